@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Entry point of the kubiya-runner CLI. The sources are TypeScript run directly by Node 24's
+// type stripping (erasable syntax only), so there is no build step between a checkout and a run.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `kubiya-runner needs Node.js 24 (found ${process.versions.node}). Run it through npm ("npm run ..." or "npx kubiya-runner"), which uses the pinned Node from node_modules/.bin.\n`,
+  );
+  process.exit(2);
+}
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));

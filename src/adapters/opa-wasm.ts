@@ -1,0 +1,75 @@
+import { createGunzip } from 'node:zlib';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { Parser, type ReadEntry } from 'tar';
+import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+
+export interface BundleFiles {
+  readonly wasm: Uint8Array<ArrayBuffer>;
+  readonly data: unknown;
+  readonly revision: string;
+}
+
+const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
+
+/** Reads an OPA bundle (tar.gz from `opa build -t wasm`, or a directory holding the same files). */
+export async function readBundle(path: string): Promise<BundleFiles> {
+  const info = await stat(path);
+  const files = info.isDirectory() ? await readDir(path) : await readTarGz(path);
+  const wasm = files.get('policy.wasm') ?? files.get('/policy.wasm');
+  if (wasm === undefined) throw new Error(`bundle ${path} has no policy.wasm`);
+  const dataRaw = files.get('data.json') ?? files.get('/data.json');
+  const manifestRaw = files.get('.manifest') ?? files.get('/.manifest');
+  const data: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
+  const manifest: unknown = manifestRaw === undefined ? {} : JSON.parse(Buffer.from(manifestRaw).toString('utf8'));
+  const revision = typeof manifest === 'object' && manifest !== null && 'revision' in manifest && typeof manifest.revision === 'string' ? manifest.revision : '';
+  if (revision === '') throw new Error(`bundle ${path} has no revision in .manifest`);
+  return { wasm, data, revision };
+}
+
+async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
+  const files = new Map<string, Uint8Array<ArrayBuffer>>();
+  for (const name of ['policy.wasm', 'data.json', '.manifest']) {
+    try {
+      files.set(name, await readFile(join(dir, name)));
+    } catch {
+      // absent files are reported by readBundle
+    }
+  }
+  return files;
+}
+
+async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
+  const compressed = await readFile(file);
+  if (compressed.byteLength > MAX_BUNDLE_BYTES) throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+  const files = new Map<string, Uint8Array<ArrayBuffer>>();
+  let total = 0;
+  const parser = new Parser({
+    onReadEntry: (entry: ReadEntry) => {
+      const chunks: Buffer[] = [];
+      entry.on('data', (c: Buffer) => {
+        total += c.byteLength;
+        if (total > MAX_BUNDLE_BYTES) entry.destroy(new Error('bundle expands beyond the size limit'));
+        chunks.push(c);
+      });
+      entry.on('end', () => files.set(entry.path.replace(/^\.\//, '/').replace(/^\/+/, ''), Buffer.concat(chunks)));
+    },
+  });
+  await pipeline(Readable.from([compressed]), createGunzip(), parser);
+  return files;
+}
+
+/** Instantiates the WASM module with its data and exposes it as a PolicyEngine. */
+export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine> {
+  const policy = await loadPolicy(bundle.wasm);
+  policy.setData(bundle.data as object);
+  const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
+  return {
+    revision: bundle.revision,
+    entrypoints,
+    evaluate: (input, entrypoint) => policy.evaluate(input, entrypoint) as unknown,
+  };
+}

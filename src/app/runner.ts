@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import { FileAuditLog } from '../adapters/audit-file.ts';
+import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
+import type { PipelineConfig, PipelineDeps } from '../pipeline.ts';
+
+export interface RunnerSetup {
+  readonly config: PipelineConfig;
+  readonly kubeconfig: string;
+  /** Policy bundle: tar.gz from `policy build`, or a directory with policy.wasm, data.json, .manifest. */
+  readonly bundle: string;
+  readonly jwks: JSONWebKeySet;
+  readonly auditDir: string;
+}
+
+export interface RunningRunner {
+  readonly deps: PipelineDeps;
+  close(): Promise<void>;
+}
+
+/** Wires the real adapters (API server, WASM policy, audit file, JWKS) into pipeline deps. */
+export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(setup.kubeconfig);
+  const engine = await loadEngine(await readBundle(setup.bundle));
+  const audit = await FileAuditLog.open(setup.auditDir);
+  const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner);
+  await pods.start();
+  const deps: PipelineDeps = {
+    config: setup.config,
+    keys: createLocalJWKSet(setup.jwks),
+    policy: () => engine,
+    audit,
+    pods,
+    now: () => new Date(),
+    newId: randomUUID,
+  };
+  return {
+    deps,
+    close: async () => {
+      await pods.stop();
+      await audit.close();
+    },
+  };
+}
+
+/** Defaults as the seed's values.yaml has them, for the demo and tests until config lands (issue 7). */
+export function defaultPipelineConfig(runner: string, issuer: string, namespace = 'kubiya-workflows'): PipelineConfig {
+  return Object.freeze({
+    runner,
+    namespace,
+    serviceAccount: 'kubiya-workflow',
+    defaultTimeoutSeconds: 30 * 60,
+    receive: { maxTokenBytes: 64 * 1024 },
+    verify: { algorithms: ['EdDSA', 'ES256'], issuer, audience: runner, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 },
+    profile: { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false },
+  });
+}

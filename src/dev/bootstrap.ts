@@ -1,0 +1,53 @@
+import { ApiException, CoreV1Api, KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const RESTRICTED_LABELS = Object.freeze({
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/audit': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+});
+
+async function ignoreExists<T>(p: Promise<T>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (!(e instanceof ApiException && e.code === 409)) throw e;
+  }
+}
+
+/**
+ * Creates what the seed expects in a cluster: the runner namespace (labelled name=<ns> for the
+ * seed's NetworkPolicy), the workflows namespace with the restricted Pod Security labels, the
+ * workflow service account, and fake kwok nodes; waits until a node is Ready.
+ */
+export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespace: string; runnerNamespace: string; nodes: number }): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const namespaces: V1Namespace[] = [
+    { metadata: { name: o.runnerNamespace, labels: { name: o.runnerNamespace } } },
+    { metadata: { name: o.workflowsNamespace, labels: { name: o.workflowsNamespace, ...RESTRICTED_LABELS } } },
+  ];
+  for (const body of namespaces) await ignoreExists(core.createNamespace({ body }));
+  await ignoreExists(core.createNamespacedServiceAccount({ namespace: o.workflowsNamespace, body: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false } }));
+  for (let i = 0; i < o.nodes; i++) {
+    const name = `kwok-node-${i}`;
+    await ignoreExists(core.createNode({
+      body: {
+        metadata: {
+          name,
+          labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        },
+      },
+    }));
+  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const nodes = await core.listNode({ labelSelector: 'type=kwok' });
+    const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (ready.length === o.nodes) return;
+    await sleep(100);
+  }
+  throw new Error('kwok nodes did not become Ready within 30 s (see kwok.log)');
+}

@@ -1,0 +1,86 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readAuditLog } from '../adapters/audit-file.ts';
+import { buildBundle } from '../adapters/opa-cli.ts';
+import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
+import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
+import { firstBroken } from '../audit/chain.ts';
+import { processAssignment, type AssignmentReport } from '../pipeline.ts';
+import { startCluster } from './cluster.ts';
+import { jwks, newSigningKey, signAssignment } from './sign.ts';
+import { readWorkflowFile } from './workflow-file.ts';
+
+export interface DemoResult {
+  readonly ok: boolean;
+  readonly cases: readonly { readonly title: string; readonly expected: string; readonly report: AssignmentReport }[];
+  readonly auditDir: string;
+}
+
+type Say = (line: string) => void;
+
+/**
+ * The main job: the local control plane, a runner wired to it, and a few signed assignments —
+ * allowed, denied by policy, forged, failing — each reported with its audit trail.
+ */
+export async function runDemo(say: Say, workDir = join(REPO_ROOT, '.kubiya', 'demo')): Promise<DemoResult> {
+  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa']);
+  if (!tools.ok) throw new Error(tools.error.message);
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+
+  say('building the policy bundle (opa build -t wasm) ...');
+  const bundle = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(workDir, 'bundle.tar.gz'));
+  say(`  revision ${bundle.revision}`);
+
+  say('starting the local control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok) ...');
+  const cluster = await startCluster({ tools: tools.value });
+  say(`  ready in ${(cluster.startedMs / 1000).toFixed(1)} s at ${cluster.server}`);
+  const issuer = 'https://control-plane.kubiya.local';
+  const key = await newSigningKey();
+  const stranger = await newSigningKey();
+  const auditDir = join(workDir, 'audit');
+  const runner = await startRunner({
+    config: defaultPipelineConfig('demo-runner', issuer, cluster.workflowsNamespace),
+    kubeconfig: cluster.kubeconfig, bundle: bundle.file, jwks: jwks([key]), auditDir,
+  });
+  try {
+    const ex = (f: string): string => join(REPO_ROOT, 'examples', f);
+    const analyze = await readWorkflowFile(ex('python-analyze.yaml'));
+    const build = await readWorkflowFile(ex('node-build.yaml'));
+    const [buildStep] = build.steps as Record<string, unknown>[];
+    const failing = { ...build, id: 'build-fails', steps: [{ ...buildStep, env: { KWOK_EXIT_CODE: '3' } }] };
+    const sign = (wf: { id: string } & Record<string, unknown>, k = key) => signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
+    const cases = [
+      { title: 'python analyze (examples/python-analyze.yaml)', expected: 'succeeded', token: await sign(analyze) },
+      { title: 'trivy scan with :latest (examples/trivy-scan.yaml)', expected: 'denied', token: await sign(await readWorkflowFile(ex('trivy-scan.yaml'))) },
+      { title: 'python analyze signed by an unknown key', expected: 'rejected', token: await sign({ ...analyze, id: 'forged' }, stranger) },
+      { title: 'node build whose container exits 3 (simulated by kwok)', expected: 'failed', token: await sign(failing) },
+    ];
+    const results = [];
+    for (const c of cases) {
+      say(`\n▶ ${c.title}`);
+      const report = await processAssignment({ body: c.token, contentType: 'application/jwt' }, runner.deps);
+      const status = !report.accepted ? 'rejected' : (report.steps.find((s) => s.status !== 'succeeded')?.status ?? 'succeeded');
+      if (!report.accepted) say(`  rejected: ${report.code ?? ''} — ${report.message}`);
+      for (const s of report.steps) {
+        say(`  step ${s.step}: ${s.status}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`);
+        for (const v of s.decision?.violations ?? []) say(`    ${v.action} ${v.code} at ${v.path}: ${v.message}`);
+      }
+      say(`  expected ${c.expected}, got ${status}`);
+      results.push({ title: c.title, expected: c.expected, report, status });
+    }
+    const records = await readAuditLog(auditDir);
+    say(`\naudit log ${join(auditDir, 'audit.log')} (${records.length} records):`);
+    for (const r of records) {
+      say(`  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`);
+    }
+    const broken = firstBroken(records);
+    say(broken === -1 ? `hash chain: intact (${records.length} records)` : `hash chain: BROKEN at record ${broken + 1}`);
+    const ok = broken === -1 && results.every((r) => r.status === r.expected);
+    return { ok, cases: results, auditDir };
+  } finally {
+    await runner.close();
+    await cluster.stop();
+    say('local control plane stopped');
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The closed catalogue of error codes. Every code a user can see (HTTP body, CLI, audit record)
+ * is here, with the HTTP status it maps to and the stage that produces it. docs/errors.md lists
+ * the same codes; test/unit/errors.test.ts keeps the two in sync.
+ *
+ * "Could not verify" (VERIFY_*, 401) and "verified but not permitted" (POLICY_DENIED, 403) are
+ * deliberately different codes and statuses.
+ */
+export const ERROR_CATALOGUE = {
+  RECEIVE_TOO_LARGE: { status: 413, stage: 'receive' },
+  RECEIVE_UNSUPPORTED_MEDIA_TYPE: { status: 415, stage: 'receive' },
+  RECEIVE_MALFORMED: { status: 400, stage: 'receive' },
+
+  VERIFY_MALFORMED: { status: 401, stage: 'verify' },
+  VERIFY_ALGORITHM_NOT_ALLOWED: { status: 401, stage: 'verify' },
+  VERIFY_KEY_NOT_FOUND: { status: 401, stage: 'verify' },
+  VERIFY_SIGNATURE_INVALID: { status: 401, stage: 'verify' },
+  VERIFY_EXPIRED: { status: 401, stage: 'verify' },
+  VERIFY_NOT_YET_VALID: { status: 401, stage: 'verify' },
+  VERIFY_TOO_OLD: { status: 401, stage: 'verify' },
+  VERIFY_CLAIM_INVALID: { status: 401, stage: 'verify' },
+  VERIFY_TYPE_INVALID: { status: 401, stage: 'verify' },
+
+  VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
+
+  POLICY_DENIED: { status: 403, stage: 'evaluate' },
+  POLICY_UNDEFINED: { status: 500, stage: 'evaluate' },
+  POLICY_EVAL_ERROR: { status: 500, stage: 'evaluate' },
+  POLICY_MALFORMED_DECISION: { status: 500, stage: 'evaluate' },
+  POLICY_ENTRYPOINT_UNKNOWN: { status: 500, stage: 'evaluate' },
+  POLICY_NOT_LOADED: { status: 503, stage: 'evaluate' },
+
+
+  AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
+
+  CREATE_REJECTED: { status: 422, stage: 'create' },
+  CREATE_FAILED: { status: 502, stage: 'create' },
+
+  WATCH_FAILED: { status: 502, stage: 'watch' },
+  STEP_FAILED: { status: 200, stage: 'watch' },
+  STEP_DEADLINE_EXCEEDED: { status: 200, stage: 'watch' },
+
+  CONFIG_INVALID: { status: 500, stage: 'config' },
+  TOOLS_MISSING: { status: 500, stage: 'dev' },
+  CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
+  INTERNAL: { status: 500, stage: 'internal' },
+} as const satisfies Record<string, { status: number; stage: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+export type Stage = (typeof ERROR_CATALOGUE)[ErrorCode]['stage'];
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CATALOGUE[code].status;
+}

@@ -1,0 +1,14 @@
+/**
+ * The port the evaluate stage talks to. The WASM adapter (src/adapters/opa-wasm.ts) implements it
+ * for production; unit tests may implement it in memory to reach the fail-closed paths.
+ */
+export interface PolicyEngine {
+  /** Bundle revision from its .manifest; goes into every decision and audit record. */
+  readonly revision: string;
+  /** Entrypoints the loaded module exports. */
+  readonly entrypoints: readonly string[];
+  /** Raw OPA result set for the entrypoint; may throw anything. */
+  evaluate(input: unknown, entrypoint: string): unknown;
+}
+
+export const DECISION_ENTRYPOINT = 'kubiya/main/decision';

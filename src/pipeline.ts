@@ -1,0 +1,112 @@
+/**
+ * The pipeline, in order (DESIGN §1):
+ *
+ *   receive → verify → validate → [per step] evaluate → mutate → (audit) → create → watch → report
+ *
+ * Every stage is a function returning a Result; every outcome, allow or deny, is one audit record;
+ * the record that authorises a side effect is durable before the side effect happens. Anything
+ * that fails stops the assignment (or the step) with a coded error and no pod.
+ */
+import { maskInput } from './audit/mask.ts';
+import { evaluate, policyInput } from './evaluate/evaluate.ts';
+import type { RunnerError } from './errors/result.ts';
+import { mutate } from './mutate/restricted.ts';
+import { AuditUnavailable, auditor, type Auditor, type Fields } from './pipeline/auditor.ts';
+import type { AssignmentReport, PipelineDeps, StepReport } from './pipeline/types.ts';
+import { buildPod } from './pod/build.ts';
+import { receive, type RawAssignment } from './receive/receive.ts';
+import type { Step, Workflow } from './validate/schema.ts';
+import { validate } from './validate/validate.ts';
+import { verify } from './verify/verify.ts';
+
+export type { AssignmentReport, PipelineConfig, PipelineDeps, StepReport } from './pipeline/types.ts';
+
+/** Seconds a watch waits beyond the pod's own deadline before giving up on it. */
+const WATCH_GRACE_SECONDS = 60;
+
+export async function processAssignment(raw: RawAssignment, deps: PipelineDeps): Promise<AssignmentReport> {
+  const audit = auditor(deps);
+  try {
+    const token = receive(raw, deps.config.receive);
+    if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
+
+    const claims = await verify(token.value, deps.config.verify, { keys: deps.keys, now: deps.now });
+    if (!claims.ok) return rejected(await audit.denied('verify', claims.error), claims.error);
+    const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
+    await audit.passed('verify', 'token verified', { workflow: ref });
+
+    const workflow = validate(claims.value.workflow);
+    if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
+    const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
+    await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
+
+    const steps: StepReport[] = [];
+    for (const step of workflow.value.steps) {
+      const report = steps.some((s) => s.status !== 'succeeded') ? skipped(step) : await executeStep(workflow.value, step, run, deps, audit);
+      steps.push(report);
+    }
+    const failed = steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped');
+    return { accepted: true, message: failed === undefined ? 'all steps succeeded' : `step ${failed.step} ${failed.status}`, workflow: run, steps };
+  } catch (thrown) {
+    // Nothing proceeds without a durable record; any other throw is a bug, and also stops here.
+    if (thrown instanceof AuditUnavailable) return { accepted: false, code: 'AUDIT_UNAVAILABLE', message: `audit log unavailable: ${thrown.message}`, steps: [] };
+    return { accepted: false, code: 'INTERNAL', message: 'internal error', steps: [] };
+  }
+}
+
+async function executeStep(workflow: Workflow, step: Step, run: { id: string; runId: string; jti: string }, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
+  const { config } = deps;
+  const input = policyInput(config.runner, workflow, step);
+  const masked = maskInput(input);
+  const fields: Fields = { workflow: run, step: step.name, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked };
+
+  const decision = evaluate(input, deps.policy());
+  if (!decision.ok) {
+    const denied = decision.error.code === 'POLICY_DENIED';
+    const details = decision.error.details as { decision?: StepReport['decision'] } | undefined;
+    const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
+    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...fields, ...extra });
+    return { step: step.name, status: denied ? 'denied' : 'error', code: decision.error.code, message: decision.error.message, decision: details?.decision };
+  }
+  const bundles = { kubiya: { revision: decision.value.revision } };
+  await audit.passed('evaluate', 'step allowed by policy', { ...fields, result: decision.value, bundles });
+
+  const pod = buildPod(workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
+  const hardened = mutate(pod, config.profile);
+  const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
+  // Write-ahead: the mutate record (with its patch) authorises the create and is durable first.
+  await audit.passed('mutate', 'pod hardened to restricted', { workflow: run, step: step.name, patch: hardened.patch, pod: podRef, bundles });
+
+  const created = await deps.pods.create(hardened.pod);
+  if (!created.ok) {
+    await audit.errored('create', created.error, { workflow: run, step: step.name, pod: podRef });
+    return { step: step.name, status: 'error', code: created.error.code, message: created.error.message, pod: podRef.name, decision: decision.value };
+  }
+  await audit.passed('create', `pod ${created.value.name} created`, { workflow: run, step: step.name, pod: podRef });
+
+  const deadline = hardened.pod.spec?.activeDeadlineSeconds ?? config.defaultTimeoutSeconds;
+  const outcome = await deps.pods.outcome(created.value.name, (deadline + WATCH_GRACE_SECONDS) * 1000);
+  if (!outcome.ok) {
+    await audit.errored('finish', outcome.error, { workflow: run, step: step.name, pod: podRef });
+    return { step: step.name, status: 'error', code: outcome.error.code, message: outcome.error.message, pod: podRef.name };
+  }
+  const { phase, exitCode, reason } = outcome.value;
+  const finishedPod = { ...podRef, phase, ...(exitCode !== undefined ? { exitCode } : {}), ...(reason !== undefined ? { reason } : {}) };
+  if (phase === 'Succeeded') {
+    await audit.finished('success', `step ${step.name} succeeded`, { workflow: run, step: step.name, pod: finishedPod });
+    return { step: step.name, status: 'succeeded', message: 'pod succeeded', pod: podRef.name, exitCode, decision: decision.value };
+  }
+  const error: RunnerError = reason === 'DeadlineExceeded'
+    ? { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${step.name} exceeded its deadline` }
+    : { code: 'STEP_FAILED', message: `step ${step.name} failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}${reason !== undefined ? ` (${reason})` : ''}` };
+  await audit.finished('failure', error.message, { workflow: run, step: step.name, pod: finishedPod }, error);
+  return { step: step.name, status: 'failed', code: error.code, message: error.message, pod: podRef.name, exitCode, decision: decision.value };
+}
+
+function rejected(_record: unknown, error: RunnerError): AssignmentReport {
+  return { accepted: false, code: error.code, message: error.message, steps: [] };
+}
+
+function skipped(step: Step): StepReport {
+  return { step: step.name, status: 'skipped', message: 'an earlier step did not succeed' };
+}

@@ -1,0 +1,41 @@
+import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit/record.ts';
+import type { RunnerError } from '../errors/result.ts';
+import type { PipelineDeps } from './types.ts';
+
+export type Fields = Partial<Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>>;
+
+/** Thrown (only) when an audit record cannot be made durable; the pipeline maps it to AUDIT_UNAVAILABLE. */
+export class AuditUnavailable extends Error {
+  override readonly name = 'AuditUnavailable';
+}
+
+/**
+ * Builds the audit entry of one stage outcome and appends it. Resolves only once the record is
+ * durable; rejects when it cannot be made durable, which the pipeline turns into AUDIT_UNAVAILABLE
+ * before any side effect.
+ */
+export function auditor(deps: PipelineDeps) {
+  const runner = deps.config.runner;
+  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, fields: Fields, error?: RunnerError): Promise<AuditRecord> =>
+    deps.audit.append({
+      decision_id: deps.newId(),
+      timestamp: deps.now().toISOString(),
+      stage,
+      outcome,
+      ...(error !== undefined ? { code: error.code } : {}),
+      message: error?.message ?? message,
+      runner,
+      labels: { runner },
+      ...fields,
+    }).catch((e: unknown) => {
+      throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed');
+    });
+  return {
+    passed: (stage: AuditStage, message: string, fields: Fields = {}) => write(stage, 'allow', message, fields),
+    denied: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'deny', error.message, fields, error),
+    errored: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'error', error.message, fields, error),
+    finished: (outcome: 'success' | 'failure', message: string, fields: Fields, error?: RunnerError) => write('finish', outcome, message, fields, error),
+  };
+}
+
+export type Auditor = ReturnType<typeof auditor>;

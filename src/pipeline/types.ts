@@ -1,0 +1,51 @@
+import type { JWTVerifyGetKey } from 'jose';
+import type { AuditSink } from '../audit/record.ts';
+import type { PodGateway } from '../create/pod-gateway.ts';
+import type { ErrorCode } from '../errors/codes.ts';
+import type { Decision } from '../evaluate/decision.ts';
+import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import type { RestrictedProfile } from '../mutate/restricted.ts';
+import type { ReceiveLimits } from '../receive/receive.ts';
+import type { VerifyOptions } from '../verify/verify.ts';
+
+export interface PipelineConfig {
+  readonly runner: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly defaultTimeoutSeconds: number;
+  readonly receive: ReceiveLimits;
+  readonly verify: VerifyOptions;
+  readonly profile: RestrictedProfile;
+}
+
+/** Everything the pipeline touches, as ports: tests pass in-memory ones, `serve` passes adapters. */
+export interface PipelineDeps {
+  readonly config: PipelineConfig;
+  readonly keys: JWTVerifyGetKey;
+  /** The current policy (hot reload swaps what this returns). */
+  readonly policy: () => PolicyEngine | undefined;
+  readonly audit: AuditSink;
+  readonly pods: PodGateway;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+export type StepStatus = 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';
+
+export interface StepReport {
+  readonly step: string;
+  readonly status: StepStatus;
+  readonly code?: ErrorCode | undefined;
+  readonly message: string;
+  readonly pod?: string | undefined;
+  readonly exitCode?: number | undefined;
+  readonly decision?: Decision | undefined;
+}
+
+export interface AssignmentReport {
+  readonly accepted: boolean;
+  readonly code?: ErrorCode | undefined;
+  readonly message: string;
+  readonly workflow?: { readonly id: string; readonly runId: string; readonly jti: string } | undefined;
+  readonly steps: readonly StepReport[];
+}

@@ -1,0 +1,87 @@
+import type { V1Container, V1EnvVar, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { Step, Workflow } from '../validate/schema.ts';
+import { durationSeconds } from './duration.ts';
+import { LABELS, podName } from './names.ts';
+
+export interface PodContext {
+  readonly runner: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly defaultTimeoutSeconds: number;
+}
+
+type EnvSpec = NonNullable<Step['env']>;
+
+/** env values stay plain; secret references become secretKeyRef (the value never enters the spec). */
+function envVars(env: EnvSpec | undefined): V1EnvVar[] | undefined {
+  if (env === undefined) return undefined;
+  return Object.entries(env).map(([name, value]) =>
+    typeof value === 'string' ? { name, value } : { name, valueFrom: { secretKeyRef: { name: value.secretRef.secret, key: value.secretRef.key } } },
+  );
+}
+
+function resources(step: Step): V1ResourceRequirements | undefined {
+  const r = step.resources;
+  if (r === undefined) return undefined;
+  const limits: Record<string, string> = { ...r.limits };
+  if (r.gpu !== undefined && r.gpu > 0) limits['nvidia.com/gpu'] = String(r.gpu);
+  return {
+    ...(r.requests !== undefined ? { requests: { ...r.requests } } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
+function container(c: { name: string; image: string; command?: string[] | undefined; args?: string[] | undefined; env?: EnvSpec | undefined }): V1Container {
+  const env = envVars(c.env);
+  return {
+    name: c.name,
+    image: c.image,
+    ...(c.command !== undefined ? { command: c.command } : {}),
+    ...(c.args !== undefined ? { args: c.args } : {}),
+    ...(env !== undefined ? { env } : {}),
+  };
+}
+
+/**
+ * The pod of one step, as the seed shows it: name workflow-<id>-step-<name>, the kubiya.ai labels,
+ * restartPolicy Never, the configured service account (token not mounted), a deadline. Init
+ * containers run first, then sidecars as native sidecars (init containers with restartPolicy
+ * Always) so they stop when the step does. Not yet hardened: that is mutate's job.
+ */
+export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod {
+  const main: V1Container = { ...container({ ...step, name: 'step' }) };
+  const res = resources(step);
+  if (res !== undefined) main.resources = res;
+  if (step.envFrom !== undefined) main.envFrom = step.envFrom.map((e) => ({ secretRef: { name: e.secret } }));
+  main.volumeMounts = [{ name: 'workspace', mountPath: '/workspace' }];
+  main.workingDir = '/workspace';
+
+  const initContainers: V1Container[] = [
+    ...(step.initContainers ?? []).map(container),
+    ...(step.sidecars ?? []).map((s) => ({ ...container(s), restartPolicy: 'Always' })),
+  ];
+
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName(workflow.id, step.name),
+      namespace: ctx.namespace,
+      labels: {
+        [LABELS.workflow]: workflow.id,
+        [LABELS.step]: step.name,
+        [LABELS.runner]: ctx.runner,
+        [LABELS.run]: workflow.runId,
+      },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      serviceAccountName: ctx.serviceAccount,
+      automountServiceAccountToken: false,
+      activeDeadlineSeconds: step.timeout !== undefined ? durationSeconds(step.timeout) : ctx.defaultTimeoutSeconds,
+      ...(initContainers.length > 0 ? { initContainers } : {}),
+      containers: [main],
+      volumes: [{ name: 'workspace', emptyDir: {} }],
+    },
+  };
+}

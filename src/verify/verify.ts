@@ -1,0 +1,74 @@
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { ErrorCode } from '../errors/codes.ts';
+import { fail, ok, type Result } from '../errors/result.ts';
+
+export const ASSIGNMENT_TYP = 'kubiya-assignment+jwt';
+
+export interface VerifyOptions {
+  /** Pinned list; the token header never chooses the algorithm. */
+  readonly algorithms: readonly string[];
+  readonly issuer: string;
+  /** This runner's name. */
+  readonly audience: string;
+  readonly maxTokenAgeSeconds: number;
+  readonly clockToleranceSeconds: number;
+}
+
+export interface AssignmentClaims extends JWTPayload {
+  readonly iss: string;
+  readonly aud: string | string[];
+  readonly sub: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly workflow: unknown;
+}
+
+export interface VerifyDeps {
+  readonly keys: JWTVerifyGetKey;
+  readonly now: () => Date;
+}
+
+/** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
+export async function verify(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<AssignmentClaims>> {
+  try {
+    const { payload } = await jwtVerify(token, deps.keys, {
+      algorithms: [...options.algorithms],
+      issuer: options.issuer,
+      audience: options.audience,
+      typ: ASSIGNMENT_TYP,
+      requiredClaims: ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'],
+      maxTokenAge: options.maxTokenAgeSeconds,
+      clockTolerance: options.clockToleranceSeconds,
+      currentDate: deps.now(),
+    });
+    if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 128) {
+      return fail('VERIFY_CLAIM_INVALID', 'claim "jti" must be a non-empty string of at most 128 characters');
+    }
+    if (!('workflow' in payload)) return fail('VERIFY_CLAIM_INVALID', 'missing required claim "workflow"');
+    return ok(payload as AssignmentClaims);
+  } catch (thrown) {
+    const [code, message] = mapJoseError(thrown);
+    return fail(code, message);
+  }
+}
+
+/** Maps jose's error classes to our codes. Messages name the failed check, never token contents. */
+export function mapJoseError(thrown: unknown): [ErrorCode, string] {
+  if (thrown instanceof errors.JWTExpired) {
+    return thrown.claim === 'iat' ? ['VERIFY_TOO_OLD', 'token is older than the maximum token age'] : ['VERIFY_EXPIRED', 'token has expired'];
+  }
+  if (thrown instanceof errors.JWTClaimValidationFailed) {
+    if (thrown.claim === 'nbf') return ['VERIFY_NOT_YET_VALID', 'token is not valid yet (nbf)'];
+    if (thrown.claim === 'typ') return ['VERIFY_TYPE_INVALID', `token header "typ" must be "${ASSIGNMENT_TYP}"`];
+    return ['VERIFY_CLAIM_INVALID', `claim "${thrown.claim}" is invalid (${thrown.reason})`];
+  }
+  if (thrown instanceof errors.JOSEAlgNotAllowed) return ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token algorithm is not allowed'];
+  if (thrown instanceof errors.JWKSNoMatchingKey) return ['VERIFY_KEY_NOT_FOUND', 'no trusted key matches the token'];
+  if (thrown instanceof errors.JWKSMultipleMatchingKeys) return ['VERIFY_KEY_NOT_FOUND', 'more than one trusted key matches the token; a "kid" is required'];
+  if (thrown instanceof errors.JWSSignatureVerificationFailed) return ['VERIFY_SIGNATURE_INVALID', 'token signature is invalid'];
+  if (thrown instanceof errors.JOSENotSupported) return ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token uses an unsupported algorithm or key'];
+  if (thrown instanceof errors.JWSInvalid || thrown instanceof errors.JWTInvalid) return ['VERIFY_MALFORMED', 'token is malformed'];
+  if (thrown instanceof errors.JOSEError) return ['VERIFY_MALFORMED', `token could not be verified (${thrown.code})`];
+  return ['VERIFY_MALFORMED', 'token could not be verified'];
+}
