@@ -8,5 +8,8 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Turn signals into a normal exit so cleanup hooks (local control plane, audit flush) run.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

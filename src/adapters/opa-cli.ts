@@ -61,8 +61,8 @@ export async function buildBundle(opa: string, policyDir: string, outFile: strin
     '-o', outFile,
     policyDir,
   ]).catch((e: unknown) => {
-    const stderr = typeof e === 'object' && e !== null && 'stderr' in e ? String(e.stderr) : '';
-    throw new Error(`opa build failed:\n${stderr.trim()}`);
+    const out = (key: string): string => (typeof e === 'object' && e !== null && key in e ? String((e as Record<string, unknown>)[key]) : '');
+    throw new Error(`opa build failed:\n${`${out('stderr')}\n${out('stdout')}`.trim()}`);
   }).finally(() => rm(capabilities, { force: true }));
   return { file: outFile, revision };
 }

@@ -5,12 +5,12 @@ import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startCluster, stopClusterState, type ClusterState } from '../dev/cluster.ts';
 import { EXIT, type Io } from './io.ts';
 
-const STATE_DIR = join(REPO_ROOT, '.kubiya', 'cluster');
-const STATE_FILE = join(STATE_DIR, 'state.json');
+const DEFAULT_DIR = join(REPO_ROOT, '.kubiya', 'cluster');
+const stateFile = (dir: string): string => join(dir, 'state.json');
 
-async function readState(): Promise<ClusterState | undefined> {
+async function readState(dir: string): Promise<ClusterState | undefined> {
   try {
-    return JSON.parse(await readFile(STATE_FILE, 'utf8')) as ClusterState;
+    return JSON.parse(await readFile(stateFile(dir), 'utf8')) as ClusterState;
   } catch {
     return undefined;
   }
@@ -21,10 +21,11 @@ export function devCommands(io: Io, setCode: (c: number) => void): Command {
   const cluster = new Command('cluster').description('a local Kubernetes control plane: etcd + kube-apiserver + kwok');
   cluster
     .command('up')
-    .description('start it in the background; writes .kubiya/cluster/kubeconfig')
+    .description('start it in the background; writes <dir>/kubeconfig')
+    .option('--dir <dir>', 'where its data, logs, kubeconfig and state live', DEFAULT_DIR)
     .option('--output <format>', 'text or json', 'text')
-    .action(async (opts: { output: string }) => {
-      if ((await readState()) !== undefined) {
+    .action(async (opts: { output: string; dir: string }) => {
+      if ((await readState(opts.dir)) !== undefined) {
         io.err('a local control plane is already up (run "kubiya-runner dev cluster down" first)');
         setCode(EXIT.usage);
         return;
@@ -35,24 +36,33 @@ export function devCommands(io: Io, setCode: (c: number) => void): Command {
         setCode(EXIT.usage);
         return;
       }
-      await rm(STATE_DIR, { recursive: true, force: true });
-      await mkdir(STATE_DIR, { recursive: true });
-      const c = await startCluster({ tools: tools.value, dir: STATE_DIR, detached: true });
+      await rm(opts.dir, { recursive: true, force: true });
+      await mkdir(opts.dir, { recursive: true });
+      let c;
+      try {
+        c = await startCluster({ tools: tools.value, dir: opts.dir, detached: true });
+      } catch (e) {
+        io.err(`CLUSTER_START_FAILED: ${e instanceof Error ? e.message : String(e)}`);
+        io.err(`logs are kept in ${opts.dir}`);
+        setCode(EXIT.failed);
+        return;
+      }
       const state: ClusterState = { dir: c.dir, kubeconfig: c.kubeconfig, server: c.server, workflowsNamespace: c.workflowsNamespace, runnerNamespace: c.runnerNamespace, pids: c.pids, startedMs: c.startedMs };
-      await writeFile(STATE_FILE, JSON.stringify(state, null, 2));
+      await writeFile(stateFile(opts.dir), JSON.stringify(state, null, 2));
       io.out(opts.output === 'json' ? JSON.stringify(state) : `local control plane ready in ${(c.startedMs / 1000).toFixed(1)} s\n  server     ${c.server}\n  kubeconfig ${c.kubeconfig}\n  export KUBECONFIG=${c.kubeconfig}`);
     });
   cluster
     .command('down')
     .description('stop the local control plane and remove its files')
-    .action(async () => {
-      const state = await readState();
+    .option('--dir <dir>', 'the directory given to "up"', DEFAULT_DIR)
+    .action(async (opts: { dir: string }) => {
+      const state = await readState(opts.dir);
       if (state === undefined) {
         io.out('no local control plane is up');
         return;
       }
       await stopClusterState(state, false);
-      await rm(STATE_DIR, { recursive: true, force: true });
+      await rm(opts.dir, { recursive: true, force: true });
       io.out('local control plane stopped and removed');
     });
   dev.addCommand(cluster);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await mkdir(join(dir, 'pki'), { recursive: true, mode: 0o700 });
   const detached = options.detached ?? false;
   const started: Started[] = [];
+  // An attached cluster never outlives its process: if the process exits without stop(), kill and remove synchronously.
+  const onExit = (): void => {
+    for (const p of started) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (ownsDir) rmSync(dir, { recursive: true, force: true });
+  };
+  if (!detached) process.once('exit', onExit);
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', onExit);
     for (const p of [...started].reverse()) await stopPid(p.pid, 5000, detached);
     if (ownsDir) await rm(dir, { recursive: true, force: true });
   };

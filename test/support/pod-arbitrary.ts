@@ -28,7 +28,7 @@ const container = (cname: fc.Arbitrary<string>): fc.Arbitrary<V1Container> =>
       env: maybe(fc.array(fc.record({ name: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,6}$/), value: fc.string({ maxLength: 8 }) }), { maxLength: 3 })),
       securityContext: maybe(securityContext),
       ports: maybe(fc.array(fc.record({ containerPort: fc.integer({ min: 1, max: 65535 }), hostPort: maybe(fc.integer({ min: 1, max: 65535 })) }), { maxLength: 2 })),
-      volumeMounts: maybe(fc.array(fc.record({ name: fc.constantFrom('work', 'host', 'data'), mountPath: fc.constantFrom('/work', '/host', '/data') }), { maxLength: 2 })),
+      volumeMounts: maybe(fc.uniqueArray(fc.constantFrom('work', 'host', 'data').map((v) => ({ name: v, mountPath: `/${v}` })), { maxLength: 2, selector: (m) => m.name })),
     },
     { requiredKeys: ['name', 'image'] },
   );
@@ -42,8 +42,9 @@ export const arbitraryPod: fc.Arbitrary<V1Pod> = fc
     hostNetwork: maybe(fc.boolean()),
     hostPID: maybe(fc.boolean()),
     hostIPC: maybe(fc.boolean()),
-    podSc: maybe(fc.record({ runAsUser: maybe(fc.constantFrom(0, 1000)), runAsNonRoot: maybe(fc.boolean()), seccompProfile: maybe(fc.constantFrom({ type: 'Unconfined' }, { type: 'RuntimeDefault' })), sysctls: maybe(fc.array(fc.record({ name: fc.constantFrom('kernel.shm_rmid_forced', 'kernel.msgmax', 'net.core.somaxconn'), value: fc.constant('1') }), { maxLength: 2 })) }, { requiredKeys: [] })),
-    volumes: fc.subarray([{ name: 'work', emptyDir: {} }, { name: 'host', hostPath: { path: '/' } }, { name: 'data', persistentVolumeClaim: { claimName: 'd' } }]),
+    podSc: maybe(fc.record({ runAsUser: maybe(fc.constantFrom(0, 1000)), runAsNonRoot: maybe(fc.boolean()), seccompProfile: maybe(fc.constantFrom({ type: 'Unconfined' }, { type: 'RuntimeDefault' })), sysctls: maybe(fc.uniqueArray(fc.record({ name: fc.constantFrom('kernel.shm_rmid_forced', 'kernel.msgmax', 'net.core.somaxconn'), value: fc.constant('1') }), { maxLength: 2, selector: (x) => x.name })) }, { requiredKeys: [] })),
+    // every mount's volume exists, so the unmutated pods are valid pods (refused only for security)
+    volumes: fc.constant([{ name: 'work', emptyDir: {} }, { name: 'host', hostPath: { path: '/' } }, { name: 'data', persistentVolumeClaim: { claimName: 'd' } }]),
   })
   .map((p) => ({
     apiVersion: 'v1',

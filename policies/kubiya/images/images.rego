@@ -69,7 +69,7 @@ is_registry(component) if contains(component, ".")
 
 is_registry(component) if contains(component, ":")
 
-is_registry(component) if component == "localhost"
+is_registry("localhost")
 
 action(code) := object.get(data.kubiya.settings.enforcement, code, "deny")
 

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import type { ClusterState } from '../../src/dev/cluster.ts';
+import { requireTools } from '../support/cluster.ts';
+
+const run = promisify(execFile);
+const cli = join(REPO_ROOT, 'bin', 'kubiya-runner.js');
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('"dev cluster up" starts a usable control plane in the background; "down" leaves no process and no directory', async () => {
+  requireTools();
+  const base = await mkdtemp(join(tmpdir(), 'kubiya-devcluster-'));
+  const dir = join(base, 'cluster');
+  try {
+    const up = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir, '--output', 'json'], { timeout: 120_000 });
+    const state = JSON.parse(up.stdout) as ClusterState;
+    assert.equal(state.pids.length, 5);
+    assert.ok(state.pids.every((p) => alive(p.pid)), 'all five processes run after the CLI exited');
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(state.kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = await core.readNamespace({ name: 'kubiya-workflows' });
+    assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+    assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/audit'], 'restricted');
+    assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/warn'], 'restricted');
+    const version = await kc.makeApiClient(VersionApi).getCode();
+    assert.match(version.gitVersion, /^v1\.\d+\.\d+$/, 'the API server version is stamped, not v0.0.0');
+    const again = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir]).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((again as { code: number }).code, 2, 'a second "up" on the same directory is refused');
+
+    await run(process.execPath, [cli, 'dev', 'cluster', 'down', '--dir', dir], { timeout: 60_000 });
+    assert.ok(state.pids.every((p) => !alive(p.pid)), 'no process left');
+    await assert.rejects(access(dir), 'no directory left');
+  } finally {
+    await run(process.execPath, [cli, 'dev', 'cluster', 'down', '--dir', dir]).catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { firstBroken } from '../../src/audit/chain.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { processAssignment } from '../../src/pipeline.ts';
+import { buildPod } from '../../src/pod/build.ts';
+import { validate } from '../../src/validate/validate.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+
+const ISSUER = 'https://control-plane.test';
+const RUNNER = 'cluster-test-runner';
+
+describe('pipeline against the local control plane (real kube-apiserver, PodSecurity, kwok)', () => {
+  let env: TestCluster;
+  let runner: RunningRunner;
+  let key: SigningKey;
+  let core: CoreV1Api;
+  let auditDir: string;
+
+  before(async () => {
+    env = await testCluster();
+    key = await newSigningKey();
+    auditDir = join(env.work, 'audit');
+    runner = await startRunner({
+      config: defaultPipelineConfig(RUNNER, ISSUER, env.cluster.workflowsNamespace),
+      kubeconfig: env.cluster.kubeconfig, bundle: env.bundle, jwks: jwks([key]), auditDir,
+    });
+    core = env.kc.makeApiClient(CoreV1Api);
+  });
+  after(async () => {
+    await runner?.close();
+    await env?.close();
+  });
+
+  const submit = async (workflow: Record<string, unknown> & { id: string }, k = key) =>
+    processAssignment({ body: await signAssignment(k, { issuer: ISSUER, audience: RUNNER, workflow }), contentType: 'application/jwt' }, runner.deps);
+  const podsOf = async (workflowId: string): Promise<V1Pod[]> =>
+    (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: `kubiya.ai/workflow=${workflowId}` })).items;
+  const recordsOf = async (workflowId: string) => (await readAuditLog(auditDir)).filter((r) => r.workflow?.id === workflowId);
+
+  test('an allowed step becomes a restricted pod that PodSecurity admits and that ends Succeeded', async () => {
+    const report = await submit({ id: 'allowed', name: 'allowed', runId: 'run-a', steps: [{ name: 'analyze', image: 'python:3.11-slim', command: ['python', 'analyze.py'] }] });
+    assert.equal(report.accepted, true);
+    assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
+    const [pod] = await podsOf('allowed');
+    assert.ok(pod, 'the pod exists in the API server');
+    assert.equal(pod.metadata?.name, 'workflow-allowed-step-analyze');
+    assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'allowed', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/run': 'run-a' });
+    assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');
+    assert.equal(pod.spec?.automountServiceAccountToken, false);
+    assert.equal(pod.spec?.containers[0]?.securityContext?.allowPrivilegeEscalation, false);
+    assert.equal(pod.status?.phase, 'Succeeded');
+    const stages = (await recordsOf('allowed')).map((r) => `${r.stage}:${r.outcome}`);
+    assert.deepEqual(stages, ['verify:allow', 'validate:allow', 'evaluate:allow', 'mutate:allow', 'create:allow', 'finish:success']);
+  });
+
+  test('a step denied by policy never reaches the API server, and its denial is audited with its code', async () => {
+    const report = await submit({ id: 'denied', name: 'denied', runId: 'run-d', steps: [{ name: 'scan', image: 'aquasec/trivy:latest' }] });
+    assert.equal(report.steps[0]?.status, 'denied');
+    assert.equal(report.steps[0]?.code, 'POLICY_DENIED');
+    assert.deepEqual(await podsOf('denied'), []);
+    const records = await recordsOf('denied');
+    const deny = records.find((r) => r.stage === 'evaluate');
+    assert.equal(deny?.outcome, 'deny');
+    assert.equal(deny?.code, 'POLICY_DENIED');
+    assert.deepEqual((deny?.result as { violations: { code: string }[] }).violations.map((v) => v.code), ['IMAGE_TAG_NOT_PINNED']);
+    assert.ok(!records.some((r) => r.stage === 'create' || r.stage === 'mutate'));
+  });
+
+  test('an assignment signed by an untrusted key, or altered, is rejected at verify, audited, and makes no pod', async () => {
+    const stranger = await newSigningKey();
+    const forged = await submit({ id: 'forged', name: 'f', runId: 'run-f', steps: [{ name: 's', image: 'python:3.11' }] }, stranger);
+    assert.equal(forged.accepted, false);
+    assert.equal(forged.code, 'VERIFY_KEY_NOT_FOUND');
+    const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'altered', name: 'a', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] } });
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const altered = `${h}.${Buffer.from(Buffer.from(p, 'base64url').toString().replace('python:3.11', 'evil.io/x:1')).toString('base64url')}.${s}`;
+    const report = await processAssignment({ body: altered, contentType: 'application/jwt' }, runner.deps);
+    assert.equal(report.code, 'VERIFY_SIGNATURE_INVALID');
+    assert.deepEqual(await podsOf('forged'), []);
+    assert.deepEqual(await podsOf('altered'), []);
+    const codes = (await readAuditLog(auditDir)).filter((r) => r.stage === 'verify' && r.outcome === 'deny').map((r) => r.code);
+    assert.ok(codes.includes('VERIFY_KEY_NOT_FOUND') && codes.includes('VERIFY_SIGNATURE_INVALID'));
+  });
+
+  test('a schema error is rejected at validate with every issue path, audited, and makes no pod', async () => {
+    const report = await submit({ id: 'badschema', name: 'b', runId: 'run-b', steps: [{ name: 's', image: 'python:3.11', privileged: true }] });
+    assert.equal(report.code, 'VALIDATE_SCHEMA');
+    assert.deepEqual(await podsOf('badschema'), []);
+    const [, validateRecord] = await recordsOf('badschema');
+    assert.equal(validateRecord?.code, 'VALIDATE_SCHEMA');
+  });
+
+  test('a failing step (exit code 3) and an OOM-killed step end Failed with their exit code and reason', async () => {
+    const failing = await submit({ id: 'fails', name: 'f', runId: 'run-x', steps: [{ name: 'build', image: 'node:18-alpine', env: { KWOK_EXIT_CODE: '3' } }, { name: 'after', image: 'node:18-alpine' }] });
+    assert.equal(failing.steps[0]?.code, 'STEP_FAILED');
+    assert.equal(failing.steps[0]?.exitCode, 3);
+    assert.equal(failing.steps[1]?.status, 'skipped', 'steps after a failure do not run');
+    assert.equal((await podsOf('fails')).length, 1);
+    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' } }] });
+    assert.equal(oom.steps[0]?.exitCode, 137);
+    assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
+  });
+
+  test('PodSecurity is really enforcing: the same pod without mutation is rejected by the API server', async () => {
+    const wf = validate({ id: 'unhardened', name: 'u', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
+    assert.ok(wf.ok);
+    const pods = new KubePodGateway(env.kc, env.cluster.workflowsNamespace, RUNNER);
+    const created = await pods.create(buildPod(wf.value, wf.value.steps[0]!, { runner: RUNNER, namespace: env.cluster.workflowsNamespace, serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 60 }));
+    assert.equal(created.ok, false);
+    if (!created.ok) {
+      assert.equal(created.error.code, 'CREATE_REJECTED');
+      assert.match(created.error.message, /PodSecurity "restricted/);
+    }
+  });
+
+  test('the audit log of the whole run is one intact hash chain', async () => {
+    const records = await readAuditLog(auditDir);
+    assert.ok(records.length >= 15);
+    assert.equal(firstBroken(records), -1);
+    assert.ok(records.every((r) => !JSON.stringify(r).includes('eyJ')), 'no token material in the audit log');
+  });
+});
