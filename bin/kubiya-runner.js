@@ -12,4 +12,6 @@ if (major < 24) {
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
+// The one place that reads process.env: it is handed to the CLI, which hands it to config loading.
+process.exitCode = await main(process.argv.slice(2), io, process.env);

@@ -1,7 +1,8 @@
 /**
  * The pipeline, in order (DESIGN §1):
  *
- *   receive → verify → validate → [per step] evaluate → mutate → (audit) → create → watch → report
+ *   admit:   receive → verify → validate
+ *   execute: for each step: evaluate → mutate → (audit, durable) → create → watch → report
  *
  * Every stage is a function returning a Result; every outcome, allow or deny, is one audit record;
  * the record that authorises a side effect is durable before the side effect happens. Anything
@@ -9,24 +10,33 @@
  */
 import { maskInput } from './audit/mask.ts';
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
-import type { RunnerError } from './errors/result.ts';
+import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
 import { mutate } from './mutate/restricted.ts';
 import { AuditUnavailable, auditor, type Auditor, type Fields } from './pipeline/auditor.ts';
-import type { AssignmentReport, PipelineDeps, StepReport } from './pipeline/types.ts';
+import type { AdmittedRun, AssignmentReport, PipelineDeps, StepReport } from './pipeline/types.ts';
 import { buildPod } from './pod/build.ts';
+import { dnsSafeName } from './pod/names.ts';
 import { receive, type RawAssignment } from './receive/receive.ts';
-import type { Step, Workflow } from './validate/schema.ts';
+import type { Step } from './validate/schema.ts';
 import { validate } from './validate/validate.ts';
 import { verify } from './verify/verify.ts';
 
-export type { AssignmentReport, PipelineConfig, PipelineDeps, StepReport } from './pipeline/types.ts';
+export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
 
 /** Seconds a watch waits beyond the pod's own deadline before giving up on it. */
 const WATCH_GRACE_SECONDS = 60;
 
+/** admit + execute: one assignment from bytes to the end of its last step. */
 export async function processAssignment(raw: RawAssignment, deps: PipelineDeps): Promise<AssignmentReport> {
+  const run = await admit(raw, deps);
+  if (!run.ok) return { accepted: false, code: run.error.code, message: run.error.message, steps: [] };
+  return execute(run.value, deps);
+}
+
+/** receive → verify → validate; each outcome audited. Nothing here touches the cluster. */
+export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
   const audit = auditor(deps);
-  try {
+  return guarded(deps, async () => {
     const token = receive(raw, deps.config.receive);
     if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
 
@@ -39,72 +49,91 @@ export async function processAssignment(raw: RawAssignment, deps: PipelineDeps):
     if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
     const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
     await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
-
-    const steps: StepReport[] = [];
-    for (const step of workflow.value.steps) {
-      const report = steps.some((s) => s.status !== 'succeeded') ? skipped(step) : await executeStep(workflow.value, step, run, deps, audit);
-      steps.push(report);
-    }
-    const failed = steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped');
-    return { accepted: true, message: failed === undefined ? 'all steps succeeded' : `step ${failed.step} ${failed.status}`, workflow: run, steps };
-  } catch (thrown) {
-    // Nothing proceeds without a durable record; any other throw is a bug, and also stops here.
-    if (thrown instanceof AuditUnavailable) return { accepted: false, code: 'AUDIT_UNAVAILABLE', message: `audit log unavailable: ${thrown.message}`, steps: [] };
-    return { accepted: false, code: 'INTERNAL', message: 'internal error', steps: [] };
-  }
+    return ok({ name: dnsSafeName(`wr-${claims.value.jti}`), ref: run, workflow: workflow.value });
+  });
 }
 
-async function executeStep(workflow: Workflow, step: Step, run: { id: string; runId: string; jti: string }, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
+/** The steps of an admitted run, in order; stops at the first step that does not succeed. */
+export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<AssignmentReport> {
+  const audit = auditor(deps);
+  deps.observer?.workflowStarted();
+  const steps: StepReport[] = [];
+  const result = await guarded(deps, async () => {
+    for (const step of run.workflow.steps) {
+      steps.push(steps.some((s) => s.status !== 'succeeded') ? skipped(step) : await executeStep(run, step, deps, audit));
+    }
+    return ok(undefined);
+  });
+  const failed = steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped');
+  deps.observer?.workflowFinished(result.ok && failed === undefined ? 'success' : 'failed');
+  if (!result.ok) return { accepted: true, code: result.error.code, message: result.error.message, workflow: run.ref, steps };
+  return { accepted: true, message: failed === undefined ? 'all steps succeeded' : `step ${failed.step} ${failed.status}`, workflow: run.ref, steps };
+}
+
+async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
   const { config } = deps;
-  const input = policyInput(config.runner, workflow, step);
+  const started = deps.now().getTime();
+  const input = policyInput(config.runner, run.workflow, step);
   const masked = maskInput(input);
-  const fields: Fields = { workflow: run, step: step.name, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked };
+  const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
 
   const decision = evaluate(input, deps.policy());
   if (!decision.ok) {
     const denied = decision.error.code === 'POLICY_DENIED';
     const details = decision.error.details as { decision?: StepReport['decision'] } | undefined;
     const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
-    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...fields, ...extra });
+    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, ...extra });
     return { step: step.name, status: denied ? 'denied' : 'error', code: decision.error.code, message: decision.error.message, decision: details?.decision };
   }
   const bundles = { kubiya: { revision: decision.value.revision } };
-  await audit.passed('evaluate', 'step allowed by policy', { ...fields, result: decision.value, bundles });
+  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles });
 
-  const pod = buildPod(workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
+  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
   // Write-ahead: the mutate record (with its patch) authorises the create and is durable first.
-  await audit.passed('mutate', 'pod hardened to restricted', { workflow: run, step: step.name, patch: hardened.patch, pod: podRef, bundles });
+  await audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles });
 
   const created = await deps.pods.create(hardened.pod);
   if (!created.ok) {
-    await audit.errored('create', created.error, { workflow: run, step: step.name, pod: podRef });
+    await audit.errored('create', created.error, { ...at, pod: podRef });
     return { step: step.name, status: 'error', code: created.error.code, message: created.error.message, pod: podRef.name, decision: decision.value };
   }
-  await audit.passed('create', `pod ${created.value.name} created`, { workflow: run, step: step.name, pod: podRef });
+  await audit.passed('create', `pod ${created.value.name} created`, { ...at, pod: podRef });
 
   const deadline = hardened.pod.spec?.activeDeadlineSeconds ?? config.defaultTimeoutSeconds;
   const outcome = await deps.pods.outcome(created.value.name, (deadline + WATCH_GRACE_SECONDS) * 1000);
   if (!outcome.ok) {
-    await audit.errored('finish', outcome.error, { workflow: run, step: step.name, pod: podRef });
+    await audit.errored('finish', outcome.error, { ...at, pod: podRef });
     return { step: step.name, status: 'error', code: outcome.error.code, message: outcome.error.message, pod: podRef.name };
   }
+  deps.observer?.stepFinished(step.name, (deps.now().getTime() - started) / 1000);
   const { phase, exitCode, reason } = outcome.value;
   const finishedPod = { ...podRef, phase, ...(exitCode !== undefined ? { exitCode } : {}), ...(reason !== undefined ? { reason } : {}) };
   if (phase === 'Succeeded') {
-    await audit.finished('success', `step ${step.name} succeeded`, { workflow: run, step: step.name, pod: finishedPod });
+    await audit.finished('success', `step ${step.name} succeeded`, { ...at, pod: finishedPod });
     return { step: step.name, status: 'succeeded', message: 'pod succeeded', pod: podRef.name, exitCode, decision: decision.value };
   }
   const error: RunnerError = reason === 'DeadlineExceeded'
     ? { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${step.name} exceeded its deadline` }
     : { code: 'STEP_FAILED', message: `step ${step.name} failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}${reason !== undefined ? ` (${reason})` : ''}` };
-  await audit.finished('failure', error.message, { workflow: run, step: step.name, pod: finishedPod }, error);
+  await audit.finished('failure', error.message, { ...at, pod: finishedPod }, error);
   return { step: step.name, status: 'failed', code: error.code, message: error.message, pod: podRef.name, exitCode, decision: decision.value };
 }
 
-function rejected(_record: unknown, error: RunnerError): AssignmentReport {
-  return { accepted: false, code: error.code, message: error.message, steps: [] };
+/** Nothing proceeds without a durable record; any other throw is a bug, and also stops here. */
+async function guarded<T>(deps: PipelineDeps, body: () => Promise<Result<T>>): Promise<Result<T>> {
+  try {
+    return await body();
+  } catch (thrown) {
+    if (thrown instanceof AuditUnavailable) return fail('AUDIT_UNAVAILABLE', `audit log unavailable: ${thrown.message}`);
+    deps.observer?.internalError(thrown);
+    return fail('INTERNAL', 'internal error');
+  }
+}
+
+function rejected(_record: unknown, error: RunnerError): Result<never> {
+  return { ok: false, error };
 }
 
 function skipped(step: Step): StepReport {

@@ -25,11 +25,18 @@ export class FileAuditLog implements AuditSink {
   private readonly file: FileHandle;
   private seq: number;
   private prev: string;
+  /** Bytes of whole, durable records in the file; a failed batch is truncated back to it. */
+  private size: number;
+  /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
+  onBatch: ((seconds: number, queued: number) => void) | undefined;
+  /** False after a failed batch until the next one succeeds (for /ready). */
+  healthy = true;
 
-  private constructor(file: FileHandle, seq: number, prev: string) {
+  private constructor(file: FileHandle, seq: number, prev: string, size: number) {
     this.file = file;
     this.seq = seq;
     this.prev = prev;
+    this.size = size;
   }
 
   static async open(dir: string): Promise<FileAuditLog> {
@@ -37,7 +44,7 @@ export class FileAuditLog implements AuditSink {
     const path = join(dir, AUDIT_FILE);
     const { seq, prev } = await lastLink(path);
     const file = await open(path, 'a', 0o600);
-    return new FileAuditLog(file, seq, prev);
+    return new FileAuditLog(file, seq, prev, (await file.stat()).size);
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {
@@ -62,10 +69,18 @@ export class FileAuditLog implements AuditSink {
           this.prev = record.hash;
           return record;
         });
-        await this.file.write(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        const t0 = process.hrtime.bigint();
+        const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+        await this.file.write(text);
         await this.file.datasync();
+        this.size += Buffer.byteLength(text);
+        this.healthy = true;
+        this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
         batch.forEach((p, i) => p.resolve(records[i] as AuditRecord));
       } catch (error) {
+        this.healthy = false;
+        // Never leave a partial batch behind a later one: cut the file back to its last whole record.
+        await this.file.truncate(this.size).catch(() => undefined);
         this.seq = startSeq;
         this.prev = startPrev;
         for (const p of batch) p.reject(error);

@@ -2,10 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { auditCommands } from './audit.ts';
 import { devCommands } from './dev.ts';
 import { policyCommands } from './policy.ts';
+import { serveCommand, type Env } from './serve.ts';
 import { EXIT, type Io } from './io.ts';
 
 /** kubiya-runner CLI. Exit codes: 0 ok, 1 the check failed (deny, broken chain, demo mismatch), 2 usage or environment error. */
-export async function main(argv: readonly string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') }): Promise<number> {
+export async function main(argv: readonly string[], io: Io, env: Env): Promise<number> {
   let code: number = EXIT.ok;
   const setCode = (c: number): void => {
     code = c;
@@ -15,6 +16,7 @@ export async function main(argv: readonly string[], io: Io = { out: (s) => proce
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError();
+  program.addCommand(serveCommand(io, setCode, env));
   program.addCommand(devCommands(io, setCode));
   program.addCommand(policyCommands(io, setCode));
   program.addCommand(auditCommands(io, setCode));

@@ -40,7 +40,15 @@ export const ERROR_CATALOGUE = {
   STEP_FAILED: { status: 200, stage: 'watch' },
   STEP_DEADLINE_EXCEEDED: { status: 200, stage: 'watch' },
 
+  HTTP_NOT_FOUND: { status: 404, stage: 'http' },
+  HTTP_METHOD_NOT_ALLOWED: { status: 405, stage: 'http' },
+  HTTP_TIMEOUT: { status: 408, stage: 'http' },
+  CAPACITY_EXCEEDED: { status: 429, stage: 'http' },
+  SHUTTING_DOWN: { status: 503, stage: 'http' },
+  NOT_READY: { status: 503, stage: 'http' },
+
   CONFIG_INVALID: { status: 500, stage: 'config' },
+  STARTUP_FAILED: { status: 500, stage: 'config' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
   INTERNAL: { status: 500, stage: 'internal' },

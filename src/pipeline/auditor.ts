@@ -2,7 +2,10 @@ import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit
 import type { RunnerError } from '../errors/result.ts';
 import type { PipelineDeps } from './types.ts';
 
-export type Fields = Partial<Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>>;
+export type Fields = Partial<Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>> & {
+  /** For logs and metrics only; not written to the audit record. */
+  readonly image?: string | undefined;
+};
 
 /** Thrown (only) when an audit record cannot be made durable; the pipeline maps it to AUDIT_UNAVAILABLE. */
 export class AuditUnavailable extends Error {
@@ -16,7 +19,7 @@ export class AuditUnavailable extends Error {
  */
 export function auditor(deps: PipelineDeps) {
   const runner = deps.config.runner;
-  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, fields: Fields, error?: RunnerError): Promise<AuditRecord> =>
+  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError): Promise<AuditRecord> =>
     deps.audit.append({
       decision_id: deps.newId(),
       timestamp: deps.now().toISOString(),
@@ -27,9 +30,15 @@ export function auditor(deps: PipelineDeps) {
       runner,
       labels: { runner },
       ...fields,
-    }).catch((e: unknown) => {
-      throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed');
-    });
+    }).then(
+      (record) => {
+        deps.observer?.recorded(record, { image, namespace: deps.config.namespace });
+        return record;
+      },
+      (e: unknown) => {
+        throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed');
+      },
+    );
   return {
     passed: (stage: AuditStage, message: string, fields: Fields = {}) => write(stage, 'allow', message, fields),
     denied: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'deny', error.message, fields, error),

@@ -1,11 +1,12 @@
 import type { JWTVerifyGetKey } from 'jose';
-import type { AuditSink } from '../audit/record.ts';
+import type { AuditRecord, AuditSink } from '../audit/record.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { ErrorCode } from '../errors/codes.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
+import type { Workflow } from '../validate/schema.ts';
 import type { VerifyOptions } from '../verify/verify.ts';
 
 export interface PipelineConfig {
@@ -18,6 +19,16 @@ export interface PipelineConfig {
   readonly profile: RestrictedProfile;
 }
 
+/** What the pipeline tells the outside (metrics, logs) besides the audit log; all optional. */
+export interface PipelineObserver {
+  recorded(record: AuditRecord, context: { readonly image?: string | undefined; readonly namespace: string }): void;
+  workflowStarted(): void;
+  workflowFinished(status: 'success' | 'failed'): void;
+  stepFinished(step: string, seconds: number): void;
+  /** A bug: an unexpected exception stopped an assignment (reported as INTERNAL). */
+  internalError(error: unknown): void;
+}
+
 /** Everything the pipeline touches, as ports: tests pass in-memory ones, `serve` passes adapters. */
 export interface PipelineDeps {
   readonly config: PipelineConfig;
@@ -28,6 +39,15 @@ export interface PipelineDeps {
   readonly pods: PodGateway;
   readonly now: () => Date;
   readonly newId: () => string;
+  readonly observer?: PipelineObserver | undefined;
+}
+
+/** A verified, valid assignment, ready to execute. */
+export interface AdmittedRun {
+  /** The run's name, derived from the token's jti (DNS-safe). */
+  readonly name: string;
+  readonly ref: { readonly id: string; readonly runId: string; readonly jti: string };
+  readonly workflow: Workflow;
 }
 
 export type StepStatus = 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';

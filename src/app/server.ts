@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { access, constants, readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig, VersionApi, type V1Pod } from '@kubernetes/client-node';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { Logger } from 'pino';
+import { FileAuditLog } from '../adapters/audit-file.ts';
+import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
+import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { LeaseElector } from '../adapters/lease.ts';
+import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
+import type { Config } from '../config/schema.ts';
+import type { PodGateway } from '../create/pod-gateway.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import { admit, execute, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import { pipelineObserver } from './observer.ts';
+
+export interface ServerContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** This replica's identity for the Lease (the pod name in a cluster). */
+  readonly identity: string;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Stop intake, finish in-flight work within the grace period, flush the audit log, hand the Lease over. */
+  shutdown(reason: string): Promise<{ unfinished: number }>;
+}
+
+function timed(pods: PodGateway, metrics: Metrics): PodGateway {
+  return {
+    create: async (pod: V1Pod) => {
+      const t0 = process.hrtime.bigint();
+      try {
+        return await pods.create(pod);
+      } finally {
+        metrics.kubeApi('create', Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+    },
+    outcome: (name, timeoutMs) => pods.outcome(name, timeoutMs),
+  };
+}
+
+async function loadKeys(config: Config): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean }> {
+  const cp = config.controlPlane;
+  if (cp.jwksFile !== undefined) {
+    const jwks = JSON.parse(await readFile(cp.jwksFile, 'utf8')) as JSONWebKeySet;
+    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error(`${cp.jwksFile} holds no keys`);
+    return { keys: createLocalJWKSet(jwks), loaded: () => true };
+  }
+  const remote = createRemoteJWKSet(new URL(cp.jwksUrl as string), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+  await remote.reload().catch(() => undefined);
+  return { keys: remote, loaded: () => remote.jwks() !== undefined };
+}
+
+/** Starts `serve`: loads everything it needs (or throws, before listening), then listens. */
+export async function startServer(ctx: ServerContext): Promise<RunningServer> {
+  const { config, log, metrics } = ctx;
+  const kc = new KubeConfig();
+  if (config.kubernetes.kubeconfig !== undefined) kc.loadFromFile(config.kubernetes.kubeconfig);
+  else kc.loadFromCluster();
+
+  const { keys, loaded: keysLoaded } = await loadKeys(config);
+  const bundle = await readBundle(config.policy.bundle);
+  const engine = await loadEngine(bundle);
+  metrics.policyLoaded(engine.revision);
+  const audit = await FileAuditLog.open(config.audit.dir);
+  audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
+  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name);
+  await pods.start();
+  const lease = new LeaseElector(kc, {
+    name: config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`,
+    namespace: config.kubernetes.namespace,
+    identity: ctx.identity,
+    durationSeconds: config.kubernetes.leaseDuration,
+    renewEverySeconds: Math.max(1, Math.floor(config.kubernetes.leaseDuration / 3)),
+  });
+  lease.start();
+
+  const sec = config.runner.security;
+  const deps: PipelineDeps = {
+    config: Object.freeze({
+      runner: config.runner.name,
+      namespace: config.runner.workflow.namespace,
+      serviceAccount: config.runner.workflow.serviceAccount,
+      defaultTimeoutSeconds: config.runner.workflow.defaultTimeout,
+      receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
+      verify: { algorithms: config.controlPlane.algorithms, issuer: config.controlPlane.issuer, audience: config.runner.name, maxTokenAgeSeconds: config.controlPlane.maxTokenAge, clockToleranceSeconds: config.controlPlane.clockTolerance },
+      profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },
+    }),
+    keys,
+    policy: () => engine,
+    audit,
+    pods: timed(pods, metrics),
+    now: () => new Date(),
+    newId: randomUUID,
+    observer: pipelineObserver(log, metrics),
+  };
+
+  const inflight = new Set<Promise<unknown>>();
+  let running = 0;
+  let draining = false;
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+    return p;
+  };
+
+  const version = kc.makeApiClient(VersionApi);
+  let apiCheck: { at: number; ok: boolean; detail?: string } = { at: 0, ok: false };
+  const apiServerReachable = async (): Promise<{ ok: boolean; detail?: string }> => {
+    if (Date.now() - apiCheck.at < 1000) return apiCheck;
+    const result = await Promise.race([
+      version.getCode().then(() => ({ ok: true }), (e: unknown) => ({ ok: false, detail: e instanceof Error ? e.message.slice(0, 200) : 'unreachable' })),
+      sleep(2000).then(() => ({ ok: false, detail: 'no answer within 2 s' })),
+    ]);
+    apiCheck = { at: Date.now(), ...result };
+    return result;
+  };
+  const ready = async (): Promise<ReadyReport> => {
+    const writable = await access(config.audit.dir, constants.W_OK).then(() => true, () => false);
+    const role = lease.role();
+    const checks = {
+      apiServer: await apiServerReachable(),
+      keys: { ok: keysLoaded() },
+      policy: { ok: true, detail: engine.revision },
+      audit: { ok: writable && audit.healthy },
+      lease: { ok: role !== 'unknown', detail: role },
+      draining: { ok: !draining },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+
+  const server = createHttpServer({
+    admit: (raw) => track(admit(raw, deps)),
+    start: (run: AdmittedRun) => {
+      running++;
+      log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
+      void track(execute(run, deps).finally(() => running--));
+    },
+    hasCapacity: () => running < config.runner.workflow.maxConcurrent,
+    draining: () => draining,
+    ready,
+    metrics: async () => {
+      metrics.sampleProcess();
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+    observed: (route, status) => metrics.httpRequest(route, status),
+    maxBodyBytes: config.controlPlane.maxTokenBytes,
+    requestTimeoutMs: config.server.requestTimeout * 1000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, revision: engine.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
+
+  return {
+    port,
+    shutdown: async (reason) => {
+      draining = true;
+      log.info({ reason, inflight: inflight.size }, 'shutting down: intake stopped, finishing in-flight work');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const graceMs = config.server.shutdownGrace * 1000;
+      const finished = await Promise.race([Promise.allSettled([...inflight]).then(() => true), sleep(graceMs).then(() => false)]);
+      const unfinished = finished ? 0 : inflight.size;
+      if (!finished) log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
+      server.closeAllConnections();
+      await closed;
+      await lease.release();
+      await pods.stop();
+      await audit.close();
+      log.info({ unfinished }, 'runner stopped');
+      return { unfinished };
+    },
+  };
+}

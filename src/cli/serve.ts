@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { startServer } from '../app/server.ts';
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../observe/logger.ts';
+import { createMetrics } from '../observe/metrics.ts';
+import { EXIT, type Io } from './io.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Command {
+  return new Command('serve')
+    .description('run the runner: HTTP intake on :8080, /healthz, /ready, /metrics')
+    .option('--config <file>', 'YAML configuration (see docs/configuration.md); environment overrides apply on top')
+    .addHelpText('after', '\nExamples:\n  kubiya-runner serve --config /etc/kubiya/runner.yaml\n  RUNNER_TOKEN=... KUBIYA_LOG_LEVEL=debug kubiya-runner serve --config runner.yaml\n\nExit codes: 0 stopped cleanly, 2 bad configuration or startup failure (nothing was started).')
+    .action(async (opts: { config?: string }) => {
+      let text: string | undefined;
+      if (opts.config !== undefined) {
+        try {
+          text = await readFile(opts.config, 'utf8');
+        } catch {
+          io.err(`CONFIG_INVALID: cannot read ${opts.config}`);
+          setCode(EXIT.usage);
+          return;
+        }
+      }
+      const config = loadConfig(text, env);
+      if (!config.ok) {
+        io.err(`${config.error.code}: ${config.error.message}`);
+        setCode(EXIT.usage);
+        return;
+      }
+      const log = createLogger(config.value.runner.name, config.value.log.level);
+      const metrics = createMetrics(config.value.runner.name);
+      let server;
+      try {
+        server = await startServer({ config: config.value, log, metrics, identity: env.HOSTNAME ?? `${hostname()}-${process.pid}` });
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        log.fatal({ code: 'STARTUP_FAILED' }, message);
+        io.err(`STARTUP_FAILED: ${message}`);
+        log.flush();
+        setCode(EXIT.usage);
+        return;
+      }
+      // Graceful shutdown replaces the CLI's default "exit on signal".
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => () => {
+          void server.shutdown(signal).then(({ unfinished }) => {
+            setCode(unfinished === 0 ? EXIT.ok : EXIT.failed);
+            // Keep-alive sockets of the Kubernetes client would hold the event loop open: exit once the logs are out.
+            log.flush(() => process.exit(unfinished === 0 ? EXIT.ok : EXIT.failed));
+            resolve();
+          });
+        };
+        process.once('SIGTERM', stop('SIGTERM'));
+        process.once('SIGINT', stop('SIGINT'));
+      });
+    });
+}

@@ -1,0 +1,77 @@
+import { parse } from 'yaml';
+import { fail, ok, type Result } from '../errors/result.ts';
+import { configSchema, type Config } from './schema.ts';
+
+/** Environment overrides, and the config path each sets. Documented in docs/configuration.md. */
+export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  RUNNER_TOKEN: ['runner', 'token'],
+  KUBIYA_RUNNER_NAME: ['runner', 'name'],
+  KUBIYA_RUNNER_TOKEN_FILE: ['runner', 'tokenFile'],
+  KUBIYA_WORKFLOW_NAMESPACE: ['runner', 'workflow', 'namespace'],
+  KUBIYA_WORKFLOW_MAX_CONCURRENT: ['runner', 'workflow', 'maxConcurrent'],
+  KUBIYA_CONTROL_PLANE_URL: ['controlPlane', 'url'],
+  KUBIYA_CONTROL_PLANE_ISSUER: ['controlPlane', 'issuer'],
+  KUBIYA_JWKS_FILE: ['controlPlane', 'jwksFile'],
+  KUBIYA_JWKS_URL: ['controlPlane', 'jwksUrl'],
+  KUBIYA_POLICY_BUNDLE: ['policy', 'bundle'],
+  KUBIYA_AUDIT_DIR: ['audit', 'dir'],
+  KUBIYA_SERVER_HOST: ['server', 'host'],
+  KUBIYA_SERVER_PORT: ['server', 'port'],
+  KUBIYA_KUBECONFIG: ['kubernetes', 'kubeconfig'],
+  KUBIYA_LOG_LEVEL: ['log', 'level'],
+});
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses the YAML text of the config file, applies environment overrides (values read as YAML
+ * scalars, so "10" is a number), validates the whole against the strict schema and freezes it.
+ * Every problem is reported with its path; nothing is partially applied.
+ */
+export function loadConfig(yamlText: string | undefined, env: Readonly<Record<string, string | undefined>>): Result<Config> {
+  let doc: unknown = {};
+  if (yamlText !== undefined) {
+    try {
+      doc = parse(yamlText, { maxAliasCount: 0, uniqueKeys: true }) ?? {};
+    } catch (e) {
+      return fail('CONFIG_INVALID', `config file is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : ''}`, { issues: [{ path: '', message: 'not valid YAML' }] });
+    }
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    return fail('CONFIG_INVALID', 'config file must be a YAML mapping', { issues: [{ path: '', message: 'must be a mapping' }] });
+  }
+  const merged = structuredClone(doc) as Record<string, unknown>;
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    // The token is secret text, never parsed; other values are YAML scalars.
+    setPath(merged, path, name === 'RUNNER_TOKEN' ? raw : (parse(raw) as unknown));
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    return fail('CONFIG_INVALID', `configuration is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`, { issues });
+  }
+  return ok(deepFreeze(parsed.data));
+}

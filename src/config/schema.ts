@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { durationField, quantityField } from './units.ts';
+
+const dnsLabel = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
+const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
+
+/**
+ * The runner's configuration. `runner.*` is keyed exactly as the seed's values.yaml (the Helm
+ * chart passes that section through); the other sections are ours. Strict: unknown keys fail.
+ */
+export const configSchema = z.strictObject({
+  runner: z.strictObject({
+    name: dnsLabel,
+    /** The runner token for the control plane; prefer tokenFile (a mounted Secret). */
+    token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** The runner pod's own resources: used by the Helm chart, accepted here so one file serves both. */
+    resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
+    workflow: z.strictObject({
+      namespace: dnsLabel.default('kubiya-workflows'),
+      serviceAccount: dnsLabel.default('kubiya-workflow'),
+      defaultTimeout: durationField.default(1800),
+      maxConcurrent: z.int().min(1).max(10_000).default(10),
+    }).prefault({}),
+    security: z.strictObject({
+      podSecurityStandard: z.literal('restricted', { error: 'only "restricted" is supported: this runner hardens every pod to it' }).default('restricted'),
+      allowPrivileged: z.literal(false, { error: 'privileged pods are never created; allowPrivileged must be false' }).default(false),
+      runAsNonRoot: z.literal(true, { error: 'pods always run as non-root; runAsNonRoot must be true' }).default(true),
+      runAsUser: z.int().min(1).max(2 ** 31 - 1).default(65532),
+      readOnlyRootFilesystem: z.boolean().default(false),
+      allowNetBindService: z.boolean().default(false),
+    }).prefault({}),
+    network: z.strictObject({
+      dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
+      enableServiceLinks: z.literal(false, { error: 'service links are always disabled; enableServiceLinks must be false' }).default(false),
+    }).prefault({}),
+    storage: z.strictObject({
+      workspaceSize: quantityField.default('10Gi'),
+      storageClass: z.string().min(1).max(253).optional(),
+    }).prefault({}),
+  }),
+  controlPlane: z.strictObject({
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    issuer: z.string().min(1),
+    jwksFile: z.string().min(1).optional(),
+    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256'])).min(1).default(['EdDSA', 'ES256']),
+    maxTokenAge: durationField.default(600),
+    clockTolerance: durationField.default(30),
+    maxTokenBytes: z.int().min(1024).max(1024 * 1024).default(64 * 1024),
+  }).refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, { message: 'one of jwksFile or jwksUrl is required', path: ['jwksFile'] }),
+  policy: z.strictObject({
+    bundle: z.string().min(1),
+  }),
+  audit: z.strictObject({
+    dir: z.string().min(1),
+  }),
+  server: z.strictObject({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.int().min(0).max(65535).default(8080),
+    requestTimeout: durationField.default(10),
+    shutdownGrace: durationField.default(25),
+  }).prefault({}),
+  kubernetes: z.strictObject({
+    /** Path of a kubeconfig; in-cluster service account when omitted. */
+    kubeconfig: z.string().min(1).optional(),
+    /** The runner's own namespace (its Lease lives there). */
+    namespace: dnsLabel.default('kubiya'),
+    leaseName: dnsLabel.optional(),
+    leaseDuration: durationField.default(15),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  }).prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { firstBroken } from '../../src/audit/chain.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { startServe } from '../support/serve-process.ts';
+
+const ISSUER = 'https://control-plane.test';
+
+describe('serve as a real process against the local control plane', () => {
+  let env: TestCluster;
+  let key: SigningKey;
+  const config = (name: string, extra: Record<string, unknown> = {}) => ({
+    runner: { name, workflow: { namespace: env.cluster.workflowsNamespace, maxConcurrent: 100 } },
+    controlPlane: { issuer: ISSUER, jwksFile: join(env.work, 'jwks.json') },
+    policy: { bundle: env.bundle },
+    audit: { dir: join(env.work, `audit-${name}`) },
+    server: { host: '127.0.0.1', port: 0, shutdownGrace: '20s' },
+    kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace, leaseDuration: '6s' },
+    ...extra,
+  });
+
+  before(async () => {
+    env = await testCluster();
+    key = await newSigningKey();
+    await writeFile(join(env.work, 'jwks.json'), JSON.stringify(jwks([key])));
+  });
+  after(async () => env?.close());
+
+  const readyStatus = async (base: string) => (await fetch(`${base}/ready`)).status;
+  const waitFor = async (what: string, probe: () => Promise<boolean>, ms = 20_000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await probe()) return;
+      await sleep(200);
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+
+  test('/ready flips to 503 when the API server goes away and back to 200 when it returns; the Lease is taken and handed over', async () => {
+    const serve = await startServe(config('ready-runner'), env.work);
+    try {
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      const leases = env.kc.makeApiClient(CoordinationV1Api);
+      const lease = await leases.readNamespacedLease({ name: 'kubiya-runner-ready-runner', namespace: env.cluster.runnerNamespace });
+      assert.ok((lease.spec?.holderIdentity ?? '').length > 0, 'this replica holds the Lease');
+      const apiserver = env.cluster.pids.find((p) => p.name === 'kube-apiserver')!.pid;
+      process.kill(apiserver, 'SIGSTOP');
+      try {
+        await waitFor('not ready', async () => (await readyStatus(serve.base)) === 503);
+        const body = (await (await fetch(`${serve.base}/ready`)).json()) as { code: string; checks: { apiServer: { ok: boolean } } };
+        assert.equal(body.code, 'NOT_READY');
+        assert.equal(body.checks.apiServer.ok, false);
+        assert.equal((await fetch(`${serve.base}/healthz`)).status, 200, 'still alive');
+      } finally {
+        process.kill(apiserver, 'SIGCONT');
+      }
+      await waitFor('ready again', async () => (await readyStatus(serve.base)) === 200, 30_000);
+      serve.child.kill('SIGTERM');
+      assert.equal(await serve.exited, 0);
+      const released = await leases.readNamespacedLease({ name: 'kubiya-runner-ready-runner', namespace: env.cluster.runnerNamespace });
+      assert.equal(released.spec?.holderIdentity ?? '', '', 'the Lease is handed over on shutdown');
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  });
+
+  test('SIGTERM during a burst: every accepted assignment is executed and audited, later ones are refused, the chain verifies', async () => {
+    const name = 'burst-runner';
+    const serve = await startServe(config(name), env.work);
+    const core = env.kc.makeApiClient(CoreV1Api);
+    try {
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      const tokens = await Promise.all(Array.from({ length: 30 }, (_, i) => signAssignment(key, {
+        issuer: ISSUER, audience: name,
+        workflow: { id: `burst-${i}`, name: 'b', runId: `r${i}`, steps: [{ name: 'work', image: 'python:3.11', env: { KWOK_RUN_DURATION: '2s' } }] },
+      })));
+      const send = (t: string) => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: t })
+        .then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; workflow?: string } }), () => ({ status: 0, body: {} as { code?: string; workflow?: string } }));
+      const first = await Promise.all(tokens.slice(0, 15).map(send));
+      serve.child.kill('SIGTERM');
+      await sleep(100);
+      const second = await Promise.all(tokens.slice(15).map(send));
+      const exit = await serve.exited;
+      assert.equal(exit, 0, `serve exit code; stderr: ${serve.stderr()}`);
+
+      const accepted = [...first, ...second].filter((r) => r.status === 202).map((r) => r.body.workflow as string);
+      assert.ok(first.every((r) => r.status === 202), 'everything sent before SIGTERM was accepted');
+      assert.ok(second.every((r) => r.status === 0 || (r.status === 503 && r.body.code === 'SHUTTING_DOWN')), JSON.stringify(second.map((r) => r.status)));
+
+      const records = await readAuditLog(join(env.work, `audit-${name}`));
+      assert.equal(firstBroken(records), -1, 'the audit chain verifies');
+      for (const wf of accepted) {
+        const finish = records.find((r) => r.workflow?.id === wf && r.stage === 'finish');
+        assert.equal(finish?.outcome, 'success', `${wf} finished and was audited`);
+      }
+      const pods = await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: `kubiya.ai/runner=${name}` });
+      assert.equal(pods.items.length, accepted.length, 'one pod per accepted assignment, none for refused ones');
+      assert.ok(pods.items.every((p) => p.status?.phase === 'Succeeded'));
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  });
+});

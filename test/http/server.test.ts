@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { createHttpServer, type HttpApp, type ReadyReport } from '../../src/adapters/http-server.ts';
+import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { pipelineObserver } from '../../src/app/observer.ts';
+import { createLogger } from '../../src/observe/logger.ts';
+import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
+import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
+import { MemoryAudit, MemoryPods } from '../support/memory.ts';
+import { parseExposition } from '../support/exposition.ts';
+import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
+import { Writable } from 'node:stream';
+
+const { key, stranger, keys } = await testKeys();
+const tools = resolveTools(['opa']);
+if (!tools.ok) throw new Error(tools.error.message);
+
+describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, in-memory pods and audit)', () => {
+  let server: Server;
+  let base: string;
+  let work: string;
+  let deps: PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
+  const state = { draining: false, capacity: true, ready: { ready: true, checks: { apiServer: { ok: true } } } as ReadyReport };
+  const runs: Promise<unknown>[] = [];
+  const metrics = createMetrics(RUNNER);
+  const logLines: string[] = [];
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kubiya-http-'));
+    const { file } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
+    const engine = await loadEngine(await readBundle(file));
+    const log = createLogger(RUNNER, 'info', new Writable({ write: (c: Buffer, _e, cb) => { logLines.push(c.toString()); cb(); } }));
+    deps = {
+      config: defaultPipelineConfig(RUNNER, ISSUER),
+      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(),
+      now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
+    } as PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
+    const app: HttpApp = {
+      admit: (raw) => admit(raw, deps),
+      start: (run) => void runs.push(execute(run, deps)),
+      hasCapacity: () => state.capacity,
+      draining: () => state.draining,
+      ready: () => Promise.resolve(state.ready),
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      observed: (route, status) => metrics.httpRequest(route, status),
+      maxBodyBytes: 64 * 1024,
+      requestTimeoutMs: 300,
+    };
+    server = createHttpServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await Promise.allSettled(runs);
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const post = (body: string, type = 'application/jwt') => fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': type }, body });
+  const json = async (res: Response) => (await res.json()) as Record<string, unknown>;
+
+  test('a signed assignment is accepted with 202 and the run name, then executed', async () => {
+    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim' }]), new Date()));
+    assert.equal(res.status, 202);
+    const body = await json(res);
+    assert.equal(body.run, 'wr-jti-1');
+    assert.equal(body.workflow, 'wf-1');
+    await Promise.all(runs);
+    assert.equal(deps.pods.created.length, 1);
+  });
+
+  const bad: [string, () => Promise<Response>, number, string][] = [
+    ['JSON content type', async () => post(await sign(key, workflow(), new Date()), 'application/json'), 415, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE'],
+    ['no content type', () => fetch(`${base}/v1/assignments`, { method: 'POST', body: new Uint8Array(10) }), 415, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE'],
+    ['1 MiB body', () => post('a'.repeat(1024 * 1024)), 413, 'RECEIVE_TOO_LARGE'],
+    ['not a JWS', () => post('hello'), 400, 'RECEIVE_MALFORMED'],
+    ['untrusted signer', async () => post(await sign(stranger, workflow(), new Date())), 401, 'VERIFY_SIGNATURE_INVALID'],
+    ['expired token', async () => post(await sign(key, workflow(), new Date(Date.now() - 3600_000))), 401, 'VERIFY_EXPIRED'],
+    ['schema error', async () => post(await sign(key, workflow([{ name: 'x', image: 'a:1', hostPID: true }]), new Date())), 422, 'VALIDATE_SCHEMA'],
+    ['GET on the intake', () => fetch(`${base}/v1/assignments`), 405, 'HTTP_METHOD_NOT_ALLOWED'],
+    ['unknown path', () => fetch(`${base}/admin`), 404, 'HTTP_NOT_FOUND'],
+    ['path traversal', () => fetch(`${base}/v1/../metrics/../../etc/passwd`), 404, 'HTTP_NOT_FOUND'],
+  ];
+  for (const [name, make, status, code] of bad) {
+    test(`${name} → ${status} ${code}, a JSON error without internals`, async () => {
+      const res = await make();
+      assert.equal(res.status, status);
+      assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+      const body = await json(res);
+      assert.equal(body.code, code);
+      assert.equal(typeof body.message, 'string');
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'message']);
+      assert.doesNotMatch(JSON.stringify(body), /at .*\.ts:\d+|eyJ/);
+    });
+  }
+
+  test('a body that trickles in slower than the request timeout gets 408 HTTP_TIMEOUT', async () => {
+    const { port } = server.address() as AddressInfo;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => {
+        sock.write('POST /v1/assignments HTTP/1.1\r\nHost: x\r\nContent-Type: application/jwt\r\nContent-Length: 1000\r\n\r\nabc');
+      });
+      let data = '';
+      sock.on('data', (d) => (data += d.toString()));
+      sock.on('end', () => resolve(data));
+      sock.on('error', reject);
+      setTimeout(() => { sock.destroy(); resolve(data); }, 3000);
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.match(answer, /"code":"HTTP_TIMEOUT"/);
+  });
+
+  test('draining answers 503 SHUTTING_DOWN; no capacity answers 429 with Retry-After; /ready reflects its checks', async () => {
+    const token = await sign(key, workflow(), new Date());
+    state.draining = true;
+    let res = await post(token);
+    assert.equal(res.status, 503);
+    assert.equal((await json(res)).code, 'SHUTTING_DOWN');
+    state.draining = false;
+    state.capacity = false;
+    res = await post(token);
+    assert.equal(res.status, 429);
+    assert.equal(res.headers.get('retry-after'), '5');
+    state.capacity = true;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/ready`)).status, 200);
+    state.ready = { ready: false, checks: { apiServer: { ok: false, detail: 'unreachable' } } };
+    res = await fetch(`${base}/ready`);
+    assert.equal(res.status, 503);
+    const body = await json(res);
+    assert.equal(body.code, 'NOT_READY');
+    assert.deepEqual(body.checks, { apiServer: { ok: false, detail: 'unreachable' } });
+  });
+
+  test('/metrics: the seed names and labels, every metric with its type, labels bounded', async () => {
+    const res = await fetch(`${base}/metrics`);
+    assert.equal(res.status, 200);
+    const families = parseExposition(await res.text());
+    const expected: Record<string, string> = {
+      [METRIC_NAMES.up]: 'gauge', [METRIC_NAMES.workflowsRunning]: 'gauge', [METRIC_NAMES.workflowsCompleted]: 'counter',
+      [METRIC_NAMES.cpuUsage]: 'gauge', [METRIC_NAMES.memoryUsage]: 'gauge', [METRIC_NAMES.stepDuration]: 'gauge',
+      [METRIC_NAMES.decisions]: 'counter', [METRIC_NAMES.policyBundle]: 'gauge', [METRIC_NAMES.policyReloadFailures]: 'counter',
+      [METRIC_NAMES.auditFsync]: 'histogram', [METRIC_NAMES.auditQueue]: 'gauge', [METRIC_NAMES.kubeApi]: 'histogram',
+      [METRIC_NAMES.controlPlaneErrors]: 'counter', [METRIC_NAMES.httpRequests]: 'counter',
+    };
+    for (const [name, type] of Object.entries(expected)) assert.equal(families.get(name)?.type, type, name);
+    assert.deepEqual(families.get('kubiya_runner_up')?.samples, [{ name: 'kubiya_runner_up', labels: { runner: RUNNER }, value: 1 }]);
+    const completed = families.get('kubiya_workflows_completed')?.samples.find((s) => s.labels.status === 'success');
+    assert.ok(completed !== undefined && completed.value >= 1);
+    const p99 = families.get('kubiya_step_duration_seconds')?.samples.find((s) => s.labels.step === 'analyze' && s.labels.percentile === 'p99');
+    assert.ok(p99, 'kubiya_step_duration_seconds{step="analyze",percentile="p99"}');
+    const denied = families.get('kubiya_decisions_total')?.samples.find((s) => s.labels.code === 'VERIFY_SIGNATURE_INVALID');
+    assert.ok(denied !== undefined && denied.value >= 1);
+    const labelValues = [...families.values()].flatMap((f) => f.samples.flatMap((s) => Object.values(s.labels)));
+    assert.ok(!labelValues.some((v) => v.startsWith('workflow-') || v === 'wf-1' || v.startsWith('wr-')), 'no pod, workflow or run names as label values');
+  });
+
+  test('logs carry the seed fields and never a token', () => {
+    const lines = logLines.flatMap((c) => c.trim().split('\n')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const start = lines.find((l) => typeof l.message === 'string' && l.message.startsWith('Starting step execution'));
+    assert.ok(start);
+    for (const field of ['timestamp', 'level', 'runner', 'workflow_id', 'step_name', 'message', 'image', 'namespace']) assert.ok(field in start, field);
+    assert.equal(start.level, 'info');
+    assert.equal(start.image, 'python:3.11-slim');
+    assert.ok(!logLines.join('').includes('eyJ'), 'no JWS in any log line');
+  });
+});

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly base: string;
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `kubiya-runner serve` as a real process and resolves once it listens. */
+export async function startServe(config: Record<string, unknown>, work: string, env: Record<string, string> = {}): Promise<ServeProcess> {
+  const file = join(work, `runner-${Date.now()}.yaml`);
+  await writeFile(file, stringify(config));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let err = '';
+  let buffered = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const p of parts) {
+        if (p.trim() === '') continue;
+        const line = JSON.parse(p) as Record<string, unknown>;
+        lines.push(line);
+        if (line.message === 'runner listening') resolve(Number(line.port));
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    void exited.then((code) => reject(new Error(`serve exited with ${String(code)} before listening: ${err}`)));
+    setTimeout(() => reject(new Error(`serve did not listen within 30 s: ${err}`)), 30_000).unref();
+  });
+  return { child, base: `http://127.0.0.1:${port}`, lines, stderr: () => err, exited };
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config/load.ts';
+
+const minimal = `
+runner:
+  name: production-runner
+controlPlane:
+  issuer: https://control-plane.kubiya.ai
+  jwksFile: /etc/kubiya/jwks.json
+policy:
+  bundle: /etc/kubiya/policy/bundle.tar.gz
+audit:
+  dir: /var/lib/kubiya/audit
+`;
+
+const seedValues = `
+runner:
+  name: production-runner
+  token: abc
+  resources:
+    requests: { memory: "256Mi", cpu: "100m" }
+    limits: { memory: "1Gi", cpu: "500m" }
+  workflow:
+    namespace: kubiya-workflows
+    serviceAccount: kubiya-executor
+    defaultTimeout: 30m
+    maxConcurrent: 10
+  security:
+    podSecurityStandard: restricted
+    allowPrivileged: false
+    runAsNonRoot: true
+  network:
+    dnsPolicy: ClusterFirst
+    enableServiceLinks: false
+  storage:
+    workspaceSize: 10Gi
+    storageClass: fast-ssd
+controlPlane: { issuer: https://cp, jwksUrl: "https://cp/.well-known/jwks.json" }
+policy: { bundle: /b }
+audit: { dir: /a }
+`;
+
+test('the seed values.yaml section parses, with Kubernetes durations and quantities', () => {
+  const r = loadConfig(seedValues, {});
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.error));
+  assert.equal(r.value.runner.workflow.defaultTimeout, 1800);
+  assert.equal(r.value.runner.workflow.serviceAccount, 'kubiya-executor');
+  assert.equal(r.value.runner.storage.workspaceSize, '10Gi');
+  assert.equal(r.value.server.port, 8080);
+});
+
+test('defaults fill what the file leaves out, and the result is frozen', () => {
+  const r = loadConfig(minimal, {});
+  assert.ok(r.ok);
+  assert.equal(r.value.runner.workflow.namespace, 'kubiya-workflows');
+  assert.equal(r.value.runner.workflow.serviceAccount, 'kubiya-workflow');
+  assert.deepEqual(r.value.controlPlane.algorithms, ['EdDSA', 'ES256']);
+  assert.ok(Object.isFrozen(r.value.runner.workflow));
+  assert.throws(() => { (r.value.runner as { name: string }).name = 'x'; }, TypeError);
+});
+
+test('environment overrides apply (RUNNER_TOKEN as text, others as YAML scalars)', () => {
+  const r = loadConfig(minimal, { RUNNER_TOKEN: '0123', KUBIYA_SERVER_PORT: '9090', KUBIYA_LOG_LEVEL: 'debug' });
+  assert.ok(r.ok);
+  assert.equal(r.value.runner.token, '0123');
+  assert.equal(r.value.server.port, 9090);
+  assert.equal(r.value.log.level, 'debug');
+});
+
+test('every problem is reported with its path, unknown keys included', () => {
+  const bad = `
+runner:
+  name: Production_Runner
+  colour: blue
+  workflow: { defaultTimeout: forever, maxConcurrent: 0 }
+  security: { allowPrivileged: true }
+  storage: { workspaceSize: lots }
+controlPlane: { issuer: x }
+policy: {}
+audit: { dir: /a }
+`;
+  const r = loadConfig(bad, {});
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.error.code, 'CONFIG_INVALID');
+  const paths = (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path);
+  for (const p of ['runner.name', 'runner', 'runner.workflow.defaultTimeout', 'runner.workflow.maxConcurrent', 'runner.security.allowPrivileged', 'runner.storage.workspaceSize', 'controlPlane.jwksFile', 'policy.bundle']) {
+    assert.ok(paths.includes(p), `expected a problem at ${p}; got ${paths.join(', ')}`);
+  }
+  assert.match(r.error.message, /colour/);
+});
+
+test('YAML that is not a mapping, has aliases bombs or duplicate keys is refused', () => {
+  for (const text of ['- a\n- b', 'a: &x [1]\nb: *x', 'runner: {}\nrunner: {}', ': : :']) {
+    const r = loadConfig(text, {});
+    assert.equal(r.ok, false, text);
+    if (!r.ok) assert.equal(r.error.code, 'CONFIG_INVALID');
+  }
+});
+
+test('the token never appears in a config error', () => {
+  const r = loadConfig('runner: { name: BAD, token: s3cr3t-token }', {});
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.ok(!JSON.stringify(r.error).includes('s3cr3t-token'));
+});
