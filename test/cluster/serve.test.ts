@@ -81,7 +81,7 @@ describe('serve as a real process against the local control plane', () => {
         workflow: { id: `burst-${i}`, name: 'b', runId: `r${i}`, steps: [{ name: 'work', image: 'python:3.11', env: { KWOK_RUN_DURATION: '2s' } }] },
       })));
       const send = (t: string) => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: t })
-        .then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; workflow?: string } }), () => ({ status: 0, body: {} as { code?: string; workflow?: string } }));
+        .then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; workflow?: string } }), () => ({ status: 0, body: {} }));
       const first = await Promise.all(tokens.slice(0, 15).map(send));
       serve.child.kill('SIGTERM');
       await sleep(100);

@@ -42,7 +42,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       config: defaultPipelineConfig(RUNNER, ISSUER),
       keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(),
       now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
-    } as PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
+    };
     const app: HttpApp = {
       admit: (raw) => admit(raw, deps),
       start: (run) => void runs.push(execute(run, deps)),
