@@ -12,6 +12,10 @@ if (major < 24) {
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 const { main } = await import('../src/cli/main.ts');
-const io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
+const io = {
+  out: (s) => process.stdout.write(s + '\n'),
+  err: (s) => process.stderr.write(s + '\n'),
+  color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
+};
 // The one place that reads process.env: it is handed to the CLI, which hands it to config loading.
 process.exitCode = await main(process.argv.slice(2), io, process.env);

@@ -17,9 +17,10 @@ export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord
 }
 
 /** Checks a sequence of records; returns the index of the first bad one, or -1. */
-export function firstBroken(records: readonly AuditRecord[], startPrev = GENESIS, startSeq = 1): number {
+export function firstBroken(records: readonly AuditRecord[], startPrev = GENESIS, startSeq = 1, onProgress?: (done: number) => void): number {
   let prev = startPrev;
   for (const [i, r] of records.entries()) {
+    if (onProgress !== undefined && i > 0 && i % 100_000 === 0) onProgress(i);
     const { hash, ...rest } = r;
     if (r.seq !== startSeq + i || r.prev !== prev || hashRecord(rest) !== hash) return i;
     prev = hash;

@@ -3,7 +3,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startCluster, stopClusterState, type ClusterState } from '../dev/cluster.ts';
-import { EXIT, type Io } from './io.ts';
+import { CliError, type Io } from './io.ts';
+import { examples, outputOption } from './options.ts';
 
 const DEFAULT_DIR = join(REPO_ROOT, '.kubiya', 'cluster');
 const stateFile = (dir: string): string => join(dir, 'state.json');
@@ -16,36 +17,27 @@ async function readState(dir: string): Promise<ClusterState | undefined> {
   }
 }
 
-export function devCommands(io: Io, setCode: (c: number) => void): Command {
+export function devCommands(io: Io): Command {
   const dev = new Command('dev').description('local development: control plane, signing');
   const cluster = new Command('cluster').description('a local Kubernetes control plane: etcd + kube-apiserver + kwok');
   cluster
     .command('up')
     .description('start it in the background; writes <dir>/kubeconfig')
     .option('--dir <dir>', 'where its data, logs, kubeconfig and state live', DEFAULT_DIR)
-    .option('--output <format>', 'text or json', 'text')
+    .addOption(outputOption())
+    .addHelpText('after', examples('kubiya-runner dev cluster up', 'export KUBECONFIG=$(kubiya-runner dev cluster up --output json | jq -r .kubeconfig)'))
     .action(async (opts: { output: string; dir: string }) => {
-      if ((await readState(opts.dir)) !== undefined) {
-        io.err('a local control plane is already up (run "kubiya-runner dev cluster down" first)');
-        setCode(EXIT.usage);
-        return;
-      }
+      if ((await readState(opts.dir)) !== undefined) throw new CliError('CLUSTER_START_FAILED', 'a local control plane is already up (run "kubiya-runner dev cluster down" first)');
       const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok']);
-      if (!tools.ok) {
-        io.err(`${tools.error.code}: ${tools.error.message}`);
-        setCode(EXIT.usage);
-        return;
-      }
+      if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
+      io.err('starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok ...');
       await rm(opts.dir, { recursive: true, force: true });
       await mkdir(opts.dir, { recursive: true });
       let c;
       try {
         c = await startCluster({ tools: tools.value, dir: opts.dir, detached: true });
       } catch (e) {
-        io.err(`CLUSTER_START_FAILED: ${e instanceof Error ? e.message : String(e)}`);
-        io.err(`logs are kept in ${opts.dir}`);
-        setCode(EXIT.failed);
-        return;
+        throw new CliError('CLUSTER_START_FAILED', `${e instanceof Error ? e.message : String(e)}\nlogs are kept in ${opts.dir}`, 1);
       }
       const state: ClusterState = { dir: c.dir, kubeconfig: c.kubeconfig, server: c.server, workflowsNamespace: c.workflowsNamespace, runnerNamespace: c.runnerNamespace, pids: c.pids, startedMs: c.startedMs };
       await writeFile(stateFile(opts.dir), JSON.stringify(state, null, 2));
@@ -55,6 +47,7 @@ export function devCommands(io: Io, setCode: (c: number) => void): Command {
     .command('down')
     .description('stop the local control plane and remove its files')
     .option('--dir <dir>', 'the directory given to "up"', DEFAULT_DIR)
+    .addHelpText('after', examples('kubiya-runner dev cluster down'))
     .action(async (opts: { dir: string }) => {
       const state = await readState(opts.dir);
       if (state === undefined) {

@@ -1,11 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { auditCommands } from './audit.ts';
+import { demoCommand } from './demo.ts';
 import { devCommands } from './dev.ts';
+import { CliError, EXIT, type Io } from './io.ts';
 import { policyCommands } from './policy.ts';
 import { serveCommand, type Env } from './serve.ts';
-import { EXIT, type Io } from './io.ts';
 
-/** kubiya-runner CLI. Exit codes: 0 ok, 1 the check failed (deny, broken chain, demo mismatch), 2 usage or environment error. */
+/**
+ * kubiya-runner CLI. Exit codes: 0 ok, 1 the check failed (demo mismatch, broken chain),
+ * 2 usage or environment error. Errors go to stderr as "<CODE>: <message>".
+ */
 export async function main(argv: readonly string[], io: Io, env: Env): Promise<number> {
   let code: number = EXIT.ok;
   const setCode = (c: number): void => {
@@ -15,28 +19,28 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
     .description('Policy-driven secure execution gateway for Kubernetes')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText('after', '\nStart with:\n  $ kubiya-runner demo\n  $ kubiya-runner serve --config runner.yaml\n\nExit codes: 0 ok, 1 the check failed, 2 usage or environment error (see docs/cli.md).');
   program.addCommand(serveCommand(io, setCode, env));
-  program.addCommand(devCommands(io, setCode));
-  program.addCommand(policyCommands(io, setCode));
+  program.addCommand(demoCommand(io, setCode));
+  program.addCommand(devCommands(io));
+  program.addCommand(policyCommands(io));
   program.addCommand(auditCommands(io, setCode));
-  program
-    .command('demo')
-    .description('run the demo: local control plane, a runner, and signed steps that are allowed, denied, forged and failing')
-    .option('--output <format>', 'text or json', 'text')
-    .action(async (opts: { output: string }) => {
-      const { runDemo } = await import('../dev/demo.ts');
-      const json = opts.output === 'json';
-      const result = await runDemo(json ? () => undefined : io.out);
-      if (json) io.out(JSON.stringify(result, null, 2));
-      else io.out(result.ok ? '\ndemo: every case ended as expected' : '\ndemo: some cases did NOT end as expected');
-      setCode(result.ok ? EXIT.ok : EXIT.failed);
-    });
+  // addCommand() does not pass settings down: every command must throw instead of exiting.
+  const configure = (c: Command): void => {
+    c.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) }).showHelpAfterError();
+    c.commands.forEach(configure);
+  };
+  configure(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    io.err(`kubiya-runner: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof CliError) {
+      io.err(`${e.code}: ${e.message}`);
+      return e.exitCode;
+    }
+    io.err(`INTERNAL: ${e instanceof Error ? e.message : String(e)}`);
     return EXIT.usage;
   }
   return code;

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { EXIT, type Io } from './io.ts';
+import { examples } from './options.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -13,7 +14,7 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
   return new Command('serve')
     .description('run the runner: HTTP intake on :8080, /healthz, /ready, /metrics')
     .option('--config <file>', 'YAML configuration (see docs/configuration.md); environment overrides apply on top')
-    .addHelpText('after', '\nExamples:\n  kubiya-runner serve --config /etc/kubiya/runner.yaml\n  RUNNER_TOKEN=... KUBIYA_LOG_LEVEL=debug kubiya-runner serve --config runner.yaml\n\nExit codes: 0 stopped cleanly, 2 bad configuration or startup failure (nothing was started).')
+    .addHelpText('after', examples('kubiya-runner serve --config /etc/kubiya/runner.yaml', 'RUNNER_TOKEN=... KUBIYA_LOG_LEVEL=debug kubiya-runner serve --config runner.yaml') + '\nserve: 0 stopped cleanly after SIGTERM, 1 stopped with work unfinished after the grace period, 2 bad configuration or startup failure (nothing was started).')
     .action(async (opts: { config?: string }) => {
       let text: string | undefined;
       if (opts.config !== undefined) {

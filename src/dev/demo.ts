@@ -17,12 +17,15 @@ export interface DemoResult {
 }
 
 type Say = (line: string) => void;
+type Paint = (colour: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string) => string;
+
+const STATUS_COLOUR = { succeeded: 'green', denied: 'yellow', rejected: 'yellow', failed: 'red', error: 'red', skipped: 'dim' } as const;
 
 /**
  * The main job: the local control plane, a runner wired to it, and a few signed assignments —
  * allowed, denied by policy, forged, failing — each reported with its audit trail.
  */
-export async function runDemo(say: Say, workDir = join(REPO_ROOT, '.kubiya', 'demo')): Promise<DemoResult> {
+export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = join(REPO_ROOT, '.kubiya', 'demo')): Promise<DemoResult> {
   const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa']);
   if (!tools.ok) throw new Error(tools.error.message);
   await rm(workDir, { recursive: true, force: true });
@@ -58,15 +61,15 @@ export async function runDemo(say: Say, workDir = join(REPO_ROOT, '.kubiya', 'de
     ];
     const results = [];
     for (const c of cases) {
-      say(`\n▶ ${c.title}`);
+      say(`\n${paint('bold', `▶ ${c.title}`)}`);
       const report = await processAssignment({ body: c.token, contentType: 'application/jwt' }, runner.deps);
       const status = !report.accepted ? 'rejected' : (report.steps.find((s) => s.status !== 'succeeded')?.status ?? 'succeeded');
-      if (!report.accepted) say(`  rejected: ${report.code ?? ''} — ${report.message}`);
+      if (!report.accepted) say(`  ${paint('yellow', 'rejected')}: ${report.code ?? ''} — ${report.message}`);
       for (const s of report.steps) {
-        say(`  step ${s.step}: ${s.status}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`);
+        say(`  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`);
         for (const v of s.decision?.violations ?? []) say(`    ${v.action} ${v.code} at ${v.path}: ${v.message}`);
       }
-      say(`  expected ${c.expected}, got ${status}`);
+      say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
       results.push({ title: c.title, expected: c.expected, report, status });
     }
     const records = await readAuditLog(auditDir);

@@ -80,8 +80,9 @@ describe('serve as a real process against the local control plane', () => {
         issuer: ISSUER, audience: name,
         workflow: { id: `burst-${i}`, name: 'b', runId: `r${i}`, steps: [{ name: 'work', image: 'python:3.11', env: { KWOK_RUN_DURATION: '2s' } }] },
       })));
-      const send = (t: string) => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: t })
-        .then(async (r) => ({ status: r.status, body: (await r.json()) as { code?: string; workflow?: string } }), () => ({ status: 0, body: {} }));
+      type Answer = { status: number; body: { code?: string; workflow?: string } };
+      const send = (t: string): Promise<Answer> => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: t })
+        .then(async (r): Promise<Answer> => ({ status: r.status, body: (await r.json()) as Answer['body'] }), (): Answer => ({ status: 0, body: {} }));
       const first = await Promise.all(tokens.slice(0, 15).map(send));
       serve.child.kill('SIGTERM');
       await sleep(100);

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false }, {});
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const COMMANDS = [['serve'], ['demo'], ['dev', 'cluster', 'up'], ['dev', 'cluster', 'down'], ['policy', 'build'], ['audit', 'verify']];
+
+test('every command has --help with examples and the exit codes, and exits 0', async () => {
+  for (const c of COMMANDS) {
+    const r = await cli(...c, '--help');
+    assert.equal(r.code, 0, c.join(' '));
+    assert.match(r.out, /Examples:\n {2}\$ kubiya-runner /, c.join(' '));
+    assert.match(r.out, /Exit codes: 0/, c.join(' '));
+  }
+});
+
+test('usage errors exit 2 with a message on stderr', async () => {
+  for (const argv of [['nope'], ['demo', '--output', 'xml'], ['audit', 'verify']]) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(r.err, /error:/);
+  }
+});
+
+test('expected failures print "<CODE>: message" on stderr with exit 2; a broken chain exits 1', async () => {
+  const missing = await cli('audit', 'verify', '/nonexistent/dir');
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^AUDIT_READ_FAILED: /);
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-cli-'));
+  try {
+    await writeFile(join(dir, 'audit.log'), JSON.stringify({ seq: 1, prev: '0'.repeat(64), hash: 'bad' }) + '\n');
+    const broken = await cli('audit', 'verify', dir, '--output', 'json');
+    assert.equal(broken.code, 1);
+    assert.deepEqual(JSON.parse(broken.out), { ok: false, records: 1, firstBadSeq: 1 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
