@@ -73,7 +73,8 @@ export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<Ass
 async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
   const { config } = deps;
   const started = deps.now().getTime();
-  const input = policyInput(config.runner, run.workflow, step);
+  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
+  const input = policyInput(config.runner, run.workflow, step, pod);
   const masked = maskInput(input);
   const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
 
@@ -88,7 +89,6 @@ async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, aud
   const bundles = { kubiya: { revision: decision.value.revision } };
   await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles });
 
-  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
   // Write-ahead: the mutate record (with its patch) authorises the create and is durable first.

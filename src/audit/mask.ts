@@ -38,5 +38,21 @@ export function maskInput(input: PolicyInput): { input: PolicyInput; masked: str
       return e === undefined ? c : { ...c, env: e };
     });
   }
-  return { input: { ...input, step }, masked };
+  const spec = input.pod.spec;
+  const maskContainers = (kind: 'containers' | 'initContainers') =>
+    spec?.[kind]?.map((c, i) => ({
+      ...c,
+      ...(c.env !== undefined ? {
+        env: c.env.map((e, j) => {
+          if (e.value === undefined) return e;
+          masked.push(`/input/pod/spec/${kind}/${i}/env/${j}/value`);
+          return { ...e, value: '***' };
+        }),
+      } : {}),
+    }));
+  const pod = spec === undefined ? input.pod : {
+    ...input.pod,
+    spec: { ...spec, containers: maskContainers('containers') ?? [], ...(spec.initContainers !== undefined ? { initContainers: maskContainers('initContainers') } : {}) },
+  };
+  return { input: { ...input, step, pod }, masked };
 }

@@ -1,16 +1,22 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { decisionSchema, type Decision } from './decision.ts';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from './policy-engine.ts';
 
+/**
+ * What a policy sees: the step as signed, the workflow's identity and volumes, and the pod as the
+ * runner built it from the step (before hardening), so privilege and volume rules read a pod spec.
+ */
 export interface PolicyInput {
   readonly runner: string;
-  readonly workflow: { readonly id: string; readonly name: string; readonly runId: string };
+  readonly workflow: { readonly id: string; readonly name: string; readonly runId: string; readonly volumes: NonNullable<Workflow['volumes']> };
   readonly step: Step;
+  readonly pod: V1Pod;
 }
 
-export function policyInput(runner: string, workflow: Workflow, step: Step): PolicyInput {
-  return { runner, workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId }, step };
+export function policyInput(runner: string, workflow: Workflow, step: Step, pod: V1Pod): PolicyInput {
+  return { runner, workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] }, step, pod };
 }
 
 /**

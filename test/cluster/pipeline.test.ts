@@ -44,7 +44,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   const recordsOf = async (workflowId: string) => (await readAuditLog(auditDir)).filter((r) => r.workflow?.id === workflowId);
 
   test('an allowed step becomes a restricted pod that PodSecurity admits and that ends Succeeded', async () => {
-    const report = await submit({ id: 'allowed', name: 'allowed', runId: 'run-a', steps: [{ name: 'analyze', image: 'python:3.11-slim', command: ['python', 'analyze.py'] }] });
+    const report = await submit({ id: 'allowed', name: 'allowed', runId: 'run-a', steps: [{ name: 'analyze', image: 'python:3.11-slim', command: ['python', 'analyze.py'], resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(report.accepted, true);
     assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
     const [pod] = await podsOf('allowed');
@@ -60,7 +60,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   });
 
   test('a step denied by policy never reaches the API server, and its denial is audited with its code', async () => {
-    const report = await submit({ id: 'denied', name: 'denied', runId: 'run-d', steps: [{ name: 'scan', image: 'aquasec/trivy:latest' }] });
+    const report = await submit({ id: 'denied', name: 'denied', runId: 'run-d', steps: [{ name: 'scan', image: 'aquasec/trivy:latest', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(report.steps[0]?.status, 'denied');
     assert.equal(report.steps[0]?.code, 'POLICY_DENIED');
     assert.deepEqual(await podsOf('denied'), []);
@@ -97,12 +97,12 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   });
 
   test('a failing step (exit code 3) and an OOM-killed step end Failed with their exit code and reason', async () => {
-    const failing = await submit({ id: 'fails', name: 'f', runId: 'run-x', steps: [{ name: 'build', image: 'node:18-alpine', env: { KWOK_EXIT_CODE: '3' } }, { name: 'after', image: 'node:18-alpine' }] });
+    const failing = await submit({ id: 'fails', name: 'f', runId: 'run-x', steps: [{ name: 'build', image: 'node:18-alpine', env: { KWOK_EXIT_CODE: '3' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }, { name: 'after', image: 'node:18-alpine', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(failing.steps[0]?.code, 'STEP_FAILED');
     assert.equal(failing.steps[0]?.exitCode, 3);
     assert.equal(failing.steps[1]?.status, 'skipped', 'steps after a failure do not run');
     assert.equal((await podsOf('fails')).length, 1);
-    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' } }] });
+    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(oom.steps[0]?.exitCode, 137);
     assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
   });

@@ -78,7 +78,7 @@ describe('serve as a real process against the local control plane', () => {
       await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
       const tokens = await Promise.all(Array.from({ length: 30 }, (_, i) => signAssignment(key, {
         issuer: ISSUER, audience: name,
-        workflow: { id: `burst-${i}`, name: 'b', runId: `r${i}`, steps: [{ name: 'work', image: 'python:3.11', env: { KWOK_RUN_DURATION: '2s' } }] },
+        workflow: { id: `burst-${i}`, name: 'b', runId: `r${i}`, steps: [{ name: 'work', image: 'python:3.11', env: { KWOK_RUN_DURATION: '2s' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] },
       })));
       type Answer = { status: number; body: { code?: string; workflow?: string } };
       const send = (t: string): Promise<Answer> => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: t })

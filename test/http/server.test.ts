@@ -69,7 +69,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   const json = async (res: Response) => (await res.json()) as Record<string, unknown>;
 
   test('a signed assignment is accepted with 202 and the run name, then executed', async () => {
-    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim' }]), new Date()));
+    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), new Date()));
     assert.equal(res.status, 202);
     const body = await json(res);
     assert.equal(body.run, 'wr-jti-1');

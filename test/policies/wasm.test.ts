@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,28 +8,28 @@ import { promisify } from 'node:util';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
+import { evaluate, policyInput, type PolicyInput } from '../../src/evaluate/evaluate.ts';
+import type { Decision } from '../../src/evaluate/decision.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
-import type { Step } from '../../src/validate/schema.ts';
+import { buildPod } from '../../src/pod/build.ts';
+import { validate } from '../../src/validate/validate.ts';
+import { FIXTURES } from './fixtures.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
 const opa = tools.value.opa;
+const ctx = { runner: 'r', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 };
 
-/** Fixture table: a step and what the compiled WASM policy must decide for it. */
-const fixtures: { name: string; step: Step; allow: boolean; codes: string[] }[] = [
-  { name: 'pinned docker hub image', step: { name: 's', image: 'python:3.11-slim' }, allow: true, codes: [] },
-  { name: 'digest-pinned ghcr image', step: { name: 's', image: 'ghcr.io/org/tool@sha256:abc' }, allow: true, codes: [] },
-  { name: ':latest', step: { name: 's', image: 'aquasec/trivy:latest' }, allow: false, codes: ['IMAGE_TAG_NOT_PINNED'] },
-  { name: 'untagged', step: { name: 's', image: 'ghcr.io/org/tool' }, allow: false, codes: ['IMAGE_TAG_NOT_PINNED'] },
-  { name: 'look-alike registry', step: { name: 's', image: 'docker.io.evil.com/x:1' }, allow: false, codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
-  { name: 'registry with port', step: { name: 's', image: 'localhost:5000/x:1' }, allow: false, codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
-  { name: 'bad sidecar', step: { name: 's', image: 'python:3.11', sidecars: [{ name: 'db', image: 'evil.example.com/pg:15' }] }, allow: false, codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
-  { name: 'bad init container', step: { name: 's', image: 'python:3.11', initContainers: [{ name: 'dl', image: 'amazon/aws-cli' }] }, allow: false, codes: ['IMAGE_TAG_NOT_PINNED'] },
-];
+function decisionOf(r: ReturnType<typeof evaluate>): Decision {
+  if (r.ok) return r.value;
+  const d = (r.error.details as { decision?: Decision } | undefined)?.decision;
+  assert.ok(d, `no decision: ${JSON.stringify(r.error)}`);
+  return d;
+}
 
-describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm)', () => {
+describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm), default data', () => {
   let work: string;
   let engine: PolicyEngine;
   before(async () => {
@@ -39,23 +39,53 @@ describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm)'
   });
   after(async () => rm(work, { recursive: true, force: true }));
 
-  for (const f of fixtures) {
-    test(`${f.name}: ${f.allow ? 'allow' : f.codes.join(', ')} — and the Go evaluator agrees`, async () => {
-      const input = policyInput('r', { id: 'wf', name: 'n', runId: 'run', steps: [f.step] }, f.step);
-      const r = evaluate(input, engine);
-      const decision = r.ok ? r.value : (r.error.details as { decision?: { allow: boolean; violations: { code: string }[] } } | undefined)?.decision;
-      assert.ok(decision, `no decision: ${JSON.stringify(r)}`);
-      assert.equal(decision.allow, f.allow);
-      assert.deepEqual(decision.violations.map((v) => v.code).sort(), [...f.codes].sort());
-      const inputFile = join(work, `${f.name.replace(/\W+/g, '-')}.json`);
-      await writeFile(inputFile, JSON.stringify(input));
-      const { stdout } = await run(opa, ['eval', '--format', 'json', '-d', join(REPO_ROOT, 'policies'), '-i', inputFile, 'data.kubiya.main.decision'], { maxBuffer: 16 * 1024 * 1024 });
-      const go = (JSON.parse(stdout) as { result: { expressions: { value: unknown }[] }[] }).result[0]?.expressions[0]?.value;
-      const { revision: _revision, ...wasm } = decision as typeof decision & { revision?: string };
-      const order = (d: unknown) => ({ ...(d as object), violations: [...(d as { violations: { code: string }[] }).violations].sort((a, b) => a.code.localeCompare(b.code)) });
-      assert.deepEqual(order(wasm), order(go), 'WASM and Go evaluators agree');
+  test(`the fixture table has at least 60 named cases (${FIXTURES.length})`, () => {
+    assert.ok(FIXTURES.length >= 60);
+    assert.equal(new Set(FIXTURES.map((f) => f.name)).size, FIXTURES.length, 'names are unique');
+  });
+
+  const inputs: { name: string; input: PolicyInput; codes: readonly string[] }[] = [];
+  for (const f of FIXTURES) {
+    test(`${f.name}: ${f.codes.length === 0 ? 'allowed' : [...new Set(f.codes)].join(', ')}`, () => {
+      const wf = validate({ id: 'wf', name: 'n', runId: 'run', steps: [f.step], ...(f.volumes !== undefined ? { volumes: f.volumes } : {}) });
+      assert.ok(wf.ok, `fixture step must be schema-valid: ${JSON.stringify(!wf.ok && wf.error.details)}`);
+      const pod = buildPod(wf.value, wf.value.steps[0]!, ctx);
+      f.pod?.(pod);
+      const input = policyInput('r', wf.value, wf.value.steps[0]!, pod);
+      const decision = decisionOf(evaluate(input, engine));
+      assert.deepEqual([...new Set(decision.violations.map((v) => v.code))].sort(), [...new Set(f.codes)].sort());
+      assert.equal(decision.allow, f.codes.length === 0);
+      for (const v of decision.violations) assert.match(v.path, /^(step|pod|workflow)\b/, `path points into the input: ${v.path}`);
+      inputs.push({ name: f.name, input, codes: f.codes });
     });
   }
+
+  test('the Go evaluator (opa eval) agrees with the WASM module on every fixture', async () => {
+    assert.equal(inputs.length, FIXTURES.length);
+    for (const { name, input } of inputs) {
+      const file = join(work, 'input.json');
+      await writeFile(file, JSON.stringify(input));
+      const { stdout } = await run(opa, ['eval', '--format', 'json', '-d', join(REPO_ROOT, 'policies'), '-i', file, 'data.kubiya.main.decision'], { maxBuffer: 16 * 1024 * 1024 });
+      const go = (JSON.parse(stdout) as { result: { expressions: { value: Decision }[] }[] }).result[0]?.expressions[0]?.value;
+      const { revision: _revision, ...wasm } = decisionOf(evaluate(input, engine));
+      const key = (d: { violations: { code: string; path: string }[] }) => d.violations.map((v) => `${v.code}@${v.path}`).sort();
+      assert.equal(wasm.allow, go?.allow, name);
+      assert.deepEqual(key(wasm), key(go!), name);
+    }
+  });
+
+  test('every seed example is allowed by the default policy, except the trivy scan pinned to :latest', async () => {
+    const dir = join(REPO_ROOT, 'examples');
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml'))) {
+      const wf = validate(await readWorkflowFile(join(dir, file)));
+      assert.ok(wf.ok, file);
+      for (const step of wf.value.steps) {
+        const decision = decisionOf(evaluate(policyInput('r', wf.value, step, buildPod(wf.value, step, ctx)), engine));
+        if (file === 'trivy-scan.yaml') assert.deepEqual(decision.violations.map((v) => v.code), ['IMAGE_TAG_NOT_PINNED'], file);
+        else assert.equal(decision.allow, true, `${file}/${step.name}: ${JSON.stringify(decision.violations)}`);
+      }
+    }
+  });
 
   test('the bundle refuses builtins the JS SDK lacks (capabilities)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kubiya-caps-'));
@@ -63,6 +93,22 @@ describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm)'
       await mkdir(join(dir, 'kubiya', 'main'), { recursive: true });
       await writeFile(join(dir, 'kubiya', 'main', 'main.rego'), 'package kubiya.main\n\ndecision := {"allow": true, "violations": [], "t": time.now_ns()}\n');
       await assert.rejects(buildBundle(opa, dir, join(dir, 'out.tar.gz')), /time\.now_ns|undefined function/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a bundle built without data denies everything (POLICY_SETTINGS_MISSING)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kubiya-nodata-'));
+    try {
+      await run('cp', ['-r', join(REPO_ROOT, 'policies', 'kubiya'), join(dir, 'kubiya')]);
+      const { file } = await buildBundle(opa, dir, join(dir, 'out.tar.gz'));
+      const bare = await loadEngine(await readBundle(file));
+      const wf = validate({ id: 'wf', name: 'n', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
+      assert.ok(wf.ok);
+      const r = evaluate(policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)), bare);
+      assert.equal(r.ok, false);
+      assert.ok(decisionOf(r).violations.some((v) => v.code === 'POLICY_SETTINGS_MISSING'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@ import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { engineReturning } from '../support/memory.ts';
 
-const input = policyInput('r', { id: 'wf', name: 'n', runId: 'run', steps: [{ name: 's', image: 'python:3.11' }] }, { name: 's', image: 'python:3.11' });
+const input = policyInput('r', { id: 'wf', name: 'n', runId: 'run', steps: [{ name: 's', image: 'python:3.11' }] }, { name: 's', image: 'python:3.11' }, { spec: { containers: [] } });
 const deny = { code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' };
 const warn = { ...deny, code: 'IMAGE_TAG_NOT_PINNED', action: 'warn' };
 

@@ -1,0 +1,64 @@
+# METADATA
+# title: Egress
+# description: |
+#   Where a step may connect. Every destination it declares (a host or a CIDR, with ports) must be
+#   allowed by data; "0.0.0.0/0", "::/0" and wildcard hosts are denied unless data allows them.
+#   Allowed hosts in data may be glob patterns ("*.amazonaws.com"). The runner turns the allowed
+#   destinations into the step's NetworkPolicy. Settings: data.kubiya.settings.egress.
+package kubiya.egress
+
+import data.kubiya.lib
+
+settings := object.get(lib.settings, "egress", {})
+
+allowed := object.get(settings, "allowed", [])
+
+any_destination := {"0.0.0.0/0", "::/0"}
+
+host_allowed(host, ports) if {
+	some a in allowed
+	glob.match(lower(a.host), ["."], lower(host))
+	ports_covered(ports, a.ports)
+}
+
+cidr_allowed(cidr, ports) if {
+	some a in allowed
+	net.cidr_contains(a.cidr, cidr)
+	ports_covered(ports, a.ports)
+}
+
+ports_covered(asked, permitted) if {
+	every p in asked {
+		p in permitted
+	}
+}
+
+violations contains v if {
+	not object.get(settings, "allowAnyDestination", false)
+	some i, d in input.step.egress
+	d.cidr in any_destination
+	v := lib.violation("egress", "EGRESS_ANY_DESTINATION", sprintf("step.egress[%d].cidr", [i]), sprintf("egress to %s (anywhere) is not allowed", [d.cidr]))
+}
+
+violations contains v if {
+	not object.get(settings, "allowWildcardHosts", false)
+	some i, d in input.step.egress
+	contains(d.host, "*")
+	v := lib.violation("egress", "EGRESS_WILDCARD_HOST", sprintf("step.egress[%d].host", [i]), sprintf("wildcard destination %s is not allowed; name the hosts", [d.host]))
+}
+
+violations contains v if {
+	some i, d in input.step.egress
+	is_string(d.host)
+	not contains(d.host, "*")
+	not host_allowed(d.host, d.ports)
+	v := lib.violation("egress", "EGRESS_NOT_ALLOWED", sprintf("step.egress[%d]", [i]), sprintf("egress to %s on ports %v is not allowed", [d.host, d.ports]))
+}
+
+violations contains v if {
+	some i, d in input.step.egress
+	is_string(d.cidr)
+	not d.cidr in any_destination
+	not cidr_allowed(d.cidr, d.ports)
+	v := lib.violation("egress", "EGRESS_NOT_ALLOWED", sprintf("step.egress[%d]", [i]), sprintf("egress to %s on ports %v is not allowed", [d.cidr, d.ports]))
+}

@@ -1,0 +1,55 @@
+package kubiya.egress_test
+
+import data.kubiya.egress
+
+settings := {"egress": {"allowed": [
+	{"host": "api.github.com", "ports": [443]},
+	{"host": "*.amazonaws.com", "ports": [443]},
+	{"cidr": "10.20.0.0/16", "ports": [5432, 6379]},
+]}}
+
+codes(destinations) := cs if {
+	cs := {v.code | some v in egress.violations} with input as {"step": {"name": "s", "image": "x:1", "egress": destinations}}
+		with data.kubiya.settings as settings
+}
+
+test_no_egress if codes([]) == set()
+
+test_allowed_host if codes([{"host": "api.github.com", "ports": [443]}]) == set()
+
+test_host_case_insensitive if codes([{"host": "API.GitHub.com", "ports": [443]}]) == set()
+
+test_glob_in_data if {
+	codes([{"host": "s3.amazonaws.com", "ports": [443]}]) == set()
+
+	# "*" does not cross dots: a deeper subdomain is another host.
+	codes([{"host": "a.s3.amazonaws.com", "ports": [443]}]) == {"EGRESS_NOT_ALLOWED"}
+	codes([{"host": "amazonaws.com.evil.io", "ports": [443]}]) == {"EGRESS_NOT_ALLOWED"}
+}
+
+test_port_not_allowed if codes([{"host": "api.github.com", "ports": [22]}]) == {"EGRESS_NOT_ALLOWED"}
+
+test_unknown_host if codes([{"host": "pastebin.com", "ports": [443]}]) == {"EGRESS_NOT_ALLOWED"}
+
+test_cidr_inside_allowed if codes([{"cidr": "10.20.5.0/24", "ports": [5432]}]) == set()
+
+test_cidr_wider_than_allowed if codes([{"cidr": "10.0.0.0/8", "ports": [5432]}]) == {"EGRESS_NOT_ALLOWED"}
+
+test_anywhere if {
+	codes([{"cidr": "0.0.0.0/0", "ports": [443]}]) == {"EGRESS_ANY_DESTINATION"}
+	codes([{"cidr": "::/0", "ports": [443]}]) == {"EGRESS_ANY_DESTINATION"}
+}
+
+test_anywhere_allowed_by_data if {
+	cs := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"cidr": "0.0.0.0/0", "ports": [443]}]}}
+		with data.kubiya.settings as {"egress": {"allowAnyDestination": true}}
+	cs == set()
+}
+
+test_wildcard_requested if codes([{"host": "*.github.com", "ports": [443]}]) == {"EGRESS_WILDCARD_HOST"}
+
+test_wildcard_allowed_by_data_still_needs_a_match if {
+	cs := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"host": "*.github.com", "ports": [443]}]}}
+		with data.kubiya.settings as {"egress": {"allowWildcardHosts": true}}
+	cs == set()
+}

@@ -1,0 +1,27 @@
+package kubiya.volumes_test
+
+import data.kubiya.volumes
+
+settings := {"volumes": {"maxSize": "50Gi", "maxVolumes": 2}}
+
+codes(workflow, pod_volumes) := cs if {
+	cs := {v.code | some v in volumes.violations} with input as {"workflow": workflow, "pod": {"spec": {"volumes": pod_volumes}}}
+		with data.kubiya.settings as settings
+}
+
+test_ok if codes({"volumes": [{"name": "d", "size": "5Gi"}]}, [{"name": "w", "emptyDir": {}}]) == set()
+
+test_too_large if codes({"volumes": [{"name": "d", "size": "51Gi"}]}, []) == {"VOLUME_TOO_LARGE"}
+
+test_too_many if codes({"volumes": [{"name": "a", "size": "1Gi"}, {"name": "b", "size": "1Gi"}, {"name": "c", "size": "1Gi"}]}, []) == {"VOLUME_COUNT_EXCEEDED"}
+
+test_type_not_allowed if {
+	codes({}, [{"name": "h", "hostPath": {"path": "/"}}]) == {"VOLUME_TYPE_NOT_ALLOWED"}
+	codes({}, [{"name": "n", "nfs": {"server": "x", "path": "/"}}]) == {"VOLUME_TYPE_NOT_ALLOWED"}
+}
+
+test_types_from_data if {
+	cs := {v.code | some v in volumes.violations} with input as {"pod": {"spec": {"volumes": [{"name": "p", "persistentVolumeClaim": {"claimName": "c"}}]}}}
+		with data.kubiya.settings as {"volumes": {"allowedTypes": ["emptyDir"]}}
+	cs == {"VOLUME_TYPE_NOT_ALLOWED"}
+}
