@@ -62,9 +62,15 @@ async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuff
   return files;
 }
 
+/**
+ * WASM memory per policy instance, in 64 KiB pages: starts at 1 MiB, can never pass 64 MiB. The SDK
+ * resets the heap after every evaluation, so one instance is reused for all decisions.
+ */
+export const WASM_MEMORY = Object.freeze({ initial: 16, maximum: 1024 });
+
 /** Instantiates the WASM module with its data and exposes it as a PolicyEngine. */
 export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine> {
-  const policy = await loadPolicy(bundle.wasm);
+  const policy = await loadPolicy(bundle.wasm, { ...WASM_MEMORY });
   policy.setData(bundle.data as object);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
   return {

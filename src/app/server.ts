@@ -9,7 +9,7 @@ import { FileAuditLog } from '../adapters/audit-file.ts';
 import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { LeaseElector } from '../adapters/lease.ts';
-import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
+import { PolicyStore } from '../adapters/policy-store.ts';
 import type { Config } from '../config/schema.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { Metrics } from '../observe/metrics.ts';
@@ -64,9 +64,18 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   else kc.loadFromCluster();
 
   const { keys, loaded: keysLoaded } = await loadKeys(config);
-  const bundle = await readBundle(config.policy.bundle);
-  const engine = await loadEngine(bundle);
-  metrics.policyLoaded(engine.revision);
+  const policies = new PolicyStore(config.policy.bundle, {
+    loaded: (revision) => {
+      metrics.policyLoaded(revision);
+      log.info({ revision }, 'policy bundle loaded');
+    },
+    rejected: (reason) => {
+      metrics.policyReloadFailed();
+      log.error({ code: 'POLICY_RELOAD_REJECTED', reason, revision: policies.current()?.revision }, 'policy bundle refused; the last good one stays in force');
+    },
+  });
+  await policies.load();
+  policies.watch();
   const audit = await FileAuditLog.open(config.audit.dir);
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name);
@@ -92,7 +101,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },
     }),
     keys,
-    policy: () => engine,
+    policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),
     now: () => new Date(),
@@ -126,7 +135,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     const checks = {
       apiServer: await apiServerReachable(),
       keys: { ok: keysLoaded() },
-      policy: { ok: true, detail: engine.revision },
+      policy: { ok: policies.current() !== undefined, detail: policies.current()?.revision ?? 'none' },
       audit: { ok: writable && audit.healthy },
       lease: { ok: role !== 'unknown', detail: role },
       draining: { ok: !draining },
@@ -157,7 +166,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     server.listen(config.server.port, config.server.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  log.info({ port, revision: engine.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
+  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
 
   return {
     port,
@@ -172,6 +181,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       if (!finished) log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
       server.closeAllConnections();
       await closed;
+      policies.close();
       await lease.release();
       await pods.stop();
       await audit.close();

@@ -1,26 +1,163 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { readAuditLog } from '../adapters/audit-file.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
-import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
-import { CliError, type Io } from './io.ts';
+import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
+import { resolveTools } from '../adapters/tools.ts';
+import type { Decision } from '../evaluate/decision.ts';
+import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { replay } from '../policy/replay.ts';
+import { buildPod } from '../pod/build.ts';
+import { validate } from '../validate/validate.ts';
+import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
 
-export function policyCommands(io: Io): Command {
-  const policy = new Command('policy').description('build and test the Rego policies');
+const run = promisify(execFile);
+/** Policies are read from ./policies of the working directory unless --policies says otherwise. */
+const DEFAULT_POLICIES = 'policies';
+
+function opaPath(): string {
+  const tools = resolveTools(['opa']);
+  if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
+  return tools.value.opa;
+}
+
+/** The bundle given, or one built now from the policy directory. */
+async function engineFor(bundle: string | undefined, policies: string): Promise<PolicyEngine> {
+  if (bundle !== undefined) {
+    return loadEngine(await readBundle(resolve(bundle))).catch((e: unknown) => {
+      throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
+  try {
+    const built = await buildBundle(opaPath(), resolve(policies), join(dir, 'bundle.tar.gz')).catch((e: unknown) => {
+      throw new CliError('POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
+    });
+    return await loadEngine(await readBundle(built.file));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A file holding a workflow (with steps) or one step; returns a validated workflow. */
+async function workflowFrom(file: string) {
+  let doc: unknown;
+  try {
+    doc = parse(await readFile(file, 'utf8'), { maxAliasCount: 0 });
+  } catch (e) {
+    throw new CliError('VALIDATE_SCHEMA', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const isWorkflow = typeof doc === 'object' && doc !== null && 'steps' in doc;
+  const wf = isWorkflow ? { runId: 'eval', name: 'eval', ...(doc as object) } : { id: 'eval', name: 'eval', runId: 'eval', steps: [doc] };
+  const valid = validate(wf);
+  if (!valid.ok) {
+    const issues = (valid.error.details as { issues: { path: string; message: string }[] }).issues;
+    throw new CliError('VALIDATE_SCHEMA', `${file} is not a valid ${isWorkflow ? 'workflow' : 'step'}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+  }
+  return valid.value;
+}
+
+export function policyCommands(io: Io, setCode: (c: number) => void): Command {
+  const paint = painter(io);
+  const policy = new Command('policy').description('build, test, evaluate and replay the Rego policies');
   policy
     .command('build')
     .description('compile the policies to a WASM bundle (opa build -t wasm) with a content-hash revision')
-    .option('--policies <dir>', 'policy directory', join(REPO_ROOT, 'policies'))
+    .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
     .option('--out <file>', 'bundle file', 'bundle.tar.gz')
     .addOption(outputOption())
     .addHelpText('after', examples('kubiya-runner policy build --out /tmp/bundle.tar.gz', 'kubiya-runner policy build --policies ./my-policies --output json'))
     .action(async (opts: { policies: string; out: string; output: string }) => {
-      const tools = resolveTools(['opa']);
-      if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
-      const built = await buildBundle(tools.value.opa, resolve(opts.policies), resolve(opts.out)).catch((e: unknown) => {
+      const built = await buildBundle(opaPath(), resolve(opts.policies), resolve(opts.out)).catch((e: unknown) => {
         throw new CliError('POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
       });
       io.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
+    });
+
+  policy
+    .command('test')
+    .description('run the Rego unit tests (opa test) with coverage')
+    .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
+    .addHelpText('after', examples('kubiya-runner policy test', 'kubiya-runner policy test --policies ./my-policies'))
+    .action(async (opts: { policies: string }) => {
+      const result = await run(opaPath(), ['test', resolve(opts.policies), '--coverage', '--format', 'json'], { maxBuffer: 64 * 1024 * 1024 }).then(
+        (r) => ({ ok: true, stdout: r.stdout }),
+        (e: { stdout?: string; stderr?: string }) => ({ ok: false, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+      );
+      let report: { coverage?: number; files?: Record<string, { coverage: number }> } = {};
+      try {
+        report = JSON.parse(result.stdout) as typeof report;
+      } catch {
+        // failures are printed below by opa's own text output
+      }
+      const verbose = await run(opaPath(), ['test', resolve(opts.policies)]).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
+      io.out(verbose.trimEnd());
+      if (report.files !== undefined) {
+        for (const [file, { coverage }] of Object.entries(report.files)) if (!file.endsWith('_test.rego')) io.out(`coverage ${coverage.toFixed(1).padStart(5)} %  ${file}`);
+      }
+      setCode(result.ok ? EXIT.ok : EXIT.failed);
+    });
+
+  policy
+    .command('eval <file>')
+    .description('evaluate a step (or every step of a workflow file) and print the decision with its reasons')
+    .option('--bundle <file>', 'policy bundle (default: build policies/ now)')
+    .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
+    .addOption(outputOption())
+    .addHelpText('after', examples('kubiya-runner policy eval examples/trivy-scan.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --output json') + '\neval: 0 every step allowed, 1 a step denied.')
+    .action(async (file: string, opts: { bundle?: string; policies: string; output: string }) => {
+      const workflow = await workflowFrom(file);
+      const engine = await engineFor(opts.bundle, opts.policies);
+      const ctx = { runner: 'eval', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 };
+      const results = workflow.steps.map((step) => {
+        const r = evaluate(policyInput('eval', workflow, step, buildPod(workflow, step, ctx)), engine);
+        const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
+        return { step: step.name, allow: r.ok, code: r.ok ? undefined : r.error.code, decision };
+      });
+      if (opts.output === 'json') io.out(JSON.stringify({ revision: engine.revision, steps: results }, null, 2));
+      else {
+        io.out(`policy revision ${engine.revision}`);
+        for (const r of results) {
+          io.out(`step ${r.step}: ${r.allow ? paint('green', 'allowed') : paint('red', r.code === 'POLICY_DENIED' ? 'denied' : `error ${r.code ?? ''}`)}`);
+          for (const v of r.decision?.violations ?? []) io.out(`  ${(v.action === 'deny' ? paint('red', v.action) : paint('yellow', v.action)).padEnd(io.color ? 13 : 5)} ${v.code.padEnd(34)} ${v.path.padEnd(40)} ${v.message}`);
+        }
+      }
+      setCode(results.every((r) => r.allow) ? EXIT.ok : EXIT.failed);
+    });
+
+  policy
+    .command('replay')
+    .description('re-evaluate the inputs recorded in an audit log against a candidate bundle and show what would change')
+    .requiredOption('--audit <dir>', 'audit directory')
+    .option('--bundle <file>', 'candidate bundle (default: build policies/ now)')
+    .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
+    .addOption(outputOption())
+    .addOption(new Option('--fail-on-new-denies', 'exit 1 when the candidate denies something that was allowed'))
+    .addHelpText('after', examples('kubiya-runner policy replay --audit /var/lib/kubiya/audit --bundle /tmp/candidate.tar.gz', 'kubiya-runner policy replay --audit .kubiya/demo/audit --output json'))
+    .action(async (opts: { audit: string; bundle?: string; policies: string; output: string; failOnNewDenies?: boolean }) => {
+      const records = await readAuditLog(opts.audit).catch((e: unknown) => {
+        throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log in ${opts.audit}: ${e instanceof Error ? e.message : String(e)}`);
+      });
+      const engine = await engineFor(opts.bundle, opts.policies);
+      const report = replay(records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
+      if (opts.output === 'json') io.out(JSON.stringify(report, null, 2));
+      else {
+        io.out(`candidate ${report.candidate}: ${report.replayed} recorded decisions replayed, ${report.unchanged} unchanged`);
+        io.out(`${paint(report.newlyDenied.length > 0 ? 'red' : 'green', `${report.newlyDenied.length} newly denied`)}, ${paint('yellow', `${report.newlyAllowed.length} newly allowed`)}`);
+        for (const c of report.newlyDenied) io.out(`  denied  ${c.workflow}/${c.step}  ${c.after.join(', ')}  (decision ${c.decision_id})`);
+        for (const c of report.newlyAllowed) io.out(`  allowed ${c.workflow}/${c.step}  was ${c.before.join(', ')}  (decision ${c.decision_id})`);
+        const rows = Object.entries(report.codes).sort(([a], [b]) => a.localeCompare(b));
+        if (rows.length > 0) io.out('deny codes    before  after');
+        for (const [code, n] of rows) io.out(`  ${code.padEnd(36)} ${String(n.before).padStart(5)}  ${String(n.after).padStart(5)}`);
+      }
+      setCode(opts.failOnNewDenies === true && report.newlyDenied.length > 0 ? EXIT.failed : EXIT.ok);
     });
   return policy;
 }

@@ -5,7 +5,7 @@
 #   allowed by data; "0.0.0.0/0", "::/0" and wildcard hosts are denied unless data allows them.
 #   Allowed hosts in data may be glob patterns ("*.amazonaws.com"). The runner turns the allowed
 #   destinations into the step's NetworkPolicy. Settings: data.kubiya.settings.egress.
-package kubiya.egress
+package kubiya.rules.egress
 
 import data.kubiya.lib
 

@@ -3,7 +3,7 @@
 # description: |
 #   What a step may consume: requests and limits it must declare, and caps per step for CPU,
 #   memory, ephemeral storage and GPUs. Settings: data.kubiya.settings.resources.
-package kubiya.resources
+package kubiya.rules.resources
 
 import data.kubiya.lib
 

@@ -1,6 +1,6 @@
-package kubiya.secrets_test
+package kubiya.rules.secrets_test
 
-import data.kubiya.secrets
+import data.kubiya.rules.secrets
 
 settings := {"secrets": {"allowedSecrets": ["aws-credentials"]}}
 

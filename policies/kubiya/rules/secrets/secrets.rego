@@ -3,7 +3,7 @@
 # description: |
 #   Which Kubernetes Secrets a step may read (by reference: env secretRef and envFrom, in the main
 #   container, sidecars and init containers). Settings: data.kubiya.settings.secrets.allowedSecrets.
-package kubiya.secrets
+package kubiya.rules.secrets
 
 import data.kubiya.lib
 

@@ -5,7 +5,7 @@
 #   namespaces, hostPath or hostPort, no capabilities beyond the allowed set, no root, default
 #   /proc mount, only safe sysctls. Checked on the pod as built from the step, before hardening.
 #   Settings: data.kubiya.settings.privilege.
-package kubiya.privilege
+package kubiya.rules.privilege
 
 import data.kubiya.lib
 

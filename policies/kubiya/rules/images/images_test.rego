@@ -1,6 +1,6 @@
-package kubiya.images_test
+package kubiya.rules.images_test
 
-import data.kubiya.images
+import data.kubiya.rules.images
 
 settings := {
 	"images": {"allowedRegistries": ["docker.io", "ghcr.io"], "deniedImages": ["docker.io/library/evil"]},

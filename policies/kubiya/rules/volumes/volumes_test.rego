@@ -1,6 +1,6 @@
-package kubiya.volumes_test
+package kubiya.rules.volumes_test
 
-import data.kubiya.volumes
+import data.kubiya.rules.volumes
 
 settings := {"volumes": {"maxSize": "50Gi", "maxVolumes": 2}}
 

@@ -1,6 +1,6 @@
-package kubiya.privilege_test
+package kubiya.rules.privilege_test
 
-import data.kubiya.privilege
+import data.kubiya.rules.privilege
 
 settings := {"privilege": {"allowedCapabilities": ["NET_BIND_SERVICE"], "allowedSysctls": ["net.ipv4.ping_group_range"]}}
 

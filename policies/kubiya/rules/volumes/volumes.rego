@@ -3,7 +3,7 @@
 # description: |
 #   Volume types a pod may use, and the size and number of workflow volumes (PVCs).
 #   Settings: data.kubiya.settings.volumes.
-package kubiya.volumes
+package kubiya.rules.volumes
 
 import data.kubiya.lib
 

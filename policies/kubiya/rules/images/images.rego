@@ -4,7 +4,7 @@
 #   Which container images a step may run. Registries are matched on the parsed image reference
 #   (never a string prefix), ":latest" and untagged images are denied, a digest can be required,
 #   and a deny list wins over everything. Settings: data.kubiya.settings.images.
-package kubiya.images
+package kubiya.rules.images
 
 import data.kubiya.lib
 

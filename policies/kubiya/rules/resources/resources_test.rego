@@ -1,6 +1,6 @@
-package kubiya.resources_test
+package kubiya.rules.resources_test
 
-import data.kubiya.resources
+import data.kubiya.rules.resources
 
 settings := {"resources": {
 	"requireRequests": ["cpu", "memory"], "requireLimits": ["memory"],

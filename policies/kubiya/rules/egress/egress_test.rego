@@ -1,6 +1,6 @@
-package kubiya.egress_test
+package kubiya.rules.egress_test
 
-import data.kubiya.egress
+import data.kubiya.rules.egress
 
 settings := {"egress": {"allowed": [
 	{"host": "api.github.com", "ports": [443]},

@@ -1,0 +1,122 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { loadEngine, readBundle } from './opa-wasm.ts';
+
+export interface PolicyStoreHooks {
+  loaded(revision: string): void;
+  rejected(reason: string): void;
+}
+
+/** A canary the candidate must answer with a well-formed decision before it may replace the current one. */
+const CANARY = {
+  runner: 'canary',
+  workflow: { id: 'canary', name: 'canary', runId: 'canary', volumes: [] },
+  step: { name: 'canary', image: 'canary.invalid/canary:1' },
+  pod: { spec: { containers: [{ name: 'step', image: 'canary.invalid/canary:1' }] } },
+};
+
+function wellFormed(result: unknown): boolean {
+  const first: unknown = Array.isArray(result) ? result[0] : undefined;
+  const doc = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
+  return typeof doc === 'object' && doc !== null && 'allow' in doc && typeof doc.allow === 'boolean' && 'violations' in doc && Array.isArray(doc.violations);
+}
+
+/**
+ * The current policy, reloaded when its bundle changes (a tar.gz file, or a directory such as a
+ * ConfigMap mount whose files are swapped through a symlink). A candidate is loaded and checked
+ * (entrypoint present, canary decision well formed) before one atomic swap; a bad candidate never
+ * replaces the running bundle (last-known-good) and is reported through `hooks.rejected`.
+ */
+export class PolicyStore {
+  private engine: PolicyEngine | undefined;
+  private readonly path: string;
+  private readonly hooks: PolicyStoreHooks;
+  private fingerprint = '';
+  private watcher: FSWatcher | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+
+  constructor(path: string, hooks: PolicyStoreHooks) {
+    this.path = path;
+    this.hooks = hooks;
+  }
+
+  current(): PolicyEngine | undefined {
+    return this.engine;
+  }
+
+  /** Initial load: throws when the bundle is bad (the runner must not start without a policy). */
+  async load(): Promise<PolicyEngine> {
+    const fingerprint = await this.fingerprintNow();
+    const engine = await this.candidate();
+    this.engine = engine;
+    this.fingerprint = fingerprint;
+    this.hooks.loaded(engine.revision);
+    return engine;
+  }
+
+  /** Re-reads the bundle if it changed; swaps only a good one. */
+  reload(): Promise<'swapped' | 'unchanged' | 'rejected'> {
+    const next = this.reloading.then(async () => {
+      const fingerprint = await this.fingerprintNow().catch(() => 'missing');
+      if (fingerprint === this.fingerprint) return 'unchanged' as const;
+      try {
+        const engine = await this.candidate();
+        this.fingerprint = fingerprint;
+        if (engine.revision === this.engine?.revision) return 'unchanged' as const;
+        this.engine = engine;
+        this.hooks.loaded(engine.revision);
+        return 'swapped' as const;
+      } catch (e) {
+        this.fingerprint = fingerprint;
+        this.hooks.rejected(e instanceof Error ? e.message : String(e));
+        return 'rejected' as const;
+      }
+    });
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Watches the bundle (fs events, plus a poll as a fallback for filesystems without them). */
+  watch(pollMs = 2000): void {
+    const schedule = (): void => {
+      if (this.debounce !== undefined) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.reload(), 200);
+    };
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, schedule);
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // polling still works
+    }
+    // The poll only stats the files; a reload happens when they changed.
+    this.poller = setInterval(() => void this.reload(), pollMs);
+    this.poller.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    if (this.poller !== undefined) clearInterval(this.poller);
+    if (this.debounce !== undefined) clearTimeout(this.debounce);
+  }
+
+  private async candidate(): Promise<PolicyEngine> {
+    const engine = await loadEngine(await readBundle(this.path));
+    if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
+    if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT))) throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
+    return engine;
+  }
+
+  private async fingerprintNow(): Promise<string> {
+    const info = await stat(this.path);
+    if (!info.isDirectory()) return `${info.mtimeMs}:${info.size}:${info.ino}`;
+    const parts = await Promise.all(['policy.wasm', 'data.json', '.manifest'].map(async (f) => {
+      const s = await stat(join(this.path, f)).catch(() => undefined);
+      return s === undefined ? `${f}:-` : `${f}:${s.mtimeMs}:${s.size}:${s.ino}`;
+    }));
+    return `${basename(this.path)}|${parts.join('|')}`;
+  }
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { PolicyStore } from '../../src/adapters/policy-store.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
+import { buildPod } from '../../src/pod/build.ts';
+import { validate } from '../../src/validate/validate.ts';
+
+const tools = resolveTools(['opa']);
+if (!tools.ok) throw new Error(tools.error.message);
+let work: string;
+let original: string;
+let candidate: string;
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'kubiya-reload-'));
+  original = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'original.tar.gz'))).file;
+  // The candidate differs only in data: gcr.io becomes an allowed registry.
+  await cp(join(REPO_ROOT, 'policies'), join(work, 'policies'), { recursive: true });
+  const dataFile = join(work, 'policies', 'data.json');
+  const data = JSON.parse(await readFile(dataFile, 'utf8')) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } };
+  data.kubiya.settings.images.allowedRegistries.push('gcr.io');
+  await writeFile(dataFile, JSON.stringify(data));
+  candidate = (await buildBundle(tools.value.opa, join(work, 'policies'), join(work, 'candidate.tar.gz'))).file;
+});
+after(async () => rm(work, { recursive: true, force: true }));
+
+const wf = validate({ id: 'w', name: 'n', runId: 'r', steps: [{ name: 's', image: 'gcr.io/distroless/static:nonroot', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }] });
+const allowed = (store: PolicyStore): boolean => {
+  assert.ok(wf.ok);
+  const step = wf.value.steps[0]!;
+  return evaluate(policyInput('r', wf.value, step, buildPod(wf.value, step, { runner: 'r', namespace: 'n', serviceAccount: 's', defaultTimeoutSeconds: 60 })), store.current()).ok;
+};
+
+test('hot reload: a good bundle replaces the running one without a restart; a corrupt one is refused and the old one keeps deciding', async () => {
+  const live = join(work, 'live', 'bundle.tar.gz');
+  await cp(original, live);
+  const events: string[] = [];
+  const store = new PolicyStore(live, { loaded: (r) => events.push(`loaded ${r}`), rejected: (why) => events.push(`rejected ${why}`) });
+  const first = await store.load();
+  store.watch(100);
+  try {
+    assert.equal(allowed(store), false, 'gcr.io is not allowed by the original data');
+
+    // Atomic replace, as a ConfigMap update or `mv` does.
+    await cp(candidate, `${live}.tmp`);
+    await rename(`${live}.tmp`, live);
+    const deadline = Date.now() + 5000;
+    while (store.current()?.revision === first.revision && Date.now() < deadline) await sleep(50);
+    assert.notEqual(store.current()?.revision, first.revision, 'the new revision is live');
+    assert.equal(allowed(store), true, 'and it decides');
+    const good = store.current()?.revision;
+
+    await writeFile(`${live}.tmp`, 'this is not a bundle');
+    await rename(`${live}.tmp`, live);
+    const until = Date.now() + 5000;
+    while (!events.some((e) => e.startsWith('rejected')) && Date.now() < until) await sleep(50);
+    assert.ok(events.some((e) => e.startsWith('rejected')), `a rejection is reported: ${events.join('; ')}`);
+    assert.equal(store.current()?.revision, good, 'last-known-good stays');
+    assert.equal(allowed(store), true, 'and keeps deciding');
+    assert.equal(await store.reload(), 'unchanged', 'the same bad file is not retried in a loop');
+  } finally {
+    store.close();
+  }
+});
+
+test('a missing bundle is refused at start (the runner does not start without a policy)', async () => {
+  const store = new PolicyStore(join(work, 'nowhere'), { loaded: () => undefined, rejected: () => undefined });
+  await assert.rejects(store.load());
+});
