@@ -69,7 +69,7 @@ async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuff
 export const WASM_MEMORY = Object.freeze({ initial: 16, maximum: 1024 });
 
 /** Instantiates the WASM module with its data and exposes it as a PolicyEngine. */
-export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine> {
+export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine & { memoryBytes(): number }> {
   const policy = await loadPolicy(bundle.wasm, { ...WASM_MEMORY });
   policy.setData(bundle.data as object);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
@@ -77,5 +77,6 @@ export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine> {
     revision: bundle.revision,
     entrypoints,
     evaluate: (input, entrypoint) => policy.evaluate(input, entrypoint) as unknown,
+    memoryBytes: () => (policy.mem as unknown as { buffer: ArrayBuffer }).buffer.byteLength,
   };
 }

@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   POLICY_MALFORMED_DECISION: { status: 500, stage: 'evaluate' },
   POLICY_ENTRYPOINT_UNKNOWN: { status: 500, stage: 'evaluate' },
   POLICY_NOT_LOADED: { status: 503, stage: 'evaluate' },
+  POLICY_RELOAD_REJECTED: { status: 500, stage: 'evaluate' },
 
 
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },

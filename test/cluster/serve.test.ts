@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { cp, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { firstBroken } from '../../src/audit/chain.ts';
+import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startServe } from '../support/serve-process.ts';
@@ -65,6 +67,35 @@ describe('serve as a real process against the local control plane', () => {
       assert.equal(await serve.exited, 0);
       const released = await leases.readNamespacedLease({ name: 'kubiya-runner-ready-runner', namespace: env.cluster.runnerNamespace });
       assert.equal(released.spec?.holderIdentity ?? '', '', 'the Lease is handed over on shutdown');
+    } finally {
+      serve.child.kill('SIGKILL');
+    }
+  });
+
+  test('hot reload in a running runner: a new bundle is picked up without a restart, a corrupt one is refused', async () => {
+    const live = join(env.work, 'live-bundle.tar.gz');
+    await cp(env.bundle, live);
+    const serve = await startServe({ ...config('reload-runner'), policy: { bundle: live } }, env.work);
+    const revisionOf = async (): Promise<string | undefined> => {
+      const text = await (await fetch(`${serve.base}/metrics`)).text();
+      return /kubiya_policy_bundle_info\{revision="([^"]+)"/.exec(text)?.[1];
+    };
+    try {
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      const first = await revisionOf();
+      await cp(join(REPO_ROOT, 'policies'), join(env.work, 'candidate'), { recursive: true });
+      await writeFile(join(env.work, 'candidate', 'data.json'), (await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')).replace('"registry.k8s.io"', '"registry.k8s.io", "gcr.io"'));
+      const { file, revision } = await buildBundle(join(REPO_ROOT, '.tools', 'bin', 'opa'), join(env.work, 'candidate'), join(env.work, 'candidate.tar.gz'));
+      assert.notEqual(revision, first);
+      await cp(file, `${live}.new`);
+      await rename(`${live}.new`, live);
+      await waitFor('the new revision', async () => (await revisionOf()) === revision);
+      await writeFile(`${live}.new`, 'corrupt');
+      await rename(`${live}.new`, live);
+      await waitFor('a refusal', async () => /kubiya_policy_reload_failures_total\{[^}]*\} 1/.test(await (await fetch(`${serve.base}/metrics`)).text()));
+      assert.equal(await revisionOf(), revision, 'the last good bundle stays');
+      assert.equal(await readyStatus(serve.base), 200);
+      assert.ok(serve.lines.some((l) => l.code === 'POLICY_RELOAD_REJECTED'), 'a log line names the refusal');
     } finally {
       serve.child.kill('SIGKILL');
     }

@@ -18,7 +18,10 @@ violations contains v if {
 # A bundle without settings must not decide: deny, whatever else the packages say.
 violations contains lib.violation("main", "POLICY_SETTINGS_MISSING", "", "the policy bundle has no data.kubiya.settings") if not lib.has_settings
 
+# Computed once: the WASM planner does not share a set between two comprehensions.
+listed := [v | some v in violations]
+
 decision := {
-	"allow": count([v | some v in violations; v.action == "deny"]) == 0,
-	"violations": [v | some v in violations],
+	"allow": count([v | some v in listed; v.action == "deny"]) == 0,
+	"violations": listed,
 }

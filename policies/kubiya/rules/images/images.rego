@@ -56,20 +56,21 @@ is_registry(component) if contains(component, ":")
 
 is_registry("localhost")
 
-refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path])} if {
+# Each image is parsed once; the rules below read the parsed reference.
+refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": parse(c.container.image)} if {
 	some c in lib.step_containers
 }
 
 violations contains v if {
 	some c in refs
-	ref := parse(c.image)
+	ref := c.ref
 	not ref.registry in {r | some r in object.get(settings, "allowedRegistries", [])}
 	v := lib.violation("images", "IMAGE_REGISTRY_NOT_ALLOWED", c.path, sprintf("image \"%s\" is from registry \"%s\", which is not in the allowed registries", [c.image, ref.registry]))
 }
 
 violations contains v if {
 	some c in refs
-	ref := parse(c.image)
+	ref := c.ref
 	ref.digest == ""
 	ref.tag in {"", "latest"}
 	v := lib.violation("images", "IMAGE_TAG_NOT_PINNED", c.path, sprintf("image \"%s\" must name a version tag or a digest (not latest or untagged)", [c.image]))
@@ -78,13 +79,13 @@ violations contains v if {
 violations contains v if {
 	object.get(settings, "requireDigest", false) == true
 	some c in refs
-	parse(c.image).digest == ""
+	c.ref.digest == ""
 	v := lib.violation("images", "IMAGE_DIGEST_REQUIRED", c.path, sprintf("image \"%s\" must be pinned by digest (@sha256:...)", [c.image]))
 }
 
 violations contains v if {
 	some c in refs
-	ref := parse(c.image)
+	ref := c.ref
 	sprintf("%s/%s", [ref.registry, ref.repository]) in {d | some d in object.get(settings, "deniedImages", [])}
 	v := lib.violation("images", "IMAGE_DENIED", c.path, sprintf("image \"%s\" is on the deny list", [c.image]))
 }
