@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
 import { loadEngine, readBundle } from './opa-wasm.ts';
@@ -32,16 +33,20 @@ function wellFormed(result: unknown): boolean {
 export class PolicyStore {
   private engine: PolicyEngine | undefined;
   private readonly path: string;
+  private readonly dataPath: string | undefined;
   private readonly hooks: PolicyStoreHooks;
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
+  private dataWatcher: FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
 
-  constructor(path: string, hooks: PolicyStoreHooks) {
+  /** `dataPath`: a data.json whose content replaces the bundle's data (settings from Helm values). */
+  constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string) {
     this.path = path;
     this.hooks = hooks;
+    this.dataPath = dataPath;
   }
 
   current(): PolicyEngine | undefined {
@@ -89,6 +94,10 @@ export class PolicyStore {
     try {
       this.watcher = watch(dirname(this.path), { persistent: false }, schedule);
       this.watcher.on('error', () => undefined);
+      if (this.dataPath !== undefined && dirname(this.dataPath) !== dirname(this.path)) {
+        this.dataWatcher = watch(dirname(this.dataPath), { persistent: false }, schedule);
+        this.dataWatcher.on('error', () => undefined);
+      }
     } catch {
       // polling still works
     }
@@ -99,18 +108,34 @@ export class PolicyStore {
 
   close(): void {
     this.watcher?.close();
+    this.dataWatcher?.close();
     if (this.poller !== undefined) clearInterval(this.poller);
     if (this.debounce !== undefined) clearTimeout(this.debounce);
   }
 
   private async candidate(): Promise<PolicyEngine> {
-    const engine = await loadEngine(await readBundle(this.path));
+    const bundle = await readBundle(this.path);
+    let engine: PolicyEngine;
+    if (this.dataPath === undefined) engine = await loadEngine(bundle);
+    else {
+      const text = await readFile(this.dataPath, 'utf8');
+      const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
+      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`${this.dataPath} has no kubiya.settings object`);
+      // The revision names both: the same bundle with other settings decides differently.
+      const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+      engine = await loadEngine({ ...bundle, data, revision });
+    }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT))) throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
     return engine;
   }
 
   private async fingerprintNow(): Promise<string> {
+    const data = this.dataPath === undefined ? '' : await stat(this.dataPath).then((d) => `|data:${d.mtimeMs}:${d.size}:${d.ino}`, () => '|data:-');
+    return `${await this.bundleFingerprint()}${data}`;
+  }
+
+  private async bundleFingerprint(): Promise<string> {
     const info = await stat(this.path);
     if (!info.isDirectory()) return `${info.mtimeMs}:${info.size}:${info.ino}`;
     const parts = await Promise.all(['policy.wasm', 'data.json', '.manifest'].map(async (f) => {

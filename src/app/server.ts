@@ -73,7 +73,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       metrics.policyReloadFailed();
       log.error({ code: 'POLICY_RELOAD_REJECTED', reason, revision: policies.current()?.revision }, 'policy bundle refused; the last good one stays in force');
     },
-  });
+  }, config.policy.data);
   await policies.load();
   policies.watch();
   const audit = await FileAuditLog.open(config.audit.dir);

@@ -51,7 +51,13 @@ export const configSchema = z.strictObject({
   }).refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, { message: 'one of jwksFile or jwksUrl is required', path: ['jwksFile'] }),
   policy: z.strictObject({
     bundle: z.string().min(1),
+    /** A data.json whose kubiya.settings replace the bundle's (the Helm chart renders it from values). */
+    data: z.string().min(1).optional(),
   }),
+  egress: z.strictObject({
+    /** networkpolicy: ipBlock rules; cilium: CiliumNetworkPolicy toFQDNs for hostnames (issue #5). */
+    mode: z.enum(['networkpolicy', 'cilium']).default('networkpolicy'),
+  }).prefault({}),
   audit: z.strictObject({
     dir: z.string().min(1),
   }),

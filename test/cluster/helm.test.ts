@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ApiException, AppsV1Api, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PolicyV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { resolveTools } from '../../src/adapters/tools.ts';
+import { RESTRICTED_LABELS } from '../../src/dev/bootstrap.ts';
+import { CHART } from '../../src/dev/manifest.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+
+const run = promisify(execFile);
+const tools = resolveTools(['helm']);
+if (!tools.ok) throw new Error(tools.error.message);
+const RELEASE = 'kubiya-runner';
+const NS = 'kubiya-helm';
+const WF_NS = 'helm-workflows';
+const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
+
+describe('helm install / upgrade / uninstall into the local control plane (real API server, PodSecurity on)', () => {
+  let env: TestCluster;
+  let core: CoreV1Api;
+  const helm = (...args: string[]) => run(tools.value.helm, [...args, '--kubeconfig', env.cluster.kubeconfig], {
+    env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: join(env.work, 'helm', 'cache'), HELM_CONFIG_HOME: join(env.work, 'helm', 'config'), HELM_DATA_HOME: join(env.work, 'helm', 'data') },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const until = async (what: string, probe: () => Promise<boolean>, ms = 60_000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (await probe().catch(() => false)) return;
+      await sleep(250);
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+  const asUser = (token: string): KubeConfig => {
+    const kc = new KubeConfig();
+    const cluster = env.kc.getCurrentCluster()!;
+    kc.loadFromOptions({ clusters: [cluster], users: [{ name: 'sa', token }], contexts: [{ name: 'sa', cluster: cluster.name, user: 'sa' }], currentContext: 'sa' });
+    return kc;
+  };
+  const tokenFor = async (name: string, namespace: string) =>
+    (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
+  const workflowRun = (name: string) => ({ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'production-runner' } });
+
+  before(async () => {
+    env = await testCluster();
+    core = env.kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NS, labels: { name: NS, ...RESTRICTED_LABELS } } } });
+  });
+  after(async () => env?.close());
+
+  test('install: every object accepted, the runner pods admitted under restricted, the CRD established; RBAC allows only the runner', async () => {
+    await helm('install', RELEASE, CHART, '--namespace', NS, '--set', 'runner.token=test-token', '--set', `runner.workflow.namespace=${WF_NS}`);
+    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
+    await until('the CRD to be established', async () => (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false);
+    // The StatefulSet controller creates the pods; PodSecurity (enforce=restricted on the namespace) admits them or nothing appears.
+    await until('2 runner pods', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2);
+    const ns = await core.readNamespace({ name: WF_NS });
+    assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+
+    const custom = (token: string) => asUser(token).makeApiClient(CustomObjectsApi);
+    const runnerToken = await tokenFor(RELEASE, NS);
+    await custom(runnerToken).createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: WF_NS, plural: 'workflowruns', body: workflowRun('allowed') });
+    const stepToken = await tokenFor('kubiya-executor', WF_NS);
+    await assert.rejects(
+      custom(stepToken).createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: WF_NS, plural: 'workflowruns', body: workflowRun('refused') }),
+      (e: unknown) => e instanceof ApiException && e.code === 403,
+    );
+    await assert.rejects(
+      asUser(runnerToken).makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: 'kube-system' }),
+      (e: unknown) => e instanceof ApiException && e.code === 403,
+      'the runner has no rights outside its namespaces',
+    );
+  });
+
+  test('upgrade with changed values', async () => {
+    await helm('upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'replicaCount=1', '--set', 'logLevel=debug');
+    const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
+    assert.equal(sts.spec?.replicas, 1);
+    const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
+    assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
+    await until('1 runner pod', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1);
+  });
+
+  test('uninstall leaves no object of the release behind', async () => {
+    await helm('uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s');
+    const apps = env.kc.makeApiClient(AppsV1Api);
+    const rbac = env.kc.makeApiClient(RbacAuthorizationV1Api);
+    const net = env.kc.makeApiClient(NetworkingV1Api);
+    const pdb = env.kc.makeApiClient(PolicyV1Api);
+    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
+    const leftovers = async (): Promise<string[]> => {
+      const found: string[] = [];
+      const add = (kind: string, items: { metadata?: { name?: string } }[]) => items.forEach((i) => found.push(`${kind}/${i.metadata?.name ?? ''}`));
+      for (const namespace of [NS, WF_NS]) {
+        const ok = await core.readNamespace({ name: namespace }).then(() => true, () => false);
+        if (!ok) continue;
+        add('pod', (await core.listNamespacedPod({ namespace, labelSelector: INSTANCE })).items);
+        add('configmap', (await core.listNamespacedConfigMap({ namespace, labelSelector: INSTANCE })).items);
+        add('secret', (await core.listNamespacedSecret({ namespace, labelSelector: INSTANCE })).items);
+        add('serviceaccount', (await core.listNamespacedServiceAccount({ namespace, labelSelector: INSTANCE })).items);
+        add('service', (await core.listNamespacedService({ namespace, labelSelector: INSTANCE })).items);
+        add('pvc', (await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: 'app=kubiya-runner' })).items);
+        add('statefulset', (await apps.listNamespacedStatefulSet({ namespace, labelSelector: INSTANCE })).items);
+        add('role', (await rbac.listNamespacedRole({ namespace, labelSelector: INSTANCE })).items);
+        add('rolebinding', (await rbac.listNamespacedRoleBinding({ namespace, labelSelector: INSTANCE })).items);
+        add('networkpolicy', (await net.listNamespacedNetworkPolicy({ namespace, labelSelector: INSTANCE })).items);
+        add('pdb', (await pdb.listNamespacedPodDisruptionBudget({ namespace, labelSelector: INSTANCE })).items);
+      }
+      if (await core.readNamespace({ name: WF_NS }).then(() => true, () => false)) found.push(`namespace/${WF_NS}`);
+      if (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' }).then(() => true, () => false)) found.push('crd/workflowruns.kubiya.ai');
+      return found;
+    };
+    let last: string[] = [];
+    await until('nothing left', async () => {
+      last = await leftovers();
+      return last.length === 0;
+    }, 90_000).catch(() => assert.fail(`left behind: ${last.join(', ')}`));
+  });
+});
