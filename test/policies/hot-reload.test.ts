@@ -72,3 +72,22 @@ test('a missing bundle is refused at start (the runner does not start without a 
   const store = new PolicyStore(join(work, 'nowhere'), { loaded: () => undefined, rejected: () => undefined });
   await assert.rejects(store.load());
 });
+
+test('settings from a separate data file (the Helm values) replace the bundle data, and reload when it changes', async () => {
+  const dataFile = join(work, 'settings', 'data.json');
+  await cp(join(REPO_ROOT, 'policies', 'data.json'), dataFile);
+  const store = new PolicyStore(original, { loaded: () => undefined, rejected: () => undefined }, dataFile);
+  const first = await store.load();
+  assert.match(first.revision, /\+data-[0-9a-f]{8}$/, 'the revision names bundle and data');
+  assert.equal(allowed(store), false);
+  const data = JSON.parse(await readFile(dataFile, 'utf8')) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } };
+  data.kubiya.settings.images.allowedRegistries.push('gcr.io');
+  await writeFile(`${dataFile}.tmp`, JSON.stringify(data));
+  await rename(`${dataFile}.tmp`, dataFile);
+  assert.equal(await store.reload(), 'swapped');
+  assert.equal(allowed(store), true);
+  await writeFile(`${dataFile}.tmp`, JSON.stringify({ kubiya: {} }));
+  await rename(`${dataFile}.tmp`, dataFile);
+  assert.equal(await store.reload(), 'rejected', 'a data file without settings is refused');
+  assert.equal(allowed(store), true);
+});
