@@ -1,7 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chain, GENESIS } from '../audit/chain.ts';
+import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
+import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
+
+export { readAuditLog } from './audit-files.ts';
 
 interface Pending {
   readonly entry: AuditEntry;
@@ -9,42 +14,80 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
-export const AUDIT_FILE = 'audit.log';
+export interface AuditLogOptions {
+  /** Start a new segment file once the current one passes this size. */
+  readonly segmentBytes?: number;
+  /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
+  readonly checkpoint?: { readonly key: KeyObject; readonly kid: string; readonly every: number; readonly intervalMs: number } | undefined;
+}
 
 /**
- * Write-ahead audit log: JSON lines, hash-chained, group-committed. Appends that arrive while a
- * batch is being written form the next batch; every batch is one write and one fdatasync, and each
- * append resolves only after its batch is durable. A failed write or sync rejects the whole batch
- * and rolls the chain back, so a caller never acts on a record that is not on disk.
+ * Write-ahead audit log: JSON lines in size-rotated segments, hash-chained across segments,
+ * group-committed, with signed checkpoints beside them. Appends that arrive while a batch is being
+ * written form the next batch; every batch is one write and one fdatasync, and each append
+ * resolves only after its batch is durable. A failed batch is cut back off the file, rolled out of
+ * the chain and rejected, so a caller never acts on a record that is not on disk.
  */
 export class FileAuditLog implements AuditSink {
   private queue: Pending[] = [];
   private flushing = false;
   private closed = false;
-
-  private readonly file: FileHandle;
+  private readonly dir: string;
+  private file: FileHandle;
+  private segment: number;
   private seq: number;
   private prev: string;
-  /** Bytes of whole, durable records in the file; a failed batch is truncated back to it. */
+  /** Bytes of whole, durable records in the current segment. */
   private size: number;
+  private readonly segmentBytes: number;
+  private readonly checkpointing: AuditLogOptions['checkpoint'];
+  private checkpointed: number;
+  private timer: NodeJS.Timeout | undefined;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready). */
   healthy = true;
 
-  private constructor(file: FileHandle, seq: number, prev: string, size: number) {
+  private constructor(dir: string, file: FileHandle, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
+    this.dir = dir;
     this.file = file;
+    this.segment = segment;
     this.seq = seq;
     this.prev = prev;
     this.size = size;
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.checkpointing = options.checkpoint;
+    this.checkpointed = checkpointed;
+    if (this.checkpointing !== undefined) {
+      this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
+      this.timer.unref();
+    }
   }
 
-  static async open(dir: string): Promise<FileAuditLog> {
+  /** Opens (or creates) an audit directory; repairs a torn last line first (see repairTail). */
+  static async open(dir: string, options: AuditLogOptions = {}): Promise<FileAuditLog> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, AUDIT_FILE);
-    const { seq, prev } = await lastLink(path);
-    const file = await open(path, 'a', 0o600);
-    return new FileAuditLog(file, seq, prev, (await file.stat()).size);
+    const segments = await listSegments(dir);
+    const last = segments.at(-1);
+    let link = { seq: 0, prev: GENESIS, size: 0 };
+    if (last !== undefined) {
+      link = await repairTail(last);
+      if (link.seq === 0 && segments.length > 1) {
+        const before = await repairTail(segments[segments.length - 2] as string);
+        link = { ...before, size: 0 };
+      }
+    }
+    const segment = last === undefined ? 1 : segmentNumber(last);
+    const file = await open(join(dir, segmentName(segment)), 'a', 0o600);
+    const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
+    const lastCheckpoint = checkpoints.trimEnd().split('\n').filter((l) => l.length > 0).at(-1);
+    const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
+    return new FileAuditLog(dir, file, segment, link.seq, link.prev, link.size, options, checkpointed);
+  }
+
+  /** Sequence number and hash of the last durable record. */
+  head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.prev };
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {
@@ -79,39 +122,87 @@ export class FileAuditLog implements AuditSink {
         batch.forEach((p, i) => p.resolve(records[i] as AuditRecord));
       } catch (error) {
         this.healthy = false;
-        // Never leave a partial batch behind a later one: cut the file back to its last whole record.
-        await this.file.truncate(this.size).catch(() => undefined);
         this.seq = startSeq;
         this.prev = startPrev;
+        // Never leave a partial batch behind a later one: cut the file back to its last whole record.
+        await this.file.truncate(this.size).catch(() => undefined);
         for (const p of batch) p.reject(error);
+        continue;
       }
+      await this.afterBatch().catch(() => undefined);
     }
     this.flushing = false;
+  }
+
+  private async afterBatch(): Promise<void> {
+    if (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every) await this.checkpointNow();
+    if (this.size >= this.segmentBytes) {
+      // The chain continues in the next file: its first record's prev is this file's last hash.
+      await this.file.close();
+      this.segment++;
+      this.file = await open(join(this.dir, segmentName(this.segment)), 'a', 0o600);
+      this.size = 0;
+      const dir = await open(this.dir, 'r');
+      await dir.sync().finally(() => dir.close());
+    }
+  }
+
+  /** Writes a signed checkpoint of the current head (if anything was appended since the last). */
+  async checkpointNow(): Promise<void> {
+    const c = this.checkpointing;
+    if (c === undefined || this.seq === this.checkpointed) return;
+    const seq = this.seq;
+    const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
+    const fh = await open(join(this.dir, CHECKPOINTS_FILE), 'a', 0o600);
+    try {
+      await fh.write(JSON.stringify(checkpoint) + '\n');
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    this.checkpointed = seq;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.checkpointNow().catch(() => undefined);
     await this.file.close();
   }
 }
 
-async function lastLink(path: string): Promise<{ seq: number; prev: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return { seq: 0, prev: GENESIS };
+/**
+ * Finds the last whole record of a segment and cuts anything after it (a line torn by a crash in
+ * the middle of a batch write). Only unacknowledged records can be torn: a batch is acknowledged
+ * after its fdatasync, so every acknowledged record is whole and stays.
+ */
+export async function repairTail(file: string): Promise<{ seq: number; prev: string; size: number }> {
+  const buf = await readFile(file);
+  let end = buf.length;
+  let last: AuditRecord | undefined;
+  while (end > 0) {
+    const nl = buf.lastIndexOf(0x0a, end - 1);
+    if (nl !== end - 1) {
+      end = nl + 1; // bytes after the last newline are torn
+      continue;
+    }
+    const start = buf.lastIndexOf(0x0a, end - 2) + 1;
+    try {
+      last = JSON.parse(buf.subarray(start, end - 1).toString('utf8')) as AuditRecord;
+      break;
+    } catch {
+      end = start; // a torn or garbled last line
+    }
   }
-  const lines = text.split('\n').filter((l) => l.length > 0);
-  const last = lines.at(-1);
-  if (last === undefined) return { seq: 0, prev: GENESIS };
-  const record = JSON.parse(last) as AuditRecord;
-  return { seq: record.seq, prev: record.hash };
-}
-
-/** Reads every record of an audit directory (for the CLI, the demo and tests). */
-export async function readAuditLog(dir: string): Promise<AuditRecord[]> {
-  const text = await readFile(join(dir, AUDIT_FILE), 'utf8');
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as AuditRecord);
+  if (end < buf.length) {
+    const fh = await open(file, 'r+');
+    try {
+      await fh.truncate(end);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+  return last === undefined ? { seq: 0, prev: GENESIS, size: 0 } : { seq: last.seq, prev: last.hash, size: end };
 }

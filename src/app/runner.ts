@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { FileAuditLog } from '../adapters/audit-file.ts';
@@ -13,6 +13,8 @@ export interface RunnerSetup {
   readonly bundle: string;
   readonly jwks: JSONWebKeySet;
   readonly auditDir: string;
+  /** Ed25519 key for signed audit checkpoints (optional). */
+  readonly checkpointKey?: { readonly key: KeyObject; readonly kid: string } | undefined;
 }
 
 export interface RunningRunner {
@@ -25,7 +27,7 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
   const kc = new KubeConfig();
   kc.loadFromFile(setup.kubeconfig);
   const engine = await loadEngine(await readBundle(setup.bundle));
-  const audit = await FileAuditLog.open(setup.auditDir);
+  const audit = await FileAuditLog.open(setup.auditDir, setup.checkpointKey === undefined ? {} : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } });
   const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner);
   await pods.start();
   const deps: PipelineDeps = {

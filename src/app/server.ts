@@ -6,6 +6,7 @@ import { KubeConfig, VersionApi, type V1Pod } from '@kubernetes/client-node';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
+import { checkpointSigningKey } from '../audit/keys.ts';
 import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { LeaseElector } from '../adapters/lease.ts';
@@ -76,7 +77,12 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   }, config.policy.data);
   await policies.load();
   policies.watch();
-  const audit = await FileAuditLog.open(config.audit.dir);
+  const signing = config.audit.checkpoint.signingKeyFile !== undefined ? checkpointSigningKey(await readFile(config.audit.checkpoint.signingKeyFile, 'utf8')) : undefined;
+  if (signing === undefined) log.warn({ code: 'AUDIT_CHECKPOINTS_OFF' }, 'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)');
+  const audit = await FileAuditLog.open(config.audit.dir, {
+    segmentBytes: config.audit.segmentBytes,
+    checkpoint: signing === undefined ? undefined : { ...signing, every: config.audit.checkpoint.every, intervalMs: config.audit.checkpoint.interval * 1000 },
+  });
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name);
   await pods.start();

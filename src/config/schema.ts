@@ -60,6 +60,14 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   audit: z.strictObject({
     dir: z.string().min(1),
+    /** Start a new segment file past this many bytes. */
+    segmentBytes: z.int().min(64 * 1024).default(64 * 1024 * 1024),
+    checkpoint: z.strictObject({
+      /** PEM (PKCS#8) Ed25519 private key, mounted from a Secret. No key: no checkpoints (logged). */
+      signingKeyFile: z.string().min(1).optional(),
+      every: z.int().min(1).max(1_000_000).default(1000),
+      interval: durationField.default(10),
+    }).prefault({}),
   }),
   server: z.strictObject({
     host: z.string().min(1).default('0.0.0.0'),

@@ -1,10 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAuditLog } from '../adapters/audit-file.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { readAuditLog, verifyAuditDir } from '../adapters/audit-files.ts';
+import { keyId } from '../audit/keys.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
-import { firstBroken } from '../audit/chain.ts';
 import { processAssignment, type AssignmentReport } from '../pipeline.ts';
 import { startCluster } from './cluster.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
@@ -42,10 +43,15 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
   const key = await newSigningKey();
   const stranger = await newSigningKey();
   const auditDir = join(workDir, 'audit');
+  const signing = generateKeyPairSync('ed25519');
+  const publicKeyFile = join(workDir, 'audit-signing.pub.pem');
+  await writeFile(publicKeyFile, signing.publicKey.export({ type: 'spki', format: 'pem' }));
   const runner = await startRunner({
     config: defaultPipelineConfig('demo-runner', issuer, cluster.workflowsNamespace),
     kubeconfig: cluster.kubeconfig, bundle: bundle.file, jwks: jwks([key]), auditDir,
+    checkpointKey: { key: signing.privateKey, kid: keyId(signing.publicKey) },
   });
+  let closed = false;
   try {
     const ex = (f: string): string => join(REPO_ROOT, 'examples', f);
     const analyze = await readWorkflowFile(ex('python-analyze.yaml'));
@@ -72,17 +78,20 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
       say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
       results.push({ title: c.title, expected: c.expected, report, status });
     }
+    await runner.close();
+    closed = true;
     const records = await readAuditLog(auditDir);
-    say(`\naudit log ${join(auditDir, 'audit.log')} (${records.length} records):`);
+    say(`\naudit log ${auditDir} (${records.length} records):`);
     for (const r of records) {
       say(`  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`);
     }
-    const broken = firstBroken(records);
-    say(broken === -1 ? `hash chain: intact (${records.length} records)` : `hash chain: BROKEN at record ${broken + 1}`);
-    const ok = broken === -1 && results.every((r) => r.status === r.expected);
+    const report = await verifyAuditDir(auditDir, signing.publicKey);
+    say(report.ok ? `audit verify: chain intact (${report.records} records), ${report.checkpoints.verified} signed checkpoint(s) verified` : `audit verify: BROKEN at seq ${report.firstBad?.seq ?? '?'}: ${report.firstBad?.reason ?? ''}`);
+    say(`  check it yourself: npx kubiya-runner audit verify ${auditDir} --public-key ${publicKeyFile}`);
+    const ok = report.ok && results.every((r) => r.status === r.expected);
     return { ok, cases: results, auditDir };
   } finally {
-    await runner.close();
+    if (!closed) await runner.close();
     await cluster.stop();
     say('local control plane stopped');
   }

@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
 
 
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
+  AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },

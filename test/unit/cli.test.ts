@@ -37,10 +37,13 @@ test('expected failures print "<CODE>: message" on stderr with exit 2; a broken 
   assert.match(missing.err, /^AUDIT_READ_FAILED: /);
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-cli-'));
   try {
-    await writeFile(join(dir, 'audit.log'), JSON.stringify({ seq: 1, prev: '0'.repeat(64), hash: 'bad' }) + '\n');
+    await writeFile(join(dir, 'segment-00000001.jsonl'), JSON.stringify({ seq: 1, prev: '0'.repeat(64), hash: 'bad' }) + '\n');
     const broken = await cli('audit', 'verify', dir, '--output', 'json');
     assert.equal(broken.code, 1);
-    assert.deepEqual(JSON.parse(broken.out), { ok: false, records: 1, firstBadSeq: 1 });
+    const report = JSON.parse(broken.out) as { ok: boolean; firstBad: { seq: number; where: string } };
+    assert.equal(report.ok, false);
+    assert.equal(report.firstBad.seq, 1);
+    assert.equal(report.firstBad.where, 'segment-00000001.jsonl:1');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
