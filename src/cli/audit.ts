@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { auditLines, verifyAuditDir } from '../adapters/audit-files.ts';
 import { checkpointPublicKey } from '../audit/keys.ts';
 import { matches, QUERY_COLUMNS, row, toCsv, type AuditFilter } from '../audit/query.ts';
 import type { AuditRecord } from '../audit/record.ts';
+import { renderReport } from '../audit/report.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
 
@@ -75,6 +76,32 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
         for (const r of found.map(row)) io.out(cols.map((c) => r[c]).join('\t'));
         io.err(`${found.length} record(s)`);
       }
+    });
+  audit
+    .command('report <dir>')
+    .description('write one self-contained HTML page: verification, decisions over time, top deny codes, top images, per-policy counts')
+    .requiredOption('--out <file>', 'HTML file to write')
+    .option('--public-key <file>', 'PEM public key of the checkpoint signer')
+    .option('--title <text>', 'page title', 'kubiya-runner audit report')
+    .addHelpText('after', examples('kubiya-runner audit report /var/lib/kubiya/audit --out audit.html --public-key audit-signing.pub.pem'))
+    .action(async (dir: string, opts: { out: string; publicKey?: string; title: string }) => {
+      const key = await publicKey(opts.publicKey);
+      const verification = await verifyAuditDir(dir, key).catch(readFailed(dir));
+      const records: AuditRecord[] = [];
+      try {
+        for await (const { line } of auditLines(dir)) {
+          try {
+            records.push(JSON.parse(line) as AuditRecord);
+          } catch {
+            // a broken line is reported by the verification summary
+          }
+        }
+      } catch (e) {
+        readFailed(dir)(e);
+      }
+      await writeFile(opts.out, renderReport(records, verification, opts.title));
+      io.out(`wrote ${opts.out} (${records.length} records; verification ${verification.ok ? 'intact' : 'BROKEN'})`);
+      setCode(verification.ok ? EXIT.ok : EXIT.failed);
     });
   return audit;
 }
