@@ -113,10 +113,10 @@ export class FileAuditLog implements AuditSink {
           return record;
         });
         const t0 = process.hrtime.bigint();
-        const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-        await this.file.write(text);
+        const bytes = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        await writeAll(this.file, bytes);
         await this.file.datasync();
-        this.size += Buffer.byteLength(text);
+        this.size += bytes.byteLength;
         this.healthy = true;
         this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
         batch.forEach((p, i) => p.resolve(records[i] as AuditRecord));
@@ -169,6 +169,19 @@ export class FileAuditLog implements AuditSink {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.checkpointNow().catch(() => undefined);
     await this.file.close();
+  }
+}
+
+/**
+ * write(2) may write part of a buffer and report success (a filling disk does that); only the
+ * whole buffer counts, or an error.
+ */
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, offset, bytes.byteLength - offset);
+    if (bytesWritten <= 0) throw new Error('audit write made no progress');
+    offset += bytesWritten;
   }
 }
 

@@ -6,6 +6,7 @@ import { KubeConfig, VersionApi, type V1Pod } from '@kubernetes/client-node';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
+import { AuditShipper } from '../adapters/audit-ship.ts';
 import { checkpointSigningKey } from '../audit/keys.ts';
 import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
@@ -84,6 +85,13 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     checkpoint: signing === undefined ? undefined : { ...signing, every: config.audit.checkpoint.every, intervalMs: config.audit.checkpoint.interval * 1000 },
   });
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
+  const shipUrl = config.audit.ship.url;
+  const shipper = shipUrl === undefined ? undefined : new AuditShipper(config.audit.dir, {
+    url: shipUrl, batch: config.audit.ship.batch, pollMs: config.audit.ship.interval * 1000, timeoutMs: 10_000,
+    backoff: { initialMs: 1000, maxMs: 60_000 },
+    onError: (message) => log.warn({ code: 'AUDIT_SHIP_FAILED', reason: message }, 'audit shipping failed; retrying (the write-ahead log is not affected)'),
+  });
+  shipper?.start();
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name);
   await pods.start();
   const lease = new LeaseElector(kc, {
@@ -191,6 +199,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       await lease.release();
       await pods.stop();
       await audit.close();
+      await shipper?.stop();
       log.info({ unfinished }, 'runner stopped');
       return { unfinished };
     },

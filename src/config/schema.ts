@@ -68,6 +68,12 @@ export const configSchema = z.strictObject({
       every: z.int().min(1).max(1_000_000).default(1000),
       interval: durationField.default(10),
     }).prefault({}),
+    /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
+    ship: z.strictObject({
+      url: z.url({ protocol: /^https?$/ }).optional(),
+      batch: z.int().min(1).max(10_000).default(500),
+      interval: durationField.default(5),
+    }).prefault({}),
   }),
   server: z.strictObject({
     host: z.string().min(1).default('0.0.0.0'),

@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
 
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
   AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },
+  AUDIT_SHIP_FAILED: { status: 502, stage: 'audit' },
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },

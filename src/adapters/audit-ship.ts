@@ -1,0 +1,138 @@
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { listSegments, segmentNumber } from './audit-files.ts';
+
+const gz = promisify(gzip);
+
+export interface ShipOptions {
+  /** Decision-log endpoint (OPA's upload format: POST of a gzip'd JSON array of events). */
+  readonly url: string;
+  readonly batch: number;
+  readonly pollMs: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly timeoutMs: number;
+  readonly onError?: (message: string) => void;
+}
+
+/** Where shipping has got to: the last shipped seq and the byte just after it. */
+interface Cursor {
+  readonly seq: number;
+  readonly segment: number;
+  readonly offset: number;
+}
+
+export const SHIP_CURSOR = 'ship-cursor.json';
+
+/**
+ * Ships the audit log to an HTTP sink, at least once, in order, resuming from a cursor kept beside
+ * the log. It only reads the segments: a sink that is down or slow never blocks or changes the
+ * write-ahead file. Failed uploads are retried with exponential backoff and jitter.
+ */
+export class AuditShipper {
+  private readonly dir: string;
+  private readonly o: ShipOptions;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(dir: string, options: ShipOptions) {
+    this.dir = dir;
+    this.o = options;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async cursor(): Promise<Cursor> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, SHIP_CURSOR), 'utf8')) as Cursor;
+    } catch {
+      return { seq: 0, segment: 1, offset: 0 };
+    }
+  }
+
+  private async saveCursor(c: Cursor): Promise<void> {
+    const tmp = join(this.dir, `${SHIP_CURSOR}.tmp`);
+    await writeFile(tmp, JSON.stringify(c));
+    const fh = await open(tmp, 'r');
+    await fh.datasync().finally(() => fh.close());
+    await rename(tmp, join(this.dir, SHIP_CURSOR));
+  }
+
+  /** Up to `batch` whole records after the cursor, and the cursor after them. */
+  private async next(from: Cursor): Promise<{ events: unknown[]; cursor: Cursor }> {
+    const events: unknown[] = [];
+    let cursor = from;
+    for (const file of await listSegments(this.dir)) {
+      const segment = segmentNumber(file);
+      if (segment < cursor.segment) continue;
+      const offset = segment === cursor.segment ? cursor.offset : 0;
+      const fh = await open(file, 'r');
+      try {
+        const { size } = await fh.stat();
+        if (size <= offset) {
+          cursor = { ...cursor, segment, offset };
+          continue;
+        }
+        const buf = Buffer.alloc(Math.min(size - offset, 8 * 1024 * 1024));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        let pos = 0;
+        while (events.length < this.o.batch) {
+          const nl = buf.indexOf(0x0a, pos);
+          if (nl < 0 || nl >= bytesRead) break; // only whole lines
+          const event = JSON.parse(buf.subarray(pos, nl).toString('utf8')) as { seq: number };
+          events.push(event);
+          pos = nl + 1;
+          cursor = { seq: event.seq, segment, offset: offset + pos };
+        }
+        if (events.length >= this.o.batch) break;
+        if (offset + pos < size) break; // a partial line at the end: wait for the writer
+      } finally {
+        await fh.close();
+      }
+    }
+    return { events, cursor };
+  }
+
+  private async upload(events: unknown[]): Promise<void> {
+    const body = await gz(Buffer.from(JSON.stringify(events)));
+    const res = await fetch(this.o.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body,
+      signal: AbortSignal.timeout(this.o.timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (!res.ok) throw new Error(`sink answered ${res.status}`);
+  }
+
+  private async run(): Promise<void> {
+    let delay = this.o.backoff.initialMs;
+    while (this.running) {
+      try {
+        const { events, cursor } = await this.next(await this.cursor());
+        if (events.length === 0) {
+          await sleep(this.o.pollMs);
+          continue;
+        }
+        await this.upload(events);
+        await this.saveCursor(cursor);
+        delay = this.o.backoff.initialMs;
+      } catch (e) {
+        this.o.onError?.(e instanceof Error ? e.message : String(e));
+        await sleep(delay / 2 + Math.random() * (delay / 2));
+        delay = Math.min(this.o.backoff.maxMs, delay * 2);
+      }
+    }
+  }
+}
