@@ -22,7 +22,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
   } catch (e) {
     await rm(mnt, { recursive: true, force: true });
-    throw new Error(`this test needs a small filesystem: "mount -t tmpfs" failed (${e instanceof Error ? e.message : String(e)}); run the tests as root`);
+    throw new Error(`this test needs a small filesystem: "mount -t tmpfs" failed (${e instanceof Error ? e.message : String(e)}); run the tests as root`, { cause: e });
   }
   let server: Server | undefined;
   let audit: FileAuditLog | undefined;
