@@ -78,16 +78,19 @@ async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, aud
   const masked = maskInput(input);
   const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
 
+  const t0 = process.hrtime.bigint();
   const decision = evaluate(input, deps.policy());
+  // OPA's decision-log metric name, so existing tooling reads it.
+  const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   if (!decision.ok) {
     const denied = decision.error.code === 'POLICY_DENIED';
     const details = decision.error.details as { decision?: StepReport['decision'] } | undefined;
     const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
-    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, ...extra });
+    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, metrics, ...extra });
     return { step: step.name, status: denied ? 'denied' : 'error', code: decision.error.code, message: decision.error.message, decision: details?.decision };
   }
   const bundles = { kubiya: { revision: decision.value.revision } };
-  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles });
+  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
 
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };

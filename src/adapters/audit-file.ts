@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chain, GENESIS } from '../audit/chain.ts';
+import { chainLine, GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
@@ -106,14 +106,16 @@ export class FileAuditLog implements AuditSink {
       const startSeq = this.seq;
       const startPrev = this.prev;
       try {
+        const lines: string[] = [];
         const records = batch.map((p) => {
-          const record = chain(p.entry, this.seq + 1, this.prev);
+          const { record, line } = chainLine(p.entry, this.seq + 1, this.prev);
           this.seq = record.seq;
           this.prev = record.hash;
+          lines.push(line);
           return record;
         });
         const t0 = process.hrtime.bigint();
-        const bytes = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        const bytes = Buffer.from(lines.join('\n') + '\n');
         await writeAll(this.file, bytes);
         await this.file.datasync();
         this.size += bytes.byteLength;

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
@@ -23,15 +22,26 @@ export function segmentNumber(path: string): number {
   return Number(SEGMENT.exec(path.split('/').pop() ?? '')?.[1] ?? '0');
 }
 
-/** Every line of every segment, in order, streamed (logs may be larger than memory). */
+/**
+ * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
+ * memory; splitting buffers on "\n" is several times cheaper than readline here).
+ */
 export async function* auditLines(dir: string): AsyncGenerator<{ line: string; where: string }> {
   for (const file of await listSegments(dir)) {
-    const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    const name = file.split('/').pop() ?? file;
     let n = 0;
-    for await (const line of rl) {
-      n++;
-      if (line.length > 0) yield { line, where: `${file.split('/').pop() ?? file}:${n}` };
+    let carry: Buffer = Buffer.alloc(0);
+    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+      const buf: Buffer = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+      let start = 0;
+      for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+        n++;
+        if (nl > start) yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}` };
+        start = nl + 1;
+      }
+      carry = buf.subarray(start);
     }
+    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}` };
   }
 }
 

@@ -1,7 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { GENESIS, hashRecord } from './chain.ts';
+import { GENESIS, hashFromLine, hashRecord } from './chain.ts';
 import { checkpointValid, type Checkpoint } from './checkpoint.ts';
 import type { AuditRecord } from './record.ts';
+
+function withoutHash(record: AuditRecord): Omit<AuditRecord, 'hash'> {
+  const { hash: _hash, ...rest } = record;
+  return rest;
+}
 
 export interface VerifyProblem {
   /** The first sequence number that cannot be trusted. */
@@ -59,8 +64,10 @@ export class AuditVerifier {
       this.problem = { seq: this.expected, reason: 'prev does not match the hash of the record before it', where };
       return;
     }
-    const { hash, ...rest } = record;
-    if (hashRecord(rest) !== hash) {
+    const hash = record.hash;
+    // Lines written by the appender are canonical JSON + hash: hash their bytes; otherwise re-canonicalise.
+    const computed = hashFromLine(text) ?? hashRecord(withoutHash(record));
+    if (computed !== hash) {
       this.problem = { seq: this.expected, reason: 'hash does not match the record (it was altered)', where };
       return;
     }

@@ -1,0 +1,78 @@
+/**
+ * Audit benchmarks: append throughput with group commit (many producers, one fdatasync per batch)
+ * and `audit verify` throughput over a large log.
+ */
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileAuditLog } from '../src/adapters/audit-file.ts';
+import { segmentName, verifyAuditDir } from '../src/adapters/audit-files.ts';
+import { chainLine, GENESIS } from '../src/audit/chain.ts';
+import type { AuditEntry } from '../src/audit/record.ts';
+
+/** A realistic evaluate record (policy input and decision included), ~1.3 KB as JSON. */
+const sample = (i: number): AuditEntry => ({
+  decision_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, timestamp: new Date(1_790_000_000_000 + i).toISOString(),
+  stage: 'evaluate', outcome: 'allow', message: 'step allowed by policy', runner: 'bench', labels: { runner: 'bench' },
+  workflow: { id: `wf-${i % 100}`, runId: `run-${i}`, jti: `jti-${i}` }, step: 'build', path: 'kubiya/main/decision',
+  input: { runner: 'bench', workflow: { id: `wf-${i % 100}`, name: 'build', runId: `run-${i}`, volumes: [] }, step: { name: 'build', image: 'node:18-alpine', command: ['npm', 'run', 'build'], resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } }, env: { MODE: '***' } } },
+  masked: ['/input/step/env/MODE'], result: { allow: true, violations: [], revision: 'sha256-0123456789abcdef' },
+  bundles: { kubiya: { revision: 'sha256-0123456789abcdef' } }, metrics: { timer_rego_query_eval_ns: 141000 },
+});
+
+export interface AuditBenchResult {
+  readonly append: { readonly records: number; readonly producers: number; readonly perSecond: number; readonly seconds: number };
+  readonly verify: { readonly records: number; readonly perSecond: number; readonly seconds: number; readonly bytes: number };
+}
+
+export async function auditBench(appendRecords: number, verifyRecords: number, log: (s: string) => void = () => undefined): Promise<AuditBenchResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-audit-bench-'));
+  try {
+    // Append: `producers` concurrent callers, each awaiting its own record (as pipeline stages do).
+    const producers = 256;
+    const appender = await FileAuditLog.open(join(dir, 'append'));
+    let next = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: producers }, async () => {
+      while (next < appendRecords) await appender.append(sample(next++));
+    }));
+    const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    await appender.close();
+    log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s`);
+
+    // Verify: a log of `verifyRecords` chained records, written directly (the appender's speed is measured above).
+    const vdir = join(dir, 'verify');
+    await (await import('node:fs/promises')).mkdir(vdir);
+    const fh = await open(join(vdir, segmentName(1)), 'w');
+    let prev = GENESIS;
+    let bytes = 0;
+    for (let i = 0; i < verifyRecords; i += 10_000) {
+      const lines: string[] = [];
+      for (let j = i; j < Math.min(verifyRecords, i + 10_000); j++) {
+        const { record, line } = chainLine(sample(j), j + 1, prev);
+        prev = record.hash;
+        lines.push(line);
+      }
+      const text = lines.join('\n') + '\n';
+      bytes += Buffer.byteLength(text);
+      await fh.write(text);
+    }
+    await fh.close();
+    log(`  verify: wrote ${verifyRecords} records (${(bytes / 2 ** 20).toFixed(0)} MiB); verifying ...`);
+    const t1 = process.hrtime.bigint();
+    const report = await verifyAuditDir(vdir, undefined);
+    const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    if (!report.ok || report.records !== verifyRecords) throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);
+    return {
+      append: { records: appendRecords, producers, perSecond: appendRecords / appendSeconds, seconds: appendSeconds },
+      verify: { records: verifyRecords, perSecond: verifyRecords / verifySeconds, seconds: verifySeconds, bytes },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes('--quick');
+  console.log(JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.log), null, 2));
+}
