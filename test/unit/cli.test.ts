@@ -12,7 +12,7 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-const COMMANDS = [['serve'], ['demo'], ['dev', 'cluster', 'up'], ['dev', 'cluster', 'down'], ['policy', 'build'], ['policy', 'test'], ['policy', 'eval'], ['policy', 'replay'], ['audit', 'verify']];
+const COMMANDS = [['serve'], ['demo'], ['dev', 'cluster', 'up'], ['dev', 'cluster', 'down'], ['policy', 'build'], ['policy', 'test'], ['policy', 'eval'], ['policy', 'replay'], ['audit', 'verify'], ['audit', 'query'], ['audit', 'report']];
 
 test('every command has --help with examples and the exit codes, and exits 0', async () => {
   for (const c of COMMANDS) {
