@@ -1,4 +1,4 @@
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ErrorCode } from '../errors/codes.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
 
@@ -30,8 +30,14 @@ export interface VerifyDeps {
 }
 
 /** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
+/** Headers that point at keys the token itself chooses: never honoured, and refused outright. */
+const KEY_POINTING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
+
 export async function verify(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<AssignmentClaims>> {
   try {
+    const header = decodeProtectedHeader(token);
+    const pointing = KEY_POINTING_HEADERS.filter((h) => h in header);
+    if (pointing.length > 0) return fail('VERIFY_MALFORMED', `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`);
     const { payload } = await jwtVerify(token, deps.keys, {
       algorithms: [...options.algorithms],
       issuer: options.issuer,
@@ -67,7 +73,11 @@ export function mapJoseError(thrown: unknown): [ErrorCode, string] {
   if (thrown instanceof errors.JWKSNoMatchingKey) return ['VERIFY_KEY_NOT_FOUND', 'no trusted key matches the token'];
   if (thrown instanceof errors.JWKSMultipleMatchingKeys) return ['VERIFY_KEY_NOT_FOUND', 'more than one trusted key matches the token; a "kid" is required'];
   if (thrown instanceof errors.JWSSignatureVerificationFailed) return ['VERIFY_SIGNATURE_INVALID', 'token signature is invalid'];
-  if (thrown instanceof errors.JOSENotSupported) return ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token uses an unsupported algorithm or key'];
+  if (thrown instanceof errors.JOSENotSupported) {
+    return /Extension Header/.test(thrown.message)
+      ? ['VERIFY_MALFORMED', 'token marks a header critical that this runner does not understand']
+      : ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token uses an unsupported algorithm or key'];
+  }
   if (thrown instanceof errors.JWSInvalid || thrown instanceof errors.JWTInvalid) return ['VERIFY_MALFORMED', 'token is malformed'];
   if (thrown instanceof errors.JOSEError) return ['VERIFY_MALFORMED', `token could not be verified (${thrown.code})`];
   return ['VERIFY_MALFORMED', 'token could not be verified'];

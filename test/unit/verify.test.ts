@@ -56,6 +56,11 @@ describe('verify', () => {
       return base({}, { alg: 'RS256' }).sign(rsa.privateKey);
     }, at(0), 'VERIFY_ALGORITHM_NOT_ALLOWED'],
     ['garbage', () => Promise.resolve('a.b.c'), at(0), 'VERIFY_MALFORMED'],
+    ['jwk header embedding the signer key', async () => base({}, { jwk: stranger.publicJwk }).sign(stranger.privateKey), at(0), 'VERIFY_MALFORMED'],
+    ['jku header pointing at an attacker JWKS', async () => base({}, { jku: 'https://evil.example.com/jwks.json' }).sign(key.privateKey), at(0), 'VERIFY_MALFORMED'],
+    ['x5u header', async () => base({}, { x5u: 'https://evil.example.com/cert.pem' }).sign(key.privateKey), at(0), 'VERIFY_MALFORMED'],
+    ['iat in the future', async () => base().setIssuedAt(iat + 3600).setNotBefore(iat).setExpirationTime(iat + 7200).sign(key.privateKey), at(0), 'VERIFY_CLAIM_INVALID'],
+    ['unknown critical header', async () => base({}, { crit: ['exp-ext'], 'exp-ext': 1 }).sign(key.privateKey, { crit: { 'exp-ext': true } }), at(0), 'VERIFY_MALFORMED'],
   ];
   for (const [name, make, now, expected] of cases) {
     test(`${name} → ${expected}`, async () => {
