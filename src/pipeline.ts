@@ -1,7 +1,7 @@
 /**
  * The pipeline, in order (DESIGN §1):
  *
- *   admit:   receive → verify → validate
+ *   admit:   receive → verify → validate → claim (the WorkflowRun named from jti: exactly once)
  *   execute: for each step: evaluate → mutate → (audit, durable) → create → watch → report
  *
  * Every stage is a function returning a Result; every outcome, allow or deny, is one audit record;
@@ -49,7 +49,12 @@ export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Res
     if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
     const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
     await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
-    return ok({ name: dnsSafeName(`wr-${claims.value.jti}`), ref: run, workflow: workflow.value });
+
+    const admitted: AdmittedRun = { name: dnsSafeName(`wr-${claims.value.jti}`), ref: run, workflow: workflow.value };
+    const claimed = await deps.runs.claim(admitted, token.value);
+    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run }), claimed.error);
+    await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run });
+    return ok({ ...admitted, uid: claimed.value.uid });
   });
 }
 
@@ -74,6 +79,8 @@ async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, aud
   const { config } = deps;
   const started = deps.now().getTime();
   const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
+  // Owned by its WorkflowRun: deleting the run garbage-collects its pods.
+  if (run.uid !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true }];
   const input = policyInput(config.runner, run.workflow, step, pod);
   const masked = maskInput(input);
   const at: Fields = { workflow: run.ref, step: step.name, image: step.image };

@@ -3,6 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import type { PipelineConfig, PipelineDeps } from '../pipeline.ts';
 
@@ -36,6 +37,7 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
     policy: () => engine,
     audit,
     pods,
+    runs: new KubeRunStore(kc, setup.config.namespace, setup.config.runner),
     now: () => new Date(),
     newId: randomUUID,
   };

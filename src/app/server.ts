@@ -10,6 +10,7 @@ import { AuditShipper } from '../adapters/audit-ship.ts';
 import { checkpointSigningKey } from '../audit/keys.ts';
 import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { LeaseElector } from '../adapters/lease.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import type { Config } from '../config/schema.ts';
@@ -118,6 +119,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),
+    runs: new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name),
     now: () => new Date(),
     newId: randomUUID,
     observer: pipelineObserver(log, metrics),

@@ -28,7 +28,7 @@ export function devCommands(io: Io): Command {
     .addHelpText('after', examples('kubiya-runner dev cluster up', 'export KUBECONFIG=$(kubiya-runner dev cluster up --output json | jq -r .kubeconfig)'))
     .action(async (opts: { output: string; dir: string }) => {
       if ((await readState(opts.dir)) !== undefined) throw new CliError('CLUSTER_START_FAILED', 'a local control plane is already up (run "kubiya-runner dev cluster down" first)');
-      const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok']);
+      const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'helm']);
       if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
       io.err('starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok ...');
       await rm(opts.dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { ApiException, CoreV1Api, KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1CustomResourceDefinition, type V1Namespace } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const RESTRICTED_LABELS = Object.freeze({
@@ -50,4 +50,21 @@ export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespa
     await sleep(100);
   }
   throw new Error('kwok nodes did not become Ready within 30 s (see kwok.log)');
+}
+
+/** Installs CRDs (from the Helm chart, rendered by the caller) and waits until they are established. */
+export async function installCrds(kubeconfig: string, crds: readonly V1CustomResourceDefinition[]): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  for (const body of crds) await ignoreExists(api.createCustomResourceDefinition({ body }));
+  const deadline = Date.now() + 30_000;
+  for (const crd of crds) {
+    const name = crd.metadata?.name ?? '';
+    while (Date.now() < deadline) {
+      const got = await api.readCustomResourceDefinition({ name });
+      if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      await sleep(100);
+    }
+  }
 }

@@ -5,9 +5,11 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { freePort, startProcess, stopPid, waitUntil, type Started } from './processes.ts';
-import { bootstrapCluster } from './bootstrap.ts';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { bootstrapCluster, installCrds } from './bootstrap.ts';
+import { renderChart } from './manifest.ts';
 
 export interface ClusterTools {
   readonly etcd: string;
@@ -15,6 +17,8 @@ export interface ClusterTools {
   readonly 'kube-scheduler': string;
   readonly 'kube-controller-manager': string;
   readonly kwok: string;
+  /** To render the WorkflowRun CRD from the chart. */
+  readonly helm: string;
 }
 
 export interface ClusterOptions {
@@ -136,6 +140,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       contexts: [{ name: 'kubiya-local', context: { cluster: 'kubiya-local', user: 'kubiya-admin' } }],
     }), { mode: 0o600 });
 
+    // CRDs first: the controller-manager's garbage collector then knows WorkflowRuns from its start.
+    const crd = await renderChart(options.tools.helm, ['--show-only', 'templates/crd-workflowrun.yaml']);
+    await installCrds(kubeconfig, [parse(crd) as V1CustomResourceDefinition]);
+
     const scheduler = startProcess('kube-scheduler', options.tools['kube-scheduler'], [
       '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', '0', '--v', '0',
     ], join(dir, 'kube-scheduler.log'), detached);
@@ -158,6 +166,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const workflowsNamespace = options.workflowsNamespace ?? 'kubiya-workflows';
     const runnerNamespace = options.runnerNamespace ?? 'kubiya';
     await bootstrapCluster(kubeconfig, { workflowsNamespace, runnerNamespace, nodes: options.nodes ?? 2 });
+
 
     const state: ClusterState = {
       dir, kubeconfig, server, workflowsNamespace, runnerNamespace,

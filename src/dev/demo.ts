@@ -27,7 +27,7 @@ const STATUS_COLOUR = { succeeded: 'green', denied: 'yellow', rejected: 'yellow'
  * allowed, denied by policy, forged, failing — each reported with its audit trail.
  */
 export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = join(REPO_ROOT, '.kubiya', 'demo')): Promise<DemoResult> {
-  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa']);
+  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa', 'helm']);
   if (!tools.ok) throw new Error(tools.error.message);
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });

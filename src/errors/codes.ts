@@ -23,6 +23,8 @@ export const ERROR_CATALOGUE = {
 
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
 
+  ASSIGNMENT_REPLAYED: { status: 409, stage: 'claim' },
+
   POLICY_DENIED: { status: 403, stage: 'evaluate' },
   POLICY_UNDEFINED: { status: 500, stage: 'evaluate' },
   POLICY_EVAL_ERROR: { status: 500, stage: 'evaluate' },

@@ -1,6 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
+import type { RunStore } from '../create/run-store.ts';
 import type { ErrorCode } from '../errors/codes.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
@@ -37,6 +38,8 @@ export interface PipelineDeps {
   readonly policy: () => PolicyEngine | undefined;
   readonly audit: AuditSink;
   readonly pods: PodGateway;
+  /** Exactly-once: the WorkflowRun of each accepted assignment. */
+  readonly runs: RunStore;
   readonly now: () => Date;
   readonly newId: () => string;
   readonly observer?: PipelineObserver | undefined;
@@ -48,6 +51,8 @@ export interface AdmittedRun {
   readonly name: string;
   readonly ref: { readonly id: string; readonly runId: string; readonly jti: string };
   readonly workflow: Workflow;
+  /** The WorkflowRun's uid once claimed: step pods are owned by it (garbage-collected with it). */
+  readonly uid?: string | undefined;
 }
 
 export type StepStatus = 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';

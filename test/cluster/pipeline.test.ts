@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
@@ -56,7 +56,25 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     assert.equal(pod.spec?.containers[0]?.securityContext?.allowPrivilegeEscalation, false);
     assert.equal(pod.status?.phase, 'Succeeded');
     const stages = (await recordsOf('allowed')).map((r) => `${r.stage}:${r.outcome}`);
-    assert.deepEqual(stages, ['verify:allow', 'validate:allow', 'evaluate:allow', 'mutate:allow', 'create:allow', 'finish:success']);
+    assert.deepEqual(stages, ['verify:allow', 'validate:allow', 'claim:allow', 'evaluate:allow', 'mutate:allow', 'create:allow', 'finish:success']);
+    assert.equal(pod.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun', 'the pod is owned by its run');
+  });
+
+  test('exactly once: the same token again is ASSIGNMENT_REPLAYED; deleting the WorkflowRun garbage-collects its pods', async () => {
+    const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'once', name: 'o', runId: 'run-o', steps: [{ name: 's', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] } });
+    const first = await processAssignment({ body: token, contentType: 'application/jwt' }, runner.deps);
+    assert.equal(first.steps[0]?.status, 'succeeded');
+    const again = await processAssignment({ body: token, contentType: 'application/jwt' }, runner.deps);
+    assert.equal(again.code, 'ASSIGNMENT_REPLAYED');
+    assert.equal((await podsOf('once')).length, 1);
+    const custom = env.kc.makeApiClient(CustomObjectsApi);
+    const runs = (await custom.listNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: env.cluster.workflowsNamespace, plural: 'workflowruns', labelSelector: 'kubiya.ai/workflow=once' })) as { items: { metadata: { name: string }; spec: { token: string } }[] };
+    assert.equal(runs.items.length, 1);
+    assert.equal(runs.items[0]?.spec.token, token, 'the run keeps the signed token');
+    await custom.deleteNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: env.cluster.workflowsNamespace, plural: 'workflowruns', name: runs.items[0].metadata.name });
+    const deadline = Date.now() + 30_000;
+    while ((await podsOf('once')).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await podsOf('once'), [], 'the garbage collector removed the pod with its run');
   });
 
   test('a step denied by policy never reaches the API server, and its denial is audited with its code', async () => {

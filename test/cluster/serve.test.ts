@@ -101,6 +101,26 @@ describe('serve as a real process against the local control plane', () => {
     }
   });
 
+  test('two replicas given the same assignment at once: exactly one accepts it, the other answers 409 ASSIGNMENT_REPLAYED', async () => {
+    const a = await startServe(config('pair-runner'), env.work, { HOSTNAME: 'pair-a' });
+    const b = await startServe({ ...config('pair-runner'), audit: { dir: join(env.work, 'audit-pair-b') } }, env.work, { HOSTNAME: 'pair-b' });
+    try {
+      await waitFor('both ready', async () => (await readyStatus(a.base)) === 200 && (await readyStatus(b.base)) === 200);
+      const token = await signAssignment(key, { issuer: ISSUER, audience: 'pair-runner', workflow: { id: 'pair', name: 'p', runId: 'r', steps: [{ name: 's', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] } });
+      const post = (base: string) => fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }));
+      const answers = await Promise.all([post(a.base), post(b.base)]);
+      assert.deepEqual(answers.map((x) => x.status).sort(), [202, 409], JSON.stringify(answers));
+      assert.equal(answers.find((x) => x.status === 409)?.code, 'ASSIGNMENT_REPLAYED');
+      const core = env.kc.makeApiClient(CoreV1Api);
+      await waitFor('the one pod', async () => (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/workflow=pair' })).items.length === 1);
+      await sleep(500);
+      assert.equal((await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/workflow=pair' })).items.length, 1);
+    } finally {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
+    }
+  });
+
   test('SIGTERM during a burst: every accepted assignment is executed and audited, later ones are refused, the chain verifies', async () => {
     const name = 'burst-runner';
     const serve = await startServe(config(name), env.work);

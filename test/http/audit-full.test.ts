@@ -11,8 +11,9 @@ import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryPods } from '../support/memory.ts';
-import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
+import { engineReturning, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import { ISSUER, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
 const { key, keys } = await testKeys();
 
@@ -32,7 +33,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const pods = new MemoryPods();
     const runs: Promise<unknown>[] = [];
     const deps: PipelineDeps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods,
+      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs: new MemoryRuns(),
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
       now: () => new Date(), newId: () => crypto.randomUUID(),
     };
@@ -48,7 +49,8 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     let n = 0;
     const post = async () => {
       const wf = { ...workflow(), id: `wf-${++n}` };
-      return fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: await sign(key, wf, new Date()) });
+      const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf });
+      return fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
     };
 
     assert.equal((await post()).status, 202);

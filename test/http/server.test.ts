@@ -14,7 +14,7 @@ import { pipelineObserver } from '../../src/app/observer.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
-import { MemoryAudit, MemoryPods } from '../support/memory.ts';
+import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
@@ -40,7 +40,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const log = createLogger(RUNNER, 'info', new Writable({ write: (c: Buffer, _e, cb) => { logLines.push(c.toString()); cb(); } }));
     deps = {
       config: defaultPipelineConfig(RUNNER, ISSUER),
-      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(),
+      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(),
       now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
     };
     const app: HttpApp = {
@@ -74,6 +74,14 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const body = await json(res);
     assert.equal(body.run, 'wr-jti-1');
     assert.equal(body.workflow, 'wf-1');
+    await Promise.all(runs);
+    assert.equal(deps.pods.created.length, 1);
+  });
+
+  test('the same assignment again is 409 ASSIGNMENT_REPLAYED and runs nothing', async () => {
+    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), new Date()));
+    assert.equal(res.status, 409);
+    assert.equal((await json(res)).code, 'ASSIGNMENT_REPLAYED');
     await Promise.all(runs);
     assert.equal(deps.pods.created.length, 1);
   });

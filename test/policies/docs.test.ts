@@ -14,7 +14,7 @@ import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { processAssignment } from '../../src/pipeline.ts';
-import { MemoryPods } from '../support/memory.ts';
+import { MemoryPods, MemoryRuns } from '../support/memory.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
@@ -32,7 +32,7 @@ async function seedAuditLog(ws: string): Promise<void> {
   const engine = await loadEngine(await readBundle(file));
   const key = await newSigningKey();
   const audit = await FileAuditLog.open(join(ws, '.kubiya', 'demo', 'audit'));
-  const deps = { config: defaultPipelineConfig('docs', 'https://cp'), keys: createLocalJWKSet(jwks([key])), policy: () => engine, audit, pods: new MemoryPods(), now: () => new Date(), newId: () => crypto.randomUUID() };
+  const deps = { config: defaultPipelineConfig('docs', 'https://cp'), keys: createLocalJWKSet(jwks([key])), policy: () => engine, audit, pods: new MemoryPods(), runs: new MemoryRuns(), now: () => new Date(), newId: () => crypto.randomUUID() };
   const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
   const workflows = [
     await readWorkflowFile(join(ws, 'examples', 'python-analyze.yaml')),

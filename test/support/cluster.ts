@@ -8,7 +8,7 @@ import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
-  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa']);
+  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa', 'helm']);
   if (!tools.ok) throw new Error(tools.error.message);
   return tools.value;
 }

@@ -3,7 +3,7 @@ import { ERROR_CODES } from '../../src/errors/codes.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { processAssignment, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryAudit, MemoryPods } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
@@ -76,7 +76,7 @@ export async function fuzzOne(body: string, keys: PipelineDeps['keys'], out: { -
   out.cases++;
   const pods = new MemoryPods();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: new MemoryAudit(), pods,
+    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: new MemoryAudit(), pods, runs: new MemoryRuns(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     now: () => new Date(), newId: () => 'id',
   };

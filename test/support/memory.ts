@@ -2,6 +2,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import type { CreatedPod, PodGateway } from '../../src/create/pod-gateway.ts';
+import type { ClaimedRun, RunStore } from '../../src/create/run-store.ts';
+import type { AdmittedRun } from '../../src/pipeline.ts';
 import { fail, ok, type Result } from '../../src/errors/result.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import type { PodOutcome } from '../../src/watch/outcome.ts';
@@ -36,4 +38,13 @@ export class MemoryPods implements PodGateway {
 /** A policy engine whose raw result the test chooses (to reach every fail-closed path). */
 export function engineReturning(result: () => unknown, entrypoints = ['kubiya/main/decision'], revision = 'test-rev'): PolicyEngine {
   return { revision, entrypoints, evaluate: () => result() };
+}
+
+export class MemoryRuns implements RunStore {
+  readonly claimed = new Set<string>();
+  claim(run: AdmittedRun): Promise<Result<ClaimedRun>> {
+    if (this.claimed.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
+    this.claimed.add(run.name);
+    return Promise.resolve(ok({ name: run.name, uid: `uid-${run.name}` }));
+  }
 }

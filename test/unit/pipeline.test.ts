@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { fail } from '../../src/errors/result.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { processAssignment, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryAudit, MemoryPods } from '../support/memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 
 const { key, keys } = await testKeys();
@@ -18,6 +18,7 @@ function deps(over: Partial<PipelineDeps> = {}): PipelineDeps & { audit: MemoryA
     policy: () => allow,
     audit: new MemoryAudit(),
     pods: new MemoryPods(),
+    runs: new MemoryRuns(),
     now: () => NOW,
     newId: () => `id-${++n}`,
     ...over,
@@ -32,13 +33,26 @@ describe('pipeline (in-memory ports)', () => {
     assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded']);
     assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), ['workflow-wf-1-step-one', 'workflow-wf-1-step-two']);
     assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`), [
-      'verify:', 'validate:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
+      'verify:', 'validate:', 'claim:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
     ]);
     const mutateRecord = d.audit.records.find((r) => r.stage === 'mutate');
     assert.ok(Array.isArray(mutateRecord?.patch) && mutateRecord.patch.length > 0, 'the applied JSON Patch is audited');
     const text = JSON.stringify(d.audit.records);
     assert.ok(!text.includes('hunter2'), 'env values are masked in the audit log');
     assert.ok(d.audit.records.some((r) => r.masked?.includes('/input/step/env/TOKEN')));
+  });
+
+  test('exactly once: the same token again is ASSIGNMENT_REPLAYED, audited, and makes no second pod', async () => {
+    const d = deps();
+    const token = await sign(key);
+    const first = await processAssignment({ body: token }, d);
+    assert.equal(first.accepted, true);
+    const again = await processAssignment({ body: token }, d);
+    assert.equal(again.accepted, false);
+    assert.equal(again.code, 'ASSIGNMENT_REPLAYED');
+    assert.equal(d.pods.created.length, 1);
+    const last = d.audit.records.at(-1);
+    assert.equal(`${last?.stage}:${last?.outcome}:${last?.code}`, 'claim:deny:ASSIGNMENT_REPLAYED');
   });
 
   test('a policy deny stops the workflow: no pod, later steps skipped', async () => {
