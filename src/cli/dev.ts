@@ -1,8 +1,11 @@
 import { Command } from 'commander';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startCluster, stopClusterState, type ClusterState } from '../dev/cluster.ts';
+import { loadOrCreateKey } from '../dev/key-file.ts';
+import { signAssignment } from '../dev/sign.ts';
+import { readWorkflowFile } from '../dev/workflow-file.ts';
 import { CliError, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
 
@@ -59,5 +62,26 @@ export function devCommands(io: Io): Command {
       io.out('local control plane stopped and removed');
     });
   dev.addCommand(cluster);
+  dev
+    .command('sign <workflow>')
+    .description('mint one signed assignment (compact JWS) from a workflow YAML file, as the control plane would')
+    .option('--key <file>', 'signing key (private JWK); created with <file>.jwks.json beside it when missing', join(REPO_ROOT, '.kubiya', 'control-plane', 'signing-key.json'))
+    .option('--issuer <iss>', 'issuer (controlPlane.issuer of the runner)', 'https://control-plane.kubiya.local')
+    .option('--audience <runner>', 'the runner it is for (runner.name)', 'production-runner')
+    .option('--ttl <seconds>', 'lifetime', (v) => Number(v), 300)
+    .option('--jti <id>', 'assignment id (default: random)')
+    .addHelpText('after', examples('kubiya-runner dev sign examples/python-analyze.yaml --audience production-runner > token.jwt', 'curl -X POST -H "content-type: application/jwt" --data-binary @token.jwt http://localhost:8080/v1/assignments'))
+    .action(async (workflowFile: string, opts: { key: string; issuer: string; audience: string; ttl: number; jti?: string }) => {
+      let workflow;
+      try {
+        workflow = await readWorkflowFile(workflowFile);
+      } catch (e) {
+        throw new CliError('VALIDATE_SCHEMA', e instanceof Error ? e.message : String(e));
+      }
+      await mkdir(dirname(opts.key), { recursive: true });
+      const { key, created, jwksFile } = await loadOrCreateKey(opts.key);
+      if (created) io.err(`created signing key ${opts.key}; runners trust ${jwksFile}`);
+      io.out(await signAssignment(key, { issuer: opts.issuer, audience: opts.audience, workflow, ttlSeconds: opts.ttl, ...(opts.jti !== undefined ? { jti: opts.jti } : {}) }));
+    });
   return dev;
 }

@@ -31,6 +31,8 @@ export interface ClusterOptions {
   readonly runnerNamespace?: string;
   /** Number of fake kwok nodes. */
   readonly nodes?: number;
+  /** Install the WorkflowRun CRD (default true; the Helm test installs it through the chart). */
+  readonly crds?: boolean;
 }
 
 export interface ClusterState {
@@ -141,8 +143,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }), { mode: 0o600 });
 
     // CRDs first: the controller-manager's garbage collector then knows WorkflowRuns from its start.
-    const crd = await renderChart(options.tools.helm, ['--show-only', 'templates/crd-workflowrun.yaml']);
-    await installCrds(kubeconfig, [parse(crd) as V1CustomResourceDefinition]);
+    if (options.crds ?? true) {
+      const crd = await renderChart(options.tools.helm, ['--show-only', 'templates/crd-workflowrun.yaml']);
+      await installCrds(kubeconfig, [parse(crd) as V1CustomResourceDefinition]);
+    }
 
     const scheduler = startProcess('kube-scheduler', options.tools['kube-scheduler'], [
       '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', '0', '--v', '0',

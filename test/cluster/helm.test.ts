@@ -44,7 +44,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   const workflowRun = (name: string) => ({ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'production-runner' } });
 
   before(async () => {
-    env = await testCluster();
+    env = await testCluster({ crds: false });
     core = env.kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: NS, labels: { name: NS, ...RESTRICTED_LABELS } } } });
   });

@@ -22,11 +22,11 @@ export interface TestCluster {
 }
 
 /** A real local control plane plus a freshly built policy bundle, for one test file. */
-export async function testCluster(): Promise<TestCluster> {
+export async function testCluster(options: { crds?: boolean } = {}): Promise<TestCluster> {
   const tools = requireTools();
   const work = await mkdtemp(join(tmpdir(), 'kubiya-test-'));
   const { file: bundle } = await buildBundle(tools.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
-  const cluster = await startCluster({ tools });
+  const cluster = await startCluster({ tools, ...options });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   return {
