@@ -3,7 +3,8 @@ import { access, constants, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, VersionApi, type V1Pod } from '@kubernetes/client-node';
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { AuditShipper } from '../adapters/audit-ship.ts';
@@ -47,16 +48,19 @@ function timed(pods: PodGateway, metrics: Metrics): PodGateway {
   };
 }
 
-async function loadKeys(config: Config): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean }> {
+async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
     const jwks = JSON.parse(await readFile(cp.jwksFile, 'utf8')) as JSONWebKeySet;
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error(`${cp.jwksFile} holds no keys`);
-    return { keys: createLocalJWKSet(jwks), loaded: () => true };
+    return { keys: createLocalJWKSet(jwks), loaded: () => true, stop: () => undefined };
   }
-  const remote = createRemoteJWKSet(new URL(cp.jwksUrl as string), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
-  await remote.reload().catch(() => undefined);
-  return { keys: remote, loaded: () => remote.jwks() !== undefined };
+  const remote = new RemoteJwks({
+    url: cp.jwksUrl as string, refreshMs: cp.jwksRefresh * 1000, staleIfErrorMs: cp.jwksStaleIfError * 1000, minRefetchMs: 30_000, timeoutMs: 5000,
+    onError: (message) => log.warn({ code: 'JWKS_FETCH_FAILED', reason: message }, 'could not fetch the control plane keys; using the last good ones within the stale-if-error bound'),
+  });
+  await remote.start();
+  return { keys: remote.getKey, loaded: () => remote.loaded(), stop: () => remote.stop() };
 }
 
 /** Starts `serve`: loads everything it needs (or throws, before listening), then listens. */
@@ -66,7 +70,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   if (config.kubernetes.kubeconfig !== undefined) kc.loadFromFile(config.kubernetes.kubeconfig);
   else kc.loadFromCluster();
 
-  const { keys, loaded: keysLoaded } = await loadKeys(config);
+  const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log);
   const policies = new PolicyStore(config.policy.bundle, {
     loaded: (revision) => {
       metrics.policyLoaded(revision);
@@ -198,6 +202,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       server.closeAllConnections();
       await closed;
       policies.close();
+      stopKeys();
       await lease.release();
       await pods.stop();
       await audit.close();

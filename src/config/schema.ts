@@ -44,6 +44,10 @@ export const configSchema = z.strictObject({
     issuer: z.string().min(1),
     jwksFile: z.string().min(1).optional(),
     jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
+    jwksRefresh: durationField.default(300),
+    /** How long the last good JWKS stays in use while the URL fails; then no token verifies. */
+    jwksStaleIfError: durationField.default(3600),
     algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256'])).min(1).default(['EdDSA', 'ES256']),
     maxTokenAge: durationField.default(600),
     clockTolerance: durationField.default(30),

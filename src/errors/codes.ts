@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = {
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
   AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },
   AUDIT_SHIP_FAILED: { status: 502, stage: 'audit' },
+  JWKS_FETCH_FAILED: { status: 502, stage: 'verify' },
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },
