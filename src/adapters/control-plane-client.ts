@@ -1,0 +1,205 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ControlPlaneEvent {
+  readonly id: string;
+  readonly runner: string;
+  readonly workflow: string;
+  readonly runId: string;
+  readonly step?: string | undefined;
+  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Error';
+  readonly code?: string | undefined;
+  readonly exitCode?: number | undefined;
+  readonly reason?: string | undefined;
+  readonly time: string;
+}
+
+export interface ControlPlaneClientOptions {
+  readonly url: string;
+  readonly runner: string;
+  readonly token: string;
+  readonly version: string;
+  readonly capabilities: Readonly<Record<string, unknown>>;
+  readonly pollWaitSeconds: number;
+  readonly heartbeatMs: number;
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly requestTimeoutMs: number;
+  readonly eventBatch: number;
+  readonly eventQueueMax: number;
+  readonly onError?: (operation: string, message: string) => void;
+}
+
+/** What the client hands an assignment to (the same path as push intake). */
+export type Intake = (token: string) => Promise<void>;
+
+class Backoff {
+  private attempt = 0;
+  private readonly o: ControlPlaneClientOptions['backoff'];
+  constructor(o: ControlPlaneClientOptions['backoff']) {
+    this.o = o;
+  }
+  reset(): void {
+    this.attempt = 0;
+  }
+  /** Full jitter: a random wait up to the exponential bound. */
+  async wait(): Promise<void> {
+    const bound = Math.min(this.o.maxMs, this.o.initialMs * 2 ** this.attempt++);
+    await sleep(Math.random() * bound);
+  }
+}
+
+/**
+ * The runner's side of the control-plane protocol (docs/control-plane.md): register, heartbeat,
+ * long-poll for assignments, post step events in batches until acknowledged. A control plane that
+ * is down, slow, answers 5xx or garbage never stops the runner: every call retries with backoff
+ * and jitter. Events wait in a bounded queue until acknowledged; when it is full, the client stops
+ * polling (intake pushes back) instead of dropping events.
+ */
+export class ControlPlaneClient {
+  private readonly o: ControlPlaneClientOptions;
+  private readonly intake: Intake;
+  private readonly canAccept: () => boolean;
+  private readonly queue: ControlPlaneEvent[] = [];
+  private running = false;
+  private loops: Promise<unknown>[] = [];
+  private registeredOnce = false;
+
+  constructor(options: ControlPlaneClientOptions, intake: Intake, canAccept: () => boolean) {
+    this.o = options;
+    this.intake = intake;
+    this.canAccept = canAccept;
+  }
+
+  get registered(): boolean {
+    return this.registeredOnce;
+  }
+
+  get pendingEvents(): number {
+    return this.queue.length;
+  }
+
+  /** Queues an event; false (and nothing queued) when the queue is full. */
+  enqueue(event: ControlPlaneEvent): boolean {
+    if (this.queue.length >= this.o.eventQueueMax) return false;
+    this.queue.push(event);
+    return true;
+  }
+
+  hasRoom(): boolean {
+    return this.queue.length < this.o.eventQueueMax;
+  }
+
+  private async call(operation: string, method: string, path: string, body?: unknown, timeoutMs = this.o.requestTimeoutMs): Promise<Response> {
+    const res = await fetch(`${this.o.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.status >= 400) {
+      await res.arrayBuffer().catch(() => undefined);
+      throw new Error(`${operation}: control plane answered ${res.status}`);
+    }
+    return res;
+  }
+
+  private fail(operation: string, e: unknown): void {
+    this.o.onError?.(operation, e instanceof Error ? e.message : String(e));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const base = `/v1/runners/${encodeURIComponent(this.o.runner)}`;
+    const register = async () => {
+      const backoff = new Backoff(this.o.backoff);
+      while (this.running && !this.registeredOnce) {
+        try {
+          await this.call('register', 'POST', `${base}/register`, { name: this.o.runner, version: this.o.version, capabilities: this.o.capabilities });
+          this.registeredOnce = true;
+        } catch (e) {
+          this.fail('register', e);
+          await backoff.wait();
+        }
+      }
+    };
+    const heartbeat = async () => {
+      while (this.running) {
+        await sleep(this.o.heartbeatMs);
+        if (!this.registeredOnce || !this.running) continue;
+        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length }).catch((e: unknown) => this.fail('heartbeat', e));
+      }
+    };
+    const poll = async () => {
+      const backoff = new Backoff(this.o.backoff);
+      while (this.running) {
+        if (!this.registeredOnce || !this.canAccept() || !this.hasRoom()) {
+          await sleep(200);
+          continue;
+        }
+        try {
+          const res = await this.call('poll', 'GET', `${base}/assignments?wait=${this.o.pollWaitSeconds}`, undefined, (this.o.pollWaitSeconds + 10) * 1000);
+          if (res.status === 204) {
+            backoff.reset();
+            continue;
+          }
+          const doc = (await res.json());
+          const tokens = typeof doc === 'object' && doc !== null && 'assignments' in doc && Array.isArray(doc.assignments) ? (doc.assignments as unknown[]) : undefined;
+          if (tokens === undefined || !tokens.every((t) => typeof t === 'string')) throw new Error('poll: malformed answer');
+          backoff.reset();
+          for (const token of tokens) await this.intake(token);
+        } catch (e) {
+          this.fail('poll', e);
+          await backoff.wait();
+        }
+      }
+    };
+    this.loops = [register(), heartbeat(), poll(), this.flushLoop(() => this.running)];
+  }
+
+  private async flushLoop(keepGoing: () => boolean): Promise<void> {
+    const backoff = new Backoff(this.o.backoff);
+    const path = `/v1/runners/${encodeURIComponent(this.o.runner)}/events`;
+    while (keepGoing() || this.queue.length > 0) {
+      if (this.queue.length === 0) {
+        await sleep(100);
+        continue;
+      }
+      const batch = this.queue.slice(0, this.o.eventBatch);
+      try {
+        const res = await this.call('events', 'POST', path, { events: batch });
+        const doc = (await res.json()) as { acked?: unknown };
+        if (!Array.isArray(doc.acked)) throw new Error('events: malformed answer');
+        const acked = new Set(doc.acked as string[]);
+        for (let i = this.queue.length - 1; i >= 0; i--) if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
+        backoff.reset();
+      } catch (e) {
+        this.fail('events', e);
+        if (!keepGoing() && this.stopDeadline !== undefined && Date.now() > this.stopDeadline) return;
+        await backoff.wait();
+      }
+    }
+  }
+
+  private stopDeadline: number | undefined;
+
+  /** Stops polling; keeps delivering queued events for up to `flushMs`. Returns how many were left. */
+  async stop(flushMs: number): Promise<number> {
+    this.stopDeadline = Date.now() + flushMs;
+    this.running = false;
+    await Promise.race([Promise.allSettled(this.loops), sleep(flushMs + 1000)]);
+    return this.queue.length;
+  }
+}
+
+/** Maps an audit record to the control-plane event it implies (undefined: nothing to tell). */
+export function eventOf(record: { decision_id: string; stage: string; outcome: string; code?: string | undefined; workflow?: { id: string; runId: string } | undefined; step?: string | undefined; pod?: { exitCode?: number; reason?: string } | undefined; timestamp: string }, runner: string): ControlPlaneEvent | undefined {
+  if (record.workflow === undefined) return undefined;
+  const base = { id: record.decision_id, runner, workflow: record.workflow.id, runId: record.workflow.runId, step: record.step, time: record.timestamp, code: record.code };
+  if (record.stage === 'claim') return { ...base, phase: record.outcome === 'allow' ? 'Accepted' : 'Rejected' };
+  if (record.stage === 'validate' && record.outcome !== 'allow') return { ...base, phase: 'Rejected' };
+  if (record.stage === 'evaluate' && record.outcome === 'deny') return { ...base, phase: 'Denied' };
+  if (record.stage === 'create' && record.outcome === 'allow') return { ...base, phase: 'Running' };
+  if (record.stage === 'finish') return { ...base, phase: record.outcome === 'success' ? 'Succeeded' : record.outcome === 'failure' ? 'Failed' : 'Error', exitCode: record.pod?.exitCode, reason: record.pod?.reason };
+  if (record.outcome === 'error') return { ...base, phase: 'Error' };
+  return undefined;
+}

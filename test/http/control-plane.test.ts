@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { createRemoteJWKSet } from 'jose';
+import { ControlPlaneClient, eventOf } from '../../src/adapters/control-plane-client.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { startControlPlane } from '../../src/dev/control-plane.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
+import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
+
+const RUNNER = 'cp-runner';
+
+async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>>) => Promise<void>) {
+  const cp = await startControlPlane({ token: 'runner-secret' });
+  const errors: string[] = [];
+  const ref: { client?: ControlPlaneClient } = {};
+  const runs: Promise<unknown>[] = [];
+  const deps: PipelineDeps = {
+    config: defaultPipelineConfig(RUNNER, cp.issuer), keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
+    policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
+    audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), now: () => new Date(), newId: () => crypto.randomUUID(),
+    observer: {
+      recorded: (r) => {
+        const e = eventOf(r, RUNNER);
+        if (e !== undefined) ref.client?.enqueue(e);
+      },
+      workflowStarted: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined,
+    },
+  };
+  const client = new ControlPlaneClient({
+    url: cp.url, runner: RUNNER, token: 'runner-secret', version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false },
+    pollWaitSeconds: 1, heartbeatMs: 200, backoff: { initialMs: 20, maxMs: 400 }, requestTimeoutMs: 1000, eventBatch: 5, eventQueueMax: 1000,
+    onError: (op, m) => errors.push(`${op}: ${m}`),
+  }, async (token) => {
+    const run = await admit({ body: token, contentType: 'application/jwt' }, deps);
+    if (run.ok) runs.push(execute(run.value, deps));
+  }, () => true);
+  ref.client = client;
+  return { cp, client, errors, runs, deps, fault };
+}
+
+test('reference control plane ↔ runner: register, heartbeat, long-poll, step events for the seed examples', async () => {
+  const { cp, client, errors } = await harness();
+  try {
+    client.start();
+    for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml']) await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
+    const until = Date.now() + 10_000;
+    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 4 && Date.now() < until) await sleep(50);
+    assert.deepEqual(cp.registered.get(RUNNER), { name: RUNNER, version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false } });
+    assert.ok((cp.heartbeats.get(RUNNER) ?? 0) >= 1);
+    for (const wf of ['analyze', 'build', 'security-scan', 'deploy']) {
+      assert.deepEqual(cp.events.filter((e) => e.workflow === wf).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], `${wf}: ${JSON.stringify(errors)}`);
+    }
+    assert.equal(client.pendingEvents, 0);
+  } finally {
+    await client.stop(1000);
+    await cp.close();
+  }
+});
+
+test('a control plane that is down, then answers 503, then garbage, then slowly: the runner keeps going and loses no event', async () => {
+  const { cp, client, errors } = await harness();
+  try {
+    cp.fault = 'error';
+    client.start();
+    await sleep(500);
+    assert.equal(client.registered, false, 'not registered while the control plane fails');
+    cp.fault = 'none';
+    while (!client.registered) await sleep(20);
+    // Work arrives, then the control plane degrades while events are being posted.
+    for (let i = 0; i < 6; i++) await cp.assign(RUNNER, { id: `wf-${i}`, name: 'n', runId: `r-${i}`, steps: [{ name: 's', image: 'python:3.11' }] });
+    await sleep(150);
+    cp.fault = 'garbage';
+    await sleep(500);
+    cp.fault = 'error';
+    await sleep(500);
+    cp.fault = 'slow';
+    await sleep(1500);
+    cp.fault = 'none';
+    const until = Date.now() + 15_000;
+    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 6 && Date.now() < until) await sleep(50);
+    assert.ok(errors.length > 0, 'the faults were seen');
+    for (let i = 0; i < 6; i++) assert.deepEqual(cp.events.filter((e) => e.workflow === `wf-${i}`).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], `wf-${i}`);
+    assert.equal(new Set(cp.events.map((e) => e.id)).size, cp.events.length, 'each event recorded once');
+    assert.equal(client.pendingEvents, 0);
+  } finally {
+    await client.stop(1000);
+    await cp.close();
+  }
+});
+
+test('a full event queue stops polling (intake pushes back) instead of dropping events', async () => {
+  const cp = await startControlPlane({ token: 't' });
+  const taken: string[] = [];
+  const client = new ControlPlaneClient({
+    url: cp.url, runner: RUNNER, token: 't', version: 'v', capabilities: {}, pollWaitSeconds: 1, heartbeatMs: 1000,
+    backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 1000, eventBatch: 10, eventQueueMax: 2,
+  }, (token) => {
+    taken.push(token);
+    return Promise.resolve();
+  }, () => true);
+  const event = (id: string) => ({ id, runner: RUNNER, workflow: 'w', runId: 'r', phase: 'Accepted' as const, time: '' });
+  try {
+    cp.fault = 'events'; // events cannot be delivered
+    client.start();
+    while (!client.registered) await sleep(20);
+    assert.equal(client.enqueue(event('a')), true);
+    assert.equal(client.enqueue(event('b')), true);
+    assert.equal(client.enqueue(event('c')), false, 'full: refused, not dropped silently');
+    await cp.assign(RUNNER, { id: 'waiting', name: 'n', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
+    await sleep(700);
+    assert.deepEqual(taken, [], 'no polling while the queue is full');
+    cp.fault = 'none';
+    const until = Date.now() + 5000;
+    while (taken.length === 0 && Date.now() < until) await sleep(20);
+    assert.equal(taken.length, 1, 'polling resumes once events are acknowledged');
+    assert.deepEqual(cp.events.map((e) => e.id), ['a', 'b']);
+  } finally {
+    await client.stop(500);
+    await cp.close();
+  }
+});
