@@ -14,11 +14,14 @@ import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { LeaseElector } from '../adapters/lease.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
+import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts';
 import type { Config } from '../config/schema.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { admit, execute, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
 import { pipelineObserver } from './observer.ts';
+
+export const RUNNER_VERSION = '0.1.0';
 
 export interface ServerContext {
   readonly config: Config;
@@ -126,7 +129,22 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     runs: new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name),
     now: () => new Date(),
     newId: randomUUID,
-    observer: pipelineObserver(log, metrics),
+  };
+
+  const token = config.runner.token ?? (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
+  if (config.controlPlane.url !== undefined && token === undefined) throw new Error('controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)');
+  let client: ControlPlaneClient | undefined;
+  const base = pipelineObserver(log, metrics);
+  const observed: PipelineDeps = {
+    ...deps,
+    observer: {
+      ...base,
+      recorded: (record, context) => {
+        base.recorded(record, context);
+        const event = client === undefined ? undefined : eventOf(record, config.runner.name);
+        if (event !== undefined && client?.enqueue(event) === false) log.error({ code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id }, 'control-plane event queue is full; intake pauses until events are acknowledged');
+      },
+    },
   };
 
   const inflight = new Set<Promise<unknown>>();
@@ -163,14 +181,16 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
 
+  const startRun = (run: AdmittedRun): void => {
+    running++;
+    log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
+    void track(execute(run, observed).finally(() => running--));
+  };
+  const hasCapacity = (): boolean => running < config.runner.workflow.maxConcurrent && (client?.hasRoom() ?? true);
   const server = createHttpServer({
-    admit: (raw) => track(admit(raw, deps)),
-    start: (run: AdmittedRun) => {
-      running++;
-      log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
-      void track(execute(run, deps).finally(() => running--));
-    },
-    hasCapacity: () => running < config.runner.workflow.maxConcurrent,
+    admit: (raw) => track(admit(raw, observed)),
+    start: startRun,
+    hasCapacity,
     draining: () => draining,
     ready,
     metrics: async () => {
@@ -186,6 +206,21 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     server.listen(config.server.port, config.server.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  if (config.controlPlane.url !== undefined && token !== undefined) {
+    client = new ControlPlaneClient({
+      url: config.controlPlane.url, runner: config.runner.name, token, version: RUNNER_VERSION,
+      capabilities: { maxConcurrent: config.runner.workflow.maxConcurrent, namespaces: [config.runner.workflow.namespace], gpu: true, podSecurityStandard: 'restricted' },
+      pollWaitSeconds: 20, heartbeatMs: 10_000, backoff: { initialMs: 500, maxMs: 30_000 }, requestTimeoutMs: 10_000, eventBatch: 100, eventQueueMax: 10_000,
+      onError: (operation, message) => {
+        metrics.controlPlaneError(operation);
+        log.warn({ code: 'CONTROL_PLANE_UNAVAILABLE', operation, reason: message }, 'control plane call failed; retrying with backoff');
+      },
+    }, async (assignment) => {
+      const run = await track(admit({ body: assignment, contentType: 'application/jwt' }, observed));
+      if (run.ok) startRun(run.value);
+    }, () => !draining && hasCapacity());
+    client.start();
+  }
   log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
 
   return {
@@ -198,6 +233,8 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       const graceMs = config.server.shutdownGrace * 1000;
       const finished = await Promise.race([Promise.allSettled([...inflight]).then(() => true), sleep(graceMs).then(() => false)]);
       const unfinished = finished ? 0 : inflight.size;
+      const undelivered = client === undefined ? 0 : await client.stop(5000);
+      if (undelivered > 0) log.warn({ undelivered }, 'control-plane events not acknowledged before exit');
       if (!finished) log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
       server.closeAllConnections();
       await closed;

@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startCluster, stopClusterState, type ClusterState } from '../dev/cluster.ts';
+import { startControlPlane } from '../dev/control-plane.ts';
 import { loadOrCreateKey } from '../dev/key-file.ts';
 import { signAssignment } from '../dev/sign.ts';
 import { readWorkflowFile } from '../dev/workflow-file.ts';
@@ -82,6 +83,41 @@ export function devCommands(io: Io): Command {
       const { key, created, jwksFile } = await loadOrCreateKey(opts.key);
       if (created) io.err(`created signing key ${opts.key}; runners trust ${jwksFile}`);
       io.out(await signAssignment(key, { issuer: opts.issuer, audience: opts.audience, workflow, ttlSeconds: opts.ttl, ...(opts.jti !== undefined ? { jti: opts.jti } : {}) }));
+    });
+  dev
+    .command('control-plane')
+    .description('run the reference control plane: JWKS, signed assignments by long-poll, recorded step events')
+    .option('--port <port>', 'listen port (127.0.0.1)', (v) => Number(v), 8090)
+    .requiredOption('--token <token>', 'the runner token it accepts')
+    .option('--runner <name>', 'the runner to queue --assign files for', 'production-runner')
+    .option('--assign <files...>', 'workflow YAML files to sign and queue at start')
+    .addHelpText('after', examples('kubiya-runner dev control-plane --token dev-token --runner production-runner --assign examples/python-analyze.yaml examples/node-build.yaml'))
+    .action(async (opts: { port: number; token: string; runner: string; assign?: string[] }) => {
+      const cp = await startControlPlane({ token: opts.token, port: opts.port });
+      io.out(`reference control plane on ${cp.url}\n  issuer   ${cp.issuer}\n  jwksUrl  ${cp.url}/.well-known/jwks.json`);
+      for (const f of opts.assign ?? []) {
+        let wf;
+        try {
+          wf = await readWorkflowFile(f);
+        } catch (e) {
+          throw new CliError('VALIDATE_SCHEMA', e instanceof Error ? e.message : String(e));
+        }
+        await cp.assign(opts.runner, wf);
+        io.out(`queued ${f} for ${opts.runner}`);
+      }
+      let shown = 0;
+      const timer = setInterval(() => {
+        for (const e of cp.events.slice(shown)) io.out(`event ${e.time} ${e.workflow}${e.step !== undefined ? `/${e.step}` : ''} ${e.phase}${e.code !== undefined ? ` ${e.code}` : ''}${e.exitCode !== undefined ? ` exit=${e.exitCode}` : ''}`);
+        shown = cp.events.length;
+      }, 500);
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      clearInterval(timer);
+      await cp.close();
     });
   return dev;
 }

@@ -38,6 +38,8 @@ export const ERROR_CATALOGUE = {
   AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },
   AUDIT_SHIP_FAILED: { status: 502, stage: 'audit' },
   JWKS_FETCH_FAILED: { status: 502, stage: 'verify' },
+  CONTROL_PLANE_UNAVAILABLE: { status: 502, stage: 'intake' },
+  CONTROL_PLANE_EVENTS_FULL: { status: 503, stage: 'intake' },
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },

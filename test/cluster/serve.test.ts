@@ -7,6 +7,8 @@ import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { firstBroken } from '../../src/audit/chain.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { startControlPlane } from '../../src/dev/control-plane.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
@@ -118,6 +120,28 @@ describe('serve as a real process against the local control plane', () => {
     } finally {
       a.child.kill('SIGKILL');
       b.child.kill('SIGKILL');
+    }
+  });
+
+  test('pulling from the reference control plane: seed examples run to Succeeded pods and every step event reaches it', async () => {
+    const cp = await startControlPlane({ token: 'cp-token' });
+    const serve = await startServe({
+      ...config('cp-runner'),
+      controlPlane: { url: cp.url, issuer: cp.issuer, jwksUrl: `${cp.url}/.well-known/jwks.json` },
+    }, env.work, { RUNNER_TOKEN: 'cp-token' });
+    try {
+      for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml']) await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
+      await waitFor('events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Succeeded' || e.phase === 'Denied').length === 3), 30_000);
+      assert.ok(cp.registered.has('cp-runner'));
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'analyze').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded']);
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'build').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded']);
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan').map((e) => [e.phase, e.code]), [['Accepted', undefined], ['Denied', 'POLICY_DENIED']]);
+      const core = env.kc.makeApiClient(CoreV1Api);
+      const pods = await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/runner=cp-runner' });
+      assert.deepEqual(pods.items.map((p) => p.status?.phase).sort(), ['Succeeded', 'Succeeded']);
+    } finally {
+      serve.child.kill('SIGKILL');
+      await cp.close();
     }
   });
 
