@@ -15,6 +15,7 @@ import { mutate } from './mutate/restricted.ts';
 import { AuditUnavailable, auditor, type Auditor, type Fields } from './pipeline/auditor.ts';
 import type { AdmittedRun, AssignmentReport, PipelineDeps, StepReport } from './pipeline/types.ts';
 import { buildPod } from './pod/build.ts';
+import { buildClaims } from './pod/volumes.ts';
 import { dnsSafeName } from './pod/names.ts';
 import { receive, type RawAssignment } from './receive/receive.ts';
 import type { Step } from './validate/schema.ts';
@@ -64,6 +65,16 @@ export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<Ass
   deps.observer?.workflowStarted();
   const steps: StepReport[] = [];
   const result = await guarded(deps, async () => {
+    // The run's volumes, once, before its first step (owned by the WorkflowRun, like its pods).
+    const claims = buildClaims(run, run.workflow, { namespace: deps.config.namespace, runner: deps.config.runner, storageClass: deps.config.storageClass });
+    if (claims.length > 0) {
+      const created = await deps.pods.createClaims(claims);
+      if (!created.ok) {
+        await audit.errored('create', created.error, { workflow: run.ref });
+        return created;
+      }
+      await audit.passed('create', `volumes ${created.value.join(', ')} ready`, { workflow: run.ref });
+    }
     for (const step of run.workflow.steps) {
       steps.push(steps.some((s) => s.status !== 'succeeded') ? skipped(step) : await executeStep(run, step, deps, audit));
     }
@@ -78,7 +89,7 @@ export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<Ass
 async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
   const { config } = deps;
   const started = deps.now().getTime();
-  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds });
+  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name });
   // Owned by its WorkflowRun: deleting the run garbage-collects its pods.
   if (run.uid !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true }];
   const input = policyInput(config.runner, run.workflow, step, pod);

@@ -198,7 +198,7 @@ export function eventOf(record: { decision_id: string; stage: string; outcome: s
   if (record.stage === 'claim') return { ...base, phase: record.outcome === 'allow' ? 'Accepted' : 'Rejected' };
   if (record.stage === 'validate' && record.outcome !== 'allow') return { ...base, phase: 'Rejected' };
   if (record.stage === 'evaluate' && record.outcome === 'deny') return { ...base, phase: 'Denied' };
-  if (record.stage === 'create' && record.outcome === 'allow') return { ...base, phase: 'Running' };
+  if (record.stage === 'create' && record.outcome === 'allow') return record.step === undefined ? undefined : { ...base, phase: 'Running' };
   if (record.stage === 'finish') return { ...base, phase: record.outcome === 'success' ? 'Succeeded' : record.outcome === 'failure' ? 'Failed' : 'Error', exitCode: record.pod?.exitCode, reason: record.pod?.reason };
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;

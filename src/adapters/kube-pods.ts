@@ -1,4 +1,4 @@
-import { ApiException, CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import type { CreatedPod, PodGateway } from '../create/pod-gateway.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
@@ -69,6 +69,21 @@ export class KubePodGateway implements PodGateway {
       }
       return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
     }
+  }
+
+  async createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
+    const names: string[] = [];
+    for (const body of claims) {
+      try {
+        await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body });
+      } catch (thrown) {
+        if (!(thrown instanceof ApiException && thrown.code === 409)) {
+          return fail(thrown instanceof ApiException && thrown.code < 500 ? 'CREATE_REJECTED' : 'CREATE_FAILED', `could not create volume ${body.metadata?.name ?? ''}: ${thrown instanceof ApiException ? apiMessage(thrown) : describeThrown(thrown)}`);
+        }
+      }
+      names.push(body.metadata?.name ?? '');
+    }
+    return ok(names);
   }
 
   async outcome(name: string, timeoutMs: number): Promise<Result<PodOutcome>> {

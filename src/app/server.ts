@@ -48,6 +48,7 @@ function timed(pods: PodGateway, metrics: Metrics): PodGateway {
       }
     },
     outcome: (name, timeoutMs) => pods.outcome(name, timeoutMs),
+    createClaims: (claims) => pods.createClaims(claims),
   };
 }
 
@@ -118,6 +119,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       namespace: config.runner.workflow.namespace,
       serviceAccount: config.runner.workflow.serviceAccount,
       defaultTimeoutSeconds: config.runner.workflow.defaultTimeout,
+      storageClass: config.runner.storage.storageClass,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
       verify: { algorithms: config.controlPlane.algorithms, issuer: config.controlPlane.issuer, audience: config.runner.name, maxTokenAgeSeconds: config.controlPlane.maxTokenAge, clockToleranceSeconds: config.controlPlane.clockTolerance },
       profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },

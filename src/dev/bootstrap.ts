@@ -1,5 +1,8 @@
-import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1CustomResourceDefinition, type V1Namespace } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, StorageV1Api, type V1CustomResourceDefinition, type V1Namespace } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The storage class of the local control plane's pre-provisioned volumes. */
+export const LOCAL_STORAGE_CLASS = 'kubiya-local';
 
 export const RESTRICTED_LABELS = Object.freeze({
   'pod-security.kubernetes.io/enforce': 'restricted',
@@ -39,6 +42,18 @@ export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespa
           labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
           annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
         },
+      },
+    }));
+  }
+  // Pre-provisioned volumes for workflow PVCs (kwok has no storage driver): a storage class with no
+  // provisioner, and PVs the controller-manager's binder hands to claims of that class.
+  const storage = kc.makeApiClient(StorageV1Api);
+  await ignoreExists(storage.createStorageClass({ body: { metadata: { name: LOCAL_STORAGE_CLASS }, provisioner: 'kubernetes.io/no-provisioner', volumeBindingMode: 'Immediate' } }));
+  for (let i = 0; i < 32; i++) {
+    await ignoreExists(core.createPersistentVolume({
+      body: {
+        metadata: { name: `kubiya-local-pv-${i}` },
+        spec: { storageClassName: LOCAL_STORAGE_CLASS, capacity: { storage: '50Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Delete', hostPath: { path: `/tmp/kubiya-local-pv-${i}` } },
       },
     }));
   }

@@ -15,6 +15,8 @@ export interface PipelineConfig {
   readonly namespace: string;
   readonly serviceAccount: string;
   readonly defaultTimeoutSeconds: number;
+  /** storageClassName of workflow volumes (runner.storage.storageClass); cluster default when unset. */
+  readonly storageClass?: string | undefined;
   readonly receive: ReceiveLimits;
   readonly verify: VerifyOptions;
   readonly profile: RestrictedProfile;

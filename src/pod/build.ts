@@ -2,12 +2,15 @@ import type { V1Container, V1EnvVar, V1Pod, V1ResourceRequirements } from '@kube
 import type { Step, Workflow } from '../validate/schema.ts';
 import { durationSeconds } from './duration.ts';
 import { LABELS, podName } from './names.ts';
+import { claimName } from './volumes.ts';
 
 export interface PodContext {
   readonly runner: string;
   readonly namespace: string;
   readonly serviceAccount: string;
   readonly defaultTimeoutSeconds: number;
+  /** The run's name, for the PVC names of workflow volumes (see volumes.ts). */
+  readonly run?: string | undefined;
 }
 
 type EnvSpec = NonNullable<Step['env']>;
@@ -53,8 +56,15 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
   const res = resources(step);
   if (res !== undefined) main.resources = res;
   if (step.envFrom !== undefined) main.envFrom = step.envFrom.map((e) => ({ secretRef: { name: e.secret } }));
-  main.volumeMounts = [{ name: 'workspace', mountPath: '/workspace' }];
+  main.volumeMounts = [
+    { name: 'workspace', mountPath: '/workspace' },
+    ...(step.volumes ?? []).map((v) => ({ name: `vol-${v.name}`, mountPath: v.mount, ...(v.readOnly === true ? { readOnly: true } : {}) })),
+  ];
   main.workingDir = '/workspace';
+  const claims = (step.volumes ?? []).map((v) => ({
+    name: `vol-${v.name}`,
+    persistentVolumeClaim: { claimName: claimName(ctx.run ?? `wr-${workflow.runId}`, v.volume), ...(v.readOnly === true ? { readOnly: true } : {}) },
+  }));
 
   const initContainers: V1Container[] = [
     ...(step.initContainers ?? []).map(container),
@@ -81,7 +91,7 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
       activeDeadlineSeconds: step.timeout !== undefined ? durationSeconds(step.timeout) : ctx.defaultTimeoutSeconds,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [main],
-      volumes: [{ name: 'workspace', emptyDir: {} }],
+      volumes: [{ name: 'workspace', emptyDir: {} }, ...claims],
     },
   };
 }

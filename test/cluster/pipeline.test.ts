@@ -11,6 +11,8 @@ import { processAssignment } from '../../src/pipeline.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 
 const ISSUER = 'https://control-plane.test';
 const RUNNER = 'cluster-test-runner';
@@ -123,6 +125,25 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(oom.steps[0]?.exitCode, 137);
     assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
+  });
+
+  test('the seed volume example: generate and process share a PVC that is created once, bound, mounted by both, and owned by the run', async () => {
+    const wf = await readWorkflowFile(join(REPO_ROOT, 'examples', 'shared-volume.yaml'));
+    const report = await submit(wf);
+    assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded'], JSON.stringify(report));
+    const pvcs = (await core.listNamespacedPersistentVolumeClaim({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/workflow=shared-data' })).items;
+    assert.equal(pvcs.length, 1);
+    assert.equal(pvcs[0]?.status?.phase, 'Bound');
+    assert.equal(pvcs[0]?.spec?.resources?.requests?.storage, '5Gi');
+    assert.equal(pvcs[0]?.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun');
+    const pods = await podsOf('shared-data');
+    assert.equal(pods.length, 2);
+    for (const pod of pods) {
+      const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim !== undefined)?.persistentVolumeClaim;
+      assert.equal(claim?.claimName, pvcs[0]?.metadata?.name);
+    }
+    const mounts = pods.map((p) => p.spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'vol-data')).map((m) => [m?.mountPath, m?.readOnly ?? false]).sort();
+    assert.deepEqual(mounts, [['/input', true], ['/output', false]]);
   });
 
   test('PodSecurity is really enforcing: the same pod without mutation is rejected by the API server', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, readFile, rename, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -7,6 +7,7 @@ import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { firstBroken } from '../../src/audit/chain.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
@@ -123,22 +124,30 @@ describe('serve as a real process against the local control plane', () => {
     }
   });
 
-  test('pulling from the reference control plane: seed examples run to Succeeded pods and every step event reaches it', async () => {
+  test('pulling from the reference control plane: every seed example runs to Succeeded pods (the :latest trivy scan is denied) and every step event reaches it', async () => {
     const cp = await startControlPlane({ token: 'cp-token' });
+    const base = config('cp-runner') as { runner: Record<string, unknown> };
     const serve = await startServe({
-      ...config('cp-runner'),
+      ...base,
+      runner: { ...base.runner, storage: { storageClass: LOCAL_STORAGE_CLASS } },
       controlPlane: { url: cp.url, issuer: cp.issuer, jwksUrl: `${cp.url}/.well-known/jwks.json` },
     }, env.work, { RUNNER_TOKEN: 'cp-token' });
     try {
-      for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml']) await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-      await waitFor('events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Succeeded' || e.phase === 'Denied').length === 3), 30_000);
+      const files = (await readdir(join(REPO_ROOT, 'examples'))).filter((f) => f.endsWith('.yaml'));
+      assert.equal(files.length, 7);
+      for (const f of files) await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
+      const succeededSteps = 7; // analyze, build, deploy, database-migration, process, shared-data x2
+      await waitFor('events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Succeeded').length === succeededSteps && cp.events.some((e) => e.phase === 'Denied')), 60_000);
       assert.ok(cp.registered.has('cp-runner'));
-      assert.deepEqual(cp.events.filter((e) => e.workflow === 'analyze').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded']);
-      assert.deepEqual(cp.events.filter((e) => e.workflow === 'build').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded']);
+      for (const wf of ['analyze', 'build', 'deploy', 'database-migration', 'process']) {
+        assert.deepEqual(cp.events.filter((e) => e.workflow === wf).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], wf);
+      }
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'shared-data').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded', 'Running', 'Succeeded']);
       assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan').map((e) => [e.phase, e.code]), [['Accepted', undefined], ['Denied', 'POLICY_DENIED']]);
       const core = env.kc.makeApiClient(CoreV1Api);
       const pods = await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/runner=cp-runner' });
-      assert.deepEqual(pods.items.map((p) => p.status?.phase).sort(), ['Succeeded', 'Succeeded']);
+      assert.equal(pods.items.length, succeededSteps);
+      assert.ok(pods.items.every((p) => p.status?.phase === 'Succeeded'));
     } finally {
       serve.child.kill('SIGKILL');
       await cp.close();

@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import type { CreatedPod, PodGateway } from '../../src/create/pod-gateway.ts';
@@ -28,6 +28,11 @@ export class MemoryPods implements PodGateway {
     if (this.created.some((p) => p.metadata?.name === pod.metadata?.name)) return Promise.resolve(fail('CREATE_REJECTED', 'already exists'));
     this.created.push(pod);
     return Promise.resolve(ok({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', uid: 'uid' }));
+  }
+  readonly claims: V1PersistentVolumeClaim[] = [];
+  createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
+    this.claims.push(...claims);
+    return Promise.resolve(ok(claims.map((c) => c.metadata?.name ?? '')));
   }
   outcome(name: string): Promise<Result<PodOutcome>> {
     const pod = this.created.find((p) => p.metadata?.name === name);
