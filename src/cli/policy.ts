@@ -111,7 +111,7 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
     .option('--bundle <file>', 'policy bundle (default: build policies/ now)')
     .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner policy eval examples/trivy-scan.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --output json') + '\neval: 0 every step allowed, 1 a step denied.')
+    .addHelpText('after', examples('kubiya-runner policy eval examples/denied/trivy-latest.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --output json') + '\neval: 0 every step allowed, 1 a step denied.')
     .action(async (file: string, opts: { bundle?: string; policies: string; output: string }) => {
       const workflow = await workflowFrom(file);
       const engine = await engineFor(opts.bundle, opts.policies);

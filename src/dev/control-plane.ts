@@ -26,7 +26,7 @@ export interface ReferenceControlPlane {
   readonly registered: Map<string, unknown>;
   readonly heartbeats: Map<string, number>;
   /** Fault injection for tests: answer 503, hang, or send garbage. */
-  fault: 'none' | 'error' | 'slow' | 'garbage' | 'events';
+  fault: 'none' | 'down' | 'error' | 'slow' | 'garbage' | 'events';
   close(): Promise<void>;
 }
 
@@ -66,6 +66,7 @@ export async function startControlPlane(o: { token: string; port?: number; host?
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://cp');
+      if (state.fault === 'down') return void req.socket.destroy();
       if (url.pathname === '/.well-known/jwks.json') return json(res, 200, jwks(keys));
       if (req.headers.authorization !== `Bearer ${o.token}`) return json(res, 401, { code: 'UNAUTHORIZED', message: 'runner token required' });
       if (state.fault === 'error') return json(res, 503, { code: 'UNAVAILABLE' });

@@ -61,7 +61,7 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
     const sign = (wf: { id: string } & Record<string, unknown>, k = key) => signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
     const cases = [
       { title: 'python analyze (examples/python-analyze.yaml)', expected: 'succeeded', token: await sign(analyze) },
-      { title: 'trivy scan with :latest (examples/trivy-scan.yaml)', expected: 'denied', token: await sign(await readWorkflowFile(ex('trivy-scan.yaml'))) },
+      { title: 'trivy scan as the seed writes it, :latest (examples/denied/trivy-latest.yaml)', expected: 'denied', token: await sign(await readWorkflowFile(ex('denied/trivy-latest.yaml'))) },
       { title: 'python analyze signed by an unknown key', expected: 'rejected', token: await sign({ ...analyze, id: 'forged' }, stranger) },
       { title: 'node build whose container exits 3 (simulated by kwok)', expected: 'failed', token: await sign(failing) },
     ];

@@ -1,5 +1,6 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ErrorCode } from '../errors/codes.ts';
+import { hasDuplicateKeys } from './duplicate-keys.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
 
 export const ASSIGNMENT_TYP = 'kubiya-assignment+jwt';
@@ -48,6 +49,9 @@ export async function verify(token: string, options: VerifyOptions, deps: Verify
       clockTolerance: options.clockToleranceSeconds,
       currentDate: deps.now(),
     });
+    if (hasDuplicateKeys(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))) {
+      return fail('VERIFY_MALFORMED', 'token payload has an object with a duplicate key');
+    }
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 128) {
       return fail('VERIFY_CLAIM_INVALID', 'claim "jti" must be a non-empty string of at most 128 characters');
     }

@@ -124,7 +124,7 @@ describe('serve as a real process against the local control plane', () => {
     }
   });
 
-  test('pulling from the reference control plane: every seed example runs to Succeeded pods (the :latest trivy scan is denied) and every step event reaches it', async () => {
+  test('pulling from the reference control plane: every seed example runs to Succeeded pods, the seed\'s :latest form is denied, and every step event reaches it', async () => {
     const cp = await startControlPlane({ token: 'cp-token' });
     const base = config('cp-runner') as { runner: Record<string, unknown> };
     const serve = await startServe({
@@ -135,15 +135,16 @@ describe('serve as a real process against the local control plane', () => {
     try {
       const files = (await readdir(join(REPO_ROOT, 'examples'))).filter((f) => f.endsWith('.yaml'));
       assert.equal(files.length, 7);
-      for (const f of files) await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-      const succeededSteps = 7; // analyze, build, deploy, database-migration, process, shared-data x2
+      for (const f of [...files, 'denied/trivy-latest.yaml']) await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
+      const succeededSteps = 8; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2
       await waitFor('events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Succeeded').length === succeededSteps && cp.events.some((e) => e.phase === 'Denied')), 60_000);
       assert.ok(cp.registered.has('cp-runner'));
       for (const wf of ['analyze', 'build', 'deploy', 'database-migration', 'process']) {
         assert.deepEqual(cp.events.filter((e) => e.workflow === wf).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], wf);
       }
       assert.deepEqual(cp.events.filter((e) => e.workflow === 'shared-data').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded', 'Running', 'Succeeded']);
-      assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan').map((e) => [e.phase, e.code]), [['Accepted', undefined], ['Denied', 'POLICY_DENIED']]);
+      // The pinned example and the seed's :latest form share the workflow id "security-scan".
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan').map((e) => [e.phase, e.code]).sort(), [['Accepted', undefined], ['Accepted', undefined], ['Denied', 'POLICY_DENIED'], ['Running', undefined], ['Succeeded', undefined]]);
       const core = env.kc.makeApiClient(CoreV1Api);
       const pods = await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/runner=cp-runner' });
       assert.equal(pods.items.length, succeededSteps);

@@ -36,7 +36,7 @@ async function seedAuditLog(ws: string): Promise<void> {
   const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
   const workflows = [
     await readWorkflowFile(join(ws, 'examples', 'python-analyze.yaml')),
-    await readWorkflowFile(join(ws, 'examples', 'trivy-scan.yaml')),
+    await readWorkflowFile(join(ws, 'examples', 'denied', 'trivy-latest.yaml')),
     { id: 'internal', name: 'internal', runId: 'r1', steps: [{ name: 'app', image: 'registry.internal.example.com/team/app:1.2', resources: R }] },
   ];
   for (const workflow of workflows) {
@@ -75,12 +75,12 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     }
     assert.ok(outputs.length >= 9, `${outputs.length} commands ran`);
     for (const o of outputs) {
-      const expected = o.command.includes('trivy-scan') ? 1 : 0;
+      const expected = o.command.includes('trivy-latest') ? 1 : 0;
       assert.equal(o.code, expected, `${o.command}\n${o.stdout}`);
     }
     const evals = outputs.filter((o) => o.command.includes('policy eval examples/python-analyze.yaml'));
     assert.match(evals.at(-1)?.stdout ?? '', /allowed[\s\S]*warn\s+STEP_TIMEOUT_MISSING/, 'the new rule warns after step 2');
-    assert.match(outputs.find((o) => o.command.includes('trivy-scan'))?.stdout ?? '', /IMAGE_TAG_NOT_PINNED/);
+    assert.match(outputs.find((o) => o.command.includes('trivy-latest'))?.stdout ?? '', /IMAGE_TAG_NOT_PINNED/);
     const replay = outputs.find((o) => o.command.includes('policy replay'))?.stdout ?? '';
     assert.match(replay, /0 newly denied, 1 newly allowed/, replay);
     assert.match(replay, /allowed internal\/app/);

@@ -16,3 +16,10 @@ test('docs/openapi.yaml describes exactly the runner endpoints, with error statu
     }
   }
 });
+
+test('docs/control-plane.openapi.yaml covers every call the client makes', async () => {
+  const doc = parse(await readFile(new URL('../../docs/control-plane.openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, unknown> };
+  const client = await readFile(new URL('../../src/adapters/control-plane-client.ts', import.meta.url), 'utf8');
+  const used = [...client.matchAll(/`\$\{base\}\/([a-z]+)/g)].map((m) => `/v1/runners/{name}/${m[1]}`);
+  assert.deepEqual([...new Set([...used, '/v1/runners/{name}/events'])].sort(), Object.keys(doc.paths).filter((p) => p.startsWith('/v1/')).sort());
+});

@@ -56,6 +56,11 @@ describe('verify', () => {
       return base({}, { alg: 'RS256' }).sign(rsa.privateKey);
     }, at(0), 'VERIFY_ALGORITHM_NOT_ALLOWED'],
     ['garbage', () => Promise.resolve('a.b.c'), at(0), 'VERIFY_MALFORMED'],
+    ['payload with a duplicate key (signed)', async () => {
+      const { CompactSign } = await import('jose');
+      const claims = `{"iss":"${ISSUER}","aud":"${RUNNER}","sub":"wf-1","jti":"j","iat":${iat},"exp":${iat + 60},"workflow":{"id":"wf-1","id":"other"}}`;
+      return new CompactSign(new TextEncoder().encode(claims)).setProtectedHeader({ alg: 'EdDSA', typ: 'kubiya-assignment+jwt', kid: 'k1' }).sign(key.privateKey);
+    }, at(0), 'VERIFY_MALFORMED'],
     ['jwk header embedding the signer key', async () => base({}, { jwk: stranger.publicJwk }).sign(stranger.privateKey), at(0), 'VERIFY_MALFORMED'],
     ['jku header pointing at an attacker JWKS', async () => base({}, { jku: 'https://evil.example.com/jwks.json' }).sign(key.privateKey), at(0), 'VERIFY_MALFORMED'],
     ['x5u header', async () => base({}, { x5u: 'https://evil.example.com/cert.pem' }).sign(key.privateKey), at(0), 'VERIFY_MALFORMED'],
