@@ -1,19 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ControlPlaneEvent } from '../adapters/control-plane-client.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from './sign.ts';
 
-export interface StepEvent {
-  readonly id: string;
-  readonly runner: string;
-  readonly workflow: string;
-  readonly runId: string;
-  readonly step?: string | undefined;
-  readonly phase: string;
-  readonly code?: string | undefined;
-  readonly exitCode?: number | undefined;
-  readonly reason?: string | undefined;
-  readonly time: string;
-}
+/** The events a runner posts: the protocol's own type (src/adapters/control-plane-client.ts). */
+export type StepEvent = ControlPlaneEvent;
 
 export interface ReferenceControlPlane {
   readonly url: string;

@@ -47,7 +47,7 @@ test('reference control plane ↔ runner: register, heartbeat, long-poll, step e
   try {
     client.start();
     for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml']) await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 30_000;
     while (cp.events.filter((e) => e.phase === 'Succeeded').length < 4 && Date.now() < until) await sleep(50);
     assert.deepEqual(cp.registered.get(RUNNER), { name: RUNNER, version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false } });
     assert.ok((cp.heartbeats.get(RUNNER) ?? 0) >= 1);
@@ -82,7 +82,7 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     cp.fault = 'slow';
     await sleep(1500);
     cp.fault = 'none';
-    const until = Date.now() + 15_000;
+    const until = Date.now() + 30_000;
     while (cp.events.filter((e) => e.phase === 'Succeeded').length < 6 && Date.now() < until) await sleep(50);
     assert.ok(errors.length > 0, 'the faults were seen');
     for (let i = 0; i < 6; i++) assert.deepEqual(cp.events.filter((e) => e.workflow === `wf-${i}`).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], `wf-${i}`);
@@ -116,7 +116,7 @@ test('a full event queue stops polling (intake pushes back) instead of dropping 
     await sleep(700);
     assert.deepEqual(taken, [], 'no polling while the queue is full');
     cp.fault = 'none';
-    const until = Date.now() + 5000;
+    const until = Date.now() + 20_000;
     while (taken.length === 0 && Date.now() < until) await sleep(20);
     assert.equal(taken.length, 1, 'polling resumes once events are acknowledged');
     assert.deepEqual(cp.events.map((e) => e.id), ['a', 'b']);
