@@ -89,7 +89,7 @@ export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<Ass
 async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
   const { config } = deps;
   const started = deps.now().getTime();
-  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name });
+  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize });
   // Owned by its WorkflowRun: deleting the run garbage-collects its pods.
   if (run.uid !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true }];
   const input = policyInput(config.runner, run.workflow, step, pod);

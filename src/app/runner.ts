@@ -58,6 +58,7 @@ export function defaultPipelineConfig(runner: string, issuer: string, namespace 
     serviceAccount: 'kubiya-workflow',
     defaultTimeoutSeconds: 30 * 60,
     storageClass: 'kubiya-local',
+    workspaceSize: '10Gi',
     receive: { maxTokenBytes: 64 * 1024 },
     verify: { algorithms: ['EdDSA', 'ES256'], issuer, audience: runner, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 },
     profile: { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false },

@@ -120,6 +120,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       serviceAccount: config.runner.workflow.serviceAccount,
       defaultTimeoutSeconds: config.runner.workflow.defaultTimeout,
       storageClass: config.runner.storage.storageClass,
+      workspaceSize: config.runner.storage.workspaceSize,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
       verify: { algorithms: config.controlPlane.algorithms, issuer: config.controlPlane.issuer, audience: config.runner.name, maxTokenAgeSeconds: config.controlPlane.maxTokenAge, clockToleranceSeconds: config.controlPlane.clockTolerance },
       profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },

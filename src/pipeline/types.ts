@@ -15,6 +15,8 @@ export interface PipelineConfig {
   readonly namespace: string;
   readonly serviceAccount: string;
   readonly defaultTimeoutSeconds: number;
+  /** sizeLimit of each step's /workspace emptyDir (runner.storage.workspaceSize). */
+  readonly workspaceSize?: string | undefined;
   /** storageClassName of workflow volumes (runner.storage.storageClass); cluster default when unset. */
   readonly storageClass?: string | undefined;
   readonly receive: ReceiveLimits;

@@ -11,6 +11,8 @@ export interface PodContext {
   readonly defaultTimeoutSeconds: number;
   /** The run's name, for the PVC names of workflow volumes (see volumes.ts). */
   readonly run?: string | undefined;
+  /** sizeLimit of the /workspace emptyDir (runner.storage.workspaceSize). */
+  readonly workspaceSize?: string | undefined;
 }
 
 type EnvSpec = NonNullable<Step['env']>;
@@ -91,7 +93,7 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
       activeDeadlineSeconds: step.timeout !== undefined ? durationSeconds(step.timeout) : ctx.defaultTimeoutSeconds,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [main],
-      volumes: [{ name: 'workspace', emptyDir: {} }, ...claims],
+      volumes: [{ name: 'workspace', emptyDir: ctx.workspaceSize !== undefined ? { sizeLimit: ctx.workspaceSize } : {} }, ...claims],
     },
   };
 }

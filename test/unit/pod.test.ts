@@ -50,6 +50,12 @@ test('the pod carries the seed labels, restartPolicy, service account, deadline,
   assert.deepEqual(pod.spec?.initContainers?.map((c) => [c.name, c.restartPolicy]), [['fetch', undefined], ['postgres', 'Always']]);
 });
 
+test('the workspace emptyDir is bounded by runner.storage.workspaceSize', () => {
+  const r = validate({ id: 'w', name: 'n', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
+  assert.ok(r.ok);
+  assert.deepEqual(buildPod(r.value, r.value.steps[0]!, { ...ctx, workspaceSize: '10Gi' }).spec?.volumes?.[0], { name: 'workspace', emptyDir: { sizeLimit: '10Gi' } });
+});
+
 test('the default timeout applies when the step has none', () => {
   const r = validate({ id: 'w', name: 'n', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
   assert.ok(r.ok);
