@@ -63,13 +63,17 @@ describe('Helm chart', () => {
   });
 
   test('replicas, ServiceMonitor on, Cilium egress mode, retained audit volumes', async () => {
-    const objs = await objects('--set', 'replicaCount=3', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'egress.mode=cilium', '--set', 'audit.storage.retainOnUninstall=true');
+    const objs = await objects('--set', 'replicaCount=3', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'egress.mode=cilium', '--set', 'audit.storage.retainOnUninstall=true', '--set', 'audit.ship.url=https://collector.example/logs', '--set', 'audit.checkpoint.existingSecret=audit-key');
     assert.equal((find(objs, 'StatefulSet')[0] as unknown as { spec: { replicas: number } }).spec.replicas, 3);
     assert.equal(find(objs, 'ServiceMonitor').length, 1);
     const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[] }[] };
     assert.ok(role.rules.some((r) => r.apiGroups.includes('cilium.io') && r.resources.includes('ciliumnetworkpolicies')));
     const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
     assert.equal((parse(cm.data['runner.yaml']) as { egress: { mode: string } }).egress.mode, 'cilium');
+    const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't' });
+    assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
+    assert.equal(config.value.audit.ship.url, 'https://collector.example/logs');
+    assert.equal(config.value.audit.checkpoint.signingKeyFile, '/etc/kubiya/audit-key/signing-key.pem');
     const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: string } } };
     assert.equal(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted, 'Retain');
   });
