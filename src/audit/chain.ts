@@ -41,15 +41,3 @@ export function hashFromLine(line: string): string | undefined {
   const hash = createHash('sha256').update(body).digest('hex');
   return line.endsWith(`,"hash":"${hash}"}`) ? hash : undefined;
 }
-
-/** Checks a sequence of records; returns the index of the first bad one, or -1. */
-export function firstBroken(records: readonly AuditRecord[], startPrev = GENESIS, startSeq = 1, onProgress?: (done: number) => void): number {
-  let prev = startPrev;
-  for (const [i, r] of records.entries()) {
-    if (onProgress !== undefined && i > 0 && i % 100_000 === 0) onProgress(i);
-    const { hash, ...rest } = r;
-    if (r.seq !== startSeq + i || r.prev !== prev || hashRecord(rest) !== hash) return i;
-    prev = hash;
-  }
-  return -1;
-}
