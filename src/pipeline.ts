@@ -1,145 +1,206 @@
 /**
  * The pipeline, in order (DESIGN §1):
  *
- *   admit:   receive → verify → validate → claim (the WorkflowRun named from jti: exactly once)
- *   execute: for each step: evaluate → mutate → (audit, durable) → create → watch → report
+ *   admit (any replica):   receive → verify → validate → claim (the WorkflowRun named from jti)
+ *   reconcile (the leader), for each WorkflowRun, level-based, as often as it changes:
+ *     verify its stored token again → for each step whose turn it is:
+ *       evaluate (current policy) → mutate → audit (durable) → egress policy → create pod
+ *     → for each running step: watch (finished, stuck, over its deadline) → finish → status
  *
  * Every stage is a function returning a Result; every outcome, allow or deny, is one audit record;
  * the record that authorises a side effect is durable before the side effect happens. Anything
  * that fails stops the assignment (or the step) with a coded error and no pod.
  */
-import { maskInput } from './audit/mask.ts';
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
 import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
-import { mutate } from './mutate/restricted.ts';
-import { AuditUnavailable, auditor, type Auditor, type Fields } from './pipeline/auditor.ts';
-import type { AdmittedRun, AssignmentReport, PipelineDeps, StepReport } from './pipeline/types.ts';
-import { buildPod } from './pod/build.ts';
+import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
+import { finishStep, observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
 import { buildClaims } from './pod/volumes.ts';
 import { dnsSafeName } from './pod/names.ts';
 import { receive, type RawAssignment } from './receive/receive.ts';
-import type { Step } from './validate/schema.ts';
+import { plan, runPhaseOf } from './reconcile/graph.ts';
+import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
+import type { RunObject } from './create/run-store.ts';
 import { validate } from './validate/validate.ts';
 import { verify } from './verify/verify.ts';
 
 export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
+export { evaluate, policyInput };
 
-/** Seconds a watch waits beyond the pod's own deadline before giving up on it. */
-const WATCH_GRACE_SECONDS = 60;
+/** The WorkflowRun name of an assignment: derived from its jti, so a replay collides. */
+export const runNameOf = (jti: string): string => dnsSafeName(`wr-${jti}`);
 
-/** admit + execute: one assignment from bytes to the end of its last step. */
-export async function processAssignment(raw: RawAssignment, deps: PipelineDeps): Promise<AssignmentReport> {
-  const run = await admit(raw, deps);
-  if (!run.ok) return { accepted: false, code: run.error.code, message: run.error.message, steps: [] };
-  return execute(run.value, deps);
-}
-
-/** receive → verify → validate; each outcome audited. Nothing here touches the cluster. */
+/** receive → verify → validate → claim; each outcome audited. Creates nothing but the WorkflowRun. */
 export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
   const audit = auditor(deps);
   return guarded(deps, async () => {
     const token = receive(raw, deps.config.receive);
     if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
 
-    const claims = await verify(token.value, deps.config.verify, { keys: deps.keys, now: deps.now });
-    if (!claims.ok) return rejected(await audit.denied('verify', claims.error), claims.error);
-    const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
-    await audit.passed('verify', 'token verified', { workflow: ref });
+    const run = await verified(token.value, deps, audit, deps.now);
+    if (!run.ok) return run;
 
-    const workflow = validate(claims.value.workflow);
-    if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
-    const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-    await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
-
-    const admitted: AdmittedRun = { name: dnsSafeName(`wr-${claims.value.jti}`), ref: run, workflow: workflow.value };
-    const claimed = await deps.runs.claim(admitted, token.value);
-    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run }), claimed.error);
-    await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run });
-    return ok({ ...admitted, uid: claimed.value.uid });
+    const claimed = await deps.runs.claim(run.value, token.value);
+    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run.value.ref }), claimed.error);
+    await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run.value.ref });
+    return ok({ ...run.value, uid: claimed.value.uid });
   });
 }
 
-/** The steps of an admitted run, in order; stops at the first step that does not succeed. */
-export async function execute(run: AdmittedRun, deps: PipelineDeps): Promise<AssignmentReport> {
+/** What a reconcile pass asks of the loop that runs it. */
+export interface Pass {
+  /** Look at this run again after this long even if nothing changes (a deadline, a TTL). */
+  readonly requeueAfterMs?: number | undefined;
+}
+
+/** Decides whether a Pending run may start now (workflow.maxConcurrent, oldest first). */
+export type MayStart = (run: RunObject) => boolean;
+
+/**
+ * One reconcile pass over one WorkflowRun: decide from what is observed now (its status, its
+ * pods), act, write the status. Safe to repeat and to interrupt anywhere: pod names are fixed per
+ * step, so a pass after a crash adopts the pod a previous pass created instead of making another.
+ */
+export async function reconcileRun(obj: RunObject, deps: PipelineDeps, mayStart: MayStart): Promise<Pass> {
+  try {
+    return await reconcilePass(obj, deps, mayStart);
+  } catch (thrown) {
+    // Nothing was authorised without a durable record: try again once the audit log is back.
+    if (thrown instanceof AuditUnavailable) return { requeueAfterMs: 2000 };
+    deps.observer?.internalError(thrown);
+    return { requeueAfterMs: 30_000 };
+  }
+}
+
+async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MayStart): Promise<Pass> {
   const audit = auditor(deps);
-  deps.observer?.workflowStarted();
-  const steps: StepReport[] = [];
-  const result = await guarded(deps, async () => {
-    // The run's volumes, once, before its first step (owned by the WorkflowRun, like its pods).
-    const claims = buildClaims(run, run.workflow, { namespace: deps.config.namespace, runner: deps.config.runner, storageClass: deps.config.storageClass });
-    if (claims.length > 0) {
-      const created = await deps.pods.createClaims(claims);
-      if (!created.ok) {
-        await audit.errored('create', created.error, { workflow: run.ref });
-        return created;
-      }
-      await audit.passed('create', `volumes ${created.value.join(', ')} ready`, { workflow: run.ref });
-    }
-    for (const step of run.workflow.steps) {
-      steps.push(steps.some((s) => s.status !== 'succeeded') ? skipped(step) : await executeStep(run, step, deps, audit));
-    }
-    return ok(undefined);
-  });
-  const failed = steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped');
-  deps.observer?.workflowFinished(result.ok && failed === undefined ? 'success' : 'failed');
-  if (!result.ok) return { accepted: true, code: result.error.code, message: result.error.message, workflow: run.ref, steps };
-  return { accepted: true, message: failed === undefined ? 'all steps succeeded' : `step ${failed.step} ${failed.status}`, workflow: run.ref, steps };
+  const status = obj.status;
+  if (status !== undefined && runDone(status.phase)) return cleanUp(obj, status, deps);
+  const now = (): string => deps.now().toISOString();
+
+  // The stored token, verified again as of the run's creation: a hand-made WorkflowRun is no way in.
+  const run = await reverified(obj, deps, audit);
+  if (!run.ok) return write(obj, deps, { phase: 'Failed', code: run.error.code, message: run.error.message, summary: 'token rejected', steps: status?.steps ?? [], finishedAt: now() }, status);
+
+  let steps: StepState[] = [...(status?.steps ?? pendingStatus(run.value.workflow.steps.map((s) => s.name)).steps)];
+  if (obj.cancelRequested) return write(obj, deps, await cancel(run.value, steps, deps, audit), status);
+
+  if ((status?.phase ?? 'Pending') === 'Pending') {
+    if (!mayStart(obj)) return write(obj, deps, { ...pendingStatus(steps.map((s) => s.name)), message: 'waiting for a free slot (workflow.maxConcurrent)' }, status);
+    const volumes = await createVolumes(run.value, deps, audit);
+    if (!volumes.ok) return write(obj, deps, { phase: 'Failed', code: volumes.error.code, message: volumes.error.message, summary: summary(steps), steps, finishedAt: now() }, status);
+  }
+
+  // Watch every running step (and adopt a pending one whose pod a crashed pass already created);
+  // then start what may start now and skip what never will.
+  steps = await Promise.all(steps.map((s) => (s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s)));
+  const next = plan(run.value.workflow, steps);
+  for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit)))) steps = replace(steps, s);
+  for (const name of [...next.skip, ...plan(run.value.workflow, steps).skip]) steps = replace(steps, { name, phase: 'Skipped', message: 'an earlier step did not succeed' });
+
+  const phase = runPhaseOf(steps, true);
+  const failed = steps.find((s) => s.code !== undefined);
+  const pass = await write(obj, deps, {
+    phase,
+    ...(phase === 'Failed' && failed !== undefined ? { code: failed.code, message: `step ${failed.name}: ${failed.message ?? failed.phase}` } : {}),
+    summary: summary(steps),
+    steps,
+    startedAt: status?.startedAt ?? now(),
+    ...(runDone(phase) ? { finishedAt: now() } : {}),
+  }, status);
+  if (runDone(phase)) deps.observer?.workflowFinished(phase === 'Succeeded' ? 'success' : 'failed');
+  return runDone(phase) ? pass : { requeueAfterMs: Math.min(pass.requeueAfterMs ?? Infinity, nextCheckMs(run.value, steps, deps)) };
 }
 
-async function executeStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepReport> {
-  const { config } = deps;
-  const started = deps.now().getTime();
-  const pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize });
-  // Owned by its WorkflowRun: deleting the run garbage-collects its pods.
-  if (run.uid !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true }];
-  const input = policyInput(config.runner, run.workflow, step, pod);
-  const masked = maskInput(input);
-  const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
+/** verify → validate, audited; the run as the token describes it. */
+async function verified(token: string, deps: PipelineDeps, audit: Auditor, at: () => Date, recordPasses = true): Promise<Result<AdmittedRun>> {
+  const claims = await verify(token, deps.config.verify, { keys: deps.keys, now: at });
+  if (!claims.ok) return rejected(await audit.denied('verify', claims.error), claims.error);
+  const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
+  if (recordPasses) await audit.passed('verify', 'token verified', { workflow: ref });
 
-  const t0 = process.hrtime.bigint();
-  const decision = evaluate(input, deps.policy());
-  // OPA's decision-log metric name, so existing tooling reads it.
-  const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
-  if (!decision.ok) {
-    const denied = decision.error.code === 'POLICY_DENIED';
-    const details = decision.error.details as { decision?: StepReport['decision'] } | undefined;
-    const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
-    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, metrics, ...extra });
-    return { step: step.name, status: denied ? 'denied' : 'error', code: decision.error.code, message: decision.error.message, decision: details?.decision };
+  const workflow = validate(claims.value.workflow);
+  if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
+  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
+  if (recordPasses) await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
+  return ok({ name: runNameOf(claims.value.jti), ref: run, workflow: workflow.value });
+}
+
+/** The stored token again, judged at the run's creation; the run's name must be its jti's. */
+async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
+  // Passes are not recorded again on every pass: the evaluate record of each step follows it.
+  const run = await verified(obj.token, deps, audit, () => obj.createdAt, false);
+  if (!run.ok) return run;
+  if (run.value.name !== obj.name) {
+    const error = { code: 'VERIFY_RUN_MISMATCH', message: `WorkflowRun ${obj.name} holds the token of run ${run.value.name}` } as const;
+    return rejected(await audit.denied('verify', error, { workflow: run.value.ref }), error);
   }
-  const bundles = { kubiya: { revision: decision.value.revision } };
-  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+  return ok({ ...run.value, uid: obj.uid });
+}
 
-  const hardened = mutate(pod, config.profile);
-  const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
-  // Write-ahead: the mutate record (with its patch) authorises the create and is durable first.
-  await audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles });
-
-  const created = await deps.pods.create(hardened.pod);
+/** The run's volumes, once, before its first step (owned by the WorkflowRun, like its pods). */
+async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Auditor): Promise<Result<void>> {
+  const claims = buildClaims(run, run.workflow, { namespace: deps.config.namespace, runner: deps.config.runner, storageClass: deps.config.storageClass });
+  if (claims.length === 0) return ok(undefined);
+  const created = await deps.pods.createClaims(claims);
   if (!created.ok) {
-    await audit.errored('create', created.error, { ...at, pod: podRef });
-    return { step: step.name, status: 'error', code: created.error.code, message: created.error.message, pod: podRef.name, decision: decision.value };
+    await audit.errored('create', created.error, { workflow: run.ref });
+    return created;
   }
-  await audit.passed('create', `pod ${created.value.name} created`, { ...at, pod: podRef });
+  await audit.passed('create', `volumes ${created.value.join(', ')} ready`, { workflow: run.ref });
+  return ok(undefined);
+}
 
-  const deadline = hardened.pod.spec?.activeDeadlineSeconds ?? config.defaultTimeoutSeconds;
-  const outcome = await deps.pods.outcome(created.value.name, (deadline + WATCH_GRACE_SECONDS) * 1000);
-  if (!outcome.ok) {
-    await audit.errored('finish', outcome.error, { ...at, pod: podRef });
-    return { step: step.name, status: 'error', code: outcome.error.code, message: outcome.error.message, pod: podRef.name };
+/** Cancelled by the control plane: running pods are deleted, nothing new starts; each step recorded. */
+async function cancel(run: AdmittedRun, steps: readonly StepState[], deps: PipelineDeps, audit: Auditor): Promise<RunStatus> {
+  const error = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
+  const now = deps.now().toISOString();
+  const ended = await Promise.all(steps.map(async (s): Promise<StepState> => {
+    if (s.phase !== 'Running' && s.phase !== 'Pending') return s;
+    if (s.phase === 'Running' && s.pod !== undefined) {
+      await deps.pods.delete(s.pod);
+      return finishStep(run, s, { phase: 'Cancelled', reason: 'Cancelled', error }, deps, audit);
+    }
+    return { ...s, phase: 'Cancelled', code: error.code, message: error.message, finishedAt: now };
+  }));
+  return { phase: 'Cancelled', code: error.code, message: error.message, summary: summary(ended), steps: ended, finishedAt: now };
+}
+
+/** After the TTL, a finished run's pods, egress policies and volumes are deleted (the run stays). */
+async function cleanUp(obj: RunObject, status: RunStatus, deps: PipelineDeps): Promise<Pass> {
+  if (status.cleanedAt !== undefined) return {};
+  const due = new Date(status.finishedAt ?? 0).getTime() + deps.config.ttlAfterFinishedSeconds * 1000;
+  const wait = due - deps.now().getTime();
+  if (wait > 0) return { requeueAfterMs: wait };
+  const owned = await deps.pods.owned(obj.runId);
+  if (!owned.ok) return { requeueAfterMs: 5000 };
+  const deleted = await deps.pods.deleteObjects(owned.value.filter((o) => o.owner === obj.uid));
+  if (!deleted.ok) return { requeueAfterMs: 5000 };
+  return write(obj, deps, { ...status, cleanedAt: deps.now().toISOString() }, status);
+}
+
+async function write(obj: RunObject, deps: PipelineDeps, status: RunStatus, previous?: RunStatus): Promise<Pass> {
+  if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(status)) {
+    const written = await deps.runs.writeStatus(obj.name, status);
+    if (!written.ok) return { requeueAfterMs: 1000 };
   }
-  deps.observer?.stepFinished(step.name, (deps.now().getTime() - started) / 1000);
-  const { phase, exitCode, reason } = outcome.value;
-  const finishedPod = { ...podRef, phase, ...(exitCode !== undefined ? { exitCode } : {}), ...(reason !== undefined ? { reason } : {}) };
-  if (phase === 'Succeeded') {
-    await audit.finished('success', `step ${step.name} succeeded`, { ...at, pod: finishedPod });
-    return { step: step.name, status: 'succeeded', message: 'pod succeeded', pod: podRef.name, exitCode, decision: decision.value };
-  }
-  const error: RunnerError = reason === 'DeadlineExceeded'
-    ? { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${step.name} exceeded its deadline` }
-    : { code: 'STEP_FAILED', message: `step ${step.name} failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}${reason !== undefined ? ` (${reason})` : ''}` };
-  await audit.finished('failure', error.message, { ...at, pod: finishedPod }, error);
-  return { step: step.name, status: 'failed', code: error.code, message: error.message, pod: podRef.name, exitCode, decision: decision.value };
+  return runDone(status.phase) ? { requeueAfterMs: deps.config.ttlAfterFinishedSeconds * 1000 } : status.phase === 'Pending' ? { requeueAfterMs: 5000 } : {};
+}
+
+/** The soonest moment something changes without an event: a deadline or a fail-fast grace period. */
+function nextCheckMs(run: AdmittedRun, steps: readonly StepState[], deps: PipelineDeps): number {
+  const now = deps.now().getTime();
+  const waits = steps.filter((s) => s.phase === 'Running' && s.startedAt !== undefined).flatMap((s) => {
+    const started = new Date(s.startedAt ?? now).getTime();
+    const timeout = stepTimeoutSeconds(run.workflow.steps.find((x) => x.name === s.name), deps);
+    return [started + deps.config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
+  }).filter((ms) => ms > 0);
+  return Math.min(30_000, ...waits.map((ms) => ms + 50));
+}
+
+function replace(steps: readonly StepState[], next: StepState): StepState[] {
+  return steps.map((s) => (s.name === next.name ? next : s));
 }
 
 /** Nothing proceeds without a durable record; any other throw is a bug, and also stops here. */
@@ -155,8 +216,4 @@ async function guarded<T>(deps: PipelineDeps, body: () => Promise<Result<T>>): P
 
 function rejected(_record: unknown, error: RunnerError): Result<never> {
   return { ok: false, error };
-}
-
-function skipped(step: Step): StepReport {
-  return { step: step.name, status: 'skipped', message: 'an earlier step did not succeed' };
 }

@@ -1,35 +1,43 @@
-import { ApiException, CoreV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
-import type { CreatedPod, PodGateway } from '../create/pod-gateway.ts';
+import { ApiException, CoreV1Api, CustomObjectsApi, makeInformer, NetworkingV1Api, type Informer, type KubeConfig, type ObjectCache, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
+import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
-import { podOutcome, type PodOutcome } from '../watch/outcome.ts';
 
-type Waiter = (outcome: PodOutcome) => void;
+const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
 /**
- * Pods through @kubernetes/client-node: creates them, and follows all of this runner's pods with
- * ONE informer (list + watch) filtered by the kubiya.ai/runner label — never a watch per pod.
+ * Step pods and what they need (PVCs, egress policies) through @kubernetes/client-node. All of
+ * this runner's pods are followed by ONE informer (list + watch) filtered by the kubiya.ai/runner
+ * label — never a watch per pod; a change is reported as the name of the run that owns the pod.
  */
 export class KubePodGateway implements PodGateway {
   private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
+  private readonly custom: CustomObjectsApi;
   private readonly informer: Informer<V1Pod> & ObjectCache<V1Pod>;
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly listeners: ((run: string) => void)[] = [];
   private readonly namespace: string;
+  private readonly selector: string;
+  private readonly egressMode: EgressMode;
   private started: Promise<void> | undefined;
 
-  constructor(kc: KubeConfig, namespace: string, runner: string) {
+  constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     this.namespace = namespace;
+    this.egressMode = egressMode;
     this.core = kc.makeApiClient(CoreV1Api);
-    const labelSelector = `${LABELS.runner}=${runner}`;
-    this.informer = makeInformer(
-      kc,
-      `/api/v1/namespaces/${namespace}/pods`,
-      () => this.core.listNamespacedPod({ namespace, labelSelector }),
-      labelSelector,
-    );
-    const onPod = (pod: V1Pod): void => this.observe(pod);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.selector = `${LABELS.runner}=${runner}`;
+    const labelSelector = this.selector;
+    this.informer = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => this.core.listNamespacedPod({ namespace, labelSelector }), labelSelector);
+    const onPod = (pod: V1Pod): void => {
+      const run = runOf(pod.metadata);
+      if (run !== undefined) for (const l of this.listeners) l(run);
+    };
     this.informer.on('add', onPod);
     this.informer.on('update', onPod);
+    this.informer.on('delete', onPod);
     this.informer.on('error', () => {
       // client-node does not restart an informer after an error; do it after a short pause.
       setTimeout(() => void this.informer.start().catch(() => undefined), 500).unref();
@@ -45,14 +53,23 @@ export class KubePodGateway implements PodGateway {
     await this.informer.stop();
   }
 
-  private observe(pod: V1Pod): void {
-    const name = pod.metadata?.name;
-    if (name === undefined) return;
-    const outcome = podOutcome(pod);
-    const waiting = this.waiters.get(name);
-    if (outcome === undefined || waiting === undefined) return;
-    this.waiters.delete(name);
-    for (const w of waiting) w(outcome);
+  onChange(listener: (run: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  cached(name: string): V1Pod | undefined {
+    return this.informer.get(name, this.namespace);
+  }
+
+  async get(name: string): Promise<V1Pod | undefined> {
+    const cached = this.cached(name);
+    if (cached !== undefined) return cached;
+    try {
+      return await this.core.readNamespacedPod({ name, namespace: this.namespace });
+    } catch (e) {
+      if (e instanceof ApiException && e.code === 404) return undefined;
+      throw e;
+    }
   }
 
   async create(pod: V1Pod): Promise<Result<CreatedPod>> {
@@ -60,15 +77,12 @@ export class KubePodGateway implements PodGateway {
       const created = await this.core.createNamespacedPod({ namespace: this.namespace, body: pod });
       return ok({ name: created.metadata?.name ?? '', namespace: this.namespace, uid: created.metadata?.uid ?? '' });
     } catch (thrown) {
-      if (thrown instanceof ApiException) {
-        const message = apiMessage(thrown);
-        if (thrown.code === 403 || thrown.code === 409 || thrown.code === 422 || thrown.code === 400) {
-          return fail('CREATE_REJECTED', `API server rejected the pod (${thrown.code}): ${message}`);
-        }
-        return fail('CREATE_FAILED', `API server error (${thrown.code}): ${message}`);
-      }
-      return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
+      return refused(thrown, 'the pod');
     }
+  }
+
+  async delete(name: string): Promise<Result<void>> {
+    return this.deleteObjects([{ kind: 'Pod', name }]).then((r) => (r.ok ? ok(undefined) : r));
   }
 
   async createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
@@ -77,34 +91,75 @@ export class KubePodGateway implements PodGateway {
       try {
         await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body });
       } catch (thrown) {
-        if (!(thrown instanceof ApiException && thrown.code === 409)) {
-          return fail(thrown instanceof ApiException && thrown.code < 500 ? 'CREATE_REJECTED' : 'CREATE_FAILED', `could not create volume ${body.metadata?.name ?? ''}: ${thrown instanceof ApiException ? apiMessage(thrown) : describeThrown(thrown)}`);
-        }
+        if (!(thrown instanceof ApiException && thrown.code === 409)) return refused(thrown, `volume ${body.metadata?.name ?? ''}`);
       }
       names.push(body.metadata?.name ?? '');
     }
     return ok(names);
   }
 
-  async outcome(name: string, timeoutMs: number): Promise<Result<PodOutcome>> {
-    await this.start();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.get(name)?.delete(waiter);
-        resolve(fail('WATCH_FAILED', `pod ${name} did not finish within ${Math.round(timeoutMs / 1000)}s`));
-      }, timeoutMs);
-      const waiter: Waiter = (outcome) => {
-        clearTimeout(timer);
-        resolve(ok(outcome));
-      };
-      const set = this.waiters.get(name) ?? new Set<Waiter>();
-      set.add(waiter);
-      this.waiters.set(name, set);
-      // Level-based: the pod may already be finished in the informer's cache.
-      const cached = this.informer.get(name, this.namespace);
-      if (cached !== undefined) this.observe(cached);
-    });
+  async createEgress(policy: EgressObject): Promise<Result<void>> {
+    try {
+      if (policy.kind === 'NetworkPolicy') await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: policy as never });
+      else await this.custom.createNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, body: policy });
+      return ok(undefined);
+    } catch (thrown) {
+      if (thrown instanceof ApiException && thrown.code === 409) return ok(undefined);
+      return refused(thrown, `the egress policy ${policy.metadata?.name ?? ''}`);
+    }
   }
+
+  async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {
+    const namespace = this.namespace;
+    const labelSelector = runId === undefined ? this.selector : `${this.selector},${LABELS.run}=${runId}`;
+    try {
+      const [pods, claims, policies] = await Promise.all([
+        this.core.listNamespacedPod({ namespace, labelSelector }),
+        this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+        this.egressMode === 'networkpolicy'
+          ? this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })
+          : (this.custom.listNamespacedCustomObject({ ...CILIUM, namespace, labelSelector }) as Promise<{ items: { metadata?: V1ObjectMeta }[] }>),
+      ]);
+      const policyKind = this.egressMode === 'networkpolicy' ? 'NetworkPolicy' : 'CiliumNetworkPolicy';
+      const of = (kind: OwnedObject['kind'], items: readonly { metadata?: V1ObjectMeta }[]): OwnedObject[] =>
+        items.map((i) => ({ kind, name: i.metadata?.name ?? '', owner: i.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid }));
+      return ok([...of('Pod', pods.items), ...of('PersistentVolumeClaim', claims.items), ...of(policyKind, policies.items)]);
+    } catch (thrown) {
+      return fail('CREATE_FAILED', `could not list the runner's objects: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+    }
+  }
+
+  async deleteObjects(objects: readonly OwnedObject[]): Promise<Result<number>> {
+    const namespace = this.namespace;
+    let deleted = 0;
+    for (const { kind, name } of objects) {
+      try {
+        if (kind === 'Pod') await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+        else if (kind === 'PersistentVolumeClaim') await this.core.deleteNamespacedPersistentVolumeClaim({ name, namespace });
+        else if (kind === 'NetworkPolicy') await this.networking.deleteNamespacedNetworkPolicy({ name, namespace });
+        else await this.custom.deleteNamespacedCustomObject({ ...CILIUM, namespace, name });
+        deleted++;
+      } catch (thrown) {
+        if (!(thrown instanceof ApiException && thrown.code === 404)) return fail('CREATE_FAILED', `could not delete ${kind} ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+      }
+    }
+    return ok(deleted);
+  }
+}
+
+/** The WorkflowRun that owns an object, by its ownerReference. */
+function runOf(meta: V1ObjectMeta | undefined): string | undefined {
+  return meta?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.name;
+}
+
+function refused(thrown: unknown, what: string): Result<never> {
+  if (thrown instanceof ApiException) {
+    const message = apiMessage(thrown);
+    if (thrown.code === 409) return fail('CREATE_EXISTS', `${what} already exists: ${message}`);
+    if (thrown.code === 403 || thrown.code === 422 || thrown.code === 400 || thrown.code === 404) return fail('CREATE_REJECTED', `API server rejected ${what} (${thrown.code}): ${message}`);
+    return fail('CREATE_FAILED', `API server error on ${what} (${thrown.code}): ${message}`);
+  }
+  return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
 }
 
 function apiMessage(e: ApiException<unknown>): string {

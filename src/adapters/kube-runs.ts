@@ -1,28 +1,82 @@
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { ClaimedRun, RunStore } from '../create/run-store.ts';
+import { ApiException, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../pipeline/types.ts';
 import { LABELS } from '../pod/names.ts';
+import type { RunStatus } from '../reconcile/status.ts';
 
 export const WORKFLOWRUN = Object.freeze({ group: 'kubiya.ai', version: 'v1alpha1', plural: 'workflowruns', kind: 'WorkflowRun' });
 
-/** WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates). */
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+interface WorkflowRunResource extends KubernetesObject {
+  spec?: { token?: string; workflowId?: string; runner?: string; cancel?: boolean };
+  status?: RunStatus;
+}
+
+/**
+ * WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates),
+ * followed by ONE informer filtered by the runner label. Status goes through the status
+ * subresource; what this process last wrote is kept until the informer catches up, so a pass never
+ * decides from a status older than its own.
+ */
 export class KubeRunStore implements RunStore {
   private readonly api: CustomObjectsApi;
   private readonly namespace: string;
   private readonly runner: string;
+  private readonly informer: Informer<WorkflowRunResource> & ObjectCache<WorkflowRunResource>;
+  private readonly written = new Map<string, WorkflowRunResource>();
+  private readonly listeners: ((name: string) => void)[] = [];
+  private started: Promise<void> | undefined;
 
   constructor(kc: KubeConfig, namespace: string, runner: string) {
     this.api = kc.makeApiClient(CustomObjectsApi);
     this.namespace = namespace;
     this.runner = runner;
+    const labelSelector = `${LABELS.runner}=${runner}`;
+    const { group, version, plural } = WORKFLOWRUN;
+    this.informer = makeInformer<WorkflowRunResource>(
+      kc,
+      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+      () => this.api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+      labelSelector,
+    );
+    const onRun = (run: WorkflowRunResource): void => {
+      const name = run.metadata?.name;
+      if (name === undefined) return;
+      const mine = this.written.get(name);
+      if (mine !== undefined && newer(run, mine)) this.written.delete(name);
+      for (const l of this.listeners) l(name);
+    };
+    this.informer.on('add', onRun);
+    this.informer.on('update', onRun);
+    this.informer.on('delete', (run) => {
+      if (run.metadata?.name !== undefined) this.written.delete(run.metadata.name);
+      onRun(run);
+    });
+    this.informer.on('error', () => {
+      setTimeout(() => void this.informer.start().catch(() => undefined), 500).unref();
+    });
+  }
+
+  start(): Promise<void> {
+    this.started ??= this.informer.start();
+    return this.started;
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+  }
+
+  onChange(listener: (name: string) => void): void {
+    this.listeners.push(listener);
   }
 
   async claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
     const body = {
       apiVersion: `${WORKFLOWRUN.group}/${WORKFLOWRUN.version}`,
       kind: WORKFLOWRUN.kind,
-      metadata: { name: run.name, labels: { [LABELS.runner]: this.runner, [LABELS.workflow]: run.ref.id, [LABELS.run]: run.ref.runId } },
+      metadata: { name: run.name, labels: { [LABELS.runner]: this.runner, [LABELS.workflow]: run.ref.id, [LABELS.run]: run.workflow.runId } },
       spec: { token, workflowId: run.ref.id, runner: this.runner },
     };
     try {
@@ -34,4 +88,66 @@ export class KubeRunStore implements RunStore {
       return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(e)}`);
     }
   }
+
+  list(): readonly RunObject[] {
+    return this.informer.list(this.namespace).flatMap((r) => {
+      const run = this.view(r);
+      return run === undefined ? [] : [run];
+    });
+  }
+
+  get(name: string): RunObject | undefined {
+    const cached = this.informer.get(name, this.namespace);
+    return cached === undefined ? undefined : this.view(cached);
+  }
+
+  async writeStatus(name: string, status: RunStatus): Promise<Result<void>> {
+    const { group, version, plural } = WORKFLOWRUN;
+    try {
+      const updated = (await this.api.patchNamespacedCustomObjectStatus(
+        { group, version, namespace: this.namespace, plural, name, body: { status } },
+        MERGE_PATCH,
+      )) as WorkflowRunResource;
+      const cached = this.informer.get(name, this.namespace);
+      if (cached === undefined || newer(updated, cached)) this.written.set(name, updated);
+      return ok(undefined);
+    } catch (e) {
+      return fail('CREATE_FAILED', `could not write the status of ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
+    }
+  }
+
+  async requestCancel(name: string): Promise<Result<void>> {
+    const { group, version, plural } = WORKFLOWRUN;
+    try {
+      await this.api.patchNamespacedCustomObject({ group, version, namespace: this.namespace, plural, name, body: { spec: { cancel: true } } }, MERGE_PATCH);
+      return ok(undefined);
+    } catch (e) {
+      if (e instanceof ApiException && e.code === 404) return fail('RUN_NOT_FOUND', `no run ${name}`);
+      return fail('CREATE_FAILED', `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
+    }
+  }
+
+  /** The cached object, or what this process wrote if the informer has not caught up yet. */
+  private view(cached: WorkflowRunResource): RunObject | undefined {
+    const name = cached.metadata?.name;
+    if (name === undefined) return undefined;
+    const mine = this.written.get(name);
+    const r = mine !== undefined && mine.metadata?.uid === cached.metadata?.uid && newer(mine, cached) ? mine : cached;
+    return {
+      name,
+      uid: r.metadata?.uid ?? '',
+      createdAt: new Date(r.metadata?.creationTimestamp ?? 0),
+      runId: r.metadata?.labels?.[LABELS.run] ?? '',
+      token: r.spec?.token ?? '',
+      cancelRequested: r.spec?.cancel === true,
+      status: r.status,
+    };
+  }
+}
+
+/** resourceVersions are opaque, but etcd's are increasing integers; compare them as such. */
+function newer(a: KubernetesObject, b: KubernetesObject): boolean {
+  const x = Number(a.metadata?.resourceVersion ?? 0);
+  const y = Number(b.metadata?.resourceVersion ?? 0);
+  return Number.isFinite(x) && Number.isFinite(y) && x > y;
 }

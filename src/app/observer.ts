@@ -23,7 +23,7 @@ export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserve
       else if (record.outcome === 'deny' || record.outcome === 'failure') log.warn(fields, message);
       else log.info(fields, message);
     },
-    workflowStarted: () => metrics.workflowStarted(),
+    workflowsRunning: (count) => metrics.workflowsRunning(count),
     workflowFinished: (status) => metrics.workflowFinished(status),
     stepFinished: (step, seconds) => metrics.stepFinished(step, seconds),
     internalError: (error) => log.error({ err: error instanceof Error ? { type: error.name, message: error.message, stack: error.stack } : String(error) }, 'internal error'),

@@ -6,6 +6,7 @@ import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import type { PipelineConfig, PipelineDeps } from '../pipeline.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
 
 export interface RunnerSetup {
   readonly config: PipelineConfig;
@@ -20,6 +21,7 @@ export interface RunnerSetup {
 
 export interface RunningRunner {
   readonly deps: PipelineDeps;
+  readonly reconciler: Reconciler;
   close(): Promise<void>;
 }
 
@@ -29,38 +31,50 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
   kc.loadFromFile(setup.kubeconfig);
   const engine = await loadEngine(await readBundle(setup.bundle));
   const audit = await FileAuditLog.open(setup.auditDir, setup.checkpointKey === undefined ? {} : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } });
-  const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner);
-  await pods.start();
+  const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner, setup.config.egressMode);
+  const runs = new KubeRunStore(kc, setup.config.namespace, setup.config.runner);
+  await Promise.all([pods.start(), runs.start()]);
   const deps: PipelineDeps = {
     config: setup.config,
     keys: createLocalJWKSet(setup.jwks),
     policy: () => engine,
     audit,
     pods,
-    runs: new KubeRunStore(kc, setup.config.namespace, setup.config.runner),
+    runs,
     now: () => new Date(),
     newId: randomUUID,
   };
+  // This process is the only runner here: it reconciles without a Lease.
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 16, resyncMs: 30_000 });
+  reconciler.start();
   return {
     deps,
+    reconciler,
     close: async () => {
+      await reconciler.stop();
+      await runs.stop();
       await pods.stop();
       await audit.close();
     },
   };
 }
 
-/** Defaults as the seed's values.yaml has them, for the demo and tests until config lands (issue 7). */
-export function defaultPipelineConfig(runner: string, issuer: string, namespace = 'kubiya-workflows'): PipelineConfig {
+/** Defaults as the seed's values.yaml has them (and `serve`'s config defaults), for the demo and tests. */
+export function defaultPipelineConfig(runner: string, issuer: string, namespace = 'kubiya-workflows', over: Partial<PipelineConfig> = {}): PipelineConfig {
   return Object.freeze({
     runner,
     namespace,
     serviceAccount: 'kubiya-workflow',
     defaultTimeoutSeconds: 30 * 60,
+    maxConcurrent: 10,
+    failFastGraceSeconds: 30,
+    ttlAfterFinishedSeconds: 3600,
+    egressMode: 'networkpolicy',
     storageClass: 'kubiya-local',
     workspaceSize: '10Gi',
     receive: { maxTokenBytes: 64 * 1024 },
     verify: { algorithms: ['EdDSA', 'ES256'], issuer, audience: runner, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 },
     profile: { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false },
+    ...over,
   });
 }

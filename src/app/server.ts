@@ -18,7 +18,8 @@ import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts
 import type { Config } from '../config/schema.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { admit, execute, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import { admit, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
 import { pipelineObserver } from './observer.ts';
 
 export const RUNNER_VERSION = '0.1.0';
@@ -37,7 +38,7 @@ export interface RunningServer {
   shutdown(reason: string): Promise<{ unfinished: number }>;
 }
 
-function timed(pods: PodGateway, metrics: Metrics): PodGateway {
+function timed(pods: KubePodGateway, metrics: Metrics): PodGateway {
   return {
     create: async (pod: V1Pod) => {
       const t0 = process.hrtime.bigint();
@@ -47,8 +48,14 @@ function timed(pods: PodGateway, metrics: Metrics): PodGateway {
         metrics.kubeApi('create', Number(process.hrtime.bigint() - t0) / 1e9);
       }
     },
-    outcome: (name, timeoutMs) => pods.outcome(name, timeoutMs),
+    get: (name) => pods.get(name),
+    cached: (name) => pods.cached(name),
+    delete: (name) => pods.delete(name),
     createClaims: (claims) => pods.createClaims(claims),
+    createEgress: (policy) => pods.createEgress(policy),
+    owned: (runId) => pods.owned(runId),
+    deleteObjects: (objects) => pods.deleteObjects(objects),
+    onChange: (listener) => pods.onChange(listener),
   };
 }
 
@@ -101,8 +108,9 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     onError: (message) => log.warn({ code: 'AUDIT_SHIP_FAILED', reason: message }, 'audit shipping failed; retrying (the write-ahead log is not affected)'),
   });
   shipper?.start();
-  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name);
-  await pods.start();
+  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
+  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
+  await Promise.all([pods.start(), runs.start()]);
   const lease = new LeaseElector(kc, {
     name: config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`,
     namespace: config.kubernetes.namespace,
@@ -119,6 +127,10 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       namespace: config.runner.workflow.namespace,
       serviceAccount: config.runner.workflow.serviceAccount,
       defaultTimeoutSeconds: config.runner.workflow.defaultTimeout,
+      maxConcurrent: config.runner.workflow.maxConcurrent,
+      failFastGraceSeconds: config.runner.workflow.failFastGrace,
+      ttlAfterFinishedSeconds: config.runner.workflow.ttlAfterFinished,
+      egressMode: config.egress.mode,
       storageClass: config.runner.storage.storageClass,
       workspaceSize: config.runner.storage.workspaceSize,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
@@ -129,7 +141,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),
-    runs: new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name),
+    runs,
     now: () => new Date(),
     newId: randomUUID,
   };
@@ -151,7 +163,6 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   };
 
   const inflight = new Set<Promise<unknown>>();
-  let running = 0;
   let draining = false;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
@@ -184,12 +195,16 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
 
+  // Every replica admits; only the Lease holder reconciles (DESIGN §1).
+  const reconciler = new Reconciler(observed, { isLeader: () => lease.role() === 'leader' && !draining, workers: 16, resyncMs: 30_000 });
+  reconciler.start();
   const startRun = (run: AdmittedRun): void => {
-    running++;
     log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
-    void track(execute(run, observed).finally(() => running--));
+    reconciler.enqueue(run.name);
   };
-  const hasCapacity = (): boolean => running < config.runner.workflow.maxConcurrent && (client?.hasRoom() ?? true);
+  // Runs beyond maxConcurrent wait as Pending WorkflowRuns; intake pushes back past ten times that.
+  const backlog = (): number => runs.list().filter((r) => r.status === undefined || r.status.phase === 'Pending' || r.status.phase === 'Running').length;
+  const hasCapacity = (): boolean => backlog() < config.runner.workflow.maxConcurrent * 10 && (client?.hasRoom() ?? true);
   const server = createHttpServer({
     admit: (raw) => track(admit(raw, observed)),
     start: startRun,
@@ -234,7 +249,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const graceMs = config.server.shutdownGrace * 1000;
-      const finished = await Promise.race([Promise.allSettled([...inflight]).then(() => true), sleep(graceMs).then(() => false)]);
+      const finished = await Promise.race([Promise.allSettled([...inflight, reconciler.stop()]).then(() => true), sleep(graceMs).then(() => false)]);
       const unfinished = finished ? 0 : inflight.size;
       const undelivered = client === undefined ? 0 : await client.stop(5000);
       if (undelivered > 0) log.warn({ undelivered }, 'control-plane events not acknowledged before exit');
@@ -245,6 +260,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       stopKeys();
       await lease.release();
       await pods.stop();
+      await runs.stop();
       await audit.close();
       await shipper?.stop();
       log.info({ unfinished }, 'runner stopped');

@@ -21,6 +21,10 @@ export const configSchema = z.strictObject({
       serviceAccount: dnsLabel.default('kubiya-workflow'),
       defaultTimeout: durationField.default(1800),
       maxConcurrent: z.int().min(1).max(10_000).default(10),
+      /** How long ImagePullBackOff, ErrImagePull, CreateContainerConfigError... are tolerated before the step fails. */
+      failFastGrace: durationField.default(60),
+      /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
+      ttlAfterFinished: durationField.default(3600),
     }).prefault({}),
     security: z.strictObject({
       podSecurityStandard: z.literal('restricted', { error: 'only "restricted" is supported: this runner hardens every pod to it' }).default('restricted'),

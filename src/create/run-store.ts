@@ -1,16 +1,40 @@
 import type { Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../pipeline/types.ts';
+import type { RunStatus } from '../reconcile/status.ts';
 
 export interface ClaimedRun {
   readonly name: string;
   readonly uid: string;
 }
 
+/** A WorkflowRun as observed: what the reconciler decides from. */
+export interface RunObject {
+  readonly name: string;
+  readonly uid: string;
+  /** Set by the API server: the instant the token's validity is judged at (DESIGN §1). */
+  readonly createdAt: Date;
+  /** The workflow's run id (its kubiya.ai/run label), as intake recorded it. */
+  readonly runId: string;
+  /** The signed assignment as received; verified again before every pod. */
+  readonly token: string;
+  /** Set when the control plane cancelled the run. */
+  readonly cancelRequested: boolean;
+  readonly status?: RunStatus | undefined;
+}
+
 /**
- * The port that makes intake exactly-once: claiming a run creates its WorkflowRun, named from the
- * token's jti. A second claim of the same jti — a replay, a re-delivery, the same token sent to
- * another replica — fails with ASSIGNMENT_REPLAYED, decided by the API server.
+ * The WorkflowRuns of this runner. Claiming a run creates its WorkflowRun, named from the token's
+ * jti: a second claim of the same jti — a replay, a re-delivery, the same token sent to another
+ * replica — fails with ASSIGNMENT_REPLAYED, decided by the API server. The rest is what the
+ * reconciler needs: the runs as last observed, their status, cancellation, change notifications.
  */
 export interface RunStore {
   claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>>;
+  /** Every WorkflowRun of this runner as last observed. */
+  list(): readonly RunObject[];
+  get(name: string): RunObject | undefined;
+  writeStatus(name: string, status: RunStatus): Promise<Result<void>>;
+  requestCancel(name: string): Promise<Result<void>>;
+  /** Called with a run's name whenever it is added, changed or deleted. */
+  onChange(listener: (name: string) => void): void;
 }

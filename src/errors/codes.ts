@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   VERIFY_TOO_OLD: { status: 401, stage: 'verify' },
   VERIFY_CLAIM_INVALID: { status: 401, stage: 'verify' },
   VERIFY_TYPE_INVALID: { status: 401, stage: 'verify' },
+  VERIFY_RUN_MISMATCH: { status: 401, stage: 'verify' },
 
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
 
@@ -43,10 +44,16 @@ export const ERROR_CATALOGUE = {
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },
+  CREATE_EXISTS: { status: 409, stage: 'create' },
+  EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
 
   WATCH_FAILED: { status: 502, stage: 'watch' },
   STEP_FAILED: { status: 200, stage: 'watch' },
   STEP_DEADLINE_EXCEEDED: { status: 200, stage: 'watch' },
+  STEP_START_FAILED: { status: 200, stage: 'watch' },
+  STEP_POD_LOST: { status: 200, stage: 'watch' },
+  STEP_CANCELLED: { status: 200, stage: 'watch' },
+  RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },
   HTTP_METHOD_NOT_ALLOWED: { status: 405, stage: 'http' },

@@ -9,10 +9,19 @@ export const violationSchema = z.strictObject({
   action: z.enum(['deny', 'warn', 'audit']),
 });
 
+export const destinationSchema = z.strictObject({
+  host: z.string().min(1).max(253).optional(),
+  cidr: z.string().min(1).max(64).optional(),
+  cidrs: z.array(z.string().min(1).max(64)).max(64).optional(),
+  ports: z.array(z.int().min(1).max(65535)).min(1).max(16),
+});
+
 export const decisionSchema = z.strictObject({
   allow: z.boolean(),
   violations: z.array(violationSchema).max(1000),
   patches: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+  /** The egress destinations the step may reach; the runner renders its NetworkPolicy from them. */
+  egress: z.array(destinationSchema).max(64).optional(),
 });
 
 export type Violation = z.infer<typeof violationSchema>;

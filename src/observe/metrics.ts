@@ -30,7 +30,7 @@ const PERCENTILES = [['p50', 0.5], ['p90', 0.9], ['p99', 0.99]] as const;
 
 export interface Metrics {
   readonly registry: Registry;
-  workflowStarted(): void;
+  workflowsRunning(count: number): void;
   workflowFinished(status: 'success' | 'failed'): void;
   stepFinished(step: string, seconds: number): void;
   decision(stage: string, outcome: string, code: string | undefined): void;
@@ -85,11 +85,8 @@ export function createMetrics(runner: string): Metrics {
 
   return {
     registry,
-    workflowStarted: () => running.inc(),
-    workflowFinished: (status) => {
-      running.dec();
-      completed.inc({ status });
-    },
+    workflowsRunning: (count) => running.set(count),
+    workflowFinished: (status) => completed.inc({ status }),
     stepFinished: (step, seconds) => {
       const key = windows.has(step) || windows.size < STEP_LABELS ? step : 'other';
       const w = windows.get(key) ?? [];

@@ -2,10 +2,11 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { RunStore } from '../create/run-store.ts';
+import type { EgressMode } from '../egress/network-policy.ts';
 import type { ErrorCode } from '../errors/codes.ts';
-import type { Decision } from '../evaluate/decision.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
+import type { RunPhase } from '../reconcile/status.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
 import type { Workflow } from '../validate/schema.ts';
 import type { VerifyOptions } from '../verify/verify.ts';
@@ -19,6 +20,14 @@ export interface PipelineConfig {
   readonly workspaceSize?: string | undefined;
   /** storageClassName of workflow volumes (runner.storage.storageClass); cluster default when unset. */
   readonly storageClass?: string | undefined;
+  /** At most this many runs execute at once; the rest wait as Pending WorkflowRuns, oldest first. */
+  readonly maxConcurrent: number;
+  /** How long ImagePullBackOff, ErrImagePull, CreateContainerConfigError... are tolerated. */
+  readonly failFastGraceSeconds: number;
+  /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
+  readonly ttlAfterFinishedSeconds: number;
+  /** networkpolicy: ipBlock rules (hosts need pinned CIDRs); cilium: CiliumNetworkPolicy toFQDNs. */
+  readonly egressMode: EgressMode;
   readonly receive: ReceiveLimits;
   readonly verify: VerifyOptions;
   readonly profile: RestrictedProfile;
@@ -27,7 +36,8 @@ export interface PipelineConfig {
 /** What the pipeline tells the outside (metrics, logs) besides the audit log; all optional. */
 export interface PipelineObserver {
   recorded(record: AuditRecord, context: { readonly image?: string | undefined; readonly namespace: string }): void;
-  workflowStarted(): void;
+  /** The number of runs executing now (set after every reconcile pass). */
+  workflowsRunning(count: number): void;
   workflowFinished(status: 'success' | 'failed'): void;
   stepFinished(step: string, seconds: number): void;
   /** A bug: an unexpected exception stopped an assignment (reported as INTERNAL). */
@@ -42,7 +52,7 @@ export interface PipelineDeps {
   readonly policy: () => PolicyEngine | undefined;
   readonly audit: AuditSink;
   readonly pods: PodGateway;
-  /** Exactly-once: the WorkflowRun of each accepted assignment. */
+  /** The WorkflowRuns: exactly-once intake, durable state, status. */
   readonly runs: RunStore;
   readonly now: () => Date;
   readonly newId: () => string;
@@ -59,16 +69,13 @@ export interface AdmittedRun {
   readonly uid?: string | undefined;
 }
 
-export type StepStatus = 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';
-
 export interface StepReport {
   readonly step: string;
-  readonly status: StepStatus;
+  readonly status: 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';
   readonly code?: ErrorCode | undefined;
   readonly message: string;
   readonly pod?: string | undefined;
   readonly exitCode?: number | undefined;
-  readonly decision?: Decision | undefined;
 }
 
 export interface AssignmentReport {
@@ -76,5 +83,7 @@ export interface AssignmentReport {
   readonly code?: ErrorCode | undefined;
   readonly message: string;
   readonly workflow?: { readonly id: string; readonly runId: string; readonly jti: string } | undefined;
+  /** The run's final phase (absent when it was not accepted). */
+  readonly phase?: RunPhase | undefined;
   readonly steps: readonly StepReport[];
 }

@@ -48,7 +48,8 @@ function container(c: { name: string; image: string; command?: string[] | undefi
 }
 
 /**
- * The pod of one step, as the seed shows it: name workflow-<id>-step-<name>, the kubiya.ai labels,
+ * The pod of one step, as the seed shows it: name workflow-<id>-step-<name> (id: the run's id, so
+ * two runs of one workflow never share a pod name), the kubiya.ai labels,
  * restartPolicy Never, the configured service account (token not mounted), a deadline. Init
  * containers run first, then sidecars as native sidecars (init containers with restartPolicy
  * Always) so they stop when the step does. Not yet hardened: that is mutate's job.
@@ -77,7 +78,7 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: podName(workflow.id, step.name),
+      name: podName(workflow.runId, step.name),
       namespace: ctx.namespace,
       labels: {
         [LABELS.workflow]: workflow.id,

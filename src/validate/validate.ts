@@ -1,4 +1,5 @@
 import { fail, ok, type Result } from '../errors/result.ts';
+import { findCycle } from '../reconcile/graph.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 
 export interface SchemaIssue {
@@ -9,7 +10,12 @@ export interface SchemaIssue {
 /** validate: the verified `workflow` claim → a typed, bounded Workflow, or every issue with its path. */
 export function validate(claim: unknown): Result<Workflow> {
   const parsed = workflowSchema.safeParse(claim);
-  if (parsed.success) return ok(parsed.data);
+  if (parsed.success) {
+    const cycle = findCycle(parsed.data);
+    if (cycle === undefined) return ok(parsed.data);
+    const issues: SchemaIssue[] = [{ path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` }];
+    return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
+  }
   const issues: SchemaIssue[] = parsed.error.issues.slice(0, 50).map((i) => ({
     path: ['workflow', ...i.path].map(String).join('.'),
     message: i.message,

@@ -1,8 +1,10 @@
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
-import type { CreatedPod, PodGateway } from '../../src/create/pod-gateway.ts';
-import type { ClaimedRun, RunStore } from '../../src/create/run-store.ts';
+import type { CreatedPod, OwnedObject, PodGateway } from '../../src/create/pod-gateway.ts';
+import type { ClaimedRun, RunObject, RunStore } from '../../src/create/run-store.ts';
+import type { EgressObject } from '../../src/egress/network-policy.ts';
+import type { RunStatus } from '../../src/reconcile/status.ts';
 import type { AdmittedRun } from '../../src/pipeline.ts';
 import { fail, ok, type Result } from '../../src/errors/result.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
@@ -21,22 +23,85 @@ export class MemoryAudit implements AuditSink {
   }
 }
 
+/**
+ * Pods in memory: a created pod ends as `outcomeFor` says (undefined: it keeps running) on the
+ * next turn of the event loop, and the owning run is told, as the informer would.
+ */
 export class MemoryPods implements PodGateway {
+  readonly pods = new Map<string, V1Pod>();
+  /** Every pod ever created, in order (a duplicate would show twice). */
   readonly created: V1Pod[] = [];
-  outcomeFor: (pod: V1Pod) => Result<PodOutcome> = () => ok({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
-  create(pod: V1Pod): Promise<Result<CreatedPod>> {
-    if (this.created.some((p) => p.metadata?.name === pod.metadata?.name)) return Promise.resolve(fail('CREATE_REJECTED', 'already exists'));
-    this.created.push(pod);
-    return Promise.resolve(ok({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', uid: 'uid' }));
-  }
+  readonly deleted: string[] = [];
+  readonly egress: EgressObject[] = [];
   readonly claims: V1PersistentVolumeClaim[] = [];
+  outcomeFor: (pod: V1Pod) => PodOutcome | undefined = () => ({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
+  private readonly listeners: ((run: string) => void)[] = [];
+  private uid = 0;
+
+  create(pod: V1Pod): Promise<Result<CreatedPod>> {
+    const name = pod.metadata?.name ?? '';
+    if (this.pods.has(name)) return Promise.resolve(fail('CREATE_EXISTS', `pod ${name} already exists`));
+    const stored: V1Pod = { ...pod, metadata: { ...pod.metadata, uid: `pod-${++this.uid}`, creationTimestamp: new Date() }, status: { phase: 'Pending' } };
+    this.pods.set(name, stored);
+    this.created.push(stored);
+    setImmediate(() => {
+      const end = this.outcomeFor(stored);
+      if (end !== undefined && this.pods.get(name) === stored) {
+        stored.status = { phase: end.phase, ...(end.reason === 'DeadlineExceeded' ? { reason: end.reason } : {}), containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: end.exitCode ?? 0, ...(end.reason !== undefined ? { reason: end.reason } : {}) } } }] };
+      } else if (this.pods.get(name) === stored) {
+        stored.status = { phase: 'Running' };
+      }
+      this.notify(stored);
+    });
+    return Promise.resolve(ok({ name, namespace: pod.metadata?.namespace ?? '', uid: stored.metadata?.uid ?? '' }));
+  }
+  get(name: string): Promise<V1Pod | undefined> {
+    return Promise.resolve(this.pods.get(name));
+  }
+  cached(name: string): V1Pod | undefined {
+    return this.pods.get(name);
+  }
+  delete(name: string): Promise<Result<void>> {
+    const pod = this.pods.get(name);
+    this.pods.delete(name);
+    this.deleted.push(name);
+    if (pod !== undefined) setImmediate(() => this.notify(pod));
+    return Promise.resolve(ok(undefined));
+  }
   createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
-    this.claims.push(...claims);
+    for (const c of claims) if (!this.claims.some((x) => x.metadata?.name === c.metadata?.name)) this.claims.push(c);
     return Promise.resolve(ok(claims.map((c) => c.metadata?.name ?? '')));
   }
-  outcome(name: string): Promise<Result<PodOutcome>> {
-    const pod = this.created.find((p) => p.metadata?.name === name);
-    return Promise.resolve(pod === undefined ? fail('WATCH_FAILED', 'no such pod') : this.outcomeFor(pod));
+  createEgress(policy: EgressObject): Promise<Result<void>> {
+    if (!this.egress.some((e) => e.metadata?.name === policy.metadata?.name)) this.egress.push(policy);
+    return Promise.resolve(ok(undefined));
+  }
+  owned(): Promise<Result<readonly OwnedObject[]>> {
+    const owner = (m: { ownerReferences?: { uid: string }[] } | undefined): string | undefined => m?.ownerReferences?.[0]?.uid;
+    return Promise.resolve(ok([
+      ...[...this.pods.values()].map((p) => ({ kind: 'Pod' as const, name: p.metadata?.name ?? '', owner: owner(p.metadata) })),
+      ...this.claims.map((c) => ({ kind: 'PersistentVolumeClaim' as const, name: c.metadata?.name ?? '', owner: owner(c.metadata) })),
+      ...this.egress.map((e) => ({ kind: e.kind, name: e.metadata?.name ?? '', owner: owner(e.metadata) })),
+    ]));
+  }
+  deleteObjects(objects: readonly OwnedObject[]): Promise<Result<number>> {
+    for (const o of objects) {
+      if (o.kind === 'Pod') this.pods.delete(o.name);
+      const drop = <T extends { metadata?: { name?: string } }>(list: T[]): void => {
+        const i = list.findIndex((x) => x.metadata?.name === o.name);
+        if (i >= 0) list.splice(i, 1);
+      };
+      if (o.kind === 'PersistentVolumeClaim') drop(this.claims);
+      if (o.kind === 'NetworkPolicy' || o.kind === 'CiliumNetworkPolicy') drop(this.egress);
+    }
+    return Promise.resolve(ok(objects.length));
+  }
+  onChange(listener: (run: string) => void): void {
+    this.listeners.push(listener);
+  }
+  private notify(pod: V1Pod): void {
+    const run = pod.metadata?.ownerReferences?.[0]?.name;
+    if (run !== undefined) for (const l of this.listeners) l(run);
   }
 }
 
@@ -45,11 +110,58 @@ export function engineReturning(result: () => unknown, entrypoints = ['kubiya/ma
   return { revision, entrypoints, evaluate: () => result() };
 }
 
+/** WorkflowRuns in memory: claim is exactly-once by name; changes are told on the next turn. */
 export class MemoryRuns implements RunStore {
-  readonly claimed = new Set<string>();
-  claim(run: AdmittedRun): Promise<Result<ClaimedRun>> {
-    if (this.claimed.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
-    this.claimed.add(run.name);
-    return Promise.resolve(ok({ name: run.name, uid: `uid-${run.name}` }));
+  readonly runs = new Map<string, RunObject>();
+  private readonly listeners: ((name: string) => void)[] = [];
+  private readonly now: () => Date;
+  constructor(now: () => Date = () => new Date()) {
+    this.now = now;
+  }
+  claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+    if (this.runs.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
+    const uid = `uid-${run.name}`;
+    this.put({ name: run.name, uid, createdAt: this.now(), runId: run.workflow.runId, token, cancelRequested: false });
+    return Promise.resolve(ok({ name: run.name, uid }));
+  }
+  list(): readonly RunObject[] {
+    return [...this.runs.values()];
+  }
+  get(name: string): RunObject | undefined {
+    return this.runs.get(name);
+  }
+  writeStatus(name: string, status: RunStatus): Promise<Result<void>> {
+    const run = this.runs.get(name);
+    if (run === undefined) return Promise.resolve(fail('RUN_NOT_FOUND', `no run ${name}`));
+    this.put({ ...run, status });
+    return Promise.resolve(ok(undefined));
+  }
+  requestCancel(name: string): Promise<Result<void>> {
+    const run = this.runs.get(name);
+    if (run === undefined) return Promise.resolve(fail('RUN_NOT_FOUND', `no run ${name}`));
+    this.put({ ...run, cancelRequested: true });
+    return Promise.resolve(ok(undefined));
+  }
+  /** Adds or replaces a run as if someone wrote it to the API server (a hand-made run, an edit). */
+  put(run: RunObject): void {
+    this.runs.set(run.name, run);
+    setImmediate(() => {
+      for (const l of this.listeners) l(run.name);
+    });
+  }
+  onChange(listener: (name: string) => void): void {
+    this.listeners.push(listener);
+  }
+}
+
+/** A mutable clock for tests that cross deadlines and TTLs. */
+export class Clock {
+  at: Date;
+  constructor(at: Date) {
+    this.at = at;
+  }
+  now = (): Date => this.at;
+  advance(seconds: number): void {
+    this.at = new Date(this.at.getTime() + seconds * 1000);
   }
 }

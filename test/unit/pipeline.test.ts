@@ -1,37 +1,37 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../../src/errors/result.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
-import { processAssignment, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { admit, type PipelineConfig, type PipelineDeps } from '../../src/pipeline.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import { Clock, engineReturning } from '../support/memory.ts';
+import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 
 const { key, keys } = await testKeys();
-const allow = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
 const deny = engineReturning(() => [{ result: { allow: false, violations: [{ code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' }] } }]);
+const closers: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of closers) await c();
+});
 
-function deps(over: Partial<PipelineDeps> = {}): PipelineDeps & { audit: MemoryAudit; pods: MemoryPods } {
-  let n = 0;
-  return {
-    config: defaultPipelineConfig(RUNNER, ISSUER),
-    keys,
-    policy: () => allow,
-    audit: new MemoryAudit(),
-    pods: new MemoryPods(),
-    runs: new MemoryRuns(),
-    now: () => NOW,
-    newId: () => `id-${++n}`,
-    ...over,
-  } as PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
+async function runner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}) {
+  const r = await memoryRunner({ keys, ...over }, config);
+  closers.push(r.close);
+  return r;
 }
 
-describe('pipeline (in-memory ports)', () => {
+let jti = 0;
+const signed = (wf = workflow(), now = NOW) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, now, jti: `jti-${++jti}` });
+
+describe('pipeline and reconciler (in-memory ports)', () => {
   test('an allowed workflow runs its steps in order, each audited before its pod is created', async () => {
-    const d = deps();
+    const { deps: d, run } = await runner();
     const steps = [{ name: 'one', image: 'python:3.11' }, { name: 'two', image: 'python:3.11', env: { TOKEN: 'hunter2' } }];
-    const report = await processAssignment({ body: await sign(key, workflow(steps)), contentType: 'application/jwt' }, d);
+    const report = await run({ body: await signed(workflow(steps)), contentType: 'application/jwt' });
+    assert.equal(report.phase, 'Succeeded');
     assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded']);
-    assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), ['workflow-wf-1-step-one', 'workflow-wf-1-step-two']);
+    assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), ['workflow-run-1-step-one', 'workflow-run-1-step-two']);
     assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`), [
       'verify:', 'validate:', 'claim:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
     ]);
@@ -40,26 +40,98 @@ describe('pipeline (in-memory ports)', () => {
     const text = JSON.stringify(d.audit.records);
     assert.ok(!text.includes('hunter2'), 'env values are masked in the audit log');
     assert.ok(d.audit.records.some((r) => r.masked?.includes('/input/step/env/TOKEN')));
+    const status = [...d.runs.runs.values()][0]?.status;
+    assert.equal(status?.summary, '2/2 succeeded');
+    assert.equal(status?.steps[0]?.decision, 'allow (test-rev)');
+    assert.ok(status?.startedAt !== undefined && status.finishedAt !== undefined);
+  });
+
+  test('each step gets a default-deny egress NetworkPolicy owned by its run', async () => {
+    const { deps: d, run } = await runner();
+    await run({ body: await signed() });
+    assert.equal(d.pods.egress.length, 1);
+    const np = d.pods.egress[0];
+    assert.equal(np?.kind, 'NetworkPolicy');
+    assert.equal(np?.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun');
+    assert.deepEqual((np?.spec as { policyTypes: string[] }).policyTypes, ['Egress']);
+  });
+
+  test('dependsOn: independent branches run in parallel, a join waits for both', async () => {
+    const { deps: d, run } = await runner();
+    const started: string[][] = [];
+    d.pods.outcomeFor = () => undefined; // keep running until the test ends them
+    const steps = [
+      { name: 'fetch', image: 'x:1' },
+      { name: 'lint', image: 'x:1', dependsOn: ['fetch'] },
+      { name: 'test', image: 'x:1', dependsOn: ['fetch'] },
+      { name: 'ship', image: 'x:1', dependsOn: ['lint', 'test'] },
+    ];
+    const done = run({ body: await signed(workflow(steps)) });
+    const finish = async (names: string[]): Promise<void> => {
+      for (const n of names) {
+        const pod = d.pods.pods.get(`workflow-run-1-step-${n}`);
+        assert.ok(pod !== undefined, `pod of ${n} exists`);
+        pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] };
+      }
+      const runName = [...d.runs.runs.keys()][0] ?? '';
+      for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
+      await sleep(30);
+      started.push([...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort());
+    };
+    await sleep(30);
+    started.push([...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort());
+    await finish(['fetch']);
+    await finish(['lint']);
+    await finish(['test']);
+    await finish(['ship']);
+    const report = await done;
+    assert.deepEqual(started, [['fetch'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'ship', 'test'], ['fetch', 'lint', 'ship', 'test']]);
+    assert.equal(report.phase, 'Succeeded');
+  });
+
+  test('a dependsOn cycle is a schema error at intake', async () => {
+    const { run } = await runner();
+    const report = await run({ body: await signed(workflow([{ name: 'a', image: 'x:1', dependsOn: ['b'] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }])) });
+    assert.equal(report.code, 'VALIDATE_SCHEMA');
+    assert.match(report.message, /cycle/);
   });
 
   test('exactly once: the same token again is ASSIGNMENT_REPLAYED, audited, and makes no second pod', async () => {
-    const d = deps();
+    const { deps: d, run } = await runner();
     const token = await sign(key);
-    const first = await processAssignment({ body: token }, d);
+    const first = await run({ body: token });
     assert.equal(first.accepted, true);
-    const again = await processAssignment({ body: token }, d);
+    const again = await run({ body: token });
     assert.equal(again.accepted, false);
     assert.equal(again.code, 'ASSIGNMENT_REPLAYED');
     assert.equal(d.pods.created.length, 1);
-    const last = d.audit.records.at(-1);
-    assert.equal(`${last?.stage}:${last?.outcome}:${last?.code}`, 'claim:deny:ASSIGNMENT_REPLAYED');
+    assert.ok(d.audit.records.some((r) => `${r.stage}:${r.outcome}:${r.code}` === 'claim:deny:ASSIGNMENT_REPLAYED'));
   });
 
-  test('a policy deny stops the workflow: no pod, later steps skipped', async () => {
-    const d = deps({ policy: () => deny });
-    const report = await processAssignment({ body: await sign(key, workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) }, d);
+  test('a policy deny stops the workflow: no pod, later steps skipped, run Failed', async () => {
+    const { deps: d, run } = await runner({ policy: () => deny });
+    const report = await run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
     assert.deepEqual(report.steps.map((s) => s.status), ['denied', 'skipped']);
+    assert.equal(report.phase, 'Failed');
+    assert.equal(report.code, 'POLICY_DENIED');
     assert.equal(d.pods.created.length, 0);
+    assert.match([...d.runs.runs.values()][0]?.status?.steps[0]?.decision ?? '', /^deny: IMAGE_DENIED/);
+  });
+
+  test('the policy in force when the step starts decides, not the one at intake', async () => {
+    let engine = deny;
+    const { deps: d, run } = await runner({ policy: () => engine });
+    d.pods.outcomeFor = () => undefined;
+    const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
+    engine = (await import('../support/memory-runner.ts')).allowAll;
+    await sleep(30);
+    const pod = d.pods.pods.get('workflow-run-1-step-a');
+    assert.ok(pod !== undefined, 'step a started under the new policy');
+    engine = deny;
+    pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+    d.runs.put([...d.runs.runs.values()][0] ?? assert.fail());
+    const report = await done;
+    assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'denied']);
   });
 
   for (const [name, engine, code] of [
@@ -68,50 +140,190 @@ describe('pipeline (in-memory ports)', () => {
     ['policy returns nothing', engineReturning(() => []), 'POLICY_UNDEFINED'],
   ] as const) {
     test(`fail closed when ${name}: ${code}, audited as an error, no pod`, async () => {
-      const d = deps({ policy: () => engine });
-      const report = await processAssignment({ body: await sign(key) }, d);
+      const { deps: d, run } = await runner({ policy: () => engine });
+      const report = await run({ body: await signed() });
       assert.equal(report.steps[0]?.code, code);
       assert.equal(d.pods.created.length, 0);
       assert.equal(d.audit.records.at(-1)?.outcome, 'error');
     });
   }
 
-  test('no durable audit record, no pod: AUDIT_UNAVAILABLE', async () => {
-    const d = deps();
+  test('no durable audit record, no pod: AUDIT_UNAVAILABLE at intake; a run waits for the log to come back', async () => {
+    const { deps: d, run, reconciler } = await runner();
     d.audit.failing = true;
-    const report = await processAssignment({ body: await sign(key) }, d);
+    const report = await run({ body: await signed() });
     assert.equal(report.accepted, false);
     assert.equal(report.code, 'AUDIT_UNAVAILABLE');
     assert.equal(d.pods.created.length, 0);
+
+    d.audit.failing = false;
+    const admitted = await admit({ body: await signed() }, d);
+    assert.ok(admitted.ok);
+    d.audit.failing = true; // fails when the reconciler evaluates: nothing is created
+    reconciler.enqueue(admitted.value.name);
+    await sleep(50);
+    assert.equal(d.pods.created.length, 0);
+    d.audit.failing = false;
+    reconciler.enqueue(admitted.value.name);
+    assert.equal((await reconciler.whenDone(admitted.value.name, 5000))?.status?.phase, 'Succeeded');
+    assert.equal(d.pods.created.length, 1);
   });
 
-  test('a failed step is reported with its exit code and reason', async () => {
-    const d = deps();
-    d.pods.outcomeFor = () => ({ ok: true, value: { phase: 'Failed', exitCode: 137, reason: 'OOMKilled' } });
-    const report = await processAssignment({ body: await sign(key) }, d);
+  test('a failed step is reported with its exit code and reason (OOMKilled)', async () => {
+    const { deps: d, run } = await runner();
+    d.pods.outcomeFor = () => ({ phase: 'Failed', exitCode: 137, reason: 'OOMKilled' });
+    const report = await run({ body: await signed() });
     assert.equal(report.steps[0]?.code, 'STEP_FAILED');
     assert.equal(report.steps[0]?.exitCode, 137);
     assert.equal(d.audit.records.at(-1)?.pod?.reason, 'OOMKilled');
+    assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'OOMKilled');
   });
 
-  test('an API server refusal is an error for the step, audited', async () => {
-    const d = deps();
-    d.pods.create = () => Promise.resolve(fail('CREATE_REJECTED', 'violates PodSecurity'));
-    const report = await processAssignment({ body: await sign(key) }, d);
+  test('an API server refusal is an error for the step, audited, and not retried', async () => {
+    const { deps: d, run } = await runner();
+    let calls = 0;
+    d.pods.create = () => {
+      calls++;
+      return Promise.resolve(fail('CREATE_REJECTED', 'violates PodSecurity'));
+    };
+    const report = await run({ body: await signed() });
     assert.equal(report.steps[0]?.code, 'CREATE_REJECTED');
     assert.equal(d.audit.records.at(-1)?.stage, 'create');
+    await sleep(50);
+    assert.equal(calls, 1);
+  });
+
+  test('the runner enforces the step timeout itself: pod deleted, STEP_DEADLINE_EXCEEDED', async () => {
+    const clock = new Clock(new Date());
+    const { deps: d, run, reconciler } = await runner({ now: clock.now });
+    d.pods.outcomeFor = () => undefined;
+    const done = run({ body: await signed(workflow([{ name: 'slow', image: 'x:1', timeout: '2s' }]), clock.at) });
+    await sleep(30);
+    clock.advance(3);
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    const report = await done;
+    assert.equal(report.steps[0]?.code, 'STEP_DEADLINE_EXCEEDED');
+    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-slow']);
+    assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'DeadlineExceeded');
+  });
+
+  test('a bad image fails fast after the grace period: STEP_START_FAILED with the waiting reason', async () => {
+    const clock = new Clock(new Date());
+    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { failFastGraceSeconds: 5 });
+    d.pods.outcomeFor = (pod) => {
+      setImmediate(() => {
+        pod.status = { phase: 'Pending', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] };
+      });
+      return undefined;
+    };
+    const done = run({ body: await signed(workflow([{ name: 'pull', image: 'ghcr.io/nope/nothing:1' }]), clock.at) });
+    await sleep(30);
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    await sleep(30);
+    assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'ImagePullBackOff', 'reported while in grace');
+    clock.advance(6);
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    const report = await done;
+    assert.equal(report.steps[0]?.code, 'STEP_START_FAILED');
+    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-pull']);
+  });
+
+  test('a hand-made WorkflowRun is no way around verification: VERIFY_RUN_MISMATCH or the token is judged at its creation', async () => {
+    const { deps: d, reconciler } = await runner();
+    const token = await signed();
+    d.runs.put({ name: 'wr-mine', uid: 'u-1', createdAt: NOW, runId: 'run-1', token, cancelRequested: false });
+    const stale = await signed(workflow(), new Date(NOW.getTime() - 3600_000));
+    d.runs.put({ name: 'wr-jti-99', uid: 'u-2', createdAt: NOW, runId: 'run-1', token: stale, cancelRequested: false });
+    d.runs.put({ name: 'wr-forged', uid: 'u-3', createdAt: NOW, runId: 'run-1', token: `${token.slice(0, -4)}AAAA`, cancelRequested: false });
+    const [a, b, c] = await Promise.all(['wr-mine', 'wr-jti-99', 'wr-forged'].map((n) => reconciler.whenDone(n, 5000)));
+    assert.equal(a?.status?.code, 'VERIFY_RUN_MISMATCH');
+    assert.equal(b?.status?.code, 'VERIFY_EXPIRED');
+    assert.equal(c?.status?.code, 'VERIFY_SIGNATURE_INVALID');
+    assert.equal(d.pods.created.length, 0);
+    assert.equal(d.audit.records.filter((r) => r.stage === 'verify' && r.outcome === 'deny').length, 3);
+  });
+
+  test('a pass that crashed after creating a pod is resumed by adopting it, never by a second pod', async () => {
+    const { deps: d, run, reconciler } = await runner();
+    d.pods.outcomeFor = () => undefined;
+    // The status write of the first pass is lost, as if the runner died right after the create.
+    const write = d.runs.writeStatus.bind(d.runs);
+    let lost = 0;
+    d.runs.writeStatus = (name, status) => (lost++ === 0 && status.phase === 'Running' ? Promise.resolve(fail('CREATE_FAILED', 'runner killed')) : write(name, status));
+    const done = run({ body: await signed() });
+    await sleep(30);
+    const pod = d.pods.pods.get('workflow-run-1-step-analyze');
+    assert.ok(pod !== undefined);
+    pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    assert.equal((await done).phase, 'Succeeded');
+    assert.equal(d.pods.created.length, 1);
+  });
+
+  test('at most maxConcurrent runs execute; the rest wait Pending and start oldest first', async () => {
+    const clock = new Clock(NOW);
+    const { deps: d, run } = await runner({ now: clock.now }, { maxConcurrent: 1 });
+    d.pods.outcomeFor = () => undefined;
+    const first = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }])) });
+    await sleep(20);
+    clock.advance(1);
+    const second = run({ body: await signed({ ...workflow([{ name: 'a', image: 'x:1' }]), runId: 'run-2' }) });
+    await sleep(50);
+    assert.deepEqual([...d.pods.pods.keys()], ['workflow-run-1-step-a']);
+    assert.deepEqual(d.runs.list().map((r) => r.status?.phase), ['Running', 'Pending']);
+    const end = (name: string): void => {
+      const pod = d.pods.pods.get(name) ?? assert.fail(name);
+      pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+      for (const r of d.runs.list()) d.runs.put(r);
+    };
+    end('workflow-run-1-step-a');
+    assert.equal((await first).phase, 'Succeeded');
+    await sleep(50);
+    end('workflow-run-2-step-a');
+    assert.equal((await second).phase, 'Succeeded');
+  });
+
+  test('cancellation deletes the running pod, records it, and starts nothing more', async () => {
+    const { deps: d, run } = await runner();
+    d.pods.outcomeFor = () => undefined;
+    const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
+    await sleep(30);
+    const name = d.runs.list()[0]?.name ?? '';
+    assert.equal((await d.runs.requestCancel(name)).ok, true);
+    const report = await done;
+    assert.equal(report.phase, 'Cancelled');
+    assert.deepEqual(report.steps.map((s) => s.code), ['STEP_CANCELLED', 'STEP_CANCELLED']);
+    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-a']);
+    assert.equal(d.pods.created.length, 1);
+    assert.ok(d.audit.records.some((r) => r.stage === 'finish' && r.code === 'STEP_CANCELLED'));
+  });
+
+  test('after the TTL a finished run keeps nothing: pods, egress policies and volumes deleted', async () => {
+    const clock = new Clock(NOW);
+    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { ttlAfterFinishedSeconds: 60 });
+    const wf = { ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]), volumes: [{ name: 'shared', size: '1Gi' }] };
+    await run({ body: await signed(wf) });
+    assert.equal(d.pods.pods.size, 1);
+    assert.equal(d.pods.claims.length, 1);
+    clock.advance(61);
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    await sleep(50);
+    assert.equal(d.pods.pods.size, 0);
+    assert.equal(d.pods.claims.length, 0);
+    assert.equal(d.pods.egress.length, 0);
+    assert.ok(d.runs.list()[0]?.status?.cleanedAt !== undefined);
   });
 
   test('bad input at each admission stage is coded and audited', async () => {
     for (const [body, code] of [['x'.repeat(70_000), 'RECEIVE_TOO_LARGE'], ['not-a-jws', 'RECEIVE_MALFORMED']] as const) {
-      const d = deps();
-      const report = await processAssignment({ body }, d);
+      const { deps: d, run } = await runner();
+      const report = await run({ body });
       assert.equal(report.code, code);
       assert.equal(d.audit.records[0]?.code, code);
       assert.equal(d.pods.created.length, 0);
     }
-    const d = deps();
-    const report = await processAssignment({ body: await sign(key, workflow([{ name: 'BAD', image: 'x:1' }])) }, d);
+    const { deps: d, run } = await runner();
+    const report = await run({ body: await signed(workflow([{ name: 'BAD', image: 'x:1' }])) });
     assert.equal(report.code, 'VALIDATE_SCHEMA');
     assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.outcome}`), ['verify:allow', 'validate:deny']);
   });

@@ -4,7 +4,8 @@
 #   The one entrypoint (kubiya/main/decision). It gathers the violations of every package under
 #   data.kubiya.rules (images, privilege, resources, egress, secrets, volumes, and any package you
 #   add there) into one decision document: allow is true when no violation has action "deny";
-#   "warn" and "audit" violations are reported and recorded but do not block.
+#   "warn" and "audit" violations are reported and recorded but do not block. "egress" lists the
+#   destinations the step may reach; the runner renders them into the step's NetworkPolicy.
 # entrypoint: true
 package kubiya.main
 
@@ -24,4 +25,10 @@ listed := [v | some v in violations]
 decision := {
 	"allow": count([v | some v in listed; v.action == "deny"]) == 0,
 	"violations": listed,
+	"egress": egress,
 }
+
+# The egress destinations the step may reach (the egress package resolves pinned CIDRs).
+default egress := []
+
+egress := data.kubiya.rules.egress.destinations

@@ -16,7 +16,12 @@ decide(rules) := d if {
 		with data.kubiya.settings as settings
 }
 
-test_allow_without_violations if decide({"a": {"violations": set()}}) == {"allow": true, "violations": []}
+test_allow_without_violations if decide({"a": {"violations": set()}}) == {"allow": true, "violations": [], "egress": []}
+
+test_egress_destinations_are_passed_through if {
+	d := decide({"egress": {"violations": set(), "destinations": [{"cidr": "10.0.0.0/24", "ports": [5432]}]}})
+	d.egress == [{"cidr": "10.0.0.0/24", "ports": [5432]}]
+}
 
 test_warn_and_audit_do_not_block if {
 	d := decide({"b": {"violations": {warn_v, audit_v}}})

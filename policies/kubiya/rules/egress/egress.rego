@@ -62,3 +62,22 @@ violations contains v if {
 	not cidr_allowed(d.cidr, d.ports)
 	v := lib.violation("egress", "EGRESS_NOT_ALLOWED", sprintf("step.egress[%d]", [i]), sprintf("egress to %s on ports %v is not allowed", [d.cidr, d.ports]))
 }
+
+# The destinations the step may reach, for its NetworkPolicy (main's decision carries them): each
+# declared CIDR, and each declared host with the CIDRs data pins for it (egress.allowed[].cidrs);
+# a host with no pinned CIDRs is reachable only where the runner renders Cilium toFQDNs rules.
+destinations := [d |
+	some e in input.step.egress
+	d := destination(e)
+]
+
+destination(e) := {"cidr": e.cidr, "ports": e.ports} if is_string(e.cidr)
+
+destination(e) := {"host": e.host, "ports": e.ports, "cidrs": pinned(e.host)} if is_string(e.host)
+
+pinned(host) := [c |
+	some a in allowed
+	is_string(a.host)
+	glob.match(lower(a.host), ["."], lower(host))
+	some c in object.get(a, "cidrs", [])
+]

@@ -53,3 +53,15 @@ test_wildcard_allowed_by_data_still_needs_a_match if {
 		with data.kubiya.settings as {"egress": {"allowWildcardHosts": true}}
 	cs == set()
 }
+
+test_destinations_carry_pinned_cidrs if {
+	ds := egress.destinations with input as {"step": {"egress": [{"host": "db.internal", "ports": [5432]}, {"cidr": "10.20.5.0/24", "ports": [5432]}, {"host": "api.github.com", "ports": [443]}]}}
+		with data.kubiya.settings as {"egress": {"allowed": [{"host": "db.internal", "ports": [5432], "cidrs": ["10.1.2.3/32"]}, {"host": "api.github.com", "ports": [443]}]}}
+	ds == [
+		{"host": "db.internal", "ports": [5432], "cidrs": ["10.1.2.3/32"]},
+		{"cidr": "10.20.5.0/24", "ports": [5432]},
+		{"host": "api.github.com", "ports": [443], "cidrs": []},
+	]
+}
+
+test_no_egress_no_destinations if egress.destinations == [] with input as {"step": {}}

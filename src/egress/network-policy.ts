@@ -1,0 +1,74 @@
+import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1OwnerReference } from '@kubernetes/client-node';
+import { fail, ok, type Result } from '../errors/result.ts';
+
+/** An egress destination the policy decision allowed (the decision's `egress` list). */
+export interface Destination {
+  readonly host?: string | undefined;
+  readonly cidr?: string | undefined;
+  /** CIDRs that policy data pins for a host (egress.allowed[].cidrs). */
+  readonly cidrs?: readonly string[] | undefined;
+  readonly ports: readonly number[];
+}
+
+export type EgressMode = 'networkpolicy' | 'cilium';
+
+export interface EgressContext {
+  readonly name: string;
+  readonly namespace: string;
+  /** The labels that select exactly this step's pod. */
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** Labels of the policy object itself (runner, workflow, run, step). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly owner?: V1OwnerReference | undefined;
+  readonly mode: EgressMode;
+}
+
+/** An object the runner creates for a step's egress: a NetworkPolicy, or a CiliumNetworkPolicy. */
+export interface EgressObject {
+  readonly apiVersion: string;
+  readonly kind: 'NetworkPolicy' | 'CiliumNetworkPolicy';
+  readonly metadata: V1NetworkPolicy['metadata'];
+  readonly spec: unknown;
+}
+
+const DNS_PEER = { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+const DNS_PORTS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
+
+/**
+ * The step's egress, default deny: DNS to kube-dns, and only the destinations its decision
+ * allowed. Kubernetes NetworkPolicy has no hostnames: in `networkpolicy` mode a host must be
+ * pinned to CIDRs by policy data (EGRESS_HOST_UNPINNED otherwise — the step fails rather than run
+ * with egress it was promised and cannot have); in `cilium` mode hosts become `toFQDNs` rules.
+ */
+export function egressObject(destinations: readonly Destination[], o: EgressContext): Result<EgressObject> {
+  const metadata = { name: o.name, namespace: o.namespace, labels: { ...o.labels }, ...(o.owner !== undefined ? { ownerReferences: [o.owner] } : {}) };
+  if (o.mode === 'cilium') return ok({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata, spec: ciliumSpec(destinations, o) });
+  const unpinned = destinations.filter((d) => d.cidr === undefined && (d.cidrs ?? []).length === 0).map((d) => d.host ?? '?');
+  if (unpinned.length > 0) {
+    return fail('EGRESS_HOST_UNPINNED', `egress to ${unpinned.join(', ')} cannot be expressed as a NetworkPolicy: pin CIDRs for it in policy data (egress.allowed[].cidrs) or set egress.mode to cilium`);
+  }
+  const rules: V1NetworkPolicyEgressRule[] = [
+    { to: [DNS_PEER], ports: DNS_PORTS },
+    ...destinations.map((d) => ({
+      to: (d.cidr !== undefined ? [d.cidr] : (d.cidrs ?? [])).map((cidr) => ({ ipBlock: { cidr } })),
+      ports: d.ports.map((port) => ({ protocol: 'TCP', port })),
+    })),
+  ];
+  return ok({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata, spec: { podSelector: { matchLabels: { ...o.podLabels } }, policyTypes: ['Egress'], egress: rules } });
+}
+
+function ciliumSpec(destinations: readonly Destination[], o: EgressContext): unknown {
+  const toPorts = (ports: readonly number[]) => [{ ports: ports.map((p) => ({ port: String(p), protocol: 'TCP' })) }];
+  return {
+    endpointSelector: { matchLabels: { ...o.podLabels } },
+    egress: [
+      // DNS through Cilium's proxy, so toFQDNs learns the addresses the step resolves.
+      { toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s:k8s-app': 'kube-dns' } }], toPorts: [{ ports: DNS_PORTS.map((p) => ({ port: '53', protocol: p.protocol })), rules: { dns: [{ matchPattern: '*' }] } }] },
+      ...destinations.map((d) =>
+        d.host !== undefined && d.cidr === undefined
+          ? { toFQDNs: [{ matchName: d.host }], toPorts: toPorts(d.ports) }
+          : { toCIDR: [d.cidr ?? ''], toPorts: toPorts(d.ports) },
+      ),
+    ],
+  };
+}

@@ -1,0 +1,157 @@
+import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { maskInput } from '../audit/mask.ts';
+import { egressObject } from '../egress/network-policy.ts';
+import type { Decision } from '../evaluate/decision.ts';
+import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import type { RunnerError } from '../errors/result.ts';
+import { mutate } from '../mutate/restricted.ts';
+import { buildPod } from '../pod/build.ts';
+import { durationSeconds } from '../pod/duration.ts';
+import { dnsSafeName, LABELS, podName } from '../pod/names.ts';
+import type { StepState } from '../reconcile/status.ts';
+import type { Step } from '../validate/schema.ts';
+import { judgePod } from '../watch/outcome.ts';
+import type { Auditor, Fields } from './auditor.ts';
+import type { AdmittedRun, PipelineDeps } from './types.ts';
+
+/** The ownerReference that ties what a step needs to its WorkflowRun (garbage-collected with it). */
+export function ownerOf(run: AdmittedRun): V1OwnerReference | undefined {
+  return run.uid === undefined ? undefined : { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true, blockOwnerDeletion: true };
+}
+
+export const stepPodName = (run: AdmittedRun, step: string): string => podName(run.workflow.runId, step);
+
+export function stepTimeoutSeconds(step: Step | undefined, deps: PipelineDeps): number {
+  return step?.timeout !== undefined ? durationSeconds(step.timeout) : deps.config.defaultTimeoutSeconds;
+}
+
+const summarise = (d: Decision): string => `${d.allow ? 'allow' : `deny: ${d.violations.filter((v) => v.action === 'deny').map((v) => v.code).join(', ')}`} (${d.revision})`;
+
+/**
+ * evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its
+ * pod. Every outcome is recorded; a refusal leaves nothing behind (the egress policy of a pod the
+ * API server refused is deleted again with the run).
+ */
+export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+  const { config } = deps;
+  const owner = ownerOf(run);
+  const pod: V1Pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize });
+  if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
+  const input = policyInput(config.runner, run.workflow, step, pod);
+  const masked = maskInput(input);
+  const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
+  const failed = (phase: 'Denied' | 'Error', error: RunnerError, decision?: Decision): StepState =>
+    ({ name: step.name, phase, code: error.code, message: error.message, ...(decision !== undefined ? { decision: summarise(decision) } : {}), finishedAt: deps.now().toISOString() });
+
+  const t0 = process.hrtime.bigint();
+  const decision = evaluate(input, deps.policy());
+  // OPA's decision-log metric name, so existing tooling reads it.
+  const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
+  if (!decision.ok) {
+    const denied = decision.error.code === 'POLICY_DENIED';
+    const details = decision.error.details as { decision?: Decision } | undefined;
+    const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
+    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, metrics, ...extra });
+    return failed(denied ? 'Denied' : 'Error', decision.error, details?.decision);
+  }
+  const bundles = { kubiya: { revision: decision.value.revision } };
+  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+
+  const hardened = mutate(pod, config.profile);
+  const name = hardened.pod.metadata?.name ?? '';
+  const podRef = { name, namespace: config.namespace };
+  const labels = { ...hardened.pod.metadata?.labels };
+  const egress = egressObject(decision.value.egress ?? [], {
+    name: dnsSafeName(`${name}-egress`), namespace: config.namespace, mode: config.egressMode, owner,
+    podLabels: { [LABELS.run]: run.workflow.runId, [LABELS.step]: step.name, [LABELS.runner]: config.runner }, labels,
+  });
+  if (!egress.ok) {
+    await audit.errored('create', egress.error, { ...at, pod: podRef });
+    return failed('Error', egress.error, decision.value);
+  }
+  // Write-ahead: the mutate record (its patch, the egress it grants) authorises the creates and is durable first.
+  await audit.passed('mutate', `pod hardened to restricted; egress: DNS${(decision.value.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('')}`, { ...at, patch: hardened.patch, pod: podRef, bundles });
+
+  const fenced = await deps.pods.createEgress(egress.value);
+  if (!fenced.ok) {
+    await audit.errored('create', fenced.error, { ...at, pod: podRef });
+    return failed('Error', fenced.error, decision.value);
+  }
+  const created = await deps.pods.create(hardened.pod);
+  if (!created.ok && created.error.code !== 'CREATE_EXISTS') {
+    await audit.errored('create', created.error, { ...at, pod: podRef });
+    return failed('Error', created.error, decision.value);
+  }
+  if (!created.ok) {
+    // A pass that crashed after its create: the pod is ours if it is owned by this run.
+    const existing = await deps.pods.get(name);
+    if (existing?.metadata?.ownerReferences?.some((o) => o.uid === run.uid) !== true) {
+      const error = { code: 'CREATE_REJECTED', message: `pod ${name} already exists and belongs to another run` } as const;
+      await audit.errored('create', error, { ...at, pod: podRef });
+      return failed('Error', error, decision.value);
+    }
+  }
+  await audit.passed('create', `pod ${name} created`, { ...at, pod: podRef });
+  return { name: step.name, phase: 'Running', pod: name, decision: summarise(decision.value), startedAt: deps.now().toISOString() };
+}
+
+/**
+ * Level-based watch of one step: its pod as observed now decides. A pending step whose pod exists
+ * (a pass crashed after creating it) is adopted, never created twice.
+ */
+export async function observeStep(run: AdmittedRun, s: StepState, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+  const name = s.pod ?? stepPodName(run, s.name);
+  const pod = s.phase === 'Pending' ? deps.pods.cached(name) : await deps.pods.get(name);
+  const ours = pod?.metadata?.ownerReferences?.some((o) => o.uid === run.uid) === true;
+  if (s.phase === 'Pending') {
+    if (pod === undefined || !ours) return s;
+    s = { ...s, phase: 'Running', pod: name, decision: 'allow (adopted after restart)', startedAt: pod.metadata?.creationTimestamp !== undefined ? new Date(pod.metadata.creationTimestamp).toISOString() : deps.now().toISOString() };
+  }
+  if (pod === undefined || !ours) return finishStep(run, s, { phase: 'Failed', reason: 'PodDeleted', error: { code: 'STEP_POD_LOST', message: `pod ${name} of step ${s.name} disappeared before it finished` } }, deps, audit);
+  const step = run.workflow.steps.find((x) => x.name === s.name);
+  const seen = judgePod(pod, { now: deps.now(), deadlineSeconds: stepTimeoutSeconds(step, deps), failFastGraceSeconds: deps.config.failFastGraceSeconds });
+  switch (seen.kind) {
+    case 'running':
+      return seen.reason === s.reason ? s : { ...s, reason: seen.reason, message: seen.message };
+    case 'finished': {
+      const { phase, exitCode, reason } = seen.outcome;
+      if (phase === 'Succeeded') return finishStep(run, s, { phase, exitCode, reason }, deps, audit);
+      const error: RunnerError = reason === 'DeadlineExceeded'
+        ? { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${s.name} exceeded its deadline` }
+        : { code: 'STEP_FAILED', message: `step ${s.name} failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}${reason !== undefined ? ` (${reason})` : ''}` };
+      return finishStep(run, s, { phase, exitCode, reason, error }, deps, audit);
+    }
+    case 'stuck':
+      await deps.pods.delete(name);
+      return finishStep(run, s, { phase: 'Failed', reason: seen.reason, error: { code: 'STEP_START_FAILED', message: `step ${s.name} could not start: ${seen.message}` } }, deps, audit);
+    case 'deadline':
+      await deps.pods.delete(name);
+      return finishStep(run, s, { phase: 'Failed', reason: 'DeadlineExceeded', error: { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${s.name} exceeded its deadline of ${seen.seconds}s; its pod was deleted` } }, deps, audit);
+  }
+}
+
+export interface StepEnd {
+  readonly phase: 'Succeeded' | 'Failed' | 'Cancelled';
+  readonly exitCode?: number | undefined;
+  readonly reason?: string | undefined;
+  readonly error?: RunnerError | undefined;
+}
+
+/** The end of a step, recorded (finish) and reported. */
+export async function finishStep(run: AdmittedRun, s: StepState, end: StepEnd, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+  const now = deps.now();
+  const pod = { name: s.pod ?? stepPodName(run, s.name), namespace: deps.config.namespace, phase: end.phase, ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}), ...(end.reason !== undefined ? { reason: end.reason } : {}) };
+  const at: Fields = { workflow: run.ref, step: s.name, pod };
+  if (end.phase === 'Succeeded') await audit.finished('success', `step ${s.name} succeeded`, at);
+  else await audit.finished('failure', end.error?.message ?? `step ${s.name} ${end.phase.toLowerCase()}`, at, end.error);
+  if (s.startedAt !== undefined) deps.observer?.stepFinished(s.name, Math.max(0, (now.getTime() - new Date(s.startedAt).getTime()) / 1000));
+  return {
+    ...s,
+    phase: end.phase,
+    exitCode: end.exitCode,
+    reason: end.reason,
+    code: end.error?.code,
+    message: end.phase === 'Succeeded' ? 'pod succeeded' : end.error?.message,
+    finishedAt: now.toISOString(),
+  };
+}

@@ -1,0 +1,64 @@
+import type { Step, Workflow } from '../validate/schema.ts';
+import { stepDone, stepFailed, type RunPhase, type StepState } from './status.ts';
+
+/**
+ * What each step waits for. The SDK's order is the default: a step without `dependsOn` runs after
+ * the step before it. `dependsOn: [a, b]` runs after a and b (parallel branches); `dependsOn: []`
+ * starts with the run.
+ */
+export function prerequisites(workflow: Workflow): ReadonlyMap<string, readonly string[]> {
+  return new Map(workflow.steps.map((s, i) => [s.name, s.dependsOn ?? (i === 0 ? [] : [workflow.steps[i - 1]?.name ?? ''])]));
+}
+
+/** The first cycle among dependsOn edges, as the step names around it; undefined when acyclic. */
+export function findCycle(workflow: Workflow): readonly string[] | undefined {
+  const deps = prerequisites(workflow);
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): readonly string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    path.push(name);
+    for (const d of deps.get(name) ?? []) {
+      const cycle = visit(d);
+      if (cycle !== undefined) return cycle;
+    }
+    path.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const s of workflow.steps) {
+    const cycle = visit(s.name);
+    if (cycle !== undefined) return cycle;
+  }
+  return undefined;
+}
+
+export interface Plan {
+  /** Steps whose prerequisites all succeeded and that have not started: start them now. */
+  readonly start: readonly Step[];
+  /** Steps that will never run because a step failed: mark them Skipped. */
+  readonly skip: readonly string[];
+}
+
+/**
+ * Level-based: decided from the step states as they are now. Stops at the first failure: once a
+ * step failed, nothing new starts (steps already running on other branches finish) and every step
+ * still Pending is skipped.
+ */
+export function plan(workflow: Workflow, states: readonly StepState[]): Plan {
+  const byName = new Map(states.map((s) => [s.name, s]));
+  const pending = workflow.steps.filter((s) => (byName.get(s.name)?.phase ?? 'Pending') === 'Pending');
+  if (states.some(stepFailed)) return { start: [], skip: pending.map((s) => s.name) };
+  const deps = prerequisites(workflow);
+  const start = pending.filter((s) => (deps.get(s.name) ?? []).every((d) => byName.get(d)?.phase === 'Succeeded'));
+  return { start, skip: [] };
+}
+
+/** The run's phase from its steps: Running until every step is done, then Succeeded or Failed. */
+export function runPhaseOf(states: readonly StepState[], started: boolean): RunPhase {
+  if (!states.every(stepDone)) return started || states.some((s) => s.phase !== 'Pending') ? 'Running' : 'Pending';
+  if (states.some((s) => s.phase === 'Cancelled')) return 'Cancelled';
+  return states.every((s) => s.phase === 'Succeeded') ? 'Succeeded' : 'Failed';
+}

@@ -1,0 +1,31 @@
+import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
+import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/pipeline.ts';
+import type { RawAssignment } from '../../src/receive/receive.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
+import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
+
+export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
+
+export type MemoryDeps = PipelineDeps & { audit: MemoryAudit; pods: MemoryPods; runs: MemoryRuns };
+
+/** The whole pipeline and its reconciler over in-memory ports (no cluster), for unit tests. */
+export async function memoryRunner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}): Promise<{ deps: MemoryDeps; reconciler: Reconciler; run: (raw: RawAssignment) => Promise<AssignmentReport>; close: () => Promise<void> }> {
+  let n = 0;
+  const now = over.now ?? (() => NOW);
+  const deps = {
+    config: defaultPipelineConfig(RUNNER, ISSUER, 'kubiya-workflows', config),
+    keys: over.keys ?? (await testKeys()).keys,
+    policy: () => allowAll,
+    audit: new MemoryAudit(),
+    pods: new MemoryPods(),
+    runs: new MemoryRuns(now),
+    now,
+    newId: () => `id-${++n}`,
+    ...over,
+  } as MemoryDeps;
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+  reconciler.start();
+  return { deps, reconciler, run: (raw) => runAssignment(raw, deps, reconciler, 10_000), close: () => reconciler.stop() };
+}
