@@ -94,7 +94,7 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
 
   // Watch every running step (and adopt a pending one whose pod a crashed pass already created);
   // then start what may start now and skip what never will.
-  steps = await Promise.all(steps.map((s) => (s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s)));
+  steps = await Promise.all(steps.map(async (s) => (s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s)));
   const next = plan(run.value.workflow, steps);
   for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit)))) steps = replace(steps, s);
   for (const name of [...next.skip, ...plan(run.value.workflow, steps).skip]) steps = replace(steps, { name, phase: 'Skipped', message: 'an earlier step did not succeed' });

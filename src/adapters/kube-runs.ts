@@ -8,6 +8,7 @@ import type { RunStatus } from '../reconcile/status.ts';
 export const WORKFLOWRUN = Object.freeze({ group: 'kubiya.ai', version: 'v1alpha1', plural: 'workflowruns', kind: 'WorkflowRun' });
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 interface WorkflowRunResource extends KubernetesObject {
   spec?: { token?: string; workflowId?: string; runner?: string; cancel?: boolean };
@@ -105,8 +106,9 @@ export class KubeRunStore implements RunStore {
     const { group, version, plural } = WORKFLOWRUN;
     try {
       const updated = (await this.api.patchNamespacedCustomObjectStatus(
-        { group, version, namespace: this.namespace, plural, name, body: { status } },
-        MERGE_PATCH,
+        // The whole status, replaced (a merge patch would keep fields the new status dropped).
+        { group, version, namespace: this.namespace, plural, name, body: [{ op: 'add', path: '/status', value: status }] },
+        JSON_PATCH,
       )) as WorkflowRunResource;
       const cached = this.informer.get(name, this.namespace);
       if (cached === undefined || newer(updated, cached)) this.written.set(name, updated);

@@ -6,7 +6,8 @@ import { keyId } from '../audit/keys.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
-import { processAssignment, type AssignmentReport } from '../pipeline.ts';
+import { runAssignment } from '../app/assignment.ts';
+import type { AssignmentReport } from '../pipeline.ts';
 import { startCluster } from './cluster.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
@@ -68,12 +69,12 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
     const results = [];
     for (const c of cases) {
       say(`\n${paint('bold', `▶ ${c.title}`)}`);
-      const report = await processAssignment({ body: c.token, contentType: 'application/jwt' }, runner.deps);
+      const report = await runAssignment({ body: c.token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
       const status = !report.accepted ? 'rejected' : (report.steps.find((s) => s.status !== 'succeeded')?.status ?? 'succeeded');
       if (!report.accepted) say(`  ${paint('yellow', 'rejected')}: ${report.code ?? ''} — ${report.message}`);
       for (const s of report.steps) {
         say(`  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`);
-        for (const v of s.decision?.violations ?? []) say(`    ${v.action} ${v.code} at ${v.path}: ${v.message}`);
+        if (s.status !== 'succeeded') say(`    ${s.message}`);
       }
       say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
       results.push({ title: c.title, expected: c.expected, report, status });

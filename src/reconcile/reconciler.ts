@@ -98,6 +98,8 @@ export class Reconciler {
       const waiting = this.waiters.get(name);
       this.waiters.delete(name);
       for (const w of waiting ?? []) w(run);
+      // A slot may have freed: the oldest waiting runs get their look now, not at their next resync.
+      for (const r of this.deps.runs.list()) if ((r.status?.phase ?? 'Pending') === 'Pending') this.enqueue(r.name);
     } else if (run?.status?.phase === 'Running') {
       this.starting.delete(name);
     } else if (run === undefined) {

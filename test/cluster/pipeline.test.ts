@@ -7,7 +7,7 @@ import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import { processAssignment } from '../../src/pipeline.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
@@ -40,7 +40,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   });
 
   const submit = async (workflow: Record<string, unknown> & { id: string }, k = key) =>
-    processAssignment({ body: await signAssignment(k, { issuer: ISSUER, audience: RUNNER, workflow }), contentType: 'application/jwt' }, runner.deps);
+    runAssignment({ body: await signAssignment(k, { issuer: ISSUER, audience: RUNNER, workflow }), contentType: 'application/jwt' }, runner.deps, runner.reconciler);
   const podsOf = async (workflowId: string): Promise<V1Pod[]> =>
     (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: `kubiya.ai/workflow=${workflowId}` })).items;
   const recordsOf = async (workflowId: string) => (await readAuditLog(auditDir)).filter((r) => r.workflow?.id === workflowId);
@@ -51,7 +51,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
     const [pod] = await podsOf('allowed');
     assert.ok(pod, 'the pod exists in the API server');
-    assert.equal(pod.metadata?.name, 'workflow-allowed-step-analyze');
+    assert.equal(pod.metadata?.name, 'workflow-run-a-step-analyze');
     assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'allowed', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/run': 'run-a' });
     assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');
     assert.equal(pod.spec?.automountServiceAccountToken, false);
@@ -64,9 +64,9 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
 
   test('exactly once: the same token again is ASSIGNMENT_REPLAYED; deleting the WorkflowRun garbage-collects its pods', async () => {
     const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'once', name: 'o', runId: 'run-o', steps: [{ name: 's', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] } });
-    const first = await processAssignment({ body: token, contentType: 'application/jwt' }, runner.deps);
+    const first = await runAssignment({ body: token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
     assert.equal(first.steps[0]?.status, 'succeeded');
-    const again = await processAssignment({ body: token, contentType: 'application/jwt' }, runner.deps);
+    const again = await runAssignment({ body: token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
     assert.equal(again.code, 'ASSIGNMENT_REPLAYED');
     assert.equal((await podsOf('once')).length, 1);
     const custom = env.kc.makeApiClient(CustomObjectsApi);
@@ -100,7 +100,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'altered', name: 'a', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] } });
     const [h, p, s] = token.split('.') as [string, string, string];
     const altered = `${h}.${Buffer.from(Buffer.from(p, 'base64url').toString().replace('python:3.11', 'evil.io/x:1')).toString('base64url')}.${s}`;
-    const report = await processAssignment({ body: altered, contentType: 'application/jwt' }, runner.deps);
+    const report = await runAssignment({ body: altered, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
     assert.equal(report.code, 'VERIFY_SIGNATURE_INVALID');
     assert.deepEqual(await podsOf('forged'), []);
     assert.deepEqual(await podsOf('altered'), []);

@@ -10,7 +10,8 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
-import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { engineReturning, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { ISSUER, RUNNER, testKeys, workflow } from '../support/tokens.ts';
@@ -26,6 +27,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     throw new Error(`this test needs a small filesystem: "mount -t tmpfs" failed (${e instanceof Error ? e.message : String(e)}); run the tests as root`, { cause: e });
   }
   let server: Server | undefined;
+  let closeReconciler = (): Promise<void> => Promise.resolve();
   let audit: FileAuditLog | undefined;
   try {
     audit = await FileAuditLog.open(join(mnt, 'audit'));
@@ -37,8 +39,15 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
       now: () => new Date(), newId: () => crypto.randomUUID(),
     };
+    const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+    reconciler.start();
+    closeReconciler = () => reconciler.stop();
     server = createHttpServer({
-      admit: (raw) => admit(raw, deps), start: (run) => void runs.push(execute(run, deps)),
+      admit: (raw) => admit(raw, deps),
+      start: (run) => {
+        runs.push(reconciler.whenDone(run.name, 10_000));
+        reconciler.enqueue(run.name);
+      },
       hasCapacity: () => true, draining: () => false,
       ready: () => Promise.resolve({ ready: log.healthy, checks: { audit: { ok: log.healthy } } }),
       metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }), observed: () => undefined,
@@ -48,7 +57,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     let n = 0;
     const post = async () => {
-      const wf = { ...workflow(), id: `wf-${++n}` };
+      const wf = { ...workflow(), id: `wf-${++n}`, runId: `run-${n}` };
       const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf });
       return fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
     };
@@ -91,6 +100,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const report = await verifyAuditDir(join(mnt, 'audit'), undefined);
     assert.equal(report.ok, true, `the chain has no hole where the writes failed: ${JSON.stringify(report.firstBad)}`);
   } finally {
+    await closeReconciler();
     if (server !== undefined) await new Promise((r) => server!.close(r));
     await audit?.close().catch(() => undefined);
     execFileSync('umount', ['-l', mnt]);

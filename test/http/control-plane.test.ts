@@ -8,7 +8,8 @@ import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
-import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 
 const RUNNER = 'cp-runner';
@@ -27,23 +28,28 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
         const e = eventOf(r, RUNNER);
         if (e !== undefined) ref.client?.enqueue(e);
       },
-      workflowStarted: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined,
+      workflowsRunning: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined,
     },
   };
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+  reconciler.start();
   const client = new ControlPlaneClient({
     url: cp.url, runner: RUNNER, token: 'runner-secret', version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false },
     pollWaitSeconds: 1, heartbeatMs: 200, backoff: { initialMs: 20, maxMs: 400 }, requestTimeoutMs: 1000, eventBatch: 5, eventQueueMax: 1000,
     onError: (op, m) => errors.push(`${op}: ${m}`),
   }, async (token) => {
     const run = await admit({ body: token, contentType: 'application/jwt' }, deps);
-    if (run.ok) runs.push(execute(run.value, deps));
+    if (run.ok) {
+      runs.push(reconciler.whenDone(run.value.name, 30_000));
+      reconciler.enqueue(run.value.name);
+    }
   }, () => true);
   ref.client = client;
-  return { cp, client, errors, runs, deps, fault };
+  return { cp, client, errors, runs, deps, fault, reconciler };
 }
 
 test('reference control plane ↔ runner: register, heartbeat, long-poll, step events for the seed examples', async () => {
-  const { cp, client, errors } = await harness();
+  const { cp, client, errors, reconciler } = await harness();
   try {
     client.start();
     for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml']) await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
@@ -57,12 +63,13 @@ test('reference control plane ↔ runner: register, heartbeat, long-poll, step e
     assert.equal(client.pendingEvents, 0);
   } finally {
     await client.stop(1000);
+    await reconciler.stop();
     await cp.close();
   }
 });
 
 test('a control plane that is down for 30 s, then answers 500s, garbage, and slowly: the runner keeps going and loses no event', async () => {
-  const { cp, client, errors } = await harness();
+  const { cp, client, errors, reconciler } = await harness();
   try {
     cp.fault = 'down'; // connections reset, as if the control plane were gone
     client.start();
@@ -90,6 +97,7 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     assert.equal(client.pendingEvents, 0);
   } finally {
     await client.stop(1000);
+    await reconciler.stop();
     await cp.close();
   }
 });

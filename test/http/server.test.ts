@@ -13,7 +13,8 @@ import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { pipelineObserver } from '../../src/app/observer.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
-import { admit, execute, type PipelineDeps } from '../../src/pipeline.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
@@ -28,6 +29,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   let base: string;
   let work: string;
   let deps: PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
+  let reconciler: Reconciler;
   const state = { draining: false, capacity: true, ready: { ready: true, checks: { apiServer: { ok: true } } } as ReadyReport };
   const runs: Promise<unknown>[] = [];
   const metrics = createMetrics(RUNNER);
@@ -43,9 +45,14 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(),
       now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
     };
+    reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+    reconciler.start();
     const app: HttpApp = {
       admit: (raw) => admit(raw, deps),
-      start: (run) => void runs.push(execute(run, deps)),
+      start: (run) => {
+        runs.push(reconciler.whenDone(run.name, 10_000));
+        reconciler.enqueue(run.name);
+      },
       hasCapacity: () => state.capacity,
       draining: () => state.draining,
       ready: () => Promise.resolve(state.ready),
@@ -60,6 +67,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   });
   after(async () => {
     await Promise.allSettled(runs);
+    await reconciler.stop();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     await rm(work, { recursive: true, force: true });

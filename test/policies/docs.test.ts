@@ -13,7 +13,8 @@ import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
-import { processAssignment } from '../../src/pipeline.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { MemoryPods, MemoryRuns } from '../support/memory.ts';
 
 const run = promisify(execFile);
@@ -39,9 +40,12 @@ async function seedAuditLog(ws: string): Promise<void> {
     await readWorkflowFile(join(ws, 'examples', 'denied', 'trivy-latest.yaml')),
     { id: 'internal', name: 'internal', runId: 'r1', steps: [{ name: 'app', image: 'registry.internal.example.com/team/app:1.2', resources: R }] },
   ];
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+  reconciler.start();
   for (const workflow of workflows) {
-    await processAssignment({ body: await signAssignment(key, { issuer: 'https://cp', audience: 'docs', workflow }), contentType: 'application/jwt' }, deps);
+    await runAssignment({ body: await signAssignment(key, { issuer: 'https://cp', audience: 'docs', workflow }), contentType: 'application/jwt' }, deps, reconciler);
   }
+  await reconciler.stop();
   await audit.close();
 }
 

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { ERROR_CODES } from '../../src/errors/codes.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import { processAssignment, type PipelineDeps } from '../../src/pipeline.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
+import type { PipelineDeps } from '../../src/pipeline.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
@@ -81,11 +83,15 @@ export async function fuzzOne(body: string, keys: PipelineDeps['keys'], out: { -
     now: () => new Date(), newId: () => 'id',
   };
   let report;
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 1, resyncMs: 60_000 });
+  reconciler.start();
   try {
-    report = await processAssignment({ body, contentType: 'application/jwt' }, deps);
+    report = await runAssignment({ body, contentType: 'application/jwt' }, deps, reconciler, 5000);
   } catch {
     out.crashed++;
     return;
+  } finally {
+    await reconciler.stop();
   }
   if (report.code === 'INTERNAL') out.internal++;
   if (!report.accepted) {

@@ -37,7 +37,7 @@ test('the pod carries the seed labels, restartPolicy, service account, deadline,
   });
   assert.ok(r.ok);
   const pod = buildPod(r.value, r.value.steps[0]!, ctx);
-  assert.equal(pod.metadata?.name, 'workflow-wf-1-step-migrate');
+  assert.equal(pod.metadata?.name, 'workflow-run-1-step-migrate');
   assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'wf-1', 'kubiya.ai/step': 'migrate', 'kubiya.ai/runner': 'prod', 'kubiya.ai/run': 'run-1' });
   assert.equal(pod.spec?.restartPolicy, 'Never');
   assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');
