@@ -155,9 +155,10 @@ describe('serve as a real process against the local control plane', () => {
     }
   });
 
-  test('SIGTERM during a burst: every accepted assignment is executed and audited, later ones are refused, the chain verifies', async () => {
+  test('SIGTERM during a burst: every accepted assignment is kept, later ones are refused; the restarted runner runs every kept one to the end; the chain verifies', async () => {
     const name = 'burst-runner';
     const serve = await startServe(config(name), env.work);
+    let again: Awaited<ReturnType<typeof startServe>> | undefined;
     const core = env.kc.makeApiClient(CoreV1Api);
     try {
       await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
@@ -179,6 +180,14 @@ describe('serve as a real process against the local control plane', () => {
       assert.ok(first.every((r) => r.status === 202), 'everything sent before SIGTERM was accepted');
       assert.ok(second.every((r) => r.status === 0 || (r.status === 503 && r.body.code === 'SHUTTING_DOWN')), JSON.stringify(second.map((r) => r.status)));
 
+      // Accepted means durable (a WorkflowRun): the next runner takes every one of them to its end.
+      again = await startServe(config(name), env.work);
+      await waitFor('every accepted run finished', async () => {
+        const records = await readAuditLog(join(env.work, `audit-${name}`));
+        return accepted.every((wf) => records.some((r) => r.workflow?.id === wf && r.stage === 'finish'));
+      }, 60_000);
+      again.child.kill('SIGTERM');
+      assert.equal(await again.exited, 0);
       const records = await readAuditLog(join(env.work, `audit-${name}`));
       assert.equal((await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true, 'the audit chain verifies');
       for (const wf of accepted) {
@@ -190,6 +199,7 @@ describe('serve as a real process against the local control plane', () => {
       assert.ok(pods.items.every((p) => p.status?.phase === 'Succeeded'));
     } finally {
       serve.child.kill('SIGKILL');
+      again?.child.kill('SIGKILL');
     }
   });
 });

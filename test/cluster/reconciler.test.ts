@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
+import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
+import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { egressObject } from '../../src/egress/network-policy.ts';
+import type { PipelineConfig } from '../../src/pipeline.ts';
+import type { RunStatus } from '../../src/reconcile/status.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+
+const ISSUER = 'https://control-plane.test';
+const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+const step = (name: string, extra: Record<string, unknown> = {}) => ({ name, image: 'python:3.11-slim', resources: R, ...extra });
+
+describe('reconciler against the local control plane (real kube-apiserver, PodSecurity restricted, kwok)', () => {
+  let env: TestCluster;
+  let key: SigningKey;
+  let core: CoreV1Api;
+  const runners: RunningRunner[] = [];
+  let jti = 0;
+
+  before(async () => {
+    env = await testCluster();
+    key = await newSigningKey();
+    core = env.kc.makeApiClient(CoreV1Api);
+  });
+  after(async () => {
+    for (const r of runners) await r.close();
+    await env?.close();
+  });
+
+  const runner = async (name: string, over: Partial<PipelineConfig> = {}): Promise<RunningRunner> => {
+    const r = await startRunner({
+      config: defaultPipelineConfig(name, ISSUER, env.cluster.workflowsNamespace, over),
+      kubeconfig: env.cluster.kubeconfig, bundle: env.bundle, jwks: jwks([key]), auditDir: join(env.work, `audit-${name}`),
+    });
+    runners.push(r);
+    return r;
+  };
+  const submit = async (r: RunningRunner, name: string, workflow: Record<string, unknown> & { id: string }, timeoutMs = 60_000) =>
+    runAssignment({ body: await signAssignment(key, { issuer: ISSUER, audience: name, workflow, jti: `rec-${++jti}` }), contentType: 'application/jwt' }, r.deps, r.reconciler, timeoutMs);
+  const statusOf = async (run: string): Promise<RunStatus> => {
+    const custom = env.kc.makeApiClient(CustomObjectsApi);
+    const wr = (await custom.getNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: env.cluster.workflowsNamespace, plural: 'workflowruns', name: run })) as { status: RunStatus };
+    return wr.status;
+  };
+
+  test('a step that times out, one OOMKilled, one with a bad image and one that exits 3: each Failed with its reason and exit code, in the WorkflowRun status', async () => {
+    const r = await runner('fail-runner', { failFastGraceSeconds: 2 });
+    const report = await submit(r, 'fail-runner', {
+      id: 'failures', name: 'failures', runId: 'failures',
+      steps: [
+        step('slow', { timeout: '3s', env: { KWOK_RUN_DURATION: '120s' }, dependsOn: [] }),
+        step('oom', { env: { KWOK_EXIT_CODE: 'oom' }, dependsOn: [] }),
+        step('bad-image', { image: 'ghcr.io/kubiya/does-not-exist:0.0.0', env: { KWOK_WAITING: 'ErrImagePull' }, dependsOn: [] }),
+        step('exits', { env: { KWOK_EXIT_CODE: '3' }, dependsOn: [] }),
+        step('after', { dependsOn: ['slow', 'oom', 'bad-image', 'exits'] }),
+      ],
+    });
+    assert.equal(report.phase, 'Failed');
+    const status = await statusOf(`wr-rec-${jti}`);
+    const by = Object.fromEntries(status.steps.map((s) => [s.name, s]));
+    assert.deepEqual([by.slow?.phase, by.slow?.code, by.slow?.reason], ['Failed', 'STEP_DEADLINE_EXCEEDED', 'DeadlineExceeded']);
+    assert.deepEqual([by.oom?.phase, by.oom?.code, by.oom?.reason, by.oom?.exitCode], ['Failed', 'STEP_FAILED', 'OOMKilled', 137]);
+    assert.deepEqual([by['bad-image']?.phase, by['bad-image']?.code, by['bad-image']?.reason], ['Failed', 'STEP_START_FAILED', 'ErrImagePull']);
+    assert.deepEqual([by.exits?.phase, by.exits?.code, by.exits?.exitCode], ['Failed', 'STEP_FAILED', 3]);
+    assert.equal(by.after?.phase, 'Skipped');
+    assert.match(status.summary, /0\/5 succeeded, 4 failed, 1 skipped/);
+    // The runner deleted the pods it gave up on (kwok, like a broken node, never ends them itself).
+    const left = (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/run=failures' })).items.map((p) => p.metadata?.labels?.['kubiya.ai/step']).sort();
+    assert.deepEqual(left, ['exits', 'oom']);
+    const records = await readAuditLog(join(env.work, 'audit-fail-runner'));
+    assert.deepEqual(records.filter((x) => x.stage === 'finish').map((x) => x.code).sort(), ['STEP_DEADLINE_EXCEEDED', 'STEP_FAILED', 'STEP_FAILED', 'STEP_START_FAILED']);
+  });
+
+  test('dependsOn: two branches run at the same time and a join waits for both; each step has its own egress NetworkPolicy', async () => {
+    const r = await runner('dag-runner');
+    const report = await submit(r, 'dag-runner', {
+      id: 'dag', name: 'dag', runId: 'dag',
+      steps: [step('fetch'), step('left', { dependsOn: ['fetch'], env: { KWOK_RUN_DURATION: '2s' } }), step('right', { dependsOn: ['fetch'], env: { KWOK_RUN_DURATION: '2s' } }), step('join', { dependsOn: ['left', 'right'] })],
+    });
+    assert.equal(report.phase, 'Succeeded', JSON.stringify(report));
+    const pods = (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/run=dag' })).items;
+    const at = (s: string): number => new Date(pods.find((p) => p.metadata?.labels?.['kubiya.ai/step'] === s)?.metadata?.creationTimestamp ?? 0).getTime();
+    const ended = (s: string): number => new Date(pods.find((p) => p.metadata?.labels?.['kubiya.ai/step'] === s)?.status?.containerStatuses?.[0]?.state?.terminated?.finishedAt ?? 0).getTime();
+    assert.ok(Math.abs(at('left') - at('right')) < 1000, 'the branches started together');
+    assert.ok(at('left') >= ended('fetch') - 1000 && at('join') >= Math.max(ended('left'), ended('right')) - 1000, 'the join waited for both');
+    const np = env.kc.makeApiClient(NetworkingV1Api);
+    const policies = (await np.listNamespacedNetworkPolicy({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/run=dag' })).items;
+    assert.equal(policies.length, 4);
+    for (const p of policies) {
+      assert.deepEqual(p.spec?.policyTypes, ['Egress']);
+      assert.equal(p.spec?.egress?.length, 1, 'DNS only: these steps asked for no egress');
+      assert.equal(p.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun');
+    }
+  });
+
+  test('a host NetworkPolicy cannot express fails the step with EGRESS_HOST_UNPINNED before any pod; ipBlock and Cilium toFQDNs forms are accepted by the API server', async () => {
+    const r = await runner('egress-runner');
+    const report = await submit(r, 'egress-runner', { id: 'egress', name: 'egress', runId: 'egress', steps: [step('call', { egress: [{ host: 'api.github.com', ports: [443] }] })] });
+    assert.equal(report.steps[0]?.code, 'EGRESS_HOST_UNPINNED');
+    assert.equal((await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/run=egress' })).items.length, 0);
+
+    // The rendered objects, straight to the API server: NetworkPolicy with ipBlocks, and (with the
+    // CiliumNetworkPolicy CRD installed, as on a Cilium cluster) the toFQDNs form.
+    const ns = env.cluster.workflowsNamespace;
+    const destinations = [{ host: 'db.internal', cidrs: ['10.1.2.3/32'], ports: [5432] }, { cidr: '10.20.0.0/16', ports: [443, 8443] }];
+    const ctx = { namespace: ns, podLabels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y' }, labels: { 'kubiya.ai/runner': 'egress-runner' } };
+    const pods = new KubePodGateway(env.kc, ns, 'egress-runner', 'networkpolicy');
+    const plain = egressObject(destinations, { ...ctx, name: 'np-form', mode: 'networkpolicy' });
+    assert.ok(plain.ok);
+    assert.deepEqual((await pods.createEgress(plain.value)).ok, true);
+    const stored = await env.kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'np-form', namespace: ns });
+    assert.deepEqual(stored.spec?.egress?.slice(1).map((e) => e.to?.map((t) => t.ipBlock?.cidr)), [['10.1.2.3/32'], ['10.20.0.0/16']]);
+
+    await installCiliumCrd();
+    const cilium = new KubePodGateway(env.kc, ns, 'egress-runner', 'cilium');
+    const fqdn = egressObject([{ host: 'api.github.com', ports: [443] }], { ...ctx, name: 'cnp-form', mode: 'cilium' });
+    assert.ok(fqdn.ok);
+    const created = await cilium.createEgress(fqdn.value);
+    assert.equal(created.ok, true, JSON.stringify(created));
+    const owned = await cilium.owned();
+    assert.ok(owned.ok && owned.value.some((o) => o.kind === 'CiliumNetworkPolicy' && o.name === 'cnp-form'));
+    assert.equal((await cilium.deleteObjects([{ kind: 'CiliumNetworkPolicy', name: 'cnp-form' }])).ok, true);
+  });
+
+  test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left', async () => {
+    const name = 'soak-runner';
+    const r = await runner(name, { maxConcurrent: 100, ttlAfterFinishedSeconds: 3 });
+    const ns = env.cluster.workflowsNamespace;
+    // Every pod this runner ever has, by name → the uids seen: a duplicate would show a second uid.
+    const uids = new Map<string, Set<string>>();
+    const watch = await new Watch(env.kc).watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `kubiya.ai/runner=${name}` }, (_type: string, pod: V1Pod) => {
+      const n = pod.metadata?.name ?? '';
+      uids.set(n, (uids.get(n) ?? new Set()).add(pod.metadata?.uid ?? ''));
+    }, () => undefined);
+    try {
+      const started = Date.now();
+      const reports = await Promise.all(Array.from({ length: 100 }, (_, i) => submit(r, name, {
+        id: `soak-${i}`, name: 'soak', runId: `soak-${i}`,
+        ...(i % 10 === 0 ? { volumes: [{ name: 'shared', size: '1Gi' }] } : {}),
+        steps: Array.from({ length: 10 }, (_, j) => step(`s${j}`, { env: { KWOK_RUN_DURATION: '100ms' }, ...(i % 10 === 0 && j < 2 ? { volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] } : {}) })),
+      }, 300_000)));
+      const seconds = (Date.now() - started) / 1000;
+      const phases = reports.map((x) => x.phase);
+      assert.deepEqual([...new Set(phases)], ['Succeeded'], JSON.stringify(reports.find((x) => x.phase !== 'Succeeded')));
+      assert.equal(reports.flatMap((x) => x.steps).filter((s) => s.status === 'succeeded').length, 1000);
+      console.log(`soak: 1000 steps in ${seconds.toFixed(1)} s`);
+      await waitFor('TTL cleanup', async () => {
+        const [p, c, n] = await Promise.all([
+          core.listNamespacedPod({ namespace: ns, labelSelector: `kubiya.ai/runner=${name}` }),
+          core.listNamespacedPersistentVolumeClaim({ namespace: ns, labelSelector: `kubiya.ai/runner=${name}` }),
+          env.kc.makeApiClient(NetworkingV1Api).listNamespacedNetworkPolicy({ namespace: ns, labelSelector: `kubiya.ai/runner=${name}` }),
+        ]);
+        return p.items.length === 0 && c.items.length === 0 && n.items.length === 0;
+      }, 120_000);
+      assert.equal(uids.size, 1000, 'one pod name per step');
+      assert.deepEqual([...uids].filter(([, u]) => u.size > 1), [], 'no step ever had two pods');
+      assert.equal((await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
+    } finally {
+      watch.abort();
+    }
+  });
+
+  async function installCiliumCrd(): Promise<void> {
+    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({
+      body: {
+        metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
+        spec: {
+          group: 'cilium.io', scope: 'Namespaced',
+          names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
+          versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+        },
+      },
+    });
+    await waitFor('CRD established', async () => {
+      const crd = await ext.readCustomResourceDefinition({ name: 'ciliumnetworkpolicies.cilium.io' });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
+    }, 20_000);
+  }
+});
+
+async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await probe()) return;
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
