@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { CoordinationV1Api, CustomObjectsApi, Watch, type V1Pod } from '@kubernetes/client-node';
+import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import type { RunStatus } from '../../src/reconcile/status.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { startServe, type ServeProcess } from '../support/serve-process.ts';
+
+const ISSUER = 'https://control-plane.test';
+const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+
+describe('crash and HA: serve processes against the local control plane', () => {
+  let env: TestCluster;
+  let key: SigningKey;
+  const children: ServeProcess[] = [];
+  const config = (name: string, audit: string) => ({
+    runner: { name, workflow: { namespace: env.cluster.workflowsNamespace } },
+    controlPlane: { issuer: ISSUER, jwksFile: join(env.work, 'jwks.json') },
+    policy: { bundle: env.bundle },
+    audit: { dir: join(env.work, audit) },
+    server: { host: '127.0.0.1', port: 0 },
+    kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace, leaseDuration: '4s' },
+  });
+  const serve = async (name: string, audit: string, identity: string): Promise<ServeProcess> => {
+    const s = await startServe(config(name, audit), env.work, { HOSTNAME: identity });
+    children.push(s);
+    return s;
+  };
+
+  before(async () => {
+    env = await testCluster();
+    key = await newSigningKey();
+    await writeFile(join(env.work, 'jwks.json'), JSON.stringify(jwks([key])));
+  });
+  after(async () => {
+    for (const c of children) c.child.kill('SIGKILL');
+    await env?.close();
+  });
+
+  const ns = () => env.cluster.workflowsNamespace;
+  const workflow = (id: string) => ({ id, name: id, runId: id, steps: ['one', 'two', 'three', 'four'].map((name) => ({ name, image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '2s' } })) });
+  const post = async (base: string, runner: string, id: string): Promise<string> => {
+    const jti = `${id}-jti`;
+    const token = await signAssignment(key, { issuer: ISSUER, audience: runner, workflow: workflow(id), jti });
+    const r = await fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+    assert.equal(r.status, 202, await r.text());
+    return `wr-${jti}`;
+  };
+  const phaseOf = async (run: string): Promise<RunStatus | undefined> => {
+    const custom = env.kc.makeApiClient(CustomObjectsApi);
+    const wr = (await custom.getNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns(), plural: 'workflowruns', name: run })) as { status?: RunStatus };
+    return wr.status;
+  };
+  /** Every pod of a run as the API server announced it: name → uids (a duplicate shows two). */
+  const trackPods = async (runId: string) => {
+    const uids = new Map<string, Set<string>>();
+    const req = await new Watch(env.kc).watch(`/api/v1/namespaces/${ns()}/pods`, { labelSelector: `kubiya.ai/run=${runId}` }, (_t: string, pod: V1Pod) => {
+      const n = pod.metadata?.name ?? '';
+      uids.set(n, (uids.get(n) ?? new Set()).add(pod.metadata?.uid ?? ''));
+    }, () => undefined);
+    return { uids, stop: () => req.abort() };
+  };
+  const ready = async (s: ServeProcess) => waitFor('ready', async () => (await fetch(`${s.base}/ready`)).status === 200, 20_000);
+
+  test('kill -9 mid-run, start again: the run continues where it was, with no duplicate pod, and the audit chain verifies', async () => {
+    const first = await serve('crash-runner', 'audit-crash', 'crash-0');
+    await ready(first);
+    const pods = await trackPods('crash');
+    try {
+      const run = await post(first.base, 'crash-runner', 'crash');
+      await waitFor('the second step running', async () => pods.uids.has('workflow-crash-step-two'), 30_000);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const again = await serve('crash-runner', 'audit-crash', 'crash-0'); // a StatefulSet pod keeps its name
+      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
+      const status = await phaseOf(run);
+      assert.deepEqual(status?.steps.map((s) => s.phase), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
+      assert.deepEqual([...pods.uids.keys()].sort(), ['workflow-crash-step-four', 'workflow-crash-step-one', 'workflow-crash-step-three', 'workflow-crash-step-two']);
+      assert.deepEqual([...pods.uids.values()].map((u) => u.size), [1, 1, 1, 1], 'no step ever had a second pod');
+      again.child.kill('SIGTERM');
+      await again.exited;
+      const verified = await verifyAuditDir(join(env.work, 'audit-crash'), undefined);
+      assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+      const finishes = (await readAuditLog(join(env.work, 'audit-crash'))).filter((r) => r.stage === 'finish' && r.workflow?.id === 'crash');
+      assert.deepEqual(finishes.map((r) => r.step), ['one', 'two', 'three', 'four'], 'each step finished once, in order, across the crash');
+    } finally {
+      pods.stop();
+    }
+  });
+
+  test('two replicas: only the Lease holder reconciles; kill -9 it and the other takes over within the Lease duration and finishes the run', async () => {
+    const a = await serve('ha-runner', 'audit-ha-a', 'ha-a');
+    const b = await serve('ha-runner', 'audit-ha-b', 'ha-b');
+    await Promise.all([ready(a), ready(b)]);
+    const leases = env.kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await leases.readNamespacedLease({ name: 'kubiya-runner-ha-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '';
+    const leaderId = await holder();
+    assert.ok(leaderId === 'ha-a' || leaderId === 'ha-b', leaderId);
+    const [leader, follower, followerId, followerAudit] = leaderId === 'ha-a' ? [a, b, 'ha-b', 'audit-ha-b'] : [b, a, 'ha-a', 'audit-ha-a'];
+    const pods = await trackPods('ha');
+    try {
+      // Intake on the follower (any replica admits); the leader does the work.
+      const run = await post(follower.base, 'ha-runner', 'ha');
+      await waitFor('the first step running', async () => pods.uids.has('workflow-ha-step-one'), 30_000);
+      const followerRecords = await readAuditLog(join(env.work, followerAudit));
+      assert.deepEqual(followerRecords.map((r) => r.stage), ['verify', 'validate', 'claim'], 'the follower admitted the run and did nothing else');
+
+      leader.child.kill('SIGKILL');
+      const killed = Date.now();
+      await waitFor('the follower holds the Lease', async () => (await holder()) === followerId, 15_000);
+      const takeover = (Date.now() - killed) / 1000;
+      assert.ok(takeover <= 4 + 1.5, `took over in ${takeover.toFixed(1)} s (Lease duration 4 s)`);
+      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
+      assert.deepEqual([...pods.uids.values()].map((u) => u.size), [1, 1, 1, 1], 'no step ever had a second pod');
+      const records = await readAuditLog(join(env.work, followerAudit));
+      assert.ok(records.some((r) => r.stage === 'finish' && r.step === 'four'), 'the new leader finished the run');
+    } finally {
+      pods.stop();
+    }
+  });
+});
+
+async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await probe().catch(() => false)) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
