@@ -23,7 +23,7 @@ import { plan, runPhaseOf } from './reconcile/graph.ts';
 import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
 import type { RunObject } from './create/run-store.ts';
 import { validate } from './validate/validate.ts';
-import { verify } from './verify/verify.ts';
+import { verify, verifyCancellation } from './verify/verify.ts';
 
 export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
 export { evaluate, policyInput };
@@ -45,6 +45,28 @@ export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Res
     if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run.value.ref }), claimed.error);
     await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run.value.ref });
     return ok({ ...run.value, uid: claimed.value.uid });
+  });
+}
+
+/**
+ * A cancellation from the control plane: receive → verify (its own token type, same keys) →
+ * mark the run. The leader's reconciler deletes its running pods and records each step.
+ */
+export async function cancelRun(raw: RawAssignment, deps: PipelineDeps): Promise<Result<{ readonly run: string }>> {
+  const audit = auditor(deps);
+  return guarded(deps, async () => {
+    const token = receive(raw, deps.config.receive);
+    if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
+    const claims = await verifyCancellation(token.value, deps.config.verify, { keys: deps.keys, now: deps.now });
+    if (!claims.ok) return rejected(await audit.denied('cancel', claims.error), claims.error);
+    const run = runNameOf(claims.value.cancel);
+    const target = deps.runs.get(run);
+    const ref = target === undefined ? undefined : { id: target.workflowId, runId: target.runId, jti: claims.value.cancel };
+    // Durable first: the record of the request authorises the change.
+    await audit.passed('cancel', `cancellation of run ${run} verified`, ref === undefined ? {} : { workflow: ref });
+    const marked = await deps.runs.requestCancel(run);
+    if (!marked.ok) return rejected(await audit.errored('cancel', marked.error), marked.error);
+    return ok({ run });
   });
 }
 

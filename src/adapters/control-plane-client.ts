@@ -6,7 +6,7 @@ export interface ControlPlaneEvent {
   readonly workflow: string;
   readonly runId: string;
   readonly step?: string | undefined;
-  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Error';
+  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error';
   readonly code?: string | undefined;
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
@@ -30,6 +30,8 @@ export interface ControlPlaneClientOptions {
 
 /** What the client hands an assignment to (the same path as push intake). */
 export type Intake = (token: string) => Promise<void>;
+/** What the client hands a cancellation to (the same path as POST /v1/cancellations). */
+export type Cancel = (token: string) => Promise<void>;
 
 class Backoff {
   private attempt = 0;
@@ -63,10 +65,13 @@ export class ControlPlaneClient {
   private loops: Promise<unknown>[] = [];
   private registeredOnce = false;
 
-  constructor(options: ControlPlaneClientOptions, intake: Intake, canAccept: () => boolean) {
+  private readonly cancel: Cancel;
+
+  constructor(options: ControlPlaneClientOptions, intake: Intake, canAccept: () => boolean, cancel: Cancel = () => Promise.resolve()) {
     this.o = options;
     this.intake = intake;
     this.canAccept = canAccept;
+    this.cancel = cancel;
   }
 
   get registered(): boolean {
@@ -143,10 +148,13 @@ export class ControlPlaneClient {
             continue;
           }
           const doc = (await res.json());
-          const tokens = typeof doc === 'object' && doc !== null && 'assignments' in doc && Array.isArray(doc.assignments) ? (doc.assignments as unknown[]) : undefined;
-          if (tokens === undefined || !tokens.every((t) => typeof t === 'string')) throw new Error('poll: malformed answer');
+          const list = (key: string): unknown[] | undefined => (typeof doc === 'object' && doc !== null && key in doc ? (doc as Record<string, unknown>)[key] : []) as unknown[] | undefined;
+          const tokens = list('assignments');
+          const cancellations = list('cancellations');
+          if (!Array.isArray(tokens) || !Array.isArray(cancellations) || ![...tokens, ...cancellations].every((t) => typeof t === 'string')) throw new Error('poll: malformed answer');
           backoff.reset();
-          for (const token of tokens) await this.intake(token);
+          for (const token of cancellations as string[]) await this.cancel(token);
+          for (const token of tokens as string[]) await this.intake(token);
         } catch (e) {
           this.fail('poll', e);
           await backoff.wait();
@@ -199,7 +207,8 @@ export function eventOf(record: { decision_id: string; stage: string; outcome: s
   if (record.stage === 'validate' && record.outcome !== 'allow') return { ...base, phase: 'Rejected' };
   if (record.stage === 'evaluate' && record.outcome === 'deny') return { ...base, phase: 'Denied' };
   if (record.stage === 'create' && record.outcome === 'allow') return record.step === undefined ? undefined : { ...base, phase: 'Running' };
-  if (record.stage === 'finish') return { ...base, phase: record.outcome === 'success' ? 'Succeeded' : record.outcome === 'failure' ? 'Failed' : 'Error', exitCode: record.pod?.exitCode, reason: record.pod?.reason };
+  if (record.stage === 'finish') return { ...base, phase: record.outcome === 'success' ? 'Succeeded' : record.code === 'STEP_CANCELLED' ? 'Cancelled' : record.outcome === 'failure' ? 'Failed' : 'Error', exitCode: record.pod?.exitCode, reason: record.pod?.reason };
+  if (record.stage === 'cancel') return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;
 }

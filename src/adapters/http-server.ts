@@ -12,8 +12,10 @@ export interface ReadyReport {
 /** What the HTTP adapter needs from the application; it knows nothing else. */
 export interface HttpApp {
   admit(raw: RawAssignment): Promise<Result<AdmittedRun>>;
-  /** Starts executing an admitted run in the background (tracked for graceful shutdown). */
+  /** Hands an admitted run to the reconciler. */
   start(run: AdmittedRun): void;
+  /** A signed cancellation: marks the run it names. */
+  cancel(raw: RawAssignment): Promise<Result<{ readonly run: string }>>;
   /** True while another workflow may start (workflow.maxConcurrent). */
   hasCapacity(): boolean;
   draining(): boolean;
@@ -25,7 +27,7 @@ export interface HttpApp {
   readonly requestTimeoutMs: number;
 }
 
-type Route = 'healthz' | 'ready' | 'metrics' | 'assignments' | 'unknown';
+type Route = 'healthz' | 'ready' | 'metrics' | 'assignments' | 'cancellations' | 'unknown';
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -72,11 +74,12 @@ function routeOf(url: string | undefined): Route {
     case '/ready': return 'ready';
     case '/metrics': return 'metrics';
     case '/v1/assignments': return 'assignments';
+    case '/v1/cancellations': return 'cancellations';
     default: return 'unknown';
   }
 }
 
-const METHODS: Record<Exclude<Route, 'unknown'>, string> = { healthz: 'GET', ready: 'GET', metrics: 'GET', assignments: 'POST' };
+const METHODS: Record<Exclude<Route, 'unknown'>, string> = { healthz: 'GET', ready: 'GET', metrics: 'GET', assignments: 'POST', cancellations: 'POST' };
 
 async function handle(app: HttpApp, req: IncomingMessage, res: ServerResponse, route: Route): Promise<number> {
   if (route === 'unknown') return sendError(res, 'HTTP_NOT_FOUND', 'no such endpoint');
@@ -114,13 +117,23 @@ async function handle(app: HttpApp, req: IncomingMessage, res: ServerResponse, r
       send(res, 202, { run: run.value.name, workflow: run.value.ref.id, runId: run.value.ref.runId, steps: run.value.workflow.steps.length });
       return 202;
     }
+    case 'cancellations': {
+      if (app.draining()) return sendError(res, 'SHUTTING_DOWN', 'the runner is shutting down', { connection: 'close' });
+      const body = await readBody(req, app.maxBodyBytes, app.requestTimeoutMs);
+      if (body === 'timeout') return sendError(res, 'HTTP_TIMEOUT', 'the request body did not arrive in time', { connection: 'close' });
+      const cancelled = await app.cancel({ body, contentType: req.headers['content-type'] ?? '' });
+      if (!cancelled.ok) return sendError(res, cancelled.error.code, cancelled.error.message);
+      send(res, 202, { run: cancelled.value.run });
+      return 202;
+    }
   }
 }
 
 /**
- * The runner's HTTP surface on one port: /healthz, /ready, /metrics, POST /v1/assignments.
+ * The runner's HTTP surface on one port: /healthz, /ready, /metrics, POST /v1/assignments,
+ * POST /v1/cancellations.
  * Errors are `{code, message}` from the catalogue; no stack trace or internal detail leaves.
- * node:http directly: four fixed routes do not need a framework, and the body cap must apply while
+ * node:http directly: five fixed routes do not need a framework, and the body cap must apply while
  * reading, before any parsing.
  */
 export function createHttpServer(app: HttpApp): Server {

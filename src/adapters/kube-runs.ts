@@ -139,6 +139,7 @@ export class KubeRunStore implements RunStore {
       name,
       uid: r.metadata?.uid ?? '',
       createdAt: new Date(r.metadata?.creationTimestamp ?? 0),
+      workflowId: r.metadata?.labels?.[LABELS.workflow] ?? '',
       runId: r.metadata?.labels?.[LABELS.run] ?? '',
       token: r.spec?.token ?? '',
       cancelRequested: r.spec?.cancel === true,

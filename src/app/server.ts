@@ -18,7 +18,7 @@ import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts
 import type { Config } from '../config/schema.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { admit, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import { admit, cancelRun, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { pipelineObserver } from './observer.ts';
 
@@ -207,6 +207,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   const hasCapacity = (): boolean => backlog() < config.runner.workflow.maxConcurrent * 10 && (client?.hasRoom() ?? true);
   const server = createHttpServer({
     admit: (raw) => track(admit(raw, observed)),
+    cancel: (raw) => track(cancelRun(raw, observed)),
     start: startRun,
     hasCapacity,
     draining: () => draining,
@@ -236,7 +237,10 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     }, async (assignment) => {
       const run = await track(admit({ body: assignment, contentType: 'application/jwt' }, observed));
       if (run.ok) startRun(run.value);
-    }, () => !draining && hasCapacity());
+    }, () => !draining && hasCapacity(), async (cancellation) => {
+      const cancelled = await track(cancelRun({ body: cancellation, contentType: 'application/jwt' }, observed));
+      if (cancelled.ok) log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
+    });
     client.start();
   }
   log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace }, 'runner listening');

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors/codes.ts';
 
-export type AuditStage = 'receive' | 'verify' | 'validate' | 'claim' | 'evaluate' | 'mutate' | 'create' | 'finish';
+export type AuditStage = 'receive' | 'verify' | 'validate' | 'claim' | 'cancel' | 'evaluate' | 'mutate' | 'create' | 'finish';
 export type AuditOutcome = 'allow' | 'deny' | 'error' | 'success' | 'failure';
 
 /**

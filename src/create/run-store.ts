@@ -13,7 +13,8 @@ export interface RunObject {
   readonly uid: string;
   /** Set by the API server: the instant the token's validity is judged at (DESIGN §1). */
   readonly createdAt: Date;
-  /** The workflow's run id (its kubiya.ai/run label), as intake recorded it. */
+  /** The workflow id and run id (its kubiya.ai/workflow and kubiya.ai/run labels), as intake recorded them. */
+  readonly workflowId: string;
   readonly runId: string;
   /** The signed assignment as received; verified again before every pod. */
   readonly token: string;

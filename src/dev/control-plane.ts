@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControlPlaneEvent } from '../adapters/control-plane-client.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from './sign.ts';
+import { jwks, newSigningKey, signAssignment, signCancellation, type SigningKey } from './sign.ts';
 
 /** The events a runner posts: the protocol's own type (src/adapters/control-plane-client.ts). */
 export type StepEvent = ControlPlaneEvent;
@@ -11,6 +11,8 @@ export interface ReferenceControlPlane {
   readonly issuer: string;
   /** Signs a workflow for a runner and queues it for that runner's long-poll. */
   assign(runner: string, workflow: { id: string } & Record<string, unknown>): Promise<string>;
+  /** Signs a cancellation of the run of an assignment (by its jti) and queues it for that runner's long-poll. */
+  cancel(runner: string, assignmentJti: string): Promise<string>;
   /** Adds a new signing key (published in the JWKS); new assignments are signed with it. */
   rotate(): Promise<string>;
   readonly events: StepEvent[];
@@ -46,6 +48,7 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 export async function startControlPlane(o: { token: string; port?: number; host?: string; pollMs?: number }): Promise<ReferenceControlPlane> {
   const keys: SigningKey[] = [await newSigningKey()];
   const queues = new Map<string, string[]>();
+  const cancels = new Map<string, string[]>();
   const waiters = new Map<string, Set<() => void>>();
   const events: StepEvent[] = [];
   const seen = new Set<string>();
@@ -81,7 +84,7 @@ export async function startControlPlane(o: { token: string; port?: number; host?
       if (op === 'assignments' && req.method === 'GET') {
         const waitMs = Math.min(30_000, Number(url.searchParams.get('wait') ?? '0') * 1000);
         const q = queues.get(runner) ?? [];
-        if (q.length === 0 && waitMs > 0) {
+        if (q.length === 0 && (cancels.get(runner) ?? []).length === 0 && waitMs > 0) {
           await new Promise<void>((resolve) => {
             const set = waiters.get(runner) ?? new Set<() => void>();
             const done = () => {
@@ -96,7 +99,8 @@ export async function startControlPlane(o: { token: string; port?: number; host?
           });
         }
         const batch = (queues.get(runner) ?? []).splice(0, 10);
-        return batch.length === 0 ? res.writeHead(204).end() : json(res, 200, { assignments: batch });
+        const cancellations = (cancels.get(runner) ?? []).splice(0, 10);
+        return batch.length === 0 && cancellations.length === 0 ? res.writeHead(204).end() : json(res, 200, { assignments: batch, ...(cancellations.length > 0 ? { cancellations } : {}) });
       }
       if (op === 'events' && req.method === 'POST') {
         if (state.fault === 'events') return json(res, 503, { code: 'UNAVAILABLE' });
@@ -133,6 +137,12 @@ export async function startControlPlane(o: { token: string; port?: number; host?
     assign: async (runner, workflow) => {
       const token = await signAssignment(keys.at(-1) as SigningKey, { issuer: url, audience: runner, workflow });
       queues.set(runner, [...(queues.get(runner) ?? []), token]);
+      wake(runner);
+      return token;
+    },
+    cancel: async (runner, assignmentJti) => {
+      const token = await signCancellation(keys.at(-1) as SigningKey, { issuer: url, audience: runner, run: assignmentJti });
+      cancels.set(runner, [...(cancels.get(runner) ?? []), token]);
       wake(runner);
       return token;
     },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { ASSIGNMENT_TYP } from '../verify/verify.ts';
+import { ASSIGNMENT_TYP, CANCELLATION_TYP } from '../verify/verify.ts';
 
 export interface SigningKey {
   readonly kid: string;
@@ -38,6 +38,20 @@ export async function signAssignment(key: SigningKey, c: AssignmentClaimsInput):
     .setAudience(c.audience)
     .setSubject(c.workflow.id)
     .setJti(c.jti ?? randomUUID())
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + (c.ttlSeconds ?? 300))
+    .sign(key.privateKey);
+}
+
+/** Signs a cancellation of the run of the assignment whose jti is `run` (typ kubiya-cancel+jwt). */
+export async function signCancellation(key: SigningKey, c: { readonly issuer: string; readonly audience: string; readonly run: string; readonly now?: Date; readonly ttlSeconds?: number }): Promise<string> {
+  const now = Math.floor((c.now ?? new Date()).getTime() / 1000);
+  return new SignJWT({ cancel: c.run })
+    .setProtectedHeader({ alg: key.alg, typ: CANCELLATION_TYP, kid: key.kid })
+    .setIssuer(c.issuer)
+    .setAudience(c.audience)
+    .setJti(randomUUID())
     .setIssuedAt(now)
     .setNotBefore(now)
     .setExpirationTime(now + (c.ttlSeconds ?? 300))

@@ -3,9 +3,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { CoordinationV1Api, CustomObjectsApi, Watch, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, Watch, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { decodeJwt } from 'jose';
+import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
@@ -73,7 +75,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const pods = await trackPods('crash');
     try {
       const run = await post(first.base, 'crash-runner', 'crash');
-      await waitFor('the second step running', async () => pods.uids.has('workflow-crash-step-two'), 30_000);
+      await waitFor('the second step running', () => Promise.resolve(pods.uids.has('workflow-crash-step-two')), 30_000);
       first.child.kill('SIGKILL');
       await first.exited;
       const again = await serve('crash-runner', 'audit-crash', 'crash-0'); // a StatefulSet pod keeps its name
@@ -93,6 +95,30 @@ describe('crash and HA: serve processes against the local control plane', () => 
     }
   });
 
+  test('cancellation from the control plane (long-poll): the running pod is deleted, the run ends Cancelled, the control plane hears it', async () => {
+    const cp = await startControlPlane({ token: 'cp-token' });
+    const base = config('cancel-runner', 'audit-cancel');
+    const s = await startServe({ ...base, controlPlane: { url: cp.url, issuer: cp.issuer, jwksUrl: `${cp.url}/.well-known/jwks.json` } }, env.work, { RUNNER_TOKEN: 'cp-token', HOSTNAME: 'cancel-0' });
+    children.push(s);
+    try {
+      const token = await cp.assign('cancel-runner', { id: 'cancel-me', name: 'c', runId: 'cancel-me', steps: [{ name: 'long', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '120s' } }, { name: 'next', image: 'python:3.11-slim', resources: R }] });
+      const { jti } = decodeJwt(token);
+      await waitFor('the step running', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Running')), 30_000);
+      await cp.cancel('cancel-runner', jti ?? '');
+      await waitFor('the run cancelled', async () => (await phaseOf(`wr-${jti ?? ''}`))?.phase === 'Cancelled', 30_000);
+      await waitFor('the Cancelled event', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Cancelled')), 20_000);
+      const status = await phaseOf(`wr-${jti ?? ''}`);
+      assert.deepEqual(status?.steps.map((x) => [x.name, x.phase, x.code]), [['long', 'Cancelled', 'STEP_CANCELLED'], ['next', 'Cancelled', 'STEP_CANCELLED']]);
+      const core = env.kc.makeApiClient(CoreV1Api);
+      await waitFor('the pod gone', async () => (await core.listNamespacedPod({ namespace: ns(), labelSelector: 'kubiya.ai/run=cancel-me' })).items.length === 0, 20_000);
+      const records = await readAuditLog(join(env.work, 'audit-cancel'));
+      assert.ok(records.some((r) => r.stage === 'cancel' && r.outcome === 'allow'), 'the verified cancellation is audited');
+    } finally {
+      s.child.kill('SIGKILL');
+      await cp.close();
+    }
+  });
+
   test('two replicas: only the Lease holder reconciles; kill -9 it and the other takes over within the Lease duration and finishes the run', async () => {
     const a = await serve('ha-runner', 'audit-ha-a', 'ha-a');
     const b = await serve('ha-runner', 'audit-ha-b', 'ha-b');
@@ -106,7 +132,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
     try {
       // Intake on the follower (any replica admits); the leader does the work.
       const run = await post(follower.base, 'ha-runner', 'ha');
-      await waitFor('the first step running', async () => pods.uids.has('workflow-ha-step-one'), 30_000);
+      await waitFor('the first step running', () => Promise.resolve(pods.uids.has('workflow-ha-step-one')), 30_000);
       const followerRecords = await readAuditLog(join(env.work, followerAudit));
       assert.deepEqual(followerRecords.map((r) => r.stage), ['verify', 'validate', 'claim'], 'the follower admitted the run and did nothing else');
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fail } from '../../src/errors/result.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -48,6 +49,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
         runs.push(reconciler.whenDone(run.name, 10_000));
         reconciler.enqueue(run.name);
       },
+      cancel: () => Promise.resolve(fail('RUN_NOT_FOUND', 'not in this test')),
       hasCapacity: () => true, draining: () => false,
       ready: () => Promise.resolve({ ready: log.healthy, checks: { audit: { ok: log.healthy } } }),
       metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }), observed: () => undefined,

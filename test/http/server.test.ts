@@ -14,7 +14,8 @@ import { pipelineObserver } from '../../src/app/observer.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
+import { admit, cancelRun, type PipelineDeps } from '../../src/pipeline.ts';
 import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
@@ -53,6 +54,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
         runs.push(reconciler.whenDone(run.name, 10_000));
         reconciler.enqueue(run.name);
       },
+      cancel: (raw) => cancelRun(raw, deps),
       hasCapacity: () => state.capacity,
       draining: () => state.draining,
       ready: () => Promise.resolve(state.ready),
@@ -92,6 +94,47 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     assert.equal((await json(res)).code, 'ASSIGNMENT_REPLAYED');
     await Promise.all(runs);
     assert.equal(deps.pods.created.length, 1);
+  });
+
+  const cancel = (body: string) => fetch(`${base}/v1/cancellations`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body });
+
+  test('a signed cancellation of a running run is 202; the run ends Cancelled, its pod deleted', async () => {
+    deps.pods.outcomeFor = () => undefined;
+    try {
+      const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { ...workflow([{ name: 'long', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), runId: 'run-c' }, jti: 'to-cancel' });
+      assert.equal((await post(token)).status, 202);
+      const done = runs.at(-1);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(deps.pods.pods.has('workflow-run-c-step-long'));
+      const res = await cancel(await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }));
+      assert.equal(res.status, 202);
+      assert.equal((await json(res)).run, 'wr-to-cancel');
+      const run = (await done) as { status?: { phase: string } } | undefined;
+      assert.equal(run?.status?.phase, 'Cancelled');
+      assert.ok(deps.pods.deleted.includes('workflow-run-c-step-long'));
+    } finally {
+      deps.pods.outcomeFor = () => ({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
+    }
+  });
+
+  const badCancellations: [string, () => Promise<string>, number, string][] = [
+    ['an assignment token sent as a cancellation', () => sign(key, workflow(), new Date()), 401, 'VERIFY_TYPE_INVALID'],
+    ['a cancellation signed by an untrusted key', () => signCancellation(stranger, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }), 401, 'VERIFY_SIGNATURE_INVALID'],
+    ['a cancellation for another runner', () => signCancellation(key, { issuer: ISSUER, audience: 'someone-else', run: 'to-cancel' }), 401, 'VERIFY_CLAIM_INVALID'],
+    ['an expired cancellation', () => signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel', now: new Date(Date.now() - 3600_000) }), 401, 'VERIFY_EXPIRED'],
+    ['a cancellation of a run this runner does not have', () => signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'never-assigned' }), 404, 'RUN_NOT_FOUND'],
+  ];
+  for (const [name, make, status, code] of badCancellations) {
+    test(`${name} → ${status} ${code}, nothing cancelled`, async () => {
+      const res = await cancel(await make());
+      assert.equal(res.status, status);
+      assert.equal((await json(res)).code, code);
+    });
+  }
+  test('a cancellation token sent as an assignment → 401 VERIFY_TYPE_INVALID', async () => {
+    const res = await post(await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'jti-1' }));
+    assert.equal(res.status, 401);
+    assert.equal((await json(res)).code, 'VERIFY_TYPE_INVALID');
   });
 
   const bad: [string, () => Promise<Response>, number, string][] = [

@@ -121,7 +121,7 @@ export class MemoryRuns implements RunStore {
   claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
     if (this.runs.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
     const uid = `uid-${run.name}`;
-    this.put({ name: run.name, uid, createdAt: this.now(), runId: run.workflow.runId, token, cancelRequested: false });
+    this.put({ name: run.name, uid, createdAt: this.now(), workflowId: run.ref.id, runId: run.workflow.runId, token, cancelRequested: false });
     return Promise.resolve(ok({ name: run.name, uid }));
   }
   list(): readonly RunObject[] {

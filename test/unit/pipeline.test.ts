@@ -231,10 +231,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
   test('a hand-made WorkflowRun is no way around verification: VERIFY_RUN_MISMATCH or the token is judged at its creation', async () => {
     const { deps: d, reconciler } = await runner();
     const token = await signed();
-    d.runs.put({ name: 'wr-mine', uid: 'u-1', createdAt: NOW, runId: 'run-1', token, cancelRequested: false });
+    d.runs.put({ name: 'wr-mine', uid: 'u-1', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token, cancelRequested: false });
     const stale = await signed(workflow(), new Date(NOW.getTime() - 3600_000));
-    d.runs.put({ name: 'wr-jti-99', uid: 'u-2', createdAt: NOW, runId: 'run-1', token: stale, cancelRequested: false });
-    d.runs.put({ name: 'wr-forged', uid: 'u-3', createdAt: NOW, runId: 'run-1', token: `${token.slice(0, -4)}AAAA`, cancelRequested: false });
+    d.runs.put({ name: 'wr-jti-99', uid: 'u-2', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token: stale, cancelRequested: false });
+    d.runs.put({ name: 'wr-forged', uid: 'u-3', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token: `${token.slice(0, -4)}AAAA`, cancelRequested: false });
     const [a, b, c] = await Promise.all(['wr-mine', 'wr-jti-99', 'wr-forged'].map((n) => reconciler.whenDone(n, 5000)));
     assert.equal(a?.status?.code, 'VERIFY_RUN_MISMATCH');
     assert.equal(b?.status?.code, 'VERIFY_EXPIRED');
