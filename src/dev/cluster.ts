@@ -154,7 +154,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     started.push(scheduler);
     const controllers = startProcess('kube-controller-manager', options.tools['kube-controller-manager'], [
       '--kubeconfig', kubeconfig, '--leader-elect=false', '--secure-port', '0',
-      '--controllers', 'garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,deployment-controller,replicaset-controller,statefulset-controller,disruption-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller',
+      '--controllers', 'garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,deployment-controller,replicaset-controller,statefulset-controller,disruption-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,resourcequota-controller',
       '--service-account-private-key-file', join(dir, 'pki', 'sa.key'),
       '--root-ca-file', join(dir, 'pki', 'apiserver.crt'),
       '--use-service-account-credentials=false', '--v', '0',

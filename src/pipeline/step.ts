@@ -30,7 +30,7 @@ const summarise = (d: Decision): string => `${d.allow ? 'allow' : `deny: ${d.vio
 /**
  * evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its
  * pod. Every outcome is recorded; a refusal leaves nothing behind (the egress policy of a pod the
- * API server refused is deleted again with the run).
+ * API server refused is deleted again at once). A refused step is not retried: its run fails.
  */
 export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
   const { config } = deps;
@@ -79,6 +79,8 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   }
   const created = await deps.pods.create(hardened.pod);
   if (!created.ok && created.error.code !== 'CREATE_EXISTS') {
+    // Nothing half-created: the egress policy of a pod that does not exist goes too.
+    await deps.pods.deleteObjects([{ kind: egress.value.kind, name: egress.value.metadata?.name ?? '' }]);
     await audit.errored('create', created.error, { ...at, pod: podRef });
     return failed('Error', created.error, decision.value);
   }

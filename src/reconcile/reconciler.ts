@@ -1,6 +1,7 @@
 import type { RunObject } from '../create/run-store.ts';
 import { reconcileRun } from '../pipeline.ts';
 import type { PipelineDeps } from '../pipeline/types.ts';
+import { orphans } from './orphans.ts';
 import { runDone } from './status.ts';
 
 export interface ReconcilerOptions {
@@ -44,6 +45,7 @@ export class Reconciler {
     for (const run of this.deps.runs.list()) this.enqueue(run.name);
     this.resync = setInterval(() => {
       for (const run of this.deps.runs.list()) this.enqueue(run.name);
+      void this.collectOrphans();
     }, this.o.resyncMs);
     this.resync.unref();
   }
@@ -54,6 +56,18 @@ export class Reconciler {
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.resync !== undefined) clearInterval(this.resync);
     await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Deletes what no live run owns (leader only). Returns how many objects were deleted. */
+  async collectOrphans(): Promise<number> {
+    if (!this.o.isLeader() || this.stopped) return 0;
+    const owned = await this.deps.pods.owned();
+    if (!owned.ok) return 0;
+    // Read the runs after the objects: a run created in between is then known, never mistaken for gone.
+    const lost = orphans(owned.value, this.deps.runs.list());
+    if (lost.length === 0) return 0;
+    const deleted = await this.deps.pods.deleteObjects(lost);
+    return deleted.ok ? deleted.value : 0;
   }
 
   /** Resolves with the run once it has finished (or undefined after timeoutMs). */

@@ -130,6 +130,39 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     assert.equal((await cilium.deleteObjects([{ kind: 'CiliumNetworkPolicy', name: 'cnp-form' }])).ok, true);
   });
 
+  test('a pod the API server refuses (quota) fails its step with the API server\'s reason; its egress policy is removed; nothing retries', async () => {
+    const r = await runner('quota-runner');
+    const ns = env.cluster.workflowsNamespace;
+    await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
+    try {
+      await waitFor('the quota controller to count', async () => (await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard?.pods === '0', 20_000);
+      const report = await submit(r, 'quota-runner', { id: 'quota', name: 'quota', runId: 'quota', steps: [step('refused'), step('never')] });
+      assert.equal(report.phase, 'Failed');
+      const status = await statusOf(`wr-rec-${jti}`);
+      assert.equal(status.steps[0]?.code, 'CREATE_REJECTED');
+      assert.match(status.steps[0]?.message ?? '', /quota/i, 'the API server\'s reason is in the status');
+      assert.equal(status.steps[1]?.phase, 'Skipped');
+      const records = await readAuditLog(join(env.work, 'audit-quota-runner'));
+      assert.match(records.find((x) => x.stage === 'create' && x.outcome === 'error')?.message ?? '', /quota/i);
+      const np = await env.kc.makeApiClient(NetworkingV1Api).listNamespacedNetworkPolicy({ namespace: ns, labelSelector: 'kubiya.ai/run=quota' });
+      assert.equal(np.items.length, 0, 'no egress policy left for a pod that does not exist');
+      await sleep(1500);
+      assert.equal((await readAuditLog(join(env.work, 'audit-quota-runner'))).filter((x) => x.stage === 'create').length, 1, 'not retried');
+    } finally {
+      await core.deleteNamespacedResourceQuota({ name: 'no-pods', namespace: ns });
+    }
+  });
+
+  test('orphans: a pod carrying the runner label but owned by no live run is collected', async () => {
+    const r = await runner('orphan-runner');
+    const ns = env.cluster.workflowsNamespace;
+    const sc = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'stray', labels: { 'kubiya.ai/runner': 'orphan-runner' } }, spec: { containers: [{ name: 'c', image: 'x:1', securityContext: sc }] } } });
+    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, 5000);
+    assert.equal(await r.reconciler.collectOrphans(), 1);
+    await waitFor('the stray pod gone', async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/runner=orphan-runner' })).items.length === 0, 20_000);
+  });
+
   test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left', async () => {
     const name = 'soak-runner';
     const r = await runner(name, { maxConcurrent: 100, ttlAfterFinishedSeconds: 3 });
