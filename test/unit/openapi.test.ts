@@ -6,13 +6,14 @@ import { ERROR_CATALOGUE } from '../../src/errors/codes.ts';
 
 test('docs/openapi.yaml describes exactly the runner endpoints, with error statuses that match the catalogue', async () => {
   const doc = parse(await readFile(new URL('../../docs/openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>> };
-  assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/ready', '/v1/assignments']);
-  const responses = doc.paths['/v1/assignments']!.post!.responses;
-  for (const [status, r] of Object.entries(responses)) {
-    for (const code of (r.description ?? '').match(/[A-Z][A-Z_]{3,}(?=[ ,)]|$)/g) ?? []) {
-      const entry = ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE] as { status: number } | undefined;
-      assert.ok(entry, `${code} is in the catalogue`);
-      assert.equal(String(entry.status), status, `${code} is ${entry.status}`);
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/ready', '/v1/assignments', '/v1/cancellations']);
+  for (const path of ['/v1/assignments', '/v1/cancellations']) {
+    for (const [status, r] of Object.entries(doc.paths[path]!.post!.responses)) {
+      for (const code of (r.description ?? '').match(/[A-Z][A-Z_]{3,}(?=[ ,)]|$)/g) ?? []) {
+        const entry = ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE] as { status: number } | undefined;
+        assert.ok(entry, `${code} is in the catalogue`);
+        assert.equal(String(entry.status), status, `${path}: ${code} is ${entry.status}`);
+      }
     }
   }
 });
