@@ -6,10 +6,14 @@ export interface ControlPlaneEvent {
   readonly workflow: string;
   readonly runId: string;
   readonly step?: string | undefined;
-  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error';
+  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error' | 'Log';
   readonly code?: string | undefined;
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
+  /** Log events: a chunk of the step container's log, its place, and whether the log was cut. */
+  readonly log?: string | undefined;
+  readonly chunk?: number | undefined;
+  readonly truncated?: boolean | undefined;
   readonly time: string;
 }
 

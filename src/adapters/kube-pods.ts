@@ -81,6 +81,14 @@ export class KubePodGateway implements PodGateway {
     }
   }
 
+  async logs(name: string, container: string, limitBytes: number): Promise<Result<string>> {
+    try {
+      return ok(await this.core.readNamespacedPodLog({ name, namespace: this.namespace, container, limitBytes }));
+    } catch (thrown) {
+      return fail('WATCH_FAILED', `could not read the log of pod ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+    }
+  }
+
   async delete(name: string): Promise<Result<void>> {
     return this.deleteObjects([{ kind: 'Pod', name }]).then((r) => (r.ok ? ok(undefined) : r));
   }

@@ -49,6 +49,7 @@ function timed(pods: KubePodGateway, metrics: Metrics): PodGateway {
       }
     },
     get: (name) => pods.get(name),
+    logs: (name, container, limitBytes) => pods.logs(name, container, limitBytes),
     cached: (name) => pods.cached(name),
     delete: (name) => pods.delete(name),
     createClaims: (claims) => pods.createClaims(claims),
@@ -158,6 +159,11 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
         base.recorded(record, context);
         const event = client === undefined ? undefined : eventOf(record, config.runner.name);
         if (event !== undefined && client?.enqueue(event) === false) log.error({ code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id }, 'control-plane event queue is full; intake pauses until events are acknowledged');
+      },
+      stepLog: (l) => {
+        // The id is fixed per run, step and chunk: a chunk sent again after a crash is de-duplicated.
+        const event = { id: `log:${l.run}:${l.step}:${l.chunk}`, runner: config.runner.name, workflow: l.workflow.id, runId: l.workflow.runId, step: l.step, phase: 'Log' as const, log: l.text, chunk: l.chunk, ...(l.truncated ? { truncated: true } : {}), time: new Date().toISOString() };
+        if (client?.enqueue(event) === false) log.error({ code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step }, 'control-plane event queue is full; a log chunk was not queued');
       },
     },
   };

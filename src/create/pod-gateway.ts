@@ -24,6 +24,8 @@ export interface PodGateway {
   get(name: string): Promise<V1Pod | undefined>;
   /** The pod as last observed, from the cache only (no API call). */
   cached(name: string): V1Pod | undefined;
+  /** The first `limitBytes` of a container's log (pods/log). */
+  logs(name: string, container: string, limitBytes: number): Promise<Result<string>>;
   /** Deletes a pod (gone already is fine). */
   delete(name: string): Promise<Result<void>>;
   /** Creates the run's PVCs (an existing one is fine: a retried run reuses it). */

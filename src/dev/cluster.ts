@@ -95,7 +95,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   try {
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdPort, peerPort, apiPort, kwokPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const token = randomBytes(32).toString('hex');
     const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await writeFile(join(dir, 'pki', 'sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -128,6 +128,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       '--enable-admission-plugins', 'NamespaceLifecycle,ServiceAccount,PodSecurity,LimitRanger,ResourceQuota',
       // No node-lifecycle controller runs to lift the not-ready taint from kwok nodes.
       '--disable-admission-plugins', 'TaintNodesByCondition',
+      // pods/log: the API server calls kwok's kubelet endpoint on the node's (loopback) InternalIP.
+      '--kubelet-preferred-address-types', 'InternalIP',
       '--v', '0',
     ], join(dir, 'kube-apiserver.log'), detached);
     started.push(apiserver);
@@ -160,10 +162,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       '--use-service-account-credentials=false', '--v', '0',
     ], join(dir, 'kube-controller-manager.log'), detached);
     started.push(controllers);
+    const kwokConfig = await kwokConfiguration(dir, kwokPort);
     const kwok = startProcess('kwok', options.tools.kwok, [
-      '--kubeconfig', kubeconfig, '--config', KWOK_STAGES,
+      '--kubeconfig', kubeconfig, '--config', kwokConfig,
       '--manage-all-nodes=false', '--manage-nodes-with-label-selector', 'type=kwok',
-      '--server-address', '',
+      // kwok's kubelet endpoint serves pods/log (the logs of ClusterLogs below), over TLS.
+      '--server-address', `127.0.0.1:${kwokPort}`,
+      '--tls-cert-file', join(dir, 'pki', 'apiserver.crt'), '--tls-private-key-file', join(dir, 'pki', 'apiserver.key'),
     ], join(dir, 'kwok.log'), detached);
     started.push(kwok);
 
@@ -182,6 +187,21 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stop();
     throw error;
   }
+}
+
+/** The line every simulated step container logs (CRI log format), so pods/log has something to serve. */
+export const KWOK_STEP_LOG = 'step output (simulated by kwok)';
+
+/** stages.yaml with this cluster's kubelet port, plus a ClusterLogs giving every step container a log. */
+async function kwokConfiguration(dir: string, port: number): Promise<string> {
+  const logsFile = join(dir, 'step.log');
+  const t = '2026-01-01T00:00:00.000000000Z';
+  await writeFile(logsFile, `${t} stdout F ${KWOK_STEP_LOG}\n${t} stdout F line 2\n${t} stderr F line 3 on stderr\n`);
+  const stages = (await readFile(KWOK_STAGES, 'utf8')).replaceAll('__KWOK_SERVER_PORT__', String(port));
+  const logs = stringify({ apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: 'step-logs' }, spec: { logs: [{ containers: ['step'], logsFile, follow: false }] } });
+  const file = join(dir, 'kwok.yaml');
+  await writeFile(file, `${stages}\n---\n${logs}`);
+  return file;
 }
 
 /** Stops a cluster started detached by another process (from its saved state). */

@@ -40,8 +40,22 @@ export interface PipelineObserver {
   workflowsRunning(count: number): void;
   workflowFinished(status: 'success' | 'failed'): void;
   stepFinished(step: string, seconds: number): void;
+  /** A chunk of a finished step's log, for the control plane (never the audit log). */
+  stepLog?(log: StepLog): void;
   /** A bug: an unexpected exception stopped an assignment (reported as INTERNAL). */
   internalError(error: unknown): void;
+}
+
+export interface StepLog {
+  readonly run: string;
+  readonly workflow: { readonly id: string; readonly runId: string };
+  readonly step: string;
+  readonly pod: string;
+  /** 0, 1, ...: the chunk's place in the step's log. */
+  readonly chunk: number;
+  readonly text: string;
+  /** True on the last chunk when the log was longer than the runner ships. */
+  readonly truncated: boolean;
 }
 
 /** Everything the pipeline touches, as ports: tests pass in-memory ones, `serve` passes adapters. */

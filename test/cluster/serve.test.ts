@@ -8,6 +8,7 @@ import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
+import { KWOK_STEP_LOG } from '../../src/dev/cluster.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
@@ -139,12 +140,18 @@ describe('serve as a real process against the local control plane', () => {
       const succeededSteps = 8; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2
       await waitFor('events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Succeeded').length === succeededSteps && cp.events.some((e) => e.phase === 'Denied')), 60_000);
       assert.ok(cp.registered.has('cp-runner'));
+      const phases = (wf: string) => cp.events.filter((e) => e.workflow === wf && e.phase !== 'Log').map((e) => e.phase);
       for (const wf of ['analyze', 'build', 'deploy', 'database-migration', 'process']) {
-        assert.deepEqual(cp.events.filter((e) => e.workflow === wf).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], wf);
+        assert.deepEqual(phases(wf), ['Accepted', 'Running', 'Succeeded'], wf);
       }
-      assert.deepEqual(cp.events.filter((e) => e.workflow === 'shared-data').map((e) => e.phase), ['Accepted', 'Running', 'Succeeded', 'Running', 'Succeeded']);
+      assert.deepEqual(phases('shared-data'), ['Accepted', 'Running', 'Succeeded', 'Running', 'Succeeded']);
+      // Each finished step's log (served by the API server's pods/log, from kwok) reached the control plane.
+      await waitFor('log events', () => Promise.resolve(cp.events.filter((e) => e.phase === 'Log').length >= succeededSteps), 20_000);
+      const logs = cp.events.filter((e) => e.phase === 'Log');
+      assert.ok(logs.every((e) => e.log?.includes(KWOK_STEP_LOG) === true && e.chunk === 0), JSON.stringify(logs[0]));
+      assert.deepEqual(new Set(logs.map((e) => `${e.workflow}/${e.step ?? ''}`)).size, succeededSteps);
       // The pinned example and the seed's :latest form share the workflow id "security-scan".
-      assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan').map((e) => [e.phase, e.code]).sort(), [['Accepted', undefined], ['Accepted', undefined], ['Denied', 'POLICY_DENIED'], ['Running', undefined], ['Succeeded', undefined]]);
+      assert.deepEqual(cp.events.filter((e) => e.workflow === 'security-scan' && e.phase !== 'Log').map((e) => [e.phase, e.code]).sort(), [['Accepted', undefined], ['Accepted', undefined], ['Denied', 'POLICY_DENIED'], ['Running', undefined], ['Succeeded', undefined]]);
       const core = env.kc.makeApiClient(CoreV1Api);
       const pods = await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/runner=cp-runner' });
       assert.equal(pods.items.length, succeededSteps);

@@ -61,6 +61,12 @@ export class MemoryPods implements PodGateway {
   cached(name: string): V1Pod | undefined {
     return this.pods.get(name);
   }
+  /** What each pod "logged" (tests set it); a pod without an entry has an empty log. */
+  readonly logText = new Map<string, string>();
+  logs(name: string, _container: string, limitBytes: number): Promise<Result<string>> {
+    if (!this.pods.has(name)) return Promise.resolve(fail('WATCH_FAILED', `no pod ${name}`));
+    return Promise.resolve(ok(Buffer.from(this.logText.get(name) ?? '').subarray(0, limitBytes).toString('utf8')));
+  }
   delete(name: string): Promise<Result<void>> {
     const pod = this.pods.get(name);
     this.pods.delete(name);

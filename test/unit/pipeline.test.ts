@@ -89,6 +89,26 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal(report.phase, 'Succeeded');
   });
 
+  test('a finished step\'s log goes to the observer in bounded chunks (never to the audit log)', async () => {
+    const logs: { step: string; chunk: number; text: string; truncated: boolean }[] = [];
+    const { deps: d, run } = await runner({
+      observer: { recorded: () => undefined, workflowsRunning: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined, stepLog: (l) => logs.push(l) },
+    });
+    const big = 'x'.repeat(300 * 1024);
+    const created = d.pods.create.bind(d.pods);
+    d.pods.create = async (pod) => {
+      d.pods.logText.set(pod.metadata?.name ?? '', pod.metadata?.labels?.['kubiya.ai/step'] === 'loud' ? big : 'hello from the step\n');
+      return created(pod);
+    };
+    await run({ body: await signed(workflow([{ name: 'quiet', image: 'x:1' }, { name: 'loud', image: 'x:1' }])) });
+    assert.deepEqual(logs.filter((l) => l.step === 'quiet').map((l) => l.text), ['hello from the step\n']);
+    const loud = logs.filter((l) => l.step === 'loud');
+    assert.equal(loud.length, 16, '256 KiB in 16 KiB chunks');
+    assert.deepEqual(loud.map((l) => l.chunk), [...Array(16).keys()]);
+    assert.equal(loud.at(-1)?.truncated, true);
+    assert.ok(!JSON.stringify(d.audit.records).includes('hello from the step'));
+  });
+
   test('a dependsOn cycle is a schema error at intake', async () => {
     const { run } = await runner();
     const report = await run({ body: await signed(workflow([{ name: 'a', image: 'x:1', dependsOn: ['b'] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }])) });

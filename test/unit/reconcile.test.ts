@@ -49,12 +49,12 @@ describe('graph: dependsOn, order, stop at the first failure', () => {
     fc.assert(fc.property(arb, (deps) => {
       const w = wf(deps.map((d, i) => ({ name: `s${i}`, ...(d !== undefined ? { dependsOn: d } : {}) })));
       assert.equal(findCycle(w), undefined);
-      let s = w.steps.map((x) => ({ name: x.name, phase: 'Pending' }));
+      let s: StepState[] = w.steps.map((x) => ({ name: x.name, phase: 'Pending' }));
       const started: string[] = [];
       for (let round = 0; round < 20 && s.some((x) => x.phase !== 'Succeeded'); round++) {
         const next = plan(w, s).start.map((x) => x.name);
         started.push(...next);
-        s = s.map((x) => (next.includes(x.name) ? { ...x, phase: 'Succeeded' } : x));
+        s = s.map((x): StepState => (next.includes(x.name) ? { ...x, phase: 'Succeeded' } : x));
       }
       assert.deepEqual([...started].sort(), w.steps.map((x) => x.name).sort());
     }), { numRuns: 300 });
