@@ -27,6 +27,7 @@ export class KubeRunStore implements RunStore {
   private readonly runner: string;
   private readonly informer: Informer<WorkflowRunResource> & ObjectCache<WorkflowRunResource>;
   private readonly written = new Map<string, WorkflowRunResource>();
+  private readonly views = new Map<string, { readonly source: WorkflowRunResource; readonly view: RunObject }>();
   private readonly listeners: ((name: string) => void)[] = [];
   private started: Promise<void> | undefined;
 
@@ -52,7 +53,10 @@ export class KubeRunStore implements RunStore {
     this.informer.on('add', onRun);
     this.informer.on('update', onRun);
     this.informer.on('delete', (run) => {
-      if (run.metadata?.name !== undefined) this.written.delete(run.metadata.name);
+      if (run.metadata?.name !== undefined) {
+        this.written.delete(run.metadata.name);
+        this.views.delete(run.metadata.name);
+      }
       onRun(run);
     });
     this.informer.on('error', () => {
@@ -135,6 +139,15 @@ export class KubeRunStore implements RunStore {
     if (name === undefined) return undefined;
     const mine = this.written.get(name);
     const r = mine !== undefined && mine.metadata?.uid === cached.metadata?.uid && newer(mine, cached) ? mine : cached;
+    // Views are made once per object version: list() over thousands of runs allocates nothing new.
+    const memo = this.views.get(name);
+    if (memo?.source === r) return memo.view;
+    const view = this.toView(name, r);
+    this.views.set(name, { source: r, view });
+    return view;
+  }
+
+  private toView(name: string, r: WorkflowRunResource): RunObject {
     return {
       name,
       uid: r.metadata?.uid ?? '',

@@ -17,18 +17,23 @@ export interface ReconcilerOptions {
  * The loop around reconcileRun: a work queue keyed by run name, fed by changes to runs and to
  * their pods (one watch per kind, in the adapters) and by the requeue each pass asks for. A run
  * is never reconciled by two passes at once; a change during a pass queues one more pass.
+ * Enqueueing is O(1): thousands of runs do not make every change cost a scan.
  */
 export class Reconciler {
   private readonly deps: PipelineDeps;
   private readonly o: ReconcilerOptions;
-  private readonly due = new Map<string, number>();
+  /** Runs to reconcile now, in arrival order (a Set: a run waits at most once). */
+  private readonly ready = new Set<string>();
+  /** Runs to reconcile later: one timer each, the earliest wins. */
+  private readonly later = new Map<string, { readonly at: number; readonly timer: NodeJS.Timeout }>();
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
   /** Runs this process let start and has not yet seen Running (a slot is theirs). */
   private readonly starting = new Set<string>();
   private readonly waiters = new Map<string, Set<(run: RunObject) => void>>();
   private readonly inflight = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private runningCount: number | undefined;
+  private kicked = false;
   private resync: NodeJS.Timeout | undefined;
   private stopped = true;
 
@@ -53,8 +58,9 @@ export class Reconciler {
   /** Stops taking work and waits for the passes in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.resync !== undefined) clearInterval(this.resync);
+    for (const { timer } of this.later.values()) clearTimeout(timer);
+    this.later.clear();
     await Promise.allSettled([...this.inflight]);
   }
 
@@ -90,72 +96,98 @@ export class Reconciler {
   }
 
   enqueue(name: string, afterMs = 0): void {
-    if (this.busy.has(name) && afterMs === 0) {
+    if (this.stopped) return;
+    if (afterMs > 0) {
+      const at = Date.now() + afterMs;
+      const current = this.later.get(name);
+      if (current !== undefined && current.at <= at) return;
+      if (current !== undefined) clearTimeout(current.timer);
+      const timer = setTimeout(() => {
+        this.later.delete(name);
+        this.enqueue(name);
+      }, afterMs);
+      timer.unref();
+      this.later.set(name, { at, timer });
+      return;
+    }
+    if (this.busy.has(name)) {
       this.again.add(name);
       return;
     }
-    const at = Date.now() + afterMs;
-    const current = this.due.get(name);
-    if (current === undefined || at < current) this.due.set(name, at);
-    this.schedule();
+    this.ready.add(name);
+    this.kick();
   }
 
   /** The running count: what is Running in the API server plus what this process just let start. */
   running(): number {
-    return this.deps.runs.list().filter((r) => r.status?.phase === 'Running' || (this.starting.has(r.name) && !(r.status !== undefined && runDone(r.status.phase)))).length;
+    this.runningCount ??= this.deps.runs.list().filter((r) => r.status?.phase === 'Running' || (this.starting.has(r.name) && !(r.status !== undefined && runDone(r.status.phase)))).length;
+    return this.runningCount;
   }
 
   private changed(name: string): void {
+    this.runningCount = undefined;
     const run = this.deps.runs.get(name);
     if (run?.status !== undefined && runDone(run.status.phase)) {
       this.starting.delete(name);
       const waiting = this.waiters.get(name);
       this.waiters.delete(name);
       for (const w of waiting ?? []) w(run);
-      // A slot may have freed: the oldest waiting runs get their look now, not at their next resync.
-      for (const r of this.deps.runs.list()) if ((r.status?.phase ?? 'Pending') === 'Pending') this.enqueue(r.name);
-    } else if (run?.status?.phase === 'Running') {
-      this.starting.delete(name);
-    } else if (run === undefined) {
+      // A slot may have freed: the oldest waiting run gets its look now, not at its next resync.
+      this.wakeOldestPending();
+    } else if (run?.status?.phase === 'Running' || run === undefined) {
       this.starting.delete(name);
     }
     this.enqueue(name);
+  }
+
+  private wakeOldestPending(): void {
+    let oldest: RunObject | undefined;
+    for (const r of this.deps.runs.list()) {
+      if ((r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested) continue;
+      if (oldest === undefined || before(r, oldest)) oldest = r;
+    }
+    if (oldest !== undefined) this.enqueue(oldest.name);
   }
 
   /** workflow.maxConcurrent, oldest Pending run first; decided synchronously, so two passes never race for a slot. */
   private mayStart = (run: RunObject): boolean => {
     if (this.starting.has(run.name)) return true;
     if (this.running() >= this.deps.config.maxConcurrent) return false;
-    const older = this.deps.runs.list().filter((r) => (r.status?.phase ?? 'Pending') === 'Pending' && !this.starting.has(r.name) && !r.cancelRequested && (r.createdAt < run.createdAt || (r.createdAt.getTime() === run.createdAt.getTime() && r.name < run.name)));
-    if (older.length > 0) return false;
+    for (const r of this.deps.runs.list()) {
+      if (r.name === run.name || (r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested) continue;
+      if (before(r, run)) {
+        // An older run waits: it goes first (and is looked at now).
+        this.enqueue(r.name);
+        return false;
+      }
+    }
     this.starting.add(run.name);
+    this.runningCount = undefined;
     return true;
   };
 
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    const next = Math.min(...this.due.values());
-    if (!Number.isFinite(next)) return;
-    this.timer = setTimeout(() => this.drain(), Math.max(0, next - Date.now()));
+  private kick(): void {
+    if (this.kicked || this.stopped) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      this.drain();
+    });
   }
 
   private drain(): void {
-    this.timer = undefined;
     if (this.stopped) return;
-    const now = Date.now();
-    for (const [name, at] of [...this.due].sort((a, b) => a[1] - b[1])) {
+    const leader = this.o.isLeader();
+    for (const name of this.ready) {
       if (this.busy.size >= this.o.workers) break;
-      if (at > now || this.busy.has(name)) continue;
-      this.due.delete(name);
-      if (!this.o.isLeader()) {
+      this.ready.delete(name);
+      if (!leader) {
         // Not ours to act on; look again later in case we become the leader.
-        this.due.set(name, now + 1000);
+        this.enqueue(name, 1000);
         continue;
       }
       this.process(name);
     }
-    this.schedule();
   }
 
   private process(name: string): void {
@@ -165,13 +197,19 @@ export class Reconciler {
       if (run === undefined) return;
       const result = await reconcileRun(run, this.deps, this.mayStart);
       if (result.requeueAfterMs !== undefined) this.enqueue(name, result.requeueAfterMs);
-      this.deps.observer?.workflowsRunning(this.running());
     })().catch((e: unknown) => this.deps.observer?.internalError(e)).finally(() => {
       this.busy.delete(name);
       this.inflight.delete(pass);
+      this.deps.observer?.workflowsRunning(this.running());
       if (this.again.delete(name)) this.enqueue(name);
-      else this.schedule();
+      this.kick();
     });
     this.inflight.add(pass);
   }
+}
+
+/** Older first; the name breaks ties (creation timestamps have one-second resolution). */
+function before(a: RunObject, b: RunObject): boolean {
+  const d = a.createdAt.getTime() - b.createdAt.getTime();
+  return d < 0 || (d === 0 && a.name < b.name);
 }

@@ -5,12 +5,16 @@ import { fail } from '../../src/errors/result.ts';
 import { admit, type PipelineConfig, type PipelineDeps } from '../../src/pipeline.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, engineReturning } from '../support/memory.ts';
-import { memoryRunner } from '../support/memory-runner.ts';
+import { allowAll, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 
 const { key, keys } = await testKeys();
 const deny = engineReturning(() => [{ result: { allow: false, violations: [{ code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' }] } }]);
 const closers: (() => Promise<void>)[] = [];
+const waitFor = async (probe: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !probe(); i++) await sleep(10);
+  assert.ok(probe(), 'timed out');
+};
 after(async () => {
   for (const c of closers) await c();
 });
@@ -68,6 +72,8 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     ];
     const done = run({ body: await signed(workflow(steps)) });
     const finish = async (names: string[]): Promise<void> => {
+      // A pod the fake has not yet set Running would be set Running again after the test ends it.
+      await waitFor(() => names.every((n) => d.pods.pods.get(`workflow-run-1-step-${n}`)?.status?.phase === 'Running'));
       for (const n of names) {
         const pod = d.pods.pods.get(`workflow-run-1-step-${n}`);
         assert.ok(pod !== undefined, `pod of ${n} exists`);
@@ -75,17 +81,22 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       }
       const runName = [...d.runs.runs.keys()][0] ?? '';
       for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
-      await sleep(30);
-      started.push([...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort());
     };
-    await sleep(30);
-    started.push([...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort());
+    const pods = () => [...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort();
+    await waitFor(() => pods().length === 1);
+    started.push(pods());
     await finish(['fetch']);
+    await waitFor(() => pods().length === 3);
+    started.push(pods());
     await finish(['lint']);
+    await sleep(50); // the join must not start while one branch still runs
+    started.push(pods());
     await finish(['test']);
+    await waitFor(() => pods().length === 4);
+    started.push(pods());
     await finish(['ship']);
     const report = await done;
-    assert.deepEqual(started, [['fetch'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'ship', 'test'], ['fetch', 'lint', 'ship', 'test']]);
+    assert.deepEqual(started, [['fetch'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'ship', 'test']]);
     assert.equal(report.phase, 'Succeeded');
   });
 
@@ -138,20 +149,19 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.match([...d.runs.runs.values()][0]?.status?.steps[0]?.decision ?? '', /^deny: IMAGE_DENIED/);
   });
 
-  test('the policy in force when the step starts decides, not the one at intake', async () => {
-    let engine = deny;
+  test('the policy in force when a step starts decides, not the one in force at intake', async () => {
+    let engine = allowAll;
     const { deps: d, run } = await runner({ policy: () => engine });
     d.pods.outcomeFor = () => undefined;
     const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
-    engine = (await import('../support/memory-runner.ts')).allowAll;
-    await sleep(30);
-    const pod = d.pods.pods.get('workflow-run-1-step-a');
-    assert.ok(pod !== undefined, 'step a started under the new policy');
-    engine = deny;
+    await waitFor(() => d.pods.pods.get('workflow-run-1-step-a')?.status?.phase === 'Running');
+    engine = deny; // the security team tightens the policy while step a runs
+    const pod = d.pods.pods.get('workflow-run-1-step-a') ?? assert.fail();
     pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
     d.runs.put([...d.runs.runs.values()][0] ?? assert.fail());
     const report = await done;
     assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'denied']);
+    assert.equal(d.pods.created.length, 1);
   });
 
   for (const [name, engine, code] of [
@@ -218,7 +228,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run, reconciler } = await runner({ now: clock.now });
     d.pods.outcomeFor = () => undefined;
     const done = run({ body: await signed(workflow([{ name: 'slow', image: 'x:1', timeout: '2s' }]), clock.at) });
-    await sleep(30);
+    await waitFor(() => d.runs.list()[0]?.status?.phase === 'Running');
     clock.advance(3);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     const report = await done;
@@ -237,9 +247,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       return undefined;
     };
     const done = run({ body: await signed(workflow([{ name: 'pull', image: 'ghcr.io/nope/nothing:1' }]), clock.at) });
-    await sleep(30);
+    await waitFor(() => d.pods.pods.get('workflow-run-1-step-pull')?.status?.phase === 'Pending' && d.runs.list()[0]?.status?.phase === 'Running');
+    await sleep(10);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
-    await sleep(30);
+    await waitFor(() => d.runs.list()[0]?.status?.steps[0]?.reason === 'ImagePullBackOff');
     assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'ImagePullBackOff', 'reported while in grace');
     clock.advance(6);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
@@ -271,7 +282,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     let lost = 0;
     d.runs.writeStatus = (name, status) => (lost++ === 0 && status.phase === 'Running' ? Promise.resolve(fail('CREATE_FAILED', 'runner killed')) : write(name, status));
     const done = run({ body: await signed() });
-    await sleep(30);
+    await waitFor(() => d.pods.pods.get('workflow-run-1-step-analyze')?.status?.phase === 'Running');
     const pod = d.pods.pods.get('workflow-run-1-step-analyze');
     assert.ok(pod !== undefined);
     pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
@@ -285,10 +296,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run } = await runner({ now: clock.now }, { maxConcurrent: 1 });
     d.pods.outcomeFor = () => undefined;
     const first = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }])) });
-    await sleep(20);
+    await waitFor(() => d.pods.pods.get('workflow-run-1-step-a')?.status?.phase === 'Running');
     clock.advance(1);
     const second = run({ body: await signed({ ...workflow([{ name: 'a', image: 'x:1' }]), runId: 'run-2' }) });
-    await sleep(50);
+    await waitFor(() => d.runs.list()[1]?.status?.phase === 'Pending');
     assert.deepEqual([...d.pods.pods.keys()], ['workflow-run-1-step-a']);
     assert.deepEqual(d.runs.list().map((r) => r.status?.phase), ['Running', 'Pending']);
     const end = (name: string): void => {
@@ -298,7 +309,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     };
     end('workflow-run-1-step-a');
     assert.equal((await first).phase, 'Succeeded');
-    await sleep(50);
+    await waitFor(() => d.pods.pods.get('workflow-run-2-step-a')?.status?.phase === 'Running');
     end('workflow-run-2-step-a');
     assert.equal((await second).phase, 'Succeeded');
   });
@@ -307,7 +318,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run } = await runner();
     d.pods.outcomeFor = () => undefined;
     const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
-    await sleep(30);
+    await waitFor(() => d.runs.list()[0]?.status?.phase === 'Running');
     const name = d.runs.list()[0]?.name ?? '';
     assert.equal((await d.runs.requestCancel(name)).ok, true);
     const report = await done;
@@ -327,7 +338,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal(d.pods.claims.length, 1);
     clock.advance(61);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
-    await sleep(50);
+    await waitFor(() => d.runs.list()[0]?.status?.cleanedAt !== undefined);
     assert.equal(d.pods.pods.size, 0);
     assert.equal(d.pods.claims.length, 0);
     assert.equal(d.pods.egress.length, 0);
