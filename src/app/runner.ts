@@ -1,5 +1,5 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
@@ -27,8 +27,7 @@ export interface RunningRunner {
 
 /** Wires the real adapters (API server, WASM policy, audit file, JWKS) into pipeline deps. */
 export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(setup.kubeconfig);
+  const kc = loadKubeConfig(setup.kubeconfig);
   const engine = await loadEngine(await readBundle(setup.bundle));
   const audit = await FileAuditLog.open(setup.auditDir, setup.checkpointKey === undefined ? {} : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } });
   const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner, setup.config.egressMode);

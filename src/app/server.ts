@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { access, constants, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig, VersionApi, type V1Pod } from '@kubernetes/client-node';
+import { VersionApi, type V1Pod } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import type { Logger } from 'pino';
@@ -78,9 +79,7 @@ async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyG
 /** Starts `serve`: loads everything it needs (or throws, before listening), then listens. */
 export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   const { config, log, metrics } = ctx;
-  const kc = new KubeConfig();
-  if (config.kubernetes.kubeconfig !== undefined) kc.loadFromFile(config.kubernetes.kubeconfig);
-  else kc.loadFromCluster();
+  const kc = loadKubeConfig(config.kubernetes.kubeconfig);
 
   const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log);
   const policies = new PolicyStore(config.policy.bundle, {
