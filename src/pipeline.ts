@@ -140,12 +140,18 @@ async function verified(token: string, deps: PipelineDeps, audit: Auditor, at: (
   const claims = await verify(token, deps.config.verify, { keys: deps.keys, now: at });
   if (!claims.ok) return rejected(await audit.denied('verify', claims.error), claims.error);
   const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
-  if (recordPasses) await audit.passed('verify', 'token verified', { workflow: ref });
+  // The two records go into one group commit; both are durable before anything depends on them.
+  const passed: Promise<unknown>[] = recordPasses ? [audit.passed('verify', 'token verified', { workflow: ref })] : [];
 
   const workflow = validate(claims.value.workflow);
-  if (!workflow.ok) return rejected(await audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details }), workflow.error);
+  if (!workflow.ok) {
+    const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
+    await Promise.all([...passed, denied]);
+    return rejected(undefined, workflow.error);
+  }
   const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-  if (recordPasses) await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
+  if (recordPasses) passed.push(audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run }));
+  await Promise.all(passed);
   return ok({ name: runNameOf(claims.value.jti), ref: run, workflow: workflow.value });
 }
 

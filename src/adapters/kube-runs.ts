@@ -47,7 +47,7 @@ export class KubeRunStore implements RunStore {
       const name = run.metadata?.name;
       if (name === undefined) return;
       const mine = this.written.get(name);
-      if (mine !== undefined && newer(run, mine)) this.written.delete(name);
+      if (mine !== undefined && !newer(mine, run)) this.written.delete(name);
       for (const l of this.listeners) l(name);
     };
     this.informer.on('add', onRun);
@@ -85,7 +85,9 @@ export class KubeRunStore implements RunStore {
       spec: { token, workflowId: run.ref.id, runner: this.runner },
     };
     try {
-      const created = (await this.api.createNamespacedCustomObject({ group: WORKFLOWRUN.group, version: WORKFLOWRUN.version, namespace: this.namespace, plural: WORKFLOWRUN.plural, body })) as { metadata?: { uid?: string } };
+      const created = (await this.api.createNamespacedCustomObject({ group: WORKFLOWRUN.group, version: WORKFLOWRUN.version, namespace: this.namespace, plural: WORKFLOWRUN.plural, body })) as WorkflowRunResource;
+      // Known here at once: the reconciler need not wait for the watch to bring it.
+      if (this.informer.get(run.name, this.namespace) === undefined) this.written.set(run.name, created);
       return ok({ name: run.name, uid: created.metadata?.uid ?? '' });
     } catch (e) {
       if (e instanceof ApiException && e.code === 409) return fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`);
@@ -95,14 +97,17 @@ export class KubeRunStore implements RunStore {
   }
 
   list(): readonly RunObject[] {
-    return this.informer.list(this.namespace).flatMap((r) => {
+    const cached = this.informer.list(this.namespace);
+    const known = new Set(cached.map((r) => r.metadata?.name));
+    const claimedHere = [...this.written.values()].filter((r) => !known.has(r.metadata?.name));
+    return [...cached, ...claimedHere].flatMap((r) => {
       const run = this.view(r);
       return run === undefined ? [] : [run];
     });
   }
 
   get(name: string): RunObject | undefined {
-    const cached = this.informer.get(name, this.namespace);
+    const cached = this.informer.get(name, this.namespace) ?? this.written.get(name);
     return cached === undefined ? undefined : this.view(cached);
   }
 

@@ -55,7 +55,8 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
     return failed(denied ? 'Denied' : 'Error', decision.error, details?.decision);
   }
   const bundles = { kubiya: { revision: decision.value.revision } };
-  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+  // Appended now, made durable together with the mutate record below (one group commit).
+  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
 
   const hardened = mutate(pod, config.profile);
   const name = hardened.pod.metadata?.name ?? '';
@@ -66,11 +67,12 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
     podLabels: { [LABELS.run]: run.workflow.runId, [LABELS.step]: step.name, [LABELS.runner]: config.runner }, labels,
   });
   if (!egress.ok) {
-    await audit.errored('create', egress.error, { ...at, pod: podRef });
+    await Promise.all([evaluated, audit.errored('create', egress.error, { ...at, pod: podRef })]);
     return failed('Error', egress.error, decision.value);
   }
   // Write-ahead: the mutate record (its patch, the egress it grants) authorises the creates and is durable first.
-  await audit.passed('mutate', `pod hardened to restricted; egress: DNS${(decision.value.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('')}`, { ...at, patch: hardened.patch, pod: podRef, bundles });
+  const mutated = audit.passed('mutate', `pod hardened to restricted; egress: DNS${(decision.value.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('')}`, { ...at, patch: hardened.patch, pod: podRef, bundles });
+  await Promise.all([evaluated, mutated]);
 
   const fenced = await deps.pods.createEgress(egress.value);
   if (!fenced.ok) {

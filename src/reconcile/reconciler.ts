@@ -149,15 +149,20 @@ export class Reconciler {
     if (oldest !== undefined) this.enqueue(oldest.name);
   }
 
-  /** workflow.maxConcurrent, oldest Pending run first; decided synchronously, so two passes never race for a slot. */
+  /**
+   * workflow.maxConcurrent, oldest Pending run first: a run may start when the slots left after
+   * the running runs and every older waiting run still leave one for it. Decided synchronously,
+   * so two passes never race for a slot.
+   */
   private mayStart = (run: RunObject): boolean => {
     if (this.starting.has(run.name)) return true;
-    if (this.running() >= this.deps.config.maxConcurrent) return false;
+    let taken = this.running();
+    if (taken >= this.deps.config.maxConcurrent) return false;
     for (const r of this.deps.runs.list()) {
-      if (r.name === run.name || (r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested) continue;
-      if (before(r, run)) {
-        // An older run waits: it goes first (and is looked at now).
-        this.enqueue(r.name);
+      if (r.name === run.name || (r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested || !before(r, run)) continue;
+      if (++taken >= this.deps.config.maxConcurrent) {
+        // The free slots belong to older runs: they go first (and are looked at now).
+        this.wakeOldestPending();
         return false;
       }
     }

@@ -1,0 +1,281 @@
+/**
+ * Cluster benchmarks (issue #9 items 2 and 3), against the local control plane (real
+ * kube-apiserver + etcd + kwok) and a real `kubiya-runner serve` process:
+ *
+ *   e2e:   steps admitted/s and submit → pod-created latency through the runner (HTTP intake,
+ *          WorkflowRun, reconcile, policy, audit, egress policy, pod), versus a bare
+ *          @kubernetes/client-node pod-create loop at the same concurrency, same API server, same
+ *          pod bodies, in the same run (rounds alternate so drift hits both).
+ *   scale: N concurrent one-step runs tracked through completion: the runner's peak RSS (VmHWM),
+ *          its watch connections (the API server's own apiserver_longrunning_requests, before vs
+ *          with the runner), and completion-seen latency (API server announces the pod Succeeded
+ *          → the runner's durable finish record).
+ *
+ *   node bench/cluster.ts [--quick]
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
+import { readAuditLog } from '../src/adapters/audit-file.ts';
+import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { REPO_ROOT } from '../src/adapters/tools.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../src/dev/sign.ts';
+import { mutate } from '../src/mutate/restricted.ts';
+import { buildPod } from '../src/pod/build.ts';
+import { validate } from '../src/validate/validate.ts';
+import { requireTools } from '../test/support/cluster.ts';
+import { startServe, type ServeProcess } from '../test/support/serve-process.ts';
+import { startCluster, type Cluster } from '../src/dev/cluster.ts';
+
+const ISSUER = 'https://bench.control-plane';
+const R = { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '32Mi' } };
+
+export interface Stats { readonly n: number; readonly p50: number; readonly p99: number; readonly max: number }
+export interface E2eRound { readonly perSecond: number; readonly latencyMs: Stats }
+export interface E2eResult {
+  readonly steps: number;
+  readonly concurrency: number;
+  readonly rounds: number;
+  readonly runner: readonly E2eRound[];
+  readonly bare: readonly E2eRound[];
+  /** median runner steps/s ÷ median bare pods/s */
+  readonly ratio: number;
+}
+export interface ScaleResult {
+  readonly pods: number;
+  readonly peakRssBytes: number;
+  readonly watches: Readonly<Record<string, number>>;
+  readonly completionSeenMs: Stats;
+  readonly seconds: number;
+}
+
+export function stats(values: readonly number[]): Stats {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s.at(-1) ?? NaN };
+}
+
+interface Env {
+  readonly cluster: Cluster;
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly key: SigningKey;
+  readonly work: string;
+  readonly bundle: string;
+  serve(name: string, extra?: Record<string, unknown>): Promise<ServeProcess>;
+  close(): Promise<void>;
+}
+
+/** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
+const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
+
+async function environment(log: (s: string) => void): Promise<Env> {
+  const tools = requireTools();
+  const cluster = await startCluster({ tools });
+  log(`  local control plane up in ${(cluster.startedMs / 1000).toFixed(1)} s`);
+  const work = cluster.dir;
+  const { file: bundle } = await buildBundle(tools.opa, join(REPO_ROOT, 'policies'), join(work, 'bench-bundle.tar.gz'));
+  const key = await newSigningKey();
+  await writeFile(join(work, 'jwks.json'), JSON.stringify(jwks([key])));
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const children: ServeProcess[] = [];
+  return {
+    cluster, kc, core: kc.makeApiClient(CoreV1Api), key, work, bundle,
+    serve: async (name, extra = {}) => {
+      const s = await startServe({
+        runner: { name, workflow: { namespace: cluster.workflowsNamespace, maxConcurrent: 10_000, ttlAfterFinished: '1h' } },
+        controlPlane: { issuer: ISSUER, jwksFile: join(work, 'jwks.json'), maxTokenAge: '1h' },
+        policy: { bundle },
+        audit: { dir: join(work, `audit-${name}`) },
+        server: { host: '127.0.0.1', port: 0 },
+        kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+        ...extra,
+      }, work, { HOSTNAME: `${name}-0`, ...(PROFILE_DIR !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
+      children.push(s);
+      for (let i = 0; i < 100 && (await fetch(`${s.base}/ready`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+      return s;
+    },
+    close: async () => {
+      // SIGTERM: a profiled process writes its profile on a clean exit.
+      for (const c of children) c.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
+      await Promise.all(children.map((c) => Promise.race([c.exited, sleep(30_000)])));
+      await cluster.stop();
+    },
+  };
+}
+
+/** Announced pod events by name, from one watch of the workflows namespace (the bench's own). */
+async function podWatch(env: Env, selector: string): Promise<{ added: Map<string, number>; succeeded: Map<string, number>; waitAdded: (name: string) => Promise<number>; stop: () => void }> {
+  const added = new Map<string, number>();
+  const succeeded = new Map<string, number>();
+  const waiting = new Map<string, (t: number) => void>();
+  const req = await new Watch(env.kc).watch(`/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, { labelSelector: selector }, (type: string, pod: V1Pod) => {
+    const now = performance.now();
+    const name = pod.metadata?.name ?? '';
+    if (!added.has(name)) {
+      added.set(name, now);
+      waiting.get(name)?.(now);
+      waiting.delete(name);
+    }
+    if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
+  }, () => undefined);
+  return {
+    added, succeeded,
+    waitAdded: (name) => (added.has(name) ? Promise.resolve(added.get(name) ?? 0) : new Promise((resolve) => waiting.set(name, resolve))),
+    stop: () => req.abort(),
+  };
+}
+
+const workflowOf = (runId: string, env: Record<string, string>) => ({ id: runId, name: 'bench', runId, steps: [{ name: 'step', image: 'python:3.11-slim', resources: R, env }] });
+
+/** Runs `count` jobs with `concurrency` workers; each job is timed by the caller. */
+async function closedLoop(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await job(next++);
+  }));
+  return (performance.now() - t0) / 1000;
+}
+
+export async function e2eBench(o: { steps: number; concurrency: number; rounds: number }, log: (s: string) => void = () => undefined): Promise<E2eResult> {
+  const env = await environment(log);
+  try {
+    const name = 'e2e-runner';
+    const serve = await env.serve(name);
+    const ns = env.cluster.workflowsNamespace;
+    const runner: E2eRound[] = [];
+    const bare: E2eRound[] = [];
+    // The bare loop creates the very pods the runner would: built and hardened the same way.
+    const runEnv = { KWOK_RUN_DURATION: '1h' };
+    for (let round = 0; round < o.rounds; round++) {
+      // Runner: POST the signed assignment, until its pod is announced by the API server.
+      {
+        const watch = await podWatch(env, `kubiya.ai/runner=${name}`);
+        const tokens = await Promise.all(Array.from({ length: o.steps }, (_, i) => signAssignment(env.key, { issuer: ISSUER, audience: name, workflow: workflowOf(`r${round}-${i}`, runEnv), ttlSeconds: 3600 })));
+        const latency: number[] = [];
+        const seconds = await closedLoop(o.steps, o.concurrency, async (i) => {
+          const t0 = performance.now();
+          const res = await fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: tokens[i] ?? '' });
+          if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+          latency.push((await watch.waitAdded(`workflow-r${round}-${i}-step-step`)) - t0);
+        });
+        watch.stop();
+        runner.push({ perSecond: o.steps / seconds, latencyMs: stats(latency) });
+        log(`  round ${round + 1}: runner ${(o.steps / seconds).toFixed(1)} steps/s, p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`);
+      }
+      // Bare: client-node createNamespacedPod with the same hardened pod body, same concurrency.
+      {
+        const watch = await podWatch(env, 'bench=bare');
+        const latency: number[] = [];
+        const seconds = await closedLoop(o.steps, o.concurrency, async (i) => {
+          const wf = validate(workflowOf(`b${round}-${i}`, runEnv));
+          if (!wf.ok) throw new Error('bench workflow invalid');
+          const pod = mutate(buildPod(wf.value, wf.value.steps[0]!, { runner: 'bare', namespace: ns, serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800, workspaceSize: '10Gi' }), { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false }).pod;
+          pod.metadata = { ...pod.metadata, labels: { ...pod.metadata?.labels, bench: 'bare' } };
+          const t0 = performance.now();
+          await env.core.createNamespacedPod({ namespace: ns, body: pod });
+          latency.push((await watch.waitAdded(pod.metadata.name ?? '')) - t0);
+        });
+        watch.stop();
+        bare.push({ perSecond: o.steps / seconds, latencyMs: stats(latency) });
+        log(`  round ${round + 1}: bare   ${(o.steps / seconds).toFixed(1)} pods/s,  p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`);
+      }
+      // Both rounds' pods go before the next round, so each round meets the same cluster.
+      await env.core.deleteCollectionNamespacedPod({ namespace: ns, gracePeriodSeconds: 0 });
+      await env.kc.makeApiClient(CustomObjectsApi).deleteCollectionNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns' });
+      for (let i = 0; i < 300 && (await env.core.listNamespacedPod({ namespace: ns, limit: 1 })).items.length > 0; i++) await sleep(200);
+    }
+    const median = (xs: readonly E2eRound[]): number => stats(xs.map((x) => x.perSecond)).p50;
+    return { steps: o.steps, concurrency: o.concurrency, rounds: o.rounds, runner, bare, ratio: median(runner) / median(bare) };
+  } finally {
+    await env.close();
+  }
+}
+
+/** The API server's count of open WATCH requests by resource (apiserver_longrunning_requests). */
+async function watchCounts(env: Env): Promise<Record<string, number>> {
+  const text = await fetchMetrics(env);
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_longrunning_requests{') || !line.includes('verb="WATCH"')) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '?';
+    counts[resource] = (counts[resource] ?? 0) + Number(line.split(' ').at(-1));
+  }
+  return counts;
+}
+
+async function fetchMetrics(env: Env): Promise<string> {
+  const kubeconfig = await readFile(env.cluster.kubeconfig, 'utf8');
+  const token = /token: (\S+)/.exec(kubeconfig)?.[1] ?? '';
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(`${env.cluster.server}/metrics`, { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+export async function scaleBench(o: { pods: number; concurrency: number; runSeconds: number }, log: (s: string) => void = () => undefined): Promise<ScaleResult> {
+  const env = await environment(log);
+  try {
+    const name = 'scale-runner';
+    const serve = await env.serve(name);
+    const watch = await podWatch(env, `kubiya.ai/runner=${name}`);
+    const t0 = performance.now();
+    const tokens = await Promise.all(Array.from({ length: o.pods }, (_, i) => signAssignment(env.key, { issuer: ISSUER, audience: name, workflow: workflowOf(`s${i}`, { KWOK_RUN_DURATION: `${o.runSeconds}s` }), ttlSeconds: 3600 })));
+    await closedLoop(o.pods, o.concurrency, async (i) => {
+      const res = await fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: tokens[i] ?? '' });
+      if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+    });
+    log(`  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every pod to finish ...`);
+    const deadline = Date.now() + (o.runSeconds + 600) * 1000;
+    let finished = 0;
+    while (Date.now() < deadline) {
+      const records = await readAuditLog(join(env.work, `audit-${name}`));
+      finished = records.filter((r) => r.stage === 'finish').length;
+      if (finished >= o.pods) break;
+      await sleep(2000);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const rss = await peakRss(serve.child.pid ?? 0);
+    watch.stop();
+    // The runner's watches: the API server's open WATCH requests with the runner, minus without it.
+    const during = await watchCounts(env);
+    serve.child.kill('SIGKILL');
+    await serve.exited;
+    await sleep(2000);
+    const after = await watchCounts(env);
+    const watches: Record<string, number> = {};
+    for (const k of new Set([...Object.keys(during), ...Object.keys(after)])) if ((during[k] ?? 0) !== (after[k] ?? 0)) watches[k] = (during[k] ?? 0) - (after[k] ?? 0);
+    const records = await readAuditLog(join(env.work, `audit-${name}`));
+    const seen: number[] = [];
+    for (const r of records) {
+      if (r.stage !== 'finish' || r.pod === undefined) continue;
+      const announced = watch.succeeded.get(r.pod.name);
+      if (announced !== undefined) seen.push(new Date(r.timestamp).getTime() - announced);
+    }
+    if (finished < o.pods) log(`  only ${finished} of ${o.pods} finished in time`);
+    return { pods: o.pods, peakRssBytes: rss, watches, completionSeenMs: stats(seen), seconds };
+  } finally {
+    await env.close();
+  }
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes('--quick');
+  const say = (s: string): void => console.error(s);
+  console.log(JSON.stringify(await e2eBench(quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 }, say), null, 2));
+  console.log(JSON.stringify(await scaleBench(quick ? { pods: 100, concurrency: 16, runSeconds: 10 } : { pods: 5000, concurrency: 32, runSeconds: 120 }, say), null, 2));
+}
