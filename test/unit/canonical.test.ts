@@ -32,6 +32,7 @@ describe('canonicalJson (RFC 8785, as the canonicalize library)', () => {
       { '\u{1F600}': 1, '\uFF61': 2, é: 3, e: 4 },
       { s: 'lone \uD800 surrogate' },
       { ['\uDC00']: 1 },
+      { s: 'the text \\ud800, well formed', k: { '\\udc00': 'x' } },
       { n: Number.NaN },
       { n: Number.POSITIVE_INFINITY },
       { n: -0, big: 1e21, small: 1e-7, frac: 0.1 + 0.2 },
