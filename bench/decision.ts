@@ -7,6 +7,7 @@
  * `--only wasm` runs just the in-process path (for `node --cpu-prof`, see BENCHMARKS.md).
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,11 +45,21 @@ export interface DecisionCounts {
 export const FULL: DecisionCounts = { runs: 5, decisions: 10_000, floorOps: 40_000, latencySeconds: 10, concurrency: 64 };
 export const QUICK: DecisionCounts = { runs: 2, decisions: 300, floorOps: 1_000, latencySeconds: 1, concurrency: 16 };
 
+export interface Paced {
+  readonly rate: number;
+  readonly arrivals: number;
+  readonly p50Micros: number;
+  readonly p99Micros: number;
+  readonly maxMicros: number;
+}
+
 export interface PathResult {
   /** Decisions/s of each closed-loop run. */
   readonly perSecond: Spread;
   /** Latency at 50 % of the median maximum rate (open loop). */
-  readonly paced?: { readonly rate: number; readonly arrivals: number; readonly p50Micros: number; readonly p99Micros: number; readonly maxMicros: number };
+  readonly paced?: Paced;
+  /** Diagnostic: the same paced run with the audit log on tmpfs (fdatasync costs nothing there). */
+  readonly pacedTmpfs?: Paced | undefined;
 }
 
 export interface DecisionBenchResult {
@@ -91,8 +102,8 @@ async function fixture(tokenCount: number): Promise<Fixture> {
 }
 
 /** A fresh group-committed audit log (with signed checkpoints, as `serve` runs it) per run. */
-async function withAudit<T>(work: string, body: (audit: FileAuditLog) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(work, 'audit-'));
+async function withAudit<T>(base: string, body: (audit: FileAuditLog) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(base, 'kubiya-bench-audit-'));
   const { privateKey } = generateKeyPairSync('ed25519');
   const audit = await FileAuditLog.open(dir, { checkpoint: { key: privateKey, kid: 'bench', every: 1000, intervalMs: 10_000 } });
   try {
@@ -103,7 +114,7 @@ async function withAudit<T>(work: string, body: (audit: FileAuditLog) => Promise
   }
 }
 
-async function measurePath(f: Fixture, evaluator: Evaluator, decisions: number, c: DecisionCounts, log: (s: string) => void, label: string): Promise<PathResult> {
+async function measurePath(f: Fixture, evaluator: Evaluator, decisions: number, c: DecisionCounts, log: (s: string) => void, label: string, tmpfs = false): Promise<PathResult> {
   const op = (audit: FileAuditLog) => (i: number) => decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
   const rates: number[] = [];
   await withAudit(f.work, async (audit) => closedLoop(op(audit), Math.min(decisions, 500), c.concurrency, 30)); // warm-up
@@ -114,12 +125,17 @@ async function measurePath(f: Fixture, evaluator: Evaluator, decisions: number, 
     log(`  ${label} run ${r + 1}/${c.runs}: ${result.done} decisions in ${result.seconds.toFixed(2)} s = ${result.perSecond.toFixed(0)}/s (${machineLine()})`);
   }
   const perSecond = spread(rates);
-  const rate = perSecond.median / 2;
+  const paced = await pacedRun(op, perSecond.median / 2, c.latencySeconds, f.work, log, label);
+  const pacedTmpfs = tmpfs ? await pacedRun(op, perSecond.median / 2, c.latencySeconds, '/dev/shm', log, `${label}, audit on tmpfs`) : undefined;
+  return { perSecond, paced, pacedTmpfs };
+}
+
+async function pacedRun(op: (audit: FileAuditLog) => (i: number) => Promise<unknown>, rate: number, seconds: number, base: string, log: (s: string) => void, label: string): Promise<Paced> {
   global.gc?.();
-  const latencies = await withAudit(f.work, async (audit) => openLoop(op(audit), rate, c.latencySeconds));
+  const latencies = await withAudit(base, async (audit) => openLoop(op(audit), rate, seconds));
   const paced = { rate, arrivals: latencies.length, p50Micros: quantile(latencies, 0.5), p99Micros: quantile(latencies, 0.99), maxMicros: quantile(latencies, 1) };
-  log(`  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs`);
-  return { perSecond, paced };
+  log(`  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs (${machineLine()})`);
+  return paced;
 }
 
 /**
@@ -163,7 +179,7 @@ export async function decisionBench(c: DecisionCounts, log: (s: string) => void,
   log(`decision path: ${machineLine()}; ${c.runs} runs of ${c.decisions} decisions, ${c.concurrency} in flight`);
   const f = await fixture(Math.min(c.decisions, 2000));
   try {
-    const wasm = await measurePath(f, f.wasm, c.decisions, c, log, 'wasm');
+    const wasm = await measurePath(f, f.wasm, c.decisions, c, log, 'wasm', existsSync('/dev/shm'));
     if (only === 'wasm') return { counts: c, wasm };
     const floor = await measureFloor(f, c, log);
     const sidecar = await startSidecar(f.opa, f.work, f.revision);
