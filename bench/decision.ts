@@ -23,6 +23,7 @@ import { GENESIS } from '../src/audit/chain.ts';
 import { jwks, newSigningKey, signAssignment } from '../src/dev/sign.ts';
 import { evaluate } from '../src/evaluate/evaluate.ts';
 import { decide, type DecisionDeps, type Evaluator } from './decision-path.ts';
+import { diskProbe, type DiskProbe } from './disk.ts';
 import { benchWorkflow } from './fixtures.ts';
 import { closedLoop, openLoop } from './load.ts';
 import { startSidecar } from './opa-sidecar.ts';
@@ -56,6 +57,8 @@ export interface Paced {
 export interface PathResult {
   /** Decisions/s of each closed-loop run. */
   readonly perSecond: Spread;
+  /** CPU µs per decision of each closed-loop run: the JS thread, and the whole process. */
+  readonly cpuMicros?: { readonly thread: Spread; readonly process: Spread };
   /** Latency at 50 % of the median maximum rate (open loop). */
   readonly paced?: Paced;
   /** Diagnostic: the same paced run with the audit log on tmpfs (fdatasync costs nothing there). */
@@ -64,6 +67,8 @@ export interface PathResult {
 
 export interface DecisionBenchResult {
   readonly counts: DecisionCounts;
+  /** write + fdatasync of one record on the audit log's disk, just before the runs. */
+  readonly disk: DiskProbe;
   readonly wasm: PathResult;
   readonly floor?: PathResult;
   readonly sidecar?: PathResult;
@@ -117,17 +122,21 @@ async function withAudit<T>(base: string, body: (audit: FileAuditLog) => Promise
 async function measurePath(f: Fixture, evaluator: Evaluator, decisions: number, c: DecisionCounts, log: (s: string) => void, label: string, tmpfs = false): Promise<PathResult> {
   const op = (audit: FileAuditLog) => (i: number) => decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
   const rates: number[] = [];
+  const thread: number[] = [];
+  const proc: number[] = [];
   await withAudit(f.work, async (audit) => closedLoop(op(audit), Math.min(decisions, 500), c.concurrency, 30)); // warm-up
   for (let r = 0; r < c.runs; r++) {
     global.gc?.();
     const result = await withAudit(f.work, async (audit) => closedLoop(op(audit), decisions, c.concurrency, 60));
     rates.push(result.perSecond);
-    log(`  ${label} run ${r + 1}/${c.runs}: ${result.done} decisions in ${result.seconds.toFixed(2)} s = ${result.perSecond.toFixed(0)}/s (${machineLine()})`);
+    thread.push(result.cpuMicros.thread);
+    proc.push(result.cpuMicros.process);
+    log(`  ${label} run ${r + 1}/${c.runs}: ${result.done} decisions in ${result.seconds.toFixed(2)} s = ${result.perSecond.toFixed(0)}/s; CPU per decision ${result.cpuMicros.thread.toFixed(0)} µs JS thread, ${result.cpuMicros.process.toFixed(0)} µs process (${machineLine()})`);
   }
   const perSecond = spread(rates);
   const paced = await pacedRun(op, perSecond.median / 2, c.latencySeconds, f.work, log, label);
   const pacedTmpfs = tmpfs ? await pacedRun(op, perSecond.median / 2, c.latencySeconds, '/dev/shm', log, `${label}, audit on tmpfs`) : undefined;
-  return { perSecond, paced, pacedTmpfs };
+  return { perSecond, cpuMicros: { thread: spread(thread), process: spread(proc) }, paced, pacedTmpfs };
 }
 
 async function pacedRun(op: (audit: FileAuditLog) => (i: number) => Promise<unknown>, rate: number, seconds: number, base: string, log: (s: string) => void, label: string): Promise<Paced> {
@@ -179,15 +188,17 @@ export async function decisionBench(c: DecisionCounts, log: (s: string) => void,
   log(`decision path: ${machineLine()}; ${c.runs} runs of ${c.decisions} decisions, ${c.concurrency} in flight`);
   const f = await fixture(Math.min(c.decisions, 2000));
   try {
+    const disk = await diskProbe(f.work, c.runs * 100);
+    log(`  disk under the audit log: write + fdatasync p50 ${disk.p50Micros.toFixed(0)} µs, p99 ${disk.p99Micros.toFixed(0)} µs (${disk.syncs} syncs)`);
     const wasm = await measurePath(f, f.wasm, c.decisions, c, log, 'wasm', existsSync('/dev/shm'));
-    if (only === 'wasm') return { counts: c, wasm };
+    if (only === 'wasm') return { counts: c, disk, wasm };
     const floor = await measureFloor(f, c, log);
     const sidecar = await startSidecar(f.opa, f.work, f.revision);
     try {
       const probe = await sidecar.evaluate((await captureInput(f)));
       if (!probe.ok) throw new Error(`sidecar decision differs: ${probe.error.code}`);
       const side = await measurePath(f, (input) => sidecar.evaluate(input), Math.max(100, Math.floor(c.decisions / 4)), c, log, 'sidecar');
-      return { counts: c, wasm, floor, sidecar: side };
+      return { counts: c, disk, wasm, floor, sidecar: side };
     } finally {
       await sidecar.stop();
     }

@@ -9,17 +9,27 @@ export interface ClosedLoopResult {
   readonly done: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /**
+   * CPU time per operation: of the JS thread (what "one core" bounds; less sensitive than wall
+   * time to other processes on the machine) and of the whole process (libuv pool included).
+   */
+  readonly cpuMicros: { readonly thread: number; readonly process: number };
 }
+
+const cpuMicros = (u: NodeJS.CpuUsage) => u.user + u.system;
 
 export async function closedLoop(op: (i: number) => Promise<unknown>, count: number, concurrency: number, maxSeconds: number): Promise<ClosedLoopResult> {
   const t0 = performance.now();
+  const thread0 = process.threadCpuUsage();
+  const process0 = process.cpuUsage();
   const stopAt = t0 + maxSeconds * 1000;
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count && performance.now() < stopAt) await op(next++);
   }));
   const seconds = (performance.now() - t0) / 1000;
-  return { done: next, seconds, perSecond: next / seconds };
+  const cpu = { thread: cpuMicros(process.threadCpuUsage(thread0)) / next, process: cpuMicros(process.cpuUsage(process0)) / next };
+  return { done: next, seconds, perSecond: next / seconds, cpuMicros: cpu };
 }
 
 /**

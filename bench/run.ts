@@ -55,12 +55,14 @@ const c = decision.counts;
 // scenario | measure | runs | min / median / max | baseline | ratio | load (1 min, after)
 const rows: string[][] = [
   ['1 decision path', `in-process WASM, decisions/s (${c.decisions} per run, ${c.concurrency} in flight)`, `${c.runs}`, fmt.spread(wasm.perSecond, fmt.rate), '—', '—', decisionLoad],
+  ...(wasm.cpuMicros !== undefined ? [['1 decision path', 'in-process WASM, CPU per decision: JS thread (the one core)', `${c.runs}`, fmt.spread(wasm.cpuMicros.thread, fmt.micros), '—', '—', decisionLoad]] : []),
   ['1 decision path', '(a) crypto floor: Ed25519 verify + SHA-256 of the 4 records, /s', `${c.runs}`, fmt.spread(floor.perSecond, fmt.rate), '—', '—', decisionLoad],
   ['1 decision path', '(b) OPA sidecar (`opa run --server`, keep-alive HTTP), decisions/s', `${c.runs}`, fmt.spread(sidecar.perSecond, fmt.rate), '—', '—', decisionLoad],
   ['1 decision path', 'in-process WASM vs OPA sidecar (medians)', `${c.runs}`, '—', 'OPA sidecar', fmt.ratio(vsSidecar), decisionLoad],
   ['1 decision path', 'in-process WASM vs crypto floor (medians)', `${c.runs}`, '—', 'crypto floor', fmt.ratio(vsFloor), decisionLoad],
   ['1 decision path', `WASM p50 / p99 at 50 % load (${fmt.rate(wasm.paced.rate)}/s open loop, ${wasm.paced.arrivals} arrivals)`, '1', `${fmt.ms(wasm.paced.p50Micros / 1000)} / ${fmt.ms(wasm.paced.p99Micros / 1000)} (max ${fmt.ms(wasm.paced.maxMicros / 1000)})`, '—', '—', decisionLoad],
   ...(wasm.pacedTmpfs !== undefined ? [['1 decision path', `diagnostic: WASM p50 / p99 at the same rate, audit log on tmpfs (fdatasync ~free)`, '1', `${fmt.ms(wasm.pacedTmpfs.p50Micros / 1000)} / ${fmt.ms(wasm.pacedTmpfs.p99Micros / 1000)} (max ${fmt.ms(wasm.pacedTmpfs.maxMicros / 1000)})`, '—', '—', decisionLoad]] : []),
+  ['1 decision path', `disk under the audit log: one write + fdatasync, p50 / p99 (${decision.disk.syncs} syncs)`, '1', `${fmt.micros(decision.disk.p50Micros)} / ${fmt.micros(decision.disk.p99Micros)}`, '—', '—', decisionLoad],
   ...(sidecar.paced !== undefined ? [['1 decision path', `sidecar p50 / p99 at 50 % of its max (${fmt.rate(sidecar.paced.rate)}/s, ${sidecar.paced.arrivals} arrivals)`, '1', `${fmt.ms(sidecar.paced.p50Micros / 1000)} / ${fmt.ms(sidecar.paced.p99Micros / 1000)} (max ${fmt.ms(sidecar.paced.maxMicros / 1000)})`, '—', '—', decisionLoad]] : []),
   ['5 start to ready', `spawn \`serve --config\` → first 200 from /ready (polled every ${start.pollMs} ms)`, `${start.seconds.runs}`, fmt.spread(start.seconds, ms), '—', '—', startLoad],
   ['6 policy', 'evaluation p50 / p99 (evaluate stage, schema check included)', '1', `${fmt.micros(policy.p50Micros)} / ${fmt.micros(policy.p99Micros)}`, '—', '—', policyLoad],
