@@ -3,34 +3,20 @@
  * append (group commit, fdatasync) in-process, against (a) the crypto floor (Ed25519 verification
  * of the same tokens + SHA-256 of the same records) and (b) the OPA sidecar architecture (the same
  * Rego over keep-alive HTTP, the rest of the pipeline unchanged).
+ *
+ * The three are measured in interleaved rounds (WASM, floor, sidecar; WASM, floor, sidecar; ...)
+ * and each ratio is taken within a round, so a load change on the machine hits both sides of it.
  *   node --expose-gc bench/decision.ts [--quick] [--only wasm] [--decisions N]
  * `--only wasm` runs just the in-process path (for `node --cpu-prof`, see BENCHMARKS.md).
  */
-import { createHash, createPublicKey, generateKeyPairSync, randomUUID, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import canonicalize from 'canonicalize';
-import { createLocalJWKSet } from 'jose';
-import { FileAuditLog } from '../src/adapters/audit-file.ts';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
-import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
-import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../src/app/runner.ts';
-import type { AuditEntry, AuditSink } from '../src/audit/record.ts';
-import { GENESIS } from '../src/audit/chain.ts';
-import { jwks, newSigningKey, signAssignment } from '../src/dev/sign.ts';
-import { evaluate } from '../src/evaluate/evaluate.ts';
-import { decide, type DecisionDeps, type Evaluator } from './decision-path.ts';
+import type { FileAuditLog } from '../src/adapters/audit-file.ts';
+import { decide, type Evaluator } from './decision-path.ts';
+import { decisionFixture, withAudit, type Fixture } from './decision-fixture.ts';
 import { diskProbe, type DiskProbe } from './disk.ts';
-import { benchWorkflow } from './fixtures.ts';
-import { closedLoop, openLoop } from './load.ts';
-import { startSidecar } from './opa-sidecar.ts';
+import { closedLoop, openLoop, type ClosedLoopResult } from './load.ts';
+import { startSidecar, type Sidecar } from './opa-sidecar.ts';
 import { machineLine, quantile, spread, type Spread } from './stats.ts';
-
-const ISSUER = 'https://control-plane.bench';
-const RUNNER = 'bench-runner';
 
 export interface DecisionCounts {
   readonly runs: number;
@@ -72,74 +58,31 @@ export interface DecisionBenchResult {
   readonly wasm: PathResult;
   readonly floor?: PathResult;
   readonly sidecar?: PathResult;
+  /** In-process rate over the baseline's, one ratio per round. */
+  readonly ratios?: { readonly vsSidecar: Spread; readonly vsFloor: Spread };
 }
 
-interface Fixture {
-  readonly tokens: readonly string[];
-  readonly revision: string;
-  readonly wasm: Evaluator;
-  readonly deps: (audit: AuditSink) => DecisionDeps;
-  readonly publicKey: KeyObject;
-  readonly work: string;
-  readonly opa: string;
+/** The sidecar path is slower: a quarter of the in-process count per run (at least 100). */
+export const sidecarDecisions = (c: DecisionCounts) => Math.max(100, Math.floor(c.decisions / 4));
+
+type Op = (audit: FileAuditLog) => (i: number) => Promise<unknown>;
+
+const pathOp = (f: Fixture, evaluator: Evaluator): Op => (audit) => (i) => decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
+
+async function throughput(f: Fixture, op: Op, decisions: number, c: DecisionCounts): Promise<ClosedLoopResult> {
+  global.gc?.();
+  return withAudit(f.work, async (audit) => closedLoop(op(audit), decisions, c.concurrency, 60));
 }
 
-async function fixture(tokenCount: number): Promise<Fixture> {
-  const tools = resolveTools(['opa']);
-  if (!tools.ok) throw new Error(tools.error.message);
-  const work = await mkdtemp(join(tmpdir(), 'kubiya-decision-bench-'));
-  const { file, revision } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
-  const engine = await loadEngine(await readBundle(file));
-  const key = await newSigningKey('EdDSA', 'bench');
-  const now = new Date();
-  const tokens: string[] = [];
-  for (let i = 0; i < tokenCount; i++) {
-    tokens.push(await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: benchWorkflow(`wf-${i % 100}`, `run-${i}`), jti: randomUUID(), ttlSeconds: 3600, now }));
-  }
-  const keys = createLocalJWKSet(jwks([key]));
-  const config = defaultPipelineConfig(RUNNER, ISSUER);
-  return {
-    tokens, revision, work, opa: tools.value.opa,
-    wasm: (input) => evaluate(input, engine),
-    deps: (audit) => ({ config, keys, audit, now: () => new Date(), newId: randomUUID }),
-    publicKey: createPublicKey({ key: key.publicJwk, format: 'jwk' }),
-  };
+function floorRun(f: Fixture, ops: number): number {
+  const t0 = performance.now();
+  const stopAt = t0 + 30_000;
+  let i = 0;
+  for (; i < ops && performance.now() < stopAt; i++) f.floor(i);
+  return i / ((performance.now() - t0) / 1000);
 }
 
-/** A fresh group-committed audit log (with signed checkpoints, as `serve` runs it) per run. */
-async function withAudit<T>(base: string, body: (audit: FileAuditLog) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(base, 'kubiya-bench-audit-'));
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const audit = await FileAuditLog.open(dir, { checkpoint: { key: privateKey, kid: 'bench', every: 1000, intervalMs: 10_000 } });
-  try {
-    return await body(audit);
-  } finally {
-    await audit.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function measurePath(f: Fixture, evaluator: Evaluator, decisions: number, c: DecisionCounts, log: (s: string) => void, label: string, tmpfs = false): Promise<PathResult> {
-  const op = (audit: FileAuditLog) => (i: number) => decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
-  const rates: number[] = [];
-  const thread: number[] = [];
-  const proc: number[] = [];
-  await withAudit(f.work, async (audit) => closedLoop(op(audit), Math.min(decisions, 500), c.concurrency, 30)); // warm-up
-  for (let r = 0; r < c.runs; r++) {
-    global.gc?.();
-    const result = await withAudit(f.work, async (audit) => closedLoop(op(audit), decisions, c.concurrency, 60));
-    rates.push(result.perSecond);
-    thread.push(result.cpuMicros.thread);
-    proc.push(result.cpuMicros.process);
-    log(`  ${label} run ${r + 1}/${c.runs}: ${result.done} decisions in ${result.seconds.toFixed(2)} s = ${result.perSecond.toFixed(0)}/s; CPU per decision ${result.cpuMicros.thread.toFixed(0)} µs JS thread, ${result.cpuMicros.process.toFixed(0)} µs process (${machineLine()})`);
-  }
-  const perSecond = spread(rates);
-  const paced = await pacedRun(op, perSecond.median / 2, c.latencySeconds, f.work, log, label);
-  const pacedTmpfs = tmpfs ? await pacedRun(op, perSecond.median / 2, c.latencySeconds, '/dev/shm', log, `${label}, audit on tmpfs`) : undefined;
-  return { perSecond, cpuMicros: { thread: spread(thread), process: spread(proc) }, paced, pacedTmpfs };
-}
-
-async function pacedRun(op: (audit: FileAuditLog) => (i: number) => Promise<unknown>, rate: number, seconds: number, base: string, log: (s: string) => void, label: string): Promise<Paced> {
+async function pacedRun(op: Op, rate: number, seconds: number, base: string, log: (s: string) => void, label: string): Promise<Paced> {
   global.gc?.();
   const latencies = await withAudit(base, async (audit) => openLoop(op(audit), rate, seconds));
   const paced = { rate, arrivals: latencies.length, p50Micros: quantile(latencies, 0.5), p99Micros: quantile(latencies, 0.99), maxMicros: quantile(latencies, 1) };
@@ -147,73 +90,72 @@ async function pacedRun(op: (audit: FileAuditLog) => (i: number) => Promise<unkn
   return paced;
 }
 
-/**
- * The floor: per decision, the Ed25519 verification of its token (key imported once) and SHA-256
- * of the canonical text of its four audit records, nothing else.
- */
-async function measureFloor(f: Fixture, c: DecisionCounts, log: (s: string) => void): Promise<PathResult> {
-  const records: Buffer[][] = [];
-  const captured: AuditEntry[] = [];
-  const capture: AuditSink = { append: (e) => (captured.push(e), Promise.resolve({ ...e, seq: 0, prev: GENESIS, hash: GENESIS })) };
-  const sample = Math.min(f.tokens.length, 200);
-  for (let i = 0; i < sample; i++) {
-    captured.length = 0;
-    await decide(f.tokens[i] as string, f.deps(capture), f.wasm);
-    records.push(captured.map((e, j) => Buffer.from(canonicalize({ ...e, seq: i * 4 + j + 1, prev: GENESIS }) ?? '')));
-  }
-  const parts = f.tokens.slice(0, sample).map((t) => {
-    const [h, p, s] = t.split('.');
-    return { signed: Buffer.from(`${h}.${p}`), signature: Buffer.from(s ?? '', 'base64url') };
-  });
-  const once = (i: number) => {
-    const t = parts[i % sample]!;
-    if (!cryptoVerify(null, t.signed, f.publicKey, t.signature)) throw new Error('floor: signature did not verify');
-    for (const r of records[i % sample]!) createHash('sha256').update(r).digest('hex');
+const describe = (r: ClosedLoopResult) => `${r.perSecond.toFixed(0)}/s, CPU per decision ${r.cpuMicros.thread.toFixed(0)} µs JS thread / ${r.cpuMicros.process.toFixed(0)} µs process`;
+
+function pathResult(runs: readonly ClosedLoopResult[], paced: Paced, pacedTmpfs?: Paced): PathResult {
+  return {
+    perSecond: spread(runs.map((r) => r.perSecond)),
+    cpuMicros: { thread: spread(runs.map((r) => r.cpuMicros.thread)), process: spread(runs.map((r) => r.cpuMicros.process)) },
+    paced,
+    pacedTmpfs,
   };
-  for (let i = 0; i < 1000; i++) once(i);
-  const rates: number[] = [];
-  for (let r = 0; r < c.runs; r++) {
-    const t0 = performance.now();
-    const stopAt = t0 + 30_000;
-    let i = 0;
-    for (; i < c.floorOps && performance.now() < stopAt; i++) once(i);
-    const seconds = (performance.now() - t0) / 1000;
-    rates.push(i / seconds);
-    log(`  floor run ${r + 1}/${c.runs}: ${i} in ${seconds.toFixed(2)} s = ${(i / seconds).toFixed(0)}/s`);
-  }
-  return { perSecond: spread(rates) };
 }
 
 export async function decisionBench(c: DecisionCounts, log: (s: string) => void, only?: 'wasm'): Promise<DecisionBenchResult> {
-  log(`decision path: ${machineLine()}; ${c.runs} runs of ${c.decisions} decisions, ${c.concurrency} in flight`);
-  const f = await fixture(Math.min(c.decisions, 2000));
+  log(`decision path: ${machineLine()}; ${c.runs} rounds of ${c.decisions} in-process decisions, ${c.floorOps} floor operations, ${sidecarDecisions(c)} sidecar decisions; ${c.concurrency} in flight`);
+  const f = await decisionFixture(Math.min(c.decisions, 2000));
+  let sidecar: Sidecar | undefined;
   try {
     const disk = await diskProbe(f.work, c.runs * 100);
     log(`  disk under the audit log: write + fdatasync p50 ${disk.p50Micros.toFixed(0)} µs, p99 ${disk.p99Micros.toFixed(0)} µs (${disk.syncs} syncs)`);
-    const wasm = await measurePath(f, f.wasm, c.decisions, c, log, 'wasm', existsSync('/dev/shm'));
-    if (only === 'wasm') return { counts: c, disk, wasm };
-    const floor = await measureFloor(f, c, log);
-    const sidecar = await startSidecar(f.opa, f.work, f.revision);
-    try {
-      const probe = await sidecar.evaluate((await captureInput(f)));
-      if (!probe.ok) throw new Error(`sidecar decision differs: ${probe.error.code}`);
-      const side = await measurePath(f, (input) => sidecar.evaluate(input), Math.max(100, Math.floor(c.decisions / 4)), c, log, 'sidecar');
-      return { counts: c, disk, wasm, floor, sidecar: side };
-    } finally {
-      await sidecar.stop();
+    const wasmOp = pathOp(f, f.wasm);
+    const sideDecisions = sidecarDecisions(c);
+    if (only !== 'wasm') {
+      sidecar = await startSidecar(f.opa, f.work, f.revision);
+      const probe = await sidecar.evaluate(f.input);
+      if (!probe.ok) throw new Error(`the sidecar's decision differs from WASM's: ${probe.error.code}`);
     }
-  } finally {
-    await rm(f.work, { recursive: true, force: true });
-  }
-}
+    const sidecarOp = sidecar === undefined ? undefined : pathOp(f, (input) => (sidecar as Sidecar).evaluate(input));
+    // Warm-up of each path (JIT, keep-alive sockets), not measured.
+    await throughput(f, wasmOp, Math.min(c.decisions, 500), c);
+    if (sidecarOp !== undefined) await throughput(f, sidecarOp, Math.min(sideDecisions, 200), c);
+    floorRun(f, 1000);
 
-/** The policy input of the first token's step, as the pipeline builds it. */
-async function captureInput(f: Fixture): Promise<Parameters<Evaluator>[0]> {
-  let seen: Parameters<Evaluator>[0] | undefined;
-  const sink: AuditSink = { append: (e) => Promise.resolve({ ...e, seq: 0, prev: GENESIS, hash: GENESIS }) };
-  await decide(f.tokens[0] as string, f.deps(sink), (input) => ((seen = input), f.wasm(input)));
-  if (seen === undefined) throw new Error('no policy input');
-  return seen;
+    const wasmRuns: ClosedLoopResult[] = [];
+    const sideRuns: ClosedLoopResult[] = [];
+    const floorRates: number[] = [];
+    for (let r = 0; r < c.runs; r++) {
+      const w = await throughput(f, wasmOp, c.decisions, c);
+      wasmRuns.push(w);
+      if (sidecarOp === undefined) {
+        log(`  round ${r + 1}/${c.runs}: WASM ${describe(w)} (${machineLine()})`);
+        continue;
+      }
+      floorRates.push(floorRun(f, c.floorOps));
+      const s = await throughput(f, sidecarOp, sideDecisions, c);
+      sideRuns.push(s);
+      log(`  round ${r + 1}/${c.runs}: WASM ${describe(w)}; floor ${floorRates.at(-1)?.toFixed(0)}/s; sidecar ${describe(s)}; WASM/sidecar ${(w.perSecond / s.perSecond).toFixed(2)}× (${machineLine()})`);
+    }
+    const wasmRate = spread(wasmRuns.map((r) => r.perSecond)).median / 2;
+    const paced = await pacedRun(wasmOp, wasmRate, c.latencySeconds, f.work, log, 'WASM');
+    const pacedTmpfs = existsSync('/dev/shm') ? await pacedRun(wasmOp, wasmRate, c.latencySeconds, '/dev/shm', log, 'WASM, audit on tmpfs') : undefined;
+    const wasm = pathResult(wasmRuns, paced, pacedTmpfs);
+    if (sidecarOp === undefined) return { counts: c, disk, wasm };
+
+    const sidePaced = await pacedRun(sidecarOp, spread(sideRuns.map((r) => r.perSecond)).median / 2, c.latencySeconds, f.work, log, 'sidecar');
+    return {
+      counts: c, disk, wasm,
+      floor: { perSecond: spread(floorRates) },
+      sidecar: pathResult(sideRuns, sidePaced),
+      ratios: {
+        vsSidecar: spread(wasmRuns.map((w, i) => w.perSecond / (sideRuns[i] as ClosedLoopResult).perSecond)),
+        vsFloor: spread(wasmRuns.map((w, i) => w.perSecond / (floorRates[i] as number))),
+      },
+    };
+  } finally {
+    await sidecar?.stop();
+    await f.close();
+  }
 }
 
 if (import.meta.main) {
