@@ -12,6 +12,7 @@ import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { evaluate, policyInput } from '../src/evaluate/evaluate.ts';
 import { buildPod } from '../src/pod/build.ts';
 import { validate } from '../src/validate/validate.ts';
+import { benchWorkflow } from './fixtures.ts';
 
 export interface PolicyBenchResult {
   readonly evaluations: number;
@@ -24,8 +25,6 @@ export interface PolicyBenchResult {
   readonly heapUsedBytes: { readonly afterWarmup: number; readonly end: number };
 }
 
-const R = { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } };
-
 export async function policyBench(evaluations: number, log: (s: string) => void = () => undefined): Promise<PolicyBenchResult> {
   const tools = resolveTools(['opa']);
   if (!tools.ok) throw new Error(tools.error.message);
@@ -33,17 +32,7 @@ export async function policyBench(evaluations: number, log: (s: string) => void 
   try {
     const { file } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
     const engine = await loadEngine(await readBundle(file));
-    const wf = validate({
-      id: 'bench', name: 'bench', runId: 'r', volumes: [{ name: 'data', size: '5Gi' }],
-      steps: [{
-        name: 'migrate', image: 'migrate/migrate:v4.17.0', command: ['migrate', 'up'], resources: R, timeout: '10m',
-        env: { MODE: 'up', AWS_KEY: { secretRef: { secret: 'aws-credentials', key: 'id' } } },
-        sidecars: [{ name: 'postgres', image: 'postgres:15', env: { POSTGRES_PASSWORD: 'temp' } }],
-        initContainers: [{ name: 'fetch', image: 'amazon/aws-cli:2.17.0', command: ['aws', 's3', 'sync'] }],
-        egress: [{ host: 'api.github.com', ports: [443] }, { host: 's3.amazonaws.com', ports: [443] }],
-        volumes: [{ name: 'data', mount: '/data', volume: 'data' }],
-      }],
-    });
+    const wf = validate(benchWorkflow());
     if (!wf.ok) throw new Error('bench step is invalid');
     const step = wf.value.steps[0]!;
     const input = policyInput('bench', wf.value, step, buildPod(wf.value, step, { runner: 'bench', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 }));

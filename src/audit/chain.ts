@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
 
 export const GENESIS = '0'.repeat(64);
 
 /** hash = SHA-256 over the RFC 8785 canonical JSON of the record without its own hash. */
 export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
-  const canonical = canonicalize(record);
+  const canonical = canonicalJson(record);
   if (canonical === undefined) throw new TypeError('audit record is not serialisable');
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -22,7 +22,7 @@ export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord
  */
 export function chainLine(entry: AuditEntry, seq: number, prev: string): { record: AuditRecord; line: string } {
   const unhashed = { ...entry, seq, prev };
-  const canonical = canonicalize(unhashed);
+  const canonical = canonicalJson(unhashed);
   if (canonical === undefined) throw new TypeError('audit record is not serialisable');
   const hash = createHash('sha256').update(canonical).digest('hex');
   return { record: { ...unhashed, hash }, line: `${canonical.slice(0, -1)},"hash":"${hash}"}` };

@@ -11,10 +11,19 @@ export function hasDuplicateKeys(text: string): boolean {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       let j = i + 1;
-      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      let escaped = false;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) {
+        if (text.charCodeAt(j) === 0x5c /* \ */) {
+          escaped = true;
+          j += 2;
+        } else {
+          j++;
+        }
+      }
       const top = stack.at(-1);
       if (expectKey && top) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        // Only a key with escapes needs decoding; the others are their own text (no parse, on every token).
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         if (top.has(key)) return true;
         top.add(key);
         expectKey = false;

@@ -1,0 +1,58 @@
+/**
+ * One decision as the pipeline makes it (src/pipeline.ts, admit + executeStep up to the side
+ * effect), with the same stage functions and the same audit records, each awaited until durable:
+ *
+ *   verify → audit → validate → audit → buildPod → evaluate → audit → mutate → audit
+ *
+ * Left out, because they are Kubernetes I/O measured elsewhere: the WorkflowRun claim, the pod
+ * create and the watch. The evaluator is a parameter so the OPA sidecar can stand in for WASM.
+ */
+import { maskInput } from '../src/audit/mask.ts';
+import type { AuditSink } from '../src/audit/record.ts';
+import type { Decision } from '../src/evaluate/decision.ts';
+import { policyInput, type PolicyInput } from '../src/evaluate/evaluate.ts';
+import type { Result } from '../src/errors/result.ts';
+import { mutate } from '../src/mutate/restricted.ts';
+import { auditor, type Fields } from '../src/pipeline/auditor.ts';
+import type { PipelineDeps } from '../src/pipeline/types.ts';
+import { buildPod } from '../src/pod/build.ts';
+import { validate } from '../src/validate/validate.ts';
+import { verify } from '../src/verify/verify.ts';
+
+export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Result<Decision>>;
+
+/** What a decision needs; `pods` and `runs` are never touched here. */
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy'> & { readonly audit: AuditSink };
+
+/** Resolves once the mutate record (which would authorise the pod create) is durable. */
+export async function decide(token: string, deps: DecisionDeps, evaluateStep: Evaluator): Promise<Decision> {
+  const { config } = deps;
+  const audit = auditor(deps as PipelineDeps);
+  const claims = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
+  if (!claims.ok) throw new Error(`verify: ${claims.error.code}`);
+  const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
+  await audit.passed('verify', 'token verified', { workflow: ref });
+
+  const workflow = validate(claims.value.workflow);
+  if (!workflow.ok) throw new Error(`validate: ${workflow.error.code}`);
+  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
+  await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
+
+  const step = workflow.value.steps[0];
+  if (step === undefined) throw new Error('bench workflow has no step');
+  const pod = buildPod(workflow.value, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, workspaceSize: config.workspaceSize });
+  const input = policyInput(config.runner, workflow.value, step, pod);
+  const masked = maskInput(input);
+  const at: Fields = { workflow: run, step: step.name, image: step.image };
+  const t0 = process.hrtime.bigint();
+  const decision = await evaluateStep(input);
+  const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
+  if (!decision.ok) throw new Error(`evaluate: ${decision.error.code}`);
+  const bundles = { kubiya: { revision: decision.value.revision } };
+  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+
+  const hardened = mutate(pod, config.profile);
+  const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
+  await audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles });
+  return decision.value;
+}
