@@ -243,8 +243,9 @@ export async function scaleBench(o: { pods: number; concurrency: number; runSeco
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
     while (Date.now() < deadline) {
-      const records = await readAuditLog(join(env.work, `audit-${name}`));
-      finished = records.filter((r) => r.stage === 'finish').length;
+      // The runner's own count of finished workflows (cheap to poll, unlike re-reading the audit log).
+      const metrics = await fetch(`${serve.base}/metrics`).then((r) => r.text(), () => '');
+      finished = metrics.split('\n').filter((l) => l.startsWith('kubiya_workflows_completed{')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
       if (finished >= o.pods) break;
       await sleep(2000);
     }

@@ -1,11 +1,14 @@
 /**
- * One decision as the pipeline makes it (src/pipeline.ts, admit + executeStep up to the side
- * effect), with the same stage functions and the same audit records, each awaited until durable:
+ * One decision as the pipeline makes it (src/pipeline.ts: admit, then the reconcile pass's
+ * startStep up to the side effect), with the same stage functions and the same audit records and
+ * the same durability waits:
  *
- *   verify → audit → validate → audit → buildPod → evaluate → audit → mutate → audit
+ *   intake: verify → validate → [audit verify + validate: one group commit]
+ *   pass:   verify again (unrecorded) → buildPod → evaluate → mutate → [audit evaluate + mutate: one group commit]
  *
- * Left out, because they are Kubernetes I/O measured elsewhere: the WorkflowRun claim, the pod
- * create and the watch. The evaluator is a parameter so the OPA sidecar can stand in for WASM.
+ * Left out, because they are Kubernetes I/O measured elsewhere (scenario 2): the WorkflowRun
+ * claim and its record, the egress policy, the pod create and its record, the status write. The
+ * evaluator is a parameter so the OPA sidecar can stand in for WASM.
  */
 import { maskInput } from '../src/audit/mask.ts';
 import type { AuditSink } from '../src/audit/record.ts';
@@ -31,12 +34,16 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   const claims = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
   if (!claims.ok) throw new Error(`verify: ${claims.error.code}`);
   const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
-  await audit.passed('verify', 'token verified', { workflow: ref });
+  const verified = audit.passed('verify', 'token verified', { workflow: ref });
 
   const workflow = validate(claims.value.workflow);
   if (!workflow.ok) throw new Error(`validate: ${workflow.error.code}`);
   const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-  await audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run });
+  await Promise.all([verified, audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run })]);
+
+  // The reconcile pass verifies the stored token again before the pod.
+  const again = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
+  if (!again.ok) throw new Error(`re-verify: ${again.error.code}`);
 
   const step = workflow.value.steps[0];
   if (step === undefined) throw new Error('bench workflow has no step');
@@ -49,10 +56,10 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   if (!decision.ok) throw new Error(`evaluate: ${decision.error.code}`);
   const bundles = { kubiya: { revision: decision.value.revision } };
-  await audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
 
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
-  await audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles });
+  await Promise.all([evaluated, audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles })]);
   return decision.value;
 }

@@ -4,18 +4,20 @@
  * `npm run bench -- --quick` (`npm run test:bench`) is a smoke run: small counts, every scenario
  * exercised, no goal judged.
  * Scenarios: decision path vs crypto floor vs OPA sidecar (#9.1), start to ready (#9.5), policy
- * evaluation and memory (#4, #9.6), audit append and verify (#6). Scenarios 2 and 3 need the
- * reconciler (#5).
+ * evaluation and memory (#4, #9.6), audit append and verify (#6), end-to-end admission through
+ * `serve` vs bare client-node (#9.2) and scale with thousands of step pods (#9.3) on the local
+ * control plane (bench/cluster.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { auditBench } from './audit.ts';
+import { e2eBench, scaleBench } from './cluster.ts';
 import { decisionBench, FULL, QUICK, sidecarDecisions } from './decision.ts';
 import { policyBench } from './policy.ts';
 import { startReadyBench } from './start-ready.ts';
-import { atLeast, atMost, fmt, machineLine, type Goal } from './stats.ts';
+import { atLeast, atMost, fmt, machineLine, spread, type Goal } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const started = performance.now();
@@ -43,6 +45,16 @@ log(`audit: ${machineLine()}; ${appendRecords} appends from 256 concurrent produ
 const audit = await auditBench(appendRecords, verifyRecords, log);
 const auditLoad = load1();
 
+const e2eO = quick ? { steps: 20, concurrency: 4, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 };
+log(`end-to-end admission: ${machineLine()}; ${e2eO.rounds} rounds of ${e2eO.steps} steps, ${e2eO.concurrency} in flight, runner then bare client-node`);
+const e2e = await e2eBench(e2eO, log);
+const e2eLoad = load1();
+
+const scaleO = quick ? { pods: 50, concurrency: 16, runSeconds: 5 } : { pods: 5000, concurrency: 32, runSeconds: 120 };
+log(`scale: ${machineLine()}; ${scaleO.pods} one-step runs through serve, each pod running ${scaleO.runSeconds} s`);
+const scale = await scaleBench(scaleO, log);
+const scaleLoad = load1();
+
 const { wasm, floor, sidecar, ratios } = decision;
 if (floor === undefined || sidecar === undefined || ratios === undefined || wasm.paced === undefined) throw new Error('decision bench ran without its baselines');
 const vsSidecar = ratios.vsSidecar.median;
@@ -65,6 +77,13 @@ const rows: string[][] = [
   ...(wasm.pacedTmpfs !== undefined ? [['1 decision path', `diagnostic: WASM p50 / p99 at the same rate, audit log on tmpfs (fdatasync ~free)`, '1', `${fmt.ms(wasm.pacedTmpfs.p50Micros / 1000)} / ${fmt.ms(wasm.pacedTmpfs.p99Micros / 1000)} (max ${fmt.ms(wasm.pacedTmpfs.maxMicros / 1000)})`, '—', '—', decisionLoad]] : []),
   ['1 decision path', `disk under the audit log: one write + fdatasync, p50 / p99 (${decision.disk.syncs} syncs)`, '1', `${fmt.micros(decision.disk.p50Micros)} / ${fmt.micros(decision.disk.p99Micros)}`, '—', '—', decisionLoad],
   ...(sidecar.paced !== undefined ? [['1 decision path', `sidecar p50 / p99 at 50 % of its max (${fmt.rate(sidecar.paced.rate)}/s, ${sidecar.paced.arrivals} arrivals)`, '1', `${fmt.ms(sidecar.paced.p50Micros / 1000)} / ${fmt.ms(sidecar.paced.p99Micros / 1000)} (max ${fmt.ms(sidecar.paced.maxMicros / 1000)})`, '—', '—', decisionLoad]] : []),
+  ['2 end-to-end admission', `through \`serve\` (HTTP intake → WorkflowRun → reconcile → policy → audit → egress policy → pod), steps/s (${e2e.steps} per round, ${e2e.concurrency} in flight)`, `${e2e.rounds}`, fmt.spread(spread(e2e.runner.map((r) => r.perSecond)), (v) => v.toFixed(1)), '—', '—', e2eLoad],
+  ['2 end-to-end admission', 'bare @kubernetes/client-node createNamespacedPod loop, same pods, same concurrency, pods/s', `${e2e.rounds}`, fmt.spread(spread(e2e.bare.map((r) => r.perSecond)), (v) => v.toFixed(1)), '—', '—', e2eLoad],
+  ['2 end-to-end admission', 'runner / bare, median of rounds', `${e2e.rounds}`, '—', 'bare client-node', fmt.ratio(e2e.ratio), e2eLoad],
+  ['2 end-to-end admission', 'submit → pod announced by the API server, p50 / p99 (median round): runner · bare', `${e2e.rounds}`, `${fmt.ms(spread(e2e.runner.map((r) => r.latencyMs.p50)).median)} / ${fmt.ms(spread(e2e.runner.map((r) => r.latencyMs.p99)).median)} · ${fmt.ms(spread(e2e.bare.map((r) => r.latencyMs.p50)).median)} / ${fmt.ms(spread(e2e.bare.map((r) => r.latencyMs.p99)).median)}`, '—', '—', e2eLoad],
+  ['3 scale', `${scale.pods} concurrent one-step runs through completion: runner peak RSS (VmHWM)`, '1', one(`${mib(scale.peakRssBytes)} MiB`), '—', '—', scaleLoad],
+  ['3 scale', 'runner watch connections (API server apiserver_longrunning_requests, with − without the runner)', '1', Object.entries(scale.watches).map(([k, v]) => `${k}: ${v}`).join(', '), '—', '—', scaleLoad],
+  ['3 scale', `completion seen: API server announces Succeeded → runner's durable finish record, p50 / p99 / max (${scale.completionSeenMs.n} pods)`, '1', `${fmt.ms(scale.completionSeenMs.p50)} / ${fmt.ms(scale.completionSeenMs.p99)} / ${fmt.ms(scale.completionSeenMs.max)}`, '—', '—', scaleLoad],
   ['5 start to ready', `spawn \`serve --config\` → first 200 from /ready (polled every ${start.pollMs} ms)`, `${start.seconds.runs}`, fmt.spread(start.seconds, ms), '—', '—', startLoad],
   ['6 policy', 'evaluation p50 / p99 (evaluate stage, schema check included)', '1', `${fmt.micros(policy.p50Micros)} / ${fmt.micros(policy.p99Micros)}`, '—', '—', policyLoad],
   ['6 policy', 'evaluations/s (one core)', '1', one(fmt.rate(policy.perSecond)), '—', '—', policyLoad],
@@ -77,13 +96,15 @@ const rows: string[][] = [
 console.log(`Machine: ${machine.cores} cores (${machine.model}); load before ${machine.loadBefore.map((l) => l.toFixed(2)).join(' ')}${quick ? '; QUICK run: counts too small for figures to mean anything' : ''}\n`);
 console.log('| scenario | measure | runs | min / median / max | baseline | ratio | load |\n|---|---|---:|---|---|---:|---:|');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-console.log('| 2 end-to-end admission | not yet measured: needs the reconciler (issue #5) | | | | | |');
-console.log('| 3 5,000-pod scale | not yet measured: needs the reconciler (issue #5) | | | | | |');
 
 const goals: Goal[] = [
   atLeast('decisions/s vs OPA sidecar (median of the rounds)', '≥ 3×', vsSidecar, 3),
   atLeast('decisions/s vs crypto floor (median of the rounds)', '≥ 0.5×', vsFloor, 0.5),
   atMost('decision p99 at 50 % load', '≤ 1 ms', wasm.paced.p99Micros / 1000, 1, (v) => `${v.toFixed(2)} ms`),
+  atLeast('end-to-end admission vs bare client-node (median of rounds)', '≥ 0.9×', e2e.ratio, 0.9),
+  atMost(`runner peak RSS with ${scale.pods} step pods`, '≤ 256 MiB', scale.peakRssBytes / 2 ** 20, 256, (v) => `${v.toFixed(0)} MiB`),
+  atMost('watch connections per kind', '1', Math.max(...Object.values(scale.watches)), 1, (v) => v.toFixed(0)),
+  atMost('completion seen p99', '≤ 1 s', scale.completionSeenMs.p99 / 1000, 1, (v) => `${(v * 1000).toFixed(0)} ms`),
   atMost('start to ready (median of runs)', '≤ 1.5 s', start.seconds.median, 1.5, (v) => `${(v * 1000).toFixed(0)} ms`),
   atLeast('audit append', '≥ 20,000 records/s', audit.append.perSecond, 20_000),
   atLeast('audit verify', '≥ 100,000 records/s', audit.verify.perSecond, 100_000),
@@ -91,6 +112,6 @@ const goals: Goal[] = [
 console.log('\n| goal | target | met | margin |\n|---|---|---|---|');
 for (const g of goals) console.log(`| ${g.measure} | ${g.goal} | ${quick ? 'not judged (quick)' : g.met ? 'met' : 'MISSED'} | ${quick ? '—' : g.margin} |`);
 
-const results = { date: new Date().toISOString(), quick, seconds: (performance.now() - started) / 1000, machine: { ...machine, loadAfter: loadavg() }, decision, start, policy, audit, goals: quick ? [] : goals };
+const results = { date: new Date().toISOString(), quick, seconds: (performance.now() - started) / 1000, machine: { ...machine, loadAfter: loadavg() }, decision, e2e, scale, start, policy, audit, goals: quick ? [] : goals };
 await writeFile(join(REPO_ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
 log(`wrote bench/results.json (${results.seconds.toFixed(0)} s)`);

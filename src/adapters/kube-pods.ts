@@ -32,6 +32,7 @@ export class KubePodGateway implements PodGateway {
     const labelSelector = this.selector;
     this.informer = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => this.core.listNamespacedPod({ namespace, labelSelector }), labelSelector);
     const onPod = (pod: V1Pod): void => {
+      slim(pod);
       const run = runOf(pod.metadata);
       if (run !== undefined) for (const l of this.listeners) l(run);
     };
@@ -153,6 +154,20 @@ export class KubePodGateway implements PodGateway {
     }
     return ok(deleted);
   }
+}
+
+/**
+ * What the cache keeps of a pod: the reconciler reads its metadata (name, owner, creation time)
+ * and status only. The spec and managedFields are most of a pod's bytes; with thousands of step
+ * pods cached they would be most of the runner's memory. Done in place: the informer caches this
+ * very object.
+ */
+function slim(pod: V1Pod): void {
+  if (pod.metadata !== undefined) {
+    delete pod.metadata.managedFields;
+    delete pod.metadata.annotations;
+  }
+  delete pod.spec;
 }
 
 /** The WorkflowRun that owns an object, by its ownerReference. */

@@ -44,6 +44,8 @@ export class KubeRunStore implements RunStore {
       labelSelector,
     );
     const onRun = (run: WorkflowRunResource): void => {
+      // The cache keeps this very object: managedFields are bytes nothing here reads.
+      if (run.metadata !== undefined) delete run.metadata.managedFields;
       const name = run.metadata?.name;
       if (name === undefined) return;
       const mine = this.written.get(name);

@@ -118,13 +118,14 @@ export async function observeStep(run: AdmittedRun, s: StepState, deps: Pipeline
     case 'running':
       return seen.reason === s.reason ? s : { ...s, reason: seen.reason, message: seen.message };
     case 'finished': {
-      await shipLogs(run, s.name, name, deps);
       const { phase, exitCode, reason } = seen.outcome;
-      if (phase === 'Succeeded') return finishStep(run, s, { phase, exitCode, reason }, deps, audit);
-      const error: RunnerError = reason === 'DeadlineExceeded'
+      const error: RunnerError | undefined = phase === 'Succeeded' ? undefined : reason === 'DeadlineExceeded'
         ? { code: 'STEP_DEADLINE_EXCEEDED', message: `step ${s.name} exceeded its deadline` }
         : { code: 'STEP_FAILED', message: `step ${s.name} failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}${reason !== undefined ? ` (${reason})` : ''}` };
-      return finishStep(run, s, { phase, exitCode, reason, error }, deps, audit);
+      // Recorded first (the end is what matters), then the log (the pod stays for the TTL).
+      const ended = await finishStep(run, s, { phase, exitCode, reason, error }, deps, audit);
+      await shipLogs(run, s.name, name, deps);
+      return ended;
     }
     case 'stuck':
       await deps.pods.delete(name);

@@ -32,7 +32,9 @@ export class Reconciler {
   private readonly starting = new Set<string>();
   private readonly waiters = new Map<string, Set<(run: RunObject) => void>>();
   private readonly inflight = new Set<Promise<void>>();
-  private runningCount: number | undefined;
+  /** Runs whose status says Running, and runs not started yet: kept from change events, never by a scan. */
+  private readonly runningNames = new Set<string>();
+  private readonly pendingNames = new Set<string>();
   private kicked = false;
   private resync: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -47,7 +49,10 @@ export class Reconciler {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    for (const run of this.deps.runs.list()) this.enqueue(run.name);
+    for (const run of this.deps.runs.list()) {
+      this.track(run.name, run);
+      this.enqueue(run.name);
+    }
     this.resync = setInterval(() => {
       for (const run of this.deps.runs.list()) this.enqueue(run.name);
       void this.collectOrphans();
@@ -120,13 +125,22 @@ export class Reconciler {
 
   /** The running count: what is Running in the API server plus what this process just let start. */
   running(): number {
-    this.runningCount ??= this.deps.runs.list().filter((r) => r.status?.phase === 'Running' || (this.starting.has(r.name) && !(r.status !== undefined && runDone(r.status.phase)))).length;
-    return this.runningCount;
+    let n = this.runningNames.size;
+    for (const name of this.starting) if (!this.runningNames.has(name)) n++;
+    return n;
+  }
+
+  private track(name: string, run: RunObject | undefined): void {
+    const phase = run === undefined ? undefined : (run.status?.phase ?? 'Pending');
+    if (phase === 'Running') this.runningNames.add(name);
+    else this.runningNames.delete(name);
+    if (phase === 'Pending') this.pendingNames.add(name);
+    else this.pendingNames.delete(name);
   }
 
   private changed(name: string): void {
-    this.runningCount = undefined;
     const run = this.deps.runs.get(name);
+    this.track(name, run);
     if (run?.status !== undefined && runDone(run.status.phase)) {
       this.starting.delete(name);
       const waiting = this.waiters.get(name);
@@ -140,12 +154,18 @@ export class Reconciler {
     this.enqueue(name);
   }
 
+  private waiting(): RunObject[] {
+    const runs: RunObject[] = [];
+    for (const name of this.pendingNames) {
+      const r = this.deps.runs.get(name);
+      if (r !== undefined && !this.starting.has(name) && !r.cancelRequested) runs.push(r);
+    }
+    return runs;
+  }
+
   private wakeOldestPending(): void {
     let oldest: RunObject | undefined;
-    for (const r of this.deps.runs.list()) {
-      if ((r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested) continue;
-      if (oldest === undefined || before(r, oldest)) oldest = r;
-    }
+    for (const r of this.waiting()) if (oldest === undefined || before(r, oldest)) oldest = r;
     if (oldest !== undefined) this.enqueue(oldest.name);
   }
 
@@ -158,8 +178,8 @@ export class Reconciler {
     if (this.starting.has(run.name)) return true;
     let taken = this.running();
     if (taken >= this.deps.config.maxConcurrent) return false;
-    for (const r of this.deps.runs.list()) {
-      if (r.name === run.name || (r.status?.phase ?? 'Pending') !== 'Pending' || this.starting.has(r.name) || r.cancelRequested || !before(r, run)) continue;
+    for (const r of this.waiting()) {
+      if (r.name === run.name || !before(r, run)) continue;
       if (++taken >= this.deps.config.maxConcurrent) {
         // The free slots belong to older runs: they go first (and are looked at now).
         this.wakeOldestPending();
@@ -167,7 +187,6 @@ export class Reconciler {
       }
     }
     this.starting.add(run.name);
-    this.runningCount = undefined;
     return true;
   };
 

@@ -22,7 +22,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   let env: TestCluster;
   let core: CoreV1Api;
   const helm = (...args: string[]) => run(tools.value.helm, [...args, '--kubeconfig', env.cluster.kubeconfig], {
-    env: { PATH: process.env.PATH ?? '', HELM_CACHE_HOME: join(env.work, 'helm', 'cache'), HELM_CONFIG_HOME: join(env.work, 'helm', 'config'), HELM_DATA_HOME: join(env.work, 'helm', 'data') },
+    env: { PATH: process.env.PATH ?? '', HOME: join(env.work, 'home'), HELM_CACHE_HOME: join(env.work, 'helm', 'cache'), HELM_CONFIG_HOME: join(env.work, 'helm', 'config'), HELM_DATA_HOME: join(env.work, 'helm', 'data') },
     maxBuffer: 16 * 1024 * 1024,
   });
   const until = async (what: string, probe: () => Promise<boolean>, ms = 60_000) => {
