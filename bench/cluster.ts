@@ -67,6 +67,9 @@ interface Env {
   close(): Promise<void>;
 }
 
+/** The runner's NODE_OPTIONS as the Helm chart sets them (values.yaml nodeOptions). */
+const CHART_NODE_OPTIONS = '--max-old-space-size=128 --max-semi-space-size=4';
+
 /** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
 const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
 
@@ -92,7 +95,7 @@ async function environment(log: (s: string) => void): Promise<Env> {
         server: { host: '127.0.0.1', port: 0 },
         kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
         ...extra,
-      }, work, { HOSTNAME: `${name}-0`, ...(PROFILE_DIR !== undefined ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
+      }, work, { HOSTNAME: `${name}-0`, NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}` });
       children.push(s);
       for (let i = 0; i < 100 && (await fetch(`${s.base}/ready`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
       return s;
@@ -111,20 +114,32 @@ async function podWatch(env: Env, selector: string): Promise<{ added: Map<string
   const added = new Map<string, number>();
   const succeeded = new Map<string, number>();
   const waiting = new Map<string, (t: number) => void>();
-  const req = await new Watch(env.kc).watch(`/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, { labelSelector: selector }, (type: string, pod: V1Pod) => {
-    const now = performance.now();
-    const name = pod.metadata?.name ?? '';
-    if (!added.has(name)) {
-      added.set(name, now);
-      waiting.get(name)?.(now);
-      waiting.delete(name);
-    }
-    if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
-  }, () => undefined);
+  let stopped = false;
+  let req: AbortController | undefined;
+  // Restarted when the API server ends it (a restart re-lists: a pod that succeeded during the gap
+  // is timed at the restart, which can only make the runner look faster, never slower).
+  const start = async (): Promise<void> => {
+    req = await new Watch(env.kc).watch(`/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, { labelSelector: selector }, (type: string, pod: V1Pod) => {
+      const now = performance.now();
+      const name = pod.metadata?.name ?? '';
+      if (!added.has(name)) {
+        added.set(name, now);
+        waiting.get(name)?.(now);
+        waiting.delete(name);
+      }
+      if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
+    }, () => {
+      if (!stopped) setTimeout(() => void start().catch(() => undefined), 200);
+    });
+  };
+  await start();
   return {
     added, succeeded,
     waitAdded: (name) => (added.has(name) ? Promise.resolve(added.get(name) ?? 0) : new Promise((resolve) => waiting.set(name, resolve))),
-    stop: () => req.abort(),
+    stop: () => {
+      stopped = true;
+      req?.abort();
+    },
   };
 }
 

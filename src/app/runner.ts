@@ -44,7 +44,7 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
     newId: randomUUID,
   };
   // This process is the only runner here: it reconciles without a Lease.
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 16, resyncMs: 30_000 });
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: 30_000 });
   reconciler.start();
   return {
     deps,

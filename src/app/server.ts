@@ -201,7 +201,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   };
 
   // Every replica admits; only the Lease holder reconciles (DESIGN §1).
-  const reconciler = new Reconciler(observed, { isLeader: () => lease.role() === 'leader' && !draining, workers: 16, resyncMs: 30_000 });
+  const reconciler = new Reconciler(observed, { isLeader: () => lease.role() === 'leader' && !draining, workers: 64, resyncMs: 30_000 });
   reconciler.start();
   const startRun = (run: AdmittedRun): void => {
     log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
