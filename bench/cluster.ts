@@ -68,7 +68,7 @@ interface Env {
 }
 
 /** The runner's NODE_OPTIONS as the Helm chart sets them (values.yaml nodeOptions). */
-const CHART_NODE_OPTIONS = '--max-old-space-size=128 --max-semi-space-size=4';
+const CHART_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=4';
 
 /** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
 const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
@@ -258,6 +258,7 @@ export async function scaleBench(o: { pods: number; concurrency: number; runSeco
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
     while (Date.now() < deadline) {
+      if (serve.child.exitCode !== null || serve.child.signalCode !== null) throw new Error(`the runner exited during the scale run: ${serve.stderr().slice(-2000)}`);
       // The runner's own count of finished workflows (cheap to poll, unlike re-reading the audit log).
       const metrics = await fetch(`${serve.base}/metrics`).then((r) => r.text(), () => '');
       finished = metrics.split('\n').filter((l) => l.startsWith('kubiya_workflows_completed{')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);

@@ -1,4 +1,5 @@
-import { ApiException, CoreV1Api, CustomObjectsApi, makeInformer, NetworkingV1Api, type Informer, type KubeConfig, type ObjectCache, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, makeInformer, NetworkingV1Api, type KubeConfig, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { Followed } from './followed.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
 import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
@@ -11,26 +12,24 @@ const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliu
  * this runner's pods are followed by ONE informer (list + watch) filtered by the kubiya.ai/runner
  * label — never a watch per pod; a change is reported as the name of the run that owns the pod.
  */
-export class KubePodGateway implements PodGateway {
+export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
   private readonly core: CoreV1Api;
   private readonly networking: NetworkingV1Api;
   private readonly custom: CustomObjectsApi;
-  private readonly informer: Informer<V1Pod> & ObjectCache<V1Pod>;
-  private readonly listeners: ((run: string) => void)[] = [];
   private readonly namespace: string;
   private readonly selector: string;
   private readonly egressMode: EgressMode;
-  private started: Promise<void> | undefined;
 
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
+    const core = kc.makeApiClient(CoreV1Api);
+    const labelSelector = `${LABELS.runner}=${runner}`;
+    super(makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector));
+    this.core = core;
     this.namespace = namespace;
     this.egressMode = egressMode;
-    this.core = kc.makeApiClient(CoreV1Api);
     this.networking = kc.makeApiClient(NetworkingV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.selector = `${LABELS.runner}=${runner}`;
-    const labelSelector = this.selector;
-    this.informer = makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => this.core.listNamespacedPod({ namespace, labelSelector }), labelSelector);
+    this.selector = labelSelector;
     const onPod = (pod: V1Pod): void => {
       slim(pod);
       const run = runOf(pod.metadata);
@@ -39,23 +38,6 @@ export class KubePodGateway implements PodGateway {
     this.informer.on('add', onPod);
     this.informer.on('update', onPod);
     this.informer.on('delete', onPod);
-    this.informer.on('error', () => {
-      // client-node does not restart an informer after an error; do it after a short pause.
-      setTimeout(() => void this.informer.start().catch(() => undefined), 500).unref();
-    });
-  }
-
-  start(): Promise<void> {
-    this.started ??= this.informer.start();
-    return this.started;
-  }
-
-  async stop(): Promise<void> {
-    await this.informer.stop();
-  }
-
-  onChange(listener: (run: string) => void): void {
-    this.listeners.push(listener);
   }
 
   cached(name: string): V1Pod | undefined {

@@ -1,4 +1,5 @@
-import { ApiException, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { Followed } from './followed.ts';
 import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../pipeline/types.ts';
@@ -21,28 +22,26 @@ interface WorkflowRunResource extends KubernetesObject {
  * subresource; what this process last wrote is kept until the informer catches up, so a pass never
  * decides from a status older than its own.
  */
-export class KubeRunStore implements RunStore {
+export class KubeRunStore extends Followed<WorkflowRunResource> implements RunStore {
   private readonly api: CustomObjectsApi;
   private readonly namespace: string;
   private readonly runner: string;
-  private readonly informer: Informer<WorkflowRunResource> & ObjectCache<WorkflowRunResource>;
   private readonly written = new Map<string, WorkflowRunResource>();
   private readonly views = new Map<string, { readonly source: WorkflowRunResource; readonly view: RunObject }>();
-  private readonly listeners: ((name: string) => void)[] = [];
-  private started: Promise<void> | undefined;
 
   constructor(kc: KubeConfig, namespace: string, runner: string) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
-    this.namespace = namespace;
-    this.runner = runner;
+    const api = kc.makeApiClient(CustomObjectsApi);
     const labelSelector = `${LABELS.runner}=${runner}`;
     const { group, version, plural } = WORKFLOWRUN;
-    this.informer = makeInformer<WorkflowRunResource>(
+    super(makeInformer<WorkflowRunResource>(
       kc,
       `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      () => this.api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+      () => api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
-    );
+    ));
+    this.api = api;
+    this.namespace = namespace;
+    this.runner = runner;
     const onRun = (run: WorkflowRunResource): void => {
       // The cache keeps this very object: managedFields are bytes nothing here reads.
       if (run.metadata !== undefined) delete run.metadata.managedFields;
@@ -61,22 +60,6 @@ export class KubeRunStore implements RunStore {
       }
       onRun(run);
     });
-    this.informer.on('error', () => {
-      setTimeout(() => void this.informer.start().catch(() => undefined), 500).unref();
-    });
-  }
-
-  start(): Promise<void> {
-    this.started ??= this.informer.start();
-    return this.started;
-  }
-
-  async stop(): Promise<void> {
-    await this.informer.stop();
-  }
-
-  onChange(listener: (name: string) => void): void {
-    this.listeners.push(listener);
   }
 
   async claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {

@@ -60,7 +60,7 @@ describe('Helm chart', () => {
     assert.equal(find(objs, 'Secret').length, 0);
     const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { template: V1Pod } };
     assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'RUNNER_TOKEN')!.valueFrom!.secretKeyRef!.name, 'my-token');
-    assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'NODE_OPTIONS')!.value, '--max-old-space-size=128 --max-semi-space-size=4');
+    assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'NODE_OPTIONS')!.value, '--max-old-space-size=192 --max-semi-space-size=4');
   });
 
   test('replicas, ServiceMonitor on, Cilium egress mode, retained audit volumes', async () => {
