@@ -16,7 +16,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../src/adapters/audit-file.ts';
 import { buildBundle } from '../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
@@ -26,6 +26,7 @@ import { buildPod } from '../src/pod/build.ts';
 import { validate } from '../src/validate/validate.ts';
 import { requireTools } from '../test/support/cluster.ts';
 import { startServe, type ServeProcess } from '../test/support/serve-process.ts';
+import { watchAll } from '../test/support/watch.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
 
 const ISSUER = 'https://bench.control-plane';
@@ -114,32 +115,20 @@ async function podWatch(env: Env, selector: string): Promise<{ added: Map<string
   const added = new Map<string, number>();
   const succeeded = new Map<string, number>();
   const waiting = new Map<string, (t: number) => void>();
-  let stopped = false;
-  let req: AbortController | undefined;
-  // Restarted when the API server ends it (a restart re-lists: a pod that succeeded during the gap
-  // is timed at the restart, which can only make the runner look faster, never slower).
-  const start = async (): Promise<void> => {
-    req = await new Watch(env.kc).watch(`/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, { labelSelector: selector }, (type: string, pod: V1Pod) => {
-      const now = performance.now();
-      const name = pod.metadata?.name ?? '';
-      if (!added.has(name)) {
-        added.set(name, now);
-        waiting.get(name)?.(now);
-        waiting.delete(name);
-      }
-      if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
-    }, () => {
-      if (!stopped) setTimeout(() => void start().catch(() => undefined), 200);
-    });
-  };
-  await start();
+  const w = await watchAll<V1Pod>(env.kc, `/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, selector, (type, pod) => {
+    const now = performance.now();
+    const name = pod.metadata?.name ?? '';
+    if (!added.has(name)) {
+      added.set(name, now);
+      waiting.get(name)?.(now);
+      waiting.delete(name);
+    }
+    if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
+  });
   return {
     added, succeeded,
     waitAdded: (name) => (added.has(name) ? Promise.resolve(added.get(name) ?? 0) : new Promise((resolve) => waiting.set(name, resolve))),
-    stop: () => {
-      stopped = true;
-      req?.abort();
-    },
+    stop: () => w.stop(),
   };
 }
 

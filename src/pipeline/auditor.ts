@@ -19,9 +19,9 @@ export class AuditUnavailable extends Error {
  */
 export function auditor(deps: PipelineDeps) {
   const runner = deps.config.runner;
-  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError): Promise<AuditRecord> =>
+  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError, id?: string): Promise<AuditRecord> =>
     deps.audit.append({
-      decision_id: deps.newId(),
+      decision_id: id ?? deps.newId(),
       timestamp: deps.now().toISOString(),
       stage,
       outcome,
@@ -43,7 +43,8 @@ export function auditor(deps: PipelineDeps) {
     passed: (stage: AuditStage, message: string, fields: Fields = {}) => write(stage, 'allow', message, fields),
     denied: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'deny', error.message, fields, error),
     errored: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'error', error.message, fields, error),
-    finished: (outcome: 'success' | 'failure', message: string, fields: Fields, error?: RunnerError) => write('finish', outcome, message, fields, error),
+    /** `id`: a decision_id fixed for this step of this run, so a record repeated after a crash is recognisably the same. */
+    finished: (outcome: 'success' | 'failure', message: string, fields: Fields, error?: RunnerError, id?: string) => write('finish', outcome, message, fields, error, id),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { maskInput } from '../audit/mask.ts';
 import { egressObject } from '../egress/network-policy.ts';
@@ -159,6 +160,12 @@ async function shipLogs(run: AdmittedRun, step: string, pod: string, deps: Pipel
   }
 }
 
+/** The decision_id of a step's end: UUID-shaped, derived from the run's uid and the step's name. */
+export function endId(run: AdmittedRun, step: string): string {
+  const h = createHash('sha256').update(`${run.uid ?? run.name}\0${step}\0end`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
 export interface StepEnd {
   readonly phase: 'Succeeded' | 'Failed' | 'Cancelled';
   readonly exitCode?: number | undefined;
@@ -171,8 +178,12 @@ export async function finishStep(run: AdmittedRun, s: StepState, end: StepEnd, d
   const now = deps.now();
   const pod = { name: s.pod ?? stepPodName(run, s.name), namespace: deps.config.namespace, phase: end.phase, ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}), ...(end.reason !== undefined ? { reason: end.reason } : {}) };
   const at: Fields = { workflow: run.ref, step: s.name, pod };
-  if (end.phase === 'Succeeded') await audit.finished('success', `step ${s.name} succeeded`, at);
-  else await audit.finished('failure', end.error?.message ?? `step ${s.name} ${end.phase.toLowerCase()}`, at, end.error);
+  // A pass killed after this record and before the status write records the end again on the next
+  // pass; with the same decision_id, so the control plane (which de-duplicates events by id) and an
+  // auditor see one end.
+  const id = endId(run, s.name);
+  if (end.phase === 'Succeeded') await audit.finished('success', `step ${s.name} succeeded`, at, undefined, id);
+  else await audit.finished('failure', end.error?.message ?? `step ${s.name} ${end.phase.toLowerCase()}`, at, end.error, id);
   if (s.startedAt !== undefined) deps.observer?.stepFinished(s.name, Math.max(0, (now.getTime() - new Date(s.startedAt).getTime()) / 1000));
   return {
     ...s,

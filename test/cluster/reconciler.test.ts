@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, Watch, type V1Pod } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
@@ -13,6 +13,7 @@ import { egressObject } from '../../src/egress/network-policy.ts';
 import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { watchAll } from '../support/watch.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -169,10 +170,10 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     const ns = env.cluster.workflowsNamespace;
     // Every pod this runner ever has, by name → the uids seen: a duplicate would show a second uid.
     const uids = new Map<string, Set<string>>();
-    const watch = await new Watch(env.kc).watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `kubiya.ai/runner=${name}` }, (_type: string, pod: V1Pod) => {
+    const watch = await watchAll<V1Pod>(env.kc, `/api/v1/namespaces/${ns}/pods`, `kubiya.ai/runner=${name}`, (_type, pod) => {
       const n = pod.metadata?.name ?? '';
       uids.set(n, (uids.get(n) ?? new Set()).add(pod.metadata?.uid ?? ''));
-    }, () => undefined);
+    });
     try {
       const started = Date.now();
       const reports = await Promise.all(Array.from({ length: 100 }, (_, i) => submit(r, name, {
@@ -197,7 +198,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       assert.deepEqual([...uids].filter(([, u]) => u.size > 1), [], 'no step ever had two pods');
       assert.equal((await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
     } finally {
-      watch.abort();
+      watch.stop();
     }
   });
 
