@@ -29,7 +29,7 @@ export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, Pipel
 export { evaluate, policyInput };
 
 /** The WorkflowRun name of an assignment: derived from its jti, so a replay collides. */
-export const runNameOf = (jti: string): string => dnsSafeName(`wr-${jti}`);
+const runNameOf = (jti: string): string => dnsSafeName(`wr-${jti}`);
 
 /** receive → verify → validate → claim; each outcome audited. Creates nothing but the WorkflowRun. */
 export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
@@ -121,7 +121,7 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit)))) steps = replace(steps, s);
   for (const name of [...next.skip, ...plan(run.value.workflow, steps).skip]) steps = replace(steps, { name, phase: 'Skipped', message: 'an earlier step did not succeed' });
 
-  const phase = runPhaseOf(steps, true);
+  const phase = runPhaseOf(steps);
   const failed = steps.find((s) => s.code !== undefined);
   const pass = await write(obj, deps, {
     phase,
@@ -131,7 +131,6 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
     startedAt: status?.startedAt ?? now(),
     ...(runDone(phase) ? { finishedAt: now() } : {}),
   }, status);
-  if (runDone(phase)) deps.observer?.workflowFinished(phase === 'Succeeded' ? 'success' : 'failed');
   return runDone(phase) ? pass : { requeueAfterMs: Math.min(pass.requeueAfterMs ?? Infinity, nextCheckMs(run.value, steps, deps)) };
 }
 
@@ -212,6 +211,8 @@ async function write(obj: RunObject, deps: PipelineDeps, status: RunStatus, prev
   if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(status)) {
     const written = await deps.runs.writeStatus(obj.name, status);
     if (!written.ok) return { requeueAfterMs: 1000 };
+    // Counted once, when the end is written (also for a rejected token or a cancellation).
+    if (runDone(status.phase) && (previous === undefined || !runDone(previous.phase))) deps.observer?.workflowFinished(status.phase === 'Succeeded' ? 'success' : 'failed');
   }
   return runDone(status.phase) ? { requeueAfterMs: deps.config.ttlAfterFinishedSeconds * 1000 } : status.phase === 'Pending' ? { requeueAfterMs: 5000 } : {};
 }

@@ -22,7 +22,7 @@ export async function runAssignment(raw: RawAssignment, deps: PipelineDeps, reco
 }
 
 /** A finished WorkflowRun's status as the per-step report the demo prints. */
-export function reportOf(run: AdmittedRun, done: RunObject | undefined): AssignmentReport {
+function reportOf(run: AdmittedRun, done: RunObject | undefined): AssignmentReport {
   if (done?.status === undefined) return { accepted: true, code: 'WATCH_FAILED', message: `run ${run.name} did not finish in time`, workflow: run.ref, steps: [] };
   const { status } = done;
   const steps = status.steps.map((s): StepReport => ({

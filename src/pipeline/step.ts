@@ -16,11 +16,11 @@ import type { Auditor, Fields } from './auditor.ts';
 import type { AdmittedRun, PipelineDeps } from './types.ts';
 
 /** The ownerReference that ties what a step needs to its WorkflowRun (garbage-collected with it). */
-export function ownerOf(run: AdmittedRun): V1OwnerReference | undefined {
+function ownerOf(run: AdmittedRun): V1OwnerReference | undefined {
   return run.uid === undefined ? undefined : { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run.name, uid: run.uid, controller: true, blockOwnerDeletion: true };
 }
 
-export const stepPodName = (run: AdmittedRun, step: string): string => podName(run.workflow.runId, step);
+const stepPodName = (run: AdmittedRun, step: string): string => podName(run.workflow.runId, step);
 
 export function stepTimeoutSeconds(step: Step | undefined, deps: PipelineDeps): number {
   return step?.timeout !== undefined ? durationSeconds(step.timeout) : deps.config.defaultTimeoutSeconds;
@@ -139,8 +139,8 @@ export async function observeStep(run: AdmittedRun, s: StepState, deps: Pipeline
 }
 
 /** The most of a step's log that goes to the control plane, and the size of each event's chunk. */
-export const LOG_LIMIT_BYTES = 256 * 1024;
-export const LOG_CHUNK_BYTES = 16 * 1024;
+const LOG_LIMIT_BYTES = 256 * 1024;
+const LOG_CHUNK_BYTES = 16 * 1024;
 
 /**
  * The step container's log, once it ended, to the observer (which sends it to the control plane
@@ -161,7 +161,7 @@ async function shipLogs(run: AdmittedRun, step: string, pod: string, deps: Pipel
 }
 
 /** The decision_id of a step's end: UUID-shaped, derived from the run's uid and the step's name. */
-export function endId(run: AdmittedRun, step: string): string {
+function endId(run: AdmittedRun, step: string): string {
   const h = createHash('sha256').update(`${run.uid ?? run.name}\0${step}\0end`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

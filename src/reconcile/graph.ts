@@ -56,9 +56,9 @@ export function plan(workflow: Workflow, states: readonly StepState[]): Plan {
   return { start, skip: [] };
 }
 
-/** The run's phase from its steps: Running until every step is done, then Succeeded or Failed. */
-export function runPhaseOf(states: readonly StepState[], started: boolean): RunPhase {
-  if (!states.every(stepDone)) return started || states.some((s) => s.phase !== 'Pending') ? 'Running' : 'Pending';
+/** The phase of a started run from its steps: Running until every step is done, then Succeeded, Failed or Cancelled. */
+export function runPhaseOf(states: readonly StepState[]): RunPhase {
+  if (!states.every(stepDone)) return 'Running';
   if (states.some((s) => s.phase === 'Cancelled')) return 'Cancelled';
   return states.every((s) => s.phase === 'Succeeded') ? 'Succeeded' : 'Failed';
 }

@@ -24,7 +24,7 @@ export function podOutcome(pod: V1Pod): PodOutcome | undefined {
 }
 
 /** Waiting reasons that never resolve by themselves: the step fails once the grace period is over. */
-export const FAIL_FAST_REASONS: ReadonlySet<string> = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
+const FAIL_FAST_REASONS: ReadonlySet<string> = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
 
 export type PodJudgement =
   | { readonly kind: 'finished'; readonly outcome: PodOutcome }

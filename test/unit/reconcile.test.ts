@@ -31,10 +31,10 @@ describe('graph: dependsOn, order, stop at the first failure', () => {
     const w = wf([{ name: 'a', dependsOn: [] }, { name: 'b', dependsOn: [] }, { name: 'c', dependsOn: ['a', 'b'] }]);
     const p = plan(w, states({ a: 'Failed', b: 'Running', c: 'Pending' }));
     assert.deepEqual([p.start, p.skip], [[], ['c']]);
-    assert.equal(runPhaseOf(states({ a: 'Failed', b: 'Running', c: 'Skipped' }), true), 'Running');
-    assert.equal(runPhaseOf(states({ a: 'Failed', b: 'Succeeded', c: 'Skipped' }), true), 'Failed');
-    assert.equal(runPhaseOf(states({ a: 'Succeeded', b: 'Succeeded', c: 'Succeeded' }), true), 'Succeeded');
-    assert.equal(runPhaseOf(states({ a: 'Cancelled', b: 'Cancelled', c: 'Cancelled' }), true), 'Cancelled');
+    assert.equal(runPhaseOf(states({ a: 'Failed', b: 'Running', c: 'Skipped' })), 'Running');
+    assert.equal(runPhaseOf(states({ a: 'Failed', b: 'Succeeded', c: 'Skipped' })), 'Failed');
+    assert.equal(runPhaseOf(states({ a: 'Succeeded', b: 'Succeeded', c: 'Succeeded' })), 'Succeeded');
+    assert.equal(runPhaseOf(states({ a: 'Cancelled', b: 'Cancelled', c: 'Cancelled' })), 'Cancelled');
     assert.equal(summary(states({ a: 'Failed', b: 'Succeeded', c: 'Skipped' })), '1/3 succeeded, 1 failed, 1 skipped');
   });
 
