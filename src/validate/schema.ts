@@ -56,8 +56,9 @@ type ResourceSpec = z.infer<typeof containerResources>;
 
 /** Issues for each resource whose (non-zero) request is above its (non-zero) limit. */
 function requestsWithinLimits(r: ResourceSpec | undefined, path: (string | number)[], ctx: z.RefinementCtx): void {
+  const limits: Readonly<Record<string, string | undefined>> = r?.limits ?? {};
   for (const [name, request] of Object.entries(r?.requests ?? {})) {
-    const limit = r?.limits?.[name as keyof ResourceSpec['limits'] & string];
+    const limit = limits[name];
     if (request === undefined || limit === undefined) continue;
     const [req, lim] = [quantityValue(request), quantityValue(limit)];
     if (req !== undefined && lim !== undefined && lim > 0 && req > lim) {

@@ -26,6 +26,7 @@ const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u2
 /** A string as it may appear in a message or an audit record: lone surrogates and NULs escaped. */
 export function printable(s: string): string {
   // No `u` flag: the class and the lookarounds see UTF-16 code units, so only lone halves match.
+  // eslint-disable-next-line no-control-regex -- NUL is what is escaped
   return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
