@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { test } from 'node:test';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -15,6 +16,14 @@ test('every example workflow under examples/ is valid', async () => {
     const r = validate(await readWorkflowFile(new URL(f, dir).pathname));
     assert.ok(r.ok, `${f}: ${r.ok ? '' : JSON.stringify(r.error.details)}`);
   }
+});
+
+test('docs/workflow.md: the example claim is valid as written', async () => {
+  const text = await readFile(new URL('../../docs/workflow.md', import.meta.url), 'utf8');
+  const block = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
+  assert.ok(block !== undefined);
+  const r = validate(parse(block));
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.error.details));
 });
 
 const rejects: [string, unknown, string][] = [
