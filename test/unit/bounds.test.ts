@@ -252,3 +252,17 @@ test('container names are unique across init containers, sidecars and the step\'
   assert.deepEqual(issuesOf(wf({ sidecars: [{ name: 'a', image: 'p:1' }, { name: 'a', image: 'p:1' }] }))?.paths, ['workflow.steps.0.sidecars.1.name']);
   assert.equal(issuesOf(wf({ initContainers: [{ name: 'a', image: 'p:1' }], sidecars: [{ name: 'b', image: 'p:1' }] })), undefined);
 });
+
+test('runner.workflow.defaultResources: the defaults by default, `{}` for none, and a zero default is refused (it would mean no limit)', () => {
+  const byDefault = loadConfig(configWith(''), {});
+  assert.ok(byDefault.ok);
+  assert.deepEqual(byDefault.value.runner.workflow.defaultResources, { requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } });
+  const none = loadConfig(configWith('workflow: { defaultResources: {} }'), {});
+  assert.ok(none.ok);
+  assert.deepEqual(none.value.runner.workflow.defaultResources, {});
+  for (const zero of ['0', '0Mi', '0m']) {
+    const c = loadConfig(configWith(`workflow: { defaultResources: { limits: { memory: "${zero}" } } }`), {});
+    assert.equal(c.ok, false, zero);
+    if (!c.ok) assert.match(c.error.message, /runner\.workflow\.defaultResources\.limits\.memory/);
+  }
+});
