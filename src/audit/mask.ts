@@ -109,10 +109,12 @@ export function maskValue(value: unknown, base: string, masked: string[]): unkno
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
-          for (let n = 2; key in out; n++) key = `${maskedKey}-${n}`;
+          for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
           masked.push(`${path}/${segment(key)}`);
         }
-        out[key] = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k);
+        const value = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k);
+        // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       }
       return out;
     }

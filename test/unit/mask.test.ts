@@ -162,3 +162,13 @@ test('log lines: credential-looking text is masked in messages and at any key, b
   assert.ok(text.includes('ECONNREFUSED'), 'error properties are kept');
   assert.ok(text.includes('https://u:***@h/x'));
 });
+
+test('a "__proto__" key stays a plain key (no prototype change), and keys are masked without collisions', () => {
+  const input: unknown = JSON.parse(`{"__proto__": {"x": "Bearer ${SECRET}abcdef"}, "${GHP}": 1, "PASSWORD=${SECRET}": 2}`);
+  const masked: string[] = [];
+  const out = maskValue(input, '', masked) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.ok(Object.hasOwn(out, '__proto__'));
+  assert.ok(!JSON.stringify(out).includes(SECRET) && !JSON.stringify(out).includes(GHP));
+  assert.equal(Object.keys(out).length, 3);
+});
