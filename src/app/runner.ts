@@ -7,6 +7,7 @@ import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import type { PipelineConfig, PipelineDeps } from '../pipeline.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
+import { DEFAULT_RESOURCES } from '../pod/resources.ts';
 
 export interface RunnerSetup {
   readonly config: PipelineConfig;
@@ -71,6 +72,7 @@ export function defaultPipelineConfig(runner: string, issuer: string, namespace 
     egressMode: 'networkpolicy',
     storageClass: 'kubiya-local',
     workspaceSize: '10Gi',
+    defaultResources: DEFAULT_RESOURCES,
     receive: { maxTokenBytes: 64 * 1024 },
     verify: { algorithms: ['EdDSA', 'ES256'], issuer, audience: runner, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 },
     profile: { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false },

@@ -133,6 +133,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       egressMode: config.egress.mode,
       storageClass: config.runner.storage.storageClass,
       workspaceSize: config.runner.storage.workspaceSize,
+      defaultResources: config.runner.workflow.defaultResources,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
       verify: { algorithms: config.controlPlane.algorithms, issuer: config.controlPlane.issuer, audience: config.runner.name, maxTokenAgeSeconds: config.controlPlane.maxTokenAge, clockToleranceSeconds: config.controlPlane.clockTolerance },
       profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },

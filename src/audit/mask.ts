@@ -1,58 +1,162 @@
+import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
 
-type Env = Record<string, string | { secretRef: { secret: string; key: string } }>;
+/**
+ * Credentials never land in the permanent log (issue 14 §6). The audit log is hash-chained: what is
+ * written can never be redacted later without breaking verification, so every record is masked
+ * BEFORE it is hashed, and the JSON pointers of what was masked are listed in the record's
+ * `masked` array (OPA's decision-log convention). The app logger uses the same patterns.
+ *
+ * THE PATTERN LIST (one table, exported; test/unit/mask.test.ts checks every row both ways). The
+ * sources are RE2-compatible (no lookaround, no backreference) so the same list can drive a Rego
+ * `regex.match` rule (a `secrets` policy) without translation; case-insensitive rows say so
+ * instead of using inline flags.
+ */
+export interface CredentialPattern {
+  /** Stable name, e.g. for a policy violation message. */
+  readonly name: string;
+  /** What it finds. */
+  readonly description: string;
+  /**
+   * RE2/ECMAScript source. Group 1, when present, is kept (a prefix such as `Bearer `), and so is
+   * group 2 (a suffix such as the `@` before a URL's host); the rest of the match is masked.
+   */
+  readonly source: string;
+  readonly caseInsensitive: boolean;
+}
 
-function maskEnv(env: Env | undefined, base: string, masked: string[]): Env | undefined {
-  if (env === undefined) return undefined;
-  const out: Env = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (typeof value === 'string') {
-      out[name] = '***';
-      masked.push(`${base}/${name}`);
-    } else {
-      out[name] = value;
-    }
+/** What a masked credential is replaced with. */
+export const MASK = '***';
+
+export const CREDENTIAL_PATTERNS: readonly CredentialPattern[] = Object.freeze([
+  { name: 'pem-private-key', description: 'a PEM private key block (also an unterminated one)', source: '(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----)[\\s\\S]*?(-----END[A-Z0-9 ]*PRIVATE KEY-----|$)', caseInsensitive: false },
+  { name: 'url-userinfo-password', description: 'the password of a URL\'s userinfo (scheme://user:password@host)', source: '([A-Za-z][A-Za-z0-9+.-]*://[^\\s:/?#@]*:)[^\\s/?#@]+(@)', caseInsensitive: false },
+  { name: 'authorization-header', description: 'the value of an Authorization header (any scheme)', source: '(authorization["\']?\\s*[:=]\\s*["\']?(?:(?:bearer|basic|token|digest|negotiate)\\s+)?)[^\\s"\',;]+', caseInsensitive: true },
+  { name: 'bearer-token', description: 'a bearer token outside a header', source: '(\\bbearer\\s+)[A-Za-z0-9._~+/-]{16,}=*', caseInsensitive: true },
+  { name: 'basic-credentials', description: 'HTTP Basic credentials outside a header', source: '(\\bbasic\\s+)[A-Za-z0-9+/]{16,}={0,2}', caseInsensitive: true },
+  { name: 'aws-access-key-id', description: 'an AWS access key id', source: '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b', caseInsensitive: false },
+  { name: 'github-token', description: 'a GitHub token (classic, OAuth, app, refresh)', source: '\\bgh[pousr]_[A-Za-z0-9]{36,255}\\b', caseInsensitive: false },
+  { name: 'github-fine-grained-token', description: 'a GitHub fine-grained personal access token', source: '\\bgithub_pat_[A-Za-z0-9_]{22,255}\\b', caseInsensitive: false },
+  { name: 'slack-token', description: 'a Slack token', source: '\\bxox[abposr]-[A-Za-z0-9-]{10,}', caseInsensitive: false },
+  { name: 'jwt', description: 'a JSON Web Token (compact JWS/JWE)', source: '\\beyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*', caseInsensitive: false },
+  { name: 'google-api-key', description: 'a Google API key', source: '\\bAIza[0-9A-Za-z_-]{35}\\b', caseInsensitive: false },
+  { name: 'stripe-secret-key', description: 'a Stripe secret or restricted key', source: '\\b[sr]k_live_[0-9A-Za-z]{16,}\\b', caseInsensitive: false },
+  { name: 'secret-assignment', description: 'a value assigned to a name that looks like a secret (PASSWORD=..., --token=..., "apiKey": "...")', source: '([A-Za-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["\']?\\s*[:=]\\s*)(?:"[^"]*"|\'[^\']*\'|[^\\s"\'&;,*][^\\s"\'&;,]*)', caseInsensitive: true },
+]);
+
+/** Names (of env variables, of command-line flags) whose value is a secret. RE2-compatible. */
+export const SECRET_NAME = { source: '(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)', caseInsensitive: true } as const;
+
+const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
+  ...p,
+  re: new RegExp(p.source, p.caseInsensitive ? 'gi' : 'g'),
+  // The number of capture groups: an empty alternative always matches and reports every group.
+  groups: (new RegExp(`${p.source}|`).exec('')?.length ?? 1) - 1,
+}));
+const SECRET_FLAG = new RegExp(`^--?[A-Za-z0-9_.-]*${SECRET_NAME.source}$`, 'i');
+
+/** `text` with every credential the patterns find replaced by ***; the names of the patterns that hit. */
+export function maskText(text: string): { readonly text: string; readonly hits: readonly string[] } {
+  let out = text;
+  const hits: string[] = [];
+  for (const p of COMPILED) {
+    const next = out.replace(p.re, (_match: string, ...rest: unknown[]) => {
+      const [prefix, suffix] = [p.groups >= 1 ? rest[0] : undefined, p.groups >= 2 ? rest[1] : undefined];
+      return `${typeof prefix === 'string' ? prefix : ''}${MASK}${typeof suffix === 'string' ? suffix : ''}`;
+    });
+    if (next !== out) hits.push(p.name);
+    out = next;
   }
-  return out;
+  return { text: out, hits };
+}
+
+/** RFC 6901 escaping of one pointer segment. */
+const segment = (k: string | number): string => String(k).replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * `value` with credentials masked, every changed string's JSON pointer (from `base`) pushed onto
+ * `masked`. Three rules, in order:
+ *   - a plain env value (under a key `env`: a map of name → string, or a list of {name, value}) is
+ *     masked whole, whatever it looks like: env is where credentials go by habit;
+ *   - in an argv-like list of strings, the element after a flag named like a secret
+ *     (`--password`, `--api-key`, `-token`) is masked whole;
+ *   - every other string (keys included) is masked where a CREDENTIAL_PATTERNS row matches.
+ */
+export function maskValue(value: unknown, base: string, masked: string[]): unknown {
+  const walk = (v: unknown, path: string, parentKey: string | undefined): unknown => {
+    if (typeof v === 'string') {
+      const m = maskText(v);
+      if (m.text === v) return v;
+      masked.push(path);
+      return m.text;
+    }
+    if (Array.isArray(v)) {
+      if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
+      return v.map((x: unknown, i) => {
+        const previous: unknown = v[i - 1];
+        if (typeof x === 'string' && typeof previous === 'string' && SECRET_FLAG.test(previous) && x !== MASK) {
+          masked.push(`${path}/${i}`);
+          return MASK;
+        }
+        return walk(x, `${path}/${i}`, undefined);
+      });
+    }
+    if (typeof v === 'object' && v !== null) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
+        const maskedKey = maskText(k).text;
+        let key = k;
+        if (maskedKey !== k) {
+          key = maskedKey;
+          for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
+          masked.push(`${path}/${segment(key)}`);
+        }
+        const value = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k);
+        // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return v;
+  };
+  const maskWhole = (x: string, path: string): string => {
+    if (x !== MASK) masked.push(path);
+    return MASK;
+  };
+  const maskEnvEntry = (e: unknown, path: string): unknown => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) return walk(e, path, undefined);
+    const { value: plain, ...rest } = e as Record<string, unknown>;
+    const restMasked = walk(rest, path, undefined) as Record<string, unknown>;
+    return typeof plain === 'string' ? { ...restMasked, value: maskWhole(plain, `${path}/value`) } : { ...restMasked, ...(plain !== undefined ? { value: walk(plain, `${path}/value`, undefined) } : {}) };
+  };
+  return walk(value, base, undefined);
+}
+
+/** Fields of an audit entry that are ours, never user text, and not masked. */
+const OWN_FIELDS = new Set(['decision_id', 'timestamp', 'stage', 'outcome', 'code', 'runner', 'labels', 'masked', 'erased', 'metrics', 'bundles']);
+
+/**
+ * An audit entry as it may be written: every field that can carry user text (message, input,
+ * result, patch, pod, workflow, step, path) masked, and `masked` listing each masked JSON pointer
+ * (merged with what the entry already listed, without duplicates). Apply before hashing.
+ */
+export function maskEntry<E extends AuditEntry>(entry: E): E {
+  const masked: string[] = [...(entry.masked ?? [])];
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry)) out[k] = OWN_FIELDS.has(k) || v === undefined ? v : maskValue(v, `/${segment(k)}`, masked);
+  const unique = [...new Set(masked)];
+  return (unique.length > 0 ? { ...out, masked: unique } : out) as E;
 }
 
 /**
  * The policy input as it may be written to the audit log: plain env values (which may hold
- * credentials) are replaced by "***" before hashing, and their JSON pointers listed in `masked`.
- * Secret references keep their names: they say which secret, never what is in it.
+ * credentials) are replaced by "***", and credential-looking text anywhere (args, command, ...),
+ * before hashing; their JSON pointers (from `/input`) listed in `masked`. Secret references keep
+ * their names: they say which secret, never what is in it.
  */
 export function maskInput(input: PolicyInput): { input: PolicyInput; masked: string[] } {
   const masked: string[] = [];
-  const step = { ...input.step };
-  const env = maskEnv(step.env, '/input/step/env', masked);
-  if (env !== undefined) step.env = env;
-  if (step.sidecars !== undefined) {
-    step.sidecars = step.sidecars.map((c, i) => {
-      const e = maskEnv(c.env, `/input/step/sidecars/${i}/env`, masked);
-      return e === undefined ? c : { ...c, env: e };
-    });
-  }
-  if (step.initContainers !== undefined) {
-    step.initContainers = step.initContainers.map((c, i) => {
-      const e = maskEnv(c.env, `/input/step/initContainers/${i}/env`, masked);
-      return e === undefined ? c : { ...c, env: e };
-    });
-  }
-  const spec = input.pod.spec;
-  const maskContainers = (kind: 'containers' | 'initContainers') =>
-    spec?.[kind]?.map((c, i) => ({
-      ...c,
-      ...(c.env !== undefined ? {
-        env: c.env.map((e, j) => {
-          if (e.value === undefined) return e;
-          masked.push(`/input/pod/spec/${kind}/${i}/env/${j}/value`);
-          return { ...e, value: '***' };
-        }),
-      } : {}),
-    }));
-  const pod = spec === undefined ? input.pod : {
-    ...input.pod,
-    spec: { ...spec, containers: maskContainers('containers') ?? [], ...(spec.initContainers !== undefined ? { initContainers: maskContainers('initContainers') } : {}) },
-  };
-  return { input: { ...input, step, pod }, masked };
+  const out = maskValue(input, '/input', masked) as PolicyInput;
+  return { input: out, masked: [...new Set(masked)] };
 }

@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { durationField, quantityField } from './units.ts';
+import { DEFAULT_RESOURCES } from '../pod/resources.ts';
+import { durationField, isZeroQuantity, POSITIVE_DURATION, quantityField, STEP_TIMEOUT_BOUNDS } from './units.ts';
 
 const dnsLabel = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
 const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
+const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zero: a zero request or limit means none');
+const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 
 /**
  * The runner's configuration. `runner.*` is keyed exactly as the seed's values.yaml (the Helm
@@ -19,12 +22,18 @@ export const configSchema = z.strictObject({
     workflow: z.strictObject({
       namespace: dnsLabel.default('kubiya-workflows'),
       serviceAccount: dnsLabel.default('kubiya-workflow'),
-      defaultTimeout: durationField.default(1800),
+      defaultTimeout: durationField(STEP_TIMEOUT_BOUNDS).default(1800),
       maxConcurrent: z.int().min(1).max(10_000).default(10),
       /** How long ImagePullBackOff, ErrImagePull, CreateContainerConfigError... are tolerated before the step fails. */
-      failFastGrace: durationField.default(60),
+      failFastGrace: durationField().default(60),
       /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
-      ttlAfterFinished: durationField.default(3600),
+      ttlAfterFinished: durationField().default(3600),
+      /**
+       * Requests and limits given to every container of a step (main, init, sidecar) for each
+       * resource its spec leaves out or sets to zero. `{}` gives none: policy then decides.
+       */
+      defaultResources: z.strictObject({ requests: defaultList.optional(), limits: defaultList.optional() })
+        .default({ requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } }),
     }).prefault({}),
     security: z.strictObject({
       podSecurityStandard: z.literal('restricted', { error: 'only "restricted" is supported: this runner hardens every pod to it' }).default('restricted'),
@@ -49,12 +58,12 @@ export const configSchema = z.strictObject({
     jwksFile: z.string().min(1).optional(),
     jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
-    jwksRefresh: durationField.default(300),
+    jwksRefresh: durationField(POSITIVE_DURATION).default(300),
     /** How long the last good JWKS stays in use while the URL fails; then no token verifies. */
-    jwksStaleIfError: durationField.default(3600),
+    jwksStaleIfError: durationField().default(3600),
     algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256'])).min(1).default(['EdDSA', 'ES256']),
-    maxTokenAge: durationField.default(600),
-    clockTolerance: durationField.default(30),
+    maxTokenAge: durationField(POSITIVE_DURATION).default(600),
+    clockTolerance: durationField().default(30),
     maxTokenBytes: z.int().min(1024).max(1024 * 1024).default(64 * 1024),
   }).refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, { message: 'one of jwksFile or jwksUrl is required', path: ['jwksFile'] }),
   policy: z.strictObject({
@@ -74,20 +83,20 @@ export const configSchema = z.strictObject({
       /** PEM (PKCS#8) Ed25519 private key, mounted from a Secret. No key: no checkpoints (logged). */
       signingKeyFile: z.string().min(1).optional(),
       every: z.int().min(1).max(1_000_000).default(1000),
-      interval: durationField.default(10),
+      interval: durationField(POSITIVE_DURATION).default(10),
     }).prefault({}),
     /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
     ship: z.strictObject({
       url: z.url({ protocol: /^https?$/ }).optional(),
       batch: z.int().min(1).max(10_000).default(500),
-      interval: durationField.default(5),
+      interval: durationField(POSITIVE_DURATION).default(5),
     }).prefault({}),
   }),
   server: z.strictObject({
     host: z.string().min(1).default('0.0.0.0'),
     port: z.int().min(0).max(65535).default(8080),
-    requestTimeout: durationField.default(10),
-    shutdownGrace: durationField.default(25),
+    requestTimeout: durationField(POSITIVE_DURATION).default(10),
+    shutdownGrace: durationField().default(25),
   }).prefault({}),
   kubernetes: z.strictObject({
     /** Path of a kubeconfig; in-cluster service account when omitted. */
@@ -95,7 +104,7 @@ export const configSchema = z.strictObject({
     /** The runner's own namespace (its Lease lives there). */
     namespace: dnsLabel.default('kubiya'),
     leaseName: dnsLabel.optional(),
-    leaseDuration: durationField.default(15),
+    leaseDuration: durationField(POSITIVE_DURATION).default(15),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   VERIFY_RUN_MISMATCH: { status: 401, stage: 'verify' },
 
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
+  VALIDATE_UNICODE: { status: 422, stage: 'validate' },
 
   ASSIGNMENT_REPLAYED: { status: 409, stage: 'claim' },
 

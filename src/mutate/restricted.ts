@@ -28,8 +28,32 @@ const SAFE_SYSCTLS = new Set([
   'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout',
   'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes',
 ]);
+/** SELinux types the baseline standard allows (user and role must be unset). */
 const SAFE_SELINUX_TYPES = new Set(['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
 const TMP_VOLUME = 'kubiya-tmp';
+/** The AppArmor annotation of one container (deprecated since 1.30, still enforced by PodSecurity). */
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+
+type SeLinux = NonNullable<V1SecurityContext['seLinuxOptions']>;
+type AppArmor = NonNullable<V1SecurityContext['appArmorProfile']>;
+
+/** SELinux options without user and role, and with a type baseline allows (else container_t). */
+function safeSeLinux(o: SeLinux): SeLinux {
+  const { user: _user, role: _role, ...rest } = o;
+  return rest.type === undefined || SAFE_SELINUX_TYPES.has(rest.type) ? rest : { ...rest, type: 'container_t' };
+}
+
+/** An AppArmor profile baseline allows: RuntimeDefault or Localhost; anything else (Unconfined, unknown) becomes RuntimeDefault. */
+function safeAppArmor(p: AppArmor): AppArmor {
+  return p.type === 'RuntimeDefault' || (p.type === 'Localhost' && p.localhostProfile !== undefined) ? p : { type: 'RuntimeDefault' };
+}
+
+/** The legacy AppArmor annotations: a value other than runtime/default or localhost/<profile> becomes runtime/default. */
+function safeAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (annotations === undefined) return undefined;
+  return Object.fromEntries(Object.entries(annotations).map(([k, v]) =>
+    [k, k.startsWith(APPARMOR_ANNOTATION) && v !== 'runtime/default' && !/^localhost\/.+/.test(v) ? 'runtime/default' : v]));
+}
 
 function isAllowedVolume(v: V1Volume): boolean {
   return Object.entries(v).every(([key, value]) => key === 'name' || value === undefined || ALLOWED_VOLUME_KEYS.has(key));
@@ -45,11 +69,8 @@ function hardenContainer(c: V1Container, profile: RestrictedProfile, allowedVolu
   if (sc.runAsUser === 0) sc.runAsUser = profile.runAsUser;
   if (sc.seccompProfile?.type !== 'Localhost') sc.seccompProfile = { type: 'RuntimeDefault' };
   if (sc.procMount !== undefined) sc.procMount = 'Default';
-  if (sc.appArmorProfile !== undefined && sc.appArmorProfile.type === 'Unconfined') sc.appArmorProfile = { type: 'RuntimeDefault' };
-  if (sc.seLinuxOptions !== undefined) {
-    const { user: _user, role: _role, ...rest } = sc.seLinuxOptions;
-    sc.seLinuxOptions = rest.type === undefined || SAFE_SELINUX_TYPES.has(rest.type) ? rest : { ...rest, type: 'container_t' };
-  }
+  if (sc.appArmorProfile !== undefined) sc.appArmorProfile = safeAppArmor(sc.appArmorProfile);
+  if (sc.seLinuxOptions !== undefined) sc.seLinuxOptions = safeSeLinux(sc.seLinuxOptions);
   if (sc.windowsOptions?.hostProcess === true) sc.windowsOptions = { ...sc.windowsOptions, hostProcess: false };
   if (profile.readOnlyRootFilesystem) sc.readOnlyRootFilesystem = true;
 
@@ -65,7 +86,10 @@ function hardenContainer(c: V1Container, profile: RestrictedProfile, allowedVolu
  * mutate: any pod → a pod that satisfies the restricted Pod Security Standard, plus the JSON Patch
  * that was applied. Pure and idempotent: mutate(mutate(p).pod).patch is empty.
  * Volumes of types restricted forbids (hostPath, ...) are removed along with their mounts; policy
- * should have denied them before, this is the last line.
+ * should have denied them before, this is the last line. Covers every field of the restricted and
+ * baseline standards (https://kubernetes.io/docs/concepts/security/pod-security-standards/) at pod
+ * and container level: SELinux (allowed types only, no user/role), AppArmor (field and legacy
+ * annotation: no Unconfined), windowsOptions.hostProcess, and ephemeral containers (removed).
  */
 export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   const pod = structuredClone(input);
@@ -91,18 +115,19 @@ export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   if (psc.fsGroup === undefined || psc.fsGroup === 0) psc.fsGroup = profile.fsGroup;
   if (psc.seccompProfile?.type !== 'Localhost') psc.seccompProfile = { type: 'RuntimeDefault' };
   if (psc.sysctls !== undefined) psc.sysctls = psc.sysctls.filter((s) => SAFE_SYSCTLS.has(s.name));
-  if (psc.seLinuxOptions !== undefined) {
-    const { user: _user, role: _role, ...rest } = psc.seLinuxOptions;
-    psc.seLinuxOptions = rest.type === undefined || SAFE_SELINUX_TYPES.has(rest.type) ? rest : { ...rest, type: 'container_t' };
-  }
-  if (psc.appArmorProfile !== undefined && psc.appArmorProfile.type === 'Unconfined') psc.appArmorProfile = { type: 'RuntimeDefault' };
+  if (psc.seLinuxOptions !== undefined) psc.seLinuxOptions = safeSeLinux(psc.seLinuxOptions);
+  if (psc.appArmorProfile !== undefined) psc.appArmorProfile = safeAppArmor(psc.appArmorProfile);
+  if (psc.windowsOptions?.hostProcess === true) psc.windowsOptions = { ...psc.windowsOptions, hostProcess: false };
   spec.securityContext = psc;
+  const annotations = safeAnnotations(pod.metadata?.annotations);
+  if (annotations !== undefined && pod.metadata !== undefined) pod.metadata.annotations = annotations;
 
   spec.containers = spec.containers.map((c) => hardenContainer(c, profile, allowedVolumes));
   if (spec.initContainers !== undefined) spec.initContainers = spec.initContainers.map((c) => hardenContainer(c, profile, allowedVolumes));
-  if (spec.ephemeralContainers !== undefined) {
-    spec.ephemeralContainers = spec.ephemeralContainers.map((c) => hardenContainer(c as V1Container, profile, allowedVolumes));
-  }
+  // Ephemeral containers are never part of a step: the API server refuses them on create (they are
+  // added later through their own subresource, e.g. by `kubectl debug`). A spec that carries them
+  // is not hardened but stripped of them.
+  delete spec.ephemeralContainers;
 
   return { pod, patch: fastJsonPatch.compare(input, pod) };
 }

@@ -1,3 +1,4 @@
+import { maskEntry } from '../audit/mask.ts';
 import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit/record.ts';
 import type { RunnerError } from '../errors/result.ts';
 import type { PipelineDeps } from './types.ts';
@@ -20,7 +21,8 @@ export class AuditUnavailable extends Error {
 export function auditor(deps: PipelineDeps) {
   const runner = deps.config.runner;
   const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError, id?: string): Promise<AuditRecord> =>
-    deps.audit.append({
+    // Masked before the appender hashes it: a credential in the chain could never be removed.
+    deps.audit.append(maskEntry({
       decision_id: id ?? deps.newId(),
       timestamp: deps.now().toISOString(),
       stage,
@@ -30,7 +32,7 @@ export function auditor(deps: PipelineDeps) {
       runner,
       labels: { runner },
       ...fields,
-    }).then(
+    })).then(
       (record) => {
         deps.observer?.recorded(record, { image, namespace: deps.config.namespace });
         return record;

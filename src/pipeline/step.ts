@@ -36,7 +36,7 @@ const summarise = (d: Decision): string => `${d.allow ? 'allow' : `deny: ${d.vio
 export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
   const { config } = deps;
   const owner = ownerOf(run);
-  const pod: V1Pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize });
+  const pod: V1Pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize, defaultResources: config.defaultResources });
   if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
   const input = policyInput(config.runner, run.workflow, step, pod);
   const masked = maskInput(input);

@@ -6,6 +6,7 @@ import type { EgressMode } from '../egress/network-policy.ts';
 import type { ErrorCode } from '../errors/codes.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
+import type { ResourceDefaults } from '../pod/resources.ts';
 import type { RunPhase } from '../reconcile/status.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
 import type { Workflow } from '../validate/schema.ts';
@@ -18,6 +19,8 @@ export interface PipelineConfig {
   readonly defaultTimeoutSeconds: number;
   /** sizeLimit of each step's /workspace emptyDir (runner.storage.workspaceSize). */
   readonly workspaceSize?: string | undefined;
+  /** Requests/limits for what a container's spec leaves out or zeroes (runner.workflow.defaultResources). */
+  readonly defaultResources?: ResourceDefaults | undefined;
   /** storageClassName of workflow volumes (runner.storage.storageClass); cluster default when unset. */
   readonly storageClass?: string | undefined;
   /** At most this many runs execute at once; the rest wait as Pending WorkflowRuns, oldest first. */

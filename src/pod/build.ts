@@ -1,7 +1,9 @@
-import type { V1Container, V1EnvVar, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { durationSeconds } from './duration.ts';
+import { MAIN_CONTAINER, normaliseMountPath } from './layout.ts';
 import { LABELS, podName } from './names.ts';
+import { containerResources, type ResourceDefaults, type ResourceSpec } from './resources.ts';
 import { claimName } from './volumes.ts';
 
 export interface PodContext {
@@ -13,6 +15,11 @@ export interface PodContext {
   readonly run?: string | undefined;
   /** sizeLimit of the /workspace emptyDir (runner.storage.workspaceSize). */
   readonly workspaceSize?: string | undefined;
+  /**
+   * Requests/limits for whatever a container's spec leaves out or sets to zero, on every container
+   * kind (runner.workflow.defaultResources). Absent: none (the policy decides what is required).
+   */
+  readonly defaultResources?: ResourceDefaults | undefined;
 }
 
 type EnvSpec = NonNullable<Step['env']>;
@@ -25,25 +32,26 @@ function envVars(env: EnvSpec | undefined): V1EnvVar[] | undefined {
   );
 }
 
-function resources(step: Step): V1ResourceRequirements | undefined {
-  const r = step.resources;
-  if (r === undefined) return undefined;
-  const limits: Record<string, string> = { ...r.limits };
-  if (r.gpu !== undefined && r.gpu > 0) limits['nvidia.com/gpu'] = String(r.gpu);
-  return {
-    ...(r.requests !== undefined ? { requests: { ...r.requests } } : {}),
-    ...(Object.keys(limits).length > 0 ? { limits } : {}),
-  };
+interface ContainerSpec {
+  name: string;
+  image: string;
+  command?: string[] | undefined;
+  args?: string[] | undefined;
+  env?: EnvSpec | undefined;
+  resources?: ResourceSpec | undefined;
 }
 
-function container(c: { name: string; image: string; command?: string[] | undefined; args?: string[] | undefined; env?: EnvSpec | undefined }): V1Container {
+/** One container of any kind, bounded: its resources, zero as absent, then the defaults. */
+function container(c: ContainerSpec, defaults: ResourceDefaults | undefined, extraLimits?: Record<string, string>): V1Container {
   const env = envVars(c.env);
+  const resources = containerResources(c.resources, defaults, extraLimits);
   return {
     name: c.name,
     image: c.image,
     ...(c.command !== undefined ? { command: c.command } : {}),
     ...(c.args !== undefined ? { args: c.args } : {}),
     ...(env !== undefined ? { env } : {}),
+    ...(resources !== undefined ? { resources } : {}),
   };
 }
 
@@ -52,16 +60,17 @@ function container(c: { name: string; image: string; command?: string[] | undefi
  * two runs of one workflow never share a pod name), the kubiya.ai labels,
  * restartPolicy Never, the configured service account (token not mounted), a deadline. Init
  * containers run first, then sidecars as native sidecars (init containers with restartPolicy
- * Always) so they stop when the step does. Not yet hardened: that is mutate's job.
+ * Always) so they stop when the step does. Every container is bounded (issue 14 §3): its own
+ * requests/limits, a zero taken as none, and ctx.defaultResources for the rest. Mount paths are
+ * written normalised, as validation compared them. Not yet hardened: that is mutate's job.
  */
 export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod {
-  const main: V1Container = { ...container({ ...step, name: 'step' }) };
-  const res = resources(step);
-  if (res !== undefined) main.resources = res;
+  const gpu = step.resources?.gpu;
+  const main: V1Container = container({ ...step, name: MAIN_CONTAINER }, ctx.defaultResources, gpu !== undefined && gpu > 0 ? { 'nvidia.com/gpu': String(gpu) } : {});
   if (step.envFrom !== undefined) main.envFrom = step.envFrom.map((e) => ({ secretRef: { name: e.secret } }));
   main.volumeMounts = [
     { name: 'workspace', mountPath: '/workspace' },
-    ...(step.volumes ?? []).map((v) => ({ name: `vol-${v.name}`, mountPath: v.mount, ...(v.readOnly === true ? { readOnly: true } : {}) })),
+    ...(step.volumes ?? []).map((v) => ({ name: `vol-${v.name}`, mountPath: normaliseMountPath(v.mount), ...(v.readOnly === true ? { readOnly: true } : {}) })),
   ];
   main.workingDir = '/workspace';
   const claims = (step.volumes ?? []).map((v) => ({
@@ -70,8 +79,8 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
   }));
 
   const initContainers: V1Container[] = [
-    ...(step.initContainers ?? []).map(container),
-    ...(step.sidecars ?? []).map((s) => ({ ...container(s), restartPolicy: 'Always' })),
+    ...(step.initContainers ?? []).map((c) => container(c, ctx.defaultResources)),
+    ...(step.sidecars ?? []).map((s) => ({ ...container(s, ctx.defaultResources), restartPolicy: 'Always' })),
   ];
 
   return {

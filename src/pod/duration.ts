@@ -1,8 +1,12 @@
-/** Parses a Kubernetes-style duration ("30m", "1h30m", "45s") or a number of seconds into seconds. */
-export function durationSeconds(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const match = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/.exec(value);
-  if (match === null || value.length === 0) throw new RangeError(`not a duration: ${JSON.stringify(value)}`);
-  const [, h = '0', m = '0', s = '0'] = match;
-  return Number(h) * 3600 + Number(m) * 60 + Number(s);
+import { parseDuration, STEP_TIMEOUT_BOUNDS, type DurationBounds } from '../config/units.ts';
+
+/**
+ * A step's timeout (`"30m"`, `"1h30m"`, `"45s"` or a number of seconds) → seconds, through the one
+ * parser in config/units.ts with the step bounds (1 s … 7 days). Validation has already refused
+ * anything else, so a RangeError here is a bug, not an input error.
+ */
+export function durationSeconds(value: string | number, bounds: DurationBounds = STEP_TIMEOUT_BOUNDS): number {
+  const parsed = parseDuration(value, bounds);
+  if (!parsed.ok) throw new RangeError(`not a duration: ${parsed.message}`);
+  return parsed.seconds;
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../config/units.ts';
+import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from '../pod/layout.ts';
 
 /**
  * The `workflow` claim of an assignment token (DESIGN §2). Strict everywhere: unknown keys are
@@ -39,24 +41,51 @@ const env = z
   .record(envName, z.union([z.string().max(32768), z.strictObject({ secretRef })]))
   .refine((e) => Object.keys(e).length <= LIMITS.envPerContainer, `at most ${LIMITS.envPerContainer} variables`);
 
-const resources = z.strictObject({
-  requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() }).optional(),
-  limits: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() }).optional(),
-  gpu: z.int().min(0).max(16).optional(),
-});
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() });
+
+/**
+ * Requests and limits of one container. A zero ("0", "0Mi", "0m") means "none", as the runtime
+ * reads it: the pod builder treats it as absent (the configured default applies). A request above
+ * its limit is refused here, as the API server would refuse the pod.
+ */
+const containerResources = z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() });
+
+const resources = containerResources.extend({ gpu: z.int().min(0).max(16).optional() });
+
+type ResourceSpec = z.infer<typeof containerResources>;
+
+/** Issues for each resource whose (non-zero) request is above its (non-zero) limit. */
+function requestsWithinLimits(r: ResourceSpec | undefined, path: (string | number)[], ctx: z.RefinementCtx): void {
+  const limits: Readonly<Record<string, string | undefined>> = r?.limits ?? {};
+  for (const [name, request] of Object.entries(r?.requests ?? {})) {
+    const limit = limits[name];
+    if (request === undefined || limit === undefined) continue;
+    const [req, lim] = [quantityValue(request), quantityValue(limit)];
+    if (req !== undefined && lim !== undefined && lim > 0 && req > lim) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'requests', name], message: `the ${name} request is above its limit (${limit})` });
+    }
+  }
+}
 
 const image = z.string().min(1).max(LIMITS.imageLength).regex(/^[^\s]+$/, 'must not contain whitespace');
 
+/** A sidecar or init container: bounded like the step's own container (issue 14 §3). */
 const container = z.strictObject({
   name: dnsLabel,
   image,
   command: argv.optional(),
   args: argv.optional(),
   env: env.optional(),
+  resources: containerResources.optional(),
 });
 
+/**
+ * A mount of a workflow volume into the step. The pod's volume is named `vol-<name>`, so the name
+ * leaves room for the prefix within a DNS label; the path is absolute, without "..", and is
+ * compared with the others after normalisation (see pod/mounts.ts).
+ */
 const volumeMount = z.strictObject({
-  name: dnsLabel,
+  name: dnsLabel.max(LIMITS.nameLength - 4, 'must be at most 59 characters (the pod volume is named vol-<name>)'),
   mount: z.string().min(1).max(1024).regex(/^\/[^\0]*$/, 'must be an absolute path').refine((p) => !p.split('/').includes('..'), 'must not contain ".."'),
   volume: dnsLabel,
   readOnly: z.boolean().optional(),
@@ -67,10 +96,13 @@ const egress = z.union([
   z.strictObject({ cidr: z.string().min(1).max(64), ports: z.array(z.int().min(1).max(65535)).min(1).max(16) }),
 ]);
 
-/** A duration as Kubernetes users write it: 30s, 5m, 1h30m, or seconds as a number. */
-export const duration = z.union([z.int().min(1).max(7 * 24 * 3600), z.string().regex(/^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/).refine((s) => s.length > 0)]);
+/**
+ * A duration as Kubernetes users write it: 30s, 5m, 1h30m, or seconds as a number; one parser
+ * (config/units.ts) and the same bounds (1 s … 7 days) for both forms. Kept as written.
+ */
+export const duration = durationText(STEP_TIMEOUT_BOUNDS);
 
-export const stepSchema = z.strictObject({
+const stepFields = z.strictObject({
   name: dnsLabel,
   image,
   command: argv.optional(),
@@ -84,6 +116,34 @@ export const stepSchema = z.strictObject({
   volumes: z.array(volumeMount).max(LIMITS.volumes).optional(),
   egress: z.array(egress).max(LIMITS.egress).optional(),
   dependsOn: z.array(dnsLabel).max(LIMITS.steps).optional(),
+});
+
+/**
+ * One step, with the rules that span fields: container names unique in the pod, requests within
+ * limits on every container, mount names and (normalised) mount paths unique (nesting one workflow
+ * volume inside another is allowed), and no mount at, under or over the runner's own mounts.
+ */
+export const stepSchema = stepFields.superRefine((step, ctx) => {
+  const names = new Map<string, string>([[MAIN_CONTAINER, 'the step\'s own container']]);
+  for (const kind of ['initContainers', 'sidecars'] as const) {
+    (step[kind] ?? []).forEach((c, i) => {
+      const taken = names.get(c.name);
+      if (taken !== undefined) ctx.addIssue({ code: 'custom', path: [kind, i, 'name'], message: `container name "${c.name}" is already used by ${taken}` });
+      names.set(c.name, `${kind}[${i}]`);
+      requestsWithinLimits(c.resources, [kind, i, 'resources'], ctx);
+    });
+  }
+  requestsWithinLimits(step.resources, ['resources'], ctx);
+  const mounts = step.volumes ?? [];
+  const mountNames = new Set<string>();
+  mounts.forEach((m, i) => {
+    if (mountNames.has(m.name)) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'name'], message: `duplicate mount name "${m.name}"` });
+    mountNames.add(m.name);
+    const reserved = RESERVED_MOUNTS.find((r) => mountConflicts(m.mount, r));
+    if (reserved !== undefined) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'mount'], message: `must not be at, under or over the runner's own mount ${reserved}` });
+    const earlier = mounts.slice(0, i).findIndex((o) => samePath(m.mount, o.mount));
+    if (earlier >= 0) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'mount'], message: `the same path as the mount of volumes[${earlier}]` });
+  });
 });
 
 export const workflowSchema = z

@@ -1,4 +1,21 @@
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
+
+/** Baseline: SELinux type unset or one of these; user and role unset. */
+const SELINUX_TYPES = ['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t'];
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+
+/** The baseline rules shared by the pod's and each container's security context. */
+function contextViolations(where: string, sc: Pick<V1SecurityContext, 'seLinuxOptions' | 'appArmorProfile' | 'windowsOptions'>): string[] {
+  const out: string[] = [];
+  const se = sc.seLinuxOptions;
+  if (se?.type !== undefined && se.type !== '' && !SELINUX_TYPES.includes(se.type)) out.push(`${where}: seLinux type ${se.type}`);
+  if (se?.user !== undefined && se.user !== '') out.push(`${where}: seLinux user`);
+  if (se?.role !== undefined && se.role !== '') out.push(`${where}: seLinux role`);
+  const aa = sc.appArmorProfile?.type;
+  if (aa !== undefined && aa !== 'RuntimeDefault' && aa !== 'Localhost') out.push(`${where}: appArmor ${aa}`);
+  if (sc.windowsOptions?.hostProcess === true) out.push(`${where}: hostProcess`);
+  return out;
+}
 
 /**
  * An independent reading of the restricted Pod Security Standard (baseline + restricted), written
@@ -19,6 +36,10 @@ export function restrictedViolations(pod: V1Pod): string[] {
   const podNonRoot = psc.runAsNonRoot === true;
   const podSeccomp = psc.seccompProfile?.type === 'RuntimeDefault' || psc.seccompProfile?.type === 'Localhost';
   if (psc.runAsUser === 0) out.push('pod runAsUser 0');
+  out.push(...contextViolations('pod', psc));
+  for (const [k, v] of Object.entries(pod.metadata?.annotations ?? {})) {
+    if (k.startsWith(APPARMOR_ANNOTATION) && v !== 'runtime/default' && !v.startsWith('localhost/')) out.push(`annotation ${k}: ${v}`);
+  }
   if (psc.seccompProfile !== undefined && !podSeccomp) out.push('pod seccomp');
   for (const s of psc.sysctls ?? []) {
     if (!['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes'].includes(s.name)) out.push(`sysctl ${s.name}`);
@@ -35,7 +56,7 @@ export function restrictedViolations(pod: V1Pod): string[] {
     for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') out.push(`${c.name}: add ${cap}`);
     for (const p of c.ports ?? []) if (p.hostPort !== undefined && p.hostPort !== 0) out.push(`${c.name}: hostPort`);
     if (sc.procMount !== undefined && sc.procMount !== 'Default') out.push(`${c.name}: procMount`);
-    if (sc.windowsOptions?.hostProcess === true) out.push(`${c.name}: hostProcess`);
+    out.push(...contextViolations(c.name, sc));
   }
   return out;
 }

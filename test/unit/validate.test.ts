@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { test } from 'node:test';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -15,6 +16,14 @@ test('every example workflow under examples/ is valid', async () => {
     const r = validate(await readWorkflowFile(new URL(f, dir).pathname));
     assert.ok(r.ok, `${f}: ${r.ok ? '' : JSON.stringify(r.error.details)}`);
   }
+});
+
+test('docs/workflow.md: the example claim is valid as written', async () => {
+  const text = await readFile(new URL('../../docs/workflow.md', import.meta.url), 'utf8');
+  const block = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
+  assert.ok(block !== undefined);
+  const r = validate(parse(block));
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.error.details));
 });
 
 const rejects: [string, unknown, string][] = [
@@ -42,5 +51,36 @@ for (const [name, claim, path] of rejects) {
       const issues = (r.error.details as { issues: { path: string }[] }).issues;
       assert.ok(issues.some((i) => i.path === path), `expected an issue at ${path}, got ${JSON.stringify(issues)}`);
     }
+  });
+}
+
+// Issue 14 §5: text that cannot be stored faithfully is refused before the schema (VALIDATE_UNICODE).
+const unicode: [string, unknown, string | undefined][] = [
+  ['an emoji (a well-formed pair) in an argument', wf({ steps: [{ ...step, args: ['ok 😀'] }] }), undefined],
+  ['a bidi override in an argument (text, not a name)', wf({ steps: [{ ...step, args: ['\u202eabc'] }] }), undefined],
+  ['CJK in the display name', wf({ name: '週報' }), undefined],
+  ['a lone high surrogate at the end of an argument', wf({ steps: [{ ...step, args: ['ab\udbff'] }] }), 'workflow.steps.0.args.0'],
+  ['a lone low surrogate in a dependsOn entry', wf({ steps: [{ ...step, dependsOn: ['\udc00'] }] }), 'workflow.steps.0.dependsOn.0'],
+  ['a lone surrogate in a key deep down', wf({ steps: [{ ...step, sidecars: [{ name: 'a', image: 'b:1', env: { ['\ud800']: 'x' } }] }] }), 'workflow.steps.0.sidecars.0.env.\\ud800'],
+  ['a NUL in an env value', wf({ steps: [{ ...step, env: { A: 'a\u0000' } }] }), 'workflow.steps.0.env.A'],
+  ['a NUL in a key', wf({ ['a\u0000']: 1 }), 'workflow.a\\u0000'],
+  ['a control character in the display name', wf({ name: 'a\u001b[31mred' }), 'workflow.name'],
+  ['an isolate (U+2066) in the display name', wf({ name: 'a\u2066b' }), 'workflow.name'],
+  ['a bare string claim', '\udbff', 'workflow'],
+];
+for (const [name, claim, path] of unicode) {
+  test(`unicode: ${name} → ${path ?? 'accepted by the text check'}`, () => {
+    const r = validate(claim);
+    if (path === undefined) {
+      assert.ok(r.ok || r.error.code !== 'VALIDATE_UNICODE', JSON.stringify(!r.ok && r.error));
+      return;
+    }
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.equal(r.error.code, 'VALIDATE_UNICODE');
+    const issues = (r.error.details as { issues: { path: string }[] }).issues;
+    assert.ok(issues.some((i) => i.path === path), `expected ${path} in ${JSON.stringify(issues)}`);
+    const text = JSON.stringify(r.error);
+    assert.ok(text.isWellFormed() && !text.replace(/\\\\/g, '').includes('\\u0000'), 'the error itself holds no lone surrogate and no NUL');
   });
 }

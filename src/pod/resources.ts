@@ -1,0 +1,63 @@
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import { isZeroQuantity, quantityValue } from '../config/units.ts';
+
+/** Requests or limits by resource name (`cpu`, `memory`, `ephemeral-storage`), as quantities. */
+export type ResourceList = Readonly<Partial<Record<string, string>>>;
+
+/** A container's resources as the workflow gives them (any container kind). */
+export interface ResourceSpec {
+  readonly requests?: ResourceList | undefined;
+  readonly limits?: ResourceList | undefined;
+}
+
+/** What every container gets for a resource its spec leaves out (runner.workflow.defaultResources). */
+export interface ResourceDefaults {
+  readonly requests?: ResourceList | undefined;
+  readonly limits?: ResourceList | undefined;
+}
+
+/**
+ * The defaults `serve` applies when the config says nothing (runner.workflow.defaultResources): a
+ * small request and a memory limit, so that no container — the seed's postgres sidecar included —
+ * runs unbounded. Below the default policy caps (policies/data.json).
+ */
+export const DEFAULT_RESOURCES: ResourceDefaults = Object.freeze({
+  requests: Object.freeze({ cpu: '100m', memory: '128Mi' }),
+  limits: Object.freeze({ memory: '512Mi' }),
+});
+
+/** Non-zero entries only: a zero request or limit means none, to the runtime and to us. */
+function present(list: ResourceList | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(list ?? {}).filter((e): e is [string, string] => e[1] !== undefined && !isZeroQuantity(e[1])));
+}
+
+const above = (a: string, b: string): boolean => (quantityValue(a) ?? 0) > (quantityValue(b) ?? 0);
+
+/**
+ * The resources of one container (main, init or sidecar), issue 14 §3: what the spec gives, zero
+ * treated as absent, then the defaults for what is still missing. A default never contradicts
+ * what was asked: a default limit below the asked request is raised to the request, a default
+ * request above the asked limit is lowered to the limit (the API server refuses request > limit).
+ * `extraLimits` (the GPU) are added as given. Undefined when nothing at all applies.
+ */
+export function containerResources(spec: ResourceSpec | undefined, defaults: ResourceDefaults | undefined, extraLimits: Record<string, string> = {}): V1ResourceRequirements | undefined {
+  const asked = { requests: present(spec?.requests), limits: present(spec?.limits) };
+  const requests: Record<string, string> = { ...asked.requests };
+  const limits: Record<string, string> = { ...asked.limits };
+  for (const [name, value] of Object.entries(present(defaults?.limits))) {
+    if (limits[name] !== undefined) continue;
+    const request = requests[name];
+    limits[name] = request !== undefined && above(request, value) ? request : value;
+  }
+  for (const [name, value] of Object.entries(present(defaults?.requests))) {
+    if (requests[name] !== undefined) continue;
+    const limit = limits[name];
+    requests[name] = limit !== undefined && above(value, limit) ? limit : value;
+  }
+  Object.assign(limits, extraLimits);
+  const out: V1ResourceRequirements = {
+    ...(Object.keys(requests).length > 0 ? { requests } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+  return Object.keys(out).length > 0 ? out : undefined;
+}

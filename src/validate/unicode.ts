@@ -1,0 +1,66 @@
+/**
+ * Text that can be stored, hashed and shown faithfully (issue 14 §5). Every string of the workflow
+ * claim, keys and values at any depth, must be well-formed Unicode: a lone UTF-16 surrogate
+ * (`"\udbff"` in the token's JSON) has no UTF-8 encoding, so the audit log could not canonicalise
+ * the record that mentions it and the API server would store something else than was signed.
+ * And no string may hold a NUL: argv and environment entries are C strings, so the process would
+ * see less than the policy saw.
+ *
+ * Names shown to people (the workflow's display name) must also be free of control characters and
+ * of bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
+ * which make a listing read differently from what it holds (CVE-2021-42574, "Trojan Source").
+ * Every other name is a DNS label or a C identifier already; arguments and env values may hold any
+ * other text.
+ */
+
+export interface TextIssue {
+  /** Dotted path from `workflow`, as the schema issues have it (keys escaped, see `printable`). */
+  readonly path: string;
+  readonly message: string;
+}
+
+const MAX_ISSUES = 50;
+// eslint-disable-next-line no-control-regex -- the point is to find control characters
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/** A string as it may appear in a message or an audit record: lone surrogates and NULs escaped. */
+export function printable(s: string): string {
+  // No `u` flag: the class and the lookarounds see UTF-16 code units, so only lone halves match.
+  // eslint-disable-next-line no-control-regex -- NUL is what is escaped
+  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function problem(s: string): string | undefined {
+  if (!s.isWellFormed()) return 'is not well-formed Unicode (a lone UTF-16 surrogate)';
+  if (s.includes('\u0000')) return 'must not contain a NUL character';
+  return undefined;
+}
+
+/**
+ * Every ill-formed string of `value` (keys and values, nested), with its path; at most 50. `shown`
+ * names the dotted paths of display names, which are held to the stricter rule above.
+ */
+export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): TextIssue[] {
+  const out: TextIssue[] = [];
+  const walk = (v: unknown, path: string[]): void => {
+    if (out.length >= MAX_ISSUES) return;
+    const at = ['workflow', ...path].join('.');
+    if (typeof v === 'string') {
+      const p = problem(v) ?? (shown.has(at) && CONTROL_OR_BIDI.test(v) ? 'must not contain control or bidirectional formatting characters' : undefined);
+      if (p !== undefined) out.push({ path: at, message: p });
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, [...path, String(i)]));
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        const p = problem(k);
+        if (p !== undefined) out.push({ path: [at, printable(k)].join('.'), message: `key ${p}` });
+        walk(x, [...path, printable(k)]);
+      }
+    }
+  };
+  walk(value, []);
+  return out.slice(0, MAX_ISSUES);
+}
+
+/** The display names: shown in listings, reports and the control plane's UI. */
+const SHOWN: ReadonlySet<string> = new Set(['workflow.name']);

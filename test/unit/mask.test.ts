@@ -1,0 +1,174 @@
+/**
+ * Issue 14 §6 (masking): credentials never land in the permanent log. The class: any credential-
+ * looking text in any string of any audit record (args, command, env, messages, policy results,
+ * keys) and in any log line. One table row per pattern of CREDENTIAL_PATTERNS: what it must mask
+ * (the secret part never survives, the readable part does) and near-misses it must leave alone.
+ * Fake credentials are assembled at run time so this file is not itself a scanner hit.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { CREDENTIAL_PATTERNS, MASK, maskEntry, maskText, maskValue } from '../../src/audit/mask.ts';
+import type { AuditEntry } from '../../src/audit/record.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import { createLogger } from '../../src/observe/logger.ts';
+import { memoryRunner } from '../support/memory-runner.ts';
+import { ISSUER, NOW, RUNNER, testKeys } from '../support/tokens.ts';
+
+const r = (n: number, c = 'a') => c.repeat(n);
+const SECRET = 'hunter2Hunter2xyz';
+const GHP = `ghp_${r(36, 'A1')}`.slice(0, 40);
+const PAT = `github_pat_${r(22, 'B')}_${r(30, 'c')}`;
+const AKIA = `AKIA${'IOSFODNN7EXAMPLE'}`;
+const XOX = `xoxb-${r(12, '1')}-${r(12, '2')}-${r(24, 'x')}`;
+const JWT = `eyJ${r(20, 'h')}.eyJ${r(30, 'p')}.${r(43, 's')}`;
+const PEM = `-----BEGIN ${'PRIVATE'} KEY-----\nMIIEv${r(60, 'Q')}\n-----END ${'PRIVATE'} KEY-----`;
+const GOOGLE = `AIza${r(35, 'G')}`;
+const STRIPE = `sk_live_${r(24, '9')}`;
+const B64 = Buffer.from(`admin:${SECRET}`).toString('base64');
+
+/** [pattern name, text, the secret that must be gone, a part that must stay]. */
+const HITS: [string, string, string, string][] = [
+  ['url-userinfo-password', `postgres://admin:${SECRET}@db.internal:5432/app`, SECRET, 'postgres://admin:***@db.internal:5432/app'],
+  ['url-userinfo-password', `git clone https://x-access-token:${SECRET}@github.com/acme/repo`, SECRET, '@github.com/acme/repo'],
+  ['authorization-header', `curl -H "Authorization: Bearer ${SECRET}" https://api`, SECRET, 'https://api'],
+  ['authorization-header', `authorization=Basic ${B64}`, B64, 'authorization=Basic ***'],
+  ['authorization-header', `{"Authorization":"token ${SECRET}"}`, SECRET, '"Authorization":"token ***"'],
+  ['bearer-token', `use bearer ${SECRET}abcdef`, SECRET, 'bearer ***'],
+  ['basic-credentials', `Basic ${B64}`, B64, 'Basic ***'],
+  ['pem-private-key', `key:\n${PEM}\nrest`, 'MIIEv', 'rest'],
+  ['pem-private-key', `-----BEGIN RSA PRIVATE KEY-----\nMIIEv${r(30, 'z')}`, 'MIIEv', '-----BEGIN RSA PRIVATE KEY-----'],
+  ['pem-private-key', `-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn${r(30, 'k')}\n-----END OPENSSH PRIVATE KEY-----`, 'b3Blbn', 'BEGIN OPENSSH'],
+  ['aws-access-key-id', `aws configure set aws_access_key_id ${AKIA}`, AKIA, 'aws configure'],
+  ['github-token', `GITHUB_TOKEN is ${GHP}`, GHP, 'GITHUB_TOKEN is'],
+  ['github-fine-grained-token', `push with ${PAT} now`, PAT, 'now'],
+  ['slack-token', `slack ${XOX}`, XOX, 'slack'],
+  ['jwt', `token ${JWT}`, JWT, 'token'],
+  ['google-api-key', `key ${GOOGLE}`, GOOGLE, 'key'],
+  ['stripe-secret-key', `stripe ${STRIPE}`, STRIPE, 'stripe'],
+  ['secret-assignment', `PGPASSWORD=${SECRET} psql`, SECRET, 'PGPASSWORD=*** psql'],
+  ['secret-assignment', `--api-key=${SECRET}`, SECRET, '--api-key=***'],
+  ['secret-assignment', `{"client_secret": "${SECRET}"}`, SECRET, '"client_secret": ***'],
+  ['secret-assignment', `password: '${SECRET}'`, SECRET, 'password: ***'],
+];
+
+/** Text that looks a little like a credential and is not one: must come out unchanged. */
+const MISSES = [
+  'https://github.com/acme/repo', 'postgres://postgres@localhost:5432/postgres?sslmode=disable', 'http://host:8080/path',
+  'Bearer tokens are explained in RFC 6750', 'Basic authentication', 'the password is in a Secret', 'python -m pytest -k token_tests',
+  'AKIA1234', 'ghp_short', 'eyJhbGciOi', 'xox', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', 'sk_test_abc',
+  'kubectl get secrets', 'python:3.11', '--password', 'tokens: 3',
+];
+
+for (const [name, text, secret, kept] of HITS) {
+  test(`mask ${name}: ${JSON.stringify(text.slice(0, 48))}`, () => {
+    assert.ok(CREDENTIAL_PATTERNS.some((p) => p.name === name), `${name} is a row of the table`);
+    const m = maskText(text);
+    assert.ok(!m.text.includes(secret), `${secret} left in ${m.text}`);
+    assert.ok(m.text.includes(kept), `${kept} should stay in ${m.text}`);
+    assert.ok(m.text.includes(MASK));
+    assert.ok(m.hits.includes(name), `${name} in ${m.hits.join(',')}`);
+    assert.deepEqual(maskText(m.text).text, m.text, 'masking is idempotent');
+  });
+}
+
+test('near-misses are left alone', () => {
+  for (const text of MISSES) assert.equal(maskText(text).text, text, text);
+});
+
+test('every pattern source is RE2-compatible (no lookaround, no backreference), so a Rego rule can use the same table', () => {
+  for (const p of CREDENTIAL_PATTERNS) {
+    assert.ok(!/\(\?[=!<]|\\[1-9]/.test(p.source), p.name);
+    assert.doesNotThrow(() => new RegExp(p.source), p.name);
+  }
+  assert.equal(new Set(CREDENTIAL_PATTERNS.map((p) => p.name)).size, CREDENTIAL_PATTERNS.length);
+});
+
+test('maskValue: env values whole, the value after a secret-named flag, patterns everywhere else (keys included), with JSON pointers', () => {
+  const masked: string[] = [];
+  const out = maskValue({
+    step: {
+      args: ['--password', SECRET, '--url', `https://u:${SECRET}@h/x`, 'plain'],
+      env: { MODE: 'up', [GHP]: 'x', REF: { secretRef: { secret: 'db', key: 'password' } } },
+      sidecars: [{ name: 'pg', env: { POSTGRES_PASSWORD: 'temp' } }],
+    },
+    pod: { spec: { containers: [{ env: [{ name: 'A', value: 'b' }, { name: 'S', valueFrom: { secretKeyRef: { name: 'db', key: 'k' } } }] }] } },
+    'a/b~c': `Bearer ${SECRET}xyzxyz`,
+  }, '/input', masked);
+  const text = JSON.stringify(out);
+  for (const s of [SECRET, GHP, 'temp', '"up"', '"b"']) assert.ok(!text.includes(s), `${s} in ${text}`);
+  assert.ok(text.includes('"secretRef":{"secret":"db","key":"password"}'), 'secret references keep their names');
+  assert.ok(text.includes('"plain"'));
+  assert.deepEqual([...new Set(masked)].sort(), [
+    '/input/a~1b~0c', '/input/pod/spec/containers/0/env/0/value', '/input/step/args/1', '/input/step/args/3',
+    '/input/step/env/***', '/input/step/env/MODE', '/input/step/sidecars/0/env/POSTGRES_PASSWORD',
+  ].sort());
+});
+
+test('maskEntry masks message, input, result and patch of any audit entry, keeps our own fields, merges `masked`', () => {
+  const entry: AuditEntry = {
+    decision_id: 'd', timestamp: 't', stage: 'evaluate', outcome: 'deny', code: 'POLICY_DENIED', runner: 'r', labels: { runner: 'r' },
+    message: `denied: arg https://a:${SECRET}@h`, input: { step: { command: ['sh', '-c', `curl -H 'Authorization: Bearer ${SECRET}' x`] } },
+    result: { violations: [{ message: `literal ${AKIA} in env` }] }, masked: ['/input/step/env/X'],
+  };
+  const out = maskEntry(entry);
+  assert.ok(!JSON.stringify(out).includes(SECRET) && !JSON.stringify(out).includes(AKIA));
+  assert.deepEqual(out.masked, ['/input/step/env/X', '/message', '/input/step/command/2', '/result/violations/0/message']);
+  assert.equal(out.decision_id, 'd');
+  assert.deepEqual(maskEntry(out), out, 'idempotent');
+  assert.equal(maskEntry({ ...entry, message: 'fine', input: {}, result: {}, masked: undefined }).masked, undefined, 'no `masked` when nothing was masked');
+});
+
+test('property: a credential planted anywhere in a string of an entry never survives maskEntry', () => {
+  const credential = fc.constantFrom(`https://u:${SECRET}@h`, `Authorization: Bearer ${SECRET}`, PEM, AKIA, GHP, PAT, XOX, JWT, `PASSWORD=${SECRET}`);
+  const secretPart = (c: string) => (c.includes(SECRET) ? SECRET : c === PEM ? 'MIIEv' : c);
+  fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }), credential, fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), (noise, c, before, after) => {
+    const planted = { noise, deep: [{ x: `${before} ${c} ${after}` }] };
+    const entry: AuditEntry = { decision_id: 'd', timestamp: 't', stage: 'validate', outcome: 'deny', runner: 'r', labels: {}, message: 'm', input: planted };
+    const out = maskEntry(entry);
+    return !JSON.stringify(out).includes(secretPart(c)) && (out.masked ?? []).includes('/input/deep/0/x');
+  }), { numRuns: 500 });
+});
+
+test('through the pipeline: a password in a URL and a bearer token in args are masked in every audit record, before hashing', async () => {
+  const { key, keys } = await testKeys();
+  const { deps, run, close } = await memoryRunner({ keys });
+  try {
+    const workflow = {
+      id: 'wf-1', name: 'n', runId: 'run-1',
+      steps: [{ name: 'call', image: 'curlimages/curl:8.8.0', command: ['curl', '-H', `Authorization: Bearer ${SECRET}`], args: [`https://admin:${SECRET}@example.com/`], env: { TOKEN: SECRET } }],
+    };
+    await run({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-1' }), contentType: 'application/jwt' });
+    const text = JSON.stringify(deps.audit.records);
+    assert.ok(!text.includes(SECRET), 'the secret is in no audit record');
+    const evaluate = deps.audit.records.find((x) => x.stage === 'evaluate');
+    for (const p of ['/input/step/command/2', '/input/step/args/0', '/input/step/env/TOKEN', '/input/pod/spec/containers/0/command/2', '/input/pod/spec/containers/0/args/0']) {
+      assert.ok(evaluate?.masked?.includes(p), `${p} in ${JSON.stringify(evaluate?.masked)}`);
+    }
+  } finally {
+    await close();
+  }
+});
+
+test('log lines: credential-looking text is masked in messages and at any key, besides the redacted paths', () => {
+  const lines: string[] = [];
+  const log = createLogger('r', 'info', new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }));
+  log.info({ detail: { url: `https://u:${SECRET}@h/x`, list: [`token=${SECRET}`] } }, `calling with Authorization: Bearer ${SECRET}`);
+  log.error(Object.assign(new Error(`connect failed for postgres://a:${SECRET}@db`), { code: 'ECONNREFUSED' }), 'oops');
+  log.warn(`key ${AKIA} seen`);
+  const text = lines.join('');
+  assert.ok(!text.includes(SECRET) && !text.includes(AKIA), text);
+  assert.ok(text.includes('ECONNREFUSED'), 'error properties are kept');
+  assert.ok(text.includes('https://u:***@h/x'));
+});
+
+test('a "__proto__" key stays a plain key (no prototype change), and keys are masked without collisions', () => {
+  const input: unknown = JSON.parse(`{"__proto__": {"x": "Bearer ${SECRET}abcdef"}, "${GHP}": 1, "PASSWORD=${SECRET}": 2}`);
+  const masked: string[] = [];
+  const out = maskValue(input, '', masked) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.ok(Object.hasOwn(out, '__proto__'));
+  assert.ok(!JSON.stringify(out).includes(SECRET) && !JSON.stringify(out).includes(GHP));
+  assert.equal(Object.keys(out).length, 3);
+});
