@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { loadEngine, readBundle } from './opa-wasm.ts';
 
 export interface PolicyStoreHooks {
@@ -17,6 +18,11 @@ const CANARY = {
   step: { name: 'canary', image: 'canary.invalid/canary:1' },
   pod: { spec: { containers: [{ name: 'step', image: 'canary.invalid/canary:1' }] } },
 };
+
+function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unknown>>, source: string): void {
+  const checked = checkPolicyData(data, fragments);
+  if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
+}
 
 function wellFormed(result: unknown): boolean {
   const first: unknown = Array.isArray(result) ? result[0] : undefined;
@@ -113,14 +119,24 @@ export class PolicyStore {
     if (this.debounce !== undefined) clearTimeout(this.debounce);
   }
 
+  /**
+   * Loads and checks a candidate: the settings it would decide with (the bundle's data, or the
+   * data file that replaces it) must pass the settings schema — the core schema plus the
+   * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
+   * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
+   */
   private async candidate(): Promise<PolicyEngine> {
     const bundle = await readBundle(this.path);
+    const fragments = fragmentsOf(bundle.settingsSchema);
     let engine: PolicyEngine;
-    if (this.dataPath === undefined) engine = await loadEngine(bundle);
-    else {
+    if (this.dataPath === undefined) {
+      settingsOrThrow(bundle.data, fragments, `bundle ${bundle.revision}`);
+      engine = await loadEngine(bundle);
+    } else {
       const text = await readFile(this.dataPath, 'utf8');
       const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
       if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`${this.dataPath} has no kubiya.settings object`);
+      settingsOrThrow(data, fragments, this.dataPath);
       // The revision names both: the same bundle with other settings decides differently.
       const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
       engine = await loadEngine({ ...bundle, data, revision });
