@@ -13,7 +13,8 @@
  *   digest     := sha256:<64 hex> | sha384:<96 hex> | sha512:<128 hex>   (lower-case hex, go-digest)
  *
  * Normalisation (ParseNormalizedNamed): the first component is a registry when it contains "." or
- * ":", is "localhost", or has upper-case letters; otherwise the image is on docker.io, and a
+ * ":", is "localhost", or has upper-case letters (one that has only that is refused: in lower case it
+ * would name a Docker Hub namespace); otherwise the image is on docker.io, and a
  * one-component path there is an official image under "library/". "index.docker.io" is an alias of
  * "docker.io". Registry hosts are compared in lower case (DNS is case-insensitive).
  */
@@ -39,7 +40,8 @@ const DOMAIN = `${LABEL}(?:\\.${LABEL})*(?::[0-9]+)?`;
 export const REFERENCE_PATTERN = `^((?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}))?$`;
 const REFERENCE = new RegExp(REFERENCE_PATTERN);
 /** An allow/deny entry: a registry host, a registry/namespace prefix or a repository (no tag, no digest). */
-const ENTRY = new RegExp(`^(?:${DOMAIN}(?:/${COMPONENT})*|${COMPONENT}(?:/${COMPONENT})*)$`);
+export const ENTRY_PATTERN = `^(?:${DOMAIN}(?:/${COMPONENT})*|${COMPONENT}(?:/${COMPONENT})*)$`;
+const ENTRY = new RegExp(ENTRY_PATTERN);
 
 const MAX_NAME = 255;
 
@@ -70,6 +72,9 @@ export function parseImageRef(text: string): ImageRefResult {
   const name = m[1] ?? '';
   if (name.length > MAX_NAME) return { ok: false, reason: `repository name longer than ${MAX_NAME} characters` };
   const { registry, repository } = split(name);
+  // "Registry/app" is a registry only by its upper case: in lower case it would be a Docker Hub
+  // namespace. Refused rather than guessed (its canonical form would name another image).
+  if (registry !== 'docker.io' && !isRegistry(registry)) return { ok: false, reason: 'a registry host told apart only by upper-case letters is ambiguous' };
   if (/^[a-f0-9]{64}$/.test(repository.replace(/^library\//, '')) && registry === 'docker.io') return { ok: false, reason: 'a 64-character hexadecimal name is an image ID, not a repository' };
   const tag = m[2] ?? '';
   const digest = m[3] ?? '';

@@ -79,16 +79,16 @@ export function checkSettings(settings: unknown, fragments: Fragments = {}): Res
  * kubiya.settings passes here: the policy itself then denies everything (POLICY_SETTINGS_MISSING).
  */
 export function checkPolicyData(data: unknown, fragments: Fragments = {}): Result<unknown> {
-  const kubiya = typeof data === 'object' && data !== null && 'kubiya' in data ? (data as { kubiya: unknown }).kubiya : undefined;
+  const kubiya = typeof data === 'object' && data !== null && 'kubiya' in data ? (data).kubiya : undefined;
   if (kubiya === undefined) return ok(data);
   if (typeof kubiya !== 'object' || kubiya === null || Array.isArray(kubiya)) return fail('POLICY_SETTINGS_INVALID', 'policy data: "kubiya" must be an object');
   if (!('settings' in kubiya)) return ok(data);
-  return checkSettings((kubiya as { settings: unknown }).settings, fragments);
+  return checkSettings((kubiya).settings, fragments);
 }
 
 /** The fragments carried by a bundle's merged schema: its properties that are not core keys. */
 export function fragmentsOf(bundleSchema: unknown): Fragments {
-  const props = typeof bundleSchema === 'object' && bundleSchema !== null && 'properties' in bundleSchema ? (bundleSchema as { properties: unknown }).properties : undefined;
+  const props = typeof bundleSchema === 'object' && bundleSchema !== null && 'properties' in bundleSchema ? (bundleSchema).properties : undefined;
   if (typeof props !== 'object' || props === null) return {};
   return Object.fromEntries(Object.entries(props).filter(([k]) => !CORE_KEYS.includes(k)));
 }

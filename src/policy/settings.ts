@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseImageEntry } from './image-ref.ts';
+import { ENTRY_PATTERN, parseImageEntry } from './image-ref.ts';
 
 /**
  * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,
@@ -22,6 +22,7 @@ const imageEntry = z
   .string()
   .min(1)
   .max(255)
+  .regex(new RegExp(ENTRY_PATTERN), 'must be a registry host, a registry/namespace prefix or a repository (lower-case path, no tag, digest or glob)')
   .refine((e) => parseImageEntry(e) !== undefined, 'must be a registry host ("ghcr.io"), a registry/namespace prefix ("ghcr.io/acme") or a repository ("docker.io/library/alpine"): lower-case path, no tag, digest or glob');
 
 /** Enforcement actions, as Gatekeeper names them: deny blocks, warn and audit (dry run) record. */

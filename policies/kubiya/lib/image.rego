@@ -22,6 +22,7 @@ parse_image(ref) := r if {
 	count(m[1]) <= 255
 	named := image_split(m[1])
 	not image_id_name(named)
+	not ambiguous_registry(named.registry)
 	r := {
 		"registry": named.registry,
 		"repository": named.repository,
@@ -46,6 +47,15 @@ canonical(named, tag, digest) := sprintf("%s/%s@%s", [named.registry, named.repo
 canonical(named, tag, digest) := sprintf("%s/%s:%s@%s", [named.registry, named.repository, tag, digest]) if {
 	tag != ""
 	digest != ""
+}
+
+# "Registry/app" is a registry only by its upper case; in lower case it would be a Docker Hub
+# namespace: refused rather than guessed.
+ambiguous_registry(registry) if {
+	registry != "docker.io"
+	not contains(registry, ".")
+	not contains(registry, ":")
+	registry != "localhost"
 }
 
 # A 64-hex name on docker.io is an image ID, not a repository (ParseNormalizedNamed refuses it).
