@@ -1,10 +1,7 @@
-# METADATA
-# title: Image references
-# description: |
-#   Image references parsed by the distribution/reference grammar and normalised as
-#   ParseNormalizedNamed does (docker.io/library/..., index.docker.io is docker.io), and the
-#   allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
-#   is in src/policy/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
+# Image references parsed by the distribution/reference grammar and normalised as
+# ParseNormalizedNamed does (docker.io/library/..., index.docker.io is docker.io), and the
+# allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
+# is in src/policy/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
 package kubiya.lib
 
 # The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time.
@@ -32,7 +29,10 @@ parse_image(ref) := r if {
 	}
 }
 
-canonical(named, tag, digest) := sprintf("%s/%s:%s", [named.registry, named.repository, tag]) if tag != ""
+canonical(named, tag, digest) := sprintf("%s/%s:%s", [named.registry, named.repository, tag]) if {
+	tag != ""
+	digest == ""
+}
 
 canonical(named, tag, digest) := sprintf("%s/%s:latest", [named.registry, named.repository]) if {
 	tag == ""
@@ -99,7 +99,7 @@ official(registry, path) := concat("/", ["library", path]) if {
 
 official(registry, path) := path if registry != "docker.io"
 
-official(registry, path) := path if contains(path, "/")
+official(_, path) := path if contains(path, "/")
 
 # parse_image_entry(e) is {registry, path} ("" path: the whole registry); undefined when e is not
 # an entry (tags, digests, globs, upper-case paths and non-strings are not entries).

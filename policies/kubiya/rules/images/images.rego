@@ -25,8 +25,8 @@ refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path])
 
 violations contains v if {
 	some c in lib.step_containers
-	not lib.parse_image(c.container.image)
-	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), sprintf("image \"%v\" is not a valid image reference (distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex)", [c.container.image]))
+	not lib.parse_image(object.get(c.container, "image", null))
+	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), sprintf("image %v is not a valid image reference (distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex)", [object.get(c.container, "image", null)]))
 }
 
 violations contains v if {

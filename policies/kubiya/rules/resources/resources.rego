@@ -42,6 +42,9 @@ main_and_sidecars contains c if {
 	not c in inits
 }
 
+# declared(c, kind, r): the container declares a positive quantity of r (zero is not declared).
+declared(c, kind, r) if lib.positive(resources(c)[kind][r])
+
 # amount(c, kind, r) is the container's quantity in base units; 0 when absent or zero.
 amount(c, kind, r) := q if {
 	q := lib.quantity(resources(c)[kind][r])
@@ -50,14 +53,14 @@ amount(c, kind, r) := q if {
 violations contains v if {
 	some c in lib.pod_containers
 	some r in lib.list(settings, "requireRequests")
-	not lib.positive(resources(c).requests[r])
+	not declared(c, "requests", r)
 	v := lib.violation("resources", "RESOURCES_REQUEST_MISSING", sprintf("%s.resources.requests.%s", [c.path, r]), sprintf("%s must request %s (a request of zero is none)", [name(c), r]))
 }
 
 violations contains v if {
 	some c in lib.pod_containers
 	some r in lib.list(settings, "requireLimits")
-	not lib.positive(resources(c).limits[r])
+	not declared(c, "limits", r)
 	v := lib.violation("resources", "RESOURCES_LIMIT_MISSING", sprintf("%s.resources.limits.%s", [c.path, r]), sprintf("%s must set a %s limit (a limit of zero is none)", [name(c), r]))
 }
 
@@ -77,10 +80,9 @@ violations contains v if {
 zero(q) if lib.quantity(q) == 0
 
 # The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
-total(kind, r) := max([
-	sum([amount(c, kind, r) | some c in main_and_sidecars]),
-	max(array.concat([0], [amount(i, kind, r) + sum([amount(s, kind, r) | some s in sidecars]) | some i in inits])),
-])
+total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
+
+beside_sidecars(i, kind, r) := amount(i, kind, r) + sum([amount(s, kind, r) | some s in sidecars])
 
 violations contains v if {
 	count(lib.pod_containers) > 1

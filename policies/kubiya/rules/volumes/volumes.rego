@@ -26,7 +26,7 @@ violations contains v if {
 	lib.has_key(settings, "maxSize")
 	cap := settings.maxSize
 	some i, vol in input.workflow.volumes
-	not lib.within(vol.size, cap)
+	not lib.within(object.get(vol, "size", null), cap)
 	v := lib.violation("volumes", "VOLUME_TOO_LARGE", sprintf("workflow.volumes[%d].size", [i]), sprintf("volume \"%s\" asks for %s; the cap is %v", [vol.name, vol.size, cap]))
 }
 
