@@ -135,7 +135,7 @@ export class PolicyStore {
     } else {
       const text = await readFile(this.dataPath, 'utf8');
       const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`${this.dataPath} has no kubiya.settings object`);
+      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
       settingsOrThrow(data, fragments, this.dataPath);
       // The revision names both: the same bundle with other settings decides differently.
       const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
