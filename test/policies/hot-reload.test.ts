@@ -100,7 +100,7 @@ test('settings from a separate data file (the Helm values) replace the bundle da
 test('settings that break the schema: refused at start, and on reload the last good settings stay', async () => {
   const { WRONG_SETTINGS } = await import('../support/settings-variants.ts');
   const dataFile = join(work, 'typed', 'data.json');
-  const good = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: Record<string, Record<string, unknown> | unknown> } };
+  const good = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: Record<string, unknown> } };
   const withVariant = (over: unknown) => {
     if (typeof over !== 'object' || over === null || Array.isArray(over)) return { kubiya: { settings: over } };
     const settings: Record<string, unknown> = { ...good.kubiya.settings };

@@ -5,9 +5,11 @@
 package kubiya.lib
 
 # The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time.
+# regal ignore:line-length
 image_reference_pattern := `^((?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}))?$`
 
 # An allow/deny entry: a registry host, a registry/namespace prefix, or a repository.
+# regal ignore:line-length
 image_entry_pattern := `^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$`
 
 # parse_image(ref) is {registry, repository, tag, digest, canonical}; undefined when ref is not a
@@ -72,7 +74,7 @@ is_registry_component("localhost")
 
 is_registry_component(first) if lower(first) != first
 
-dealias(host) := "docker.io" if host == "index.docker.io"
+dealias("index.docker.io") := "docker.io"
 
 dealias(host) := host if host != "index.docker.io"
 

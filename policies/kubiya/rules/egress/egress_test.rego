@@ -69,9 +69,9 @@ test_no_egress_no_destinations if egress.destinations == [] with input as {"step
 # Flags that relax a rule count only when exactly true: "false", "true", 1, null never open anything.
 test_relaxing_flags_are_strict if {
 	every flag in ["false", "true", "0", "1", "", 1, 0, null, [true], {"x": true}] {
-		any := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"cidr": "0.0.0.0/0", "ports": [443]}]}}
+		anywhere := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"cidr": "0.0.0.0/0", "ports": [443]}]}}
 			with data.kubiya.settings as {"egress": {"allowAnyDestination": flag}}
-		any == {"EGRESS_ANY_DESTINATION"}
+		anywhere == {"EGRESS_ANY_DESTINATION"}
 		wild := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"host": "*.github.com", "ports": [443]}]}}
 			with data.kubiya.settings as {"egress": {"allowWildcardHosts": flag, "allowed": [{"host": "*.github.com", "ports": [443]}]}}
 		wild == {"EGRESS_WILDCARD_HOST"}

@@ -18,6 +18,13 @@ allowed := [e | some a in lib.list(settings, "allowedRegistries"); e := lib.pars
 
 denied := [e | some d in lib.list(settings, "deniedImages"); e := lib.parse_image_entry(d)]
 
+allowed_ref(ref) if {
+	some e in allowed
+	lib.image_entry_matches(e, ref)
+}
+
+grammar := "distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex"
+
 # Each image is parsed once; the rules below read the parsed reference.
 refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": lib.parse_image(c.container.image)} if {
 	some c in lib.step_containers
@@ -26,18 +33,14 @@ refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path])
 violations contains v if {
 	some c in lib.step_containers
 	not lib.parse_image(object.get(c.container, "image", null))
-	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), sprintf("image %v is not a valid image reference (distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex)", [object.get(c.container, "image", null)]))
+	msg := sprintf("image %v is not a valid image reference (%s)", [object.get(c.container, "image", null), grammar])
+	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), msg)
 }
 
 violations contains v if {
 	some c in refs
 	not allowed_ref(c.ref)
 	v := lib.violation("images", "IMAGE_REGISTRY_NOT_ALLOWED", c.path, sprintf("image \"%s\" (%s/%s) is not under any allowed registry, namespace or repository", [c.image, c.ref.registry, c.ref.repository]))
-}
-
-allowed_ref(ref) if {
-	some e in allowed
-	lib.image_entry_matches(e, ref)
 }
 
 violations contains v if {

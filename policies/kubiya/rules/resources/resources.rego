@@ -17,8 +17,8 @@ caps := {"cpu": "maxCpu", "memory": "maxMemory", "ephemeral-storage": "maxEpheme
 
 codes := {"cpu": "RESOURCES_CPU_OVER_CAP", "memory": "RESOURCES_MEMORY_OVER_CAP", "ephemeral-storage": "RESOURCES_EPHEMERAL_STORAGE_OVER_CAP"}
 
-# resources(c) is a container's resources, or {}.
-resources(c) := r if {
+# container_resources(c) is a container's resources, or {}.
+container_resources(c) := r if {
 	r := c.container.resources
 	is_object(r)
 } else := {}
@@ -43,12 +43,19 @@ main_and_sidecars contains c if {
 }
 
 # declared(c, kind, r): the container declares a positive quantity of r (zero is not declared).
-declared(c, kind, r) if lib.positive(resources(c)[kind][r])
+declared(c, kind, r) if lib.positive(container_resources(c)[kind][r])
 
 # amount(c, kind, r) is the container's quantity in base units; 0 when absent or zero.
 amount(c, kind, r) := q if {
-	q := lib.quantity(resources(c)[kind][r])
+	q := lib.quantity(container_resources(c)[kind][r])
 } else := 0
+
+zero(q) if lib.quantity(q) == 0
+
+# The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
+total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
+
+beside_sidecars(i, kind, r) := amount(i, kind, r) + sum([amount(s, kind, r) | some s in sidecars])
 
 violations contains v if {
 	some c in lib.pod_containers
@@ -71,18 +78,11 @@ violations contains v if {
 	some r, key in caps
 	lib.has_key(settings, key)
 	cap := settings[key]
-	asked := resources(c)[kind][r]
+	asked := container_resources(c)[kind][r]
 	not zero(asked)
 	not lib.within(asked, cap)
 	v := lib.violation("resources", codes[r], sprintf("%s.resources.%s.%s", [c.path, kind, r]), sprintf("%s: %s %s of %v is above the cap of %v", [name(c), r, kind, asked, cap]))
 }
-
-zero(q) if lib.quantity(q) == 0
-
-# The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
-total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
-
-beside_sidecars(i, kind, r) := amount(i, kind, r) + sum([amount(s, kind, r) | some s in sidecars])
 
 violations contains v if {
 	count(lib.pod_containers) > 1

@@ -28,16 +28,12 @@ references contains {"secret": e.secret, "path": sprintf("step.envFrom[%d].secre
 	some i, e in input.step.envFrom
 }
 
-violations contains v if {
-	some r in references
-	not r.secret in allowed
-	v := lib.violation("secrets", "SECRET_NOT_ALLOWED", r.path, sprintf("secret \"%s\" is not in the allowed secrets", [r.secret]))
-}
+default credentials := {}
 
 credentials := c if {
 	c := settings.credentials
 	is_object(c)
-} else := {}
+}
 
 # The usable patterns: {id, pattern} objects whose pattern is a valid regex.
 patterns(kind) := [p |
@@ -73,12 +69,20 @@ hits(l) := array.concat(
 	[p.id | some p in value_patterns; regex.match(p.pattern, l.value)],
 )
 
+violations contains v if {
+	some r in references
+	not r.secret in allowed
+	v := lib.violation("secrets", "SECRET_NOT_ALLOWED", r.path, sprintf("secret \"%s\" is not in the allowed secrets", [r.secret]))
+}
+
 # The message names the patterns, never the value (decisions are audited).
 violations contains v if {
 	some l in literals
 	ids := hits(l)
 	count(ids) > 0
-	v := lib.violation("secrets", "SECRET_LITERAL", l.path, sprintf("%s looks like a credential written as a literal (%s); reference a Kubernetes Secret (env secretRef or envFrom) instead", [l.path, concat(", ", sort(ids))]))
+	why := sprintf("looks like a credential written as a literal (%s)", [concat(", ", sort(ids))])
+	msg := sprintf("%s %s; reference a Kubernetes Secret (env secretRef or envFrom) instead", [l.path, why])
+	v := lib.violation("secrets", "SECRET_LITERAL", l.path, msg)
 }
 
 # A pattern that is not a valid regex (or not an {id, pattern} object) would match nothing: deny.

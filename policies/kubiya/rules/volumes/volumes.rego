@@ -12,7 +12,10 @@ settings := lib.section("volumes")
 default_types := ["emptyDir", "persistentVolumeClaim", "configMap", "secret", "projected", "downwardAPI"]
 
 # allowedTypes when it is an array; the default set when it is absent; nothing when it is malformed.
-allowed_types := {t | some t in object.get(settings, "allowedTypes", default_types); is_string(t)}
+allowed_types contains t if {
+	some t in object.get(settings, "allowedTypes", default_types)
+	is_string(t)
+}
 
 violations contains v if {
 	some i, vol in input.pod.spec.volumes
