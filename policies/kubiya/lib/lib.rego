@@ -78,7 +78,7 @@ quantity(q) := q if is_number(q)
 
 quantity(q) := to_number(q) if {
 	is_string(q)
-	regex.match(`^[0-9]+(\.[0-9]+)?$`, q)
+	decimal(q)
 }
 
 quantity(q) := n if {
@@ -100,7 +100,18 @@ quantity(q) := n if {
 	n := number_part(trim_suffix(q, suffix)) * factor
 }
 
-number_part(s) := to_number(s) if regex.match(`^[0-9]+(\.[0-9]+)?$`, s)
+number_part(s) := to_number(s) if decimal(s)
+
+# decimal(s): s is digits, optionally "." and more digits ("1", "0.5"; not "", ".5", "1.", "1e3", "-1").
+# String tests, not a regex: quantities are read many times per decision and regex.match is slow in WASM.
+decimal(s) if {
+	parts := split(s, ".")
+	count(parts) <= 2
+	every p in parts {
+		p != ""
+		trim_left(p, "0123456789") == ""
+	}
+}
 
 # positive(q): q is a quantity above zero. "0", 0, "0Mi" and "0.0" are not limits or requests (the
 # runtime reads a zero limit as none), so a rule that requires one treats them as absent.

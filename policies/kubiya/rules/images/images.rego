@@ -25,14 +25,18 @@ allowed_ref(ref) if {
 
 grammar := "distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex"
 
-# Each image is parsed once; the rules below read the parsed reference.
-refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": lib.parse_image(c.container.image)} if {
+# Each image is parsed once (regex.match is slow in WASM); the rules below read the parsed reference.
+parsed[c.path] := lib.parse_image(object.get(c.container, "image", null)) if {
+	some c in lib.step_containers
+}
+
+refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": parsed[c.path]} if {
 	some c in lib.step_containers
 }
 
 violations contains v if {
 	some c in lib.step_containers
-	not lib.parse_image(object.get(c.container, "image", null))
+	not parsed[c.path]
 	msg := sprintf("image %v is not a valid image reference (%s)", [object.get(c.container, "image", null), grammar])
 	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), msg)
 }
