@@ -180,6 +180,25 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     });
   });
 
+  test('SECRET_LITERAL through the prefilter: all cases in one step, and each alone, flag exactly the credential literals', () => {
+    const args = VALUE_CASES.map((c) => c.text);
+    const env = Object.fromEntries(NAME_CASES.map((c) => [c.name, 'x']));
+    const wf = validate({ id: 'wf', name: 'n', runId: 'run', steps: [{ name: 's', image: 'python:3.11', resources: R, args, env }] });
+    assert.ok(wf.ok);
+    const r = evaluate(policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)), engine);
+    const violations = r.ok ? r.value.violations : ((r.error.details as { decision: Decision }).decision.violations);
+    const flagged = new Set(violations.filter((v) => v.code === 'SECRET_LITERAL').map((v) => v.path));
+    const expected = new Set([
+      ...VALUE_CASES.flatMap((c, i) => (c.ids.length > 0 ? [`step.args[${i}]`] : [])),
+      ...NAME_CASES.flatMap((c) => (c.ids.length > 0 ? [`step.env.${c.name}`] : [])),
+    ]);
+    assert.deepEqual([...flagged].sort(), [...expected].sort());
+    for (const c of VALUE_CASES) {
+      const alone = decide(engine, { name: 's', image: 'python:3.11', resources: R, command: ['sh', '-c', c.text] });
+      assert.equal(alone.codes.includes('SECRET_LITERAL'), c.ids.length > 0, JSON.stringify(c.text));
+    }
+  });
+
   test('a bundle whose data breaks the settings schema is not built (POLICY_SETTINGS_INVALID)', async () => {
     const dir = join(work, 'bad');
     await cp(join(REPO_ROOT, 'policies'), dir, { recursive: true });
