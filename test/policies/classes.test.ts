@@ -208,6 +208,20 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     await assert.rejects(buildBundle(opa, dir, join(work, 'bad.tar.gz')), (e: Error & { code?: string }) => e.code === 'POLICY_SETTINGS_INVALID' && e.message.includes('kubiya.settings.egress.allowAnyDestination'));
   });
 
+  test('kubiya-runner policy build refuses bad settings: exit 2, POLICY_SETTINGS_INVALID with every path, no bundle written', async () => {
+    const dir = join(work, 'cli-bad');
+    await cp(join(REPO_ROOT, 'policies'), dir, { recursive: true });
+    const data = JSON.parse(await readFile(join(dir, 'data.json'), 'utf8')) as { kubiya: { settings: { egress: Record<string, unknown>; enforcement: Record<string, unknown> } } };
+    data.kubiya.settings.egress.allowAnyDestination = 'false';
+    data.kubiya.settings.enforcement.IMAGE_TAG_NOT_PINNED = 'Deny';
+    await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+    const out = join(work, 'cli-bad.tar.gz');
+    const r = await run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'policy', 'build', '--policies', dir, '--out', out], { env: { ...process.env, NO_COLOR: '1' } }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^POLICY_SETTINGS_INVALID: .*kubiya\.settings\.egress\.allowAnyDestination.*kubiya\.settings\.enforcement\.IMAGE_TAG_NOT_PINNED/);
+    await assert.rejects(readFile(out));
+  });
+
   test('a rule package brings its settings fragment: built into the bundle, its settings checked, its wrong types refused', async () => {
     const dir = join(work, 'ext');
     await cp(join(REPO_ROOT, 'policies'), dir, { recursive: true });
