@@ -24,6 +24,19 @@ function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unkno
   if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
 }
 
+function settingsOf(data: unknown): unknown {
+  const kubiya = typeof data === 'object' && data !== null ? (data as { kubiya?: unknown }).kubiya : undefined;
+  return typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 function wellFormed(result: unknown): boolean {
   const first: unknown = Array.isArray(result) ? result[0] : undefined;
   const doc = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
@@ -38,6 +51,7 @@ function wellFormed(result: unknown): boolean {
  */
 export class PolicyStore {
   private engine: PolicyEngine | undefined;
+  private settings: unknown;
   private readonly path: string;
   private readonly dataPath: string | undefined;
   private readonly hooks: PolicyStoreHooks;
@@ -59,11 +73,21 @@ export class PolicyStore {
     return this.engine;
   }
 
+  /**
+   * The `kubiya.settings` the current engine decides with (schema-checked, frozen), swapped with
+   * it. Audit masking reads its credential patterns from here (src/policy/credentials.ts), so the
+   * policy and the masking always use the same list.
+   */
+  currentSettings(): unknown {
+    return this.settings;
+  }
+
   /** Initial load: throws when the bundle is bad (the runner must not start without a policy). */
   async load(): Promise<PolicyEngine> {
     const fingerprint = await this.fingerprintNow();
-    const engine = await this.candidate();
+    const { engine, settings } = await this.candidate();
     this.engine = engine;
+    this.settings = settings;
     this.fingerprint = fingerprint;
     this.hooks.loaded(engine.revision);
     return engine;
@@ -75,10 +99,11 @@ export class PolicyStore {
       const fingerprint = await this.fingerprintNow().catch(() => 'missing');
       if (fingerprint === this.fingerprint) return 'unchanged' as const;
       try {
-        const engine = await this.candidate();
+        const { engine, settings } = await this.candidate();
         this.fingerprint = fingerprint;
         if (engine.revision === this.engine?.revision) return 'unchanged' as const;
         this.engine = engine;
+        this.settings = settings;
         this.hooks.loaded(engine.revision);
         return 'swapped' as const;
       } catch (e) {
@@ -125,10 +150,11 @@ export class PolicyStore {
    * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
    * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
    */
-  private async candidate(): Promise<PolicyEngine> {
+  private async candidate(): Promise<{ engine: PolicyEngine; settings: unknown }> {
     const bundle = await readBundle(this.path);
     const fragments = fragmentsOf(bundle.settingsSchema);
     let engine: PolicyEngine;
+    let settings: unknown = settingsOf(bundle.data);
     if (this.dataPath === undefined) {
       settingsOrThrow(bundle.data, fragments, `bundle ${bundle.revision}`);
       engine = await loadEngine(bundle);
@@ -137,13 +163,14 @@ export class PolicyStore {
       const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
       if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
       settingsOrThrow(data, fragments, this.dataPath);
+      settings = data.kubiya.settings;
       // The revision names both: the same bundle with other settings decides differently.
       const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
       engine = await loadEngine({ ...bundle, data, revision });
     }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT))) throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
-    return engine;
+    return { engine, settings: deepFreeze(structuredClone(settings)) };
   }
 
   private async fingerprintNow(): Promise<string> {

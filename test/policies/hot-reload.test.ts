@@ -128,6 +128,16 @@ test('settings that break the schema: refused at start, and on reload the last g
   }
   assert.equal(n, WRONG_SETTINGS.length);
   assert.equal(allowed(store), false, 'and keep deciding (gcr.io is still not allowed)');
+  // The settings the masking reads are the ones the engine decides with, swapped together.
+  assert.deepEqual(store.currentSettings(), good.kubiya.settings);
+  assert.ok(Object.isFrozen(store.currentSettings()));
+  const wider = structuredClone(good);
+  (wider.kubiya.settings.images as { allowedRegistries: string[] }).allowedRegistries.push('gcr.io');
+  await writeFile(`${dataFile}.tmp`, JSON.stringify(wider));
+  await rename(`${dataFile}.tmp`, dataFile);
+  assert.equal(await store.reload(), 'swapped');
+  assert.deepEqual(store.currentSettings(), wider.kubiya.settings);
+  assert.equal(allowed(store), true);
 });
 
 test('a bundle built by policy build carries its settings schema; the runner checks the bundle\'s own data with it', async () => {
