@@ -44,6 +44,8 @@ export const ENTRY_PATTERN = `^(?:${DOMAIN}(?:/${COMPONENT})*|${COMPONENT}(?:/${
 const ENTRY = new RegExp(ENTRY_PATTERN);
 
 const MAX_NAME = 255;
+/** Bound before the regex runs (the Rego checks the same): name 255 + tag 129 + digest 136, with room. */
+const MAX_REFERENCE = 1024;
 
 function isRegistry(first: string): boolean {
   return first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
@@ -64,11 +66,9 @@ function split(name: string): { registry: string; repository: string } {
 
 /** Parses and normalises an image reference; an invalid one is refused with the reason. */
 export function parseImageRef(text: string): ImageRefResult {
+  if (text.length > MAX_REFERENCE) return { ok: false, reason: `longer than ${MAX_REFERENCE} characters` };
   const m = REFERENCE.exec(text);
-  if (m === null) {
-    // Upper case in the path is the one the grammar's domain rule lets through to here: name it.
-    return { ok: false, reason: /[A-Z]/.test(text.split(/[:@]/)[0]?.split('/').slice(1).join('/') ?? '') ? 'repository name must be lower-case' : 'not a valid image reference' };
-  }
+  if (m === null) return { ok: false, reason: 'not a valid image reference (lower-case repository components, no empty or ".." components, tag of at most 128 characters, sha256/384/512 digest)' };
   const name = m[1] ?? '';
   if (name.length > MAX_NAME) return { ok: false, reason: `repository name longer than ${MAX_NAME} characters` };
   const { registry, repository } = split(name);
