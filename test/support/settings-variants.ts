@@ -46,5 +46,6 @@ export const WRONG_SETTINGS: readonly { name: string; settings: unknown; path: s
   // credential patterns
   { name: 'credential pattern that is not a regex', settings: { secrets: { credentials: { values: [{ id: 'x', pattern: '(' }] } } }, path: 'kubiya.settings.secrets.credentials.values.0.pattern' },
   { name: 'credential pattern with look-ahead (not RE2)', settings: { secrets: { credentials: { values: [{ id: 'x', pattern: 'a(?=b)' }] } } }, path: 'kubiya.settings.secrets.credentials.values.0.pattern' },
+  { name: 'credential pattern with \\A (RE2 only, not JavaScript)', settings: { secrets: { credentials: { values: [{ id: 'x', pattern: '\\A[a-z]+://[^:]+:[^@]+@' }] } } }, path: 'kubiya.settings.secrets.credentials.values.0.pattern' },
   { name: 'credential pattern as a bare string', settings: { secrets: { credentials: { envNames: ['PASSWORD'] } } }, path: 'kubiya.settings.secrets.credentials.envNames.0' },
 ];

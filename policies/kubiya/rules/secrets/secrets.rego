@@ -79,6 +79,14 @@ prefilter["names"] := regex.match(any_pattern(name_patterns), concat("\n", [l.na
 
 suspect if true in prefilter
 
+# \A and \z anchor to the whole text, which the joined literals are not: no prefilter for those.
+# (The settings schema refuses them — JavaScript has neither — so only unchecked data gets here.)
+suspect if {
+	some p in array.concat(value_patterns, name_patterns)
+	some anchor in [`\A`, `\z`]
+	contains(p.pattern, anchor)
+}
+
 decided(kind) if prefilter[kind] in {true, false}
 
 # hits(l) are the ids of the patterns a literal matches: its name (env only) or its value.

@@ -84,3 +84,9 @@ test_bad_patterns_deny if {
 		cs == {"POLICY_SETTINGS_INVALID"}
 	}
 }
+
+test_whole_text_anchors_are_checked_per_literal if {
+	cs := {v.code | some v in secrets.violations} with input as {"step": {"name": "s", "args": ["ok", "hunter2"]}}
+		with data.kubiya.settings as {"secrets": {"credentials": {"values": [{"id": "pw", "pattern": `\Ahunter2\z`}]}}}
+	cs == {"SECRET_LITERAL"}
+}
