@@ -81,7 +81,10 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
   return out;
 }
 
-/** Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers). */
+/**
+ * Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers), each
+ * under "/" as `opa build` names them (OPA's bundle loader finds the module by that name).
+ */
 async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
   const dir = await mkdtemp(join(dirname(outFile), '.bundle-'));
   try {
@@ -90,7 +93,7 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
       await mkdir(dirname(join(dir, name)), { recursive: true });
       await writeFile(join(dir, name), files.get(name)!);
     }
-    await create({ gzip: true, file: outFile, cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: true }, names);
+    await create({ gzip: true, file: outFile, cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: true, prefix: '/', preservePaths: true }, names);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -199,6 +199,14 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     }
   });
 
+  test('the bundle policy build writes (with settings.schema.json added) is still a bundle OPA itself reads, names unchanged', async () => {
+    const { file } = await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'inspect.tar.gz'));
+    const { stdout } = await run(opa, ['inspect', '--format', 'json', file]);
+    const info = JSON.parse(stdout) as { manifest: { revision: string; wasm?: { module: string }[] } };
+    assert.equal(info.manifest.revision, bundle.revision);
+    assert.deepEqual([...new Set(info.manifest.wasm?.map((w) => w.module))], ['/policy.wasm']);
+  });
+
   test('a bundle whose data breaks the settings schema is not built (POLICY_SETTINGS_INVALID)', async () => {
     const dir = join(work, 'bad');
     await cp(join(REPO_ROOT, 'policies'), dir, { recursive: true });
