@@ -14,6 +14,8 @@ import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
+import fc from 'fast-check';
+import { parseImageRef } from '../../src/policy/image-ref.ts';
 import { NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 import { ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
 import { WRONG_SETTINGS } from '../support/settings-variants.ts';
@@ -161,6 +163,22 @@ describe('issue 14 classes through the compiled WASM policy', () => {
         assert.equal(got.canonical, c.canonical, c.ref);
         for (const k of ['registry', 'repository', 'tag', 'digest'] as const) if (c[k] !== undefined) assert.equal(got[k], c[k], `${c.ref} ${k}`);
       }
+    });
+
+    test('property: on 3,000 generated spellings the Rego and TypeScript parsers agree (accept, refuse, canonical form)', () => {
+      const parts = ['a', 'Z', '0', '.', '-', '_', '__', ':', '/', '@', 'sha256:', 'a'.repeat(64), 'library/', 'docker.io/', 'index.docker.io/', 'localhost', ':5000', '..', 'ghcr.io/', 'x'.repeat(120)];
+      const refs = fc.sample(fc.array(fc.constantFrom(...parts), { minLength: 1, maxLength: 12 }).map((a) => a.join('')), { numRuns: 3000, seed: 14 });
+      let accepted = 0;
+      for (let i = 0; i < refs.length; i += 500) {
+        const chunk = [...new Set(refs.slice(i, i + 500))];
+        const parsed = result<Record<string, { canonical: string }>>('probe/parsed', { refs: chunk });
+        for (const ref of chunk) {
+          const ts = parseImageRef(ref);
+          assert.equal(parsed[ref]?.canonical, ts.ok ? ts.ref.canonical : undefined, JSON.stringify(ref));
+          if (ts.ok) accepted++;
+        }
+      }
+      assert.ok(accepted > 100, `${accepted} generated references were valid (the generator reaches both sides)`);
     });
 
     test('entries match in Rego exactly as in TypeScript', () => {
