@@ -6,11 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Parser, type ReadEntry } from 'tar';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { BUNDLE_SCHEMA_FILE } from '../policy/settings-schema.ts';
 
 export interface BundleFiles {
   readonly wasm: Uint8Array<ArrayBuffer>;
   readonly data: unknown;
   readonly revision: string;
+  /** The merged settings JSON Schema `policy build` put in the bundle (settings.schema.json), if any. */
+  readonly settingsSchema?: unknown;
 }
 
 const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
@@ -27,12 +30,14 @@ export async function readBundle(path: string): Promise<BundleFiles> {
   const manifest: unknown = manifestRaw === undefined ? {} : JSON.parse(Buffer.from(manifestRaw).toString('utf8'));
   const revision = typeof manifest === 'object' && manifest !== null && 'revision' in manifest && typeof manifest.revision === 'string' ? manifest.revision : '';
   if (revision === '') throw new Error(`bundle ${path} has no revision in .manifest`);
-  return { wasm, data, revision };
+  const schemaRaw = files.get(BUNDLE_SCHEMA_FILE) ?? files.get(`/${BUNDLE_SCHEMA_FILE}`);
+  const settingsSchema: unknown = schemaRaw === undefined ? undefined : JSON.parse(Buffer.from(schemaRaw).toString('utf8'));
+  return { wasm, data, revision, ...(settingsSchema !== undefined ? { settingsSchema } : {}) };
 }
 
 async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
-  for (const name of ['policy.wasm', 'data.json', '.manifest']) {
+  for (const name of ['policy.wasm', 'data.json', '.manifest', BUNDLE_SCHEMA_FILE]) {
     try {
       files.set(name, await readFile(join(dir, name)));
     } catch {
@@ -42,7 +47,8 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
   return files;
 }
 
-async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
+/** Every file of a tar.gz bundle by its path (leading "./" and "/" removed), bounded in size. */
+export async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const compressed = await readFile(file);
   if (compressed.byteLength > MAX_BUNDLE_BYTES) throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
   const files = new Map<string, Uint8Array<ArrayBuffer>>();

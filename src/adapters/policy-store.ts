@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { loadEngine, readBundle } from './opa-wasm.ts';
 
 export interface PolicyStoreHooks {
@@ -18,6 +19,24 @@ const CANARY = {
   pod: { spec: { containers: [{ name: 'step', image: 'canary.invalid/canary:1' }] } },
 };
 
+function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unknown>>, source: string): void {
+  const checked = checkPolicyData(data, fragments);
+  if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
+}
+
+function settingsOf(data: unknown): unknown {
+  const kubiya = typeof data === 'object' && data !== null ? (data as { kubiya?: unknown }).kubiya : undefined;
+  return typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 function wellFormed(result: unknown): boolean {
   const first: unknown = Array.isArray(result) ? result[0] : undefined;
   const doc = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
@@ -32,6 +51,7 @@ function wellFormed(result: unknown): boolean {
  */
 export class PolicyStore {
   private engine: PolicyEngine | undefined;
+  private settings: unknown;
   private readonly path: string;
   private readonly dataPath: string | undefined;
   private readonly hooks: PolicyStoreHooks;
@@ -53,11 +73,21 @@ export class PolicyStore {
     return this.engine;
   }
 
+  /**
+   * The `kubiya.settings` the current engine decides with (schema-checked, frozen), swapped with
+   * it. Audit masking reads its credential patterns from here (src/policy/credentials.ts), so the
+   * policy and the masking always use the same list.
+   */
+  currentSettings(): unknown {
+    return this.settings;
+  }
+
   /** Initial load: throws when the bundle is bad (the runner must not start without a policy). */
   async load(): Promise<PolicyEngine> {
     const fingerprint = await this.fingerprintNow();
-    const engine = await this.candidate();
+    const { engine, settings } = await this.candidate();
     this.engine = engine;
+    this.settings = settings;
     this.fingerprint = fingerprint;
     this.hooks.loaded(engine.revision);
     return engine;
@@ -69,10 +99,11 @@ export class PolicyStore {
       const fingerprint = await this.fingerprintNow().catch(() => 'missing');
       if (fingerprint === this.fingerprint) return 'unchanged' as const;
       try {
-        const engine = await this.candidate();
+        const { engine, settings } = await this.candidate();
         this.fingerprint = fingerprint;
         if (engine.revision === this.engine?.revision) return 'unchanged' as const;
         this.engine = engine;
+        this.settings = settings;
         this.hooks.loaded(engine.revision);
         return 'swapped' as const;
       } catch (e) {
@@ -113,21 +144,33 @@ export class PolicyStore {
     if (this.debounce !== undefined) clearTimeout(this.debounce);
   }
 
-  private async candidate(): Promise<PolicyEngine> {
+  /**
+   * Loads and checks a candidate: the settings it would decide with (the bundle's data, or the
+   * data file that replaces it) must pass the settings schema — the core schema plus the
+   * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
+   * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
+   */
+  private async candidate(): Promise<{ engine: PolicyEngine; settings: unknown }> {
     const bundle = await readBundle(this.path);
+    const fragments = fragmentsOf(bundle.settingsSchema);
     let engine: PolicyEngine;
-    if (this.dataPath === undefined) engine = await loadEngine(bundle);
-    else {
+    let settings: unknown = settingsOf(bundle.data);
+    if (this.dataPath === undefined) {
+      settingsOrThrow(bundle.data, fragments, `bundle ${bundle.revision}`);
+      engine = await loadEngine(bundle);
+    } else {
       const text = await readFile(this.dataPath, 'utf8');
       const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`${this.dataPath} has no kubiya.settings object`);
+      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
+      settingsOrThrow(data, fragments, this.dataPath);
+      settings = data.kubiya.settings;
       // The revision names both: the same bundle with other settings decides differently.
       const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
       engine = await loadEngine({ ...bundle, data, revision });
     }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT))) throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
-    return engine;
+    return { engine, settings: deepFreeze(structuredClone(settings)) };
   }
 
   private async fingerprintNow(): Promise<string> {

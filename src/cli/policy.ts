@@ -6,13 +6,14 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { readAuditLog } from '../adapters/audit-file.ts';
-import { buildBundle } from '../adapters/opa-cli.ts';
+import { buildBundle, PolicyBuildError } from '../adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import { resolveTools } from '../adapters/tools.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { evaluate, policyInput } from '../evaluate/evaluate.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import { replay } from '../policy/replay.ts';
+import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { buildPod } from '../pod/build.ts';
 import { validate } from '../validate/validate.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
@@ -28,18 +29,26 @@ function opaPath(): string {
   return tools.value.opa;
 }
 
+/** A build failure as a CLI error with its code (POLICY_SETTINGS_INVALID for settings, else POLICY_BUILD_FAILED). */
+function buildFailure(e: unknown): never {
+  throw new CliError(e instanceof PolicyBuildError ? e.code : 'POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
+}
+
 /** The bundle given, or one built now from the policy directory. */
 async function engineFor(bundle: string | undefined, policies: string): Promise<PolicyEngine> {
   if (bundle !== undefined) {
-    return loadEngine(await readBundle(resolve(bundle))).catch((e: unknown) => {
+    const files = await readBundle(resolve(bundle)).catch((e: unknown) => {
+      throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    const checked = checkPolicyData(files.data, fragmentsOf(files.settingsSchema));
+    if (!checked.ok) throw new CliError(checked.error.code, `bundle ${bundle}: ${checked.error.message}`);
+    return loadEngine(files).catch((e: unknown) => {
       throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
   try {
-    const built = await buildBundle(opaPath(), resolve(policies), join(dir, 'bundle.tar.gz')).catch((e: unknown) => {
-      throw new CliError('POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
-    });
+    const built = await buildBundle(opaPath(), resolve(policies), join(dir, 'bundle.tar.gz')).catch(buildFailure);
     return await loadEngine(await readBundle(built.file));
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -75,9 +84,7 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
     .addOption(outputOption())
     .addHelpText('after', examples('kubiya-runner policy build --out /tmp/bundle.tar.gz', 'kubiya-runner policy build --policies ./my-policies --output json'))
     .action(async (opts: { policies: string; out: string; output: string }) => {
-      const built = await buildBundle(opaPath(), resolve(opts.policies), resolve(opts.out)).catch((e: unknown) => {
-        throw new CliError('POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
-      });
+      const built = await buildBundle(opaPath(), resolve(opts.policies), resolve(opts.out)).catch(buildFailure);
       io.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
     });
 

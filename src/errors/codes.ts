@@ -66,6 +66,7 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: { status: 500, stage: 'config' },
   STARTUP_FAILED: { status: 500, stage: 'config' },
   POLICY_BUILD_FAILED: { status: 500, stage: 'cli' },
+  POLICY_SETTINGS_INVALID: { status: 500, stage: 'config' },
   AUDIT_READ_FAILED: { status: 500, stage: 'cli' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },

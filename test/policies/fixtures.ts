@@ -1,5 +1,7 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Step } from '../../src/validate/schema.ts';
+import { AWS_KEY_ID, GITHUB_TOKEN, JWT, PEM, SLACK } from '../support/credentials.ts';
+import { SHA } from '../support/image-refs.ts';
 
 /**
  * Named cases for the compiled WASM policy with the default data (policies/data.json): a step (and
@@ -20,13 +22,22 @@ const main = (pod: V1Pod) => pod.spec!.containers[0]!;
 const sc = (patch: Record<string, unknown>) => (pod: V1Pod) => {
   main(pod).securityContext = { ...main(pod).securityContext, ...patch };
 };
+/** Resources on the pod's sidecar/init containers, as the pod builder sets them from the step (issue 14 §3). */
+const BOUNDED = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+const bounded = (pod: V1Pod): void => {
+  for (const c of pod.spec!.initContainers ?? []) c.resources = structuredClone(BOUNDED);
+};
+const sidecarResources = (r: V1ResourceRequirements, sidecarOnly = false) => (pod: V1Pod): void => {
+  for (const c of pod.spec!.initContainers ?? []) if (!sidecarOnly || c.restartPolicy === 'Always') c.resources = structuredClone(r);
+  if (sidecarOnly && (pod.spec!.initContainers ?? []).length === 0) pod.spec!.initContainers = [{ name: 'db', image: 'postgres:15', restartPolicy: 'Always', resources: structuredClone(r) }];
+};
 const egress = (...e: NonNullable<Step['egress']>) => s({ egress: e });
 const res = (r: NonNullable<Step['resources']>) => s({ resources: r });
 
 export const FIXTURES: readonly Fixture[] = [
   // images
   { name: 'pinned official image', step: s(), codes: [] },
-  { name: 'digest-pinned ghcr image', step: s({ image: 'ghcr.io/org/tool@sha256:abc' }), codes: [] },
+  { name: 'digest-pinned ghcr image', step: s({ image: `ghcr.io/org/tool@${SHA}` }), codes: [] },
   { name: 'quay image with a tag', step: s({ image: 'quay.io/prometheus/node-exporter:v1.8.0' }), codes: [] },
   { name: 'registry.k8s.io pause', step: s({ image: 'registry.k8s.io/pause:3.9' }), codes: [] },
   { name: 'docker hub org image', step: s({ image: 'amazon/aws-cli:2.17.0' }), codes: [] },
@@ -37,8 +48,21 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'localhost registry', step: s({ image: 'localhost/x:1' }), codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
   { name: 'registry not in the list', step: s({ image: 'gcr.io/distroless/static:nonroot' }), codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
   { name: 'unknown registry and latest', step: s({ image: 'evil.example.com/miner:latest' }), codes: ['IMAGE_REGISTRY_NOT_ALLOWED', 'IMAGE_TAG_NOT_PINNED'] },
-  { name: 'sidecar from an unknown registry', step: s({ sidecars: [{ name: 'db', image: 'evil.example.com/pg:15' }] }), codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
-  { name: 'untagged init container', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli' }] }), codes: ['IMAGE_TAG_NOT_PINNED'] },
+  { name: 'sidecar from an unknown registry', step: s({ sidecars: [{ name: 'db', image: 'evil.example.com/pg:15' }] }), pod: bounded, codes: ['IMAGE_REGISTRY_NOT_ALLOWED'] },
+  { name: 'untagged init container', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli' }] }), pod: bounded, codes: ['IMAGE_TAG_NOT_PINNED'] },
+  // image references by the distribution grammar (issue 14 §2), in every container kind
+  { name: 'upper-case repository', step: s({ image: 'ghcr.io/Acme/tool:1.0' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: '".." path component', step: s({ image: 'ghcr.io/acme/../tool:1.0' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'empty path component', step: s({ image: 'ghcr.io/acme//tool:1.0' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'malformed digest', step: s({ image: 'ghcr.io/acme/tool@sha256:abc' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'upper-case digest hex', step: s({ image: `ghcr.io/acme/tool@sha256:${'A'.repeat(64)}` }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'tag of 129 characters', step: s({ image: `ghcr.io/acme/tool:${'v'.repeat(129)}` }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'tag of 128 characters', step: s({ image: `ghcr.io/acme/tool:${'v'.repeat(128)}` }), codes: [] },
+  { name: 'bad separator', step: s({ image: 'ghcr.io/acme/tool-:1.0' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'invalid sidecar image', step: s({ sidecars: [{ name: 'db', image: 'Postgres:15' }] }), pod: bounded, codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'invalid init container image', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli@sha256:0' }] }), pod: bounded, codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'index.docker.io alias of an allowed registry', step: s({ image: 'index.docker.io/library/python:3.11' }), codes: [] },
+  { name: 'digest-only official image', step: s({ image: `library/python@${SHA}` }), codes: [] },
   // resources
   { name: 'no resources at all', step: s({ resources: undefined }), codes: ['RESOURCES_REQUEST_MISSING', 'RESOURCES_LIMIT_MISSING'] },
   { name: 'requests without a memory limit', step: res({ requests: { cpu: '1', memory: '1Gi' } }), codes: ['RESOURCES_LIMIT_MISSING'] },
@@ -54,6 +78,16 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'ephemeral storage over the cap', step: res({ requests: { cpu: '1', memory: '1Gi', 'ephemeral-storage': '21Gi' }, limits: { memory: '1Gi' } }), codes: ['RESOURCES_EPHEMERAL_STORAGE_OVER_CAP'] },
   { name: 'one GPU', step: res({ ...R, gpu: 1 }), codes: [] },
   { name: 'two GPUs', step: res({ ...R, gpu: 2 }), codes: ['RESOURCES_GPU_OVER_CAP'] },
+  // every container is bounded, and zero is not a limit (issue 14 §3)
+  { name: 'memory limit "0"', step: res({ requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '0' } }), codes: ['RESOURCES_LIMIT_MISSING'] },
+  { name: 'memory limit "0Mi"', step: res({ requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '0Mi' } }), codes: ['RESOURCES_LIMIT_MISSING'] },
+  { name: 'cpu request "0"', step: res({ requests: { cpu: '0', memory: '1Gi' }, limits: { memory: '1Gi' } }), codes: ['RESOURCES_REQUEST_MISSING'] },
+  { name: 'sidecar without resources (the seed\'s postgres)', step: s({ sidecars: [{ name: 'db', image: 'postgres:15' }] }), codes: ['RESOURCES_REQUEST_MISSING', 'RESOURCES_LIMIT_MISSING'] },
+  { name: 'init container without resources', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli:2.17.0' }] }), codes: ['RESOURCES_REQUEST_MISSING', 'RESOURCES_LIMIT_MISSING'] },
+  { name: 'bounded sidecar and init container', step: s({ sidecars: [{ name: 'db', image: 'postgres:15' }], initContainers: [{ name: 'dl', image: 'amazon/aws-cli:2.17.0' }] }), pod: bounded, codes: [] },
+  { name: 'sidecar with a zero memory limit', step: s({ sidecars: [{ name: 'db', image: 'postgres:15' }] }), pod: sidecarResources({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '0' } }), codes: ['RESOURCES_LIMIT_MISSING'] },
+  { name: 'sidecar over the memory cap', step: s({ sidecars: [{ name: 'db', image: 'postgres:15' }] }), pod: sidecarResources({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '9Gi' } }), codes: ['RESOURCES_MEMORY_OVER_CAP'] },
+  { name: 'main and sidecar within their caps, over it together', step: res({ requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '5Gi' } }), pod: sidecarResources({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '5Gi' } }, true), codes: ['RESOURCES_MEMORY_OVER_CAP'] },
   // egress
   { name: 'GitHub API on 443', step: egress({ host: 'api.github.com', ports: [443] }), codes: [] },
   { name: 'GitHub API on 80', step: egress({ host: 'api.github.com', ports: [80] }), codes: ['EGRESS_NOT_ALLOWED'] },
@@ -74,8 +108,22 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'secret not allowed', step: s({ env: { DB: { secretRef: { secret: 'prod-db', key: 'password' } } } }), codes: ['SECRET_NOT_ALLOWED'] },
   { name: 'envFrom secret not allowed', step: s({ envFrom: [{ secret: 'prod-db' }] }), codes: ['SECRET_NOT_ALLOWED'] },
   { name: 'envFrom allowed secret', step: s({ envFrom: [{ secret: 'aws-credentials' }] }), codes: [] },
-  { name: 'sidecar reads a secret not allowed', step: s({ sidecars: [{ name: 'db', image: 'postgres:15', env: { P: { secretRef: { secret: 'root-pw', key: 'p' } } } }] }), codes: ['SECRET_NOT_ALLOWED'] },
-  { name: 'init container reads a secret not allowed', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli:2.17.0', env: { T: { secretRef: { secret: 'tokens', key: 't' } } } }] }), codes: ['SECRET_NOT_ALLOWED'] },
+  { name: 'sidecar reads a secret not allowed', step: s({ sidecars: [{ name: 'db', image: 'postgres:15', env: { P: { secretRef: { secret: 'root-pw', key: 'p' } } } }] }), pod: bounded, codes: ['SECRET_NOT_ALLOWED'] },
+  { name: 'init container reads a secret not allowed', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli:2.17.0', env: { T: { secretRef: { secret: 'tokens', key: 't' } } } }] }), pod: bounded, codes: ['SECRET_NOT_ALLOWED'] },
+  // credentials written as literals (issue 14 §6)
+  { name: 'password in a URL in args', step: s({ args: ['--db', 'postgres://admin:hunter2@db:5432/app'] }), codes: ['SECRET_LITERAL'] },
+  { name: 'Authorization: Bearer in command', step: s({ command: ['curl', '-H', 'Authorization: Bearer abcdef123456', 'https://api.github.com'] }), codes: ['SECRET_LITERAL'] },
+  { name: 'Authorization from an env reference', step: s({ command: ['sh', '-c', 'curl -H "Authorization: Bearer $GITHUB_TOKEN" https://api.github.com'] }), codes: [] },
+  { name: 'literal password env', step: s({ env: { DB_PASSWORD: 'hunter2' } }), codes: ['SECRET_LITERAL'] },
+  { name: 'literal token env', step: s({ env: { GITHUB_TOKEN: 'x' } }), codes: ['SECRET_LITERAL'] },
+  { name: 'AWS key id in a plain env name', step: s({ env: { KEY_ID: AWS_KEY_ID } }), codes: ['SECRET_LITERAL'] },
+  { name: 'GitHub token in args', step: s({ args: [GITHUB_TOKEN] }), codes: ['SECRET_LITERAL'] },
+  { name: 'JWT in args', step: s({ args: ['--token', JWT] }), codes: ['SECRET_LITERAL'] },
+  { name: 'PEM private key in env', step: s({ env: { TLS: PEM } }), codes: ['SECRET_LITERAL'] },
+  { name: 'Slack token in env', step: s({ env: { HOOK: SLACK } }), codes: ['SECRET_LITERAL'] },
+  { name: 'literal password in a sidecar (the seed\'s postgres)', step: s({ sidecars: [{ name: 'db', image: 'postgres:15', env: { POSTGRES_PASSWORD: 'temp' } }] }), pod: bounded, codes: ['SECRET_LITERAL'] },
+  { name: 'literal credential in an init container', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli:2.17.0', args: ['https://u:p@example.com/x'] }] }), pod: bounded, codes: ['SECRET_LITERAL'] },
+  { name: 'password by reference is fine', step: s({ env: { DB_PASSWORD: { secretRef: { secret: 'aws-credentials', key: 'p' } } } }), codes: [] },
   // volumes
   { name: 'a 5Gi workflow volume', step: s(), volumes: [{ name: 'data', size: '5Gi' }], codes: [] },
   { name: 'a volume at the size cap', step: s(), volumes: [{ name: 'data', size: '50Gi' }], codes: [] },

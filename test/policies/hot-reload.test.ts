@@ -91,3 +91,79 @@ test('settings from a separate data file (the Helm values) replace the bundle da
   assert.equal(await store.reload(), 'rejected', 'a data file without settings is refused');
   assert.equal(allowed(store), true);
 });
+
+/**
+ * Issue 14 §1: settings are checked by the one schema at start and on every reload. A wrongly
+ * typed data file (the Helm values) is refused at start (serve: STARTUP_FAILED) and on reload
+ * (POLICY_RELOAD_REJECTED: the last good settings keep deciding), whatever the variant.
+ */
+test('settings that break the schema: refused at start, and on reload the last good settings stay', async () => {
+  const { WRONG_SETTINGS } = await import('../support/settings-variants.ts');
+  const dataFile = join(work, 'typed', 'data.json');
+  const good = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: Record<string, unknown> } };
+  const withVariant = (over: unknown) => {
+    if (typeof over !== 'object' || over === null || Array.isArray(over)) return { kubiya: { settings: over } };
+    const settings: Record<string, unknown> = { ...good.kubiya.settings };
+    for (const [k, v] of Object.entries(over)) settings[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(settings[k] as object), ...v } : v;
+    return { kubiya: { settings } };
+  };
+
+  await cp(join(REPO_ROOT, 'policies', 'data.json'), dataFile);
+  await writeFile(dataFile, JSON.stringify(withVariant({ egress: { allowAnyDestination: 'false' } })));
+  const refused = new PolicyStore(original, { loaded: () => undefined, rejected: () => undefined }, dataFile);
+  await assert.rejects(refused.load(), /POLICY_SETTINGS_INVALID.*kubiya\.settings\.egress\.allowAnyDestination/);
+
+  await writeFile(dataFile, JSON.stringify(good));
+  const reasons: string[] = [];
+  const store = new PolicyStore(original, { loaded: () => undefined, rejected: (r) => reasons.push(r) }, dataFile);
+  const first = await store.load();
+  let n = 0;
+  for (const variant of WRONG_SETTINGS) {
+    await writeFile(`${dataFile}.tmp`, JSON.stringify(withVariant(variant.settings)));
+    await rename(`${dataFile}.tmp`, dataFile);
+    assert.equal(await store.reload(), 'rejected', variant.name);
+    assert.equal(store.current()?.revision, first.revision, `${variant.name}: the last good settings stay`);
+    assert.match(reasons.at(-1) ?? '', /^POLICY_SETTINGS_INVALID/, variant.name);
+    n++;
+  }
+  assert.equal(n, WRONG_SETTINGS.length);
+  assert.equal(allowed(store), false, 'and keep deciding (gcr.io is still not allowed)');
+  // The settings the masking reads are the ones the engine decides with, swapped together.
+  assert.deepEqual(store.currentSettings(), good.kubiya.settings);
+  assert.ok(Object.isFrozen(store.currentSettings()));
+  const wider = structuredClone(good);
+  (wider.kubiya.settings.images as { allowedRegistries: string[] }).allowedRegistries.push('gcr.io');
+  await writeFile(`${dataFile}.tmp`, JSON.stringify(wider));
+  await rename(`${dataFile}.tmp`, dataFile);
+  assert.equal(await store.reload(), 'swapped');
+  assert.deepEqual(store.currentSettings(), wider.kubiya.settings);
+  assert.equal(allowed(store), true);
+});
+
+test('a bundle built by policy build carries its settings schema; the runner checks the bundle\'s own data with it', async () => {
+  const { readBundle } = await import('../../src/adapters/opa-wasm.ts');
+  const bundle = await readBundle(original);
+  const schema = bundle.settingsSchema as { properties?: Record<string, unknown>; additionalProperties?: unknown };
+  assert.equal(schema.additionalProperties, false);
+  assert.ok(schema.properties?.egress !== undefined && schema.properties.enforcement !== undefined);
+});
+
+test('serve whose policy settings break the schema exits 2 with STARTUP_FAILED naming the setting, before listening', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const dir = join(work, 'serve-bad-settings');
+  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: { enforcement: Record<string, string> } } };
+  data.kubiya.settings.enforcement.IMAGE_TAG_NOT_PINNED = 'dryrun';
+  await cp(join(REPO_ROOT, 'policies', 'data.json'), join(dir, 'data.json'));
+  await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+  await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
+  await writeFile(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+  const file = join(dir, 'runner.yaml');
+  await writeFile(file, `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: { bundle: ${original}, data: ${join(dir, 'data.json')} }\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`);
+  const result = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], { timeout: 20_000, env: { PATH: process.env.PATH ?? '' } }).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /STARTUP_FAILED: POLICY_SETTINGS_INVALID: .*kubiya\.settings\.enforcement\.IMAGE_TAG_NOT_PINNED/);
+});

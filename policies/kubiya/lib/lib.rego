@@ -13,9 +13,50 @@ default has_settings := false
 
 has_settings if is_object(data.kubiya.settings)
 
+# section(name) is the settings object data.kubiya.settings[name], or {} when it is absent or not
+# an object (main then denies with POLICY_SETTINGS_INVALID): a wrongly typed section never makes a
+# rule undefined, which would silently drop its violations.
+section(name) := s if {
+	s := settings[name]
+	is_object(s)
+} else := {}
+
+# enabled(s, key) is true only when the flag is exactly true: "true", "false", 1, null and a
+# missing key all read as false. Flags that *relax* a rule (allowAnyDestination, allowHostPath...)
+# are read with it, so unchecked data can never flip a default-deny.
+enabled(s, key) if object.get(s, key, false) == true
+
+# not_disabled(s, key) is true unless the flag is exactly false: flags that *tighten* a rule
+# (requireDigest) stay on for any value but false.
+not_disabled(s, key) if object.get(s, key, false) != false
+
+# list(s, key) is the array s[key], or [] when it is absent or not an array.
+list(s, key) := l if {
+	l := s[key]
+	is_array(l)
+} else := []
+
+# number(s, key, d) is the number s[key], or d when it is absent or not a number ("1" is not 1).
+number(s, key, d) := n if {
+	n := s[key]
+	is_number(n)
+} else := d
+
+# has_key(obj, key): obj has key, whatever its value (false and null included).
+has_key(obj, key) if {
+	some k, _ in obj
+	k == key
+}
+
+actions := {"deny", "warn", "audit"}
+
 # action(code) is the enforcement action of a violation code: "deny" unless
-# data.kubiya.settings.enforcement says "warn" or "audit" (Gatekeeper's enforcement actions).
-action(code) := object.get(object.get(settings, "enforcement", {}), code, "deny")
+# data.kubiya.settings.enforcement says exactly "warn" or "audit" (Gatekeeper's enforcement
+# actions). Anything else ("Deny", "dryrun", "deny ", null, a number) reads as "deny".
+action(code) := a if {
+	a := section("enforcement")[code]
+	a in actions
+} else := "deny"
 
 # violation builds one violation document.
 violation(policy, code, path, message) := {
@@ -30,30 +71,55 @@ binary_suffixes := {"Ki": 1024, "Mi": 1048576, "Gi": 1073741824, "Ti": 109951162
 
 decimal_suffixes := {"k": 1000, "M": 1000000, "G": 1000000000, "T": 1000000000000, "P": 1000000000000000, "E": 1000000000000000000}
 
-# quantity(q) is a Kubernetes quantity ("500m", "256Mi", "2", "1G") as a number of base units.
-# (Quantities come schema-checked; suffix tests are much cheaper in WASM than a regex.)
-quantity(q) := to_number(q) if not has_suffix(q)
+# quantity(q) is a Kubernetes quantity ("500m", "256Mi", "2", "1G", or a number such as 4) as a
+# number of base units; undefined when q is neither. (Quantities come schema-checked; suffix
+# tests are much cheaper in WASM than a regex.)
+quantity(q) := q if is_number(q)
+
+quantity(q) := to_number(q) if {
+	is_string(q)
+	decimal(q)
+}
 
 quantity(q) := n if {
+	is_string(q)
 	some suffix, factor in binary_suffixes
 	endswith(q, suffix)
-	n := to_number(trim_suffix(q, suffix)) * factor
+	n := number_part(trim_suffix(q, suffix)) * factor
 }
 
-quantity(q) := to_number(trim_suffix(q, "m")) / 1000 if endswith(q, "m")
+quantity(q) := number_part(trim_suffix(q, "m")) / 1000 if {
+	is_string(q)
+	endswith(q, "m")
+}
 
 quantity(q) := n if {
+	is_string(q)
 	some suffix, factor in decimal_suffixes
 	endswith(q, suffix)
-	n := to_number(trim_suffix(q, suffix)) * factor
+	n := number_part(trim_suffix(q, suffix)) * factor
 }
 
-has_suffix(q) if {
-	some suffix in suffixes
-	endswith(q, suffix)
+number_part(s) := to_number(s) if decimal(s)
+
+# decimal(s): s is digits, optionally "." and more digits ("1", "0.5"; not "", ".5", "1.", "1e3", "-1").
+# String tests, not a regex: quantities are read many times per decision and regex.match is slow in WASM.
+decimal(s) if {
+	parts := split(s, ".")
+	count(parts) <= 2
+	every p in parts {
+		p != ""
+		trim_left(p, "0123456789") == ""
+	}
 }
 
-suffixes := {"m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+# positive(q): q is a quantity above zero. "0", 0, "0Mi" and "0.0" are not limits or requests (the
+# runtime reads a zero limit as none), so a rule that requires one treats them as absent.
+positive(q) if quantity(q) > 0
+
+# within(asked, cap): asked is a quantity not above cap. False when either does not parse, so a
+# malformed cap or request is over the cap (fail closed), never within it.
+within(asked, cap) if quantity(asked) <= quantity(cap)
 
 # pod_containers lists every container of the pod under review with its path.
 pod_containers contains {"container": c, "path": sprintf("pod.spec.containers[%d]", [i])} if {

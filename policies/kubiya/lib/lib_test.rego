@@ -10,11 +10,73 @@ test_quantities if {
 	lib.quantity("1G") == 1000000000
 	lib.quantity("1.5") == 1.5
 	lib.quantity("10k") == 10000
+	lib.quantity(4) == 4
+	lib.quantity("0Mi") == 0
+}
+
+test_malformed_quantities_are_undefined if {
+	every q in ["", "x", "1 Gi", "Gi", "-1", "1e3", true, null, [1], {}] {
+		not lib.quantity(q)
+	}
+}
+
+test_zero_is_not_positive if {
+	lib.positive("1m")
+	every q in ["0", 0, "0Mi", "0.0", "0m", "x", null] {
+		not lib.positive(q)
+	}
+}
+
+test_within_fails_closed if {
+	lib.within("1Gi", "2Gi")
+	lib.within("2Gi", "2Gi")
+	not lib.within("3Gi", "2Gi")
+	not lib.within("1Gi", "two")
+	not lib.within("lots", "2Gi")
+	lib.within("1", 4)
 }
 
 test_action_defaults_to_deny if {
 	lib.action("X") == "deny" with data.kubiya.settings as {}
 	lib.action("X") == "warn" with data.kubiya.settings as {"enforcement": {"X": "warn"}}
+	lib.action("X") == "audit" with data.kubiya.settings as {"enforcement": {"X": "audit"}}
+}
+
+# Any action that is not exactly deny, warn or audit is deny: never a malformed decision.
+test_action_strict if {
+	every a in ["Deny", "dryrun", "deny ", "WARN", "", null, 1, true, ["warn"], {"warn": true}] {
+		lib.action("X") == "deny" with data.kubiya.settings as {"enforcement": {"X": a}}
+	}
+	every e in [null, [], "warn", 1] {
+		lib.action("X") == "deny" with data.kubiya.settings as {"enforcement": e}
+	}
+}
+
+test_relaxing_flags_are_strict if {
+	lib.enabled({"f": true}, "f")
+	not lib.enabled({}, "f")
+	every v in ["true", "false", 1, 0, "", null, [true], {}] {
+		not lib.enabled({"f": v}, "f")
+	}
+}
+
+test_tightening_flags_are_strict if {
+	not lib.not_disabled({"f": false}, "f")
+	not lib.not_disabled({}, "f")
+	every v in ["false", true, "true", 0, null] {
+		lib.not_disabled({"f": v}, "f")
+	}
+}
+
+test_typed_getters if {
+	lib.section("images") == {} with data.kubiya.settings as {"images": ["docker.io"]}
+	lib.section("images") == {"a": 1} with data.kubiya.settings as {"images": {"a": 1}}
+	lib.list({"l": "x"}, "l") == []
+	lib.list({"l": ["x"]}, "l") == ["x"]
+	lib.number({"n": "1"}, "n", 0) == 0
+	lib.number({"n": 2}, "n", 0) == 2
+	lib.has_key({"k": false}, "k")
+	not lib.has_key({}, "k")
 }
 
 test_containers if {

@@ -19,6 +19,14 @@ violations contains v if {
 # A bundle without settings must not decide: deny, whatever else the packages say.
 violations contains lib.violation("main", "POLICY_SETTINGS_MISSING", "", "the policy bundle has no data.kubiya.settings") if not lib.has_settings
 
+# A section of the settings that is not an object (an array, a string, null) is a typing error the
+# settings schema refuses at load; should such data reach the policy anyway, it denies.
+violations contains v if {
+	some name, section in lib.settings
+	not is_object(section)
+	v := lib.violation("main", "POLICY_SETTINGS_INVALID", "", sprintf("data.kubiya.settings.%s is not an object", [name]))
+}
+
 # Computed once: the WASM planner does not share a set between two comprehensions.
 listed := [v | some v in violations]
 

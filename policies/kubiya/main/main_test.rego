@@ -55,3 +55,12 @@ test_every_rule_package_feeds_the_decision if {
 		with data.kubiya.settings as object.union(settings, {"resources": {"requireLimits": ["memory"]}})
 	{"images", "privilege", "resources", "egress", "secrets", "volumes"} - {v.policy | some v in d.violations} == set()
 }
+
+test_settings_sections_of_the_wrong_type_deny if {
+	every bad in [[], "x", null, 1, true] {
+		d := main.decision with data.kubiya.rules as {}
+			with data.kubiya.settings as {"egress": bad}
+		d.allow == false
+		"POLICY_SETTINGS_INVALID" in {v.code | some v in d.violations}
+	}
+}

@@ -9,14 +9,15 @@ package kubiya.rules.egress
 
 import data.kubiya.lib
 
-settings := object.get(lib.settings, "egress", {})
+settings := lib.section("egress")
 
-allowed := object.get(settings, "allowed", [])
+allowed := lib.list(settings, "allowed")
 
 any_destination := {"0.0.0.0/0", "::/0"}
 
 host_allowed(host, ports) if {
 	some a in allowed
+	is_string(a.host)
 	glob.match(lower(a.host), ["."], lower(host))
 	ports_covered(ports, a.ports)
 }
@@ -34,14 +35,14 @@ ports_covered(asked, permitted) if {
 }
 
 violations contains v if {
-	not object.get(settings, "allowAnyDestination", false)
+	not lib.enabled(settings, "allowAnyDestination")
 	some i, d in input.step.egress
 	d.cidr in any_destination
 	v := lib.violation("egress", "EGRESS_ANY_DESTINATION", sprintf("step.egress[%d].cidr", [i]), sprintf("egress to %s (anywhere) is not allowed", [d.cidr]))
 }
 
 violations contains v if {
-	not object.get(settings, "allowWildcardHosts", false)
+	not lib.enabled(settings, "allowWildcardHosts")
 	some i, d in input.step.egress
 	contains(d.host, "*")
 	v := lib.violation("egress", "EGRESS_WILDCARD_HOST", sprintf("step.egress[%d].host", [i]), sprintf("wildcard destination %s is not allowed; name the hosts", [d.host]))
@@ -79,5 +80,5 @@ pinned(host) := [c |
 	some a in allowed
 	is_string(a.host)
 	glob.match(lower(a.host), ["."], lower(host))
-	some c in object.get(a, "cidrs", [])
+	some c in lib.list(a, "cidrs")
 ]

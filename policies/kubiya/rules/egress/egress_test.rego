@@ -65,3 +65,23 @@ test_destinations_carry_pinned_cidrs if {
 }
 
 test_no_egress_no_destinations if egress.destinations == [] with input as {"step": {}}
+
+# Flags that relax a rule count only when exactly true: "false", "true", 1, null never open anything.
+test_relaxing_flags_are_strict if {
+	every flag in ["false", "true", "0", "1", "", 1, 0, null, [true], {"x": true}] {
+		anywhere := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"cidr": "0.0.0.0/0", "ports": [443]}]}}
+			with data.kubiya.settings as {"egress": {"allowAnyDestination": flag}}
+		anywhere == {"EGRESS_ANY_DESTINATION"}
+		wild := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"host": "*.github.com", "ports": [443]}]}}
+			with data.kubiya.settings as {"egress": {"allowWildcardHosts": flag, "allowed": [{"host": "*.github.com", "ports": [443]}]}}
+		wild == {"EGRESS_WILDCARD_HOST"}
+	}
+}
+
+test_malformed_allowed_entries_allow_nothing if {
+	every allowed in ["api.github.com", [{"host": 1, "ports": [443]}], [{"host": "api.github.com", "ports": ["443"]}], [{"host": "api.github.com", "ports": 443}]] {
+		cs := {v.code | some v in egress.violations} with input as {"step": {"egress": [{"host": "api.github.com", "ports": [443]}]}}
+			with data.kubiya.settings as {"egress": {"allowed": allowed}}
+		cs == {"EGRESS_NOT_ALLOWED"}
+	}
+}

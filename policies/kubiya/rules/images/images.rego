@@ -1,83 +1,61 @@
 # METADATA
 # title: Images
 # description: |
-#   Which container images a step may run. Registries are matched on the parsed image reference
-#   (never a string prefix), ":latest" and untagged images are denied, a digest can be required,
-#   and a deny list wins over everything. Settings: data.kubiya.settings.images.
+#   Which container images a step may run, in every container (main, sidecars, init). Each
+#   reference is parsed by the distribution/reference grammar and normalised (lib.parse_image);
+#   an invalid one is denied. An image must match an entry of allowedRegistries, and must match no
+#   entry of deniedImages: an entry is a registry host ("ghcr.io"), a registry/namespace prefix
+#   ("ghcr.io/acme", matched on "/" boundaries) or a repository ("docker.io/library/alpine", also
+#   written "alpine"). ":latest" and untagged images are denied, a digest can be required.
+#   Settings: data.kubiya.settings.images.
 package kubiya.rules.images
 
 import data.kubiya.lib
 
-settings := object.get(lib.settings, "images", {})
+settings := lib.section("images")
 
-# parse(ref) splits an image reference into registry, repository, tag and digest, following the
-# distribution reference grammar: the first component is a registry only when it contains "." or
-# ":" or is "localhost"; otherwise the image lives on docker.io (official images under library/).
-parse(ref) := {"registry": registry, "repository": repository, "tag": tag, "digest": digest} if {
-	at := split(ref, "@")
-	digest := at_or(at, 1, "")
-	parts := split(at[0], "/")
-	registry := registry_of(parts)
-	path := path_of(parts)
-	last := split(path[count(path) - 1], ":")
-	tag := at_or(last, 1, "")
-	repository := concat("/", array.concat(array.slice(path, 0, count(path) - 1), [last[0]]))
+allowed := [e | some a in lib.list(settings, "allowedRegistries"); e := lib.parse_image_entry(a)]
+
+denied := [e | some d in lib.list(settings, "deniedImages"); e := lib.parse_image_entry(d)]
+
+allowed_ref(ref) if {
+	some e in allowed
+	lib.image_entry_matches(e, ref)
 }
 
-# at_or(arr, i, d) is arr[i], or d when arr has no element i.
-at_or(arr, i, _) := arr[i]
+grammar := "distribution grammar: lower-case repository, no \"..\" or empty components, tags of at most 128 characters, sha256/sha384/sha512 digests in lower-case hex"
 
-at_or(arr, i, d) := d if not arr[i]
-
-registry_of(parts) := parts[0] if is_registry_prefixed(parts)
-
-registry_of(parts) := "docker.io" if not is_registry_prefixed(parts)
-
-path_of(parts) := array.slice(parts, 1, count(parts)) if is_registry_prefixed(parts)
-
-path_of(parts) := array.concat(["library"], parts) if {
-	not is_registry_prefixed(parts)
-	count(parts) == 1
+# Each image is parsed once (regex.match is slow in WASM); the rules below read the parsed reference.
+parsed[c.path] := lib.parse_image(object.get(c.container, "image", null)) if {
+	some c in lib.step_containers
 }
 
-path_of(parts) := parts if {
-	not is_registry_prefixed(parts)
-	count(parts) > 1
-}
-
-is_registry_prefixed(parts) if {
-	count(parts) > 1
-	is_registry(parts[0])
-}
-
-is_registry(component) if contains(component, ".")
-
-is_registry(component) if contains(component, ":")
-
-is_registry("localhost")
-
-# Each image is parsed once; the rules below read the parsed reference.
-refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": parse(c.container.image)} if {
+refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": parsed[c.path]} if {
 	some c in lib.step_containers
 }
 
 violations contains v if {
-	some c in refs
-	ref := c.ref
-	not ref.registry in {r | some r in object.get(settings, "allowedRegistries", [])}
-	v := lib.violation("images", "IMAGE_REGISTRY_NOT_ALLOWED", c.path, sprintf("image \"%s\" is from registry \"%s\", which is not in the allowed registries", [c.image, ref.registry]))
+	some c in lib.step_containers
+	not parsed[c.path]
+	msg := sprintf("image %v is not a valid image reference (%s)", [object.get(c.container, "image", null), grammar])
+	v := lib.violation("images", "IMAGE_REFERENCE_INVALID", sprintf("%s.image", [c.path]), msg)
 }
 
 violations contains v if {
 	some c in refs
-	ref := c.ref
-	ref.digest == ""
-	ref.tag in {"", "latest"}
+	not allowed_ref(c.ref)
+	v := lib.violation("images", "IMAGE_REGISTRY_NOT_ALLOWED", c.path, sprintf("image \"%s\" (%s/%s) is not under any allowed registry, namespace or repository", [c.image, c.ref.registry, c.ref.repository]))
+}
+
+violations contains v if {
+	some c in refs
+	c.ref.digest == ""
+	c.ref.tag in {"", "latest"}
 	v := lib.violation("images", "IMAGE_TAG_NOT_PINNED", c.path, sprintf("image \"%s\" must name a version tag or a digest (not latest or untagged)", [c.image]))
 }
 
 violations contains v if {
-	object.get(settings, "requireDigest", false) == true
+	lib.not_disabled(settings, "requireDigest")
 	some c in refs
 	c.ref.digest == ""
 	v := lib.violation("images", "IMAGE_DIGEST_REQUIRED", c.path, sprintf("image \"%s\" must be pinned by digest (@sha256:...)", [c.image]))
@@ -85,7 +63,14 @@ violations contains v if {
 
 violations contains v if {
 	some c in refs
-	ref := c.ref
-	sprintf("%s/%s", [ref.registry, ref.repository]) in {d | some d in object.get(settings, "deniedImages", [])}
-	v := lib.violation("images", "IMAGE_DENIED", c.path, sprintf("image \"%s\" is on the deny list", [c.image]))
+	some e in denied
+	lib.image_entry_matches(e, c.ref)
+	v := lib.violation("images", "IMAGE_DENIED", c.path, sprintf("image \"%s\" (%s/%s) is on the deny list", [c.image, c.ref.registry, c.ref.repository]))
+}
+
+# A deny entry that is not an entry (a tag, a glob, a wrong type) would deny nothing: deny instead.
+violations contains v if {
+	some i, d in lib.list(settings, "deniedImages")
+	not lib.parse_image_entry(d)
+	v := lib.violation("images", "POLICY_SETTINGS_INVALID", "", sprintf("images.deniedImages[%d] (%v) is not a registry, namespace or repository", [i, d]))
 }

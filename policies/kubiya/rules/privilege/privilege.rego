@@ -9,11 +9,11 @@ package kubiya.rules.privilege
 
 import data.kubiya.lib
 
-settings := object.get(lib.settings, "privilege", {})
+settings := lib.section("privilege")
 
-allowed_capabilities := {c | some c in object.get(settings, "allowedCapabilities", [])}
+allowed_capabilities := {c | some c in lib.list(settings, "allowedCapabilities")}
 
-allowed_sysctls := {s | some s in object.get(settings, "allowedSysctls", [])}
+allowed_sysctls := {s | some s in lib.list(settings, "allowedSysctls")}
 
 runs_as_root(sc) if sc.runAsUser == 0
 
@@ -38,7 +38,7 @@ violations contains v if {
 }
 
 violations contains v if {
-	object.get(settings, "allowHostPath", false) != true
+	not lib.enabled(settings, "allowHostPath")
 	some i, vol in input.pod.spec.volumes
 	vol.hostPath
 	v := lib.violation("privilege", "HOST_PATH_VOLUME", sprintf("pod.spec.volumes[%d].hostPath", [i]), sprintf("volume \"%s\" mounts a host path", [vol.name]))

@@ -51,3 +51,11 @@ test_sysctls if {
 	codes({"containers": [], "securityContext": {"sysctls": [{"name": "net.ipv4.ping_group_range", "value": "0 1"}]}}) == set()
 	codes({"containers": [], "securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}) == {"UNSAFE_SYSCTL"}
 }
+
+test_host_path_flag_is_strict if {
+	every flag in ["true", "false", 1, null] {
+		cs := {v.code | some v in privilege.violations} with input as {"pod": {"spec": {"containers": [], "volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}}
+			with data.kubiya.settings as {"privilege": {"allowHostPath": flag}}
+		cs == {"HOST_PATH_VOLUME"}
+	}
+}

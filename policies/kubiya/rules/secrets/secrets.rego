@@ -2,12 +2,21 @@
 # title: Secrets
 # description: |
 #   Which Kubernetes Secrets a step may read (by reference: env secretRef and envFrom, in the main
-#   container, sidecars and init containers). Settings: data.kubiya.settings.secrets.allowedSecrets.
+#   container, sidecars and init containers), and no credential written as a literal: an env
+#   variable whose name says it holds a credential (PASSWORD, TOKEN, API_KEY...) with a literal
+#   value, or an env value, command or argument that looks like one (URL userinfo passwords,
+#   Authorization headers, PEM private keys, cloud and SaaS tokens, JWTs) is SECRET_LITERAL: a
+#   literal lands verbatim in the signed token, the WorkflowRun and the pod spec; a secretRef
+#   does not. The patterns are data (data.kubiya.settings.secrets.credentials: RE2 regexes,
+#   the same list the audit log masks with), so a security team extends them without Rego.
+#   Settings: data.kubiya.settings.secrets.
 package kubiya.rules.secrets
 
 import data.kubiya.lib
 
-allowed := {s | some s in object.get(object.get(lib.settings, "secrets", {}), "allowedSecrets", [])}
+settings := lib.section("secrets")
+
+allowed := {s | some s in lib.list(settings, "allowedSecrets")}
 
 references contains {"secret": value.secretRef.secret, "path": sprintf("%s.env.%s.secretRef.secret", [c.path, name])} if {
 	some c in lib.step_containers
@@ -19,8 +28,101 @@ references contains {"secret": e.secret, "path": sprintf("step.envFrom[%d].secre
 	some i, e in input.step.envFrom
 }
 
+default credentials := {}
+
+credentials := c if {
+	c := settings.credentials
+	is_object(c)
+}
+
+# The patterns: {id, pattern} objects with string fields (validity is checked once, below).
+patterns(kind) := [p |
+	some p in lib.list(credentials, kind)
+	well_typed(p)
+]
+
+well_typed(p) if {
+	is_string(p.id)
+	is_string(p.pattern)
+}
+
+name_patterns := patterns("envNames")
+
+value_patterns := patterns("values")
+
+# Every literal string of every container: env values (by name), command and args (by index).
+literals contains {"path": sprintf("%s.env.%s", [c.path, name]), "name": name, "value": value} if {
+	some c in lib.step_containers
+	some name, value in c.container.env
+	is_string(value)
+	value != ""
+}
+
+literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "name": "", "value": value} if {
+	some c in lib.step_containers
+	some field in ["command", "args"]
+	some i, value in c.container[field]
+	is_string(value)
+	value != ""
+}
+
+# A prefilter, for speed (WASM compiles each pattern once per evaluation): ONE match of all the
+# patterns of a kind, as a multi-line alternation, against all literals joined by newlines. It
+# can only over-match (the exact per-literal check below then decides), never miss: "(?m)" lets ^
+# and $ match at every literal's start and end, and a match inside one literal is a match of the
+# joined text. The match is undefined when a pattern is not a valid regex: then the policy denies.
+any_pattern(ps) := sprintf("(?m:%s)", [concat("|", [sprintf("(?:%s)", [p.pattern]) | some p in ps])])
+
+prefilter["values"] := regex.match(any_pattern(value_patterns), concat("\n", [l.value | some l in literals])) if count(value_patterns) > 0
+
+prefilter["names"] := regex.match(any_pattern(name_patterns), concat("\n", [l.name | some l in literals; l.name != ""])) if count(name_patterns) > 0
+
+suspect if true in prefilter
+
+# \A and \z anchor to the whole text, which the joined literals are not: no prefilter for those.
+# (The settings schema refuses them — JavaScript has neither — so only unchecked data gets here.)
+suspect if {
+	some p in array.concat(value_patterns, name_patterns)
+	some anchor in [`\A`, `\z`]
+	contains(p.pattern, anchor)
+}
+
+decided(kind) if prefilter[kind] in {true, false}
+
+# hits(l) are the ids of the patterns a literal matches: its name (env only) or its value.
+hits(l) := array.concat(
+	[p.id | some p in name_patterns; l.name != ""; regex.match(p.pattern, l.name)],
+	[p.id | some p in value_patterns; regex.match(p.pattern, l.value)],
+)
+
 violations contains v if {
 	some r in references
 	not r.secret in allowed
 	v := lib.violation("secrets", "SECRET_NOT_ALLOWED", r.path, sprintf("secret \"%s\" is not in the allowed secrets", [r.secret]))
+}
+
+# The message names the patterns, never the value (decisions are audited).
+violations contains v if {
+	suspect
+	some l in literals
+	ids := hits(l)
+	count(ids) > 0
+	why := sprintf("looks like a credential written as a literal (%s)", [concat(", ", sort(ids))])
+	msg := sprintf("%s %s; reference a Kubernetes Secret (env secretRef or envFrom) instead", [l.path, why])
+	v := lib.violation("secrets", "SECRET_LITERAL", l.path, msg)
+}
+
+# A pattern that is not an {id, pattern} object, or not a valid regex, would match nothing: deny.
+violations contains v if {
+	some kind in ["envNames", "values"]
+	some i, p in lib.list(credentials, kind)
+	not well_typed(p)
+	v := lib.violation("secrets", "POLICY_SETTINGS_INVALID", "", sprintf("secrets.credentials.%s[%d] is not an {id, pattern} object", [kind, i]))
+}
+
+violations contains v if {
+	some kind, key in {"envNames": "names", "values": "values"}
+	count(patterns(kind)) > 0
+	not decided(key)
+	v := lib.violation("secrets", "POLICY_SETTINGS_INVALID", "", sprintf("secrets.credentials.%s holds a pattern that is not a valid regular expression", [kind]))
 }

@@ -23,3 +23,70 @@ test_sidecar_secret if {
 	step := {"name": "s", "image": "x:1", "sidecars": [{"name": "db", "image": "pg:15", "env": {"P": {"secretRef": {"secret": "root-pw", "key": "p"}}}}]}
 	vs(step) == {["SECRET_NOT_ALLOWED", "step.sidecars[0].env.P.secretRef.secret"]}
 }
+
+credentials := {
+	"envNames": [{"id": "password", "pattern": "(?i:(^|_)(password|pass)(_|$))"}, {"id": "token", "pattern": "(?i:(^|_)token(_|$))"}],
+	"values": [
+		{"id": "url-userinfo-password", "pattern": "[A-Za-z][A-Za-z0-9+.-]*://[^/?#@ \\t\\r\\n:]*:[^/?#@ \\t\\r\\n$][^/?#@ \\t\\r\\n]*@"},
+		{"id": "authorization-header", "pattern": "(?i:authorization[ \\t]*[:=][ \\t]*(bearer|basic)[ \\t]+[^ \\t\\r\\n$])"},
+	],
+}
+
+literal(step) := out if {
+	out := {[v.code, v.path, v.action] | some v in secrets.violations} with input as {"step": step}
+		with data.kubiya.settings as {"secrets": {"credentials": credentials}}
+}
+
+test_literal_by_env_name if {
+	literal({"name": "s", "env": {"DB_PASSWORD": "hunter2"}}) == {["SECRET_LITERAL", "step.env.DB_PASSWORD", "deny"]}
+	literal({"name": "s", "env": {"DB_PASSWORD": ""}}) == set()
+	literal({"name": "s", "env": {"PASSENGERS": "4"}}) == set()
+}
+
+test_literal_by_value_in_command_and_args if {
+	literal({"name": "s", "command": ["psql", "postgres://u:p4ss@db/x"]}) == {["SECRET_LITERAL", "step.command[1]", "deny"]}
+	literal({"name": "s", "args": ["-H", "Authorization: Bearer abc123"]}) == {["SECRET_LITERAL", "step.args[1]", "deny"]}
+	literal({"name": "s", "args": ["-H", "Authorization: Bearer $TOKEN"]}) == set()
+}
+
+test_literal_in_every_container if {
+	step := {
+		"name": "s",
+		"sidecars": [{"name": "db", "env": {"POSTGRES_PASSWORD": "temp"}}],
+		"initContainers": [{"name": "dl", "args": ["https://x:y@h/p"]}],
+	}
+	literal(step) == {["SECRET_LITERAL", "step.sidecars[0].env.POSTGRES_PASSWORD", "deny"], ["SECRET_LITERAL", "step.initContainers[0].args[0]", "deny"]}
+}
+
+test_secret_reference_is_not_a_literal if literal({"name": "s", "env": {"DB_PASSWORD": {"secretRef": {"secret": "db", "key": "p"}}}}) == {["SECRET_NOT_ALLOWED", "step.env.DB_PASSWORD.secretRef.secret", "deny"]}
+
+test_message_never_holds_the_value if {
+	msgs := {v.message | some v in secrets.violations} with input as {"step": {"name": "s", "env": {"API_TOKEN": "sup3rs3cr3t"}}}
+		with data.kubiya.settings as {"secrets": {"credentials": credentials}}
+	count(msgs) == 1
+	every m in msgs {
+		not contains(m, "sup3rs3cr3t")
+	}
+}
+
+test_enforcement_warn_and_audit if {
+	every a in ["warn", "audit"] {
+		vs := {v.action | some v in secrets.violations} with input as {"step": {"name": "s", "env": {"API_TOKEN": "x"}}}
+			with data.kubiya.settings as {"secrets": {"credentials": credentials}, "enforcement": {"SECRET_LITERAL": a}}
+		vs == {a}
+	}
+}
+
+test_bad_patterns_deny if {
+	every bad in [[{"id": "x", "pattern": "("}], ["PASSWORD"], [{"pattern": "x"}]] {
+		cs := {v.code | some v in secrets.violations} with input as {"step": {"name": "s"}}
+			with data.kubiya.settings as {"secrets": {"credentials": {"values": bad}}}
+		cs == {"POLICY_SETTINGS_INVALID"}
+	}
+}
+
+test_whole_text_anchors_are_checked_per_literal if {
+	cs := {v.code | some v in secrets.violations} with input as {"step": {"name": "s", "args": ["ok", "hunter2"]}}
+		with data.kubiya.settings as {"secrets": {"credentials": {"values": [{"id": "pw", "pattern": `\Ahunter2\z`}]}}}
+	cs == {"SECRET_LITERAL"}
+}

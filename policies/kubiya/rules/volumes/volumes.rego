@@ -7,9 +7,15 @@ package kubiya.rules.volumes
 
 import data.kubiya.lib
 
-settings := object.get(lib.settings, "volumes", {})
+settings := lib.section("volumes")
 
-allowed_types := {t | some t in object.get(settings, "allowedTypes", ["emptyDir", "persistentVolumeClaim", "configMap", "secret", "projected", "downwardAPI"])}
+default_types := ["emptyDir", "persistentVolumeClaim", "configMap", "secret", "projected", "downwardAPI"]
+
+# allowedTypes when it is an array; the default set when it is absent; nothing when it is malformed.
+allowed_types contains t if {
+	some t in object.get(settings, "allowedTypes", default_types)
+	is_string(t)
+}
 
 violations contains v if {
 	some i, vol in input.pod.spec.volumes
@@ -20,14 +26,16 @@ violations contains v if {
 }
 
 violations contains v if {
+	lib.has_key(settings, "maxSize")
 	cap := settings.maxSize
 	some i, vol in input.workflow.volumes
-	lib.quantity(vol.size) > lib.quantity(cap)
-	v := lib.violation("volumes", "VOLUME_TOO_LARGE", sprintf("workflow.volumes[%d].size", [i]), sprintf("volume \"%s\" asks for %s; the cap is %s", [vol.name, vol.size, cap]))
+	not lib.within(object.get(vol, "size", null), cap)
+	v := lib.violation("volumes", "VOLUME_TOO_LARGE", sprintf("workflow.volumes[%d].size", [i]), sprintf("volume \"%s\" asks for %s; the cap is %v", [vol.name, vol.size, cap]))
 }
 
 violations contains v if {
-	cap := settings.maxVolumes
+	lib.has_key(settings, "maxVolumes")
+	cap := lib.number(settings, "maxVolumes", 0)
 	count(object.get(input.workflow, "volumes", [])) > cap
-	v := lib.violation("volumes", "VOLUME_COUNT_EXCEEDED", "workflow.volumes", sprintf("the workflow declares %d volumes; the cap is %d", [count(input.workflow.volumes), cap]))
+	v := lib.violation("volumes", "VOLUME_COUNT_EXCEEDED", "workflow.volumes", sprintf("the workflow declares %d volumes; the cap is %v", [count(input.workflow.volumes), cap]))
 }

@@ -25,3 +25,16 @@ test_types_from_data if {
 		with data.kubiya.settings as {"volumes": {"allowedTypes": ["emptyDir"]}}
 	cs == {"VOLUME_TYPE_NOT_ALLOWED"}
 }
+
+test_caps_of_the_wrong_type_fail_closed if {
+	three := {"volumes": [{"name": "a", "size": "1Gi"}, {"name": "b", "size": "1Gi"}, {"name": "c", "size": "1Gi"}]}
+	cs := {v.code | some v in volumes.violations} with input as {"workflow": three, "pod": {"spec": {"volumes": []}}}
+		with data.kubiya.settings as {"volumes": {"maxVolumes": "8", "maxSize": "50Gi"}}
+	cs == {"VOLUME_COUNT_EXCEEDED"}
+	big := {v.code | some v in volumes.violations} with input as {"workflow": {"volumes": [{"name": "a", "size": "1Gi"}]}, "pod": {"spec": {"volumes": []}}}
+		with data.kubiya.settings as {"volumes": {"maxSize": "fifty"}}
+	big == {"VOLUME_TOO_LARGE"}
+	types := {v.code | some v in volumes.violations} with input as {"pod": {"spec": {"volumes": [{"name": "w", "emptyDir": {}}]}}}
+		with data.kubiya.settings as {"volumes": {"allowedTypes": "emptyDir"}}
+	types == {"VOLUME_TYPE_NOT_ALLOWED"}
+}

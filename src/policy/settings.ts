@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { ENTRY_PATTERN, parseImageEntry } from './image-ref.ts';
+
+/**
+ * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,
+ * used by `policy build`, by the runner at start and on every reload (src/adapters/policy-store.ts),
+ * and — generated into JSON Schema by scripts/settings-schema.ts — by the chart's values schema,
+ * so Helm refuses bad settings first. Strict everywhere: unknown keys are refused, flags are JSON
+ * booleans (`"false"` is refused, not read as false), enforcement actions are exactly deny, warn
+ * or audit, quantities are Kubernetes quantity strings. A rule package that adds settings of its
+ * own brings a JSON Schema fragment beside its Rego (`settings.schema.json`, see
+ * src/policy/settings-fragments.ts); its key is the package's folder name. docs/adr/0003 explains
+ * the choice of zod (already a dependency) over a separate JSON Schema validator.
+ */
+
+const quantity = z
+  .string()
+  .max(32)
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/, 'must be a Kubernetes quantity string such as "500m", "8Gi" or "4"');
+
+const imageEntry = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(new RegExp(ENTRY_PATTERN), 'must be a registry host, a registry/namespace prefix or a repository (lower-case path, no tag, digest or glob)')
+  .refine((e) => parseImageEntry(e) !== undefined, 'must be a registry host ("ghcr.io"), a registry/namespace prefix ("ghcr.io/acme") or a repository ("docker.io/library/alpine"): lower-case path, no tag, digest or glob');
+
+/** Enforcement actions, as Gatekeeper names them: deny blocks, warn and audit (dry run) record. */
+export const ENFORCEMENT_ACTIONS = ['deny', 'warn', 'audit'] as const;
+
+const port = z.int().min(1).max(65535);
+const ports = z.array(port).min(1).max(16);
+const cidr = z.string().min(1).max(64).regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, 'must be a CIDR such as 10.0.0.0/16');
+
+/** A credential pattern: an RE2-compatible regex (no look-around, no back-references). */
+const pattern = z.strictObject({
+  id: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a lower-case id such as "github-token"'),
+  pattern: z
+    .string()
+    .min(1)
+    .max(1024)
+    .refine((p) => !/\(\?[=!<]|\\[1-9]|\\k</.test(p), 'RE2 has no look-around or back-references')
+    .refine((p) => {
+      try {
+        new RegExp(p, 'u');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression'),
+});
+
+export const coreSettingsSchema = z.strictObject({
+  images: z
+    .strictObject({
+      allowedRegistries: z.array(imageEntry).max(256).optional(),
+      deniedImages: z.array(imageEntry).max(1024).optional(),
+      requireDigest: z.boolean().optional(),
+    })
+    .optional(),
+  privilege: z
+    .strictObject({
+      allowedCapabilities: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be a capability name such as NET_BIND_SERVICE')).max(64).optional(),
+      allowHostPath: z.boolean().optional(),
+      allowedSysctls: z.array(z.string().min(1).max(253).regex(/^[a-z0-9_./-]+$/)).max(256).optional(),
+    })
+    .optional(),
+  resources: z
+    .strictObject({
+      requireRequests: z.array(z.enum(['cpu', 'memory', 'ephemeral-storage'])).max(3).optional(),
+      requireLimits: z.array(z.enum(['cpu', 'memory', 'ephemeral-storage'])).max(3).optional(),
+      maxCpu: quantity.optional(),
+      maxMemory: quantity.optional(),
+      maxEphemeralStorage: quantity.optional(),
+      maxGpu: z.int().min(0).max(64).optional(),
+    })
+    .optional(),
+  egress: z
+    .strictObject({
+      allowed: z
+        .array(
+          z.union([
+            z.strictObject({ host: z.string().min(1).max(253).regex(/^[A-Za-z0-9*.-]+$/, 'must be a host name, "*" matching one DNS label'), ports, cidrs: z.array(cidr).max(64).optional() }),
+            z.strictObject({ cidr, ports }),
+          ]),
+        )
+        .max(1024)
+        .optional(),
+      allowAnyDestination: z.boolean().optional(),
+      allowWildcardHosts: z.boolean().optional(),
+    })
+    .optional(),
+  secrets: z
+    .strictObject({
+      allowedSecrets: z.array(z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')).max(1024).optional(),
+      credentials: z
+        .strictObject({
+          envNames: z.array(pattern).max(256).optional(),
+          values: z.array(pattern).max(256).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  volumes: z
+    .strictObject({
+      allowedTypes: z.array(z.string().regex(/^[a-z][A-Za-z]*$/, 'must be a volume type such as emptyDir')).max(32).optional(),
+      maxSize: quantity.optional(),
+      maxVolumes: z.int().min(0).max(1024).optional(),
+    })
+    .optional(),
+  enforcement: z
+    .record(z.string().regex(/^[A-Z][A-Z0-9_]{0,127}$/, 'must be a violation code such as IMAGE_TAG_NOT_PINNED'), z.enum(ENFORCEMENT_ACTIONS))
+    .optional(),
+});
+
+export type CoreSettings = z.infer<typeof coreSettingsSchema>;
+
+/** The settings keys the core schema owns; a package fragment may not take one of them. */
+export const CORE_KEYS: readonly string[] = Object.keys(coreSettingsSchema.shape);

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { resolveTools } from '../../src/adapters/tools.ts';
+import { CHART } from '../../src/dev/manifest.ts';
+
+/**
+ * Issue 14 §1: Helm refuses wrongly typed policy settings first, with the path, because the
+ * chart's values schema carries the settings schema (scripts/settings-schema.ts). The same
+ * variants are refused by the runner (test/unit/settings.test.ts, test/policies/hot-reload.test.ts).
+ */
+const run = promisify(execFile);
+const tools = resolveTools(['helm']);
+if (!tools.ok) throw new Error(tools.error.message);
+const helm = tools.value.helm;
+
+const template = (...args: string[]) => run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', ...args]).then(() => ({ ok: true, stderr: '' }), (e: { stderr: string }) => ({ ok: false, stderr: e.stderr }));
+
+test('helm refuses wrongly typed policy settings (--set-string, forceString, hand edits), naming the path', async () => {
+  const cases: [string[], string][] = [
+    [['--set-string', 'policy.settings.egress.allowAnyDestination=false'], '/policy/settings/egress/allowAnyDestination'],
+    [['--set-string', 'policy.settings.privilege.allowHostPath=true'], '/policy/settings/privilege/allowHostPath'],
+    [['--set-string', 'policy.settings.resources.maxGpu=1'], '/policy/settings/resources/maxGpu'],
+    [['--set', 'policy.settings.resources.maxCpu=4'], '/policy/settings/resources/maxCpu'],
+    [['--set', 'policy.settings.enforcement.IMAGE_TAG_NOT_PINNED=Deny'], '/policy/settings/enforcement/IMAGE_TAG_NOT_PINNED'],
+    [['--set', 'policy.settings.enforcement.IMAGE_TAG_NOT_PINNED=dryrun'], '/policy/settings/enforcement/IMAGE_TAG_NOT_PINNED'],
+    [['--set', 'policy.settings.egress.allowAnyDestinations=true'], '/policy/settings/egress'],
+    [['--set', 'policy.settings.images.allowedRegistries[0]=ghcr.io/acme/*'], '/policy/settings/images/allowedRegistries/0'],
+    [['--set', 'policy.settings.imagez.x=1'], '/policy/settings'],
+  ];
+  for (const [args, path] of cases) {
+    const r = await template(...args);
+    assert.equal(r.ok, false, `${args.join(' ')} must be refused`);
+    assert.ok(r.stderr.includes(path), `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test('helm accepts well-typed policy settings', async () => {
+  for (const args of [
+    ['--set', 'policy.settings.egress.allowAnyDestination=false'],
+    ['--set', 'policy.settings.enforcement.SECRET_LITERAL=warn'],
+    ['--set', 'policy.settings.images.allowedRegistries[0]=ghcr.io/acme'],
+    ['--set-string', 'policy.settings.resources.maxCpu=4'],
+  ]) {
+    const r = await template(...args);
+    assert.ok(r.ok, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
