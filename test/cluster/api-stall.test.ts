@@ -16,8 +16,9 @@ import { startServe, type ServeProcess } from '../support/serve-process.ts';
  * new ones. The step's pod then succeeds (kwok, on the API server directly); the run's end must be
  * recorded within a bound although the runner's connections stay silent: its watches are ended as
  * stalled after `watchIdle`, resumed on new connections, and its requests on the silent pool time
- * out after `requestTimeout` and move to a new one. On the old code nothing bounded those waits: the
- * run stayed Running (see the report in the commit).
+ * out after `requestTimeout` and move to a new one. On a9d3b7b nothing bounded those waits: every
+ * request and both watches shared one HTTP/2 connection, and the run's end was recorded 125.5 s
+ * after the freeze, only when undici's keepalive ping gave up on that connection (measured).
  *
  * Bound asserted (from the freeze to the run's recorded end): watchIdle + requestTimeout + SLACK_S,
  * SLACK_S covering a reconcile pass, the status write and the audit append on a loaded machine.
