@@ -1,5 +1,5 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import type { ApiOptions } from './kubeconfig.ts';
+import { PooledKubeConfig, type ApiOptions } from './kubeconfig.ts';
 import { SYSTEM_TIMERS, Watchdog, type Timers, type WatchVerdict } from './watchdog.ts';
 
 type WatchArgs = Parameters<Watch['watch']>;
@@ -90,7 +90,6 @@ export class StallWatch extends Watch {
       return;
     }
     this.api.observer.watchRestarted(this.kind, 'idle', `no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`);
-    const renew = (this.kc as { renewConnections?: (before: number) => number }).renewConnections;
-    renew?.call(this.kc, startedAt);
+    if (this.kc instanceof PooledKubeConfig) this.kc.renewConnections(startedAt);
   }
 }
