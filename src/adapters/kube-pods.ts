@@ -1,4 +1,4 @@
-import { ApiException, CoreV1Api, CustomObjectsApi, makeInformer, NetworkingV1Api, type KubeConfig, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
 import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
@@ -23,7 +23,7 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     const core = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${LABELS.runner}=${runner}`;
-    super(makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector));
+    super(kc, { kind: 'pods', path: `/api/v1/namespaces/${namespace}/pods`, list: () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector });
     this.core = core;
     this.namespace = namespace;
     this.egressMode = egressMode;

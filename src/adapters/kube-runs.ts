@@ -1,4 +1,4 @@
-import { ApiException, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
@@ -33,12 +33,12 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     const api = kc.makeApiClient(CustomObjectsApi);
     const labelSelector = `${LABELS.runner}=${runner}`;
     const { group, version, plural } = WORKFLOWRUN;
-    super(makeInformer<WorkflowRunResource>(
-      kc,
-      `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      () => api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+    super(kc, {
+      kind: plural,
+      path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+      list: () => api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
-    ));
+    });
     this.api = api;
     this.namespace = namespace;
     this.runner = runner;

@@ -3,7 +3,7 @@ import { access, constants, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VersionApi, type V1Pod } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../adapters/kubeconfig.ts';
+import { loadKubeConfig, type ApiOptions } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import type { Logger } from 'pino';
@@ -61,6 +61,29 @@ function timed(pods: KubePodGateway, metrics: Metrics): PodGateway {
   };
 }
 
+/** The API connection bounds from config (seconds → ms), reporting timeouts and watch restarts. */
+function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOptions {
+  const a = config.kubernetes.api;
+  return {
+    requestTimeoutMs: a.requestTimeout * 1000,
+    watchTimeoutSeconds: a.watchTimeout,
+    watchIdleMs: a.watchIdle * 1000,
+    relistMs: a.relist * 1000,
+    observer: {
+      requestTimedOut: (phase) => {
+        metrics.kubeApiTimeout(phase);
+        log.warn({ code: 'KUBE_API_TIMEOUT', phase, timeout_s: a.requestTimeout }, 'Kubernetes API request timed out; its connection pool is replaced');
+      },
+      watchRestarted: (kind, reason, detail) => {
+        metrics.kubeApiWatchRestart(kind, reason);
+        if (reason === 'idle') log.warn({ code: 'KUBE_API_WATCH_STALLED', kind, reason: detail }, 'Kubernetes API watch stalled; restarted on a new connection');
+        else if (reason === 'error') log.warn({ code: 'KUBE_API_WATCH_FAILED', kind, reason: detail }, 'Kubernetes API list or watch failed; restarting after a pause');
+        else log.debug({ kind, reason: detail }, 'Kubernetes API informer relisted');
+      },
+    },
+  };
+}
+
 async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
@@ -79,7 +102,7 @@ async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyG
 /** Starts `serve`: loads everything it needs (or throws, before listening), then listens. */
 export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   const { config, log, metrics } = ctx;
-  const kc = loadKubeConfig(config.kubernetes.kubeconfig);
+  const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
 
   const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log);
   const policies = new PolicyStore(config.policy.bundle, {

@@ -49,6 +49,9 @@ export const ERROR_CATALOGUE = {
   EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
 
   WATCH_FAILED: { status: 502, stage: 'watch' },
+  KUBE_API_TIMEOUT: { status: 504, stage: 'watch' },
+  KUBE_API_WATCH_STALLED: { status: 504, stage: 'watch' },
+  KUBE_API_WATCH_FAILED: { status: 502, stage: 'watch' },
   STEP_FAILED: { status: 200, stage: 'watch' },
   STEP_DEADLINE_EXCEEDED: { status: 200, stage: 'watch' },
   STEP_START_FAILED: { status: 200, stage: 'watch' },

@@ -21,6 +21,8 @@ export const METRIC_NAMES = Object.freeze({
   kubeApi: 'kubiya_kube_api_request_duration_seconds',
   controlPlaneErrors: 'kubiya_control_plane_errors_total',
   httpRequests: 'kubiya_http_requests_total',
+  kubeApiTimeouts: 'kubiya_kube_api_request_timeouts_total',
+  kubeApiWatchRestarts: 'kubiya_kube_api_watch_restarts_total',
 });
 
 /** At most this many distinct step names get their own kubiya_step_duration_seconds series; the rest are "other". */
@@ -40,6 +42,10 @@ export interface Metrics {
   kubeApi(verb: string, seconds: number): void;
   controlPlaneError(operation: string): void;
   httpRequest(route: string, status: number): void;
+  /** An API request timed out waiting for its headers or within its body. */
+  kubeApiTimeout(phase: 'headers' | 'body'): void;
+  /** A watch of `kind` (pods, workflowruns) was ended and started again: idle (stalled), error or relist. */
+  kubeApiWatchRestart(kind: string, reason: 'idle' | 'error' | 'relist'): void;
   /** Samples CPU and memory; call on scrape. */
   sampleProcess(): void;
 }
@@ -75,6 +81,8 @@ export function createMetrics(runner: string): Metrics {
   const kube = new Histogram({ name: METRIC_NAMES.kubeApi, help: 'Kubernetes API request latency, by verb', labelNames: ['verb'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
   const cpErrors = new Counter({ name: METRIC_NAMES.controlPlaneErrors, help: 'Control-plane request failures, by operation', labelNames: ['operation'], registers: [registry] });
   const http = new Counter({ name: METRIC_NAMES.httpRequests, help: 'HTTP requests served, by route and status', labelNames: ['route', 'status'], registers: [registry] });
+  const kubeTimeouts = new Counter({ name: METRIC_NAMES.kubeApiTimeouts, help: 'Kubernetes API requests that timed out (kubernetes.api.requestTimeout), by phase: headers or body', labelNames: ['phase'], registers: [registry] });
+  const watchRestarts = new Counter({ name: METRIC_NAMES.kubeApiWatchRestarts, help: 'Kubernetes API watches ended and started again, by kind and reason: idle (stalled), error, relist (periodic)', labelNames: ['kind', 'reason'], registers: [registry] });
 
   const windows = new Map<string, number[]>();
   let lastCpu = process.cpuUsage();
@@ -112,6 +120,8 @@ export function createMetrics(runner: string): Metrics {
     kubeApi: (verb, seconds) => kube.observe({ verb }, seconds),
     controlPlaneError: (operation) => cpErrors.inc({ operation }),
     httpRequest: (route, status) => http.inc({ route, status: String(status) }),
+    kubeApiTimeout: (phase) => kubeTimeouts.inc({ phase }),
+    kubeApiWatchRestart: (kind, reason) => watchRestarts.inc({ kind, reason }),
     sampleProcess: () => {
       const now = process.hrtime.bigint();
       const used = process.cpuUsage(lastCpu);

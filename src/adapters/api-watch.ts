@@ -1,0 +1,95 @@
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig, type ApiOptions } from './kubeconfig.ts';
+import { SYSTEM_TIMERS, Watchdog, type Timers, type WatchVerdict } from './watchdog.ts';
+
+type WatchArgs = Parameters<Watch['watch']>;
+
+/** What a watch that was ended on purpose reports to the informer (client-node's ListWatch). */
+function endedAs(verdict: Exclude<WatchVerdict, { kind: 'wait' }>): Error {
+  if (verdict.kind === 'idle') {
+    // ListWatch takes a TimeoutError as "watch again at once from the last resourceVersion".
+    return new DOMException(`no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`, 'TimeoutError');
+  }
+  // ...and a 410 as "the resourceVersion is gone: list again, then watch".
+  return Object.assign(new Error(`last full list ${Math.round(verdict.sinceListMs / 1000)} s ago`), { statusCode: 410 });
+}
+
+/**
+ * client-node's Watch, asking the API server for bookmarks and a server-side timeout, and ending a
+ * watch that stalls (nothing for `watchIdleMs`) or whose informer has not listed for `relistMs`.
+ * With a PooledKubeConfig each watch runs on a connection of its own, destroyed when it ends, so the
+ * next watch never reuses a stalled socket; a stall also retires the shared request pool made
+ * before the stalled watch started (a silent path rarely silences only one connection).
+ */
+export class StallWatch extends Watch {
+  private readonly kc: KubeConfig;
+  private readonly kind: string;
+  private readonly api: ApiOptions;
+  private readonly listedAt: () => number;
+  private readonly delivered: () => void;
+  private readonly timers: Timers;
+
+  /**
+   * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
+   * clock); `delivered` is called on every event or bookmark.
+   */
+  constructor(kc: KubeConfig, kind: string, api: ApiOptions, listedAt: () => number, delivered: () => void = () => undefined, timers: Timers = SYSTEM_TIMERS) {
+    super(kc);
+    this.kc = kc;
+    this.kind = kind;
+    this.api = api;
+    this.listedAt = listedAt;
+    this.delivered = delivered;
+    this.timers = timers;
+    // client-node's own inactivity abort (30 s, private) would end quiet watches before ours: it stays
+    // as a backstop only, after our idle bound.
+    Reflect.set(this, 'requestTimeoutMs', api.watchIdleMs + 10_000);
+  }
+
+  override async watch(path: WatchArgs[0], queryParams: WatchArgs[1], callback: WatchArgs[2], done: WatchArgs[3]): Promise<AbortController> {
+    const bounds = { idleMs: this.api.watchIdleMs, relistMs: this.api.relistMs };
+    const startedAt = this.timers.now();
+    if (startedAt - this.listedAt() >= bounds.relistMs) {
+      // Due for a relist before the watch even starts: report it once this call has returned.
+      this.api.observer.watchRestarted(this.kind, 'relist', 'periodic relist');
+      setImmediate(() => done(endedAs({ kind: 'relist', sinceListMs: startedAt - this.listedAt() })));
+      return new AbortController();
+    }
+    let verdict: Exclude<WatchVerdict, { kind: 'wait' }> | undefined;
+    let controller: AbortController | undefined;
+    const dog = new Watchdog(bounds, this.listedAt, (v) => {
+      verdict = v;
+      this.ended(v, startedAt);
+      controller?.abort();
+    }, this.timers);
+    let finished = false;
+    const finish = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      dog.stop();
+      done(verdict !== undefined ? endedAs(verdict) : err);
+    };
+    const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.api.watchTimeoutSeconds };
+    try {
+      controller = await super.watch(path, params, (phase, object, raw) => {
+        dog.seen();
+        this.delivered();
+        callback(phase, object, raw);
+      }, finish);
+    } catch (e) {
+      dog.stop();
+      throw e;
+    }
+    if (verdict !== undefined) controller.abort();
+    return controller;
+  }
+
+  private ended(verdict: Exclude<WatchVerdict, { kind: 'wait' }>, startedAt: number): void {
+    if (verdict.kind === 'relist') {
+      this.api.observer.watchRestarted(this.kind, 'relist', 'periodic relist');
+      return;
+    }
+    this.api.observer.watchRestarted(this.kind, 'idle', `no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`);
+    if (this.kc instanceof PooledKubeConfig) this.kc.renewConnections(startedAt);
+  }
+}
