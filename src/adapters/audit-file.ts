@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chainLine, GENESIS } from '../audit/chain.ts';
+import { AuditRecordInvalid, chainLine, GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
@@ -14,7 +14,37 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
+/**
+ * The file operations the appender depends on for durability (a port, so a test can see that an
+ * append is acknowledged only after the sync call returns). `fs/promises` FileHandles fit it.
+ */
+export interface AuditFile {
+  write(bytes: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync(2): the written bytes are on stable storage when this resolves. */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AuditFs {
+  /** Opens (creating with mode 0600) a file for appending. */
+  openAppend(path: string): Promise<AuditFile>;
+  /** fsync(2) of a directory, after a new file appeared in it. */
+  syncDir(path: string): Promise<void>;
+}
+
+/** The real file system. */
+export const nodeAuditFs: AuditFs = {
+  openAppend: (path) => open(path, 'a', 0o600),
+  syncDir: async (path) => {
+    const dir = await open(path, 'r');
+    await dir.sync().finally(() => dir.close());
+  },
+};
+
 export interface AuditLogOptions {
+  /** File operations (default: the real file system); tests inject one to observe syncs. */
+  readonly fs?: AuditFs | undefined;
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
   /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
@@ -33,7 +63,8 @@ export class FileAuditLog implements AuditSink {
   private flushing = false;
   private closed = false;
   private readonly dir: string;
-  private file: FileHandle;
+  private file: AuditFile;
+  private readonly fs: AuditFs;
   private segment: number;
   private seq: number;
   private prev: string;
@@ -48,9 +79,10 @@ export class FileAuditLog implements AuditSink {
   /** False after a failed batch until the next one succeeds (for /ready). */
   healthy = true;
 
-  private constructor(dir: string, file: FileHandle, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
+  private constructor(dir: string, file: AuditFile, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
     this.dir = dir;
     this.file = file;
+    this.fs = options.fs ?? nodeAuditFs;
     this.segment = segment;
     this.seq = seq;
     this.prev = prev;
@@ -78,7 +110,7 @@ export class FileAuditLog implements AuditSink {
       }
     }
     const segment = last === undefined ? 1 : segmentNumber(last);
-    const file = await open(join(dir, segmentName(segment)), 'a', 0o600);
+    const file = await (options.fs ?? nodeAuditFs).openAppend(join(dir, segmentName(segment)));
     const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
     const lastCheckpoint = checkpoints.trimEnd().split('\n').filter((l) => l.length > 0).at(-1);
     const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
@@ -105,15 +137,25 @@ export class FileAuditLog implements AuditSink {
       this.queue = [];
       const startSeq = this.seq;
       const startPrev = this.prev;
+      // A record that cannot be canonicalised fails alone (AUDIT_RECORD_INVALID), before anything
+      // is written: it takes no seq, and the rest of its batch is written as if it had not come.
+      const lines: string[] = [];
+      const accepted: { pending: Pending; record: AuditRecord }[] = [];
+      for (const p of batch) {
+        let chained: { record: AuditRecord; line: string };
+        try {
+          chained = chainLine(p.entry, this.seq + 1, this.prev);
+        } catch (error) {
+          p.reject(error instanceof AuditRecordInvalid ? error : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'));
+          continue;
+        }
+        this.seq = chained.record.seq;
+        this.prev = chained.record.hash;
+        lines.push(chained.line);
+        accepted.push({ pending: p, record: chained.record });
+      }
+      if (accepted.length === 0) continue;
       try {
-        const lines: string[] = [];
-        const records = batch.map((p) => {
-          const { record, line } = chainLine(p.entry, this.seq + 1, this.prev);
-          this.seq = record.seq;
-          this.prev = record.hash;
-          lines.push(line);
-          return record;
-        });
         const t0 = process.hrtime.bigint();
         const bytes = Buffer.from(lines.join('\n') + '\n');
         await writeAll(this.file, bytes);
@@ -121,14 +163,14 @@ export class FileAuditLog implements AuditSink {
         this.size += bytes.byteLength;
         this.healthy = true;
         this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
-        batch.forEach((p, i) => p.resolve(records[i] as AuditRecord));
+        for (const a of accepted) a.pending.resolve(a.record);
       } catch (error) {
         this.healthy = false;
         this.seq = startSeq;
         this.prev = startPrev;
         // Never leave a partial batch behind a later one: cut the file back to its last whole record.
         await this.file.truncate(this.size).catch(() => undefined);
-        for (const p of batch) p.reject(error);
+        for (const a of accepted) a.pending.reject(error);
         continue;
       }
       await this.afterBatch().catch(() => undefined);
@@ -142,10 +184,9 @@ export class FileAuditLog implements AuditSink {
       // The chain continues in the next file: its first record's prev is this file's last hash.
       await this.file.close();
       this.segment++;
-      this.file = await open(join(this.dir, segmentName(this.segment)), 'a', 0o600);
+      this.file = await this.fs.openAppend(join(this.dir, segmentName(this.segment)));
       this.size = 0;
-      const dir = await open(this.dir, 'r');
-      await dir.sync().finally(() => dir.close());
+      await this.fs.syncDir(this.dir);
     }
   }
 
@@ -155,9 +196,9 @@ export class FileAuditLog implements AuditSink {
     if (c === undefined || this.seq === this.checkpointed) return;
     const seq = this.seq;
     const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
-    const fh = await open(join(this.dir, CHECKPOINTS_FILE), 'a', 0o600);
+    const fh = await this.fs.openAppend(join(this.dir, CHECKPOINTS_FILE));
     try {
-      await fh.write(JSON.stringify(checkpoint) + '\n');
+      await writeAll(fh, Buffer.from(JSON.stringify(checkpoint) + '\n'));
       await fh.datasync();
     } finally {
       await fh.close();
@@ -178,7 +219,7 @@ export class FileAuditLog implements AuditSink {
  * write(2) may write part of a buffer and report success (a filling disk does that); only the
  * whole buffer counts, or an error.
  */
-async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+async function writeAll(file: AuditFile, bytes: Buffer): Promise<void> {
   let offset = 0;
   while (offset < bytes.byteLength) {
     const { bytesWritten } = await file.write(bytes, offset, bytes.byteLength - offset);
