@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AuditRecordInvalid, chainLine, GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
+import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
 
 export { readAuditLog } from './audit-files.ts';
@@ -43,6 +44,8 @@ export const nodeAuditFs: AuditFs = {
 };
 
 export interface AuditLogOptions {
+  /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
+  readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
   /** File operations (default: the real file system); tests inject one to observe syncs. */
   readonly fs?: AuditFs | undefined;
   /** Start a new segment file once the current one passes this size. */
@@ -76,8 +79,9 @@ export class FileAuditLog implements AuditSink {
   private timer: NodeJS.Timeout | undefined;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
-  /** False after a failed batch until the next one succeeds (for /ready). */
+  /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
+  private lock: AuditDirLock | undefined;
 
   private constructor(dir: string, file: AuditFile, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
     this.dir = dir;
@@ -96,9 +100,26 @@ export class FileAuditLog implements AuditSink {
     }
   }
 
-  /** Opens (or creates) an audit directory; repairs a torn last line first (see repairTail). */
+  /**
+   * Opens (or creates) an audit directory: takes its exclusive lock (AuditLocked, code
+   * AUDIT_LOCKED, when another live writer holds it), then repairs a torn last line (see
+   * repairTail) and continues the chain.
+   */
   static async open(dir: string, options: AuditLogOptions = {}): Promise<FileAuditLog> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    let log: FileAuditLog | undefined;
+    const lock = await AuditDirLock.acquire(dir, { ...options.lock, onLost: () => log?.lockLost() });
+    try {
+      log = await FileAuditLog.openLocked(dir, options);
+      log.lock = lock;
+      return log;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  private static async openLocked(dir: string, options: AuditLogOptions): Promise<FileAuditLog> {
     const segments = await listSegments(dir);
     const last = segments.at(-1);
     let link = { seq: 0, prev: GENESIS, size: 0 };
@@ -117,6 +138,15 @@ export class FileAuditLog implements AuditSink {
     return new FileAuditLog(dir, file, segment, link.seq, link.prev, link.size, options, checkpointed);
   }
 
+  /** True while this log still holds its directory's lock. */
+  get locked(): boolean {
+    return this.lock !== undefined && !this.lock.lost;
+  }
+
+  private lockLost(): void {
+    this.healthy = false;
+  }
+
   /** Sequence number and hash of the last durable record. */
   head(): { seq: number; hash: string } {
     return { seq: this.seq, hash: this.prev };
@@ -124,6 +154,7 @@ export class FileAuditLog implements AuditSink {
 
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    if (this.lock?.lost === true) return Promise.reject(new AuditLocked('this runner lost the audit directory lock (it was removed or taken by another writer): no further records are written'));
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -161,7 +192,7 @@ export class FileAuditLog implements AuditSink {
         await writeAll(this.file, bytes);
         await this.file.datasync();
         this.size += bytes.byteLength;
-        this.healthy = true;
+        this.healthy = this.lock?.lost !== true;
         this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
         for (const a of accepted) a.pending.resolve(a.record);
       } catch (error) {
@@ -193,7 +224,7 @@ export class FileAuditLog implements AuditSink {
   /** Writes a signed checkpoint of the current head (if anything was appended since the last). */
   async checkpointNow(): Promise<void> {
     const c = this.checkpointing;
-    if (c === undefined || this.seq === this.checkpointed) return;
+    if (c === undefined || this.seq === this.checkpointed || this.lock?.lost === true) return;
     const seq = this.seq;
     const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
     const fh = await this.fs.openAppend(join(this.dir, CHECKPOINTS_FILE));
@@ -210,8 +241,9 @@ export class FileAuditLog implements AuditSink {
     this.closed = true;
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.checkpointNow().catch(() => undefined);
+    if (this.lock?.lost !== true) await this.checkpointNow().catch(() => undefined);
     await this.file.close();
+    await this.lock?.release();
   }
 }
 
