@@ -94,10 +94,13 @@ export class FileAuditLog implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
     this.checkpointed = checkpointed;
-    if (this.checkpointing !== undefined) {
-      this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
-      this.timer.unref();
-    }
+  }
+
+  /** The periodic checkpoint starts with the first append: opening a log writes nothing. */
+  private startTimer(): void {
+    if (this.checkpointing === undefined || this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
+    this.timer.unref();
   }
 
   /**
@@ -155,6 +158,7 @@ export class FileAuditLog implements AuditSink {
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     if (this.lock?.lost === true) return Promise.reject(new AuditLocked('this runner lost the audit directory lock (it was removed or taken by another writer): no further records are written'));
+    this.startTimer();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -235,6 +239,18 @@ export class FileAuditLog implements AuditSink {
       await fh.close();
     }
     this.checkpointed = seq;
+  }
+
+  /**
+   * Closes without writing anything (no checkpoint) and releases the lock: for a start-up that
+   * failed before anything was appended.
+   */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.file.close();
+    await this.lock?.release();
   }
 
   async close(): Promise<void> {
