@@ -297,7 +297,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     });
     client.start();
   }
-  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
+  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace, lease_holder: lease.holder }, 'runner listening');
 
   return {
     port,
