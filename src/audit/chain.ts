@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShot } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
 
@@ -48,4 +48,5 @@ export function lineOf(canonical: string, hash: string): string {
   return `${canonical.slice(0, -1)},"hash":"${hash}"}`;
 }
 
-export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+/** SHA-256 of the UTF-8 bytes of `text`, lower-case hex. */
+export const sha256Hex = (text: string): string => oneShot('sha256', text, 'hex');
