@@ -115,7 +115,6 @@ const describe = (h: LockHolder | undefined): string => (h === undefined ? 'an u
 export class AuditDirLock {
   private readonly path: string;
   private readonly holder: LockHolder;
-  private readonly refreshMs: number;
   private readonly onLost: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lostIt = false;
@@ -123,7 +122,6 @@ export class AuditDirLock {
   private constructor(path: string, holder: LockHolder, refreshMs: number, onLost: (() => void) | undefined) {
     this.path = path;
     this.holder = holder;
-    this.refreshMs = refreshMs;
     this.onLost = onLost;
     this.timer = setInterval(() => void this.heartbeat(), refreshMs);
     this.timer.unref();
@@ -202,11 +200,6 @@ export class AuditDirLock {
     const current = parseHolder(await readFile(this.path, 'utf8').catch(() => ''));
     if (current?.token === this.holder.token) await unlink(this.path).catch(() => undefined);
     this.lostIt = true;
-  }
-
-  /** The refresh period, for diagnostics. */
-  get heartbeatMs(): number {
-    return this.refreshMs;
   }
 }
 
