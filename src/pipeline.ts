@@ -89,7 +89,8 @@ export async function reconcileRun(obj: RunObject, deps: PipelineDeps, mayStart:
     return await reconcilePass(obj, deps, mayStart);
   } catch (thrown) {
     // Nothing was authorised without a durable record: try again once the audit log is back.
-    if (thrown instanceof AuditUnavailable) return { requeueAfterMs: 2000 };
+    // A record with no canonical form fails the same way every time: retry slowly.
+    if (thrown instanceof AuditUnavailable) return { requeueAfterMs: thrown.code === 'AUDIT_RECORD_INVALID' ? 30_000 : 2000 };
     deps.observer?.internalError(thrown);
     return { requeueAfterMs: 30_000 };
   }
@@ -237,7 +238,7 @@ async function guarded<T>(deps: PipelineDeps, body: () => Promise<Result<T>>): P
   try {
     return await body();
   } catch (thrown) {
-    if (thrown instanceof AuditUnavailable) return fail('AUDIT_UNAVAILABLE', `audit log unavailable: ${thrown.message}`);
+    if (thrown instanceof AuditUnavailable) return fail(thrown.code, thrown.code === 'AUDIT_RECORD_INVALID' ? thrown.message : `audit log unavailable: ${thrown.message}`);
     deps.observer?.internalError(thrown);
     return fail('INTERNAL', 'internal error');
   }

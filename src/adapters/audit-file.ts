@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chainLine, GENESIS } from '../audit/chain.ts';
+import { AuditRecordInvalid, chainLine, GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
+import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
 
 export { readAuditLog } from './audit-files.ts';
@@ -14,7 +15,39 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
+/**
+ * The file operations the appender depends on for durability (a port, so a test can see that an
+ * append is acknowledged only after the sync call returns). `fs/promises` FileHandles fit it.
+ */
+export interface AuditFile {
+  write(bytes: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync(2): the written bytes are on stable storage when this resolves. */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AuditFs {
+  /** Opens (creating with mode 0600) a file for appending. */
+  openAppend(path: string): Promise<AuditFile>;
+  /** fsync(2) of a directory, after a new file appeared in it. */
+  syncDir(path: string): Promise<void>;
+}
+
+/** The real file system. */
+export const nodeAuditFs: AuditFs = {
+  openAppend: (path) => open(path, 'a', 0o600),
+  syncDir: async (path) => {
+    const dir = await open(path, 'r');
+    await dir.sync().finally(() => dir.close());
+  },
+};
+
 export interface AuditLogOptions {
+  /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
+  readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
+  /** File operations (default: the real file system); tests inject one to observe syncs. */
+  readonly fs?: AuditFs | undefined;
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
   /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
@@ -33,7 +66,8 @@ export class FileAuditLog implements AuditSink {
   private flushing = false;
   private closed = false;
   private readonly dir: string;
-  private file: FileHandle;
+  private file: AuditFile;
+  private readonly fs: AuditFs;
   private segment: number;
   private seq: number;
   private prev: string;
@@ -45,12 +79,14 @@ export class FileAuditLog implements AuditSink {
   private timer: NodeJS.Timeout | undefined;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
-  /** False after a failed batch until the next one succeeds (for /ready). */
+  /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
+  private lock: AuditDirLock | undefined;
 
-  private constructor(dir: string, file: FileHandle, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
+  private constructor(dir: string, file: AuditFile, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
     this.dir = dir;
     this.file = file;
+    this.fs = options.fs ?? nodeAuditFs;
     this.segment = segment;
     this.seq = seq;
     this.prev = prev;
@@ -58,15 +94,35 @@ export class FileAuditLog implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
     this.checkpointed = checkpointed;
-    if (this.checkpointing !== undefined) {
-      this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
-      this.timer.unref();
+  }
+
+  /** The periodic checkpoint starts with the first append: opening a log writes nothing. */
+  private startTimer(): void {
+    if (this.checkpointing === undefined || this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Opens (or creates) an audit directory: takes its exclusive lock (AuditLocked, code
+   * AUDIT_LOCKED, when another live writer holds it), then repairs a torn last line (see
+   * repairTail) and continues the chain.
+   */
+  static async open(dir: string, options: AuditLogOptions = {}): Promise<FileAuditLog> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let log: FileAuditLog | undefined;
+    const lock = await AuditDirLock.acquire(dir, { ...options.lock, onLost: () => log?.lockLost() });
+    try {
+      log = await FileAuditLog.openLocked(dir, options);
+      log.lock = lock;
+      return log;
+    } catch (e) {
+      await lock.release();
+      throw e;
     }
   }
 
-  /** Opens (or creates) an audit directory; repairs a torn last line first (see repairTail). */
-  static async open(dir: string, options: AuditLogOptions = {}): Promise<FileAuditLog> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+  private static async openLocked(dir: string, options: AuditLogOptions): Promise<FileAuditLog> {
     const segments = await listSegments(dir);
     const last = segments.at(-1);
     let link = { seq: 0, prev: GENESIS, size: 0 };
@@ -78,11 +134,20 @@ export class FileAuditLog implements AuditSink {
       }
     }
     const segment = last === undefined ? 1 : segmentNumber(last);
-    const file = await open(join(dir, segmentName(segment)), 'a', 0o600);
+    const file = await (options.fs ?? nodeAuditFs).openAppend(join(dir, segmentName(segment)));
     const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
     const lastCheckpoint = checkpoints.trimEnd().split('\n').filter((l) => l.length > 0).at(-1);
     const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
     return new FileAuditLog(dir, file, segment, link.seq, link.prev, link.size, options, checkpointed);
+  }
+
+  /** True while this log still holds its directory's lock. */
+  get locked(): boolean {
+    return this.lock !== undefined && !this.lock.lost;
+  }
+
+  private lockLost(): void {
+    this.healthy = false;
   }
 
   /** Sequence number and hash of the last durable record. */
@@ -92,6 +157,8 @@ export class FileAuditLog implements AuditSink {
 
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    if (this.lock?.lost === true) return Promise.reject(new AuditLocked('this runner lost the audit directory lock (it was removed or taken by another writer): no further records are written'));
+    this.startTimer();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -105,30 +172,40 @@ export class FileAuditLog implements AuditSink {
       this.queue = [];
       const startSeq = this.seq;
       const startPrev = this.prev;
+      // A record that cannot be canonicalised fails alone (AUDIT_RECORD_INVALID), before anything
+      // is written: it takes no seq, and the rest of its batch is written as if it had not come.
+      const lines: string[] = [];
+      const accepted: { pending: Pending; record: AuditRecord }[] = [];
+      for (const p of batch) {
+        let chained: { record: AuditRecord; line: string };
+        try {
+          chained = chainLine(p.entry, this.seq + 1, this.prev);
+        } catch (error) {
+          p.reject(error instanceof AuditRecordInvalid ? error : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'));
+          continue;
+        }
+        this.seq = chained.record.seq;
+        this.prev = chained.record.hash;
+        lines.push(chained.line);
+        accepted.push({ pending: p, record: chained.record });
+      }
+      if (accepted.length === 0) continue;
       try {
-        const lines: string[] = [];
-        const records = batch.map((p) => {
-          const { record, line } = chainLine(p.entry, this.seq + 1, this.prev);
-          this.seq = record.seq;
-          this.prev = record.hash;
-          lines.push(line);
-          return record;
-        });
         const t0 = process.hrtime.bigint();
         const bytes = Buffer.from(lines.join('\n') + '\n');
         await writeAll(this.file, bytes);
         await this.file.datasync();
         this.size += bytes.byteLength;
-        this.healthy = true;
+        this.healthy = this.lock?.lost !== true;
         this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
-        batch.forEach((p, i) => p.resolve(records[i] as AuditRecord));
+        for (const a of accepted) a.pending.resolve(a.record);
       } catch (error) {
         this.healthy = false;
         this.seq = startSeq;
         this.prev = startPrev;
         // Never leave a partial batch behind a later one: cut the file back to its last whole record.
         await this.file.truncate(this.size).catch(() => undefined);
-        for (const p of batch) p.reject(error);
+        for (const a of accepted) a.pending.reject(error);
         continue;
       }
       await this.afterBatch().catch(() => undefined);
@@ -142,22 +219,21 @@ export class FileAuditLog implements AuditSink {
       // The chain continues in the next file: its first record's prev is this file's last hash.
       await this.file.close();
       this.segment++;
-      this.file = await open(join(this.dir, segmentName(this.segment)), 'a', 0o600);
+      this.file = await this.fs.openAppend(join(this.dir, segmentName(this.segment)));
       this.size = 0;
-      const dir = await open(this.dir, 'r');
-      await dir.sync().finally(() => dir.close());
+      await this.fs.syncDir(this.dir);
     }
   }
 
   /** Writes a signed checkpoint of the current head (if anything was appended since the last). */
   async checkpointNow(): Promise<void> {
     const c = this.checkpointing;
-    if (c === undefined || this.seq === this.checkpointed) return;
+    if (c === undefined || this.seq === this.checkpointed || this.lock?.lost === true) return;
     const seq = this.seq;
     const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
-    const fh = await open(join(this.dir, CHECKPOINTS_FILE), 'a', 0o600);
+    const fh = await this.fs.openAppend(join(this.dir, CHECKPOINTS_FILE));
     try {
-      await fh.write(JSON.stringify(checkpoint) + '\n');
+      await writeAll(fh, Buffer.from(JSON.stringify(checkpoint) + '\n'));
       await fh.datasync();
     } finally {
       await fh.close();
@@ -165,12 +241,25 @@ export class FileAuditLog implements AuditSink {
     this.checkpointed = seq;
   }
 
+  /**
+   * Closes without writing anything (no checkpoint) and releases the lock: for a start-up that
+   * failed before anything was appended.
+   */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await new Promise((r) => setTimeout(r, 1));
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.file.close();
+    await this.lock?.release();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.checkpointNow().catch(() => undefined);
+    if (this.lock?.lost !== true) await this.checkpointNow().catch(() => undefined);
     await this.file.close();
+    await this.lock?.release();
   }
 }
 
@@ -178,7 +267,7 @@ export class FileAuditLog implements AuditSink {
  * write(2) may write part of a buffer and report success (a filling disk does that); only the
  * whole buffer counts, or an error.
  */
-async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+async function writeAll(file: AuditFile, bytes: Buffer): Promise<void> {
   let offset = 0;
   while (offset < bytes.byteLength) {
     const { bytesWritten } = await file.write(bytes, offset, bytes.byteLength - offset);

@@ -22,11 +22,19 @@ export function segmentNumber(path: string): number {
   return Number(SEGMENT.exec(path.split('/').pop() ?? '')?.[1] ?? '0');
 }
 
+/** One line of a segment: its text without the newline; `terminated` false for a last line with no newline. */
+export interface AuditLine {
+  readonly line: string;
+  readonly where: string;
+  readonly terminated: boolean;
+}
+
 /**
  * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
- * memory; splitting buffers on "\n" is several times cheaper than readline here).
+ * memory; splitting buffers on "\n" is several times cheaper than readline here). Empty lines are
+ * yielded too: the appender never writes one, so the verifier must see them.
  */
-export async function* auditLines(dir: string): AsyncGenerator<{ line: string; where: string }> {
+export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
   for (const file of await listSegments(dir)) {
     const name = file.split('/').pop() ?? file;
     let n = 0;
@@ -36,19 +44,23 @@ export async function* auditLines(dir: string): AsyncGenerator<{ line: string; w
       let start = 0;
       for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
         n++;
-        if (nl > start) yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}` };
+        yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}`, terminated: true };
         start = nl + 1;
       }
       carry = buf.subarray(start);
     }
-    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}` };
+    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false };
   }
 }
 
-/** Every record of an audit directory, in order (parse errors throw). */
+/**
+ * Every record of an audit directory, in order, UNVERIFIED (parse errors throw; empty lines are
+ * skipped). For tests and tools that wrote the log themselves; anything that reports on a log it
+ * did not write reads it with readTrusted.
+ */
 export async function readAuditLog(dir: string): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
-  for await (const { line } of auditLines(dir)) out.push(JSON.parse(line) as AuditRecord);
+  for await (const { line } of auditLines(dir)) if (line.length > 0) out.push(JSON.parse(line) as AuditRecord);
   return out;
 }
 
@@ -59,18 +71,70 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Checkpoint);
+  // A line that does not parse stays in place as a non-checkpoint: the verifier names it.
+  return text.split('\n').filter((l) => l.length > 0).map((l) => {
+    try {
+      return JSON.parse(l) as Checkpoint;
+    } catch {
+      return null as unknown as Checkpoint;
+    }
+  });
+}
+
+/** Feeds one line to the verifier, naming lines the appender never writes. */
+function check(verifier: AuditVerifier, { line, where, terminated }: AuditLine): AuditRecord | undefined {
+  if (line.length === 0) {
+    verifier.stray('an empty line: the appender never writes one (a line was removed or inserted)', where);
+    return undefined;
+  }
+  if (!terminated) {
+    verifier.stray('the last line has no newline: a torn write (the runner repairs it when it next opens the log) or a cut', where);
+    return undefined;
+  }
+  return verifier.line(line, where);
 }
 
 /** Verifies an audit directory: the chain through every segment, then the checkpoints. */
 export async function verifyAuditDir(dir: string, publicKey: KeyObject | undefined, onProgress?: (records: number) => void): Promise<VerifyReport & { segments: number }> {
   const checkpoints = await readCheckpoints(dir);
-  const verifier = new AuditVerifier(checkpoints.map((c) => c.seq));
+  const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
   let n = 0;
-  for await (const { line, where } of auditLines(dir)) {
-    verifier.line(line, where);
+  for await (const l of auditLines(dir)) {
+    check(verifier, l);
     if (verifier.failed) break;
     if (onProgress !== undefined && ++n % 100_000 === 0) onProgress(n);
   }
   return { ...verifier.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
+}
+
+/** A log read through the verifier: only what precedes the first break. */
+export interface TrustedLog {
+  /** Records before the first bad one that `keep` selected, in order. */
+  readonly records: AuditRecord[];
+  readonly report: VerifyReport & { readonly segments: number };
+  /** Lines from the first bad record on (none when the log is intact): never used as records. */
+  readonly untrusted: number;
+}
+
+/**
+ * Reads an audit directory for reporting (`audit query`, `audit report`, `policy replay`): every
+ * line goes through the verifier, and nothing from the first bad record on is returned as a
+ * record: a break found by the checkpoints (rewritten history, a forged signature) also drops
+ * the records from the seq it names. `keep` selects what to hold in memory.
+ */
+export async function readTrusted(dir: string, publicKey: KeyObject | undefined, keep: (r: AuditRecord) => boolean = () => true): Promise<TrustedLog> {
+  const checkpoints = await readCheckpoints(dir);
+  const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
+  const kept: AuditRecord[] = [];
+  let lines = 0;
+  for await (const l of auditLines(dir)) {
+    lines++;
+    const record = check(verifier, l);
+    if (record !== undefined && keep(record)) kept.push(record);
+  }
+  const report = { ...verifier.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
+  const firstBad = report.firstBad?.seq;
+  const records = firstBad === undefined ? kept : kept.filter((r) => r.seq < firstBad);
+  const trusted = firstBad === undefined ? report.records : Math.min(report.records, firstBad - 1);
+  return { records, report, untrusted: lines - trusted };
 }

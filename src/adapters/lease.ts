@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 
 export type LeaseRole = 'leader' | 'follower' | 'unknown';
@@ -5,6 +6,7 @@ export type LeaseRole = 'leader' | 'follower' | 'unknown';
 export interface LeaseOptions {
   readonly name: string;
   readonly namespace: string;
+  /** The replica's identity (the pod name); the holder identity adds a per-process suffix. */
   readonly identity: string;
   readonly durationSeconds: number;
   readonly renewEverySeconds: number;
@@ -15,10 +17,18 @@ export interface LeaseOptions {
  * take the Lease when it is free or expired, renew it while held, and release it (empty holder,
  * 1 s duration) on shutdown so the next replica takes over at once. Optimistic concurrency
  * (resourceVersion) makes two replicas never both believe they lead.
+ *
+ * The holder identity is unique per process: the replica's identity plus a random suffix
+ * (`runner-0_1a2b3c4d5e`), as client-go does (hostname + "_" + UUID). Two processes given the
+ * same identity (a copied manifest, two runners on one host with one HOSTNAME) would otherwise
+ * both see "the Lease is mine" and both lead. A restarted process is a new holder: it takes the
+ * Lease when the old one released it or when it expires.
  */
 export class LeaseElector {
   private readonly api: CoordinationV1Api;
   private readonly o: LeaseOptions;
+  /** This process's holder identity as written in the Lease. */
+  readonly holder: string;
   private current: LeaseRole = 'unknown';
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -26,6 +36,7 @@ export class LeaseElector {
   constructor(kc: KubeConfig, options: LeaseOptions) {
     this.api = kc.makeApiClient(CoordinationV1Api);
     this.o = options;
+    this.holder = `${options.identity}_${randomBytes(5).toString('hex')}`;
   }
 
   role(): LeaseRole {
@@ -47,11 +58,11 @@ export class LeaseElector {
 
   /** Lease times are MicroTime (6 fractional digits); client-node's V1MicroTime serialises them so. */
   private spec(now: Date, acquired: Date | undefined): V1Lease['spec'] {
-    return { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.durationSeconds, acquireTime: new V1MicroTime(acquired ?? now), renewTime: new V1MicroTime(now) };
+    return { holderIdentity: this.holder, leaseDurationSeconds: this.o.durationSeconds, acquireTime: new V1MicroTime(acquired ?? now), renewTime: new V1MicroTime(now) };
   }
 
   async tryAcquireOrRenew(now = new Date()): Promise<LeaseRole> {
-    const { name, namespace, identity } = this.o;
+    const { name, namespace } = this.o;
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -68,7 +79,7 @@ export class LeaseElector {
     const spec = lease.spec ?? {};
     const renewed = spec.renewTime !== undefined ? new Date(spec.renewTime).getTime() : 0;
     const expired = renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
-    const mine = spec.holderIdentity === identity;
+    const mine = spec.holderIdentity === this.holder;
     const free = spec.holderIdentity === undefined || spec.holderIdentity === '';
     if (!mine && !free && !expired) return 'follower';
     try {
@@ -88,7 +99,7 @@ export class LeaseElector {
     const { name, namespace } = this.o;
     try {
       const lease = await this.api.readNamespacedLease({ name, namespace });
-      if (lease.spec?.holderIdentity !== this.o.identity) return;
+      if (lease.spec?.holderIdentity !== this.holder) return;
       const { acquireTime } = lease.spec;
       await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: acquireTime && new V1MicroTime(acquireTime), renewTime: new V1MicroTime() } } });
     } catch {

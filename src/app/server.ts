@@ -19,6 +19,7 @@ import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts
 import type { Config } from '../config/schema.ts';
 import type { PodGateway } from '../create/pod-gateway.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import { fail } from '../errors/result.ts';
 import { admit, cancelRun, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { pipelineObserver } from './observer.ts';
@@ -99,12 +100,45 @@ async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyG
   return { keys: remote.getKey, loaded: () => remote.loaded(), stop: () => remote.stop() };
 }
 
-/** Starts `serve`: loads everything it needs (or throws, before listening), then listens. */
+/**
+ * A fatal start-up error with its code: `serve` prints `<code>: <message>` and exits 2. Thrown
+ * only before anything has started (no Lease, no reconcile, no audit record, no control-plane
+ * call); what was opened is closed again first.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  readonly code: 'STARTUP_FAILED' | 'AUDIT_LOCKED';
+  constructor(code: 'STARTUP_FAILED' | 'AUDIT_LOCKED', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Starts `serve` in two phases. Phase 1 loads and claims everything that can fail (kubeconfig,
+ * keys, policy bundle, checkpoint key, runner token, the audit directory's lock, the listening
+ * port, the first list of runs and pods); any failure undoes what was done and throws a
+ * StartupError, before anything acts. Phase 2 starts what acts (Lease election, reconciler,
+ * shipping, the control-plane client, bundle hot reload); intake answers NOT_READY until then.
+ */
 export async function startServer(ctx: ServerContext): Promise<RunningServer> {
+  const undo: (() => unknown)[] = [];
+  try {
+    return await start(ctx, undo);
+  } catch (e) {
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
+    if (e instanceof StartupError) throw e;
+    throw new StartupError((e as { code?: unknown } | null)?.code === 'AUDIT_LOCKED' ? 'AUDIT_LOCKED' : 'STARTUP_FAILED', e instanceof Error ? e.message : String(e));
+  }
+}
+
+async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<RunningServer> {
   const { config, log, metrics } = ctx;
+  // Phase 1: load and claim; nothing acts yet.
   const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
 
   const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log);
+  undo.push(stopKeys);
   const policies = new PolicyStore(config.policy.bundle, {
     loaded: (revision) => {
       metrics.policyLoaded(revision);
@@ -116,13 +150,17 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     },
   }, config.policy.data);
   await policies.load();
-  policies.watch();
+  undo.push(() => policies.close());
   const signing = config.audit.checkpoint.signingKeyFile !== undefined ? checkpointSigningKey(await readFile(config.audit.checkpoint.signingKeyFile, 'utf8')) : undefined;
   if (signing === undefined) log.warn({ code: 'AUDIT_CHECKPOINTS_OFF' }, 'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)');
+  const token = config.runner.token ?? (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
+  if (config.controlPlane.url !== undefined && token === undefined) throw new Error('controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)');
+  // One writer per audit chain: the lock is taken here, or start-up fails with AUDIT_LOCKED.
   const audit = await FileAuditLog.open(config.audit.dir, {
     segmentBytes: config.audit.segmentBytes,
     checkpoint: signing === undefined ? undefined : { ...signing, every: config.audit.checkpoint.every, intervalMs: config.audit.checkpoint.interval * 1000 },
   });
+  undo.push(() => audit.abandon());
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
   const shipUrl = config.audit.ship.url;
   const shipper = shipUrl === undefined ? undefined : new AuditShipper(config.audit.dir, {
@@ -130,10 +168,8 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     backoff: { initialMs: 1000, maxMs: 60_000 },
     onError: (message) => log.warn({ code: 'AUDIT_SHIP_FAILED', reason: message }, 'audit shipping failed; retrying (the write-ahead log is not affected)'),
   });
-  shipper?.start();
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
-  await Promise.all([pods.start(), runs.start()]);
   const lease = new LeaseElector(kc, {
     name: config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`,
     namespace: config.kubernetes.namespace,
@@ -141,7 +177,8 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     durationSeconds: config.kubernetes.leaseDuration,
     renewEverySeconds: Math.max(1, Math.floor(config.kubernetes.leaseDuration / 3)),
   });
-  lease.start();
+  /** Phase 2 has run: until then intake answers NOT_READY and /ready says so. */
+  let started = false;
 
   const sec = config.runner.security;
   const deps: PipelineDeps = {
@@ -170,8 +207,6 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     newId: randomUUID,
   };
 
-  const token = config.runner.token ?? (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
-  if (config.controlPlane.url !== undefined && token === undefined) throw new Error('controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)');
   let client: ControlPlaneClient | undefined;
   const base = pipelineObserver(log, metrics);
   const observed: PipelineDeps = {
@@ -217,16 +252,16 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       apiServer: await apiServerReachable(),
       keys: { ok: keysLoaded() },
       policy: { ok: policies.current() !== undefined, detail: policies.current()?.revision ?? 'none' },
-      audit: { ok: writable && audit.healthy },
+      audit: { ok: writable && audit.healthy && audit.locked, ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }) },
       lease: { ok: role !== 'unknown', detail: role },
       draining: { ok: !draining },
+      started: { ok: started },
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
 
   // Every replica admits; only the Lease holder reconciles (DESIGN §1).
   const reconciler = new Reconciler(observed, { isLeader: () => lease.role() === 'leader' && !draining, workers: 64, resyncMs: 30_000 });
-  reconciler.start();
   const startRun = (run: AdmittedRun): void => {
     log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
     reconciler.enqueue(run.name);
@@ -235,8 +270,8 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   const backlog = (): number => runs.list().filter((r) => r.status === undefined || r.status.phase === 'Pending' || r.status.phase === 'Running').length;
   const hasCapacity = (): boolean => backlog() < config.runner.workflow.maxConcurrent * 10 && (client?.hasRoom() ?? true);
   const server = createHttpServer({
-    admit: (raw) => track(admit(raw, observed)),
-    cancel: (raw) => track(cancelRun(raw, observed)),
+    admit: (raw) => (started ? track(admit(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting'))),
+    cancel: (raw) => (started ? track(cancelRun(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting'))),
     start: startRun,
     hasCapacity,
     draining: () => draining,
@@ -250,10 +285,24 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     requestTimeoutMs: config.server.requestTimeout * 1000,
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${e.code ?? e.message}`)));
     server.listen(config.server.port, config.server.host, () => resolve());
   });
+  undo.push(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  }));
   const port = (server.address() as AddressInfo).port;
+  // The first list of runs and pods (read only); an API server that cannot be listed fails start-up.
+  undo.push(() => pods.stop(), () => runs.stop());
+  await Promise.all([pods.start(), runs.start()]);
+
+  // Phase 2: start what acts.
+  policies.watch();
+  shipper?.start();
+  lease.start();
+  reconciler.start();
+  started = true;
   if (config.controlPlane.url !== undefined && token !== undefined) {
     client = new ControlPlaneClient({
       url: config.controlPlane.url, runner: config.runner.name, token, version: RUNNER_VERSION,
@@ -272,7 +321,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
     });
     client.start();
   }
-  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace }, 'runner listening');
+  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace, lease_holder: lease.holder }, 'runner listening');
 
   return {
     port,

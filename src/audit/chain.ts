@@ -1,15 +1,21 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShot } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
 
-export const GENESIS = '0'.repeat(64);
-
-/** hash = SHA-256 over the RFC 8785 canonical JSON of the record without its own hash. */
-export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
-  const canonical = canonicalJson(record);
-  if (canonical === undefined) throw new TypeError('audit record is not serialisable');
-  return createHash('sha256').update(canonical).digest('hex');
+/**
+ * An audit entry that cannot be canonicalised (RFC 8785 refuses it). Only that entry's append
+ * fails, with code AUDIT_RECORD_INVALID; the log itself is healthy. The message is the
+ * canonicaliser's (it never quotes the value).
+ */
+export class AuditRecordInvalid extends Error {
+  override readonly name = 'AuditRecordInvalid';
+  readonly code = 'AUDIT_RECORD_INVALID' as const;
+  constructor(reason: string) {
+    super(`audit record cannot be canonicalised (RFC 8785): ${reason}`);
+  }
 }
+
+export const GENESIS = '0'.repeat(64);
 
 export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord {
   return chainLine(entry, seq, prev).record;
@@ -17,27 +23,30 @@ export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord
 
 /**
  * The record and its line as written: the canonical JSON that was hashed, with `"hash"` appended
- * as the last member. A verifier can then hash the line's own bytes (see hashFromLine) instead of
- * re-canonicalising a parsed object.
+ * as the last member (see lineOf). The verifier accepts exactly these bytes and nothing else.
+ * Throws AuditRecordInvalid when the record has no RFC 8785 form (a lone UTF-16 surrogate, NaN or
+ * Infinity, a cycle, a BigInt): such a record cannot be hashed, so it is never written.
  */
 export function chainLine(entry: AuditEntry, seq: number, prev: string): { record: AuditRecord; line: string } {
   const unhashed = { ...entry, seq, prev };
-  const canonical = canonicalJson(unhashed);
-  if (canonical === undefined) throw new TypeError('audit record is not serialisable');
-  const hash = createHash('sha256').update(canonical).digest('hex');
-  return { record: { ...unhashed, hash }, line: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalJson(unhashed);
+  } catch (e) {
+    throw new AuditRecordInvalid(e instanceof Error ? e.message : 'not serialisable');
+  }
+  if (canonical === undefined) throw new AuditRecordInvalid('not serialisable');
+  const hash = sha256Hex(canonical);
+  return { record: { ...unhashed, hash }, line: lineOf(canonical, hash) };
 }
-
-const SUFFIX = 9 + 64 + 2; // ,"hash":"<64 hex>"}
 
 /**
- * Fast check of a line written by chainLine: if the line is the hashed canonical text followed by
- * its own hash, returns that hash (the SHA-256 preimage pins every byte before it). Returns
- * undefined for any other line; the caller then falls back to parse + canonicalise.
+ * The exact line the appender writes for a record whose canonical text (without `hash`) is
+ * `canonical`: that text with `"hash"` appended as its last member.
  */
-export function hashFromLine(line: string): string | undefined {
-  if (line.length <= SUFFIX || !line.endsWith('"}') || line.charCodeAt(line.length - SUFFIX) !== 44 /* , */) return undefined;
-  const body = `${line.slice(0, line.length - SUFFIX)}}`;
-  const hash = createHash('sha256').update(body).digest('hex');
-  return line.endsWith(`,"hash":"${hash}"}`) ? hash : undefined;
+export function lineOf(canonical: string, hash: string): string {
+  return `${canonical.slice(0, -1)},"hash":"${hash}"}`;
 }
+
+/** SHA-256 of the UTF-8 bytes of `text`, lower-case hex. */
+export const sha256Hex = (text: string): string => oneShot('sha256', text, 'hex');

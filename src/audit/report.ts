@@ -63,9 +63,11 @@ function timeline(records: readonly AuditRecord[]): string {
 
 /**
  * One self-contained HTML page (no scripts, no network): a verification summary, decisions over
- * time, top deny codes, top images, violations per policy. Charts are inline SVG.
+ * time, top deny codes, top images, violations per policy. Charts are inline SVG. `records` are
+ * the trusted ones (before the first break); `untrusted` counts the lines after it, which the page
+ * names and never counts.
  */
-export function renderReport(records: readonly AuditRecord[], verification: VerifyReport, title: string): string {
+export function renderReport(records: readonly AuditRecord[], verification: VerifyReport, title: string, untrusted = 0): string {
   const denyCodes = new Map<string, number>();
   const images = new Map<string, number>();
   const policies = new Map<string, number>();
@@ -81,7 +83,7 @@ export function renderReport(records: readonly AuditRecord[], verification: Veri
   const v = verification;
   const status = v.ok
     ? `<p class="ok" id="verification-status">Intact: ${v.records} records, chain verified; ${v.checkpoints.verified} of ${v.checkpoints.total} signed checkpoints verified (last at seq ${v.checkpoints.lastSeq}).</p>`
-    : `<p class="bad" id="verification-status">BROKEN at seq ${v.firstBad?.seq ?? '?'}: ${esc(v.firstBad?.reason ?? '')} (${esc(v.firstBad?.where ?? '')}).</p>`;
+    : `<p class="bad" id="verification-status">BROKEN at seq ${v.firstBad?.seq ?? '?'}: ${esc(v.firstBad?.reason ?? '')} (${esc(v.firstBad?.where ?? '')}).</p><p class="bad" id="untrusted">Everything below counts only the ${records.length} record(s) before the break; the ${untrusted} line(s) from seq ${v.firstBad?.seq ?? '?'} on are not trusted and not counted.</p>`;
   const summary = [...outcomes.entries()].map(([k, n]) => `<td>${esc(k)}</td><td>${n}</td>`).map((r) => `<tr>${r}</tr>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

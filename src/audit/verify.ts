@@ -1,11 +1,66 @@
 import type { KeyObject } from 'node:crypto';
-import { GENESIS, hashFromLine, hashRecord } from './chain.ts';
+import { canonicalJson } from './canonical.ts';
+import { GENESIS, lineOf, sha256Hex } from './chain.ts';
 import { checkpointValid, type Checkpoint } from './checkpoint.ts';
 import type { AuditRecord } from './record.ts';
 
-function withoutHash(record: AuditRecord): Omit<AuditRecord, 'hash'> {
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Objects whose members are in RFC 8785 order (strictly ascending UTF-16 code units), at every depth. */
+function sortedDeep(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > 100) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!sortedDeep(v, depth + 1)) return false;
+    return true;
+  }
+  const o = value as Record<string, unknown>;
+  let last: string | undefined;
+  for (const k in o) {
+    if (last !== undefined && !(last < k)) return false;
+    if (!sortedDeep(o[k], depth + 1)) return false;
+    last = k;
+  }
+  return true;
+}
+
+/**
+ * The canonical text (without hash) of a line, when the line is provably what the appender wrote:
+ * its members are in canonical order at every depth with `hash` last, and JSON.stringify of its
+ * parsed value gives back exactly its text (so no duplicate, whitespace, escape or number
+ * re-spelling). RFC 8785 serialises plain data exactly as JSON.stringify does in that order (see
+ * canonical.ts). Undefined means "not shown here": the caller decides with the full canonicaliser
+ * (lone-surrogate escapes and integer-like keys always go there).
+ */
+function fastCanonical(text: string, parsed: Record<string, unknown>): string | undefined {
+  if (text.includes('\\ud')) return undefined;
+  let last: string | undefined;
+  let hashSeen = false;
+  for (const k in parsed) {
+    if (hashSeen) return undefined; // hash must be the last member
+    if (k === 'hash') {
+      hashSeen = true;
+      continue;
+    }
+    if (last !== undefined && !(last < k)) return undefined;
+    if (!sortedDeep(parsed[k], 1)) return undefined;
+    last = k;
+  }
+  if (!hashSeen || JSON.stringify(parsed) !== text) return undefined;
+  return `${text.slice(0, text.length - HASH_SUFFIX)}}`;
+}
+
+/** `,"hash":"<64 hex>"}` */
+const HASH_SUFFIX = 9 + 64 + 2;
+
+/** The canonical text of a parsed record without its hash, or undefined if it has none. */
+function canonicalWithoutHash(record: Record<string, unknown>): string | undefined {
   const { hash: _hash, ...rest } = record;
-  return rest;
+  try {
+    return canonicalJson(rest);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface VerifyProblem {
@@ -26,7 +81,8 @@ export interface VerifyReport {
 
 /**
  * Streaming verifier: feed it every line of every segment in order, then the checkpoints. It
- * checks sequence, prev link and hash of each record; then that each checkpoint is signed by the
+ * checks that each line is byte for byte what the appender writes, and its sequence, prev link
+ * and hash; then that each checkpoint is signed by the
  * given key, names a record that exists, and matches that record's hash. It reports the first
  * record that cannot be trusted.
  */
@@ -35,6 +91,7 @@ export class AuditVerifier {
   private prev = GENESIS;
   private count = 0;
   private problem: VerifyProblem | undefined;
+  private lastWhere: string | undefined;
   private readonly heads = new Map<number, string>();
   private readonly wanted: Set<number>;
 
@@ -47,34 +104,61 @@ export class AuditVerifier {
     return this.problem !== undefined;
   }
 
-  line(text: string, where?: string): void {
-    if (this.problem !== undefined) return;
-    let record: AuditRecord;
+  /**
+   * Checks one line (without its newline) and returns its record if it is trusted. A line is
+   * trusted only if its bytes are exactly what the appender writes: the RFC 8785 canonical JSON of
+   * the record without `hash`, with `"hash"` as the last member, whose SHA-256 is that hash, whose
+   * `seq` follows the previous record's and whose `prev` is the previous record's hash. Any other
+   * spelling of the same JSON (a duplicated member, reordered keys, whitespace, another escape, a
+   * CR) is tampering: readers disagree on what such a line says, so it is not "the same record".
+   */
+  line(text: string, where?: string): AuditRecord | undefined {
+    if (this.problem !== undefined) return undefined;
+    const bad = (reason: string): undefined => {
+      this.problem = { seq: this.expected, reason, where };
+      return undefined;
+    };
+    let parsed: unknown;
     try {
-      record = JSON.parse(text) as AuditRecord;
+      parsed = JSON.parse(text);
     } catch {
-      this.problem = { seq: this.expected, reason: 'not a JSON record', where };
-      return;
+      return bad('not a JSON record');
     }
-    if (record.seq !== this.expected) {
-      this.problem = { seq: this.expected, reason: `expected seq ${this.expected}, found ${String(record.seq)} (a record is missing, duplicated or out of order)`, where };
-      return;
-    }
-    if (record.prev !== this.prev) {
-      this.problem = { seq: this.expected, reason: 'prev does not match the hash of the record before it', where };
-      return;
-    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('not a JSON record');
+    const record = parsed as AuditRecord;
+    if (record.seq !== this.expected) return bad(`expected seq ${this.expected}, found ${String(record.seq)} (a record is missing, duplicated or out of order)`);
     const hash = record.hash;
-    // Lines written by the appender are canonical JSON + hash: hash their bytes; otherwise re-canonicalise.
-    const computed = hashFromLine(text) ?? hashRecord(withoutHash(record));
-    if (computed !== hash) {
-      this.problem = { seq: this.expected, reason: 'hash does not match the record (it was altered)', where };
-      return;
+    const fields = parsed as Record<string, unknown>;
+    let canonical = typeof hash === 'string' && HEX64.test(hash) ? fastCanonical(text, fields) : undefined;
+    if (canonical === undefined && typeof hash === 'string' && HEX64.test(hash)) {
+      const slow = canonicalWithoutHash(fields);
+      if (slow !== undefined && text === lineOf(slow, hash)) canonical = slow;
+    }
+    if (typeof hash !== 'string' || canonical === undefined) {
+      return bad('the line is not the canonical serialisation the appender writes (a duplicated or reordered member, whitespace, another escape or a CR): it was altered');
+    }
+    if (sha256Hex(canonical) !== hash) return bad('hash does not match the record (it was altered)');
+    if (record.prev !== this.prev) {
+      // This record is whole and hashes right, but it was chained to another predecessor: the
+      // record before it was replaced (rewritten and re-hashed, so its own hash is valid), or
+      // this one was re-chained. Either way nothing vouches for the one before: it is the first
+      // that cannot be trusted.
+      const replaced = Math.max(1, this.expected - 1);
+      const at = this.expected > 1 ? `${this.lastWhere ?? '?'}, whose successor is at ${where ?? '?'}` : where;
+      this.problem = { seq: replaced, reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`, where: at };
+      return undefined;
     }
     if (this.wanted.has(record.seq)) this.heads.set(record.seq, hash);
     this.prev = hash;
+    this.lastWhere = where;
     this.expected++;
     this.count++;
+    return record;
+  }
+
+  /** A line of the log that is not a record at all (an empty line, or a last line without its newline). */
+  stray(reason: string, where?: string): void {
+    if (this.problem === undefined) this.problem = { seq: this.expected, reason, where };
   }
 
   finish(checkpoints: readonly Checkpoint[], publicKey: KeyObject | undefined): VerifyReport {
@@ -84,8 +168,13 @@ export class AuditVerifier {
     if (this.problem === undefined) {
       for (const [i, c] of checkpoints.entries()) {
         const at = `checkpoints.jsonl line ${i + 1}`;
+        if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.seq) || c.seq < 1 || typeof c.head !== 'string' || typeof c.sig !== 'string') {
+          this.problem = { seq: Math.min(lastCheckpoint + 1, lastSeq + 1), reason: 'a line of the checkpoints file is not a checkpoint (altered)', where: at };
+          break;
+        }
         if (publicKey !== undefined && !checkpointValid(c, publicKey)) {
-          this.problem = { seq: Math.min(c.seq, lastSeq + 1), reason: `checkpoint for seq ${c.seq} has an invalid signature (replaced or forged)`, where: at };
+          // A forged checkpoint may stand in for one that would have caught a rewrite: nothing after the last good one is vouched for.
+          this.problem = { seq: Math.min(lastCheckpoint + 1, lastSeq + 1), reason: `checkpoint for seq ${c.seq} has an invalid signature (replaced, forged, or signed by another key than the one given)`, where: at };
           break;
         }
         if (c.seq < lastCheckpoint) {
@@ -97,7 +186,8 @@ export class AuditVerifier {
           break;
         }
         if (this.heads.get(c.seq) !== c.head) {
-          this.problem = { seq: c.seq, reason: `record ${c.seq} does not match the head hash of its checkpoint (history was rewritten)`, where: at };
+          // The chain is whole, so the rewrite spans from somewhere after the last good checkpoint: from there nothing is trusted.
+          this.problem = { seq: lastCheckpoint + 1, reason: `record ${c.seq} does not match the head hash of its checkpoint: history after seq ${lastCheckpoint} was rewritten (and re-chained)`, where: at };
           break;
         }
         if (publicKey !== undefined) verified++;

@@ -1,15 +1,15 @@
 import { Command, Option } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
-import { auditLines, verifyAuditDir } from '../adapters/audit-files.ts';
+import { readTrusted, verifyAuditDir, type TrustedLog } from '../adapters/audit-files.ts';
 import { checkpointPublicKey } from '../audit/keys.ts';
 import { matches, QUERY_COLUMNS, row, toCsv, type AuditFilter } from '../audit/query.ts';
-import type { AuditRecord } from '../audit/record.ts';
 import { renderReport } from '../audit/report.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
 
-async function publicKey(file: string | undefined): Promise<KeyObject | undefined> {
+/** The checkpoint signer's public key from a PEM file (undefined without one); a bad key is AUDIT_READ_FAILED. */
+export async function publicKey(file: string | undefined): Promise<KeyObject | undefined> {
   if (file === undefined) return undefined;
   try {
     return checkpointPublicKey(await readFile(file, 'utf8'));
@@ -21,6 +21,16 @@ async function publicKey(file: string | undefined): Promise<KeyObject | undefine
 const readFailed = (dir: string) => (e: unknown): never => {
   throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log in ${dir}: ${e instanceof Error ? e.message : String(e)}`);
 };
+
+/**
+ * The sentence every reader prints when the log is broken: where, why, and that nothing from
+ * there on was used (exported so `policy replay` says it the same way).
+ */
+export function breakNotice(log: TrustedLog): string | undefined {
+  const bad = log.report.firstBad;
+  if (bad === undefined) return undefined;
+  return `AUDIT_TAMPERED: the audit log is BROKEN at seq ${bad.seq} (${bad.where ?? ''}): ${bad.reason}. Only the ${Math.max(0, bad.seq - 1)} record(s) before it are used; ${log.untrusted} line(s) from there on are not trusted and not used.`;
+}
 
 export function auditCommands(io: Io, setCode: (c: number) => void): Command {
   const paint = painter(io);
@@ -55,19 +65,14 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     .option('--image <image>', 'image of the step, a sidecar or an init container')
     .option('--policy <name>', 'policy package with a violation, e.g. images')
     .option('--limit <n>', 'at most this many records', (v) => Number(v))
+    .option('--public-key <file>', 'PEM public key of the checkpoint signer (the log is verified first; nothing after a break is shown)')
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .addHelpText('after', examples('kubiya-runner audit query .kubiya/demo/audit --outcome deny', 'kubiya-runner audit query /var/lib/kubiya/audit --since 2026-11-01T00:00:00Z --policy images --output csv > denials.csv'))
-    .action(async (dir: string, opts: AuditFilter & { output: string; limit?: number }) => {
-      const found: AuditRecord[] = [];
-      try {
-        for await (const { line } of auditLines(dir)) {
-          const r = JSON.parse(line) as AuditRecord;
-          if (matches(r, opts)) found.push(r);
-          if (opts.limit !== undefined && found.length >= opts.limit) break;
-        }
-      } catch (e) {
-        readFailed(dir)(e);
-      }
+    .action(async (dir: string, opts: AuditFilter & { output: string; limit?: number; publicKey?: string }) => {
+      const key = await publicKey(opts.publicKey);
+      const log = await readTrusted(dir, key, (r) => matches(r, opts)).catch(readFailed(dir));
+      if (log.report.segments === 0) throw new CliError('AUDIT_READ_FAILED', `no audit segments in ${dir}`);
+      const found = opts.limit !== undefined ? log.records.slice(0, opts.limit) : log.records;
       if (opts.output === 'json') for (const r of found) io.out(JSON.stringify(r));
       else if (opts.output === 'csv') io.out(toCsv(found.map(row), QUERY_COLUMNS).trimEnd());
       else {
@@ -76,6 +81,9 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
         for (const r of found.map(row)) io.out(cols.map((c) => r[c]).join('\t'));
         io.err(`${found.length} record(s)`);
       }
+      const notice = breakNotice(log);
+      if (notice !== undefined) io.err(paint('red', notice));
+      setCode(notice === undefined ? EXIT.ok : EXIT.failed);
     });
   audit
     .command('report <dir>')
@@ -86,22 +94,13 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     .addHelpText('after', examples('kubiya-runner audit report /var/lib/kubiya/audit --out audit.html --public-key audit-signing.pub.pem'))
     .action(async (dir: string, opts: { out: string; publicKey?: string; title: string }) => {
       const key = await publicKey(opts.publicKey);
-      const verification = await verifyAuditDir(dir, key).catch(readFailed(dir));
-      const records: AuditRecord[] = [];
-      try {
-        for await (const { line } of auditLines(dir)) {
-          try {
-            records.push(JSON.parse(line) as AuditRecord);
-          } catch {
-            // a broken line is reported by the verification summary
-          }
-        }
-      } catch (e) {
-        readFailed(dir)(e);
-      }
-      await writeFile(opts.out, renderReport(records, verification, opts.title));
-      io.out(`wrote ${opts.out} (${records.length} records; verification ${verification.ok ? 'intact' : 'BROKEN'})`);
-      setCode(verification.ok ? EXIT.ok : EXIT.failed);
+      const log = await readTrusted(dir, key).catch(readFailed(dir));
+      if (log.report.segments === 0) throw new CliError('AUDIT_READ_FAILED', `no audit segments in ${dir}`);
+      await writeFile(opts.out, renderReport(log.records, log.report, opts.title, log.untrusted));
+      io.out(`wrote ${opts.out} (${log.records.length} records; verification ${log.report.ok ? 'intact' : 'BROKEN'})`);
+      const notice = breakNotice(log);
+      if (notice !== undefined) io.err(paint('red', notice));
+      setCode(log.report.ok ? EXIT.ok : EXIT.failed);
     });
   return audit;
 }

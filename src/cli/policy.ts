@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { readAuditLog } from '../adapters/audit-file.ts';
+import { readTrusted } from '../adapters/audit-files.ts';
 import { buildBundle, PolicyBuildError } from '../adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import { resolveTools } from '../adapters/tools.ts';
@@ -16,6 +16,7 @@ import { replay } from '../policy/replay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { buildPod } from '../pod/build.ts';
 import { validate } from '../validate/validate.ts';
+import { breakNotice, publicKey } from './audit.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
 
@@ -147,14 +148,20 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
     .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
     .addOption(outputOption())
     .addOption(new Option('--fail-on-new-denies', 'exit 1 when the candidate denies something that was allowed'))
+    .option('--public-key <file>', 'PEM public key of the audit checkpoint signer (the log is verified first; nothing after a break is replayed, and the exit code is 1)')
     .addHelpText('after', examples('kubiya-runner policy replay --audit /var/lib/kubiya/audit --bundle /tmp/candidate.tar.gz', 'kubiya-runner policy replay --audit .kubiya/demo/audit --output json'))
-    .action(async (opts: { audit: string; bundle?: string; policies: string; output: string; failOnNewDenies?: boolean }) => {
-      const records = await readAuditLog(opts.audit).catch((e: unknown) => {
+    .action(async (opts: { audit: string; bundle?: string; policies: string; output: string; failOnNewDenies?: boolean; publicKey?: string }) => {
+      // Only records before the first break of the chain are replayed (the log is verified first).
+      const key = await publicKey(opts.publicKey);
+      const log = await readTrusted(opts.audit, key, (r) => r.stage === 'evaluate').catch((e: unknown) => {
         throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log in ${opts.audit}: ${e instanceof Error ? e.message : String(e)}`);
       });
+      const notice = breakNotice(log);
       const engine = await engineFor(opts.bundle, opts.policies);
-      const report = replay(records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
-      if (opts.output === 'json') io.out(JSON.stringify(report, null, 2));
+      const report = replay(log.records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
+      const audit = { intact: log.report.ok, records: log.report.records, untrusted: log.untrusted, ...(log.report.firstBad !== undefined ? { firstBad: log.report.firstBad } : {}) };
+      if (notice !== undefined) io.err(paint('red', notice));
+      if (opts.output === 'json') io.out(JSON.stringify({ ...report, audit }, null, 2));
       else {
         io.out(`candidate ${report.candidate}: ${report.replayed} recorded decisions replayed, ${report.unchanged} unchanged`);
         io.out(`${paint(report.newlyDenied.length > 0 ? 'red' : 'green', `${report.newlyDenied.length} newly denied`)}, ${paint('yellow', `${report.newlyAllowed.length} newly allowed`)}`);
@@ -164,7 +171,7 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
         if (rows.length > 0) io.out('deny codes    before  after');
         for (const [code, n] of rows) io.out(`  ${code.padEnd(36)} ${String(n.before).padStart(5)}  ${String(n.after).padStart(5)}`);
       }
-      setCode(opts.failOnNewDenies === true && report.newlyDenied.length > 0 ? EXIT.failed : EXIT.ok);
+      setCode(notice !== undefined || (opts.failOnNewDenies === true && report.newlyDenied.length > 0) ? EXIT.failed : EXIT.ok);
     });
   return policy;
 }

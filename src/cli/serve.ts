@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { startServer } from '../app/server.ts';
+import { startServer, StartupError } from '../app/server.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
@@ -38,12 +38,15 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
       try {
         server = await startServer({ config: config.value, log, metrics, identity: env.HOSTNAME ?? `${hostname()}-${process.pid}` });
       } catch (e) {
+        // Nothing was started (startServer undid what it had opened). Exit now: a stray timer or
+        // socket must not keep a runner that cannot serve alive.
+        const code = e instanceof StartupError ? e.code : 'STARTUP_FAILED';
         const message = e instanceof Error ? e.message : String(e);
-        log.fatal({ code: 'STARTUP_FAILED' }, message);
-        io.err(`STARTUP_FAILED: ${message}`);
-        log.flush();
+        log.fatal({ code }, message);
+        io.err(`${code}: ${message}`);
         setCode(EXIT.usage);
-        return;
+        await new Promise<void>((resolve) => log.flush(() => resolve()));
+        process.exit(EXIT.usage);
       }
       // Graceful shutdown replaces the CLI's default "exit on signal".
       process.removeAllListeners('SIGTERM');

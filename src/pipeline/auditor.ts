@@ -8,9 +8,18 @@ export type Fields = Partial<Omit<AuditEntry, 'decision_id' | 'timestamp' | 'sta
   readonly image?: string | undefined;
 };
 
-/** Thrown (only) when an audit record cannot be made durable; the pipeline maps it to AUDIT_UNAVAILABLE. */
+/**
+ * Thrown (only) when an audit record cannot be made durable; the pipeline maps it to its code:
+ * AUDIT_UNAVAILABLE (the log cannot write), or AUDIT_RECORD_INVALID (this one record has no
+ * canonical form; the log is fine).
+ */
 export class AuditUnavailable extends Error {
   override readonly name = 'AuditUnavailable';
+  readonly code: 'AUDIT_UNAVAILABLE' | 'AUDIT_RECORD_INVALID';
+  constructor(message: string, code: 'AUDIT_UNAVAILABLE' | 'AUDIT_RECORD_INVALID' = 'AUDIT_UNAVAILABLE') {
+    super(message);
+    this.code = code;
+  }
 }
 
 /**
@@ -38,7 +47,7 @@ export function auditor(deps: PipelineDeps) {
         return record;
       },
       (e: unknown) => {
-        throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed');
+        throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed', (e as { code?: unknown } | null)?.code === 'AUDIT_RECORD_INVALID' ? 'AUDIT_RECORD_INVALID' : 'AUDIT_UNAVAILABLE');
       },
     );
   return {

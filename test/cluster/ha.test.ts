@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { LeaseElector } from '../../src/adapters/lease.ts';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { decodeJwt } from 'jose';
@@ -128,7 +129,8 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const b = await serve('ha-runner', 'audit-ha-b', 'ha-b');
     await Promise.all([ready(a), ready(b)]);
     const leases = env.kc.makeApiClient(CoordinationV1Api);
-    const holder = async () => (await leases.readNamespacedLease({ name: 'kubiya-runner-ha-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '';
+    // The holder identity is the replica's identity plus a per-process suffix: compare the replica part.
+    const holder = async () => ((await leases.readNamespacedLease({ name: 'kubiya-runner-ha-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '').replace(/_[0-9a-f]{10}$/, '');
     const leaderId = await holder();
     assert.ok(leaderId === 'ha-a' || leaderId === 'ha-b', leaderId);
     const [leader, follower, followerId, followerAudit] = leaderId === 'ha-a' ? [a, b, 'ha-b', 'audit-ha-b'] : [b, a, 'ha-a', 'audit-ha-a'];
@@ -152,6 +154,47 @@ describe('crash and HA: serve processes against the local control plane', () => 
     } finally {
       pods.stop();
     }
+  });
+
+  // Class (issue 13 §4): two processes with one identity (a copied manifest, one HOSTNAME on one
+  // host) each believed "the Lease is mine" and both led. The holder identity is now unique per
+  // process; variants: two electors in one process, two serve processes, a restart after kill -9.
+  test('two electors with the same identity never both lead, round after round', async () => {
+    const options = { name: 'twin-lease', namespace: env.cluster.runnerNamespace, identity: 'twin', durationSeconds: 3, renewEverySeconds: 1 };
+    const a = new LeaseElector(env.kc, options);
+    const b = new LeaseElector(env.kc, options);
+    assert.notEqual(a.holder, b.holder);
+    assert.match(a.holder, /^twin_[0-9a-f]{10}$/);
+    for (let i = 0; i < 6; i++) {
+      const roles = [await a.tryAcquireOrRenew(), await b.tryAcquireOrRenew()];
+      assert.deepEqual(roles.filter((r) => r === 'leader').length, 1, `round ${i}: ${roles.join(', ')}`);
+    }
+    // The leader stops without handing over (a crash): the other leads only once the Lease expired.
+    const other = (await a.tryAcquireOrRenew()) === 'leader' ? b : a;
+    const t0 = Date.now();
+    while ((await other.tryAcquireOrRenew()) !== 'leader') await sleep(200);
+    assert.ok(Date.now() - t0 >= 2500, `took over after ${Date.now() - t0} ms (Lease duration 3 s)`);
+  });
+
+  test('two serve processes with the same HOSTNAME: exactly one leads at any time; kill -9 it and the other takes over', async () => {
+    const a = await serve('twin-runner', 'audit-twin-a', 'twin-0');
+    const b = await serve('twin-runner', 'audit-twin-b', 'twin-0');
+    await Promise.all([ready(a), ready(b)]);
+    const roleOf = async (s: ServeProcess) => ((await (await fetch(`${s.base}/ready`)).json()) as { checks: { lease: { detail: string } } }).checks.lease.detail;
+    for (let i = 0; i < 8; i++) {
+      const roles = await Promise.all([roleOf(a), roleOf(b)]);
+      assert.equal(roles.filter((r) => r === 'leader').length, 1, `round ${i}: ${roles.join(', ')}`);
+      await sleep(700);
+    }
+    const leases = env.kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await leases.readNamespacedLease({ name: 'kubiya-runner-twin-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '';
+    const holders = [a, b].map((s) => String(s.lines.find((l) => l.message === 'runner listening')?.lease_holder));
+    assert.ok(holders.every((h) => h.startsWith('twin-0_')) && holders[0] !== holders[1], holders.join(', '));
+    const [leader, follower] = (await roleOf(a)) === 'leader' ? [a, b] : [b, a];
+    assert.equal(await holder(), holders[leader === a ? 0 : 1]);
+    leader.child.kill('SIGKILL');
+    await waitFor('the other process leads', async () => (await roleOf(follower)) === 'leader', 15_000);
+    assert.equal(await holder(), holders[follower === a ? 0 : 1]);
   });
 });
 

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { link, open, readFile, readlink, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * One writer per audit chain: an exclusive lock on an audit directory.
+ *
+ * Why not a library or flock(2): Node has no flock/fcntl binding, and no lock library is among
+ * our dependencies (proper-lockfile would be the one to take; it judges staleness by mtime
+ * alone). This lock is a file created atomically with link(2) (EEXIST when held), holding who
+ * holds it: PID, the process's start time (so a reused PID is not mistaken for the holder), the
+ * kernel boot id and PID namespace (so a PID is only ever checked where it means something), the
+ * host name and a random token. A lock is taken over only when its holder is provably gone:
+ *  - holder in this PID namespace on this boot: taken over only if that PID is dead, or is now
+ *    another process (start time differs). A live holder is refused at once.
+ *  - holder elsewhere (another container or host sharing the volume; a container restarted in a
+ *    new PID namespace): its PID cannot be checked, so its heartbeat is: the holder touches the
+ *    file every `refreshMs`; a lock untouched for `staleMs` is taken over, a fresh one is waited
+ *    for up to `waitMs` and then refused.
+ * A takeover renames the stale file aside and checks it was the one judged stale (else puts it
+ * back), so two contenders cannot both win. The holder re-reads the file on each heartbeat: if
+ * its token is gone (someone removed or took the lock), it reports the loss and the appender
+ * refuses every further append (fail closed).
+ */
+export const LOCK_FILE = 'audit.lock';
+
+export interface LockHolder {
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks since boot): with the PID, names one process. */
+  readonly start: string;
+  readonly boot: string;
+  readonly pidns: string;
+  readonly host: string;
+  readonly token: string;
+  readonly since: string;
+}
+
+export interface LockOptions {
+  /** Heartbeat period (ms): the holder touches the lock file and checks it still holds it. */
+  readonly refreshMs?: number;
+  /** A lock held from another PID namespace is stale when untouched this long (ms). */
+  readonly staleMs?: number;
+  /** How long to wait for such a lock to go stale before refusing (ms). */
+  readonly waitMs?: number;
+  /** Called once if the lock is lost (removed or taken over) while held. */
+  readonly onLost?: (() => void) | undefined;
+}
+
+/** The audit directory is locked by another live writer. */
+export class AuditLocked extends Error {
+  override readonly name = 'AuditLocked';
+  readonly code = 'AUDIT_LOCKED' as const;
+  readonly holder: LockHolder | undefined;
+  constructor(message: string, holder?: LockHolder) {
+    super(message);
+    this.holder = holder;
+  }
+}
+
+const readOr = async (read: () => Promise<string>, fallback: string): Promise<string> => read().then((s) => s.trim(), () => fallback);
+
+/** Start time of a process (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
+async function startTimeOf(pid: number): Promise<string | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may contain spaces: count after the last ')'.
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+async function me(token: string): Promise<LockHolder> {
+  return {
+    pid: process.pid,
+    start: (await startTimeOf(process.pid)) ?? '',
+    boot: await readOr(() => readFile('/proc/sys/kernel/random/boot_id', 'utf8'), ''),
+    pidns: await readOr(() => readlink('/proc/self/ns/pid'), ''),
+    host: hostname(),
+    token,
+    since: new Date().toISOString(),
+  };
+}
+
+/** True when the holder's PID can be checked from here (same boot, same PID namespace). */
+const sameNamespace = (a: LockHolder, b: LockHolder): boolean => a.boot !== '' && a.boot === b.boot && a.pidns !== '' && a.pidns === b.pidns;
+
+/** Is the holder (in this PID namespace) still the process that took the lock? */
+async function alive(holder: LockHolder): Promise<boolean> {
+  const start = await startTimeOf(holder.pid);
+  if (start !== undefined) return start === holder.start;
+  try {
+    process.kill(holder.pid, 0); // no /proc: existence only
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const h = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof h.pid !== 'number' || typeof h.token !== 'string' || typeof h.start !== 'string' || typeof h.boot !== 'string' || typeof h.pidns !== 'string') return undefined;
+    return h as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+const describe = (h: LockHolder | undefined): string => (h === undefined ? 'an unreadable lock file' : `PID ${h.pid} on ${h.host} since ${h.since}`);
+
+/** An exclusive lock on an audit directory, held until release() (or the process ends). */
+export class AuditDirLock {
+  private readonly path: string;
+  private readonly holder: LockHolder;
+  private readonly onLost: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lostIt = false;
+
+  private constructor(path: string, holder: LockHolder, refreshMs: number, onLost: (() => void) | undefined) {
+    this.path = path;
+    this.holder = holder;
+    this.onLost = onLost;
+    this.timer = setInterval(() => void this.heartbeat(), refreshMs);
+    this.timer.unref();
+  }
+
+  /** True once the lock was found removed or taken by another writer. */
+  get lost(): boolean {
+    return this.lostIt;
+  }
+
+  /** Takes the lock of `dir` (which must exist), or throws AuditLocked. */
+  static async acquire(dir: string, options: LockOptions = {}): Promise<AuditDirLock> {
+    const refreshMs = options.refreshMs ?? 2000;
+    const staleMs = options.staleMs ?? 15_000;
+    const waitMs = options.waitMs ?? staleMs + 2 * refreshMs;
+    const path = join(dir, LOCK_FILE);
+    const token = randomBytes(12).toString('hex');
+    const holder = await me(token);
+    const text = JSON.stringify(holder) + '\n';
+    const deadline = Date.now() + waitMs;
+    // Bounded: each turn either takes the lock, refuses, waits a heartbeat, or removes a stale file.
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      if (await linkNew(path, `${path}.${token}`, text)) return new AuditDirLock(path, holder, refreshMs, options.onLost);
+      let current: string;
+      let mtime: number;
+      try {
+        current = await readFile(path, 'utf8');
+        mtime = (await stat(path)).mtimeMs;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw e;
+      }
+      const other = parseHolder(current);
+      let stale: boolean;
+      if (other !== undefined && sameNamespace(other, holder)) {
+        stale = !(await alive(other));
+        if (!stale) throw new AuditLocked(`the audit directory ${dir} is locked by a live writer (${describe(other)}): one writer per audit chain`, other);
+      } else {
+        stale = Date.now() - mtime > staleMs;
+        if (!stale) {
+          if (Date.now() >= deadline) throw new AuditLocked(`the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock fresh for ${Math.round(waitMs / 1000)} s: one writer per audit chain`, other);
+          await sleep(Math.min(refreshMs, Math.max(1, deadline - Date.now())));
+          continue;
+        }
+      }
+      await takeOver(path, `${path}.stale.${token}`, current);
+    }
+    throw new AuditLocked(`could not take the lock of ${dir}`);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.lostIt) return;
+    try {
+      const current = parseHolder(await readFile(this.path, 'utf8'));
+      if (current?.token !== this.holder.token) throw new Error('not ours');
+      const now = new Date();
+      await utimes(this.path, now, now);
+    } catch {
+      this.lostIt = true;
+      if (this.timer !== undefined) clearInterval(this.timer);
+      this.onLost?.();
+    }
+  }
+
+  /** Checks now (not only at the next heartbeat) that the lock is still ours. */
+  async check(): Promise<boolean> {
+    await this.heartbeat();
+    return !this.lostIt;
+  }
+
+  /** Removes the lock file if it is still ours. */
+  async release(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.lostIt) return;
+    const current = parseHolder(await readFile(this.path, 'utf8').catch(() => ''));
+    if (current?.token === this.holder.token) await unlink(this.path).catch(() => undefined);
+    this.lostIt = true;
+  }
+}
+
+/** Writes `text` to a private temporary file and links it to `path`: false if `path` exists. */
+async function linkNew(path: string, tmp: string, text: string): Promise<boolean> {
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Moves a stale lock file aside, if it is still the one judged stale (`judged` is its content):
+ * a contender that took the lock in between keeps it (its file is put back).
+ */
+export async function takeOver(path: string, aside: string, judged: string): Promise<void> {
+  try {
+    await rename(path, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it first
+    throw e;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => judged);
+  if (moved !== judged) await link(aside, path).catch(() => undefined); // not the stale one: put it back
+  await unlink(aside).catch(() => undefined);
+}

@@ -1,0 +1,245 @@
+/**
+ * Two classes of the appender (issue 13 §6, issue 14 §5):
+ *
+ * 1. An append is acknowledged only after fdatasync returned. Checked through the file port the
+ *    appender is given (an in-memory twin over the real file): while the sync of a batch is held,
+ *    no append of that batch resolves; a batch whose sync fails is rejected and cut back off the
+ *    file. Removing the sync call (or acknowledging before it) fails these tests.
+ *
+ * 2. One record that cannot be canonicalised (RFC 8785 refuses it: a lone UTF-16 surrogate in a
+ *    value or a key, NaN, ±Infinity, a BigInt, a cycle) fails ITS append with AUDIT_RECORD_INVALID,
+ *    and nothing else: the other producers of its group commit are acknowledged with contiguous
+ *    seqs, the log stays healthy (so /ready is unaffected), the next batch is written at once, and
+ *    the chain verifies. Reported example (issue 14 §5): a lone `\udbff` in a step argument.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { FileAuditLog, nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-file.ts';
+import { segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { admit } from '../../src/pipeline.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import type { AuditEntry, AuditRecord } from '../../src/audit/record.ts';
+import { memoryRunner } from '../support/memory-runner.ts';
+import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
+
+const dirs: string[] = [];
+const fresh = async (): Promise<string> => {
+  const d = await mkdtemp(join(tmpdir(), 'kubiya-durable-'));
+  dirs.push(d);
+  return d;
+};
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const entry = (i: number, extra: Record<string, unknown> = {}): AuditEntry => ({
+  decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'validate', outcome: 'allow', message: `m${i}`, runner: 'r', labels: { runner: 'r' }, ...extra,
+});
+
+/** A file port over the real files whose datasync waits until the test lets it go; it logs every call. */
+class GatedFs implements AuditFs {
+  readonly calls: string[] = [];
+  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  failNextSync = false;
+
+  hold(): void {
+    let open = (): void => undefined;
+    const promise = new Promise<void>((r) => (open = r));
+    this.gate = { promise, open };
+  }
+
+  release(): void {
+    this.gate?.open();
+    this.gate = undefined;
+  }
+
+  async openAppend(path: string): Promise<AuditFile> {
+    const real = await nodeAuditFs.openAppend(path);
+    const name = path.split('/').pop() ?? path;
+    return {
+      write: async (bytes, offset, length) => {
+        this.calls.push(`write ${name}`);
+        return real.write(bytes, offset, length);
+      },
+      datasync: async () => {
+        this.calls.push(`sync-start ${name}`);
+        await this.gate?.promise;
+        if (this.failNextSync) {
+          this.failNextSync = false;
+          this.calls.push(`sync-failed ${name}`);
+          throw new Error('EIO: i/o error');
+        }
+        await real.datasync();
+        this.calls.push(`sync-done ${name}`);
+      },
+      truncate: async (length) => {
+        this.calls.push(`truncate ${name} ${length}`);
+        return real.truncate(length);
+      },
+      close: () => real.close(),
+    };
+  }
+
+  syncDir(path: string): Promise<void> {
+    this.calls.push('syncdir');
+    return nodeAuditFs.syncDir(path);
+  }
+}
+
+describe('appends are acknowledged only after fdatasync returned', () => {
+  test('while the sync of a batch is held, none of its appends resolves; each resolves after sync-done', async () => {
+    const dir = await fresh();
+    const fs = new GatedFs();
+    const log = await FileAuditLog.open(dir, { fs });
+    fs.hold();
+    const acked: number[] = [];
+    const appends = Array.from({ length: 5 }, (_, i) => log.append(entry(i)).then((r) => {
+      acked.push(r.seq);
+      fs.calls.push(`ack ${r.seq}`);
+      return r;
+    }));
+    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(acked, [], 'nothing is acknowledged while its fdatasync has not returned');
+    assert.ok(fs.calls.includes(`write ${segmentName(1)}`), 'the bytes were written');
+    fs.release();
+    await Promise.all(appends);
+    const firstAck = fs.calls.findIndex((c) => c.startsWith('ack '));
+    const syncDone = fs.calls.indexOf(`sync-done ${segmentName(1)}`);
+    assert.ok(syncDone >= 0 && syncDone < firstAck, `sync-done before the first ack: ${fs.calls.join(', ')}`);
+    await log.close();
+  });
+
+  test('every acknowledged batch had its own completed sync (no ack rides on an earlier sync)', async () => {
+    const dir = await fresh();
+    const fs = new GatedFs();
+    const log = await FileAuditLog.open(dir, { fs });
+    for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 1 + round }, (_, i) => log.append(entry(round * 10 + i))));
+    await log.close();
+    // Between two acks of different batches there is a write and then a sync-done.
+    const seg = segmentName(1);
+    const relevant = fs.calls.filter((c) => c === `write ${seg}` || c === `sync-done ${seg}`);
+    assert.equal(relevant.length, 10, relevant.join(', '));
+    for (let i = 0; i < relevant.length; i += 2) assert.deepEqual(relevant.slice(i, i + 2), [`write ${seg}`, `sync-done ${seg}`]);
+  });
+
+  test('a batch whose sync fails is rejected (not acknowledged), cut back off the file, and the log recovers', async () => {
+    const dir = await fresh();
+    const fs = new GatedFs();
+    const log = await FileAuditLog.open(dir, { fs });
+    await log.append(entry(1));
+    const sizeBefore = (await readFile(join(dir, segmentName(1)))).length;
+    fs.failNextSync = true;
+    fs.hold();
+    const failing = log.append(entry(2));
+    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(fs.calls.includes(`sync-start ${segmentName(1)}`));
+    const sizeWritten = (await readFile(join(dir, segmentName(1)))).length;
+    assert.ok(sizeWritten > sizeBefore, 'written, not yet synced');
+    fs.release();
+    await assert.rejects(failing, /EIO/);
+    assert.equal(log.healthy, false);
+    assert.equal((await readFile(join(dir, segmentName(1)))).length, sizeBefore, 'the unsynced batch was cut off');
+    assert.equal((await log.append(entry(4))).seq, 2, 'the failed batch took no seq');
+    assert.equal(log.healthy, true);
+    await log.close();
+    assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+  });
+});
+
+describe('a record that cannot be canonicalised fails alone', () => {
+  // value → why RFC 8785 refuses it
+  const bad: [string, Record<string, unknown>][] = [
+    ['a lone high surrogate in a step argument (issue 14 §5)', { input: { step: { args: ['--x', 'a\udbff'] } } }],
+    ['a lone low surrogate', { message: 'x\udc00y' }],
+    ['a lone surrogate in a key', { labels: { ['k\ud800']: 'v' } }],
+    ['a reversed surrogate pair', { message: '\ude00\ud83d' }],
+    ['NaN', { metrics: { n: Number.NaN } }],
+    ['Infinity', { metrics: { n: Number.POSITIVE_INFINITY } }],
+    ['-Infinity', { metrics: { n: Number.NEGATIVE_INFINITY } }],
+    ['a BigInt', { result: { n: 10n } }],
+  ];
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  bad.push(['a cycle', { input: cyclic }]);
+
+  for (const [name, extra] of bad) {
+    test(`${name}: that append is refused with AUDIT_RECORD_INVALID; its batch neighbours are written; the log stays healthy`, async () => {
+      const dir = await fresh();
+      const log = await FileAuditLog.open(dir);
+      const results = await Promise.allSettled([log.append(entry(1)), log.append(entry(2, extra)), log.append(entry(3)), log.append(entry(4, extra))]);
+      assert.equal(results[0]?.status, 'fulfilled');
+      assert.equal(results[2]?.status, 'fulfilled');
+      for (const r of [results[1], results[3]]) {
+        assert.equal(r?.status, 'rejected');
+        assert.equal(((r).reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
+      }
+      assert.deepEqual([results[0], results[2]].map((r) => (r as PromiseFulfilledResult<AuditRecord>).value.seq), [1, 2]);
+      assert.equal(log.healthy, true, 'readiness is not touched');
+      assert.equal((await log.append(entry(5))).seq, 3, 'the appender goes on at once');
+      await assert.rejects(log.append(entry(6, extra)), { code: 'AUDIT_RECORD_INVALID' }, 'a batch of only bad records');
+      assert.equal((await log.append(entry(7))).seq, 4);
+      await log.close();
+      const report = await verifyAuditDir(dir, undefined);
+      assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+      assert.equal(report.records, 4);
+    });
+  }
+
+  test('generated batches of good and bad records: good ones get contiguous seqs in arrival order, bad ones fail alone (fast-check)', async () => {
+    const badValue = fc.constantFrom<unknown>('\ud800', 'a\udfffb', Number.NaN, Number.POSITIVE_INFINITY, 1n);
+    await fc.assert(fc.asyncProperty(fc.array(fc.option(badValue, { nil: undefined, freq: 2 }), { minLength: 1, maxLength: 30 }), async (plan) => {
+      const dir = await fresh();
+      const log = await FileAuditLog.open(dir);
+      const results = await Promise.allSettled(plan.map((b, i) => log.append(entry(i, b === undefined ? {} : { input: { v: b } }))));
+      let seq = 0;
+      for (const [i, r] of results.entries()) {
+        if (plan[i] === undefined) {
+          assert.equal(r.status, 'fulfilled');
+          assert.equal((r as PromiseFulfilledResult<AuditRecord>).value.seq, ++seq);
+        } else {
+          assert.equal(((r as PromiseRejectedResult).reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
+        }
+      }
+      assert.equal(log.healthy, true);
+      await log.close();
+      assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+      await rm(dir, { recursive: true, force: true });
+    }), { numRuns: 40 });
+  });
+
+  test('through the pipeline: a signed assignment with a lone surrogate in an argument never gets a pod, its neighbours go on, the log stays healthy and verifies', async () => {
+    const dir = await fresh();
+    const audit = await FileAuditLog.open(dir);
+    const { key, keys } = await testKeys();
+    const r = await memoryRunner({ keys, audit });
+    try {
+      const token = (args: string[], jti: string) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow([{ name: 'one', image: 'python:3.11', args }]), now: NOW, jti });
+      const [evil, good] = await Promise.all([
+        admit({ body: await token(['--x', 'a\udbff'], 'jti-evil'), contentType: 'application/jwt' }, r.deps),
+        admit({ body: await token(['--x', 'fine'], 'jti-good'), contentType: 'application/jwt' }, r.deps),
+      ]);
+      assert.equal(good.ok, true, JSON.stringify(good));
+      if (good.ok) r.reconciler.enqueue(good.value.name);
+      // A validate stage that checks Unicode refuses it at the door (VALIDATE_*); otherwise the first
+      // record that holds the argument (evaluate's input) is refused: AUDIT_RECORD_INVALID, no pod.
+      if (!evil.ok) assert.match(evil.error.code, /^(AUDIT_RECORD_INVALID|VALIDATE_[A-Z_]+)$/);
+      else r.reconciler.enqueue(evil.value.name);
+      for (let i = 0; i < 200 && r.deps.pods.created.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+      await new Promise((res) => setTimeout(res, 200));
+      assert.equal(r.deps.pods.created.length, 1, 'exactly one pod: the good run\'s');
+      assert.ok(!JSON.stringify(r.deps.pods.created).includes('\\udbff'), 'the evil argument is in no pod');
+      assert.equal(audit.healthy, true, 'readiness is not touched');
+      assert.equal((await audit.append(entry(99))).stage, 'validate', 'the appender goes on');
+    } finally {
+      await r.close();
+      await audit.close();
+    }
+    const report = await verifyAuditDir(dir, undefined);
+    assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+  });
+});
