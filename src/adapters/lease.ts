@@ -30,6 +30,13 @@ export class LeaseElector {
   /** This process's holder identity as written in the Lease. */
   readonly holder: string;
   private current: LeaseRole = 'unknown';
+  /**
+   * Epoch ms after which this process no longer counts itself leader unless a renewal succeeded
+   * since: the start of the last successful acquire/renew + 2/3 of the lease duration (client-go's
+   * renewDeadline < leaseDuration). Other replicas take the Lease only after the full duration, so a
+   * renewal that hangs (a silent API connection) can never leave two leaders.
+   */
+  private leaderUntil = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -39,15 +46,21 @@ export class LeaseElector {
     this.holder = `${options.identity}_${randomBytes(5).toString('hex')}`;
   }
 
-  role(): LeaseRole {
+  /** This process's role now; `leader` lapses on its own once the renew deadline passes (see leaderUntil). */
+  role(now = Date.now()): LeaseRole {
+    if (this.current === 'leader' && now >= this.leaderUntil) return 'unknown';
     return this.current;
   }
 
   start(): void {
     const tick = (): void => {
       if (this.stopped) return;
-      this.tryAcquireOrRenew()
-        .then((role) => (this.current = role))
+      const attempt = Date.now();
+      this.tryAcquireOrRenew(new Date(attempt))
+        .then((role) => {
+          this.current = role;
+          if (role === 'leader') this.leaderUntil = attempt + (this.o.durationSeconds * 1000 * 2) / 3;
+        })
         .catch(() => (this.current = 'unknown'))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.o.renewEverySeconds * 1000);
