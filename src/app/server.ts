@@ -131,6 +131,7 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
       failFastGraceSeconds: config.runner.workflow.failFastGrace,
       ttlAfterFinishedSeconds: config.runner.workflow.ttlAfterFinished,
       egressMode: config.egress.mode,
+      dnsNamespace: config.egress.dnsNamespace,
       storageClass: config.runner.storage.storageClass,
       workspaceSize: config.runner.storage.workspaceSize,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },

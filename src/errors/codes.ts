@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
 
   ASSIGNMENT_REPLAYED: { status: 409, stage: 'claim' },
+  ASSIGNMENT_RUN_ID_REUSED: { status: 409, stage: 'claim' },
 
   POLICY_DENIED: { status: 403, stage: 'evaluate' },
   POLICY_UNDEFINED: { status: 500, stage: 'evaluate' },
@@ -46,6 +47,7 @@ export const ERROR_CATALOGUE = {
   CREATE_FAILED: { status: 502, stage: 'create' },
   CREATE_EXISTS: { status: 409, stage: 'create' },
   EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
+  STEP_OBJECT_CONFLICT: { status: 409, stage: 'create' },
 
   WATCH_FAILED: { status: 502, stage: 'watch' },
   STEP_FAILED: { status: 200, stage: 'watch' },
