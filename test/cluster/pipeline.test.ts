@@ -123,7 +123,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     assert.equal(failing.steps[0]?.exitCode, 3);
     assert.equal(failing.steps[1]?.status, 'skipped', 'steps after a failure do not run');
     assert.equal((await podsOf('fails')).length, 1);
-    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-oom', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(oom.steps[0]?.exitCode, 137);
     assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
   });
