@@ -4,7 +4,7 @@ import type { V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
 import { adoptable } from '../../src/create/adopt.ts';
 import { dnsPeer, egressObject, type Destination, type EgressMode } from '../../src/egress/network-policy.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
-import { dnsSafeName, egressPolicyName, podName } from '../../src/pod/names.ts';
+import { dnsSafeName, egressPolicyName, podName, volumeClaimName } from '../../src/pod/names.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -159,6 +159,17 @@ describe('the create stage (in-memory ports): nothing not ours is adopted, nothi
       const selecting = r.deps.pods.egress.filter((e) => Object.entries((e.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels).every(([k, v]) => p.metadata?.labels?.[k] === v));
       assert.equal(selecting.length, 1, `exactly one policy selects ${p.metadata?.name}`);
     }
+  });
+
+  test('a foreign volume claim under the run\'s claim name: the run fails with STEP_OBJECT_CONFLICT before any pod', async () => {
+    const r = await setup();
+    const name = volumeClaimName(dnsSafeName(`wr-${r.jti}`), 'shared');
+    r.deps.pods.claims.push({ metadata: { ...foreign(name) }, spec: {} });
+    const report = await r.submit({ ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]), volumes: [{ name: 'shared', size: '1Gi' }] });
+    assert.equal(report.phase, 'Failed');
+    assert.equal(report.code, 'STEP_OBJECT_CONFLICT', JSON.stringify(report));
+    assert.equal(r.deps.pods.created.length, 0);
+    assert.ok(r.deps.audit.records.some((x) => x.stage === 'create' && x.code === 'STEP_OBJECT_CONFLICT'));
   });
 
   test('a second assignment with a run id already used: ASSIGNMENT_RUN_ID_REUSED at claim, audited as a deny, nothing created', async () => {
