@@ -23,6 +23,7 @@ import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../src/dev/sign.ts';
 import { mutate } from '../src/mutate/restricted.ts';
 import { buildPod } from '../src/pod/build.ts';
+import { podName } from '../src/pod/names.ts';
 import { validate } from '../src/validate/validate.ts';
 import { requireTools } from '../test/support/cluster.ts';
 import { startServe, type ServeProcess } from '../test/support/serve-process.ts';
@@ -164,7 +165,7 @@ export async function e2eBench(o: { steps: number; concurrency: number; rounds: 
           const t0 = performance.now();
           const res = await fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: tokens[i] ?? '' });
           if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
-          latency.push((await watch.waitAdded(`workflow-r${round}-${i}-step-step`)) - t0);
+          latency.push((await watch.waitAdded(podName(`r${round}-${i}`, 'step'))) - t0);
         });
         watch.stop();
         runner.push({ perSecond: o.steps / seconds, latencyMs: stats(latency) });

@@ -42,7 +42,7 @@ export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Res
     if (!run.ok) return run;
 
     const claimed = await deps.runs.claim(run.value, token.value);
-    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run.value.ref }), claimed.error);
+    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' || claimed.error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run.value.ref }), claimed.error);
     await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run.value.ref });
     return ok({ ...run.value, uid: claimed.value.uid });
   });

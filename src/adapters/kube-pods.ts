@@ -1,5 +1,6 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
+import { adoptable, sameSpec } from '../create/adopt.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
 import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
@@ -79,24 +80,70 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
   async createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
     const names: string[] = [];
     for (const body of claims) {
-      try {
-        await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body });
-      } catch (thrown) {
-        if (!(thrown instanceof ApiException && thrown.code === 409)) return refused(thrown, `volume ${body.metadata?.name ?? ''}`);
-      }
+      const made = await this.createOrAdoptClaim(body);
+      if (!made.ok) return made;
       names.push(body.metadata?.name ?? '');
     }
     return ok(names);
   }
 
+  /** One PVC: created, or (AlreadyExists) adopted only when it is this run's (src/create/adopt.ts). */
+  private async createOrAdoptClaim(body: V1PersistentVolumeClaim): Promise<Result<void>> {
+    const name = body.metadata?.name ?? '';
+    try {
+      await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body });
+      return ok(undefined);
+    } catch (thrown) {
+      if (!(thrown instanceof ApiException && thrown.code === 409)) return refused(thrown, `volume ${name}`);
+    }
+    try {
+      const existing = await this.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.namespace });
+      return adoptable('PersistentVolumeClaim', existing.metadata, body.metadata);
+    } catch (thrown) {
+      return refused(thrown, `the existing volume ${name}`);
+    }
+  }
+
+  /**
+   * A step's egress policy, in force and this step's before its pod is created: created; or, when
+   * one by its name exists, adopted only if it is this run's and step's (STEP_OBJECT_CONFLICT
+   * otherwise) and replaced (delete, create) if its spec is not this pass's — never updated in place
+   * (the runner's Role has no update verb) and never widened: between the delete and the create the
+   * namespace's default-deny is all that applies.
+   */
   async createEgress(policy: EgressObject): Promise<Result<void>> {
+    const name = policy.metadata?.name ?? '';
+    const created = await this.createEgressOnce(policy);
+    if (created.ok || created.error.code !== 'CREATE_EXISTS') return created;
+    const existing = await this.readEgress(policy.kind, name);
+    if (!existing.ok) return existing;
+    if (existing.value === undefined) return this.createEgressOnce(policy); // deleted meanwhile: create it now
+    const ours = adoptable(policy.kind, existing.value.metadata, policy.metadata);
+    if (!ours.ok) return ours;
+    if (sameSpec(existing.value.spec, policy.spec)) return ok(undefined);
+    const dropped = await this.deleteObjects([{ kind: policy.kind, name }]);
+    if (!dropped.ok) return dropped;
+    return this.createEgressOnce(policy);
+  }
+
+  private async createEgressOnce(policy: EgressObject): Promise<Result<void>> {
     try {
       if (policy.kind === 'NetworkPolicy') await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: policy as never });
       else await this.custom.createNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, body: policy });
       return ok(undefined);
     } catch (thrown) {
-      if (thrown instanceof ApiException && thrown.code === 409) return ok(undefined);
       return refused(thrown, `the egress policy ${policy.metadata?.name ?? ''}`);
+    }
+  }
+
+  /** An egress policy's metadata and spec as the API server has them; undefined when there is none. */
+  private async readEgress(kind: EgressObject['kind'], name: string): Promise<Result<{ metadata?: V1ObjectMeta; spec?: unknown } | undefined>> {
+    try {
+      if (kind === 'NetworkPolicy') return ok(await this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace }));
+      return ok((await this.custom.getNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, name })) as { metadata?: V1ObjectMeta; spec?: unknown });
+    } catch (thrown) {
+      if (thrown instanceof ApiException && thrown.code === 404) return ok(undefined);
+      return refused(thrown, `the existing egress policy ${name}`);
     }
   }
 

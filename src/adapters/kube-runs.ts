@@ -63,6 +63,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   }
 
   async claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+    const reused = await this.runIdTaken(run);
+    if (!reused.ok) return reused;
     const body = {
       apiVersion: `${WORKFLOWRUN.group}/${WORKFLOWRUN.version}`,
       kind: WORKFLOWRUN.kind,
@@ -78,6 +80,28 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       if (e instanceof ApiException && e.code === 409) return fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`);
       if (e instanceof ApiException) return fail('CREATE_FAILED', `could not record the run (${e.code})`);
       return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(e)}`);
+    }
+  }
+
+  /**
+   * Refuses a run id that another WorkflowRun in the namespace (of any runner, live or finished)
+   * already has: ASSIGNMENT_RUN_ID_REUSED; the same WorkflowRun is ASSIGNMENT_REPLAYED. Read from
+   * the API server (a quorum read, not the cache, which holds this runner's runs only). Two claims
+   * of one run id racing on two replicas may both pass this check; their step objects still share
+   * names, and the second to create one fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
+   */
+  private async runIdTaken(run: AdmittedRun): Promise<Result<void>> {
+    const { group, version, plural } = WORKFLOWRUN;
+    const runId = run.workflow.runId;
+    try {
+      const found = (await this.api.listNamespacedCustomObject({ group, version, namespace: this.namespace, plural, labelSelector: `${LABELS.run}=${runId}` })) as KubernetesListObject<WorkflowRunResource>;
+      const others = found.items.map((r) => r.metadata?.name ?? '');
+      if (others.includes(run.name)) return fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`);
+      const other = others[0];
+      if (other !== undefined) return fail('ASSIGNMENT_RUN_ID_REUSED', `run id ${runId} is already used by WorkflowRun ${other}: a second assignment with one run id is refused`);
+      return ok(undefined);
+    } catch (e) {
+      return fail('CREATE_FAILED', `could not check run id ${runId}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
     }
   }
 

@@ -70,6 +70,7 @@ export function defaultPipelineConfig(runner: string, issuer: string, namespace 
     failFastGraceSeconds: 30,
     ttlAfterFinishedSeconds: 3600,
     egressMode: 'networkpolicy',
+    dnsNamespace: 'kube-system',
     storageClass: 'kubiya-local',
     workspaceSize: '10Gi',
     defaultResources: DEFAULT_RESOURCES,

@@ -191,6 +191,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       failFastGraceSeconds: config.runner.workflow.failFastGrace,
       ttlAfterFinishedSeconds: config.runner.workflow.ttlAfterFinished,
       egressMode: config.egress.mode,
+      dnsNamespace: config.egress.dnsNamespace,
       storageClass: config.runner.storage.storageClass,
       workspaceSize: config.runner.storage.workspaceSize,
       defaultResources: config.runner.workflow.defaultResources,

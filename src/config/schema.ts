@@ -74,6 +74,8 @@ export const configSchema = z.strictObject({
   egress: z.strictObject({
     /** networkpolicy: ipBlock rules; cilium: CiliumNetworkPolicy toFQDNs for hostnames (issue #5). */
     mode: z.enum(['networkpolicy', 'cilium']).default('networkpolicy'),
+    /** The namespace of the cluster DNS pods (k8s-app=kube-dns): the only DNS peer a step's policy allows. */
+    dnsNamespace: dnsLabel.default('kube-system'),
   }).prefault({}),
   audit: z.strictObject({
     dir: z.string().min(1),

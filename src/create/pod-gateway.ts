@@ -28,9 +28,16 @@ export interface PodGateway {
   logs(name: string, container: string, limitBytes: number): Promise<Result<string>>;
   /** Deletes a pod (gone already is fine). */
   delete(name: string): Promise<Result<void>>;
-  /** Creates the run's PVCs (an existing one is fine: a retried run reuses it). */
+  /**
+   * Creates the run's PVCs. An existing one is adopted only when it is this run's (a pass interrupted
+   * after creating it); one that is not fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
+   */
   createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>>;
-  /** Creates a step's egress policy (an existing one is replaced by nothing: it is kept). */
+  /**
+   * Makes a step's egress policy exist as given before its pod is created: created; an existing one
+   * is adopted only when it is this run's and step's (src/create/adopt.ts), and replaced when its
+   * spec differs; one that is not ours fails with STEP_OBJECT_CONFLICT and is left alone.
+   */
   createEgress(policy: EgressObject): Promise<Result<void>>;
   /** Every pod, PVC and egress policy of this runner (by the runner label), or of one workflow run id. */
   owned(runId?: string): Promise<Result<readonly OwnedObject[]>>;

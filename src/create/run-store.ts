@@ -26,7 +26,10 @@ export interface RunObject {
 /**
  * The WorkflowRuns of this runner. Claiming a run creates its WorkflowRun, named from the token's
  * jti: a second claim of the same jti — a replay, a re-delivery, the same token sent to another
- * replica — fails with ASSIGNMENT_REPLAYED, decided by the API server. The rest is what the
+ * replica — fails with ASSIGNMENT_REPLAYED, decided by the API server. A different assignment
+ * whose run id a WorkflowRun in the namespace already has (live or finished) fails with
+ * ASSIGNMENT_RUN_ID_REUSED: a run id names one run (its pods, egress policies, events), so a second
+ * run under it is refused rather than mixed with the first. The rest is what the
  * reconciler needs: the runs as last observed, their status, cancellation, change notifications.
  */
 export interface RunStore {

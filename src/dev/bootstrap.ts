@@ -1,4 +1,4 @@
-import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, StorageV1Api, type V1CustomResourceDefinition, type V1Namespace } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, StorageV1Api, type V1CustomResourceDefinition, type V1Namespace, type V1NetworkPolicy } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The storage class of the local control plane's pre-provisioned volumes. */
@@ -10,6 +10,18 @@ export const RESTRICTED_LABELS = Object.freeze({
   'pod-security.kubernetes.io/warn': 'restricted',
 });
 
+/** The name of the workflows namespace's default-deny egress policy (as the chart names it for release kubiya-runner). */
+export const DEFAULT_DENY_EGRESS = 'kubiya-runner-default-deny-egress';
+
+/**
+ * The workflows namespace's default deny, as the chart installs it: every pod in the namespace
+ * (`podSelector: {}`) has no egress (`policyTypes: [Egress]`, no rules) unless a policy of its own
+ * allows some; each step's own policy is the only thing that allows DNS and its destinations.
+ */
+export function defaultDenyEgress(namespace: string): V1NetworkPolicy {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: DEFAULT_DENY_EGRESS, namespace }, spec: { podSelector: {}, policyTypes: ['Egress'] } };
+}
+
 async function ignoreExists<T>(p: Promise<T>): Promise<void> {
   try {
     await p;
@@ -20,8 +32,9 @@ async function ignoreExists<T>(p: Promise<T>): Promise<void> {
 
 /**
  * Creates what the seed expects in a cluster: the runner namespace (labelled name=<ns> for the
- * seed's NetworkPolicy), the workflows namespace with the restricted Pod Security labels, the
- * workflow service account, and fake kwok nodes; waits until a node is Ready.
+ * seed's NetworkPolicy), the workflows namespace with the restricted Pod Security labels and the
+ * chart's default-deny egress NetworkPolicy (so tests exercise it), the workflow service account,
+ * and fake kwok nodes; waits until a node is Ready.
  */
 export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespace: string; runnerNamespace: string; nodes: number }): Promise<void> {
   const kc = new KubeConfig();
@@ -32,6 +45,7 @@ export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespa
     { metadata: { name: o.workflowsNamespace, labels: { name: o.workflowsNamespace, ...RESTRICTED_LABELS } } },
   ];
   for (const body of namespaces) await ignoreExists(core.createNamespace({ body }));
+  await ignoreExists(kc.makeApiClient(NetworkingV1Api).createNamespacedNetworkPolicy({ namespace: o.workflowsNamespace, body: defaultDenyEgress(o.workflowsNamespace) }));
   await ignoreExists(core.createNamespacedServiceAccount({ namespace: o.workflowsNamespace, body: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false } }));
   for (let i = 0; i < o.nodes; i++) {
     const name = `kwok-node-${i}`;

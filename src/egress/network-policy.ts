@@ -21,6 +21,8 @@ export interface EgressContext {
   readonly labels: Readonly<Record<string, string>>;
   readonly owner?: V1OwnerReference | undefined;
   readonly mode: EgressMode;
+  /** The namespace of the cluster DNS pods (egress.dnsNamespace; kube-system by default). */
+  readonly dnsNamespace: string;
 }
 
 /** An object the runner creates for a step's egress: a NetworkPolicy, or a CiliumNetworkPolicy. */
@@ -31,11 +33,24 @@ export interface EgressObject {
   readonly spec: unknown;
 }
 
-const DNS_PEER = { namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
+/** The label every namespace carries with its own name (set by the API server since Kubernetes 1.22). */
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+/** The label of the cluster DNS pods (CoreDNS and kube-dns both use it). */
+const DNS_POD_LABELS = Object.freeze({ 'k8s-app': 'kube-dns' });
+
+/**
+ * The DNS peer: the kube-dns pods IN the DNS namespace only. Both selectors in one peer mean "pods
+ * with this label in that namespace"; an empty namespaceSelector would mean any namespace, where
+ * anyone who can label a pod `k8s-app=kube-dns` would receive the step's port-53 traffic.
+ */
+export function dnsPeer(dnsNamespace: string): { namespaceSelector: { matchLabels: Record<string, string> }; podSelector: { matchLabels: Record<string, string> } } {
+  return { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dnsNamespace } }, podSelector: { matchLabels: { ...DNS_POD_LABELS } } };
+}
+
 const DNS_PORTS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
 
 /**
- * The step's egress, default deny: DNS to kube-dns, and only the destinations its decision
+ * The step's egress, default deny: DNS to kube-dns in the DNS namespace, and only the destinations its decision
  * allowed. Kubernetes NetworkPolicy has no hostnames: in `networkpolicy` mode a host must be
  * pinned to CIDRs by policy data (EGRESS_HOST_UNPINNED otherwise — the step fails rather than run
  * with egress it was promised and cannot have); in `cilium` mode hosts become `toFQDNs` rules.
@@ -48,7 +63,7 @@ export function egressObject(destinations: readonly Destination[], o: EgressCont
     return fail('EGRESS_HOST_UNPINNED', `egress to ${unpinned.join(', ')} cannot be expressed as a NetworkPolicy: pin CIDRs for it in policy data (egress.allowed[].cidrs) or set egress.mode to cilium`);
   }
   const rules: V1NetworkPolicyEgressRule[] = [
-    { to: [DNS_PEER], ports: DNS_PORTS },
+    { to: [dnsPeer(o.dnsNamespace)], ports: DNS_PORTS },
     ...destinations.map((d) => ({
       to: (d.cidr !== undefined ? [d.cidr] : (d.cidrs ?? [])).map((cidr) => ({ ipBlock: { cidr } })),
       ports: d.ports.map((port) => ({ protocol: 'TCP', port })),
@@ -63,7 +78,7 @@ function ciliumSpec(destinations: readonly Destination[], o: EgressContext): unk
     endpointSelector: { matchLabels: { ...o.podLabels } },
     egress: [
       // DNS through Cilium's proxy, so toFQDNs learns the addresses the step resolves.
-      { toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s:k8s-app': 'kube-dns' } }], toPorts: [{ ports: DNS_PORTS.map((p) => ({ port: '53', protocol: p.protocol })), rules: { dns: [{ matchPattern: '*' }] } }] },
+      { toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': o.dnsNamespace, 'k8s:k8s-app': DNS_POD_LABELS['k8s-app'] } }], toPorts: [{ ports: DNS_PORTS.map((p) => ({ port: '53', protocol: p.protocol })), rules: { dns: [{ matchPattern: '*' }] } }] },
       ...destinations.map((d) =>
         d.host !== undefined && d.cidr === undefined
           ? { toFQDNs: [{ matchName: d.host }], toPorts: toPorts(d.ports) }

@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   VALIDATE_UNICODE: { status: 422, stage: 'validate' },
 
   ASSIGNMENT_REPLAYED: { status: 409, stage: 'claim' },
+  ASSIGNMENT_RUN_ID_REUSED: { status: 409, stage: 'claim' },
 
   POLICY_DENIED: { status: 403, stage: 'evaluate' },
   POLICY_UNDEFINED: { status: 500, stage: 'evaluate' },
@@ -49,6 +50,7 @@ export const ERROR_CATALOGUE = {
   CREATE_FAILED: { status: 502, stage: 'create' },
   CREATE_EXISTS: { status: 409, stage: 'create' },
   EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
+  STEP_OBJECT_CONFLICT: { status: 409, stage: 'create' },
 
   WATCH_FAILED: { status: 502, stage: 'watch' },
   KUBE_API_TIMEOUT: { status: 504, stage: 'watch' },

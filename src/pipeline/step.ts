@@ -4,11 +4,12 @@ import { maskInput } from '../audit/mask.ts';
 import { egressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { evaluate, policyInput } from '../evaluate/evaluate.ts';
-import type { RunnerError } from '../errors/result.ts';
+import { ok, type Result, type RunnerError } from '../errors/result.ts';
 import { mutate } from '../mutate/restricted.ts';
 import { buildPod } from '../pod/build.ts';
 import { durationSeconds } from '../pod/duration.ts';
-import { dnsSafeName, LABELS, podName } from '../pod/names.ts';
+import { adoptable } from '../create/adopt.ts';
+import { egressPolicyName, LABELS, podName } from '../pod/names.ts';
 import type { StepState } from '../reconcile/status.ts';
 import type { Step } from '../validate/schema.ts';
 import { judgePod } from '../watch/outcome.ts';
@@ -64,7 +65,7 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   const podRef = { name, namespace: config.namespace };
   const labels = { ...hardened.pod.metadata?.labels };
   const egress = egressObject(decision.value.egress ?? [], {
-    name: dnsSafeName(`${name}-egress`), namespace: config.namespace, mode: config.egressMode, owner,
+    name: egressPolicyName(run.workflow.runId, step.name), namespace: config.namespace, mode: config.egressMode, dnsNamespace: config.dnsNamespace, owner,
     podLabels: { [LABELS.run]: run.workflow.runId, [LABELS.step]: step.name, [LABELS.runner]: config.runner }, labels,
   });
   if (!egress.ok) {
@@ -75,29 +76,33 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   const mutated = audit.passed('mutate', `pod hardened to restricted; egress: DNS${(decision.value.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('')}`, { ...at, patch: hardened.patch, pod: podRef, bundles });
   await Promise.all([evaluated, mutated]);
 
+  // The egress policy exists, and is this step's, before the pod does (src/create/adopt.ts).
   const fenced = await deps.pods.createEgress(egress.value);
   if (!fenced.ok) {
     await audit.errored('create', fenced.error, { ...at, pod: podRef });
     return failed('Error', fenced.error, decision.value);
   }
-  const created = await deps.pods.create(hardened.pod);
-  if (!created.ok && created.error.code !== 'CREATE_EXISTS') {
-    // Nothing half-created: the egress policy of a pod that does not exist goes too.
+  const created = await createOrAdoptPod(hardened.pod, deps);
+  if (!created.ok) {
+    // Nothing half-created: the egress policy of a pod that is not this step's goes too.
     await deps.pods.deleteObjects([{ kind: egress.value.kind, name: egress.value.metadata?.name ?? '' }]);
     await audit.errored('create', created.error, { ...at, pod: podRef });
     return failed('Error', created.error, decision.value);
   }
-  if (!created.ok) {
-    // A pass that crashed after its create: the pod is ours if it is owned by this run.
-    const existing = await deps.pods.get(name);
-    if (existing?.metadata?.ownerReferences?.some((o) => o.uid === run.uid) !== true) {
-      const error = { code: 'CREATE_REJECTED', message: `pod ${name} already exists and belongs to another run` } as const;
-      await audit.errored('create', error, { ...at, pod: podRef });
-      return failed('Error', error, decision.value);
-    }
-  }
   await audit.passed('create', `pod ${name} created`, { ...at, pod: podRef });
   return { name: step.name, phase: 'Running', pod: name, decision: summarise(decision.value), startedAt: deps.now().toISOString() };
+}
+
+/**
+ * The step's pod: created; or, when one by its name exists (a pass that crashed after its create),
+ * adopted only when it is this run's and step's — anything else is STEP_OBJECT_CONFLICT.
+ */
+async function createOrAdoptPod(pod: V1Pod, deps: PipelineDeps): Promise<Result<void>> {
+  const created = await deps.pods.create(pod);
+  if (created.ok) return ok(undefined);
+  if (created.error.code !== 'CREATE_EXISTS') return created;
+  const existing = await deps.pods.get(pod.metadata?.name ?? '');
+  return adoptable('pod', existing?.metadata, pod.metadata);
 }
 
 /**

@@ -31,6 +31,8 @@ export interface PipelineConfig {
   readonly ttlAfterFinishedSeconds: number;
   /** networkpolicy: ipBlock rules (hosts need pinned CIDRs); cilium: CiliumNetworkPolicy toFQDNs. */
   readonly egressMode: EgressMode;
+  /** The namespace of the cluster DNS pods: a step's policy allows DNS to k8s-app=kube-dns there only. */
+  readonly dnsNamespace: string;
   readonly receive: ReceiveLimits;
   readonly verify: VerifyOptions;
   readonly profile: RestrictedProfile;

@@ -56,8 +56,9 @@ function container(c: ContainerSpec, defaults: ResourceDefaults | undefined, ext
 }
 
 /**
- * The pod of one step, as the seed shows it: name workflow-<id>-step-<name> (id: the run's id, so
- * two runs of one workflow never share a pod name), the kubiya.ai labels,
+ * The pod of one step, as the seed shows it: name workflow-<id>-step-<name>-<hash> (id: the run's
+ * id; the hash of run id and step keeps two runs from ever sharing a name, see names.ts), the
+ * kubiya.ai labels,
  * restartPolicy Never, the configured service account (token not mounted), a deadline. Init
  * containers run first, then sidecars as native sidecars (init containers with restartPolicy
  * Always) so they stop when the step does. Every container is bounded (issue 14 §3): its own

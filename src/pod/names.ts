@@ -1,14 +1,19 @@
 import { createHash } from 'node:crypto';
 
 const MAX_NAME = 63;
+/** Hex characters of the identity hash in step object names: 40 bits. */
+const ID_HASH_HEX = 10;
+
+const clean = (raw: string): string => raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
 
 /**
  * DNS-safe object name: lower-cased, runs of other characters become "-", trimmed; when longer
  * than 63 characters it is truncated and suffixed with a short hash of the full name so that two
- * long names never collide by truncation.
+ * long names never collide by truncation. NOT injective (`A` and `a`, `a_b` and `a-b` map to one
+ * name): names that must never be shared by two different things use {@link identityName}.
  */
 export function dnsSafeName(raw: string, max = MAX_NAME): string {
-  const cleaned = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  const cleaned = clean(raw);
   if (cleaned.length > 0 && cleaned.length <= max) return cleaned;
   const base = cleaned.length > 0 ? cleaned : 'x';
   const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
@@ -16,9 +21,43 @@ export function dnsSafeName(raw: string, max = MAX_NAME): string {
   return `${head}-${hash}`;
 }
 
-/** The seed's pod name: workflow-<id>-step-<name>, made DNS-safe. */
-export function podName(workflowId: string, stepName: string): string {
-  return dnsSafeName(`workflow-${workflowId}-step-${stepName}`);
+/**
+ * A name that two different identities never share: the readable form made DNS-safe and cut to
+ * fit, then ALWAYS "-" and a hash of the identity's parts (an unambiguous encoding of the exact
+ * strings, so "-" inside a part, case, characters DNS-safing maps away and truncation all stay in
+ * the hash). Two different identities get one name only by a collision of 40 bits of SHA-256 —
+ * and even then the object is adopted only if it is ours (src/create/adopt.ts), else the step fails.
+ * A DNS label: [a-z0-9-], at most `max` (63) characters, alphanumeric at both ends.
+ */
+export function identityName(readable: string, parts: readonly string[], max = MAX_NAME): string {
+  const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, ID_HASH_HEX);
+  const head = clean(readable).slice(0, max - ID_HASH_HEX - 1).replace(/-+$/, '');
+  return head.length > 0 ? `${head}-${hash}` : `x-${hash}`;
+}
+
+/**
+ * The seed's pod name, unambiguous across runs: `workflow-<runId>-step-<step>-<hash of (runId,
+ * step)>`, DNS-safe, at most 63 characters (the readable part is cut first, the hash stays). Run
+ * `a` step `b-step-c` and run `a-step-b` step `c` share the readable part, never the name.
+ */
+export function podName(runId: string, stepName: string): string {
+  return identityName(`workflow-${runId}-step-${stepName}`, ['step', runId, stepName]);
+}
+
+/**
+ * The name of a step's egress policy (NetworkPolicy or CiliumNetworkPolicy): its pod's name and
+ * `-egress` (at most 70 characters; a DNS subdomain, as both kinds' names are).
+ */
+export function egressPolicyName(runId: string, stepName: string): string {
+  return `${podName(runId, stepName)}-egress`;
+}
+
+/**
+ * The PVC of a workflow volume in a run: `<run>-<volume>-<hash of (run, volume)>`, DNS-safe, at
+ * most 63 characters. `run` is the WorkflowRun's name (one per assignment).
+ */
+export function volumeClaimName(run: string, volume: string): string {
+  return identityName(`${run}-${volume}`, ['volume', run, volume]);
 }
 
 export const LABELS = Object.freeze({

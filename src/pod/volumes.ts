@@ -1,10 +1,10 @@
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Workflow } from '../validate/schema.ts';
-import { dnsSafeName, LABELS } from './names.ts';
+import { LABELS, volumeClaimName } from './names.ts';
 
-/** The PVC name of a workflow volume in a run: <run>-<volume>, DNS-safe. */
+/** The PVC name of a workflow volume in a run: see {@link volumeClaimName} (never shared by two runs). */
 export function claimName(run: string, volume: string): string {
-  return dnsSafeName(`${run}-${volume}`);
+  return volumeClaimName(run, volume);
 }
 
 /**

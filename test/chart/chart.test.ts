@@ -45,9 +45,14 @@ describe('Helm chart', () => {
     assert.ok(!role.rules.some((r) => r.apiGroups.includes('cilium.io')));
     const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
     assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
+    // The workflows namespace's default deny (issue 13): every pod there, Egress, no rule.
+    const deny = find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0] as unknown as { metadata: { namespace: string }; spec: { podSelector: unknown; policyTypes: string[]; egress?: unknown } };
+    assert.equal(deny.metadata.namespace, 'kubiya-workflows');
+    assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ['Egress'] });
     const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
     const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't0ken' });
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
+    assert.equal(config.value.egress.dnsNamespace, 'kube-system');
     assert.equal(config.value.runner.workflow.serviceAccount, 'kubiya-executor');
     assert.equal(config.value.runner.workflow.defaultTimeout, 1800);
     const data = find(objs, 'ConfigMap', 'kubiya-runner-policy-data')[0] as unknown as { data: { 'data.json': string } };
@@ -64,7 +69,7 @@ describe('Helm chart', () => {
   });
 
   test('replicas, ServiceMonitor on, Cilium egress mode, retained audit volumes', async () => {
-    const objs = await objects('--set', 'replicaCount=3', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'egress.mode=cilium', '--set', 'audit.storage.retainOnUninstall=true', '--set', 'audit.ship.url=https://collector.example/logs', '--set', 'audit.checkpoint.existingSecret=audit-key');
+    const objs = await objects('--set', 'replicaCount=3', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'egress.mode=cilium', '--set', 'egress.dnsNamespace=dns', '--set', 'networkPolicy.enabled=false', '--set', 'runner.workflow.namespace=wf', '--set', 'audit.storage.retainOnUninstall=true', '--set', 'audit.ship.url=https://collector.example/logs', '--set', 'audit.checkpoint.existingSecret=audit-key');
     assert.equal((find(objs, 'StatefulSet')[0] as unknown as { spec: { replicas: number } }).spec.replicas, 3);
     assert.equal(find(objs, 'ServiceMonitor').length, 1);
     const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[] }[] };
@@ -74,13 +79,16 @@ describe('Helm chart', () => {
     const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't' });
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
     assert.equal(config.value.audit.ship.url, 'https://collector.example/logs');
+    assert.equal(config.value.egress.dnsNamespace, 'dns');
+    assert.equal(find(objs, 'NetworkPolicy', 'kubiya-runner-policy').length, 0);
+    assert.equal((find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0]?.metadata.namespace), 'wf', 'the default deny does not depend on networkPolicy.enabled');
     assert.equal(config.value.audit.checkpoint.signingKeyFile, '/etc/kubiya/audit-key/signing-key.pem');
     const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: string } } };
     assert.equal(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted, 'Retain');
   });
 
   test('the values schema refuses unknown keys, wrong types and unsafe settings, naming the path', async () => {
-    for (const [set, path] of [['runner.colour=blue', '/runner'], ['runner.security.allowPrivileged=true', '/runner/security/allowPrivileged'], ['replicaCount=two', '/replicaCount'], ['egress.mode=iptables', '/egress/mode'], ['runner.workflow.defaultTimeout=soon', '/runner/workflow/defaultTimeout']] as const) {
+    for (const [set, path] of [['runner.colour=blue', '/runner'], ['runner.security.allowPrivileged=true', '/runner/security/allowPrivileged'], ['replicaCount=two', '/replicaCount'], ['egress.mode=iptables', '/egress/mode'], ['egress.dnsNamespace=Kube_System', '/egress/dnsNamespace'], ['egress.resolver=x', '/egress'], ['runner.workflow.defaultTimeout=soon', '/runner/workflow/defaultTimeout']] as const) {
       const r = await run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', set]).then(() => ({ stderr: '' }), (e: { stderr: string }) => e);
       assert.ok(r.stderr.includes(path), `${set}: ${r.stderr}`);
     }

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, NetworkingV1Api, VersionApi } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
 import type { ClusterState } from '../../src/dev/cluster.ts';
 import { requireTools } from '../support/cluster.ts';
 
@@ -38,6 +39,8 @@ test('"dev cluster up" starts a usable control plane in the background; "down" l
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/audit'], 'restricted');
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/warn'], 'restricted');
+    const deny = await kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: DEFAULT_DENY_EGRESS, namespace: 'kubiya-workflows' });
+    assert.deepEqual(JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])), [{}, ['Egress'], []], 'the chart\'s default deny, as in a real install');
     const version = await kc.makeApiClient(VersionApi).getCode();
     assert.match(version.gitVersion, /^v1\.\d+\.\d+$/, 'the API server version is stamped, not v0.0.0');
     const again = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir]).catch((e: { code: number; stderr: string }) => e);

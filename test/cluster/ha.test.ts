@@ -14,6 +14,7 @@ import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
+import { podName } from '../../src/pod/names.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -77,14 +78,14 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const pods = await trackPods('crash');
     try {
       const run = await post(first.base, 'crash-runner', 'crash');
-      await waitFor('the second step running', () => Promise.resolve(pods.uids.has('workflow-crash-step-two')), 30_000);
+      await waitFor('the second step running', () => Promise.resolve(pods.uids.has(podName('crash', 'two'))), 30_000);
       first.child.kill('SIGKILL');
       await first.exited;
       const again = await serve('crash-runner', 'audit-crash', 'crash-0'); // a StatefulSet pod keeps its name
       await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
       const status = await phaseOf(run);
       assert.deepEqual(status?.steps.map((s) => s.phase), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
-      assert.deepEqual([...pods.uids.keys()].sort(), ['workflow-crash-step-four', 'workflow-crash-step-one', 'workflow-crash-step-three', 'workflow-crash-step-two']);
+      assert.deepEqual([...pods.uids.keys()].sort(), [podName('crash', 'four'), podName('crash', 'one'), podName('crash', 'three'), podName('crash', 'two')].sort());
       assert.deepEqual([...pods.uids.values()].map((u) => u.size), [1, 1, 1, 1], 'no step ever had a second pod');
       again.child.kill('SIGTERM');
       await again.exited;
@@ -138,7 +139,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
     try {
       // Intake on the follower (any replica admits); the leader does the work.
       const run = await post(follower.base, 'ha-runner', 'ha');
-      await waitFor('the first step running', () => Promise.resolve(pods.uids.has('workflow-ha-step-one')), 30_000);
+      await waitFor('the first step running', () => Promise.resolve(pods.uids.has(podName('ha', 'one'))), 30_000);
       const followerRecords = await readAuditLog(join(env.work, followerAudit));
       assert.deepEqual(followerRecords.map((r) => r.stage), ['verify', 'validate', 'claim'], 'the follower admitted the run and did nothing else');
 

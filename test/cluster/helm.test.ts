@@ -58,6 +58,8 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     await until('2 runner pods', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2);
     const ns = await core.readNamespace({ name: WF_NS });
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+    const deny = await env.kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: `${RELEASE}-default-deny-egress`, namespace: WF_NS });
+    assert.deepEqual(JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])), [{}, ['Egress'], []], 'the workflows namespace denies all egress by default');
 
     const custom = (token: string) => asUser(token).makeApiClient(CustomObjectsApi);
     const runnerToken = await tokenFor(RELEASE, NS);

@@ -13,6 +13,7 @@ import { validate } from '../../src/validate/validate.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
+import { podName } from '../../src/pod/names.ts';
 
 const ISSUER = 'https://control-plane.test';
 const RUNNER = 'cluster-test-runner';
@@ -51,7 +52,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
     const [pod] = await podsOf('allowed');
     assert.ok(pod, 'the pod exists in the API server');
-    assert.equal(pod.metadata?.name, 'workflow-run-a-step-analyze');
+    assert.equal(pod.metadata?.name, podName('run-a', 'analyze'));
     assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'allowed', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/run': 'run-a' });
     assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');
     assert.equal(pod.spec?.automountServiceAccountToken, false);
@@ -122,7 +123,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     assert.equal(failing.steps[0]?.exitCode, 3);
     assert.equal(failing.steps[1]?.status, 'skipped', 'steps after a failure do not run');
     assert.equal((await podsOf('fails')).length, 1);
-    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-o', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-oom', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
     assert.equal(oom.steps[0]?.exitCode, 137);
     assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
   });

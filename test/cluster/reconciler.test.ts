@@ -112,7 +112,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     // CiliumNetworkPolicy CRD installed, as on a Cilium cluster) the toFQDNs form.
     const ns = env.cluster.workflowsNamespace;
     const destinations = [{ host: 'db.internal', cidrs: ['10.1.2.3/32'], ports: [5432] }, { cidr: '10.20.0.0/16', ports: [443, 8443] }];
-    const ctx = { namespace: ns, podLabels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y' }, labels: { 'kubiya.ai/runner': 'egress-runner' } };
+    const ctx = { namespace: ns, dnsNamespace: 'kube-system', podLabels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y' }, labels: { 'kubiya.ai/runner': 'egress-runner' } };
     const pods = new KubePodGateway(env.kc, ns, 'egress-runner', 'networkpolicy');
     const plain = egressObject(destinations, { ...ctx, name: 'np-form', mode: 'networkpolicy' });
     assert.ok(plain.ok);

@@ -20,6 +20,7 @@ import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
+import { podName } from '../../src/pod/names.ts';
 
 const { key, stranger, keys } = await testKeys();
 const tools = resolveTools(['opa']);
@@ -105,13 +106,13 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       assert.equal((await post(token)).status, 202);
       const done = runs.at(-1);
       await new Promise((r) => setTimeout(r, 50));
-      assert.ok(deps.pods.pods.has('workflow-run-c-step-long'));
+      assert.ok(deps.pods.pods.has(podName('run-c', 'long')));
       const res = await cancel(await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }));
       assert.equal(res.status, 202);
       assert.equal((await json(res)).run, 'wr-to-cancel');
       const run = (await done) as { status?: { phase: string } } | undefined;
       assert.equal(run?.status?.phase, 'Cancelled');
-      assert.ok(deps.pods.deleted.includes('workflow-run-c-step-long'));
+      assert.ok(deps.pods.deleted.includes(podName('run-c', 'long')));
     } finally {
       deps.pods.outcomeFor = () => ({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
     }

@@ -1,6 +1,7 @@
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
+import { adoptable, sameSpec } from '../../src/create/adopt.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../../src/create/pod-gateway.ts';
 import type { ClaimedRun, RunObject, RunStore } from '../../src/create/run-store.ts';
 import type { EgressObject } from '../../src/egress/network-policy.ts';
@@ -75,11 +76,26 @@ export class MemoryPods implements PodGateway {
     return Promise.resolve(ok(undefined));
   }
   createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
-    for (const c of claims) if (!this.claims.some((x) => x.metadata?.name === c.metadata?.name)) this.claims.push(c);
+    for (const c of claims) {
+      const existing = this.claims.find((x) => x.metadata?.name === c.metadata?.name);
+      if (existing === undefined) this.claims.push(c);
+      else {
+        const ours = adoptable('PersistentVolumeClaim', existing.metadata, c.metadata);
+        if (!ours.ok) return Promise.resolve(ours);
+      }
+    }
     return Promise.resolve(ok(claims.map((c) => c.metadata?.name ?? '')));
   }
+  /** As the adapter: created; an existing one adopted only when ours (replaced if its spec differs). */
   createEgress(policy: EgressObject): Promise<Result<void>> {
-    if (!this.egress.some((e) => e.metadata?.name === policy.metadata?.name)) this.egress.push(policy);
+    const i = this.egress.findIndex((e) => e.metadata?.name === policy.metadata?.name);
+    const existing = this.egress[i];
+    if (existing === undefined) this.egress.push(policy);
+    else {
+      const ours = adoptable(policy.kind, existing.metadata, policy.metadata);
+      if (!ours.ok) return Promise.resolve(ours);
+      if (!sameSpec(existing.spec, policy.spec)) this.egress.splice(i, 1, policy);
+    }
     return Promise.resolve(ok(undefined));
   }
   owned(): Promise<Result<readonly OwnedObject[]>> {
@@ -126,6 +142,8 @@ export class MemoryRuns implements RunStore {
   }
   claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
     if (this.runs.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
+    const other = [...this.runs.values()].find((r) => r.runId === run.workflow.runId);
+    if (other !== undefined) return Promise.resolve(fail('ASSIGNMENT_RUN_ID_REUSED', `run id ${run.workflow.runId} is already used by WorkflowRun ${other.name}`));
     const uid = `uid-${run.name}`;
     this.put({ name: run.name, uid, createdAt: this.now(), workflowId: run.ref.id, runId: run.workflow.runId, token, cancelRequested: false });
     return Promise.resolve(ok({ name: run.name, uid }));

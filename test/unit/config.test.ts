@@ -104,3 +104,18 @@ test('the token never appears in a config error', () => {
   assert.equal(r.ok, false);
   if (!r.ok) assert.ok(!JSON.stringify(r.error).includes('s3cr3t-token'));
 });
+
+test('egress.dnsNamespace: kube-system by default, any DNS label accepted, anything else refused with its path', () => {
+  const d = loadConfig(minimal, {});
+  assert.ok(d.ok);
+  assert.equal(d.value.egress.dnsNamespace, 'kube-system');
+  const set = loadConfig(`${minimal}egress: { dnsNamespace: coredns }\n`, {});
+  assert.ok(set.ok);
+  assert.equal(set.value.egress.dnsNamespace, 'coredns');
+  for (const bad of ['Kube_System', '""', "'-dns'", 'a.b', `${'x'.repeat(64)}`, '[]']) {
+    const r = loadConfig(`${minimal}egress: { dnsNamespace: ${bad} }\n`, {});
+    assert.equal(r.ok ? 'ok' : (r.error.details as { issues: { path: string }[] }).issues[0]?.path, 'egress.dnsNamespace', bad);
+  }
+  const unknown = loadConfig(`${minimal}egress: { dnsNamespaces: [kube-system] }\n`, {});
+  assert.equal(unknown.ok, false, 'strict: an unknown key in egress is refused');
+});

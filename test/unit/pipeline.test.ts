@@ -7,6 +7,7 @@ import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, engineReturning } from '../support/memory.ts';
 import { allowAll, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
+import { podName } from '../../src/pod/names.ts';
 
 const { key, keys } = await testKeys();
 const deny = engineReturning(() => [{ result: { allow: false, violations: [{ code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' }] } }]);
@@ -35,7 +36,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const report = await run({ body: await signed(workflow(steps)), contentType: 'application/jwt' });
     assert.equal(report.phase, 'Succeeded');
     assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded']);
-    assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), ['workflow-run-1-step-one', 'workflow-run-1-step-two']);
+    assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), [podName('run-1', 'one'), podName('run-1', 'two')]);
     assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`), [
       'verify:', 'validate:', 'claim:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
     ]);
@@ -73,16 +74,16 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const done = run({ body: await signed(workflow(steps)) });
     const finish = async (names: string[]): Promise<void> => {
       // A pod the fake has not yet set Running would be set Running again after the test ends it.
-      await waitFor(() => names.every((n) => d.pods.pods.get(`workflow-run-1-step-${n}`)?.status?.phase === 'Running'));
+      await waitFor(() => names.every((n) => d.pods.pods.get(podName('run-1', n))?.status?.phase === 'Running'));
       for (const n of names) {
-        const pod = d.pods.pods.get(`workflow-run-1-step-${n}`);
+        const pod = d.pods.pods.get(podName('run-1', n));
         assert.ok(pod !== undefined, `pod of ${n} exists`);
         pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] };
       }
       const runName = [...d.runs.runs.keys()][0] ?? '';
       for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
     };
-    const pods = () => [...d.pods.pods.keys()].map((k) => k.replace('workflow-run-1-step-', '')).sort();
+    const pods = () => [...d.pods.pods.values()].map((p) => p.metadata?.labels?.['kubiya.ai/step'] ?? '').sort();
     await waitFor(() => pods().length === 1);
     started.push(pods());
     await finish(['fetch']);
@@ -154,9 +155,9 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run } = await runner({ policy: () => engine });
     d.pods.outcomeFor = () => undefined;
     const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
-    await waitFor(() => d.pods.pods.get('workflow-run-1-step-a')?.status?.phase === 'Running');
+    await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     engine = deny; // the security team tightens the policy while step a runs
-    const pod = d.pods.pods.get('workflow-run-1-step-a') ?? assert.fail();
+    const pod = d.pods.pods.get(podName('run-1', 'a')) ?? assert.fail();
     pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
     d.runs.put([...d.runs.runs.values()][0] ?? assert.fail());
     const report = await done;
@@ -233,7 +234,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     const report = await done;
     assert.equal(report.steps[0]?.code, 'STEP_DEADLINE_EXCEEDED');
-    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-slow']);
+    assert.deepEqual(d.pods.deleted, [podName('run-1', 'slow')]);
     assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'DeadlineExceeded');
   });
 
@@ -247,7 +248,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       return undefined;
     };
     const done = run({ body: await signed(workflow([{ name: 'pull', image: 'ghcr.io/nope/nothing:1' }]), clock.at) });
-    await waitFor(() => d.pods.pods.get('workflow-run-1-step-pull')?.status?.phase === 'Pending' && d.runs.list()[0]?.status?.phase === 'Running');
+    await waitFor(() => d.pods.pods.get(podName('run-1', 'pull'))?.status?.phase === 'Pending' && d.runs.list()[0]?.status?.phase === 'Running');
     await sleep(10);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     await waitFor(() => d.runs.list()[0]?.status?.steps[0]?.reason === 'ImagePullBackOff');
@@ -256,7 +257,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     const report = await done;
     assert.equal(report.steps[0]?.code, 'STEP_START_FAILED');
-    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-pull']);
+    assert.deepEqual(d.pods.deleted, [podName('run-1', 'pull')]);
   });
 
   test('a hand-made WorkflowRun is no way around verification: VERIFY_RUN_MISMATCH or the token is judged at its creation', async () => {
@@ -282,8 +283,8 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     let lost = 0;
     d.runs.writeStatus = (name, status) => (lost++ === 0 && status.phase === 'Running' ? Promise.resolve(fail('CREATE_FAILED', 'runner killed')) : write(name, status));
     const done = run({ body: await signed() });
-    await waitFor(() => d.pods.pods.get('workflow-run-1-step-analyze')?.status?.phase === 'Running');
-    const pod = d.pods.pods.get('workflow-run-1-step-analyze');
+    await waitFor(() => d.pods.pods.get(podName('run-1', 'analyze'))?.status?.phase === 'Running');
+    const pod = d.pods.pods.get(podName('run-1', 'analyze'));
     assert.ok(pod !== undefined);
     pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
@@ -296,21 +297,21 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run } = await runner({ now: clock.now }, { maxConcurrent: 1 });
     d.pods.outcomeFor = () => undefined;
     const first = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }])) });
-    await waitFor(() => d.pods.pods.get('workflow-run-1-step-a')?.status?.phase === 'Running');
+    await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     clock.advance(1);
     const second = run({ body: await signed({ ...workflow([{ name: 'a', image: 'x:1' }]), runId: 'run-2' }) });
     await waitFor(() => d.runs.list()[1]?.status?.phase === 'Pending');
-    assert.deepEqual([...d.pods.pods.keys()], ['workflow-run-1-step-a']);
+    assert.deepEqual([...d.pods.pods.keys()], [podName('run-1', 'a')]);
     assert.deepEqual(d.runs.list().map((r) => r.status?.phase), ['Running', 'Pending']);
     const end = (name: string): void => {
       const pod = d.pods.pods.get(name) ?? assert.fail(name);
       pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
       for (const r of d.runs.list()) d.runs.put(r);
     };
-    end('workflow-run-1-step-a');
+    end(podName('run-1', 'a'));
     assert.equal((await first).phase, 'Succeeded');
-    await waitFor(() => d.pods.pods.get('workflow-run-2-step-a')?.status?.phase === 'Running');
-    end('workflow-run-2-step-a');
+    await waitFor(() => d.pods.pods.get(podName('run-2', 'a'))?.status?.phase === 'Running');
+    end(podName('run-2', 'a'));
     assert.equal((await second).phase, 'Succeeded');
   });
 
@@ -324,7 +325,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const report = await done;
     assert.equal(report.phase, 'Cancelled');
     assert.deepEqual(report.steps.map((s) => s.code), ['STEP_CANCELLED', 'STEP_CANCELLED']);
-    assert.deepEqual(d.pods.deleted, ['workflow-run-1-step-a']);
+    assert.deepEqual(d.pods.deleted, [podName('run-1', 'a')]);
     assert.equal(d.pods.created.length, 1);
     assert.ok(d.audit.records.some((r) => r.stage === 'finish' && r.code === 'STEP_CANCELLED'));
   });

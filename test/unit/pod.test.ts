@@ -7,8 +7,8 @@ import { validate } from '../../src/validate/validate.ts';
 
 const ctx = { runner: 'prod', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 };
 
-test('pod name follows the seed and stays a DNS label', () => {
-  assert.equal(podName('wf-123', 'deploy'), 'workflow-wf-123-step-deploy');
+test('pod name follows the seed (readable prefix, then the identity hash) and stays a DNS label; see names.test.ts for the collision class', () => {
+  assert.match(podName('wf-123', 'deploy'), /^workflow-wf-123-step-deploy-[0-9a-f]{10}$/);
   const long = podName('a'.repeat(63), 'b'.repeat(63));
   assert.ok(long.length <= 63);
   assert.match(long, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
@@ -37,7 +37,7 @@ test('the pod carries the seed labels, restartPolicy, service account, deadline,
   });
   assert.ok(r.ok);
   const pod = buildPod(r.value, r.value.steps[0]!, ctx);
-  assert.equal(pod.metadata?.name, 'workflow-run-1-step-migrate');
+  assert.equal(pod.metadata?.name, podName('run-1', 'migrate'));
   assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'wf-1', 'kubiya.ai/step': 'migrate', 'kubiya.ai/runner': 'prod', 'kubiya.ai/run': 'run-1' });
   assert.equal(pod.spec?.restartPolicy, 'Never');
   assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');

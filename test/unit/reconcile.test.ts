@@ -90,7 +90,7 @@ describe('judgePod: the reconciler’s view of one pod', () => {
 });
 
 describe('egressObject: default deny, DNS, and what the decision allowed', () => {
-  const ctx = { name: 'p-egress', namespace: 'ns', podLabels: { 'kubiya.ai/run': 'r', 'kubiya.ai/step': 's' }, labels: { a: 'b' } };
+  const ctx = { name: 'p-egress', namespace: 'ns', dnsNamespace: 'kube-system', podLabels: { 'kubiya.ai/run': 'r', 'kubiya.ai/step': 's' }, labels: { a: 'b' } };
   test('no destinations: DNS only', () => {
     const r = egressObject([], { ...ctx, mode: 'networkpolicy' });
     assert.ok(r.ok);

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
+import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { runAssignment } from '../../src/app/assignment.ts';
+import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
+import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { egressObject } from '../../src/egress/network-policy.ts';
+import { egressPolicyName, podName } from '../../src/pod/names.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+
+/**
+ * Issue 13 §1 against a real API server: a step pod is never without its own egress policy.
+ *  - names: the reported pair (run a / step b-step-c, run a-step-b / step c) gets two pods, each
+ *    selected by its own policy only; the namespace's default deny selects every pod;
+ *  - adoption: a foreign NetworkPolicy or pod under a step's name fails the step with
+ *    STEP_OBJECT_CONFLICT and no pod; an egress policy of ours is adopted as is when its spec is the
+ *    same after the API server's round trip, replaced when not, refused when another run's;
+ *  - a reused run id is refused at claim (ASSIGNMENT_RUN_ID_REUSED).
+ */
+
+const ISSUER = 'https://control-plane.test';
+const RUNNER = 'egress-test-runner';
+const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+/** The client's model classes as plain JSON, for deepEqual. */
+const plain = (v: unknown): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+const step = (name: string) => ({ name, image: 'python:3.11-slim', resources: R });
+
+describe('egress isolation against the local control plane (real kube-apiserver, kwok)', () => {
+  let env: TestCluster;
+  let key: SigningKey;
+  let core: CoreV1Api;
+  let net: NetworkingV1Api;
+  let runner: RunningRunner;
+  let ns: string;
+  let jti = 0;
+
+  before(async () => {
+    env = await testCluster();
+    key = await newSigningKey();
+    core = env.kc.makeApiClient(CoreV1Api);
+    net = env.kc.makeApiClient(NetworkingV1Api);
+    ns = env.cluster.workflowsNamespace;
+    runner = await startRunner({
+      config: defaultPipelineConfig(RUNNER, ISSUER, ns),
+      kubeconfig: env.cluster.kubeconfig, bundle: env.bundle, jwks: jwks([key]), auditDir: join(env.work, 'audit'),
+    });
+  });
+  after(async () => {
+    await runner?.close();
+    await env?.close();
+  });
+
+  const submit = async (workflow: Record<string, unknown> & { id: string }) =>
+    runAssignment({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: `eg-${++jti}` }), contentType: 'application/jwt' }, runner.deps, runner.reconciler, 60_000);
+  const policies = async (): Promise<V1NetworkPolicy[]> => (await net.listNamespacedNetworkPolicy({ namespace: ns })).items;
+  const selects = (p: V1NetworkPolicy, pod: V1Pod): boolean =>
+    Object.entries(p.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata?.labels?.[k] === v) && (p.spec?.podSelector?.matchExpressions ?? []).length === 0;
+  const foreignMeta = (name: string) => ({ name, labels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y', 'kubiya.ai/runner': RUNNER } });
+  const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+
+  test('the workflows namespace has the default deny: every pod selected, Egress, no rule', async () => {
+    const deny = await net.readNamespacedNetworkPolicy({ name: DEFAULT_DENY_EGRESS, namespace: ns });
+    assert.deepEqual(plain(deny.spec?.podSelector), {});
+    assert.deepEqual(deny.spec?.policyTypes, ['Egress']);
+    assert.equal((deny.spec?.egress ?? []).length, 0);
+  });
+
+  test('run a / step b-step-c and run a-step-b / step c: two pods, each selected by its own policy only, DNS pinned to kube-system', async () => {
+    const one = await submit({ id: 'collide-1', name: 'c', runId: 'a', steps: [step('b-step-c')] });
+    const two = await submit({ id: 'collide-2', name: 'c', runId: 'a-step-b', steps: [step('c')] });
+    assert.deepEqual([one.phase, two.phase], ['Succeeded', 'Succeeded'], JSON.stringify([one, two]));
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `kubiya.ai/runner=${RUNNER}` })).items.filter((p) => ['collide-1', 'collide-2'].includes(p.metadata?.labels?.['kubiya.ai/workflow'] ?? ''));
+    assert.deepEqual(pods.map((p) => p.metadata?.name).sort(), [podName('a', 'b-step-c'), podName('a-step-b', 'c')].sort());
+    const all = await policies();
+    for (const pod of pods) {
+      const own = all.filter((p) => p.metadata?.name !== DEFAULT_DENY_EGRESS && selects(p, pod)).map((p) => p.metadata?.name);
+      const labels = pod.metadata?.labels ?? {};
+      assert.deepEqual(own, [egressPolicyName(labels['kubiya.ai/run'] ?? '', labels['kubiya.ai/step'] ?? '')], `${pod.metadata?.name ?? ''} is selected by its own policy only`);
+      assert.ok(all.some((p) => p.metadata?.name === DEFAULT_DENY_EGRESS && selects(p, pod)), 'and by the default deny');
+    }
+    const mine = all.find((p) => p.metadata?.name === egressPolicyName('a', 'b-step-c'));
+    assert.deepEqual(plain(mine?.spec?.egress?.[0]?.to), [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+  });
+
+  test('a foreign NetworkPolicy under the step\'s policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited', async () => {
+    const name = egressPolicyName('np-taken', 'work');
+    const theirs = await net.createNamespacedNetworkPolicy({ namespace: ns, body: { metadata: foreignMeta(name), spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } } });
+    const report = await submit({ id: 'np-taken', name: 'n', runId: 'np-taken', steps: [step('work')] });
+    assert.equal(report.phase, 'Failed');
+    assert.equal(report.steps[0]?.code, 'STEP_OBJECT_CONFLICT', JSON.stringify(report));
+    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=np-taken' })).items.length, 0, 'no pod');
+    const after = await net.readNamespacedNetworkPolicy({ name, namespace: ns });
+    assert.equal(after.metadata?.uid, theirs.metadata?.uid);
+    assert.equal(after.metadata?.resourceVersion, theirs.metadata?.resourceVersion, 'not modified');
+    const records = await readAuditLog(join(env.work, 'audit'));
+    assert.ok(records.some((x) => x.stage === 'create' && x.outcome === 'error' && x.code === 'STEP_OBJECT_CONFLICT' && x.workflow?.runId === 'np-taken'));
+  });
+
+  test('a foreign pod under the step\'s pod name: STEP_OBJECT_CONFLICT, no pod of ours, the step\'s own policy removed again', async () => {
+    const name = podName('pod-taken', 'work');
+    const theirs = await core.createNamespacedPod({ namespace: ns, body: { metadata: foreignMeta(name), spec: { containers: [{ name: 'c', image: 'x:1', securityContext: restricted }] } } });
+    const report = await submit({ id: 'pod-taken', name: 'p', runId: 'pod-taken', steps: [step('work')] });
+    assert.equal(report.steps[0]?.code, 'STEP_OBJECT_CONFLICT', JSON.stringify(report));
+    const pod = await core.readNamespacedPod({ name, namespace: ns });
+    assert.equal(pod.metadata?.uid, theirs.metadata?.uid, 'the foreign pod is not replaced');
+    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=pod-taken' })).items.length, 0, 'no pod of ours');
+    assert.ok(!(await policies()).some((p) => p.metadata?.name === egressPolicyName('pod-taken', 'work')), 'no policy left for a pod that is not ours');
+  });
+
+  test('a second assignment with a run id already used: ASSIGNMENT_RUN_ID_REUSED at claim, one WorkflowRun, one pod', async () => {
+    const first = await submit({ id: 'reuse', name: 'r', runId: 'reused', steps: [step('one')] });
+    assert.equal(first.phase, 'Succeeded');
+    const second = await submit({ id: 'reuse', name: 'r', runId: 'reused', steps: [step('one')] });
+    assert.equal(second.accepted, false);
+    assert.equal(second.code, 'ASSIGNMENT_RUN_ID_REUSED');
+    const runs = (await env.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', labelSelector: 'kubiya.ai/run=reused' })) as { items: unknown[] };
+    assert.equal(runs.items.length, 1);
+    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=reused' })).items.length, 1);
+  });
+
+  for (const mode of ['networkpolicy', 'cilium'] as const) {
+    test(`${mode}: an egress policy of ours is adopted as is when unchanged (after the API server's defaults), replaced when changed, refused when another run's`, async () => {
+      if (mode === 'cilium') await installCiliumCrd();
+      const custom = env.kc.makeApiClient(CustomObjectsApi);
+      const wr = async (name: string): Promise<string> => {
+        const made = (await custom.createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', body: { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'nobody' } } })) as { metadata: { uid: string } };
+        return made.metadata.uid;
+      };
+      const [uidA, uidB] = [await wr(`adopt-a-${mode}`), await wr(`adopt-b-${mode}`)];
+      const gateway = new KubePodGateway(env.kc, ns, 'nobody', mode);
+      const name = egressPolicyName(`adopt-${mode}`, 's');
+      const render = (uid: string, run: string, cidr: string) => {
+        const r = egressObject([{ cidr, ports: [443] }], {
+          name, namespace: ns, mode, dnsNamespace: 'kube-system',
+          podLabels: { 'kubiya.ai/run': `adopt-${mode}`, 'kubiya.ai/step': 's', 'kubiya.ai/runner': 'nobody' },
+          labels: { 'kubiya.ai/run': `adopt-${mode}`, 'kubiya.ai/step': 's', 'kubiya.ai/runner': 'nobody' },
+          owner: { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run, uid, controller: true },
+        });
+        assert.ok(r.ok);
+        return r.value;
+      };
+      const uidOf = async (): Promise<string | undefined> => mode === 'networkpolicy'
+        ? (await net.readNamespacedNetworkPolicy({ name, namespace: ns })).metadata?.uid
+        : ((await custom.getNamespacedCustomObject({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', namespace: ns, name })) as { metadata: { uid: string } }).metadata.uid;
+      assert.equal((await gateway.createEgress(render(uidA, `adopt-a-${mode}`, '10.0.0.0/24'))).ok, true);
+      const first = await uidOf();
+      const again = await gateway.createEgress(render(uidA, `adopt-a-${mode}`, '10.0.0.0/24'));
+      assert.equal(again.ok, true, JSON.stringify(again));
+      assert.equal(await uidOf(), first, 'adopted as is: the same object');
+      assert.equal((await gateway.createEgress(render(uidA, `adopt-a-${mode}`, '10.9.0.0/16'))).ok, true);
+      const replaced = await uidOf();
+      assert.notEqual(replaced, first, 'another spec: replaced');
+      const theirs = await gateway.createEgress(render(uidB, `adopt-b-${mode}`, '10.0.0.0/24'));
+      assert.equal(theirs.ok ? 'ok' : theirs.error.code, 'STEP_OBJECT_CONFLICT');
+      assert.equal(await uidOf(), replaced, 'another run\'s policy is left alone');
+    });
+  }
+
+  async function installCiliumCrd(): Promise<void> {
+    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({
+      body: {
+        metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
+        spec: {
+          group: 'cilium.io', scope: 'Namespaced',
+          names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
+          versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+        },
+      },
+    });
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      const crd = await ext.readCustomResourceDefinition({ name: 'ciliumnetworkpolicies.cilium.io' });
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.fail('the CiliumNetworkPolicy CRD was not established');
+  }
+});
