@@ -16,7 +16,7 @@ import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
 import { admit, cancelRun, type PipelineDeps } from '../../src/pipeline.ts';
-import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
@@ -43,7 +43,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const log = createLogger(RUNNER, 'info', new Writable({ write: (c: Buffer, _e, cb) => { logLines.push(c.toString()); cb(); } }));
     deps = {
       config: defaultPipelineConfig(RUNNER, ISSUER),
-      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(),
+      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
       now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
     };
     reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });

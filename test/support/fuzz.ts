@@ -5,7 +5,7 @@ import { signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import type { PipelineDeps } from '../../src/pipeline.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
@@ -78,7 +78,7 @@ export async function fuzzOne(body: string, keys: PipelineDeps['keys'], out: { -
   out.cases++;
   const pods = new MemoryPods();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: new MemoryAudit(), pods, runs: new MemoryRuns(),
+    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: new MemoryAudit(), pods, runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     now: () => new Date(), newId: () => 'id',
   };
