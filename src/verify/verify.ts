@@ -92,7 +92,8 @@ export async function verifyTrusted(token: string, options: VerifyOptions, deps:
     const [code, message] = mapJoseError(thrown);
     return fail(code, message);
   }
-  const candidates = covering(deps.trusted, deps.at, deps.skewSeconds).filter((k) => header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid);
+  const candidates = covering(deps.trusted, deps.at, deps.skewSeconds)
+    .filter((k) => (header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid) && (k.jwk.alg === undefined || k.jwk.alg === header.alg));
   let last: Result<VerifiedAssignment> | undefined;
   for (const candidate of candidates) {
     const alg = typeof header.alg === 'string' ? header.alg : '';
