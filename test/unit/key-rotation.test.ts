@@ -25,7 +25,7 @@ after(async () => {
   for (const c of closers) await c();
 });
 const waitFor = async (probe: () => boolean, what = 'condition'): Promise<void> => {
-  for (let i = 0; i < 300 && !probe(); i++) await sleep(10);
+  for (let i = 0; i < 1000 && !probe(); i++) await sleep(10);
   assert.ok(probe(), `timed out waiting for ${what}`);
 };
 
