@@ -40,14 +40,21 @@ describe('Helm chart', () => {
     const c = sts.spec.template.spec!.containers[0]!;
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
     assert.equal(c.readinessProbe?.httpGet?.path, '/ready');
-    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
-    assert.deepEqual(role.rules[0], { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['create', 'get', 'list', 'watch', 'delete'] }, 'the seed Role');
-    assert.ok(!role.rules.some((r) => r.apiGroups.includes('cilium.io')));
-    const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
-    assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
     const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
     const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't0ken' });
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
+    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    assert.deepEqual(role.rules[0], { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['create', 'get', 'list', 'watch', 'delete'] }, 'the seed Role');
+    assert.ok(!role.rules.some((r) => r.apiGroups.includes('cilium.io')));
+    // The trusted-key store: created by the chart, empty; the runner may get and update that one object only.
+    const trustName = `${config.value.kubernetes.leaseName ?? ''}-trusted-keys`;
+    const store = find(objs, 'ConfigMap', trustName)[0] as unknown as { data?: unknown; metadata: { namespace: string } } | undefined;
+    assert.ok(store !== undefined && store.data === undefined, 'the chart creates the store, empty');
+    const lease = find(objs, 'Role', 'kubiya-runner-lease')[0] as unknown as { metadata: { namespace: string }; rules: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] };
+    assert.equal(lease.metadata.namespace, store.metadata.namespace);
+    assert.deepEqual(lease.rules.filter((r) => r.resources.includes('configmaps')), [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [trustName], verbs: ['get', 'update'] }]);
+    const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
+    assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
     assert.equal(config.value.runner.workflow.serviceAccount, 'kubiya-executor');
     assert.equal(config.value.runner.workflow.defaultTimeout, 1800);
     const data = find(objs, 'ConfigMap', 'kubiya-runner-policy-data')[0] as unknown as { data: { 'data.json': string } };
