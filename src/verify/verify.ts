@@ -97,7 +97,7 @@ export async function verifyTrusted(token: string, options: VerifyOptions, deps:
   let last: Result<VerifiedAssignment> | undefined;
   for (const candidate of candidates) {
     const alg = typeof header.alg === 'string' ? header.alg : '';
-    const keys: JWTVerifyGetKey = async () => importJWK({ ...candidate.jwk, alg: candidate.jwk.alg ?? alg }, alg);
+    const keys: JWTVerifyGetKey = () => imported(candidate, alg);
     const r = await verifyAssignment(token, options, { keys, now: () => deps.at });
     if (r.ok) return r;
     // A wrong key (same kid reused, or no kid) is not the token's fault: try the next one.
@@ -154,6 +154,24 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
     const [code, message] = mapJoseError(thrown, typ);
     return fail(code, message);
   }
+}
+
+/**
+ * Imported trusted keys, per entry (the store hands out the same objects until it changes) and
+ * algorithm: every reconcile pass re-verifies, and importing a key costs more than verifying.
+ */
+const importedKeys = new WeakMap<TrustedKey, Map<string, ReturnType<typeof importJWK>>>();
+function imported(key: TrustedKey, alg: string): ReturnType<typeof importJWK> {
+  const byAlg = importedKeys.get(key) ?? new Map<string, ReturnType<typeof importJWK>>();
+  importedKeys.set(key, byAlg);
+  let found = byAlg.get(alg);
+  if (found === undefined) {
+    found = importJWK({ ...key.jwk, alg: key.jwk.alg ?? alg }, alg);
+    // A failed import is not remembered: the next pass tries again.
+    found.catch(() => byAlg.delete(alg));
+    byAlg.set(alg, found);
+  }
+  return found;
 }
 
 /** The public JWK of the key jose resolved (a CryptoKey or KeyObject), with the token's kid and alg. */
