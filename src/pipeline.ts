@@ -14,13 +14,14 @@
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
 import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
 import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
-import { finishStep, observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import { observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import { stopRun, type Stop } from './pipeline/stop.ts';
 import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
 import { buildClaims } from './pod/volumes.ts';
 import { dnsSafeName } from './pod/names.ts';
 import { receive, type RawAssignment } from './receive/receive.ts';
 import { plan, runPhaseOf } from './reconcile/graph.ts';
-import { pendingStatus, runDone, stepDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
+import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
 import type { RunObject } from './create/run-store.ts';
 import { validate } from './validate/validate.ts';
 import { thumbprintOf } from './verify/trusted-keys.ts';
@@ -224,42 +225,10 @@ async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Audito
 
 const CANCELLED = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
 
-/** Why and how a run is stopped before its steps have all ended. */
-interface Stop {
-  readonly phase: 'Failed' | 'Cancelled';
-  /** The run's code and message. */
-  readonly cause: RunnerError;
-  /** The code and message of each step that had not ended. */
-  readonly stepError: RunnerError;
-  readonly summary?: string | undefined;
-}
-
-/**
- * A run stopped for good (token rejected, cancelled, its volumes refused): every unfinished step
- * gets its pod deleted, a `finish` record with the code, and its end in status; a pod that a
- * crashed pass created for a step still Pending in status is found by its owner and deleted too.
- * Finished steps keep their pods (for logs) until the TTL. When a delete fails, nothing is
- * written and the pass is repeated (the finish records carry ids fixed per step, so a repeat is
- * recognisably the same end).
- */
-async function stop(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, verifiedRun?: AdmittedRun): Promise<Pass> {
-  // A run whose token no longer verifies is named as its labels name it (it is not verified).
-  const run: AdmittedRun = verifiedRun ?? { name: obj.name, uid: obj.uid, ref: { id: obj.workflowId, runId: obj.runId }, workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] } };
-  const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
-  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return { requeueAfterMs: 2000 };
-  const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
-  const owned = await deps.pods.owned(obj.runId);
-  if (!owned.ok) return { requeueAfterMs: 2000 };
-  const strays = owned.value.filter((o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name));
-  if (strays.length > 0 && !(await deps.pods.deleteObjects(strays)).ok) return { requeueAfterMs: 2000 };
-  const now = deps.now().toISOString();
-  const ended = await Promise.all(steps.map(async (s): Promise<StepState> => {
-    if (stepDone(s)) return s;
-    const end = await finishStep(run, s, { phase: 'Cancelled', reason: why.phase === 'Cancelled' ? 'Cancelled' : 'Stopped', error: why.stepError }, deps, audit);
-    // A step that never had a pod keeps none in its status.
-    return s.pod === undefined ? { ...end, pod: undefined } : end;
-  }));
-  return write(obj, deps, { phase: why.phase, code: why.cause.code, message: why.cause.message, summary: why.summary ?? summary(ended), steps: ended, ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}), finishedAt: now }, previous);
+/** A run stopped for good (src/pipeline/stop.ts), then its status written; repeated when a delete failed. */
+async function stop(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, run?: AdmittedRun): Promise<Pass> {
+  const stopped = await stopRun(obj, steps, why, deps, audit, previous, run);
+  return stopped === undefined ? { requeueAfterMs: 2000 } : write(obj, deps, stopped, previous);
 }
 
 /** After the TTL, a finished run's pods, egress policies and volumes are deleted (the run stays). */
