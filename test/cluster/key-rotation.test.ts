@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
+import { ConfigMapTrustedKeys } from '../../src/adapters/trusted-keys-configmap.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
@@ -137,6 +138,20 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     assert.equal(deny?.code, 'VERIFY_KEY_NOT_TRUSTED');
     assert.deepEqual(deny?.workflow, { id: 'rot-stop', runId: 'rot-stop' }, 'the deny names the run');
     assert.ok(records.length > 0 && records.every((r) => r.workflow?.id === 'rot-stop'), 'every record of the run names it');
+  });
+
+  test('the store across replicas: two writers at once (optimistic concurrency) both land; a new process reads every key', async () => {
+    const name = 'race-trusted-keys';
+    const namespace = env.cluster.runnerNamespace;
+    const [a, b] = [new ConfigMapTrustedKeys(env.kc, { name, namespace }), new ConfigMapTrustedKeys(env.kc, { name, namespace })];
+    const keys = await Promise.all(Array.from({ length: 8 }, (_, i) => newSigningKey('EdDSA', `race-${i}`)));
+    const at = new Date();
+    // Each writer records its own four keys, all eight writes racing.
+    const results = await Promise.all(keys.map((k, i) => (i % 2 === 0 ? a : b).observe([k.publicJwk], at)));
+    assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
+    const listed = await new ConfigMapTrustedKeys(env.kc, { name, namespace }).list(true);
+    assert.ok(listed.ok);
+    assert.deepEqual(listed.value.map((k) => k.jwk.kid).sort(), keys.map((k) => k.kid).sort());
   });
 });
 
