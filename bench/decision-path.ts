@@ -25,7 +25,7 @@ import { verify } from '../src/verify/verify.ts';
 export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Result<Decision>>;
 
 /** What a decision needs; `pods` and `runs` are never touched here. */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy'> & { readonly audit: AuditSink };
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & { readonly audit: AuditSink };
 
 /** Resolves once the mutate record (which would authorise the pod create) is durable. */
 export async function decide(token: string, deps: DecisionDeps, evaluateStep: Evaluator): Promise<Decision> {

@@ -14,7 +14,8 @@
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
 import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
 import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
-import { finishStep, observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import { observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import { stopRun, type Stop } from './pipeline/stop.ts';
 import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
 import { buildClaims } from './pod/volumes.ts';
 import { dnsSafeName } from './pod/names.ts';
@@ -23,7 +24,8 @@ import { plan, runPhaseOf } from './reconcile/graph.ts';
 import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
 import type { RunObject } from './create/run-store.ts';
 import { validate } from './validate/validate.ts';
-import { verify, verifyCancellation } from './verify/verify.ts';
+import { thumbprintOf } from './verify/trusted-keys.ts';
+import { verifyAssignment, verifyCancellation, verifyTrusted, type AssignmentClaims } from './verify/verify.ts';
 
 export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
 export { evaluate, policyInput };
@@ -38,7 +40,7 @@ export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Res
     const token = receive(raw, deps.config.receive);
     if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
 
-    const run = await verified(token.value, deps, audit, deps.now);
+    const run = await verified(token.value, deps, audit);
     if (!run.ok) return run;
 
     const claimed = await deps.runs.claim(run.value, token.value);
@@ -102,17 +104,19 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   if (status !== undefined && runDone(status.phase)) return cleanUp(obj, status, deps);
   const now = (): string => deps.now().toISOString();
 
-  // The stored token, verified again as of the run's creation: a hand-made WorkflowRun is no way in.
+  // The stored token, verified again as of the run's creation, with the keys this runner trusted
+  // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
   const run = await reverified(obj, deps, audit);
-  if (!run.ok) return write(obj, deps, { phase: 'Failed', code: run.error.code, message: run.error.message, summary: 'token rejected', steps: status?.steps ?? [], finishedAt: now() }, status);
+  if (!run.ok && run.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return { requeueAfterMs: 5000 };
+  if (!run.ok) return stop(obj, status?.steps ?? [], { phase: 'Failed', summary: 'token rejected', cause: run.error, stepError: run.error }, deps, audit, status);
 
   let steps: StepState[] = [...(status?.steps ?? pendingStatus(run.value.workflow.steps.map((s) => s.name)).steps)];
-  if (obj.cancelRequested) return write(obj, deps, await cancel(run.value, steps, deps, audit), status);
+  if (obj.cancelRequested) return stop(obj, steps, { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED }, deps, audit, status, run.value);
 
   if ((status?.phase ?? 'Pending') === 'Pending') {
     if (!mayStart(obj)) return write(obj, deps, { ...pendingStatus(steps.map((s) => s.name)), message: 'waiting for a free slot (workflow.maxConcurrent)' }, status);
     const volumes = await createVolumes(run.value, deps, audit);
-    if (!volumes.ok) return write(obj, deps, { phase: 'Failed', code: volumes.error.code, message: volumes.error.message, summary: summary(steps), steps, finishedAt: now() }, status);
+    if (!volumes.ok) return stop(obj, steps, { phase: 'Failed', cause: volumes.error, stepError: { code: volumes.error.code, message: `the run's volumes could not be created: ${volumes.error.message}` } }, deps, audit, status, run.value);
   }
 
   // Watch every running step (and adopt a pending one whose pod a crashed pass already created);
@@ -135,34 +139,74 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   return runDone(phase) ? pass : { requeueAfterMs: Math.min(pass.requeueAfterMs ?? Infinity, nextCheckMs(run.value, steps, deps)) };
 }
 
-/** verify → validate, audited; the run as the token describes it. */
-async function verified(token: string, deps: PipelineDeps, audit: Auditor, at: () => Date, recordPasses = true): Promise<Result<AdmittedRun>> {
-  const claims = await verify(token, deps.config.verify, { keys: deps.keys, now: at });
-  if (!claims.ok) return rejected(await audit.denied('verify', claims.error), claims.error);
-  const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
+/** verify (the JWKS now) → validate → trust the verifying key, audited; the run as the token describes it. */
+async function verified(token: string, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
+  const verified = await verifyAssignment(token, deps.config.verify, { keys: deps.keys, now: deps.now });
+  if (!verified.ok) return rejected(await audit.denied('verify', verified.error), verified.error);
+  const { claims, key } = verified.value;
+  const ref = { id: claims.sub, runId: signedRunId(claims) ?? claims.jti, jti: claims.jti };
   // The two records go into one group commit; both are durable before anything depends on them.
-  const passed: Promise<unknown>[] = recordPasses ? [audit.passed('verify', 'token verified', { workflow: ref })] : [];
-
-  const workflow = validate(claims.value.workflow);
-  if (!workflow.ok) {
-    const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
-    await Promise.all([...passed, denied]);
-    return rejected(undefined, workflow.error);
-  }
-  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-  if (recordPasses) passed.push(audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run }));
-  await Promise.all(passed);
-  return ok({ name: runNameOf(claims.value.jti), ref: run, workflow: workflow.value });
+  const passed: Promise<unknown>[] = [audit.passed('verify', `token verified (key ${await thumbprintOf(key)})`, { workflow: ref })];
+  const run = await validated(claims, audit, ref, passed);
+  if (!run.ok) return run;
+  // The key that verified the run is trusted durably before the run exists: re-verification
+  // later uses it, whatever the JWKS says by then (DESIGN §2b).
+  const trusted = await deps.trust.observe([key], deps.now());
+  if (!trusted.ok) return rejected(await audit.errored('verify', trusted.error, { workflow: run.value.ref }), trusted.error);
+  return run;
 }
 
-/** The stored token again, judged at the run's creation; the run's name must be its jti's. */
+/**
+ * The run id a verified (not yet validated) token names, when it is a plain DNS label: so the
+ * verify record names the run as every later record does. Anything else: undefined (the jti
+ * stands in, and validation refuses the claim).
+ */
+function signedRunId(claims: AssignmentClaims): string | undefined {
+  const runId = typeof claims.workflow === 'object' && claims.workflow !== null ? (claims.workflow as { runId?: unknown }).runId : undefined;
+  return typeof runId === 'string' && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(runId) ? runId : undefined;
+}
+
+/** validate the verified workflow claim; `passed` are the records to await with the validate pass (none on re-verification). */
+async function validated(claims: AssignmentClaims, audit: Auditor, ref: { id: string; runId: string; jti?: string }, passed?: Promise<unknown>[]): Promise<Result<AdmittedRun>> {
+  const workflow = validate(claims.workflow);
+  if (!workflow.ok) {
+    const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
+    await Promise.all([...(passed ?? []), denied]);
+    return rejected(undefined, workflow.error);
+  }
+  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.jti };
+  if (passed !== undefined) {
+    passed.push(audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run }));
+    await Promise.all(passed);
+  }
+  return ok({ name: runNameOf(claims.jti), ref: run, workflow: workflow.value });
+}
+
+/**
+ * The stored token again: verified with the keys this runner trusted at the run's creation (not
+ * the JWKS as it is now), its time claims judged at the run's creation; the run's name must be
+ * its jti's. Every record names the run (as its labels do: it is not verified yet).
+ * TRUSTED_KEYS_UNAVAILABLE: the store could not be read (the caller retries; nothing is recorded).
+ */
 async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
+  const labelled = { id: obj.workflowId, runId: obj.runId };
+  const against = async (fresh: boolean) => {
+    const trusted = await deps.trust.list(fresh);
+    if (!trusted.ok) return trusted;
+    return verifyTrusted(obj.token, deps.config.verify, { trusted: trusted.value, at: obj.createdAt, skewSeconds: deps.config.verify.clockToleranceSeconds });
+  };
+  let verified = await against(false);
+  // Another replica may have admitted it with a key this process has not read yet.
+  if (!verified.ok && verified.error.code === 'VERIFY_KEY_NOT_TRUSTED') verified = await against(true);
+  if (!verified.ok && verified.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return verified;
+  if (!verified.ok) return rejected(await audit.denied('verify', verified.error, { workflow: labelled }), verified.error);
+  const { claims } = verified.value;
   // Passes are not recorded again on every pass: the evaluate record of each step follows it.
-  const run = await verified(obj.token, deps, audit, () => obj.createdAt, false);
+  const run = await validated(claims, audit, { ...labelled, jti: claims.jti });
   if (!run.ok) return run;
   if (run.value.name !== obj.name) {
     const error = { code: 'VERIFY_RUN_MISMATCH', message: `WorkflowRun ${obj.name} holds the token of run ${run.value.name}` } as const;
-    return rejected(await audit.denied('verify', error, { workflow: run.value.ref }), error);
+    return rejected(await audit.denied('verify', error, { workflow: labelled }), error);
   }
   return ok({ ...run.value, uid: obj.uid });
 }
@@ -180,19 +224,12 @@ async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Audito
   return ok(undefined);
 }
 
-/** Cancelled by the control plane: running pods are deleted, nothing new starts; each step recorded. */
-async function cancel(run: AdmittedRun, steps: readonly StepState[], deps: PipelineDeps, audit: Auditor): Promise<RunStatus> {
-  const error = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
-  const now = deps.now().toISOString();
-  const ended = await Promise.all(steps.map(async (s): Promise<StepState> => {
-    if (s.phase !== 'Running' && s.phase !== 'Pending') return s;
-    if (s.phase === 'Running' && s.pod !== undefined) {
-      await deps.pods.delete(s.pod);
-      return finishStep(run, s, { phase: 'Cancelled', reason: 'Cancelled', error }, deps, audit);
-    }
-    return { ...s, phase: 'Cancelled', code: error.code, message: error.message, finishedAt: now };
-  }));
-  return { phase: 'Cancelled', code: error.code, message: error.message, summary: summary(ended), steps: ended, finishedAt: now };
+const CANCELLED = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
+
+/** A run stopped for good (src/pipeline/stop.ts), then its status written; repeated when a delete failed. */
+async function stop(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, run?: AdmittedRun): Promise<Pass> {
+  const stopped = await stopRun(obj, steps, why, deps, audit, previous, run);
+  return stopped === undefined ? { requeueAfterMs: 2000 } : write(obj, deps, stopped, previous);
 }
 
 /** After the TTL, a finished run's pods, egress policies and volumes are deleted (the run stays). */

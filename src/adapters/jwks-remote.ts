@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 
 export interface RemoteJwksOptions {
   readonly url: string;
@@ -11,6 +11,8 @@ export interface RemoteJwksOptions {
   readonly timeoutMs: number;
   readonly now?: () => number;
   readonly onError?: (message: string) => void;
+  /** Told the keys of every successful fetch (the runner records them as trusted: DESIGN §2b). */
+  readonly onKeys?: (keys: readonly JWK[]) => void;
 }
 
 /**
@@ -44,6 +46,7 @@ export class RemoteJwks {
         const jwks = (await res.json()) as JSONWebKeySet;
         if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('JWKS has no keys');
         this.keys = { set: createLocalJWKSet(jwks), kids: new Set(jwks.keys.map((k) => k.kid ?? '')), fetchedAt: this.now() };
+        this.o.onKeys?.(jwks.keys);
       } catch (e) {
         this.o.onError?.(e instanceof Error ? e.message : String(e));
       } finally {

@@ -4,6 +4,7 @@ import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
+import { ConfigMapTrustedKeys } from '../adapters/trusted-keys-configmap.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import type { PipelineConfig, PipelineDeps } from '../pipeline.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
@@ -37,6 +38,8 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
   const deps: PipelineDeps = {
     config: setup.config,
     keys: createLocalJWKSet(setup.jwks),
+    // Beside the runs (this dev/test runner has no namespace of its own).
+    trust: new ConfigMapTrustedKeys(kc, { name: `kubiya-runner-${setup.config.runner}-trusted-keys`, namespace: setup.config.namespace }),
     policy: () => engine,
     audit,
     pods,

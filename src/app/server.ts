@@ -6,6 +6,8 @@ import { VersionApi, type V1Pod } from '@kubernetes/client-node';
 import { loadKubeConfig, type ApiOptions } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
+import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
+import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { AuditShipper } from '../adapters/audit-ship.ts';
@@ -85,7 +87,7 @@ function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOptions {
   };
 }
 
-async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
+async function loadKeys(config: Config, log: Logger, trust: TrustedKeyStore): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
     const jwks = JSON.parse(await readFile(cp.jwksFile, 'utf8')) as JSONWebKeySet;
@@ -95,6 +97,8 @@ async function loadKeys(config: Config, log: Logger): Promise<{ keys: JWTVerifyG
   const remote = new RemoteJwks({
     url: cp.jwksUrl as string, refreshMs: cp.jwksRefresh * 1000, staleIfErrorMs: cp.jwksStaleIfError * 1000, minRefetchMs: 30_000, timeoutMs: 5000,
     onError: (message) => log.warn({ code: 'JWKS_FETCH_FAILED', reason: message }, 'could not fetch the control plane keys; using the last good ones within the stale-if-error bound'),
+    // Published keys are recorded as trusted too (admission records the key of each run in any case).
+    onKeys: (published) => void trust.observe(published, new Date()).then((r) => r.ok || log.warn({ code: r.error.code, reason: r.error.message }, 'could not record the published keys as trusted')),
   });
   await remote.start();
   return { keys: remote.getKey, loaded: () => remote.loaded(), stop: () => remote.stop() };
@@ -137,7 +141,9 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   // Phase 1: load and claim; nothing acts yet.
   const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
 
-  const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log);
+  const leaseName = config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`;
+  const trust = new ConfigMapTrustedKeys(kc, { name: trustedKeysName(leaseName), namespace: config.kubernetes.namespace });
+  const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log, trust);
   undo.push(stopKeys);
   const policies = new PolicyStore(config.policy.bundle, {
     loaded: (revision) => {
@@ -171,7 +177,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const lease = new LeaseElector(kc, {
-    name: config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`,
+    name: leaseName,
     namespace: config.kubernetes.namespace,
     identity: ctx.identity,
     durationSeconds: config.kubernetes.leaseDuration,
@@ -200,6 +206,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },
     }),
     keys,
+    trust,
     policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),

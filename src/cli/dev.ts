@@ -71,7 +71,7 @@ export function devCommands(io: Io): Command {
     .option('--audience <runner>', 'the runner it is for (runner.name)', 'production-runner')
     .option('--ttl <seconds>', 'lifetime', (v) => Number(v), 300)
     .option('--jti <id>', 'assignment id (default: random)')
-    .addHelpText('after', examples('kubiya-runner dev sign examples/python-analyze.yaml --audience production-runner > token.jwt', 'curl -X POST -H "content-type: application/jwt" --data-binary @token.jwt http://localhost:8080/v1/assignments'))
+    .addHelpText('after', examples('kubiya-runner dev sign examples/python-analyze.yaml --audience production-runner > token.jwt', 'curl -X POST -H "content-type: application/jwt" --data-binary "$(cat token.jwt)" http://localhost:8080/v1/assignments   # $(...) drops the final newline: tokens are sent exactly as signed'))
     .action(async (workflowFile: string, opts: { key: string; issuer: string; audience: string; ttl: number; jti?: string }) => {
       let workflow;
       try {

@@ -21,6 +21,9 @@ export const ERROR_CATALOGUE = {
   VERIFY_CLAIM_INVALID: { status: 401, stage: 'verify' },
   VERIFY_TYPE_INVALID: { status: 401, stage: 'verify' },
   VERIFY_RUN_MISMATCH: { status: 401, stage: 'verify' },
+  VERIFY_HEADER_UNSUPPORTED: { status: 401, stage: 'verify' },
+  VERIFY_KEY_NOT_TRUSTED: { status: 401, stage: 'verify' },
+  TRUSTED_KEYS_UNAVAILABLE: { status: 503, stage: 'verify' },
 
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
   VALIDATE_UNICODE: { status: 422, stage: 'validate' },

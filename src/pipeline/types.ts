@@ -10,6 +10,7 @@ import type { ResourceDefaults } from '../pod/resources.ts';
 import type { RunPhase } from '../reconcile/status.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
 import type { Workflow } from '../validate/schema.ts';
+import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { VerifyOptions } from '../verify/verify.ts';
 
 export interface PipelineConfig {
@@ -66,7 +67,13 @@ export interface StepLog {
 /** Everything the pipeline touches, as ports: tests pass in-memory ones, `serve` passes adapters. */
 export interface PipelineDeps {
   readonly config: PipelineConfig;
+  /** The control plane's keys as published now (JWKS file or URL): admission verifies with these. */
   readonly keys: JWTVerifyGetKey;
+  /**
+   * The keys this runner has trusted, durably (DESIGN §2b): admission records the key that
+   * verified each run here before the run exists; re-verification uses only these.
+   */
+  readonly trust: TrustedKeyStore;
   /** The current policy (hot reload swaps what this returns). */
   readonly policy: () => PolicyEngine | undefined;
   readonly audit: AuditSink;
@@ -82,7 +89,8 @@ export interface PipelineDeps {
 export interface AdmittedRun {
   /** The run's name, derived from the token's jti (DNS-safe). */
   readonly name: string;
-  readonly ref: { readonly id: string; readonly runId: string; readonly jti: string };
+  /** Workflow id, run id and the token's jti; jti is absent only for a run stopped because its token did not verify. */
+  readonly ref: { readonly id: string; readonly runId: string; readonly jti?: string | undefined };
   readonly workflow: Workflow;
   /** The WorkflowRun's uid once claimed: step pods are owned by it (garbage-collected with it). */
   readonly uid?: string | undefined;
@@ -101,7 +109,7 @@ export interface AssignmentReport {
   readonly accepted: boolean;
   readonly code?: ErrorCode | undefined;
   readonly message: string;
-  readonly workflow?: { readonly id: string; readonly runId: string; readonly jti: string } | undefined;
+  readonly workflow?: { readonly id: string; readonly runId: string; readonly jti?: string | undefined } | undefined;
   /** The run's final phase (absent when it was not accepted). */
   readonly phase?: RunPhase | undefined;
   readonly steps: readonly StepReport[];

@@ -1,7 +1,9 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ErrorCode } from '../errors/codes.ts';
 import { hasDuplicateKeys } from './duplicate-keys.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
+import { covering, publicJwk, type TrustedKey } from './trusted-keys.ts';
 
 export const ASSIGNMENT_TYP = 'kubiya-assignment+jwt';
 /** A cancellation: signed by the same control plane, for the same runner, naming an assignment's jti. */
@@ -19,7 +21,8 @@ export interface VerifyOptions {
 
 export interface AssignmentClaims extends JWTPayload {
   readonly iss: string;
-  readonly aud: string | string[];
+  /** One audience, this runner's name: arrays are refused (RFC 8725 §3.9; SECURITY.md). */
+  readonly aud: string;
   readonly sub: string;
   readonly jti: string;
   readonly iat: number;
@@ -32,15 +35,75 @@ export interface VerifyDeps {
   readonly now: () => Date;
 }
 
-/** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 /** Headers that point at keys the token itself chooses: never honoured, and refused outright. */
 const KEY_POINTING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
+/**
+ * Headers that change how the token's bytes are read: `b64` (RFC 7797 unencoded payload) is not
+ * supported, whatever its value and whether or not it is listed in `crit`: a token is verified
+ * exactly as the compact JWS it is (base64url header, payload and signature).
+ */
+const UNSUPPORTED_HEADERS = ['b64'] as const;
 
+/** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
 export async function verify(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<AssignmentClaims>> {
-  const payload = await verifyToken(token, ASSIGNMENT_TYP, ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'], options, deps);
-  if (!payload.ok) return payload;
-  if (!('workflow' in payload.value)) return fail('VERIFY_CLAIM_INVALID', 'missing required claim "workflow"');
-  return ok(payload.value as AssignmentClaims);
+  const verified = await verifyAssignment(token, options, deps);
+  return verified.ok ? ok(verified.value.claims) : verified;
+}
+
+/** An assignment's claims and the public key (JWK) that verified its signature. */
+export interface VerifiedAssignment {
+  readonly claims: AssignmentClaims;
+  /** The verifying public key: its RFC 7638 members, plus the token's kid and alg. */
+  readonly key: JWK;
+}
+
+/** verify, also naming the key that verified the token (admission records it as trusted). */
+export async function verifyAssignment(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<VerifiedAssignment>> {
+  const verified = await verifyToken(token, ASSIGNMENT_TYP, ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'], options, deps);
+  if (!verified.ok) return verified;
+  const { payload, key } = verified.value;
+  if (!('workflow' in payload)) return fail('VERIFY_CLAIM_INVALID', 'missing required claim "workflow"');
+  return ok({ claims: payload as AssignmentClaims, key });
+}
+
+/** Where re-verification looks for keys: the trusted-key store's contents, and the skew allowed. */
+export interface TrustedVerifyDeps {
+  readonly trusted: readonly TrustedKey[];
+  /** The run's creationTimestamp: the key must have been trusted then, and the time claims are judged then. */
+  readonly at: Date;
+  readonly skewSeconds: number;
+}
+
+/**
+ * Re-verification of an admitted run's stored token (DESIGN §2b): only keys this runner trusted
+ * at `at` (the run's creationTimestamp, ± skew) are tried, each in turn; the token's time claims
+ * are judged at `at`. The current JWKS plays no part: its outages and rotations cannot stop a run.
+ * Errors: VERIFY_KEY_NOT_TRUSTED when no key trusted then matches the token; otherwise the same
+ * codes as `verify` (VERIFY_SIGNATURE_INVALID when a trusted key with the token's kid does not
+ * verify it).
+ */
+export async function verifyTrusted(token: string, options: VerifyOptions, deps: TrustedVerifyDeps): Promise<Result<VerifiedAssignment>> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch (thrown) {
+    const [code, message] = mapJoseError(thrown);
+    return fail(code, message);
+  }
+  const candidates = covering(deps.trusted, deps.at, deps.skewSeconds)
+    .filter((k) => (header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid) && (k.jwk.alg === undefined || k.jwk.alg === header.alg));
+  let last: Result<VerifiedAssignment> | undefined;
+  for (const candidate of candidates) {
+    const alg = typeof header.alg === 'string' ? header.alg : '';
+    const keys: JWTVerifyGetKey = () => imported(candidate, alg);
+    const r = await verifyAssignment(token, options, { keys, now: () => deps.at });
+    if (r.ok) return r;
+    // A wrong key (same kid reused, or no kid) is not the token's fault: try the next one.
+    if (r.error.code !== 'VERIFY_SIGNATURE_INVALID' || last === undefined) last = r;
+  }
+  return last ?? fail('VERIFY_KEY_NOT_TRUSTED', `no key this runner trusted at the run's creation (${deps.at.toISOString()}) matches the token`);
 }
 
 export interface CancellationClaims extends JWTPayload {
@@ -51,19 +114,24 @@ export interface CancellationClaims extends JWTPayload {
 
 /** verify for a cancellation token: the same keys and checks, its own `typ`, and a `cancel` claim. */
 export async function verifyCancellation(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<CancellationClaims>> {
-  const payload = await verifyToken(token, CANCELLATION_TYP, ['exp', 'iat', 'jti', 'iss', 'aud'], options, deps);
-  if (!payload.ok) return payload;
-  const { cancel } = payload.value;
+  const verified = await verifyToken(token, CANCELLATION_TYP, ['exp', 'iat', 'jti', 'iss', 'aud'], options, deps);
+  if (!verified.ok) return verified;
+  const { cancel } = verified.value.payload;
   if (typeof cancel !== 'string' || cancel.length === 0 || cancel.length > 128) return fail('VERIFY_CLAIM_INVALID', 'claim "cancel" must be the jti of an assignment (a non-empty string of at most 128 characters)');
-  return ok(payload.value as CancellationClaims);
+  return ok(verified.value.payload as CancellationClaims);
 }
 
-async function verifyToken(token: string, typ: string, requiredClaims: string[], options: VerifyOptions, deps: VerifyDeps): Promise<Result<JWTPayload>> {
+async function verifyToken(token: string, typ: string, requiredClaims: string[], options: VerifyOptions, deps: VerifyDeps): Promise<Result<{ payload: JWTPayload; key: JWK }>> {
+  // Exactly as signed, also for a stored token read back from a WorkflowRun: three base64url
+  // parts and nothing else (no whitespace, padding or line breaks that a decoder might skip).
+  if (!COMPACT_JWS.test(token)) return fail('VERIFY_MALFORMED', 'token is not a compact JWS (three base64url parts, nothing around them)');
   try {
     const header = decodeProtectedHeader(token);
-    const pointing = KEY_POINTING_HEADERS.filter((h) => h in header);
+    const pointing = KEY_POINTING_HEADERS.filter((h) => Object.hasOwn(header, h));
     if (pointing.length > 0) return fail('VERIFY_MALFORMED', `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`);
-    const { payload } = await jwtVerify(token, deps.keys, {
+    const unsupported = UNSUPPORTED_HEADERS.filter((h) => Object.hasOwn(header, h));
+    if (unsupported.length > 0) return fail('VERIFY_HEADER_UNSUPPORTED', `token header carries ${unsupported.join(', ')} (RFC 7797 unencoded payloads are not supported): send the compact JWS exactly as signed, without it`);
+    const { payload, key, protectedHeader } = await jwtVerify(token, deps.keys, {
       algorithms: [...options.algorithms],
       issuer: options.issuer,
       audience: options.audience,
@@ -79,11 +147,38 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 128) {
       return fail('VERIFY_CLAIM_INVALID', 'claim "jti" must be a non-empty string of at most 128 characters');
     }
-    return ok(payload);
+    // RFC 8725 §3.9: a token meant for one runner names one audience; an array (even of one) is refused.
+    if (typeof payload.aud !== 'string') return fail('VERIFY_CLAIM_INVALID', 'claim "aud" must be a single string (this runner\'s name); audience arrays are refused');
+    return ok({ payload, key: keyJwk(key, protectedHeader) });
   } catch (thrown) {
     const [code, message] = mapJoseError(thrown, typ);
     return fail(code, message);
   }
+}
+
+/**
+ * Imported trusted keys, per entry (the store hands out the same objects until it changes) and
+ * algorithm: every reconcile pass re-verifies, and importing a key costs more than verifying.
+ */
+const importedKeys = new WeakMap<TrustedKey, Map<string, ReturnType<typeof importJWK>>>();
+function imported(key: TrustedKey, alg: string): ReturnType<typeof importJWK> {
+  const byAlg = importedKeys.get(key) ?? new Map<string, ReturnType<typeof importJWK>>();
+  importedKeys.set(key, byAlg);
+  let found = byAlg.get(alg);
+  if (found === undefined) {
+    found = importJWK({ ...key.jwk, alg: key.jwk.alg ?? alg }, alg);
+    // A failed import is not remembered: the next pass tries again.
+    found.catch(() => byAlg.delete(alg));
+    byAlg.set(alg, found);
+  }
+  return found;
+}
+
+/** The public JWK of the key jose resolved (a CryptoKey or KeyObject), with the token's kid and alg. */
+function keyJwk(key: unknown, header: { readonly kid?: string | undefined; readonly alg?: string | undefined }): JWK {
+  const object = key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
+  const exported = (object.type === 'public' ? object : createPublicKey(object)).export({ format: 'jwk' }) as JWK;
+  return publicJwk({ ...exported, ...(header.kid !== undefined ? { kid: header.kid } : {}), ...(header.alg !== undefined ? { alg: header.alg } : {}) });
 }
 
 /** Maps jose's error classes to our codes. Messages name the failed check, never token contents. */

@@ -40,18 +40,25 @@ describe('Helm chart', () => {
     const c = sts.spec.template.spec!.containers[0]!;
     assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
     assert.equal(c.readinessProbe?.httpGet?.path, '/ready');
+    const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
+    const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't0ken' });
+    assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
     const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
     assert.deepEqual(role.rules[0], { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['create', 'get', 'list', 'watch', 'delete'] }, 'the seed Role');
     assert.ok(!role.rules.some((r) => r.apiGroups.includes('cilium.io')));
+    // The trusted-key store: created by the chart, empty; the runner may get and update that one object only.
+    const trustName = `${config.value.kubernetes.leaseName ?? ''}-trusted-keys`;
+    const store = find(objs, 'ConfigMap', trustName)[0] as unknown as { data?: unknown; metadata: { namespace: string } } | undefined;
+    assert.ok(store !== undefined && store.data === undefined, 'the chart creates the store, empty');
+    const lease = find(objs, 'Role', 'kubiya-runner-lease')[0] as unknown as { metadata: { namespace: string }; rules: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] };
+    assert.equal(lease.metadata.namespace, store.metadata.namespace);
+    assert.deepEqual(lease.rules.filter((r) => r.resources.includes('configmaps')), [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [trustName], verbs: ['get', 'update'] }]);
     const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
     assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
     // The workflows namespace's default deny (issue 13): every pod there, Egress, no rule.
     const deny = find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0] as unknown as { metadata: { namespace: string }; spec: { podSelector: unknown; policyTypes: string[]; egress?: unknown } };
     assert.equal(deny.metadata.namespace, 'kubiya-workflows');
     assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ['Egress'] });
-    const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
-    const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't0ken' });
-    assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
     assert.equal(config.value.egress.dnsNamespace, 'kube-system');
     assert.equal(config.value.runner.workflow.serviceAccount, 'kubiya-executor');
     assert.equal(config.value.runner.workflow.defaultTimeout, 1800);

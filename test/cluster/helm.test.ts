@@ -8,6 +8,8 @@ import { ApiException, AppsV1Api, ApiextensionsV1Api, CoreV1Api, CustomObjectsAp
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { RESTRICTED_LABELS } from '../../src/dev/bootstrap.ts';
 import { CHART } from '../../src/dev/manifest.ts';
+import { newSigningKey } from '../../src/dev/sign.ts';
+import { ConfigMapTrustedKeys, trustedKeysName } from '../../src/adapters/trusted-keys-configmap.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 
 const run = promisify(execFile);
@@ -76,6 +78,28 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     );
   });
 
+  test('the trusted-key store under the chart\'s RBAC: the runner reads and writes its one ConfigMap and nothing else; entries survive an upgrade', async () => {
+    const runnerKc = asUser(await tokenFor(RELEASE, NS));
+    const store = new ConfigMapTrustedKeys(runnerKc, { name: trustedKeysName(RELEASE), namespace: NS });
+    const key = await newSigningKey('EdDSA', 'helm-k1');
+    const at = new Date();
+    assert.deepEqual(await store.observe([key.publicJwk], at), { ok: true, value: undefined });
+    // Another process (another replica, or this one restarted) reads what was written.
+    const listed = await new ConfigMapTrustedKeys(runnerKc, { name: trustedKeysName(RELEASE), namespace: NS }).list(true);
+    assert.ok(listed.ok, JSON.stringify(listed));
+    assert.deepEqual(listed.value.map((k) => [k.jwk.kid, k.firstSeen, k.lastSeen]), [['helm-k1', at.toISOString(), at.toISOString()]]);
+    const cm = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
+    assert.equal(cm.metadata?.labels?.['app.kubernetes.io/instance'], RELEASE, 'the chart\'s labels are kept by the runner\'s writes');
+    const asRunner = runnerKc.makeApiClient(CoreV1Api);
+    for (const [what, call] of [
+      ['read another ConfigMap', () => asRunner.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS })],
+      ['create a ConfigMap', () => asRunner.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'sneaky' } } })],
+      ['delete the store', () => asRunner.deleteNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS })],
+    ] as const) {
+      await assert.rejects(call(), (e: unknown) => e instanceof ApiException && e.code === 403, what);
+    }
+  });
+
   test('upgrade with changed values', async () => {
     await helm('upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'replicaCount=1', '--set', 'logLevel=debug');
     const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
@@ -83,6 +107,8 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
     assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
     await until('1 runner pod', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1);
+    const store = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
+    assert.equal(Object.keys(store.data ?? {}).length, 1, 'an upgrade keeps the trusted keys');
   });
 
   test('uninstall leaves no object of the release behind', async () => {

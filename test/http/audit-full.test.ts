@@ -13,7 +13,7 @@ import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { ISSUER, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -36,7 +36,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const pods = new MemoryPods();
     const runs: Promise<unknown>[] = [];
     const deps: PipelineDeps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs: new MemoryRuns(),
+      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
       now: () => new Date(), newId: () => crypto.randomUUID(),
     };

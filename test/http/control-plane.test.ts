@@ -10,7 +10,7 @@ import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const RUNNER = 'cp-runner';
 
@@ -22,7 +22,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
   const deps: PipelineDeps = {
     config: defaultPipelineConfig(RUNNER, cp.issuer), keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
-    audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), now: () => new Date(), newId: () => crypto.randomUUID(),
+    audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(), now: () => new Date(), newId: () => crypto.randomUUID(),
     observer: {
       recorded: (r) => {
         const e = eventOf(r, RUNNER);

@@ -16,7 +16,7 @@ import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
 import { admit, cancelRun, type PipelineDeps } from '../../src/pipeline.ts';
-import { MemoryAudit, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
@@ -44,7 +44,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const log = createLogger(RUNNER, 'info', new Writable({ write: (c: Buffer, _e, cb) => { logLines.push(c.toString()); cb(); } }));
     deps = {
       config: defaultPipelineConfig(RUNNER, ISSUER),
-      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(),
+      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
       now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
     };
     reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
@@ -143,6 +143,8 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     ['no content type', () => fetch(`${base}/v1/assignments`, { method: 'POST', body: new Uint8Array(10) }), 415, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE'],
     ['1 MiB body', () => post('a'.repeat(1024 * 1024)), 413, 'RECEIVE_TOO_LARGE'],
     ['not a JWS', () => post('hello'), 400, 'RECEIVE_MALFORMED'],
+    ['a signed token with a trailing newline (never trimmed)', async () => post(`${await sign(key, workflow(), new Date())}\n`), 400, 'RECEIVE_MALFORMED'],
+    ['a signed token with a leading CRLF', async () => post(`\r\n${await sign(key, workflow(), new Date())}`), 400, 'RECEIVE_MALFORMED'],
     ['untrusted signer', async () => post(await sign(stranger, workflow(), new Date())), 401, 'VERIFY_SIGNATURE_INVALID'],
     ['expired token', async () => post(await sign(key, workflow(), new Date(Date.now() - 3600_000))), 401, 'VERIFY_EXPIRED'],
     ['schema error', async () => post(await sign(key, workflow([{ name: 'x', image: 'a:1', hostPID: true }]), new Date())), 422, 'VALIDATE_SCHEMA'],

@@ -15,7 +15,7 @@ import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
@@ -33,7 +33,7 @@ async function seedAuditLog(ws: string): Promise<void> {
   const engine = await loadEngine(await readBundle(file));
   const key = await newSigningKey();
   const audit = await FileAuditLog.open(join(ws, '.kubiya', 'demo', 'audit'));
-  const deps = { config: defaultPipelineConfig('docs', 'https://cp'), keys: createLocalJWKSet(jwks([key])), policy: () => engine, audit, pods: new MemoryPods(), runs: new MemoryRuns(), now: () => new Date(), newId: () => crypto.randomUUID() };
+  const deps = { config: defaultPipelineConfig('docs', 'https://cp'), keys: createLocalJWKSet(jwks([key])), policy: () => engine, audit, pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(), now: () => new Date(), newId: () => crypto.randomUUID() };
   const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
   const workflows = [
     await readWorkflowFile(join(ws, 'examples', 'python-analyze.yaml')),

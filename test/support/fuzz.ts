@@ -12,7 +12,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { mountConflicts, RESERVED_MOUNTS } from '../../src/pod/layout.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { validate } from '../../src/validate/validate.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
@@ -199,7 +199,7 @@ export async function fuzzOne(body: string, keys: PipelineDeps['keys'], out: Tal
   if (options.outcomeFor !== undefined) pods.outcomeFor = options.outcomeFor;
   const audit = new MemoryAudit();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit, pods, runs: new MemoryRuns(),
+    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit, pods, runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     now: () => new Date(), newId: () => 'id',
   };

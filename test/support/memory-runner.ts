@@ -3,12 +3,12 @@ import { runAssignment } from '../../src/app/assignment.ts';
 import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/pipeline.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
 import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
 
-export type MemoryDeps = PipelineDeps & { audit: MemoryAudit; pods: MemoryPods; runs: MemoryRuns };
+export type MemoryDeps = PipelineDeps & { audit: MemoryAudit; pods: MemoryPods; runs: MemoryRuns; trust: MemoryTrustedKeys };
 
 /** The whole pipeline and its reconciler over in-memory ports (no cluster), for unit tests. */
 export async function memoryRunner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}): Promise<{ deps: MemoryDeps; reconciler: Reconciler; run: (raw: RawAssignment) => Promise<AssignmentReport>; close: () => Promise<void> }> {
@@ -20,7 +20,7 @@ export async function memoryRunner(over: Partial<PipelineDeps> = {}, config: Par
     policy: () => allowAll,
     audit: new MemoryAudit(),
     pods: new MemoryPods(),
-    runs: new MemoryRuns(now),
+    runs: new MemoryRuns(now), trust: new MemoryTrustedKeys(),
     now,
     newId: () => `id-${++n}`,
     ...over,

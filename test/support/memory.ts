@@ -10,6 +10,8 @@ import type { AdmittedRun } from '../../src/pipeline.ts';
 import { fail, ok, type Result } from '../../src/errors/result.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import type { PodOutcome } from '../../src/watch/outcome.ts';
+import type { JWK } from 'jose';
+import { merge, type TrustedKey, type TrustedKeyStore } from '../../src/verify/trusted-keys.ts';
 
 /** In-memory implementations of our own ports, for unit tests (no module mocks). */
 export class MemoryAudit implements AuditSink {
@@ -187,5 +189,28 @@ export class Clock {
   now = (): Date => this.at;
   advance(seconds: number): void {
     this.at = new Date(this.at.getTime() + seconds * 1000);
+  }
+}
+
+/**
+ * The trusted-key store in memory (twin of ConfigMapTrustedKeys): the same pure merge, so the
+ * same periods; `failing` makes every call answer TRUSTED_KEYS_UNAVAILABLE, as an unreachable
+ * API server would. `writes` counts durable writes (merge said something changed).
+ */
+export class MemoryTrustedKeys implements TrustedKeyStore {
+  keys: TrustedKey[] = [];
+  failing = false;
+  writes = 0;
+  async observe(keys: readonly JWK[], at: Date): Promise<Result<void>> {
+    if (this.failing) return fail('TRUSTED_KEYS_UNAVAILABLE', 'trusted-key store unavailable (test)');
+    const next = await merge(this.keys, keys, at);
+    if (next !== undefined) {
+      this.keys = next;
+      this.writes++;
+    }
+    return ok(undefined);
+  }
+  list(): Promise<Result<readonly TrustedKey[]>> {
+    return Promise.resolve(this.failing ? fail('TRUSTED_KEYS_UNAVAILABLE', 'trusted-key store unavailable (test)') : ok([...this.keys]));
   }
 }

@@ -263,6 +263,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
   test('a hand-made WorkflowRun is no way around verification: VERIFY_RUN_MISMATCH or the token is judged at its creation', async () => {
     const { deps: d, reconciler } = await runner();
     const token = await signed();
+    // The genuine token was admitted once (so its key is trusted); copies go into hand-made runs.
+    const admitted = await admit({ body: token }, d);
+    assert.ok(admitted.ok);
+    const admittedName = admitted.value.name;
     d.runs.put({ name: 'wr-mine', uid: 'u-1', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token, cancelRequested: false });
     const stale = await signed(workflow(), new Date(NOW.getTime() - 3600_000));
     d.runs.put({ name: 'wr-jti-99', uid: 'u-2', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token: stale, cancelRequested: false });
@@ -271,8 +275,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal(a?.status?.code, 'VERIFY_RUN_MISMATCH');
     assert.equal(b?.status?.code, 'VERIFY_EXPIRED');
     assert.equal(c?.status?.code, 'VERIFY_SIGNATURE_INVALID');
-    assert.equal(d.pods.created.length, 0);
-    assert.equal(d.audit.records.filter((r) => r.stage === 'verify' && r.outcome === 'deny').length, 3);
+    assert.ok(d.pods.created.every((p) => p.metadata?.ownerReferences?.[0]?.uid === `uid-${admittedName}`), 'only the admitted run made pods');
+    const denied = d.audit.records.filter((r) => r.stage === 'verify' && r.outcome === 'deny');
+    assert.equal(denied.length, 3);
+    assert.ok(denied.every((r) => r.workflow?.id === 'wf-1' && r.workflow.runId === 'run-1'), 'each deny names the run');
   });
 
   test('a pass that crashed after creating a pod is resumed by adopting it, never by a second pod', async () => {

@@ -5,9 +5,14 @@ import { receive } from '../../src/receive/receive.ts';
 
 const limits = { maxTokenBytes: 1024 };
 
-test('receive accepts a compact JWS sent as application/jwt and trims whitespace', () => {
-  const r = receive({ body: ' aGVhZA.cGF5bG9hZA.c2ln\n', contentType: 'application/jwt; charset=utf-8' }, limits);
+test('receive accepts a compact JWS sent as application/jwt, exactly as sent', () => {
+  const r = receive({ body: 'aGVhZA.cGF5bG9hZA.c2ln', contentType: 'application/jwt; charset=utf-8' }, limits);
   assert.deepEqual(r, { ok: true, value: 'aGVhZA.cGF5bG9hZA.c2ln' });
+});
+
+test('receive never trims: whitespace around the token is RECEIVE_MALFORMED (more in token-exact.test.ts)', () => {
+  const r = receive({ body: ' aGVhZA.cGF5bG9hZA.c2ln\n', contentType: 'application/jwt; charset=utf-8' }, limits);
+  assert.equal(r.ok ? 'ok' : r.error.code, 'RECEIVE_MALFORMED');
 });
 
 for (const [name, body, contentType, code] of [

@@ -1,0 +1,45 @@
+import type { RunObject } from '../create/run-store.ts';
+import type { RunnerError } from '../errors/result.ts';
+import { stepDone, summary, type RunStatus, type StepState } from '../reconcile/status.ts';
+import type { Auditor } from './auditor.ts';
+import { finishStep } from './step.ts';
+import type { AdmittedRun, PipelineDeps } from './types.ts';
+
+/** Why and how a run is stopped before its steps have all ended. */
+export interface Stop {
+  readonly phase: 'Failed' | 'Cancelled';
+  /** The run's code and message. */
+  readonly cause: RunnerError;
+  /** The code and message given to each step that had not ended. */
+  readonly stepError: RunnerError;
+  /** status.summary; the step counts when absent. */
+  readonly summary?: string | undefined;
+}
+
+/**
+ * A run stopped for good (token rejected, cancelled, its volumes refused): every unfinished step
+ * gets its pod deleted, a `finish` record with the code, and its end in status; a pod that a
+ * crashed pass created for a step still Pending in status is found by its owner and deleted too.
+ * Finished steps keep their pods (for logs) until the TTL. Returns the run's final status, or
+ * undefined when a delete failed (nothing recorded as ended; the caller repeats the pass, and the
+ * finish records carry ids fixed per step, so a repeat is recognisably the same end).
+ * `verified`: the run as its verified token describes it; absent when the token did not verify,
+ * and the run is then named as its labels name it.
+ */
+export async function stopRun(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, verified?: AdmittedRun): Promise<RunStatus | undefined> {
+  const run: AdmittedRun = verified ?? { name: obj.name, uid: obj.uid, ref: { id: obj.workflowId, runId: obj.runId }, workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] } };
+  const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
+  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
+  const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
+  const owned = await deps.pods.owned(obj.runId);
+  if (!owned.ok) return undefined;
+  const strays = owned.value.filter((o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name));
+  if (strays.length > 0 && !(await deps.pods.deleteObjects(strays)).ok) return undefined;
+  const ended = await Promise.all(steps.map(async (s): Promise<StepState> => {
+    if (stepDone(s)) return s;
+    const end = await finishStep(run, s, { phase: 'Cancelled', reason: why.phase === 'Cancelled' ? 'Cancelled' : 'Stopped', error: why.stepError }, deps, audit);
+    // A step that never had a pod keeps none in its status.
+    return s.pod === undefined ? { ...end, pod: undefined } : end;
+  }));
+  return { phase: why.phase, code: why.cause.code, message: why.cause.message, summary: why.summary ?? summary(ended), steps: ended, ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}), finishedAt: deps.now().toISOString() };
+}
