@@ -27,7 +27,7 @@ test('a leader whose renewals hang stops leading at its renew deadline, before t
         res.end(JSON.stringify(lease));
         return;
       }
-      lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...JSON.parse(body), metadata: { name: 'l', namespace: 'ns', resourceVersion: '1' } };
+      lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...(JSON.parse(body) as Record<string, unknown>), metadata: { name: 'l', namespace: 'ns', resourceVersion: '1' } };
       res.statusCode = req.method === 'POST' ? 201 : 200;
       res.end(JSON.stringify(lease));
     });
