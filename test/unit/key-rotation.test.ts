@@ -17,6 +17,7 @@ import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { publicJwk, thumbprintOf, TRUST_RESOLUTION_SECONDS } from '../../src/verify/trusted-keys.ts';
 import { Clock } from '../support/memory.ts';
+import { podName } from '../../src/pod/names.ts';
 import { memoryRunner, type MemoryDeps } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
 
@@ -62,7 +63,7 @@ function succeed(d: MemoryDeps, pod: string): void {
   for (const r of d.runs.list()) d.runs.put(r);
 }
 
-const podOf = (step: string) => `workflow-run-1-step-${step}`;
+const podOf = (step: string) => podName('run-1', step);
 
 describe('admitted runs survive key changes (the JWKS is not consulted again)', () => {
   const changes: [string, (source: Jwks, next: SigningKey) => void][] = [
@@ -138,16 +139,16 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
       trustedAtClaim.push(d.trust.keys.length);
       return claim(run, token);
     };
-    assert.ok((await admit({ body: await signWith(k1, clock.at) }, d)).ok);
+    assert.ok((await admit({ body: await signWith(k1, clock.at, 300, { ...twoSteps, runId: 'busy-1' }) }, d)).ok);
     assert.deepEqual(trustedAtClaim, [1]);
     assert.equal(d.trust.keys[0]?.thumbprint, await thumbprintOf(publicJwk(k1.publicJwk)));
     assert.equal(d.trust.keys[0]?.jwk.kid, 'k1');
     assert.ok(d.audit.records.some((r) => r.stage === 'verify' && r.message.includes(d.trust.keys[0]?.thumbprint ?? '?')), 'the verify record names the key');
     clock.advance(TRUST_RESOLUTION_SECONDS - 1);
-    assert.ok((await admit({ body: await signWith(k1, clock.at) }, d)).ok);
+    assert.ok((await admit({ body: await signWith(k1, clock.at, 300, { ...twoSteps, runId: 'busy-2' }) }, d)).ok);
     assert.equal(d.trust.writes, 1, 'within the resolution: no write');
     clock.advance(1);
-    assert.ok((await admit({ body: await signWith(k1, clock.at) }, d)).ok);
+    assert.ok((await admit({ body: await signWith(k1, clock.at, 300, { ...twoSteps, runId: 'busy-3' }) }, d)).ok);
     assert.equal(d.trust.writes, 2);
     assert.equal(d.trust.keys[0]?.lastSeen, clock.at.toISOString());
   });
