@@ -124,6 +124,11 @@ export class Reconciler {
   }
 
   /** The running count: what is Running in the API server plus what this process just let start. */
+  /** True when no pass is running or queued to run now (timers for later passes may be set). */
+  idle(): boolean {
+    return this.busy.size === 0 && this.ready.size === 0 && this.again.size === 0;
+  }
+
   running(): number {
     let n = this.runningNames.size;
     for (const name of this.starting) if (!this.runningNames.has(name)) n++;

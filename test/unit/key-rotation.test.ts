@@ -104,6 +104,8 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     const admitted = await admit({ body: await signWith(k1, clock.at) }, d);
     assert.ok(admitted.ok);
     await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running', 'step a running');
+    // Settle first: a pass already past its re-verification would otherwise start b (a test race, not a fault).
+    await waitFor(() => reconciler.idle() && d.runs.get(admitted.value.name)?.status?.steps.find((s) => s.name === 'a')?.phase === 'Running', 'the run settled');
     d.trust.failing = true;
     succeed(d, podOf('a'));
     await sleep(50);
