@@ -106,12 +106,18 @@ describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm),
         if (decision.allow) allowed++;
       }
     }
-    assert.ok(allowed >= 6, `${allowed} seed steps allowed`);
+    assert.equal(allowed, 8, 'every seed step is allowed (the examples declare resources on every container and take the password from a Secret)');
     const latest = validate(await readWorkflowFile(join(dir, 'denied', 'trivy-latest.yaml')));
     assert.ok(latest.ok);
     const step = latest.value.steps[0]!;
     const decision = decisionOf(evaluate(policyInput('r', latest.value, step, buildPod(latest.value, step, ctx)), engine));
     assert.deepEqual(decision.violations.map((v) => v.code), ['IMAGE_TAG_NOT_PINNED']);
+    // The seed's sidecar example as written there (a literal POSTGRES_PASSWORD) is kept as a denied example.
+    const literal = validate(await readWorkflowFile(join(dir, 'denied', 'migration-literal-password.yaml')));
+    assert.ok(literal.ok);
+    const pgStep = literal.value.steps[0]!;
+    const pgDecision = decisionOf(evaluate(policyInput('r', literal.value, pgStep, buildPod(literal.value, pgStep, ctx)), engine));
+    assert.deepEqual(pgDecision.violations.map((v) => [v.code, v.path]), [['SECRET_LITERAL', 'step.sidecars[0].env.POSTGRES_PASSWORD']]);
   });
 
   test('the bundle refuses builtins the JS SDK lacks (capabilities)', async () => {
