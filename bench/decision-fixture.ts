@@ -57,7 +57,7 @@ export async function decisionFixture(tokenCount: number): Promise<Fixture> {
   const keys = createLocalJWKSet(jwks([key]));
   const config = defaultPipelineConfig(RUNNER, ISSUER);
   const wasm: Evaluator = (input) => evaluate(input, engine);
-  const deps = (audit: AuditSink): DecisionDeps => ({ config, keys, audit, now: () => new Date(), newId: randomUUID });
+  const deps = (audit: AuditSink): DecisionDeps => ({ config, keys, audit, policy: () => engine, now: () => new Date(), newId: randomUUID });
 
   // The floor's inputs, prepared once: signing input and signature of each token, and the
   // canonical text of the four records each token's decision writes.

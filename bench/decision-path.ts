@@ -24,13 +24,17 @@ import { verify } from '../src/verify/verify.ts';
 
 export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Result<Decision>>;
 
-/** What a decision needs; `pods` and `runs` are never touched here. */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & { readonly audit: AuditSink };
+/**
+ * What a decision needs; `pods` and `runs` are never touched here. `policy` (optional) is the
+ * engine whose settings the auditor masks with, as in the runner (its credential patterns on top
+ * of the built-in ones); the decision itself is made by the Evaluator.
+ */
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & { readonly audit: AuditSink; readonly policy?: PipelineDeps['policy'] };
 
 /** Resolves once the mutate record (which would authorise the pod create) is durable. */
 export async function decide(token: string, deps: DecisionDeps, evaluateStep: Evaluator): Promise<Decision> {
   const { config } = deps;
-  const audit = auditor(deps as PipelineDeps);
+  const audit = auditor({ policy: () => undefined, ...deps } as PipelineDeps);
   const claims = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
   if (!claims.ok) throw new Error(`verify: ${claims.error.code}`);
   const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
@@ -47,7 +51,7 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
 
   const step = workflow.value.steps[0];
   if (step === undefined) throw new Error('bench workflow has no step');
-  const pod = buildPod(workflow.value, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, workspaceSize: config.workspaceSize });
+  const pod = buildPod(workflow.value, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, workspaceSize: config.workspaceSize, defaultResources: config.defaultResources });
   const input = policyInput(config.runner, workflow.value, step, pod);
   const masked = maskInput(input);
   const at: Fields = { workflow: run, step: step.name, image: step.image };

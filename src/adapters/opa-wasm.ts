@@ -74,14 +74,30 @@ export async function readTarGz(file: string): Promise<Map<string, Uint8Array<Ar
  */
 export const WASM_MEMORY = Object.freeze({ initial: 16, maximum: 1024 });
 
-/** Instantiates the WASM module with its data and exposes it as a PolicyEngine. */
+/** A deep copy of `value`, frozen all the way down. */
+function deepFreezeCopy(value: unknown): unknown {
+  const copy = structuredClone(value);
+  const freeze = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return;
+    for (const x of Object.values(v)) freeze(x);
+    Object.freeze(v);
+  };
+  freeze(copy);
+  return copy;
+}
+
+/** Instantiates the WASM module with its data and exposes it as a PolicyEngine (its settings included). */
 export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine & { memoryBytes(): number }> {
   const policy = await loadPolicy(bundle.wasm, { ...WASM_MEMORY });
   policy.setData(bundle.data as object);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
+  const kubiya = typeof bundle.data === 'object' && bundle.data !== null ? (bundle.data as { kubiya?: unknown }).kubiya : undefined;
+  const settings = typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
   return {
     revision: bundle.revision,
     entrypoints,
+    // A private frozen copy: what masking reads can never differ from what was given to the policy.
+    settings: settings === undefined ? undefined : deepFreezeCopy(settings),
     evaluate: (input, entrypoint) => policy.evaluate(input, entrypoint) as unknown,
     memoryBytes: () => (policy.mem as unknown as { buffer: ArrayBuffer }).buffer.byteLength,
   };

@@ -75,8 +75,9 @@ export class PolicyStore {
 
   /**
    * The `kubiya.settings` the current engine decides with (schema-checked, frozen), swapped with
-   * it. Audit masking reads its credential patterns from here (src/policy/credentials.ts), so the
-   * policy and the masking always use the same list.
+   * it. The engine carries the same settings (PolicyEngine.settings, from the data it was loaded
+   * with), which audit masking reads its credential patterns from (src/audit/mask.ts
+   * maskPatternsOf), so the policy and the masking always use the same list.
    */
   currentSettings(): unknown {
     return this.settings;

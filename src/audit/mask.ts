@@ -47,6 +47,63 @@ export const CREDENTIAL_PATTERNS: readonly CredentialPattern[] = Object.freeze([
 /** Names (of env variables, of command-line flags) whose value is a secret. RE2-compatible. */
 export const SECRET_NAME = { source: '(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)', caseInsensitive: true } as const;
 
+/**
+ * THE FLOOR AND THE BUNDLE. CREDENTIAL_PATTERNS above is the built-in floor: masking never depends
+ * on a custom bundle to be safe (a bundle with no credential patterns masks exactly this). The
+ * running bundle's `kubiya.settings.secrets.credentials` (policies/data.json by default, the list
+ * SECRET_LITERAL denies with) is added on top: its `values` patterns mask their whole match in
+ * every string, its `envNames` patterns make a command-line flag named like them (`--db-pass`)
+ * mask the next argument. The union only ever masks more. test/unit/mask.test.ts keeps the two
+ * lists honest: every default data.json sample is masked by the floor alone, and every floor row
+ * is in the default data.json list except the deliberate differences named there (masking is
+ * broader than denying: a false positive in the log hides a word, one in the policy blocks a run).
+ */
+export interface MaskPatterns {
+  /** Whole-match patterns (the bundle's `values`), compiled with the "g" flag. */
+  readonly values: readonly { readonly id: string; readonly regex: RegExp }[];
+  /** Flag-name patterns (the bundle's `envNames`), matched against a flag's name as an env name. */
+  readonly names: readonly { readonly id: string; readonly regex: RegExp }[];
+}
+
+/** No extra patterns: the floor alone. */
+export const FLOOR_ONLY: MaskPatterns = Object.freeze({ values: Object.freeze([]), names: Object.freeze([]) });
+
+const compileList = (list: unknown): { id: string; regex: RegExp }[] => {
+  if (!Array.isArray(list)) return [];
+  const out: { id: string; regex: RegExp }[] = [];
+  for (const p of list as unknown[]) {
+    const { id, pattern } = (typeof p === 'object' && p !== null ? p : {}) as { id?: unknown; pattern?: unknown };
+    if (typeof id !== 'string' || typeof pattern !== 'string') continue;
+    try {
+      const regex = new RegExp(pattern, 'g');
+      // A pattern that matches the empty string would "mask" between every character: skip it.
+      if (!regex.test('')) out.push({ id, regex });
+    } catch {
+      // the settings schema refuses patterns that do not compile; the floor still masks
+    }
+  }
+  return out;
+};
+
+const compiledFor = new WeakMap<object, MaskPatterns>();
+
+/**
+ * The bundle's credential patterns from a `kubiya.settings` object (the engine's, as the
+ * PolicyStore checked and froze it), compiled once per settings object. Anything missing or
+ * malformed contributes nothing: the floor still applies.
+ */
+export function maskPatternsOf(settings: unknown): MaskPatterns {
+  if (typeof settings !== 'object' || settings === null) return FLOOR_ONLY;
+  const cached = compiledFor.get(settings);
+  if (cached !== undefined) return cached;
+  const secrets = (settings as { secrets?: unknown }).secrets;
+  const credentials = typeof secrets === 'object' && secrets !== null ? (secrets as { credentials?: unknown }).credentials : undefined;
+  const c = (typeof credentials === 'object' && credentials !== null ? credentials : {}) as { envNames?: unknown; values?: unknown };
+  const patterns: MaskPatterns = Object.freeze({ values: Object.freeze(compileList(c.values)), names: Object.freeze(compileList(c.envNames)) });
+  compiledFor.set(settings, patterns);
+  return patterns;
+}
+
 const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
   ...p,
   re: new RegExp(p.source, p.caseInsensitive ? 'gi' : 'g'),
@@ -55,8 +112,12 @@ const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
 }));
 const SECRET_FLAG = new RegExp(`^--?[A-Za-z0-9_.-]*${SECRET_NAME.source}$`, 'i');
 
-/** `text` with every credential the patterns find replaced by ***; the names of the patterns that hit. */
-export function maskText(text: string): { readonly text: string; readonly hits: readonly string[] } {
+/**
+ * `text` with every credential the patterns find replaced by ***; the names of the patterns that
+ * hit. The floor first (it keeps readable prefixes such as `Bearer `), then `extra` (the bundle's
+ * value patterns, whole match masked, hit names prefixed `settings:`).
+ */
+export function maskText(text: string, extra: MaskPatterns = FLOOR_ONLY): { readonly text: string; readonly hits: readonly string[] } {
   let out = text;
   const hits: string[] = [];
   for (const p of COMPILED) {
@@ -67,7 +128,25 @@ export function maskText(text: string): { readonly text: string; readonly hits: 
     if (next !== out) hits.push(p.name);
     out = next;
   }
+  for (const p of extra.values) {
+    // A bundle pattern may match *** itself (then there is nothing left to mask).
+    const next = out.replace(p.regex, (match: string) => (match === MASK ? match : MASK));
+    if (next !== out) hits.push(`settings:${p.id}`);
+    out = next;
+  }
   return { text: out, hits };
+}
+
+/** A flag (`--db-pass`, `-token`) whose name says its value is a secret: the floor's names, or the bundle's env-name patterns. */
+function isSecretFlag(word: string, extra: MaskPatterns): boolean {
+  if (SECRET_FLAG.test(word)) return true;
+  const flag = /^--?([A-Za-z0-9_.-]+)$/.exec(word);
+  if (flag === null || extra.names.length === 0) return false;
+  const asEnvName = flag[1]!.replace(/[-.]/g, '_');
+  return extra.names.some((p) => {
+    p.regex.lastIndex = 0;
+    return p.regex.test(asEnvName);
+  });
 }
 
 /** RFC 6901 escaping of one pointer segment. */
@@ -80,12 +159,13 @@ const segment = (k: string | number): string => String(k).replace(/~/g, '~0').re
  *     masked whole, whatever it looks like: env is where credentials go by habit;
  *   - in an argv-like list of strings, the element after a flag named like a secret
  *     (`--password`, `--api-key`, `-token`) is masked whole;
- *   - every other string (keys included) is masked where a CREDENTIAL_PATTERNS row matches.
+ *   - every other string (keys included) is masked where a CREDENTIAL_PATTERNS row matches;
+ * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
-export function maskValue(value: unknown, base: string, masked: string[]): unknown {
+export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
   const walk = (v: unknown, path: string, parentKey: string | undefined): unknown => {
     if (typeof v === 'string') {
-      const m = maskText(v);
+      const m = maskText(v, extra);
       if (m.text === v) return v;
       masked.push(path);
       return m.text;
@@ -94,7 +174,7 @@ export function maskValue(value: unknown, base: string, masked: string[]): unkno
       if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
-        if (typeof x === 'string' && typeof previous === 'string' && SECRET_FLAG.test(previous) && x !== MASK) {
+        if (typeof x === 'string' && typeof previous === 'string' && x !== MASK && isSecretFlag(previous, extra)) {
           masked.push(`${path}/${i}`);
           return MASK;
         }
@@ -105,7 +185,7 @@ export function maskValue(value: unknown, base: string, masked: string[]): unkno
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
-        const maskedKey = maskText(k).text;
+        const maskedKey = maskText(k, extra).text;
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
@@ -139,12 +219,13 @@ const OWN_FIELDS = new Set(['decision_id', 'timestamp', 'stage', 'outcome', 'cod
 /**
  * An audit entry as it may be written: every field that can carry user text (message, input,
  * result, patch, pod, workflow, step, path) masked, and `masked` listing each masked JSON pointer
- * (merged with what the entry already listed, without duplicates). Apply before hashing.
+ * (merged with what the entry already listed, without duplicates). Apply before hashing. `extra`:
+ * the running bundle's credential patterns on top of the floor (maskPatternsOf).
  */
-export function maskEntry<E extends AuditEntry>(entry: E): E {
+export function maskEntry<E extends AuditEntry>(entry: E, extra: MaskPatterns = FLOOR_ONLY): E {
   const masked: string[] = [...(entry.masked ?? [])];
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(entry)) out[k] = OWN_FIELDS.has(k) || v === undefined ? v : maskValue(v, `/${segment(k)}`, masked);
+  for (const [k, v] of Object.entries(entry)) out[k] = OWN_FIELDS.has(k) || v === undefined ? v : maskValue(v, `/${segment(k)}`, masked, extra);
   const unique = [...new Set(masked)];
   return (unique.length > 0 ? { ...out, masked: unique } : out) as E;
 }
@@ -155,8 +236,8 @@ export function maskEntry<E extends AuditEntry>(entry: E): E {
  * before hashing; their JSON pointers (from `/input`) listed in `masked`. Secret references keep
  * their names: they say which secret, never what is in it.
  */
-export function maskInput(input: PolicyInput): { input: PolicyInput; masked: string[] } {
+export function maskInput(input: PolicyInput, extra: MaskPatterns = FLOOR_ONLY): { input: PolicyInput; masked: string[] } {
   const masked: string[] = [];
-  const out = maskValue(input, '/input', masked) as PolicyInput;
+  const out = maskValue(input, '/input', masked, extra) as PolicyInput;
   return { input: out, masked: [...new Set(masked)] };
 }

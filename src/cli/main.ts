@@ -24,7 +24,7 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
   program.addCommand(serveCommand(io, setCode, env));
   program.addCommand(demoCommand(io, setCode));
   program.addCommand(devCommands(io));
-  program.addCommand(policyCommands(io, setCode));
+  program.addCommand(policyCommands(io, setCode, env));
   program.addCommand(auditCommands(io, setCode));
   // addCommand() does not pass settings down: every command must throw instead of exiting.
   const configure = (c: Command): void => {

@@ -12,12 +12,15 @@ import { resolveTools } from '../adapters/tools.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { evaluate, policyInput } from '../evaluate/evaluate.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { replay } from '../policy/replay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
-import { buildPod } from '../pod/build.ts';
+import { buildPod, type PodContext } from '../pod/build.ts';
 import { validate } from '../validate/validate.ts';
 import { breakNotice, publicKey } from './audit.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
+import type { Env } from './serve.ts';
 import { examples, outputOption } from './options.ts';
 
 const run = promisify(execFile);
@@ -56,6 +59,38 @@ async function engineFor(bundle: string | undefined, policies: string): Promise<
   }
 }
 
+/**
+ * The runner configuration `policy eval` builds pods with: the `--config` file with the same
+ * environment overrides `serve` applies, or the schema's defaults when none is given (a minimal
+ * config: only the fields the schema requires). Either way the pod is built exactly as `serve`
+ * with that configuration builds it (runner name, namespace, service account, default timeout,
+ * workspace size and runner.workflow.defaultResources), so eval and serve decide alike.
+ */
+async function runnerConfig(file: string | undefined, env: Env): Promise<Config> {
+  let text: string;
+  if (file !== undefined) {
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+    }
+  } else {
+    text = 'runner: { name: eval }\ncontrolPlane: { issuer: "https://eval.invalid", jwksFile: /dev/null }\npolicy: { bundle: /dev/null }\naudit: { dir: /dev/null }\n';
+  }
+  const config = loadConfig(text, file !== undefined ? env : {});
+  if (!config.ok) throw new CliError(config.error.code, config.error.message);
+  return config.value;
+}
+
+/** The pod context `serve` uses for a configuration (src/app/server.ts), for one evaluated run. */
+export function evalPodContext(config: Config): PodContext {
+  const w = config.runner.workflow;
+  return {
+    runner: config.runner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, defaultTimeoutSeconds: w.defaultTimeout,
+    workspaceSize: config.runner.storage.workspaceSize, defaultResources: w.defaultResources,
+  };
+}
+
 /** A file holding a workflow (with steps) or one step; returns a validated workflow. */
 async function workflowFrom(file: string) {
   let doc: unknown;
@@ -74,7 +109,8 @@ async function workflowFrom(file: string) {
   return valid.value;
 }
 
-export function policyCommands(io: Io, setCode: (c: number) => void): Command {
+/** The policy commands; `env` is the environment `serve` would read its overrides from. */
+export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = {}): Command {
   const paint = painter(io);
   const policy = new Command('policy').description('build, test, evaluate and replay the Rego policies');
   policy
@@ -118,14 +154,15 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
     .description('evaluate a step (or every step of a workflow file) and print the decision with its reasons')
     .option('--bundle <file>', 'policy bundle (default: build policies/ now)')
     .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
+    .option('--config <file>', 'runner configuration to build the pods with, as serve does (default: the configuration defaults)')
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner policy eval examples/denied/trivy-latest.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --output json') + '\neval: 0 every step allowed, 1 a step denied.')
-    .action(async (file: string, opts: { bundle?: string; policies: string; output: string }) => {
+    .addHelpText('after', examples('kubiya-runner policy eval examples/denied/trivy-latest.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --config /etc/kubiya/runner.yaml --output json') + '\neval: 0 every step allowed, 1 a step denied.')
+    .action(async (file: string, opts: { bundle?: string; policies: string; config?: string; output: string }) => {
       const workflow = await workflowFrom(file);
+      const ctx = evalPodContext(await runnerConfig(opts.config, env));
       const engine = await engineFor(opts.bundle, opts.policies);
-      const ctx = { runner: 'eval', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 };
       const results = workflow.steps.map((step) => {
-        const r = evaluate(policyInput('eval', workflow, step, buildPod(workflow, step, ctx)), engine);
+        const r = evaluate(policyInput(ctx.runner, workflow, step, buildPod(workflow, step, ctx)), engine);
         const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
         return { step: step.name, allow: r.ok, code: r.ok ? undefined : r.error.code, decision };
       });

@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
 
   VALIDATE_SCHEMA: { status: 422, stage: 'validate' },
   VALIDATE_UNICODE: { status: 422, stage: 'validate' },
+  VALIDATE_IMAGE_REFERENCE: { status: 422, stage: 'validate' },
 
   ASSIGNMENT_REPLAYED: { status: 409, stage: 'claim' },
   ASSIGNMENT_RUN_ID_REUSED: { status: 409, stage: 'claim' },

@@ -7,6 +7,12 @@ export interface PolicyEngine {
   readonly revision: string;
   /** Entrypoints the loaded module exports. */
   readonly entrypoints: readonly string[];
+  /**
+   * The `kubiya.settings` this engine decides with (the bundle's data, or the data file that
+   * replaced it), when the adapter knows them. Audit masking adds their credential patterns to its
+   * built-in floor (src/audit/mask.ts maskPatternsOf), so the log masks what the policy denies.
+   */
+  readonly settings?: unknown;
   /** Raw OPA result set for the entrypoint; may throw anything. */
   evaluate(input: unknown, entrypoint: string): unknown;
 }

@@ -1,4 +1,4 @@
-import { maskEntry } from '../audit/mask.ts';
+import { maskEntry, maskPatternsOf } from '../audit/mask.ts';
 import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit/record.ts';
 import type { RunnerError } from '../errors/result.ts';
 import type { PipelineDeps } from './types.ts';
@@ -30,7 +30,8 @@ export class AuditUnavailable extends Error {
 export function auditor(deps: PipelineDeps) {
   const runner = deps.config.runner;
   const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError, id?: string): Promise<AuditRecord> =>
-    // Masked before the appender hashes it: a credential in the chain could never be removed.
+    // Masked before the appender hashes it: a credential in the chain could never be removed. The
+    // built-in patterns plus the current bundle's (what SECRET_LITERAL denies is never logged).
     deps.audit.append(maskEntry({
       decision_id: id ?? deps.newId(),
       timestamp: deps.now().toISOString(),
@@ -41,7 +42,7 @@ export function auditor(deps: PipelineDeps) {
       runner,
       labels: { runner },
       ...fields,
-    })).then(
+    }, maskPatternsOf(deps.policy()?.settings))).then(
       (record) => {
         deps.observer?.recorded(record, { image, namespace: deps.config.namespace });
         return record;

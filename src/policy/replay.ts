@@ -32,7 +32,10 @@ function candidateDecision(engine: PolicyEngine, input: PolicyInput): Decision |
 /**
  * Re-evaluates the inputs recorded by past `evaluate` audit records against a candidate bundle and
  * says what would change: impact analysis before rollout. Inputs are the masked ones the audit log
- * holds (plain env values read "***").
+ * holds (plain env values read "***"). Each recorded input carries the pod exactly as the runner
+ * built it (its runner.workflow.defaultResources applied), so nothing is rebuilt here: a replay
+ * decides on the same pods the runner decided on (`policy eval` builds its pods with the runner's
+ * configuration for the same reason: --config).
  */
 export function replay(records: Iterable<AuditRecord>, engine: PolicyEngine, onProgress?: (done: number) => void): ReplayReport {
   let replayed = 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENTRY_PATTERN, parseImageEntry } from './image-ref.ts';
+import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
 
 /**
  * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,

@@ -1,4 +1,5 @@
 import { fail, ok, type Result } from '../errors/result.ts';
+import { parseImageRef } from '../oci/image-ref.ts';
 import { findCycle } from '../reconcile/graph.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 import { printable, textIssues } from './unicode.ts';
@@ -9,11 +10,32 @@ export interface SchemaIssue {
 }
 
 /**
+ * Every image of every container (main, sidecars, init containers) that is not a valid reference
+ * by the distribution grammar (src/oci/image-ref.ts, the same grammar the policy parses with): an
+ * upper-case repository component, an empty or ".." component, a malformed digest, an over-long
+ * tag... would only fail later at the kubelet. The message is the parser's reason, never the text.
+ */
+function imageIssues(workflow: Workflow): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  const check = (image: string, path: string): void => {
+    const parsed = parseImageRef(image);
+    if (!parsed.ok) issues.push({ path, message: parsed.reason });
+  };
+  workflow.steps.forEach((step, i) => {
+    check(step.image, `workflow.steps.${i}.image`);
+    (step.sidecars ?? []).forEach((c, j) => check(c.image, `workflow.steps.${i}.sidecars.${j}.image`));
+    (step.initContainers ?? []).forEach((c, j) => check(c.image, `workflow.steps.${i}.initContainers.${j}.image`));
+  });
+  return issues;
+}
+
+/**
  * validate: the verified `workflow` claim → a typed, bounded Workflow, or every issue with its path.
  * First the text itself (VALIDATE_UNICODE: ill-formed Unicode or NUL anywhere, control/bidi
  * characters in display names), so that nothing after this point — schema messages, audit records,
- * the WorkflowRun — ever holds a string that cannot be encoded; then the schema (VALIDATE_SCHEMA).
- * Issue paths and messages never repeat an ill-formed string (keys in paths are escaped).
+ * the WorkflowRun — ever holds a string that cannot be encoded; then the schema (VALIDATE_SCHEMA);
+ * then every image reference (VALIDATE_IMAGE_REFERENCE), so an invalid one never becomes a
+ * WorkflowRun. Issue paths and messages never repeat an ill-formed string (keys in paths are escaped).
  */
 export function validate(claim: unknown): Result<Workflow> {
   const text = textIssues(claim);
@@ -23,7 +45,11 @@ export function validate(claim: unknown): Result<Workflow> {
   const parsed = workflowSchema.safeParse(claim);
   if (parsed.success) {
     const cycle = findCycle(parsed.data);
-    if (cycle === undefined) return ok(parsed.data);
+    if (cycle === undefined) {
+      const images = imageIssues(parsed.data);
+      if (images.length === 0) return ok(parsed.data);
+      return fail('VALIDATE_IMAGE_REFERENCE', `workflow claim names an invalid image reference: ${images.length} issue(s), first at ${images[0]?.path ?? 'workflow'}: ${images[0]?.message ?? ''}`, { issues: images });
+    }
     const issues: SchemaIssue[] = [{ path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` }];
     return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
   }

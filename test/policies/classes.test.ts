@@ -15,7 +15,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
 import fc from 'fast-check';
-import { parseImageRef } from '../../src/policy/image-ref.ts';
+import { parseImageRef } from '../../src/oci/image-ref.ts';
 import { NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 import { ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
 import { WRONG_SETTINGS } from '../support/settings-variants.ts';
@@ -151,7 +151,7 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     });
     const result = <T>(entrypoint: string, input: unknown): T => (probe.evaluate(input, entrypoint) as { result: T }[])[0]!.result;
 
-    test(`${REF_CASES.length} references: the Rego accepts, refuses and normalises exactly as src/policy/image-ref.ts`, () => {
+    test(`${REF_CASES.length} references: the Rego accepts, refuses and normalises exactly as src/oci/image-ref.ts`, () => {
       const parsed = result<Record<string, { registry: string; repository: string; tag: string; digest: string; canonical: string }>>('probe/parsed', { refs: REF_CASES.map((c) => c.ref) });
       for (const c of REF_CASES) {
         const got = parsed[c.ref];

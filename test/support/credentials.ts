@@ -13,6 +13,8 @@ export const AWS_KEY_ID = fake('AKIA', 16, 'ABCDEFGHIJ2345');
 export const GITHUB_TOKEN = fake('ghp_', 36);
 export const GITHUB_PAT = fake('github_pat_', 40);
 export const SLACK = `xoxb-${fake('', 12, '1234567890')}-${fake('', 24)}`;
+export const GOOGLE_KEY = fake('AIza', 35, 'AbCdEfGh12_-');
+export const STRIPE_KEY = fake('sk_live_', 24, '9aZ8bY7c');
 export const PEM = ['-----BEGIN', 'RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----'].join(' ');
 
 /** Values (env values, command words, args) and the pattern ids they must match; [] = not a credential. */
@@ -36,6 +38,8 @@ export const VALUE_CASES: readonly { text: string; ids: readonly string[] }[] = 
   { text: SLACK, ids: ['slack-token'] },
   { text: JWT, ids: ['jwt'] },
   { text: `token=${JWT}`, ids: ['jwt'] },
+  { text: `--key ${GOOGLE_KEY}`, ids: ['google-api-key'] },
+  { text: `STRIPE=${STRIPE_KEY}`, ids: ['stripe-secret-key'] },
   // not credentials: references, plain words, URLs without a password, public keys
   { text: 'postgres://postgres@localhost:5432/postgres?sslmode=disable', ids: [] },
   { text: 'https://github.com/acme/repo.git', ids: [] },
@@ -47,6 +51,8 @@ export const VALUE_CASES: readonly { text: string; ids: readonly string[] }[] = 
   { text: '-----BEGIN PUBLIC KEY-----', ids: [] },
   { text: 'AKIA-not-a-key', ids: [] },
   { text: 'ghp_short', ids: [] },
+  { text: 'sk_test_abcdefghijklmnopqrstuvwx', ids: [] },
+  { text: 'AIzaShort', ids: [] },
   { text: 'eyJhbGciOi', ids: [] },
   { text: 'python analyze.py --input /data', ids: [] },
   { text: 'localhost:5432', ids: [] },

@@ -9,6 +9,7 @@ import { runAssignment } from '../../src/app/assignment.ts';
 import { evaluate, policyInput, type PipelineDeps } from '../../src/pipeline.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
+import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 import { mountConflicts, RESERVED_MOUNTS } from '../../src/pod/layout.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -289,42 +290,58 @@ function changed(base: Settings, s: Settings): Record<string, unknown> {
     .map(([k, x]) => [`${section}.${k}`, x])));
 }
 
+const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+
 /** Steps the default settings deny, each for one reason: they must stay denied under any mistyped settings. */
 export const DENIED_PROBES: readonly Record<string, unknown>[] = Object.freeze([
-  { name: 'egress-any', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }, egress: [{ cidr: '0.0.0.0/0', ports: [443] }] },
-  { name: 'egress-wild', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }, egress: [{ host: '*.evil.example', ports: [443] }] },
-  { name: 'registry', image: 'evil.example.com/x:1', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } },
+  { name: 'egress-any', image: 'python:3.11', resources: R, egress: [{ cidr: '0.0.0.0/0', ports: [443] }] },
+  { name: 'egress-wild', image: 'python:3.11', resources: R, egress: [{ host: '*.evil.example', ports: [443] }] },
+  { name: 'registry', image: 'evil.example.com/x:1', resources: R },
   { name: 'over-cap', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '9Gi' } } },
+  // Issue 14 classes: a sidecar over the cap, a literal credential, a Secret outside the list, an unpinned tag.
+  { name: 'sidecar-over-cap', image: 'python:3.11', resources: R, sidecars: [{ name: 'db', image: 'postgres:15', resources: { limits: { memory: '9Gi' } } }] },
+  { name: 'literal-secret', image: 'python:3.11', resources: R, env: { DB_PASSWORD: 'hunter2' } },
+  { name: 'secret-not-allowed', image: 'python:3.11', resources: R, env: { KEY: { secretRef: { secret: 'someone-elses', key: 'k' } } } },
+  { name: 'unpinned', image: 'python:latest', resources: R },
 ]);
 
 export interface SettingsOutcome {
   readonly cases: number;
   /** Settings refused at load (with any reason): fail closed. */
   readonly refused: number;
+  /** Mistyped settings the checked load ACCEPTED (each one a hole in the settings schema). */
+  readonly accepted: string[];
   /** Probe decisions that came out allow under mistyped settings: each a default-deny opened. */
   readonly opened: string[];
 }
 
 /**
- * For each generated mistyped settings document: `engineFor` loads the bundle with it (as the
- * runner does at start and on reload; a refusal returns undefined), then every DENIED_PROBES step
- * must still be refused by that engine. `opened` lists each probe that was allowed, with the
- * settings that allowed it.
+ * For each generated mistyped settings document: `engineFor` loads the bundle with it as the runner
+ * does at start and on reload (PolicyStore: the settings schema check, a refusal returns
+ * undefined); every one must be refused (`accepted` lists those that were not). When
+ * `uncheckedEngineFor` is given, the same settings are also loaded WITHOUT the schema check (as a
+ * bundle built by hand would carry them) and every DENIED_PROBES step must still be refused by
+ * that engine: the Rego's strict comparisons are the second wall. `opened` lists each probe that
+ * was allowed, by which engine and with which settings. The probes are built as the runner builds
+ * them (its default resources), and first checked to be denied under `base` itself.
  */
-export async function fuzzSettings(runs: number, base: Settings, engineFor: (settings: Settings) => Promise<PolicyEngine | undefined>, seed?: number): Promise<SettingsOutcome> {
-  const out = { cases: 0, refused: 0, opened: [] as string[] };
+export async function fuzzSettings(runs: number, base: Settings, engineFor: (settings: Settings) => Promise<PolicyEngine | undefined>, seed?: number, uncheckedEngineFor?: (settings: Settings) => Promise<PolicyEngine>): Promise<SettingsOutcome> {
+  const out = { cases: 0, refused: 0, accepted: [] as string[], opened: [] as string[] };
   const workflow = validate({ id: 'wf', name: 'n', runId: 'r', steps: DENIED_PROBES });
   if (!workflow.ok) throw new Error(`probes must be valid: ${workflow.error.message}`);
+  const ctx = { runner: 'fuzz', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800, defaultResources: DEFAULT_RESOURCES };
+  const inputs = workflow.value.steps.map((step) => ({ step: step.name, input: policyInput('fuzz', workflow.value, step, buildPod(workflow.value, step, ctx)) }));
+  const baseline = await engineFor(base);
+  if (baseline === undefined) throw new Error('the base settings must load');
+  for (const { step, input } of inputs) if (evaluate(input, baseline).ok) throw new Error(`probe ${step} is not denied by the base settings`);
   await fc.assert(fc.asyncProperty(mistypedSettings(base), async (settings) => {
     out.cases++;
     const engine = await engineFor(settings);
-    if (engine === undefined) {
-      out.refused++;
-      return;
-    }
-    for (const step of workflow.value.steps) {
-      const input = policyInput('fuzz', workflow.value, step, buildPod(workflow.value, step, { runner: 'fuzz', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 }));
-      if (evaluate(input, engine).ok) out.opened.push(`${step.name} allowed with ${JSON.stringify(changed(base, settings))}`);
+    if (engine === undefined) out.refused++;
+    else out.accepted.push(JSON.stringify(changed(base, settings)));
+    const engines: [string, PolicyEngine][] = [...(engine !== undefined ? [['checked', engine] as [string, PolicyEngine]] : []), ...(uncheckedEngineFor !== undefined ? [['unchecked', await uncheckedEngineFor(settings)] as [string, PolicyEngine]] : [])];
+    for (const [which, e] of engines) {
+      for (const { step, input } of inputs) if (evaluate(input, e).ok) out.opened.push(`${step} allowed (${which}) with ${JSON.stringify(changed(base, settings))}`);
     }
   }), { numRuns: runs, ...(seed !== undefined ? { seed } : {}) });
   return out;

@@ -115,12 +115,16 @@ const containersOf = (claim: unknown, c = ctx): V1Container[] => {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 };
 
-test('the seed\'s postgres sidecar (examples/migration-with-postgres.yaml) runs with a memory limit', async () => {
-  const claim = await readWorkflowFile(new URL('../../examples/migration-with-postgres.yaml', import.meta.url).pathname);
+test('the seed\'s postgres sidecar (examples/migration-with-postgres.yaml) runs with a memory limit, its own or the default', async () => {
+  const claim = await readWorkflowFile(new URL('../../examples/migration-with-postgres.yaml', import.meta.url).pathname) as unknown as { steps: { sidecars: { resources?: unknown }[] }[] };
   const postgres = containersOf(claim).find((c) => c.name === 'postgres');
   assert.equal(postgres?.restartPolicy, 'Always');
-  assert.equal(postgres?.resources?.limits?.memory, DEFAULT_RESOURCES.limits?.memory);
-  assert.ok(postgres?.resources?.requests?.memory !== undefined);
+  assert.equal(postgres?.resources?.limits?.memory, '512Mi', 'the example declares its own');
+  // The seed's form had no resources on the sidecar: it gets the runner's defaults.
+  delete claim.steps[0]!.sidecars[0]!.resources;
+  const seed = containersOf(claim).find((c) => c.name === 'postgres');
+  assert.equal(seed?.resources?.limits?.memory, DEFAULT_RESOURCES.limits?.memory);
+  assert.ok(seed?.resources?.requests?.memory !== undefined);
 });
 
 test('sidecars and init containers take their own resources; every container kind gets the defaults for what it leaves out', () => {

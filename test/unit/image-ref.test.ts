@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { entryMatches, parseImageEntry, parseImageRef } from '../../src/policy/image-ref.ts';
+import { entryMatches, parseImageEntry, parseImageRef } from '../../src/oci/image-ref.ts';
 import { BAD_ENTRIES, ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
 
 // The same tables run through the compiled Rego in test/policies/image-ref.test.ts.

@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CREDENTIAL_PATTERNS, MASK, maskEntry, maskText, maskValue } from '../../src/audit/mask.ts';
+import { readFile } from 'node:fs/promises';
+import { CREDENTIAL_PATTERNS, MASK, maskEntry, maskPatternsOf, maskText, maskValue } from '../../src/audit/mask.ts';
+import { credentialHits, credentialPatterns } from '../../src/policy/credentials.ts';
+import { VALUE_CASES } from '../support/credentials.ts';
+import { allowAll } from '../support/memory-runner.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { createLogger } from '../../src/observe/logger.ts';
@@ -171,4 +175,84 @@ test('a "__proto__" key stays a plain key (no prototype change), and keys are ma
   assert.ok(Object.hasOwn(out, '__proto__'));
   assert.ok(!JSON.stringify(out).includes(SECRET) && !JSON.stringify(out).includes(GHP));
   assert.equal(Object.keys(out).length, 3);
+});
+
+// ---- one credential list: the built-in floor and the running bundle's patterns ------------------
+//
+// The class: what the policy calls a credential (SECRET_LITERAL, from kubiya.settings.secrets.
+// credentials) and what the audit log masks must not drift apart. Masking = floor ∪ bundle: the
+// floor (CREDENTIAL_PATTERNS) keeps the log safe with any bundle (none, a custom one with fewer
+// patterns); the bundle's patterns widen it (a security team's own token formats are masked as
+// soon as they are denied). Both directions are checked against the default data.json.
+
+const defaultSettings = async () => (JSON.parse(await readFile(new URL('../../policies/data.json', import.meta.url), 'utf8')) as { kubiya: { settings: unknown } }).kubiya.settings;
+
+/**
+ * Floor rows deliberately NOT in the default data.json list (masking is broader than denying: a
+ * false positive in the log hides a word, a false positive in the policy blocks a run). Written down
+ * in docs/policies.md ("Credential patterns").
+ */
+const MASK_ONLY: Readonly<Record<string, string>> = {
+  'basic-credentials': '"Basic <base64>" outside a header is also prose ("Basic authentication ...") often enough that denying it would block runs; the header form is denied (authorization-header)',
+  'secret-assignment': 'NAME=value / --token=value in a command line: the value is often a reference or a file path ($TOKEN, /run/secrets/x); the policy denies literal env values by name (envNames) and credential-shaped values, the log masks every assignment',
+};
+
+test('every sample of every default data.json pattern is masked by the floor alone, and after floor ∪ bundle no default pattern matches any more', async () => {
+  const settings = await defaultSettings();
+  const data = credentialPatterns(settings);
+  const union = maskPatternsOf(settings);
+  const seen = new Set<string>();
+  for (const c of VALUE_CASES.filter((x) => x.ids.length > 0)) {
+    c.ids.forEach((id) => seen.add(id));
+    const floor = maskText(c.text);
+    assert.notEqual(floor.text, c.text, `the floor masks ${JSON.stringify(c.text)} (${c.ids.join(',')})`);
+    const both = maskText(c.text, union);
+    assert.deepEqual(credentialHits(data.values, both.text), [], `${JSON.stringify(c.text)} → ${JSON.stringify(both.text)} still looks like a credential to the policy`);
+    assert.equal(maskText(both.text, union).text, both.text, 'idempotent');
+  }
+  assert.deepEqual([...seen].sort(), data.values.map((p) => p.id).sort(), 'every default value pattern has a sample');
+});
+
+test('every floor pattern is in the default data.json list (a sample of each is a SECRET_LITERAL hit), except the deliberate differences', async () => {
+  const data = credentialPatterns(await defaultSettings());
+  for (const p of CREDENTIAL_PATTERNS) {
+    const samples = HITS.filter(([name]) => name === p.name).map(([, text]) => text);
+    assert.ok(samples.length > 0, `${p.name} has a sample in HITS`);
+    const denied = samples.filter((t) => credentialHits(data.values, t).length > 0);
+    if (p.name in MASK_ONLY) assert.ok(denied.length < samples.length, `${p.name} is listed as mask-only but every sample is denied: drop it from MASK_ONLY`);
+    else assert.deepEqual(denied, samples, `${p.name}: the default policy does not deny ${JSON.stringify(samples.filter((t) => !denied.includes(t)))}`);
+  }
+});
+
+test('the bundle widens masking: its value patterns and its env-name patterns (as flag names) mask what the floor leaves; a bundle without patterns leaves the floor', async () => {
+  const custom = { secrets: { credentials: { envNames: [{ id: 'pin', pattern: '(?i:(^|_)pin(_|$))' }], values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }] } } };
+  const acme = 'ACME-12345678';
+  assert.equal(maskText(`deploy ${acme}`).text, `deploy ${acme}`, 'the floor does not know this format');
+  assert.deepEqual(maskText(`deploy ${acme}`, maskPatternsOf(custom)), { text: `deploy ${MASK}`, hits: ['settings:acme'] });
+  const masked: string[] = [];
+  const out = maskValue({ args: ['--card-pin', '1234', '--db-pass', 'hunter', '--region', 'eu'] }, '', masked, maskPatternsOf({ ...custom, secrets: { credentials: { ...custom.secrets.credentials, envNames: [...custom.secrets.credentials.envNames, ...((await defaultSettings()) as { secrets: { credentials: { envNames: unknown[] } } }).secrets.credentials.envNames] } } }));
+  assert.deepEqual(out, { args: ['--card-pin', MASK, '--db-pass', MASK, '--region', 'eu'] });
+  assert.deepEqual(masked, ['/args/1', '/args/3']);
+  // No patterns, malformed ones, a pattern matching the empty string: the floor alone, never less.
+  for (const s of [undefined, {}, { secrets: { credentials: { values: 'x' } } }, { secrets: { credentials: { values: [{ id: 'bad', pattern: '(' }, { id: 'empty', pattern: 'x*' }] } } }]) {
+    assert.equal(maskText(`Bearer ${SECRET}abcdef`, maskPatternsOf(s)).text, `Bearer ${MASK}`, JSON.stringify(s));
+    assert.equal(maskText('plain words', maskPatternsOf(s)).text, 'plain words');
+  }
+});
+
+test('through the pipeline: the running engine\'s credential patterns mask every audit record (the bundle\'s own token format never reaches the log)', async () => {
+  const { key, keys } = await testKeys();
+  const acme = 'ACME-87654321';
+  const settings = Object.freeze({ secrets: { credentials: { envNames: [], values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }] } } });
+  const { deps, run, close } = await memoryRunner({ keys, policy: () => ({ ...allowAll, settings }) });
+  try {
+    const workflow = { id: 'wf-acme', name: 'n', runId: 'run-1', steps: [{ name: 'call', image: 'curlimages/curl:8.8.0', args: ['deploy', `--key=${acme}`] }] };
+    await run({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-acme' }), contentType: 'application/jwt' });
+    assert.ok(deps.audit.records.length >= 3);
+    assert.ok(!JSON.stringify(deps.audit.records).includes(acme), 'the bundle-defined credential is in no audit record');
+    const evaluate = deps.audit.records.find((x) => x.stage === 'evaluate');
+    assert.ok(evaluate?.masked?.includes('/input/step/args/1'), JSON.stringify(evaluate?.masked));
+  } finally {
+    await close();
+  }
 });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
-import { ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/policy/image-ref.ts';
+import { ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
 import { checkFragments, checkPolicyData, checkSettings, settingsJsonSchema } from '../../src/policy/settings-schema.ts';
 import { WRONG_SETTINGS } from '../support/settings-variants.ts';
 
@@ -82,7 +82,7 @@ test('the credential patterns have one source: the chart\'s values.yaml carries 
   assert.deepEqual(values.policy.settings.secrets.credentials, data.kubiya.settings.secrets.credentials);
 });
 
-test('the Rego parses image references and entries with the same expressions as src/policy/image-ref.ts', async () => {
+test('the Rego parses image references and entries with the same expressions as src/oci/image-ref.ts', async () => {
   const rego = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'image.rego'), 'utf8');
   assert.ok(rego.includes(`image_reference_pattern := \`${REFERENCE_PATTERN}\``));
   assert.ok(rego.includes(`image_entry_pattern := \`${ENTRY_PATTERN}\``));

@@ -1,7 +1,7 @@
 # Image references parsed by the distribution/reference grammar and normalised as
 # ParseNormalizedNamed does (docker.io/library/..., index.docker.io is docker.io), and the
 # allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
-# is in src/policy/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
+# is in src/oci/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
 package kubiya.lib
 
 # The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time.
