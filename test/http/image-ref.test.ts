@@ -21,7 +21,7 @@ import { signAssignment } from '../../src/dev/sign.ts';
 import { fail } from '../../src/errors/result.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryPods, MemoryRuns } from '../support/memory.ts';
+import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { ISSUER, RUNNER, testKeys } from '../support/tokens.ts';
 
 const { key, keys } = await testKeys();
@@ -49,7 +49,7 @@ describe('invalid image references are refused at the door (real HTTP server, re
     audit = await FileAuditLog.open(join(dir, 'audit'));
     const log = audit;
     const deps: PipelineDeps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs,
+      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs, trust: new MemoryTrustedKeys(),
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
       now: () => new Date(), newId: () => crypto.randomUUID(),
     };
