@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
@@ -10,7 +10,7 @@ import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
 import { egressPolicyName, podName } from '../../src/pod/names.ts';
-import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 
 /**
  * Issue 13 §1 against a real API server: a step pod is never without its own egress policy.
@@ -124,7 +124,7 @@ describe('egress isolation against the local control plane (real kube-apiserver,
 
   for (const mode of ['networkpolicy', 'cilium'] as const) {
     test(`${mode}: an egress policy of ours is adopted as is when unchanged (after the API server's defaults), replaced when changed, refused when another run's`, async () => {
-      if (mode === 'cilium') await installCiliumCrd();
+      if (mode === 'cilium') await installCiliumCrd(env.kc);
       const custom = env.kc.makeApiClient(CustomObjectsApi);
       const wr = async (name: string): Promise<string> => {
         const made = (await custom.createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', body: { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'nobody' } } })) as { metadata: { uid: string } };
@@ -158,26 +158,5 @@ describe('egress isolation against the local control plane (real kube-apiserver,
       assert.equal(theirs.ok ? 'ok' : theirs.error.code, 'STEP_OBJECT_CONFLICT');
       assert.equal(await uidOf(), replaced, 'another run\'s policy is left alone');
     });
-  }
-
-  async function installCiliumCrd(): Promise<void> {
-    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    await ext.createCustomResourceDefinition({
-      body: {
-        metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
-        spec: {
-          group: 'cilium.io', scope: 'Namespaced',
-          names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
-          versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
-        },
-      },
-    });
-    const end = Date.now() + 20_000;
-    while (Date.now() < end) {
-      const crd = await ext.readCustomResourceDefinition({ name: 'ciliumnetworkpolicies.cilium.io' });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.fail('the CiliumNetworkPolicy CRD was not established');
   }
 });

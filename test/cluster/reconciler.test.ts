@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
@@ -12,7 +12,7 @@ import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/
 import { egressObject } from '../../src/egress/network-policy.ts';
 import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
-import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 
 const ISSUER = 'https://control-plane.test';
@@ -120,7 +120,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     const stored = await env.kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'np-form', namespace: ns });
     assert.deepEqual(stored.spec?.egress?.slice(1).map((e) => e.to?.map((t) => t.ipBlock?.cidr)), [['10.1.2.3/32'], ['10.20.0.0/16']]);
 
-    await installCiliumCrd();
+    await installCiliumCrd(env.kc);
     const cilium = new KubePodGateway(env.kc, ns, 'egress-runner', 'cilium');
     const fqdn = egressObject([{ host: 'api.github.com', ports: [443] }], { ...ctx, name: 'cnp-form', mode: 'cilium' });
     assert.ok(fqdn.ok);
@@ -201,24 +201,6 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       watch.stop();
     }
   });
-
-  async function installCiliumCrd(): Promise<void> {
-    const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    await ext.createCustomResourceDefinition({
-      body: {
-        metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
-        spec: {
-          group: 'cilium.io', scope: 'Namespaced',
-          names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
-          versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
-        },
-      },
-    });
-    await waitFor('CRD established', async () => {
-      const crd = await ext.readCustomResourceDefinition({ name: 'ciliumnetworkpolicies.cilium.io' });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
-    }, 20_000);
-  }
 });
 
 async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
@@ -36,4 +36,30 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
       await rm(work, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Installs a minimal CiliumNetworkPolicy CRD (cilium.io/v2, schema-less) so `egress.mode: cilium`
+ * can be exercised on the local control plane, and waits up to 20 s until it is Established.
+ * Throws when it is not.
+ */
+export async function installCiliumCrd(kc: KubeConfig): Promise<void> {
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await ext.createCustomResourceDefinition({
+    body: {
+      metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
+      spec: {
+        group: 'cilium.io', scope: 'Namespaced',
+        names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
+        versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+      },
+    },
+  });
+  const end = Date.now() + 20_000;
+  while (Date.now() < end) {
+    const crd = await ext.readCustomResourceDefinition({ name: 'ciliumnetworkpolicies.cilium.io' });
+    if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the CiliumNetworkPolicy CRD was not established within 20 s');
 }
