@@ -14,7 +14,7 @@
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
 import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
 import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
-import { observeStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
+import { observeStep, skipStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
 import { stopRun, type Stop } from './pipeline/stop.ts';
 import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
 import { buildClaims } from './pod/volumes.ts';
@@ -124,10 +124,10 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   steps = await Promise.all(steps.map(async (s) => (s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s)));
   const next = plan(run.value.workflow, steps);
   for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit)))) steps = replace(steps, s);
-  for (const name of [...next.skip, ...plan(run.value.workflow, steps).skip]) steps = replace(steps, { name, phase: 'Skipped', message: 'an earlier step did not succeed' });
+  for (const name of new Set([...next.skip, ...plan(run.value.workflow, steps).skip])) steps = replace(steps, await skipStep(run.value, name, deps, audit));
 
   const phase = runPhaseOf(steps);
-  const failed = steps.find((s) => s.code !== undefined);
+  const failed = steps.find((s) => s.code !== undefined && s.phase !== 'Skipped');
   const pass = await write(obj, deps, {
     phase,
     ...(phase === 'Failed' && failed !== undefined ? { code: failed.code, message: `step ${failed.name}: ${failed.message ?? failed.phase}` } : {}),

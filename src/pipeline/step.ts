@@ -178,6 +178,17 @@ export interface StepEnd {
   readonly error?: RunnerError | undefined;
 }
 
+/**
+ * A step that will never run because an earlier step did not succeed: its end is recorded like any
+ * other (a `finish` record with code STEP_SKIPPED and the id fixed per run and step, so a repeated
+ * pass writes the same end), then it is Skipped in status. No pod exists for it.
+ */
+export async function skipStep(run: AdmittedRun, name: string, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+  const error = { code: 'STEP_SKIPPED', message: `step ${name} skipped: an earlier step did not succeed` } as const;
+  await audit.finished('failure', error.message, { workflow: run.ref, step: name }, error, endId(run, name));
+  return { name, phase: 'Skipped', code: error.code, message: 'an earlier step did not succeed', finishedAt: deps.now().toISOString() };
+}
+
 /** The end of a step, recorded (finish) and reported. */
 export async function finishStep(run: AdmittedRun, s: StepState, end: StepEnd, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
   const now = deps.now();

@@ -210,6 +210,27 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'OOMKilled');
   });
 
+  test('steps that never run after a failure each get a finish record (STEP_SKIPPED, fixed id) and the run keeps the failing step\'s code', async () => {
+    // Class: every step of a run that ends has an end in the audit log — run, step and code named —
+    // whichever way it ended (succeeded, failed, cancelled, stopped, skipped); a repeat pass writes
+    // the same end (same decision_id), never a second one.
+    const { deps: d, run, reconciler } = await runner();
+    d.pods.outcomeFor = (pod) => (pod.metadata?.name === podName('run-1', 'a') ? { phase: 'Failed', exitCode: 2 } : { phase: 'Succeeded', exitCode: 0 });
+    const wf = workflow([{ name: 'c', image: 'x:1', dependsOn: ['a'] }, { name: 'a', image: 'x:1', dependsOn: [] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }]);
+    const report = await run({ body: await signed(wf) });
+    const status = [...d.runs.runs.values()][0]?.status;
+    assert.equal(status?.phase, 'Failed');
+    assert.equal(status?.code, 'STEP_FAILED', 'the run names the cause, not a consequence');
+    assert.deepEqual(status?.steps.map((s) => [s.name, s.phase, s.code]), [['c', 'Skipped', 'STEP_SKIPPED'], ['a', 'Failed', 'STEP_FAILED'], ['b', 'Skipped', 'STEP_SKIPPED']]);
+    const ends = () => d.audit.records.filter((r) => r.stage === 'finish');
+    assert.deepEqual(ends().map((r) => [r.step, r.code, r.workflow?.runId]).sort(), [['a', 'STEP_FAILED', 'run-1'], ['b', 'STEP_SKIPPED', 'run-1'], ['c', 'STEP_SKIPPED', 'run-1']]);
+    assert.equal(report.steps.length, 3);
+    const before = ends().length;
+    for (const r of d.runs.list()) reconciler.enqueue(r.name);
+    await sleep(50);
+    assert.equal(ends().length, before, 'a finished run writes no further ends');
+  });
+
   test('an API server refusal is an error for the step, audited, and not retried', async () => {
     const { deps: d, run } = await runner();
     let calls = 0;
