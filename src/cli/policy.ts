@@ -15,6 +15,7 @@ import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import { replay } from '../policy/replay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { buildPod } from '../pod/build.ts';
+import { DEFAULT_RESOURCES } from '../pod/resources.ts';
 import { validate } from '../validate/validate.ts';
 import { breakNotice, publicKey } from './audit.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
@@ -123,7 +124,7 @@ export function policyCommands(io: Io, setCode: (c: number) => void): Command {
     .action(async (file: string, opts: { bundle?: string; policies: string; output: string }) => {
       const workflow = await workflowFrom(file);
       const engine = await engineFor(opts.bundle, opts.policies);
-      const ctx = { runner: 'eval', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 };
+      const ctx = { runner: 'eval', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800, defaultResources: DEFAULT_RESOURCES };
       const results = workflow.steps.map((step) => {
         const r = evaluate(policyInput('eval', workflow, step, buildPod(workflow, step, ctx)), engine);
         const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
