@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ export interface AuditLine {
   readonly line: string;
   readonly where: string;
   readonly terminated: boolean;
+  /** False when the line's bytes are not valid UTF-8: decoding would replace them, so the text is not the bytes. */
+  readonly utf8: boolean;
 }
 
 /**
@@ -44,12 +47,12 @@ export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
       let start = 0;
       for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
         n++;
-        yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}`, terminated: true };
+        yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}`, terminated: true, utf8: isUtf8(buf.subarray(start, nl)) };
         start = nl + 1;
       }
       carry = buf.subarray(start);
     }
-    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false };
+    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(carry) };
   }
 }
 
@@ -82,7 +85,11 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
 }
 
 /** Feeds one line to the verifier, naming lines the appender never writes. */
-function check(verifier: AuditVerifier, { line, where, terminated }: AuditLine): AuditRecord | undefined {
+function check(verifier: AuditVerifier, { line, where, terminated, utf8 }: AuditLine): AuditRecord | undefined {
+  if (!utf8) {
+    verifier.stray('the line is not valid UTF-8: its bytes are not what the appender wrote (invalid bytes decode to U+FFFD, so its text could still hash right)', where);
+    return undefined;
+  }
   if (line.length === 0) {
     verifier.stray('an empty line: the appender never writes one (a line was removed or inserted)', where);
     return undefined;

@@ -127,6 +127,8 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
   if (!COMPACT_JWS.test(token)) return fail('VERIFY_MALFORMED', 'token is not a compact JWS (three base64url parts, nothing around them)');
   try {
     const header = decodeProtectedHeader(token);
+    // Like the payload: a header member given twice (`"alg":"none","alg":"EdDSA"`) means one thing to us and another to a first-wins reader.
+    if (hasDuplicateKeys(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'))) return fail('VERIFY_MALFORMED', 'token header has a duplicate member');
     const pointing = KEY_POINTING_HEADERS.filter((h) => Object.hasOwn(header, h));
     if (pointing.length > 0) return fail('VERIFY_MALFORMED', `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`);
     const unsupported = UNSUPPORTED_HEADERS.filter((h) => Object.hasOwn(header, h));
