@@ -98,7 +98,7 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'unknown host', step: egress({ host: 'pastebin.com', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
   { name: 'anywhere (IPv4)', step: egress({ cidr: '0.0.0.0/0', ports: [443] }), codes: ['EGRESS_ANY_DESTINATION'] },
   { name: 'anywhere (IPv6)', step: egress({ cidr: '::/0', ports: [443] }), codes: ['EGRESS_ANY_DESTINATION'] },
-  { name: 'wildcard host asked', step: egress({ host: '*.github.com', ports: [443] }), codes: ['EGRESS_WILDCARD_HOST'] },
+  { name: 'wildcard host asked', step: egress({ host: '*.github.com', ports: [443] }), codes: ['EGRESS_WILDCARD_HOST', 'EGRESS_NOT_ALLOWED'] },
   { name: 'private CIDR not in data', step: egress({ cidr: '10.0.0.0/8', ports: [5432] }), codes: ['EGRESS_NOT_ALLOWED'] },
   { name: 'one good, one bad destination', step: egress({ host: 'api.github.com', ports: [443] }, { host: 'pastebin.com', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
   { name: 'allowed host, one port not allowed', step: egress({ host: 'api.github.com', ports: [443, 22] }), codes: ['EGRESS_NOT_ALLOWED'] },
