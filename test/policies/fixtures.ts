@@ -63,6 +63,10 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'invalid init container image', step: s({ initContainers: [{ name: 'dl', image: 'amazon/aws-cli@sha256:0' }] }), pod: bounded, codes: ['IMAGE_REFERENCE_INVALID'] },
   { name: 'index.docker.io alias of an allowed registry', step: s({ image: 'index.docker.io/library/python:3.11' }), codes: [] },
   { name: 'digest-only official image', step: s({ image: `library/python@${SHA}` }), codes: [] },
+  { name: 'registry-1.docker.io alias of an allowed registry', step: s({ image: 'registry-1.docker.io/library/python:3.11' }), codes: [] },
+  { name: 'registry.hub.docker.com alias of an allowed registry', step: s({ image: 'registry.hub.docker.com/amazon/aws-cli:2.17.0' }), codes: [] },
+  { name: 'default port :443 on an allowed registry', step: s({ image: 'ghcr.io:443/org/tool:1.0' }), codes: ['IMAGE_REFERENCE_INVALID'] },
+  { name: 'default port :443 on a sidecar', step: s({ sidecars: [{ name: 'db', image: 'docker.io:443/library/postgres:15' }] }), pod: bounded, codes: ['IMAGE_REFERENCE_INVALID'] },
   // resources
   { name: 'no resources at all', step: s({ resources: undefined }), codes: ['RESOURCES_REQUEST_MISSING', 'RESOURCES_LIMIT_MISSING'] },
   { name: 'requests without a memory limit', step: res({ requests: { cpu: '1', memory: '1Gi' } }), codes: ['RESOURCES_LIMIT_MISSING'] },
@@ -100,6 +104,10 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'anywhere (IPv6)', step: egress({ cidr: '::/0', ports: [443] }), codes: ['EGRESS_ANY_DESTINATION'] },
   { name: 'wildcard host asked', step: egress({ host: '*.github.com', ports: [443] }), codes: ['EGRESS_WILDCARD_HOST', 'EGRESS_NOT_ALLOWED'] },
   { name: 'private CIDR not in data', step: egress({ cidr: '10.0.0.0/8', ports: [5432] }), codes: ['EGRESS_NOT_ALLOWED'] },
+  { name: 'anywhere spelled 0::/0', step: egress({ cidr: '0::/0', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
+  { name: 'anywhere spelled 0.0.0.0/00', step: egress({ cidr: '0.0.0.0/00', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
+  { name: 'a host that is not a DNS name under a data glob', step: egress({ host: 'a_b.amazonaws.com', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
+  { name: 'a wildcard host under a data glob', step: egress({ host: '*.amazonaws.com', ports: [443] }), codes: ['EGRESS_WILDCARD_HOST'] },
   { name: 'one good, one bad destination', step: egress({ host: 'api.github.com', ports: [443] }, { host: 'pastebin.com', ports: [443] }), codes: ['EGRESS_NOT_ALLOWED'] },
   { name: 'allowed host, one port not allowed', step: egress({ host: 'api.github.com', ports: [443, 22] }), codes: ['EGRESS_NOT_ALLOWED'] },
   // secrets
