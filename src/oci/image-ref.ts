@@ -15,8 +15,10 @@
  * Normalisation (ParseNormalizedNamed): the first component is a registry when it contains "." or
  * ":", is "localhost", or has upper-case letters (one that has only that is refused: in lower case it
  * would name a Docker Hub namespace); otherwise the image is on docker.io, and a
- * one-component path there is an official image under "library/". "index.docker.io" is an alias of
- * "docker.io". Registry hosts are compared in lower case (DNS is case-insensitive).
+ * one-component path there is an official image under "library/". "index.docker.io",
+ * "registry-1.docker.io" and "registry.hub.docker.com" are aliases of "docker.io". Registry hosts are
+ * compared in lower case (DNS is case-insensitive). Stricter than the grammar: a registry port is
+ * 1-65535 without leading zeros, and never the default :443 (see portProblem).
  */
 export interface ImageRef {
   /** Lower-case registry host with its port: "docker.io", "ghcr.io", "localhost:5000". */
@@ -43,6 +45,28 @@ const REFERENCE = new RegExp(REFERENCE_PATTERN);
 export const ENTRY_PATTERN = `^(?:${DOMAIN}(?:/${COMPONENT})*|${COMPONENT}(?:/${COMPONENT})*)$`;
 const ENTRY = new RegExp(ENTRY_PATTERN);
 
+/**
+ * Host names of Docker Hub: containerd and Docker pull `registry-1.docker.io/library/alpine` and
+ * `registry.hub.docker.com/library/alpine` from the same repository as `alpine`, so they normalise
+ * to "docker.io" (in references and in allow/deny entries). The same set is `docker_hub_aliases` in
+ * policies/kubiya/lib/image.rego (test/unit/settings.test.ts compares them).
+ */
+export const DOCKER_HUB_ALIASES: readonly string[] = ['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'];
+
+/**
+ * Why the port of a registry host is refused, or undefined: a port must be 1..65535 without
+ * leading zeros, and not 443 — HTTPS's default port names the same registry as no port
+ * (`ghcr.io:443/acme/x` is `ghcr.io/acme/x`), so a deny entry `ghcr.io/acme` would not see it.
+ * Refused rather than normalised: the pod would still pull the spelling as written.
+ */
+function portProblem(registry: string): string | undefined {
+  const colon = registry.indexOf(':');
+  if (colon === -1) return undefined;
+  const port = registry.slice(colon + 1);
+  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) return 'a registry port is 1-65535 without leading zeros';
+  return port === '443' ? 'the default port :443 names the same registry as no port: write the registry without it' : undefined;
+}
+
 const MAX_NAME = 255;
 /** Bound before the regex runs (the Rego checks the same): name 255 + tag 129 + digest 136, with room. */
 const MAX_REFERENCE = 1024;
@@ -59,7 +83,7 @@ function split(name: string): { registry: string; repository: string } {
     return { registry: 'docker.io', repository: slash === -1 ? `library/${name}` : name };
   }
   let registry = first.toLowerCase();
-  if (registry === 'index.docker.io') registry = 'docker.io';
+  if (DOCKER_HUB_ALIASES.includes(registry)) registry = 'docker.io';
   const path = name.slice(slash + 1);
   return { registry, repository: registry === 'docker.io' && !path.includes('/') ? `library/${path}` : path };
 }
@@ -75,6 +99,8 @@ export function parseImageRef(text: string): ImageRefResult {
   // "Registry/app" is a registry only by its upper case: in lower case it would be a Docker Hub
   // namespace. Refused rather than guessed (its canonical form would name another image).
   if (registry !== 'docker.io' && !isRegistry(registry)) return { ok: false, reason: 'a registry host told apart only by upper-case letters is ambiguous' };
+  const port = portProblem(registry);
+  if (port !== undefined) return { ok: false, reason: port };
   if (/^[a-f0-9]{64}$/.test(repository.replace(/^library\//, '')) && registry === 'docker.io') return { ok: false, reason: 'a 64-character hexadecimal name is an image ID, not a repository' };
   const tag = m[2] ?? '';
   const digest = m[3] ?? '';
@@ -99,12 +125,13 @@ export function parseImageEntry(text: string): ImageEntry | undefined {
   if (!ENTRY.test(text) || text.length > MAX_NAME) return undefined;
   const slash = text.indexOf('/');
   const first = slash === -1 ? text : text.slice(0, slash);
+  if (isRegistry(first) && portProblem(first.toLowerCase()) !== undefined) return undefined;
   if (slash === -1 && isRegistry(first)) {
     const host = first.toLowerCase();
-    return { registry: host === 'index.docker.io' ? 'docker.io' : host, path: '' };
+    return { registry: DOCKER_HUB_ALIASES.includes(host) ? 'docker.io' : host, path: '' };
   }
   // "docker.io/library" is the namespace of every official image, not the official image "library".
-  if (/^(index\.)?docker\.io\/library$/i.test(text)) return { registry: 'docker.io', path: 'library' };
+  if (text.slice(slash).toLowerCase() === '/library' && ['docker.io', ...DOCKER_HUB_ALIASES].includes(first.toLowerCase())) return { registry: 'docker.io', path: 'library' };
   const { registry, repository } = split(text);
   return { registry, path: repository };
 }

@@ -68,10 +68,38 @@ export interface SettingsIssue {
 export function checkSettings(settings: unknown, fragments: Fragments = {}): Result<unknown> {
   const schema = settingsSchema(fragments);
   if (!schema.ok) return schema;
+  const forbidden = forbiddenKeys(settings, ['kubiya', 'settings']);
   const parsed = schema.value.safeParse(settings);
-  if (parsed.success) return ok(settings);
-  const issues: SettingsIssue[] = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['kubiya', 'settings', ...i.path.map(String)].join('.'), message: i.message }));
+  if (parsed.success && forbidden.length === 0) return ok(settings);
+  const schemaIssues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: ['kubiya', 'settings', ...i.path.map(String)].join('.'), message: keyMessage(i) }));
+  const issues: SettingsIssue[] = [...forbidden, ...schemaIssues].slice(0, 20);
   return fail('POLICY_SETTINGS_INVALID', `policy settings are invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+}
+
+/** A record key's own reason ("this code is always denied ...") rather than zod's generic "Invalid key in record". */
+function keyMessage(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_key' && issue.issues[0] !== undefined ? issue.issues[0].message : issue.message;
+}
+
+/** Keys that name (or reach) a JavaScript object's prototype: refused anywhere in settings. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Every own key named `__proto__`, `constructor` or `prototype`, at any depth (JSON.parse makes
+ * them own keys; zod's record silently skips `__proto__`, so the schema alone would let
+ * `{"enforcement": {"__proto__": "warn"}}` through). At most 20.
+ */
+function forbiddenKeys(value: unknown, path: string[]): SettingsIssue[] {
+  const out: SettingsIssue[] = [];
+  const walk = (v: unknown, at: string[]): void => {
+    if (out.length >= 20 || typeof v !== 'object' || v === null) return;
+    for (const k of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(k)) out.push({ path: [...at, k].join('.'), message: `"${k}" is not allowed as a key` });
+      walk((v as Record<string, unknown>)[k], [...at, k]);
+    }
+  };
+  walk(value, path);
+  return out;
 }
 
 /**

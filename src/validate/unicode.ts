@@ -9,8 +9,11 @@
  * Names shown to people (the workflow's display name) must also be free of control characters and
  * of bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
  * which make a listing read differently from what it holds (CVE-2021-42574, "Trojan Source").
- * Every other name is a DNS label or a C identifier already; arguments and env values may hold any
- * other text.
+ * What runs — `command` and `args` items and plain `env` values, of the step, its sidecars and its
+ * init containers — must be free of the same bidirectional formatting characters (control
+ * characters such as newlines and tabs stay: scripts need them): `audit query`, `kubectl` and
+ * review tools show them, and a reordered command reads differently from what executes.
+ * Every other name is a DNS label or a C identifier already; other strings may hold any other text.
  */
 
 export interface TextIssue {
@@ -22,6 +25,10 @@ export interface TextIssue {
 const MAX_ISSUES = 50;
 // eslint-disable-next-line no-control-regex -- the point is to find control characters
 const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+/** Unicode's Bidi_Control characters: embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), and the marks U+200E, U+200F, U+061C. */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+/** Paths of what runs: command and args items, and plain env values, of a step, its sidecars and its init containers. */
+const RUN_TEXT = /^workflow\.steps\.[0-9]+(\.(sidecars|initContainers)\.[0-9]+)?\.(command\.[0-9]+|args\.[0-9]+|env\.[^.]+)$/;
 
 /** A string as it may appear in a message or an audit record: lone surrogates and NULs escaped. */
 export function printable(s: string): string {
@@ -46,7 +53,9 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
     if (out.length >= MAX_ISSUES) return;
     const at = ['workflow', ...path].join('.');
     if (typeof v === 'string') {
-      const p = problem(v) ?? (shown.has(at) && CONTROL_OR_BIDI.test(v) ? 'must not contain control or bidirectional formatting characters' : undefined);
+      const p = problem(v)
+        ?? (shown.has(at) && CONTROL_OR_BIDI.test(v) ? 'must not contain control or bidirectional formatting characters' : undefined)
+        ?? (RUN_TEXT.test(at) && BIDI.test(v) ? 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs' : undefined);
       if (p !== undefined) out.push({ path: at, message: p });
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, [...path, String(i)]));

@@ -28,6 +28,16 @@ test('helm refuses wrongly typed policy settings (--set-string, forceString, han
     [['--set', 'policy.settings.egress.allowAnyDestinations=true'], '/policy/settings/egress'],
     [['--set', 'policy.settings.images.allowedRegistries[0]=ghcr.io/acme/*'], '/policy/settings/images/allowedRegistries/0'],
     [['--set', 'policy.settings.imagez.x=1'], '/policy/settings'],
+    // REDTEAM findings 8 and 9: a locked code's action (Helm 3.22 names the key but reports it at an
+    // unrelated location, so the key is what is checked), and CIDRs and hosts outside the grammar
+    [['--set', 'policy.settings.enforcement.EGRESS_ANY_DESTINATION=warn'], "invalid propertyName 'EGRESS_ANY_DESTINATION'"],
+    [['--set', 'policy.settings.enforcement.IMAGE_REFERENCE_INVALID=audit'], "invalid propertyName 'IMAGE_REFERENCE_INVALID'"],
+    [['--set', 'policy.settings.enforcement.POLICY_SETTINGS_INVALID=audit'], "invalid propertyName 'POLICY_SETTINGS_INVALID'"],
+    [['--set-json', 'policy.settings.egress.allowed=[{"cidr":"0.0.0.0/99","ports":[443]}]'], '/policy/settings/egress/allowed/0'],
+    [['--set-json', 'policy.settings.egress.allowed=[{"cidr":"0.0.0.0/0","ports":[443]}]'], '/policy/settings/egress/allowed/0'],
+    [['--set-json', 'policy.settings.egress.allowed=[{"host":"...","ports":[443]}]'], '/policy/settings/egress/allowed/0'],
+    [['--set-json', 'policy.settings.egress.allowed=[{"host":"*.*.com","ports":[443]}]'], '/policy/settings/egress/allowed/0'],
+    [['--set-json', 'policy.settings.egress.allowed=[{"host":"db.internal","ports":[5432],"cidrs":["10.0.0.0/33"]}]'], '/policy/settings/egress/allowed/0'],
   ];
   for (const [args, path] of cases) {
     const r = await template(...args);
@@ -40,6 +50,7 @@ test('helm accepts well-typed policy settings', async () => {
   for (const args of [
     ['--set', 'policy.settings.egress.allowAnyDestination=false'],
     ['--set', 'policy.settings.enforcement.SECRET_LITERAL=warn'],
+    ['--set-json', 'policy.settings.egress.allowed=[{"host":"*.example.com","ports":[443]},{"cidr":"2001:db8::/32","ports":[443]},{"host":"db.internal","ports":[5432],"cidrs":["10.1.2.0/24"]}]'],
     ['--set', 'policy.settings.images.allowedRegistries[0]=ghcr.io/acme'],
     ['--set-string', 'policy.settings.resources.maxCpu=4'],
   ]) {

@@ -24,6 +24,8 @@ const CASES: [string, Record<string, unknown>, string][] = [
   ['a secret reference key', { steps: [{ ...step, env: { P: { secretRef: { secret: 'db', key: 'k\udc01' } } } }] }, 'workflow.steps.0.env.P.secretRef.key'],
   ['a NUL in an argument (argv is C strings: the process would see less than the policy)', { steps: [{ ...step, args: ['rm -rf /safe\u0000/../'] }] }, 'workflow.steps.0.args.0'],
   ['a bidi override in the display name (Trojan Source)', { name: 'deploy \u202eved\u202c' }, 'workflow.name'],
+  ['a bidi isolate in an argument (Trojan Source in what runs)', { steps: [{ ...step, args: ['rm -rf /tmp/x \u2066# keep\u2069'] }] }, 'workflow.steps.0.args.0'],
+  ['a bidi override in a sidecar env value', { steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { MODE: '\u202eabc' } }] }] }, 'workflow.steps.0.sidecars.0.env.MODE'],
 ];
 
 

@@ -18,7 +18,8 @@ import fc from 'fast-check';
 import { parseImageRef } from '../../src/oci/image-ref.ts';
 import { NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 import { ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
-import { WRONG_SETTINGS } from '../support/settings-variants.ts';
+import { CIDR_CASES, HOST_CASES, WRONG_SETTINGS } from '../support/settings-variants.ts';
+import { LOCKED_CODES } from '../../src/policy/settings.ts';
 
 /**
  * Issue 14's classes through the compiled WASM (what the runner evaluates), beside the unit tests
@@ -110,6 +111,63 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     }
   });
 
+  /** The decision for `step` with `patch` applied to the policy input after validate (inputs that never went through validate: replay, hand-written). */
+  const decideRaw = (e: PolicyEngine, step: Step, patch: (input: { step: Record<string, unknown> }) => void): Decision => {
+    const wf = validate({ id: 'wf', name: 'n', runId: 'run', steps: [step] });
+    assert.ok(wf.ok);
+    const input = policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)) as unknown as { step: Record<string, unknown> };
+    patch(input);
+    return (e.evaluate(input, 'kubiya/main/decision') as { result: Decision }[])[0]!.result;
+  };
+
+  test('REDTEAM 8: enforcement loaded unchecked cannot downgrade a guard or an egress code (the reported example opened 0.0.0.0/0)', async () => {
+    const enforcement = Object.fromEntries(LOCKED_CODES.map((c) => [c, 'warn']));
+    for (const action of ['warn', 'audit']) {
+      const e = await loadEngine({ ...bundle, data: { kubiya: { settings: merged({ enforcement: Object.fromEntries(Object.keys(enforcement).map((c) => [c, action])) }) } } });
+      const anywhere = decideRaw(e, PROBES[0]!.step, () => undefined);
+      assert.equal(anywhere.allow, false, action);
+      assert.deepEqual(anywhere.violations.map((v) => [v.code, v.action]), [['EGRESS_ANY_DESTINATION', 'deny']]);
+      for (const host of ['pastebin.com', '*.github.com']) {
+        const d = decideRaw(e, { ...PROBES[0]!.step, egress: [{ host, ports: [443] }] }, () => undefined);
+        assert.equal(d.allow, false, `${action} ${host}`);
+        assert.ok(d.violations.every((v) => v.action === 'deny'), JSON.stringify(d.violations));
+      }
+      const invalid = decideRaw(e, { name: 's', image: 'python:3.11', resources: R }, (i) => { i.step.image = 'Evil/Image:1'; });
+      assert.equal(invalid.allow, false);
+      assert.deepEqual(invalid.violations.map((v) => [v.code, v.action]), [['IMAGE_REFERENCE_INVALID', 'deny']]);
+    }
+    // unchecked settings that the policy itself flags stay denied even when told to audit the flag
+    const bad = await loadEngine({ ...bundle, data: { kubiya: { settings: merged({ images: { deniedImages: ['ghcr.io/acme/*'] }, enforcement: { POLICY_SETTINGS_INVALID: 'audit' } }) } } });
+    assert.equal(decideRaw(bad, { name: 's', image: 'python:3.11', resources: R }, () => undefined).allow, false);
+    // a code that is not locked still follows enforcement
+    const warnDenied = await loadEngine({ ...bundle, data: { kubiya: { settings: merged({ images: { deniedImages: ['docker.io/library/python'] }, enforcement: { IMAGE_DENIED: 'warn' } }) } } });
+    assert.equal(decideRaw(warnDenied, { name: 's', image: 'python:3.11', resources: R }, () => undefined).allow, true);
+  });
+
+  test('REDTEAM 9: a malformed or /0 CIDR, or a host that is not a DNS name, in unchecked data denies every step and never reaches the egress list', async () => {
+    for (const entry of [
+      { cidr: '0.0.0.0/99', ports: [443] }, { cidr: '10.0.0.1/8', ports: [443] }, { host: '...', ports: [443] }, { host: '*.*.com', ports: [443] },
+      { host: 'api.github.com', ports: [443], cidrs: ['0.0.0.0/0'] }, { host: 'api.github.com', ports: [443], cidrs: ['10.0.0.0/33'] },
+    ]) {
+      const e = await loadEngine({ ...bundle, data: { kubiya: { settings: merged({ egress: { allowed: [entry, { host: 'api.github.com', ports: [443] }] } }) } } });
+      const d = decideRaw(e, { name: 's', image: 'python:3.11', resources: R, egress: [{ host: 'api.github.com', ports: [443] }] }, () => undefined);
+      assert.equal(d.allow, false, JSON.stringify(entry));
+      assert.ok(d.violations.some((v) => v.code === 'POLICY_SETTINGS_INVALID'), JSON.stringify(d.violations));
+      assert.ok(!JSON.stringify(d.egress).includes('0.0.0.0/0') && !JSON.stringify(d.egress).includes('/33'), JSON.stringify(d.egress));
+    }
+  });
+
+  test('REDTEAM 10: a deny entry sees Docker Hub through every host name, and :443 cannot slip past it', async () => {
+    const deny = await loadEngine({ ...bundle, data: { kubiya: { settings: merged({ images: { allowedRegistries: ['docker.io', 'registry-1.docker.io', 'registry.hub.docker.com', 'ghcr.io'], deniedImages: ['docker.io/library/alpine', 'ghcr.io/acme'] } }) } } });
+    for (const image of ['registry-1.docker.io/library/alpine:3.19.1', 'registry.hub.docker.com/alpine:3.19.1', `Registry-1.Docker.IO/alpine@sha256:${'b'.repeat(64)}`]) {
+      assert.deepEqual(decide(deny, { name: 's', image, resources: R }).codes, ['IMAGE_DENIED'], image);
+    }
+    for (const image of ['ghcr.io:443/acme/x:1', 'GHCR.IO:443/acme/x:1', 'ghcr.io:0443/acme/x:1']) {
+      const d = decideRaw(deny, { name: 's', image: 'python:3.11', resources: R }, (i) => { i.step.image = image; });
+      assert.deepEqual(d.violations.map((v) => v.code), ['IMAGE_REFERENCE_INVALID'], image);
+    }
+  });
+
   test('deny and allow entries match every spelling, on path boundaries (the reported examples)', async () => {
     const withImages = async (images: unknown) => loadEngine({ ...bundle, data: { kubiya: { settings: merged({ images }) } } });
     const deny = await withImages({ deniedImages: ['docker.io/library/alpine'] });
@@ -142,11 +200,13 @@ describe('issue 14 classes through the compiled WASM policy', () => {
         'entries := {e: p | some e in input.entries; p := lib.parse_image_entry(e)}',
         'values := {t: ids | some t in input.values; ids := sort([p.id | some p in secrets.value_patterns; regex.match(p.pattern, t)])}',
         'names := {n: ids | some n in input.names; ids := sort([p.id | some p in secrets.name_patterns; regex.match(p.pattern, n)])}',
+        'cidrs := {c: v | some c in input.cidrs; v := lib.valid_cidr(c)}',
+        'hosts := {h: v | some h in input.hosts; v := lib.valid_host(h)}',
         '',
       ].join('\n'));
       const caps = await wasmCapabilities(opa, join(work, 'caps.json'));
       const out = join(work, 'probe.tar.gz');
-      await run(opa, ['build', '-t', 'wasm', '-e', 'probe/parsed', '-e', 'probe/matches', '-e', 'probe/entries', '-e', 'probe/values', '-e', 'probe/names', '--capabilities', caps, '--revision', 'probe', '--ignore', '*_test.rego', '-o', out, dir]);
+      await run(opa, ['build', '-t', 'wasm', '-e', 'probe/parsed', '-e', 'probe/matches', '-e', 'probe/entries', '-e', 'probe/values', '-e', 'probe/names', '-e', 'probe/cidrs', '-e', 'probe/hosts', '--capabilities', caps, '--revision', 'probe', '--ignore', '*_test.rego', '-o', out, dir]);
       probe = await loadEngine(await readBundle(out));
     });
     const result = <T>(entrypoint: string, input: unknown): T => (probe.evaluate(input, entrypoint) as { result: T }[])[0]!.result;
@@ -188,6 +248,13 @@ describe('issue 14 classes through the compiled WASM policy', () => {
         for (const r of c.covers) assert.ok(got.has(`${c.entry} ${r}`), `${c.entry} covers ${r}`);
         for (const r of c.misses) assert.ok(!got.has(`${c.entry} ${r}`), `${c.entry} misses ${r}`);
       }
+    });
+
+    test(`the egress grammar in Rego agrees with the schema's table: ${CIDR_CASES.length} CIDRs, ${HOST_CASES.length} hosts`, () => {
+      const cidrs = result<Record<string, boolean>>('probe/cidrs', { cidrs: CIDR_CASES.map((c) => c.cidr) });
+      for (const c of CIDR_CASES) assert.equal(cidrs[c.cidr] === true, c.valid, JSON.stringify(c.cidr));
+      const hosts = result<Record<string, boolean>>('probe/hosts', { hosts: HOST_CASES.map((h) => h.host) });
+      for (const h of HOST_CASES) assert.equal(hosts[h.host] === true, h.valid, JSON.stringify(h.host));
     });
 
     test(`the default credential patterns in RE2 (WASM) agree with the table: ${VALUE_CASES.length} values, ${NAME_CASES.length} env names`, () => {

@@ -24,6 +24,28 @@ export const REF_CASES: readonly RefCase[] = [
   { ref: 'index.docker.io/library/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
   { ref: 'index.docker.io/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
   { ref: 'INDEX.DOCKER.IO/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
+  // the other Docker Hub host names (REDTEAM finding 10): the same repositories
+  { ref: 'registry-1.docker.io/library/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1', registry: 'docker.io', repository: 'library/alpine' },
+  { ref: 'registry-1.docker.io/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
+  { ref: 'registry.hub.docker.com/library/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
+  { ref: 'registry.hub.docker.com/alpine:3.19.1', canonical: 'docker.io/library/alpine:3.19.1' },
+  { ref: `Registry-1.Docker.IO/alpine@${SHA}`, canonical: `docker.io/library/alpine@${SHA}` },
+  { ref: 'registry-1.docker.io/amazon/aws-cli:2', canonical: 'docker.io/amazon/aws-cli:2', repository: 'amazon/aws-cli' },
+  { ref: 'hub.docker.com/alpine:3', canonical: 'hub.docker.com/alpine:3', registry: 'hub.docker.com' },
+  // registry ports: the default :443 is refused (it is the same registry as no port, and a deny
+  // entry must not be bypassed by it); other ports 1..65535 without leading zeros are registries of their own
+  { ref: 'ghcr.io:443/acme/x:1', canonical: null },
+  { ref: 'GHCR.IO:443/acme/x:1', canonical: null },
+  { ref: 'docker.io:443/library/alpine:3', canonical: null },
+  { ref: 'registry-1.docker.io:443/library/alpine:3', canonical: null },
+  { ref: 'ghcr.io:0443/acme/x:1', canonical: null },
+  { ref: 'ghcr.io:00443/acme/x:1', canonical: null },
+  { ref: 'ghcr.io:0/acme/x:1', canonical: null },
+  { ref: 'ghcr.io:65536/acme/x:1', canonical: null },
+  { ref: 'ghcr.io:99999/acme/x:1', canonical: null },
+  { ref: 'ghcr.io:8443/acme/x:1', canonical: 'ghcr.io:8443/acme/x:1', registry: 'ghcr.io:8443' },
+  { ref: 'localhost:65535/x:1', canonical: 'localhost:65535/x:1', registry: 'localhost:65535' },
+  { ref: 'localhost:1/x:1', canonical: 'localhost:1/x:1', registry: 'localhost:1' },
   { ref: 'alpine', canonical: 'docker.io/library/alpine:latest', tag: '', digest: '' },
   { ref: `alpine@${SHA}`, canonical: `docker.io/library/alpine@${SHA}`, tag: '', digest: SHA },
   { ref: `library/alpine@${SHA}`, canonical: `docker.io/library/alpine@${SHA}` },
@@ -109,9 +131,15 @@ export const ENTRY_CASES: readonly EntryCase[] = [
   { entry: 'docker.io/library', covers: ['alpine:3', 'python:3.11', 'index.docker.io/library/nginx:1'], misses: ['amazon/aws-cli:2', 'ghcr.io/library/x:1'] },
   { entry: 'docker.io', covers: ['alpine:3', 'amazon/aws-cli:2', 'index.docker.io/x/y:1'], misses: ['ghcr.io/x:1', 'docker.io.evil.com/x:1'] },
   { entry: 'index.docker.io', covers: ['alpine:3', 'docker.io/x/y:1'], misses: ['ghcr.io/x:1'] },
+  { entry: 'registry-1.docker.io', covers: ['alpine:3', 'docker.io/x/y:1', 'registry.hub.docker.com/x/y:1'], misses: ['ghcr.io/x:1', 'hub.docker.com/x:1'] },
+  { entry: 'registry.hub.docker.com/library', covers: ['alpine:3', 'registry-1.docker.io/library/nginx:1'], misses: ['amazon/aws-cli:2'] },
+  // a deny entry for Docker Hub's alpine sees it through every Docker Hub host name (REDTEAM finding 10)
+  { entry: 'docker.io/library/alpine', covers: ['registry-1.docker.io/library/alpine:3', 'registry.hub.docker.com/alpine:3', `Registry-1.Docker.IO/alpine@${SHA}`], misses: ['hub.docker.com/alpine:3'] },
+  { entry: 'registry-1.docker.io/alpine', covers: ['alpine:3', 'index.docker.io/library/alpine:3'], misses: ['alpine/git:2'] },
+  { entry: 'ghcr.io:8443', covers: ['ghcr.io:8443/acme/x:1'], misses: ['ghcr.io/acme/x:1'] },
   { entry: 'localhost:5000', covers: ['localhost:5000/app:1'], misses: ['localhost/app:1', 'localhost:5001/app:1'] },
   { entry: 'amazon/aws-cli', covers: ['amazon/aws-cli:2.17.0', 'docker.io/amazon/aws-cli:2'], misses: ['amazon/aws-cli-v2:1', 'amazon/other:1'] },
 ];
 
 /** Not entries: the settings schema refuses them, and the Rego never matches with them. */
-export const BAD_ENTRIES: readonly string[] = ['ghcr.io/acme/*', 'ghcr.io/acme/tool:1.0', `alpine@${SHA}`, 'ghcr.io/Acme', 'ghcr.io/acme/', '', 'ghcr.io//acme', 'https://ghcr.io/acme', 'ghcr.io/acme/../x'];
+export const BAD_ENTRIES: readonly string[] = ['ghcr.io:443', 'ghcr.io:443/acme', 'docker.io:443/library', 'ghcr.io:0443/acme', 'ghcr.io:65536', 'ghcr.io/acme/*', 'ghcr.io/acme/tool:1.0', `alpine@${SHA}`, 'ghcr.io/Acme', 'ghcr.io/acme/', '', 'ghcr.io//acme', 'https://ghcr.io/acme', 'ghcr.io/acme/../x'];

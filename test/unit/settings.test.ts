@@ -6,9 +6,10 @@ import fc from 'fast-check';
 import { parse } from 'yaml';
 import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
-import { ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
+import { DOCKER_HUB_ALIASES, ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
+import { cidrProblem, HOST_PATTERN, hostProblem, IPV4_CIDR_PATTERN, IPV6_CIDR_PATTERN, LOCKED_CODES } from '../../src/policy/settings.ts';
 import { checkFragments, checkPolicyData, checkSettings, settingsJsonSchema } from '../../src/policy/settings-schema.ts';
-import { WRONG_SETTINGS } from '../support/settings-variants.ts';
+import { CIDR_CASES, HOST_CASES, WRONG_SETTINGS } from '../support/settings-variants.ts';
 
 
 test(`settings schema: ${WRONG_SETTINGS.length} wrongly typed settings are each refused with their path`, () => {
@@ -86,4 +87,60 @@ test('the Rego parses image references and entries with the same expressions as 
   const rego = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'image.rego'), 'utf8');
   assert.ok(rego.includes(`image_reference_pattern := \`${REFERENCE_PATTERN}\``));
   assert.ok(rego.includes(`image_entry_pattern := \`${ENTRY_PATTERN}\``));
+});
+
+/** The Rego set literal named `name` in `rego` (one quoted string per element), sorted. */
+function regoSet(rego: string, name: string): string[] {
+  const m = new RegExp(`^${name} := \\{([^}]*)\\}`, 'm').exec(rego);
+  assert.ok(m, `${name} is a set literal`);
+  return [...m[1]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]!).sort();
+}
+
+test('the Rego and the schema share one list of locked codes, one list of Docker Hub host names and the same network grammar', async () => {
+  const lib = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'lib.rego'), 'utf8');
+  assert.deepEqual(regoSet(lib, 'locked_codes'), [...LOCKED_CODES].sort());
+  const image = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'image.rego'), 'utf8');
+  assert.deepEqual(regoSet(image, 'docker_hub_aliases'), [...DOCKER_HUB_ALIASES].sort());
+  const net = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'net.rego'), 'utf8');
+  assert.ok(net.includes(`ipv4_cidr_pattern := \`${IPV4_CIDR_PATTERN}\``));
+  assert.ok(net.includes(`ipv6_cidr_pattern := \`${IPV6_CIDR_PATTERN}\``));
+  assert.ok(net.includes(`host_pattern := \`${HOST_PATTERN}\``));
+});
+
+// REDTEAM finding 8: an enforcement key for a guard or egress code, or a prototype key anywhere.
+test(`enforcement cannot downgrade the ${LOCKED_CODES.length} locked codes, and prototype keys are refused at any depth`, () => {
+  for (const code of LOCKED_CODES) {
+    for (const a of ['warn', 'audit', 'deny']) {
+      const r = checkSettings({ enforcement: { [code]: a } });
+      assert.equal(r.ok, false, `${code}: ${a}`);
+      assert.match(r.error.message, new RegExp(`kubiya\\.settings\\.enforcement\\.${code}: this code is always denied`));
+    }
+  }
+  assert.ok(checkSettings({ enforcement: { IMAGE_DENIED: 'warn', SECRET_LITERAL: 'audit', EGRESS_HOST_UNPINNED_X: 'warn' } }).ok);
+  for (const [text, path] of [
+    ['{"enforcement":{"__proto__":"warn"}}', 'kubiya.settings.enforcement.__proto__'],
+    ['{"enforcement":{"IMAGE_DENIED":"warn","__proto__":{"IMAGE_REFERENCE_INVALID":"audit"}}}', 'kubiya.settings.enforcement.__proto__'],
+    ['{"__proto__":{"egress":{"allowAnyDestination":true}}}', 'kubiya.settings.__proto__'],
+    ['{"constructor":{}}', 'kubiya.settings.constructor'],
+    ['{"egress":{"prototype":{}}}', 'kubiya.settings.egress.prototype'],
+    ['{"egress":{"allowed":[{"host":"a.example.com","ports":[443],"__proto__":{"cidr":"10.0.0.0/8"}}]}}', 'kubiya.settings.egress.allowed.0.__proto__'],
+    ['{"timeouts":{"__proto__":{"required":false}}}', 'kubiya.settings.timeouts.__proto__'],
+  ] as const) {
+    const r = checkSettings(JSON.parse(text), { timeouts: { type: 'object', additionalProperties: false, properties: { required: { type: 'boolean' } } } });
+    assert.equal(r.ok, false, text);
+    assert.ok((r.error.details as { issues: { path: string }[] }).issues.some((i) => i.path === path), `${text}: ${r.error.message}`);
+  }
+});
+
+// REDTEAM finding 9: one grammar for CIDRs and hosts, with the reason for each refusal.
+test(`egress grammar: ${CIDR_CASES.length} CIDRs and ${HOST_CASES.length} hosts, accepted or refused as the table says, in allowed[] and in pinned cidrs`, () => {
+  for (const c of CIDR_CASES) {
+    assert.equal(cidrProblem(c.cidr) === undefined, c.valid, `${c.cidr}: ${cidrProblem(c.cidr) ?? 'valid'}`);
+    assert.equal(checkSettings({ egress: { allowed: [{ cidr: c.cidr, ports: [443] }] } }).ok, c.valid, `allowed cidr ${c.cidr}`);
+    assert.equal(checkSettings({ egress: { allowed: [{ host: 'db.internal', ports: [5432], cidrs: [c.cidr] }] } }).ok, c.valid, `pinned cidr ${c.cidr}`);
+  }
+  for (const h of HOST_CASES) {
+    assert.equal(hostProblem(h.host) === undefined, h.valid, `${h.host}: ${hostProblem(h.host) ?? 'valid'}`);
+    assert.equal(checkSettings({ egress: { allowed: [{ host: h.host, ports: [443] }] } }).ok, h.valid, `host ${h.host}`);
+  }
 });

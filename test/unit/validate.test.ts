@@ -57,7 +57,21 @@ for (const [name, claim, path] of rejects) {
 // Issue 14 §5: text that cannot be stored faithfully is refused before the schema (VALIDATE_UNICODE).
 const unicode: [string, unknown, string | undefined][] = [
   ['an emoji (a well-formed pair) in an argument', wf({ steps: [{ ...step, args: ['ok 😀'] }] }), undefined],
-  ['a bidi override in an argument (text, not a name)', wf({ steps: [{ ...step, args: ['\u202eabc'] }] }), undefined],
+  // REDTEAM finding 16 (Trojan Source): bidi formatting characters in what runs, in every container kind
+  ...['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'].flatMap((c): [string, unknown, string][] => {
+    const hex = c.charCodeAt(0).toString(16).toUpperCase();
+    return [
+      [`U+${hex} in an argument`, wf({ steps: [{ ...step, args: [`rm -rf /tmp/x ${c}# keep`] }] }), 'workflow.steps.0.args.0'],
+      [`U+${hex} in a command word`, wf({ steps: [{ ...step, command: ['sh', '-c', `echo ok${c}`] }] }), 'workflow.steps.0.command.2'],
+      [`U+${hex} in an env value`, wf({ steps: [{ ...step, env: { MODE: `a${c}b` } }] }), 'workflow.steps.0.env.MODE'],
+    ];
+  }),
+  ['a bidi override in a sidecar argument', wf({ steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', args: ['\u202eabc'] }] }] }), 'workflow.steps.0.sidecars.0.args.0'],
+  ['an isolate in an init container command', wf({ steps: [{ ...step, initContainers: [{ name: 'i', image: 'alpine:3', command: ['a\u2066b'] }] }] }), 'workflow.steps.0.initContainers.0.command.0'],
+  ['an isolate in a sidecar env value', wf({ steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { A: '\u2067x' } }] }] }), 'workflow.steps.0.sidecars.0.env.A'],
+  ['newlines and tabs in a script argument (controls that scripts need)', wf({ steps: [{ ...step, args: ['set -e\n\techo ok\n'] }] }), undefined],
+  ['Hebrew and Arabic letters in an argument (right-to-left text, no formatting characters)', wf({ steps: [{ ...step, args: ['שלום', 'مرحبا'] }] }), undefined],
+  ['a bidi override in a dependsOn entry is a schema matter, not this rule', wf({ steps: [{ ...step, dependsOn: ['\u202eabc'] }] }), undefined],
   ['CJK in the display name', wf({ name: '週報' }), undefined],
   ['a lone high surrogate at the end of an argument', wf({ steps: [{ ...step, args: ['ab\udbff'] }] }), 'workflow.steps.0.args.0'],
   ['a lone low surrogate in a dependsOn entry', wf({ steps: [{ ...step, dependsOn: ['\udc00'] }] }), 'workflow.steps.0.dependsOn.0'],

@@ -1,6 +1,6 @@
 # Image references parsed by the distribution/reference grammar and normalised as
-# ParseNormalizedNamed does (docker.io/library/..., index.docker.io is docker.io), and the
-# allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
+# ParseNormalizedNamed does (docker.io/library/...; index.docker.io, registry-1.docker.io and
+# registry.hub.docker.com are docker.io; a registry port of :443 is refused), and the allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
 # is in src/oci/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
 package kubiya.lib
 
@@ -22,6 +22,7 @@ parse_image(ref) := r if {
 	named := image_split(m[1])
 	not image_id_name(named)
 	not ambiguous_registry(named.registry)
+	port_ok(named.registry)
 	r := {
 		"registry": named.registry,
 		"repository": named.repository,
@@ -74,9 +75,25 @@ is_registry_component("localhost")
 
 is_registry_component(first) if lower(first) != first
 
-dealias("index.docker.io") := "docker.io"
+# Host names of Docker Hub (DOCKER_HUB_ALIASES in src/oci/image-ref.ts): the same repositories as docker.io.
+docker_hub_aliases := {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 
-dealias(host) := host if host != "index.docker.io"
+docker_hub_library := {concat("", [h, "/library"]) | some h in docker_hub_aliases} | {"docker.io/library"}
+
+dealias(host) := "docker.io" if host in docker_hub_aliases
+
+dealias(host) := host if not host in docker_hub_aliases
+
+# port_ok(registry): no port, or a port 1..65535 without leading zeros that is not the default
+# :443 (which names the same registry as no port, so a deny entry would not see it: refused).
+port_ok(registry) if not contains(registry, ":")
+
+port_ok(registry) if {
+	port := split(registry, ":")[1]
+	regex.match(`^[1-9][0-9]{0,4}$`, port)
+	to_number(port) <= 65535
+	port != "443"
+}
 
 # image_split(name) is the registry and repository of a name without tag or digest.
 image_split(name) := {"registry": "docker.io", "repository": concat("/", ["library", name])} if not contains(name, "/")
@@ -111,20 +128,22 @@ parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
 	regex.match(image_entry_pattern, e)
 	not contains(e, "/")
 	is_registry_component(e)
+	port_ok(lower(e))
 }
 
 parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
 	is_string(e)
-	lower(e) in {"docker.io/library", "index.docker.io/library"}
+	lower(e) in docker_hub_library
 }
 
 parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
 	is_string(e)
 	count(e) <= 255
 	regex.match(image_entry_pattern, e)
-	not lower(e) in {"docker.io/library", "index.docker.io/library"}
+	not lower(e) in docker_hub_library
 	not image_host_only(e)
 	named := image_split(e)
+	port_ok(named.registry)
 }
 
 image_host_only(e) if {

@@ -5,7 +5,10 @@ import data.kubiya.lib
 sha := concat("", ["sha256:", concat("", [c | some _ in numbers.range(1, 64); c := "a"])])
 
 test_official_image_spellings_are_one_repository if {
-	every ref in ["alpine:3.19.1", "library/alpine:3.19.1", "docker.io/alpine:3.19.1", "docker.io/library/alpine:3.19.1", "index.docker.io/library/alpine:3.19.1"] {
+	every ref in [
+		"alpine:3.19.1", "library/alpine:3.19.1", "docker.io/alpine:3.19.1", "docker.io/library/alpine:3.19.1", "index.docker.io/library/alpine:3.19.1",
+		"registry-1.docker.io/library/alpine:3.19.1", "registry.hub.docker.com/alpine:3.19.1", "Registry-1.Docker.IO/alpine:3.19.1",
+	] {
 		lib.parse_image(ref).canonical == "docker.io/library/alpine:3.19.1"
 	}
 }
@@ -49,4 +52,28 @@ test_entries_match_on_path_boundaries if {
 	alpine := lib.parse_image_entry("docker.io/library/alpine")
 	lib.image_entry_matches(alpine, lib.parse_image("alpine:3"))
 	not lib.image_entry_matches(alpine, lib.parse_image("alpine/git:2"))
+}
+
+# The default port names the same registry as no port: refused, so "ghcr.io:443/acme/x" cannot
+# slip past a deny entry "ghcr.io/acme"; other ports are other registries, within 1..65535.
+test_registry_ports if {
+	lib.parse_image("ghcr.io:8443/acme/x:1").registry == "ghcr.io:8443"
+	lib.parse_image("localhost:65535/x:1").registry == "localhost:65535"
+	lib.parse_image_entry("ghcr.io:8443/acme") == {"registry": "ghcr.io:8443", "path": "acme"}
+	every ref in ["ghcr.io:443/acme/x:1", "GHCR.IO:443/acme/x:1", "docker.io:443/alpine:3", "ghcr.io:0443/acme/x:1", "ghcr.io:65536/x:1", "ghcr.io:0/x:1", "localhost:00/x:1"] {
+		not lib.parse_image(ref)
+	}
+	every e in ["ghcr.io:443", "ghcr.io:443/acme", "docker.io:443/library", "ghcr.io:0443"] {
+		not lib.parse_image_entry(e)
+	}
+}
+
+test_docker_hub_alias_entries if {
+	lib.parse_image_entry("registry-1.docker.io/alpine") == {"registry": "docker.io", "path": "library/alpine"}
+	every e in ["registry-1.docker.io", "registry.hub.docker.com", "index.docker.io", "docker.io"] {
+		lib.parse_image_entry(e) == {"registry": "docker.io", "path": ""}
+	}
+	every e in ["registry-1.docker.io/library", "registry.hub.docker.com/library"] {
+		lib.parse_image_entry(e) == {"registry": "docker.io", "path": "library"}
+	}
 }

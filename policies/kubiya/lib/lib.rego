@@ -50,10 +50,28 @@ has_key(obj, key) if {
 
 actions := {"deny", "warn", "audit"}
 
+# locked_codes are the codes whose action is always "deny", whatever enforcement says (the
+# settings schema refuses enforcement keys for them; this is defence in depth for unchecked data).
+# Guards: POLICY_SETTINGS_MISSING and POLICY_SETTINGS_INVALID (the policy cannot read its own
+# settings), IMAGE_REFERENCE_INVALID (an image the grammar refuses is seen by no allow or deny
+# entry). Grants: the EGRESS_* codes, because the decision's egress list is what the runner opens
+# in the step's NetworkPolicy, so a "warn" on them is not a dry run but an open door. The same list
+# is LOCKED_CODES in src/policy/settings.ts (test/unit/settings.test.ts compares them).
+locked_codes := {
+	"EGRESS_ANY_DESTINATION",
+	"EGRESS_NOT_ALLOWED",
+	"EGRESS_WILDCARD_HOST",
+	"IMAGE_REFERENCE_INVALID",
+	"POLICY_SETTINGS_INVALID",
+	"POLICY_SETTINGS_MISSING",
+}
+
 # action(code) is the enforcement action of a violation code: "deny" unless
 # data.kubiya.settings.enforcement says exactly "warn" or "audit" (Gatekeeper's enforcement
-# actions). Anything else ("Deny", "dryrun", "deny ", null, a number) reads as "deny".
+# actions) and the code is not locked. Anything else ("Deny", "dryrun", "deny ", null, a number)
+# reads as "deny".
 action(code) := a if {
+	not code in locked_codes
 	a := section("enforcement")[code]
 	a in actions
 } else := "deny"

@@ -52,6 +52,17 @@ test_action_strict if {
 	}
 }
 
+# Guard and egress codes are never downgraded, whatever the (unchecked) data says.
+test_locked_codes_are_always_deny if {
+	count(lib.locked_codes) == 6
+	lib.action("IMAGE_DENIED") == "warn" with data.kubiya.settings as {"enforcement": {"IMAGE_DENIED": "warn"}}
+	every code in lib.locked_codes {
+		every a in ["warn", "audit", "deny"] {
+			lib.action(code) == "deny" with data.kubiya.settings as {"enforcement": {code: a}}
+		}
+	}
+}
+
 test_relaxing_flags_are_strict if {
 	lib.enabled({"f": true}, "f")
 	not lib.enabled({}, "f")

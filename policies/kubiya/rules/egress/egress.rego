@@ -11,11 +11,33 @@ import data.kubiya.lib
 
 settings := lib.section("egress")
 
-allowed := lib.list(settings, "allowed")
+# Only entries the grammar accepts (lib.valid_host, lib.valid_cidr) allow anything; any other entry
+# denies every step with POLICY_SETTINGS_INVALID (below), so unchecked data can never put a
+# malformed or "/0" CIDR into a NetworkPolicy, nor a glob that is not a DNS name into a match.
+allowed := [a | some a in lib.list(settings, "allowed"); valid_entry(a)]
+
+valid_entry(a) if {
+	lib.valid_host(a.host)
+	not lib.has_key(a, "cidr")
+	is_array(object.get(a, "cidrs", []))
+	every c in object.get(a, "cidrs", []) {
+		lib.valid_cidr(c)
+	}
+}
+
+valid_entry(a) if {
+	lib.valid_cidr(a.cidr)
+	not lib.has_key(a, "host")
+	not lib.has_key(a, "cidrs")
+}
 
 any_destination := {"0.0.0.0/0", "::/0"}
 
+# A step's own host and CIDR must be in the same grammar as data's (a wildcard host the step asks
+# for is matched like any other: "*.github.com" needs an entry that covers it, such as
+# "*.github.com"; a host such as "**.x.com" or "a_b.x.com" is not a name and matches nothing).
 host_allowed(host, ports) if {
+	lib.valid_host(host)
 	some a in allowed
 	is_string(a.host)
 	glob.match(lower(a.host), ["."], lower(host))
@@ -23,6 +45,7 @@ host_allowed(host, ports) if {
 }
 
 cidr_allowed(cidr, ports) if {
+	lib.valid_cidr(cidr)
 	some a in allowed
 	net.cidr_contains(a.cidr, cidr)
 	ports_covered(ports, a.ports)
@@ -51,7 +74,6 @@ violations contains v if {
 violations contains v if {
 	some i, d in input.step.egress
 	is_string(d.host)
-	not contains(d.host, "*")
 	not host_allowed(d.host, d.ports)
 	v := lib.violation("egress", "EGRESS_NOT_ALLOWED", sprintf("step.egress[%d]", [i]), sprintf("egress to %s on ports %v is not allowed", [d.host, d.ports]))
 }
@@ -62,6 +84,14 @@ violations contains v if {
 	not d.cidr in any_destination
 	not cidr_allowed(d.cidr, d.ports)
 	v := lib.violation("egress", "EGRESS_NOT_ALLOWED", sprintf("step.egress[%d]", [i]), sprintf("egress to %s on ports %v is not allowed", [d.cidr, d.ports]))
+}
+
+# An entry of egress.allowed the grammar refuses denies every step (see allowed above).
+violations contains v if {
+	some i, a in lib.list(settings, "allowed")
+	not valid_entry(a)
+	msg := sprintf("egress.allowed[%d] is not {host, ports, cidrs?} with a DNS name and CIDRs, or {cidr, ports} with a CIDR (prefix above 0, host bits zero)", [i])
+	v := lib.violation("egress", "POLICY_SETTINGS_INVALID", "", msg)
 }
 
 # The destinations the step may reach, for its NetworkPolicy (main's decision carries them): each
