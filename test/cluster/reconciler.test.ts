@@ -9,6 +9,7 @@ import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
 import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
@@ -65,7 +66,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       ],
     });
     assert.equal(report.phase, 'Failed');
-    const status = await statusOf(`wr-rec-${jti}`);
+    const status = await statusOf(runName(`rec-${jti}`));
     const by = Object.fromEntries(status.steps.map((s) => [s.name, s]));
     assert.deepEqual([by.slow?.phase, by.slow?.code, by.slow?.reason], ['Failed', 'STEP_DEADLINE_EXCEEDED', 'DeadlineExceeded']);
     assert.deepEqual([by.oom?.phase, by.oom?.code, by.oom?.reason, by.oom?.exitCode], ['Failed', 'STEP_FAILED', 'OOMKilled', 137]);
@@ -139,7 +140,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       await waitFor('the quota controller to count', async () => (await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard?.pods === '0', 20_000);
       const report = await submit(r, 'quota-runner', { id: 'quota', name: 'quota', runId: 'quota', steps: [step('refused'), step('never')] });
       assert.equal(report.phase, 'Failed');
-      const status = await statusOf(`wr-rec-${jti}`);
+      const status = await statusOf(runName(`rec-${jti}`));
       assert.equal(status.steps[0]?.code, 'CREATE_REJECTED');
       assert.match(status.steps[0]?.message ?? '', /quota/i, 'the API server\'s reason is in the status');
       assert.equal(status.steps[1]?.phase, 'Skipped');
