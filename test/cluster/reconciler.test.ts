@@ -78,7 +78,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     const left = (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/run=failures' })).items.map((p) => p.metadata?.labels?.['kubiya.ai/step']).sort();
     assert.deepEqual(left, ['exits', 'oom']);
     const records = await readAuditLog(join(env.work, 'audit-fail-runner'));
-    assert.deepEqual(records.filter((x) => x.stage === 'finish').map((x) => x.code).sort(), ['STEP_DEADLINE_EXCEEDED', 'STEP_FAILED', 'STEP_FAILED', 'STEP_START_FAILED']);
+    assert.deepEqual(records.filter((x) => x.stage === 'finish').map((x) => x.code).sort(), ['STEP_DEADLINE_EXCEEDED', 'STEP_FAILED', 'STEP_FAILED', 'STEP_SKIPPED', 'STEP_START_FAILED']);
   });
 
   test('dependsOn: two branches run at the same time and a join waits for both; each step has its own egress NetworkPolicy', async () => {
