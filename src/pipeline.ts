@@ -230,7 +230,8 @@ async function validated(claims: AssignmentClaims, audit: Auditor, ref: { id: st
  * pass (no status yet) the verify and validate passes are recorded, and the claim check is applied
  * — an older WorkflowRun of this runner with the same run id fails this one with
  * ASSIGNMENT_RUN_ID_REUSED, audited, nothing created — so a run made by hand from a genuine,
- * never-admitted token runs only as a delivered one would, fully recorded.
+ * never-admitted token runs only as a delivered one would, fully recorded. A passed claim check is
+ * not recorded again: a claim pass is the control plane's `Accepted` event, sent once, by intake.
  * TRUSTED_KEYS_UNAVAILABLE: the store could not be read (the caller retries; nothing is recorded).
  */
 async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
@@ -266,7 +267,6 @@ async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): P
       const error = { code: 'ASSIGNMENT_RUN_ID_REUSED', message: `run id ${obj.runId} is already used by WorkflowRun ${reused}: a second run with one run id is refused` } as const;
       return rejected(await audit.denied('claim', error, { workflow: run.value.ref }), error);
     }
-    await audit.passed('claim', `run ${obj.name} accepted on its first reconcile (no older WorkflowRun has run id ${obj.runId})`, { workflow: run.value.ref });
   }
   return ok({ ...run.value, name: obj.name, uid: obj.uid });
 }

@@ -9,8 +9,8 @@
  * if that version had reconciled them (they have a status).
  *
  * (3) The class: WorkflowRun `create` is equivalent to intake. A run the reconciler has never seen
- * (no status) gets verify, validate and claim records, and intake's claim check (run id reuse)
- * applies; a copied token still gets VERIFY_RUN_MISMATCH; labels must be the token's.
+ * (no status) gets verify and validate records, and intake's claim check (run id reuse) applies,
+ * its refusal audited; a copied token still gets VERIFY_RUN_MISMATCH; labels must be the token's.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -111,7 +111,7 @@ describe('(7) run names are injective in the jti', () => {
 });
 
 describe('(3) a WorkflowRun made by hand is admitted as intake would admit it', () => {
-  test('reported example: a genuine, never-admitted token runs, with verify, validate and claim records', async () => {
+  test('reported example: a genuine, never-admitted token runs, with verify and validate records (its claim check passed)', async () => {
     const { deps: d, reconciler } = await runner();
     assert.ok((await admit({ body: await token('jti-1', 'run-1') }, d)).ok);
     const never = await token('jti-2', 'run-2');
@@ -119,7 +119,7 @@ describe('(3) a WorkflowRun made by hand is admitted as intake would admit it', 
     const done = await reconciler.whenDone(runName('jti-2'), 5000);
     assert.equal(done?.status?.phase, 'Succeeded');
     const stages = d.audit.records.filter((r) => r.workflow?.jti === 'jti-2').map((r) => `${r.stage}:${r.outcome}`);
-    assert.deepEqual(stages.slice(0, 3), ['verify:allow', 'validate:allow', 'claim:allow']);
+    assert.deepEqual(stages.slice(0, 3), ['verify:allow', 'validate:allow', 'evaluate:allow']);
     assert.ok(stages.includes('create:allow') && stages.includes('finish:success'), stages.join(' '));
   });
 
