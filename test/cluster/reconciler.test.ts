@@ -155,6 +155,40 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     }
   });
 
+  test('a WorkflowRun created by hand is admitted as intake would: a genuine never-admitted token runs with verify and validate records; a reused run id fails ASSIGNMENT_RUN_ID_REUSED with nothing created', async () => {
+    const name = 'hand-runner';
+    const r = await runner(name);
+    const first = await submit(r, name, { id: 'wf-hand', name: 'hand', runId: 'hand-1', steps: [step('one')] });
+    assert.equal(first.phase, 'Succeeded');
+    const custom = env.kc.makeApiClient(CustomObjectsApi);
+    const ns = env.cluster.workflowsNamespace;
+    const make = async (jtiOf: string, runId: string): Promise<string> => {
+      const token = await signAssignment(key, { issuer: ISSUER, audience: name, workflow: { id: 'wf-hand', name: 'hand', runId, steps: [step('one')] }, jti: jtiOf });
+      const body = { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name: runName(jtiOf), labels: { 'kubiya.ai/runner': name, 'kubiya.ai/workflow': 'wf-hand', 'kubiya.ai/run': runId } }, spec: { token, workflowId: 'wf-hand', runner: name } };
+      await custom.createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', body });
+      return runName(jtiOf);
+    };
+    const fresh = await make('Hand_Made-2', 'hand-2');
+    const reused = await make('hand-made-3', 'hand-1');
+    const ended = async (run: string): Promise<RunStatus> => {
+      for (let i = 0; i < 300; i++) {
+        const status = await statusOf(run).catch(() => undefined);
+        if (status !== undefined && ['Succeeded', 'Failed', 'Cancelled'].includes(status.phase)) return status;
+        await sleep(100);
+      }
+      throw new Error(`${run} did not end`);
+    };
+    assert.equal((await ended(fresh)).phase, 'Succeeded');
+    const failed = await ended(reused);
+    assert.deepEqual([failed.phase, failed.code], ['Failed', 'ASSIGNMENT_RUN_ID_REUSED']);
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=hand-1' })).items;
+    assert.ok(pods.every((p) => p.metadata?.ownerReferences?.[0]?.name === runName(`rec-${jti}`)), 'no pod of the reusing run');
+    const records = await readAuditLog(join(env.work, `audit-${name}`));
+    const of = (j: string) => records.filter((x) => x.workflow?.jti === j).map((x) => `${x.stage}:${x.outcome}`);
+    assert.deepEqual(of('Hand_Made-2').slice(0, 3), ['verify:allow', 'validate:allow', 'evaluate:allow']);
+    assert.deepEqual(of('hand-made-3'), ['verify:allow', 'validate:allow', 'claim:deny']);
+  });
+
   test('orphans: a pod carrying the runner label but owned by no live run is collected', async () => {
     const r = await runner('orphan-runner');
     const ns = env.cluster.workflowsNamespace;
