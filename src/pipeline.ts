@@ -11,6 +11,7 @@
  * the record that authorises a side effect is durable before the side effect happens. Anything
  * that fails stops the assignment (or the step) with a coded error and no pod.
  */
+import { decodeJwt } from 'jose';
 import { evaluate, policyInput } from './evaluate/evaluate.ts';
 import { fail, ok, type Result, type RunnerError } from './errors/result.ts';
 import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
@@ -18,20 +19,53 @@ import { observeStep, skipStep, startStep, stepTimeoutSeconds } from './pipeline
 import { stopRun, type Stop } from './pipeline/stop.ts';
 import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
 import { buildClaims } from './pod/volumes.ts';
-import { dnsSafeName } from './pod/names.ts';
+import { dnsSafeName, runName } from './pod/names.ts';
 import { receive, type RawAssignment } from './receive/receive.ts';
 import { plan, runPhaseOf } from './reconcile/graph.ts';
 import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
 import type { RunObject } from './create/run-store.ts';
 import { validate } from './validate/validate.ts';
 import { thumbprintOf } from './verify/trusted-keys.ts';
+import { quoted } from './verify/claims.ts';
 import { verifyAssignment, verifyCancellation, verifyTrusted, type AssignmentClaims } from './verify/verify.ts';
 
 export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
 export { evaluate, policyInput };
 
-/** The WorkflowRun name of an assignment: derived from its jti, so a replay collides. */
-const runNameOf = (jti: string): string => dnsSafeName(`wr-${jti}`);
+/** The WorkflowRun name of an assignment: derived from its exact jti (injectively), so a replay collides and nothing else does. */
+const runNameOf = runName;
+
+/**
+ * The name versions before the injective naming gave a run (`CaseJti` and `casejti` shared it).
+ * Accepted only for a run that already has a status: one admitted and reconciled by an older
+ * version before the upgrade (status is written through the status subresource, by the runner
+ * only). docs/operations.md, "Upgrading".
+ */
+const legacyRunNameOf = (jti: string): string => dnsSafeName(`wr-${jti}`);
+
+/** The jti of a run's stored token as it was admitted (read, not verified: only compared). */
+function storedJti(obj: RunObject): string | undefined {
+  try {
+    const jti = decodeJwt(obj.token).jti;
+    return typeof jti === 'string' ? jti : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The run a cancellation names: the WorkflowRun of its jti, or (a run an older version admitted)
+ * the legacy name; a run found in the cache must hold exactly that jti. Not in the cache (another
+ * replica admitted it a moment ago): the injective name, which the API server resolves.
+ */
+function cancelTarget(jti: string, deps: PipelineDeps): { readonly name: string; readonly found?: RunObject } | undefined {
+  const name = runNameOf(jti);
+  const found = deps.runs.get(name);
+  if (found !== undefined) return storedJti(found) === jti ? { name, found } : undefined;
+  const legacy = deps.runs.get(legacyRunNameOf(jti));
+  if (legacy !== undefined && legacy.status !== undefined && storedJti(legacy) === jti) return { name: legacy.name, found: legacy };
+  return { name };
+}
 
 /** receive → verify → validate → claim; each outcome audited. Creates nothing but the WorkflowRun. */
 export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
@@ -61,9 +95,13 @@ export async function cancelRun(raw: RawAssignment, deps: PipelineDeps): Promise
     if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
     const claims = await verifyCancellation(token.value, deps.config.verify, { keys: deps.keys, now: deps.now });
     if (!claims.ok) return rejected(await audit.denied('cancel', claims.error), claims.error);
-    const run = runNameOf(claims.value.cancel);
-    const target = deps.runs.get(run);
-    const ref = target === undefined ? undefined : { id: target.workflowId, runId: target.runId, jti: claims.value.cancel };
+    const target = cancelTarget(claims.value.cancel, deps);
+    if (target === undefined) {
+      const error = { code: 'RUN_NOT_FOUND', message: `no run holds assignment ${quoted(claims.value.cancel)}` } as const;
+      return rejected(await audit.errored('cancel', error), error);
+    }
+    const run = target.name;
+    const ref = target.found === undefined ? undefined : { id: target.found.workflowId, runId: target.found.runId, jti: claims.value.cancel };
     // Durable first: the record of the request authorises the change.
     await audit.passed('cancel', `cancellation of run ${run} verified`, ref === undefined ? {} : { workflow: ref });
     const marked = await deps.runs.requestCancel(run);
@@ -108,7 +146,7 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
   const run = await reverified(obj, deps, audit);
   if (!run.ok && run.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return { requeueAfterMs: 5000 };
-  if (!run.ok) return stop(obj, status?.steps ?? [], { phase: 'Failed', summary: 'token rejected', cause: run.error, stepError: run.error }, deps, audit, status);
+  if (!run.ok) return stop(obj, status?.steps ?? [], { phase: 'Failed', summary: run.error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? 'run id already used' : 'token rejected', cause: run.error, stepError: run.error }, deps, audit, status);
 
   let steps: StepState[] = [...(status?.steps ?? pendingStatus(run.value.workflow.steps.map((s) => s.name)).steps)];
   if (obj.cancelRequested) return stop(obj, steps, { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED }, deps, audit, status, run.value);
@@ -185,7 +223,15 @@ async function validated(claims: AssignmentClaims, audit: Auditor, ref: { id: st
 /**
  * The stored token again: verified with the keys this runner trusted at the run's creation (not
  * the JWKS as it is now), its time claims judged at the run's creation; the run's name must be
- * its jti's. Every record names the run (as its labels do: it is not verified yet).
+ * its jti's, and its workflow and run labels the token's. Every record names the run (as its
+ * labels do: it is not verified yet).
+ *
+ * A WorkflowRun's `create` is equivalent to intake (SECURITY.md, trust boundary): on a run's FIRST
+ * pass (no status yet) the verify and validate passes are recorded, and the claim check is applied
+ * — an older WorkflowRun of this runner with the same run id fails this one with
+ * ASSIGNMENT_RUN_ID_REUSED, audited, nothing created — so a run made by hand from a genuine,
+ * never-admitted token runs only as a delivered one would, fully recorded. A passed claim check is
+ * not recorded again: a claim pass is the control plane's `Accepted` event, sent once, by intake.
  * TRUSTED_KEYS_UNAVAILABLE: the store could not be read (the caller retries; nothing is recorded).
  */
 async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
@@ -200,15 +246,42 @@ async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): P
   if (!verified.ok && verified.error.code === 'VERIFY_KEY_NOT_TRUSTED') verified = await against(true);
   if (!verified.ok && verified.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return verified;
   if (!verified.ok) return rejected(await audit.denied('verify', verified.error, { workflow: labelled }), verified.error);
-  const { claims } = verified.value;
-  // Passes are not recorded again on every pass: the evaluate record of each step follows it.
-  const run = await validated(claims, audit, { ...labelled, jti: claims.jti });
+  const { claims, key } = verified.value;
+  const first = obj.status === undefined;
+  const ref = { ...labelled, jti: claims.jti };
+  // Passes are recorded on the first pass only: later, the evaluate record of each step follows it.
+  const passed = first ? [audit.passed('verify', `token re-verified on the run's first reconcile (key ${await thumbprintOf(key)})`, { workflow: ref })] : undefined;
+  const run = await validated(claims, audit, ref, passed);
   if (!run.ok) return run;
-  if (run.value.name !== obj.name) {
-    const error = { code: 'VERIFY_RUN_MISMATCH', message: `WorkflowRun ${obj.name} holds the token of run ${run.value.name}` } as const;
+  const named = run.value.name === obj.name || (!first && legacyRunNameOf(claims.jti) === obj.name);
+  if (!named || run.value.ref.id !== obj.workflowId || run.value.workflow.runId !== obj.runId) {
+    const error = {
+      code: 'VERIFY_RUN_MISMATCH',
+      message: named ? `WorkflowRun ${obj.name} is labelled with another workflow or run id than its token` : `WorkflowRun ${obj.name} holds the token of run ${run.value.name}`,
+    } as const;
     return rejected(await audit.denied('verify', error, { workflow: labelled }), error);
   }
-  return ok({ ...run.value, uid: obj.uid });
+  if (first) {
+    const reused = runIdReused(obj, deps);
+    if (reused !== undefined) {
+      const error = { code: 'ASSIGNMENT_RUN_ID_REUSED', message: `run id ${obj.runId} is already used by WorkflowRun ${reused}: a second run with one run id is refused` } as const;
+      return rejected(await audit.denied('claim', error, { workflow: run.value.ref }), error);
+    }
+  }
+  return ok({ ...run.value, name: obj.name, uid: obj.uid });
+}
+
+/**
+ * Intake's run-id check, from the run store (this runner's WorkflowRuns as last observed; no API
+ * read): the name of an OLDER WorkflowRun with the same run id (created earlier; in the same
+ * second, the smaller name), else undefined. The oldest keeps the run id: a later copy cannot fail
+ * the run it copies. Another runner's run with that id in the namespace is not in this store; its
+ * step objects share names with this run's, so a step of the later one fails with
+ * STEP_OBJECT_CONFLICT (src/create/adopt.ts).
+ */
+function runIdReused(obj: RunObject, deps: PipelineDeps): string | undefined {
+  const at = obj.createdAt.getTime();
+  return deps.runs.list().find((r) => r.name !== obj.name && r.runId === obj.runId && (r.createdAt.getTime() < at || (r.createdAt.getTime() === at && r.name < obj.name)))?.name;
 }
 
 /** The run's volumes, once, before its first step (owned by the WorkflowRun, like its pods). */

@@ -66,3 +66,14 @@ export const LABELS = Object.freeze({
   runner: 'kubiya.ai/runner',
   run: 'kubiya.ai/run',
 });
+
+/**
+ * The WorkflowRun of an assignment: `wr-<readable jti>-<hash of the exact jti>`, a DNS label of at
+ * most 63 characters. Injective in the jti (case, `_` against `-`, truncation all stay in the
+ * hash), and the same jti always gives the same name, so a replay collides at the API server.
+ * Older versions named it `dnsSafeName('wr-' + jti)` (see `legacyRunName` in src/pipeline.ts).
+ */
+export function runName(jti: string): string {
+  return identityName(`wr-${jti}`, ['run', jti]);
+}
+

@@ -1,6 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ErrorCode } from '../errors/codes.ts';
+import { checkClaim } from './claims.ts';
 import { hasDuplicateKeys } from './duplicate-keys.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
 import { covering, publicJwk, type TrustedKey } from './trusted-keys.ts';
@@ -40,11 +41,17 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Headers that point at keys the token itself chooses: never honoured, and refused outright. */
 const KEY_POINTING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 /**
- * Headers that change how the token's bytes are read: `b64` (RFC 7797 unencoded payload) is not
- * supported, whatever its value and whether or not it is listed in `crit`: a token is verified
- * exactly as the compact JWS it is (base64url header, payload and signature).
+ * Headers that change how the token's bytes are read: `b64` (RFC 7797 unencoded payload) and
+ * `zip` (RFC 7516 §4.1.3: compression, defined for JWE only; a reader that honoured it on a JWS
+ * would inflate the payload) are not supported, whatever their value and whether or not they are
+ * listed in `crit`: a token is verified exactly as the compact JWS it is (base64url header,
+ * payload and signature).
  */
-const UNSUPPORTED_HEADERS = ['b64'] as const;
+const UNSUPPORTED_HEADERS = ['b64', 'zip'] as const;
+const UNSUPPORTED_WHY: Record<(typeof UNSUPPORTED_HEADERS)[number], string> = {
+  b64: 'RFC 7797 unencoded payloads are not supported',
+  zip: 'compression is JWE-only (RFC 7516), never applied to a JWS',
+};
 
 /** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
 export async function verify(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<AssignmentClaims>> {
@@ -65,6 +72,12 @@ export async function verifyAssignment(token: string, options: VerifyOptions, de
   if (!verified.ok) return verified;
   const { payload, key } = verified.value;
   if (!('workflow' in payload)) return fail('VERIFY_CLAIM_INVALID', 'missing required claim "workflow"');
+  const sub = checkClaim('sub', payload.sub, { max: 256 });
+  if (!sub.ok) return sub;
+  // One name for the workflow: the verify record names it by `sub`, every later record by
+  // `workflow.id`; a token whose two disagree is refused rather than recorded under two names.
+  const workflowId = typeof payload.workflow === 'object' && payload.workflow !== null ? (payload.workflow as { id?: unknown }).id : undefined;
+  if (workflowId !== sub.value) return fail('VERIFY_CLAIM_INVALID', 'claim "sub" must equal workflow.id');
   return ok({ claims: payload as AssignmentClaims, key });
 }
 
@@ -116,8 +129,8 @@ export interface CancellationClaims extends JWTPayload {
 export async function verifyCancellation(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<CancellationClaims>> {
   const verified = await verifyToken(token, CANCELLATION_TYP, ['exp', 'iat', 'jti', 'iss', 'aud'], options, deps);
   if (!verified.ok) return verified;
-  const { cancel } = verified.value.payload;
-  if (typeof cancel !== 'string' || cancel.length === 0 || cancel.length > 128) return fail('VERIFY_CLAIM_INVALID', 'claim "cancel" must be the jti of an assignment (a non-empty string of at most 128 characters)');
+  const cancel = checkClaim('cancel', verified.value.payload.cancel, { max: 128, jti: true });
+  if (!cancel.ok) return fail('VERIFY_CLAIM_INVALID', `${cancel.error.message} (the jti of an assignment)`);
   return ok(verified.value.payload as CancellationClaims);
 }
 
@@ -125,14 +138,19 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
   // Exactly as signed, also for a stored token read back from a WorkflowRun: three base64url
   // parts and nothing else (no whitespace, padding or line breaks that a decoder might skip).
   if (!COMPACT_JWS.test(token)) return fail('VERIFY_MALFORMED', 'token is not a compact JWS (three base64url parts, nothing around them)');
+  const [headerBytes, payloadBytes] = token.split('.').slice(0, 2).map((part) => Buffer.from(part, 'base64url'));
+  // The JSON starts at byte 0: a UTF-8 BOM (which jose's TextDecoder strips, and Go's encoding/json
+  // refuses) or whitespace before `{` is a parser differential, refused.
+  if (headerBytes?.[0] !== 0x7b) return fail('VERIFY_MALFORMED', 'token header must be a JSON object starting at its first byte (no BOM or whitespace before "{")');
+  if (payloadBytes?.[0] !== 0x7b) return fail('VERIFY_MALFORMED', 'token payload must be a JSON object starting at its first byte (no BOM or whitespace before "{")');
   try {
     const header = decodeProtectedHeader(token);
     // Like the payload: a header member given twice (`"alg":"none","alg":"EdDSA"`) means one thing to us and another to a first-wins reader.
-    if (hasDuplicateKeys(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'))) return fail('VERIFY_MALFORMED', 'token header has a duplicate member');
+    if (hasDuplicateKeys(headerBytes.toString('utf8'))) return fail('VERIFY_MALFORMED', 'token header has a duplicate member');
     const pointing = KEY_POINTING_HEADERS.filter((h) => Object.hasOwn(header, h));
     if (pointing.length > 0) return fail('VERIFY_MALFORMED', `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`);
     const unsupported = UNSUPPORTED_HEADERS.filter((h) => Object.hasOwn(header, h));
-    if (unsupported.length > 0) return fail('VERIFY_HEADER_UNSUPPORTED', `token header carries ${unsupported.join(', ')} (RFC 7797 unencoded payloads are not supported): send the compact JWS exactly as signed, without it`);
+    if (unsupported.length > 0) return fail('VERIFY_HEADER_UNSUPPORTED', `token header carries ${unsupported.join(', ')} (${unsupported.map((h) => UNSUPPORTED_WHY[h]).join('; ')}): send the compact JWS exactly as signed, without it`);
     const { payload, key, protectedHeader } = await jwtVerify(token, deps.keys, {
       algorithms: [...options.algorithms],
       issuer: options.issuer,
@@ -143,12 +161,14 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
       clockTolerance: options.clockToleranceSeconds,
       currentDate: deps.now(),
     });
-    if (hasDuplicateKeys(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))) {
+    if (hasDuplicateKeys(payloadBytes.toString('utf8'))) {
       return fail('VERIFY_MALFORMED', 'token payload has an object with a duplicate key');
     }
-    if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 128) {
-      return fail('VERIFY_CLAIM_INVALID', 'claim "jti" must be a non-empty string of at most 128 characters');
-    }
+    // The strings that name the run in records and messages, before anything is built from them.
+    const jti = checkClaim('jti', payload.jti, { max: 128, jti: true });
+    if (!jti.ok) return jti;
+    const iss = checkClaim('iss', payload.iss, { max: 2048 });
+    if (!iss.ok) return iss;
     // RFC 8725 §3.9: a token meant for one runner names one audience; an array (even of one) is refused.
     if (typeof payload.aud !== 'string') return fail('VERIFY_CLAIM_INVALID', 'claim "aud" must be a single string (this runner\'s name); audience arrays are refused');
     return ok({ payload, key: keyJwk(key, protectedHeader) });

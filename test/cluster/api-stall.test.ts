@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { runName } from '../../src/pod/names.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
@@ -95,7 +96,7 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       });
       const posted = await fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
       assert.equal(posted.status, 202, await posted.text());
-      const run = `wr-${jti}`;
+      const run = runName(jti);
       const podOf = async () => (await core.listNamespacedPod({ namespace: ns(), labelSelector: `kubiya.ai/workflow=${id}` })).items[0];
       await waitFor('the step Running, in the run\'s status', async () => (await podOf())?.status?.phase === 'Running' && (await statusOf(run))?.phase === 'Running', 30_000);
 

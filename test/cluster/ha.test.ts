@@ -14,7 +14,7 @@ import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
-import { podName } from '../../src/pod/names.ts';
+import { podName, runName } from '../../src/pod/names.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -54,7 +54,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const token = await signAssignment(key, { issuer: ISSUER, audience: runner, workflow: workflow(id), jti });
     const r = await fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
     assert.equal(r.status, 202, await r.text());
-    return `wr-${jti}`;
+    return runName(jti);
   };
   const phaseOf = async (run: string): Promise<RunStatus | undefined> => {
     const custom = env.kc.makeApiClient(CustomObjectsApi);
@@ -111,9 +111,9 @@ describe('crash and HA: serve processes against the local control plane', () => 
       const { jti } = decodeJwt(token);
       await waitFor('the step running', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Running')), 30_000);
       await cp.cancel('cancel-runner', jti ?? '');
-      await waitFor('the run cancelled', async () => (await phaseOf(`wr-${jti ?? ''}`))?.phase === 'Cancelled', 30_000);
+      await waitFor('the run cancelled', async () => (await phaseOf(runName(jti ?? '')))?.phase === 'Cancelled', 30_000);
       await waitFor('the Cancelled event', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Cancelled')), 20_000);
-      const status = await phaseOf(`wr-${jti ?? ''}`);
+      const status = await phaseOf(runName(jti ?? ''));
       assert.deepEqual(status?.steps.map((x) => [x.name, x.phase, x.code]), [['long', 'Cancelled', 'STEP_CANCELLED'], ['next', 'Cancelled', 'STEP_CANCELLED']]);
       const core = env.kc.makeApiClient(CoreV1Api);
       await waitFor('the pod gone', async () => (await core.listNamespacedPod({ namespace: ns(), labelSelector: 'kubiya.ai/run=cancel-me' })).items.length === 0, 20_000);

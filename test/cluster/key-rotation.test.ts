@@ -18,6 +18,7 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { ConfigMapTrustedKeys } from '../../src/adapters/trusted-keys-configmap.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { runName } from '../../src/pod/names.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
@@ -73,7 +74,7 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
   const assign = async (key: SigningKey, id: string, steps: Record<string, unknown>[]): Promise<string> => {
     const r = await post(await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id, name: id, runId: id, steps }, jti: `${id}-jti` }));
     assert.equal(r.status, 202, await r.text());
-    return `wr-${id}-jti`;
+    return runName(`${id}-jti`);
   };
 
   test('503 past stale-if-error, then a rotation that drops the kid: the run goes on, its next step starts, and it succeeds', async () => {

@@ -9,6 +9,7 @@ import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
 import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
@@ -65,7 +66,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       ],
     });
     assert.equal(report.phase, 'Failed');
-    const status = await statusOf(`wr-rec-${jti}`);
+    const status = await statusOf(runName(`rec-${jti}`));
     const by = Object.fromEntries(status.steps.map((s) => [s.name, s]));
     assert.deepEqual([by.slow?.phase, by.slow?.code, by.slow?.reason], ['Failed', 'STEP_DEADLINE_EXCEEDED', 'DeadlineExceeded']);
     assert.deepEqual([by.oom?.phase, by.oom?.code, by.oom?.reason, by.oom?.exitCode], ['Failed', 'STEP_FAILED', 'OOMKilled', 137]);
@@ -139,7 +140,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       await waitFor('the quota controller to count', async () => (await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard?.pods === '0', 20_000);
       const report = await submit(r, 'quota-runner', { id: 'quota', name: 'quota', runId: 'quota', steps: [step('refused'), step('never')] });
       assert.equal(report.phase, 'Failed');
-      const status = await statusOf(`wr-rec-${jti}`);
+      const status = await statusOf(runName(`rec-${jti}`));
       assert.equal(status.steps[0]?.code, 'CREATE_REJECTED');
       assert.match(status.steps[0]?.message ?? '', /quota/i, 'the API server\'s reason is in the status');
       assert.equal(status.steps[1]?.phase, 'Skipped');
@@ -152,6 +153,40 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     } finally {
       await core.deleteNamespacedResourceQuota({ name: 'no-pods', namespace: ns });
     }
+  });
+
+  test('a WorkflowRun created by hand is admitted as intake would: a genuine never-admitted token runs with verify and validate records; a reused run id fails ASSIGNMENT_RUN_ID_REUSED with nothing created', async () => {
+    const name = 'hand-runner';
+    const r = await runner(name);
+    const first = await submit(r, name, { id: 'wf-hand', name: 'hand', runId: 'hand-1', steps: [step('one')] });
+    assert.equal(first.phase, 'Succeeded');
+    const custom = env.kc.makeApiClient(CustomObjectsApi);
+    const ns = env.cluster.workflowsNamespace;
+    const make = async (jtiOf: string, runId: string): Promise<string> => {
+      const token = await signAssignment(key, { issuer: ISSUER, audience: name, workflow: { id: 'wf-hand', name: 'hand', runId, steps: [step('one')] }, jti: jtiOf });
+      const body = { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name: runName(jtiOf), labels: { 'kubiya.ai/runner': name, 'kubiya.ai/workflow': 'wf-hand', 'kubiya.ai/run': runId } }, spec: { token, workflowId: 'wf-hand', runner: name } };
+      await custom.createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', body });
+      return runName(jtiOf);
+    };
+    const fresh = await make('Hand_Made-2', 'hand-2');
+    const reused = await make('hand-made-3', 'hand-1');
+    const ended = async (run: string): Promise<RunStatus> => {
+      for (let i = 0; i < 300; i++) {
+        const status = await statusOf(run).catch(() => undefined);
+        if (status !== undefined && ['Succeeded', 'Failed', 'Cancelled'].includes(status.phase)) return status;
+        await sleep(100);
+      }
+      throw new Error(`${run} did not end`);
+    };
+    assert.equal((await ended(fresh)).phase, 'Succeeded');
+    const failed = await ended(reused);
+    assert.deepEqual([failed.phase, failed.code], ['Failed', 'ASSIGNMENT_RUN_ID_REUSED']);
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=hand-1' })).items;
+    assert.ok(pods.every((p) => p.metadata?.ownerReferences?.[0]?.name === runName(`rec-${jti}`)), 'no pod of the reusing run');
+    const records = await readAuditLog(join(env.work, `audit-${name}`));
+    const of = (j: string) => records.filter((x) => x.workflow?.jti === j).map((x) => `${x.stage}:${x.outcome}`);
+    assert.deepEqual(of('Hand_Made-2').slice(0, 3), ['verify:allow', 'validate:allow', 'evaluate:allow']);
+    assert.deepEqual(of('hand-made-3'), ['verify:allow', 'validate:allow', 'claim:deny']);
   });
 
   test('orphans: a pod carrying the runner label but owned by no live run is collected', async () => {

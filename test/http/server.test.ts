@@ -20,7 +20,7 @@ import { MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../suppo
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
-import { podName } from '../../src/pod/names.ts';
+import { podName, runName } from '../../src/pod/names.ts';
 
 const { key, stranger, keys } = await testKeys();
 const tools = resolveTools(['opa']);
@@ -83,7 +83,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), new Date()));
     assert.equal(res.status, 202);
     const body = await json(res);
-    assert.equal(body.run, 'wr-jti-1');
+    assert.equal(body.run, runName('jti-1'));
     assert.equal(body.workflow, 'wf-1');
     await Promise.all(runs);
     assert.equal(deps.pods.created.length, 1);
@@ -109,7 +109,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       assert.ok(deps.pods.pods.has(podName('run-c', 'long')));
       const res = await cancel(await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }));
       assert.equal(res.status, 202);
-      assert.equal((await json(res)).run, 'wr-to-cancel');
+      assert.equal((await json(res)).run, runName('to-cancel'));
       const run = (await done) as { status?: { phase: string } } | undefined;
       assert.equal(run?.status?.phase, 'Cancelled');
       assert.ok(deps.pods.deleted.includes(podName('run-c', 'long')));

@@ -4,7 +4,7 @@ import type { V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
 import { adoptable } from '../../src/create/adopt.ts';
 import { dnsPeer, egressObject, type Destination, type EgressMode } from '../../src/egress/network-policy.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
-import { dnsSafeName, egressPolicyName, podName, volumeClaimName } from '../../src/pod/names.ts';
+import { egressPolicyName, podName, runName, volumeClaimName } from '../../src/pod/names.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -106,7 +106,7 @@ describe('the create stage (in-memory ports): nothing not ours is adopted, nothi
     closers.push(r.close);
     const jti = `eg-${++n}`;
     const submit = async (wf: Record<string, unknown> & { id: string }, id = jti) => r.run({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, jti: id, now: NOW }) });
-    return { ...r, jti, uid: `uid-${dnsSafeName(`wr-${jti}`)}`, submit };
+    return { ...r, jti, uid: `uid-${runName(jti)}`, submit };
   };
   const foreign = (name: string): V1ObjectMeta => ({ name, labels: { 'kubiya.ai/run': 'run-1', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER }, ownerReferences: [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: 'wr-other', uid: 'other-uid' }] });
 
@@ -139,7 +139,7 @@ describe('the create stage (in-memory ports): nothing not ours is adopted, nothi
   test('a policy of ours from a crashed pass, rendered from an earlier decision: replaced by this pass\'s', async () => {
     const r = await setup();
     const name = egressPolicyName('run-1', 'analyze');
-    const meta = { ...foreign(name), labels: { 'kubiya.ai/run': 'run-1', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/workflow': 'wf-1' }, ownerReferences: [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: `wr-${r.jti}`, uid: r.uid }] };
+    const meta = { ...foreign(name), labels: { 'kubiya.ai/run': 'run-1', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/workflow': 'wf-1' }, ownerReferences: [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: runName(r.jti), uid: r.uid }] };
     r.deps.pods.egress.push({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta, spec: { wider: true } });
     const report = await r.submit(workflow());
     assert.equal(report.phase, 'Succeeded', JSON.stringify(report));
@@ -163,7 +163,7 @@ describe('the create stage (in-memory ports): nothing not ours is adopted, nothi
 
   test('a foreign volume claim under the run\'s claim name: the run fails with STEP_OBJECT_CONFLICT before any pod', async () => {
     const r = await setup();
-    const name = volumeClaimName(dnsSafeName(`wr-${r.jti}`), 'shared');
+    const name = volumeClaimName(runName(r.jti), 'shared');
     r.deps.pods.claims.push({ metadata: { ...foreign(name) }, spec: {} });
     const report = await r.submit({ ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]), volumes: [{ name: 'shared', size: '1Gi' }] });
     assert.equal(report.phase, 'Failed');

@@ -17,7 +17,7 @@ import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { publicJwk, thumbprintOf, TRUST_RESOLUTION_SECONDS } from '../../src/verify/trusted-keys.ts';
 import { Clock } from '../support/memory.ts';
-import { podName } from '../../src/pod/names.ts';
+import { podName, runName } from '../../src/pod/names.ts';
 import { memoryRunner, type MemoryDeps } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
 
@@ -173,8 +173,8 @@ describe('runs the runner did not admit get nowhere', () => {
     const k1 = await newSigningKey('EdDSA', 'k1');
     const clock = new Clock(NOW);
     const { deps: d, reconciler } = await runner(clock, new Jwks([k1]));
-    d.runs.put({ name: 'wr-rot-hand', uid: 'u-hand', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(k1, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-hand' }), cancelRequested: false });
-    const done = await reconciler.whenDone('wr-rot-hand', 5000);
+    d.runs.put({ name: runName('rot-hand'), uid: 'u-hand', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(k1, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-hand' }), cancelRequested: false });
+    const done = await reconciler.whenDone(runName('rot-hand'), 5000);
     assert.equal(done?.status?.code, 'VERIFY_KEY_NOT_TRUSTED');
     assert.equal(done?.status?.phase, 'Failed');
     assert.equal(d.pods.created.length, 0);
@@ -191,8 +191,8 @@ describe('runs the runner did not admit get nowhere', () => {
       const at = (s: number) => new Date(NOW.getTime() + s * 1000).toISOString();
       const jwk = publicJwk(old.publicJwk);
       d.trust.keys = [{ thumbprint: await thumbprintOf(jwk), jwk, firstSeen: at(firstSeen), lastSeen: at(lastSeen) }];
-      d.runs.put({ name: 'wr-rot-late', uid: 'u-late', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(old, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-late' }), cancelRequested: false });
-      const done = await reconciler.whenDone('wr-rot-late', 5000);
+      d.runs.put({ name: runName('rot-late'), uid: 'u-late', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(old, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-late' }), cancelRequested: false });
+      const done = await reconciler.whenDone(runName('rot-late'), 5000);
       assert.equal(done?.status?.code, 'VERIFY_KEY_NOT_TRUSTED');
       assert.equal(d.pods.created.length, 0);
     });

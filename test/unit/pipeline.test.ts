@@ -38,7 +38,8 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded']);
     assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), [podName('run-1', 'one'), podName('run-1', 'two')]);
     assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`), [
-      'verify:', 'validate:', 'claim:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
+      // Intake's three, then the reconciler's first pass re-verifies and records it (WorkflowRun create ≡ intake: SECURITY.md).
+      'verify:', 'validate:', 'claim:', 'verify:', 'validate:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
     ]);
     const mutateRecord = d.audit.records.find((r) => r.stage === 'mutate');
     assert.ok(Array.isArray(mutateRecord?.patch) && mutateRecord.patch.length > 0, 'the applied JSON Patch is audited');
