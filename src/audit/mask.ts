@@ -229,7 +229,8 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
-        if (typeof x === 'string' && x !== MASK && ((typeof previous === 'string' && isSecretFlag(previous, extra)) || (lineHits?.has(i) === true && maskText(x, extra).text === x))) {
+        // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
+        if (typeof x === 'string' && x !== MASK && ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) || (lineHits?.has(i) === true && maskText(x, extra).text === x))) {
           masked.push(`${path}/${i}`);
           return MASK;
         }
