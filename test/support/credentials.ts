@@ -66,6 +66,8 @@ export const VALUE_CASES: readonly { text: string; ids: readonly string[] }[] = 
   { text: 'mysqldump -h db -u root -phunter2 app', ids: ['mysql-password-option'] },
   { text: 'sshpass -p hunter2 ssh host', ids: ['sshpass-password'] },
   { text: 'sshpass -phunter2 ssh host', ids: ['sshpass-password'] },
+  { text: `mysql -u root -p"hunter2" -e 'select 1'`, ids: ['mysql-password-option'] },
+  { text: "sshpass -p 'hunter2' ssh host", ids: ['sshpass-password'] },
   { text: 'curl -u admin:hunter2 https://x', ids: ['curl-user-password'] },
   { text: 'curl -sS --user=admin:hunter2 https://x', ids: ['curl-user-password'] },
   { text: 'curl -H "Cookie: session=abcdef123456" https://x', ids: ['cookie-header'] },
