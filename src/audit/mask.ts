@@ -1,5 +1,6 @@
 import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
+import { jsSource, linearTimeProblem } from '../policy/credentials.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6). The audit log is hash-chained: what is
@@ -29,23 +30,31 @@ export interface CredentialPattern {
 export const MASK = '***';
 
 export const CREDENTIAL_PATTERNS: readonly CredentialPattern[] = Object.freeze([
-  { name: 'pem-private-key', description: 'a PEM private key block (also an unterminated one)', source: '(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----)[\\s\\S]*?(-----END[A-Z0-9 ]*PRIVATE KEY-----|$)', caseInsensitive: false },
-  { name: 'url-userinfo-password', description: 'the password of a URL\'s userinfo (scheme://user:password@host)', source: '([A-Za-z][A-Za-z0-9+.-]*://[^\\s:/?#@]*:)[^\\s/?#@]+(@)', caseInsensitive: false },
+  { name: 'pem-private-key', description: 'a PEM private key block (also an unterminated one)', source: '(-----BEGIN[A-Z0-9 ]{0,64}PRIVATE KEY-----)[\\s\\S]*?(-----END[A-Z0-9 ]{0,64}PRIVATE KEY-----|$)', caseInsensitive: false },
+  { name: 'url-userinfo-password', description: 'the password of a URL\'s userinfo (scheme://user:password@host; any character but / ? @ and space in the password)', source: '([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s:/?#@]*:)[^\\s/?@]+(@)', caseInsensitive: false },
+  { name: 'url-key-userinfo', description: 'a 32-hex-digit key as a URL\'s user (a Sentry DSN: https://<key>@o1.ingest.sentry.io/1)', source: '(://)[0-9a-fA-F]{32}(?::[0-9a-fA-F]{32})?(@)', caseInsensitive: false },
   { name: 'authorization-header', description: 'the value of an Authorization header (any scheme)', source: '(authorization["\']?\\s*[:=]\\s*["\']?(?:(?:bearer|basic|token|digest|negotiate)\\s+)?)[^\\s"\',;]+', caseInsensitive: true },
+  { name: 'cookie-header', description: 'the value of a Cookie or Set-Cookie header', source: '((?:^|[^A-Za-z0-9-])(?:set-)?cookie["\']?[ \\t]{0,16}:[ \\t]{0,16}["\']?)[^\\s"\'$;][^"\'\\r\\n]*', caseInsensitive: true },
   { name: 'bearer-token', description: 'a bearer token outside a header', source: '(\\bbearer\\s+)[A-Za-z0-9._~+/-]{16,}=*', caseInsensitive: true },
   { name: 'basic-credentials', description: 'HTTP Basic credentials outside a header', source: '(\\bbasic\\s+)[A-Za-z0-9+/]{16,}={0,2}', caseInsensitive: true },
   { name: 'aws-access-key-id', description: 'an AWS access key id', source: '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b', caseInsensitive: false },
-  { name: 'github-token', description: 'a GitHub token (classic, OAuth, app, refresh)', source: '\\bgh[pousr]_[A-Za-z0-9]{36,255}\\b', caseInsensitive: false },
-  { name: 'github-fine-grained-token', description: 'a GitHub fine-grained personal access token', source: '\\bgithub_pat_[A-Za-z0-9_]{22,255}\\b', caseInsensitive: false },
-  { name: 'slack-token', description: 'a Slack token', source: '\\bxox[abposr]-[A-Za-z0-9-]{10,}', caseInsensitive: false },
-  { name: 'jwt', description: 'a JSON Web Token (compact JWS/JWE)', source: '\\beyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]*', caseInsensitive: false },
+  { name: 'github-token', description: 'a GitHub token (classic, OAuth, app, refresh)', source: '\\bgh[pousr]_[A-Za-z0-9]{36,}', caseInsensitive: false },
+  { name: 'github-fine-grained-token', description: 'a GitHub fine-grained personal access token', source: '\\bgithub_pat_[A-Za-z0-9_]{22,}', caseInsensitive: false },
+  { name: 'gitlab-token', description: 'a GitLab token (personal, deploy, runner, trigger, OAuth, CI job)', source: '((?:^|[^A-Za-z0-9_-]))gl(?:pat|dt|rt|ptt|oas|cbt)-[A-Za-z0-9_-]{20,}', caseInsensitive: false },
+  { name: 'slack-token', description: 'a Slack token', source: '((?:^|[^A-Za-z0-9-]))xox[abposr]-[A-Za-z0-9-]{10,}', caseInsensitive: false },
+  { name: 'slack-webhook', description: 'the secret path of a Slack incoming webhook', source: '(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}', caseInsensitive: false },
+  { name: 'jwt', description: 'a JSON Web Token (compact JWS/JWE)', source: '((?:^|[^A-Za-z0-9_-]))eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*', caseInsensitive: false },
   { name: 'google-api-key', description: 'a Google API key', source: '\\bAIza[0-9A-Za-z_-]{35}\\b', caseInsensitive: false },
-  { name: 'stripe-secret-key', description: 'a Stripe secret or restricted key', source: '\\b[sr]k_live_[0-9A-Za-z]{16,}\\b', caseInsensitive: false },
-  { name: 'secret-assignment', description: 'a value assigned to a name that looks like a secret (PASSWORD=..., --token=..., "apiKey": "...")', source: '([A-Za-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)["\']?\\s*[:=]\\s*)(?:"[^"]*"|\'[^\']*\'|[^\\s"\'&;,*][^\\s"\'&;,]*)', caseInsensitive: true },
+  { name: 'stripe-secret-key', description: 'a Stripe secret or restricted key', source: '\\b[sr]k_live_[0-9A-Za-z]{16,}', caseInsensitive: false },
+  { name: 'mysql-password-option', description: 'the password of mysql/mariadb -p<password> (attached: -p alone prompts, -p <word> names a database)', source: '((?:^|[^A-Za-z0-9_.-])(?:mysql(?:dump|admin|import|show|check)?|mariadb(?:-dump|-admin)?)(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t]-p["\']?)[^\\s;&|$"\'][^\\s;&|"\']*', caseInsensitive: false },
+  { name: 'sshpass-password', description: 'the password of sshpass -p', source: '((?:^|[^A-Za-z0-9_.-])sshpass[ \\t]{1,16}-p[ \\t]{0,16}["\']?)[^\\s;&|$"\'-][^\\s;&|"\']*', caseInsensitive: false },
+  { name: 'curl-user-password', description: 'the password of curl -u/--user user:password', source: '((?:^|[^A-Za-z0-9_.-])curl(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t](?:-u|--user)[ \\t=]{0,16}["\']?[^\\s"\':$]{1,256}:)[^\\s"\'$][^\\s"\']*', caseInsensitive: false },
+  { name: 'secret-flag-value', description: 'the word after a secret-named flag on a command line (--password hunter2, --db-pass x, --api-key k)', source: '((?:^|\\s)--?(?:[A-Za-z0-9_.-]{0,128}(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)|(?:[A-Za-z0-9_.-]{0,128}[_.-])?(?:pass|pwd))\\s+)[^\\s"\'$&;|<-][^\\s"\'&;|]*', caseInsensitive: true },
+  { name: 'secret-assignment', description: 'a value assigned to a name that looks like a secret (PASSWORD=..., --token=..., "apiKey": "...", X-API-Key: ...)', source: '((?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key|(?:^|[^a-z0-9])(?:pass|pwd))["\']?\\s*[:=]\\s*)(?:"[^"]*"|\'[^\']*\'|[^\\s"\'&;,*][^\\s"\'&;,]*)', caseInsensitive: true },
 ]);
 
 /** Names (of env variables, of command-line flags) whose value is a secret. RE2-compatible. */
-export const SECRET_NAME = { source: '(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)', caseInsensitive: true } as const;
+export const SECRET_NAME = { source: '(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)', caseInsensitive: true } as const;
 
 /**
  * THE FLOOR AND THE BUNDLE. CREDENTIAL_PATTERNS above is the built-in floor: masking never depends
@@ -75,7 +84,10 @@ const compileList = (list: unknown): { id: string; regex: RegExp }[] => {
     const { id, pattern } = (typeof p === 'object' && p !== null ? p : {}) as { id?: unknown; pattern?: unknown };
     if (typeof id !== 'string' || typeof pattern !== 'string') continue;
     try {
-      const regex = new RegExp(pattern, 'g');
+      // A pattern the settings schema would refuse as slow (linearTimeProblem) is skipped here too:
+      // masking runs on the event loop. The floor still masks.
+      if (linearTimeProblem(pattern) !== undefined) continue;
+      const regex = new RegExp(jsSource(pattern), 'g');
       // A pattern that matches the empty string would "mask" between every character: skip it.
       if (!regex.test('')) out.push({ id, regex });
     } catch {
@@ -110,7 +122,10 @@ const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
   // The number of capture groups: an empty alternative always matches and reports every group.
   groups: (new RegExp(`${p.source}|`).exec('')?.length ?? 1) - 1,
 }));
-const SECRET_FLAG = new RegExp(`^--?[A-Za-z0-9_.-]*${SECRET_NAME.source}$`, 'i');
+// Anchored at both ends: one start position, so the unbounded prefix costs O(length) per word.
+const SECRET_FLAG = new RegExp(`^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[A-Za-z0-9_.-]*[_.-])?(?:pass|pwd))$`, 'i');
+/** A flag name longer than this is not matched against the bundle's name patterns: it counts as secret-named (fail closed). */
+const MAX_FLAG_NAME = 256;
 
 /**
  * `text` with every credential the patterns find replaced by ***; the names of the patterns that
@@ -142,11 +157,51 @@ function isSecretFlag(word: string, extra: MaskPatterns): boolean {
   if (SECRET_FLAG.test(word)) return true;
   const flag = /^--?([A-Za-z0-9_.-]+)$/.exec(word);
   if (flag === null || extra.names.length === 0) return false;
+  if (flag[1]!.length > MAX_FLAG_NAME) return true;
   const asEnvName = flag[1]!.replace(/[-.]/g, '_');
   return extra.names.some((p) => {
     p.regex.lastIndex = 0;
     return p.regex.test(asEnvName);
   });
+}
+
+/**
+ * A container's command line: `command` then `args`, joined by single spaces, checked with the
+ * floor as one text (the policy's SECRET_LITERAL checks the same joined line), so a credential
+ * split over words is found: a secret-named flag and its value (also the last word of `command`
+ * and the first of `args`), `mysql -u root -phunter2`, `curl -u admin:hunter2`. Returns, per
+ * field, the indexes of the words the masked part of a match touches. The bundle's patterns mask
+ * word by word only (their whole match is masked: across words it would hide the flag names).
+ */
+function commandLineHits(v: Record<string, unknown>): { command: Set<number>; args: Set<number> } {
+  const out = { command: new Set<number>(), args: new Set<number>() };
+  const fields = (['command', 'args'] as const).filter((f) => Array.isArray(v[f]));
+  const words: { field: 'command' | 'args'; index: number; start: number; end: number }[] = [];
+  let line = '';
+  for (const field of fields) {
+    const list = v[field] as unknown[];
+    for (let index = 0; index < list.length; index++) {
+      const w = list[index];
+      if (typeof w !== 'string') return out;
+      if (line !== '' || words.length > 0) line += ' ';
+      words.push({ field, index, start: line.length, end: line.length + w.length });
+      line += w;
+    }
+  }
+  if (words.length < 2) return out;
+  for (const p of COMPILED) {
+    for (const m of line.matchAll(p.re)) {
+      const prefix = p.groups >= 1 && typeof m[1] === 'string' ? m[1].length : 0;
+      const suffix = p.groups >= 2 && typeof m[2] === 'string' ? m[2].length : 0;
+      const from = m.index + prefix;
+      const to = m.index + m[0].length - suffix;
+      // A match inside one word is that word's own (maskText masks it there); an already masked part stays.
+      const end = m.index + m[0].length;
+      if (to <= from || line.slice(from, to) === MASK || words.some((w) => w.start <= m.index && end <= w.end)) continue;
+      for (const w of words) if (w.start < to && w.end > from) out[w.field].add(w.index);
+    }
+  }
+  return out;
 }
 
 /** RFC 6901 escaping of one pointer segment. */
@@ -163,7 +218,7 @@ const segment = (k: string | number): string => String(k).replace(/~/g, '~0').re
  * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
-  const walk = (v: unknown, path: string, parentKey: string | undefined): unknown => {
+  const walk = (v: unknown, path: string, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
       const m = maskText(v, extra);
       if (m.text === v) return v;
@@ -174,7 +229,8 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
-        if (typeof x === 'string' && typeof previous === 'string' && x !== MASK && isSecretFlag(previous, extra)) {
+        // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
+        if (typeof x === 'string' && x !== MASK && ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) || (lineHits?.has(i) === true && maskText(x, extra).text === x))) {
           masked.push(`${path}/${i}`);
           return MASK;
         }
@@ -183,6 +239,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     if (typeof v === 'object' && v !== null) {
       const out: Record<string, unknown> = {};
+      const line = commandLineHits(v as Record<string, unknown>);
       for (const [k, x] of Object.entries(v)) {
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
         const maskedKey = maskText(k, extra).text;
@@ -192,7 +249,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
           masked.push(`${path}/${segment(key)}`);
         }
-        const value = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k);
+        const value = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k, k === 'command' || k === 'args' ? line[k] : undefined);
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       }

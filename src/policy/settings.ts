@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
+import { linearTimeProblem } from './credentials.ts';
 
 /**
  * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,
@@ -143,7 +144,9 @@ const pattern = z.strictObject({
       } catch {
         return false;
       }
-    }, 'must be a valid regular expression'),
+    }, 'must be a valid regular expression')
+    // Masking runs the bundle's patterns in JavaScript, on the event loop (src/audit/mask.ts).
+    .refine((p) => linearTimeProblem(p) === undefined, 'must run in linear time in JavaScript: no unbounded quantifier (*, +, {n,}) before a literal keyword of 3 characters, no quantified group holding one (see docs/policies.md)'),
 });
 
 export const coreSettingsSchema = z.strictObject({

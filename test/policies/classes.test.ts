@@ -16,7 +16,7 @@ import type { Step } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
 import fc from 'fast-check';
 import { parseImageRef } from '../../src/oci/image-ref.ts';
-import { NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
+import { ARGV_CASES, NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 import { ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
 import { CIDR_CASES, HOST_CASES, WRONG_SETTINGS } from '../support/settings-variants.ts';
 import { LOCKED_CODES } from '../../src/policy/settings.ts';
@@ -281,6 +281,24 @@ describe('issue 14 classes through the compiled WASM policy', () => {
     for (const c of VALUE_CASES) {
       const alone = decide(engine, { name: 's', image: 'python:3.11', resources: R, command: ['sh', '-c', c.text] });
       assert.equal(alone.codes.includes('SECRET_LITERAL'), c.ids.length > 0, JSON.stringify(c.text));
+    }
+  });
+
+  test(`SECRET_LITERAL across the words of a command line (REDTEAM 1): ${ARGV_CASES.length} cases, in the main container and a sidecar, and the benign ones allowed`, () => {
+    for (const c of ARGV_CASES) {
+      const words = { ...(c.command ? { command: [...c.command] } : {}), ...(c.args ? { args: [...c.args] } : {}) };
+      const main = decide(engine, { name: 's', image: 'python:3.11', resources: R, ...words });
+      assert.equal(main.codes.includes('SECRET_LITERAL'), c.secret !== undefined, `${JSON.stringify(words)}: ${main.codes.join(',')}`);
+      if (c.secret === undefined) assert.ok(main.allow, JSON.stringify(words));
+      const side = decide(engine, { name: 's', image: 'python:3.11', resources: R, sidecars: [{ name: 'x', image: 'python:3.11', resources: R, ...words }] });
+      assert.equal(side.codes.includes('SECRET_LITERAL'), c.secret !== undefined, `sidecar ${JSON.stringify(words)}`);
+    }
+  });
+
+  test('env names (REDTEAM 1): PGPASSWORD, GH_PAT, SIGNING_KEY... with a literal value are denied, KEYBOARD and CACHE_KEY are not', () => {
+    for (const c of NAME_CASES) {
+      const d = decide(engine, { name: 's', image: 'python:3.11', resources: R, env: { [c.name]: 'hunter2' } });
+      assert.equal(d.codes.includes('SECRET_LITERAL'), c.ids.length > 0, c.name);
     }
   });
 

@@ -57,6 +57,10 @@ export const credentialText = fc.constantFrom(
   `-----BEGIN ${'PRIVATE'} KEY-----\n${SECRET}\n-----END ${'PRIVATE'} KEY-----`, `AKIA${'FUZZ'}${SECRET.slice(0, 12).toUpperCase().replace(/[^A-Z0-9]/g, 'X')}`,
   `ghp_${SECRET}${'0'.repeat(36 - SECRET.length)}`, `github_pat_${SECRET}_${'z'.repeat(30)}`, `xoxb-${SECRET}-1234567890`, `eyJ${SECRET}.eyJ${SECRET}.${SECRET}`,
   `PASSWORD=${SECRET}`, `--token=${SECRET}`,
+  // REDTEAM 1: the forms the first list missed
+  `PGPASSWORD=${SECRET} psql`, `mysql -u root -p${SECRET}`, `sshpass -p ${SECRET} ssh h`, `curl -u admin:${SECRET} https://x`,
+  `mysql --password ${SECRET}`, `X-API-Key: ${SECRET}`, `Cookie: session=${SECRET}`, `https://u:p#${SECRET}@h/x`, `glpat-${SECRET}abcdefgh`,
+  `gho_${SECRET}${'0'.repeat(36 - SECRET.length)}`,
 );
 /** The part of each credential that must never reach the audit log. */
 export const CREDENTIAL_MARK = SECRET;
@@ -98,7 +102,7 @@ export const workflowClaim = fc.record({
     image: mostly('python:3.11', fc.oneof(hostile, imageSpelling)),
     command: rarely(fc.array(fc.oneof(hostile, credentialText, unicodeEdge), { maxLength: 3 })),
     // a bare secret cannot be told from any other word: it comes after a flag that names it
-    args: rarely(fc.array(fc.oneof(credentialText.map((c) => [c]), unicodeEdge.map((u) => [u]), fc.constant(['--password', SECRET]), fc.constant(['--api-key', SECRET])), { maxLength: 3 }).map((a) => a.flat())),
+    args: rarely(fc.array(fc.oneof(credentialText.map((c) => [c]), unicodeEdge.map((u) => [u]), fc.constant(['--password', SECRET]), fc.constant(['--api-key', SECRET]), fc.constant(['--passphrase', SECRET]), fc.constant(['--db-pass', SECRET]), fc.constant(['mysql', '-u', 'root', `-p${SECRET}`]), fc.constant(['curl', '-u', `admin:${SECRET}`])), { maxLength: 3 }).map((a) => a.flat())),
     env: rarely(fc.dictionary(fc.oneof(hostile, unicodeEdge), fc.oneof(hostile, credentialText, unicodeEdge, fc.record({ secretRef: fc.record({ secret: hostile, key: hostile }) })), { maxKeys: 3 })),
     timeout: rarely(fc.oneof(hostile, hugeNumber, durationSpelling)),
     volumes: rarely(fc.oneof(duplicateMounts, fc.array(fc.record({ name: hostile, mount: hostile, volume: hostile }), { maxLength: 2 }))),

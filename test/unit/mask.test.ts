@@ -55,6 +55,22 @@ const HITS: [string, string, string, string][] = [
   ['secret-assignment', `--api-key=${SECRET}`, SECRET, '--api-key=***'],
   ['secret-assignment', `{"client_secret": "${SECRET}"}`, SECRET, '"client_secret": ***'],
   ['secret-assignment', `password: '${SECRET}'`, SECRET, 'password: ***'],
+  // REDTEAM.md finding 1: the forms the first table missed
+  ['secret-assignment', `export DB_PASS=${SECRET}`, SECRET, 'export DB_PASS=***'],
+  ['secret-assignment', `PASSPHRASE=${SECRET}`, SECRET, 'PASSPHRASE=***'],
+  ['secret-assignment', `curl -H "X-API-Key: ${SECRET}" x`, SECRET, 'X-API-Key: ***'],
+  ['secret-flag-value', `mysql --password ${SECRET}`, SECRET, 'mysql --password ***'],
+  ['secret-flag-value', `app --db-pass ${SECRET} --region eu`, SECRET, '--db-pass *** --region eu'],
+  ['secret-flag-value', `gpg --passphrase ${SECRET} -d f`, SECRET, '--passphrase *** -d f'],
+  ['mysql-password-option', `mysql -u root -p${SECRET} -e "select 1"`, SECRET, 'mysql -u root -p*** -e'],
+  ['sshpass-password', `sshpass -p ${SECRET} ssh host`, SECRET, 'sshpass -p *** ssh host'],
+  ['curl-user-password', `curl -u admin:${SECRET} https://x`, SECRET, 'curl -u admin:*** https://x'],
+  ['cookie-header', `curl -H "Cookie: session=${SECRET}" x`, SECRET, 'Cookie: ***'],
+  ['url-userinfo-password', `https://user:p#${SECRET}@host/x`, SECRET, 'https://user:***@host/x'],
+  ['url-key-userinfo', `https://${r(32, 'f')}@o1.ingest.sentry.io/1`, r(32, 'f'), 'https://***@o1.ingest.sentry.io/1'],
+  ['slack-webhook', `https://hooks.slack.com/services/T${r(8, '0')}/B${r(8, '1')}/${r(24, 'x')}`, r(24, 'x'), 'https://hooks.slack.com/services/***'],
+  ['gitlab-token', `https://glpat-${r(20, 'k')}@gitlab.com/x.git`, `glpat-${r(20, 'k')}`, '@gitlab.com/x.git'],
+  ['github-token', `gho_${r(300, 'a')}`, r(300, 'a'), MASK],
 ];
 
 /** Text that looks a little like a credential and is not one: must come out unchanged. */
@@ -63,6 +79,8 @@ const MISSES = [
   'Bearer tokens are explained in RFC 6750', 'Basic authentication', 'the password is in a Secret', 'python -m pytest -k token_tests',
   'AKIA1234', 'ghp_short', 'eyJhbGciOi', 'xox', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', 'sk_test_abc',
   'kubectl get secrets', 'python:3.11', '--password', 'tokens: 3',
+  '--password-file /run/secrets/db', 'PASSWORD_FILE=/run/secrets/db', 'mysql -p mydb', 'nc -l -p 8080', 'docker run -u 1000:1000 x',
+  'curl -u admin https://x', 'app --secret-name db-creds --tokens 3', 'KEYBOARD=us MONKEY=1', 'https://hooks.slack.com/',
 ];
 
 for (const [name, text, secret, kept] of HITS) {
@@ -194,7 +212,6 @@ const defaultSettings = async () => (JSON.parse(await readFile(new URL('../../po
  */
 const MASK_ONLY: Readonly<Record<string, string>> = {
   'basic-credentials': '"Basic <base64>" outside a header is also prose ("Basic authentication ...") often enough that denying it would block runs; the header form is denied (authorization-header)',
-  'secret-assignment': 'NAME=value / --token=value in a command line: the value is often a reference or a file path ($TOKEN, /run/secrets/x); the policy denies literal env values by name (envNames) and credential-shaped values, the log masks every assignment',
 };
 
 test('every sample of every default data.json pattern is masked by the floor alone, and after floor ∪ bundle no default pattern matches any more', async () => {

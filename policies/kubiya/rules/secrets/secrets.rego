@@ -51,19 +51,31 @@ name_patterns := patterns("envNames")
 value_patterns := patterns("values")
 
 # Every literal string of every container: env values (by name), command and args (by index).
-literals contains {"path": sprintf("%s.env.%s", [c.path, name]), "name": name, "value": value} if {
+literals contains {"path": sprintf("%s.env.%s", [c.path, name]), "container": c.path, "name": name, "value": value} if {
 	some c in lib.step_containers
 	some name, value in c.container.env
 	is_string(value)
 	value != ""
 }
 
-literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "name": "", "value": value} if {
+literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "container": c.path, "name": "", "value": value} if {
 	some c in lib.step_containers
 	some field in ["command", "args"]
 	some i, value in c.container[field]
 	is_string(value)
 	value != ""
+}
+
+# A container's whole command line (command then args, joined by single spaces), so a credential
+# split over two words is seen too: a secret-named flag in one word and its value in the next
+# (["--password", "hunter2"], also from the last word of command to the first of args), or
+# ["mysql", "-u", "root", "-phunter2"], ["curl", "-u", "admin:hunter2"]. The value patterns
+# decide (secret-flag-value, mysql-password-option, curl-user-password, ...): the same list the
+# audit log masks with (src/audit/mask.ts checks the same joined line).
+command_lines contains {"path": sprintf("%s.command+args", [c.path]), "container": c.path, "value": concat(" ", words)} if {
+	some c in lib.step_containers
+	words := [w | some field in ["command", "args"]; some w in c.container[field]; is_string(w)]
+	count(words) > 1
 }
 
 # A prefilter, for speed (WASM compiles each pattern once per evaluation): ONE match of all the
@@ -73,7 +85,7 @@ literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "name": "",
 # joined text. The match is undefined when a pattern is not a valid regex: then the policy denies.
 any_pattern(ps) := sprintf("(?m:%s)", [concat("|", [sprintf("(?:%s)", [p.pattern]) | some p in ps])])
 
-prefilter["values"] := regex.match(any_pattern(value_patterns), concat("\n", [l.value | some l in literals])) if count(value_patterns) > 0
+prefilter["values"] := regex.match(any_pattern(value_patterns), concat("\n", array.concat([l.value | some l in literals], [l.value | some l in command_lines]))) if count(value_patterns) > 0
 
 prefilter["names"] := regex.match(any_pattern(name_patterns), concat("\n", [l.name | some l in literals; l.name != ""])) if count(name_patterns) > 0
 
@@ -95,6 +107,15 @@ hits(l) := array.concat(
 	[p.id | some p in value_patterns; regex.match(p.pattern, l.value)],
 )
 
+# A command line's hits that no single word of the same container already has (those are reported
+# at the word's own path).
+line_hits(line) := {id | some id in [p.id | some p in value_patterns; regex.match(p.pattern, line.value)]} - {id |
+	some l in literals
+	l.container == line.container
+	l.name == ""
+	some id in hits(l)
+}
+
 violations contains v if {
 	some r in references
 	not r.secret in allowed
@@ -110,6 +131,16 @@ violations contains v if {
 	why := sprintf("looks like a credential written as a literal (%s)", [concat(", ", sort(ids))])
 	msg := sprintf("%s %s; reference a Kubernetes Secret (env secretRef or envFrom) instead", [l.path, why])
 	v := lib.violation("secrets", "SECRET_LITERAL", l.path, msg)
+}
+
+violations contains v if {
+	suspect
+	some line in command_lines
+	ids := line_hits(line)
+	count(ids) > 0
+	why := sprintf("looks like a credential written as a literal, across words of the command line (%s)", [concat(", ", sort(ids))])
+	msg := sprintf("%s %s; reference a Kubernetes Secret (env secretRef or envFrom) instead", [line.path, why])
+	v := lib.violation("secrets", "SECRET_LITERAL", line.path, msg)
 }
 
 # A pattern that is not an {id, pattern} object, or not a valid regex, would match nothing: deny.

@@ -90,3 +90,32 @@ test_whole_text_anchors_are_checked_per_literal if {
 		with data.kubiya.settings as {"secrets": {"credentials": {"values": [{"id": "pw", "pattern": `\Ahunter2\z`}]}}}
 	cs == {"SECRET_LITERAL"}
 }
+
+# A credential split over the words of a command line (REDTEAM 1): the joined line is checked,
+# and a hit already reported at one word is not reported again for the line.
+line_credentials := {"values": [
+	{"id": "secret-flag-value", "pattern": "(?i:(^|[ \\t])--?[A-Za-z0-9_.-]{0,128}(password|token)[ \\t]+[^ \\t\\r\\n\"'$&;|<-])"},
+	{"id": "url-userinfo-password", "pattern": "[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/?#@ \\t\\r\\n:]*:[^/?@ \\t\\r\\n$][^/?@ \\t\\r\\n]*@"},
+]}
+
+line(step) := out if {
+	out := {[v.code, v.path] | some v in secrets.violations} with input as {"step": step}
+		with data.kubiya.settings as {"secrets": {"credentials": line_credentials}}
+}
+
+test_flag_then_value_across_words if {
+	line({"name": "s", "command": ["mysql", "--password", "hunter2"]}) == {["SECRET_LITERAL", "step.command+args"]}
+	line({"name": "s", "command": ["app", "--token"], "args": ["hunter2"]}) == {["SECRET_LITERAL", "step.command+args"]}
+	line({"name": "s", "sidecars": [{"name": "x", "args": ["--password", "hunter2"]}]}) == {["SECRET_LITERAL", "step.sidecars[0].command+args"]}
+}
+
+test_flag_then_reference_or_option_is_allowed if {
+	line({"name": "s", "command": ["app", "--token", "$TOKEN"]}) == set()
+	line({"name": "s", "command": ["mysql", "--password", "-h", "db"]}) == set()
+	line({"name": "s", "command": ["app", "--password-file", "/run/secrets/p"]}) == set()
+	line({"name": "s", "command": ["--password"]}) == set()
+}
+
+test_word_hit_not_repeated_for_the_line if {
+	line({"name": "s", "command": ["git", "clone", "https://u:p4ss@h/x"]}) == {["SECRET_LITERAL", "step.command[2]"]}
+}
