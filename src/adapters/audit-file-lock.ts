@@ -225,15 +225,15 @@ export class AuditDirLock {
 
   private async heartbeat(): Promise<void> {
     if (this.lostIt) return;
-    try {
-      if (!(await this.stillOurs())) throw new Error('not ours');
-      this.beats++;
-      const text = render(this.holder, this.beats);
-      if (text.byteLength !== this.size) throw new Error('lock content changed length');
-      await this.fh.write(text, 0, text.byteLength, 0);
-    } catch {
+    if (!(await this.stillOurs())) {
       this.markLost();
+      return;
     }
+    this.beats++;
+    const text = render(this.holder, this.beats);
+    // A beat that cannot be written (a full or failing volume) is not a loss by itself: a contender
+    // elsewhere may then judge the lock stale and take it, and the next check() sees that.
+    if (text.byteLength === this.size) await this.fh.write(text, 0, text.byteLength, 0).catch(() => undefined);
   }
 
   /**
