@@ -200,7 +200,8 @@ describe('audit directory lock', () => {
  * AUDIT_LOCKED before anything is written (heartbeat far away: 60 s), /ready's flags say so, and a
  * second writer that then takes the directory leaves a chain that verifies. Variants: the lock file
  * removed by hand, replaced by another file (a new inode holding another token), overwritten in
- * place (same inode, another token), removed and taken by a second FileAuditLog.
+ * place (same inode, another token), a paused holder taken over by a real contender in another
+ * PID namespace (its lock judged stale), and appends already queued when the lock goes.
  */
 describe('audit lock checked before every write', () => {
   const ways: { name: string; lose: (dir: string) => Promise<void> }[] = [
@@ -238,6 +239,30 @@ describe('audit lock checked before every write', () => {
       assert.equal((result as { records?: number }).records, 6);
     });
   }
+
+  test('a paused holder (no beat for longer than staleMs, as seen from another PID namespace) is taken over by a real contender; on resuming, its next append is refused', async () => {
+    const dir = await fresh();
+    const paused = await FileAuditLog.open(dir, { lock: { refreshMs: 60_000 } }); // no heartbeat within the test: "paused"
+    await paused.append(entry(1));
+    const path = join(dir, LOCK_FILE);
+    // Seen from elsewhere: the holder's PID namespace is not the contender's (same inode, same token).
+    const fh = await open(path, 'r+');
+    const text = await fh.readFile('utf8');
+    await fh.write(text.replace(/"pidns":"[^"]*"/, (m) => `"pidns":"${'x'.repeat(m.length - 10)}"`), 0, 'utf8');
+    await fh.close();
+    const old = new Date(Date.now() - 60_000);
+    await utimes(path, old, old);
+    const contender = await FileAuditLog.open(dir, { lock: { refreshMs: 50, staleMs: 300, waitMs: 2000 } });
+    await contender.append(entry(2));
+    await assert.rejects(paused.append(entry(3)), locked, 'the resumed holder writes nothing');
+    assert.equal(paused.healthy, false);
+    await contender.append(entry(4));
+    await contender.close();
+    await paused.close();
+    const result = await verifyAuditDir(dir, undefined);
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal((result as { records?: number }).records, 3);
+  });
 
   test('the queue of appends in flight when the lock goes: none of them is written', async () => {
     const dir = await fresh();
