@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, readlink, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, open, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,13 +16,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
  *  - holder in this PID namespace on this boot: taken over only if that PID is dead, or is now
  *    another process (start time differs). A live holder is refused at once.
  *  - holder elsewhere (another container or host sharing the volume; a container restarted in a
- *    new PID namespace): its PID cannot be checked, so its heartbeat is: the holder touches the
- *    file every `refreshMs`; a lock untouched for `staleMs` is taken over, a fresh one is waited
- *    for up to `waitMs` and then refused.
+ *    new PID namespace): its PID cannot be checked, so its heartbeat is: every `refreshMs` the
+ *    holder rewrites the file in place with a beat counter and its time (`beat`, fixed width, so
+ *    the file's content changes while its inode stays). Such a lock is stale only when its
+ *    content has not changed for a window measured on the contender's own monotonic clock:
+ *    `staleMs` (or two heartbeats when the mtime is also older than `staleMs`), so neither clock
+ *    skew between hosts (an mtime in the future or the past) nor a paused holder is mistaken for
+ *    liveness or death by mtime alone. A lock without `beat` (an older writer) is judged by mtime.
+ *    A live one is waited for up to `waitMs` and then refused.
  * A takeover renames the stale file aside and checks it was the one judged stale (else puts it
- * back), so two contenders cannot both win. The holder re-reads the file on each heartbeat: if
- * its token is gone (someone removed or took the lock), it reports the loss and the appender
- * refuses every further append (fail closed).
+ * back), so two contenders cannot both win.
+ * The holder keeps a descriptor open on its lock file. Before every write to the chain (each
+ * group commit, each checkpoint) the appender calls check(): fstat of that descriptor and stat of
+ * the path must name the same file (dev/ino) and the file must still hold the holder's token (one
+ * pread). A lock removed by hand, taken over by a contender, or overwritten fails the check: the
+ * loss is reported and the appender refuses that batch and every further append, writing nothing
+ * (fail closed). The heartbeat runs the same check. What remains is the gap between the check and
+ * the write (microseconds, unless the process is paused exactly there): a lock file is advisory
+ * and never to be removed by hand (docs/operations.md).
  */
 export const LOCK_FILE = 'audit.lock';
 
@@ -35,12 +46,17 @@ export interface LockHolder {
   readonly host: string;
   readonly token: string;
   readonly since: string;
+  /**
+   * Heartbeat: `<counter, 12 digits>@<ISO time>`, rewritten in place every refreshMs (fixed
+   * width). Absent in locks written by older versions.
+   */
+  readonly beat?: string;
 }
 
 export interface LockOptions {
-  /** Heartbeat period (ms): the holder touches the lock file and checks it still holds it. */
+  /** Heartbeat period (ms): the holder checks it still holds the lock and rewrites its beat. */
   readonly refreshMs?: number;
-  /** A lock held from another PID namespace is stale when untouched this long (ms). */
+  /** A lock held from another PID namespace is stale when its content stays unchanged this long (ms). */
   readonly staleMs?: number;
   /** How long to wait for such a lock to go stale before refusing (ms). */
   readonly waitMs?: number;
@@ -109,25 +125,33 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
+/** The lock file's content for beat `n` (fixed width: rewriting it in place never changes its length). */
+const render = (h: LockHolder, n: number): Buffer => Buffer.from(JSON.stringify({ ...h, beat: `${String(n % 1e12).padStart(12, '0')}@${new Date().toISOString()}` }) + '\n');
+
 const describe = (h: LockHolder | undefined): string => (h === undefined ? 'an unreadable lock file' : `PID ${h.pid} on ${h.host} since ${h.since}`);
 
 /** An exclusive lock on an audit directory, held until release() (or the process ends). */
 export class AuditDirLock {
   private readonly path: string;
   private readonly holder: LockHolder;
+  private readonly fh: FileHandle;
   private readonly onLost: (() => void) | undefined;
+  private readonly size: number;
   private timer: NodeJS.Timeout | undefined;
   private lostIt = false;
+  private beats = 0;
 
-  private constructor(path: string, holder: LockHolder, refreshMs: number, onLost: (() => void) | undefined) {
+  private constructor(path: string, holder: LockHolder, fh: FileHandle, size: number, refreshMs: number, onLost: (() => void) | undefined) {
     this.path = path;
     this.holder = holder;
+    this.fh = fh;
+    this.size = size;
     this.onLost = onLost;
     this.timer = setInterval(() => void this.heartbeat(), refreshMs);
     this.timer.unref();
   }
 
-  /** True once the lock was found removed or taken by another writer. */
+  /** True once the lock was found removed, taken by another writer, or overwritten. */
   get lost(): boolean {
     return this.lostIt;
   }
@@ -140,11 +164,14 @@ export class AuditDirLock {
     const path = join(dir, LOCK_FILE);
     const token = randomBytes(12).toString('hex');
     const holder = await me(token);
-    const text = JSON.stringify(holder) + '\n';
+    const text = render(holder, 0);
     const deadline = Date.now() + waitMs;
+    // A foreign holder's content as last seen, and since when (this process's monotonic clock).
+    let seen: { content: string; since: number } | undefined;
     // Bounded: each turn either takes the lock, refuses, waits a heartbeat, or removes a stale file.
     for (let attempt = 0; attempt < 1000; attempt++) {
-      if (await linkNew(path, `${path}.${token}`, text)) return new AuditDirLock(path, holder, refreshMs, options.onLost);
+      const fh = await linkNew(path, `${path}.${token}`, text);
+      if (fh !== undefined) return new AuditDirLock(path, holder, fh, text.byteLength, refreshMs, options.onLost);
       let current: string;
       let mtime: number;
       try {
@@ -160,9 +187,13 @@ export class AuditDirLock {
         stale = !(await alive(other));
         if (!stale) throw new AuditLocked(`the audit directory ${dir} is locked by a live writer (${describe(other)}): one writer per audit chain`, other);
       } else {
-        stale = Date.now() - mtime > staleMs;
+        if (seen?.content !== current) seen = { content: current, since: performance.now() };
+        const unchangedMs = performance.now() - seen.since;
+        const mtimeStale = Date.now() - mtime > staleMs;
+        // A holder that beats changes the content every refreshMs, whatever its clock says.
+        stale = other?.beat === undefined ? mtimeStale : unchangedMs >= (mtimeStale ? 2 * refreshMs : staleMs);
         if (!stale) {
-          if (Date.now() >= deadline) throw new AuditLocked(`the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock fresh for ${Math.round(waitMs / 1000)} s: one writer per audit chain`, other);
+          if (Date.now() >= deadline) throw new AuditLocked(`the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock alive for ${Math.round(waitMs / 1000)} s: one writer per audit chain`, other);
           await sleep(Math.min(refreshMs, Math.max(1, deadline - Date.now())));
           continue;
         }
@@ -172,51 +203,74 @@ export class AuditDirLock {
     throw new AuditLocked(`could not take the lock of ${dir}`);
   }
 
-  private async heartbeat(): Promise<void> {
-    if (this.lostIt) return;
+  /** Is the file at the path still the one this holder created, holding its token? (fstat + stat + pread) */
+  private async stillOurs(): Promise<boolean> {
     try {
-      const current = parseHolder(await readFile(this.path, 'utf8'));
-      if (current?.token !== this.holder.token) throw new Error('not ours');
-      const now = new Date();
-      await utimes(this.path, now, now);
+      const buf = Buffer.alloc(this.size + 1);
+      const [mine, there, read] = await Promise.all([this.fh.stat(), stat(this.path), this.fh.read(buf, 0, buf.byteLength, 0)]);
+      if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
+      return parseHolder(buf.subarray(0, read.bytesRead).toString('utf8'))?.token === this.holder.token;
     } catch {
-      this.lostIt = true;
-      if (this.timer !== undefined) clearInterval(this.timer);
-      this.onLost?.();
+      return false; // removed (ENOENT), or the file cannot be read: not provably ours
     }
   }
 
-  /** Checks now (not only at the next heartbeat) that the lock is still ours. */
+  private markLost(): void {
+    if (this.lostIt) return;
+    this.lostIt = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.onLost?.();
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.lostIt) return;
+    if (!(await this.stillOurs())) {
+      this.markLost();
+      return;
+    }
+    this.beats++;
+    const text = render(this.holder, this.beats);
+    // A beat that cannot be written (a full or failing volume) is not a loss by itself: a contender
+    // elsewhere may then judge the lock stale and take it, and the next check() sees that.
+    if (text.byteLength === this.size) await this.fh.write(text, 0, text.byteLength, 0).catch(() => undefined);
+  }
+
+  /**
+   * Checks now that the lock is still ours (the same file at the path, with our token): called
+   * before every write to the chain. False (and the loss reported, for good) when it is not.
+   */
   async check(): Promise<boolean> {
-    await this.heartbeat();
+    if (this.lostIt) return false;
+    if (!(await this.stillOurs())) this.markLost();
     return !this.lostIt;
   }
 
-  /** Removes the lock file if it is still ours. */
+  /** Removes the lock file if it is still ours, and closes its descriptor. */
   async release(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.lostIt) return;
-    const current = parseHolder(await readFile(this.path, 'utf8').catch(() => ''));
-    if (current?.token === this.holder.token) await unlink(this.path).catch(() => undefined);
+    if (!this.lostIt && (await this.stillOurs())) await unlink(this.path).catch(() => undefined);
     this.lostIt = true;
+    await this.fh.close().catch(() => undefined);
   }
 }
 
-/** Writes `text` to a private temporary file and links it to `path`: false if `path` exists. */
-async function linkNew(path: string, tmp: string, text: string): Promise<boolean> {
-  const fh = await open(tmp, 'wx', 0o600);
+/**
+ * Writes `text` to a private temporary file and links it to `path`: a descriptor open on the
+ * linked file (read and write, for the holder's checks and heartbeats), or undefined if `path`
+ * exists.
+ */
+async function linkNew(path: string, tmp: string, text: Buffer): Promise<FileHandle | undefined> {
+  const fh = await open(tmp, 'wx+', 0o600);
   try {
     await fh.writeFile(text);
     await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  try {
     await link(tmp, path);
-    return true;
+    return fh;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    await fh.close();
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw e;
   } finally {
     await unlink(tmp).catch(() => undefined);

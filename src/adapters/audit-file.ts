@@ -58,7 +58,9 @@ export interface AuditLogOptions {
  * Write-ahead audit log: JSON lines in size-rotated segments, hash-chained across segments,
  * group-committed, with signed checkpoints beside them. Appends that arrive while a batch is being
  * written form the next batch; every batch is one write and one fdatasync, and each append
- * resolves only after its batch is durable. A failed batch is cut back off the file, rolled out of
+ * resolves only after its batch is durable. Before each batch is written the directory lock is
+ * checked (still the same file, still ours): a batch of a writer that lost its lock is refused
+ * with AUDIT_LOCKED and nothing is written. A failed batch is cut back off the file, rolled out of
  * the chain and rejected, so a caller never acts on a record that is not on disk.
  */
 export class FileAuditLog implements AuditSink {
@@ -157,7 +159,7 @@ export class FileAuditLog implements AuditSink {
 
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
-    if (this.lock?.lost === true) return Promise.reject(new AuditLocked('this runner lost the audit directory lock (it was removed or taken by another writer): no further records are written'));
+    if (this.lock?.lost === true) return Promise.reject(lostLock());
     this.startTimer();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
@@ -190,6 +192,15 @@ export class FileAuditLog implements AuditSink {
         accepted.push({ pending: p, record: chained.record });
       }
       if (accepted.length === 0) continue;
+      // One writer per chain: the lock must still be ours right before the write (see
+      // AuditDirLock.check), or the batch is refused and nothing is written.
+      if (this.lock !== undefined && !(await this.lock.check())) {
+        this.healthy = false;
+        this.seq = startSeq;
+        this.prev = startPrev;
+        for (const a of accepted) a.pending.reject(lostLock());
+        continue;
+      }
       try {
         const t0 = process.hrtime.bigint();
         const bytes = Buffer.from(lines.join('\n') + '\n');
@@ -229,6 +240,7 @@ export class FileAuditLog implements AuditSink {
   async checkpointNow(): Promise<void> {
     const c = this.checkpointing;
     if (c === undefined || this.seq === this.checkpointed || this.lock?.lost === true) return;
+    if (this.lock !== undefined && !(await this.lock.check())) return;
     const seq = this.seq;
     const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
     const fh = await this.fs.openAppend(join(this.dir, CHECKPOINTS_FILE));
@@ -262,6 +274,9 @@ export class FileAuditLog implements AuditSink {
     await this.lock?.release();
   }
 }
+
+/** The refusal of an append once the directory lock is no longer ours (code AUDIT_LOCKED). */
+const lostLock = (): AuditLocked => new AuditLocked('this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written');
 
 /**
  * write(2) may write part of a buffer and report success (a filling disk does that); only the

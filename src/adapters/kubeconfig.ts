@@ -6,13 +6,19 @@ type Dispatch = Dispatcher['dispatch'];
 type DispatchHandler = Parameters<Dispatch>[1];
 type AgentOptions = Parameters<KubeConfig['createDispatcherOptions']>[1];
 
+/** Which bound a request hit: headers wait, a silence in the body, or the total deadline. */
+export type ApiTimeoutPhase = 'headers' | 'body' | 'total';
+
 /** Why a watch was ended and started again (a bounded label set). */
 export type WatchRestartReason = 'idle' | 'error' | 'relist';
 
 /** Where the runner's API connection handling reports what it did (metrics and logs). */
 export interface ApiObserver {
-  /** A request got no response headers (`headers`) or a silent body (`body`) within the request timeout. */
-  requestTimedOut(phase: 'headers' | 'body'): void;
+  /**
+   * A request got no response headers (`headers`) or a silent body (`body`) within the request
+   * timeout, or did not end within its total deadline (`total`: a response trickling in).
+   */
+  requestTimedOut(phase: ApiTimeoutPhase): void;
   /** A watch of `kind` ended for `reason` and starts again on a new connection. */
   watchRestarted(kind: string, reason: WatchRestartReason, detail: string): void;
 }
@@ -21,6 +27,12 @@ export interface ApiObserver {
 export interface ApiOptions {
   /** Bound (ms) on the wait for a response's headers and on each silence within its body. */
   readonly requestTimeoutMs: number;
+  /**
+   * Bound (ms) on the whole of a non-watch request, from dispatch to the body's last byte, however
+   * steadily it trickles (the other two bounds are idle timeouts). Default: REQUEST_DEADLINE_FACTOR
+   * request timeouts.
+   */
+  readonly requestDeadlineMs?: number | undefined;
   /** `timeoutSeconds` asked of the API server for each watch: it ends the watch (after a bookmark) then. */
   readonly watchTimeoutSeconds: number;
   /** A watch that delivers nothing (no event, no bookmark) for this long (ms) is ended as stalled. */
@@ -28,6 +40,21 @@ export interface ApiOptions {
   /** A full list is made again at least this often (ms), whatever the watch says. */
   readonly relistMs: number;
   readonly observer: ApiObserver;
+}
+
+/** A non-watch request's total deadline is this many request timeouts (unless given). */
+export const REQUEST_DEADLINE_FACTOR = 4;
+
+/** The total deadline (ms) of a non-watch request under `api`. */
+export const requestDeadlineOf = (api: ApiOptions): number => api.requestDeadlineMs ?? REQUEST_DEADLINE_FACTOR * api.requestTimeoutMs;
+
+/** The error a request is aborted with when its total deadline passes. */
+export class ApiRequestDeadline extends Error {
+  override readonly name = 'ApiRequestDeadline';
+  readonly code = 'KUBE_API_TIMEOUT' as const;
+  constructor(ms: number) {
+    super(`Kubernetes API request did not complete within its total deadline of ${ms} ms`);
+  }
 }
 
 /** The config schema's defaults, in ms, with an observer that reports nothing. */
@@ -64,7 +91,10 @@ export function isWatchUrl(url: string): boolean {
  *   Every request here is bounded by `requestTimeoutMs` for its headers and for each silence in its
  *   body (on HTTP/1.1 undici then destroys the socket; on HTTP/2 it pings the session and drops it if
  *   the ping is not answered). A timeout also retires the pool it happened on: later requests open a
- *   new connection, requests in flight on the old one finish or time out.
+ *   new connection, requests in flight on the old one finish or time out. Both are idle bounds: a
+ *   response trickling one byte at a time would never hit them, so every non-watch request also has
+ *   a total deadline (`requestDeadlineMs`, by default 4 request timeouts): it is aborted then,
+ *   reported as phase `total`, and its pool retired likewise.
  * - Watches: a watch (`?watch=true`) gets a dispatcher, hence a connection, of its own that is
  *   destroyed when the watch ends — so a watch restarted after a stall never lands on the stalled
  *   socket. Its body is not bounded here: the watch's idle detection (watchdog.ts) bounds it.
@@ -106,7 +136,7 @@ export class PooledKubeConfig extends KubeConfig {
 
   /** A dispatcher with the request timeouts on; a watch's own is destroyed when its watch ends. */
   private bounded(made: Dispatcher): Dispatcher {
-    const timed: Dispatcher = made.compose(bounded(this.api.requestTimeoutMs, {
+    const timed: Dispatcher = made.compose(bounded(this.api.requestTimeoutMs, requestDeadlineOf(this.api), {
       timedOut: (phase) => this.timedOut(timed, phase),
       watchEnded: () => setImmediate(() => void made.destroy().catch(() => undefined)),
     }));
@@ -129,7 +159,7 @@ export class PooledKubeConfig extends KubeConfig {
     return retired;
   }
 
-  private timedOut(dispatcher: Dispatcher, phase: 'headers' | 'body'): void {
+  private timedOut(dispatcher: Dispatcher, phase: ApiTimeoutPhase): void {
     this.api.observer.requestTimedOut(phase);
     for (const [key, pool] of this.pools) {
       if (pool.dispatcher !== dispatcher) continue;
@@ -146,16 +176,43 @@ function retire(dispatcher: Dispatcher, timeoutMs: number): void {
 }
 
 /**
- * An undici interceptor: per-request headers and body timeouts (a watch's body unbounded), reporting
- * each timeout, and telling when a watch request ends (its dispatcher is then destroyed).
+ * An undici interceptor: per-request headers and body timeouts (a watch's body unbounded) and, for
+ * every non-watch request, a total deadline counted from dispatch (the request is aborted through
+ * its controller with ApiRequestDeadline); reports each timeout, and tells when a watch request
+ * ends (its dispatcher is then destroyed).
  */
-function bounded(timeoutMs: number, on: { timedOut: (phase: 'headers' | 'body') => void; watchEnded: () => void }) {
+function bounded(timeoutMs: number, deadlineMs: number, on: { timedOut: (phase: ApiTimeoutPhase) => void; watchEnded: () => void }) {
   return (dispatch: Dispatch): Dispatch => (opts, handler) => {
     const watch = isWatchUrl(opts.path);
+    let controller: { abort(reason: Error): void } | undefined;
+    let expired = false;
+    let deadline: NodeJS.Timeout | undefined;
+    const settle = (): void => {
+      if (deadline !== undefined) clearTimeout(deadline);
+      deadline = undefined;
+    };
+    if (!watch) {
+      deadline = setTimeout(() => {
+        deadline = undefined;
+        expired = true;
+        on.timedOut('total');
+        controller?.abort(new ApiRequestDeadline(deadlineMs));
+      }, deadlineMs);
+      deadline.unref();
+    }
     const observed = new Proxy(handler, {
       get(target, key): unknown {
+        if (key === 'onRequestStart' && typeof target.onRequestStart === 'function') {
+          return (...args: Parameters<NonNullable<DispatchHandler['onRequestStart']>>) => {
+            controller = args[0];
+            const r = target.onRequestStart?.(...args);
+            if (expired) args[0].abort(new ApiRequestDeadline(deadlineMs)); // the deadline passed before it started
+            return r;
+          };
+        }
         if (key === 'onResponseError') {
           return (...args: Parameters<NonNullable<DispatchHandler['onResponseError']>>) => {
+            settle();
             const code = (args[1] as { code?: unknown } | undefined)?.code;
             if (code === 'UND_ERR_HEADERS_TIMEOUT') on.timedOut('headers');
             if (code === 'UND_ERR_BODY_TIMEOUT') on.timedOut('body');
@@ -163,9 +220,10 @@ function bounded(timeoutMs: number, on: { timedOut: (phase: 'headers' | 'body') 
             return target.onResponseError?.(...args);
           };
         }
-        if (key === 'onResponseEnd' && watch) {
+        if (key === 'onResponseEnd') {
           return (...args: Parameters<NonNullable<DispatchHandler['onResponseEnd']>>) => {
-            on.watchEnded();
+            settle();
+            if (watch) on.watchEnded();
             return target.onResponseEnd?.(...args);
           };
         }
@@ -173,7 +231,12 @@ function bounded(timeoutMs: number, on: { timedOut: (phase: 'headers' | 'body') 
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    return dispatch({ ...opts, headersTimeout: timeoutMs, bodyTimeout: watch ? 0 : timeoutMs }, observed);
+    try {
+      return dispatch({ ...opts, headersTimeout: timeoutMs, bodyTimeout: watch ? 0 : timeoutMs }, observed);
+    } catch (e) {
+      settle();
+      throw e;
+    }
   };
 }
 

@@ -75,7 +75,13 @@ export interface VerifyReport {
   readonly records: number;
   readonly lastSeq: number;
   readonly head: string;
-  readonly checkpoints: { readonly total: number; readonly verified: number; readonly lastSeq: number };
+  /**
+   * `lastSeq`: the last record a checkpoint vouches for (its head matched; its signature too when a
+   * key was given). `uncovered`: the records after it, which no checkpoint vouches for (a record
+   * appended there with a correct seq, prev and hash verifies): `{ from, to }` seq range, or null
+   * when every record is covered or the log is broken.
+   */
+  readonly checkpoints: { readonly total: number; readonly verified: number; readonly lastSeq: number; readonly uncovered: { readonly from: number; readonly to: number } | null };
   readonly firstBad?: VerifyProblem | undefined;
 }
 
@@ -199,7 +205,7 @@ export class AuditVerifier {
       records: this.count,
       lastSeq,
       head: this.prev,
-      checkpoints: { total: checkpoints.length, verified, lastSeq: lastCheckpoint },
+      checkpoints: { total: checkpoints.length, verified, lastSeq: lastCheckpoint, uncovered: this.problem === undefined && lastSeq > lastCheckpoint ? { from: lastCheckpoint + 1, to: lastSeq } : null },
       ...(this.problem !== undefined ? { firstBad: this.problem } : {}),
     };
   }

@@ -49,6 +49,8 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
       else if (report.ok) {
         io.out(`${paint('green', 'ok')}: ${report.records} records in ${report.segments} segment(s), chain intact, head ${report.head.slice(0, 16)}…`);
         io.out(key === undefined ? `checkpoints: ${report.checkpoints.total} present, signatures NOT checked (give --public-key)` : `checkpoints: ${report.checkpoints.verified} of ${report.checkpoints.total} verified, last at seq ${report.checkpoints.lastSeq}`);
+        const u = report.checkpoints.uncovered;
+        if (u !== null) io.out(`records ${u.from}..${u.to} are not covered by a ${key === undefined ? 'checkpoint (and no signature was checked)' : 'signed checkpoint'}: records appended there with a correct seq, prev and hash would verify`);
       } else io.out(`${paint('red', 'BROKEN')}: first bad record is seq ${report.firstBad?.seq ?? '?'} (${report.firstBad?.where ?? ''}): ${report.firstBad?.reason ?? ''}`);
       setCode(report.ok ? EXIT.ok : EXIT.failed);
     });

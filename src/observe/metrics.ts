@@ -42,8 +42,8 @@ export interface Metrics {
   kubeApi(verb: string, seconds: number): void;
   controlPlaneError(operation: string): void;
   httpRequest(route: string, status: number): void;
-  /** An API request timed out waiting for its headers or within its body. */
-  kubeApiTimeout(phase: 'headers' | 'body'): void;
+  /** An API request timed out waiting for its headers, within its body, or past its total deadline. */
+  kubeApiTimeout(phase: 'headers' | 'body' | 'total'): void;
   /** A watch of `kind` (pods, workflowruns) was ended and started again: idle (stalled), error or relist. */
   kubeApiWatchRestart(kind: string, reason: 'idle' | 'error' | 'relist'): void;
   /** Samples CPU and memory; call on scrape. */
@@ -81,7 +81,7 @@ export function createMetrics(runner: string): Metrics {
   const kube = new Histogram({ name: METRIC_NAMES.kubeApi, help: 'Kubernetes API request latency, by verb', labelNames: ['verb'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
   const cpErrors = new Counter({ name: METRIC_NAMES.controlPlaneErrors, help: 'Control-plane request failures, by operation', labelNames: ['operation'], registers: [registry] });
   const http = new Counter({ name: METRIC_NAMES.httpRequests, help: 'HTTP requests served, by route and status', labelNames: ['route', 'status'], registers: [registry] });
-  const kubeTimeouts = new Counter({ name: METRIC_NAMES.kubeApiTimeouts, help: 'Kubernetes API requests that timed out (kubernetes.api.requestTimeout), by phase: headers or body', labelNames: ['phase'], registers: [registry] });
+  const kubeTimeouts = new Counter({ name: METRIC_NAMES.kubeApiTimeouts, help: 'Kubernetes API requests that timed out, by phase: headers or body (kubernetes.api.requestTimeout), total (the deadline of a non-watch request, 4 request timeouts)', labelNames: ['phase'], registers: [registry] });
   const watchRestarts = new Counter({ name: METRIC_NAMES.kubeApiWatchRestarts, help: 'Kubernetes API watches ended and started again, by kind and reason: idle (stalled), error, relist (periodic)', labelNames: ['kind', 'reason'], registers: [registry] });
 
   const windows = new Map<string, number[]>();
