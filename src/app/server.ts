@@ -3,7 +3,7 @@ import { access, constants, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VersionApi, type V1Pod } from '@kubernetes/client-node';
-import { loadKubeConfig, type ApiOptions } from '../adapters/kubeconfig.ts';
+import { loadKubeConfig, REQUEST_DEADLINE_FACTOR, type ApiOptions } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
@@ -75,7 +75,7 @@ function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOptions {
     observer: {
       requestTimedOut: (phase) => {
         metrics.kubeApiTimeout(phase);
-        log.warn({ code: 'KUBE_API_TIMEOUT', phase, timeout_s: a.requestTimeout }, 'Kubernetes API request timed out; its connection pool is replaced');
+        log.warn({ code: 'KUBE_API_TIMEOUT', phase, timeout_s: phase === 'total' ? a.requestTimeout * REQUEST_DEADLINE_FACTOR : a.requestTimeout }, 'Kubernetes API request timed out; its connection pool is replaced');
       },
       watchRestarted: (kind, reason, detail) => {
         metrics.kubeApiWatchRestart(kind, reason);
