@@ -1,5 +1,5 @@
 /**
- * Every non-watch API request has a total deadline (REDTEAM.md #5, issue 13 §5). The request
+ * Every non-watch API request has a total deadline (docs/reviews/2026-11-29-red-team.md #5, issue 13 §5). The request
  * timeout bounds only silences (headers wait, each gap in the body): a response that trickles a
  * byte every 300 ms never hits it. The class: a response that keeps the connection busy without
  * ever finishing. Variants: a body trickled byte by byte (content-length), a chunked body

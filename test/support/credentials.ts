@@ -46,7 +46,7 @@ export const VALUE_CASES: readonly { text: string; ids: readonly string[] }[] = 
   { text: `token=${JWT}`, ids: ['jwt', 'secret-assignment'] },
   { text: `--key ${GOOGLE_KEY}`, ids: ['google-api-key'] },
   { text: `STRIPE=${STRIPE_KEY}`, ids: ['stripe-secret-key'] },
-  // REDTEAM.md finding 1: common forms the first list missed (one row each, and their siblings)
+  // docs/reviews/2026-11-29-red-team.md finding 1: common forms the first list missed (one row each, and their siblings)
   { text: 'https://user:p#ss@example.com/x', ids: ['url-userinfo-password'] },
   { text: 'https://user:p!ss%2F:x@example.com/x', ids: ['url-userinfo-password'] },
   { text: 'PGPASSWORD=hunter2 psql -h db', ids: ['secret-assignment'] },
@@ -135,7 +135,7 @@ export const NAME_CASES: readonly { name: string; ids: readonly string[] }[] = [
   { name: 'SECRETARY', ids: [] },
   { name: 'KEY_ID', ids: [] },
   { name: 'MODE', ids: [] },
-  // REDTEAM.md finding 1: strong words match inside a word (PGPASSWORD), short ones at a boundary
+  // docs/reviews/2026-11-29-red-team.md finding 1: strong words match inside a word (PGPASSWORD), short ones at a boundary
   { name: 'PGPASSWORD', ids: ['password'] },
   { name: 'MYSQLPASSWORD', ids: ['password'] },
   { name: 'MYSQL_PWD', ids: ['password'] },

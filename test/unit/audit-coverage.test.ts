@@ -1,5 +1,5 @@
 /**
- * `audit verify` says which records no checkpoint vouches for (REDTEAM.md #13). A record appended
+ * `audit verify` says which records no checkpoint vouches for (docs/reviews/2026-11-29-red-team.md #13). A record appended
  * after the last checkpoint with a correct seq, prev and hash verifies ("chain intact"): that is
  * inherent, so the output must name the uncovered range. The class: the records after the last
  * checkpoint that matched. Variants: a forged record after the last checkpoint (the red-team

@@ -195,7 +195,7 @@ describe('audit directory lock', () => {
 });
 
 /**
- * One writer per chain at every write, not only at the heartbeat (REDTEAM.md #4). The class: the
+ * One writer per chain at every write, not only at the heartbeat (docs/reviews/2026-11-29-red-team.md #4). The class: the
  * lock stops being ours while a writer runs, by any means; its very next append is refused with
  * AUDIT_LOCKED before anything is written (heartbeat far away: 60 s), /ready's flags say so, and a
  * second writer that then takes the directory leaves a chain that verifies. Variants: the lock file

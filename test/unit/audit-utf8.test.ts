@@ -2,7 +2,7 @@
  * `audit verify` checks the bytes as written (issue 13 §3), including their encoding: a reader
  * that decodes a line leniently turns every invalid UTF-8 sequence into U+FFFD, so a record whose
  * text holds a U+FFFD (any user text may) could have those three bytes replaced by any invalid
- * sequence and still hash right. Found by the red-team pass (REDTEAM.md): before this, the
+ * sequence and still hash right. Found by the red-team pass (docs/reviews/2026-11-29-red-team.md): before this, the
  * replaced line verified ("chain intact"). Variants: a lone 0xFF, a lone continuation byte, a
  * truncated four-byte sequence (F0 9F 98, one U+FFFD: the same decoded length), an overlong "A".
  */

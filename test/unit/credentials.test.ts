@@ -26,7 +26,7 @@ test('missing or malformed credential settings compile to no patterns, never a t
   }
 });
 
-// ---- REDTEAM.md finding 1: command lines, one list both ways -------------------------------------
+// ---- docs/reviews/2026-11-29-red-team.md finding 1: command lines, one list both ways -------------------------------------
 // The class: a credential split over the words of a container's command line (a secret-named flag
 // and its value, also from command into args; a tool's password option). The policy denies it
 // (test/policies/classes.test.ts, compiled WASM, the same ARGV_CASES) and the audit log masks it.
@@ -65,7 +65,7 @@ test('the red-team literals: each is masked by the floor (and a credential the p
   assert.deepEqual(maskValue({ command: ['--token'], args: ['abc'] }, '', []), { command: ['--token'], args: [MASK] });
 });
 
-// ---- REDTEAM.md finding 2: masking runs in linear time --------------------------------------------
+// ---- docs/reviews/2026-11-29-red-team.md finding 2: masking runs in linear time --------------------------------------------
 // The class: a pattern tried from every start position that scans far before failing (an
 // unbounded prefix before the keyword), or nested quantifiers. Structural: every floor row and
 // every default pattern passes linearTimeProblem, and the settings schema refuses one that does

@@ -55,7 +55,7 @@ const HITS: [string, string, string, string][] = [
   ['secret-assignment', `--api-key=${SECRET}`, SECRET, '--api-key=***'],
   ['secret-assignment', `{"client_secret": "${SECRET}"}`, SECRET, '"client_secret": ***'],
   ['secret-assignment', `password: '${SECRET}'`, SECRET, 'password: ***'],
-  // REDTEAM.md finding 1: the forms the first table missed
+  // docs/reviews/2026-11-29-red-team.md finding 1: the forms the first table missed
   ['secret-assignment', `export DB_PASS=${SECRET}`, SECRET, 'export DB_PASS=***'],
   ['secret-assignment', `PASSPHRASE=${SECRET}`, SECRET, 'PASSPHRASE=***'],
   ['secret-assignment', `curl -H "X-API-Key: ${SECRET}" x`, SECRET, 'X-API-Key: ***'],

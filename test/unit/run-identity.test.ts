@@ -1,5 +1,5 @@
 /**
- * WorkflowRun identity (issue 13 §1/§2; REDTEAM.md findings 7 and 3).
+ * WorkflowRun identity (issue 13 §1/§2; docs/reviews/2026-11-29-red-team.md findings 7 and 3).
  *
  * (7) The class: a WorkflowRun's name is a function of its assignment's EXACT jti, injective (two
  * jtis never share a name: case, `_` against `-`, truncation) and deterministic (the same jti

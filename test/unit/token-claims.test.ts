@@ -1,5 +1,5 @@
 /**
- * Claim strings and token bytes exactly as signed (issue 14 §5/§7; REDTEAM.md findings 6, 11, 12).
+ * Claim strings and token bytes exactly as signed (issue 14 §5/§7; docs/reviews/2026-11-29-red-team.md findings 6, 11, 12).
  *
  * Classes, each a table below (every token is correctly signed, so a refusal is the rule's doing):
  * - (6) the claim strings the runner records or acts on — `iss`, `sub`, `jti`, a cancellation's
@@ -194,7 +194,7 @@ describe('(6) at admission: refused before any record names the run, and the ref
   };
   const records = (d: Awaited<ReturnType<typeof runner>>) => d.audit.records;
 
-  // The reported examples (REDTEAM.md #6): AUDIT_RECORD_INVALID and nothing recorded, before.
+  // The reported examples (docs/reviews/2026-11-29-red-team.md #6): AUDIT_RECORD_INVALID and nothing recorded, before.
   for (const [name, over] of [['jti with a lone surrogate', { jti: 'abc\ud800' }], ['sub with a lone surrogate', { sub: 'wf\udbff', workflow: { ...workflow(), id: 'wf\udbff' } }], ['jti with a NUL', { jti: 'a\u0000b' }], ['jti with a newline and U+202E', { jti: 'a\n\u202eb' }]] as const) {
     test(`${name}: VERIFY_CLAIM_INVALID, one canonicalisable verify deny record without the value`, async () => {
       const d = await runner();

@@ -2,7 +2,7 @@
  * Tokens exactly as signed (issue 14 §7), the header's side of the duplicate-member rule: the
  * payload already refused an object with a key given twice; the protected header did not, so
  * `{"alg":"none","alg":"EdDSA",...}` verified (JSON.parse keeps the last member) while a reader
- * that keeps the first sees `alg: none` (found by the red-team pass, REDTEAM.md). Every signature
+ * that keeps the first sees `alg: none` (found by the red-team pass, docs/reviews/2026-11-29-red-team.md). Every signature
  * below is valid over the exact bytes, so a refusal is the rule's doing.
  */
 import assert from 'node:assert/strict';
