@@ -1,6 +1,6 @@
 import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
-import { jsSource, linearTimeProblem } from '../policy/credentials.ts';
+import { foldForKeywords, jsSource, linearTimeProblem, mayMatch, PATTERN_KEYWORDS } from '../policy/credentials.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6). The audit log is hash-chained: what is
@@ -68,8 +68,11 @@ export const SECRET_NAME = { source: '(?:passw(?:or)?d|passphrase|secret|token|c
  * broader than denying: a false positive in the log hides a word, one in the policy blocks a run).
  */
 export interface MaskPatterns {
-  /** Whole-match patterns (the bundle's `values`), compiled with the "g" flag. */
-  readonly values: readonly { readonly id: string; readonly regex: RegExp }[];
+  /**
+   * Whole-match patterns (the bundle's `values`), compiled with the "g" flag; `keywords`: the
+   * pattern's keywords when it is a default one (PATTERN_KEYWORDS), else undefined (always run).
+   */
+  readonly values: readonly { readonly id: string; readonly regex: RegExp; readonly keywords?: readonly string[] | undefined }[];
   /** Flag-name patterns (the bundle's `envNames`), matched against a flag's name as an env name. */
   readonly names: readonly { readonly id: string; readonly regex: RegExp }[];
 }
@@ -77,9 +80,9 @@ export interface MaskPatterns {
 /** No extra patterns: the floor alone. */
 export const FLOOR_ONLY: MaskPatterns = Object.freeze({ values: Object.freeze([]), names: Object.freeze([]) });
 
-const compileList = (list: unknown): { id: string; regex: RegExp }[] => {
+const compileList = (list: unknown): { id: string; regex: RegExp; keywords: readonly string[] | undefined }[] => {
   if (!Array.isArray(list)) return [];
-  const out: { id: string; regex: RegExp }[] = [];
+  const out: { id: string; regex: RegExp; keywords: readonly string[] | undefined }[] = [];
   for (const p of list as unknown[]) {
     const { id, pattern } = (typeof p === 'object' && p !== null ? p : {}) as { id?: unknown; pattern?: unknown };
     if (typeof id !== 'string' || typeof pattern !== 'string') continue;
@@ -89,7 +92,7 @@ const compileList = (list: unknown): { id: string; regex: RegExp }[] => {
       if (linearTimeProblem(pattern) !== undefined) continue;
       const regex = new RegExp(jsSource(pattern), 'g');
       // A pattern that matches the empty string would "mask" between every character: skip it.
-      if (!regex.test('')) out.push({ id, regex });
+      if (!regex.test('')) out.push({ id, regex, keywords: Object.hasOwn(PATTERN_KEYWORDS, pattern) ? PATTERN_KEYWORDS[pattern] : undefined });
     } catch {
       // the settings schema refuses patterns that do not compile; the floor still masks
     }
@@ -116,8 +119,40 @@ export function maskPatternsOf(settings: unknown): MaskPatterns {
   return patterns;
 }
 
+/**
+ * Keywords of the floor's rows, a prefilter for speed: every string a row matches holds one of
+ * its keywords once folded (foldForKeywords), so a row whose keywords are all absent is not run.
+ * test/unit/mask.test.ts checks generated matches of every row hold a keyword.
+ */
+const SECRET_WORDS = ['pass', 'pwd', 'secret', 'token', 'credential', 'key'];
+export const FLOOR_KEYWORDS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  'pem-private-key': ['private key-----'],
+  'url-userinfo-password': ['://'],
+  'url-key-userinfo': ['://'],
+  'authorization-header': ['authorization'],
+  'cookie-header': ['cookie'],
+  'bearer-token': ['bearer'],
+  'basic-credentials': ['basic'],
+  'aws-access-key-id': ['akia', 'asia', 'abia', 'acca'],
+  'github-token': ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'],
+  'github-fine-grained-token': ['github_pat_'],
+  'gitlab-token': ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'gloas-', 'glcbt-'],
+  'slack-token': ['xox'],
+  'slack-webhook': ['hooks.slack.com/'],
+  jwt: ['eyj'],
+  'google-api-key': ['aiza'],
+  'stripe-secret-key': ['k_live_'],
+  'mysql-password-option': ['mysql', 'mariadb'],
+  'sshpass-password': ['sshpass'],
+  'curl-user-password': ['curl'],
+  'secret-flag-value': SECRET_WORDS,
+  'secret-assignment': SECRET_WORDS,
+});
+
 const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
   ...p,
+  // A row without keywords (none today) is always run.
+  keywords: FLOOR_KEYWORDS[p.name],
   re: new RegExp(p.source, p.caseInsensitive ? 'gi' : 'g'),
   // The number of capture groups: an empty alternative always matches and reports every group.
   groups: (new RegExp(`${p.source}|`).exec('')?.length ?? 1) - 1,
@@ -135,7 +170,11 @@ const MAX_FLAG_NAME = 256;
 export function maskText(text: string, extra: MaskPatterns = FLOOR_ONLY): { readonly text: string; readonly hits: readonly string[] } {
   let out = text;
   const hits: string[] = [];
+  // Keywords are looked for in the original text: masking only removes text and inserts "***"
+  // (no keyword holds "*"), so it creates no keyword that was not there.
+  const folded = foldForKeywords(text);
   for (const p of COMPILED) {
+    if (!mayMatch(p.keywords, folded)) continue;
     const next = out.replace(p.re, (_match: string, ...rest: unknown[]) => {
       const [prefix, suffix] = [p.groups >= 1 ? rest[0] : undefined, p.groups >= 2 ? rest[1] : undefined];
       return `${typeof prefix === 'string' ? prefix : ''}${MASK}${typeof suffix === 'string' ? suffix : ''}`;
@@ -144,6 +183,7 @@ export function maskText(text: string, extra: MaskPatterns = FLOOR_ONLY): { read
     out = next;
   }
   for (const p of extra.values) {
+    if (!mayMatch(p.keywords, folded)) continue;
     // A bundle pattern may match *** itself (then there is nothing left to mask).
     const next = out.replace(p.regex, (match: string) => (match === MASK ? match : MASK));
     if (next !== out) hits.push(`settings:${p.id}`);
@@ -189,7 +229,9 @@ function commandLineHits(v: Record<string, unknown>): { command: Set<number>; ar
     }
   }
   if (words.length < 2) return out;
+  const folded = foldForKeywords(line);
   for (const p of COMPILED) {
+    if (!mayMatch(p.keywords, folded)) continue;
     for (const m of line.matchAll(p.re)) {
       const prefix = p.groups >= 1 && typeof m[1] === 'string' ? m[1].length : 0;
       const suffix = p.groups >= 2 && typeof m[2] === 'string' ? m[2].length : 0;

@@ -125,6 +125,8 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'literal password env', step: s({ env: { DB_PASSWORD: 'hunter2' } }), codes: ['SECRET_LITERAL'] },
   { name: 'literal token env', step: s({ env: { GITHUB_TOKEN: 'x' } }), codes: ['SECRET_LITERAL'] },
   { name: 'AWS key id in a plain env name', step: s({ env: { KEY_ID: AWS_KEY_ID } }), codes: ['SECRET_LITERAL'] },
+  // The secrets prefilter folds as RE2's (?i) does: a long s (U+017F) matches s, so it does not hide a keyword.
+  { name: 'password assignment spelled with a long s (U+017F)', step: s({ args: ['pa\u017f\u017fword=hunter2'] }), codes: ['SECRET_LITERAL'] },
   { name: 'GitHub token in args', step: s({ args: [GITHUB_TOKEN] }), codes: ['SECRET_LITERAL'] },
   { name: 'JWT in args', step: s({ args: ['--token', JWT] }), codes: ['SECRET_LITERAL'] },
   { name: 'PEM private key in env', step: s({ env: { TLS: PEM } }), codes: ['SECRET_LITERAL'] },

@@ -78,16 +78,45 @@ command_lines contains {"path": sprintf("%s.command+args", [c.path]), "container
 	count(words) > 1
 }
 
-# A prefilter, for speed (WASM compiles each pattern once per evaluation): ONE match of all the
-# patterns of a kind, as a multi-line alternation, against all literals joined by newlines. It
-# can only over-match (the exact per-literal check below then decides), never miss: "(?m)" lets ^
-# and $ match at every literal's start and end, and a match inside one literal is a match of the
-# joined text. The match is undefined when a pattern is not a valid regex: then the policy denies.
+# A prefilter, for speed (WASM compiles each pattern it runs once per EVALUATION: the default
+# list costs ~10 ms per decision to compile). Two stages, each a necessary condition of a match:
+#
+# 1. Keywords (prefilter_keywords.rego): a default pattern, recognised by its exact text, matches
+#    only strings holding one of its keywords; a pattern whose keywords are all absent from the
+#    joined literals cannot match any literal, so it is not compiled. A pattern with no keywords
+#    (an operator's own, or a default edited by one character) is always a candidate, so it is
+#    compiled and an invalid one still denies below. Text is folded as RE2's (?i) folds it.
+# 2. ONE match of the candidate patterns of a kind, as a multi-line alternation, against all
+#    literals joined by newlines. It can only over-match (the exact per-literal check below then
+#    decides), never miss: "(?m)" lets ^ and $ match at every literal's start and end, and a match
+#    inside one literal is a match of the joined text. The match is undefined when a pattern is
+#    not a valid regex: then the policy denies.
 any_pattern(ps) := sprintf("(?m:%s)", [concat("|", [sprintf("(?:%s)", [p.pattern]) | some p in ps])])
 
-prefilter["values"] := regex.match(any_pattern(value_patterns), concat("\n", array.concat([l.value | some l in literals], [l.value | some l in command_lines]))) if count(value_patterns) > 0
+value_text := concat("\n", array.concat([l.value | some l in literals], [l.value | some l in command_lines]))
 
-prefilter["names"] := regex.match(any_pattern(name_patterns), concat("\n", [l.name | some l in literals; l.name != ""])) if count(name_patterns) > 0
+name_text := concat("\n", [l.name | some l in literals; l.name != ""])
+
+value_candidates := candidates(value_patterns, value_text)
+
+name_candidates := candidates(name_patterns, name_text)
+
+candidates(ps, text) := [p | some p in ps; candidate(p, folded)] if folded := fold(text)
+
+candidate(p, _) if not keywords[p.pattern]
+
+candidate(p, folded) if {
+	some k in keywords[p.pattern]
+	contains(folded, k)
+}
+
+prefilter["values"] := regex.match(any_pattern(value_candidates), value_text) if count(value_candidates) > 0
+
+prefilter["values"] := false if count(value_candidates) == 0
+
+prefilter["names"] := regex.match(any_pattern(name_candidates), name_text) if count(name_candidates) > 0
+
+prefilter["names"] := false if count(name_candidates) == 0
 
 suspect if true in prefilter
 
@@ -101,15 +130,16 @@ suspect if {
 
 decided(kind) if prefilter[kind] in {true, false}
 
-# hits(l) are the ids of the patterns a literal matches: its name (env only) or its value.
+# hits(l) are the ids of the patterns a literal matches: its name (env only) or its value. Only
+# candidates are tried: a pattern that is not one cannot match any literal (see the prefilter).
 hits(l) := array.concat(
-	[p.id | some p in name_patterns; l.name != ""; regex.match(p.pattern, l.name)],
-	[p.id | some p in value_patterns; regex.match(p.pattern, l.value)],
+	[p.id | some p in name_candidates; l.name != ""; regex.match(p.pattern, l.name)],
+	[p.id | some p in value_candidates; regex.match(p.pattern, l.value)],
 )
 
 # A command line's hits that no single word of the same container already has (those are reported
 # at the word's own path).
-line_hits(line) := {id | some id in [p.id | some p in value_patterns; regex.match(p.pattern, line.value)]} - {id |
+line_hits(line) := {id | some id in [p.id | some p in value_candidates; regex.match(p.pattern, line.value)]} - {id |
 	some l in literals
 	l.container == line.container
 	l.name == ""

@@ -1,0 +1,44 @@
+/**
+ * The masking floor's keyword prefilter (FLOOR_KEYWORDS in src/audit/mask.ts) is a NECESSARY
+ * condition of each floor row: every string a row matches holds one of its keywords (after
+ * foldForKeywords), else maskText would skip a row that matches and leave a credential in the
+ * audit log. The class of fault: a keyword the row does not require (a wrong letter, an optional
+ * part, one alternative forgotten, a row added without keywords). Generated matches of every row
+ * (fast-check stringMatching, random text around) must hold a keyword.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, maskText } from '../../src/audit/mask.ts';
+import { foldForKeywords, jsSource } from '../../src/policy/credentials.ts';
+
+test('every floor row has keywords, folded and non-empty', () => {
+  for (const p of CREDENTIAL_PATTERNS) {
+    const words = FLOOR_KEYWORDS[p.name];
+    assert.ok(words !== undefined && words.length > 0, p.name);
+    assert.ok(words.every((w) => w.length > 0 && w === foldForKeywords(w)), p.name);
+  }
+});
+
+test('every generated match of every floor row holds one of its keywords, and is masked', () => {
+  for (const p of CREDENTIAL_PATTERNS) {
+    const re = new RegExp(p.source, p.caseInsensitive ? 'i' : '');
+    // fast-check cannot generate from an "i" regex (the same language with case spelled out) nor
+    // with \b: without it (zero-width) the language is a superset, so the claim is stronger.
+    const source = p.source.replaceAll('\\b', '');
+    const spelled = new RegExp(p.caseInsensitive ? jsSource(`(?i:${source})`) : source);
+    const words = FLOOR_KEYWORDS[p.name] ?? [];
+    fc.assert(
+      fc.property(fc.stringMatching(spelled), (s) => {
+        if (re.test(s)) assert.notEqual(maskText(s).text, s, `${JSON.stringify(s)} is a match of ${p.name}, masked`);
+        assert.ok(words.some((w) => foldForKeywords(s).includes(w)), `${JSON.stringify(s)} matches ${p.name} but holds none of ${words.join(', ')}`);
+      }),
+      { numRuns: 300 },
+    );
+  }
+});
+
+test('the prefilter does not hide a folded letter: U+017F and U+212A still reach the rows', () => {
+  assert.equal(foldForKeywords('PA\u017f\u017fWORD=x API_\u212aEY'), 'password=x api_key');
+  assert.notEqual(maskText('PASSWORD=hunter2').text, 'PASSWORD=hunter2');
+});
