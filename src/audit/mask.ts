@@ -162,17 +162,41 @@ const SECRET_FLAG = new RegExp(`^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[
 /** A flag name longer than this is not matched against the bundle's name patterns: it counts as secret-named (fail closed). */
 const MAX_FLAG_NAME = 256;
 
+const gates = new WeakMap<MaskPatterns, RegExp | undefined>();
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/**
+ * One regex for "the folded text holds a keyword of some row": the floor's and the bundle's value
+ * patterns' keywords. Undefined when a bundle pattern has no keywords (it must always run).
+ */
+function anyKeywordOf(extra: MaskPatterns): RegExp | undefined {
+  if (gates.has(extra)) return gates.get(extra);
+  const words = new Set<string>();
+  let gate: RegExp | undefined;
+  if (extra.values.every((p) => p.keywords !== undefined)) {
+    for (const p of COMPILED) for (const w of p.keywords ?? []) words.add(w);
+    for (const p of extra.values) for (const w of p.keywords ?? []) words.add(w);
+    // A floor row without keywords (none today) must always run too.
+    gate = COMPILED.every((p) => p.keywords !== undefined) ? new RegExp([...words].map(escapeRegExp).join('|')) : undefined;
+  }
+  gates.set(extra, gate);
+  return gate;
+}
+
 /**
  * `text` with every credential the patterns find replaced by ***; the names of the patterns that
  * hit. The floor first (it keeps readable prefixes such as `Bearer `), then `extra` (the bundle's
  * value patterns, whole match masked, hit names prefixed `settings:`).
  */
 export function maskText(text: string, extra: MaskPatterns = FLOOR_ONLY): { readonly text: string; readonly hits: readonly string[] } {
-  let out = text;
-  const hits: string[] = [];
   // Keywords are looked for in the original text: masking only removes text and inserts "***"
   // (no keyword holds "*"), so it creates no keyword that was not there.
   const folded = foldForKeywords(text);
+  // Most strings (names, images, quantities) hold no keyword at all: one test skips every row.
+  const gate = anyKeywordOf(extra);
+  if (gate !== undefined && !gate.test(folded)) return { text, hits: [] };
+  let out = text;
+  const hits: string[] = [];
   for (const p of COMPILED) {
     if (!mayMatch(p.keywords, folded)) continue;
     const next = out.replace(p.re, (_match: string, ...rest: unknown[]) => {

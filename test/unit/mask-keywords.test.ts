@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, maskText } from '../../src/audit/mask.ts';
+import { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, maskPatternsOf, maskText } from '../../src/audit/mask.ts';
 import { foldForKeywords, jsSource } from '../../src/policy/credentials.ts';
 
 test('every floor row has keywords, folded and non-empty', () => {
@@ -41,4 +41,20 @@ test('every generated match of every floor row holds one of its keywords, and is
 test('the prefilter does not hide a folded letter: U+017F and U+212A still reach the rows', () => {
   assert.equal(foldForKeywords('PA\u017f\u017fWORD=x API_\u212aEY'), 'password=x api_key');
   assert.notEqual(maskText('PASSWORD=hunter2').text, 'PASSWORD=hunter2');
+});
+
+test('a bundle pattern without keywords (an operator\'s own) always runs: text with no floor keyword is still masked', () => {
+  const extra = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'acme', pattern: 'acme_[0-9]{8}' }] } } });
+  assert.equal(extra.values[0]?.keywords, undefined);
+  assert.deepEqual(maskText('deploy acme_12345678 now', extra), { text: 'deploy *** now', hits: ['settings:acme'] });
+  // A default pattern edited by one character loses its keywords too.
+  const edited = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'jwt', pattern: '(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+' }] } } });
+  assert.equal(edited.values[0]?.keywords, undefined);
+});
+
+test('the default bundle patterns carry their keywords, and their matches are still masked', () => {
+  const extra = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'slack-webhook', pattern: 'hooks\\.slack\\.com/(services|workflows|triggers)/[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}' }] } } });
+  assert.deepEqual(extra.values[0]?.keywords, ['hooks.slack.com/']);
+  assert.equal(maskText('x HOOKS.slack.com/services/T000/B000 y', extra).text, 'x HOOKS.slack.com/services/T000/B000 y');
+  assert.notEqual(maskText('x hooks.slack.com/services/T000/B000 y', extra).text, 'x hooks.slack.com/services/T000/B000 y');
 });
