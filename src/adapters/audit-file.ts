@@ -6,8 +6,10 @@ import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
+import { repairTail } from './audit-tail.ts';
 
 export { readAuditLog } from './audit-files.ts';
+export { repairTail } from './audit-tail.ts';
 
 interface Pending {
   readonly entry: AuditEntry;
@@ -289,39 +291,4 @@ async function writeAll(file: AuditFile, bytes: Buffer): Promise<void> {
     if (bytesWritten <= 0) throw new Error('audit write made no progress');
     offset += bytesWritten;
   }
-}
-
-/**
- * Finds the last whole record of a segment and cuts anything after it (a line torn by a crash in
- * the middle of a batch write). Only unacknowledged records can be torn: a batch is acknowledged
- * after its fdatasync, so every acknowledged record is whole and stays.
- */
-export async function repairTail(file: string): Promise<{ seq: number; prev: string; size: number }> {
-  const buf = await readFile(file);
-  let end = buf.length;
-  let last: AuditRecord | undefined;
-  while (end > 0) {
-    const nl = buf.lastIndexOf(0x0a, end - 1);
-    if (nl !== end - 1) {
-      end = nl + 1; // bytes after the last newline are torn
-      continue;
-    }
-    const start = buf.lastIndexOf(0x0a, end - 2) + 1;
-    try {
-      last = JSON.parse(buf.subarray(start, end - 1).toString('utf8')) as AuditRecord;
-      break;
-    } catch {
-      end = start; // a torn or garbled last line
-    }
-  }
-  if (end < buf.length) {
-    const fh = await open(file, 'r+');
-    try {
-      await fh.truncate(end);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-  }
-  return last === undefined ? { seq: 0, prev: GENESIS, size: 0 } : { seq: last.seq, prev: last.hash, size: end };
 }
