@@ -10,7 +10,6 @@
  * claim and its record, the egress policy, the pod create and its record, the status write. The
  * evaluator is a parameter so the OPA sidecar can stand in for WASM.
  */
-import { maskInput } from '../src/audit/mask.ts';
 import type { AuditSink } from '../src/audit/record.ts';
 import type { Decision } from '../src/evaluate/decision.ts';
 import { policyInput, type PolicyInput } from '../src/evaluate/evaluate.ts';
@@ -53,14 +52,13 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   if (step === undefined) throw new Error('bench workflow has no step');
   const pod = buildPod(workflow.value, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, workspaceSize: config.workspaceSize, defaultResources: config.defaultResources });
   const input = policyInput(config.runner, workflow.value, step, pod);
-  const masked = maskInput(input);
   const at: Fields = { workflow: run, step: step.name, image: step.image };
   const t0 = process.hrtime.bigint();
   const decision = await evaluateStep(input);
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   if (!decision.ok) throw new Error(`evaluate: ${decision.error.code}`);
   const bundles = { kubiya: { revision: decision.value.revision } };
-  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input, result: decision.value, bundles, metrics });
 
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import { maskInput } from '../audit/mask.ts';
 import { egressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { evaluate, policyInput } from '../evaluate/evaluate.ts';
@@ -40,7 +39,6 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   const pod: V1Pod = buildPod(run.workflow, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, run: run.name, workspaceSize: config.workspaceSize, defaultResources: config.defaultResources });
   if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
   const input = policyInput(config.runner, run.workflow, step, pod);
-  const masked = maskInput(input);
   const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
   const failed = (phase: 'Denied' | 'Error', error: RunnerError, decision?: Decision): StepState =>
     ({ name: step.name, phase, code: error.code, message: error.message, ...(decision !== undefined ? { decision: summarise(decision) } : {}), finishedAt: deps.now().toISOString() });
@@ -53,12 +51,12 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
     const denied = decision.error.code === 'POLICY_DENIED';
     const details = decision.error.details as { decision?: Decision } | undefined;
     const extra: Fields = details?.decision !== undefined ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } } : {};
-    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, metrics, ...extra });
+    await (denied ? audit.denied : audit.errored)('evaluate', decision.error, { ...at, path: 'kubiya/main/decision', input, metrics, ...extra });
     return failed(denied ? 'Denied' : 'Error', decision.error, details?.decision);
   }
   const bundles = { kubiya: { revision: decision.value.revision } };
   // Appended now, made durable together with the mutate record below (one group commit).
-  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input: masked.input, masked: masked.masked, result: decision.value, bundles, metrics });
+  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input, result: decision.value, bundles, metrics });
 
   const hardened = mutate(pod, config.profile);
   const name = hardened.pod.metadata?.name ?? '';
