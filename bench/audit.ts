@@ -12,20 +12,53 @@ import type { AuditEntry } from '../src/audit/record.ts';
 
 /** A realistic evaluate record (policy input and decision included), ~1.3 KB as JSON. */
 const sample = (i: number): AuditEntry => ({
-  decision_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, timestamp: new Date(1_790_000_000_000 + i).toISOString(),
-  stage: 'evaluate', outcome: 'allow', message: 'step allowed by policy', runner: 'bench', labels: { runner: 'bench' },
-  workflow: { id: `wf-${i % 100}`, runId: `run-${i}`, jti: `jti-${i}` }, step: 'build', path: 'kubiya/main/decision',
-  input: { runner: 'bench', workflow: { id: `wf-${i % 100}`, name: 'build', runId: `run-${i}`, volumes: [] }, step: { name: 'build', image: 'node:18-alpine', command: ['npm', 'run', 'build'], resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } }, env: { MODE: '***' } } },
-  masked: ['/input/step/env/MODE'], result: { allow: true, violations: [], revision: 'sha256-0123456789abcdef' },
-  bundles: { kubiya: { revision: 'sha256-0123456789abcdef' } }, metrics: { timer_rego_query_eval_ns: 141000 },
+  decision_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  timestamp: new Date(1_790_000_000_000 + i).toISOString(),
+  stage: 'evaluate',
+  outcome: 'allow',
+  message: 'step allowed by policy',
+  runner: 'bench',
+  labels: { runner: 'bench' },
+  workflow: { id: `wf-${i % 100}`, runId: `run-${i}`, jti: `jti-${i}` },
+  step: 'build',
+  path: 'kubiya/main/decision',
+  input: {
+    runner: 'bench',
+    workflow: { id: `wf-${i % 100}`, name: 'build', runId: `run-${i}`, volumes: [] },
+    step: {
+      name: 'build',
+      image: 'node:18-alpine',
+      command: ['npm', 'run', 'build'],
+      resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+      env: { MODE: '***' },
+    },
+  },
+  masked: ['/input/step/env/MODE'],
+  result: { allow: true, violations: [], revision: 'sha256-0123456789abcdef' },
+  bundles: { kubiya: { revision: 'sha256-0123456789abcdef' } },
+  metrics: { timer_rego_query_eval_ns: 141000 },
 });
 
 export interface AuditBenchResult {
-  readonly append: { readonly records: number; readonly producers: number; readonly perSecond: number; readonly seconds: number };
-  readonly verify: { readonly records: number; readonly perSecond: number; readonly seconds: number; readonly bytes: number };
+  readonly append: {
+    readonly records: number;
+    readonly producers: number;
+    readonly perSecond: number;
+    readonly seconds: number;
+  };
+  readonly verify: {
+    readonly records: number;
+    readonly perSecond: number;
+    readonly seconds: number;
+    readonly bytes: number;
+  };
 }
 
-export async function auditBench(appendRecords: number, verifyRecords: number, log: (s: string) => void = () => undefined): Promise<AuditBenchResult> {
+export async function auditBench(
+  appendRecords: number,
+  verifyRecords: number,
+  log: (s: string) => void = () => undefined,
+): Promise<AuditBenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-audit-bench-'));
   try {
     // Append: `producers` concurrent callers, each awaiting its own record (as pipeline stages do).
@@ -33,9 +66,11 @@ export async function auditBench(appendRecords: number, verifyRecords: number, l
     const appender = await FileAuditLog.open(join(dir, 'append'));
     let next = 0;
     const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: producers }, async () => {
-      while (next < appendRecords) await appender.append(sample(next++));
-    }));
+    await Promise.all(
+      Array.from({ length: producers }, async () => {
+        while (next < appendRecords) await appender.append(sample(next++));
+      }),
+    );
     const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     await appender.close();
     log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s`);
@@ -62,7 +97,8 @@ export async function auditBench(appendRecords: number, verifyRecords: number, l
     const t1 = process.hrtime.bigint();
     const report = await verifyAuditDir(vdir, undefined);
     const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
-    if (!report.ok || report.records !== verifyRecords) throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);
+    if (!report.ok || report.records !== verifyRecords)
+      throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);
     return {
       append: { records: appendRecords, producers, perSecond: appendRecords / appendSeconds, seconds: appendSeconds },
       verify: { records: verifyRecords, perSecond: verifyRecords / verifySeconds, seconds: verifySeconds, bytes },
@@ -74,5 +110,7 @@ export async function auditBench(appendRecords: number, verifyRecords: number, l
 
 if (import.meta.main) {
   const quick = process.argv.includes('--quick');
-  console.log(JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.log), null, 2));
+  console.log(
+    JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.log), null, 2),
+  );
 }

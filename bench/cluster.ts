@@ -33,8 +33,16 @@ import { startCluster, type Cluster } from '../src/dev/cluster.ts';
 const ISSUER = 'https://bench.control-plane';
 const R = { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '32Mi' } };
 
-export interface Stats { readonly n: number; readonly p50: number; readonly p99: number; readonly max: number }
-export interface E2eRound { readonly perSecond: number; readonly latencyMs: Stats }
+export interface Stats {
+  readonly n: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+export interface E2eRound {
+  readonly perSecond: number;
+  readonly latencyMs: Stats;
+}
 export interface E2eResult {
   readonly steps: number;
   readonly concurrency: number;
@@ -87,19 +95,43 @@ async function environment(log: (s: string) => void): Promise<Env> {
   kc.loadFromFile(cluster.kubeconfig);
   const children: ServeProcess[] = [];
   return {
-    cluster, kc, core: kc.makeApiClient(CoreV1Api), key, work, bundle,
+    cluster,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    key,
+    work,
+    bundle,
     serve: async (name, extra = {}) => {
-      const s = await startServe({
-        runner: { name, workflow: { namespace: cluster.workflowsNamespace, maxConcurrent: 10_000, ttlAfterFinished: '1h' } },
-        controlPlane: { issuer: ISSUER, jwksFile: join(work, 'jwks.json'), maxTokenAge: '1h' },
-        policy: { bundle },
-        audit: { dir: join(work, `audit-${name}`) },
-        server: { host: '127.0.0.1', port: 0 },
-        kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
-        ...extra,
-      }, work, { HOSTNAME: `${name}-0`, NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}` });
+      const s = await startServe(
+        {
+          runner: {
+            name,
+            workflow: { namespace: cluster.workflowsNamespace, maxConcurrent: 10_000, ttlAfterFinished: '1h' },
+          },
+          controlPlane: { issuer: ISSUER, jwksFile: join(work, 'jwks.json'), maxTokenAge: '1h' },
+          policy: { bundle },
+          audit: { dir: join(work, `audit-${name}`) },
+          server: { host: '127.0.0.1', port: 0 },
+          kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+          ...extra,
+        },
+        work,
+        {
+          HOSTNAME: `${name}-0`,
+          NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}`,
+        },
+      );
       children.push(s);
-      for (let i = 0; i < 100 && (await fetch(`${s.base}/ready`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+      for (
+        let i = 0;
+        i < 100 &&
+        (await fetch(`${s.base}/ready`).then(
+          (r) => r.status,
+          () => 0,
+        )) !== 200;
+        i++
+      )
+        await sleep(100);
       return s;
     },
     close: async () => {
@@ -112,40 +144,66 @@ async function environment(log: (s: string) => void): Promise<Env> {
 }
 
 /** Announced pod events by name, from one watch of the workflows namespace (the bench's own). */
-async function podWatch(env: Env, selector: string): Promise<{ added: Map<string, number>; succeeded: Map<string, number>; waitAdded: (name: string) => Promise<number>; stop: () => void }> {
+async function podWatch(
+  env: Env,
+  selector: string,
+): Promise<{
+  added: Map<string, number>;
+  succeeded: Map<string, number>;
+  waitAdded: (name: string) => Promise<number>;
+  stop: () => void;
+}> {
   const added = new Map<string, number>();
   const succeeded = new Map<string, number>();
   const waiting = new Map<string, (t: number) => void>();
-  const w = await watchAll<V1Pod>(env.kc, `/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`, selector, (type, pod) => {
-    const now = performance.now();
-    const name = pod.metadata?.name ?? '';
-    if (!added.has(name)) {
-      added.set(name, now);
-      waiting.get(name)?.(now);
-      waiting.delete(name);
-    }
-    if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name)) succeeded.set(name, Date.now());
-  });
+  const w = await watchAll<V1Pod>(
+    env.kc,
+    `/api/v1/namespaces/${env.cluster.workflowsNamespace}/pods`,
+    selector,
+    (type, pod) => {
+      const now = performance.now();
+      const name = pod.metadata?.name ?? '';
+      if (!added.has(name)) {
+        added.set(name, now);
+        waiting.get(name)?.(now);
+        waiting.delete(name);
+      }
+      if (type !== 'DELETED' && pod.status?.phase === 'Succeeded' && !succeeded.has(name))
+        succeeded.set(name, Date.now());
+    },
+  );
   return {
-    added, succeeded,
-    waitAdded: (name) => (added.has(name) ? Promise.resolve(added.get(name) ?? 0) : new Promise((resolve) => waiting.set(name, resolve))),
+    added,
+    succeeded,
+    waitAdded: (name) =>
+      added.has(name) ? Promise.resolve(added.get(name) ?? 0) : new Promise((resolve) => waiting.set(name, resolve)),
     stop: () => w.stop(),
   };
 }
 
-const workflowOf = (runId: string, env: Record<string, string>) => ({ id: runId, name: 'bench', runId, steps: [{ name: 'step', image: 'python:3.11-slim', resources: R, env }] });
+const workflowOf = (runId: string, env: Record<string, string>) => ({
+  id: runId,
+  name: 'bench',
+  runId,
+  steps: [{ name: 'step', image: 'python:3.11-slim', resources: R, env }],
+});
 
 /** Runs `count` jobs with `concurrency` workers; each job is timed by the caller. */
 async function closedLoop(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await job(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
   return (performance.now() - t0) / 1000;
 }
 
-export async function e2eBench(o: { steps: number; concurrency: number; rounds: number }, log: (s: string) => void = () => undefined): Promise<E2eResult> {
+export async function e2eBench(
+  o: { steps: number; concurrency: number; rounds: number },
+  log: (s: string) => void = () => undefined,
+): Promise<E2eResult> {
   const env = await environment(log);
   try {
     const name = 'e2e-runner';
@@ -159,17 +217,32 @@ export async function e2eBench(o: { steps: number; concurrency: number; rounds: 
       // Runner: POST the signed assignment, until its pod is announced by the API server.
       {
         const watch = await podWatch(env, `kubiya.ai/runner=${name}`);
-        const tokens = await Promise.all(Array.from({ length: o.steps }, (_, i) => signAssignment(env.key, { issuer: ISSUER, audience: name, workflow: workflowOf(`r${round}-${i}`, runEnv), ttlSeconds: 3600 })));
+        const tokens = await Promise.all(
+          Array.from({ length: o.steps }, (_, i) =>
+            signAssignment(env.key, {
+              issuer: ISSUER,
+              audience: name,
+              workflow: workflowOf(`r${round}-${i}`, runEnv),
+              ttlSeconds: 3600,
+            }),
+          ),
+        );
         const latency: number[] = [];
         const seconds = await closedLoop(o.steps, o.concurrency, async (i) => {
           const t0 = performance.now();
-          const res = await fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: tokens[i] ?? '' });
+          const res = await fetch(`${serve.base}/v1/assignments`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/jwt' },
+            body: tokens[i] ?? '',
+          });
           if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
           latency.push((await watch.waitAdded(podName(`r${round}-${i}`, 'step'))) - t0);
         });
         watch.stop();
         runner.push({ perSecond: o.steps / seconds, latencyMs: stats(latency) });
-        log(`  round ${round + 1}: runner ${(o.steps / seconds).toFixed(1)} steps/s, p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`);
+        log(
+          `  round ${round + 1}: runner ${(o.steps / seconds).toFixed(1)} steps/s, p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`,
+        );
       }
       // Bare: client-node createNamespacedPod with the same hardened pod body, same concurrency.
       {
@@ -178,7 +251,22 @@ export async function e2eBench(o: { steps: number; concurrency: number; rounds: 
         const seconds = await closedLoop(o.steps, o.concurrency, async (i) => {
           const wf = validate(workflowOf(`b${round}-${i}`, runEnv));
           if (!wf.ok) throw new Error('bench workflow invalid');
-          const pod = mutate(buildPod(wf.value, wf.value.steps[0]!, { runner: 'bare', namespace: ns, serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800, workspaceSize: '10Gi' }), { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false }).pod;
+          const pod = mutate(
+            buildPod(wf.value, wf.value.steps[0]!, {
+              runner: 'bare',
+              namespace: ns,
+              serviceAccount: 'kubiya-workflow',
+              defaultTimeoutSeconds: 1800,
+              workspaceSize: '10Gi',
+            }),
+            {
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              fsGroup: 65532,
+              allowNetBindService: false,
+              readOnlyRootFilesystem: false,
+            },
+          ).pod;
           pod.metadata = { ...pod.metadata, labels: { ...pod.metadata?.labels, bench: 'bare' } };
           const t0 = performance.now();
           await env.core.createNamespacedPod({ namespace: ns, body: pod });
@@ -186,15 +274,30 @@ export async function e2eBench(o: { steps: number; concurrency: number; rounds: 
         });
         watch.stop();
         bare.push({ perSecond: o.steps / seconds, latencyMs: stats(latency) });
-        log(`  round ${round + 1}: bare   ${(o.steps / seconds).toFixed(1)} pods/s,  p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`);
+        log(
+          `  round ${round + 1}: bare   ${(o.steps / seconds).toFixed(1)} pods/s,  p50 ${stats(latency).p50.toFixed(0)} ms, p99 ${stats(latency).p99.toFixed(0)} ms`,
+        );
       }
       // Both rounds' pods go before the next round, so each round meets the same cluster.
       await env.core.deleteCollectionNamespacedPod({ namespace: ns, gracePeriodSeconds: 0 });
-      await env.kc.makeApiClient(CustomObjectsApi).deleteCollectionNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns' });
-      for (let i = 0; i < 300 && (await env.core.listNamespacedPod({ namespace: ns, limit: 1 })).items.length > 0; i++) await sleep(200);
+      await env.kc.makeApiClient(CustomObjectsApi).deleteCollectionNamespacedCustomObject({
+        group: 'kubiya.ai',
+        version: 'v1alpha1',
+        namespace: ns,
+        plural: 'workflowruns',
+      });
+      for (let i = 0; i < 300 && (await env.core.listNamespacedPod({ namespace: ns, limit: 1 })).items.length > 0; i++)
+        await sleep(200);
     }
     const median = (xs: readonly E2eRound[]): number => stats(xs.map((x) => x.perSecond)).p50;
-    return { steps: o.steps, concurrency: o.concurrency, rounds: o.rounds, runner, bare, ratio: median(runner) / median(bare) };
+    return {
+      steps: o.steps,
+      concurrency: o.concurrency,
+      rounds: o.rounds,
+      runner,
+      bare,
+      ratio: median(runner) / median(bare),
+    };
   } finally {
     await env.close();
   }
@@ -217,11 +320,15 @@ async function fetchMetrics(env: Env): Promise<string> {
   const token = /token: (\S+)/.exec(kubeconfig)?.[1] ?? '';
   const { request } = await import('node:https');
   return new Promise((resolve, reject) => {
-    const req = request(`${env.cluster.server}/metrics`, { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
+    const req = request(
+      `${env.cluster.server}/metrics`,
+      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -232,26 +339,51 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-export async function scaleBench(o: { pods: number; concurrency: number; runSeconds: number }, log: (s: string) => void = () => undefined): Promise<ScaleResult> {
+export async function scaleBench(
+  o: { pods: number; concurrency: number; runSeconds: number },
+  log: (s: string) => void = () => undefined,
+): Promise<ScaleResult> {
   const env = await environment(log);
   try {
     const name = 'scale-runner';
     const serve = await env.serve(name);
     const watch = await podWatch(env, `kubiya.ai/runner=${name}`);
     const t0 = performance.now();
-    const tokens = await Promise.all(Array.from({ length: o.pods }, (_, i) => signAssignment(env.key, { issuer: ISSUER, audience: name, workflow: workflowOf(`s${i}`, { KWOK_RUN_DURATION: `${o.runSeconds}s` }), ttlSeconds: 3600 })));
+    const tokens = await Promise.all(
+      Array.from({ length: o.pods }, (_, i) =>
+        signAssignment(env.key, {
+          issuer: ISSUER,
+          audience: name,
+          workflow: workflowOf(`s${i}`, { KWOK_RUN_DURATION: `${o.runSeconds}s` }),
+          ttlSeconds: 3600,
+        }),
+      ),
+    );
     await closedLoop(o.pods, o.concurrency, async (i) => {
-      const res = await fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: tokens[i] ?? '' });
+      const res = await fetch(`${serve.base}/v1/assignments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/jwt' },
+        body: tokens[i] ?? '',
+      });
       if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
     });
-    log(`  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every pod to finish ...`);
+    log(
+      `  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every pod to finish ...`,
+    );
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
     while (Date.now() < deadline) {
-      if (serve.child.exitCode !== null || serve.child.signalCode !== null) throw new Error(`the runner exited during the scale run: ${serve.stderr().slice(-2000)}`);
+      if (serve.child.exitCode !== null || serve.child.signalCode !== null)
+        throw new Error(`the runner exited during the scale run: ${serve.stderr().slice(-2000)}`);
       // The runner's own count of finished workflows (cheap to poll, unlike re-reading the audit log).
-      const metrics = await fetch(`${serve.base}/metrics`).then((r) => r.text(), () => '');
-      finished = metrics.split('\n').filter((l) => l.startsWith('kubiya_workflows_completed{')).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+      const metrics = await fetch(`${serve.base}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      finished = metrics
+        .split('\n')
+        .filter((l) => l.startsWith('kubiya_workflows_completed{'))
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
       if (finished >= o.pods) break;
       await sleep(2000);
     }
@@ -265,7 +397,8 @@ export async function scaleBench(o: { pods: number; concurrency: number; runSeco
     await sleep(2000);
     const after = await watchCounts(env);
     const watches: Record<string, number> = {};
-    for (const k of new Set([...Object.keys(during), ...Object.keys(after)])) if ((during[k] ?? 0) !== (after[k] ?? 0)) watches[k] = (during[k] ?? 0) - (after[k] ?? 0);
+    for (const k of new Set([...Object.keys(during), ...Object.keys(after)]))
+      if ((during[k] ?? 0) !== (after[k] ?? 0)) watches[k] = (during[k] ?? 0) - (after[k] ?? 0);
     const records = await readAuditLog(join(env.work, `audit-${name}`));
     const seen: number[] = [];
     for (const r of records) {
@@ -283,6 +416,24 @@ export async function scaleBench(o: { pods: number; concurrency: number; runSeco
 if (import.meta.main) {
   const quick = process.argv.includes('--quick');
   const say = (s: string): void => console.error(s);
-  console.log(JSON.stringify(await e2eBench(quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 }, say), null, 2));
-  console.log(JSON.stringify(await scaleBench(quick ? { pods: 100, concurrency: 16, runSeconds: 10 } : { pods: 5000, concurrency: 32, runSeconds: 120 }, say), null, 2));
+  console.log(
+    JSON.stringify(
+      await e2eBench(
+        quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 },
+        say,
+      ),
+      null,
+      2,
+    ),
+  );
+  console.log(
+    JSON.stringify(
+      await scaleBench(
+        quick ? { pods: 100, concurrency: 16, runSeconds: 10 } : { pods: 5000, concurrency: 32, runSeconds: 120 },
+        say,
+      ),
+      null,
+      2,
+    ),
+  );
 }

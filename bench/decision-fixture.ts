@@ -40,24 +40,46 @@ export interface Fixture {
 }
 
 /** A sink that keeps nothing durable: to capture records (never used for measurement). */
-const capturing = (into: AuditEntry[]): AuditSink => ({ append: (e) => (into.push(e), Promise.resolve({ ...e, seq: 0, prev: GENESIS, hash: GENESIS })) });
+const capturing = (into: AuditEntry[]): AuditSink => ({
+  append: (e) => (into.push(e), Promise.resolve({ ...e, seq: 0, prev: GENESIS, hash: GENESIS })),
+});
 
 export async function decisionFixture(tokenCount: number): Promise<Fixture> {
   const tools = resolveTools(['opa']);
   if (!tools.ok) throw new Error(tools.error.message);
   const work = await mkdtemp(join(tmpdir(), 'kubiya-decision-bench-'));
-  const { file, revision } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
+  const { file, revision } = await buildBundle(
+    tools.value.opa,
+    join(REPO_ROOT, 'policies'),
+    join(work, 'bundle.tar.gz'),
+  );
   const engine = await loadEngine(await readBundle(file));
   const key = await newSigningKey('EdDSA', 'bench');
   const now = new Date();
   const tokens: string[] = [];
   for (let i = 0; i < tokenCount; i++) {
-    tokens.push(await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: benchWorkflow(`wf-${i % 100}`, `run-${i}`), jti: randomUUID(), ttlSeconds: 3600, now }));
+    tokens.push(
+      await signAssignment(key, {
+        issuer: ISSUER,
+        audience: RUNNER,
+        workflow: benchWorkflow(`wf-${i % 100}`, `run-${i}`),
+        jti: randomUUID(),
+        ttlSeconds: 3600,
+        now,
+      }),
+    );
   }
   const keys = createLocalJWKSet(jwks([key]));
   const config = defaultPipelineConfig(RUNNER, ISSUER);
   const wasm: Evaluator = (input) => evaluate(input, engine);
-  const deps = (audit: AuditSink): DecisionDeps => ({ config, keys, audit, policy: () => engine, now: () => new Date(), newId: randomUUID });
+  const deps = (audit: AuditSink): DecisionDeps => ({
+    config,
+    keys,
+    audit,
+    policy: () => engine,
+    now: () => new Date(),
+    newId: randomUUID,
+  });
 
   // The floor's inputs, prepared once: signing input and signature of each token, and the
   // canonical text of the four records each token's decision writes.
@@ -80,14 +102,26 @@ export async function decisionFixture(tokenCount: number): Promise<Fixture> {
     if (!cryptoVerify(null, t.signed, publicKey, t.signature)) throw new Error('floor: signature did not verify');
     for (const r of records[i % sample] as Buffer[]) createHash('sha256').update(r).digest('hex');
   };
-  return { tokens, revision, wasm, deps, work, opa: tools.value.opa, floor, input, close: () => rm(work, { recursive: true, force: true }) };
+  return {
+    tokens,
+    revision,
+    wasm,
+    deps,
+    work,
+    opa: tools.value.opa,
+    floor,
+    input,
+    close: () => rm(work, { recursive: true, force: true }),
+  };
 }
 
 /** A fresh group-committed audit log (with signed checkpoints, as `serve` runs it) per run. */
 export async function withAudit<T>(base: string, body: (audit: FileAuditLog) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(base, 'kubiya-bench-audit-'));
   const { privateKey } = generateKeyPairSync('ed25519');
-  const audit = await FileAuditLog.open(dir, { checkpoint: { key: privateKey, kid: 'bench', every: 1000, intervalMs: 10_000 } });
+  const audit = await FileAuditLog.open(dir, {
+    checkpoint: { key: privateKey, kid: 'bench', every: 1000, intervalMs: 10_000 },
+  });
   try {
     return await body(audit);
   } finally {

@@ -28,7 +28,10 @@ export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Resul
  * engine whose settings the auditor masks with, as in the runner (its credential patterns on top
  * of the built-in ones); the decision itself is made by the Evaluator.
  */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & { readonly audit: AuditSink; readonly policy?: PipelineDeps['policy'] };
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & {
+  readonly audit: AuditSink;
+  readonly policy?: PipelineDeps['policy'];
+};
 
 /** Resolves once the mutate record (which would authorise the pod create) is durable. */
 export async function decide(token: string, deps: DecisionDeps, evaluateStep: Evaluator): Promise<Decision> {
@@ -42,7 +45,12 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   const workflow = validate(claims.value.workflow);
   if (!workflow.ok) throw new Error(`validate: ${workflow.error.code}`);
   const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-  await Promise.all([verified, audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run })]);
+  await Promise.all([
+    verified,
+    audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, {
+      workflow: run,
+    }),
+  ]);
 
   // The reconcile pass verifies the stored token again before the pod.
   const again = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
@@ -50,7 +58,14 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
 
   const step = workflow.value.steps[0];
   if (step === undefined) throw new Error('bench workflow has no step');
-  const pod = buildPod(workflow.value, step, { runner: config.runner, namespace: config.namespace, serviceAccount: config.serviceAccount, defaultTimeoutSeconds: config.defaultTimeoutSeconds, workspaceSize: config.workspaceSize, defaultResources: config.defaultResources });
+  const pod = buildPod(workflow.value, step, {
+    runner: config.runner,
+    namespace: config.namespace,
+    serviceAccount: config.serviceAccount,
+    defaultTimeoutSeconds: config.defaultTimeoutSeconds,
+    workspaceSize: config.workspaceSize,
+    defaultResources: config.defaultResources,
+  });
   const input = policyInput(config.runner, workflow.value, step, pod);
   const at: Fields = { workflow: run, step: step.name, image: step.image };
   const t0 = process.hrtime.bigint();
@@ -58,10 +73,20 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   if (!decision.ok) throw new Error(`evaluate: ${decision.error.code}`);
   const bundles = { kubiya: { revision: decision.value.revision } };
-  const evaluated = audit.passed('evaluate', 'step allowed by policy', { ...at, path: 'kubiya/main/decision', input, result: decision.value, bundles, metrics });
+  const evaluated = audit.passed('evaluate', 'step allowed by policy', {
+    ...at,
+    path: 'kubiya/main/decision',
+    input,
+    result: decision.value,
+    bundles,
+    metrics,
+  });
 
   const hardened = mutate(pod, config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: config.namespace };
-  await Promise.all([evaluated, audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles })]);
+  await Promise.all([
+    evaluated,
+    audit.passed('mutate', 'pod hardened to restricted', { ...at, patch: hardened.patch, pod: podRef, bundles }),
+  ]);
   return decision.value;
 }

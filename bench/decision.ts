@@ -29,7 +29,13 @@ export interface DecisionCounts {
   readonly concurrency: number;
 }
 
-export const FULL: DecisionCounts = { runs: 5, decisions: 10_000, floorOps: 40_000, latencySeconds: 10, concurrency: 64 };
+export const FULL: DecisionCounts = {
+  runs: 5,
+  decisions: 10_000,
+  floorOps: 40_000,
+  latencySeconds: 10,
+  concurrency: 64,
+};
 export const QUICK: DecisionCounts = { runs: 2, decisions: 300, floorOps: 1_000, latencySeconds: 1, concurrency: 16 };
 
 export interface Paced {
@@ -67,7 +73,11 @@ export const sidecarDecisions = (c: DecisionCounts) => Math.max(100, Math.floor(
 
 type Op = (audit: FileAuditLog) => (i: number) => Promise<unknown>;
 
-const pathOp = (f: Fixture, evaluator: Evaluator): Op => (audit) => (i) => decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
+const pathOp =
+  (f: Fixture, evaluator: Evaluator): Op =>
+  (audit) =>
+  (i) =>
+    decide(f.tokens[i % f.tokens.length] as string, f.deps(audit), evaluator);
 
 async function throughput(f: Fixture, op: Op, decisions: number, c: DecisionCounts): Promise<ClosedLoopResult> {
   global.gc?.();
@@ -82,32 +92,59 @@ function floorRun(f: Fixture, ops: number): number {
   return i / ((performance.now() - t0) / 1000);
 }
 
-async function pacedRun(op: Op, rate: number, seconds: number, base: string, log: (s: string) => void, label: string): Promise<Paced> {
+async function pacedRun(
+  op: Op,
+  rate: number,
+  seconds: number,
+  base: string,
+  log: (s: string) => void,
+  label: string,
+): Promise<Paced> {
   global.gc?.();
   const latencies = await withAudit(base, async (audit) => openLoop(op(audit), rate, seconds));
-  const paced = { rate, arrivals: latencies.length, p50Micros: quantile(latencies, 0.5), p99Micros: quantile(latencies, 0.99), maxMicros: quantile(latencies, 1) };
-  log(`  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs (${machineLine()})`);
+  const paced = {
+    rate,
+    arrivals: latencies.length,
+    p50Micros: quantile(latencies, 0.5),
+    p99Micros: quantile(latencies, 0.99),
+    maxMicros: quantile(latencies, 1),
+  };
+  log(
+    `  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs (${machineLine()})`,
+  );
   return paced;
 }
 
-const describe = (r: ClosedLoopResult) => `${r.perSecond.toFixed(0)}/s, CPU per decision ${r.cpuMicros.thread.toFixed(0)} µs JS thread / ${r.cpuMicros.process.toFixed(0)} µs process`;
+const describe = (r: ClosedLoopResult) =>
+  `${r.perSecond.toFixed(0)}/s, CPU per decision ${r.cpuMicros.thread.toFixed(0)} µs JS thread / ${r.cpuMicros.process.toFixed(0)} µs process`;
 
 function pathResult(runs: readonly ClosedLoopResult[], paced: Paced, pacedTmpfs?: Paced): PathResult {
   return {
     perSecond: spread(runs.map((r) => r.perSecond)),
-    cpuMicros: { thread: spread(runs.map((r) => r.cpuMicros.thread)), process: spread(runs.map((r) => r.cpuMicros.process)) },
+    cpuMicros: {
+      thread: spread(runs.map((r) => r.cpuMicros.thread)),
+      process: spread(runs.map((r) => r.cpuMicros.process)),
+    },
     paced,
     pacedTmpfs,
   };
 }
 
-export async function decisionBench(c: DecisionCounts, log: (s: string) => void, only?: 'wasm'): Promise<DecisionBenchResult> {
-  log(`decision path: ${machineLine()}; ${c.runs} rounds of ${c.decisions} in-process decisions, ${c.floorOps} floor operations, ${sidecarDecisions(c)} sidecar decisions; ${c.concurrency} in flight`);
+export async function decisionBench(
+  c: DecisionCounts,
+  log: (s: string) => void,
+  only?: 'wasm',
+): Promise<DecisionBenchResult> {
+  log(
+    `decision path: ${machineLine()}; ${c.runs} rounds of ${c.decisions} in-process decisions, ${c.floorOps} floor operations, ${sidecarDecisions(c)} sidecar decisions; ${c.concurrency} in flight`,
+  );
   const f = await decisionFixture(Math.min(c.decisions, 2000));
   let sidecar: Sidecar | undefined;
   try {
     const disk = await diskProbe(f.work, c.runs * 100);
-    log(`  disk under the audit log: write + fdatasync p50 ${disk.p50Micros.toFixed(0)} µs, p99 ${disk.p99Micros.toFixed(0)} µs (${disk.syncs} syncs)`);
+    log(
+      `  disk under the audit log: write + fdatasync p50 ${disk.p50Micros.toFixed(0)} µs, p99 ${disk.p99Micros.toFixed(0)} µs (${disk.syncs} syncs)`,
+    );
     const wasmOp = pathOp(f, f.wasm);
     const sideDecisions = sidecarDecisions(c);
     if (only !== 'wasm') {
@@ -134,17 +171,30 @@ export async function decisionBench(c: DecisionCounts, log: (s: string) => void,
       floorRates.push(floorRun(f, c.floorOps));
       const s = await throughput(f, sidecarOp, sideDecisions, c);
       sideRuns.push(s);
-      log(`  round ${r + 1}/${c.runs}: WASM ${describe(w)}; floor ${floorRates.at(-1)?.toFixed(0)}/s; sidecar ${describe(s)}; WASM/sidecar ${(w.perSecond / s.perSecond).toFixed(2)}× (${machineLine()})`);
+      log(
+        `  round ${r + 1}/${c.runs}: WASM ${describe(w)}; floor ${floorRates.at(-1)?.toFixed(0)}/s; sidecar ${describe(s)}; WASM/sidecar ${(w.perSecond / s.perSecond).toFixed(2)}× (${machineLine()})`,
+      );
     }
     const wasmRate = spread(wasmRuns.map((r) => r.perSecond)).median / 2;
     const paced = await pacedRun(wasmOp, wasmRate, c.latencySeconds, f.work, log, 'WASM');
-    const pacedTmpfs = existsSync('/dev/shm') ? await pacedRun(wasmOp, wasmRate, c.latencySeconds, '/dev/shm', log, 'WASM, audit on tmpfs') : undefined;
+    const pacedTmpfs = existsSync('/dev/shm')
+      ? await pacedRun(wasmOp, wasmRate, c.latencySeconds, '/dev/shm', log, 'WASM, audit on tmpfs')
+      : undefined;
     const wasm = pathResult(wasmRuns, paced, pacedTmpfs);
     if (sidecarOp === undefined) return { counts: c, disk, wasm };
 
-    const sidePaced = await pacedRun(sidecarOp, spread(sideRuns.map((r) => r.perSecond)).median / 2, c.latencySeconds, f.work, log, 'sidecar');
+    const sidePaced = await pacedRun(
+      sidecarOp,
+      spread(sideRuns.map((r) => r.perSecond)).median / 2,
+      c.latencySeconds,
+      f.work,
+      log,
+      'sidecar',
+    );
     return {
-      counts: c, disk, wasm,
+      counts: c,
+      disk,
+      wasm,
       floor: { perSecond: spread(floorRates) },
       sidecar: pathResult(sideRuns, sidePaced),
       ratios: {

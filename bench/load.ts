@@ -18,17 +18,27 @@ export interface ClosedLoopResult {
 
 const cpuMicros = (u: NodeJS.CpuUsage) => u.user + u.system;
 
-export async function closedLoop(op: (i: number) => Promise<unknown>, count: number, concurrency: number, maxSeconds: number): Promise<ClosedLoopResult> {
+export async function closedLoop(
+  op: (i: number) => Promise<unknown>,
+  count: number,
+  concurrency: number,
+  maxSeconds: number,
+): Promise<ClosedLoopResult> {
   const t0 = performance.now();
   const thread0 = process.threadCpuUsage();
   const process0 = process.cpuUsage();
   const stopAt = t0 + maxSeconds * 1000;
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count && performance.now() < stopAt) await op(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && performance.now() < stopAt) await op(next++);
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = { thread: cpuMicros(process.threadCpuUsage(thread0)) / next, process: cpuMicros(process.cpuUsage(process0)) / next };
+  const cpu = {
+    thread: cpuMicros(process.threadCpuUsage(thread0)) / next,
+    process: cpuMicros(process.cpuUsage(process0)) / next,
+  };
   return { done: next, seconds, perSecond: next / seconds, cpuMicros: cpu };
 }
 
@@ -36,7 +46,11 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, count: num
  * Arrivals every 1/rate seconds for `seconds`; returns each one's latency in µs from its scheduled
  * time. Pacing polls with setImmediate (timers are 1 ms coarse), which costs idle CPU only.
  */
-export async function openLoop(op: (i: number) => Promise<unknown>, rate: number, seconds: number): Promise<Float64Array> {
+export async function openLoop(
+  op: (i: number) => Promise<unknown>,
+  rate: number,
+  seconds: number,
+): Promise<Float64Array> {
   const total = Math.max(1, Math.floor(rate * seconds));
   const latencies = new Float64Array(total);
   const interval = 1000 / rate;
@@ -58,9 +72,11 @@ export async function openLoop(op: (i: number) => Promise<unknown>, rate: number
     await tick();
   }
   while (done < total && failed === undefined) {
-    if (performance.now() > giveUpAt) throw new Error(`open loop: ${total - done} operations still running after ${seconds + 30} s`);
+    if (performance.now() > giveUpAt)
+      throw new Error(`open loop: ${total - done} operations still running after ${seconds + 30} s`);
     await tick();
   }
-  if (failed !== undefined) throw failed instanceof Error ? failed : new Error('open loop: an operation failed', { cause: failed });
+  if (failed !== undefined)
+    throw failed instanceof Error ? failed : new Error('open loop: an operation failed', { cause: failed });
   return latencies;
 }

@@ -25,7 +25,10 @@ export interface PolicyBenchResult {
   readonly heapUsedBytes: { readonly afterWarmup: number; readonly end: number };
 }
 
-export async function policyBench(evaluations: number, log: (s: string) => void = () => undefined): Promise<PolicyBenchResult> {
+export async function policyBench(
+  evaluations: number,
+  log: (s: string) => void = () => undefined,
+): Promise<PolicyBenchResult> {
   const tools = resolveTools(['opa']);
   if (!tools.ok) throw new Error(tools.error.message);
   const work = await mkdtemp(join(tmpdir(), 'kubiya-bench-'));
@@ -35,7 +38,17 @@ export async function policyBench(evaluations: number, log: (s: string) => void 
     const wf = validate(benchWorkflow());
     if (!wf.ok) throw new Error('bench step is invalid');
     const step = wf.value.steps[0]!;
-    const input = policyInput('bench', wf.value, step, buildPod(wf.value, step, { runner: 'bench', namespace: 'kubiya-workflows', serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 1800 }));
+    const input = policyInput(
+      'bench',
+      wf.value,
+      step,
+      buildPod(wf.value, step, {
+        runner: 'bench',
+        namespace: 'kubiya-workflows',
+        serviceAccount: 'kubiya-workflow',
+        defaultTimeoutSeconds: 1800,
+      }),
+    );
     if (!evaluate(input, engine).ok) throw new Error('bench step should be allowed');
 
     for (let i = 0; i < 2000; i++) evaluate(input, engine);
@@ -51,7 +64,10 @@ export async function policyBench(evaluations: number, log: (s: string) => void 
       const r = evaluate(input, engine);
       times[i] = Number(process.hrtime.bigint() - a) / 1000;
       if (!r.ok) throw new Error(`evaluation ${i} failed: ${r.error.code}`);
-      if (i > 0 && i % 200_000 === 0) log(`  ${i} evaluations, wasm memory ${engine.memoryBytes()} B, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(1)} MiB`);
+      if (i > 0 && i % 200_000 === 0)
+        log(
+          `  ${i} evaluations, wasm memory ${engine.memoryBytes()} B, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(1)} MiB`,
+        );
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     global.gc?.();
@@ -59,7 +75,9 @@ export async function policyBench(evaluations: number, log: (s: string) => void 
     const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
     return {
       evaluations,
-      p50Micros: at(0.5), p99Micros: at(0.99), maxMicros: times[times.length - 1] ?? 0,
+      p50Micros: at(0.5),
+      p99Micros: at(0.99),
+      maxMicros: times[times.length - 1] ?? 0,
       perSecond: evaluations / seconds,
       wasmMemoryBytes: { start: startWasm, end: engine.memoryBytes() },
       rssBytes: { afterWarmup: rss0, end: process.memoryUsage.rss() },
@@ -73,7 +91,11 @@ export async function policyBench(evaluations: number, log: (s: string) => void 
 if (import.meta.main) {
   const i = process.argv.indexOf('--evaluations');
   const n = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
-  console.log(`machine: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const r = await policyBench(n, console.log);
   console.log(JSON.stringify(r, null, 2));
 }

@@ -40,5 +40,6 @@ if (import.meta.main) {
   const top = t > 0 ? Number(process.argv[t + 1]) : 20;
   const rows = selfTimes(JSON.parse(await readFile(file, 'utf8')) as Profile);
   console.log('| self time | share | function |\n|---:|---:|---|');
-  for (const r of rows.slice(0, top)) console.log(`| ${r.ms.toFixed(0)} ms | ${(r.share * 100).toFixed(1)} % | \`${r.name}\` |`);
+  for (const r of rows.slice(0, top))
+    console.log(`| ${r.ms.toFixed(0)} ms | ${(r.share * 100).toFixed(1)} % | \`${r.name}\` |`);
 }

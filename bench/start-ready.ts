@@ -63,14 +63,26 @@ async function once(config: string, port: number, timeoutMs: number): Promise<nu
 }
 
 export async function startReadyBench(runs: number, log: (s: string) => void): Promise<StartReadyResult> {
-  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa', 'helm']);
+  const tools = resolveTools([
+    'etcd',
+    'kube-apiserver',
+    'kube-scheduler',
+    'kube-controller-manager',
+    'kwok',
+    'opa',
+    'helm',
+  ]);
   if (!tools.ok) throw new Error(tools.error.message);
   const work = await mkdtemp(join(tmpdir(), 'kubiya-start-bench-'));
   const c0 = performance.now();
   const cluster = await startCluster({ tools: tools.value });
   log(`  local control plane up in ${((performance.now() - c0) / 1000).toFixed(1)} s`);
   try {
-    const { file: bundle } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
+    const { file: bundle } = await buildBundle(
+      tools.value.opa,
+      join(REPO_ROOT, 'policies'),
+      join(work, 'bundle.tar.gz'),
+    );
     const issuer = 'https://control-plane.bench';
     await writeFile(join(work, 'jwks.json'), JSON.stringify(jwks([await newSigningKey()])));
     const samples: number[] = [];
@@ -78,14 +90,17 @@ export async function startReadyBench(runs: number, log: (s: string) => void): P
       const port = await freePort();
       const name = `bench-start-${r}`;
       const config = join(work, `${name}.yaml`);
-      await writeFile(config, stringify({
-        runner: { name, workflow: { namespace: cluster.workflowsNamespace } },
-        controlPlane: { issuer, jwksFile: join(work, 'jwks.json') },
-        policy: { bundle },
-        audit: { dir: join(work, `audit-${name}`) },
-        server: { host: '127.0.0.1', port },
-        kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
-      }));
+      await writeFile(
+        config,
+        stringify({
+          runner: { name, workflow: { namespace: cluster.workflowsNamespace } },
+          controlPlane: { issuer, jwksFile: join(work, 'jwks.json') },
+          policy: { bundle },
+          audit: { dir: join(work, `audit-${name}`) },
+          server: { host: '127.0.0.1', port },
+          kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+        }),
+      );
       const seconds = await once(config, port, 30_000);
       samples.push(seconds);
       log(`  start to ready run ${r + 1}/${runs}: ${seconds.toFixed(3)} s (${machineLine()})`);

@@ -27,7 +27,9 @@ export function quantile(sample: Float64Array, q: number): number {
 
 /** What every scenario prints first: the machine it ran on, as it was at that moment. */
 export function machineLine(): string {
-  return `${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return `${cpus().length} cores, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 export interface Goal {
@@ -46,7 +48,13 @@ export function atLeast(measure: string, goal: string, value: number, target: nu
 }
 
 /** A goal of the form `value ≤ target` (lower is better); `unit` formats the margin. */
-export function atMost(measure: string, goal: string, value: number, target: number, unit: (v: number) => string): Goal {
+export function atMost(
+  measure: string,
+  goal: string,
+  value: number,
+  target: number,
+  unit: (v: number) => string,
+): Goal {
   const under = target - value;
   return { measure, goal, met: value <= target, margin: under >= 0 ? `${unit(under)} under` : `${unit(-under)} over` };
 }

@@ -29,9 +29,23 @@ const settingsRuns = arg('--settings-runs', 500);
 const key = await newSigningKey('EdDSA', 'k1');
 const t0 = Date.now();
 const out = await fuzz(runs, key, createLocalJWKSet(jwks([key])), undefined, minutes * 60_000);
-const pipeline = { ...out, badPods: out.badPods.slice(0, 5), badPodCount: out.badPods.length, interrupted: out.cases < 2 * runs, seconds: (Date.now() - t0) / 1000 };
+const pipeline = {
+  ...out,
+  badPods: out.badPods.slice(0, 5),
+  badPodCount: out.badPods.length,
+  interrupted: out.cases < 2 * runs,
+  seconds: (Date.now() - t0) / 1000,
+};
 
-let settings: (Omit<SettingsOutcome, 'opened' | 'accepted'> & { opened: string[]; openedCount: number; accepted: string[]; acceptedCount: number; seconds: number }) | { skipped: string };
+let settings:
+  | (Omit<SettingsOutcome, 'opened' | 'accepted'> & {
+      opened: string[];
+      openedCount: number;
+      accepted: string[];
+      acceptedCount: number;
+      seconds: number;
+    })
+  | { skipped: string };
 let opened = 0;
 let accepted = 0;
 const tools = resolveTools(['opa']);
@@ -43,19 +57,41 @@ else {
     const { file } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
     const dataPath = join(work, 'data.json');
     const bundle = await readBundle(file);
-    const result = await fuzzSettings(settingsRuns, defaults.kubiya.settings, async (s) => {
-      await writeFile(dataPath, JSON.stringify({ kubiya: { settings: s } }));
-      const store = new PolicyStore(file, { loaded: () => undefined, rejected: () => undefined }, dataPath);
-      return store.load().catch(() => undefined);
-    }, undefined, (s) => loadEngine({ ...bundle, data: { kubiya: { settings: s } } }));
+    const result = await fuzzSettings(
+      settingsRuns,
+      defaults.kubiya.settings,
+      async (s) => {
+        await writeFile(dataPath, JSON.stringify({ kubiya: { settings: s } }));
+        const store = new PolicyStore(file, { loaded: () => undefined, rejected: () => undefined }, dataPath);
+        return store.load().catch(() => undefined);
+      },
+      undefined,
+      (s) => loadEngine({ ...bundle, data: { kubiya: { settings: s } } }),
+    );
     opened = result.opened.length;
     accepted = result.accepted.length;
-    settings = { ...result, opened: result.opened.slice(0, 5), openedCount: opened, accepted: result.accepted.slice(0, 5), acceptedCount: accepted, seconds: (Date.now() - t1) / 1000 };
+    settings = {
+      ...result,
+      opened: result.opened.slice(0, 5),
+      openedCount: opened,
+      accepted: result.accepted.slice(0, 5),
+      acceptedCount: accepted,
+      seconds: (Date.now() - t1) / 1000,
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
 console.log(JSON.stringify({ pipeline, settings }, null, 2));
-const failures = out.crashed + out.internal + out.hung + out.podsFromRejections + out.uncoded + out.leaked + out.badPods.length + opened + accepted;
+const failures =
+  out.crashed +
+  out.internal +
+  out.hung +
+  out.podsFromRejections +
+  out.uncoded +
+  out.leaked +
+  out.badPods.length +
+  opened +
+  accepted;
 if (failures > 0) process.exitCode = 1;

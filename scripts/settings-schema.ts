@@ -47,7 +47,9 @@ if (import.meta.main) {
   const next = await renderChartSchema(text);
   if (process.argv.includes('--check')) {
     if (next !== text) {
-      console.error('charts/kubiya-runner/values.schema.json: policy.settings differs from the settings schema; run node scripts/settings-schema.ts');
+      console.error(
+        'charts/kubiya-runner/values.schema.json: policy.settings differs from the settings schema; run node scripts/settings-schema.ts',
+      );
       process.exit(1);
     }
   } else if (next !== text) {

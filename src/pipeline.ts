@@ -26,7 +26,14 @@ import { quoted } from './verify/claims.ts';
 import { verifyCancellation } from './verify/verify.ts';
 import { cancelTarget, rejected, reverified, verified } from './pipeline/verified.ts';
 
-export type { AdmittedRun, AssignmentReport, PipelineConfig, PipelineDeps, PipelineObserver, StepReport } from './pipeline/types.ts';
+export type {
+  AdmittedRun,
+  AssignmentReport,
+  PipelineConfig,
+  PipelineDeps,
+  PipelineObserver,
+  StepReport,
+} from './pipeline/types.ts';
 export { evaluate, policyInput };
 
 /** receive → verify → validate → claim; each outcome audited. Creates nothing but the WorkflowRun. */
@@ -40,7 +47,15 @@ export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Res
     if (!run.ok) return run;
 
     const claimed = await deps.runs.claim(run.value, token.value);
-    if (!claimed.ok) return rejected(await (claimed.error.code === 'ASSIGNMENT_REPLAYED' || claimed.error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? audit.denied : audit.errored)('claim', claimed.error, { workflow: run.value.ref }), claimed.error);
+    if (!claimed.ok)
+      return rejected(
+        await (
+          claimed.error.code === 'ASSIGNMENT_REPLAYED' || claimed.error.code === 'ASSIGNMENT_RUN_ID_REUSED'
+            ? audit.denied
+            : audit.errored
+        )('claim', claimed.error, { workflow: run.value.ref }),
+        claimed.error,
+      );
     await audit.passed('claim', `run ${claimed.value.name} accepted`, { workflow: run.value.ref });
     return ok({ ...run.value, uid: claimed.value.uid });
   });
@@ -59,11 +74,17 @@ export async function cancelRun(raw: RawAssignment, deps: PipelineDeps): Promise
     if (!claims.ok) return rejected(await audit.denied('cancel', claims.error), claims.error);
     const target = cancelTarget(claims.value.cancel, deps);
     if (target === undefined) {
-      const error = { code: 'RUN_NOT_FOUND', message: `no run holds assignment ${quoted(claims.value.cancel)}` } as const;
+      const error = {
+        code: 'RUN_NOT_FOUND',
+        message: `no run holds assignment ${quoted(claims.value.cancel)}`,
+      } as const;
       return rejected(await audit.errored('cancel', error), error);
     }
     const run = target.name;
-    const ref = target.found === undefined ? undefined : { id: target.found.workflowId, runId: target.found.runId, jti: claims.value.cancel };
+    const ref =
+      target.found === undefined
+        ? undefined
+        : { id: target.found.workflowId, runId: target.found.runId, jti: claims.value.cancel };
     // Durable first: the record of the request authorises the change.
     await audit.passed('cancel', `cancellation of run ${run} verified`, ref === undefined ? {} : { workflow: ref });
     const marked = await deps.runs.requestCancel(run);
@@ -92,7 +113,8 @@ export async function reconcileRun(obj: RunObject, deps: PipelineDeps, mayStart:
   } catch (thrown) {
     // Nothing was authorised without a durable record: try again once the audit log is back.
     // A record with no canonical form fails the same way every time: retry slowly.
-    if (thrown instanceof AuditUnavailable) return { requeueAfterMs: thrown.code === 'AUDIT_RECORD_INVALID' ? 30_000 : 2000 };
+    if (thrown instanceof AuditUnavailable)
+      return { requeueAfterMs: thrown.code === 'AUDIT_RECORD_INVALID' ? 30_000 : 2000 };
     deps.observer?.internalError(thrown);
     return { requeueAfterMs: 30_000 };
   }
@@ -108,40 +130,103 @@ async function reconcilePass(obj: RunObject, deps: PipelineDeps, mayStart: MaySt
   // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
   const run = await reverified(obj, deps, audit);
   if (!run.ok && run.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return { requeueAfterMs: 5000 };
-  if (!run.ok) return stop(obj, status?.steps ?? [], { phase: 'Failed', summary: run.error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? 'run id already used' : 'token rejected', cause: run.error, stepError: run.error }, deps, audit, status);
+  if (!run.ok)
+    return stop(
+      obj,
+      status?.steps ?? [],
+      {
+        phase: 'Failed',
+        summary: run.error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? 'run id already used' : 'token rejected',
+        cause: run.error,
+        stepError: run.error,
+      },
+      deps,
+      audit,
+      status,
+    );
 
   let steps: StepState[] = [...(status?.steps ?? pendingStatus(run.value.workflow.steps.map((s) => s.name)).steps)];
-  if (obj.cancelRequested) return stop(obj, steps, { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED }, deps, audit, status, run.value);
+  if (obj.cancelRequested)
+    return stop(
+      obj,
+      steps,
+      { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED },
+      deps,
+      audit,
+      status,
+      run.value,
+    );
 
   if ((status?.phase ?? 'Pending') === 'Pending') {
-    if (!mayStart(obj)) return write(obj, deps, { ...pendingStatus(steps.map((s) => s.name)), message: 'waiting for a free slot (workflow.maxConcurrent)' }, status);
+    if (!mayStart(obj))
+      return write(
+        obj,
+        deps,
+        { ...pendingStatus(steps.map((s) => s.name)), message: 'waiting for a free slot (workflow.maxConcurrent)' },
+        status,
+      );
     const volumes = await createVolumes(run.value, deps, audit);
-    if (!volumes.ok) return stop(obj, steps, { phase: 'Failed', cause: volumes.error, stepError: { code: volumes.error.code, message: `the run's volumes could not be created: ${volumes.error.message}` } }, deps, audit, status, run.value);
+    if (!volumes.ok)
+      return stop(
+        obj,
+        steps,
+        {
+          phase: 'Failed',
+          cause: volumes.error,
+          stepError: {
+            code: volumes.error.code,
+            message: `the run's volumes could not be created: ${volumes.error.message}`,
+          },
+        },
+        deps,
+        audit,
+        status,
+        run.value,
+      );
   }
 
   // Watch every running step (and adopt a pending one whose pod a crashed pass already created);
   // then start what may start now and skip what never will.
-  steps = await Promise.all(steps.map(async (s) => (s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s)));
+  steps = await Promise.all(
+    steps.map(async (s) =>
+      s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run.value, s, deps, audit) : s,
+    ),
+  );
   const next = plan(run.value.workflow, steps);
-  for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit)))) steps = replace(steps, s);
-  for (const name of new Set([...next.skip, ...plan(run.value.workflow, steps).skip])) steps = replace(steps, await skipStep(run.value, name, deps, audit));
+  for (const s of await Promise.all(next.start.map((step) => startStep(run.value, step, deps, audit))))
+    steps = replace(steps, s);
+  for (const name of new Set([...next.skip, ...plan(run.value.workflow, steps).skip]))
+    steps = replace(steps, await skipStep(run.value, name, deps, audit));
 
   const phase = runPhaseOf(steps);
   const failed = steps.find((s) => s.code !== undefined && s.phase !== 'Skipped');
-  const pass = await write(obj, deps, {
-    phase,
-    ...(phase === 'Failed' && failed !== undefined ? { code: failed.code, message: `step ${failed.name}: ${failed.message ?? failed.phase}` } : {}),
-    summary: summary(steps),
-    steps,
-    startedAt: status?.startedAt ?? now(),
-    ...(runDone(phase) ? { finishedAt: now() } : {}),
-  }, status);
-  return runDone(phase) ? pass : { requeueAfterMs: Math.min(pass.requeueAfterMs ?? Infinity, nextCheckMs(run.value, steps, deps)) };
+  const pass = await write(
+    obj,
+    deps,
+    {
+      phase,
+      ...(phase === 'Failed' && failed !== undefined
+        ? { code: failed.code, message: `step ${failed.name}: ${failed.message ?? failed.phase}` }
+        : {}),
+      summary: summary(steps),
+      steps,
+      startedAt: status?.startedAt ?? now(),
+      ...(runDone(phase) ? { finishedAt: now() } : {}),
+    },
+    status,
+  );
+  return runDone(phase)
+    ? pass
+    : { requeueAfterMs: Math.min(pass.requeueAfterMs ?? Infinity, nextCheckMs(run.value, steps, deps)) };
 }
 
 /** The run's volumes, once, before its first step (owned by the WorkflowRun, like its pods). */
 async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Auditor): Promise<Result<void>> {
-  const claims = buildClaims(run, run.workflow, { namespace: deps.config.namespace, runner: deps.config.runner, storageClass: deps.config.storageClass });
+  const claims = buildClaims(run, run.workflow, {
+    namespace: deps.config.namespace,
+    runner: deps.config.runner,
+    storageClass: deps.config.storageClass,
+  });
   if (claims.length === 0) return ok(undefined);
   const created = await deps.pods.createClaims(claims);
   if (!created.ok) {
@@ -155,7 +240,15 @@ async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Audito
 const CANCELLED = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
 
 /** A run stopped for good (src/pipeline/stop.ts), then its status written; repeated when a delete failed. */
-async function stop(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, run?: AdmittedRun): Promise<Pass> {
+async function stop(
+  obj: RunObject,
+  steps: readonly StepState[],
+  why: Stop,
+  deps: PipelineDeps,
+  audit: Auditor,
+  previous: RunStatus | undefined,
+  run?: AdmittedRun,
+): Promise<Pass> {
   const stopped = await stopRun(obj, steps, why, deps, audit, previous, run);
   return stopped === undefined ? { requeueAfterMs: 2000 } : write(obj, deps, stopped, previous);
 }
@@ -178,19 +271,30 @@ async function write(obj: RunObject, deps: PipelineDeps, status: RunStatus, prev
     const written = await deps.runs.writeStatus(obj.name, status);
     if (!written.ok) return { requeueAfterMs: 1000 };
     // Counted once, when the end is written (also for a rejected token or a cancellation).
-    if (runDone(status.phase) && (previous === undefined || !runDone(previous.phase))) deps.observer?.workflowFinished(status.phase === 'Succeeded' ? 'success' : 'failed');
+    if (runDone(status.phase) && (previous === undefined || !runDone(previous.phase)))
+      deps.observer?.workflowFinished(status.phase === 'Succeeded' ? 'success' : 'failed');
   }
-  return runDone(status.phase) ? { requeueAfterMs: deps.config.ttlAfterFinishedSeconds * 1000 } : status.phase === 'Pending' ? { requeueAfterMs: 5000 } : {};
+  return runDone(status.phase)
+    ? { requeueAfterMs: deps.config.ttlAfterFinishedSeconds * 1000 }
+    : status.phase === 'Pending'
+      ? { requeueAfterMs: 5000 }
+      : {};
 }
 
 /** The soonest moment something changes without an event: a deadline or a fail-fast grace period. */
 function nextCheckMs(run: AdmittedRun, steps: readonly StepState[], deps: PipelineDeps): number {
   const now = deps.now().getTime();
-  const waits = steps.filter((s) => s.phase === 'Running' && s.startedAt !== undefined).flatMap((s) => {
-    const started = new Date(s.startedAt ?? now).getTime();
-    const timeout = stepTimeoutSeconds(run.workflow.steps.find((x) => x.name === s.name), deps);
-    return [started + deps.config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
-  }).filter((ms) => ms > 0);
+  const waits = steps
+    .filter((s) => s.phase === 'Running' && s.startedAt !== undefined)
+    .flatMap((s) => {
+      const started = new Date(s.startedAt ?? now).getTime();
+      const timeout = stepTimeoutSeconds(
+        run.workflow.steps.find((x) => x.name === s.name),
+        deps,
+      );
+      return [started + deps.config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
+    })
+    .filter((ms) => ms > 0);
   return Math.min(30_000, ...waits.map((ms) => ms + 50));
 }
 
@@ -203,7 +307,11 @@ async function guarded<T>(deps: PipelineDeps, body: () => Promise<Result<T>>): P
   try {
     return await body();
   } catch (thrown) {
-    if (thrown instanceof AuditUnavailable) return fail(thrown.code, thrown.code === 'AUDIT_RECORD_INVALID' ? thrown.message : `audit log unavailable: ${thrown.message}`);
+    if (thrown instanceof AuditUnavailable)
+      return fail(
+        thrown.code,
+        thrown.code === 'AUDIT_RECORD_INVALID' ? thrown.message : `audit log unavailable: ${thrown.message}`,
+      );
     deps.observer?.internalError(thrown);
     return fail('INTERNAL', 'internal error');
   }

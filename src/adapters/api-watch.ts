@@ -11,7 +11,9 @@ function endedAs(verdict: Exclude<WatchVerdict, { kind: 'wait' }>): Error {
     return new DOMException(`no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`, 'TimeoutError');
   }
   // ...and a 410 as "the resourceVersion is gone: list again, then watch".
-  return Object.assign(new Error(`last full list ${Math.round(verdict.sinceListMs / 1000)} s ago`), { statusCode: 410 });
+  return Object.assign(new Error(`last full list ${Math.round(verdict.sinceListMs / 1000)} s ago`), {
+    statusCode: 410,
+  });
 }
 
 /**
@@ -33,7 +35,14 @@ export class StallWatch extends Watch {
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
    * clock); `delivered` is called on every event or bookmark.
    */
-  constructor(kc: KubeConfig, kind: string, api: ApiOptions, listedAt: () => number, delivered: () => void = () => undefined, timers: Timers = SYSTEM_TIMERS) {
+  constructor(
+    kc: KubeConfig,
+    kind: string,
+    api: ApiOptions,
+    listedAt: () => number,
+    delivered: () => void = () => undefined,
+    timers: Timers = SYSTEM_TIMERS,
+  ) {
     super(kc);
     this.kc = kc;
     this.kind = kind;
@@ -46,7 +55,12 @@ export class StallWatch extends Watch {
     Reflect.set(this, 'requestTimeoutMs', api.watchIdleMs + 10_000);
   }
 
-  override async watch(path: WatchArgs[0], queryParams: WatchArgs[1], callback: WatchArgs[2], done: WatchArgs[3]): Promise<AbortController> {
+  override async watch(
+    path: WatchArgs[0],
+    queryParams: WatchArgs[1],
+    callback: WatchArgs[2],
+    done: WatchArgs[3],
+  ): Promise<AbortController> {
     const bounds = { idleMs: this.api.watchIdleMs, relistMs: this.api.relistMs };
     const startedAt = this.timers.now();
     if (startedAt - this.listedAt() >= bounds.relistMs) {
@@ -57,11 +71,16 @@ export class StallWatch extends Watch {
     }
     let verdict: Exclude<WatchVerdict, { kind: 'wait' }> | undefined;
     let controller: AbortController | undefined;
-    const dog = new Watchdog(bounds, this.listedAt, (v) => {
-      verdict = v;
-      this.ended(v, startedAt);
-      controller?.abort();
-    }, this.timers);
+    const dog = new Watchdog(
+      bounds,
+      this.listedAt,
+      (v) => {
+        verdict = v;
+        this.ended(v, startedAt);
+        controller?.abort();
+      },
+      this.timers,
+    );
     let finished = false;
     const finish = (err: unknown): void => {
       if (finished) return;
@@ -71,11 +90,16 @@ export class StallWatch extends Watch {
     };
     const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.api.watchTimeoutSeconds };
     try {
-      controller = await super.watch(path, params, (phase, object, raw) => {
-        dog.seen();
-        this.delivered();
-        callback(phase, object, raw);
-      }, finish);
+      controller = await super.watch(
+        path,
+        params,
+        (phase, object, raw) => {
+          dog.seen();
+          this.delivered();
+          callback(phase, object, raw);
+        },
+        finish,
+      );
     } catch (e) {
       dog.stop();
       throw e;
@@ -89,7 +113,11 @@ export class StallWatch extends Watch {
       this.api.observer.watchRestarted(this.kind, 'relist', 'periodic relist');
       return;
     }
-    this.api.observer.watchRestarted(this.kind, 'idle', `no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`);
+    this.api.observer.watchRestarted(
+      this.kind,
+      'idle',
+      `no event or bookmark for ${Math.round(verdict.silentMs / 1000)} s`,
+    );
     if (this.kc instanceof PooledKubeConfig) this.kc.renewConnections(startedAt);
   }
 }

@@ -75,7 +75,11 @@ export class AuditLocked extends Error {
   }
 }
 
-const readOr = async (read: () => Promise<string>, fallback: string): Promise<string> => read().then((s) => s.trim(), () => fallback);
+const readOr = async (read: () => Promise<string>, fallback: string): Promise<string> =>
+  read().then(
+    (s) => s.trim(),
+    () => fallback,
+  );
 
 /** Start time of a process (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
 async function startTimeOf(pid: number): Promise<string | undefined> {
@@ -101,7 +105,8 @@ async function me(token: string): Promise<LockHolder> {
 }
 
 /** True when the holder's PID can be checked from here (same boot, same PID namespace). */
-const sameNamespace = (a: LockHolder, b: LockHolder): boolean => a.boot !== '' && a.boot === b.boot && a.pidns !== '' && a.pidns === b.pidns;
+const sameNamespace = (a: LockHolder, b: LockHolder): boolean =>
+  a.boot !== '' && a.boot === b.boot && a.pidns !== '' && a.pidns === b.pidns;
 
 /** Is the holder (in this PID namespace) still the process that took the lock? */
 async function alive(holder: LockHolder): Promise<boolean> {
@@ -118,7 +123,14 @@ async function alive(holder: LockHolder): Promise<boolean> {
 function parseHolder(text: string): LockHolder | undefined {
   try {
     const h = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof h.pid !== 'number' || typeof h.token !== 'string' || typeof h.start !== 'string' || typeof h.boot !== 'string' || typeof h.pidns !== 'string') return undefined;
+    if (
+      typeof h.pid !== 'number' ||
+      typeof h.token !== 'string' ||
+      typeof h.start !== 'string' ||
+      typeof h.boot !== 'string' ||
+      typeof h.pidns !== 'string'
+    )
+      return undefined;
     return h as LockHolder;
   } catch {
     return undefined;
@@ -126,9 +138,13 @@ function parseHolder(text: string): LockHolder | undefined {
 }
 
 /** The lock file's content for beat `n` (fixed width: rewriting it in place never changes its length). */
-const render = (h: LockHolder, n: number): Buffer => Buffer.from(JSON.stringify({ ...h, beat: `${String(n % 1e12).padStart(12, '0')}@${new Date().toISOString()}` }) + '\n');
+const render = (h: LockHolder, n: number): Buffer =>
+  Buffer.from(
+    JSON.stringify({ ...h, beat: `${String(n % 1e12).padStart(12, '0')}@${new Date().toISOString()}` }) + '\n',
+  );
 
-const describe = (h: LockHolder | undefined): string => (h === undefined ? 'an unreadable lock file' : `PID ${h.pid} on ${h.host} since ${h.since}`);
+const describe = (h: LockHolder | undefined): string =>
+  h === undefined ? 'an unreadable lock file' : `PID ${h.pid} on ${h.host} since ${h.since}`;
 
 /** An exclusive lock on an audit directory, held until release() (or the process ends). */
 export class AuditDirLock {
@@ -141,7 +157,14 @@ export class AuditDirLock {
   private lostIt = false;
   private beats = 0;
 
-  private constructor(path: string, holder: LockHolder, fh: FileHandle, size: number, refreshMs: number, onLost: (() => void) | undefined) {
+  private constructor(
+    path: string,
+    holder: LockHolder,
+    fh: FileHandle,
+    size: number,
+    refreshMs: number,
+    onLost: (() => void) | undefined,
+  ) {
     this.path = path;
     this.holder = holder;
     this.fh = fh;
@@ -185,7 +208,11 @@ export class AuditDirLock {
       let stale: boolean;
       if (other !== undefined && sameNamespace(other, holder)) {
         stale = !(await alive(other));
-        if (!stale) throw new AuditLocked(`the audit directory ${dir} is locked by a live writer (${describe(other)}): one writer per audit chain`, other);
+        if (!stale)
+          throw new AuditLocked(
+            `the audit directory ${dir} is locked by a live writer (${describe(other)}): one writer per audit chain`,
+            other,
+          );
       } else {
         if (seen?.content !== current) seen = { content: current, since: performance.now() };
         const unchangedMs = performance.now() - seen.since;
@@ -193,7 +220,11 @@ export class AuditDirLock {
         // A holder that beats changes the content every refreshMs, whatever its clock says.
         stale = other?.beat === undefined ? mtimeStale : unchangedMs >= (mtimeStale ? 2 * refreshMs : staleMs);
         if (!stale) {
-          if (Date.now() >= deadline) throw new AuditLocked(`the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock alive for ${Math.round(waitMs / 1000)} s: one writer per audit chain`, other);
+          if (Date.now() >= deadline)
+            throw new AuditLocked(
+              `the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock alive for ${Math.round(waitMs / 1000)} s: one writer per audit chain`,
+              other,
+            );
           await sleep(Math.min(refreshMs, Math.max(1, deadline - Date.now())));
           continue;
         }
@@ -207,7 +238,11 @@ export class AuditDirLock {
   private async stillOurs(): Promise<boolean> {
     try {
       const buf = Buffer.alloc(this.size + 1);
-      const [mine, there, read] = await Promise.all([this.fh.stat(), stat(this.path), this.fh.read(buf, 0, buf.byteLength, 0)]);
+      const [mine, there, read] = await Promise.all([
+        this.fh.stat(),
+        stat(this.path),
+        this.fh.read(buf, 0, buf.byteLength, 0),
+      ]);
       if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
       return parseHolder(buf.subarray(0, read.bytesRead).toString('utf8'))?.token === this.holder.token;
     } catch {

@@ -53,7 +53,8 @@ export interface AuditLogOptions {
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
   /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
-  readonly checkpoint?: { readonly key: KeyObject; readonly kid: string; readonly every: number; readonly intervalMs: number } | undefined;
+  readonly checkpoint?:
+    { readonly key: KeyObject; readonly kid: string; readonly every: number; readonly intervalMs: number } | undefined;
 }
 
 /**
@@ -87,7 +88,16 @@ export class FileAuditLog implements AuditSink {
   healthy = true;
   private lock: AuditDirLock | undefined;
 
-  private constructor(dir: string, file: AuditFile, segment: number, seq: number, prev: string, size: number, options: AuditLogOptions, checkpointed: number) {
+  private constructor(
+    dir: string,
+    file: AuditFile,
+    segment: number,
+    seq: number,
+    prev: string,
+    size: number,
+    options: AuditLogOptions,
+    checkpointed: number,
+  ) {
     this.dir = dir;
     this.file = file;
     this.fs = options.fs ?? nodeAuditFs;
@@ -140,7 +150,11 @@ export class FileAuditLog implements AuditSink {
     const segment = last === undefined ? 1 : segmentNumber(last);
     const file = await (options.fs ?? nodeAuditFs).openAppend(join(dir, segmentName(segment)));
     const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
-    const lastCheckpoint = checkpoints.trimEnd().split('\n').filter((l) => l.length > 0).at(-1);
+    const lastCheckpoint = checkpoints
+      .trimEnd()
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .at(-1);
     const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
     return new FileAuditLog(dir, file, segment, link.seq, link.prev, link.size, options, checkpointed);
   }
@@ -185,7 +199,11 @@ export class FileAuditLog implements AuditSink {
         try {
           chained = chainLine(p.entry, this.seq + 1, this.prev);
         } catch (error) {
-          p.reject(error instanceof AuditRecordInvalid ? error : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'));
+          p.reject(
+            error instanceof AuditRecordInvalid
+              ? error
+              : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'),
+          );
           continue;
         }
         this.seq = chained.record.seq;
@@ -227,7 +245,8 @@ export class FileAuditLog implements AuditSink {
   }
 
   private async afterBatch(): Promise<void> {
-    if (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every) await this.checkpointNow();
+    if (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every)
+      await this.checkpointNow();
     if (this.size >= this.segmentBytes) {
       // The chain continues in the next file: its first record's prev is this file's last hash.
       await this.file.close();
@@ -278,7 +297,10 @@ export class FileAuditLog implements AuditSink {
 }
 
 /** The refusal of an append once the directory lock is no longer ours (code AUDIT_LOCKED). */
-const lostLock = (): AuditLocked => new AuditLocked('this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written');
+const lostLock = (): AuditLocked =>
+  new AuditLocked(
+    'this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written',
+  );
 
 /**
  * write(2) may write part of a buffer and report success (a filling disk does that); only the

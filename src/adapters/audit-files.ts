@@ -47,12 +47,18 @@ export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
       let start = 0;
       for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
         n++;
-        yield { line: buf.toString('utf8', start, nl), where: `${name}:${n}`, terminated: true, utf8: isUtf8(buf.subarray(start, nl)) };
+        yield {
+          line: buf.toString('utf8', start, nl),
+          where: `${name}:${n}`,
+          terminated: true,
+          utf8: isUtf8(buf.subarray(start, nl)),
+        };
         start = nl + 1;
       }
       carry = buf.subarray(start);
     }
-    if (carry.length > 0) yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(carry) };
+    if (carry.length > 0)
+      yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(carry) };
   }
 }
 
@@ -75,19 +81,25 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
     return [];
   }
   // A line that does not parse stays in place as a non-checkpoint: the verifier names it.
-  return text.split('\n').filter((l) => l.length > 0).map((l) => {
-    try {
-      return JSON.parse(l) as Checkpoint;
-    } catch {
-      return null as unknown as Checkpoint;
-    }
-  });
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Checkpoint;
+      } catch {
+        return null as unknown as Checkpoint;
+      }
+    });
 }
 
 /** Feeds one line to the verifier, naming lines the appender never writes. */
 function check(verifier: AuditVerifier, { line, where, terminated, utf8 }: AuditLine): AuditRecord | undefined {
   if (!utf8) {
-    verifier.stray('the line is not valid UTF-8: its bytes are not what the appender wrote (invalid bytes decode to U+FFFD, so its text could still hash right)', where);
+    verifier.stray(
+      'the line is not valid UTF-8: its bytes are not what the appender wrote (invalid bytes decode to U+FFFD, so its text could still hash right)',
+      where,
+    );
     return undefined;
   }
   if (line.length === 0) {
@@ -95,14 +107,21 @@ function check(verifier: AuditVerifier, { line, where, terminated, utf8 }: Audit
     return undefined;
   }
   if (!terminated) {
-    verifier.stray('the last line has no newline: a torn write (the runner repairs it when it next opens the log) or a cut', where);
+    verifier.stray(
+      'the last line has no newline: a torn write (the runner repairs it when it next opens the log) or a cut',
+      where,
+    );
     return undefined;
   }
   return verifier.line(line, where);
 }
 
 /** Verifies an audit directory: the chain through every segment, then the checkpoints. */
-export async function verifyAuditDir(dir: string, publicKey: KeyObject | undefined, onProgress?: (records: number) => void): Promise<VerifyReport & { segments: number }> {
+export async function verifyAuditDir(
+  dir: string,
+  publicKey: KeyObject | undefined,
+  onProgress?: (records: number) => void,
+): Promise<VerifyReport & { segments: number }> {
   const checkpoints = await readCheckpoints(dir);
   const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
   let n = 0;
@@ -129,7 +148,11 @@ export interface TrustedLog {
  * record: a break found by the checkpoints (rewritten history, a forged signature) also drops
  * the records from the seq it names. `keep` selects what to hold in memory.
  */
-export async function readTrusted(dir: string, publicKey: KeyObject | undefined, keep: (r: AuditRecord) => boolean = () => true): Promise<TrustedLog> {
+export async function readTrusted(
+  dir: string,
+  publicKey: KeyObject | undefined,
+  keep: (r: AuditRecord) => boolean = () => true,
+): Promise<TrustedLog> {
   const checkpoints = await readCheckpoints(dir);
   const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
   const kept: AuditRecord[] = [];

@@ -6,7 +6,8 @@ export interface ControlPlaneEvent {
   readonly workflow: string;
   readonly runId: string;
   readonly step?: string | undefined;
-  readonly phase: 'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error' | 'Log';
+  readonly phase:
+    'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error' | 'Log';
   readonly code?: string | undefined;
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
@@ -71,7 +72,12 @@ export class ControlPlaneClient {
 
   private readonly cancel: Cancel;
 
-  constructor(options: ControlPlaneClientOptions, intake: Intake, canAccept: () => boolean, cancel: Cancel = () => Promise.resolve()) {
+  constructor(
+    options: ControlPlaneClientOptions,
+    intake: Intake,
+    canAccept: () => boolean,
+    cancel: Cancel = () => Promise.resolve(),
+  ) {
     this.o = options;
     this.intake = intake;
     this.canAccept = canAccept;
@@ -97,10 +103,19 @@ export class ControlPlaneClient {
     return this.queue.length < this.o.eventQueueMax;
   }
 
-  private async call(operation: string, method: string, path: string, body?: unknown, timeoutMs = this.o.requestTimeoutMs): Promise<Response> {
+  private async call(
+    operation: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.o.requestTimeoutMs,
+  ): Promise<Response> {
     const res = await fetch(`${this.o.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${this.o.token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -123,7 +138,11 @@ export class ControlPlaneClient {
       const backoff = new Backoff(this.o.backoff);
       while (this.running && !this.registeredOnce) {
         try {
-          await this.call('register', 'POST', `${base}/register`, { name: this.o.runner, version: this.o.version, capabilities: this.o.capabilities });
+          await this.call('register', 'POST', `${base}/register`, {
+            name: this.o.runner,
+            version: this.o.version,
+            capabilities: this.o.capabilities,
+          });
           this.registeredOnce = true;
         } catch (e) {
           this.fail('register', e);
@@ -135,7 +154,9 @@ export class ControlPlaneClient {
       while (this.running) {
         await sleep(this.o.heartbeatMs);
         if (!this.registeredOnce || !this.running) continue;
-        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length }).catch((e: unknown) => this.fail('heartbeat', e));
+        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length }).catch(
+          (e: unknown) => this.fail('heartbeat', e),
+        );
       }
     };
     const poll = async () => {
@@ -146,16 +167,29 @@ export class ControlPlaneClient {
           continue;
         }
         try {
-          const res = await this.call('poll', 'GET', `${base}/assignments?wait=${this.o.pollWaitSeconds}`, undefined, (this.o.pollWaitSeconds + 10) * 1000);
+          const res = await this.call(
+            'poll',
+            'GET',
+            `${base}/assignments?wait=${this.o.pollWaitSeconds}`,
+            undefined,
+            (this.o.pollWaitSeconds + 10) * 1000,
+          );
           if (res.status === 204) {
             backoff.reset();
             continue;
           }
-          const doc = (await res.json());
-          const list = (key: string): unknown[] | undefined => (typeof doc === 'object' && doc !== null && key in doc ? (doc as Record<string, unknown>)[key] : []) as unknown[] | undefined;
+          const doc = await res.json();
+          const list = (key: string): unknown[] | undefined =>
+            (typeof doc === 'object' && doc !== null && key in doc ? (doc as Record<string, unknown>)[key] : []) as
+              unknown[] | undefined;
           const tokens = list('assignments');
           const cancellations = list('cancellations');
-          if (!Array.isArray(tokens) || !Array.isArray(cancellations) || ![...tokens, ...cancellations].every((t) => typeof t === 'string')) throw new Error('poll: malformed answer');
+          if (
+            !Array.isArray(tokens) ||
+            !Array.isArray(cancellations) ||
+            ![...tokens, ...cancellations].every((t) => typeof t === 'string')
+          )
+            throw new Error('poll: malformed answer');
           backoff.reset();
           for (const token of cancellations as string[]) await this.cancel(token);
           for (const token of tokens as string[]) await this.intake(token);
@@ -182,7 +216,8 @@ export class ControlPlaneClient {
         const doc = (await res.json()) as { acked?: unknown };
         if (!Array.isArray(doc.acked)) throw new Error('events: malformed answer');
         const acked = new Set(doc.acked as string[]);
-        for (let i = this.queue.length - 1; i >= 0; i--) if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
+        for (let i = this.queue.length - 1; i >= 0; i--)
+          if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
         backoff.reset();
       } catch (e) {
         this.fail('events', e);
@@ -204,14 +239,48 @@ export class ControlPlaneClient {
 }
 
 /** Maps an audit record to the control-plane event it implies (undefined: nothing to tell). */
-export function eventOf(record: { decision_id: string; stage: string; outcome: string; code?: string | undefined; workflow?: { id: string; runId: string } | undefined; step?: string | undefined; pod?: { exitCode?: number; reason?: string } | undefined; timestamp: string }, runner: string): ControlPlaneEvent | undefined {
+export function eventOf(
+  record: {
+    decision_id: string;
+    stage: string;
+    outcome: string;
+    code?: string | undefined;
+    workflow?: { id: string; runId: string } | undefined;
+    step?: string | undefined;
+    pod?: { exitCode?: number; reason?: string } | undefined;
+    timestamp: string;
+  },
+  runner: string,
+): ControlPlaneEvent | undefined {
   if (record.workflow === undefined) return undefined;
-  const base = { id: record.decision_id, runner, workflow: record.workflow.id, runId: record.workflow.runId, step: record.step, time: record.timestamp, code: record.code };
+  const base = {
+    id: record.decision_id,
+    runner,
+    workflow: record.workflow.id,
+    runId: record.workflow.runId,
+    step: record.step,
+    time: record.timestamp,
+    code: record.code,
+  };
   if (record.stage === 'claim') return { ...base, phase: record.outcome === 'allow' ? 'Accepted' : 'Rejected' };
   if (record.stage === 'validate' && record.outcome !== 'allow') return { ...base, phase: 'Rejected' };
   if (record.stage === 'evaluate' && record.outcome === 'deny') return { ...base, phase: 'Denied' };
-  if (record.stage === 'create' && record.outcome === 'allow') return record.step === undefined ? undefined : { ...base, phase: 'Running' };
-  if (record.stage === 'finish') return { ...base, phase: record.outcome === 'success' ? 'Succeeded' : record.code === 'STEP_CANCELLED' ? 'Cancelled' : record.outcome === 'failure' ? 'Failed' : 'Error', exitCode: record.pod?.exitCode, reason: record.pod?.reason };
+  if (record.stage === 'create' && record.outcome === 'allow')
+    return record.step === undefined ? undefined : { ...base, phase: 'Running' };
+  if (record.stage === 'finish')
+    return {
+      ...base,
+      phase:
+        record.outcome === 'success'
+          ? 'Succeeded'
+          : record.code === 'STEP_CANCELLED'
+            ? 'Cancelled'
+            : record.outcome === 'failure'
+              ? 'Failed'
+              : 'Error',
+      exitCode: record.pod?.exitCode,
+      reason: record.pod?.reason,
+    };
   if (record.stage === 'cancel') return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;

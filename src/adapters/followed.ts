@@ -40,7 +40,13 @@ export abstract class Followed<T extends KubernetesObject> {
       this.pauseMs = FIRST_PAUSE_MS;
       return listed;
     };
-    const watch = new StallWatch(kc, followed.kind, api, () => this.listedAt, () => (this.pauseMs = FIRST_PAUSE_MS));
+    const watch = new StallWatch(
+      kc,
+      followed.kind,
+      api,
+      () => this.listedAt,
+      () => (this.pauseMs = FIRST_PAUSE_MS),
+    );
     this.informer = new ListWatch<T>(followed.path, watch, list, false, followed.labelSelector);
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;

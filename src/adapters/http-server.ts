@@ -31,11 +31,21 @@ type Route = 'healthz' | 'ready' | 'metrics' | 'assignments' | 'cancellations' |
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 
-function sendError(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}): number {
+function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+): number {
   const status = httpStatusOf(code);
   send(res, status, { code, message }, headers);
   return status;
@@ -70,16 +80,28 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
 function routeOf(url: string | undefined): Route {
   const path = (url ?? '/').split('?')[0] ?? '/';
   switch (path) {
-    case '/healthz': return 'healthz';
-    case '/ready': return 'ready';
-    case '/metrics': return 'metrics';
-    case '/v1/assignments': return 'assignments';
-    case '/v1/cancellations': return 'cancellations';
-    default: return 'unknown';
+    case '/healthz':
+      return 'healthz';
+    case '/ready':
+      return 'ready';
+    case '/metrics':
+      return 'metrics';
+    case '/v1/assignments':
+      return 'assignments';
+    case '/v1/cancellations':
+      return 'cancellations';
+    default:
+      return 'unknown';
   }
 }
 
-const METHODS: Record<Exclude<Route, 'unknown'>, string> = { healthz: 'GET', ready: 'GET', metrics: 'GET', assignments: 'POST', cancellations: 'POST' };
+const METHODS: Record<Exclude<Route, 'unknown'>, string> = {
+  healthz: 'GET',
+  ready: 'GET',
+  metrics: 'GET',
+  assignments: 'POST',
+  cancellations: 'POST',
+};
 
 async function handle(app: HttpApp, req: IncomingMessage, res: ServerResponse, route: Route): Promise<number> {
   if (route === 'unknown') return sendError(res, 'HTTP_NOT_FOUND', 'no such endpoint');
@@ -107,20 +129,32 @@ async function handle(app: HttpApp, req: IncomingMessage, res: ServerResponse, r
       return 200;
     }
     case 'assignments': {
-      if (app.draining()) return sendError(res, 'SHUTTING_DOWN', 'the runner is shutting down', { connection: 'close' });
-      if (!app.hasCapacity()) return sendError(res, 'CAPACITY_EXCEEDED', 'the runner is running its maximum number of workflows', { 'retry-after': '5' });
+      if (app.draining())
+        return sendError(res, 'SHUTTING_DOWN', 'the runner is shutting down', { connection: 'close' });
+      if (!app.hasCapacity())
+        return sendError(res, 'CAPACITY_EXCEEDED', 'the runner is running its maximum number of workflows', {
+          'retry-after': '5',
+        });
       const body = await readBody(req, app.maxBodyBytes, app.requestTimeoutMs);
-      if (body === 'timeout') return sendError(res, 'HTTP_TIMEOUT', 'the request body did not arrive in time', { connection: 'close' });
+      if (body === 'timeout')
+        return sendError(res, 'HTTP_TIMEOUT', 'the request body did not arrive in time', { connection: 'close' });
       const run = await app.admit({ body, contentType: req.headers['content-type'] ?? '' });
       if (!run.ok) return sendError(res, run.error.code, run.error.message);
       app.start(run.value);
-      send(res, 202, { run: run.value.name, workflow: run.value.ref.id, runId: run.value.ref.runId, steps: run.value.workflow.steps.length });
+      send(res, 202, {
+        run: run.value.name,
+        workflow: run.value.ref.id,
+        runId: run.value.ref.runId,
+        steps: run.value.workflow.steps.length,
+      });
       return 202;
     }
     case 'cancellations': {
-      if (app.draining()) return sendError(res, 'SHUTTING_DOWN', 'the runner is shutting down', { connection: 'close' });
+      if (app.draining())
+        return sendError(res, 'SHUTTING_DOWN', 'the runner is shutting down', { connection: 'close' });
       const body = await readBody(req, app.maxBodyBytes, app.requestTimeoutMs);
-      if (body === 'timeout') return sendError(res, 'HTTP_TIMEOUT', 'the request body did not arrive in time', { connection: 'close' });
+      if (body === 'timeout')
+        return sendError(res, 'HTTP_TIMEOUT', 'the request body did not arrive in time', { connection: 'close' });
       const cancelled = await app.cancel({ body, contentType: req.headers['content-type'] ?? '' });
       if (!cancelled.ok) return sendError(res, cancelled.error.code, cancelled.error.message);
       send(res, 202, { run: cancelled.value.run });

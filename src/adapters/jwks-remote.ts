@@ -41,11 +41,18 @@ export class RemoteJwks {
     this.inflight ??= (async () => {
       this.lastAttempt = this.now();
       try {
-        const res = await fetch(this.o.url, { signal: AbortSignal.timeout(this.o.timeoutMs), headers: { accept: 'application/json' } });
+        const res = await fetch(this.o.url, {
+          signal: AbortSignal.timeout(this.o.timeoutMs),
+          headers: { accept: 'application/json' },
+        });
         if (!res.ok) throw new Error(`JWKS URL answered ${res.status}`);
         const jwks = (await res.json()) as JSONWebKeySet;
         if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('JWKS has no keys');
-        this.keys = { set: createLocalJWKSet(jwks), kids: new Set(jwks.keys.map((k) => k.kid ?? '')), fetchedAt: this.now() };
+        this.keys = {
+          set: createLocalJWKSet(jwks),
+          kids: new Set(jwks.keys.map((k) => k.kid ?? '')),
+          fetchedAt: this.now(),
+        };
         this.o.onKeys?.(jwks.keys);
       } catch (e) {
         this.o.onError?.(e instanceof Error ? e.message : String(e));
@@ -73,11 +80,18 @@ export class RemoteJwks {
 
   /** The key resolver for jose's jwtVerify. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (header.kid !== undefined && this.keys !== undefined && !this.keys.kids.has(header.kid) && this.now() - this.lastAttempt >= this.o.minRefetchMs) {
+    if (
+      header.kid !== undefined &&
+      this.keys !== undefined &&
+      !this.keys.kids.has(header.kid) &&
+      this.now() - this.lastAttempt >= this.o.minRefetchMs
+    ) {
       await this.refresh();
     }
     if (this.keys === undefined || !this.loaded()) {
-      throw new errors.JWKSNoMatchingKey('no usable keys: the JWKS URL has failed for longer than the stale-if-error bound');
+      throw new errors.JWKSNoMatchingKey(
+        'no usable keys: the JWKS URL has failed for longer than the stale-if-error bound',
+      );
     }
     return this.keys.set(header, token);
   };

@@ -1,4 +1,13 @@
-import { ApiException, CoreV1Api, CustomObjectsApi, NetworkingV1Api, type KubeConfig, type V1ObjectMeta, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  NetworkingV1Api,
+  type KubeConfig,
+  type V1ObjectMeta,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import { adoptable, sameSpec } from '../create/adopt.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
@@ -24,7 +33,12 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     const core = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${LABELS.runner}=${runner}`;
-    super(kc, { kind: 'pods', path: `/api/v1/namespaces/${namespace}/pods`, list: () => core.listNamespacedPod({ namespace, labelSelector }), labelSelector });
+    super(kc, {
+      kind: 'pods',
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      list: () => core.listNamespacedPod({ namespace, labelSelector }),
+      labelSelector,
+    });
     this.core = core;
     this.namespace = namespace;
     this.egressMode = egressMode;
@@ -69,7 +83,10 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
     try {
       return ok(await this.core.readNamespacedPodLog({ name, namespace: this.namespace, container, limitBytes }));
     } catch (thrown) {
-      return fail('WATCH_FAILED', `could not read the log of pod ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+      return fail(
+        'WATCH_FAILED',
+        `could not read the log of pod ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`,
+      );
     }
   }
 
@@ -128,7 +145,8 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
 
   private async createEgressOnce(policy: EgressObject): Promise<Result<void>> {
     try {
-      if (policy.kind === 'NetworkPolicy') await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: policy as never });
+      if (policy.kind === 'NetworkPolicy')
+        await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: policy as never });
       else await this.custom.createNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, body: policy });
       return ok(undefined);
     } catch (thrown) {
@@ -137,10 +155,19 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
   }
 
   /** An egress policy's metadata and spec as the API server has them; undefined when there is none. */
-  private async readEgress(kind: EgressObject['kind'], name: string): Promise<Result<{ metadata?: V1ObjectMeta; spec?: unknown } | undefined>> {
+  private async readEgress(
+    kind: EgressObject['kind'],
+    name: string,
+  ): Promise<Result<{ metadata?: V1ObjectMeta; spec?: unknown } | undefined>> {
     try {
-      if (kind === 'NetworkPolicy') return ok(await this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace }));
-      return ok((await this.custom.getNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, name })) as { metadata?: V1ObjectMeta; spec?: unknown });
+      if (kind === 'NetworkPolicy')
+        return ok(await this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace }));
+      return ok(
+        (await this.custom.getNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, name })) as {
+          metadata?: V1ObjectMeta;
+          spec?: unknown;
+        },
+      );
     } catch (thrown) {
       if (thrown instanceof ApiException && thrown.code === 404) return ok(undefined);
       return refused(thrown, `the existing egress policy ${name}`);
@@ -156,14 +183,27 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
         this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
         this.egressMode === 'networkpolicy'
           ? this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })
-          : (this.custom.listNamespacedCustomObject({ ...CILIUM, namespace, labelSelector }) as Promise<{ items: { metadata?: V1ObjectMeta }[] }>),
+          : (this.custom.listNamespacedCustomObject({ ...CILIUM, namespace, labelSelector }) as Promise<{
+              items: { metadata?: V1ObjectMeta }[];
+            }>),
       ]);
       const policyKind = this.egressMode === 'networkpolicy' ? 'NetworkPolicy' : 'CiliumNetworkPolicy';
       const of = (kind: OwnedObject['kind'], items: readonly { metadata?: V1ObjectMeta }[]): OwnedObject[] =>
-        items.map((i) => ({ kind, name: i.metadata?.name ?? '', owner: i.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid }));
-      return ok([...of('Pod', pods.items), ...of('PersistentVolumeClaim', claims.items), ...of(policyKind, policies.items)]);
+        items.map((i) => ({
+          kind,
+          name: i.metadata?.name ?? '',
+          owner: i.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid,
+        }));
+      return ok([
+        ...of('Pod', pods.items),
+        ...of('PersistentVolumeClaim', claims.items),
+        ...of(policyKind, policies.items),
+      ]);
     } catch (thrown) {
-      return fail('CREATE_FAILED', `could not list the runner's objects: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+      return fail(
+        'CREATE_FAILED',
+        `could not list the runner's objects: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`,
+      );
     }
   }
 
@@ -173,12 +213,17 @@ export class KubePodGateway extends Followed<V1Pod> implements PodGateway {
     for (const { kind, name } of objects) {
       try {
         if (kind === 'Pod') await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-        else if (kind === 'PersistentVolumeClaim') await this.core.deleteNamespacedPersistentVolumeClaim({ name, namespace });
+        else if (kind === 'PersistentVolumeClaim')
+          await this.core.deleteNamespacedPersistentVolumeClaim({ name, namespace });
         else if (kind === 'NetworkPolicy') await this.networking.deleteNamespacedNetworkPolicy({ name, namespace });
         else await this.custom.deleteNamespacedCustomObject({ ...CILIUM, namespace, name });
         deleted++;
       } catch (thrown) {
-        if (!(thrown instanceof ApiException && thrown.code === 404)) return fail('CREATE_FAILED', `could not delete ${kind} ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`);
+        if (!(thrown instanceof ApiException && thrown.code === 404))
+          return fail(
+            'CREATE_FAILED',
+            `could not delete ${kind} ${name}: ${thrown instanceof ApiException ? String(thrown.code) : describeThrown(thrown)}`,
+          );
       }
     }
     return ok(deleted);
@@ -208,7 +253,8 @@ function refused(thrown: unknown, what: string): Result<never> {
   if (thrown instanceof ApiException) {
     const message = apiMessage(thrown);
     if (thrown.code === 409) return fail('CREATE_EXISTS', `${what} already exists: ${message}`);
-    if (thrown.code === 403 || thrown.code === 422 || thrown.code === 400 || thrown.code === 404) return fail('CREATE_REJECTED', `API server rejected ${what} (${thrown.code}): ${message}`);
+    if (thrown.code === 403 || thrown.code === 422 || thrown.code === 400 || thrown.code === 404)
+      return fail('CREATE_REJECTED', `API server rejected ${what} (${thrown.code}): ${message}`);
     return fail('CREATE_FAILED', `API server error on ${what} (${thrown.code}): ${message}`);
   }
   return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
@@ -216,7 +262,8 @@ function refused(thrown: unknown, what: string): Result<never> {
 
 function apiMessage(e: ApiException<unknown>): string {
   const body: unknown = typeof e.body === 'string' ? safeJson(e.body) : e.body;
-  if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string') return body.message.slice(0, 1000);
+  if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string')
+    return body.message.slice(0, 1000);
   return 'no message';
 }
 

@@ -1,4 +1,12 @@
-import { ApiException, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
@@ -6,7 +14,12 @@ import type { AdmittedRun } from '../pipeline/types.ts';
 import { LABELS } from '../pod/names.ts';
 import type { RunStatus } from '../reconcile/status.ts';
 
-export const WORKFLOWRUN = Object.freeze({ group: 'kubiya.ai', version: 'v1alpha1', plural: 'workflowruns', kind: 'WorkflowRun' });
+export const WORKFLOWRUN = Object.freeze({
+  group: 'kubiya.ai',
+  version: 'v1alpha1',
+  plural: 'workflowruns',
+  kind: 'WorkflowRun',
+});
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
@@ -36,7 +49,10 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     super(kc, {
       kind: plural,
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      list: () => api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+      list: () =>
+        api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<
+          KubernetesListObject<WorkflowRunResource>
+        >,
       labelSelector,
     });
     this.api = api;
@@ -68,16 +84,29 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     const body = {
       apiVersion: `${WORKFLOWRUN.group}/${WORKFLOWRUN.version}`,
       kind: WORKFLOWRUN.kind,
-      metadata: { name: run.name, labels: { [LABELS.runner]: this.runner, [LABELS.workflow]: run.ref.id, [LABELS.run]: run.workflow.runId } },
+      metadata: {
+        name: run.name,
+        labels: { [LABELS.runner]: this.runner, [LABELS.workflow]: run.ref.id, [LABELS.run]: run.workflow.runId },
+      },
       spec: { token, workflowId: run.ref.id, runner: this.runner },
     };
     try {
-      const created = (await this.api.createNamespacedCustomObject({ group: WORKFLOWRUN.group, version: WORKFLOWRUN.version, namespace: this.namespace, plural: WORKFLOWRUN.plural, body })) as WorkflowRunResource;
+      const created = (await this.api.createNamespacedCustomObject({
+        group: WORKFLOWRUN.group,
+        version: WORKFLOWRUN.version,
+        namespace: this.namespace,
+        plural: WORKFLOWRUN.plural,
+        body,
+      })) as WorkflowRunResource;
       // Known here at once: the reconciler need not wait for the watch to bring it.
       if (this.informer.get(run.name, this.namespace) === undefined) this.written.set(run.name, created);
       return ok({ name: run.name, uid: created.metadata?.uid ?? '' });
     } catch (e) {
-      if (e instanceof ApiException && e.code === 409) return fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`);
+      if (e instanceof ApiException && e.code === 409)
+        return fail(
+          'ASSIGNMENT_REPLAYED',
+          `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`,
+        );
       if (e instanceof ApiException) return fail('CREATE_FAILED', `could not record the run (${e.code})`);
       return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(e)}`);
     }
@@ -94,14 +123,31 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     const { group, version, plural } = WORKFLOWRUN;
     const runId = run.workflow.runId;
     try {
-      const found = (await this.api.listNamespacedCustomObject({ group, version, namespace: this.namespace, plural, labelSelector: `${LABELS.run}=${runId}` })) as KubernetesListObject<WorkflowRunResource>;
+      const found = (await this.api.listNamespacedCustomObject({
+        group,
+        version,
+        namespace: this.namespace,
+        plural,
+        labelSelector: `${LABELS.run}=${runId}`,
+      })) as KubernetesListObject<WorkflowRunResource>;
       const others = found.items.map((r) => r.metadata?.name ?? '');
-      if (others.includes(run.name)) return fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`);
+      if (others.includes(run.name))
+        return fail(
+          'ASSIGNMENT_REPLAYED',
+          `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`,
+        );
       const other = others[0];
-      if (other !== undefined) return fail('ASSIGNMENT_RUN_ID_REUSED', `run id ${runId} is already used by WorkflowRun ${other}: a second assignment with one run id is refused`);
+      if (other !== undefined)
+        return fail(
+          'ASSIGNMENT_RUN_ID_REUSED',
+          `run id ${runId} is already used by WorkflowRun ${other}: a second assignment with one run id is refused`,
+        );
       return ok(undefined);
     } catch (e) {
-      return fail('CREATE_FAILED', `could not check run id ${runId}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
+      return fail(
+        'CREATE_FAILED',
+        `could not check run id ${runId}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
+      );
     }
   }
 
@@ -125,25 +171,41 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     try {
       const updated = (await this.api.patchNamespacedCustomObjectStatus(
         // The whole status, replaced (a merge patch would keep fields the new status dropped).
-        { group, version, namespace: this.namespace, plural, name, body: [{ op: 'add', path: '/status', value: status }] },
+        {
+          group,
+          version,
+          namespace: this.namespace,
+          plural,
+          name,
+          body: [{ op: 'add', path: '/status', value: status }],
+        },
         JSON_PATCH,
       )) as WorkflowRunResource;
       const cached = this.informer.get(name, this.namespace);
       if (cached === undefined || newer(updated, cached)) this.written.set(name, updated);
       return ok(undefined);
     } catch (e) {
-      return fail('CREATE_FAILED', `could not write the status of ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
+      return fail(
+        'CREATE_FAILED',
+        `could not write the status of ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
+      );
     }
   }
 
   async requestCancel(name: string): Promise<Result<void>> {
     const { group, version, plural } = WORKFLOWRUN;
     try {
-      await this.api.patchNamespacedCustomObject({ group, version, namespace: this.namespace, plural, name, body: { spec: { cancel: true } } }, MERGE_PATCH);
+      await this.api.patchNamespacedCustomObject(
+        { group, version, namespace: this.namespace, plural, name, body: { spec: { cancel: true } } },
+        MERGE_PATCH,
+      );
       return ok(undefined);
     } catch (e) {
       if (e instanceof ApiException && e.code === 404) return fail('RUN_NOT_FOUND', `no run ${name}`);
-      return fail('CREATE_FAILED', `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`);
+      return fail(
+        'CREATE_FAILED',
+        `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
+      );
     }
   }
 

@@ -46,7 +46,8 @@ export interface ApiOptions {
 export const REQUEST_DEADLINE_FACTOR = 4;
 
 /** The total deadline (ms) of a non-watch request under `api`. */
-export const requestDeadlineOf = (api: ApiOptions): number => api.requestDeadlineMs ?? REQUEST_DEADLINE_FACTOR * api.requestTimeoutMs;
+export const requestDeadlineOf = (api: ApiOptions): number =>
+  api.requestDeadlineMs ?? REQUEST_DEADLINE_FACTOR * api.requestTimeoutMs;
 
 /** The error a request is aborted with when its total deadline passes. */
 export class ApiRequestDeadline extends Error {
@@ -117,7 +118,11 @@ export class PooledKubeConfig extends KubeConfig {
       context.setDispatcher(this.bounded(made));
       return;
     }
-    const key = JSON.stringify([this.getCurrentCluster()?.name ?? '', this.getCurrentCluster()?.server ?? '', this.getCurrentUser()?.name ?? '']);
+    const key = JSON.stringify([
+      this.getCurrentCluster()?.name ?? '',
+      this.getCurrentCluster()?.server ?? '',
+      this.getCurrentUser()?.name ?? '',
+    ]);
     const pooled = this.pools.get(key) ?? { dispatcher: this.bounded(made), since: performance.now() };
     this.pools.set(key, pooled);
     context.setDispatcher(pooled.dispatcher);
@@ -136,10 +141,12 @@ export class PooledKubeConfig extends KubeConfig {
 
   /** A dispatcher with the request timeouts on; a watch's own is destroyed when its watch ends. */
   private bounded(made: Dispatcher): Dispatcher {
-    const timed: Dispatcher = made.compose(bounded(this.api.requestTimeoutMs, requestDeadlineOf(this.api), {
-      timedOut: (phase) => this.timedOut(timed, phase),
-      watchEnded: () => setImmediate(() => void made.destroy().catch(() => undefined)),
-    }));
+    const timed: Dispatcher = made.compose(
+      bounded(this.api.requestTimeoutMs, requestDeadlineOf(this.api), {
+        timedOut: (phase) => this.timedOut(timed, phase),
+        watchEnded: () => setImmediate(() => void made.destroy().catch(() => undefined)),
+      }),
+    );
     return timed;
   }
 
@@ -172,7 +179,10 @@ export class PooledKubeConfig extends KubeConfig {
 /** Closes a dispatcher gracefully, and destroys it if that takes longer than two request timeouts. */
 function retire(dispatcher: Dispatcher, timeoutMs: number): void {
   const force = setTimeout(() => void dispatcher.destroy().catch(() => undefined), 2 * timeoutMs).unref();
-  dispatcher.close().then(() => clearTimeout(force), () => undefined);
+  dispatcher.close().then(
+    () => clearTimeout(force),
+    () => undefined,
+  );
 }
 
 /**
@@ -181,63 +191,68 @@ function retire(dispatcher: Dispatcher, timeoutMs: number): void {
  * its controller with ApiRequestDeadline); reports each timeout, and tells when a watch request
  * ends (its dispatcher is then destroyed).
  */
-function bounded(timeoutMs: number, deadlineMs: number, on: { timedOut: (phase: ApiTimeoutPhase) => void; watchEnded: () => void }) {
-  return (dispatch: Dispatch): Dispatch => (opts, handler) => {
-    const watch = isWatchUrl(opts.path);
-    let controller: { abort(reason: Error): void } | undefined;
-    let expired = false;
-    let deadline: NodeJS.Timeout | undefined;
-    const settle = (): void => {
-      if (deadline !== undefined) clearTimeout(deadline);
-      deadline = undefined;
-    };
-    if (!watch) {
-      deadline = setTimeout(() => {
+function bounded(
+  timeoutMs: number,
+  deadlineMs: number,
+  on: { timedOut: (phase: ApiTimeoutPhase) => void; watchEnded: () => void },
+) {
+  return (dispatch: Dispatch): Dispatch =>
+    (opts, handler) => {
+      const watch = isWatchUrl(opts.path);
+      let controller: { abort(reason: Error): void } | undefined;
+      let expired = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const settle = (): void => {
+        if (deadline !== undefined) clearTimeout(deadline);
         deadline = undefined;
-        expired = true;
-        on.timedOut('total');
-        controller?.abort(new ApiRequestDeadline(deadlineMs));
-      }, deadlineMs);
-      deadline.unref();
-    }
-    const observed = new Proxy(handler, {
-      get(target, key): unknown {
-        if (key === 'onRequestStart' && typeof target.onRequestStart === 'function') {
-          return (...args: Parameters<NonNullable<DispatchHandler['onRequestStart']>>) => {
-            controller = args[0];
-            const r = target.onRequestStart?.(...args);
-            if (expired) args[0].abort(new ApiRequestDeadline(deadlineMs)); // the deadline passed before it started
-            return r;
-          };
-        }
-        if (key === 'onResponseError') {
-          return (...args: Parameters<NonNullable<DispatchHandler['onResponseError']>>) => {
-            settle();
-            const code = (args[1] as { code?: unknown } | undefined)?.code;
-            if (code === 'UND_ERR_HEADERS_TIMEOUT') on.timedOut('headers');
-            if (code === 'UND_ERR_BODY_TIMEOUT') on.timedOut('body');
-            if (watch) on.watchEnded();
-            return target.onResponseError?.(...args);
-          };
-        }
-        if (key === 'onResponseEnd') {
-          return (...args: Parameters<NonNullable<DispatchHandler['onResponseEnd']>>) => {
-            settle();
-            if (watch) on.watchEnded();
-            return target.onResponseEnd?.(...args);
-          };
-        }
-        const value: unknown = Reflect.get(target, key, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    try {
-      return dispatch({ ...opts, headersTimeout: timeoutMs, bodyTimeout: watch ? 0 : timeoutMs }, observed);
-    } catch (e) {
-      settle();
-      throw e;
-    }
-  };
+      };
+      if (!watch) {
+        deadline = setTimeout(() => {
+          deadline = undefined;
+          expired = true;
+          on.timedOut('total');
+          controller?.abort(new ApiRequestDeadline(deadlineMs));
+        }, deadlineMs);
+        deadline.unref();
+      }
+      const observed = new Proxy(handler, {
+        get(target, key): unknown {
+          if (key === 'onRequestStart' && typeof target.onRequestStart === 'function') {
+            return (...args: Parameters<NonNullable<DispatchHandler['onRequestStart']>>) => {
+              controller = args[0];
+              const r = target.onRequestStart?.(...args);
+              if (expired) args[0].abort(new ApiRequestDeadline(deadlineMs)); // the deadline passed before it started
+              return r;
+            };
+          }
+          if (key === 'onResponseError') {
+            return (...args: Parameters<NonNullable<DispatchHandler['onResponseError']>>) => {
+              settle();
+              const code = (args[1] as { code?: unknown } | undefined)?.code;
+              if (code === 'UND_ERR_HEADERS_TIMEOUT') on.timedOut('headers');
+              if (code === 'UND_ERR_BODY_TIMEOUT') on.timedOut('body');
+              if (watch) on.watchEnded();
+              return target.onResponseError?.(...args);
+            };
+          }
+          if (key === 'onResponseEnd') {
+            return (...args: Parameters<NonNullable<DispatchHandler['onResponseEnd']>>) => {
+              settle();
+              if (watch) on.watchEnded();
+              return target.onResponseEnd?.(...args);
+            };
+          }
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      try {
+        return dispatch({ ...opts, headersTimeout: timeoutMs, bodyTimeout: watch ? 0 : timeoutMs }, observed);
+      } catch (e) {
+        settle();
+        throw e;
+      }
+    };
 }
 
 /** A pooled KubeConfig from a file, or from the pod's service account when no file is given. */

@@ -71,7 +71,12 @@ export class LeaseElector {
 
   /** Lease times are MicroTime (6 fractional digits); client-node's V1MicroTime serialises them so. */
   private spec(now: Date, acquired: Date | undefined): V1Lease['spec'] {
-    return { holderIdentity: this.holder, leaseDurationSeconds: this.o.durationSeconds, acquireTime: new V1MicroTime(acquired ?? now), renewTime: new V1MicroTime(now) };
+    return {
+      holderIdentity: this.holder,
+      leaseDurationSeconds: this.o.durationSeconds,
+      acquireTime: new V1MicroTime(acquired ?? now),
+      renewTime: new V1MicroTime(now),
+    };
   }
 
   async tryAcquireOrRenew(now = new Date()): Promise<LeaseRole> {
@@ -82,7 +87,10 @@ export class LeaseElector {
     } catch (e) {
       if (!(e instanceof ApiException && e.code === 404)) throw e;
       try {
-        await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: this.spec(now, undefined) } });
+        await this.api.createNamespacedLease({
+          namespace,
+          body: { metadata: { name, namespace }, spec: this.spec(now, undefined) },
+        });
         return 'leader';
       } catch (c) {
         if (c instanceof ApiException && c.code === 409) return 'follower';
@@ -96,7 +104,11 @@ export class LeaseElector {
     const free = spec.holderIdentity === undefined || spec.holderIdentity === '';
     if (!mine && !free && !expired) return 'follower';
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: this.spec(now, mine ? spec.acquireTime : undefined) } });
+      await this.api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: { ...lease, spec: this.spec(now, mine ? spec.acquireTime : undefined) },
+      });
       return 'leader';
     } catch (e) {
       if (e instanceof ApiException && e.code === 409) return 'follower';
@@ -114,7 +126,20 @@ export class LeaseElector {
       const lease = await this.api.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity !== this.holder) return;
       const { acquireTime } = lease.spec;
-      await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: acquireTime && new V1MicroTime(acquireTime), renewTime: new V1MicroTime() } } });
+      await this.api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: acquireTime && new V1MicroTime(acquireTime),
+            renewTime: new V1MicroTime(),
+          },
+        },
+      });
     } catch {
       // the Lease expires by itself
     }

@@ -6,7 +6,14 @@ import { promisify } from 'node:util';
 import { create } from 'tar';
 import type { ErrorCode } from '../errors/codes.ts';
 import { DECISION_ENTRYPOINT } from '../evaluate/policy-engine.ts';
-import { BUNDLE_SCHEMA_FILE, checkPolicyData, FRAGMENT_FILE, settingsJsonSchema, settingsSchema, type Fragments } from '../policy/settings-schema.ts';
+import {
+  BUNDLE_SCHEMA_FILE,
+  checkPolicyData,
+  FRAGMENT_FILE,
+  settingsJsonSchema,
+  settingsSchema,
+  type Fragments,
+} from '../policy/settings-schema.ts';
 import { readTarGz } from './opa-wasm.ts';
 import { REPO_ROOT } from './tools.ts';
 
@@ -26,10 +33,16 @@ interface Capabilities {
  * failing at evaluation time.
  */
 export async function wasmCapabilities(opa: string, outFile: string): Promise<string> {
-  const current = JSON.parse((await run(opa, ['capabilities', '--current'], { maxBuffer: 16 * 1024 * 1024 })).stdout) as Capabilities;
+  const current = JSON.parse(
+    (await run(opa, ['capabilities', '--current'], { maxBuffer: 16 * 1024 * 1024 })).stdout,
+  ) as Capabilities;
   const sdk = JSON.parse(await readFile(SDK_CAPABILITIES, 'utf8')) as Capabilities;
   const allowed = new Set(sdk.builtins.map((b) => b.name));
-  const caps = { ...current, builtins: current.builtins.filter((b) => allowed.has(b.name)), wasm_abi_versions: sdk.wasm_abi_versions };
+  const caps = {
+    ...current,
+    builtins: current.builtins.filter((b) => allowed.has(b.name)),
+    wasm_abi_versions: sdk.wasm_abi_versions,
+  };
   await writeFile(outFile, JSON.stringify(caps));
   return outFile;
 }
@@ -38,7 +51,8 @@ async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
-    if (entry.name.endsWith('.rego') || entry.name === 'data.json' || entry.name === FRAGMENT_FILE) out.push(join(entry.parentPath, entry.name));
+    if (entry.name.endsWith('.rego') || entry.name === 'data.json' || entry.name === FRAGMENT_FILE)
+      out.push(join(entry.parentPath, entry.name));
   }
   return out.sort();
 }
@@ -47,7 +61,11 @@ async function sourceFiles(dir: string): Promise<string[]> {
 export async function policyRevision(dir: string): Promise<string> {
   const hash = createHash('sha256');
   for (const file of await sourceFiles(dir)) {
-    hash.update(relative(dir, file)).update('\0').update(await readFile(file)).update('\0');
+    hash
+      .update(relative(dir, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
   }
   return `sha256-${hash.digest('hex').slice(0, 16)}`;
 }
@@ -71,11 +89,18 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
     if (!entry.isFile() || entry.name !== FRAGMENT_FILE) continue;
     const key = basename(entry.parentPath);
     const file = join(entry.parentPath, entry.name);
-    if (key in out) throw new PolicyBuildError('POLICY_SETTINGS_INVALID', `two settings fragments for "${key}" (${relative(policyDir, file)})`);
+    if (key in out)
+      throw new PolicyBuildError(
+        'POLICY_SETTINGS_INVALID',
+        `two settings fragments for "${key}" (${relative(policyDir, file)})`,
+      );
     try {
       out[key] = JSON.parse(await readFile(file, 'utf8'));
     } catch (e) {
-      throw new PolicyBuildError('POLICY_SETTINGS_INVALID', `${relative(policyDir, file)} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
+      throw new PolicyBuildError(
+        'POLICY_SETTINGS_INVALID',
+        `${relative(policyDir, file)} is not JSON: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
   return out;
@@ -93,7 +118,19 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
       await mkdir(dirname(join(dir, name)), { recursive: true });
       await writeFile(join(dir, name), files.get(name)!);
     }
-    await create({ gzip: true, file: outFile, cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: true, prefix: '/', preservePaths: true }, names);
+    await create(
+      {
+        gzip: true,
+        file: outFile,
+        cwd: dir,
+        portable: true,
+        mtime: new Date(0),
+        noDirRecurse: true,
+        prefix: '/',
+        preservePaths: true,
+      },
+      names,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -106,7 +143,11 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
  * bundle as settings.schema.json, so the runner checks settings from Helm values against the
  * same schema at start and on reload. Throws PolicyBuildError.
  */
-export async function buildBundle(opa: string, policyDir: string, outFile: string): Promise<{ file: string; revision: string }> {
+export async function buildBundle(
+  opa: string,
+  policyDir: string,
+  outFile: string,
+): Promise<{ file: string; revision: string }> {
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);
@@ -114,16 +155,30 @@ export async function buildBundle(opa: string, policyDir: string, outFile: strin
   await mkdir(dirname(outFile), { recursive: true });
   const capabilities = await wasmCapabilities(opa, `${outFile}.capabilities.json`);
   await run(opa, [
-    'build', '-t', 'wasm', '-e', DECISION_ENTRYPOINT,
-    '--capabilities', capabilities,
-    '--revision', revision,
-    '--ignore', '*_test.rego',
-    '-o', outFile,
+    'build',
+    '-t',
+    'wasm',
+    '-e',
+    DECISION_ENTRYPOINT,
+    '--capabilities',
+    capabilities,
+    '--revision',
+    revision,
+    '--ignore',
+    '*_test.rego',
+    '-o',
+    outFile,
     policyDir,
-  ]).catch((e: unknown) => {
-    const out = (key: string): string => (typeof e === 'object' && e !== null && key in e ? String((e as Record<string, unknown>)[key]) : '');
-    throw new PolicyBuildError('POLICY_BUILD_FAILED', `opa build failed:\n${`${out('stderr')}\n${out('stdout')}`.trim()}`);
-  }).finally(() => rm(capabilities, { force: true }));
+  ])
+    .catch((e: unknown) => {
+      const out = (key: string): string =>
+        typeof e === 'object' && e !== null && key in e ? String((e as Record<string, unknown>)[key]) : '';
+      throw new PolicyBuildError(
+        'POLICY_BUILD_FAILED',
+        `opa build failed:\n${`${out('stderr')}\n${out('stdout')}`.trim()}`,
+      );
+    })
+    .finally(() => rm(capabilities, { force: true }));
   const files = await readTarGz(outFile);
   const dataRaw = files.get('data.json');
   const data: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));

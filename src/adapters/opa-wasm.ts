@@ -28,10 +28,14 @@ export async function readBundle(path: string): Promise<BundleFiles> {
   const manifestRaw = files.get('.manifest') ?? files.get('/.manifest');
   const data: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
   const manifest: unknown = manifestRaw === undefined ? {} : JSON.parse(Buffer.from(manifestRaw).toString('utf8'));
-  const revision = typeof manifest === 'object' && manifest !== null && 'revision' in manifest && typeof manifest.revision === 'string' ? manifest.revision : '';
+  const revision =
+    typeof manifest === 'object' && manifest !== null && 'revision' in manifest && typeof manifest.revision === 'string'
+      ? manifest.revision
+      : '';
   if (revision === '') throw new Error(`bundle ${path} has no revision in .manifest`);
   const schemaRaw = files.get(BUNDLE_SCHEMA_FILE) ?? files.get(`/${BUNDLE_SCHEMA_FILE}`);
-  const settingsSchema: unknown = schemaRaw === undefined ? undefined : JSON.parse(Buffer.from(schemaRaw).toString('utf8'));
+  const settingsSchema: unknown =
+    schemaRaw === undefined ? undefined : JSON.parse(Buffer.from(schemaRaw).toString('utf8'));
   return { wasm, data, revision, ...(settingsSchema !== undefined ? { settingsSchema } : {}) };
 }
 
@@ -50,7 +54,8 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
 /** Every file of a tar.gz bundle by its path (leading "./" and "/" removed), bounded in size. */
 export async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const compressed = await readFile(file);
-  if (compressed.byteLength > MAX_BUNDLE_BYTES) throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+  if (compressed.byteLength > MAX_BUNDLE_BYTES)
+    throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
   let total = 0;
   const parser = new Parser({
@@ -91,8 +96,10 @@ export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine & { 
   const policy = await loadPolicy(bundle.wasm, { ...WASM_MEMORY });
   policy.setData(bundle.data as object);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
-  const kubiya = typeof bundle.data === 'object' && bundle.data !== null ? (bundle.data as { kubiya?: unknown }).kubiya : undefined;
-  const settings = typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
+  const kubiya =
+    typeof bundle.data === 'object' && bundle.data !== null ? (bundle.data as { kubiya?: unknown }).kubiya : undefined;
+  const settings =
+    typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
   return {
     revision: bundle.revision,
     entrypoints,

@@ -40,7 +40,14 @@ function deepFreeze<T>(value: T): T {
 function wellFormed(result: unknown): boolean {
   const first: unknown = Array.isArray(result) ? result[0] : undefined;
   const doc = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
-  return typeof doc === 'object' && doc !== null && 'allow' in doc && typeof doc.allow === 'boolean' && 'violations' in doc && Array.isArray(doc.violations);
+  return (
+    typeof doc === 'object' &&
+    doc !== null &&
+    'allow' in doc &&
+    typeof doc.allow === 'boolean' &&
+    'violations' in doc &&
+    Array.isArray(doc.violations)
+  );
 }
 
 /**
@@ -162,30 +169,41 @@ export class PolicyStore {
     } else {
       const text = await readFile(this.dataPath, 'utf8');
       const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null) throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
+      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null)
+        throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
       settingsOrThrow(data, fragments, this.dataPath);
       settings = data.kubiya.settings;
       // The revision names both: the same bundle with other settings decides differently.
       const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
       engine = await loadEngine({ ...bundle, data, revision });
     }
-    if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
-    if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT))) throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
+    if (!engine.entrypoints.includes(DECISION_ENTRYPOINT))
+      throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
+    if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
+      throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
     return { engine, settings: deepFreeze(structuredClone(settings)) };
   }
 
   private async fingerprintNow(): Promise<string> {
-    const data = this.dataPath === undefined ? '' : await stat(this.dataPath).then((d) => `|data:${d.mtimeMs}:${d.size}:${d.ino}`, () => '|data:-');
+    const data =
+      this.dataPath === undefined
+        ? ''
+        : await stat(this.dataPath).then(
+            (d) => `|data:${d.mtimeMs}:${d.size}:${d.ino}`,
+            () => '|data:-',
+          );
     return `${await this.bundleFingerprint()}${data}`;
   }
 
   private async bundleFingerprint(): Promise<string> {
     const info = await stat(this.path);
     if (!info.isDirectory()) return `${info.mtimeMs}:${info.size}:${info.ino}`;
-    const parts = await Promise.all(['policy.wasm', 'data.json', '.manifest'].map(async (f) => {
-      const s = await stat(join(this.path, f)).catch(() => undefined);
-      return s === undefined ? `${f}:-` : `${f}:${s.mtimeMs}:${s.size}:${s.ino}`;
-    }));
+    const parts = await Promise.all(
+      ['policy.wasm', 'data.json', '.manifest'].map(async (f) => {
+        const s = await stat(join(this.path, f)).catch(() => undefined);
+        return s === undefined ? `${f}:-` : `${f}:${s.mtimeMs}:${s.size}:${s.ino}`;
+      }),
+    );
     return `${basename(this.path)}|${parts.join('|')}`;
   }
 }

@@ -5,7 +5,8 @@ import { fail, ok, type Result } from '../errors/result.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type ToolName = 'kube-apiserver' | 'kube-scheduler' | 'kube-controller-manager' | 'etcd' | 'kwok' | 'opa' | 'helm' | 'regal';
+export type ToolName =
+  'kube-apiserver' | 'kube-scheduler' | 'kube-controller-manager' | 'etcd' | 'kwok' | 'opa' | 'helm' | 'regal';
 
 /** Where `npm run tools` links the pinned binaries; KUBIYA_TOOLS_BIN overrides (read by the entry point only). */
 export function toolsDir(override?: string): string {
@@ -26,7 +27,10 @@ export function resolveTools<T extends ToolName>(names: readonly T[], dir = tool
     }
   }
   if (missing.length > 0) {
-    return fail('TOOLS_MISSING', `missing tools in ${dir}: ${missing.join(', ')}. Build them with "npm run tools" (Go 1.26+, module proxy; takes several minutes once, then seconds).`);
+    return fail(
+      'TOOLS_MISSING',
+      `missing tools in ${dir}: ${missing.join(', ')}. Build them with "npm run tools" (Go 1.26+, module proxy; takes several minutes once, then seconds).`,
+    );
   }
   return ok(found);
 }

@@ -1,7 +1,13 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { JWK } from 'jose';
 import { fail, ok, type Result } from '../errors/result.ts';
-import { merge, parseTrustedKey, serialiseTrustedKey, type TrustedKey, type TrustedKeyStore } from '../verify/trusted-keys.ts';
+import {
+  merge,
+  parseTrustedKey,
+  serialiseTrustedKey,
+  type TrustedKey,
+  type TrustedKeyStore,
+} from '../verify/trusted-keys.ts';
 
 export interface ConfigMapTrustedKeysOptions {
   /** The ConfigMap's name: `<lease name>-trusted-keys` (the chart creates it and grants get/update on it only). */
@@ -63,9 +69,16 @@ export class ConfigMapTrustedKeys implements TrustedKeyStore {
       for (const k of next) data[k.thumbprint] = serialiseTrustedKey(k);
       try {
         const { name, namespace } = this.o;
-        const object = state.object === undefined
-          ? await this.api.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace, labels: { 'app.kubernetes.io/component': 'trusted-keys' } }, data } })
-          : await this.api.replaceNamespacedConfigMap({ name, namespace, body: { ...state.object, data } });
+        const object =
+          state.object === undefined
+            ? await this.api.createNamespacedConfigMap({
+                namespace,
+                body: {
+                  metadata: { name, namespace, labels: { 'app.kubernetes.io/component': 'trusted-keys' } },
+                  data,
+                },
+              })
+            : await this.api.replaceNamespacedConfigMap({ name, namespace, body: { ...state.object, data } });
         this.cache = { keys: next, object };
         return ok(undefined);
       } catch (thrown) {
@@ -74,17 +87,27 @@ export class ConfigMapTrustedKeys implements TrustedKeyStore {
           this.cache = undefined;
           continue;
         }
-        return fail('TRUSTED_KEYS_UNAVAILABLE', `could not write ConfigMap ${this.o.namespace}/${this.o.name}: ${describe(thrown)}`);
+        return fail(
+          'TRUSTED_KEYS_UNAVAILABLE',
+          `could not write ConfigMap ${this.o.namespace}/${this.o.name}: ${describe(thrown)}`,
+        );
       }
     }
-    return fail('TRUSTED_KEYS_UNAVAILABLE', `could not write ConfigMap ${this.o.namespace}/${this.o.name}: too many concurrent writers`);
+    return fail(
+      'TRUSTED_KEYS_UNAVAILABLE',
+      `could not write ConfigMap ${this.o.namespace}/${this.o.name}: too many concurrent writers`,
+    );
   }
 
-  private async read(): Promise<Result<{ readonly keys: readonly TrustedKey[]; readonly object: V1ConfigMap | undefined }>> {
+  private async read(): Promise<
+    Result<{ readonly keys: readonly TrustedKey[]; readonly object: V1ConfigMap | undefined }>
+  > {
     const { name, namespace } = this.o;
     try {
       const object = await this.api.readNamespacedConfigMap({ name, namespace });
-      const keys = Object.entries(object.data ?? {}).flatMap(([thumbprint, text]) => parseTrustedKey(thumbprint, text) ?? []);
+      const keys = Object.entries(object.data ?? {}).flatMap(
+        ([thumbprint, text]) => parseTrustedKey(thumbprint, text) ?? [],
+      );
       this.cache = { keys, object };
       return ok(this.cache);
     } catch (thrown) {

@@ -67,7 +67,12 @@ export class Watchdog {
   private done = false;
 
   /** `listedAt` reads the informer's last list time on `timers`' clock; `fire` may run at once. */
-  constructor(bounds: WatchBounds, listedAt: () => number, fire: (verdict: Exclude<WatchVerdict, { kind: 'wait' }>) => void, timers: Timers = SYSTEM_TIMERS) {
+  constructor(
+    bounds: WatchBounds,
+    listedAt: () => number,
+    fire: (verdict: Exclude<WatchVerdict, { kind: 'wait' }>) => void,
+    timers: Timers = SYSTEM_TIMERS,
+  ) {
     this.bounds = bounds;
     this.listedAt = listedAt;
     this.fire = fire;
@@ -91,7 +96,11 @@ export class Watchdog {
   private check(): void {
     this.timer = undefined;
     if (this.done) return;
-    const verdict = judgeWatch({ lastSeenAt: this.lastSeenAt, listedAt: this.listedAt() }, this.bounds, this.timers.now());
+    const verdict = judgeWatch(
+      { lastSeenAt: this.lastSeenAt, listedAt: this.listedAt() },
+      this.bounds,
+      this.timers.now(),
+    );
     if (verdict.kind === 'wait') {
       this.timer = this.timers.setTimeout(() => this.check(), verdict.forMs);
       return;

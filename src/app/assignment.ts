@@ -5,7 +5,14 @@ import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { StepPhase } from '../reconcile/status.ts';
 
 const STATUS: Readonly<Record<StepPhase, StepReport['status']>> = {
-  Pending: 'error', Running: 'error', Succeeded: 'succeeded', Failed: 'failed', Denied: 'denied', Error: 'error', Skipped: 'skipped', Cancelled: 'failed',
+  Pending: 'error',
+  Running: 'error',
+  Succeeded: 'succeeded',
+  Failed: 'failed',
+  Denied: 'denied',
+  Error: 'error',
+  Skipped: 'skipped',
+  Cancelled: 'failed',
 };
 
 /**
@@ -13,7 +20,12 @@ const STATUS: Readonly<Record<StepPhase, StepReport['status']>> = {
  * it. What the demo, the docs test and the fuzzer use; `serve` admits and lets the leader's
  * reconciler take it from there.
  */
-export async function runAssignment(raw: RawAssignment, deps: PipelineDeps, reconciler: Reconciler, timeoutMs = 120_000): Promise<AssignmentReport> {
+export async function runAssignment(
+  raw: RawAssignment,
+  deps: PipelineDeps,
+  reconciler: Reconciler,
+  timeoutMs = 120_000,
+): Promise<AssignmentReport> {
   const run = await admit(raw, deps);
   if (!run.ok) return { accepted: false, code: run.error.code, message: run.error.message, steps: [] };
   reconciler.enqueue(run.value.name);
@@ -23,10 +35,29 @@ export async function runAssignment(raw: RawAssignment, deps: PipelineDeps, reco
 
 /** A finished WorkflowRun's status as the per-step report the demo prints. */
 function reportOf(run: AdmittedRun, done: RunObject | undefined): AssignmentReport {
-  if (done?.status === undefined) return { accepted: true, code: 'WATCH_FAILED', message: `run ${run.name} did not finish in time`, workflow: run.ref, steps: [] };
+  if (done?.status === undefined)
+    return {
+      accepted: true,
+      code: 'WATCH_FAILED',
+      message: `run ${run.name} did not finish in time`,
+      workflow: run.ref,
+      steps: [],
+    };
   const { status } = done;
   const steps = status.steps.map((s): StepReport => ({
-    step: s.name, status: STATUS[s.phase], code: s.code, message: s.message ?? s.phase.toLowerCase(), pod: s.pod, exitCode: s.exitCode,
+    step: s.name,
+    status: STATUS[s.phase],
+    code: s.code,
+    message: s.message ?? s.phase.toLowerCase(),
+    pod: s.pod,
+    exitCode: s.exitCode,
   }));
-  return { accepted: true, ...(status.phase !== 'Succeeded' && status.code !== undefined ? { code: status.code } : {}), message: status.phase === 'Succeeded' ? 'all steps succeeded' : (status.message ?? status.phase), workflow: run.ref, steps, phase: status.phase };
+  return {
+    accepted: true,
+    ...(status.phase !== 'Succeeded' && status.code !== undefined ? { code: status.code } : {}),
+    message: status.phase === 'Succeeded' ? 'all steps succeeded' : (status.message ?? status.phase),
+    workflow: run.ref,
+    steps,
+    phase: status.phase,
+  };
 }

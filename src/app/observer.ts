@@ -18,7 +18,10 @@ export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserve
         decision_id: record.decision_id,
         seq: record.seq,
       };
-      const message = record.stage === 'create' && record.outcome === 'allow' ? `Starting step execution: ${record.message}` : record.message;
+      const message =
+        record.stage === 'create' && record.outcome === 'allow'
+          ? `Starting step execution: ${record.message}`
+          : record.message;
       if (record.outcome === 'error') log.error(fields, message);
       else if (record.outcome === 'deny' || record.outcome === 'failure') log.warn(fields, message);
       else log.info(fields, message);
@@ -26,6 +29,13 @@ export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserve
     workflowsRunning: (count) => metrics.workflowsRunning(count),
     workflowFinished: (status) => metrics.workflowFinished(status),
     stepFinished: (step, seconds) => metrics.stepFinished(step, seconds),
-    internalError: (error) => log.error({ err: error instanceof Error ? { type: error.name, message: error.message, stack: error.stack } : String(error) }, 'internal error'),
+    internalError: (error) =>
+      log.error(
+        {
+          err:
+            error instanceof Error ? { type: error.name, message: error.message, stack: error.stack } : String(error),
+        },
+        'internal error',
+      ),
   };
 }

@@ -48,12 +48,27 @@ export function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOp
     observer: {
       requestTimedOut: (phase) => {
         metrics.kubeApiTimeout(phase);
-        log.warn({ code: 'KUBE_API_TIMEOUT', phase, timeout_s: phase === 'total' ? a.requestTimeout * REQUEST_DEADLINE_FACTOR : a.requestTimeout }, 'Kubernetes API request timed out; its connection pool is replaced');
+        log.warn(
+          {
+            code: 'KUBE_API_TIMEOUT',
+            phase,
+            timeout_s: phase === 'total' ? a.requestTimeout * REQUEST_DEADLINE_FACTOR : a.requestTimeout,
+          },
+          'Kubernetes API request timed out; its connection pool is replaced',
+        );
       },
       watchRestarted: (kind, reason, detail) => {
         metrics.kubeApiWatchRestart(kind, reason);
-        if (reason === 'idle') log.warn({ code: 'KUBE_API_WATCH_STALLED', kind, reason: detail }, 'Kubernetes API watch stalled; restarted on a new connection');
-        else if (reason === 'error') log.warn({ code: 'KUBE_API_WATCH_FAILED', kind, reason: detail }, 'Kubernetes API list or watch failed; restarting after a pause');
+        if (reason === 'idle')
+          log.warn(
+            { code: 'KUBE_API_WATCH_STALLED', kind, reason: detail },
+            'Kubernetes API watch stalled; restarted on a new connection',
+          );
+        else if (reason === 'error')
+          log.warn(
+            { code: 'KUBE_API_WATCH_FAILED', kind, reason: detail },
+            'Kubernetes API list or watch failed; restarting after a pause',
+          );
         else log.debug({ kind, reason: detail }, 'Kubernetes API informer relisted');
       },
     },
@@ -61,7 +76,11 @@ export function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOp
 }
 
 /** The control plane's keys: a JWKS file, or the JWKS URL fetched and refreshed (published keys recorded as trusted). Throws when the file holds no keys. */
-export async function loadKeys(config: Config, log: Logger, trust: TrustedKeyStore): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
+export async function loadKeys(
+  config: Config,
+  log: Logger,
+  trust: TrustedKeyStore,
+): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
     const jwks = JSON.parse(await readFile(cp.jwksFile, 'utf8')) as JSONWebKeySet;
@@ -69,10 +88,25 @@ export async function loadKeys(config: Config, log: Logger, trust: TrustedKeySto
     return { keys: createLocalJWKSet(jwks), loaded: () => true, stop: () => undefined };
   }
   const remote = new RemoteJwks({
-    url: cp.jwksUrl as string, refreshMs: cp.jwksRefresh * 1000, staleIfErrorMs: cp.jwksStaleIfError * 1000, minRefetchMs: 30_000, timeoutMs: 5000,
-    onError: (message) => log.warn({ code: 'JWKS_FETCH_FAILED', reason: message }, 'could not fetch the control plane keys; using the last good ones within the stale-if-error bound'),
+    url: cp.jwksUrl as string,
+    refreshMs: cp.jwksRefresh * 1000,
+    staleIfErrorMs: cp.jwksStaleIfError * 1000,
+    minRefetchMs: 30_000,
+    timeoutMs: 5000,
+    onError: (message) =>
+      log.warn(
+        { code: 'JWKS_FETCH_FAILED', reason: message },
+        'could not fetch the control plane keys; using the last good ones within the stale-if-error bound',
+      ),
     // Published keys are recorded as trusted too (admission records the key of each run in any case).
-    onKeys: (published) => void trust.observe(published, new Date()).then((r) => r.ok || log.warn({ code: r.error.code, reason: r.error.message }, 'could not record the published keys as trusted')),
+    onKeys: (published) =>
+      void trust
+        .observe(published, new Date())
+        .then(
+          (r) =>
+            r.ok ||
+            log.warn({ code: r.error.code, reason: r.error.message }, 'could not record the published keys as trusted'),
+        ),
   });
   await remote.start();
   return { keys: remote.getKey, loaded: () => remote.loaded(), stop: () => remote.stop() };

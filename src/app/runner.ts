@@ -31,7 +31,12 @@ export interface RunningRunner {
 export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
   const kc = loadKubeConfig(setup.kubeconfig);
   const engine = await loadEngine(await readBundle(setup.bundle));
-  const audit = await FileAuditLog.open(setup.auditDir, setup.checkpointKey === undefined ? {} : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } });
+  const audit = await FileAuditLog.open(
+    setup.auditDir,
+    setup.checkpointKey === undefined
+      ? {}
+      : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } },
+  );
   const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner, setup.config.egressMode);
   const runs = new KubeRunStore(kc, setup.config.namespace, setup.config.runner);
   await Promise.all([pods.start(), runs.start()]);
@@ -39,7 +44,10 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
     config: setup.config,
     keys: createLocalJWKSet(setup.jwks),
     // Beside the runs (this dev/test runner has no namespace of its own).
-    trust: new ConfigMapTrustedKeys(kc, { name: `kubiya-runner-${setup.config.runner}-trusted-keys`, namespace: setup.config.namespace }),
+    trust: new ConfigMapTrustedKeys(kc, {
+      name: `kubiya-runner-${setup.config.runner}-trusted-keys`,
+      namespace: setup.config.namespace,
+    }),
     policy: () => engine,
     audit,
     pods,
@@ -63,7 +71,12 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
 }
 
 /** Defaults as the seed's values.yaml has them (and `serve`'s config defaults), for the demo and tests. */
-export function defaultPipelineConfig(runner: string, issuer: string, namespace = 'kubiya-workflows', over: Partial<PipelineConfig> = {}): PipelineConfig {
+export function defaultPipelineConfig(
+  runner: string,
+  issuer: string,
+  namespace = 'kubiya-workflows',
+  over: Partial<PipelineConfig> = {},
+): PipelineConfig {
   return Object.freeze({
     runner,
     namespace,
@@ -78,8 +91,20 @@ export function defaultPipelineConfig(runner: string, issuer: string, namespace 
     workspaceSize: '10Gi',
     defaultResources: DEFAULT_RESOURCES,
     receive: { maxTokenBytes: 64 * 1024 },
-    verify: { algorithms: ['EdDSA', 'ES256'], issuer, audience: runner, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 },
-    profile: { runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, allowNetBindService: false, readOnlyRootFilesystem: false },
+    verify: {
+      algorithms: ['EdDSA', 'ES256'],
+      issuer,
+      audience: runner,
+      maxTokenAgeSeconds: 600,
+      clockToleranceSeconds: 30,
+    },
+    profile: {
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      allowNetBindService: false,
+      readOnlyRootFilesystem: false,
+    },
     ...over,
   });
 }

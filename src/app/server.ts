@@ -65,9 +65,15 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
   try {
     return await start(ctx, undo);
   } catch (e) {
-    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
+    for (const step of undo.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
     if (e instanceof StartupError) throw e;
-    throw new StartupError((e as { code?: unknown } | null)?.code === 'AUDIT_LOCKED' ? 'AUDIT_LOCKED' : 'STARTUP_FAILED', e instanceof Error ? e.message : String(e));
+    throw new StartupError(
+      (e as { code?: unknown } | null)?.code === 'AUDIT_LOCKED' ? 'AUDIT_LOCKED' : 'STARTUP_FAILED',
+      e instanceof Error ? e.message : String(e),
+    );
   }
 }
 
@@ -77,38 +83,73 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
 
   const leaseName = config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`;
-  const trust = new ConfigMapTrustedKeys(kc, { name: trustedKeysName(leaseName), namespace: config.kubernetes.namespace });
+  const trust = new ConfigMapTrustedKeys(kc, {
+    name: trustedKeysName(leaseName),
+    namespace: config.kubernetes.namespace,
+  });
   const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log, trust);
   undo.push(stopKeys);
-  const policies = new PolicyStore(config.policy.bundle, {
-    loaded: (revision) => {
-      metrics.policyLoaded(revision);
-      log.info({ revision }, 'policy bundle loaded');
+  const policies = new PolicyStore(
+    config.policy.bundle,
+    {
+      loaded: (revision) => {
+        metrics.policyLoaded(revision);
+        log.info({ revision }, 'policy bundle loaded');
+      },
+      rejected: (reason) => {
+        metrics.policyReloadFailed();
+        log.error(
+          { code: 'POLICY_RELOAD_REJECTED', reason, revision: policies.current()?.revision },
+          'policy bundle refused; the last good one stays in force',
+        );
+      },
     },
-    rejected: (reason) => {
-      metrics.policyReloadFailed();
-      log.error({ code: 'POLICY_RELOAD_REJECTED', reason, revision: policies.current()?.revision }, 'policy bundle refused; the last good one stays in force');
-    },
-  }, config.policy.data);
+    config.policy.data,
+  );
   await policies.load();
   undo.push(() => policies.close());
-  const signing = config.audit.checkpoint.signingKeyFile !== undefined ? checkpointSigningKey(await readFile(config.audit.checkpoint.signingKeyFile, 'utf8')) : undefined;
-  if (signing === undefined) log.warn({ code: 'AUDIT_CHECKPOINTS_OFF' }, 'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)');
-  const token = config.runner.token ?? (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
-  if (config.controlPlane.url !== undefined && token === undefined) throw new Error('controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)');
+  const signing =
+    config.audit.checkpoint.signingKeyFile !== undefined
+      ? checkpointSigningKey(await readFile(config.audit.checkpoint.signingKeyFile, 'utf8'))
+      : undefined;
+  if (signing === undefined)
+    log.warn(
+      { code: 'AUDIT_CHECKPOINTS_OFF' },
+      'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)',
+    );
+  const token =
+    config.runner.token ??
+    (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
+  if (config.controlPlane.url !== undefined && token === undefined)
+    throw new Error(
+      'controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)',
+    );
   // One writer per audit chain: the lock is taken here, or start-up fails with AUDIT_LOCKED.
   const audit = await FileAuditLog.open(config.audit.dir, {
     segmentBytes: config.audit.segmentBytes,
-    checkpoint: signing === undefined ? undefined : { ...signing, every: config.audit.checkpoint.every, intervalMs: config.audit.checkpoint.interval * 1000 },
+    checkpoint:
+      signing === undefined
+        ? undefined
+        : { ...signing, every: config.audit.checkpoint.every, intervalMs: config.audit.checkpoint.interval * 1000 },
   });
   undo.push(() => audit.abandon());
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
   const shipUrl = config.audit.ship.url;
-  const shipper = shipUrl === undefined ? undefined : new AuditShipper(config.audit.dir, {
-    url: shipUrl, batch: config.audit.ship.batch, pollMs: config.audit.ship.interval * 1000, timeoutMs: 10_000,
-    backoff: { initialMs: 1000, maxMs: 60_000 },
-    onError: (message) => log.warn({ code: 'AUDIT_SHIP_FAILED', reason: message }, 'audit shipping failed; retrying (the write-ahead log is not affected)'),
-  });
+  const shipper =
+    shipUrl === undefined
+      ? undefined
+      : new AuditShipper(config.audit.dir, {
+          url: shipUrl,
+          batch: config.audit.ship.batch,
+          pollMs: config.audit.ship.interval * 1000,
+          timeoutMs: 10_000,
+          backoff: { initialMs: 1000, maxMs: 60_000 },
+          onError: (message) =>
+            log.warn(
+              { code: 'AUDIT_SHIP_FAILED', reason: message },
+              'audit shipping failed; retrying (the write-ahead log is not affected)',
+            ),
+        });
   const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const lease = new LeaseElector(kc, {
@@ -137,8 +178,20 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       workspaceSize: config.runner.storage.workspaceSize,
       defaultResources: config.runner.workflow.defaultResources,
       receive: { maxTokenBytes: config.controlPlane.maxTokenBytes },
-      verify: { algorithms: config.controlPlane.algorithms, issuer: config.controlPlane.issuer, audience: config.runner.name, maxTokenAgeSeconds: config.controlPlane.maxTokenAge, clockToleranceSeconds: config.controlPlane.clockTolerance },
-      profile: { runAsUser: sec.runAsUser, runAsGroup: sec.runAsUser, fsGroup: sec.runAsUser, allowNetBindService: sec.allowNetBindService, readOnlyRootFilesystem: sec.readOnlyRootFilesystem },
+      verify: {
+        algorithms: config.controlPlane.algorithms,
+        issuer: config.controlPlane.issuer,
+        audience: config.runner.name,
+        maxTokenAgeSeconds: config.controlPlane.maxTokenAge,
+        clockToleranceSeconds: config.controlPlane.clockTolerance,
+      },
+      profile: {
+        runAsUser: sec.runAsUser,
+        runAsGroup: sec.runAsUser,
+        fsGroup: sec.runAsUser,
+        allowNetBindService: sec.allowNetBindService,
+        readOnlyRootFilesystem: sec.readOnlyRootFilesystem,
+      },
     }),
     keys,
     trust,
@@ -159,12 +212,31 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       recorded: (record, context) => {
         base.recorded(record, context);
         const event = client === undefined ? undefined : eventOf(record, config.runner.name);
-        if (event !== undefined && client?.enqueue(event) === false) log.error({ code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id }, 'control-plane event queue is full; intake pauses until events are acknowledged');
+        if (event !== undefined && client?.enqueue(event) === false)
+          log.error(
+            { code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id },
+            'control-plane event queue is full; intake pauses until events are acknowledged',
+          );
       },
       stepLog: (l) => {
         // The id is fixed per run, step and chunk: a chunk sent again after a crash is de-duplicated.
-        const event = { id: `log:${l.run}:${l.step}:${l.chunk}`, runner: config.runner.name, workflow: l.workflow.id, runId: l.workflow.runId, step: l.step, phase: 'Log' as const, log: l.text, chunk: l.chunk, ...(l.truncated ? { truncated: true } : {}), time: new Date().toISOString() };
-        if (client?.enqueue(event) === false) log.error({ code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step }, 'control-plane event queue is full; a log chunk was not queued');
+        const event = {
+          id: `log:${l.run}:${l.step}:${l.chunk}`,
+          runner: config.runner.name,
+          workflow: l.workflow.id,
+          runId: l.workflow.runId,
+          step: l.step,
+          phase: 'Log' as const,
+          log: l.text,
+          chunk: l.chunk,
+          ...(l.truncated ? { truncated: true } : {}),
+          time: new Date().toISOString(),
+        };
+        if (client?.enqueue(event) === false)
+          log.error(
+            { code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step },
+            'control-plane event queue is full; a log chunk was not queued',
+          );
       },
     },
   };
@@ -182,20 +254,29 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   const apiServerReachable = async (): Promise<{ ok: boolean; detail?: string }> => {
     if (Date.now() - apiCheck.at < 1000) return apiCheck;
     const result = await Promise.race([
-      version.getCode().then(() => ({ ok: true }), (e: unknown) => ({ ok: false, detail: e instanceof Error ? e.message.slice(0, 200) : 'unreachable' })),
+      version.getCode().then(
+        () => ({ ok: true }),
+        (e: unknown) => ({ ok: false, detail: e instanceof Error ? e.message.slice(0, 200) : 'unreachable' }),
+      ),
       sleep(2000).then(() => ({ ok: false, detail: 'no answer within 2 s' })),
     ]);
     apiCheck = { at: Date.now(), ...result };
     return result;
   };
   const ready = async (): Promise<ReadyReport> => {
-    const writable = await access(config.audit.dir, constants.W_OK).then(() => true, () => false);
+    const writable = await access(config.audit.dir, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
     const role = lease.role();
     const checks = {
       apiServer: await apiServerReachable(),
       keys: { ok: keysLoaded() },
       policy: { ok: policies.current() !== undefined, detail: policies.current()?.revision ?? 'none' },
-      audit: { ok: writable && audit.healthy && audit.locked, ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }) },
+      audit: {
+        ok: writable && audit.healthy && audit.locked,
+        ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }),
+      },
       lease: { ok: role !== 'unknown', detail: role },
       draining: { ok: !draining },
       started: { ok: started },
@@ -204,17 +285,29 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   };
 
   // Every replica admits; only the Lease holder reconciles (DESIGN §1).
-  const reconciler = new Reconciler(observed, { isLeader: () => lease.role() === 'leader' && !draining, workers: 64, resyncMs: 30_000 });
+  const reconciler = new Reconciler(observed, {
+    isLeader: () => lease.role() === 'leader' && !draining,
+    workers: 64,
+    resyncMs: 30_000,
+  });
   const startRun = (run: AdmittedRun): void => {
-    log.info({ workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace }, 'Assignment accepted');
+    log.info(
+      { workflow_id: run.ref.id, run: run.name, namespace: config.runner.workflow.namespace },
+      'Assignment accepted',
+    );
     reconciler.enqueue(run.name);
   };
   // Runs beyond maxConcurrent wait as Pending WorkflowRuns; intake pushes back past ten times that.
-  const backlog = (): number => runs.list().filter((r) => r.status === undefined || r.status.phase === 'Pending' || r.status.phase === 'Running').length;
-  const hasCapacity = (): boolean => backlog() < config.runner.workflow.maxConcurrent * 10 && (client?.hasRoom() ?? true);
+  const backlog = (): number =>
+    runs.list().filter((r) => r.status === undefined || r.status.phase === 'Pending' || r.status.phase === 'Running')
+      .length;
+  const hasCapacity = (): boolean =>
+    backlog() < config.runner.workflow.maxConcurrent * 10 && (client?.hasRoom() ?? true);
   const server = createHttpServer({
-    admit: (raw) => (started ? track(admit(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting'))),
-    cancel: (raw) => (started ? track(cancelRun(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting'))),
+    admit: (raw) =>
+      started ? track(admit(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting')),
+    cancel: (raw) =>
+      started ? track(cancelRun(raw, observed)) : Promise.resolve(fail('NOT_READY', 'the runner is starting')),
     start: startRun,
     hasCapacity,
     draining: () => draining,
@@ -228,16 +321,24 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     requestTimeoutMs: config.server.requestTimeout * 1000,
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${e.code ?? e.message}`)),
+    );
     server.listen(config.server.port, config.server.host, () => resolve());
   });
-  undo.push(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
+  undo.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   const port = (server.address() as AddressInfo).port;
   // The first list of runs and pods (read only); an API server that cannot be listed fails start-up.
-  undo.push(() => pods.stop(), () => runs.stop());
+  undo.push(
+    () => pods.stop(),
+    () => runs.stop(),
+  );
   await Promise.all([pods.start(), runs.start()]);
 
   // Phase 2: start what acts.
@@ -247,24 +348,53 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   reconciler.start();
   started = true;
   if (config.controlPlane.url !== undefined && token !== undefined) {
-    client = new ControlPlaneClient({
-      url: config.controlPlane.url, runner: config.runner.name, token, version: RUNNER_VERSION,
-      capabilities: { maxConcurrent: config.runner.workflow.maxConcurrent, namespaces: [config.runner.workflow.namespace], gpu: true, podSecurityStandard: 'restricted' },
-      pollWaitSeconds: 20, heartbeatMs: 10_000, backoff: { initialMs: 500, maxMs: 30_000 }, requestTimeoutMs: 10_000, eventBatch: 100, eventQueueMax: 10_000,
-      onError: (operation, message) => {
-        metrics.controlPlaneError(operation);
-        log.warn({ code: 'CONTROL_PLANE_UNAVAILABLE', operation, reason: message }, 'control plane call failed; retrying with backoff');
+    client = new ControlPlaneClient(
+      {
+        url: config.controlPlane.url,
+        runner: config.runner.name,
+        token,
+        version: RUNNER_VERSION,
+        capabilities: {
+          maxConcurrent: config.runner.workflow.maxConcurrent,
+          namespaces: [config.runner.workflow.namespace],
+          gpu: true,
+          podSecurityStandard: 'restricted',
+        },
+        pollWaitSeconds: 20,
+        heartbeatMs: 10_000,
+        backoff: { initialMs: 500, maxMs: 30_000 },
+        requestTimeoutMs: 10_000,
+        eventBatch: 100,
+        eventQueueMax: 10_000,
+        onError: (operation, message) => {
+          metrics.controlPlaneError(operation);
+          log.warn(
+            { code: 'CONTROL_PLANE_UNAVAILABLE', operation, reason: message },
+            'control plane call failed; retrying with backoff',
+          );
+        },
       },
-    }, async (assignment) => {
-      const run = await track(admit({ body: assignment, contentType: 'application/jwt' }, observed));
-      if (run.ok) startRun(run.value);
-    }, () => !draining && hasCapacity(), async (cancellation) => {
-      const cancelled = await track(cancelRun({ body: cancellation, contentType: 'application/jwt' }, observed));
-      if (cancelled.ok) log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
-    });
+      async (assignment) => {
+        const run = await track(admit({ body: assignment, contentType: 'application/jwt' }, observed));
+        if (run.ok) startRun(run.value);
+      },
+      () => !draining && hasCapacity(),
+      async (cancellation) => {
+        const cancelled = await track(cancelRun({ body: cancellation, contentType: 'application/jwt' }, observed));
+        if (cancelled.ok) log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
+      },
+    );
     client.start();
   }
-  log.info({ port, revision: policies.current()?.revision, namespace: config.runner.workflow.namespace, lease_holder: lease.holder }, 'runner listening');
+  log.info(
+    {
+      port,
+      revision: policies.current()?.revision,
+      namespace: config.runner.workflow.namespace,
+      lease_holder: lease.holder,
+    },
+    'runner listening',
+  );
 
   return {
     port,
@@ -274,11 +404,15 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const graceMs = config.server.shutdownGrace * 1000;
-      const finished = await Promise.race([Promise.allSettled([...inflight, reconciler.stop()]).then(() => true), sleep(graceMs).then(() => false)]);
+      const finished = await Promise.race([
+        Promise.allSettled([...inflight, reconciler.stop()]).then(() => true),
+        sleep(graceMs).then(() => false),
+      ]);
       const unfinished = finished ? 0 : inflight.size;
       const undelivered = client === undefined ? 0 : await client.stop(5000);
       if (undelivered > 0) log.warn({ undelivered }, 'control-plane events not acknowledged before exit');
-      if (!finished) log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
+      if (!finished)
+        log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
       server.closeAllConnections();
       await closed;
       policies.close();

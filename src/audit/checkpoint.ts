@@ -16,7 +16,8 @@ export interface Checkpoint {
   readonly sig: string;
 }
 
-const payload = (c: Omit<Checkpoint, 'sig'>): Buffer => Buffer.from(canonicalize({ seq: c.seq, head: c.head, time: c.time, kid: c.kid }) ?? '');
+const payload = (c: Omit<Checkpoint, 'sig'>): Buffer =>
+  Buffer.from(canonicalize({ seq: c.seq, head: c.head, time: c.time, kid: c.kid }) ?? '');
 
 export function signCheckpoint(c: Omit<Checkpoint, 'sig'>, privateKey: KeyObject): Checkpoint {
   return { ...c, sig: sign(null, payload(c), privateKey).toString('base64url') };

@@ -24,33 +24,147 @@ export interface CredentialPattern {
   readonly caseInsensitive: boolean;
 }
 
-
 export const CREDENTIAL_PATTERNS: readonly CredentialPattern[] = Object.freeze([
-  { name: 'pem-private-key', description: 'a PEM private key block (also an unterminated one)', source: '(-----BEGIN[A-Z0-9 ]{0,64}PRIVATE KEY-----)[\\s\\S]*?(-----END[A-Z0-9 ]{0,64}PRIVATE KEY-----|$)', caseInsensitive: false },
-  { name: 'url-userinfo-password', description: 'the password of a URL\'s userinfo (scheme://user:password@host; any character but / ? @ and space in the password)', source: '([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s:/?#@]*:)[^\\s/?@]+(@)', caseInsensitive: false },
-  { name: 'url-key-userinfo', description: 'a 32-hex-digit key as a URL\'s user (a Sentry DSN: https://<key>@o1.ingest.sentry.io/1)', source: '(://)[0-9a-fA-F]{32}(?::[0-9a-fA-F]{32})?(@)', caseInsensitive: false },
-  { name: 'authorization-header', description: 'the value of an Authorization header (any scheme)', source: '(authorization["\']?\\s*[:=]\\s*["\']?(?:(?:bearer|basic|token|digest|negotiate)\\s+)?)[^\\s"\',;]+', caseInsensitive: true },
-  { name: 'cookie-header', description: 'the value of a Cookie or Set-Cookie header', source: '((?:^|[^A-Za-z0-9-])(?:set-)?cookie["\']?[ \\t]{0,16}:[ \\t]{0,16}["\']?)[^\\s"\'$;][^"\'\\r\\n]*', caseInsensitive: true },
-  { name: 'bearer-token', description: 'a bearer token outside a header', source: '(\\bbearer\\s+)[A-Za-z0-9._~+/-]{16,}=*', caseInsensitive: true },
-  { name: 'basic-credentials', description: 'HTTP Basic credentials outside a header', source: '(\\bbasic\\s+)[A-Za-z0-9+/]{16,}={0,2}', caseInsensitive: true },
-  { name: 'aws-access-key-id', description: 'an AWS access key id', source: '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b', caseInsensitive: false },
-  { name: 'github-token', description: 'a GitHub token (classic, OAuth, app, refresh)', source: '\\bgh[pousr]_[A-Za-z0-9]{36,}', caseInsensitive: false },
-  { name: 'github-fine-grained-token', description: 'a GitHub fine-grained personal access token', source: '\\bgithub_pat_[A-Za-z0-9_]{22,}', caseInsensitive: false },
-  { name: 'gitlab-token', description: 'a GitLab token (personal, deploy, runner, trigger, OAuth, CI job)', source: '((?:^|[^A-Za-z0-9_-]))gl(?:pat|dt|rt|ptt|oas|cbt)-[A-Za-z0-9_-]{20,}', caseInsensitive: false },
-  { name: 'slack-token', description: 'a Slack token', source: '((?:^|[^A-Za-z0-9-]))xox[abposr]-[A-Za-z0-9-]{10,}', caseInsensitive: false },
-  { name: 'slack-webhook', description: 'the secret path of a Slack incoming webhook', source: '(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}', caseInsensitive: false },
-  { name: 'jwt', description: 'a JSON Web Token (compact JWS/JWE)', source: '((?:^|[^A-Za-z0-9_-]))eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*', caseInsensitive: false },
-  { name: 'google-api-key', description: 'a Google API key', source: '\\bAIza[0-9A-Za-z_-]{35}\\b', caseInsensitive: false },
-  { name: 'stripe-secret-key', description: 'a Stripe secret or restricted key', source: '\\b[sr]k_live_[0-9A-Za-z]{16,}', caseInsensitive: false },
-  { name: 'mysql-password-option', description: 'the password of mysql/mariadb -p<password> (attached: -p alone prompts, -p <word> names a database)', source: '((?:^|[^A-Za-z0-9_.-])(?:mysql(?:dump|admin|import|show|check)?|mariadb(?:-dump|-admin)?)(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t]-p["\']?)[^\\s;&|$"\'][^\\s;&|"\']*', caseInsensitive: false },
-  { name: 'sshpass-password', description: 'the password of sshpass -p', source: '((?:^|[^A-Za-z0-9_.-])sshpass[ \\t]{1,16}-p[ \\t]{0,16}["\']?)[^\\s;&|$"\'-][^\\s;&|"\']*', caseInsensitive: false },
-  { name: 'curl-user-password', description: 'the password of curl -u/--user user:password', source: '((?:^|[^A-Za-z0-9_.-])curl(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t](?:-u|--user)[ \\t=]{0,16}["\']?[^\\s"\':$]{1,256}:)[^\\s"\'$][^\\s"\']*', caseInsensitive: false },
-  { name: 'secret-flag-value', description: 'the word after a secret-named flag on a command line (--password hunter2, --db-pass x, --api-key k)', source: '((?:^|\\s)--?(?:[A-Za-z0-9_.-]{0,128}(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)|(?:[A-Za-z0-9_.-]{0,128}[_.-])?(?:pass|pwd))\\s+)[^\\s"\'$&;|<-][^\\s"\'&;|]*', caseInsensitive: true },
-  { name: 'secret-assignment', description: 'a value assigned to a name that looks like a secret (PASSWORD=..., --token=..., "apiKey": "...", X-API-Key: ...)', source: '((?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key|(?:^|[^a-z0-9])(?:pass|pwd))["\']?\\s*[:=]\\s*)(?:"[^"]*"|\'[^\']*\'|[^\\s"\'&;,*][^\\s"\'&;,]*)', caseInsensitive: true },
+  {
+    name: 'pem-private-key',
+    description: 'a PEM private key block (also an unterminated one)',
+    source: '(-----BEGIN[A-Z0-9 ]{0,64}PRIVATE KEY-----)[\\s\\S]*?(-----END[A-Z0-9 ]{0,64}PRIVATE KEY-----|$)',
+    caseInsensitive: false,
+  },
+  {
+    name: 'url-userinfo-password',
+    description:
+      "the password of a URL's userinfo (scheme://user:password@host; any character but / ? @ and space in the password)",
+    source: '([A-Za-z][A-Za-z0-9+.-]{0,31}://[^\\s:/?#@]*:)[^\\s/?@]+(@)',
+    caseInsensitive: false,
+  },
+  {
+    name: 'url-key-userinfo',
+    description: "a 32-hex-digit key as a URL's user (a Sentry DSN: https://<key>@o1.ingest.sentry.io/1)",
+    source: '(://)[0-9a-fA-F]{32}(?::[0-9a-fA-F]{32})?(@)',
+    caseInsensitive: false,
+  },
+  {
+    name: 'authorization-header',
+    description: 'the value of an Authorization header (any scheme)',
+    source: '(authorization["\']?\\s*[:=]\\s*["\']?(?:(?:bearer|basic|token|digest|negotiate)\\s+)?)[^\\s"\',;]+',
+    caseInsensitive: true,
+  },
+  {
+    name: 'cookie-header',
+    description: 'the value of a Cookie or Set-Cookie header',
+    source: '((?:^|[^A-Za-z0-9-])(?:set-)?cookie["\']?[ \\t]{0,16}:[ \\t]{0,16}["\']?)[^\\s"\'$;][^"\'\\r\\n]*',
+    caseInsensitive: true,
+  },
+  {
+    name: 'bearer-token',
+    description: 'a bearer token outside a header',
+    source: '(\\bbearer\\s+)[A-Za-z0-9._~+/-]{16,}=*',
+    caseInsensitive: true,
+  },
+  {
+    name: 'basic-credentials',
+    description: 'HTTP Basic credentials outside a header',
+    source: '(\\bbasic\\s+)[A-Za-z0-9+/]{16,}={0,2}',
+    caseInsensitive: true,
+  },
+  {
+    name: 'aws-access-key-id',
+    description: 'an AWS access key id',
+    source: '\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b',
+    caseInsensitive: false,
+  },
+  {
+    name: 'github-token',
+    description: 'a GitHub token (classic, OAuth, app, refresh)',
+    source: '\\bgh[pousr]_[A-Za-z0-9]{36,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'github-fine-grained-token',
+    description: 'a GitHub fine-grained personal access token',
+    source: '\\bgithub_pat_[A-Za-z0-9_]{22,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'gitlab-token',
+    description: 'a GitLab token (personal, deploy, runner, trigger, OAuth, CI job)',
+    source: '((?:^|[^A-Za-z0-9_-]))gl(?:pat|dt|rt|ptt|oas|cbt)-[A-Za-z0-9_-]{20,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'slack-token',
+    description: 'a Slack token',
+    source: '((?:^|[^A-Za-z0-9-]))xox[abposr]-[A-Za-z0-9-]{10,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'slack-webhook',
+    description: 'the secret path of a Slack incoming webhook',
+    source: '(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'jwt',
+    description: 'a JSON Web Token (compact JWS/JWE)',
+    source: '((?:^|[^A-Za-z0-9_-]))eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*',
+    caseInsensitive: false,
+  },
+  {
+    name: 'google-api-key',
+    description: 'a Google API key',
+    source: '\\bAIza[0-9A-Za-z_-]{35}\\b',
+    caseInsensitive: false,
+  },
+  {
+    name: 'stripe-secret-key',
+    description: 'a Stripe secret or restricted key',
+    source: '\\b[sr]k_live_[0-9A-Za-z]{16,}',
+    caseInsensitive: false,
+  },
+  {
+    name: 'mysql-password-option',
+    description: 'the password of mysql/mariadb -p<password> (attached: -p alone prompts, -p <word> names a database)',
+    source:
+      '((?:^|[^A-Za-z0-9_.-])(?:mysql(?:dump|admin|import|show|check)?|mariadb(?:-dump|-admin)?)(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t]-p["\']?)[^\\s;&|$"\'][^\\s;&|"\']*',
+    caseInsensitive: false,
+  },
+  {
+    name: 'sshpass-password',
+    description: 'the password of sshpass -p',
+    source: '((?:^|[^A-Za-z0-9_.-])sshpass[ \\t]{1,16}-p[ \\t]{0,16}["\']?)[^\\s;&|$"\'-][^\\s;&|"\']*',
+    caseInsensitive: false,
+  },
+  {
+    name: 'curl-user-password',
+    description: 'the password of curl -u/--user user:password',
+    source:
+      '((?:^|[^A-Za-z0-9_.-])curl(?:[ \\t][^;&|\\r\\n]{0,512}?)??[ \\t](?:-u|--user)[ \\t=]{0,16}["\']?[^\\s"\':$]{1,256}:)[^\\s"\'$][^\\s"\']*',
+    caseInsensitive: false,
+  },
+  {
+    name: 'secret-flag-value',
+    description: 'the word after a secret-named flag on a command line (--password hunter2, --db-pass x, --api-key k)',
+    source:
+      '((?:^|\\s)--?(?:[A-Za-z0-9_.-]{0,128}(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)|(?:[A-Za-z0-9_.-]{0,128}[_.-])?(?:pass|pwd))\\s+)[^\\s"\'$&;|<-][^\\s"\'&;|]*',
+    caseInsensitive: true,
+  },
+  {
+    name: 'secret-assignment',
+    description:
+      'a value assigned to a name that looks like a secret (PASSWORD=..., --token=..., "apiKey": "...", X-API-Key: ...)',
+    source:
+      '((?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key|(?:^|[^a-z0-9])(?:pass|pwd))["\']?\\s*[:=]\\s*)(?:"[^"]*"|\'[^\']*\'|[^\\s"\'&;,*][^\\s"\'&;,]*)',
+    caseInsensitive: true,
+  },
 ]);
 
 /** Names (of env variables, of command-line flags) whose value is a secret. RE2-compatible. */
-export const SECRET_NAME = { source: '(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)', caseInsensitive: true } as const;
+export const SECRET_NAME = {
+  source:
+    '(?:passw(?:or)?d|passphrase|secret|token|credentials?|(?:api|access|private|secret|signing|encryption)[_-]?key)',
+  caseInsensitive: true,
+} as const;
 
 /**
  * THE FLOOR AND THE BUNDLE. CREDENTIAL_PATTERNS above is the built-in floor: masking never depends
@@ -68,7 +182,11 @@ export interface MaskPatterns {
    * Whole-match patterns (the bundle's `values`), compiled with the "g" flag; `keywords`: the
    * pattern's keywords when it is a default one (PATTERN_KEYWORDS), else undefined (always run).
    */
-  readonly values: readonly { readonly id: string; readonly regex: RegExp; readonly keywords?: readonly string[] | undefined }[];
+  readonly values: readonly {
+    readonly id: string;
+    readonly regex: RegExp;
+    readonly keywords?: readonly string[] | undefined;
+  }[];
   /** Flag-name patterns (the bundle's `envNames`), matched against a flag's name as an env name. */
   readonly names: readonly { readonly id: string; readonly regex: RegExp }[];
 }
@@ -88,7 +206,12 @@ const compileList = (list: unknown): { id: string; regex: RegExp; keywords: read
       if (linearTimeProblem(pattern) !== undefined) continue;
       const regex = new RegExp(jsSource(pattern), 'g');
       // A pattern that matches the empty string would "mask" between every character: skip it.
-      if (!regex.test('')) out.push({ id, regex, keywords: Object.hasOwn(PATTERN_KEYWORDS, pattern) ? PATTERN_KEYWORDS[pattern] : undefined });
+      if (!regex.test(''))
+        out.push({
+          id,
+          regex,
+          keywords: Object.hasOwn(PATTERN_KEYWORDS, pattern) ? PATTERN_KEYWORDS[pattern] : undefined,
+        });
     } catch {
       // the settings schema refuses patterns that do not compile; the floor still masks
     }
@@ -108,9 +231,16 @@ export function maskPatternsOf(settings: unknown): MaskPatterns {
   const cached = compiledFor.get(settings);
   if (cached !== undefined) return cached;
   const secrets = (settings as { secrets?: unknown }).secrets;
-  const credentials = typeof secrets === 'object' && secrets !== null ? (secrets as { credentials?: unknown }).credentials : undefined;
-  const c = (typeof credentials === 'object' && credentials !== null ? credentials : {}) as { envNames?: unknown; values?: unknown };
-  const patterns: MaskPatterns = Object.freeze({ values: Object.freeze(compileList(c.values)), names: Object.freeze(compileList(c.envNames)) });
+  const credentials =
+    typeof secrets === 'object' && secrets !== null ? (secrets as { credentials?: unknown }).credentials : undefined;
+  const c = (typeof credentials === 'object' && credentials !== null ? credentials : {}) as {
+    envNames?: unknown;
+    values?: unknown;
+  };
+  const patterns: MaskPatterns = Object.freeze({
+    values: Object.freeze(compileList(c.values)),
+    names: Object.freeze(compileList(c.envNames)),
+  });
   compiledFor.set(settings, patterns);
   return patterns;
 }

@@ -1,10 +1,24 @@
 import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
 import { foldForKeywords, mayMatch } from '../policy/credentials.ts';
-import { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, FLOOR_ONLY, SECRET_NAME, type MaskPatterns } from './credential-patterns.ts';
+import {
+  CREDENTIAL_PATTERNS,
+  FLOOR_KEYWORDS,
+  FLOOR_ONLY,
+  SECRET_NAME,
+  type MaskPatterns,
+} from './credential-patterns.ts';
 
 // The pattern tables live in credential-patterns.ts; re-exported so callers keep one import.
-export { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, FLOOR_ONLY, maskPatternsOf, SECRET_NAME, type CredentialPattern, type MaskPatterns } from './credential-patterns.ts';
+export {
+  CREDENTIAL_PATTERNS,
+  FLOOR_KEYWORDS,
+  FLOOR_ONLY,
+  maskPatternsOf,
+  SECRET_NAME,
+  type CredentialPattern,
+  type MaskPatterns,
+} from './credential-patterns.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6): every audit record is masked before
@@ -24,7 +38,10 @@ const COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
   groups: (new RegExp(`${p.source}|`).exec('')?.length ?? 1) - 1,
 }));
 // Anchored at both ends: one start position, so the unbounded prefix costs O(length) per word.
-const SECRET_FLAG = new RegExp(`^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[A-Za-z0-9_.-]*[_.-])?(?:pass|pwd))$`, 'i');
+const SECRET_FLAG = new RegExp(
+  `^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[A-Za-z0-9_.-]*[_.-])?(?:pass|pwd))$`,
+  'i',
+);
 /** A flag name longer than this is not matched against the bundle's name patterns: it counts as secret-named (fail closed). */
 const MAX_FLAG_NAME = 256;
 
@@ -43,7 +60,9 @@ function anyKeywordOf(extra: MaskPatterns): RegExp | undefined {
     for (const p of COMPILED) for (const w of p.keywords ?? []) words.add(w);
     for (const p of extra.values) for (const w of p.keywords ?? []) words.add(w);
     // A floor row without keywords (none today) must always run too.
-    gate = COMPILED.every((p) => p.keywords !== undefined) ? new RegExp([...words].map(escapeRegExp).join('|')) : undefined;
+    gate = COMPILED.every((p) => p.keywords !== undefined)
+      ? new RegExp([...words].map(escapeRegExp).join('|'))
+      : undefined;
   }
   gates.set(extra, gate);
   return gate;
@@ -54,7 +73,10 @@ function anyKeywordOf(extra: MaskPatterns): RegExp | undefined {
  * hit. The floor first (it keeps readable prefixes such as `Bearer `), then `extra` (the bundle's
  * value patterns, whole match masked, hit names prefixed `settings:`).
  */
-export function maskText(text: string, extra: MaskPatterns = FLOOR_ONLY): { readonly text: string; readonly hits: readonly string[] } {
+export function maskText(
+  text: string,
+  extra: MaskPatterns = FLOOR_ONLY,
+): { readonly text: string; readonly hits: readonly string[] } {
   // Keywords are looked for in the original text: masking only removes text and inserts "***"
   // (no keyword holds "*"), so it creates no keyword that was not there.
   const folded = foldForKeywords(text);
@@ -129,7 +151,8 @@ function commandLineHits(v: Record<string, unknown>): { command: Set<number>; ar
       const to = m.index + m[0].length - suffix;
       // A match inside one word is that word's own (maskText masks it there); an already masked part stays.
       const end = m.index + m[0].length;
-      if (to <= from || line.slice(from, to) === MASK || words.some((w) => w.start <= m.index && end <= w.end)) continue;
+      if (to <= from || line.slice(from, to) === MASK || words.some((w) => w.start <= m.index && end <= w.end))
+        continue;
       for (const w of words) if (w.start < to && w.end > from) out[w.field].add(w.index);
     }
   }
@@ -162,7 +185,12 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
         // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
-        if (typeof x === 'string' && x !== MASK && ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) || (lineHits?.has(i) === true && maskText(x, extra).text === x))) {
+        if (
+          typeof x === 'string' &&
+          x !== MASK &&
+          ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
+            (lineHits?.has(i) === true && maskText(x, extra).text === x))
+        ) {
           masked.push(`${path}/${i}`);
           return MASK;
         }
@@ -181,7 +209,10 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
           masked.push(`${path}/${segment(key)}`);
         }
-        const value = parentKey === 'env' && typeof x === 'string' ? maskWhole(x, `${path}/${segment(key)}`) : walk(x, `${path}/${segment(key)}`, k, k === 'command' || k === 'args' ? line[k] : undefined);
+        const value =
+          parentKey === 'env' && typeof x === 'string'
+            ? maskWhole(x, `${path}/${segment(key)}`)
+            : walk(x, `${path}/${segment(key)}`, k, k === 'command' || k === 'args' ? line[k] : undefined);
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       }
@@ -197,13 +228,27 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     if (typeof e !== 'object' || e === null || Array.isArray(e)) return walk(e, path, undefined);
     const { value: plain, ...rest } = e as Record<string, unknown>;
     const restMasked = walk(rest, path, undefined) as Record<string, unknown>;
-    return typeof plain === 'string' ? { ...restMasked, value: maskWhole(plain, `${path}/value`) } : { ...restMasked, ...(plain !== undefined ? { value: walk(plain, `${path}/value`, undefined) } : {}) };
+    return typeof plain === 'string'
+      ? { ...restMasked, value: maskWhole(plain, `${path}/value`) }
+      : { ...restMasked, ...(plain !== undefined ? { value: walk(plain, `${path}/value`, undefined) } : {}) };
   };
   return walk(value, base, undefined);
 }
 
 /** Fields of an audit entry that are ours, never user text, and not masked. */
-const OWN_FIELDS = new Set(['decision_id', 'timestamp', 'stage', 'outcome', 'code', 'runner', 'labels', 'masked', 'erased', 'metrics', 'bundles']);
+const OWN_FIELDS = new Set([
+  'decision_id',
+  'timestamp',
+  'stage',
+  'outcome',
+  'code',
+  'runner',
+  'labels',
+  'masked',
+  'erased',
+  'metrics',
+  'bundles',
+]);
 
 /**
  * An audit entry as it may be written: every field that can carry user text (message, input,
@@ -214,7 +259,8 @@ const OWN_FIELDS = new Set(['decision_id', 'timestamp', 'stage', 'outcome', 'cod
 export function maskEntry<E extends AuditEntry>(entry: E, extra: MaskPatterns = FLOOR_ONLY): E {
   const masked: string[] = [...(entry.masked ?? [])];
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(entry)) out[k] = OWN_FIELDS.has(k) || v === undefined ? v : maskValue(v, `/${segment(k)}`, masked, extra);
+  for (const [k, v] of Object.entries(entry))
+    out[k] = OWN_FIELDS.has(k) || v === undefined ? v : maskValue(v, `/${segment(k)}`, masked, extra);
   const unique = [...new Set(masked)];
   return (unique.length > 0 ? { ...out, masked: unique } : out) as E;
 }
@@ -225,7 +271,10 @@ export function maskEntry<E extends AuditEntry>(entry: E, extra: MaskPatterns = 
  * before hashing; their JSON pointers (from `/input`) listed in `masked`. Secret references keep
  * their names: they say which secret, never what is in it.
  */
-export function maskInput(input: PolicyInput, extra: MaskPatterns = FLOOR_ONLY): { input: PolicyInput; masked: string[] } {
+export function maskInput(
+  input: PolicyInput,
+  extra: MaskPatterns = FLOOR_ONLY,
+): { input: PolicyInput; masked: string[] } {
   const masked: string[] = [];
   const out = maskValue(input, '/input', masked, extra) as PolicyInput;
   return { input: out, masked: [...new Set(masked)] };

@@ -12,13 +12,22 @@ export interface AuditFilter {
   readonly policy?: string | undefined;
 }
 
-interface Violations { violations?: { code: string; policy: string }[] }
+interface Violations {
+  violations?: { code: string; policy: string }[];
+}
 
 /** The images a record is about (the step's and its sidecars' / init containers'). */
 export function imagesOf(r: AuditRecord): string[] {
-  const step = (r.input as { step?: { image?: string; sidecars?: { image: string }[]; initContainers?: { image: string }[] } } | undefined)?.step;
+  const step = (
+    r.input as
+      { step?: { image?: string; sidecars?: { image: string }[]; initContainers?: { image: string }[] } } | undefined
+  )?.step;
   if (step === undefined) return [];
-  return [step.image, ...(step.sidecars ?? []).map((c) => c.image), ...(step.initContainers ?? []).map((c) => c.image)].filter((i): i is string => typeof i === 'string');
+  return [
+    step.image,
+    ...(step.sidecars ?? []).map((c) => c.image),
+    ...(step.initContainers ?? []).map((c) => c.image),
+  ].filter((i): i is string => typeof i === 'string');
 }
 
 export function policiesOf(r: AuditRecord): string[] {
@@ -43,13 +52,33 @@ export function matches(r: AuditRecord, f: AuditFilter): boolean {
   return true;
 }
 
-export const QUERY_COLUMNS = ['seq', 'timestamp', 'stage', 'outcome', 'code', 'workflow', 'step', 'image', 'policies', 'message', 'decision_id'] as const;
+export const QUERY_COLUMNS = [
+  'seq',
+  'timestamp',
+  'stage',
+  'outcome',
+  'code',
+  'workflow',
+  'step',
+  'image',
+  'policies',
+  'message',
+  'decision_id',
+] as const;
 
 export function row(r: AuditRecord): Record<(typeof QUERY_COLUMNS)[number], string> {
   return {
-    seq: String(r.seq), timestamp: r.timestamp, stage: r.stage, outcome: r.outcome, code: codesOf(r).join(' '),
-    workflow: r.workflow?.id ?? '', step: r.step ?? '', image: imagesOf(r)[0] ?? '', policies: policiesOf(r).join(' '),
-    message: r.message, decision_id: r.decision_id,
+    seq: String(r.seq),
+    timestamp: r.timestamp,
+    stage: r.stage,
+    outcome: r.outcome,
+    code: codesOf(r).join(' '),
+    workflow: r.workflow?.id ?? '',
+    step: r.step ?? '',
+    image: imagesOf(r)[0] ?? '',
+    policies: policiesOf(r).join(' '),
+    message: r.message,
+    decision_id: r.decision_id,
   };
 }
 
@@ -60,5 +89,8 @@ export function row(r: AuditRecord): Record<(typeof QUERY_COLUMNS)[number], stri
  */
 export function toCsv(rows: readonly Record<string, string>[], columns: readonly string[]): string {
   const cell = (v: string): string => `"${(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v).replaceAll('"', '""')}"`;
-  return [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c] ?? '')).join(','))].join('\r\n') + '\r\n';
+  return (
+    [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c] ?? '')).join(','))].join('\r\n') +
+    '\r\n'
+  );
 }

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors/codes.ts';
 
-export type AuditStage = 'receive' | 'verify' | 'validate' | 'claim' | 'cancel' | 'evaluate' | 'mutate' | 'create' | 'finish';
+export type AuditStage =
+  'receive' | 'verify' | 'validate' | 'claim' | 'cancel' | 'evaluate' | 'mutate' | 'create' | 'finish';
 export type AuditOutcome = 'allow' | 'deny' | 'error' | 'success' | 'failure';
 
 /**
@@ -24,7 +25,15 @@ export interface AuditEntry {
   readonly result?: unknown;
   readonly bundles?: Readonly<Record<string, { readonly revision: string }>> | undefined;
   readonly patch?: unknown;
-  readonly pod?: { readonly name: string; readonly namespace: string; readonly phase?: string; readonly exitCode?: number; readonly reason?: string } | undefined;
+  readonly pod?:
+    | {
+        readonly name: string;
+        readonly namespace: string;
+        readonly phase?: string;
+        readonly exitCode?: number;
+        readonly reason?: string;
+      }
+    | undefined;
   readonly erased?: readonly string[] | undefined;
   readonly masked?: readonly string[] | undefined;
   readonly metrics?: Readonly<Record<string, number>> | undefined;

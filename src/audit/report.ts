@@ -3,7 +3,8 @@ import type { AuditRecord } from './record.ts';
 import type { VerifyReport } from './verify.ts';
 
 /** Escapes text for HTML (every value in the report comes from the log and is untrusted). */
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
 function top(counts: Map<string, number>, n = 10): [string, number][] {
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
@@ -20,18 +21,27 @@ function bars(id: string, title: string, data: [string, number][], colour: strin
   const rowH = 24;
   const width = 640;
   const label = 260;
-  const rows = data.map(([k, v], i) => {
-    const w = Math.max(2, Math.round(((width - label - 60) * v) / max));
-    return `<g transform="translate(0,${i * rowH})"><text x="${label - 8}" y="16" text-anchor="end">${esc(k)}</text><rect class="bar" x="${label}" y="4" width="${w}" height="16" fill="${colour}"><title>${esc(k)}: ${v}</title></rect><text x="${label + w + 6}" y="16">${v}</text></g>`;
-  }).join('');
+  const rows = data
+    .map(([k, v], i) => {
+      const w = Math.max(2, Math.round(((width - label - 60) * v) / max));
+      return `<g transform="translate(0,${i * rowH})"><text x="${label - 8}" y="16" text-anchor="end">${esc(k)}</text><rect class="bar" x="${label}" y="4" width="${w}" height="16" fill="${colour}"><title>${esc(k)}: ${v}</title></rect><text x="${label + w + 6}" y="16">${v}</text></g>`;
+    })
+    .join('');
   return `<section><h2>${esc(title)}</h2><svg id="${id}" role="img" aria-label="${esc(title)}" width="${width}" height="${data.length * rowH + 8}" viewBox="0 0 ${width} ${data.length * rowH + 8}">${rows}</svg></section>`;
 }
 
-const OUTCOME_COLOURS: Record<string, string> = { allow: '#2e7d32', success: '#66bb6a', deny: '#c62828', failure: '#ef6c00', error: '#6a1b9a' };
+const OUTCOME_COLOURS: Record<string, string> = {
+  allow: '#2e7d32',
+  success: '#66bb6a',
+  deny: '#c62828',
+  failure: '#ef6c00',
+  error: '#6a1b9a',
+};
 
 /** Decisions over time: stacked columns per time bucket, one colour per outcome. */
 function timeline(records: readonly AuditRecord[]): string {
-  if (records.length === 0) return '<section><h2>Decisions over time</h2><p class="empty" id="timeline-empty">none</p></section>';
+  if (records.length === 0)
+    return '<section><h2>Decisions over time</h2><p class="empty" id="timeline-empty">none</p></section>';
   const times = records.map((r) => Date.parse(r.timestamp)).filter((t) => Number.isFinite(t));
   const from = Math.min(...times);
   const to = Math.max(...times);
@@ -47,17 +57,23 @@ function timeline(records: readonly AuditRecord[]): string {
   const W = 640;
   const H = 200;
   const colW = W / buckets;
-  const cols = counts.map((m, i) => {
-    let y = H;
-    return Object.keys(OUTCOME_COLOURS).map((outcome) => {
-      const n = m.get(outcome) ?? 0;
-      if (n === 0) return '';
-      const h = (n / max) * (H - 10);
-      y -= h;
-      return `<rect class="bar" x="${(i * colW + 1).toFixed(1)}" y="${y.toFixed(1)}" width="${(colW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${OUTCOME_COLOURS[outcome] ?? '#999'}"><title>${outcome}: ${n}</title></rect>`;
-    }).join('');
-  }).join('');
-  const legend = Object.entries(OUTCOME_COLOURS).map(([o, c]) => `<span class="key"><i style="background:${c}"></i>${o}</span>`).join(' ');
+  const cols = counts
+    .map((m, i) => {
+      let y = H;
+      return Object.keys(OUTCOME_COLOURS)
+        .map((outcome) => {
+          const n = m.get(outcome) ?? 0;
+          if (n === 0) return '';
+          const h = (n / max) * (H - 10);
+          y -= h;
+          return `<rect class="bar" x="${(i * colW + 1).toFixed(1)}" y="${y.toFixed(1)}" width="${(colW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${OUTCOME_COLOURS[outcome] ?? '#999'}"><title>${outcome}: ${n}</title></rect>`;
+        })
+        .join('');
+    })
+    .join('');
+  const legend = Object.entries(OUTCOME_COLOURS)
+    .map(([o, c]) => `<span class="key"><i style="background:${c}"></i>${o}</span>`)
+    .join(' ');
   return `<section><h2>Decisions over time</h2><p class="range">${esc(new Date(from).toISOString())} — ${esc(new Date(to).toISOString())}</p><svg id="timeline" role="img" aria-label="Decisions over time" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${cols}</svg><p>${legend}</p></section>`;
 }
 
@@ -67,14 +83,20 @@ function timeline(records: readonly AuditRecord[]): string {
  * the trusted ones (before the first break); `untrusted` counts the lines after it, which the page
  * names and never counts.
  */
-export function renderReport(records: readonly AuditRecord[], verification: VerifyReport, title: string, untrusted = 0): string {
+export function renderReport(
+  records: readonly AuditRecord[],
+  verification: VerifyReport,
+  title: string,
+  untrusted = 0,
+): string {
   const denyCodes = new Map<string, number>();
   const images = new Map<string, number>();
   const policies = new Map<string, number>();
   const outcomes = new Map<string, number>();
   for (const r of records) {
     bump(outcomes, r.outcome);
-    if (r.outcome === 'deny' || r.outcome === 'error' || r.outcome === 'failure') for (const c of codesOf(r)) bump(denyCodes, c);
+    if (r.outcome === 'deny' || r.outcome === 'error' || r.outcome === 'failure')
+      for (const c of codesOf(r)) bump(denyCodes, c);
     if (r.stage === 'evaluate') {
       for (const i of imagesOf(r)) bump(images, i);
       for (const p of policiesOf(r)) bump(policies, p);
@@ -84,7 +106,10 @@ export function renderReport(records: readonly AuditRecord[], verification: Veri
   const status = v.ok
     ? `<p class="ok" id="verification-status">Intact: ${v.records} records, chain verified; ${v.checkpoints.verified} of ${v.checkpoints.total} signed checkpoints verified (last at seq ${v.checkpoints.lastSeq}).</p>`
     : `<p class="bad" id="verification-status">BROKEN at seq ${v.firstBad?.seq ?? '?'}: ${esc(v.firstBad?.reason ?? '')} (${esc(v.firstBad?.where ?? '')}).</p><p class="bad" id="untrusted">Everything below counts only the ${records.length} record(s) before the break; the ${untrusted} line(s) from seq ${v.firstBad?.seq ?? '?'} on are not trusted and not counted.</p>`;
-  const summary = [...outcomes.entries()].map(([k, n]) => `<td>${esc(k)}</td><td>${n}</td>`).map((r) => `<tr>${r}</tr>`).join('');
+  const summary = [...outcomes.entries()]
+    .map(([k, n]) => `<td>${esc(k)}</td><td>${n}</td>`)
+    .map((r) => `<tr>${r}</tr>`)
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

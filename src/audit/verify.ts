@@ -81,7 +81,12 @@ export interface VerifyReport {
    * appended there with a correct seq, prev and hash verifies): `{ from, to }` seq range, or null
    * when every record is covered or the log is broken.
    */
-  readonly checkpoints: { readonly total: number; readonly verified: number; readonly lastSeq: number; readonly uncovered: { readonly from: number; readonly to: number } | null };
+  readonly checkpoints: {
+    readonly total: number;
+    readonly verified: number;
+    readonly lastSeq: number;
+    readonly uncovered: { readonly from: number; readonly to: number } | null;
+  };
   readonly firstBad?: VerifyProblem | undefined;
 }
 
@@ -132,7 +137,10 @@ export class AuditVerifier {
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('not a JSON record');
     const record = parsed as AuditRecord;
-    if (record.seq !== this.expected) return bad(`expected seq ${this.expected}, found ${String(record.seq)} (a record is missing, duplicated or out of order)`);
+    if (record.seq !== this.expected)
+      return bad(
+        `expected seq ${this.expected}, found ${String(record.seq)} (a record is missing, duplicated or out of order)`,
+      );
     const hash = record.hash;
     const fields = parsed as Record<string, unknown>;
     let canonical = typeof hash === 'string' && HEX64.test(hash) ? fastCanonical(text, fields) : undefined;
@@ -141,7 +149,9 @@ export class AuditVerifier {
       if (slow !== undefined && text === lineOf(slow, hash)) canonical = slow;
     }
     if (typeof hash !== 'string' || canonical === undefined) {
-      return bad('the line is not the canonical serialisation the appender writes (a duplicated or reordered member, whitespace, another escape or a CR): it was altered');
+      return bad(
+        'the line is not the canonical serialisation the appender writes (a duplicated or reordered member, whitespace, another escape or a CR): it was altered',
+      );
     }
     if (sha256Hex(canonical) !== hash) return bad('hash does not match the record (it was altered)');
     if (record.prev !== this.prev) {
@@ -151,7 +161,11 @@ export class AuditVerifier {
       // that cannot be trusted.
       const replaced = Math.max(1, this.expected - 1);
       const at = this.expected > 1 ? `${this.lastWhere ?? '?'}, whose successor is at ${where ?? '?'}` : where;
-      this.problem = { seq: replaced, reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`, where: at };
+      this.problem = {
+        seq: replaced,
+        reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`,
+        where: at,
+      };
       return undefined;
     }
     if (this.wanted.has(record.seq)) this.heads.set(record.seq, hash);
@@ -174,26 +188,53 @@ export class AuditVerifier {
     if (this.problem === undefined) {
       for (const [i, c] of checkpoints.entries()) {
         const at = `checkpoints.jsonl line ${i + 1}`;
-        if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.seq) || c.seq < 1 || typeof c.head !== 'string' || typeof c.sig !== 'string') {
-          this.problem = { seq: Math.min(lastCheckpoint + 1, lastSeq + 1), reason: 'a line of the checkpoints file is not a checkpoint (altered)', where: at };
+        if (
+          typeof c !== 'object' ||
+          c === null ||
+          !Number.isSafeInteger(c.seq) ||
+          c.seq < 1 ||
+          typeof c.head !== 'string' ||
+          typeof c.sig !== 'string'
+        ) {
+          this.problem = {
+            seq: Math.min(lastCheckpoint + 1, lastSeq + 1),
+            reason: 'a line of the checkpoints file is not a checkpoint (altered)',
+            where: at,
+          };
           break;
         }
         if (publicKey !== undefined && !checkpointValid(c, publicKey)) {
           // A forged checkpoint may stand in for one that would have caught a rewrite: nothing after the last good one is vouched for.
-          this.problem = { seq: Math.min(lastCheckpoint + 1, lastSeq + 1), reason: `checkpoint for seq ${c.seq} has an invalid signature (replaced, forged, or signed by another key than the one given)`, where: at };
+          this.problem = {
+            seq: Math.min(lastCheckpoint + 1, lastSeq + 1),
+            reason: `checkpoint for seq ${c.seq} has an invalid signature (replaced, forged, or signed by another key than the one given)`,
+            where: at,
+          };
           break;
         }
         if (c.seq < lastCheckpoint) {
-          this.problem = { seq: c.seq, reason: `checkpoints go backwards (${c.seq} after ${lastCheckpoint})`, where: at };
+          this.problem = {
+            seq: c.seq,
+            reason: `checkpoints go backwards (${c.seq} after ${lastCheckpoint})`,
+            where: at,
+          };
           break;
         }
         if (c.seq > lastSeq) {
-          this.problem = { seq: lastSeq + 1, reason: `the log ends at seq ${lastSeq} but a checkpoint vouches for seq ${c.seq}: records were cut off the end`, where: at };
+          this.problem = {
+            seq: lastSeq + 1,
+            reason: `the log ends at seq ${lastSeq} but a checkpoint vouches for seq ${c.seq}: records were cut off the end`,
+            where: at,
+          };
           break;
         }
         if (this.heads.get(c.seq) !== c.head) {
           // The chain is whole, so the rewrite spans from somewhere after the last good checkpoint: from there nothing is trusted.
-          this.problem = { seq: lastCheckpoint + 1, reason: `record ${c.seq} does not match the head hash of its checkpoint: history after seq ${lastCheckpoint} was rewritten (and re-chained)`, where: at };
+          this.problem = {
+            seq: lastCheckpoint + 1,
+            reason: `record ${c.seq} does not match the head hash of its checkpoint: history after seq ${lastCheckpoint} was rewritten (and re-chained)`,
+            where: at,
+          };
           break;
         }
         if (publicKey !== undefined) verified++;
@@ -205,7 +246,13 @@ export class AuditVerifier {
       records: this.count,
       lastSeq,
       head: this.prev,
-      checkpoints: { total: checkpoints.length, verified, lastSeq: lastCheckpoint, uncovered: this.problem === undefined && lastSeq > lastCheckpoint ? { from: lastCheckpoint + 1, to: lastSeq } : null },
+      checkpoints: {
+        total: checkpoints.length,
+        verified,
+        lastSeq: lastCheckpoint,
+        uncovered:
+          this.problem === undefined && lastSeq > lastCheckpoint ? { from: lastCheckpoint + 1, to: lastSeq } : null,
+      },
       ...(this.problem !== undefined ? { firstBad: this.problem } : {}),
     };
   }

@@ -14,13 +14,21 @@ export async function publicKey(file: string | undefined): Promise<KeyObject | u
   try {
     return checkpointPublicKey(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new CliError('AUDIT_READ_FAILED', `cannot use ${file} as the checkpoint public key: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError(
+      'AUDIT_READ_FAILED',
+      `cannot use ${file} as the checkpoint public key: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
-const readFailed = (dir: string) => (e: unknown): never => {
-  throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log in ${dir}: ${e instanceof Error ? e.message : String(e)}`);
-};
+const readFailed =
+  (dir: string) =>
+  (e: unknown): never => {
+    throw new CliError(
+      'AUDIT_READ_FAILED',
+      `cannot read the audit log in ${dir}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  };
 
 /**
  * The sentence every reader prints when the log is broken: where, why, and that nothing from
@@ -40,18 +48,40 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     .description('check the hash chain across segments and the signed checkpoints; names the first bad record')
     .option('--public-key <file>', 'PEM public key of the checkpoint signer (without it, signatures are not checked)')
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', examples('kubiya-runner audit verify /var/lib/kubiya/audit --public-key audit-signing.pub.pem', 'kubiya-runner audit verify .kubiya/demo/audit --output json') + '\nverify: 0 intact, 1 a record or checkpoint is bad (the first one is named).')
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner audit verify /var/lib/kubiya/audit --public-key audit-signing.pub.pem',
+        'kubiya-runner audit verify .kubiya/demo/audit --output json',
+      ) + '\nverify: 0 intact, 1 a record or checkpoint is bad (the first one is named).',
+    )
     .action(async (dir: string, opts: { output: string; publicKey?: string }) => {
       const key = await publicKey(opts.publicKey);
-      const report = await verifyAuditDir(dir, key, io.color ? (n) => io.err(`verified ${n} records ...`) : undefined).catch(readFailed(dir));
+      const report = await verifyAuditDir(
+        dir,
+        key,
+        io.color ? (n) => io.err(`verified ${n} records ...`) : undefined,
+      ).catch(readFailed(dir));
       if (report.segments === 0) throw new CliError('AUDIT_READ_FAILED', `no audit segments in ${dir}`);
       if (opts.output === 'json') io.out(JSON.stringify(report));
       else if (report.ok) {
-        io.out(`${paint('green', 'ok')}: ${report.records} records in ${report.segments} segment(s), chain intact, head ${report.head.slice(0, 16)}…`);
-        io.out(key === undefined ? `checkpoints: ${report.checkpoints.total} present, signatures NOT checked (give --public-key)` : `checkpoints: ${report.checkpoints.verified} of ${report.checkpoints.total} verified, last at seq ${report.checkpoints.lastSeq}`);
+        io.out(
+          `${paint('green', 'ok')}: ${report.records} records in ${report.segments} segment(s), chain intact, head ${report.head.slice(0, 16)}…`,
+        );
+        io.out(
+          key === undefined
+            ? `checkpoints: ${report.checkpoints.total} present, signatures NOT checked (give --public-key)`
+            : `checkpoints: ${report.checkpoints.verified} of ${report.checkpoints.total} verified, last at seq ${report.checkpoints.lastSeq}`,
+        );
         const u = report.checkpoints.uncovered;
-        if (u !== null) io.out(`records ${u.from}..${u.to} are not covered by a ${key === undefined ? 'checkpoint (and no signature was checked)' : 'signed checkpoint'}: records appended there with a correct seq, prev and hash would verify`);
-      } else io.out(`${paint('red', 'BROKEN')}: first bad record is seq ${report.firstBad?.seq ?? '?'} (${report.firstBad?.where ?? ''}): ${report.firstBad?.reason ?? ''}`);
+        if (u !== null)
+          io.out(
+            `records ${u.from}..${u.to} are not covered by a ${key === undefined ? 'checkpoint (and no signature was checked)' : 'signed checkpoint'}: records appended there with a correct seq, prev and hash would verify`,
+          );
+      } else
+        io.out(
+          `${paint('red', 'BROKEN')}: first bad record is seq ${report.firstBad?.seq ?? '?'} (${report.firstBad?.where ?? ''}): ${report.firstBad?.reason ?? ''}`,
+        );
       setCode(report.ok ? EXIT.ok : EXIT.failed);
     });
   audit
@@ -67,9 +97,18 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     .option('--image <image>', 'image of the step, a sidecar or an init container')
     .option('--policy <name>', 'policy package with a violation, e.g. images')
     .option('--limit <n>', 'at most this many records', (v) => Number(v))
-    .option('--public-key <file>', 'PEM public key of the checkpoint signer (the log is verified first; nothing after a break is shown)')
+    .option(
+      '--public-key <file>',
+      'PEM public key of the checkpoint signer (the log is verified first; nothing after a break is shown)',
+    )
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-    .addHelpText('after', examples('kubiya-runner audit query .kubiya/demo/audit --outcome deny', 'kubiya-runner audit query /var/lib/kubiya/audit --since 2026-11-01T00:00:00Z --policy images --output csv > denials.csv'))
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner audit query .kubiya/demo/audit --outcome deny',
+        'kubiya-runner audit query /var/lib/kubiya/audit --since 2026-11-01T00:00:00Z --policy images --output csv > denials.csv',
+      ),
+    )
     .action(async (dir: string, opts: AuditFilter & { output: string; limit?: number; publicKey?: string }) => {
       const key = await publicKey(opts.publicKey);
       const log = await readTrusted(dir, key, (r) => matches(r, opts)).catch(readFailed(dir));
@@ -89,11 +128,16 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     });
   audit
     .command('report <dir>')
-    .description('write one self-contained HTML page: verification, decisions over time, top deny codes, top images, per-policy counts')
+    .description(
+      'write one self-contained HTML page: verification, decisions over time, top deny codes, top images, per-policy counts',
+    )
     .requiredOption('--out <file>', 'HTML file to write')
     .option('--public-key <file>', 'PEM public key of the checkpoint signer')
     .option('--title <text>', 'page title', 'kubiya-runner audit report')
-    .addHelpText('after', examples('kubiya-runner audit report /var/lib/kubiya/audit --out audit.html --public-key audit-signing.pub.pem'))
+    .addHelpText(
+      'after',
+      examples('kubiya-runner audit report /var/lib/kubiya/audit --out audit.html --public-key audit-signing.pub.pem'),
+    )
     .action(async (dir: string, opts: { out: string; publicKey?: string; title: string }) => {
       const key = await publicKey(opts.publicKey);
       const log = await readTrusted(dir, key).catch(readFailed(dir));

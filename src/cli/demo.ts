@@ -4,7 +4,9 @@ import { examples, outputOption } from './options.ts';
 
 export function demoCommand(io: Io, setCode: (c: number) => void): Command {
   return new Command('demo')
-    .description('run the demo: a local control plane, a runner, and signed steps that are allowed, denied, forged and failing')
+    .description(
+      'run the demo: a local control plane, a runner, and signed steps that are allowed, denied, forged and failing',
+    )
     .addOption(outputOption())
     .addHelpText('after', examples('kubiya-runner demo', 'kubiya-runner demo --output json | jq .cases'))
     .action(async (opts: { output: string }) => {
@@ -14,7 +16,10 @@ export function demoCommand(io: Io, setCode: (c: number) => void): Command {
       try {
         result = await runDemo(json ? (line) => io.err(line) : io.out, painter(json ? { ...io, color: false } : io));
       } catch (e) {
-        throw new CliError(e instanceof CliError ? e.code : 'CLUSTER_START_FAILED', e instanceof Error ? e.message : String(e));
+        throw new CliError(
+          e instanceof CliError ? e.code : 'CLUSTER_START_FAILED',
+          e instanceof Error ? e.message : String(e),
+        );
       }
       if (json) io.out(JSON.stringify(result, null, 2));
       else io.out(result.ok ? '\ndemo: every case ended as expected' : '\ndemo: some cases did NOT end as expected');

@@ -29,10 +29,27 @@ export function devCommands(io: Io): Command {
     .description('start it in the background; writes <dir>/kubeconfig')
     .option('--dir <dir>', 'where its data, logs, kubeconfig and state live', DEFAULT_DIR)
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner dev cluster up', 'export KUBECONFIG=$(kubiya-runner dev cluster up --output json | jq -r .kubeconfig)'))
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner dev cluster up',
+        'export KUBECONFIG=$(kubiya-runner dev cluster up --output json | jq -r .kubeconfig)',
+      ),
+    )
     .action(async (opts: { output: string; dir: string }) => {
-      if ((await readState(opts.dir)) !== undefined) throw new CliError('CLUSTER_START_FAILED', 'a local control plane is already up (run "kubiya-runner dev cluster down" first)');
-      const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'helm']);
+      if ((await readState(opts.dir)) !== undefined)
+        throw new CliError(
+          'CLUSTER_START_FAILED',
+          'a local control plane is already up (run "kubiya-runner dev cluster down" first)',
+        );
+      const tools = resolveTools([
+        'etcd',
+        'kube-apiserver',
+        'kube-scheduler',
+        'kube-controller-manager',
+        'kwok',
+        'helm',
+      ]);
       if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
       io.err('starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok ...');
       await rm(opts.dir, { recursive: true, force: true });
@@ -41,11 +58,27 @@ export function devCommands(io: Io): Command {
       try {
         c = await startCluster({ tools: tools.value, dir: opts.dir, detached: true });
       } catch (e) {
-        throw new CliError('CLUSTER_START_FAILED', `${e instanceof Error ? e.message : String(e)}\nlogs are kept in ${opts.dir}`, 1);
+        throw new CliError(
+          'CLUSTER_START_FAILED',
+          `${e instanceof Error ? e.message : String(e)}\nlogs are kept in ${opts.dir}`,
+          1,
+        );
       }
-      const state: ClusterState = { dir: c.dir, kubeconfig: c.kubeconfig, server: c.server, workflowsNamespace: c.workflowsNamespace, runnerNamespace: c.runnerNamespace, pids: c.pids, startedMs: c.startedMs };
+      const state: ClusterState = {
+        dir: c.dir,
+        kubeconfig: c.kubeconfig,
+        server: c.server,
+        workflowsNamespace: c.workflowsNamespace,
+        runnerNamespace: c.runnerNamespace,
+        pids: c.pids,
+        startedMs: c.startedMs,
+      };
       await writeFile(stateFile(opts.dir), JSON.stringify(state, null, 2));
-      io.out(opts.output === 'json' ? JSON.stringify(state) : `local control plane ready in ${(c.startedMs / 1000).toFixed(1)} s\n  server     ${c.server}\n  kubeconfig ${c.kubeconfig}\n  export KUBECONFIG=${c.kubeconfig}`);
+      io.out(
+        opts.output === 'json'
+          ? JSON.stringify(state)
+          : `local control plane ready in ${(c.startedMs / 1000).toFixed(1)} s\n  server     ${c.server}\n  kubeconfig ${c.kubeconfig}\n  export KUBECONFIG=${c.kubeconfig}`,
+      );
     });
   cluster
     .command('down')
@@ -66,24 +99,47 @@ export function devCommands(io: Io): Command {
   dev
     .command('sign <workflow>')
     .description('mint one signed assignment (compact JWS) from a workflow YAML file, as the control plane would')
-    .option('--key <file>', 'signing key (private JWK); created with <file>.jwks.json beside it when missing', join(REPO_ROOT, '.kubiya', 'control-plane', 'signing-key.json'))
+    .option(
+      '--key <file>',
+      'signing key (private JWK); created with <file>.jwks.json beside it when missing',
+      join(REPO_ROOT, '.kubiya', 'control-plane', 'signing-key.json'),
+    )
     .option('--issuer <iss>', 'issuer (controlPlane.issuer of the runner)', 'https://control-plane.kubiya.local')
     .option('--audience <runner>', 'the runner it is for (runner.name)', 'production-runner')
     .option('--ttl <seconds>', 'lifetime', (v) => Number(v), 300)
     .option('--jti <id>', 'assignment id (default: random)')
-    .addHelpText('after', examples('kubiya-runner dev sign examples/python-analyze.yaml --audience production-runner > token.jwt', 'curl -X POST -H "content-type: application/jwt" --data-binary "$(cat token.jwt)" http://localhost:8080/v1/assignments   # $(...) drops the final newline: tokens are sent exactly as signed'))
-    .action(async (workflowFile: string, opts: { key: string; issuer: string; audience: string; ttl: number; jti?: string }) => {
-      let workflow;
-      try {
-        workflow = await readWorkflowFile(workflowFile);
-      } catch (e) {
-        throw new CliError('VALIDATE_SCHEMA', e instanceof Error ? e.message : String(e));
-      }
-      await mkdir(dirname(opts.key), { recursive: true });
-      const { key, created, jwksFile } = await loadOrCreateKey(opts.key);
-      if (created) io.err(`created signing key ${opts.key}; runners trust ${jwksFile}`);
-      io.out(await signAssignment(key, { issuer: opts.issuer, audience: opts.audience, workflow, ttlSeconds: opts.ttl, ...(opts.jti !== undefined ? { jti: opts.jti } : {}) }));
-    });
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner dev sign examples/python-analyze.yaml --audience production-runner > token.jwt',
+        'curl -X POST -H "content-type: application/jwt" --data-binary "$(cat token.jwt)" http://localhost:8080/v1/assignments   # $(...) drops the final newline: tokens are sent exactly as signed',
+      ),
+    )
+    .action(
+      async (
+        workflowFile: string,
+        opts: { key: string; issuer: string; audience: string; ttl: number; jti?: string },
+      ) => {
+        let workflow;
+        try {
+          workflow = await readWorkflowFile(workflowFile);
+        } catch (e) {
+          throw new CliError('VALIDATE_SCHEMA', e instanceof Error ? e.message : String(e));
+        }
+        await mkdir(dirname(opts.key), { recursive: true });
+        const { key, created, jwksFile } = await loadOrCreateKey(opts.key);
+        if (created) io.err(`created signing key ${opts.key}; runners trust ${jwksFile}`);
+        io.out(
+          await signAssignment(key, {
+            issuer: opts.issuer,
+            audience: opts.audience,
+            workflow,
+            ttlSeconds: opts.ttl,
+            ...(opts.jti !== undefined ? { jti: opts.jti } : {}),
+          }),
+        );
+      },
+    );
   dev
     .command('control-plane')
     .description('run the reference control plane: JWKS, signed assignments by long-poll, recorded step events')
@@ -91,10 +147,17 @@ export function devCommands(io: Io): Command {
     .requiredOption('--token <token>', 'the runner token it accepts')
     .option('--runner <name>', 'the runner to queue --assign files for', 'production-runner')
     .option('--assign <files...>', 'workflow YAML files to sign and queue at start')
-    .addHelpText('after', examples('kubiya-runner dev control-plane --token dev-token --runner production-runner --assign examples/python-analyze.yaml examples/node-build.yaml'))
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner dev control-plane --token dev-token --runner production-runner --assign examples/python-analyze.yaml examples/node-build.yaml',
+      ),
+    )
     .action(async (opts: { port: number; token: string; runner: string; assign?: string[] }) => {
       const cp = await startControlPlane({ token: opts.token, port: opts.port });
-      io.out(`reference control plane on ${cp.url}\n  issuer   ${cp.issuer}\n  jwksUrl  ${cp.url}/.well-known/jwks.json`);
+      io.out(
+        `reference control plane on ${cp.url}\n  issuer   ${cp.issuer}\n  jwksUrl  ${cp.url}/.well-known/jwks.json`,
+      );
       for (const f of opts.assign ?? []) {
         let wf;
         try {
@@ -107,7 +170,10 @@ export function devCommands(io: Io): Command {
       }
       let shown = 0;
       const timer = setInterval(() => {
-        for (const e of cp.events.slice(shown)) io.out(`event ${e.time} ${e.workflow}${e.step !== undefined ? `/${e.step}` : ''} ${e.phase}${e.code !== undefined ? ` ${e.code}` : ''}${e.exitCode !== undefined ? ` exit=${e.exitCode}` : ''}`);
+        for (const e of cp.events.slice(shown))
+          io.out(
+            `event ${e.time} ${e.workflow}${e.step !== undefined ? `/${e.step}` : ''} ${e.phase}${e.code !== undefined ? ` ${e.code}` : ''}${e.exitCode !== undefined ? ` exit=${e.exitCode}` : ''}`,
+          );
         shown = cp.events.length;
       }, 500);
       process.removeAllListeners('SIGINT');

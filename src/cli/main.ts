@@ -20,7 +20,10 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError()
-    .addHelpText('after', '\nStart with:\n  $ kubiya-runner demo\n  $ kubiya-runner serve --config runner.yaml\n\nExit codes: 0 ok, 1 the check failed, 2 usage or environment error (see docs/cli.md).');
+    .addHelpText(
+      'after',
+      '\nStart with:\n  $ kubiya-runner demo\n  $ kubiya-runner serve --config runner.yaml\n\nExit codes: 0 ok, 1 the check failed, 2 usage or environment error (see docs/cli.md).',
+    );
   program.addCommand(serveCommand(io, setCode, env));
   program.addCommand(demoCommand(io, setCode));
   program.addCommand(devCommands(io));
@@ -28,7 +31,9 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
   program.addCommand(auditCommands(io, setCode));
   // addCommand() does not pass settings down: every command must throw instead of exiting.
   const configure = (c: Command): void => {
-    c.exitOverride().configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) }).showHelpAfterError();
+    c.exitOverride()
+      .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+      .showHelpAfterError();
     c.commands.forEach(configure);
   };
   configure(program);

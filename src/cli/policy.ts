@@ -35,19 +35,28 @@ function opaPath(): string {
 
 /** A build failure as a CLI error with its code (POLICY_SETTINGS_INVALID for settings, else POLICY_BUILD_FAILED). */
 function buildFailure(e: unknown): never {
-  throw new CliError(e instanceof PolicyBuildError ? e.code : 'POLICY_BUILD_FAILED', e instanceof Error ? e.message : String(e));
+  throw new CliError(
+    e instanceof PolicyBuildError ? e.code : 'POLICY_BUILD_FAILED',
+    e instanceof Error ? e.message : String(e),
+  );
 }
 
 /** The bundle given, or one built now from the policy directory. */
 async function engineFor(bundle: string | undefined, policies: string): Promise<PolicyEngine> {
   if (bundle !== undefined) {
     const files = await readBundle(resolve(bundle)).catch((e: unknown) => {
-      throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new CliError(
+        'POLICY_NOT_LOADED',
+        `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     });
     const checked = checkPolicyData(files.data, fragmentsOf(files.settingsSchema));
     if (!checked.ok) throw new CliError(checked.error.code, `bundle ${bundle}: ${checked.error.message}`);
     return loadEngine(files).catch((e: unknown) => {
-      throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new CliError(
+        'POLICY_NOT_LOADED',
+        `cannot load bundle ${bundle}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     });
   }
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
@@ -75,7 +84,8 @@ async function runnerConfig(file: string | undefined, env: Env): Promise<Config>
       throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
     }
   } else {
-    text = 'runner: { name: eval }\ncontrolPlane: { issuer: "https://eval.invalid", jwksFile: /dev/null }\npolicy: { bundle: /dev/null }\naudit: { dir: /dev/null }\n';
+    text =
+      'runner: { name: eval }\ncontrolPlane: { issuer: "https://eval.invalid", jwksFile: /dev/null }\npolicy: { bundle: /dev/null }\naudit: { dir: /dev/null }\n';
   }
   const config = loadConfig(text, file !== undefined ? env : {});
   if (!config.ok) throw new CliError(config.error.code, config.error.message);
@@ -86,8 +96,12 @@ async function runnerConfig(file: string | undefined, env: Env): Promise<Config>
 export function evalPodContext(config: Config): PodContext {
   const w = config.runner.workflow;
   return {
-    runner: config.runner.name, namespace: w.namespace, serviceAccount: w.serviceAccount, defaultTimeoutSeconds: w.defaultTimeout,
-    workspaceSize: config.runner.storage.workspaceSize, defaultResources: w.defaultResources,
+    runner: config.runner.name,
+    namespace: w.namespace,
+    serviceAccount: w.serviceAccount,
+    defaultTimeoutSeconds: w.defaultTimeout,
+    workspaceSize: config.runner.storage.workspaceSize,
+    defaultResources: w.defaultResources,
   };
 }
 
@@ -100,11 +114,16 @@ async function workflowFrom(file: string) {
     throw new CliError('VALIDATE_SCHEMA', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const isWorkflow = typeof doc === 'object' && doc !== null && 'steps' in doc;
-  const wf = isWorkflow ? { runId: 'eval', name: 'eval', ...(doc as object) } : { id: 'eval', name: 'eval', runId: 'eval', steps: [doc] };
+  const wf = isWorkflow
+    ? { runId: 'eval', name: 'eval', ...(doc as object) }
+    : { id: 'eval', name: 'eval', runId: 'eval', steps: [doc] };
   const valid = validate(wf);
   if (!valid.ok) {
     const issues = (valid.error.details as { issues: { path: string; message: string }[] }).issues;
-    throw new CliError('VALIDATE_SCHEMA', `${file} is not a valid ${isWorkflow ? 'workflow' : 'step'}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+    throw new CliError(
+      'VALIDATE_SCHEMA',
+      `${file} is not a valid ${isWorkflow ? 'workflow' : 'step'}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+    );
   }
   return valid.value;
 }
@@ -119,7 +138,13 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
     .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
     .option('--out <file>', 'bundle file', 'bundle.tar.gz')
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner policy build --out /tmp/bundle.tar.gz', 'kubiya-runner policy build --policies ./my-policies --output json'))
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner policy build --out /tmp/bundle.tar.gz',
+        'kubiya-runner policy build --policies ./my-policies --output json',
+      ),
+    )
     .action(async (opts: { policies: string; out: string; output: string }) => {
       const built = await buildBundle(opaPath(), resolve(opts.policies), resolve(opts.out)).catch(buildFailure);
       io.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
@@ -131,7 +156,9 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
     .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
     .addHelpText('after', examples('kubiya-runner policy test', 'kubiya-runner policy test --policies ./my-policies'))
     .action(async (opts: { policies: string }) => {
-      const result = await run(opaPath(), ['test', resolve(opts.policies), '--coverage', '--format', 'json'], { maxBuffer: 64 * 1024 * 1024 }).then(
+      const result = await run(opaPath(), ['test', resolve(opts.policies), '--coverage', '--format', 'json'], {
+        maxBuffer: 64 * 1024 * 1024,
+      }).then(
         (r) => ({ ok: true, stdout: r.stdout }),
         (e: { stdout?: string; stderr?: string }) => ({ ok: false, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
       );
@@ -141,10 +168,14 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
       } catch {
         // failures are printed below by opa's own text output
       }
-      const verbose = await run(opaPath(), ['test', resolve(opts.policies)]).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
+      const verbose = await run(opaPath(), ['test', resolve(opts.policies)]).then(
+        (r) => r.stdout,
+        (e: { stdout?: string }) => e.stdout ?? '',
+      );
       io.out(verbose.trimEnd());
       if (report.files !== undefined) {
-        for (const [file, { coverage }] of Object.entries(report.files)) if (!file.endsWith('_test.rego')) io.out(`coverage ${coverage.toFixed(1).padStart(5)} %  ${file}`);
+        for (const [file, { coverage }] of Object.entries(report.files))
+          if (!file.endsWith('_test.rego')) io.out(`coverage ${coverage.toFixed(1).padStart(5)} %  ${file}`);
       }
       setCode(result.ok ? EXIT.ok : EXIT.failed);
     });
@@ -154,9 +185,18 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
     .description('evaluate a step (or every step of a workflow file) and print the decision with its reasons')
     .option('--bundle <file>', 'policy bundle (default: build policies/ now)')
     .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
-    .option('--config <file>', 'runner configuration to build the pods with, as serve does (default: the configuration defaults)')
+    .option(
+      '--config <file>',
+      'runner configuration to build the pods with, as serve does (default: the configuration defaults)',
+    )
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner policy eval examples/denied/trivy-latest.yaml', 'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --config /etc/kubiya/runner.yaml --output json') + '\neval: 0 every step allowed, 1 a step denied.')
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner policy eval examples/denied/trivy-latest.yaml',
+        'kubiya-runner policy eval step.yaml --bundle /tmp/candidate.tar.gz --config /etc/kubiya/runner.yaml --output json',
+      ) + '\neval: 0 every step allowed, 1 a step denied.',
+    )
     .action(async (file: string, opts: { bundle?: string; policies: string; config?: string; output: string }) => {
       const workflow = await workflowFrom(file);
       const ctx = evalPodContext(await runnerConfig(opts.config, env));
@@ -170,8 +210,13 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
       else {
         io.out(`policy revision ${engine.revision}`);
         for (const r of results) {
-          io.out(`step ${r.step}: ${r.allow ? paint('green', 'allowed') : paint('red', r.code === 'POLICY_DENIED' ? 'denied' : `error ${r.code ?? ''}`)}`);
-          for (const v of r.decision?.violations ?? []) io.out(`  ${(v.action === 'deny' ? paint('red', v.action) : paint('yellow', v.action)).padEnd(io.color ? 13 : 5)} ${v.code.padEnd(34)} ${v.path.padEnd(40)} ${v.message}`);
+          io.out(
+            `step ${r.step}: ${r.allow ? paint('green', 'allowed') : paint('red', r.code === 'POLICY_DENIED' ? 'denied' : `error ${r.code ?? ''}`)}`,
+          );
+          for (const v of r.decision?.violations ?? [])
+            io.out(
+              `  ${(v.action === 'deny' ? paint('red', v.action) : paint('yellow', v.action)).padEnd(io.color ? 13 : 5)} ${v.code.padEnd(34)} ${v.path.padEnd(40)} ${v.message}`,
+            );
         }
       }
       setCode(results.every((r) => r.allow) ? EXIT.ok : EXIT.failed);
@@ -179,36 +224,75 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
 
   policy
     .command('replay')
-    .description('re-evaluate the inputs recorded in an audit log against a candidate bundle and show what would change')
+    .description(
+      're-evaluate the inputs recorded in an audit log against a candidate bundle and show what would change',
+    )
     .requiredOption('--audit <dir>', 'audit directory')
     .option('--bundle <file>', 'candidate bundle (default: build policies/ now)')
     .option('--policies <dir>', 'policy directory to build when no --bundle is given', DEFAULT_POLICIES)
     .addOption(outputOption())
     .addOption(new Option('--fail-on-new-denies', 'exit 1 when the candidate denies something that was allowed'))
-    .option('--public-key <file>', 'PEM public key of the audit checkpoint signer (the log is verified first; nothing after a break is replayed, and the exit code is 1)')
-    .addHelpText('after', examples('kubiya-runner policy replay --audit /var/lib/kubiya/audit --bundle /tmp/candidate.tar.gz', 'kubiya-runner policy replay --audit .kubiya/demo/audit --output json'))
-    .action(async (opts: { audit: string; bundle?: string; policies: string; output: string; failOnNewDenies?: boolean; publicKey?: string }) => {
-      // Only records before the first break of the chain are replayed (the log is verified first).
-      const key = await publicKey(opts.publicKey);
-      const log = await readTrusted(opts.audit, key, (r) => r.stage === 'evaluate').catch((e: unknown) => {
-        throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log in ${opts.audit}: ${e instanceof Error ? e.message : String(e)}`);
-      });
-      const notice = breakNotice(log);
-      const engine = await engineFor(opts.bundle, opts.policies);
-      const report = replay(log.records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
-      const audit = { intact: log.report.ok, records: log.report.records, untrusted: log.untrusted, ...(log.report.firstBad !== undefined ? { firstBad: log.report.firstBad } : {}) };
-      if (notice !== undefined) io.err(paint('red', notice));
-      if (opts.output === 'json') io.out(JSON.stringify({ ...report, audit }, null, 2));
-      else {
-        io.out(`candidate ${report.candidate}: ${report.replayed} recorded decisions replayed, ${report.unchanged} unchanged`);
-        io.out(`${paint(report.newlyDenied.length > 0 ? 'red' : 'green', `${report.newlyDenied.length} newly denied`)}, ${paint('yellow', `${report.newlyAllowed.length} newly allowed`)}`);
-        for (const c of report.newlyDenied) io.out(`  denied  ${c.workflow}/${c.step}  ${c.after.join(', ')}  (decision ${c.decision_id})`);
-        for (const c of report.newlyAllowed) io.out(`  allowed ${c.workflow}/${c.step}  was ${c.before.join(', ')}  (decision ${c.decision_id})`);
-        const rows = Object.entries(report.codes).sort(([a], [b]) => a.localeCompare(b));
-        if (rows.length > 0) io.out('deny codes    before  after');
-        for (const [code, n] of rows) io.out(`  ${code.padEnd(36)} ${String(n.before).padStart(5)}  ${String(n.after).padStart(5)}`);
-      }
-      setCode(notice !== undefined || (opts.failOnNewDenies === true && report.newlyDenied.length > 0) ? EXIT.failed : EXIT.ok);
-    });
+    .option(
+      '--public-key <file>',
+      'PEM public key of the audit checkpoint signer (the log is verified first; nothing after a break is replayed, and the exit code is 1)',
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner policy replay --audit /var/lib/kubiya/audit --bundle /tmp/candidate.tar.gz',
+        'kubiya-runner policy replay --audit .kubiya/demo/audit --output json',
+      ),
+    )
+    .action(
+      async (opts: {
+        audit: string;
+        bundle?: string;
+        policies: string;
+        output: string;
+        failOnNewDenies?: boolean;
+        publicKey?: string;
+      }) => {
+        // Only records before the first break of the chain are replayed (the log is verified first).
+        const key = await publicKey(opts.publicKey);
+        const log = await readTrusted(opts.audit, key, (r) => r.stage === 'evaluate').catch((e: unknown) => {
+          throw new CliError(
+            'AUDIT_READ_FAILED',
+            `cannot read the audit log in ${opts.audit}: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        });
+        const notice = breakNotice(log);
+        const engine = await engineFor(opts.bundle, opts.policies);
+        const report = replay(log.records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
+        const audit = {
+          intact: log.report.ok,
+          records: log.report.records,
+          untrusted: log.untrusted,
+          ...(log.report.firstBad !== undefined ? { firstBad: log.report.firstBad } : {}),
+        };
+        if (notice !== undefined) io.err(paint('red', notice));
+        if (opts.output === 'json') io.out(JSON.stringify({ ...report, audit }, null, 2));
+        else {
+          io.out(
+            `candidate ${report.candidate}: ${report.replayed} recorded decisions replayed, ${report.unchanged} unchanged`,
+          );
+          io.out(
+            `${paint(report.newlyDenied.length > 0 ? 'red' : 'green', `${report.newlyDenied.length} newly denied`)}, ${paint('yellow', `${report.newlyAllowed.length} newly allowed`)}`,
+          );
+          for (const c of report.newlyDenied)
+            io.out(`  denied  ${c.workflow}/${c.step}  ${c.after.join(', ')}  (decision ${c.decision_id})`);
+          for (const c of report.newlyAllowed)
+            io.out(`  allowed ${c.workflow}/${c.step}  was ${c.before.join(', ')}  (decision ${c.decision_id})`);
+          const rows = Object.entries(report.codes).sort(([a], [b]) => a.localeCompare(b));
+          if (rows.length > 0) io.out('deny codes    before  after');
+          for (const [code, n] of rows)
+            io.out(`  ${code.padEnd(36)} ${String(n.before).padStart(5)}  ${String(n.after).padStart(5)}`);
+        }
+        setCode(
+          notice !== undefined || (opts.failOnNewDenies === true && report.newlyDenied.length > 0)
+            ? EXIT.failed
+            : EXIT.ok,
+        );
+      },
+    );
   return policy;
 }

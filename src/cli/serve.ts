@@ -14,7 +14,14 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
   return new Command('serve')
     .description('run the runner: HTTP intake on :8080, /healthz, /ready, /metrics')
     .option('--config <file>', 'YAML configuration (see docs/configuration.md); environment overrides apply on top')
-    .addHelpText('after', examples('kubiya-runner serve --config /etc/kubiya/runner.yaml', 'RUNNER_TOKEN=... KUBIYA_LOG_LEVEL=debug kubiya-runner serve --config runner.yaml') + '\nserve: 0 stopped cleanly after SIGTERM, 1 stopped with work unfinished after the grace period, 2 bad configuration or startup failure (nothing was started).')
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner serve --config /etc/kubiya/runner.yaml',
+        'RUNNER_TOKEN=... KUBIYA_LOG_LEVEL=debug kubiya-runner serve --config runner.yaml',
+      ) +
+        '\nserve: 0 stopped cleanly after SIGTERM, 1 stopped with work unfinished after the grace period, 2 bad configuration or startup failure (nothing was started).',
+    )
     .action(async (opts: { config?: string }) => {
       let text: string | undefined;
       if (opts.config !== undefined) {
@@ -36,7 +43,12 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
       const metrics = createMetrics(config.value.runner.name);
       let server;
       try {
-        server = await startServer({ config: config.value, log, metrics, identity: env.HOSTNAME ?? `${hostname()}-${process.pid}` });
+        server = await startServer({
+          config: config.value,
+          log,
+          metrics,
+          identity: env.HOSTNAME ?? `${hostname()}-${process.pid}`,
+        });
       } catch (e) {
         // Nothing was started (startServer undid what it had opened). Exit now: a stray timer or
         // socket must not keep a runner that cannot serve alive.

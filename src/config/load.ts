@@ -49,17 +49,26 @@ function deepFreeze<T>(value: T): T {
  * scalars, so "10" is a number), validates the whole against the strict schema and freezes it.
  * Every problem is reported with its path; nothing is partially applied.
  */
-export function loadConfig(yamlText: string | undefined, env: Readonly<Record<string, string | undefined>>): Result<Config> {
+export function loadConfig(
+  yamlText: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Result<Config> {
   let doc: unknown = {};
   if (yamlText !== undefined) {
     try {
       doc = parse(yamlText, { maxAliasCount: 0, uniqueKeys: true }) ?? {};
     } catch (e) {
-      return fail('CONFIG_INVALID', `config file is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : ''}`, { issues: [{ path: '', message: 'not valid YAML' }] });
+      return fail(
+        'CONFIG_INVALID',
+        `config file is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : ''}`,
+        { issues: [{ path: '', message: 'not valid YAML' }] },
+      );
     }
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    return fail('CONFIG_INVALID', 'config file must be a YAML mapping', { issues: [{ path: '', message: 'must be a mapping' }] });
+    return fail('CONFIG_INVALID', 'config file must be a YAML mapping', {
+      issues: [{ path: '', message: 'must be a mapping' }],
+    });
   }
   const merged = structuredClone(doc) as Record<string, unknown>;
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
@@ -70,8 +79,15 @@ export function loadConfig(yamlText: string | undefined, env: Readonly<Record<st
   }
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    return fail('CONFIG_INVALID', `configuration is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`, { issues });
+    const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({
+      path: i.path.map(String).join('.'),
+      message: i.message,
+    }));
+    return fail(
+      'CONFIG_INVALID',
+      `configuration is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`,
+      { issues },
+    );
   }
   return ok(deepFreeze(parsed.data));
 }

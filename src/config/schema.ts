@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
 import { durationField, isZeroQuantity, POSITIVE_DURATION, quantityField, STEP_TIMEOUT_BOUNDS } from './units.ts';
 
-const dnsLabel = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
+const dnsLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
 const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
 const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zero: a zero request or limit means none');
 const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
@@ -19,109 +23,169 @@ export const configSchema = z.strictObject({
     tokenFile: z.string().min(1).optional(),
     /** The runner pod's own resources: used by the Helm chart, accepted here so one file serves both. */
     resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
-    workflow: z.strictObject({
-      namespace: dnsLabel.default('kubiya-workflows'),
-      serviceAccount: dnsLabel.default('kubiya-workflow'),
-      defaultTimeout: durationField(STEP_TIMEOUT_BOUNDS).default(1800),
-      maxConcurrent: z.int().min(1).max(10_000).default(10),
-      /** How long ImagePullBackOff, ErrImagePull, CreateContainerConfigError... are tolerated before the step fails. */
-      failFastGrace: durationField().default(60),
-      /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
-      ttlAfterFinished: durationField().default(3600),
-      /**
-       * Requests and limits given to every container of a step (main, init, sidecar) for each
-       * resource its spec leaves out or sets to zero. `{}` gives none: policy then decides.
-       */
-      defaultResources: z.strictObject({ requests: defaultList.optional(), limits: defaultList.optional() })
-        .default({ requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } }),
-    }).prefault({}),
-    security: z.strictObject({
-      podSecurityStandard: z.literal('restricted', { error: 'only "restricted" is supported: this runner hardens every pod to it' }).default('restricted'),
-      allowPrivileged: z.literal(false, { error: 'privileged pods are never created; allowPrivileged must be false' }).default(false),
-      runAsNonRoot: z.literal(true, { error: 'pods always run as non-root; runAsNonRoot must be true' }).default(true),
-      runAsUser: z.int().min(1).max(2 ** 31 - 1).default(65532),
-      readOnlyRootFilesystem: z.boolean().default(false),
-      allowNetBindService: z.boolean().default(false),
-    }).prefault({}),
-    network: z.strictObject({
-      dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
-      enableServiceLinks: z.literal(false, { error: 'service links are always disabled; enableServiceLinks must be false' }).default(false),
-    }).prefault({}),
-    storage: z.strictObject({
-      workspaceSize: quantityField.default('10Gi'),
-      storageClass: z.string().min(1).max(253).optional(),
-    }).prefault({}),
+    workflow: z
+      .strictObject({
+        namespace: dnsLabel.default('kubiya-workflows'),
+        serviceAccount: dnsLabel.default('kubiya-workflow'),
+        defaultTimeout: durationField(STEP_TIMEOUT_BOUNDS).default(1800),
+        maxConcurrent: z.int().min(1).max(10_000).default(10),
+        /** How long ImagePullBackOff, ErrImagePull, CreateContainerConfigError... are tolerated before the step fails. */
+        failFastGrace: durationField().default(60),
+        /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
+        ttlAfterFinished: durationField().default(3600),
+        /**
+         * Requests and limits given to every container of a step (main, init, sidecar) for each
+         * resource its spec leaves out or sets to zero. `{}` gives none: policy then decides.
+         */
+        defaultResources: z
+          .strictObject({ requests: defaultList.optional(), limits: defaultList.optional() })
+          .default({ requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } }),
+      })
+      .prefault({}),
+    security: z
+      .strictObject({
+        podSecurityStandard: z
+          .literal('restricted', { error: 'only "restricted" is supported: this runner hardens every pod to it' })
+          .default('restricted'),
+        allowPrivileged: z
+          .literal(false, { error: 'privileged pods are never created; allowPrivileged must be false' })
+          .default(false),
+        runAsNonRoot: z
+          .literal(true, { error: 'pods always run as non-root; runAsNonRoot must be true' })
+          .default(true),
+        runAsUser: z
+          .int()
+          .min(1)
+          .max(2 ** 31 - 1)
+          .default(65532),
+        readOnlyRootFilesystem: z.boolean().default(false),
+        allowNetBindService: z.boolean().default(false),
+      })
+      .prefault({}),
+    network: z
+      .strictObject({
+        dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
+        enableServiceLinks: z
+          .literal(false, { error: 'service links are always disabled; enableServiceLinks must be false' })
+          .default(false),
+      })
+      .prefault({}),
+    storage: z
+      .strictObject({
+        workspaceSize: quantityField.default('10Gi'),
+        storageClass: z.string().min(1).max(253).optional(),
+      })
+      .prefault({}),
   }),
-  controlPlane: z.strictObject({
-    url: z.url({ protocol: /^https?$/ }).optional(),
-    issuer: z.string().min(1),
-    jwksFile: z.string().min(1).optional(),
-    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
-    /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
-    jwksRefresh: durationField(POSITIVE_DURATION).default(300),
-    /** How long the last good JWKS stays in use while the URL fails; then no token verifies. */
-    jwksStaleIfError: durationField().default(3600),
-    algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256'])).min(1).default(['EdDSA', 'ES256']),
-    maxTokenAge: durationField(POSITIVE_DURATION).default(600),
-    clockTolerance: durationField().default(30),
-    maxTokenBytes: z.int().min(1024).max(1024 * 1024).default(64 * 1024),
-  }).refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, { message: 'one of jwksFile or jwksUrl is required', path: ['jwksFile'] }),
+  controlPlane: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/ }).optional(),
+      issuer: z.string().min(1),
+      jwksFile: z.string().min(1).optional(),
+      jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
+      jwksRefresh: durationField(POSITIVE_DURATION).default(300),
+      /** How long the last good JWKS stays in use while the URL fails; then no token verifies. */
+      jwksStaleIfError: durationField().default(3600),
+      algorithms: z
+        .array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256']))
+        .min(1)
+        .default(['EdDSA', 'ES256']),
+      maxTokenAge: durationField(POSITIVE_DURATION).default(600),
+      clockTolerance: durationField().default(30),
+      maxTokenBytes: z
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(64 * 1024),
+    })
+    .refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, {
+      message: 'one of jwksFile or jwksUrl is required',
+      path: ['jwksFile'],
+    }),
   policy: z.strictObject({
     bundle: z.string().min(1),
     /** A data.json whose kubiya.settings replace the bundle's (the Helm chart renders it from values). */
     data: z.string().min(1).optional(),
   }),
-  egress: z.strictObject({
-    /** networkpolicy: ipBlock rules; cilium: CiliumNetworkPolicy toFQDNs for hostnames (issue #5). */
-    mode: z.enum(['networkpolicy', 'cilium']).default('networkpolicy'),
-    /** The namespace of the cluster DNS pods (k8s-app=kube-dns): the only DNS peer a step's policy allows. */
-    dnsNamespace: dnsLabel.default('kube-system'),
-  }).prefault({}),
+  egress: z
+    .strictObject({
+      /** networkpolicy: ipBlock rules; cilium: CiliumNetworkPolicy toFQDNs for hostnames (issue #5). */
+      mode: z.enum(['networkpolicy', 'cilium']).default('networkpolicy'),
+      /** The namespace of the cluster DNS pods (k8s-app=kube-dns): the only DNS peer a step's policy allows. */
+      dnsNamespace: dnsLabel.default('kube-system'),
+    })
+    .prefault({}),
   audit: z.strictObject({
     dir: z.string().min(1),
     /** Start a new segment file past this many bytes. */
-    segmentBytes: z.int().min(64 * 1024).default(64 * 1024 * 1024),
-    checkpoint: z.strictObject({
-      /** PEM (PKCS#8) Ed25519 private key, mounted from a Secret. No key: no checkpoints (logged). */
-      signingKeyFile: z.string().min(1).optional(),
-      every: z.int().min(1).max(1_000_000).default(1000),
-      interval: durationField(POSITIVE_DURATION).default(10),
-    }).prefault({}),
+    segmentBytes: z
+      .int()
+      .min(64 * 1024)
+      .default(64 * 1024 * 1024),
+    checkpoint: z
+      .strictObject({
+        /** PEM (PKCS#8) Ed25519 private key, mounted from a Secret. No key: no checkpoints (logged). */
+        signingKeyFile: z.string().min(1).optional(),
+        every: z.int().min(1).max(1_000_000).default(1000),
+        interval: durationField(POSITIVE_DURATION).default(10),
+      })
+      .prefault({}),
     /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
-    ship: z.strictObject({
-      url: z.url({ protocol: /^https?$/ }).optional(),
-      batch: z.int().min(1).max(10_000).default(500),
-      interval: durationField(POSITIVE_DURATION).default(5),
-    }).prefault({}),
+    ship: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }).optional(),
+        batch: z.int().min(1).max(10_000).default(500),
+        interval: durationField(POSITIVE_DURATION).default(5),
+      })
+      .prefault({}),
   }),
-  server: z.strictObject({
-    host: z.string().min(1).default('0.0.0.0'),
-    port: z.int().min(0).max(65535).default(8080),
-    requestTimeout: durationField(POSITIVE_DURATION).default(10),
-    shutdownGrace: durationField().default(25),
-  }).prefault({}),
-  kubernetes: z.strictObject({
-    /** Path of a kubeconfig; in-cluster service account when omitted. */
-    kubeconfig: z.string().min(1).optional(),
-    /** The runner's own namespace (its Lease lives there). */
-    namespace: dnsLabel.default('kubiya'),
-    leaseName: dnsLabel.optional(),
-    leaseDuration: durationField(POSITIVE_DURATION).default(15),
-    /** How API connections are bounded and watches kept honest (docs/operations.md, "Stall detection"). */
-    api: z.strictObject({
-      /** Bound on the wait for each response's headers, and on each silence within its body. */
-      requestTimeout: durationField(POSITIVE_DURATION).default(15).refine((s) => s >= 1, 'must be at least 1s'),
-      /** The server ends each watch after this long (with a bookmark just before); it is then resumed. */
-      watchTimeout: durationField(POSITIVE_DURATION).default(30).refine((s) => s >= 1, 'must be at least 1s'),
-      /** A watch that delivers nothing (no event, no bookmark) this long is stalled: restarted on a new connection. */
-      watchIdle: durationField(POSITIVE_DURATION).default(45),
-      /** Every informer lists again (a full relist) at least this often. */
-      relist: durationField(POSITIVE_DURATION).default(300).refine((s) => s >= 1, 'must be at least 1s'),
-    }).refine((a) => a.watchIdle > a.watchTimeout, { message: 'must be longer than watchTimeout (a healthy quiet watch is silent until the server ends it)', path: ['watchIdle'] }).prefault({}),
-  }).prefault({}),
-  log: z.strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-  }).prefault({}),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: z.int().min(0).max(65535).default(8080),
+      requestTimeout: durationField(POSITIVE_DURATION).default(10),
+      shutdownGrace: durationField().default(25),
+    })
+    .prefault({}),
+  kubernetes: z
+    .strictObject({
+      /** Path of a kubeconfig; in-cluster service account when omitted. */
+      kubeconfig: z.string().min(1).optional(),
+      /** The runner's own namespace (its Lease lives there). */
+      namespace: dnsLabel.default('kubiya'),
+      leaseName: dnsLabel.optional(),
+      leaseDuration: durationField(POSITIVE_DURATION).default(15),
+      /** How API connections are bounded and watches kept honest (docs/operations.md, "Stall detection"). */
+      api: z
+        .strictObject({
+          /** Bound on the wait for each response's headers, and on each silence within its body. */
+          requestTimeout: durationField(POSITIVE_DURATION)
+            .default(15)
+            .refine((s) => s >= 1, 'must be at least 1s'),
+          /** The server ends each watch after this long (with a bookmark just before); it is then resumed. */
+          watchTimeout: durationField(POSITIVE_DURATION)
+            .default(30)
+            .refine((s) => s >= 1, 'must be at least 1s'),
+          /** A watch that delivers nothing (no event, no bookmark) this long is stalled: restarted on a new connection. */
+          watchIdle: durationField(POSITIVE_DURATION).default(45),
+          /** Every informer lists again (a full relist) at least this often. */
+          relist: durationField(POSITIVE_DURATION)
+            .default(300)
+            .refine((s) => s >= 1, 'must be at least 1s'),
+        })
+        .refine((a) => a.watchIdle > a.watchTimeout, {
+          message: 'must be longer than watchTimeout (a healthy quiet watch is silent until the server ends it)',
+          path: ['watchIdle'],
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

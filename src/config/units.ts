@@ -33,7 +33,8 @@ export const ANY_DURATION: DurationBounds = Object.freeze({ min: 0, max: MAX_DUR
 const DURATION = /^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$/;
 const MAX_DURATION_TEXT = 32;
 
-export type DurationParse = { readonly ok: true; readonly seconds: number } | { readonly ok: false; readonly message: string };
+export type DurationParse =
+  { readonly ok: true; readonly seconds: number } | { readonly ok: false; readonly message: string };
 
 /**
  * A duration (`"30m"`, `"1h30m"`, `"45s"`, or a number of seconds) → whole seconds, checked against
@@ -46,7 +47,12 @@ export function parseDuration(value: unknown, bounds: DurationBounds): DurationP
     seconds = value;
   } else if (typeof value === 'string') {
     const match = value.length <= MAX_DURATION_TEXT ? DURATION.exec(value) : null;
-    if (match === null || value.length === 0) return { ok: false, message: 'must be a duration such as 30s, 5m or 1h30m (whole numbers, lower-case h/m/s, in that order) or a number of seconds' };
+    if (match === null || value.length === 0)
+      return {
+        ok: false,
+        message:
+          'must be a duration such as 30s, 5m or 1h30m (whole numbers, lower-case h/m/s, in that order) or a number of seconds',
+      };
     const [, h = '0', m = '0', s = '0'] = match;
     seconds = Number(h) * 3600 + Number(m) * 60 + Number(s);
   } else {
@@ -79,8 +85,20 @@ export function durationText(bounds: DurationBounds) {
 
 const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/;
 const SUFFIX: Readonly<Record<string, number>> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /**

@@ -15,17 +15,29 @@ const IDENTITY_PREFIX = 'kubiya.ai/';
  * An object wanted without an owner uid is never adopted. Anything else is STEP_OBJECT_CONFLICT:
  * the step fails, and the caller creates nothing more for it.
  */
-export function adoptable(kind: string, existing: V1ObjectMeta | undefined, wanted: V1ObjectMeta | undefined): Result<void> {
+export function adoptable(
+  kind: string,
+  existing: V1ObjectMeta | undefined,
+  wanted: V1ObjectMeta | undefined,
+): Result<void> {
   const name = wanted?.name ?? '';
   const uid = ownerUid(wanted);
   const theirs = ownerOf(existing);
   if (uid === undefined || theirs?.uid !== uid) {
-    return fail('STEP_OBJECT_CONFLICT', `${kind} ${name} already exists and is not this run's (owned by ${theirs === undefined ? 'no WorkflowRun' : `WorkflowRun ${theirs.name}`}): nothing was created for the step`);
+    return fail(
+      'STEP_OBJECT_CONFLICT',
+      `${kind} ${name} already exists and is not this run's (owned by ${theirs === undefined ? 'no WorkflowRun' : `WorkflowRun ${theirs.name}`}): nothing was created for the step`,
+    );
   }
   const labels = existing?.labels ?? {};
-  const differs = Object.entries(wanted?.labels ?? {}).filter(([k, v]) => k.startsWith(IDENTITY_PREFIX) && labels[k] !== v).map(([k]) => k);
+  const differs = Object.entries(wanted?.labels ?? {})
+    .filter(([k, v]) => k.startsWith(IDENTITY_PREFIX) && labels[k] !== v)
+    .map(([k]) => k);
   if (differs.length > 0) {
-    return fail('STEP_OBJECT_CONFLICT', `${kind} ${name} already exists, owned by this run but for something else (${differs.sort().join(', ')} differ): nothing was created for the step`);
+    return fail(
+      'STEP_OBJECT_CONFLICT',
+      `${kind} ${name} already exists, owned by this run but for something else (${differs.sort().join(', ')} differ): nothing was created for the step`,
+    );
   }
   return ok(undefined);
 }

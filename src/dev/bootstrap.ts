@@ -1,4 +1,14 @@
-import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, StorageV1Api, type V1CustomResourceDefinition, type V1Namespace, type V1NetworkPolicy } from '@kubernetes/client-node';
+import {
+  ApiException,
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  StorageV1Api,
+  type V1CustomResourceDefinition,
+  type V1Namespace,
+  type V1NetworkPolicy,
+} from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The storage class of the local control plane's pre-provisioned volumes. */
@@ -19,7 +29,12 @@ export const DEFAULT_DENY_EGRESS = 'kubiya-runner-default-deny-egress';
  * allows some; each step's own policy is the only thing that allows DNS and its destinations.
  */
 export function defaultDenyEgress(namespace: string): V1NetworkPolicy {
-  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: DEFAULT_DENY_EGRESS, namespace }, spec: { podSelector: {}, policyTypes: ['Egress'] } };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: DEFAULT_DENY_EGRESS, namespace },
+    spec: { podSelector: {}, policyTypes: ['Egress'] },
+  };
 }
 
 async function ignoreExists<T>(p: Promise<T>): Promise<void> {
@@ -36,7 +51,10 @@ async function ignoreExists<T>(p: Promise<T>): Promise<void> {
  * chart's default-deny egress NetworkPolicy (so tests exercise it), the workflow service account,
  * and fake kwok nodes; waits until a node is Ready.
  */
-export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespace: string; runnerNamespace: string; nodes: number }): Promise<void> {
+export async function bootstrapCluster(
+  kubeconfig: string,
+  o: { workflowsNamespace: string; runnerNamespace: string; nodes: number },
+): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
@@ -45,36 +63,71 @@ export async function bootstrapCluster(kubeconfig: string, o: { workflowsNamespa
     { metadata: { name: o.workflowsNamespace, labels: { name: o.workflowsNamespace, ...RESTRICTED_LABELS } } },
   ];
   for (const body of namespaces) await ignoreExists(core.createNamespace({ body }));
-  await ignoreExists(kc.makeApiClient(NetworkingV1Api).createNamespacedNetworkPolicy({ namespace: o.workflowsNamespace, body: defaultDenyEgress(o.workflowsNamespace) }));
-  await ignoreExists(core.createNamespacedServiceAccount({ namespace: o.workflowsNamespace, body: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false } }));
+  await ignoreExists(
+    kc.makeApiClient(NetworkingV1Api).createNamespacedNetworkPolicy({
+      namespace: o.workflowsNamespace,
+      body: defaultDenyEgress(o.workflowsNamespace),
+    }),
+  );
+  await ignoreExists(
+    core.createNamespacedServiceAccount({
+      namespace: o.workflowsNamespace,
+      body: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false },
+    }),
+  );
   for (let i = 0; i < o.nodes; i++) {
     const name = `kwok-node-${i}`;
-    await ignoreExists(core.createNode({
-      body: {
-        metadata: {
-          name,
-          labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+    await ignoreExists(
+      core.createNode({
+        body: {
+          metadata: {
+            name,
+            labels: {
+              type: 'kwok',
+              'kubernetes.io/hostname': name,
+              'kubernetes.io/os': 'linux',
+              'kubernetes.io/arch': 'amd64',
+            },
+            annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          },
         },
-      },
-    }));
+      }),
+    );
   }
   // Pre-provisioned volumes for workflow PVCs (kwok has no storage driver): a storage class with no
   // provisioner, and PVs the controller-manager's binder hands to claims of that class.
   const storage = kc.makeApiClient(StorageV1Api);
-  await ignoreExists(storage.createStorageClass({ body: { metadata: { name: LOCAL_STORAGE_CLASS }, provisioner: 'kubernetes.io/no-provisioner', volumeBindingMode: 'Immediate' } }));
-  for (let i = 0; i < 32; i++) {
-    await ignoreExists(core.createPersistentVolume({
+  await ignoreExists(
+    storage.createStorageClass({
       body: {
-        metadata: { name: `kubiya-local-pv-${i}` },
-        spec: { storageClassName: LOCAL_STORAGE_CLASS, capacity: { storage: '50Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Delete', hostPath: { path: `/tmp/kubiya-local-pv-${i}` } },
+        metadata: { name: LOCAL_STORAGE_CLASS },
+        provisioner: 'kubernetes.io/no-provisioner',
+        volumeBindingMode: 'Immediate',
       },
-    }));
+    }),
+  );
+  for (let i = 0; i < 32; i++) {
+    await ignoreExists(
+      core.createPersistentVolume({
+        body: {
+          metadata: { name: `kubiya-local-pv-${i}` },
+          spec: {
+            storageClassName: LOCAL_STORAGE_CLASS,
+            capacity: { storage: '50Gi' },
+            accessModes: ['ReadWriteOnce'],
+            persistentVolumeReclaimPolicy: 'Delete',
+            hostPath: { path: `/tmp/kubiya-local-pv-${i}` },
+          },
+        },
+      }),
+    );
   }
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const nodes = await core.listNode({ labelSelector: 'type=kwok' });
-    const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = nodes.items.filter((n) =>
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
     if (ready.length === o.nodes) return;
     await sleep(100);
   }

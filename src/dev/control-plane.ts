@@ -45,7 +45,12 @@ function json(res: ServerResponse, status: number, value: unknown): void {
  * hands them out by long-poll, and records the runner's registration, heartbeats and step events.
  * Runners authenticate with `Authorization: Bearer <runner token>`.
  */
-export async function startControlPlane(o: { token: string; port?: number; host?: string; pollMs?: number }): Promise<ReferenceControlPlane> {
+export async function startControlPlane(o: {
+  token: string;
+  port?: number;
+  host?: string;
+  pollMs?: number;
+}): Promise<ReferenceControlPlane> {
   const keys: SigningKey[] = [await newSigningKey()];
   const queues = new Map<string, string[]>();
   const cancels = new Map<string, string[]>();
@@ -62,7 +67,8 @@ export async function startControlPlane(o: { token: string; port?: number; host?
       const url = new URL(req.url ?? '/', 'http://cp');
       if (state.fault === 'down') return void req.socket.destroy();
       if (url.pathname === '/.well-known/jwks.json') return json(res, 200, jwks(keys));
-      if (req.headers.authorization !== `Bearer ${o.token}`) return json(res, 401, { code: 'UNAUTHORIZED', message: 'runner token required' });
+      if (req.headers.authorization !== `Bearer ${o.token}`)
+        return json(res, 401, { code: 'UNAUTHORIZED', message: 'runner token required' });
       if (state.fault === 'error') return json(res, 503, { code: 'UNAVAILABLE' });
       if (state.fault === 'garbage') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -100,7 +106,9 @@ export async function startControlPlane(o: { token: string; port?: number; host?
         }
         const batch = (queues.get(runner) ?? []).splice(0, 10);
         const cancellations = (cancels.get(runner) ?? []).splice(0, 10);
-        return batch.length === 0 && cancellations.length === 0 ? res.writeHead(204).end() : json(res, 200, { assignments: batch, ...(cancellations.length > 0 ? { cancellations } : {}) });
+        return batch.length === 0 && cancellations.length === 0
+          ? res.writeHead(204).end()
+          : json(res, 200, { assignments: batch, ...(cancellations.length > 0 ? { cancellations } : {}) });
       }
       if (op === 'events' && req.method === 'POST') {
         if (state.fault === 'events') return json(res, 503, { code: 'UNAVAILABLE' });
@@ -141,7 +149,11 @@ export async function startControlPlane(o: { token: string; port?: number; host?
       return token;
     },
     cancel: async (runner, assignmentJti) => {
-      const token = await signCancellation(keys.at(-1) as SigningKey, { issuer: url, audience: runner, run: assignmentJti });
+      const token = await signCancellation(keys.at(-1) as SigningKey, {
+        issuer: url,
+        audience: runner,
+        run: assignmentJti,
+      });
       cancels.set(runner, [...(cancels.get(runner) ?? []), token]);
       wake(runner);
       return token;
@@ -151,10 +163,11 @@ export async function startControlPlane(o: { token: string; port?: number; host?
       keys.push(key);
       return key.kid;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   return cp;
 }

@@ -21,14 +21,33 @@ export interface DemoResult {
 type Say = (line: string) => void;
 type Paint = (colour: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string) => string;
 
-const STATUS_COLOUR = { succeeded: 'green', denied: 'yellow', rejected: 'yellow', failed: 'red', error: 'red', skipped: 'dim' } as const;
+const STATUS_COLOUR = {
+  succeeded: 'green',
+  denied: 'yellow',
+  rejected: 'yellow',
+  failed: 'red',
+  error: 'red',
+  skipped: 'dim',
+} as const;
 
 /**
  * The main job: the local control plane, a runner wired to it, and a few signed assignments —
  * allowed, denied by policy, forged, failing — each reported with its audit trail.
  */
-export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = join(REPO_ROOT, '.kubiya', 'demo')): Promise<DemoResult> {
-  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa', 'helm']);
+export async function runDemo(
+  say: Say,
+  paint: Paint = (_c, t) => t,
+  workDir = join(REPO_ROOT, '.kubiya', 'demo'),
+): Promise<DemoResult> {
+  const tools = resolveTools([
+    'etcd',
+    'kube-apiserver',
+    'kube-scheduler',
+    'kube-controller-manager',
+    'kwok',
+    'opa',
+    'helm',
+  ]);
   if (!tools.ok) throw new Error(tools.error.message);
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
@@ -49,7 +68,10 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
   await writeFile(publicKeyFile, signing.publicKey.export({ type: 'spki', format: 'pem' }));
   const runner = await startRunner({
     config: defaultPipelineConfig('demo-runner', issuer, cluster.workflowsNamespace),
-    kubeconfig: cluster.kubeconfig, bundle: bundle.file, jwks: jwks([key]), auditDir,
+    kubeconfig: cluster.kubeconfig,
+    bundle: bundle.file,
+    jwks: jwks([key]),
+    auditDir,
     checkpointKey: { key: signing.privateKey, kid: keyId(signing.publicKey) },
   });
   let closed = false;
@@ -59,21 +81,42 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
     const build = await readWorkflowFile(ex('node-build.yaml'));
     const [buildStep] = build.steps as Record<string, unknown>[];
     const failing = { ...build, id: 'build-fails', steps: [{ ...buildStep, env: { KWOK_EXIT_CODE: '3' } }] };
-    const sign = (wf: { id: string } & Record<string, unknown>, k = key) => signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
+    const sign = (wf: { id: string } & Record<string, unknown>, k = key) =>
+      signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
     const cases = [
       { title: 'python analyze (examples/python-analyze.yaml)', expected: 'succeeded', token: await sign(analyze) },
-      { title: 'trivy scan as the seed writes it, :latest (examples/denied/trivy-latest.yaml)', expected: 'denied', token: await sign(await readWorkflowFile(ex('denied/trivy-latest.yaml'))) },
-      { title: 'python analyze signed by an unknown key', expected: 'rejected', token: await sign({ ...analyze, id: 'forged' }, stranger) },
-      { title: 'node build whose container exits 3 (simulated by kwok)', expected: 'failed', token: await sign(failing) },
+      {
+        title: 'trivy scan as the seed writes it, :latest (examples/denied/trivy-latest.yaml)',
+        expected: 'denied',
+        token: await sign(await readWorkflowFile(ex('denied/trivy-latest.yaml'))),
+      },
+      {
+        title: 'python analyze signed by an unknown key',
+        expected: 'rejected',
+        token: await sign({ ...analyze, id: 'forged' }, stranger),
+      },
+      {
+        title: 'node build whose container exits 3 (simulated by kwok)',
+        expected: 'failed',
+        token: await sign(failing),
+      },
     ];
     const results = [];
     for (const c of cases) {
       say(`\n${paint('bold', `▶ ${c.title}`)}`);
-      const report = await runAssignment({ body: c.token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
-      const status = !report.accepted ? 'rejected' : (report.steps.find((s) => s.status !== 'succeeded')?.status ?? 'succeeded');
+      const report = await runAssignment(
+        { body: c.token, contentType: 'application/jwt' },
+        runner.deps,
+        runner.reconciler,
+      );
+      const status = !report.accepted
+        ? 'rejected'
+        : (report.steps.find((s) => s.status !== 'succeeded')?.status ?? 'succeeded');
       if (!report.accepted) say(`  ${paint('yellow', 'rejected')}: ${report.code ?? ''} — ${report.message}`);
       for (const s of report.steps) {
-        say(`  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`);
+        say(
+          `  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`,
+        );
         if (s.status !== 'succeeded') say(`    ${s.message}`);
       }
       say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
@@ -84,10 +127,16 @@ export async function runDemo(say: Say, paint: Paint = (_c, t) => t, workDir = j
     const records = await readAuditLog(auditDir);
     say(`\naudit log ${auditDir} (${records.length} records):`);
     for (const r of records) {
-      say(`  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`);
+      say(
+        `  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`,
+      );
     }
     const report = await verifyAuditDir(auditDir, signing.publicKey);
-    say(report.ok ? `audit verify: chain intact (${report.records} records), ${report.checkpoints.verified} signed checkpoint(s) verified` : `audit verify: BROKEN at seq ${report.firstBad?.seq ?? '?'}: ${report.firstBad?.reason ?? ''}`);
+    say(
+      report.ok
+        ? `audit verify: chain intact (${report.records} records), ${report.checkpoints.verified} signed checkpoint(s) verified`
+        : `audit verify: BROKEN at seq ${report.firstBad?.seq ?? '?'}: ${report.firstBad?.reason ?? ''}`,
+    );
     say(`  check it yourself: npx kubiya-runner audit verify ${auditDir} --public-key ${publicKeyFile}`);
     const ok = report.ok && results.every((r) => r.status === r.expected);
     return { ok, cases: results, auditDir };

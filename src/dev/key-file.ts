@@ -24,7 +24,12 @@ export async function loadOrCreateKey(file: string): Promise<{ key: SigningKey; 
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const key = await newSigningKey();
-  const stored: KeyFile = { kid: key.kid, alg: key.alg, privateJwk: { ...(await exportJWK(key.privateKey)), kid: key.kid, alg: key.alg }, publicJwk: key.publicJwk };
+  const stored: KeyFile = {
+    kid: key.kid,
+    alg: key.alg,
+    privateJwk: { ...(await exportJWK(key.privateKey)), kid: key.kid, alg: key.alg },
+    publicJwk: key.publicJwk,
+  };
   await writeFile(file, JSON.stringify(stored, null, 2), { mode: 0o600, flag: 'wx' });
   await writeFile(jwksFile, JSON.stringify(jwks([key]), null, 2));
   return { key, created: true, jwksFile };

@@ -12,7 +12,11 @@ export const KUBE_VERSION = '1.37.2';
 
 /** `helm template` of the chart (release "kubiya-runner"), with extra --set/--values arguments. */
 export async function renderChart(helm: string, args: readonly string[] = [], namespace = 'kubiya'): Promise<string> {
-  const { stdout } = await run(helm, ['template', 'kubiya-runner', CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...args], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(
+    helm,
+    ['template', 'kubiya-runner', CHART, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...args],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
   return stdout;
 }
 

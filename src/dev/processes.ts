@@ -18,7 +18,9 @@ export function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -27,7 +29,13 @@ export function freePort(): Promise<number> {
  * Starts a tool with stdout/stderr in a log file. Detached children get their own process group so
  * `dev cluster down` can stop them from another process; attached ones die with the test run.
  */
-export function startProcess(name: string, bin: string, args: readonly string[], log: string, detached: boolean): Started {
+export function startProcess(
+  name: string,
+  bin: string,
+  args: readonly string[],
+  log: string,
+  detached: boolean,
+): Started {
   const fd = openSync(log, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached });
   closeSync(fd);
@@ -37,12 +45,20 @@ export function startProcess(name: string, bin: string, args: readonly string[],
 }
 
 /** Polls `probe` until it returns true, the process exits, or the timeout passes. */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number, proc?: Started): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  proc?: Started,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | null = null;
   proc?.child.once('exit', (code) => (exited = code ?? -1));
   while (Date.now() < deadline) {
-    if (exited !== null) throw new Error(`${what}: process exited with code ${String(exited)}; last lines of its log:\n${tail(proc?.log)}`);
+    if (exited !== null)
+      throw new Error(
+        `${what}: process exited with code ${String(exited)}; last lines of its log:\n${tail(proc?.log)}`,
+      );
     try {
       if (await probe()) return;
     } catch {

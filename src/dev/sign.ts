@@ -10,8 +10,14 @@ export interface SigningKey {
 }
 
 /** A fresh signing key, as the reference control plane holds one. */
-export async function newSigningKey(alg: 'EdDSA' | 'ES256' = 'EdDSA', kid = `cp-${randomUUID().slice(0, 8)}`): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+export async function newSigningKey(
+  alg: 'EdDSA' | 'ES256' = 'EdDSA',
+  kid = `cp-${randomUUID().slice(0, 8)}`,
+): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   return { kid, alg, privateKey, publicJwk };
 }
@@ -45,7 +51,16 @@ export async function signAssignment(key: SigningKey, c: AssignmentClaimsInput):
 }
 
 /** Signs a cancellation of the run of the assignment whose jti is `run` (typ kubiya-cancel+jwt). */
-export async function signCancellation(key: SigningKey, c: { readonly issuer: string; readonly audience: string; readonly run: string; readonly now?: Date; readonly ttlSeconds?: number }): Promise<string> {
+export async function signCancellation(
+  key: SigningKey,
+  c: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly run: string;
+    readonly now?: Date;
+    readonly ttlSeconds?: number;
+  },
+): Promise<string> {
   const now = Math.floor((c.now ?? new Date()).getTime() / 1000);
   return new SignJWT({ cancel: c.run })
     .setProtectedHeader({ alg: key.alg, typ: CANCELLATION_TYP, kid: key.kid })

@@ -43,11 +43,20 @@ const DNS_POD_LABELS = Object.freeze({ 'k8s-app': 'kube-dns' });
  * with this label in that namespace"; an empty namespaceSelector would mean any namespace, where
  * anyone who can label a pod `k8s-app=kube-dns` would receive the step's port-53 traffic.
  */
-export function dnsPeer(dnsNamespace: string): { namespaceSelector: { matchLabels: Record<string, string> }; podSelector: { matchLabels: Record<string, string> } } {
-  return { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dnsNamespace } }, podSelector: { matchLabels: { ...DNS_POD_LABELS } } };
+export function dnsPeer(dnsNamespace: string): {
+  namespaceSelector: { matchLabels: Record<string, string> };
+  podSelector: { matchLabels: Record<string, string> };
+} {
+  return {
+    namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: dnsNamespace } },
+    podSelector: { matchLabels: { ...DNS_POD_LABELS } },
+  };
 }
 
-const DNS_PORTS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
+const DNS_PORTS = [
+  { protocol: 'UDP', port: 53 },
+  { protocol: 'TCP', port: 53 },
+];
 
 /**
  * The step's egress, default deny: DNS to kube-dns in the DNS namespace, and only the destinations its decision
@@ -56,11 +65,22 @@ const DNS_PORTS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]
  * with egress it was promised and cannot have); in `cilium` mode hosts become `toFQDNs` rules.
  */
 export function egressObject(destinations: readonly Destination[], o: EgressContext): Result<EgressObject> {
-  const metadata = { name: o.name, namespace: o.namespace, labels: { ...o.labels }, ...(o.owner !== undefined ? { ownerReferences: [o.owner] } : {}) };
-  if (o.mode === 'cilium') return ok({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata, spec: ciliumSpec(destinations, o) });
-  const unpinned = destinations.filter((d) => d.cidr === undefined && (d.cidrs ?? []).length === 0).map((d) => d.host ?? '?');
+  const metadata = {
+    name: o.name,
+    namespace: o.namespace,
+    labels: { ...o.labels },
+    ...(o.owner !== undefined ? { ownerReferences: [o.owner] } : {}),
+  };
+  if (o.mode === 'cilium')
+    return ok({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata, spec: ciliumSpec(destinations, o) });
+  const unpinned = destinations
+    .filter((d) => d.cidr === undefined && (d.cidrs ?? []).length === 0)
+    .map((d) => d.host ?? '?');
   if (unpinned.length > 0) {
-    return fail('EGRESS_HOST_UNPINNED', `egress to ${unpinned.join(', ')} cannot be expressed as a NetworkPolicy: pin CIDRs for it in policy data (egress.allowed[].cidrs) or set egress.mode to cilium`);
+    return fail(
+      'EGRESS_HOST_UNPINNED',
+      `egress to ${unpinned.join(', ')} cannot be expressed as a NetworkPolicy: pin CIDRs for it in policy data (egress.allowed[].cidrs) or set egress.mode to cilium`,
+    );
   }
   const rules: V1NetworkPolicyEgressRule[] = [
     { to: [dnsPeer(o.dnsNamespace)], ports: DNS_PORTS },
@@ -69,7 +89,12 @@ export function egressObject(destinations: readonly Destination[], o: EgressCont
       ports: d.ports.map((port) => ({ protocol: 'TCP', port })),
     })),
   ];
-  return ok({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata, spec: { podSelector: { matchLabels: { ...o.podLabels } }, policyTypes: ['Egress'], egress: rules } });
+  return ok({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata,
+    spec: { podSelector: { matchLabels: { ...o.podLabels } }, policyTypes: ['Egress'], egress: rules },
+  });
 }
 
 function ciliumSpec(destinations: readonly Destination[], o: EgressContext): unknown {
@@ -78,7 +103,22 @@ function ciliumSpec(destinations: readonly Destination[], o: EgressContext): unk
     endpointSelector: { matchLabels: { ...o.podLabels } },
     egress: [
       // DNS through Cilium's proxy, so toFQDNs learns the addresses the step resolves.
-      { toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': o.dnsNamespace, 'k8s:k8s-app': DNS_POD_LABELS['k8s-app'] } }], toPorts: [{ ports: DNS_PORTS.map((p) => ({ port: '53', protocol: p.protocol })), rules: { dns: [{ matchPattern: '*' }] } }] },
+      {
+        toEndpoints: [
+          {
+            matchLabels: {
+              'k8s:io.kubernetes.pod.namespace': o.dnsNamespace,
+              'k8s:k8s-app': DNS_POD_LABELS['k8s-app'],
+            },
+          },
+        ],
+        toPorts: [
+          {
+            ports: DNS_PORTS.map((p) => ({ port: '53', protocol: p.protocol })),
+            rules: { dns: [{ matchPattern: '*' }] },
+          },
+        ],
+      },
       ...destinations.map((d) =>
         d.host !== undefined && d.cidr === undefined
           ? { toFQDNs: [{ matchName: d.host }], toPorts: toPorts(d.ports) }

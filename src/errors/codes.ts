@@ -40,7 +40,6 @@ export const ERROR_CATALOGUE = {
   POLICY_NOT_LOADED: { status: 503, stage: 'evaluate' },
   POLICY_RELOAD_REJECTED: { status: 500, stage: 'evaluate' },
 
-
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
   AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },
   AUDIT_SHIP_FAILED: { status: 502, stage: 'audit' },

@@ -10,13 +10,23 @@ import { DECISION_ENTRYPOINT, type PolicyEngine } from './policy-engine.ts';
  */
 export interface PolicyInput {
   readonly runner: string;
-  readonly workflow: { readonly id: string; readonly name: string; readonly runId: string; readonly volumes: NonNullable<Workflow['volumes']> };
+  readonly workflow: {
+    readonly id: string;
+    readonly name: string;
+    readonly runId: string;
+    readonly volumes: NonNullable<Workflow['volumes']>;
+  };
   readonly step: Step;
   readonly pod: V1Pod;
 }
 
 export function policyInput(runner: string, workflow: Workflow, step: Step, pod: V1Pod): PolicyInput {
-  return { runner, workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] }, step, pod };
+  return {
+    runner,
+    workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] },
+    step,
+    pod,
+  };
 }
 
 /**
@@ -27,7 +37,10 @@ export function policyInput(runner: string, workflow: Workflow, step: Step, pod:
 export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): Result<Decision> {
   if (engine === undefined) return fail('POLICY_NOT_LOADED', 'no policy bundle is loaded');
   if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) {
-    return fail('POLICY_ENTRYPOINT_UNKNOWN', `policy bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
+    return fail(
+      'POLICY_ENTRYPOINT_UNKNOWN',
+      `policy bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`,
+    );
   }
   let resultSet: unknown;
   try {
@@ -49,7 +62,10 @@ export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): 
   const decision: Decision = { ...parsed.data, revision: engine.revision };
   const denies = decision.violations.filter((v) => v.action === 'deny');
   if (decision.allow !== (denies.length === 0)) {
-    return fail('POLICY_MALFORMED_DECISION', 'policy decision is inconsistent: "allow" disagrees with its deny violations');
+    return fail(
+      'POLICY_MALFORMED_DECISION',
+      'policy decision is inconsistent: "allow" disagrees with its deny violations',
+    );
   }
   if (!decision.allow) {
     const summary = denies.map((v) => v.code).join(', ');

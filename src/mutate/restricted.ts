@@ -21,12 +21,28 @@ export interface Mutation {
 }
 
 /** Volume types the restricted Pod Security Standard allows. */
-const ALLOWED_VOLUME_KEYS = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const ALLOWED_VOLUME_KEYS = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 /** Sysctls the baseline standard calls safe. */
 const SAFE_SYSCTLS = new Set([
-  'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies',
-  'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout',
-  'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes',
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
 ]);
 /** SELinux types the baseline standard allows (user and role must be unset). */
 const SAFE_SELINUX_TYPES = new Set(['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
@@ -45,25 +61,35 @@ function safeSeLinux(o: SeLinux): SeLinux {
 
 /** An AppArmor profile baseline allows: RuntimeDefault or Localhost; anything else (Unconfined, unknown) becomes RuntimeDefault. */
 function safeAppArmor(p: AppArmor): AppArmor {
-  return p.type === 'RuntimeDefault' || (p.type === 'Localhost' && p.localhostProfile !== undefined) ? p : { type: 'RuntimeDefault' };
+  return p.type === 'RuntimeDefault' || (p.type === 'Localhost' && p.localhostProfile !== undefined)
+    ? p
+    : { type: 'RuntimeDefault' };
 }
 
 /** The legacy AppArmor annotations: a value other than runtime/default or localhost/<profile> becomes runtime/default. */
 function safeAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
   if (annotations === undefined) return undefined;
-  return Object.fromEntries(Object.entries(annotations).map(([k, v]) =>
-    [k, k.startsWith(APPARMOR_ANNOTATION) && v !== 'runtime/default' && !/^localhost\/.+/.test(v) ? 'runtime/default' : v]));
+  return Object.fromEntries(
+    Object.entries(annotations).map(([k, v]) => [
+      k,
+      k.startsWith(APPARMOR_ANNOTATION) && v !== 'runtime/default' && !/^localhost\/.+/.test(v) ? 'runtime/default' : v,
+    ]),
+  );
 }
 
 function isAllowedVolume(v: V1Volume): boolean {
-  return Object.entries(v).every(([key, value]) => key === 'name' || value === undefined || ALLOWED_VOLUME_KEYS.has(key));
+  return Object.entries(v).every(
+    ([key, value]) => key === 'name' || value === undefined || ALLOWED_VOLUME_KEYS.has(key),
+  );
 }
 
 function hardenContainer(c: V1Container, profile: RestrictedProfile, allowedVolumes: ReadonlySet<string>): V1Container {
   const sc: V1SecurityContext = { ...c.securityContext };
   sc.allowPrivilegeEscalation = false;
   sc.privileged = false;
-  const add = profile.allowNetBindService ? (sc.capabilities?.add ?? []).filter((cap) => cap === 'NET_BIND_SERVICE') : [];
+  const add = profile.allowNetBindService
+    ? (sc.capabilities?.add ?? []).filter((cap) => cap === 'NET_BIND_SERVICE')
+    : [];
   sc.capabilities = add.length > 0 ? { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } : { drop: ['ALL'] };
   sc.runAsNonRoot = true;
   if (sc.runAsUser === 0) sc.runAsUser = profile.runAsUser;
@@ -77,7 +103,8 @@ function hardenContainer(c: V1Container, profile: RestrictedProfile, allowedVolu
   const out: V1Container = { ...c, securityContext: sc };
   if (c.ports !== undefined) out.ports = c.ports.map(({ hostPort: _hostPort, hostIP: _hostIP, ...p }) => p);
   const mounts = (c.volumeMounts ?? []).filter((m) => allowedVolumes.has(m.name));
-  if (profile.readOnlyRootFilesystem && !mounts.some((m) => m.mountPath === '/tmp')) mounts.push({ name: TMP_VOLUME, mountPath: '/tmp' });
+  if (profile.readOnlyRootFilesystem && !mounts.some((m) => m.mountPath === '/tmp'))
+    mounts.push({ name: TMP_VOLUME, mountPath: '/tmp' });
   if (mounts.length > 0 || c.volumeMounts !== undefined) out.volumeMounts = mounts;
   return out;
 }
@@ -97,7 +124,8 @@ export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   pod.spec = spec;
 
   const volumes = (spec.volumes ?? []).filter(isAllowedVolume);
-  if (profile.readOnlyRootFilesystem && !volumes.some((v) => v.name === TMP_VOLUME)) volumes.push({ name: TMP_VOLUME, emptyDir: {} });
+  if (profile.readOnlyRootFilesystem && !volumes.some((v) => v.name === TMP_VOLUME))
+    volumes.push({ name: TMP_VOLUME, emptyDir: {} });
   if (volumes.length > 0 || spec.volumes !== undefined) spec.volumes = volumes;
   const allowedVolumes = new Set(volumes.map((v) => v.name));
 
@@ -123,7 +151,8 @@ export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   if (annotations !== undefined && pod.metadata !== undefined) pod.metadata.annotations = annotations;
 
   spec.containers = spec.containers.map((c) => hardenContainer(c, profile, allowedVolumes));
-  if (spec.initContainers !== undefined) spec.initContainers = spec.initContainers.map((c) => hardenContainer(c, profile, allowedVolumes));
+  if (spec.initContainers !== undefined)
+    spec.initContainers = spec.initContainers.map((c) => hardenContainer(c, profile, allowedVolumes));
   // Ephemeral containers are never part of a step: the API server refuses them on create (they are
   // added later through their own subresource, e.g. by `kubectl debug`). A spec that carries them
   // is not hardened but stripped of them.

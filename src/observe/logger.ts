@@ -6,8 +6,26 @@ import { maskText } from '../audit/mask.ts';
  * when a caller passes a whole object by mistake.
  */
 export const REDACT_PATHS = [
-  'token', '*.token', 'runner.token', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'headers.cookie', 'jwt', 'assignment', 'body', '*.body', 'env', '*.env', 'secret', '*.secret', 'password', '*.password', 'privateKey', '*.privateKey',
+  'token',
+  '*.token',
+  'runner.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'headers.cookie',
+  'jwt',
+  'assignment',
+  'body',
+  '*.body',
+  'env',
+  '*.env',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'privateKey',
+  '*.privateKey',
 ];
 
 export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug' | 'fatal' | 'child'>;
@@ -34,7 +52,11 @@ export function maskLogValue(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.slice(0, MAX_KEYS).map((v: unknown) => maskLogValue(v, depth + 1));
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
-  return Object.fromEntries(Object.entries(value).slice(0, MAX_KEYS).map(([k, v]) => [k, maskLogValue(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .slice(0, MAX_KEYS)
+      .map(([k, v]) => [k, maskLogValue(v, depth + 1)]),
+  );
 }
 
 /**
@@ -55,7 +77,9 @@ export function createLogger(runner: string, level: string, destination?: Destin
       },
       hooks: {
         logMethod(args, method) {
-          const masked = args.map((a: unknown) => (typeof a === 'string' ? maskText(a).text : a)) as Parameters<typeof method>;
+          const masked = args.map((a: unknown) => (typeof a === 'string' ? maskText(a).text : a)) as Parameters<
+            typeof method
+          >;
           method.apply(this, masked);
         },
       },

@@ -28,7 +28,11 @@ export const METRIC_NAMES = Object.freeze({
 /** At most this many distinct step names get their own kubiya_step_duration_seconds series; the rest are "other". */
 export const STEP_LABELS = 100;
 const WINDOW = 512;
-const PERCENTILES = [['p50', 0.5], ['p90', 0.9], ['p99', 0.99]] as const;
+const PERCENTILES = [
+  ['p50', 0.5],
+  ['p90', 0.9],
+  ['p99', 0.99],
+] as const;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -68,21 +72,92 @@ export function createMetrics(runner: string): Metrics {
   registry.setDefaultLabels({ runner });
   const up = new Gauge({ name: METRIC_NAMES.up, help: '1 while the runner process is up', registers: [registry] });
   up.set(1);
-  const running = new Gauge({ name: METRIC_NAMES.workflowsRunning, help: 'Workflows being executed now', registers: [registry] });
-  const completed = new Counter({ name: METRIC_NAMES.workflowsCompleted, help: 'Workflows completed, by status', labelNames: ['status'], registers: [registry] });
-  const cpu = new Gauge({ name: METRIC_NAMES.cpuUsage, help: 'CPU used by the runner process, as a fraction of the machine (0..1) since the last scrape', registers: [registry] });
-  const memory = new Gauge({ name: METRIC_NAMES.memoryUsage, help: 'Resident memory of the runner as a fraction of its memory limit (0..1)', registers: [registry] });
-  const stepDuration = new Gauge({ name: METRIC_NAMES.stepDuration, help: 'Step execution time percentiles over the last 512 runs of each step name', labelNames: ['step', 'percentile'], registers: [registry] });
-  const decisions = new Counter({ name: METRIC_NAMES.decisions, help: 'Pipeline stage outcomes, by stage, outcome and error code', labelNames: ['stage', 'outcome', 'code'], registers: [registry] });
-  const bundle = new Gauge({ name: METRIC_NAMES.policyBundle, help: 'The loaded policy bundle (value 1), by revision', labelNames: ['revision'], registers: [registry] });
-  const reloadFailures = new Counter({ name: METRIC_NAMES.policyReloadFailures, help: 'Policy bundles refused at load (the last good one stays)', registers: [registry] });
-  const fsync = new Histogram({ name: METRIC_NAMES.auditFsync, help: 'Audit group-commit write+fdatasync latency', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
-  const queue = new Gauge({ name: METRIC_NAMES.auditQueue, help: 'Audit records waiting for the next group commit', registers: [registry] });
-  const kube = new Histogram({ name: METRIC_NAMES.kubeApi, help: 'Kubernetes API request latency, by verb', labelNames: ['verb'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
-  const cpErrors = new Counter({ name: METRIC_NAMES.controlPlaneErrors, help: 'Control-plane request failures, by operation', labelNames: ['operation'], registers: [registry] });
-  const http = new Counter({ name: METRIC_NAMES.httpRequests, help: 'HTTP requests served, by route and status', labelNames: ['route', 'status'], registers: [registry] });
-  const kubeTimeouts = new Counter({ name: METRIC_NAMES.kubeApiTimeouts, help: 'Kubernetes API requests that timed out, by phase: headers or body (kubernetes.api.requestTimeout), total (the deadline of a non-watch request, 4 request timeouts)', labelNames: ['phase'], registers: [registry] });
-  const watchRestarts = new Counter({ name: METRIC_NAMES.kubeApiWatchRestarts, help: 'Kubernetes API watches ended and started again, by kind and reason: idle (stalled), error, relist (periodic)', labelNames: ['kind', 'reason'], registers: [registry] });
+  const running = new Gauge({
+    name: METRIC_NAMES.workflowsRunning,
+    help: 'Workflows being executed now',
+    registers: [registry],
+  });
+  const completed = new Counter({
+    name: METRIC_NAMES.workflowsCompleted,
+    help: 'Workflows completed, by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const cpu = new Gauge({
+    name: METRIC_NAMES.cpuUsage,
+    help: 'CPU used by the runner process, as a fraction of the machine (0..1) since the last scrape',
+    registers: [registry],
+  });
+  const memory = new Gauge({
+    name: METRIC_NAMES.memoryUsage,
+    help: 'Resident memory of the runner as a fraction of its memory limit (0..1)',
+    registers: [registry],
+  });
+  const stepDuration = new Gauge({
+    name: METRIC_NAMES.stepDuration,
+    help: 'Step execution time percentiles over the last 512 runs of each step name',
+    labelNames: ['step', 'percentile'],
+    registers: [registry],
+  });
+  const decisions = new Counter({
+    name: METRIC_NAMES.decisions,
+    help: 'Pipeline stage outcomes, by stage, outcome and error code',
+    labelNames: ['stage', 'outcome', 'code'],
+    registers: [registry],
+  });
+  const bundle = new Gauge({
+    name: METRIC_NAMES.policyBundle,
+    help: 'The loaded policy bundle (value 1), by revision',
+    labelNames: ['revision'],
+    registers: [registry],
+  });
+  const reloadFailures = new Counter({
+    name: METRIC_NAMES.policyReloadFailures,
+    help: 'Policy bundles refused at load (the last good one stays)',
+    registers: [registry],
+  });
+  const fsync = new Histogram({
+    name: METRIC_NAMES.auditFsync,
+    help: 'Audit group-commit write+fdatasync latency',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const queue = new Gauge({
+    name: METRIC_NAMES.auditQueue,
+    help: 'Audit records waiting for the next group commit',
+    registers: [registry],
+  });
+  const kube = new Histogram({
+    name: METRIC_NAMES.kubeApi,
+    help: 'Kubernetes API request latency, by verb',
+    labelNames: ['verb'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const cpErrors = new Counter({
+    name: METRIC_NAMES.controlPlaneErrors,
+    help: 'Control-plane request failures, by operation',
+    labelNames: ['operation'],
+    registers: [registry],
+  });
+  const http = new Counter({
+    name: METRIC_NAMES.httpRequests,
+    help: 'HTTP requests served, by route and status',
+    labelNames: ['route', 'status'],
+    registers: [registry],
+  });
+  const kubeTimeouts = new Counter({
+    name: METRIC_NAMES.kubeApiTimeouts,
+    help: 'Kubernetes API requests that timed out, by phase: headers or body (kubernetes.api.requestTimeout), total (the deadline of a non-watch request, 4 request timeouts)',
+    labelNames: ['phase'],
+    registers: [registry],
+  });
+  const watchRestarts = new Counter({
+    name: METRIC_NAMES.kubeApiWatchRestarts,
+    help: 'Kubernetes API watches ended and started again, by kind and reason: idle (stalled), error, relist (periodic)',
+    labelNames: ['kind', 'reason'],
+    registers: [registry],
+  });
 
   const windows = new Map<string, number[]>();
   let lastCpu = process.cpuUsage();
@@ -103,7 +178,10 @@ export function createMetrics(runner: string): Metrics {
       windows.set(key, w);
       const sorted = [...w].sort((a, b) => a - b);
       for (const [label, q] of PERCENTILES) {
-        stepDuration.set({ step: key, percentile: label }, sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+        stepDuration.set(
+          { step: key, percentile: label },
+          sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0,
+        );
       }
     },
     decision: (stage, outcome, code) => decisions.inc({ stage, outcome, code: code ?? '' }),

@@ -33,7 +33,8 @@ export interface ImageRef {
   readonly canonical: string;
 }
 
-export type ImageRefResult = { readonly ok: true; readonly ref: ImageRef } | { readonly ok: false; readonly reason: string };
+export type ImageRefResult =
+  { readonly ok: true; readonly ref: ImageRef } | { readonly ok: false; readonly reason: string };
 
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const LABEL = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -51,7 +52,11 @@ const ENTRY = new RegExp(ENTRY_PATTERN);
  * to "docker.io" (in references and in allow/deny entries). The same set is `docker_hub_aliases` in
  * policies/kubiya/lib/image.rego (test/unit/settings.test.ts compares them).
  */
-export const DOCKER_HUB_ALIASES: readonly string[] = ['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'];
+export const DOCKER_HUB_ALIASES: readonly string[] = [
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+];
 
 /**
  * Why the port of a registry host is refused, or undefined: a port must be 1..65535 without
@@ -63,8 +68,11 @@ function portProblem(registry: string): string | undefined {
   const colon = registry.indexOf(':');
   if (colon === -1) return undefined;
   const port = registry.slice(colon + 1);
-  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) return 'a registry port is 1-65535 without leading zeros';
-  return port === '443' ? 'the default port :443 names the same registry as no port: write the registry without it' : undefined;
+  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535)
+    return 'a registry port is 1-65535 without leading zeros';
+  return port === '443'
+    ? 'the default port :443 names the same registry as no port: write the registry without it'
+    : undefined;
 }
 
 const MAX_NAME = 255;
@@ -92,16 +100,23 @@ function split(name: string): { registry: string; repository: string } {
 export function parseImageRef(text: string): ImageRefResult {
   if (text.length > MAX_REFERENCE) return { ok: false, reason: `longer than ${MAX_REFERENCE} characters` };
   const m = REFERENCE.exec(text);
-  if (m === null) return { ok: false, reason: 'not a valid image reference (lower-case repository components, no empty or ".." components, tag of at most 128 characters, sha256/384/512 digest)' };
+  if (m === null)
+    return {
+      ok: false,
+      reason:
+        'not a valid image reference (lower-case repository components, no empty or ".." components, tag of at most 128 characters, sha256/384/512 digest)',
+    };
   const name = m[1] ?? '';
   if (name.length > MAX_NAME) return { ok: false, reason: `repository name longer than ${MAX_NAME} characters` };
   const { registry, repository } = split(name);
   // "Registry/app" is a registry only by its upper case: in lower case it would be a Docker Hub
   // namespace. Refused rather than guessed (its canonical form would name another image).
-  if (registry !== 'docker.io' && !isRegistry(registry)) return { ok: false, reason: 'a registry host told apart only by upper-case letters is ambiguous' };
+  if (registry !== 'docker.io' && !isRegistry(registry))
+    return { ok: false, reason: 'a registry host told apart only by upper-case letters is ambiguous' };
   const port = portProblem(registry);
   if (port !== undefined) return { ok: false, reason: port };
-  if (/^[a-f0-9]{64}$/.test(repository.replace(/^library\//, '')) && registry === 'docker.io') return { ok: false, reason: 'a 64-character hexadecimal name is an image ID, not a repository' };
+  if (/^[a-f0-9]{64}$/.test(repository.replace(/^library\//, '')) && registry === 'docker.io')
+    return { ok: false, reason: 'a 64-character hexadecimal name is an image ID, not a repository' };
   const tag = m[2] ?? '';
   const digest = m[3] ?? '';
   const canonical = `${registry}/${repository}${tag !== '' ? `:${tag}` : digest === '' ? ':latest' : ''}${digest !== '' ? `@${digest}` : ''}`;
@@ -131,7 +146,11 @@ export function parseImageEntry(text: string): ImageEntry | undefined {
     return { registry: DOCKER_HUB_ALIASES.includes(host) ? 'docker.io' : host, path: '' };
   }
   // "docker.io/library" is the namespace of every official image, not the official image "library".
-  if (text.slice(slash).toLowerCase() === '/library' && ['docker.io', ...DOCKER_HUB_ALIASES].includes(first.toLowerCase())) return { registry: 'docker.io', path: 'library' };
+  if (
+    text.slice(slash).toLowerCase() === '/library' &&
+    ['docker.io', ...DOCKER_HUB_ALIASES].includes(first.toLowerCase())
+  )
+    return { registry: 'docker.io', path: 'library' };
   const { registry, repository } = split(text);
   return { registry, path: repository };
 }

@@ -3,7 +3,9 @@ import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit
 import type { RunnerError } from '../errors/result.ts';
 import type { PipelineDeps } from './types.ts';
 
-export type Fields = Partial<Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>> & {
+export type Fields = Partial<
+  Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>
+> & {
   /** For logs and metrics only; not written to the audit record. */
   readonly image?: string | undefined;
 };
@@ -29,34 +31,56 @@ export class AuditUnavailable extends Error {
  */
 export function auditor(deps: PipelineDeps) {
   const runner = deps.config.runner;
-  const write = (stage: AuditStage, outcome: AuditOutcome, message: string, { image, ...fields }: Fields, error?: RunnerError, id?: string): Promise<AuditRecord> =>
+  const write = (
+    stage: AuditStage,
+    outcome: AuditOutcome,
+    message: string,
+    { image, ...fields }: Fields,
+    error?: RunnerError,
+    id?: string,
+  ): Promise<AuditRecord> =>
     // Masked before the appender hashes it: a credential in the chain could never be removed. The
     // built-in patterns plus the current bundle's (what SECRET_LITERAL denies is never logged).
-    deps.audit.append(maskEntry({
-      decision_id: id ?? deps.newId(),
-      timestamp: deps.now().toISOString(),
-      stage,
-      outcome,
-      ...(error !== undefined ? { code: error.code } : {}),
-      message: error?.message ?? message,
-      runner,
-      labels: { runner },
-      ...fields,
-    }, maskPatternsOf(deps.policy()?.settings))).then(
-      (record) => {
-        deps.observer?.recorded(record, { image, namespace: deps.config.namespace });
-        return record;
-      },
-      (e: unknown) => {
-        throw new AuditUnavailable(e instanceof Error ? e.message : 'append failed', (e as { code?: unknown } | null)?.code === 'AUDIT_RECORD_INVALID' ? 'AUDIT_RECORD_INVALID' : 'AUDIT_UNAVAILABLE');
-      },
-    );
+    deps.audit
+      .append(
+        maskEntry(
+          {
+            decision_id: id ?? deps.newId(),
+            timestamp: deps.now().toISOString(),
+            stage,
+            outcome,
+            ...(error !== undefined ? { code: error.code } : {}),
+            message: error?.message ?? message,
+            runner,
+            labels: { runner },
+            ...fields,
+          },
+          maskPatternsOf(deps.policy()?.settings),
+        ),
+      )
+      .then(
+        (record) => {
+          deps.observer?.recorded(record, { image, namespace: deps.config.namespace });
+          return record;
+        },
+        (e: unknown) => {
+          throw new AuditUnavailable(
+            e instanceof Error ? e.message : 'append failed',
+            (e as { code?: unknown } | null)?.code === 'AUDIT_RECORD_INVALID'
+              ? 'AUDIT_RECORD_INVALID'
+              : 'AUDIT_UNAVAILABLE',
+          );
+        },
+      );
   return {
     passed: (stage: AuditStage, message: string, fields: Fields = {}) => write(stage, 'allow', message, fields),
-    denied: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'deny', error.message, fields, error),
-    errored: (stage: AuditStage, error: RunnerError, fields: Fields = {}) => write(stage, 'error', error.message, fields, error),
+    denied: (stage: AuditStage, error: RunnerError, fields: Fields = {}) =>
+      write(stage, 'deny', error.message, fields, error),
+    errored: (stage: AuditStage, error: RunnerError, fields: Fields = {}) =>
+      write(stage, 'error', error.message, fields, error),
     /** `id`: a decision_id fixed for this step of this run, so a record repeated after a crash is recognisably the same. */
-    finished: (outcome: 'success' | 'failure', message: string, fields: Fields, error?: RunnerError, id?: string) => write('finish', outcome, message, fields, error, id),
+    finished: (outcome: 'success' | 'failure', message: string, fields: Fields, error?: RunnerError, id?: string) =>
+      write('finish', outcome, message, fields, error, id),
   };
 }
 

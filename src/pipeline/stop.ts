@@ -26,20 +26,51 @@ export interface Stop {
  * `verified`: the run as its verified token describes it; absent when the token did not verify,
  * and the run is then named as its labels name it.
  */
-export async function stopRun(obj: RunObject, steps: readonly StepState[], why: Stop, deps: PipelineDeps, audit: Auditor, previous: RunStatus | undefined, verified?: AdmittedRun): Promise<RunStatus | undefined> {
-  const run: AdmittedRun = verified ?? { name: obj.name, uid: obj.uid, ref: { id: obj.workflowId, runId: obj.runId }, workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] } };
+export async function stopRun(
+  obj: RunObject,
+  steps: readonly StepState[],
+  why: Stop,
+  deps: PipelineDeps,
+  audit: Auditor,
+  previous: RunStatus | undefined,
+  verified?: AdmittedRun,
+): Promise<RunStatus | undefined> {
+  const run: AdmittedRun = verified ?? {
+    name: obj.name,
+    uid: obj.uid,
+    ref: { id: obj.workflowId, runId: obj.runId },
+    workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] },
+  };
   const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
   for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
   const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
   const owned = await deps.pods.owned(obj.runId);
   if (!owned.ok) return undefined;
-  const strays = owned.value.filter((o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name));
+  const strays = owned.value.filter(
+    (o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name),
+  );
   if (strays.length > 0 && !(await deps.pods.deleteObjects(strays)).ok) return undefined;
-  const ended = await Promise.all(steps.map(async (s): Promise<StepState> => {
-    if (stepDone(s)) return s;
-    const end = await finishStep(run, s, { phase: 'Cancelled', reason: why.phase === 'Cancelled' ? 'Cancelled' : 'Stopped', error: why.stepError }, deps, audit);
-    // A step that never had a pod keeps none in its status.
-    return s.pod === undefined ? { ...end, pod: undefined } : end;
-  }));
-  return { phase: why.phase, code: why.cause.code, message: why.cause.message, summary: why.summary ?? summary(ended), steps: ended, ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}), finishedAt: deps.now().toISOString() };
+  const ended = await Promise.all(
+    steps.map(async (s): Promise<StepState> => {
+      if (stepDone(s)) return s;
+      const end = await finishStep(
+        run,
+        s,
+        { phase: 'Cancelled', reason: why.phase === 'Cancelled' ? 'Cancelled' : 'Stopped', error: why.stepError },
+        deps,
+        audit,
+      );
+      // A step that never had a pod keeps none in its status.
+      return s.pod === undefined ? { ...end, pod: undefined } : end;
+    }),
+  );
+  return {
+    phase: why.phase,
+    code: why.cause.code,
+    message: why.cause.message,
+    summary: why.summary ?? summary(ended),
+    steps: ended,
+    ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
+    finishedAt: deps.now().toISOString(),
+  };
 }

@@ -39,12 +39,16 @@ function storedJti(obj: RunObject): string | undefined {
  * the legacy name; a run found in the cache must hold exactly that jti. Not in the cache (another
  * replica admitted it a moment ago): the injective name, which the API server resolves.
  */
-export function cancelTarget(jti: string, deps: PipelineDeps): { readonly name: string; readonly found?: RunObject } | undefined {
+export function cancelTarget(
+  jti: string,
+  deps: PipelineDeps,
+): { readonly name: string; readonly found?: RunObject } | undefined {
   const name = runNameOf(jti);
   const found = deps.runs.get(name);
   if (found !== undefined) return storedJti(found) === jti ? { name, found } : undefined;
   const legacy = deps.runs.get(legacyRunNameOf(jti));
-  if (legacy !== undefined && legacy.status !== undefined && storedJti(legacy) === jti) return { name: legacy.name, found: legacy };
+  if (legacy !== undefined && legacy.status !== undefined && storedJti(legacy) === jti)
+    return { name: legacy.name, found: legacy };
   return { name };
 }
 
@@ -55,13 +59,16 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
   const { claims, key } = verified.value;
   const ref = { id: claims.sub, runId: signedRunId(claims) ?? claims.jti, jti: claims.jti };
   // The two records go into one group commit; both are durable before anything depends on them.
-  const passed: Promise<unknown>[] = [audit.passed('verify', `token verified (key ${await thumbprintOf(key)})`, { workflow: ref })];
+  const passed: Promise<unknown>[] = [
+    audit.passed('verify', `token verified (key ${await thumbprintOf(key)})`, { workflow: ref }),
+  ];
   const run = await validated(claims, audit, ref, passed);
   if (!run.ok) return run;
   // The key that verified the run is trusted durably before the run exists: re-verification
   // later uses it, whatever the JWKS says by then (DESIGN §2b).
   const trusted = await deps.trust.observe([key], deps.now());
-  if (!trusted.ok) return rejected(await audit.errored('verify', trusted.error, { workflow: run.value.ref }), trusted.error);
+  if (!trusted.ok)
+    return rejected(await audit.errored('verify', trusted.error, { workflow: run.value.ref }), trusted.error);
   return run;
 }
 
@@ -71,12 +78,20 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
  * stands in, and validation refuses the claim).
  */
 function signedRunId(claims: AssignmentClaims): string | undefined {
-  const runId = typeof claims.workflow === 'object' && claims.workflow !== null ? (claims.workflow as { runId?: unknown }).runId : undefined;
+  const runId =
+    typeof claims.workflow === 'object' && claims.workflow !== null
+      ? (claims.workflow as { runId?: unknown }).runId
+      : undefined;
   return typeof runId === 'string' && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(runId) ? runId : undefined;
 }
 
 /** validate the verified workflow claim; `passed` are the records to await with the validate pass (none on re-verification). */
-async function validated(claims: AssignmentClaims, audit: Auditor, ref: { id: string; runId: string; jti?: string }, passed?: Promise<unknown>[]): Promise<Result<AdmittedRun>> {
+async function validated(
+  claims: AssignmentClaims,
+  audit: Auditor,
+  ref: { id: string; runId: string; jti?: string },
+  passed?: Promise<unknown>[],
+): Promise<Result<AdmittedRun>> {
   const workflow = validate(claims.workflow);
   if (!workflow.ok) {
     const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
@@ -85,7 +100,11 @@ async function validated(claims: AssignmentClaims, audit: Auditor, ref: { id: st
   }
   const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.jti };
   if (passed !== undefined) {
-    passed.push(audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, { workflow: run }));
+    passed.push(
+      audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, {
+        workflow: run,
+      }),
+    );
     await Promise.all(passed);
   }
   return ok({ name: runNameOf(claims.jti), ref: run, workflow: workflow.value });
@@ -110,32 +129,48 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
   const against = async (fresh: boolean) => {
     const trusted = await deps.trust.list(fresh);
     if (!trusted.ok) return trusted;
-    return verifyTrusted(obj.token, deps.config.verify, { trusted: trusted.value, at: obj.createdAt, skewSeconds: deps.config.verify.clockToleranceSeconds });
+    return verifyTrusted(obj.token, deps.config.verify, {
+      trusted: trusted.value,
+      at: obj.createdAt,
+      skewSeconds: deps.config.verify.clockToleranceSeconds,
+    });
   };
   let verified = await against(false);
   // Another replica may have admitted it with a key this process has not read yet.
   if (!verified.ok && verified.error.code === 'VERIFY_KEY_NOT_TRUSTED') verified = await against(true);
   if (!verified.ok && verified.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return verified;
-  if (!verified.ok) return rejected(await audit.denied('verify', verified.error, { workflow: labelled }), verified.error);
+  if (!verified.ok)
+    return rejected(await audit.denied('verify', verified.error, { workflow: labelled }), verified.error);
   const { claims, key } = verified.value;
   const first = obj.status === undefined;
   const ref = { ...labelled, jti: claims.jti };
   // Passes are recorded on the first pass only: later, the evaluate record of each step follows it.
-  const passed = first ? [audit.passed('verify', `token re-verified on the run's first reconcile (key ${await thumbprintOf(key)})`, { workflow: ref })] : undefined;
+  const passed = first
+    ? [
+        audit.passed('verify', `token re-verified on the run's first reconcile (key ${await thumbprintOf(key)})`, {
+          workflow: ref,
+        }),
+      ]
+    : undefined;
   const run = await validated(claims, audit, ref, passed);
   if (!run.ok) return run;
   const named = run.value.name === obj.name || (!first && legacyRunNameOf(claims.jti) === obj.name);
   if (!named || run.value.ref.id !== obj.workflowId || run.value.workflow.runId !== obj.runId) {
     const error = {
       code: 'VERIFY_RUN_MISMATCH',
-      message: named ? `WorkflowRun ${obj.name} is labelled with another workflow or run id than its token` : `WorkflowRun ${obj.name} holds the token of run ${run.value.name}`,
+      message: named
+        ? `WorkflowRun ${obj.name} is labelled with another workflow or run id than its token`
+        : `WorkflowRun ${obj.name} holds the token of run ${run.value.name}`,
     } as const;
     return rejected(await audit.denied('verify', error, { workflow: labelled }), error);
   }
   if (first) {
     const reused = runIdReused(obj, deps);
     if (reused !== undefined) {
-      const error = { code: 'ASSIGNMENT_RUN_ID_REUSED', message: `run id ${obj.runId} is already used by WorkflowRun ${reused}: a second run with one run id is refused` } as const;
+      const error = {
+        code: 'ASSIGNMENT_RUN_ID_REUSED',
+        message: `run id ${obj.runId} is already used by WorkflowRun ${reused}: a second run with one run id is refused`,
+      } as const;
       return rejected(await audit.denied('claim', error, { workflow: run.value.ref }), error);
     }
   }
@@ -152,7 +187,14 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
  */
 function runIdReused(obj: RunObject, deps: PipelineDeps): string | undefined {
   const at = obj.createdAt.getTime();
-  return deps.runs.list().find((r) => r.name !== obj.name && r.runId === obj.runId && (r.createdAt.getTime() < at || (r.createdAt.getTime() === at && r.name < obj.name)))?.name;
+  return deps.runs
+    .list()
+    .find(
+      (r) =>
+        r.name !== obj.name &&
+        r.runId === obj.runId &&
+        (r.createdAt.getTime() < at || (r.createdAt.getTime() === at && r.name < obj.name)),
+    )?.name;
 }
 
 /** A refusal already recorded (the record is awaited by the caller): the error as a failed Result. */

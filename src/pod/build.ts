@@ -28,7 +28,9 @@ type EnvSpec = NonNullable<Step['env']>;
 function envVars(env: EnvSpec | undefined): V1EnvVar[] | undefined {
   if (env === undefined) return undefined;
   return Object.entries(env).map(([name, value]) =>
-    typeof value === 'string' ? { name, value } : { name, valueFrom: { secretKeyRef: { name: value.secretRef.secret, key: value.secretRef.key } } },
+    typeof value === 'string'
+      ? { name, value }
+      : { name, valueFrom: { secretKeyRef: { name: value.secretRef.secret, key: value.secretRef.key } } },
   );
 }
 
@@ -42,7 +44,11 @@ interface ContainerSpec {
 }
 
 /** One container of any kind, bounded: its resources, zero as absent, then the defaults. */
-function container(c: ContainerSpec, defaults: ResourceDefaults | undefined, extraLimits?: Record<string, string>): V1Container {
+function container(
+  c: ContainerSpec,
+  defaults: ResourceDefaults | undefined,
+  extraLimits?: Record<string, string>,
+): V1Container {
   const env = envVars(c.env);
   const resources = containerResources(c.resources, defaults, extraLimits);
   return {
@@ -67,16 +73,27 @@ function container(c: ContainerSpec, defaults: ResourceDefaults | undefined, ext
  */
 export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod {
   const gpu = step.resources?.gpu;
-  const main: V1Container = container({ ...step, name: MAIN_CONTAINER }, ctx.defaultResources, gpu !== undefined && gpu > 0 ? { 'nvidia.com/gpu': String(gpu) } : {});
+  const main: V1Container = container(
+    { ...step, name: MAIN_CONTAINER },
+    ctx.defaultResources,
+    gpu !== undefined && gpu > 0 ? { 'nvidia.com/gpu': String(gpu) } : {},
+  );
   if (step.envFrom !== undefined) main.envFrom = step.envFrom.map((e) => ({ secretRef: { name: e.secret } }));
   main.volumeMounts = [
     { name: 'workspace', mountPath: '/workspace' },
-    ...(step.volumes ?? []).map((v) => ({ name: `vol-${v.name}`, mountPath: normaliseMountPath(v.mount), ...(v.readOnly === true ? { readOnly: true } : {}) })),
+    ...(step.volumes ?? []).map((v) => ({
+      name: `vol-${v.name}`,
+      mountPath: normaliseMountPath(v.mount),
+      ...(v.readOnly === true ? { readOnly: true } : {}),
+    })),
   ];
   main.workingDir = '/workspace';
   const claims = (step.volumes ?? []).map((v) => ({
     name: `vol-${v.name}`,
-    persistentVolumeClaim: { claimName: claimName(ctx.run ?? `wr-${workflow.runId}`, v.volume), ...(v.readOnly === true ? { readOnly: true } : {}) },
+    persistentVolumeClaim: {
+      claimName: claimName(ctx.run ?? `wr-${workflow.runId}`, v.volume),
+      ...(v.readOnly === true ? { readOnly: true } : {}),
+    },
   }));
 
   const initContainers: V1Container[] = [
@@ -104,7 +121,10 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
       activeDeadlineSeconds: step.timeout !== undefined ? durationSeconds(step.timeout) : ctx.defaultTimeoutSeconds,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [main],
-      volumes: [{ name: 'workspace', emptyDir: ctx.workspaceSize !== undefined ? { sizeLimit: ctx.workspaceSize } : {} }, ...claims],
+      volumes: [
+        { name: 'workspace', emptyDir: ctx.workspaceSize !== undefined ? { sizeLimit: ctx.workspaceSize } : {} },
+        ...claims,
+      ],
     },
   };
 }

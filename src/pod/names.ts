@@ -4,7 +4,12 @@ const MAX_NAME = 63;
 /** Hex characters of the identity hash in step object names: 40 bits. */
 const ID_HASH_HEX = 10;
 
-const clean = (raw: string): string => raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+const clean = (raw: string): string =>
+  raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-+|-+$/g, '');
 
 /**
  * DNS-safe object name: lower-cased, runs of other characters become "-", trimmed; when longer
@@ -31,7 +36,9 @@ export function dnsSafeName(raw: string, max = MAX_NAME): string {
  */
 export function identityName(readable: string, parts: readonly string[], max = MAX_NAME): string {
   const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, ID_HASH_HEX);
-  const head = clean(readable).slice(0, max - ID_HASH_HEX - 1).replace(/-+$/, '');
+  const head = clean(readable)
+    .slice(0, max - ID_HASH_HEX - 1)
+    .replace(/-+$/, '');
   return head.length > 0 ? `${head}-${hash}` : `x-${hash}`;
 }
 
@@ -76,4 +83,3 @@ export const LABELS = Object.freeze({
 export function runName(jti: string): string {
   return identityName(`wr-${jti}`, ['run', jti]);
 }
-

@@ -28,7 +28,9 @@ export const DEFAULT_RESOURCES: ResourceDefaults = Object.freeze({
 
 /** Non-zero entries only: a zero request or limit means none, to the runtime and to us. */
 function present(list: ResourceList | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(list ?? {}).filter((e): e is [string, string] => e[1] !== undefined && !isZeroQuantity(e[1])));
+  return Object.fromEntries(
+    Object.entries(list ?? {}).filter((e): e is [string, string] => e[1] !== undefined && !isZeroQuantity(e[1])),
+  );
 }
 
 const above = (a: string, b: string): boolean => (quantityValue(a) ?? 0) > (quantityValue(b) ?? 0);
@@ -40,7 +42,11 @@ const above = (a: string, b: string): boolean => (quantityValue(a) ?? 0) > (quan
  * request above the asked limit is lowered to the limit (the API server refuses request > limit).
  * `extraLimits` (the GPU) are added as given. Undefined when nothing at all applies.
  */
-export function containerResources(spec: ResourceSpec | undefined, defaults: ResourceDefaults | undefined, extraLimits: Record<string, string> = {}): V1ResourceRequirements | undefined {
+export function containerResources(
+  spec: ResourceSpec | undefined,
+  defaults: ResourceDefaults | undefined,
+  extraLimits: Record<string, string> = {},
+): V1ResourceRequirements | undefined {
   const asked = { requests: present(spec?.requests), limits: present(spec?.limits) };
   const requests: Record<string, string> = { ...asked.requests };
   const limits: Record<string, string> = { ...asked.limits };

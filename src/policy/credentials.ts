@@ -41,18 +41,25 @@ function compile(list: unknown): CredentialPattern[] {
 
 /** The compiled patterns of a `kubiya.settings` object (missing or malformed parts: no patterns). */
 export function credentialPatterns(settings: unknown): CredentialPatterns {
-  const secrets = typeof settings === 'object' && settings !== null ? (settings as { secrets?: unknown }).secrets : undefined;
-  const credentials = typeof secrets === 'object' && secrets !== null ? (secrets as { credentials?: unknown }).credentials : undefined;
-  const c = typeof credentials === 'object' && credentials !== null ? (credentials as { envNames?: unknown; values?: unknown }) : {};
+  const secrets =
+    typeof settings === 'object' && settings !== null ? (settings as { secrets?: unknown }).secrets : undefined;
+  const credentials =
+    typeof secrets === 'object' && secrets !== null ? (secrets as { credentials?: unknown }).credentials : undefined;
+  const c =
+    typeof credentials === 'object' && credentials !== null
+      ? (credentials as { envNames?: unknown; values?: unknown })
+      : {};
   return Object.freeze({ envNames: compile(c.envNames), values: compile(c.values) });
 }
 
 /** Ids of the value patterns that match `text` (empty: no credential seen). */
 export function credentialHits(patterns: readonly CredentialPattern[], text: string): string[] {
-  return patterns.filter((p) => {
-    p.regex.lastIndex = 0;
-    return p.regex.test(text);
-  }).map((p) => p.id);
+  return patterns
+    .filter((p) => {
+      p.regex.lastIndex = 0;
+      return p.regex.test(text);
+    })
+    .map((p) => p.id);
 }
 
 const UNBOUNDED = /^(?:\*|\+|\{\d+,\})/;
@@ -97,7 +104,9 @@ export function linearTimeProblem(source: string): string | undefined {
       atomEnd = j + 1;
     } else if (c === '(') {
       groups.push(false);
-      const head = /^\((?:\?(?:[:=!]|<?[A-Za-z_][A-Za-z0-9_]*>|P<[A-Za-z_][A-Za-z0-9_]*>|[imsU-]+:))?/.exec(source.slice(i))![0];
+      const head = /^\((?:\?(?:[:=!]|<?[A-Za-z_][A-Za-z0-9_]*>|P<[A-Za-z_][A-Za-z0-9_]*>|[imsU-]+:))?/.exec(
+        source.slice(i),
+      )![0];
       i += head.length;
       continue;
     } else if (c === ')') {
@@ -117,7 +126,8 @@ export function linearTimeProblem(source: string): string | undefined {
     const q = quantifierAt(atomEnd);
     if (q !== undefined) {
       const unbounded = UNBOUNDED.test(q);
-      if (closed && q !== '?' && closedUnbounded) return 'a quantified group holds an unbounded quantifier (nested quantifiers)';
+      if (closed && q !== '?' && closedUnbounded)
+        return 'a quantified group holds an unbounded quantifier (nested quantifiers)';
       if (unbounded) {
         if (!keyword) return `an unbounded quantifier (${q}) before three mandatory literal characters (a keyword)`;
         for (let g = 0; g < groups.length; g++) groups[g] = true;
@@ -168,7 +178,10 @@ export function jsSource(pattern: string): string {
       let extra = '';
       if (ci()) {
         for (let k = 0; k < body.length; k++) {
-          if (body[k] === '\\') { k++; continue; }
+          if (body[k] === '\\') {
+            k++;
+            continue;
+          }
           if (body[k + 1] === '-' && k + 2 < body.length && isLetter(body[k]!) && isLetter(body[k + 2]!)) {
             extra += `${swapCase(body[k]!)}-${swapCase(body[k + 2]!)}`;
             k += 2;
@@ -212,41 +225,67 @@ export function jsSource(pattern: string): string {
  * keeps the two equal and checks generated matches of every pattern hold a keyword.
  */
 export const PATTERN_KEYWORDS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  "(?i:(^|[ \\t])--?([A-Za-z0-9_.-]{0,128}(passw(or)?d|passphrase|secret|token|credentials?|(api|access|private|secret|signing|encryption)[_-]?key)|([A-Za-z0-9_.-]{0,128}[_.-])?(pass|pwd))[ \\t]+[^ \\t\\r\\n\"'$&;|<-])": ['pass', 'pwd', 'secret', 'token', 'credential', 'key'],
-  "(?i:(^|[^A-Za-z0-9-])(set-)?cookie[\"']?[ \\t]{0,16}:[ \\t]{0,16}[\"']?[^ \\t\\r\\n\"'$;=]{1,256}=[^ \\t\\r\\n\"'$;])": ['cookie'],
-  "(?i:(^|_)(session_?)?cookie[0-9]*$)": ['cookie'],
-  "(?i:(encryption|signing|master|hmac|session|crypt|cipher|jwt|license)_?key([0-9]*$|_))": ['key'],
-  "(?i:(passw(or)?d|passphrase)([0-9]*$|_)|(^|_)(pass|pwd)([0-9]*$|_))": ['pass', 'pwd'],
-  "(?i:(passw(or)?d|passphrase|secret|token|credentials?|(api|access|private|secret|signing|encryption)[_-]?key|(^|[^a-z0-9])(pass|pwd))[\"']?[ \\t]*[:=][ \\t]*[\"']?[^ \\t\\r\\n\"'$&;|,*<>{}()/-])": ['pass', 'pwd', 'secret', 'token', 'credential', 'key'],
-  "(?i:(token|bearer)([0-9]*$|_)|(^|_)pat([0-9]*$|_))": ['token', 'bearer', 'pat'],
-  "(?i:access_?key([0-9]*$|_))": ['accesskey', 'access_key'],
-  "(?i:api_?key([0-9]*$|_))": ['apikey', 'api_key'],
-  "(?i:authorization[\"']?[ \\t]*[:=][ \\t]*[\"']?(bearer|basic|token|digest|negotiate)[ \\t]+[^ \\t\\r\\n$\"'])": ['authorization'],
-  "(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*": ['bearer'],
-  "(?i:credentials?([0-9]*$|_))": ['credential'],
-  "(?i:private_?key([0-9]*$|_))": ['privatekey', 'private_key'],
-  "(?i:secret([0-9]*$|_))": ['secret'],
-  "(^|[^A-Za-z0-9])(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}([^A-Za-z0-9]|$)": ['akia', 'asia', 'abia', 'acca'],
-  "(^|[^A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}": ['xox'],
-  "(^|[^A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}([^A-Za-z0-9_-]|$)": ['aiza'],
-  "(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*": ['eyj'],
-  "(^|[^A-Za-z0-9_-])gl(pat|dt|rt|ptt|oas|cbt)-[A-Za-z0-9_-]{20,}": ['glpat-', 'gldt-', 'glrt-', 'glptt-', 'gloas-', 'glcbt-'],
-  "(^|[^A-Za-z0-9_.-])(mysql(dump|admin|import|show|check)?|mariadb(-dump|-admin)?)([ \\t][^;&|\\r\\n]{0,512})?[ \\t]-p[\"']?[^ \\t\\r\\n;&|$\"']": ['mysql', 'mariadb'],
-  "(^|[^A-Za-z0-9_.-])curl([ \\t][^;&|\\r\\n]{0,512})?[ \\t](-u|--user)[ \\t=]{0,16}[\"']?[^ \\t\\r\\n\"':$]{1,256}:[^ \\t\\r\\n\"'$]": ['curl'],
-  "(^|[^A-Za-z0-9_.-])sshpass[ \\t]{1,16}-p[ \\t]{0,16}[\"']?[^ \\t\\r\\n;&|$\"'-]": ['sshpass'],
-  "(^|[^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})": ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
-  "(^|[^A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{16,}": ['k_live_'],
-  "-----BEGIN ([A-Z0-9]{1,32} ){0,4}PRIVATE KEY-----": ['private key-----'],
-  "://[0-9a-fA-F]{32}(:[0-9a-fA-F]{32})?@": ['://'],
-  "[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/?#@ \\t\\r\\n:]*:[^/?@ \\t\\r\\n$][^/?@ \\t\\r\\n]*@": ['://'],
-  "hooks\\.slack\\.com/(services|workflows|triggers)/[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}": ['hooks.slack.com/'],
+  '(?i:(^|[ \\t])--?([A-Za-z0-9_.-]{0,128}(passw(or)?d|passphrase|secret|token|credentials?|(api|access|private|secret|signing|encryption)[_-]?key)|([A-Za-z0-9_.-]{0,128}[_.-])?(pass|pwd))[ \\t]+[^ \\t\\r\\n"\'$&;|<-])':
+    ['pass', 'pwd', 'secret', 'token', 'credential', 'key'],
+  '(?i:(^|[^A-Za-z0-9-])(set-)?cookie["\']?[ \\t]{0,16}:[ \\t]{0,16}["\']?[^ \\t\\r\\n"\'$;=]{1,256}=[^ \\t\\r\\n"\'$;])':
+    ['cookie'],
+  '(?i:(^|_)(session_?)?cookie[0-9]*$)': ['cookie'],
+  '(?i:(encryption|signing|master|hmac|session|crypt|cipher|jwt|license)_?key([0-9]*$|_))': ['key'],
+  '(?i:(passw(or)?d|passphrase)([0-9]*$|_)|(^|_)(pass|pwd)([0-9]*$|_))': ['pass', 'pwd'],
+  '(?i:(passw(or)?d|passphrase|secret|token|credentials?|(api|access|private|secret|signing|encryption)[_-]?key|(^|[^a-z0-9])(pass|pwd))["\']?[ \\t]*[:=][ \\t]*["\']?[^ \\t\\r\\n"\'$&;|,*<>{}()/-])':
+    ['pass', 'pwd', 'secret', 'token', 'credential', 'key'],
+  '(?i:(token|bearer)([0-9]*$|_)|(^|_)pat([0-9]*$|_))': ['token', 'bearer', 'pat'],
+  '(?i:access_?key([0-9]*$|_))': ['accesskey', 'access_key'],
+  '(?i:api_?key([0-9]*$|_))': ['apikey', 'api_key'],
+  '(?i:authorization["\']?[ \\t]*[:=][ \\t]*["\']?(bearer|basic|token|digest|negotiate)[ \\t]+[^ \\t\\r\\n$"\'])': [
+    'authorization',
+  ],
+  '(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*': ['bearer'],
+  '(?i:credentials?([0-9]*$|_))': ['credential'],
+  '(?i:private_?key([0-9]*$|_))': ['privatekey', 'private_key'],
+  '(?i:secret([0-9]*$|_))': ['secret'],
+  '(^|[^A-Za-z0-9])(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}([^A-Za-z0-9]|$)': ['akia', 'asia', 'abia', 'acca'],
+  '(^|[^A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,}': ['xox'],
+  '(^|[^A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}([^A-Za-z0-9_-]|$)': ['aiza'],
+  '(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]*': ['eyj'],
+  '(^|[^A-Za-z0-9_-])gl(pat|dt|rt|ptt|oas|cbt)-[A-Za-z0-9_-]{20,}': [
+    'glpat-',
+    'gldt-',
+    'glrt-',
+    'glptt-',
+    'gloas-',
+    'glcbt-',
+  ],
+  '(^|[^A-Za-z0-9_.-])(mysql(dump|admin|import|show|check)?|mariadb(-dump|-admin)?)([ \\t][^;&|\\r\\n]{0,512})?[ \\t]-p["\']?[^ \\t\\r\\n;&|$"\']':
+    ['mysql', 'mariadb'],
+  '(^|[^A-Za-z0-9_.-])curl([ \\t][^;&|\\r\\n]{0,512})?[ \\t](-u|--user)[ \\t=]{0,16}["\']?[^ \\t\\r\\n"\':$]{1,256}:[^ \\t\\r\\n"\'$]':
+    ['curl'],
+  '(^|[^A-Za-z0-9_.-])sshpass[ \\t]{1,16}-p[ \\t]{0,16}["\']?[^ \\t\\r\\n;&|$"\'-]': ['sshpass'],
+  '(^|[^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})': [
+    'ghp_',
+    'gho_',
+    'ghu_',
+    'ghs_',
+    'ghr_',
+    'github_pat_',
+  ],
+  '(^|[^A-Za-z0-9_])[sr]k_live_[0-9A-Za-z]{16,}': ['k_live_'],
+  '-----BEGIN ([A-Z0-9]{1,32} ){0,4}PRIVATE KEY-----': ['private key-----'],
+  '://[0-9a-fA-F]{32}(:[0-9a-fA-F]{32})?@': ['://'],
+  '[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/?#@ \\t\\r\\n:]*:[^/?@ \\t\\r\\n$][^/?@ \\t\\r\\n]*@': ['://'],
+  'hooks\\.slack\\.com/(services|workflows|triggers)/[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}': ['hooks.slack.com/'],
 });
 
 /**
  * `text` as keywords are looked for in it: lower case, after the two non-ASCII letters a
  * case-insensitive RE2 match folds onto ASCII letters (U+017F long s → s, U+212A Kelvin sign → k).
  */
-export const foldForKeywords = (text: string): string => text.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
+export const foldForKeywords = (text: string): string =>
+  text
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
 
 /** Whether folded text holds one of `keywords` (undefined: no keywords known, the pattern must run). */
-export const mayMatch = (keywords: readonly string[] | undefined, folded: string): boolean => keywords === undefined || keywords.some((k) => folded.includes(k));
+export const mayMatch = (keywords: readonly string[] | undefined, folded: string): boolean =>
+  keywords === undefined || keywords.some((k) => folded.includes(k));

@@ -21,7 +21,11 @@ export interface ReplayReport {
   readonly codes: Readonly<Record<string, { readonly before: number; readonly after: number }>>;
 }
 
-const denyCodes = (d: Pick<Decision, 'violations'> | undefined): string[] => (d?.violations ?? []).filter((v) => v.action === 'deny').map((v) => v.code).sort();
+const denyCodes = (d: Pick<Decision, 'violations'> | undefined): string[] =>
+  (d?.violations ?? [])
+    .filter((v) => v.action === 'deny')
+    .map((v) => v.code)
+    .sort();
 
 function candidateDecision(engine: PolicyEngine, input: PolicyInput): Decision | undefined {
   const r = evaluate(input, engine);
@@ -37,7 +41,11 @@ function candidateDecision(engine: PolicyEngine, input: PolicyInput): Decision |
  * decides on the same pods the runner decided on (`policy eval` builds its pods with the runner's
  * configuration for the same reason: --config).
  */
-export function replay(records: Iterable<AuditRecord>, engine: PolicyEngine, onProgress?: (done: number) => void): ReplayReport {
+export function replay(
+  records: Iterable<AuditRecord>,
+  engine: PolicyEngine,
+  onProgress?: (done: number) => void,
+): ReplayReport {
   let replayed = 0;
   let unchanged = 0;
   const newlyDenied: ReplayChange[] = [];

@@ -17,14 +17,23 @@ import { linearTimeProblem } from './credentials.ts';
 const quantity = z
   .string()
   .max(32)
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/, 'must be a Kubernetes quantity string such as "500m", "8Gi" or "4"');
+  .regex(
+    /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/,
+    'must be a Kubernetes quantity string such as "500m", "8Gi" or "4"',
+  );
 
 const imageEntry = z
   .string()
   .min(1)
   .max(255)
-  .regex(new RegExp(ENTRY_PATTERN), 'must be a registry host, a registry/namespace prefix or a repository (lower-case path, no tag, digest or glob)')
-  .refine((e) => parseImageEntry(e) !== undefined, 'must be a registry host ("ghcr.io"), a registry/namespace prefix ("ghcr.io/acme") or a repository ("docker.io/library/alpine"): lower-case path, no tag, digest or glob');
+  .regex(
+    new RegExp(ENTRY_PATTERN),
+    'must be a registry host, a registry/namespace prefix or a repository (lower-case path, no tag, digest or glob)',
+  )
+  .refine(
+    (e) => parseImageEntry(e) !== undefined,
+    'must be a registry host ("ghcr.io"), a registry/namespace prefix ("ghcr.io/acme") or a repository ("docker.io/library/alpine"): lower-case path, no tag, digest or glob',
+  );
 
 /** Enforcement actions, as Gatekeeper names them: deny blocks, warn and audit (dry run) record. */
 export const ENFORCEMENT_ACTIONS = ['deny', 'warn', 'audit'] as const;
@@ -38,7 +47,14 @@ export const ENFORCEMENT_ACTIONS = ['deny', 'warn', 'audit'] as const;
  * seen by no allow or deny entry (IMAGE_REFERENCE_INVALID). Grants: the decision's egress list is
  * what the runner opens, so warn on an EGRESS_* code would open the destination, not dry-run it.
  */
-export const LOCKED_CODES = ['EGRESS_ANY_DESTINATION', 'EGRESS_NOT_ALLOWED', 'EGRESS_WILDCARD_HOST', 'IMAGE_REFERENCE_INVALID', 'POLICY_SETTINGS_INVALID', 'POLICY_SETTINGS_MISSING'] as const;
+export const LOCKED_CODES = [
+  'EGRESS_ANY_DESTINATION',
+  'EGRESS_NOT_ALLOWED',
+  'EGRESS_WILDCARD_HOST',
+  'IMAGE_REFERENCE_INVALID',
+  'POLICY_SETTINGS_INVALID',
+  'POLICY_SETTINGS_MISSING',
+] as const;
 const LOCKED: ReadonlySet<string> = new Set(LOCKED_CODES);
 
 /** An enforcement key: a violation code that is not locked (JSON Schema: pattern plus `not: {enum}`, which Helm's Go regexp can read). */
@@ -55,9 +71,11 @@ const ports = z.array(port).min(1).max(16);
  * The same expressions as policies/kubiya/lib/net.rego (test/unit/settings.test.ts compares them;
  * one table of cases, test/support/settings-variants.ts, runs against both).
  */
-export const IPV4_CIDR_PATTERN = '^(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})/([1-9]|[12][0-9]|3[0-2])$';
+export const IPV4_CIDR_PATTERN =
+  '^(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})/([1-9]|[12][0-9]|3[0-2])$';
 export const IPV6_CIDR_PATTERN = '^([0-9A-Fa-f:]{2,39})/([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$';
-export const HOST_PATTERN = '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
+export const HOST_PATTERN =
+  '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$';
 const IPV4 = new RegExp(IPV4_CIDR_PATTERN);
 const IPV6 = new RegExp(IPV6_CIDR_PATTERN);
 const HOST = new RegExp(HOST_PATTERN);
@@ -94,16 +112,22 @@ export function cidrProblem(text: string): string | undefined {
     const octets = v4.slice(1, 5).map(Number);
     if (octets.some((o) => o > 255)) return 'an IPv4 octet is above 255';
     const address = ((octets[0]! * 256 + octets[1]!) * 256 + octets[2]!) * 256 + octets[3]!;
-    return address % 2 ** (32 - Number(v4[5])) === 0 ? undefined : 'host bits are set (write the network address, such as 10.0.0.0/8)';
+    return address % 2 ** (32 - Number(v4[5])) === 0
+      ? undefined
+      : 'host bits are set (write the network address, such as 10.0.0.0/8)';
   }
   const v6 = IPV6.exec(text);
   if (v6 !== null) {
     const groups = ipv6Groups(v6[1]!);
     if (groups === undefined) return 'not an IPv6 address (hex groups, at most one "::", no embedded IPv4 or zone)';
     const prefix = Number(v6[2]);
-    return groups.every((g, i) => g % 2 ** (16 - Math.max(0, Math.min(16, prefix - 16 * i))) === 0) ? undefined : 'host bits are set (write the network address, such as 2001:db8::/32)';
+    return groups.every((g, i) => g % 2 ** (16 - Math.max(0, Math.min(16, prefix - 16 * i))) === 0)
+      ? undefined
+      : 'host bits are set (write the network address, such as 2001:db8::/32)';
   }
-  return /\/0$/.test(text) ? 'a prefix of 0 is anywhere: use egress.allowAnyDestination' : 'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (prefix 1-32 for IPv4, 1-128 for IPv6, no leading zeros)';
+  return /\/0$/.test(text)
+    ? 'a prefix of 0 is anywhere: use egress.allowAnyDestination'
+    : 'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (prefix 1-32 for IPv4, 1-128 for IPv6, no leading zeros)';
 }
 
 /**
@@ -113,8 +137,11 @@ export function cidrProblem(text: string): string | undefined {
  * CIDR entry). Refused: "...", "*.*.com", "*", "a.*.com", "a_b.com", a trailing dot, "10.0.0.1".
  */
 export function hostProblem(text: string): string | undefined {
-  if (text.length > 253 || !HOST.test(text)) return 'must be a DNS name such as api.github.com, optionally with one leading "*." label (*.amazonaws.com)';
-  return /^[0-9]+$/.test(text.slice(text.lastIndexOf('.') + 1)) ? 'an IP address is not a host: use a {cidr, ports} entry' : undefined;
+  if (text.length > 253 || !HOST.test(text))
+    return 'must be a DNS name such as api.github.com, optionally with one leading "*." label (*.amazonaws.com)';
+  return /^[0-9]+$/.test(text.slice(text.lastIndexOf('.') + 1))
+    ? 'an IP address is not a host: use a {cidr, ports} entry'
+    : undefined;
 }
 
 /** A refinement that runs only on values of the right shape (the regex has already reported the others, once). */
@@ -126,12 +153,29 @@ const refined = (shape: RegExp, check: (s: string) => string | undefined) => (s:
 // The patterns render into the chart's JSON Schema (Helm checks the shape); the refinements (octets,
 // host bits, an all-digit last label) run in TypeScript only.
 const CIDR_SHAPE = new RegExp(`${IPV4_CIDR_PATTERN}|${IPV6_CIDR_PATTERN}`);
-const cidr = z.string().min(1).max(64).regex(CIDR_SHAPE, 'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (prefix 1-32 for IPv4, 1-128 for IPv6, no leading zeros; a prefix of 0 is egress.allowAnyDestination)').superRefine(refined(CIDR_SHAPE, cidrProblem));
-const host = z.string().min(1).max(253).regex(HOST, 'must be a DNS name such as api.github.com, optionally with one leading "*." label (*.amazonaws.com)').superRefine(refined(HOST, hostProblem));
+const cidr = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(
+    CIDR_SHAPE,
+    'must be a CIDR such as 10.0.0.0/16 or 2001:db8::/32 (prefix 1-32 for IPv4, 1-128 for IPv6, no leading zeros; a prefix of 0 is egress.allowAnyDestination)',
+  )
+  .superRefine(refined(CIDR_SHAPE, cidrProblem));
+const host = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(HOST, 'must be a DNS name such as api.github.com, optionally with one leading "*." label (*.amazonaws.com)')
+  .superRefine(refined(HOST, hostProblem));
 
 /** A credential pattern: an RE2-compatible regex (no look-around, no back-references). */
 const pattern = z.strictObject({
-  id: z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a lower-case id such as "github-token"'),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a lower-case id such as "github-token"'),
   pattern: z
     .string()
     .min(1)
@@ -146,7 +190,10 @@ const pattern = z.strictObject({
       }
     }, 'must be a valid regular expression')
     // Masking runs the bundle's patterns in JavaScript, on the event loop (src/audit/mask.ts).
-    .refine((p) => linearTimeProblem(p) === undefined, 'must run in linear time in JavaScript: no unbounded quantifier (*, +, {n,}) before a literal keyword of 3 characters, no quantified group holding one (see docs/policies.md)'),
+    .refine(
+      (p) => linearTimeProblem(p) === undefined,
+      'must run in linear time in JavaScript: no unbounded quantifier (*, +, {n,}) before a literal keyword of 3 characters, no quantified group holding one (see docs/policies.md)',
+    ),
 });
 
 export const coreSettingsSchema = z.strictObject({
@@ -159,15 +206,33 @@ export const coreSettingsSchema = z.strictObject({
     .optional(),
   privilege: z
     .strictObject({
-      allowedCapabilities: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be a capability name such as NET_BIND_SERVICE')).max(64).optional(),
+      allowedCapabilities: z
+        .array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be a capability name such as NET_BIND_SERVICE'))
+        .max(64)
+        .optional(),
       allowHostPath: z.boolean().optional(),
-      allowedSysctls: z.array(z.string().min(1).max(253).regex(/^[a-z0-9_./-]+$/)).max(256).optional(),
+      allowedSysctls: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(/^[a-z0-9_./-]+$/),
+        )
+        .max(256)
+        .optional(),
     })
     .optional(),
   resources: z
     .strictObject({
-      requireRequests: z.array(z.enum(['cpu', 'memory', 'ephemeral-storage'])).max(3).optional(),
-      requireLimits: z.array(z.enum(['cpu', 'memory', 'ephemeral-storage'])).max(3).optional(),
+      requireRequests: z
+        .array(z.enum(['cpu', 'memory', 'ephemeral-storage']))
+        .max(3)
+        .optional(),
+      requireLimits: z
+        .array(z.enum(['cpu', 'memory', 'ephemeral-storage']))
+        .max(3)
+        .optional(),
       maxCpu: quantity.optional(),
       maxMemory: quantity.optional(),
       maxEphemeralStorage: quantity.optional(),
@@ -191,7 +256,16 @@ export const coreSettingsSchema = z.strictObject({
     .optional(),
   secrets: z
     .strictObject({
-      allowedSecrets: z.array(z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')).max(1024).optional(),
+      allowedSecrets: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name'),
+        )
+        .max(1024)
+        .optional(),
       credentials: z
         .strictObject({
           envNames: z.array(pattern).max(256).optional(),
@@ -202,14 +276,15 @@ export const coreSettingsSchema = z.strictObject({
     .optional(),
   volumes: z
     .strictObject({
-      allowedTypes: z.array(z.string().regex(/^[a-z][A-Za-z]*$/, 'must be a volume type such as emptyDir')).max(32).optional(),
+      allowedTypes: z
+        .array(z.string().regex(/^[a-z][A-Za-z]*$/, 'must be a volume type such as emptyDir'))
+        .max(32)
+        .optional(),
       maxSize: quantity.optional(),
       maxVolumes: z.int().min(0).max(1024).optional(),
     })
     .optional(),
-  enforcement: z
-    .record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS))
-    .optional(),
+  enforcement: z.record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS)).optional(),
 });
 
 export type CoreSettings = z.infer<typeof coreSettingsSchema>;

@@ -33,7 +33,10 @@ export function receive(raw: RawAssignment, limits: ReceiveLimits): Result<strin
   // anywhere is refused with its own message, so "my file ends with a newline" is obvious.
   const text = typeof raw.body === 'string' ? raw.body : Buffer.from(raw.body).toString('utf8');
   if (/\s/u.test(text)) {
-    return fail('RECEIVE_MALFORMED', 'assignment has whitespace around or inside the token (a trailing newline?): send the compact JWS exactly as signed');
+    return fail(
+      'RECEIVE_MALFORMED',
+      'assignment has whitespace around or inside the token (a trailing newline?): send the compact JWS exactly as signed',
+    );
   }
   if (!COMPACT_JWS.test(text)) {
     return fail('RECEIVE_MALFORMED', 'assignment is not a compact JWS (three base64url parts)');

@@ -7,7 +7,9 @@ import { stepDone, stepFailed, type RunPhase, type StepState } from './status.ts
  * starts with the run.
  */
 export function prerequisites(workflow: Workflow): ReadonlyMap<string, readonly string[]> {
-  return new Map(workflow.steps.map((s, i) => [s.name, s.dependsOn ?? (i === 0 ? [] : [workflow.steps[i - 1]?.name ?? ''])]));
+  return new Map(
+    workflow.steps.map((s, i) => [s.name, s.dependsOn ?? (i === 0 ? [] : [workflow.steps[i - 1]?.name ?? ''])]),
+  );
 }
 
 /** The first cycle among dependsOn edges, as the step names around it; undefined when acyclic. */

@@ -226,13 +226,15 @@ export class Reconciler {
       if (run === undefined) return;
       const result = await reconcileRun(run, this.deps, this.mayStart);
       if (result.requeueAfterMs !== undefined) this.enqueue(name, result.requeueAfterMs);
-    })().catch((e: unknown) => this.deps.observer?.internalError(e)).finally(() => {
-      this.busy.delete(name);
-      this.inflight.delete(pass);
-      this.deps.observer?.workflowsRunning(this.running());
-      if (this.again.delete(name)) this.enqueue(name);
-      this.kick();
-    });
+    })()
+      .catch((e: unknown) => this.deps.observer?.internalError(e))
+      .finally(() => {
+        this.busy.delete(name);
+        this.inflight.delete(pass);
+        this.deps.observer?.workflowsRunning(this.running());
+        if (this.again.delete(name)) this.enqueue(name);
+        this.kick();
+      });
     this.inflight.add(pass);
   }
 }

@@ -34,7 +34,14 @@ export interface RunStatus {
   readonly cleanedAt?: string | undefined;
 }
 
-const TERMINAL_STEP: ReadonlySet<StepPhase> = new Set(['Succeeded', 'Failed', 'Denied', 'Error', 'Skipped', 'Cancelled']);
+const TERMINAL_STEP: ReadonlySet<StepPhase> = new Set([
+  'Succeeded',
+  'Failed',
+  'Denied',
+  'Error',
+  'Skipped',
+  'Cancelled',
+]);
 const TERMINAL_RUN: ReadonlySet<RunPhase> = new Set(['Succeeded', 'Failed', 'Cancelled']);
 
 export const stepDone = (s: StepState): boolean => TERMINAL_STEP.has(s.phase);
@@ -45,7 +52,8 @@ export const stepFailed = (s: StepState): boolean => stepDone(s) && s.phase !== 
 export function summary(steps: readonly StepState[]): string {
   const count = (p: StepPhase): number => steps.filter((s) => s.phase === p).length;
   const parts = [`${count('Succeeded')}/${steps.length} succeeded`];
-  for (const p of ['Running', 'Failed', 'Denied', 'Error', 'Cancelled', 'Skipped'] as const) if (count(p) > 0) parts.push(`${count(p)} ${p.toLowerCase()}`);
+  for (const p of ['Running', 'Failed', 'Denied', 'Error', 'Cancelled', 'Skipped'] as const)
+    if (count(p) > 0) parts.push(`${count(p)} ${p.toLowerCase()}`);
   return parts.join(', ');
 }
 

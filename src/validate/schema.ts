@@ -23,25 +23,47 @@ const dnsLabel = z
   .string()
   .min(1)
   .max(LIMITS.nameLength)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label: lower-case letters, digits and "-", starting and ending alphanumeric');
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    'must be a DNS label: lower-case letters, digits and "-", starting and ending alphanumeric',
+  );
 
-const envName = z.string().min(1).max(256).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a C identifier');
+const envName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a C identifier');
 
 const quantity = z
   .string()
   .max(32)
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P|E|Ei)?$/, 'must be a Kubernetes quantity such as 100m, 256Mi or 1');
+  .regex(
+    /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P|E|Ei)?$/,
+    'must be a Kubernetes quantity such as 100m, 256Mi or 1',
+  );
 
 const argv = z.array(z.string().max(LIMITS.argLength)).max(LIMITS.argv);
 
-const secretRef = z.strictObject({ secret: dnsLabel.or(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/).max(253)), key: z.string().min(1).max(253) });
+const secretRef = z.strictObject({
+  secret: dnsLabel.or(
+    z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+      .max(253),
+  ),
+  key: z.string().min(1).max(253),
+});
 
 /** env: plain values, or references to a Secret key (the value never travels in the token). */
 const env = z
   .record(envName, z.union([z.string().max(32768), z.strictObject({ secretRef })]))
   .refine((e) => Object.keys(e).length <= LIMITS.envPerContainer, `at most ${LIMITS.envPerContainer} variables`);
 
-const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional(), 'ephemeral-storage': quantity.optional() });
+const resourceList = z.strictObject({
+  cpu: quantity.optional(),
+  memory: quantity.optional(),
+  'ephemeral-storage': quantity.optional(),
+});
 
 /**
  * Requests and limits of one container. A zero ("0", "0Mi", "0m") means "none", as the runtime
@@ -62,12 +84,20 @@ function requestsWithinLimits(r: ResourceSpec | undefined, path: (string | numbe
     if (request === undefined || limit === undefined) continue;
     const [req, lim] = [quantityValue(request), quantityValue(limit)];
     if (req !== undefined && lim !== undefined && lim > 0 && req > lim) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'requests', name], message: `the ${name} request is above its limit (${limit})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'requests', name],
+        message: `the ${name} request is above its limit (${limit})`,
+      });
     }
   }
 }
 
-const image = z.string().min(1).max(LIMITS.imageLength).regex(/^[^\s]+$/, 'must not contain whitespace');
+const image = z
+  .string()
+  .min(1)
+  .max(LIMITS.imageLength)
+  .regex(/^[^\s]+$/, 'must not contain whitespace');
 
 /** A sidecar or init container: bounded like the step's own container (issue 14 §3). */
 const container = z.strictObject({
@@ -86,7 +116,12 @@ const container = z.strictObject({
  */
 const volumeMount = z.strictObject({
   name: dnsLabel.max(LIMITS.nameLength - 4, 'must be at most 59 characters (the pod volume is named vol-<name>)'),
-  mount: z.string().min(1).max(1024).regex(/^\/[^\0]*$/, 'must be an absolute path').refine((p) => !p.split('/').includes('..'), 'must not contain ".."'),
+  mount: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^\/[^\0]*$/, 'must be an absolute path')
+    .refine((p) => !p.split('/').includes('..'), 'must not contain ".."'),
   volume: dnsLabel,
   readOnly: z.boolean().optional(),
 });
@@ -108,7 +143,10 @@ const stepFields = z.strictObject({
   command: argv.optional(),
   args: argv.optional(),
   env: env.optional(),
-  envFrom: z.array(z.strictObject({ secret: z.string().min(1).max(253) })).max(16).optional(),
+  envFrom: z
+    .array(z.strictObject({ secret: z.string().min(1).max(253) }))
+    .max(16)
+    .optional(),
   resources: resources.optional(),
   timeout: duration.optional(),
   sidecars: z.array(container).max(LIMITS.containersPerStep).optional(),
@@ -124,11 +162,16 @@ const stepFields = z.strictObject({
  * volume inside another is allowed), and no mount at, under or over the runner's own mounts.
  */
 export const stepSchema = stepFields.superRefine((step, ctx) => {
-  const names = new Map<string, string>([[MAIN_CONTAINER, 'the step\'s own container']]);
+  const names = new Map<string, string>([[MAIN_CONTAINER, "the step's own container"]]);
   for (const kind of ['initContainers', 'sidecars'] as const) {
     (step[kind] ?? []).forEach((c, i) => {
       const taken = names.get(c.name);
-      if (taken !== undefined) ctx.addIssue({ code: 'custom', path: [kind, i, 'name'], message: `container name "${c.name}" is already used by ${taken}` });
+      if (taken !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [kind, i, 'name'],
+          message: `container name "${c.name}" is already used by ${taken}`,
+        });
       names.set(c.name, `${kind}[${i}]`);
       requestsWithinLimits(c.resources, [kind, i, 'resources'], ctx);
     });
@@ -137,12 +180,23 @@ export const stepSchema = stepFields.superRefine((step, ctx) => {
   const mounts = step.volumes ?? [];
   const mountNames = new Set<string>();
   mounts.forEach((m, i) => {
-    if (mountNames.has(m.name)) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'name'], message: `duplicate mount name "${m.name}"` });
+    if (mountNames.has(m.name))
+      ctx.addIssue({ code: 'custom', path: ['volumes', i, 'name'], message: `duplicate mount name "${m.name}"` });
     mountNames.add(m.name);
     const reserved = RESERVED_MOUNTS.find((r) => mountConflicts(m.mount, r));
-    if (reserved !== undefined) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'mount'], message: `must not be at, under or over the runner's own mount ${reserved}` });
+    if (reserved !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['volumes', i, 'mount'],
+        message: `must not be at, under or over the runner's own mount ${reserved}`,
+      });
     const earlier = mounts.slice(0, i).findIndex((o) => samePath(m.mount, o.mount));
-    if (earlier >= 0) ctx.addIssue({ code: 'custom', path: ['volumes', i, 'mount'], message: `the same path as the mount of volumes[${earlier}]` });
+    if (earlier >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['volumes', i, 'mount'],
+        message: `the same path as the mount of volumes[${earlier}]`,
+      });
   });
 });
 
@@ -152,21 +206,31 @@ export const workflowSchema = z
     name: z.string().min(1).max(253),
     runId: dnsLabel,
     steps: z.array(stepSchema).min(1).max(LIMITS.steps),
-    volumes: z.array(z.strictObject({ name: dnsLabel, size: quantity })).max(LIMITS.volumes).optional(),
+    volumes: z
+      .array(z.strictObject({ name: dnsLabel, size: quantity }))
+      .max(LIMITS.volumes)
+      .optional(),
   })
   .superRefine((wf, ctx) => {
     const names = new Set<string>();
     wf.steps.forEach((s, i) => {
-      if (names.has(s.name)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'name'], message: `duplicate step name "${s.name}"` });
+      if (names.has(s.name))
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'name'], message: `duplicate step name "${s.name}"` });
       names.add(s.name);
     });
     const volumes = new Set((wf.volumes ?? []).map((v) => v.name));
     wf.steps.forEach((s, i) => {
       (s.dependsOn ?? []).forEach((d, j) => {
-        if (!names.has(d) || d === s.name) ctx.addIssue({ code: 'custom', path: ['steps', i, 'dependsOn', j], message: `unknown step "${d}"` });
+        if (!names.has(d) || d === s.name)
+          ctx.addIssue({ code: 'custom', path: ['steps', i, 'dependsOn', j], message: `unknown step "${d}"` });
       });
       (s.volumes ?? []).forEach((v, j) => {
-        if (!volumes.has(v.volume)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'volumes', j, 'volume'], message: `unknown workflow volume "${v.volume}"` });
+        if (!volumes.has(v.volume))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['steps', i, 'volumes', j, 'volume'],
+            message: `unknown workflow volume "${v.volume}"`,
+          });
       });
     });
   });

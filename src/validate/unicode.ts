@@ -28,13 +28,17 @@ const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u2
 /** Unicode's Bidi_Control characters: embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), and the marks U+200E, U+200F, U+061C. */
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 /** Paths of what runs: command and args items, and plain env values, of a step, its sidecars and its init containers. */
-const RUN_TEXT = /^workflow\.steps\.[0-9]+(\.(sidecars|initContainers)\.[0-9]+)?\.(command\.[0-9]+|args\.[0-9]+|env\.[^.]+)$/;
+const RUN_TEXT =
+  /^workflow\.steps\.[0-9]+(\.(sidecars|initContainers)\.[0-9]+)?\.(command\.[0-9]+|args\.[0-9]+|env\.[^.]+)$/;
 
 /** A string as it may appear in a message or an audit record: lone surrogates and NULs escaped. */
 export function printable(s: string): string {
   // No `u` flag: the class and the lookarounds see UTF-16 code units, so only lone halves match.
-  // eslint-disable-next-line no-control-regex -- NUL is what is escaped
-  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(
+    // eslint-disable-next-line no-control-regex -- NUL is what is escaped
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function problem(s: string): string | undefined {
@@ -53,9 +57,14 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
     if (out.length >= MAX_ISSUES) return;
     const at = ['workflow', ...path].join('.');
     if (typeof v === 'string') {
-      const p = problem(v)
-        ?? (shown.has(at) && CONTROL_OR_BIDI.test(v) ? 'must not contain control or bidirectional formatting characters' : undefined)
-        ?? (RUN_TEXT.test(at) && BIDI.test(v) ? 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs' : undefined);
+      const p =
+        problem(v) ??
+        (shown.has(at) && CONTROL_OR_BIDI.test(v)
+          ? 'must not contain control or bidirectional formatting characters'
+          : undefined) ??
+        (RUN_TEXT.test(at) && BIDI.test(v)
+          ? 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs'
+          : undefined);
       if (p !== undefined) out.push({ path: at, message: p });
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, [...path, String(i)]));

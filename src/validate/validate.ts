@@ -40,7 +40,11 @@ function imageIssues(workflow: Workflow): SchemaIssue[] {
 export function validate(claim: unknown): Result<Workflow> {
   const text = textIssues(claim);
   if (text.length > 0) {
-    return fail('VALIDATE_UNICODE', `workflow claim holds text that cannot be stored faithfully: ${text.length} issue(s), first at ${text[0]?.path ?? 'workflow'}: ${text[0]?.message ?? ''}`, { issues: text });
+    return fail(
+      'VALIDATE_UNICODE',
+      `workflow claim holds text that cannot be stored faithfully: ${text.length} issue(s), first at ${text[0]?.path ?? 'workflow'}: ${text[0]?.message ?? ''}`,
+      { issues: text },
+    );
   }
   const parsed = workflowSchema.safeParse(claim);
   if (parsed.success) {
@@ -48,14 +52,24 @@ export function validate(claim: unknown): Result<Workflow> {
     if (cycle === undefined) {
       const images = imageIssues(parsed.data);
       if (images.length === 0) return ok(parsed.data);
-      return fail('VALIDATE_IMAGE_REFERENCE', `workflow claim names an invalid image reference: ${images.length} issue(s), first at ${images[0]?.path ?? 'workflow'}: ${images[0]?.message ?? ''}`, { issues: images });
+      return fail(
+        'VALIDATE_IMAGE_REFERENCE',
+        `workflow claim names an invalid image reference: ${images.length} issue(s), first at ${images[0]?.path ?? 'workflow'}: ${images[0]?.message ?? ''}`,
+        { issues: images },
+      );
     }
-    const issues: SchemaIssue[] = [{ path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` }];
+    const issues: SchemaIssue[] = [
+      { path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` },
+    ];
     return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
   }
   const issues: SchemaIssue[] = parsed.error.issues.slice(0, 50).map((i) => ({
     path: ['workflow', ...i.path].map((p) => printable(String(p))).join('.'),
     message: printable(i.message),
   }));
-  return fail('VALIDATE_SCHEMA', `workflow claim is invalid: ${issues.length} issue(s), first at ${issues[0]?.path ?? 'workflow'}: ${issues[0]?.message ?? ''}`, { issues });
+  return fail(
+    'VALIDATE_SCHEMA',
+    `workflow claim is invalid: ${issues.length} issue(s), first at ${issues[0]?.path ?? 'workflow'}: ${issues[0]?.message ?? ''}`,
+    { issues },
+  );
 }

@@ -32,10 +32,15 @@ export function claimTextProblem(value: unknown, max: number): string | undefine
 }
 
 /** Checks one claim; `jti: true` for a jti (and `cancel`), which must also match {@link JTI_PATTERN}. */
-export function checkClaim(name: string, value: unknown, rule: { readonly max: number; readonly jti?: boolean }): Result<string> {
+export function checkClaim(
+  name: string,
+  value: unknown,
+  rule: { readonly max: number; readonly jti?: boolean },
+): Result<string> {
   const problem = claimTextProblem(value, rule.max);
   if (problem !== undefined) return fail('VERIFY_CLAIM_INVALID', `claim "${name}" ${problem}`);
-  if (rule.jti === true && !JTI_PATTERN.test(value as string)) return fail('VERIFY_CLAIM_INVALID', `claim "${name}" must match ${JTI_RULE}`);
+  if (rule.jti === true && !JTI_PATTERN.test(value as string))
+    return fail('VERIFY_CLAIM_INVALID', `claim "${name}" must match ${JTI_RULE}`);
   return ok(value as string);
 }
 
@@ -46,5 +51,8 @@ export function checkClaim(name: string, value: unknown, rule: { readonly max: n
  */
 export function quoted(value: string, max = 128): string {
   const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(cut).replace(
+    /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u0080-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

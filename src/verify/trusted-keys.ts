@@ -51,7 +51,8 @@ export const TRUST_RESOLUTION_SECONDS = 60;
 export function publicJwk(jwk: JWK): JWK {
   const { kty, crv, x, y, n, e, kid, alg } = jwk;
   const out: JWK = { kty };
-  for (const [k, v] of Object.entries({ crv, x, y, n, e, kid, alg })) if (typeof v === 'string') (out as Record<string, string>)[k] = v;
+  for (const [k, v] of Object.entries({ crv, x, y, n, e, kid, alg }))
+    if (typeof v === 'string') (out as Record<string, string>)[k] = v;
   return out;
 }
 
@@ -65,7 +66,11 @@ export function thumbprintOf(jwk: JWK): Promise<string> {
  * known, and its lastSeen younger than the resolution). Pure; shared by the adapter and the twin.
  * Keys with a private part are never stored (only the public members are kept).
  */
-export async function merge(current: readonly TrustedKey[], keys: readonly JWK[], at: Date): Promise<TrustedKey[] | undefined> {
+export async function merge(
+  current: readonly TrustedKey[],
+  keys: readonly JWK[],
+  at: Date,
+): Promise<TrustedKey[] | undefined> {
   const next = new Map(current.map((k) => [k.thumbprint, k]));
   let changed = false;
   const now = at.toISOString();
@@ -98,7 +103,11 @@ export async function merge(current: readonly TrustedKey[], keys: readonly JWK[]
 export function covering(keys: readonly TrustedKey[], at: Date, skewSeconds: number): TrustedKey[] {
   const t = at.getTime();
   const skew = skewSeconds * 1000;
-  return keys.filter((k) => new Date(k.firstSeen).getTime() - skew <= t && t <= new Date(k.lastSeen).getTime() + TRUST_RESOLUTION_SECONDS * 1000 + skew);
+  return keys.filter(
+    (k) =>
+      new Date(k.firstSeen).getTime() - skew <= t &&
+      t <= new Date(k.lastSeen).getTime() + TRUST_RESOLUTION_SECONDS * 1000 + skew,
+  );
 }
 
 /** Parses one stored entry; undefined when it is not a well-formed TrustedKey (ignored, fail closed). */
@@ -106,7 +115,13 @@ export function parseTrustedKey(thumbprint: string, text: string): TrustedKey | 
   try {
     const v = JSON.parse(text) as Partial<TrustedKey>;
     if (typeof v.jwk !== 'object' || v.jwk === null || typeof v.jwk.kty !== 'string') return undefined;
-    if (typeof v.firstSeen !== 'string' || typeof v.lastSeen !== 'string' || Number.isNaN(Date.parse(v.firstSeen)) || Number.isNaN(Date.parse(v.lastSeen))) return undefined;
+    if (
+      typeof v.firstSeen !== 'string' ||
+      typeof v.lastSeen !== 'string' ||
+      Number.isNaN(Date.parse(v.firstSeen)) ||
+      Number.isNaN(Date.parse(v.lastSeen))
+    )
+      return undefined;
     return { thumbprint, jwk: publicJwk(v.jwk), firstSeen: v.firstSeen, lastSeen: v.lastSeen };
   } catch {
     return undefined;

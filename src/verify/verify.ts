@@ -1,5 +1,13 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  decodeProtectedHeader,
+  errors,
+  importJWK,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { ErrorCode } from '../errors/codes.ts';
 import { checkClaim } from './claims.ts';
 import { hasDuplicateKeys } from './duplicate-keys.ts';
@@ -54,7 +62,11 @@ const UNSUPPORTED_WHY: Record<(typeof UNSUPPORTED_HEADERS)[number], string> = {
 };
 
 /** verify: compact JWS → claims whose signature, type, issuer, audience and times hold. */
-export async function verify(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<AssignmentClaims>> {
+export async function verify(
+  token: string,
+  options: VerifyOptions,
+  deps: VerifyDeps,
+): Promise<Result<AssignmentClaims>> {
   const verified = await verifyAssignment(token, options, deps);
   return verified.ok ? ok(verified.value.claims) : verified;
 }
@@ -67,7 +79,11 @@ export interface VerifiedAssignment {
 }
 
 /** verify, also naming the key that verified the token (admission records it as trusted). */
-export async function verifyAssignment(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<VerifiedAssignment>> {
+export async function verifyAssignment(
+  token: string,
+  options: VerifyOptions,
+  deps: VerifyDeps,
+): Promise<Result<VerifiedAssignment>> {
   const verified = await verifyToken(token, ASSIGNMENT_TYP, ['exp', 'iat', 'jti', 'sub', 'iss', 'aud'], options, deps);
   if (!verified.ok) return verified;
   const { payload, key } = verified.value;
@@ -76,7 +92,10 @@ export async function verifyAssignment(token: string, options: VerifyOptions, de
   if (!sub.ok) return sub;
   // One name for the workflow: the verify record names it by `sub`, every later record by
   // `workflow.id`; a token whose two disagree is refused rather than recorded under two names.
-  const workflowId = typeof payload.workflow === 'object' && payload.workflow !== null ? (payload.workflow as { id?: unknown }).id : undefined;
+  const workflowId =
+    typeof payload.workflow === 'object' && payload.workflow !== null
+      ? (payload.workflow as { id?: unknown }).id
+      : undefined;
   if (workflowId !== sub.value) return fail('VERIFY_CLAIM_INVALID', 'claim "sub" must equal workflow.id');
   return ok({ claims: payload as AssignmentClaims, key });
 }
@@ -97,7 +116,11 @@ export interface TrustedVerifyDeps {
  * codes as `verify` (VERIFY_SIGNATURE_INVALID when a trusted key with the token's kid does not
  * verify it).
  */
-export async function verifyTrusted(token: string, options: VerifyOptions, deps: TrustedVerifyDeps): Promise<Result<VerifiedAssignment>> {
+export async function verifyTrusted(
+  token: string,
+  options: VerifyOptions,
+  deps: TrustedVerifyDeps,
+): Promise<Result<VerifiedAssignment>> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
@@ -105,8 +128,11 @@ export async function verifyTrusted(token: string, options: VerifyOptions, deps:
     const [code, message] = mapJoseError(thrown);
     return fail(code, message);
   }
-  const candidates = covering(deps.trusted, deps.at, deps.skewSeconds)
-    .filter((k) => (header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid) && (k.jwk.alg === undefined || k.jwk.alg === header.alg));
+  const candidates = covering(deps.trusted, deps.at, deps.skewSeconds).filter(
+    (k) =>
+      (header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid) &&
+      (k.jwk.alg === undefined || k.jwk.alg === header.alg),
+  );
   let last: Result<VerifiedAssignment> | undefined;
   for (const candidate of candidates) {
     const alg = typeof header.alg === 'string' ? header.alg : '';
@@ -116,7 +142,13 @@ export async function verifyTrusted(token: string, options: VerifyOptions, deps:
     // A wrong key (same kid reused, or no kid) is not the token's fault: try the next one.
     if (r.error.code !== 'VERIFY_SIGNATURE_INVALID' || last === undefined) last = r;
   }
-  return last ?? fail('VERIFY_KEY_NOT_TRUSTED', `no key this runner trusted at the run's creation (${deps.at.toISOString()}) matches the token`);
+  return (
+    last ??
+    fail(
+      'VERIFY_KEY_NOT_TRUSTED',
+      `no key this runner trusted at the run's creation (${deps.at.toISOString()}) matches the token`,
+    )
+  );
 }
 
 export interface CancellationClaims extends JWTPayload {
@@ -126,7 +158,11 @@ export interface CancellationClaims extends JWTPayload {
 }
 
 /** verify for a cancellation token: the same keys and checks, its own `typ`, and a `cancel` claim. */
-export async function verifyCancellation(token: string, options: VerifyOptions, deps: VerifyDeps): Promise<Result<CancellationClaims>> {
+export async function verifyCancellation(
+  token: string,
+  options: VerifyOptions,
+  deps: VerifyDeps,
+): Promise<Result<CancellationClaims>> {
   const verified = await verifyToken(token, CANCELLATION_TYP, ['exp', 'iat', 'jti', 'iss', 'aud'], options, deps);
   if (!verified.ok) return verified;
   const cancel = checkClaim('cancel', verified.value.payload.cancel, { max: 128, jti: true });
@@ -134,23 +170,50 @@ export async function verifyCancellation(token: string, options: VerifyOptions, 
   return ok(verified.value.payload as CancellationClaims);
 }
 
-async function verifyToken(token: string, typ: string, requiredClaims: string[], options: VerifyOptions, deps: VerifyDeps): Promise<Result<{ payload: JWTPayload; key: JWK }>> {
+async function verifyToken(
+  token: string,
+  typ: string,
+  requiredClaims: string[],
+  options: VerifyOptions,
+  deps: VerifyDeps,
+): Promise<Result<{ payload: JWTPayload; key: JWK }>> {
   // Exactly as signed, also for a stored token read back from a WorkflowRun: three base64url
   // parts and nothing else (no whitespace, padding or line breaks that a decoder might skip).
-  if (!COMPACT_JWS.test(token)) return fail('VERIFY_MALFORMED', 'token is not a compact JWS (three base64url parts, nothing around them)');
-  const [headerBytes, payloadBytes] = token.split('.').slice(0, 2).map((part) => Buffer.from(part, 'base64url'));
+  if (!COMPACT_JWS.test(token))
+    return fail('VERIFY_MALFORMED', 'token is not a compact JWS (three base64url parts, nothing around them)');
+  const [headerBytes, payloadBytes] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => Buffer.from(part, 'base64url'));
   // The JSON starts at byte 0: a UTF-8 BOM (which jose's TextDecoder strips, and Go's encoding/json
   // refuses) or whitespace before `{` is a parser differential, refused.
-  if (headerBytes?.[0] !== 0x7b) return fail('VERIFY_MALFORMED', 'token header must be a JSON object starting at its first byte (no BOM or whitespace before "{")');
-  if (payloadBytes?.[0] !== 0x7b) return fail('VERIFY_MALFORMED', 'token payload must be a JSON object starting at its first byte (no BOM or whitespace before "{")');
+  if (headerBytes?.[0] !== 0x7b)
+    return fail(
+      'VERIFY_MALFORMED',
+      'token header must be a JSON object starting at its first byte (no BOM or whitespace before "{")',
+    );
+  if (payloadBytes?.[0] !== 0x7b)
+    return fail(
+      'VERIFY_MALFORMED',
+      'token payload must be a JSON object starting at its first byte (no BOM or whitespace before "{")',
+    );
   try {
     const header = decodeProtectedHeader(token);
     // Like the payload: a header member given twice (`"alg":"none","alg":"EdDSA"`) means one thing to us and another to a first-wins reader.
-    if (hasDuplicateKeys(headerBytes.toString('utf8'))) return fail('VERIFY_MALFORMED', 'token header has a duplicate member');
+    if (hasDuplicateKeys(headerBytes.toString('utf8')))
+      return fail('VERIFY_MALFORMED', 'token header has a duplicate member');
     const pointing = KEY_POINTING_HEADERS.filter((h) => Object.hasOwn(header, h));
-    if (pointing.length > 0) return fail('VERIFY_MALFORMED', `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`);
+    if (pointing.length > 0)
+      return fail(
+        'VERIFY_MALFORMED',
+        `token header carries ${pointing.join(', ')}: keys come only from this runner's JWKS`,
+      );
     const unsupported = UNSUPPORTED_HEADERS.filter((h) => Object.hasOwn(header, h));
-    if (unsupported.length > 0) return fail('VERIFY_HEADER_UNSUPPORTED', `token header carries ${unsupported.join(', ')} (${unsupported.map((h) => UNSUPPORTED_WHY[h]).join('; ')}): send the compact JWS exactly as signed, without it`);
+    if (unsupported.length > 0)
+      return fail(
+        'VERIFY_HEADER_UNSUPPORTED',
+        `token header carries ${unsupported.join(', ')} (${unsupported.map((h) => UNSUPPORTED_WHY[h]).join('; ')}): send the compact JWS exactly as signed, without it`,
+      );
     const { payload, key, protectedHeader } = await jwtVerify(token, deps.keys, {
       algorithms: [...options.algorithms],
       issuer: options.issuer,
@@ -170,7 +233,11 @@ async function verifyToken(token: string, typ: string, requiredClaims: string[],
     const iss = checkClaim('iss', payload.iss, { max: 2048 });
     if (!iss.ok) return iss;
     // RFC 8725 §3.9: a token meant for one runner names one audience; an array (even of one) is refused.
-    if (typeof payload.aud !== 'string') return fail('VERIFY_CLAIM_INVALID', 'claim "aud" must be a single string (this runner\'s name); audience arrays are refused');
+    if (typeof payload.aud !== 'string')
+      return fail(
+        'VERIFY_CLAIM_INVALID',
+        'claim "aud" must be a single string (this runner\'s name); audience arrays are refused',
+      );
     return ok({ payload, key: keyJwk(key, protectedHeader) });
   } catch (thrown) {
     const [code, message] = mapJoseError(thrown, typ);
@@ -200,29 +267,39 @@ function imported(key: TrustedKey, alg: string): ReturnType<typeof importJWK> {
 function keyJwk(key: unknown, header: { readonly kid?: string | undefined; readonly alg?: string | undefined }): JWK {
   const object = key instanceof KeyObject ? key : KeyObject.from(key as Parameters<typeof KeyObject.from>[0]);
   const exported = (object.type === 'public' ? object : createPublicKey(object)).export({ format: 'jwk' }) as JWK;
-  return publicJwk({ ...exported, ...(header.kid !== undefined ? { kid: header.kid } : {}), ...(header.alg !== undefined ? { alg: header.alg } : {}) });
+  return publicJwk({
+    ...exported,
+    ...(header.kid !== undefined ? { kid: header.kid } : {}),
+    ...(header.alg !== undefined ? { alg: header.alg } : {}),
+  });
 }
 
 /** Maps jose's error classes to our codes. Messages name the failed check, never token contents. */
 export function mapJoseError(thrown: unknown, typ = ASSIGNMENT_TYP): [ErrorCode, string] {
   if (thrown instanceof errors.JWTExpired) {
-    return thrown.claim === 'iat' ? ['VERIFY_TOO_OLD', 'token is older than the maximum token age'] : ['VERIFY_EXPIRED', 'token has expired'];
+    return thrown.claim === 'iat'
+      ? ['VERIFY_TOO_OLD', 'token is older than the maximum token age']
+      : ['VERIFY_EXPIRED', 'token has expired'];
   }
   if (thrown instanceof errors.JWTClaimValidationFailed) {
     if (thrown.claim === 'nbf') return ['VERIFY_NOT_YET_VALID', 'token is not valid yet (nbf)'];
     if (thrown.claim === 'typ') return ['VERIFY_TYPE_INVALID', `token header "typ" must be "${typ}"`];
     return ['VERIFY_CLAIM_INVALID', `claim "${thrown.claim}" is invalid (${thrown.reason})`];
   }
-  if (thrown instanceof errors.JOSEAlgNotAllowed) return ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token algorithm is not allowed'];
+  if (thrown instanceof errors.JOSEAlgNotAllowed)
+    return ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token algorithm is not allowed'];
   if (thrown instanceof errors.JWKSNoMatchingKey) return ['VERIFY_KEY_NOT_FOUND', 'no trusted key matches the token'];
-  if (thrown instanceof errors.JWKSMultipleMatchingKeys) return ['VERIFY_KEY_NOT_FOUND', 'more than one trusted key matches the token; a "kid" is required'];
-  if (thrown instanceof errors.JWSSignatureVerificationFailed) return ['VERIFY_SIGNATURE_INVALID', 'token signature is invalid'];
+  if (thrown instanceof errors.JWKSMultipleMatchingKeys)
+    return ['VERIFY_KEY_NOT_FOUND', 'more than one trusted key matches the token; a "kid" is required'];
+  if (thrown instanceof errors.JWSSignatureVerificationFailed)
+    return ['VERIFY_SIGNATURE_INVALID', 'token signature is invalid'];
   if (thrown instanceof errors.JOSENotSupported) {
     return /Extension Header/.test(thrown.message)
       ? ['VERIFY_MALFORMED', 'token marks a header critical that this runner does not understand']
       : ['VERIFY_ALGORITHM_NOT_ALLOWED', 'token uses an unsupported algorithm or key'];
   }
-  if (thrown instanceof errors.JWSInvalid || thrown instanceof errors.JWTInvalid) return ['VERIFY_MALFORMED', 'token is malformed'];
+  if (thrown instanceof errors.JWSInvalid || thrown instanceof errors.JWTInvalid)
+    return ['VERIFY_MALFORMED', 'token is malformed'];
   if (thrown instanceof errors.JOSEError) return ['VERIFY_MALFORMED', `token could not be verified (${thrown.code})`];
   return ['VERIFY_MALFORMED', 'token could not be verified'];
 }

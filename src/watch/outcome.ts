@@ -24,7 +24,13 @@ export function podOutcome(pod: V1Pod): PodOutcome | undefined {
 }
 
 /** Waiting reasons that never resolve by themselves: the step fails once the grace period is over. */
-const FAIL_FAST_REASONS: ReadonlySet<string> = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError']);
+const FAIL_FAST_REASONS: ReadonlySet<string> = new Set([
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+]);
 
 export type PodJudgement =
   | { readonly kind: 'finished'; readonly outcome: PodOutcome }
@@ -49,16 +55,27 @@ export interface JudgeOptions {
 export function judgePod(pod: V1Pod, o: JudgeOptions): PodJudgement {
   const outcome = podOutcome(pod);
   if (outcome !== undefined) return { kind: 'finished', outcome };
-  const created = pod.metadata?.creationTimestamp !== undefined ? new Date(pod.metadata.creationTimestamp).getTime() : o.now.getTime();
+  const created =
+    pod.metadata?.creationTimestamp !== undefined
+      ? new Date(pod.metadata.creationTimestamp).getTime()
+      : o.now.getTime();
   const age = (o.now.getTime() - created) / 1000;
   if (age >= o.deadlineSeconds) return { kind: 'deadline', seconds: o.deadlineSeconds };
-  const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  const waiting = statuses.map((c) => ({ name: c.name, ...c.state?.waiting })).find((w) => w.reason !== undefined && FAIL_FAST_REASONS.has(w.reason));
+  const statuses: V1ContainerStatus[] = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ];
+  const waiting = statuses
+    .map((c) => ({ name: c.name, ...c.state?.waiting }))
+    .find((w) => w.reason !== undefined && FAIL_FAST_REASONS.has(w.reason));
   if (waiting?.reason !== undefined) {
     const message = `container ${waiting.name}: ${waiting.reason}${waiting.message !== undefined ? `: ${waiting.message.slice(0, 300)}` : ''}`;
-    return age >= o.failFastGraceSeconds ? { kind: 'stuck', reason: waiting.reason, message } : { kind: 'running', reason: waiting.reason, message };
+    return age >= o.failFastGraceSeconds
+      ? { kind: 'stuck', reason: waiting.reason, message }
+      : { kind: 'running', reason: waiting.reason, message };
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') return { kind: 'running', reason: 'Unschedulable', message: scheduled.message?.slice(0, 300) };
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable')
+    return { kind: 'running', reason: 'Unschedulable', message: scheduled.message?.slice(0, 300) };
   return { kind: 'running' };
 }

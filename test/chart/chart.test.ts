@@ -17,8 +17,12 @@ if (!tools.ok) throw new Error(tools.error.message);
 const helm = tools.value.helm;
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
-const objects = async (...args: string[]): Promise<Obj[]> => parseAllDocuments(await renderChart(helm, args)).map((d) => d.toJS() as Obj).filter((o) => o !== null);
-const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+const objects = async (...args: string[]): Promise<Obj[]> =>
+  parseAllDocuments(await renderChart(helm, args))
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o !== null);
+const find = (objs: Obj[], kind: string, name?: string) =>
+  objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
 describe('Helm chart', () => {
   test('helm lint --strict passes', async () => {
@@ -29,7 +33,20 @@ describe('Helm chart', () => {
   test('default render: the seed objects, a restricted runner pod, and a config the runner accepts', async () => {
     const objs = await objects('--set', 'runner.token=t0ken');
     const kinds = new Set(objs.map((o) => o.kind));
-    for (const k of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'StatefulSet', 'Service', 'ConfigMap', 'Secret', 'NetworkPolicy', 'PodDisruptionBudget']) assert.ok(kinds.has(k), k);
+    for (const k of [
+      'CustomResourceDefinition',
+      'Namespace',
+      'ServiceAccount',
+      'Role',
+      'RoleBinding',
+      'StatefulSet',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+    ])
+      assert.ok(kinds.has(k), k);
     assert.ok(!kinds.has('ClusterRole') && !kinds.has('ClusterRoleBinding'), 'nothing cluster-wide');
     assert.ok(!kinds.has('ServiceMonitor'));
     const ns = find(objs, 'Namespace')[0] as unknown as { metadata: { labels: Record<string, string> } };
@@ -43,27 +60,51 @@ describe('Helm chart', () => {
     const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
     const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't0ken' });
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
-    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
-    assert.deepEqual(role.rules[0], { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['create', 'get', 'list', 'watch', 'delete'] }, 'the seed Role');
+    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    assert.deepEqual(
+      role.rules[0],
+      { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      'the seed Role',
+    );
     assert.ok(!role.rules.some((r) => r.apiGroups.includes('cilium.io')));
     // The trusted-key store: created by the chart, empty; the runner may get and update that one object only.
     const trustName = `${config.value.kubernetes.leaseName ?? ''}-trusted-keys`;
-    const store = find(objs, 'ConfigMap', trustName)[0] as unknown as { data?: unknown; metadata: { namespace: string } } | undefined;
+    const store = find(objs, 'ConfigMap', trustName)[0] as unknown as
+      { data?: unknown; metadata: { namespace: string } } | undefined;
     assert.ok(store !== undefined && store.data === undefined, 'the chart creates the store, empty');
-    const lease = find(objs, 'Role', 'kubiya-runner-lease')[0] as unknown as { metadata: { namespace: string }; rules: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] };
+    const lease = find(objs, 'Role', 'kubiya-runner-lease')[0] as unknown as {
+      metadata: { namespace: string };
+      rules: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[];
+    };
     assert.equal(lease.metadata.namespace, store.metadata.namespace);
-    assert.deepEqual(lease.rules.filter((r) => r.resources.includes('configmaps')), [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [trustName], verbs: ['get', 'update'] }]);
-    const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> } } };
+    assert.deepEqual(
+      lease.rules.filter((r) => r.resources.includes('configmaps')),
+      [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [trustName], verbs: ['get', 'update'] }],
+    );
+    const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as {
+      spec: { podSelector: { matchLabels: Record<string, string> } };
+    };
     assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
     // The workflows namespace's default deny (issue 13): every pod there, Egress, no rule.
-    const deny = find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0] as unknown as { metadata: { namespace: string }; spec: { podSelector: unknown; policyTypes: string[]; egress?: unknown } };
+    const deny = find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0] as unknown as {
+      metadata: { namespace: string };
+      spec: { podSelector: unknown; policyTypes: string[]; egress?: unknown };
+    };
     assert.equal(deny.metadata.namespace, 'kubiya-workflows');
     assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ['Egress'] });
     assert.equal(config.value.egress.dnsNamespace, 'kube-system');
     assert.equal(config.value.runner.workflow.serviceAccount, 'kubiya-executor');
     assert.equal(config.value.runner.workflow.defaultTimeout, 1800);
-    const data = find(objs, 'ConfigMap', 'kubiya-runner-policy-data')[0] as unknown as { data: { 'data.json': string } };
-    assert.deepEqual((JSON.parse(data.data['data.json']) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } }).kubiya.settings.images.allowedRegistries[0], 'docker.io');
+    const data = find(objs, 'ConfigMap', 'kubiya-runner-policy-data')[0] as unknown as {
+      data: { 'data.json': string };
+    };
+    assert.deepEqual(
+      (JSON.parse(data.data['data.json']) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } })
+        .kubiya.settings.images.allowedRegistries[0],
+      'docker.io',
+    );
     assert.equal((find(objs, 'Secret')[0] as unknown as { stringData: { token: string } }).stringData.token, 't0ken');
   });
 
@@ -71,16 +112,45 @@ describe('Helm chart', () => {
     const objs = await objects('--set', 'runner.existingSecret=my-token');
     assert.equal(find(objs, 'Secret').length, 0);
     const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { template: V1Pod } };
-    assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'RUNNER_TOKEN')!.valueFrom!.secretKeyRef!.name, 'my-token');
-    assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'NODE_OPTIONS')!.value, '--max-old-space-size=192 --max-semi-space-size=4');
+    assert.equal(
+      sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'RUNNER_TOKEN')!.valueFrom!.secretKeyRef!.name,
+      'my-token',
+    );
+    assert.equal(
+      sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'NODE_OPTIONS')!.value,
+      '--max-old-space-size=192 --max-semi-space-size=4',
+    );
   });
 
   test('replicas, ServiceMonitor on, Cilium egress mode, retained audit volumes', async () => {
-    const objs = await objects('--set', 'replicaCount=3', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'egress.mode=cilium', '--set', 'egress.dnsNamespace=dns', '--set', 'networkPolicy.enabled=false', '--set', 'runner.workflow.namespace=wf', '--set', 'audit.storage.retainOnUninstall=true', '--set', 'audit.ship.url=https://collector.example/logs', '--set', 'audit.checkpoint.existingSecret=audit-key');
+    const objs = await objects(
+      '--set',
+      'replicaCount=3',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'egress.mode=cilium',
+      '--set',
+      'egress.dnsNamespace=dns',
+      '--set',
+      'networkPolicy.enabled=false',
+      '--set',
+      'runner.workflow.namespace=wf',
+      '--set',
+      'audit.storage.retainOnUninstall=true',
+      '--set',
+      'audit.ship.url=https://collector.example/logs',
+      '--set',
+      'audit.checkpoint.existingSecret=audit-key',
+    );
     assert.equal((find(objs, 'StatefulSet')[0] as unknown as { spec: { replicas: number } }).spec.replicas, 3);
     assert.equal(find(objs, 'ServiceMonitor').length, 1);
-    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as { rules: { apiGroups: string[]; resources: string[] }[] };
-    assert.ok(role.rules.some((r) => r.apiGroups.includes('cilium.io') && r.resources.includes('ciliumnetworkpolicies')));
+    const role = find(objs, 'Role', 'kubiya-runner')[0] as unknown as {
+      rules: { apiGroups: string[]; resources: string[] }[];
+    };
+    assert.ok(
+      role.rules.some((r) => r.apiGroups.includes('cilium.io') && r.resources.includes('ciliumnetworkpolicies')),
+    );
     const cm = find(objs, 'ConfigMap', 'kubiya-runner-config')[0] as unknown as { data: { 'runner.yaml': string } };
     assert.equal((parse(cm.data['runner.yaml']) as { egress: { mode: string } }).egress.mode, 'cilium');
     const config = loadConfig(cm.data['runner.yaml'], { RUNNER_TOKEN: 't' });
@@ -88,15 +158,32 @@ describe('Helm chart', () => {
     assert.equal(config.value.audit.ship.url, 'https://collector.example/logs');
     assert.equal(config.value.egress.dnsNamespace, 'dns');
     assert.equal(find(objs, 'NetworkPolicy', 'kubiya-runner-policy').length, 0);
-    assert.equal((find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0]?.metadata.namespace), 'wf', 'the default deny does not depend on networkPolicy.enabled');
+    assert.equal(
+      find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0]?.metadata.namespace,
+      'wf',
+      'the default deny does not depend on networkPolicy.enabled',
+    );
     assert.equal(config.value.audit.checkpoint.signingKeyFile, '/etc/kubiya/audit-key/signing-key.pem');
-    const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: string } } };
+    const sts = find(objs, 'StatefulSet')[0] as unknown as {
+      spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: string } };
+    };
     assert.equal(sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted, 'Retain');
   });
 
   test('the values schema refuses unknown keys, wrong types and unsafe settings, naming the path', async () => {
-    for (const [set, path] of [['runner.colour=blue', '/runner'], ['runner.security.allowPrivileged=true', '/runner/security/allowPrivileged'], ['replicaCount=two', '/replicaCount'], ['egress.mode=iptables', '/egress/mode'], ['egress.dnsNamespace=Kube_System', '/egress/dnsNamespace'], ['egress.resolver=x', '/egress'], ['runner.workflow.defaultTimeout=soon', '/runner/workflow/defaultTimeout']] as const) {
-      const r = await run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', set]).then(() => ({ stderr: '' }), (e: { stderr: string }) => e);
+    for (const [set, path] of [
+      ['runner.colour=blue', '/runner'],
+      ['runner.security.allowPrivileged=true', '/runner/security/allowPrivileged'],
+      ['replicaCount=two', '/replicaCount'],
+      ['egress.mode=iptables', '/egress/mode'],
+      ['egress.dnsNamespace=Kube_System', '/egress/dnsNamespace'],
+      ['egress.resolver=x', '/egress'],
+      ['runner.workflow.defaultTimeout=soon', '/runner/workflow/defaultTimeout'],
+    ] as const) {
+      const r = await run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', set]).then(
+        () => ({ stderr: '' }),
+        (e: { stderr: string }) => e,
+      );
       assert.ok(r.stderr.includes(path), `${set}: ${r.stderr}`);
     }
   });
@@ -109,7 +196,13 @@ describe('Helm chart', () => {
     const values = parse(await readFile(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
     const leaves: string[] = [];
     const walk = (o: unknown, prefix: string) => {
-      if (typeof o === 'object' && o !== null && !Array.isArray(o) && Object.keys(o).length > 0 && prefix !== 'policy.settings') {
+      if (
+        typeof o === 'object' &&
+        o !== null &&
+        !Array.isArray(o) &&
+        Object.keys(o).length > 0 &&
+        prefix !== 'policy.settings'
+      ) {
         for (const [k, v] of Object.entries(o)) walk(v, prefix === '' ? k : `${prefix}.${k}`);
       } else leaves.push(prefix);
     };

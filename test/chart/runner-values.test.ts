@@ -8,7 +8,13 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { ANY_DURATION, parseDuration, POSITIVE_DURATION, STEP_TIMEOUT_BOUNDS, type DurationBounds } from '../../src/config/units.ts';
+import {
+  ANY_DURATION,
+  parseDuration,
+  POSITIVE_DURATION,
+  STEP_TIMEOUT_BOUNDS,
+  type DurationBounds,
+} from '../../src/config/units.ts';
 import { CHART } from '../../src/dev/manifest.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
@@ -37,8 +43,13 @@ async function render(values: unknown): Promise<{ ok: true; config: string } | {
   const file = join(dir, `values-${n++}.json`);
   await writeFile(file, JSON.stringify(values));
   try {
-    const { stdout } = await run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', 'runner.token=t', '-f', file], { maxBuffer: 16 * 1024 * 1024 });
-    const cm = parseAllDocuments(stdout).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> })
+    const { stdout } = await run(
+      helm,
+      ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', 'runner.token=t', '-f', file],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const cm = parseAllDocuments(stdout)
+      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> })
       .find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === 'x-kubiya-runner-config');
     return { ok: true, config: cm!.data!['runner.yaml']! };
   } catch (e) {
@@ -46,36 +57,91 @@ async function render(values: unknown): Promise<{ ok: true; config: string } | {
   }
 }
 
-const FIELDS: { path: string[]; bounds: DurationBounds; read: (c: ReturnType<typeof loadConfig> & { ok: true }) => number }[] = [
-  { path: ['runner', 'workflow', 'defaultTimeout'], bounds: STEP_TIMEOUT_BOUNDS, read: (c) => c.value.runner.workflow.defaultTimeout },
-  { path: ['runner', 'workflow', 'failFastGrace'], bounds: ANY_DURATION, read: (c) => c.value.runner.workflow.failFastGrace },
+const FIELDS: {
+  path: string[];
+  bounds: DurationBounds;
+  read: (c: ReturnType<typeof loadConfig> & { ok: true }) => number;
+}[] = [
+  {
+    path: ['runner', 'workflow', 'defaultTimeout'],
+    bounds: STEP_TIMEOUT_BOUNDS,
+    read: (c) => c.value.runner.workflow.defaultTimeout,
+  },
+  {
+    path: ['runner', 'workflow', 'failFastGrace'],
+    bounds: ANY_DURATION,
+    read: (c) => c.value.runner.workflow.failFastGrace,
+  },
   { path: ['controlPlane', 'maxTokenAge'], bounds: POSITIVE_DURATION, read: (c) => c.value.controlPlane.maxTokenAge },
 ];
 
 const SPELLINGS: unknown[] = [
-  '30m', '1h30m', '45s', '1s', '00s', '0s', '0h0m0s', '0m', '168h', '604800s', '604801s', '168h0m1s', '2147483647s', '2147483648s',
-  '596523h14m7s', '596523h14m8s', '000000000000000000000000001s', '99999999999999999999999999999h', '1'.repeat(33) + 's',
-  '7d', '1.5h', 'PT1H', '1H', '30 m', '-1s', '1m1h', '10ms', '1e3', '1800', '', 'h',
-  0, 1, 1800, 604800, 604801, 2147483647, 2147483648, -1, 1.5,
+  '30m',
+  '1h30m',
+  '45s',
+  '1s',
+  '00s',
+  '0s',
+  '0h0m0s',
+  '0m',
+  '168h',
+  '604800s',
+  '604801s',
+  '168h0m1s',
+  '2147483647s',
+  '2147483648s',
+  '596523h14m7s',
+  '596523h14m8s',
+  '000000000000000000000000001s',
+  '99999999999999999999999999999h',
+  '1'.repeat(33) + 's',
+  '7d',
+  '1.5h',
+  'PT1H',
+  '1H',
+  '30 m',
+  '-1s',
+  '1m1h',
+  '10ms',
+  '1e3',
+  '1800',
+  '',
+  'h',
+  0,
+  1,
+  1800,
+  604800,
+  604801,
+  2147483647,
+  2147483648,
+  -1,
+  1.5,
 ];
 
 const withPath = (path: string[], value: unknown): Record<string, unknown> => {
   const root: Record<string, unknown> = {};
   let o = root;
-  for (const k of path.slice(0, -1)) o = (o[k] = {});
+  for (const k of path.slice(0, -1)) o = o[k] = {};
   o[path.at(-1)!] = value;
   return root;
 };
 
-test('every duration the chart passes to the runner: Helm accepts a spelling exactly when the runner\'s parser does, and the runner reads the same seconds', async () => {
+test("every duration the chart passes to the runner: Helm accepts a spelling exactly when the runner's parser does, and the runner reads the same seconds", async () => {
   for (const f of FIELDS) {
     for (const v of SPELLINGS) {
       const expected = parseDuration(v, f.bounds);
       const r = await render(withPath(f.path, v));
       const what = `${f.path.join('.')}=${JSON.stringify(v)}`;
-      assert.equal(r.ok, expected.ok, `${what}: helm ${r.ok ? 'accepted' : 'refused'}, the runner ${expected.ok ? 'accepts' : 'refuses'}${r.ok ? '' : `\n${r.stderr}`}`);
+      assert.equal(
+        r.ok,
+        expected.ok,
+        `${what}: helm ${r.ok ? 'accepted' : 'refused'}, the runner ${expected.ok ? 'accepts' : 'refuses'}${r.ok ? '' : `\n${r.stderr}`}`,
+      );
       if (!r.ok) {
-        assert.ok(r.stderr.includes(f.path.join('.')) || r.stderr.includes(`/${f.path.join('/')}`), `${what}: the error names the path: ${r.stderr}`);
+        assert.ok(
+          r.stderr.includes(f.path.join('.')) || r.stderr.includes(`/${f.path.join('/')}`),
+          `${what}: the error names the path: ${r.stderr}`,
+        );
         continue;
       }
       const config = loadConfig(r.config, { RUNNER_TOKEN: 't' });
@@ -95,9 +161,17 @@ test('runner.workflow.defaultResources: the schema defaults by default, a custom
   };
   const byDefault = await rendered({});
   assert.ok(byDefault.ok);
-  assert.deepEqual(byDefault.resources, { requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } }, 'the chart\'s default is the runner\'s');
+  assert.deepEqual(
+    byDefault.resources,
+    { requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } },
+    "the chart's default is the runner's",
+  );
 
-  const custom = await rendered({ runner: { workflow: { defaultResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } } } } });
+  const custom = await rendered({
+    runner: {
+      workflow: { defaultResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } } },
+    },
+  });
   assert.ok(custom.ok);
   assert.deepEqual(custom.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } });
 
@@ -105,14 +179,42 @@ test('runner.workflow.defaultResources: the schema defaults by default, a custom
   assert.ok(none.ok);
   assert.deepEqual(none.resources, {}, 'null requests and limits give none');
 
-  const base = 'runner: { name: r, workflow: { defaultResources: DR } }\ncontrolPlane: { issuer: "https://cp", jwksFile: /j }\npolicy: { bundle: /b }\naudit: { dir: /a }\n';
-  for (const q of ['0', '0m', '0Mi', '0.0', '00', '0.0Gi', '0E', '000.000Ki', 'lots', '-1', '1e3', '1', '100m', '0.5', '0.1Gi', '1.0', '10Gi', '00.01']) {
+  const base =
+    'runner: { name: r, workflow: { defaultResources: DR } }\ncontrolPlane: { issuer: "https://cp", jwksFile: /j }\npolicy: { bundle: /b }\naudit: { dir: /a }\n';
+  for (const q of [
+    '0',
+    '0m',
+    '0Mi',
+    '0.0',
+    '00',
+    '0.0Gi',
+    '0E',
+    '000.000Ki',
+    'lots',
+    '-1',
+    '1e3',
+    '1',
+    '100m',
+    '0.5',
+    '0.1Gi',
+    '1.0',
+    '10Gi',
+    '00.01',
+  ]) {
     const runner = loadConfig(base.replace('DR', JSON.stringify({ limits: { memory: q } })), {});
     const chart = await render({ runner: { workflow: { defaultResources: { limits: { memory: q } } } } });
-    assert.equal(chart.ok, runner.ok, `limits.memory=${q}: helm ${chart.ok ? 'accepted' : 'refused'}, the runner ${runner.ok ? 'accepts' : 'refuses'}`);
+    assert.equal(
+      chart.ok,
+      runner.ok,
+      `limits.memory=${q}: helm ${chart.ok ? 'accepted' : 'refused'}, the runner ${runner.ok ? 'accepts' : 'refuses'}`,
+    );
     if (!chart.ok) assert.ok(chart.stderr.includes('/runner/workflow/defaultResources/limits/memory'), chart.stderr);
   }
-  for (const extra of [{ requests: { 'ephemeral-storage': '1Gi' } }, { limit: { memory: '1Gi' } }, { requests: { memory: 128 } }]) {
+  for (const extra of [
+    { requests: { 'ephemeral-storage': '1Gi' } },
+    { limit: { memory: '1Gi' } },
+    { requests: { memory: 128 } },
+  ]) {
     const chart = await render({ runner: { workflow: { defaultResources: extra } } });
     assert.equal(chart.ok, false, JSON.stringify(extra));
     assert.equal(loadConfig(base.replace('DR', JSON.stringify(extra)), {}).ok, false, JSON.stringify(extra));

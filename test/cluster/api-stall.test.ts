@@ -46,7 +46,10 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
     // The same kubeconfig, its server the proxy (TLS passes through; the certificate names 127.0.0.1).
     const text = await readFile(env.cluster.kubeconfig, 'utf8');
     assert.ok(text.includes(server.origin), 'the kubeconfig names the API server by its origin');
-    await writeFile(join(env.work, 'proxied-kubeconfig'), text.replaceAll(server.origin, `https://127.0.0.1:${proxy.port}`));
+    await writeFile(
+      join(env.work, 'proxied-kubeconfig'),
+      text.replaceAll(server.origin, `https://127.0.0.1:${proxy.port}`),
+    );
   });
   after(async () => {
     serve?.child.kill('SIGKILL');
@@ -57,7 +60,13 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
   const ns = () => env.cluster.workflowsNamespace;
   const statusOf = async (run: string): Promise<RunStatus | undefined> => {
     const custom = env.kc.makeApiClient(CustomObjectsApi);
-    const wr = (await custom.getNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns(), plural: 'workflowruns', name: run })) as { status?: RunStatus };
+    const wr = (await custom.getNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: ns(),
+      plural: 'workflowruns',
+      name: run,
+    })) as { status?: RunStatus };
     return wr.status;
   };
   const waitFor = async (what: string, probe: () => Promise<boolean>, ms: number): Promise<number> => {
@@ -70,20 +79,31 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
   };
 
   test(`the run's end is recorded within ${BOUND_S} s of the freeze although the old connections stay silent, twice`, async () => {
-    serve = await startServe({
-      runner: { name: 'stall-runner', workflow: { namespace: ns() } },
-      controlPlane: { issuer: ISSUER, jwksFile: join(env.work, 'jwks.json') },
-      policy: { bundle: env.bundle },
-      audit: { dir: join(env.work, 'audit') },
-      server: { host: '127.0.0.1', port: 0 },
-      kubernetes: { kubeconfig: join(env.work, 'proxied-kubeconfig'), namespace: env.cluster.runnerNamespace, api: API },
-    }, env.work);
+    serve = await startServe(
+      {
+        runner: { name: 'stall-runner', workflow: { namespace: ns() } },
+        controlPlane: { issuer: ISSUER, jwksFile: join(env.work, 'jwks.json') },
+        policy: { bundle: env.bundle },
+        audit: { dir: join(env.work, 'audit') },
+        server: { host: '127.0.0.1', port: 0 },
+        kubernetes: {
+          kubeconfig: join(env.work, 'proxied-kubeconfig'),
+          namespace: env.cluster.runnerNamespace,
+          api: API,
+        },
+      },
+      env.work,
+    );
     const base = serve.base;
     await waitFor('ready', async () => (await fetch(`${base}/ready`)).status === 200, 30_000);
     // A healthy quiet watch is never taken for stalled: nothing happens for longer than watchIdle
     // (the server ends each watch after watchTimeout, with a bookmark, and it is resumed).
     await sleep((API.watchIdle + 3) * 1000);
-    assert.deepEqual(serve.lines.filter((l) => l.code === 'KUBE_API_WATCH_STALLED' || l.code === 'KUBE_API_TIMEOUT'), [], 'no stall while the connection is healthy');
+    assert.deepEqual(
+      serve.lines.filter((l) => l.code === 'KUBE_API_WATCH_STALLED' || l.code === 'KUBE_API_TIMEOUT'),
+      [],
+      'no stall while the connection is healthy',
+    );
 
     // Twice: the connections made after the first stall must be watched as closely (not one-shot).
     const core = env.kc.makeApiClient(CoreV1Api);
@@ -91,34 +111,62 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       const id = `stall-${round}`;
       const jti = `${id}-jti`;
       const token = await signAssignment(key, {
-        issuer: ISSUER, audience: 'stall-runner', jti,
-        workflow: { id, name: id, runId: id, steps: [{ name: 'work', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '8s' } }] },
+        issuer: ISSUER,
+        audience: 'stall-runner',
+        jti,
+        workflow: {
+          id,
+          name: id,
+          runId: id,
+          steps: [{ name: 'work', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '8s' } }],
+        },
       });
-      const posted = await fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+      const posted = await fetch(`${base}/v1/assignments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/jwt' },
+        body: token,
+      });
       assert.equal(posted.status, 202, await posted.text());
       const run = runName(jti);
-      const podOf = async () => (await core.listNamespacedPod({ namespace: ns(), labelSelector: `kubiya.ai/workflow=${id}` })).items[0];
-      await waitFor('the step Running, in the run\'s status', async () => (await podOf())?.status?.phase === 'Running' && (await statusOf(run))?.phase === 'Running', 30_000);
+      const podOf = async () =>
+        (await core.listNamespacedPod({ namespace: ns(), labelSelector: `kubiya.ai/workflow=${id}` })).items[0];
+      await waitFor(
+        "the step Running, in the run's status",
+        async () => (await podOf())?.status?.phase === 'Running' && (await statusOf(run))?.phase === 'Running',
+        30_000,
+      );
 
       const frozen = proxy.freeze();
       const frozenAt = Date.now();
-      assert.ok(frozen >= 1, 'the runner\'s connections are frozen');
+      assert.ok(frozen >= 1, "the runner's connections are frozen");
       const accepted = proxy.accepted();
 
       // The pod ends on the API server (kwok, not through the proxy).
       await waitFor('the pod Succeeded', async () => (await podOf())?.status?.phase === 'Succeeded', 30_000);
       const podEndedAt = Date.now();
-      await waitFor('the run\'s end recorded', async () => (await statusOf(run))?.phase === 'Succeeded', BOUND_S * 1000 + 60_000);
+      await waitFor(
+        "the run's end recorded",
+        async () => (await statusOf(run))?.phase === 'Succeeded',
+        BOUND_S * 1000 + 60_000,
+      );
       const recordedAt = Date.now();
       const sinceFreeze = (recordedAt - frozenAt) / 1000;
       const sincePod = (recordedAt - podEndedAt) / 1000;
-      console.log(`# stall bound, round ${round}: run end recorded ${sinceFreeze.toFixed(1)} s after the freeze, ${sincePod.toFixed(1)} s after its pod succeeded (bound ${BOUND_S} s; watchIdle ${API.watchIdle} s, requestTimeout ${API.requestTimeout} s); ${frozen} connections frozen, ${proxy.accepted() - accepted} new`);
-      assert.ok(sinceFreeze <= BOUND_S, `round ${round}: recorded ${sinceFreeze.toFixed(1)} s after the freeze (bound ${BOUND_S} s)`);
+      console.log(
+        `# stall bound, round ${round}: run end recorded ${sinceFreeze.toFixed(1)} s after the freeze, ${sincePod.toFixed(1)} s after its pod succeeded (bound ${BOUND_S} s; watchIdle ${API.watchIdle} s, requestTimeout ${API.requestTimeout} s); ${frozen} connections frozen, ${proxy.accepted() - accepted} new`,
+      );
+      assert.ok(
+        sinceFreeze <= BOUND_S,
+        `round ${round}: recorded ${sinceFreeze.toFixed(1)} s after the freeze (bound ${BOUND_S} s)`,
+      );
       assert.ok(proxy.accepted() > accepted, 'on new connections');
     }
 
     const lines = serve.lines;
-    assert.ok(lines.some((l) => l.code === 'KUBE_API_WATCH_STALLED' && l.kind === 'pods'), 'a log line names the stalled pod watch');
+    assert.ok(
+      lines.some((l) => l.code === 'KUBE_API_WATCH_STALLED' && l.kind === 'pods'),
+      'a log line names the stalled pod watch',
+    );
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /kubiya_kube_api_watch_restarts_total\{[^}]*kind="pods"[^}]*reason="idle"[^}]*\} [1-9]/);
   });

@@ -27,10 +27,15 @@ test('"dev cluster up" starts a usable control plane in the background; "down" l
   const base = await mkdtemp(join(tmpdir(), 'kubiya-devcluster-'));
   const dir = join(base, 'cluster');
   try {
-    const up = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir, '--output', 'json'], { timeout: 120_000 });
+    const up = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir, '--output', 'json'], {
+      timeout: 120_000,
+    });
     const state = JSON.parse(up.stdout) as ClusterState;
     assert.equal(state.pids.length, 5);
-    assert.ok(state.pids.every((p) => alive(p.pid)), 'all five processes run after the CLI exited');
+    assert.ok(
+      state.pids.every((p) => alive(p.pid)),
+      'all five processes run after the CLI exited',
+    );
 
     const kc = new KubeConfig();
     kc.loadFromFile(state.kubeconfig);
@@ -39,15 +44,26 @@ test('"dev cluster up" starts a usable control plane in the background; "down" l
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/audit'], 'restricted');
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/warn'], 'restricted');
-    const deny = await kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: DEFAULT_DENY_EGRESS, namespace: 'kubiya-workflows' });
-    assert.deepEqual(JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])), [{}, ['Egress'], []], 'the chart\'s default deny, as in a real install');
+    const deny = await kc
+      .makeApiClient(NetworkingV1Api)
+      .readNamespacedNetworkPolicy({ name: DEFAULT_DENY_EGRESS, namespace: 'kubiya-workflows' });
+    assert.deepEqual(
+      JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])),
+      [{}, ['Egress'], []],
+      "the chart's default deny, as in a real install",
+    );
     const version = await kc.makeApiClient(VersionApi).getCode();
     assert.match(version.gitVersion, /^v1\.\d+\.\d+$/, 'the API server version is stamped, not v0.0.0');
-    const again = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir]).catch((e: { code: number; stderr: string }) => e);
+    const again = await run(process.execPath, [cli, 'dev', 'cluster', 'up', '--dir', dir]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     assert.equal((again as { code: number }).code, 2, 'a second "up" on the same directory is refused');
 
     await run(process.execPath, [cli, 'dev', 'cluster', 'down', '--dir', dir], { timeout: 60_000 });
-    assert.ok(state.pids.every((p) => !alive(p.pid)), 'no process left');
+    assert.ok(
+      state.pids.every((p) => !alive(p.pid)),
+      'no process left',
+    );
     await assert.rejects(access(dir), 'no directory left');
   } finally {
     await run(process.execPath, [cli, 'dev', 'cluster', 'down', '--dir', dir]).catch(() => undefined);

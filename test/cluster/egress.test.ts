@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  NetworkingV1Api,
+  type V1NetworkPolicy,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
@@ -46,7 +52,10 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     ns = env.cluster.workflowsNamespace;
     runner = await startRunner({
       config: defaultPipelineConfig(RUNNER, ISSUER, ns),
-      kubeconfig: env.cluster.kubeconfig, bundle: env.bundle, jwks: jwks([key]), auditDir: join(env.work, 'audit'),
+      kubeconfig: env.cluster.kubeconfig,
+      bundle: env.bundle,
+      jwks: jwks([key]),
+      auditDir: join(env.work, 'audit'),
     });
   });
   after(async () => {
@@ -55,12 +64,31 @@ describe('egress isolation against the local control plane (real kube-apiserver,
   });
 
   const submit = async (workflow: Record<string, unknown> & { id: string }) =>
-    runAssignment({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: `eg-${++jti}` }), contentType: 'application/jwt' }, runner.deps, runner.reconciler, 60_000);
-  const policies = async (): Promise<V1NetworkPolicy[]> => (await net.listNamespacedNetworkPolicy({ namespace: ns })).items;
+    runAssignment(
+      {
+        body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: `eg-${++jti}` }),
+        contentType: 'application/jwt',
+      },
+      runner.deps,
+      runner.reconciler,
+      60_000,
+    );
+  const policies = async (): Promise<V1NetworkPolicy[]> =>
+    (await net.listNamespacedNetworkPolicy({ namespace: ns })).items;
   const selects = (p: V1NetworkPolicy, pod: V1Pod): boolean =>
-    Object.entries(p.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata?.labels?.[k] === v) && (p.spec?.podSelector?.matchExpressions ?? []).length === 0;
-  const foreignMeta = (name: string) => ({ name, labels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y', 'kubiya.ai/runner': RUNNER } });
-  const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } };
+    Object.entries(p.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata?.labels?.[k] === v) &&
+    (p.spec?.podSelector?.matchExpressions ?? []).length === 0;
+  const foreignMeta = (name: string) => ({
+    name,
+    labels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y', 'kubiya.ai/runner': RUNNER },
+  });
+  const restricted = {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 
   test('the workflows namespace has the default deny: every pod selected, Egress, no rule', async () => {
     const deny = await net.readNamespacedNetworkPolicy({ name: DEFAULT_DENY_EGRESS, namespace: ns });
@@ -73,42 +101,89 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     const one = await submit({ id: 'collide-1', name: 'c', runId: 'a', steps: [step('b-step-c')] });
     const two = await submit({ id: 'collide-2', name: 'c', runId: 'a-step-b', steps: [step('c')] });
     assert.deepEqual([one.phase, two.phase], ['Succeeded', 'Succeeded'], JSON.stringify([one, two]));
-    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `kubiya.ai/runner=${RUNNER}` })).items.filter((p) => ['collide-1', 'collide-2'].includes(p.metadata?.labels?.['kubiya.ai/workflow'] ?? ''));
-    assert.deepEqual(pods.map((p) => p.metadata?.name).sort(), [podName('a', 'b-step-c'), podName('a-step-b', 'c')].sort());
+    const pods = (
+      await core.listNamespacedPod({ namespace: ns, labelSelector: `kubiya.ai/runner=${RUNNER}` })
+    ).items.filter((p) => ['collide-1', 'collide-2'].includes(p.metadata?.labels?.['kubiya.ai/workflow'] ?? ''));
+    assert.deepEqual(
+      pods.map((p) => p.metadata?.name).sort(),
+      [podName('a', 'b-step-c'), podName('a-step-b', 'c')].sort(),
+    );
     const all = await policies();
     for (const pod of pods) {
-      const own = all.filter((p) => p.metadata?.name !== DEFAULT_DENY_EGRESS && selects(p, pod)).map((p) => p.metadata?.name);
+      const own = all
+        .filter((p) => p.metadata?.name !== DEFAULT_DENY_EGRESS && selects(p, pod))
+        .map((p) => p.metadata?.name);
       const labels = pod.metadata?.labels ?? {};
-      assert.deepEqual(own, [egressPolicyName(labels['kubiya.ai/run'] ?? '', labels['kubiya.ai/step'] ?? '')], `${pod.metadata?.name ?? ''} is selected by its own policy only`);
-      assert.ok(all.some((p) => p.metadata?.name === DEFAULT_DENY_EGRESS && selects(p, pod)), 'and by the default deny');
+      assert.deepEqual(
+        own,
+        [egressPolicyName(labels['kubiya.ai/run'] ?? '', labels['kubiya.ai/step'] ?? '')],
+        `${pod.metadata?.name ?? ''} is selected by its own policy only`,
+      );
+      assert.ok(
+        all.some((p) => p.metadata?.name === DEFAULT_DENY_EGRESS && selects(p, pod)),
+        'and by the default deny',
+      );
     }
     const mine = all.find((p) => p.metadata?.name === egressPolicyName('a', 'b-step-c'));
-    assert.deepEqual(plain(mine?.spec?.egress?.[0]?.to), [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+    assert.deepEqual(plain(mine?.spec?.egress?.[0]?.to), [
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+        podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+      },
+    ]);
   });
 
-  test('a foreign NetworkPolicy under the step\'s policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited', async () => {
+  test("a foreign NetworkPolicy under the step's policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited", async () => {
     const name = egressPolicyName('np-taken', 'work');
-    const theirs = await net.createNamespacedNetworkPolicy({ namespace: ns, body: { metadata: foreignMeta(name), spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } } });
+    const theirs = await net.createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: { metadata: foreignMeta(name), spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } },
+    });
     const report = await submit({ id: 'np-taken', name: 'n', runId: 'np-taken', steps: [step('work')] });
     assert.equal(report.phase, 'Failed');
     assert.equal(report.steps[0]?.code, 'STEP_OBJECT_CONFLICT', JSON.stringify(report));
-    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=np-taken' })).items.length, 0, 'no pod');
+    assert.equal(
+      (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=np-taken' })).items.length,
+      0,
+      'no pod',
+    );
     const after = await net.readNamespacedNetworkPolicy({ name, namespace: ns });
     assert.equal(after.metadata?.uid, theirs.metadata?.uid);
     assert.equal(after.metadata?.resourceVersion, theirs.metadata?.resourceVersion, 'not modified');
     const records = await readAuditLog(join(env.work, 'audit'));
-    assert.ok(records.some((x) => x.stage === 'create' && x.outcome === 'error' && x.code === 'STEP_OBJECT_CONFLICT' && x.workflow?.runId === 'np-taken'));
+    assert.ok(
+      records.some(
+        (x) =>
+          x.stage === 'create' &&
+          x.outcome === 'error' &&
+          x.code === 'STEP_OBJECT_CONFLICT' &&
+          x.workflow?.runId === 'np-taken',
+      ),
+    );
   });
 
-  test('a foreign pod under the step\'s pod name: STEP_OBJECT_CONFLICT, no pod of ours, the step\'s own policy removed again', async () => {
+  test("a foreign pod under the step's pod name: STEP_OBJECT_CONFLICT, no pod of ours, the step's own policy removed again", async () => {
     const name = podName('pod-taken', 'work');
-    const theirs = await core.createNamespacedPod({ namespace: ns, body: { metadata: foreignMeta(name), spec: { containers: [{ name: 'c', image: 'x:1', securityContext: restricted }] } } });
+    const theirs = await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: foreignMeta(name),
+        spec: { containers: [{ name: 'c', image: 'x:1', securityContext: restricted }] },
+      },
+    });
     const report = await submit({ id: 'pod-taken', name: 'p', runId: 'pod-taken', steps: [step('work')] });
     assert.equal(report.steps[0]?.code, 'STEP_OBJECT_CONFLICT', JSON.stringify(report));
     const pod = await core.readNamespacedPod({ name, namespace: ns });
     assert.equal(pod.metadata?.uid, theirs.metadata?.uid, 'the foreign pod is not replaced');
-    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=pod-taken' })).items.length, 0, 'no pod of ours');
-    assert.ok(!(await policies()).some((p) => p.metadata?.name === egressPolicyName('pod-taken', 'work')), 'no policy left for a pod that is not ours');
+    assert.equal(
+      (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=pod-taken' })).items.length,
+      0,
+      'no pod of ours',
+    );
+    assert.ok(
+      !(await policies()).some((p) => p.metadata?.name === egressPolicyName('pod-taken', 'work')),
+      'no policy left for a pod that is not ours',
+    );
   });
 
   test('a second assignment with a run id already used: ASSIGNMENT_RUN_ID_REUSED at claim, one WorkflowRun, one pod', async () => {
@@ -117,9 +192,18 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     const second = await submit({ id: 'reuse', name: 'r', runId: 'reused', steps: [step('one')] });
     assert.equal(second.accepted, false);
     assert.equal(second.code, 'ASSIGNMENT_RUN_ID_REUSED');
-    const runs = (await env.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', labelSelector: 'kubiya.ai/run=reused' })) as { items: unknown[] };
+    const runs = (await env.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'workflowruns',
+      labelSelector: 'kubiya.ai/run=reused',
+    })) as { items: unknown[] };
     assert.equal(runs.items.length, 1);
-    assert.equal((await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=reused' })).items.length, 1);
+    assert.equal(
+      (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=reused' })).items.length,
+      1,
+    );
   });
 
   for (const mode of ['networkpolicy', 'cilium'] as const) {
@@ -127,7 +211,18 @@ describe('egress isolation against the local control plane (real kube-apiserver,
       if (mode === 'cilium') await installCiliumCrd(env.kc);
       const custom = env.kc.makeApiClient(CustomObjectsApi);
       const wr = async (name: string): Promise<string> => {
-        const made = (await custom.createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns, plural: 'workflowruns', body: { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'nobody' } } })) as { metadata: { uid: string } };
+        const made = (await custom.createNamespacedCustomObject({
+          group: 'kubiya.ai',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'workflowruns',
+          body: {
+            apiVersion: 'kubiya.ai/v1alpha1',
+            kind: 'WorkflowRun',
+            metadata: { name },
+            spec: { token: 'a.b.c', workflowId: 'wf', runner: 'nobody' },
+          },
+        })) as { metadata: { uid: string } };
         return made.metadata.uid;
       };
       const [uidA, uidB] = [await wr(`adopt-a-${mode}`), await wr(`adopt-b-${mode}`)];
@@ -135,7 +230,10 @@ describe('egress isolation against the local control plane (real kube-apiserver,
       const name = egressPolicyName(`adopt-${mode}`, 's');
       const render = (uid: string, run: string, cidr: string) => {
         const r = egressObject([{ cidr, ports: [443] }], {
-          name, namespace: ns, mode, dnsNamespace: 'kube-system',
+          name,
+          namespace: ns,
+          mode,
+          dnsNamespace: 'kube-system',
           podLabels: { 'kubiya.ai/run': `adopt-${mode}`, 'kubiya.ai/step': 's', 'kubiya.ai/runner': 'nobody' },
           labels: { 'kubiya.ai/run': `adopt-${mode}`, 'kubiya.ai/step': 's', 'kubiya.ai/runner': 'nobody' },
           owner: { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run, uid, controller: true },
@@ -143,9 +241,18 @@ describe('egress isolation against the local control plane (real kube-apiserver,
         assert.ok(r.ok);
         return r.value;
       };
-      const uidOf = async (): Promise<string | undefined> => mode === 'networkpolicy'
-        ? (await net.readNamespacedNetworkPolicy({ name, namespace: ns })).metadata?.uid
-        : ((await custom.getNamespacedCustomObject({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies', namespace: ns, name })) as { metadata: { uid: string } }).metadata.uid;
+      const uidOf = async (): Promise<string | undefined> =>
+        mode === 'networkpolicy'
+          ? (await net.readNamespacedNetworkPolicy({ name, namespace: ns })).metadata?.uid
+          : (
+              (await custom.getNamespacedCustomObject({
+                group: 'cilium.io',
+                version: 'v2',
+                plural: 'ciliumnetworkpolicies',
+                namespace: ns,
+                name,
+              })) as { metadata: { uid: string } }
+            ).metadata.uid;
       assert.equal((await gateway.createEgress(render(uidA, `adopt-a-${mode}`, '10.0.0.0/24'))).ok, true);
       const first = await uidOf();
       const again = await gateway.createEgress(render(uidA, `adopt-a-${mode}`, '10.0.0.0/24'));
@@ -156,7 +263,7 @@ describe('egress isolation against the local control plane (real kube-apiserver,
       assert.notEqual(replaced, first, 'another spec: replaced');
       const theirs = await gateway.createEgress(render(uidB, `adopt-b-${mode}`, '10.0.0.0/24'));
       assert.equal(theirs.ok ? 'ok' : theirs.error.code, 'STEP_OBJECT_CONFLICT');
-      assert.equal(await uidOf(), replaced, 'another run\'s policy is left alone');
+      assert.equal(await uidOf(), replaced, "another run's policy is left alone");
     });
   }
 });

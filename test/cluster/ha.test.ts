@@ -48,17 +48,37 @@ describe('crash and HA: serve processes against the local control plane', () => 
   });
 
   const ns = () => env.cluster.workflowsNamespace;
-  const workflow = (id: string) => ({ id, name: id, runId: id, steps: ['one', 'two', 'three', 'four'].map((name) => ({ name, image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '2s' } })) });
+  const workflow = (id: string) => ({
+    id,
+    name: id,
+    runId: id,
+    steps: ['one', 'two', 'three', 'four'].map((name) => ({
+      name,
+      image: 'python:3.11-slim',
+      resources: R,
+      env: { KWOK_RUN_DURATION: '2s' },
+    })),
+  });
   const post = async (base: string, runner: string, id: string): Promise<string> => {
     const jti = `${id}-jti`;
     const token = await signAssignment(key, { issuer: ISSUER, audience: runner, workflow: workflow(id), jti });
-    const r = await fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+    const r = await fetch(`${base}/v1/assignments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jwt' },
+      body: token,
+    });
     assert.equal(r.status, 202, await r.text());
     return runName(jti);
   };
   const phaseOf = async (run: string): Promise<RunStatus | undefined> => {
     const custom = env.kc.makeApiClient(CustomObjectsApi);
-    const wr = (await custom.getNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns(), plural: 'workflowruns', name: run })) as { status?: RunStatus };
+    const wr = (await custom.getNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: ns(),
+      plural: 'workflowruns',
+      name: run,
+    })) as { status?: RunStatus };
     return wr.status;
   };
   /** Every pod of a run as the API server announced it: name → uids (a duplicate shows two). */
@@ -70,7 +90,8 @@ describe('crash and HA: serve processes against the local control plane', () => 
     });
     return { uids, stop: () => w.stop() };
   };
-  const ready = async (s: ServeProcess) => waitFor('ready', async () => (await fetch(`${s.base}/ready`)).status === 200, 20_000);
+  const ready = async (s: ServeProcess) =>
+    waitFor('ready', async () => (await fetch(`${s.base}/ready`)).status === 200, 20_000);
 
   test('kill -9 mid-run, start again: the run continues where it was, with no duplicate pod, and the audit chain verifies', async () => {
     const first = await serve('crash-runner', 'audit-crash', 'crash-0');
@@ -84,18 +105,34 @@ describe('crash and HA: serve processes against the local control plane', () => 
       const again = await serve('crash-runner', 'audit-crash', 'crash-0'); // a StatefulSet pod keeps its name
       await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
       const status = await phaseOf(run);
-      assert.deepEqual(status?.steps.map((s) => s.phase), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
-      assert.deepEqual([...pods.uids.keys()].sort(), [podName('crash', 'four'), podName('crash', 'one'), podName('crash', 'three'), podName('crash', 'two')].sort());
-      assert.deepEqual([...pods.uids.values()].map((u) => u.size), [1, 1, 1, 1], 'no step ever had a second pod');
+      assert.deepEqual(
+        status?.steps.map((s) => s.phase),
+        ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded'],
+      );
+      assert.deepEqual(
+        [...pods.uids.keys()].sort(),
+        [podName('crash', 'four'), podName('crash', 'one'), podName('crash', 'three'), podName('crash', 'two')].sort(),
+      );
+      assert.deepEqual(
+        [...pods.uids.values()].map((u) => u.size),
+        [1, 1, 1, 1],
+        'no step ever had a second pod',
+      );
       again.child.kill('SIGTERM');
       await again.exited;
       const verified = await verifyAuditDir(join(env.work, 'audit-crash'), undefined);
       assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
-      const finishes = (await readAuditLog(join(env.work, 'audit-crash'))).filter((r) => r.stage === 'finish' && r.workflow?.id === 'crash');
+      const finishes = (await readAuditLog(join(env.work, 'audit-crash'))).filter(
+        (r) => r.stage === 'finish' && r.workflow?.id === 'crash',
+      );
       // A pass killed between a step's end record and its status write records that end again
       // after the restart: with the same decision_id, so it is one end to every reader.
       const ends = new Map(finishes.map((r) => [r.decision_id, r.step]));
-      assert.deepEqual([...ends.values()], ['one', 'two', 'three', 'four'], 'each step ended once, in order, across the crash');
+      assert.deepEqual(
+        [...ends.values()],
+        ['one', 'two', 'three', 'four'],
+        'each step ended once, in order, across the crash',
+      );
     } finally {
       pods.stop();
     }
@@ -104,21 +141,60 @@ describe('crash and HA: serve processes against the local control plane', () => 
   test('cancellation from the control plane (long-poll): the running pod is deleted, the run ends Cancelled, the control plane hears it', async () => {
     const cp = await startControlPlane({ token: 'cp-token' });
     const base = config('cancel-runner', 'audit-cancel');
-    const s = await startServe({ ...base, controlPlane: { url: cp.url, issuer: cp.issuer, jwksUrl: `${cp.url}/.well-known/jwks.json` } }, env.work, { RUNNER_TOKEN: 'cp-token', HOSTNAME: 'cancel-0' });
+    const s = await startServe(
+      { ...base, controlPlane: { url: cp.url, issuer: cp.issuer, jwksUrl: `${cp.url}/.well-known/jwks.json` } },
+      env.work,
+      { RUNNER_TOKEN: 'cp-token', HOSTNAME: 'cancel-0' },
+    );
     children.push(s);
     try {
-      const token = await cp.assign('cancel-runner', { id: 'cancel-me', name: 'c', runId: 'cancel-me', steps: [{ name: 'long', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '120s' } }, { name: 'next', image: 'python:3.11-slim', resources: R }] });
+      const token = await cp.assign('cancel-runner', {
+        id: 'cancel-me',
+        name: 'c',
+        runId: 'cancel-me',
+        steps: [
+          { name: 'long', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '120s' } },
+          { name: 'next', image: 'python:3.11-slim', resources: R },
+        ],
+      });
       const { jti } = decodeJwt(token);
-      await waitFor('the step running', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Running')), 30_000);
+      await waitFor(
+        'the step running',
+        () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Running')),
+        30_000,
+      );
       await cp.cancel('cancel-runner', jti ?? '');
-      await waitFor('the run cancelled', async () => (await phaseOf(runName(jti ?? '')))?.phase === 'Cancelled', 30_000);
-      await waitFor('the Cancelled event', () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Cancelled')), 20_000);
+      await waitFor(
+        'the run cancelled',
+        async () => (await phaseOf(runName(jti ?? '')))?.phase === 'Cancelled',
+        30_000,
+      );
+      await waitFor(
+        'the Cancelled event',
+        () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Cancelled')),
+        20_000,
+      );
       const status = await phaseOf(runName(jti ?? ''));
-      assert.deepEqual(status?.steps.map((x) => [x.name, x.phase, x.code]), [['long', 'Cancelled', 'STEP_CANCELLED'], ['next', 'Cancelled', 'STEP_CANCELLED']]);
+      assert.deepEqual(
+        status?.steps.map((x) => [x.name, x.phase, x.code]),
+        [
+          ['long', 'Cancelled', 'STEP_CANCELLED'],
+          ['next', 'Cancelled', 'STEP_CANCELLED'],
+        ],
+      );
       const core = env.kc.makeApiClient(CoreV1Api);
-      await waitFor('the pod gone', async () => (await core.listNamespacedPod({ namespace: ns(), labelSelector: 'kubiya.ai/run=cancel-me' })).items.length === 0, 20_000);
+      await waitFor(
+        'the pod gone',
+        async () =>
+          (await core.listNamespacedPod({ namespace: ns(), labelSelector: 'kubiya.ai/run=cancel-me' })).items.length ===
+          0,
+        20_000,
+      );
       const records = await readAuditLog(join(env.work, 'audit-cancel'));
-      assert.ok(records.some((r) => r.stage === 'cancel' && r.outcome === 'allow'), 'the verified cancellation is audited');
+      assert.ok(
+        records.some((r) => r.stage === 'cancel' && r.outcome === 'allow'),
+        'the verified cancellation is audited',
+      );
     } finally {
       s.child.kill('SIGKILL');
       await cp.close();
@@ -131,17 +207,26 @@ describe('crash and HA: serve processes against the local control plane', () => 
     await Promise.all([ready(a), ready(b)]);
     const leases = env.kc.makeApiClient(CoordinationV1Api);
     // The holder identity is the replica's identity plus a per-process suffix: compare the replica part.
-    const holder = async () => ((await leases.readNamespacedLease({ name: 'kubiya-runner-ha-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '').replace(/_[0-9a-f]{10}$/, '');
+    const holder = async () =>
+      (
+        (await leases.readNamespacedLease({ name: 'kubiya-runner-ha-runner', namespace: env.cluster.runnerNamespace }))
+          .spec?.holderIdentity ?? ''
+      ).replace(/_[0-9a-f]{10}$/, '');
     const leaderId = await holder();
     assert.ok(leaderId === 'ha-a' || leaderId === 'ha-b', leaderId);
-    const [leader, follower, followerId, followerAudit] = leaderId === 'ha-a' ? [a, b, 'ha-b', 'audit-ha-b'] : [b, a, 'ha-a', 'audit-ha-a'];
+    const [leader, follower, followerId, followerAudit] =
+      leaderId === 'ha-a' ? [a, b, 'ha-b', 'audit-ha-b'] : [b, a, 'ha-a', 'audit-ha-a'];
     const pods = await trackPods('ha');
     try {
       // Intake on the follower (any replica admits); the leader does the work.
       const run = await post(follower.base, 'ha-runner', 'ha');
       await waitFor('the first step running', () => Promise.resolve(pods.uids.has(podName('ha', 'one'))), 30_000);
       const followerRecords = await readAuditLog(join(env.work, followerAudit));
-      assert.deepEqual(followerRecords.map((r) => r.stage), ['verify', 'validate', 'claim'], 'the follower admitted the run and did nothing else');
+      assert.deepEqual(
+        followerRecords.map((r) => r.stage),
+        ['verify', 'validate', 'claim'],
+        'the follower admitted the run and did nothing else',
+      );
 
       leader.child.kill('SIGKILL');
       const killed = Date.now();
@@ -149,9 +234,16 @@ describe('crash and HA: serve processes against the local control plane', () => 
       const takeover = (Date.now() - killed) / 1000;
       assert.ok(takeover <= 4 + 1.5, `took over in ${takeover.toFixed(1)} s (Lease duration 4 s)`);
       await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
-      assert.deepEqual([...pods.uids.values()].map((u) => u.size), [1, 1, 1, 1], 'no step ever had a second pod');
+      assert.deepEqual(
+        [...pods.uids.values()].map((u) => u.size),
+        [1, 1, 1, 1],
+        'no step ever had a second pod',
+      );
       const records = await readAuditLog(join(env.work, followerAudit));
-      assert.ok(records.some((r) => r.stage === 'finish' && r.step === 'four'), 'the new leader finished the run');
+      assert.ok(
+        records.some((r) => r.stage === 'finish' && r.step === 'four'),
+        'the new leader finished the run',
+      );
     } finally {
       pods.stop();
     }
@@ -161,7 +253,13 @@ describe('crash and HA: serve processes against the local control plane', () => 
   // host) each believed "the Lease is mine" and both led. The holder identity is now unique per
   // process; variants: two electors in one process, two serve processes, a restart after kill -9.
   test('two electors with the same identity never both lead, round after round', async () => {
-    const options = { name: 'twin-lease', namespace: env.cluster.runnerNamespace, identity: 'twin', durationSeconds: 3, renewEverySeconds: 1 };
+    const options = {
+      name: 'twin-lease',
+      namespace: env.cluster.runnerNamespace,
+      identity: 'twin',
+      durationSeconds: 3,
+      renewEverySeconds: 1,
+    };
     const a = new LeaseElector(env.kc, options);
     const b = new LeaseElector(env.kc, options);
     assert.notEqual(a.holder, b.holder);
@@ -181,14 +279,18 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const a = await serve('twin-runner', 'audit-twin-a', 'twin-0');
     const b = await serve('twin-runner', 'audit-twin-b', 'twin-0');
     await Promise.all([ready(a), ready(b)]);
-    const roleOf = async (s: ServeProcess) => ((await (await fetch(`${s.base}/ready`)).json()) as { checks: { lease: { detail: string } } }).checks.lease.detail;
+    const roleOf = async (s: ServeProcess) =>
+      ((await (await fetch(`${s.base}/ready`)).json()) as { checks: { lease: { detail: string } } }).checks.lease
+        .detail;
     for (let i = 0; i < 8; i++) {
       const roles = await Promise.all([roleOf(a), roleOf(b)]);
       assert.equal(roles.filter((r) => r === 'leader').length, 1, `round ${i}: ${roles.join(', ')}`);
       await sleep(700);
     }
     const leases = env.kc.makeApiClient(CoordinationV1Api);
-    const holder = async () => (await leases.readNamespacedLease({ name: 'kubiya-runner-twin-runner', namespace: env.cluster.runnerNamespace })).spec?.holderIdentity ?? '';
+    const holder = async () =>
+      (await leases.readNamespacedLease({ name: 'kubiya-runner-twin-runner', namespace: env.cluster.runnerNamespace }))
+        .spec?.holderIdentity ?? '';
     const holders = [a, b].map((s) => String(s.lines.find((l) => l.message === 'runner listening')?.lease_holder));
     assert.ok(holders.every((h) => h.startsWith('twin-0_')) && holders[0] !== holders[1], holders.join(', '));
     const [leader, follower] = (await roleOf(a)) === 'leader' ? [a, b] : [b, a];

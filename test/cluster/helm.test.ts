@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ApiException, AppsV1Api, ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, PolicyV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  ApiException,
+  AppsV1Api,
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  NetworkingV1Api,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { RESTRICTED_LABELS } from '../../src/dev/bootstrap.ts';
 import { CHART } from '../../src/dev/manifest.ts';
@@ -23,10 +33,17 @@ const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
 describe('helm install / upgrade / uninstall into the local control plane (real API server, PodSecurity on)', () => {
   let env: TestCluster;
   let core: CoreV1Api;
-  const helm = (...args: string[]) => run(tools.value.helm, [...args, '--kubeconfig', env.cluster.kubeconfig], {
-    env: { PATH: process.env.PATH ?? '', HOME: join(env.work, 'home'), HELM_CACHE_HOME: join(env.work, 'helm', 'cache'), HELM_CONFIG_HOME: join(env.work, 'helm', 'config'), HELM_DATA_HOME: join(env.work, 'helm', 'data') },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const helm = (...args: string[]) =>
+    run(tools.value.helm, [...args, '--kubeconfig', env.cluster.kubeconfig], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: join(env.work, 'home'),
+        HELM_CACHE_HOME: join(env.work, 'helm', 'cache'),
+        HELM_CONFIG_HOME: join(env.work, 'helm', 'config'),
+        HELM_DATA_HOME: join(env.work, 'helm', 'data'),
+      },
+      maxBuffer: 16 * 1024 * 1024,
+    });
   const until = async (what: string, probe: () => Promise<boolean>, ms = 60_000) => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -38,12 +55,28 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   const asUser = (token: string): KubeConfig => {
     const kc = new KubeConfig();
     const cluster = env.kc.getCurrentCluster()!;
-    kc.loadFromOptions({ clusters: [cluster], users: [{ name: 'sa', token }], contexts: [{ name: 'sa', cluster: cluster.name, user: 'sa' }], currentContext: 'sa' });
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: 'sa', token }],
+      contexts: [{ name: 'sa', cluster: cluster.name, user: 'sa' }],
+      currentContext: 'sa',
+    });
     return kc;
   };
   const tokenFor = async (name: string, namespace: string) =>
-    (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
-  const workflowRun = (name: string) => ({ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', metadata: { name }, spec: { token: 'a.b.c', workflowId: 'wf', runner: 'production-runner' } });
+    (
+      await core.createNamespacedServiceAccountToken({
+        name,
+        namespace,
+        body: { spec: { audiences: [], expirationSeconds: 600 } },
+      })
+    ).status?.token ?? '';
+  const workflowRun = (name: string) => ({
+    apiVersion: 'kubiya.ai/v1alpha1',
+    kind: 'WorkflowRun',
+    metadata: { name },
+    spec: { token: 'a.b.c', workflowId: 'wf', runner: 'production-runner' },
+  });
 
   before(async () => {
     env = await testCluster({ crds: false });
@@ -53,22 +86,59 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   after(async () => env?.close());
 
   test('install: every object accepted, the runner pods admitted under restricted, the CRD established; RBAC allows only the runner', async () => {
-    await helm('install', RELEASE, CHART, '--namespace', NS, '--set', 'runner.token=test-token', '--set', `runner.workflow.namespace=${WF_NS}`);
+    await helm(
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--set',
+      'runner.token=test-token',
+      '--set',
+      `runner.workflow.namespace=${WF_NS}`,
+    );
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    await until('the CRD to be established', async () => (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false);
+    await until(
+      'the CRD to be established',
+      async () =>
+        (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' })).status?.conditions?.some(
+          (c) => c.type === 'Established' && c.status === 'True',
+        ) ?? false,
+    );
     // The StatefulSet controller creates the pods; PodSecurity (enforce=restricted on the namespace) admits them or nothing appears.
-    await until('2 runner pods', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2);
+    await until(
+      '2 runner pods',
+      async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2,
+    );
     const ns = await core.readNamespace({ name: WF_NS });
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
-    const deny = await env.kc.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: `${RELEASE}-default-deny-egress`, namespace: WF_NS });
-    assert.deepEqual(JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])), [{}, ['Egress'], []], 'the workflows namespace denies all egress by default');
+    const deny = await env.kc
+      .makeApiClient(NetworkingV1Api)
+      .readNamespacedNetworkPolicy({ name: `${RELEASE}-default-deny-egress`, namespace: WF_NS });
+    assert.deepEqual(
+      JSON.parse(JSON.stringify([deny.spec?.podSelector, deny.spec?.policyTypes, deny.spec?.egress ?? []])),
+      [{}, ['Egress'], []],
+      'the workflows namespace denies all egress by default',
+    );
 
     const custom = (token: string) => asUser(token).makeApiClient(CustomObjectsApi);
     const runnerToken = await tokenFor(RELEASE, NS);
-    await custom(runnerToken).createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: WF_NS, plural: 'workflowruns', body: workflowRun('allowed') });
+    await custom(runnerToken).createNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: WF_NS,
+      plural: 'workflowruns',
+      body: workflowRun('allowed'),
+    });
     const stepToken = await tokenFor('kubiya-executor', WF_NS);
     await assert.rejects(
-      custom(stepToken).createNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: WF_NS, plural: 'workflowruns', body: workflowRun('refused') }),
+      custom(stepToken).createNamespacedCustomObject({
+        group: 'kubiya.ai',
+        version: 'v1alpha1',
+        namespace: WF_NS,
+        plural: 'workflowruns',
+        body: workflowRun('refused'),
+      }),
       (e: unknown) => e instanceof ApiException && e.code === 403,
     );
     await assert.rejects(
@@ -78,22 +148,34 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     );
   });
 
-  test('the trusted-key store under the chart\'s RBAC: the runner reads and writes its one ConfigMap and nothing else; entries survive an upgrade', async () => {
+  test("the trusted-key store under the chart's RBAC: the runner reads and writes its one ConfigMap and nothing else; entries survive an upgrade", async () => {
     const runnerKc = asUser(await tokenFor(RELEASE, NS));
     const store = new ConfigMapTrustedKeys(runnerKc, { name: trustedKeysName(RELEASE), namespace: NS });
     const key = await newSigningKey('EdDSA', 'helm-k1');
     const at = new Date();
     assert.deepEqual(await store.observe([key.publicJwk], at), { ok: true, value: undefined });
     // Another process (another replica, or this one restarted) reads what was written.
-    const listed = await new ConfigMapTrustedKeys(runnerKc, { name: trustedKeysName(RELEASE), namespace: NS }).list(true);
+    const listed = await new ConfigMapTrustedKeys(runnerKc, { name: trustedKeysName(RELEASE), namespace: NS }).list(
+      true,
+    );
     assert.ok(listed.ok, JSON.stringify(listed));
-    assert.deepEqual(listed.value.map((k) => [k.jwk.kid, k.firstSeen, k.lastSeen]), [['helm-k1', at.toISOString(), at.toISOString()]]);
+    assert.deepEqual(
+      listed.value.map((k) => [k.jwk.kid, k.firstSeen, k.lastSeen]),
+      [['helm-k1', at.toISOString(), at.toISOString()]],
+    );
     const cm = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
-    assert.equal(cm.metadata?.labels?.['app.kubernetes.io/instance'], RELEASE, 'the chart\'s labels are kept by the runner\'s writes');
+    assert.equal(
+      cm.metadata?.labels?.['app.kubernetes.io/instance'],
+      RELEASE,
+      "the chart's labels are kept by the runner's writes",
+    );
     const asRunner = runnerKc.makeApiClient(CoreV1Api);
     for (const [what, call] of [
       ['read another ConfigMap', () => asRunner.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS })],
-      ['create a ConfigMap', () => asRunner.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'sneaky' } } })],
+      [
+        'create a ConfigMap',
+        () => asRunner.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'sneaky' } } }),
+      ],
       ['delete the store', () => asRunner.deleteNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS })],
     ] as const) {
       await assert.rejects(call(), (e: unknown) => e instanceof ApiException && e.code === 403, what);
@@ -101,12 +183,26 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   });
 
   test('upgrade with changed values', async () => {
-    await helm('upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'replicaCount=1', '--set', 'logLevel=debug');
+    await helm(
+      'upgrade',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--reuse-values',
+      '--set',
+      'replicaCount=1',
+      '--set',
+      'logLevel=debug',
+    );
     const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
     assert.equal(sts.spec?.replicas, 1);
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
     assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
-    await until('1 runner pod', async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1);
+    await until(
+      '1 runner pod',
+      async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1,
+    );
     const store = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
     assert.equal(Object.keys(store.data ?? {}).length, 1, 'an upgrade keeps the trusted keys');
   });
@@ -120,30 +216,53 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
     const leftovers = async (): Promise<string[]> => {
       const found: string[] = [];
-      const add = (kind: string, items: { metadata?: { name?: string } }[]) => items.forEach((i) => found.push(`${kind}/${i.metadata?.name ?? ''}`));
+      const add = (kind: string, items: { metadata?: { name?: string } }[]) =>
+        items.forEach((i) => found.push(`${kind}/${i.metadata?.name ?? ''}`));
       for (const namespace of [NS, WF_NS]) {
-        const ok = await core.readNamespace({ name: namespace }).then(() => true, () => false);
+        const ok = await core.readNamespace({ name: namespace }).then(
+          () => true,
+          () => false,
+        );
         if (!ok) continue;
         add('pod', (await core.listNamespacedPod({ namespace, labelSelector: INSTANCE })).items);
         add('configmap', (await core.listNamespacedConfigMap({ namespace, labelSelector: INSTANCE })).items);
         add('secret', (await core.listNamespacedSecret({ namespace, labelSelector: INSTANCE })).items);
         add('serviceaccount', (await core.listNamespacedServiceAccount({ namespace, labelSelector: INSTANCE })).items);
         add('service', (await core.listNamespacedService({ namespace, labelSelector: INSTANCE })).items);
-        add('pvc', (await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: 'app=kubiya-runner' })).items);
+        add(
+          'pvc',
+          (await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: 'app=kubiya-runner' })).items,
+        );
         add('statefulset', (await apps.listNamespacedStatefulSet({ namespace, labelSelector: INSTANCE })).items);
         add('role', (await rbac.listNamespacedRole({ namespace, labelSelector: INSTANCE })).items);
         add('rolebinding', (await rbac.listNamespacedRoleBinding({ namespace, labelSelector: INSTANCE })).items);
         add('networkpolicy', (await net.listNamespacedNetworkPolicy({ namespace, labelSelector: INSTANCE })).items);
         add('pdb', (await pdb.listNamespacedPodDisruptionBudget({ namespace, labelSelector: INSTANCE })).items);
       }
-      if (await core.readNamespace({ name: WF_NS }).then(() => true, () => false)) found.push(`namespace/${WF_NS}`);
-      if (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' }).then(() => true, () => false)) found.push('crd/workflowruns.kubiya.ai');
+      if (
+        await core.readNamespace({ name: WF_NS }).then(
+          () => true,
+          () => false,
+        )
+      )
+        found.push(`namespace/${WF_NS}`);
+      if (
+        await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' }).then(
+          () => true,
+          () => false,
+        )
+      )
+        found.push('crd/workflowruns.kubiya.ai');
       return found;
     };
     let last: string[] = [];
-    await until('nothing left', async () => {
-      last = await leftovers();
-      return last.length === 0;
-    }, 90_000).catch(() => assert.fail(`left behind: ${last.join(', ')}`));
+    await until(
+      'nothing left',
+      async () => {
+        last = await leftovers();
+        return last.length === 0;
+      },
+      90_000,
+    ).catch(() => assert.fail(`left behind: ${last.join(', ')}`));
   });
 });

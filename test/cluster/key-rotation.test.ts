@@ -48,15 +48,19 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     });
     await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
-    serve = await startServe({
-      runner: { name: RUNNER, workflow: { namespace: env.cluster.workflowsNamespace } },
-      // Refreshed every second; past one more second of failures the runner holds no keys at all.
-      controlPlane: { issuer: ISSUER, jwksUrl: url, jwksRefresh: 1, jwksStaleIfError: 1 },
-      policy: { bundle: env.bundle },
-      audit: { dir: join(env.work, 'audit') },
-      server: { host: '127.0.0.1', port: 0 },
-      kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace, leaseDuration: '4s' },
-    }, env.work, { HOSTNAME: 'rot-0' });
+    serve = await startServe(
+      {
+        runner: { name: RUNNER, workflow: { namespace: env.cluster.workflowsNamespace } },
+        // Refreshed every second; past one more second of failures the runner holds no keys at all.
+        controlPlane: { issuer: ISSUER, jwksUrl: url, jwksRefresh: 1, jwksStaleIfError: 1 },
+        policy: { bundle: env.bundle },
+        audit: { dir: join(env.work, 'audit') },
+        server: { host: '127.0.0.1', port: 0 },
+        kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace, leaseDuration: '4s' },
+      },
+      env.work,
+      { HOSTNAME: 'rot-0' },
+    );
   });
   after(async () => {
     serve?.child.kill('SIGKILL');
@@ -66,13 +70,38 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
 
   const ns = () => env.cluster.workflowsNamespace;
   const custom = () => env.kc.makeApiClient(CustomObjectsApi);
-  const runObject = async (name: string) => (await custom().getNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns(), plural: 'workflowruns', name })) as { spec: { token: string }; status?: RunStatus };
+  const runObject = async (name: string) =>
+    (await custom().getNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: ns(),
+      plural: 'workflowruns',
+      name,
+    })) as { spec: { token: string }; status?: RunStatus };
   const statusOf = async (name: string): Promise<RunStatus | undefined> => (await runObject(name)).status;
-  const podsOf = async (runId: string) => (await env.kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns(), labelSelector: `kubiya.ai/run=${runId}` })).items;
-  const ready = async () => (await fetch(`${serve.base}/ready`)).json() as Promise<{ checks: { keys: { ok: boolean } } }>;
-  const post = async (token: string) => fetch(`${serve.base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+  const podsOf = async (runId: string) =>
+    (
+      await env.kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: ns(), labelSelector: `kubiya.ai/run=${runId}` })
+    ).items;
+  const ready = async () =>
+    (await fetch(`${serve.base}/ready`)).json() as Promise<{ checks: { keys: { ok: boolean } } }>;
+  const post = async (token: string) =>
+    fetch(`${serve.base}/v1/assignments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jwt' },
+      body: token,
+    });
   const assign = async (key: SigningKey, id: string, steps: Record<string, unknown>[]): Promise<string> => {
-    const r = await post(await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id, name: id, runId: id, steps }, jti: `${id}-jti` }));
+    const r = await post(
+      await signAssignment(key, {
+        issuer: ISSUER,
+        audience: RUNNER,
+        workflow: { id, name: id, runId: id, steps },
+        jti: `${id}-jti`,
+      }),
+    );
     assert.equal(r.status, 202, await r.text());
     return runName(`${id}-jti`);
   };
@@ -85,29 +114,89 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
       { name: 'two', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '6s' } },
       { name: 'three', image: 'python:3.11-slim', resources: R },
     ]);
-    await waitFor('step one running', async () => (await statusOf(run))?.steps.find((s) => s.name === 'one')?.phase === 'Running', 30_000);
+    await waitFor(
+      'step one running',
+      async () => (await statusOf(run))?.steps.find((s) => s.name === 'one')?.phase === 'Running',
+      30_000,
+    );
 
     // The outage: the runner has no keys at all (the step ends during it and the next must start).
     published = 'down';
     await waitFor('the runner without keys', async () => !(await ready()).checks.keys.ok, 20_000);
-    const refused = await post(await signAssignment(k1, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'late', name: 'late', runId: 'late', steps: [{ name: 'x', image: 'python:3.11-slim', resources: R }] }, jti: 'late-jti' }));
+    const refused = await post(
+      await signAssignment(k1, {
+        issuer: ISSUER,
+        audience: RUNNER,
+        workflow: {
+          id: 'late',
+          name: 'late',
+          runId: 'late',
+          steps: [{ name: 'x', image: 'python:3.11-slim', resources: R }],
+        },
+        jti: 'late-jti',
+      }),
+    );
     assert.equal(refused.status, 401, 'new work is refused while there are no keys (fail closed)');
-    await waitFor('step two started during the outage', async () => (await statusOf(run))?.steps.find((s) => s.name === 'two')?.phase === 'Running', 30_000);
+    await waitFor(
+      'step two started during the outage',
+      async () => (await statusOf(run))?.steps.find((s) => s.name === 'two')?.phase === 'Running',
+      30_000,
+    );
 
     // The rotation: k1 is gone from the JWKS for good.
     published = 'k2';
     await waitFor('keys again', async () => (await ready()).checks.keys.ok, 20_000);
-    assert.equal((await post(await signAssignment(k1, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'old', name: 'old', runId: 'old', steps: [{ name: 'x', image: 'python:3.11-slim', resources: R }] }, jti: 'old-jti' }))).status, 401, 'new work signed with the dropped key is refused');
+    assert.equal(
+      (
+        await post(
+          await signAssignment(k1, {
+            issuer: ISSUER,
+            audience: RUNNER,
+            workflow: {
+              id: 'old',
+              name: 'old',
+              runId: 'old',
+              steps: [{ name: 'x', image: 'python:3.11-slim', resources: R }],
+            },
+            jti: 'old-jti',
+          }),
+        )
+      ).status,
+      401,
+      'new work signed with the dropped key is refused',
+    );
     await waitFor('the run succeeded', async () => (await statusOf(run))?.phase === 'Succeeded', 60_000);
     const status = await statusOf(run);
-    assert.deepEqual(status?.steps.map((s) => [s.name, s.phase]), [['one', 'Succeeded'], ['two', 'Succeeded'], ['three', 'Succeeded']]);
+    assert.deepEqual(
+      status?.steps.map((s) => [s.name, s.phase]),
+      [
+        ['one', 'Succeeded'],
+        ['two', 'Succeeded'],
+        ['three', 'Succeeded'],
+      ],
+    );
     const records = await readAuditLog(join(env.work, 'audit'));
     const ofRun = records.filter((r) => r.workflow?.runId === 'rot-outage');
-    assert.ok(!ofRun.some((r) => r.outcome === 'deny' || r.outcome === 'error'), JSON.stringify(ofRun.filter((r) => r.outcome !== 'allow' && r.outcome !== 'success')));
-    assert.deepEqual(ofRun.filter((r) => r.stage === 'finish').map((r) => [r.step, r.outcome]), [['one', 'success'], ['two', 'success'], ['three', 'success']]);
+    assert.ok(
+      !ofRun.some((r) => r.outcome === 'deny' || r.outcome === 'error'),
+      JSON.stringify(ofRun.filter((r) => r.outcome !== 'allow' && r.outcome !== 'success')),
+    );
+    assert.deepEqual(
+      ofRun.filter((r) => r.stage === 'finish').map((r) => [r.step, r.outcome]),
+      [
+        ['one', 'success'],
+        ['two', 'success'],
+        ['three', 'success'],
+      ],
+    );
     // The key that verified the run is in the store, with its period.
-    const store = await env.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: `kubiya-runner-${RUNNER}-trusted-keys`, namespace: env.cluster.runnerNamespace });
-    const kids = Object.values(store.data ?? {}).map((v) => (JSON.parse(v) as { jwk: { kid?: string } }).jwk.kid).sort();
+    const store = await env.kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({
+      name: `kubiya-runner-${RUNNER}-trusted-keys`,
+      namespace: env.cluster.runnerNamespace,
+    });
+    const kids = Object.values(store.data ?? {})
+      .map((v) => (JSON.parse(v) as { jwk: { kid?: string } }).jwk.kid)
+      .sort();
     assert.deepEqual(kids, ['rot-k1', 'rot-k2']);
     assert.ok(fetches > 3);
   });
@@ -119,37 +208,86 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
       { name: 'right', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '120s' }, dependsOn: [] },
       { name: 'after', image: 'python:3.11-slim', resources: R, dependsOn: ['left', 'right'] },
     ]);
-    await waitFor('two pods running', async () => (await statusOf(run))?.steps.filter((s) => s.phase === 'Running').length === 2, 30_000);
+    await waitFor(
+      'two pods running',
+      async () => (await statusOf(run))?.steps.filter((s) => s.phase === 'Running').length === 2,
+      30_000,
+    );
     assert.equal((await podsOf('rot-stop')).length, 2);
 
     const stranger = await newSigningKey('EdDSA', 'rot-stranger');
-    const forged = await signAssignment(stranger, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'rot-stop', name: 'rot-stop', runId: 'rot-stop', steps: [{ name: 'left', image: 'evil.example.com/miner:1', resources: R }] }, jti: 'rot-stop-jti' });
+    const forged = await signAssignment(stranger, {
+      issuer: ISSUER,
+      audience: RUNNER,
+      workflow: {
+        id: 'rot-stop',
+        name: 'rot-stop',
+        runId: 'rot-stop',
+        steps: [{ name: 'left', image: 'evil.example.com/miner:1', resources: R }],
+      },
+      jti: 'rot-stop-jti',
+    });
     const obj = await runObject(run);
-    await custom().replaceNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: ns(), plural: 'workflowruns', name: run, body: { ...obj, spec: { ...obj.spec, token: forged } } });
+    await custom().replaceNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: ns(),
+      plural: 'workflowruns',
+      name: run,
+      body: { ...obj, spec: { ...obj.spec, token: forged } },
+    });
 
     await waitFor('the run stopped', async () => (await statusOf(run))?.phase === 'Failed', 30_000);
     const status = await statusOf(run);
     assert.equal(status?.code, 'VERIFY_KEY_NOT_TRUSTED');
-    assert.deepEqual(status?.steps.map((s) => [s.name, s.phase, s.code]), [['left', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED'], ['right', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED'], ['after', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED']]);
+    assert.deepEqual(
+      status?.steps.map((s) => [s.name, s.phase, s.code]),
+      [
+        ['left', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED'],
+        ['right', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED'],
+        ['after', 'Cancelled', 'VERIFY_KEY_NOT_TRUSTED'],
+      ],
+    );
     assert.ok(status?.steps.every((s) => s.finishedAt !== undefined));
     await waitFor('its pods deleted', async () => (await podsOf('rot-stop')).length === 0, 20_000);
-    const records = (await readAuditLog(join(env.work, 'audit'))).filter((r) => r.workflow?.runId === 'rot-stop' || r.workflow?.runId === 'rot-stop-jti');
-    assert.deepEqual(records.filter((r) => r.stage === 'finish').map((r) => [r.step, r.code]).sort(), [['after', 'VERIFY_KEY_NOT_TRUSTED'], ['left', 'VERIFY_KEY_NOT_TRUSTED'], ['right', 'VERIFY_KEY_NOT_TRUSTED']]);
+    const records = (await readAuditLog(join(env.work, 'audit'))).filter(
+      (r) => r.workflow?.runId === 'rot-stop' || r.workflow?.runId === 'rot-stop-jti',
+    );
+    assert.deepEqual(
+      records
+        .filter((r) => r.stage === 'finish')
+        .map((r) => [r.step, r.code])
+        .sort(),
+      [
+        ['after', 'VERIFY_KEY_NOT_TRUSTED'],
+        ['left', 'VERIFY_KEY_NOT_TRUSTED'],
+        ['right', 'VERIFY_KEY_NOT_TRUSTED'],
+      ],
+    );
     const deny = records.find((r) => r.stage === 'verify' && r.outcome === 'deny');
     assert.equal(deny?.code, 'VERIFY_KEY_NOT_TRUSTED');
     assert.deepEqual(deny?.workflow, { id: 'rot-stop', runId: 'rot-stop' }, 'the deny names the run');
-    assert.ok(records.length > 0 && records.every((r) => r.workflow?.id === 'rot-stop'), 'every record of the run names it');
+    assert.ok(
+      records.length > 0 && records.every((r) => r.workflow?.id === 'rot-stop'),
+      'every record of the run names it',
+    );
   });
 
   test('the store across replicas: two writers at once (optimistic concurrency) both land; a new process reads every key', async () => {
     const name = 'race-trusted-keys';
     const namespace = env.cluster.runnerNamespace;
-    const [a, b] = [new ConfigMapTrustedKeys(env.kc, { name, namespace }), new ConfigMapTrustedKeys(env.kc, { name, namespace })];
+    const [a, b] = [
+      new ConfigMapTrustedKeys(env.kc, { name, namespace }),
+      new ConfigMapTrustedKeys(env.kc, { name, namespace }),
+    ];
     const keys = await Promise.all(Array.from({ length: 8 }, (_, i) => newSigningKey('EdDSA', `race-${i}`)));
     const at = new Date();
     // Each writer records its own four keys, all eight writes racing.
     const results = await Promise.all(keys.map((k, i) => (i % 2 === 0 ? a : b).observe([k.publicJwk], at)));
-    assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
+    assert.ok(
+      results.every((r) => r.ok),
+      JSON.stringify(results.filter((r) => !r.ok)),
+    );
     const listed = await new ConfigMapTrustedKeys(env.kc, { name, namespace }).list(true);
     assert.ok(listed.ok);
     assert.deepEqual(listed.value.map((k) => k.jwk.kid).sort(), keys.map((k) => k.kid).sort());

@@ -31,7 +31,10 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     auditDir = join(env.work, 'audit');
     runner = await startRunner({
       config: defaultPipelineConfig(RUNNER, ISSUER, env.cluster.workflowsNamespace),
-      kubeconfig: env.cluster.kubeconfig, bundle: env.bundle, jwks: jwks([key]), auditDir,
+      kubeconfig: env.cluster.kubeconfig,
+      bundle: env.bundle,
+      jwks: jwks([key]),
+      auditDir,
     });
     core = env.kc.makeApiClient(CoreV1Api);
   });
@@ -41,19 +44,46 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   });
 
   const submit = async (workflow: Record<string, unknown> & { id: string }, k = key) =>
-    runAssignment({ body: await signAssignment(k, { issuer: ISSUER, audience: RUNNER, workflow }), contentType: 'application/jwt' }, runner.deps, runner.reconciler);
+    runAssignment(
+      { body: await signAssignment(k, { issuer: ISSUER, audience: RUNNER, workflow }), contentType: 'application/jwt' },
+      runner.deps,
+      runner.reconciler,
+    );
   const podsOf = async (workflowId: string): Promise<V1Pod[]> =>
-    (await core.listNamespacedPod({ namespace: env.cluster.workflowsNamespace, labelSelector: `kubiya.ai/workflow=${workflowId}` })).items;
-  const recordsOf = async (workflowId: string) => (await readAuditLog(auditDir)).filter((r) => r.workflow?.id === workflowId);
+    (
+      await core.listNamespacedPod({
+        namespace: env.cluster.workflowsNamespace,
+        labelSelector: `kubiya.ai/workflow=${workflowId}`,
+      })
+    ).items;
+  const recordsOf = async (workflowId: string) =>
+    (await readAuditLog(auditDir)).filter((r) => r.workflow?.id === workflowId);
 
   test('an allowed step becomes a restricted pod that PodSecurity admits and that ends Succeeded', async () => {
-    const report = await submit({ id: 'allowed', name: 'allowed', runId: 'run-a', steps: [{ name: 'analyze', image: 'python:3.11-slim', command: ['python', 'analyze.py'], resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const report = await submit({
+      id: 'allowed',
+      name: 'allowed',
+      runId: 'run-a',
+      steps: [
+        {
+          name: 'analyze',
+          image: 'python:3.11-slim',
+          command: ['python', 'analyze.py'],
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+      ],
+    });
     assert.equal(report.accepted, true);
     assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
     const [pod] = await podsOf('allowed');
     assert.ok(pod, 'the pod exists in the API server');
     assert.equal(pod.metadata?.name, podName('run-a', 'analyze'));
-    assert.deepEqual(pod.metadata?.labels, { 'kubiya.ai/workflow': 'allowed', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER, 'kubiya.ai/run': 'run-a' });
+    assert.deepEqual(pod.metadata?.labels, {
+      'kubiya.ai/workflow': 'allowed',
+      'kubiya.ai/step': 'analyze',
+      'kubiya.ai/runner': RUNNER,
+      'kubiya.ai/run': 'run-a',
+    });
     assert.equal(pod.spec?.serviceAccountName, 'kubiya-workflow');
     assert.equal(pod.spec?.automountServiceAccountToken, false);
     assert.equal(pod.spec?.containers[0]?.securityContext?.allowPrivilegeEscalation, false);
@@ -62,30 +92,74 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     // Intake's verify, validate and claim, and the reconciler's first pass re-verifying (WorkflowRun create ≡ intake:
     // SECURITY.md); its records may come before intake's claim record is written. Then the step, in order.
     assert.deepEqual(stages.slice(0, 2), ['verify:allow', 'validate:allow']);
-    assert.deepEqual(stages.slice(0, 5).sort(), ['claim:allow', 'validate:allow', 'validate:allow', 'verify:allow', 'verify:allow']);
+    assert.deepEqual(stages.slice(0, 5).sort(), [
+      'claim:allow',
+      'validate:allow',
+      'validate:allow',
+      'verify:allow',
+      'verify:allow',
+    ]);
     assert.deepEqual(stages.slice(5), ['evaluate:allow', 'mutate:allow', 'create:allow', 'finish:success']);
     assert.equal(pod.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun', 'the pod is owned by its run');
   });
 
   test('exactly once: the same token again is ASSIGNMENT_REPLAYED; deleting the WorkflowRun garbage-collects its pods', async () => {
-    const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'once', name: 'o', runId: 'run-o', steps: [{ name: 's', image: 'python:3.11', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] } });
+    const token = await signAssignment(key, {
+      issuer: ISSUER,
+      audience: RUNNER,
+      workflow: {
+        id: 'once',
+        name: 'o',
+        runId: 'run-o',
+        steps: [
+          {
+            name: 's',
+            image: 'python:3.11',
+            resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+          },
+        ],
+      },
+    });
     const first = await runAssignment({ body: token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
     assert.equal(first.steps[0]?.status, 'succeeded');
     const again = await runAssignment({ body: token, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
     assert.equal(again.code, 'ASSIGNMENT_REPLAYED');
     assert.equal((await podsOf('once')).length, 1);
     const custom = env.kc.makeApiClient(CustomObjectsApi);
-    const runs = (await custom.listNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: env.cluster.workflowsNamespace, plural: 'workflowruns', labelSelector: 'kubiya.ai/workflow=once' })) as { items: { metadata: { name: string }; spec: { token: string } }[] };
+    const runs = (await custom.listNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: env.cluster.workflowsNamespace,
+      plural: 'workflowruns',
+      labelSelector: 'kubiya.ai/workflow=once',
+    })) as { items: { metadata: { name: string }; spec: { token: string } }[] };
     assert.equal(runs.items.length, 1);
     assert.equal(runs.items[0]?.spec.token, token, 'the run keeps the signed token');
-    await custom.deleteNamespacedCustomObject({ group: 'kubiya.ai', version: 'v1alpha1', namespace: env.cluster.workflowsNamespace, plural: 'workflowruns', name: runs.items[0].metadata.name });
+    await custom.deleteNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: env.cluster.workflowsNamespace,
+      plural: 'workflowruns',
+      name: runs.items[0].metadata.name,
+    });
     const deadline = Date.now() + 30_000;
     while ((await podsOf('once')).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(await podsOf('once'), [], 'the garbage collector removed the pod with its run');
   });
 
   test('a step denied by policy never reaches the API server, and its denial is audited with its code', async () => {
-    const report = await submit({ id: 'denied', name: 'denied', runId: 'run-d', steps: [{ name: 'scan', image: 'aquasec/trivy:latest', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const report = await submit({
+      id: 'denied',
+      name: 'denied',
+      runId: 'run-d',
+      steps: [
+        {
+          name: 'scan',
+          image: 'aquasec/trivy:latest',
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+      ],
+    });
     assert.equal(report.steps[0]?.status, 'denied');
     assert.equal(report.steps[0]?.code, 'POLICY_DENIED');
     assert.deepEqual(await podsOf('denied'), []);
@@ -93,28 +167,49 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     const deny = records.find((r) => r.stage === 'evaluate');
     assert.equal(deny?.outcome, 'deny');
     assert.equal(deny?.code, 'POLICY_DENIED');
-    assert.deepEqual((deny?.result as { violations: { code: string }[] }).violations.map((v) => v.code), ['IMAGE_TAG_NOT_PINNED']);
+    assert.deepEqual(
+      (deny?.result as { violations: { code: string }[] }).violations.map((v) => v.code),
+      ['IMAGE_TAG_NOT_PINNED'],
+    );
     assert.ok(!records.some((r) => r.stage === 'create' || r.stage === 'mutate'));
   });
 
   test('an assignment signed by an untrusted key, or altered, is rejected at verify, audited, and makes no pod', async () => {
     const stranger = await newSigningKey();
-    const forged = await submit({ id: 'forged', name: 'f', runId: 'run-f', steps: [{ name: 's', image: 'python:3.11' }] }, stranger);
+    const forged = await submit(
+      { id: 'forged', name: 'f', runId: 'run-f', steps: [{ name: 's', image: 'python:3.11' }] },
+      stranger,
+    );
     assert.equal(forged.accepted, false);
     assert.equal(forged.code, 'VERIFY_KEY_NOT_FOUND');
-    const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { id: 'altered', name: 'a', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] } });
+    const token = await signAssignment(key, {
+      issuer: ISSUER,
+      audience: RUNNER,
+      workflow: { id: 'altered', name: 'a', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] },
+    });
     const [h, p, s] = token.split('.') as [string, string, string];
     const altered = `${h}.${Buffer.from(Buffer.from(p, 'base64url').toString().replace('python:3.11', 'evil.io/x:1')).toString('base64url')}.${s}`;
-    const report = await runAssignment({ body: altered, contentType: 'application/jwt' }, runner.deps, runner.reconciler);
+    const report = await runAssignment(
+      { body: altered, contentType: 'application/jwt' },
+      runner.deps,
+      runner.reconciler,
+    );
     assert.equal(report.code, 'VERIFY_SIGNATURE_INVALID');
     assert.deepEqual(await podsOf('forged'), []);
     assert.deepEqual(await podsOf('altered'), []);
-    const codes = (await readAuditLog(auditDir)).filter((r) => r.stage === 'verify' && r.outcome === 'deny').map((r) => r.code);
+    const codes = (await readAuditLog(auditDir))
+      .filter((r) => r.stage === 'verify' && r.outcome === 'deny')
+      .map((r) => r.code);
     assert.ok(codes.includes('VERIFY_KEY_NOT_FOUND') && codes.includes('VERIFY_SIGNATURE_INVALID'));
   });
 
   test('a schema error is rejected at validate with every issue path, audited, and makes no pod', async () => {
-    const report = await submit({ id: 'badschema', name: 'b', runId: 'run-b', steps: [{ name: 's', image: 'python:3.11', privileged: true }] });
+    const report = await submit({
+      id: 'badschema',
+      name: 'b',
+      runId: 'run-b',
+      steps: [{ name: 's', image: 'python:3.11', privileged: true }],
+    });
     assert.equal(report.code, 'VALIDATE_SCHEMA');
     assert.deepEqual(await podsOf('badschema'), []);
     const [, validateRecord] = await recordsOf('badschema');
@@ -122,12 +217,41 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   });
 
   test('a failing step (exit code 3) and an OOM-killed step end Failed with their exit code and reason', async () => {
-    const failing = await submit({ id: 'fails', name: 'f', runId: 'run-x', steps: [{ name: 'build', image: 'node:18-alpine', env: { KWOK_EXIT_CODE: '3' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }, { name: 'after', image: 'node:18-alpine', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const failing = await submit({
+      id: 'fails',
+      name: 'f',
+      runId: 'run-x',
+      steps: [
+        {
+          name: 'build',
+          image: 'node:18-alpine',
+          env: { KWOK_EXIT_CODE: '3' },
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+        {
+          name: 'after',
+          image: 'node:18-alpine',
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+      ],
+    });
     assert.equal(failing.steps[0]?.code, 'STEP_FAILED');
     assert.equal(failing.steps[0]?.exitCode, 3);
     assert.equal(failing.steps[1]?.status, 'skipped', 'steps after a failure do not run');
     assert.equal((await podsOf('fails')).length, 1);
-    const oom = await submit({ id: 'oom', name: 'o', runId: 'run-oom', steps: [{ name: 'eat', image: 'python:3.11', env: { KWOK_EXIT_CODE: 'oom' }, resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }] });
+    const oom = await submit({
+      id: 'oom',
+      name: 'o',
+      runId: 'run-oom',
+      steps: [
+        {
+          name: 'eat',
+          image: 'python:3.11',
+          env: { KWOK_EXIT_CODE: 'oom' },
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+      ],
+    });
     assert.equal(oom.steps[0]?.exitCode, 137);
     assert.match(oom.steps[0]?.message ?? '', /OOMKilled/);
   });
@@ -135,8 +259,17 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   test('the seed volume example: generate and process share a PVC that is created once, bound, mounted by both, and owned by the run', async () => {
     const wf = await readWorkflowFile(join(REPO_ROOT, 'examples', 'shared-volume.yaml'));
     const report = await submit(wf);
-    assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded'], JSON.stringify(report));
-    const pvcs = (await core.listNamespacedPersistentVolumeClaim({ namespace: env.cluster.workflowsNamespace, labelSelector: 'kubiya.ai/workflow=shared-data' })).items;
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['succeeded', 'succeeded'],
+      JSON.stringify(report),
+    );
+    const pvcs = (
+      await core.listNamespacedPersistentVolumeClaim({
+        namespace: env.cluster.workflowsNamespace,
+        labelSelector: 'kubiya.ai/workflow=shared-data',
+      })
+    ).items;
     assert.equal(pvcs.length, 1);
     assert.equal(pvcs[0]?.status?.phase, 'Bound');
     assert.equal(pvcs[0]?.spec?.resources?.requests?.storage, '5Gi');
@@ -147,15 +280,28 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
       const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim !== undefined)?.persistentVolumeClaim;
       assert.equal(claim?.claimName, pvcs[0]?.metadata?.name);
     }
-    const mounts = pods.map((p) => p.spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'vol-data')).map((m) => [m?.mountPath, m?.readOnly ?? false]).sort();
-    assert.deepEqual(mounts, [['/input', true], ['/output', false]]);
+    const mounts = pods
+      .map((p) => p.spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'vol-data'))
+      .map((m) => [m?.mountPath, m?.readOnly ?? false])
+      .sort();
+    assert.deepEqual(mounts, [
+      ['/input', true],
+      ['/output', false],
+    ]);
   });
 
   test('PodSecurity is really enforcing: the same pod without mutation is rejected by the API server', async () => {
     const wf = validate({ id: 'unhardened', name: 'u', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
     assert.ok(wf.ok);
     const pods = new KubePodGateway(env.kc, env.cluster.workflowsNamespace, RUNNER);
-    const created = await pods.create(buildPod(wf.value, wf.value.steps[0]!, { runner: RUNNER, namespace: env.cluster.workflowsNamespace, serviceAccount: 'kubiya-workflow', defaultTimeoutSeconds: 60 }));
+    const created = await pods.create(
+      buildPod(wf.value, wf.value.steps[0]!, {
+        runner: RUNNER,
+        namespace: env.cluster.workflowsNamespace,
+        serviceAccount: 'kubiya-workflow',
+        defaultTimeoutSeconds: 60,
+      }),
+    );
     assert.equal(created.ok, false);
     if (!created.ok) {
       assert.equal(created.error.code, 'CREATE_REJECTED');
@@ -167,6 +313,9 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     const records = await readAuditLog(auditDir);
     assert.ok(records.length >= 15);
     assert.equal((await verifyAuditDir(auditDir, undefined)).ok, true);
-    assert.ok(records.every((r) => !JSON.stringify(r).includes('eyJ')), 'no token material in the audit log');
+    assert.ok(
+      records.every((r) => !JSON.stringify(r).includes('eyJ')),
+      'no token material in the audit log',
+    );
   });
 });

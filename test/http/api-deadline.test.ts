@@ -18,7 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { PooledKubeConfig, type ApiOptions } from '../../src/adapters/kubeconfig.ts';
 
-const POD = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'wf', resourceVersion: '1' }, status: { phase: 'Running' } });
+const POD = JSON.stringify({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'x', namespace: 'wf', resourceVersion: '1' },
+  status: { phase: 'Running' },
+});
 type Mode = 'fast' | 'trickle-body' | 'trickle-chunked' | 'trickle-headers' | 'slow-complete' | 'watch-trickle';
 
 describe('a total deadline on every non-watch API request', () => {
@@ -61,13 +66,21 @@ describe('a total deadline on every non-watch API request', () => {
           res.end();
           return false;
         }
-        res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(n) } } }) + '\n');
+        res.write(
+          JSON.stringify({
+            type: 'BOOKMARK',
+            object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(n) } },
+          }) + '\n',
+        );
         return true;
       });
       return;
     }
     const chunked = m === 'trickle-chunked';
-    res.writeHead(200, { 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': String(POD.length) }) });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      ...(chunked ? {} : { 'content-length': String(POD.length) }),
+    });
     let i = 0;
     // Trickle: 40 bytes at 300 ms (12 s) then the rest; slow-complete: 10 pieces at 100 ms (1 s).
     const [gap, pieces] = m === 'slow-complete' ? [100, 10] : [300, 40];
@@ -91,11 +104,20 @@ describe('a total deadline on every non-watch API request', () => {
   const timeouts: string[] = [];
   const kubeconfig = (o: Partial<Omit<ApiOptions, 'observer'>> = {}): PooledKubeConfig => {
     const kc = new PooledKubeConfig({
-      requestTimeoutMs: 500, watchTimeoutSeconds: 1, watchIdleMs: 1500, relistMs: 60_000, ...o,
+      requestTimeoutMs: 500,
+      watchTimeoutSeconds: 1,
+      watchIdleMs: 1500,
+      relistMs: 60_000,
+      ...o,
       observer: { requestTimedOut: (p) => timeouts.push(p), watchRestarted: () => undefined },
     });
     const { port } = server.address() as { port: number };
-    kc.loadFromOptions({ clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'f', user: 'u' }], currentContext: 'c' });
+    kc.loadFromOptions({
+      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
+      currentContext: 'c',
+    });
     return kc;
   };
 
@@ -128,7 +150,10 @@ describe('a total deadline on every non-watch API request', () => {
       const t0 = performance.now();
       await assert.rejects(core.readNamespacedPod({ name: 'x', namespace: 'wf' }));
       const took = performance.now() - t0;
-      assert.ok(took >= c.boundMs - 50 && took < c.boundMs + 1000, `ended after ${Math.round(took)} ms; the deadline is ${c.boundMs} ms`);
+      assert.ok(
+        took >= c.boundMs - 50 && took < c.boundMs + 1000,
+        `ended after ${Math.round(took)} ms; the deadline is ${c.boundMs} ms`,
+      );
       assert.ok(timeouts.includes(c.phase), `timeouts reported: ${JSON.stringify(timeouts)}`);
       mode = 'fast';
       const again = await core.readNamespacedPod({ name: 'x', namespace: 'wf' });
@@ -152,7 +177,12 @@ describe('a total deadline on every non-watch API request', () => {
     const { Watch } = await import('@kubernetes/client-node');
     const events: string[] = [];
     const ended = await new Promise<unknown>((resolve) => {
-      void new Watch(kc).watch('/api/v1/namespaces/wf/pods', { allowWatchBookmarks: true }, (type) => events.push(type), (err) => resolve(err ?? 'ended'));
+      void new Watch(kc).watch(
+        '/api/v1/namespaces/wf/pods',
+        { allowWatchBookmarks: true },
+        (type) => events.push(type),
+        (err) => resolve(err ?? 'ended'),
+      );
     });
     assert.equal(ended, 'ended', String(ended));
     assert.equal(events.length, 10, 'every event of a 3 s watch arrived');

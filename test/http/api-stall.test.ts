@@ -23,12 +23,20 @@ const RUNNER = 'r1';
 
 function pod(name: string, run: string, phase = 'Running'): V1Pod {
   return {
-    metadata: { name, labels: { 'kubiya.ai/runner': RUNNER }, ownerReferences: [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run, uid: `uid-${run}` }] },
+    metadata: {
+      name,
+      labels: { 'kubiya.ai/runner': RUNNER },
+      ownerReferences: [{ apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: run, uid: `uid-${run}` }],
+    },
     status: { phase },
   };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, ms: number): Promise<{ value: T; elapsedMs: number }> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined,
+  ms: number,
+): Promise<{ value: T; elapsedMs: number }> {
   const t0 = performance.now();
   while (performance.now() - t0 < ms) {
     const value = probe();
@@ -148,10 +156,17 @@ describe('a silent API connection is noticed', () => {
     assert.ok(proxy.freeze() >= 1);
     const t0 = performance.now();
     api.put(pod('p-a', 'run-a', 'Succeeded'));
-    const { elapsedMs } = await waitFor('the Succeeded phase in the cache', () => pods.cached('p-a')?.status?.phase === 'Succeeded' || undefined, 10_000);
+    const { elapsedMs } = await waitFor(
+      'the Succeeded phase in the cache',
+      () => pods.cached('p-a')?.status?.phase === 'Succeeded' || undefined,
+      10_000,
+    );
     const total = performance.now() - t0;
     assert.ok(total <= 1500 + 1000, `noticed after ${Math.round(elapsedMs)} ms (idle bound 1500 ms)`);
-    assert.deepEqual(restarts.filter((r) => r.reason === 'idle'), [{ kind: 'pods', reason: 'idle' }]);
+    assert.deepEqual(
+      restarts.filter((r) => r.reason === 'idle'),
+      [{ kind: 'pods', reason: 'idle' }],
+    );
     assert.ok(proxy.accepted() > acceptedBefore, 'the watch resumed on a new connection');
   });
 
@@ -165,7 +180,11 @@ describe('a silent API connection is noticed', () => {
     const lists = api.lists();
     api.put(pod('p-lost', 'run-lost', 'Succeeded'), { silently: true });
     api.remove('p-a', { silently: true });
-    await waitFor('the relist', () => (pods.cached('p-lost')?.status?.phase === 'Succeeded' && pods.cached('p-a') === undefined) || undefined, 5000);
+    await waitFor(
+      'the relist',
+      () => (pods.cached('p-lost')?.status?.phase === 'Succeeded' && pods.cached('p-a') === undefined) || undefined,
+      5000,
+    );
     assert.ok(api.lists() > lists, 'by a new list');
     assert.ok(restarts.some((r) => r.kind === 'pods' && r.reason === 'relist'));
   });
@@ -176,7 +195,11 @@ describe('a silent API connection is noticed', () => {
     const pods = new KubePodGateway(kc, 'elsewhere', RUNNER);
     gateways.push(pods);
     await pods.start();
-    await waitFor('two error restarts', () => restarts.filter((r) => r.reason === 'error').length >= 2 || undefined, 5000);
+    await waitFor(
+      'two error restarts',
+      () => restarts.filter((r) => r.reason === 'error').length >= 2 || undefined,
+      5000,
+    );
     assert.ok(restarts.every((r) => r.kind === 'pods'));
   });
 

@@ -25,7 +25,10 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
   } catch (e) {
     await rm(mnt, { recursive: true, force: true });
-    throw new Error(`this test needs a small filesystem: "mount -t tmpfs" failed (${e instanceof Error ? e.message : String(e)}); run the tests as root`, { cause: e });
+    throw new Error(
+      `this test needs a small filesystem: "mount -t tmpfs" failed (${e instanceof Error ? e.message : String(e)}); run the tests as root`,
+      { cause: e },
+    );
   }
   let server: Server | undefined;
   let closeReconciler = (): Promise<void> => Promise.resolve();
@@ -36,9 +39,15 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const pods = new MemoryPods();
     const runs: Promise<unknown>[] = [];
     const deps: PipelineDeps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit: log, pods, runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
+      config: defaultPipelineConfig(RUNNER, ISSUER),
+      keys,
+      audit: log,
+      pods,
+      runs: new MemoryRuns(),
+      trust: new MemoryTrustedKeys(),
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
-      now: () => new Date(), newId: () => crypto.randomUUID(),
+      now: () => new Date(),
+      newId: () => crypto.randomUUID(),
     };
     const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
     reconciler.start();
@@ -50,10 +59,13 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
         reconciler.enqueue(run.name);
       },
       cancel: () => Promise.resolve(fail('RUN_NOT_FOUND', 'not in this test')),
-      hasCapacity: () => true, draining: () => false,
+      hasCapacity: () => true,
+      draining: () => false,
       ready: () => Promise.resolve({ ready: log.healthy, checks: { audit: { ok: log.healthy } } }),
-      metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }), observed: () => undefined,
-      maxBodyBytes: 65536, requestTimeoutMs: 2000,
+      metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
+      observed: () => undefined,
+      maxBodyBytes: 65536,
+      requestTimeoutMs: 2000,
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -61,7 +73,11 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const post = async () => {
       const wf = { ...workflow(), id: `wf-${++n}`, runId: `run-${n}` };
       const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf });
-      return fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+      return fetch(`${base}/v1/assignments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/jwt' },
+        body: token,
+      });
     };
 
     assert.equal((await post()).status, 202);

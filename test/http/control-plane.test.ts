@@ -20,30 +20,52 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
   const ref: { client?: ControlPlaneClient } = {};
   const runs: Promise<unknown>[] = [];
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, cp.issuer), keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
+    config: defaultPipelineConfig(RUNNER, cp.issuer),
+    keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
-    audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(), now: () => new Date(), newId: () => crypto.randomUUID(),
+    audit: new MemoryAudit(),
+    pods: new MemoryPods(),
+    runs: new MemoryRuns(),
+    trust: new MemoryTrustedKeys(),
+    now: () => new Date(),
+    newId: () => crypto.randomUUID(),
     observer: {
       recorded: (r) => {
         const e = eventOf(r, RUNNER);
         if (e !== undefined) ref.client?.enqueue(e);
       },
-      workflowsRunning: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined,
+      workflowsRunning: () => undefined,
+      workflowFinished: () => undefined,
+      stepFinished: () => undefined,
+      internalError: () => undefined,
     },
   };
   const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
   reconciler.start();
-  const client = new ControlPlaneClient({
-    url: cp.url, runner: RUNNER, token: 'runner-secret', version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false },
-    pollWaitSeconds: 1, heartbeatMs: 200, backoff: { initialMs: 20, maxMs: 400 }, requestTimeoutMs: 1000, eventBatch: 5, eventQueueMax: 1000,
-    onError: (op, m) => errors.push(`${op}: ${m}`),
-  }, async (token) => {
-    const run = await admit({ body: token, contentType: 'application/jwt' }, deps);
-    if (run.ok) {
-      runs.push(reconciler.whenDone(run.value.name, 30_000));
-      reconciler.enqueue(run.value.name);
-    }
-  }, () => true);
+  const client = new ControlPlaneClient(
+    {
+      url: cp.url,
+      runner: RUNNER,
+      token: 'runner-secret',
+      version: '0.1.0',
+      capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false },
+      pollWaitSeconds: 1,
+      heartbeatMs: 200,
+      backoff: { initialMs: 20, maxMs: 400 },
+      requestTimeoutMs: 1000,
+      eventBatch: 5,
+      eventQueueMax: 1000,
+      onError: (op, m) => errors.push(`${op}: ${m}`),
+    },
+    async (token) => {
+      const run = await admit({ body: token, contentType: 'application/jwt' }, deps);
+      if (run.ok) {
+        runs.push(reconciler.whenDone(run.value.name, 30_000));
+        reconciler.enqueue(run.value.name);
+      }
+    },
+    () => true,
+  );
   ref.client = client;
   return { cp, client, errors, runs, deps, fault, reconciler };
 }
@@ -52,13 +74,22 @@ test('reference control plane ↔ runner: register, heartbeat, long-poll, step e
   const { cp, client, errors, reconciler } = await harness();
   try {
     client.start();
-    for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml']) await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
+    for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml'])
+      await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
     const until = Date.now() + 30_000;
     while (cp.events.filter((e) => e.phase === 'Succeeded').length < 4 && Date.now() < until) await sleep(50);
-    assert.deepEqual(cp.registered.get(RUNNER), { name: RUNNER, version: '0.1.0', capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false } });
+    assert.deepEqual(cp.registered.get(RUNNER), {
+      name: RUNNER,
+      version: '0.1.0',
+      capabilities: { maxConcurrent: 10, namespaces: ['kubiya-workflows'], gpu: false },
+    });
     assert.ok((cp.heartbeats.get(RUNNER) ?? 0) >= 1);
     for (const wf of ['analyze', 'build', 'security-scan', 'deploy']) {
-      assert.deepEqual(cp.events.filter((e) => e.workflow === wf).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], `${wf}: ${JSON.stringify(errors)}`);
+      assert.deepEqual(
+        cp.events.filter((e) => e.workflow === wf).map((e) => e.phase),
+        ['Accepted', 'Running', 'Succeeded'],
+        `${wf}: ${JSON.stringify(errors)}`,
+      );
     }
     assert.equal(client.pendingEvents, 0);
   } finally {
@@ -78,7 +109,13 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     cp.fault = 'none';
     while (!client.registered) await sleep(20);
     // Work arrives, then the control plane degrades while events are being posted.
-    for (let i = 0; i < 6; i++) await cp.assign(RUNNER, { id: `wf-${i}`, name: 'n', runId: `r-${i}`, steps: [{ name: 's', image: 'python:3.11' }] });
+    for (let i = 0; i < 6; i++)
+      await cp.assign(RUNNER, {
+        id: `wf-${i}`,
+        name: 'n',
+        runId: `r-${i}`,
+        steps: [{ name: 's', image: 'python:3.11' }],
+      });
     await sleep(150);
     cp.fault = 'error';
     await sleep(500);
@@ -92,7 +129,12 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     const until = Date.now() + 30_000;
     while (cp.events.filter((e) => e.phase === 'Succeeded').length < 6 && Date.now() < until) await sleep(50);
     assert.ok(errors.length > 0, 'the faults were seen');
-    for (let i = 0; i < 6; i++) assert.deepEqual(cp.events.filter((e) => e.workflow === `wf-${i}`).map((e) => e.phase), ['Accepted', 'Running', 'Succeeded'], `wf-${i}`);
+    for (let i = 0; i < 6; i++)
+      assert.deepEqual(
+        cp.events.filter((e) => e.workflow === `wf-${i}`).map((e) => e.phase),
+        ['Accepted', 'Running', 'Succeeded'],
+        `wf-${i}`,
+      );
     assert.equal(new Set(cp.events.map((e) => e.id)).size, cp.events.length, 'each event recorded once');
     assert.equal(client.pendingEvents, 0);
   } finally {
@@ -105,14 +147,34 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
 test('a full event queue stops polling (intake pushes back) instead of dropping events', async () => {
   const cp = await startControlPlane({ token: 't' });
   const taken: string[] = [];
-  const client = new ControlPlaneClient({
-    url: cp.url, runner: RUNNER, token: 't', version: 'v', capabilities: {}, pollWaitSeconds: 1, heartbeatMs: 1000,
-    backoff: { initialMs: 10, maxMs: 50 }, requestTimeoutMs: 1000, eventBatch: 10, eventQueueMax: 2,
-  }, (token) => {
-    taken.push(token);
-    return Promise.resolve();
-  }, () => true);
-  const event = (id: string) => ({ id, runner: RUNNER, workflow: 'w', runId: 'r', phase: 'Accepted' as const, time: '' });
+  const client = new ControlPlaneClient(
+    {
+      url: cp.url,
+      runner: RUNNER,
+      token: 't',
+      version: 'v',
+      capabilities: {},
+      pollWaitSeconds: 1,
+      heartbeatMs: 1000,
+      backoff: { initialMs: 10, maxMs: 50 },
+      requestTimeoutMs: 1000,
+      eventBatch: 10,
+      eventQueueMax: 2,
+    },
+    (token) => {
+      taken.push(token);
+      return Promise.resolve();
+    },
+    () => true,
+  );
+  const event = (id: string) => ({
+    id,
+    runner: RUNNER,
+    workflow: 'w',
+    runId: 'r',
+    phase: 'Accepted' as const,
+    time: '',
+  });
   try {
     cp.fault = 'events'; // events cannot be delivered
     client.start();
@@ -127,7 +189,10 @@ test('a full event queue stops polling (intake pushes back) instead of dropping 
     const until = Date.now() + 20_000;
     while (taken.length === 0 && Date.now() < until) await sleep(20);
     assert.equal(taken.length, 1, 'polling resumes once events are acknowledged');
-    assert.deepEqual(cp.events.map((e) => e.id), ['a', 'b']);
+    assert.deepEqual(
+      cp.events.map((e) => e.id),
+      ['a', 'b'],
+    );
   } finally {
     await client.stop(500);
     await cp.close();

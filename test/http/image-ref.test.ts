@@ -13,12 +13,23 @@ import { openDoor, type Door } from '../support/door.ts';
 const step = { name: 'analyze', image: 'python:3.11-slim' };
 
 const CASES: [string, Record<string, unknown>, string][] = [
-  ['an upper-case repository component in the step', { steps: [{ ...step, image: 'docker.io/Library/alpine:3' }] }, 'workflow.steps.0.image'],
-  ['a ".." path component in a sidecar', { steps: [{ ...step, sidecars: [{ name: 'db', image: 'ghcr.io/acme/../postgres:15' }] }] }, 'workflow.steps.0.sidecars.0.image'],
-  ['a malformed digest in an init container', { steps: [{ ...step, initContainers: [{ name: 'fetch', image: `amazon/aws-cli@sha256:${'0'.repeat(63)}` }] }] }, 'workflow.steps.0.initContainers.0.image'],
+  [
+    'an upper-case repository component in the step',
+    { steps: [{ ...step, image: 'docker.io/Library/alpine:3' }] },
+    'workflow.steps.0.image',
+  ],
+  [
+    'a ".." path component in a sidecar',
+    { steps: [{ ...step, sidecars: [{ name: 'db', image: 'ghcr.io/acme/../postgres:15' }] }] },
+    'workflow.steps.0.sidecars.0.image',
+  ],
+  [
+    'a malformed digest in an init container',
+    { steps: [{ ...step, initContainers: [{ name: 'fetch', image: `amazon/aws-cli@sha256:${'0'.repeat(63)}` }] }] },
+    'workflow.steps.0.initContainers.0.image',
+  ],
   ['a tag over 128 characters', { steps: [{ ...step, image: `python:${'3'.repeat(129)}` }] }, 'workflow.steps.0.image'],
 ];
-
 
 describe('invalid image references are refused at the door (real HTTP server, real audit file)', () => {
   let door: Door;
@@ -41,12 +52,24 @@ describe('invalid image references are refused at the door (real HTTP server, re
   }
 
   test('afterwards: a valid assignment is accepted, and the audit chain verifies with each refusal in it', async () => {
-    const ok = await door.post({ steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15' }], initContainers: [{ name: 'fetch', image: `amazon/aws-cli@sha256:${'0'.repeat(64)}` }] }] });
+    const ok = await door.post({
+      steps: [
+        {
+          ...step,
+          sidecars: [{ name: 'db', image: 'postgres:15' }],
+          initContainers: [{ name: 'fetch', image: `amazon/aws-cli@sha256:${'0'.repeat(64)}` }],
+        },
+      ],
+    });
     assert.equal(ok.status, 202);
     assert.equal(door.runs.list().length, 1);
     const report = await door.auditLines();
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
     const text = report.lines.join('\n');
-    assert.equal(text.split('\n').filter((l) => l.includes('"VALIDATE_IMAGE_REFERENCE"')).length, CASES.length, 'one validate record per refusal');
+    assert.equal(
+      text.split('\n').filter((l) => l.includes('"VALIDATE_IMAGE_REFERENCE"')).length,
+      CASES.length,
+      'one validate record per refusal',
+    );
   });
 });

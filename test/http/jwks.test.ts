@@ -21,11 +21,26 @@ test('JWKS from a URL: cached, rotated by kid without a restart, stale-if-error 
   let clock = Date.now();
   const errors: string[] = [];
   const remote = new RemoteJwks({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, refreshMs: 60_000, staleIfErrorMs: 600_000, minRefetchMs: 0, timeoutMs: 2000,
-    now: () => clock, onError: (m) => errors.push(m),
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`,
+    refreshMs: 60_000,
+    staleIfErrorMs: 600_000,
+    minRefetchMs: 0,
+    timeoutMs: 2000,
+    now: () => clock,
+    onError: (m) => errors.push(m),
   });
-  const options = { algorithms: ['EdDSA'], issuer: 'https://cp', audience: 'r', maxTokenAgeSeconds: 600, clockToleranceSeconds: 5 };
-  const check = async (key: typeof k1) => verify(await signAssignment(key, { issuer: 'https://cp', audience: 'r', workflow: { id: 'w' } }), options, { keys: remote.getKey, now: () => new Date() });
+  const options = {
+    algorithms: ['EdDSA'],
+    issuer: 'https://cp',
+    audience: 'r',
+    maxTokenAgeSeconds: 600,
+    clockToleranceSeconds: 5,
+  };
+  const check = async (key: typeof k1) =>
+    verify(await signAssignment(key, { issuer: 'https://cp', audience: 'r', workflow: { id: 'w' } }), options, {
+      keys: remote.getKey,
+      now: () => new Date(),
+    });
   try {
     await remote.refresh();
     assert.equal(remote.loaded(), true);

@@ -20,26 +20,52 @@ test('a leader whose renewals hang stops leading at its renew deadline, before t
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      if (!answer) { held.push(res); return; } // the API goes silent: never answer
+      if (!answer) {
+        held.push(res);
+        return;
+      } // the API goes silent: never answer
       res.setHeader('content-type', 'application/json');
       if (req.method === 'GET') {
-        if (lease === undefined) { res.statusCode = 404; res.end(JSON.stringify({ kind: 'Status', code: 404 })); return; }
+        if (lease === undefined) {
+          res.statusCode = 404;
+          res.end(JSON.stringify({ kind: 'Status', code: 404 }));
+          return;
+        }
         res.end(JSON.stringify(lease));
         return;
       }
-      lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...(JSON.parse(body) as Record<string, unknown>), metadata: { name: 'l', namespace: 'ns', resourceVersion: '1' } };
+      lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        ...(JSON.parse(body) as Record<string, unknown>),
+        metadata: { name: 'l', namespace: 'ns', resourceVersion: '1' },
+      };
       res.statusCode = req.method === 'POST' ? 201 : 200;
       res.end(JSON.stringify(lease));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  after(() => { for (const r of held) r.destroy(); server.closeAllConnections(); server.close(); }); // registered first, runs last
+  after(() => {
+    for (const r of held) r.destroy();
+    server.closeAllConnections();
+    server.close();
+  }); // registered first, runs last
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+    clusters: [
+      { name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+    ],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
   });
-  const elector = new LeaseElector(kc, { name: 'l', namespace: 'ns', identity: 'runner-0', durationSeconds: 3, renewEverySeconds: 1 });
+  const elector = new LeaseElector(kc, {
+    name: 'l',
+    namespace: 'ns',
+    identity: 'runner-0',
+    durationSeconds: 3,
+    renewEverySeconds: 1,
+  });
   elector.start();
   // Stops the elector's timer at once (release() does so before it awaits), so no test can hang on it.
   after(() => void elector.release());
@@ -53,5 +79,8 @@ test('a leader whose renewals hang stops leading at its renew deadline, before t
   const lapsedAfter = Date.now() - silentAt;
   assert.notEqual(elector.role(), 'leader', 'still leader 6 s after the API went silent');
   // The last answered renewal started at most ~1 s before silence; the deadline is 2 s after it.
-  assert.ok(lapsedAfter < 3000, `leadership lapsed ${lapsedAfter} ms after the API went silent; the Lease expires for others after 3000 ms`);
+  assert.ok(
+    lapsedAfter < 3000,
+    `leadership lapsed ${lapsedAfter} ms after the API went silent; the Lease expires for others after 3000 ms`,
+  );
 });

@@ -29,18 +29,42 @@ before(async () => {
   const log = await FileAuditLog.open(join(work, 'audit'));
   for (let i = 1; i <= 12; i++) {
     await log.append({
-      decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: i % 2 === 0 ? 'deny' : 'allow', message: 'm', runner: 'r', labels: { runner: 'r' },
-      workflow: { id: `wf-${i}`, runId: `run-${i}` }, step: 'one', input: { step: { name: 'one', image: 'python:3.11' } }, result: { allow: i % 2 !== 0, violations: [] },
+      decision_id: `d-${i}`,
+      timestamp: '2026-06-01T12:00:00.000Z',
+      stage: 'evaluate',
+      outcome: i % 2 === 0 ? 'deny' : 'allow',
+      message: 'm',
+      runner: 'r',
+      labels: { runner: 'r' },
+      workflow: { id: `wf-${i}`, runId: `run-${i}` },
+      step: 'one',
+      input: { step: { name: 'one', image: 'python:3.11' } },
+      result: { allow: i % 2 !== 0, violations: [] },
     });
   }
   await log.close();
 });
 after(async () => rm(work, { recursive: true, force: true }));
 
-const replay = () => run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'policy', 'replay', '--audit', join(work, 'audit'), '--bundle', bundle, '--output', 'json'], { timeout: 120_000 }).then(
-  (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-  (e: { code: number; stdout: string; stderr: string }) => e,
-);
+const replay = () =>
+  run(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'bin', 'kubiya-runner.js'),
+      'policy',
+      'replay',
+      '--audit',
+      join(work, 'audit'),
+      '--bundle',
+      bundle,
+      '--output',
+      'json',
+    ],
+    { timeout: 120_000 },
+  ).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
 
 test('policy replay on an intact log replays every decision and exits 0', async () => {
   const out = await replay();
@@ -52,7 +76,13 @@ test('policy replay on an intact log replays every decision and exits 0', async 
 
 for (const [name, tamper] of [
   ['a duplicated member', (l: string) => `{"outcome":"allow",${l.slice(1)}`],
-  ['a record rewritten and re-hashed', (l: string) => { const { seq, prev, hash: _h, ...rest } = JSON.parse(l) as AuditRecord; return chainLine({ ...rest, outcome: 'allow' }, seq, prev).line; }],
+  [
+    'a record rewritten and re-hashed',
+    (l: string) => {
+      const { seq, prev, hash: _h, ...rest } = JSON.parse(l) as AuditRecord;
+      return chainLine({ ...rest, outcome: 'allow' }, seq, prev).line;
+    },
+  ],
 ] as const) {
   test(`policy replay on a log broken at seq 6 (${name}) replays only seq 1..5, states the break and exits 1`, async () => {
     const seg = join(work, 'audit', segmentName(1));
@@ -64,7 +94,10 @@ for (const [name, tamper] of [
       const out = await replay();
       assert.equal(out.code, 1, out.stderr);
       assert.match(out.stderr, /AUDIT_TAMPERED: .*BROKEN at seq 6/);
-      const report = JSON.parse(out.stdout) as { replayed: number; audit: { intact: boolean; firstBad: { seq: number } } };
+      const report = JSON.parse(out.stdout) as {
+        replayed: number;
+        audit: { intact: boolean; firstBad: { seq: number } };
+      };
       assert.equal(report.audit.intact, false);
       assert.equal(report.audit.firstBad.seq, 6);
       assert.equal(report.replayed, 5, 'nothing from the break on is replayed');

@@ -28,31 +28,64 @@ test('audit report: one self-contained HTML page whose charts render in headless
     for (let i = 0; i < 120; i++) {
       const denied = i % 4 === 0;
       const e: AuditEntry = {
-        decision_id: `d${i}`, timestamp: new Date(start + i * 60_000).toISOString(), stage: 'evaluate',
-        outcome: denied ? 'deny' : 'allow', ...(denied ? { code: 'POLICY_DENIED' as const } : {}),
-        message: `<script>alert(${i})</script>`, runner: 'r', labels: {}, workflow: { id: `wf-${i % 7}`, runId: 'r' }, step: 's',
+        decision_id: `d${i}`,
+        timestamp: new Date(start + i * 60_000).toISOString(),
+        stage: 'evaluate',
+        outcome: denied ? 'deny' : 'allow',
+        ...(denied ? { code: 'POLICY_DENIED' as const } : {}),
+        message: `<script>alert(${i})</script>`,
+        runner: 'r',
+        labels: {},
+        workflow: { id: `wf-${i % 7}`, runId: 'r' },
+        step: 's',
         input: { step: { image: i % 3 === 0 ? 'aquasec/trivy:latest' : 'python:3.11' } },
-        result: { allow: !denied, violations: denied ? [{ code: 'IMAGE_TAG_NOT_PINNED', policy: 'images', action: 'deny' }] : [] },
+        result: {
+          allow: !denied,
+          violations: denied ? [{ code: 'IMAGE_TAG_NOT_PINNED', policy: 'images', action: 'deny' }] : [],
+        },
       };
       await log.append(e);
     }
     await log.close();
     const out = join(dir, 'report.html');
     const lines: string[] = [];
-    const code = await main(['audit', 'report', join(dir, 'audit'), '--out', out], { out: (l) => lines.push(l), err: (l) => lines.push(l), color: false }, {});
+    const code = await main(
+      ['audit', 'report', join(dir, 'audit'), '--out', out],
+      { out: (l) => lines.push(l), err: (l) => lines.push(l), color: false },
+      {},
+    );
     assert.equal(code, 0, lines.join('\n'));
     const html = await readFile(out, 'utf8');
-    assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/i.test(html.replace(/&lt;script&gt;/g, '')), 'no scripts, no network references');
+    assert.ok(
+      !/<script|https?:\/\/(?!www\.w3\.org)/i.test(html.replace(/&lt;script&gt;/g, '')),
+      'no scripts, no network references',
+    );
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
       const problems: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+      });
       page.on('pageerror', (e) => problems.push(e.message));
-      page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+      page.on('dialog', (d) => {
+        problems.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
       await page.goto(`file://${out}`);
-      assert.match(await page.textContent('#verification-status') ?? '', /^Intact: 120 records/);
+      assert.match((await page.textContent('#verification-status')) ?? '', /^Intact: 120 records/);
       assert.ok((await page.locator('#timeline rect').count()) >= 10, 'decisions over time has columns');
       assert.equal(await page.locator('#deny-codes rect').count(), 2, 'POLICY_DENIED and IMAGE_TAG_NOT_PINNED');
       assert.equal(await page.locator('#images rect').count(), 2);

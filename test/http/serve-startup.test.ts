@@ -28,21 +28,31 @@ import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
 
-interface Outcome { code: number | null; stdout: string; stderr: string; ms: number }
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 /** Runs `serve --config <file>` to its end (killed after 30 s: a runner that stays up fails the test). */
 function serve(configFile: string): Promise<Outcome> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', configFile], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', configFile], {
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.once('exit', (code) => {
-    clearTimeout(killer);
-    resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-  }));
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    }),
+  );
 }
 
 describe('serve: every fatal start-up error exits 2 before anything starts', () => {
@@ -59,10 +69,18 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
     work = await mkdtemp(join(tmpdir(), 'kubiya-startup-'));
     bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
     jwks = join(work, 'jwks.json');
-    await writeFile(jwks, JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
+    await writeFile(
+      jwks,
+      JSON.stringify({
+        keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
+      }),
+    );
     kubeconfig = join(work, 'kubeconfig');
     // An API server that is not there: start-up must not get as far as talking to it in most cases.
-    await writeFile(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+    await writeFile(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+    );
     signingKey = join(work, 'signing.pem');
     await writeFile(signingKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     portHolder = createServer();
@@ -75,7 +93,9 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
   });
 
   /** A configuration that gets as far as possible, with `over` applied; its own audit directory. */
-  async function configWith(over: (c: Record<string, Record<string, unknown>>) => void | Promise<void>): Promise<{ file: string; audit: string }> {
+  async function configWith(
+    over: (c: Record<string, Record<string, unknown>>) => void | Promise<void>,
+  ): Promise<{ file: string; audit: string }> {
     const audit = join(work, `audit-${++n}`);
     const c: Record<string, Record<string, unknown>> = {
       runner: { name: 'r' },
@@ -105,17 +125,102 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
   }
 
   const cases: [string, (c: Record<string, Record<string, unknown>>) => void | Promise<void>, string, RegExp][] = [
-    ['kubeconfig missing', (c) => { c.kubernetes = { kubeconfig: join(work, 'nope.kubeconfig') }; }, 'STARTUP_FAILED', /nope\.kubeconfig/],
-    ['JWKS file missing', (c) => { c.controlPlane = { issuer: 'x', jwksFile: join(work, 'nope.json') }; }, 'STARTUP_FAILED', /nope\.json/],
-    ['JWKS file without keys', async (c) => { await writeFile(join(work, 'empty.json'), '{"keys":[]}'); c.controlPlane = { issuer: 'x', jwksFile: join(work, 'empty.json') }; }, 'STARTUP_FAILED', /holds no keys/],
-    ['policy bundle missing', (c) => { c.policy = { bundle: join(work, 'missing.tar.gz') }; }, 'STARTUP_FAILED', /missing\.tar\.gz/],
-    ['policy bundle corrupt', async (c) => { await writeFile(join(work, 'corrupt.tar.gz'), 'not a bundle'); c.policy = { bundle: join(work, 'corrupt.tar.gz') }; }, 'STARTUP_FAILED', /./],
-    ['checkpoint signing key missing', (c) => { (c.audit as { checkpoint: Record<string, unknown> }).checkpoint.signingKeyFile = join(work, 'nope.pem'); }, 'STARTUP_FAILED', /nope\.pem/],
-    ['checkpoint signing key not Ed25519', async (c) => { await writeFile(join(work, 'ec.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' })); (c.audit as { checkpoint: Record<string, unknown> }).checkpoint.signingKeyFile = join(work, 'ec.pem'); }, 'STARTUP_FAILED', /Ed25519/],
-    ['control plane without a runner token', (c) => { c.controlPlane = { issuer: 'x', jwksFile: jwks, url: 'http://127.0.0.1:1' }; }, 'STARTUP_FAILED', /no runner token/],
-    ['runner token file unreadable', (c) => { c.runner = { name: 'r', tokenFile: join(work, 'nope.token') }; c.controlPlane = { issuer: 'x', jwksFile: jwks, url: 'http://127.0.0.1:1' }; }, 'STARTUP_FAILED', /nope\.token/],
-    ['audit directory cannot be created', async (c) => { await writeFile(join(work, 'a-file'), ''); c.audit = { dir: join(work, 'a-file', 'audit') }; }, 'STARTUP_FAILED', /a-file/],
-    ['port taken', (c) => { c.server = { port: takenPort, host: '127.0.0.1' }; }, 'STARTUP_FAILED', /EADDRINUSE/],
+    [
+      'kubeconfig missing',
+      (c) => {
+        c.kubernetes = { kubeconfig: join(work, 'nope.kubeconfig') };
+      },
+      'STARTUP_FAILED',
+      /nope\.kubeconfig/,
+    ],
+    [
+      'JWKS file missing',
+      (c) => {
+        c.controlPlane = { issuer: 'x', jwksFile: join(work, 'nope.json') };
+      },
+      'STARTUP_FAILED',
+      /nope\.json/,
+    ],
+    [
+      'JWKS file without keys',
+      async (c) => {
+        await writeFile(join(work, 'empty.json'), '{"keys":[]}');
+        c.controlPlane = { issuer: 'x', jwksFile: join(work, 'empty.json') };
+      },
+      'STARTUP_FAILED',
+      /holds no keys/,
+    ],
+    [
+      'policy bundle missing',
+      (c) => {
+        c.policy = { bundle: join(work, 'missing.tar.gz') };
+      },
+      'STARTUP_FAILED',
+      /missing\.tar\.gz/,
+    ],
+    [
+      'policy bundle corrupt',
+      async (c) => {
+        await writeFile(join(work, 'corrupt.tar.gz'), 'not a bundle');
+        c.policy = { bundle: join(work, 'corrupt.tar.gz') };
+      },
+      'STARTUP_FAILED',
+      /./,
+    ],
+    [
+      'checkpoint signing key missing',
+      (c) => {
+        (c.audit as { checkpoint: Record<string, unknown> }).checkpoint.signingKeyFile = join(work, 'nope.pem');
+      },
+      'STARTUP_FAILED',
+      /nope\.pem/,
+    ],
+    [
+      'checkpoint signing key not Ed25519',
+      async (c) => {
+        await writeFile(
+          join(work, 'ec.pem'),
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        );
+        (c.audit as { checkpoint: Record<string, unknown> }).checkpoint.signingKeyFile = join(work, 'ec.pem');
+      },
+      'STARTUP_FAILED',
+      /Ed25519/,
+    ],
+    [
+      'control plane without a runner token',
+      (c) => {
+        c.controlPlane = { issuer: 'x', jwksFile: jwks, url: 'http://127.0.0.1:1' };
+      },
+      'STARTUP_FAILED',
+      /no runner token/,
+    ],
+    [
+      'runner token file unreadable',
+      (c) => {
+        c.runner = { name: 'r', tokenFile: join(work, 'nope.token') };
+        c.controlPlane = { issuer: 'x', jwksFile: jwks, url: 'http://127.0.0.1:1' };
+      },
+      'STARTUP_FAILED',
+      /nope\.token/,
+    ],
+    [
+      'audit directory cannot be created',
+      async (c) => {
+        await writeFile(join(work, 'a-file'), '');
+        c.audit = { dir: join(work, 'a-file', 'audit') };
+      },
+      'STARTUP_FAILED',
+      /a-file/,
+    ],
+    [
+      'port taken',
+      (c) => {
+        c.server = { port: takenPort, host: '127.0.0.1' };
+      },
+      'STARTUP_FAILED',
+      /EADDRINUSE/,
+    ],
   ];
 
   for (const [name, change, code, message] of cases) {
@@ -135,14 +240,35 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
     const { file, audit } = await configWith(() => undefined);
     await mkdir(audit, { recursive: true });
     const holder = await FileAuditLog.open(audit);
-    await holder.append({ decision_id: 'd', timestamp: new Date().toISOString(), stage: 'verify', outcome: 'allow', message: 'm', runner: 'r', labels: { runner: 'r' } });
+    await holder.append({
+      decision_id: 'd',
+      timestamp: new Date().toISOString(),
+      stage: 'verify',
+      outcome: 'allow',
+      message: 'm',
+      runner: 'r',
+      labels: { runner: 'r' },
+    });
     try {
       const out = await serve(file);
       assert.equal(out.code, 2, out.stderr);
       assert.match(out.stderr, /^AUDIT_LOCKED: .*live writer \(PID \d+/m);
       assert.ok(out.ms < 15_000, `refused in ${out.ms} ms`);
       assert.equal(holder.locked, true, 'the holder still holds its lock');
-      assert.equal((await holder.append({ decision_id: 'e', timestamp: new Date().toISOString(), stage: 'verify', outcome: 'allow', message: 'm', runner: 'r', labels: { runner: 'r' } })).seq, 2);
+      assert.equal(
+        (
+          await holder.append({
+            decision_id: 'e',
+            timestamp: new Date().toISOString(),
+            stage: 'verify',
+            outcome: 'allow',
+            message: 'm',
+            runner: 'r',
+            labels: { runner: 'r' },
+          })
+        ).seq,
+        2,
+      );
     } finally {
       await holder.close();
     }

@@ -32,7 +32,11 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   let work: string;
   let deps: PipelineDeps & { audit: MemoryAudit; pods: MemoryPods };
   let reconciler: Reconciler;
-  const state = { draining: false, capacity: true, ready: { ready: true, checks: { apiServer: { ok: true } } } as ReadyReport };
+  const state = {
+    draining: false,
+    capacity: true,
+    ready: { ready: true, checks: { apiServer: { ok: true } } } as ReadyReport,
+  };
   const runs: Promise<unknown>[] = [];
   const metrics = createMetrics(RUNNER);
   const logLines: string[] = [];
@@ -41,11 +45,27 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     work = await mkdtemp(join(tmpdir(), 'kubiya-http-'));
     const { file } = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
     const engine = await loadEngine(await readBundle(file));
-    const log = createLogger(RUNNER, 'info', new Writable({ write: (c: Buffer, _e, cb) => { logLines.push(c.toString()); cb(); } }));
+    const log = createLogger(
+      RUNNER,
+      'info',
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          logLines.push(c.toString());
+          cb();
+        },
+      }),
+    );
     deps = {
       config: defaultPipelineConfig(RUNNER, ISSUER),
-      keys, policy: () => engine, audit: new MemoryAudit(), pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(),
-      now: () => new Date(), newId: () => crypto.randomUUID(), observer: pipelineObserver(log, metrics),
+      keys,
+      policy: () => engine,
+      audit: new MemoryAudit(),
+      pods: new MemoryPods(),
+      runs: new MemoryRuns(),
+      trust: new MemoryTrustedKeys(),
+      now: () => new Date(),
+      newId: () => crypto.randomUUID(),
+      observer: pipelineObserver(log, metrics),
     };
     reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
     reconciler.start();
@@ -76,11 +96,24 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     await rm(work, { recursive: true, force: true });
   });
 
-  const post = (body: string, type = 'application/jwt') => fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': type }, body });
+  const post = (body: string, type = 'application/jwt') =>
+    fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': type }, body });
   const json = async (res: Response) => (await res.json()) as Record<string, unknown>;
 
   test('a signed assignment is accepted with 202 and the run name, then executed', async () => {
-    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), new Date()));
+    const res = await post(
+      await sign(
+        key,
+        workflow([
+          {
+            name: 'analyze',
+            image: 'python:3.11-slim',
+            resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+          },
+        ]),
+        new Date(),
+      ),
+    );
     assert.equal(res.status, 202);
     const body = await json(res);
     assert.equal(body.run, runName('jti-1'));
@@ -90,19 +123,46 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   });
 
   test('the same assignment again is 409 ASSIGNMENT_REPLAYED and runs nothing', async () => {
-    const res = await post(await sign(key, workflow([{ name: 'analyze', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), new Date()));
+    const res = await post(
+      await sign(
+        key,
+        workflow([
+          {
+            name: 'analyze',
+            image: 'python:3.11-slim',
+            resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+          },
+        ]),
+        new Date(),
+      ),
+    );
     assert.equal(res.status, 409);
     assert.equal((await json(res)).code, 'ASSIGNMENT_REPLAYED');
     await Promise.all(runs);
     assert.equal(deps.pods.created.length, 1);
   });
 
-  const cancel = (body: string) => fetch(`${base}/v1/cancellations`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body });
+  const cancel = (body: string) =>
+    fetch(`${base}/v1/cancellations`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body });
 
   test('a signed cancellation of a running run is 202; the run ends Cancelled, its pod deleted', async () => {
     deps.pods.outcomeFor = () => undefined;
     try {
-      const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { ...workflow([{ name: 'long', image: 'python:3.11-slim', resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }]), runId: 'run-c' }, jti: 'to-cancel' });
+      const token = await signAssignment(key, {
+        issuer: ISSUER,
+        audience: RUNNER,
+        workflow: {
+          ...workflow([
+            {
+              name: 'long',
+              image: 'python:3.11-slim',
+              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+            },
+          ]),
+          runId: 'run-c',
+        },
+        jti: 'to-cancel',
+      });
       assert.equal((await post(token)).status, 202);
       const done = runs.at(-1);
       await new Promise((r) => setTimeout(r, 50));
@@ -120,10 +180,36 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
 
   const badCancellations: [string, () => Promise<string>, number, string][] = [
     ['an assignment token sent as a cancellation', () => sign(key, workflow(), new Date()), 401, 'VERIFY_TYPE_INVALID'],
-    ['a cancellation signed by an untrusted key', () => signCancellation(stranger, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }), 401, 'VERIFY_SIGNATURE_INVALID'],
-    ['a cancellation for another runner', () => signCancellation(key, { issuer: ISSUER, audience: 'someone-else', run: 'to-cancel' }), 401, 'VERIFY_CLAIM_INVALID'],
-    ['an expired cancellation', () => signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel', now: new Date(Date.now() - 3600_000) }), 401, 'VERIFY_EXPIRED'],
-    ['a cancellation of a run this runner does not have', () => signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'never-assigned' }), 404, 'RUN_NOT_FOUND'],
+    [
+      'a cancellation signed by an untrusted key',
+      () => signCancellation(stranger, { issuer: ISSUER, audience: RUNNER, run: 'to-cancel' }),
+      401,
+      'VERIFY_SIGNATURE_INVALID',
+    ],
+    [
+      'a cancellation for another runner',
+      () => signCancellation(key, { issuer: ISSUER, audience: 'someone-else', run: 'to-cancel' }),
+      401,
+      'VERIFY_CLAIM_INVALID',
+    ],
+    [
+      'an expired cancellation',
+      () =>
+        signCancellation(key, {
+          issuer: ISSUER,
+          audience: RUNNER,
+          run: 'to-cancel',
+          now: new Date(Date.now() - 3600_000),
+        }),
+      401,
+      'VERIFY_EXPIRED',
+    ],
+    [
+      'a cancellation of a run this runner does not have',
+      () => signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'never-assigned' }),
+      404,
+      'RUN_NOT_FOUND',
+    ],
   ];
   for (const [name, make, status, code] of badCancellations) {
     test(`${name} → ${status} ${code}, nothing cancelled`, async () => {
@@ -139,15 +225,50 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
   });
 
   const bad: [string, () => Promise<Response>, number, string][] = [
-    ['JSON content type', async () => post(await sign(key, workflow(), new Date()), 'application/json'), 415, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE'],
-    ['no content type', () => fetch(`${base}/v1/assignments`, { method: 'POST', body: new Uint8Array(10) }), 415, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE'],
+    [
+      'JSON content type',
+      async () => post(await sign(key, workflow(), new Date()), 'application/json'),
+      415,
+      'RECEIVE_UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'no content type',
+      () => fetch(`${base}/v1/assignments`, { method: 'POST', body: new Uint8Array(10) }),
+      415,
+      'RECEIVE_UNSUPPORTED_MEDIA_TYPE',
+    ],
     ['1 MiB body', () => post('a'.repeat(1024 * 1024)), 413, 'RECEIVE_TOO_LARGE'],
     ['not a JWS', () => post('hello'), 400, 'RECEIVE_MALFORMED'],
-    ['a signed token with a trailing newline (never trimmed)', async () => post(`${await sign(key, workflow(), new Date())}\n`), 400, 'RECEIVE_MALFORMED'],
-    ['a signed token with a leading CRLF', async () => post(`\r\n${await sign(key, workflow(), new Date())}`), 400, 'RECEIVE_MALFORMED'],
-    ['untrusted signer', async () => post(await sign(stranger, workflow(), new Date())), 401, 'VERIFY_SIGNATURE_INVALID'],
-    ['expired token', async () => post(await sign(key, workflow(), new Date(Date.now() - 3600_000))), 401, 'VERIFY_EXPIRED'],
-    ['schema error', async () => post(await sign(key, workflow([{ name: 'x', image: 'a:1', hostPID: true }]), new Date())), 422, 'VALIDATE_SCHEMA'],
+    [
+      'a signed token with a trailing newline (never trimmed)',
+      async () => post(`${await sign(key, workflow(), new Date())}\n`),
+      400,
+      'RECEIVE_MALFORMED',
+    ],
+    [
+      'a signed token with a leading CRLF',
+      async () => post(`\r\n${await sign(key, workflow(), new Date())}`),
+      400,
+      'RECEIVE_MALFORMED',
+    ],
+    [
+      'untrusted signer',
+      async () => post(await sign(stranger, workflow(), new Date())),
+      401,
+      'VERIFY_SIGNATURE_INVALID',
+    ],
+    [
+      'expired token',
+      async () => post(await sign(key, workflow(), new Date(Date.now() - 3600_000))),
+      401,
+      'VERIFY_EXPIRED',
+    ],
+    [
+      'schema error',
+      async () => post(await sign(key, workflow([{ name: 'x', image: 'a:1', hostPID: true }]), new Date())),
+      422,
+      'VALIDATE_SCHEMA',
+    ],
     ['GET on the intake', () => fetch(`${base}/v1/assignments`), 405, 'HTTP_METHOD_NOT_ALLOWED'],
     ['unknown path', () => fetch(`${base}/admin`), 404, 'HTTP_NOT_FOUND'],
     ['path traversal', () => fetch(`${base}/v1/../metrics/../../etc/passwd`), 404, 'HTTP_NOT_FOUND'],
@@ -169,13 +290,18 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     const { port } = server.address() as AddressInfo;
     const answer = await new Promise<string>((resolve, reject) => {
       const sock = connect(port, '127.0.0.1', () => {
-        sock.write('POST /v1/assignments HTTP/1.1\r\nHost: x\r\nContent-Type: application/jwt\r\nContent-Length: 1000\r\n\r\nabc');
+        sock.write(
+          'POST /v1/assignments HTTP/1.1\r\nHost: x\r\nContent-Type: application/jwt\r\nContent-Length: 1000\r\n\r\nabc',
+        );
       });
       let data = '';
       sock.on('data', (d) => (data += d.toString()));
       sock.on('end', () => resolve(data));
       sock.on('error', reject);
-      setTimeout(() => { sock.destroy(); resolve(data); }, 3000);
+      setTimeout(() => {
+        sock.destroy();
+        resolve(data);
+      }, 3000);
     });
     assert.match(answer, /^HTTP\/1\.1 408/);
     assert.match(answer, /"code":"HTTP_TIMEOUT"/);
@@ -208,29 +334,48 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
     assert.equal(res.status, 200);
     const families = parseExposition(await res.text());
     const expected: Record<string, string> = {
-      [METRIC_NAMES.up]: 'gauge', [METRIC_NAMES.workflowsRunning]: 'gauge', [METRIC_NAMES.workflowsCompleted]: 'counter',
-      [METRIC_NAMES.cpuUsage]: 'gauge', [METRIC_NAMES.memoryUsage]: 'gauge', [METRIC_NAMES.stepDuration]: 'gauge',
-      [METRIC_NAMES.decisions]: 'counter', [METRIC_NAMES.policyBundle]: 'gauge', [METRIC_NAMES.policyReloadFailures]: 'counter',
-      [METRIC_NAMES.auditFsync]: 'histogram', [METRIC_NAMES.auditQueue]: 'gauge', [METRIC_NAMES.kubeApi]: 'histogram',
-      [METRIC_NAMES.controlPlaneErrors]: 'counter', [METRIC_NAMES.httpRequests]: 'counter',
+      [METRIC_NAMES.up]: 'gauge',
+      [METRIC_NAMES.workflowsRunning]: 'gauge',
+      [METRIC_NAMES.workflowsCompleted]: 'counter',
+      [METRIC_NAMES.cpuUsage]: 'gauge',
+      [METRIC_NAMES.memoryUsage]: 'gauge',
+      [METRIC_NAMES.stepDuration]: 'gauge',
+      [METRIC_NAMES.decisions]: 'counter',
+      [METRIC_NAMES.policyBundle]: 'gauge',
+      [METRIC_NAMES.policyReloadFailures]: 'counter',
+      [METRIC_NAMES.auditFsync]: 'histogram',
+      [METRIC_NAMES.auditQueue]: 'gauge',
+      [METRIC_NAMES.kubeApi]: 'histogram',
+      [METRIC_NAMES.controlPlaneErrors]: 'counter',
+      [METRIC_NAMES.httpRequests]: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(families.get(name)?.type, type, name);
-    assert.deepEqual(families.get('kubiya_runner_up')?.samples, [{ name: 'kubiya_runner_up', labels: { runner: RUNNER }, value: 1 }]);
+    assert.deepEqual(families.get('kubiya_runner_up')?.samples, [
+      { name: 'kubiya_runner_up', labels: { runner: RUNNER }, value: 1 },
+    ]);
     const completed = families.get('kubiya_workflows_completed')?.samples.find((s) => s.labels.status === 'success');
     assert.ok(completed !== undefined && completed.value >= 1);
-    const p99 = families.get('kubiya_step_duration_seconds')?.samples.find((s) => s.labels.step === 'analyze' && s.labels.percentile === 'p99');
+    const p99 = families
+      .get('kubiya_step_duration_seconds')
+      ?.samples.find((s) => s.labels.step === 'analyze' && s.labels.percentile === 'p99');
     assert.ok(p99, 'kubiya_step_duration_seconds{step="analyze",percentile="p99"}');
-    const denied = families.get('kubiya_decisions_total')?.samples.find((s) => s.labels.code === 'VERIFY_SIGNATURE_INVALID');
+    const denied = families
+      .get('kubiya_decisions_total')
+      ?.samples.find((s) => s.labels.code === 'VERIFY_SIGNATURE_INVALID');
     assert.ok(denied !== undefined && denied.value >= 1);
     const labelValues = [...families.values()].flatMap((f) => f.samples.flatMap((s) => Object.values(s.labels)));
-    assert.ok(!labelValues.some((v) => v.startsWith('workflow-') || v === 'wf-1' || v.startsWith('wr-')), 'no pod, workflow or run names as label values');
+    assert.ok(
+      !labelValues.some((v) => v.startsWith('workflow-') || v === 'wf-1' || v.startsWith('wr-')),
+      'no pod, workflow or run names as label values',
+    );
   });
 
   test('logs carry the seed fields and never a token', () => {
     const lines = logLines.flatMap((c) => c.trim().split('\n')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const start = lines.find((l) => typeof l.message === 'string' && l.message.startsWith('Starting step execution'));
     assert.ok(start);
-    for (const field of ['timestamp', 'level', 'runner', 'workflow_id', 'step_name', 'message', 'image', 'namespace']) assert.ok(field in start, field);
+    for (const field of ['timestamp', 'level', 'runner', 'workflow_id', 'step_name', 'message', 'image', 'namespace'])
+      assert.ok(field in start, field);
     assert.equal(start.level, 'info');
     assert.equal(start.image, 'python:3.11-slim');
     assert.ok(!logLines.join('').includes('eyJ'), 'no JWS in any log line');

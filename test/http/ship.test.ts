@@ -11,7 +11,15 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { AuditShipper, SHIP_CURSOR } from '../../src/adapters/audit-ship.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
-const entry = (i: number): AuditEntry => ({ decision_id: `d-${i}`, timestamp: new Date().toISOString(), stage: 'evaluate', outcome: 'allow', message: 'm', runner: 'r', labels: { runner: 'r' } });
+const entry = (i: number): AuditEntry => ({
+  decision_id: `d-${i}`,
+  timestamp: new Date().toISOString(),
+  stage: 'evaluate',
+  outcome: 'allow',
+  message: 'm',
+  runner: 'r',
+  labels: { runner: 'r' },
+});
 
 test('shipping: OPA upload format, survives a sink that is down then failing, never blocks the log, resumes from its cursor', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-ship-'));
@@ -39,7 +47,15 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${mode === 'down' ? 1 : port}/logs`;
     const errors: string[] = [];
-    const ship = (u: string) => new AuditShipper(join(dir, 'audit'), { url: u, batch: 100, pollMs: 50, timeoutMs: 2000, backoff: { initialMs: 20, maxMs: 200 }, onError: (m) => errors.push(m) });
+    const ship = (u: string) =>
+      new AuditShipper(join(dir, 'audit'), {
+        url: u,
+        batch: 100,
+        pollMs: 50,
+        timeoutMs: 2000,
+        backoff: { initialMs: 20, maxMs: 200 },
+        onError: (m) => errors.push(m),
+      });
 
     const log = await FileAuditLog.open(join(dir, 'audit'), { segmentBytes: 64 * 1024 });
     // Sink down (nothing listens on port 1): appends are not slowed or refused.
@@ -63,7 +79,11 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
     const until = Date.now() + 10_000;
     while (received.length < 500 && Date.now() < until) await sleep(50);
     await shipper.stop();
-    assert.deepEqual(received, Array.from({ length: 500 }, (_, i) => i + 1), 'everything, once, in order, across segments');
+    assert.deepEqual(
+      received,
+      Array.from({ length: 500 }, (_, i) => i + 1),
+      'everything, once, in order, across segments',
+    );
     assert.equal((JSON.parse(await readFile(join(dir, 'audit', SHIP_CURSOR), 'utf8')) as { seq: number }).seq, 500);
 
     // A new shipper (a restart) resumes after the cursor.
@@ -74,7 +94,10 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
     const end = Date.now() + 10_000;
     while (received.length < 550 && Date.now() < end) await sleep(50);
     await resumed.stop();
-    assert.deepEqual(received, Array.from({ length: 550 }, (_, i) => i + 1));
+    assert.deepEqual(
+      received,
+      Array.from({ length: 550 }, (_, i) => i + 1),
+    );
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

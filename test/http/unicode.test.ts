@@ -13,21 +13,48 @@ import { openDoor, type Door } from '../support/door.ts';
 const step = { name: 'analyze', image: 'python:3.11-slim' };
 
 const CASES: [string, Record<string, unknown>, string][] = [
-  ['the reported example: a lone high surrogate alone in a step argument', { steps: [{ ...step, args: ['\udbff'] }] }, 'workflow.steps.0.args.0'],
-  ['a lone low surrogate inside a command word', { steps: [{ ...step, command: ['echo', 'a\udc00b'] }] }, 'workflow.steps.0.command.1'],
+  [
+    'the reported example: a lone high surrogate alone in a step argument',
+    { steps: [{ ...step, args: ['\udbff'] }] },
+    'workflow.steps.0.args.0',
+  ],
+  [
+    'a lone low surrogate inside a command word',
+    { steps: [{ ...step, command: ['echo', 'a\udc00b'] }] },
+    'workflow.steps.0.command.1',
+  ],
   ['a reversed pair (low then high)', { steps: [{ ...step, args: ['\udc00\ud800'] }] }, 'workflow.steps.0.args.0'],
   ['an env value', { steps: [{ ...step, env: { A: 'x\ud800' } }] }, 'workflow.steps.0.env.A'],
   ['an env key', { steps: [{ ...step, env: { ['K\udbff']: 'v' } }] }, 'workflow.steps.0.env.K\\udbff'],
-  ['a sidecar env value, nested', { steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { P: '\udfff' } }] }] }, 'workflow.steps.0.sidecars.0.env.P'],
+  [
+    'a sidecar env value, nested',
+    { steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { P: '\udfff' } }] }] },
+    'workflow.steps.0.sidecars.0.env.P',
+  ],
   ['the workflow display name', { name: 'report \udbff' }, 'workflow.name'],
   ['an unknown key (refused for its text before the schema)', { ['x\udbff']: 1 }, 'workflow.x\\udbff'],
-  ['a secret reference key', { steps: [{ ...step, env: { P: { secretRef: { secret: 'db', key: 'k\udc01' } } } }] }, 'workflow.steps.0.env.P.secretRef.key'],
-  ['a NUL in an argument (argv is C strings: the process would see less than the policy)', { steps: [{ ...step, args: ['rm -rf /safe\u0000/../'] }] }, 'workflow.steps.0.args.0'],
+  [
+    'a secret reference key',
+    { steps: [{ ...step, env: { P: { secretRef: { secret: 'db', key: 'k\udc01' } } } }] },
+    'workflow.steps.0.env.P.secretRef.key',
+  ],
+  [
+    'a NUL in an argument (argv is C strings: the process would see less than the policy)',
+    { steps: [{ ...step, args: ['rm -rf /safe\u0000/../'] }] },
+    'workflow.steps.0.args.0',
+  ],
   ['a bidi override in the display name (Trojan Source)', { name: 'deploy \u202eved\u202c' }, 'workflow.name'],
-  ['a bidi isolate in an argument (Trojan Source in what runs)', { steps: [{ ...step, args: ['rm -rf /tmp/x \u2066# keep\u2069'] }] }, 'workflow.steps.0.args.0'],
-  ['a bidi override in a sidecar env value', { steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { MODE: '\u202eabc' } }] }] }, 'workflow.steps.0.sidecars.0.env.MODE'],
+  [
+    'a bidi isolate in an argument (Trojan Source in what runs)',
+    { steps: [{ ...step, args: ['rm -rf /tmp/x \u2066# keep\u2069'] }] },
+    'workflow.steps.0.args.0',
+  ],
+  [
+    'a bidi override in a sidecar env value',
+    { steps: [{ ...step, sidecars: [{ name: 'db', image: 'postgres:15', env: { MODE: '\u202eabc' } }] }] },
+    'workflow.steps.0.sidecars.0.env.MODE',
+  ],
 ];
-
 
 describe('ill-formed Unicode is refused at the door (real HTTP server, real audit file)', () => {
   let door: Door;

@@ -24,7 +24,10 @@ const opa = tools.value.opa;
 
 /** Fenced blocks of a Markdown file, in order, with their info string. */
 function blocks(md: string): { info: string; body: string }[] {
-  return [...md.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)].map((m) => ({ info: (m[1] ?? '').trim(), body: m[2] ?? '' }));
+  return [...md.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)].map((m) => ({
+    info: (m[1] ?? '').trim(),
+    body: m[2] ?? '',
+  }));
 }
 
 /** Seeds the workspace's .kubiya/demo/audit with real decisions, as `npm run demo` would. */
@@ -33,17 +36,39 @@ async function seedAuditLog(ws: string): Promise<void> {
   const engine = await loadEngine(await readBundle(file));
   const key = await newSigningKey();
   const audit = await FileAuditLog.open(join(ws, '.kubiya', 'demo', 'audit'));
-  const deps = { config: defaultPipelineConfig('docs', 'https://cp'), keys: createLocalJWKSet(jwks([key])), policy: () => engine, audit, pods: new MemoryPods(), runs: new MemoryRuns(), trust: new MemoryTrustedKeys(), now: () => new Date(), newId: () => crypto.randomUUID() };
+  const deps = {
+    config: defaultPipelineConfig('docs', 'https://cp'),
+    keys: createLocalJWKSet(jwks([key])),
+    policy: () => engine,
+    audit,
+    pods: new MemoryPods(),
+    runs: new MemoryRuns(),
+    trust: new MemoryTrustedKeys(),
+    now: () => new Date(),
+    newId: () => crypto.randomUUID(),
+  };
   const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
   const workflows = [
     await readWorkflowFile(join(ws, 'examples', 'python-analyze.yaml')),
     await readWorkflowFile(join(ws, 'examples', 'denied', 'trivy-latest.yaml')),
-    { id: 'internal', name: 'internal', runId: 'r1', steps: [{ name: 'app', image: 'registry.internal.example.com/team/app:1.2', resources: R }] },
+    {
+      id: 'internal',
+      name: 'internal',
+      runId: 'r1',
+      steps: [{ name: 'app', image: 'registry.internal.example.com/team/app:1.2', resources: R }],
+    },
   ];
   const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
   reconciler.start();
   for (const workflow of workflows) {
-    await runAssignment({ body: await signAssignment(key, { issuer: 'https://cp', audience: 'docs', workflow }), contentType: 'application/jwt' }, deps, reconciler);
+    await runAssignment(
+      {
+        body: await signAssignment(key, { issuer: 'https://cp', audience: 'docs', workflow }),
+        contentType: 'application/jwt',
+      },
+      deps,
+      reconciler,
+    );
   }
   await reconciler.stop();
   await audit.close();
@@ -57,7 +82,11 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     await seedAuditLog(ws);
     await rm('/tmp/candidate.tar.gz', { force: true });
     const cli = `node ${join(REPO_ROOT, 'bin', 'kubiya-runner.js')}`;
-    const env = { ...process.env, PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`, NO_COLOR: '1' };
+    const env = {
+      ...process.env,
+      PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+      NO_COLOR: '1',
+    };
     const outputs: { command: string; code: number; stdout: string }[] = [];
     const md = await readFile(join(REPO_ROOT, 'docs', 'policies.md'), 'utf8');
     for (const block of blocks(md)) {
@@ -83,7 +112,11 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
       assert.equal(o.code, expected, `${o.command}\n${o.stdout}`);
     }
     const evals = outputs.filter((o) => o.command.includes('policy eval examples/python-analyze.yaml'));
-    assert.match(evals.at(-1)?.stdout ?? '', /allowed[\s\S]*warn\s+STEP_TIMEOUT_MISSING/, 'the new rule warns after step 2');
+    assert.match(
+      evals.at(-1)?.stdout ?? '',
+      /allowed[\s\S]*warn\s+STEP_TIMEOUT_MISSING/,
+      'the new rule warns after step 2',
+    );
     assert.match(outputs.find((o) => o.command.includes('trivy-latest'))?.stdout ?? '', /IMAGE_TAG_NOT_PINNED/);
     const replay = outputs.find((o) => o.command.includes('policy replay'))?.stdout ?? '';
     assert.match(replay, /0 newly denied, 1 newly allowed/, replay);

@@ -22,25 +22,49 @@ before(async () => {
   // The candidate differs only in data: gcr.io becomes an allowed registry.
   await cp(join(REPO_ROOT, 'policies'), join(work, 'policies'), { recursive: true });
   const dataFile = join(work, 'policies', 'data.json');
-  const data = JSON.parse(await readFile(dataFile, 'utf8')) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } };
+  const data = JSON.parse(await readFile(dataFile, 'utf8')) as {
+    kubiya: { settings: { images: { allowedRegistries: string[] } } };
+  };
   data.kubiya.settings.images.allowedRegistries.push('gcr.io');
   await writeFile(dataFile, JSON.stringify(data));
   candidate = (await buildBundle(tools.value.opa, join(work, 'policies'), join(work, 'candidate.tar.gz'))).file;
 });
 after(async () => rm(work, { recursive: true, force: true }));
 
-const wf = validate({ id: 'w', name: 'n', runId: 'r', steps: [{ name: 's', image: 'gcr.io/distroless/static:nonroot', resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } } }] });
+const wf = validate({
+  id: 'w',
+  name: 'n',
+  runId: 'r',
+  steps: [
+    {
+      name: 's',
+      image: 'gcr.io/distroless/static:nonroot',
+      resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } },
+    },
+  ],
+});
 const allowed = (store: PolicyStore): boolean => {
   assert.ok(wf.ok);
   const step = wf.value.steps[0]!;
-  return evaluate(policyInput('r', wf.value, step, buildPod(wf.value, step, { runner: 'r', namespace: 'n', serviceAccount: 's', defaultTimeoutSeconds: 60 })), store.current()).ok;
+  return evaluate(
+    policyInput(
+      'r',
+      wf.value,
+      step,
+      buildPod(wf.value, step, { runner: 'r', namespace: 'n', serviceAccount: 's', defaultTimeoutSeconds: 60 }),
+    ),
+    store.current(),
+  ).ok;
 };
 
 test('hot reload: a good bundle replaces the running one without a restart; a corrupt one is refused and the old one keeps deciding', async () => {
   const live = join(work, 'live', 'bundle.tar.gz');
   await cp(original, live);
   const events: string[] = [];
-  const store = new PolicyStore(live, { loaded: (r) => events.push(`loaded ${r}`), rejected: (why) => events.push(`rejected ${why}`) });
+  const store = new PolicyStore(live, {
+    loaded: (r) => events.push(`loaded ${r}`),
+    rejected: (why) => events.push(`rejected ${why}`),
+  });
   const first = await store.load();
   store.watch(100);
   try {
@@ -59,7 +83,10 @@ test('hot reload: a good bundle replaces the running one without a restart; a co
     await rename(`${live}.tmp`, live);
     const until = Date.now() + 5000;
     while (!events.some((e) => e.startsWith('rejected')) && Date.now() < until) await sleep(50);
-    assert.ok(events.some((e) => e.startsWith('rejected')), `a rejection is reported: ${events.join('; ')}`);
+    assert.ok(
+      events.some((e) => e.startsWith('rejected')),
+      `a rejection is reported: ${events.join('; ')}`,
+    );
     assert.equal(store.current()?.revision, good, 'last-known-good stays');
     assert.equal(allowed(store), true, 'and keeps deciding');
     assert.equal(await store.reload(), 'unchanged', 'the same bad file is not retried in a loop');
@@ -80,7 +107,9 @@ test('settings from a separate data file (the Helm values) replace the bundle da
   const first = await store.load();
   assert.match(first.revision, /\+data-[0-9a-f]{8}$/, 'the revision names bundle and data');
   assert.equal(allowed(store), false);
-  const data = JSON.parse(await readFile(dataFile, 'utf8')) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } };
+  const data = JSON.parse(await readFile(dataFile, 'utf8')) as {
+    kubiya: { settings: { images: { allowedRegistries: string[] } } };
+  };
   data.kubiya.settings.images.allowedRegistries.push('gcr.io');
   await writeFile(`${dataFile}.tmp`, JSON.stringify(data));
   await rename(`${dataFile}.tmp`, dataFile);
@@ -100,11 +129,14 @@ test('settings from a separate data file (the Helm values) replace the bundle da
 test('settings that break the schema: refused at start, and on reload the last good settings stay', async () => {
   const { WRONG_SETTINGS } = await import('../support/settings-variants.ts');
   const dataFile = join(work, 'typed', 'data.json');
-  const good = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: Record<string, unknown> } };
+  const good = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as {
+    kubiya: { settings: Record<string, unknown> };
+  };
   const withVariant = (over: unknown) => {
     if (typeof over !== 'object' || over === null || Array.isArray(over)) return { kubiya: { settings: over } };
     const settings: Record<string, unknown> = { ...good.kubiya.settings };
-    for (const [k, v] of Object.entries(over)) settings[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(settings[k] as object), ...v } : v;
+    for (const [k, v] of Object.entries(over))
+      settings[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(settings[k] as object), ...v } : v;
     return { kubiya: { settings } };
   };
 
@@ -140,7 +172,7 @@ test('settings that break the schema: refused at start, and on reload the last g
   assert.equal(allowed(store), true);
 });
 
-test('a bundle built by policy build carries its settings schema; the runner checks the bundle\'s own data with it', async () => {
+test("a bundle built by policy build carries its settings schema; the runner checks the bundle's own data with it", async () => {
   const { readBundle } = await import('../../src/adapters/opa-wasm.ts');
   const bundle = await readBundle(original);
   const schema = bundle.settingsSchema as { properties?: Record<string, unknown>; additionalProperties?: unknown };
@@ -152,18 +184,38 @@ test('serve whose policy settings break the schema exits 2 with STARTUP_FAILED n
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   const dir = join(work, 'serve-bad-settings');
-  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: { enforcement: Record<string, string> } } };
+  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as {
+    kubiya: { settings: { enforcement: Record<string, string> } };
+  };
   data.kubiya.settings.enforcement.IMAGE_TAG_NOT_PINNED = 'dryrun';
   await cp(join(REPO_ROOT, 'policies', 'data.json'), join(dir, 'data.json'));
   await writeFile(join(dir, 'data.json'), JSON.stringify(data));
-  await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }] }));
-  await writeFile(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+  await writeFile(
+    join(dir, 'jwks.json'),
+    JSON.stringify({
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
+    }),
+  );
+  await writeFile(
+    join(dir, 'kubeconfig'),
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+  );
   const file = join(dir, 'runner.yaml');
-  await writeFile(file, `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: { bundle: ${original}, data: ${join(dir, 'data.json')} }\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`);
-  const result = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], { timeout: 20_000, env: { PATH: process.env.PATH ?? '' } }).then(
+  await writeFile(
+    file,
+    `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: { bundle: ${original}, data: ${join(dir, 'data.json')} }\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
+  );
+  const result = await promisify(execFile)(
+    process.execPath,
+    [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file],
+    { timeout: 20_000, env: { PATH: process.env.PATH ?? '' } },
+  ).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => e,
   );
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /STARTUP_FAILED: POLICY_SETTINGS_INVALID: .*kubiya\.settings\.enforcement\.IMAGE_TAG_NOT_PINNED/);
+  assert.match(
+    result.stderr,
+    /STARTUP_FAILED: POLICY_SETTINGS_INVALID: .*kubiya\.settings\.enforcement\.IMAGE_TAG_NOT_PINNED/,
+  );
 });

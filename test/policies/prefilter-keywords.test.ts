@@ -37,7 +37,14 @@ test('the masking prefilter (src/policy/credentials.ts) holds the same keywords 
 
 test('the two folds agree (Rego fold, foldForKeywords): U+017F and U+212A onto s and k, lower case', async () => {
   const text = 'PA\u017f\u017fWORD API_\u212aEY MiXeD';
-  const { stdout } = await run(opa, ['eval', '-d', policies, '-f', 'raw', `data.kubiya.rules.secrets.fold(${JSON.stringify(text)})`]);
+  const { stdout } = await run(opa, [
+    'eval',
+    '-d',
+    policies,
+    '-f',
+    'raw',
+    `data.kubiya.rules.secrets.fold(${JSON.stringify(text)})`,
+  ]);
   assert.equal(stdout.trim(), fold(text));
   assert.equal(fold(text), 'password api_key mixed');
 });
@@ -46,12 +53,18 @@ test('every generated match of every keyed pattern holds one of its keywords', a
   const table = await keywords();
   assert.ok(Object.keys(table).length >= 20, 'the default patterns are keyed');
   for (const [pattern, words] of Object.entries(table)) {
-    assert.ok(words.length > 0 && words.every((w) => w === fold(w) && w.length > 0), `${pattern}: keywords are folded, non-empty`);
+    assert.ok(
+      words.length > 0 && words.every((w) => w === fold(w) && w.length > 0),
+      `${pattern}: keywords are folded, non-empty`,
+    );
     const re = new RegExp(jsSource(pattern));
     fc.assert(
       fc.property(fc.stringMatching(re), (s) => {
         assert.ok(re.test(s), 'generated string matches');
-        assert.ok(words.some((w) => fold(s).includes(w)), `${JSON.stringify(s)} matches ${pattern} but holds none of ${words.join(', ')}`);
+        assert.ok(
+          words.some((w) => fold(s).includes(w)),
+          `${JSON.stringify(s)} matches ${pattern} but holds none of ${words.join(', ')}`,
+        );
       }),
       { numRuns: 300 },
     );
@@ -60,5 +73,10 @@ test('every generated match of every keyed pattern holds one of its keywords', a
 
 test('the test can fail: a keyword the pattern does not require is caught', () => {
   const re = new RegExp(jsSource('(?i:(token|bearer)([0-9]*$|_))'));
-  assert.throws(() => fc.assert(fc.property(fc.stringMatching(re), (s) => fold(s).includes('token')), { numRuns: 300 }));
+  assert.throws(() =>
+    fc.assert(
+      fc.property(fc.stringMatching(re), (s) => fold(s).includes('token')),
+      { numRuns: 300 },
+    ),
+  );
 });

@@ -11,7 +11,9 @@ if (!tools.ok) throw new Error(tools.error.message);
 const policies = join(REPO_ROOT, 'policies');
 
 test('opa test: every Rego unit test passes, with at least 90 % coverage in every package', async () => {
-  const { stdout } = await run(tools.value.opa, ['test', policies, '--coverage', '--format', 'json'], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(tools.value.opa, ['test', policies, '--coverage', '--format', 'json'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const report = JSON.parse(stdout) as { coverage: number; files: Record<string, { coverage: number }> };
   const packages = Object.entries(report.files).filter(([f]) => !f.endsWith('_test.rego'));
   assert.ok(packages.length >= 7, 'images, privilege, resources, egress, secrets, volumes, main (+ lib)');

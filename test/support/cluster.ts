@@ -8,7 +8,15 @@ import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
-  const tools = resolveTools(['etcd', 'kube-apiserver', 'kube-scheduler', 'kube-controller-manager', 'kwok', 'opa', 'helm']);
+  const tools = resolveTools([
+    'etcd',
+    'kube-apiserver',
+    'kube-scheduler',
+    'kube-controller-manager',
+    'kwok',
+    'opa',
+    'helm',
+  ]);
   if (!tools.ok) throw new Error(tools.error.message);
   return tools.value;
 }
@@ -30,7 +38,10 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   return {
-    cluster, kc, bundle, work,
+    cluster,
+    kc,
+    bundle,
+    work,
     close: async () => {
       await cluster.stop();
       await rm(work, { recursive: true, force: true });
@@ -49,9 +60,22 @@ export async function installCiliumCrd(kc: KubeConfig): Promise<void> {
     body: {
       metadata: { name: 'ciliumnetworkpolicies.cilium.io' },
       spec: {
-        group: 'cilium.io', scope: 'Namespaced',
-        names: { kind: 'CiliumNetworkPolicy', plural: 'ciliumnetworkpolicies', singular: 'ciliumnetworkpolicy', listKind: 'CiliumNetworkPolicyList' },
-        versions: [{ name: 'v2', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+        group: 'cilium.io',
+        scope: 'Namespaced',
+        names: {
+          kind: 'CiliumNetworkPolicy',
+          plural: 'ciliumnetworkpolicies',
+          singular: 'ciliumnetworkpolicy',
+          listKind: 'CiliumNetworkPolicyList',
+        },
+        versions: [
+          {
+            name: 'v2',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } },
+          },
+        ],
       },
     },
   });

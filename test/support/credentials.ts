@@ -6,7 +6,8 @@
  * format, in every container kind; references ($VAR, $(VAR), ${VAR}) and plain text are not.
  * Test tokens are built from parts so no scanner mistakes this file for a leak.
  */
-const fake = (prefix: string, n: number, alphabet = 'A1b2C3d4E5'): string => prefix + alphabet.repeat(Math.ceil(n / alphabet.length)).slice(0, n);
+const fake = (prefix: string, n: number, alphabet = 'A1b2C3d4E5'): string =>
+  prefix + alphabet.repeat(Math.ceil(n / alphabet.length)).slice(0, n);
 
 export const JWT = `${fake('eyJ', 20)}.${fake('eyJ', 30)}.${fake('', 43)}`;
 export const AWS_KEY_ID = fake('AKIA', 16, 'ABCDEFGHIJ2345');
@@ -27,7 +28,10 @@ export const PEM = ['-----BEGIN', 'RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA
 export const VALUE_CASES: readonly { text: string; ids: readonly string[] }[] = [
   { text: 'postgres://admin:hunter2@db.internal:5432/app', ids: ['url-userinfo-password'] },
   { text: 'https://user:p%40ss@example.com/repo.git', ids: ['url-userinfo-password'] },
-  { text: 'git clone https://x-access-token:tok3n@github.com/acme/repo', ids: ['url-userinfo-password', 'secret-assignment'] },
+  {
+    text: 'git clone https://x-access-token:tok3n@github.com/acme/repo',
+    ids: ['url-userinfo-password', 'secret-assignment'],
+  },
   { text: 'redis://:s3cret@cache:6379', ids: ['url-userinfo-password'] },
   { text: 'Authorization: Bearer abcdef123456', ids: ['authorization-header'] },
   { text: 'authorization:basic dXNlcjpwYXNz', ids: ['authorization-header'] },

@@ -40,9 +40,15 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
   const runs = new MemoryRuns();
   const pods = new MemoryPods();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER), keys, audit, pods, runs, trust: new MemoryTrustedKeys(),
+    config: defaultPipelineConfig(RUNNER, ISSUER),
+    keys,
+    audit,
+    pods,
+    runs,
+    trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
-    now: () => new Date(), newId: () => crypto.randomUUID(),
+    now: () => new Date(),
+    newId: () => crypto.randomUUID(),
   };
   const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 2, resyncMs: 60_000 });
   reconciler.start();
@@ -50,22 +56,31 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
     admit: (raw) => admit(raw, deps),
     start: (run) => reconciler.enqueue(run.name),
     cancel: () => Promise.resolve(fail('RUN_NOT_FOUND', 'not in this test')),
-    hasCapacity: () => true, draining: () => false,
+    hasCapacity: () => true,
+    draining: () => false,
     ready: () => Promise.resolve({ ready: audit.healthy, checks: { audit: { ok: audit.healthy } } }),
-    metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }), observed: () => undefined,
-    maxBodyBytes: 65536, requestTimeoutMs: 5000,
+    metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
+    observed: () => undefined,
+    maxBodyBytes: 65536,
+    requestTimeoutMs: 5000,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let n = 0;
   let closed = false;
   return {
-    base, runs, pods,
+    base,
+    runs,
+    pods,
     post: async (over) => {
       n++;
       const workflow = { id: `wf-${n}`, name: 'n', runId: `run-${n}`, steps: [step], ...over };
       const token = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: `jti-${n}` });
-      return fetch(`${base}/v1/assignments`, { method: 'POST', headers: { 'content-type': 'application/jwt' }, body: token });
+      return fetch(`${base}/v1/assignments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/jwt' },
+        body: token,
+      });
     },
     auditLines: async () => {
       await audit.close();

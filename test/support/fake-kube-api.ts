@@ -68,7 +68,9 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
       later(() => {
         res.statusCode = pod === undefined ? 404 : 200;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify(pod ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' }));
+        res.end(
+          JSON.stringify(pod ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' }),
+        );
       });
       return;
     }
@@ -80,7 +82,14 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
     res.setHeader('content-type', 'application/json');
     if (url.searchParams.get('watch') !== 'true') {
       lists++;
-      res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: [...pods.values()] }));
+      res.end(
+        JSON.stringify({
+          kind: 'PodList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: String(rv) },
+          items: [...pods.values()],
+        }),
+      );
       return;
     }
     watches.push(url.searchParams);
@@ -92,9 +101,16 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
     for (const e of history) if (e.rv > from) send(res, e);
     const seconds = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     if (seconds > 0) {
-      const bookmark = url.searchParams.get('allowWatchBookmarks') === 'true'
-        ? setTimeout(() => res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`), seconds * 1000 - 200)
-        : undefined;
+      const bookmark =
+        url.searchParams.get('allowWatchBookmarks') === 'true'
+          ? setTimeout(
+              () =>
+                res.write(
+                  `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`,
+                ),
+              seconds * 1000 - 200,
+            )
+          : undefined;
       const end = setTimeout(() => res.end(), seconds * 1000);
       res.on('close', () => {
         clearTimeout(bookmark);
@@ -116,7 +132,12 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
       rv++;
       const name = pod.metadata?.name ?? '';
       const type = pods.has(name) ? 'MODIFIED' : 'ADDED';
-      const stored: V1Pod = { apiVersion: 'v1', kind: 'Pod', ...pod, metadata: { ...pod.metadata, namespace, resourceVersion: String(rv) } };
+      const stored: V1Pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        ...pod,
+        metadata: { ...pod.metadata, namespace, resourceVersion: String(rv) },
+      };
       pods.set(name, stored);
       record(type, stored, options?.silently === true);
     },
@@ -125,7 +146,11 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
       if (pod === undefined) return;
       rv++;
       pods.delete(name);
-      record('DELETED', { ...pod, metadata: { ...pod.metadata, resourceVersion: String(rv) } }, options?.silently === true);
+      record(
+        'DELETED',
+        { ...pod, metadata: { ...pod.metadata, resourceVersion: String(rv) } },
+        options?.silently === true,
+      );
     },
     close: async () => {
       for (const w of live) w.res.destroy();

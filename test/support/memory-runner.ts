@@ -8,10 +8,23 @@ import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
 
-export type MemoryDeps = PipelineDeps & { audit: MemoryAudit; pods: MemoryPods; runs: MemoryRuns; trust: MemoryTrustedKeys };
+export type MemoryDeps = PipelineDeps & {
+  audit: MemoryAudit;
+  pods: MemoryPods;
+  runs: MemoryRuns;
+  trust: MemoryTrustedKeys;
+};
 
 /** The whole pipeline and its reconciler over in-memory ports (no cluster), for unit tests. */
-export async function memoryRunner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}): Promise<{ deps: MemoryDeps; reconciler: Reconciler; run: (raw: RawAssignment) => Promise<AssignmentReport>; close: () => Promise<void> }> {
+export async function memoryRunner(
+  over: Partial<PipelineDeps> = {},
+  config: Partial<PipelineConfig> = {},
+): Promise<{
+  deps: MemoryDeps;
+  reconciler: Reconciler;
+  run: (raw: RawAssignment) => Promise<AssignmentReport>;
+  close: () => Promise<void>;
+}> {
   let n = 0;
   const now = over.now ?? (() => NOW);
   const deps = {
@@ -20,12 +33,18 @@ export async function memoryRunner(over: Partial<PipelineDeps> = {}, config: Par
     policy: () => allowAll,
     audit: new MemoryAudit(),
     pods: new MemoryPods(),
-    runs: new MemoryRuns(now), trust: new MemoryTrustedKeys(),
+    runs: new MemoryRuns(now),
+    trust: new MemoryTrustedKeys(),
     now,
     newId: () => `id-${++n}`,
     ...over,
   } as MemoryDeps;
   const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
   reconciler.start();
-  return { deps, reconciler, run: (raw) => runAssignment(raw, deps, reconciler, 10_000), close: () => reconciler.stop() };
+  return {
+    deps,
+    reconciler,
+    run: (raw) => runAssignment(raw, deps, reconciler, 10_000),
+    close: () => reconciler.stop(),
+  };
 }

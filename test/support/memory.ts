@@ -44,13 +44,35 @@ export class MemoryPods implements PodGateway {
   create(pod: V1Pod): Promise<Result<CreatedPod>> {
     const name = pod.metadata?.name ?? '';
     if (this.pods.has(name)) return Promise.resolve(fail('CREATE_EXISTS', `pod ${name} already exists`));
-    const stored: V1Pod = { ...pod, metadata: { ...pod.metadata, uid: `pod-${++this.uid}`, creationTimestamp: new Date() }, status: { phase: 'Pending' } };
+    const stored: V1Pod = {
+      ...pod,
+      metadata: { ...pod.metadata, uid: `pod-${++this.uid}`, creationTimestamp: new Date() },
+      status: { phase: 'Pending' },
+    };
     this.pods.set(name, stored);
     this.created.push(stored);
     setImmediate(() => {
       const end = this.outcomeFor(stored);
       if (end !== undefined && this.pods.get(name) === stored) {
-        stored.status = { phase: end.phase, ...(end.reason === 'DeadlineExceeded' ? { reason: end.reason } : {}), containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: end.exitCode ?? 0, ...(end.reason !== undefined ? { reason: end.reason } : {}) } } }] };
+        stored.status = {
+          phase: end.phase,
+          ...(end.reason === 'DeadlineExceeded' ? { reason: end.reason } : {}),
+          containerStatuses: [
+            {
+              name: 'step',
+              image: '',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: {
+                terminated: {
+                  exitCode: end.exitCode ?? 0,
+                  ...(end.reason !== undefined ? { reason: end.reason } : {}),
+                },
+              },
+            },
+          ],
+        };
       } else if (this.pods.get(name) === stored) {
         stored.status = { phase: 'Running' };
       }
@@ -68,7 +90,13 @@ export class MemoryPods implements PodGateway {
   readonly logText = new Map<string, string>();
   logs(name: string, _container: string, limitBytes: number): Promise<Result<string>> {
     if (!this.pods.has(name)) return Promise.resolve(fail('WATCH_FAILED', `no pod ${name}`));
-    return Promise.resolve(ok(Buffer.from(this.logText.get(name) ?? '').subarray(0, limitBytes).toString('utf8')));
+    return Promise.resolve(
+      ok(
+        Buffer.from(this.logText.get(name) ?? '')
+          .subarray(0, limitBytes)
+          .toString('utf8'),
+      ),
+    );
   }
   delete(name: string): Promise<Result<void>> {
     const pod = this.pods.get(name);
@@ -101,12 +129,23 @@ export class MemoryPods implements PodGateway {
     return Promise.resolve(ok(undefined));
   }
   owned(): Promise<Result<readonly OwnedObject[]>> {
-    const owner = (m: { ownerReferences?: { uid: string }[] } | undefined): string | undefined => m?.ownerReferences?.[0]?.uid;
-    return Promise.resolve(ok([
-      ...[...this.pods.values()].map((p) => ({ kind: 'Pod' as const, name: p.metadata?.name ?? '', owner: owner(p.metadata) })),
-      ...this.claims.map((c) => ({ kind: 'PersistentVolumeClaim' as const, name: c.metadata?.name ?? '', owner: owner(c.metadata) })),
-      ...this.egress.map((e) => ({ kind: e.kind, name: e.metadata?.name ?? '', owner: owner(e.metadata) })),
-    ]));
+    const owner = (m: { ownerReferences?: { uid: string }[] } | undefined): string | undefined =>
+      m?.ownerReferences?.[0]?.uid;
+    return Promise.resolve(
+      ok([
+        ...[...this.pods.values()].map((p) => ({
+          kind: 'Pod' as const,
+          name: p.metadata?.name ?? '',
+          owner: owner(p.metadata),
+        })),
+        ...this.claims.map((c) => ({
+          kind: 'PersistentVolumeClaim' as const,
+          name: c.metadata?.name ?? '',
+          owner: owner(c.metadata),
+        })),
+        ...this.egress.map((e) => ({ kind: e.kind, name: e.metadata?.name ?? '', owner: owner(e.metadata) })),
+      ]),
+    );
   }
   deleteObjects(objects: readonly OwnedObject[]): Promise<Result<number>> {
     for (const o of objects) {
@@ -130,7 +169,11 @@ export class MemoryPods implements PodGateway {
 }
 
 /** A policy engine whose raw result the test chooses (to reach every fail-closed path). */
-export function engineReturning(result: () => unknown, entrypoints = ['kubiya/main/decision'], revision = 'test-rev'): PolicyEngine {
+export function engineReturning(
+  result: () => unknown,
+  entrypoints = ['kubiya/main/decision'],
+  revision = 'test-rev',
+): PolicyEngine {
   return { revision, entrypoints, evaluate: () => result() };
 }
 
@@ -143,11 +186,23 @@ export class MemoryRuns implements RunStore {
     this.now = now;
   }
   claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
-    if (this.runs.has(run.name)) return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
+    if (this.runs.has(run.name))
+      return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
     const other = [...this.runs.values()].find((r) => r.runId === run.workflow.runId);
-    if (other !== undefined) return Promise.resolve(fail('ASSIGNMENT_RUN_ID_REUSED', `run id ${run.workflow.runId} is already used by WorkflowRun ${other.name}`));
+    if (other !== undefined)
+      return Promise.resolve(
+        fail('ASSIGNMENT_RUN_ID_REUSED', `run id ${run.workflow.runId} is already used by WorkflowRun ${other.name}`),
+      );
     const uid = `uid-${run.name}`;
-    this.put({ name: run.name, uid, createdAt: this.now(), workflowId: run.ref.id, runId: run.workflow.runId, token, cancelRequested: false });
+    this.put({
+      name: run.name,
+      uid,
+      createdAt: this.now(),
+      workflowId: run.ref.id,
+      runId: run.workflow.runId,
+      token,
+      cancelRequested: false,
+    });
     return Promise.resolve(ok({ name: run.name, uid }));
   }
   list(): readonly RunObject[] {
@@ -211,6 +266,8 @@ export class MemoryTrustedKeys implements TrustedKeyStore {
     return ok(undefined);
   }
   list(): Promise<Result<readonly TrustedKey[]>> {
-    return Promise.resolve(this.failing ? fail('TRUSTED_KEYS_UNAVAILABLE', 'trusted-key store unavailable (test)') : ok([...this.keys]));
+    return Promise.resolve(
+      this.failing ? fail('TRUSTED_KEYS_UNAVAILABLE', 'trusted-key store unavailable (test)') : ok([...this.keys]),
+    );
   }
 }

@@ -10,12 +10,25 @@ const caps = fc.array(fc.constantFrom('NET_ADMIN', 'SYS_ADMIN', 'NET_BIND_SERVIC
  * property test could not notice a mutation that skips them). Types baseline allows and types it
  * does not, user and role (never allowed), AppArmor Unconfined/RuntimeDefault/Localhost.
  */
-const seLinuxOptions = fc.record({
-  type: maybe(fc.constantFrom('container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t', 'spc_t', 'unconfined_t', 'kubelet_t')),
-  user: maybe(fc.constantFrom('system_u', 'unconfined_u')),
-  role: maybe(fc.constantFrom('system_r', 'unconfined_r')),
-  level: maybe(fc.constantFrom('s0', 's0:c123,c456')),
-}, { requiredKeys: [] });
+const seLinuxOptions = fc.record(
+  {
+    type: maybe(
+      fc.constantFrom(
+        'container_t',
+        'container_init_t',
+        'container_kvm_t',
+        'container_engine_t',
+        'spc_t',
+        'unconfined_t',
+        'kubelet_t',
+      ),
+    ),
+    user: maybe(fc.constantFrom('system_u', 'unconfined_u')),
+    role: maybe(fc.constantFrom('system_r', 'unconfined_r')),
+    level: maybe(fc.constantFrom('s0', 's0:c123,c456')),
+  },
+  { requiredKeys: [] },
+);
 const appArmorProfile = fc.oneof(
   fc.constant({ type: 'Unconfined' }),
   fc.constant({ type: 'RuntimeDefault' }),
@@ -46,10 +59,27 @@ const container = (cname: fc.Arbitrary<string>): fc.Arbitrary<V1Container> =>
       name: cname,
       image: fc.constantFrom('python:3.11', 'ghcr.io/a/b:1', 'postgres:15'),
       command: maybe(fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 })),
-      env: maybe(fc.array(fc.record({ name: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,6}$/), value: fc.string({ maxLength: 8 }) }), { maxLength: 3 })),
+      env: maybe(
+        fc.array(fc.record({ name: fc.stringMatching(/^[A-Z][A-Z0-9_]{0,6}$/), value: fc.string({ maxLength: 8 }) }), {
+          maxLength: 3,
+        }),
+      ),
       securityContext: maybe(securityContext),
-      ports: maybe(fc.array(fc.record({ containerPort: fc.integer({ min: 1, max: 65535 }), hostPort: maybe(fc.integer({ min: 1, max: 65535 })) }), { maxLength: 2 })),
-      volumeMounts: maybe(fc.uniqueArray(fc.constantFrom('work', 'host', 'data').map((v) => ({ name: v, mountPath: `/${v}` })), { maxLength: 2, selector: (m) => m.name })),
+      ports: maybe(
+        fc.array(
+          fc.record({
+            containerPort: fc.integer({ min: 1, max: 65535 }),
+            hostPort: maybe(fc.integer({ min: 1, max: 65535 })),
+          }),
+          { maxLength: 2 },
+        ),
+      ),
+      volumeMounts: maybe(
+        fc.uniqueArray(
+          fc.constantFrom('work', 'host', 'data').map((v) => ({ name: v, mountPath: `/${v}` })),
+          { maxLength: 2, selector: (m) => m.name },
+        ),
+      ),
     },
     { requiredKeys: ['name', 'image'] },
   );
@@ -58,30 +88,74 @@ const container = (cname: fc.Arbitrary<string>): fc.Arbitrary<V1Container> =>
 export const arbitraryPod: fc.Arbitrary<V1Pod> = fc
   .record({
     podName: name,
-    containers: fc.uniqueArray(container(name.map((n) => `c-${n}`)), { minLength: 1, maxLength: 3, selector: (c) => c.name }),
-    initContainers: maybe(fc.uniqueArray(container(name.map((n) => `i-${n}`)), { maxLength: 2, selector: (c) => c.name })),
+    containers: fc.uniqueArray(container(name.map((n) => `c-${n}`)), {
+      minLength: 1,
+      maxLength: 3,
+      selector: (c) => c.name,
+    }),
+    initContainers: maybe(
+      fc.uniqueArray(container(name.map((n) => `i-${n}`)), { maxLength: 2, selector: (c) => c.name }),
+    ),
     hostNetwork: maybe(fc.boolean()),
     hostPID: maybe(fc.boolean()),
     hostIPC: maybe(fc.boolean()),
-    podSc: maybe(fc.record({
-      runAsUser: maybe(fc.constantFrom(0, 1000)), runAsNonRoot: maybe(fc.boolean()), seccompProfile: maybe(fc.constantFrom({ type: 'Unconfined' }, { type: 'RuntimeDefault' })),
-      sysctls: maybe(fc.uniqueArray(fc.record({ name: fc.constantFrom('kernel.shm_rmid_forced', 'kernel.msgmax', 'net.core.somaxconn'), value: fc.constant('1') }), { maxLength: 2, selector: (x) => x.name })),
-      seLinuxOptions: maybe(seLinuxOptions), appArmorProfile: maybe(appArmorProfile), windowsOptions: maybe(windowsOptions),
-    }, { requiredKeys: [] })),
+    podSc: maybe(
+      fc.record(
+        {
+          runAsUser: maybe(fc.constantFrom(0, 1000)),
+          runAsNonRoot: maybe(fc.boolean()),
+          seccompProfile: maybe(fc.constantFrom({ type: 'Unconfined' }, { type: 'RuntimeDefault' })),
+          sysctls: maybe(
+            fc.uniqueArray(
+              fc.record({
+                name: fc.constantFrom('kernel.shm_rmid_forced', 'kernel.msgmax', 'net.core.somaxconn'),
+                value: fc.constant('1'),
+              }),
+              { maxLength: 2, selector: (x) => x.name },
+            ),
+          ),
+          seLinuxOptions: maybe(seLinuxOptions),
+          appArmorProfile: maybe(appArmorProfile),
+          windowsOptions: maybe(windowsOptions),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
     // `kubectl debug` containers: never in a step, refused by the API server on create; mutate must not let one through unhardened.
-    ephemeralContainers: maybe(fc.uniqueArray(container(name.map((n) => `e-${n}`)).map((c) => ({ ...c, targetContainerName: undefined })), { minLength: 1, maxLength: 2, selector: (c) => c.name })),
+    ephemeralContainers: maybe(
+      fc.uniqueArray(
+        container(name.map((n) => `e-${n}`)).map((c) => ({ ...c, targetContainerName: undefined })),
+        { minLength: 1, maxLength: 2, selector: (c) => c.name },
+      ),
+    ),
     // The legacy AppArmor annotation per container (still enforced by PodSecurity): used instead of the
     // fields, since the API server refuses a pod whose annotation and field disagree.
-    appArmorAnnotations: maybe(fc.constantFrom('unconfined', 'runtime/default', 'localhost/k8s-apparmor-example-deny-write')),
+    appArmorAnnotations: maybe(
+      fc.constantFrom('unconfined', 'runtime/default', 'localhost/k8s-apparmor-example-deny-write'),
+    ),
     // every mount's volume exists, so the unmutated pods are valid pods (refused only for security)
-    volumes: fc.constant([{ name: 'work', emptyDir: {} }, { name: 'host', hostPath: { path: '/' } }, { name: 'data', persistentVolumeClaim: { claimName: 'd' } }]),
+    volumes: fc.constant([
+      { name: 'work', emptyDir: {} },
+      { name: 'host', hostPath: { path: '/' } },
+      { name: 'data', persistentVolumeClaim: { claimName: 'd' } },
+    ]),
   })
   .map((p) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: p.podName, labels: { app: 'x' },
-      ...(p.appArmorAnnotations !== undefined ? { annotations: Object.fromEntries([...p.containers, ...(p.initContainers ?? [])].map((c) => [`container.apparmor.security.beta.kubernetes.io/${c.name}`, p.appArmorAnnotations])) } : {}),
+      name: p.podName,
+      labels: { app: 'x' },
+      ...(p.appArmorAnnotations !== undefined
+        ? {
+            annotations: Object.fromEntries(
+              [...p.containers, ...(p.initContainers ?? [])].map((c) => [
+                `container.apparmor.security.beta.kubernetes.io/${c.name}`,
+                p.appArmorAnnotations,
+              ]),
+            ),
+          }
+        : {}),
     },
     spec: {
       containers: p.containers,
@@ -115,7 +189,9 @@ function withoutAppArmorFieldsWhenAnnotated(pod: V1Pod): V1Pod {
       containers: spec.containers.map(strip),
       ...(spec.initContainers !== undefined ? { initContainers: spec.initContainers.map(strip) } : {}),
       ...(spec.ephemeralContainers !== undefined ? { ephemeralContainers: spec.ephemeralContainers.map(strip) } : {}),
-      ...(spec.securityContext !== undefined ? { securityContext: strip({ securityContext: spec.securityContext }).securityContext } : {}),
+      ...(spec.securityContext !== undefined
+        ? { securityContext: strip({ securityContext: spec.securityContext }).securityContext }
+        : {}),
     },
   };
 }

@@ -13,7 +13,11 @@ export interface ServeProcess {
 }
 
 /** Starts `kubiya-runner serve` as a real process and resolves once it listens. */
-export async function startServe(config: Record<string, unknown>, work: string, env: Record<string, string> = {}): Promise<ServeProcess> {
+export async function startServe(
+  config: Record<string, unknown>,
+  work: string,
+  env: Record<string, string> = {},
+): Promise<ServeProcess> {
   const file = join(work, `runner-${Date.now()}.yaml`);
   await writeFile(file, stringify(config));
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {

@@ -6,13 +6,19 @@ export const RUNNER = 'test-runner';
 /** Frozen time for unit tests. */
 export const NOW = new Date('2026-06-01T12:00:00Z');
 
-export async function testKeys(): Promise<{ key: SigningKey; stranger: SigningKey; keys: ReturnType<typeof createLocalJWKSet> }> {
+export async function testKeys(): Promise<{
+  key: SigningKey;
+  stranger: SigningKey;
+  keys: ReturnType<typeof createLocalJWKSet>;
+}> {
   const key = await newSigningKey('EdDSA', 'k1');
   const stranger = await newSigningKey('EdDSA', 'k1');
   return { key, stranger, keys: createLocalJWKSet(jwks([key])) };
 }
 
-export function workflow(steps: Record<string, unknown>[] = [{ name: 'analyze', image: 'python:3.11-slim' }]): { id: string } & Record<string, unknown> {
+export function workflow(
+  steps: Record<string, unknown>[] = [{ name: 'analyze', image: 'python:3.11-slim' }],
+): { id: string } & Record<string, unknown> {
   return { id: 'wf-1', name: 'Workflow one', runId: 'run-1', steps };
 }
 

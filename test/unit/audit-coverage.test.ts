@@ -27,7 +27,15 @@ const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-const entry = (i: number): AuditEntry => ({ decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: 'allow', message: 'm', runner: 'r', labels: { runner: 'r' } });
+const entry = (i: number): AuditEntry => ({
+  decision_id: `d-${i}`,
+  timestamp: '2026-06-01T12:00:00.000Z',
+  stage: 'evaluate',
+  outcome: 'allow',
+  message: 'm',
+  runner: 'r',
+  labels: { runner: 'r' },
+});
 const signer = generateKeyPairSync('ed25519');
 
 /** A log of `n` records, checkpointed every `every` (0: never), plus `forged` records appended by hand. */
@@ -37,7 +45,12 @@ async function log(n: number, every: number, forged: number): Promise<{ dir: str
   const dir = join(root, 'audit');
   const pub = join(root, 'signer.pub.pem');
   await writeFile(pub, signer.publicKey.export({ type: 'spki', format: 'pem' }));
-  const w = await FileAuditLog.open(dir, every > 0 ? { checkpoint: { key: signer.privateKey, kid: keyId(signer.publicKey), every, intervalMs: 3_600_000 } } : {});
+  const w = await FileAuditLog.open(
+    dir,
+    every > 0
+      ? { checkpoint: { key: signer.privateKey, kid: keyId(signer.publicKey), every, intervalMs: 3_600_000 } }
+      : {},
+  );
   for (let i = 1; i <= n; i++) await w.append(entry(i));
   let head = w.head();
   await w.close();
@@ -49,18 +62,59 @@ async function log(n: number, every: number, forged: number): Promise<{ dir: str
   return { dir, pub };
 }
 
-const cli = (args: string[]): Promise<{ code: number; stdout: string }> => run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
-  (r) => ({ code: 0, stdout: r.stdout }),
-  (e: { code: number; stdout: string }) => e,
-);
+const cli = (args: string[]): Promise<{ code: number; stdout: string }> =>
+  run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code: number; stdout: string }) => e,
+  );
 
 describe('audit verify states the records no checkpoint covers', () => {
-  const cases: { name: string; n: number; every: number; forged: number; key: boolean; uncovered: { from: number; to: number } | null; text: RegExp | null }[] = [
-    { name: 'REDTEAM #13: a record forged after the last checkpoint', n: 10, every: 5, forged: 1, key: true, uncovered: { from: 11, to: 11 }, text: /records 11\.\.11 are not covered by a signed checkpoint/ },
-    { name: 'three forged records', n: 10, every: 5, forged: 3, key: true, uncovered: { from: 11, to: 13 }, text: /records 11\.\.13 are not covered by a signed checkpoint/ },
-    { name: 'no checkpoint at all', n: 4, every: 0, forged: 0, key: true, uncovered: { from: 1, to: 4 }, text: /records 1\.\.4 are not covered by a signed checkpoint/ },
+  const cases: {
+    name: string;
+    n: number;
+    every: number;
+    forged: number;
+    key: boolean;
+    uncovered: { from: number; to: number } | null;
+    text: RegExp | null;
+  }[] = [
+    {
+      name: 'REDTEAM #13: a record forged after the last checkpoint',
+      n: 10,
+      every: 5,
+      forged: 1,
+      key: true,
+      uncovered: { from: 11, to: 11 },
+      text: /records 11\.\.11 are not covered by a signed checkpoint/,
+    },
+    {
+      name: 'three forged records',
+      n: 10,
+      every: 5,
+      forged: 3,
+      key: true,
+      uncovered: { from: 11, to: 13 },
+      text: /records 11\.\.13 are not covered by a signed checkpoint/,
+    },
+    {
+      name: 'no checkpoint at all',
+      n: 4,
+      every: 0,
+      forged: 0,
+      key: true,
+      uncovered: { from: 1, to: 4 },
+      text: /records 1\.\.4 are not covered by a signed checkpoint/,
+    },
     { name: 'every record covered', n: 10, every: 5, forged: 0, key: true, uncovered: null, text: null },
-    { name: 'no --public-key', n: 10, every: 5, forged: 2, key: false, uncovered: { from: 11, to: 12 }, text: /records 11\.\.12 are not covered by a checkpoint \(and no signature was checked\)/ },
+    {
+      name: 'no --public-key',
+      n: 10,
+      every: 5,
+      forged: 2,
+      key: false,
+      uncovered: { from: 11, to: 12 },
+      text: /records 11\.\.12 are not covered by a checkpoint \(and no signature was checked\)/,
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {
@@ -68,7 +122,10 @@ describe('audit verify states the records no checkpoint covers', () => {
       const keyArgs = c.key ? ['--public-key', pub] : [];
       const json = await cli(['audit', 'verify', dir, ...keyArgs, '--output', 'json']);
       assert.equal(json.code, 0, json.stdout);
-      assert.deepEqual((JSON.parse(json.stdout) as { checkpoints: { uncovered: unknown } }).checkpoints.uncovered, c.uncovered);
+      assert.deepEqual(
+        (JSON.parse(json.stdout) as { checkpoints: { uncovered: unknown } }).checkpoints.uncovered,
+        c.uncovered,
+      );
       const text = await cli(['audit', 'verify', dir, ...keyArgs]);
       assert.equal(text.code, 0, text.stdout);
       if (c.text === null) assert.doesNotMatch(text.stdout, /not covered/);

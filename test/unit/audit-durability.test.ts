@@ -37,7 +37,14 @@ after(async () => {
 });
 
 const entry = (i: number, extra: Record<string, unknown> = {}): AuditEntry => ({
-  decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'validate', outcome: 'allow', message: `m${i}`, runner: 'r', labels: { runner: 'r' }, ...extra,
+  decision_id: `d-${i}`,
+  timestamp: '2026-06-01T12:00:00.000Z',
+  stage: 'validate',
+  outcome: 'allow',
+  message: `m${i}`,
+  runner: 'r',
+  labels: { runner: 'r' },
+  ...extra,
 });
 
 /** A file port over the real files whose datasync waits until the test lets it go; it logs every call. */
@@ -97,12 +104,15 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     const log = await FileAuditLog.open(dir, { fs });
     fs.hold();
     const acked: number[] = [];
-    const appends = Array.from({ length: 5 }, (_, i) => log.append(entry(i)).then((r) => {
-      acked.push(r.seq);
-      fs.calls.push(`ack ${r.seq}`);
-      return r;
-    }));
-    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++) await new Promise((r) => setTimeout(r, 5));
+    const appends = Array.from({ length: 5 }, (_, i) =>
+      log.append(entry(i)).then((r) => {
+        acked.push(r.seq);
+        fs.calls.push(`ack ${r.seq}`);
+        return r;
+      }),
+    );
+    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++)
+      await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(acked, [], 'nothing is acknowledged while its fdatasync has not returned');
     assert.ok(fs.calls.includes(`write ${segmentName(1)}`), 'the bytes were written');
@@ -118,13 +128,15 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     const dir = await fresh();
     const fs = new GatedFs();
     const log = await FileAuditLog.open(dir, { fs });
-    for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 1 + round }, (_, i) => log.append(entry(round * 10 + i))));
+    for (let round = 0; round < 5; round++)
+      await Promise.all(Array.from({ length: 1 + round }, (_, i) => log.append(entry(round * 10 + i))));
     await log.close();
     // Between two acks of different batches there is a write and then a sync-done.
     const seg = segmentName(1);
     const relevant = fs.calls.filter((c) => c === `write ${seg}` || c === `sync-done ${seg}`);
     assert.equal(relevant.length, 10, relevant.join(', '));
-    for (let i = 0; i < relevant.length; i += 2) assert.deepEqual(relevant.slice(i, i + 2), [`write ${seg}`, `sync-done ${seg}`]);
+    for (let i = 0; i < relevant.length; i += 2)
+      assert.deepEqual(relevant.slice(i, i + 2), [`write ${seg}`, `sync-done ${seg}`]);
   });
 
   test('a batch whose sync fails is rejected (not acknowledged), cut back off the file, and the log recovers', async () => {
@@ -136,7 +148,8 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     fs.failNextSync = true;
     fs.hold();
     const failing = log.append(entry(2));
-    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++)
+      await new Promise((r) => setTimeout(r, 5));
     assert.ok(fs.calls.includes(`sync-start ${segmentName(1)}`));
     const sizeWritten = (await readFile(join(dir, segmentName(1)))).length;
     assert.ok(sizeWritten > sizeBefore, 'written, not yet synced');
@@ -171,17 +184,29 @@ describe('a record that cannot be canonicalised fails alone', () => {
     test(`${name}: that append is refused with AUDIT_RECORD_INVALID; its batch neighbours are written; the log stays healthy`, async () => {
       const dir = await fresh();
       const log = await FileAuditLog.open(dir);
-      const results = await Promise.allSettled([log.append(entry(1)), log.append(entry(2, extra)), log.append(entry(3)), log.append(entry(4, extra))]);
+      const results = await Promise.allSettled([
+        log.append(entry(1)),
+        log.append(entry(2, extra)),
+        log.append(entry(3)),
+        log.append(entry(4, extra)),
+      ]);
       assert.equal(results[0]?.status, 'fulfilled');
       assert.equal(results[2]?.status, 'fulfilled');
       for (const r of [results[1], results[3]]) {
         assert.equal(r?.status, 'rejected');
-        assert.equal(((r).reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
+        assert.equal((r.reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
       }
-      assert.deepEqual([results[0], results[2]].map((r) => (r as PromiseFulfilledResult<AuditRecord>).value.seq), [1, 2]);
+      assert.deepEqual(
+        [results[0], results[2]].map((r) => (r as PromiseFulfilledResult<AuditRecord>).value.seq),
+        [1, 2],
+      );
       assert.equal(log.healthy, true, 'readiness is not touched');
       assert.equal((await log.append(entry(5))).seq, 3, 'the appender goes on at once');
-      await assert.rejects(log.append(entry(6, extra)), { code: 'AUDIT_RECORD_INVALID' }, 'a batch of only bad records');
+      await assert.rejects(
+        log.append(entry(6, extra)),
+        { code: 'AUDIT_RECORD_INVALID' },
+        'a batch of only bad records',
+      );
       assert.equal((await log.append(entry(7))).seq, 4);
       await log.close();
       const report = await verifyAuditDir(dir, undefined);
@@ -192,24 +217,32 @@ describe('a record that cannot be canonicalised fails alone', () => {
 
   test('generated batches of good and bad records: good ones get contiguous seqs in arrival order, bad ones fail alone (fast-check)', async () => {
     const badValue = fc.constantFrom<unknown>('\ud800', 'a\udfffb', Number.NaN, Number.POSITIVE_INFINITY, 1n);
-    await fc.assert(fc.asyncProperty(fc.array(fc.option(badValue, { nil: undefined, freq: 2 }), { minLength: 1, maxLength: 30 }), async (plan) => {
-      const dir = await fresh();
-      const log = await FileAuditLog.open(dir);
-      const results = await Promise.allSettled(plan.map((b, i) => log.append(entry(i, b === undefined ? {} : { input: { v: b } }))));
-      let seq = 0;
-      for (const [i, r] of results.entries()) {
-        if (plan[i] === undefined) {
-          assert.equal(r.status, 'fulfilled');
-          assert.equal((r as PromiseFulfilledResult<AuditRecord>).value.seq, ++seq);
-        } else {
-          assert.equal(((r as PromiseRejectedResult).reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
-        }
-      }
-      assert.equal(log.healthy, true);
-      await log.close();
-      assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
-      await rm(dir, { recursive: true, force: true });
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.option(badValue, { nil: undefined, freq: 2 }), { minLength: 1, maxLength: 30 }),
+        async (plan) => {
+          const dir = await fresh();
+          const log = await FileAuditLog.open(dir);
+          const results = await Promise.allSettled(
+            plan.map((b, i) => log.append(entry(i, b === undefined ? {} : { input: { v: b } }))),
+          );
+          let seq = 0;
+          for (const [i, r] of results.entries()) {
+            if (plan[i] === undefined) {
+              assert.equal(r.status, 'fulfilled');
+              assert.equal((r as PromiseFulfilledResult<AuditRecord>).value.seq, ++seq);
+            } else {
+              assert.equal(((r as PromiseRejectedResult).reason as { code?: string }).code, 'AUDIT_RECORD_INVALID');
+            }
+          }
+          assert.equal(log.healthy, true);
+          await log.close();
+          assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+          await rm(dir, { recursive: true, force: true });
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   test('through the pipeline: a signed assignment with a lone surrogate in an argument never gets a pod, its neighbours go on, the log stays healthy and verifies', async () => {
@@ -218,7 +251,14 @@ describe('a record that cannot be canonicalised fails alone', () => {
     const { key, keys } = await testKeys();
     const r = await memoryRunner({ keys, audit });
     try {
-      const token = (args: string[], jti: string) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow([{ name: 'one', image: 'python:3.11', args }]), now: NOW, jti });
+      const token = (args: string[], jti: string) =>
+        signAssignment(key, {
+          issuer: ISSUER,
+          audience: RUNNER,
+          workflow: workflow([{ name: 'one', image: 'python:3.11', args }]),
+          now: NOW,
+          jti,
+        });
       const [evil, good] = await Promise.all([
         admit({ body: await token(['--x', 'a\udbff'], 'jti-evil'), contentType: 'application/jwt' }, r.deps),
         admit({ body: await token(['--x', 'fine'], 'jti-good'), contentType: 'application/jwt' }, r.deps),
@@ -231,7 +271,7 @@ describe('a record that cannot be canonicalised fails alone', () => {
       else r.reconciler.enqueue(evil.value.name);
       for (let i = 0; i < 200 && r.deps.pods.created.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
       await new Promise((res) => setTimeout(res, 200));
-      assert.equal(r.deps.pods.created.length, 1, 'exactly one pod: the good run\'s');
+      assert.equal(r.deps.pods.created.length, 1, "exactly one pod: the good run's");
       assert.ok(!JSON.stringify(r.deps.pods.created).includes('\\udbff'), 'the evil argument is in no pod');
       assert.equal(audit.healthy, true, 'readiness is not touched');
       assert.equal((await audit.append(entry(99))).stage, 'validate', 'the appender goes on');

@@ -27,8 +27,14 @@ const signer = generateKeyPairSync('ed25519');
 const attacker = generateKeyPairSync('ed25519');
 const N = 30;
 const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: i % 2 === 0 ? 'deny' : 'allow',
-  ...(i % 2 === 0 ? { code: 'POLICY_DENIED' as const } : {}), message: `m${i}`, runner: 'r', labels: { runner: 'r' },
+  decision_id: `d-${i}`,
+  timestamp: '2026-06-01T12:00:00.000Z',
+  stage: 'evaluate',
+  outcome: i % 2 === 0 ? 'deny' : 'allow',
+  ...(i % 2 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
+  message: `m${i}`,
+  runner: 'r',
+  labels: { runner: 'r' },
 });
 
 /** The entry of a written record (what the appender was given). */
@@ -42,20 +48,33 @@ describe('audit links and checkpoints are checked', () => {
   let original: string;
   let checkpoints: string;
   const seg = () => join(dir, segmentName(1));
-  const records = (): AuditRecord[] => original.slice(0, -1).split('\n').map((l) => JSON.parse(l) as AuditRecord);
-  const cps = (): Checkpoint[] => checkpoints.trimEnd().split('\n').map((l) => JSON.parse(l) as Checkpoint);
+  const records = (): AuditRecord[] =>
+    original
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
+  const cps = (): Checkpoint[] =>
+    checkpoints
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Checkpoint);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kubiya-links-'));
     await writeFile(join(dir, 'signer.pub.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
     await writeFile(join(dir, 'attacker.pub.pem'), attacker.publicKey.export({ type: 'spki', format: 'pem' }));
-    const log = await FileAuditLog.open(join(dir, 'log'), { checkpoint: { key: signer.privateKey, kid: keyId(signer.publicKey), every: 10, intervalMs: 60_000 } });
+    const log = await FileAuditLog.open(join(dir, 'log'), {
+      checkpoint: { key: signer.privateKey, kid: keyId(signer.publicKey), every: 10, intervalMs: 60_000 },
+    });
     for (let i = 1; i <= N; i++) await log.append(entry(i));
     await log.close();
     dir = join(dir, 'log');
     original = await readFile(seg(), 'utf8');
     checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8');
-    assert.deepEqual(cps().map((c) => c.seq), [10, 20, 30]);
+    assert.deepEqual(
+      cps().map((c) => c.seq),
+      [10, 20, 30],
+    );
   });
   after(async () => rm(join(dir, '..'), { recursive: true, force: true }));
 
@@ -116,15 +135,37 @@ describe('audit links and checkpoints are checked', () => {
     }
   });
 
-  test('checkpoints re-signed with another key fail with the signer\'s key; a forged head re-signed fails too', async () => {
+  test("checkpoints re-signed with another key fail with the signer's key; a forged head re-signed fails too", async () => {
     const lines = original.slice(0, -1).split('\n');
-    const resigned = cps().map((c) => JSON.stringify(signCheckpoint({ seq: c.seq, head: c.head, time: c.time, kid: keyId(attacker.publicKey) }, attacker.privateKey))).join('\n') + '\n';
+    const resigned =
+      cps()
+        .map((c) =>
+          JSON.stringify(
+            signCheckpoint(
+              { seq: c.seq, head: c.head, time: c.time, kid: keyId(attacker.publicKey) },
+              attacker.privateKey,
+            ),
+          ),
+        )
+        .join('\n') + '\n';
     const report = await verifyWith(lines, resigned);
     assert.equal(report.ok, false);
     assert.equal(report.firstBad?.seq, 1);
     assert.match(report.firstBad?.reason ?? '', /invalid signature/);
     // Keep the signer's kid, change one head and re-sign the rest with another key.
-    const forged = cps().map((c, i) => JSON.stringify(i < 1 ? c : { ...signCheckpoint({ ...c, head: i === 2 ? 'f'.repeat(64) : c.head }, attacker.privateKey), kid: c.kid })).join('\n') + '\n';
+    const forged =
+      cps()
+        .map((c, i) =>
+          JSON.stringify(
+            i < 1
+              ? c
+              : {
+                  ...signCheckpoint({ ...c, head: i === 2 ? 'f'.repeat(64) : c.head }, attacker.privateKey),
+                  kid: c.kid,
+                },
+          ),
+        )
+        .join('\n') + '\n';
     const r2 = await verifyWith(lines, forged);
     assert.equal(r2.firstBad?.seq, 11, r2.firstBad?.reason);
     // The untouched checkpoints verify with the signer's key, and every one is counted.
@@ -134,14 +175,31 @@ describe('audit links and checkpoints are checked', () => {
   });
 
   test('a wrong --public-key fails; the right one passes; a garbled checkpoint line is named', async () => {
-    const cli = (args: string[]) => run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
-      (r) => ({ code: 0, stdout: r.stdout }),
-      (e: { code: number; stdout: string }) => e,
-    );
-    const wrong = await cli(['audit', 'verify', dir, '--public-key', join(dir, '..', 'attacker.pub.pem'), '--output', 'json']);
+    const cli = (args: string[]) =>
+      run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => e,
+      );
+    const wrong = await cli([
+      'audit',
+      'verify',
+      dir,
+      '--public-key',
+      join(dir, '..', 'attacker.pub.pem'),
+      '--output',
+      'json',
+    ]);
     assert.equal(wrong.code, 1);
     assert.match((JSON.parse(wrong.stdout) as { firstBad: { reason: string } }).firstBad.reason, /invalid signature/);
-    const right = await cli(['audit', 'verify', dir, '--public-key', join(dir, '..', 'signer.pub.pem'), '--output', 'json']);
+    const right = await cli([
+      'audit',
+      'verify',
+      dir,
+      '--public-key',
+      join(dir, '..', 'signer.pub.pem'),
+      '--output',
+      'json',
+    ]);
     assert.equal(right.code, 0, right.stdout);
     assert.equal((JSON.parse(right.stdout) as { checkpoints: { verified: number } }).checkpoints.verified, 3);
     const garbled = await verifyWith(original.slice(0, -1).split('\n'), checkpoints.replace('"seq":20', '"seq":"20"'));

@@ -27,7 +27,15 @@ const fresh = async (): Promise<string> => {
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
-const entry = (i: number): AuditEntry => ({ decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: 'allow', message: 'm', runner: 'r', labels: { runner: 'r' } });
+const entry = (i: number): AuditEntry => ({
+  decision_id: `d-${i}`,
+  timestamp: '2026-06-01T12:00:00.000Z',
+  stage: 'evaluate',
+  outcome: 'allow',
+  message: 'm',
+  runner: 'r',
+  labels: { runner: 'r' },
+});
 const locked = { code: 'AUDIT_LOCKED' };
 
 /** A lock file as another holder would have written it (our own boot and namespace unless told). */
@@ -50,7 +58,11 @@ describe('audit directory lock', () => {
     const dir = await fresh();
     const first = await FileAuditLog.open(dir);
     await first.append(entry(1));
-    await assert.rejects(FileAuditLog.open(dir), (e: unknown) => (e as { code?: string }).code === 'AUDIT_LOCKED' && /live writer \(PID \d+/.test((e as Error).message));
+    await assert.rejects(
+      FileAuditLog.open(dir),
+      (e: unknown) =>
+        (e as { code?: string }).code === 'AUDIT_LOCKED' && /live writer \(PID \d+/.test((e as Error).message),
+    );
     await first.close();
     const second = await FileAuditLog.open(dir);
     assert.equal((await second.append(entry(2))).seq, 2);
@@ -59,11 +71,18 @@ describe('audit directory lock', () => {
 
   test('another live process holds it: refused at once, naming its PID; once it is killed -9 the lock is taken over', async () => {
     const dir = await fresh();
-    const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
       const t0 = Date.now();
-      await assert.rejects(FileAuditLog.open(dir), (e: unknown) => (e as { code?: string }).code === 'AUDIT_LOCKED' && (e as Error).message.includes(`PID ${String(writer.pid)}`));
+      await assert.rejects(
+        FileAuditLog.open(dir),
+        (e: unknown) =>
+          (e as { code?: string }).code === 'AUDIT_LOCKED' &&
+          (e as Error).message.includes(`PID ${String(writer.pid)}`),
+      );
       assert.ok(Date.now() - t0 < 1000, 'a live holder in this namespace is refused without waiting');
     } finally {
       writer.kill('SIGKILL');
@@ -94,32 +113,89 @@ describe('audit directory lock', () => {
    * old mtime (gone: taken over after two heartbeats), and an older writer's lock without a beat
    * (judged by mtime, as before).
    */
-  const foreignCases: { name: string; beat: boolean; mtime: 'fresh' | 'past' | 'future' | 'touch' | 'none'; noBeatField?: boolean; taken: boolean; minMs: number; maxMs?: number }[] = [
+  const foreignCases: {
+    name: string;
+    beat: boolean;
+    mtime: 'fresh' | 'past' | 'future' | 'touch' | 'none';
+    noBeatField?: boolean;
+    taken: boolean;
+    minMs: number;
+    maxMs?: number;
+  }[] = [
     { name: 'beating, mtime fresh: refused', beat: true, mtime: 'fresh', taken: false, minMs: 450 },
-    { name: 'beating, mtime an hour in the past (clock behind): refused', beat: true, mtime: 'past', taken: false, minMs: 450 },
-    { name: 'silent, mtime in the future (clock ahead): taken over once unchanged for staleMs', beat: false, mtime: 'future', taken: true, minMs: 280 },
-    { name: 'silent, mtime kept fresh by touching only: taken over once unchanged for staleMs', beat: false, mtime: 'touch', taken: true, minMs: 280 },
-    { name: 'silent, mtime old: taken over after two heartbeats, before staleMs', beat: false, mtime: 'past', taken: true, minMs: 90, maxMs: 280 },
-    { name: 'an older writer (no beat field) touching its lock: refused', beat: false, mtime: 'touch', noBeatField: true, taken: false, minMs: 450 },
-    { name: 'an older writer (no beat field), untouched: taken over once its mtime is staleMs old', beat: false, mtime: 'none', noBeatField: true, taken: true, minMs: 200 },
+    {
+      name: 'beating, mtime an hour in the past (clock behind): refused',
+      beat: true,
+      mtime: 'past',
+      taken: false,
+      minMs: 450,
+    },
+    {
+      name: 'silent, mtime in the future (clock ahead): taken over once unchanged for staleMs',
+      beat: false,
+      mtime: 'future',
+      taken: true,
+      minMs: 280,
+    },
+    {
+      name: 'silent, mtime kept fresh by touching only: taken over once unchanged for staleMs',
+      beat: false,
+      mtime: 'touch',
+      taken: true,
+      minMs: 280,
+    },
+    {
+      name: 'silent, mtime old: taken over after two heartbeats, before staleMs',
+      beat: false,
+      mtime: 'past',
+      taken: true,
+      minMs: 90,
+      maxMs: 280,
+    },
+    {
+      name: 'an older writer (no beat field) touching its lock: refused',
+      beat: false,
+      mtime: 'touch',
+      noBeatField: true,
+      taken: false,
+      minMs: 450,
+    },
+    {
+      name: 'an older writer (no beat field), untouched: taken over once its mtime is staleMs old',
+      beat: false,
+      mtime: 'none',
+      noBeatField: true,
+      taken: true,
+      minMs: 200,
+    },
   ];
   for (const c of foreignCases) {
     test(`a holder in another PID namespace: ${c.name}`, async () => {
       const dir = await fresh();
-      await foreignLock(dir, { pidns: 'pid:[1]', host: 'runner-0', ...(c.noBeatField === true ? { beat: undefined } : {}) });
+      await foreignLock(dir, {
+        pidns: 'pid:[1]',
+        host: 'runner-0',
+        ...(c.noBeatField === true ? { beat: undefined } : {}),
+      });
       const path = join(dir, LOCK_FILE);
       const base = await readFile(path, 'utf8');
       const fh = await open(path, 'r+');
       let n = 0;
       const setMtime = async (): Promise<void> => {
-        const t = c.mtime === 'past' ? new Date(Date.now() - 3_600_000) : c.mtime === 'future' ? new Date(Date.now() + 3_600_000) : new Date();
+        const t =
+          c.mtime === 'past'
+            ? new Date(Date.now() - 3_600_000)
+            : c.mtime === 'future'
+              ? new Date(Date.now() + 3_600_000)
+              : new Date();
         if (c.mtime !== 'none') await utimes(path, t, t);
       };
       await setMtime();
       const beat = setInterval(() => {
         void (async () => {
           // In place and the same length, as the real heartbeat writes it.
-          if (c.beat) await fh.write(base.replace(/"beat":"\d{12}/, `"beat":"${String(++n).padStart(12, '0')}`), 0, 'utf8');
+          if (c.beat)
+            await fh.write(base.replace(/"beat":"\d{12}/, `"beat":"${String(++n).padStart(12, '0')}`), 0, 'utf8');
           await setMtime();
         })().catch(() => undefined);
       }, 40);
@@ -133,7 +209,10 @@ describe('audit directory lock', () => {
           if (c.maxMs !== undefined) assert.ok(took < c.maxMs, `taken over after ${took} ms, within ${c.maxMs}`);
           await log.close();
         } else {
-          await assert.rejects(opening, (e: unknown) => (e as { code?: string }).code === 'AUDIT_LOCKED' && /runner-0/.test((e as Error).message));
+          await assert.rejects(
+            opening,
+            (e: unknown) => (e as { code?: string }).code === 'AUDIT_LOCKED' && /runner-0/.test((e as Error).message),
+          );
           assert.ok(Date.now() - t0 >= c.minMs, 'it waited for the lock to go stale');
         }
       } finally {
@@ -143,7 +222,7 @@ describe('audit directory lock', () => {
     });
   }
 
-  test('the holder\'s heartbeat rewrites the lock file in place: same inode and length, new content', async () => {
+  test("the holder's heartbeat rewrites the lock file in place: same inode and length, new content", async () => {
     const dir = await fresh();
     const log = await FileAuditLog.open(dir, { lock: { refreshMs: 20 } });
     const path = join(dir, LOCK_FILE);
@@ -162,8 +241,13 @@ describe('audit directory lock', () => {
     await foreignLock(dir, { pid: await deadPid() });
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => FileAuditLog.open(dir)));
     const won = results.filter((r): r is PromiseFulfilledResult<FileAuditLog> => r.status === 'fulfilled');
-    assert.equal(won.length, 1, results.map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : 'won')).join('\n'));
-    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'AUDIT_LOCKED');
+    assert.equal(
+      won.length,
+      1,
+      results.map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : 'won')).join('\n'),
+    );
+    for (const r of results)
+      if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'AUDIT_LOCKED');
     await won[0]?.value.close();
   });
 
@@ -182,14 +266,23 @@ describe('audit directory lock', () => {
       const dir = await fresh();
       const log = await FileAuditLog.open(dir, { lock: { refreshMs: 30 } });
       await log.append(entry(1));
-      if (steal) await writeFile(join(dir, LOCK_FILE), JSON.stringify({ pid: 1, start: '1', boot: 'b', pidns: 'p', host: 'h', token: 'thief', since: '' }));
+      if (steal)
+        await writeFile(
+          join(dir, LOCK_FILE),
+          JSON.stringify({ pid: 1, start: '1', boot: 'b', pidns: 'p', host: 'h', token: 'thief', since: '' }),
+        );
       else await rm(join(dir, LOCK_FILE));
       await sleep(150);
       assert.equal(log.locked, false);
       assert.equal(log.healthy, false, '/ready reports it');
       await assert.rejects(log.append(entry(2)), locked);
       await log.close();
-      if (steal) assert.match(await readFile(join(dir, LOCK_FILE), 'utf8'), /thief/, 'close does not remove a lock that is not ours');
+      if (steal)
+        assert.match(
+          await readFile(join(dir, LOCK_FILE), 'utf8'),
+          /thief/,
+          'close does not remove a lock that is not ours',
+        );
     }
   });
 });
@@ -206,16 +299,29 @@ describe('audit directory lock', () => {
 describe('audit lock checked before every write', () => {
   const ways: { name: string; lose: (dir: string) => Promise<void> }[] = [
     { name: 'removed by hand', lose: (dir) => rm(join(dir, LOCK_FILE)) },
-    { name: 'replaced by another file', lose: async (dir) => {
-      await writeFile(join(dir, 'other'), JSON.stringify({ pid: 1, start: '1', boot: 'b', pidns: 'p', host: 'h', token: 'thief', since: '' }));
-      await rename(join(dir, 'other'), join(dir, LOCK_FILE));
-    } },
-    { name: 'overwritten in place (same inode)', lose: async (dir) => {
-      const fh = await open(join(dir, LOCK_FILE), 'r+');
-      const text = await fh.readFile('utf8');
-      await fh.write(text.replace(/"token":"[0-9a-f]+"/, (m) => m.replace(/[0-9a-f](?=")/, (d) => (d === '0' ? '1' : '0'))), 0, 'utf8');
-      await fh.close();
-    } },
+    {
+      name: 'replaced by another file',
+      lose: async (dir) => {
+        await writeFile(
+          join(dir, 'other'),
+          JSON.stringify({ pid: 1, start: '1', boot: 'b', pidns: 'p', host: 'h', token: 'thief', since: '' }),
+        );
+        await rename(join(dir, 'other'), join(dir, LOCK_FILE));
+      },
+    },
+    {
+      name: 'overwritten in place (same inode)',
+      lose: async (dir) => {
+        const fh = await open(join(dir, LOCK_FILE), 'r+');
+        const text = await fh.readFile('utf8');
+        await fh.write(
+          text.replace(/"token":"[0-9a-f]+"/, (m) => m.replace(/[0-9a-f](?=")/, (d) => (d === '0' ? '1' : '0'))),
+          0,
+          'utf8',
+        );
+        await fh.close();
+      },
+    },
   ];
   for (const way of ways) {
     test(`lock ${way.name}: the next append is refused and writes nothing; a second writer keeps the chain intact`, async () => {
@@ -248,7 +354,11 @@ describe('audit lock checked before every write', () => {
     // Seen from elsewhere: the holder's PID namespace is not the contender's (same inode, same token).
     const fh = await open(path, 'r+');
     const text = await fh.readFile('utf8');
-    await fh.write(text.replace(/"pidns":"[^"]*"/, (m) => `"pidns":"${'x'.repeat(m.length - 10)}"`), 0, 'utf8');
+    await fh.write(
+      text.replace(/"pidns":"[^"]*"/, (m) => `"pidns":"${'x'.repeat(m.length - 10)}"`),
+      0,
+      'utf8',
+    );
     await fh.close();
     const old = new Date(Date.now() - 60_000);
     await utimes(path, old, old);
@@ -273,7 +383,8 @@ describe('audit lock checked before every write', () => {
     const more = Array.from({ length: 20 }, (_, i) => log.append(entry(200 + i)));
     const settled = await Promise.allSettled([...inFlight, ...more]);
     const written = settled.filter((s) => s.status === 'fulfilled').length;
-    for (const s of settled) if (s.status === 'rejected') assert.equal((s.reason as { code?: string }).code, 'AUDIT_LOCKED');
+    for (const s of settled)
+      if (s.status === 'rejected') assert.equal((s.reason as { code?: string }).code, 'AUDIT_LOCKED');
     await log.close();
     const result = await verifyAuditDir(dir, undefined);
     assert.equal(result.ok, true);
@@ -282,7 +393,9 @@ describe('audit lock checked before every write', () => {
 
   test('REDTEAM #4: a running writer process, its lock removed, a second writer appends: the chain stays intact', async () => {
     const dir = await fresh();
-    const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), dir], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
       await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
       await sleep(200);

@@ -37,10 +37,16 @@ const N = 40;
 
 /** Every third record a deny with a code, some with non-ASCII text and nested input. */
 const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`, timestamp: `2026-06-01T12:00:${String(i % 60).padStart(2, '0')}.000Z`, stage: 'evaluate',
-  outcome: i % 3 === 0 ? 'deny' : 'allow', ...(i % 3 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
-  message: i % 5 === 0 ? `étape ${i} \u{1F600} a/b` : `m${i}`, runner: 'r', labels: { runner: 'r' },
-  workflow: { id: `wf-${i % 4}`, runId: `run-${i}` }, step: 'build',
+  decision_id: `d-${i}`,
+  timestamp: `2026-06-01T12:00:${String(i % 60).padStart(2, '0')}.000Z`,
+  stage: 'evaluate',
+  outcome: i % 3 === 0 ? 'deny' : 'allow',
+  ...(i % 3 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
+  message: i % 5 === 0 ? `étape ${i} \u{1F600} a/b` : `m${i}`,
+  runner: 'r',
+  labels: { runner: 'r' },
+  workflow: { id: `wf-${i % 4}`, runId: `run-${i}` },
+  step: 'build',
   input: { step: { image: 'ghcr.io/acme/tool:1.0', args: ['--n', String(i)], cpu: 0.5, n: i } },
 });
 
@@ -62,7 +68,10 @@ describe('audit verify hashes the bytes as written', () => {
 
   const lines = (): string[] => original.slice(0, -1).split('\n');
   /** The log with line `seq` replaced by `f(line)`. */
-  const withLine = (seq: number, f: (line: string) => string): string => lines().map((l, i) => (i === seq - 1 ? f(l) : l)).join('\n') + '\n';
+  const withLine = (seq: number, f: (line: string) => string): string =>
+    lines()
+      .map((l, i) => (i === seq - 1 ? f(l) : l))
+      .join('\n') + '\n';
   /** Writes `text` as the segment, verifies, restores; the first bad seq (undefined when intact). */
   const firstBad = async (text: string, cps = checkpoints): Promise<{ seq: number | undefined; reason: string }> => {
     await writeFile(seg(), text);
@@ -85,7 +94,11 @@ describe('audit verify hashes the bytes as written', () => {
     const line = lines()[target - 1] as string;
     assert.match(line, /"outcome":"deny"/);
     const text = withLine(target, (l) => `{"outcome":"allow",${l.slice(1)}`);
-    assert.equal((JSON.parse((text.split('\n')[target - 1]) as string) as { outcome: string }).outcome, 'deny', 'JSON.parse keeps the last duplicate: a re-canonicalising verifier saw the original');
+    assert.equal(
+      (JSON.parse(text.split('\n')[target - 1] as string) as { outcome: string }).outcome,
+      'deny',
+      'JSON.parse keeps the last duplicate: a re-canonicalising verifier saw the original',
+    );
     const bad = await firstBad(text);
     assert.equal(bad.seq, target);
     assert.match(bad.reason, /not the canonical serialisation/);
@@ -93,7 +106,11 @@ describe('audit verify hashes the bytes as written', () => {
     try {
       const trusted = await readTrusted(dir, publicKey);
       assert.equal(trusted.report.firstBad?.seq, target);
-      assert.deepEqual(trusted.records.map((r) => r.seq), Array.from({ length: target - 1 }, (_, i) => i + 1), 'nothing from the break on is returned');
+      assert.deepEqual(
+        trusted.records.map((r) => r.seq),
+        Array.from({ length: target - 1 }, (_, i) => i + 1),
+        'nothing from the break on is returned',
+      );
       assert.equal(trusted.untrusted, N - target + 1);
     } finally {
       await writeFile(seg(), original);
@@ -106,8 +123,27 @@ describe('audit verify hashes the bytes as written', () => {
     ['duplicate member before the hash', (l) => l.replace(',"hash":', ',"outcome":"allow","hash":')],
     ['duplicate nested member', (l) => l.replace('"step":{', '"step":{"image":"evil.io/x:1",')],
     ['duplicate hash member', (l) => l.replace(/,"hash":"([0-9a-f]{64})"\}$/, ',"hash":"$1","hash":"$1"}')],
-    ['two members swapped', (l) => { const o = JSON.parse(l) as Record<string, unknown>; const k = Object.keys(o); [k[0], k[1]] = [k[1] as string, k[0] as string]; return JSON.stringify(Object.fromEntries(k.map((x) => [x, o[x]]))); }],
-    ['hash member in its sorted place', (l) => { const o = JSON.parse(l) as Record<string, unknown>; const sorted = Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])); return JSON.stringify(sorted); }],
+    [
+      'two members swapped',
+      (l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        const k = Object.keys(o);
+        [k[0], k[1]] = [k[1] as string, k[0] as string];
+        return JSON.stringify(Object.fromEntries(k.map((x) => [x, o[x]])));
+      },
+    ],
+    [
+      'hash member in its sorted place',
+      (l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        const sorted = Object.fromEntries(
+          Object.keys(o)
+            .sort()
+            .map((k) => [k, o[k]]),
+        );
+        return JSON.stringify(sorted);
+      },
+    ],
     ['space after a colon', (l) => l.replace('"stage":', '"stage": ')],
     ['space after a comma', (l) => l.replace(',"stage"', ', "stage"')],
     ['leading space', (l) => ` ${l}`],
@@ -124,7 +160,10 @@ describe('audit verify hashes the bytes as written', () => {
     ['a number spelled 1e1 style', (l) => l.replace('"cpu":0.5', '"cpu":5e-1')],
     ['a number spelled with a trailing zero', (l) => l.replace('"cpu":0.5', '"cpu":0.50')],
     ['seq spelled as a float', (l) => l.replace(/"seq":(\d+)/, '"seq":$1.0')],
-    ['hash in upper-case hex', (l) => l.replace(/"hash":"([0-9a-f]{64})"/, (_m, h: string) => `"hash":"${h.toUpperCase()}"`)],
+    [
+      'hash in upper-case hex',
+      (l) => l.replace(/"hash":"([0-9a-f]{64})"/, (_m, h: string) => `"hash":"${h.toUpperCase()}"`),
+    ],
   ];
 
   for (const [name, f] of variants) {
@@ -152,74 +191,97 @@ describe('audit verify hashes the bytes as written', () => {
       fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('move' as const), at: fc.nat() }),
     );
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: N }), respell, async (target, r) => {
-      const line = lines()[target - 1] as string;
-      const obj = JSON.parse(line) as Record<string, unknown>;
-      const keys = Object.keys(obj);
-      let changed: string;
-      switch (r.kind) {
-        case 'ws': {
-          // boundaries outside strings: after { , : and before }
-          const spots = [...line.matchAll(/[{,:]"|"[,}]|[0-9e][,}]/g)].map((m) => (m.index ?? 0) + 1);
-          const at = spots[r.at % spots.length] as number;
-          changed = line.slice(0, at) + r.ws + line.slice(at);
-          break;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: N }), respell, async (target, r) => {
+        const line = lines()[target - 1] as string;
+        const obj = JSON.parse(line) as Record<string, unknown>;
+        const keys = Object.keys(obj);
+        let changed: string;
+        switch (r.kind) {
+          case 'ws': {
+            // boundaries outside strings: after { , : and before }
+            const spots = [...line.matchAll(/[{,:]"|"[,}]|[0-9e][,}]/g)].map((m) => (m.index ?? 0) + 1);
+            const at = spots[r.at % spots.length] as number;
+            changed = line.slice(0, at) + r.ws + line.slice(at);
+            break;
+          }
+          case 'escape': {
+            // a letter inside a key or string value written as \u00XX
+            const spots = [...line.matchAll(/"([a-z_]+)"/g)].map((m) => (m.index ?? 0) + 1);
+            const at = spots[r.at % spots.length] as number;
+            changed = `${line.slice(0, at)}\\u${line.charCodeAt(at).toString(16).padStart(4, '0')}${line.slice(at + 1)}`;
+            break;
+          }
+          case 'duplicate': {
+            const key = keys[r.at % keys.length] as string;
+            changed = `{${JSON.stringify(key)}:${JSON.stringify(obj[key])},${line.slice(1)}`;
+            break;
+          }
+          case 'move': {
+            const key = keys[r.at % (keys.length - 1)] as string; // never the hash (it is last)
+            const rest = Object.fromEntries(keys.filter((k) => k !== key).map((k) => [k, obj[k]]));
+            changed = JSON.stringify({ ...rest, [key]: obj[key] });
+            break;
+          }
         }
-        case 'escape': {
-          // a letter inside a key or string value written as \u00XX
-          const spots = [...line.matchAll(/"([a-z_]+)"/g)].map((m) => (m.index ?? 0) + 1);
-          const at = spots[r.at % spots.length] as number;
-          changed = `${line.slice(0, at)}\\u${line.charCodeAt(at).toString(16).padStart(4, '0')}${line.slice(at + 1)}`;
-          break;
-        }
-        case 'duplicate': {
-          const key = keys[r.at % keys.length] as string;
-          changed = `{${JSON.stringify(key)}:${JSON.stringify(obj[key])},${line.slice(1)}`;
-          break;
-        }
-        case 'move': {
-          const key = keys[r.at % (keys.length - 1)] as string; // never the hash (it is last)
-          const rest = Object.fromEntries(keys.filter((k) => k !== key).map((k) => [k, obj[k]]));
-          changed = JSON.stringify({ ...rest, [key]: obj[key] });
-          break;
-        }
-      }
-      if (!changed.includes('\n')) assert.deepEqual(JSON.parse(changed), obj, 'the same JSON value: only the spelling changed');
-      const bad = await firstBad(withLine(target, () => changed));
-      assert.equal(bad.seq, target, `${r.kind}: ${bad.reason}`);
-    }), { numRuns: 150 });
+        if (!changed.includes('\n'))
+          assert.deepEqual(JSON.parse(changed), obj, 'the same JSON value: only the spelling changed');
+        const bad = await firstBad(withLine(target, () => changed));
+        assert.equal(bad.seq, target, `${r.kind}: ${bad.reason}`);
+      }),
+      { numRuns: 150 },
+    );
   });
 
-  test('generated: any edit of a line\'s bytes (insert, delete, replace) is named at that seq (fast-check)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 1, max: N }), fc.nat(), fc.nat({ max: 8 }), fc.string({ unit: 'binary', maxLength: 4 }),
-      async (target, pos, del, insert) => {
-        const line = lines()[target - 1] as string;
-        const at = pos % (line.length + 1);
-        const changed = line.slice(0, at) + insert + line.slice(Math.min(line.length, at + del));
-        fc.pre(changed !== line && !changed.includes('\n'));
-        const bad = await firstBad(withLine(target, () => changed));
-        assert.equal(bad.seq, target, bad.reason);
-      },
-    ), { numRuns: 150 });
+  test("generated: any edit of a line's bytes (insert, delete, replace) is named at that seq (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: N }),
+        fc.nat(),
+        fc.nat({ max: 8 }),
+        fc.string({ unit: 'binary', maxLength: 4 }),
+        async (target, pos, del, insert) => {
+          const line = lines()[target - 1] as string;
+          const at = pos % (line.length + 1);
+          const changed = line.slice(0, at) + insert + line.slice(Math.min(line.length, at + del));
+          fc.pre(changed !== line && !changed.includes('\n'));
+          const bad = await firstBad(withLine(target, () => changed));
+          assert.equal(bad.seq, target, bad.reason);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   test('readers: audit query and audit report state the break and use nothing after it', async () => {
     const target = 9;
-    await writeFile(seg(), withLine(target, (l) => `{"outcome":"allow",${l.slice(1)}`));
-    const cli = (args: string[]) => run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
-      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => e,
+    await writeFile(
+      seg(),
+      withLine(target, (l) => `{"outcome":"allow",${l.slice(1)}`),
     );
+    const cli = (args: string[]) =>
+      run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), ...args], { timeout: 60_000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
     try {
       const q = await cli(['audit', 'query', dir, '--output', 'json']);
       assert.equal(q.code, 1, 'a broken log is exit 1');
-      const seqs = q.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
-      assert.deepEqual(seqs, Array.from({ length: target - 1 }, (_, i) => i + 1));
+      const seqs = q.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: target - 1 }, (_, i) => i + 1),
+      );
       assert.match(q.stderr, new RegExp(`AUDIT_TAMPERED: .*BROKEN at seq ${target}`));
       const q2 = await cli(['audit', 'query', dir, '--outcome', 'allow', '--workflow', 'wf-1']);
       assert.equal(q2.code, 1);
-      assert.ok(!q2.stdout.split('\n').some((l) => l.startsWith(`${target}\t`) || Number(l.split('\t')[0]) > target), q2.stdout);
+      assert.ok(
+        !q2.stdout.split('\n').some((l) => l.startsWith(`${target}\t`) || Number(l.split('\t')[0]) > target),
+        q2.stdout,
+      );
       const out = join(dir, 'report.html');
       const rep = await cli(['audit', 'report', dir, '--out', out]);
       assert.equal(rep.code, 1);

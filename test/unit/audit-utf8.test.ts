@@ -26,7 +26,15 @@ async function logWithReplacementChar(): Promise<{ dir: string; segment: string 
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-utf8-'));
   const log = await FileAuditLog.open(dir);
   for (let i = 0; i < 3; i++) {
-    await log.append({ decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: 'allow', message: i === 1 ? 'user text \uFFFD here' : 'x', runner: 'r', labels: { runner: 'r' } });
+    await log.append({
+      decision_id: `d-${i}`,
+      timestamp: '2026-06-01T12:00:00.000Z',
+      stage: 'evaluate',
+      outcome: 'allow',
+      message: i === 1 ? 'user text \uFFFD here' : 'x',
+      runner: 'r',
+      labels: { runner: 'r' },
+    });
   }
   await log.close();
   return { dir, segment: join(dir, 'segment-00000001.jsonl') };
@@ -48,12 +56,18 @@ for (const [what, bytes] of VARIANTS) {
       const original = await readFile(segment);
       const at = original.indexOf(REPLACEMENT);
       assert.ok(at > 0);
-      await writeFile(segment, Buffer.concat([original.subarray(0, at), bytes, original.subarray(at + REPLACEMENT.length)]));
+      await writeFile(
+        segment,
+        Buffer.concat([original.subarray(0, at), bytes, original.subarray(at + REPLACEMENT.length)]),
+      );
       const report = await verifyAuditDir(dir, undefined);
       assert.equal(report.ok, false);
       assert.equal(report.firstBad?.seq, 2);
       const trusted = await readTrusted(dir, undefined);
-      assert.deepEqual(trusted.records.map((r) => r.seq), [1]);
+      assert.deepEqual(
+        trusted.records.map((r) => r.seq),
+        [1],
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,13 @@ import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
 const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`, timestamp: '2026-06-01T12:00:00.000Z', stage: 'evaluate', outcome: 'allow', message: `m${i}`, runner: 'r', labels: { runner: 'r' },
+  decision_id: `d-${i}`,
+  timestamp: '2026-06-01T12:00:00.000Z',
+  stage: 'evaluate',
+  outcome: 'allow',
+  message: `m${i}`,
+  runner: 'r',
+  labels: { runner: 'r' },
 });
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const checkpoint = { key: privateKey, kid: keyId(publicKey), every: 50, intervalMs: 60_000 };
@@ -28,7 +34,10 @@ describe('file audit log', () => {
     const log = await FileAuditLog.open(dir, { checkpoint });
     const records = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(entry(i))));
     await log.close();
-    assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     assert.deepEqual(await readAuditLog(dir), records);
     const report = await verifyAuditDir(dir, publicKey);
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
@@ -47,7 +56,8 @@ describe('file audit log', () => {
     const d = await fresh();
     try {
       const log = await FileAuditLog.open(d, { segmentBytes: 64 * 1024, checkpoint });
-      for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 100 }, (_, j) => log.append(entry(i * 100 + j))));
+      for (let i = 0; i < 10; i++)
+        await Promise.all(Array.from({ length: 100 }, (_, j) => log.append(entry(i * 100 + j))));
       await log.close();
       const segments = (await readdir(d)).filter((f) => f.startsWith('segment-'));
       assert.ok(segments.length >= 3, `${segments.length} segments`);
@@ -96,12 +106,20 @@ describe('file audit log', () => {
     test('deleting a record, reordering two, truncating the tail below a checkpoint, replacing a checkpoint', async () => {
       const ls = lines();
       assert.equal(await firstBad([...ls.slice(0, 4), ...ls.slice(5)].join('\n') + '\n'), 5, 'delete seq 5');
-      assert.equal(await firstBad([...ls.slice(0, 6), ls[7], ls[6], ...ls.slice(8)].join('\n') + '\n'), 7, 'swap 7 and 8');
+      assert.equal(
+        await firstBad([...ls.slice(0, 6), ls[7], ls[6], ...ls.slice(8)].join('\n') + '\n'),
+        7,
+        'swap 7 and 8',
+      );
       assert.equal(await firstBad(ls.slice(0, 120).join('\n') + '\n'), 121, 'cut the tail below a checkpoint');
       const cps = checkpoints.trimEnd().split('\n');
       const forged = JSON.parse(cps[0] as string) as { head: string };
       forged.head = 'f'.repeat(64);
-      assert.notEqual(await firstBad(original, [JSON.stringify(forged), ...cps.slice(1)].join('\n') + '\n'), undefined, 'a replaced checkpoint');
+      assert.notEqual(
+        await firstBad(original, [JSON.stringify(forged), ...cps.slice(1)].join('\n') + '\n'),
+        undefined,
+        'a replaced checkpoint',
+      );
       assert.equal(await firstBad(original), undefined, 'the untouched log verifies');
     });
   });
@@ -128,7 +146,9 @@ describe('file audit log', () => {
   test('kill -9 during heavy writes: after restart the log verifies and holds every acknowledged record', async () => {
     const d = await fresh();
     try {
-      const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), d], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const writer = spawn(process.execPath, [join(import.meta.dirname, '..', 'support', 'audit-writer.ts'), d], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let acked = 0;
       let buffered = '';
       writer.stdout.on('data', (c: Buffer) => {

@@ -14,7 +14,10 @@ function sameAsLibrary(value: unknown): void {
     expectedError = e;
   }
   if (expectedError !== undefined) {
-    assert.throws(() => canonicalJson(value), (e: unknown) => e instanceof Error && e.message === (expectedError as Error).message);
+    assert.throws(
+      () => canonicalJson(value),
+      (e: unknown) => e instanceof Error && e.message === (expectedError as Error).message,
+    );
     return;
   }
   assert.equal(canonicalJson(value), expected);
@@ -23,7 +26,24 @@ function sameAsLibrary(value: unknown): void {
 describe('canonicalJson (RFC 8785, as the canonicalize library)', () => {
   test('any JSON value, any Unicode: the same text as the library', () => {
     fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), sameAsLibrary), { numRuns: 2000 });
-    fc.assert(fc.property(fc.object({ key: fc.string({ unit: 'binary' }), values: [fc.string({ unit: 'binary' }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)], maxDepth: 4 }), sameAsLibrary), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc.object({
+          key: fc.string({ unit: 'binary' }),
+          values: [
+            fc.string({ unit: 'binary' }),
+            fc.double(),
+            fc.integer(),
+            fc.boolean(),
+            fc.constant(null),
+            fc.constant(undefined),
+          ],
+          maxDepth: 4,
+        }),
+        sameAsLibrary,
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   test('the cases handed to the library: same text or same error', () => {

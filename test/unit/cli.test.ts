@@ -12,7 +12,20 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-const COMMANDS = [['serve'], ['demo'], ['dev', 'cluster', 'up'], ['dev', 'cluster', 'down'], ['dev', 'sign'], ['policy', 'build'], ['policy', 'test'], ['policy', 'eval'], ['policy', 'replay'], ['audit', 'verify'], ['audit', 'query'], ['audit', 'report']];
+const COMMANDS = [
+  ['serve'],
+  ['demo'],
+  ['dev', 'cluster', 'up'],
+  ['dev', 'cluster', 'down'],
+  ['dev', 'sign'],
+  ['policy', 'build'],
+  ['policy', 'test'],
+  ['policy', 'eval'],
+  ['policy', 'replay'],
+  ['audit', 'verify'],
+  ['audit', 'query'],
+  ['audit', 'report'],
+];
 
 test('every command has --help with examples and the exit codes, and exits 0', async () => {
   for (const c of COMMANDS) {
@@ -37,7 +50,10 @@ test('expected failures print "<CODE>: message" on stderr with exit 2; a broken 
   assert.match(missing.err, /^AUDIT_READ_FAILED: /);
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-cli-'));
   try {
-    await writeFile(join(dir, 'segment-00000001.jsonl'), JSON.stringify({ seq: 1, prev: '0'.repeat(64), hash: 'bad' }) + '\n');
+    await writeFile(
+      join(dir, 'segment-00000001.jsonl'),
+      JSON.stringify({ seq: 1, prev: '0'.repeat(64), hash: 'bad' }) + '\n',
+    );
     const broken = await cli('audit', 'verify', dir, '--output', 'json');
     assert.equal(broken.code, 1);
     const report = JSON.parse(broken.out) as { ok: boolean; firstBad: { seq: number; where: string } };
@@ -56,17 +72,54 @@ test('dev sign mints a token that the runner verifies with the JWKS written besi
   const dir = await tmp(join(tmpdir(), 'kubiya-sign-'));
   try {
     const keyFile = join(dir, 'signing-key.json');
-    const first = await cli('dev', 'sign', 'examples/python-analyze.yaml', '--key', keyFile, '--audience', 'r1', '--issuer', 'https://cp');
+    const first = await cli(
+      'dev',
+      'sign',
+      'examples/python-analyze.yaml',
+      '--key',
+      keyFile,
+      '--audience',
+      'r1',
+      '--issuer',
+      'https://cp',
+    );
     assert.equal(first.code, 0, first.err);
     assert.match(first.err, /created signing key/);
-    const second = await cli('dev', 'sign', 'examples/python-analyze.yaml', '--key', keyFile, '--audience', 'r1', '--issuer', 'https://cp', '--jti', 'fixed-1');
+    const second = await cli(
+      'dev',
+      'sign',
+      'examples/python-analyze.yaml',
+      '--key',
+      keyFile,
+      '--audience',
+      'r1',
+      '--issuer',
+      'https://cp',
+      '--jti',
+      'fixed-1',
+    );
     assert.equal(second.err, '', 'the key is reused');
-    const jwks = JSON.parse(await read(join(dir, 'signing-key.jwks.json'), 'utf8')) as Parameters<typeof createLocalJWKSet>[0];
+    const jwks = JSON.parse(await read(join(dir, 'signing-key.jwks.json'), 'utf8')) as Parameters<
+      typeof createLocalJWKSet
+    >[0];
     for (const token of [first.out, second.out]) {
-      const r = await verify(token, { algorithms: ['EdDSA'], issuer: 'https://cp', audience: 'r1', maxTokenAgeSeconds: 600, clockToleranceSeconds: 5 }, { keys: createLocalJWKSet(jwks), now: () => new Date() });
+      const r = await verify(
+        token,
+        {
+          algorithms: ['EdDSA'],
+          issuer: 'https://cp',
+          audience: 'r1',
+          maxTokenAgeSeconds: 600,
+          clockToleranceSeconds: 5,
+        },
+        { keys: createLocalJWKSet(jwks), now: () => new Date() },
+      );
       assert.ok(r.ok, JSON.stringify(!r.ok && r.error));
     }
-    assert.equal((JSON.parse(Buffer.from(second.out.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti, 'fixed-1');
+    assert.equal(
+      (JSON.parse(Buffer.from(second.out.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti,
+      'fixed-1',
+    );
     const missing = await cli('dev', 'sign', 'nope.yaml', '--key', keyFile);
     assert.equal(missing.code, 2);
     assert.match(missing.err, /^VALIDATE_SCHEMA: /);

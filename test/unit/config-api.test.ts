@@ -24,13 +24,22 @@ describe('kubernetes.api', () => {
   test('defaults: requestTimeout 15 s, watchTimeout 30 s, watchIdle 45 s, relist 5 min', () => {
     const c = loadConfig(withApi(''), {});
     assert.ok(c.ok);
-    assert.deepEqual({ ...c.value.kubernetes.api }, { requestTimeout: 15, watchTimeout: 30, watchIdle: 45, relist: 300 });
+    assert.deepEqual(
+      { ...c.value.kubernetes.api },
+      { requestTimeout: 15, watchTimeout: 30, watchIdle: 45, relist: 300 },
+    );
   });
 
   test('durations are accepted as numbers or 1m30s forms', () => {
-    const c = loadConfig(withApi('kubernetes:\n  api: { requestTimeout: 5s, watchTimeout: 1m, watchIdle: 1m30s, relist: 600 }'), {});
+    const c = loadConfig(
+      withApi('kubernetes:\n  api: { requestTimeout: 5s, watchTimeout: 1m, watchIdle: 1m30s, relist: 600 }'),
+      {},
+    );
     assert.ok(c.ok);
-    assert.deepEqual({ ...c.value.kubernetes.api }, { requestTimeout: 5, watchTimeout: 60, watchIdle: 90, relist: 600 });
+    assert.deepEqual(
+      { ...c.value.kubernetes.api },
+      { requestTimeout: 5, watchTimeout: 60, watchIdle: 90, relist: 600 },
+    );
   });
 
   const refused: [string, string, string][] = [
@@ -47,7 +56,10 @@ describe('kubernetes.api', () => {
       assert.ok(!c.ok);
       assert.equal(c.error.code, 'CONFIG_INVALID');
       const issues = (c.error.details as { issues: { path: string }[] }).issues;
-      assert.ok(issues.some((i) => i.path === path), JSON.stringify(issues));
+      assert.ok(
+        issues.some((i) => i.path === path),
+        JSON.stringify(issues),
+      );
     });
   }
 });

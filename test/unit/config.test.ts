@@ -57,7 +57,9 @@ test('defaults fill what the file leaves out, and the result is frozen', () => {
   assert.equal(r.value.runner.workflow.serviceAccount, 'kubiya-workflow');
   assert.deepEqual(r.value.controlPlane.algorithms, ['EdDSA', 'ES256']);
   assert.ok(Object.isFrozen(r.value.runner.workflow));
-  assert.throws(() => { (r.value.runner as { name: string }).name = 'x'; }, TypeError);
+  assert.throws(() => {
+    (r.value.runner as { name: string }).name = 'x';
+  }, TypeError);
 });
 
 test('environment overrides apply (RUNNER_TOKEN as text, others as YAML scalars)', () => {
@@ -85,7 +87,16 @@ audit: { dir: /a }
   if (r.ok) return;
   assert.equal(r.error.code, 'CONFIG_INVALID');
   const paths = (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path);
-  for (const p of ['runner.name', 'runner', 'runner.workflow.defaultTimeout', 'runner.workflow.maxConcurrent', 'runner.security.allowPrivileged', 'runner.storage.workspaceSize', 'controlPlane.jwksFile', 'policy.bundle']) {
+  for (const p of [
+    'runner.name',
+    'runner',
+    'runner.workflow.defaultTimeout',
+    'runner.workflow.maxConcurrent',
+    'runner.security.allowPrivileged',
+    'runner.storage.workspaceSize',
+    'controlPlane.jwksFile',
+    'policy.bundle',
+  ]) {
     assert.ok(paths.includes(p), `expected a problem at ${p}; got ${paths.join(', ')}`);
   }
   assert.match(r.error.message, /colour/);
@@ -114,7 +125,11 @@ test('egress.dnsNamespace: kube-system by default, any DNS label accepted, anyth
   assert.equal(set.value.egress.dnsNamespace, 'coredns');
   for (const bad of ['Kube_System', '""', "'-dns'", 'a.b', `${'x'.repeat(64)}`, '[]']) {
     const r = loadConfig(`${minimal}egress: { dnsNamespace: ${bad} }\n`, {});
-    assert.equal(r.ok ? 'ok' : (r.error.details as { issues: { path: string }[] }).issues[0]?.path, 'egress.dnsNamespace', bad);
+    assert.equal(
+      r.ok ? 'ok' : (r.error.details as { issues: { path: string }[] }).issues[0]?.path,
+      'egress.dnsNamespace',
+      bad,
+    );
   }
   const unknown = loadConfig(`${minimal}egress: { dnsNamespaces: [kube-system] }\n`, {});
   assert.equal(unknown.ok, false, 'strict: an unknown key in egress is refused');

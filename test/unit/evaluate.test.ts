@@ -4,7 +4,12 @@ import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { engineReturning } from '../support/memory.ts';
 
-const input = policyInput('r', { id: 'wf', name: 'n', runId: 'run', steps: [{ name: 's', image: 'python:3.11' }] }, { name: 's', image: 'python:3.11' }, { spec: { containers: [] } });
+const input = policyInput(
+  'r',
+  { id: 'wf', name: 'n', runId: 'run', steps: [{ name: 's', image: 'python:3.11' }] },
+  { name: 's', image: 'python:3.11' },
+  { spec: { containers: [] } },
+);
 const deny = { code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' };
 const warn = { ...deny, code: 'IMAGE_TAG_NOT_PINNED', action: 'warn' };
 
@@ -15,19 +20,65 @@ const cases: [string, PolicyEngine | undefined, string][] = [
   ['result set is []', engineReturning(() => []), 'POLICY_UNDEFINED'],
   ['result is null', engineReturning(() => [{ result: null }]), 'POLICY_UNDEFINED'],
   ['result missing', engineReturning(() => [{}]), 'POLICY_UNDEFINED'],
-  ['throws an Error', engineReturning(() => { throw new Error('boom'); }), 'POLICY_EVAL_ERROR'],
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- a policy runtime may throw anything; that is the case under test
-  ['throws a string', engineReturning(() => { throw 'boom'; }), 'POLICY_EVAL_ERROR'],
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- as above
-  ['throws undefined', engineReturning(() => { throw undefined; }), 'POLICY_EVAL_ERROR'],
+  [
+    'throws an Error',
+    engineReturning(() => {
+      throw new Error('boom');
+    }),
+    'POLICY_EVAL_ERROR',
+  ],
+  [
+    'throws a string',
+    engineReturning(() => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a policy runtime may throw anything; that is the case under test
+      throw 'boom';
+    }),
+    'POLICY_EVAL_ERROR',
+  ],
+  [
+    'throws undefined',
+    engineReturning(() => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- as above
+      throw undefined;
+    }),
+    'POLICY_EVAL_ERROR',
+  ],
   ['returns true instead of a document', engineReturning(() => [{ result: true }]), 'POLICY_MALFORMED_DECISION'],
-  ['allow is a string', engineReturning(() => [{ result: { allow: 'true', violations: [] } }]), 'POLICY_MALFORMED_DECISION'],
-  ['violation without code', engineReturning(() => [{ result: { allow: false, violations: [{ message: 'x' }] } }]), 'POLICY_MALFORMED_DECISION'],
-  ['unknown action', engineReturning(() => [{ result: { allow: false, violations: [{ ...deny, action: 'block' }] } }]), 'POLICY_MALFORMED_DECISION'],
-  ['extra keys in the document', engineReturning(() => [{ result: { allow: true, violations: [], sneaky: 1 } }]), 'POLICY_MALFORMED_DECISION'],
-  ['allow true with a deny violation', engineReturning(() => [{ result: { allow: true, violations: [deny] } }]), 'POLICY_MALFORMED_DECISION'],
-  ['allow false without a deny violation', engineReturning(() => [{ result: { allow: false, violations: [warn] } }]), 'POLICY_MALFORMED_DECISION'],
-  ['a well-formed deny', engineReturning(() => [{ result: { allow: false, violations: [deny, warn] } }]), 'POLICY_DENIED'],
+  [
+    'allow is a string',
+    engineReturning(() => [{ result: { allow: 'true', violations: [] } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'violation without code',
+    engineReturning(() => [{ result: { allow: false, violations: [{ message: 'x' }] } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'unknown action',
+    engineReturning(() => [{ result: { allow: false, violations: [{ ...deny, action: 'block' }] } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'extra keys in the document',
+    engineReturning(() => [{ result: { allow: true, violations: [], sneaky: 1 } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'allow true with a deny violation',
+    engineReturning(() => [{ result: { allow: true, violations: [deny] } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'allow false without a deny violation',
+    engineReturning(() => [{ result: { allow: false, violations: [warn] } }]),
+    'POLICY_MALFORMED_DECISION',
+  ],
+  [
+    'a well-formed deny',
+    engineReturning(() => [{ result: { allow: false, violations: [deny, warn] } }]),
+    'POLICY_DENIED',
+  ],
 ];
 
 for (const [name, engine, code] of cases) {
@@ -39,7 +90,10 @@ for (const [name, engine, code] of cases) {
 }
 
 test('evaluate allows with warn violations and stamps the bundle revision', () => {
-  const r = evaluate(input, engineReturning(() => [{ result: { allow: true, violations: [warn] } }], undefined, 'rev-7'));
+  const r = evaluate(
+    input,
+    engineReturning(() => [{ result: { allow: true, violations: [warn] } }], undefined, 'rev-7'),
+  );
   assert.ok(r.ok);
   assert.equal(r.value.revision, 'rev-7');
   assert.equal(r.value.violations[0]?.action, 'warn');

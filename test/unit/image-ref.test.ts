@@ -14,7 +14,8 @@ test(`image references: ${REF_CASES.length} spellings parse (or are refused) by 
     }
     assert.ok(r.ok, `${JSON.stringify(c.ref)}: ${!r.ok ? r.reason : ''}`);
     assert.equal(r.ref.canonical, c.canonical, c.ref);
-    for (const k of ['registry', 'repository', 'tag', 'digest'] as const) if (c[k] !== undefined) assert.equal(r.ref[k], c[k], `${c.ref} ${k}`);
+    for (const k of ['registry', 'repository', 'tag', 'digest'] as const)
+      if (c[k] !== undefined) assert.equal(r.ref[k], c[k], `${c.ref} ${k}`);
     // The canonical form is a fixed point.
     const again = parseImageRef(r.ref.canonical);
     assert.ok(again.ok && again.ref.canonical === r.ref.canonical, `canonical of ${c.ref} is stable`);
@@ -40,17 +41,21 @@ test('allow/deny entries match on path boundaries, through every spelling of the
 test('property: the parser never throws, is fast on long hostile strings, and what it accepts is stable and lower-case in registry and repository', () => {
   const alphabet = fc.constantFrom(...'aZ09.-_:/@'.split(''), 'sha256:', 'library/', 'docker.io/', '..', '__');
   fc.assert(
-    fc.property(fc.array(alphabet, { maxLength: 80 }).map((a) => a.join('')), (s) => {
-      const r = parseImageRef(s);
-      if (!r.ok) return;
-      assert.equal(r.ref.registry, r.ref.registry.toLowerCase());
-      assert.equal(r.ref.repository, r.ref.repository.toLowerCase());
-      const again = parseImageRef(r.ref.canonical);
-      assert.ok(again.ok && again.ref.canonical === r.ref.canonical);
-    }),
+    fc.property(
+      fc.array(alphabet, { maxLength: 80 }).map((a) => a.join('')),
+      (s) => {
+        const r = parseImageRef(s);
+        if (!r.ok) return;
+        assert.equal(r.ref.registry, r.ref.registry.toLowerCase());
+        assert.equal(r.ref.repository, r.ref.repository.toLowerCase());
+        const again = parseImageRef(r.ref.canonical);
+        assert.ok(again.ok && again.ref.canonical === r.ref.canonical);
+      },
+    ),
     { numRuns: 3000 },
   );
   const started = performance.now();
-  for (const s of ['a'.repeat(1000) + '!', 'a-'.repeat(500) + '!', 'a.'.repeat(500) + '/!', `${'a/'.repeat(500)}!`]) parseImageRef(s);
+  for (const s of ['a'.repeat(1000) + '!', 'a-'.repeat(500) + '!', 'a.'.repeat(500) + '/!', `${'a/'.repeat(500)}!`])
+    parseImageRef(s);
   assert.ok(performance.now() - started < 500, 'linear enough on hostile input');
 });

@@ -41,14 +41,23 @@ class Jwks {
   }
   /** What RemoteJwks answers once the URL has failed past the stale-if-error bound. */
   fail(): void {
-    this.current = () => Promise.reject(new errors.JWKSNoMatchingKey('no usable keys: the JWKS URL has failed for longer than the stale-if-error bound'));
+    this.current = () =>
+      Promise.reject(
+        new errors.JWKSNoMatchingKey(
+          'no usable keys: the JWKS URL has failed for longer than the stale-if-error bound',
+        ),
+      );
   }
   readonly keys: JWTVerifyGetKey = (h, t) => this.current(h, t);
 }
 
-const twoSteps = workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }]);
+const twoSteps = workflow([
+  { name: 'a', image: 'x:1' },
+  { name: 'b', image: 'x:1' },
+]);
 let jti = 0;
-const signWith = (key: SigningKey, at: Date, ttlSeconds = 300, wf = twoSteps) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, now: at, jti: `rot-${++jti}`, ttlSeconds });
+const signWith = (key: SigningKey, at: Date, ttlSeconds = 300, wf = twoSteps) =>
+  signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, now: at, jti: `rot-${++jti}`, ttlSeconds });
 
 async function runner(clock: Clock, source: Jwks, over: Partial<PipelineDeps> = {}) {
   const r = await memoryRunner({ keys: source.keys, now: clock.now, ...over });
@@ -59,7 +68,19 @@ async function runner(clock: Clock, source: Jwks, over: Partial<PipelineDeps> = 
 
 function succeed(d: MemoryDeps, pod: string): void {
   const p = d.pods.pods.get(pod) ?? assert.fail(`no pod ${pod}`);
-  p.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] };
+  p.status = {
+    phase: 'Succeeded',
+    containerStatuses: [
+      {
+        name: 'step',
+        image: '',
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        state: { terminated: { exitCode: 0, reason: 'Completed' } },
+      },
+    ],
+  };
   for (const r of d.runs.list()) d.runs.put(r);
 }
 
@@ -105,7 +126,12 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     assert.ok(admitted.ok);
     await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running', 'step a running');
     // Settle first: a pass already past its re-verification would otherwise start b (a test race, not a fault).
-    await waitFor(() => reconciler.idle() && d.runs.get(admitted.value.name)?.status?.steps.find((s) => s.name === 'a')?.phase === 'Running', 'the run settled');
+    await waitFor(
+      () =>
+        reconciler.idle() &&
+        d.runs.get(admitted.value.name)?.status?.steps.find((s) => s.name === 'a')?.phase === 'Running',
+      'the run settled',
+    );
     d.trust.failing = true;
     succeed(d, podOf('a'));
     await sleep(50);
@@ -116,7 +142,7 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     await waitFor(() => d.pods.pods.has(podOf('b')), 'step b started');
   });
 
-  test('the clock passes the token\'s exp between admission and the next pass: still judged at the run\'s creation', async () => {
+  test("the clock passes the token's exp between admission and the next pass: still judged at the run's creation", async () => {
     // Must fail if re-verification judged the time claims at the current time.
     const k1 = await newSigningKey('EdDSA', 'k1');
     const clock = new Clock(NOW);
@@ -145,7 +171,10 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     assert.deepEqual(trustedAtClaim, [1]);
     assert.equal(d.trust.keys[0]?.thumbprint, await thumbprintOf(publicJwk(k1.publicJwk)));
     assert.equal(d.trust.keys[0]?.jwk.kid, 'k1');
-    assert.ok(d.audit.records.some((r) => r.stage === 'verify' && r.message.includes(d.trust.keys[0]?.thumbprint ?? '?')), 'the verify record names the key');
+    assert.ok(
+      d.audit.records.some((r) => r.stage === 'verify' && r.message.includes(d.trust.keys[0]?.thumbprint ?? '?')),
+      'the verify record names the key',
+    );
     clock.advance(TRUST_RESOLUTION_SECONDS - 1);
     assert.ok((await admit({ body: await signWith(k1, clock.at, 300, { ...twoSteps, runId: 'busy-2' }) }, d)).ok);
     assert.equal(d.trust.writes, 1, 'within the resolution: no write');
@@ -173,7 +202,21 @@ describe('runs the runner did not admit get nowhere', () => {
     const k1 = await newSigningKey('EdDSA', 'k1');
     const clock = new Clock(NOW);
     const { deps: d, reconciler } = await runner(clock, new Jwks([k1]));
-    d.runs.put({ name: runName('rot-hand'), uid: 'u-hand', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(k1, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-hand' }), cancelRequested: false });
+    d.runs.put({
+      name: runName('rot-hand'),
+      uid: 'u-hand',
+      createdAt: clock.at,
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      token: await signAssignment(k1, {
+        issuer: ISSUER,
+        audience: RUNNER,
+        workflow: twoSteps,
+        now: clock.at,
+        jti: 'rot-hand',
+      }),
+      cancelRequested: false,
+    });
     const done = await reconciler.whenDone(runName('rot-hand'), 5000);
     assert.equal(done?.status?.code, 'VERIFY_KEY_NOT_TRUSTED');
     assert.equal(done?.status?.phase, 'Failed');
@@ -191,7 +234,21 @@ describe('runs the runner did not admit get nowhere', () => {
       const at = (s: number) => new Date(NOW.getTime() + s * 1000).toISOString();
       const jwk = publicJwk(old.publicJwk);
       d.trust.keys = [{ thumbprint: await thumbprintOf(jwk), jwk, firstSeen: at(firstSeen), lastSeen: at(lastSeen) }];
-      d.runs.put({ name: runName('rot-late'), uid: 'u-late', createdAt: clock.at, workflowId: 'wf-1', runId: 'run-1', token: await signAssignment(old, { issuer: ISSUER, audience: RUNNER, workflow: twoSteps, now: clock.at, jti: 'rot-late' }), cancelRequested: false });
+      d.runs.put({
+        name: runName('rot-late'),
+        uid: 'u-late',
+        createdAt: clock.at,
+        workflowId: 'wf-1',
+        runId: 'run-1',
+        token: await signAssignment(old, {
+          issuer: ISSUER,
+          audience: RUNNER,
+          workflow: twoSteps,
+          now: clock.at,
+          jti: 'rot-late',
+        }),
+        cancelRequested: false,
+      });
       const done = await reconciler.whenDone(runName('rot-late'), 5000);
       assert.equal(done?.status?.code, 'VERIFY_KEY_NOT_TRUSTED');
       assert.equal(d.pods.created.length, 0);
@@ -201,24 +258,58 @@ describe('runs the runner did not admit get nowhere', () => {
 
 describe('a stopped run ends cleanly: pods deleted, a finish record with a code per unfinished step, every record names the run', () => {
   const stops: [string, (d: MemoryDeps, name: string) => Promise<void>, string, string][] = [
-    ['its token no longer verifies (the stored token was replaced by a copy whose key was never trusted)', async (d, name) => {
-      const stranger = await newSigningKey('EdDSA', 'k1');
-      const run = d.runs.get(name) ?? assert.fail();
-      d.runs.put({ ...run, token: await signAssignment(stranger, { issuer: ISSUER, audience: RUNNER, workflow: { ...twoSteps, steps: [{ name: 'a', image: 'evil:1' }, { name: 'b', image: 'x:1' }] }, now: run.createdAt, jti: 'x' }) });
-    }, 'Failed', 'VERIFY_SIGNATURE_INVALID'],
-    ['the control plane cancels it', async (d, name) => {
-      assert.ok((await d.runs.requestCancel(name)).ok);
-    }, 'Cancelled', 'STEP_CANCELLED'],
+    [
+      'its token no longer verifies (the stored token was replaced by a copy whose key was never trusted)',
+      async (d, name) => {
+        const stranger = await newSigningKey('EdDSA', 'k1');
+        const run = d.runs.get(name) ?? assert.fail();
+        d.runs.put({
+          ...run,
+          token: await signAssignment(stranger, {
+            issuer: ISSUER,
+            audience: RUNNER,
+            workflow: {
+              ...twoSteps,
+              steps: [
+                { name: 'a', image: 'evil:1' },
+                { name: 'b', image: 'x:1' },
+              ],
+            },
+            now: run.createdAt,
+            jti: 'x',
+          }),
+        });
+      },
+      'Failed',
+      'VERIFY_SIGNATURE_INVALID',
+    ],
+    [
+      'the control plane cancels it',
+      async (d, name) => {
+        assert.ok((await d.runs.requestCancel(name)).ok);
+      },
+      'Cancelled',
+      'STEP_CANCELLED',
+    ],
   ];
   for (const [name, stopIt, phase, code] of stops) {
     test(name, async () => {
       const k1 = await newSigningKey('EdDSA', 'k1');
       const clock = new Clock(NOW);
       const { deps: d, reconciler } = await runner(clock, new Jwks([k1]));
-      const parallel = workflow([{ name: 'a', image: 'x:1' }, { name: 'c', image: 'x:1', dependsOn: [] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }]);
+      const parallel = workflow([
+        { name: 'a', image: 'x:1' },
+        { name: 'c', image: 'x:1', dependsOn: [] },
+        { name: 'b', image: 'x:1', dependsOn: ['a'] },
+      ]);
       const admitted = await admit({ body: await signWith(k1, clock.at, 300, parallel) }, d);
       assert.ok(admitted.ok);
-      await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running' && d.pods.pods.get(podOf('c'))?.status?.phase === 'Running', 'a and c running');
+      await waitFor(
+        () =>
+          d.pods.pods.get(podOf('a'))?.status?.phase === 'Running' &&
+          d.pods.pods.get(podOf('c'))?.status?.phase === 'Running',
+        'a and c running',
+      );
       // A pod created by a pass that crashed before writing status (b still Pending there).
       const stray = structuredClone(d.pods.pods.get(podOf('a')) ?? assert.fail());
       stray.metadata = { ...stray.metadata, name: podOf('b') };
@@ -227,12 +318,29 @@ describe('a stopped run ends cleanly: pods deleted, a finish record with a code 
       const done = await reconciler.whenDone(admitted.value.name, 5000);
       assert.equal(done?.status?.phase, phase);
       assert.equal(done?.status?.code, code);
-      assert.deepEqual(done?.status?.steps.map((s) => [s.name, s.phase, s.code]), [['a', 'Cancelled', code], ['c', 'Cancelled', code], ['b', 'Cancelled', code]]);
-      assert.ok(done?.status?.steps.every((s) => s.finishedAt !== undefined), 'each step shows its end');
+      assert.deepEqual(
+        done?.status?.steps.map((s) => [s.name, s.phase, s.code]),
+        [
+          ['a', 'Cancelled', code],
+          ['c', 'Cancelled', code],
+          ['b', 'Cancelled', code],
+        ],
+      );
+      assert.ok(
+        done?.status?.steps.every((s) => s.finishedAt !== undefined),
+        'each step shows its end',
+      );
       assert.deepEqual([...d.pods.pods.keys()], [], 'every pod of the run is gone');
       const finishes = d.audit.records.filter((r) => r.stage === 'finish');
-      assert.deepEqual(finishes.map((r) => [r.step, r.code]).sort(), [['a', code], ['b', code], ['c', code]]);
-      assert.ok(d.audit.records.every((r) => r.workflow?.id === 'wf-1' && r.workflow.runId === 'run-1'), `every record names the run: ${JSON.stringify(d.audit.records.filter((r) => r.workflow?.runId !== "run-1").map((r) => [r.stage, r.workflow]))}`);
+      assert.deepEqual(finishes.map((r) => [r.step, r.code]).sort(), [
+        ['a', code],
+        ['b', code],
+        ['c', code],
+      ]);
+      assert.ok(
+        d.audit.records.every((r) => r.workflow?.id === 'wf-1' && r.workflow.runId === 'run-1'),
+        `every record names the run: ${JSON.stringify(d.audit.records.filter((r) => r.workflow?.runId !== 'run-1').map((r) => [r.stage, r.workflow]))}`,
+      );
       await sleep(50);
       assert.equal(d.pods.created.length, 3, 'nothing starts after the stop');
     });

@@ -16,7 +16,10 @@ test('every floor row has keywords, folded and non-empty', () => {
   for (const p of CREDENTIAL_PATTERNS) {
     const words = FLOOR_KEYWORDS[p.name];
     assert.ok(words !== undefined && words.length > 0, p.name);
-    assert.ok(words.every((w) => w.length > 0 && w === foldForKeywords(w)), p.name);
+    assert.ok(
+      words.every((w) => w.length > 0 && w === foldForKeywords(w)),
+      p.name,
+    );
   }
 });
 
@@ -31,7 +34,10 @@ test('every generated match of every floor row holds one of its keywords, and is
     fc.assert(
       fc.property(fc.stringMatching(spelled), (s) => {
         if (re.test(s)) assert.notEqual(maskText(s).text, s, `${JSON.stringify(s)} is a match of ${p.name}, masked`);
-        assert.ok(words.some((w) => foldForKeywords(s).includes(w)), `${JSON.stringify(s)} matches ${p.name} but holds none of ${words.join(', ')}`);
+        assert.ok(
+          words.some((w) => foldForKeywords(s).includes(w)),
+          `${JSON.stringify(s)} matches ${p.name} but holds none of ${words.join(', ')}`,
+        );
       }),
       { numRuns: 300 },
     );
@@ -43,18 +49,43 @@ test('the prefilter does not hide a folded letter: U+017F and U+212A still reach
   assert.notEqual(maskText('PASSWORD=hunter2').text, 'PASSWORD=hunter2');
 });
 
-test('a bundle pattern without keywords (an operator\'s own) always runs: text with no floor keyword is still masked', () => {
+test("a bundle pattern without keywords (an operator's own) always runs: text with no floor keyword is still masked", () => {
   const extra = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'acme', pattern: 'acme_[0-9]{8}' }] } } });
   assert.equal(extra.values[0]?.keywords, undefined);
   assert.deepEqual(maskText('deploy acme_12345678 now', extra), { text: 'deploy *** now', hits: ['settings:acme'] });
   // A default pattern edited by one character loses its keywords too.
-  const edited = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'jwt', pattern: '(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+' }] } } });
+  const edited = maskPatternsOf({
+    secrets: {
+      credentials: {
+        values: [
+          { id: 'jwt', pattern: '(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\\.eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]+' },
+        ],
+      },
+    },
+  });
   assert.equal(edited.values[0]?.keywords, undefined);
 });
 
 test('the default bundle patterns carry their keywords, and their matches are still masked', () => {
-  const extra = maskPatternsOf({ secrets: { credentials: { values: [{ id: 'slack-webhook', pattern: 'hooks\\.slack\\.com/(services|workflows|triggers)/[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}' }] } } });
+  const extra = maskPatternsOf({
+    secrets: {
+      credentials: {
+        values: [
+          {
+            id: 'slack-webhook',
+            pattern: 'hooks\\.slack\\.com/(services|workflows|triggers)/[A-Za-z0-9_-]{4,}/[A-Za-z0-9/_-]{4,}',
+          },
+        ],
+      },
+    },
+  });
   assert.deepEqual(extra.values[0]?.keywords, ['hooks.slack.com/']);
-  assert.equal(maskText('x HOOKS.slack.com/services/T000/B000 y', extra).text, 'x HOOKS.slack.com/services/T000/B000 y');
-  assert.notEqual(maskText('x hooks.slack.com/services/T000/B000 y', extra).text, 'x hooks.slack.com/services/T000/B000 y');
+  assert.equal(
+    maskText('x HOOKS.slack.com/services/T000/B000 y', extra).text,
+    'x HOOKS.slack.com/services/T000/B000 y',
+  );
+  assert.notEqual(
+    maskText('x hooks.slack.com/services/T000/B000 y', extra).text,
+    'x hooks.slack.com/services/T000/B000 y',
+  );
 });

@@ -34,16 +34,36 @@ const B64 = Buffer.from(`admin:${SECRET}`).toString('base64');
 
 /** [pattern name, text, the secret that must be gone, a part that must stay]. */
 const HITS: [string, string, string, string][] = [
-  ['url-userinfo-password', `postgres://admin:${SECRET}@db.internal:5432/app`, SECRET, 'postgres://admin:***@db.internal:5432/app'],
-  ['url-userinfo-password', `git clone https://x-access-token:${SECRET}@github.com/acme/repo`, SECRET, '@github.com/acme/repo'],
+  [
+    'url-userinfo-password',
+    `postgres://admin:${SECRET}@db.internal:5432/app`,
+    SECRET,
+    'postgres://admin:***@db.internal:5432/app',
+  ],
+  [
+    'url-userinfo-password',
+    `git clone https://x-access-token:${SECRET}@github.com/acme/repo`,
+    SECRET,
+    '@github.com/acme/repo',
+  ],
   ['authorization-header', `curl -H "Authorization: Bearer ${SECRET}" https://api`, SECRET, 'https://api'],
   ['authorization-header', `authorization=Basic ${B64}`, B64, 'authorization=Basic ***'],
   ['authorization-header', `{"Authorization":"token ${SECRET}"}`, SECRET, '"Authorization":"token ***"'],
   ['bearer-token', `use bearer ${SECRET}abcdef`, SECRET, 'bearer ***'],
   ['basic-credentials', `Basic ${B64}`, B64, 'Basic ***'],
   ['pem-private-key', `key:\n${PEM}\nrest`, 'MIIEv', 'rest'],
-  ['pem-private-key', `-----BEGIN RSA PRIVATE KEY-----\nMIIEv${r(30, 'z')}`, 'MIIEv', '-----BEGIN RSA PRIVATE KEY-----'],
-  ['pem-private-key', `-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn${r(30, 'k')}\n-----END OPENSSH PRIVATE KEY-----`, 'b3Blbn', 'BEGIN OPENSSH'],
+  [
+    'pem-private-key',
+    `-----BEGIN RSA PRIVATE KEY-----\nMIIEv${r(30, 'z')}`,
+    'MIIEv',
+    '-----BEGIN RSA PRIVATE KEY-----',
+  ],
+  [
+    'pem-private-key',
+    `-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn${r(30, 'k')}\n-----END OPENSSH PRIVATE KEY-----`,
+    'b3Blbn',
+    'BEGIN OPENSSH',
+  ],
   ['aws-access-key-id', `aws configure set aws_access_key_id ${AKIA}`, AKIA, 'aws configure'],
   ['github-token', `GITHUB_TOKEN is ${GHP}`, GHP, 'GITHUB_TOKEN is'],
   ['github-fine-grained-token', `push with ${PAT} now`, PAT, 'now'],
@@ -68,24 +88,52 @@ const HITS: [string, string, string, string][] = [
   ['cookie-header', `curl -H "Cookie: session=${SECRET}" x`, SECRET, 'Cookie: ***'],
   ['url-userinfo-password', `https://user:p#${SECRET}@host/x`, SECRET, 'https://user:***@host/x'],
   ['url-key-userinfo', `https://${r(32, 'f')}@o1.ingest.sentry.io/1`, r(32, 'f'), 'https://***@o1.ingest.sentry.io/1'],
-  ['slack-webhook', `https://hooks.slack.com/services/T${r(8, '0')}/B${r(8, '1')}/${r(24, 'x')}`, r(24, 'x'), 'https://hooks.slack.com/services/***'],
+  [
+    'slack-webhook',
+    `https://hooks.slack.com/services/T${r(8, '0')}/B${r(8, '1')}/${r(24, 'x')}`,
+    r(24, 'x'),
+    'https://hooks.slack.com/services/***',
+  ],
   ['gitlab-token', `https://glpat-${r(20, 'k')}@gitlab.com/x.git`, `glpat-${r(20, 'k')}`, '@gitlab.com/x.git'],
   ['github-token', `gho_${r(300, 'a')}`, r(300, 'a'), MASK],
 ];
 
 /** Text that looks a little like a credential and is not one: must come out unchanged. */
 const MISSES = [
-  'https://github.com/acme/repo', 'postgres://postgres@localhost:5432/postgres?sslmode=disable', 'http://host:8080/path',
-  'Bearer tokens are explained in RFC 6750', 'Basic authentication', 'the password is in a Secret', 'python -m pytest -k token_tests',
-  'AKIA1234', 'ghp_short', 'eyJhbGciOi', 'xox', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', 'sk_test_abc',
-  'kubectl get secrets', 'python:3.11', '--password', 'tokens: 3',
-  '--password-file /run/secrets/db', 'PASSWORD_FILE=/run/secrets/db', 'mysql -p mydb', 'nc -l -p 8080', 'docker run -u 1000:1000 x',
-  'curl -u admin https://x', 'app --secret-name db-creds --tokens 3', 'KEYBOARD=us MONKEY=1', 'https://hooks.slack.com/',
+  'https://github.com/acme/repo',
+  'postgres://postgres@localhost:5432/postgres?sslmode=disable',
+  'http://host:8080/path',
+  'Bearer tokens are explained in RFC 6750',
+  'Basic authentication',
+  'the password is in a Secret',
+  'python -m pytest -k token_tests',
+  'AKIA1234',
+  'ghp_short',
+  'eyJhbGciOi',
+  'xox',
+  '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----',
+  'sk_test_abc',
+  'kubectl get secrets',
+  'python:3.11',
+  '--password',
+  'tokens: 3',
+  '--password-file /run/secrets/db',
+  'PASSWORD_FILE=/run/secrets/db',
+  'mysql -p mydb',
+  'nc -l -p 8080',
+  'docker run -u 1000:1000 x',
+  'curl -u admin https://x',
+  'app --secret-name db-creds --tokens 3',
+  'KEYBOARD=us MONKEY=1',
+  'https://hooks.slack.com/',
 ];
 
 for (const [name, text, secret, kept] of HITS) {
   test(`mask ${name}: ${JSON.stringify(text.slice(0, 48))}`, () => {
-    assert.ok(CREDENTIAL_PATTERNS.some((p) => p.name === name), `${name} is a row of the table`);
+    assert.ok(
+      CREDENTIAL_PATTERNS.some((p) => p.name === name),
+      `${name} is a row of the table`,
+    );
     const m = maskText(text);
     assert.ok(!m.text.includes(secret), `${secret} left in ${m.text}`);
     assert.ok(m.text.includes(kept), `${kept} should stay in ${m.text}`);
@@ -109,48 +157,116 @@ test('every pattern source is RE2-compatible (no lookaround, no backreference), 
 
 test('maskValue: env values whole, the value after a secret-named flag, patterns everywhere else (keys included), with JSON pointers', () => {
   const masked: string[] = [];
-  const out = maskValue({
-    step: {
-      args: ['--password', SECRET, '--url', `https://u:${SECRET}@h/x`, 'plain'],
-      env: { MODE: 'up', [GHP]: 'x', REF: { secretRef: { secret: 'db', key: 'password' } } },
-      sidecars: [{ name: 'pg', env: { POSTGRES_PASSWORD: 'temp' } }],
+  const out = maskValue(
+    {
+      step: {
+        args: ['--password', SECRET, '--url', `https://u:${SECRET}@h/x`, 'plain'],
+        env: { MODE: 'up', [GHP]: 'x', REF: { secretRef: { secret: 'db', key: 'password' } } },
+        sidecars: [{ name: 'pg', env: { POSTGRES_PASSWORD: 'temp' } }],
+      },
+      pod: {
+        spec: {
+          containers: [
+            {
+              env: [
+                { name: 'A', value: 'b' },
+                { name: 'S', valueFrom: { secretKeyRef: { name: 'db', key: 'k' } } },
+              ],
+            },
+          ],
+        },
+      },
+      'a/b~c': `Bearer ${SECRET}xyzxyz`,
     },
-    pod: { spec: { containers: [{ env: [{ name: 'A', value: 'b' }, { name: 'S', valueFrom: { secretKeyRef: { name: 'db', key: 'k' } } }] }] } },
-    'a/b~c': `Bearer ${SECRET}xyzxyz`,
-  }, '/input', masked);
+    '/input',
+    masked,
+  );
   const text = JSON.stringify(out);
   for (const s of [SECRET, GHP, 'temp', '"up"', '"b"']) assert.ok(!text.includes(s), `${s} in ${text}`);
   assert.ok(text.includes('"secretRef":{"secret":"db","key":"password"}'), 'secret references keep their names');
   assert.ok(text.includes('"plain"'));
-  assert.deepEqual([...new Set(masked)].sort(), [
-    '/input/a~1b~0c', '/input/pod/spec/containers/0/env/0/value', '/input/step/args/1', '/input/step/args/3',
-    '/input/step/env/***', '/input/step/env/MODE', '/input/step/sidecars/0/env/POSTGRES_PASSWORD',
-  ].sort());
+  assert.deepEqual(
+    [...new Set(masked)].sort(),
+    [
+      '/input/a~1b~0c',
+      '/input/pod/spec/containers/0/env/0/value',
+      '/input/step/args/1',
+      '/input/step/args/3',
+      '/input/step/env/***',
+      '/input/step/env/MODE',
+      '/input/step/sidecars/0/env/POSTGRES_PASSWORD',
+    ].sort(),
+  );
 });
 
 test('maskEntry masks message, input, result and patch of any audit entry, keeps our own fields, merges `masked`', () => {
   const entry: AuditEntry = {
-    decision_id: 'd', timestamp: 't', stage: 'evaluate', outcome: 'deny', code: 'POLICY_DENIED', runner: 'r', labels: { runner: 'r' },
-    message: `denied: arg https://a:${SECRET}@h`, input: { step: { command: ['sh', '-c', `curl -H 'Authorization: Bearer ${SECRET}' x`] } },
-    result: { violations: [{ message: `literal ${AKIA} in env` }] }, masked: ['/input/step/env/X'],
+    decision_id: 'd',
+    timestamp: 't',
+    stage: 'evaluate',
+    outcome: 'deny',
+    code: 'POLICY_DENIED',
+    runner: 'r',
+    labels: { runner: 'r' },
+    message: `denied: arg https://a:${SECRET}@h`,
+    input: { step: { command: ['sh', '-c', `curl -H 'Authorization: Bearer ${SECRET}' x`] } },
+    result: { violations: [{ message: `literal ${AKIA} in env` }] },
+    masked: ['/input/step/env/X'],
   };
   const out = maskEntry(entry);
   assert.ok(!JSON.stringify(out).includes(SECRET) && !JSON.stringify(out).includes(AKIA));
-  assert.deepEqual(out.masked, ['/input/step/env/X', '/message', '/input/step/command/2', '/result/violations/0/message']);
+  assert.deepEqual(out.masked, [
+    '/input/step/env/X',
+    '/message',
+    '/input/step/command/2',
+    '/result/violations/0/message',
+  ]);
   assert.equal(out.decision_id, 'd');
   assert.deepEqual(maskEntry(out), out, 'idempotent');
-  assert.equal(maskEntry({ ...entry, message: 'fine', input: {}, result: {}, masked: undefined }).masked, undefined, 'no `masked` when nothing was masked');
+  assert.equal(
+    maskEntry({ ...entry, message: 'fine', input: {}, result: {}, masked: undefined }).masked,
+    undefined,
+    'no `masked` when nothing was masked',
+  );
 });
 
 test('property: a credential planted anywhere in a string of an entry never survives maskEntry', () => {
-  const credential = fc.constantFrom(`https://u:${SECRET}@h`, `Authorization: Bearer ${SECRET}`, PEM, AKIA, GHP, PAT, XOX, JWT, `PASSWORD=${SECRET}`);
+  const credential = fc.constantFrom(
+    `https://u:${SECRET}@h`,
+    `Authorization: Bearer ${SECRET}`,
+    PEM,
+    AKIA,
+    GHP,
+    PAT,
+    XOX,
+    JWT,
+    `PASSWORD=${SECRET}`,
+  );
   const secretPart = (c: string) => (c.includes(SECRET) ? SECRET : c === PEM ? 'MIIEv' : c);
-  fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }), credential, fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), (noise, c, before, after) => {
-    const planted = { noise, deep: [{ x: `${before} ${c} ${after}` }] };
-    const entry: AuditEntry = { decision_id: 'd', timestamp: 't', stage: 'validate', outcome: 'deny', runner: 'r', labels: {}, message: 'm', input: planted };
-    const out = maskEntry(entry);
-    return !JSON.stringify(out).includes(secretPart(c)) && (out.masked ?? []).includes('/input/deep/0/x');
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(
+      fc.jsonValue({ maxDepth: 3 }),
+      credential,
+      fc.string({ maxLength: 5 }),
+      fc.string({ maxLength: 5 }),
+      (noise, c, before, after) => {
+        const planted = { noise, deep: [{ x: `${before} ${c} ${after}` }] };
+        const entry: AuditEntry = {
+          decision_id: 'd',
+          timestamp: 't',
+          stage: 'validate',
+          outcome: 'deny',
+          runner: 'r',
+          labels: {},
+          message: 'm',
+          input: planted,
+        };
+        const out = maskEntry(entry);
+        return !JSON.stringify(out).includes(secretPart(c)) && (out.masked ?? []).includes('/input/deep/0/x');
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 test('through the pipeline: a password in a URL and a bearer token in args are masked in every audit record, before hashing', async () => {
@@ -158,14 +274,33 @@ test('through the pipeline: a password in a URL and a bearer token in args are m
   const { deps, run, close } = await memoryRunner({ keys });
   try {
     const workflow = {
-      id: 'wf-1', name: 'n', runId: 'run-1',
-      steps: [{ name: 'call', image: 'curlimages/curl:8.8.0', command: ['curl', '-H', `Authorization: Bearer ${SECRET}`], args: [`https://admin:${SECRET}@example.com/`], env: { TOKEN: SECRET } }],
+      id: 'wf-1',
+      name: 'n',
+      runId: 'run-1',
+      steps: [
+        {
+          name: 'call',
+          image: 'curlimages/curl:8.8.0',
+          command: ['curl', '-H', `Authorization: Bearer ${SECRET}`],
+          args: [`https://admin:${SECRET}@example.com/`],
+          env: { TOKEN: SECRET },
+        },
+      ],
     };
-    await run({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-1' }), contentType: 'application/jwt' });
+    await run({
+      body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-1' }),
+      contentType: 'application/jwt',
+    });
     const text = JSON.stringify(deps.audit.records);
     assert.ok(!text.includes(SECRET), 'the secret is in no audit record');
     const evaluate = deps.audit.records.find((x) => x.stage === 'evaluate');
-    for (const p of ['/input/step/command/2', '/input/step/args/0', '/input/step/env/TOKEN', '/input/pod/spec/containers/0/command/2', '/input/pod/spec/containers/0/args/0']) {
+    for (const p of [
+      '/input/step/command/2',
+      '/input/step/args/0',
+      '/input/step/env/TOKEN',
+      '/input/pod/spec/containers/0/command/2',
+      '/input/pod/spec/containers/0/args/0',
+    ]) {
       assert.ok(evaluate?.masked?.includes(p), `${p} in ${JSON.stringify(evaluate?.masked)}`);
     }
   } finally {
@@ -175,8 +310,20 @@ test('through the pipeline: a password in a URL and a bearer token in args are m
 
 test('log lines: credential-looking text is masked in messages and at any key, besides the redacted paths', () => {
   const lines: string[] = [];
-  const log = createLogger('r', 'info', new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }));
-  log.info({ detail: { url: `https://u:${SECRET}@h/x`, list: [`token=${SECRET}`] } }, `calling with Authorization: Bearer ${SECRET}`);
+  const log = createLogger(
+    'r',
+    'info',
+    new Writable({
+      write: (c: Buffer, _e, cb) => {
+        lines.push(c.toString());
+        cb();
+      },
+    }),
+  );
+  log.info(
+    { detail: { url: `https://u:${SECRET}@h/x`, list: [`token=${SECRET}`] } },
+    `calling with Authorization: Bearer ${SECRET}`,
+  );
   log.error(Object.assign(new Error(`connect failed for postgres://a:${SECRET}@db`), { code: 'ECONNREFUSED' }), 'oops');
   log.warn(`key ${AKIA} seen`);
   const text = lines.join('');
@@ -186,7 +333,9 @@ test('log lines: credential-looking text is masked in messages and at any key, b
 });
 
 test('a "__proto__" key stays a plain key (no prototype change), and keys are masked without collisions', () => {
-  const input: unknown = JSON.parse(`{"__proto__": {"x": "Bearer ${SECRET}abcdef"}, "${GHP}": 1, "PASSWORD=${SECRET}": 2}`);
+  const input: unknown = JSON.parse(
+    `{"__proto__": {"x": "Bearer ${SECRET}abcdef"}, "${GHP}": 1, "PASSWORD=${SECRET}": 2}`,
+  );
   const masked: string[] = [];
   const out = maskValue(input, '', masked) as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(out), Object.prototype);
@@ -203,7 +352,12 @@ test('a "__proto__" key stays a plain key (no prototype change), and keys are ma
 // patterns); the bundle's patterns widen it (a security team's own token formats are masked as
 // soon as they are denied). Both directions are checked against the default data.json.
 
-const defaultSettings = async () => (JSON.parse(await readFile(new URL('../../policies/data.json', import.meta.url), 'utf8')) as { kubiya: { settings: unknown } }).kubiya.settings;
+const defaultSettings = async () =>
+  (
+    JSON.parse(await readFile(new URL('../../policies/data.json', import.meta.url), 'utf8')) as {
+      kubiya: { settings: unknown };
+    }
+  ).kubiya.settings;
 
 /**
  * Floor rows deliberately NOT in the default data.json list (masking is broader than denying: a
@@ -211,7 +365,8 @@ const defaultSettings = async () => (JSON.parse(await readFile(new URL('../../po
  * in docs/policies.md ("Credential patterns").
  */
 const MASK_ONLY: Readonly<Record<string, string>> = {
-  'basic-credentials': '"Basic <base64>" outside a header is also prose ("Basic authentication ...") often enough that denying it would block runs; the header form is denied (authorization-header)',
+  'basic-credentials':
+    '"Basic <base64>" outside a header is also prose ("Basic authentication ...") often enough that denying it would block runs; the header form is denied (authorization-header)',
 };
 
 test('every sample of every default data.json pattern is masked by the floor alone, and after floor ∪ bundle no default pattern matches any more', async () => {
@@ -224,7 +379,11 @@ test('every sample of every default data.json pattern is masked by the floor alo
     const floor = maskText(c.text);
     assert.notEqual(floor.text, c.text, `the floor masks ${JSON.stringify(c.text)} (${c.ids.join(',')})`);
     const both = maskText(c.text, union);
-    assert.deepEqual(credentialHits(data.values, both.text), [], `${JSON.stringify(c.text)} → ${JSON.stringify(both.text)} still looks like a credential to the policy`);
+    assert.deepEqual(
+      credentialHits(data.values, both.text),
+      [],
+      `${JSON.stringify(c.text)} → ${JSON.stringify(both.text)} still looks like a credential to the policy`,
+    );
     assert.equal(maskText(both.text, union).text, both.text, 'idempotent');
   }
   assert.deepEqual([...seen].sort(), data.values.map((p) => p.id).sort(), 'every default value pattern has a sample');
@@ -236,37 +395,100 @@ test('every floor pattern is in the default data.json list (a sample of each is 
     const samples = HITS.filter(([name]) => name === p.name).map(([, text]) => text);
     assert.ok(samples.length > 0, `${p.name} has a sample in HITS`);
     const denied = samples.filter((t) => credentialHits(data.values, t).length > 0);
-    if (p.name in MASK_ONLY) assert.ok(denied.length < samples.length, `${p.name} is listed as mask-only but every sample is denied: drop it from MASK_ONLY`);
-    else assert.deepEqual(denied, samples, `${p.name}: the default policy does not deny ${JSON.stringify(samples.filter((t) => !denied.includes(t)))}`);
+    if (p.name in MASK_ONLY)
+      assert.ok(
+        denied.length < samples.length,
+        `${p.name} is listed as mask-only but every sample is denied: drop it from MASK_ONLY`,
+      );
+    else
+      assert.deepEqual(
+        denied,
+        samples,
+        `${p.name}: the default policy does not deny ${JSON.stringify(samples.filter((t) => !denied.includes(t)))}`,
+      );
   }
 });
 
 test('the bundle widens masking: its value patterns and its env-name patterns (as flag names) mask what the floor leaves; a bundle without patterns leaves the floor', async () => {
-  const custom = { secrets: { credentials: { envNames: [{ id: 'pin', pattern: '(?i:(^|_)pin(_|$))' }], values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }] } } };
+  const custom = {
+    secrets: {
+      credentials: {
+        envNames: [{ id: 'pin', pattern: '(?i:(^|_)pin(_|$))' }],
+        values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }],
+      },
+    },
+  };
   const acme = 'ACME-12345678';
   assert.equal(maskText(`deploy ${acme}`).text, `deploy ${acme}`, 'the floor does not know this format');
-  assert.deepEqual(maskText(`deploy ${acme}`, maskPatternsOf(custom)), { text: `deploy ${MASK}`, hits: ['settings:acme'] });
+  assert.deepEqual(maskText(`deploy ${acme}`, maskPatternsOf(custom)), {
+    text: `deploy ${MASK}`,
+    hits: ['settings:acme'],
+  });
   const masked: string[] = [];
-  const out = maskValue({ args: ['--card-pin', '1234', '--db-pass', 'hunter', '--region', 'eu'] }, '', masked, maskPatternsOf({ ...custom, secrets: { credentials: { ...custom.secrets.credentials, envNames: [...custom.secrets.credentials.envNames, ...((await defaultSettings()) as { secrets: { credentials: { envNames: unknown[] } } }).secrets.credentials.envNames] } } }));
+  const out = maskValue(
+    { args: ['--card-pin', '1234', '--db-pass', 'hunter', '--region', 'eu'] },
+    '',
+    masked,
+    maskPatternsOf({
+      ...custom,
+      secrets: {
+        credentials: {
+          ...custom.secrets.credentials,
+          envNames: [
+            ...custom.secrets.credentials.envNames,
+            ...((await defaultSettings()) as { secrets: { credentials: { envNames: unknown[] } } }).secrets.credentials
+              .envNames,
+          ],
+        },
+      },
+    }),
+  );
   assert.deepEqual(out, { args: ['--card-pin', MASK, '--db-pass', MASK, '--region', 'eu'] });
   assert.deepEqual(masked, ['/args/1', '/args/3']);
   // No patterns, malformed ones, a pattern matching the empty string: the floor alone, never less.
-  for (const s of [undefined, {}, { secrets: { credentials: { values: 'x' } } }, { secrets: { credentials: { values: [{ id: 'bad', pattern: '(' }, { id: 'empty', pattern: 'x*' }] } } }]) {
+  for (const s of [
+    undefined,
+    {},
+    { secrets: { credentials: { values: 'x' } } },
+    {
+      secrets: {
+        credentials: {
+          values: [
+            { id: 'bad', pattern: '(' },
+            { id: 'empty', pattern: 'x*' },
+          ],
+        },
+      },
+    },
+  ]) {
     assert.equal(maskText(`Bearer ${SECRET}abcdef`, maskPatternsOf(s)).text, `Bearer ${MASK}`, JSON.stringify(s));
     assert.equal(maskText('plain words', maskPatternsOf(s)).text, 'plain words');
   }
 });
 
-test('through the pipeline: the running engine\'s credential patterns mask every audit record (the bundle\'s own token format never reaches the log)', async () => {
+test("through the pipeline: the running engine's credential patterns mask every audit record (the bundle's own token format never reaches the log)", async () => {
   const { key, keys } = await testKeys();
   const acme = 'ACME-87654321';
-  const settings = Object.freeze({ secrets: { credentials: { envNames: [], values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }] } } });
+  const settings = Object.freeze({
+    secrets: { credentials: { envNames: [], values: [{ id: 'acme', pattern: 'ACME-[0-9]{8}' }] } },
+  });
   const { deps, run, close } = await memoryRunner({ keys, policy: () => ({ ...allowAll, settings }) });
   try {
-    const workflow = { id: 'wf-acme', name: 'n', runId: 'run-1', steps: [{ name: 'call', image: 'curlimages/curl:8.8.0', args: ['deploy', `--key=${acme}`] }] };
-    await run({ body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-acme' }), contentType: 'application/jwt' });
+    const workflow = {
+      id: 'wf-acme',
+      name: 'n',
+      runId: 'run-1',
+      steps: [{ name: 'call', image: 'curlimages/curl:8.8.0', args: ['deploy', `--key=${acme}`] }],
+    };
+    await run({
+      body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, now: NOW, jti: 'mask-acme' }),
+      contentType: 'application/jwt',
+    });
     assert.ok(deps.audit.records.length >= 3);
-    assert.ok(!JSON.stringify(deps.audit.records).includes(acme), 'the bundle-defined credential is in no audit record');
+    assert.ok(
+      !JSON.stringify(deps.audit.records).includes(acme),
+      'the bundle-defined credential is in no audit record',
+    );
     const evaluate = deps.audit.records.find((x) => x.stage === 'evaluate');
     assert.ok(evaluate?.masked?.includes('/input/step/args/1'), JSON.stringify(evaluate?.masked));
   } finally {

@@ -29,7 +29,10 @@ const part = fc.oneof(
 );
 const identity = fc.tuple(part, part);
 
-const REPORTED: readonly [readonly [string, string], readonly [string, string]] = [['a', 'b-step-c'], ['a-step-b', 'c']];
+const REPORTED: readonly [readonly [string, string], readonly [string, string]] = [
+  ['a', 'b-step-c'],
+  ['a-step-b', 'c'],
+];
 
 const VARIANTS: readonly (readonly [string, readonly [string, string], readonly [string, string]])[] = [
   ['the reported example: "-step-" inside a part', REPORTED[0], REPORTED[1]],
@@ -47,7 +50,11 @@ const VARIANTS: readonly (readonly [string, readonly [string, string], readonly 
 
 test('the reported collision: run a step b-step-c and run a-step-b step c share the readable form, never a name', () => {
   const [[r1, s1], [r2, s2]] = REPORTED;
-  assert.equal(`workflow-${r1}-step-${s1}`, `workflow-${r2}-step-${s2}`, 'the readable forms are equal (the seed name alone collides)');
+  assert.equal(
+    `workflow-${r1}-step-${s1}`,
+    `workflow-${r2}-step-${s2}`,
+    'the readable forms are equal (the seed name alone collides)',
+  );
   assert.notEqual(podName(r1, s1), podName(r2, s2));
   assert.notEqual(egressPolicyName(r1, s1), egressPolicyName(r2, s2));
   assert.match(podName(r1, s1), /^workflow-a-step-b-step-c-[0-9a-f]{10}$/);
@@ -62,45 +69,60 @@ for (const [what, [r1, s1], [r2, s2]] of VARIANTS) {
 }
 
 test('property: distinct (run id, step) pairs never share a pod, egress policy or volume claim name', () => {
-  fc.assert(fc.property(identity, identity, ([r1, s1], [r2, s2]) => {
-    fc.pre(r1 !== r2 || s1 !== s2);
-    assert.notEqual(podName(r1, s1), podName(r2, s2));
-    assert.notEqual(egressPolicyName(r1, s1), egressPolicyName(r2, s2));
-    assert.notEqual(volumeClaimName(r1, s1), volumeClaimName(r2, s2));
-  }), { numRuns: 5000 });
+  fc.assert(
+    fc.property(identity, identity, ([r1, s1], [r2, s2]) => {
+      fc.pre(r1 !== r2 || s1 !== s2);
+      assert.notEqual(podName(r1, s1), podName(r2, s2));
+      assert.notEqual(egressPolicyName(r1, s1), egressPolicyName(r2, s2));
+      assert.notEqual(volumeClaimName(r1, s1), volumeClaimName(r2, s2));
+    }),
+    { numRuns: 5000 },
+  );
 });
 
 test('property: a batch of identities gets as many names as it has identities (and kinds never share one)', () => {
-  fc.assert(fc.property(fc.uniqueArray(identity, { maxLength: 200, selector: ([r, s]) => JSON.stringify([r, s]) }), (ids) => {
-    const pods = new Set(ids.map(([r, s]) => podName(r, s)));
-    const claims = new Set(ids.map(([r, s]) => volumeClaimName(r, s)));
-    assert.equal(pods.size, ids.length);
-    assert.equal(claims.size, ids.length);
-    assert.equal([...pods].filter((n) => claims.has(n)).length, 0, 'a pod name is never a volume claim name');
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.uniqueArray(identity, { maxLength: 200, selector: ([r, s]) => JSON.stringify([r, s]) }), (ids) => {
+      const pods = new Set(ids.map(([r, s]) => podName(r, s)));
+      const claims = new Set(ids.map(([r, s]) => volumeClaimName(r, s)));
+      assert.equal(pods.size, ids.length);
+      assert.equal(claims.size, ids.length);
+      assert.equal([...pods].filter((n) => claims.has(n)).length, 0, 'a pod name is never a volume claim name');
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('property: names are DNS-safe, bounded, keep the seed prefix, and are a pure function of the parts', () => {
-  fc.assert(fc.property(identity, ([r, s]) => {
-    const pod = podName(r, s);
-    assert.match(pod, DNS_LABEL);
-    assert.ok(pod.length <= 63, pod);
-    assert.ok(pod.startsWith('workflow-'), pod);
-    assert.match(pod, /-[0-9a-f]{10}$/);
-    assert.equal(podName(r, s), pod, 'deterministic: a restarted runner finds the same pod');
-    const egress = egressPolicyName(r, s);
-    assert.equal(egress, `${pod}-egress`);
-    assert.match(egress, DNS_SUBDOMAIN);
-    assert.ok(egress.length <= 70);
-    const claim = volumeClaimName(r, s);
-    assert.match(claim, DNS_LABEL);
-    assert.ok(claim.length <= 63);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(identity, ([r, s]) => {
+      const pod = podName(r, s);
+      assert.match(pod, DNS_LABEL);
+      assert.ok(pod.length <= 63, pod);
+      assert.ok(pod.startsWith('workflow-'), pod);
+      assert.match(pod, /-[0-9a-f]{10}$/);
+      assert.equal(podName(r, s), pod, 'deterministic: a restarted runner finds the same pod');
+      const egress = egressPolicyName(r, s);
+      assert.equal(egress, `${pod}-egress`);
+      assert.match(egress, DNS_SUBDOMAIN);
+      assert.ok(egress.length <= 70);
+      const claim = volumeClaimName(r, s);
+      assert.match(claim, DNS_LABEL);
+      assert.ok(claim.length <= 63);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('the readable part is the seed name whenever it fits: workflow-<runId>-step-<step>-<hash>', () => {
-  fc.assert(fc.property(fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/), fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/), (r, s) => {
-    fc.pre(!r.includes('--') && !s.includes('--'));
-    assert.match(podName(r, s), new RegExp(`^workflow-${r}-step-${s}-[0-9a-f]{10}$`));
-  }));
+  fc.assert(
+    fc.property(
+      fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/),
+      fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$/),
+      (r, s) => {
+        fc.pre(!r.includes('--') && !s.includes('--'));
+        assert.match(podName(r, s), new RegExp(`^workflow-${r}-step-${s}-[0-9a-f]{10}$`));
+      },
+    ),
+  );
 });

@@ -7,14 +7,22 @@ import { parseExposition } from '../support/exposition.ts';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write: (c: Buffer, _e, cb) => { for (const l of c.toString().trim().split('\n')) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); } });
+  const stream = new Writable({
+    write: (c: Buffer, _e, cb) => {
+      for (const l of c.toString().trim().split('\n')) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
   return { lines, stream };
 }
 
 test('log lines have the seed shape: timestamp, level as a word, runner, message', () => {
   const { lines, stream } = capture();
   const log = createLogger('production-runner', 'info', stream);
-  log.info({ workflow_id: 'wf-123', step_name: 'deploy', image: 'kubectl:1.30', namespace: 'kubiya-workflows' }, 'Starting step execution');
+  log.info(
+    { workflow_id: 'wf-123', step_name: 'deploy', image: 'kubectl:1.30', namespace: 'kubiya-workflows' },
+    'Starting step execution',
+  );
   const [line] = lines;
   assert.ok(line);
   assert.match(String(line.timestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -27,9 +35,19 @@ test('log lines have the seed shape: timestamp, level as a word, runner, message
 test('tokens, credentials and env values are redacted at construction', () => {
   const { lines, stream } = capture();
   const log = createLogger('r', 'info', stream);
-  log.info({ token: 'eyJhbGciOi.secret.sig', runner: { token: 'rt-123' }, headers: { authorization: 'Bearer abc' }, step: { env: { PASSWORD: 'hunter2' } }, body: 'eyJ...' }, 'oops');
+  log.info(
+    {
+      token: 'eyJhbGciOi.secret.sig',
+      runner: { token: 'rt-123' },
+      headers: { authorization: 'Bearer abc' },
+      step: { env: { PASSWORD: 'hunter2' } },
+      body: 'eyJ...',
+    },
+    'oops',
+  );
   const text = JSON.stringify(lines);
-  for (const secret of ['eyJhbGciOi', 'rt-123', 'Bearer abc', 'hunter2', 'eyJ...']) assert.ok(!text.includes(secret), secret);
+  for (const secret of ['eyJhbGciOi', 'rt-123', 'Bearer abc', 'hunter2', 'eyJ...'])
+    assert.ok(!text.includes(secret), secret);
   assert.ok(text.includes('[REDACTED]'));
 });
 

@@ -10,7 +10,14 @@ import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens
 import { podName } from '../../src/pod/names.ts';
 
 const { key, keys } = await testKeys();
-const deny = engineReturning(() => [{ result: { allow: false, violations: [{ code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' }] } }]);
+const deny = engineReturning(() => [
+  {
+    result: {
+      allow: false,
+      violations: [{ code: 'IMAGE_DENIED', message: 'no', path: 'step.image', policy: 'images', action: 'deny' }],
+    },
+  },
+]);
 const closers: (() => Promise<void>)[] = [];
 const waitFor = async (probe: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !probe(); i++) await sleep(10);
@@ -27,20 +34,45 @@ async function runner(over: Partial<PipelineDeps> = {}, config: Partial<Pipeline
 }
 
 let jti = 0;
-const signed = (wf = workflow(), now = NOW) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, now, jti: `jti-${++jti}` });
+const signed = (wf = workflow(), now = NOW) =>
+  signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: wf, now, jti: `jti-${++jti}` });
 
 describe('pipeline and reconciler (in-memory ports)', () => {
   test('an allowed workflow runs its steps in order, each audited before its pod is created', async () => {
     const { deps: d, run } = await runner();
-    const steps = [{ name: 'one', image: 'python:3.11' }, { name: 'two', image: 'python:3.11', env: { TOKEN: 'hunter2' } }];
+    const steps = [
+      { name: 'one', image: 'python:3.11' },
+      { name: 'two', image: 'python:3.11', env: { TOKEN: 'hunter2' } },
+    ];
     const report = await run({ body: await signed(workflow(steps)), contentType: 'application/jwt' });
     assert.equal(report.phase, 'Succeeded');
-    assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'succeeded']);
-    assert.deepEqual(d.pods.created.map((p) => p.metadata?.name), [podName('run-1', 'one'), podName('run-1', 'two')]);
-    assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`), [
-      // Intake's three, then the reconciler's first pass re-verifies and records it (WorkflowRun create ≡ intake: SECURITY.md).
-      'verify:', 'validate:', 'claim:', 'verify:', 'validate:', 'evaluate:one', 'mutate:one', 'create:one', 'finish:one', 'evaluate:two', 'mutate:two', 'create:two', 'finish:two',
-    ]);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['succeeded', 'succeeded'],
+    );
+    assert.deepEqual(
+      d.pods.created.map((p) => p.metadata?.name),
+      [podName('run-1', 'one'), podName('run-1', 'two')],
+    );
+    assert.deepEqual(
+      d.audit.records.map((r) => `${r.stage}:${r.step ?? ''}`),
+      [
+        // Intake's three, then the reconciler's first pass re-verifies and records it (WorkflowRun create ≡ intake: SECURITY.md).
+        'verify:',
+        'validate:',
+        'claim:',
+        'verify:',
+        'validate:',
+        'evaluate:one',
+        'mutate:one',
+        'create:one',
+        'finish:one',
+        'evaluate:two',
+        'mutate:two',
+        'create:two',
+        'finish:two',
+      ],
+    );
     const mutateRecord = d.audit.records.find((r) => r.stage === 'mutate');
     assert.ok(Array.isArray(mutateRecord?.patch) && mutateRecord.patch.length > 0, 'the applied JSON Patch is audited');
     const text = JSON.stringify(d.audit.records);
@@ -79,7 +111,19 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       for (const n of names) {
         const pod = d.pods.pods.get(podName('run-1', n));
         assert.ok(pod !== undefined, `pod of ${n} exists`);
-        pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] };
+        pod.status = {
+          phase: 'Succeeded',
+          containerStatuses: [
+            {
+              name: 'step',
+              image: '',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: 0, reason: 'Completed' } },
+            },
+          ],
+        };
       }
       const runName = [...d.runs.runs.keys()][0] ?? '';
       for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
@@ -98,33 +142,68 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     started.push(pods());
     await finish(['ship']);
     const report = await done;
-    assert.deepEqual(started, [['fetch'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'test'], ['fetch', 'lint', 'ship', 'test']]);
+    assert.deepEqual(started, [
+      ['fetch'],
+      ['fetch', 'lint', 'test'],
+      ['fetch', 'lint', 'test'],
+      ['fetch', 'lint', 'ship', 'test'],
+    ]);
     assert.equal(report.phase, 'Succeeded');
   });
 
-  test('a finished step\'s log goes to the observer in bounded chunks (never to the audit log)', async () => {
+  test("a finished step's log goes to the observer in bounded chunks (never to the audit log)", async () => {
     const logs: { step: string; chunk: number; text: string; truncated: boolean }[] = [];
     const { deps: d, run } = await runner({
-      observer: { recorded: () => undefined, workflowsRunning: () => undefined, workflowFinished: () => undefined, stepFinished: () => undefined, internalError: () => undefined, stepLog: (l) => logs.push(l) },
+      observer: {
+        recorded: () => undefined,
+        workflowsRunning: () => undefined,
+        workflowFinished: () => undefined,
+        stepFinished: () => undefined,
+        internalError: () => undefined,
+        stepLog: (l) => logs.push(l),
+      },
     });
     const big = 'x'.repeat(300 * 1024);
     const created = d.pods.create.bind(d.pods);
     d.pods.create = async (pod) => {
-      d.pods.logText.set(pod.metadata?.name ?? '', pod.metadata?.labels?.['kubiya.ai/step'] === 'loud' ? big : 'hello from the step\n');
+      d.pods.logText.set(
+        pod.metadata?.name ?? '',
+        pod.metadata?.labels?.['kubiya.ai/step'] === 'loud' ? big : 'hello from the step\n',
+      );
       return created(pod);
     };
-    await run({ body: await signed(workflow([{ name: 'quiet', image: 'x:1' }, { name: 'loud', image: 'x:1' }])) });
-    assert.deepEqual(logs.filter((l) => l.step === 'quiet').map((l) => l.text), ['hello from the step\n']);
+    await run({
+      body: await signed(
+        workflow([
+          { name: 'quiet', image: 'x:1' },
+          { name: 'loud', image: 'x:1' },
+        ]),
+      ),
+    });
+    assert.deepEqual(
+      logs.filter((l) => l.step === 'quiet').map((l) => l.text),
+      ['hello from the step\n'],
+    );
     const loud = logs.filter((l) => l.step === 'loud');
     assert.equal(loud.length, 16, '256 KiB in 16 KiB chunks');
-    assert.deepEqual(loud.map((l) => l.chunk), [...Array(16).keys()]);
+    assert.deepEqual(
+      loud.map((l) => l.chunk),
+      [...Array(16).keys()],
+    );
     assert.equal(loud.at(-1)?.truncated, true);
     assert.ok(!JSON.stringify(d.audit.records).includes('hello from the step'));
   });
 
   test('a dependsOn cycle is a schema error at intake', async () => {
     const { run } = await runner();
-    const report = await run({ body: await signed(workflow([{ name: 'a', image: 'x:1', dependsOn: ['b'] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }])) });
+    const report = await run({
+      body: await signed(
+        workflow([
+          { name: 'a', image: 'x:1', dependsOn: ['b'] },
+          { name: 'b', image: 'x:1', dependsOn: ['a'] },
+        ]),
+      ),
+    });
     assert.equal(report.code, 'VALIDATE_SCHEMA');
     assert.match(report.message, /cycle/);
   });
@@ -143,8 +222,18 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('a policy deny stops the workflow: no pod, later steps skipped, run Failed', async () => {
     const { deps: d, run } = await runner({ policy: () => deny });
-    const report = await run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
-    assert.deepEqual(report.steps.map((s) => s.status), ['denied', 'skipped']);
+    const report = await run({
+      body: await signed(
+        workflow([
+          { name: 'a', image: 'x:1' },
+          { name: 'b', image: 'x:1' },
+        ]),
+      ),
+    });
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['denied', 'skipped'],
+    );
     assert.equal(report.phase, 'Failed');
     assert.equal(report.code, 'POLICY_DENIED');
     assert.equal(d.pods.created.length, 0);
@@ -155,20 +244,41 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     let engine = allowAll;
     const { deps: d, run } = await runner({ policy: () => engine });
     d.pods.outcomeFor = () => undefined;
-    const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
+    const done = run({
+      body: await signed(
+        workflow([
+          { name: 'a', image: 'x:1' },
+          { name: 'b', image: 'x:1' },
+        ]),
+      ),
+    });
     await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     engine = deny; // the security team tightens the policy while step a runs
     const pod = d.pods.pods.get(podName('run-1', 'a')) ?? assert.fail();
-    pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+    pod.status = {
+      phase: 'Succeeded',
+      containerStatuses: [
+        { name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } },
+      ],
+    };
     d.runs.put([...d.runs.runs.values()][0] ?? assert.fail());
     const report = await done;
-    assert.deepEqual(report.steps.map((s) => s.status), ['succeeded', 'denied']);
+    assert.deepEqual(
+      report.steps.map((s) => s.status),
+      ['succeeded', 'denied'],
+    );
     assert.equal(d.pods.created.length, 1);
   });
 
   for (const [name, engine, code] of [
     ['no policy loaded', undefined, 'POLICY_NOT_LOADED'],
-    ['policy throws', engineReturning(() => { throw new Error('x'); }), 'POLICY_EVAL_ERROR'],
+    [
+      'policy throws',
+      engineReturning(() => {
+        throw new Error('x');
+      }),
+      'POLICY_EVAL_ERROR',
+    ],
     ['policy returns nothing', engineReturning(() => []), 'POLICY_UNDEFINED'],
   ] as const) {
     test(`fail closed when ${name}: ${code}, audited as an error, no pod`, async () => {
@@ -211,20 +321,43 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'OOMKilled');
   });
 
-  test('steps that never run after a failure each get a finish record (STEP_SKIPPED, fixed id) and the run keeps the failing step\'s code', async () => {
+  test("steps that never run after a failure each get a finish record (STEP_SKIPPED, fixed id) and the run keeps the failing step's code", async () => {
     // Class: every step of a run that ends has an end in the audit log — run, step and code named —
     // whichever way it ended (succeeded, failed, cancelled, stopped, skipped); a repeat pass writes
     // the same end (same decision_id), never a second one.
     const { deps: d, run, reconciler } = await runner();
-    d.pods.outcomeFor = (pod) => (pod.metadata?.name === podName('run-1', 'a') ? { phase: 'Failed', exitCode: 2 } : { phase: 'Succeeded', exitCode: 0 });
-    const wf = workflow([{ name: 'c', image: 'x:1', dependsOn: ['a'] }, { name: 'a', image: 'x:1', dependsOn: [] }, { name: 'b', image: 'x:1', dependsOn: ['a'] }]);
+    d.pods.outcomeFor = (pod) =>
+      pod.metadata?.name === podName('run-1', 'a')
+        ? { phase: 'Failed', exitCode: 2 }
+        : { phase: 'Succeeded', exitCode: 0 };
+    const wf = workflow([
+      { name: 'c', image: 'x:1', dependsOn: ['a'] },
+      { name: 'a', image: 'x:1', dependsOn: [] },
+      { name: 'b', image: 'x:1', dependsOn: ['a'] },
+    ]);
     const report = await run({ body: await signed(wf) });
     const status = [...d.runs.runs.values()][0]?.status;
     assert.equal(status?.phase, 'Failed');
     assert.equal(status?.code, 'STEP_FAILED', 'the run names the cause, not a consequence');
-    assert.deepEqual(status?.steps.map((s) => [s.name, s.phase, s.code]), [['c', 'Skipped', 'STEP_SKIPPED'], ['a', 'Failed', 'STEP_FAILED'], ['b', 'Skipped', 'STEP_SKIPPED']]);
+    assert.deepEqual(
+      status?.steps.map((s) => [s.name, s.phase, s.code]),
+      [
+        ['c', 'Skipped', 'STEP_SKIPPED'],
+        ['a', 'Failed', 'STEP_FAILED'],
+        ['b', 'Skipped', 'STEP_SKIPPED'],
+      ],
+    );
     const ends = () => d.audit.records.filter((r) => r.stage === 'finish');
-    assert.deepEqual(ends().map((r) => [r.step, r.code, r.workflow?.runId]).sort(), [['a', 'STEP_FAILED', 'run-1'], ['b', 'STEP_SKIPPED', 'run-1'], ['c', 'STEP_SKIPPED', 'run-1']]);
+    assert.deepEqual(
+      ends()
+        .map((r) => [r.step, r.code, r.workflow?.runId])
+        .sort(),
+      [
+        ['a', 'STEP_FAILED', 'run-1'],
+        ['b', 'STEP_SKIPPED', 'run-1'],
+        ['c', 'STEP_SKIPPED', 'run-1'],
+      ],
+    );
     assert.equal(report.steps.length, 3);
     const before = ends().length;
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
@@ -265,12 +398,28 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run, reconciler } = await runner({ now: clock.now }, { failFastGraceSeconds: 5 });
     d.pods.outcomeFor = (pod) => {
       setImmediate(() => {
-        pod.status = { phase: 'Pending', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] };
+        pod.status = {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'step',
+              image: '',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } },
+            },
+          ],
+        };
       });
       return undefined;
     };
     const done = run({ body: await signed(workflow([{ name: 'pull', image: 'ghcr.io/nope/nothing:1' }]), clock.at) });
-    await waitFor(() => d.pods.pods.get(podName('run-1', 'pull'))?.status?.phase === 'Pending' && d.runs.list()[0]?.status?.phase === 'Running');
+    await waitFor(
+      () =>
+        d.pods.pods.get(podName('run-1', 'pull'))?.status?.phase === 'Pending' &&
+        d.runs.list()[0]?.status?.phase === 'Running',
+    );
     await sleep(10);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     await waitFor(() => d.runs.list()[0]?.status?.steps[0]?.reason === 'ImagePullBackOff');
@@ -289,18 +438,48 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const admitted = await admit({ body: token }, d);
     assert.ok(admitted.ok);
     const admittedName = admitted.value.name;
-    d.runs.put({ name: 'wr-mine', uid: 'u-1', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token, cancelRequested: false });
+    d.runs.put({
+      name: 'wr-mine',
+      uid: 'u-1',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      token,
+      cancelRequested: false,
+    });
     const stale = await signed(workflow(), new Date(NOW.getTime() - 3600_000));
-    d.runs.put({ name: 'wr-jti-99', uid: 'u-2', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token: stale, cancelRequested: false });
-    d.runs.put({ name: 'wr-forged', uid: 'u-3', createdAt: NOW, workflowId: 'wf-1', runId: 'run-1', token: `${token.slice(0, -4)}AAAA`, cancelRequested: false });
+    d.runs.put({
+      name: 'wr-jti-99',
+      uid: 'u-2',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      token: stale,
+      cancelRequested: false,
+    });
+    d.runs.put({
+      name: 'wr-forged',
+      uid: 'u-3',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      token: `${token.slice(0, -4)}AAAA`,
+      cancelRequested: false,
+    });
     const [a, b, c] = await Promise.all(['wr-mine', 'wr-jti-99', 'wr-forged'].map((n) => reconciler.whenDone(n, 5000)));
     assert.equal(a?.status?.code, 'VERIFY_RUN_MISMATCH');
     assert.equal(b?.status?.code, 'VERIFY_EXPIRED');
     assert.equal(c?.status?.code, 'VERIFY_SIGNATURE_INVALID');
-    assert.ok(d.pods.created.every((p) => p.metadata?.ownerReferences?.[0]?.uid === `uid-${admittedName}`), 'only the admitted run made pods');
+    assert.ok(
+      d.pods.created.every((p) => p.metadata?.ownerReferences?.[0]?.uid === `uid-${admittedName}`),
+      'only the admitted run made pods',
+    );
     const denied = d.audit.records.filter((r) => r.stage === 'verify' && r.outcome === 'deny');
     assert.equal(denied.length, 3);
-    assert.ok(denied.every((r) => r.workflow?.id === 'wf-1' && r.workflow.runId === 'run-1'), 'each deny names the run');
+    assert.ok(
+      denied.every((r) => r.workflow?.id === 'wf-1' && r.workflow.runId === 'run-1'),
+      'each deny names the run',
+    );
   });
 
   test('a pass that crashed after creating a pod is resumed by adopting it, never by a second pod', async () => {
@@ -309,12 +488,20 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     // The status write of the first pass is lost, as if the runner died right after the create.
     const write = d.runs.writeStatus.bind(d.runs);
     let lost = 0;
-    d.runs.writeStatus = (name, status) => (lost++ === 0 && status.phase === 'Running' ? Promise.resolve(fail('CREATE_FAILED', 'runner killed')) : write(name, status));
+    d.runs.writeStatus = (name, status) =>
+      lost++ === 0 && status.phase === 'Running'
+        ? Promise.resolve(fail('CREATE_FAILED', 'runner killed'))
+        : write(name, status);
     const done = run({ body: await signed() });
     await waitFor(() => d.pods.pods.get(podName('run-1', 'analyze'))?.status?.phase === 'Running');
     const pod = d.pods.pods.get(podName('run-1', 'analyze'));
     assert.ok(pod !== undefined);
-    pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+    pod.status = {
+      phase: 'Succeeded',
+      containerStatuses: [
+        { name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } },
+      ],
+    };
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     assert.equal((await done).phase, 'Succeeded');
     assert.equal(d.pods.created.length, 1);
@@ -330,10 +517,25 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const second = run({ body: await signed({ ...workflow([{ name: 'a', image: 'x:1' }]), runId: 'run-2' }) });
     await waitFor(() => d.runs.list()[1]?.status?.phase === 'Pending');
     assert.deepEqual([...d.pods.pods.keys()], [podName('run-1', 'a')]);
-    assert.deepEqual(d.runs.list().map((r) => r.status?.phase), ['Running', 'Pending']);
+    assert.deepEqual(
+      d.runs.list().map((r) => r.status?.phase),
+      ['Running', 'Pending'],
+    );
     const end = (name: string): void => {
       const pod = d.pods.pods.get(name) ?? assert.fail(name);
-      pod.status = { phase: 'Succeeded', containerStatuses: [{ name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] };
+      pod.status = {
+        phase: 'Succeeded',
+        containerStatuses: [
+          {
+            name: 'step',
+            image: '',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0 } },
+          },
+        ],
+      };
       for (const r of d.runs.list()) d.runs.put(r);
     };
     end(podName('run-1', 'a'));
@@ -346,13 +548,23 @@ describe('pipeline and reconciler (in-memory ports)', () => {
   test('cancellation deletes the running pod, records it, and starts nothing more', async () => {
     const { deps: d, run } = await runner();
     d.pods.outcomeFor = () => undefined;
-    const done = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }, { name: 'b', image: 'x:1' }])) });
+    const done = run({
+      body: await signed(
+        workflow([
+          { name: 'a', image: 'x:1' },
+          { name: 'b', image: 'x:1' },
+        ]),
+      ),
+    });
     await waitFor(() => d.runs.list()[0]?.status?.phase === 'Running');
     const name = d.runs.list()[0]?.name ?? '';
     assert.equal((await d.runs.requestCancel(name)).ok, true);
     const report = await done;
     assert.equal(report.phase, 'Cancelled');
-    assert.deepEqual(report.steps.map((s) => s.code), ['STEP_CANCELLED', 'STEP_CANCELLED']);
+    assert.deepEqual(
+      report.steps.map((s) => s.code),
+      ['STEP_CANCELLED', 'STEP_CANCELLED'],
+    );
     assert.deepEqual(d.pods.deleted, [podName('run-1', 'a')]);
     assert.equal(d.pods.created.length, 1);
     assert.ok(d.audit.records.some((r) => r.stage === 'finish' && r.code === 'STEP_CANCELLED'));
@@ -361,7 +573,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
   test('after the TTL a finished run keeps nothing: pods, egress policies and volumes deleted', async () => {
     const clock = new Clock(NOW);
     const { deps: d, run, reconciler } = await runner({ now: clock.now }, { ttlAfterFinishedSeconds: 60 });
-    const wf = { ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]), volumes: [{ name: 'shared', size: '1Gi' }] };
+    const wf = {
+      ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]),
+      volumes: [{ name: 'shared', size: '1Gi' }],
+    };
     await run({ body: await signed(wf) });
     assert.equal(d.pods.pods.size, 1);
     assert.equal(d.pods.claims.length, 1);
@@ -375,7 +590,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
   });
 
   test('bad input at each admission stage is coded and audited', async () => {
-    for (const [body, code] of [['x'.repeat(70_000), 'RECEIVE_TOO_LARGE'], ['not-a-jws', 'RECEIVE_MALFORMED']] as const) {
+    for (const [body, code] of [
+      ['x'.repeat(70_000), 'RECEIVE_TOO_LARGE'],
+      ['not-a-jws', 'RECEIVE_MALFORMED'],
+    ] as const) {
       const { deps: d, run } = await runner();
       const report = await run({ body });
       assert.equal(report.code, code);
@@ -385,6 +603,9 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run } = await runner();
     const report = await run({ body: await signed(workflow([{ name: 'BAD', image: 'x:1' }])) });
     assert.equal(report.code, 'VALIDATE_SCHEMA');
-    assert.deepEqual(d.audit.records.map((r) => `${r.stage}:${r.outcome}`), ['verify:allow', 'validate:deny']);
+    assert.deepEqual(
+      d.audit.records.map((r) => `${r.stage}:${r.outcome}`),
+      ['verify:allow', 'validate:deny'],
+    );
   });
 });

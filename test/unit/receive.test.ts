@@ -32,10 +32,16 @@ for (const [name, body, contentType, code] of [
 
 test('receive never throws and only passes three base64url parts (property)', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.uint8Array().map((u) => Buffer.from(u).toString('latin1'))), (body) => {
-      const r = receive({ body }, limits);
-      if (r.ok) assert.match(r.value, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.uint8Array().map((u) => Buffer.from(u).toString('latin1')),
+      ),
+      (body) => {
+        const r = receive({ body }, limits);
+        if (r.ok) assert.match(r.value, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+      },
+    ),
     { numRuns: 500 },
   );
 });

@@ -31,7 +31,8 @@ async function runner() {
   closers.push(r.close);
   return r;
 }
-const token = (jti: string, runId = `run-${jti.toLowerCase().replace(/[^a-z0-9]/g, '')}`) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { ...workflow(), runId }, now: NOW, jti });
+const token = (jti: string, runId = `run-${jti.toLowerCase().replace(/[^a-z0-9]/g, '')}`) =>
+  signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: { ...workflow(), runId }, now: NOW, jti });
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Pairs of distinct jtis that the old naming (`dnsSafeName('wr-' + jti)`) mapped to one name. */
@@ -48,7 +49,11 @@ const OLD_COLLISIONS: [string, string][] = [
 describe('(7) run names are injective in the jti', () => {
   for (const [a, b] of OLD_COLLISIONS) {
     test(`${a.slice(0, 20)} / ${b.slice(0, 20)}: one name before, two now`, () => {
-      assert.equal(dnsSafeName(`wr-${a}`) === dnsSafeName(`wr-${b}`) || a.length > 60, true, 'the pair collided under the old naming');
+      assert.equal(
+        dnsSafeName(`wr-${a}`) === dnsSafeName(`wr-${b}`) || a.length > 60,
+        true,
+        'the pair collided under the old naming',
+      );
       assert.notEqual(runName(a), runName(b));
       assert.equal(runName(a), runName(a), 'the same jti, the same name (a replay collides)');
       assert.match(runName(a), DNS_LABEL);
@@ -57,11 +62,14 @@ describe('(7) run names are injective in the jti', () => {
   }
   test('property: distinct jtis, distinct names; every name a DNS label of at most 63', () => {
     const jti = fc.stringMatching(/^[A-Za-z0-9._~:-]{1,128}$/);
-    fc.assert(fc.property(jti, jti, (a, b) => {
-      assert.match(runName(a), DNS_LABEL);
-      assert.ok(runName(a).length <= 63);
-      assert.equal(runName(a) === runName(b), a === b);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(jti, jti, (a, b) => {
+        assert.match(runName(a), DNS_LABEL);
+        assert.ok(runName(a).length <= 63);
+        assert.equal(runName(a) === runName(b), a === b);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('reported example: CaseJti and casejti are two runs, not a false ASSIGNMENT_REPLAYED', async () => {
@@ -80,17 +88,35 @@ describe('(7) run names are injective in the jti', () => {
     const admitted = await admit({ body: await token('casejti', 'run-c') }, d);
     assert.ok(admitted.ok);
     for (const other of ['CASEJTI', 'CaseJti', 'case_jti']) {
-      const r = await cancelRun({ body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: other, now: NOW }) }, d);
+      const r = await cancelRun(
+        { body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: other, now: NOW }) },
+        d,
+      );
       assert.equal(r.ok ? 'OK' : r.error.code, 'RUN_NOT_FOUND', other);
     }
     assert.equal(d.runs.get(admitted.value.name)?.cancelRequested, false);
     // A run whose stored jti is not its name's (a collision, or a hand-made run) is not a target either.
     const other = await token('other', 'run-o');
-    d.runs.put({ name: runName('victim'), uid: 'u-v', createdAt: NOW, workflowId: 'wf-1', runId: 'run-o', token: other, cancelRequested: false, status: { phase: 'Failed', steps: [] } as never });
-    const v = await cancelRun({ body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'victim', now: NOW }) }, d);
+    d.runs.put({
+      name: runName('victim'),
+      uid: 'u-v',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-o',
+      token: other,
+      cancelRequested: false,
+      status: { phase: 'Failed', steps: [] } as never,
+    });
+    const v = await cancelRun(
+      { body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'victim', now: NOW }) },
+      d,
+    );
     assert.equal(v.ok ? 'OK' : v.error.code, 'RUN_NOT_FOUND');
     assert.equal(d.runs.get(runName('victim'))?.cancelRequested, false);
-    const exact = await cancelRun({ body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'casejti', now: NOW }) }, d);
+    const exact = await cancelRun(
+      { body: await signCancellation(key, { issuer: ISSUER, audience: RUNNER, run: 'casejti', now: NOW }) },
+      d,
+    );
     assert.ok(exact.ok);
     assert.equal(d.runs.get(admitted.value.name)?.cancelRequested, true);
     await reconciler.whenDone(admitted.value.name, 5000);
@@ -101,10 +127,30 @@ describe('(7) run names are injective in the jti', () => {
     // The key is trusted as intake would have made it (admit another token first).
     assert.ok((await admit({ body: await token('seed', 'run-seed') }, d)).ok);
     const reconciled = await token('Legacy_1', 'run-l1');
-    d.runs.put({ name: dnsSafeName('wr-Legacy_1'), uid: 'u-l1', createdAt: NOW, workflowId: 'wf-1', runId: 'run-l1', token: reconciled, cancelRequested: false, status: { phase: 'Running', summary: '0/1 succeeded', steps: [{ name: 'analyze', phase: 'Pending' }] } as never });
+    d.runs.put({
+      name: dnsSafeName('wr-Legacy_1'),
+      uid: 'u-l1',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-l1',
+      token: reconciled,
+      cancelRequested: false,
+      status: { phase: 'Running', summary: '0/1 succeeded', steps: [{ name: 'analyze', phase: 'Pending' }] } as never,
+    });
     const fresh = await token('Legacy_2', 'run-l2');
-    d.runs.put({ name: dnsSafeName('wr-Legacy_2'), uid: 'u-l2', createdAt: NOW, workflowId: 'wf-1', runId: 'run-l2', token: fresh, cancelRequested: false });
-    const [a, b] = await Promise.all([reconciler.whenDone(dnsSafeName('wr-Legacy_1'), 5000), reconciler.whenDone(dnsSafeName('wr-Legacy_2'), 5000)]);
+    d.runs.put({
+      name: dnsSafeName('wr-Legacy_2'),
+      uid: 'u-l2',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-l2',
+      token: fresh,
+      cancelRequested: false,
+    });
+    const [a, b] = await Promise.all([
+      reconciler.whenDone(dnsSafeName('wr-Legacy_1'), 5000),
+      reconciler.whenDone(dnsSafeName('wr-Legacy_2'), 5000),
+    ]);
     assert.equal(a?.status?.phase, 'Succeeded');
     assert.equal(b?.status?.code, 'VERIFY_RUN_MISMATCH');
   });
@@ -115,7 +161,15 @@ describe('(3) a WorkflowRun made by hand is admitted as intake would admit it', 
     const { deps: d, reconciler } = await runner();
     assert.ok((await admit({ body: await token('jti-1', 'run-1') }, d)).ok);
     const never = await token('jti-2', 'run-2');
-    d.runs.put({ name: runName('jti-2'), uid: 'u-2', createdAt: NOW, workflowId: 'wf-1', runId: 'run-2', token: never, cancelRequested: false });
+    d.runs.put({
+      name: runName('jti-2'),
+      uid: 'u-2',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-2',
+      token: never,
+      cancelRequested: false,
+    });
     const done = await reconciler.whenDone(runName('jti-2'), 5000);
     assert.equal(done?.status?.phase, 'Succeeded');
     const stages = d.audit.records.filter((r) => r.workflow?.jti === 'jti-2').map((r) => `${r.stage}:${r.outcome}`);
@@ -123,14 +177,22 @@ describe('(3) a WorkflowRun made by hand is admitted as intake would admit it', 
     assert.ok(stages.includes('create:allow') && stages.includes('finish:success'), stages.join(' '));
   });
 
-  test('a hand-made run with a genuine token reusing an older run\'s run id fails ASSIGNMENT_RUN_ID_REUSED, audited, nothing created', async () => {
+  test("a hand-made run with a genuine token reusing an older run's run id fails ASSIGNMENT_RUN_ID_REUSED, audited, nothing created", async () => {
     const { deps: d, reconciler } = await runner();
     const admitted = await admit({ body: await token('jti-1', 'run-1') }, d);
     assert.ok(admitted.ok);
     await reconciler.whenDone(admitted.value.name, 5000);
     const pods = d.pods.created.length;
     const reuse = await token('jti-3', 'run-1');
-    d.runs.put({ name: runName('jti-3'), uid: 'u-3', createdAt: new Date(NOW.getTime() + 1000), workflowId: 'wf-1', runId: 'run-1', token: reuse, cancelRequested: false });
+    d.runs.put({
+      name: runName('jti-3'),
+      uid: 'u-3',
+      createdAt: new Date(NOW.getTime() + 1000),
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      token: reuse,
+      cancelRequested: false,
+    });
     const done = await reconciler.whenDone(runName('jti-3'), 5000);
     assert.equal(done?.status?.phase, 'Failed');
     assert.equal(done?.status?.code, 'ASSIGNMENT_RUN_ID_REUSED');
@@ -145,22 +207,53 @@ describe('(3) a WorkflowRun made by hand is admitted as intake would admit it', 
   test('two hand-made runs with one run id, created in the same second: exactly one runs', async () => {
     const { deps: d, reconciler } = await runner();
     assert.ok((await admit({ body: await token('seed', 'run-seed') }, d)).ok);
-    for (const jti of ['twin-a', 'twin-b']) d.runs.put({ name: runName(jti), uid: `u-${jti}`, createdAt: NOW, workflowId: 'wf-1', runId: 'run-twin', token: await token(jti, 'run-twin'), cancelRequested: false });
+    for (const jti of ['twin-a', 'twin-b'])
+      d.runs.put({
+        name: runName(jti),
+        uid: `u-${jti}`,
+        createdAt: NOW,
+        workflowId: 'wf-1',
+        runId: 'run-twin',
+        token: await token(jti, 'run-twin'),
+        cancelRequested: false,
+      });
     const ends = await Promise.all(['twin-a', 'twin-b'].map((j) => reconciler.whenDone(runName(j), 5000)));
-    assert.deepEqual(ends.map((e) => e?.status?.code ?? e?.status?.phase).sort(), ['ASSIGNMENT_RUN_ID_REUSED', 'Succeeded']);
+    assert.deepEqual(ends.map((e) => e?.status?.code ?? e?.status?.phase).sort(), [
+      'ASSIGNMENT_RUN_ID_REUSED',
+      'Succeeded',
+    ]);
   });
 
-  test('labels that are not the token\'s: VERIFY_RUN_MISMATCH, nothing created', async () => {
+  test("labels that are not the token's: VERIFY_RUN_MISMATCH, nothing created", async () => {
     const { deps: d, reconciler } = await runner();
     const seed = await admit({ body: await token('seed', 'run-seed') }, d);
     assert.ok(seed.ok);
     await reconciler.whenDone(seed.value.name, 5000);
     const pods = d.pods.created.length;
     const t = await token('jti-4', 'run-4');
-    d.runs.put({ name: runName('jti-4'), uid: 'u-4', createdAt: NOW, workflowId: 'wf-1', runId: 'run-other', token: t, cancelRequested: false });
-    d.runs.put({ name: runName('jti-5'), uid: 'u-5', createdAt: NOW, workflowId: 'wf-other', runId: 'run-5', token: await token('jti-5', 'run-5'), cancelRequested: false });
+    d.runs.put({
+      name: runName('jti-4'),
+      uid: 'u-4',
+      createdAt: NOW,
+      workflowId: 'wf-1',
+      runId: 'run-other',
+      token: t,
+      cancelRequested: false,
+    });
+    d.runs.put({
+      name: runName('jti-5'),
+      uid: 'u-5',
+      createdAt: NOW,
+      workflowId: 'wf-other',
+      runId: 'run-5',
+      token: await token('jti-5', 'run-5'),
+      cancelRequested: false,
+    });
     const ends = await Promise.all([runName('jti-4'), runName('jti-5')].map((n) => reconciler.whenDone(n, 5000)));
-    assert.deepEqual(ends.map((e) => e?.status?.code), ['VERIFY_RUN_MISMATCH', 'VERIFY_RUN_MISMATCH']);
+    assert.deepEqual(
+      ends.map((e) => e?.status?.code),
+      ['VERIFY_RUN_MISMATCH', 'VERIFY_RUN_MISMATCH'],
+    );
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(d.pods.created.length, pods);
   });

@@ -7,10 +7,21 @@ import { parse } from 'yaml';
 import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { DOCKER_HUB_ALIASES, ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
-import { cidrProblem, HOST_PATTERN, hostProblem, IPV4_CIDR_PATTERN, IPV6_CIDR_PATTERN, LOCKED_CODES } from '../../src/policy/settings.ts';
-import { checkFragments, checkPolicyData, checkSettings, settingsJsonSchema } from '../../src/policy/settings-schema.ts';
+import {
+  cidrProblem,
+  HOST_PATTERN,
+  hostProblem,
+  IPV4_CIDR_PATTERN,
+  IPV6_CIDR_PATTERN,
+  LOCKED_CODES,
+} from '../../src/policy/settings.ts';
+import {
+  checkFragments,
+  checkPolicyData,
+  checkSettings,
+  settingsJsonSchema,
+} from '../../src/policy/settings-schema.ts';
 import { CIDR_CASES, HOST_CASES, WRONG_SETTINGS } from '../support/settings-variants.ts';
-
 
 test(`settings schema: ${WRONG_SETTINGS.length} wrongly typed settings are each refused with their path`, () => {
   for (const c of WRONG_SETTINGS) {
@@ -22,18 +33,41 @@ test(`settings schema: ${WRONG_SETTINGS.length} wrongly typed settings are each 
   }
 });
 
-test('the shipped settings pass: policies/data.json and the chart\'s values.yaml policy.settings', async () => {
+test("the shipped settings pass: policies/data.json and the chart's values.yaml policy.settings", async () => {
   const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as unknown;
   assert.ok(checkPolicyData(data).ok, JSON.stringify(checkPolicyData(data)));
-  const values = parse(await readFile(join(REPO_ROOT, 'charts', 'kubiya-runner', 'values.yaml'), 'utf8')) as { policy: { settings: unknown } };
+  const values = parse(await readFile(join(REPO_ROOT, 'charts', 'kubiya-runner', 'values.yaml'), 'utf8')) as {
+    policy: { settings: unknown };
+  };
   const r = checkSettings(values.policy.settings);
   assert.ok(r.ok, JSON.stringify(!r.ok && r.error));
 });
 
 test('every valid enforcement action, flag and entry form is accepted', () => {
-  for (const a of ['deny', 'warn', 'audit']) assert.ok(checkSettings({ enforcement: { STEP_TIMEOUT_MISSING: a } }).ok, a);
-  for (const b of [true, false]) assert.ok(checkSettings({ egress: { allowAnyDestination: b, allowWildcardHosts: b }, privilege: { allowHostPath: b }, images: { requireDigest: b } }).ok);
-  assert.ok(checkSettings({ images: { allowedRegistries: ['ghcr.io', 'ghcr.io/acme', 'docker.io/library', 'docker.io/library/alpine', 'alpine', 'localhost:5000'] } }).ok);
+  for (const a of ['deny', 'warn', 'audit'])
+    assert.ok(checkSettings({ enforcement: { STEP_TIMEOUT_MISSING: a } }).ok, a);
+  for (const b of [true, false])
+    assert.ok(
+      checkSettings({
+        egress: { allowAnyDestination: b, allowWildcardHosts: b },
+        privilege: { allowHostPath: b },
+        images: { requireDigest: b },
+      }).ok,
+    );
+  assert.ok(
+    checkSettings({
+      images: {
+        allowedRegistries: [
+          'ghcr.io',
+          'ghcr.io/acme',
+          'docker.io/library',
+          'docker.io/library/alpine',
+          'alpine',
+          'localhost:5000',
+        ],
+      },
+    }).ok,
+  );
   assert.ok(checkSettings({}).ok, 'every section is optional');
 });
 
@@ -44,8 +78,12 @@ test('data without kubiya.settings passes the check (the policy itself denies it
   assert.equal(checkPolicyData({ kubiya: { settings: 'x' } }).ok, false);
 });
 
-test('a rule package\'s fragment extends the schema under its key, strictly; it cannot take a core key or allow unknown keys', () => {
-  const timeouts = { type: 'object', additionalProperties: false, properties: { max: { type: 'integer', minimum: 1 }, required: { type: 'boolean' } } };
+test("a rule package's fragment extends the schema under its key, strictly; it cannot take a core key or allow unknown keys", () => {
+  const timeouts = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { max: { type: 'integer', minimum: 1 }, required: { type: 'boolean' } },
+  };
   assert.ok(checkSettings({ timeouts: { max: 600, required: true } }, { timeouts }).ok);
   for (const bad of [{ max: '600' }, { required: 'false' }, { max: 0 }, { other: 1 }, []]) {
     assert.equal(checkSettings({ timeouts: bad }, { timeouts }).ok, false, JSON.stringify(bad));
@@ -53,33 +91,60 @@ test('a rule package\'s fragment extends the schema under its key, strictly; it 
   assert.equal(checkSettings({ timeouts: { max: 1 } }).ok, false, 'without the fragment the key is unknown');
   assert.equal(checkFragments({ images: timeouts }).ok, false, 'a core key');
   assert.equal(checkFragments({ timeouts: { type: 'object', properties: {} } }).ok, false, 'must refuse unknown keys');
-  assert.equal(checkFragments({ timeouts: { type: 'object', additionalProperties: false, if: {} } }).ok, false, 'must be convertible');
-  const schema = settingsJsonSchema({ timeouts }) as { properties: Record<string, unknown>; additionalProperties: unknown };
+  assert.equal(
+    checkFragments({ timeouts: { type: 'object', additionalProperties: false, if: {} } }).ok,
+    false,
+    'must be convertible',
+  );
+  const schema = settingsJsonSchema({ timeouts }) as {
+    properties: Record<string, unknown>;
+    additionalProperties: unknown;
+  };
   assert.deepEqual(schema.properties.timeouts, timeouts);
   assert.equal(schema.additionalProperties, false);
 });
 
 test('property: any settings document with a string where a boolean flag belongs is refused', () => {
-  const flags = [['egress', 'allowAnyDestination'], ['egress', 'allowWildcardHosts'], ['privilege', 'allowHostPath'], ['images', 'requireDigest']] as const;
+  const flags = [
+    ['egress', 'allowAnyDestination'],
+    ['egress', 'allowWildcardHosts'],
+    ['privilege', 'allowHostPath'],
+    ['images', 'requireDigest'],
+  ] as const;
   fc.assert(
-    fc.property(fc.constantFrom(...flags), fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.boolean()), fc.object()), ([section, flag], value) => {
-      assert.equal(checkSettings({ [section]: { [flag]: value } }).ok, false);
-    }),
+    fc.property(
+      fc.constantFrom(...flags),
+      fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.boolean()), fc.object()),
+      ([section, flag], value) => {
+        assert.equal(checkSettings({ [section]: { [flag]: value } }).ok, false);
+      },
+    ),
     { numRuns: 500 },
   );
 });
 
-test('the chart\'s values schema carries the generated settings schema (node scripts/settings-schema.ts), so Helm refuses the same settings first', async () => {
+test("the chart's values schema carries the generated settings schema (node scripts/settings-schema.ts), so Helm refuses the same settings first", async () => {
   const { CHART_SCHEMA, renderChartSchema } = await import('../../scripts/settings-schema.ts');
   const text = await readFile(CHART_SCHEMA, 'utf8');
-  assert.equal(await renderChartSchema(text), text, 'charts/kubiya-runner/values.schema.json is out of date: run node scripts/settings-schema.ts');
+  assert.equal(
+    await renderChartSchema(text),
+    text,
+    'charts/kubiya-runner/values.schema.json is out of date: run node scripts/settings-schema.ts',
+  );
   const chart = JSON.parse(text) as { properties: { policy: { properties: { settings: unknown } } } };
-  assert.deepEqual(chart.properties.policy.properties.settings, settingsJsonSchema(await readSettingsFragments(join(REPO_ROOT, 'policies'))));
+  assert.deepEqual(
+    chart.properties.policy.properties.settings,
+    settingsJsonSchema(await readSettingsFragments(join(REPO_ROOT, 'policies'))),
+  );
 });
 
-test('the credential patterns have one source: the chart\'s values.yaml carries policies/data.json\'s list unchanged', async () => {
-  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as { kubiya: { settings: { secrets: { credentials: unknown } } } };
-  const values = parse(await readFile(join(REPO_ROOT, 'charts', 'kubiya-runner', 'values.yaml'), 'utf8')) as { policy: { settings: { secrets: { credentials: unknown } } } };
+test("the credential patterns have one source: the chart's values.yaml carries policies/data.json's list unchanged", async () => {
+  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as {
+    kubiya: { settings: { secrets: { credentials: unknown } } };
+  };
+  const values = parse(await readFile(join(REPO_ROOT, 'charts', 'kubiya-runner', 'values.yaml'), 'utf8')) as {
+    policy: { settings: { secrets: { credentials: unknown } } };
+  };
   assert.deepEqual(values.policy.settings.secrets.credentials, data.kubiya.settings.secrets.credentials);
 });
 
@@ -113,22 +178,39 @@ test(`enforcement cannot downgrade the ${LOCKED_CODES.length} locked codes, and 
     for (const a of ['warn', 'audit', 'deny']) {
       const r = checkSettings({ enforcement: { [code]: a } });
       assert.equal(r.ok, false, `${code}: ${a}`);
-      assert.match(r.error.message, new RegExp(`kubiya\\.settings\\.enforcement\\.${code}: this code is always denied`));
+      assert.match(
+        r.error.message,
+        new RegExp(`kubiya\\.settings\\.enforcement\\.${code}: this code is always denied`),
+      );
     }
   }
-  assert.ok(checkSettings({ enforcement: { IMAGE_DENIED: 'warn', SECRET_LITERAL: 'audit', EGRESS_HOST_UNPINNED_X: 'warn' } }).ok);
+  assert.ok(
+    checkSettings({ enforcement: { IMAGE_DENIED: 'warn', SECRET_LITERAL: 'audit', EGRESS_HOST_UNPINNED_X: 'warn' } })
+      .ok,
+  );
   for (const [text, path] of [
     ['{"enforcement":{"__proto__":"warn"}}', 'kubiya.settings.enforcement.__proto__'],
-    ['{"enforcement":{"IMAGE_DENIED":"warn","__proto__":{"IMAGE_REFERENCE_INVALID":"audit"}}}', 'kubiya.settings.enforcement.__proto__'],
+    [
+      '{"enforcement":{"IMAGE_DENIED":"warn","__proto__":{"IMAGE_REFERENCE_INVALID":"audit"}}}',
+      'kubiya.settings.enforcement.__proto__',
+    ],
     ['{"__proto__":{"egress":{"allowAnyDestination":true}}}', 'kubiya.settings.__proto__'],
     ['{"constructor":{}}', 'kubiya.settings.constructor'],
     ['{"egress":{"prototype":{}}}', 'kubiya.settings.egress.prototype'],
-    ['{"egress":{"allowed":[{"host":"a.example.com","ports":[443],"__proto__":{"cidr":"10.0.0.0/8"}}]}}', 'kubiya.settings.egress.allowed.0.__proto__'],
+    [
+      '{"egress":{"allowed":[{"host":"a.example.com","ports":[443],"__proto__":{"cidr":"10.0.0.0/8"}}]}}',
+      'kubiya.settings.egress.allowed.0.__proto__',
+    ],
     ['{"timeouts":{"__proto__":{"required":false}}}', 'kubiya.settings.timeouts.__proto__'],
   ] as const) {
-    const r = checkSettings(JSON.parse(text), { timeouts: { type: 'object', additionalProperties: false, properties: { required: { type: 'boolean' } } } });
+    const r = checkSettings(JSON.parse(text), {
+      timeouts: { type: 'object', additionalProperties: false, properties: { required: { type: 'boolean' } } },
+    });
     assert.equal(r.ok, false, text);
-    assert.ok((r.error.details as { issues: { path: string }[] }).issues.some((i) => i.path === path), `${text}: ${r.error.message}`);
+    assert.ok(
+      (r.error.details as { issues: { path: string }[] }).issues.some((i) => i.path === path),
+      `${text}: ${r.error.message}`,
+    );
   }
 });
 
@@ -136,11 +218,23 @@ test(`enforcement cannot downgrade the ${LOCKED_CODES.length} locked codes, and 
 test(`egress grammar: ${CIDR_CASES.length} CIDRs and ${HOST_CASES.length} hosts, accepted or refused as the table says, in allowed[] and in pinned cidrs`, () => {
   for (const c of CIDR_CASES) {
     assert.equal(cidrProblem(c.cidr) === undefined, c.valid, `${c.cidr}: ${cidrProblem(c.cidr) ?? 'valid'}`);
-    assert.equal(checkSettings({ egress: { allowed: [{ cidr: c.cidr, ports: [443] }] } }).ok, c.valid, `allowed cidr ${c.cidr}`);
-    assert.equal(checkSettings({ egress: { allowed: [{ host: 'db.internal', ports: [5432], cidrs: [c.cidr] }] } }).ok, c.valid, `pinned cidr ${c.cidr}`);
+    assert.equal(
+      checkSettings({ egress: { allowed: [{ cidr: c.cidr, ports: [443] }] } }).ok,
+      c.valid,
+      `allowed cidr ${c.cidr}`,
+    );
+    assert.equal(
+      checkSettings({ egress: { allowed: [{ host: 'db.internal', ports: [5432], cidrs: [c.cidr] }] } }).ok,
+      c.valid,
+      `pinned cidr ${c.cidr}`,
+    );
   }
   for (const h of HOST_CASES) {
     assert.equal(hostProblem(h.host) === undefined, h.valid, `${h.host}: ${hostProblem(h.host) ?? 'valid'}`);
-    assert.equal(checkSettings({ egress: { allowed: [{ host: h.host, ports: [443] }] } }).ok, h.valid, `host ${h.host}`);
+    assert.equal(
+      checkSettings({ egress: { allowed: [{ host: h.host, ports: [443] }] } }).ok,
+      h.valid,
+      `host ${h.host}`,
+    );
   }
 });

@@ -23,12 +23,28 @@ import { verify, verifyCancellation, type VerifyOptions } from '../../src/verify
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
-const options: VerifyOptions = { algorithms: ['EdDSA'], issuer: ISSUER, audience: RUNNER, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 };
+const options: VerifyOptions = {
+  algorithms: ['EdDSA'],
+  issuer: ISSUER,
+  audience: RUNNER,
+  maxTokenAgeSeconds: 600,
+  clockToleranceSeconds: 30,
+};
 const { key, keys } = await testKeys();
 const iat = Math.floor(NOW.getTime() / 1000);
 const TYP = 'kubiya-assignment+jwt';
 const CANCEL_TYP = 'kubiya-cancel+jwt';
-const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ iss: ISSUER, aud: RUNNER, sub: 'wf-1', jti: 'jti-x', iat, nbf: iat, exp: iat + 300, workflow: workflow(), ...over });
+const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  iss: ISSUER,
+  aud: RUNNER,
+  sub: 'wf-1',
+  jti: 'jti-x',
+  iat,
+  nbf: iat,
+  exp: iat + 300,
+  workflow: workflow(),
+  ...over,
+});
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 
 /** Signs the exact header and payload bytes given (Ed25519): nothing normalised by a library. */
@@ -37,7 +53,8 @@ async function signBytes(header: Buffer, payload: Buffer): Promise<string> {
   const signature = await crypto.subtle.sign('Ed25519', key.privateKey, new TextEncoder().encode(input));
   return `${input}.${Buffer.from(signature).toString('base64url')}`;
 }
-const signClaims = (c: Record<string, unknown>, header: Record<string, unknown> = { typ: TYP }): Promise<string> => signBytes(json({ alg: 'EdDSA', kid: 'k1', ...header }), json(c));
+const signClaims = (c: Record<string, unknown>, header: Record<string, unknown> = { typ: TYP }): Promise<string> =>
+  signBytes(json({ alg: 'EdDSA', kid: 'k1', ...header }), json(c));
 
 async function codeOf(token: string): Promise<string> {
   const r = await verify(token, options, { keys, now: () => NOW });
@@ -92,7 +109,10 @@ describe('(6) jti: a bounded printable charset', () => {
 describe('(6) sub and iss: well-formed, no control or bidi, bounded', () => {
   for (const [name, v] of BAD_TEXT) {
     test(`sub with ${name} (and workflow.id the same) → VERIFY_CLAIM_INVALID`, async () => {
-      assert.equal(await codeOf(await signClaims(claims({ sub: v, workflow: { ...workflow(), id: v } }))), 'VERIFY_CLAIM_INVALID');
+      assert.equal(
+        await codeOf(await signClaims(claims({ sub: v, workflow: { ...workflow(), id: v } }))),
+        'VERIFY_CLAIM_INVALID',
+      );
     });
     test(`iss with ${name} → VERIFY_CLAIM_INVALID`, async () => {
       assert.equal(await codeOf(await signClaims(claims({ iss: `${ISSUER}${v}` }))), 'VERIFY_CLAIM_INVALID');
@@ -100,7 +120,10 @@ describe('(6) sub and iss: well-formed, no control or bidi, bounded', () => {
   }
   test('sub of 257 characters → VERIFY_CLAIM_INVALID', async () => {
     const id = 'w'.repeat(257);
-    assert.equal(await codeOf(await signClaims(claims({ sub: id, workflow: { ...workflow(), id } }))), 'VERIFY_CLAIM_INVALID');
+    assert.equal(
+      await codeOf(await signClaims(claims({ sub: id, workflow: { ...workflow(), id } }))),
+      'VERIFY_CLAIM_INVALID',
+    );
   });
 });
 
@@ -132,7 +155,12 @@ describe('(11) header and payload exactly as signed', () => {
     ['a space before the header', Buffer.concat([Buffer.from(' '), header]), payload, 'VERIFY_MALFORMED'],
     ['a newline before the payload', header, Buffer.concat([Buffer.from('\n'), payload]), 'VERIFY_MALFORMED'],
     ['a tab before the payload', header, Buffer.concat([Buffer.from('\t'), payload]), 'VERIFY_MALFORMED'],
-    ['a UTF-16 BOM before the payload', header, Buffer.concat([Buffer.from([0xfe, 0xff]), payload]), 'VERIFY_MALFORMED'],
+    [
+      'a UTF-16 BOM before the payload',
+      header,
+      Buffer.concat([Buffer.from([0xfe, 0xff]), payload]),
+      'VERIFY_MALFORMED',
+    ],
     ['a payload that is an array', header, json([claims()]), 'VERIFY_MALFORMED'],
   ];
   for (const [name, h, p, expected] of table) {
@@ -153,14 +181,18 @@ describe('(11) header and payload exactly as signed', () => {
     });
   }
   test('a zip cancellation is refused too', async () => {
-    const t = await signClaims({ iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel: 'jti-1' }, { typ: CANCEL_TYP, zip: 'DEF' });
+    const t = await signClaims(
+      { iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel: 'jti-1' },
+      { typ: CANCEL_TYP, zip: 'DEF' },
+    );
     const r = await verifyCancellation(t, options, { keys, now: () => NOW });
     assert.equal(r.ok ? 'OK' : r.error.code, 'VERIFY_HEADER_UNSUPPORTED');
   });
 });
 
 describe('(6) cancel: a jti', () => {
-  const cancellation = (cancel: unknown): Promise<string> => signClaims({ iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel }, { typ: CANCEL_TYP });
+  const cancellation = (cancel: unknown): Promise<string> =>
+    signClaims({ iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel }, { typ: CANCEL_TYP });
   const table: [string, unknown, string][] = [
     ['plain', 'jti-1', 'OK'],
     ['129 characters', 'j'.repeat(129), 'VERIFY_CLAIM_INVALID'],
@@ -176,7 +208,10 @@ describe('(6) cancel: a jti', () => {
     });
   }
   test('a cancellation whose own jti is bad → VERIFY_CLAIM_INVALID', async () => {
-    const t = await signClaims({ iss: ISSUER, aud: RUNNER, jti: 'c\u202e1', iat, nbf: iat, exp: iat + 300, cancel: 'jti-1' }, { typ: CANCEL_TYP });
+    const t = await signClaims(
+      { iss: ISSUER, aud: RUNNER, jti: 'c\u202e1', iat, nbf: iat, exp: iat + 300, cancel: 'jti-1' },
+      { typ: CANCEL_TYP },
+    );
     const r = await verifyCancellation(t, options, { keys, now: () => NOW });
     assert.equal(r.ok ? 'OK' : r.error.code, 'VERIFY_CLAIM_INVALID');
   });
@@ -195,13 +230,21 @@ describe('(6) at admission: refused before any record names the run, and the ref
   const records = (d: Awaited<ReturnType<typeof runner>>) => d.audit.records;
 
   // The reported examples (docs/reviews/2026-11-29-red-team.md #6): AUDIT_RECORD_INVALID and nothing recorded, before.
-  for (const [name, over] of [['jti with a lone surrogate', { jti: 'abc\ud800' }], ['sub with a lone surrogate', { sub: 'wf\udbff', workflow: { ...workflow(), id: 'wf\udbff' } }], ['jti with a NUL', { jti: 'a\u0000b' }], ['jti with a newline and U+202E', { jti: 'a\n\u202eb' }]] as const) {
+  for (const [name, over] of [
+    ['jti with a lone surrogate', { jti: 'abc\ud800' }],
+    ['sub with a lone surrogate', { sub: 'wf\udbff', workflow: { ...workflow(), id: 'wf\udbff' } }],
+    ['jti with a NUL', { jti: 'a\u0000b' }],
+    ['jti with a newline and U+202E', { jti: 'a\n\u202eb' }],
+  ] as const) {
     test(`${name}: VERIFY_CLAIM_INVALID, one canonicalisable verify deny record without the value`, async () => {
       const d = await runner();
       const r = await admit({ body: await signClaims(claims(over)), contentType: 'application/jwt' }, d);
       assert.equal(r.ok ? 'OK' : r.error.code, 'VERIFY_CLAIM_INVALID');
       if (!r.ok) assertPrintable(r.error.message);
-      assert.deepEqual(records(d).map((x) => `${x.stage}:${x.outcome}:${x.code ?? ''}`), ['verify:deny:VERIFY_CLAIM_INVALID']);
+      assert.deepEqual(
+        records(d).map((x) => `${x.stage}:${x.outcome}:${x.code ?? ''}`),
+        ['verify:deny:VERIFY_CLAIM_INVALID'],
+      );
       for (const rec of records(d)) {
         assert.equal(typeof canonicalJson(rec), 'string');
         assertPrintable(JSON.stringify(rec));
@@ -212,10 +255,16 @@ describe('(6) at admission: refused before any record names the run, and the ref
 
   test('a bad cancel claim is refused and audited; no run is marked', async () => {
     const d = await runner();
-    const t = await signClaims({ iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel: 'x\u0000\u202e' }, { typ: CANCEL_TYP });
+    const t = await signClaims(
+      { iss: ISSUER, aud: RUNNER, jti: 'c-1', iat, nbf: iat, exp: iat + 300, cancel: 'x\u0000\u202e' },
+      { typ: CANCEL_TYP },
+    );
     const r = await cancelRun({ body: t }, d);
     assert.equal(r.ok ? 'OK' : r.error.code, 'VERIFY_CLAIM_INVALID');
-    assert.deepEqual(records(d).map((x) => `${x.stage}:${x.outcome}`), ['cancel:deny']);
+    assert.deepEqual(
+      records(d).map((x) => `${x.stage}:${x.outcome}`),
+      ['cancel:deny'],
+    );
     assert.equal(typeof canonicalJson(records(d)[0]), 'string');
   });
 
@@ -231,12 +280,24 @@ describe('(6) at admission: refused before any record names the run, and the ref
   test('property: whatever the jti, admission ends OK or VERIFY_CLAIM_INVALID, and every record canonicalises', async () => {
     const d = await runner();
     let n = 0;
-    await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 140, unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9._~:-]{1,128}$/)), async (jti) => {
-      const r = await admit({ body: await signClaims(claims({ jti, workflow: { ...workflow(), runId: `run-p${++n}` } })) }, d);
-      const code = r.ok ? 'OK' : r.error.code;
-      assert.equal(code, JTI_PATTERN.test(jti) ? (code === 'ASSIGNMENT_REPLAYED' ? code : 'OK') : 'VERIFY_CLAIM_INVALID');
-      if (!r.ok) assertPrintable(r.error.message);
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 140, unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9._~:-]{1,128}$/)),
+        async (jti) => {
+          const r = await admit(
+            { body: await signClaims(claims({ jti, workflow: { ...workflow(), runId: `run-p${++n}` } })) },
+            d,
+          );
+          const code = r.ok ? 'OK' : r.error.code;
+          assert.equal(
+            code,
+            JTI_PATTERN.test(jti) ? (code === 'ASSIGNMENT_REPLAYED' ? code : 'OK') : 'VERIFY_CLAIM_INVALID',
+          );
+          if (!r.ok) assertPrintable(r.error.message);
+        },
+      ),
+      { numRuns: 150 },
+    );
     for (const rec of records(d)) assert.equal(typeof canonicalJson(rec), 'string');
   });
 });

@@ -12,11 +12,27 @@ import { receive } from '../../src/receive/receive.ts';
 import { verify, type VerifyOptions } from '../../src/verify/verify.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 
-const options: VerifyOptions = { algorithms: ['EdDSA', 'ES256'], issuer: ISSUER, audience: RUNNER, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 };
+const options: VerifyOptions = {
+  algorithms: ['EdDSA', 'ES256'],
+  issuer: ISSUER,
+  audience: RUNNER,
+  maxTokenAgeSeconds: 600,
+  clockToleranceSeconds: 30,
+};
 const { key, keys } = await testKeys();
 const iat = Math.floor(NOW.getTime() / 1000);
 const b64u = (v: string): string => Buffer.from(v).toString('base64url');
-const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ iss: ISSUER, aud: RUNNER, sub: 'wf-1', jti: 'jti-x', iat, nbf: iat, exp: iat + 300, workflow: workflow(), ...over });
+const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  iss: ISSUER,
+  aud: RUNNER,
+  sub: 'wf-1',
+  jti: 'jti-x',
+  iat,
+  nbf: iat,
+  exp: iat + 300,
+  workflow: workflow(),
+  ...over,
+});
 
 /** Signs `${header}.${payload}` as given (Ed25519 over the exact bytes): nothing normalised by a library. */
 async function signRaw(header: Record<string, unknown>, payload: Record<string, unknown> | string): Promise<string> {
@@ -99,7 +115,10 @@ const token = await sign(key);
 describe('whitespace around or inside the compact token is refused, never trimmed', () => {
   const WHITESPACE = [' ', '\t', '\n', '\r', '\r\n', '\v', '\f', '\u00a0', '\u2028', '\u3000', '\ufeff'];
   test('the token as signed is accepted, by receive and verify', async () => {
-    assert.deepEqual(receive({ body: token, contentType: 'application/jwt' }, { maxTokenBytes: 64 * 1024 }), { ok: true, value: token });
+    assert.deepEqual(receive({ body: token, contentType: 'application/jwt' }, { maxTokenBytes: 64 * 1024 }), {
+      ok: true,
+      value: token,
+    });
     assert.equal(await codeOf(token), 'OK');
   });
   const named: [string, string][] = [
@@ -118,11 +137,19 @@ describe('whitespace around or inside the compact token is refused, never trimme
     });
   }
   test('property: any whitespace at any position, as text or bytes, is refused by receive and by verify', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: token.length }), fc.constantFrom(...WHITESPACE), fc.boolean(), async (at, ws, bytes) => {
-      const text = token.slice(0, at) + ws + token.slice(at);
-      const r = receive({ body: bytes ? new TextEncoder().encode(text) : text }, { maxTokenBytes: 64 * 1024 });
-      assert.equal(r.ok ? 'ok' : r.error.code, 'RECEIVE_MALFORMED');
-      assert.equal(await codeOf(text), 'VERIFY_MALFORMED');
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: token.length }),
+        fc.constantFrom(...WHITESPACE),
+        fc.boolean(),
+        async (at, ws, bytes) => {
+          const text = token.slice(0, at) + ws + token.slice(at);
+          const r = receive({ body: bytes ? new TextEncoder().encode(text) : text }, { maxTokenBytes: 64 * 1024 });
+          assert.equal(r.ok ? 'ok' : r.error.code, 'RECEIVE_MALFORMED');
+          assert.equal(await codeOf(text), 'VERIFY_MALFORMED');
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -10,11 +10,26 @@ import { test } from 'node:test';
 import { verify, type VerifyOptions } from '../../src/verify/verify.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
-const options: VerifyOptions = { algorithms: ['EdDSA', 'ES256'], issuer: ISSUER, audience: RUNNER, maxTokenAgeSeconds: 600, clockToleranceSeconds: 30 };
+const options: VerifyOptions = {
+  algorithms: ['EdDSA', 'ES256'],
+  issuer: ISSUER,
+  audience: RUNNER,
+  maxTokenAgeSeconds: 600,
+  clockToleranceSeconds: 30,
+};
 const { key, keys } = await testKeys();
 const iat = Math.floor(NOW.getTime() / 1000);
 const b64u = (v: string): string => Buffer.from(v).toString('base64url');
-const payload = JSON.stringify({ iss: ISSUER, aud: RUNNER, sub: 'wf-1', jti: 'jti-h', iat, nbf: iat, exp: iat + 300, workflow: workflow() });
+const payload = JSON.stringify({
+  iss: ISSUER,
+  aud: RUNNER,
+  sub: 'wf-1',
+  jti: 'jti-h',
+  iat,
+  nbf: iat,
+  exp: iat + 300,
+  workflow: workflow(),
+});
 
 /** Signs a header given as raw JSON text (so it can hold a member twice) over the exact bytes. */
 async function signRawHeader(headerText: string): Promise<string> {

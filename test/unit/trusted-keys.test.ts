@@ -9,16 +9,36 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { exportJWK, type JWK } from 'jose';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import { covering, merge, parseTrustedKey, publicJwk, serialiseTrustedKey, thumbprintOf, TRUST_RESOLUTION_SECONDS, type TrustedKey } from '../../src/verify/trusted-keys.ts';
+import {
+  covering,
+  merge,
+  parseTrustedKey,
+  publicJwk,
+  serialiseTrustedKey,
+  thumbprintOf,
+  TRUST_RESOLUTION_SECONDS,
+  type TrustedKey,
+} from '../../src/verify/trusted-keys.ts';
 import { verifyTrusted, type VerifyOptions } from '../../src/verify/verify.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
 
 const SKEW = 30;
-const options: VerifyOptions = { algorithms: ['EdDSA', 'ES256'], issuer: ISSUER, audience: RUNNER, maxTokenAgeSeconds: 600, clockToleranceSeconds: SKEW };
+const options: VerifyOptions = {
+  algorithms: ['EdDSA', 'ES256'],
+  issuer: ISSUER,
+  audience: RUNNER,
+  maxTokenAgeSeconds: 600,
+  clockToleranceSeconds: SKEW,
+};
 const at = (ms: number): Date => new Date(NOW.getTime() + ms);
 const iso = (ms: number): string => at(ms).toISOString();
 
-async function trusted(key: SigningKey, firstMs: number, lastMs: number, jwk: JWK = publicJwk(key.publicJwk)): Promise<TrustedKey> {
+async function trusted(
+  key: SigningKey,
+  firstMs: number,
+  lastMs: number,
+  jwk: JWK = publicJwk(key.publicJwk),
+): Promise<TrustedKey> {
   return { thumbprint: await thumbprintOf(jwk), jwk, firstSeen: iso(firstMs), lastSeen: iso(lastMs) };
 }
 
@@ -56,7 +76,14 @@ describe('merge: what observing keys does to the store', () => {
   test('entries round-trip; malformed ones are not trusted', async () => {
     const k = await trusted(await newSigningKey('EdDSA', 'k1'), 0, 1000);
     assert.deepEqual(parseTrustedKey(k.thumbprint, serialiseTrustedKey(k)), k);
-    for (const junk of ['', '{', 'null', '{"jwk":{},"firstSeen":"x","lastSeen":"y"}', `{"jwk":${JSON.stringify(k.jwk)},"firstSeen":"yesterday","lastSeen":"${k.lastSeen}"}`, `{"jwk":"k","firstSeen":"${k.firstSeen}","lastSeen":"${k.lastSeen}"}`]) {
+    for (const junk of [
+      '',
+      '{',
+      'null',
+      '{"jwk":{},"firstSeen":"x","lastSeen":"y"}',
+      `{"jwk":${JSON.stringify(k.jwk)},"firstSeen":"yesterday","lastSeen":"${k.lastSeen}"}`,
+      `{"jwk":"k","firstSeen":"${k.firstSeen}","lastSeen":"${k.lastSeen}"}`,
+    ]) {
       assert.equal(parseTrustedKey(k.thumbprint, junk), undefined, junk);
     }
   });
@@ -66,7 +93,13 @@ describe('covering: the period a key was trusted in', () => {
   test('boundaries to the millisecond: [firstSeen − skew, lastSeen + resolution + skew]', async () => {
     const k = await trusted(await newSigningKey('EdDSA', 'k1'), 0, 10_000);
     const upper = 10_000 + (TRUST_RESOLUTION_SECONDS + SKEW) * 1000;
-    for (const [ms, inside] of [[-SKEW * 1000 - 1, false], [-SKEW * 1000, true], [5000, true], [upper, true], [upper + 1, false]] as const) {
+    for (const [ms, inside] of [
+      [-SKEW * 1000 - 1, false],
+      [-SKEW * 1000, true],
+      [5000, true],
+      [upper, true],
+      [upper + 1, false],
+    ] as const) {
       assert.equal(covering([k], at(ms), SKEW).length, inside ? 1 : 0, `${ms} ms`);
     }
   });
@@ -75,8 +108,9 @@ describe('covering: the period a key was trusted in', () => {
 const k1 = await newSigningKey('EdDSA', 'k1');
 const reused = await newSigningKey('ES256', 'k1'); // the same kid, another key (a careless rotation)
 const stranger = await newSigningKey('EdDSA', 'k1');
-describe('verifyTrusted: the stored token against the keys trusted at the run\'s creation', () => {
-  const token = (key: SigningKey, now = NOW) => signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow(), now, jti: 'jti-t' });
+describe("verifyTrusted: the stored token against the keys trusted at the run's creation", () => {
+  const token = (key: SigningKey, now = NOW) =>
+    signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow(), now, jti: 'jti-t' });
   const codeOf = async (t: string, keys: TrustedKey[], created = NOW): Promise<string> => {
     const r = await verifyTrusted(t, options, { trusted: keys, at: created, skewSeconds: SKEW });
     return r.ok ? 'OK' : r.error.code;
@@ -86,25 +120,69 @@ describe('verifyTrusted: the stored token against the keys trusted at the run\'s
     const table: [string, Promise<string>, Promise<TrustedKey[]>, string][] = [
       ['its key, trusted then', token(k1), Promise.all([trusted(k1, -1000, 1000)]), 'OK'],
       ['no key trusted at all', token(k1), Promise.resolve([]), 'VERIFY_KEY_NOT_TRUSTED'],
-      ['its key trusted only later', token(k1), Promise.all([trusted(k1, 3_600_000, 7_200_000)]), 'VERIFY_KEY_NOT_TRUSTED'],
-      ['its key retired before', token(k1), Promise.all([trusted(k1, -7_200_000, -3_600_000)]), 'VERIFY_KEY_NOT_TRUSTED'],
-      ['its key stored under another kid', token(k1), Promise.all([trusted(k1, -1000, 1000, { ...publicJwk(k1.publicJwk), kid: 'k9' })]), 'VERIFY_KEY_NOT_TRUSTED'],
-      ['a key with its kid, another key (forged or stranger)', token(stranger), Promise.all([trusted(k1, -1000, 1000)]), 'VERIFY_SIGNATURE_INVALID'],
-      ['the kid reused: both trusted then, the right one found', token(reused), Promise.all([trusted(k1, -1000, 1000), trusted(reused, -1000, 1000)]), 'OK'],
-      ['the kid reused, the other order', token(k1), Promise.all([trusted(reused, -1000, 1000), trusted(k1, -1000, 1000)]), 'OK'],
-      ['its key trusted, the token expired at the run\'s creation', token(k1, new Date(NOW.getTime() - 3_600_000)), Promise.all([trusted(k1, -7_200_000, 1000)]), 'VERIFY_EXPIRED'],
+      [
+        'its key trusted only later',
+        token(k1),
+        Promise.all([trusted(k1, 3_600_000, 7_200_000)]),
+        'VERIFY_KEY_NOT_TRUSTED',
+      ],
+      [
+        'its key retired before',
+        token(k1),
+        Promise.all([trusted(k1, -7_200_000, -3_600_000)]),
+        'VERIFY_KEY_NOT_TRUSTED',
+      ],
+      [
+        'its key stored under another kid',
+        token(k1),
+        Promise.all([trusted(k1, -1000, 1000, { ...publicJwk(k1.publicJwk), kid: 'k9' })]),
+        'VERIFY_KEY_NOT_TRUSTED',
+      ],
+      [
+        'a key with its kid, another key (forged or stranger)',
+        token(stranger),
+        Promise.all([trusted(k1, -1000, 1000)]),
+        'VERIFY_SIGNATURE_INVALID',
+      ],
+      [
+        'the kid reused: both trusted then, the right one found',
+        token(reused),
+        Promise.all([trusted(k1, -1000, 1000), trusted(reused, -1000, 1000)]),
+        'OK',
+      ],
+      [
+        'the kid reused, the other order',
+        token(k1),
+        Promise.all([trusted(reused, -1000, 1000), trusted(k1, -1000, 1000)]),
+        'OK',
+      ],
+      [
+        "its key trusted, the token expired at the run's creation",
+        token(k1, new Date(NOW.getTime() - 3_600_000)),
+        Promise.all([trusted(k1, -7_200_000, 1000)]),
+        'VERIFY_EXPIRED',
+      ],
       ['not a token', Promise.resolve('x.y'), Promise.all([trusted(k1, -1000, 1000)]), 'VERIFY_MALFORMED'],
     ];
     for (const [name, t, keys, expected] of table) assert.equal(await codeOf(await t, await keys), expected, name);
   });
 
-  test('property: verifies exactly when the run was created inside the key\'s trusted period (± skew, + resolution)', async () => {
+  test("property: verifies exactly when the run was created inside the key's trusted period (± skew, + resolution)", async () => {
     const t = await token(k1);
-    await fc.assert(fc.asyncProperty(fc.integer({ min: -200_000, max: 200_000 }), fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: -SKEW * 1000, max: 300_000 }), async (first, length, createdMs) => {
-      // createdMs stays within the token's own time claims (iat = NOW, exp = NOW + 300 s, ± tolerance).
-      const key = await trusted(k1, first, first + length);
-      const inside = createdMs >= first - SKEW * 1000 && createdMs <= first + length + (TRUST_RESOLUTION_SECONDS + SKEW) * 1000;
-      assert.equal(await codeOf(t, [key], at(createdMs)), inside ? 'OK' : 'VERIFY_KEY_NOT_TRUSTED');
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: -200_000, max: 200_000 }),
+        fc.integer({ min: 0, max: 200_000 }),
+        fc.integer({ min: -SKEW * 1000, max: 300_000 }),
+        async (first, length, createdMs) => {
+          // createdMs stays within the token's own time claims (iat = NOW, exp = NOW + 300 s, ± tolerance).
+          const key = await trusted(k1, first, first + length);
+          const inside =
+            createdMs >= first - SKEW * 1000 && createdMs <= first + length + (TRUST_RESOLUTION_SECONDS + SKEW) * 1000;
+          assert.equal(await codeOf(t, [key], at(createdMs)), inside ? 'OK' : 'VERIFY_KEY_NOT_TRUSTED');
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -16,8 +16,23 @@ import { REF_CASES } from '../support/image-refs.ts';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 const POSITIONS: [string, (image: string) => Record<string, unknown>, string][] = [
   ['step', (image) => ({ name: 's', image, resources: R }), 'workflow.steps.0.image'],
-  ['sidecar', (image) => ({ name: 's', image: 'python:3.11', sidecars: [{ name: 'ok', image: 'postgres:15' }, { name: 'db', image }] }), 'workflow.steps.0.sidecars.1.image'],
-  ['init container', (image) => ({ name: 's', image: 'python:3.11', initContainers: [{ name: 'fetch', image }] }), 'workflow.steps.0.initContainers.0.image'],
+  [
+    'sidecar',
+    (image) => ({
+      name: 's',
+      image: 'python:3.11',
+      sidecars: [
+        { name: 'ok', image: 'postgres:15' },
+        { name: 'db', image },
+      ],
+    }),
+    'workflow.steps.0.sidecars.1.image',
+  ],
+  [
+    'init container',
+    (image) => ({ name: 's', image: 'python:3.11', initContainers: [{ name: 'fetch', image }] }),
+    'workflow.steps.0.initContainers.0.image',
+  ],
 ];
 
 /** What the schema refuses before the grammar is asked (VALIDATE_SCHEMA): empty, whitespace, over 512 characters. */
@@ -42,8 +57,16 @@ test('every reference of the shared table, in every container kind: valid → ac
         refused++;
         assert.equal(r.error.code, 'VALIDATE_IMAGE_REFERENCE', what);
         const issues = (r.error.details as { issues: { path: string; message: string }[] }).issues;
-        assert.deepEqual(issues.map((i) => i.path), [path], what);
-        if (c.ref.length > 3) assert.ok(!r.error.message.includes(c.ref) && !issues[0]!.message.includes(c.ref), `${what}: the text is not repeated`);
+        assert.deepEqual(
+          issues.map((i) => i.path),
+          [path],
+          what,
+        );
+        if (c.ref.length > 3)
+          assert.ok(
+            !r.error.message.includes(c.ref) && !issues[0]!.message.includes(c.ref),
+            `${what}: the text is not repeated`,
+          );
       } else {
         assert.ok(r.ok, `${what} must be accepted: ${JSON.stringify(!r.ok && r.error)}`);
       }
@@ -53,11 +76,19 @@ test('every reference of the shared table, in every container kind: valid → ac
 });
 
 test('the reported examples: upper-case repository, ".." component, malformed digest, over-long tag; each invalid image is listed', () => {
-  const bad = ['docker.io/Library/alpine:3', 'ghcr.io/acme/../x:1', `alpine@sha256:${'A'.repeat(64)}`, `alpine:${'t'.repeat(129)}`];
+  const bad = [
+    'docker.io/Library/alpine:3',
+    'ghcr.io/acme/../x:1',
+    `alpine@sha256:${'A'.repeat(64)}`,
+    `alpine:${'t'.repeat(129)}`,
+  ];
   const r = validate({ id: 'wf', name: 'n', runId: 'r', steps: bad.map((image, i) => ({ name: `s${i}`, image })) });
   assert.equal(r.ok, false);
   if (!r.ok) {
     assert.equal(r.error.code, 'VALIDATE_IMAGE_REFERENCE');
-    assert.deepEqual((r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path), bad.map((_, i) => `workflow.steps.${i}.image`));
+    assert.deepEqual(
+      (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path),
+      bad.map((_, i) => `workflow.steps.${i}.image`),
+    );
   }
 });

@@ -47,37 +47,86 @@ const bounds = { idleMs: 45_000, relistMs: 300_000 };
 
 describe('judgeWatch', () => {
   const cases: { name: string; lastSeenAt: number; listedAt: number; now: number; want: WatchVerdict }[] = [
-    { name: 'fresh watch waits for the idle bound', lastSeenAt: 0, listedAt: 0, now: 0, want: { kind: 'wait', forMs: 45_000 } },
-    { name: 'silent 1 ms under the bound waits 1 ms', lastSeenAt: 0, listedAt: 0, now: 44_999, want: { kind: 'wait', forMs: 1 } },
-    { name: 'silent exactly the bound is stalled', lastSeenAt: 0, listedAt: 0, now: 45_000, want: { kind: 'idle', silentMs: 45_000 } },
-    { name: 'silent past the bound is stalled', lastSeenAt: 10, listedAt: 0, now: 100_010, want: { kind: 'idle', silentMs: 100_000 } },
-    { name: 'busy watch with an old list relists', lastSeenAt: 299_999, listedAt: 0, now: 300_000, want: { kind: 'relist', sinceListMs: 300_000 } },
-    { name: 'relist nearer than the idle bound is waited for', lastSeenAt: 290_000, listedAt: 0, now: 290_000, want: { kind: 'wait', forMs: 10_000 } },
-    { name: 'stalled and due for a relist: the stall is reported', lastSeenAt: 0, listedAt: 0, now: 400_000, want: { kind: 'idle', silentMs: 400_000 } },
+    {
+      name: 'fresh watch waits for the idle bound',
+      lastSeenAt: 0,
+      listedAt: 0,
+      now: 0,
+      want: { kind: 'wait', forMs: 45_000 },
+    },
+    {
+      name: 'silent 1 ms under the bound waits 1 ms',
+      lastSeenAt: 0,
+      listedAt: 0,
+      now: 44_999,
+      want: { kind: 'wait', forMs: 1 },
+    },
+    {
+      name: 'silent exactly the bound is stalled',
+      lastSeenAt: 0,
+      listedAt: 0,
+      now: 45_000,
+      want: { kind: 'idle', silentMs: 45_000 },
+    },
+    {
+      name: 'silent past the bound is stalled',
+      lastSeenAt: 10,
+      listedAt: 0,
+      now: 100_010,
+      want: { kind: 'idle', silentMs: 100_000 },
+    },
+    {
+      name: 'busy watch with an old list relists',
+      lastSeenAt: 299_999,
+      listedAt: 0,
+      now: 300_000,
+      want: { kind: 'relist', sinceListMs: 300_000 },
+    },
+    {
+      name: 'relist nearer than the idle bound is waited for',
+      lastSeenAt: 290_000,
+      listedAt: 0,
+      now: 290_000,
+      want: { kind: 'wait', forMs: 10_000 },
+    },
+    {
+      name: 'stalled and due for a relist: the stall is reported',
+      lastSeenAt: 0,
+      listedAt: 0,
+      now: 400_000,
+      want: { kind: 'idle', silentMs: 400_000 },
+    },
   ];
   for (const c of cases) {
-    test(c.name, () => assert.deepEqual(judgeWatch({ lastSeenAt: c.lastSeenAt, listedAt: c.listedAt }, bounds, c.now), c.want));
+    test(c.name, () =>
+      assert.deepEqual(judgeWatch({ lastSeenAt: c.lastSeenAt, listedAt: c.listedAt }, bounds, c.now), c.want),
+    );
   }
 
   test('property: a wait never overshoots a bound, and ending happens exactly when a bound is reached', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 1e7 }), fc.integer({ min: 1, max: 1e7 }),
-      fc.integer({ min: 0, max: 1e7 }), fc.integer({ min: 0, max: 1e7 }), fc.integer({ min: 0, max: 2e7 }),
-      (idleMs, relistMs, lastSeenAt, listedAt, later) => {
-        const now = Math.max(lastSeenAt, listedAt) + later;
-        const v = judgeWatch({ lastSeenAt, listedAt }, { idleMs, relistMs }, now);
-        const idleAt = lastSeenAt + idleMs;
-        const relistAt = listedAt + relistMs;
-        if (v.kind === 'wait') {
-          assert.ok(v.forMs > 0);
-          assert.equal(now + v.forMs, Math.min(idleAt, relistAt));
-        } else if (v.kind === 'idle') {
-          assert.ok(now >= idleAt);
-        } else {
-          assert.ok(now >= relistAt && now < idleAt);
-        }
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1e7 }),
+        fc.integer({ min: 1, max: 1e7 }),
+        fc.integer({ min: 0, max: 1e7 }),
+        fc.integer({ min: 0, max: 1e7 }),
+        fc.integer({ min: 0, max: 2e7 }),
+        (idleMs, relistMs, lastSeenAt, listedAt, later) => {
+          const now = Math.max(lastSeenAt, listedAt) + later;
+          const v = judgeWatch({ lastSeenAt, listedAt }, { idleMs, relistMs }, now);
+          const idleAt = lastSeenAt + idleMs;
+          const relistAt = listedAt + relistMs;
+          if (v.kind === 'wait') {
+            assert.ok(v.forMs > 0);
+            assert.equal(now + v.forMs, Math.min(idleAt, relistAt));
+          } else if (v.kind === 'idle') {
+            assert.ok(now >= idleAt);
+          } else {
+            assert.ok(now >= relistAt && now < idleAt);
+          }
+        },
+      ),
+    );
   });
 });
 
