@@ -38,4 +38,37 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Size and shape limits (as pepr's lint does): a module, a function or a branch that outgrows
+    // them has more than one job. Exported functions say what they return.
+    files: ['src/**/*.ts'],
+    rules: {
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+      complexity: ['error', 20],
+      'max-depth': ['error', 4],
+    },
+  },
+  {
+    // Known debt, shrink-only: each file leaves this list when it is split by job (issue 15). A file
+    // not listed here that breaks a limit fails the lint.
+    files: [
+      'src/app/server.ts',
+      'src/audit/canonical.ts',
+      'src/audit/verify.ts',
+      'src/cli/audit.ts',
+      'src/cli/dev.ts',
+      'src/cli/policy.ts',
+      'src/dev/cluster.ts',
+      'src/dev/control-plane.ts',
+      'src/dev/demo.ts',
+      'src/mutate/restricted.ts',
+      'src/observe/metrics.ts',
+      'src/pipeline.ts',
+      'src/pipeline/step.ts',
+      'src/policy/credentials.ts',
+    ],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off', complexity: 'off', 'max-depth': 'off' },
+  },
 );

@@ -66,7 +66,7 @@ export function parseDuration(value: unknown, bounds: DurationBounds): DurationP
 }
 
 /** A zod field: a duration within `bounds`, as written (string or number) → whole seconds. */
-export function durationField(bounds: DurationBounds = ANY_DURATION) {
+export function durationField(bounds: DurationBounds = ANY_DURATION): z.ZodType<number, number | string> {
   return z.union([z.number(), z.string()]).transform((v, ctx) => {
     const parsed = parseDuration(v, bounds);
     if (parsed.ok) return parsed.seconds;
@@ -76,7 +76,7 @@ export function durationField(bounds: DurationBounds = ANY_DURATION) {
 }
 
 /** A zod field that checks a duration within `bounds` but keeps it as written (the signed workflow). */
-export function durationText(bounds: DurationBounds) {
+export function durationText(bounds: DurationBounds): z.ZodType<number | string, number | string> {
   return z.union([z.number(), z.string()]).superRefine((v, ctx) => {
     const parsed = parseDuration(v, bounds);
     if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });

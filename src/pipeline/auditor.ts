@@ -29,7 +29,7 @@ export class AuditUnavailable extends Error {
  * durable; rejects when it cannot be made durable, which the pipeline turns into AUDIT_UNAVAILABLE
  * before any side effect.
  */
-export function auditor(deps: PipelineDeps) {
+export function auditor(deps: PipelineDeps): Auditor {
   const runner = deps.config.runner;
   const write = (
     stage: AuditStage,
@@ -84,4 +84,17 @@ export function auditor(deps: PipelineDeps) {
   };
 }
 
-export type Auditor = ReturnType<typeof auditor>;
+/** The stage outcomes one admission or reconcile pass records; each resolves once the record is durable. */
+export interface Auditor {
+  passed: (stage: AuditStage, message: string, fields?: Fields) => Promise<AuditRecord>;
+  denied: (stage: AuditStage, error: RunnerError, fields?: Fields) => Promise<AuditRecord>;
+  errored: (stage: AuditStage, error: RunnerError, fields?: Fields) => Promise<AuditRecord>;
+  /** `id`: a decision_id fixed for this step of this run, so a record repeated after a crash is recognisably the same. */
+  finished: (
+    outcome: 'success' | 'failure',
+    message: string,
+    fields: Fields,
+    error?: RunnerError,
+    id?: string,
+  ) => Promise<AuditRecord>;
+}
