@@ -2,13 +2,15 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { readAuditLog, verifyAuditDir } from '../adapters/audit-files.ts';
-import { keyId } from '../audit/keys.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
-import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
+import { startRunner } from '../app/runner.ts';
+import { parseConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { LOCAL_STORAGE_CLASS } from './bootstrap.ts';
 import { runAssignment } from '../app/assignment.ts';
 import type { AssignmentReport } from '../pipeline.ts';
-import { startCluster } from './cluster.ts';
+import { startCluster, type Cluster } from './cluster.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
 
@@ -29,6 +31,29 @@ const STATUS_COLOUR = {
   error: 'red',
   skipped: 'dim',
 } as const;
+
+/**
+ * The demo runner's config, made as `serve`'s is (parsed by the schema, its defaults): only what
+ * the local control plane and the files written above decide is set here.
+ */
+function demoConfig(
+  cluster: Cluster,
+  files: { issuer: string; jwksFile: string; bundle: string; auditDir: string; signingKeyFile: string },
+): Config {
+  const parsed = parseConfig({
+    runner: {
+      name: 'demo-runner',
+      workflow: { namespace: cluster.workflowsNamespace },
+      storage: { storageClass: LOCAL_STORAGE_CLASS },
+    },
+    controlPlane: { issuer: files.issuer, jwksFile: files.jwksFile },
+    policy: { bundle: files.bundle },
+    audit: { dir: files.auditDir, checkpoint: { signingKeyFile: files.signingKeyFile } },
+    kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+  });
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return parsed.value;
+}
 
 /**
  * The main job: the local control plane, a runner wired to it, and a few signed assignments —
@@ -66,14 +91,13 @@ export async function runDemo(
   const signing = generateKeyPairSync('ed25519');
   const publicKeyFile = join(workDir, 'audit-signing.pub.pem');
   await writeFile(publicKeyFile, signing.publicKey.export({ type: 'spki', format: 'pem' }));
-  const runner = await startRunner({
-    config: defaultPipelineConfig('demo-runner', issuer, cluster.workflowsNamespace),
-    kubeconfig: cluster.kubeconfig,
-    bundle: bundle.file,
-    jwks: jwks([key]),
-    auditDir,
-    checkpointKey: { key: signing.privateKey, kid: keyId(signing.publicKey) },
-  });
+  const signingKeyFile = join(workDir, 'audit-signing.key.pem');
+  await writeFile(signingKeyFile, signing.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const jwksFile = join(workDir, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify(jwks([key])));
+  const runner = await startRunner(
+    demoConfig(cluster, { issuer, jwksFile, bundle: bundle.file, auditDir, signingKeyFile }),
+  );
   let closed = false;
   try {
     const ex = (f: string): string => join(REPO_ROOT, 'examples', f);

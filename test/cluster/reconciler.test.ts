@@ -7,13 +7,13 @@ import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
-import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
-import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
+import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
+import type { ConfigOverrides } from '../support/config.ts';
 import { watchAll } from '../support/watch.ts';
 
 const ISSUER = 'https://control-plane.test';
@@ -42,14 +42,8 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     await env?.close();
   });
 
-  const runner = async (name: string, over: Partial<PipelineConfig> = {}): Promise<RunningRunner> => {
-    const r = await startRunner({
-      config: defaultPipelineConfig(name, ISSUER, env.cluster.workflowsNamespace, over),
-      kubeconfig: env.cluster.kubeconfig,
-      bundle: env.bundle,
-      jwks: jwks([key]),
-      auditDir: join(env.work, `audit-${name}`),
-    });
+  const runner = async (name: string, over: ConfigOverrides = {}): Promise<RunningRunner> => {
+    const r = await startRunner(await clusterRunnerConfig(env, { name, issuer: ISSUER, keys: [key] }, over));
     runners.push(r);
     return r;
   };
@@ -81,7 +75,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
   };
 
   test('a step that times out, one OOMKilled, one with a bad image and one that exits 3: each Failed with its reason and exit code, in the WorkflowRun status', async () => {
-    const r = await runner('fail-runner', { failFastGraceSeconds: 2 });
+    const r = await runner('fail-runner', { runner: { workflow: { failFastGrace: 2 } } });
     const report = await submit(r, 'fail-runner', {
       id: 'failures',
       name: 'failures',
@@ -366,7 +360,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
 
   test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left', async () => {
     const name = 'soak-runner';
-    const r = await runner(name, { maxConcurrent: 100, ttlAfterFinishedSeconds: 3 });
+    const r = await runner(name, { runner: { workflow: { maxConcurrent: 100, ttlAfterFinished: 3 } } });
     const ns = env.cluster.workflowsNamespace;
     // Every pod this runner ever has, by name → the uids seen: a duplicate would show a second uid.
     const uids = new Map<string, Set<string>>();

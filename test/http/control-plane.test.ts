@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { createRemoteJWKSet } from 'jose';
 import { ControlPlaneClient, eventOf } from '../../src/adapters/control-plane-client.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
@@ -20,7 +20,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
   const ref: { client?: ControlPlaneClient } = {};
   const runs: Promise<unknown>[] = [];
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, cp.issuer),
+    config: testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: cp.issuer } }),
     keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     audit: new MemoryAudit(),

@@ -1,10 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
+import { jwks, type SigningKey } from '../../src/dev/sign.ts';
+import { testConfig, type ConfigOverrides } from './config.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
@@ -47,6 +51,34 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
       await rm(work, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The config of an in-process runner (startRunner) on this cluster, parsed by the schema like
+ * `serve`'s: the cluster's kubeconfig, namespaces and storage class, the test's bundle, the keys
+ * written to a JWKS file, and an audit directory of its own under the work directory.
+ */
+export async function clusterRunnerConfig(
+  env: TestCluster,
+  runner: { readonly name: string; readonly issuer: string; readonly keys: readonly SigningKey[] },
+  overrides: ConfigOverrides = {},
+): Promise<Config> {
+  const jwksFile = join(env.work, `jwks-${runner.name}.json`);
+  await writeFile(jwksFile, JSON.stringify(jwks(runner.keys)));
+  return testConfig(
+    {
+      runner: {
+        name: runner.name,
+        workflow: { namespace: env.cluster.workflowsNamespace },
+        storage: { storageClass: LOCAL_STORAGE_CLASS },
+      },
+      controlPlane: { issuer: runner.issuer, jwksFile },
+      policy: { bundle: env.bundle },
+      audit: { dir: join(env.work, `audit-${runner.name}`) },
+      kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace },
+    },
+    overrides,
+  );
 }
 
 /**

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../../src/errors/result.ts';
-import { admit, type PipelineConfig, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import type { ConfigOverrides } from '../support/config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, engineReturning } from '../support/memory.ts';
 import { allowAll, memoryRunner } from '../support/memory-runner.ts';
@@ -27,7 +28,7 @@ after(async () => {
   for (const c of closers) await c();
 });
 
-async function runner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}) {
+async function runner(over: Partial<PipelineDeps> = {}, config: ConfigOverrides = {}) {
   const r = await memoryRunner({ keys, ...over }, config);
   closers.push(r.close);
   return r;
@@ -395,7 +396,11 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('a bad image fails fast after the grace period: STEP_START_FAILED with the waiting reason', async () => {
     const clock = new Clock(new Date());
-    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { failFastGraceSeconds: 5 });
+    const {
+      deps: d,
+      run,
+      reconciler,
+    } = await runner({ now: clock.now }, { runner: { workflow: { failFastGrace: 5 } } });
     d.pods.outcomeFor = (pod) => {
       setImmediate(() => {
         pod.status = {
@@ -509,7 +514,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('at most maxConcurrent runs execute; the rest wait Pending and start oldest first', async () => {
     const clock = new Clock(NOW);
-    const { deps: d, run } = await runner({ now: clock.now }, { maxConcurrent: 1 });
+    const { deps: d, run } = await runner({ now: clock.now }, { runner: { workflow: { maxConcurrent: 1 } } });
     d.pods.outcomeFor = () => undefined;
     const first = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }])) });
     await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
@@ -572,7 +577,11 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('after the TTL a finished run keeps nothing: pods, egress policies and volumes deleted', async () => {
     const clock = new Clock(NOW);
-    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { ttlAfterFinishedSeconds: 60 });
+    const {
+      deps: d,
+      run,
+      reconciler,
+    } = await runner({ now: clock.now }, { runner: { workflow: { ttlAfterFinished: 60 } } });
     const wf = {
       ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]),
       volumes: [{ name: 'shared', size: '1Gi' }],
