@@ -15,6 +15,7 @@ import type { RunStatus } from '../../src/reconcile/status.ts';
 import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import type { ConfigOverrides } from '../support/config.ts';
 import { watchAll } from '../support/watch.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -244,7 +245,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         'the quota controller to count',
         async () =>
           (await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard?.pods === '0',
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 250 },
       );
       const report = await submit(r, 'quota-runner', {
         id: 'quota',
@@ -347,14 +348,17 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         spec: { containers: [{ name: 'c', image: 'x:1', securityContext: sc }] },
       },
     });
-    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, 5000);
+    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, {
+      timeoutMs: 5000,
+      intervalMs: 250,
+    });
     assert.equal(await r.reconciler.collectOrphans(), 1);
     await waitFor(
       'the stray pod gone',
       async () =>
         (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/runner=orphan-runner' })).items
           .length === 0,
-      20_000,
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
   });
 
@@ -417,7 +421,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
           ]);
           return p.items.length === 0 && c.items.length === 0 && n.items.length === 0;
         },
-        120_000,
+        { timeoutMs: 120_000, intervalMs: 250 },
       );
       assert.equal(uids.size, 1000, 'one pod name per step');
       assert.deepEqual(
@@ -431,12 +435,3 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     }
   });
 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await probe()) return;
-    await sleep(250);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}

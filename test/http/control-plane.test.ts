@@ -11,6 +11,7 @@ import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { waitFor } from '../support/wait.ts';
 
 const RUNNER = 'cp-runner';
 
@@ -76,8 +77,7 @@ test('reference control plane ↔ runner: register, heartbeat, long-poll, step e
     client.start();
     for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml'])
       await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-    const until = Date.now() + 30_000;
-    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 4 && Date.now() < until) await sleep(50);
+    await waitFor('four Succeeded events', () => cp.events.filter((e) => e.phase === 'Succeeded').length >= 4, 30_000);
     assert.deepEqual(cp.registered.get(RUNNER), {
       name: RUNNER,
       version: '0.1.0',
@@ -126,8 +126,7 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     cp.fault = 'slow';
     await sleep(1500);
     cp.fault = 'none';
-    const until = Date.now() + 30_000;
-    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 6 && Date.now() < until) await sleep(50);
+    await waitFor('six Succeeded events', () => cp.events.filter((e) => e.phase === 'Succeeded').length >= 6, 30_000);
     assert.ok(errors.length > 0, 'the faults were seen');
     for (let i = 0; i < 6; i++)
       assert.deepEqual(
@@ -186,8 +185,7 @@ test('a full event queue stops polling (intake pushes back) instead of dropping 
     await sleep(700);
     assert.deepEqual(taken, [], 'no polling while the queue is full');
     cp.fault = 'none';
-    const until = Date.now() + 20_000;
-    while (taken.length === 0 && Date.now() < until) await sleep(20);
+    await waitFor('polling to resume', () => taken.length > 0, { timeoutMs: 20_000, intervalMs: 20 });
     assert.equal(taken.length, 1, 'polling resumes once events are acknowledged');
     assert.deepEqual(
       cp.events.map((e) => e.id),
