@@ -38,7 +38,10 @@ const TIERS: Readonly<Record<string, Tier>> = {
     glob: 'test/unit/**/*.test.ts',
     min: 694,
     // Measured 2026-11-29 over the whole unit tier (lines %, branches %): verify 100 / 94.51,
-    // validate 100 / 94.85, mutate 100 / 96.10, evaluate 100 / 100, audit 85.68 / 92.27.
+    // validate 100 / 94.85, mutate 100 / 96.10, evaluate 100 / 100, audit 85.68–99.28 / 92.15–92.27.
+    // Node merges the coverage of the test processes in the order they finish, and one run put
+    // src/audit/mask.ts at 37.7 % of lines where the next put it at 97 %: audit's line floor sits
+    // under the lower figure until that merge is stable.
     coverage: [
       { folder: 'src/verify', lines: 97, branches: 91 },
       { folder: 'src/validate', lines: 97, branches: 91 },

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
 import { parse } from 'yaml';
+import { DEFAULT_API_OPTIONS } from '../../src/adapters/kubeconfig.ts';
+import { apiOptions } from '../../src/app/parts.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { ANY_DURATION, parseDuration } from '../../src/config/units.ts';
 import { CHART } from '../../src/dev/manifest.ts';
@@ -123,4 +127,12 @@ test('a test config is made by the schema: its defaults are the schema defaults,
   assert.equal(testConfig().runner.workflow.failFastGrace, 60, "the schema's fail-fast grace");
   assert.ok(Object.isFrozen(config.runner.workflow));
   assert.throws(() => testConfig({ runner: { workflow: { colour: 'red' } as object } }), /Unrecognized key/);
+});
+
+test("the Kubernetes API fallback of adapters given a plain KubeConfig is the schema's kubernetes.api defaults", () => {
+  // DEFAULT_API_OPTIONS serves tests that hand an adapter a KubeConfig of their own; `serve` and
+  // startRunner always pass apiOptions(config). A second copy of four defaults: kept equal here.
+  const { observer: _o, ...fallback } = DEFAULT_API_OPTIONS;
+  const { observer: _p, ...fromSchema } = apiOptions(testConfig(), pino({ level: 'silent' }), createMetrics('t'));
+  assert.deepEqual(fallback, fromSchema);
 });
