@@ -6,11 +6,10 @@ import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startRunner } from '../app/runner.ts';
 import { parseConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
-import { LOCAL_STORAGE_CLASS } from './bootstrap.ts';
 import { runAssignment } from '../app/assignment.ts';
 import type { AssignmentReport } from '../pipeline.ts';
-import { startCluster, type Cluster } from './cluster.ts';
+import { startCluster } from './cluster.ts';
+import { localRunnerConfig } from './local-config.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
 
@@ -31,29 +30,6 @@ const STATUS_COLOUR = {
   error: 'red',
   skipped: 'dim',
 } as const;
-
-/**
- * The demo runner's config, made as `serve`'s is (parsed by the schema, its defaults): only what
- * the local control plane and the files written above decide is set here.
- */
-function demoConfig(
-  cluster: Cluster,
-  files: { issuer: string; jwksFile: string; bundle: string; auditDir: string; signingKeyFile: string },
-): Config {
-  const parsed = parseConfig({
-    runner: {
-      name: 'demo-runner',
-      workflow: { namespace: cluster.workflowsNamespace },
-      storage: { storageClass: LOCAL_STORAGE_CLASS },
-    },
-    controlPlane: { issuer: files.issuer, jwksFile: files.jwksFile },
-    policy: { bundle: files.bundle },
-    audit: { dir: files.auditDir, checkpoint: { signingKeyFile: files.signingKeyFile } },
-    kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
-  });
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  return parsed.value;
-}
 
 /**
  * The main job: the local control plane, a runner wired to it, and a few signed assignments —
@@ -95,9 +71,19 @@ export async function runDemo(
   await writeFile(signingKeyFile, signing.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const jwksFile = join(workDir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify(jwks([key])));
-  const runner = await startRunner(
-    demoConfig(cluster, { issuer, jwksFile, bundle: bundle.file, auditDir, signingKeyFile }),
+  // Parsed by the schema like serve's config: the demo runs with the defaults production has.
+  const config = parseConfig(
+    localRunnerConfig(cluster, {
+      name: 'demo-runner',
+      issuer,
+      jwksFile,
+      bundle: bundle.file,
+      auditDir,
+      signingKeyFile,
+    }),
   );
+  if (!config.ok) throw new Error(config.error.message);
+  const runner = await startRunner(config.value);
   let closed = false;
   try {
     const ex = (f: string): string => join(REPO_ROOT, 'examples', f);

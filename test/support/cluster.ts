@@ -5,8 +5,8 @@ import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import type { Config } from '../../src/config/schema.ts';
-import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
+import { localRunnerConfig } from '../../src/dev/local-config.ts';
 import { jwks, type SigningKey } from '../../src/dev/sign.ts';
 import { testConfig, type ConfigOverrides } from './config.ts';
 
@@ -54,9 +54,9 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
 }
 
 /**
- * The config of an in-process runner (startRunner) on this cluster, parsed by the schema like
- * `serve`'s: the cluster's kubeconfig, namespaces and storage class, the test's bundle, the keys
- * written to a JWKS file, and an audit directory of its own under the work directory.
+ * The config of an in-process runner (startRunner) on this cluster, made as the demo makes its own
+ * (localRunnerConfig, then the schema): the cluster's kubeconfig, namespaces and storage class, the
+ * test's bundle, the keys written to a JWKS file, an audit directory of its own, then `overrides`.
  */
 export async function clusterRunnerConfig(
   env: TestCluster,
@@ -65,20 +65,8 @@ export async function clusterRunnerConfig(
 ): Promise<Config> {
   const jwksFile = join(env.work, `jwks-${runner.name}.json`);
   await writeFile(jwksFile, JSON.stringify(jwks(runner.keys)));
-  return testConfig(
-    {
-      runner: {
-        name: runner.name,
-        workflow: { namespace: env.cluster.workflowsNamespace },
-        storage: { storageClass: LOCAL_STORAGE_CLASS },
-      },
-      controlPlane: { issuer: runner.issuer, jwksFile },
-      policy: { bundle: env.bundle },
-      audit: { dir: join(env.work, `audit-${runner.name}`) },
-      kubernetes: { kubeconfig: env.cluster.kubeconfig, namespace: env.cluster.runnerNamespace },
-    },
-    overrides,
-  );
+  const files = { ...runner, jwksFile, bundle: env.bundle, auditDir: join(env.work, `audit-${runner.name}`) };
+  return testConfig(localRunnerConfig(env.cluster, files), overrides);
 }
 
 /**
