@@ -8,7 +8,8 @@
  *   node scripts/test-tier.ts <unit|policies|chart|http|cluster> [extra node --test args]
  *   node scripts/test-tier.ts --glob '<dir>/*.test.ts' --min <n>      (an ad-hoc tier, for its own test)
  *
- * Exit codes: node's own when tests fail; 1 when a floor is not met; 2 on bad usage.
+ * Exit codes: node's own when tests fail; 1 when a floor is not met; 2 on bad usage. The floors
+ * are for a whole tier: to run a few files or tests, call `node --test <files>` directly.
  */
 import { spawn } from 'node:child_process';
 import { glob, mkdtemp, readFile, rm } from 'node:fs/promises';
