@@ -54,7 +54,6 @@ export default tseslint.config(
     // Known debt, shrink-only: each file leaves this list when it is split by job (issue 15). A file
     // not listed here that breaks a limit fails the lint.
     files: [
-      'src/app/server.ts',
       'src/audit/canonical.ts',
       'src/audit/verify.ts',
       'src/cli/audit.ts',

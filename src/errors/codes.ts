@@ -86,7 +86,6 @@ export const ERROR_CATALOGUE = {
 } as const satisfies Record<string, { status: number; stage: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
-export type Stage = (typeof ERROR_CATALOGUE)[ErrorCode]['stage'];
 
 export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
 
