@@ -32,7 +32,17 @@ export interface ChainFacts {
   readonly log: { readonly report: VerifyReport };
   readonly checkpoints: readonly Checkpoint[];
   readonly lastTime: string;
+  /** Hash of the chain's first record: which chain a saved verification was of. */
+  readonly genesis: string;
   readonly found: ReadonlyMap<string, number>;
+}
+
+/** What an earlier verification saved of one chain (`save` in `audit verify --output json`). */
+export interface Anchor {
+  readonly dir: string;
+  readonly genesis: string;
+  readonly expectHead: string;
+  readonly minSeq: number;
 }
 
 export interface VerifyRules {
@@ -47,6 +57,8 @@ export interface VerifyRules {
   readonly expectHeads: readonly string[];
   /** The log must reach at least this seq (one chain only). */
   readonly minSeq?: number | undefined;
+  /** Saved verifications (`--against`): each chain, found by its genesis, must still hold its saved head at its saved seq. */
+  readonly anchors?: readonly Anchor[] | undefined;
 }
 
 export const DEFAULT_MAX_UNCOVERED_RECORDS = 1000;
@@ -103,8 +115,32 @@ function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
   ];
 }
 
-function rollbackFindings(chains: readonly ChainFacts[], rules: VerifyRules): Finding[] {
+function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[]): Finding[] {
   const out: Finding[] = [];
+  const rolled = (message: string): void => void out.push({ code: 'AUDIT_ROLLED_BACK', message, fails: true });
+  for (const a of anchors) {
+    const c = chains.find((x) => x.genesis !== '' && x.genesis === a.genesis);
+    if (c === undefined) {
+      rolled(
+        `no chain given starts with the first record of the saved chain ${a.dir} (genesis ${a.genesis}): give its directory, or its first records were removed or rewritten`,
+      );
+      continue;
+    }
+    const at = c.found.get(a.expectHead);
+    if (c.log.report.lastSeq < a.minSeq)
+      rolled(
+        `${c.dir}: the log ends at seq ${c.log.report.lastSeq}, but the saved verification of ${a.dir} saw seq ${a.minSeq}: records were removed from its end (rolled back or truncated)`,
+      );
+    else if (at !== a.minSeq)
+      rolled(
+        `${c.dir}: record ${a.minSeq} is not the head ${a.expectHead} the saved verification of ${a.dir} saw: history was rewritten since`,
+      );
+  }
+  return out;
+}
+
+function rollbackFindings(chains: readonly ChainFacts[], rules: VerifyRules): Finding[] {
+  const out: Finding[] = anchorFindings(chains, rules.anchors ?? []);
   const only = chains.length === 1 ? chains[0] : undefined;
   if (rules.minSeq !== undefined && only !== undefined && only.log.report.lastSeq < rules.minSeq)
     out.push({

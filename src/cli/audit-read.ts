@@ -6,6 +6,7 @@ import {
   assessChains,
   DEFAULT_MAX_UNCOVERED_RECORDS,
   DEFAULT_MAX_UNCOVERED_SECONDS,
+  type Anchor,
   type Finding,
 } from '../audit/assess.ts';
 import { checkpointPublicKey, keyId } from '../audit/keys.ts';
@@ -87,4 +88,40 @@ export function findingLines(chains: readonly ChainRead[], findings: readonly Fi
       );
   }
   return lines;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** One chain's entry of a saved `audit verify --output json`, when it is well formed. */
+function anchorOf(c: unknown): Anchor | undefined {
+  const o = c as { dir?: unknown; genesis?: unknown; save?: { expectHead?: unknown; minSeq?: unknown } | null } | null;
+  const head = o?.save?.expectHead;
+  const min = o?.save?.minSeq;
+  if (typeof o?.genesis !== 'string' || !HEX64.test(o.genesis)) return undefined;
+  if (typeof head !== 'string' || !HEX64.test(head) || !Number.isSafeInteger(min) || (min as number) < 1)
+    return undefined;
+  return { dir: typeof o.dir === 'string' ? o.dir : '?', genesis: o.genesis, expectHead: head, minSeq: min as number };
+}
+
+/**
+ * The anchors of a saved `audit verify --output json` (one chain: the object itself; several:
+ * its `chains`). A file that is not one, or that saved nothing (a broken or empty log), is
+ * AUDIT_QUERY_INVALID: checking against nothing would pass.
+ */
+export async function readAnchors(file: string): Promise<Anchor[]> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new CliError('AUDIT_QUERY_INVALID', `--against ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const list = (body as { chains?: unknown } | null)?.chains;
+  const entries = Array.isArray(list) ? list : [body];
+  const anchors = entries.map(anchorOf);
+  if (anchors.length === 0 || anchors.some((a) => a === undefined))
+    throw new CliError(
+      'AUDIT_QUERY_INVALID',
+      `--against ${file}: not the output of an intact \`audit verify --output json\` (each chain needs genesis and save)`,
+    );
+  return anchors as Anchor[];
 }

@@ -9,7 +9,7 @@ import {
 } from '../audit/assess.ts';
 import { keyId } from '../audit/keys.ts';
 import { printable } from '../audit/query.ts';
-import { loadChains, publicKey } from './audit-read.ts';
+import { loadChains, publicKey, readAnchors } from './audit-read.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
 
@@ -21,6 +21,7 @@ interface VerifyOptions {
   readonly maxUncoveredSeconds: number;
   readonly expectHead: string[];
   readonly minSeq?: number;
+  readonly against?: string;
 }
 
 const count = (name: string) => (v: string) => {
@@ -126,6 +127,10 @@ export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
       [] as string[],
     )
     .option(
+      '--against <file>',
+      'the saved output of an earlier `audit verify --output json`: each chain it lists must still hold the head and seq it saw',
+    )
+    .option(
       '--min-seq <n>',
       'the log must reach at least this seq (saved from an earlier verification; one directory)',
       count('--min-seq'),
@@ -136,7 +141,8 @@ export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
       examples(
         'kubiya-runner audit verify /var/lib/kubiya/audit --public-key audit-signing.pub.pem',
         'kubiya-runner audit verify audit-0 audit-1 --public-key audit-signing.pub.pem --output json',
-        'kubiya-runner audit verify .kubiya/demo/audit --expect-head <head> --min-seq <seq>',
+        'kubiya-runner audit verify .kubiya/demo/audit --output json > verified.json',
+        'kubiya-runner audit verify .kubiya/demo/audit --against verified.json',
       ) +
         '\nverify: 0 intact and covered, 1 a record or checkpoint is bad, a key mix-up, an uncovered tail or a rollback (each named).',
     )
@@ -149,13 +155,15 @@ export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
           'AUDIT_QUERY_INVALID',
           '--min-seq names a seq of one chain: give one directory, or use --expect-head',
         );
+      const anchors = opts.against !== undefined ? await readAnchors(opts.against) : [];
       const key = await publicKey(opts.publicKey);
       let n = 0;
       const progress = (): boolean => {
         if (io.color && ++n % 100_000 === 0) io.err(`verified ${n} records ...`);
         return false;
       };
-      const chains = await loadChains(dirs, key, progress, opts.expectHead);
+      const heads = [...opts.expectHead, ...anchors.map((a) => a.expectHead)];
+      const chains = await loadChains(dirs, key, progress, heads);
       const rules: VerifyRules = {
         keyId: key !== undefined ? keyId(key) : undefined,
         allowUncoveredTail: opts.allowUncoveredTail === true,
@@ -163,6 +171,7 @@ export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
         maxUncoveredSeconds: opts.maxUncoveredSeconds,
         expectHeads: opts.expectHead,
         minSeq: opts.minSeq,
+        anchors,
       };
       const findings = assessChains(chains, rules);
       print(io, chains, findings, opts, rules.keyId);

@@ -38,14 +38,14 @@ const other = generateKeyPairSync('ed25519');
 const N = 30;
 const EVERY = 10;
 
-const entry = (i: number, at = '2026-06-01T12:00:00.000Z'): AuditEntry => ({
-  decision_id: `d-${i}`,
+const entry = (i: number, at = '2026-06-01T12:00:00.000Z', runner = 'r'): AuditEntry => ({
+  decision_id: `${runner}-d-${i}`,
   timestamp: at,
   stage: 'evaluate',
   outcome: 'allow',
   message: `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
+  runner,
+  labels: { runner },
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -58,7 +58,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 const pem = (k: KeyObject): string => k.export({ type: 'spki', format: 'pem' }) as string;
 
 /** A log of N records checkpointed every EVERY (0: never), with the signer's and the other key's PEM beside it. */
-async function makeLog(every = EVERY): Promise<{ dir: string; pub: string; otherPub: string }> {
+async function makeLog(every = EVERY, runner = 'r'): Promise<{ dir: string; pub: string; otherPub: string }> {
   const root = await mkdtemp(join(tmpdir(), 'kubiya-rollback-'));
   roots.push(root);
   const dir = join(root, 'audit');
@@ -68,7 +68,7 @@ async function makeLog(every = EVERY): Promise<{ dir: string; pub: string; other
       ? { checkpoint: { key: signer.privateKey, kid: keyId(signer.publicKey), every, intervalMs: 3_600_000 } }
       : {},
   );
-  for (let i = 1; i <= N; i++) await w.append(entry(i));
+  for (let i = 1; i <= N; i++) await w.append(entry(i, undefined, runner));
   await w.close();
   await writeFile(join(root, 'signer.pub.pem'), pem(signer.publicKey));
   await writeFile(join(root, 'other.pub.pem'), pem(other.publicKey));
@@ -272,5 +272,57 @@ describe('key mix-ups', () => {
     const two = await cli('audit', 'verify', dir, dir, '--min-seq', '3');
     assert.equal(two.code, 2);
     assert.match(two.err, /^AUDIT_QUERY_INVALID: /);
+  });
+});
+
+describe('--against: the saved output of an earlier verification, one chain or several', () => {
+  test('one chain: passes unchanged, fails rolled back', async () => {
+    const { dir, pub } = await makeLog();
+    const first = await cli('audit', 'verify', dir, '--public-key', pub, '--output', 'json');
+    const file = join(dir, '..', 'verified.json');
+    await writeFile(file, first.out);
+    assert.equal((await cli('audit', 'verify', dir, '--public-key', pub, '--against', file)).code, 0);
+    await rollBack(dir, 3);
+    const r = await cli('audit', 'verify', dir, '--public-key', pub, '--against', file);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^AUDIT_ROLLED_BACK: .*ends at seq 27, but the saved verification of .* saw seq 30/m);
+  });
+
+  test('two replicas: each chain is found by its first record, whatever its directory is called now', async () => {
+    const a = await makeLog();
+    const b = await makeLog(5, 'r2');
+    const saved = await cli('audit', 'verify', a.dir, b.dir, '--public-key', a.pub, '--output', 'json');
+    assert.equal(saved.code, 0, saved.out);
+    const file = join(a.dir, '..', 'verified.json');
+    await writeFile(file, saved.out);
+    assert.equal((await cli('audit', 'verify', b.dir, a.dir, '--against', file)).code, 0, 'order does not matter');
+    const missing = await cli('audit', 'verify', a.dir, '--against', file);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /AUDIT_ROLLED_BACK: no chain given starts with the first record of the saved chain/);
+    await rollBack(b.dir, 1);
+    const rolled = await cli('audit', 'verify', a.dir, b.dir, '--against', file, '--output', 'json');
+    assert.equal(rolled.code, 1);
+    const body = JSON.parse(rolled.out) as Saved & { chains: { dir: string; intact: boolean }[] };
+    assert.deepEqual(
+      body.chains.map((c) => c.intact),
+      [true, true],
+      'each chain verifies on its own: only the saved head shows the rollback',
+    );
+    assert.deepEqual(
+      body.findings.map((f) => f.code),
+      ['AUDIT_ROLLED_BACK'],
+    );
+    assert.ok(body.findings[0]?.message.startsWith(b.dir));
+  });
+
+  test('a file that saved nothing is refused, not treated as "nothing to check"', async () => {
+    const { dir } = await makeLog();
+    const file = join(dir, '..', 'bad.json');
+    for (const content of ['{}', '[]', 'not json', '{"ok":false,"save":null,"genesis":""}']) {
+      await writeFile(file, content);
+      const r = await cli('audit', 'verify', dir, '--against', file);
+      assert.equal(r.code, 2, content);
+      assert.match(r.err, /^AUDIT_QUERY_INVALID: /);
+    }
   });
 });
