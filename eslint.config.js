@@ -57,7 +57,6 @@ export default tseslint.config(
       'src/app/server.ts',
       'src/audit/canonical.ts',
       'src/audit/verify.ts',
-      'src/cli/audit.ts',
       'src/cli/dev.ts',
       'src/cli/policy.ts',
       'src/dev/cluster.ts',
