@@ -47,6 +47,7 @@ function stageDetail(r: AuditRecord): string {
     case 'cancel':
       return '';
   }
+  return ''; // a stage the appender never writes (the volume was written by hand before a break)
 }
 
 function item(r: AuditRecord, chain: string, many: boolean): string {

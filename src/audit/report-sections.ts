@@ -3,6 +3,9 @@ import { esc, sortableTable } from './report-html.ts';
 import type { ReasonCounts, ReportChain, ReportInput, RevisionSpan } from './report-model.ts';
 import type { AuditRecord } from './record.ts';
 
+/** At most this many rows in the denials-and-errors table; the page says when there are more. */
+export const MAX_REFUSALS = 20_000;
+
 /** The verification sentence of one chain: intact with its checkpoint coverage, or where it broke. */
 function chainStatus(c: ReportChain): string {
   const v = c.log.report;
@@ -88,14 +91,13 @@ function reasonsCell(r: AuditRecord): string {
 /** Every denial and error, one row each (a denial is one row, with its violations inside it). */
 export function refusals(input: ReportInput, runIndex: ReadonlyMap<string, number>): string {
   const many = input.chains.length > 1;
-  const rows = input.records
-    .filter((e) => isRefusal(e.record))
-    .map(({ record: r, chain }) => {
-      const w = r.workflow;
-      const run = w !== undefined ? runIndex.get(JSON.stringify([w.id, w.runId])) : undefined;
-      const wf = w === undefined ? '<span class="note">(before verification)</span>' : esc(`${w.id} / ${w.runId}`);
-      return `<tr class="outcome-${esc(r.outcome)}"><td data-sort="${esc(r.timestamp)}">${esc(r.timestamp)}</td>${many ? `<td>${esc(chain)}</td>` : ''}<td>${esc(r.runner)}</td><td>${esc(r.outcome)}</td><td>${run !== undefined ? `<a href="#run-${run}">${wf}</a>` : wf}</td><td>${esc(r.stage)}${r.step !== undefined ? ` / ${esc(r.step)}` : ''}</td><td>${esc(imagesOf(r).join(' '))}</td><td>${reasonsCell(r)}</td><td><code>${esc(revisionOf(r))}</code></td><td><code>${esc(r.decision_id)}</code></td></tr>`;
-    });
+  const all = input.records.filter((e) => isRefusal(e.record));
+  const rows = all.slice(0, MAX_REFUSALS).map(({ record: r, chain }) => {
+    const w = r.workflow;
+    const run = w !== undefined ? runIndex.get(JSON.stringify([w.id, w.runId])) : undefined;
+    const wf = w === undefined ? '<span class="note">(before verification)</span>' : esc(`${w.id} / ${w.runId}`);
+    return `<tr class="outcome-${esc(r.outcome)}"><td data-sort="${esc(r.timestamp)}">${esc(r.timestamp)}</td>${many ? `<td>${esc(chain)}</td>` : ''}<td>${esc(r.runner)}</td><td>${esc(r.outcome)}</td><td>${run !== undefined ? `<a href="#run-${run}">${wf}</a>` : wf}</td><td>${esc(r.stage)}${r.step !== undefined ? ` / ${esc(r.step)}` : ''}</td><td>${esc(imagesOf(r).join(' '))}</td><td>${reasonsCell(r)}</td><td><code>${esc(revisionOf(r))}</code></td><td><code>${esc(r.decision_id)}</code></td></tr>`;
+  });
   const head = [
     'time',
     ...(many ? ['chain'] : []),
@@ -110,7 +112,11 @@ export function refusals(input: ReportInput, runIndex: ReadonlyMap<string, numbe
   ];
   if (rows.length === 0)
     return '<section><h2>Denials and errors</h2><p class="empty" id="refusals-empty">none</p></section>';
-  return `<section><h2>Denials and errors (${rows.length})</h2>${sortableTable('refusals', 'denials and errors', head, rows)}</section>`;
+  const cut =
+    all.length > rows.length
+      ? `<p class="bad" id="refusals-cut">The first ${rows.length} of ${all.length} denials and errors are listed (the page stays usable): <code>audit query --outcome deny</code> and <code>--outcome error</code> export every one.</p>`
+      : '';
+  return `<section><h2>Denials and errors (${all.length})</h2>${cut}${sortableTable('refusals', 'denials and errors', head, rows)}</section>`;
 }
 
 /** Top reasons per policy (each refusal once per reason). */
