@@ -326,3 +326,33 @@ describe('--against: the saved output of an earlier verification, one chain or s
     }
   });
 });
+
+describe('several chains (one per replica): each verified on its own, one timeline', () => {
+  test('a broken chain is named and cut at its break; the intact one is still read whole', async () => {
+    const good = await makeLog(EVERY, 'r0');
+    const bad = await makeLog(EVERY, 'r1');
+    const all = await lines(bad.dir);
+    all[4] = (all[4] ?? '').replace('"message":"m5"', '"message":"m5!"');
+    await writeFile(join(bad.dir, segmentName(1)), all.join('\n') + '\n');
+    const v = await cli('audit', 'verify', good.dir, bad.dir, '--public-key', good.pub, '--output', 'json');
+    assert.equal(v.code, 1);
+    const body = JSON.parse(v.out) as Saved & { chains: { dir: string; intact: boolean; records: number }[] };
+    assert.deepEqual(
+      body.chains.map((c) => [c.dir, c.intact]),
+      [
+        [good.dir, true],
+        [bad.dir, false],
+      ],
+    );
+    assert.deepEqual(
+      body.findings.map((f) => [f.code, f.message.startsWith(bad.dir)]),
+      [['AUDIT_TAMPERED', true]],
+    );
+    const q = await cli('audit', 'query', good.dir, bad.dir, '--public-key', good.pub, '--output', 'csv');
+    assert.equal(q.code, 1);
+    const rows = q.out.split('\r\n').slice(1);
+    assert.equal(rows.filter((r) => r.startsWith(`"${good.dir}"`)).length, N, 'the intact chain whole');
+    assert.equal(rows.filter((r) => r.startsWith(`"${bad.dir}"`)).length, 4, 'the broken one up to its break');
+    assert.match(q.err, new RegExp(`AUDIT_TAMPERED: ${bad.dir}: BROKEN at seq 5`));
+  });
+});
