@@ -96,6 +96,39 @@ function print(io: Io, chains: readonly ChainRead[], findings: readonly Finding[
   if (ok && save !== undefined) io.out(save);
 }
 
+/** Verifies every chain given and applies the rules; prints the result, returns the exit code. */
+async function runVerify(io: Io, dirs: readonly string[], opts: VerifyOptions): Promise<number> {
+  const bad = opts.expectHead.find((h) => !HEX64.test(h));
+  if (bad !== undefined)
+    throw new CliError('AUDIT_QUERY_INVALID', `--expect-head ${JSON.stringify(bad)} is not a 64-hex head`);
+  if (opts.minSeq !== undefined && dirs.length > 1)
+    throw new CliError(
+      'AUDIT_QUERY_INVALID',
+      '--min-seq names a seq of one chain: give one directory, or use --expect-head',
+    );
+  const anchors = opts.against !== undefined ? await readAnchors(opts.against) : [];
+  const key = await publicKey(opts.publicKey);
+  let n = 0;
+  const progress = (): boolean => {
+    if (io.color && ++n % 100_000 === 0) io.err(`verified ${n} records ...`);
+    return false;
+  };
+  const heads = [...opts.expectHead, ...anchors.map((a) => a.expectHead)];
+  const chains = await loadChains(dirs, key, progress, heads);
+  const rules: VerifyRules = {
+    keyId: key !== undefined ? keyId(key) : undefined,
+    allowUncoveredTail: opts.allowUncoveredTail === true,
+    maxUncoveredRecords: opts.maxUncoveredRecords,
+    maxUncoveredSeconds: opts.maxUncoveredSeconds,
+    expectHeads: opts.expectHead,
+    minSeq: opts.minSeq,
+    anchors,
+  };
+  const findings = assessChains(chains, rules);
+  print(io, chains, findings, opts, rules.keyId);
+  return findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok;
+}
+
 /** `audit verify <dirs...>`: each chain on its own, then coverage, key and rollback rules over all. */
 export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
   return new Command('verify')
@@ -146,35 +179,5 @@ export function verifyCommand(io: Io, setCode: (c: number) => void): Command {
       ) +
         '\nverify: 0 intact and covered, 1 a record or checkpoint is bad, a key mix-up, an uncovered tail or a rollback (each named).',
     )
-    .action(async (dirs: string[], opts: VerifyOptions) => {
-      const bad = opts.expectHead.find((h) => !HEX64.test(h));
-      if (bad !== undefined)
-        throw new CliError('AUDIT_QUERY_INVALID', `--expect-head ${JSON.stringify(bad)} is not a 64-hex head`);
-      if (opts.minSeq !== undefined && dirs.length > 1)
-        throw new CliError(
-          'AUDIT_QUERY_INVALID',
-          '--min-seq names a seq of one chain: give one directory, or use --expect-head',
-        );
-      const anchors = opts.against !== undefined ? await readAnchors(opts.against) : [];
-      const key = await publicKey(opts.publicKey);
-      let n = 0;
-      const progress = (): boolean => {
-        if (io.color && ++n % 100_000 === 0) io.err(`verified ${n} records ...`);
-        return false;
-      };
-      const heads = [...opts.expectHead, ...anchors.map((a) => a.expectHead)];
-      const chains = await loadChains(dirs, key, progress, heads);
-      const rules: VerifyRules = {
-        keyId: key !== undefined ? keyId(key) : undefined,
-        allowUncoveredTail: opts.allowUncoveredTail === true,
-        maxUncoveredRecords: opts.maxUncoveredRecords,
-        maxUncoveredSeconds: opts.maxUncoveredSeconds,
-        expectHeads: opts.expectHead,
-        minSeq: opts.minSeq,
-        anchors,
-      };
-      const findings = assessChains(chains, rules);
-      print(io, chains, findings, opts, rules.keyId);
-      setCode(findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok);
-    });
+    .action(async (dirs: string[], opts: VerifyOptions) => setCode(await runVerify(io, dirs, opts)));
 }
