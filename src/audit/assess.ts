@@ -24,6 +24,8 @@ export interface Finding {
   readonly message: string;
   /** False when the operator accepted it (`--allow-uncovered-tail`): stated, exit code unaffected. */
   readonly fails: boolean;
+  /** The chain it is about, when it is about one. */
+  readonly dir?: string | undefined;
 }
 
 /** The facts of one chain the rules look at (adapters/audit-chains.ts reads them). */
@@ -78,6 +80,7 @@ function keyFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
       code: 'AUDIT_KEY_MISMATCH',
       message: `${c.dir}: checkpoints signed by kid ${kids.slice(0, 3).join(', ')}, key given is kid ${rules.keyId}: this key did not sign them (give the public key of the runner's signing Secret)`,
       fails: true,
+      dir: c.dir,
     },
   ];
 }
@@ -182,6 +185,7 @@ export function assessChains(chains: readonly ChainFacts[], rules: VerifyRules):
         code: 'AUDIT_TAMPERED',
         message: `${c.dir}: BROKEN at seq ${bad.seq} (${bad.where ?? ''}): ${bad.reason}`,
         fails: true,
+        dir: c.dir,
       });
     out.push(...coverageFindings(c, rules));
   }

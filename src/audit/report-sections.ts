@@ -46,6 +46,8 @@ export function header(input: ReportInput): string {
   const banner = broken
     .map((c) => {
       const bad = c.log.report.firstBad;
+      if (input.findings.some((f) => f.code === 'AUDIT_KEY_MISMATCH' && f.dir === c.dir))
+        return `<div class="banner bad" id="broken-${input.chains.indexOf(c)}">${esc(c.dir)} is NOT VERIFIED: the key given did not sign its checkpoints (AUDIT_KEY_MISMATCH, below). No record of it is counted or shown; give the public key of the signing Secret that wrote them.</div>`;
       return `<div class="banner bad" id="broken-${input.chains.indexOf(c)}">${esc(c.dir)} is BROKEN at seq ${bad?.seq ?? '?'}: ${esc(bad?.reason ?? '')}. Everything on this page counts only the ${c.log.records.length} record(s) before the break; the ${c.log.untrusted} line(s) from seq ${bad?.seq ?? '?'} on are not trusted and not counted or shown.</div>`;
     })
     .join('\n');

@@ -47,8 +47,17 @@ function chainJson(c: ChainRead, key: string | undefined): Record<string, unknow
 }
 
 /** The text lines of one chain's verification (as before, plus the key id and what to save). */
-function chainText(c: ChainRead, key: string | undefined, paint: ReturnType<typeof painter>): string[] {
+function chainText(
+  c: ChainRead,
+  key: string | undefined,
+  paint: ReturnType<typeof painter>,
+  mismatch: boolean,
+): string[] {
   const r = c.log.report;
+  if (mismatch)
+    return [
+      `${paint('red', 'NOT VERIFIED')}: ${c.dir}: the key given did not sign its checkpoints (AUDIT_KEY_MISMATCH)`,
+    ];
   if (!r.ok)
     return [
       `${paint('red', 'BROKEN')}: ${c.dir}: first bad record is seq ${r.firstBad?.seq ?? '?'} (${r.firstBad?.where ?? ''}): ${r.firstBad?.reason ?? ''}`,
@@ -86,7 +95,10 @@ function print(io: Io, chains: readonly ChainRead[], findings: readonly Finding[
     return;
   }
   const paint = painter(io);
-  for (const c of chains) for (const l of chainText(c, key, paint)) io.out(printable(l));
+  for (const c of chains) {
+    const mismatch = findings.some((f) => f.code === 'AUDIT_KEY_MISMATCH' && f.dir === c.dir);
+    for (const l of chainText(c, key, paint, mismatch)) io.out(printable(l));
+  }
   for (const f of findings) {
     const line = printable(`${f.fails ? '' : 'note: '}${f.code}: ${f.message}`);
     if (f.fails) io.err(paint('red', line));

@@ -184,6 +184,14 @@ describe('key mix-ups', () => {
       ),
     );
     assert.doesNotMatch(r.err, /AUDIT_TAMPERED/, 'a key mix-up is not reported as tampering');
+    assert.match(r.out, /^NOT VERIFIED: .*the key given did not sign its checkpoints/);
+    assert.doesNotMatch(r.out, /BROKEN/);
+    const html = join(dir, '..', 'wrong-key.html');
+    const rep = await cli('audit', 'report', dir, '--out', html, '--public-key', otherPub);
+    assert.equal(rep.code, 1);
+    const page = await readFile(html, 'utf8');
+    assert.match(page, /is NOT VERIFIED: the key given did not sign its checkpoints/);
+    assert.match(page, /<code>AUDIT_KEY_MISMATCH<\/code> .*checkpoints signed by kid/);
     const q = await cli('audit', 'query', dir, '--public-key', otherPub);
     assert.equal(q.code, 1, 'readers refuse the records too');
     assert.match(q.err, /AUDIT_KEY_MISMATCH/);
