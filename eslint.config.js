@@ -56,7 +56,6 @@ export default tseslint.config(
     files: [
       'src/audit/canonical.ts',
       'src/audit/verify.ts',
-      'src/cli/audit.ts',
       'src/cli/dev.ts',
       'src/cli/policy.ts',
       'src/dev/cluster.ts',
