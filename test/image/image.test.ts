@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { OUTPUT } from '../../scripts/image/image.ts';
 import { APP_DIR, AUDIT_DIR, BUNDLE_PATH, NODE_PATH, RUNNER_UID } from '../../scripts/image/rootfs.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { CHART } from '../../src/dev/manifest.ts';
+import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
 import { blob, buildInto, layerEntries, unpack, type BuiltImage, type LayerEntry } from './support.ts';
 
 /**
@@ -85,7 +85,7 @@ describe('reproducible', () => {
     assert.ok(entries.length > 1000, `only ${entries.length} entries`);
     for (const e of entries) assert.equal(e.mtime, epoch, `${e.path} has mtime ${e.mtime}`);
     for (const layer of a.manifest.layers) {
-      const paths = (await layerEntries(blob(a.layout, layer.digest))).map((e) => e.path);
+      const paths = (await layerEntries(blob(a.layout, layer.digest))).map((e) => e.path.replace(/\/$/, ''));
       assert.deepEqual(
         paths,
         [...paths].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
@@ -120,7 +120,7 @@ describe('the image config', () => {
   test("is the chart's runner: the chart's args, user, bundle path and audit volume match the image", async () => {
     const tools = resolveTools(['helm']);
     if (!tools.ok) throw new Error(tools.error.message);
-    const { stdout } = await run(tools.value.helm, ['template', 'x', CHART, '--set', 'runner.token=t'], {
+    const { stdout } = await run(tools.value.helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'runner.token=t'], {
       maxBuffer: 16 * 1024 * 1024,
     });
     const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Rendered);
@@ -145,7 +145,7 @@ describe('the layers', () => {
     for (const [path, mode] of [
       [NODE_PATH, 0o755],
       [BUNDLE_PATH, 0o644],
-      [`${APP_DIR}/bin/kubiya-runner.js`, 0o644],
+      [`${APP_DIR}/bin/kubiya-runner.js`, 0o755],
       [`${APP_DIR}/src/cli/main.ts`, 0o644],
       [`${APP_DIR}/node_modules/@open-policy-agent/opa-wasm/package.json`, 0o644],
       ['/etc/ssl/certs/ca-certificates.crt', 0o644],
