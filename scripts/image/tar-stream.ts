@@ -39,7 +39,10 @@ function headerBlocks(entry: TarEntry, mtime: Date): Buffer[] {
   } as const;
   const block = Buffer.alloc(BLOCK);
   const needPax = new Header(data).encode(block);
-  if (!needPax) return [block];
+  // ustar's prefix/name split spells a 100-byte name without a "/" as "./name": past 99 bytes the
+  // path (and link target) always go in a pax header, which readers take over the ustar fields.
+  const long = Buffer.byteLength(path) > 99 || Buffer.byteLength(data.linkpath) > 99;
+  if (!needPax && !long) return [block];
   const pax = new Pax({
     path,
     ...(entry.type === 'symlink' ? { linkpath: entry.target } : {}),
