@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -120,9 +120,13 @@ describe('the image config', () => {
   test("is the chart's runner: the chart's args, user, bundle path and audit volume match the image", async () => {
     const tools = resolveTools(['helm']);
     if (!tools.ok) throw new Error(tools.error.message);
-    const { stdout } = await run(tools.value.helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'runner.token=t'], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const { stdout } = await run(
+      tools.value.helm,
+      ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', 'runner.token=t'],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Rendered);
     const pod = docs.find((d) => d?.kind === 'StatefulSet')!.spec!.template.spec;
     const runner = pod.containers.find((c) => c.name === 'runner')!;
@@ -236,4 +240,33 @@ console.log(process.getuid(),process.getgid(),w,typeof process.env.PATH)`;
     assert.equal(denied.code, 1, denied.stdout + denied.stderr);
     assert.match(denied.stdout, /IMAGE_TAG_NOT_PINNED/);
   });
+});
+
+describe('read by another OCI implementation (umoci, Debian)', () => {
+  const why =
+    spawnSync('umoci', ['--version']).status !== 0
+      ? 'umoci is not installed (apt-get install umoci)'
+      : process.getuid?.() !== 0
+        ? 'umoci unpack keeps owners only as root'
+        : undefined;
+  if (why !== undefined) console.log(`# skipped: ${why}`);
+
+  test(
+    'umoci unpacks the tag (checking every digest) into the runtime config the chart expects',
+    { skip: why },
+    async () => {
+      const version = a.index.manifests[0]!.annotations['org.opencontainers.image.ref.name']!;
+      const bundle = join(work, 'umoci-bundle');
+      await run('umoci', ['unpack', '--image', `${a.layout}:${version}`, bundle], { timeout: 120_000 });
+      const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as {
+        process: { user: { uid: number; gid: number }; args: string[]; cwd: string; env: string[] };
+      };
+      assert.deepEqual(spec.process.user, { uid: RUNNER_UID, gid: RUNNER_UID });
+      assert.deepEqual(spec.process.args, [...a.config.config.Entrypoint, ...a.config.config.Cmd]);
+      assert.equal(spec.process.cwd, APP_DIR);
+      assert.ok(spec.process.env.includes('HOME=/home/nonroot'), 'the user resolves through /etc/passwd');
+      const st = await stat(join(bundle, 'rootfs', NODE_PATH));
+      assert.equal(st.mode & 0o777, 0o755);
+    },
+  );
 });
