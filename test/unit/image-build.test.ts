@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { Parser } from 'tar';
-import { parseLdd } from '../../scripts/image/debian.ts';
+import { caBundle, parseLdd } from '../../scripts/image/debian.ts';
 import { withParents } from '../../scripts/image/rootfs.ts';
 import { debianPurl } from '../../scripts/image/sbom.ts';
 import { tarStream, type TarEntry } from '../../scripts/image/tar-stream.ts';
@@ -191,4 +191,23 @@ test('debianPurl percent-encodes the version (epoch colon, plus)', () => {
     debianPurl({ name: 'x', version: '1:2.0-1', arch: 'all' }, 'd'),
     'pkg:deb/debian/x@1%3A2.0-1?arch=all&distro=d',
   );
+});
+
+test("the image's CA bundle is the ca-certificates package's Mozilla set, without the host's own CAs", async () => {
+  // The class: host-local trust leaking into the image. This build host trusts extra CAs (an egress
+  // proxy's, /usr/local/share/ca-certificates) that update-ca-certificates folds into
+  // /etc/ssl/certs/ca-certificates.crt; copying that file would ship them to every cluster.
+  const mozilla = '/usr/share/ca-certificates/mozilla';
+  const names = (await readdir(mozilla)).filter((n) => n.endsWith('.crt')).sort();
+  const { pem, pkg } = await caBundle();
+  assert.equal(pkg.name, 'ca-certificates');
+  assert.equal(pem.toString().match(/-----BEGIN CERTIFICATE-----/g)?.length, names.length);
+  const local = '/usr/local/share/ca-certificates';
+  const extra = await readdir(local).catch(() => [] as string[]);
+  for (const name of extra.filter((n) => n.endsWith('.crt'))) {
+    const body = (await readFile(join(local, name), 'utf8')).replace(/-----[A-Z ]+-----|\s/g, '');
+    assert.ok(!pem.toString().replace(/\s/g, '').includes(body.slice(0, 200)), `${name} is in the image's CA bundle`);
+  }
+  const host = await readFile('/etc/ssl/certs/ca-certificates.crt').catch(() => Buffer.alloc(0));
+  if (extra.length > 0 && host.length > 0) assert.ok(!pem.equals(host), 'the bundle is not the host file');
 });
