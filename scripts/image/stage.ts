@@ -24,13 +24,22 @@ export interface Commit {
   dirty: boolean;
 }
 
+/**
+ * SOURCE_DATE_EPOCH as whole seconds (reproducible-builds.org spec: a decimal integer; a malformed
+ * value fails the build rather than silently stamping another time). Unset or empty: undefined.
+ */
+export function parseSourceDateEpoch(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^[0-9]{1,11}$/.test(text))
+    throw new Error(`SOURCE_DATE_EPOCH must be whole seconds since 1970, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 /** HEAD of the repository at `repo`; SOURCE_DATE_EPOCH (when given) replaces the commit time. */
 export async function headCommit(repo: string, sourceDateEpoch: string | undefined): Promise<Commit> {
   const git = async (...args: string[]): Promise<string> => (await run('git', ['-C', repo, ...args])).stdout.trim();
   const revision = await git('rev-parse', 'HEAD');
-  const epoch =
-    sourceDateEpoch !== undefined ? Number(sourceDateEpoch) : Number(await git('log', '-1', '--format=%ct'));
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`SOURCE_DATE_EPOCH is not whole seconds: ${epoch}`);
+  const epoch = parseSourceDateEpoch(sourceDateEpoch) ?? Number(await git('log', '-1', '--format=%ct'));
   const status = await git('status', '--porcelain', '--', ...APP_PATHS, POLICY_DIR);
   return { revision, epoch, dirty: status !== '' };
 }

@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { Parser } from 'tar';
 import { caBundle, parseLdd } from '../../scripts/image/debian.ts';
 import { withParents } from '../../scripts/image/rootfs.ts';
+import { headCommit, parseSourceDateEpoch } from '../../scripts/image/stage.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { debianPurl } from '../../scripts/image/sbom.ts';
 import { tarStream, type TarEntry } from '../../scripts/image/tar-stream.ts';
 
@@ -210,4 +212,21 @@ test("the image's CA bundle is the ca-certificates package's Mozilla set, withou
   }
   const host = await readFile('/etc/ssl/certs/ca-certificates.crt').catch(() => Buffer.alloc(0));
   if (extra.length > 0 && host.length > 0) assert.ok(!pem.equals(host), 'the bundle is not the host file');
+});
+
+test('SOURCE_DATE_EPOCH: whole decimal seconds, or unset; anything else fails the build', () => {
+  assert.equal(parseSourceDateEpoch(undefined), undefined);
+  assert.equal(parseSourceDateEpoch(''), undefined);
+  assert.equal(parseSourceDateEpoch('0'), 0);
+  assert.equal(parseSourceDateEpoch('1780000000'), 1780000000);
+  for (const bad of ['-1', '1e9', '0x10', ' 12', '12 ', '1.5', 'now', '123456789012', '١٢']) {
+    assert.throws(() => parseSourceDateEpoch(bad), /SOURCE_DATE_EPOCH/, bad);
+  }
+});
+
+test('the build time is SOURCE_DATE_EPOCH when set, else the commit time', async () => {
+  assert.equal((await headCommit(REPO_ROOT, '1234')).epoch, 1234);
+  const commit = await headCommit(REPO_ROOT, undefined);
+  assert.match(commit.revision, /^[0-9a-f]{40}$/);
+  assert.ok(commit.epoch > 1_600_000_000 && commit.epoch * 1000 <= Date.now() + 86_400_000, `${commit.epoch}`);
 });
