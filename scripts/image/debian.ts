@@ -91,3 +91,21 @@ export async function caBundle(): Promise<{ pem: Buffer; pkg: DebianPackage }> {
   }
   return { pem: Buffer.concat(parts), pkg: await packageInfo('ca-certificates') };
 }
+
+/**
+ * A package's dpkg status stanza (Package, Status, Source, Version, Architecture), as distroless
+ * images keep them in /var/lib/dpkg/status.d/<name>: image scanners read the Debian packages an
+ * image holds from there (with /etc/os-release), though no dpkg is in the image.
+ */
+export async function statusStanza(name: string): Promise<Buffer> {
+  const format =
+    'Package: ${Package}\nStatus: ${Status}\nSource: ${source:Package}\nVersion: ${Version}\nArchitecture: ${Architecture}\n';
+  const { stdout } = await run('dpkg-query', ['-W', '-f', format, name]);
+  return Buffer.from(stdout);
+}
+
+/** The host's os-release (Debian's base-files), which names the distribution to image scanners. */
+export async function osRelease(): Promise<HostFile> {
+  const real = await realpath('/etc/os-release');
+  return { path: '/etc/os-release', real, pkg: await packageInfo(await owner('/etc/os-release', real)) };
+}

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeLayer } from './blobs.ts';
-import { caBundle, sharedLibraries, type DebianPackage } from './debian.ts';
+import { caBundle, osRelease, sharedLibraries, statusStanza, type DebianPackage } from './debian.ts';
 import { writeArchive, writeImage, writeIndex, type RuntimeConfig } from './oci.ts';
 import {
   APP_DIR,
@@ -70,7 +70,9 @@ async function baseInputs(repo: string): Promise<{ inputs: BaseInputs; debian: D
     .version;
   const libraries = await Promise.all((await sharedLibraries(nodeFile)).map(withSize));
   const ca = await caBundle();
-  const debian = [...new Map([...libraries.map((l) => l.pkg), ca.pkg].map((p) => [p.name, p])).values()];
+  const os = await withSize(await osRelease());
+  const debian = [...new Map([...libraries.map((l) => l.pkg), ca.pkg, os.pkg].map((p) => [p.name, p])).values()];
+  const dpkgStatus = await Promise.all(debian.map(async (p) => ({ name: p.name, stanza: await statusStanza(p.name) })));
   const licenses = [{ path: '/usr/local/share/doc/node/LICENSE', real: join(nodePkg, 'LICENSE') }];
   for (const pkg of debian) {
     licenses.push({
@@ -85,6 +87,8 @@ async function baseInputs(repo: string): Promise<{ inputs: BaseInputs; debian: D
       libraries,
       caPem: ca.pem,
       licenses: sized.map((l) => ({ path: l.path, file: l.real, size: l.size })),
+      osRelease: os,
+      dpkgStatus,
     },
     debian,
     nodeVersion,

@@ -1,6 +1,6 @@
 // What the image's two layers hold. The base layer changes with the Node binary and the Debian
-// packages only: node, the libraries it links, CA certificates, the users and the writable
-// directories. The app layer changes with every commit: the sources, the production node_modules
+// packages only: node, the libraries it links, CA certificates, the users, the writable
+// directories, and os-release with dpkg status stanzas so image scanners see the Debian packages. The app layer changes with every commit: the sources, the production node_modules
 // and the default policy bundle. No shell, no package manager, nothing writable outside the volumes.
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
@@ -50,6 +50,8 @@ export interface BaseInputs {
   libraries: readonly (HostFile & { size: number })[];
   caPem: Buffer;
   licenses: readonly { path: string; file: string; size: number }[];
+  osRelease: HostFile & { size: number };
+  dpkgStatus: readonly { name: string; stanza: Buffer }[];
 }
 
 /** The base layer's entries. Libraries keep the path the loader resolved them at (ldd). */
@@ -66,6 +68,8 @@ export function baseEntries(inputs: BaseInputs): TarEntry[] {
     ...inputs.libraries.map((l) => file(l.path, { file: l.real, size: l.size }, 0o755)),
     file(CA_FILE, { bytes: inputs.caPem }),
     ...inputs.licenses.map((l) => file(l.path, { file: l.file, size: l.size })),
+    file(inputs.osRelease.path, { file: inputs.osRelease.real, size: inputs.osRelease.size }),
+    ...inputs.dpkgStatus.map((d) => file(`/var/lib/dpkg/status.d/${d.name}`, { bytes: d.stanza })),
     text('/etc/passwd', PASSWD),
     text('/etc/group', GROUP),
     text('/etc/nsswitch.conf', NSSWITCH),

@@ -154,6 +154,8 @@ describe('the layers', () => {
       [`${APP_DIR}/node_modules/@open-policy-agent/opa-wasm/package.json`, 0o644],
       ['/etc/ssl/certs/ca-certificates.crt', 0o644],
       ['/lib64/ld-linux-x86-64.so.2', 0o755],
+      ['/etc/os-release', 0o644],
+      ['/var/lib/dpkg/status.d/libc6', 0o644],
     ] as const) {
       const e = find(path);
       assert.ok(e, `${path} is missing`);
@@ -167,7 +169,7 @@ describe('the layers', () => {
   test('hold no shell, no package manager, and nothing the runner user can write but its two directories', () => {
     const forbidden = /(^|\/)(sh|bash|dash|busybox|apt|apt-get|dpkg|npm|npx|corepack)$/;
     for (const e of entries) {
-      assert.ok(!forbidden.test(e.path), `${e.path} must not be in the image`);
+      if (e.type !== 'Directory') assert.ok(!forbidden.test(e.path), `${e.path} must not be in the image`);
       if (e.type !== 'SymbolicLink' && e.path !== 'tmp/')
         assert.equal(e.mode & 0o002, 0, `${e.path} is world-writable`);
     }
