@@ -314,6 +314,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     ready,
     metrics: async () => {
       metrics.sampleProcess();
+      metrics.readiness((await ready()).checks);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     observed: (route, status) => metrics.httpRequest(route, status),
