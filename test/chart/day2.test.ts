@@ -24,6 +24,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { CHART, KUBE_VERSION, renderChart } from '../../src/dev/manifest.ts';
+import { restrictedViolations } from '../support/restricted-check.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['helm']);
@@ -262,5 +263,41 @@ describe('values.yaml and values.schema.json', () => {
     };
     walk(values, schema as Node, '');
     assert.deepEqual(missing, []);
+  });
+});
+
+describe('the helm test hook', () => {
+  // On kwok a hook pod is scheduled but no container runs, so the cluster tier cannot run it there;
+  // this checks what Helm and the API server would take, and test/cluster/chart-local.test.ts runs
+  // its script (files/helm-test.mjs) against a real runner.
+  test('a restricted test pod, outside the Service and NetworkPolicy selectors, running files/helm-test.mjs against the Service', async () => {
+    const objs = await render();
+    const pod = one(objs, 'Pod', 'kubiya-runner-test') as unknown as V1Pod;
+    assert.equal(pod.metadata?.annotations?.['helm.sh/hook'], 'test');
+    assert.deepEqual(restrictedViolations(pod), []);
+    const service = one(objs, 'Service', 'kubiya-runner') as unknown as { spec: { selector: Record<string, string> } };
+    const labels = pod.metadata?.labels ?? {};
+    assert.ok(
+      !Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v),
+      'the Service must not send traffic to the test pod',
+    );
+    assert.notEqual(labels.app, 'kubiya-runner', "the runner's NetworkPolicy must not select it");
+    const c = pod.spec!.containers[0]!;
+    for (const sets of [[], ['image.tag=9.9.9', 'image.repository=registry.example/runner']]) {
+      const o = await render(...sets);
+      assert.equal(
+        (one(o, 'Pod', 'kubiya-runner-test') as unknown as V1Pod).spec?.containers[0]?.image,
+        statefulSet(o).spec?.template.spec?.containers[0]?.image,
+        "the runner's own image (its Node)",
+      );
+    }
+    assert.deepEqual(c.command?.slice(0, 3), ['node', '--input-type=module', '-e']);
+    assert.equal(c.command?.[3], await readFile(join(CHART, 'files', 'helm-test.mjs'), 'utf8'));
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    assert.deepEqual(env, {
+      RUNNER_URL: 'http://kubiya-runner.kubiya.svc:8080',
+      RUNNER_NAME: 'production-runner',
+      ISSUER: 'https://control-plane.kubiya.ai',
+    });
   });
 });
