@@ -18,7 +18,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  NetworkingV1Api,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
@@ -240,5 +247,31 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
       namespace: WF_NS,
       plural: 'workflowruns',
     });
+  });
+
+  test('namespace.create=false refuses an existing namespace that does not enforce restricted, naming the fix', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'unrestricted-wf' } } });
+    const r = await helm(
+      'install',
+      'second',
+      './charts/kubiya-runner',
+      '--namespace',
+      NS,
+      '--set',
+      'namespace.create=false',
+      '--set',
+      'crds.install=false',
+      '--set',
+      'runner.workflow.namespace=unrestricted-wf',
+    ).then(
+      () => ({ stderr: '' }),
+      (e: { stderr: string }) => e,
+    );
+    assert.match(
+      r.stderr,
+      /namespace unrestricted-wf must be labelled pod-security\.kubernetes\.io\/enforce=restricted \(kubectl label namespace unrestricted-wf/,
+    );
+    const roles = await kc.makeApiClient(RbacAuthorizationV1Api).listNamespacedRole({ namespace: 'unrestricted-wf' });
+    assert.equal(roles.items.length, 0, 'nothing was installed');
   });
 });
