@@ -12,7 +12,7 @@ import { tarStream, type TarEntry } from './tar-stream.ts';
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 export const CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
 export const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
-export const REF_NAME = 'org.opencontainers.image.ref.name';
+const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** The runtime settings of the image (image-spec config.md, `config` field). */
 export interface RuntimeConfig {

@@ -6,7 +6,16 @@ import { fail, ok, type Result } from '../errors/result.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export type ToolName =
-  'kube-apiserver' | 'kube-scheduler' | 'kube-controller-manager' | 'etcd' | 'kwok' | 'opa' | 'helm' | 'regal';
+  | 'kube-apiserver'
+  | 'kube-scheduler'
+  | 'kube-controller-manager'
+  | 'etcd'
+  | 'kwok'
+  | 'opa'
+  | 'helm'
+  | 'regal'
+  /** Not built by `npm run tools`: `npm run test:chart` builds it (tools/build.sh promtool). */
+  | 'promtool';
 
 /** Where `npm run tools` links the pinned binaries; KUBIYA_TOOLS_BIN overrides (read by the entry point only). */
 export function toolsDir(override?: string): string {
