@@ -59,7 +59,6 @@ export default tseslint.config(
       'src/audit/verify.ts',
       'src/cli/audit.ts',
       'src/cli/dev.ts',
-      'src/cli/policy.ts',
       'src/dev/cluster.ts',
       'src/dev/control-plane.ts',
       'src/dev/demo.ts',

@@ -14,7 +14,11 @@ import {
   settingsSchema,
   type Fragments,
 } from '../policy/settings-schema.ts';
-import { readTarGz } from './opa-wasm.ts';
+import { BUNDLE_FIXTURES_FILE, candidateProblems, type BundleFixture } from '../policy/candidate.ts';
+import { fixtureCases } from '../policy/fixtures.ts';
+import { defaultRunnerConfig, podContextOf } from '../policy/pod-context.ts';
+import { loadEngine, readTarGz } from './opa-wasm.ts';
+import { FIXTURES_DIR, readFixtureDocs } from './policy-fixtures.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const run = promisify(execFile);
@@ -137,6 +141,45 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
 }
 
 /**
+ * Evaluates the freshly built module against the directory's fixture suites (inputs built with
+ * the configuration defaults) and scans its Rego for what the WASM host cannot run; throws
+ * PolicyBuildError (POLICY_BUILD_FAILED) naming every problem. Returns the inputs, which go into
+ * the bundle so the runner checks them again before the bundle replaces a running one. With
+ * `check` false (`policy test`, which reports each case in its table) only the inputs are made.
+ */
+async function checkAgainstFixtures(
+  policyDir: string,
+  files: Map<string, Uint8Array<ArrayBuffer>>,
+  data: unknown,
+  revision: string,
+  check: boolean,
+): Promise<BundleFixture[]> {
+  let fixtures: BundleFixture[];
+  try {
+    const ctx = podContextOf(defaultRunnerConfig());
+    fixtures = (await readFixtureDocs(join(policyDir, FIXTURES_DIR)))
+      .flatMap(({ file, doc }) => fixtureCases(file, doc, ctx))
+      .map((c) => ({ name: `${c.file}#${c.step}`, input: c.input }));
+  } catch (e) {
+    throw new PolicyBuildError('POLICY_BUILD_FAILED', `fixture suites: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!check) return fixtures;
+  const wasm = files.get('policy.wasm');
+  if (wasm === undefined) throw new PolicyBuildError('POLICY_BUILD_FAILED', 'opa build wrote no policy.wasm');
+  const engine = await loadEngine({ wasm, data, revision });
+  const sources = [...files.entries()]
+    .filter(([name]) => name.endsWith('.rego'))
+    .map(([file, bytes]) => ({ file: relative(policyDir, `/${file}`), text: Buffer.from(bytes).toString('utf8') }));
+  const problems = candidateProblems(engine, fixtures, sources);
+  if (problems.length > 0)
+    throw new PolicyBuildError(
+      'POLICY_BUILD_FAILED',
+      `the compiled WASM cannot decide (the runner would fail closed):\n  ${problems.join('\n  ')}`,
+    );
+  return fixtures;
+}
+
+/**
  * `opa build -t wasm` of a policy directory into a bundle.tar.gz; returns its path and revision.
  * The bundle's data is checked against the settings schema (core + the directory's fragments)
  * first — a wrong type never reaches a running runner — and the merged schema is added to the
@@ -147,6 +190,7 @@ export async function buildBundle(
   opa: string,
   policyDir: string,
   outFile: string,
+  options: { readonly checkFixtures?: boolean } = {},
 ): Promise<{ file: string; revision: string }> {
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
@@ -166,6 +210,8 @@ export async function buildBundle(
     revision,
     '--ignore',
     '*_test.rego',
+    '--ignore',
+    FIXTURES_DIR,
     '-o',
     outFile,
     policyDir,
@@ -188,6 +234,13 @@ export async function buildBundle(
     throw new PolicyBuildError(checked.error.code, checked.error.message);
   }
   files.set(BUNDLE_SCHEMA_FILE, Buffer.from(`${JSON.stringify(settingsJsonSchema(fragments), null, 2)}\n`));
+  const fixtures = await checkAgainstFixtures(policyDir, files, data, revision, options.checkFixtures ?? true).catch(
+    async (e: unknown) => {
+      await rm(outFile, { force: true });
+      throw e;
+    },
+  );
+  files.set(BUNDLE_FIXTURES_FILE, Buffer.from(`${JSON.stringify(fixtures)}\n`));
   await writeTarGz(outFile, files);
   return { file: outFile, revision };
 }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Parser, type ReadEntry } from 'tar';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { BUNDLE_FIXTURES_FILE } from '../policy/candidate.ts';
 import { BUNDLE_SCHEMA_FILE } from '../policy/settings-schema.ts';
 
 export interface BundleFiles {
@@ -14,6 +15,10 @@ export interface BundleFiles {
   readonly revision: string;
   /** The merged settings JSON Schema `policy build` put in the bundle (settings.schema.json), if any. */
   readonly settingsSchema?: unknown;
+  /** The fixture inputs `policy build` evaluated (fixtures.json), for the runner to evaluate again. */
+  readonly fixtures?: Uint8Array;
+  /** The Rego sources `opa build` put in the bundle (path → text), for the WASM compatibility scan. */
+  readonly sources?: readonly { file: string; text: string }[];
 }
 
 const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
@@ -36,12 +41,23 @@ export async function readBundle(path: string): Promise<BundleFiles> {
   const schemaRaw = files.get(BUNDLE_SCHEMA_FILE) ?? files.get(`/${BUNDLE_SCHEMA_FILE}`);
   const settingsSchema: unknown =
     schemaRaw === undefined ? undefined : JSON.parse(Buffer.from(schemaRaw).toString('utf8'));
-  return { wasm, data, revision, ...(settingsSchema !== undefined ? { settingsSchema } : {}) };
+  const fixtures = files.get(BUNDLE_FIXTURES_FILE);
+  const sources = [...files.entries()]
+    .filter(([name]) => name.endsWith('.rego'))
+    .map(([file, bytes]) => ({ file, text: Buffer.from(bytes).toString('utf8') }));
+  return {
+    wasm,
+    data,
+    revision,
+    sources,
+    ...(settingsSchema !== undefined ? { settingsSchema } : {}),
+    ...(fixtures !== undefined ? { fixtures } : {}),
+  };
 }
 
 async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
-  for (const name of ['policy.wasm', 'data.json', '.manifest', BUNDLE_SCHEMA_FILE]) {
+  for (const name of ['policy.wasm', 'data.json', '.manifest', BUNDLE_SCHEMA_FILE, BUNDLE_FIXTURES_FILE]) {
     try {
       files.set(name, await readFile(join(dir, name)));
     } catch {

@@ -1,8 +1,9 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
+import { effectiveData, overlayRevision, settingsOf } from '../policy/overlay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { loadEngine, readBundle } from './opa-wasm.ts';
 
@@ -22,11 +23,6 @@ const CANARY = {
 function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unknown>>, source: string): void {
   const checked = checkPolicyData(data, fragments);
   if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
-}
-
-function settingsOf(data: unknown): unknown {
-  const kubiya = typeof data === 'object' && data !== null ? (data as { kubiya?: unknown }).kubiya : undefined;
-  return typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -69,7 +65,10 @@ export class PolicyStore {
   private debounce: NodeJS.Timeout | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
 
-  /** `dataPath`: a data.json whose content replaces the bundle's data (settings from Helm values). */
+  /**
+   * `dataPath`: a data.json whose `kubiya.settings` are laid over the bundle's (settings from Helm
+   * values; src/policy/overlay.ts: objects merge, anything else replaces).
+   */
   constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string) {
     this.path = path;
     this.hooks = hooks;
@@ -153,8 +152,8 @@ export class PolicyStore {
   }
 
   /**
-   * Loads and checks a candidate: the settings it would decide with (the bundle's data, or the
-   * data file that replaces it) must pass the settings schema — the core schema plus the
+   * Loads and checks a candidate: the settings it would decide with (the bundle's data, with the
+   * data file's settings laid over them) must pass the settings schema — the core schema plus the
    * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
    * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
    */
@@ -168,17 +167,28 @@ export class PolicyStore {
       engine = await loadEngine(bundle);
     } else {
       const text = await readFile(this.dataPath, 'utf8');
-      const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null)
+      const overlay = JSON.parse(text) as { kubiya?: { settings?: unknown } };
+      if (
+        typeof overlay.kubiya?.settings !== 'object' ||
+        overlay.kubiya.settings === null ||
+        Array.isArray(overlay.kubiya.settings)
+      )
         throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
-      settingsOrThrow(data, fragments, this.dataPath);
-      settings = data.kubiya.settings;
+      const data = effectiveData(bundle.data, overlay);
+      settingsOrThrow(data, fragments, `${this.dataPath} over bundle ${bundle.revision}`);
+      settings = settingsOf(data);
       // The revision names both: the same bundle with other settings decides differently.
-      const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+      const revision = overlayRevision(bundle.revision, text);
       engine = await loadEngine({ ...bundle, data, revision });
     }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT))
       throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
+    // The canary and every fixture input policy build evaluated, again, with the settings this
+    // runner decides with; and the Rego the bundle carries, scanned for what the WASM host lacks.
+    const fixtures = [{ name: 'canary', input: CANARY as never }, ...bundleFixtures(bundle.fixtures)];
+    const problems = candidateProblems(engine, fixtures, bundle.sources ?? []);
+    if (problems.length > 0)
+      throw new Error(`bundle ${engine.revision}: the compiled WASM cannot decide:\n  ${problems.join('\n  ')}`);
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
       throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
     return { engine, settings: deepFreeze(structuredClone(settings)) };

@@ -90,7 +90,7 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     const outputs: { command: string; code: number; stdout: string }[] = [];
     const md = await readFile(join(REPO_ROOT, 'docs', 'policies.md'), 'utf8');
     for (const block of blocks(md)) {
-      const file = /^rego file=(\S+)$/.exec(block.info)?.[1];
+      const file = /^(?:rego|yaml) file=(\S+)$/.exec(block.info)?.[1];
       if (file !== undefined) {
         await mkdir(dirname(join(ws, file)), { recursive: true });
         await writeFile(join(ws, file), block.body);
@@ -106,7 +106,10 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
         outputs.push({ command: line, ...result });
       }
     }
-    assert.ok(outputs.length >= 9, `${outputs.length} commands ran`);
+    assert.ok(outputs.length >= 10, `${outputs.length} commands ran`);
+    // every policy command decides through the chart's rendered settings (the platform team's values)
+    for (const o of outputs.filter((x) => / policy (eval|test|replay) /.test(x.command)))
+      assert.match(o.command, /--values my-values\.yaml/, o.command);
     for (const o of outputs) {
       const expected = o.command.includes('trivy-latest') ? 1 : 0;
       assert.equal(o.code, expected, `${o.command}\n${o.stdout}`);
@@ -119,10 +122,23 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     );
     assert.match(outputs.find((o) => o.command.includes('trivy-latest'))?.stdout ?? '', /IMAGE_TAG_NOT_PINNED/);
     const replay = outputs.find((o) => o.command.includes('policy replay'))?.stdout ?? '';
-    assert.match(replay, /0 newly denied, 1 newly allowed/, replay);
-    assert.match(replay, /allowed internal\/app/);
+    assert.match(
+      replay,
+      /0 newly denied, 1 newly allowed, [1-9]\d* newly warned, 0 no longer warned, 0 evaluation errors/,
+      replay,
+    );
+    assert.match(replay, /allowed +internal\/app/);
+    assert.match(replay, /STEP_TIMEOUT_MISSING +0 → 0 +0 → [1-9]/, 'the warn counts per code');
+    assert.match(replay, /^ {2}timeouts +0 → 0 +0 → [1-9]/m, 'the warn counts per policy');
+    const tests = outputs.filter((o) => o.command.includes('policy test'));
+    assert.match(tests.at(-1)?.stdout ?? '', /ok +timeouts\.yaml#without-timeout +allow; warn STEP_TIMEOUT_MISSING/);
+    assert.match(
+      await readFile('/tmp/policy-tests.xml', 'utf8'),
+      /<testsuite name="fixture suites" tests="\d+" failures="0"/,
+    );
   } finally {
     await rm(ws, { recursive: true, force: true });
     await rm('/tmp/candidate.tar.gz', { force: true });
+    await rm('/tmp/policy-tests.xml', { force: true });
   }
 });
