@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
@@ -14,11 +14,12 @@ import {
   settingsSchema,
   type Fragments,
 } from '../policy/settings-schema.ts';
+import { SIGNATURES_FILE, signBundleFiles } from '../policy/bundle-signature.ts';
 import { BUNDLE_FIXTURES_FILE, candidateProblems, type BundleFixture } from '../policy/candidate.ts';
 import { fixtureCases } from '../policy/fixtures.ts';
 import { defaultRunnerConfig, podContextOf } from '../policy/pod-context.ts';
 import { loadEngine, readTarGz } from './opa-wasm.ts';
-import { FIXTURES_DIR, readFixtureDocs } from './policy-fixtures.ts';
+import { fixturesDirOf, readFixtureDocs } from './policy-fixtures.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const run = promisify(execFile);
@@ -114,7 +115,7 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
  * Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers), each
  * under "/" as `opa build` names them (OPA's bundle loader finds the module by that name).
  */
-async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
+export async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
   const dir = await mkdtemp(join(dirname(outFile), '.bundle-'));
   try {
     const names = [...files.keys()].filter((n) => n !== '' && !n.endsWith('/')).sort();
@@ -141,7 +142,8 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
 }
 
 /**
- * Evaluates the freshly built module against the directory's fixture suites (inputs built with
+ * Evaluates the freshly built module against the fixture suites (by default `policy-fixtures`
+ * beside the policy directory; inputs built with
  * the configuration defaults) and scans its Rego for what the WASM host cannot run; throws
  * PolicyBuildError (POLICY_BUILD_FAILED) naming every problem. Returns the inputs, which go into
  * the bundle so the runner checks them again before the bundle replaces a running one. With
@@ -149,6 +151,7 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
  */
 async function checkAgainstFixtures(
   policyDir: string,
+  fixturesDir: string,
   files: Map<string, Uint8Array<ArrayBuffer>>,
   data: unknown,
   revision: string,
@@ -157,11 +160,14 @@ async function checkAgainstFixtures(
   let fixtures: BundleFixture[];
   try {
     const ctx = podContextOf(defaultRunnerConfig());
-    fixtures = (await readFixtureDocs(join(policyDir, FIXTURES_DIR)))
+    fixtures = (await readFixtureDocs(fixturesDir))
       .flatMap(({ file, doc }) => fixtureCases(file, doc, ctx))
       .map((c) => ({ name: `${c.file}#${c.step}`, input: c.input }));
   } catch (e) {
-    throw new PolicyBuildError('POLICY_BUILD_FAILED', `fixture suites: ${e instanceof Error ? e.message : String(e)}`);
+    throw new PolicyBuildError(
+      'POLICY_BUILD_FAILED',
+      `fixture suites in ${fixturesDir}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (!check) return fixtures;
   const wasm = files.get('policy.wasm');
@@ -179,6 +185,16 @@ async function checkAgainstFixtures(
   return fixtures;
 }
 
+/** Options of buildBundle. */
+export interface BuildOptions {
+  /** false: make the fixture inputs but do not refuse a bundle that fails on them (`policy test` reports each). */
+  readonly checkFixtures?: boolean;
+  /** The fixture suites (default: `policy-fixtures` beside the policy directory). */
+  readonly fixtures?: string;
+  /** Sign the bundle (OPA's `.signatures.json`, src/policy/bundle-signature.ts) with this private key. */
+  readonly signingKey?: KeyObject;
+}
+
 /**
  * `opa build -t wasm` of a policy directory into a bundle.tar.gz; returns its path and revision.
  * The bundle's data is checked against the settings schema (core + the directory's fragments)
@@ -190,7 +206,7 @@ export async function buildBundle(
   opa: string,
   policyDir: string,
   outFile: string,
-  options: { readonly checkFixtures?: boolean } = {},
+  options: BuildOptions = {},
 ): Promise<{ file: string; revision: string }> {
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
@@ -210,8 +226,6 @@ export async function buildBundle(
     revision,
     '--ignore',
     '*_test.rego',
-    '--ignore',
-    FIXTURES_DIR,
     '-o',
     outFile,
     policyDir,
@@ -234,13 +248,21 @@ export async function buildBundle(
     throw new PolicyBuildError(checked.error.code, checked.error.message);
   }
   files.set(BUNDLE_SCHEMA_FILE, Buffer.from(`${JSON.stringify(settingsJsonSchema(fragments), null, 2)}\n`));
-  const fixtures = await checkAgainstFixtures(policyDir, files, data, revision, options.checkFixtures ?? true).catch(
-    async (e: unknown) => {
-      await rm(outFile, { force: true });
-      throw e;
-    },
-  );
+  const fixturesDir = options.fixtures ?? fixturesDirOf(policyDir);
+  const fixtures = await checkAgainstFixtures(
+    policyDir,
+    fixturesDir,
+    files,
+    data,
+    revision,
+    options.checkFixtures ?? true,
+  ).catch(async (e: unknown) => {
+    await rm(outFile, { force: true });
+    throw e;
+  });
   files.set(BUNDLE_FIXTURES_FILE, Buffer.from(`${JSON.stringify(fixtures)}\n`));
+  if (options.signingKey !== undefined)
+    files.set(SIGNATURES_FILE, Buffer.from(await signBundleFiles(files, options.signingKey)));
   await writeTarGz(outFile, files);
   return { file: outFile, revision };
 }

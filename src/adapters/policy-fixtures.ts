@@ -1,10 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { FixtureError } from '../policy/fixtures.ts';
 
-/** The folder of a policy directory that holds its fixture suites (ignored by `opa build` and `opa test`). */
-export const FIXTURES_DIR = 'fixtures';
+/**
+ * Where a policy directory's fixture suites are by default: `policy-fixtures` beside it
+ * (`policies/` → `policy-fixtures/`). Not inside it: `opa build` and `opa test` load every YAML
+ * file of the directories they are given as data, and fixtures are not data.
+ */
+export const FIXTURES_DIR = 'policy-fixtures';
+
+/** The default fixture directory of a policy directory. */
+export const fixturesDirOf = (policyDir: string): string => join(dirname(policyDir), FIXTURES_DIR);
 
 /**
  * Every fixture document under `dir` (`*.yaml`, `*.yml`, recursively, in name order), parsed,

@@ -1,11 +1,22 @@
+import type { KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { verifyBundleFiles } from '../policy/bundle-signature.ts';
 import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
 import { effectiveData, overlayRevision, settingsOf } from '../policy/overlay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
-import { loadEngine, readBundle } from './opa-wasm.ts';
+import { bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
+
+export interface PolicyStoreOptions {
+  /**
+   * Public keys a bundle must be signed with (OPA's .signatures.json). Non-empty: an unsigned or
+   * wrongly signed bundle is refused (POLICY_BUNDLE_UNSIGNED, POLICY_BUNDLE_SIGNATURE_INVALID in
+   * the reason), at start and on reload.
+   */
+  readonly verificationKeys?: readonly KeyObject[];
+}
 
 export interface PolicyStoreHooks {
   loaded(revision: string): void;
@@ -57,6 +68,7 @@ export class PolicyStore {
   private settings: unknown;
   private readonly path: string;
   private readonly dataPath: string | undefined;
+  private readonly verificationKeys: readonly KeyObject[];
   private readonly hooks: PolicyStoreHooks;
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
@@ -69,10 +81,11 @@ export class PolicyStore {
    * `dataPath`: a data.json whose `kubiya.settings` are laid over the bundle's (settings from Helm
    * values; src/policy/overlay.ts: objects merge, anything else replaces).
    */
-  constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string) {
+  constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string, options: PolicyStoreOptions = {}) {
     this.path = path;
     this.hooks = hooks;
     this.dataPath = dataPath;
+    this.verificationKeys = options.verificationKeys ?? [];
   }
 
   current(): PolicyEngine | undefined {
@@ -158,7 +171,13 @@ export class PolicyStore {
    * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
    */
   private async candidate(): Promise<{ engine: PolicyEngine; settings: unknown }> {
-    const bundle = await readBundle(this.path);
+    const files = await readBundleFiles(this.path);
+    // The signature first: nothing of an unverified bundle is parsed or run.
+    if (this.verificationKeys.length > 0) {
+      const verified = await verifyBundleFiles(files, this.verificationKeys);
+      if (!verified.ok) throw new Error(`${verified.error.code}: ${verified.error.message}`);
+    }
+    const bundle = bundleOf(files, this.path);
     const fragments = fragmentsOf(bundle.settingsSchema);
     let engine: PolicyEngine;
     let settings: unknown = settingsOf(bundle.data);

@@ -13,6 +13,7 @@ import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { LeaseElector } from '../adapters/lease.ts';
+import { policyVerificationKeys } from '../adapters/policy-keys.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts';
 import type { Config } from '../config/schema.ts';
@@ -105,6 +106,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       },
     },
     config.policy.data,
+    { verificationKeys: await policyVerificationKeys(config.policy.verificationKeys) },
   );
   await policies.load();
   undo.push(() => policies.close());

@@ -111,7 +111,7 @@ export function replayCommand(io: Io, setCode: (c: number) => void): Command {
         );
       });
       const notice = breakNotice(log);
-      const engine = await engineFor(opts.bundle, opts.policies, await settingsSource(opts));
+      const engine = await engineFor(opts.bundle, opts.policies, await settingsSource(opts), {}, opts);
       const report = replay(log.records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
       const gates: FailOn[] = [
         ...(opts.failOn ?? []),

@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ChartRenderError, renderChartSettings } from '../adapters/chart-settings.ts';
-import { buildBundle, PolicyBuildError } from '../adapters/opa-cli.ts';
-import { loadEngine, readBundle, type BundleFiles } from '../adapters/opa-wasm.ts';
+import type { KeyObject } from 'node:crypto';
+import { buildBundle, PolicyBuildError, type BuildOptions } from '../adapters/opa-cli.ts';
+import { policyVerificationKeys } from '../adapters/policy-keys.ts';
+import { verifyBundleFiles } from '../policy/bundle-signature.ts';
+import { bundleOf, loadEngine, readBundle, readBundleFiles, type BundleFiles } from '../adapters/opa-wasm.ts';
 import { resolveTools, type ToolName } from '../adapters/tools.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import { loadConfig } from '../config/load.ts';
@@ -53,6 +56,7 @@ export interface SettingsSource {
 export interface SourceOptions {
   readonly values?: string[];
   readonly data?: string;
+  readonly verificationKey?: string[];
 }
 
 /** --values and --data, shared by eval, replay and test. */
@@ -63,6 +67,10 @@ export function sourceOptions(): Option[] {
       'Helm values files: decide with exactly the settings and runner configuration the chart renders from them',
     ),
     new Option('--data <file>', "a data file laid over the bundle's settings, as the runner's policy.data is"),
+    new Option(
+      '--verification-key <pem...>',
+      "check --bundle's signature as a runner with these policy.verificationKeys does (unsigned or tampered: refused)",
+    ),
   ];
 }
 
@@ -110,25 +118,51 @@ function withSettings(files: BundleFiles, source: SettingsSource | undefined, na
   return { ...files, data, revision: overlayRevision(files.revision, source.dataText) };
 }
 
-/** The bundle given (or one built now from the policy directory), deciding with the source's settings. */
+/** The verification keys --verification-key names (only with --bundle: a bundle built now is unsigned). */
+async function verificationKeys(opts: SourceOptions, bundle: string | undefined): Promise<KeyObject[]> {
+  if (opts.verificationKey === undefined) return [];
+  if (bundle === undefined)
+    throw new CliError('CONFIG_INVALID', '--verification-key checks a bundle: give it with --bundle');
+  return policyVerificationKeys(opts.verificationKey).catch((e: unknown) => {
+    throw new CliError('CONFIG_INVALID', (e as Error).message);
+  });
+}
+
+/**
+ * The bundle given (or one built now from the policy directory), deciding with the source's
+ * settings; with --verification-key, its signature is checked first, as the runner checks it.
+ */
 export async function engineFor(
   bundle: string | undefined,
   policies: string,
   source?: SettingsSource,
-  checkFixtures = true,
+  build: BuildOptions = {},
+  opts: SourceOptions = {},
 ): Promise<PolicyEngine> {
   const notLoaded = (e: unknown): never => {
     throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${(e as Error).message ?? String(e)}`);
   };
+  const keys = await verificationKeys(opts, bundle);
   if (bundle !== undefined) {
-    const files = await readBundle(resolve(bundle)).catch(notLoaded);
+    const raw = await readBundleFiles(resolve(bundle)).catch(notLoaded);
+    if (keys.length > 0) {
+      const verified = await verifyBundleFiles(raw, keys);
+      if (!verified.ok) throw new CliError(verified.error.code, `bundle ${bundle}: ${verified.error.message}`, 1);
+    }
+    const files = (() => {
+      try {
+        return bundleOf(raw, bundle);
+      } catch (e) {
+        return notLoaded(e);
+      }
+    })();
     return loadEngine(withSettings(files, source, `bundle ${bundle}`)).catch(notLoaded);
   }
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
   try {
-    const built = await buildBundle(toolPath('opa'), resolve(policies), join(dir, 'bundle.tar.gz'), {
-      checkFixtures,
-    }).catch(buildFailure);
+    const built = await buildBundle(toolPath('opa'), resolve(policies), join(dir, 'bundle.tar.gz'), build).catch(
+      buildFailure,
+    );
     return await loadEngine(withSettings(await readBundle(built.file), source, `policies ${policies}`));
   } finally {
     await rm(dir, { recursive: true, force: true });

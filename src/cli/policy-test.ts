@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { FIXTURES_DIR, readFixtureDocs } from '../adapters/policy-fixtures.ts';
+import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
 import { describeOutcome, fixtureCases, FixtureError, runFixtures, type CaseResult } from '../policy/fixtures.ts';
 import { junitXml, type JUnitCase } from '../policy/junit.ts';
 import { podContextOf } from '../policy/pod-context.ts';
@@ -40,7 +40,7 @@ const opaOutput = (e: { stdout?: string; stderr?: string }): string => `${e.stde
  * reason they could not run (opa's message, with file:line, for a file that does not load).
  */
 async function regoTests(opa: string, dir: string): Promise<{ cases: JUnitCase[] } | { error: string }> {
-  const out = await run(opa, ['test', dir, '--format', 'json', '--ignore', FIXTURES_DIR], {
+  const out = await run(opa, ['test', dir, '--format', 'json'], {
     maxBuffer: 64 * 1024 * 1024,
   }).then(
     (r) => r.stdout,
@@ -73,7 +73,7 @@ async function regoTests(opa: string, dir: string): Promise<{ cases: JUnitCase[]
 
 /** Per-file coverage of the non-test Rego, from `opa test --coverage`. */
 async function coverage(opa: string, dir: string): Promise<string[]> {
-  const out = await run(opa, ['test', dir, '--coverage', '--format', 'json', '--ignore', FIXTURES_DIR], {
+  const out = await run(opa, ['test', dir, '--coverage', '--format', 'json'], {
     maxBuffer: 64 * 1024 * 1024,
   }).then(
     (r) => r.stdout,
@@ -101,10 +101,10 @@ interface TestOptions extends SourceOptions {
 async function fixtureResults(opts: TestOptions, env: Env): Promise<{ results: CaseResult[]; dir: string }> {
   const source = await settingsSource(opts);
   const ctx = podContextOf(await runnerConfig(opts.config, env, source));
-  const dir = opts.fixtures ?? join(opts.policies, FIXTURES_DIR);
+  const dir = opts.fixtures ?? fixturesDirOf(resolve(opts.policies));
   try {
     const cases = (await readFixtureDocs(resolve(dir))).flatMap(({ file, doc }) => fixtureCases(file, doc, ctx));
-    const engine = await engineFor(opts.bundle, opts.policies, source, false);
+    const engine = await engineFor(opts.bundle, opts.policies, source, { checkFixtures: false, fixtures: dir }, opts);
     return { results: runFixtures(cases, engine), dir };
   } catch (e) {
     if (e instanceof FixtureError) throw new CliError('POLICY_BUILD_FAILED', `fixture suites in ${dir}: ${e.message}`);
@@ -120,7 +120,10 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
       'run the Rego unit tests (opa test, with coverage) and the fixture suites (expected decision per step) through the compiled WASM',
     )
     .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
-    .option('--fixtures <dir>', 'fixture suites: workflow files with an "expect" map (default: <policies>/fixtures)')
+    .option(
+      '--fixtures <dir>',
+      'fixture suites: workflow files with an "expect" map (default: policy-fixtures beside the policy directory)',
+    )
     .option('--bundle <file>', 'run the fixture suites against this bundle (default: build the policy directory now)')
     .option(
       '--config <file>',

@@ -1,11 +1,14 @@
 import { Command } from 'commander';
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import { algorithmOf, signingKeyFromPem } from '../policy/bundle-signature.ts';
 import { podContextOf } from '../policy/pod-context.ts';
 import { buildPod } from '../pod/build.ts';
-import { EXIT, painter, type Io } from './io.ts';
+import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
 import { replayCommand } from './policy-replay.ts';
 import {
@@ -22,28 +25,60 @@ import {
 import { testCommand } from './policy-test.ts';
 import type { Env } from './serve.ts';
 
-/** The policy commands; `env` is the environment `serve` would read its overrides from. */
-export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = {}): Command {
-  const paint = painter(io);
-  const policy = new Command('policy').description('build, test, evaluate and replay the Rego policies');
-  policy
-    .command('build')
+/** The PEM private key of --signing-key. */
+async function signingKey(file: string): Promise<KeyObject> {
+  const pem = await readFile(file, 'utf8').catch(() => {
+    throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+  });
+  try {
+    const key = signingKeyFromPem(pem);
+    algorithmOf(key);
+    return key;
+  } catch (e) {
+    throw new CliError(
+      'CONFIG_INVALID',
+      `${file}: not a signing key this runner verifies (EC P-256/P-384, Ed25519, RSA): ${(e as Error).message}`,
+    );
+  }
+}
+
+/** `policy build`: the WASM bundle, checked against the fixtures, optionally signed. */
+function buildCommand(io: Io): Command {
+  return new Command('build')
     .description('compile the policies to a WASM bundle (opa build -t wasm) with a content-hash revision')
     .option('--policies <dir>', 'policy directory', DEFAULT_POLICIES)
     .option('--out <file>', 'bundle file', 'bundle.tar.gz')
+    .option(
+      '--fixtures <dir>',
+      'fixture suites evaluated before the bundle is written (default: policy-fixtures beside the policy directory)',
+    )
+    .option('--signing-key <pem>', "sign the bundle (OPA's .signatures.json) with this PEM private key")
     .addOption(outputOption())
     .addHelpText(
       'after',
       examples(
         'kubiya-runner policy build --out /tmp/bundle.tar.gz',
         'kubiya-runner policy build --policies ./my-policies --output json',
+        'kubiya-runner policy build --out /tmp/bundle.tar.gz --signing-key bundle-signing.pem',
       ),
     )
-    .action(async (opts: { policies: string; out: string; output: string }) => {
-      const built = await buildBundle(toolPath('opa'), resolve(opts.policies), resolve(opts.out)).catch(buildFailure);
+    .action(async (opts: { policies: string; out: string; output: string; fixtures?: string; signingKey?: string }) => {
+      const options = {
+        ...(opts.fixtures !== undefined ? { fixtures: resolve(opts.fixtures) } : {}),
+        ...(opts.signingKey !== undefined ? { signingKey: await signingKey(opts.signingKey) } : {}),
+      };
+      const built = await buildBundle(toolPath('opa'), resolve(opts.policies), resolve(opts.out), options).catch(
+        buildFailure,
+      );
       io.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
     });
+}
 
+/** The policy commands; `env` is the environment `serve` would read its overrides from. */
+export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = {}): Command {
+  const paint = painter(io);
+  const policy = new Command('policy').description('build, test, evaluate and replay the Rego policies');
+  policy.addCommand(buildCommand(io));
   policy.addCommand(testCommand(io, setCode, env));
 
   const evalCmd = policy
@@ -73,7 +108,7 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
       const workflow = await workflowFrom(file);
       const source = await settingsSource(opts);
       const ctx = podContextOf(await runnerConfig(opts.config, env, source));
-      const engine = await engineFor(opts.bundle, opts.policies, source);
+      const engine = await engineFor(opts.bundle, opts.policies, source, {}, opts);
       const results = workflow.steps.map((step) => {
         const r = evaluate(policyInput(ctx.runner, workflow, step, buildPod(workflow, step, ctx)), engine);
         const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;

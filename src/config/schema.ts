@@ -105,8 +105,13 @@ export const configSchema = z.strictObject({
     }),
   policy: z.strictObject({
     bundle: z.string().min(1),
-    /** A data.json whose kubiya.settings replace the bundle's (the Helm chart renders it from values). */
+    /** A data.json whose kubiya.settings are laid over the bundle's (the Helm chart renders it from values). */
     data: z.string().min(1).optional(),
+    /**
+     * PEM public keys (files) that bundles must be signed with (OPA's .signatures.json). Set: an
+     * unsigned or wrongly signed bundle is refused at start and on reload (docs/policies.md).
+     */
+    verificationKeys: z.array(z.string().min(1)).min(1).max(16).optional(),
   }),
   egress: z
     .strictObject({

@@ -6,7 +6,7 @@ import { validate } from '../validate/validate.ts';
 
 /**
  * Policy fixture suites, the way `gator verify` and `kyverno test` work: a directory of workflow
- * files (policies/fixtures/ by default), each a workflow as signed (`id`, `name`, `steps`, ...)
+ * files (policy-fixtures/ beside the policy directory by default), each a workflow as signed (`id`, `name`, `steps`, ...)
  * plus an `expect` map giving the decision expected for every step:
  *
  *   expect:

@@ -60,8 +60,7 @@ before(async () => {
   };
   data.kubiya.settings.enforcement.STEP_TIMEOUT_MISSING = 'warn';
   await writeFile(dataFile, JSON.stringify(data, null, 2));
-  // the default fixtures set no timeout: they expect no warning, so this rule's bundle goes without them
-  await rm(join(work, 'policies', 'fixtures'), { recursive: true, force: true });
+  await cp(join(REPO_ROOT, 'policy-fixtures'), join(work, 'policy-fixtures'), { recursive: true });
   warnBundle = (await buildBundle(opa, join(work, 'policies'), join(work, 'warn.tar.gz'))).file;
 });
 after(() => rm(work, { recursive: true, force: true }));

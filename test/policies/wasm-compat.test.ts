@@ -51,6 +51,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'kubiya-wasm-'));
   policies = join(work, 'policies');
   await cp(join(REPO_ROOT, 'policies'), policies, { recursive: true });
+  await cp(join(REPO_ROOT, 'policy-fixtures'), join(work, 'policy-fixtures'), { recursive: true });
   await mkdir(join(policies, 'kubiya', 'rules', 'timeouts'));
   await writeFile(join(policies, 'kubiya', 'rules', 'timeouts', 'timeouts.rego'), RULE);
   // rolled out as warn: the throw must still be caught (it would fail closed, as a deny)
@@ -133,7 +134,7 @@ test('hot reload refuses such a bundle (last-known-good kept), whether built wit
   const plain = join(work, 'plain.tar.gz');
   await run(opa, [
     ...['build', '-t', 'wasm', '-e', 'kubiya/main/decision', '--capabilities', caps, '--revision', 'plain'],
-    ...['--ignore', '*_test.rego', '--ignore', 'fixtures', '-o', plain, policies],
+    ...['--ignore', '*_test.rego', '-o', plain, policies],
   ]);
   for (const bad of [unchecked, plain]) {
     const live = join(work, 'live.tar.gz');
