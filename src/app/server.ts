@@ -13,6 +13,7 @@ import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { LeaseElector } from '../adapters/lease.ts';
+import { BundlePoller } from '../adapters/bundle-poller.ts';
 import { policyVerificationKeys } from '../adapters/policy-keys.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts';
@@ -108,6 +109,28 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     config.policy.data,
     { verificationKeys: await policyVerificationKeys(config.policy.verificationKeys) },
   );
+  const service = config.policy.service;
+  if (service !== undefined) {
+    const poller = new BundlePoller(
+      {
+        url: service.url,
+        target: config.policy.bundle,
+        intervalMs: service.pollInterval * 1000,
+        maxBackoffMs: service.maxBackoff * 1000,
+      },
+      policies,
+      {
+        polled: (r) => {
+          metrics.policyDownload(r.kind);
+          if (r.kind === 'failed')
+            log.warn({ code: 'POLICY_BUNDLE_DOWNLOAD_FAILED', reason: r.reason }, 'bundle service poll failed');
+        },
+      },
+    );
+    await poller.pollOnce(); // the first bundle before start (a failure leaves the last one on disk, if any)
+    poller.start();
+    undo.push(() => poller.stop());
+  }
   await policies.load();
   undo.push(() => policies.close());
   const signing =
