@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { createLocalJWKSet } from 'jose';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
+import { BundlePoller } from '../../src/adapters/bundle-poller.ts';
 import { renderChartSettings } from '../../src/adapters/chart-settings.ts';
+import { startBundleServer } from '../../src/dev/bundle-server.ts';
 import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { policyVerificationKeys } from '../../src/adapters/policy-keys.ts';
@@ -135,7 +137,34 @@ async function rolloutAndRollback(ws: string): Promise<void> {
   assert.equal(await store.reload(), 'swapped', 'roll back');
   assert.equal(store.current()?.revision, before.revision);
   assert.deepEqual(warns(), []);
-  store.close();
+
+  // the same through a bundle server (dev bundle-server), publishing by atomic replace
+  const served = join(ws, 'bundles');
+  await mkdir(served);
+  const publish = async (from: string) => {
+    await cp(from, join(served, 'bundle.tar.gz.new'));
+    await rename(join(served, 'bundle.tar.gz.new'), join(served, 'bundle.tar.gz'));
+  };
+  const server = await startBundleServer(served);
+  try {
+    const poller = new BundlePoller(
+      { url: `${server.url}/bundle.tar.gz`, target: live, intervalMs: 1000, maxBackoffMs: 4000 },
+      store,
+      { polled: () => undefined },
+    );
+    await publish('/tmp/candidate.tar.gz');
+    assert.equal((await poller.pollOnce()).kind, 'swapped', 'the candidate from the bundle server');
+    assert.deepEqual(warns(), ['STEP_TIMEOUT_MISSING']);
+    await publish(join(ws, 'tampered.tar.gz'));
+    assert.equal((await poller.pollOnce()).kind, 'rejected');
+    assert.equal(store.current()?.revision, candidate);
+    await publish(previous.file);
+    assert.equal((await poller.pollOnce()).kind, 'swapped', 'roll back through the bundle server');
+    assert.equal(store.current()?.revision, before.revision);
+  } finally {
+    await server.close();
+    store.close();
+  }
 }
 
 test('docs/policies.md: every command of the walkthrough works as written', async () => {
