@@ -57,7 +57,6 @@ export default tseslint.config(
       'src/audit/canonical.ts',
       'src/audit/verify.ts',
       'src/cli/dev.ts',
-      'src/cli/policy.ts',
       'src/dev/cluster.ts',
       'src/dev/control-plane.ts',
       'src/dev/demo.ts',

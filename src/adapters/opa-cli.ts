@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -14,7 +14,12 @@ import {
   settingsSchema,
   type Fragments,
 } from '../policy/settings-schema.ts';
-import { readTarGz } from './opa-wasm.ts';
+import { SIGNATURES_FILE, signBundleFiles } from '../policy/bundle-signature.ts';
+import { BUNDLE_FIXTURES_FILE, candidateProblems, type BundleFixture } from '../policy/candidate.ts';
+import { fixtureCases } from '../policy/fixtures.ts';
+import { defaultRunnerConfig, podContextOf } from '../policy/pod-context.ts';
+import { loadEngine, readTarGz } from './opa-wasm.ts';
+import { fixturesDirOf, readFixtureDocs } from './policy-fixtures.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const run = promisify(execFile);
@@ -110,7 +115,7 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
  * Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers), each
  * under "/" as `opa build` names them (OPA's bundle loader finds the module by that name).
  */
-async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
+export async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
   const dir = await mkdtemp(join(dirname(outFile), '.bundle-'));
   try {
     const names = [...files.keys()].filter((n) => n !== '' && !n.endsWith('/')).sort();
@@ -137,6 +142,60 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
 }
 
 /**
+ * Evaluates the freshly built module against the fixture suites (by default `policy-fixtures`
+ * beside the policy directory; inputs built with
+ * the configuration defaults) and scans its Rego for what the WASM host cannot run; throws
+ * PolicyBuildError (POLICY_BUILD_FAILED) naming every problem. Returns the inputs, which go into
+ * the bundle so the runner checks them again before the bundle replaces a running one. With
+ * `check` false (`policy test`, which reports each case in its table) only the inputs are made.
+ */
+async function checkAgainstFixtures(
+  policyDir: string,
+  fixturesDir: string,
+  files: Map<string, Uint8Array<ArrayBuffer>>,
+  data: unknown,
+  revision: string,
+  check: boolean,
+): Promise<BundleFixture[]> {
+  let fixtures: BundleFixture[];
+  try {
+    const ctx = podContextOf(defaultRunnerConfig());
+    fixtures = (await readFixtureDocs(fixturesDir))
+      .flatMap(({ file, doc }) => fixtureCases(file, doc, ctx))
+      .map((c) => ({ name: `${c.file}#${c.step}`, input: c.input }));
+  } catch (e) {
+    throw new PolicyBuildError(
+      'POLICY_BUILD_FAILED',
+      `fixture suites in ${fixturesDir}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  if (!check) return fixtures;
+  const wasm = files.get('policy.wasm');
+  if (wasm === undefined) throw new PolicyBuildError('POLICY_BUILD_FAILED', 'opa build wrote no policy.wasm');
+  const engine = await loadEngine({ wasm, data, revision });
+  const sources = [...files.entries()]
+    .filter(([name]) => name.endsWith('.rego'))
+    .map(([file, bytes]) => ({ file: relative(policyDir, `/${file}`), text: Buffer.from(bytes).toString('utf8') }));
+  const problems = candidateProblems(engine, fixtures, sources);
+  if (problems.length > 0)
+    throw new PolicyBuildError(
+      'POLICY_BUILD_FAILED',
+      `the compiled WASM cannot decide (the runner would fail closed):\n  ${problems.join('\n  ')}`,
+    );
+  return fixtures;
+}
+
+/** Options of buildBundle. */
+export interface BuildOptions {
+  /** false: make the fixture inputs but do not refuse a bundle that fails on them (`policy test` reports each). */
+  readonly checkFixtures?: boolean;
+  /** The fixture suites (default: `policy-fixtures` beside the policy directory). */
+  readonly fixtures?: string;
+  /** Sign the bundle (OPA's `.signatures.json`, src/policy/bundle-signature.ts) with this private key. */
+  readonly signingKey?: KeyObject;
+}
+
+/**
  * `opa build -t wasm` of a policy directory into a bundle.tar.gz; returns its path and revision.
  * The bundle's data is checked against the settings schema (core + the directory's fragments)
  * first — a wrong type never reaches a running runner — and the merged schema is added to the
@@ -147,6 +206,7 @@ export async function buildBundle(
   opa: string,
   policyDir: string,
   outPath: string,
+  options: BuildOptions = {},
 ): Promise<{ file: string; revision: string }> {
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
@@ -195,6 +255,21 @@ export async function buildBundle(
     throw new PolicyBuildError(checked.error.code, checked.error.message);
   }
   files.set(BUNDLE_SCHEMA_FILE, Buffer.from(`${JSON.stringify(settingsJsonSchema(fragments), null, 2)}\n`));
+  const fixturesDir = options.fixtures ?? fixturesDirOf(policyDir);
+  const fixtures = await checkAgainstFixtures(
+    policyDir,
+    fixturesDir,
+    files,
+    data,
+    revision,
+    options.checkFixtures ?? true,
+  ).catch(async (e: unknown) => {
+    await rm(outFile, { force: true });
+    throw e;
+  });
+  files.set(BUNDLE_FIXTURES_FILE, Buffer.from(`${JSON.stringify(fixtures)}\n`));
+  if (options.signingKey !== undefined)
+    files.set(SIGNATURES_FILE, Buffer.from(await signBundleFiles(files, options.signingKey)));
   await writeTarGz(outFile, files);
   return { file: outFile, revision };
 }

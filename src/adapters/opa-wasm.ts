@@ -1,11 +1,12 @@
 import { createGunzip } from 'node:zlib';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Parser, type ReadEntry } from 'tar';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { BUNDLE_FIXTURES_FILE } from '../policy/candidate.ts';
 import { BUNDLE_SCHEMA_FILE } from '../policy/settings-schema.ts';
 
 export interface BundleFiles {
@@ -14,14 +15,29 @@ export interface BundleFiles {
   readonly revision: string;
   /** The merged settings JSON Schema `policy build` put in the bundle (settings.schema.json), if any. */
   readonly settingsSchema?: unknown;
+  /** The fixture inputs `policy build` evaluated (fixtures.json), for the runner to evaluate again. */
+  readonly fixtures?: Uint8Array;
+  /** The Rego sources `opa build` put in the bundle (path → text), for the WASM compatibility scan. */
+  readonly sources?: readonly { file: string; text: string }[];
+  /** Every file as read (path in the bundle → bytes), for signature verification. */
+  readonly raw?: ReadonlyMap<string, Uint8Array>;
 }
 
 const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
 
 /** Reads an OPA bundle (tar.gz from `opa build -t wasm`, or a directory holding the same files). */
 export async function readBundle(path: string): Promise<BundleFiles> {
+  return bundleOf(await readBundleFiles(path), path);
+}
+
+/** Every file of a bundle (tar.gz or directory), unparsed: what a signature is checked over. */
+export async function readBundleFiles(path: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const info = await stat(path);
-  const files = info.isDirectory() ? await readDir(path) : await readTarGz(path);
+  return info.isDirectory() ? readDir(path) : readTarGz(path);
+}
+
+/** The parts of a bundle's files the runner uses. Throws when policy.wasm or the revision is missing. */
+export function bundleOf(files: Map<string, Uint8Array<ArrayBuffer>>, path: string): BundleFiles {
   const wasm = files.get('policy.wasm') ?? files.get('/policy.wasm');
   if (wasm === undefined) throw new Error(`bundle ${path} has no policy.wasm`);
   const dataRaw = files.get('data.json') ?? files.get('/data.json');
@@ -36,12 +52,29 @@ export async function readBundle(path: string): Promise<BundleFiles> {
   const schemaRaw = files.get(BUNDLE_SCHEMA_FILE) ?? files.get(`/${BUNDLE_SCHEMA_FILE}`);
   const settingsSchema: unknown =
     schemaRaw === undefined ? undefined : JSON.parse(Buffer.from(schemaRaw).toString('utf8'));
-  return { wasm, data, revision, ...(settingsSchema !== undefined ? { settingsSchema } : {}) };
+  const fixtures = files.get(BUNDLE_FIXTURES_FILE);
+  const sources = [...files.entries()]
+    .filter(([name]) => name.endsWith('.rego'))
+    .map(([file, bytes]) => ({ file, text: Buffer.from(bytes).toString('utf8') }));
+  return {
+    wasm,
+    data,
+    revision,
+    sources,
+    raw: files,
+    ...(settingsSchema !== undefined ? { settingsSchema } : {}),
+    ...(fixtures !== undefined ? { fixtures } : {}),
+  };
 }
 
+/**
+ * The files of a bundle directory: every top-level entry (a ConfigMap mount's `..data` machinery
+ * skipped), so a signature covers what is there, not only the files read.
+ */
 async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
-  for (const name of ['policy.wasm', 'data.json', '.manifest', BUNDLE_SCHEMA_FILE]) {
+  const names = (await readdir(dir)).filter((n) => !n.startsWith('..'));
+  for (const name of names) {
     try {
       files.set(name, await readFile(join(dir, name)));
     } catch {

@@ -1,10 +1,22 @@
+import type { KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
+import { verifyBundleFiles } from '../policy/bundle-signature.ts';
+import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
+import { effectiveData, overlayRevision, settingsOf } from '../policy/overlay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
-import { loadEngine, readBundle } from './opa-wasm.ts';
+import { bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
+
+export interface PolicyStoreOptions {
+  /**
+   * Public keys a bundle must be signed with (OPA's .signatures.json). Non-empty: an unsigned or
+   * wrongly signed bundle is refused (POLICY_BUNDLE_UNSIGNED, POLICY_BUNDLE_SIGNATURE_INVALID in
+   * the reason), at start and on reload.
+   */
+  readonly verificationKeys?: readonly KeyObject[];
+}
 
 export interface PolicyStoreHooks {
   loaded(revision: string): void;
@@ -22,11 +34,6 @@ const CANARY = {
 function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unknown>>, source: string): void {
   const checked = checkPolicyData(data, fragments);
   if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
-}
-
-function settingsOf(data: unknown): unknown {
-  const kubiya = typeof data === 'object' && data !== null ? (data as { kubiya?: unknown }).kubiya : undefined;
-  return typeof kubiya === 'object' && kubiya !== null ? (kubiya as { settings?: unknown }).settings : undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -61,6 +68,7 @@ export class PolicyStore {
   private settings: unknown;
   private readonly path: string;
   private readonly dataPath: string | undefined;
+  private readonly verificationKeys: readonly KeyObject[];
   private readonly hooks: PolicyStoreHooks;
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
@@ -69,11 +77,15 @@ export class PolicyStore {
   private debounce: NodeJS.Timeout | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
 
-  /** `dataPath`: a data.json whose content replaces the bundle's data (settings from Helm values). */
-  constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string) {
+  /**
+   * `dataPath`: a data.json whose `kubiya.settings` are laid over the bundle's (settings from Helm
+   * values; src/policy/overlay.ts: objects merge, anything else replaces).
+   */
+  constructor(path: string, hooks: PolicyStoreHooks, dataPath?: string, options: PolicyStoreOptions = {}) {
     this.path = path;
     this.hooks = hooks;
     this.dataPath = dataPath;
+    this.verificationKeys = options.verificationKeys ?? [];
   }
 
   current(): PolicyEngine | undefined {
@@ -153,13 +165,19 @@ export class PolicyStore {
   }
 
   /**
-   * Loads and checks a candidate: the settings it would decide with (the bundle's data, or the
-   * data file that replaces it) must pass the settings schema — the core schema plus the
+   * Loads and checks a candidate: the settings it would decide with (the bundle's data, with the
+   * data file's settings laid over them) must pass the settings schema — the core schema plus the
    * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
    * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
    */
   private async candidate(): Promise<{ engine: PolicyEngine; settings: unknown }> {
-    const bundle = await readBundle(this.path);
+    const files = await readBundleFiles(this.path);
+    // The signature first: nothing of an unverified bundle is parsed or run.
+    if (this.verificationKeys.length > 0) {
+      const verified = await verifyBundleFiles(files, this.verificationKeys);
+      if (!verified.ok) throw new Error(`${verified.error.code}: ${verified.error.message}`);
+    }
+    const bundle = bundleOf(files, this.path);
     const fragments = fragmentsOf(bundle.settingsSchema);
     let engine: PolicyEngine;
     let settings: unknown = settingsOf(bundle.data);
@@ -168,17 +186,28 @@ export class PolicyStore {
       engine = await loadEngine(bundle);
     } else {
       const text = await readFile(this.dataPath, 'utf8');
-      const data = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (typeof data.kubiya?.settings !== 'object' || data.kubiya.settings === null)
+      const overlay = JSON.parse(text) as { kubiya?: { settings?: unknown } };
+      if (
+        typeof overlay.kubiya?.settings !== 'object' ||
+        overlay.kubiya.settings === null ||
+        Array.isArray(overlay.kubiya.settings)
+      )
         throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
-      settingsOrThrow(data, fragments, this.dataPath);
-      settings = data.kubiya.settings;
+      const data = effectiveData(bundle.data, overlay);
+      settingsOrThrow(data, fragments, `${this.dataPath} over bundle ${bundle.revision}`);
+      settings = settingsOf(data);
       // The revision names both: the same bundle with other settings decides differently.
-      const revision = `${bundle.revision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+      const revision = overlayRevision(bundle.revision, text);
       engine = await loadEngine({ ...bundle, data, revision });
     }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT))
       throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
+    // The canary and every fixture input policy build evaluated, again, with the settings this
+    // runner decides with; and the Rego the bundle carries, scanned for what the WASM host lacks.
+    const fixtures = [{ name: 'canary', input: CANARY as never }, ...bundleFixtures(bundle.fixtures)];
+    const problems = candidateProblems(engine, fixtures, bundle.sources ?? []);
+    if (problems.length > 0)
+      throw new Error(`bundle ${engine.revision}: the compiled WASM cannot decide:\n  ${problems.join('\n  ')}`);
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
       throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
     return { engine, settings: deepFreeze(structuredClone(settings)) };

@@ -14,6 +14,8 @@ import { AuditShipper } from '../adapters/audit-ship.ts';
 import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadKubeConfig } from '../adapters/kubeconfig.ts';
+import { BundlePoller } from '../adapters/bundle-poller.ts';
+import { policyVerificationKeys } from '../adapters/policy-keys.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
 import { checkpointSigningKey } from '../audit/keys.ts';
@@ -61,7 +63,8 @@ export async function openParts(
   });
   const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log, trust);
   undo.push(stopKeys);
-  const policies = policyStore(config, log, metrics);
+  const policies = await policyStore(config, log, metrics);
+  await pollBundleService(config, log, metrics, policies, undo);
   await policies.load();
   undo.push(() => policies.close());
   const audit = await openAudit(config, log, metrics);
@@ -84,8 +87,11 @@ export async function openParts(
   return { kc, leaseName, keysLoaded, stopKeys, policies, audit, shipper, pods, runs, deps };
 }
 
-/** The policy bundle, hot-reloaded later (`watch()`), with its loads and refusals logged and counted. */
-function policyStore(config: Config, log: Logger, metrics: Metrics): PolicyStore {
+/**
+ * The policy bundle, hot-reloaded later (`watch()`), with its loads and refusals logged and counted;
+ * with `policy.verificationKeys`, only a bundle signed by one of them is loaded (OPA's bundle signing).
+ */
+async function policyStore(config: Config, log: Logger, metrics: Metrics): Promise<PolicyStore> {
   const policies: PolicyStore = new PolicyStore(
     config.policy.bundle,
     {
@@ -102,8 +108,44 @@ function policyStore(config: Config, log: Logger, metrics: Metrics): PolicyStore
       },
     },
     config.policy.data,
+    { verificationKeys: await policyVerificationKeys(config.policy.verificationKeys) },
   );
   return policies;
+}
+
+/**
+ * With `policy.service`, polls the bundle service into `policy.bundle` (ETag, backoff; every
+ * download goes through the store's checks): once before start — a failure leaves the last bundle
+ * on disk, if any — then in the background until undone.
+ */
+async function pollBundleService(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  policies: PolicyStore,
+  undo: (() => unknown)[],
+): Promise<void> {
+  const service = config.policy.service;
+  if (service === undefined) return;
+  const poller = new BundlePoller(
+    {
+      url: service.url,
+      target: config.policy.bundle,
+      intervalMs: service.pollInterval * 1000,
+      maxBackoffMs: service.maxBackoff * 1000,
+    },
+    policies,
+    {
+      polled: (r) => {
+        metrics.policyDownload(r.kind);
+        if (r.kind === 'failed')
+          log.warn({ code: 'POLICY_BUNDLE_DOWNLOAD_FAILED', reason: r.reason }, 'bundle service poll failed');
+      },
+    },
+  );
+  await poller.pollOnce();
+  poller.start();
+  undo.push(() => poller.stop());
 }
 
 /** The write-ahead audit log, checkpointed when a signing key is configured (else a warning says so). */

@@ -1,3 +1,4 @@
+import { startBundleServer } from '../dev/bundle-server.ts';
 import { Command } from 'commander';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -140,6 +141,7 @@ export function devCommands(io: Io): Command {
         );
       },
     );
+  dev.addCommand(bundleServerCommand(io));
   dev
     .command('control-plane')
     .description('run the reference control plane: JWKS, signed assignments by long-poll, recorded step events')
@@ -186,4 +188,30 @@ export function devCommands(io: Io): Command {
       await cp.close();
     });
   return dev;
+}
+
+/** `dev bundle-server <dir>`: the loopback bundle service of src/dev/bundle-server.ts, until SIGINT/SIGTERM. */
+function bundleServerCommand(io: Io): Command {
+  return new Command('bundle-server')
+    .argument('<dir>', 'directory whose files are served (e.g. bundle.tar.gz from policy build)')
+    .description('serve policy bundles over HTTP like an OPA bundle service (ETag / If-None-Match), on 127.0.0.1')
+    .option('--port <port>', 'listen port (127.0.0.1)', (v) => Number(v), 8091)
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner dev bundle-server /tmp/bundles --port 8091',
+        '# runner.yaml: policy: { bundle: /tmp/kubiya/bundle.tar.gz, service: { url: http://127.0.0.1:8091/bundle.tar.gz } }',
+      ),
+    )
+    .action(async (dir: string, opts: { port: number }) => {
+      const server = await startBundleServer(dir, opts.port);
+      io.out(`bundle server on ${server.url}: ${server.url}/<file> serves ${dir}/<file>`);
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await server.close();
+    });
 }

@@ -39,6 +39,9 @@ export const ERROR_CATALOGUE = {
   POLICY_ENTRYPOINT_UNKNOWN: { status: 500, stage: 'evaluate' },
   POLICY_NOT_LOADED: { status: 503, stage: 'evaluate' },
   POLICY_RELOAD_REJECTED: { status: 500, stage: 'evaluate' },
+  POLICY_BUNDLE_UNSIGNED: { status: 500, stage: 'evaluate' },
+  POLICY_BUNDLE_SIGNATURE_INVALID: { status: 500, stage: 'evaluate' },
+  POLICY_BUNDLE_DOWNLOAD_FAILED: { status: 502, stage: 'evaluate' },
 
   AUDIT_UNAVAILABLE: { status: 503, stage: 'audit' },
   AUDIT_CHECKPOINTS_OFF: { status: 500, stage: 'audit' },

@@ -46,16 +46,21 @@ export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): 
   try {
     resultSet = engine.evaluate(input, DECISION_ENTRYPOINT);
   } catch (thrown) {
-    return fail('POLICY_EVAL_ERROR', `policy evaluation failed: ${describeThrown(thrown)}`);
+    return fail('POLICY_EVAL_ERROR', `policy evaluation failed: ${describeThrown(thrown)}`, {
+      revision: engine.revision,
+    });
   }
   const first: unknown = Array.isArray(resultSet) ? resultSet[0] : undefined;
   const result = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
   if (result === undefined || result === null) {
-    return fail('POLICY_UNDEFINED', `policy ${DECISION_ENTRYPOINT} returned no decision`);
+    return fail('POLICY_UNDEFINED', `policy ${DECISION_ENTRYPOINT} returned no decision`, {
+      revision: engine.revision,
+    });
   }
   const parsed = decisionSchema.safeParse(result);
   if (!parsed.success) {
     return fail('POLICY_MALFORMED_DECISION', 'policy returned a malformed decision document', {
+      revision: engine.revision,
       issues: parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
     });
   }
@@ -65,6 +70,7 @@ export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): 
     return fail(
       'POLICY_MALFORMED_DECISION',
       'policy decision is inconsistent: "allow" disagrees with its deny violations',
+      { revision: engine.revision },
     );
   }
   if (!decision.allow) {

@@ -16,6 +16,7 @@ export const METRIC_NAMES = Object.freeze({
   decisions: 'kubiya_decisions_total',
   policyBundle: 'kubiya_policy_bundle_info',
   policyReloadFailures: 'kubiya_policy_reload_failures_total',
+  policyDownloads: 'kubiya_policy_bundle_downloads_total',
   auditFsync: 'kubiya_audit_fsync_seconds',
   auditQueue: 'kubiya_audit_queue_depth',
   kubeApi: 'kubiya_kube_api_request_duration_seconds',
@@ -50,6 +51,8 @@ export interface Metrics {
   decision(stage: string, outcome: string, code: string | undefined): void;
   policyLoaded(revision: string): void;
   policyReloadFailed(): void;
+  /** A poll of the bundle service: swapped, unchanged, rejected or failed. */
+  policyDownload(result: string): void;
   auditBatch(seconds: number, queueDepth: number): void;
   kubeApi(verb: string, seconds: number): void;
   controlPlaneError(operation: string): void;
@@ -139,6 +142,12 @@ export function createMetrics(runner: string): Metrics {
     help: 'Policy bundles refused at load (the last good one stays)',
     registers: [registry],
   });
+  const downloads = new Counter({
+    name: METRIC_NAMES.policyDownloads,
+    help: 'Polls of the policy bundle service, by result (swapped, unchanged, rejected, failed)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   const fsync = new Histogram({
     name: METRIC_NAMES.auditFsync,
     help: 'Audit group-commit write+fdatasync latency',
@@ -215,6 +224,7 @@ export function createMetrics(runner: string): Metrics {
       bundle.set({ revision: r }, 1);
     },
     policyReloadFailed: () => reloadFailures.inc(),
+    policyDownload: (result) => downloads.inc({ result }),
     auditBatch: (seconds, depth) => {
       fsync.observe(seconds);
       queue.set(depth);

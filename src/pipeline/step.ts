@@ -80,11 +80,13 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   if (!decision.ok) {
     const denied = decision.error.code === 'POLICY_DENIED';
-    const details = decision.error.details as { decision?: Decision } | undefined;
-    const extra: Fields =
-      details?.decision !== undefined
-        ? { result: details.decision, bundles: { kubiya: { revision: details.decision.revision } } }
-        : {};
+    const details = decision.error.details as { decision?: Decision; revision?: string } | undefined;
+    // Every evaluate record names the bundle revision, an evaluation error's too (its cause is the message).
+    const revision = details?.decision?.revision ?? details?.revision;
+    const extra: Fields = {
+      ...(details?.decision !== undefined ? { result: details.decision } : {}),
+      ...(revision !== undefined ? { bundles: { kubiya: { revision } } } : {}),
+    };
     await (denied ? audit.denied : audit.errored)('evaluate', decision.error, {
       ...at,
       path: 'kubiya/main/decision',

@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { createLocalJWKSet } from 'jose';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
+import { BundlePoller } from '../../src/adapters/bundle-poller.ts';
+import { renderChartSettings } from '../../src/adapters/chart-settings.ts';
+import { startBundleServer } from '../../src/dev/bundle-server.ts';
+import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
+import { loadEngine, readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
+import { policyVerificationKeys } from '../../src/adapters/policy-keys.ts';
+import { PolicyStore } from '../../src/adapters/policy-store.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
+import { signingKeyFromPem } from '../../src/policy/bundle-signature.ts';
+import { podContextOf } from '../../src/policy/pod-context.ts';
+import { buildPod } from '../../src/pod/build.ts';
+import type { Workflow } from '../../src/validate/schema.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { testPipelineConfig } from '../support/config.ts';
 import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
@@ -74,11 +85,94 @@ async function seedAuditLog(ws: string): Promise<void> {
   await audit.close();
 }
 
+/**
+ * Step 5 of the walkthrough ("sh cluster" blocks), run on a PolicyStore configured as the chart
+ * configures a runner for the walkthrough's values file, with the walkthrough's verification key:
+ * the signed candidate rolls out by an atomic file replace (the new rule warns), a tampered copy
+ * is refused (the candidate keeps deciding), and rolling back is replacing it with the previous
+ * signed bundle.
+ */
+async function rolloutAndRollback(ws: string): Promise<void> {
+  const helm = resolveTools(['helm']);
+  if (!helm.ok) throw new Error(helm.error.message);
+  const rendered = await renderChartSettings(helm.value.helm, [join(ws, 'my-values.yaml')]);
+  await writeFile(join(ws, 'data.json'), rendered.dataText);
+  const signingKey = signingKeyFromPem(await readFile('/tmp/bundle-signing.pem', 'utf8'));
+  const previous = await buildBundle(opa, join(REPO_ROOT, 'policies'), join(ws, 'previous.tar.gz'), { signingKey });
+  const live = join(ws, 'live', 'bundle.tar.gz');
+  await mkdir(dirname(live), { recursive: true });
+  const replace = async (from: string) => {
+    await cp(from, `${live}.new`);
+    await rename(`${live}.new`, live);
+  };
+  await replace(previous.file);
+  const keys = await policyVerificationKeys(['/tmp/bundle-verify.pem']);
+  const store = new PolicyStore(live, { loaded: () => undefined, rejected: () => undefined }, join(ws, 'data.json'), {
+    verificationKeys: keys,
+  });
+  const before = await store.load();
+  assert.match(before.revision, new RegExp(`^${previous.revision}\\+data-`));
+  const config = loadConfig(rendered.runnerYaml, {});
+  assert.ok(config.ok);
+  const ctx = podContextOf(config.value);
+  const warns = () => {
+    const wf = { id: 'w', name: 'w', runId: 'r', steps: [{ name: 's', image: 'python:3.11-slim' }] } as Workflow;
+    const step = wf.steps[0]!;
+    const r = evaluate(policyInput(ctx.runner, wf, step, buildPod(wf, step, ctx)), store.current());
+    assert.ok(r.ok, !r.ok ? r.error.message : '');
+    return r.value.violations.filter((v) => v.action === 'warn').map((v) => v.code);
+  };
+  assert.deepEqual(warns(), []);
+  await replace('/tmp/candidate.tar.gz');
+  assert.equal(await store.reload(), 'swapped', 'the signed candidate rolls out');
+  assert.deepEqual(warns(), ['STEP_TIMEOUT_MISSING'], 'warn-first, under the chart');
+  const candidate = store.current()?.revision;
+  const files = await readTarGz('/tmp/candidate.tar.gz');
+  files.set('data.json', Buffer.from('{"kubiya": {"settings": {"enforcement": {}}}}'));
+  await writeTarGz(join(ws, 'tampered.tar.gz'), files);
+  await replace(join(ws, 'tampered.tar.gz'));
+  assert.equal(await store.reload(), 'rejected', 'a tampered bundle is refused');
+  assert.equal(store.current()?.revision, candidate);
+  await replace(previous.file);
+  assert.equal(await store.reload(), 'swapped', 'roll back');
+  assert.equal(store.current()?.revision, before.revision);
+  assert.deepEqual(warns(), []);
+
+  // the same through a bundle server (dev bundle-server), publishing by atomic replace
+  const served = join(ws, 'bundles');
+  await mkdir(served);
+  const publish = async (from: string) => {
+    await cp(from, join(served, 'bundle.tar.gz.new'));
+    await rename(join(served, 'bundle.tar.gz.new'), join(served, 'bundle.tar.gz'));
+  };
+  const server = await startBundleServer(served);
+  try {
+    const poller = new BundlePoller(
+      { url: `${server.url}/bundle.tar.gz`, target: live, intervalMs: 1000, maxBackoffMs: 4000 },
+      store,
+      { polled: () => undefined },
+    );
+    await publish('/tmp/candidate.tar.gz');
+    assert.equal((await poller.pollOnce()).kind, 'swapped', 'the candidate from the bundle server');
+    assert.deepEqual(warns(), ['STEP_TIMEOUT_MISSING']);
+    await publish(join(ws, 'tampered.tar.gz'));
+    assert.equal((await poller.pollOnce()).kind, 'rejected');
+    assert.equal(store.current()?.revision, candidate);
+    await publish(previous.file);
+    assert.equal((await poller.pollOnce()).kind, 'swapped', 'roll back through the bundle server');
+    assert.equal(store.current()?.revision, before.revision);
+  } finally {
+    await server.close();
+    store.close();
+  }
+}
+
 test('docs/policies.md: every command of the walkthrough works as written', async () => {
   const ws = await mkdtemp(join(tmpdir(), 'kubiya-docs-'));
   try {
     await cp(join(REPO_ROOT, 'policies'), join(ws, 'policies'), { recursive: true });
     await cp(join(REPO_ROOT, 'examples'), join(ws, 'examples'), { recursive: true });
+    await cp(join(REPO_ROOT, 'policy-fixtures'), join(ws, 'policy-fixtures'), { recursive: true });
     await seedAuditLog(ws);
     await rm('/tmp/candidate.tar.gz', { force: true });
     const cli = `node ${join(REPO_ROOT, 'bin', 'kubiya-runner.js')}`;
@@ -90,7 +184,7 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     const outputs: { command: string; code: number; stdout: string }[] = [];
     const md = await readFile(join(REPO_ROOT, 'docs', 'policies.md'), 'utf8');
     for (const block of blocks(md)) {
-      const file = /^rego file=(\S+)$/.exec(block.info)?.[1];
+      const file = /^(?:rego|yaml) file=(\S+)$/.exec(block.info)?.[1];
       if (file !== undefined) {
         await mkdir(dirname(join(ws, file)), { recursive: true });
         await writeFile(join(ws, file), block.body);
@@ -106,7 +200,10 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
         outputs.push({ command: line, ...result });
       }
     }
-    assert.ok(outputs.length >= 9, `${outputs.length} commands ran`);
+    assert.ok(outputs.length >= 10, `${outputs.length} commands ran`);
+    // every policy command decides through the chart's rendered settings (the platform team's values)
+    for (const o of outputs.filter((x) => / policy (eval|test|replay) /.test(x.command)))
+      assert.match(o.command, /--values my-values\.yaml/, o.command);
     for (const o of outputs) {
       const expected = o.command.includes('trivy-latest') ? 1 : 0;
       assert.equal(o.code, expected, `${o.command}\n${o.stdout}`);
@@ -119,10 +216,25 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     );
     assert.match(outputs.find((o) => o.command.includes('trivy-latest'))?.stdout ?? '', /IMAGE_TAG_NOT_PINNED/);
     const replay = outputs.find((o) => o.command.includes('policy replay'))?.stdout ?? '';
-    assert.match(replay, /0 newly denied, 1 newly allowed/, replay);
-    assert.match(replay, /allowed internal\/app/);
+    assert.match(
+      replay,
+      /0 newly denied, 1 newly allowed, [1-9]\d* newly warned, 0 no longer warned, 0 evaluation errors/,
+      replay,
+    );
+    assert.match(replay, /allowed +internal\/app/);
+    assert.match(replay, /STEP_TIMEOUT_MISSING +0 → 0 +0 → [1-9]/, 'the warn counts per code');
+    assert.match(replay, /^ {2}timeouts +0 → 0 +0 → [1-9]/m, 'the warn counts per policy');
+    const tests = outputs.filter((o) => o.command.includes('policy test'));
+    assert.match(tests.at(-1)?.stdout ?? '', /ok +timeouts\.yaml#without-timeout +allow; warn STEP_TIMEOUT_MISSING/);
+    assert.match(
+      await readFile('/tmp/policy-tests.xml', 'utf8'),
+      /<testsuite name="fixture suites" tests="\d+" failures="0"/,
+    );
+    await rolloutAndRollback(ws);
   } finally {
     await rm(ws, { recursive: true, force: true });
     await rm('/tmp/candidate.tar.gz', { force: true });
+    for (const f of ['/tmp/policy-tests.xml', '/tmp/bundle-signing.pem', '/tmp/bundle-verify.pem'])
+      await rm(f, { force: true });
   }
 });

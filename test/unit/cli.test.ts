@@ -18,6 +18,7 @@ const COMMANDS = [
   ['dev', 'cluster', 'up'],
   ['dev', 'cluster', 'down'],
   ['dev', 'sign'],
+  ['dev', 'bundle-server'],
   ['policy', 'build'],
   ['policy', 'test'],
   ['policy', 'eval'],

@@ -287,6 +287,12 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       assert.equal(report.steps[0]?.code, code);
       assert.equal(d.pods.created.length, 0);
       assert.equal(d.audit.records.at(-1)?.outcome, 'error');
+      // issue 18: the evaluate record carries the cause and the bundle revision it was made with
+      const record = d.audit.records.find((r) => r.stage === 'evaluate');
+      if (engine !== undefined) {
+        assert.equal(record?.bundles?.kubiya?.revision, engine.revision, name);
+        if (code === 'POLICY_EVAL_ERROR') assert.match(record?.message ?? '', /policy evaluation failed: x/);
+      }
     });
   }
 

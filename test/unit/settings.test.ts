@@ -138,15 +138,9 @@ test("the chart's values schema carries the generated settings schema (node scri
   );
 });
 
-test("the credential patterns have one source: the chart's values.yaml carries policies/data.json's list unchanged", async () => {
-  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as {
-    kubiya: { settings: { secrets: { credentials: unknown } } };
-  };
-  const values = parse(await readFile(join(REPO_ROOT, 'charts', 'kubiya-runner', 'values.yaml'), 'utf8')) as {
-    policy: { settings: { secrets: { credentials: unknown } } };
-  };
-  assert.deepEqual(values.policy.settings.secrets.credentials, data.kubiya.settings.secrets.credentials);
-});
+// The credential patterns have one source, policies/data.json: the chart's values no longer carry a
+// copy (policy.settings is an overlay, empty by default); test/policies/settings-truth.test.ts
+// renders the chart and checks the runner's settings equal policies/data.json.
 
 test('the Rego parses image references and entries with the same expressions as src/oci/image-ref.ts', async () => {
   const rego = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'image.rego'), 'utf8');

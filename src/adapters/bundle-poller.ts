@@ -1,0 +1,130 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** What a poll did: a new bundle taken, nothing new (304 / same revision), or why it failed. */
+export type PollResult =
+  { readonly kind: 'swapped' | 'unchanged' } | { readonly kind: 'rejected' | 'failed'; readonly reason: string };
+
+export interface BundlePollerOptions {
+  /** The bundle's URL on the bundle service. */
+  readonly url: string;
+  /** The local file the PolicyStore reads (written atomically: a temporary file, then rename). */
+  readonly target: string;
+  /** Between polls after a success, in ms. */
+  readonly intervalMs: number;
+  /** The longest wait after failures (exponential backoff from intervalMs, with jitter), in ms. */
+  readonly maxBackoffMs: number;
+  /** Per request, in ms. */
+  readonly timeoutMs?: number;
+  /** A download larger than this is refused (default 32 MiB, the bundle reader's limit). */
+  readonly maxBytes?: number;
+  /** Extra request headers (for example an Authorization header; never logged). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The policy store's reload: every check of a candidate (signature, settings, fixtures) is there. */
+export interface Reloadable {
+  reload(): Promise<'swapped' | 'unchanged' | 'rejected'>;
+}
+
+export interface BundlePollerHooks {
+  polled(result: PollResult): void;
+}
+
+const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Polls an HTTP bundle service the way OPA's bundle plugin does: GET with `If-None-Match` (the
+ * last ETag), 304 is "nothing new"; a 200 body is written atomically to the file the PolicyStore
+ * watches and the store reloads it — so a downloaded bundle passes exactly the checks a file or
+ * ConfigMap bundle does (signature with verification keys, settings schema, fixtures, canary),
+ * and a bad one never replaces the running one (last-known-good). After a failure (network,
+ * status, size, a refused bundle) the next poll waits twice as long, up to maxBackoffMs, with
+ * ±20 % jitter; a success resets it. The ETag of a refused bundle is kept, so it is not fetched
+ * again until the service publishes another.
+ */
+export class BundlePoller {
+  private etag: string | undefined;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly options: BundlePollerOptions;
+  private readonly store: Reloadable;
+  private readonly hooks: BundlePollerHooks;
+
+  constructor(options: BundlePollerOptions, store: Reloadable, hooks: BundlePollerHooks) {
+    this.options = options;
+    this.store = store;
+    this.hooks = hooks;
+  }
+
+  /** One poll: download if changed, hand it to the store. Never throws. */
+  async pollOnce(): Promise<PollResult> {
+    const result = await this.fetchAndStore().catch((e: unknown): PollResult => ({
+      kind: 'failed',
+      reason: e instanceof Error ? e.message : String(e),
+    }));
+    this.failures = result.kind === 'failed' || result.kind === 'rejected' ? this.failures + 1 : 0;
+    this.hooks.polled(result);
+    return result;
+  }
+
+  /** The wait before the next poll, in ms (interval, or the backoff after failures). */
+  nextDelay(random: () => number = Math.random): number {
+    const base = Math.min(this.options.maxBackoffMs, this.options.intervalMs * 2 ** Math.min(this.failures, 30));
+    return Math.round(base * (0.8 + 0.4 * random()));
+  }
+
+  /** Polls until stop(), the first poll after `firstDelayMs`. */
+  start(firstDelayMs = this.options.intervalMs): void {
+    const loop = (delay: number): void => {
+      if (this.stopped) return;
+      this.timer = setTimeout(() => {
+        void this.pollOnce().then(() => loop(this.nextDelay()));
+      }, delay);
+      this.timer.unref();
+    };
+    loop(firstDelayMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+
+  private async fetchAndStore(): Promise<PollResult> {
+    const headers: Record<string, string> = { ...this.options.headers };
+    if (this.etag !== undefined) headers['if-none-match'] = this.etag;
+    const res = await fetch(this.options.url, {
+      headers,
+      redirect: 'error',
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+    });
+    if (res.status === 304) return { kind: 'unchanged' };
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return { kind: 'failed', reason: `bundle service answered ${res.status}` };
+    }
+    const max = this.options.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (Number(res.headers.get('content-length') ?? 0) > max) {
+      await res.body?.cancel();
+      return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
+    }
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (body.byteLength > max) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
+    const target = this.options.target;
+    await mkdir(dirname(target), { recursive: true });
+    const previous = await readFile(target).catch(() => undefined);
+    await writeFile(`${target}.download`, body);
+    await rename(`${target}.download`, target);
+    this.etag = res.headers.get('etag') ?? undefined;
+    const outcome = await this.store.reload();
+    if (outcome !== 'rejected') return { kind: outcome };
+    // Put the last good bundle back, so a restart starts from it rather than from the refused one.
+    if (previous !== undefined) {
+      await writeFile(`${target}.download`, previous);
+      await rename(`${target}.download`, target);
+    }
+    return { kind: 'rejected', reason: 'the downloaded bundle was refused (see POLICY_RELOAD_REJECTED)' };
+  }
+}

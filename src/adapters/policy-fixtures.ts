@@ -1,0 +1,40 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { parse } from 'yaml';
+import { FixtureError } from '../policy/fixtures.ts';
+
+/**
+ * Where a policy directory's fixture suites are by default: `policy-fixtures` beside it
+ * (`policies/` → `policy-fixtures/`). Not inside it: `opa build` and `opa test` load every YAML
+ * file of the directories they are given as data, and fixtures are not data.
+ */
+export const FIXTURES_DIR = 'policy-fixtures';
+
+/** The default fixture directory of a policy directory. */
+export const fixturesDirOf = (policyDir: string): string => join(dirname(policyDir), FIXTURES_DIR);
+
+/**
+ * Every fixture document under `dir` (`*.yaml`, `*.yml`, recursively, in name order), parsed,
+ * with its path relative to `dir`. A missing directory has no fixtures. Throws FixtureError for a
+ * file that is not YAML.
+ */
+export async function readFixtureDocs(dir: string): Promise<{ file: string; doc: unknown }[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch((e: { code?: string }) => {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  });
+  const files = entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  const out: { file: string; doc: unknown }[] = [];
+  for (const path of files) {
+    const file = relative(dir, path);
+    try {
+      out.push({ file, doc: parse(await readFile(path, 'utf8'), { maxAliasCount: 0 }) as unknown });
+    } catch (e) {
+      throw new FixtureError(`${file}: not YAML: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return out;
+}

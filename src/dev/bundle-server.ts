@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, join } from 'node:path';
+
+/** A running development bundle server. */
+export interface BundleServer {
+  /** Its base URL (loopback only): `${url}/<file>` serves `<dir>/<file>`. */
+  readonly url: string;
+  /** Requests served so far, by status (for tests and the demo). */
+  readonly served: Readonly<Record<number, number>>;
+  close(): Promise<void>;
+}
+
+/**
+ * `kubiya-runner dev bundle-server <dir>`: serves the bundles in a directory over HTTP the way an
+ * OPA bundle service does, for tests and the demo — GET `/<name>` answers the file with a strong
+ * `ETag` (its SHA-256), `304 Not Modified` when `If-None-Match` names the current one, 404 for
+ * anything else (only plain file names in `dir`; no paths). Files are read on every request, so
+ * replacing one (atomically) publishes a new revision. Listens on 127.0.0.1 only.
+ */
+export async function startBundleServer(dir: string, port = 0): Promise<BundleServer> {
+  const served: Record<number, number> = {};
+  const answer = (status: number): number => {
+    served[status] = (served[status] ?? 0) + 1;
+    return status;
+  };
+  const server: Server = createServer((req, res) => {
+    let name = '';
+    try {
+      name = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));
+    } catch {
+      // malformed percent-encoding: not a file name
+    }
+    if (req.method !== 'GET' || name === '' || name !== basename(name) || name.startsWith('.')) {
+      res.writeHead(answer(404)).end();
+      return;
+    }
+    readFile(join(dir, name)).then(
+      (body) => {
+        const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+        if (req.headers['if-none-match'] === etag) res.writeHead(answer(304), { etag }).end();
+        else
+          res
+            .writeHead(answer(200), { etag, 'content-type': 'application/gzip', 'content-length': body.byteLength })
+            .end(body);
+      },
+      () => res.writeHead(answer(404)).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    served,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

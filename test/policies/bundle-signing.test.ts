@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
+import { readTarGz } from '../../src/adapters/opa-wasm.ts';
+import { PolicyStore } from '../../src/adapters/policy-store.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { main } from '../../src/cli/main.ts';
+import { SIGNATURES_FILE, signBundleFiles, verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
+
+/**
+ * Issue 18 §6, signed bundles in OPA's format. The class: a bundle that is not exactly what the
+ * holder of the signing key built reaches a runner configured with verification keys. Variants:
+ * no signature; a signature by another key; each file of the bundle changed, removed, or a file
+ * added; the signatures file holding two signatures or garbage; and the benign case (data.json
+ * re-serialised, which OPA hashes canonically). Checked by the pure verifier, by the runner at
+ * start and on hot reload (last-known-good kept), and by `policy eval --verification-key`; the
+ * format is checked against opa itself (opa verifies what we sign, and refuses it tampered).
+ */
+const run = promisify(execFile);
+const tools = resolveTools(['opa']);
+if (!tools.ok) throw new Error(tools.error.message);
+const opa = tools.value.opa;
+let work: string;
+let signed: string;
+let unsigned: string;
+let files: Map<string, Uint8Array>;
+const keys = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const pair = keys();
+const other = keys();
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false }, {});
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const pem = (k: KeyObject, type: 'spki' | 'pkcs8') => k.export({ type, format: 'pem' }) as string;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'kubiya-sign-'));
+  await writeFile(join(work, 'signing.pem'), pem(pair.privateKey, 'pkcs8'));
+  await writeFile(join(work, 'public.pem'), pem(pair.publicKey, 'spki'));
+  await writeFile(join(work, 'other.pem'), pem(other.publicKey, 'spki'));
+  const built = await cli(
+    ...['policy', 'build', '--policies', join(REPO_ROOT, 'policies'), '--out', join(work, 'signed.tar.gz')],
+    ...['--signing-key', join(work, 'signing.pem')],
+  );
+  assert.equal(built.code, 0, built.err);
+  signed = join(work, 'signed.tar.gz');
+  unsigned = (await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'unsigned.tar.gz'))).file;
+  files = await readTarGz(signed);
+});
+after(() => rm(work, { recursive: true, force: true }));
+
+/** Every way to change a signed bundle, with the code the verifier must answer. */
+function variants(): { name: string; files: Map<string, Uint8Array>; code?: string; names?: string }[] {
+  const out: { name: string; files: Map<string, Uint8Array>; code?: string; names?: string }[] = [];
+  const signedNames = [...files.keys()].filter((n) => n !== SIGNATURES_FILE);
+  assert.ok(signedNames.length >= 6, signedNames.join(', '));
+  for (const name of signedNames) {
+    const changed = new Map(files);
+    const bytes = Buffer.from(files.get(name)!);
+    // JSON documents: a different value (whitespace alone is not a change for OPA); else one byte
+    if (name === 'data.json' || name === '.manifest') {
+      const doc = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+      changed.set(name, Buffer.from(JSON.stringify({ ...doc, tampered: true })));
+    } else changed.set(name, Buffer.concat([bytes, Buffer.from(' ')]));
+    out.push({ name: `${name} changed`, files: changed, code: 'POLICY_BUNDLE_SIGNATURE_INVALID', names: name });
+    const removed = new Map(files);
+    removed.delete(name);
+    out.push({ name: `${name} removed`, files: removed, code: 'POLICY_BUNDLE_SIGNATURE_INVALID', names: name });
+  }
+  const added = new Map(files);
+  added.set('extra.rego', Buffer.from('package extra\n'));
+  out.push({ name: 'a file added', files: added, code: 'POLICY_BUNDLE_SIGNATURE_INVALID', names: 'extra.rego' });
+  const none = new Map(files);
+  none.delete(SIGNATURES_FILE);
+  out.push({ name: 'no signature', files: none, code: 'POLICY_BUNDLE_UNSIGNED' });
+  const sigs = JSON.parse(Buffer.from(files.get(SIGNATURES_FILE)!).toString('utf8')) as { signatures: string[] };
+  const two = new Map(files);
+  two.set(SIGNATURES_FILE, Buffer.from(JSON.stringify({ signatures: [sigs.signatures[0], sigs.signatures[0]] })));
+  out.push({ name: 'two signatures', files: two, code: 'POLICY_BUNDLE_SIGNATURE_INVALID' });
+  const garbage = new Map(files);
+  garbage.set(SIGNATURES_FILE, Buffer.from('{"signatures": ["x.y.z"]}'));
+  out.push({ name: 'a signature that is not a JWS', files: garbage, code: 'POLICY_BUNDLE_SIGNATURE_INVALID' });
+  const reformatted = new Map(files);
+  const data = JSON.parse(Buffer.from(files.get('data.json')!).toString('utf8')) as unknown;
+  reformatted.set('data.json', Buffer.from(JSON.stringify(data, null, 4)));
+  out.push({ name: 'data.json re-serialised (benign)', files: reformatted });
+  return out;
+}
+
+test('the verifier: every tampering of a signed bundle is refused with its code, naming the file', async () => {
+  assert.ok((await verifyBundleFiles(files, [pair.publicKey])).ok, 'the signed bundle verifies');
+  assert.ok((await verifyBundleFiles(files, [other.publicKey, pair.publicKey])).ok, 'with any of the keys');
+  const wrong = await verifyBundleFiles(files, [other.publicKey]);
+  assert.equal(!wrong.ok && wrong.error.code, 'POLICY_BUNDLE_SIGNATURE_INVALID', 'another key');
+  for (const v of variants()) {
+    const r = await verifyBundleFiles(v.files, [pair.publicKey]);
+    if (v.code === undefined) assert.ok(r.ok, `${v.name}: ${!r.ok ? r.error.message : ''}`);
+    else {
+      assert.equal(r.ok ? 'verified' : r.error.code, v.code, v.name);
+      if (v.names !== undefined && !r.ok) assert.ok(r.error.message.includes(v.names), `${v.name}: ${r.error.message}`);
+    }
+  }
+});
+
+test('opa itself verifies what policy build signs, and refuses it tampered', async () => {
+  await run(opa, [
+    ...['build', '-b', signed, '--verification-key', join(work, 'public.pem'), '--signing-alg', 'ES256'],
+    ...['-o', join(work, 'opa-out.tar.gz')],
+  ]);
+  const tampered = new Map(files);
+  tampered.set('data.json', Buffer.from('{"kubiya": {"settings": {}}}'));
+  await writeTarGz(join(work, 'tampered-opa.tar.gz'), tampered);
+  const refused = await run(opa, [
+    ...['build', '-b', join(work, 'tampered-opa.tar.gz'), '--verification-key', join(work, 'public.pem')],
+    ...['--signing-alg', 'ES256', '-o', join(work, 'opa-out2.tar.gz')],
+  ]).then(
+    () => 'accepted',
+    (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+  );
+  assert.match(refused, /data\.json: digest mismatch/);
+  // and a signature we make over other files verifies with our verifier after opa's own build
+  const resigned = new Map(files);
+  resigned.set(SIGNATURES_FILE, Buffer.from(await signBundleFiles(resigned, pair.privateKey)));
+  assert.ok((await verifyBundleFiles(resigned, [pair.publicKey])).ok);
+});
+
+test('the runner with verification keys refuses unsigned and tampered bundles at start and on reload, keeping the last good one', async () => {
+  const hooks = (reasons: string[]) => ({ loaded: () => undefined, rejected: (r: string) => reasons.push(r) });
+  const opts = { verificationKeys: [pair.publicKey] };
+  await assert.rejects(new PolicyStore(unsigned, hooks([]), undefined, opts).load(), /^Error: POLICY_BUNDLE_UNSIGNED/);
+  const foreign = { verificationKeys: [other.publicKey] };
+  await assert.rejects(
+    new PolicyStore(signed, hooks([]), undefined, foreign).load(),
+    /POLICY_BUNDLE_SIGNATURE_INVALID/,
+  );
+  // without keys nothing is checked (the default)
+  assert.ok(await new PolicyStore(unsigned, hooks([])).load());
+
+  const live = join(work, 'live.tar.gz');
+  await cp(signed, live);
+  const reasons: string[] = [];
+  const store = new PolicyStore(live, hooks(reasons), undefined, opts);
+  const first = await store.load();
+  let n = 0;
+  for (const v of variants().filter((x) => x.code !== undefined)) {
+    await writeTarGz(`${live}.new`, v.files);
+    await rename(`${live}.new`, live);
+    assert.equal(await store.reload(), 'rejected', v.name);
+    assert.equal(store.current()?.revision, first.revision, `${v.name}: the last good bundle stays`);
+    assert.match(reasons.at(-1) ?? '', new RegExp(`^${v.code}`), v.name);
+    n++;
+  }
+  assert.ok(n >= 14, `${n} variants`);
+  await cp(signed, `${live}.new`);
+  await rename(`${live}.new`, live);
+  assert.notEqual(await store.reload(), 'rejected', 'the signed bundle is taken again');
+});
+
+test('policy eval|replay --verification-key check a bundle as the runner does', async () => {
+  const step = join(REPO_ROOT, 'examples', 'python-analyze.yaml');
+  const ok = await cli('policy', 'eval', step, '--bundle', signed, '--verification-key', join(work, 'public.pem'));
+  assert.equal(ok.code, 0, ok.err);
+  const bad = await cli('policy', 'eval', step, '--bundle', unsigned, '--verification-key', join(work, 'public.pem'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /^POLICY_BUNDLE_UNSIGNED: /);
+  const wrong = await cli('policy', 'eval', step, '--bundle', signed, '--verification-key', join(work, 'other.pem'));
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err, /^POLICY_BUNDLE_SIGNATURE_INVALID: /);
+  const noBundle = await cli('policy', 'eval', step, '--verification-key', join(work, 'public.pem'));
+  assert.equal(noBundle.code, 2);
+  const replayed = await cli(
+    ...['policy', 'replay', '--audit', join(work, 'no-audit'), '--bundle', unsigned],
+    ...['--verification-key', join(work, 'public.pem')],
+  );
+  assert.notEqual(replayed.code, 0);
+});
