@@ -100,11 +100,9 @@ describe('Helm chart', () => {
     const data = find(objs, 'ConfigMap', 'kubiya-runner-policy-data')[0] as unknown as {
       data: { 'data.json': string };
     };
-    assert.deepEqual(
-      (JSON.parse(data.data['data.json']) as { kubiya: { settings: { images: { allowedRegistries: string[] } } } })
-        .kubiya.settings.images.allowedRegistries[0],
-      'docker.io',
-    );
+    // By default the chart overlays nothing: the runner decides with the bundle's own data.json
+    // (policies/data.json), the settings `policy eval|replay|test` use (docs/policies.md).
+    assert.deepEqual(JSON.parse(data.data['data.json']), { kubiya: { settings: {} } });
     assert.equal(
       (find(objs, 'Secret', 'kubiya-runner-token')[0] as unknown as { stringData: { token: string } }).stringData.token,
       't0ken',
