@@ -6,7 +6,19 @@ import { fail, ok, type Result } from '../errors/result.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export type ToolName =
-  'kube-apiserver' | 'kube-scheduler' | 'kube-controller-manager' | 'etcd' | 'kwok' | 'opa' | 'helm' | 'regal';
+  | 'kube-apiserver'
+  | 'kube-scheduler'
+  | 'kube-controller-manager'
+  | 'etcd'
+  | 'kwok'
+  | 'opa'
+  | 'helm'
+  | 'regal'
+  | RealNodeToolName;
+
+/** The real node's tools, built only by `tools/build.sh --real-node` (see docs/real-node.md). */
+export type RealNodeToolName =
+  'kubelet' | 'kube-proxy' | 'containerd' | 'containerd-shim-runc-v2' | 'ctr' | 'kube-router' | 'coredns';
 
 /** Where `npm run tools` links the pinned binaries; KUBIYA_TOOLS_BIN overrides (read by the entry point only). */
 export function toolsDir(override?: string): string {
