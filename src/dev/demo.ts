@@ -9,6 +9,9 @@ import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
 import { runAssignment } from '../app/assignment.ts';
 import type { AssignmentReport } from '../pipeline.ts';
 import { startCluster } from './cluster.ts';
+import { failingStep, selfReportWorkflow, startDemoNode } from './node/demo-real.ts';
+import type { RealNode } from './node/node.ts';
+import { REAL_STORAGE_CLASS } from './node/objects.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
 
@@ -38,6 +41,7 @@ export async function runDemo(
   say: Say,
   paint: Paint = (_c, t) => t,
   workDir = join(REPO_ROOT, '.kubiya', 'demo'),
+  realNode = false,
 ): Promise<DemoResult> {
   const tools = resolveTools([
     'etcd',
@@ -59,6 +63,13 @@ export async function runDemo(
   say('starting the local control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok) ...');
   const cluster = await startCluster({ tools: tools.value });
   say(`  ready in ${(cluster.startedMs / 1000).toFixed(1)} s at ${cluster.server}`);
+  let node: RealNode | undefined;
+  try {
+    if (realNode) node = await startDemoNode(cluster, workDir, say);
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
   const issuer = 'https://control-plane.kubiya.local';
   const key = await newSigningKey();
   const stranger = await newSigningKey();
@@ -67,7 +78,12 @@ export async function runDemo(
   const publicKeyFile = join(workDir, 'audit-signing.pub.pem');
   await writeFile(publicKeyFile, signing.publicKey.export({ type: 'spki', format: 'pem' }));
   const runner = await startRunner({
-    config: defaultPipelineConfig('demo-runner', issuer, cluster.workflowsNamespace),
+    config: defaultPipelineConfig(
+      'demo-runner',
+      issuer,
+      cluster.workflowsNamespace,
+      node !== undefined ? { storageClass: REAL_STORAGE_CLASS } : {},
+    ),
     kubeconfig: cluster.kubeconfig,
     bundle: bundle.file,
     jwks: jwks([key]),
@@ -80,7 +96,11 @@ export async function runDemo(
     const analyze = await readWorkflowFile(ex('python-analyze.yaml'));
     const build = await readWorkflowFile(ex('node-build.yaml'));
     const [buildStep] = build.steps as Record<string, unknown>[];
-    const failing = { ...build, id: 'build-fails', steps: [{ ...buildStep, env: { KWOK_EXIT_CODE: '3' } }] };
+    const failing = {
+      ...build,
+      id: 'build-fails',
+      steps: [node !== undefined ? failingStep(buildStep ?? {}) : { ...buildStep, env: { KWOK_EXIT_CODE: '3' } }],
+    };
     const sign = (wf: { id: string } & Record<string, unknown>, k = key) =>
       signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
     const cases = [
@@ -96,10 +116,19 @@ export async function runDemo(
         token: await sign({ ...analyze, id: 'forged' }, stranger),
       },
       {
-        title: 'node build whose container exits 3 (simulated by kwok)',
+        title: `node build whose container exits 3 (${node !== undefined ? 'for real' : 'simulated by kwok'})`,
         expected: 'failed',
         token: await sign(failing),
       },
+      ...(node !== undefined
+        ? [
+            {
+              title: 'a step that reports what the kernel enforces on it (real node)',
+              expected: 'succeeded',
+              token: await sign(selfReportWorkflow()),
+            },
+          ]
+        : []),
     ];
     const results = [];
     for (const c of cases) {
@@ -118,6 +147,10 @@ export async function runDemo(
           `  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`,
         );
         if (s.status !== 'succeeded') say(`    ${s.message}`);
+        if (node !== undefined && s.pod !== undefined) {
+          const log = await runner.deps.pods.logs(s.pod, 'step', 4096);
+          if (log.ok) for (const l of log.value.trimEnd().split('\n')) say(`    ${paint('dim', '│')} ${l}`);
+        }
       }
       say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
       results.push({ title: c.title, expected: c.expected, report, status });
@@ -142,6 +175,9 @@ export async function runDemo(
     return { ok, cases: results, auditDir };
   } finally {
     if (!closed) await runner.close();
+    const left = await node?.stop();
+    if (left !== undefined)
+      say(left.length === 0 ? 'real node stopped, host restored' : `real node: ${left.join('; ')}`);
     await cluster.stop();
     say('local control plane stopped');
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,7 +60,7 @@ export async function startRealRunner(
     serve,
     name: o.name,
     run: async (workflow, steps, timeoutMs = 120_000) => {
-      await cp.assign(o.name, workflow);
+      await cp.assign(o.name, { name: workflow.id, runId: `run-${randomBytes(4).toString('hex')}`, ...workflow });
       const mine = (): StepEvent[] => cp.events.filter((e) => e.workflow === workflow.id);
       const deadline = Date.now() + timeoutMs;
       let endedAt = 0;

@@ -3,10 +3,13 @@ import { stringify } from 'yaml';
 /** Fixed names and addresses of the real node (one per machine: the harness takes a lock). */
 export const NODE = Object.freeze({
   name: 'kubiya-real-node-0',
-  /** Non-loopback node address on a dummy link of ours (TEST-NET-1, never routed off the machine). */
-  ip: '192.0.2.2',
+  /**
+   * Non-loopback node address on a port-less bridge of ours (RFC 2544 benchmark range): the kubelet
+   * listens here, never on the machine's own interface, and nothing outside the machine is reached.
+   */
+  ip: '198.18.0.2',
   /** A second host address of ours: a destination no step policy allows (the egress gate's canary). */
-  canaryIp: '192.0.2.3',
+  canaryIp: '198.18.0.3',
   dummyLink: 'kubiya-rn0',
   bridge: 'kubiya-cni0',
   podCidr: '10.244.0.0/24',
@@ -102,7 +105,12 @@ export function cniConfig(p: NodePaths): string {
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: NODE.podCidr }]], dataDir: p.cniData },
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: NODE.podCidr }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: p.cniData,
+          },
         },
       ],
     },

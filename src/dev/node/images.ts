@@ -1,4 +1,7 @@
-import { chmod, mkdir, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { must } from './run.ts';
 
@@ -87,4 +90,33 @@ export async function importImage(ctr: string, socket: string, ref: string, tar:
   await must(ctr, ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--base-name', name, tar], {
     timeoutMs: 120_000,
   });
+}
+
+/** Where built image archives are kept between runs (beside the tools cache), keyed by what goes into them. */
+export function imageCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'kubiya-runner', 'images');
+}
+
+async function specKey(spec: ImageSpec, busybox: string): Promise<string> {
+  const h = createHash('sha256').update(JSON.stringify(spec));
+  if (spec.base === 'busybox') h.update(await readFile(busybox));
+  for (const f of Object.values(spec.files ?? {})) if (f.from !== undefined) h.update(await readFile(f.from));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** buildImage, or its archive from the cache when the same spec (and the same input files) was built before. */
+export async function cachedImage(
+  spec: ImageSpec,
+  work: string,
+  tools: { umoci: string; busybox: string },
+  cache = imageCacheDir(),
+): Promise<string> {
+  const file = join(cache, `${spec.ref.replace(/[^A-Za-z0-9.-]/g, '_')}-${await specKey(spec, tools.busybox)}.tar`);
+  if (existsSync(file)) return file;
+  const tar = await buildImage(spec, work, tools);
+  await mkdir(cache, { recursive: true });
+  await rename(tar, `${file}.tmp`).catch(async () => copyFile(tar, `${file}.tmp`));
+  await rename(`${file}.tmp`, file);
+  return file;
 }

@@ -1,5 +1,5 @@
 import { PatchStrategy } from '@kubernetes/client-node';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startProcess, waitUntil, type Started } from '../processes.ts';
 import { REPO_ROOT, type RealNodeToolName } from '../../adapters/tools.ts';
@@ -15,7 +15,7 @@ import {
 import { catalogue, CANARY } from './catalogue.ts';
 import { cniConfig, containerdConfig, kubeletConfig, NODE, nodePaths, type NodePaths } from './configs.ts';
 import { readHostState, type HostState } from './host-state.ts';
-import { buildImage, importImage } from './images.ts';
+import { cachedImage, importImage } from './images.ts';
 import { ensure, kubeClient, poll } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
 import { must, run } from './run.ts';
@@ -66,7 +66,8 @@ async function timed<T>(timings: Record<string, number>, name: string, f: () => 
 }
 
 async function hostNetwork(): Promise<void> {
-  await must('ip', ['link', 'add', NODE.dummyLink, 'type', 'dummy']);
+  // A bridge with no ports, not a dummy link: this kernel has no dummy driver; addresses on it are local all the same.
+  await must('ip', ['link', 'add', NODE.dummyLink, 'type', 'bridge']);
   await must('ip', ['addr', 'add', `${NODE.ip}/32`, 'dev', NODE.dummyLink]);
   await must('ip', ['addr', 'add', `${NODE.canaryIp}/32`, 'dev', NODE.dummyLink]);
   await must('ip', ['link', 'set', NODE.dummyLink, 'up']);
@@ -109,9 +110,8 @@ async function buildPause(out: string): Promise<string> {
 async function images(o: RealNodeOptions, p: NodePaths): Promise<void> {
   const pause = await buildPause(join(p.images, 'pause'));
   for (const spec of catalogue({ pause, coredns: o.tools.coredns })) {
-    const tar = await buildImage(spec, p.images, { umoci: HOST_PROGRAMS.umoci, busybox: HOST_PROGRAMS.busybox });
+    const tar = await cachedImage(spec, p.images, { umoci: HOST_PROGRAMS.umoci, busybox: HOST_PROGRAMS.busybox });
     await importImage(o.tools.ctr, p.socket, spec.ref, tar);
-    await rm(tar, { force: true });
   }
 }
 
@@ -200,6 +200,25 @@ async function startNetwork(o: RealNodeOptions, p: NodePaths, started: Started[]
   router.push('--health-port', '20244', '--metrics-port', '0', '--iptables-sync-period', '30s');
   const r = daemon(o, p, 'kube-router', router, started);
   await waitUntil('kube-router', async () => (await fetch('http://127.0.0.1:20244/healthz')).ok, 60_000, r);
+  // Safety net of ours: pod traffic is never forwarded off the machine (no masquerade, and this drop);
+  // host addresses (INPUT) and other pods stay subject to the NetworkPolicy enforcer alone.
+  await must('iptables', [
+    '-w',
+    '-I',
+    'FORWARD',
+    '1',
+    '-i',
+    NODE.bridge,
+    '!',
+    '-d',
+    NODE.podCidr,
+    '-m',
+    'comment',
+    '--comment',
+    'kubiya real node: pods never leave the machine',
+    '-j',
+    'DROP',
+  ]);
 }
 
 /** Placement annotations, gate label, admission policy, local volumes, cluster DNS. */

@@ -28,13 +28,12 @@ export function egressGatePolicy(limitSeconds = 60): { policy: object; binding: 
         },
         failurePolicy: 'Fail',
         reinvocationPolicy: 'Never',
-        variables: [{ name: 'gate', expression: gate }],
         mutations: [
           {
             patchType: 'JSONPatch',
             jsonPatch: {
-              expression:
-                'has(object.spec.initContainers) && size(object.spec.initContainers) > 0 ? [JSONPatch{op: "add", path: "/spec/initContainers/0", value: variables.gate}] : [JSONPatch{op: "add", path: "/spec/initContainers", value: [variables.gate]}]',
+              // The typed object is spelled twice: CEL variables are not typed against the pod's schema.
+              expression: `has(object.spec.initContainers) && size(object.spec.initContainers) > 0 ? [JSONPatch{op: "add", path: "/spec/initContainers/0", value: ${gate}}] : [JSONPatch{op: "add", path: "/spec/initContainers", value: [${gate}]}]`,
             },
           },
         ],
