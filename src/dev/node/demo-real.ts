@@ -43,7 +43,7 @@ export function selfReportWorkflow(): { id: string } & Record<string, unknown> {
         command: [
           'sh',
           '-c',
-          "id; grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; touch /probe 2>/dev/null && echo rootfs=writable || echo rootfs=read-only",
+          "id; grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; touch /writable/probe && echo 'root filesystem writable (runner.security.readOnlyRootFilesystem: false)'",
         ],
         resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '64Mi' } },
       },

@@ -34,6 +34,9 @@ async function fillRootfs(rootfs: string, spec: ImageSpec, busybox: string): Pro
     await mkdir(join(rootfs, 'etc'), { recursive: true });
     await mkdir(join(rootfs, 'tmp'), { recursive: true });
     await chmod(join(rootfs, 'tmp'), 0o1777);
+    // A world-writable directory of the image itself (not a mount): writing there fails only on a read-only root.
+    await mkdir(join(rootfs, 'writable'), { recursive: true });
+    await chmod(join(rootfs, 'writable'), 0o1777);
     await copyFile(busybox, join(rootfs, 'bin', 'busybox'));
     await chmod(join(rootfs, 'bin', 'busybox'), 0o755);
     const applets = (await must(busybox, ['--list'])).split('\n').filter((a) => a !== '' && a !== 'busybox');
@@ -99,7 +102,11 @@ export function imageCacheDir(): string {
 }
 
 async function specKey(spec: ImageSpec, busybox: string): Promise<string> {
-  const h = createHash('sha256').update(JSON.stringify(spec));
+  // The key covers how a root filesystem is made too (this module's code), not only the spec.
+  const h = createHash('sha256')
+    .update(JSON.stringify(spec))
+    .update(fillRootfs.toString())
+    .update(buildImage.toString());
   if (spec.base === 'busybox') h.update(await readFile(busybox));
   for (const f of Object.values(spec.files ?? {})) if (f.from !== undefined) h.update(await readFile(f.from));
   return h.digest('hex').slice(0, 16);
