@@ -1,5 +1,6 @@
 import { PatchStrategy } from '@kubernetes/client-node';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startProcess, waitUntil, type Started } from '../processes.ts';
 import { REPO_ROOT, type RealNodeToolName } from '../../adapters/tools.ts';
@@ -52,6 +53,12 @@ export interface RealNode extends RealNodeState {
 }
 
 const BEFORE = 'host-before.json';
+
+/** A lock whose node directory is gone (a run killed before its down) is left over, not held: remove it. */
+async function takeStaleLock(): Promise<void> {
+  const holder = (await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim();
+  if (holder !== '' && !existsSync(join(holder, BEFORE))) await rm(LOCK_FILE, { force: true });
+}
 
 /** The host state recorded by `up` before it changed anything. */
 export async function readBefore(dir: string): Promise<HostState> {
@@ -281,6 +288,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const p = nodePaths(o.dir);
   const say = o.say ?? (() => undefined);
   await mkdir(o.dir, { recursive: true });
+  await takeStaleLock();
   await writeFile(LOCK_FILE, `${o.dir}\n`, { flag: 'wx' }).catch(async () => {
     throw new Error(
       `a real node is already up on this machine (${(await readFile(LOCK_FILE, 'utf8')).trim()}); stop it first`,
