@@ -10,7 +10,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'bin/*.js', 'scripts/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
       globals: {
@@ -54,10 +54,8 @@ export default tseslint.config(
     // Known debt, shrink-only: each file leaves this list when it is split by job (issue 15). A file
     // not listed here that breaks a limit fails the lint.
     files: [
-      'src/app/server.ts',
       'src/audit/canonical.ts',
       'src/audit/verify.ts',
-      'src/cli/audit.ts',
       'src/cli/dev.ts',
       'src/cli/policy.ts',
       'src/dev/cluster.ts',

@@ -12,7 +12,7 @@ import { FileAuditLog } from '../src/adapters/audit-file.ts';
 import { buildBundle } from '../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../src/app/runner.ts';
+import { testPipelineConfig } from '../test/support/config.ts';
 import { GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry, AuditSink } from '../src/audit/record.ts';
 import { jwks, newSigningKey, signAssignment } from '../src/dev/sign.ts';
@@ -70,7 +70,7 @@ export async function decisionFixture(tokenCount: number): Promise<Fixture> {
     );
   }
   const keys = createLocalJWKSet(jwks([key]));
-  const config = defaultPipelineConfig(RUNNER, ISSUER);
+  const config = testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: ISSUER } });
   const wasm: Evaluator = (input) => evaluate(input, engine);
   const deps = (audit: AuditSink): DecisionDeps => ({
     config,

@@ -10,15 +10,7 @@ import {
 } from './credential-patterns.ts';
 
 // The pattern tables live in credential-patterns.ts; re-exported so callers keep one import.
-export {
-  CREDENTIAL_PATTERNS,
-  FLOOR_KEYWORDS,
-  FLOOR_ONLY,
-  maskPatternsOf,
-  SECRET_NAME,
-  type CredentialPattern,
-  type MaskPatterns,
-} from './credential-patterns.ts';
+export { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, maskPatternsOf, type MaskPatterns } from './credential-patterns.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6): every audit record is masked before

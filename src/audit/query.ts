@@ -1,5 +1,10 @@
+import { codesOf, imagesOf, policiesOf, revisionOf, violationTexts } from './fields.ts';
+import { imageMatcher, repositoryMatcher, type ImageMatcher } from './image-filter.ts';
 import type { AuditRecord } from './record.ts';
 
+export { codesOf, imagesOf, policiesOf } from './fields.ts';
+
+/** `audit query` filters, as typed on the command line; every one given must match (AND). */
 export interface AuditFilter {
   readonly since?: string | undefined;
   readonly until?: string | undefined;
@@ -7,90 +12,198 @@ export interface AuditFilter {
   readonly outcome?: string | undefined;
   readonly code?: string | undefined;
   readonly workflow?: string | undefined;
+  readonly run?: string | undefined;
+  readonly runner?: string | undefined;
   readonly step?: string | undefined;
+  /** An image reference, matched normalised (see image-filter.ts). */
   readonly image?: string | undefined;
+  /** A registry, namespace or repository prefix (see image-filter.ts). */
+  readonly repository?: string | undefined;
   readonly policy?: string | undefined;
+  /** A policy bundle revision, whole or its leading characters (at least 8). */
+  readonly revision?: string | undefined;
 }
 
-interface Violations {
-  violations?: { code: string; policy: string }[];
+type Check = (r: AuditRecord) => boolean;
+
+function imageCheck(m: ImageMatcher): Check {
+  return (r) => imagesOf(r).some(m);
 }
 
-/** The images a record is about (the step's and its sidecars' / init containers'). */
-export function imagesOf(r: AuditRecord): string[] {
-  const step = (
-    r.input as
-      { step?: { image?: string; sidecars?: { image: string }[]; initContainers?: { image: string }[] } } | undefined
-  )?.step;
-  if (step === undefined) return [];
+function revisionCheck(want: string): Check {
+  return (r) => {
+    const got = revisionOf(r);
+    return got === want || (want.length >= 8 && got.startsWith(want));
+  };
+}
+
+/** The one-value checks, each present only when its filter is given. */
+function simpleChecks(f: AuditFilter): Check[] {
+  const eq = (want: string | undefined, get: (r: AuditRecord) => string | undefined): Check[] =>
+    want === undefined ? [] : [(r) => get(r) === want];
   return [
-    step.image,
-    ...(step.sidecars ?? []).map((c) => c.image),
-    ...(step.initContainers ?? []).map((c) => c.image),
-  ].filter((i): i is string => typeof i === 'string');
+    ...(f.since !== undefined ? [(r: AuditRecord) => r.timestamp >= (f.since as string)] : []),
+    ...(f.until !== undefined ? [(r: AuditRecord) => r.timestamp <= (f.until as string)] : []),
+    ...eq(f.stage, (r) => r.stage),
+    ...eq(f.outcome, (r) => r.outcome),
+    ...eq(f.workflow, (r) => r.workflow?.id),
+    ...eq(f.run, (r) => r.workflow?.runId),
+    ...eq(f.runner, (r) => r.runner),
+    ...eq(f.step, (r) => r.step),
+    ...(f.code !== undefined ? [(r: AuditRecord) => codesOf(r).includes(f.code as string)] : []),
+    ...(f.policy !== undefined ? [(r: AuditRecord) => policiesOf(r).includes(f.policy as string)] : []),
+    ...(f.revision !== undefined ? [revisionCheck(f.revision)] : []),
+  ];
 }
 
-export function policiesOf(r: AuditRecord): string[] {
-  return [...new Set(((r.result as Violations | undefined)?.violations ?? []).map((v) => v.policy))];
+/**
+ * Compiles the filters once into one predicate, or names the filter that is not well formed (an
+ * image filter that is not an image reference finds nothing: said, not silently empty).
+ */
+export function queryPredicate(f: AuditFilter): { ok: true; match: Check } | { ok: false; reason: string } {
+  const checks = simpleChecks(f);
+  if (f.image !== undefined) {
+    const m = imageMatcher(f.image);
+    if (!m.ok) return m;
+    checks.push(imageCheck(m.match));
+  }
+  if (f.repository !== undefined) {
+    const m = repositoryMatcher(f.repository);
+    if (!m.ok) return m;
+    checks.push(imageCheck(m.match));
+  }
+  return { ok: true, match: (r) => checks.every((c) => c(r)) };
 }
 
-export function codesOf(r: AuditRecord): string[] {
-  const own = r.code !== undefined ? [r.code] : [];
-  return [...new Set([...own, ...((r.result as Violations | undefined)?.violations ?? []).map((v) => v.code)])];
-}
-
+/** One record against the filters (compiles them: for one-off use; loops use queryPredicate). */
 export function matches(r: AuditRecord, f: AuditFilter): boolean {
-  if (f.since !== undefined && r.timestamp < f.since) return false;
-  if (f.until !== undefined && r.timestamp > f.until) return false;
-  if (f.stage !== undefined && r.stage !== f.stage) return false;
-  if (f.outcome !== undefined && r.outcome !== f.outcome) return false;
-  if (f.code !== undefined && !codesOf(r).includes(f.code)) return false;
-  if (f.workflow !== undefined && r.workflow?.id !== f.workflow) return false;
-  if (f.step !== undefined && r.step !== f.step) return false;
-  if (f.image !== undefined && !imagesOf(r).includes(f.image)) return false;
-  if (f.policy !== undefined && !policiesOf(r).includes(f.policy)) return false;
-  return true;
+  const p = queryPredicate(f);
+  return p.ok && p.match(r);
 }
 
 export const QUERY_COLUMNS = [
+  'chain',
   'seq',
   'timestamp',
+  'runner',
   'stage',
   'outcome',
   'code',
   'workflow',
+  'run',
   'step',
   'image',
+  'revision',
   'policies',
+  'violations',
   'message',
   'decision_id',
 ] as const;
+export type QueryColumn = (typeof QUERY_COLUMNS)[number];
 
-export function row(r: AuditRecord): Record<(typeof QUERY_COLUMNS)[number], string> {
+/** The columns of the `table` output: the same facts, narrower. */
+export const TABLE_COLUMNS: readonly QueryColumn[] = [
+  'seq',
+  'timestamp',
+  'runner',
+  'stage',
+  'outcome',
+  'workflow',
+  'run',
+  'step',
+  'revision',
+  'violations',
+];
+
+/** A record as export cells; `chain` names the log it came from (one per replica). */
+export function row(r: AuditRecord, chain = ''): Record<QueryColumn, string> {
+  const violations = violationTexts(r);
   return {
+    chain,
     seq: String(r.seq),
     timestamp: r.timestamp,
+    runner: r.runner,
     stage: r.stage,
     outcome: r.outcome,
     code: codesOf(r).join(' '),
     workflow: r.workflow?.id ?? '',
+    run: r.workflow?.runId ?? '',
     step: r.step ?? '',
-    image: imagesOf(r)[0] ?? '',
+    image: imagesOf(r).join(' '),
+    revision: revisionOf(r),
     policies: policiesOf(r).join(' '),
+    violations: violations.length > 0 ? violations.join(' | ') : r.outcome === 'allow' ? '' : r.message,
     message: r.message,
     decision_id: r.decision_id,
   };
 }
 
+/** Cells a spreadsheet would run as a formula: =, +, -, @ (or their full-width forms) after any leading blanks, or a leading tab/CR/LF. */
+// eslint-disable-next-line no-control-regex -- the point is to find control characters
+const FORMULA = /^(?:[\t\r\n]|[\s\u0000-\u001f]*[=+\-@\uff1d\uff0b\uff0d\uff20])/;
+
 /**
- * RFC 4180 CSV: quote every field, double the quotes inside. Fields that a spreadsheet would run
- * as a formula (=, +, -, @, tab, CR at the start) get a leading apostrophe: audit fields hold
- * strings from signed-but-untrusted workflows.
+ * RFC 4180 CSV: quote every field, double the quotes inside. A cell that a spreadsheet would run
+ * as a formula gets a leading apostrophe (OWASP "CSV injection"): audit fields hold strings from
+ * signed-but-untrusted workflows.
  */
 export function toCsv(rows: readonly Record<string, string>[], columns: readonly string[]): string {
-  const cell = (v: string): string => `"${(/^[=+\-@\t\r]/.test(v) ? `'${v}` : v).replaceAll('"', '""')}"`;
+  const cell = (v: string): string => `"${(FORMULA.test(v) ? `'${v}` : v).replaceAll('"', '""')}"`;
   return (
     [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c] ?? '')).join(','))].join('\r\n') +
     '\r\n'
   );
+}
+
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides
+ * shown as `\u{…}`: in a terminal table they would forge rows, move the cursor, recolour or
+ * reorder what the auditor reads.
+ */
+export function printable(v: string): string {
+  return v.replace(
+    // eslint-disable-next-line no-control-regex -- the point is to find control characters
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
+  );
+}
+
+/** Tab-separated table lines (header first) with every cell made printable. */
+export function toTable(rows: readonly Record<string, string>[], columns: readonly string[]): string[] {
+  return [columns.join('\t'), ...rows.map((r) => columns.map((c) => printable(r[c] ?? '')).join('\t'))];
+}
+
+/**
+ * A record as an OPA decision-log event (docs/audit.md, "Mapping to OPA decision logs"): OPA's
+ * members at the top level, the runner's own facts under `kubiya`. One per line is `--output ndjson`.
+ */
+export function decisionLogEvent(r: AuditRecord, chain = ''): Record<string, unknown> {
+  return {
+    decision_id: r.decision_id,
+    timestamp: r.timestamp,
+    path: r.path,
+    input: r.input,
+    result: r.result,
+    bundles: r.bundles,
+    labels: { ...r.labels, id: r.runner },
+    metrics: r.metrics,
+    masked: r.masked,
+    erased: r.erased,
+    kubiya: {
+      chain,
+      seq: r.seq,
+      prev: r.prev,
+      hash: r.hash,
+      stage: r.stage,
+      outcome: r.outcome,
+      code: r.code,
+      message: r.message,
+      runner: r.runner,
+      workflow: r.workflow,
+      step: r.step,
+      pod: r.pod,
+      patch: r.patch,
+      revision: revisionOf(r) || undefined,
+    },
+  };
 }

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
 import { GENESIS, lineOf, sha256Hex } from './chain.ts';
 import { checkpointValid, type Checkpoint } from './checkpoint.ts';
+import { keyId } from './keys.ts';
 import type { AuditRecord } from './record.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -61,6 +62,15 @@ function canonicalWithoutHash(record: Record<string, unknown>): string | undefin
   } catch {
     return undefined;
   }
+}
+
+/** Why a checkpoint's signature fails: another key (its kid differs from the given key's) or a forgery. */
+function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
+  const given = keyId(publicKey);
+  const kid = typeof c.kid === 'string' ? c.kid.slice(0, 64) : '?';
+  return kid !== given
+    ? `checkpoint for seq ${c.seq} is signed by kid ${kid}, key given is kid ${given} (another key, or a forged checkpoint)`
+    : `checkpoint for seq ${c.seq} has an invalid signature for kid ${given} (replaced or forged)`;
 }
 
 export interface VerifyProblem {
@@ -207,7 +217,7 @@ export class AuditVerifier {
           // A forged checkpoint may stand in for one that would have caught a rewrite: nothing after the last good one is vouched for.
           this.problem = {
             seq: Math.min(lastCheckpoint + 1, lastSeq + 1),
-            reason: `checkpoint for seq ${c.seq} has an invalid signature (replaced, forged, or signed by another key than the one given)`,
+            reason: signatureReason(c, publicKey),
             where: at,
           };
           break;

@@ -77,7 +77,16 @@ export function loadConfig(
     // The token is secret text, never parsed; other values are YAML scalars.
     setPath(merged, path, name === 'RUNNER_TOKEN' ? raw : (parse(raw) as unknown));
   }
-  const parsed = configSchema.safeParse(merged);
+  return parseConfig(merged);
+}
+
+/**
+ * The one way to make a Config: validates a document (the YAML file with its environment
+ * overrides applied, or an object the demo or a test writes) against the strict schema, fills
+ * the schema's defaults and freezes the result. `CONFIG_INVALID` lists every problem with its path.
+ */
+export function parseConfig(doc: unknown): Result<Config> {
+  const parsed = configSchema.safeParse(doc);
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.map((i) => ({
       path: i.path.map(String).join('.'),

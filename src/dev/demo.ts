@@ -2,16 +2,16 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { readAuditLog, verifyAuditDir } from '../adapters/audit-files.ts';
-import { keyId } from '../audit/keys.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
-import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
+import { startRunner } from '../app/runner.ts';
+import { parseConfig } from '../config/load.ts';
 import { runAssignment } from '../app/assignment.ts';
 import type { AssignmentReport } from '../pipeline.ts';
 import { startCluster } from './cluster.ts';
-import { failingStep, selfReportWorkflow, startDemoNode } from './node/demo-real.ts';
+import { localRunnerConfig } from './local-config.ts';
+import { failingStep, realStorage, selfReportWorkflow, startDemoNode } from './node/demo-real.ts';
 import type { RealNode } from './node/node.ts';
-import { REAL_STORAGE_CLASS } from './node/objects.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
 
@@ -77,19 +77,22 @@ export async function runDemo(
   const signing = generateKeyPairSync('ed25519');
   const publicKeyFile = join(workDir, 'audit-signing.pub.pem');
   await writeFile(publicKeyFile, signing.publicKey.export({ type: 'spki', format: 'pem' }));
-  const runner = await startRunner({
-    config: defaultPipelineConfig(
-      'demo-runner',
-      issuer,
-      cluster.workflowsNamespace,
-      node !== undefined ? { storageClass: REAL_STORAGE_CLASS } : {},
-    ),
-    kubeconfig: cluster.kubeconfig,
+  const signingKeyFile = join(workDir, 'audit-signing.key.pem');
+  await writeFile(signingKeyFile, signing.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const jwksFile = join(workDir, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify(jwks([key])));
+  // Parsed by the schema like serve's config: the demo runs with the defaults production has.
+  const input = localRunnerConfig(cluster, {
+    name: 'demo-runner',
+    issuer,
+    jwksFile,
     bundle: bundle.file,
-    jwks: jwks([key]),
     auditDir,
-    checkpointKey: { key: signing.privateKey, kid: keyId(signing.publicKey) },
+    signingKeyFile,
   });
+  const config = parseConfig(node !== undefined ? realStorage(input) : input);
+  if (!config.ok) throw new Error(config.error.message);
+  const runner = await startRunner(config.value);
   let closed = false;
   try {
     const ex = (f: string): string => join(REPO_ROOT, 'examples', f);

@@ -80,6 +80,11 @@ export const ERROR_CATALOGUE = {
   POLICY_SETTINGS_INVALID: { status: 500, stage: 'config' },
   AUDIT_READ_FAILED: { status: 500, stage: 'cli' },
   AUDIT_TAMPERED: { status: 500, stage: 'cli' },
+  AUDIT_KEY_MISMATCH: { status: 500, stage: 'cli' },
+  AUDIT_UNCHECKPOINTED: { status: 500, stage: 'cli' },
+  AUDIT_TAIL_UNCOVERED: { status: 500, stage: 'cli' },
+  AUDIT_ROLLED_BACK: { status: 500, stage: 'cli' },
+  AUDIT_QUERY_INVALID: { status: 400, stage: 'cli' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
   REAL_NODE_UNAVAILABLE: { status: 500, stage: 'dev' },
@@ -87,7 +92,6 @@ export const ERROR_CATALOGUE = {
 } as const satisfies Record<string, { status: number; stage: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
-export type Stage = (typeof ERROR_CATALOGUE)[ErrorCode]['stage'];
 
 export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
 

@@ -24,5 +24,4 @@ export const decisionSchema = z.strictObject({
   egress: z.array(destinationSchema).max(64).optional(),
 });
 
-export type Violation = z.infer<typeof violationSchema>;
 export type Decision = z.infer<typeof decisionSchema> & { readonly revision: string };

@@ -28,8 +28,6 @@ export const REDACT_PATHS = [
   '*.privateKey',
 ];
 
-export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug' | 'fatal' | 'child'>;
-
 /** Depth and breadth bounds of the value masking (a log call never walks an unbounded object). */
 const MAX_DEPTH = 8;
 const MAX_KEYS = 256;

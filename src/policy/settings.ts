@@ -287,7 +287,5 @@ export const coreSettingsSchema = z.strictObject({
   enforcement: z.record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS)).optional(),
 });
 
-export type CoreSettings = z.infer<typeof coreSettingsSchema>;
-
 /** The settings keys the core schema owns; a package fragment may not take one of them. */
 export const CORE_KEYS: readonly string[] = Object.keys(coreSettingsSchema.shape);

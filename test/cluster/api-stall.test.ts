@@ -10,6 +10,7 @@ import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * Issue 13 §5, end to end: `serve` talks to the real API server through a TCP proxy that FREEZES
@@ -69,14 +70,6 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
     })) as { status?: RunStatus };
     return wr.status;
   };
-  const waitFor = async (what: string, probe: () => Promise<boolean>, ms: number): Promise<number> => {
-    const t0 = Date.now();
-    while (Date.now() - t0 < ms) {
-      if (await probe().catch(() => false)) return Date.now() - t0;
-      await sleep(250);
-    }
-    assert.fail(`timed out after ${ms / 1000} s waiting for ${what}`);
-  };
 
   test(`the run's end is recorded within ${BOUND_S} s of the freeze although the old connections stay silent, twice`, async () => {
     serve = await startServe(
@@ -95,7 +88,10 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       env.work,
     );
     const base = serve.base;
-    await waitFor('ready', async () => (await fetch(`${base}/ready`)).status === 200, 30_000);
+    await waitFor('ready', async () => (await fetch(`${base}/ready`)).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     // A healthy quiet watch is never taken for stalled: nothing happens for longer than watchIdle
     // (the server ends each watch after watchTimeout, with a bookmark, and it is resumed).
     await sleep((API.watchIdle + 3) * 1000);
@@ -133,7 +129,7 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       await waitFor(
         "the step Running, in the run's status",
         async () => (await podOf())?.status?.phase === 'Running' && (await statusOf(run))?.phase === 'Running',
-        30_000,
+        { timeoutMs: 30_000, intervalMs: 250 },
       );
 
       const frozen = proxy.freeze();
@@ -142,13 +138,15 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       const accepted = proxy.accepted();
 
       // The pod ends on the API server (kwok, not through the proxy).
-      await waitFor('the pod Succeeded', async () => (await podOf())?.status?.phase === 'Succeeded', 30_000);
+      await waitFor('the pod Succeeded', async () => (await podOf())?.status?.phase === 'Succeeded', {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
       const podEndedAt = Date.now();
-      await waitFor(
-        "the run's end recorded",
-        async () => (await statusOf(run))?.phase === 'Succeeded',
-        BOUND_S * 1000 + 60_000,
-      );
+      await waitFor("the run's end recorded", async () => (await statusOf(run))?.phase === 'Succeeded', {
+        timeoutMs: BOUND_S * 1000 + 60_000,
+        intervalMs: 250,
+      });
       const recordedAt = Date.now();
       const sinceFreeze = (recordedAt - frozenAt) / 1000;
       const sincePod = (recordedAt - podEndedAt) / 1000;

@@ -11,12 +11,12 @@ import {
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
 import { egressPolicyName, podName } from '../../src/pod/names.ts';
-import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
+import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 
 /**
  * Issue 13 §1 against a real API server: a step pod is never without its own egress policy.
@@ -50,13 +50,13 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     core = env.kc.makeApiClient(CoreV1Api);
     net = env.kc.makeApiClient(NetworkingV1Api);
     ns = env.cluster.workflowsNamespace;
-    runner = await startRunner({
-      config: defaultPipelineConfig(RUNNER, ISSUER, ns),
-      kubeconfig: env.cluster.kubeconfig,
-      bundle: env.bundle,
-      jwks: jwks([key]),
-      auditDir: join(env.work, 'audit'),
-    });
+    runner = await startRunner(
+      await clusterRunnerConfig(
+        env,
+        { name: RUNNER, issuer: ISSUER, keys: [key] },
+        { audit: { dir: join(env.work, 'audit') } },
+      ),
+    );
   });
   after(async () => {
     await runner?.close();

@@ -15,6 +15,7 @@ import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
 import { podName, runName } from '../../src/pod/names.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -91,7 +92,10 @@ describe('crash and HA: serve processes against the local control plane', () => 
     return { uids, stop: () => w.stop() };
   };
   const ready = async (s: ServeProcess) =>
-    waitFor('ready', async () => (await fetch(`${s.base}/ready`)).status === 200, 20_000);
+    waitFor('ready', async () => (await fetch(`${s.base}/ready`)).status === 200, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
 
   test('kill -9 mid-run, start again: the run continues where it was, with no duplicate pod, and the audit chain verifies', async () => {
     const first = await serve('crash-runner', 'audit-crash', 'crash-0');
@@ -99,11 +103,17 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const pods = await trackPods('crash');
     try {
       const run = await post(first.base, 'crash-runner', 'crash');
-      await waitFor('the second step running', () => Promise.resolve(pods.uids.has(podName('crash', 'two'))), 30_000);
+      await waitFor('the second step running', () => Promise.resolve(pods.uids.has(podName('crash', 'two'))), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       first.child.kill('SIGKILL');
       await first.exited;
       const again = await serve('crash-runner', 'audit-crash', 'crash-0'); // a StatefulSet pod keeps its name
-      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
+      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
       const status = await phaseOf(run);
       assert.deepEqual(
         status?.steps.map((s) => s.phase),
@@ -161,18 +171,17 @@ describe('crash and HA: serve processes against the local control plane', () => 
       await waitFor(
         'the step running',
         () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Running')),
-        30_000,
+        { timeoutMs: 30_000, intervalMs: 100 },
       );
       await cp.cancel('cancel-runner', jti ?? '');
-      await waitFor(
-        'the run cancelled',
-        async () => (await phaseOf(runName(jti ?? '')))?.phase === 'Cancelled',
-        30_000,
-      );
+      await waitFor('the run cancelled', async () => (await phaseOf(runName(jti ?? '')))?.phase === 'Cancelled', {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       await waitFor(
         'the Cancelled event',
         () => Promise.resolve(cp.events.some((e) => e.workflow === 'cancel-me' && e.phase === 'Cancelled')),
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 100 },
       );
       const status = await phaseOf(runName(jti ?? ''));
       assert.deepEqual(
@@ -188,7 +197,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
         async () =>
           (await core.listNamespacedPod({ namespace: ns(), labelSelector: 'kubiya.ai/run=cancel-me' })).items.length ===
           0,
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 100 },
       );
       const records = await readAuditLog(join(env.work, 'audit-cancel'));
       assert.ok(
@@ -220,7 +229,10 @@ describe('crash and HA: serve processes against the local control plane', () => 
     try {
       // Intake on the follower (any replica admits); the leader does the work.
       const run = await post(follower.base, 'ha-runner', 'ha');
-      await waitFor('the first step running', () => Promise.resolve(pods.uids.has(podName('ha', 'one'))), 30_000);
+      await waitFor('the first step running', () => Promise.resolve(pods.uids.has(podName('ha', 'one'))), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       const followerRecords = await readAuditLog(join(env.work, followerAudit));
       assert.deepEqual(
         followerRecords.map((r) => r.stage),
@@ -230,10 +242,16 @@ describe('crash and HA: serve processes against the local control plane', () => 
 
       leader.child.kill('SIGKILL');
       const killed = Date.now();
-      await waitFor('the follower holds the Lease', async () => (await holder()) === followerId, 15_000);
+      await waitFor('the follower holds the Lease', async () => (await holder()) === followerId, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      });
       const takeover = (Date.now() - killed) / 1000;
       assert.ok(takeover <= 4 + 1.5, `took over in ${takeover.toFixed(1)} s (Lease duration 4 s)`);
-      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', 60_000);
+      await waitFor('the run finished', async () => (await phaseOf(run))?.phase === 'Succeeded', {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
       assert.deepEqual(
         [...pods.uids.values()].map((u) => u.size),
         [1, 1, 1, 1],
@@ -296,16 +314,10 @@ describe('crash and HA: serve processes against the local control plane', () => 
     const [leader, follower] = (await roleOf(a)) === 'leader' ? [a, b] : [b, a];
     assert.equal(await holder(), holders[leader === a ? 0 : 1]);
     leader.child.kill('SIGKILL');
-    await waitFor('the other process leads', async () => (await roleOf(follower)) === 'leader', 15_000);
+    await waitFor('the other process leads', async () => (await roleOf(follower)) === 'leader', {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
     assert.equal(await holder(), holders[follower === a ? 0 : 1]);
   });
 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await probe().catch(() => false)) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}

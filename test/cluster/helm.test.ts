@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
@@ -21,6 +20,7 @@ import { CHART } from '../../src/dev/manifest.ts';
 import { newSigningKey } from '../../src/dev/sign.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../../src/adapters/trusted-keys-configmap.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['helm']);
@@ -44,14 +44,6 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       },
       maxBuffer: 16 * 1024 * 1024,
     });
-  const until = async (what: string, probe: () => Promise<boolean>, ms = 60_000) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (await probe().catch(() => false)) return;
-      await sleep(250);
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
   const asUser = (token: string): KubeConfig => {
     const kc = new KubeConfig();
     const cluster = env.kc.getCurrentCluster()!;
@@ -98,17 +90,19 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       `runner.workflow.namespace=${WF_NS}`,
     );
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    await until(
+    await waitFor(
       'the CRD to be established',
       async () =>
         (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' })).status?.conditions?.some(
           (c) => c.type === 'Established' && c.status === 'True',
         ) ?? false,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
     // The StatefulSet controller creates the pods; PodSecurity (enforce=restricted on the namespace) admits them or nothing appears.
-    await until(
+    await waitFor(
       '2 runner pods',
       async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
     const ns = await core.readNamespace({ name: WF_NS });
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
@@ -199,9 +193,10 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     assert.equal(sts.spec?.replicas, 1);
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
     assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
-    await until(
+    await waitFor(
       '1 runner pod',
       async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1,
+      { timeoutMs: 60_000, intervalMs: 250 },
     );
     const store = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
     assert.equal(Object.keys(store.data ?? {}).length, 1, 'an upgrade keeps the trusted keys');
@@ -256,13 +251,13 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       return found;
     };
     let last: string[] = [];
-    await until(
+    await waitFor(
       'nothing left',
       async () => {
         last = await leftovers();
         return last.length === 0;
       },
-      90_000,
+      { timeoutMs: 90_000, intervalMs: 250 },
     ).catch(() => assert.fail(`left behind: ${last.join(', ')}`));
   });
 });

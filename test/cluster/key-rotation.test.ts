@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
@@ -22,6 +21,7 @@ import { runName } from '../../src/pod/names.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ISSUER = 'https://control-plane.test';
 const RUNNER = 'rot-runner';
@@ -108,7 +108,7 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
 
   test('503 past stale-if-error, then a rotation that drops the kid: the run goes on, its next step starts, and it succeeds', async () => {
     published = 'k1';
-    await waitFor('keys loaded', async () => (await ready()).checks.keys.ok, 20_000);
+    await waitFor('keys loaded', async () => (await ready()).checks.keys.ok, { timeoutMs: 20_000, intervalMs: 200 });
     const run = await assign(k1, 'rot-outage', [
       { name: 'one', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '6s' } },
       { name: 'two', image: 'python:3.11-slim', resources: R, env: { KWOK_RUN_DURATION: '6s' } },
@@ -117,12 +117,15 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     await waitFor(
       'step one running',
       async () => (await statusOf(run))?.steps.find((s) => s.name === 'one')?.phase === 'Running',
-      30_000,
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
 
     // The outage: the runner has no keys at all (the step ends during it and the next must start).
     published = 'down';
-    await waitFor('the runner without keys', async () => !(await ready()).checks.keys.ok, 20_000);
+    await waitFor('the runner without keys', async () => !(await ready()).checks.keys.ok, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     const refused = await post(
       await signAssignment(k1, {
         issuer: ISSUER,
@@ -140,12 +143,12 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     await waitFor(
       'step two started during the outage',
       async () => (await statusOf(run))?.steps.find((s) => s.name === 'two')?.phase === 'Running',
-      30_000,
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
 
     // The rotation: k1 is gone from the JWKS for good.
     published = 'k2';
-    await waitFor('keys again', async () => (await ready()).checks.keys.ok, 20_000);
+    await waitFor('keys again', async () => (await ready()).checks.keys.ok, { timeoutMs: 20_000, intervalMs: 200 });
     assert.equal(
       (
         await post(
@@ -165,7 +168,10 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
       401,
       'new work signed with the dropped key is refused',
     );
-    await waitFor('the run succeeded', async () => (await statusOf(run))?.phase === 'Succeeded', 60_000);
+    await waitFor('the run succeeded', async () => (await statusOf(run))?.phase === 'Succeeded', {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
     const status = await statusOf(run);
     assert.deepEqual(
       status?.steps.map((s) => [s.name, s.phase]),
@@ -211,7 +217,7 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     await waitFor(
       'two pods running',
       async () => (await statusOf(run))?.steps.filter((s) => s.phase === 'Running').length === 2,
-      30_000,
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
     assert.equal((await podsOf('rot-stop')).length, 2);
 
@@ -237,7 +243,10 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
       body: { ...obj, spec: { ...obj.spec, token: forged } },
     });
 
-    await waitFor('the run stopped', async () => (await statusOf(run))?.phase === 'Failed', 30_000);
+    await waitFor('the run stopped', async () => (await statusOf(run))?.phase === 'Failed', {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
     const status = await statusOf(run);
     assert.equal(status?.code, 'VERIFY_KEY_NOT_TRUSTED');
     assert.deepEqual(
@@ -249,7 +258,10 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
       ],
     );
     assert.ok(status?.steps.every((s) => s.finishedAt !== undefined));
-    await waitFor('its pods deleted', async () => (await podsOf('rot-stop')).length === 0, 20_000);
+    await waitFor('its pods deleted', async () => (await podsOf('rot-stop')).length === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     const records = (await readAuditLog(join(env.work, 'audit'))).filter(
       (r) => r.workflow?.runId === 'rot-stop' || r.workflow?.runId === 'rot-stop-jti',
     );
@@ -293,12 +305,3 @@ describe('key rotation and JWKS outages never abandon an admitted run (serve, re
     assert.deepEqual(listed.value.map((k) => k.jwk.kid).sort(), keys.map((k) => k.kid).sort());
   });
 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await probe().catch(() => false)) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}

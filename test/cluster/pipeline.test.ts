@@ -4,13 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
-import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
-import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { clusterRunnerConfig, testCluster, type TestCluster } from '../support/cluster.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { podName } from '../../src/pod/names.ts';
@@ -29,13 +29,9 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     env = await testCluster();
     key = await newSigningKey();
     auditDir = join(env.work, 'audit');
-    runner = await startRunner({
-      config: defaultPipelineConfig(RUNNER, ISSUER, env.cluster.workflowsNamespace),
-      kubeconfig: env.cluster.kubeconfig,
-      bundle: env.bundle,
-      jwks: jwks([key]),
-      auditDir,
-    });
+    runner = await startRunner(
+      await clusterRunnerConfig(env, { name: RUNNER, issuer: ISSUER, keys: [key] }, { audit: { dir: auditDir } }),
+    );
     core = env.kc.makeApiClient(CoreV1Api);
   });
   after(async () => {

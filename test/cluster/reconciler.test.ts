@@ -7,14 +7,15 @@ import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
+import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
+import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
-import type { PipelineConfig } from '../../src/pipeline.ts';
 import type { RunStatus } from '../../src/reconcile/status.ts';
-import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
+import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
+import type { ConfigOverrides } from '../support/config.ts';
 import { watchAll } from '../support/watch.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -42,14 +43,8 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     await env?.close();
   });
 
-  const runner = async (name: string, over: Partial<PipelineConfig> = {}): Promise<RunningRunner> => {
-    const r = await startRunner({
-      config: defaultPipelineConfig(name, ISSUER, env.cluster.workflowsNamespace, over),
-      kubeconfig: env.cluster.kubeconfig,
-      bundle: env.bundle,
-      jwks: jwks([key]),
-      auditDir: join(env.work, `audit-${name}`),
-    });
+  const runner = async (name: string, over: ConfigOverrides = {}): Promise<RunningRunner> => {
+    const r = await startRunner(await clusterRunnerConfig(env, { name, issuer: ISSUER, keys: [key] }, over));
     runners.push(r);
     return r;
   };
@@ -81,7 +76,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
   };
 
   test('a step that times out, one OOMKilled, one with a bad image and one that exits 3: each Failed with its reason and exit code, in the WorkflowRun status', async () => {
-    const r = await runner('fail-runner', { failFastGraceSeconds: 2 });
+    const r = await runner('fail-runner', { runner: { workflow: { failFastGrace: 2 } } });
     const report = await submit(r, 'fail-runner', {
       id: 'failures',
       name: 'failures',
@@ -250,7 +245,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         'the quota controller to count',
         async () =>
           (await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard?.pods === '0',
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 250 },
       );
       const report = await submit(r, 'quota-runner', {
         id: 'quota',
@@ -353,20 +348,23 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         spec: { containers: [{ name: 'c', image: 'x:1', securityContext: sc }] },
       },
     });
-    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, 5000);
+    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, {
+      timeoutMs: 5000,
+      intervalMs: 250,
+    });
     assert.equal(await r.reconciler.collectOrphans(), 1);
     await waitFor(
       'the stray pod gone',
       async () =>
         (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/runner=orphan-runner' })).items
           .length === 0,
-      20_000,
+      { timeoutMs: 20_000, intervalMs: 250 },
     );
   });
 
   test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left', async () => {
     const name = 'soak-runner';
-    const r = await runner(name, { maxConcurrent: 100, ttlAfterFinishedSeconds: 3 });
+    const r = await runner(name, { runner: { workflow: { maxConcurrent: 100, ttlAfterFinished: 3 } } });
     const ns = env.cluster.workflowsNamespace;
     // Every pod this runner ever has, by name → the uids seen: a duplicate would show a second uid.
     const uids = new Map<string, Set<string>>();
@@ -423,7 +421,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
           ]);
           return p.items.length === 0 && c.items.length === 0 && n.items.length === 0;
         },
-        120_000,
+        { timeoutMs: 120_000, intervalMs: 250 },
       );
       assert.equal(uids.size, 1000, 'one pod name per step');
       assert.deepEqual(
@@ -437,12 +435,3 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     }
   });
 });
-
-async function waitFor(what: string, probe: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await probe()) return;
-    await sleep(250);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}

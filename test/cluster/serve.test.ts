@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startServe } from '../support/serve-process.ts';
+import { waitFor } from '../support/wait.ts';
 
 const ISSUER = 'https://control-plane.test';
 
@@ -39,19 +40,14 @@ describe('serve as a real process against the local control plane', () => {
   after(async () => env?.close());
 
   const readyStatus = async (base: string) => (await fetch(`${base}/ready`)).status;
-  const waitFor = async (what: string, probe: () => Promise<boolean>, ms = 20_000) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (await probe()) return;
-      await sleep(200);
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
 
   test('/ready flips to 503 when the API server goes away and back to 200 when it returns; the Lease is taken and handed over', async () => {
     const serve = await startServe(config('ready-runner'), env.work);
     try {
-      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
       const leases = env.kc.makeApiClient(CoordinationV1Api);
       const lease = await leases.readNamespacedLease({
         name: 'kubiya-runner-ready-runner',
@@ -61,7 +57,10 @@ describe('serve as a real process against the local control plane', () => {
       const apiserver = env.cluster.pids.find((p) => p.name === 'kube-apiserver')!.pid;
       process.kill(apiserver, 'SIGSTOP');
       try {
-        await waitFor('not ready', async () => (await readyStatus(serve.base)) === 503);
+        await waitFor('not ready', async () => (await readyStatus(serve.base)) === 503, {
+          timeoutMs: 20_000,
+          intervalMs: 200,
+        });
         const body = (await (await fetch(`${serve.base}/ready`)).json()) as {
           code: string;
           checks: { apiServer: { ok: boolean } };
@@ -72,7 +71,10 @@ describe('serve as a real process against the local control plane', () => {
       } finally {
         process.kill(apiserver, 'SIGCONT');
       }
-      await waitFor('ready again', async () => (await readyStatus(serve.base)) === 200, 30_000);
+      await waitFor('ready again', async () => (await readyStatus(serve.base)) === 200, {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
       serve.child.kill('SIGTERM');
       assert.equal(await serve.exited, 0);
       const released = await leases.readNamespacedLease({
@@ -94,7 +96,10 @@ describe('serve as a real process against the local control plane', () => {
       return /kubiya_policy_bundle_info\{revision="([^"]+)"/.exec(text)?.[1];
     };
     try {
-      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
       const first = await revisionOf();
       await cp(join(REPO_ROOT, 'policies'), join(env.work, 'candidate'), { recursive: true });
       await writeFile(
@@ -112,11 +117,17 @@ describe('serve as a real process against the local control plane', () => {
       assert.notEqual(revision, first);
       await cp(file, `${live}.new`);
       await rename(`${live}.new`, live);
-      await waitFor('the new revision', async () => (await revisionOf()) === revision);
+      await waitFor('the new revision', async () => (await revisionOf()) === revision, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
       await writeFile(`${live}.new`, 'corrupt');
       await rename(`${live}.new`, live);
-      await waitFor('a refusal', async () =>
-        /kubiya_policy_reload_failures_total\{[^}]*\} 1/.test(await (await fetch(`${serve.base}/metrics`)).text()),
+      await waitFor(
+        'a refusal',
+        async () =>
+          /kubiya_policy_reload_failures_total\{[^}]*\} 1/.test(await (await fetch(`${serve.base}/metrics`)).text()),
+        { timeoutMs: 20_000, intervalMs: 200 },
       );
       assert.equal(await revisionOf(), revision, 'the last good bundle stays');
       assert.equal(await readyStatus(serve.base), 200);
@@ -138,6 +149,7 @@ describe('serve as a real process against the local control plane', () => {
       await waitFor(
         'both ready',
         async () => (await readyStatus(a.base)) === 200 && (await readyStatus(b.base)) === 200,
+        { timeoutMs: 20_000, intervalMs: 200 },
       );
       const token = await signAssignment(key, {
         issuer: ISSUER,
@@ -174,6 +186,7 @@ describe('serve as a real process against the local control plane', () => {
               labelSelector: 'kubiya.ai/workflow=pair',
             })
           ).items.length === 1,
+        { timeoutMs: 20_000, intervalMs: 200 },
       );
       await sleep(500);
       assert.equal(
@@ -216,7 +229,7 @@ describe('serve as a real process against the local control plane', () => {
             cp.events.filter((e) => e.phase === 'Succeeded').length === succeededSteps &&
               cp.events.some((e) => e.phase === 'Denied'),
           ),
-        60_000,
+        { timeoutMs: 60_000, intervalMs: 200 },
       );
       assert.ok(cp.registered.has('cp-runner'));
       const phases = (wf: string) =>
@@ -229,7 +242,7 @@ describe('serve as a real process against the local control plane', () => {
       await waitFor(
         'log events',
         () => Promise.resolve(cp.events.filter((e) => e.phase === 'Log').length >= succeededSteps),
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 200 },
       );
       const logs = cp.events.filter((e) => e.phase === 'Log');
       assert.ok(
@@ -270,7 +283,10 @@ describe('serve as a real process against the local control plane', () => {
     let again: Awaited<ReturnType<typeof startServe>> | undefined;
     const core = env.kc.makeApiClient(CoreV1Api);
     try {
-      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200);
+      await waitFor('ready', async () => (await readyStatus(serve.base)) === 200, {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+      });
       const tokens = await Promise.all(
         Array.from({ length: 30 }, (_, i) =>
           signAssignment(key, {
@@ -327,7 +343,7 @@ describe('serve as a real process against the local control plane', () => {
           const records = await readAuditLog(join(env.work, `audit-${name}`));
           return accepted.every((wf) => records.some((r) => r.workflow?.id === wf && r.stage === 'finish'));
         },
-        60_000,
+        { timeoutMs: 60_000, intervalMs: 200 },
       );
       again.child.kill('SIGTERM');
       assert.equal(await again.exited, 0);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { CoreV1Api, VersionApi, type V1Pod } from '@kubernetes/client-node';
 import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
 import { PooledKubeConfig, type ApiOptions, type WatchRestartReason } from '../../src/adapters/kubeconfig.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The class (issue 13 §5): the runner's connection to the API server goes silent without closing
@@ -30,20 +30,6 @@ function pod(name: string, run: string, phase = 'Running'): V1Pod {
     },
     status: { phase },
   };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined,
-  ms: number,
-): Promise<{ value: T; elapsedMs: number }> {
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    const value = probe();
-    if (value !== undefined && value !== false) return { value, elapsedMs: performance.now() - t0 };
-    await sleep(20);
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 describe('a silent API connection is noticed', () => {

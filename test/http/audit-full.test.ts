@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
@@ -39,7 +39,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     const pods = new MemoryPods();
     const runs: Promise<unknown>[] = [];
     const deps: PipelineDeps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER),
+      config: testPipelineConfig(),
       keys,
       audit: log,
       pods,

@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import { createRemoteJWKSet } from 'jose';
 import { ControlPlaneClient, eventOf } from '../../src/adapters/control-plane-client.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { waitFor } from '../support/wait.ts';
 
 const RUNNER = 'cp-runner';
 
@@ -20,7 +21,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
   const ref: { client?: ControlPlaneClient } = {};
   const runs: Promise<unknown>[] = [];
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, cp.issuer),
+    config: testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: cp.issuer } }),
     keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     audit: new MemoryAudit(),
@@ -76,8 +77,7 @@ test('reference control plane ↔ runner: register, heartbeat, long-poll, step e
     client.start();
     for (const f of ['python-analyze.yaml', 'node-build.yaml', 'trivy-scan.yaml', 'aws-deploy.yaml'])
       await cp.assign(RUNNER, await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-    const until = Date.now() + 30_000;
-    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 4 && Date.now() < until) await sleep(50);
+    await waitFor('four Succeeded events', () => cp.events.filter((e) => e.phase === 'Succeeded').length >= 4, 30_000);
     assert.deepEqual(cp.registered.get(RUNNER), {
       name: RUNNER,
       version: '0.1.0',
@@ -126,8 +126,7 @@ test('a control plane that is down for 30 s, then answers 500s, garbage, and slo
     cp.fault = 'slow';
     await sleep(1500);
     cp.fault = 'none';
-    const until = Date.now() + 30_000;
-    while (cp.events.filter((e) => e.phase === 'Succeeded').length < 6 && Date.now() < until) await sleep(50);
+    await waitFor('six Succeeded events', () => cp.events.filter((e) => e.phase === 'Succeeded').length >= 6, 30_000);
     assert.ok(errors.length > 0, 'the faults were seen');
     for (let i = 0; i < 6; i++)
       assert.deepEqual(
@@ -186,8 +185,7 @@ test('a full event queue stops polling (intake pushes back) instead of dropping 
     await sleep(700);
     assert.deepEqual(taken, [], 'no polling while the queue is full');
     cp.fault = 'none';
-    const until = Date.now() + 20_000;
-    while (taken.length === 0 && Date.now() < until) await sleep(20);
+    await waitFor('polling to resume', () => taken.length > 0, { timeoutMs: 20_000, intervalMs: 20 });
     assert.equal(taken.length, 1, 'polling resumes once events are acknowledged');
     assert.deepEqual(
       cp.events.map((e) => e.id),

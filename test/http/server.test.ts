@@ -9,7 +9,7 @@ import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { createHttpServer, type HttpApp, type ReadyReport } from '../../src/adapters/http-server.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { pipelineObserver } from '../../src/app/observer.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
@@ -56,7 +56,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       }),
     );
     deps = {
-      config: defaultPipelineConfig(RUNNER, ISSUER),
+      config: testPipelineConfig(),
       keys,
       policy: () => engine,
       audit: new MemoryAudit(),

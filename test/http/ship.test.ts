@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { AuditShipper, SHIP_CURSOR } from '../../src/adapters/audit-ship.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
+import { waitFor } from '../support/wait.ts';
 
 const entry = (i: number): AuditEntry => ({
   decision_id: `d-${i}`,
@@ -76,8 +77,7 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
     await sleep(200);
     assert.ok(failures > 0);
     mode = 'ok';
-    const until = Date.now() + 10_000;
-    while (received.length < 500 && Date.now() < until) await sleep(50);
+    await waitFor('500 records shipped', () => received.length >= 500);
     await shipper.stop();
     assert.deepEqual(
       received,

@@ -10,7 +10,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
@@ -37,7 +37,7 @@ async function seedAuditLog(ws: string): Promise<void> {
   const key = await newSigningKey();
   const audit = await FileAuditLog.open(join(ws, '.kubiya', 'demo', 'audit'));
   const deps = {
-    config: defaultPipelineConfig('docs', 'https://cp'),
+    config: testPipelineConfig({ runner: { name: 'docs' }, controlPlane: { issuer: 'https://cp' } }),
     keys: createLocalJWKSet(jwks([key])),
     policy: () => engine,
     audit,

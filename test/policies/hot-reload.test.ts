@@ -10,6 +10,7 @@ import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
+import { waitFor } from '../support/wait.ts';
 
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
@@ -81,8 +82,7 @@ test('hot reload: a good bundle replaces the running one without a restart; a co
 
     await writeFile(`${live}.tmp`, 'this is not a bundle');
     await rename(`${live}.tmp`, live);
-    const until = Date.now() + 5000;
-    while (!events.some((e) => e.startsWith('rejected')) && Date.now() < until) await sleep(50);
+    await waitFor('a rejection reported', () => events.some((e) => e.startsWith('rejected')), 5000);
     assert.ok(
       events.some((e) => e.startsWith('rejected')),
       `a rejection is reported: ${events.join('; ')}`,

@@ -1,10 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import type { Config } from '../../src/config/schema.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
+import { localRunnerConfig } from '../../src/dev/local-config.ts';
+import { jwks, type SigningKey } from '../../src/dev/sign.ts';
+import { testConfig, type ConfigOverrides } from './config.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
@@ -47,6 +51,22 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
       await rm(work, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The config of an in-process runner (startRunner) on this cluster, made as the demo makes its own
+ * (localRunnerConfig, then the schema): the cluster's kubeconfig, namespaces and storage class, the
+ * test's bundle, the keys written to a JWKS file, an audit directory of its own, then `overrides`.
+ */
+export async function clusterRunnerConfig(
+  env: TestCluster,
+  runner: { readonly name: string; readonly issuer: string; readonly keys: readonly SigningKey[] },
+  overrides: ConfigOverrides = {},
+): Promise<Config> {
+  const jwksFile = join(env.work, `jwks-${runner.name}.json`);
+  await writeFile(jwksFile, JSON.stringify(jwks(runner.keys)));
+  const files = { ...runner, jwksFile, bundle: env.bundle, auditDir: join(env.work, `audit-${runner.name}`) };
+  return testConfig(localRunnerConfig(env.cluster, files), overrides);
 }
 
 /**

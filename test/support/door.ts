@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from './config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { fail } from '../../src/errors/result.ts';
 import { admit, type PipelineDeps } from '../../src/pipeline.ts';
@@ -40,7 +40,7 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
   const runs = new MemoryRuns();
   const pods = new MemoryPods();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER),
+    config: testPipelineConfig(),
     keys,
     audit,
     pods,

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { CREDENTIAL_PATTERNS } from '../../src/audit/mask.ts';
 import { isZeroQuantity, MAX_DURATION_SECONDS, quantityValue } from '../../src/config/units.ts';
 import { ERROR_CODES } from '../../src/errors/codes.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig } from './config.ts';
 import { signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { evaluate, policyInput, type PipelineDeps } from '../../src/pipeline.ts';
@@ -392,7 +392,7 @@ export async function fuzzOne(
   if (options.outcomeFor !== undefined) pods.outcomeFor = options.outcomeFor;
   const audit = new MemoryAudit();
   const deps: PipelineDeps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER),
+    config: testPipelineConfig(),
     keys,
     audit,
     pods,

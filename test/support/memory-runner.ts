@@ -1,10 +1,10 @@
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
+import { testPipelineConfig, type ConfigOverrides } from './config.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/pipeline.ts';
+import type { AssignmentReport, PipelineDeps } from '../../src/pipeline.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
-import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
+import { NOW, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
 
@@ -18,7 +18,7 @@ export type MemoryDeps = PipelineDeps & {
 /** The whole pipeline and its reconciler over in-memory ports (no cluster), for unit tests. */
 export async function memoryRunner(
   over: Partial<PipelineDeps> = {},
-  config: Partial<PipelineConfig> = {},
+  config: ConfigOverrides = {},
 ): Promise<{
   deps: MemoryDeps;
   reconciler: Reconciler;
@@ -28,7 +28,7 @@ export async function memoryRunner(
   let n = 0;
   const now = over.now ?? (() => NOW);
   const deps = {
-    config: defaultPipelineConfig(RUNNER, ISSUER, 'kubiya-workflows', config),
+    config: testPipelineConfig(config),
     keys: over.keys ?? (await testKeys()).keys,
     policy: () => allowAll,
     audit: new MemoryAudit(),

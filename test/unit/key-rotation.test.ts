@@ -20,15 +20,12 @@ import { Clock } from '../support/memory.ts';
 import { podName, runName } from '../../src/pod/names.ts';
 import { memoryRunner, type MemoryDeps } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
+import { waitFor } from '../support/wait.ts';
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of closers) await c();
 });
-const waitFor = async (probe: () => boolean, what = 'condition'): Promise<void> => {
-  for (let i = 0; i < 1000 && !probe(); i++) await sleep(10);
-  assert.ok(probe(), `timed out waiting for ${what}`);
-};
 
 /** The JWKS as the runner sees it now; tests swap it (rotation) or break it (outage). */
 class Jwks {
@@ -104,12 +101,12 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
       const admitted = await admit({ body: await signWith(k1, clock.at) }, d);
       assert.ok(admitted.ok);
       reconciler.enqueue(admitted.value.name);
-      await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running', 'step a running');
+      await waitFor('step a running', () => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running');
 
       change(source, k2);
       clock.advance(120);
       succeed(d, podOf('a'));
-      await waitFor(() => d.pods.pods.has(podOf('b')), 'step b started');
+      await waitFor('step b started', () => d.pods.pods.has(podOf('b')));
       clock.advance(120);
       succeed(d, podOf('b'));
       const done = await reconciler.whenDone(admitted.value.name, 5000);
@@ -124,13 +121,13 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     const { deps: d, reconciler } = await runner(clock, new Jwks([k1]));
     const admitted = await admit({ body: await signWith(k1, clock.at) }, d);
     assert.ok(admitted.ok);
-    await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running', 'step a running');
+    await waitFor('step a running', () => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running');
     // Settle first: a pass already past its re-verification would otherwise start b (a test race, not a fault).
     await waitFor(
+      'the run settled',
       () =>
         reconciler.idle() &&
         d.runs.get(admitted.value.name)?.status?.steps.find((s) => s.name === 'a')?.phase === 'Running',
-      'the run settled',
     );
     d.trust.failing = true;
     succeed(d, podOf('a'));
@@ -139,7 +136,7 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     assert.ok(!d.pods.pods.has(podOf('b')), 'nothing starts while the run cannot be re-verified');
     d.trust.failing = false;
     reconciler.enqueue(admitted.value.name);
-    await waitFor(() => d.pods.pods.has(podOf('b')), 'step b started');
+    await waitFor('step b started', () => d.pods.pods.has(podOf('b')));
   });
 
   test("the clock passes the token's exp between admission and the next pass: still judged at the run's creation", async () => {
@@ -149,10 +146,10 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     const { deps: d, reconciler } = await runner(clock, new Jwks([k1]));
     const admitted = await admit({ body: await signWith(k1, clock.at, 60) }, d);
     assert.ok(admitted.ok);
-    await waitFor(() => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running', 'step a running');
+    await waitFor('step a running', () => d.pods.pods.get(podOf('a'))?.status?.phase === 'Running');
     clock.advance(60 + d.config.verify.clockToleranceSeconds + 3600); // past exp, tolerance and maxTokenAge
     succeed(d, podOf('a'));
-    await waitFor(() => d.pods.pods.has(podOf('b')), 'step b started');
+    await waitFor('step b started', () => d.pods.pods.has(podOf('b')));
     succeed(d, podOf('b'));
     assert.equal((await reconciler.whenDone(admitted.value.name, 5000))?.status?.phase, 'Succeeded');
   });
@@ -305,10 +302,10 @@ describe('a stopped run ends cleanly: pods deleted, a finish record with a code 
       const admitted = await admit({ body: await signWith(k1, clock.at, 300, parallel) }, d);
       assert.ok(admitted.ok);
       await waitFor(
+        'a and c running',
         () =>
           d.pods.pods.get(podOf('a'))?.status?.phase === 'Running' &&
           d.pods.pods.get(podOf('c'))?.status?.phase === 'Running',
-        'a and c running',
       );
       // A pod created by a pass that crashed before writing status (b still Pending there).
       const stray = structuredClone(d.pods.pods.get(podOf('a')) ?? assert.fail());

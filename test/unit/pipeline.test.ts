@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../../src/errors/result.ts';
-import { admit, type PipelineConfig, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import type { ConfigOverrides } from '../support/config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, engineReturning } from '../support/memory.ts';
 import { allowAll, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { podName } from '../../src/pod/names.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { key, keys } = await testKeys();
 const deny = engineReturning(() => [
@@ -19,15 +21,11 @@ const deny = engineReturning(() => [
   },
 ]);
 const closers: (() => Promise<void>)[] = [];
-const waitFor = async (probe: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !probe(); i++) await sleep(10);
-  assert.ok(probe(), 'timed out');
-};
 after(async () => {
   for (const c of closers) await c();
 });
 
-async function runner(over: Partial<PipelineDeps> = {}, config: Partial<PipelineConfig> = {}) {
+async function runner(over: Partial<PipelineDeps> = {}, config: ConfigOverrides = {}) {
   const r = await memoryRunner({ keys, ...over }, config);
   closers.push(r.close);
   return r;
@@ -107,7 +105,9 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const done = run({ body: await signed(workflow(steps)) });
     const finish = async (names: string[]): Promise<void> => {
       // A pod the fake has not yet set Running would be set Running again after the test ends it.
-      await waitFor(() => names.every((n) => d.pods.pods.get(podName('run-1', n))?.status?.phase === 'Running'));
+      await waitFor(`the pods of ${names.join(', ')} running`, () =>
+        names.every((n) => d.pods.pods.get(podName('run-1', n))?.status?.phase === 'Running'),
+      );
       for (const n of names) {
         const pod = d.pods.pods.get(podName('run-1', n));
         assert.ok(pod !== undefined, `pod of ${n} exists`);
@@ -129,16 +129,16 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
     };
     const pods = () => [...d.pods.pods.values()].map((p) => p.metadata?.labels?.['kubiya.ai/step'] ?? '').sort();
-    await waitFor(() => pods().length === 1);
+    await waitFor('one step pod', () => pods().length === 1);
     started.push(pods());
     await finish(['fetch']);
-    await waitFor(() => pods().length === 3);
+    await waitFor('three step pods', () => pods().length === 3);
     started.push(pods());
     await finish(['lint']);
     await sleep(50); // the join must not start while one branch still runs
     started.push(pods());
     await finish(['test']);
-    await waitFor(() => pods().length === 4);
+    await waitFor('four step pods', () => pods().length === 4);
     started.push(pods());
     await finish(['ship']);
     const report = await done;
@@ -252,7 +252,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
         ]),
       ),
     });
-    await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
+    await waitFor('step a running', () => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     engine = deny; // the security team tightens the policy while step a runs
     const pod = d.pods.pods.get(podName('run-1', 'a')) ?? assert.fail();
     pod.status = {
@@ -384,7 +384,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     const { deps: d, run, reconciler } = await runner({ now: clock.now });
     d.pods.outcomeFor = () => undefined;
     const done = run({ body: await signed(workflow([{ name: 'slow', image: 'x:1', timeout: '2s' }]), clock.at) });
-    await waitFor(() => d.runs.list()[0]?.status?.phase === 'Running');
+    await waitFor('the run Running', () => d.runs.list()[0]?.status?.phase === 'Running');
     clock.advance(3);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     const report = await done;
@@ -395,7 +395,11 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('a bad image fails fast after the grace period: STEP_START_FAILED with the waiting reason', async () => {
     const clock = new Clock(new Date());
-    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { failFastGraceSeconds: 5 });
+    const {
+      deps: d,
+      run,
+      reconciler,
+    } = await runner({ now: clock.now }, { runner: { workflow: { failFastGrace: 5 } } });
     d.pods.outcomeFor = (pod) => {
       setImmediate(() => {
         pod.status = {
@@ -416,13 +420,17 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     };
     const done = run({ body: await signed(workflow([{ name: 'pull', image: 'ghcr.io/nope/nothing:1' }]), clock.at) });
     await waitFor(
+      'pod pull Pending in a Running run',
       () =>
         d.pods.pods.get(podName('run-1', 'pull'))?.status?.phase === 'Pending' &&
         d.runs.list()[0]?.status?.phase === 'Running',
     );
     await sleep(10);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
-    await waitFor(() => d.runs.list()[0]?.status?.steps[0]?.reason === 'ImagePullBackOff');
+    await waitFor(
+      'the step reason ImagePullBackOff',
+      () => d.runs.list()[0]?.status?.steps[0]?.reason === 'ImagePullBackOff',
+    );
     assert.equal([...d.runs.runs.values()][0]?.status?.steps[0]?.reason, 'ImagePullBackOff', 'reported while in grace');
     clock.advance(6);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
@@ -493,7 +501,10 @@ describe('pipeline and reconciler (in-memory ports)', () => {
         ? Promise.resolve(fail('CREATE_FAILED', 'runner killed'))
         : write(name, status);
     const done = run({ body: await signed() });
-    await waitFor(() => d.pods.pods.get(podName('run-1', 'analyze'))?.status?.phase === 'Running');
+    await waitFor(
+      'step analyze running',
+      () => d.pods.pods.get(podName('run-1', 'analyze'))?.status?.phase === 'Running',
+    );
     const pod = d.pods.pods.get(podName('run-1', 'analyze'));
     assert.ok(pod !== undefined);
     pod.status = {
@@ -509,13 +520,13 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('at most maxConcurrent runs execute; the rest wait Pending and start oldest first', async () => {
     const clock = new Clock(NOW);
-    const { deps: d, run } = await runner({ now: clock.now }, { maxConcurrent: 1 });
+    const { deps: d, run } = await runner({ now: clock.now }, { runner: { workflow: { maxConcurrent: 1 } } });
     d.pods.outcomeFor = () => undefined;
     const first = run({ body: await signed(workflow([{ name: 'a', image: 'x:1' }])) });
-    await waitFor(() => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
+    await waitFor('step a running', () => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     clock.advance(1);
     const second = run({ body: await signed({ ...workflow([{ name: 'a', image: 'x:1' }]), runId: 'run-2' }) });
-    await waitFor(() => d.runs.list()[1]?.status?.phase === 'Pending');
+    await waitFor('the second run Pending', () => d.runs.list()[1]?.status?.phase === 'Pending');
     assert.deepEqual([...d.pods.pods.keys()], [podName('run-1', 'a')]);
     assert.deepEqual(
       d.runs.list().map((r) => r.status?.phase),
@@ -540,7 +551,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     };
     end(podName('run-1', 'a'));
     assert.equal((await first).phase, 'Succeeded');
-    await waitFor(() => d.pods.pods.get(podName('run-2', 'a'))?.status?.phase === 'Running');
+    await waitFor("run-2's step a running", () => d.pods.pods.get(podName('run-2', 'a'))?.status?.phase === 'Running');
     end(podName('run-2', 'a'));
     assert.equal((await second).phase, 'Succeeded');
   });
@@ -556,7 +567,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
         ]),
       ),
     });
-    await waitFor(() => d.runs.list()[0]?.status?.phase === 'Running');
+    await waitFor('the run Running', () => d.runs.list()[0]?.status?.phase === 'Running');
     const name = d.runs.list()[0]?.name ?? '';
     assert.equal((await d.runs.requestCancel(name)).ok, true);
     const report = await done;
@@ -572,7 +583,11 @@ describe('pipeline and reconciler (in-memory ports)', () => {
 
   test('after the TTL a finished run keeps nothing: pods, egress policies and volumes deleted', async () => {
     const clock = new Clock(NOW);
-    const { deps: d, run, reconciler } = await runner({ now: clock.now }, { ttlAfterFinishedSeconds: 60 });
+    const {
+      deps: d,
+      run,
+      reconciler,
+    } = await runner({ now: clock.now }, { runner: { workflow: { ttlAfterFinished: 60 } } });
     const wf = {
       ...workflow([{ name: 'a', image: 'x:1', volumes: [{ name: 'data', mount: '/data', volume: 'shared' }] }]),
       volumes: [{ name: 'shared', size: '1Gi' }],
@@ -582,7 +597,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.equal(d.pods.claims.length, 1);
     clock.advance(61);
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
-    await waitFor(() => d.runs.list()[0]?.status?.cleanedAt !== undefined);
+    await waitFor('the run cleaned up', () => d.runs.list()[0]?.status?.cleanedAt !== undefined);
     assert.equal(d.pods.pods.size, 0);
     assert.equal(d.pods.claims.length, 0);
     assert.equal(d.pods.egress.length, 0);

@@ -5,6 +5,8 @@ import { STEP_IMAGE } from './catalogue.ts';
 import { startRealNode, type RealNode } from './node.ts';
 import { realNodeMissing, REAL_NODE_TOOLS } from './prerequisites.ts';
 import { join } from 'node:path';
+import type { ConfigInput } from '../../config/schema.ts';
+import { REAL_STORAGE_CLASS } from './objects.ts';
 
 /** Starts the demo's real node for the cluster's workflows namespace, or throws why it cannot. */
 export async function startDemoNode(cluster: Cluster, workDir: string, say: (l: string) => void): Promise<RealNode> {
@@ -54,4 +56,12 @@ export function selfReportWorkflow(): { id: string } & Record<string, unknown> {
 /** The step that fails for real (its container exits 3), in place of kwok's KWOK_EXIT_CODE. */
 export function failingStep(step: Record<string, unknown>): Record<string, unknown> {
   return { ...step, command: ['sh', '-c', 'echo "build failed (for the demo)" >&2; exit 3'] };
+}
+
+/** A local runner config whose volume claims use the real node's local PVs (hostPath ones ignore fsGroup). */
+export function realStorage(config: ConfigInput): ConfigInput {
+  return {
+    ...config,
+    runner: { ...config.runner, storage: { ...config.runner.storage, storageClass: REAL_STORAGE_CLASS } },
+  };
 }

@@ -1,0 +1,35 @@
+// Mutation-testing scopes, shared by stryker.config.mjs and scripts/mutation.ts.
+
+/** Scope → the source it mutates and the unit tests that must kill its mutants. */
+export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[] }>> = {
+  verify: {
+    mutate: ['src/verify/**/*.ts'],
+    tests: [
+      'test/unit/verify.test.ts',
+      'test/unit/token-*.test.ts',
+      'test/unit/trusted-keys.test.ts',
+      'test/unit/duplicate-keys.test.ts',
+    ],
+  },
+  validate: {
+    mutate: ['src/validate/**/*.ts'],
+    tests: ['test/unit/validate*.test.ts', 'test/unit/bounds.test.ts'],
+  },
+  mutate: {
+    mutate: ['src/mutate/**/*.ts'],
+    tests: ['test/unit/mutate.test.ts', 'test/unit/pod.test.ts'],
+  },
+  evaluate: {
+    mutate: ['src/evaluate/**/*.ts'],
+    tests: ['test/unit/evaluate.test.ts'],
+  },
+  audit: {
+    mutate: ['src/audit/{canonical,chain,checkpoint,keys,mask,record,verify}.ts'],
+    tests: [
+      'test/unit/audit*.test.ts',
+      'test/unit/canonical.test.ts',
+      'test/unit/mask*.test.ts',
+      'test/unit/credentials.test.ts',
+    ],
+  },
+};

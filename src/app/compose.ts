@@ -1,0 +1,148 @@
+/**
+ * The one composition root: from a parsed Config (and a logger and metrics) to the parts every
+ * runner is made of — the API connection, the trusted-key store, the control plane's keys, the
+ * policy bundle, the audit log (with its checkpoint key and optional shipping), the pod gateway and
+ * run store, and the pipeline's deps over them. `serve` (server.ts) and the in-process runner of the
+ * demo and the cluster tests (runner.ts) both start from here, so they are wired the same way.
+ */
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { FileAuditLog } from '../adapters/audit-file.ts';
+import { AuditShipper } from '../adapters/audit-ship.ts';
+import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubeRunStore } from '../adapters/kube-runs.ts';
+import { loadKubeConfig } from '../adapters/kubeconfig.ts';
+import { PolicyStore } from '../adapters/policy-store.ts';
+import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
+import { checkpointSigningKey } from '../audit/keys.ts';
+import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import type { PipelineDeps } from '../pipeline.ts';
+import { pipelineObserver } from './observer.ts';
+import { pipelineConfigOf } from './pipeline-config.ts';
+import { apiOptions, loadKeys, timed } from './parts.ts';
+
+/** What a runner is made of; `undo` (given to openParts) closes each part opened so far. */
+export interface RunnerParts {
+  readonly kc: KubeConfig;
+  /** The Lease's name: `kubernetes.leaseName`, or `kubiya-runner-<runner.name>`. */
+  readonly leaseName: string;
+  /** True once the control plane's keys are loaded (a JWKS URL: after its first good fetch). */
+  readonly keysLoaded: () => boolean;
+  readonly stopKeys: () => void;
+  readonly policies: PolicyStore;
+  readonly audit: FileAuditLog;
+  readonly shipper: AuditShipper | undefined;
+  readonly pods: KubePodGateway;
+  readonly runs: KubeRunStore;
+  /** The pipeline's deps over these parts, observed by logs and metrics (pipelineObserver). */
+  readonly deps: PipelineDeps;
+}
+
+/**
+ * Opens every part that can fail, in order, pushing on `undo` how to close each one opened: the
+ * kubeconfig, the control plane's keys, the policy bundle, the audit directory (its lock: one
+ * writer per chain, else AUDIT_LOCKED). Nothing acts yet: no watch, no reconcile, no shipping.
+ * Throws on the first failure (the caller runs `undo`).
+ */
+export async function openParts(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  undo: (() => unknown)[],
+): Promise<RunnerParts> {
+  const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
+  const leaseName = config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`;
+  const trust = new ConfigMapTrustedKeys(kc, {
+    name: trustedKeysName(leaseName),
+    namespace: config.kubernetes.namespace,
+  });
+  const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log, trust);
+  undo.push(stopKeys);
+  const policies = policyStore(config, log, metrics);
+  await policies.load();
+  undo.push(() => policies.close());
+  const audit = await openAudit(config, log, metrics);
+  undo.push(() => audit.abandon());
+  const shipper = auditShipper(config, log);
+  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
+  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
+  const deps: PipelineDeps = {
+    config: pipelineConfigOf(config),
+    keys,
+    trust,
+    policy: () => policies.current(),
+    audit,
+    pods: timed(pods, metrics),
+    runs,
+    now: () => new Date(),
+    newId: randomUUID,
+    observer: pipelineObserver(log, metrics),
+  };
+  return { kc, leaseName, keysLoaded, stopKeys, policies, audit, shipper, pods, runs, deps };
+}
+
+/** The policy bundle, hot-reloaded later (`watch()`), with its loads and refusals logged and counted. */
+function policyStore(config: Config, log: Logger, metrics: Metrics): PolicyStore {
+  const policies: PolicyStore = new PolicyStore(
+    config.policy.bundle,
+    {
+      loaded: (revision) => {
+        metrics.policyLoaded(revision);
+        log.info({ revision }, 'policy bundle loaded');
+      },
+      rejected: (reason) => {
+        metrics.policyReloadFailed();
+        log.error(
+          { code: 'POLICY_RELOAD_REJECTED', reason, revision: policies.current()?.revision },
+          'policy bundle refused; the last good one stays in force',
+        );
+      },
+    },
+    config.policy.data,
+  );
+  return policies;
+}
+
+/** The write-ahead audit log, checkpointed when a signing key is configured (else a warning says so). */
+async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise<FileAuditLog> {
+  const { checkpoint } = config.audit;
+  const signing =
+    checkpoint.signingKeyFile !== undefined
+      ? checkpointSigningKey(await readFile(checkpoint.signingKeyFile, 'utf8'))
+      : undefined;
+  if (signing === undefined)
+    log.warn(
+      { code: 'AUDIT_CHECKPOINTS_OFF' },
+      'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)',
+    );
+  const audit = await FileAuditLog.open(config.audit.dir, {
+    segmentBytes: config.audit.segmentBytes,
+    checkpoint:
+      signing === undefined
+        ? undefined
+        : { ...signing, every: checkpoint.every, intervalMs: checkpoint.interval * 1000 },
+  });
+  audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
+  return audit;
+}
+
+/** Shipping to the decision-log sink of `audit.ship.url` (none without one); started in phase 2. */
+function auditShipper(config: Config, log: Logger): AuditShipper | undefined {
+  const { ship } = config.audit;
+  if (ship.url === undefined) return undefined;
+  return new AuditShipper(config.audit.dir, {
+    url: ship.url,
+    batch: ship.batch,
+    pollMs: ship.interval * 1000,
+    timeoutMs: 10_000,
+    backoff: { initialMs: 1000, maxMs: 60_000 },
+    onError: (message) =>
+      log.warn(
+        { code: 'AUDIT_SHIP_FAILED', reason: message },
+        'audit shipping failed; retrying (the write-ahead log is not affected)',
+      ),
+  });
+}

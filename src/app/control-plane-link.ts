@@ -1,0 +1,135 @@
+/**
+ * `serve`'s link to the control plane (pull mode): the runner token, the client that registers,
+ * heartbeats, long-polls and posts events, and the observer that turns audit records and step logs
+ * into those events. Without `controlPlane.url` there is no client (push mode only).
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import {
+  ControlPlaneClient,
+  eventOf,
+  type Cancel,
+  type ControlPlaneEvent,
+  type Intake,
+} from '../adapters/control-plane-client.ts';
+import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import type { PipelineObserver } from '../pipeline.ts';
+
+type StepLog = Parameters<NonNullable<PipelineObserver['stepLog']>>[0];
+
+/** The package version `serve` registers with. */
+export const RUNNER_VERSION = '0.1.0';
+
+/** The client once phase 2 has started it; events recorded before then are not forwarded. */
+export interface ControlPlaneLink {
+  client?: ControlPlaneClient | undefined;
+}
+
+/**
+ * The runner token: `runner.token`, else the trimmed content of `runner.tokenFile`. Throws when
+ * `controlPlane.url` is set and there is none (a start-up error: pull mode cannot register).
+ */
+export async function runnerToken(config: Config): Promise<string | undefined> {
+  const token =
+    config.runner.token ??
+    (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
+  if (config.controlPlane.url !== undefined && token === undefined)
+    throw new Error(
+      'controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)',
+    );
+  return token;
+}
+
+/** `base` plus forwarding: each audit record's event and each step log chunk go to the control plane's queue. */
+export function forwardingObserver(
+  base: PipelineObserver,
+  link: ControlPlaneLink,
+  runner: string,
+  log: Logger,
+): PipelineObserver {
+  return {
+    ...base,
+    recorded: (record, context) => {
+      base.recorded(record, context);
+      const event = link.client === undefined ? undefined : eventOf(record, runner);
+      if (event !== undefined && link.client?.enqueue(event) === false)
+        log.error(
+          { code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id },
+          'control-plane event queue is full; intake pauses until events are acknowledged',
+        );
+    },
+    stepLog: (l) => {
+      if (link.client?.enqueue(logEvent(l, runner)) === false)
+        log.error(
+          { code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step },
+          'control-plane event queue is full; a log chunk was not queued',
+        );
+    },
+  };
+}
+
+/** A log chunk's event. The id is fixed per run, step and chunk: a chunk sent again after a crash is de-duplicated. */
+function logEvent(l: StepLog, runner: string): ControlPlaneEvent {
+  return {
+    id: `log:${l.run}:${l.step}:${l.chunk}`,
+    runner,
+    workflow: l.workflow.id,
+    runId: l.workflow.runId,
+    step: l.step,
+    phase: 'Log' as const,
+    log: l.text,
+    chunk: l.chunk,
+    ...(l.truncated ? { truncated: true } : {}),
+    time: new Date().toISOString(),
+  };
+}
+
+/** What the client hands work to, and asks before polling for more. */
+export interface ControlPlaneIntake {
+  readonly intake: Intake;
+  readonly cancel: Cancel;
+  readonly canAccept: () => boolean;
+}
+
+/** The control-plane client for `controlPlane.url` with the runner's capabilities; not yet started. */
+export function controlPlaneClient(
+  config: Config,
+  token: string,
+  url: string,
+  handlers: ControlPlaneIntake,
+  log: Logger,
+  metrics: Metrics,
+): ControlPlaneClient {
+  const { workflow } = config.runner;
+  return new ControlPlaneClient(
+    {
+      url,
+      runner: config.runner.name,
+      token,
+      version: RUNNER_VERSION,
+      capabilities: {
+        maxConcurrent: workflow.maxConcurrent,
+        namespaces: [workflow.namespace],
+        gpu: true,
+        podSecurityStandard: 'restricted',
+      },
+      pollWaitSeconds: 20,
+      heartbeatMs: 10_000,
+      backoff: { initialMs: 500, maxMs: 30_000 },
+      requestTimeoutMs: 10_000,
+      eventBatch: 100,
+      eventQueueMax: 10_000,
+      onError: (operation, message) => {
+        metrics.controlPlaneError(operation);
+        log.warn(
+          { code: 'CONTROL_PLANE_UNAVAILABLE', operation, reason: message },
+          'control plane call failed; retrying with backoff',
+        );
+      },
+    },
+    handlers.intake,
+    handlers.canAccept,
+    handlers.cancel,
+  );
+}

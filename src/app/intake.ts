@@ -1,0 +1,86 @@
+/**
+ * `serve`'s intake, shared by push (POST /v1/assignments, /v1/cancellations) and pull (the
+ * control-plane client): refused with NOT_READY until phase 2, tracked while in flight (shutdown
+ * waits for them), handed to the reconciler once admitted, and pushed back when the backlog is full.
+ */
+import type { Logger } from 'pino';
+import { fail, type Result } from '../errors/result.ts';
+import { admit, cancelRun, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import type { RawAssignment } from '../receive/receive.ts';
+import type { Reconciler } from '../reconcile/reconciler.ts';
+import type { ControlPlaneLink } from './control-plane-link.ts';
+import type { ServerState } from './readiness.ts';
+
+/** Admission and cancellation as `serve` offers them; see the module comment. */
+export class Intake {
+  /** Admissions and cancellations not yet answered. */
+  readonly inflight = new Set<Promise<unknown>>();
+  private readonly deps: PipelineDeps;
+  private readonly reconciler: Reconciler;
+  private readonly state: Readonly<ServerState>;
+  private readonly link: ControlPlaneLink;
+  private readonly log: Logger;
+
+  constructor(
+    deps: PipelineDeps,
+    reconciler: Reconciler,
+    state: Readonly<ServerState>,
+    link: ControlPlaneLink,
+    log: Logger,
+  ) {
+    this.deps = deps;
+    this.reconciler = reconciler;
+    this.state = state;
+    this.link = link;
+    this.log = log;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  /** Admits an assignment (NOT_READY before phase 2). */
+  admit(raw: RawAssignment): Promise<Result<AdmittedRun>> {
+    return this.state.started
+      ? this.track(admit(raw, this.deps))
+      : Promise.resolve(fail('NOT_READY', 'the runner is starting'));
+  }
+
+  /** Applies a signed cancellation (NOT_READY before phase 2). */
+  cancel(raw: RawAssignment): Promise<Result<{ readonly run: string }>> {
+    return this.state.started
+      ? this.track(cancelRun(raw, this.deps))
+      : Promise.resolve(fail('NOT_READY', 'the runner is starting'));
+  }
+
+  /** An admitted run goes to the reconciler's queue (the leader's reconciler executes it). */
+  start(run: AdmittedRun): void {
+    this.log.info(
+      { workflow_id: run.ref.id, run: run.name, namespace: this.deps.config.namespace },
+      'Assignment accepted',
+    );
+    this.reconciler.enqueue(run.name);
+  }
+
+  /** Runs beyond maxConcurrent wait as Pending WorkflowRuns; intake pushes back past ten times that, or when the event queue is full. */
+  hasCapacity(): boolean {
+    const backlog = this.deps.runs
+      .list()
+      .filter((r) => r.status === undefined || r.status.phase === 'Pending' || r.status.phase === 'Running').length;
+    return backlog < this.deps.config.maxConcurrent * 10 && (this.link.client?.hasRoom() ?? true);
+  }
+
+  /** Pull mode: an assignment from the control plane, admitted and started like a pushed one. */
+  async pulled(assignment: string): Promise<void> {
+    const run = await this.admit({ body: assignment, contentType: 'application/jwt' });
+    if (run.ok) this.start(run.value);
+  }
+
+  /** Pull mode: a cancellation from the control plane. */
+  async pulledCancel(cancellation: string): Promise<void> {
+    const cancelled = await this.cancel({ body: cancellation, contentType: 'application/jwt' });
+    if (cancelled.ok) this.log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `/ready` for `serve`: the API server answers, the keys and the policy are loaded, the audit
+ * directory is writable and its lock held, the Lease role is known, and the runner has started
+ * and is not draining.
+ */
+import { access, constants } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VersionApi } from '@kubernetes/client-node';
+import type { ReadyReport } from '../adapters/http-server.ts';
+import type { LeaseElector } from '../adapters/lease.ts';
+import type { RunnerParts } from './compose.ts';
+
+/** `serve`'s lifecycle as /ready and intake see it. */
+export interface ServerState {
+  /** Phase 2 has run: until then intake answers NOT_READY and /ready says so. */
+  started: boolean;
+  /** Shutdown has begun: intake refuses, the reconciler stops taking work. */
+  draining: boolean;
+}
+
+type Check = { ok: boolean; detail?: string };
+
+/** The API server's /version within 2 s, asked at most once a second (probes come often). */
+function apiServerCheck(parts: RunnerParts): () => Promise<Check> {
+  const version = parts.kc.makeApiClient(VersionApi);
+  let last: Check & { at: number } = { at: 0, ok: false };
+  return async () => {
+    if (Date.now() - last.at < 1000) return last;
+    const result = await Promise.race([
+      version.getCode().then(
+        (): Check => ({ ok: true }),
+        (e: unknown): Check => ({ ok: false, detail: e instanceof Error ? e.message.slice(0, 200) : 'unreachable' }),
+      ),
+      sleep(2000).then((): Check => ({ ok: false, detail: 'no answer within 2 s' })),
+    ]);
+    last = { at: Date.now(), ...result };
+    return result;
+  };
+}
+
+/** The readiness report: every check with its detail; ready when all pass. */
+export function readiness(
+  parts: RunnerParts,
+  auditDir: string,
+  lease: LeaseElector,
+  state: Readonly<ServerState>,
+): () => Promise<ReadyReport> {
+  const apiServer = apiServerCheck(parts);
+  const { audit, policies } = parts;
+  return async () => {
+    const writable = await access(auditDir, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+    const role = lease.role();
+    const checks = {
+      apiServer: await apiServer(),
+      keys: { ok: parts.keysLoaded() },
+      policy: { ok: policies.current() !== undefined, detail: policies.current()?.revision ?? 'none' },
+      audit: {
+        ok: writable && audit.healthy && audit.locked,
+        ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }),
+      },
+      lease: { ok: role !== 'unknown', detail: role },
+      draining: { ok: !state.draining },
+      started: { ok: state.started },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+}

@@ -1,0 +1,194 @@
+import type { Checkpoint } from './checkpoint.ts';
+import type { VerifyReport } from './verify.ts';
+
+/**
+ * What `audit verify` demands beyond an intact chain, named so an auditor can tell the faults
+ * apart (docs/audit.md, "Rollback, coverage and keys"):
+ *
+ * | fault | code |
+ * |---|---|
+ * | the chain or a checkpoint is broken | AUDIT_TAMPERED |
+ * | no checkpoint is signed by the key given (another key, a mixed-up Secret) | AUDIT_KEY_MISMATCH |
+ * | a key was given and the log has no checkpoint at all | AUDIT_UNCHECKPOINTED |
+ * | the last checkpoint is far behind the head (more than N records or T seconds) | AUDIT_TAIL_UNCOVERED |
+ * | the log ends before, or no longer holds, what an earlier verification saw (`--min-seq`, `--expect-head`) | AUDIT_ROLLED_BACK |
+ *
+ * The two coverage faults can be accepted with `--allow-uncovered-tail` (they are then stated,
+ * not failed); the others cannot.
+ */
+export type FindingCode =
+  'AUDIT_TAMPERED' | 'AUDIT_KEY_MISMATCH' | 'AUDIT_UNCHECKPOINTED' | 'AUDIT_TAIL_UNCOVERED' | 'AUDIT_ROLLED_BACK';
+
+export interface Finding {
+  readonly code: FindingCode;
+  readonly message: string;
+  /** False when the operator accepted it (`--allow-uncovered-tail`): stated, exit code unaffected. */
+  readonly fails: boolean;
+  /** The chain it is about, when it is about one. */
+  readonly dir?: string | undefined;
+}
+
+/** The facts of one chain the rules look at (adapters/audit-chains.ts reads them). */
+export interface ChainFacts {
+  readonly dir: string;
+  readonly log: { readonly report: VerifyReport };
+  readonly checkpoints: readonly Checkpoint[];
+  readonly lastTime: string;
+  /** Hash of the chain's first record: which chain a saved verification was of. */
+  readonly genesis: string;
+  readonly found: ReadonlyMap<string, number>;
+}
+
+/** What an earlier verification saved of one chain (`save` in `audit verify --output json`). */
+export interface Anchor {
+  readonly dir: string;
+  readonly genesis: string;
+  readonly expectHead: string;
+  readonly minSeq: number;
+}
+
+export interface VerifyRules {
+  /** Key id (keys.ts keyId) of the public key given, when one was. */
+  readonly keyId?: string | undefined;
+  readonly allowUncoveredTail: boolean;
+  /** More uncovered records than this is "far behind" (default 1000: the runner's checkpoint.every). */
+  readonly maxUncoveredRecords: number;
+  /** A last record more than this many seconds after the last checkpoint is "far behind" (default 60). */
+  readonly maxUncoveredSeconds: number;
+  /** Heads saved from earlier verifications: each must be a record of some chain. */
+  readonly expectHeads: readonly string[];
+  /** The log must reach at least this seq (one chain only). */
+  readonly minSeq?: number | undefined;
+  /** Saved verifications (`--against`): each chain, found by its genesis, must still hold its saved head at its saved seq. */
+  readonly anchors?: readonly Anchor[] | undefined;
+}
+
+export const DEFAULT_MAX_UNCOVERED_RECORDS = 1000;
+export const DEFAULT_MAX_UNCOVERED_SECONDS = 60;
+
+/** Key ids named by the checkpoints (strings only, at most a few shown), in order of first use. */
+function kidsOf(checkpoints: readonly Checkpoint[]): string[] {
+  const kids = checkpoints.map((c) => (typeof c?.kid === 'string' ? c.kid.slice(0, 64) : '?'));
+  return [...new Set(kids)];
+}
+
+function keyFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
+  const kids = kidsOf(c.checkpoints);
+  if (rules.keyId === undefined || kids.length === 0 || kids.includes(rules.keyId)) return [];
+  return [
+    {
+      code: 'AUDIT_KEY_MISMATCH',
+      message: `${c.dir}: checkpoints signed by kid ${kids.slice(0, 3).join(', ')}, key given is kid ${rules.keyId}: this key did not sign them (give the public key of the runner's signing Secret)`,
+      fails: true,
+      dir: c.dir,
+    },
+  ];
+}
+
+function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
+  const r = c.log.report;
+  if (rules.keyId === undefined || !r.ok || r.records === 0) return [];
+  const fails = !rules.allowUncoveredTail;
+  if (r.checkpoints.total === 0)
+    return [
+      {
+        code: 'AUDIT_UNCHECKPOINTED',
+        message: `${c.dir}: no signed checkpoint: nothing vouches for records 1..${r.lastSeq} (a log cut short or rewritten and re-chained verifies; is audit.checkpoint on?)`,
+        fails,
+      },
+    ];
+  const u = r.checkpoints.uncovered;
+  if (u === null) return [];
+  const count = u.to - u.from + 1;
+  const last = c.checkpoints.at(-1);
+  const lag = (Date.parse(c.lastTime) - Date.parse(last?.time ?? '')) / 1000;
+  const byCount = count > rules.maxUncoveredRecords;
+  const byTime = Number.isFinite(lag) && lag > rules.maxUncoveredSeconds;
+  if (!byCount && !byTime) return [];
+  const why = [
+    ...(byCount ? [`${count} records (more than ${rules.maxUncoveredRecords})`] : []),
+    ...(byTime ? [`${Math.round(lag)} s (more than ${rules.maxUncoveredSeconds} s)`] : []),
+  ].join(' and ');
+  return [
+    {
+      code: 'AUDIT_TAIL_UNCOVERED',
+      message: `${c.dir}: the last checkpoint (seq ${r.checkpoints.lastSeq}) is ${why} behind the head (seq ${r.lastSeq}): records ${u.from}..${u.to} are vouched for by nothing`,
+      fails,
+    },
+  ];
+}
+
+function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[]): Finding[] {
+  const out: Finding[] = [];
+  const rolled = (message: string): void => void out.push({ code: 'AUDIT_ROLLED_BACK', message, fails: true });
+  for (const a of anchors) {
+    const c = chains.find((x) => x.genesis !== '' && x.genesis === a.genesis);
+    if (c === undefined) {
+      rolled(
+        `no chain given starts with the first record of the saved chain ${a.dir} (genesis ${a.genesis}): give its directory, or its first records were removed or rewritten`,
+      );
+      continue;
+    }
+    const at = c.found.get(a.expectHead);
+    if (c.log.report.lastSeq < a.minSeq)
+      rolled(
+        `${c.dir}: the log ends at seq ${c.log.report.lastSeq}, but the saved verification of ${a.dir} saw seq ${a.minSeq}: records were removed from its end (rolled back or truncated)`,
+      );
+    else if (at !== a.minSeq)
+      rolled(
+        `${c.dir}: record ${a.minSeq} is not the head ${a.expectHead} the saved verification of ${a.dir} saw: history was rewritten since`,
+      );
+  }
+  return out;
+}
+
+function rollbackFindings(chains: readonly ChainFacts[], rules: VerifyRules): Finding[] {
+  const out: Finding[] = anchorFindings(chains, rules.anchors ?? []);
+  const only = chains.length === 1 ? chains[0] : undefined;
+  if (rules.minSeq !== undefined && only !== undefined && only.log.report.lastSeq < rules.minSeq)
+    out.push({
+      code: 'AUDIT_ROLLED_BACK',
+      message: `${only.dir}: the log ends at seq ${only.log.report.lastSeq}, but an earlier verification saw seq ${rules.minSeq}: records were removed from its end (rolled back or truncated)`,
+      fails: true,
+    });
+  for (const head of rules.expectHeads) {
+    const at = chains.map((c) => c.found.get(head)).find((s) => s !== undefined);
+    if (at === undefined)
+      out.push({
+        code: 'AUDIT_ROLLED_BACK',
+        message: `no trusted record has hash ${head} (the head an earlier verification saw): the log was rolled back, truncated or rewritten since`,
+        fails: true,
+      });
+    else if (rules.minSeq !== undefined && only !== undefined && at !== rules.minSeq)
+      out.push({
+        code: 'AUDIT_ROLLED_BACK',
+        message: `${only.dir}: hash ${head} is record ${at}, not record ${rules.minSeq} as the earlier verification saw`,
+        fails: true,
+      });
+  }
+  return out;
+}
+
+/**
+ * Every finding over a set of chains: per chain the break (AUDIT_TAMPERED, or AUDIT_KEY_MISMATCH
+ * when no checkpoint carries the given key's id, which explains the break), key and coverage
+ * faults; then rollback against saved heads across all chains.
+ */
+export function assessChains(chains: readonly ChainFacts[], rules: VerifyRules): Finding[] {
+  const out: Finding[] = [];
+  for (const c of chains) {
+    const keys = keyFindings(c, rules);
+    out.push(...keys);
+    const bad = c.log.report.firstBad;
+    if (bad !== undefined && keys.length === 0)
+      out.push({
+        code: 'AUDIT_TAMPERED',
+        message: `${c.dir}: BROKEN at seq ${bad.seq} (${bad.where ?? ''}): ${bad.reason}`,
+        fails: true,
+        dir: c.dir,
+      });
+    out.push(...coverageFindings(c, rules));
+  }
+  out.push(...rollbackFindings(chains, rules));
+  return out;
+}

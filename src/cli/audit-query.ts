@@ -1,0 +1,88 @@
+import { Command, Option } from 'commander';
+import { timeline } from '../adapters/audit-chains.ts';
+import {
+  decisionLogEvent,
+  QUERY_COLUMNS,
+  queryPredicate,
+  row,
+  TABLE_COLUMNS,
+  toCsv,
+  toTable,
+  type AuditFilter,
+} from '../audit/query.ts';
+import { findingLines, loadChains, publicKey, readerFindings } from './audit-read.ts';
+import { CliError, EXIT, painter, type Io } from './io.ts';
+import { examples } from './options.ts';
+
+type QueryOptions = AuditFilter & { output: string; limit?: number; publicKey?: string };
+
+/** `audit query <dirs...>`: filters over one timeline of every chain given, each verified first. */
+export function queryCommand(io: Io, setCode: (c: number) => void): Command {
+  const paint = painter(io);
+  return new Command('query')
+    .argument('<dirs...>', 'audit directories, one per replica (one timeline)')
+    .description('filter the audit log and print a table, JSON lines, OPA decision-log events (ndjson) or CSV')
+    .option('--since <time>', 'ISO 8601 time (inclusive)')
+    .option('--until <time>', 'ISO 8601 time (inclusive)')
+    .option('--stage <stage>', 'receive, verify, validate, claim, evaluate, mutate, create, finish')
+    .option('--outcome <outcome>', 'allow, deny, error, success, failure')
+    .option('--code <code>', 'an error or violation code, e.g. POLICY_DENIED, IMAGE_TAG_NOT_PINNED')
+    .option('--workflow <id>', 'workflow id')
+    .option('--run <id>', 'run id (workflow.runId)')
+    .option('--runner <name>', 'runner name')
+    .option('--step <name>', 'step name')
+    .option(
+      '--image <ref>',
+      'image of the step, a sidecar or an init container, normalised (nginx = docker.io/library/nginx); without a tag: every tag',
+    )
+    .option('--repository <prefix>', 'registry, namespace or repository prefix, e.g. ghcr.io/acme or docker.io/library')
+    .option('--policy <name>', 'policy package with a violation, e.g. images')
+    .option('--revision <rev>', 'policy bundle revision (or its first 8+ characters)')
+    .option('--limit <n>', 'at most this many records', (v) => Number(v))
+    .option(
+      '--public-key <file>',
+      'PEM public key of the checkpoint signer (the log is verified first; nothing after a break is shown)',
+    )
+    .addOption(
+      new Option('--output <format>', 'output format').choices(['table', 'json', 'ndjson', 'csv']).default('table'),
+    )
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner audit query .kubiya/demo/audit --outcome deny',
+        'kubiya-runner audit query /var/lib/kubiya/audit --since 2026-11-01T00:00:00Z --policy images --output csv > denials.csv',
+        'kubiya-runner audit query audit-0 audit-1 --repository docker.io/library --output ndjson',
+      ),
+    )
+    .action(async (dirs: string[], opts: QueryOptions) => {
+      const predicate = queryPredicate(opts);
+      if (!predicate.ok) throw new CliError('AUDIT_QUERY_INVALID', predicate.reason);
+      const key = await publicKey(opts.publicKey);
+      const chains = await loadChains(dirs, key, predicate.match);
+      const all = timeline(chains);
+      const found = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
+      const label = (chain: string): string => (dirs.length > 1 ? chain : '');
+      if (opts.output === 'json') for (const f of found) io.out(JSON.stringify(f.record));
+      else if (opts.output === 'ndjson')
+        for (const f of found) io.out(JSON.stringify(decisionLogEvent(f.record, label(f.chain))));
+      else if (opts.output === 'csv')
+        io.out(
+          toCsv(
+            found.map((f) => row(f.record, label(f.chain))),
+            QUERY_COLUMNS,
+          ).trimEnd(),
+        );
+      else {
+        const cols = dirs.length > 1 ? ['chain' as const, ...TABLE_COLUMNS] : TABLE_COLUMNS;
+        for (const l of toTable(
+          found.map((f) => row(f.record, label(f.chain))),
+          cols,
+        ))
+          io.out(l);
+        io.err(`${found.length} record(s)`);
+      }
+      const findings = readerFindings(chains, key);
+      for (const l of findingLines(chains, findings)) io.err(paint('red', l));
+      setCode(findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok);
+    });
+}
