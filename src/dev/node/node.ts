@@ -15,7 +15,7 @@ import {
 } from './objects.ts';
 import { catalogue, CANARY } from './catalogue.ts';
 import { cniConfig, containerdConfig, kubeletConfig, NODE, nodePaths, type NodePaths } from './configs.ts';
-import { readHostState, type HostState } from './host-state.ts';
+import { readHostState } from './host-state.ts';
 import { cachedImage, importImage } from './images.ts';
 import { ensure, kubeClient, poll } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
@@ -58,11 +58,6 @@ const BEFORE = 'host-before.json';
 async function takeStaleLock(): Promise<void> {
   const holder = (await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim();
   if (holder !== '' && !existsSync(join(holder, BEFORE))) await rm(LOCK_FILE, { force: true });
-}
-
-/** The host state recorded by `up` before it changed anything. */
-export async function readBefore(dir: string): Promise<HostState> {
-  return JSON.parse(await readFile(join(dir, BEFORE), 'utf8')) as HostState;
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
