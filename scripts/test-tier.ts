@@ -5,7 +5,7 @@
  * `tests 0`. The unit tier also gates coverage of the pure security folders. The spec reporter's
  * output stays on stdout; the counts come from scripts/test-count-reporter.ts.
  *
- *   node scripts/test-tier.ts <unit|policies|chart|http|cluster> [extra node --test args]
+ *   node scripts/test-tier.ts <unit|policies|chart|http|image|cluster> [extra node --test args]
  *   node scripts/test-tier.ts --glob '<dir>/*.test.ts' --min <n>      (an ad-hoc tier, for its own test)
  *
  * Exit codes: node's own when tests fail; 1 when a floor is not met; 2 on bad usage. The floors
@@ -54,6 +54,7 @@ const TIERS: Readonly<Record<string, Tier>> = {
   policies: { glob: 'test/policies/**/*.test.ts', min: 155 },
   chart: { glob: 'test/chart/**/*.test.ts', min: 11 },
   http: { glob: 'test/http/**/*.test.ts', min: 82 },
+  image: { glob: 'test/image/**/*.test.ts', min: 13, args: ['--test-concurrency=1'] },
   cluster: { glob: 'test/cluster/**/*.test.ts', min: 43, args: ['--test-concurrency=1'] },
 };
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { create } from 'tar';
 import type { ErrorCode } from '../errors/codes.ts';
@@ -146,30 +146,37 @@ async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Prom
 export async function buildBundle(
   opa: string,
   policyDir: string,
-  outFile: string,
+  outPath: string,
 ): Promise<{ file: string; revision: string }> {
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);
   const revision = await policyRevision(policyDir);
+  const outFile = resolve(outPath);
   await mkdir(dirname(outFile), { recursive: true });
   const capabilities = await wasmCapabilities(opa, `${outFile}.capabilities.json`);
-  await run(opa, [
-    'build',
-    '-t',
-    'wasm',
-    '-e',
-    DECISION_ENTRYPOINT,
-    '--capabilities',
-    capabilities,
-    '--revision',
-    revision,
-    '--ignore',
-    '*_test.rego',
-    '-o',
-    outFile,
-    policyDir,
-  ])
+  // opa names the modules (in the bundle and in policy.wasm) by the path it is given: build from
+  // inside the directory ("."), so the bundle's bytes do not depend on where the sources live.
+  await run(
+    opa,
+    [
+      'build',
+      '-t',
+      'wasm',
+      '-e',
+      DECISION_ENTRYPOINT,
+      '--capabilities',
+      capabilities,
+      '--revision',
+      revision,
+      '--ignore',
+      '*_test.rego',
+      '-o',
+      outFile,
+      '.',
+    ],
+    { cwd: policyDir },
+  )
     .catch((e: unknown) => {
       const out = (key: string): string =>
         typeof e === 'object' && e !== null && key in e ? String((e as Record<string, unknown>)[key]) : '';

@@ -14,6 +14,8 @@ export type ToolName =
   | 'opa'
   | 'helm'
   | 'regal'
+  /** Not built by `npm run tools`: `npm run test:chart` builds it (tools/build.sh promtool). */
+  | 'promtool'
   | RealNodeToolName;
 
 /** The real node's tools, built only by `tools/build.sh --real-node` (see docs/real-node.md). */

@@ -168,6 +168,7 @@ function httpServer(
     ready,
     metrics: async () => {
       metrics.sampleProcess();
+      metrics.readiness((await ready()).checks);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     observed: (route, status) => metrics.httpRequest(route, status),

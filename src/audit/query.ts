@@ -2,8 +2,6 @@ import { codesOf, imagesOf, policiesOf, revisionOf, violationTexts } from './fie
 import { imageMatcher, repositoryMatcher, type ImageMatcher } from './image-filter.ts';
 import type { AuditRecord } from './record.ts';
 
-export { codesOf, imagesOf, policiesOf } from './fields.ts';
-
 /** `audit query` filters, as typed on the command line; every one given must match (AND). */
 export interface AuditFilter {
   readonly since?: string | undefined;

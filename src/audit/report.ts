@@ -4,7 +4,7 @@ import { chartCounts, reasonsByPolicy, revisionSpans, runsOf, type ReportInput }
 import { runs } from './report-runs.ts';
 import { header, reasons, refusals, revisions } from './report-sections.ts';
 
-export type { ReportChain, ReportInput } from './report-model.ts';
+export type { ReportInput } from './report-model.ts';
 
 /**
  * The compliance report: one self-contained HTML page (its only script sorts and filters, pinned

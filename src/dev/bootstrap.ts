@@ -20,8 +20,12 @@ export const RESTRICTED_LABELS = Object.freeze({
   'pod-security.kubernetes.io/warn': 'restricted',
 });
 
-/** The name of the workflows namespace's default-deny egress policy (as the chart names it for release kubiya-runner). */
-export const DEFAULT_DENY_EGRESS = 'kubiya-runner-default-deny-egress';
+/**
+ * The name of the local control plane's own default-deny egress policy in the workflows namespace.
+ * Not the chart's name (`<release>-default-deny-egress`): `helm install kubiya-runner` on this
+ * control plane installs the chart's beside it, and two identical default denies are one.
+ */
+export const DEFAULT_DENY_EGRESS = 'kubiya-local-default-deny-egress';
 
 /**
  * The workflows namespace's default deny, as the chart installs it: every pod in the namespace

@@ -21,16 +21,27 @@ export async function renderChart(helm: string, args: readonly string[] = [], na
 }
 
 /**
- * deploy/kubiya-runner.yaml: the chart with default values, for the product page's kubectl path
- * (the token Secret "kubiya-runner-token" is created by hand, as the page shows).
+ * deploy/kubiya-runner.yaml: the chart with default values, for the product page's kubectl path.
+ * The Secrets are created by hand, as the page shows for the token: the runner token
+ * "kubiya-runner-token" and the checkpoint signing key "kubiya-runner-audit-signing-key" (the chart
+ * generates the key on install; a file in the repository must never hold one).
  */
 export async function renderManifest(helm: string): Promise<string> {
-  const body = await renderChart(helm, ['--set', 'runner.existingSecret=kubiya-runner-token']);
+  const body = await renderChart(helm, [
+    '--set',
+    'runner.existingSecret=kubiya-runner-token',
+    '--set',
+    'audit.checkpoint.existingSecret=kubiya-runner-audit-signing-key',
+    // the `helm test` pod is Helm's to run, not kubectl's to apply
+    '--skip-tests',
+  ]);
   return `# kubiya-runner plain manifest, rendered from charts/kubiya-runner with default values.
 # Do not edit: regenerate with "npm run manifest" (a test fails when this file drifts from the chart).
 #
 #   kubectl create namespace kubiya
 #   kubectl create secret generic kubiya-runner-token --from-literal=token=\${RUNNER_TOKEN} -n kubiya
+#   openssl genpkey -algorithm ed25519 -out signing-key.pem
+#   kubectl create secret generic kubiya-runner-audit-signing-key --from-file=signing-key.pem -n kubiya
 #   kubectl apply -f deploy/kubiya-runner.yaml
 ${body}`;
 }

@@ -23,7 +23,15 @@ export const METRIC_NAMES = Object.freeze({
   httpRequests: 'kubiya_http_requests_total',
   kubeApiTimeouts: 'kubiya_kube_api_request_timeouts_total',
   kubeApiWatchRestarts: 'kubiya_kube_api_watch_restarts_total',
+  stepExecution: 'kubiya_step_execution_seconds',
+  readyCheck: 'kubiya_runner_ready_check',
 });
+
+/**
+ * Buckets (seconds) of kubiya_step_execution_seconds: the seed's percentile gauge is per replica and
+ * cannot be averaged; this histogram's buckets add up across replicas (histogram_quantile of a sum).
+ */
+export const STEP_EXECUTION_BUCKETS = Object.freeze([1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 10800]);
 
 /** At most this many distinct step names get their own kubiya_step_duration_seconds series; the rest are "other". */
 export const STEP_LABELS = 100;
@@ -52,6 +60,8 @@ export interface Metrics {
   kubeApiWatchRestart(kind: string, reason: 'idle' | 'error' | 'relist'): void;
   /** Samples CPU and memory; call on scrape. */
   sampleProcess(): void;
+  /** The /ready checks (apiServer, keys, policy, audit, ...) as kubiya_runner_ready_check{check} 1 or 0; call on scrape. */
+  readiness(checks: Readonly<Record<string, { readonly ok: boolean }>>): void;
 }
 
 function memoryLimitBytes(): number {
@@ -97,6 +107,19 @@ export function createMetrics(runner: string): Metrics {
     name: METRIC_NAMES.stepDuration,
     help: 'Step execution time percentiles over the last 512 runs of each step name',
     labelNames: ['step', 'percentile'],
+    registers: [registry],
+  });
+  const stepExecution = new Histogram({
+    name: METRIC_NAMES.stepExecution,
+    help: 'Step execution time, evaluate to pod end: a histogram that aggregates across replicas (the seed gauge kubiya_step_duration_seconds gives per-replica percentiles)',
+    labelNames: ['step'],
+    buckets: [...STEP_EXECUTION_BUCKETS],
+    registers: [registry],
+  });
+  const readyCheck = new Gauge({
+    name: METRIC_NAMES.readyCheck,
+    help: 'Each /ready check at the last scrape: 1 passing, 0 failing (audit: log writable and locked; keys: usable JWKS)',
+    labelNames: ['check'],
     registers: [registry],
   });
   const decisions = new Counter({
@@ -176,6 +199,7 @@ export function createMetrics(runner: string): Metrics {
       w.push(seconds);
       if (w.length > WINDOW) w.shift();
       windows.set(key, w);
+      stepExecution.observe({ step: key }, seconds);
       const sorted = [...w].sort((a, b) => a - b);
       for (const [label, q] of PERCENTILES) {
         stepDuration.set(
@@ -208,6 +232,9 @@ export function createMetrics(runner: string): Metrics {
       lastCpu = process.cpuUsage();
       lastAt = now;
       memory.set(process.memoryUsage.rss() / limit);
+    },
+    readiness: (checks) => {
+      for (const [check, { ok }] of Object.entries(checks)) readyCheck.set({ check }, ok ? 1 : 0);
     },
   };
 }

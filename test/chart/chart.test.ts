@@ -105,12 +105,15 @@ describe('Helm chart', () => {
         .kubiya.settings.images.allowedRegistries[0],
       'docker.io',
     );
-    assert.equal((find(objs, 'Secret')[0] as unknown as { stringData: { token: string } }).stringData.token, 't0ken');
+    assert.equal(
+      (find(objs, 'Secret', 'kubiya-runner-token')[0] as unknown as { stringData: { token: string } }).stringData.token,
+      't0ken',
+    );
   });
 
   test('existingSecret: no Secret is rendered and the pod reads the named one', async () => {
     const objs = await objects('--set', 'runner.existingSecret=my-token');
-    assert.equal(find(objs, 'Secret').length, 0);
+    assert.equal(find(objs, 'Secret', 'kubiya-runner-token').length, 0);
     const sts = find(objs, 'StatefulSet')[0] as unknown as { spec: { template: V1Pod } };
     assert.equal(
       sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'RUNNER_TOKEN')!.valueFrom!.secretKeyRef!.name,
@@ -193,6 +196,8 @@ describe('Helm chart', () => {
   });
 
   test('the chart README documents every value of values.yaml, and only those', async () => {
+    // Label maps with defaults are one value (their keys are the user's), like policy.settings.
+    const LABEL_MAPS = new Set(['metrics.dashboard.labels']);
     const values = parse(await readFile(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
     const leaves: string[] = [];
     const walk = (o: unknown, prefix: string) => {
@@ -201,7 +206,8 @@ describe('Helm chart', () => {
         o !== null &&
         !Array.isArray(o) &&
         Object.keys(o).length > 0 &&
-        prefix !== 'policy.settings'
+        prefix !== 'policy.settings' &&
+        !LABEL_MAPS.has(prefix)
       ) {
         for (const [k, v] of Object.entries(o)) walk(v, prefix === '' ? k : `${prefix}.${k}`);
       } else leaves.push(prefix);

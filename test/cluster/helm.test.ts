@@ -44,6 +44,8 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       },
       maxBuffer: 16 * 1024 * 1024,
     });
+  const until = (what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) =>
+    waitFor(what, probe, { timeoutMs, intervalMs: 250 });
   const asUser = (token: string): KubeConfig => {
     const kc = new KubeConfig();
     const cluster = env.kc.getCurrentCluster()!;
@@ -90,19 +92,17 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       `runner.workflow.namespace=${WF_NS}`,
     );
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    await waitFor(
+    await until(
       'the CRD to be established',
       async () =>
         (await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' })).status?.conditions?.some(
           (c) => c.type === 'Established' && c.status === 'True',
         ) ?? false,
-      { timeoutMs: 60_000, intervalMs: 250 },
     );
     // The StatefulSet controller creates the pods; PodSecurity (enforce=restricted on the namespace) admits them or nothing appears.
-    await waitFor(
+    await until(
       '2 runner pods',
       async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 2,
-      { timeoutMs: 60_000, intervalMs: 250 },
     );
     const ns = await core.readNamespace({ name: WF_NS });
     assert.equal(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
@@ -193,71 +193,143 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     assert.equal(sts.spec?.replicas, 1);
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
     assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
-    await waitFor(
+    await until(
       '1 runner pod',
       async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1,
-      { timeoutMs: 60_000, intervalMs: 250 },
     );
     const store = await core.readNamespacedConfigMap({ name: trustedKeysName(RELEASE), namespace: NS });
     assert.equal(Object.keys(store.data ?? {}).length, 1, 'an upgrade keeps the trusted keys');
   });
 
-  test('uninstall leaves no object of the release behind', async () => {
-    await helm('uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s');
+  // What `helm uninstall` leaves, as kind/name: the release's objects (by its instance label), the
+  // audit PVCs (by the runner's label), the workflows namespace and the CRD.
+  const leftovers = async (): Promise<string[]> => {
     const apps = env.kc.makeApiClient(AppsV1Api);
     const rbac = env.kc.makeApiClient(RbacAuthorizationV1Api);
     const net = env.kc.makeApiClient(NetworkingV1Api);
     const pdb = env.kc.makeApiClient(PolicyV1Api);
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
-    const leftovers = async (): Promise<string[]> => {
-      const found: string[] = [];
-      const add = (kind: string, items: { metadata?: { name?: string } }[]) =>
-        items.forEach((i) => found.push(`${kind}/${i.metadata?.name ?? ''}`));
-      for (const namespace of [NS, WF_NS]) {
-        const ok = await core.readNamespace({ name: namespace }).then(
-          () => true,
-          () => false,
-        );
-        if (!ok) continue;
-        add('pod', (await core.listNamespacedPod({ namespace, labelSelector: INSTANCE })).items);
-        add('configmap', (await core.listNamespacedConfigMap({ namespace, labelSelector: INSTANCE })).items);
-        add('secret', (await core.listNamespacedSecret({ namespace, labelSelector: INSTANCE })).items);
-        add('serviceaccount', (await core.listNamespacedServiceAccount({ namespace, labelSelector: INSTANCE })).items);
-        add('service', (await core.listNamespacedService({ namespace, labelSelector: INSTANCE })).items);
-        add(
-          'pvc',
-          (await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: 'app=kubiya-runner' })).items,
-        );
-        add('statefulset', (await apps.listNamespacedStatefulSet({ namespace, labelSelector: INSTANCE })).items);
-        add('role', (await rbac.listNamespacedRole({ namespace, labelSelector: INSTANCE })).items);
-        add('rolebinding', (await rbac.listNamespacedRoleBinding({ namespace, labelSelector: INSTANCE })).items);
-        add('networkpolicy', (await net.listNamespacedNetworkPolicy({ namespace, labelSelector: INSTANCE })).items);
-        add('pdb', (await pdb.listNamespacedPodDisruptionBudget({ namespace, labelSelector: INSTANCE })).items);
-      }
-      if (
-        await core.readNamespace({ name: WF_NS }).then(
-          () => true,
-          () => false,
-        )
+    const found: string[] = [];
+    const add = (kind: string, items: { metadata?: { name?: string } }[]) =>
+      items.forEach((i) => found.push(`${kind}/${i.metadata?.name ?? ''}`));
+    for (const namespace of [NS, WF_NS]) {
+      const ok = await core.readNamespace({ name: namespace }).then(
+        () => true,
+        () => false,
+      );
+      if (!ok) continue;
+      add('pod', (await core.listNamespacedPod({ namespace, labelSelector: INSTANCE })).items);
+      add('configmap', (await core.listNamespacedConfigMap({ namespace, labelSelector: INSTANCE })).items);
+      add('secret', (await core.listNamespacedSecret({ namespace, labelSelector: INSTANCE })).items);
+      add('serviceaccount', (await core.listNamespacedServiceAccount({ namespace, labelSelector: INSTANCE })).items);
+      add('service', (await core.listNamespacedService({ namespace, labelSelector: INSTANCE })).items);
+      add(
+        'pvc',
+        (await core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: 'app=kubiya-runner' })).items,
+      );
+      add('statefulset', (await apps.listNamespacedStatefulSet({ namespace, labelSelector: INSTANCE })).items);
+      add('role', (await rbac.listNamespacedRole({ namespace, labelSelector: INSTANCE })).items);
+      add('rolebinding', (await rbac.listNamespacedRoleBinding({ namespace, labelSelector: INSTANCE })).items);
+      add('networkpolicy', (await net.listNamespacedNetworkPolicy({ namespace, labelSelector: INSTANCE })).items);
+      add('pdb', (await pdb.listNamespacedPodDisruptionBudget({ namespace, labelSelector: INSTANCE })).items);
+    }
+    if (
+      await core.readNamespace({ name: WF_NS }).then(
+        () => true,
+        () => false,
       )
-        found.push(`namespace/${WF_NS}`);
-      if (
-        await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' }).then(
-          () => true,
-          () => false,
-        )
+    )
+      found.push(`namespace/${WF_NS}`);
+    if (
+      await ext.readCustomResourceDefinition({ name: 'workflowruns.kubiya.ai' }).then(
+        () => true,
+        () => false,
       )
-        found.push('crd/workflowruns.kubiya.ai');
-      return found;
-    };
+    )
+      found.push('crd/workflowruns.kubiya.ai');
+    return found;
+  };
+  const settle = async (what: string, expected: string[]): Promise<void> => {
     let last: string[] = [];
-    await waitFor(
-      'nothing left',
+    await until(
+      what,
       async () => {
-        last = await leftovers();
-        return last.length === 0;
+        last = (await leftovers()).sort();
+        return JSON.stringify(last) === JSON.stringify([...expected].sort());
       },
-      { timeoutMs: 90_000, intervalMs: 250 },
-    ).catch(() => assert.fail(`left behind: ${last.join(', ')}`));
+      90_000,
+    ).catch(() => assert.fail(`${what}: left behind ${last.join(', ')}; expected ${expected.join(', ')}`));
+  };
+  const KEY = `${RELEASE}-audit-signing-key`;
+  const signingKey = async (): Promise<string> =>
+    (await core.readNamespacedSecret({ name: KEY, namespace: NS })).data?.['signing-key.pem'] ?? '';
+  let firstKey = '';
+
+  test('checkpoints are on: the generated key Secret is what the runner config points at, and upgrades keep it', async () => {
+    firstKey = await signingKey();
+    assert.match(Buffer.from(firstKey, 'base64').toString(), /^-----BEGIN PRIVATE KEY-----/);
+    const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
+    assert.match(cm.data?.['runner.yaml'] ?? '', /signingKeyFile: \/etc\/kubiya\/audit-key\/signing-key\.pem/);
+    const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
+    assert.equal(sts.spec?.template.spec?.volumes?.find((v) => v.name === 'audit-key')?.secret?.secretName, KEY);
+    // The upgrade test above ran already: the key is the one made at install, and another upgrade keeps it.
+    await helm('upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'logLevel=info');
+    assert.equal(await signingKey(), firstKey, 'the same key after upgrades');
+  });
+
+  test('uninstall keeps the evidence by default: audit PVCs, the checkpoint key, the CRD and its runs, the workflows namespace', async () => {
+    await helm('uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s');
+    await settle('only the evidence left', [
+      `crd/workflowruns.kubiya.ai`,
+      `namespace/${WF_NS}`,
+      `pvc/audit-${RELEASE}-0`,
+      `pvc/audit-${RELEASE}-1`,
+      `secret/${KEY}`,
+    ]);
+    const run: unknown = await env.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: WF_NS,
+      plural: 'workflowruns',
+      name: 'allowed',
+    });
+    assert.equal((run as { metadata: { name: string } }).metadata.name, 'allowed', 'the WorkflowRun survived');
+    assert.equal(await signingKey(), firstKey);
+  });
+
+  test('installing the release again adopts what was kept: the same checkpoint key, volumes and runs', async () => {
+    await helm(
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--set',
+      'runner.token=test-token',
+      '--set',
+      `runner.workflow.namespace=${WF_NS}`,
+    );
+    assert.equal(await signingKey(), firstKey, 'the kept key is reused, not replaced');
+    const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'app=kubiya-runner' });
+    assert.deepEqual(pvcs.items.map((p) => p.metadata?.name).sort(), [`audit-${RELEASE}-0`, `audit-${RELEASE}-1`]);
+  });
+
+  test('with the explicit opt-ins (retainOnUninstall, crds.keep, namespace.keep false), uninstall leaves nothing behind', async () => {
+    await helm(
+      'upgrade',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--reuse-values',
+      '--set',
+      'audit.storage.retainOnUninstall=false',
+      '--set',
+      'crds.keep=false',
+      '--set',
+      'namespace.keep=false',
+    );
+    await helm('uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s');
+    await settle('nothing left', []);
   });
 });

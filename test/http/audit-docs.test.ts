@@ -20,11 +20,11 @@ import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
+import { testPipelineConfig } from '../support/config.ts';
 import { MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const run = promisify(execFile);
@@ -47,7 +47,7 @@ async function seed(engine: Awaited<ReturnType<typeof loadEngine>>, dir: string,
     checkpoint: { key: checkpointKey.privateKey, kid: keyId(checkpointKey.publicKey), every: 1000, intervalMs: 10_000 },
   });
   const deps = {
-    config: defaultPipelineConfig('demo-runner', 'https://cp'),
+    config: testPipelineConfig({ runner: { name: 'demo-runner' }, controlPlane: { issuer: 'https://cp' } }),
     keys: createLocalJWKSet(jwks([key])),
     policy: () => engine,
     audit,

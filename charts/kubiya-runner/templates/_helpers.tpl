@@ -68,3 +68,12 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "audit.checkpoint.interval" .Values.audit.checkpoint.interval 1 $any) -}}
 {{- end -}}
+
+{{- /* The Secret with the checkpoint signing key (key signing-key.pem): the one given, the generated one, or "" (no checkpoints). */}}
+{{- define "kubiya-runner.auditKeySecret" -}}
+{{- if .Values.audit.checkpoint.existingSecret -}}
+{{- .Values.audit.checkpoint.existingSecret -}}
+{{- else if .Values.audit.checkpoint.generateKey -}}
+{{- printf "%s-audit-signing-key" (include "kubiya-runner.fullname" .) -}}
+{{- end -}}
+{{- end -}}
