@@ -2,6 +2,9 @@
 # Builds the pinned Go tools (opa, kube-apiserver, kube-scheduler, kube-controller-manager, etcd,
 # kwok, helm, regal) once, from the Go module
 # proxy only, into a per-machine cache, and links them into .tools/bin of this checkout.
+# With --real-node (or KUBIYA_REAL_NODE=1) it also builds the optional real node's tools: kubelet and
+# kube-proxy (same module as the control plane), containerd 2.x with its runc shim and ctr,
+# kube-router (test NetworkPolicy enforcer) and CoreDNS. See docs/real-node.md.
 #
 # The version of each tool is pinned in exactly one place: the go.mod (and go.sum) of its folder
 # under tools/. A tool is rebuilt only when that go.mod/go.sum, the Go version or the build flags
@@ -10,6 +13,7 @@
 #   tools/build.sh            build what is missing of the default tools, link them
 #   tools/build.sh NAME...    the same for the named tools only (e.g. promtool)
 #   tools/build.sh --list     print tool, version and cache path
+#   tools/build.sh --real-node   also build the real node's tools (kubelet, containerd, ...)
 #
 # promtool (Prometheus' rule checker) is not a default tool: only the chart tests use it, and its
 # cold build is long (8.5 CPU-minutes: about 5 minutes on an idle 2-core machine, 42 minutes when it
@@ -39,6 +43,16 @@ tools=(
   "helm|helm|helm.sh/helm/v3/cmd/helm|helm.sh/helm/v3"
   "regal|regal|github.com/styrainc/regal|github.com/styrainc/regal"
 )
+# Only for the real-node tier (`--real-node`): never part of the default build.
+node_tools=(
+  "kubelet|kubernetes|k8s.io/kubernetes/cmd/kubelet|k8s.io/kubernetes"
+  "kube-proxy|kubernetes|k8s.io/kubernetes/cmd/kube-proxy|k8s.io/kubernetes"
+  "containerd|containerd|github.com/containerd/containerd/v2/cmd/containerd|github.com/containerd/containerd/v2"
+  "containerd-shim-runc-v2|containerd|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|github.com/containerd/containerd/v2"
+  "ctr|containerd|github.com/containerd/containerd/v2/cmd/ctr|github.com/containerd/containerd/v2"
+  "kube-router|kube-router|github.com/cloudnativelabs/kube-router/v2/cmd/kube-router|github.com/cloudnativelabs/kube-router/v2"
+  "coredns|coredns|github.com/coredns/coredns|github.com/coredns/coredns"
+)
 optional=(
   "promtool|promtool|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus"
 )
@@ -50,7 +64,7 @@ module_version() { # folder module
 ldflags_for() { # name version
   local name=$1 v=$2
   case "$name" in
-    kube-apiserver|kube-scheduler|kube-controller-manager)
+    kube-apiserver|kube-scheduler|kube-controller-manager|kubelet|kube-proxy)
       local mm=${v#v}; local major=${mm%%.*}; local rest=${mm#*.}; local minor=${rest%%.*}
       local p=k8s.io/component-base/version
       echo "-s -w -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
@@ -61,17 +75,38 @@ ldflags_for() { # name version
     regal)
       echo "-s -w -X github.com/styrainc/regal/pkg/version.Version=$v"
       ;;
+    containerd|containerd-shim-runc-v2|ctr)
+      echo "-s -w -X github.com/containerd/containerd/v2/version.Version=$v"
+      ;;
+    kube-router)
+      echo "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$v"
+      ;;
     *) echo "-s -w" ;;
   esac
 }
 
+tags_for() { # name
+  case "$1" in
+    containerd|containerd-shim-runc-v2|ctr) echo "no_btrfs no_devmapper no_zfs" ;;
+    *) echo "" ;;
+  esac
+}
+
 list_only=false
-[[ "${1:-}" == "--list" ]] && { list_only=true; shift; }
-if [[ $# -gt 0 ]]; then
+real_node=${KUBIYA_REAL_NODE:-0}
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --list) list_only=true ;;
+    --real-node) real_node=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+if [[ ${#args[@]} -gt 0 ]]; then
   selected=()
-  for want in "$@"; do
+  for want in "${args[@]}"; do
     hit=false
-    for row in "${tools[@]}" "${optional[@]}"; do
+    for row in "${tools[@]}" "${optional[@]}" "${node_tools[@]}"; do
       [[ "${row%%|*}" == "$want" ]] && { selected+=("$row"); hit=true; }
     done
     $hit || { echo "tools: unknown tool $want" >&2; exit 2; }
@@ -80,13 +115,15 @@ if [[ $# -gt 0 ]]; then
 elif $list_only; then
   tools+=("${optional[@]}")
 fi
+[[ "$real_node" == 1 ]] && tools+=("${node_tools[@]}")
 
 total_start=$(date +%s)
 for row in "${tools[@]}"; do
   IFS='|' read -r name dir pkg mod <<<"$row"
   version=$(module_version "$dir" "$mod")
   flags=$(ldflags_for "$name" "$version")
-  key=$( { cat "$here/$dir/go.mod" "$here/$dir/go.sum"; find "$here/$dir" -maxdepth 1 -name '*.go' -print0 | sort -z | xargs -0 cat; echo "$goversion $flags"; } | sha256sum | cut -c1-16)
+  tags=$(tags_for "$name")
+  key=$( { cat "$here/$dir/go.mod" "$here/$dir/go.sum"; find "$here/$dir" -maxdepth 1 -name '*.go' -print0 | sort -z | xargs -0 cat; echo "$goversion $flags${tags:+ tags=$tags}"; } | sha256sum | cut -c1-16)
   target="$cache/$name-$version-$key/$name"
   if $list_only; then
     printf '%-15s %-10s %s\n' "$name" "$version" "$target"
@@ -96,7 +133,7 @@ for row in "${tools[@]}"; do
     echo "tools: building $name $version (cold build, this takes a while)" >&2
     start=$(date +%s)
     tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
-    ( cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$tmp/$name" "$pkg" )
+    ( cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath ${tags:+-tags "$tags"} -ldflags "$flags" -o "$tmp/$name" "$pkg" )
     mkdir -p "$(dirname "$target")"
     mv "$tmp/$name" "$target"
     rmdir "$tmp"

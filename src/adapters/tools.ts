@@ -15,7 +15,12 @@ export type ToolName =
   | 'helm'
   | 'regal'
   /** Not built by `npm run tools`: `npm run test:chart` builds it (tools/build.sh promtool). */
-  | 'promtool';
+  | 'promtool'
+  | RealNodeToolName;
+
+/** The real node's tools, built only by `tools/build.sh --real-node` (see docs/real-node.md). */
+export type RealNodeToolName =
+  'kubelet' | 'kube-proxy' | 'containerd' | 'containerd-shim-runc-v2' | 'ctr' | 'kube-router' | 'coredns';
 
 /** Where `npm run tools` links the pinned binaries; KUBIYA_TOOLS_BIN overrides (read by the entry point only). */
 export function toolsDir(override?: string): string {

@@ -8,13 +8,26 @@ export function demoCommand(io: Io, setCode: (c: number) => void): Command {
       'run the demo: a local control plane, a runner, and signed steps that are allowed, denied, forged and failing',
     )
     .addOption(outputOption())
-    .addHelpText('after', examples('kubiya-runner demo', 'kubiya-runner demo --output json | jq .cases'))
-    .action(async (opts: { output: string }) => {
+    .option('--real-node', 'run the steps on a real node (containerd + kubelet; root only, see docs/real-node.md)')
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner demo',
+        'kubiya-runner demo --output json | jq .cases',
+        'sudo kubiya-runner demo --real-node',
+      ),
+    )
+    .action(async (opts: { output: string; realNode?: boolean }) => {
       const { runDemo } = await import('../dev/demo.ts');
       const json = opts.output === 'json';
       let result;
       try {
-        result = await runDemo(json ? (line) => io.err(line) : io.out, painter(json ? { ...io, color: false } : io));
+        result = await runDemo(
+          json ? (line) => io.err(line) : io.out,
+          painter(json ? { ...io, color: false } : io),
+          undefined,
+          opts.realNode === true,
+        );
       } catch (e) {
         throw new CliError(
           e instanceof CliError ? e.code : 'CLUSTER_START_FAILED',

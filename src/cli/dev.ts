@@ -5,6 +5,9 @@ import { dirname, join } from 'node:path';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startCluster, stopClusterState, type ClusterState } from '../dev/cluster.ts';
 import { startControlPlane } from '../dev/control-plane.ts';
+import { startRealNode, type RealNodeState } from '../dev/node/node.ts';
+import { stopRealNodeState } from '../dev/node/node-down.ts';
+import { realNodeMissing, REAL_NODE_TOOLS } from '../dev/node/prerequisites.ts';
 import { loadOrCreateKey } from '../dev/key-file.ts';
 import { signAssignment } from '../dev/sign.ts';
 import { readWorkflowFile } from '../dev/workflow-file.ts';
@@ -14,9 +17,11 @@ import { examples, outputOption } from './options.ts';
 const DEFAULT_DIR = join(REPO_ROOT, '.kubiya', 'cluster');
 const stateFile = (dir: string): string => join(dir, 'state.json');
 
-async function readState(dir: string): Promise<ClusterState | undefined> {
+type UpState = ClusterState & { readonly realNode?: RealNodeState };
+
+async function readState(dir: string): Promise<UpState | undefined> {
   try {
-    return JSON.parse(await readFile(stateFile(dir), 'utf8')) as ClusterState;
+    return JSON.parse(await readFile(stateFile(dir), 'utf8')) as UpState;
   } catch {
     return undefined;
   }
@@ -29,15 +34,17 @@ export function devCommands(io: Io): Command {
     .command('up')
     .description('start it in the background; writes <dir>/kubeconfig')
     .option('--dir <dir>', 'where its data, logs, kubeconfig and state live', DEFAULT_DIR)
+    .option('--real-node', 'also start a real node (containerd + kubelet, root only; see docs/real-node.md)')
     .addOption(outputOption())
     .addHelpText(
       'after',
       examples(
         'kubiya-runner dev cluster up',
         'export KUBECONFIG=$(kubiya-runner dev cluster up --output json | jq -r .kubeconfig)',
+        'sudo kubiya-runner dev cluster up --real-node   # workflow steps then run for real',
       ),
     )
-    .action(async (opts: { output: string; dir: string }) => {
+    .action(async (opts: { output: string; dir: string; realNode?: boolean }) => {
       if ((await readState(opts.dir)) !== undefined)
         throw new CliError(
           'CLUSTER_START_FAILED',
@@ -52,6 +59,9 @@ export function devCommands(io: Io): Command {
         'helm',
       ]);
       if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
+      const missing = opts.realNode === true ? realNodeMissing() : [];
+      if (missing.length > 0)
+        throw new CliError('REAL_NODE_UNAVAILABLE', `no real node here:\n  ${missing.join('\n  ')}`);
       io.err('starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok ...');
       await rm(opts.dir, { recursive: true, force: true });
       await mkdir(opts.dir, { recursive: true });
@@ -65,7 +75,30 @@ export function devCommands(io: Io): Command {
           1,
         );
       }
-      const state: ClusterState = {
+      let realNode: RealNodeState | undefined;
+      if (opts.realNode === true) {
+        const nodeTools = resolveTools(REAL_NODE_TOOLS);
+        if (!nodeTools.ok) throw new CliError(nodeTools.error.code, nodeTools.error.message);
+        try {
+          const n = await startRealNode({
+            kubeconfig: c.kubeconfig,
+            dir: join(opts.dir, 'node'),
+            tools: nodeTools.value,
+            namespaces: [c.workflowsNamespace],
+            detached: true,
+            say: (l) => io.err(l),
+          });
+          realNode = { dir: n.dir, kubeconfig: n.kubeconfig, tools: n.tools, pids: n.pids, timings: n.timings };
+        } catch (e) {
+          await stopClusterState(c, false);
+          throw new CliError(
+            'REAL_NODE_UNAVAILABLE',
+            `${e instanceof Error ? e.message : String(e)}\nlogs are kept in ${opts.dir}`,
+            1,
+          );
+        }
+      }
+      const state: UpState = {
         dir: c.dir,
         kubeconfig: c.kubeconfig,
         server: c.server,
@@ -73,12 +106,13 @@ export function devCommands(io: Io): Command {
         runnerNamespace: c.runnerNamespace,
         pids: c.pids,
         startedMs: c.startedMs,
+        ...(realNode !== undefined ? { realNode } : {}),
       };
       await writeFile(stateFile(opts.dir), JSON.stringify(state, null, 2));
       io.out(
         opts.output === 'json'
           ? JSON.stringify(state)
-          : `local control plane ready in ${(c.startedMs / 1000).toFixed(1)} s\n  server     ${c.server}\n  kubeconfig ${c.kubeconfig}\n  export KUBECONFIG=${c.kubeconfig}`,
+          : `local control plane ready in ${(c.startedMs / 1000).toFixed(1)} s\n  server     ${c.server}\n  kubeconfig ${c.kubeconfig}\n  export KUBECONFIG=${c.kubeconfig}${realNode !== undefined ? `\n  real node  ready in ${String(realNode.timings.total)} s; pods in ${c.workflowsNamespace} run on it` : ''}`,
       );
     });
   cluster
@@ -91,6 +125,11 @@ export function devCommands(io: Io): Command {
       if (state === undefined) {
         io.out('no local control plane is up');
         return;
+      }
+      if (state.realNode !== undefined) {
+        const left = await stopRealNodeState(state.realNode);
+        for (const l of left) io.err(`real node: host differs from before: ${l}`);
+        io.out(left.length === 0 ? 'real node stopped; host restored' : 'real node stopped; see the differences above');
       }
       await stopClusterState(state, false);
       await rm(opts.dir, { recursive: true, force: true });

@@ -176,7 +176,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         '--endpoint-reconciler-type',
         'none',
         '--enable-admission-plugins',
-        'NamespaceLifecycle,ServiceAccount,PodSecurity,LimitRanger,ResourceQuota',
+        // PodNodeSelector + PodTolerationRestriction: a namespace's annotations place its pods (the real node's tier).
+        'NamespaceLifecycle,ServiceAccount,PodSecurity,LimitRanger,ResourceQuota,PodNodeSelector,PodTolerationRestriction',
         // No node-lifecycle controller runs to lift the not-ready taint from kwok nodes.
         '--disable-admission-plugins',
         'TaintNodesByCondition',

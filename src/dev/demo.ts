@@ -10,6 +10,8 @@ import { runAssignment } from '../app/assignment.ts';
 import type { AssignmentReport } from '../pipeline.ts';
 import { startCluster } from './cluster.ts';
 import { localRunnerConfig } from './local-config.ts';
+import { failingStep, realStorage, selfReportWorkflow, startDemoNode } from './node/demo-real.ts';
+import type { RealNode } from './node/node.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';
 
@@ -39,6 +41,7 @@ export async function runDemo(
   say: Say,
   paint: Paint = (_c, t) => t,
   workDir = join(REPO_ROOT, '.kubiya', 'demo'),
+  realNode = false,
 ): Promise<DemoResult> {
   const tools = resolveTools([
     'etcd',
@@ -60,6 +63,13 @@ export async function runDemo(
   say('starting the local control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok) ...');
   const cluster = await startCluster({ tools: tools.value });
   say(`  ready in ${(cluster.startedMs / 1000).toFixed(1)} s at ${cluster.server}`);
+  let node: RealNode | undefined;
+  try {
+    if (realNode) node = await startDemoNode(cluster, workDir, say);
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
   const issuer = 'https://control-plane.kubiya.local';
   const key = await newSigningKey();
   const stranger = await newSigningKey();
@@ -72,16 +82,15 @@ export async function runDemo(
   const jwksFile = join(workDir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify(jwks([key])));
   // Parsed by the schema like serve's config: the demo runs with the defaults production has.
-  const config = parseConfig(
-    localRunnerConfig(cluster, {
-      name: 'demo-runner',
-      issuer,
-      jwksFile,
-      bundle: bundle.file,
-      auditDir,
-      signingKeyFile,
-    }),
-  );
+  const input = localRunnerConfig(cluster, {
+    name: 'demo-runner',
+    issuer,
+    jwksFile,
+    bundle: bundle.file,
+    auditDir,
+    signingKeyFile,
+  });
+  const config = parseConfig(node !== undefined ? realStorage(input) : input);
   if (!config.ok) throw new Error(config.error.message);
   const runner = await startRunner(config.value);
   let closed = false;
@@ -90,7 +99,11 @@ export async function runDemo(
     const analyze = await readWorkflowFile(ex('python-analyze.yaml'));
     const build = await readWorkflowFile(ex('node-build.yaml'));
     const [buildStep] = build.steps as Record<string, unknown>[];
-    const failing = { ...build, id: 'build-fails', steps: [{ ...buildStep, env: { KWOK_EXIT_CODE: '3' } }] };
+    const failing = {
+      ...build,
+      id: 'build-fails',
+      steps: [node !== undefined ? failingStep(buildStep ?? {}) : { ...buildStep, env: { KWOK_EXIT_CODE: '3' } }],
+    };
     const sign = (wf: { id: string } & Record<string, unknown>, k = key) =>
       signAssignment(k, { issuer, audience: 'demo-runner', workflow: wf });
     const cases = [
@@ -106,10 +119,19 @@ export async function runDemo(
         token: await sign({ ...analyze, id: 'forged' }, stranger),
       },
       {
-        title: 'node build whose container exits 3 (simulated by kwok)',
+        title: `node build whose container exits 3 (${node !== undefined ? 'for real' : 'simulated by kwok'})`,
         expected: 'failed',
         token: await sign(failing),
       },
+      ...(node !== undefined
+        ? [
+            {
+              title: 'a step that reports what the kernel enforces on it (real node)',
+              expected: 'succeeded',
+              token: await sign(selfReportWorkflow()),
+            },
+          ]
+        : []),
     ];
     const results = [];
     for (const c of cases) {
@@ -128,6 +150,10 @@ export async function runDemo(
           `  step ${s.step}: ${paint(STATUS_COLOUR[s.status], s.status)}${s.code !== undefined ? ` ${s.code}` : ''}${s.pod !== undefined ? ` pod=${s.pod}` : ''}${s.exitCode !== undefined ? ` exit=${s.exitCode}` : ''}`,
         );
         if (s.status !== 'succeeded') say(`    ${s.message}`);
+        if (node !== undefined && s.pod !== undefined) {
+          const log = await runner.deps.pods.logs(s.pod, 'step', 4096);
+          if (log.ok) for (const l of log.value.trimEnd().split('\n')) say(`    ${paint('dim', '│')} ${l}`);
+        }
       }
       say(`  expected ${c.expected}, got ${paint(status === c.expected ? 'green' : 'red', status)}`);
       results.push({ title: c.title, expected: c.expected, report, status });
@@ -152,6 +178,9 @@ export async function runDemo(
     return { ok, cases: results, auditDir };
   } finally {
     if (!closed) await runner.close();
+    const left = await node?.stop();
+    if (left !== undefined)
+      say(left.length === 0 ? 'real node stopped, host restored' : `real node: ${left.join('; ')}`);
     await cluster.stop();
     say('local control plane stopped');
   }

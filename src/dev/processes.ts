@@ -35,9 +35,10 @@ export function startProcess(
   args: readonly string[],
   log: string,
   detached: boolean,
+  env?: NodeJS.ProcessEnv,
 ): Started {
   const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached });
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   if (detached) child.unref();

@@ -90,6 +90,7 @@ export const ERROR_CATALOGUE = {
   AUDIT_QUERY_INVALID: { status: 400, stage: 'cli' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
+  REAL_NODE_UNAVAILABLE: { status: 500, stage: 'dev' },
   INTERNAL: { status: 500, stage: 'internal' },
 } as const satisfies Record<string, { status: number; stage: string }>;
 
