@@ -16,7 +16,7 @@ import { policyInput, type PolicyInput } from '../src/evaluate/evaluate.ts';
 import type { Result } from '../src/errors/result.ts';
 import { mutate } from '../src/mutate/restricted.ts';
 import { auditor, type Fields } from '../src/pipeline/auditor.ts';
-import type { PipelineDeps } from '../src/pipeline/types.ts';
+import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { buildPod } from '../src/pod/build.ts';
 import { validate } from '../src/validate/validate.ts';
 import { verify } from '../src/verify/verify.ts';

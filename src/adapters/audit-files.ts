@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { AuditVerifier, type VerifyReport } from '../audit/verify.ts';
+import { AuditVerifier, type VerifyReport } from '../audit/chain-check.ts';
 
 /** Layout of an audit directory: segment-00000001.jsonl, segment-00000002.jsonl, ..., checkpoints.jsonl */
 export const CHECKPOINTS_FILE = 'checkpoints.jsonl';

@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import { adoptable, sameSpec } from '../create/adopt.ts';
-import type { CreatedPod, OwnedObject, PodGateway } from '../create/pod-gateway.ts';
+import type { CreatedPod, OwnedObject, PodGateway } from '../ports/pods.ts';
 import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';

@@ -8,11 +8,11 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
-import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
+import type { ClaimedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline/types.ts';
+import type { AdmittedRun } from '../pipeline/deps.ts';
 import { LABELS } from '../pod/names.ts';
-import type { RunStatus } from '../reconcile/status.ts';
+import type { RunStatus } from '../run/status.ts';
 
 export const WORKFLOWRUN = Object.freeze({
   group: 'kubiya.ai',

@@ -10,7 +10,7 @@ import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import { REQUEST_DEADLINE_FACTOR, type ApiOptions } from '../adapters/kubeconfig.ts';
 import type { KubePodGateway } from '../adapters/kube-pods.ts';
 import type { Config } from '../config/schema.ts';
-import type { PodGateway } from '../create/pod-gateway.ts';
+import type { PodGateway } from '../ports/pods.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 

@@ -1,6 +1,6 @@
 import { codesOf, imagesOf, policiesOf } from './query.ts';
 import type { AuditRecord } from './record.ts';
-import type { VerifyReport } from './verify.ts';
+import type { VerifyReport } from './chain-check.ts';
 
 /** Escapes text for HTML (every value in the report comes from the log and is untrusted). */
 const esc = (s: string): string =>

@@ -5,13 +5,13 @@
  */
 import { decodeJwt } from 'jose';
 import { ok, type Result, type RunnerError } from '../errors/result.ts';
-import type { RunObject } from '../create/run-store.ts';
+import type { RunObject } from '../ports/runs.ts';
 import { dnsSafeName, runName } from '../pod/names.ts';
 import { validate } from '../validate/validate.ts';
 import { thumbprintOf } from '../verify/trusted-keys.ts';
 import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verify/verify.ts';
 import type { Auditor } from './auditor.ts';
-import type { AdmittedRun, PipelineDeps } from './types.ts';
+import type { AdmittedRun, PipelineDeps } from './deps.ts';
 
 /** The WorkflowRun name of an assignment: derived from its exact jti (injectively), so a replay collides and nothing else does. */
 const runNameOf = runName;

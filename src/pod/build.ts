@@ -1,7 +1,7 @@
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { durationSeconds } from './duration.ts';
-import { MAIN_CONTAINER, normaliseMountPath } from './layout.ts';
+import { MAIN_CONTAINER, normaliseMountPath } from '../validate/layout.ts';
 import { LABELS, podName } from './names.ts';
 import { containerResources, type ResourceDefaults, type ResourceSpec } from './resources.ts';
 import { claimName } from './volumes.ts';

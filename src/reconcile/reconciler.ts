@@ -1,8 +1,8 @@
-import type { RunObject } from '../create/run-store.ts';
-import { reconcileRun } from '../pipeline.ts';
-import type { PipelineDeps } from '../pipeline/types.ts';
+import type { RunObject } from '../ports/runs.ts';
+import { reconcileRun } from './reconcile.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { orphans } from './orphans.ts';
-import { runDone } from './status.ts';
+import { runDone } from '../run/status.ts';
 
 export interface ReconcilerOptions {
   /** Only the Lease holder reconciles; the others keep their caches warm and wait. */

@@ -10,7 +10,7 @@ import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { decodeJwt } from 'jose';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';

@@ -12,7 +12,7 @@ import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { ISSUER, RUNNER, testKeys, workflow } from '../support/tokens.ts';

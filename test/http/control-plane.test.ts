@@ -9,7 +9,7 @@ import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const RUNNER = 'cp-runner';

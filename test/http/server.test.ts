@@ -15,7 +15,7 @@ import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
-import { admit, cancelRun, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, cancelRun, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';

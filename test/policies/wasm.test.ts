@@ -13,7 +13,7 @@ import { evaluate, policyInput, type PolicyInput } from '../../src/evaluate/eval
 import type { Decision } from '../../src/evaluate/decision.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
-import { credentialHits, credentialPatterns } from '../../src/policy/credentials.ts';
+import { credentialHits, credentialPatterns } from '../../src/credentials/credentials.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { workflowSchema } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';

@@ -15,7 +15,7 @@ import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { fail } from '../../src/errors/result.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
 import { ISSUER, RUNNER, testKeys } from './tokens.ts';

@@ -1,6 +1,6 @@
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/pipeline.ts';
+import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';

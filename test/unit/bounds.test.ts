@@ -18,10 +18,10 @@ import {
   parseDuration,
   quantityValue,
   STEP_TIMEOUT_BOUNDS,
-} from '../../src/config/units.ts';
+} from '../../src/units/units.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { buildPod } from '../../src/pod/build.ts';
-import { mountConflicts, normaliseMountPath } from '../../src/pod/layout.ts';
+import { mountConflicts, normaliseMountPath } from '../../src/validate/layout.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 import { validate } from '../../src/validate/validate.ts';
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { publicJwk, thumbprintOf, TRUST_RESOLUTION_SECONDS } from '../../src/verify/trusted-keys.ts';
 import { Clock } from '../support/memory.ts';

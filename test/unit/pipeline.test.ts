@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../../src/errors/result.ts';
-import { admit, type PipelineConfig, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit, type PipelineConfig, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, engineReturning } from '../support/memory.ts';
 import { allowAll, memoryRunner } from '../support/memory-runner.ts';

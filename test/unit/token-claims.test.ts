@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { canonicalJson } from '../../src/audit/canonical.ts';
-import { admit, cancelRun } from '../../src/pipeline.ts';
+import { admit, cancelRun } from '../../src/reconcile/reconcile.ts';
 import { JTI_PATTERN } from '../../src/verify/claims.ts';
 import { verify, verifyCancellation, type VerifyOptions } from '../../src/verify/verify.ts';
 import { memoryRunner } from '../support/memory-runner.ts';

@@ -1,9 +1,9 @@
-import type { RunObject } from '../create/run-store.ts';
+import type { RunObject } from '../ports/runs.ts';
 import type { RunnerError } from '../errors/result.ts';
-import { stepDone, summary, type RunStatus, type StepState } from '../reconcile/status.ts';
-import type { Auditor } from './auditor.ts';
+import { stepDone, summary, type RunStatus, type StepState } from '../run/status.ts';
+import type { Auditor } from '../pipeline/auditor.ts';
 import { finishStep } from './step.ts';
-import type { AdmittedRun, PipelineDeps } from './types.ts';
+import type { AdmittedRun, PipelineDeps } from '../pipeline/deps.ts';
 
 /** Why and how a run is stopped before its steps have all ended. */
 export interface Stop {

@@ -11,20 +11,20 @@
  * the record that authorises a side effect is durable before the side effect happens. Anything
  * that fails stops the assignment (or the step) with a coded error and no pod.
  */
-import { evaluate, policyInput } from './evaluate/evaluate.ts';
-import { fail, ok, type Result } from './errors/result.ts';
-import { AuditUnavailable, auditor, type Auditor } from './pipeline/auditor.ts';
-import { observeStep, skipStep, startStep, stepTimeoutSeconds } from './pipeline/step.ts';
-import { stopRun, type Stop } from './pipeline/stop.ts';
-import type { AdmittedRun, PipelineDeps } from './pipeline/types.ts';
-import { buildClaims } from './pod/volumes.ts';
-import { receive, type RawAssignment } from './receive/receive.ts';
-import { plan, runPhaseOf } from './reconcile/graph.ts';
-import { pendingStatus, runDone, summary, type RunStatus, type StepState } from './reconcile/status.ts';
-import type { RunObject } from './create/run-store.ts';
-import { quoted } from './verify/claims.ts';
-import { verifyCancellation } from './verify/verify.ts';
-import { cancelTarget, rejected, reverified, verified } from './pipeline/verified.ts';
+import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import { fail, ok, type Result } from '../errors/result.ts';
+import { AuditUnavailable, auditor, type Auditor } from '../pipeline/auditor.ts';
+import { observeStep, skipStep, startStep, stepTimeoutSeconds } from './step.ts';
+import { stopRun, type Stop } from './stop.ts';
+import type { AdmittedRun, PipelineDeps } from '../pipeline/deps.ts';
+import { buildClaims } from '../pod/volumes.ts';
+import { receive, type RawAssignment } from '../receive/receive.ts';
+import { plan, runPhaseOf } from '../run/plan.ts';
+import { pendingStatus, runDone, summary, type RunStatus, type StepState } from '../run/status.ts';
+import type { RunObject } from '../ports/runs.ts';
+import { quoted } from '../verify/claims.ts';
+import { verifyCancellation } from '../verify/verify.ts';
+import { cancelTarget, rejected, reverified, verified } from '../pipeline/verified.ts';
 
 export type {
   AdmittedRun,
@@ -33,7 +33,7 @@ export type {
   PipelineDeps,
   PipelineObserver,
   StepReport,
-} from './pipeline/types.ts';
+} from '../pipeline/deps.ts';
 export { evaluate, policyInput };
 
 /** receive → verify → validate → claim; each outcome audited. Creates nothing but the WorkflowRun. */
@@ -239,7 +239,7 @@ async function createVolumes(run: AdmittedRun, deps: PipelineDeps, audit: Audito
 
 const CANCELLED = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' } as const;
 
-/** A run stopped for good (src/pipeline/stop.ts), then its status written; repeated when a delete failed. */
+/** A run stopped for good (src/reconcile/stop.ts), then its status written; repeated when a delete failed. */
 async function stop(
   obj: RunObject,
   steps: readonly StepState[],

@@ -1,13 +1,13 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
-import type { PodGateway } from '../create/pod-gateway.ts';
-import type { RunStore } from '../create/run-store.ts';
+import type { PodGateway } from '../ports/pods.ts';
+import type { RunStore } from '../ports/runs.ts';
 import type { EgressMode } from '../egress/network-policy.ts';
 import type { ErrorCode } from '../errors/codes.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
 import type { ResourceDefaults } from '../pod/resources.ts';
-import type { RunPhase } from '../reconcile/status.ts';
+import type { RunPhase } from '../run/status.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
 import type { Workflow } from '../validate/schema.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';

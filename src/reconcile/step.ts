@@ -9,11 +9,11 @@ import { buildPod } from '../pod/build.ts';
 import { durationSeconds } from '../pod/duration.ts';
 import { adoptable } from '../create/adopt.ts';
 import { egressPolicyName, LABELS, podName } from '../pod/names.ts';
-import type { StepState } from '../reconcile/status.ts';
+import type { StepState } from '../run/status.ts';
 import type { Step } from '../validate/schema.ts';
 import { judgePod } from '../watch/outcome.ts';
-import type { Auditor, Fields } from './auditor.ts';
-import type { AdmittedRun, PipelineDeps } from './types.ts';
+import type { Auditor, Fields } from '../pipeline/auditor.ts';
+import type { AdmittedRun, PipelineDeps } from '../pipeline/deps.ts';
 
 /** The ownerReference that ties what a step needs to its WorkflowRun (garbage-collected with it). */
 function ownerOf(run: AdmittedRun): V1OwnerReference | undefined {

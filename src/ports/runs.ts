@@ -1,6 +1,6 @@
 import type { Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline/types.ts';
-import type { RunStatus } from '../reconcile/status.ts';
+import type { AdmittedRun } from '../pipeline/deps.ts';
+import type { RunStatus } from '../run/status.ts';
 
 export interface ClaimedRun {
   readonly name: string;
