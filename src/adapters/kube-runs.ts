@@ -8,9 +8,9 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
-import type { ClaimedRun, RunObject, RunStore } from '../ports/runs.ts';
+import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline/deps.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
 import { LABELS } from '../pod/names.ts';
 import type { RunStatus } from '../run/status.ts';
 
@@ -78,7 +78,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     });
   }
 
-  async claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+  async create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>> {
     const reused = await this.runIdTaken(run);
     if (!reused.ok) return reused;
     const body = {

@@ -1,11 +1,8 @@
 import type { RunObject } from '../ports/runs.ts';
-import {
-  admit,
-  type AdmittedRun,
-  type AssignmentReport,
-  type PipelineDeps,
-  type StepReport,
-} from '../reconcile/reconcile.ts';
+import { admit } from '../admission/admit.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { AssignmentReport, StepReport } from '../run/report.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { RawAssignment } from '../receive/receive.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { StepPhase } from '../run/status.ts';

@@ -6,7 +6,7 @@ import { KubePodGateway } from '../adapters/kube-pods.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { ConfigMapTrustedKeys } from '../adapters/trusted-keys-configmap.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
-import type { PipelineConfig, PipelineDeps } from '../reconcile/reconcile.ts';
+import type { PipelineConfig, PipelineDeps } from '../pipeline/deps.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
 

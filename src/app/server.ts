@@ -18,7 +18,10 @@ import { ControlPlaneClient, eventOf } from '../adapters/control-plane-client.ts
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { fail } from '../errors/result.ts';
-import { admit, cancelRun, type AdmittedRun, type PipelineDeps } from '../reconcile/reconcile.ts';
+import { admit } from '../admission/admit.ts';
+import { cancelRun } from '../admission/cancel.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { pipelineObserver } from './observer.ts';
 import { apiOptions, loadKeys, timed } from './parts.ts';

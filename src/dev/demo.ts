@@ -7,7 +7,7 @@ import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { defaultPipelineConfig, startRunner } from '../app/runner.ts';
 import { runAssignment } from '../app/assignment.ts';
-import type { AssignmentReport } from '../reconcile/reconcile.ts';
+import type { AssignmentReport } from '../run/report.ts';
 import { startCluster } from './cluster.ts';
 import { jwks, newSigningKey, signAssignment } from './sign.ts';
 import { readWorkflowFile } from './workflow-file.ts';

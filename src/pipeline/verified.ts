@@ -11,7 +11,8 @@ import { validate } from '../validate/validate.ts';
 import { thumbprintOf } from '../verify/trusted-keys.ts';
 import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verify/verify.ts';
 import type { Auditor } from './auditor.ts';
-import type { AdmittedRun, PipelineDeps } from './deps.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { PipelineDeps } from './deps.ts';
 
 /** The WorkflowRun name of an assignment: derived from its exact jti (injectively), so a replay collides and nothing else does. */
 const runNameOf = runName;

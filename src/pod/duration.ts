@@ -10,3 +10,11 @@ export function durationSeconds(value: string | number, bounds: DurationBounds =
   if (!parsed.ok) throw new RangeError(`not a duration: ${parsed.message}`);
   return parsed.seconds;
 }
+
+/** A step's timeout in seconds: its own `timeout`, else the runner's default (runner.workflow.defaultTimeout). */
+export function stepTimeoutSeconds(
+  step: { readonly timeout?: string | number | undefined } | undefined,
+  defaultSeconds: number,
+): number {
+  return step?.timeout !== undefined ? durationSeconds(step.timeout) : defaultSeconds;
+}

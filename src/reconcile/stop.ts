@@ -2,8 +2,10 @@ import type { RunObject } from '../ports/runs.ts';
 import type { RunnerError } from '../errors/result.ts';
 import { stepDone, summary, type RunStatus, type StepState } from '../run/status.ts';
 import type { Auditor } from '../pipeline/auditor.ts';
-import { finishStep } from './step.ts';
-import type { AdmittedRun, PipelineDeps } from '../pipeline/deps.ts';
+import { finishStep } from './finish.ts';
+import { writeStatus, type Pass, type PassContext } from './pass.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 
 /** Why and how a run is stopped before its steps have all ended. */
 export interface Stop {
@@ -73,4 +75,15 @@ export async function stopRun(
     ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
     finishedAt: deps.now().toISOString(),
   };
+}
+
+/** A run stopped for good (stopRun), then its status written; asked again in 2 s when a delete failed. */
+export async function stop(
+  pass: PassContext,
+  steps: readonly StepState[],
+  why: Stop,
+  run?: AdmittedRun,
+): Promise<Pass> {
+  const stopped = await stopRun(pass.obj, steps, why, pass.deps, pass.audit, pass.previous, run);
+  return stopped === undefined ? { requeueAfterMs: 2000 } : writeStatus(pass, stopped);
 }

@@ -11,7 +11,7 @@ import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../sr
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
-import type { PipelineConfig } from '../../src/reconcile/reconcile.ts';
+import type { PipelineConfig } from '../../src/pipeline/deps.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';

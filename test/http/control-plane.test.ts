@@ -9,7 +9,8 @@ import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/reconcile/reconcile.ts';
+import { admit } from '../../src/admission/admit.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const RUNNER = 'cp-runner';

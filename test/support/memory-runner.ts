@@ -1,6 +1,7 @@
 import { defaultPipelineConfig } from '../../src/app/runner.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import type { AssignmentReport, PipelineConfig, PipelineDeps } from '../../src/reconcile/reconcile.ts';
+import type { AssignmentReport } from '../../src/run/report.ts';
+import type { PipelineConfig, PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';

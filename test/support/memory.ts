@@ -3,10 +3,10 @@ import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import { adoptable, sameSpec } from '../../src/create/adopt.ts';
 import type { CreatedPod, OwnedObject, PodGateway } from '../../src/ports/pods.ts';
-import type { ClaimedRun, RunObject, RunStore } from '../../src/ports/runs.ts';
+import type { CreatedRun, RunObject, RunStore } from '../../src/ports/runs.ts';
 import type { EgressObject } from '../../src/egress/network-policy.ts';
 import type { RunStatus } from '../../src/run/status.ts';
-import type { AdmittedRun } from '../../src/reconcile/reconcile.ts';
+import type { AdmittedRun } from '../../src/run/admitted.ts';
 import { fail, ok, type Result } from '../../src/errors/result.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import type { PodOutcome } from '../../src/watch/outcome.ts';
@@ -177,7 +177,7 @@ export function engineReturning(
   return { revision, entrypoints, evaluate: () => result() };
 }
 
-/** WorkflowRuns in memory: claim is exactly-once by name; changes are told on the next turn. */
+/** WorkflowRuns in memory: create is exactly-once by name; changes are told on the next turn. */
 export class MemoryRuns implements RunStore {
   readonly runs = new Map<string, RunObject>();
   private readonly listeners: ((name: string) => void)[] = [];
@@ -185,7 +185,7 @@ export class MemoryRuns implements RunStore {
   constructor(now: () => Date = () => new Date()) {
     this.now = now;
   }
-  claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+  create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>> {
     if (this.runs.has(run.name))
       return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
     const other = [...this.runs.values()].find((r) => r.runId === run.workflow.runId);

@@ -20,7 +20,7 @@ import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { FileAuditLog, nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-file.ts';
 import { segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
-import { admit } from '../../src/reconcile/reconcile.ts';
+import { admit } from '../../src/admission/admit.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { AuditEntry, AuditRecord } from '../../src/audit/record.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
