@@ -28,7 +28,7 @@ export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Resul
  * engine whose settings the auditor masks with, as in the runner (its credential patterns on top
  * of the built-in ones); the decision itself is made by the Evaluator.
  */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & {
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'objects' | 'logs' | 'runs' | 'policy' | 'trust'> & {
   readonly audit: AuditSink;
   readonly policy?: PipelineDeps['policy'];
 };

@@ -186,7 +186,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       return ok(undefined);
     } catch (e) {
       return fail(
-        'CREATE_FAILED',
+        'RUN_UPDATE_FAILED',
         `could not write the status of ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
       );
     }
@@ -203,7 +203,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     } catch (e) {
       if (e instanceof ApiException && e.code === 404) return fail('RUN_NOT_FOUND', `no run ${name}`);
       return fail(
-        'CREATE_FAILED',
+        'RUN_UPDATE_FAILED',
         `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
       );
     }

@@ -2,7 +2,9 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { loadKubeConfig } from '../adapters/kubeconfig.ts';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { FileAuditLog } from '../adapters/audit-file.ts';
-import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubePodLogs } from '../adapters/kube-pod-logs.ts';
+import { KubePods } from '../adapters/kube-pods.ts';
+import { KubeStepObjects } from '../adapters/kube-step-objects.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { ConfigMapTrustedKeys } from '../adapters/trusted-keys-configmap.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
@@ -37,7 +39,7 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
       ? {}
       : { checkpoint: { ...setup.checkpointKey, every: 1000, intervalMs: 10_000 } },
   );
-  const pods = new KubePodGateway(kc, setup.config.namespace, setup.config.runner, setup.config.egressMode);
+  const pods = new KubePods(kc, setup.config.namespace, setup.config.runner);
   const runs = new KubeRunStore(kc, setup.config.namespace, setup.config.runner);
   await Promise.all([pods.start(), runs.start()]);
   const deps: PipelineDeps = {
@@ -51,6 +53,8 @@ export async function startRunner(setup: RunnerSetup): Promise<RunningRunner> {
     policy: () => engine,
     audit,
     pods,
+    objects: new KubeStepObjects(kc, setup.config.namespace, setup.config.runner, setup.config.egressMode),
+    logs: new KubePodLogs(kc, setup.config.namespace),
     runs,
     now: () => new Date(),
     newId: randomUUID,

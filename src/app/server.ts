@@ -10,7 +10,9 @@ import { FileAuditLog } from '../adapters/audit-file.ts';
 import { AuditShipper } from '../adapters/audit-ship.ts';
 import { checkpointSigningKey } from '../audit/keys.ts';
 import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
-import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubePodLogs } from '../adapters/kube-pod-logs.ts';
+import { KubePods } from '../adapters/kube-pods.ts';
+import { KubeStepObjects } from '../adapters/kube-step-objects.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { LeaseElector } from '../adapters/lease.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
@@ -153,7 +155,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
               'audit shipping failed; retrying (the write-ahead log is not affected)',
             ),
         });
-  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
+  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const lease = new LeaseElector(kc, {
     name: leaseName,
@@ -201,6 +203,8 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),
+    objects: new KubeStepObjects(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode),
+    logs: new KubePodLogs(kc, config.runner.workflow.namespace),
     runs,
     now: () => new Date(),
     newId: randomUUID,

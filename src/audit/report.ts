@@ -1,6 +1,6 @@
 import { codesOf, imagesOf, policiesOf } from './query.ts';
 import type { AuditRecord } from './record.ts';
-import type { VerifyReport } from './chain-check.ts';
+import type { ChainReport } from './chain-check.ts';
 
 /** Escapes text for HTML (every value in the report comes from the log and is untrusted). */
 const esc = (s: string): string =>
@@ -85,7 +85,7 @@ function timeline(records: readonly AuditRecord[]): string {
  */
 export function renderReport(
   records: readonly AuditRecord[],
-  verification: VerifyReport,
+  verification: ChainReport,
   title: string,
   untrusted = 0,
 ): string {

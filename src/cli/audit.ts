@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
-import { readTrusted, verifyAuditDir, type TrustedLog } from '../adapters/audit-files.ts';
+import { readTrusted, checkAuditDir, type TrustedLog } from '../adapters/audit-files.ts';
 import { checkpointPublicKey } from '../audit/keys.ts';
 import { matches, QUERY_COLUMNS, row, toCsv, type AuditFilter } from '../audit/query.ts';
 import { renderReport } from '../audit/report.ts';
@@ -57,7 +57,7 @@ export function auditCommands(io: Io, setCode: (c: number) => void): Command {
     )
     .action(async (dir: string, opts: { output: string; publicKey?: string }) => {
       const key = await publicKey(opts.publicKey);
-      const report = await verifyAuditDir(
+      const report = await checkAuditDir(
         dir,
         key,
         io.color ? (n) => io.err(`verified ${n} records ...`) : undefined,

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { readAuditLog, verifyAuditDir } from '../adapters/audit-files.ts';
+import { readAuditLog, checkAuditDir } from '../adapters/audit-files.ts';
 import { keyId } from '../audit/keys.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
@@ -131,7 +131,7 @@ export async function runDemo(
         `  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`,
       );
     }
-    const report = await verifyAuditDir(auditDir, signing.publicKey);
+    const report = await checkAuditDir(auditDir, signing.publicKey);
     say(
       report.ok
         ? `audit verify: chain intact (${report.records} records), ${report.checkpoints.verified} signed checkpoint(s) verified`

@@ -1,6 +1,8 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
-import type { PodGateway } from '../ports/pods.ts';
+import type { PodLogs } from '../ports/pod-logs.ts';
+import type { Pods } from '../ports/pods.ts';
+import type { StepObjects } from '../ports/step-objects.ts';
 import type { RunStore } from '../ports/runs.ts';
 import type { EgressMode } from '../egress/network-policy.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
@@ -74,7 +76,12 @@ export interface PipelineDeps {
   /** The current policy (hot reload swaps what this returns). */
   readonly policy: () => PolicyEngine | undefined;
   readonly audit: AuditSink;
-  readonly pods: PodGateway;
+  /** The step pods: created, observed, deleted. */
+  readonly pods: Pods;
+  /** What steps need besides their pods (volume claims, egress policies); what a run owns. */
+  readonly objects: StepObjects;
+  /** A finished step's container log, for the control plane. */
+  readonly logs: PodLogs;
   /** The WorkflowRuns: exactly-once intake, durable state, status. */
   readonly runs: RunStore;
   readonly now: () => Date;

@@ -11,7 +11,7 @@ export function claimName(run: string, volume: string): string {
  * The PVCs of a run (`workflow.create_volume(...)` in the SDK): one per workflow volume, created
  * once before the first step, owned by the WorkflowRun so they go when it goes.
  */
-export function buildClaims(
+export function buildVolumeClaims(
   run: { name: string; uid?: string | undefined; ref: { id: string; runId: string } },
   workflow: Workflow,
   o: { namespace: string; runner: string; storageClass?: string | undefined },

@@ -12,7 +12,7 @@ const LOG_CHUNK_BYTES = 16 * 1024;
 export async function shipLogs(run: AdmittedRun, step: string, pod: string, deps: PipelineDeps): Promise<void> {
   const sink = deps.observer?.stepLog?.bind(deps.observer);
   if (sink === undefined) return;
-  const log = await deps.pods.logs(pod, 'step', LOG_LIMIT_BYTES + 1);
+  const log = await deps.logs.read(pod, 'step', LOG_LIMIT_BYTES + 1);
   if (!log.ok) return;
   const bytes = Buffer.from(log.value, 'utf8');
   const truncated = bytes.length > LOG_LIMIT_BYTES;

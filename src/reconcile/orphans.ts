@@ -1,4 +1,4 @@
-import type { OwnedObject } from '../ports/pods.ts';
+import type { OwnedObject } from '../ports/step-objects.ts';
 import type { RunObject } from '../ports/runs.ts';
 
 /**

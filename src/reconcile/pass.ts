@@ -46,9 +46,9 @@ export async function cleanUp(pass: PassContext, status: RunStatus): Promise<Pas
   const due = new Date(status.finishedAt ?? 0).getTime() + deps.config.ttlAfterFinishedSeconds * 1000;
   const wait = due - deps.now().getTime();
   if (wait > 0) return { requeueAfterMs: wait };
-  const owned = await deps.pods.owned(obj.runId);
+  const owned = await deps.objects.owned(obj.runId);
   if (!owned.ok) return { requeueAfterMs: 5000 };
-  const deleted = await deps.pods.deleteObjects(owned.value.filter((o) => o.owner === obj.uid));
+  const deleted = await deps.objects.deleteObjects(owned.value.filter((o) => o.owner === obj.uid));
   if (!deleted.ok) return { requeueAfterMs: 5000 };
   return writeStatus(pass, { ...status, cleanedAt: deps.now().toISOString() });
 }

@@ -72,12 +72,12 @@ export class Reconciler {
   /** Deletes what no live run owns (leader only). Returns how many objects were deleted. */
   async collectOrphans(): Promise<number> {
     if (!this.o.isLeader() || this.stopped) return 0;
-    const owned = await this.deps.pods.owned();
+    const owned = await this.deps.objects.owned();
     if (!owned.ok) return 0;
     // Read the runs after the objects: a run created in between is then known, never mistaken for gone.
     const lost = orphans(owned.value, this.deps.runs.list());
     if (lost.length === 0) return 0;
-    const deleted = await this.deps.pods.deleteObjects(lost);
+    const deleted = await this.deps.objects.deleteObjects(lost);
     return deleted.ok ? deleted.value : 0;
   }
 

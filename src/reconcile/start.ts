@@ -42,7 +42,7 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
     return refusedStep(step, egress.error, deps, decision.decision);
   }
   await Promise.all([decision.recorded, recordMutate(decision.decision, hardened, { ...at, pod: podRef }, audit)]);
-  const created = await createStepObjects(egress.value, hardened.pod, deps.pods);
+  const created = await createStepObjects(egress.value, hardened.pod, deps);
   if (!created.ok) {
     await audit.errored('create', created.error, { ...at, pod: podRef });
     return refusedStep(step, created.error, deps, decision.decision);

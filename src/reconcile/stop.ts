@@ -46,12 +46,12 @@ export async function stopRun(
   const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
   for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
   const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
-  const owned = await deps.pods.owned(obj.runId);
+  const owned = await deps.objects.owned(obj.runId);
   if (!owned.ok) return undefined;
   const strays = owned.value.filter(
     (o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name),
   );
-  if (strays.length > 0 && !(await deps.pods.deleteObjects(strays)).ok) return undefined;
+  if (strays.length > 0 && !(await deps.objects.deleteObjects(strays)).ok) return undefined;
   const ended = await Promise.all(
     steps.map(async (s): Promise<StepState> => {
       if (stepDone(s)) return s;

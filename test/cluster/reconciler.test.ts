@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
-import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
+import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { defaultPipelineConfig, startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
@@ -215,7 +215,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       podLabels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y' },
       labels: { 'kubiya.ai/runner': 'egress-runner' },
     };
-    const pods = new KubePodGateway(env.kc, ns, 'egress-runner', 'networkpolicy');
+    const pods = new KubeStepObjects(env.kc, ns, 'egress-runner', 'networkpolicy');
     const plain = egressObject(destinations, { ...ctx, name: 'np-form', mode: 'networkpolicy' });
     assert.ok(plain.ok);
     assert.deepEqual((await pods.createEgress(plain.value)).ok, true);
@@ -228,7 +228,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     );
 
     await installCiliumCrd(env.kc);
-    const cilium = new KubePodGateway(env.kc, ns, 'egress-runner', 'cilium');
+    const cilium = new KubeStepObjects(env.kc, ns, 'egress-runner', 'cilium');
     const fqdn = egressObject([{ host: 'api.github.com', ports: [443] }], { ...ctx, name: 'cnp-form', mode: 'cilium' });
     assert.ok(fqdn.ok);
     const created = await cilium.createEgress(fqdn.value);
@@ -353,7 +353,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         spec: { containers: [{ name: 'c', image: 'x:1', securityContext: sc }] },
       },
     });
-    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, 5000);
+    await waitFor('the stray pod in the cache', async () => (await r.deps.objects.owned()).ok, 5000);
     assert.equal(await r.reconciler.collectOrphans(), 1);
     await waitFor(
       'the stray pod gone',
@@ -431,7 +431,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         [],
         'no step ever had two pods',
       );
-      assert.equal((await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
+      assert.equal((await checkAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
     } finally {
       watch.stop();
     }

@@ -11,7 +11,7 @@ import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { admit } from '../../src/admission/admit.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 
 const RUNNER = 'cp-runner';
 
@@ -25,7 +25,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
     keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     audit: new MemoryAudit(),
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     now: () => new Date(),

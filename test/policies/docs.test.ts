@@ -15,7 +15,7 @@ import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
@@ -41,7 +41,7 @@ async function seedAuditLog(ws: string): Promise<void> {
     keys: createLocalJWKSet(jwks([key])),
     policy: () => engine,
     audit,
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     now: () => new Date(),

@@ -14,7 +14,7 @@ import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 import { mountConflicts, RESERVED_MOUNTS } from '../../src/validate/layout.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { validate } from '../../src/validate/validate.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
@@ -396,7 +396,7 @@ export async function fuzzOne(
     config: defaultPipelineConfig(RUNNER, ISSUER),
     keys,
     audit,
-    pods,
+    ...memoryCluster(pods),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),

@@ -4,7 +4,8 @@ import type { AssignmentReport } from '../../src/run/report.ts';
 import type { PipelineConfig, PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
+import type { MemoryPods} from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
@@ -33,7 +34,7 @@ export async function memoryRunner(
     keys: over.keys ?? (await testKeys()).keys,
     policy: () => allowAll,
     audit: new MemoryAudit(),
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(now),
     trust: new MemoryTrustedKeys(),
     now,
