@@ -9,8 +9,7 @@ import { readTrusted } from '../adapters/audit-files.ts';
 import { buildBundle, PolicyBuildError } from '../adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../adapters/opa-wasm.ts';
 import { resolveTools } from '../adapters/tools.ts';
-import type { Decision } from '../evaluate/decision.ts';
-import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import { denial, evaluate, policyInput } from '../evaluate/evaluate.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
@@ -119,7 +118,7 @@ async function workflowFrom(file: string) {
     : { id: 'eval', name: 'eval', runId: 'eval', steps: [doc] };
   const valid = validate(wf);
   if (!valid.ok) {
-    const issues = (valid.error.details as { issues: { path: string; message: string }[] }).issues;
+    const issues = valid.error.details?.issues ?? [];
     throw new CliError(
       'VALIDATE_SCHEMA',
       `${file} is not a valid ${isWorkflow ? 'workflow' : 'step'}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
@@ -203,8 +202,9 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
       const engine = await engineFor(opts.bundle, opts.policies);
       const results = workflow.steps.map((step) => {
         const r = evaluate(policyInput(ctx.runner, workflow, step, buildPod(workflow, step, ctx)), engine);
-        const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
-        return { step: step.name, allow: r.ok, code: r.ok ? undefined : r.error.code, decision };
+        const decision = r.kind === 'error' ? undefined : r.decision;
+        const code = r.kind === 'allow' ? undefined : r.kind === 'deny' ? denial(r.decision).code : r.error.code;
+        return { step: step.name, allow: r.kind === 'allow', code, decision };
       });
       if (opts.output === 'json') io.out(JSON.stringify({ revision: engine.revision, steps: results }, null, 2));
       else {

@@ -29,8 +29,7 @@ const denyCodes = (d: Pick<Decision, 'violations'> | undefined): string[] =>
 
 function candidateDecision(engine: PolicyEngine, input: PolicyInput): Decision | undefined {
   const r = evaluate(input, engine);
-  if (r.ok) return r.value;
-  return (r.error.details as { decision?: Decision } | undefined)?.decision;
+  return r.kind === 'error' ? undefined : r.decision;
 }
 
 /**

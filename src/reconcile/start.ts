@@ -11,7 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { createStepObjects } from '../create/step.ts';
 import { egressObject, type EgressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
-import { evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
+import { denial, evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
 import type { Result, RunnerError } from '../errors/result.ts';
 import { mutate, type Mutation } from '../mutate/restricted.ts';
 import type { Auditor, Fields } from '../pipeline/auditor.ts';
@@ -89,20 +89,26 @@ async function decide(input: PolicyInput, deps: PipelineDeps, audit: Auditor, at
   // OPA's decision-log metric name, so existing tooling reads it.
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   const fields: Fields = { ...at, path: DECISION_PATH, input, metrics };
-  if (!evaluated.ok) {
-    const decision = (evaluated.error.details as { decision?: Decision } | undefined)?.decision;
-    const extra: Fields = decision === undefined ? {} : { result: decision, bundles: bundlesOf(decision) };
-    const record = evaluated.error.code === 'POLICY_DENIED' ? audit.denied : audit.errored;
-    await record('evaluate', evaluated.error, { ...fields, ...extra });
-    return { ok: false, error: evaluated.error, ...(decision === undefined ? {} : { decision }) };
+  switch (evaluated.kind) {
+    case 'error':
+      await audit.errored('evaluate', evaluated.error, fields);
+      return { ok: false, error: evaluated.error };
+    case 'deny': {
+      const { decision } = evaluated;
+      const error = denial(decision);
+      await audit.denied('evaluate', error, { ...fields, result: decision, bundles: bundlesOf(decision) });
+      return { ok: false, error, decision };
+    }
+    case 'allow': {
+      const { decision } = evaluated;
+      const recorded = audit.passed('evaluate', 'step allowed by policy', {
+        ...fields,
+        result: decision,
+        bundles: bundlesOf(decision),
+      });
+      return { ok: true, value: { decision, recorded } };
+    }
   }
-  const decision = evaluated.value;
-  const recorded = audit.passed('evaluate', 'step allowed by policy', {
-    ...fields,
-    result: decision,
-    bundles: bundlesOf(decision),
-  });
-  return { ok: true, value: { decision, recorded } };
 }
 
 const bundlesOf = (d: Decision): { kubiya: { revision: string } } => ({ kubiya: { revision: d.revision } });

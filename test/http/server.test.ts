@@ -18,7 +18,7 @@ import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
 import { admit } from '../../src/admission/admit.ts';
 import { cancelRun } from '../../src/admission/cancel.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
-import type { MemoryPods} from '../support/memory.ts';
+import type { MemoryPods } from '../support/memory.ts';
 import { MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';

@@ -31,10 +31,8 @@ const ctx = {
 };
 
 function decisionOf(r: ReturnType<typeof evaluate>): Decision {
-  if (r.ok) return r.value;
-  const d = (r.error.details as { decision?: Decision } | undefined)?.decision;
-  assert.ok(d, `no decision: ${JSON.stringify(r.error)}`);
-  return d;
+  assert.ok(r.kind !== 'error', `no decision: ${JSON.stringify(r)}`);
+  return r.decision;
 }
 
 describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm), default data', () => {
@@ -203,7 +201,7 @@ describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm),
         policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)),
         bare,
       );
-      assert.equal(r.ok, false);
+      assert.equal(r.kind, 'deny');
       assert.ok(decisionOf(r).violations.some((v) => v.code === 'POLICY_SETTINGS_MISSING'));
     } finally {
       await rm(dir, { recursive: true, force: true });

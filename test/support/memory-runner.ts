@@ -4,7 +4,7 @@ import type { AssignmentReport } from '../../src/run/report.ts';
 import type { PipelineConfig, PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import type { MemoryPods} from './memory.ts';
+import type { MemoryPods } from './memory.ts';
 import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { ISSUER, NOW, RUNNER, testKeys } from './tokens.ts';
 

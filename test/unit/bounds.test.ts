@@ -44,7 +44,7 @@ const wf = (over: Record<string, unknown>, extra: Record<string, unknown> = {}) 
 function issuesOf(claim: unknown): { code: string; paths: string[] } | undefined {
   const r = validate(claim);
   if (r.ok) return undefined;
-  return { code: r.error.code, paths: (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path) };
+  return { code: r.error.code, paths: (r.error.details?.issues ?? []).map((i) => i.path) };
 }
 
 // ---- durations: one parser, one set of bounds for every form ----------------------------------
