@@ -25,7 +25,7 @@ export interface DetailsByCode {
 }
 
 /** The detail a code carries: DetailsByCode's entry, or never for a code without detail. */
-export type DetailsOf<C extends ErrorCode> = C extends keyof DetailsByCode ? DetailsByCode[C] : never;
+type DetailsOf<C extends ErrorCode> = C extends keyof DetailsByCode ? DetailsByCode[C] : never;
 
 /** An expected failure, as a value. `message` is safe to show: it never holds a secret or token. */
 export interface RunnerError {

@@ -35,10 +35,13 @@ export interface RunObject {
 export interface RunStore {
   /** Returns a Result, never throws: ASSIGNMENT_REPLAYED, ASSIGNMENT_RUN_ID_REUSED, CREATE_REJECTED, CREATE_FAILED. */
   create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>>;
-  /** Every WorkflowRun of this runner as last observed. */
+  /** Every WorkflowRun of this runner as last observed (the cache; no API call). Never throws. */
   list(): readonly RunObject[];
+  /** One WorkflowRun as last observed (the cache); undefined when unknown. Never throws. */
   get(name: string): RunObject | undefined;
+  /** Replaces the run's status (the status subresource). Returns a Result (RUN_UPDATE_FAILED), never throws. */
   writeStatus(name: string, status: RunStatus): Promise<Result<void>>;
+  /** Marks the run cancelled. Returns a Result (RUN_NOT_FOUND, RUN_UPDATE_FAILED), never throws. */
   requestCancel(name: string): Promise<Result<void>>;
   /** Called with a run's name whenever it is added, changed or deleted. */
   onChange(listener: (name: string) => void): void;

@@ -144,7 +144,7 @@ function recordMutate(decision: Decision, hardened: Mutation, at: Fields, audit:
 }
 
 /** "allow (rev)" or "deny: CODE, CODE (rev)": what decided the step, for its status. */
-export function decisionSummary(d: Decision): string {
+function decisionSummary(d: Decision): string {
   const denies = d.violations.filter((v) => v.action === 'deny').map((v) => v.code);
   return `${d.allow ? 'allow' : `deny: ${denies.join(', ')}`} (${d.revision})`;
 }
