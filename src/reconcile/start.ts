@@ -33,22 +33,22 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   const input = policyInput(deps.config.runner, run.workflow, step, pod);
   const decided = await decide(input, deps, audit, at);
   if (!decided.ok) return refusedStep(step, decided.error, deps, decided.decision);
-  const decision = decided.value;
+  const allowed = decided.value;
   const hardened = mutate(pod, deps.config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: deps.config.namespace };
-  const egress = stepEgress(run, step, decision.decision, hardened, deps);
+  const egress = stepEgress(run, step, allowed.decision, hardened, deps);
   if (!egress.ok) {
-    await Promise.all([decision.recorded, audit.errored('create', egress.error, { ...at, pod: podRef })]);
-    return refusedStep(step, egress.error, deps, decision.decision);
+    await Promise.all([allowed.recorded, audit.errored('create', egress.error, { ...at, pod: podRef })]);
+    return refusedStep(step, egress.error, deps, allowed.decision);
   }
-  await Promise.all([decision.recorded, recordMutate(decision.decision, hardened, { ...at, pod: podRef }, audit)]);
+  await Promise.all([allowed.recorded, recordMutate(allowed.decision, hardened, { ...at, pod: podRef }, audit)]);
   const created = await createStepObjects(egress.value, hardened.pod, deps);
   if (!created.ok) {
     await audit.errored('create', created.error, { ...at, pod: podRef });
-    return refusedStep(step, created.error, deps, decision.decision);
+    return refusedStep(step, created.error, deps, allowed.decision);
   }
   await audit.passed('create', `pod ${podRef.name} created`, { ...at, pod: podRef });
-  return runningStep(step, podRef.name, decision.decision, deps);
+  return runningStep(step, podRef.name, allowed.decision, deps);
 }
 
 /** The step's pod as the runner builds it from the signed step, owned by the run (before hardening). */
