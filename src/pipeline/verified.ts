@@ -118,11 +118,12 @@ async function validated(
  * labels do: it is not verified yet).
  *
  * A WorkflowRun's `create` is equivalent to intake (SECURITY.md, trust boundary): on a run's FIRST
- * pass (no status yet) the verify and validate passes are recorded, and the claim check is applied
+ * pass (no status yet) the verify and validate passes are recorded, and intake's run-id check is applied
  * — an older WorkflowRun of this runner with the same run id fails this one with
  * ASSIGNMENT_RUN_ID_REUSED, audited, nothing created — so a run made by hand from a genuine,
- * never-admitted token runs only as a delivered one would, fully recorded. A passed claim check is
- * not recorded again: a claim pass is the control plane's `Accepted` event, sent once, by intake.
+ * never-admitted token runs only as a delivered one would, fully recorded. A passed run-id check is
+ * not recorded again: that pass (audit stage `claim`) is the control plane's `Accepted` event, sent
+ * once, by intake.
  * TRUSTED_KEYS_UNAVAILABLE: the store could not be read (the caller retries; nothing is recorded).
  */
 export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
