@@ -13,7 +13,7 @@ export function refused(thrown: unknown, what: string): Result<never> {
   return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
 }
 
-export function apiMessage(e: ApiException<unknown>): string {
+function apiMessage(e: ApiException<unknown>): string {
   const body: unknown = typeof e.body === 'string' ? safeJson(e.body) : e.body;
   if (typeof body === 'object' && body !== null && 'message' in body && typeof body.message === 'string')
     return body.message.slice(0, 1000);

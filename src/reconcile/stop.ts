@@ -28,7 +28,7 @@ export interface Stop {
  * `verified`: the run as its verified token describes it; absent when the token did not verify,
  * and the run is then named as its labels name it.
  */
-export async function stopRun(
+async function stopRun(
   obj: RunObject,
   steps: readonly StepState[],
   why: Stop,
