@@ -64,3 +64,6 @@ module.exports = {
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
   },
 };
+
+// For test/unit/layers.test.ts (kept off the validated config: not enumerable).
+Object.defineProperty(module.exports, 'LAYERS', { value: LAYERS, enumerable: false });
