@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tools/**', '.cache/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.tools/**', '.cache/**', 'bench/results/**', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -55,16 +55,14 @@ export default tseslint.config(
     // not listed here that breaks a limit fails the lint.
     files: [
       'src/audit/canonical.ts',
-      'src/audit/verify.ts',
+      'src/audit/chain-check.ts',
       'src/cli/dev.ts',
       'src/dev/cluster.ts',
       'src/dev/control-plane.ts',
       'src/dev/demo.ts',
       'src/mutate/restricted.ts',
       'src/observe/metrics.ts',
-      'src/pipeline.ts',
-      'src/pipeline/step.ts',
-      'src/policy/credentials.ts',
+      'src/credentials/credentials.ts',
     ],
     rules: { 'max-lines': 'off', 'max-lines-per-function': 'off', complexity: 'off', 'max-depth': 'off' },
   },

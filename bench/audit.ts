@@ -6,7 +6,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditLog } from '../src/adapters/audit-file.ts';
-import { segmentName, verifyAuditDir } from '../src/adapters/audit-files.ts';
+import { segmentName, checkAuditDir } from '../src/adapters/audit-files.ts';
 import { chainLine, GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry } from '../src/audit/record.ts';
 
@@ -95,7 +95,7 @@ export async function auditBench(
     await fh.close();
     log(`  verify: wrote ${verifyRecords} records (${(bytes / 2 ** 20).toFixed(0)} MiB); verifying ...`);
     const t1 = process.hrtime.bigint();
-    const report = await verifyAuditDir(vdir, undefined);
+    const report = await checkAuditDir(vdir, undefined);
     const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
     if (!report.ok || report.records !== verifyRecords)
       throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);

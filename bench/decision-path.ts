@@ -13,22 +13,22 @@
 import type { AuditSink } from '../src/audit/record.ts';
 import type { Decision } from '../src/evaluate/decision.ts';
 import { policyInput, type PolicyInput } from '../src/evaluate/evaluate.ts';
-import type { Result } from '../src/errors/result.ts';
+import type { Evaluation } from '../src/evaluate/evaluate.ts';
 import { mutate } from '../src/mutate/restricted.ts';
 import { auditor, type Fields } from '../src/pipeline/auditor.ts';
-import type { PipelineDeps } from '../src/pipeline/types.ts';
+import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { buildPod } from '../src/pod/build.ts';
 import { validate } from '../src/validate/validate.ts';
 import { verify } from '../src/verify/verify.ts';
 
-export type Evaluator = (input: PolicyInput) => Result<Decision> | Promise<Result<Decision>>;
+export type Evaluator = (input: PolicyInput) => Evaluation | Promise<Evaluation>;
 
 /**
  * What a decision needs; `pods` and `runs` are never touched here. `policy` (optional) is the
  * engine whose settings the auditor masks with, as in the runner (its credential patterns on top
  * of the built-in ones); the decision itself is made by the Evaluator.
  */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'runs' | 'policy' | 'trust'> & {
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'objects' | 'logs' | 'runs' | 'policy' | 'trust'> & {
   readonly audit: AuditSink;
   readonly policy?: PipelineDeps['policy'];
 };
@@ -69,9 +69,11 @@ export async function decide(token: string, deps: DecisionDeps, evaluateStep: Ev
   const input = policyInput(config.runner, workflow.value, step, pod);
   const at: Fields = { workflow: run, step: step.name, image: step.image };
   const t0 = process.hrtime.bigint();
-  const decision = await evaluateStep(input);
+  const evaluation = await evaluateStep(input);
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
-  if (!decision.ok) throw new Error(`evaluate: ${decision.error.code}`);
+  if (evaluation.kind !== 'allow')
+    throw new Error(`evaluate: ${evaluation.kind === 'deny' ? 'POLICY_DENIED' : evaluation.error.code}`);
+  const decision = { value: evaluation.decision };
   const bundles = { kubiya: { revision: decision.value.revision } };
   const evaluated = audit.passed('evaluate', 'step allowed by policy', {
     ...at,

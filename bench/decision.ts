@@ -150,7 +150,10 @@ export async function decisionBench(
     if (only !== 'wasm') {
       sidecar = await startSidecar(f.opa, f.work, f.revision);
       const probe = await sidecar.evaluate(f.input);
-      if (!probe.ok) throw new Error(`the sidecar's decision differs from WASM's: ${probe.error.code}`);
+      if (probe.kind !== 'allow')
+        throw new Error(
+          `the sidecar's decision differs from WASM's: ${probe.kind === 'deny' ? 'POLICY_DENIED' : probe.error.code}`,
+        );
     }
     const sidecarOp = sidecar === undefined ? undefined : pathOp(f, (input) => (sidecar as Sidecar).evaluate(input));
     // Warm-up of each path (JIT, keep-alive sockets), not measured.

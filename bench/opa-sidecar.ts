@@ -5,17 +5,15 @@
  */
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { evaluate, type PolicyInput } from '../src/evaluate/evaluate.ts';
+import { evaluate, type Evaluation, type PolicyInput } from '../src/evaluate/evaluate.ts';
 import { DECISION_ENTRYPOINT } from '../src/evaluate/policy-engine.ts';
-import type { Decision } from '../src/evaluate/decision.ts';
-import type { Result } from '../src/errors/result.ts';
 import { freePort, startProcess, stopPid, waitUntil } from '../src/dev/processes.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 
 export interface Sidecar {
   readonly base: string;
   /** One decision over HTTP, checked exactly as the in-process engine's result is. */
-  evaluate(input: PolicyInput): Promise<Result<Decision>>;
+  evaluate(input: PolicyInput): Promise<Evaluation>;
   stop(): Promise<void>;
 }
 

@@ -49,7 +49,7 @@ export async function policyBench(
         defaultTimeoutSeconds: 1800,
       }),
     );
-    if (!evaluate(input, engine).ok) throw new Error('bench step should be allowed');
+    if (evaluate(input, engine).kind !== 'allow') throw new Error('bench step should be allowed');
 
     for (let i = 0; i < 2000; i++) evaluate(input, engine);
     global.gc?.();
@@ -63,7 +63,8 @@ export async function policyBench(
       const a = process.hrtime.bigint();
       const r = evaluate(input, engine);
       times[i] = Number(process.hrtime.bigint() - a) / 1000;
-      if (!r.ok) throw new Error(`evaluation ${i} failed: ${r.error.code}`);
+      if (r.kind !== 'allow')
+        throw new Error(`evaluation ${i} failed: ${r.kind === 'deny' ? 'POLICY_DENIED' : r.error.code}`);
       if (i > 0 && i % 200_000 === 0)
         log(
           `  ${i} evaluations, wasm memory ${engine.memoryBytes()} B, rss ${(process.memoryUsage.rss() / 2 ** 20).toFixed(1)} MiB`,

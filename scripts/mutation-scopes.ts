@@ -24,7 +24,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
     tests: ['test/unit/evaluate.test.ts'],
   },
   audit: {
-    mutate: ['src/audit/{canonical,chain,checkpoint,keys,mask,record,verify}.ts'],
+    mutate: ['src/audit/{canonical,chain,chain-check,checkpoint,keys,mask,record,assess}.ts'],
     tests: [
       'test/unit/audit*.test.ts',
       'test/unit/canonical.test.ts',

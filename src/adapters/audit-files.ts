@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { AuditVerifier, type VerifyReport } from '../audit/verify.ts';
+import { ChainChecker, type ChainReport } from '../audit/chain-check.ts';
 
 /** Layout of an audit directory: segment-00000001.jsonl, segment-00000002.jsonl, ..., checkpoints.jsonl */
 export const CHECKPOINTS_FILE = 'checkpoints.jsonl';
@@ -35,7 +35,7 @@ export interface AuditLine {
 /**
  * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
  * memory; splitting buffers on "\n" is several times cheaper than readline here). Empty lines are
- * yielded too: the appender never writes one, so the verifier must see them.
+ * yielded too: the appender never writes one, so the checker must see them.
  */
 export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
   for (const file of await listSegments(dir)) {
@@ -80,7 +80,7 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
   } catch {
     return [];
   }
-  // A line that does not parse stays in place as a non-checkpoint: the verifier names it.
+  // A line that does not parse stays in place as a non-checkpoint: the checker names it.
   return text
     .split('\n')
     .filter((l) => l.length > 0)
@@ -93,58 +93,62 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
     });
 }
 
-/** Feeds one line to the verifier, naming lines the appender never writes. */
-function check(verifier: AuditVerifier, { line, where, terminated, utf8 }: AuditLine): AuditRecord | undefined {
+/** Feeds one line to the checker, naming lines the appender never writes. */
+function check(checker: ChainChecker, { line, where, terminated, utf8 }: AuditLine): AuditRecord | undefined {
   if (!utf8) {
-    verifier.stray(
+    checker.stray(
       'the line is not valid UTF-8: its bytes are not what the appender wrote (invalid bytes decode to U+FFFD, so its text could still hash right)',
       where,
     );
     return undefined;
   }
   if (line.length === 0) {
-    verifier.stray('an empty line: the appender never writes one (a line was removed or inserted)', where);
+    checker.stray('an empty line: the appender never writes one (a line was removed or inserted)', where);
     return undefined;
   }
   if (!terminated) {
-    verifier.stray(
+    checker.stray(
       'the last line has no newline: a torn write (the runner repairs it when it next opens the log) or a cut',
       where,
     );
     return undefined;
   }
-  return verifier.line(line, where);
+  return checker.line(line, where);
 }
 
-/** Verifies an audit directory: the chain through every segment, then the checkpoints. */
-export async function verifyAuditDir(
+/**
+ * The audit chain check of a directory (`audit verify`): the chain through every segment, then the
+ * checkpoints. A broken log is a report (`ok: false`, the first bad seq), not a throw; a segment
+ * that cannot be read throws (the CLI answers AUDIT_READ_FAILED).
+ */
+export async function checkAuditDir(
   dir: string,
   publicKey: KeyObject | undefined,
   onProgress?: (records: number) => void,
-): Promise<VerifyReport & { segments: number }> {
+): Promise<ChainReport & { segments: number }> {
   const checkpoints = await readCheckpoints(dir);
-  const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
+  const checker = new ChainChecker(checkpoints.map((c) => c?.seq));
   let n = 0;
   for await (const l of auditLines(dir)) {
-    check(verifier, l);
-    if (verifier.failed) break;
+    check(checker, l);
+    if (checker.failed) break;
     if (onProgress !== undefined && ++n % 100_000 === 0) onProgress(n);
   }
-  return { ...verifier.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
+  return { ...checker.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
 }
 
-/** A log read through the verifier: only what precedes the first break. */
+/** A log read through the checker: only what precedes the first break. */
 export interface TrustedLog {
   /** Records before the first bad one that `keep` selected, in order. */
   readonly records: AuditRecord[];
-  readonly report: VerifyReport & { readonly segments: number };
+  readonly report: ChainReport & { readonly segments: number };
   /** Lines from the first bad record on (none when the log is intact): never used as records. */
   readonly untrusted: number;
 }
 
 /**
  * Reads an audit directory for reporting (`audit query`, `audit report`, `policy replay`): every
- * line goes through the verifier, and nothing from the first bad record on is returned as a
+ * line goes through the checker, and nothing from the first bad record on is returned as a
  * record: a break found by the checkpoints (rewritten history, a forged signature) also drops
  * the records from the seq it names. `keep` selects what to hold in memory.
  */
@@ -154,15 +158,15 @@ export async function readTrusted(
   keep: (r: AuditRecord) => boolean = () => true,
 ): Promise<TrustedLog> {
   const checkpoints = await readCheckpoints(dir);
-  const verifier = new AuditVerifier(checkpoints.map((c) => c?.seq));
+  const checker = new ChainChecker(checkpoints.map((c) => c?.seq));
   const kept: AuditRecord[] = [];
   let lines = 0;
   for await (const l of auditLines(dir)) {
     lines++;
-    const record = check(verifier, l);
+    const record = check(checker, l);
     if (record !== undefined && keep(record)) kept.push(record);
   }
-  const report = { ...verifier.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
+  const report = { ...checker.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };
   const firstBad = report.firstBad?.seq;
   const records = firstBad === undefined ? kept : kept.filter((r) => r.seq < firstBad);
   const trusted = firstBad === undefined ? report.records : Math.min(report.records, firstBad - 1);

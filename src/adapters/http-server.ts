@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { httpStatusOf, type ErrorCode } from '../errors/codes.ts';
 import type { Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
 import type { RawAssignment } from '../receive/receive.ts';
 
 export interface ReadyReport {

@@ -8,11 +8,11 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
-import type { ClaimedRun, RunObject, RunStore } from '../create/run-store.ts';
+import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline/types.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
 import { LABELS } from '../pod/names.ts';
-import type { RunStatus } from '../reconcile/status.ts';
+import type { RunStatus } from '../run/status.ts';
 
 export const WORKFLOWRUN = Object.freeze({
   group: 'kubiya.ai',
@@ -78,7 +78,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     });
   }
 
-  async claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+  async create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>> {
     const reused = await this.runIdTaken(run);
     if (!reused.ok) return reused;
     const body = {
@@ -186,7 +186,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       return ok(undefined);
     } catch (e) {
       return fail(
-        'CREATE_FAILED',
+        'RUN_UPDATE_FAILED',
         `could not write the status of ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
       );
     }
@@ -203,7 +203,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     } catch (e) {
       if (e instanceof ApiException && e.code === 404) return fail('RUN_NOT_FOUND', `no run ${name}`);
       return fail(
-        'CREATE_FAILED',
+        'RUN_UPDATE_FAILED',
         `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
       );
     }

@@ -1,8 +1,11 @@
-import type { RunObject } from '../create/run-store.ts';
-import { admit, type AdmittedRun, type AssignmentReport, type PipelineDeps, type StepReport } from '../pipeline.ts';
+import type { RunObject } from '../ports/runs.ts';
+import { admit } from '../admission/admit.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { AssignmentReport, StepReport } from '../run/report.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { RawAssignment } from '../receive/receive.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
-import type { StepPhase } from '../reconcile/status.ts';
+import type { StepPhase } from '../run/status.ts';
 
 const STATUS: Readonly<Record<StepPhase, StepReport['status']>> = {
   Pending: 'error',

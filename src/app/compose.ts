@@ -11,7 +11,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
 import { AuditShipper } from '../adapters/audit-ship.ts';
-import { KubePodGateway } from '../adapters/kube-pods.ts';
+import { KubePodLogs } from '../adapters/kube-pod-logs.ts';
+import { KubePods } from '../adapters/kube-pods.ts';
+import { KubeStepObjects } from '../adapters/kube-step-objects.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadKubeConfig } from '../adapters/kubeconfig.ts';
 import { BundlePoller } from '../adapters/bundle-poller.ts';
@@ -21,7 +23,7 @@ import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-
 import { checkpointSigningKey } from '../audit/keys.ts';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { PipelineDeps } from '../pipeline.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { pipelineObserver } from './observer.ts';
 import { pipelineConfigOf } from './pipeline-config.ts';
 import { apiOptions, loadKeys, timed } from './parts.ts';
@@ -37,7 +39,7 @@ export interface RunnerParts {
   readonly policies: PolicyStore;
   readonly audit: FileAuditLog;
   readonly shipper: AuditShipper | undefined;
-  readonly pods: KubePodGateway;
+  readonly pods: KubePods;
   readonly runs: KubeRunStore;
   /** The pipeline's deps over these parts, observed by logs and metrics (pipelineObserver). */
   readonly deps: PipelineDeps;
@@ -70,7 +72,7 @@ export async function openParts(
   const audit = await openAudit(config, log, metrics);
   undo.push(() => audit.abandon());
   const shipper = auditShipper(config, log);
-  const pods = new KubePodGateway(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode);
+  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const deps: PipelineDeps = {
     config: pipelineConfigOf(config),
@@ -79,6 +81,8 @@ export async function openParts(
     policy: () => policies.current(),
     audit,
     pods: timed(pods, metrics),
+    objects: new KubeStepObjects(kc, config.runner.workflow.namespace, config.runner.name, config.egress.mode),
+    logs: new KubePodLogs(kc, config.runner.workflow.namespace),
     runs,
     now: () => new Date(),
     newId: randomUUID,

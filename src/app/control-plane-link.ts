@@ -14,7 +14,7 @@ import {
 } from '../adapters/control-plane-client.ts';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { PipelineObserver } from '../pipeline.ts';
+import type { PipelineObserver } from '../pipeline/deps.ts';
 
 type StepLog = Parameters<NonNullable<PipelineObserver['stepLog']>>[0];
 

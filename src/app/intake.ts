@@ -5,7 +5,10 @@
  */
 import type { Logger } from 'pino';
 import { fail, type Result } from '../errors/result.ts';
-import { admit, cancelRun, type AdmittedRun, type PipelineDeps } from '../pipeline.ts';
+import { admit } from '../admission/admit.ts';
+import { cancelRun } from '../admission/cancel.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
 import type { RawAssignment } from '../receive/receive.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
 import type { ControlPlaneLink } from './control-plane-link.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.ts';
-import type { PipelineObserver } from '../pipeline.ts';
+import type { PipelineObserver } from '../pipeline/deps.ts';
 
 /** Turns pipeline events into the seed's log lines and the metrics. */
 export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserver {

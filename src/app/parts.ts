@@ -1,5 +1,5 @@
 /**
- * The parts `serve` assembles that need more than a constructor call: the pod gateway with its API
+ * The parts `serve` assembles that need more than a constructor call: the pods port with its API
  * latency measured, the API connection bounds from config, and the control plane's keys.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,14 +8,14 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import type { Logger } from 'pino';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
 import { REQUEST_DEADLINE_FACTOR, type ApiOptions } from '../adapters/kubeconfig.ts';
-import type { KubePodGateway } from '../adapters/kube-pods.ts';
+import type { KubePods } from '../adapters/kube-pods.ts';
 import type { Config } from '../config/schema.ts';
-import type { PodGateway } from '../create/pod-gateway.ts';
+import type { Pods } from '../ports/pods.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 
-/** The pod gateway with the API latency of pod creation measured (kubiya_kube_api_request_duration_seconds). */
-export function timed(pods: KubePodGateway, metrics: Metrics): PodGateway {
+/** The pods port with the API latency of pod creation measured (kubiya_kube_api_request_duration_seconds). */
+export function timed(pods: KubePods, metrics: Metrics): Pods {
   return {
     create: async (pod: V1Pod) => {
       const t0 = process.hrtime.bigint();
@@ -26,13 +26,8 @@ export function timed(pods: KubePodGateway, metrics: Metrics): PodGateway {
       }
     },
     get: (name) => pods.get(name),
-    logs: (name, container, limitBytes) => pods.logs(name, container, limitBytes),
     cached: (name) => pods.cached(name),
     delete: (name) => pods.delete(name),
-    createClaims: (claims) => pods.createClaims(claims),
-    createEgress: (policy) => pods.createEgress(policy),
-    owned: (runId) => pods.owned(runId),
-    deleteObjects: (objects) => pods.deleteObjects(objects),
     onChange: (listener) => pods.onChange(listener),
   };
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import type { PipelineConfig } from '../pipeline.ts';
+import type { PipelineConfig } from '../pipeline/deps.ts';
 
 /**
  * The pipeline's view of the parsed config (seconds stay seconds; the audience is the runner's

@@ -6,7 +6,7 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { createMetrics, type Metrics } from '../observe/metrics.ts';
-import type { PipelineDeps } from '../pipeline.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { openParts } from './compose.ts';
 

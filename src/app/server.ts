@@ -11,7 +11,7 @@ import { createHttpServer, type ReadyReport } from '../adapters/http-server.ts';
 import { LeaseElector } from '../adapters/lease.ts';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { PipelineDeps } from '../pipeline.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { openParts, type RunnerParts } from './compose.ts';
 import { controlPlaneClient, forwardingObserver, runnerToken, type ControlPlaneLink } from './control-plane-link.ts';

@@ -1,5 +1,5 @@
 import type { Checkpoint } from './checkpoint.ts';
-import type { VerifyReport } from './verify.ts';
+import type { ChainReport } from './chain-check.ts';
 
 /**
  * What `audit verify` demands beyond an intact chain, named so an auditor can tell the faults
@@ -31,7 +31,7 @@ export interface Finding {
 /** The facts of one chain the rules look at (adapters/audit-chains.ts reads them). */
 export interface ChainFacts {
   readonly dir: string;
-  readonly log: { readonly report: VerifyReport };
+  readonly log: { readonly report: ChainReport };
   readonly checkpoints: readonly Checkpoint[];
   readonly lastTime: string;
   /** Hash of the chain's first record: which chain a saved verification was of. */

@@ -1,4 +1,4 @@
-import { jsSource, linearTimeProblem, PATTERN_KEYWORDS } from '../policy/credentials.ts';
+import { jsSource, linearTimeProblem, PATTERN_KEYWORDS } from '../credentials/credentials.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6). The audit log is hash-chained: what is

@@ -44,5 +44,10 @@ export type AuditRecord = AuditEntry & { readonly seq: number; readonly prev: st
 
 /** The port the pipeline writes through; resolves only once the record is durable. */
 export interface AuditSink {
+  /**
+   * Chains the entry and resolves with its record once it is durable. Rejects (throws) when it
+   * cannot be made durable — the auditor (src/pipeline/auditor.ts) turns that into AuditUnavailable,
+   * AUDIT_UNAVAILABLE or AUDIT_RECORD_INVALID — never resolves with a record that is not written.
+   */
   append(entry: AuditEntry): Promise<AuditRecord>;
 }

@@ -2,14 +2,14 @@ import type { Finding } from './assess.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { imagesOf, isRefusal, reasonsOf, revisionOf, violationsOf } from './fields.ts';
 import type { AuditRecord } from './record.ts';
-import type { VerifyReport } from './verify.ts';
+import type { ChainReport } from './chain-check.ts';
 
 /** One chain (one replica's directory) as the report shows it: only its trusted records are in `records`. */
 export interface ReportChain {
   readonly dir: string;
   readonly log: {
     readonly records: readonly AuditRecord[];
-    readonly report: VerifyReport & { readonly segments: number };
+    readonly report: ChainReport & { readonly segments: number };
     readonly untrusted: number;
   };
   readonly checkpoints: readonly Checkpoint[];

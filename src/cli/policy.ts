@@ -3,8 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { buildBundle } from '../adapters/opa-cli.ts';
-import type { Decision } from '../evaluate/decision.ts';
-import { evaluate, policyInput } from '../evaluate/evaluate.ts';
+import { denial, evaluate, policyInput } from '../evaluate/evaluate.ts';
 import { algorithmOf, signingKeyFromPem } from '../policy/bundle-signature.ts';
 import { podContextOf } from '../policy/pod-context.ts';
 import { buildPod } from '../pod/build.ts';
@@ -111,9 +110,10 @@ export function policyCommands(io: Io, setCode: (c: number) => void, env: Env = 
       const engine = await engineFor(opts.bundle, opts.policies, source, {}, opts);
       const results = workflow.steps.map((step) => {
         const r = evaluate(policyInput(ctx.runner, workflow, step, buildPod(workflow, step, ctx)), engine);
-        const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
-        const error = r.ok ? {} : { code: r.error.code, message: r.error.message };
-        return { step: step.name, allow: r.ok, ...error, decision };
+        const decision = r.kind === 'error' ? undefined : r.decision;
+        const failure = r.kind === 'allow' ? undefined : r.kind === 'deny' ? denial(r.decision) : r.error;
+        const error = failure === undefined ? {} : { code: failure.code, message: failure.message };
+        return { step: step.name, allow: r.kind === 'allow', ...error, decision };
       });
       if (opts.output === 'json') io.out(JSON.stringify({ revision: engine.revision, steps: results }, null, 2));
       else {

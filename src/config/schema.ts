@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
-import { durationField, isZeroQuantity, POSITIVE_DURATION, quantityField, STEP_TIMEOUT_BOUNDS } from './units.ts';
+import {
+  durationField,
+  isZeroQuantity,
+  POSITIVE_DURATION,
+  quantityField,
+  STEP_TIMEOUT_BOUNDS,
+} from '../units/units.ts';
 
 const dnsLabel = z
   .string()

@@ -1,13 +1,13 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { readAuditLog, verifyAuditDir } from '../adapters/audit-files.ts';
+import { readAuditLog, checkAuditDir } from '../adapters/audit-files.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startRunner } from '../app/runner.ts';
 import { parseConfig } from '../config/load.ts';
 import { runAssignment } from '../app/assignment.ts';
-import type { AssignmentReport } from '../pipeline.ts';
+import type { AssignmentReport } from '../run/report.ts';
 import { startCluster } from './cluster.ts';
 import { localRunnerConfig } from './local-config.ts';
 import { failingStep, realStorage, selfReportWorkflow, startDemoNode } from './node/demo-real.ts';
@@ -151,7 +151,7 @@ export async function runDemo(
         );
         if (s.status !== 'succeeded') say(`    ${s.message}`);
         if (node !== undefined && s.pod !== undefined) {
-          const log = await runner.deps.pods.logs(s.pod, 'step', 4096);
+          const log = await runner.deps.logs.read(s.pod, 'step', 4096);
           if (log.ok) for (const l of log.value.trimEnd().split('\n')) say(`    ${paint('dim', '│')} ${l}`);
         }
       }
@@ -167,7 +167,7 @@ export async function runDemo(
         `  #${String(r.seq).padStart(2)} ${r.stage.padEnd(8)} ${r.outcome.padEnd(7)} ${(r.code ?? '').padEnd(22)} ${r.workflow?.id ?? '-'}${r.step !== undefined ? `/${r.step}` : ''}  ${r.message}`,
       );
     }
-    const report = await verifyAuditDir(auditDir, signing.publicKey);
+    const report = await checkAuditDir(auditDir, signing.publicKey);
     say(
       report.ok
         ? `audit verify: chain intact (${report.records} records), ${report.checkpoints.verified} signed checkpoint(s) verified`

@@ -58,7 +58,12 @@ export const ERROR_CATALOGUE = {
   EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
   STEP_OBJECT_CONFLICT: { status: 409, stage: 'create' },
 
+  RUN_UPDATE_FAILED: { status: 502, stage: 'reconcile' },
+  LIST_FAILED: { status: 502, stage: 'reconcile' },
+  DELETE_FAILED: { status: 502, stage: 'reconcile' },
+
   WATCH_FAILED: { status: 502, stage: 'watch' },
+  LOG_READ_FAILED: { status: 502, stage: 'watch' },
   KUBE_API_TIMEOUT: { status: 504, stage: 'watch' },
   KUBE_API_WATCH_STALLED: { status: 504, stage: 'watch' },
   KUBE_API_WATCH_FAILED: { status: 502, stage: 'watch' },

@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
+import { describeThrown, type RunnerError } from '../errors/result.ts';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { decisionSchema, type Decision } from './decision.ts';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from './policy-engine.ts';
@@ -30,52 +30,84 @@ export function policyInput(runner: string, workflow: Workflow, step: Step, pod:
 }
 
 /**
- * evaluate: one step against the current policy. Fails closed: no engine, an unknown entrypoint,
- * a throw, an undefined result or a malformed document are each an error (with their own code),
- * never an allow. A well-formed deny is POLICY_DENIED carrying the decision.
+ * What evaluate decides. An allow and a deny are the policy's decision (a deny is a value, not a
+ * failure); `error` means there is no usable decision, and fails closed like a deny (no pod).
  */
-export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): Result<Decision> {
-  if (engine === undefined) return fail('POLICY_NOT_LOADED', 'no policy bundle is loaded');
+export type Evaluation =
+  | { readonly kind: 'allow'; readonly decision: Decision }
+  | { readonly kind: 'deny'; readonly decision: Decision }
+  | {
+      readonly kind: 'error';
+      readonly error: RunnerError;
+      /** The bundle's revision when one was loaded: every evaluate record names it, an error's too. */
+      readonly revision?: string | undefined;
+    };
+
+const error = (e: RunnerError, revision?: string): Evaluation =>
+  revision === undefined ? { kind: 'error', error: e } : { kind: 'error', error: e, revision };
+
+/**
+ * evaluate: one step against the current policy. Fails closed: no engine, an unknown entrypoint,
+ * a throw, an undefined result or a malformed document are each an `error` (with their own code),
+ * never an allow. A well-formed deny is a `deny` with the decision (its error: {@link denial}).
+ * Never throws.
+ */
+export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): Evaluation {
+  if (engine === undefined) return error({ code: 'POLICY_NOT_LOADED', message: 'no policy bundle is loaded' });
   if (!engine.entrypoints.includes(DECISION_ENTRYPOINT)) {
-    return fail(
-      'POLICY_ENTRYPOINT_UNKNOWN',
-      `policy bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`,
+    return error(
+      {
+        code: 'POLICY_ENTRYPOINT_UNKNOWN',
+        message: `policy bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`,
+      },
+      engine.revision,
     );
   }
   let resultSet: unknown;
   try {
     resultSet = engine.evaluate(input, DECISION_ENTRYPOINT);
   } catch (thrown) {
-    return fail('POLICY_EVAL_ERROR', `policy evaluation failed: ${describeThrown(thrown)}`, {
-      revision: engine.revision,
-    });
+    return error(
+      { code: 'POLICY_EVAL_ERROR', message: `policy evaluation failed: ${describeThrown(thrown)}` },
+      engine.revision,
+    );
   }
   const first: unknown = Array.isArray(resultSet) ? resultSet[0] : undefined;
   const result = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
   if (result === undefined || result === null) {
-    return fail('POLICY_UNDEFINED', `policy ${DECISION_ENTRYPOINT} returned no decision`, {
-      revision: engine.revision,
-    });
+    return error(
+      { code: 'POLICY_UNDEFINED', message: `policy ${DECISION_ENTRYPOINT} returned no decision` },
+      engine.revision,
+    );
   }
   const parsed = decisionSchema.safeParse(result);
   if (!parsed.success) {
-    return fail('POLICY_MALFORMED_DECISION', 'policy returned a malformed decision document', {
-      revision: engine.revision,
-      issues: parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  const decision: Decision = { ...parsed.data, revision: engine.revision };
-  const denies = decision.violations.filter((v) => v.action === 'deny');
-  if (decision.allow !== (denies.length === 0)) {
-    return fail(
-      'POLICY_MALFORMED_DECISION',
-      'policy decision is inconsistent: "allow" disagrees with its deny violations',
-      { revision: engine.revision },
+    return error(
+      {
+        code: 'POLICY_MALFORMED_DECISION',
+        message: 'policy returned a malformed decision document',
+        details: {
+          issues: parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
+        },
+      },
+      engine.revision,
     );
   }
-  if (!decision.allow) {
-    const summary = denies.map((v) => v.code).join(', ');
-    return fail('POLICY_DENIED', `step denied by policy: ${summary}`, { decision });
+  const decision: Decision = { ...parsed.data, revision: engine.revision };
+  if (decision.allow !== (decision.violations.filter((v) => v.action === 'deny').length === 0)) {
+    return error(
+      {
+        code: 'POLICY_MALFORMED_DECISION',
+        message: 'policy decision is inconsistent: "allow" disagrees with its deny violations',
+      },
+      engine.revision,
+    );
   }
-  return ok(decision);
+  return { kind: decision.allow ? 'allow' : 'deny', decision };
+}
+
+/** A deny as the step's error (POLICY_DENIED, 403): its deny codes in the message. */
+export function denial(decision: Decision): RunnerError {
+  const codes = decision.violations.filter((v) => v.action === 'deny').map((v) => v.code);
+  return { code: 'POLICY_DENIED', message: `step denied by policy: ${codes.join(', ')}` };
 }

@@ -1,7 +1,7 @@
 import { maskEntry, maskPatternsOf } from '../audit/mask.ts';
 import type { AuditEntry, AuditOutcome, AuditRecord, AuditStage } from '../audit/record.ts';
 import type { RunnerError } from '../errors/result.ts';
-import type { PipelineDeps } from './types.ts';
+import type { PipelineDeps } from './deps.ts';
 
 export type Fields = Partial<
   Omit<AuditEntry, 'decision_id' | 'timestamp' | 'stage' | 'outcome' | 'runner' | 'labels' | 'message' | 'code'>

@@ -5,13 +5,14 @@
  */
 import { decodeJwt } from 'jose';
 import { ok, type Result, type RunnerError } from '../errors/result.ts';
-import type { RunObject } from '../create/run-store.ts';
+import type { RunObject } from '../ports/runs.ts';
 import { dnsSafeName, runName } from '../pod/names.ts';
 import { validate } from '../validate/validate.ts';
 import { thumbprintOf } from '../verify/trusted-keys.ts';
 import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verify/verify.ts';
 import type { Auditor } from './auditor.ts';
-import type { AdmittedRun, PipelineDeps } from './types.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { PipelineDeps } from './deps.ts';
 
 /** The WorkflowRun name of an assignment: derived from its exact jti (injectively), so a replay collides and nothing else does. */
 const runNameOf = runName;
@@ -117,11 +118,12 @@ async function validated(
  * labels do: it is not verified yet).
  *
  * A WorkflowRun's `create` is equivalent to intake (SECURITY.md, trust boundary): on a run's FIRST
- * pass (no status yet) the verify and validate passes are recorded, and the claim check is applied
+ * pass (no status yet) the verify and validate passes are recorded, and intake's run-id check is applied
  * — an older WorkflowRun of this runner with the same run id fails this one with
  * ASSIGNMENT_RUN_ID_REUSED, audited, nothing created — so a run made by hand from a genuine,
- * never-admitted token runs only as a delivered one would, fully recorded. A passed claim check is
- * not recorded again: a claim pass is the control plane's `Accepted` event, sent once, by intake.
+ * never-admitted token runs only as a delivered one would, fully recorded. A passed run-id check is
+ * not recorded again: that pass (audit stage `claim`) is the control plane's `Accepted` event, sent
+ * once, by intake.
  * TRUSTED_KEYS_UNAVAILABLE: the store could not be read (the caller retries; nothing is recorded).
  */
 export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {

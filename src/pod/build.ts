@@ -1,10 +1,9 @@
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { durationSeconds } from './duration.ts';
-import { MAIN_CONTAINER, normaliseMountPath } from './layout.ts';
-import { LABELS, podName } from './names.ts';
+import { MAIN_CONTAINER, normaliseMountPath } from '../validate/layout.ts';
+import { LABELS, podName, volumeClaimName } from './names.ts';
 import { containerResources, type ResourceDefaults, type ResourceSpec } from './resources.ts';
-import { claimName } from './volumes.ts';
 
 export interface PodContext {
   readonly runner: string;
@@ -91,7 +90,7 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
   const claims = (step.volumes ?? []).map((v) => ({
     name: `vol-${v.name}`,
     persistentVolumeClaim: {
-      claimName: claimName(ctx.run ?? `wr-${workflow.runId}`, v.volume),
+      claimName: volumeClaimName(ctx.run ?? `wr-${workflow.runId}`, v.volume),
       ...(v.readOnly === true ? { readOnly: true } : {}),
     },
   }));

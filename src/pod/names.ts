@@ -78,7 +78,7 @@ export const LABELS = Object.freeze({
  * The WorkflowRun of an assignment: `wr-<readable jti>-<hash of the exact jti>`, a DNS label of at
  * most 63 characters. Injective in the jti (case, `_` against `-`, truncation all stay in the
  * hash), and the same jti always gives the same name, so a replay collides at the API server.
- * Older versions named it `dnsSafeName('wr-' + jti)` (see `legacyRunName` in src/pipeline.ts).
+ * Older versions named it `dnsSafeName('wr-' + jti)` (see `legacyRunName` in src/pipeline/verified.ts).
  */
 export function runName(jti: string): string {
   return identityName(`wr-${jti}`, ['run', jti]);

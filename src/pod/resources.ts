@@ -1,5 +1,5 @@
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
-import { isZeroQuantity, quantityValue } from '../config/units.ts';
+import { isZeroQuantity, quantityValue } from '../units/units.ts';
 
 /** Requests or limits by resource name (`cpu`, `memory`, `ephemeral-storage`), as quantities. */
 export type ResourceList = Readonly<Partial<Record<string, string>>>;

@@ -2,16 +2,11 @@ import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Workflow } from '../validate/schema.ts';
 import { LABELS, volumeClaimName } from './names.ts';
 
-/** The PVC name of a workflow volume in a run: see {@link volumeClaimName} (never shared by two runs). */
-export function claimName(run: string, volume: string): string {
-  return volumeClaimName(run, volume);
-}
-
 /**
  * The PVCs of a run (`workflow.create_volume(...)` in the SDK): one per workflow volume, created
  * once before the first step, owned by the WorkflowRun so they go when it goes.
  */
-export function buildClaims(
+export function buildVolumeClaims(
   run: { name: string; uid?: string | undefined; ref: { id: string; runId: string } },
   workflow: Workflow,
   o: { namespace: string; runner: string; storageClass?: string | undefined },
@@ -20,7 +15,7 @@ export function buildClaims(
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
     metadata: {
-      name: claimName(run.name, v.name),
+      name: volumeClaimName(run.name, v.name),
       namespace: o.namespace,
       labels: { [LABELS.runner]: o.runner, [LABELS.workflow]: run.ref.id, [LABELS.run]: run.ref.runId },
       ...(run.uid !== undefined

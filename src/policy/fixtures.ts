@@ -118,9 +118,9 @@ const codesOf = (d: Decision | undefined, action: string): string[] =>
 /** What the engine decides for one input, as an Outcome (an evaluation failure keeps its code and message). */
 export function outcomeOf(input: PolicyInput, engine: PolicyEngine): Outcome {
   const r = evaluate(input, engine);
-  const decision = r.ok ? r.value : (r.error.details as { decision?: Decision } | undefined)?.decision;
+  const decision = r.kind === 'error' ? undefined : r.decision;
   const codes = { deny: codesOf(decision, 'deny'), warn: codesOf(decision, 'warn'), audit: codesOf(decision, 'audit') };
-  if (r.ok || r.error.code === 'POLICY_DENIED') return codes;
+  if (r.kind !== 'error') return codes;
   return { ...codes, error: { code: r.error.code, message: r.error.message } };
 }
 

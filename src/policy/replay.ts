@@ -69,9 +69,7 @@ function tally(
 
 function candidate(engine: PolicyEngine, input: PolicyInput): { decision?: Decision; error?: ReplayChange['error'] } {
   const r = evaluate(input, engine);
-  if (r.ok) return { decision: r.value };
-  const decision = (r.error.details as { decision?: Decision } | undefined)?.decision;
-  if (r.error.code === 'POLICY_DENIED' && decision !== undefined) return { decision };
+  if (r.kind !== 'error') return { decision: r.decision };
   return { error: { code: r.error.code, message: r.error.message } };
 }
 

@@ -1,5 +1,5 @@
-import type { OwnedObject } from '../create/pod-gateway.ts';
-import type { RunObject } from '../create/run-store.ts';
+import type { OwnedObject } from '../ports/step-objects.ts';
+import type { RunObject } from '../ports/runs.ts';
 
 /**
  * The runner's objects that no live run owns: owned by a WorkflowRun that no longer exists (the

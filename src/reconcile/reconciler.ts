@@ -1,8 +1,8 @@
-import type { RunObject } from '../create/run-store.ts';
-import { reconcileRun } from '../pipeline.ts';
-import type { PipelineDeps } from '../pipeline/types.ts';
+import type { RunObject } from '../ports/runs.ts';
+import { reconcileRun } from './reconcile.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 import { orphans } from './orphans.ts';
-import { runDone } from './status.ts';
+import { runDone } from '../run/status.ts';
 
 export interface ReconcilerOptions {
   /** Only the Lease holder reconciles; the others keep their caches warm and wait. */
@@ -72,12 +72,12 @@ export class Reconciler {
   /** Deletes what no live run owns (leader only). Returns how many objects were deleted. */
   async collectOrphans(): Promise<number> {
     if (!this.o.isLeader() || this.stopped) return 0;
-    const owned = await this.deps.pods.owned();
+    const owned = await this.deps.objects.owned();
     if (!owned.ok) return 0;
     // Read the runs after the objects: a run created in between is then known, never mistaken for gone.
     const lost = orphans(owned.value, this.deps.runs.list());
     if (lost.length === 0) return 0;
-    const deleted = await this.deps.pods.deleteObjects(lost);
+    const deleted = await this.deps.objects.deleteObjects(lost);
     return deleted.ok ? deleted.value : 0;
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../config/units.ts';
-import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from '../pod/layout.ts';
+import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from './layout.ts';
 
 /**
  * The `workflow` claim of an assignment token (DESIGN §2). Strict everywhere: unknown keys are
@@ -133,7 +133,7 @@ const egress = z.union([
 
 /**
  * A duration as Kubernetes users write it: 30s, 5m, 1h30m, or seconds as a number; one parser
- * (config/units.ts) and the same bounds (1 s … 7 days) for both forms. Kept as written.
+ * (units/units.ts) and the same bounds (1 s … 7 days) for both forms. Kept as written.
  */
 export const duration = durationText(STEP_TIMEOUT_BOUNDS);
 

@@ -1,6 +1,6 @@
 import { fail, ok, type Result } from '../errors/result.ts';
 import { parseImageRef } from '../oci/image-ref.ts';
-import { findCycle } from '../reconcile/graph.ts';
+import { findCycle } from './graph.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 import { printable, textIssues } from './unicode.ts';
 

@@ -30,13 +30,13 @@ export interface TrustedKeyStore {
   /**
    * Records that these public keys are trusted at `at` (new keys get firstSeen = lastSeen = at;
    * known keys get lastSeen moved forward). Resolves ok only once the record is durable.
-   * Error: TRUSTED_KEYS_UNAVAILABLE.
+   * Returns a Result, never throws. Error: TRUSTED_KEYS_UNAVAILABLE.
    */
   observe(keys: readonly JWK[], at: Date): Promise<Result<void>>;
   /**
    * Every trusted key. `fresh`: read the durable copy again rather than this process's cache
    * (another replica may have admitted a run with a key this one has not seen).
-   * Error: TRUSTED_KEYS_UNAVAILABLE.
+   * Returns a Result, never throws. Error: TRUSTED_KEYS_UNAVAILABLE.
    */
   list(fresh?: boolean): Promise<Result<readonly TrustedKey[]>>;
 }

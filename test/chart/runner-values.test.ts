@@ -14,13 +14,13 @@ import {
   POSITIVE_DURATION,
   STEP_TIMEOUT_BOUNDS,
   type DurationBounds,
-} from '../../src/config/units.ts';
+} from '../../src/units/units.ts';
 import { CHART } from '../../src/dev/manifest.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /**
  * The chart accepts exactly what the runner accepts, for the values it passes through to the
- * runner's config: every duration (the runner's one grammar and bounds, src/config/units.ts) and
+ * runner's config: every duration (the runner's one grammar and bounds, src/units/units.ts) and
  * runner.workflow.defaultResources (strict, zero refused). The class: a value Helm renders that the
  * runner then refuses at start (a crash-looping rollout), or one Helm refuses that the runner
  * would take. Each spelling below goes through `helm template` (values schema + templates) and

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';

@@ -9,7 +9,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
@@ -226,7 +226,7 @@ describe('egress isolation against the local control plane (real kube-apiserver,
         return made.metadata.uid;
       };
       const [uidA, uidB] = [await wr(`adopt-a-${mode}`), await wr(`adopt-b-${mode}`)];
-      const gateway = new KubePodGateway(env.kc, ns, 'nobody', mode);
+      const gateway = new KubeStepObjects(env.kc, ns, 'nobody', mode);
       const name = egressPolicyName(`adopt-${mode}`, 's');
       const render = (uid: string, run: string, cidr: string) => {
         const r = egressObject([{ cidr, ports: [443] }], {

@@ -6,11 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { LeaseElector } from '../../src/adapters/lease.ts';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { decodeJwt } from 'jose';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
@@ -130,7 +130,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
       );
       again.child.kill('SIGTERM');
       await again.exited;
-      const verified = await verifyAuditDir(join(env.work, 'audit-crash'), undefined);
+      const verified = await checkAuditDir(join(env.work, 'audit-crash'), undefined);
       assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
       const finishes = (await readAuditLog(join(env.work, 'audit-crash'))).filter(
         (r) => r.stage === 'finish' && r.workflow?.id === 'crash',

@@ -18,7 +18,7 @@ import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { ConfigMapTrustedKeys } from '../../src/adapters/trusted-keys-configmap.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
 import { waitFor } from '../support/wait.ts';

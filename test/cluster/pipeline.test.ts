@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { KubePods } from '../../src/adapters/kube-pods.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { buildPod } from '../../src/pod/build.ts';
@@ -289,7 +289,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   test('PodSecurity is really enforcing: the same pod without mutation is rejected by the API server', async () => {
     const wf = validate({ id: 'unhardened', name: 'u', runId: 'r', steps: [{ name: 's', image: 'python:3.11' }] });
     assert.ok(wf.ok);
-    const pods = new KubePodGateway(env.kc, env.cluster.workflowsNamespace, RUNNER);
+    const pods = new KubePods(env.kc, env.cluster.workflowsNamespace, RUNNER);
     const created = await pods.create(
       buildPod(wf.value, wf.value.steps[0]!, {
         runner: RUNNER,
@@ -308,7 +308,7 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
   test('the audit log of the whole run is one intact hash chain', async () => {
     const records = await readAuditLog(auditDir);
     assert.ok(records.length >= 15);
-    assert.equal((await verifyAuditDir(auditDir, undefined)).ok, true);
+    assert.equal((await checkAuditDir(auditDir, undefined)).ok, true);
     assert.ok(
       records.every((r) => !JSON.stringify(r).includes('eyJ')),
       'no token material in the audit log',

@@ -4,14 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
-import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
+import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
 import { egressObject } from '../../src/egress/network-policy.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import type { ConfigOverrides } from '../support/config.ts';
 import { watchAll } from '../support/watch.ts';
@@ -210,7 +210,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       podLabels: { 'kubiya.ai/run': 'x', 'kubiya.ai/step': 'y' },
       labels: { 'kubiya.ai/runner': 'egress-runner' },
     };
-    const pods = new KubePodGateway(env.kc, ns, 'egress-runner', 'networkpolicy');
+    const pods = new KubeStepObjects(env.kc, ns, 'egress-runner', 'networkpolicy');
     const plain = egressObject(destinations, { ...ctx, name: 'np-form', mode: 'networkpolicy' });
     assert.ok(plain.ok);
     assert.deepEqual((await pods.createEgress(plain.value)).ok, true);
@@ -223,7 +223,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     );
 
     await installCiliumCrd(env.kc);
-    const cilium = new KubePodGateway(env.kc, ns, 'egress-runner', 'cilium');
+    const cilium = new KubeStepObjects(env.kc, ns, 'egress-runner', 'cilium');
     const fqdn = egressObject([{ host: 'api.github.com', ports: [443] }], { ...ctx, name: 'cnp-form', mode: 'cilium' });
     assert.ok(fqdn.ok);
     const created = await cilium.createEgress(fqdn.value);
@@ -348,7 +348,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         spec: { containers: [{ name: 'c', image: 'x:1', securityContext: sc }] },
       },
     });
-    await waitFor('the stray pod in the cache', async () => (await r.deps.pods.owned()).ok, {
+    await waitFor('the stray pod in the cache', async () => (await r.deps.objects.owned()).ok, {
       timeoutMs: 5000,
       intervalMs: 250,
     });
@@ -429,7 +429,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         [],
         'no step ever had two pods',
       );
-      assert.equal((await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
+      assert.equal((await checkAuditDir(join(env.work, `audit-${name}`), undefined)).ok, true);
     } finally {
       watch.stop();
     }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
 import { KWOK_STEP_LOG } from '../../src/dev/cluster.ts';
@@ -349,7 +349,7 @@ describe('serve as a real process against the local control plane', () => {
       assert.equal(await again.exited, 0);
       const records = await readAuditLog(join(env.work, `audit-${name}`));
       assert.equal(
-        (await verifyAuditDir(join(env.work, `audit-${name}`), undefined)).ok,
+        (await checkAuditDir(join(env.work, `audit-${name}`), undefined)).ok,
         true,
         'the audit chain verifies',
       );

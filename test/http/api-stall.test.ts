@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { CoreV1Api, VersionApi, type V1Pod } from '@kubernetes/client-node';
-import { KubePodGateway } from '../../src/adapters/kube-pods.ts';
+import { KubePods } from '../../src/adapters/kube-pods.ts';
 import { PooledKubeConfig, type ApiOptions, type WatchRestartReason } from '../../src/adapters/kubeconfig.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fake-kube-api.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
@@ -58,7 +58,7 @@ describe('a silent API connection is noticed', () => {
     });
     return kc;
   };
-  const gateways: KubePodGateway[] = [];
+  const gateways: KubePods[] = [];
 
   before(async () => {
     api = await startFakeKubeApi(NS);
@@ -115,7 +115,7 @@ describe('a silent API connection is noticed', () => {
 
   test('every watch asks for bookmarks and a server-side timeout, and is resumed when the server ends it', async () => {
     const kc = kubeconfig({ watchTimeoutSeconds: 1 });
-    const pods = new KubePodGateway(kc, NS, RUNNER);
+    const pods = new KubePods(kc, NS, RUNNER);
     gateways.push(pods);
     await pods.start();
     const seen = api.watches.length;
@@ -131,7 +131,7 @@ describe('a silent API connection is noticed', () => {
   test('a frozen watch is noticed within the idle bound and resumed on a new connection; no change is lost', async () => {
     // The server-side timeout is long here: only the idle bound can end the frozen watch.
     const kc = kubeconfig({ watchTimeoutSeconds: 60, watchIdleMs: 1500 });
-    const pods = new KubePodGateway(kc, NS, RUNNER);
+    const pods = new KubePods(kc, NS, RUNNER);
     gateways.push(pods);
     const changed: string[] = [];
     pods.onChange((run) => changed.push(run));
@@ -158,7 +158,7 @@ describe('a silent API connection is noticed', () => {
 
   test('a change no watch delivered (a lost event) is repaired by the periodic relist', async () => {
     const kc = kubeconfig({ watchTimeoutSeconds: 1, watchIdleMs: 1500, relistMs: 2000 });
-    const pods = new KubePodGateway(kc, NS, RUNNER);
+    const pods = new KubePods(kc, NS, RUNNER);
     gateways.push(pods);
     api.put(pod('p-lost', 'run-lost'));
     await pods.start();
@@ -178,7 +178,7 @@ describe('a silent API connection is noticed', () => {
   test('a list that fails is retried, and the failure counted', async () => {
     const kc = kubeconfig();
     // A pod gateway on a namespace the stand-in does not serve: every list answers 404.
-    const pods = new KubePodGateway(kc, 'elsewhere', RUNNER);
+    const pods = new KubePods(kc, 'elsewhere', RUNNER);
     gateways.push(pods);
     await pods.start();
     await waitFor(

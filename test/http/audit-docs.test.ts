@@ -25,7 +25,7 @@ import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { testPipelineConfig } from '../support/config.ts';
-import { MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { memoryCluster, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
 
 const run = promisify(execFile);
 
@@ -51,7 +51,7 @@ async function seed(engine: Awaited<ReturnType<typeof loadEngine>>, dir: string,
     keys: createLocalJWKSet(jwks([key])),
     policy: () => engine,
     audit,
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     now: () => new Date(),

@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { testPipelineConfig } from '../support/config.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { admit } from '../../src/admission/admit.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { ISSUER, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -42,7 +43,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
       config: testPipelineConfig(),
       keys,
       audit: log,
-      pods,
+      ...memoryCluster(pods),
       runs: new MemoryRuns(),
       trust: new MemoryTrustedKeys(),
       policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
@@ -115,7 +116,7 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
     assert.equal(pods.created.length, before + 1, 'the recovered intake runs its step');
     assert.equal((await fetch(`${base}/ready`)).status, 200);
     await log.close();
-    const report = await verifyAuditDir(join(mnt, 'audit'), undefined);
+    const report = await checkAuditDir(join(mnt, 'audit'), undefined);
     assert.equal(report.ok, true, `the chain has no hole where the writes failed: ${JSON.stringify(report.firstBad)}`);
   } finally {
     await closeReconciler();

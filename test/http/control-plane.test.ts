@@ -9,8 +9,9 @@ import { testPipelineConfig } from '../support/config.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { admit } from '../../src/admission/admit.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RUNNER = 'cp-runner';
@@ -25,7 +26,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
     keys: createRemoteJWKSet(new URL(`${cp.url}/.well-known/jwks.json`)),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
     audit: new MemoryAudit(),
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     now: () => new Date(),

@@ -15,8 +15,11 @@ import { createLogger } from '../../src/observe/logger.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
-import { admit, cancelRun, type PipelineDeps } from '../../src/pipeline.ts';
-import { MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { admit } from '../../src/admission/admit.ts';
+import { cancelRun } from '../../src/admission/cancel.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import type { MemoryPods } from '../support/memory.ts';
+import { MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 import { parseExposition } from '../support/exposition.ts';
 import { ISSUER, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { Writable } from 'node:stream';
@@ -60,7 +63,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       keys,
       policy: () => engine,
       audit: new MemoryAudit(),
-      pods: new MemoryPods(),
+      ...memoryCluster(),
       runs: new MemoryRuns(),
       trust: new MemoryTrustedKeys(),
       now: () => new Date(),

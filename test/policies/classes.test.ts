@@ -48,13 +48,9 @@ function decide(
   const built = buildPod(wf.value, wf.value.steps[0]!, ctx);
   pod?.(built);
   const r = evaluate(policyInput('r', wf.value, wf.value.steps[0]!, built), engine);
-  if (r.ok) return { allow: true, codes: r.value.violations.map((v) => v.code) };
-  const d = (r.error.details as { decision?: Decision } | undefined)?.decision;
-  return {
-    allow: false,
-    codes: d?.violations.map((v) => v.code) ?? [],
-    ...(d === undefined ? { error: r.error.code } : {}),
-  };
+  if (r.kind === 'allow') return { allow: true, codes: r.decision.violations.map((v) => v.code) };
+  if (r.kind === 'deny') return { allow: false, codes: r.decision.violations.map((v) => v.code) };
+  return { allow: false, codes: [], error: r.error.code };
 }
 
 /** Steps each denied by the default settings; unchecked settings must never turn one into an allow. */
@@ -489,7 +485,8 @@ describe('issue 14 classes through the compiled WASM policy', () => {
       policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)),
       engine,
     );
-    const violations = r.ok ? r.value.violations : (r.error.details as { decision: Decision }).decision.violations;
+    assert.ok(r.kind !== 'error', JSON.stringify(r));
+    const violations = r.decision.violations;
     const flagged = new Set(violations.filter((v) => v.code === 'SECRET_LITERAL').map((v) => v.path));
     const expected = new Set([
       ...VALUE_CASES.flatMap((c, i) => (c.ids.length > 0 ? [`step.args[${i}]`] : [])),

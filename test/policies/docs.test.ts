@@ -26,7 +26,7 @@ import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { MemoryPods, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
+import { MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
@@ -52,7 +52,7 @@ async function seedAuditLog(ws: string): Promise<void> {
     keys: createLocalJWKSet(jwks([key])),
     policy: () => engine,
     audit,
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     now: () => new Date(),
@@ -119,8 +119,8 @@ async function rolloutAndRollback(ws: string): Promise<void> {
     const wf = { id: 'w', name: 'w', runId: 'r', steps: [{ name: 's', image: 'python:3.11-slim' }] } as Workflow;
     const step = wf.steps[0]!;
     const r = evaluate(policyInput(ctx.runner, wf, step, buildPod(wf, step, ctx)), store.current());
-    assert.ok(r.ok, !r.ok ? r.error.message : '');
-    return r.value.violations.filter((v) => v.action === 'warn').map((v) => v.code);
+    assert.ok(r.kind === 'allow', r.kind === 'error' ? r.error.message : r.kind);
+    return r.decision.violations.filter((v) => v.action === 'warn').map((v) => v.code);
   };
   assert.deepEqual(warns(), []);
   await replace('/tmp/candidate.tar.gz');

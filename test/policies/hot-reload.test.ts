@@ -47,15 +47,17 @@ const wf = validate({
 const allowed = (store: PolicyStore): boolean => {
   assert.ok(wf.ok);
   const step = wf.value.steps[0]!;
-  return evaluate(
-    policyInput(
-      'r',
-      wf.value,
-      step,
-      buildPod(wf.value, step, { runner: 'r', namespace: 'n', serviceAccount: 's', defaultTimeoutSeconds: 60 }),
-    ),
-    store.current(),
-  ).ok;
+  return (
+    evaluate(
+      policyInput(
+        'r',
+        wf.value,
+        step,
+        buildPod(wf.value, step, { runner: 'r', namespace: 'n', serviceAccount: 's', defaultTimeoutSeconds: 60 }),
+      ),
+      store.current(),
+    ).kind === 'allow'
+  );
 };
 
 test('hot reload: a good bundle replaces the running one without a restart; a corrupt one is refused and the old one keeps deciding', async () => {

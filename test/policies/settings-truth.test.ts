@@ -77,8 +77,8 @@ async function runnerDecides(values: string | undefined, bundle: string, workflo
   const ctx = podContextOf(config.value);
   return workflow.steps.map((step) => {
     const r = evaluate(policyInput(ctx.runner, workflow, step, buildPod(workflow, step, ctx)), engine);
-    const decision = r.ok ? r.value : (r.error.details as { decision?: { violations: unknown[] } }).decision;
-    return { step: step.name, allow: r.ok, violations: decision?.violations, revision: engine.revision };
+    const decision = r.kind === 'error' ? undefined : r.decision;
+    return { step: step.name, allow: r.kind === 'allow', violations: decision?.violations, revision: engine.revision };
   });
 }
 

@@ -13,7 +13,7 @@ import { evaluate, policyInput, type PolicyInput } from '../../src/evaluate/eval
 import type { Decision } from '../../src/evaluate/decision.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
-import { credentialHits, credentialPatterns } from '../../src/policy/credentials.ts';
+import { credentialHits, credentialPatterns } from '../../src/credentials/credentials.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { workflowSchema } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -31,10 +31,8 @@ const ctx = {
 };
 
 function decisionOf(r: ReturnType<typeof evaluate>): Decision {
-  if (r.ok) return r.value;
-  const d = (r.error.details as { decision?: Decision } | undefined)?.decision;
-  assert.ok(d, `no decision: ${JSON.stringify(r.error)}`);
-  return d;
+  assert.ok(r.kind !== 'error', `no decision: ${JSON.stringify(r)}`);
+  return r.decision;
 }
 
 describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm), default data', () => {
@@ -203,7 +201,7 @@ describe('compiled WASM policy (opa build -t wasm, @open-policy-agent/opa-wasm),
         policyInput('r', wf.value, wf.value.steps[0]!, buildPod(wf.value, wf.value.steps[0]!, ctx)),
         bare,
       );
-      assert.equal(r.ok, false);
+      assert.equal(r.kind, 'deny');
       assert.ok(decisionOf(r).violations.some((v) => v.code === 'POLICY_SETTINGS_MISSING'));
     } finally {
       await rm(dir, { recursive: true, force: true });

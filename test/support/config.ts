@@ -7,7 +7,7 @@
 import { pipelineConfigOf } from '../../src/app/pipeline-config.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config, ConfigInput } from '../../src/config/schema.ts';
-import type { PipelineConfig } from '../../src/pipeline.ts';
+import type { PipelineConfig } from '../../src/pipeline/deps.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
 type DeepPartial<T> = T extends readonly unknown[]

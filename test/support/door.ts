@@ -10,14 +10,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { testPipelineConfig } from './config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { fail } from '../../src/errors/result.ts';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit } from '../../src/admission/admit.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
+import { engineReturning, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { ISSUER, RUNNER, testKeys } from './tokens.ts';
 
 export interface Door {
@@ -43,7 +44,7 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
     config: testPipelineConfig(),
     keys,
     audit,
-    pods,
+    ...memoryCluster(pods),
     runs,
     trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
@@ -84,7 +85,7 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
     },
     auditLines: async () => {
       await audit.close();
-      const report = await verifyAuditDir(join(dir, 'audit'), undefined);
+      const report = await checkAuditDir(join(dir, 'audit'), undefined);
       const files = (await readdir(join(dir, 'audit'))).filter((f) => f.endsWith('.jsonl')).sort();
       const text = (await Promise.all(files.map((f) => readFile(join(dir, 'audit', f), 'utf8')))).join('');
       return { ok: report.ok, firstBad: report.firstBad, lines: text.split('\n').filter((l) => l !== '') };

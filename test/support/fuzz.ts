@@ -1,19 +1,20 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { CREDENTIAL_PATTERNS } from '../../src/audit/mask.ts';
-import { isZeroQuantity, MAX_DURATION_SECONDS, quantityValue } from '../../src/config/units.ts';
+import { isZeroQuantity, MAX_DURATION_SECONDS, quantityValue } from '../../src/units/units.ts';
 import { ERROR_CODES } from '../../src/errors/codes.ts';
 import { testPipelineConfig } from './config.ts';
 import { signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import { evaluate, policyInput, type PipelineDeps } from '../../src/pipeline.ts';
+import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
-import { mountConflicts, RESERVED_MOUNTS } from '../../src/pod/layout.ts';
+import { mountConflicts, RESERVED_MOUNTS } from '../../src/validate/layout.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import { validate } from '../../src/validate/validate.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 
@@ -395,7 +396,7 @@ export async function fuzzOne(
     config: testPipelineConfig(),
     keys,
     audit,
-    pods,
+    ...memoryCluster(pods),
     runs: new MemoryRuns(),
     trust: new MemoryTrustedKeys(),
     policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
@@ -656,7 +657,7 @@ export async function fuzzSettings(
   const baseline = await engineFor(base);
   if (baseline === undefined) throw new Error('the base settings must load');
   for (const { step, input } of inputs)
-    if (evaluate(input, baseline).ok) throw new Error(`probe ${step} is not denied by the base settings`);
+    if (evaluate(input, baseline).kind === 'allow') throw new Error(`probe ${step} is not denied by the base settings`);
   await fc.assert(
     fc.asyncProperty(mistypedSettings(base), async (settings) => {
       out.cases++;
@@ -671,7 +672,7 @@ export async function fuzzSettings(
       ];
       for (const [which, e] of engines) {
         for (const { step, input } of inputs)
-          if (evaluate(input, e).ok)
+          if (evaluate(input, e).kind === 'allow')
             out.opened.push(`${step} allowed (${which}) with ${JSON.stringify(changed(base, settings))}`);
       }
     }),

@@ -1,9 +1,11 @@
 import { testPipelineConfig, type ConfigOverrides } from './config.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
-import type { AssignmentReport, PipelineDeps } from '../../src/pipeline.ts';
+import type { AssignmentReport } from '../../src/run/report.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { RawAssignment } from '../../src/receive/receive.ts';
 import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys } from './memory.ts';
+import type { MemoryPods } from './memory.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { NOW, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
@@ -32,7 +34,7 @@ export async function memoryRunner(
     keys: over.keys ?? (await testKeys()).keys,
     policy: () => allowAll,
     audit: new MemoryAudit(),
-    pods: new MemoryPods(),
+    ...memoryCluster(),
     runs: new MemoryRuns(now),
     trust: new MemoryTrustedKeys(),
     now,

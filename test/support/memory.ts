@@ -2,11 +2,13 @@ import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import { adoptable, sameSpec } from '../../src/create/adopt.ts';
-import type { CreatedPod, OwnedObject, PodGateway } from '../../src/create/pod-gateway.ts';
-import type { ClaimedRun, RunObject, RunStore } from '../../src/create/run-store.ts';
+import type { PodLogs } from '../../src/ports/pod-logs.ts';
+import type { CreatedPod, Pods } from '../../src/ports/pods.ts';
+import type { OwnedObject, StepObjects } from '../../src/ports/step-objects.ts';
+import type { CreatedRun, RunObject, RunStore } from '../../src/ports/runs.ts';
 import type { EgressObject } from '../../src/egress/network-policy.ts';
-import type { RunStatus } from '../../src/reconcile/status.ts';
-import type { AdmittedRun } from '../../src/pipeline.ts';
+import type { RunStatus } from '../../src/run/status.ts';
+import type { AdmittedRun } from '../../src/run/admitted.ts';
 import { fail, ok, type Result } from '../../src/errors/result.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import type { PodOutcome } from '../../src/watch/outcome.ts';
@@ -27,10 +29,12 @@ export class MemoryAudit implements AuditSink {
 }
 
 /**
- * Pods in memory: a created pod ends as `outcomeFor` says (undefined: it keeps running) on the
- * next turn of the event loop, and the owning run is told, as the informer would.
+ * The cluster in memory, behind the three pod ports (one object, so a run's pods, volume claims
+ * and egress policies are listed and deleted together as in the API server): a created pod ends as
+ * `outcomeFor` says (undefined: it keeps running) on the next turn of the event loop, and the owning
+ * run is told, as the informer would. Pass it as `pods`, `objects` and `logs`.
  */
-export class MemoryPods implements PodGateway {
+export class MemoryPods implements Pods, StepObjects, PodLogs {
   readonly pods = new Map<string, V1Pod>();
   /** Every pod ever created, in order (a duplicate would show twice). */
   readonly created: V1Pod[] = [];
@@ -88,8 +92,8 @@ export class MemoryPods implements PodGateway {
   }
   /** What each pod "logged" (tests set it); a pod without an entry has an empty log. */
   readonly logText = new Map<string, string>();
-  logs(name: string, _container: string, limitBytes: number): Promise<Result<string>> {
-    if (!this.pods.has(name)) return Promise.resolve(fail('WATCH_FAILED', `no pod ${name}`));
+  read(name: string, _container: string, limitBytes: number): Promise<Result<string>> {
+    if (!this.pods.has(name)) return Promise.resolve(fail('LOG_READ_FAILED', `no pod ${name}`));
     return Promise.resolve(
       ok(
         Buffer.from(this.logText.get(name) ?? '')
@@ -105,7 +109,7 @@ export class MemoryPods implements PodGateway {
     if (pod !== undefined) setImmediate(() => this.notify(pod));
     return Promise.resolve(ok(undefined));
   }
-  createClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
+  createVolumeClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
     for (const c of claims) {
       const existing = this.claims.find((x) => x.metadata?.name === c.metadata?.name);
       if (existing === undefined) this.claims.push(c);
@@ -168,6 +172,15 @@ export class MemoryPods implements PodGateway {
   }
 }
 
+/** The three pod ports of PipelineDeps, all one in-memory cluster (`pods` is also how tests reach its state). */
+export function memoryCluster(pods: MemoryPods = new MemoryPods()): {
+  readonly pods: MemoryPods;
+  readonly objects: MemoryPods;
+  readonly logs: MemoryPods;
+} {
+  return { pods, objects: pods, logs: pods };
+}
+
 /** A policy engine whose raw result the test chooses (to reach every fail-closed path). */
 export function engineReturning(
   result: () => unknown,
@@ -177,7 +190,7 @@ export function engineReturning(
   return { revision, entrypoints, evaluate: () => result() };
 }
 
-/** WorkflowRuns in memory: claim is exactly-once by name; changes are told on the next turn. */
+/** WorkflowRuns in memory: create is exactly-once by name; changes are told on the next turn. */
 export class MemoryRuns implements RunStore {
   readonly runs = new Map<string, RunObject>();
   private readonly listeners: ((name: string) => void)[] = [];
@@ -185,7 +198,7 @@ export class MemoryRuns implements RunStore {
   constructor(now: () => Date = () => new Date()) {
     this.now = now;
   }
-  claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>> {
+  create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>> {
     if (this.runs.has(run.name))
       return Promise.resolve(fail('ASSIGNMENT_REPLAYED', `assignment ${run.ref.jti} was already accepted`));
     const other = [...this.runs.values()].find((r) => r.runId === run.workflow.runId);

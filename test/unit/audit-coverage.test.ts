@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { chainLine } from '../../src/audit/chain.ts';
 import { keyId } from '../../src/audit/keys.ts';
@@ -149,7 +149,7 @@ describe('audit verify states the records no checkpoint covers', () => {
   test('a broken log states no range', async () => {
     const { dir } = await log(6, 0, 0);
     await appendFile(join(dir, segmentName(1)), '{"seq":99}\n');
-    const report = await verifyAuditDir(dir, undefined);
+    const report = await checkAuditDir(dir, undefined);
     assert.equal(report.ok, false);
     assert.equal(report.checkpoints.uncovered, null);
   });

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { FileAuditLog, nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-file.ts';
-import { segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
-import { admit } from '../../src/pipeline.ts';
+import { segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
+import { admit } from '../../src/admission/admit.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { AuditEntry, AuditRecord } from '../../src/audit/record.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
@@ -160,7 +160,7 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     assert.equal((await log.append(entry(4))).seq, 2, 'the failed batch took no seq');
     assert.equal(log.healthy, true);
     await log.close();
-    assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+    assert.equal((await checkAuditDir(dir, undefined)).ok, true);
   });
 });
 
@@ -209,7 +209,7 @@ describe('a record that cannot be canonicalised fails alone', () => {
       );
       assert.equal((await log.append(entry(7))).seq, 4);
       await log.close();
-      const report = await verifyAuditDir(dir, undefined);
+      const report = await checkAuditDir(dir, undefined);
       assert.equal(report.ok, true, JSON.stringify(report.firstBad));
       assert.equal(report.records, 4);
     });
@@ -237,7 +237,7 @@ describe('a record that cannot be canonicalised fails alone', () => {
           }
           assert.equal(log.healthy, true);
           await log.close();
-          assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+          assert.equal((await checkAuditDir(dir, undefined)).ok, true);
           await rm(dir, { recursive: true, force: true });
         },
       ),
@@ -279,7 +279,7 @@ describe('a record that cannot be canonicalised fails alone', () => {
       await r.close();
       await audit.close();
     }
-    const report = await verifyAuditDir(dir, undefined);
+    const report = await checkAuditDir(dir, undefined);
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
   });
 });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { CHECKPOINTS_FILE, readTrusted, segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { CHECKPOINTS_FILE, readTrusted, segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { chainLine } from '../../src/audit/chain.ts';
 import { signCheckpoint, type Checkpoint } from '../../src/audit/checkpoint.ts';
@@ -82,7 +82,7 @@ describe('audit links and checkpoints are checked', () => {
     await writeFile(seg(), lines.join('\n') + '\n');
     await writeFile(join(dir, CHECKPOINTS_FILE), checkpointLines);
     try {
-      return await verifyAuditDir(dir, key);
+      return await checkAuditDir(dir, key);
     } finally {
       await writeFile(seg(), original);
       await writeFile(join(dir, CHECKPOINTS_FILE), checkpoints);

@@ -15,7 +15,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { LOCK_FILE, takeOver, type LockHolder } from '../../src/adapters/audit-file-lock.ts';
-import { verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
 const dirs: string[] = [];
@@ -91,7 +91,7 @@ describe('audit directory lock', () => {
     const log = await FileAuditLog.open(dir);
     await log.append(entry(0));
     await log.close();
-    assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+    assert.equal((await checkAuditDir(dir, undefined)).ok, true);
   });
 
   test('a lock left by a dead PID is taken over; one whose PID now names another process (start time differs) too', async () => {
@@ -340,7 +340,7 @@ describe('audit lock checked before every write', () => {
       await assert.rejects(log.append(entry(6)), locked, 'still refused while the second writer holds the lock');
       await second.close();
       await log.close();
-      const result = await verifyAuditDir(dir, undefined);
+      const result = await checkAuditDir(dir, undefined);
       assert.equal(result.ok, true, JSON.stringify(result));
       assert.equal((result as { records?: number }).records, 6);
     });
@@ -369,7 +369,7 @@ describe('audit lock checked before every write', () => {
     await contender.append(entry(4));
     await contender.close();
     await paused.close();
-    const result = await verifyAuditDir(dir, undefined);
+    const result = await checkAuditDir(dir, undefined);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal((result as { records?: number }).records, 3);
   });
@@ -386,7 +386,7 @@ describe('audit lock checked before every write', () => {
     for (const s of settled)
       if (s.status === 'rejected') assert.equal((s.reason as { code?: string }).code, 'AUDIT_LOCKED');
     await log.close();
-    const result = await verifyAuditDir(dir, undefined);
+    const result = await checkAuditDir(dir, undefined);
     assert.equal(result.ok, true);
     assert.equal((result as { records?: number }).records, 1 + written, 'exactly the acknowledged records are on disk');
   });
@@ -412,7 +412,7 @@ describe('audit lock checked before every write', () => {
         await exited;
       }
     }
-    const result = await verifyAuditDir(dir, undefined);
+    const result = await checkAuditDir(dir, undefined);
     assert.equal(result.ok, true, JSON.stringify(result));
   });
 });

@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { CHECKPOINTS_FILE, readTrusted, segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { CHECKPOINTS_FILE, readTrusted, segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
@@ -77,7 +77,7 @@ describe('audit verify hashes the bytes as written', () => {
     await writeFile(seg(), text);
     await writeFile(join(dir, CHECKPOINTS_FILE), cps);
     try {
-      const r = await verifyAuditDir(dir, publicKey);
+      const r = await checkAuditDir(dir, publicKey);
       return { seq: r.ok ? undefined : r.firstBad?.seq, reason: r.firstBad?.reason ?? '' };
     } finally {
       await writeFile(seg(), original);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { readTrusted, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { readTrusted, checkAuditDir } from '../../src/adapters/audit-files.ts';
 
 const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');
 const VARIANTS: [string, Buffer][] = [
@@ -43,7 +43,7 @@ async function logWithReplacementChar(): Promise<{ dir: string; segment: string 
 test('the untouched log (a U+FFFD in a record is legitimate text) verifies', async () => {
   const { dir } = await logWithReplacementChar();
   try {
-    assert.equal((await verifyAuditDir(dir, undefined)).ok, true);
+    assert.equal((await checkAuditDir(dir, undefined)).ok, true);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -60,7 +60,7 @@ for (const [what, bytes] of VARIANTS) {
         segment,
         Buffer.concat([original.subarray(0, at), bytes, original.subarray(at + REPLACEMENT.length)]),
       );
-      const report = await verifyAuditDir(dir, undefined);
+      const report = await checkAuditDir(dir, undefined);
       assert.equal(report.ok, false);
       assert.equal(report.firstBad?.seq, 2);
       const trusted = await readTrusted(dir, undefined);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FileAuditLog, repairTail } from '../../src/adapters/audit-file.ts';
-import { CHECKPOINTS_FILE, readAuditLog, segmentName, verifyAuditDir } from '../../src/adapters/audit-files.ts';
+import { CHECKPOINTS_FILE, readAuditLog, segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
@@ -39,7 +39,7 @@ describe('file audit log', () => {
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
     assert.deepEqual(await readAuditLog(dir), records);
-    const report = await verifyAuditDir(dir, publicKey);
+    const report = await checkAuditDir(dir, publicKey);
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
     assert.ok(report.checkpoints.verified >= 1);
     assert.equal(report.checkpoints.lastSeq, 200, 'close writes a final checkpoint');
@@ -49,7 +49,7 @@ describe('file audit log', () => {
     const log = await FileAuditLog.open(dir, { checkpoint });
     assert.equal((await log.append(entry(999))).seq, 201);
     await log.close();
-    assert.equal((await verifyAuditDir(dir, publicKey)).ok, true);
+    assert.equal((await checkAuditDir(dir, publicKey)).ok, true);
   });
 
   test('segments rotate by size and the chain continues across files', async () => {
@@ -61,7 +61,7 @@ describe('file audit log', () => {
       await log.close();
       const segments = (await readdir(d)).filter((f) => f.startsWith('segment-'));
       assert.ok(segments.length >= 3, `${segments.length} segments`);
-      const report = await verifyAuditDir(d, publicKey);
+      const report = await checkAuditDir(d, publicKey);
       assert.equal(report.ok, true, JSON.stringify(report.firstBad));
       assert.equal(report.records, 1000);
       const reopened = await FileAuditLog.open(d, { segmentBytes: 64 * 1024 });
@@ -83,7 +83,7 @@ describe('file audit log', () => {
     const firstBad = async (text: string, cps = checkpoints) => {
       await writeFile(seg(), text);
       await writeFile(join(dir, CHECKPOINTS_FILE), cps);
-      const r = await verifyAuditDir(dir, publicKey);
+      const r = await checkAuditDir(dir, publicKey);
       await writeFile(seg(), original);
       await writeFile(join(dir, CHECKPOINTS_FILE), checkpoints);
       return r.ok ? undefined : r.firstBad?.seq;
@@ -137,7 +137,7 @@ describe('file audit log', () => {
       const reopened = await FileAuditLog.open(d);
       assert.equal((await reopened.append(entry(21))).seq, 21);
       await reopened.close();
-      assert.equal((await verifyAuditDir(d, undefined)).ok, true);
+      assert.equal((await checkAuditDir(d, undefined)).ok, true);
     } finally {
       await rm(d, { recursive: true, force: true });
     }
@@ -165,7 +165,7 @@ describe('file audit log', () => {
       const { seq } = log.head();
       await log.close();
       assert.ok(seq >= acked, `every acknowledged record is there (last ${seq} >= acked ${acked})`);
-      const report = await verifyAuditDir(d, undefined);
+      const report = await checkAuditDir(d, undefined);
       assert.equal(report.ok, true, JSON.stringify(report.firstBad));
     } finally {
       await rm(d, { recursive: true, force: true });

@@ -18,10 +18,10 @@ import {
   parseDuration,
   quantityValue,
   STEP_TIMEOUT_BOUNDS,
-} from '../../src/config/units.ts';
+} from '../../src/units/units.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { buildPod } from '../../src/pod/build.ts';
-import { mountConflicts, normaliseMountPath } from '../../src/pod/layout.ts';
+import { mountConflicts, normaliseMountPath } from '../../src/validate/layout.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 import { validate } from '../../src/validate/validate.ts';
 
@@ -44,7 +44,7 @@ const wf = (over: Record<string, unknown>, extra: Record<string, unknown> = {}) 
 function issuesOf(claim: unknown): { code: string; paths: string[] } | undefined {
   const r = validate(claim);
   if (r.ok) return undefined;
-  return { code: r.error.code, paths: (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path) };
+  return { code: r.error.code, paths: (r.error.details?.issues ?? []).map((i) => i.path) };
 }
 
 // ---- durations: one parser, one set of bounds for every form ----------------------------------

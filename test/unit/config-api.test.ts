@@ -55,7 +55,7 @@ describe('kubernetes.api', () => {
       const c = loadConfig(withApi(`kubernetes:\n  api: { ${body} }`), {});
       assert.ok(!c.ok);
       assert.equal(c.error.code, 'CONFIG_INVALID');
-      const issues = (c.error.details as { issues: { path: string }[] }).issues;
+      const issues = c.error.details?.issues ?? [];
       assert.ok(
         issues.some((i) => i.path === path),
         JSON.stringify(issues),

@@ -8,7 +8,7 @@ import { DEFAULT_API_OPTIONS } from '../../src/adapters/kubeconfig.ts';
 import { apiOptions } from '../../src/app/parts.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
-import { ANY_DURATION, parseDuration } from '../../src/config/units.ts';
+import { ANY_DURATION, parseDuration } from '../../src/units/units.ts';
 import { CHART } from '../../src/dev/manifest.ts';
 import { testConfig } from '../support/config.ts';
 

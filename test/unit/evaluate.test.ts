@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
+import { denial, evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { engineReturning } from '../support/memory.ts';
 
@@ -74,27 +74,40 @@ const cases: [string, PolicyEngine | undefined, string][] = [
     engineReturning(() => [{ result: { allow: false, violations: [warn] } }]),
     'POLICY_MALFORMED_DECISION',
   ],
-  [
-    'a well-formed deny',
-    engineReturning(() => [{ result: { allow: false, violations: [deny, warn] } }]),
-    'POLICY_DENIED',
-  ],
 ];
 
 for (const [name, engine, code] of cases) {
   test(`evaluate fails closed: ${name} → ${code}`, () => {
     const r = evaluate(input, engine);
-    assert.equal(r.ok, false);
-    if (!r.ok) assert.equal(r.error.code, code);
+    assert.equal(r.kind, 'error', 'no usable decision is an error, never an allow or a deny');
+    if (r.kind === 'error') assert.equal(r.error.code, code);
   });
 }
+
+test('a well-formed deny is a decision (kind deny, with the document), not an error; its error is POLICY_DENIED', () => {
+  const r = evaluate(
+    input,
+    engineReturning(() => [{ result: { allow: false, violations: [deny, warn] } }], undefined, 'rev-3'),
+  );
+  assert.equal(r.kind, 'deny');
+  if (r.kind !== 'deny') return;
+  assert.equal(r.decision.revision, 'rev-3');
+  assert.deepEqual(
+    r.decision.violations.map((v) => v.action),
+    ['deny', 'warn'],
+  );
+  const error = denial(r.decision);
+  assert.equal(error.code, 'POLICY_DENIED');
+  assert.match(error.message, new RegExp(deny.code));
+});
 
 test('evaluate allows with warn violations and stamps the bundle revision', () => {
   const r = evaluate(
     input,
     engineReturning(() => [{ result: { allow: true, violations: [warn] } }], undefined, 'rev-7'),
   );
-  assert.ok(r.ok);
-  assert.equal(r.value.revision, 'rev-7');
-  assert.equal(r.value.violations[0]?.action, 'warn');
+  assert.equal(r.kind, 'allow');
+  if (r.kind !== 'allow') return;
+  assert.equal(r.decision.revision, 'rev-7');
+  assert.equal(r.decision.violations[0]?.action, 'warn');
 });

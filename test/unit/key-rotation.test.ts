@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
-import { admit, type PipelineDeps } from '../../src/pipeline.ts';
+import { admit } from '../../src/admission/admit.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { publicJwk, thumbprintOf, TRUST_RESOLUTION_SECONDS } from '../../src/verify/trusted-keys.ts';
 import { Clock } from '../support/memory.ts';
@@ -158,11 +159,11 @@ describe('admitted runs survive key changes (the JWKS is not consulted again)', 
     const k1 = await newSigningKey('EdDSA', 'k1');
     const clock = new Clock(NOW);
     const { deps: d } = await runner(clock, new Jwks([k1]));
-    const claim = d.runs.claim.bind(d.runs);
+    const create = d.runs.create.bind(d.runs);
     const trustedAtClaim: number[] = [];
-    d.runs.claim = (run, token) => {
+    d.runs.create = (run, token) => {
       trustedAtClaim.push(d.trust.keys.length);
-      return claim(run, token);
+      return create(run, token);
     };
     assert.ok((await admit({ body: await signWith(k1, clock.at, 300, { ...twoSteps, runId: 'busy-1' }) }, d)).ok);
     assert.deepEqual(trustedAtClaim, [1]);

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { readFile } from 'node:fs/promises';
 import { CREDENTIAL_PATTERNS, MASK, maskEntry, maskPatternsOf, maskText, maskValue } from '../../src/audit/mask.ts';
-import { credentialHits, credentialPatterns } from '../../src/policy/credentials.ts';
+import { credentialHits, credentialPatterns } from '../../src/credentials/credentials.ts';
 import { VALUE_CASES } from '../support/credentials.ts';
 import { allowAll } from '../support/memory-runner.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';

@@ -3,10 +3,11 @@ import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { egressObject } from '../../src/egress/network-policy.ts';
-import { findCycle, plan, prerequisites, runPhaseOf } from '../../src/reconcile/graph.ts';
+import { plan, runPhaseOf } from '../../src/run/plan.ts';
+import { findCycle, prerequisites } from '../../src/validate/graph.ts';
 import { orphans } from '../../src/reconcile/orphans.ts';
-import type { StepPhase, StepState } from '../../src/reconcile/status.ts';
-import { summary } from '../../src/reconcile/status.ts';
+import type { StepPhase, StepState } from '../../src/run/status.ts';
+import { summary } from '../../src/run/status.ts';
 import type { Workflow } from '../../src/validate/schema.ts';
 import { judgePod } from '../../src/watch/outcome.ts';
 

@@ -15,7 +15,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { admit, cancelRun } from '../../src/pipeline.ts';
+import { admit } from '../../src/admission/admit.ts';
+import { cancelRun } from '../../src/admission/cancel.ts';
 import { signAssignment, signCancellation } from '../../src/dev/sign.ts';
 import { dnsSafeName, runName } from '../../src/pod/names.ts';
 import { memoryRunner } from '../support/memory-runner.ts';

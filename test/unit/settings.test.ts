@@ -28,7 +28,7 @@ test(`settings schema: ${WRONG_SETTINGS.length} wrongly typed settings are each 
     const r = checkSettings(c.settings);
     assert.equal(r.ok, false, `${c.name} must be refused`);
     assert.equal(r.error.code, 'POLICY_SETTINGS_INVALID');
-    const paths = (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path);
+    const paths = (r.error.details?.issues ?? []).map((i) => i.path);
     assert.ok(paths.includes(c.path), `${c.name}: ${paths.join(', ')} includes ${c.path}`);
   }
 });
@@ -202,7 +202,7 @@ test(`enforcement cannot downgrade the ${LOCKED_CODES.length} locked codes, and 
     });
     assert.equal(r.ok, false, text);
     assert.ok(
-      (r.error.details as { issues: { path: string }[] }).issues.some((i) => i.path === path),
+      (r.error.details?.issues ?? []).some((i) => i.path === path),
       `${text}: ${r.error.message}`,
     );
   }

@@ -56,7 +56,7 @@ test('every reference of the shared table, in every container kind: valid → ac
         if (r.ok) continue;
         refused++;
         assert.equal(r.error.code, 'VALIDATE_IMAGE_REFERENCE', what);
-        const issues = (r.error.details as { issues: { path: string; message: string }[] }).issues;
+        const issues = r.error.details?.issues ?? [];
         assert.deepEqual(
           issues.map((i) => i.path),
           [path],
@@ -87,7 +87,7 @@ test('the reported examples: upper-case repository, ".." component, malformed di
   if (!r.ok) {
     assert.equal(r.error.code, 'VALIDATE_IMAGE_REFERENCE');
     assert.deepEqual(
-      (r.error.details as { issues: { path: string }[] }).issues.map((i) => i.path),
+      (r.error.details?.issues ?? []).map((i) => i.path),
       bad.map((_, i) => `workflow.steps.${i}.image`),
     );
   }

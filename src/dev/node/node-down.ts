@@ -9,7 +9,7 @@ import { removeCgroups, removeOutsidePaths, restoreFirewall, restoreSysctls, unm
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './run.ts';
-import type { RealNodeState } from './node.ts';
+import type { RealNodeState } from './state.ts';
 
 const LOCK = '/run/kubiya-real-node.lock';
 

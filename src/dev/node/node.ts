@@ -21,6 +21,7 @@ import { ensure, kubeClient, poll } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
 import { must, run } from './run.ts';
 import { stopRealNodeState } from './node-down.ts';
+import type { RealNodeState } from './state.ts';
 
 /** A lock file (one real node per machine: fixed link, bridge and port names). */
 export const LOCK_FILE = '/run/kubiya-real-node.lock';
@@ -36,16 +37,6 @@ export interface RealNodeOptions {
   readonly egressGate?: boolean;
   readonly detached?: boolean;
   readonly say?: (line: string) => void;
-}
-
-/** What `down` needs: the host state before, the processes of ours, the node's directory. */
-export interface RealNodeState {
-  readonly dir: string;
-  readonly kubeconfig: string;
-  readonly tools: Readonly<Record<RealNodeToolName, string>>;
-  readonly pids: readonly { readonly name: string; readonly pid: number }[];
-  /** Seconds per phase (containerd, images, node Ready, network, DNS) and in all. */
-  readonly timings: Readonly<Record<string, number>>;
 }
 
 export interface RealNode extends RealNodeState {

@@ -73,14 +73,14 @@ function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
     : `checkpoint for seq ${c.seq} has an invalid signature for kid ${given} (replaced or forged)`;
 }
 
-export interface VerifyProblem {
+export interface ChainProblem {
   /** The first sequence number that cannot be trusted. */
   readonly seq: number;
   readonly reason: string;
   readonly where?: string | undefined;
 }
 
-export interface VerifyReport {
+export interface ChainReport {
   readonly ok: boolean;
   readonly records: number;
   readonly lastSeq: number;
@@ -97,21 +97,22 @@ export interface VerifyReport {
     readonly lastSeq: number;
     readonly uncovered: { readonly from: number; readonly to: number } | null;
   };
-  readonly firstBad?: VerifyProblem | undefined;
+  readonly firstBad?: ChainProblem | undefined;
 }
 
 /**
- * Streaming verifier: feed it every line of every segment in order, then the checkpoints. It
+ * The audit chain check, streaming (the `audit verify` command; "verify" in code is the token check
+ * only): feed it every line of every segment in order, then the checkpoints. It
  * checks that each line is byte for byte what the appender writes, and its sequence, prev link
  * and hash; then that each checkpoint is signed by the
  * given key, names a record that exists, and matches that record's hash. It reports the first
  * record that cannot be trusted.
  */
-export class AuditVerifier {
+export class ChainChecker {
   private expected = 1;
   private prev = GENESIS;
   private count = 0;
-  private problem: VerifyProblem | undefined;
+  private problem: ChainProblem | undefined;
   private lastWhere: string | undefined;
   private readonly heads = new Map<number, string>();
   private readonly wanted: Set<number>;
@@ -191,7 +192,7 @@ export class AuditVerifier {
     if (this.problem === undefined) this.problem = { seq: this.expected, reason, where };
   }
 
-  finish(checkpoints: readonly Checkpoint[], publicKey: KeyObject | undefined): VerifyReport {
+  finish(checkpoints: readonly Checkpoint[], publicKey: KeyObject | undefined): ChainReport {
     let verified = 0;
     let lastCheckpoint = 0;
     const lastSeq = this.expected - 1;

@@ -1,15 +1,14 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
-import type { PodGateway } from '../create/pod-gateway.ts';
-import type { RunStore } from '../create/run-store.ts';
+import type { PodLogs } from '../ports/pod-logs.ts';
+import type { Pods } from '../ports/pods.ts';
+import type { StepObjects } from '../ports/step-objects.ts';
+import type { RunStore } from '../ports/runs.ts';
 import type { EgressMode } from '../egress/network-policy.ts';
-import type { ErrorCode } from '../errors/codes.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
 import type { ResourceDefaults } from '../pod/resources.ts';
-import type { RunPhase } from '../reconcile/status.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
-import type { Workflow } from '../validate/schema.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { VerifyOptions } from '../verify/verify.ts';
 
@@ -77,40 +76,15 @@ export interface PipelineDeps {
   /** The current policy (hot reload swaps what this returns). */
   readonly policy: () => PolicyEngine | undefined;
   readonly audit: AuditSink;
-  readonly pods: PodGateway;
+  /** The step pods: created, observed, deleted. */
+  readonly pods: Pods;
+  /** What steps need besides their pods (volume claims, egress policies); what a run owns. */
+  readonly objects: StepObjects;
+  /** A finished step's container log, for the control plane. */
+  readonly logs: PodLogs;
   /** The WorkflowRuns: exactly-once intake, durable state, status. */
   readonly runs: RunStore;
   readonly now: () => Date;
   readonly newId: () => string;
   readonly observer?: PipelineObserver | undefined;
-}
-
-/** A verified, valid assignment, ready to execute. */
-export interface AdmittedRun {
-  /** The run's name, derived from the token's jti (DNS-safe). */
-  readonly name: string;
-  /** Workflow id, run id and the token's jti; jti is absent only for a run stopped because its token did not verify. */
-  readonly ref: { readonly id: string; readonly runId: string; readonly jti?: string | undefined };
-  readonly workflow: Workflow;
-  /** The WorkflowRun's uid once claimed: step pods are owned by it (garbage-collected with it). */
-  readonly uid?: string | undefined;
-}
-
-export interface StepReport {
-  readonly step: string;
-  readonly status: 'succeeded' | 'failed' | 'denied' | 'error' | 'skipped';
-  readonly code?: ErrorCode | undefined;
-  readonly message: string;
-  readonly pod?: string | undefined;
-  readonly exitCode?: number | undefined;
-}
-
-export interface AssignmentReport {
-  readonly accepted: boolean;
-  readonly code?: ErrorCode | undefined;
-  readonly message: string;
-  readonly workflow?: { readonly id: string; readonly runId: string; readonly jti?: string | undefined } | undefined;
-  /** The run's final phase (absent when it was not accepted). */
-  readonly phase?: RunPhase | undefined;
-  readonly steps: readonly StepReport[];
 }

@@ -1,9 +1,11 @@
-import type { RunObject } from '../create/run-store.ts';
+import type { RunObject } from '../ports/runs.ts';
 import type { RunnerError } from '../errors/result.ts';
-import { stepDone, summary, type RunStatus, type StepState } from '../reconcile/status.ts';
-import type { Auditor } from './auditor.ts';
-import { finishStep } from './step.ts';
-import type { AdmittedRun, PipelineDeps } from './types.ts';
+import { stepDone, summary, type RunStatus, type StepState } from '../run/status.ts';
+import type { Auditor } from '../pipeline/auditor.ts';
+import { finishStep } from './finish.ts';
+import { writeStatus, type Pass, type PassContext } from './pass.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
 
 /** Why and how a run is stopped before its steps have all ended. */
 export interface Stop {
@@ -26,7 +28,7 @@ export interface Stop {
  * `verified`: the run as its verified token describes it; absent when the token did not verify,
  * and the run is then named as its labels name it.
  */
-export async function stopRun(
+async function stopRun(
   obj: RunObject,
   steps: readonly StepState[],
   why: Stop,
@@ -44,12 +46,12 @@ export async function stopRun(
   const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
   for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
   const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
-  const owned = await deps.pods.owned(obj.runId);
+  const owned = await deps.objects.owned(obj.runId);
   if (!owned.ok) return undefined;
   const strays = owned.value.filter(
     (o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name),
   );
-  if (strays.length > 0 && !(await deps.pods.deleteObjects(strays)).ok) return undefined;
+  if (strays.length > 0 && !(await deps.objects.deleteObjects(strays)).ok) return undefined;
   const ended = await Promise.all(
     steps.map(async (s): Promise<StepState> => {
       if (stepDone(s)) return s;
@@ -73,4 +75,15 @@ export async function stopRun(
     ...(previous?.startedAt !== undefined ? { startedAt: previous.startedAt } : {}),
     finishedAt: deps.now().toISOString(),
   };
+}
+
+/** A run stopped for good (stopRun), then its status written; asked again in 2 s when a delete failed. */
+export async function stop(
+  pass: PassContext,
+  steps: readonly StepState[],
+  why: Stop,
+  run?: AdmittedRun,
+): Promise<Pass> {
+  const stopped = await stopRun(pass.obj, steps, why, pass.deps, pass.audit, pass.previous, run);
+  return stopped === undefined ? { requeueAfterMs: 2000 } : writeStatus(pass, stopped);
 }

@@ -1,8 +1,8 @@
 import type { Result } from '../errors/result.ts';
-import type { AdmittedRun } from '../pipeline/types.ts';
-import type { RunStatus } from '../reconcile/status.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import type { RunStatus } from '../run/status.ts';
 
-export interface ClaimedRun {
+export interface CreatedRun {
   readonly name: string;
   readonly uid: string;
 }
@@ -24,8 +24,8 @@ export interface RunObject {
 }
 
 /**
- * The WorkflowRuns of this runner. Claiming a run creates its WorkflowRun, named from the token's
- * jti: a second claim of the same jti — a replay, a re-delivery, the same token sent to another
+ * The WorkflowRuns of this runner. Creating a run creates its WorkflowRun, named from the token's
+ * jti: a second create of the same jti — a replay, a re-delivery, the same token sent to another
  * replica — fails with ASSIGNMENT_REPLAYED, decided by the API server. A different assignment
  * whose run id a WorkflowRun in the namespace already has (live or finished) fails with
  * ASSIGNMENT_RUN_ID_REUSED: a run id names one run (its pods, egress policies, events), so a second
@@ -33,11 +33,15 @@ export interface RunObject {
  * reconciler needs: the runs as last observed, their status, cancellation, change notifications.
  */
 export interface RunStore {
-  claim(run: AdmittedRun, token: string): Promise<Result<ClaimedRun>>;
-  /** Every WorkflowRun of this runner as last observed. */
+  /** Returns a Result, never throws: ASSIGNMENT_REPLAYED, ASSIGNMENT_RUN_ID_REUSED, CREATE_REJECTED, CREATE_FAILED. */
+  create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>>;
+  /** Every WorkflowRun of this runner as last observed (the cache; no API call). Never throws. */
   list(): readonly RunObject[];
+  /** One WorkflowRun as last observed (the cache); undefined when unknown. Never throws. */
   get(name: string): RunObject | undefined;
+  /** Replaces the run's status (the status subresource). Returns a Result (RUN_UPDATE_FAILED), never throws. */
   writeStatus(name: string, status: RunStatus): Promise<Result<void>>;
+  /** Marks the run cancelled. Returns a Result (RUN_NOT_FOUND, RUN_UPDATE_FAILED), never throws. */
   requestCancel(name: string): Promise<Result<void>>;
   /** Called with a run's name whenever it is added, changed or deleted. */
   onChange(listener: (name: string) => void): void;

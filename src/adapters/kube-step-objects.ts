@@ -1,0 +1,168 @@
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  NetworkingV1Api,
+  type KubeConfig,
+  type V1ObjectMeta,
+  type V1PersistentVolumeClaim,
+} from '@kubernetes/client-node';
+import { adoptable, sameSpec } from '../create/adopt.ts';
+import type { EgressMode, EgressObject } from '../egress/network-policy.ts';
+import { fail, ok, type Result } from '../errors/result.ts';
+import { LABELS } from '../pod/names.ts';
+import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
+import { apiCause, refused } from './kube-errors.ts';
+
+const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
+
+/**
+ * What steps need besides their pods (volume claims, egress policies), and the listing and deletion
+ * of everything a run owns, through @kubernetes/client-node. Every method returns a Result.
+ */
+export class KubeStepObjects implements StepObjects {
+  private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly namespace: string;
+  private readonly selector: string;
+  private readonly egressMode: EgressMode;
+
+  constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.namespace = namespace;
+    this.egressMode = egressMode;
+    this.selector = `${LABELS.runner}=${runner}`;
+  }
+
+  async createVolumeClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
+    const names: string[] = [];
+    for (const body of claims) {
+      const made = await this.createOrAdoptVolumeClaim(body);
+      if (!made.ok) return made;
+      names.push(body.metadata?.name ?? '');
+    }
+    return ok(names);
+  }
+
+  /** One PVC: created, or (AlreadyExists) adopted only when it is this run's (src/create/adopt.ts). */
+  private async createOrAdoptVolumeClaim(body: V1PersistentVolumeClaim): Promise<Result<void>> {
+    const name = body.metadata?.name ?? '';
+    try {
+      await this.core.createNamespacedPersistentVolumeClaim({ namespace: this.namespace, body });
+      return ok(undefined);
+    } catch (thrown) {
+      if (!(thrown instanceof ApiException && thrown.code === 409)) return refused(thrown, `volume ${name}`);
+    }
+    try {
+      const existing = await this.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.namespace });
+      return adoptable('PersistentVolumeClaim', existing.metadata, body.metadata);
+    } catch (thrown) {
+      return refused(thrown, `the existing volume ${name}`);
+    }
+  }
+
+  /**
+   * A step's egress policy, in force and this step's before its pod is created: created; or, when
+   * one by its name exists, adopted only if it is this run's and step's (STEP_OBJECT_CONFLICT
+   * otherwise) and replaced (delete, create) if its spec is not this pass's — never updated in place
+   * (the runner's Role has no update verb) and never widened: between the delete and the create the
+   * namespace's default-deny is all that applies.
+   */
+  async createEgress(policy: EgressObject): Promise<Result<void>> {
+    const name = policy.metadata?.name ?? '';
+    const created = await this.createEgressOnce(policy);
+    if (created.ok || created.error.code !== 'CREATE_EXISTS') return created;
+    const existing = await this.readEgress(policy.kind, name);
+    if (!existing.ok) return existing;
+    if (existing.value === undefined) return this.createEgressOnce(policy); // deleted meanwhile: create it now
+    const ours = adoptable(policy.kind, existing.value.metadata, policy.metadata);
+    if (!ours.ok) return ours;
+    if (sameSpec(existing.value.spec, policy.spec)) return ok(undefined);
+    const dropped = await this.deleteObjects([{ kind: policy.kind, name }]);
+    if (!dropped.ok) return dropped;
+    return this.createEgressOnce(policy);
+  }
+
+  private async createEgressOnce(policy: EgressObject): Promise<Result<void>> {
+    try {
+      if (policy.kind === 'NetworkPolicy')
+        await this.networking.createNamespacedNetworkPolicy({ namespace: this.namespace, body: policy as never });
+      else await this.custom.createNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, body: policy });
+      return ok(undefined);
+    } catch (thrown) {
+      return refused(thrown, `the egress policy ${policy.metadata?.name ?? ''}`);
+    }
+  }
+
+  /** An egress policy's metadata and spec as the API server has them; undefined when there is none. */
+  private async readEgress(
+    kind: EgressObject['kind'],
+    name: string,
+  ): Promise<Result<{ metadata?: V1ObjectMeta; spec?: unknown } | undefined>> {
+    try {
+      if (kind === 'NetworkPolicy')
+        return ok(await this.networking.readNamespacedNetworkPolicy({ name, namespace: this.namespace }));
+      return ok(
+        (await this.custom.getNamespacedCustomObject({ ...CILIUM, namespace: this.namespace, name })) as {
+          metadata?: V1ObjectMeta;
+          spec?: unknown;
+        },
+      );
+    } catch (thrown) {
+      if (thrown instanceof ApiException && thrown.code === 404) return ok(undefined);
+      return refused(thrown, `the existing egress policy ${name}`);
+    }
+  }
+
+  async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {
+    const namespace = this.namespace;
+    const labelSelector = runId === undefined ? this.selector : `${this.selector},${LABELS.run}=${runId}`;
+    try {
+      const [pods, claims, policies] = await Promise.all([
+        this.core.listNamespacedPod({ namespace, labelSelector }),
+        this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+        this.egressMode === 'networkpolicy'
+          ? this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })
+          : (this.custom.listNamespacedCustomObject({ ...CILIUM, namespace, labelSelector }) as Promise<{
+              items: { metadata?: V1ObjectMeta }[];
+            }>),
+      ]);
+      const policyKind = this.egressMode === 'networkpolicy' ? 'NetworkPolicy' : 'CiliumNetworkPolicy';
+      const of = (kind: OwnedObject['kind'], items: readonly { metadata?: V1ObjectMeta }[]): OwnedObject[] =>
+        items.map((i) => ({
+          kind,
+          name: i.metadata?.name ?? '',
+          owner: i.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid,
+        }));
+      return ok([
+        ...of('Pod', pods.items),
+        ...of('PersistentVolumeClaim', claims.items),
+        ...of(policyKind, policies.items),
+      ]);
+    } catch (thrown) {
+      return fail('LIST_FAILED', `could not list the runner's objects: ${apiCause(thrown)}`);
+    }
+  }
+
+  async deleteObjects(objects: readonly OwnedObject[]): Promise<Result<number>> {
+    const namespace = this.namespace;
+    let deleted = 0;
+    for (const { kind, name } of objects) {
+      try {
+        if (kind === 'Pod') await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+        else if (kind === 'PersistentVolumeClaim')
+          await this.core.deleteNamespacedPersistentVolumeClaim({ name, namespace });
+        else if (kind === 'NetworkPolicy') await this.networking.deleteNamespacedNetworkPolicy({ name, namespace });
+        else await this.custom.deleteNamespacedCustomObject({ ...CILIUM, namespace, name });
+        deleted++;
+      } catch (thrown) {
+        if (!(thrown instanceof ApiException && thrown.code === 404))
+          return fail('DELETE_FAILED', `could not delete ${kind} ${name}: ${apiCause(thrown)}`);
+      }
+    }
+    return ok(deleted);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Admission (any replica), in order (docs/architecture.md):
+ *
+ *   receive → verify → validate → create the WorkflowRun (named from the token's jti)
+ *
+ * Every outcome, allow or deny, is one audit record, durable before the next step. Admission
+ * creates nothing but the WorkflowRun: the leader's reconcile pass (src/reconcile/reconcile.ts)
+ * makes the pods.
+ */
+import type { Result } from '../errors/result.ts';
+import { auditor, type Auditor } from '../pipeline/auditor.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import { rejected, verified } from '../pipeline/verified.ts';
+import { receive, type RawAssignment } from '../receive/receive.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import { guarded } from './guarded.ts';
+
+/** receive → verify → validate → create the run; each outcome audited. Never throws (src/admission/guarded.ts). */
+export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
+  const audit = auditor(deps);
+  return guarded(deps, async () => {
+    const token = receive(raw, deps.config.receive);
+    if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
+    const run = await verified(token.value, deps, audit);
+    if (!run.ok) return run;
+    return createRun(run.value, token.value, deps, audit);
+  });
+}
+
+/**
+ * The run's WorkflowRun, created exactly once per jti (the API server arbitrates: a replay is
+ * ASSIGNMENT_REPLAYED, another token with a used run id ASSIGNMENT_RUN_ID_REUSED, both denials);
+ * recorded as the audit stage `claim`.
+ */
+async function createRun(
+  run: AdmittedRun,
+  token: string,
+  deps: PipelineDeps,
+  audit: Auditor,
+): Promise<Result<AdmittedRun>> {
+  const created = await deps.runs.create(run, token);
+  if (!created.ok) {
+    const refusal = created.error.code === 'ASSIGNMENT_REPLAYED' || created.error.code === 'ASSIGNMENT_RUN_ID_REUSED';
+    const record = (refusal ? audit.denied : audit.errored)('claim', created.error, { workflow: run.ref });
+    return rejected(await record, created.error);
+  }
+  await audit.passed('claim', `run ${created.value.name} accepted`, { workflow: run.ref });
+  return { ok: true, value: { ...run, uid: created.value.uid } };
+}

@@ -1,0 +1,92 @@
+/**
+ * The reconcile pass (the Lease holder only), for each WorkflowRun, level-based, as often as it
+ * changes (docs/architecture.md):
+ *
+ *   verify its stored token again → for each step whose turn it is:
+ *     evaluate (current policy) → mutate → audit (durable) → egress policy → create pod
+ *   → for each running step: watch (finished, stuck, over its deadline) → finish → status
+ *
+ * Every outcome is one audit record; the record that authorises a side effect is durable before
+ * the side effect. The queue that runs passes is src/reconcile/reconciler.ts.
+ */
+import type { RunnerError } from '../errors/result.ts';
+import { AuditUnavailable, auditor } from '../pipeline/auditor.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import { reverified } from '../pipeline/verified.ts';
+import type { RunObject } from '../ports/runs.ts';
+import { pendingStatus, runDone, type StepState } from '../run/status.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import { cleanUp, writeStatus, type Pass, type PassContext } from './pass.ts';
+import { observeSteps, skipBlockedSteps, startReadySteps, writeProgress } from './steps.ts';
+import { stop } from './stop.ts';
+import { createVolumes } from './volumes.ts';
+
+export type { Pass } from './pass.ts';
+
+/** Decides whether a Pending run may start now (workflow.maxConcurrent, oldest first). */
+export type MayStart = (run: RunObject) => boolean;
+
+/**
+ * One reconcile pass over one WorkflowRun: decide from what is observed now (its status, its
+ * pods), act, write the status. Safe to repeat and to interrupt anywhere: pod names are fixed per
+ * step, so a pass after a crash adopts the pod a previous pass created instead of making another.
+ * Never throws: an audit log that cannot write, or a bug, asks for another pass later.
+ */
+export async function reconcileRun(obj: RunObject, deps: PipelineDeps, mayStart: MayStart): Promise<Pass> {
+  try {
+    return await reconcilePass({ obj, deps, audit: auditor(deps), previous: obj.status }, mayStart);
+  } catch (thrown) {
+    // Nothing was authorised without a durable record: try again once the audit log is back.
+    // A record with no canonical form fails the same way every time: retry slowly.
+    if (thrown instanceof AuditUnavailable)
+      return { requeueAfterMs: thrown.code === 'AUDIT_RECORD_INVALID' ? 30_000 : 2000 };
+    deps.observer?.internalError(thrown);
+    return { requeueAfterMs: 30_000 };
+  }
+}
+
+async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pass> {
+  const { obj, previous } = pass;
+  if (previous !== undefined && runDone(previous.phase)) return cleanUp(pass, previous);
+  // The stored token, verified again as of the run's creation, with the keys this runner trusted
+  // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
+  const run = await reverified(obj, pass.deps, pass.audit);
+  if (!run.ok) return tokenRefused(pass, run.error);
+  const steps = stepsOf(pass, run.value);
+  if (obj.cancelRequested)
+    return stop(pass, steps, { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED }, run.value);
+  if ((previous?.phase ?? 'Pending') === 'Pending') {
+    if (!mayStart(obj)) return waitForSlot(pass, steps);
+    const volumes = await createVolumes(run.value, pass.deps, pass.audit);
+    if (!volumes.ok) return stop(pass, steps, volumesRefused(volumes.error), run.value);
+  }
+  const observed = await observeSteps(pass, run.value, steps);
+  const started = await startReadySteps(pass, run.value, observed);
+  const settled = await skipBlockedSteps(pass, run.value, observed, started);
+  return writeProgress(pass, run.value, settled);
+}
+
+const CANCELLED: RunnerError = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' };
+
+/** The steps as the status has them, or all Pending on the run's first pass. */
+function stepsOf(pass: PassContext, run: AdmittedRun): StepState[] {
+  return [...(pass.previous?.steps ?? pendingStatus(run.workflow.steps.map((s) => s.name)).steps)];
+}
+
+/** A stored token that no longer verifies fails the run; trusted keys that cannot be read: try again in 5 s. */
+async function tokenRefused(pass: PassContext, error: RunnerError): Promise<Pass> {
+  if (error.code === 'TRUSTED_KEYS_UNAVAILABLE') return { requeueAfterMs: 5000 };
+  const summary = error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? 'run id already used' : 'token rejected';
+  return stop(pass, pass.previous?.steps ?? [], { phase: 'Failed', summary, cause: error, stepError: error });
+}
+
+/** workflow.maxConcurrent is reached: the run stays Pending, saying why. */
+function waitForSlot(pass: PassContext, steps: readonly StepState[]): Promise<Pass> {
+  const message = 'waiting for a free slot (workflow.maxConcurrent)';
+  return writeStatus(pass, { ...pendingStatus(steps.map((s) => s.name)), message });
+}
+
+function volumesRefused(error: RunnerError): { phase: 'Failed'; cause: RunnerError; stepError: RunnerError } {
+  const stepError = { code: error.code, message: `the run's volumes could not be created: ${error.message}` };
+  return { phase: 'Failed', cause: error, stepError };
+}

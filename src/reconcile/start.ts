@@ -1,0 +1,179 @@
+/**
+ * A step from its turn to its pod, as named steps:
+ *
+ *   build the pod → evaluate (current policy) → harden (mutate) → render its egress policy
+ *   → record evaluate + mutate (durable) → create the egress policy, then the pod → record create
+ *
+ * Every outcome is recorded; a refusal leaves nothing behind (src/create/step.ts). A refused step
+ * is not retried: its run fails.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { createStepObjects } from '../create/step.ts';
+import { egressObject, type EgressObject } from '../egress/network-policy.ts';
+import type { Decision } from '../evaluate/decision.ts';
+import { denial, evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
+import type { Result, RunnerError } from '../errors/result.ts';
+import { mutate, type Mutation } from '../mutate/restricted.ts';
+import type { Auditor, Fields } from '../pipeline/auditor.ts';
+import type { PipelineDeps } from '../pipeline/deps.ts';
+import { buildPod } from '../pod/build.ts';
+import { egressPolicyName, LABELS } from '../pod/names.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import { runOwner } from '../run/owner.ts';
+import type { StepState } from '../run/status.ts';
+import type { Step } from '../validate/schema.ts';
+
+/** The policy's decision path, as OPA names it in its decision log. */
+const DECISION_PATH = 'kubiya/main/decision';
+
+/** evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its pod. */
+export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+  const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
+  const pod = stepPod(run, step, deps);
+  const input = policyInput(deps.config.runner, run.workflow, step, pod);
+  const decided = await decide(input, deps, audit, at);
+  if (!decided.ok) return refusedStep(step, decided.error, deps, decided.decision);
+  const allowed = decided.value;
+  const hardened = mutate(pod, deps.config.profile);
+  const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: deps.config.namespace };
+  const egress = stepEgress(run, step, allowed.decision, hardened, deps);
+  if (!egress.ok) {
+    await Promise.all([allowed.recorded, audit.errored('create', egress.error, { ...at, pod: podRef })]);
+    return refusedStep(step, egress.error, deps, allowed.decision);
+  }
+  await Promise.all([allowed.recorded, recordMutate(allowed.decision, hardened, { ...at, pod: podRef }, audit)]);
+  const created = await createStepObjects(egress.value, hardened.pod, deps);
+  if (!created.ok) {
+    await audit.errored('create', created.error, { ...at, pod: podRef });
+    return refusedStep(step, created.error, deps, allowed.decision);
+  }
+  await audit.passed('create', `pod ${podRef.name} created`, { ...at, pod: podRef });
+  return runningStep(step, podRef.name, allowed.decision, deps);
+}
+
+/** The step's pod as the runner builds it from the signed step, owned by the run (before hardening). */
+function stepPod(run: AdmittedRun, step: Step, deps: PipelineDeps): V1Pod {
+  const { config } = deps;
+  const pod = buildPod(run.workflow, step, {
+    runner: config.runner,
+    namespace: config.namespace,
+    serviceAccount: config.serviceAccount,
+    defaultTimeoutSeconds: config.defaultTimeoutSeconds,
+    run: run.name,
+    workspaceSize: config.workspaceSize,
+    defaultResources: config.defaultResources,
+  });
+  const owner = runOwner(run);
+  if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
+  return pod;
+}
+
+/** An allowed step: its decision, and its evaluate record (appended, not awaited: it is made durable with mutate's). */
+interface Allowed {
+  readonly decision: Decision;
+  readonly recorded: Promise<unknown>;
+}
+
+/** A refused step: why, and the policy's decision when there was one (a deny). */
+type Decided =
+  | { readonly ok: true; readonly value: Allowed }
+  | { readonly ok: false; readonly error: RunnerError; readonly decision?: Decision | undefined };
+
+/**
+ * evaluate, recorded: a deny or an error is recorded and awaited now (nothing follows it); an
+ * allow is appended and made durable together with the mutate record (one group commit).
+ */
+async function decide(input: PolicyInput, deps: PipelineDeps, audit: Auditor, at: Fields): Promise<Decided> {
+  const t0 = process.hrtime.bigint();
+  const evaluated = evaluate(input, deps.policy());
+  // OPA's decision-log metric name, so existing tooling reads it.
+  const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
+  const fields: Fields = { ...at, path: DECISION_PATH, input, metrics };
+  switch (evaluated.kind) {
+    case 'error': {
+      // Every evaluate record names the bundle revision, an evaluation error's too (its cause is the message).
+      const { revision } = evaluated;
+      await audit.errored(
+        'evaluate',
+        evaluated.error,
+        revision === undefined ? fields : { ...fields, bundles: { kubiya: { revision } } },
+      );
+      return { ok: false, error: evaluated.error };
+    }
+    case 'deny': {
+      const { decision } = evaluated;
+      const error = denial(decision);
+      await audit.denied('evaluate', error, { ...fields, result: decision, bundles: bundlesOf(decision) });
+      return { ok: false, error, decision };
+    }
+    case 'allow': {
+      const { decision } = evaluated;
+      const recorded = audit.passed('evaluate', 'step allowed by policy', {
+        ...fields,
+        result: decision,
+        bundles: bundlesOf(decision),
+      });
+      return { ok: true, value: { decision, recorded } };
+    }
+  }
+}
+
+const bundlesOf = (d: Decision): { kubiya: { revision: string } } => ({ kubiya: { revision: d.revision } });
+
+/** The step's NetworkPolicy (or CiliumNetworkPolicy) from the egress the policy granted. */
+function stepEgress(
+  run: AdmittedRun,
+  step: Step,
+  decision: Decision,
+  hardened: Mutation,
+  deps: PipelineDeps,
+): Result<EgressObject> {
+  const { config } = deps;
+  return egressObject(decision.egress ?? [], {
+    name: egressPolicyName(run.workflow.runId, step.name),
+    namespace: config.namespace,
+    mode: config.egressMode,
+    dnsNamespace: config.dnsNamespace,
+    owner: runOwner(run),
+    podLabels: { [LABELS.run]: run.workflow.runId, [LABELS.step]: step.name, [LABELS.runner]: config.runner },
+    labels: { ...hardened.pod.metadata?.labels },
+  });
+}
+
+/** Write-ahead: the mutate record (its patch, the egress it grants) authorises the creates. */
+function recordMutate(decision: Decision, hardened: Mutation, at: Fields, audit: Auditor): Promise<unknown> {
+  const egress = (decision.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('');
+  return audit.passed('mutate', `pod hardened to restricted; egress: DNS${egress}`, {
+    ...at,
+    patch: hardened.patch,
+    bundles: bundlesOf(decision),
+  });
+}
+
+/** "allow (rev)" or "deny: CODE, CODE (rev)": what decided the step, for its status. */
+function decisionSummary(d: Decision): string {
+  const denies = d.violations.filter((v) => v.action === 'deny').map((v) => v.code);
+  return `${d.allow ? 'allow' : `deny: ${denies.join(', ')}`} (${d.revision})`;
+}
+
+/** A step refused before its pod: Denied by policy, or Error; ended now. */
+function refusedStep(step: Step, error: RunnerError, deps: PipelineDeps, decision?: Decision): StepState {
+  return {
+    name: step.name,
+    phase: error.code === 'POLICY_DENIED' ? 'Denied' : 'Error',
+    code: error.code,
+    message: error.message,
+    ...(decision !== undefined ? { decision: decisionSummary(decision) } : {}),
+    finishedAt: deps.now().toISOString(),
+  };
+}
+
+function runningStep(step: Step, pod: string, decision: Decision, deps: PipelineDeps): StepState {
+  return {
+    name: step.name,
+    phase: 'Running',
+    pod,
+    decision: decisionSummary(decision),
+    startedAt: deps.now().toISOString(),
+  };
+}

@@ -1,0 +1,85 @@
+import { stepTimeoutSeconds } from '../pod/duration.ts';
+import type { AdmittedRun } from '../run/admitted.ts';
+import { plan, runPhaseOf } from '../run/plan.ts';
+import { runDone, summary, type RunStatus, type StepState } from '../run/status.ts';
+import { skipStep } from './finish.ts';
+import { observeStep } from './observe.ts';
+import { writeStatus, type Pass, type PassContext } from './pass.ts';
+import { startStep } from './start.ts';
+
+/** Every running step watched (and a pending one whose pod a crashed pass already created, adopted). */
+export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<StepState[]> {
+  return Promise.all(
+    steps.map(async (s) =>
+      s.phase === 'Running' || s.phase === 'Pending' ? observeStep(run, s, pass.deps, pass.audit) : s,
+    ),
+  );
+}
+
+/** The steps whose turn it is (their prerequisites all succeeded), started at once. */
+export async function startReadySteps(
+  pass: PassContext,
+  run: AdmittedRun,
+  steps: readonly StepState[],
+): Promise<StepState[]> {
+  const started = await Promise.all(
+    plan(run.workflow, steps).start.map((step) => startStep(run, step, pass.deps, pass.audit)),
+  );
+  return started.reduce(replace, [...steps]);
+}
+
+/**
+ * The steps that will never run, recorded and Skipped: those blocked before this pass started
+ * steps (`before`) and those blocked by a step that failed to start now.
+ */
+export async function skipBlockedSteps(
+  pass: PassContext,
+  run: AdmittedRun,
+  before: readonly StepState[],
+  steps: readonly StepState[],
+): Promise<StepState[]> {
+  let out = [...steps];
+  for (const name of new Set([...plan(run.workflow, before).skip, ...plan(run.workflow, steps).skip]))
+    out = replace(out, await skipStep(run, name, pass.deps, pass.audit));
+  return out;
+}
+
+/** The run's status from its steps, written; and when to look again (the next deadline or grace period). */
+export async function writeProgress(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<Pass> {
+  const now = pass.deps.now().toISOString();
+  const phase = runPhaseOf(steps);
+  const failed = steps.find((s) => s.code !== undefined && s.phase !== 'Skipped');
+  const status: RunStatus = {
+    phase,
+    ...(phase === 'Failed' && failed !== undefined
+      ? { code: failed.code, message: `step ${failed.name}: ${failed.message ?? failed.phase}` }
+      : {}),
+    summary: summary(steps),
+    steps,
+    startedAt: pass.previous?.startedAt ?? now,
+    ...(runDone(phase) ? { finishedAt: now } : {}),
+  };
+  const written = await writeStatus(pass, status);
+  if (runDone(phase)) return written;
+  return { requeueAfterMs: Math.min(written.requeueAfterMs ?? Infinity, nextCheckMs(pass, run, steps)) };
+}
+
+/** The soonest moment something changes without an event: a deadline or a fail-fast grace period. */
+function nextCheckMs(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): number {
+  const { config } = pass.deps;
+  const now = pass.deps.now().getTime();
+  const waits = steps
+    .filter((s) => s.phase === 'Running' && s.startedAt !== undefined)
+    .flatMap((s) => {
+      const started = new Date(s.startedAt ?? now).getTime();
+      const step = run.workflow.steps.find((x) => x.name === s.name);
+      const timeout = stepTimeoutSeconds(step, config.defaultTimeoutSeconds);
+      return [started + config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
+    })
+    .filter((ms) => ms > 0);
+  return Math.min(30_000, ...waits.map((ms) => ms + 50));
+}
+
+function replace(steps: StepState[], next: StepState): StepState[] {
+  return steps.map((s) => (s.name === next.name ? next : s));
+}
