@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { readTarGz } from '../../src/adapters/opa-wasm.ts';
@@ -37,6 +37,8 @@ for (const v of VARIANTS) {
   test(`the bundle is the same when built from ${v.name}`, async () => {
     const dir = join(work, v.dir);
     await cp(join(REPO_ROOT, 'policies'), dir, { recursive: true });
+    // The fixture suites the build evaluates the bundle against sit beside the policies (policy-fixtures/).
+    await cp(join(REPO_ROOT, 'policy-fixtures'), join(dirname(dir), 'policy-fixtures'), { recursive: true });
     if (v.touch !== undefined) {
       for (const f of ['kubiya/main/main.rego', 'data.json']) await utimes(join(dir, f), v.touch, v.touch);
     }
