@@ -70,3 +70,75 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * Issue 18 §7 under Helm: policy.service.url turns bundle polling on. Variants: unset (the image's
+ * bundle, no service, no download volume), set with default and with custom intervals (runner.yaml
+ * polls that URL into a path under a mounted, writable emptyDir — a read-only image path would make
+ * every download fail — and the runner's config schema reads the same seconds), set together with
+ * bundleConfigMap (refused: one source), and URLs that are not http(s) (refused by the values schema).
+ */
+interface Mounted {
+  spec?: {
+    template?: {
+      spec?: {
+        volumes?: { name: string; emptyDir?: unknown }[];
+        containers?: { volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] }[];
+      };
+    };
+  };
+}
+
+test('policy.service: polled into a writable emptyDir when a URL is given; nothing when not; one bundle source; http(s) only', async () => {
+  const cases: { args: string[]; url?: string; poll?: number; backoff?: number }[] = [
+    { args: [] },
+    {
+      args: ['--set', 'policy.service.url=https://bundles.example.com/kubiya/bundle.tar.gz'],
+      url: 'https://bundles.example.com/kubiya/bundle.tar.gz',
+      poll: 30,
+      backoff: 300,
+    },
+    {
+      args: [
+        '--set',
+        'policy.service.url=http://10.0.0.5:8181/b.tar.gz',
+        '--set',
+        'policy.service.pollInterval=1m5s',
+        '--set',
+        'policy.service.maxBackoff=10m',
+      ],
+      url: 'http://10.0.0.5:8181/b.tar.gz',
+      poll: 65,
+      backoff: 600,
+    },
+  ];
+  for (const c of cases) {
+    const docs = parseAllDocuments(await renderChart(helm, c.args)).map((d) => d.toJS() as Doc & Mounted);
+    const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
+    const config = loadConfig(runnerYaml, {});
+    assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
+    const pod = docs.find((d) => d.kind === 'StatefulSet')?.spec?.template?.spec;
+    const volume = pod?.volumes?.find((v) => v.name === 'policy-download');
+    const mount = pod?.containers?.[0]?.volumeMounts?.find((m) => m.name === 'policy-download');
+    if (c.url === undefined) {
+      assert.equal(config.value.policy.service, undefined);
+      assert.equal(config.value.policy.bundle, '/opt/kubiya/policy/bundle.tar.gz');
+      assert.equal(volume, undefined);
+      continue;
+    }
+    assert.deepEqual(config.value.policy.service, { url: c.url, pollInterval: c.poll, maxBackoff: c.backoff });
+    assert.ok(volume?.emptyDir !== undefined, 'the download directory is an emptyDir');
+    assert.ok(mount !== undefined && mount.readOnly !== true, 'mounted writable');
+    assert.ok(config.value.policy.bundle.startsWith(`${mount.mountPath}/`), 'the bundle is written under the mount');
+  }
+  await assert.rejects(
+    renderChart(helm, ['--set', 'policy.service.url=https://b.example/x', '--set', 'policy.bundleConfigMap=my-bundle']),
+    /exclusive/,
+  );
+  for (const bad of ['ftp://b.example/x', 'file:///etc/passwd', 'https://b.example/a b', 'bundles.example.com']) {
+    await assert.rejects(
+      renderChart(helm, ['--set', `policy.service.url=${bad}`]),
+      /policy\/service\/url|service\.url/,
+    );
+  }
+});
