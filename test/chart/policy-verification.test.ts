@@ -113,7 +113,7 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
     },
   ];
   for (const c of cases) {
-    const docs = parseAllDocuments(await renderChart(helm, c.args)).map((d) => d.toJS() as Doc & Mounted);
+    const docs = parseAllDocuments(await renderChart(helm, c.args)).map((d) => d.toJS() as Omit<Doc, 'spec'> & Mounted);
     const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
     const config = loadConfig(runnerYaml, {});
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
