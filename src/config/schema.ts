@@ -109,27 +109,34 @@ export const configSchema = z.strictObject({
       message: 'one of jwksFile or jwksUrl is required',
       path: ['jwksFile'],
     }),
-  policy: z.strictObject({
-    bundle: z.string().min(1),
-    /** A data.json whose kubiya.settings are laid over the bundle's (the Helm chart renders it from values). */
-    data: z.string().min(1).optional(),
-    /**
-     * PEM public keys (files) that bundles must be signed with (OPA's .signatures.json). Set: an
-     * unsigned or wrongly signed bundle is refused at start and on reload (docs/policies.md).
-     */
-    verificationKeys: z.array(z.string().min(1)).min(1).max(16).optional(),
-    /**
-     * An HTTP bundle service to poll (OPA's bundle plugin protocol: ETag / If-None-Match); each
-     * download is written to `bundle` (which must then be writable) and checked like any reload.
-     */
-    service: z
-      .strictObject({
-        url: z.url({ protocol: /^https?$/ }),
-        pollInterval: durationField(POSITIVE_DURATION).default(30),
-        maxBackoff: durationField(POSITIVE_DURATION).default(300),
-      })
-      .optional(),
-  }),
+  policy: z
+    .strictObject({
+      bundle: z.string().min(1),
+      /** A data.json whose kubiya.settings are laid over the bundle's (the Helm chart renders it from values). */
+      data: z.string().min(1).optional(),
+      /**
+       * PEM public keys (files) that bundles must be signed with (OPA's .signatures.json). Set: an
+       * unsigned or wrongly signed bundle is refused at start and on reload (docs/policies.md).
+       */
+      verificationKeys: z.array(z.string().min(1)).min(1).max(16).optional(),
+      /**
+       * An HTTP bundle service to poll (OPA's bundle plugin protocol: ETag / If-None-Match); each
+       * download is written to `bundle` (which must then be writable) and checked like any reload.
+       */
+      service: z
+        .strictObject({
+          url: z.url({ protocol: /^https?$/ }),
+          pollInterval: durationField(POSITIVE_DURATION).default(30),
+          maxBackoff: durationField(POSITIVE_DURATION).default(300),
+        })
+        .optional(),
+    })
+    // A bundle fetched over the network decides every step: it must be signed (verified against
+    // verificationKeys), or whoever controls the server or the path controls the policy.
+    .refine((p) => p.service === undefined || p.verificationKeys !== undefined, {
+      message: 'policy.service needs policy.verificationKeys: a bundle fetched from a server must be signed',
+      path: ['service'],
+    }),
   egress: z
     .strictObject({
       /** networkpolicy: ipBlock rules; cilium: CiliumNetworkPolicy toFQDNs for hostnames (issue #5). */

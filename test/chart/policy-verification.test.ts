@@ -112,8 +112,13 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
       backoff: 600,
     },
   ];
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-service-'));
+  await writeFile(join(dir, 'k.pem'), pem());
+  const withKey = ['--set-file', `policy.verificationKeys[0]=${join(dir, 'k.pem')}`];
   for (const c of cases) {
-    const docs = parseAllDocuments(await renderChart(helm, c.args)).map((d) => d.toJS() as Omit<Doc, 'spec'> & Mounted);
+    const docs = parseAllDocuments(await renderChart(helm, [...c.args, ...(c.url !== undefined ? withKey : [])])).map(
+      (d) => d.toJS() as Omit<Doc, 'spec'> & Mounted,
+    );
     const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
     const config = loadConfig(runnerYaml, {});
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
@@ -132,9 +137,17 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
     assert.ok(config.value.policy.bundle.startsWith(`${mount.mountPath}/`), 'the bundle is written under the mount');
   }
   await assert.rejects(
-    renderChart(helm, ['--set', 'policy.service.url=https://b.example/x', '--set', 'policy.bundleConfigMap=my-bundle']),
+    renderChart(helm, [
+      ...withKey,
+      ...['--set', 'policy.service.url=https://b.example/x', '--set', 'policy.bundleConfigMap=my-bundle'],
+    ]),
     /exclusive/,
   );
+  // A fail-open class refused at render: an unsigned bundle from a server (http or https); the
+  // runner's config schema refuses it too.
+  for (const url of ['http://b.example/x.tar.gz', 'https://b.example/x.tar.gz'])
+    await assert.rejects(renderChart(helm, ['--set', `policy.service.url=${url}`]), /needs policy.verificationKeys/);
+  await rm(dir, { recursive: true, force: true });
   for (const bad of ['ftp://b.example/x', 'file:///etc/passwd', 'https://b.example/a b', 'bundles.example.com']) {
     await assert.rejects(
       renderChart(helm, ['--set', `policy.service.url=${bad}`]),

@@ -130,3 +130,21 @@ test('egress.dnsNamespace: kube-system by default, any DNS label accepted, anyth
   const unknown = loadConfig(`${minimal}egress: { dnsNamespaces: [kube-system] }\n`, {});
   assert.equal(unknown.ok, false, 'strict: an unknown key in egress is refused');
 });
+
+// A bundle fetched from a server decides every step: unsigned (no verificationKeys) it is refused,
+// over http and https alike (red-team review, round 2: the chart and the schema took plain http).
+test('policy.service needs policy.verificationKeys', () => {
+  const withPolicy = (policy: string) =>
+    minimal.replace('policy:\n  bundle: /etc/kubiya/policy/bundle.tar.gz\n', `${policy}\n`);
+  for (const url of ['http://b.example/x.tar.gz', 'https://b.example/x.tar.gz']) {
+    const r = loadConfig(withPolicy(`policy: { bundle: /b, service: { url: "${url}" } }`), {});
+    assert.ok(!r.ok, url);
+    assert.equal(r.error.code, 'CONFIG_INVALID');
+    assert.match(r.error.message, /policy\.service.*verificationKeys/);
+    const signed = loadConfig(
+      withPolicy(`policy: { bundle: /b, verificationKeys: [/k.pem], service: { url: "${url}" } }`),
+      {},
+    );
+    assert.ok(signed.ok, `${url} with keys`);
+  }
+});
