@@ -110,8 +110,8 @@ export class BundlePoller {
       await res.body?.cancel();
       return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
     }
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (body.byteLength > max) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
+    const body = await readAtMost(res, max);
+    if (body === undefined) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
     const target = this.options.target;
     await mkdir(dirname(target), { recursive: true });
     const previous = await readFile(target).catch(() => undefined);
@@ -127,4 +127,27 @@ export class BundlePoller {
     }
     return { kind: 'rejected', reason: 'the downloaded bundle was refused (see POLICY_RELOAD_REJECTED)' };
   }
+}
+
+/**
+ * The response body, read chunk by chunk and abandoned as soon as it passes `max` bytes (a chunked
+ * response has no Content-Length to refuse up front): a hostile or broken server cannot make the
+ * runner buffer more than `max` + one chunk. Undefined when the body is larger than `max`.
+ */
+async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
+  if (res.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }

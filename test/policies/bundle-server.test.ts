@@ -180,3 +180,67 @@ test('serve with policy.service: the first bundle comes from the service, checke
   assert.doesNotMatch(signed.stderr, /POLICY_/, 'the signed bundle from the service is taken');
   assert.deepEqual(await readFile(signed.target), await readFile(first.file));
 });
+
+/**
+ * The class: a download larger than maxBytes read into memory before it is measured (red-team
+ * round 2: a chunked 300 MiB response took the runner's RSS past 1 GiB before the refusal).
+ * Variants: declared too large (Content-Length), chunked with no length, and exactly at the limit
+ * (taken). The chunked one must be abandoned early: the server sees the connection end long before
+ * it has written everything (bounded: 256 chunks of 64 KiB, 16 MiB, against a 256 KiB limit).
+ */
+test('a download over maxBytes is refused as it streams, not after it is buffered', async () => {
+  const { createServer } = await import('node:http');
+  const CHUNK = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/declared') {
+      res.writeHead(200, { 'content-length': String(4 * 1024 * 1024) });
+      res.end();
+      return;
+    }
+    if (req.url === '/exact') {
+      res.writeHead(200);
+      res.end(Buffer.alloc(256 * 1024, 1));
+      return;
+    }
+    res.writeHead(200); // chunked: no Content-Length
+    let n = 0;
+    const next = (): void => {
+      if (n++ >= 256 || res.destroyed) return void res.end();
+      written += CHUNK.byteLength;
+      if (res.write(CHUNK)) setImmediate(next);
+      else res.once('drain', next);
+    };
+    res.on('close', () => undefined);
+    next();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-poller-size-'));
+  let reloads = 0;
+  const store = { reload: async () => (reloads++, 'swapped' as const) };
+  const poll = (path: string) =>
+    new BundlePoller(
+      {
+        url: `http://127.0.0.1:${port}${path}`,
+        target: join(dir, 'b.tar.gz'),
+        intervalMs: 1000,
+        maxBackoffMs: 1000,
+        maxBytes: 256 * 1024,
+      },
+      store,
+      { polled: () => undefined },
+    ).pollOnce();
+  try {
+    assert.deepEqual(await poll('/declared'), { kind: 'failed', reason: 'bundle larger than 262144 bytes' });
+    assert.deepEqual(await poll('/chunked'), { kind: 'failed', reason: 'bundle larger than 262144 bytes' });
+    assert.ok(written < 256 * CHUNK.byteLength, `the stream was abandoned early (${written} bytes written)`);
+    assert.equal(reloads, 0, 'nothing refused reached the store');
+    assert.deepEqual(await poll('/exact'), { kind: 'swapped' });
+    assert.equal(reloads, 1);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
