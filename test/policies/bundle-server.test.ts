@@ -218,7 +218,7 @@ test('a download over maxBytes is refused as it streams, not after it is buffere
   const port = (server.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-poller-size-'));
   let reloads = 0;
-  const store = { reload: async () => (reloads++, 'swapped' as const) };
+  const store = { reload: () => Promise.resolve((reloads++, 'swapped' as const)) };
   const poll = (path: string) =>
     new BundlePoller(
       {
