@@ -1,6 +1,6 @@
 import { codesOf, imagesOf, policiesOf, revisionOf, violationTexts } from './fields.ts';
 import { imageMatcher, repositoryMatcher, type ImageMatcher } from './image-filter.ts';
-import type { AuditRecord } from './record.ts';
+import type { AuditOutcome, AuditRecord, AuditStage } from './record.ts';
 
 /** `audit query` filters, as typed on the command line; every one given must match (AND). */
 export interface AuditFilter {
@@ -24,6 +24,52 @@ export interface AuditFilter {
 
 type Check = (r: AuditRecord) => boolean;
 
+/** The values records carry (record.ts), so a filter with another value is refused, not silently empty. */
+const STAGE_SET: Readonly<Record<AuditStage, true>> = {
+  receive: true,
+  verify: true,
+  validate: true,
+  claim: true,
+  cancel: true,
+  evaluate: true,
+  mutate: true,
+  create: true,
+  finish: true,
+};
+const OUTCOME_SET: Readonly<Record<AuditOutcome, true>> = {
+  allow: true,
+  deny: true,
+  error: true,
+  success: true,
+  failure: true,
+};
+const STAGES = Object.keys(STAGE_SET);
+const OUTCOMES = Object.keys(OUTCOME_SET);
+
+const ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A time filter as an instant (ms since the epoch), compared as instants, never as strings (a
+ * whole-second bound would drop the records of that second, an offset would match nothing). ISO
+ * 8601 with a zone (RFC 3339), or a date: the whole UTC day (its start for --since, its last
+ * millisecond for --until). Undefined when it is neither, or not a real date (2026-13-01).
+ */
+function instant(value: string, endOfDay: boolean): number | undefined {
+  if (DATE.test(value)) {
+    const start = Date.parse(`${value}T00:00:00Z`);
+    if (Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== value) return undefined;
+    return endOfDay ? start + 86_400_000 - 1 : start;
+  }
+  if (!ZONED.test(value)) return undefined;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  // Date.parse rolls 2026-02-30 over to March: refuse a calendar date that is not the one written.
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return day.getUTCMonth() === m - 1 && day.getUTCDate() === d ? at : undefined;
+}
+
 function imageCheck(m: ImageMatcher): Check {
   return (r) => imagesOf(r).some(m);
 }
@@ -40,8 +86,6 @@ function simpleChecks(f: AuditFilter): Check[] {
   const eq = (want: string | undefined, get: (r: AuditRecord) => string | undefined): Check[] =>
     want === undefined ? [] : [(r) => get(r) === want];
   return [
-    ...(f.since !== undefined ? [(r: AuditRecord) => r.timestamp >= (f.since as string)] : []),
-    ...(f.until !== undefined ? [(r: AuditRecord) => r.timestamp <= (f.until as string)] : []),
     ...eq(f.stage, (r) => r.stage),
     ...eq(f.outcome, (r) => r.outcome),
     ...eq(f.workflow, (r) => r.workflow?.id),
@@ -60,6 +104,26 @@ function simpleChecks(f: AuditFilter): Check[] {
  */
 export function queryPredicate(f: AuditFilter): { ok: true; match: Check } | { ok: false; reason: string } {
   const checks = simpleChecks(f);
+  for (const [name, value, end] of [
+    ['--since', f.since, false],
+    ['--until', f.until, true],
+  ] as const) {
+    if (value === undefined) continue;
+    const at = instant(value, end);
+    if (at === undefined)
+      return {
+        ok: false,
+        reason: `${name} ${JSON.stringify(value)} is not an ISO 8601 time with a zone (2026-11-29T21:46:38Z, 2026-11-29T22:46:38+01:00) or a date (2026-11-29)`,
+      };
+    checks.push(end ? (r) => Date.parse(r.timestamp) <= at : (r) => Date.parse(r.timestamp) >= at);
+  }
+  for (const [name, value, allowed] of [
+    ['--stage', f.stage, STAGES],
+    ['--outcome', f.outcome, OUTCOMES],
+  ] as const) {
+    if (value !== undefined && !(allowed as readonly string[]).includes(value))
+      return { ok: false, reason: `${name} ${JSON.stringify(value)} is not one of ${allowed.join(', ')}` };
+  }
   if (f.image !== undefined) {
     const m = imageMatcher(f.image);
     if (!m.ok) return m;

@@ -16,6 +16,13 @@ import { examples } from './options.ts';
 
 type QueryOptions = AuditFilter & { output: string; limit?: number; publicKey?: string };
 
+/** --limit: a positive whole number, or AUDIT_QUERY_INVALID (-1 or "abc" once silently cut the output). */
+function limitOption(v: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(v))
+    throw new CliError('AUDIT_QUERY_INVALID', `--limit ${JSON.stringify(v)} is not a positive whole number`);
+  return Number(v);
+}
+
 /** `audit query <dirs...>`: filters over one timeline of every chain given, each verified first. */
 export function queryCommand(io: Io, setCode: (c: number) => void): Command {
   const paint = painter(io);
@@ -24,7 +31,7 @@ export function queryCommand(io: Io, setCode: (c: number) => void): Command {
     .description('filter the audit log and print a table, JSON lines, OPA decision-log events (ndjson) or CSV')
     .option('--since <time>', 'ISO 8601 time (inclusive)')
     .option('--until <time>', 'ISO 8601 time (inclusive)')
-    .option('--stage <stage>', 'receive, verify, validate, claim, evaluate, mutate, create, finish')
+    .option('--stage <stage>', 'receive, verify, validate, claim, cancel, evaluate, mutate, create, finish')
     .option('--outcome <outcome>', 'allow, deny, error, success, failure')
     .option('--code <code>', 'an error or violation code, e.g. POLICY_DENIED, IMAGE_TAG_NOT_PINNED')
     .option('--workflow <id>', 'workflow id')
@@ -38,7 +45,7 @@ export function queryCommand(io: Io, setCode: (c: number) => void): Command {
     .option('--repository <prefix>', 'registry, namespace or repository prefix, e.g. ghcr.io/acme or docker.io/library')
     .option('--policy <name>', 'policy package with a violation, e.g. images')
     .option('--revision <rev>', 'policy bundle revision (or its first 8+ characters)')
-    .option('--limit <n>', 'at most this many records', (v) => Number(v))
+    .option('--limit <n>', 'at most this many records (a positive whole number)', limitOption)
     .option(
       '--public-key <file>',
       'PEM public key of the checkpoint signer (the log is verified first; nothing after a break is shown)',

@@ -128,3 +128,27 @@ test('dev sign mints a token that the runner verifies with the JWKS written besi
     await remove(dir, { recursive: true, force: true });
   }
 });
+
+// audit query refuses a malformed --limit (-1 once dropped the last record, "abc" printed nothing)
+// and a malformed filter before it reads anything: exit 2, AUDIT_QUERY_INVALID, the reason.
+test('audit query: --limit and the filters are checked before reading', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-cli-query-'));
+  try {
+    for (const args of [
+      ['--limit', '-1'],
+      ['--limit', 'abc'],
+      ['--limit', '0'],
+      ['--limit', '1.5'],
+      ['--since', 'yesterday'],
+      ['--until', '2026-13-01'],
+      ['--outcome', 'maybe'],
+      ['--stage', 'bogus'],
+    ]) {
+      const r = await cli('audit', 'query', dir, ...args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, /AUDIT_QUERY_INVALID: --(limit|since|until|outcome|stage) /, args.join(' '));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -233,3 +233,45 @@ test('table: hostile strings cannot forge rows or drive the terminal', () => {
   assert.ok(!/[\u0000-\u001f\u007f\u202e]/.test(lines[1]?.replaceAll('\t', '') ?? ''), lines[1]);
   assert.equal(lines[1]?.split('\t').length, 5);
 });
+
+/**
+ * The class: a filter that silently finds nothing or the wrong records (red-team round 2, finding 3).
+ * Time bounds were compared as strings: `--until 2026-11-29T21:46:39Z` kept a record at
+ * 21:46:39.606Z and `--since …38Z` dropped 38.330Z (a string with milliseconds sorts after the one
+ * without), and the same instant with an offset matched nothing. Now instants are compared, bad
+ * times, stages and outcomes are refused with the reason; a date alone covers its UTC day.
+ */
+test('time bounds compare instants, in any zone spelling; bad times, stages and outcomes are refused', () => {
+  const at = (timestamp: string) => ({ ...denied, timestamp });
+  const cases: [string, Parameters<typeof matches>[1], boolean][] = [
+    ['38.330Z within a whole-second --since', { since: '2026-11-29T21:46:38Z' }, true],
+    ['38.330Z within a whole-second --until 39Z', { until: '2026-11-29T21:46:39Z' }, true],
+    ['38.330Z within --since +01:00', { since: '2026-11-29T22:46:38+01:00' }, true],
+    ['38.330Z within --until -05:00', { until: '2026-11-29T16:46:39-05:00' }, true],
+    ['38.330Z after --until 38.000Z', { until: '2026-11-29T21:46:38Z' }, false],
+    ['38.330Z before --since 39Z', { since: '2026-11-29T21:46:39Z' }, false],
+    ['the day as --since', { since: '2026-11-29' }, true],
+    ['the day as --until (its last millisecond)', { until: '2026-11-29' }, true],
+    ['the next day as --since', { since: '2026-11-30' }, false],
+    ['the day before as --until', { until: '2026-11-28' }, false],
+    ['nanoseconds in the bound', { since: '2026-11-29T21:46:38.330000000Z' }, true],
+  ];
+  for (const [name, f, want] of cases) assert.equal(matches(at('2026-11-29T21:46:38.330Z'), f), want, name);
+  const refused: Parameters<typeof queryPredicate>[0][] = [
+    { since: 'yesterday' },
+    { since: '2026-13-01' },
+    { since: '2026-02-30' },
+    { until: '2026-02-30T00:00:00Z' },
+    { since: '2026-11-29T21:46:38' }, // no zone: which instant?
+    { until: '' },
+    { stage: 'bogus' },
+    { outcome: 'maybe' },
+  ];
+  for (const f of refused) {
+    const p = queryPredicate(f);
+    assert.ok(!p.ok, JSON.stringify(f));
+    assert.match(p.reason, /^--(since|until|stage|outcome) /);
+  }
+  for (const stage of ['receive', 'verify', 'validate', 'claim', 'cancel', 'evaluate', 'mutate', 'create', 'finish'])
+    assert.ok(queryPredicate({ stage }).ok, stage);
+});
