@@ -32,15 +32,24 @@ after(async () => rm(dir, { recursive: true, force: true }));
 /** The runner container's image as rendered with these image values, or the helm error. */
 async function imageOf(
   image: Record<string, string>,
-): Promise<{ ok: true; image: string } | { ok: false; err: string }> {
+): Promise<{ ok: true; image: string; testImage: string | undefined } | { ok: false; err: string }> {
   const file = join(dir, `v${n++}.json`);
   await writeFile(file, JSON.stringify({ image }));
   try {
     const out = await renderChart(helm, ['--set', 'runner.token=t', '-f', file]);
-    const sts = parseAllDocuments(out)
-      .map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: { image: string }[] } } } })
-      .find((o) => o?.kind === 'StatefulSet');
-    return { ok: true, image: sts!.spec!.template.spec.containers[0]!.image };
+    type Obj = {
+      kind?: string;
+      spec?: { template: { spec: { containers: { image: string }[] } }; containers?: { image: string }[] };
+    };
+    const objs = parseAllDocuments(out).map((d) => d.toJS() as Obj);
+    const sts = objs.find((o) => o?.kind === 'StatefulSet');
+    // The helm test pod runs the same image (red-team round 2, finding 10: it ignored image.digest).
+    const testPod = objs.find((o) => o?.kind === 'Pod');
+    return {
+      ok: true,
+      image: sts!.spec!.template.spec.containers[0]!.image,
+      testImage: testPod?.spec?.containers?.[0]?.image,
+    };
   } catch (e) {
     return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
   }
@@ -72,6 +81,7 @@ for (const c of ACCEPTED) {
     const r = await imageOf(c.values);
     assert.ok(r.ok, r.ok ? '' : r.err);
     assert.equal(r.image, c.image);
+    assert.equal(r.testImage, c.image, 'the helm test pod runs the image the StatefulSet runs');
     const parsed = parseImageRef(r.image);
     assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
     assert.equal(parsed.ref.digest, c.values.digest ?? '');

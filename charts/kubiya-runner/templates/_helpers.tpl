@@ -77,3 +77,12 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- printf "%s-audit-signing-key" (include "kubiya-runner.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The runner image: repository@digest when image.digest is set (it wins over the tag), else
+repository:tag (the chart's appVersion by default). One definition for the StatefulSet and the
+helm test pod, so a digest-pinned install tests the image it runs.
+*/}}
+{{- define "kubiya-runner.image" -}}
+{{ .Values.image.repository }}{{ with .Values.image.digest }}@{{ . }}{{ else }}:{{ default .Chart.AppVersion .Values.image.tag }}{{ end }}
+{{- end }}
