@@ -12,9 +12,23 @@ if (major < 24) {
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 const { main } = await import('../src/cli/main.ts');
+// A reader that goes away (`audit query | head`, a closed terminal) is not an error of the
+// command: its output stops, the command finishes and exits with its own code. Any other write
+// error is still thrown.
+const closed = new Set();
+/** @param {NodeJS.WriteStream} stream */
+const writer = (stream) => {
+  stream.on('error', (/** @type {NodeJS.ErrnoException} */ e) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed.add(stream);
+  });
+  return (s) => {
+    if (!closed.has(stream)) stream.write(s + '\n');
+  };
+};
 const io = {
-  out: (s) => process.stdout.write(s + '\n'),
-  err: (s) => process.stderr.write(s + '\n'),
+  out: writer(process.stdout),
+  err: writer(process.stderr),
   color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
 };
 // The one place that reads process.env: it is handed to the CLI, which hands it to config loading.

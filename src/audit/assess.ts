@@ -95,6 +95,7 @@ function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
         code: 'AUDIT_UNCHECKPOINTED',
         message: `${c.dir}: no signed checkpoint: nothing vouches for records 1..${r.lastSeq} (a log cut short or rewritten and re-chained verifies; is audit.checkpoint on?)`,
         fails,
+        dir: c.dir,
       },
     ];
   const u = r.checkpoints.uncovered;
@@ -114,13 +115,15 @@ function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
       code: 'AUDIT_TAIL_UNCOVERED',
       message: `${c.dir}: the last checkpoint (seq ${r.checkpoints.lastSeq}) is ${why} behind the head (seq ${r.lastSeq}): records ${u.from}..${u.to} are vouched for by nothing`,
       fails,
+      dir: c.dir,
     },
   ];
 }
 
 function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[]): Finding[] {
   const out: Finding[] = [];
-  const rolled = (message: string): void => void out.push({ code: 'AUDIT_ROLLED_BACK', message, fails: true });
+  const rolled = (message: string, dir?: string): void =>
+    void out.push({ code: 'AUDIT_ROLLED_BACK', message, fails: true, dir });
   for (const a of anchors) {
     const c = chains.find((x) => x.genesis !== '' && x.genesis === a.genesis);
     if (c === undefined) {
@@ -133,10 +136,12 @@ function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[
     if (c.log.report.lastSeq < a.minSeq)
       rolled(
         `${c.dir}: the log ends at seq ${c.log.report.lastSeq}, but the saved verification of ${a.dir} saw seq ${a.minSeq}: records were removed from its end (rolled back or truncated)`,
+        c.dir,
       );
     else if (at !== a.minSeq)
       rolled(
         `${c.dir}: record ${a.minSeq} is not the head ${a.expectHead} the saved verification of ${a.dir} saw: history was rewritten since`,
+        c.dir,
       );
   }
   return out;
@@ -150,6 +155,7 @@ function rollbackFindings(chains: readonly ChainFacts[], rules: VerifyRules): Fi
       code: 'AUDIT_ROLLED_BACK',
       message: `${only.dir}: the log ends at seq ${only.log.report.lastSeq}, but an earlier verification saw seq ${rules.minSeq}: records were removed from its end (rolled back or truncated)`,
       fails: true,
+      dir: only.dir,
     });
   for (const head of rules.expectHeads) {
     const at = chains.map((c) => c.found.get(head)).find((s) => s !== undefined);
@@ -164,6 +170,7 @@ function rollbackFindings(chains: readonly ChainFacts[], rules: VerifyRules): Fi
         code: 'AUDIT_ROLLED_BACK',
         message: `${only.dir}: hash ${head} is record ${at}, not record ${rules.minSeq} as the earlier verification saw`,
         fails: true,
+        dir: only.dir,
       });
   }
   return out;

@@ -1,3 +1,4 @@
+import { revealHidden } from '../units/text.ts';
 import { codesOf, imagesOf, policiesOf, revisionOf, violationTexts } from './fields.ts';
 import { imageMatcher, repositoryMatcher, type ImageMatcher } from './image-filter.ts';
 import type { AuditOutcome, AuditRecord, AuditStage } from './record.ts';
@@ -218,16 +219,13 @@ export function toCsv(rows: readonly Record<string, string>[], columns: readonly
 }
 
 /**
- * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides
- * shown as `\u{…}`: in a terminal table they would forge rows, move the cursor, recolour or
- * reorder what the auditor reads.
+ * Every character a reader cannot see or that reorders text (units/text.ts HIDDEN_TEXT: controls,
+ * bidi overrides and marks, zero-width and tag characters, line separators) shown as `\u{…}`: in a
+ * terminal table they would forge rows, move the cursor, recolour, hide or reorder what the
+ * auditor reads.
  */
 export function printable(v: string): string {
-  return v.replace(
-    // eslint-disable-next-line no-control-regex -- the point is to find control characters
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`,
-  );
+  return revealHidden(v);
 }
 
 /** Tab-separated table lines (header first) with every cell made printable. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { revealHiddenInHtml } from '../units/text.ts';
 
 /**
  * The page shell of `audit report`: escaping, the one inline script and the one stylesheet, and a
@@ -8,9 +9,15 @@ import { createHash } from 'node:crypto';
  * written, and the CSP would stop a script that slipped through.
  */
 
-/** Escapes text for HTML element content and double- or single-quoted attribute values. */
+/**
+ * Escapes text for HTML element content and double- or single-quoted attribute values, and writes
+ * every character a reader cannot see or that reorders the text (units/text.ts: bidi overrides,
+ * zero-width and tag characters, controls other than tab and line breaks) as a visible `\u{…}`.
+ */
 export const esc = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  revealHiddenInHtml(
+    s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c),
+  );
 
 /**
  * Sorting and filtering of the tables marked `data-sortable` (a click on a column's button sorts

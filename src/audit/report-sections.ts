@@ -23,6 +23,31 @@ function chainStatus(c: ReportChain): string {
   return `<span class="ok">Intact</span>: ${v.records} records; ${signed}${tail}`;
 }
 
+/**
+ * The headline of chains that are not broken. It says no more than `audit verify` would with the
+ * same key: "Intact" only when checkpoint signatures were checked and no finding is stated (no
+ * checkpoint at all, a tail beyond verify's limits); those, or no key given, are a warning that
+ * names what is not vouched for — a log rewritten and re-chained past its checkpoints reads intact.
+ */
+function intactStatus(input: ReportInput, used: number, cps: { v: number; t: number }, last: number): string {
+  const chains = `${used} records in ${input.chains.length} chain(s)`;
+  const codes = [...new Set(input.findings.map((f) => f.code))];
+  const warn = (text: string): string => `<p class="warn" id="verification-status">${text}</p>`;
+  if (codes.length > 0)
+    return warn(
+      `Hash chain intact, NOT fully vouched for: ${esc(codes.join(', '))} (below). ${chains}; ${cps.v} of ${cps.t} signed checkpoints verified.`,
+    );
+  if (cps.t === 0)
+    return warn(
+      `Hash chain intact, NOT vouched for: no signed checkpoint. ${chains}; a rewritten, re-chained log reads the same.`,
+    );
+  if (cps.v === 0)
+    return warn(
+      `Hash chain intact; checkpoint signatures NOT checked (no --public-key). ${chains}; a rewritten, re-chained log reads the same.`,
+    );
+  return `<p class="ok" id="verification-status">Intact: ${chains}, chain verified; ${cps.v} of ${cps.t} signed checkpoints verified (last at seq ${last}).</p>`;
+}
+
 function periodOf(input: ReportInput): string {
   const first = input.records[0]?.record.timestamp;
   const last = input.records.at(-1)?.record.timestamp;
@@ -41,7 +66,7 @@ export function header(input: ReportInput): string {
   const last = Math.max(0, ...input.chains.map((c) => c.log.report.checkpoints.lastSeq));
   const status =
     broken.length === 0
-      ? `<p class="ok" id="verification-status">Intact: ${used} records in ${input.chains.length} chain(s), chain verified; ${cps.v} of ${cps.t} signed checkpoints verified (last at seq ${last}).</p>`
+      ? intactStatus(input, used, cps, last)
       : `<p class="bad" id="verification-status">BROKEN at seq ${broken.map((c) => `${c.log.report.firstBad?.seq ?? '?'} (${esc(c.dir)})`).join(', ')}: ${broken.length} of ${input.chains.length} chain(s) broken.</p>`;
   const banner = broken
     .map((c) => {

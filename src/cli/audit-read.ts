@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { readChains, type ChainRead } from '../adapters/audit-chains.ts';
 import type { TrustedLog } from '../adapters/audit-files.ts';
@@ -12,7 +12,7 @@ import {
 import { checkpointPublicKey, keyId } from '../audit/keys.ts';
 import { printable } from '../audit/query.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { CliError } from './io.ts';
+import { CliError, EXIT } from './io.ts';
 
 /** The checkpoint signer's public key from a PEM file (undefined without one); a bad key is AUDIT_READ_FAILED. */
 export async function publicKey(file: string | undefined): Promise<KeyObject | undefined> {
@@ -40,9 +40,53 @@ export function breakNotice(log: TrustedLog): string | undefined {
 }
 
 /**
+ * Refuses a directory named twice (AUDIT_QUERY_INVALID, exit 2), however it is spelled: a
+ * trailing slash, `./`, `..` or a symlink all resolve to the same real path. Counted twice, one
+ * chain would double every query result and stand in for a replica's missing log.
+ */
+async function refuseRepeatedDirs(dirs: readonly string[]): Promise<void> {
+  const seen = new Map<string, string>();
+  for (const dir of dirs) {
+    const real = await realpath(dir).catch((e: unknown): never => {
+      throw new CliError(
+        'AUDIT_READ_FAILED',
+        `cannot read the audit log: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+    const first = seen.get(real);
+    if (first !== undefined)
+      throw new CliError('AUDIT_QUERY_INVALID', printable(`${dir} is the directory ${first} again: give each once`));
+    seen.set(real, dir);
+  }
+}
+
+/**
+ * Refuses two directories holding the same chain (the same first record: a record's decision_id
+ * is unique, so two replicas never share one) with AUDIT_CHAIN_DUPLICATE (exit 1): one is a copy
+ * of the other, and the replica it stands for has no log here.
+ */
+function refuseCopiedChains(chains: readonly ChainRead[]): void {
+  const byGenesis = new Map<string, string>();
+  for (const c of chains) {
+    if (c.genesis === '') continue;
+    const first = byGenesis.get(c.genesis);
+    if (first !== undefined)
+      throw new CliError(
+        'AUDIT_CHAIN_DUPLICATE',
+        printable(
+          `${first} and ${c.dir} hold the same chain (first record ${c.genesis.slice(0, 16)}…): one is a copy, and the replica it stands for has no log here`,
+        ),
+        EXIT.failed,
+      );
+    byGenesis.set(c.genesis, c.dir);
+  }
+}
+
+/**
  * Reads every chain given (one per replica), each verified on its own. A directory that cannot
  * be read, or holds no segment, is AUDIT_READ_FAILED (exit 2): an empty answer would look like
- * "nothing happened".
+ * "nothing happened". A directory given twice is AUDIT_QUERY_INVALID (exit 2); two directories
+ * holding one chain are AUDIT_CHAIN_DUPLICATE (exit 1).
  */
 export async function loadChains(
   dirs: readonly string[],
@@ -50,11 +94,13 @@ export async function loadChains(
   keep?: (r: AuditRecord) => boolean,
   heads: readonly string[] = [],
 ): Promise<ChainRead[]> {
+  await refuseRepeatedDirs(dirs);
   const chains = await readChains(dirs, key, keep, heads).catch((e: unknown): never => {
     throw new CliError('AUDIT_READ_FAILED', `cannot read the audit log: ${e instanceof Error ? e.message : String(e)}`);
   });
   const empty = chains.find((c) => c.log.report.segments === 0);
   if (empty !== undefined) throw new CliError('AUDIT_READ_FAILED', `no audit segments in ${empty.dir}`);
+  refuseCopiedChains(chains);
   return chains;
 }
 

@@ -46,12 +46,21 @@ function chainJson(c: ChainRead, key: string | undefined): Record<string, unknow
   };
 }
 
+/**
+ * How one chain's first line starts. `ok` only when the whole command succeeds: a chain that is
+ * intact but named by a failing finding (rolled back, tail uncovered...) is `FAILED`, and an intact
+ * chain beside a failing finding about no one chain (an `--expect-head` found nowhere) is
+ * `intact`: the command fails, so no line of it says ok.
+ */
+type Verdict = 'ok' | 'intact' | 'FAILED';
+
 /** The text lines of one chain's verification (as before, plus the key id and what to save). */
 function chainText(
   c: ChainRead,
   key: string | undefined,
   paint: ReturnType<typeof painter>,
   mismatch: boolean,
+  verdict: Verdict,
 ): string[] {
   const r = c.log.report;
   if (mismatch)
@@ -63,7 +72,7 @@ function chainText(
       `${paint('red', 'BROKEN')}: ${c.dir}: first bad record is seq ${r.firstBad?.seq ?? '?'} (${r.firstBad?.where ?? ''}): ${r.firstBad?.reason ?? ''}`,
     ];
   const lines = [
-    `${paint('green', 'ok')}: ${c.dir}: ${r.records} records in ${r.segments} segment(s), chain intact, head ${r.head.slice(0, 16)}…`,
+    `${verdict === 'ok' ? paint('green', 'ok') : verdict === 'FAILED' ? paint('red', 'FAILED') : verdict}: ${c.dir}: ${r.records} records in ${r.segments} segment(s), chain intact, head ${r.head.slice(0, 16)}…`,
     key === undefined
       ? `checkpoints: ${r.checkpoints.total} present, signatures NOT checked (give --public-key)`
       : `checkpoints: ${r.checkpoints.verified} of ${r.checkpoints.total} verified with kid ${key}, last at seq ${r.checkpoints.lastSeq}`,
@@ -97,7 +106,8 @@ function print(io: Io, chains: readonly ChainRead[], findings: readonly Finding[
   const paint = painter(io);
   for (const c of chains) {
     const mismatch = findings.some((f) => f.code === 'AUDIT_KEY_MISMATCH' && f.dir === c.dir);
-    for (const l of chainText(c, key, paint, mismatch)) io.out(printable(l));
+    const verdict: Verdict = findings.some((f) => f.fails && f.dir === c.dir) ? 'FAILED' : ok ? 'ok' : 'intact';
+    for (const l of chainText(c, key, paint, mismatch, verdict)) io.out(printable(l));
   }
   for (const f of findings) {
     const line = printable(`${f.fails ? '' : 'note: '}${f.code}: ${f.message}`);
