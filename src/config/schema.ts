@@ -18,6 +18,33 @@ const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zer
 const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 
 /**
+ * An http(s) URL as a person writes it in a config file: at most 2048 characters and no white
+ * space or control character anywhere (the WHATWG parser would percent-encode or drop them, so
+ * the runner would call another URL than the one reviewed).
+ */
+const httpUrl = (): z.ZodURL =>
+  z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    // eslint-disable-next-line no-control-regex -- the point is to refuse control characters
+    .regex(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain white space or control characters');
+
+/** controlPlane.jwksStaleIfError: 0 to 24 h. */
+const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
+
+/**
+ * True for an https URL (or one that does not parse: its field reports that), and for an http URL whose host is loopback (`localhost`, 127.0.0.0/8,
+ * `[::1]`): traffic that never leaves the machine. The WHATWG URL parser has normalised the host
+ * (`127.1` is `127.0.0.1`, `LOCALHOST` is `localhost`, `0x7f.1` is `127.0.0.1`).
+ */
+function isSecureTransport(url: string): boolean {
+  // URL.parse, not new URL: zod runs this refinement even when the field's own check failed.
+  const u = URL.parse(url);
+  if (u === null || u.protocol === 'https:') return true;
+  return u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
+}
+
+/**
  * The runner's configuration. `runner.*` is keyed exactly as the seed's values.yaml (the Helm
  * chart passes that section through); the other sections are ours. Strict: unknown keys fail.
  */
@@ -85,14 +112,25 @@ export const configSchema = z.strictObject({
   }),
   controlPlane: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/ }).optional(),
+      /** The control plane's base URL: https, or http to a loopback host (or with insecureHttp). */
+      url: httpUrl().optional(),
       issuer: z.string().min(1),
       jwksFile: z.string().min(1).optional(),
-      jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** Where the trusted keys are fetched: https, or http to a loopback host (or with insecureHttp). */
+      jwksUrl: httpUrl().optional(),
+      /**
+       * Allows plain http to a host that is not loopback for url and jwksUrl. Off by default: over
+       * http anyone on the path can swap the JWKS (and so sign assignments) or read the runner
+       * token. For test rigs whose control plane has no TLS (docs/real-node.md).
+       */
+      insecureHttp: z.boolean().default(false),
       /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
       jwksRefresh: durationField(POSITIVE_DURATION).default(300),
-      /** How long the last good JWKS stays in use while the URL fails; then no token verifies. */
-      jwksStaleIfError: durationField().default(3600),
+      /**
+       * How long the last good JWKS stays in use while the URL fails; then no token verifies. At most
+       * 24 h: a key the control plane has revoked stays trusted this long while the URL is down.
+       */
+      jwksStaleIfError: durationField(JWKS_STALE_BOUNDS).default(3600),
       algorithms: z
         .array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256']))
         .min(1)
@@ -108,6 +146,17 @@ export const configSchema = z.strictObject({
     .refine((c) => c.jwksFile !== undefined || c.jwksUrl !== undefined, {
       message: 'one of jwksFile or jwksUrl is required',
       path: ['jwksFile'],
+    })
+    .superRefine((c, ctx) => {
+      for (const key of ['url', 'jwksUrl'] as const) {
+        const url = c[key];
+        if (url !== undefined && !c.insecureHttp && !isSecureTransport(url))
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `must be https (plain http only to a loopback host, or with controlPlane.insecureHttp: true): over http anyone on the path can ${key === 'jwksUrl' ? 'swap the trusted keys' : 'read the runner token'}`,
+          });
+      }
     }),
   policy: z
     .strictObject({
@@ -163,7 +212,7 @@ export const configSchema = z.strictObject({
     /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
     ship: z
       .strictObject({
-        url: z.url({ protocol: /^https?$/ }).optional(),
+        url: httpUrl().optional(),
         batch: z.int().min(1).max(10_000).default(500),
         interval: durationField(POSITIVE_DURATION).default(5),
       })

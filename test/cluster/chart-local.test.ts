@@ -115,6 +115,11 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
     // NOTES: checkpoints on, and how to get the public key.
     assert.match(stdout, /Signed checkpoints: ON, signing key in Secret kubiya-runner-audit-signing-key/);
     assert.match(stdout, /openssl pkey -pubout/);
+    // How to verify: every replica's chain, once each, with the key, saved for the next time.
+    assert.match(
+      stdout,
+      /kubiya-runner audit verify audit-0( audit-\d+)* --public-key audit-signing\.pub\.pem --output json > verified\.json/,
+    );
     assert.doesNotMatch(stderr, /EBADENGINE/, 'npx is quiet (.npmrc)');
 
     kc = new KubeConfig();

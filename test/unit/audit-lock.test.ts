@@ -113,6 +113,11 @@ describe('audit directory lock', () => {
    * old mtime (gone: taken over after two heartbeats), and an older writer's lock without a beat
    * (judged by mtime, as before).
    */
+  // Wide enough apart that a loaded machine's timer drift (hundreds of ms) cannot reorder them:
+  // two heartbeats (2 × REFRESH_MS) ≪ STALE_MS < WAIT_MS.
+  const REFRESH_MS = 100;
+  const STALE_MS = 1500;
+  const WAIT_MS = 2000;
   const foreignCases: {
     name: string;
     beat: boolean;
@@ -122,35 +127,35 @@ describe('audit directory lock', () => {
     minMs: number;
     maxMs?: number;
   }[] = [
-    { name: 'beating, mtime fresh: refused', beat: true, mtime: 'fresh', taken: false, minMs: 450 },
+    { name: 'beating, mtime fresh: refused', beat: true, mtime: 'fresh', taken: false, minMs: WAIT_MS - 50 },
     {
       name: 'beating, mtime an hour in the past (clock behind): refused',
       beat: true,
       mtime: 'past',
       taken: false,
-      minMs: 450,
+      minMs: WAIT_MS - 50,
     },
     {
       name: 'silent, mtime in the future (clock ahead): taken over once unchanged for staleMs',
       beat: false,
       mtime: 'future',
       taken: true,
-      minMs: 280,
+      minMs: STALE_MS - 20,
     },
     {
       name: 'silent, mtime kept fresh by touching only: taken over once unchanged for staleMs',
       beat: false,
       mtime: 'touch',
       taken: true,
-      minMs: 280,
+      minMs: STALE_MS - 20,
     },
     {
       name: 'silent, mtime old: taken over after two heartbeats, before staleMs',
       beat: false,
       mtime: 'past',
       taken: true,
-      minMs: 90,
-      maxMs: 280,
+      minMs: 2 * REFRESH_MS - 10,
+      maxMs: STALE_MS - 20,
     },
     {
       name: 'an older writer (no beat field) touching its lock: refused',
@@ -158,7 +163,7 @@ describe('audit directory lock', () => {
       mtime: 'touch',
       noBeatField: true,
       taken: false,
-      minMs: 450,
+      minMs: WAIT_MS - 50,
     },
     {
       name: 'an older writer (no beat field), untouched: taken over once its mtime is staleMs old',
@@ -166,7 +171,7 @@ describe('audit directory lock', () => {
       mtime: 'none',
       noBeatField: true,
       taken: true,
-      minMs: 200,
+      minMs: STALE_MS - 300,
     },
   ];
   for (const c of foreignCases) {
@@ -201,7 +206,9 @@ describe('audit directory lock', () => {
       }, 40);
       try {
         const t0 = Date.now();
-        const opening = FileAuditLog.open(dir, { lock: { refreshMs: 50, staleMs: 300, waitMs: 500 } });
+        const opening = FileAuditLog.open(dir, {
+          lock: { refreshMs: REFRESH_MS, staleMs: STALE_MS, waitMs: WAIT_MS },
+        });
         if (c.taken) {
           const log = await opening;
           const took = Date.now() - t0;

@@ -148,3 +148,64 @@ test('policy.service needs policy.verificationKeys', () => {
     assert.ok(signed.ok, `${url} with keys`);
   }
 });
+
+/**
+ * Red-team round 2, finding 2 (JWKS half): the trusted keys and the runner token travel over
+ * controlPlane.jwksUrl and controlPlane.url. Plain http is accepted only to a loopback host (the
+ * WHATWG parser normalises the spelling first), or when controlPlane.insecureHttp says so.
+ */
+test('controlPlane url and jwksUrl: https, or http to loopback only, unless insecureHttp', () => {
+  const cp = (key: string, url: string, insecure = false) =>
+    loadConfig(
+      minimal.replace(
+        '  jwksFile: /etc/kubiya/jwks.json\n',
+        `  jwksFile: /etc/kubiya/jwks.json\n  ${key}: ${JSON.stringify(url)}\n${insecure ? '  insecureHttp: true\n' : ''}`,
+      ),
+      {},
+    );
+  const accepted = [
+    'https://cp.example.com',
+    'https://10.0.0.1:8443/jwks',
+    'http://127.0.0.1:8080',
+    'http://127.1/jwks',
+    'http://127.255.0.9',
+    'http://0x7f.1/x',
+    'http://localhost:9/x',
+    'http://LOCALHOST',
+    'http://[::1]:8080/x',
+    'HTTPS://CP.EXAMPLE.COM',
+  ];
+  const refused = [
+    'http://cp.example.com',
+    'http://10.0.0.1:8080',
+    'http://169.254.169.254/latest',
+    'http://localhost.evil.example',
+    'http://127.0.0.1.nip.io',
+    'http://[::ffff:127.0.0.1]',
+    'http://0.0.0.0:8080',
+    'http://[::]',
+    'http://128.0.0.1',
+  ];
+  for (const key of ['url', 'jwksUrl'])
+    for (const url of [...accepted, ...refused]) {
+      const r = cp(key, url);
+      assert.equal(r.ok, accepted.includes(url), `${key}=${url}: ${JSON.stringify(!r.ok && r.error.message)}`);
+      if (!r.ok) {
+        assert.equal(r.error.code, 'CONFIG_INVALID');
+        assert.match(r.error.message, new RegExp(`controlPlane\\.${key}.*must be https`));
+      }
+      assert.ok(cp(key, url, true).ok, `${key}=${url} with insecureHttp`);
+    }
+  for (const url of ['https://cp/a b', 'https://cp/\n  x: 1', 'https://cp/\u0000', `https://cp/${'a'.repeat(2048)}`])
+    assert.equal(cp('jwksUrl', url).ok, false, JSON.stringify(url));
+});
+
+test('controlPlane.jwksStaleIfError: 0 to 24h', () => {
+  const stale = (v: string) =>
+    loadConfig(
+      minimal.replace('  jwksFile: /etc/kubiya/jwks.json\n', `  jwksFile: /j\n  jwksStaleIfError: ${v}\n`),
+      {},
+    );
+  for (const v of ['0', '0s', '1h', '24h', '86400', '1440m']) assert.ok(stale(v).ok, v);
+  for (const v of ['24h0m1s', '86401', '25h', '2147483647']) assert.equal(stale(v).ok, false, v);
+});

@@ -65,8 +65,24 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.failFastGrace" .Values.runner.workflow.failFastGrace 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.ttlAfterFinished" .Values.runner.workflow.ttlAfterFinished 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 $any) -}}
-{{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 $any) -}}
+{{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 86400) -}}
+{{- include "kubiya-runner.checkDuration" (list "policy.service.pollInterval" .Values.policy.service.pollInterval 1 $any) -}}
+{{- include "kubiya-runner.checkDuration" (list "policy.service.maxBackoff" .Values.policy.service.maxBackoff 1 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "audit.checkpoint.interval" .Values.audit.checkpoint.interval 1 $any) -}}
+{{- end -}}
+
+{{- /*
+controlPlane.url and controlPlane.jwksUrl: https, or http to a loopback host, or insecureHttp (the
+runner's own rule, src/config/schema.ts): over http anyone on the path can swap the trusted keys
+or read the runner token.
+*/}}
+{{- define "kubiya-runner.checkTransport" -}}
+{{- range $key := list "url" "jwksUrl" -}}
+{{- $u := get $.Values.controlPlane $key | toString -}}
+{{- if and $u (not $.Values.controlPlane.insecureHttp) (not (regexMatch "^(https://|http://(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\])(:[0-9]*)?([/?#]|$))" (lower $u))) -}}
+{{- fail (printf "controlPlane.%s: must be https (plain http only to a loopback host, or with controlPlane.insecureHttp: true)" $key) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- /* The Secret with the checkpoint signing key (key signing-key.pem): the one given, the generated one, or "" (no checkpoints). */}}
