@@ -66,7 +66,6 @@ export default tseslint.config(
     files: [
       'src/audit/canonical.ts',
       'src/audit/chain-check.ts',
-      'src/cli/dev.ts',
       'src/dev/cluster.ts',
       'src/dev/control-plane.ts',
       'src/dev/demo.ts',
