@@ -66,8 +66,6 @@ export default tseslint.config(
     files: [
       'src/audit/canonical.ts',
       'src/audit/chain-check.ts',
-      'src/dev/cluster.ts',
-      'src/dev/control-plane.ts',
       'src/dev/demo.ts',
       'src/mutate/restricted.ts',
       'src/observe/metrics.ts',
