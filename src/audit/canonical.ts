@@ -25,33 +25,42 @@ export function canonicalJson(value: unknown): string | undefined {
 const EXOTIC = Symbol('exotic');
 const MAX_DEPTH = 100;
 
+/** A plain-data copy of `value` with members in canonical order, the value itself when already so, or EXOTIC. */
 function sorted(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
+    case 'boolean':
       return value;
     case 'number':
       return Number.isFinite(value) ? value : EXOTIC;
-    case 'boolean':
-      return value;
     case 'object':
-      break;
+      if (value === null) return null;
+      if (depth > MAX_DEPTH) return EXOTIC;
+      return Array.isArray(value) ? sortedArray(value, depth) : sortedObject(value, depth);
     case 'bigint':
     case 'function':
     case 'symbol':
     case 'undefined':
       return EXOTIC;
   }
-  if (value === null) return null;
-  if (depth > MAX_DEPTH) return EXOTIC;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const v = sorted(value[i], depth + 1);
-      if (v === EXOTIC) return EXOTIC;
-      if (v !== value[i]) (out ??= value.slice())[i] = v;
-    }
-    return out ?? value;
+}
+
+/** The array itself when no element changed, else a copy with the changed elements; EXOTIC if any element is. */
+function sortedArray(value: readonly unknown[], depth: number): unknown {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const v = sorted(value[i], depth + 1);
+    if (v === EXOTIC) return EXOTIC;
+    if (v !== value[i]) (out ??= value.slice())[i] = v;
   }
+  return out ?? value;
+}
+
+/**
+ * A plain object with its members sorted and undefined members left out; the object itself when it
+ * is already so. EXOTIC for a non-plain object, toJSON, a key starting with a digit or `__proto__`.
+ */
+function sortedObject(value: object, depth: number): unknown {
   if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return EXOTIC;
   const source = value as Record<string, unknown>;
   const keys = Object.keys(source);

@@ -64,6 +64,19 @@ function canonicalWithoutHash(record: Record<string, unknown>): string | undefin
   }
 }
 
+/**
+ * The canonical text (without hash) of a line whose hash is 64 lowercase hex, when the line is
+ * exactly what the appender writes for it: shown by fastCanonical, else by the full canonicaliser.
+ * Undefined when the hash is malformed or the line is any other spelling.
+ */
+function trustedCanonical(text: string, fields: Record<string, unknown>, hash: unknown): string | undefined {
+  if (typeof hash !== 'string' || !HEX64.test(hash)) return undefined;
+  const fast = fastCanonical(text, fields);
+  if (fast !== undefined) return fast;
+  const slow = canonicalWithoutHash(fields);
+  return slow !== undefined && text === lineOf(slow, hash) ? slow : undefined;
+}
+
 /** Why a checkpoint's signature fails: another key (its kid differs from the given key's) or a forgery. */
 function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
   const given = keyId(publicKey);
@@ -153,38 +166,36 @@ export class ChainChecker {
         `expected seq ${this.expected}, found ${String(record.seq)} (a record is missing, duplicated or out of order)`,
       );
     const hash = record.hash;
-    const fields = parsed as Record<string, unknown>;
-    let canonical = typeof hash === 'string' && HEX64.test(hash) ? fastCanonical(text, fields) : undefined;
-    if (canonical === undefined && typeof hash === 'string' && HEX64.test(hash)) {
-      const slow = canonicalWithoutHash(fields);
-      if (slow !== undefined && text === lineOf(slow, hash)) canonical = slow;
-    }
-    if (typeof hash !== 'string' || canonical === undefined) {
+    const canonical = trustedCanonical(text, parsed as Record<string, unknown>, hash);
+    if (canonical === undefined) {
       return bad(
         'the line is not the canonical serialisation the appender writes (a duplicated or reordered member, whitespace, another escape or a CR): it was altered',
       );
     }
     if (sha256Hex(canonical) !== hash) return bad('hash does not match the record (it was altered)');
-    if (record.prev !== this.prev) {
-      // This record is whole and hashes right, but it was chained to another predecessor: the
-      // record before it was replaced (rewritten and re-hashed, so its own hash is valid), or
-      // this one was re-chained. Either way nothing vouches for the one before: it is the first
-      // that cannot be trusted.
-      const replaced = Math.max(1, this.expected - 1);
-      const at = this.expected > 1 ? `${this.lastWhere ?? '?'}, whose successor is at ${where ?? '?'}` : where;
-      this.problem = {
-        seq: replaced,
-        reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`,
-        where: at,
-      };
-      return undefined;
-    }
+    if (record.prev !== this.prev) return this.relinked(where);
     if (this.wanted.has(record.seq)) this.heads.set(record.seq, hash);
     this.prev = hash;
     this.lastWhere = where;
     this.expected++;
     this.count++;
     return record;
+  }
+
+  /**
+   * The record is whole and hashes right, but it was chained to another predecessor: the record
+   * before it was replaced (rewritten and re-hashed, so its own hash is valid), or this one was
+   * re-chained. Either way nothing vouches for the one before: it is the first that cannot be trusted.
+   */
+  private relinked(where: string | undefined): undefined {
+    const replaced = Math.max(1, this.expected - 1);
+    const at = this.expected > 1 ? `${this.lastWhere ?? '?'}, whose successor is at ${where ?? '?'}` : where;
+    this.problem = {
+      seq: replaced,
+      reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`,
+      where: at,
+    };
+    return undefined;
   }
 
   /** A line of the log that is not a record at all (an empty line, or a last line without its newline). */

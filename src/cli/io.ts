@@ -25,3 +25,16 @@ export class CliError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, for the long-running dev commands; earlier listeners of
+ * both signals are removed first, so the signal stops the command instead of the process.
+ */
+export function untilStopSignal(): Promise<void> {
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

@@ -8,7 +8,7 @@ import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
-import { KWOK_STEP_LOG } from '../../src/dev/cluster.ts';
+import { KWOK_STEP_LOG } from '../../src/dev/kwok-config.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';

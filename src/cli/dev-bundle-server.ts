@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { startBundleServer } from '../dev/bundle-server.ts';
+import { untilStopSignal, type Io } from './io.ts';
+import { examples } from './options.ts';
+
+/** `dev bundle-server <dir>`: the loopback bundle service of src/dev/bundle-server.ts, until SIGINT/SIGTERM. */
+export function bundleServerCommand(io: Io): Command {
+  return new Command('bundle-server')
+    .argument('<dir>', 'directory whose files are served (e.g. bundle.tar.gz from policy build)')
+    .description('serve policy bundles over HTTP like an OPA bundle service (ETag / If-None-Match), on 127.0.0.1')
+    .option('--port <port>', 'listen port (127.0.0.1)', (v) => Number(v), 8091)
+    .addHelpText(
+      'after',
+      examples(
+        'kubiya-runner dev bundle-server /tmp/bundles --port 8091',
+        '# runner.yaml: policy: { bundle: /tmp/kubiya/bundle.tar.gz, service: { url: http://127.0.0.1:8091/bundle.tar.gz } }',
+      ),
+    )
+    .action(async (dir: string, opts: { port: number }) => {
+      const server = await startBundleServer(dir, opts.port);
+      io.out(`bundle server on ${server.url}: ${server.url}/<file> serves ${dir}/<file>`);
+      await untilStopSignal();
+      await server.close();
+    });
+}
