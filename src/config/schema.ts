@@ -15,6 +15,16 @@ const dnsLabel = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
 const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
 const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zero: a zero request or limit means none');
+/**
+ * An http(s) URL without userinfo (`user:password@`): a credential in a URL lands in a ConfigMap,
+ * in logs and in error messages (red-team 2026-11-30, finding 7). The bundle service takes a
+ * bearer token from a file instead (policy.service.bearerTokenFile).
+ */
+const urlWithoutUserinfo = z
+  .url({ protocol: /^https?$/ })
+  .refine((u) => URL.canParse(u) && new URL(u).username === '' && new URL(u).password === '', {
+    message: 'no user:password@ in a URL (it would sit in a ConfigMap and in logs); use a token file',
+  });
 const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 
 /**
@@ -125,9 +135,11 @@ export const configSchema = z.strictObject({
        */
       service: z
         .strictObject({
-          url: z.url({ protocol: /^https?$/ }),
+          url: urlWithoutUserinfo,
           pollInterval: durationField(POSITIVE_DURATION).default(30),
           maxBackoff: durationField(POSITIVE_DURATION).default(300),
+          /** A file holding a bearer token, read before each poll and sent as `Authorization: Bearer` (never logged). */
+          bearerTokenFile: z.string().min(1).optional(),
         })
         .optional(),
     })
@@ -163,7 +175,7 @@ export const configSchema = z.strictObject({
     /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
     ship: z
       .strictObject({
-        url: z.url({ protocol: /^https?$/ }).optional(),
+        url: urlWithoutUserinfo.optional(),
         batch: z.int().min(1).max(10_000).default(500),
         interval: durationField(POSITIVE_DURATION).default(5),
       })
