@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -316,5 +317,43 @@ test('a bundle service that requires a bearer token: sent from a file, re-read e
   } finally {
     await protectedServer.close();
     store.close();
+  }
+});
+
+test('kubiya-runner dev bundle-server --bearer-token-file answers 401 without the token, the file with it', async () => {
+  const dir = join(work, 'cli-token');
+  await mkdir(join(dir, 'served'), { recursive: true });
+  await cp(first.file, join(dir, 'served', 'bundle.tar.gz'));
+  await writeFile(join(dir, 'token'), 'cli-token-value\n');
+  const server = spawn(
+    process.execPath,
+    [
+      ...[join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'dev', 'bundle-server', join(dir, 'served')],
+      ...['--port', '0', '--bearer-token-file', join(dir, 'token')],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no bundle server line within 20 s')), 20_000);
+      let seen = '';
+      server.stdout.on('data', (c: Buffer) => {
+        seen += c.toString('utf8');
+        const m = /bundle server on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    assert.equal((await fetch(`${url}/bundle.tar.gz`)).status, 401);
+    const wrong = await fetch(`${url}/bundle.tar.gz`, { headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+    const ok = await fetch(`${url}/bundle.tar.gz`, { headers: { authorization: 'Bearer cli-token-value' } });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
   }
 });
