@@ -18,8 +18,15 @@ export interface BundlePollerOptions {
   readonly timeoutMs?: number;
   /** A download larger than this is refused (default 32 MiB, the bundle reader's limit). */
   readonly maxBytes?: number;
-  /** Extra request headers (for example an Authorization header; never logged). */
+  /** Extra request headers (never logged). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * A file holding a bearer token for the service (a mounted Secret), read before every poll so a
+   * rotated Secret is picked up, sent as `Authorization: Bearer <token>` (surrounding whitespace
+   * trimmed). The token is never logged nor put in a poll's reason: an unreadable, empty or
+   * unsendable token fails the poll with a reason naming the file only.
+   */
+  readonly bearerTokenFile?: string;
 }
 
 /** The policy store's reload: every check of a candidate (signature, settings, fixtures) is there. */
@@ -92,8 +99,26 @@ export class BundlePoller {
     if (this.timer !== undefined) clearTimeout(this.timer);
   }
 
+  /** The Authorization header from bearerTokenFile, or a reason (naming the file, never the token). */
+  private async authorization(): Promise<{ header?: string; reason?: string }> {
+    const file = this.options.bearerTokenFile;
+    if (file === undefined) return {};
+    const token = await readFile(file, 'utf8').then(
+      (t) => t.trim(),
+      () => undefined,
+    );
+    if (token === undefined) return { reason: `cannot read the bearer token file ${file}` };
+    // RFC 6750 b64token (plus the visible ASCII a header carries): anything else is refused unsent.
+    if (!/^[\x21-\x7e]{1,8192}$/.test(token))
+      return { reason: `the bearer token file ${file} is empty or holds characters a header cannot carry` };
+    return { header: `Bearer ${token}` };
+  }
+
   private async fetchAndStore(): Promise<PollResult> {
     const headers: Record<string, string> = { ...this.options.headers };
+    const auth = await this.authorization();
+    if (auth.reason !== undefined) return { kind: 'failed', reason: auth.reason };
+    if (auth.header !== undefined) headers.authorization = auth.header;
     if (this.etag !== undefined) headers['if-none-match'] = this.etag;
     const res = await fetch(this.options.url, {
       headers,

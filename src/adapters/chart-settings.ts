@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { maskKeyMaterial } from '../policy/key-material.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const run = promisify(execFile);
@@ -11,8 +14,12 @@ export const RUNNER_CHART = join(REPO_ROOT, 'charts', 'kubiya-runner');
 
 /** What a runner installed by the chart with some values is configured with. */
 export interface ChartSettings {
-  /** The exact text of the policy data file the chart mounts at `policy.data` (ConfigMap `<fullname>-policy-data`). */
-  readonly dataText: string;
+  /**
+   * The exact text of the policy data file the chart mounts at `policy.data` (ConfigMap
+   * `<fullname>-policy-data`); undefined when the chart renders none (with `policy.verificationKeys`
+   * the settings come from the signed bundle only).
+   */
+  readonly dataText: string | undefined;
   /** The exact text of the runner configuration it mounts (ConfigMap `<fullname>-config`, runner.yaml). */
   readonly runnerYaml: string;
 }
@@ -27,10 +34,19 @@ interface ConfigMapDoc {
 }
 
 /**
+ * Values laid over the user's when the settings are rendered to be baked into a bundle
+ * (`policy build --values`): the settings render exactly as the chart renders them, whatever the
+ * values say about where the bundle comes from and how it is verified (a values file that sets
+ * verification keys renders no settings; see templates/configmap-policy-data.yaml).
+ */
+export const BAKE_OVERRIDES = `policy:\n  verificationKeys: []\n  bundleConfigMap: ""\n  service:\n    url: ""\n`;
+
+/**
  * `helm template` of the chart with the values files given (the pinned helm, as `helm install -f`
  * would render them), and the two files the runner reads from it: the policy data and runner.yaml.
  * Throws ChartRenderError with helm's stderr when the values do not render (a schema failure
- * names the value's path).
+ * names the value's path), key material masked (helm echoes a refused value whole: a private key
+ * pasted into `policy.verificationKeys` must not reach a terminal or a CI log).
  */
 export async function renderChartSettings(
   helm: string,
@@ -43,16 +59,32 @@ export async function renderChartSettings(
   const stdout = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {
-      throw new ChartRenderError(`helm template failed: ${(e.stderr ?? e.message ?? '').trim()}`);
+      throw new ChartRenderError(`helm template failed: ${maskKeyMaterial((e.stderr ?? e.message ?? '').trim())}`);
     },
   );
   const maps = parseAllDocuments(stdout)
     .map((d) => d.toJS() as ConfigMapDoc | null)
     .filter((d): d is ConfigMapDoc => d?.kind === 'ConfigMap');
-  const find = (suffix: string, key: string): string => {
-    const text = maps.find((m) => m.metadata?.name?.endsWith(suffix) === true)?.data?.[key];
-    if (text === undefined) throw new ChartRenderError(`the chart rendered no ConfigMap *${suffix} with ${key}`);
-    return text;
-  };
-  return { dataText: find('-policy-data', 'data.json'), runnerYaml: find('-config', 'runner.yaml') };
+  const find = (suffix: string, key: string): string | undefined =>
+    maps.find((m) => m.metadata?.name?.endsWith(suffix) === true)?.data?.[key];
+  const runnerYaml = find('-config', 'runner.yaml');
+  if (runnerYaml === undefined) throw new ChartRenderError('the chart rendered no ConfigMap *-config with runner.yaml');
+  return { dataText: find('-policy-data', 'data.json'), runnerYaml };
+}
+
+/**
+ * The policy data file the chart renders from these values, to be baked into a bundle by
+ * `policy build --values` before it is signed: the user's values with BAKE_OVERRIDES after them.
+ * Throws ChartRenderError as renderChartSettings does.
+ */
+export async function renderBakedSettings(helm: string, valuesFiles: readonly string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-bake-'));
+  try {
+    await writeFile(join(dir, 'bake.yaml'), BAKE_OVERRIDES);
+    const { dataText } = await renderChartSettings(helm, [...valuesFiles, join(dir, 'bake.yaml')]);
+    if (dataText === undefined) throw new ChartRenderError('the chart rendered no ConfigMap *-policy-data');
+    return dataText;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -14,6 +14,8 @@ import {
   settingsSchema,
   type Fragments,
 } from '../policy/settings-schema.ts';
+import { bakeSettings, type BakedSettings } from '../policy/bake.ts';
+import { maskKeyMaterial } from '../policy/key-material.ts';
 import { SIGNATURES_FILE, signBundleFiles } from '../policy/bundle-signature.ts';
 import { BUNDLE_FIXTURES_FILE, candidateProblems, type BundleFixture } from '../policy/candidate.ts';
 import { fixtureCases } from '../policy/fixtures.ts';
@@ -185,6 +187,21 @@ async function checkAgainstFixtures(
   return fixtures;
 }
 
+/** bakeSettings when settings are given (PolicyBuildError POLICY_SETTINGS_INVALID), else the data and revision as built. */
+function bake(
+  files: Map<string, Uint8Array>,
+  data: unknown,
+  revision: string,
+  settings: BakedSettings | undefined,
+): { data: unknown; revision: string } {
+  if (settings === undefined) return { data, revision };
+  try {
+    return bakeSettings(files, data, revision, settings);
+  } catch (e) {
+    throw new PolicyBuildError('POLICY_SETTINGS_INVALID', (e as Error).message);
+  }
+}
+
 /** Options of buildBundle. */
 export interface BuildOptions {
   /** false: make the fixture inputs but do not refuse a bundle that fails on them (`policy test` reports each). */
@@ -193,6 +210,8 @@ export interface BuildOptions {
   readonly fixtures?: string;
   /** Sign the bundle (OPA's `.signatures.json`, src/policy/bundle-signature.ts) with this private key. */
   readonly signingKey?: KeyObject;
+  /** Settings baked into the bundle's data before it is checked and signed (src/policy/bake.ts). */
+  readonly settings?: BakedSettings;
 }
 
 /**
@@ -211,7 +230,7 @@ export async function buildBundle(
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);
-  const revision = await policyRevision(policyDir);
+  const sourceRevision = await policyRevision(policyDir);
   const outFile = resolve(outPath);
   await mkdir(dirname(outFile), { recursive: true });
   const capabilities = await wasmCapabilities(opa, `${outFile}.capabilities.json`);
@@ -228,7 +247,7 @@ export async function buildBundle(
       '--capabilities',
       capabilities,
       '--revision',
-      revision,
+      sourceRevision,
       '--ignore',
       '*_test.rego',
       '-o',
@@ -242,13 +261,19 @@ export async function buildBundle(
         typeof e === 'object' && e !== null && key in e ? String((e as Record<string, unknown>)[key]) : '';
       throw new PolicyBuildError(
         'POLICY_BUILD_FAILED',
-        `opa build failed:\n${`${out('stderr')}\n${out('stdout')}`.trim()}`,
+        `opa build failed:\n${maskKeyMaterial(`${out('stderr')}\n${out('stdout')}`.trim())}`,
       );
     })
     .finally(() => rm(capabilities, { force: true }));
   const files = await readTarGz(outFile);
   const dataRaw = files.get('data.json');
-  const data: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
+  const built: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
+  const { data, revision } = await Promise.resolve()
+    .then(() => bake(files, built, sourceRevision, options.settings))
+    .catch(async (e: unknown) => {
+      await rm(outFile, { force: true });
+      throw e;
+    });
   const checked = checkPolicyData(data, fragments);
   if (!checked.ok) {
     await rm(outFile, { force: true });

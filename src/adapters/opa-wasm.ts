@@ -40,6 +40,12 @@ export async function readBundleFiles(path: string): Promise<Map<string, Uint8Ar
 export function bundleOf(files: Map<string, Uint8Array<ArrayBuffer>>, path: string): BundleFiles {
   const wasm = files.get('policy.wasm') ?? files.get('/policy.wasm');
   if (wasm === undefined) throw new Error(`bundle ${path} has no policy.wasm`);
+  // OPA merges a data.json/data.yaml at any depth into data; this runner reads the root data.json
+  // only: a bundle with data elsewhere would decide differently here and under OPA, so it is refused.
+  const stray = [...files.keys()].find(
+    (n) => /(^|\/)data\.(json|ya?ml)$/.test(n.replace(/^\/+/, '')) && n.replace(/^\/+/, '') !== 'data.json',
+  );
+  if (stray !== undefined) throw new Error(`bundle ${path} carries data at ${stray}: only the root data.json is read`);
   const dataRaw = files.get('data.json') ?? files.get('/data.json');
   const manifestRaw = files.get('.manifest') ?? files.get('/.manifest');
   const data: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
@@ -67,19 +73,43 @@ export function bundleOf(files: Map<string, Uint8Array<ArrayBuffer>>, path: stri
   };
 }
 
+/** The deepest directory a bundle directory may nest, and the most files it may hold. */
+const MAX_DIR_DEPTH = 16;
+const MAX_DIR_FILES = 10_000;
+
 /**
- * The files of a bundle directory: every top-level entry (a ConfigMap mount's `..data` machinery
- * skipped), so a signature covers what is there, not only the files read.
+ * Every regular file under a bundle directory, as OPA's directory loader reads one: recursively,
+ * each named by its path relative to the directory with `/` separators (`kubiya/rules/x/x.rego`),
+ * so a signature covers what is there — nested files included — not only the files read. The
+ * kubelet's ConfigMap machinery (top-level `..data`, `..2026_…`) is skipped; its visible entries
+ * are symlinks into it and are followed. Bounded: depth 16, 10 000 files. Returns name → absolute path.
  */
+export async function bundleDirFiles(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (at: string, prefix: string, depth: number): Promise<void> => {
+    if (depth > MAX_DIR_DEPTH) throw new Error(`bundle ${dir} nests deeper than ${MAX_DIR_DEPTH} directories`);
+    for (const name of (await readdir(at)).sort()) {
+      if (depth === 0 && name.startsWith('..')) continue;
+      const path = join(at, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info?.isDirectory() === true) await walk(path, `${prefix}${name}/`, depth + 1);
+      else if (info?.isFile() === true) out.set(`${prefix}${name}`, path);
+      if (out.size > MAX_DIR_FILES) throw new Error(`bundle ${dir} holds more than ${MAX_DIR_FILES} files`);
+    }
+  };
+  await walk(dir, '', 0);
+  return out;
+}
+
+/** The files of a bundle directory (bundleDirFiles), read, bounded in total size like a tar.gz. */
 async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
-  const names = (await readdir(dir)).filter((n) => !n.startsWith('..'));
-  for (const name of names) {
-    try {
-      files.set(name, await readFile(join(dir, name)));
-    } catch {
-      // absent files are reported by readBundle
-    }
+  let total = 0;
+  for (const [name, path] of await bundleDirFiles(dir)) {
+    const bytes = await readFile(path);
+    total += bytes.byteLength;
+    if (total > MAX_BUNDLE_BYTES) throw new Error(`bundle ${dir} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+    files.set(name, bytes);
   }
   return files;
 }

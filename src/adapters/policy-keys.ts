@@ -1,10 +1,34 @@
-import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { ErrorCode } from '../errors/codes.ts';
 import { verificationKeyFromPem } from '../policy/bundle-signature.ts';
+import { holdsPrivateKey } from '../policy/key-material.ts';
+
+/** A verification key file refused, with its code (POLICY_KEY_PRIVATE, CONFIG_INVALID); the message never quotes the file. */
+export class VerificationKeyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function parsesAsPrivate(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
- * The bundle verification keys of `policy.verificationKeys` (PEM public key files), read once at
- * start. Throws naming the file that cannot be read or is not a public key (serve: STARTUP_FAILED).
+ * The bundle verification keys of `policy.verificationKeys` (PEM public key files; the same for
+ * `--verification-key`), read once at start. Throws VerificationKeyError naming the file, never
+ * its content: POLICY_KEY_PRIVATE when it holds private key material (any PEM block labelled
+ * PRIVATE KEY, a JWK with a private member — Node would happily derive the public half, and the
+ * private key would then sit in a ConfigMap or a CI log), CONFIG_INVALID when it cannot be read
+ * or is not a PEM public key (serve: STARTUP_FAILED or POLICY_KEY_PRIVATE).
  */
 export async function policyVerificationKeys(files: readonly string[] | undefined): Promise<KeyObject[]> {
   const keys: KeyObject[] = [];
@@ -13,13 +37,23 @@ export async function policyVerificationKeys(files: readonly string[] | undefine
     try {
       pem = await readFile(file, 'utf8');
     } catch {
-      throw new Error(`policy.verificationKeys: cannot read ${file}`);
+      throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: cannot read ${file}`);
     }
+    if (holdsPrivateKey(pem))
+      throw new VerificationKeyError(
+        'POLICY_KEY_PRIVATE',
+        `policy.verificationKeys: ${file} holds a PRIVATE key: give the public key only (openssl pkey -in <key> -pubout), and rotate the exposed one`,
+      );
+    let key: KeyObject;
     try {
-      keys.push(verificationKeyFromPem(pem));
+      key = verificationKeyFromPem(pem);
     } catch {
-      throw new Error(`policy.verificationKeys: ${file} is not a PEM public key`);
+      throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: ${file} is not a PEM public key`);
     }
+    // createPublicKey derives a public key from a private one: whatever parses as private is refused.
+    if (parsesAsPrivate(pem))
+      throw new VerificationKeyError('POLICY_KEY_PRIVATE', `policy.verificationKeys: ${file} holds a PRIVATE key`);
+    keys.push(key);
   }
   return keys;
 }

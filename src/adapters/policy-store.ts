@@ -1,13 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
 import { verifyBundleFiles } from '../policy/bundle-signature.ts';
 import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
-import { effectiveData, overlayRevision, settingsOf } from '../policy/overlay.ts';
+import { effectiveData, overlayRevision, settingsOf, unsignedOverlayProblem } from '../policy/overlay.ts';
+import type { ErrorCode } from '../errors/codes.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
-import { bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
+import { bundleDirFiles, bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
 
 export interface PolicyStoreOptions {
   /**
@@ -16,6 +17,18 @@ export interface PolicyStoreOptions {
    * the reason), at start and on reload.
    */
   readonly verificationKeys?: readonly KeyObject[];
+}
+
+/**
+ * A refused candidate with its catalogue code; its message starts with the code, as the reason a
+ * reload rejection logs. At start, `serve` exits with the code (src/app/server.ts StartupError).
+ */
+export class PolicyCandidateError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
 }
 
 export interface PolicyStoreHooks {
@@ -179,25 +192,18 @@ export class PolicyStore {
     }
     const bundle = bundleOf(files, this.path);
     const fragments = fragmentsOf(bundle.settingsSchema);
+    const overlay = this.dataPath === undefined ? undefined : await this.overlay(this.dataPath);
     let engine: PolicyEngine;
     let settings: unknown = settingsOf(bundle.data);
-    if (this.dataPath === undefined) {
+    if (overlay === undefined) {
       settingsOrThrow(bundle.data, fragments, `bundle ${bundle.revision}`);
       engine = await loadEngine(bundle);
     } else {
-      const text = await readFile(this.dataPath, 'utf8');
-      const overlay = JSON.parse(text) as { kubiya?: { settings?: unknown } };
-      if (
-        typeof overlay.kubiya?.settings !== 'object' ||
-        overlay.kubiya.settings === null ||
-        Array.isArray(overlay.kubiya.settings)
-      )
-        throw new Error(`POLICY_SETTINGS_INVALID: ${this.dataPath} has no kubiya.settings object`);
-      const data = effectiveData(bundle.data, overlay);
+      const data = effectiveData(bundle.data, overlay.doc);
       settingsOrThrow(data, fragments, `${this.dataPath} over bundle ${bundle.revision}`);
       settings = settingsOf(data);
       // The revision names both: the same bundle with other settings decides differently.
-      const revision = overlayRevision(bundle.revision, text);
+      const revision = overlayRevision(bundle.revision, overlay.text);
       engine = await loadEngine({ ...bundle, data, revision });
     }
     if (!engine.entrypoints.includes(DECISION_ENTRYPOINT))
@@ -211,6 +217,30 @@ export class PolicyStore {
     if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
       throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
     return { engine, settings: deepFreeze(structuredClone(settings)) };
+  }
+
+  /**
+   * The settings file's document, or undefined when nothing is to be laid over the bundle. With
+   * verification keys only the empty overlay is accepted, and it changes nothing (the bundle's
+   * own revision): POLICY_SETTINGS_UNSIGNED otherwise (src/policy/overlay.ts unsignedOverlayProblem).
+   */
+  private async overlay(dataPath: string): Promise<{ doc: unknown; text: string } | undefined> {
+    const text = await readFile(dataPath, 'utf8');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      throw new PolicyCandidateError('POLICY_SETTINGS_INVALID', `${dataPath} is not JSON`);
+    }
+    if (this.verificationKeys.length > 0) {
+      const problem = unsignedOverlayProblem(doc, dataPath);
+      if (problem !== undefined) throw new PolicyCandidateError(problem.code, problem.message);
+      return undefined;
+    }
+    const settings = settingsOf(doc);
+    if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+      throw new PolicyCandidateError('POLICY_SETTINGS_INVALID', `${dataPath} has no kubiya.settings object`);
+    return { doc, text };
   }
 
   private async fingerprintNow(): Promise<string> {
@@ -227,9 +257,10 @@ export class PolicyStore {
   private async bundleFingerprint(): Promise<string> {
     const info = await stat(this.path);
     if (!info.isDirectory()) return `${info.mtimeMs}:${info.size}:${info.ino}`;
+    // Every file, nested ones included: a change anywhere in a directory bundle is a new candidate.
     const parts = await Promise.all(
-      ['policy.wasm', 'data.json', '.manifest'].map(async (f) => {
-        const s = await stat(join(this.path, f)).catch(() => undefined);
+      [...(await bundleDirFiles(this.path))].map(async ([f, p]) => {
+        const s = await stat(p).catch(() => undefined);
         return s === undefined ? `${f}:-` : `${f}:${s.mtimeMs}:${s.size}:${s.ino}`;
       }),
     );

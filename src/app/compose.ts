@@ -137,6 +137,7 @@ async function pollBundleService(
       target: config.policy.bundle,
       intervalMs: service.pollInterval * 1000,
       maxBackoffMs: service.maxBackoff * 1000,
+      ...(service.bearerTokenFile !== undefined ? { bearerTokenFile: service.bearerTokenFile } : {}),
     },
     policies,
     {

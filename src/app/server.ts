@@ -34,14 +34,26 @@ export interface RunningServer {
 }
 
 /**
+ * The codes `serve` exits with at start: STARTUP_FAILED, or a more precise one a part threw
+ * (AUDIT_LOCKED: another writer holds the audit directory; POLICY_SETTINGS_UNSIGNED: a settings
+ * overlay beside verification keys; POLICY_KEY_PRIVATE: a private key among the verification keys).
+ */
+export type StartupCode = 'STARTUP_FAILED' | 'AUDIT_LOCKED' | 'POLICY_SETTINGS_UNSIGNED' | 'POLICY_KEY_PRIVATE';
+const PRECISE_STARTUP_CODES: ReadonlySet<unknown> = new Set([
+  'AUDIT_LOCKED',
+  'POLICY_SETTINGS_UNSIGNED',
+  'POLICY_KEY_PRIVATE',
+]);
+
+/**
  * A fatal start-up error with its code: `serve` prints `<code>: <message>` and exits 2. Thrown
  * only before anything has started (no Lease, no reconcile, no audit record, no control-plane
  * call); what was opened is closed again first.
  */
 export class StartupError extends Error {
   override readonly name = 'StartupError';
-  readonly code: 'STARTUP_FAILED' | 'AUDIT_LOCKED';
-  constructor(code: 'STARTUP_FAILED' | 'AUDIT_LOCKED', message: string) {
+  readonly code: StartupCode;
+  constructor(code: StartupCode, message: string) {
     super(message);
     this.code = code;
   }
@@ -64,10 +76,11 @@ export async function startServer(ctx: ServerContext): Promise<RunningServer> {
         .then(step)
         .catch(() => undefined);
     if (e instanceof StartupError) throw e;
-    throw new StartupError(
-      (e as { code?: unknown } | null)?.code === 'AUDIT_LOCKED' ? 'AUDIT_LOCKED' : 'STARTUP_FAILED',
-      e instanceof Error ? e.message : String(e),
-    );
+    const given = (e as { code?: unknown } | null)?.code;
+    const code: StartupCode = PRECISE_STARTUP_CODES.has(given) ? (given as StartupCode) : 'STARTUP_FAILED';
+    const message = e instanceof Error ? e.message : String(e);
+    // serve prints "<code>: <message>": a message that already starts with its code says it once.
+    throw new StartupError(code, message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message);
   }
 }
 

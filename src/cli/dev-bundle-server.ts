@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { startBundleServer } from '../dev/bundle-server.ts';
 import { untilStopSignal, type Io } from './io.ts';
@@ -9,6 +10,7 @@ export function bundleServerCommand(io: Io): Command {
     .argument('<dir>', 'directory whose files are served (e.g. bundle.tar.gz from policy build)')
     .description('serve policy bundles over HTTP like an OPA bundle service (ETag / If-None-Match), on 127.0.0.1')
     .option('--port <port>', 'listen port (127.0.0.1)', (v) => Number(v), 8091)
+    .option('--bearer-token-file <file>', 'require Authorization: Bearer <the token in this file> (else 401)')
     .addHelpText(
       'after',
       examples(
@@ -16,8 +18,10 @@ export function bundleServerCommand(io: Io): Command {
         '# runner.yaml: policy: { bundle: /tmp/kubiya/bundle.tar.gz, service: { url: http://127.0.0.1:8091/bundle.tar.gz } }',
       ),
     )
-    .action(async (dir: string, opts: { port: number }) => {
-      const server = await startBundleServer(dir, opts.port);
+    .action(async (dir: string, opts: { port: number; bearerTokenFile?: string }) => {
+      const token =
+        opts.bearerTokenFile === undefined ? undefined : (await readFile(opts.bearerTokenFile, 'utf8')).trim();
+      const server = await startBundleServer(dir, opts.port, token === undefined ? {} : { bearerToken: token });
       io.out(`bundle server on ${server.url}: ${server.url}/<file> serves ${dir}/<file>`);
       await untilStopSignal();
       await server.close();

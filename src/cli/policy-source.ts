@@ -6,14 +6,14 @@ import { parse } from 'yaml';
 import { ChartRenderError, renderChartSettings } from '../adapters/chart-settings.ts';
 import type { KeyObject } from 'node:crypto';
 import { buildBundle, PolicyBuildError, type BuildOptions } from '../adapters/opa-cli.ts';
-import { policyVerificationKeys } from '../adapters/policy-keys.ts';
+import { policyVerificationKeys, VerificationKeyError } from '../adapters/policy-keys.ts';
 import { verifyBundleFiles } from '../policy/bundle-signature.ts';
 import { bundleOf, loadEngine, readBundle, readBundleFiles, type BundleFiles } from '../adapters/opa-wasm.ts';
 import { resolveTools, type ToolName } from '../adapters/tools.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { effectiveData, overlayRevision, settingsOf } from '../policy/overlay.ts';
+import { effectiveData, overlayRevision, settingsOf, unsignedOverlayProblem } from '../policy/overlay.ts';
 import { defaultRunnerConfig } from '../policy/pod-context.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import type { Workflow } from '../validate/schema.ts';
@@ -47,8 +47,8 @@ export function buildFailure(e: unknown): never {
  */
 export interface SettingsSource {
   readonly label: string;
-  /** The overlay data file's exact text. */
-  readonly dataText: string;
+  /** The overlay data file's exact text; undefined when the chart renders none (values with verification keys). */
+  readonly dataText: string | undefined;
   /** runner.yaml as the chart renders it (only with --values). */
   readonly runnerYaml?: string;
 }
@@ -96,18 +96,34 @@ export async function settingsSource(opts: SourceOptions): Promise<SettingsSourc
   return undefined;
 }
 
-/** The bundle's files with the source's settings laid over its data, checked as the runner checks them. */
-function withSettings(files: BundleFiles, source: SettingsSource | undefined, name: string): BundleFiles {
-  if (source === undefined) {
+/**
+ * The bundle's files with the source's settings laid over its data, checked as the runner checks
+ * them. `signed` (--verification-key given): as a verifying runner, only the empty overlay is
+ * accepted and changes nothing; any other is POLICY_SETTINGS_UNSIGNED (the settings must be baked
+ * into the signed bundle: `policy build --values`).
+ */
+function withSettings(
+  files: BundleFiles,
+  source: SettingsSource | undefined,
+  name: string,
+  signed = false,
+): BundleFiles {
+  const own = (): BundleFiles => {
     const checked = checkPolicyData(files.data, fragmentsOf(files.settingsSchema));
     if (!checked.ok) throw new CliError(checked.error.code, `${name}: ${checked.error.message}`);
     return files;
-  }
+  };
+  if (source?.dataText === undefined) return own();
   let overlay: unknown;
   try {
     overlay = JSON.parse(source.dataText);
   } catch (e) {
     throw new CliError('POLICY_SETTINGS_INVALID', `${source.label}: not JSON: ${(e as Error).message}`);
+  }
+  if (signed) {
+    const problem = unsignedOverlayProblem(overlay, source.label);
+    if (problem !== undefined) throw new CliError(problem.code, problem.message);
+    return own();
   }
   const settings = settingsOf(overlay);
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
@@ -124,7 +140,7 @@ async function verificationKeys(opts: SourceOptions, bundle: string | undefined)
   if (bundle === undefined)
     throw new CliError('CONFIG_INVALID', '--verification-key checks a bundle: give it with --bundle');
   return policyVerificationKeys(opts.verificationKey).catch((e: unknown) => {
-    throw new CliError('CONFIG_INVALID', (e as Error).message);
+    throw new CliError(e instanceof VerificationKeyError ? e.code : 'CONFIG_INVALID', (e as Error).message);
   });
 }
 
@@ -156,7 +172,7 @@ export async function engineFor(
         return notLoaded(e);
       }
     })();
-    return loadEngine(withSettings(files, source, `bundle ${bundle}`)).catch(notLoaded);
+    return loadEngine(withSettings(files, source, `bundle ${bundle}`, keys.length > 0)).catch(notLoaded);
   }
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
   try {

@@ -7,6 +7,7 @@ import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
 import { describeOutcome, fixtureCases, FixtureError, runFixtures, type CaseResult } from '../policy/fixtures.ts';
 import { junitXml, type JUnitCase } from '../policy/junit.ts';
 import { podContextOf } from '../policy/pod-context.ts';
+import { maskKeyMaterial } from '../policy/key-material.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
 import {
@@ -33,7 +34,8 @@ interface OpaResult {
 }
 
 /** opa's own output of a failed run (load, parse and compile errors with file:line are on stderr). */
-const opaOutput = (e: { stdout?: string; stderr?: string }): string => `${e.stderr ?? ''}\n${e.stdout ?? ''}`.trim();
+const opaOutput = (e: { stdout?: string; stderr?: string }): string =>
+  maskKeyMaterial(`${e.stderr ?? ''}\n${e.stdout ?? ''}`.trim());
 
 /**
  * The Rego unit tests: `opa test` of the directory (fixtures ignored). Returns the cases, or the

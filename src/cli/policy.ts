@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { ChartRenderError, renderBakedSettings } from '../adapters/chart-settings.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
+import type { BakedSettings } from '../policy/bake.ts';
 import { denial, evaluate, policyInput } from '../evaluate/evaluate.ts';
 import { algorithmOf, signingKeyFromPem } from '../policy/bundle-signature.ts';
 import { podContextOf } from '../policy/pod-context.ts';
@@ -41,6 +43,41 @@ async function signingKey(file: string): Promise<KeyObject> {
   }
 }
 
+interface BuildCliOptions {
+  policies: string;
+  out: string;
+  output: string;
+  fixtures?: string;
+  signingKey?: string;
+  values?: string[];
+  data?: string;
+}
+
+/**
+ * The settings `policy build --values|--data` bakes into the bundle: the policy data file the
+ * chart renders from the values files (exactly as `helm install -f` would; src/adapters/chart-settings.ts
+ * renderBakedSettings), or a data file's text.
+ */
+async function bakedSettings(opts: BuildCliOptions): Promise<BakedSettings | undefined> {
+  if (opts.values !== undefined && opts.data !== undefined)
+    throw new CliError('CONFIG_INVALID', '--values and --data both give the settings: use one');
+  if (opts.values !== undefined) {
+    const dataText = await renderBakedSettings(
+      toolPath('helm'),
+      opts.values.map((f) => resolve(f)),
+    ).catch((e: unknown) => {
+      throw new CliError('CONFIG_INVALID', e instanceof ChartRenderError ? e.message : String(e));
+    });
+    return { label: `chart values ${opts.values.join(', ')}`, dataText };
+  }
+  if (opts.data === undefined) return undefined;
+  const file = opts.data;
+  const dataText = await readFile(file, 'utf8').catch(() => {
+    throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+  });
+  return { label: file, dataText };
+}
+
 /** `policy build`: the WASM bundle, checked against the fixtures, optionally signed. */
 function buildCommand(io: Io): Command {
   return new Command('build')
@@ -52,19 +89,27 @@ function buildCommand(io: Io): Command {
       'fixture suites evaluated before the bundle is written (default: policy-fixtures beside the policy directory)',
     )
     .option('--signing-key <pem>', "sign the bundle (OPA's .signatures.json) with this PEM private key")
+    .option(
+      '--values <file...>',
+      "bake the policy settings the chart renders from these Helm values files into the bundle's data (before signing)",
+    )
+    .option('--data <file>', "bake this data file's kubiya.settings into the bundle's data (before signing)")
     .addOption(outputOption())
     .addHelpText(
       'after',
       examples(
         'kubiya-runner policy build --out /tmp/bundle.tar.gz',
         'kubiya-runner policy build --policies ./my-policies --output json',
-        'kubiya-runner policy build --out /tmp/bundle.tar.gz --signing-key bundle-signing.pem',
-      ),
+        'kubiya-runner policy build --out /tmp/bundle.tar.gz --signing-key bundle-signing.pem --values my-values.yaml',
+      ) +
+        "\nA runner with policy.verificationKeys decides with the signed bundle's settings only: bake them in with --values (or --data).",
     )
-    .action(async (opts: { policies: string; out: string; output: string; fixtures?: string; signingKey?: string }) => {
+    .action(async (opts: BuildCliOptions) => {
+      const settings = await bakedSettings(opts);
       const options = {
         ...(opts.fixtures !== undefined ? { fixtures: resolve(opts.fixtures) } : {}),
         ...(opts.signingKey !== undefined ? { signingKey: await signingKey(opts.signingKey) } : {}),
+        ...(settings !== undefined ? { settings } : {}),
       };
       const built = await buildBundle(toolPath('opa'), resolve(opts.policies), resolve(opts.out), options).catch(
         buildFailure,

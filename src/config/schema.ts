@@ -18,16 +18,22 @@ const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zer
 const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 
 /**
- * An http(s) URL as a person writes it in a config file: at most 2048 characters and no white
- * space or control character anywhere (the WHATWG parser would percent-encode or drop them, so
- * the runner would call another URL than the one reviewed).
+ * An http(s) URL as a person writes it in a config file: at most 2048 characters, no white space
+ * or control character anywhere (the WHATWG parser would percent-encode or drop them, so the
+ * runner would call another URL than the one reviewed), and no userinfo (`user:password@`): a
+ * credential in a URL lands in a ConfigMap, in logs and in error messages (red-team 2026-11-30,
+ * finding 7); the bundle service takes a bearer token from a file instead
+ * (policy.service.bearerTokenFile).
  */
 const httpUrl = (): z.ZodURL =>
   z
     .url({ protocol: /^https?$/ })
     .max(2048)
     // eslint-disable-next-line no-control-regex -- the point is to refuse control characters
-    .regex(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain white space or control characters');
+    .regex(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain white space or control characters')
+    .refine((u) => URL.canParse(u) && new URL(u).username === '' && new URL(u).password === '', {
+      message: 'no user:password@ in a URL (it would sit in a ConfigMap and in logs); use a token file',
+    });
 
 /** controlPlane.jwksStaleIfError: 0 to 24 h. */
 const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
@@ -174,9 +180,11 @@ export const configSchema = z.strictObject({
        */
       service: z
         .strictObject({
-          url: z.url({ protocol: /^https?$/ }),
+          url: httpUrl(),
           pollInterval: durationField(POSITIVE_DURATION).default(30),
           maxBackoff: durationField(POSITIVE_DURATION).default(300),
+          /** A file holding a bearer token, read before each poll and sent as `Authorization: Bearer` (never logged). */
+          bearerTokenFile: z.string().min(1).optional(),
         })
         .optional(),
     })

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,20 +13,42 @@ export interface BundleServer {
   close(): Promise<void>;
 }
 
+/** Options of startBundleServer. */
+export interface BundleServerOptions {
+  /** Require `Authorization: Bearer <token>` on every request (401 otherwise), as a protected bundle service does. */
+  readonly bearerToken?: string;
+}
+
+/** Whether an Authorization header is exactly the expected one (compared in constant time). */
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  const given = Buffer.from(header ?? '');
+  return given.byteLength === expected.byteLength && timingSafeEqual(given, expected);
+}
+
 /**
  * `kubiya-runner dev bundle-server <dir>`: serves the bundles in a directory over HTTP the way an
  * OPA bundle service does, for tests and the demo — GET `/<name>` answers the file with a strong
  * `ETag` (its SHA-256), `304 Not Modified` when `If-None-Match` names the current one, 404 for
  * anything else (only plain file names in `dir`; no paths). Files are read on every request, so
- * replacing one (atomically) publishes a new revision. Listens on 127.0.0.1 only.
+ * replacing one (atomically) publishes a new revision. Listens on 127.0.0.1 only. With
+ * `options.bearerToken`, a request without that bearer token is answered 401 before anything else.
  */
-export async function startBundleServer(dir: string, port = 0): Promise<BundleServer> {
+export async function startBundleServer(
+  dir: string,
+  port = 0,
+  options: BundleServerOptions = {},
+): Promise<BundleServer> {
+  const expected = options.bearerToken === undefined ? undefined : Buffer.from(`Bearer ${options.bearerToken}`);
   const served: Record<number, number> = {};
   const answer = (status: number): number => {
     served[status] = (served[status] ?? 0) + 1;
     return status;
   };
   const server: Server = createServer((req, res) => {
+    if (expected !== undefined && !authorized(req.headers.authorization, expected)) {
+      res.writeHead(answer(401), { 'www-authenticate': 'Bearer' }).end();
+      return;
+    }
     let name = '';
     try {
       name = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(1));

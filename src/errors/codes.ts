@@ -86,6 +86,8 @@ export const ERROR_CATALOGUE = {
   STARTUP_FAILED: { status: 500, stage: 'config' },
   POLICY_BUILD_FAILED: { status: 500, stage: 'cli' },
   POLICY_SETTINGS_INVALID: { status: 500, stage: 'config' },
+  POLICY_SETTINGS_UNSIGNED: { status: 500, stage: 'config' },
+  POLICY_KEY_PRIVATE: { status: 500, stage: 'config' },
   AUDIT_READ_FAILED: { status: 500, stage: 'cli' },
   AUDIT_TAMPERED: { status: 500, stage: 'cli' },
   AUDIT_KEY_MISMATCH: { status: 500, stage: 'cli' },

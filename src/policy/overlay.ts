@@ -61,3 +61,34 @@ export function effectiveData(bundleData: unknown, overlayData: unknown): unknow
  */
 export const overlayRevision = (bundleRevision: string, text: string): string =>
   `${bundleRevision}+data-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
+
+/**
+ * Why an overlay data document may not be laid over a SIGNED bundle, or undefined when it changes
+ * nothing. A runner (or `policy eval|replay|test --verification-key`) that verifies bundles decides
+ * with the signed bundle's settings only (docs/policies.md, 3; SECURITY.md): an overlay comes from
+ * outside the signature (the `policy.data` file, the ConfigMap the chart renders, `--data`,
+ * `--values`), so anyone who can edit it could weaken a signed policy. The one overlay accepted is
+ * the empty one, `{"kubiya": {"settings": {}}}` (it changes nothing); anything else is refused with
+ * POLICY_SETTINGS_UNSIGNED, by `source` and the top-level keys it sets (never their values), or
+ * POLICY_SETTINGS_INVALID when it has no settings object at all.
+ */
+export function unsignedOverlayProblem(
+  overlayData: unknown,
+  source: string,
+): { readonly code: 'POLICY_SETTINGS_UNSIGNED' | 'POLICY_SETTINGS_INVALID'; readonly message: string } | undefined {
+  const settings = settingsOf(overlayData);
+  if (!isObject(settings))
+    return { code: 'POLICY_SETTINGS_INVALID', message: `${source} has no kubiya.settings object` };
+  const keys = Object.keys(settings);
+  if (keys.length === 0) return undefined;
+  return {
+    code: 'POLICY_SETTINGS_UNSIGNED',
+    message:
+      `${source} sets kubiya.settings (${keys
+        .slice(0, 8)
+        .map((k) => JSON.stringify(k))
+        .join(', ')}${keys.length > 8 ? ', ...' : ''}) over a signed bundle: ` +
+      'with verification keys the settings come from the signed bundle only; bake them in with ' +
+      '`kubiya-runner policy build --values <values file> --signing-key <pem>` (or --data) and leave policy.settings empty',
+  };
+}

@@ -83,6 +83,8 @@ const URLS = [
   'https://cp example.com',
   'https://cp.example.com/a b',
   'https://cp.example.com/\n      jwksFile: /x',
+  'https://user:secret@cp.example.com',
+  'https://cp.example.com\\@evil.example',
 ];
 
 /** values path, config path, the values to try, and the base values the field needs to render. */

@@ -35,7 +35,8 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
   try {
     for (const count of [0, 1, 2]) {
       const keys = Array.from({ length: count }, pem);
-      const args: string[] = [];
+      // keys need a signed bundle source (red-team finding 5; test/chart/policy-signed-sources.test.ts)
+      const args: string[] = count > 0 ? ['--set', 'policy.bundleConfigMap=signed-bundle'] : [];
       for (const [i, k] of keys.entries()) {
         await writeFile(join(dir, `k${i}.pem`), k);
         args.push('--set-file', `policy.verificationKeys[${i}]=${join(dir, `k${i}.pem`)}`);
@@ -62,7 +63,10 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
     for (const bad of ['nope', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n']) {
       await writeFile(join(dir, 'bad.pem'), bad);
       await assert.rejects(
-        renderChart(helm, ['--set-file', `policy.verificationKeys[0]=${join(dir, 'bad.pem')}`]),
+        renderChart(helm, [
+          ...['--set', 'policy.bundleConfigMap=signed-bundle'],
+          ...['--set-file', `policy.verificationKeys[0]=${join(dir, 'bad.pem')}`],
+        ]),
         /\/policy\/verificationKeys\/0/,
       );
     }
@@ -132,6 +136,7 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
       continue;
     }
     assert.deepEqual(config.value.policy.service, { url: c.url, pollInterval: c.poll, maxBackoff: c.backoff });
+    assert.equal(config.value.policy.data, undefined, 'no settings overlay beside verification keys');
     assert.ok(volume?.emptyDir !== undefined, 'the download directory is an emptyDir');
     assert.ok(mount !== undefined && mount.readOnly !== true, 'mounted writable');
     assert.ok(config.value.policy.bundle.startsWith(`${mount.mountPath}/`), 'the bundle is written under the mount');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -242,5 +243,117 @@ test('a download over maxBytes is refused as it streams, not after it is buffere
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Red-team 2026-11-30, finding 7: header-based auth instead of a `user:password@` URL. The class:
+ * the service credential leaks (a ConfigMap, a log line, a poll's reason, an audit record) or is
+ * not sent. Variants: the right token (from a file, trimmed; a rotated file is read on the next
+ * poll), no token file, an unreadable file, an empty one, one with a line break inside (a header
+ * injection), the wrong token; the server (`dev bundle-server --bearer-token-file`) answers 401
+ * without it. No reason ever holds the token.
+ */
+test('a bundle service that requires a bearer token: sent from a file, re-read each poll, never in a reason', async () => {
+  const token = 's3cr3t-token-0123456789abcdef';
+  const dir = join(work, 'token');
+  await mkdir(join(dir, 'served'), { recursive: true });
+  await cp(first.file, join(dir, 'served', 'bundle.tar.gz'));
+  const protectedServer = await startBundleServer(join(dir, 'served'), 0, { bearerToken: token });
+  const tokenFile = join(dir, 'token');
+  const target = join(dir, 'runner', 'bundle.tar.gz');
+  const reasons: string[] = [];
+  const store = new PolicyStore(target, { loaded: () => undefined, rejected: (r) => reasons.push(r) }, undefined, {
+    verificationKeys: [pair.publicKey],
+  });
+  const poller = (bearerTokenFile?: string) =>
+    new BundlePoller(
+      {
+        url: `${protectedServer.url}/bundle.tar.gz`,
+        target,
+        intervalMs: 1000,
+        maxBackoffMs: 4000,
+        ...(bearerTokenFile !== undefined ? { bearerTokenFile } : {}),
+      },
+      store,
+      { polled: () => undefined },
+    );
+  try {
+    const cases: { name: string; content?: string; file?: string; kind: PollResult['kind']; reason?: RegExp }[] = [
+      { name: 'no token', kind: 'failed', reason: /answered 401/ },
+      {
+        name: 'unreadable file',
+        file: join(dir, 'missing'),
+        kind: 'failed',
+        reason: /cannot read the bearer token file/,
+      },
+      { name: 'empty', content: '\n', kind: 'failed', reason: /empty or holds characters/ },
+      {
+        name: 'a line break inside',
+        content: `${token}\nX-Injected: 1`,
+        kind: 'failed',
+        reason: /empty or holds characters/,
+      },
+      { name: 'the wrong token', content: 'wrong', kind: 'failed', reason: /answered 401/ },
+      { name: 'the token, with a trailing newline', content: `${token}\n`, kind: 'swapped' },
+    ];
+    for (const c of cases) {
+      if (c.content !== undefined) await writeFile(tokenFile, c.content);
+      const file = c.file ?? (c.content !== undefined ? tokenFile : undefined);
+      const r = await poller(file).pollOnce();
+      assert.equal(r.kind, c.kind, c.name);
+      if (c.reason !== undefined) assert.match(r.kind === 'failed' ? r.reason : '', c.reason, c.name);
+      assert.ok(!JSON.stringify(r).includes(token) && !JSON.stringify(r).includes('s3cr3t'), c.name);
+    }
+    assert.equal(store.current()?.revision, first.revision);
+    assert.ok(protectedServer.served[401]! >= 2, 'the server refused the requests without the token');
+    // rotation: the file is read before every poll
+    await writeFile(tokenFile, 'rotated-elsewhere');
+    const p = poller(tokenFile);
+    assert.equal((await p.pollOnce()).kind, 'failed');
+    await writeFile(tokenFile, token);
+    assert.notEqual((await p.pollOnce()).kind, 'failed', 'the rotated file is read on the next poll');
+    assert.ok(!reasons.join('\n').includes(token));
+  } finally {
+    await protectedServer.close();
+    store.close();
+  }
+});
+
+test('kubiya-runner dev bundle-server --bearer-token-file answers 401 without the token, the file with it', async () => {
+  const dir = join(work, 'cli-token');
+  await mkdir(join(dir, 'served'), { recursive: true });
+  await cp(first.file, join(dir, 'served', 'bundle.tar.gz'));
+  await writeFile(join(dir, 'token'), 'cli-token-value\n');
+  const server = spawn(
+    process.execPath,
+    [
+      ...[join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'dev', 'bundle-server', join(dir, 'served')],
+      ...['--port', '0', '--bearer-token-file', join(dir, 'token')],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no bundle server line within 20 s')), 20_000);
+      let seen = '';
+      server.stdout.on('data', (c: Buffer) => {
+        seen += c.toString('utf8');
+        const m = /bundle server on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    assert.equal((await fetch(`${url}/bundle.tar.gz`)).status, 401);
+    const wrong = await fetch(`${url}/bundle.tar.gz`, { headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+    const ok = await fetch(`${url}/bundle.tar.gz`, { headers: { authorization: 'Bearer cli-token-value' } });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
   }
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
@@ -183,4 +183,68 @@ test('policy eval|replay --verification-key check a bundle as the runner does', 
     ...['--verification-key', join(work, 'public.pem')],
   );
   assert.notEqual(replayed.code, 0);
+});
+
+/**
+ * Red-team 2026-11-30, finding 9: a signed bundle in directory form never verified (only its
+ * top-level files were read, so the signed nested .rego sources were "signed but not in the
+ * bundle"). The class: a directory bundle is read differently from the same bundle as a tar.gz.
+ * Now a directory is read recursively, every file named by its path relative to the directory, as
+ * in the tar.gz (and in OPA's bundle format): the unpacked signed bundle verifies, and a nested file changed, an extra nested file, a nested file
+ * removed, and a changed top-level file are each refused on reload, naming the file, the last good
+ * bundle kept; a change to a nested file alone is noticed (the fingerprint covers every file).
+ */
+test('a signed bundle unpacked into a directory verifies, nested files included; each tampering is refused', async () => {
+  const unpack = async (to: string, from: Map<string, Uint8Array>) => {
+    await rm(to, { recursive: true, force: true });
+    for (const [name, bytes] of from) {
+      if (name === '' || name.endsWith('/')) continue;
+      await mkdir(dirname(join(to, name)), { recursive: true });
+      await writeFile(join(to, name), bytes);
+    }
+  };
+  const nested = [...files.keys()].filter((n) => n.includes('/') && n.endsWith('.rego'));
+  assert.ok(nested.length >= 5, nested.join(', '));
+  const dir = join(work, 'bundle-dir');
+  await unpack(dir, files);
+  // Not checked against `opa build -b <dir>`: the pinned opa names a directory's files with the
+  // directory's path prefixed (`b/.manifest not included in bundle signature`) and, for `-b .`,
+  // misses `.signatures.json`, so it refuses its own signed bundles unpacked; the tar.gz is checked
+  // against opa above, and a directory holds exactly the tar.gz's files.
+  const reasons: string[] = [];
+  const store = new PolicyStore(dir, { loaded: () => undefined, rejected: (r) => reasons.push(r) }, undefined, {
+    verificationKeys: [pair.publicKey],
+  });
+  const first = await store.load();
+  const target = nested[0]!;
+  const cases: { name: string; change: (m: Map<string, Uint8Array>) => void; names: string }[] = [
+    {
+      name: 'a nested file changed',
+      change: (m) => m.set(target, Buffer.concat([Buffer.from(m.get(target)!), Buffer.from('\n')])),
+      names: target,
+    },
+    {
+      name: 'an extra nested file',
+      change: (m) => m.set('kubiya/rules/extra/extra.rego', Buffer.from('package x\n')),
+      names: 'kubiya/rules/extra/extra.rego',
+    },
+    { name: 'a nested file removed', change: (m) => m.delete(target), names: target },
+    {
+      name: 'a top-level file changed',
+      change: (m) => m.set('fixtures.json', Buffer.from('[]\n')),
+      names: 'fixtures.json',
+    },
+  ];
+  for (const c of cases) {
+    const changed = new Map(files);
+    c.change(changed);
+    await unpack(dir, changed);
+    assert.equal(await store.reload(), 'rejected', c.name);
+    assert.match(reasons.at(-1) ?? '', /^POLICY_BUNDLE_SIGNATURE_INVALID: .*/, c.name);
+    assert.ok(reasons.at(-1)?.includes(c.names), `${c.name}: ${reasons.at(-1) ?? ''}`);
+    assert.equal(store.current()?.revision, first.revision, `${c.name}: the last good bundle stays`);
+  }
+  await unpack(dir, files);
+  assert.notEqual(await store.reload(), 'rejected', 'the signed directory is taken again');
+  store.close();
 });

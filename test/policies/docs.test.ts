@@ -6,9 +6,10 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { createLocalJWKSet } from 'jose';
+import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { BundlePoller } from '../../src/adapters/bundle-poller.ts';
-import { renderChartSettings } from '../../src/adapters/chart-settings.ts';
+import { renderBakedSettings, renderChartSettings } from '../../src/adapters/chart-settings.ts';
 import { startBundleServer } from '../../src/dev/bundle-server.ts';
 import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
@@ -87,18 +88,29 @@ async function seedAuditLog(ws: string): Promise<void> {
 
 /**
  * Step 5 of the walkthrough ("sh cluster" blocks), run on a PolicyStore configured as the chart
- * configures a runner for the walkthrough's values file, with the walkthrough's verification key:
- * the signed candidate rolls out by an atomic file replace (the new rule warns), a tampered copy
- * is refused (the candidate keeps deciding), and rolling back is replacing it with the previous
- * signed bundle.
+ * configures a runner for the walkthrough's signed-values.yaml with its verification key (as
+ * `--set-file policy.verificationKeys[0]=` gives it): no settings overlay is rendered, the
+ * settings come from the signed bundle (my-values.yaml's, baked in by `policy build --values`); the
+ * signed candidate rolls out by an atomic file replace (the new rule warns), a tampered copy is
+ * refused (the candidate keeps deciding), a settings file beside the signed bundle is refused, and
+ * rolling back is replacing it with the previous signed bundle.
  */
 async function rolloutAndRollback(ws: string): Promise<void> {
   const helm = resolveTools(['helm']);
   if (!helm.ok) throw new Error(helm.error.message);
-  const rendered = await renderChartSettings(helm.value.helm, [join(ws, 'my-values.yaml')]);
-  await writeFile(join(ws, 'data.json'), rendered.dataText);
+  const pem = await readFile('/tmp/bundle-verify.pem', 'utf8');
+  await writeFile(join(ws, 'keys.yaml'), stringify({ policy: { verificationKeys: [pem] } }));
+  const rendered = await renderChartSettings(helm.value.helm, [join(ws, 'signed-values.yaml'), join(ws, 'keys.yaml')]);
+  assert.equal(rendered.dataText, undefined, 'the chart renders no settings overlay beside verification keys');
   const signingKey = signingKeyFromPem(await readFile('/tmp/bundle-signing.pem', 'utf8'));
-  const previous = await buildBundle(opa, join(REPO_ROOT, 'policies'), join(ws, 'previous.tar.gz'), { signingKey });
+  const settings = {
+    label: 'chart values my-values.yaml',
+    dataText: await renderBakedSettings(helm.value.helm, [join(ws, 'my-values.yaml')]),
+  };
+  const previous = await buildBundle(opa, join(REPO_ROOT, 'policies'), join(ws, 'previous.tar.gz'), {
+    signingKey,
+    settings,
+  });
   const live = join(ws, 'live', 'bundle.tar.gz');
   await mkdir(dirname(live), { recursive: true });
   const replace = async (from: string) => {
@@ -107,14 +119,33 @@ async function rolloutAndRollback(ws: string): Promise<void> {
   };
   await replace(previous.file);
   const keys = await policyVerificationKeys(['/tmp/bundle-verify.pem']);
-  const store = new PolicyStore(live, { loaded: () => undefined, rejected: () => undefined }, join(ws, 'data.json'), {
-    verificationKeys: keys,
-  });
+  const parsed = loadConfig(rendered.runnerYaml, {});
+  assert.ok(parsed.ok);
+  assert.equal(parsed.value.policy.data, undefined, 'no policy.data beside verification keys');
+  assert.equal(parsed.value.policy.verificationKeys?.length, 1);
+  const store = new PolicyStore(
+    live,
+    { loaded: () => undefined, rejected: () => undefined },
+    parsed.value.policy.data,
+    {
+      verificationKeys: keys,
+    },
+  );
   const before = await store.load();
-  assert.match(before.revision, new RegExp(`^${previous.revision}\\+data-`));
-  const config = loadConfig(rendered.runnerYaml, {});
-  assert.ok(config.ok);
-  const ctx = podContextOf(config.value);
+  assert.match(before.revision, /\+data-[0-9a-f]{8}$/, 'the baked settings are named in the revision');
+  assert.equal(before.revision, previous.revision);
+  // a settings file beside the signed bundle (the ConfigMap of an older chart, edited): refused
+  await writeFile(join(ws, 'weak.json'), '{"kubiya": {"settings": {"enforcement": {"IMAGE_DENIED": "audit"}}}}');
+  const overlaid = new PolicyStore(
+    live,
+    { loaded: () => undefined, rejected: () => undefined },
+    join(ws, 'weak.json'),
+    {
+      verificationKeys: keys,
+    },
+  );
+  await assert.rejects(overlaid.load(), { code: 'POLICY_SETTINGS_UNSIGNED' });
+  const ctx = podContextOf(parsed.value);
   const warns = () => {
     const wf = { id: 'w', name: 'w', runId: 'r', steps: [{ name: 's', image: 'python:3.11-slim' }] } as Workflow;
     const step = wf.steps[0]!;
@@ -123,6 +154,20 @@ async function rolloutAndRollback(ws: string): Promise<void> {
     return r.decision.violations.filter((v) => v.action === 'warn').map((v) => v.code);
   };
   assert.deepEqual(warns(), []);
+  const evil = {
+    id: 'e',
+    name: 'e',
+    runId: 'r',
+    steps: [{ name: 's', image: 'docker.io/library/evil:1' }],
+  } as Workflow;
+  const denied = evaluate(
+    policyInput(ctx.runner, evil, evil.steps[0]!, buildPod(evil, evil.steps[0]!, ctx)),
+    store.current(),
+  );
+  assert.ok(
+    denied.kind === 'deny' && denied.decision.violations.some((v) => v.code === 'IMAGE_DENIED'),
+    'my-values.yaml, signed',
+  );
   await replace('/tmp/candidate.tar.gz');
   assert.equal(await store.reload(), 'swapped', 'the signed candidate rolls out');
   assert.deepEqual(warns(), ['STEP_TIMEOUT_MISSING'], 'warn-first, under the chart');
@@ -201,9 +246,19 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
       }
     }
     assert.ok(outputs.length >= 10, `${outputs.length} commands ran`);
-    // every policy command decides through the chart's rendered settings (the platform team's values)
+    // every policy command decides through the chart's rendered settings (the platform team's
+    // values); once signed, they are baked into the bundle, and the verifying runner's values set none
     for (const o of outputs.filter((x) => / policy (eval|test|replay) /.test(x.command)))
-      assert.match(o.command, /--values my-values\.yaml/, o.command);
+      assert.match(
+        o.command,
+        o.command.includes('--verification-key') ? /--values signed-values\.yaml/ : /--values my-values\.yaml/,
+        o.command,
+      );
+    const signedBuild = outputs.find((o) => / policy build .*--signing-key/.test(o.command));
+    assert.match(signedBuild?.command ?? '', /--values my-values\.yaml/, 'the signed build bakes the values in');
+    const signedEval = outputs.find((o) => / policy eval .*--verification-key/.test(o.command));
+    assert.match(signedEval?.stdout ?? '', /allowed[\s\S]*warn\s+STEP_TIMEOUT_MISSING/, 'warn-first, signed');
+    assert.match(signedEval?.stdout ?? '', /\+data-[0-9a-f]{8}/, 'the revision names the baked settings');
     for (const o of outputs) {
       const expected = o.command.includes('trivy-latest') ? 1 : 0;
       assert.equal(o.code, expected, `${o.command}\n${o.stdout}`);

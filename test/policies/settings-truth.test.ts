@@ -69,7 +69,7 @@ after(() => rm(work, { recursive: true, force: true }));
 async function runnerDecides(values: string | undefined, bundle: string, workflow: Workflow) {
   const rendered = await renderChartSettings(helm, values === undefined ? [] : [values]);
   const dir = await mkdtemp(join(work, 'runner-'));
-  await writeFile(join(dir, 'data.json'), rendered.dataText);
+  await writeFile(join(dir, 'data.json'), rendered.dataText!);
   const store = new PolicyStore(bundle, { loaded: () => undefined, rejected: () => undefined }, join(dir, 'data.json'));
   const engine = await store.load();
   const config = loadConfig(rendered.runnerYaml, {});
@@ -88,7 +88,7 @@ const workflow = { id: 'w', name: 'w', runId: 'r', steps: [step] } as unknown as
 test("the chart's default settings are policies/data.json: rendered with default values, the runner decides with exactly them", async () => {
   const rendered = await renderChartSettings(helm, []);
   const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as unknown;
-  assert.deepEqual(effectiveData(data, JSON.parse(rendered.dataText)), data);
+  assert.deepEqual(effectiveData(data, JSON.parse(rendered.dataText!)), data);
 });
 
 test('warn-first under the chart: a code the bundle sets to warn stays warn with default values, as policy eval --values says', async () => {
