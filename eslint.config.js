@@ -70,7 +70,6 @@ export default tseslint.config(
       'src/dev/cluster.ts',
       'src/dev/control-plane.ts',
       'src/dev/demo.ts',
-      'src/mutate/restricted.ts',
       'src/observe/metrics.ts',
       'src/credentials/credentials.ts',
     ],
