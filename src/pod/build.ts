@@ -91,6 +91,7 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
   ];
   const id = identity(step, ctx.serviceAccount);
   if (id.mount !== undefined) main.volumeMounts.push(id.mount);
+  if (id.env !== undefined) main.env = [...(main.env ?? []), id.env];
   main.workingDir = '/workspace';
   const claims = (step.volumes ?? []).map((v) => ({
     name: `vol-${v.name}`,

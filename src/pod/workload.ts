@@ -1,4 +1,4 @@
-import type { V1Container, V1PodSpec, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1PodSpec, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Step } from '../validate/schema.ts';
 import { SERVICE_ACCOUNT_TOKEN_DIR, type ReadinessProbeSpec } from '../validate/workload.ts';
 
@@ -30,6 +30,8 @@ export interface Identity {
   readonly serviceAccountName: string;
   readonly volume?: V1Volume | undefined;
   readonly mount?: V1VolumeMount | undefined;
+  /** The env variable that names the token file, when the step asks for one. */
+  readonly env?: V1EnvVar | undefined;
 }
 
 /**
@@ -61,6 +63,7 @@ export function identity(step: Step, configured: string): Identity {
       },
     },
     mount: { name: SERVICE_ACCOUNT_TOKEN_VOLUME, mountPath: SERVICE_ACCOUNT_TOKEN_DIR, readOnly: true },
+    ...(sa.token.env !== undefined ? { env: { name: sa.token.env, value: `${SERVICE_ACCOUNT_TOKEN_DIR}/token` } } : {}),
   };
 }
 

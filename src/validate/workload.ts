@@ -115,6 +115,17 @@ export const serviceAccount = z.union([
           .max(253)
           .regex(/^[!-~]+$/, 'must be printable ASCII without spaces'),
         expirationSeconds: z.int().min(WORKLOAD_LIMITS.tokenMinSeconds).max(WORKLOAD_LIMITS.tokenMaxSeconds).optional(),
+        /**
+         * An env variable of the step's own container that the runner sets to the token file's
+         * path (AWS_WEB_IDENTITY_TOKEN_FILE, ...): the value is the runner's, never a literal of
+         * the step, so the credential-literal rule has nothing to read into the name.
+         */
+        env: z
+          .string()
+          .min(1)
+          .max(256)
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a C identifier')
+          .optional(),
       })
       .optional(),
   }),
@@ -185,13 +196,27 @@ export function probePortIssues(
 /** Where the step's own container finds a projected service account token (pod/workload.ts mounts it). */
 export const SERVICE_ACCOUNT_TOKEN_DIR = '/var/run/secrets/kubiya.ai/serviceaccount';
 
-/** Issues for a workflow volume mounted at, under or over the token's directory when a token is asked for. */
+/**
+ * Issues for a workflow volume mounted at, under or over the token's directory when a token is
+ * asked for, and for a token env variable the step's own env already sets.
+ */
 export function tokenMountIssues(
-  step: { serviceAccount?: ServiceAccountSpec | undefined; volumes?: { mount: string }[] | undefined },
+  step: {
+    serviceAccount?: ServiceAccountSpec | undefined;
+    volumes?: { mount: string }[] | undefined;
+    env?: Readonly<Record<string, unknown>> | undefined;
+  },
   ctx: z.RefinementCtx,
 ): void {
   const sa = step.serviceAccount;
   if (sa === undefined || typeof sa === 'string' || sa.token === undefined) return;
+  const name = sa.token.env;
+  if (name !== undefined && step.env !== undefined && Object.hasOwn(step.env, name))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['serviceAccount', 'token', 'env'],
+      message: `env variable "${name}" is already set by the step's env`,
+    });
   (step.volumes ?? []).forEach((m, i) => {
     if (mountConflicts(m.mount, SERVICE_ACCOUNT_TOKEN_DIR))
       ctx.addIssue({

@@ -130,6 +130,25 @@ test('serviceAccount: the schema bounds the token (600 s to 1 day, an audience) 
   assert.equal(mountOver('/data').ok, true);
 });
 
+test('serviceAccount token.env: the runner sets the variable to the token path; a step env of the same name is refused', () => {
+  const pod = podOf({
+    env: { REGION: 'eu-west-1' },
+    serviceAccount: { name: 'd', token: { audience: 'sts.amazonaws.com', env: 'AWS_WEB_IDENTITY_TOKEN_FILE' } },
+  });
+  assert.deepEqual(pod.spec?.containers[0]?.env, [
+    { name: 'REGION', value: 'eu-west-1' },
+    { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: `${SERVICE_ACCOUNT_TOKEN_DIR}/token` },
+  ]);
+  assert.deepEqual(
+    refused({
+      env: { AWS_WEB_IDENTITY_TOKEN_FILE: '/elsewhere' },
+      serviceAccount: { name: 'd', token: { audience: 'a', env: 'AWS_WEB_IDENTITY_TOKEN_FILE' } },
+    }),
+    ['workflow.steps.0.serviceAccount.token.env'],
+  );
+  assert.ok(refused({ serviceAccount: { name: 'd', token: { audience: 'a', env: 'A-B' } } }).length > 0);
+});
+
 // The class: a service account token that outlives the invariants, whatever built the pod.
 test('mutate: a projected token without an audience is dropped, a lifetime is clamped to [600, 86400], the legacy automount is off', () => {
   const pod: V1Pod = {

@@ -51,8 +51,10 @@ test_token_without_audience_in_the_pod if {
 
 test_token_of_the_default_account if codes({}, pod("kubiya-workflow", [token_volume("sts.amazonaws.com", 900)])) == {"SERVICE_ACCOUNT_TOKEN_NOT_ALLOWED"}
 
-test_legacy_automount_denied if {
-	codes({}, {"spec": {"serviceAccountName": "reader"}}) == {"SERVICE_ACCOUNT_TOKEN_AUTOMOUNT"}
+test_legacy_automount_denied_when_set if {
+	codes({}, {"spec": {"serviceAccountName": "reader"}}) == set()
+	codes({}, {"spec": {"automountServiceAccountToken": null}}) == {"SERVICE_ACCOUNT_TOKEN_AUTOMOUNT"}
+	codes({}, {"spec": {"automountServiceAccountToken": "false"}}) == {"SERVICE_ACCOUNT_TOKEN_AUTOMOUNT"}
 	codes({}, {"spec": {"automountServiceAccountToken": true}}) == {"SERVICE_ACCOUNT_TOKEN_AUTOMOUNT"}
 }
 

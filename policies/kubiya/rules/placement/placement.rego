@@ -28,7 +28,7 @@ operators(e) := lib.list(e, "operators") if lib.has_key(e, "operators")
 
 operators(e) := ["Equal"] if not lib.has_key(e, "operators")
 
-value_allowed(e, t) if operator(t) == "Exists"
+value_allowed(_, t) if operator(t) == "Exists"
 
 value_allowed(e, t) if {
 	operator(t) == "Equal"
