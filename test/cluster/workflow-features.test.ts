@@ -94,10 +94,7 @@ describe('workflow features on the local control plane', () => {
       runner.deps,
       runner.reconciler,
     );
-  const example = async (file: string) =>
-    (await readWorkflowFile(join(REPO_ROOT, 'examples', 'features', file))) as Record<string, unknown> & {
-      id: string;
-    };
+  const example = async (file: string) => await readWorkflowFile(join(REPO_ROOT, 'examples', 'features', file));
   const podOf = async (workflowId: string): Promise<V1Pod> => {
     const pods = await core.listNamespacedPod({
       namespace: env.cluster.workflowsNamespace,
