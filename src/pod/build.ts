@@ -4,6 +4,7 @@ import { durationSeconds } from './duration.ts';
 import { MAIN_CONTAINER, normaliseMountPath } from '../validate/layout.ts';
 import { LABELS, podName, volumeClaimName } from './names.ts';
 import { containerResources, type ResourceDefaults, type ResourceSpec } from './resources.ts';
+import { identity, placementFields, sidecarFields } from './workload.ts';
 
 export interface PodContext {
   readonly runner: string;
@@ -64,7 +65,9 @@ function container(
  * The pod of one step, as the seed shows it: name workflow-<id>-step-<name>-<hash> (id: the run's
  * id; the hash of run id and step keeps two runs from ever sharing a name, see names.ts), the
  * kubiya.ai labels,
- * restartPolicy Never, the configured service account (token not mounted), a deadline. Init
+ * restartPolicy Never, the step's or else the configured service account (the legacy token never
+ * mounted; a projected, audience-bound token only when the step asks, see workload.ts), the step's
+ * pull secrets, nodeSelector and tolerations, a deadline. Init
  * containers run first, then sidecars as native sidecars (init containers with restartPolicy
  * Always) so they stop when the step does. Every container is bounded (issue 14 §3): its own
  * requests/limits, a zero taken as none, and ctx.defaultResources for the rest. Mount paths are
@@ -86,6 +89,9 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
       ...(v.readOnly === true ? { readOnly: true } : {}),
     })),
   ];
+  const id = identity(step, ctx.serviceAccount);
+  if (id.mount !== undefined) main.volumeMounts.push(id.mount);
+  if (id.env !== undefined) main.env = [...(main.env ?? []), id.env];
   main.workingDir = '/workspace';
   const claims = (step.volumes ?? []).map((v) => ({
     name: `vol-${v.name}`,
@@ -97,7 +103,11 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
 
   const initContainers: V1Container[] = [
     ...(step.initContainers ?? []).map((c) => container(c, ctx.defaultResources)),
-    ...(step.sidecars ?? []).map((s) => ({ ...container(s, ctx.defaultResources), restartPolicy: 'Always' })),
+    ...(step.sidecars ?? []).map((s) => ({
+      ...container(s, ctx.defaultResources),
+      ...sidecarFields(s),
+      restartPolicy: 'Always',
+    })),
   ];
 
   return {
@@ -115,14 +125,16 @@ export function buildPod(workflow: Workflow, step: Step, ctx: PodContext): V1Pod
     },
     spec: {
       restartPolicy: 'Never',
-      serviceAccountName: ctx.serviceAccount,
+      serviceAccountName: id.serviceAccountName,
       automountServiceAccountToken: false,
+      ...placementFields(step),
       activeDeadlineSeconds: step.timeout !== undefined ? durationSeconds(step.timeout) : ctx.defaultTimeoutSeconds,
       ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [main],
       volumes: [
         { name: 'workspace', emptyDir: ctx.workspaceSize !== undefined ? { sizeLimit: ctx.workspaceSize } : {} },
         ...claims,
+        ...(id.volume !== undefined ? [id.volume] : []),
       ],
     },
   };

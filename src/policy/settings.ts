@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
 import { linearTimeProblem } from '../credentials/credentials.ts';
+import { WORKLOAD_SETTINGS } from './settings-workload.ts';
 
 /**
  * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,
@@ -285,6 +286,7 @@ export const coreSettingsSchema = z.strictObject({
     })
     .optional(),
   enforcement: z.record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS)).optional(),
+  ...WORKLOAD_SETTINGS,
 });
 
 /** The settings keys the core schema owns; a package fragment may not take one of them. */

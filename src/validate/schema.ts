@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
 import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from './layout.ts';
+import {
+  imagePullSecrets,
+  nodeSelector,
+  ports,
+  probePortIssues,
+  readinessProbe,
+  serviceAccount,
+  tokenMountIssues,
+  tolerations,
+} from './workload.ts';
 
 /**
  * The `workflow` claim of an assignment token (DESIGN §2). Strict everywhere: unknown keys are
@@ -109,6 +119,9 @@ const container = z.strictObject({
   resources: containerResources.optional(),
 });
 
+/** A sidecar: a container that may declare ports and a readiness probe (issue 19 item 7, workload.ts). */
+const sidecar = container.extend({ ports: ports.optional(), readinessProbe: readinessProbe.optional() });
+
 /**
  * A mount of a workflow volume into the step. The pod's volume is named `vol-<name>`, so the name
  * leaves room for the prefix within a DNS label; the path is absolute, without "..", and is
@@ -149,11 +162,16 @@ const stepFields = z.strictObject({
     .optional(),
   resources: resources.optional(),
   timeout: duration.optional(),
-  sidecars: z.array(container).max(LIMITS.containersPerStep).optional(),
+  sidecars: z.array(sidecar).max(LIMITS.containersPerStep).optional(),
   initContainers: z.array(container).max(LIMITS.containersPerStep).optional(),
   volumes: z.array(volumeMount).max(LIMITS.volumes).optional(),
   egress: z.array(egress).max(LIMITS.egress).optional(),
   dependsOn: z.array(dnsLabel).max(LIMITS.steps).optional(),
+  // issue 19 items 1, 2, 3 (workload.ts)
+  imagePullSecrets: imagePullSecrets.optional(),
+  nodeSelector: nodeSelector.optional(),
+  tolerations: tolerations.optional(),
+  serviceAccount: serviceAccount.optional(),
 });
 
 /**
@@ -177,6 +195,8 @@ export const stepSchema = stepFields.superRefine((step, ctx) => {
     });
   }
   requestsWithinLimits(step.resources, ['resources'], ctx);
+  (step.sidecars ?? []).forEach((c, i) => probePortIssues(c, ['sidecars', i], ctx));
+  tokenMountIssues(step, ctx);
   const mounts = step.volumes ?? [];
   const mountNames = new Set<string>();
   mounts.forEach((m, i) => {
