@@ -7,7 +7,17 @@ export interface ControlPlaneEvent {
   readonly runId: string;
   readonly step?: string | undefined;
   readonly phase:
-    'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error' | 'Log';
+    | 'Accepted'
+    | 'Rejected'
+    | 'Denied'
+    | 'Running'
+    | 'Succeeded'
+    | 'Failed'
+    | 'Cancelled'
+    | 'Error'
+    | 'Log'
+    // issue 19 §5: an attempt of a step with retries failed; the step runs again.
+    | 'Retrying';
   readonly code?: string | undefined;
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
@@ -275,9 +285,11 @@ export function eventOf(
           ? 'Succeeded'
           : record.code === 'STEP_CANCELLED'
             ? 'Cancelled'
-            : record.outcome === 'failure'
-              ? 'Failed'
-              : 'Error',
+            : record.code === 'STEP_ATTEMPT_FAILED'
+              ? 'Retrying'
+              : record.outcome === 'failure'
+                ? 'Failed'
+                : 'Error',
       exitCode: record.pod?.exitCode,
       reason: record.pod?.reason,
     };

@@ -73,6 +73,8 @@ export const ERROR_CATALOGUE = {
   STEP_POD_LOST: { status: 200, stage: 'watch' },
   STEP_CANCELLED: { status: 200, stage: 'watch' },
   STEP_SKIPPED: { status: 200, stage: 'watch' },
+  // issue 19 §5: retries
+  STEP_ATTEMPT_FAILED: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },

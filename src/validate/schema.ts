@@ -17,6 +17,8 @@ export const LIMITS = Object.freeze({
   egress: 64,
   nameLength: 63,
   imageLength: 512,
+  /** Retries of one step (issue 19 §5); the policy's cap (settings.retries.maxRetries) is usually lower. */
+  retries: 10,
 });
 
 const dnsLabel = z
@@ -137,6 +139,19 @@ const egress = z.union([
  */
 export const duration = durationText(STEP_TIMEOUT_BOUNDS);
 
+// --- retries (issue 19 §5) ---
+/**
+ * A step's retries: `limit` more attempts after a failed one (0 … 10), each a new pod after
+ * `backoff` (default 10s) times `factor` (default 2) to the power of the attempts already retried,
+ * at most one hour (src/run/retry.ts). Only a step whose pod failed is retried; a policy deny, a
+ * cancellation or an error before the pod is not.
+ */
+const retries = z.strictObject({
+  limit: z.int().min(0).max(LIMITS.retries),
+  backoff: duration.optional(),
+  factor: z.int().min(1).max(4).optional(),
+});
+
 const stepFields = z.strictObject({
   name: dnsLabel,
   image,
@@ -154,6 +169,7 @@ const stepFields = z.strictObject({
   volumes: z.array(volumeMount).max(LIMITS.volumes).optional(),
   egress: z.array(egress).max(LIMITS.egress).optional(),
   dependsOn: z.array(dnsLabel).max(LIMITS.steps).optional(),
+  retries: retries.optional(),
 });
 
 /**
