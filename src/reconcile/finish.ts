@@ -11,7 +11,7 @@ import type { StepState } from '../run/status.ts';
  * The decision_id of a step's end (of one attempt's end, for attempts after the first): UUID-shaped,
  * derived from the run's uid, the step's name and the attempt.
  */
-function endId(run: AdmittedRun, step: string, attempt = 1): string {
+export function endId(run: AdmittedRun, step: string, attempt = 1): string {
   const h = createHash('sha256')
     .update(`${run.uid ?? run.name}\0${step}\0end${attempt > 1 ? `\0${attempt}` : ''}`)
     .digest('hex');

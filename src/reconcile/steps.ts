@@ -6,7 +6,7 @@ import { runDone, summary, type RunStatus, type StepState } from '../run/status.
 import { skipStep } from './finish.ts';
 import { observeStep } from './observe.ts';
 import { writeStatus, type Pass, type PassContext } from './pass.ts';
-import { startStep } from './start.ts';
+import { startOrSkip } from './condition.ts';
 
 /** Every running step watched (and a pending one whose pod a crashed pass already created, adopted). */
 export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<StepState[]> {
@@ -18,8 +18,9 @@ export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonl
 }
 
 /**
- * The steps whose turn it is (their prerequisites all succeeded; a retried one, its backoff over),
- * started at once, each on its attempt.
+ * The steps whose turn it is (their prerequisites all succeeded or were skipped by their condition;
+ * a retried one, its backoff over), started at once, each on its attempt — or skipped by its own
+ * condition (`when`).
  */
 export async function startReadySteps(
   pass: PassContext,
@@ -29,7 +30,7 @@ export async function startReadySteps(
   const now = pass.deps.now();
   const state = (name: string): StepState | undefined => steps.find((s) => s.name === name);
   const ready = plan(run.workflow, steps).start.filter((step) => due(state(step.name), now));
-  const started = await Promise.all(ready.map((step) => startStep(run, step, pass.deps, pass.audit, state(step.name))));
+  const started = await Promise.all(ready.map((step) => startOrSkip(run, step, steps, pass.deps, pass.audit)));
   return started.reduce(replace, [...steps]);
 }
 

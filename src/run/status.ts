@@ -26,6 +26,9 @@ export interface StepState {
   readonly retryAt?: string | undefined;
   /** The attempts that ended and were retried, oldest first (at most the step's retries.limit). */
   readonly attempts?: readonly AttemptState[] | undefined;
+  // --- outputs (issue 19 §4) ---
+  /** The named outputs the step wrote (values of outputs marked secret are not kept here). */
+  readonly outputs?: Readonly<Record<string, string>> | undefined;
 }
 
 /** One ended attempt of a retried step, as status.steps[].attempts[] keeps it. */

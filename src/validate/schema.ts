@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { CONDITION_LIMITS, parseCondition } from './condition.ts';
 import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from './layout.ts';
 
 /**
@@ -152,6 +153,21 @@ const retries = z.strictObject({
   factor: z.int().min(1).max(4).optional(),
 });
 
+// --- when (issue 19 §6) ---
+/**
+ * A step's condition: the grammar of src/validate/condition.ts (its names are checked against the
+ * workflow in src/validate/condition-check.ts). Evaluated when the step's turn comes; false: the
+ * step is Skipped with the reason.
+ */
+const when = z
+  .string()
+  .min(1)
+  .max(CONDITION_LIMITS.length)
+  .superRefine((text, ctx) => {
+    const parsed = parseCondition(text);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `not a condition: ${parsed.message}` });
+  });
+
 const stepFields = z.strictObject({
   name: dnsLabel,
   image,
@@ -170,6 +186,7 @@ const stepFields = z.strictObject({
   egress: z.array(egress).max(LIMITS.egress).optional(),
   dependsOn: z.array(dnsLabel).max(LIMITS.steps).optional(),
   retries: retries.optional(),
+  when: when.optional(),
 });
 
 /**
