@@ -7,7 +7,19 @@ export interface ControlPlaneEvent {
   readonly runId: string;
   readonly step?: string | undefined;
   readonly phase:
-    'Accepted' | 'Rejected' | 'Denied' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Error' | 'Log';
+    | 'Accepted'
+    | 'Rejected'
+    | 'Denied'
+    | 'Running'
+    | 'Succeeded'
+    | 'Failed'
+    | 'Cancelled'
+    | 'Error'
+    | 'Log'
+    // issue 19 §5: an attempt of a step with retries failed; the step runs again.
+    | 'Retrying'
+    // issue 19 §6: the step's `when` condition was false.
+    | 'Skipped';
   readonly code?: string | undefined;
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
@@ -271,13 +283,17 @@ export function eventOf(
     return {
       ...base,
       phase:
-        record.outcome === 'success'
-          ? 'Succeeded'
-          : record.code === 'STEP_CANCELLED'
-            ? 'Cancelled'
-            : record.outcome === 'failure'
-              ? 'Failed'
-              : 'Error',
+        record.code === 'STEP_CONDITION_FALSE'
+          ? 'Skipped'
+          : record.outcome === 'success'
+            ? 'Succeeded'
+            : record.code === 'STEP_CANCELLED'
+              ? 'Cancelled'
+              : record.code === 'STEP_ATTEMPT_FAILED'
+                ? 'Retrying'
+                : record.outcome === 'failure'
+                  ? 'Failed'
+                  : 'Error',
       exitCode: record.pod?.exitCode,
       reason: record.pod?.reason,
     };

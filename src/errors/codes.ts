@@ -73,6 +73,11 @@ export const ERROR_CATALOGUE = {
   STEP_POD_LOST: { status: 200, stage: 'watch' },
   STEP_CANCELLED: { status: 200, stage: 'watch' },
   STEP_SKIPPED: { status: 200, stage: 'watch' },
+  // issue 19 §5: retries
+  STEP_ATTEMPT_FAILED: { status: 200, stage: 'watch' },
+  // issue 19 §6: when
+  STEP_CONDITION_FALSE: { status: 200, stage: 'watch' },
+  STEP_CONDITION_ERROR: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },

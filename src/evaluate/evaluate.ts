@@ -18,14 +18,17 @@ export interface PolicyInput {
   };
   readonly step: Step;
   readonly pod: V1Pod;
+  /** Which attempt of the step this is (issue 19 §5): 1, then 2, 3, ... for each retry. */
+  readonly attempt: number;
 }
 
-export function policyInput(runner: string, workflow: Workflow, step: Step, pod: V1Pod): PolicyInput {
+export function policyInput(runner: string, workflow: Workflow, step: Step, pod: V1Pod, attempt = 1): PolicyInput {
   return {
     runner,
     workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] },
     step,
     pod,
+    attempt,
   };
 }
 

@@ -52,6 +52,17 @@ export function podName(runId: string, stepName: string): string {
 }
 
 /**
+ * The pod of one attempt of a step (issue 19 §5): attempt 1 is {@link podName} (as before retries
+ * existed, so running pods are adopted across an upgrade); attempt n > 1 is
+ * `workflow-<runId>-step-<step>-a<n>-<hash of (runId, step, n)>`. Deterministic: a pass that
+ * repeats after a crash looks for, and adopts, the same pod.
+ */
+export function attemptPodName(runId: string, stepName: string, attempt: number): string {
+  if (attempt <= 1) return podName(runId, stepName);
+  return identityName(`workflow-${runId}-step-${stepName}-a${attempt}`, ['step', runId, stepName, String(attempt)]);
+}
+
+/**
  * The name of a step's egress policy (NetworkPolicy or CiliumNetworkPolicy): its pod's name and
  * `-egress` (at most 70 characters; a DNS subdomain, as both kinds' names are).
  */
@@ -73,6 +84,9 @@ export const LABELS = Object.freeze({
   runner: 'kubiya.ai/runner',
   run: 'kubiya.ai/run',
 });
+
+/** The annotation that says which attempt of its step a pod is (issue 19 §5); absent on attempt 1. */
+export const ATTEMPT_ANNOTATION = 'kubiya.ai/attempt';
 
 /**
  * The WorkflowRun of an assignment: `wr-<readable jti>-<hash of the exact jti>`, a DNS label of at

@@ -285,6 +285,13 @@ export const coreSettingsSchema = z.strictObject({
       maxVolumes: z.int().min(0).max(1024).optional(),
     })
     .optional(),
+  // --- retries (issue 19 §5; policies/kubiya/rules/retries) ---
+  retries: z
+    .strictObject({
+      /** The most retries a step may ask for (step.retries.limit); absent: 0. */
+      maxRetries: z.int().min(0).max(10).optional(),
+    })
+    .optional(),
   enforcement: z.record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS)).optional(),
   ...WORKLOAD_SETTINGS,
 });

@@ -2,14 +2,18 @@ import { createHash } from 'node:crypto';
 import type { RunnerError } from '../errors/result.ts';
 import type { Auditor, Fields } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
-import { podName } from '../pod/names.ts';
+import { attemptPodName } from '../pod/names.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
+import { attemptOf, nextAttempt, retriesLeft } from '../run/retry.ts';
 import type { StepState } from '../run/status.ts';
 
-/** The decision_id of a step's end: UUID-shaped, derived from the run's uid and the step's name. */
-function endId(run: AdmittedRun, step: string): string {
+/**
+ * The decision_id of a step's end (of one attempt's end, for attempts after the first): UUID-shaped,
+ * derived from the run's uid, the step's name and the attempt.
+ */
+export function endId(run: AdmittedRun, step: string, attempt = 1): string {
   const h = createHash('sha256')
-    .update(`${run.uid ?? run.name}\0${step}\0end`)
+    .update(`${run.uid ?? run.name}\0${step}\0end${attempt > 1 ? `\0${attempt}` : ''}`)
     .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
@@ -38,7 +42,10 @@ export async function skipStep(run: AdmittedRun, name: string, deps: PipelineDep
   };
 }
 
-/** The end of a step, recorded (finish) and reported. */
+/**
+ * The end of a step, recorded (finish) and reported. A Failed attempt with retries left is recorded
+ * as STEP_ATTEMPT_FAILED and the step goes back to Pending on its next attempt (src/run/retry.ts).
+ */
 export async function finishStep(
   run: AdmittedRun,
   s: StepState,
@@ -47,8 +54,11 @@ export async function finishStep(
   audit: Auditor,
 ): Promise<StepState> {
   const now = deps.now();
+  const attempt = attemptOf(s);
+  const step = run.workflow.steps.find((x) => x.name === s.name);
+  const retry = retriesLeft(step, attempt, end.phase);
   const pod = {
-    name: s.pod ?? podName(run.workflow.runId, s.name),
+    name: s.pod ?? attemptPodName(run.workflow.runId, s.name, attempt),
     namespace: deps.config.namespace,
     phase: end.phase,
     ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
@@ -58,19 +68,16 @@ export async function finishStep(
   // A pass killed after this record and before the status write records the end again on the next
   // pass; with the same decision_id, so the control plane (which de-duplicates events by id) and an
   // auditor see one end.
-  const id = endId(run, s.name);
+  const id = endId(run, s.name, attempt);
   if (end.phase === 'Succeeded') await audit.finished('success', `step ${s.name} succeeded`, at, undefined, id);
-  else
-    await audit.finished(
-      'failure',
-      end.error?.message ?? `step ${s.name} ${end.phase.toLowerCase()}`,
-      at,
-      end.error,
-      id,
-    );
+  else {
+    const message = end.error?.message ?? `step ${s.name} ${end.phase.toLowerCase()}`;
+    const error = retry ? attemptFailed(s.name, attempt, step?.retries?.limit ?? 0, message) : end.error;
+    await audit.finished('failure', message, at, error, id);
+  }
   if (s.startedAt !== undefined)
     deps.observer?.stepFinished(s.name, Math.max(0, (now.getTime() - new Date(s.startedAt).getTime()) / 1000));
-  return {
+  const ended: StepState = {
     ...s,
     phase: end.phase,
     exitCode: end.exitCode,
@@ -78,5 +85,14 @@ export async function finishStep(
     code: end.error?.code,
     message: end.phase === 'Succeeded' ? 'pod succeeded' : end.error?.message,
     finishedAt: now.toISOString(),
+  };
+  return retry ? nextAttempt(ended, step, now) : ended;
+}
+
+/** The end of an attempt that will be tried again (its own code, so nobody reads it as the step's end). */
+function attemptFailed(step: string, attempt: number, limit: number, message: string): RunnerError {
+  return {
+    code: 'STEP_ATTEMPT_FAILED',
+    message: `step ${step} attempt ${attempt} of ${limit + 1} failed, retrying: ${message}`,
   };
 }

@@ -3,7 +3,8 @@ import type { RunnerError } from '../errors/result.ts';
 import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { stepTimeoutSeconds } from '../pod/duration.ts';
-import { podName } from '../pod/names.ts';
+import { attemptPodName } from '../pod/names.ts';
+import { attemptOf } from '../run/retry.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { StepState } from '../run/status.ts';
 import { judgePod, type PodJudgement, type PodOutcome } from '../watch/outcome.ts';
@@ -20,7 +21,7 @@ export async function observeStep(
   deps: PipelineDeps,
   audit: Auditor,
 ): Promise<StepState> {
-  const name = s.pod ?? podName(run.workflow.runId, s.name);
+  const name = s.pod ?? attemptPodName(run.workflow.runId, s.name, attemptOf(s));
   const seen = s.phase === 'Pending' ? deps.pods.cached(name) : await deps.pods.get(name);
   const pod = seen?.metadata?.ownerReferences?.some((o) => o.uid === run.uid) === true ? seen : undefined;
   if (s.phase === 'Pending') {

@@ -5,7 +5,7 @@
  *   → record evaluate + mutate (durable) → create the egress policy, then the pod → record create
  *
  * Every outcome is recorded; a refusal leaves nothing behind (src/create/step.ts). A refused step
- * is not retried: its run fails.
+ * is not retried (retries are for pods that failed): its run fails.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { createStepObjects } from '../create/step.ts';
@@ -17,20 +17,43 @@ import { mutate, type Mutation } from '../mutate/restricted.ts';
 import type { Auditor, Fields } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { buildPod } from '../pod/build.ts';
-import { egressPolicyName, LABELS } from '../pod/names.ts';
+import { ATTEMPT_ANNOTATION, attemptPodName, egressPolicyName, LABELS } from '../pod/names.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { runOwner } from '../run/owner.ts';
+import { attemptOf } from '../run/retry.ts';
 import type { StepState } from '../run/status.ts';
 import type { Step } from '../validate/schema.ts';
 
 /** The policy's decision path, as OPA names it in its decision log. */
 const DECISION_PATH = 'kubiya/main/decision';
 
-/** evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its pod. */
-export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps, audit: Auditor): Promise<StepState> {
+/**
+ * evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its pod.
+ * `prior` is the step's state before (a retried step's: its attempt number and ended attempts,
+ * which the new state keeps); each attempt is its own pod, decision and records.
+ */
+export async function startStep(
+  run: AdmittedRun,
+  step: Step,
+  deps: PipelineDeps,
+  audit: Auditor,
+  prior?: StepState,
+): Promise<StepState> {
+  const attempt = prior !== undefined ? attemptOf(prior) : 1;
+  const started = await startAttempt(run, step, deps, audit, attempt);
+  return attempt > 1 ? { ...started, attempt, attempts: prior?.attempts } : started;
+}
+
+async function startAttempt(
+  run: AdmittedRun,
+  step: Step,
+  deps: PipelineDeps,
+  audit: Auditor,
+  attempt: number,
+): Promise<StepState> {
   const at: Fields = { workflow: run.ref, step: step.name, image: step.image };
-  const pod = stepPod(run, step, deps);
-  const input = policyInput(deps.config.runner, run.workflow, step, pod);
+  const pod = stepPod(run, step, deps, attempt);
+  const input = policyInput(deps.config.runner, run.workflow, step, pod, attempt);
   const decided = await decide(input, deps, audit, at);
   if (!decided.ok) return refusedStep(step, decided.error, deps, decided.decision);
   const allowed = decided.value;
@@ -51,8 +74,11 @@ export async function startStep(run: AdmittedRun, step: Step, deps: PipelineDeps
   return runningStep(step, podRef.name, allowed.decision, deps);
 }
 
-/** The step's pod as the runner builds it from the signed step, owned by the run (before hardening). */
-function stepPod(run: AdmittedRun, step: Step, deps: PipelineDeps): V1Pod {
+/**
+ * The step's pod as the runner builds it from the signed step, owned by the run (before hardening);
+ * after the first attempt named per attempt and annotated with it.
+ */
+function stepPod(run: AdmittedRun, step: Step, deps: PipelineDeps, attempt: number): V1Pod {
   const { config } = deps;
   const pod = buildPod(run.workflow, step, {
     runner: config.runner,
@@ -65,6 +91,10 @@ function stepPod(run: AdmittedRun, step: Step, deps: PipelineDeps): V1Pod {
   });
   const owner = runOwner(run);
   if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
+  if (attempt > 1 && pod.metadata !== undefined) {
+    pod.metadata.name = attemptPodName(run.workflow.runId, step.name, attempt);
+    pod.metadata.annotations = { ...pod.metadata.annotations, [ATTEMPT_ANNOTATION]: String(attempt) };
+  }
   return pod;
 }
 

@@ -1,11 +1,12 @@
 import { stepTimeoutSeconds } from '../pod/duration.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { plan, runPhaseOf } from '../run/plan.ts';
+import { due } from '../run/retry.ts';
 import { runDone, summary, type RunStatus, type StepState } from '../run/status.ts';
 import { skipStep } from './finish.ts';
 import { observeStep } from './observe.ts';
 import { writeStatus, type Pass, type PassContext } from './pass.ts';
-import { startStep } from './start.ts';
+import { startOrSkip } from './condition.ts';
 
 /** Every running step watched (and a pending one whose pod a crashed pass already created, adopted). */
 export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<StepState[]> {
@@ -16,15 +17,20 @@ export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonl
   );
 }
 
-/** The steps whose turn it is (their prerequisites all succeeded), started at once. */
+/**
+ * The steps whose turn it is (their prerequisites all succeeded or were skipped by their condition;
+ * a retried one, its backoff over), started at once, each on its attempt — or skipped by its own
+ * condition (`when`).
+ */
 export async function startReadySteps(
   pass: PassContext,
   run: AdmittedRun,
   steps: readonly StepState[],
 ): Promise<StepState[]> {
-  const started = await Promise.all(
-    plan(run.workflow, steps).start.map((step) => startStep(run, step, pass.deps, pass.audit)),
-  );
+  const now = pass.deps.now();
+  const state = (name: string): StepState | undefined => steps.find((s) => s.name === name);
+  const ready = plan(run.workflow, steps).start.filter((step) => due(state(step.name), now));
+  const started = await Promise.all(ready.map((step) => startOrSkip(run, step, steps, pass.deps, pass.audit)));
   return started.reduce(replace, [...steps]);
 }
 
@@ -77,7 +83,10 @@ function nextCheckMs(pass: PassContext, run: AdmittedRun, steps: readonly StepSt
       return [started + config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
     })
     .filter((ms) => ms > 0);
-  return Math.min(30_000, ...waits.map((ms) => ms + 50));
+  const retries = steps.flatMap((s) =>
+    s.phase === 'Pending' && s.retryAt !== undefined ? [new Date(s.retryAt).getTime() - now] : [],
+  );
+  return Math.min(30_000, ...[...waits, ...retries.map((ms) => Math.max(0, ms))].map((ms) => ms + 50));
 }
 
 function replace(steps: StepState[], next: StepState): StepState[] {

@@ -1,6 +1,10 @@
 import { prerequisites } from '../validate/graph.ts';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { stepDone, stepFailed, type RunPhase, type StepState } from './status.ts';
+import { skippedByCondition } from './when.ts';
+
+/** A prerequisite that lets its dependents start: it succeeded, or its condition skipped it (issue 19 §6). */
+const passed = (s: StepState | undefined): boolean => s?.phase === 'Succeeded' || skippedByCondition(s);
 
 export interface Plan {
   /** Steps whose prerequisites all succeeded and that have not started: start them now. */
@@ -19,7 +23,7 @@ export function plan(workflow: Workflow, states: readonly StepState[]): Plan {
   const pending = workflow.steps.filter((s) => (byName.get(s.name)?.phase ?? 'Pending') === 'Pending');
   if (states.some(stepFailed)) return { start: [], skip: pending.map((s) => s.name) };
   const deps = prerequisites(workflow);
-  const start = pending.filter((s) => (deps.get(s.name) ?? []).every((d) => byName.get(d)?.phase === 'Succeeded'));
+  const start = pending.filter((s) => (deps.get(s.name) ?? []).every((d) => passed(byName.get(d))));
   return { start, skip: [] };
 }
 
@@ -27,5 +31,5 @@ export function plan(workflow: Workflow, states: readonly StepState[]): Plan {
 export function runPhaseOf(states: readonly StepState[]): RunPhase {
   if (!states.every(stepDone)) return 'Running';
   if (states.some((s) => s.phase === 'Cancelled')) return 'Cancelled';
-  return states.every((s) => s.phase === 'Succeeded') ? 'Succeeded' : 'Failed';
+  return states.every(passed) ? 'Succeeded' : 'Failed';
 }

@@ -19,6 +19,30 @@ export interface StepState {
   readonly message?: string | undefined;
   readonly startedAt?: string | undefined;
   readonly finishedAt?: string | undefined;
+  // --- retries (issue 19 §5) ---
+  /** The attempt this state is about (absent: 1). Its pod is `attemptPodName(run, step, attempt)`. */
+  readonly attempt?: number | undefined;
+  /** A Pending step on a retry: not started before this time (the backoff). */
+  readonly retryAt?: string | undefined;
+  /** The attempts that ended and were retried, oldest first (at most the step's retries.limit). */
+  readonly attempts?: readonly AttemptState[] | undefined;
+  // --- outputs (issue 19 §4) ---
+  /** The named outputs the step wrote (values of outputs marked secret are not kept here). */
+  readonly outputs?: Readonly<Record<string, string>> | undefined;
+}
+
+/** One ended attempt of a retried step, as status.steps[].attempts[] keeps it. */
+export interface AttemptState {
+  readonly attempt: number;
+  readonly phase: StepPhase;
+  readonly pod?: string;
+  readonly decision?: string;
+  readonly exitCode?: number;
+  readonly reason?: string;
+  readonly code?: ErrorCode;
+  readonly message?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
 }
 
 export interface RunStatus {

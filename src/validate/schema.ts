@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationText, quantityValue, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { CONDITION_LIMITS, parseCondition } from './condition.ts';
 import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from './layout.ts';
 import {
   imagePullSecrets,
@@ -27,6 +28,8 @@ export const LIMITS = Object.freeze({
   egress: 64,
   nameLength: 63,
   imageLength: 512,
+  /** Retries of one step (issue 19 §5); the policy's cap (settings.retries.maxRetries) is usually lower. */
+  retries: 10,
 });
 
 const dnsLabel = z
@@ -150,6 +153,34 @@ const egress = z.union([
  */
 export const duration = durationText(STEP_TIMEOUT_BOUNDS);
 
+// --- retries (issue 19 §5) ---
+/**
+ * A step's retries: `limit` more attempts after a failed one (0 … 10), each a new pod after
+ * `backoff` (default 10s) times `factor` (default 2) to the power of the attempts already retried,
+ * at most one hour (src/run/retry.ts). Only a step whose pod failed is retried; a policy deny, a
+ * cancellation or an error before the pod is not.
+ */
+const retries = z.strictObject({
+  limit: z.int().min(0).max(LIMITS.retries),
+  backoff: duration.optional(),
+  factor: z.int().min(1).max(4).optional(),
+});
+
+// --- when (issue 19 §6) ---
+/**
+ * A step's condition: the grammar of src/validate/condition.ts (its names are checked against the
+ * workflow in src/validate/condition-check.ts). Evaluated when the step's turn comes; false: the
+ * step is Skipped with the reason.
+ */
+const when = z
+  .string()
+  .min(1)
+  .max(CONDITION_LIMITS.length)
+  .superRefine((text, ctx) => {
+    const parsed = parseCondition(text);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `not a condition: ${parsed.message}` });
+  });
+
 const stepFields = z.strictObject({
   name: dnsLabel,
   image,
@@ -172,6 +203,8 @@ const stepFields = z.strictObject({
   nodeSelector: nodeSelector.optional(),
   tolerations: tolerations.optional(),
   serviceAccount: serviceAccount.optional(),
+  retries: retries.optional(),
+  when: when.optional(),
 });
 
 /**

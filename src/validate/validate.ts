@@ -1,5 +1,6 @@
 import { fail, ok, type Result } from '../errors/result.ts';
 import { parseImageRef } from '../oci/image-ref.ts';
+import { conditionIssues } from './condition-check.ts';
 import { findCycle } from './graph.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 import { printable, textIssues } from './unicode.ts';
@@ -47,22 +48,7 @@ export function validate(claim: unknown): Result<Workflow> {
     );
   }
   const parsed = workflowSchema.safeParse(claim);
-  if (parsed.success) {
-    const cycle = findCycle(parsed.data);
-    if (cycle === undefined) {
-      const images = imageIssues(parsed.data);
-      if (images.length === 0) return ok(parsed.data);
-      return fail(
-        'VALIDATE_IMAGE_REFERENCE',
-        `workflow claim names an invalid image reference: ${images.length} issue(s), first at ${images[0]?.path ?? 'workflow'}: ${images[0]?.message ?? ''}`,
-        { issues: images },
-      );
-    }
-    const issues: SchemaIssue[] = [
-      { path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` },
-    ];
-    return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
-  }
+  if (parsed.success) return checked(parsed.data);
   const issues: SchemaIssue[] = parsed.error.issues.slice(0, 50).map((i) => ({
     path: ['workflow', ...i.path].map((p) => printable(String(p))).join('.'),
     message: printable(i.message),
@@ -71,5 +57,30 @@ export function validate(claim: unknown): Result<Workflow> {
     'VALIDATE_SCHEMA',
     `workflow claim is invalid: ${issues.length} issue(s), first at ${issues[0]?.path ?? 'workflow'}: ${issues[0]?.message ?? ''}`,
     { issues },
+  );
+}
+
+/** The checks that need the whole (schema-valid) workflow: the step graph, then conditions, then images. */
+function checked(workflow: Workflow): Result<Workflow> {
+  const cycle = findCycle(workflow);
+  if (cycle !== undefined) {
+    const issues: SchemaIssue[] = [
+      { path: 'workflow.steps.dependsOn', message: `dependsOn cycle: ${cycle.join(' → ')}` },
+    ];
+    return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
+  }
+  const conditions = conditionIssues(workflow);
+  if (conditions.length > 0)
+    return fail(
+      'VALIDATE_SCHEMA',
+      `workflow claim is invalid: ${conditions.length} issue(s), first at ${conditions[0]?.path ?? 'workflow'}: ${conditions[0]?.message ?? ''}`,
+      { issues: conditions.map((c) => ({ path: c.path, message: printable(c.message) })) },
+    );
+  const images = imageIssues(workflow);
+  if (images.length === 0) return ok(workflow);
+  return fail(
+    'VALIDATE_IMAGE_REFERENCE',
+    `workflow claim names an invalid image reference: ${images.length} issue(s), first at ${images[0]?.path ?? 'workflow'}: ${images[0]?.message ?? ''}`,
+    { issues: images },
   );
 }

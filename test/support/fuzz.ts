@@ -17,6 +17,7 @@ import { validate } from '../../src/validate/validate.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
+import { retriesSpec, whenSpec } from './fuzz-steps.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -273,6 +274,9 @@ export const workflowClaim = fc
           resources: rarely(fc.oneof(fc.record({ gpu: fc.oneof(hugeNumber, fc.integer()) }), zeroResources)),
           sidecars: rarely(fc.array(sideContainer, { maxLength: 2 })),
           initContainers: rarely(fc.array(sideContainer, { maxLength: 2 })),
+          // issue 19 items 4–6 (test/support/fuzz-steps.ts)
+          retries: rarely(retriesSpec),
+          when: rarely(whenSpec),
           extra: rarely(fc.anything()),
         },
         { requiredKeys: ['name', 'image'] },
