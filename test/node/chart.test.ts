@@ -17,7 +17,9 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   KubernetesObjectApi,
   NetworkingV1Api,
   PatchStrategy,
@@ -45,13 +47,20 @@ const TOKEN = 'chart-runner-token';
 const INSTANCE = `app.kubernetes.io/instance=${RELEASE}`;
 
 /** `npm run image` without npm (the tools are built): the archive and its digest, in `out`. */
-async function buildRunnerImage(out: string): Promise<{ archive: string; digest: string }> {
+async function buildRunnerImage(out: string): Promise<{ archive: string; digest: string; tag: string }> {
   await run(process.execPath, [join(REPO_ROOT, 'scripts', 'image', 'build.ts'), '--out', out], {
     cwd: REPO_ROOT,
     maxBuffer: 16 * 1024 * 1024,
     timeout: 600_000,
   });
-  return { archive: join(out, OUTPUT.archive), digest: (await readFile(join(out, OUTPUT.digest), 'utf8')).trim() };
+  const index = JSON.parse(await readFile(join(out, OUTPUT.layout, 'index.json'), 'utf8')) as {
+    manifests: { annotations?: Record<string, string> }[];
+  };
+  return {
+    archive: join(out, OUTPUT.archive),
+    digest: (await readFile(join(out, OUTPUT.digest), 'utf8')).trim(),
+    tag: index.manifests[0]?.annotations?.['org.opencontainers.image.ref.name'] ?? '',
+  };
 }
 
 const isReady = (p: V1Pod): boolean =>
@@ -64,7 +73,7 @@ describe('real node: the chart installs the runner image, which runs there and r
   let rn: RealNodeEnv;
   let cp: ReferenceControlPlane;
   let core: CoreV1Api;
-  let image: { archive: string; digest: string };
+  let image: { archive: string; digest: string; tag: string };
   let ns = '';
   let wfNs = '';
   const helmTool = resolveTools(['helm']);
@@ -121,13 +130,14 @@ describe('real node: the chart installs the runner image, which runs there and r
     core = rn.env.kc.makeApiClient(CoreV1Api);
     ns = rn.env.cluster.runnerNamespace;
     wfNs = rn.env.cluster.workflowsNamespace;
-    // The image as a registry would serve it: under the chart's repository, by tag and by digest.
-    const socket = nodePaths(rn.node.dir).socket;
-    await run(
-      rn.node.tools.ctr,
-      ['--address', socket, '-n', 'k8s.io', 'images', 'import', '--base-name', REPOSITORY, '--digests', image.archive],
-      { timeout: 180_000 },
-    );
+    // The image as a registry would serve it: under the chart's repository, by tag and by digest (ctr
+    // import names the tag only; the CRI finds a digest reference only under an image of that name).
+    const ctr = (...args: string[]) =>
+      run(rn.node.tools.ctr, ['--address', nodePaths(rn.node.dir).socket, '-n', 'k8s.io', 'images', ...args], {
+        timeout: 180_000,
+      });
+    await ctr('import', '--base-name', REPOSITORY, image.archive);
+    await ctr('tag', `${REPOSITORY}:${image.tag}`, `${REPOSITORY}@${image.digest}`);
     // The release namespace on the real node (PodNodeSelector + PodTolerationRestriction), no egress gate.
     await KubernetesObjectApi.makeApiClient(rn.env.kc).patch(
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, annotations: { ...REAL_NODE_ANNOTATIONS } } },
@@ -178,7 +188,7 @@ describe('real node: the chart installs the runner image, which runs there and r
     assert.ok(runner?.ready === true && runner.restartCount === 0, JSON.stringify(runner));
     assert.ok(cp.registered.has(RUNNER), 'the runner registered at the control plane from the pod');
     const metrics = await metricsThroughService();
-    assert.match(metrics, /^kubiya_runner_up 1$/m);
+    assert.match(metrics, /^kubiya_runner_up\{[^}]*\} 1$/m);
   });
 
   test('an assignment signed by the reference control plane runs a real step through the chart-installed runner', async () => {
@@ -226,7 +236,7 @@ describe('real node: the chart installs the runner image, which runs there and r
     assert.equal(pod.spec?.nodeName, NODE.name);
     const config = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: ns });
     assert.match(config.data?.['runner.yaml'] ?? '', /level: debug/);
-    assert.match(await metricsThroughService(), /^kubiya_runner_up 1$/m);
+    assert.match(await metricsThroughService(), /^kubiya_runner_up\{[^}]*\} 1$/m);
   });
 
   test('helm uninstall leaves only what the chart keeps on purpose: the audit volume and its checkpoint key', async () => {
@@ -264,6 +274,31 @@ describe('real node: the chart installs the runner image, which runs there and r
       `${ns}/PersistentVolumeClaim/audit-${RELEASE}-0`,
       `${ns}/Secret/${RELEASE}-audit-signing-key`,
     ]);
+    // Not the release's objects, so helm does not delete them: the leader-election Lease the runner
+    // made (released: no holder; a reinstall takes it again), and the finished run in the kept workflows
+    // namespace (its WorkflowRun, kept with the CRD, and the step pod it owns).
+    const lease = await rn.env.kc
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: RELEASE, namespace: ns });
+    assert.ok((lease.spec?.holderIdentity ?? '') === '', `the Lease is released: ${JSON.stringify(lease.spec)}`);
+    const runs = (await rn.env.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+      group: 'kubiya.ai',
+      version: 'v1alpha1',
+      namespace: wfNs,
+      plural: 'workflowruns',
+    })) as { items: { metadata?: { name?: string } }[] };
+    assert.equal(runs.items.length, 1, 'the finished run is kept');
+    const stepPods = await core.listNamespacedPod({ namespace: wfNs });
+    assert.deepEqual(
+      stepPods.items.map((p) => [p.status?.phase, p.metadata?.ownerReferences?.[0]?.kind]),
+      [['Succeeded', 'WorkflowRun']],
+    );
+    const configMaps = await core.listNamespacedConfigMap({ namespace: ns });
+    assert.deepEqual(
+      configMaps.items.map((c) => c.metadata?.name),
+      ['kube-root-ca.crt'],
+      "only the control plane's CA ConfigMap",
+    );
     const services = await core.listNamespacedService({ namespace: ns });
     assert.deepEqual(
       services.items.map((s) => s.metadata?.name),
