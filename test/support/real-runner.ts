@@ -59,28 +59,40 @@ export async function startRealRunner(
     cp,
     serve,
     name: o.name,
-    run: async (workflow, steps, timeoutMs = 120_000) => {
-      await cp.assign(o.name, { name: workflow.id, runId: `run-${randomBytes(4).toString('hex')}`, ...workflow });
-      const mine = (): StepEvent[] => cp.events.filter((e) => e.workflow === workflow.id);
-      const deadline = Date.now() + timeoutMs;
-      let endedAt = 0;
-      while (Date.now() < deadline) {
-        const ended = mine().filter((e) => e.step !== undefined && ENDS.has(e.phase)).length;
-        if (mine().some((e) => e.phase === 'Denied' || e.phase === 'Rejected')) return mine();
-        if (ended >= steps && endedAt === 0) endedAt = Date.now();
-        // Logs follow the end events; a step's log may be missing (best effort), so wait at most 10 s more.
-        const logs = mine().filter((e) => e.phase === 'Log' && e.chunk === 0).length;
-        if (endedAt > 0 && (logs >= ended || Date.now() - endedAt > 10_000)) return mine();
-        await sleep(200);
-      }
-      return mine();
-    },
+    run: (workflow, steps, timeoutMs) => runWorkflow(cp, o.name, workflow, steps, timeoutMs),
     close: async () => {
       serve.child.kill('SIGTERM');
       await Promise.race([serve.exited, sleep(25_000)]);
       await cp.close();
     },
   };
+}
+
+/**
+ * Queues a workflow signed by `cp` for the runner `runner` and resolves with the workflow's events
+ * once every step ended and their logs arrived (or a denial came, or timeoutMs passed).
+ */
+export async function runWorkflow(
+  cp: ReferenceControlPlane,
+  runner: string,
+  workflow: { id: string } & Record<string, unknown>,
+  steps: number,
+  timeoutMs = 120_000,
+): Promise<StepEvent[]> {
+  await cp.assign(runner, { name: workflow.id, runId: `run-${randomBytes(4).toString('hex')}`, ...workflow });
+  const mine = (): StepEvent[] => cp.events.filter((e) => e.workflow === workflow.id);
+  const deadline = Date.now() + timeoutMs;
+  let endedAt = 0;
+  while (Date.now() < deadline) {
+    const ended = mine().filter((e) => e.step !== undefined && ENDS.has(e.phase)).length;
+    if (mine().some((e) => e.phase === 'Denied' || e.phase === 'Rejected')) return mine();
+    if (ended >= steps && endedAt === 0) endedAt = Date.now();
+    // Logs follow the end events; a step's log may be missing (best effort), so wait at most 10 s more.
+    const logs = mine().filter((e) => e.phase === 'Log' && e.chunk === 0).length;
+    if (endedAt > 0 && (logs >= ended || Date.now() - endedAt > 10_000)) return mine();
+    await sleep(200);
+  }
+  return mine();
 }
 
 /** The text of a step's Log events, in chunk order. */

@@ -9,6 +9,7 @@ import { removeCgroups, removeOutsidePaths, restoreFirewall, restoreSysctls, unm
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './run.ts';
+import { removeApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
 
 const LOCK = '/run/kubiya-real-node.lock';
@@ -66,7 +67,7 @@ async function deleteLinks(): Promise<void> {
 
 /** Stops our processes by PID (network first, containerd last, then its shims). */
 async function stopProcesses(state: RealNodeState, socket: string): Promise<void> {
-  const order = ['kube-router', 'kube-proxy', 'kubelet', 'canary'];
+  const order = ['kube-router', 'kube-proxy', 'kubelet', 'canary', 'kube-controller-manager', 'api-forwarder'];
   for (const name of order) for (const p of state.pids.filter((x) => x.name === name)) await stopPid(p.pid, 5000);
   const tasks = await run(state.tools.ctr, ['--address', socket, '-n', 'k8s.io', 'tasks', 'ls', '-q']).catch(
     () => undefined,
@@ -93,6 +94,7 @@ export async function stopRealNodeState(state: RealNodeState): Promise<string[]>
     return ['no recorded host state: nothing restored'];
   }
   await drain(state, p.socket);
+  await removeApiAccess(state.kubeconfig);
   await stopProcesses(state, p.socket);
   await run(state.tools['kube-proxy'], ['--cleanup', '--proxy-mode', 'nftables']).catch(() => undefined);
   await run(state.tools['kube-router'], ['--cleanup-config']).catch(() => undefined);

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { startProcess, waitUntil, type Started } from '../processes.ts';
 import { REPO_ROOT, type RealNodeToolName } from '../../adapters/tools.ts';
 import {
-  dnsEndpointSlice,
   dnsObjects,
   egressGatePolicy,
   GATE_LABEL,
@@ -17,10 +16,11 @@ import { catalogue, CANARY } from './catalogue.ts';
 import { cniConfig, containerdConfig, kubeletConfig, NODE, nodePaths, type NodePaths } from './configs.ts';
 import { readHostState } from './host-state.ts';
 import { cachedImage, importImage } from './images.ts';
-import { ensure, kubeClient, poll } from './api.ts';
+import { ensure, kubeClient } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
 import { must, run } from './run.ts';
 import { stopRealNodeState } from './node-down.ts';
+import { serviceReady, startApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
 
 /** A lock file (one real node per machine: fixed link, bridge and port names). */
@@ -216,7 +216,7 @@ async function startNetwork(o: RealNodeOptions, p: NodePaths, started: Started[]
 
 /** Placement annotations, gate label, admission policy, local volumes, cluster DNS. */
 async function clusterObjects(o: RealNodeOptions, p: NodePaths): Promise<void> {
-  const { core, objects } = kubeClient(o.kubeconfig);
+  const { objects } = kubeClient(o.kubeconfig);
   for (const ns of o.namespaces) {
     const labels: Record<string, string> = (o.egressGate ?? true) ? { [GATE_LABEL]: 'enabled' } : {};
     await objects.patch(
@@ -251,15 +251,8 @@ async function clusterObjects(o: RealNodeOptions, p: NodePaths): Promise<void> {
   await ensure(objects, { apiVersion: 'v1', kind: 'ConfigMap', ...dns.configMap });
   await ensure(objects, { apiVersion: 'v1', kind: 'Service', ...dns.service });
   await ensure(objects, { apiVersion: 'v1', kind: 'Pod', ...dns.pod });
-  const ip = await poll(
-    'CoreDNS pod running',
-    async () => {
-      const pod = await core.readNamespacedPod({ name: 'coredns', namespace: 'kube-system' });
-      return pod.status?.phase === 'Running' ? pod.status.podIP : undefined;
-    },
-    60_000,
-  );
-  await ensure(objects, dnsEndpointSlice(ip));
+  // The endpointslice controller (api-access.ts) publishes the pod once it is Ready.
+  await serviceReady(o.kubeconfig, 'kube-system', 'kube-dns', 60_000);
 }
 
 /**
@@ -311,6 +304,11 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     await timed(timings, 'images', () => images(o, p));
     say('starting the kubelet ...');
     await timed(timings, 'nodeReady', () => startKubelet(o, p, started));
+    await save();
+    say('API server access for pods (forwarder, kubernetes EndpointSlice, controllers) ...');
+    await timed(timings, 'apiAccess', () =>
+      startApiAccess({ kubeconfig: o.kubeconfig, dir: o.dir, detached: o.detached ?? false }, started),
+    );
     await save();
     say('starting kube-proxy and kube-router ...');
     await timed(timings, 'network', () => startNetwork(o, p, started));

@@ -121,21 +121,6 @@ export function dnsObjects(): { configMap: object; pod: object; service: object 
   };
 }
 
-/** The EndpointSlice of kube-dns (no endpointslice controller runs in the local control plane). */
-export function dnsEndpointSlice(podIp: string): object {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: 'kube-dns-real', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns' } },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [podIp], conditions: { ready: true }, nodeName: NODE.name }],
-    ports: [
-      { name: 'dns', port: 53, protocol: 'UDP' },
-      { name: 'dns-tcp', port: 53, protocol: 'TCP' },
-    ],
-  };
-}
-
 /** Pre-created `local` PVs on the real node (the binder gives them to claims of REAL_STORAGE_CLASS). */
 export function localVolumes(dir: string, count: number): object[] {
   return Array.from({ length: count }, (_, i) => ({
