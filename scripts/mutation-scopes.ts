@@ -21,7 +21,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   },
   evaluate: {
     mutate: ['src/evaluate/**/*.ts'],
-    tests: ['test/unit/evaluate.test.ts'],
+    tests: ['test/unit/evaluate*.test.ts'],
   },
   audit: {
     mutate: ['src/audit/{canonical,chain,chain-check,checkpoint,keys,mask,record,assess}.ts'],
