@@ -226,7 +226,7 @@ test('denial names the deny codes only, in order, comma-separated (a warn is not
   assert.equal(e.message, 'step denied by policy: IMAGE_DENIED, PRIVILEGED');
 });
 
-test('policyInput shows the policy the runner, the workflow identity and volumes, the step and the pod', () => {
+test('policyInput shows the policy the runner, the workflow identity and volumes, the step, the pod and the attempt', () => {
   const step = { name: 's', image: 'python:3.11' };
   const pod = { spec: { containers: [{ name: 'step', image: 'python:3.11' }] } };
   const volumes = [{ name: 'data', size: '1Gi' }];
@@ -241,6 +241,7 @@ test('policyInput shows the policy the runner, the workflow identity and volumes
     workflow: { id: 'wf', name: 'n', runId: 'run-1', volumes },
     step,
     pod,
+    attempt: 1,
   });
   const without = policyInput('runner-a', { id: 'wf', name: 'n', runId: 'run-1', steps: [step] }, step, pod);
   assert.deepEqual(without.workflow.volumes, [], 'no volumes is an empty list, so a rule can iterate it');
