@@ -18,8 +18,8 @@ const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zer
 const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 
 /**
- * An http(s) URL as a person writes it in a config file: at most 2048 characters, no white space
- * or control character anywhere (the WHATWG parser would percent-encode or drop them, so the
+ * An http(s) URL as a person writes it in a config file: at most 2048 characters, no white space,
+ * backslash (WHATWG reads `\` as `/` in http URLs, other parsers do not) or control character anywhere (the WHATWG parser would percent-encode or drop them, so the
  * runner would call another URL than the one reviewed), and no userinfo (`user:password@`): a
  * credential in a URL lands in a ConfigMap, in logs and in error messages (red-team 2026-11-30,
  * finding 7); the bundle service takes a bearer token from a file instead
@@ -29,8 +29,11 @@ const httpUrl = (): z.ZodURL =>
   z
     .url({ protocol: /^https?$/ })
     .max(2048)
-    // eslint-disable-next-line no-control-regex -- the point is to refuse control characters
-    .regex(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain white space or control characters')
+    .regex(
+      // eslint-disable-next-line no-control-regex -- the point is to refuse control characters
+      /^[^\s\\\u0000-\u001f\u007f-\u009f]*$/,
+      'must not contain white space, a backslash (URL parsers disagree on it) or control characters',
+    )
     .refine((u) => URL.canParse(u) && new URL(u).username === '' && new URL(u).password === '', {
       message: 'no user:password@ in a URL (it would sit in a ConfigMap and in logs); use a token file',
     });
