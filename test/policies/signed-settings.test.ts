@@ -136,8 +136,9 @@ test('on reload: a settings file edited under a verifying runner is refused, the
   }
 });
 
-test('serve with verification keys and a settings overlay exits 2 with POLICY_SETTINGS_UNSIGNED, before listening', async () => {
-  const dir = join(work, 'serve');
+/** `serve` with this policy block (`data.json` and `signing.pem` in its directory): its exit code and stderr. */
+async function serve(name: string, policy: (dir: string) => string): Promise<{ code: number; stderr: string }> {
+  const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'data.json'), OVERLAYS[0]!.text);
   await writeFile(
@@ -153,18 +154,36 @@ test('serve with verification keys and a settings overlay exits 2 with POLICY_SE
   const file = join(dir, 'runner.yaml');
   await writeFile(
     file,
-    `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: { bundle: ${signed}, data: ${join(dir, 'data.json')}, verificationKeys: [${join(work, 'public.pem')}] }\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
+    `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: ${policy(dir)}\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
   );
-  const result = await run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
+  return run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
     timeout: 20_000,
     env: { PATH: process.env.PATH ?? '' },
   }).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => e,
   );
+}
+
+test('serve with verification keys and a settings overlay exits 2 with POLICY_SETTINGS_UNSIGNED, before listening', async () => {
+  const result = await serve(
+    'serve',
+    (dir) => `{ bundle: ${signed}, data: ${join(dir, 'data.json')}, verificationKeys: [${join(work, 'public.pem')}] }`,
+  );
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^POLICY_SETTINGS_UNSIGNED: .*data\.json sets kubiya\.settings \("enforcement"\)/m);
   assert.doesNotMatch(result.stderr, /POLICY_SETTINGS_UNSIGNED: POLICY_SETTINGS_UNSIGNED/);
+});
+
+test('serve with a PRIVATE key among its verification keys exits 2 with POLICY_KEY_PRIVATE, the key not printed (finding 6)', async () => {
+  const result = await serve(
+    'serve-private',
+    () => `{ bundle: ${signed}, verificationKeys: [${join(work, 'signing.pem')}] }`,
+  );
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^POLICY_KEY_PRIVATE: .*signing\.pem holds a PRIVATE key/m);
+  const body = (pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string).split('\n')[1]!;
+  assert.ok(!result.stderr.includes(body.slice(0, 24)), 'the key is not printed');
 });
 
 test('the CLI with --verification-key behaves like that runner: --data and --values settings are refused, --values without settings is the runner config', async () => {
