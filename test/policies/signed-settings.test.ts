@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { renderBakedSettings } from '../../src/adapters/chart-settings.ts';
 import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
 import { readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
@@ -35,9 +36,9 @@ import { verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
  * (`enforcement: {IMAGE_TAG_NOT_PINNED: audit}`), allowed it.
  */
 const run = promisify(execFile);
-const tools = resolveTools(['opa']);
+const tools = resolveTools(['opa', 'helm']);
 if (!tools.ok) throw new Error(tools.error.message);
-const opa = tools.value.opa;
+const { opa, helm } = tools.value;
 const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 let work: string;
 let signed: string;
@@ -244,6 +245,22 @@ test('nested data: a bundle carrying data.json or data.yaml below its root is re
 test('environment: no override reaches the settings file or the verification keys', () => {
   for (const [name, path] of Object.entries(ENV_OVERRIDES))
     assert.ok(!(path[0] === 'policy' && path[1] !== 'bundle'), `${name} sets ${path.join('.')}`);
+});
+
+test('baked: the settings render whatever the values say about the bundle source, its keys and its token', async () => {
+  const pem = (pair.publicKey.export({ type: 'spki', format: 'pem' }) as string).replaceAll('\n', '\n      ');
+  const settings = '  settings:\n    images:\n      deniedImages: [docker.io/library/evil]\n';
+  const variants = [
+    `policy:\n${settings}`,
+    `policy:\n  bundleConfigMap: b\n  verificationKeys:\n    - |\n      ${pem.trimEnd()}\n${settings}`,
+    `policy:\n  service:\n    url: https://b.example/x.tar.gz\n    bearerTokenSecret: { name: t }\n  verificationKeys:\n    - |\n      ${pem.trimEnd()}\n${settings}`,
+  ];
+  const texts = new Set<string>();
+  for (const [i, v] of variants.entries()) {
+    await writeFile(join(work, `bake-${i}.yaml`), v);
+    texts.add(await renderBakedSettings(helm, [join(work, `bake-${i}.yaml`)]));
+  }
+  assert.deepEqual([...texts], ['{"kubiya":{"settings":{"images":{"deniedImages":["docker.io/library/evil"]}}}}']);
 });
 
 test('baked: policy build --values puts the chart-rendered settings under the signature', async () => {
