@@ -39,7 +39,8 @@ interface ConfigMapDoc {
  * values say about where the bundle comes from and how it is verified (a values file that sets
  * verification keys renders no settings; see templates/configmap-policy-data.yaml).
  */
-export const BAKE_OVERRIDES = `policy:\n  verificationKeys: []\n  bundleConfigMap: ""\n  service:\n    url: ""\n`;
+export const BAKE_OVERRIDES =
+  'policy:\n  verificationKeys: []\n  bundleConfigMap: ""\n  service:\n    url: ""\n    bearerTokenSecret:\n      name: ""\n';
 
 /**
  * `helm template` of the chart with the values files given (the pinned helm, as `helm install -f`

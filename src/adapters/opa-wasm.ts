@@ -106,7 +106,9 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
   let total = 0;
   for (const [name, path] of await bundleDirFiles(dir)) {
-    const bytes = await readFile(path);
+    // gone since it was listed (a ConfigMap mount mid-swap): absent, as the signature check and bundleOf report
+    const bytes = await readFile(path).catch(() => undefined);
+    if (bytes === undefined) continue;
     total += bytes.byteLength;
     if (total > MAX_BUNDLE_BYTES) throw new Error(`bundle ${dir} is larger than ${MAX_BUNDLE_BYTES} bytes`);
     files.set(name, bytes);

@@ -285,6 +285,20 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
       await readFile('/tmp/policy-tests.xml', 'utf8'),
       /<testsuite name="fixture suites" tests="\d+" failures="0"/,
     );
+    // a shown session (`$ command` then its output, "..." cutting it short) prints what it shows
+    const sessions = blocks(md).filter((b) => b.info === '' && b.body.startsWith('$ npx kubiya-runner '));
+    assert.ok(sessions.length >= 1, 'the refused overlay over a signed bundle is shown');
+    for (const session of sessions) {
+      const [first = '', ...shown] = session.body.trimEnd().split('\n');
+      const command = first.slice(2).replaceAll('npx kubiya-runner', cli);
+      const result = await run('bash', ['-c', command], { cwd: ws, env }).then(
+        (r) => ({ code: 0, text: `${r.stdout}${r.stderr}` }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: `${e.stdout}${e.stderr}` }),
+      );
+      assert.equal(result.code, 2, `${first}\n${result.text}`);
+      for (const line of shown)
+        assert.ok(result.text.includes(line.replace(/ ?\.\.\.$/, '')), `${line}\n${result.text}`);
+    }
     await rolloutAndRollback(ws);
   } finally {
     await rm(ws, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
+import { renderBakedSettings } from '../../src/adapters/chart-settings.ts';
 import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
 import { readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
@@ -35,9 +36,9 @@ import { verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
  * (`enforcement: {IMAGE_TAG_NOT_PINNED: audit}`), allowed it.
  */
 const run = promisify(execFile);
-const tools = resolveTools(['opa']);
+const tools = resolveTools(['opa', 'helm']);
 if (!tools.ok) throw new Error(tools.error.message);
-const opa = tools.value.opa;
+const { opa, helm } = tools.value;
 const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 let work: string;
 let signed: string;
@@ -136,8 +137,9 @@ test('on reload: a settings file edited under a verifying runner is refused, the
   }
 });
 
-test('serve with verification keys and a settings overlay exits 2 with POLICY_SETTINGS_UNSIGNED, before listening', async () => {
-  const dir = join(work, 'serve');
+/** `serve` with this policy block (`data.json` and `signing.pem` in its directory): its exit code and stderr. */
+async function serve(name: string, policy: (dir: string) => string): Promise<{ code: number; stderr: string }> {
+  const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'data.json'), OVERLAYS[0]!.text);
   await writeFile(
@@ -153,18 +155,36 @@ test('serve with verification keys and a settings overlay exits 2 with POLICY_SE
   const file = join(dir, 'runner.yaml');
   await writeFile(
     file,
-    `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: { bundle: ${signed}, data: ${join(dir, 'data.json')}, verificationKeys: [${join(work, 'public.pem')}] }\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
+    `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: ${policy(dir)}\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
   );
-  const result = await run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
+  return run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
     timeout: 20_000,
     env: { PATH: process.env.PATH ?? '' },
   }).then(
     () => ({ code: 0, stderr: '' }),
     (e: { code: number; stderr: string }) => e,
   );
+}
+
+test('serve with verification keys and a settings overlay exits 2 with POLICY_SETTINGS_UNSIGNED, before listening', async () => {
+  const result = await serve(
+    'serve',
+    (dir) => `{ bundle: ${signed}, data: ${join(dir, 'data.json')}, verificationKeys: [${join(work, 'public.pem')}] }`,
+  );
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^POLICY_SETTINGS_UNSIGNED: .*data\.json sets kubiya\.settings \("enforcement"\)/m);
   assert.doesNotMatch(result.stderr, /POLICY_SETTINGS_UNSIGNED: POLICY_SETTINGS_UNSIGNED/);
+});
+
+test('serve with a PRIVATE key among its verification keys exits 2 with POLICY_KEY_PRIVATE, the key not printed (finding 6)', async () => {
+  const result = await serve(
+    'serve-private',
+    () => `{ bundle: ${signed}, verificationKeys: [${join(work, 'signing.pem')}] }`,
+  );
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^POLICY_KEY_PRIVATE: .*signing\.pem holds a PRIVATE key/m);
+  const body = (pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string).split('\n')[1]!;
+  assert.ok(!result.stderr.includes(body.slice(0, 24)), 'the key is not printed');
 });
 
 test('the CLI with --verification-key behaves like that runner: --data and --values settings are refused, --values without settings is the runner config', async () => {
@@ -225,6 +245,22 @@ test('nested data: a bundle carrying data.json or data.yaml below its root is re
 test('environment: no override reaches the settings file or the verification keys', () => {
   for (const [name, path] of Object.entries(ENV_OVERRIDES))
     assert.ok(!(path[0] === 'policy' && path[1] !== 'bundle'), `${name} sets ${path.join('.')}`);
+});
+
+test('baked: the settings render whatever the values say about the bundle source, its keys and its token', async () => {
+  const pem = (pair.publicKey.export({ type: 'spki', format: 'pem' }) as string).replaceAll('\n', '\n      ');
+  const settings = '  settings:\n    images:\n      deniedImages: [docker.io/library/evil]\n';
+  const variants = [
+    `policy:\n${settings}`,
+    `policy:\n  bundleConfigMap: b\n  verificationKeys:\n    - |\n      ${pem.trimEnd()}\n${settings}`,
+    `policy:\n  service:\n    url: https://b.example/x.tar.gz\n    bearerTokenSecret: { name: t }\n  verificationKeys:\n    - |\n      ${pem.trimEnd()}\n${settings}`,
+  ];
+  const texts = new Set<string>();
+  for (const [i, v] of variants.entries()) {
+    await writeFile(join(work, `bake-${i}.yaml`), v);
+    texts.add(await renderBakedSettings(helm, [join(work, `bake-${i}.yaml`)]));
+  }
+  assert.deepEqual([...texts], ['{"kubiya":{"settings":{"images":{"deniedImages":["docker.io/library/evil"]}}}}']);
 });
 
 test('baked: policy build --values puts the chart-rendered settings under the signature', async () => {
