@@ -20,7 +20,7 @@ import { BundlePoller } from '../adapters/bundle-poller.ts';
 import { policyVerificationKeys } from '../adapters/policy-keys.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
-import { checkpointSigningKey } from '../audit/keys.ts';
+import { checkpointSigningKey, keyId } from '../audit/keys.ts';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
@@ -96,12 +96,21 @@ export async function openParts(
  * with `policy.verificationKeys`, only a bundle signed by one of them is loaded (OPA's bundle signing).
  */
 async function policyStore(config: Config, log: Logger, metrics: Metrics): Promise<PolicyStore> {
+  const verificationKeys = await policyVerificationKeys(config.policy.verificationKeys);
+  // Which keys decide what may run: their ids in the log at every start, so a key swapped in the
+  // runner's configuration between two restarts shows (red-team round 3, finding 4).
+  const keyIds = verificationKeys.map(keyId);
   const policies: PolicyStore = new PolicyStore(
     config.policy.bundle,
     {
       loaded: (revision) => {
         metrics.policyLoaded(revision);
-        log.info({ revision }, 'policy bundle loaded');
+        log.info(
+          { revision, verificationKeyIds: keyIds },
+          keyIds.length > 0
+            ? 'policy bundle loaded, signature verified'
+            : 'policy bundle loaded (unsigned: no verificationKeys)',
+        );
       },
       rejected: (reason) => {
         metrics.policyReloadFailed();
@@ -112,7 +121,7 @@ async function policyStore(config: Config, log: Logger, metrics: Metrics): Promi
       },
     },
     config.policy.data,
-    { verificationKeys: await policyVerificationKeys(config.policy.verificationKeys) },
+    { verificationKeys },
   );
   return policies;
 }

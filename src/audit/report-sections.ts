@@ -23,19 +23,38 @@ function chainStatus(c: ReportChain): string {
   return `<span class="ok">Intact</span>: ${v.records} records; ${signed}${tail}`;
 }
 
+/** How strongly the chains read are vouched for: the page's headline and the CLI's summary line. */
+export interface ReportVerdict {
+  readonly level: 'ok' | 'warn' | 'bad';
+  /** The headline as plain text (escape it before writing it into HTML). */
+  readonly text: string;
+}
+
 /**
- * The headline of chains that are not broken. It says no more than `audit verify` would with the
+ * The verdict over the chains a report read. It says no more than `audit verify` would with the
  * same key: "Intact" only when checkpoint signatures were checked and no finding is stated (no
  * checkpoint at all, a tail beyond verify's limits); those, or no key given, are a warning that
  * names what is not vouched for — a log rewritten and re-chained past its checkpoints reads intact.
+ * A broken chain (or a key mix-up) is `bad`. `used`: the records counted.
  */
-function intactStatus(input: ReportInput, used: number, cps: { v: number; t: number }, last: number): string {
+export function reportVerdict(input: Pick<ReportInput, 'chains' | 'findings'>, used: number): ReportVerdict {
+  const broken = input.chains.filter((c) => !c.log.report.ok);
+  if (broken.length > 0)
+    return {
+      level: 'bad',
+      text: `BROKEN at seq ${broken.map((c) => `${c.log.report.firstBad?.seq ?? '?'} (${c.dir})`).join(', ')}: ${broken.length} of ${input.chains.length} chain(s) broken.`,
+    };
+  const cps = input.chains.reduce(
+    (acc, c) => ({ v: acc.v + c.log.report.checkpoints.verified, t: acc.t + c.log.report.checkpoints.total }),
+    { v: 0, t: 0 },
+  );
+  const last = Math.max(0, ...input.chains.map((c) => c.log.report.checkpoints.lastSeq));
   const chains = `${used} records in ${input.chains.length} chain(s)`;
   const codes = [...new Set(input.findings.map((f) => f.code))];
-  const warn = (text: string): string => `<p class="warn" id="verification-status">${text}</p>`;
+  const warn = (text: string): ReportVerdict => ({ level: 'warn', text });
   if (codes.length > 0)
     return warn(
-      `Hash chain intact, NOT fully vouched for: ${esc(codes.join(', '))} (below). ${chains}; ${cps.v} of ${cps.t} signed checkpoints verified.`,
+      `Hash chain intact, NOT fully vouched for: ${codes.join(', ')} (below). ${chains}; ${cps.v} of ${cps.t} signed checkpoints verified.`,
     );
   if (cps.t === 0)
     return warn(
@@ -45,7 +64,10 @@ function intactStatus(input: ReportInput, used: number, cps: { v: number; t: num
     return warn(
       `Hash chain intact; checkpoint signatures NOT checked (no --public-key). ${chains}; a rewritten, re-chained log reads the same.`,
     );
-  return `<p class="ok" id="verification-status">Intact: ${chains}, chain verified; ${cps.v} of ${cps.t} signed checkpoints verified (last at seq ${last}).</p>`;
+  return {
+    level: 'ok',
+    text: `Intact: ${chains}, chain verified; ${cps.v} of ${cps.t} signed checkpoints verified (last at seq ${last}).`,
+  };
 }
 
 function periodOf(input: ReportInput): string {
@@ -59,15 +81,8 @@ export function header(input: ReportInput): string {
   const broken = input.chains.filter((c) => !c.log.report.ok);
   const used = input.records.length;
   const runners = [...new Set(input.records.map((e) => e.record.runner))].sort();
-  const cps = input.chains.reduce(
-    (a, c) => ({ v: a.v + c.log.report.checkpoints.verified, t: a.t + c.log.report.checkpoints.total }),
-    { v: 0, t: 0 },
-  );
-  const last = Math.max(0, ...input.chains.map((c) => c.log.report.checkpoints.lastSeq));
-  const status =
-    broken.length === 0
-      ? intactStatus(input, used, cps, last)
-      : `<p class="bad" id="verification-status">BROKEN at seq ${broken.map((c) => `${c.log.report.firstBad?.seq ?? '?'} (${esc(c.dir)})`).join(', ')}: ${broken.length} of ${input.chains.length} chain(s) broken.</p>`;
+  const verdict = reportVerdict(input, used);
+  const status = `<p class="${verdict.level}" id="verification-status">${esc(verdict.text)}</p>`;
   const banner = broken
     .map((c) => {
       const bad = c.log.report.firstBad;

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { timeline } from '../adapters/audit-chains.ts';
+import { printable } from '../audit/query.ts';
 import { renderReport } from '../audit/report.ts';
+import { reportVerdict } from '../audit/report-sections.ts';
 import { findingLines, loadChains, publicKey, readerFindings } from './audit-read.ts';
 import { queryCommand } from './audit-query.ts';
 import { verifyCommand } from './audit-verify.ts';
@@ -42,9 +44,9 @@ function reportCommand(io: Io, setCode: (c: number) => void): Command {
           generatedAt: new Date().toISOString(),
         }),
       );
-      const broken = chains.filter((c) => !c.log.report.ok).length;
       const used = chains.reduce((n, c) => n + c.log.records.length, 0);
-      io.out(`wrote ${opts.out} (${used} records; verification ${broken === 0 ? 'intact' : 'BROKEN'})`);
+      // The page's headline, word for word: the summary line says no more than the page does.
+      io.out(printable(`wrote ${opts.out}: ${reportVerdict({ chains, findings }, used).text}`));
       for (const l of findingLines(chains, findings)) io.err(paint('red', l));
       setCode(findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok);
     });

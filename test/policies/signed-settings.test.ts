@@ -11,6 +11,8 @@ import { buildBundle, writeTarGz } from '../../src/adapters/opa-cli.ts';
 import { readBundle, readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { keyId } from '../../src/audit/keys.ts';
+import { startServe } from '../support/serve-process.ts';
 import { main } from '../../src/cli/main.ts';
 import { ENV_OVERRIDES } from '../../src/config/load.ts';
 import { verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
@@ -138,7 +140,11 @@ test('on reload: a settings file edited under a verifying runner is refused, the
 });
 
 /** `serve` with this policy block (`data.json` and `signing.pem` in its directory): its exit code and stderr. */
-async function serve(name: string, policy: (dir: string) => string): Promise<{ code: number; stderr: string }> {
+async function serve(
+  name: string,
+  policy: (dir: string) => string,
+  timeout = 20_000,
+): Promise<{ code: number; stderr: string; stdout: string }> {
   const dir = join(work, name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'data.json'), OVERLAYS[0]!.text);
@@ -158,11 +164,11 @@ async function serve(name: string, policy: (dir: string) => string): Promise<{ c
     `runner: { name: r }\ncontrolPlane: { issuer: x, jwksFile: ${join(dir, 'jwks.json')} }\npolicy: ${policy(dir)}\naudit: { dir: ${join(dir, 'audit')} }\nkubernetes: { kubeconfig: ${join(dir, 'kubeconfig')} }\nserver: { port: 0, host: 127.0.0.1 }\n`,
   );
   return run(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
-    timeout: 20_000,
+    timeout,
     env: { PATH: process.env.PATH ?? '' },
   }).then(
-    () => ({ code: 0, stderr: '' }),
-    (e: { code: number; stderr: string }) => e,
+    () => ({ code: 0, stderr: '', stdout: '' }),
+    (e: { code: number; stderr: string; stdout: string }) => e,
   );
 }
 
@@ -174,6 +180,41 @@ test('serve with verification keys and a settings overlay exits 2 with POLICY_SE
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^POLICY_SETTINGS_UNSIGNED: .*data\.json sets kubiya\.settings \("enforcement"\)/m);
   assert.doesNotMatch(result.stderr, /POLICY_SETTINGS_UNSIGNED: POLICY_SETTINGS_UNSIGNED/);
+});
+
+test('serve logs the ids of the keys that verified its bundle at every load (red-team round 3, finding 4)', async () => {
+  const dir = join(work, 'serve-kid');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, 'jwks.json'),
+    JSON.stringify({
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
+    }),
+  );
+  await writeFile(
+    join(dir, 'kubeconfig'),
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+  );
+  const runner = await startServe(
+    {
+      runner: { name: 'r' },
+      controlPlane: { issuer: 'x', jwksFile: join(dir, 'jwks.json') },
+      policy: { bundle: signed, verificationKeys: [join(work, 'public.pem')] },
+      audit: { dir: join(dir, 'audit') },
+      kubernetes: { kubeconfig: join(dir, 'kubeconfig') },
+      server: { port: 0, host: '127.0.0.1' },
+    },
+    dir,
+  );
+  try {
+    const loaded = runner.lines.find((l) => String(l.message).startsWith('policy bundle loaded'));
+    assert.ok(loaded, JSON.stringify(runner.lines));
+    assert.deepEqual(loaded.verificationKeyIds, [keyId(pair.publicKey)]);
+    assert.equal(loaded.message, 'policy bundle loaded, signature verified');
+  } finally {
+    runner.child.kill('SIGTERM');
+    await runner.exited;
+  }
 });
 
 test('serve with a PRIVATE key among its verification keys exits 2 with POLICY_KEY_PRIVATE, the key not printed (finding 6)', async () => {

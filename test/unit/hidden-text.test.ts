@@ -172,9 +172,13 @@ async function headline(every: number, withKey: boolean): Promise<{ text: string
   await writeFile(join(root, 'k.pem'), k.publicKey.export({ type: 'spki', format: 'pem' }) as string);
   const out = join(root, 'r.html');
   const argv = ['audit', 'report', dir, '--out', out, ...(withKey ? ['--public-key', join(root, 'k.pem')] : [])];
-  await main(argv, { out: () => undefined, err: () => undefined, color: false }, {});
+  const lines: string[] = [];
+  await main(argv, { out: (l) => lines.push(l), err: () => undefined, color: false }, {});
   const m = /<p class="(\w+)" id="verification-status">([^<]*)</.exec(await readFile(out, 'utf8'));
-  return { cls: m?.[1] ?? '', text: m?.[2] ?? '' };
+  const text = m?.[2] ?? '';
+  // Red-team round 3, finding 9: the CLI's summary line (what CI logs keep) is the page's headline.
+  assert.deepEqual(lines, [`wrote ${out}: ${text}`]);
+  return { cls: m?.[1] ?? '', text };
 }
 
 test('report headline: "Intact" only when audit verify with the same key would say ok', async () => {
