@@ -17,6 +17,7 @@ import { validate } from '../../src/validate/validate.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
+import * as workload from './fuzz-workload.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -211,6 +212,9 @@ const sideContainer = fc.record(
     env: rarely(
       fc.dictionary(fc.constantFrom('A', 'PASSWORD', 'TOKEN'), fc.oneof(credentialText, unicodeEdge), { maxKeys: 2 }),
     ),
+    // issue 19 item 7 (sidecar-only fields; on an init container they must be refused)
+    ports: rarely(workload.ports),
+    readinessProbe: rarely(workload.readinessProbe),
   },
   { requiredKeys: ['name', 'image'] },
 );
@@ -273,6 +277,11 @@ export const workflowClaim = fc
           resources: rarely(fc.oneof(fc.record({ gpu: fc.oneof(hugeNumber, fc.integer()) }), zeroResources)),
           sidecars: rarely(fc.array(sideContainer, { maxLength: 2 })),
           initContainers: rarely(fc.array(sideContainer, { maxLength: 2 })),
+          // issue 19 items 1, 2, 3 (test/support/fuzz-workload.ts)
+          imagePullSecrets: rarely(workload.pullSecrets),
+          nodeSelector: rarely(workload.nodeSelector),
+          tolerations: rarely(workload.tolerations),
+          serviceAccount: rarely(workload.serviceAccount),
           extra: rarely(fc.anything()),
         },
         { requiredKeys: ['name', 'image'] },
@@ -320,7 +329,7 @@ export function podProblems(pod: V1Pod): string[] {
   const labels = Object.values(pod.metadata?.labels ?? {});
   if (!DNS_LABEL.test(pod.metadata?.name ?? '') || labels.some((l) => !DNS_LABEL.test(l)))
     out.push('name or label not DNS-safe');
-  out.push(...restrictedViolations(pod));
+  out.push(...restrictedViolations(pod), ...workload.workloadProblems(pod));
   const spec = pod.spec;
   if (spec === undefined) return [...out, 'no spec'];
   const deadline = spec.activeDeadlineSeconds;
