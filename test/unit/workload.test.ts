@@ -235,6 +235,22 @@ test('the schema refuses probes on undeclared ports, HTTP probes, probe hosts; m
   assert.ok(sc({ readinessProbe: { exec: { command: [] } } }).length > 0);
   assert.ok(sc({ ports: [{ port: 0 }] }).length > 0);
   assert.ok(sc({ ports: [{ port: 1, name: '123' }] }).length > 0);
+  assert.ok(
+    sc({
+      ports: [
+        { port: 5432, name: 'pg' },
+        { port: 5433, name: 'pg' },
+      ],
+    }).length > 0,
+    'duplicate name',
+  );
+  assert.ok(sc({ ports: [{ port: 5432 }, { port: 5432, protocol: 'TCP' }] }).length > 0, 'duplicate port');
+  assert.equal(
+    podOf({
+      sidecars: [{ name: 'd', image: 'x:1', resources: R, ports: [{ port: 53 }, { port: 53, protocol: 'UDP' }] }],
+    }).spec?.initContainers?.[0]?.ports?.length,
+    2,
+  );
   // ports and probes are sidecar fields only
   assert.ok(refused({ initContainers: [{ name: 'i', image: 'x:1', ports: [{ port: 1 }] }] }).length > 0);
   const pod: V1Pod = {
