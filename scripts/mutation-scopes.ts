@@ -13,11 +13,11 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   },
   validate: {
     mutate: ['src/validate/**/*.ts'],
-    tests: ['test/unit/validate*.test.ts', 'test/unit/bounds.test.ts'],
+    tests: ['test/unit/validate*.test.ts', 'test/unit/bounds.test.ts', 'test/unit/workload.test.ts'],
   },
   mutate: {
     mutate: ['src/mutate/**/*.ts'],
-    tests: ['test/unit/mutate.test.ts', 'test/unit/pod.test.ts'],
+    tests: ['test/unit/mutate.test.ts', 'test/unit/pod.test.ts', 'test/unit/workload.test.ts'],
   },
   evaluate: {
     mutate: ['src/evaluate/**/*.ts'],

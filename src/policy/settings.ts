@@ -46,7 +46,8 @@ export const ENFORCEMENT_ACTIONS = ['deny', 'warn', 'audit'] as const;
  * `locked_codes`; test/unit/settings.test.ts compares the two). Guards: the policy cannot read its
  * settings (POLICY_SETTINGS_MISSING, POLICY_SETTINGS_INVALID), or an image the grammar refuses is
  * seen by no allow or deny entry (IMAGE_REFERENCE_INVALID). Grants: the decision's egress list is
- * what the runner opens, so warn on an EGRESS_* code would open the destination, not dry-run it.
+ * what the runner opens, so warn on an EGRESS_* code would open the destination, not dry-run it;
+ * warn on a SERVICE_ACCOUNT_* code would run the step as that identity (issue 19 item 3).
  */
 export const LOCKED_CODES = [
   'EGRESS_ANY_DESTINATION',
@@ -55,6 +56,9 @@ export const LOCKED_CODES = [
   'IMAGE_REFERENCE_INVALID',
   'POLICY_SETTINGS_INVALID',
   'POLICY_SETTINGS_MISSING',
+  'SERVICE_ACCOUNT_NOT_ALLOWED',
+  'SERVICE_ACCOUNT_TOKEN_NOT_ALLOWED',
+  'SERVICE_ACCOUNT_TOKEN_TOO_LONG',
 ] as const;
 const LOCKED: ReadonlySet<string> = new Set(LOCKED_CODES);
 

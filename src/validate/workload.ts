@@ -146,7 +146,23 @@ const port = z.strictObject({
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
 });
 
-export const ports = z.array(port).min(1).max(WORKLOAD_LIMITS.ports);
+/** A sidecar's ports: names unique, and each number at most once per protocol (the API server's own rule for names). */
+export const ports = z
+  .array(port)
+  .min(1)
+  .max(WORKLOAD_LIMITS.ports)
+  .superRefine((list, ctx) => {
+    const names = new Set<string>();
+    const numbers = new Set<string>();
+    list.forEach((p, i) => {
+      if (p.name !== undefined && names.has(p.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate port name "${p.name}"` });
+      if (p.name !== undefined) names.add(p.name);
+      const key = `${p.port}/${p.protocol ?? 'TCP'}`;
+      if (numbers.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'port'], message: `duplicate port ${key}` });
+      numbers.add(key);
+    });
+  });
 
 const probeTiming = {
   initialDelaySeconds: z.int().min(0).max(3600).optional(),

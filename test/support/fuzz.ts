@@ -18,6 +18,7 @@ import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 import { retriesSpec, whenSpec } from './fuzz-steps.ts';
+import * as workload from './fuzz-workload.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -212,6 +213,9 @@ const sideContainer = fc.record(
     env: rarely(
       fc.dictionary(fc.constantFrom('A', 'PASSWORD', 'TOKEN'), fc.oneof(credentialText, unicodeEdge), { maxKeys: 2 }),
     ),
+    // issue 19 item 7 (sidecar-only fields; on an init container they must be refused)
+    ports: rarely(workload.ports),
+    readinessProbe: rarely(workload.readinessProbe),
   },
   { requiredKeys: ['name', 'image'] },
 );
@@ -277,6 +281,11 @@ export const workflowClaim = fc
           // issue 19 items 4–6 (test/support/fuzz-steps.ts)
           retries: rarely(retriesSpec),
           when: rarely(whenSpec),
+          // issue 19 items 1, 2, 3 (test/support/fuzz-workload.ts)
+          imagePullSecrets: rarely(workload.pullSecrets),
+          nodeSelector: rarely(workload.nodeSelector),
+          tolerations: rarely(workload.tolerations),
+          serviceAccount: rarely(workload.serviceAccount),
           extra: rarely(fc.anything()),
         },
         { requiredKeys: ['name', 'image'] },
@@ -324,7 +333,7 @@ export function podProblems(pod: V1Pod): string[] {
   const labels = Object.values(pod.metadata?.labels ?? {});
   if (!DNS_LABEL.test(pod.metadata?.name ?? '') || labels.some((l) => !DNS_LABEL.test(l)))
     out.push('name or label not DNS-safe');
-  out.push(...restrictedViolations(pod));
+  out.push(...restrictedViolations(pod), ...workload.workloadProblems(pod));
   const spec = pod.spec;
   if (spec === undefined) return [...out, 'no spec'];
   const deadline = spec.activeDeadlineSeconds;

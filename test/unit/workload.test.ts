@@ -235,6 +235,22 @@ test('the schema refuses probes on undeclared ports, HTTP probes, probe hosts; m
   assert.ok(sc({ readinessProbe: { exec: { command: [] } } }).length > 0);
   assert.ok(sc({ ports: [{ port: 0 }] }).length > 0);
   assert.ok(sc({ ports: [{ port: 1, name: '123' }] }).length > 0);
+  assert.ok(
+    sc({
+      ports: [
+        { port: 5432, name: 'pg' },
+        { port: 5433, name: 'pg' },
+      ],
+    }).length > 0,
+    'duplicate name',
+  );
+  assert.ok(sc({ ports: [{ port: 5432 }, { port: 5432, protocol: 'TCP' }] }).length > 0, 'duplicate port');
+  assert.equal(
+    podOf({
+      sidecars: [{ name: 'd', image: 'x:1', resources: R, ports: [{ port: 53 }, { port: 53, protocol: 'UDP' }] }],
+    }).spec?.initContainers?.[0]?.ports?.length,
+    2,
+  );
   // ports and probes are sidecar fields only
   assert.ok(refused({ initContainers: [{ name: 'i', image: 'x:1', ports: [{ port: 1 }] }] }).length > 0);
   const pod: V1Pod = {
@@ -254,4 +270,24 @@ test('the schema refuses probes on undeclared ports, HTTP probes, probe hosts; m
   assert.deepEqual(c?.readinessProbe, { tcpSocket: { port: 1 } });
   assert.deepEqual(c?.livenessProbe, { httpGet: { port: 1 } });
   assert.deepEqual(c?.startupProbe, { tcpSocket: { port: 1 } });
+});
+
+test('docs/workflows.md: a section per feature, and every example it names exists and is a valid workflow', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { readWorkflowFile } = await import('../../src/dev/workflow-file.ts');
+  const md = await readFile(new URL('../../docs/workflows.md', import.meta.url), 'utf8');
+  const headings = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+  for (const h of [
+    'imagePullSecrets',
+    'nodeSelector and tolerations',
+    'serviceAccount',
+    'Sidecar ports and readinessProbe',
+  ])
+    assert.ok(headings.includes(h), h);
+  const files = [...new Set([...md.matchAll(/examples\/features\/[a-z-]+\.yaml/g)].map((m) => m[0]))];
+  assert.equal(files.length, 4);
+  for (const f of files) {
+    const r = validate(await readWorkflowFile(new URL(`../../${f}`, import.meta.url).pathname));
+    assert.ok(r.ok, `${f}: ${JSON.stringify(!r.ok && r.error)}`);
+  }
 });

@@ -55,7 +55,8 @@ actions := {"deny", "warn", "audit"}
 # Guards: POLICY_SETTINGS_MISSING and POLICY_SETTINGS_INVALID (the policy cannot read its own
 # settings), IMAGE_REFERENCE_INVALID (an image the grammar refuses is seen by no allow or deny
 # entry). Grants: the EGRESS_* codes, because the decision's egress list is what the runner opens
-# in the step's NetworkPolicy, so a "warn" on them is not a dry run but an open door. The same list
+# in the step's NetworkPolicy, so a "warn" on them is not a dry run but an open door; likewise the
+# SERVICE_ACCOUNT_* codes, whose "warn" would run the step as that identity. The same list
 # is LOCKED_CODES in src/policy/settings.ts (test/unit/settings.test.ts compares them).
 locked_codes := {
 	"EGRESS_ANY_DESTINATION",
@@ -64,6 +65,9 @@ locked_codes := {
 	"IMAGE_REFERENCE_INVALID",
 	"POLICY_SETTINGS_INVALID",
 	"POLICY_SETTINGS_MISSING",
+	"SERVICE_ACCOUNT_NOT_ALLOWED",
+	"SERVICE_ACCOUNT_TOKEN_NOT_ALLOWED",
+	"SERVICE_ACCOUNT_TOKEN_TOO_LONG",
 }
 
 # action(code) is the enforcement action of a violation code: "deny" unless

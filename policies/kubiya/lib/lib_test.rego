@@ -52,9 +52,9 @@ test_action_strict if {
 	}
 }
 
-# Guard and egress codes are never downgraded, whatever the (unchecked) data says.
+# Guard, egress and service account codes are never downgraded, whatever the (unchecked) data says.
 test_locked_codes_are_always_deny if {
-	count(lib.locked_codes) == 6
+	count(lib.locked_codes) == 9
 	lib.action("IMAGE_DENIED") == "warn" with data.kubiya.settings as {"enforcement": {"IMAGE_DENIED": "warn"}}
 	every code in lib.locked_codes {
 		every a in ["warn", "audit", "deny"] {

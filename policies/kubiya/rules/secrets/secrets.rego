@@ -66,6 +66,21 @@ literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "container"
 	value != ""
 }
 
+# A sidecar's exec readiness probe (issue 19 item 7) is a command line of its own: its words and
+# the whole line are literals like a container's command and args.
+literals contains {"path": sprintf("%s.readinessProbe.exec.command[%d]", [c.path, i]), "container": sprintf("%s.readinessProbe", [c.path]), "name": "", "value": value} if {
+	some c in lib.step_containers
+	some i, value in c.container.readinessProbe.exec.command
+	is_string(value)
+	value != ""
+}
+
+command_lines contains {"path": sprintf("%s.readinessProbe.exec.command", [c.path]), "container": sprintf("%s.readinessProbe", [c.path]), "value": concat(" ", words)} if {
+	some c in lib.step_containers
+	words := [w | some w in c.container.readinessProbe.exec.command; is_string(w)]
+	count(words) > 1
+}
+
 # A container's whole command line (command then args, joined by single spaces), so a credential
 # split over two words is seen too: a secret-named flag in one word and its value in the next
 # (["--password", "hunter2"], also from the last word of command to the first of args), or

@@ -119,3 +119,15 @@ test_flag_then_reference_or_option_is_allowed if {
 test_word_hit_not_repeated_for_the_line if {
 	line({"name": "s", "command": ["git", "clone", "https://u:p4ss@h/x"]}) == {["SECRET_LITERAL", "step.command[2]"]}
 }
+
+# Issue 19 item 7: a sidecar's exec readiness probe is checked like a command (word and line).
+probe(cmd) := {"sidecars": [{"name": "db", "image": "postgres:15", "readinessProbe": {"exec": {"command": cmd}}}]}
+
+test_probe_exec_command_literal if {
+	word := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["psql", "postgres://app:hunter2@localhost/app"])}
+	word == {"step.sidecars[0].readinessProbe.exec.command[1]"}
+	line := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["mysqladmin", "ping", "-u", "root", "-phunter2"])}
+	count(line) > 0
+	clean := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["pg_isready", "-U", "postgres"])}
+	clean == set()
+}
