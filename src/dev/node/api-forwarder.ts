@@ -25,11 +25,14 @@ function pipeBoth(client: Socket, upstream: Socket): void {
 }
 
 /**
- * Listens on `listen` and joins every connection to a new one to `target` (bytes both ways; either
- * side closing or failing closes both). Resolves with the listening server; rejects if it cannot bind.
+ * Listens on `listen` and joins every connection to a new one to `target`: bytes both ways, an end
+ * (FIN) passed on in each direction, either side closing or failing closes both. Resolves with the listening server; rejects if it cannot bind.
  */
 export function forwardTcp(listen: HostPort, target: HostPort): Promise<Server> {
-  const server = createServer((client) => pipeBoth(client, connect(target.port, target.host)));
+  // Half-open on both sides: a client that ends its request still gets the whole answer.
+  const server = createServer({ allowHalfOpen: true }, (client) =>
+    pipeBoth(client, connect({ port: target.port, host: target.host, allowHalfOpen: true })),
+  );
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => resolve(server));

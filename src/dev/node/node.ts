@@ -258,8 +258,9 @@ async function clusterObjects(o: RealNodeOptions, p: NodePaths): Promise<void> {
 /**
  * Starts a real node beside kwok's fake ones: containerd 2.x (runc, CNI bridge), locally built
  * images imported (no registry), a kubelet joining the control plane of `kubeconfig` (labelled and
- * tainted kubiya.dev/real-node), kube-proxy (nftables), kube-router (firewall only, NetworkPolicy),
- * CoreDNS, local PVs and the egress gate. Records the host state first; on failure undoes
+ * tainted kubiya.dev/real-node), the API server for its pods (the `kubernetes` Service through a
+ * forwarder, endpointslice and root-CA controllers: api-access.ts), kube-proxy (nftables),
+ * kube-router (firewall only, NetworkPolicy), CoreDNS, local PVs and the egress gate. Records the host state first; on failure undoes
  * everything it did. Root only; one per machine.
  */
 export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
