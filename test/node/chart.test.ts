@@ -163,7 +163,13 @@ describe('real node: the chart installs the runner image, which runs there and r
       replicaCount: 1,
       image: { repository: REPOSITORY, digest: image.digest },
       runner: { name: RUNNER, token: TOKEN, storage: { storageClass: REAL_STORAGE_CLASS } },
-      controlPlane: { url: cpUrl, issuer: cp.issuer, jwksUrl: `${cpUrl}/.well-known/jwks.json` },
+      // The reference control plane serves plain http on the node address (a test rig): opt in.
+      controlPlane: {
+        url: cpUrl,
+        issuer: cp.issuer,
+        jwksUrl: `${cpUrl}/.well-known/jwks.json`,
+        insecureHttp: true,
+      },
       audit: { storage: { storageClass: REAL_STORAGE_CLASS } },
       crds: { install: false },
       namespace: { create: false },
