@@ -17,7 +17,7 @@ import { validate } from '../../src/validate/validate.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
-import { retriesSpec, whenSpec } from './fuzz-steps.ts';
+import { outputRefText, outputsSpec, retriesSpec, whenSpec } from './fuzz-steps.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -241,6 +241,7 @@ export const workflowClaim = fc
                 fc.oneof(
                   credentialText.map((c) => [c]),
                   unicodeEdge.map((u) => [u]),
+                  outputRefText.map((r) => [r]),
                   fc.constant(['--password', SECRET]),
                   fc.constant(['--api-key', SECRET]),
                   fc.constant(['--passphrase', SECRET]),
@@ -277,6 +278,7 @@ export const workflowClaim = fc
           // issue 19 items 4–6 (test/support/fuzz-steps.ts)
           retries: rarely(retriesSpec),
           when: rarely(whenSpec),
+          outputs: rarely(outputsSpec),
           extra: rarely(fc.anything()),
         },
         { requiredKeys: ['name', 'image'] },
