@@ -218,10 +218,10 @@ describe('serve as a real process against the local control plane', () => {
     );
     try {
       const files = (await readdir(join(REPO_ROOT, 'examples'))).filter((f) => f.endsWith('.yaml'));
-      assert.equal(files.length, 8);
+      assert.equal(files.length, 9);
       for (const f of [...files, 'denied/trivy-latest.yaml'])
         await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-      const succeededSteps = 9; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2, fetch-with-retries
+      const succeededSteps = 12; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2, fetch-with-retries, versioned-build x3 (its fourth step is skipped by its condition)
       await waitFor(
         'events',
         () =>
