@@ -221,7 +221,7 @@ describe('serve as a real process against the local control plane', () => {
       assert.equal(files.length, 9);
       for (const f of [...files, 'denied/trivy-latest.yaml'])
         await cp.assign('cp-runner', await readWorkflowFile(join(REPO_ROOT, 'examples', f)));
-      const succeededSteps = 12; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2, fetch-with-retries, versioned-build x3 (its fourth step is skipped by its condition)
+      const succeededSteps = 12; // analyze, build, security-scan, deploy, database-migration, process, shared-data x2, flaky-tests, versioned-build x3 (its fourth step is skipped by its condition)
       await waitFor(
         'events',
         () =>
@@ -234,7 +234,7 @@ describe('serve as a real process against the local control plane', () => {
       assert.ok(cp.registered.has('cp-runner'));
       const phases = (wf: string) =>
         cp.events.filter((e) => e.workflow === wf && e.phase !== 'Log').map((e) => e.phase);
-      for (const wf of ['analyze', 'build', 'deploy', 'database-migration', 'process', 'fetch-with-retries']) {
+      for (const wf of ['analyze', 'build', 'deploy', 'database-migration', 'process', 'flaky-tests']) {
         assert.deepEqual(phases(wf), ['Accepted', 'Running', 'Succeeded'], wf);
       }
       assert.deepEqual(phases('shared-data'), ['Accepted', 'Running', 'Succeeded', 'Running', 'Succeeded']);
