@@ -280,24 +280,17 @@ export function eventOf(
   if (record.stage === 'create' && record.outcome === 'allow')
     return record.step === undefined ? undefined : { ...base, phase: 'Running' };
   if (record.stage === 'finish')
-    return {
-      ...base,
-      phase:
-        record.code === 'STEP_CONDITION_FALSE'
-          ? 'Skipped'
-          : record.outcome === 'success'
-            ? 'Succeeded'
-            : record.code === 'STEP_CANCELLED'
-              ? 'Cancelled'
-              : record.code === 'STEP_ATTEMPT_FAILED'
-                ? 'Retrying'
-                : record.outcome === 'failure'
-                  ? 'Failed'
-                  : 'Error',
-      exitCode: record.pod?.exitCode,
-      reason: record.pod?.reason,
-    };
+    return { ...base, phase: finishPhase(record), exitCode: record.pod?.exitCode, reason: record.pod?.reason };
   if (record.stage === 'cancel') return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;
+}
+
+/** The event phase of a step's `finish` record. */
+function finishPhase(record: { outcome: string; code?: string | undefined }): ControlPlaneEvent['phase'] {
+  if (record.code === 'STEP_CONDITION_FALSE') return 'Skipped';
+  if (record.outcome === 'success') return 'Succeeded';
+  if (record.code === 'STEP_CANCELLED') return 'Cancelled';
+  if (record.code === 'STEP_ATTEMPT_FAILED') return 'Retrying';
+  return record.outcome === 'failure' ? 'Failed' : 'Error';
 }

@@ -78,6 +78,8 @@ export const ERROR_CATALOGUE = {
   // issue 19 §6: when
   STEP_CONDITION_FALSE: { status: 200, stage: 'watch' },
   STEP_CONDITION_ERROR: { status: 200, stage: 'watch' },
+  // issue 19 §4: outputs
+  STEP_OUTPUT_UNRESOLVED: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },

@@ -296,6 +296,13 @@ export const coreSettingsSchema = z.strictObject({
       maxRetries: z.int().min(0).max(10).optional(),
     })
     .optional(),
+  // --- outputs (issue 19 §4; policies/kubiya/rules/outputs) ---
+  outputs: z
+    .strictObject({
+      /** Steps may declare secret outputs (exactly true; absent: false). */
+      allowSecretOutputs: z.boolean().optional(),
+    })
+    .optional(),
   enforcement: z.record(enforcementKey, z.enum(ENFORCEMENT_ACTIONS)).optional(),
   ...WORKLOAD_SETTINGS,
 });

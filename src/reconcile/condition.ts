@@ -12,9 +12,13 @@ import type { StepState } from '../run/status.ts';
 import { decideWhen } from '../run/when.ts';
 import type { Step } from '../validate/schema.ts';
 import { endId } from './finish.ts';
+import { resolveOutputs } from './outputs.ts';
 import { startStep } from './start.ts';
 
-/** The step started, or skipped (condition false), or failed (condition could not be decided), each recorded. */
+/**
+ * The step started (its output references resolved first), or skipped (condition false), or failed
+ * (condition could not be decided, or an output it uses was not written), each recorded.
+ */
 export async function startOrSkip(
   run: AdmittedRun,
   step: Step,
@@ -24,10 +28,15 @@ export async function startOrSkip(
 ): Promise<StepState> {
   const prior = states.find((s) => s.name === step.name);
   const when = decideWhen(step, states);
-  if (when.kind === 'run') return startStep(run, step, deps, audit, prior);
   const at = { workflow: run.ref, step: step.name };
   const id = endId(run, step.name);
   const finishedAt = deps.now().toISOString();
+  if (when.kind === 'run') {
+    const resolved = await resolveOutputs(run, step, states, deps);
+    if (resolved.ok) return startStep(run, resolved.value, deps, audit, prior);
+    await audit.finished('failure', resolved.error.message, at, resolved.error, id);
+    return { name: step.name, phase: 'Error', code: resolved.error.code, message: resolved.error.message, finishedAt };
+  }
   if (when.kind === 'skip') {
     const error: RunnerError = { code: 'STEP_CONDITION_FALSE', message: `step ${step.name} skipped: ${when.reason}` };
     await audit.finished('success', error.message, at, error, id);

@@ -4,7 +4,10 @@ import type { Auditor, Fields } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { attemptPodName } from '../pod/names.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
+import { publicOutputs, secretOutputs } from '../run/outputs.ts';
 import { attemptOf, nextAttempt, retriesLeft } from '../run/retry.ts';
+import type { Step } from '../validate/schema.ts';
+import { MASK } from '../audit/mask.ts';
 import type { StepState } from '../run/status.ts';
 
 /**
@@ -23,6 +26,8 @@ export interface StepEnd {
   readonly exitCode?: number | undefined;
   readonly reason?: string | undefined;
   readonly error?: RunnerError | undefined;
+  /** The outputs the pod wrote (issue 19 §4); kept only when the step succeeded. */
+  readonly outputs?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -57,14 +62,13 @@ export async function finishStep(
   const attempt = attemptOf(s);
   const step = run.workflow.steps.find((x) => x.name === s.name);
   const retry = retriesLeft(step, attempt, end.phase);
-  const pod = {
-    name: s.pod ?? attemptPodName(run.workflow.runId, s.name, attempt),
-    namespace: deps.config.namespace,
-    phase: end.phase,
-    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
-    ...(end.reason !== undefined ? { reason: end.reason } : {}),
+  const written = end.phase === 'Succeeded' ? (end.outputs ?? {}) : {};
+  const at: Fields = {
+    workflow: run.ref,
+    step: s.name,
+    pod: endedPod(run, s, end, deps),
+    ...outputsRecord(written, step),
   };
-  const at: Fields = { workflow: run.ref, step: s.name, pod };
   // A pass killed after this record and before the status write records the end again on the next
   // pass; with the same decision_id, so the control plane (which de-duplicates events by id) and an
   // auditor see one end.
@@ -85,8 +89,44 @@ export async function finishStep(
     code: end.error?.code,
     message: end.phase === 'Succeeded' ? 'pod succeeded' : end.error?.message,
     finishedAt: now.toISOString(),
+    ...keptOutputs(written, step, end),
   };
   return retry ? nextAttempt(ended, step, now) : ended;
+}
+
+/** The pod of the finish record: its name, namespace and how it ended. */
+function endedPod(run: AdmittedRun, s: StepState, end: StepEnd, deps: PipelineDeps): NonNullable<Fields['pod']> {
+  return {
+    name: s.pod ?? attemptPodName(run.workflow.runId, s.name, attemptOf(s)),
+    namespace: deps.config.namespace,
+    phase: end.phase,
+    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
+    ...(end.reason !== undefined ? { reason: end.reason } : {}),
+  };
+}
+
+/** What status keeps of a succeeded step's outputs: the public ones (a step without outputs: nothing). */
+function keptOutputs(
+  written: Readonly<Record<string, string>>,
+  step: Step | undefined,
+  end: StepEnd,
+): Partial<StepState> {
+  if ((step?.outputs?.length ?? 0) === 0 || end.phase !== 'Succeeded') return {};
+  return { outputs: publicOutputs(written, step) };
+}
+
+/**
+ * The outputs in the finish record (`result.outputs`), a secret one's value masked ("***", its
+ * pointer in `masked`) before the record is hashed.
+ */
+function outputsRecord(written: Readonly<Record<string, string>>, step: Step | undefined): Fields {
+  if (Object.keys(written).length === 0) return {};
+  const secret = secretOutputs(step);
+  const outputs = Object.fromEntries(Object.entries(written).map(([k, v]) => [k, secret.has(k) ? MASK : v]));
+  const masked = Object.keys(written)
+    .filter((k) => secret.has(k))
+    .map((k) => `/result/outputs/${k}`);
+  return { result: { outputs }, ...(masked.length > 0 ? { masked } : {}) };
 }
 
 /** The end of an attempt that will be tried again (its own code, so nobody reads it as the step's end). */

@@ -4,6 +4,7 @@ import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { stepTimeoutSeconds } from '../pod/duration.ts';
 import { attemptPodName } from '../pod/names.ts';
+import { outputsOf } from '../run/outputs.ts';
 import { attemptOf } from '../run/retry.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { StepState } from '../run/status.ts';
@@ -35,7 +36,7 @@ export async function observeStep(
     deadlineSeconds: stepTimeoutSeconds(step, deps.config.defaultTimeoutSeconds),
     failFastGraceSeconds: deps.config.failFastGraceSeconds,
   });
-  return act(run, s, name, judged, deps, audit);
+  return act(run, s, name, judged, deps, audit, outputsOf(pod, step));
 }
 
 /** A pending step whose pod a crashed pass created: Running since the pod's creation. */
@@ -50,7 +51,10 @@ function adopted(s: StepState, name: string, pod: V1Pod, deps: PipelineDeps): St
   };
 }
 
-/** What the step's pod as judged now asks for: nothing, or its end (after a delete, for a stuck or late pod). */
+/**
+ * What the step's pod as judged now asks for: nothing, or its end (after a delete, for a stuck or
+ * late pod); a finished pod's end carries the outputs it wrote (kept only when it succeeded).
+ */
 async function act(
   run: AdmittedRun,
   s: StepState,
@@ -58,13 +62,14 @@ async function act(
   judged: PodJudgement,
   deps: PipelineDeps,
   audit: Auditor,
+  outputs: Readonly<Record<string, string>>,
 ): Promise<StepState> {
   switch (judged.kind) {
     case 'running':
       return judged.reason === s.reason ? s : { ...s, reason: judged.reason, message: judged.message };
     case 'finished': {
       // Recorded first (the end is what matters), then the log (the pod stays for the TTL).
-      const ended = await finishStep(run, s, podEnded(s.name, judged.outcome), deps, audit);
+      const ended = await finishStep(run, s, { ...podEnded(s.name, judged.outcome), outputs }, deps, audit);
       await shipLogs(run, s.name, pod, deps);
       return ended;
     }

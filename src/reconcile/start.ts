@@ -20,6 +20,7 @@ import { buildPod } from '../pod/build.ts';
 import { ATTEMPT_ANNOTATION, attemptPodName, egressPolicyName, LABELS } from '../pod/names.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { runOwner } from '../run/owner.ts';
+import { OUTPUTS_ENV, OUTPUTS_FILE } from '../run/outputs.ts';
 import { attemptOf } from '../run/retry.ts';
 import type { StepState } from '../run/status.ts';
 import type { Step } from '../validate/schema.ts';
@@ -91,11 +92,24 @@ function stepPod(run: AdmittedRun, step: Step, deps: PipelineDeps, attempt: numb
   });
   const owner = runOwner(run);
   if (owner !== undefined && pod.metadata !== undefined) pod.metadata.ownerReferences = [owner];
+  withOutputsFile(pod, step);
   if (attempt > 1 && pod.metadata !== undefined) {
     pod.metadata.name = attemptPodName(run.workflow.runId, step.name, attempt);
     pod.metadata.annotations = { ...pod.metadata.annotations, [ATTEMPT_ANNOTATION]: String(attempt) };
   }
   return pod;
+}
+
+/**
+ * A step that declares outputs gets $KUBIYA_OUTPUTS in its own container: the termination message
+ * file, which the kubelet returns in the pod's status (issue 19 §4; src/run/outputs.ts).
+ */
+function withOutputsFile(pod: V1Pod, step: Step): void {
+  const main = pod.spec?.containers.find((c) => c.name === 'step');
+  if ((step.outputs?.length ?? 0) === 0 || main === undefined) return;
+  main.terminationMessagePath = OUTPUTS_FILE;
+  main.terminationMessagePolicy = 'File';
+  main.env = [...(main.env ?? []).filter((e) => e.name !== OUTPUTS_ENV), { name: OUTPUTS_ENV, value: OUTPUTS_FILE }];
 }
 
 /** An allowed step: its decision, and its evaluate record (appended, not awaited: it is made durable with mutate's). */

@@ -6,6 +6,7 @@
  */
 import { CONDITION_PHASES, parseCondition, phaseLiterals } from './condition.ts';
 import { prerequisites } from './graph.ts';
+import { referenceSites, refsIn } from './output-refs.ts';
 import type { Workflow } from './schema.ts';
 
 /** One problem with a step's condition, with its path under `workflow`. */
@@ -55,7 +56,48 @@ export function conditionIssues(workflow: Workflow): ConditionIssue[] {
   return issues.slice(0, 50);
 }
 
-/** The output keys a step declares (none until it has `outputs`). */
+/** The output keys a step declares. */
 function outputKeys(step: Workflow['steps'][number]): string[] {
-  return (step as { outputs?: readonly { name: string }[] }).outputs?.map((o) => o.name) ?? [];
+  return step.outputs?.map((o) => o.name) ?? [];
+}
+
+/**
+ * The issues of every output reference in env values and args: well-formed, to a step this one
+ * waits for, to an output it declares; a secret output only in an env value (env values are
+ * masked whole in the audit log, arguments are not), and never in a condition.
+ */
+export function referenceIssues(workflow: Workflow): ConditionIssue[] {
+  const before = ancestors(workflow);
+  const declared = new Map(workflow.steps.map((s) => [s.name, new Map((s.outputs ?? []).map((o) => [o.name, o]))]));
+  const issues: ConditionIssue[] = [];
+  workflow.steps.forEach((step, i) => {
+    const { env, args } = referenceSites(step);
+    const sites = [
+      ...env.map(([k, v]) => ({ path: `workflow.steps.${i}.env.${k}`, text: v, inEnv: true })),
+      ...args.map((v, j) => ({ path: `workflow.steps.${i}.args.${j}`, text: v, inEnv: false })),
+    ];
+    for (const { path, text, inEnv } of sites) {
+      const { refs, malformed } = refsIn(text);
+      if (malformed) issues.push({ path, message: 'a reference must be ${steps.<step>.outputs.<name>}' });
+      for (const ref of refs) {
+        const output = declared.get(ref.step)?.get(ref.key);
+        if (!(before.get(step.name)?.has(ref.step) ?? false))
+          issues.push({ path, message: `steps.${ref.step} is not a step that ${step.name} waits for (dependsOn)` });
+        else if (output === undefined)
+          issues.push({ path, message: `step ${ref.step} declares no output "${ref.key}"` });
+        else if (output.secret === true && !inEnv)
+          issues.push({ path, message: `output ${ref.step}.${ref.key} is secret: use it in an env value only` });
+      }
+    }
+    if (step.when !== undefined) {
+      const parsed = parseCondition(step.when);
+      for (const ref of parsed.ok ? parsed.refs : [])
+        if (ref.kind === 'output' && declared.get(ref.step)?.get(ref.key)?.secret === true)
+          issues.push({
+            path: `workflow.steps.${i}.when`,
+            message: `output ${ref.step}.${ref.key} is secret: not in a condition`,
+          });
+    }
+  });
+  return issues.slice(0, 50);
 }

@@ -181,6 +181,26 @@ const when = z
     if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `not a condition: ${parsed.message}` });
   });
 
+// --- outputs (issue 19 §4) ---
+/**
+ * A step's named outputs: at most 16, each a C identifier (at most 63 characters), optionally
+ * `secret` (never kept in status, masked in the audit log, usable only in a later step's env).
+ * Written by the step to $KUBIYA_OUTPUTS as `name=value` lines (src/run/outputs.ts).
+ */
+const outputs = z
+  .array(
+    z.strictObject({
+      name: z
+        .string()
+        .min(1)
+        .max(63)
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a C identifier'),
+      secret: z.boolean().optional(),
+    }),
+  )
+  .max(16)
+  .refine((o) => new Set(o.map((x) => x.name)).size === o.length, 'output names must be unique');
+
 const stepFields = z.strictObject({
   name: dnsLabel,
   image,
@@ -205,6 +225,7 @@ const stepFields = z.strictObject({
   serviceAccount: serviceAccount.optional(),
   retries: retries.optional(),
   when: when.optional(),
+  outputs: outputs.optional(),
 });
 
 /**

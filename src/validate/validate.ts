@@ -1,6 +1,6 @@
 import { fail, ok, type Result } from '../errors/result.ts';
 import { parseImageRef } from '../oci/image-ref.ts';
-import { conditionIssues } from './condition-check.ts';
+import { conditionIssues, referenceIssues } from './condition-check.ts';
 import { findCycle } from './graph.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 import { printable, textIssues } from './unicode.ts';
@@ -69,7 +69,7 @@ function checked(workflow: Workflow): Result<Workflow> {
     ];
     return fail('VALIDATE_SCHEMA', `workflow claim is invalid: dependsOn cycle: ${cycle.join(' → ')}`, { issues });
   }
-  const conditions = conditionIssues(workflow);
+  const conditions = [...conditionIssues(workflow), ...referenceIssues(workflow)].slice(0, 50);
   if (conditions.length > 0)
     return fail(
       'VALIDATE_SCHEMA',

@@ -50,6 +50,8 @@ const DEFAULT_CODES: Readonly<Record<string, readonly string[]>> = {
   'gpu-training.yaml': [],
   'deploy-identity.yaml': ['SERVICE_ACCOUNT_NOT_ALLOWED', 'SERVICE_ACCOUNT_TOKEN_NOT_ALLOWED'],
   'sidecar-readiness.yaml': [],
+  'retries.yaml': [],
+  'outputs.yaml': [],
 };
 /** Chart values a security team would set to allow the examples (docs/workflows.md). */
 const ALLOW_VALUES = `policy:

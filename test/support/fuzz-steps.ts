@@ -57,3 +57,28 @@ export const whenSpec: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ maxLength: 64 }),
   fc.integer(),
 );
+
+/** `outputs`: declared names (valid, duplicated, not identifiers, too many), secret flags of the wrong type. */
+export const outputsSpec: fc.Arbitrary<unknown> = fc.oneof(
+  fc.array(
+    fc.record(
+      {
+        name: fc.constantFrom('result', 'version', 'token', 'a-b', '', '__proto__', 'x'.repeat(64)),
+        secret: fc.oneof(fc.boolean(), fc.constant('true')),
+      },
+      { requiredKeys: ['name'] },
+    ),
+    { maxLength: 18 },
+  ),
+  fc.constantFrom(null, 'result', {}),
+);
+
+/** Arguments and env values with output references, well-formed or not. */
+export const outputRefText: fc.Arbitrary<string> = fc.constantFrom(
+  '${steps.step.outputs.result}',
+  '--v=${steps.a.outputs.version}',
+  '${steps.step.outputs}',
+  '${steps.STEP.outputs.x}',
+  '${steps.step.outputs.token}${steps.step.outputs.token}',
+  '$${steps.step.outputs.result}}',
+);

@@ -17,7 +17,7 @@ import { validate } from '../../src/validate/validate.ts';
 import { engineReturning, MemoryAudit, MemoryPods, MemoryRuns, MemoryTrustedKeys, memoryCluster } from './memory.ts';
 import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
-import { retriesSpec, whenSpec } from './fuzz-steps.ts';
+import { outputRefText, outputsSpec, retriesSpec, whenSpec } from './fuzz-steps.ts';
 import * as workload from './fuzz-workload.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -245,6 +245,7 @@ export const workflowClaim = fc
                 fc.oneof(
                   credentialText.map((c) => [c]),
                   unicodeEdge.map((u) => [u]),
+                  outputRefText.map((r) => [r]),
                   fc.constant(['--password', SECRET]),
                   fc.constant(['--api-key', SECRET]),
                   fc.constant(['--passphrase', SECRET]),
@@ -286,6 +287,7 @@ export const workflowClaim = fc
           nodeSelector: rarely(workload.nodeSelector),
           tolerations: rarely(workload.tolerations),
           serviceAccount: rarely(workload.serviceAccount),
+          outputs: rarely(outputsSpec),
           extra: rarely(fc.anything()),
         },
         { requiredKeys: ['name', 'image'] },
