@@ -63,7 +63,7 @@ export default tseslint.config(
   {
     // Known debt, shrink-only: each file leaves this list when it is split by job (issue 15). A file
     // not listed here that breaks a limit fails the lint.
-    files: ['src/mutate/restricted.ts', 'src/observe/metrics.ts', 'src/credentials/credentials.ts'],
+    files: ['src/mutate/restricted.ts'],
     rules: { 'max-lines': 'off', 'max-lines-per-function': 'off', complexity: 'off', 'max-depth': 'off' },
   },
 );

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
-import { linearTimeProblem } from '../credentials/credentials.ts';
+import { linearTimeProblem } from '../credentials/linear-time.ts';
 
 /**
  * The typed policy settings, `kubiya.settings` (data.json, Helm `policy.settings`): ONE schema,
