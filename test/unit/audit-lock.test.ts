@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { LOCK_FILE, takeOver, type LockHolder } from '../../src/adapters/audit-file-lock.ts';
+import { LOCK_FILE, takeOver } from '../../src/adapters/audit-file-lock.ts';
+import type { LockHolder } from '../../src/adapters/audit-lock-holder.ts';
 import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
