@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
 import { localRunnerConfig } from '../../src/dev/local-config.ts';
@@ -12,15 +12,7 @@ import { testConfig, type ConfigOverrides } from './config.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
-  const tools = resolveTools([
-    'etcd',
-    'kube-apiserver',
-    'kube-scheduler',
-    'kube-controller-manager',
-    'kwok',
-    'opa',
-    'helm',
-  ]);
+  const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
   return tools.value;
 }
