@@ -24,6 +24,7 @@ import { segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { admit } from '../../src/admission/admit.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { AuditEntry, AuditRecord } from '../../src/audit/record.ts';
+import { auditEntry } from '../support/audit-entries.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -38,13 +39,7 @@ after(async () => {
 });
 
 const entry = (i: number, extra: Record<string, unknown> = {}): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: '2026-06-01T12:00:00.000Z',
-  stage: 'validate',
-  outcome: 'allow',
-  message: `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
+  ...auditEntry(i, { stage: 'validate', message: `m${i}` }),
   ...extra,
 });
 
