@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { buildBundle } from '../src/adapters/opa-cli.ts';
-import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
+import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { startCluster } from '../src/dev/cluster.ts';
 import { freePort } from '../src/dev/processes.ts';
 import { jwks, newSigningKey } from '../src/dev/sign.ts';
@@ -63,15 +63,7 @@ async function once(config: string, port: number, timeoutMs: number): Promise<nu
 }
 
 export async function startReadyBench(runs: number, log: (s: string) => void): Promise<StartReadyResult> {
-  const tools = resolveTools([
-    'etcd',
-    'kube-apiserver',
-    'kube-scheduler',
-    'kube-controller-manager',
-    'kwok',
-    'opa',
-    'helm',
-  ]);
+  const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
   const work = await mkdtemp(join(tmpdir(), 'kubiya-start-bench-'));
   const c0 = performance.now();

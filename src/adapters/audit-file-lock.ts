@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { alive, describe, me, parseHolder, render, sameNamespace, type LockHolder } from './audit-lock-holder.ts';
 
 /**
  * One writer per audit chain: an exclusive lock on an audit directory.
@@ -37,22 +37,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export const LOCK_FILE = 'audit.lock';
 
-export interface LockHolder {
-  readonly pid: number;
-  /** Field 22 of /proc/<pid>/stat (clock ticks since boot): with the PID, names one process. */
-  readonly start: string;
-  readonly boot: string;
-  readonly pidns: string;
-  readonly host: string;
-  readonly token: string;
-  readonly since: string;
-  /**
-   * Heartbeat: `<counter, 12 digits>@<ISO time>`, rewritten in place every refreshMs (fixed
-   * width). Absent in locks written by older versions.
-   */
-  readonly beat?: string;
-}
-
 export interface LockOptions {
   /** Heartbeat period (ms): the holder checks it still holds the lock and rewrites its beat. */
   readonly refreshMs?: number;
@@ -74,77 +58,6 @@ export class AuditLocked extends Error {
     this.holder = holder;
   }
 }
-
-const readOr = async (read: () => Promise<string>, fallback: string): Promise<string> =>
-  read().then(
-    (s) => s.trim(),
-    () => fallback,
-  );
-
-/** Start time of a process (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
-async function startTimeOf(pid: number): Promise<string | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may contain spaces: count after the last ')'.
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-async function me(token: string): Promise<LockHolder> {
-  return {
-    pid: process.pid,
-    start: (await startTimeOf(process.pid)) ?? '',
-    boot: await readOr(() => readFile('/proc/sys/kernel/random/boot_id', 'utf8'), ''),
-    pidns: await readOr(() => readlink('/proc/self/ns/pid'), ''),
-    host: hostname(),
-    token,
-    since: new Date().toISOString(),
-  };
-}
-
-/** True when the holder's PID can be checked from here (same boot, same PID namespace). */
-const sameNamespace = (a: LockHolder, b: LockHolder): boolean =>
-  a.boot !== '' && a.boot === b.boot && a.pidns !== '' && a.pidns === b.pidns;
-
-/** Is the holder (in this PID namespace) still the process that took the lock? */
-async function alive(holder: LockHolder): Promise<boolean> {
-  const start = await startTimeOf(holder.pid);
-  if (start !== undefined) return start === holder.start;
-  try {
-    process.kill(holder.pid, 0); // no /proc: existence only
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function parseHolder(text: string): LockHolder | undefined {
-  try {
-    const h = JSON.parse(text) as Partial<LockHolder>;
-    if (
-      typeof h.pid !== 'number' ||
-      typeof h.token !== 'string' ||
-      typeof h.start !== 'string' ||
-      typeof h.boot !== 'string' ||
-      typeof h.pidns !== 'string'
-    )
-      return undefined;
-    return h as LockHolder;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The lock file's content for beat `n` (fixed width: rewriting it in place never changes its length). */
-const render = (h: LockHolder, n: number): Buffer =>
-  Buffer.from(
-    JSON.stringify({ ...h, beat: `${String(n % 1e12).padStart(12, '0')}@${new Date().toISOString()}` }) + '\n',
-  );
-
-const describe = (h: LockHolder | undefined): string =>
-  h === undefined ? 'an unreadable lock file' : `PID ${h.pid} on ${h.host} since ${h.since}`;
 
 /** An exclusive lock on an audit directory, held until release() (or the process ends). */
 export class AuditDirLock {

@@ -1,10 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditRecordInvalid, chainLine, GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
+import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
 import { repairTail } from './audit-tail.ts';
 
@@ -16,34 +17,6 @@ interface Pending {
   readonly resolve: (r: AuditRecord) => void;
   readonly reject: (e: unknown) => void;
 }
-
-/**
- * The file operations the appender depends on for durability (a port, so a test can see that an
- * append is acknowledged only after the sync call returns). `fs/promises` FileHandles fit it.
- */
-export interface AuditFile {
-  write(bytes: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  /** fdatasync(2): the written bytes are on stable storage when this resolves. */
-  datasync(): Promise<void>;
-  truncate(length: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface AuditFs {
-  /** Opens (creating with mode 0600) a file for appending. */
-  openAppend(path: string): Promise<AuditFile>;
-  /** fsync(2) of a directory, after a new file appeared in it. */
-  syncDir(path: string): Promise<void>;
-}
-
-/** The real file system. */
-export const nodeAuditFs: AuditFs = {
-  openAppend: (path) => open(path, 'a', 0o600),
-  syncDir: async (path) => {
-    const dir = await open(path, 'r');
-    await dir.sync().finally(() => dir.close());
-  },
-};
 
 export interface AuditLogOptions {
   /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
@@ -301,16 +274,3 @@ const lostLock = (): AuditLocked =>
   new AuditLocked(
     'this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written',
   );
-
-/**
- * write(2) may write part of a buffer and report success (a filling disk does that); only the
- * whole buffer counts, or an error.
- */
-async function writeAll(file: AuditFile, bytes: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, offset, bytes.byteLength - offset);
-    if (bytesWritten <= 0) throw new Error('audit write made no progress');
-    offset += bytesWritten;
-  }
-}

@@ -22,6 +22,20 @@ export type ToolName =
 export type RealNodeToolName =
   'kubelet' | 'kube-proxy' | 'containerd' | 'containerd-shim-runc-v2' | 'ctr' | 'kube-router' | 'coredns';
 
+/**
+ * The tools of the local stack: a cluster (etcd, the control-plane components, kwok, helm for the
+ * CRD) and the policy build (opa). The demo, the cluster tests and the start-ready bench need them all.
+ */
+export const LOCAL_STACK_TOOLS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-scheduler',
+  'kube-controller-manager',
+  'kwok',
+  'opa',
+  'helm',
+] as const satisfies readonly ToolName[];
+
 /** Where `npm run tools` links the pinned binaries; KUBIYA_TOOLS_BIN overrides (read by the entry point only). */
 export function toolsDir(override?: string): string {
   return override ?? join(REPO_ROOT, '.tools', 'bin');

@@ -1,4 +1,6 @@
-import { jsSource, linearTimeProblem, PATTERN_KEYWORDS } from '../credentials/credentials.ts';
+import { jsSource } from '../credentials/js-source.ts';
+import { PATTERN_KEYWORDS } from '../credentials/keywords.ts';
+import { linearTimeProblem } from '../credentials/linear-time.ts';
 
 /**
  * Credentials never land in the permanent log (issue 14 §6). The audit log is hash-chained: what is

@@ -1,6 +1,6 @@
 import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
-import { foldForKeywords, mayMatch } from '../credentials/credentials.ts';
+import { foldForKeywords, mayMatch } from '../credentials/keywords.ts';
 import {
   CREDENTIAL_PATTERNS,
   FLOOR_KEYWORDS,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { readAuditLog, checkAuditDir } from '../adapters/audit-files.ts';
 import { buildBundle } from '../adapters/opa-cli.ts';
-import { REPO_ROOT, resolveTools } from '../adapters/tools.ts';
+import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startRunner } from '../app/runner.ts';
 import type { AssignmentReport } from '../run/report.ts';
 import { startCluster, type Cluster } from './cluster.ts';
@@ -19,16 +19,6 @@ export interface DemoResult {
   readonly auditDir: string;
 }
 
-const DEMO_TOOLS = [
-  'etcd',
-  'kube-apiserver',
-  'kube-scheduler',
-  'kube-controller-manager',
-  'kwok',
-  'opa',
-  'helm',
-] as const;
-
 /**
  * The main job: the local control plane, a runner wired to it, and a few signed assignments —
  * allowed, denied by policy, forged, failing — each reported with its audit trail. Cases are in
@@ -42,7 +32,7 @@ export async function runDemo(
   workDir = join(REPO_ROOT, '.kubiya', 'demo'),
   realNode = false,
 ): Promise<DemoResult> {
-  const tools = resolveTools(DEMO_TOOLS);
+  const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
-import { linearTimeProblem } from '../credentials/credentials.ts';
+import { linearTimeProblem } from '../credentials/linear-time.ts';
 import { WORKLOAD_SETTINGS } from './settings-workload.ts';
 
 /**

@@ -3,11 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
 import type { RunStatus } from '../../src/run/status.ts';
-import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { runStatusOf, testCluster, type TestCluster } from '../support/cluster.ts';
 import { startFreezeProxy, type FreezeProxy } from '../support/freeze-proxy.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
 import { waitFor } from '../support/wait.ts';
@@ -59,17 +59,7 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
   });
 
   const ns = () => env.cluster.workflowsNamespace;
-  const statusOf = async (run: string): Promise<RunStatus | undefined> => {
-    const custom = env.kc.makeApiClient(CustomObjectsApi);
-    const wr = (await custom.getNamespacedCustomObject({
-      group: 'kubiya.ai',
-      version: 'v1alpha1',
-      namespace: ns(),
-      plural: 'workflowruns',
-      name: run,
-    })) as { status?: RunStatus };
-    return wr.status;
-  };
+  const statusOf = (run: string): Promise<RunStatus | undefined> => runStatusOf(env.kc, ns(), run);
 
   test(`the run's end is recorded within ${BOUND_S} s of the freeze although the old connections stay silent, twice`, async () => {
     serve = await startServe(

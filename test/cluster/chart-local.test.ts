@@ -34,6 +34,7 @@ import type { ClusterState } from '../../src/dev/cluster.ts';
 import { CHART } from '../../src/dev/manifest.ts';
 import { jwks, newSigningKey } from '../../src/dev/sign.ts';
 import { requireTools } from '../support/cluster.ts';
+import { releaseArgs } from '../support/helm.ts';
 import { startServe } from '../support/serve-process.ts';
 
 const run = promisify(execFile);
@@ -42,6 +43,8 @@ const CLI = join(REPO_ROOT, 'bin', 'kubiya-runner.js');
 const NS = 'kubiya';
 const WF_NS = 'kubiya-workflows';
 const RELEASE = 'kubiya-runner';
+/** The chart as the README names it, from the checkout (helm runs in REPO_ROOT). */
+const CHART_DIR = './charts/kubiya-runner';
 
 /** The README's block, with the two edits of this file's comment (each must apply exactly once). */
 async function readmeInstall(clusterDir: string): Promise<string> {
@@ -76,6 +79,7 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
   });
   const helm = (...args: string[]) =>
     run(tools.helm, args, { env: env(), cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const upgrade = (...values: string[]) => helm(...releaseArgs('upgrade', RELEASE, CHART_DIR, NS, values));
   const until = async (what: string, probe: () => Promise<boolean>, ms = 60_000) => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -157,31 +161,13 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
     const key = await keyData();
     assert.ok(key !== undefined && key.length > 0);
     const before = await revision();
-    await helm(
-      'upgrade',
-      RELEASE,
-      './charts/kubiya-runner',
-      '--namespace',
-      NS,
-      '--reuse-values',
-      '--set',
-      'policy.settings.images.requireDigest=true',
-    );
+    await upgrade('policy.settings.images.requireDigest=true');
     const data = await core.readNamespacedConfigMap({ name: `${RELEASE}-policy-data`, namespace: NS });
     assert.match(data.data?.['data.json'] ?? '', /"requireDigest":true/, 'the new settings are in the ConfigMap');
     await sleep(2000);
     assert.equal(await revision(), before, 'the StatefulSet kept its revision: no pod restarts');
     assert.equal(await keyData(), key);
-    await helm(
-      'upgrade',
-      RELEASE,
-      './charts/kubiya-runner',
-      '--namespace',
-      NS,
-      '--reuse-values',
-      '--set',
-      'logLevel=debug',
-    );
+    await upgrade('logLevel=debug');
     await until('a new StatefulSet revision', async () => (await revision()) !== before);
     assert.equal(await keyData(), key, 'the same checkpoint key after every upgrade');
   });
@@ -257,17 +243,11 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
   test('namespace.create=false refuses an existing namespace that does not enforce restricted, naming the fix', async () => {
     await core.createNamespace({ body: { metadata: { name: 'unrestricted-wf' } } });
     const r = await helm(
-      'install',
-      'second',
-      './charts/kubiya-runner',
-      '--namespace',
-      NS,
-      '--set',
-      'namespace.create=false',
-      '--set',
-      'crds.install=false',
-      '--set',
-      'runner.workflow.namespace=unrestricted-wf',
+      ...releaseArgs('install', 'second', CHART_DIR, NS, [
+        'namespace.create=false',
+        'crds.install=false',
+        'runner.workflow.namespace=unrestricted-wf',
+      ]),
     ).then(
       () => ({ stderr: '' }),
       (e: { stderr: string }) => e,

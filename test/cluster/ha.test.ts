@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { LeaseElector } from '../../src/adapters/lease.ts';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir } from '../../src/adapters/audit-files.ts';
@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose';
 import { startControlPlane } from '../../src/dev/control-plane.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import type { RunStatus } from '../../src/run/status.ts';
-import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { runStatusOf, testCluster, type TestCluster } from '../support/cluster.ts';
 import { watchAll } from '../support/watch.ts';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
 import { podName, runName } from '../../src/pod/names.ts';
@@ -71,17 +71,7 @@ describe('crash and HA: serve processes against the local control plane', () => 
     assert.equal(r.status, 202, await r.text());
     return runName(jti);
   };
-  const phaseOf = async (run: string): Promise<RunStatus | undefined> => {
-    const custom = env.kc.makeApiClient(CustomObjectsApi);
-    const wr = (await custom.getNamespacedCustomObject({
-      group: 'kubiya.ai',
-      version: 'v1alpha1',
-      namespace: ns(),
-      plural: 'workflowruns',
-      name: run,
-    })) as { status?: RunStatus };
-    return wr.status;
-  };
+  const phaseOf = (run: string): Promise<RunStatus | undefined> => runStatusOf(env.kc, ns(), run);
   /** Every pod of a run as the API server announced it: name → uids (a duplicate shows two). */
   const trackPods = async (runId: string) => {
     const uids = new Map<string, Set<string>>();

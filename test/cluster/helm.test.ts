@@ -20,6 +20,7 @@ import { CHART } from '../../src/dev/manifest.ts';
 import { newSigningKey } from '../../src/dev/sign.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../../src/adapters/trusted-keys-configmap.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { releaseArgs } from '../support/helm.ts';
 import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
@@ -44,6 +45,11 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
       },
       maxBuffer: 16 * 1024 * 1024,
     });
+  const install = () =>
+    helm(
+      ...releaseArgs('install', RELEASE, CHART, NS, ['runner.token=test-token', `runner.workflow.namespace=${WF_NS}`]),
+    );
+  const upgrade = (...values: string[]) => helm(...releaseArgs('upgrade', RELEASE, CHART, NS, values));
   const until = (what: string, probe: () => Promise<boolean>, timeoutMs = 60_000) =>
     waitFor(what, probe, { timeoutMs, intervalMs: 250 });
   const asUser = (token: string): KubeConfig => {
@@ -80,17 +86,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   after(async () => env?.close());
 
   test('install: every object accepted, the runner pods admitted under restricted, the CRD established; RBAC allows only the runner', async () => {
-    await helm(
-      'install',
-      RELEASE,
-      CHART,
-      '--namespace',
-      NS,
-      '--set',
-      'runner.token=test-token',
-      '--set',
-      `runner.workflow.namespace=${WF_NS}`,
-    );
+    await install();
     const ext = env.kc.makeApiClient(ApiextensionsV1Api);
     await until(
       'the CRD to be established',
@@ -177,18 +173,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   });
 
   test('upgrade with changed values', async () => {
-    await helm(
-      'upgrade',
-      RELEASE,
-      CHART,
-      '--namespace',
-      NS,
-      '--reuse-values',
-      '--set',
-      'replicaCount=1',
-      '--set',
-      'logLevel=debug',
-    );
+    await upgrade('replicaCount=1', 'logLevel=debug');
     const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
     assert.equal(sts.spec?.replicas, 1);
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
@@ -273,7 +258,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
     assert.equal(sts.spec?.template.spec?.volumes?.find((v) => v.name === 'audit-key')?.secret?.secretName, KEY);
     // The upgrade test above ran already: the key is the one made at install, and another upgrade keeps it.
-    await helm('upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'logLevel=info');
+    await upgrade('logLevel=info');
     assert.equal(await signingKey(), firstKey, 'the same key after upgrades');
   });
 
@@ -298,37 +283,14 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
   });
 
   test('installing the release again adopts what was kept: the same checkpoint key, volumes and runs', async () => {
-    await helm(
-      'install',
-      RELEASE,
-      CHART,
-      '--namespace',
-      NS,
-      '--set',
-      'runner.token=test-token',
-      '--set',
-      `runner.workflow.namespace=${WF_NS}`,
-    );
+    await install();
     assert.equal(await signingKey(), firstKey, 'the kept key is reused, not replaced');
     const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS, labelSelector: 'app=kubiya-runner' });
     assert.deepEqual(pvcs.items.map((p) => p.metadata?.name).sort(), [`audit-${RELEASE}-0`, `audit-${RELEASE}-1`]);
   });
 
   test('with the explicit opt-ins (retainOnUninstall, crds.keep, namespace.keep false), uninstall leaves nothing behind', async () => {
-    await helm(
-      'upgrade',
-      RELEASE,
-      CHART,
-      '--namespace',
-      NS,
-      '--reuse-values',
-      '--set',
-      'audit.storage.retainOnUninstall=false',
-      '--set',
-      'crds.keep=false',
-      '--set',
-      'namespace.keep=false',
-    );
+    await upgrade('audit.storage.retainOnUninstall=false', 'crds.keep=false', 'namespace.keep=false');
     await helm('uninstall', RELEASE, '--namespace', NS, '--wait', '--timeout', '60s');
     await settle('nothing left', []);
   });

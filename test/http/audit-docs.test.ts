@@ -7,35 +7,19 @@
  * signing Secret's public key), from real decisions of the pipeline with the compiled policy.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { createLocalJWKSet } from 'jose';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { runAssignment } from '../../src/app/assignment.ts';
 import { keyId } from '../../src/audit/keys.ts';
-import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
+import { newSigningKey } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
-import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { testPipelineConfig } from '../support/config.ts';
-import { memoryCluster, MemoryRuns, MemoryTrustedKeys } from '../support/memory.ts';
-
-const run = promisify(execFile);
-
-/** Fenced blocks of a Markdown file, in order, with their info string. */
-function blocks(md: string): { info: string; body: string }[] {
-  return [...md.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)].map((m) => ({
-    info: (m[1] ?? '').trim(),
-    body: m[2] ?? '',
-  }));
-}
+import { blockCommands, fencedBlocks, recordDecisions, runShell } from '../support/doc-walkthrough.ts';
 
 const checkpointKey = generateKeyPairSync('ed25519');
 
@@ -46,27 +30,13 @@ async function seed(engine: Awaited<ReturnType<typeof loadEngine>>, dir: string,
   const audit = await FileAuditLog.open(dir, {
     checkpoint: { key: checkpointKey.privateKey, kid: keyId(checkpointKey.publicKey), every: 1000, intervalMs: 10_000 },
   });
-  const deps = {
-    config: testPipelineConfig({ runner: { name: 'demo-runner' }, controlPlane: { issuer: 'https://cp' } }),
-    keys: createLocalJWKSet(jwks([key])),
-    policy: () => engine,
-    audit,
-    ...memoryCluster(),
-    runs: new MemoryRuns(),
-    trust: new MemoryTrustedKeys(),
-    now: () => new Date(),
-    newId: () => crypto.randomUUID(),
-  };
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 2, resyncMs: 60_000 });
-  reconciler.start();
+  const assignments = [];
   for (const [i, w] of workflows.entries()) {
     const workflow = await readWorkflowFile(join(REPO_ROOT, 'examples', w));
-    const signer = i === workflows.length - 1 ? stranger : key; // the last one: an unknown key, as in the demo
-    const body = await signAssignment(signer, { issuer: 'https://cp', audience: 'demo-runner', workflow });
-    await runAssignment({ body, contentType: 'application/jwt' }, deps, reconciler);
+    // the last one: an unknown key, as in the demo
+    assignments.push({ workflow, ...(i === workflows.length - 1 ? { signer: stranger } : {}) });
   }
-  await reconciler.stop();
-  await audit.close();
+  await recordDecisions(audit, engine, { runner: 'demo-runner', trusted: key, workers: 2 }, assignments);
 }
 
 test('docs/audit.md: every command of the walkthrough works as written', async () => {
@@ -98,23 +68,10 @@ test('docs/audit.md: every command of the walkthrough works as written', async (
     };
     const md = await readFile(join(REPO_ROOT, 'docs', 'audit.md'), 'utf8');
     const outputs: { command: string; code: number; stdout: string; stderr: string }[] = [];
-    for (const block of blocks(md).filter((b) => b.info === 'sh')) {
-      for (const command of block.body.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'))) {
+    for (const block of fencedBlocks(md).filter((b) => b.info === 'sh')) {
+      for (const command of blockCommands(block.body)) {
         assert.match(command, /^npx kubiya-runner /, 'the doc uses the command as the README sets it up');
-        const r = await run('bash', ['-c', command], {
-          cwd: ws,
-          env,
-          maxBuffer: 16 * 1024 * 1024,
-          timeout: 120_000,
-        }).then(
-          (o) => ({ code: 0, stdout: o.stdout, stderr: o.stderr }),
-          (e: { code: number; stdout: string; stderr: string }) => ({
-            code: e.code,
-            stdout: e.stdout,
-            stderr: e.stderr,
-          }),
-        );
-        outputs.push({ command, ...r });
+        outputs.push({ command, ...(await runShell(command, { cwd: ws, env, timeout: 120_000 })) });
       }
     }
     assert.ok(outputs.length >= 12, `${outputs.length} commands ran`);

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { createLocalJWKSet } from 'jose';
 import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { BundlePoller } from '../../src/adapters/bundle-poller.ts';
@@ -22,25 +19,13 @@ import { podContextOf } from '../../src/policy/pod-context.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import type { Workflow } from '../../src/validate/schema.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { testPipelineConfig } from '../support/config.ts';
-import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
+import { newSigningKey } from '../../src/dev/sign.ts';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
-import { runAssignment } from '../../src/app/assignment.ts';
-import { Reconciler } from '../../src/reconcile/reconciler.ts';
-import { MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { blockCommands, fencedBlocks, recordDecisions, runShell } from '../support/doc-walkthrough.ts';
 
-const run = promisify(execFile);
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
 const opa = tools.value.opa;
-
-/** Fenced blocks of a Markdown file, in order, with their info string. */
-function blocks(md: string): { info: string; body: string }[] {
-  return [...md.matchAll(/^```([^\n]*)\n([\s\S]*?)^```$/gm)].map((m) => ({
-    info: (m[1] ?? '').trim(),
-    body: m[2] ?? '',
-  }));
-}
 
 /** Seeds the workspace's .kubiya/demo/audit with real decisions, as `npm run demo` would. */
 async function seedAuditLog(ws: string): Promise<void> {
@@ -48,17 +33,6 @@ async function seedAuditLog(ws: string): Promise<void> {
   const engine = await loadEngine(await readBundle(file));
   const key = await newSigningKey();
   const audit = await FileAuditLog.open(join(ws, '.kubiya', 'demo', 'audit'));
-  const deps = {
-    config: testPipelineConfig({ runner: { name: 'docs' }, controlPlane: { issuer: 'https://cp' } }),
-    keys: createLocalJWKSet(jwks([key])),
-    policy: () => engine,
-    audit,
-    ...memoryCluster(),
-    runs: new MemoryRuns(),
-    trust: new MemoryTrustedKeys(),
-    now: () => new Date(),
-    newId: () => crypto.randomUUID(),
-  };
   const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
   const workflows = [
     await readWorkflowFile(join(ws, 'examples', 'python-analyze.yaml')),
@@ -70,20 +44,12 @@ async function seedAuditLog(ws: string): Promise<void> {
       steps: [{ name: 'app', image: 'registry.internal.example.com/team/app:1.2', resources: R }],
     },
   ];
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
-  reconciler.start();
-  for (const workflow of workflows) {
-    await runAssignment(
-      {
-        body: await signAssignment(key, { issuer: 'https://cp', audience: 'docs', workflow }),
-        contentType: 'application/jwt',
-      },
-      deps,
-      reconciler,
-    );
-  }
-  await reconciler.stop();
-  await audit.close();
+  await recordDecisions(
+    audit,
+    engine,
+    { runner: 'docs', trusted: key, workers: 4 },
+    workflows.map((workflow) => ({ workflow })),
+  );
 }
 
 /**
@@ -228,7 +194,7 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
     };
     const outputs: { command: string; code: number; stdout: string }[] = [];
     const md = await readFile(join(REPO_ROOT, 'docs', 'policies.md'), 'utf8');
-    for (const block of blocks(md)) {
+    for (const block of fencedBlocks(md)) {
       const file = /^(?:rego|yaml) file=(\S+)$/.exec(block.info)?.[1];
       if (file !== undefined) {
         await mkdir(dirname(join(ws, file)), { recursive: true });
@@ -236,13 +202,10 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
         continue;
       }
       if (block.info !== 'sh') continue; // "sh cluster" blocks need a cluster and kubectl
-      for (const line of block.body.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'))) {
-        const command = line.replaceAll('npx kubiya-runner', cli);
-        const result = await run('bash', ['-c', command], { cwd: ws, env, maxBuffer: 16 * 1024 * 1024 }).then(
-          (r) => ({ code: 0, stdout: r.stdout }),
-          (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: `${e.stdout}${e.stderr}` }),
-        );
-        outputs.push({ command: line, ...result });
+      for (const line of blockCommands(block.body)) {
+        const r = await runShell(line.replaceAll('npx kubiya-runner', cli), { cwd: ws, env });
+        // a failing command's stderr is part of what the test reads
+        outputs.push({ command: line, code: r.code, stdout: r.code === 0 ? r.stdout : `${r.stdout}${r.stderr}` });
       }
     }
     assert.ok(outputs.length >= 10, `${outputs.length} commands ran`);
@@ -286,15 +249,13 @@ test('docs/policies.md: every command of the walkthrough works as written', asyn
       /<testsuite name="fixture suites" tests="\d+" failures="0"/,
     );
     // a shown session (`$ command` then its output, "..." cutting it short) prints what it shows
-    const sessions = blocks(md).filter((b) => b.info === '' && b.body.startsWith('$ npx kubiya-runner '));
+    const sessions = fencedBlocks(md).filter((b) => b.info === '' && b.body.startsWith('$ npx kubiya-runner '));
     assert.ok(sessions.length >= 1, 'the refused overlay over a signed bundle is shown');
     for (const session of sessions) {
       const [first = '', ...shown] = session.body.trimEnd().split('\n');
       const command = first.slice(2).replaceAll('npx kubiya-runner', cli);
-      const result = await run('bash', ['-c', command], { cwd: ws, env }).then(
-        (r) => ({ code: 0, text: `${r.stdout}${r.stderr}` }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: `${e.stdout}${e.stderr}` }),
-      );
+      const shell = await runShell(command, { cwd: ws, env });
+      const result = { code: shell.code, text: `${shell.stdout}${shell.stderr}` };
       assert.equal(result.code, 2, `${first}\n${result.text}`);
       for (const line of shown)
         assert.ok(result.text.includes(line.replace(/ ?\.\.\.$/, '')), `${line}\n${result.text}`);

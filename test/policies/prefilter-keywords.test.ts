@@ -16,7 +16,8 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { foldForKeywords, jsSource, PATTERN_KEYWORDS } from '../../src/credentials/credentials.ts';
+import { jsSource } from '../../src/credentials/js-source.ts';
+import { foldForKeywords, PATTERN_KEYWORDS } from '../../src/credentials/keywords.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['opa']);
@@ -31,7 +32,7 @@ async function keywords(): Promise<Record<string, string[]>> {
 
 const fold = foldForKeywords;
 
-test('the masking prefilter (src/credentials/credentials.ts) holds the same keywords as the policy', async () => {
+test('the masking prefilter (src/credentials/keywords.ts) holds the same keywords as the policy', async () => {
   assert.deepEqual({ ...PATTERN_KEYWORDS }, await keywords());
 });
 

@@ -1,10 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import type { Config } from '../../src/config/schema.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
 import { localRunnerConfig } from '../../src/dev/local-config.ts';
 import { jwks, type SigningKey } from '../../src/dev/sign.ts';
@@ -12,15 +13,7 @@ import { testConfig, type ConfigOverrides } from './config.ts';
 
 /** Tools or a clear failure saying how to build them (never a skipped test). */
 export function requireTools() {
-  const tools = resolveTools([
-    'etcd',
-    'kube-apiserver',
-    'kube-scheduler',
-    'kube-controller-manager',
-    'kwok',
-    'opa',
-    'helm',
-  ]);
+  const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
   return tools.value;
 }
@@ -106,4 +99,16 @@ export async function installCiliumCrd(kc: KubeConfig): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the CiliumNetworkPolicy CRD was not established within 20 s');
+}
+
+/** The status of the WorkflowRun `name` in `namespace` as the API server holds it now (undefined before the first status write). */
+export async function runStatusOf(kc: KubeConfig, namespace: string, name: string): Promise<RunStatus | undefined> {
+  const wr = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+    group: 'kubiya.ai',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'workflowruns',
+    name,
+  })) as { status?: RunStatus };
+  return wr.status;
 }

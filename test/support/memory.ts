@@ -1,4 +1,4 @@
-import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import { adoptable, sameSpec } from '../../src/create/adopt.ts';
@@ -14,6 +14,29 @@ import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import type { PodOutcome } from '../../src/watch/outcome.ts';
 import type { JWK } from 'jose';
 import { merge, type TrustedKey, type TrustedKeyStore } from '../../src/verify/trusted-keys.ts';
+
+/**
+ * The status of a pod whose step container ended as `end` says: the phase, the container
+ * terminated with the exit code (default 0) and reason; a DeadlineExceeded reason is the pod's too.
+ */
+export function endedStatus(end: PodOutcome): V1PodStatus {
+  return {
+    phase: end.phase,
+    ...(end.reason === 'DeadlineExceeded' ? { reason: end.reason } : {}),
+    containerStatuses: [
+      {
+        name: 'step',
+        image: '',
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        state: {
+          terminated: { exitCode: end.exitCode ?? 0, ...(end.reason !== undefined ? { reason: end.reason } : {}) },
+        },
+      },
+    ],
+  };
+}
 
 /** In-memory implementations of our own ports, for unit tests (no module mocks). */
 export class MemoryAudit implements AuditSink {
@@ -58,25 +81,7 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
     setImmediate(() => {
       const end = this.outcomeFor(stored);
       if (end !== undefined && this.pods.get(name) === stored) {
-        stored.status = {
-          phase: end.phase,
-          ...(end.reason === 'DeadlineExceeded' ? { reason: end.reason } : {}),
-          containerStatuses: [
-            {
-              name: 'step',
-              image: '',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: {
-                terminated: {
-                  exitCode: end.exitCode ?? 0,
-                  ...(end.reason !== undefined ? { reason: end.reason } : {}),
-                },
-              },
-            },
-          ],
-        };
+        stored.status = endedStatus(end);
       } else if (this.pods.get(name) === stored) {
         stored.status = { phase: 'Running' };
       }

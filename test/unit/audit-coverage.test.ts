@@ -13,38 +13,26 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { chainLine } from '../../src/audit/chain.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
+import { auditEntry, tempDirs } from '../support/audit-entries.ts';
 
 const run = promisify(execFile);
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: '2026-06-01T12:00:00.000Z',
-  stage: 'evaluate',
-  outcome: 'allow',
-  message: 'm',
-  runner: 'r',
-  labels: { runner: 'r' },
-});
+const fresh = tempDirs('kubiya-coverage-');
+const entry = (i: number): AuditEntry => auditEntry(i);
 const signer = generateKeyPairSync('ed25519');
 
 /** A log of `n` records, checkpointed every `every` (0: never), plus `forged` records appended by hand. */
 async function log(n: number, every: number, forged: number): Promise<{ dir: string; pub: string }> {
-  const root = await mkdtemp(join(tmpdir(), 'kubiya-coverage-'));
-  dirs.push(root);
+  const root = await fresh();
   const dir = join(root, 'audit');
   const pub = join(root, 'signer.pub.pem');
   await writeFile(pub, signer.publicKey.export({ type: 'spki', format: 'pem' }));

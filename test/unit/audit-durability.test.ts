@@ -18,11 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { FileAuditLog, nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-file.ts';
+import { FileAuditLog } from '../../src/adapters/audit-file.ts';
+import { nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-fs.ts';
 import { segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { admit } from '../../src/admission/admit.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { AuditEntry, AuditRecord } from '../../src/audit/record.ts';
+import { auditEntry } from '../support/audit-entries.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
@@ -37,13 +39,7 @@ after(async () => {
 });
 
 const entry = (i: number, extra: Record<string, unknown> = {}): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: '2026-06-01T12:00:00.000Z',
-  stage: 'validate',
-  outcome: 'allow',
-  message: `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
+  ...auditEntry(i, { stage: 'validate', message: `m${i}` }),
   ...extra,
 });
 

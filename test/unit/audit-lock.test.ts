@@ -8,34 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { LOCK_FILE, takeOver, type LockHolder } from '../../src/adapters/audit-file-lock.ts';
+import { LOCK_FILE, takeOver } from '../../src/adapters/audit-file-lock.ts';
+import type { LockHolder } from '../../src/adapters/audit-lock-holder.ts';
 import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
+import { auditEntry, tempDirs } from '../support/audit-entries.ts';
 
-const dirs: string[] = [];
-const fresh = async (): Promise<string> => {
-  const d = await mkdtemp(join(tmpdir(), 'kubiya-lock-'));
-  dirs.push(d);
-  return d;
-};
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: '2026-06-01T12:00:00.000Z',
-  stage: 'evaluate',
-  outcome: 'allow',
-  message: 'm',
-  runner: 'r',
-  labels: { runner: 'r' },
-});
+const fresh = tempDirs('kubiya-lock-');
+const entry = (i: number): AuditEntry => auditEntry(i);
 const locked = { code: 'AUDIT_LOCKED' };
 
 /** A lock file as another holder would have written it (our own boot and namespace unless told). */

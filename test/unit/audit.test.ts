@@ -9,16 +9,9 @@ import { FileAuditLog, repairTail } from '../../src/adapters/audit-file.ts';
 import { CHECKPOINTS_FILE, readAuditLog, segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
+import { auditEntry } from '../support/audit-entries.ts';
 
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: '2026-06-01T12:00:00.000Z',
-  stage: 'evaluate',
-  outcome: 'allow',
-  message: `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
-});
+const entry = (i: number): AuditEntry => auditEntry(i, { message: `m${i}` });
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const checkpoint = { key: privateKey, kid: keyId(publicKey), every: 50, intervalMs: 60_000 };
 const fresh = () => mkdtemp(join(tmpdir(), 'kubiya-audit-'));

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { CREDENTIAL_PATTERNS, MASK, maskInput, maskPatternsOf, maskText, maskValue } from '../../src/audit/mask.ts';
-import { credentialHits, credentialPatterns, jsSource, linearTimeProblem } from '../../src/credentials/credentials.ts';
+import { credentialHits, credentialPatterns } from '../../src/credentials/credentials.ts';
+import { jsSource } from '../../src/credentials/js-source.ts';
+import { linearTimeProblem } from '../../src/credentials/linear-time.ts';
 import { coreSettingsSchema } from '../../src/policy/settings.ts';
 import { ARGV_CASES, NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 

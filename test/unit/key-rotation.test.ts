@@ -17,7 +17,7 @@ import { admit } from '../../src/admission/admit.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { publicJwk, thumbprintOf, TRUST_RESOLUTION_SECONDS } from '../../src/verify/trusted-keys.ts';
-import { Clock } from '../support/memory.ts';
+import { Clock, endedStatus } from '../support/memory.ts';
 import { podName, runName } from '../../src/pod/names.ts';
 import { memoryRunner, type MemoryDeps } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
@@ -66,19 +66,7 @@ async function runner(clock: Clock, source: Jwks, over: Partial<PipelineDeps> = 
 
 function succeed(d: MemoryDeps, pod: string): void {
   const p = d.pods.pods.get(pod) ?? assert.fail(`no pod ${pod}`);
-  p.status = {
-    phase: 'Succeeded',
-    containerStatuses: [
-      {
-        name: 'step',
-        image: '',
-        imageID: '',
-        ready: false,
-        restartCount: 0,
-        state: { terminated: { exitCode: 0, reason: 'Completed' } },
-      },
-    ],
-  };
+  p.status = endedStatus({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
   for (const r of d.runs.list()) d.runs.put(r);
 }
 

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { CREDENTIAL_PATTERNS, FLOOR_KEYWORDS, maskPatternsOf, maskText } from '../../src/audit/mask.ts';
-import { foldForKeywords, jsSource } from '../../src/credentials/credentials.ts';
+import { jsSource } from '../../src/credentials/js-source.ts';
+import { foldForKeywords } from '../../src/credentials/keywords.ts';
 
 test('every floor row has keywords, folded and non-empty', () => {
   for (const p of CREDENTIAL_PATTERNS) {

@@ -6,7 +6,7 @@ import { admit } from '../../src/admission/admit.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { ConfigOverrides } from '../support/config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
-import { Clock, engineReturning } from '../support/memory.ts';
+import { Clock, endedStatus, engineReturning } from '../support/memory.ts';
 import { allowAll, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { podName } from '../../src/pod/names.ts';
@@ -112,19 +112,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
       for (const n of names) {
         const pod = d.pods.pods.get(podName('run-1', n));
         assert.ok(pod !== undefined, `pod of ${n} exists`);
-        pod.status = {
-          phase: 'Succeeded',
-          containerStatuses: [
-            {
-              name: 'step',
-              image: '',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 0, reason: 'Completed' } },
-            },
-          ],
-        };
+        pod.status = endedStatus({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
       }
       const runName = [...d.runs.runs.keys()][0] ?? '';
       for (const _ of names) d.runs.put(d.runs.runs.get(runName) ?? assert.fail());
@@ -256,12 +244,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     await waitFor('step a running', () => d.pods.pods.get(podName('run-1', 'a'))?.status?.phase === 'Running');
     engine = deny; // the security team tightens the policy while step a runs
     const pod = d.pods.pods.get(podName('run-1', 'a')) ?? assert.fail();
-    pod.status = {
-      phase: 'Succeeded',
-      containerStatuses: [
-        { name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } },
-      ],
-    };
+    pod.status = endedStatus({ phase: 'Succeeded', exitCode: 0 });
     d.runs.put([...d.runs.runs.values()][0] ?? assert.fail());
     const report = await done;
     assert.deepEqual(
@@ -514,12 +497,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     );
     const pod = d.pods.pods.get(podName('run-1', 'analyze'));
     assert.ok(pod !== undefined);
-    pod.status = {
-      phase: 'Succeeded',
-      containerStatuses: [
-        { name: 'step', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } },
-      ],
-    };
+    pod.status = endedStatus({ phase: 'Succeeded', exitCode: 0 });
     for (const r of d.runs.list()) reconciler.enqueue(r.name);
     assert.equal((await done).phase, 'Succeeded');
     assert.equal(d.pods.created.length, 1);
@@ -541,19 +519,7 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     );
     const end = (name: string): void => {
       const pod = d.pods.pods.get(name) ?? assert.fail(name);
-      pod.status = {
-        phase: 'Succeeded',
-        containerStatuses: [
-          {
-            name: 'step',
-            image: '',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: { terminated: { exitCode: 0 } },
-          },
-        ],
-      };
+      pod.status = endedStatus({ phase: 'Succeeded', exitCode: 0 });
       for (const r of d.runs.list()) d.runs.put(r);
     };
     end(podName('run-1', 'a'));

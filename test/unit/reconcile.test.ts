@@ -10,6 +10,7 @@ import type { StepPhase, StepState } from '../../src/run/status.ts';
 import { summary } from '../../src/run/status.ts';
 import type { Workflow } from '../../src/validate/schema.ts';
 import { judgePod } from '../../src/watch/outcome.ts';
+import { endedStatus } from '../support/memory.ts';
 
 const wf = (steps: { name: string; dependsOn?: string[] }[]): Workflow => ({
   id: 'w',
@@ -124,22 +125,7 @@ describe('judgePod: the reconciler’s view of one pod', () => {
   const o = { now, deadlineSeconds: 60, failFastGraceSeconds: 30 };
 
   test('finished pods carry exit code and reason', () => {
-    const j = judgePod(
-      pod(5, {
-        phase: 'Failed',
-        containerStatuses: [
-          {
-            name: 'step',
-            image: '',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
-          },
-        ],
-      }),
-      o,
-    );
+    const j = judgePod(pod(5, endedStatus({ phase: 'Failed', exitCode: 137, reason: 'OOMKilled' })), o);
     assert.deepEqual(j, { kind: 'finished', outcome: { phase: 'Failed', exitCode: 137, reason: 'OOMKilled' } });
   });
   test('the runner’s own deadline counts from creation, pending time included', () => {

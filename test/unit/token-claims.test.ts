@@ -20,42 +20,20 @@ import { canonicalJson } from '../../src/audit/canonical.ts';
 import { admit } from '../../src/admission/admit.ts';
 import { cancelRun } from '../../src/admission/cancel.ts';
 import { JTI_PATTERN } from '../../src/verify/claims.ts';
-import { verify, verifyCancellation, type VerifyOptions } from '../../src/verify/verify.ts';
+import { verify, verifyCancellation } from '../../src/verify/verify.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
-import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
+import { claimsAt, ISSUER, NOW, RUNNER, signBytes, testKeys, verifyOptions, workflow } from '../support/tokens.ts';
 
-const options: VerifyOptions = {
-  algorithms: ['EdDSA'],
-  issuer: ISSUER,
-  audience: RUNNER,
-  maxTokenAgeSeconds: 600,
-  clockToleranceSeconds: 30,
-};
+const options = verifyOptions(['EdDSA']);
 const { key, keys } = await testKeys();
 const iat = Math.floor(NOW.getTime() / 1000);
 const TYP = 'kubiya-assignment+jwt';
 const CANCEL_TYP = 'kubiya-cancel+jwt';
-const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  iss: ISSUER,
-  aud: RUNNER,
-  sub: 'wf-1',
-  jti: 'jti-x',
-  iat,
-  nbf: iat,
-  exp: iat + 300,
-  workflow: workflow(),
-  ...over,
-});
+const claims = claimsAt;
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 
-/** Signs the exact header and payload bytes given (Ed25519): nothing normalised by a library. */
-async function signBytes(header: Buffer, payload: Buffer): Promise<string> {
-  const input = `${header.toString('base64url')}.${payload.toString('base64url')}`;
-  const signature = await crypto.subtle.sign('Ed25519', key.privateKey, new TextEncoder().encode(input));
-  return `${input}.${Buffer.from(signature).toString('base64url')}`;
-}
 const signClaims = (c: Record<string, unknown>, header: Record<string, unknown> = { typ: TYP }): Promise<string> =>
-  signBytes(json({ alg: 'EdDSA', kid: 'k1', ...header }), json(c));
+  signBytes(key, json({ alg: 'EdDSA', kid: 'k1', ...header }), json(c));
 
 async function codeOf(token: string): Promise<string> {
   const r = await verify(token, options, { keys, now: () => NOW });
@@ -166,7 +144,7 @@ describe('(11) header and payload exactly as signed', () => {
   ];
   for (const [name, h, p, expected] of table) {
     test(`${name} → ${expected}`, async () => {
-      assert.equal(await codeOf(await signBytes(h, p)), expected);
+      assert.equal(await codeOf(await signBytes(key, h, p)), expected);
     });
   }
   const headers: [string, Record<string, unknown>, string][] = [

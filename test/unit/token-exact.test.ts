@@ -9,37 +9,20 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { receive } from '../../src/receive/receive.ts';
-import { verify, type VerifyOptions } from '../../src/verify/verify.ts';
-import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
+import { verify } from '../../src/verify/verify.ts';
+import { claimsAt, NOW, RUNNER, sign, signBytes, testKeys, verifyOptions } from '../support/tokens.ts';
 
-const options: VerifyOptions = {
-  algorithms: ['EdDSA', 'ES256'],
-  issuer: ISSUER,
-  audience: RUNNER,
-  maxTokenAgeSeconds: 600,
-  clockToleranceSeconds: 30,
-};
+const options = verifyOptions();
 const { key, keys } = await testKeys();
-const iat = Math.floor(NOW.getTime() / 1000);
-const b64u = (v: string): string => Buffer.from(v).toString('base64url');
-const claims = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  iss: ISSUER,
-  aud: RUNNER,
-  sub: 'wf-1',
-  jti: 'jti-x',
-  iat,
-  nbf: iat,
-  exp: iat + 300,
-  workflow: workflow(),
-  ...over,
-});
+const claims = claimsAt;
 
-/** Signs `${header}.${payload}` as given (Ed25519 over the exact bytes): nothing normalised by a library. */
-async function signRaw(header: Record<string, unknown>, payload: Record<string, unknown> | string): Promise<string> {
-  const input = `${b64u(JSON.stringify({ alg: 'EdDSA', kid: 'k1', ...header }))}.${b64u(typeof payload === 'string' ? payload : JSON.stringify(payload))}`;
-  const signature = await crypto.subtle.sign('Ed25519', key.privateKey, new TextEncoder().encode(input));
-  return `${input}.${Buffer.from(signature).toString('base64url')}`;
-}
+/** Signs the token's header and payload as given: nothing normalised by a library. */
+const signRaw = (header: Record<string, unknown>, payload: Record<string, unknown> | string): Promise<string> =>
+  signBytes(
+    key,
+    JSON.stringify({ alg: 'EdDSA', kid: 'k1', ...header }),
+    typeof payload === 'string' ? payload : JSON.stringify(payload),
+  );
 
 const TYP = 'kubiya-assignment+jwt';
 async function codeOf(token: string): Promise<string> {

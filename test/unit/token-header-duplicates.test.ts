@@ -7,36 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { verify, type VerifyOptions } from '../../src/verify/verify.ts';
-import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
+import { verify } from '../../src/verify/verify.ts';
+import { claimsAt, NOW, signBytes, testKeys, verifyOptions } from '../support/tokens.ts';
 
-const options: VerifyOptions = {
-  algorithms: ['EdDSA', 'ES256'],
-  issuer: ISSUER,
-  audience: RUNNER,
-  maxTokenAgeSeconds: 600,
-  clockToleranceSeconds: 30,
-};
+const options = verifyOptions();
 const { key, keys } = await testKeys();
-const iat = Math.floor(NOW.getTime() / 1000);
-const b64u = (v: string): string => Buffer.from(v).toString('base64url');
-const payload = JSON.stringify({
-  iss: ISSUER,
-  aud: RUNNER,
-  sub: 'wf-1',
-  jti: 'jti-h',
-  iat,
-  nbf: iat,
-  exp: iat + 300,
-  workflow: workflow(),
-});
+const payload = JSON.stringify(claimsAt({ jti: 'jti-h' }));
 
 /** Signs a header given as raw JSON text (so it can hold a member twice) over the exact bytes. */
-async function signRawHeader(headerText: string): Promise<string> {
-  const input = `${b64u(headerText)}.${b64u(payload)}`;
-  const signature = await crypto.subtle.sign('Ed25519', key.privateKey, new TextEncoder().encode(input));
-  return `${input}.${Buffer.from(signature).toString('base64url')}`;
-}
+const signRawHeader = (headerText: string): Promise<string> => signBytes(key, headerText, payload);
 
 const T = '"typ":"kubiya-assignment+jwt"';
 const CASES: [string, string, string][] = [
