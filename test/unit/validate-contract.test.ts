@@ -461,3 +461,78 @@ test('ill-formed text: at most 50 issues are listed (the record stays bounded)',
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.error.details?.issues.length, 50);
 });
+
+test('the cycle names only the steps around it, not a finished branch visited on the way', () => {
+  // a → x is done before a → c → b → a closes; x must not appear in the cycle.
+  const steps = [
+    { ...step, name: 'a', dependsOn: ['x', 'c'] },
+    { ...step, name: 'x', dependsOn: [] },
+    { ...step, name: 'b', dependsOn: ['a'] },
+    { ...step, name: 'c', dependsOn: ['b'] },
+  ];
+  const r = validate(wf({}, { steps }));
+  assert.equal(!r.ok && r.error.message, 'workflow claim is invalid: dependsOn cycle: a → c → b → a');
+});
+
+test(
+  'the cycle check is linear: 64 steps, each depending on every earlier one, validate at once',
+  { timeout: 10_000 },
+  () => {
+    // Without the "done" mark the search would revisit each finished step: 2^63 paths.
+    const steps = many(64, (i) => ({ ...step, name: label(i), dependsOn: many(i, label) }));
+    const started = Date.now();
+    const r = validate(wf({}, { steps }));
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.error.message));
+    assert.ok(Date.now() - started < 5_000);
+  },
+);
+
+/**
+ * Class: what runs is free of bidi formatting characters at every index (steps, containers, argv
+ * items past 9), and only what runs: a secretRef's key names a Secret key and is not executed.
+ * The display name is free of every control character: the C0 and C1 ranges to their last member.
+ */
+const TEXT: [string, unknown, string | undefined][] = [
+  [
+    'a bidi override in step 10',
+    wf({}, { steps: many(11, (i) => ({ ...step, name: label(i), ...(i === 10 ? { args: ['\u202e'] } : {}) })) }),
+    'workflow.steps.10.args.0',
+  ],
+  ['a bidi override in argument 10', wf({ args: [...many(10, () => 'a'), 'x\u202ey'] }), 'workflow.steps.0.args.10'],
+  [
+    'a bidi override in command word 12',
+    wf({ command: [...many(12, () => 'a'), '\u2066'] }),
+    'workflow.steps.0.command.12',
+  ],
+  [
+    'a bidi override in a secretRef key (not run text)',
+    wf({ env: { A: { secretRef: { secret: 's', key: 'k\u202e' } } } }),
+    undefined,
+  ],
+  ['U+001F (last C0) in the display name', wf({}, { name: 'a\u001fb' }), 'workflow.name'],
+  ['U+007F (DEL) in the display name', wf({}, { name: 'a\u007fb' }), 'workflow.name'],
+  ['U+009F (last C1) in the display name', wf({}, { name: 'a\u009fb' }), 'workflow.name'],
+  ['U+00A0 (no-break space) in the display name', wf({}, { name: 'a\u00a0b' }), undefined],
+  ['U+0020 (space) in the display name', wf({}, { name: 'a b' }), undefined],
+];
+for (const [name, claim, path] of TEXT) {
+  test(`text: ${name} → ${path ?? 'no VALIDATE_UNICODE'}`, () => {
+    const r = validate(claim);
+    if (path === undefined) {
+      assert.ok(r.ok || r.error.code !== 'VALIDATE_UNICODE', JSON.stringify(!r.ok && r.error));
+      return;
+    }
+    assert.equal(!r.ok && r.error.code, 'VALIDATE_UNICODE');
+    assert.ok(!r.ok && r.error.details?.issues.some((i) => i.path === path), JSON.stringify(!r.ok && r.error));
+  });
+}
+
+test('an issue path keeps a well-formed key as it is (an emoji pair is not escaped), escapes a lone half', () => {
+  const r = validate(wf({}, { ['😀']: { ['\ud800']: 'x\u0000' } }));
+  assert.equal(!r.ok && r.error.code, 'VALIDATE_UNICODE');
+  if (r.ok) return;
+  assert.deepEqual(r.error.details?.issues, [
+    { path: 'workflow.😀.\\ud800', message: 'key is not well-formed Unicode (a lone UTF-16 surrogate)' },
+    { path: 'workflow.😀.\\ud800', message: 'must not contain a NUL character' },
+  ]);
+});
