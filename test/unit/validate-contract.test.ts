@@ -536,3 +536,58 @@ test('an issue path keeps a well-formed key as it is (an emoji pair is not escap
     { path: 'workflow.😀.\\ud800', message: 'must not contain a NUL character' },
   ]);
 });
+
+/**
+ * Class: a refused field tells the author why (the issue's message is the response body's and the
+ * audit record's detail), and each pattern is anchored at both ends: a valid suffix or prefix does
+ * not make an invalid value valid.
+ */
+const WHY: [string, unknown, string, RegExp | undefined][] = [
+  [
+    'quantity',
+    wf({ resources: { limits: { cpu: 'lots' } } }),
+    'workflow.steps.0.resources.limits.cpu',
+    /Kubernetes quantity/,
+  ],
+  [
+    'quantity with a prefix',
+    wf({ resources: { limits: { cpu: 'x1' } } }),
+    'workflow.steps.0.resources.limits.cpu',
+    undefined,
+  ],
+  [
+    'env count',
+    wf({ env: Object.fromEntries(many(129, (i) => [`V${i}`, 'x'])) }),
+    'workflow.steps.0.env',
+    /at most 128 variables/,
+  ],
+  ['image whitespace', wf({ image: 'a b' }), 'workflow.steps.0.image', /must not contain whitespace/],
+  [
+    'mount name length',
+    mountAt({ name: s(60) }),
+    'workflow.steps.0.volumes.0.name',
+    /at most 59 characters .*vol-<name>/,
+  ],
+  ['relative mount', mountAt({ mount: 'data' }), 'workflow.steps.0.volumes.0.mount', /must be an absolute path/],
+  ['mount with ..', mountAt({ mount: '/a/../b' }), 'workflow.steps.0.volumes.0.mount', /must not contain "\.\."/],
+  [
+    'secretRef secret with a leading "-"',
+    wf({ env: { A: { secretRef: { secret: '-a.b', key: 'k' } } } }),
+    'workflow.steps.0.env.A',
+    undefined,
+  ],
+];
+for (const [what, claim, path, why] of WHY) {
+  test(`refused ${what} at ${path}${why ? `, saying ${String(why)}` : ''}`, () => {
+    const r = validate(claim);
+    assert.equal(!r.ok && r.error.code, 'VALIDATE_SCHEMA');
+    if (r.ok) return;
+    const issue = (r.error.details?.issues ?? []).find((i) => i.path === path || i.path.startsWith(`${path}.`));
+    assert.ok(issue, JSON.stringify(r.error.details));
+    if (why) assert.match(issue.message, why);
+  });
+}
+
+test('a quantity with a fraction of several digits is valid (1.25Gi)', () => {
+  assert.equal(refusedAt(wf({ resources: { limits: { memory: '1.25Gi' } } })), undefined);
+});
