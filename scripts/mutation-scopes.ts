@@ -17,7 +17,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   },
   mutate: {
     mutate: ['src/mutate/**/*.ts'],
-    tests: ['test/unit/mutate.test.ts', 'test/unit/pod.test.ts', 'test/unit/workload.test.ts'],
+    tests: ['test/unit/mutate*.test.ts', 'test/unit/pod.test.ts', 'test/unit/workload.test.ts'],
   },
   evaluate: {
     mutate: ['src/evaluate/**/*.ts'],
