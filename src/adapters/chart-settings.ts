@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
-import { maskKeyMaterial } from '../policy/key-material.ts';
+import { parse, parseAllDocuments } from 'yaml';
+import type { ErrorCode } from '../errors/codes.ts';
+import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { REPO_ROOT } from './tools.ts';
 
 const run = promisify(execFile);
@@ -22,10 +23,28 @@ export interface ChartSettings {
   readonly dataText: string | undefined;
   /** The exact text of the runner configuration it mounts (ConfigMap `<fullname>-config`, runner.yaml). */
   readonly runnerYaml: string;
+  /**
+   * The PEM texts of `policy.verificationKeys` as the chart mounts them (ConfigMap
+   * `<fullname>-policy-keys`, `key-<i>.pem` in order); empty when the values set none.
+   */
+  readonly verificationKeys: readonly string[];
 }
 
-/** A chart that did not render (helm's message, values schema failures included). */
-export class ChartRenderError extends Error {}
+/**
+ * A chart that did not render (helm's message, values schema failures included), with its code:
+ * POLICY_KEY_PRIVATE when the chart refused a private key in `policy.verificationKeys`, else
+ * CONFIG_INVALID.
+ */
+export class ChartRenderError extends Error {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = 'CONFIG_INVALID') {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The chart's own refusal of a private verification key (templates/_helpers.tpl checkVerificationKeys). */
+const CHART_PRIVATE_KEY = /policy\.verificationKeys\[\d+\] holds a PRIVATE key/;
 
 interface ConfigMapDoc {
   kind?: string;
@@ -60,7 +79,11 @@ export async function renderChartSettings(
   const stdout = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {
-      throw new ChartRenderError(`helm template failed: ${maskKeyMaterial((e.stderr ?? e.message ?? '').trim())}`);
+      const said = maskKeyMaterial((e.stderr ?? e.message ?? '').trim());
+      throw new ChartRenderError(
+        `helm template failed: ${said}`,
+        CHART_PRIVATE_KEY.test(said) ? 'POLICY_KEY_PRIVATE' : 'CONFIG_INVALID',
+      );
     },
   );
   const maps = parseAllDocuments(stdout)
@@ -70,15 +93,26 @@ export async function renderChartSettings(
     maps.find((m) => m.metadata?.name?.endsWith(suffix) === true)?.data?.[key];
   const runnerYaml = find('-config', 'runner.yaml');
   if (runnerYaml === undefined) throw new ChartRenderError('the chart rendered no ConfigMap *-config with runner.yaml');
-  return { dataText: find('-policy-data', 'data.json'), runnerYaml };
+  const keys = maps.find((m) => m.metadata?.name?.endsWith('-policy-keys') === true)?.data ?? {};
+  const verificationKeys: string[] = [];
+  for (let i = 0; keys[`key-${i}.pem`] !== undefined; i++) verificationKeys.push(keys[`key-${i}.pem`]!);
+  return { dataText: find('-policy-data', 'data.json'), runnerYaml, verificationKeys };
 }
 
 /**
  * The policy data file the chart renders from these values, to be baked into a bundle by
  * `policy build --values` before it is signed: the user's values with BAKE_OVERRIDES after them.
- * Throws ChartRenderError as renderChartSettings does.
+ * Throws ChartRenderError as renderChartSettings does, and POLICY_KEY_PRIVATE when a values file
+ * holds a private key in `policy.verificationKeys` (the overrides would hide it from the chart's
+ * own check: red-team round 3, finding 10).
  */
 export async function renderBakedSettings(helm: string, valuesFiles: readonly string[]): Promise<string> {
+  const leaked = await privateKeyInValues(valuesFiles);
+  if (leaked !== undefined)
+    throw new ChartRenderError(
+      `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
+      'POLICY_KEY_PRIVATE',
+    );
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-bake-'));
   try {
     await writeFile(join(dir, 'bake.yaml'), BAKE_OVERRIDES);
@@ -88,4 +122,25 @@ export async function renderBakedSettings(helm: string, valuesFiles: readonly st
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the values files put private key material in `policy.verificationKeys`
+ * (`<file>: policy.verificationKeys[<i>]`, never the key), or undefined. Every file is checked, not
+ * only the one whose list helm would keep: a private key in any values file is exposed.
+ */
+export async function privateKeyInValues(valuesFiles: readonly string[]): Promise<string | undefined> {
+  for (const file of valuesFiles) {
+    let doc: unknown;
+    try {
+      doc = parse(await readFile(file, 'utf8'), { maxAliasCount: 0 });
+    } catch {
+      continue; // helm reports a values file it cannot read or parse
+    }
+    const keys = (doc as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys;
+    if (!Array.isArray(keys)) continue;
+    const i = keys.findIndex((k) => typeof k === 'string' && holdsPrivateKey(k));
+    if (i >= 0) return `${file}: policy.verificationKeys[${i}]`;
+  }
+  return undefined;
 }

@@ -23,6 +23,30 @@ function parsesAsPrivate(pem: string): boolean {
 }
 
 /**
+ * One verification key from its PEM text, `name` saying where it came from (a file name, or
+ * `chart values policy.verificationKeys[0]`). Throws VerificationKeyError naming `name`, never the
+ * text: POLICY_KEY_PRIVATE when it holds private key material, CONFIG_INVALID when it is not a PEM
+ * public key.
+ */
+export function verificationKeyOf(pem: string, name: string): KeyObject {
+  if (holdsPrivateKey(pem))
+    throw new VerificationKeyError(
+      'POLICY_KEY_PRIVATE',
+      `policy.verificationKeys: ${name} holds a PRIVATE key: give the public key only (openssl pkey -in <key> -pubout), and rotate the exposed one`,
+    );
+  let key: KeyObject;
+  try {
+    key = verificationKeyFromPem(pem);
+  } catch {
+    throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: ${name} is not a PEM public key`);
+  }
+  // createPublicKey derives a public key from a private one: whatever parses as private is refused.
+  if (parsesAsPrivate(pem))
+    throw new VerificationKeyError('POLICY_KEY_PRIVATE', `policy.verificationKeys: ${name} holds a PRIVATE key`);
+  return key;
+}
+
+/**
  * The bundle verification keys of `policy.verificationKeys` (PEM public key files; the same for
  * `--verification-key`), read once at start. Throws VerificationKeyError naming the file, never
  * its content: POLICY_KEY_PRIVATE when it holds private key material (any PEM block labelled
@@ -39,21 +63,7 @@ export async function policyVerificationKeys(files: readonly string[] | undefine
     } catch {
       throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: cannot read ${file}`);
     }
-    if (holdsPrivateKey(pem))
-      throw new VerificationKeyError(
-        'POLICY_KEY_PRIVATE',
-        `policy.verificationKeys: ${file} holds a PRIVATE key: give the public key only (openssl pkey -in <key> -pubout), and rotate the exposed one`,
-      );
-    let key: KeyObject;
-    try {
-      key = verificationKeyFromPem(pem);
-    } catch {
-      throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: ${file} is not a PEM public key`);
-    }
-    // createPublicKey derives a public key from a private one: whatever parses as private is refused.
-    if (parsesAsPrivate(pem))
-      throw new VerificationKeyError('POLICY_KEY_PRIVATE', `policy.verificationKeys: ${file} holds a PRIVATE key`);
-    keys.push(key);
+    keys.push(verificationKeyOf(pem, file));
   }
   return keys;
 }

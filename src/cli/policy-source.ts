@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { ChartRenderError, renderChartSettings } from '../adapters/chart-settings.ts';
 import type { KeyObject } from 'node:crypto';
 import { buildBundle, PolicyBuildError, type BuildOptions } from '../adapters/opa-cli.ts';
-import { policyVerificationKeys, VerificationKeyError } from '../adapters/policy-keys.ts';
+import { policyVerificationKeys, VerificationKeyError, verificationKeyOf } from '../adapters/policy-keys.ts';
 import { verifyBundleFiles } from '../policy/bundle-signature.ts';
 import { bundleOf, loadEngine, readBundle, readBundleFiles, type BundleFiles } from '../adapters/opa-wasm.ts';
 import { resolveTools, type ToolName } from '../adapters/tools.ts';
@@ -51,6 +51,8 @@ export interface SettingsSource {
   readonly dataText: string | undefined;
   /** runner.yaml as the chart renders it (only with --values). */
   readonly runnerYaml?: string;
+  /** The PEM texts of the `policy.verificationKeys` the chart renders (only with --values; empty: none). */
+  readonly verificationKeys?: readonly string[];
 }
 
 export interface SourceOptions {
@@ -83,7 +85,7 @@ export async function settingsSource(opts: SourceOptions): Promise<SettingsSourc
       toolPath('helm'),
       opts.values.map((f) => resolve(f)),
     ).catch((e: unknown) => {
-      throw new CliError('CONFIG_INVALID', e instanceof ChartRenderError ? e.message : String(e));
+      throw e instanceof ChartRenderError ? new CliError(e.code, e.message) : new CliError('CONFIG_INVALID', String(e));
     });
     return { label: `chart values ${opts.values.join(', ')}`, ...rendered };
   }
@@ -134,19 +136,61 @@ function withSettings(
   return { ...files, data, revision: overlayRevision(files.revision, source.dataText) };
 }
 
-/** The verification keys --verification-key names (only with --bundle: a bundle built now is unsigned). */
-async function verificationKeys(opts: SourceOptions, bundle: string | undefined): Promise<KeyObject[]> {
-  if (opts.verificationKey === undefined) return [];
+const keyError = (e: unknown): never => {
+  throw new CliError(e instanceof VerificationKeyError ? e.code : 'CONFIG_INVALID', (e as Error).message);
+};
+const fingerprint = (k: KeyObject): string => k.export({ type: 'spki', format: 'der' }).toString('base64');
+
+/**
+ * The verification keys the command verifies --bundle with, as the runner would (red-team round 3,
+ * finding 5): the `policy.verificationKeys` the --values render (a runner installed with them
+ * verifies with exactly these), and --verification-key. Both given: they must be the same set of
+ * keys (CONFIG_INVALID otherwise: a bundle signed with a key only --verification-key names would
+ * pass here and be refused by the runner; one signed with a key only the values name, the
+ * reverse). Keys and no --bundle: a bundle built now is unsigned, so the runner would refuse it
+ * (POLICY_BUNDLE_UNSIGNED for the values' keys, CONFIG_INVALID for --verification-key).
+ */
+async function verificationKeys(
+  opts: SourceOptions,
+  bundle: string | undefined,
+  source: SettingsSource | undefined,
+): Promise<KeyObject[]> {
+  const rendered = (source?.verificationKeys ?? []).map((pem, i) => {
+    try {
+      return verificationKeyOf(pem, `${source!.label}: policy.verificationKeys[${i}]`);
+    } catch (e) {
+      return keyError(e);
+    }
+  });
+  if (opts.verificationKey === undefined) {
+    if (rendered.length > 0 && bundle === undefined)
+      throw new CliError(
+        'POLICY_BUNDLE_UNSIGNED',
+        `${source!.label} set policy.verificationKeys: a runner installed with them refuses an unsigned bundle, and one built now is unsigned. Give the signed candidate with --bundle`,
+        1,
+      );
+    return rendered;
+  }
   if (bundle === undefined)
     throw new CliError('CONFIG_INVALID', '--verification-key checks a bundle: give it with --bundle');
-  return policyVerificationKeys(opts.verificationKey).catch((e: unknown) => {
-    throw new CliError(e instanceof VerificationKeyError ? e.code : 'CONFIG_INVALID', (e as Error).message);
-  });
+  const given = await policyVerificationKeys(opts.verificationKey).catch(keyError);
+  if (rendered.length > 0) {
+    const a = new Set(rendered.map(fingerprint));
+    const b = new Set(given.map(fingerprint));
+    if (a.size !== b.size || [...a].some((f) => !b.has(f)))
+      throw new CliError(
+        'CONFIG_INVALID',
+        `--verification-key and the policy.verificationKeys of ${source!.label} are not the same keys: the runner verifies with the values' keys only. Give the same keys, or leave out --verification-key`,
+      );
+  }
+  return given;
 }
 
 /**
  * The bundle given (or one built now from the policy directory), deciding with the source's
- * settings; with --verification-key, its signature is checked first, as the runner checks it.
+ * settings; with verification keys (--verification-key, or those the --values render), its
+ * signature is checked first, as the runner checks it, and only the empty settings overlay is
+ * accepted (POLICY_SETTINGS_UNSIGNED otherwise).
  */
 export async function engineFor(
   bundle: string | undefined,
@@ -158,7 +202,7 @@ export async function engineFor(
   const notLoaded = (e: unknown): never => {
     throw new CliError('POLICY_NOT_LOADED', `cannot load bundle ${bundle}: ${(e as Error).message ?? String(e)}`);
   };
-  const keys = await verificationKeys(opts, bundle);
+  const keys = await verificationKeys(opts, bundle, source);
   if (bundle !== undefined) {
     const raw = await readBundleFiles(resolve(bundle)).catch(notLoaded);
     if (keys.length > 0) {

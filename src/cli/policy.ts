@@ -66,7 +66,7 @@ async function bakedSettings(opts: BuildCliOptions): Promise<BakedSettings | und
       toolPath('helm'),
       opts.values.map((f) => resolve(f)),
     ).catch((e: unknown) => {
-      throw new CliError('CONFIG_INVALID', e instanceof ChartRenderError ? e.message : String(e));
+      throw e instanceof ChartRenderError ? new CliError(e.code, e.message) : new CliError('CONFIG_INVALID', String(e));
     });
     return { label: `chart values ${opts.values.join(', ')}`, dataText };
   }

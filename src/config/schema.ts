@@ -196,6 +196,13 @@ export const configSchema = z.strictObject({
     .refine((p) => p.service === undefined || p.verificationKeys !== undefined, {
       message: 'policy.service needs policy.verificationKeys: a bundle fetched from a server must be signed',
       path: ['service'],
+    })
+    // The bundle service's bearer token over plain http to another host is readable on the path
+    // (red-team round 3, finding 3): https or loopback whenever a token is sent; no opt-out.
+    .refine((p) => p.service?.bearerTokenFile === undefined || isSecureTransport(p.service.url), {
+      message:
+        'must be https (plain http only to a loopback host) when policy.service.bearerTokenFile is set: over http anyone on the path can read the token',
+      path: ['service', 'url'],
     }),
   egress: z
     .strictObject({

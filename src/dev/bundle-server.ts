@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, join, sep } from 'node:path';
 
 /** A running development bundle server. */
 export interface BundleServer {
@@ -26,10 +26,27 @@ function authorized(header: string | undefined, expected: Buffer): boolean {
 }
 
 /**
+ * The bytes of `<dir>/<name>` when its real path (symlinks resolved) is a regular file inside the
+ * real `dir`; else undefined. A symlink in the served directory pointing out of it (`pw ->
+ * /etc/passwd`) is not served (red-team round 3: the server followed it).
+ */
+async function servedFile(dir: string, name: string): Promise<Buffer | undefined> {
+  try {
+    const root = await realpath(dir);
+    const real = await realpath(join(dir, name));
+    if (!real.startsWith(root + sep) || !(await stat(real)).isFile()) return undefined;
+    return await readFile(real);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * `kubiya-runner dev bundle-server <dir>`: serves the bundles in a directory over HTTP the way an
  * OPA bundle service does, for tests and the demo — GET `/<name>` answers the file with a strong
  * `ETag` (its SHA-256), `304 Not Modified` when `If-None-Match` names the current one, 404 for
- * anything else (only plain file names in `dir`; no paths). Files are read on every request, so
+ * anything else (only plain file names in `dir`, no paths; only regular files whose real path is
+ * inside `dir`: a symlink out of it is 404). Files are read on every request, so
  * replacing one (atomically) publishes a new revision. Listens on 127.0.0.1 only. With
  * `options.bearerToken`, a request without that bearer token is answered 401 before anything else.
  */
@@ -59,17 +76,18 @@ export async function startBundleServer(
       res.writeHead(answer(404)).end();
       return;
     }
-    readFile(join(dir, name)).then(
-      (body) => {
-        const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
-        if (req.headers['if-none-match'] === etag) res.writeHead(answer(304), { etag }).end();
-        else
-          res
-            .writeHead(answer(200), { etag, 'content-type': 'application/gzip', 'content-length': body.byteLength })
-            .end(body);
-      },
-      () => res.writeHead(answer(404)).end(),
-    );
+    void servedFile(dir, name).then((body) => {
+      if (body === undefined) {
+        res.writeHead(answer(404)).end();
+        return;
+      }
+      const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+      if (req.headers['if-none-match'] === etag) res.writeHead(answer(304), { etag }).end();
+      else
+        res
+          .writeHead(answer(200), { etag, 'content-type': 'application/gzip', 'content-length': body.byteLength })
+          .end(body);
+    });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as AddressInfo;

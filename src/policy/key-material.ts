@@ -39,16 +39,19 @@ const JWK_MEMBER = /(\\?"(?:d|p|q|dp|dq|qi|k)\\?"\s*:\s*\\?")[A-Za-z0-9_\-+/=]{8
  * one with a `/` in every 20 characters or more is a path and stays (random base64 has one in 64).
  */
 const LONG_BASE64 = /[A-Za-z0-9+/=_-]{64,}/g;
+/** The userinfo of a URL (`scheme://user:password@`): masked to `scheme://[masked]@`. */
+const URL_USERINFO = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s/?#@'"]*@/g;
 const looksLikePath = (run: string): boolean => run.split('/').length - 1 >= run.length / 20;
 
 /**
  * `text` with every piece of key material replaced: a PEM block's body (its BEGIN/END labels
  * kept, so the message still says what was there; an unterminated block is masked to the end),
- * private JWK members' values, and base64 runs of 64 characters or more. For stderr of helm and
- * opa that a command relays.
+ * private JWK members' values, base64 runs of 64 characters or more, and a URL's
+ * `user:password@` (`https://[masked]@host/…`). For stderr of helm and opa that a command relays.
  */
 export function maskKeyMaterial(text: string): string {
   return text
+    .replace(URL_USERINFO, '$1[masked]@')
     .replace(PEM_BLOCK, (_m, begin: string, end: string) => `${begin} [masked] ${end}`.trimEnd())
     .replace(JWK_MEMBER, '$1[masked]')
     .replace(LONG_BASE64, (run) => (looksLikePath(run) ? run : '[masked]'));

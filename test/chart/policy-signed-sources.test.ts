@@ -118,7 +118,7 @@ test('finding 1: with verification keys no settings overlay is rendered, mounted
   assert.ok((pod?.volumes ?? []).some((v) => v.name === 'policy-data'));
 });
 
-test('finding 7: userinfo in policy.service.url and audit.ship.url is refused by the values schema; other @ are not', async () => {
+test('finding 7: userinfo in policy.service.url and audit.ship.url is refused by the templates; other @ are not', async () => {
   const refused = [
     'https://user:pass@bundles.example.com/b.tar.gz',
     'https://user@bundles.example.com/b.tar.gz',
@@ -131,10 +131,14 @@ test('finding 7: userinfo in policy.service.url and audit.ship.url is refused by
   for (const url of refused) {
     await assert.rejects(
       renderChart(helm, [...keyArgs, '--set', `policy.service.url=${url}`]),
-      /policy\/service\/url/,
+      /policy\.service\.url has user:password@/,
       url,
     );
-    await assert.rejects(renderChart(helm, ['--set', `audit.ship.url=${url}`]), /audit\/ship\/url/, url);
+    await assert.rejects(
+      renderChart(helm, ['--set', `audit.ship.url=${url}`]),
+      /audit\.ship\.url has user:password@/,
+      url,
+    );
   }
   for (const url of accepted) {
     const { config } = await rendered([...keyArgs, '--set', `policy.service.url=${url}`]);

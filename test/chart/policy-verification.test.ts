@@ -60,14 +60,20 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
       );
       assert.ok(volumes.some((v) => v.name === 'policy-keys'));
     }
-    for (const bad of ['nope', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n']) {
+    for (const [bad, said] of [
+      ['nope', /policy\.verificationKeys\[0\] must be one PEM public key/],
+      [
+        '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+        /policy\.verificationKeys\[0\] holds a PRIVATE key/,
+      ],
+    ] as const) {
       await writeFile(join(dir, 'bad.pem'), bad);
       await assert.rejects(
         renderChart(helm, [
           ...['--set', 'policy.bundleConfigMap=signed-bundle'],
           ...['--set-file', `policy.verificationKeys[0]=${join(dir, 'bad.pem')}`],
         ]),
-        /\/policy\/verificationKeys\/0/,
+        said,
       );
     }
   } finally {

@@ -72,15 +72,65 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- end -}}
 
 {{- /*
-controlPlane.url and controlPlane.jwksUrl: https, or http to a loopback host, or insecureHttp (the
-runner's own rule, src/config/schema.ts): over http anyone on the path can swap the trusted keys
-or read the runner token.
+Values that may hold a secret (URLs, where a user:password@ may be pasted; verification keys, where
+a PRIVATE key may be pasted) are checked here, not by a pattern in values.schema.json: helm prints
+the whole value a schema pattern refuses (red-team 2026-11-30 round 3, finding 2). Each `fail`
+names the value's path and the rule, never the value.
+
+kubiya-runner.checkUrl (list PATH VALUE): an http(s) URL as the runner's config accepts it
+(src/config/schema.ts httpUrl): no user:password@, no white space or backslash.
+*/}}
+{{- define "kubiya-runner.checkUrl" -}}
+{{- $path := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- if $v -}}
+{{- $u := toString $v -}}
+{{- if regexMatch "^[A-Za-z][A-Za-z0-9+.-]*:/*[^/?#]*@" $u -}}
+{{- fail (printf "%s has user:password@ (a credential in a URL sits in a ConfigMap and in logs): remove it, rotate that password, and give the service's credential as a mounted Secret" $path) -}}
+{{- end -}}
+{{- if not (regexMatch "^https?://[^\\s/?#@\\\\]+([/?#][^\\s]*)?$" $u) -}}
+{{- fail (printf "%s must be an http or https URL with a host, without white space or a backslash" $path) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+Transport (the runner's own rule, src/config/schema.ts isSecureTransport): https, or http to a
+loopback host. controlPlane.url and jwksUrl always (unless controlPlane.insecureHttp): over http
+anyone on the path can swap the trusted keys or read the runner token. policy.service.url when
+policy.service.bearerTokenSecret is set (no opt-out): over http the bundle service's token is
+readable on the path.
 */}}
 {{- define "kubiya-runner.checkTransport" -}}
+{{- $secure := "^(https://|http://(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\])(:[0-9]*)?([/?#]|$))" -}}
+{{- include "kubiya-runner.checkUrl" (list "controlPlane.url" .Values.controlPlane.url) -}}
+{{- include "kubiya-runner.checkUrl" (list "controlPlane.jwksUrl" .Values.controlPlane.jwksUrl) -}}
+{{- include "kubiya-runner.checkUrl" (list "policy.service.url" .Values.policy.service.url) -}}
+{{- include "kubiya-runner.checkUrl" (list "audit.ship.url" .Values.audit.ship.url) -}}
 {{- range $key := list "url" "jwksUrl" -}}
 {{- $u := get $.Values.controlPlane $key | toString -}}
-{{- if and $u (not $.Values.controlPlane.insecureHttp) (not (regexMatch "^(https://|http://(localhost|127\\.[0-9]+\\.[0-9]+\\.[0-9]+|\\[::1\\])(:[0-9]*)?([/?#]|$))" (lower $u))) -}}
+{{- if and $u (not $.Values.controlPlane.insecureHttp) (not (regexMatch $secure (lower $u))) -}}
 {{- fail (printf "controlPlane.%s: must be https (plain http only to a loopback host, or with controlPlane.insecureHttp: true)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $svc := .Values.policy.service -}}
+{{- if and $svc.url $svc.bearerTokenSecret.name (not (regexMatch $secure (lower (toString $svc.url)))) -}}
+{{- fail "policy.service.url: must be https (plain http only to a loopback host) when policy.service.bearerTokenSecret is set: over http anyone on the path can read the bundle service's token" -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+kubiya-runner.checkVerificationKeys: each policy.verificationKeys entry is one PEM PUBLIC KEY block
+(SPKI). A private key is named as such (rotate it: it has been in a values file), never printed.
+*/}}
+{{- define "kubiya-runner.checkVerificationKeys" -}}
+{{- range $i, $k := .Values.policy.verificationKeys -}}
+{{- $t := toString $k -}}
+{{- if regexMatch "(?i)PRIVATE KEY|\"(d|p|q|dp|dq|qi|k)\"\\s*:" $t -}}
+{{- fail (printf "policy.verificationKeys[%d] holds a PRIVATE key: put only the public key here (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file" $i) -}}
+{{- end -}}
+{{- if not (regexMatch "^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n?$" $t) -}}
+{{- fail (printf "policy.verificationKeys[%d] must be one PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----, as openssl pkey -pubout writes it)" $i) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
