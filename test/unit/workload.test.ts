@@ -282,10 +282,18 @@ test('docs/workflows.md: a section per feature, and every example it names exist
     'nodeSelector and tolerations',
     'serviceAccount',
     'Sidecar ports and readinessProbe',
+    'Retries',
+    'Conditions (when)',
+    'Outputs',
   ])
     assert.ok(headings.includes(h), h);
-  const files = [...new Set([...md.matchAll(/examples\/features\/[a-z-]+\.yaml/g)].map((m) => m[0]))];
-  assert.equal(files.length, 4);
+  const { readdir } = await import('node:fs/promises');
+  const files = [...new Set([...md.matchAll(/examples\/features\/[a-z-]+\.yaml/g)].map((m) => m[0]))].sort();
+  const present = (await readdir(new URL('../../examples/features', import.meta.url)))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => `examples/features/${f}`)
+    .sort();
+  assert.deepEqual(files, present, 'the doc names every feature example, and only those');
   for (const f of files) {
     const r = validate(await readWorkflowFile(new URL(`../../${f}`, import.meta.url).pathname));
     assert.ok(r.ok, `${f}: ${JSON.stringify(!r.ok && r.error)}`);
