@@ -119,3 +119,38 @@ test_flag_then_reference_or_option_is_allowed if {
 test_word_hit_not_repeated_for_the_line if {
 	line({"name": "s", "command": ["git", "clone", "https://u:p4ss@h/x"]}) == {["SECRET_LITERAL", "step.command[2]"]}
 }
+
+# REDTEAM-3 finding 1, as a class: every exec handler of the BUILT pod (any probe kind, a lifecycle
+# hook, in a container or an init/native-sidecar container) is held to the literal policy, word by
+# word and as a whole command line. The reported example: a sidecar's readiness probe (rendered as
+# readinessProbe and startupProbe) with a bearer token.
+pod_literal(pod) := out if {
+	out := {[v.code, v.path] | some v in secrets.violations} with input as {"step": {"name": "s"}, "pod": pod}
+		with data.kubiya.settings as {"secrets": {"credentials": credentials}}
+}
+
+exec_handlers := {
+	"readinessProbe": {"readinessProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"startupProbe": {"startupProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"livenessProbe": {"livenessProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"lifecycle.postStart": {"lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}}},
+	"lifecycle.preStop": {"lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}}},
+}
+
+test_literal_in_every_exec_handler_of_the_pod if {
+	every name, handler in exec_handlers {
+		every kind in ["containers", "initContainers"] {
+			pod_literal({"spec": {kind: [object.union({"name": "c"}, handler)]}}) == {["SECRET_LITERAL", sprintf("pod.spec.%s[0].%s.exec.command[2]", [kind, name])]}
+		}
+	}
+}
+
+test_literal_across_the_words_of_an_exec_handler if {
+	pod := {"spec": {"initContainers": [{"name": "pg", "readinessProbe": {"exec": {"command": ["curl", "-H", "Authorization:", "Bearer", "abc123"]}}}]}}
+	pod_literal(pod) == {["SECRET_LITERAL", "pod.spec.initContainers[0].readinessProbe.exec.command[*]"]}
+}
+
+test_benign_exec_handler if {
+	pod := {"spec": {"initContainers": [{"name": "pg", "readinessProbe": {"exec": {"command": ["pg_isready", "-U", "postgres"]}}, "startupProbe": {"exec": {"command": ["pg_isready"]}}}]}}
+	pod_literal(pod) == set()
+}
