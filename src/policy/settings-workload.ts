@@ -20,6 +20,30 @@ const imageEntry = z
     'must be a registry host, a registry/namespace prefix or a repository',
   );
 
+/**
+ * An allowlist keyed by one field (`name`, `key`): at most `max` entries, each key once. The Rego
+ * reads such a list as an object by that key, so two entries with one key would make every
+ * evaluation fail ("object insert conflict", REDTEAM-3 finding 7) — and which entry should win is
+ * undecidable anyway. The refusal names the key's index and value. JSON Schema cannot say "unique
+ * by a property", so the chart's schema gets `uniqueItems` (identical entries); the runner and the
+ * CLI refuse the rest (POLICY_SETTINGS_INVALID), and the Rego denies any that reach it unchecked.
+ */
+export function keyedList<T extends z.ZodObject>(entry: T, key: string, max: number): z.ZodArray<T> {
+  return z
+    .array(entry)
+    .max(max)
+    .superRefine((list, ctx) => {
+      const seen = new Set<unknown>();
+      list.forEach((e, i) => {
+        const k = (e as Record<string, unknown>)[key];
+        if (seen.has(k))
+          ctx.addIssue({ code: 'custom', path: [i, key], message: `"${String(k)}" is listed twice: each ${key} once` });
+        seen.add(k);
+      });
+    })
+    .meta({ uniqueItems: true });
+}
+
 const objectName = z
   .string()
   .min(1)
@@ -43,19 +67,21 @@ export const WORKLOAD_SETTINGS = {
   pullSecrets: z
     .strictObject({
       /** Pull secrets a step may name; `registries` ties one to the registries it is for. */
-      allowed: z
-        .array(z.strictObject({ name: objectName, registries: z.array(imageEntry).min(1).max(64).optional() }))
-        .max(256)
-        .optional(),
+      allowed: keyedList(
+        z.strictObject({ name: objectName, registries: z.array(imageEntry).min(1).max(64).optional() }),
+        'name',
+        256,
+      ).optional(),
     })
     .optional(),
   placement: z
     .strictObject({
       /** nodeSelector keys a step may use, each with the values it may ask for. */
-      nodeSelectors: z
-        .array(z.strictObject({ key: labelKey, values: z.array(labelValue).min(1).max(64) }))
-        .max(64)
-        .optional(),
+      nodeSelectors: keyedList(
+        z.strictObject({ key: labelKey, values: z.array(labelValue).min(1).max(64) }),
+        'key',
+        64,
+      ).optional(),
       /** Tolerations a step may carry: the key, the operators (Equal unless listed), values (any when absent) and effects. */
       tolerations: z
         .array(
@@ -77,29 +103,28 @@ export const WORKLOAD_SETTINGS = {
   serviceAccounts: z
     .strictObject({
       /** ServiceAccounts a step may run as; `token` allows a projected token for these audiences, this long at most. */
-      allowed: z
-        .array(
-          z.strictObject({
-            name: objectName,
-            token: z
-              .strictObject({
-                audiences: z
-                  .array(
-                    z
-                      .string()
-                      .min(1)
-                      .max(253)
-                      .regex(/^[!-~]+$/),
-                  )
-                  .min(1)
-                  .max(16),
-                maxExpirationSeconds: z.int().min(600).max(86_400).optional(),
-              })
-              .optional(),
-          }),
-        )
-        .max(256)
-        .optional(),
+      allowed: keyedList(
+        z.strictObject({
+          name: objectName,
+          token: z
+            .strictObject({
+              audiences: z
+                .array(
+                  z
+                    .string()
+                    .min(1)
+                    .max(253)
+                    .regex(/^[!-~]+$/),
+                )
+                .min(1)
+                .max(16),
+              maxExpirationSeconds: z.int().min(600).max(86_400).optional(),
+            })
+            .optional(),
+        }),
+        'name',
+        256,
+      ).optional(),
     })
     .optional(),
   sidecars: z

@@ -4,7 +4,7 @@
  * prerequisites, directly or through others), compares a phase only with a phase that exists, and
  * names only outputs that step declares.
  */
-import { CONDITION_PHASES, parseCondition, phaseLiterals } from './condition.ts';
+import { CONDITION_PHASES, parseCondition, phaseLiterals, revealCondition } from './condition.ts';
 import { prerequisites } from './graph.ts';
 import { referenceSites, refsIn } from './output-refs.ts';
 import type { Workflow } from './schema.ts';
@@ -51,7 +51,7 @@ export function conditionIssues(workflow: Workflow): ConditionIssue[] {
     }
     for (const p of phaseLiterals(parsed.condition))
       if (!CONDITION_PHASES.includes(p))
-        issues.push({ path, message: `"${p}" is not a step phase (${CONDITION_PHASES.join(', ')})` });
+        issues.push({ path, message: `"${revealCondition(p)}" is not a step phase (${CONDITION_PHASES.join(', ')})` });
   });
   return issues.slice(0, 50);
 }

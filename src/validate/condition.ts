@@ -16,9 +16,14 @@
  *   ref        := "steps." STEP ".phase" | "steps." STEP ".outputs." KEY
  *   string     := '…' | "…"      (no escapes; printable characters; at most 256)
  *
+ * White space between tokens is ASCII space and tab only, and no hidden or look-alike character
+ * (src/units/text.ts HIDDEN_TEXT but the tab, or a space separator but U+0020) may appear
+ * anywhere, literals included; a refused character is shown as `\u{hex}` (REDTEAM-3 finding 8).
+ *
  * Bounds: 1024 characters, 128 tokens, nesting 16. A ref names a step (a DNS label) and either
  * its phase or one of its outputs (a C identifier). Values are strings; comparison is exact.
  */
+import { HIDDEN_TEXT, revealHidden } from '../units/text.ts';
 
 /** A reference to a dependency's phase or one of its outputs. */
 export type ConditionRef =
@@ -66,6 +71,23 @@ const printable = (text: string): boolean =>
     return code >= 0x20 && code !== 0x7f;
   });
 
+/**
+ * What a condition must not hold anywhere (REDTEAM-3 finding 8): the hidden characters of
+ * src/units/text.ts (controls, bidi, zero-width, tag characters, lone surrogates, ...) except the
+ * tab, and every space separator but U+0020 (NBSP, U+2000–U+200A, U+3000, ...): a literal or the
+ * white space between tokens would read differently from what is compared.
+ */
+const HIDDEN_IN_CONDITION = new RegExp(`(?!\\t)${HIDDEN_TEXT.source}|(?! )\\p{Zs}`, 'u');
+/** White space between tokens: ASCII space and tab only. */
+const BLANK = new Set([' ', '\t']);
+
+/** `s` as a message may show it: hidden characters and non-ASCII spaces as `\u{hex}`. */
+export function revealCondition(s: string): string {
+  return [...revealHidden(s)]
+    .map((c) => (/\p{Zs}/u.test(c) && c !== ' ' ? `\\u{${c.codePointAt(0)!.toString(16)}}` : c))
+    .join('');
+}
+
 /** The result of parsing: the condition, or why not (with the character offset). */
 export type ParsedCondition =
   | { readonly ok: true; readonly condition: Condition; readonly refs: readonly ConditionRef[] }
@@ -77,7 +99,7 @@ function tokenize(text: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < text.length) {
-    if (/\s/.test(text[i] ?? '')) {
+    if (BLANK.has(text[i] ?? '')) {
       i++;
       continue;
     }
@@ -111,7 +133,7 @@ function nextToken(text: string, i: number): [Token, number] {
   }
   const word = WORD.exec(rest)?.[0];
   if (word !== undefined && WORDS.has(word)) return [{ t: 'op', v: word, at: i }, word.length];
-  throw new ParseError(`unexpected input at ${i}: "${rest.slice(0, 16)}"`);
+  throw new ParseError(`unexpected input at ${i}: "${revealCondition([...rest].slice(0, 16).join(''))}"`);
 }
 
 /** Recursive descent over the tokens; every rule of the grammar above is one method. */
@@ -218,6 +240,12 @@ export function refsOf(c: Condition): ConditionRef[] {
 export function parseCondition(text: string): ParsedCondition {
   if (text.length > CONDITION_LIMITS.length)
     return { ok: false, message: `at most ${CONDITION_LIMITS.length} characters` };
+  const hidden = HIDDEN_IN_CONDITION.exec(text);
+  if (hidden !== null)
+    return {
+      ok: false,
+      message: `hidden or look-alike character ${revealCondition(hidden[0])} at ${hidden.index}: a condition is printable text, spaces and tabs only`,
+    };
   try {
     const condition = new Parser(tokenize(text)).parse();
     return { ok: true, condition, refs: refsOf(condition) };

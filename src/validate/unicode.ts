@@ -9,8 +9,8 @@
  * Names shown to people (the workflow's display name) must also be free of control characters and
  * of bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
  * which make a listing read differently from what it holds (CVE-2021-42574, "Trojan Source").
- * What runs — `command` and `args` items and plain `env` values, of the step, its sidecars and its
- * init containers — must be free of the same bidirectional formatting characters (control
+ * What runs — `command` and `args` items, plain `env` values and exec handlers (a sidecar's probe
+ * `exec.command`), of the step, its sidecars and its init containers (see RUN_TEXT) — must be free of the same bidirectional formatting characters (control
  * characters such as newlines and tabs stay: scripts need them): `audit query`, `kubectl` and
  * review tools show them, and a reordered command reads differently from what executes.
  * Every other name is a DNS label or a C identifier already; other strings may hold any other text.
@@ -27,9 +27,20 @@ const MAX_ISSUES = 50;
 const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 /** Unicode's Bidi_Control characters: embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), and the marks U+200E, U+200F, U+061C. */
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-/** Paths of what runs: command and args items, and plain env values, of a step, its sidecars and its init containers. */
-const RUN_TEXT =
-  /^workflow\.steps\.[0-9]+(\.(sidecars|initContainers)\.[0-9]+)?\.(command\.[0-9]+|args\.[0-9]+|env\.[^.]+)$/;
+/**
+ * What runs, in ONE place (REDTEAM-3 finding 1): under a step (its own container, its sidecars, its
+ * init containers), every string below a key named `command`, `args` or `exec` — argv, a sidecar's
+ * `readinessProbe.exec.command` (rendered as readinessProbe AND startupProbe), and any probe,
+ * lifecycle hook or other exec field a later schema adds, at any depth — and every plain `env`
+ * value. Keyed by field name, not by a list of full paths, so a new exec field is covered the day
+ * the schema accepts it (test/unit/unicode-exec.test.ts walks the built pod to check that).
+ */
+const RUN_TEXT = /^workflow\.steps\.[0-9]+\.(?:.*\.)?(?:(?:command|args|exec)\..+|env\.[^.]+)$/;
+
+/** Whether the dotted path (from `workflow`, as textIssues reports it) holds text that a container executes. */
+export function runsText(path: string): boolean {
+  return RUN_TEXT.test(path);
+}
 
 /** A string as it may appear in a message or an audit record: lone surrogates and NULs escaped. */
 export function printable(s: string): string {
@@ -62,7 +73,7 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
         (shown.has(at) && CONTROL_OR_BIDI.test(v)
           ? 'must not contain control or bidirectional formatting characters'
           : undefined) ??
-        (RUN_TEXT.test(at) && BIDI.test(v)
+        (runsText(at) && BIDI.test(v)
           ? 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs'
           : undefined);
       if (p !== undefined) out.push({ path: at, message: p });

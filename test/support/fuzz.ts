@@ -19,8 +19,11 @@ import { restrictedViolations } from './restricted-check.ts';
 import { ISSUER, RUNNER } from './tokens.ts';
 import { outputRefText, outputsSpec, retriesSpec, whenSpec } from './fuzz-steps.ts';
 import * as workload from './fuzz-workload.ts';
+import { execStrings } from './exec-strings.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Unicode's Bidi_Control characters (src/validate/unicode.ts refuses them in what runs). */
+const EXEC_BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /** Strings an attacker would try in names, paths and values. */
 const hostile = fc.oneof(
@@ -216,6 +219,11 @@ const sideContainer = fc.record(
     // issue 19 item 7 (sidecar-only fields; on an init container they must be refused)
     ports: rarely(workload.ports),
     readinessProbe: rarely(workload.readinessProbe),
+    readinessProbe: rarely(
+      fc.record({
+        exec: fc.record({ command: fc.array(fc.oneof(credentialText, unicodeEdge), { minLength: 1, maxLength: 3 }) }),
+      }),
+    ),
   },
   { requiredKeys: ['name', 'image'] },
 );
@@ -341,6 +349,8 @@ export function podProblems(pod: V1Pod): string[] {
   const deadline = spec.activeDeadlineSeconds;
   if (deadline !== undefined && !(Number.isInteger(deadline) && deadline >= 1 && deadline <= MAX_DURATION_SECONDS))
     out.push(`activeDeadlineSeconds ${deadline}`);
+  // REDTEAM-3 finding 1: every string a container executes (walked, not listed) passed the validator's bidi check
+  for (const e of execStrings(pod)) if (EXEC_BIDI.test(e.value)) out.push(`${e.path}: bidi control in what runs`);
   const containers: V1Container[] = [...(spec.initContainers ?? []), ...spec.containers];
   const names = containers.map((c) => c.name);
   if (new Set(names).size !== names.length) out.push('duplicate container names');

@@ -162,3 +162,30 @@ step_containers contains {"container": c, "path": sprintf("step.sidecars[%d]", [
 step_containers contains {"container": c, "path": sprintf("step.initContainers[%d]", [i])} if {
 	some i, c in input.step.initContainers
 }
+
+# keyed(l, key): the objects of list l that have a string `key`, as an object by that key, leaving
+# out every key that more than one entry has. An allowlist keyed by name (pullSecrets.allowed,
+# serviceAccounts.allowed) with a name twice is refused by the settings schema; unchecked data
+# must still not make every evaluation fail ("object insert conflict", REDTEAM-3 finding 7): the
+# packages deny with POLICY_SETTINGS_INVALID for each name in duplicated(l, key) instead.
+keyed(l, key) := {k: e |
+	some e in l
+	is_object(e)
+	k := e[key]
+	is_string(k)
+	not k in duplicated(l, key)
+}
+
+key_values(l, key) := [k | some e in l; is_object(e); k := e[key]; is_string(k)]
+
+# duplicated(l, key): the values of `key` that more than one entry of l has (quadratic only when
+# there is a duplicate).
+duplicated(l, key) := set() if {
+	ks := key_values(l, key)
+	count(ks) == count({k | some k in ks})
+}
+
+duplicated(l, key) := {k | some i, k in ks; some j, m in ks; i < j; k == m} if {
+	ks := key_values(l, key)
+	count(ks) != count({k | some k in ks})
+}

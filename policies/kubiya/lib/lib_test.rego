@@ -94,3 +94,12 @@ test_containers if {
 	count(lib.pod_containers) == 3 with input as {"pod": {"spec": {"containers": [{}, {}], "initContainers": [{}]}}}
 	count(lib.step_containers) == 3 with input as {"step": {"sidecars": [{}], "initContainers": [{}]}}
 }
+
+# keyed/duplicated (REDTEAM-3 finding 7): duplicates are left out, never an object insert conflict.
+test_keyed_leaves_out_duplicates if {
+	l := [{"name": "a", "x": 1}, {"name": "b"}, {"name": "a", "x": 2}, {"name": 3}, "s", {"name": "c"}, {"name": "c"}]
+	lib.keyed(l, "name") == {"b": {"name": "b"}}
+	lib.duplicated(l, "name") == {"a", "c"}
+	lib.duplicated([{"name": "a"}, {"name": "b"}], "name") == set()
+	lib.keyed([], "name") == {}
+}

@@ -14,11 +14,7 @@ import data.kubiya.lib
 
 settings := lib.section("serviceAccounts")
 
-entries[e.name] := e if {
-	some e in lib.list(settings, "allowed")
-	is_object(e)
-	is_string(e.name)
-}
+entries := lib.keyed(lib.list(settings, "allowed"), "name")
 
 asked := input.step.serviceAccount if is_string(input.step.serviceAccount)
 
@@ -37,6 +33,13 @@ default token_settings := {}
 token_settings := t if {
 	t := entries[account].token
 	is_object(t)
+}
+
+# A name listed twice is refused by the settings schema; from unchecked data it is denied here,
+# naming the settings key (never an evaluation error: REDTEAM-3 finding 7).
+violations contains v if {
+	some name in lib.duplicated(lib.list(settings, "allowed"), "name")
+	v := lib.violation("identity", "POLICY_SETTINGS_INVALID", "", sprintf("serviceAccounts.allowed names \"%s\" more than once", [name]))
 }
 
 violations contains v if {

@@ -63,3 +63,15 @@ test_default_settings_allow_no_account if {
 		with data.kubiya.settings as {}
 	cs == {"SERVICE_ACCOUNT_NOT_ALLOWED"}
 }
+
+# REDTEAM-3 finding 7, the reported example: "deployer" twice (unchecked data) is a decision on
+# every step, naming the settings key, never an evaluation error; the account is not allowed.
+test_duplicate_names_deny_with_the_settings_key if {
+	dup := {"serviceAccounts": {"allowed": [{"name": "deployer"}, {"name": "deployer", "token": {"audiences": ["x"]}}]}}
+	vs := {[v.code, v.message] | some v in identity.violations} with input as {"step": {}, "pod": pod("kubiya-workflow", [])}
+		with data.kubiya.settings as dup
+	vs == {["POLICY_SETTINGS_INVALID", "serviceAccounts.allowed names \"deployer\" more than once"]}
+	cs := {v.code | some v in identity.violations} with input as {"step": {"serviceAccount": "deployer"}, "pod": pod("deployer", [])}
+		with data.kubiya.settings as dup
+	cs == {"POLICY_SETTINGS_INVALID", "SERVICE_ACCOUNT_NOT_ALLOWED"}
+}

@@ -14,10 +14,13 @@ import data.kubiya.rules.images
 
 settings := lib.section("pullSecrets")
 
-entries[e.name] := e if {
-	some e in lib.list(settings, "allowed")
-	is_object(e)
-	is_string(e.name)
+entries := lib.keyed(lib.list(settings, "allowed"), "name")
+
+# A name listed twice is refused by the settings schema; from unchecked data it is denied here,
+# naming the settings key (never an evaluation error: REDTEAM-3 finding 7).
+violations contains v if {
+	some name in lib.duplicated(lib.list(settings, "allowed"), "name")
+	v := lib.violation("pullsecrets", "POLICY_SETTINGS_INVALID", "", sprintf("pullSecrets.allowed names \"%s\" more than once", [name]))
 }
 
 violations contains v if {

@@ -38,3 +38,14 @@ test_malformed_settings_allow_nothing if {
 		with data.kubiya.settings as {"pullSecrets": {"allowed": "x"}}
 	cs == {"PULL_SECRET_NOT_ALLOWED"}
 }
+
+# REDTEAM-3 finding 7: a name listed twice (unchecked data) is a decision, never an evaluation error.
+test_duplicate_names_deny_with_the_settings_key if {
+	dup := {"pullSecrets": {"allowed": [{"name": "acme-registry"}, {"name": "acme-registry", "registries": ["ghcr.io/acme"]}]}}
+	vs := {[v.code, v.message] | some v in pullsecrets.violations} with input as {"step": {"image": "alpine:3"}}
+		with data.kubiya.settings as dup
+	vs == {["POLICY_SETTINGS_INVALID", "pullSecrets.allowed names \"acme-registry\" more than once"]}
+	cs := {v.code | some v in pullsecrets.violations} with input as {"step": {"image": "alpine:3", "imagePullSecrets": ["acme-registry"]}}
+		with data.kubiya.settings as dup
+	cs == {"POLICY_SETTINGS_INVALID", "PULL_SECRET_NOT_ALLOWED"}
+}

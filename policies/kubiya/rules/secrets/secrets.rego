@@ -4,7 +4,8 @@
 #   Which Kubernetes Secrets a step may read (by reference: env secretRef and envFrom, in the main
 #   container, sidecars and init containers), and no credential written as a literal: an env
 #   variable whose name says it holds a credential (PASSWORD, TOKEN, API_KEY...) with a literal
-#   value, or an env value, command or argument that looks like one (URL userinfo passwords,
+#   value, or an env value, command, argument or exec handler word (probes: every exec command of
+#   the built pod) that looks like one (URL userinfo passwords,
 #   Authorization headers, PEM private keys, cloud and SaaS tokens, JWTs) is SECRET_LITERAL: a
 #   literal lands verbatim in the signed token, the WorkflowRun and the pod spec; a secretRef
 #   does not. The patterns are data (data.kubiya.settings.secrets.credentials: RE2 regexes,
@@ -50,7 +51,23 @@ name_patterns := patterns("envNames")
 
 value_patterns := patterns("values")
 
-# Every literal string of every container: env values (by name), command and args (by index).
+# Every exec handler of every container of the POD the runner built (probes today: a sidecar's
+# readinessProbe.exec.command is rendered as its readinessProbe AND startupProbe; lifecycle hooks or
+# any other exec field tomorrow): every `exec: {command: [...]}` object anywhere in a container.
+# Walking the built pod rather than naming the step's fields means a new exec field is covered the
+# day the pod builder renders it (REDTEAM-3 finding 1).
+exec_commands contains {"path": sprintf("%s.%s.command", [c.path, dotted(p)]), "words": cmd} if {
+	some c in lib.pod_containers
+	walk(c.container, [p, node])
+	count(p) > 0
+	p[count(p) - 1] == "exec"
+	cmd := node.command
+	is_array(cmd)
+}
+
+dotted(p) := concat(".", [sprintf("%v", [x]) | some x in p])
+
+# Every literal string of every container: env values (by name), command and args (by index), exec handler words.
 literals contains {"path": sprintf("%s.env.%s", [c.path, name]), "container": c.path, "name": name, "value": value} if {
 	some c in lib.step_containers
 	some name, value in c.container.env
@@ -66,19 +83,11 @@ literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "container"
 	value != ""
 }
 
-# A sidecar's exec readiness probe (issue 19 item 7) is a command line of its own: its words and
-# the whole line are literals like a container's command and args.
-literals contains {"path": sprintf("%s.readinessProbe.exec.command[%d]", [c.path, i]), "container": sprintf("%s.readinessProbe", [c.path]), "name": "", "value": value} if {
-	some c in lib.step_containers
-	some i, value in c.container.readinessProbe.exec.command
+literals contains {"path": sprintf("%s[%d]", [e.path, i]), "container": e.path, "name": "", "value": value} if {
+	some e in exec_commands
+	some i, value in e.words
 	is_string(value)
 	value != ""
-}
-
-command_lines contains {"path": sprintf("%s.readinessProbe.exec.command", [c.path]), "container": sprintf("%s.readinessProbe", [c.path]), "value": concat(" ", words)} if {
-	some c in lib.step_containers
-	words := [w | some w in c.container.readinessProbe.exec.command; is_string(w)]
-	count(words) > 1
 }
 
 # A container's whole command line (command then args, joined by single spaces), so a credential
@@ -90,6 +99,13 @@ command_lines contains {"path": sprintf("%s.readinessProbe.exec.command", [c.pat
 command_lines contains {"path": sprintf("%s.command+args", [c.path]), "container": c.path, "value": concat(" ", words)} if {
 	some c in lib.step_containers
 	words := [w | some field in ["command", "args"]; some w in c.container[field]; is_string(w)]
+	count(words) > 1
+}
+
+# An exec handler's whole command line, for the same reason.
+command_lines contains {"path": sprintf("%s[*]", [e.path]), "container": e.path, "value": concat(" ", words)} if {
+	some e in exec_commands
+	words := [w | some w in e.words; is_string(w)]
 	count(words) > 1
 }
 

@@ -120,14 +120,37 @@ test_word_hit_not_repeated_for_the_line if {
 	line({"name": "s", "command": ["git", "clone", "https://u:p4ss@h/x"]}) == {["SECRET_LITERAL", "step.command[2]"]}
 }
 
-# Issue 19 item 7: a sidecar's exec readiness probe is checked like a command (word and line).
-probe(cmd) := {"sidecars": [{"name": "db", "image": "postgres:15", "readinessProbe": {"exec": {"command": cmd}}}]}
+# REDTEAM-3 finding 1, as a class: every exec handler of the BUILT pod (any probe kind, a lifecycle
+# hook, in a container or an init/native-sidecar container) is held to the literal policy, word by
+# word and as a whole command line. The reported example: a sidecar's readiness probe (rendered as
+# readinessProbe and startupProbe) with a bearer token.
+pod_literal(pod) := out if {
+	out := {[v.code, v.path] | some v in secrets.violations} with input as {"step": {"name": "s"}, "pod": pod}
+		with data.kubiya.settings as {"secrets": {"credentials": credentials}}
+}
 
-test_probe_exec_command_literal if {
-	word := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["psql", "postgres://app:hunter2@localhost/app"])}
-	word == {"step.sidecars[0].readinessProbe.exec.command[1]"}
-	line := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["mysqladmin", "ping", "-u", "root", "-phunter2"])}
-	count(line) > 0
-	clean := {v.path | some v in secrets.violations; v.code == "SECRET_LITERAL"} with input as {"step": probe(["pg_isready", "-U", "postgres"])}
-	clean == set()
+exec_handlers := {
+	"readinessProbe": {"readinessProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"startupProbe": {"startupProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"livenessProbe": {"livenessProbe": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}},
+	"lifecycle.postStart": {"lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}}},
+	"lifecycle.preStop": {"lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "curl -H 'Authorization: Bearer abc123' http://x"]}}}},
+}
+
+test_literal_in_every_exec_handler_of_the_pod if {
+	every name, handler in exec_handlers {
+		every kind in ["containers", "initContainers"] {
+			pod_literal({"spec": {kind: [object.union({"name": "c"}, handler)]}}) == {["SECRET_LITERAL", sprintf("pod.spec.%s[0].%s.exec.command[2]", [kind, name])]}
+		}
+	}
+}
+
+test_literal_across_the_words_of_an_exec_handler if {
+	pod := {"spec": {"initContainers": [{"name": "pg", "readinessProbe": {"exec": {"command": ["curl", "-H", "Authorization:", "Bearer", "abc123"]}}}]}}
+	pod_literal(pod) == {["SECRET_LITERAL", "pod.spec.initContainers[0].readinessProbe.exec.command[*]"]}
+}
+
+test_benign_exec_handler if {
+	pod := {"spec": {"initContainers": [{"name": "pg", "readinessProbe": {"exec": {"command": ["pg_isready", "-U", "postgres"]}}, "startupProbe": {"exec": {"command": ["pg_isready"]}}}]}}
+	pod_literal(pod) == set()
 }
