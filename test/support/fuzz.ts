@@ -218,11 +218,16 @@ const sideContainer = fc.record(
     ),
     // issue 19 item 7 (sidecar-only fields; on an init container they must be refused)
     ports: rarely(workload.ports),
-    readinessProbe: rarely(workload.readinessProbe),
+    // the workload generator's probes, or an exec probe of hostile words (red-team round 3, finding 1)
     readinessProbe: rarely(
-      fc.record({
-        exec: fc.record({ command: fc.array(fc.oneof(credentialText, unicodeEdge), { minLength: 1, maxLength: 3 }) }),
-      }),
+      fc.oneof(
+        workload.readinessProbe,
+        fc.record({
+          exec: fc.record({
+            command: fc.array(fc.oneof(credentialText, unicodeEdge), { minLength: 1, maxLength: 3 }),
+          }),
+        }),
+      ),
     ),
   },
   { requiredKeys: ['name', 'image'] },
