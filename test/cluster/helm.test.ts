@@ -177,7 +177,7 @@ describe('helm install / upgrade / uninstall into the local control plane (real 
     const sts = await env.kc.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: RELEASE, namespace: NS });
     assert.equal(sts.spec?.replicas, 1);
     const cm = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: NS });
-    assert.match(cm.data?.['runner.yaml'] ?? '', /level: debug/);
+    assert.match(cm.data?.['runner.yaml'] ?? '', /level: "debug"/); // every value JSON-quoted
     await until(
       '1 runner pod',
       async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: INSTANCE })).items.length === 1,

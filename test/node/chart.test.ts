@@ -242,7 +242,7 @@ describe('real node: the chart installs the runner image, which runs there and r
     assert.notEqual(pod.metadata?.uid, old?.metadata?.uid);
     assert.equal(pod.spec?.nodeName, NODE.name);
     const config = await core.readNamespacedConfigMap({ name: `${RELEASE}-config`, namespace: ns });
-    assert.match(config.data?.['runner.yaml'] ?? '', /level: debug/);
+    assert.match(config.data?.['runner.yaml'] ?? '', /level: "debug"/); // every value JSON-quoted
     assert.match(await metricsThroughService(), /^kubiya_runner_up\{[^}]*\} 1$/m);
   });
 
