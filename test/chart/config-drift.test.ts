@@ -16,45 +16,21 @@
  * controlPlane.insecureHttp is set — in both.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { parse, parseAllDocuments } from 'yaml';
-import { resolveTools } from '../../src/adapters/tools.ts';
+import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
-import { CHART } from '../../src/dev/manifest.ts';
+import { configRenderer } from '../support/render-config.ts';
 
-const run = promisify(execFile);
-const tools = resolveTools(['helm']);
-if (!tools.ok) throw new Error(tools.error.message);
-const helm = tools.value.helm;
 let dir = '';
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-drift-'));
 });
 after(async () => rm(dir, { recursive: true, force: true }));
 
-let n = 0;
-async function render(values: unknown): Promise<{ ok: true; config: string } | { ok: false; stderr: string }> {
-  const file = join(dir, `values-${n++}.json`);
-  await writeFile(file, JSON.stringify(values));
-  try {
-    const { stdout } = await run(
-      helm,
-      ['template', 'x', CHART, '--kube-version', '1.37.2', '--set', 'runner.token=t', '-f', file],
-      { maxBuffer: 16 * 1024 * 1024 },
-    );
-    const cm = parseAllDocuments(stdout)
-      .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> })
-      .find((o) => o?.kind === 'ConfigMap' && o.metadata?.name === 'x-kubiya-runner-config');
-    return { ok: true, config: cm!.data!['runner.yaml']! };
-  } catch (e) {
-    return { ok: false, stderr: (e as { stderr: string }).stderr };
-  }
-}
+const render = configRenderer(() => dir);
 
 const at = (o: unknown, path: readonly string[]): unknown =>
   path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
