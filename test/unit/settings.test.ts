@@ -7,14 +7,14 @@ import { parse } from 'yaml';
 import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { DOCKER_HUB_ALIASES, ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
+import { LOCKED_CODES } from '../../src/policy/settings.ts';
 import {
   cidrProblem,
   HOST_PATTERN,
   hostProblem,
   IPV4_CIDR_PATTERN,
   IPV6_CIDR_PATTERN,
-  LOCKED_CODES,
-} from '../../src/policy/settings.ts';
+} from '../../src/policy/settings-network.ts';
 import {
   checkFragments,
   checkPolicyData,
