@@ -11,7 +11,9 @@ if (!chosen) throw new Error(`MUTATION_SCOPE must be one of ${Object.keys(SCOPES
 
 export default {
   testRunner: 'command',
-  commandRunner: { command: `node --test --test-reporter=dot ${chosen.tests.join(' ')}` },
+  // One process for all of the scope's test files (--test-isolation=none): the files share one module
+  // load, which halves a mutant's cost (verify: 2 s instead of 8.7 s for the same 174 tests).
+  commandRunner: { command: `node --test --test-isolation=none --test-reporter=dot ${chosen.tests.join(' ')}` },
   mutate: chosen.mutate,
   coverageAnalysis: 'off',
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),

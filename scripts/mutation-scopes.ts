@@ -5,7 +5,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   verify: {
     mutate: ['src/verify/**/*.ts'],
     tests: [
-      'test/unit/verify.test.ts',
+      'test/unit/verify*.test.ts',
       'test/unit/token-*.test.ts',
       'test/unit/trusted-keys.test.ts',
       'test/unit/duplicate-keys.test.ts',
