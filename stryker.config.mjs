@@ -20,7 +20,8 @@ export default {
   timeoutMS: 60_000,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${scope}.json` },
-  tempDirName: '.stryker-tmp',
+  // One sandbox folder per scope, so that two scopes can run side by side.
+  tempDirName: `.stryker-tmp/${scope}`,
   cleanTempDir: 'always',
   ignorePatterns: ['.tools', '.cache', '.kubiya', '.kube', 'reports', 'bench/results*', '.stryker-tmp'],
   thresholds: { high: 90, low: 80, break: null },
