@@ -17,7 +17,9 @@ export default {
   mutate: chosen.mutate,
   coverageAnalysis: 'off',
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
-  timeoutMS: 60_000,
+  // A mutant that loops is cut off at this much over the initial run's time (×1.5); every cut-off
+  // mutant costs it in full, so a run with many loops may set a lower one (MUTATION_TIMEOUT_MS).
+  timeoutMS: Number(process.env.MUTATION_TIMEOUT_MS ?? 60_000),
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${scope}.json` },
   // One sandbox folder per scope, so that two scopes can run side by side.
