@@ -9,9 +9,21 @@ const TARGET = 80;
 
 interface MutantReport {
   status: string;
+  mutatorName: string;
+  replacement?: string;
+  location: { start: { line: number } };
 }
 interface Report {
   files: Record<string, { mutants: MutantReport[] }>;
+}
+
+/** One line per surviving mutant: file:line, mutator, replacement (for docs/mutation.md). */
+function survivors(report: Report): string[] {
+  return Object.entries(report.files).flatMap(([file, { mutants }]) =>
+    mutants
+      .filter((m) => m.status === 'Survived' || m.status === 'NoCoverage')
+      .map((m) => `${file}:${m.location.start.line} ${m.mutatorName} → ${JSON.stringify(m.replacement ?? '')}`),
+  );
 }
 
 /** Score as Stryker defines it: killed + timed out over all valid mutants (no coverage, no compile errors). */
@@ -26,6 +38,20 @@ function score(report: Report): { score: number; killed: number; survived: numbe
   }
   const total = killed + survived;
   return { score: total === 0 ? 0 : (100 * killed) / total, killed, survived, total };
+}
+
+// `node scripts/mutation.ts --report <file.json>…`: the summary and survivors of finished runs (a
+// scope measured in parts, see MUTATION_TESTS / MUTATION_LABEL in stryker.config.mjs).
+if (process.argv[2] === '--report') {
+  for (const file of process.argv.slice(3)) {
+    const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+    const s = score(report);
+    console.log(
+      `${file}: ${s.score.toFixed(1)} % (${s.killed} killed or timed out, ${s.survived} survived, ${s.total} mutants)`,
+    );
+    for (const line of survivors(report)) console.log(`  ${line}`);
+  }
+  process.exit(0);
 }
 
 const scopes = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SCOPES);
