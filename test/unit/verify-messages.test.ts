@@ -243,6 +243,9 @@ describe('time claims at the edge of the tolerance (30 s) and the maximum age (6
     ['no iat', { iat: undefined }, 0, 'VERIFY_CLAIM_INVALID: claim "iat" is invalid (missing)'],
     ['no jti', { jti: undefined }, 0, 'VERIFY_CLAIM_INVALID: claim "jti" is invalid (missing)'],
     ['no sub', { sub: undefined }, 0, 'VERIFY_CLAIM_INVALID: claim "sub" is invalid (missing)'],
+    // Required, not only checked when present: jose's message says "missing" rather than "check_failed".
+    ['no iss', { iss: undefined }, 0, 'VERIFY_CLAIM_INVALID: claim "iss" is invalid (missing)'],
+    ['no aud', { aud: undefined }, 0, 'VERIFY_CLAIM_INVALID: claim "aud" is invalid (missing)'],
   ];
   for (const [name, over, offset, expected] of table) {
     test(`${name} → ${expected}`, async () => {
@@ -275,6 +278,14 @@ describe('a cancellation: its own type, and cancel is a jti', () => {
       'VERIFY_CLAIM_INVALID: claim "cancel" must match [A-Za-z0-9._~:-]{1,128} (the jti of an assignment)',
     );
   });
+  for (const claim of ['exp', 'iat', 'jti', 'iss', 'aud']) {
+    test(`a cancellation without ${claim}`, async () => {
+      assert.equal(
+        await check(await signClaims(cancelClaims({ [claim]: undefined }), { typ: CANCEL_TYP })),
+        `VERIFY_CLAIM_INVALID: claim "${claim}" is invalid (missing)`,
+      );
+    });
+  }
   test('no cancel claim', async () => {
     assert.equal(
       await check(await signClaims(cancelClaims({ cancel: undefined }), { typ: CANCEL_TYP })),
