@@ -1,0 +1,122 @@
+/**
+ * Outputs as a real kubelet hands them back (issue 19 §4; test/node/step-features.test.ts runs the
+ * same cases on a real node). The class: the termination message is not the file the step wrote.
+ * The kubelet keeps the LAST 4096 bytes of a longer file (the first line kept is a fragment that
+ * can read as `name=value`: a forged output), and splits the pod's 12 KiB over all its containers,
+ * cutting each message at its END (a value silently shortened). Bytes that are not UTF-8 arrive
+ * as U+FFFD. None of these may become an output: each is refused with a stable code.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { messageBudget, outputsOf, readOutputs } from '../../src/run/outputs.ts';
+import type { Step } from '../../src/validate/schema.ts';
+
+const step: Step = { name: 'produce', image: 'x:1', outputs: [{ name: 'tag' }, { name: 'note' }] };
+
+const c = (name: string): V1Container => ({ name, image: 'x:1' });
+
+/** A succeeded pod with `containers` containers in all (the step plus init containers) and this message. */
+function pod(message: string, containers = 2): V1Pod {
+  return {
+    spec: { containers: [c('step')], initContainers: Array.from({ length: containers - 1 }, (_, i) => c(`i${i}`)) },
+    status: {
+      phase: 'Succeeded',
+      containerStatuses: [
+        {
+          name: 'step',
+          image: '',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: 0, message } },
+        },
+      ],
+    },
+  };
+}
+
+/** What the kubelet keeps of a file: its last 4096 bytes, then at most the pod's share from the front. */
+function kubelet(file: string, containers: number): string {
+  const bytes = Buffer.from(file, 'utf8');
+  const tail = bytes.subarray(Math.max(0, bytes.length - 4096));
+  const share = Math.floor(12_288 / containers);
+  return tail.subarray(0, Math.min(tail.length, share)).toString('utf8');
+}
+
+describe('outputs: what the kubelet keeps of the termination message', () => {
+  test('the budget: 4096 bytes, or 12288 split over every container of the pod', () => {
+    const table: [number, number][] = [
+      [1, 4096],
+      [2, 4096],
+      [3, 4096],
+      [4, 3072],
+      [5, 2457],
+      [18, 682],
+    ];
+    for (const [n, budget] of table) assert.equal(messageBudget(pod('', n)), budget, `${n} containers`);
+    assert.equal(messageBudget(undefined), 4096);
+  });
+
+  const refused: { what: string; file: string; containers: number; code: string }[] = [
+    {
+      // Reported on the real node: the front cut lands on "tag=forged" inside a note line.
+      what: 'a file over 4096 bytes whose front cut leaves a forged line',
+      file: `note=${'0'.repeat(100)}tag=forged\nfiller=${'0'.repeat(4077)}\n`,
+      containers: 2,
+      code: 'STEP_OUTPUT_TOO_LARGE',
+    },
+    {
+      // Reported on the real node: 5 containers, 2457 bytes kept, the tag cut short.
+      what: "a file over the pod's share whose end cut shortens a value",
+      file: `note=${'0'.repeat(2430)}\ntag=1.4.2-release-candidate-0123456789\n`,
+      containers: 5,
+      code: 'STEP_OUTPUT_TOO_LARGE',
+    },
+    {
+      what: 'a front cut through a multi-byte character (U+FFFD at the start)',
+      file: `note=${'é'.repeat(3000)}\ntag=1\n`,
+      containers: 2,
+      code: 'STEP_OUTPUT_TOO_LARGE',
+    },
+    {
+      what: 'a value over 1024 characters',
+      file: `tag=${'x'.repeat(1025)}\n`,
+      containers: 2,
+      code: 'STEP_OUTPUT_TOO_LARGE',
+    },
+    { what: 'a control character in a value', file: 'tag=a\u0001b\n', containers: 2, code: 'STEP_OUTPUT_INVALID' },
+    { what: 'bytes that are not UTF-8 (U+FFFD)', file: 'tag=a\uFFFDb\n', containers: 2, code: 'STEP_OUTPUT_INVALID' },
+  ];
+  for (const r of refused)
+    test(`refused: ${r.what} (${r.code}), and outputsOf takes nothing`, () => {
+      const p = pod(kubelet(r.file, r.containers), r.containers);
+      const read = readOutputs(p, step);
+      assert.equal(read.ok ? 'ok' : read.error.code, r.code);
+      assert.deepEqual(outputsOf(p, step), {});
+    });
+
+  test('just under the budget, UTF-8 values and a tab are taken whole; undeclared lines do not count', () => {
+    for (const containers of [2, 4, 5, 18]) {
+      const budget = messageBudget(pod('', containers));
+      const tagLine = 'tag=héllo ✓ 日本\tok\n';
+      const pad = budget - 1 - Buffer.byteLength(tagLine) - 'other=\n'.length;
+      const file = `other=${'0'.repeat(pad)}\n${tagLine}`;
+      assert.equal(Buffer.byteLength(file), budget - 1);
+      assert.equal(kubelet(file, containers), file, 'nothing cut');
+      const read = readOutputs(pod(file, containers), step);
+      assert.deepEqual(read.ok ? read.value : read.error, { tag: 'héllo ✓ 日本\tok' }, `${containers} containers`);
+    }
+  });
+
+  test('a message of exactly the budget may have been cut: refused', () => {
+    const file = `tag=${'x'.repeat(1000)}\n`.padEnd(4096, 'y');
+    const read = readOutputs(pod(file, 2), step);
+    assert.equal(read.ok ? 'ok' : read.error.code, 'STEP_OUTPUT_TOO_LARGE');
+  });
+
+  test('a step without outputs reads nothing, whatever the message', () => {
+    const read = readOutputs(pod('x'.repeat(5000)), { name: 'n', image: 'x:1' });
+    assert.deepEqual(read.ok ? read.value : read.error, {});
+  });
+});
