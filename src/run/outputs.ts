@@ -27,12 +27,21 @@ export const MAX_OUTPUT_VALUE = 1024;
 export const MAX_CONTAINER_MESSAGE_BYTES = 4096;
 export const MAX_POD_MESSAGE_BYTES = 12_288;
 
-/** The bytes a container of `pod` may write before the kubelet cuts its termination message. */
+/**
+ * The bytes a container of `pod` may write before the kubelet cuts its termination message. The
+ * containers are counted from the spec and from the status (the kubelet reports every container
+ * of the spec; the runner's pod cache keeps no spec), whichever says more: more is stricter.
+ */
 export function messageBudget(pod: V1Pod | undefined): number {
   const spec = pod?.spec;
-  const n =
+  const status = pod?.status;
+  const inSpec =
     (spec?.containers.length ?? 0) + (spec?.initContainers?.length ?? 0) + (spec?.ephemeralContainers?.length ?? 0);
-  return Math.min(MAX_CONTAINER_MESSAGE_BYTES, Math.floor(MAX_POD_MESSAGE_BYTES / Math.max(1, n)));
+  const inStatus =
+    (status?.containerStatuses?.length ?? 0) +
+    (status?.initContainerStatuses?.length ?? 0) +
+    (status?.ephemeralContainerStatuses?.length ?? 0);
+  return Math.min(MAX_CONTAINER_MESSAGE_BYTES, Math.floor(MAX_POD_MESSAGE_BYTES / Math.max(1, inSpec, inStatus)));
 }
 
 /** U+FFFD: what the API server's JSON shows for bytes that are not UTF-8 (the value is not what was written). */

@@ -263,6 +263,7 @@ echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SEC
       name: 'value-over-1024',
       script: `v=$(printf '%01100d' 0); echo "tag=$v" >> "$KUBIYA_OUTPUTS"`,
       extra: {},
+      kept: undefined,
     },
     {
       // 4207 bytes; the kubelet keeps the last 4096: "tag=forged\n" (11) and the filler line (4085).
@@ -270,6 +271,7 @@ echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SEC
       script: `pad=$(printf '%0100d' 0); fill=$(printf '%04077d' 0)
 printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
       extra: {},
+      kept: { bytes: 4096, text: /^tag=forged\n/ },
     },
     {
       // 5 containers (egress gate, 1 init, 2 sidecars, the step): 12288 / 5 = 2457 bytes kept, cut at the end.
@@ -277,8 +279,9 @@ printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
       script: `pad=$(printf '%02430d' 0); echo "note=$pad" >> "$KUBIYA_OUTPUTS"; echo "tag=1.4.2-release-candidate-0123456789" >> "$KUBIYA_OUTPUTS"`,
       extra: {
         initContainers: [{ name: 'prep', image: STEP_IMAGE, command: ['true'], resources: RESOURCES }],
-        sidecars: [sidecar('side-a', 'exec sleep 3600', {}), sidecar('side-b', 'exec sleep 3600', {})],
+        sidecars: [sidecar('side-a', IDLE, {}), sidecar('side-b', IDLE, {})],
       },
+      kept: { bytes: 2457, text: /\ntag=1\.4\.2-release-can$/ },
     },
   ];
   for (const o of OVERSIZE) {
@@ -293,6 +296,14 @@ printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
         },
         1,
       );
+      const [pod] = await podsOf(o.name);
+      if (o.kept !== undefined) {
+        // What the kubelet really handed back: the fragment the old reader would have taken as an output.
+        const message =
+          pod?.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated?.message ?? '';
+        assert.equal(Buffer.byteLength(message), o.kept.bytes);
+        assert.match(message, o.kept.text);
+      }
       const end = ends(events);
       assert.equal(end[0]?.step, o.name, JSON.stringify(end));
       assert.equal(`${end[0]?.phase ?? ''}:${end[0]?.code ?? ''}`, 'Failed:STEP_OUTPUT_TOO_LARGE', JSON.stringify(end));
@@ -300,7 +311,6 @@ printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
       const finish = (await audit()).find((r) => r.stage === 'finish' && r.step === o.name);
       assert.equal(finish?.code, 'STEP_OUTPUT_TOO_LARGE', JSON.stringify(finish));
       assert.equal(finish?.result, undefined, 'no (cut) output recorded');
-      const [pod] = await podsOf(o.name);
       const containers = (pod?.spec?.containers.length ?? 0) + (pod?.spec?.initContainers?.length ?? 0);
       if (o.name === 'end-cut-shortens') assert.equal(containers, 5, 'the 12 KiB budget is split 5 ways');
       const status = await statusOf(o.name);
