@@ -9,8 +9,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { admit } from '../../src/admission/admit.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { reconcileRun } from '../../src/reconcile/reconcile.ts';
 import { messageBudget, outputsOf, readOutputs } from '../../src/run/outputs.ts';
+import type { RunStatus } from '../../src/run/status.ts';
 import type { Step } from '../../src/validate/schema.ts';
+import { testPipelineConfig } from '../support/config.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
+
+const { key, keys } = await testKeys();
 
 const step: Step = { name: 'produce', image: 'x:1', outputs: [{ name: 'tag' }, { name: 'note' }] };
 
@@ -135,4 +145,76 @@ describe('outputs: what the kubelet keeps of the termination message', () => {
     const read = readOutputs(pod('x'.repeat(5000)), { name: 'n', image: 'x:1' });
     assert.deepEqual(read.ok ? read.value : read.error, {});
   });
+});
+
+describe('outputs refused in the reconcile pass: the producer fails, its dependents never run', () => {
+  /** Runs `steps` to their end over the in-memory twins; each step's pod "writes" messages[step]. */
+  async function runToEnd(steps: Record<string, unknown>[], messages: Record<string, string>) {
+    let n = 0;
+    const cluster = memoryCluster();
+    const runs = new MemoryRuns(() => NOW);
+    const deps = {
+      config: testPipelineConfig(),
+      keys,
+      policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
+      audit: new MemoryAudit(),
+      ...cluster,
+      runs,
+      trust: new MemoryTrustedKeys(),
+      now: () => NOW,
+      newId: () => `id-${++n}`,
+    } satisfies PipelineDeps;
+    const create = cluster.pods.create.bind(cluster.pods);
+    cluster.pods.create = async (created) => {
+      const r = await create(created);
+      const step = created.metadata?.labels?.['kubiya.ai/step'] ?? '';
+      setImmediate(() => {
+        const term = cluster.pods.pods.get(created.metadata?.name ?? '')?.status?.containerStatuses?.[0]?.state
+          ?.terminated;
+        if (term !== undefined && messages[step] !== undefined) term.message = messages[step];
+      });
+      return r;
+    };
+    const body = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow(steps), now: NOW });
+    const run = await admit({ body, contentType: 'application/jwt' }, deps);
+    assert.ok(run.ok);
+    let status: RunStatus | undefined;
+    for (let i = 0; i < 20 && !['Succeeded', 'Failed'].includes(status?.phase ?? ''); i++) {
+      const obj = runs.get(run.value.name);
+      assert.ok(obj !== undefined);
+      await reconcileRun(obj, deps, () => true);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      status = runs.get(run.value.name)?.status;
+    }
+    return { status, audit: deps.audit, pods: cluster.pods };
+  }
+
+  const cases = [
+    {
+      what: 'a front-cut message (4096 bytes kept)',
+      message: kubelet(`note=${'0'.repeat(100)}tag=forged\nfiller=${'0'.repeat(4077)}\n`, 2),
+      code: 'STEP_OUTPUT_TOO_LARGE',
+    },
+    { what: 'a value over 1024 characters', message: `tag=${'x'.repeat(1025)}\n`, code: 'STEP_OUTPUT_TOO_LARGE' },
+    { what: 'a value with a control character', message: 'tag=a\u001bb\n', code: 'STEP_OUTPUT_INVALID' },
+  ];
+  for (const c of cases)
+    test(`${c.what}: ${c.code}, the step Failed (OutputsRefused), no output kept or recorded, the dependent not run`, async () => {
+      const { status, audit, pods } = await runToEnd(
+        [
+          { name: 'produce', image: 'python:3.11', outputs: [{ name: 'tag' }] },
+          { name: 'use', image: 'python:3.11', args: ['${steps.produce.outputs.tag}'] },
+        ],
+        { produce: c.message },
+      );
+      assert.equal(status?.phase, 'Failed');
+      const produced = status?.steps[0];
+      assert.deepEqual([produced?.phase, produced?.code, produced?.reason], ['Failed', c.code, 'OutputsRefused']);
+      assert.equal(produced?.outputs, undefined);
+      assert.equal(status?.steps[1]?.phase, 'Skipped');
+      assert.equal(pods.created.length, 1, 'no pod for the dependent');
+      const finish = audit.records.find((r) => r.stage === 'finish' && r.step === 'produce');
+      assert.deepEqual([finish?.outcome, finish?.code, finish?.result], ['failure', c.code, undefined]);
+    });
 });
