@@ -18,6 +18,8 @@
  *   `normalizeStatus`), so a value can be silently shortened. Both are refused with
  *   STEP_OUTPUT_TOO_LARGE; so is a value over 1024 characters.
  * - retries: a step that fails once then succeeds runs as two pods with deterministic names.
+ * - examples/features/sidecar-readiness.yaml and outputs.yaml, unchanged, with stand-in images
+ *   (src/dev/node/catalogue.ts: the postgres stand-in accepts connections only 3 s after its start).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -26,7 +28,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { WORKFLOWRUN } from '../../src/adapters/kube-runs.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { STEP_IMAGE } from '../../src/dev/node/catalogue.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { ATTEMPT_ANNOTATION, attemptPodName, LABELS } from '../../src/pod/names.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { realNodeCluster, realNodeSkip, type RealNodeEnv } from '../support/real-node.ts';
@@ -85,6 +89,10 @@ describe('real node: sidecar readiness, outputs, conditions, retries (issue 19)'
   before(async () => {
     rn = await realNodeCluster();
     core = rn.env.kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({
+      namespace: rn.env.cluster.workflowsNamespace,
+      body: { metadata: { name: 'postgres-credentials' }, stringData: { password: 'not-a-password' } },
+    });
     runner = await startRealRunner(rn.env, { name: RUNNER, readOnlyRootFilesystem: true });
   });
   after(async () => {
@@ -317,6 +325,36 @@ printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
       assert.equal(status?.steps.find((s) => s.name === o.name)?.outputs, undefined);
     });
   }
+
+  test('examples/features/sidecar-readiness.yaml: the migration starts once the postgres stand-in accepts connections', async () => {
+    const wf = await readWorkflowFile(join(REPO_ROOT, 'examples', 'features', 'sidecar-readiness.yaml'));
+    const events = await runner.run(wf, 1);
+    assert.deepEqual(
+      ends(events).map((e) => `${e.step ?? ''}:${e.phase}`),
+      ['migrate:Succeeded'],
+      JSON.stringify(ends(events)),
+    );
+    // The stand-in listens 3 s after its start; the seed's example without a probe starts too early.
+    assert.match(stepLog(events, 'migrate'), /^migrate \(stand-in\): database reachable$/m, stepLog(events, 'migrate'));
+  });
+
+  test('examples/features/outputs.yaml: the version reaches the build, publish runs, the prerelease note is skipped', async () => {
+    const wf = await readWorkflowFile(join(REPO_ROOT, 'examples', 'features', 'outputs.yaml'));
+    await runner.run(wf, 3);
+    const events = await eventsUntil(wf.id, (e) =>
+      e.some((x) => x.step === 'notify-prerelease' && x.phase === 'Skipped'),
+    );
+    assert.deepEqual(
+      ends(events).map((e) => `${e.step ?? ''}:${e.phase}`),
+      ['version:Succeeded', 'build:Succeeded', 'publish:Succeeded', 'notify-prerelease:Skipped'],
+      JSON.stringify(ends(events)),
+    );
+    assert.match(stepLog(events, 'build'), /npm \(stand-in\) run build -- --version=1\.4\.2: done/);
+    assert.deepEqual((await statusOf(wf.id))?.steps.find((s) => s.name === 'version')?.outputs, {
+      tag: '1.4.2',
+      channel: 'release',
+    });
+  });
 
   test('retries: a step that fails once then succeeds runs as two pods with deterministic names', async () => {
     const id = 'retry-once';
