@@ -80,6 +80,8 @@ export const ERROR_CATALOGUE = {
   STEP_CONDITION_ERROR: { status: 200, stage: 'watch' },
   // issue 19 §4: outputs
   STEP_OUTPUT_UNRESOLVED: { status: 200, stage: 'watch' },
+  STEP_OUTPUT_TOO_LARGE: { status: 200, stage: 'watch' },
+  STEP_OUTPUT_INVALID: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },

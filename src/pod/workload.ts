@@ -86,7 +86,9 @@ const timing = (p: ReadinessProbeSpec): Omit<V1Probe, 'tcpSocket' | 'exec'> => (
  * orders startup: for a native sidecar (KEP-753) the kubelet starts the next init container, and
  * finally the step's own container, only once the sidecar is started, which with a startupProbe
  * means the probe has succeeded. The startup probe polls every 2 s for up to 60 tries unless the
- * step says otherwise; a sidecar that never gets ready fails the pod (restartPolicy Never).
+ * step says otherwise; a sidecar that never gets ready is restarted by the kubelet (its
+ * restartPolicy is Always), the step's container never starts, and the step ends at its timeout
+ * (STEP_DEADLINE_EXCEEDED; shown on a real kubelet in test/node/step-features.test.ts).
  */
 export function sidecarFields(s: Sidecar): Pick<V1Container, 'ports' | 'readinessProbe' | 'startupProbe'> {
   const out: Pick<V1Container, 'ports' | 'readinessProbe' | 'startupProbe'> = {};

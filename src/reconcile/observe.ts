@@ -4,7 +4,8 @@ import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { stepTimeoutSeconds } from '../pod/duration.ts';
 import { attemptPodName } from '../pod/names.ts';
-import { outputsOf } from '../run/outputs.ts';
+import { readOutputs } from '../run/outputs.ts';
+import type { Result } from '../errors/result.ts';
 import { attemptOf } from '../run/retry.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { StepState } from '../run/status.ts';
@@ -36,7 +37,7 @@ export async function observeStep(
     deadlineSeconds: stepTimeoutSeconds(step, deps.config.defaultTimeoutSeconds),
     failFastGraceSeconds: deps.config.failFastGraceSeconds,
   });
-  return act(run, s, name, judged, deps, audit, outputsOf(pod, step));
+  return act(run, s, name, judged, deps, audit, readOutputs(pod, step));
 }
 
 /** A pending step whose pod a crashed pass created: Running since the pod's creation. */
@@ -62,14 +63,14 @@ async function act(
   judged: PodJudgement,
   deps: PipelineDeps,
   audit: Auditor,
-  outputs: Readonly<Record<string, string>>,
+  outputs: Result<Readonly<Record<string, string>>>,
 ): Promise<StepState> {
   switch (judged.kind) {
     case 'running':
       return judged.reason === s.reason ? s : { ...s, reason: judged.reason, message: judged.message };
     case 'finished': {
       // Recorded first (the end is what matters), then the log (the pod stays for the TTL).
-      const ended = await finishStep(run, s, { ...podEnded(s.name, judged.outcome), outputs }, deps, audit);
+      const ended = await finishStep(run, s, withOutputs(podEnded(s.name, judged.outcome), outputs), deps, audit);
       await shipLogs(run, s.name, pod, deps);
       return ended;
     }
@@ -81,6 +82,17 @@ async function act(
       await deps.pods.delete(pod);
       return finishStep(run, s, late(s.name, judged.seconds), deps, audit);
   }
+}
+
+/**
+ * A succeeded pod's end with its outputs; one whose outputs were refused (cut by the kubelet, over
+ * the bound, not UTF-8: src/run/outputs.ts) is Failed with that code, so no dependent runs on a
+ * partial or forged value.
+ */
+function withOutputs(end: StepEnd, outputs: Result<Readonly<Record<string, string>>>): StepEnd {
+  if (outputs.ok) return { ...end, outputs: outputs.value };
+  if (end.phase !== 'Succeeded') return end;
+  return { phase: 'Failed', exitCode: end.exitCode, reason: 'OutputsRefused', error: outputs.error };
 }
 
 function podLost(step: string, pod: string): StepEnd {

@@ -4,11 +4,12 @@
  * A step with `outputs` finds the file to write in $KUBIYA_OUTPUTS (the container's termination
  * message file, /dev/termination-log, which the kubelet hands back in the pod's status as
  * Tekton's results are): one `name=value` line per output. Only declared names count; a value is
- * at most 1024 characters with no control character; the kubelet keeps at most 4096 bytes of the
- * file. Later steps name an output as `${steps.<step>.outputs.<name>}` in an env value or an
+ * at most 1024 characters with no control character; the whole file must stay under what the
+ * kubelet keeps of it (`messageBudget`), or no output is taken. Later steps name an output as `${steps.<step>.outputs.<name>}` in an env value or an
  * argument; the runner substitutes it before the step's policy evaluation.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { fail, ok, type Result } from '../errors/result.ts';
 import { OUTPUT_REF, type OutputRef } from '../validate/output-refs.ts';
 import type { Step } from '../validate/schema.ts';
 
@@ -17,30 +18,90 @@ export const OUTPUTS_ENV = 'KUBIYA_OUTPUTS';
 export const OUTPUTS_FILE = '/dev/termination-log';
 export const MAX_OUTPUT_VALUE = 1024;
 
+/**
+ * What a real kubelet keeps of a termination message (k8s.io/kubernetes v1.37 pkg/kubelet): at most
+ * the LAST 4096 bytes of the file (kuberuntime `tail.ReadAtMost`: a longer file loses its front,
+ * so the first line kept is a fragment), and of the pod's 12 KiB the same share per container,
+ * init containers and sidecars included, cut at the END (status manager `normalizeStatus`).
+ */
+export const MAX_CONTAINER_MESSAGE_BYTES = 4096;
+export const MAX_POD_MESSAGE_BYTES = 12_288;
+
+/**
+ * The bytes a container of `pod` may write before the kubelet cuts its termination message. The
+ * containers are counted from the spec and from the status (the kubelet reports every container
+ * of the spec; the runner's pod cache keeps no spec), whichever says more: more is stricter.
+ */
+export function messageBudget(pod: V1Pod | undefined): number {
+  const spec = pod?.spec;
+  const status = pod?.status;
+  const inSpec =
+    (spec?.containers.length ?? 0) + (spec?.initContainers?.length ?? 0) + (spec?.ephemeralContainers?.length ?? 0);
+  const inStatus =
+    (status?.containerStatuses?.length ?? 0) +
+    (status?.initContainerStatuses?.length ?? 0) +
+    (status?.ephemeralContainerStatuses?.length ?? 0);
+  return Math.min(MAX_CONTAINER_MESSAGE_BYTES, Math.floor(MAX_POD_MESSAGE_BYTES / Math.max(1, inSpec, inStatus)));
+}
+
+/** U+FFFD: what the API server's JSON shows for bytes that are not UTF-8 (the value is not what was written). */
+const REPLACEMENT = '\uFFFD';
+
 const printable = (text: string): boolean =>
   [...text].every((ch) => {
     const code = ch.codePointAt(0) ?? 0;
     return (code >= 0x20 && code !== 0x7f) || ch === '\t';
   });
 
+/** The step container's termination message as the kubelet reported it. */
+const messageOf = (pod: V1Pod | undefined): string =>
+  pod?.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated?.message ?? '';
+
 /**
- * The declared outputs a finished pod wrote (its step container's termination message): the last
- * line for a name wins; lines that are not `name=value`, undeclared names, and values too long or
- * with control characters are left out.
+ * The declared outputs a succeeded pod wrote (its step container's termination message): the last
+ * line for a name wins; lines that are not `name=value` and undeclared names are left out. Refused,
+ * so that no value is ever taken in part or forged from a fragment:
+ * - STEP_OUTPUT_TOO_LARGE: the message reached the kubelet's budget for this pod
+ *   (`messageBudget`), so the kubelet may have cut it; or a declared value is over 1024 characters.
+ * - STEP_OUTPUT_INVALID: a declared value holds a control character (a tab is allowed) or bytes
+ *   that are not UTF-8.
  */
-export function outputsOf(pod: V1Pod | undefined, step: Step | undefined): Record<string, string> {
+export function readOutputs(pod: V1Pod | undefined, step: Step | undefined): Result<Record<string, string>> {
   const declared = new Set((step?.outputs ?? []).map((o) => o.name));
-  if (declared.size === 0) return {};
-  const message = pod?.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated?.message ?? '';
+  if (declared.size === 0) return ok({});
+  const message = messageOf(pod);
+  const name = step?.name ?? '';
+  const budget = messageBudget(pod);
+  if (Buffer.byteLength(message, 'utf8') >= budget)
+    return fail(
+      'STEP_OUTPUT_TOO_LARGE',
+      `step ${name}: its outputs file reached ${String(budget)} bytes, what the kubelet keeps for a container of this pod; it may have been cut, so no output is taken`,
+    );
   const out: Record<string, string> = {};
   for (const line of message.split('\n')) {
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
-    const [name, value] = [line.slice(0, eq), line.slice(eq + 1).replace(/\r$/, '')];
-    if (declared.has(name) && value.length <= MAX_OUTPUT_VALUE && printable(value))
-      Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    const [key, value] = [line.slice(0, eq), line.slice(eq + 1).replace(/\r$/, '')];
+    if (!declared.has(key)) continue;
+    if (value.length > MAX_OUTPUT_VALUE)
+      return fail(
+        'STEP_OUTPUT_TOO_LARGE',
+        `step ${name}: output ${key} is ${String(value.length)} characters, over ${String(MAX_OUTPUT_VALUE)}`,
+      );
+    if (!printable(value) || value.includes(REPLACEMENT))
+      return fail(
+        'STEP_OUTPUT_INVALID',
+        `step ${name}: output ${key} holds a control character or bytes that are not UTF-8`,
+      );
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
-  return out;
+  return ok(out);
+}
+
+/** The outputs `readOutputs` takes, or none when it refuses them (fail closed). */
+export function outputsOf(pod: V1Pod | undefined, step: Step | undefined): Record<string, string> {
+  const read = readOutputs(pod, step);
+  return read.ok ? read.value : {};
 }
 
 /** The names of a step's outputs marked secret. */

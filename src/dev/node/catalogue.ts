@@ -29,6 +29,9 @@ while printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 "$host" "$port" >/dev/null 
 done
 echo "egress-gate: $host:$port refused after $tries reachable probe(s): egress policy in force"`;
 
+/** Whether the postgres stand-in accepts connections (busybox nc has no -z: one HTTP request to its httpd). */
+const PG_PROBE = "printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 127.0.0.1 5432 >/dev/null 2>&1";
+
 /** Stand-ins for the example workflows' images: same names and commands, a busybox shell inside. */
 const EXAMPLES: readonly ImageSpec[] = [
   {
@@ -61,18 +64,36 @@ const EXAMPLES: readonly ImageSpec[] = [
   {
     ref: 'docker.io/migrate/migrate:v4.17.0',
     base: 'busybox',
-    files: { '/usr/local/bin/migrate': script('echo "migrate (stand-in) $*: 1/u init"') },
+    files: {
+      '/usr/local/bin/migrate': script(
+        `${PG_PROBE} && echo "migrate (stand-in): database reachable" || echo "migrate (stand-in): database NOT reachable"\necho "migrate (stand-in) $*: 1/u init"`,
+      ),
+    },
     entrypoint: ['migrate'],
   },
   {
+    // Accepts connections on 127.0.0.1:5432 only 3 s after its start (a database warming up), so a
+    // step that starts before the sidecar's readiness probe passed finds nothing (examples/features/sidecar-readiness.yaml).
     ref: 'docker.io/library/postgres:15',
     base: 'busybox',
     files: {
       '/usr/local/bin/postgres': script(
-        "trap 'exit 0' TERM INT\necho 'postgres (stand-in) ready'\nwhile :; do sleep 1; done",
+        "trap 'exit 0' TERM INT\nsleep 3\nhttpd -f -p 127.0.0.1:5432 -h / &\necho 'postgres (stand-in) ready'\nwhile :; do sleep 1; done",
       ),
+      '/usr/local/bin/pg_isready': script(`${PG_PROBE} && echo "127.0.0.1:5432 - accepting connections"`),
     },
     cmd: ['postgres'],
+  },
+  // issue 19 examples (examples/features/outputs.yaml): a shell, and npm.
+  { ref: 'docker.io/library/alpine:3.19.1', base: 'busybox', cmd: ['sh'] },
+  {
+    ref: 'docker.io/library/node:20.11.1-slim',
+    base: 'busybox',
+    files: {
+      '/usr/local/bin/npm': script('echo "npm (stand-in) $*: done"'),
+      '/usr/local/bin/node': script('echo "node (stand-in) $*"'),
+    },
+    cmd: ['node'],
   },
   {
     ref: 'ghcr.io/kubiya/generator:1.0.0',

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startProcess, waitUntil, type Started } from '../processes.ts';
-import { REPO_ROOT, type RealNodeToolName } from '../../adapters/tools.ts';
+import { REPO_ROOT } from '../../adapters/tools.ts';
 import {
   dnsObjects,
   egressGatePolicy,
@@ -19,6 +19,8 @@ import { cachedImage, importImage } from './images.ts';
 import { ensure, kubeClient } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
 import { must, run } from './run.ts';
+import { hostNetwork, startNetwork } from './network.ts';
+import { daemon, type RealNodeOptions } from './daemon.ts';
 import { stopRealNodeState } from './node-down.ts';
 import { serviceReady, startApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
@@ -26,18 +28,7 @@ import type { RealNodeState } from './state.ts';
 /** A lock file (one real node per machine: fixed link, bridge and port names). */
 export const LOCK_FILE = '/run/kubiya-real-node.lock';
 
-export interface RealNodeOptions {
-  readonly kubeconfig: string;
-  /** The node's directory (state, configs, logs, containerd and kubelet roots). */
-  readonly dir: string;
-  readonly tools: Readonly<Record<RealNodeToolName, string>>;
-  /** Namespaces whose every pod is placed on the real node (and, with egressGate, gated). */
-  readonly namespaces: readonly string[];
-  /** Label those namespaces for the egress gate (default true). */
-  readonly egressGate?: boolean;
-  readonly detached?: boolean;
-  readonly say?: (line: string) => void;
-}
+export type { RealNodeOptions } from './daemon.ts';
 
 export interface RealNode extends RealNodeState {
   stop(): Promise<string[]>;
@@ -56,14 +47,6 @@ async function timed<T>(timings: Record<string, number>, name: string, f: () => 
   const v = await f();
   timings[name] = (Date.now() - t) / 1000;
   return v;
-}
-
-async function hostNetwork(): Promise<void> {
-  // A bridge with no ports, not a dummy link: this kernel has no dummy driver; addresses on it are local all the same.
-  await must('ip', ['link', 'add', NODE.dummyLink, 'type', 'bridge']);
-  await must('ip', ['addr', 'add', `${NODE.ip}/32`, 'dev', NODE.dummyLink]);
-  await must('ip', ['addr', 'add', `${NODE.canaryIp}/32`, 'dev', NODE.dummyLink]);
-  await must('ip', ['link', 'set', NODE.dummyLink, 'up']);
 }
 
 async function writeConfigs(p: NodePaths): Promise<void> {
@@ -108,19 +91,6 @@ async function images(o: RealNodeOptions, p: NodePaths): Promise<void> {
   }
 }
 
-function daemon(
-  o: RealNodeOptions,
-  p: NodePaths,
-  name: RealNodeToolName,
-  args: string[],
-  started: Started[],
-  env?: NodeJS.ProcessEnv,
-): Started {
-  const s = startProcess(name, o.tools[name], args, join(p.dir, `${name}.log`), o.detached ?? false, env);
-  started.push(s);
-  return s;
-}
-
 async function startRuntime(o: RealNodeOptions, p: NodePaths, started: Started[]): Promise<void> {
   const env = { ...process.env, PATH: `${dirname(o.tools['containerd-shim-runc-v2'])}:${process.env.PATH ?? ''}` };
   const c = daemon(o, p, 'containerd', ['--config', p.containerdConfig], started, env);
@@ -151,67 +121,6 @@ async function startKubelet(o: RealNodeOptions, p: NodePaths, started: Started[]
     return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
   };
   await waitUntil('kubelet (node Ready)', ready, 60_000, k);
-}
-
-async function startNetwork(o: RealNodeOptions, p: NodePaths, started: Started[]): Promise<void> {
-  const proxy = [
-    '--kubeconfig',
-    o.kubeconfig,
-    '--hostname-override',
-    NODE.name,
-    '--proxy-mode',
-    'nftables',
-    '--cluster-cidr',
-    NODE.podCidr,
-  ];
-  // 0 = leave the host's conntrack settings as they are (kube-proxy otherwise rewrites them).
-  proxy.push(
-    '--conntrack-max-per-core',
-    '0',
-    '--conntrack-tcp-timeout-established',
-    '0',
-    '--conntrack-tcp-timeout-close-wait',
-    '0',
-  );
-  proxy.push('--metrics-bind-address', '127.0.0.1:10249', '--healthz-bind-address', '127.0.0.1:10256');
-  daemon(o, p, 'kube-proxy', proxy, started);
-  const router = [
-    '--run-firewall=true',
-    '--run-router=false',
-    '--run-service-proxy=false',
-    '--enable-cni=false',
-    '--enable-ipv6=false',
-  ];
-  router.push(
-    '--kubeconfig',
-    o.kubeconfig,
-    '--hostname-override',
-    NODE.name,
-    '--service-cluster-ip-range',
-    NODE.serviceCidr,
-  );
-  router.push('--health-port', '20244', '--metrics-port', '0', '--iptables-sync-period', '30s');
-  const r = daemon(o, p, 'kube-router', router, started);
-  await waitUntil('kube-router', async () => (await fetch('http://127.0.0.1:20244/healthz')).ok, 60_000, r);
-  // Safety net of ours: pod traffic is never forwarded off the machine (no masquerade, and this drop);
-  // host addresses (INPUT) and other pods stay subject to the NetworkPolicy enforcer alone.
-  await must('iptables', [
-    '-w',
-    '-I',
-    'FORWARD',
-    '1',
-    '-i',
-    NODE.bridge,
-    '!',
-    '-d',
-    NODE.podCidr,
-    '-m',
-    'comment',
-    '--comment',
-    'kubiya real node: pods never leave the machine',
-    '-j',
-    'DROP',
-  ]);
 }
 
 /** Placement annotations, gate label, admission policy, local volumes, cluster DNS. */
