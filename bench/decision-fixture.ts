@@ -13,6 +13,7 @@ import { buildBundle } from '../src/adapters/opa-cli.ts';
 import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { testPipelineConfig } from '../test/support/config.ts';
+import { MemoryTrustedKeys } from '../test/support/memory.ts';
 import { GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry, AuditSink } from '../src/audit/record.ts';
 import { jwks, newSigningKey, signAssignment } from '../src/dev/sign.ts';
@@ -72,9 +73,12 @@ export async function decisionFixture(tokenCount: number): Promise<Fixture> {
   const keys = createLocalJWKSet(jwks([key]));
   const config = testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: ISSUER } });
   const wasm: Evaluator = (input) => evaluate(input, engine);
+  // One trusted-key store per fixture, as one runner has one: intake records the key, re-verification reads it.
+  const trust = new MemoryTrustedKeys();
   const deps = (audit: AuditSink): DecisionDeps => ({
     config,
     keys,
+    trust,
     audit,
     policy: () => engine,
     now: () => new Date(),

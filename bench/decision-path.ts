@@ -3,12 +3,16 @@
  * startStep up to the side effect), with the same stage functions and the same audit records and
  * the same durability waits:
  *
- *   intake: verify → validate → [audit verify + validate: one group commit]
- *   pass:   verify again (unrecorded) → buildPod → evaluate → mutate → [audit evaluate + mutate: one group commit]
+ *   intake: verify → validate → [audit verify + validate: one group commit] → trust the key
+ *           (src/pipeline/verified.ts `verified`, the run's UID then bound as admit does)
+ *   pass:   re-verify (`reverified`, a pass after the first: unrecorded; intake's verification
+ *           reused when it still holds, src/pipeline/verified-cache.ts) and validate again →
+ *           buildPod → evaluate → mutate → [audit evaluate + mutate: one group commit]
  *
  * Left out, because they are Kubernetes I/O measured elsewhere (scenario 2): the WorkflowRun
  * claim and its record, the egress policy, the pod create and its record, the status write. The
- * evaluator is a parameter so the OPA sidecar can stand in for WASM.
+ * trusted-key store is in memory (the runner's is a ConfigMap, written only when a key is new).
+ * The evaluator is a parameter so the OPA sidecar can stand in for WASM.
  */
 import type { AuditSink } from '../src/audit/record.ts';
 import type { Decision } from '../src/evaluate/decision.ts';
@@ -18,8 +22,9 @@ import { mutate } from '../src/mutate/restricted.ts';
 import { auditor, type Fields } from '../src/pipeline/auditor.ts';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { buildPod } from '../src/pod/build.ts';
-import { validate } from '../src/validate/validate.ts';
-import { verify } from '../src/verify/verify.ts';
+import { verifiedRuns } from '../src/pipeline/verified-cache.ts';
+import { reverified, verified } from '../src/pipeline/verified.ts';
+import type { RunObject } from '../src/ports/runs.ts';
 
 export type Evaluator = (input: PolicyInput) => Evaluation | Promise<Evaluation>;
 
@@ -28,7 +33,7 @@ export type Evaluator = (input: PolicyInput) => Evaluation | Promise<Evaluation>
  * engine whose settings the auditor masks with, as in the runner (its credential patterns on top
  * of the built-in ones); the decision itself is made by the Evaluator.
  */
-export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'objects' | 'logs' | 'runs' | 'policy' | 'trust'> & {
+export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'objects' | 'logs' | 'runs' | 'policy'> & {
   readonly audit: AuditSink;
   readonly policy?: PipelineDeps['policy'];
 };
@@ -36,25 +41,28 @@ export type DecisionDeps = Omit<PipelineDeps, 'pods' | 'objects' | 'logs' | 'run
 /** Resolves once the mutate record (which would authorise the pod create) is durable. */
 export async function decide(token: string, deps: DecisionDeps, evaluateStep: Evaluator): Promise<Decision> {
   const { config } = deps;
-  const audit = auditor({ policy: () => undefined, ...deps } as PipelineDeps);
-  const claims = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
-  if (!claims.ok) throw new Error(`verify: ${claims.error.code}`);
-  const ref = { id: claims.value.sub, runId: claims.value.jti, jti: claims.value.jti };
-  const verified = audit.passed('verify', 'token verified', { workflow: ref });
+  const pipeline = { policy: () => undefined, ...deps } as PipelineDeps;
+  const audit = auditor(pipeline);
+  const admitted = await verified(token, pipeline, audit);
+  if (!admitted.ok) throw new Error(`verify: ${admitted.error.code}`);
+  const uid = deps.newId();
+  verifiedRuns(deps.trust).bind(token, uid);
 
-  const workflow = validate(claims.value.workflow);
-  if (!workflow.ok) throw new Error(`validate: ${workflow.error.code}`);
-  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.value.jti };
-  await Promise.all([
-    verified,
-    audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, {
-      workflow: run,
-    }),
-  ]);
-
-  // The reconcile pass verifies the stored token again before the pod.
-  const again = await verify(token, config.verify, { keys: deps.keys, now: deps.now });
+  // The reconcile pass verifies the stored token again before the pod (a pass after the first).
+  const obj: RunObject = {
+    name: admitted.value.name,
+    uid,
+    createdAt: deps.now(),
+    workflowId: admitted.value.ref.id,
+    runId: admitted.value.ref.runId,
+    token,
+    cancelRequested: false,
+    status: { phase: 'Pending', steps: [] } as unknown as NonNullable<RunObject['status']>,
+  };
+  const again = await reverified(obj, pipeline, audit);
   if (!again.ok) throw new Error(`re-verify: ${again.error.code}`);
+  const workflow = { value: again.value.workflow };
+  const run = again.value.ref;
 
   const step = workflow.value.steps[0];
   if (step === undefined) throw new Error('bench workflow has no step');

@@ -11,6 +11,7 @@ import type { Result } from '../errors/result.ts';
 import { auditor, type Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { rejected, verified } from '../pipeline/verified.ts';
+import { verifiedRuns } from '../pipeline/verified-cache.ts';
 import { receive, type RawAssignment } from '../receive/receive.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { guarded } from './guarded.ts';
@@ -44,6 +45,7 @@ async function createRun(
     const record = (refusal ? audit.denied : audit.errored)('claim', created.error, { workflow: run.ref });
     return rejected(await record, created.error);
   }
+  verifiedRuns(deps.trust).bind(token, created.value.uid);
   await audit.passed('claim', `run ${created.value.name} accepted`, { workflow: run.ref });
   return { ok: true, value: { ...run, uid: created.value.uid } };
 }

@@ -3,7 +3,7 @@
  * token against the JWKS now and trusts its key; the reconcile pass verifies a stored token against
  * the keys trusted at the run's creation (DESIGN §2b). Every outcome is audited through `audit`.
  */
-import { decodeJwt } from 'jose';
+import { decodeJwt, type JWTVerifyGetKey } from 'jose';
 import { ok, type Result, type RunnerError } from '../errors/result.ts';
 import type { RunObject } from '../ports/runs.ts';
 import { dnsSafeName, runName } from '../pod/names.ts';
@@ -13,6 +13,7 @@ import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verif
 import type { Auditor } from './auditor.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { PipelineDeps } from './deps.ts';
+import { verifiedRuns } from './verified-cache.ts';
 
 /** The WorkflowRun name of an assignment: derived from its exact jti (injectively), so a replay collides and nothing else does. */
 const runNameOf = runName;
@@ -55,14 +56,15 @@ export function cancelTarget(
 
 /** verify (the JWKS now) → validate → trust the verifying key, audited; the run as the token describes it. */
 export async function verified(token: string, deps: PipelineDeps, audit: Auditor): Promise<Result<AdmittedRun>> {
-  const verified = await verifyAssignment(token, deps.config.verify, { keys: deps.keys, now: deps.now });
+  let resolved: unknown;
+  const keys: JWTVerifyGetKey = async (header, input) => (resolved = await deps.keys(header, input));
+  const verified = await verifyAssignment(token, deps.config.verify, { keys, now: deps.now });
   if (!verified.ok) return rejected(await audit.denied('verify', verified.error), verified.error);
   const { claims, key } = verified.value;
   const ref = { id: claims.sub, runId: signedRunId(claims) ?? claims.jti, jti: claims.jti };
+  const thumbprint = await thumbprintOf(key);
   // The two records go into one group commit; both are durable before anything depends on them.
-  const passed: Promise<unknown>[] = [
-    audit.passed('verify', `token verified (key ${await thumbprintOf(key)})`, { workflow: ref }),
-  ];
+  const passed: Promise<unknown>[] = [audit.passed('verify', `token verified (key ${thumbprint})`, { workflow: ref })];
   const run = await validated(claims, audit, ref, passed);
   if (!run.ok) return run;
   // The key that verified the run is trusted durably before the run exists: re-verification
@@ -70,6 +72,12 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
   const trusted = await deps.trust.observe([key], deps.now());
   if (!trusted.ok)
     return rejected(await audit.errored('verify', trusted.error, { workflow: run.value.ref }), trusted.error);
+  // The reconcile pass may reuse this verification once the run's UID is known (src/admission/admit.ts).
+  verifiedRuns(deps.trust).admitted(
+    token,
+    { verification: verified.value, thumbprint, resolved, options: deps.config.verify },
+    deps.now(),
+  );
   return run;
 }
 
@@ -137,7 +145,10 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
       skewSeconds: deps.config.verify.clockToleranceSeconds,
     });
   };
-  let verified = await against(false);
+  // Intake's verification of this very token for this very run, in this process, when every check
+  // but the signature still holds (src/pipeline/verified-cache.ts); else the full verification.
+  const reused = await verifiedRuns(deps.trust).recall(obj, deps, deps.config.verify);
+  let verified = reused !== undefined ? ok(reused) : await against(false);
   // Another replica may have admitted it with a key this process has not read yet.
   if (!verified.ok && verified.error.code === 'VERIFY_KEY_NOT_TRUSTED') verified = await against(true);
   if (!verified.ok && verified.error.code === 'TRUSTED_KEYS_UNAVAILABLE') return verified;

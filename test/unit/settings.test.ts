@@ -142,9 +142,21 @@ test("the chart's values schema carries the generated settings schema (node scri
 // copy (policy.settings is an overlay, empty by default); test/policies/settings-truth.test.ts
 // renders the chart and checks the runner's settings equal policies/data.json.
 
+/**
+ * A pattern as the Rego writes it: the bounds of bounded repeats are checked with `count` in Rego
+ * instead (WASM compiles every pattern on every evaluation, a bounded repeat as that many copies:
+ * issue #20), so `{0,N}` is `*` and the three digests are one alternation of algorithms. That the
+ * bounds still hold is checked by test/policies/classes.test.ts (Rego against this TypeScript on
+ * generated references) and test/policies/rego-rewrites.test.ts (against the Rego before).
+ */
+const regoForm = (pattern: string): string =>
+  pattern
+    .replace('(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})', '((?:sha256|sha384|sha512):[a-f0-9]+)')
+    .replaceAll(/\{0,\d+\}/g, '*');
+
 test('the Rego parses image references and entries with the same expressions as src/oci/image-ref.ts', async () => {
   const rego = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'image.rego'), 'utf8');
-  assert.ok(rego.includes(`image_reference_pattern := \`${REFERENCE_PATTERN}\``));
+  assert.ok(rego.includes(`image_reference_pattern := \`${regoForm(REFERENCE_PATTERN)}\``));
   assert.ok(rego.includes(`image_entry_pattern := \`${ENTRY_PATTERN}\``));
 });
 
@@ -163,7 +175,7 @@ test('the Rego and the schema share one list of locked codes, one list of Docker
   const net = await readFile(join(REPO_ROOT, 'policies', 'kubiya', 'lib', 'net.rego'), 'utf8');
   assert.ok(net.includes(`ipv4_cidr_pattern := \`${IPV4_CIDR_PATTERN}\``));
   assert.ok(net.includes(`ipv6_cidr_pattern := \`${IPV6_CIDR_PATTERN}\``));
-  assert.ok(net.includes(`host_pattern := \`${HOST_PATTERN}\``));
+  assert.ok(net.includes(`host_pattern := \`${regoForm(HOST_PATTERN)}\``));
 });
 
 // REDTEAM finding 8: an enforcement key for a guard or egress code, or a prototype key anywhere.

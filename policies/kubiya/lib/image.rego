@@ -4,9 +4,13 @@
 # is in src/oci/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
 package kubiya.lib
 
-# The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time.
+# The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time. The
+# lengths the grammar bounds (a tag of at most 128 characters, a digest of exactly 64, 96 or 128
+# hex digits for its algorithm) are checked in Rego (tag_ok, digest_ok), not by bounded repeats:
+# WASM compiles the pattern on every evaluation, and a bounded repeat is compiled as that many
+# copies (`{0,127}` and the three digests made the pattern ~4× the size to compile).
 # regal ignore:line-length
-image_reference_pattern := `^((?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}))?$`
+image_reference_pattern := `^((?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@((?:sha256|sha384|sha512):[a-f0-9]+))?$`
 
 # An allow/deny entry: a registry host, a registry/namespace prefix, or a repository.
 # regal ignore:line-length
@@ -19,6 +23,8 @@ parse_image(ref) := r if {
 	count(ref) <= 1024
 	m := regex.find_all_string_submatch_n(image_reference_pattern, ref, 1)[0]
 	count(m[1]) <= 255
+	count(m[2]) <= 128
+	digest_ok(m[3])
 	named := image_split(m[1])
 	not image_id_name(named)
 	not ambiguous_registry(named.registry)
@@ -32,25 +38,33 @@ parse_image(ref) := r if {
 	}
 }
 
-canonical(named, tag, digest) := sprintf("%s/%s:%s", [named.registry, named.repository, tag]) if {
+canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag]) if {
 	tag != ""
 	digest == ""
 }
 
-canonical(named, tag, digest) := sprintf("%s/%s:latest", [named.registry, named.repository]) if {
+canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":latest"]) if {
 	tag == ""
 	digest == ""
 }
 
-canonical(named, tag, digest) := sprintf("%s/%s@%s", [named.registry, named.repository, digest]) if {
+canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, "@", digest]) if {
 	tag == ""
 	digest != ""
 }
 
-canonical(named, tag, digest) := sprintf("%s/%s:%s@%s", [named.registry, named.repository, tag, digest]) if {
+canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag, "@", digest]) if {
 	tag != ""
 	digest != ""
 }
+
+# digest_ok(d): no digest, or the algorithm's exact number of hex digits (the pattern checked the
+# algorithm and that the rest is lower-case hex).
+digest_ok("")
+
+digest_ok(d) if count(d) == count("sha256:") + digest_hex_length[substring(d, 0, 6)]
+
+digest_hex_length := {"sha256": 64, "sha384": 96, "sha512": 128}
 
 # "Registry/app" is a registry only by its upper case; in lower case it would be a Docker Hub
 # namespace: refused rather than guessed.
@@ -64,7 +78,13 @@ ambiguous_registry(registry) if {
 # A 64-hex name on docker.io is an image ID, not a repository (ParseNormalizedNamed refuses it).
 image_id_name(named) if {
 	named.registry == "docker.io"
-	regex.match(`^(library/)?[a-f0-9]{64}$`, named.repository)
+	hex64(trim_prefix(named.repository, "library/"))
+}
+
+# hex64(s): s is exactly 64 lower-case hex digits (string tests: a regex is compiled per evaluation).
+hex64(s) if {
+	count(s) == 64
+	trim_left(s, "0123456789abcdef") == ""
 }
 
 is_registry_component(first) if contains(first, ".")
@@ -90,7 +110,10 @@ port_ok(registry) if not contains(registry, ":")
 
 port_ok(registry) if {
 	port := split(registry, ":")[1]
-	regex.match(`^[1-9][0-9]{0,4}$`, port)
+	count(port) <= 5
+	trim_left(port, "0123456789") == ""
+	not startswith(port, "0")
+	port != ""
 	to_number(port) <= 65535
 	port != "443"
 }

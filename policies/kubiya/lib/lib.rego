@@ -143,23 +143,34 @@ positive(q) if quantity(q) > 0
 # malformed cap or request is over the cap (fail closed), never within it.
 within(asked, cap) if quantity(asked) <= quantity(cap)
 
+# indexed(path, i) is path[i] (an array element's path). concat and format_int run inside WASM;
+# sprintf calls out to JavaScript: paths built on every evaluation (the allow path) use these,
+# messages (built only for a violation) keep sprintf.
+indexed(path, i) := concat("", [path, "[", word(i), "]"])
+
+# word(x) is a path element as text: an object key as it is, an array index in decimal (what
+# sprintf's %v gives for both).
+word(x) := x if is_string(x)
+
+word(x) := format_int(x, 10) if is_number(x)
+
 # pod_containers lists every container of the pod under review with its path.
-pod_containers contains {"container": c, "path": sprintf("pod.spec.containers[%d]", [i])} if {
+pod_containers contains {"container": c, "path": indexed("pod.spec.containers", i)} if {
 	some i, c in input.pod.spec.containers
 }
 
-pod_containers contains {"container": c, "path": sprintf("pod.spec.initContainers[%d]", [i])} if {
+pod_containers contains {"container": c, "path": indexed("pod.spec.initContainers", i)} if {
 	some i, c in input.pod.spec.initContainers
 }
 
 # step_containers lists the step's own container specs (main, sidecars, init) with their paths.
 step_containers contains {"container": input.step, "path": "step"}
 
-step_containers contains {"container": c, "path": sprintf("step.sidecars[%d]", [i])} if {
+step_containers contains {"container": c, "path": indexed("step.sidecars", i)} if {
 	some i, c in input.step.sidecars
 }
 
-step_containers contains {"container": c, "path": sprintf("step.initContainers[%d]", [i])} if {
+step_containers contains {"container": c, "path": indexed("step.initContainers", i)} if {
 	some i, c in input.step.initContainers
 }
 

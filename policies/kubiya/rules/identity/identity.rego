@@ -20,7 +20,7 @@ asked := input.step.serviceAccount if is_string(input.step.serviceAccount)
 
 asked := input.step.serviceAccount.name if is_object(input.step.serviceAccount)
 
-tokens contains {"path": sprintf("pod.spec.volumes[%d].projected.sources[%d].serviceAccountToken", [i, j]), "token": s.serviceAccountToken} if {
+tokens contains {"path": concat("", [lib.indexed(concat("", [lib.indexed("pod.spec.volumes", i), ".projected.sources"]), j), ".serviceAccountToken"]), "token": s.serviceAccountToken} if {
 	some i, vol in input.pod.spec.volumes
 	some j, s in vol.projected.sources
 	lib.has_key(s, "serviceAccountToken")

@@ -30,7 +30,7 @@ parsed[c.path] := lib.parse_image(object.get(c.container, "image", null)) if {
 	some c in lib.step_containers
 }
 
-refs contains {"image": c.container.image, "path": sprintf("%s.image", [c.path]), "ref": parsed[c.path]} if {
+refs contains {"image": c.container.image, "path": concat("", [c.path, ".image"]), "ref": parsed[c.path]} if {
 	some c in lib.step_containers
 }
 

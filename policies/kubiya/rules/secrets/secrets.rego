@@ -19,13 +19,13 @@ settings := lib.section("secrets")
 
 allowed := {s | some s in lib.list(settings, "allowedSecrets")}
 
-references contains {"secret": value.secretRef.secret, "path": sprintf("%s.env.%s.secretRef.secret", [c.path, name])} if {
+references contains {"secret": value.secretRef.secret, "path": concat("", [c.path, ".env.", lib.word(name), ".secretRef.secret"])} if {
 	some c in lib.step_containers
 	some name, value in c.container.env
 	is_object(value)
 }
 
-references contains {"secret": e.secret, "path": sprintf("step.envFrom[%d].secret", [i])} if {
+references contains {"secret": e.secret, "path": concat("", [lib.indexed("step.envFrom", i), ".secret"])} if {
 	some i, e in input.step.envFrom
 }
 
@@ -56,7 +56,7 @@ value_patterns := patterns("values")
 # any other exec field tomorrow): every `exec: {command: [...]}` object anywhere in a container.
 # Walking the built pod rather than naming the step's fields means a new exec field is covered the
 # day the pod builder renders it (REDTEAM-3 finding 1).
-exec_commands contains {"path": sprintf("%s.%s.command", [c.path, dotted(p)]), "words": cmd} if {
+exec_commands contains {"path": concat("", [c.path, ".", dotted(p), ".command"]), "words": cmd} if {
 	some c in lib.pod_containers
 	walk(c.container, [p, node])
 	count(p) > 0
@@ -65,17 +65,17 @@ exec_commands contains {"path": sprintf("%s.%s.command", [c.path, dotted(p)]), "
 	is_array(cmd)
 }
 
-dotted(p) := concat(".", [sprintf("%v", [x]) | some x in p])
+dotted(p) := concat(".", [lib.word(x) | some x in p])
 
 # Every literal string of every container: env values (by name), command and args (by index), exec handler words.
-literals contains {"path": sprintf("%s.env.%s", [c.path, name]), "container": c.path, "name": name, "value": value} if {
+literals contains {"path": concat("", [c.path, ".env.", lib.word(name)]), "container": c.path, "name": name, "value": value} if {
 	some c in lib.step_containers
 	some name, value in c.container.env
 	is_string(value)
 	value != ""
 }
 
-literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "container": c.path, "name": "", "value": value} if {
+literals contains {"path": lib.indexed(concat(".", [c.path, field]), i), "container": c.path, "name": "", "value": value} if {
 	some c in lib.step_containers
 	some field in ["command", "args"]
 	some i, value in c.container[field]
@@ -83,7 +83,7 @@ literals contains {"path": sprintf("%s.%s[%d]", [c.path, field, i]), "container"
 	value != ""
 }
 
-literals contains {"path": sprintf("%s[%d]", [e.path, i]), "container": e.path, "name": "", "value": value} if {
+literals contains {"path": lib.indexed(e.path, i), "container": e.path, "name": "", "value": value} if {
 	some e in exec_commands
 	some i, value in e.words
 	is_string(value)
@@ -96,14 +96,14 @@ literals contains {"path": sprintf("%s[%d]", [e.path, i]), "container": e.path, 
 # ["mysql", "-u", "root", "-phunter2"], ["curl", "-u", "admin:hunter2"]. The value patterns
 # decide (secret-flag-value, mysql-password-option, curl-user-password, ...): the same list the
 # audit log masks with (src/audit/mask.ts checks the same joined line).
-command_lines contains {"path": sprintf("%s.command+args", [c.path]), "container": c.path, "value": concat(" ", words)} if {
+command_lines contains {"path": concat("", [c.path, ".command+args"]), "container": c.path, "value": concat(" ", words)} if {
 	some c in lib.step_containers
 	words := [w | some field in ["command", "args"]; some w in c.container[field]; is_string(w)]
 	count(words) > 1
 }
 
 # An exec handler's whole command line, for the same reason.
-command_lines contains {"path": sprintf("%s[*]", [e.path]), "container": e.path, "value": concat(" ", words)} if {
+command_lines contains {"path": concat("", [e.path, "[*]"]), "container": e.path, "value": concat(" ", words)} if {
 	some e in exec_commands
 	words := [w | some w in e.words; is_string(w)]
 	count(words) > 1
@@ -122,7 +122,7 @@ command_lines contains {"path": sprintf("%s[*]", [e.path]), "container": e.path,
 #    decides), never miss: "(?m)" lets ^ and $ match at every literal's start and end, and a match
 #    inside one literal is a match of the joined text. The match is undefined when a pattern is
 #    not a valid regex: then the policy denies.
-any_pattern(ps) := sprintf("(?m:%s)", [concat("|", [sprintf("(?:%s)", [p.pattern]) | some p in ps])])
+any_pattern(ps) := concat("", ["(?m:", concat("|", [concat("", ["(?:", p.pattern, ")"]) | some p in ps]), ")"])
 
 value_text := concat("\n", array.concat([l.value | some l in literals], [l.value | some l in command_lines]))
 

@@ -1,0 +1,170 @@
+# Image references parsed by the distribution/reference grammar and normalised as
+# ParseNormalizedNamed does (docker.io/library/...; index.docker.io, registry-1.docker.io and
+# registry.hub.docker.com are docker.io; a registry port of :443 is refused), and the allow/deny entries of data.kubiya.settings.images matched on path boundaries. The same grammar
+# is in src/oci/image-ref.ts; test/policies/image-ref.test.ts runs one table against both.
+package original
+
+# The whole reference: name (group 1), tag (group 2), digest (group 3). RE2, linear time.
+# regal ignore:line-length
+image_reference_pattern := `^((?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}))?$`
+
+# An allow/deny entry: a registry host, a registry/namespace prefix, or a repository.
+# regal ignore:line-length
+image_entry_pattern := `^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*|[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$`
+
+# parse_image(ref) is {registry, repository, tag, digest, canonical}; undefined when ref is not a
+# valid reference (the images package reports IMAGE_REFERENCE_INVALID for those).
+parse_image(ref) := r if {
+	is_string(ref)
+	count(ref) <= 1024
+	m := regex.find_all_string_submatch_n(image_reference_pattern, ref, 1)[0]
+	count(m[1]) <= 255
+	named := image_split(m[1])
+	not image_id_name(named)
+	not ambiguous_registry(named.registry)
+	port_ok(named.registry)
+	r := {
+		"registry": named.registry,
+		"repository": named.repository,
+		"tag": m[2],
+		"digest": m[3],
+		"canonical": canonical(named, m[2], m[3]),
+	}
+}
+
+canonical(named, tag, digest) := sprintf("%s/%s:%s", [named.registry, named.repository, tag]) if {
+	tag != ""
+	digest == ""
+}
+
+canonical(named, tag, digest) := sprintf("%s/%s:latest", [named.registry, named.repository]) if {
+	tag == ""
+	digest == ""
+}
+
+canonical(named, tag, digest) := sprintf("%s/%s@%s", [named.registry, named.repository, digest]) if {
+	tag == ""
+	digest != ""
+}
+
+canonical(named, tag, digest) := sprintf("%s/%s:%s@%s", [named.registry, named.repository, tag, digest]) if {
+	tag != ""
+	digest != ""
+}
+
+# "Registry/app" is a registry only by its upper case; in lower case it would be a Docker Hub
+# namespace: refused rather than guessed.
+ambiguous_registry(registry) if {
+	registry != "docker.io"
+	not contains(registry, ".")
+	not contains(registry, ":")
+	registry != "localhost"
+}
+
+# A 64-hex name on docker.io is an image ID, not a repository (ParseNormalizedNamed refuses it).
+image_id_name(named) if {
+	named.registry == "docker.io"
+	regex.match(`^(library/)?[a-f0-9]{64}$`, named.repository)
+}
+
+is_registry_component(first) if contains(first, ".")
+
+is_registry_component(first) if contains(first, ":")
+
+is_registry_component("localhost")
+
+is_registry_component(first) if lower(first) != first
+
+# Host names of Docker Hub (DOCKER_HUB_ALIASES in src/oci/image-ref.ts): the same repositories as docker.io.
+docker_hub_aliases := {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+
+docker_hub_library := {concat("", [h, "/library"]) | some h in docker_hub_aliases} | {"docker.io/library"}
+
+dealias(host) := "docker.io" if host in docker_hub_aliases
+
+dealias(host) := host if not host in docker_hub_aliases
+
+# port_ok(registry): no port, or a port 1..65535 without leading zeros that is not the default
+# :443 (which names the same registry as no port, so a deny entry would not see it: refused).
+port_ok(registry) if not contains(registry, ":")
+
+port_ok(registry) if {
+	port := split(registry, ":")[1]
+	regex.match(`^[1-9][0-9]{0,4}$`, port)
+	to_number(port) <= 65535
+	port != "443"
+}
+
+# image_split(name) is the registry and repository of a name without tag or digest.
+image_split(name) := {"registry": "docker.io", "repository": concat("/", ["library", name])} if not contains(name, "/")
+
+image_split(name) := {"registry": "docker.io", "repository": name} if {
+	contains(name, "/")
+	not is_registry_component(split(name, "/")[0])
+}
+
+image_split(name) := {"registry": registry, "repository": official(registry, path)} if {
+	contains(name, "/")
+	first := split(name, "/")[0]
+	is_registry_component(first)
+	registry := dealias(lower(first))
+	path := substring(name, count(first) + 1, -1)
+}
+
+official(registry, path) := concat("/", ["library", path]) if {
+	registry == "docker.io"
+	not contains(path, "/")
+}
+
+official(registry, path) := path if registry != "docker.io"
+
+official(_, path) := path if contains(path, "/")
+
+# parse_image_entry(e) is {registry, path} ("" path: the whole registry); undefined when e is not
+# an entry (tags, digests, globs, upper-case paths and non-strings are not entries).
+parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
+	is_string(e)
+	count(e) <= 255
+	regex.match(image_entry_pattern, e)
+	not contains(e, "/")
+	is_registry_component(e)
+	port_ok(lower(e))
+}
+
+parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
+	is_string(e)
+	lower(e) in docker_hub_library
+}
+
+parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
+	is_string(e)
+	count(e) <= 255
+	regex.match(image_entry_pattern, e)
+	not lower(e) in docker_hub_library
+	not image_host_only(e)
+	named := image_split(e)
+	port_ok(named.registry)
+}
+
+image_host_only(e) if {
+	not contains(e, "/")
+	is_registry_component(e)
+}
+
+# image_entry_matches(entry, ref): same registry, and the repository is the entry's path or lies
+# under it on a "/" boundary ("ghcr.io/acme" covers "ghcr.io/acme/tool", not "ghcr.io/acme-tools/x").
+image_entry_matches(entry, ref) if {
+	entry.registry == ref.registry
+	entry.path == ""
+}
+
+image_entry_matches(entry, ref) if {
+	entry.registry == ref.registry
+	entry.path == ref.repository
+}
+
+image_entry_matches(entry, ref) if {
+	entry.registry == ref.registry
+	entry.path != ""
+	startswith(ref.repository, concat("", [entry.path, "/"]))
+}
