@@ -9,6 +9,7 @@ import { FileAuditLog } from '../src/adapters/audit-file.ts';
 import { segmentName, checkAuditDir } from '../src/adapters/audit-files.ts';
 import { chainLine, GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry } from '../src/audit/record.ts';
+import { machineLine } from './stats.ts';
 
 /** A realistic evaluate record (policy input and decision included), ~1.3 KB as JSON. */
 const sample = (i: number): AuditEntry => ({
@@ -45,14 +46,23 @@ export interface AuditBenchResult {
     readonly producers: number;
     readonly perSecond: number;
     readonly seconds: number;
+    /** Records per CPU second of this process (user + system; the disk's waits left out). */
+    readonly perCpuSecond: number;
   };
   readonly verify: {
     readonly records: number;
     readonly perSecond: number;
     readonly seconds: number;
+    readonly perCpuSecond: number;
     readonly bytes: number;
   };
 }
+
+/** CPU seconds (user + system) of this process since `from`. */
+const cpuSeconds = (from: NodeJS.CpuUsage): number => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1e6;
+};
 
 export async function auditBench(
   appendRecords: number,
@@ -65,6 +75,7 @@ export async function auditBench(
     const producers = 256;
     const appender = await FileAuditLog.open(join(dir, 'append'));
     let next = 0;
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: producers }, async () => {
@@ -72,6 +83,7 @@ export async function auditBench(
       }),
     );
     const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const appendCpu = cpuSeconds(c0);
     await appender.close();
     log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s`);
 
@@ -94,14 +106,28 @@ export async function auditBench(
     }
     await fh.close();
     log(`  verify: wrote ${verifyRecords} records (${(bytes / 2 ** 20).toFixed(0)} MiB); verifying ...`);
+    const c1 = process.cpuUsage();
     const t1 = process.hrtime.bigint();
     const report = await checkAuditDir(vdir, undefined);
     const verifySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+    const verifyCpu = cpuSeconds(c1);
     if (!report.ok || report.records !== verifyRecords)
       throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);
     return {
-      append: { records: appendRecords, producers, perSecond: appendRecords / appendSeconds, seconds: appendSeconds },
-      verify: { records: verifyRecords, perSecond: verifyRecords / verifySeconds, seconds: verifySeconds, bytes },
+      append: {
+        records: appendRecords,
+        producers,
+        perSecond: appendRecords / appendSeconds,
+        seconds: appendSeconds,
+        perCpuSecond: appendRecords / appendCpu,
+      },
+      verify: {
+        records: verifyRecords,
+        perSecond: verifyRecords / verifySeconds,
+        seconds: verifySeconds,
+        perCpuSecond: verifyRecords / verifyCpu,
+        bytes,
+      },
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -110,7 +136,8 @@ export async function auditBench(
 
 if (import.meta.main) {
   const quick = process.argv.includes('--quick');
+  console.error(`  ${machineLine()}`);
   console.log(
-    JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.log), null, 2),
+    JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.error), null, 2),
   );
 }

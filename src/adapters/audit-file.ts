@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditRecordInvalid, chainLine, GENESIS } from '../audit/chain.ts';
+import { AuditRecordInvalid, GENESIS, LineBatch } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
@@ -55,6 +55,8 @@ export class FileAuditLog implements AuditSink {
   private readonly checkpointing: AuditLogOptions['checkpoint'];
   private checkpointed: number;
   private timer: NodeJS.Timeout | undefined;
+  /** The bytes of the batch being written (one buffer, reused batch after batch). */
+  private readonly lines = new LineBatch();
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
@@ -165,12 +167,12 @@ export class FileAuditLog implements AuditSink {
       const startPrev = this.prev;
       // A record that cannot be canonicalised fails alone (AUDIT_RECORD_INVALID), before anything
       // is written: it takes no seq, and the rest of its batch is written as if it had not come.
-      const lines: string[] = [];
+      this.lines.reset();
       const accepted: { pending: Pending; record: AuditRecord }[] = [];
       for (const p of batch) {
-        let chained: { record: AuditRecord; line: string };
+        let record: AuditRecord;
         try {
-          chained = chainLine(p.entry, this.seq + 1, this.prev);
+          record = this.lines.add(p.entry, this.seq + 1, this.prev);
         } catch (error) {
           p.reject(
             error instanceof AuditRecordInvalid
@@ -179,10 +181,9 @@ export class FileAuditLog implements AuditSink {
           );
           continue;
         }
-        this.seq = chained.record.seq;
-        this.prev = chained.record.hash;
-        lines.push(chained.line);
-        accepted.push({ pending: p, record: chained.record });
+        this.seq = record.seq;
+        this.prev = record.hash;
+        accepted.push({ pending: p, record });
       }
       if (accepted.length === 0) continue;
       // One writer per chain: the lock must still be ours right before the write (see
@@ -196,7 +197,7 @@ export class FileAuditLog implements AuditSink {
       }
       try {
         const t0 = process.hrtime.bigint();
-        const bytes = Buffer.from(lines.join('\n') + '\n');
+        const bytes = this.lines.bytes();
         await writeAll(this.file, bytes);
         await this.file.datasync();
         this.size += bytes.byteLength;

@@ -46,10 +46,12 @@ export interface RunnerParts {
 }
 
 /**
- * Opens every part that can fail, in order, pushing on `undo` how to close each one opened: the
- * kubeconfig, the control plane's keys, the policy bundle, the audit directory (its lock: one
- * writer per chain, else AUDIT_LOCKED). Nothing acts yet: no watch, no reconcile, no shipping.
- * Throws on the first failure (the caller runs `undo`).
+ * Opens every part that can fail, pushing on `undo` how to close each one opened: the kubeconfig,
+ * then at once (they are independent, and start-up waits on the slowest, not on their sum) the
+ * control plane's keys, the policy bundle (downloaded, verified, its WASM compiled) and the audit
+ * directory (its lock: one writer per chain, else AUDIT_LOCKED). Nothing acts yet: no watch, no
+ * reconcile, no shipping. When any fails, what the others opened is on `undo` too, in the order
+ * keys, policy, audit, and the first failure in that order is thrown (the caller runs `undo`).
  */
 export async function openParts(
   config: Config,
@@ -63,14 +65,22 @@ export async function openParts(
     name: trustedKeysName(leaseName),
     namespace: config.kubernetes.namespace,
   });
-  const { keys, loaded: keysLoaded, stop: stopKeys } = await loadKeys(config, log, trust);
-  undo.push(stopKeys);
-  const policies = await policyStore(config, log, metrics);
-  await pollBundleService(config, log, metrics, policies, undo);
-  await policies.load();
-  undo.push(() => policies.close());
-  const audit = await openAudit(config, log, metrics);
-  undo.push(() => audit.abandon());
+  const undoKeys: (() => unknown)[] = [];
+  const undoPolicy: (() => unknown)[] = [];
+  const undoAudit: (() => unknown)[] = [];
+  const opened = await Promise.allSettled([
+    loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), k)),
+    openPolicy(config, log, metrics, undoPolicy),
+    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), a)),
+  ]);
+  undo.push(...undoKeys, ...undoPolicy, ...undoAudit);
+  const [keyed, policed, audited] = opened;
+  if (keyed.status === 'rejected') throw keyed.reason;
+  if (policed.status === 'rejected') throw policed.reason;
+  if (audited.status === 'rejected') throw audited.reason;
+  const { keys, loaded: keysLoaded, stop: stopKeys } = keyed.value;
+  const policies = policed.value;
+  const audit = audited.value;
   const shipper = auditShipper(config, log);
   const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
   const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
@@ -89,6 +99,20 @@ export async function openParts(
     observer: pipelineObserver(log, metrics),
   };
   return { kc, leaseName, keysLoaded, stopKeys, policies, audit, shipper, pods, runs, deps };
+}
+
+/** The policy store with its first bundle loaded (from the bundle service first, when there is one). */
+async function openPolicy(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  undo: (() => unknown)[],
+): Promise<PolicyStore> {
+  const policies = await policyStore(config, log, metrics);
+  await pollBundleService(config, log, metrics, policies, undo);
+  await policies.load();
+  undo.push(() => policies.close());
+  return policies;
 }
 
 /**

@@ -1,81 +1,10 @@
-import type { KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical.ts';
-import { GENESIS, lineOf, sha256Hex } from './chain.ts';
+import { hash as oneShot, type KeyObject } from 'node:crypto';
+import { canonicalObjectBytes, type TopFields } from './canonical-bytes.ts';
+import { GENESIS, sha256Hex } from './chain.ts';
 import { checkpointValid, type Checkpoint } from './checkpoint.ts';
 import { keyId } from './keys.ts';
+import { trustedCanonical } from './line-canonical.ts';
 import type { AuditRecord } from './record.ts';
-
-const HEX64 = /^[0-9a-f]{64}$/;
-
-/** Objects whose members are in RFC 8785 order (strictly ascending UTF-16 code units), at every depth. */
-function sortedDeep(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  if (depth > 100) return false;
-  if (Array.isArray(value)) {
-    for (const v of value) if (!sortedDeep(v, depth + 1)) return false;
-    return true;
-  }
-  const o = value as Record<string, unknown>;
-  let last: string | undefined;
-  for (const k in o) {
-    if (last !== undefined && !(last < k)) return false;
-    if (!sortedDeep(o[k], depth + 1)) return false;
-    last = k;
-  }
-  return true;
-}
-
-/**
- * The canonical text (without hash) of a line, when the line is provably what the appender wrote:
- * its members are in canonical order at every depth with `hash` last, and JSON.stringify of its
- * parsed value gives back exactly its text (so no duplicate, whitespace, escape or number
- * re-spelling). RFC 8785 serialises plain data exactly as JSON.stringify does in that order (see
- * canonical.ts). Undefined means "not shown here": the caller decides with the full canonicaliser
- * (lone-surrogate escapes and integer-like keys always go there).
- */
-function fastCanonical(text: string, parsed: Record<string, unknown>): string | undefined {
-  if (text.includes('\\ud')) return undefined;
-  let last: string | undefined;
-  let hashSeen = false;
-  for (const k in parsed) {
-    if (hashSeen) return undefined; // hash must be the last member
-    if (k === 'hash') {
-      hashSeen = true;
-      continue;
-    }
-    if (last !== undefined && !(last < k)) return undefined;
-    if (!sortedDeep(parsed[k], 1)) return undefined;
-    last = k;
-  }
-  if (!hashSeen || JSON.stringify(parsed) !== text) return undefined;
-  return `${text.slice(0, text.length - HASH_SUFFIX)}}`;
-}
-
-/** `,"hash":"<64 hex>"}` */
-const HASH_SUFFIX = 9 + 64 + 2;
-
-/** The canonical text of a parsed record without its hash, or undefined if it has none. */
-function canonicalWithoutHash(record: Record<string, unknown>): string | undefined {
-  const { hash: _hash, ...rest } = record;
-  try {
-    return canonicalJson(rest);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The canonical text (without hash) of a line whose hash is 64 lowercase hex, when the line is
- * exactly what the appender writes for it: shown by fastCanonical, else by the full canonicaliser.
- * Undefined when the hash is malformed or the line is any other spelling.
- */
-function trustedCanonical(text: string, fields: Record<string, unknown>, hash: unknown): string | undefined {
-  if (typeof hash !== 'string' || !HEX64.test(hash)) return undefined;
-  const fast = fastCanonical(text, fields);
-  if (fast !== undefined) return fast;
-  const slow = canonicalWithoutHash(fields);
-  return slow !== undefined && text === lineOf(slow, hash) ? slow : undefined;
-}
 
 /** Why a checkpoint's signature fails: another key (its kid differs from the given key's) or a forgery. */
 function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
@@ -85,6 +14,12 @@ function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
     ? `checkpoint for seq ${c.seq} is signed by kid ${kid}, key given is kid ${given} (another key, or a forged checkpoint)`
     : `checkpoint for seq ${c.seq} has an invalid signature for kid ${given} (replaced or forged)`;
 }
+
+/** `,"hash":"<64 hex>"}` */
+const HASH_SUFFIX = 9 + 64 + 2;
+
+/** SHA-256 of bytes, lower-case hex. */
+const sha256Bytes = (bytes: Buffer): string => oneShot('sha256', bytes, 'hex');
 
 export interface ChainProblem {
   /** The first sequence number that cannot be trusted. */
@@ -127,6 +62,10 @@ export class ChainChecker {
   private count = 0;
   private problem: ChainProblem | undefined;
   private lastWhere: string | undefined;
+  /** Where the last trusted line came from when lineBytes took it (its `where` is built only if needed). */
+  private lastFile: string | undefined;
+  private lastLine = 0;
+  private readonly fields: TopFields = { seqStart: -1, seqEnd: -1, prevStart: -1, prevEnd: -1 };
   private readonly heads = new Map<number, string>();
   private readonly wanted: Set<number>;
 
@@ -177,9 +116,57 @@ export class ChainChecker {
     if (this.wanted.has(record.seq)) this.heads.set(record.seq, hash);
     this.prev = hash;
     this.lastWhere = where;
+    this.lastFile = undefined;
     this.expected++;
     this.count++;
     return record;
+  }
+
+  /**
+   * The same check as line() on the line's bytes, `bytes[start, end)` (without its newline, valid
+   * UTF-8: the caller checks), for `audit verify`, which needs no records: the SHA-256 is taken over
+   * the bytes themselves and canonical form is checked on them (canonical-bytes.ts), with no parse
+   * and no re-serialisation. Only a line that passes every check is taken here; any other line
+   * (or one the byte check cannot show canonical) goes through line() itself, so the verdict and the
+   * problem reported are line()'s. `file:line` names it. True when the line was trusted.
+   */
+  lineBytes(bytes: Buffer, start: number, end: number, file: string, line: number): boolean {
+    if (this.problem !== undefined) return false;
+    if (this.fastLine(bytes, start, end)) {
+      this.lastFile = file;
+      this.lastLine = line;
+      return true;
+    }
+    return this.line(bytes.toString('utf8', start, end), `${file}:${line}`) !== undefined;
+  }
+
+  /**
+   * Takes the line if it is provably trusted: `,"hash":"<hash>"}` ends it, the text before it closed
+   * with `}` is canonical with top-level `seq` the expected number and `prev` the previous hash, and
+   * its SHA-256 is `<hash>`. The comma before `"hash"` is turned into `}` for the hash and the
+   * check, then put back (the buffer is the reader's own).
+   */
+  private fastLine(bytes: Buffer, start: number, end: number): boolean {
+    const cut = end - HASH_SUFFIX;
+    if (cut <= start || bytes[cut] !== 0x2c || bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x22) return false;
+    if (bytes.toString('latin1', cut, cut + 9) !== ',"hash":"') return false;
+    const f = this.fields;
+    bytes[cut] = 0x7d;
+    try {
+      if (!canonicalObjectBytes(bytes, start, cut + 1, f)) return false;
+      if (f.seqStart < 0 || bytes.toString('latin1', f.seqStart, f.seqEnd) !== String(this.expected)) return false;
+      if (f.prevEnd - f.prevStart !== 66 || bytes.toString('latin1', f.prevStart + 1, f.prevEnd - 1) !== this.prev)
+        return false;
+      const hash = sha256Bytes(bytes.subarray(start, cut + 1));
+      if (bytes.toString('latin1', cut + 9, end - 2) !== hash) return false;
+      if (this.wanted.has(this.expected)) this.heads.set(this.expected, hash);
+      this.prev = hash;
+      this.expected++;
+      this.count++;
+      return true;
+    } finally {
+      bytes[cut] = 0x2c;
+    }
   }
 
   /**
@@ -189,7 +176,8 @@ export class ChainChecker {
    */
   private relinked(where: string | undefined): undefined {
     const replaced = Math.max(1, this.expected - 1);
-    const at = this.expected > 1 ? `${this.lastWhere ?? '?'}, whose successor is at ${where ?? '?'}` : where;
+    const last = this.lastFile !== undefined ? `${this.lastFile}:${this.lastLine}` : this.lastWhere;
+    const at = this.expected > 1 ? `${last ?? '?'}, whose successor is at ${where ?? '?'}` : where;
     this.problem = {
       seq: replaced,
       reason: `record ${this.expected}'s prev is not the hash of record ${this.expected - 1}: record ${replaced} was replaced (rewritten and re-hashed) or the link was altered`,

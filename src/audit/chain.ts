@@ -29,6 +29,13 @@ export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord
  */
 export function chainLine(entry: AuditEntry, seq: number, prev: string): { record: AuditRecord; line: string } {
   const unhashed = { ...entry, seq, prev };
+  const canonical = canonicalOf(unhashed);
+  const hash = sha256Hex(canonical);
+  return { record: { ...unhashed, hash }, line: lineOf(canonical, hash) };
+}
+
+/** The canonical text of a record without hash; AuditRecordInvalid when it has none. */
+function canonicalOf(unhashed: object): string {
   let canonical: string | undefined;
   try {
     canonical = canonicalJson(unhashed);
@@ -36,8 +43,53 @@ export function chainLine(entry: AuditEntry, seq: number, prev: string): { recor
     throw new AuditRecordInvalid(e instanceof Error ? e.message : 'not serialisable');
   }
   if (canonical === undefined) throw new AuditRecordInvalid('not serialisable');
-  const hash = sha256Hex(canonical);
-  return { record: { ...unhashed, hash }, line: lineOf(canonical, hash) };
+  return canonical;
+}
+
+/**
+ * The lines of one batch, encoded straight into one reused buffer: each record's canonical text
+ * is written as UTF-8 once, hashed in place, and its closing `}` replaced by `,"hash":"<hash>"}`
+ * and a newline. The bytes are exactly chainLine's lines, each followed by "\n" (no string per
+ * line, no join, no second encoding). `bytes()` is valid until the next `reset()`.
+ */
+export class LineBatch {
+  private buf = Buffer.allocUnsafe(256 * 1024);
+  private used = 0;
+
+  /** Starts a new batch (the buffer shrinks back after an unusually large one). */
+  reset(): void {
+    if (this.buf.length > 16 * 1024 * 1024) this.buf = Buffer.allocUnsafe(256 * 1024);
+    this.used = 0;
+  }
+
+  /**
+   * Chains `entry` as record `seq` after `prev` and appends its line. Throws AuditRecordInvalid
+   * (and appends nothing) when the record has no canonical form, as chainLine.
+   */
+  add(entry: AuditEntry, seq: number, prev: string): AuditRecord {
+    const unhashed: Record<string, unknown> = { ...entry, seq, prev };
+    const canonical = canonicalOf(unhashed);
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit; the hash member and newline 76 more.
+    this.reserve(canonical.length * 3 + 9 + 64 + 3);
+    const start = this.used;
+    const end = start + this.buf.write(canonical, start, 'utf8');
+    const hash = oneShot('sha256', this.buf.subarray(start, end), 'hex');
+    this.used = end - 1 + this.buf.write(`,"hash":"${hash}"}\n`, end - 1, 'latin1');
+    unhashed.hash = hash;
+    return unhashed as unknown as AuditRecord;
+  }
+
+  /** The batch's bytes so far. */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
+
+  private reserve(n: number): void {
+    if (this.used + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + n));
+    this.buf.copy(bigger, 0, 0, this.used);
+    this.buf = bigger;
+  }
 }
 
 /**
