@@ -3,7 +3,7 @@ import type { RunnerError } from '../errors/result.ts';
 import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { stepTimeoutSeconds } from '../pod/duration.ts';
-import { attemptPodName } from '../pod/names.ts';
+import { attemptPodName, DECISION_ANNOTATION } from '../pod/names.ts';
 import { outputsOf } from '../run/outputs.ts';
 import { attemptOf } from '../run/retry.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -39,14 +39,17 @@ export async function observeStep(
   return act(run, s, name, judged, deps, audit, outputsOf(pod, step));
 }
 
-/** A pending step whose pod a crashed pass created: Running since the pod's creation. */
+/**
+ * A pending step whose pod exists (an earlier pass created it; its Running status was held, or the
+ * pass crashed): Running since the pod's creation, with the decision the pod was created under.
+ */
 function adopted(s: StepState, name: string, pod: V1Pod, deps: PipelineDeps): StepState {
   const created = pod.metadata?.creationTimestamp;
   return {
     ...s,
     phase: 'Running',
     pod: name,
-    decision: 'allow (adopted after restart)',
+    decision: pod.metadata?.annotations?.[DECISION_ANNOTATION] ?? 'allow (adopted after restart)',
     startedAt: created !== undefined ? new Date(created).toISOString() : deps.now().toISOString(),
   };
 }
