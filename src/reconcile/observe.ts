@@ -10,7 +10,7 @@ import type { AdmittedRun } from '../run/admitted.ts';
 import type { StepState } from '../run/status.ts';
 import { judgePod, type PodJudgement, type PodOutcome } from '../watch/outcome.ts';
 import { finishStep, type StepEnd } from './finish.ts';
-import { shipLogs } from './logs.ts';
+import { shipLogs, shipLogsLater } from './logs.ts';
 
 /**
  * Level-based watch of one step: its pod as observed now decides. A pending step whose pod exists
@@ -71,9 +71,9 @@ async function act(
     case 'running':
       return judged.reason === s.reason ? s : { ...s, reason: judged.reason, message: judged.message };
     case 'finished': {
-      // Recorded first (the end is what matters), then the log (the pod stays for the TTL).
+      // Recorded first (the end is what matters); the log is read off the pass (the pod stays for the TTL).
       const ended = await finishStep(run, s, { ...podEnded(s.name, judged.outcome), outputs }, deps, audit);
-      await shipLogs(run, s.name, pod, deps);
+      shipLogsLater(run, s.name, pod, deps);
       return ended;
     }
     case 'stuck':
