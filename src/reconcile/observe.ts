@@ -49,7 +49,7 @@ function adopted(s: StepState, name: string, pod: V1Pod, deps: PipelineDeps): St
     ...s,
     phase: 'Running',
     pod: name,
-    decision: pod.metadata?.annotations?.[DECISION_ANNOTATION] ?? 'allow (adopted after restart)',
+    decision: decisionOf(pod),
     startedAt: created !== undefined ? new Date(created).toISOString() : deps.now().toISOString(),
   };
 }
@@ -85,6 +85,18 @@ async function act(
       return finishStep(run, s, late(s.name, judged.seconds), deps, audit);
   }
 }
+
+/**
+ * The decision a pod was created under, from its annotation — only in the form the runner writes
+ * ("allow (<revision>)", at most 200 characters): the pod is an object in the cluster, and what
+ * it says reaches the run's status. Anything else: "allow (adopted after restart)".
+ */
+function decisionOf(pod: V1Pod): string {
+  const said = pod.metadata?.annotations?.[DECISION_ANNOTATION];
+  return said !== undefined && DECISION_FORM.test(said) ? said : 'allow (adopted after restart)';
+}
+
+const DECISION_FORM = /^allow \([\x21-\x7e]{1,192}\)$/;
 
 function podLost(step: string, pod: string): StepEnd {
   const error: RunnerError = {

@@ -45,16 +45,16 @@ async function stopRun(
     ref: { id: obj.workflowId, runId: obj.runId },
     workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] },
   };
-  const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
-  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
-  const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
+  const named = new Set(steps.flatMap((s) => (s.pod !== undefined ? [s.pod] : [])));
   const owned = await deps.objects.owned(obj.runId);
   if (!owned.ok) return undefined;
-  const strays = owned.value.filter(
-    (o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name),
-  );
+  const strays = owned.value.filter((o) => o.kind === 'Pod' && o.owner === obj.uid && !named.has(o.name));
+  // Each stray pod given to its step (by its label) before anything is deleted.
   const all = withStrays(steps, strays, deps);
-  if (strays.length > 0 && !(await deps.objects.deleteObjects(strays)).ok) return undefined;
+  const running = all.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
+  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
+  const unclaimed = strays.filter((o) => !running.includes(o.name));
+  if (unclaimed.length > 0 && !(await deps.objects.deleteObjects(unclaimed)).ok) return undefined;
   const ended = await Promise.all(
     all.map(async (s): Promise<StepState> => {
       if (stepDone(s)) return s;

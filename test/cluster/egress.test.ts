@@ -217,6 +217,30 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     }
   });
 
+  test("the runner's DNS policy widened in place by someone: replaced by the runner's own (delete, create); confirmed once, not re-read at every pass", async () => {
+    const name = 'widened-runner';
+    const wanted = stepDnsPolicy({ runner: name, namespace: ns, dnsNamespace: 'kube-system' });
+    const widened = await net.createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: {
+        metadata: wanted.metadata,
+        spec: { ...wanted.spec, podSelector: wanted.spec?.podSelector ?? {}, egress: [{}] },
+      },
+    });
+    const objects = new KubeStepObjects(env.kc, ns, name);
+    const confirmed = await objects.ensureStepDns(wanted);
+    assert.equal(confirmed.ok, true, JSON.stringify(confirmed));
+    const now = await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+    assert.notEqual(now.metadata?.uid, widened.metadata?.uid, 'replaced');
+    assert.deepEqual(plain(now.spec), plain(wanted.spec));
+    // Within the confirmation period a second call does not read: deleting it is noticed later, not now.
+    await net.deleteNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+    assert.equal((await objects.ensureStepDns(wanted)).ok, true);
+    // A fresh adapter (a restarted runner) reads, finds none, creates it.
+    assert.equal((await new KubeStepObjects(env.kc, ns, name).ensureStepDns(wanted)).ok, true);
+    await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+  });
+
   test("a foreign NetworkPolicy under the step's policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited", async () => {
     const name = egressPolicyName('np-taken', 'work');
     const theirs = await net.createNamespacedNetworkPolicy({

@@ -14,6 +14,8 @@ import {
 import { mustWriteNow, StatusHold } from '../../src/reconcile/hold.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
+import { DECISION_ANNOTATION, podName, runName } from '../../src/pod/names.ts';
+import { endedStatus } from '../support/memory.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 import { waitFor } from '../support/wait.ts';
@@ -166,6 +168,48 @@ describe("the runner's DNS policy and the step policies", () => {
     assert.equal((await done).phase, 'Succeeded');
     assert.equal(r.deps.pods.created.length, 1);
   });
+});
+
+describe("a pod's decision annotation, read back on adoption, reaches status only in the runner's own form", () => {
+  // The pod is an object in the cluster: what it says must not put arbitrary text in the run's status.
+  const rows: [string, string | undefined, string][] = [
+    ['as the runner writes it', 'allow (rev-1)', 'allow (rev-1)'],
+    ['absent', undefined, 'allow (adopted after restart)'],
+    ['a deny', 'deny: IMAGE_DENIED (rev-1)', 'allow (adopted after restart)'],
+    ['trailing text', 'allow (rev-1) and more', 'allow (adopted after restart)'],
+    ['a newline', 'allow (rev\n1)', 'allow (adopted after restart)'],
+    ['huge', `allow (${'x'.repeat(100_000)})`, 'allow (adopted after restart)'],
+    ['non-ASCII', 'allow (rév)', 'allow (adopted after restart)'],
+    ['empty revision', 'allow ()', 'allow (adopted after restart)'],
+  ];
+  for (const [what, annotation, shown] of rows) {
+    test(`${what}: ${shown}`, async () => {
+      const r = await memoryRunner({ keys });
+      closers.push(r.close);
+      const id = `adopt-${++jti}`;
+      const name = podName('run-1', 'analyze');
+      // A pod the run owns, already there when its first pass runs (a pass that crashed, or held its status).
+      r.deps.pods.pods.set(name, {
+        metadata: {
+          name,
+          labels: { 'kubiya.ai/run': 'run-1', 'kubiya.ai/step': 'analyze', 'kubiya.ai/runner': RUNNER },
+          ...(annotation !== undefined ? { annotations: { [DECISION_ANNOTATION]: annotation } } : {}),
+          ownerReferences: [
+            { apiVersion: 'kubiya.ai/v1alpha1', kind: 'WorkflowRun', name: runName(id), uid: `uid-${runName(id)}` },
+          ],
+          creationTimestamp: NOW,
+        },
+        spec: { containers: [] },
+        status: endedStatus({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' }),
+      });
+      const report = await r.run({
+        body: await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow: workflow(), now: NOW, jti: id }),
+      });
+      assert.equal(report.phase, 'Succeeded', JSON.stringify(report));
+      assert.equal(r.deps.pods.created.length, 0, 'adopted, not created again');
+      assert.equal(r.deps.runs.list()[0]?.status?.steps[0]?.decision, shown);
+    });
+  }
 });
 
 describe('progress status writes held, ends never', () => {
