@@ -1,6 +1,6 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
 import { fail, ok, type Result } from '../errors/result.ts';
-import { LABELS } from '../pod/names.ts';
+import { DECISION_ANNOTATION, LABELS } from '../pod/names.ts';
 import type { CreatedPod, Pods } from '../ports/pods.ts';
 import { Followed } from './followed.ts';
 import { apiCause, refused } from './kube-errors.ts';
@@ -13,6 +13,8 @@ import { apiCause, refused } from './kube-errors.ts';
 export class KubePods extends Followed<V1Pod> implements Pods {
   private readonly core: CoreV1Api;
   private readonly namespace: string;
+  /** Pods this process created that the informer has not delivered yet (dropped at its first event for the name). */
+  private readonly createdHere = new Map<string, V1Pod>();
 
   constructor(kc: KubeConfig, namespace: string, runner: string) {
     const core = kc.makeApiClient(CoreV1Api);
@@ -27,6 +29,7 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     this.namespace = namespace;
     const onPod = (pod: V1Pod): void => {
       slim(pod);
+      this.createdHere.delete(pod.metadata?.name ?? '');
       const run = runOf(pod.metadata);
       if (run !== undefined) for (const l of this.listeners) l(run);
     };
@@ -35,8 +38,13 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     this.informer.on('delete', onPod);
   }
 
+  /**
+   * The pod by its name as the informer has it, or as this process created it when the informer
+   * has not caught up yet: a pass right after the create (the run's status not written yet, hold.ts)
+   * finds the pod and adopts it, never creates it (and records its decision) a second time.
+   */
   cached(name: string): V1Pod | undefined {
-    return this.informer.get(name, this.namespace);
+    return this.informer.get(name, this.namespace) ?? this.createdHere.get(name);
   }
 
   async get(name: string): Promise<V1Pod | undefined> {
@@ -53,6 +61,8 @@ export class KubePods extends Followed<V1Pod> implements Pods {
   async create(pod: V1Pod): Promise<Result<CreatedPod>> {
     try {
       const created = await this.core.createNamespacedPod({ namespace: this.namespace, body: pod });
+      const name = created.metadata?.name ?? '';
+      if (this.informer.get(name, this.namespace) === undefined) this.createdHere.set(name, slim(created));
       return ok({ name: created.metadata?.name ?? '', namespace: this.namespace, uid: created.metadata?.uid ?? '' });
     } catch (thrown) {
       return refused(thrown, 'the pod');
@@ -71,17 +81,20 @@ export class KubePods extends Followed<V1Pod> implements Pods {
 }
 
 /**
- * What the cache keeps of a pod: the reconciler reads its metadata (name, owner, creation time)
- * and status only. The spec and managedFields are most of a pod's bytes; with thousands of step
- * pods cached they would be most of the runner's memory. Done in place: the informer caches this
- * very object.
+ * What the cache keeps of a pod: the reconciler reads its metadata (name, owner, creation time,
+ * the decision annotation) and status only. The spec, managedFields and other annotations are most
+ * of a pod's bytes; with thousands of step pods cached they would be most of the runner's memory.
+ * Done in place (the informer caches this very object); returns it.
  */
-function slim(pod: V1Pod): void {
+function slim(pod: V1Pod): V1Pod {
   if (pod.metadata !== undefined) {
     delete pod.metadata.managedFields;
-    delete pod.metadata.annotations;
+    const decision = pod.metadata.annotations?.[DECISION_ANNOTATION];
+    pod.metadata.annotations = decision === undefined ? undefined : { [DECISION_ANNOTATION]: decision };
+    if (decision === undefined) delete pod.metadata.annotations;
   }
   delete pod.spec;
+  return pod;
 }
 
 /** The WorkflowRun that owns an object, by its ownerReference. */

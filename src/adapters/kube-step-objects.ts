@@ -4,6 +4,7 @@ import {
   CustomObjectsApi,
   NetworkingV1Api,
   type KubeConfig,
+  type V1NetworkPolicy,
   type V1ObjectMeta,
   type V1PersistentVolumeClaim,
 } from '@kubernetes/client-node';
@@ -13,6 +14,10 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
+import { SYSTEM_TIMERS } from './watchdog.ts';
+
+/** How long a confirmation of the runner's DNS policy is trusted before it is read again. */
+const DNS_RECONFIRM_MS = 60_000;
 
 const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
@@ -27,6 +32,8 @@ export class KubeStepObjects implements StepObjects {
   private readonly namespace: string;
   private readonly selector: string;
   private readonly egressMode: EgressMode;
+  /** When the runner's DNS policy was last confirmed (SYSTEM_TIMERS.now() ms); undefined: not yet. */
+  private dnsConfirmedAt: number | undefined;
 
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -115,6 +122,39 @@ export class KubeStepObjects implements StepObjects {
       if (thrown instanceof ApiException && thrown.code === 404) return ok(undefined);
       return refused(thrown, `the existing egress policy ${name}`);
     }
+  }
+
+  async ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
+    const now = SYSTEM_TIMERS.now();
+    if (this.dnsConfirmedAt !== undefined && now - this.dnsConfirmedAt < DNS_RECONFIRM_MS) return ok(undefined);
+    const name = policy.metadata?.name ?? '';
+    const unconfirmed = (why: string): Result<void> =>
+      fail('EGRESS_BASELINE_UNCONFIRMED', `the runner's DNS policy ${name} could not be confirmed: ${why}`);
+    const existing = await this.readEgress('NetworkPolicy', name);
+    if (!existing.ok) return unconfirmed(existing.error.message);
+    if (existing.value !== undefined) {
+      const theirs = existing.value.metadata?.labels ?? {};
+      const ours = Object.entries(policy.metadata?.labels ?? {}).every(([k, v]) => theirs[k] === v);
+      if (!ours) return unconfirmed("an object by its name exists and is not this runner's (left alone)");
+      if (!sameSpec(existing.value.spec, policy.spec)) {
+        // Between the delete and the create, the namespace's default-deny alone applies: no DNS, never more.
+        const dropped = await this.deleteObjects([{ kind: 'NetworkPolicy', name }]);
+        if (!dropped.ok) return unconfirmed(dropped.error.message);
+      } else {
+        this.dnsConfirmedAt = now;
+        return ok(undefined);
+      }
+    }
+    const created = await this.createEgressOnce({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: policy.metadata,
+      spec: policy.spec,
+    });
+    // Made meanwhile by another replica of this runner: confirmed on the next call, by its read.
+    if (!created.ok) return unconfirmed(created.error.message);
+    this.dnsConfirmedAt = now;
+    return ok(undefined);
   }
 
   async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {

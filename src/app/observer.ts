@@ -29,6 +29,7 @@ export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserve
     workflowsRunning: (count) => metrics.workflowsRunning(count),
     workflowFinished: (status) => metrics.workflowFinished(status),
     stepFinished: (step, seconds) => metrics.stepFinished(step, seconds),
+    problem: (error) => log.warn({ code: error.code }, error.message),
     internalError: (error) =>
       log.error(
         {

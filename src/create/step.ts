@@ -11,18 +11,23 @@ import type { StepObjects } from '../ports/step-objects.ts';
 import { adoptable } from './adopt.ts';
 
 /**
- * The step's egress policy, then its pod. Nothing half-created: when the pod cannot be created or
- * adopted, the egress policy made for it is deleted again. Returns a Result, never throws.
+ * The step's own egress policy when it has one (granted more than DNS), then its pod. Nothing
+ * half-created: when the pod cannot be created or adopted, the egress policy made for it is deleted
+ * again. A step without one is covered by the runner's DNS policy, which the reconcile pass
+ * confirmed before it let any step start. Returns a Result, never throws.
  */
 export async function createStepObjects(
-  egress: EgressObject,
+  egress: EgressObject | undefined,
   pod: V1Pod,
   ports: { readonly pods: Pods; readonly objects: StepObjects },
 ): Promise<Result<void>> {
-  const fenced = await ports.objects.createEgress(egress);
-  if (!fenced.ok) return fenced;
+  if (egress !== undefined) {
+    const fenced = await ports.objects.createEgress(egress);
+    if (!fenced.ok) return fenced;
+  }
   const created = await createOrAdoptPod(pod, ports.pods);
-  if (!created.ok) await ports.objects.deleteObjects([{ kind: egress.kind, name: egress.metadata?.name ?? '' }]);
+  if (!created.ok && egress !== undefined)
+    await ports.objects.deleteObjects([{ kind: egress.kind, name: egress.metadata?.name ?? '' }]);
   return created;
 }
 

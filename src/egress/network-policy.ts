@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1OwnerReference } from '@kubernetes/client-node';
 import { fail, ok, type Result } from '../errors/result.ts';
 
@@ -125,5 +126,66 @@ function ciliumSpec(destinations: readonly Destination[], o: EgressContext): unk
           : { toCIDR: [d.cidr ?? ''], toPorts: toPorts(d.ports) },
       ),
     ],
+  };
+}
+
+/** The pod label that ties a step pod to the one egress policy rendered from its own decision. */
+export const EGRESS_LABEL = 'kubiya.ai/egress';
+
+/**
+ * The value of {@link EGRESS_LABEL} for a step granted `destinations` (more than DNS): a hash of
+ * the run id, the step and the destinations, as a label value ("e" and 20 hex characters). A step's
+ * policy selects its pod by run, step, runner AND this value, so a policy left from an earlier
+ * decision (an attempt before a policy change, a crashed pass) never selects a pod whose decision
+ * granted something else, and a step granted nothing beyond DNS carries no value and is selected by
+ * no step's policy at all. Undefined when nothing beyond DNS is granted (no per-step policy then).
+ */
+export function egressLabel(runId: string, step: string, destinations: readonly Destination[]): string | undefined {
+  if (destinations.length === 0) return undefined;
+  const grant = destinations.map((d) => [d.host ?? null, d.cidr ?? null, [...(d.cidrs ?? [])], [...d.ports]]);
+  return `e${createHash('sha256')
+    .update(JSON.stringify([runId, step, grant]))
+    .digest('hex')
+    .slice(0, 20)}`;
+}
+
+/** Where the runner's namespace-wide DNS policy lives and whose step pods it selects. */
+export interface StepDnsContext {
+  readonly runner: string;
+  readonly namespace: string;
+  readonly dnsNamespace: string;
+}
+
+/** The label key that names the runner, on step pods and on the objects the runner makes. */
+const RUNNER_LABEL = 'kubiya.ai/runner';
+
+/** The name of the runner's namespace-wide DNS policy: `kubiya-step-dns-<hash of the runner name>`. */
+export function stepDnsPolicyName(runner: string): string {
+  return `kubiya-step-dns-${createHash('sha256').update(runner).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The runner's one namespace-wide egress policy for its step pods (every pod labelled
+ * `kubiya.ai/runner=<runner>`): Egress isolated, DNS to the kube-dns pods in the DNS namespace
+ * allowed, nothing else. Installed once by the runner before its first pod (and confirmed before
+ * every pod is created), it is the default deny of a step pod AND its DNS: a step granted nothing
+ * beyond DNS needs no policy of its own, and a step pod is isolated from its first millisecond even
+ * where the chart's namespace default-deny is missing. Carries no run's or step's label: it is
+ * never adopted as, or mistaken for, a step's policy.
+ */
+export function stepDnsPolicy(o: StepDnsContext): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: stepDnsPolicyName(o.runner),
+      namespace: o.namespace,
+      labels: { [RUNNER_LABEL]: o.runner, 'app.kubernetes.io/managed-by': 'kubiya-runner' },
+    },
+    spec: {
+      podSelector: { matchLabels: { [RUNNER_LABEL]: o.runner } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [dnsPeer(o.dnsNamespace)], ports: DNS_PORTS }],
+    },
   };
 }

@@ -1,4 +1,5 @@
 import type { JWTVerifyGetKey } from 'jose';
+import type { RunnerError } from '../errors/result.ts';
 import type { AuditRecord, AuditSink } from '../audit/record.ts';
 import type { PodLogs } from '../ports/pod-logs.ts';
 import type { Pods } from '../ports/pods.ts';
@@ -47,6 +48,8 @@ export interface PipelineObserver {
   stepFinished(step: string, seconds: number): void;
   /** A chunk of a finished step's log, for the control plane (never the audit log). */
   stepLog?(log: StepLog): void;
+  /** Something the operator must fix that is not a bug and not a step's outcome (logged as a warning, with its code). */
+  problem?(error: RunnerError): void;
   /** A bug: an unexpected exception stopped an assignment (reported as INTERNAL). */
   internalError(error: unknown): void;
 }

@@ -85,6 +85,12 @@ export const LABELS = Object.freeze({
   run: 'kubiya.ai/run',
 });
 
+/**
+ * The annotation with the decision that let the pod be created ("allow (<revision>)"), so a pass
+ * that adopts the pod before the run's status names it reports the same decision.
+ */
+export const DECISION_ANNOTATION = 'kubiya.ai/decision';
+
 /** The annotation that says which attempt of its step a pod is (issue 19 §5); absent on attempt 1. */
 export const ATTEMPT_ANNOTATION = 'kubiya.ai/attempt';
 

@@ -1,4 +1,4 @@
-import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { EgressObject } from '../egress/network-policy.ts';
 import type { Result } from '../errors/result.ts';
 
@@ -29,6 +29,14 @@ export interface StepObjects {
    * spec differs; one that is not ours fails with STEP_OBJECT_CONFLICT and is left alone.
    */
   createEgress(policy: EgressObject): Promise<Result<void>>;
+  /**
+   * Makes the runner's namespace-wide DNS policy (src/egress/network-policy.ts, stepDnsPolicy)
+   * exist exactly as given: read, created when missing, replaced (delete, create) when ours with
+   * another spec. A confirmation is trusted for a while (the adapter re-reads it after that), so
+   * most calls cost nothing. EGRESS_BASELINE_UNCONFIRMED when it cannot be confirmed (the API server
+   * unreachable, RBAC, an object by its name that is not the runner's): no step may start then.
+   */
+  ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>>;
   /** Every pod, PVC and egress policy of this runner (by the runner label), or of one workflow run id. LIST_FAILED. */
   owned(runId?: string): Promise<Result<readonly OwnedObject[]>>;
   /** Deletes the listed objects (gone already is fine); how many. DELETE_FAILED at the first that fails. */

@@ -30,3 +30,43 @@ export async function shipLogs(run: AdmittedRun, step: string, pod: string, deps
     });
   }
 }
+
+/** Log reads at once per runner; more wait in line (each is one GET of a bounded size). */
+const LOG_READS_AT_ONCE = 4;
+/** Ends whose log waits to be read, at most; past that, a log is not shipped (best effort) rather than held in memory. */
+const LOG_QUEUE_LIMIT = 10_000;
+
+interface LogJob {
+  readonly run: AdmittedRun;
+  readonly step: string;
+  readonly pod: string;
+}
+
+/** One line of log reads per set of ports (per runner process), off the reconcile pass. */
+const lines = new WeakMap<PipelineDeps['logs'], { readonly queue: LogJob[]; active: number }>();
+
+/**
+ * The step's log shipped OFF the reconcile pass (issue 20 §2, completion seen): the pass records
+ * the end and writes the status without waiting for a log read; the read waits in a bounded line
+ * (LOG_READS_AT_ONCE at a time) and goes to the observer as shipLogs does. The pod stays for the
+ * TTL, so its log is still there. Never throws; a full line drops the log (it was best effort).
+ */
+export function shipLogsLater(run: AdmittedRun, step: string, pod: string, deps: PipelineDeps): void {
+  if (deps.observer?.stepLog === undefined) return;
+  const line = lines.get(deps.logs) ?? { queue: [], active: 0 };
+  lines.set(deps.logs, line);
+  if (line.queue.length >= LOG_QUEUE_LIMIT) return;
+  line.queue.push({ run, step, pod });
+  const next = (): void => {
+    const job = line.queue.shift();
+    if (job === undefined) return;
+    line.active++;
+    void shipLogs(job.run, job.step, job.pod, deps)
+      .catch(() => undefined)
+      .finally(() => {
+        line.active--;
+        next();
+      });
+  };
+  if (line.active < LOG_READS_AT_ONCE) next();
+}

@@ -3,7 +3,7 @@ import type { RunnerError } from '../errors/result.ts';
 import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { stepTimeoutSeconds } from '../pod/duration.ts';
-import { attemptPodName } from '../pod/names.ts';
+import { attemptPodName, DECISION_ANNOTATION } from '../pod/names.ts';
 import { readOutputs } from '../run/outputs.ts';
 import type { Result } from '../errors/result.ts';
 import { attemptOf } from '../run/retry.ts';
@@ -11,7 +11,7 @@ import type { AdmittedRun } from '../run/admitted.ts';
 import type { StepState } from '../run/status.ts';
 import { judgePod, type PodJudgement, type PodOutcome } from '../watch/outcome.ts';
 import { finishStep, type StepEnd } from './finish.ts';
-import { shipLogs } from './logs.ts';
+import { shipLogs, shipLogsLater } from './logs.ts';
 
 /**
  * Level-based watch of one step: its pod as observed now decides. A pending step whose pod exists
@@ -40,14 +40,17 @@ export async function observeStep(
   return act(run, s, name, judged, deps, audit, readOutputs(pod, step));
 }
 
-/** A pending step whose pod a crashed pass created: Running since the pod's creation. */
+/**
+ * A pending step whose pod exists (an earlier pass created it; its Running status was held, or the
+ * pass crashed): Running since the pod's creation, with the decision the pod was created under.
+ */
 function adopted(s: StepState, name: string, pod: V1Pod, deps: PipelineDeps): StepState {
   const created = pod.metadata?.creationTimestamp;
   return {
     ...s,
     phase: 'Running',
     pod: name,
-    decision: 'allow (adopted after restart)',
+    decision: decisionOf(pod),
     startedAt: created !== undefined ? new Date(created).toISOString() : deps.now().toISOString(),
   };
 }
@@ -69,9 +72,9 @@ async function act(
     case 'running':
       return judged.reason === s.reason ? s : { ...s, reason: judged.reason, message: judged.message };
     case 'finished': {
-      // Recorded first (the end is what matters), then the log (the pod stays for the TTL).
+      // Recorded first (the end is what matters); the log is read off the pass (the pod stays for the TTL).
       const ended = await finishStep(run, s, withOutputs(podEnded(s.name, judged.outcome), outputs), deps, audit);
-      await shipLogs(run, s.name, pod, deps);
+      shipLogsLater(run, s.name, pod, deps);
       return ended;
     }
     case 'stuck':
@@ -94,6 +97,18 @@ function withOutputs(end: StepEnd, outputs: Result<Readonly<Record<string, strin
   if (end.phase !== 'Succeeded') return end;
   return { phase: 'Failed', exitCode: end.exitCode, reason: 'OutputsRefused', error: outputs.error };
 }
+
+/**
+ * The decision a pod was created under, from its annotation — only in the form the runner writes
+ * ("allow (<revision>)", at most 200 characters): the pod is an object in the cluster, and what
+ * it says reaches the run's status. Anything else: "allow (adopted after restart)".
+ */
+function decisionOf(pod: V1Pod): string {
+  const said = pod.metadata?.annotations?.[DECISION_ANNOTATION];
+  return said !== undefined && DECISION_FORM.test(said) ? said : 'allow (adopted after restart)';
+}
+
+const DECISION_FORM = /^allow \([\x21-\x7e]{1,192}\)$/;
 
 function podLost(step: string, pod: string): StepEnd {
   const error: RunnerError = {

@@ -2,6 +2,7 @@ import type { Auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { RunObject } from '../ports/runs.ts';
 import { runDone, type RunStatus } from '../run/status.ts';
+import { mustWriteNow, type StatusHold } from './hold.ts';
 
 /** What one reconcile pass works with: the run as observed, its status before the pass, the ports, the auditor. */
 export interface PassContext {
@@ -10,6 +11,8 @@ export interface PassContext {
   readonly previous: RunStatus | undefined;
   readonly deps: PipelineDeps;
   readonly audit: Auditor;
+  /** Holds progress (non-terminal) status writes; absent: every change is written at once. */
+  readonly hold?: StatusHold | undefined;
 }
 
 /** What a reconcile pass asks of the loop that runs it. */
@@ -20,18 +23,23 @@ export interface Pass {
 
 /**
  * The run's status, written when it differs from what the pass saw (a failed write asks for a
- * pass again in 1 s); the end of a run is counted once, when it is first written. Then when to
- * look again: after the TTL for a finished run, in 5 s for a waiting one.
+ * pass again in 1 s); a terminal status at once, a progress one once it has been held (hold.ts:
+ * until then, a pass again when the hold is over). The end of a run is counted once, when it is
+ * first written. Then when to look again: after the TTL for a finished run, in 5 s for a waiting one.
  */
 export async function writeStatus(pass: PassContext, status: RunStatus): Promise<Pass> {
-  const { deps, previous } = pass;
+  const { deps, previous, hold } = pass;
+  const uid = pass.obj.uid;
   if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(status)) {
+    const held = mustWriteNow(previous, status) ? 0 : (hold?.wait(uid, status) ?? 0);
+    if (held > 0) return { requeueAfterMs: held };
     const written = await deps.runs.writeStatus(pass.obj.name, status);
     if (!written.ok) return { requeueAfterMs: 1000 };
+    hold?.written(uid);
     // Counted once, when the end is written (also for a rejected token or a cancellation).
     if (runDone(status.phase) && (previous === undefined || !runDone(previous.phase)))
       deps.observer?.workflowFinished(status.phase === 'Succeeded' ? 'success' : 'failed');
-  }
+  } else hold?.written(uid);
   return runDone(status.phase)
     ? { requeueAfterMs: deps.config.ttlAfterFinishedSeconds * 1000 }
     : status.phase === 'Pending'

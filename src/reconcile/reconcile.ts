@@ -2,20 +2,24 @@
  * The reconcile pass (the Lease holder only), for each WorkflowRun, level-based, as often as it
  * changes (docs/architecture.md):
  *
- *   verify its stored token again → for each step whose turn it is:
- *     evaluate (current policy) → mutate → audit (durable) → egress policy → create pod
- *   → for each running step: watch (finished, stuck, over its deadline) → finish → status
+ *   verify its stored token again → watch each running step (finished, stuck, over its deadline →
+ *   finish) → (not started yet: a slot, its volumes) → the runner's DNS policy confirmed → for each
+ *   step whose turn it is: evaluate (current policy) → mutate → audit (durable) → its own egress
+ *   policy (granted more than DNS only) → create pod → status (a terminal one at once; progress
+ *   held briefly, so that a short run writes its status once)
  *
  * Every outcome is one audit record; the record that authorises a side effect is durable before
  * the side effect. The queue that runs passes is src/reconcile/reconciler.ts.
  */
-import type { RunnerError } from '../errors/result.ts';
+import { stepDnsPolicy } from '../egress/network-policy.ts';
+import type { Result, RunnerError } from '../errors/result.ts';
 import { AuditUnavailable, auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { reverified } from '../pipeline/verified.ts';
 import type { RunObject } from '../ports/runs.ts';
 import { pendingStatus, runDone, type StepState } from '../run/status.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
+import type { StatusHold } from './hold.ts';
 import { cleanUp, writeStatus, type Pass, type PassContext } from './pass.ts';
 import { observeSteps, skipBlockedSteps, startReadySteps, writeProgress } from './steps.ts';
 import { stop } from './stop.ts';
@@ -32,9 +36,14 @@ export type MayStart = (run: RunObject) => boolean;
  * step, so a pass after a crash adopts the pod a previous pass created instead of making another.
  * Never throws: an audit log that cannot write, or a bug, asks for another pass later.
  */
-export async function reconcileRun(obj: RunObject, deps: PipelineDeps, mayStart: MayStart): Promise<Pass> {
+export async function reconcileRun(
+  obj: RunObject,
+  deps: PipelineDeps,
+  mayStart: MayStart,
+  hold?: StatusHold,
+): Promise<Pass> {
   try {
-    return await reconcilePass({ obj, deps, audit: auditor(deps), previous: obj.status }, mayStart);
+    return await reconcilePass({ obj, deps, audit: auditor(deps), previous: obj.status, hold }, mayStart);
   } catch (thrown) {
     // Nothing was authorised without a durable record: try again once the audit log is back.
     // A record with no canonical form fails the same way every time: retry slowly.
@@ -50,20 +59,41 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
   if (previous !== undefined && runDone(previous.phase)) return cleanUp(pass, previous);
   // The stored token, verified again as of the run's creation, with the keys this runner trusted
   // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
-  const run = await reverified(obj, pass.deps, pass.audit);
+  const run = await reverified(pass.hold?.known(obj) ?? obj, pass.deps, pass.audit);
   if (!run.ok) return tokenRefused(pass, run.error);
   const steps = stepsOf(pass, run.value);
   if (obj.cancelRequested)
     return stop(pass, steps, { phase: 'Cancelled', cause: CANCELLED, stepError: CANCELLED }, run.value);
-  if ((previous?.phase ?? 'Pending') === 'Pending') {
+  const observed = await observeSteps(pass, run.value, steps);
+  // A run whose status is still Pending may already have pods (its first status write is held, or
+  // a pass crashed): it started, its slot and volumes were taken then.
+  if ((previous?.phase ?? 'Pending') === 'Pending' && !observed.some((s) => s.phase !== 'Pending')) {
     if (!mayStart(obj)) return waitForSlot(pass, steps);
     const volumes = await createVolumes(run.value, pass.deps, pass.audit);
     if (!volumes.ok) return stop(pass, steps, volumesRefused(volumes.error), run.value);
   }
-  const observed = await observeSteps(pass, run.value, steps);
+  // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed.
+  const fenced = await confirmEgressBaseline(pass);
+  if (!fenced.ok) return writeProgress(pass, run.value, observed, BASELINE_RETRY_MS);
   const started = await startReadySteps(pass, run.value, observed);
   const settled = await skipBlockedSteps(pass, run.value, observed, started);
   return writeProgress(pass, run.value, settled);
+}
+
+/** How soon a pass that could not confirm the runner's DNS policy looks again. */
+const BASELINE_RETRY_MS = 5000;
+
+/** The runner's namespace-wide DNS policy, ensured (src/egress/network-policy.ts); logged when it cannot be. */
+async function confirmEgressBaseline(pass: PassContext): Promise<Result<void>> {
+  const { config } = pass.deps;
+  const policy = stepDnsPolicy({
+    runner: config.runner,
+    namespace: config.namespace,
+    dnsNamespace: config.dnsNamespace,
+  });
+  const confirmed = await pass.deps.objects.ensureStepDns(policy);
+  if (!confirmed.ok) pass.deps.observer?.problem?.(confirmed.error);
+  return confirmed;
 }
 
 const CANCELLED: RunnerError = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' };

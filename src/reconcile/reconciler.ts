@@ -1,6 +1,7 @@
 import type { RunObject } from '../ports/runs.ts';
 import { reconcileRun } from './reconcile.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
+import { STATUS_HOLD_MS, StatusHold } from './hold.ts';
 import { orphans } from './orphans.ts';
 import { runDone } from '../run/status.ts';
 
@@ -32,6 +33,8 @@ export class Reconciler {
   private readonly starting = new Set<string>();
   private readonly waiters = new Map<string, Set<(run: RunObject) => void>>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Progress status writes held (hold.ts); terminal ones are never held. */
+  private readonly hold = new StatusHold(STATUS_HOLD_MS);
   /** Runs whose status says Running, and runs not started yet: kept from change events, never by a scan. */
   private readonly runningNames = new Set<string>();
   private readonly pendingNames = new Set<string>();
@@ -224,7 +227,7 @@ export class Reconciler {
     const pass = (async () => {
       const run = this.deps.runs.get(name);
       if (run === undefined) return;
-      const result = await reconcileRun(run, this.deps, this.mayStart);
+      const result = await reconcileRun(run, this.deps, this.mayStart, this.hold);
       if (result.requeueAfterMs !== undefined) this.enqueue(name, result.requeueAfterMs);
     })()
       .catch((e: unknown) => this.deps.observer?.internalError(e))

@@ -1,23 +1,24 @@
 /**
  * A step from its turn to its pod, as named steps:
  *
- *   build the pod → evaluate (current policy) → harden (mutate) → render its egress policy
- *   → record evaluate + mutate (durable) → create the egress policy, then the pod → record create
+ *   build the pod → evaluate (current policy) → harden (mutate) → render its egress policy (only
+ *   when granted more than DNS) → record evaluate + mutate (durable) → create the egress policy,
+ *   then the pod → record create
  *
  * Every outcome is recorded; a refusal leaves nothing behind (src/create/step.ts). A refused step
  * is not retried (retries are for pods that failed): its run fails.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { createStepObjects } from '../create/step.ts';
-import { egressObject, type EgressObject } from '../egress/network-policy.ts';
+import { EGRESS_LABEL, egressLabel, egressObject, type EgressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { denial, evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
-import type { Result, RunnerError } from '../errors/result.ts';
+import { ok, type Result, type RunnerError } from '../errors/result.ts';
 import { mutate, type Mutation } from '../mutate/restricted.ts';
 import type { Auditor, Fields } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { buildPod } from '../pod/build.ts';
-import { ATTEMPT_ANNOTATION, attemptPodName, egressPolicyName, LABELS } from '../pod/names.ts';
+import { ATTEMPT_ANNOTATION, attemptPodName, DECISION_ANNOTATION, egressPolicyName, LABELS } from '../pod/names.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { runOwner } from '../run/owner.ts';
 import { OUTPUTS_ENV, OUTPUTS_FILE } from '../run/outputs.ts';
@@ -60,6 +61,7 @@ async function startAttempt(
   const allowed = decided.value;
   const hardened = mutate(pod, deps.config.profile);
   const podRef = { name: hardened.pod.metadata?.name ?? '', namespace: deps.config.namespace };
+  markDecision(hardened.pod, run, step, allowed.decision);
   const egress = stepEgress(run, step, allowed.decision, hardened, deps);
   if (!egress.ok) {
     await Promise.all([allowed.recorded, audit.errored('create', egress.error, { ...at, pod: podRef })]);
@@ -164,23 +166,49 @@ async function decide(input: PolicyInput, deps: PipelineDeps, audit: Auditor, at
 
 const bundlesOf = (d: Decision): { kubiya: { revision: string } } => ({ kubiya: { revision: d.revision } });
 
-/** The step's NetworkPolicy (or CiliumNetworkPolicy) from the egress the policy granted. */
+/**
+ * What the pod carries of its decision, set before it is created (no write after): the decision
+ * summary (an annotation, read back when a later pass adopts the pod before the run's status names
+ * it) and, for a step granted more than DNS, the egress label its own policy selects.
+ */
+function markDecision(pod: V1Pod, run: AdmittedRun, step: Step, decision: Decision): void {
+  if (pod.metadata === undefined) return;
+  pod.metadata.annotations = { ...pod.metadata.annotations, [DECISION_ANNOTATION]: decisionSummary(decision) };
+  const grant = egressLabel(run.workflow.runId, step.name, decision.egress ?? []);
+  if (grant !== undefined) pod.metadata.labels = { ...pod.metadata.labels, [EGRESS_LABEL]: grant };
+}
+
+/**
+ * The step's own NetworkPolicy (or CiliumNetworkPolicy) from the egress the policy granted; none
+ * (undefined) for a step granted nothing beyond DNS, which the runner's namespace-wide DNS policy
+ * covers (src/egress/network-policy.ts, stepDnsPolicy). It selects the pod by run, step, runner and
+ * the egress label of this very decision, so it never applies to another run's pod, nor to an
+ * attempt of this step decided otherwise.
+ */
 function stepEgress(
   run: AdmittedRun,
   step: Step,
   decision: Decision,
   hardened: Mutation,
   deps: PipelineDeps,
-): Result<EgressObject> {
+): Result<EgressObject | undefined> {
   const { config } = deps;
+  const grant = hardened.pod.metadata?.labels?.[EGRESS_LABEL];
+  if (grant === undefined) return ok(undefined);
   return egressObject(decision.egress ?? [], {
     name: egressPolicyName(run.workflow.runId, step.name),
     namespace: config.namespace,
     mode: config.egressMode,
     dnsNamespace: config.dnsNamespace,
     owner: runOwner(run),
-    podLabels: { [LABELS.run]: run.workflow.runId, [LABELS.step]: step.name, [LABELS.runner]: config.runner },
-    labels: { ...hardened.pod.metadata?.labels },
+    podLabels: {
+      [LABELS.run]: run.workflow.runId,
+      [LABELS.step]: step.name,
+      [LABELS.runner]: config.runner,
+      [EGRESS_LABEL]: grant,
+    },
+    // Its identity labels (runner, workflow, run, step), not the grant: an earlier decision's policy is replaced, not refused.
+    labels: Object.fromEntries(Object.entries(hardened.pod.metadata?.labels ?? {}).filter(([k]) => k !== EGRESS_LABEL)),
   });
 }
 

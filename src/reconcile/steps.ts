@@ -50,8 +50,16 @@ export async function skipBlockedSteps(
   return out;
 }
 
-/** The run's status from its steps, written; and when to look again (the next deadline or grace period). */
-export async function writeProgress(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<Pass> {
+/**
+ * The run's status from its steps, written; and when to look again (the next deadline or grace
+ * period, or `soonMs` when the pass had to leave something undone).
+ */
+export async function writeProgress(
+  pass: PassContext,
+  run: AdmittedRun,
+  steps: readonly StepState[],
+  soonMs = Infinity,
+): Promise<Pass> {
   const now = pass.deps.now().toISOString();
   const phase = runPhaseOf(steps);
   const failed = steps.find((s) => s.code !== undefined && s.phase !== 'Skipped');
@@ -67,7 +75,7 @@ export async function writeProgress(pass: PassContext, run: AdmittedRun, steps: 
   };
   const written = await writeStatus(pass, status);
   if (runDone(phase)) return written;
-  return { requeueAfterMs: Math.min(written.requeueAfterMs ?? Infinity, nextCheckMs(pass, run, steps)) };
+  return { requeueAfterMs: Math.min(written.requeueAfterMs ?? Infinity, soonMs, nextCheckMs(pass, run, steps)) };
 }
 
 /** The soonest moment something changes without an event: a deadline or a fail-fast grace period. */

@@ -6,6 +6,8 @@ import { finishStep } from './finish.ts';
 import { writeStatus, type Pass, type PassContext } from './pass.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
+import { LABELS } from '../pod/names.ts';
+import type { OwnedObject } from '../ports/step-objects.ts';
 
 /** Why and how a run is stopped before its steps have all ended. */
 export interface Stop {
@@ -43,17 +45,18 @@ async function stopRun(
     ref: { id: obj.workflowId, runId: obj.runId },
     workflow: { id: obj.workflowId, name: obj.workflowId, runId: obj.runId, steps: [] },
   };
-  const running = steps.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
-  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
-  const kept = new Set(steps.filter((s) => stepDone(s) && s.pod !== undefined).map((s) => s.pod));
+  const named = new Set(steps.flatMap((s) => (s.pod !== undefined ? [s.pod] : [])));
   const owned = await deps.objects.owned(obj.runId);
   if (!owned.ok) return undefined;
-  const strays = owned.value.filter(
-    (o) => o.kind === 'Pod' && o.owner === obj.uid && !kept.has(o.name) && !running.includes(o.name),
-  );
-  if (strays.length > 0 && !(await deps.objects.deleteObjects(strays)).ok) return undefined;
+  const strays = owned.value.filter((o) => o.kind === 'Pod' && o.owner === obj.uid && !named.has(o.name));
+  // Each stray pod given to its step (by its label) before anything is deleted.
+  const all = withStrays(steps, strays, deps);
+  const running = all.flatMap((s) => (!stepDone(s) && s.pod !== undefined ? [s.pod] : []));
+  for (const pod of running) if (!(await deps.pods.delete(pod)).ok) return undefined;
+  const unclaimed = strays.filter((o) => !running.includes(o.name));
+  if (unclaimed.length > 0 && !(await deps.objects.deleteObjects(unclaimed)).ok) return undefined;
   const ended = await Promise.all(
-    steps.map(async (s): Promise<StepState> => {
+    all.map(async (s): Promise<StepState> => {
       if (stepDone(s)) return s;
       const end = await finishStep(
         run,
@@ -86,4 +89,23 @@ export async function stop(
 ): Promise<Pass> {
   const stopped = await stopRun(pass.obj, steps, why, pass.deps, pass.audit, pass.previous, run);
   return stopped === undefined ? { requeueAfterMs: 2000 } : writeStatus(pass, stopped);
+}
+
+/**
+ * The steps with the pods found by their owner that the status does not name (a pass created them,
+ * then crashed or held its status write, hold.ts): each such pod's step, by its kubiya.ai/step
+ * label, is given the pod, or added when the status does not list it (its first status never
+ * written), so its end is recorded with it.
+ */
+function withStrays(steps: readonly StepState[], strays: readonly OwnedObject[], deps: PipelineDeps): StepState[] {
+  const out = [...steps];
+  for (const o of strays) {
+    const step = deps.pods.cached(o.name)?.metadata?.labels?.[LABELS.step];
+    if (step === undefined) continue;
+    const i = out.findIndex((s) => s.name === step);
+    const s = out[i];
+    if (s === undefined) out.push({ name: step, phase: 'Running', pod: o.name });
+    else if (!stepDone(s) && s.pod === undefined) out[i] = { ...s, pod: o.name };
+  }
+  return out;
 }

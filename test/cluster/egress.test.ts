@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -14,14 +15,18 @@ import { runAssignment } from '../../src/app/assignment.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
-import { egressObject } from '../../src/egress/network-policy.ts';
+import { egressObject, stepDnsPolicy, stepDnsPolicyName } from '../../src/egress/network-policy.ts';
 import { egressPolicyName, podName } from '../../src/pod/names.ts';
 import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 
 /**
- * Issue 13 §1 against a real API server: a step pod is never without its own egress policy.
+ * Issue 13 §1 and issue 20 §2 against a real API server: a step pod is never without an egress
+ * policy, and never under an allow its own decision did not grant.
  *  - names: the reported pair (run a / step b-step-c, run a-step-b / step c) gets two pods, each
- *    selected by its own policy only; the namespace's default deny selects every pod;
+ *    selected by its own step policy only; the namespace's default deny and the runner's DNS policy
+ *    select every pod; a step granted nothing beyond DNS gets no step policy and is selected by none;
+ *  - the runner's DNS policy is confirmed before any pod: with an object not the runner's under its
+ *    name, nothing is created (the run waits, nothing fails) until it is gone;
  *  - adoption: a foreign NetworkPolicy or pod under a step's name fails the step with
  *    STEP_OBJECT_CONFLICT and no pod; an egress policy of ours is adopted as is when its spec is the
  *    same after the API server's round trip, replaced when not, refused when another run's;
@@ -33,7 +38,15 @@ const RUNNER = 'egress-test-runner';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** The client's model classes as plain JSON, for deepEqual. */
 const plain = (v: unknown): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
-const step = (name: string) => ({ name, image: 'python:3.11-slim', resources: R });
+/** The destination the test's policy data grants (pinned, so NetworkPolicy can express it). */
+const GRANTED = { host: 'db.internal', cidrs: ['10.1.2.3/32'], ports: [5432] };
+/** A step granted more than DNS (it gets a policy of its own), or (`dnsOnly`) nothing beyond DNS. */
+const step = (name: string, dnsOnly = false) => ({
+  name,
+  image: 'python:3.11-slim',
+  resources: R,
+  ...(dnsOnly ? {} : { egress: [{ host: GRANTED.host, ports: GRANTED.ports }] }),
+});
 
 describe('egress isolation against the local control plane (real kube-apiserver, kwok)', () => {
   let env: TestCluster;
@@ -50,11 +63,15 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     core = env.kc.makeApiClient(CoreV1Api);
     net = env.kc.makeApiClient(NetworkingV1Api);
     ns = env.cluster.workflowsNamespace;
+    await writeFile(
+      join(env.work, 'egress-data.json'),
+      JSON.stringify({ kubiya: { settings: { egress: { allowed: [GRANTED] } } } }),
+    );
     runner = await startRunner(
       await clusterRunnerConfig(
         env,
         { name: RUNNER, issuer: ISSUER, keys: [key] },
-        { audit: { dir: join(env.work, 'audit') } },
+        { audit: { dir: join(env.work, 'audit') }, policy: { data: join(env.work, 'egress-data.json') } },
       ),
     );
   });
@@ -111,7 +128,9 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     const all = await policies();
     for (const pod of pods) {
       const own = all
-        .filter((p) => p.metadata?.name !== DEFAULT_DENY_EGRESS && selects(p, pod))
+        .filter(
+          (p) => ![DEFAULT_DENY_EGRESS, stepDnsPolicyName(RUNNER)].includes(p.metadata?.name ?? '') && selects(p, pod),
+        )
         .map((p) => p.metadata?.name);
       const labels = pod.metadata?.labels ?? {};
       assert.deepEqual(
@@ -131,6 +150,95 @@ describe('egress isolation against the local control plane (real kube-apiserver,
         podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
       },
     ]);
+  });
+
+  test("a step granted nothing beyond DNS: no policy of its own, only the runner's DNS policy (DNS to kube-dns in kube-system) and the default deny select it", async () => {
+    const report = await submit({ id: 'dns-only', name: 'd', runId: 'dns-only', steps: [step('work', true)] });
+    assert.equal(report.phase, 'Succeeded', JSON.stringify(report));
+    const pod = await core.readNamespacedPod({ name: podName('dns-only', 'work'), namespace: ns });
+    const all = await policies();
+    assert.ok(!all.some((p) => p.metadata?.name === egressPolicyName('dns-only', 'work')), 'no step policy');
+    assert.deepEqual(
+      all
+        .filter((p) => selects(p, pod))
+        .map((p) => p.metadata?.name)
+        .sort(),
+      [DEFAULT_DENY_EGRESS, stepDnsPolicyName(RUNNER)].sort(),
+      "selected by the default deny and the DNS policy only — no other run's step policy",
+    );
+    const dns = all.find((p) => p.metadata?.name === stepDnsPolicyName(RUNNER));
+    assert.deepEqual(
+      plain(dns?.spec),
+      plain(stepDnsPolicy({ runner: RUNNER, namespace: ns, dnsNamespace: 'kube-system' }).spec),
+    );
+  });
+
+  test("the runner's DNS policy name taken by an object not the runner's: no pod (the run waits, nothing fails) until it is gone", async () => {
+    const name = 'gated-runner';
+    const theirs = await net.createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: {
+        metadata: { name: stepDnsPolicyName(name) },
+        spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] },
+      },
+    });
+    const gated = await startRunner(
+      await clusterRunnerConfig(
+        env,
+        { name, issuer: ISSUER, keys: [key] },
+        { audit: { dir: join(env.work, 'audit-gated') }, runner: { workflow: { namespace: ns } } },
+      ),
+    );
+    try {
+      const body = await signAssignment(key, {
+        issuer: ISSUER,
+        audience: name,
+        workflow: { id: 'gated', name: 'g', runId: 'gated', steps: [step('work', true)] },
+        jti: 'gated-1',
+      });
+      const early = await runAssignment({ body, contentType: 'application/jwt' }, gated.deps, gated.reconciler, 3000);
+      assert.equal(early.accepted, true);
+      assert.equal(early.phase, undefined, `not finished: ${JSON.stringify(early)}`);
+      const pods = async () =>
+        (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/run=gated' })).items.length;
+      assert.equal(await pods(), 0, 'no pod while the DNS policy is not confirmed');
+      const still = await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+      assert.equal(still.metadata?.resourceVersion, theirs.metadata?.resourceVersion, 'the foreign object left alone');
+      await net.deleteNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+      const run = gated.deps.runs.list().find((r) => r.runId === 'gated');
+      assert.ok(run !== undefined);
+      const done = await gated.reconciler.whenDone(run.name, 30_000);
+      assert.equal(done?.status?.phase, 'Succeeded', JSON.stringify(done?.status));
+      assert.equal(await pods(), 1);
+      const made = await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+      assert.equal(made.metadata?.labels?.['kubiya.ai/runner'], name, "now the runner's own");
+    } finally {
+      await gated.close();
+    }
+  });
+
+  test("the runner's DNS policy widened in place by someone: replaced by the runner's own (delete, create); confirmed once, not re-read at every pass", async () => {
+    const name = 'widened-runner';
+    const wanted = stepDnsPolicy({ runner: name, namespace: ns, dnsNamespace: 'kube-system' });
+    const widened = await net.createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: {
+        metadata: wanted.metadata,
+        spec: { ...wanted.spec, podSelector: wanted.spec?.podSelector ?? {}, egress: [{}] },
+      },
+    });
+    const objects = new KubeStepObjects(env.kc, ns, name);
+    const confirmed = await objects.ensureStepDns(wanted);
+    assert.equal(confirmed.ok, true, JSON.stringify(confirmed));
+    const now = await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+    assert.notEqual(now.metadata?.uid, widened.metadata?.uid, 'replaced');
+    assert.deepEqual(plain(now.spec), plain(wanted.spec));
+    // Within the confirmation period a second call does not read: deleting it is noticed later, not now.
+    await net.deleteNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+    assert.equal((await objects.ensureStepDns(wanted)).ok, true);
+    // A fresh adapter (a restarted runner) reads, finds none, creates it.
+    assert.equal((await new KubeStepObjects(env.kc, ns, name).ensureStepDns(wanted)).ok, true);
+    await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
   });
 
   test("a foreign NetworkPolicy under the step's policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited", async () => {

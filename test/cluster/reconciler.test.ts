@@ -10,7 +10,7 @@ import { runAssignment } from '../../src/app/assignment.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
-import { egressObject } from '../../src/egress/network-policy.ts';
+import { egressObject, stepDnsPolicyName } from '../../src/egress/network-policy.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import type { ConfigOverrides } from '../support/config.ts';
@@ -132,7 +132,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     );
   });
 
-  test('dependsOn: two branches run at the same time and a join waits for both; each step has its own egress NetworkPolicy', async () => {
+  test('dependsOn: two branches run at the same time and a join waits for both; no step policy for DNS-only steps, the runner DNS policy covers them', async () => {
     const r = await runner('dag-runner');
     const report = await submit(r, 'dag-runner', {
       id: 'dag',
@@ -170,12 +170,15 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         labelSelector: 'kubiya.ai/run=dag',
       })
     ).items;
-    assert.equal(policies.length, 4);
-    for (const p of policies) {
-      assert.deepEqual(p.spec?.policyTypes, ['Egress']);
-      assert.equal(p.spec?.egress?.length, 1, 'DNS only: these steps asked for no egress');
-      assert.equal(p.metadata?.ownerReferences?.[0]?.kind, 'WorkflowRun');
-    }
+    // DNS only (these steps asked for no egress): no step policy; the runner's one DNS policy covers them.
+    assert.equal(policies.length, 0);
+    const dns = await np.readNamespacedNetworkPolicy({
+      name: stepDnsPolicyName('dag-runner'),
+      namespace: env.cluster.workflowsNamespace,
+    });
+    assert.deepEqual(dns.spec?.policyTypes, ['Egress']);
+    assert.equal(dns.spec?.egress?.length, 1, 'DNS only');
+    assert.deepEqual(dns.spec?.podSelector?.matchLabels, { 'kubiya.ai/runner': 'dag-runner' });
   });
 
   test('a host NetworkPolicy cannot express fails the step with EGRESS_HOST_UNPINNED before any pod; ipBlock and Cilium toFQDNs forms are accepted by the API server', async () => {

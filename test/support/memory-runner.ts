@@ -9,6 +9,10 @@ import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryClus
 import { NOW, testKeys } from './tokens.ts';
 
 export const allowAll = engineReturning(() => [{ result: { allow: true, violations: [] } }]);
+/** Allows every step and grants it egress beyond DNS (10.0.0.0/24 on 443): each step then gets a policy of its own. */
+export const allowWithEgress = engineReturning(() => [
+  { result: { allow: true, violations: [], egress: [{ cidr: '10.0.0.0/24', ports: [443] }] } },
+]);
 
 export type MemoryDeps = PipelineDeps & {
   audit: MemoryAudit;

@@ -1,4 +1,4 @@
-import type { V1PersistentVolumeClaim, V1Pod, V1PodStatus } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1PersistentVolumeClaim, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../../src/audit/record.ts';
 import { adoptable, sameSpec } from '../../src/create/adopt.ts';
@@ -124,6 +124,14 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
       }
     }
     return Promise.resolve(ok(claims.map((c) => c.metadata?.name ?? '')));
+  }
+  /** The runner's DNS policy once ensured; `dnsRefusal` makes ensureStepDns fail (as an unreachable API server would). */
+  dnsPolicy: V1NetworkPolicy | undefined;
+  dnsRefusal: string | undefined;
+  ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
+    if (this.dnsRefusal !== undefined) return Promise.resolve(fail('EGRESS_BASELINE_UNCONFIRMED', this.dnsRefusal));
+    this.dnsPolicy = policy;
+    return Promise.resolve(ok(undefined));
   }
   /** As the adapter: created; an existing one adopted only when ours (replaced if its spec differs). */
   createEgress(policy: EgressObject): Promise<Result<void>> {

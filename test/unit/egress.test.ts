@@ -5,7 +5,7 @@ import { adoptable } from '../../src/create/adopt.ts';
 import { dnsPeer, egressObject, type Destination, type EgressMode } from '../../src/egress/network-policy.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { egressPolicyName, podName, runName, volumeClaimName } from '../../src/pod/names.ts';
-import { memoryRunner } from '../support/memory-runner.ts';
+import { allowWithEgress, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
 /**
@@ -196,8 +196,9 @@ describe('the create stage (in-memory ports): nothing not ours is adopted, nothi
     for (const c of closers) await c();
   });
   let n = 0;
-  const setup = async () => {
-    const r = await memoryRunner({ keys });
+  // Steps granted more than DNS (each gets a policy of its own), unless `dnsOnly`.
+  const setup = async (dnsOnly = false) => {
+    const r = await memoryRunner(dnsOnly ? { keys } : { keys, policy: () => allowWithEgress });
     closers.push(r.close);
     const jti = `eg-${++n}`;
     const submit = async (wf: Record<string, unknown> & { id: string }, id = jti) =>

@@ -298,7 +298,11 @@ describe('a stopped run ends cleanly: pods deleted, a finish record with a code 
       );
       // A pod created by a pass that crashed before writing status (b still Pending there).
       const stray = structuredClone(d.pods.pods.get(podOf('a')) ?? assert.fail());
-      stray.metadata = { ...stray.metadata, name: podOf('b') };
+      stray.metadata = {
+        ...stray.metadata,
+        name: podOf('b'),
+        labels: { ...stray.metadata?.labels, 'kubiya.ai/step': 'b' },
+      };
       await d.pods.create(stray);
       await stopIt(d, admitted.value.name);
       const done = await reconciler.whenDone(admitted.value.name, 5000);

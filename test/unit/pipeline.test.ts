@@ -7,7 +7,7 @@ import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import type { ConfigOverrides } from '../support/config.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { Clock, endedStatus, engineReturning } from '../support/memory.ts';
-import { allowAll, memoryRunner } from '../support/memory-runner.ts';
+import { allowAll, allowWithEgress, memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, NOW, RUNNER, sign, testKeys, workflow } from '../support/tokens.ts';
 import { podName } from '../../src/pod/names.ts';
 import { waitFor } from '../support/wait.ts';
@@ -83,8 +83,16 @@ describe('pipeline and reconciler (in-memory ports)', () => {
     assert.ok(status?.startedAt !== undefined && status.finishedAt !== undefined);
   });
 
-  test('each step gets a default-deny egress NetworkPolicy owned by its run', async () => {
+  test('a step granted nothing beyond DNS gets no policy of its own: the runner DNS policy (ensured first) covers it', async () => {
     const { deps: d, run } = await runner();
+    await run({ body: await signed() });
+    assert.equal(d.pods.egress.length, 0);
+    assert.deepEqual(d.pods.dnsPolicy?.spec?.podSelector, { matchLabels: { 'kubiya.ai/runner': RUNNER } });
+    assert.equal(d.pods.created[0]?.metadata?.labels?.['kubiya.ai/egress'], undefined, 'no grant label');
+  });
+
+  test('a step granted more than DNS gets an egress NetworkPolicy of its own, owned by its run', async () => {
+    const { deps: d, run } = await runner({ policy: () => allowWithEgress });
     await run({ body: await signed() });
     assert.equal(d.pods.egress.length, 1);
     const np = d.pods.egress[0];
