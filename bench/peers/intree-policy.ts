@@ -1,9 +1,9 @@
 /**
  * The in-tree row's policy (issue 20 §1), authored here in CEL for admissionregistration.k8s.io/v1:
- * a ValidatingAdmissionPolicy with the runner's image and resource rules (images only from
- * policies/data.json's allowedRegistries, Docker Hub names normalised as our Rego does; no
- * `:latest` and no untagged image unless pinned by digest; cpu/memory requests and a memory limit
- * on every container and init container) and a MutatingAdmissionPolicy applying the restricted
+ * a ValidatingAdmissionPolicy with the runner's image and resource rules (images in the runner's
+ * reference grammar, only from policies/data.json's allowedRegistries with Docker Hub names
+ * normalised as our Rego does; no `:latest` and no untagged image unless pinned by digest;
+ * cpu/memory requests and a memory limit on every container and init container) and a MutatingAdmissionPolicy applying the restricted
  * securityContext the runner's mutation sets. The namespace's PodSecurity `restricted` runs after
  * both and denies anything the mutation leaves (a privileged container is not mutated at all).
  */
@@ -16,6 +16,7 @@ import type {
   V1ValidatingAdmissionPolicyBinding,
 } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { DOCKER_HUB_ALIASES, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
 
 /** The allowed registries of the runner's policy data (policies/data.json), as bare hosts. */
 export function allowedRegistries(): string[] {
@@ -27,9 +28,6 @@ export function allowedRegistries(): string[] {
 
 const cel = (s: string): string => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 const list = (xs: readonly string[]): string => `[${xs.map(cel).join(', ')}]`;
-
-/** Host names of Docker Hub that mean docker.io (DOCKER_HUB_ALIASES in src/oci/image-ref.ts). */
-const DOCKER_HUB_ALIASES = ['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'];
 
 /**
  * CEL: the registry of image reference `i` (a string), normalised as src/oci/image-ref.ts does: the
@@ -68,6 +66,13 @@ export function validatingPolicy(name: string, registries: readonly string[]): V
         },
       ],
       validations: [
+        {
+          // The runner's reference grammar (src/oci/image-ref.ts, RE2-compatible), so an image the
+          // runner refuses as invalid is refused here too.
+          expression: `variables.containers.all(c, size(c.image) <= 1024 && c.image.matches(${cel(REFERENCE_PATTERN)}))`,
+          message: 'every image must be a valid image reference (distribution grammar)',
+          reason: 'Forbidden',
+        },
         {
           // Docker Hub aliases are docker.io (DOCKER_HUB_ALIASES in src/oci/image-ref.ts).
           expression: `variables.registries.all(r, r in ${list(registries)} || (r in ${list(DOCKER_HUB_ALIASES)} && 'docker.io' in ${list(registries)}))`,
