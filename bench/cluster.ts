@@ -13,25 +13,21 @@
  *
  *   node bench/cluster.ts [--quick]
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../src/adapters/audit-file.ts';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
-import { REPO_ROOT } from '../src/adapters/tools.ts';
-import { jwks, newSigningKey, signAssignment, type SigningKey } from '../src/dev/sign.ts';
+import { signAssignment, type SigningKey } from '../src/dev/sign.ts';
 import { mutate } from '../src/mutate/restricted.ts';
 import { buildPod } from '../src/pod/build.ts';
 import { podName } from '../src/pod/names.ts';
 import { validate } from '../src/validate/validate.ts';
 import { requireTools } from '../test/support/cluster.ts';
-import { startServe, type ServeProcess } from '../test/support/serve-process.ts';
+import type { ServeProcess } from '../test/support/serve-process.ts';
 import { watchAll } from '../test/support/watch.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
-
-const ISSUER = 'https://bench.control-plane';
-const R = { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '32Mi' } };
+import { ISSUER, PROFILE_DIR, runnerKit, startBenchServe, workflowOf } from './runner-env.ts';
 
 export interface Stats {
   readonly n: number;
@@ -72,25 +68,16 @@ interface Env {
   readonly core: CoreV1Api;
   readonly key: SigningKey;
   readonly work: string;
-  readonly bundle: string;
   serve(name: string, extra?: Record<string, unknown>): Promise<ServeProcess>;
   close(): Promise<void>;
 }
-
-/** The runner's NODE_OPTIONS as the Helm chart sets them (values.yaml nodeOptions). */
-const CHART_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=4';
-
-/** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
-const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
 
 async function environment(log: (s: string) => void): Promise<Env> {
   const tools = requireTools();
   const cluster = await startCluster({ tools });
   log(`  local control plane up in ${(cluster.startedMs / 1000).toFixed(1)} s`);
   const work = cluster.dir;
-  const { file: bundle } = await buildBundle(tools.opa, join(REPO_ROOT, 'policies'), join(work, 'bench-bundle.tar.gz'));
-  const key = await newSigningKey();
-  await writeFile(join(work, 'jwks.json'), JSON.stringify(jwks([key])));
+  const kit = await runnerKit(tools.opa, work);
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const children: ServeProcess[] = [];
@@ -98,40 +85,11 @@ async function environment(log: (s: string) => void): Promise<Env> {
     cluster,
     kc,
     core: kc.makeApiClient(CoreV1Api),
-    key,
+    key: kit.key,
     work,
-    bundle,
     serve: async (name, extra = {}) => {
-      const s = await startServe(
-        {
-          runner: {
-            name,
-            workflow: { namespace: cluster.workflowsNamespace, maxConcurrent: 10_000, ttlAfterFinished: '1h' },
-          },
-          controlPlane: { issuer: ISSUER, jwksFile: join(work, 'jwks.json'), maxTokenAge: '1h' },
-          policy: { bundle },
-          audit: { dir: join(work, `audit-${name}`) },
-          server: { host: '127.0.0.1', port: 0 },
-          kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
-          ...extra,
-        },
-        work,
-        {
-          HOSTNAME: `${name}-0`,
-          NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}`,
-        },
-      );
+      const s = await startBenchServe(kit, cluster, work, { name, extra });
       children.push(s);
-      for (
-        let i = 0;
-        i < 100 &&
-        (await fetch(`${s.base}/ready`).then(
-          (r) => r.status,
-          () => 0,
-        )) !== 200;
-        i++
-      )
-        await sleep(100);
       return s;
     },
     close: async () => {
@@ -180,13 +138,6 @@ async function podWatch(
     stop: () => w.stop(),
   };
 }
-
-const workflowOf = (runId: string, env: Record<string, string>) => ({
-  id: runId,
-  name: 'bench',
-  runId,
-  steps: [{ name: 'step', image: 'python:3.11-slim', resources: R, env }],
-});
 
 /** Runs `count` jobs with `concurrency` workers; each job is timed by the caller. */
 async function closedLoop(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {

@@ -6,7 +6,9 @@
  * Scenarios: decision path vs crypto floor vs OPA sidecar (#9.1), start to ready (#9.5), policy
  * evaluation and memory (#4, #9.6), audit append and verify (#6), end-to-end admission through
  * `serve` vs bare client-node (#9.2) and scale with thousands of step pods (#9.3) on the local
- * control plane (bench/cluster.ts).
+ * control plane (bench/cluster.ts); and, in the full run only, the peers of issue 20 §1 (the runner
+ * beside bare client-node, in-tree PodSecurity + VAP + MAP, Gatekeeper and Argo Workflows on one
+ * control plane: bench/peers/harness.ts). The quick run skips the peers and says so.
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -15,6 +17,9 @@ import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { auditBench } from './audit.ts';
 import { e2eBench, scaleBench } from './cluster.ts';
 import { decisionBench, FULL, QUICK, sidecarDecisions } from './decision.ts';
+import { FULL_PEERS, peersBench, type PeersResult } from './peers/harness.ts';
+import { peersTables, runnerRatio } from './peers/report.ts';
+import { ROW_NAMES } from './peers/rows.ts';
 import { policyBench } from './policy.ts';
 import { startReadyBench } from './start-ready.ts';
 import { atLeast, atMost, fmt, machineLine, spread, type Goal } from './stats.ts';
@@ -60,6 +65,19 @@ const scaleO = quick ? { pods: 50, concurrency: 16, runSeconds: 5 } : { pods: 50
 log(`scale: ${machineLine()}; ${scaleO.pods} one-step runs through serve, each pod running ${scaleO.runSeconds} s`);
 const scale = await scaleBench(scaleO, log);
 const scaleLoad = load1();
+
+// Peers (issue 20 §1): full run only — its control plane and the peers' processes would grow the
+// quick bench that `npm test` runs; rows whose tools are not built report their skip reason.
+let peers: PeersResult | undefined;
+let peersLoad = '?';
+if (quick) log('peers: skipped in --quick (full bench only)');
+else {
+  log(
+    `peers: ${machineLine()}; ${FULL_PEERS.rounds} rounds of ${FULL_PEERS.steps} steps per row, ${FULL_PEERS.concurrency} in flight, rows ${ROW_NAMES.join(', ')}`,
+  );
+  peers = await peersBench({ ...FULL_PEERS, rows: ROW_NAMES }, log);
+  peersLoad = load1();
+}
 
 const { wasm, floor, sidecar, ratios } = decision;
 if (floor === undefined || sidecar === undefined || ratios === undefined || wasm.paced === undefined)
@@ -326,6 +344,27 @@ console.log(
 );
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 
+if (peers !== undefined) {
+  console.log(`\n${peersTables(peers).join('\n')}\n(load after the peers scenario: ${peersLoad})`);
+} else console.log('\nPeers: skipped in --quick (full bench only)');
+
+/** Issue 20 §2's end-to-end targets against the peers, judged only for the rows that ran. */
+function peerGoals(p: PeersResult | undefined): Goal[] {
+  const targets: [string, string, number][] = [
+    ['argo-defaults', '≥ 2×', 2],
+    ['argo-tuned', '≥ 1×', 1],
+    ['gatekeeper', '≥ 0.8×', 0.8],
+    ['bare', '≥ 0.6×', 0.6],
+  ];
+  return targets.flatMap(([slug, goal, target]) => {
+    const row = p?.rows.find((r) => r.slug === slug);
+    const ratio = p !== undefined && row !== undefined ? runnerRatio(p, row) : undefined;
+    return ratio === undefined
+      ? []
+      : [atLeast(`peers: runner steps/s vs ${row?.name ?? slug} (medians)`, goal, ratio, target)];
+  });
+}
+
 const goals: Goal[] = [
   atLeast('decisions/s vs OPA sidecar (median of the rounds)', '≥ 3×', vsSidecar, 3),
   atLeast('decisions/s vs crypto floor (median of the rounds)', '≥ 0.5×', vsFloor, 0.5),
@@ -343,6 +382,7 @@ const goals: Goal[] = [
   atMost('start to ready (median of runs)', '≤ 1.5 s', start.seconds.median, 1.5, (v) => `${(v * 1000).toFixed(0)} ms`),
   atLeast('audit append', '≥ 20,000 records/s', audit.append.perSecond, 20_000),
   atLeast('audit verify', '≥ 100,000 records/s', audit.verify.perSecond, 100_000),
+  ...peerGoals(peers),
 ];
 console.log('\n| goal | target | met | margin |\n|---|---|---|---|');
 for (const g of goals)
@@ -361,6 +401,7 @@ const results = {
   start,
   policy,
   audit,
+  peers: peers ?? { skipped: 'quick run (full bench only)' },
   goals: quick ? [] : goals,
 };
 await writeFile(join(REPO_ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');

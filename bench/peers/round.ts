@@ -1,0 +1,105 @@
+/**
+ * One measured round of one row (issue 20 §1): the closed loop (N submitters; each submits a step
+ * and waits for its pod on the harness's own watch), then every pod Succeeded and every terminal
+ * record, with the API server's write counters and every process's CPU time read before the loop
+ * and after the last terminal record. Bounded: the loop stops issuing after `maxSeconds`, every
+ * wait has a timeout.
+ */
+import { loadavg } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { apiWrites, cpuSeconds, writesDelta, type WriteCounts } from './metrics.ts';
+import type { PeerRow, StepSpec } from './peer.ts';
+import type { PodWatch } from './pod-watch.ts';
+import type { RoundMeasure } from './summary.ts';
+
+/** A process the harness measures: a name in the tables and its PID. */
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+}
+
+export interface RoundSetup {
+  readonly kc: KubeConfig;
+  /** The control plane's processes, and the other rows' processes (named "other rows"). */
+  readonly procs: readonly Proc[];
+  readonly concurrency: number;
+  readonly maxSeconds: number;
+  readonly log: (s: string) => void;
+}
+
+interface Snapshot {
+  readonly writes: WriteCounts;
+  readonly cpu: Record<string, number>;
+}
+
+async function snapshot(kc: KubeConfig, procs: readonly Proc[]): Promise<Snapshot> {
+  const cpu: Record<string, number> = {};
+  for (const p of procs) cpu[p.name] = (cpu[p.name] ?? 0) + ((await cpuSeconds(p.pid)) ?? 0);
+  const u = process.cpuUsage();
+  cpu.harness = (u.user + u.system) / 1e6;
+  return { writes: await apiWrites(kc), cpu };
+}
+
+const cpuDelta = (a: Snapshot, b: Snapshot): Record<string, number> =>
+  Object.fromEntries(Object.keys(b.cpu).map((k) => [k, (b.cpu[k] ?? 0) - (a.cpu[k] ?? 0)]));
+
+/** `count` jobs on `concurrency` workers, no new job after `maxSeconds`; wall seconds and jobs done. */
+export async function closedLoop(
+  count: number,
+  concurrency: number,
+  maxSeconds: number,
+  job: (i: number) => Promise<void>,
+): Promise<{ readonly seconds: number; readonly done: number }> {
+  let next = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const stopAt = t0 + maxSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && performance.now() < stopAt) {
+        await job(next++);
+        done++;
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, done };
+}
+
+/** Measures one round of `row` over `steps` (already built); throws naming the row on any failure. */
+export async function measureRound(
+  name: string,
+  row: PeerRow,
+  watch: PodWatch,
+  steps: readonly StepSpec[],
+  s: RoundSetup,
+): Promise<RoundMeasure> {
+  const procs = [...s.procs, ...row.pids().map((pid) => ({ name: 'row', pid }))];
+  const podNames: string[] = [];
+  const podMs: number[] = [];
+  const before = await snapshot(s.kc, procs);
+  const loop = await closedLoop(steps.length, s.concurrency, s.maxSeconds, async (i) => {
+    const step = steps[i] as StepSpec;
+    const t0 = performance.now();
+    const { podName } = await row.submit(step);
+    podNames[i] = podName;
+    podMs.push((await watch.added(podName, 60_000)) - t0);
+  });
+  if (loop.done < steps.length)
+    throw new Error(
+      `${name}: only ${loop.done} of ${steps.length} steps in ${s.maxSeconds} s (round ${steps[0]?.round})`,
+    );
+  const succeeded = await Promise.all(podNames.map((p) => watch.succeeded(p, 180_000)));
+  const records = await Promise.all(steps.map((step) => row.terminalRecordAt(step)));
+  const terminalMs = records.flatMap((t, i) => (t === undefined ? [] : [t - (succeeded[i] ?? t)]));
+  const after = await snapshot(s.kc, procs);
+  return {
+    round: steps[0]?.round ?? 0,
+    steps: steps.length,
+    seconds: loop.seconds,
+    podMs,
+    terminalMs,
+    writes: writesDelta(before.writes, after.writes),
+    cpuSeconds: cpuDelta(before, after),
+    load1: loadavg()[0] ?? NaN,
+  };
+}

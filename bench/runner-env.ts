@@ -1,0 +1,100 @@
+/**
+ * What every cluster benchmark needs to run a real `kubiya-runner serve` against the local control
+ * plane: the signing key and its JWKS file, the policy bundle built from policies/, the bench's
+ * workflow, and a serve process started with the chart's NODE_OPTIONS and waited on until /ready.
+ * Shared by bench/cluster.ts (scenarios 2 and 3) and the peers scenario (bench/peers/runner-row.ts).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { REPO_ROOT } from '../src/adapters/tools.ts';
+import type { Cluster } from '../src/dev/cluster.ts';
+import { jwks, newSigningKey, type SigningKey } from '../src/dev/sign.ts';
+import { startServe, type ServeProcess } from '../test/support/serve-process.ts';
+
+/** The issuer the bench signs assignments as (the runner's controlPlane.issuer). */
+export const ISSUER = 'https://bench.control-plane';
+
+/** The bench step's resources: cpu/memory requests and a memory limit (what policies/data.json requires). */
+export const R = { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '32Mi' } };
+
+/** The runner's NODE_OPTIONS as the Helm chart sets them (values.yaml nodeOptions). */
+const CHART_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=4';
+
+/** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
+export const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
+
+/** The bench's one-step workflow (python:3.11-slim, resources R, `env` on the step; `step` adds fields). */
+export const workflowOf = (runId: string, env: Record<string, string>, step: Record<string, unknown> = {}) => ({
+  id: runId,
+  name: 'bench',
+  runId,
+  steps: [{ name: 'step', image: 'python:3.11-slim', resources: R, env, ...step }],
+});
+
+/** The key that signs assignments, its JWKS file, and the policy bundle (built from policies/ with opa). */
+export interface RunnerKit {
+  readonly key: SigningKey;
+  readonly jwksFile: string;
+  readonly bundle: string;
+}
+
+/** Builds the policy bundle and a fresh signing key + JWKS file under `work`. */
+export async function runnerKit(opa: string, work: string): Promise<RunnerKit> {
+  const { file: bundle } = await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'bench-bundle.tar.gz'));
+  const key = await newSigningKey();
+  const jwksFile = join(work, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify(jwks([key])));
+  return { key, jwksFile, bundle };
+}
+
+/**
+ * Starts `serve` named `name` with its workflows in `namespace` (the cluster's workflows namespace
+ * by default) and its audit log in `<work>/audit-<name>`; resolves once /ready answers 200 (10 s).
+ * `workflow` adds to runner.workflow; `extra` overrides top-level config sections.
+ */
+export async function startBenchServe(
+  kit: RunnerKit,
+  cluster: Cluster,
+  work: string,
+  o: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly workflow?: Record<string, unknown>;
+    readonly extra?: Record<string, unknown>;
+  },
+): Promise<ServeProcess> {
+  const s = await startServe(
+    {
+      runner: {
+        name: o.name,
+        workflow: {
+          namespace: o.namespace ?? cluster.workflowsNamespace,
+          maxConcurrent: 10_000,
+          ttlAfterFinished: '1h',
+          ...o.workflow,
+        },
+      },
+      controlPlane: { issuer: ISSUER, jwksFile: kit.jwksFile, maxTokenAge: '1h' },
+      policy: { bundle: kit.bundle },
+      audit: { dir: join(work, `audit-${o.name}`) },
+      server: { host: '127.0.0.1', port: 0 },
+      kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+      ...o.extra,
+    },
+    work,
+    {
+      HOSTNAME: `${o.name}-0`,
+      NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}`,
+    },
+  );
+  for (let i = 0; i < 100 && (await readyStatus(s.base)) !== 200; i++) await sleep(100);
+  return s;
+}
+
+const readyStatus = (base: string): Promise<number> =>
+  fetch(`${base}/ready`).then(
+    (r) => r.status,
+    () => 0,
+  );
