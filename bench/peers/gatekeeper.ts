@@ -2,7 +2,9 @@
  * The peer row "bare create behind OPA Gatekeeper" (issue 20 §1): a bare client-node pod create
  * into the row's namespace, admitted through Gatekeeper (built from tools/gatekeeper, run out of
  * the cluster on loopback) with our own ConstraintTemplates (the runner's image and resource
- * rules) and Assign mutators (the restricted mutation); PodSecurity restricted validates last.
+ * rules) and Assign mutators (the restricted mutation, and the runner's default resources for
+ * what a container leaves out, as serve applies them before policy); PodSecurity restricted
+ * validates last.
  *
  * Gatekeeper runs with `--operation=webhook --operation=mutation-webhook`: what the chart's
  * controller-manager runs, without `generate` (ValidatingAdmissionPolicy generation from CEL
@@ -28,12 +30,15 @@ import {
   constraints,
   constraintTemplates,
   mutatingWebhook,
+  resourceDefaults,
   validatingWebhook,
   type GatekeeperPolicyInput,
+  type ResourceDefaults,
   type KubeObject,
 } from './gatekeeper/manifests.ts';
 import { GATEKEEPER_TOOL_DIR, gatekeeperCrds, gatekeeperVersion, pinnedVersion } from './gatekeeper/module.ts';
-import { waitEnforced } from './gatekeeper/probe.ts';
+import { probes, waitEnforced } from './gatekeeper/probe.ts';
+import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /** The binary tools/build.sh links (`bash tools/build.sh gatekeeper`); KUBIYA_TOOLS_BIN overrides the folder. */
 export function gatekeeperBinary(dir = process.env.KUBIYA_TOOLS_BIN ?? join(REPO_ROOT, '.tools', 'bin')): string {
@@ -81,8 +86,20 @@ const LACKS = [
   'no image-reference grammar check (invalid references are judged by their prefix)',
 ] as const;
 
+/** Options of the row. */
+export interface GatekeeperRowOptions {
+  /**
+   * Requests/limits defaulted per container before validation, as the runner's serve does with
+   * runner.workflow.defaultResources (default: the runner's DEFAULT_RESOURCES, so parity holds
+   * against a runner at its defaults). `{}` for none: then "no memory limit" is denied.
+   */
+  readonly defaultResources?: ResourceDefaults;
+}
+
 /** The Gatekeeper row (see the module comment). One instance per bench run. */
-export function gatekeeperRow(): PeerRow {
+export function gatekeeperRow(options: GatekeeperRowOptions = {}): PeerRow {
+  const defaults = options.defaultResources ?? DEFAULT_RESOURCES;
+  const defaulted = Object.keys({ ...defaults.requests, ...defaults.limits }).length > 0;
   let env: PeerEnv | undefined;
   let proc: (Started & { caPem: string; port: number }) | undefined;
   let core: CoreV1Api | undefined;
@@ -101,13 +118,18 @@ export function gatekeeperRow(): PeerRow {
       await createSystemNamespace(e.kubeConfig, systemNamespace, 'gatekeeper');
       proc = await startGatekeeper(e, systemNamespace);
       const input = policyInput(e.namespace);
-      installed = [...constraintTemplates(), ...constraints(input), ...assigns(e.namespace)];
+      installed = [
+        ...constraintTemplates(),
+        ...constraints(input),
+        ...assigns(e.namespace),
+        ...resourceDefaults(e.namespace, defaults),
+      ];
       await createAll(e.kubeConfig, installed, READY_MS);
       const target = { base: `https://127.0.0.1:${proc.port}`, caPem: proc.caPem, namespace: e.namespace };
       const adm = e.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
       await adm.createMutatingWebhookConfiguration({ body: mutatingWebhook(target) });
       await adm.createValidatingWebhookConfiguration({ body: validatingWebhook(target) });
-      const ms = await waitEnforced(core, e.namespace, READY_MS);
+      const ms = await waitEnforced(core, e.namespace, probes(defaulted), READY_MS);
       e.log(`  gatekeeper: policies enforced ${ms} ms after the webhooks were written`);
     },
     async submit(step: StepSpec) {

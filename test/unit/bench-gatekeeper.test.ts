@@ -13,10 +13,12 @@ import {
   constraints,
   constraintTemplates,
   mutatingWebhook,
+  resourceDefaults,
   validatingWebhook,
 } from '../../bench/peers/gatekeeper/manifests.ts';
 import { pinnedVersion } from '../../bench/peers/gatekeeper/module.ts';
-import { PROBES, missingHardening } from '../../bench/peers/gatekeeper/probe.ts';
+import { missingHardening, probes } from '../../bench/peers/gatekeeper/probe.ts';
+import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /**
  * The pure parts of the Gatekeeper peer row (bench/peers/gatekeeper*). The class: a peer row that
@@ -158,7 +160,33 @@ test('the ready gate sees every missing restricted field, and none on a hardened
   };
   assert.deepEqual(missingHardening(hardened), []);
   assert.deepEqual(
-    PROBES.map((p) => p.want),
+    probes(false).map((p) => p.want),
     ['allow', 'deny', 'deny', 'deny'],
   );
+  // With the runner's default resources the pod without a memory limit is admitted (defaulted), as by the runner.
+  assert.deepEqual(
+    probes(true).map((p) => p.want),
+    ['allow', 'deny', 'deny', 'allow'],
+  );
+});
+
+test("the runner's default resources become per-container Assigns that only fill what is absent", () => {
+  const got = resourceDefaults(NS, DEFAULT_RESOURCES).map((a) => {
+    const spec = a.spec as {
+      location: string;
+      parameters: { assign: { value: unknown }; pathTests: { subPath: string; condition: string }[] };
+    };
+    assert.deepEqual(spec.parameters.pathTests, [{ subPath: spec.location, condition: 'MustNotExist' }]);
+    return [spec.location, spec.parameters.assign.value];
+  });
+  const want: [string, unknown][] = [];
+  for (const list of ['containers', 'initContainers'])
+    for (const kind of ['requests', 'limits'] as const)
+      for (const [r, v] of Object.entries(DEFAULT_RESOURCES[kind] ?? {}))
+        want.push([`spec.${list}[name:*].resources.${kind}.${r}`, v]);
+  assert.ok(want.some(([l]) => l === 'spec.containers[name:*].resources.limits.memory'));
+  assert.deepEqual(got, want);
+  assert.deepEqual(resourceDefaults(NS, {}), []);
+  const names = [...assigns(NS), ...resourceDefaults(NS, DEFAULT_RESOURCES)].map((a) => a.metadata.name);
+  assert.equal(new Set(names).size, names.length, 'mutator names are unique');
 });

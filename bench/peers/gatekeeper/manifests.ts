@@ -106,7 +106,11 @@ export function assigns(namespace: string): KubeObject[] {
     fields.push([`${short}-no-escalation`, `spec.${list}[name:*].securityContext.allowPrivilegeEscalation`, false]);
     fields.push([`${short}-drop-all`, `spec.${list}[name:*].securityContext.capabilities.drop`, ['ALL']]);
   }
-  return fields.map(([name, location, value]) => ({
+  return fields.map(([name, location, value]) => assign(namespace, name, location, value, false));
+}
+
+function assign(namespace: string, name: string, location: string, value: unknown, onlyIfAbsent: boolean): KubeObject {
+  return {
     apiVersion: 'mutations.gatekeeper.sh/v1',
     kind: 'Assign',
     metadata: { name: `bench-${name}`, labels: LABELS },
@@ -114,9 +118,38 @@ export function assigns(namespace: string): KubeObject[] {
       applyTo: [{ groups: [''], kinds: ['Pod'], versions: ['v1'], operations: ['CREATE'] }],
       match: POD_MATCH(namespace),
       location,
-      parameters: { assign: { value } },
+      parameters: {
+        assign: { value },
+        ...(onlyIfAbsent ? { pathTests: [{ subPath: location, condition: 'MustNotExist' }] } : {}),
+      },
     },
-  }));
+  };
+}
+
+/** Requests / limits by resource name, as the runner's runner.workflow.defaultResources. */
+export interface ResourceDefaults {
+  readonly requests?: Readonly<Partial<Record<string, string>>> | undefined;
+  readonly limits?: Readonly<Partial<Record<string, string>>> | undefined;
+}
+
+/**
+ * The runner's default resources as Assign mutators: each container and init container gets each
+ * default request / limit its spec leaves out (pathTests MustNotExist, checked per container), as
+ * `serve` applies runner.workflow.defaultResources before policy (src/pod/resources.ts). So a step
+ * without a memory limit gets the same answer as from the runner at its defaults. `{}`: none.
+ */
+export function resourceDefaults(namespace: string, defaults: ResourceDefaults): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (const list of ['containers', 'initContainers']) {
+    for (const kind of ['requests', 'limits'] as const) {
+      for (const [resource, value] of Object.entries(defaults[kind] ?? {})) {
+        if (value === undefined) continue;
+        const name = `${list === 'containers' ? 'c' : 'init'}-default-${kind}-${resource}`.toLowerCase();
+        out.push(assign(namespace, name, `spec.${list}[name:*].resources.${kind}.${resource}`, value, true));
+      }
+    }
+  }
+  return out;
 }
 
 /** Where the API server reaches the out-of-cluster Gatekeeper, and how it trusts it. */

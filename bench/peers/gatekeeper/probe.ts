@@ -28,17 +28,20 @@ function probePod(name: string, image: string, resources: object = RESOURCES): V
   };
 }
 
-/** One allowed probe (checks every Assign, init container included) and one denied probe per Constraint. */
-export const PROBES: readonly ProbeCase[] = [
-  { name: 'allowed', pod: probePod('gk-probe-allowed', 'migrate/migrate:v4.17.0'), want: 'allow' },
-  { name: 'latest', pod: probePod('gk-probe-latest', 'ghcr.io/acme/tool:latest'), want: 'deny' },
-  { name: 'foreign-registry', pod: probePod('gk-probe-foreign', 'registry.example.com/tool:1.0'), want: 'deny' },
-  {
-    name: 'no-memory-limit',
-    pod: probePod('gk-probe-nolimit', 'ghcr.io/acme/tool:1.0', { requests: RESOURCES.requests }),
-    want: 'deny',
-  },
-];
+/**
+ * One allowed probe (checks every Assign, init container included) and one denied probe per
+ * Constraint. With the runner's default resources (`defaulted`), the probe without a memory limit
+ * is admitted with the default limit instead: the runner admits that step too.
+ */
+export function probes(defaulted: boolean): ProbeCase[] {
+  const noLimit = probePod('gk-probe-nolimit', 'ghcr.io/acme/tool:1.0', { requests: RESOURCES.requests });
+  return [
+    { name: 'allowed', pod: probePod('gk-probe-allowed', 'migrate/migrate:v4.17.0'), want: 'allow' },
+    { name: 'latest', pod: probePod('gk-probe-latest', 'ghcr.io/acme/tool:latest'), want: 'deny' },
+    { name: 'foreign-registry', pod: probePod('gk-probe-foreign', 'registry.example.com/tool:1.0'), want: 'deny' },
+    { name: 'no-memory-limit', pod: noLimit, want: defaulted ? 'allow' : 'deny' },
+  ];
+}
 
 /** The pod as restricted PSS wants it after the Assign mutators; a list of what is missing. */
 export function missingHardening(pod: V1Pod): string[] {
@@ -60,6 +63,8 @@ async function probeOnce(core: CoreV1Api, namespace: string, p: ProbeCase): Prom
     const created = await core.createNamespacedPod({ namespace, body: p.pod, dryRun: 'All' });
     if (p.want === 'deny') return `${p.name}: admitted`;
     const missing = missingHardening(created);
+    for (const c of created.spec?.containers ?? [])
+      if (c.resources?.limits?.memory === undefined) missing.push(`${c.name}.resources.limits.memory`);
     return missing.length === 0 ? undefined : `${p.name}: not mutated (${missing.join(', ')})`;
   } catch (e) {
     if (!(e instanceof ApiException)) throw e;
@@ -70,11 +75,16 @@ async function probeOnce(core: CoreV1Api, namespace: string, p: ProbeCase): Prom
 }
 
 /** Polls the probes until all answer as wanted, or throws after timeoutMs with the last reasons. */
-export async function waitEnforced(core: CoreV1Api, namespace: string, timeoutMs: number): Promise<number> {
+export async function waitEnforced(
+  core: CoreV1Api,
+  namespace: string,
+  cases: readonly ProbeCase[],
+  timeoutMs: number,
+): Promise<number> {
   const t0 = Date.now();
   let reasons: string[] = [];
   while (Date.now() - t0 < timeoutMs) {
-    reasons = (await Promise.all(PROBES.map((p) => probeOnce(core, namespace, p)))).filter((r) => r !== undefined);
+    reasons = (await Promise.all(cases.map((p) => probeOnce(core, namespace, p)))).filter((r) => r !== undefined);
     if (reasons.length === 0) return Date.now() - t0;
     await sleep(250);
   }
