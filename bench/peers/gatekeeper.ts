@@ -6,9 +6,10 @@
  * what a container leaves out, as serve applies them before policy); PodSecurity restricted
  * validates last.
  *
- * Gatekeeper runs with `--operation=webhook --operation=mutation-webhook`: what the chart's
- * controller-manager runs, without `generate` (ValidatingAdmissionPolicy generation from CEL
- * templates; ours are Rego) and without the audit pod's operations (periodic audit, status folding).
+ * Gatekeeper runs with `--operation=webhook --operation=mutation-webhook --operation=generate`:
+ * what the chart's controller-manager runs (`generate` creates each template's Constraint CRD; it
+ * would also generate ValidatingAdmissionPolicies from CEL templates, and ours are Rego only), and
+ * none of the audit pod's operations (periodic audit of every pod, status folding).
  */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,7 +72,10 @@ export function gatekeeperArgs(o: { kubeconfig: string; certDir: string; port: n
     '--metrics-addr=0',
     '--operation=webhook',
     '--operation=mutation-webhook',
+    '--operation=generate',
     '--log-level=WARNING',
+    // SIGTERM ends it at once (the default 10 s delay is for a Service's endpoints to drain).
+    '--shutdown-delay=0',
   ];
 }
 

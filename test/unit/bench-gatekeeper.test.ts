@@ -99,13 +99,20 @@ test('the Assign mutators set the four restricted fields, for containers and ini
   );
 });
 
-test('gatekeeper runs as the webhook only: loopback, no cert rotation, no audit/status/generate, no metrics port', () => {
+test("gatekeeper runs as the chart's controller-manager: loopback, no cert rotation, no audit/status, no metrics port", () => {
   const args = gatekeeperArgs({ kubeconfig: '/k', certDir: '/c', port: 1, healthPort: 2 });
   assert.deepEqual(
     args.filter((a) => a.startsWith('--operation=')),
-    ['--operation=webhook', '--operation=mutation-webhook'],
+    // generate creates the Constraint CRDs (v3.23); audit and status would add API load the runner has not.
+    ['--operation=webhook', '--operation=mutation-webhook', '--operation=generate'],
   );
-  for (const want of ['--host=127.0.0.1', '--health-addr=127.0.0.1:2', '--metrics-addr=0', '--disable-cert-rotation'])
+  for (const want of [
+    '--host=127.0.0.1',
+    '--health-addr=127.0.0.1:2',
+    '--metrics-addr=0',
+    '--disable-cert-rotation',
+    '--shutdown-delay=0',
+  ])
     assert.ok(args.includes(want), want);
 });
 

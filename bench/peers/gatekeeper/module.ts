@@ -2,8 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../../src/adapters/tools.ts';
 
 const run = promisify(execFile);
@@ -43,10 +42,10 @@ export async function gatekeeperCrds(): Promise<V1CustomResourceDefinition[]> {
   const files = (await readdir(crdDir)).filter((f) => f.endsWith('.yaml')).sort();
   const crds: V1CustomResourceDefinition[] = [];
   for (const f of files) {
-    for (const doc of parseAllDocuments(await readFile(join(crdDir, f), 'utf8'))) {
-      const crd = doc.toJS() as V1CustomResourceDefinition | null;
-      if (crd?.kind === 'CustomResourceDefinition') crds.push(crd);
-    }
+    // Deserialised into the client's model (loadAllYaml), not plain YAML: the client serialises a
+    // plain object by its model's property names and would drop x-kubernetes-preserve-unknown-fields.
+    for (const o of loadAllYaml(await readFile(join(crdDir, f), 'utf8')) as (V1CustomResourceDefinition | null)[])
+      if (o?.kind === 'CustomResourceDefinition') crds.push(o);
   }
   if (crds.length === 0) throw new Error(`no CRDs in ${crdDir}`);
   return crds;
