@@ -2,8 +2,8 @@
  * The peer row "bare create behind OPA Gatekeeper" (issue 20 §1): a bare client-node pod create
  * into the row's namespace, admitted through Gatekeeper (built from tools/gatekeeper, run out of
  * the cluster on loopback) with our own ConstraintTemplates (the runner's image and resource
- * rules) and Assign mutators (the restricted mutation, and the runner's default resources for
- * what a container leaves out, as serve applies them before policy); PodSecurity restricted
+ * rules) and Assign mutators (the restricted mutation; optionally the runner's default resources
+ * for what a container leaves out, as serve applies them before policy); PodSecurity restricted
  * validates last.
  *
  * Gatekeeper runs with `--operation=webhook --operation=mutation-webhook --operation=generate`:
@@ -12,6 +12,7 @@
  * none of the audit pod's operations (periodic audit of every pod, status folding).
  */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
@@ -39,7 +40,6 @@ import {
 } from './gatekeeper/manifests.ts';
 import { GATEKEEPER_TOOL_DIR, gatekeeperCrds, gatekeeperVersion, pinnedVersion } from './gatekeeper/module.ts';
 import { probes, waitEnforced } from './gatekeeper/probe.ts';
-import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /** The binary tools/build.sh links (`bash tools/build.sh gatekeeper`); KUBIYA_TOOLS_BIN overrides the folder. */
 export function gatekeeperBinary(dir = process.env.KUBIYA_TOOLS_BIN ?? join(REPO_ROOT, '.tools', 'bin')): string {
@@ -94,15 +94,17 @@ const LACKS = [
 export interface GatekeeperRowOptions {
   /**
    * Requests/limits defaulted per container before validation, as the runner's serve does with
-   * runner.workflow.defaultResources (default: the runner's DEFAULT_RESOURCES, so parity holds
-   * against a runner at its defaults). `{}` for none: then "no memory limit" is denied.
+   * runner.workflow.defaultResources. Default `{}` (none): the contract's fixture "no memory limit"
+   * is then denied, as the in-tree row denies it. A runner at its serve defaults admits that step
+   * with a 512Mi limit (`kubiya-runner policy eval`); `{ defaultResources: DEFAULT_RESOURCES }`
+   * (src/pod/resources.ts) gives this row the same answer.
    */
   readonly defaultResources?: ResourceDefaults;
 }
 
 /** The Gatekeeper row (see the module comment). One instance per bench run. */
 export function gatekeeperRow(options: GatekeeperRowOptions = {}): PeerRow {
-  const defaults = options.defaultResources ?? DEFAULT_RESOURCES;
+  const defaults = options.defaultResources ?? {};
   const defaulted = Object.keys({ ...defaults.requests, ...defaults.limits }).length > 0;
   let env: PeerEnv | undefined;
   let proc: (Started & { caPem: string; port: number }) | undefined;
@@ -160,19 +162,22 @@ export function gatekeeperRow(options: GatekeeperRowOptions = {}): PeerRow {
       await deleteAll(kc, [...installed].reverse());
       if (proc !== undefined) await stopPid(proc.pid, 15_000);
       proc = undefined;
-      await deleteCrdsAndNamespace(kc, systemNamespace);
+      const left = await deleteCrdsAndNamespace(kc, systemNamespace, 30_000);
+      if (left.length > 0) env.log(`  gatekeeper: CRDs still terminating after 30 s: ${left.join(', ')}`);
     },
   };
 }
 
-/** Why the row cannot run here; undefined when it can. */
+/** Why the row cannot run here; undefined when it can (the binary, and the openssl CLI for its certificate). */
 export function skipReason(binary = gatekeeperBinary()): string | undefined {
   try {
     accessSync(binary, constants.X_OK);
-    return undefined;
   } catch {
     return `gatekeeper is not built (${binary}): run "bash tools/build.sh gatekeeper" (a cold build of about 0.86x kube-apiserver's)`;
   }
+  if (spawnSync('openssl', ['version']).status !== 0)
+    return 'the openssl CLI is missing (it makes the webhook certificate)';
+  return undefined;
 }
 
 /** Certificate, free ports, the process (POD_NAMESPACE/POD_NAME name its status objects' owner), its /readyz. */

@@ -86,16 +86,28 @@ export async function deleteWebhooks(kc: KubeConfig): Promise<void> {
   await ignoreStatus(api.deleteMutatingWebhookConfiguration({ name: WEBHOOK_NAMES.mutating }), 404);
 }
 
-/** Deletes every *.gatekeeper.sh CRD (the installed ones and the Constraint CRDs Gatekeeper generated)
- * and the system namespace; does not wait for their finalisation. */
-export async function deleteCrdsAndNamespace(kc: KubeConfig, namespace: string): Promise<void> {
+const isGatekeeperCrd = (group: string): boolean => group === 'gatekeeper.sh' || group.endsWith('.gatekeeper.sh');
+
+/**
+ * Deletes every *.gatekeeper.sh CRD (the installed ones and the Constraint CRDs Gatekeeper
+ * generated) and the system namespace; waits (at most timeoutMs) until the CRDs are gone, so the
+ * next row's API server serves none of Gatekeeper's kinds. Returns the names still there.
+ */
+export async function deleteCrdsAndNamespace(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<string[]> {
   const ext = kc.makeApiClient(ApiextensionsV1Api);
-  const crds = await ext.listCustomResourceDefinition();
-  for (const crd of crds.items) {
-    if (!crd.spec.group.endsWith('gatekeeper.sh')) continue;
-    await ignoreStatus(ext.deleteCustomResourceDefinition({ name: crd.metadata?.name ?? '' }), 404);
-  }
+  const remaining = async (): Promise<string[]> =>
+    (await ext.listCustomResourceDefinition()).items
+      .filter((c) => isGatekeeperCrd(c.spec.group))
+      .map((c) => c.metadata?.name ?? '');
+  for (const name of await remaining()) await ignoreStatus(ext.deleteCustomResourceDefinition({ name }), 404);
   const core = kc.makeApiClient(CoreV1Api);
   await ignoreStatus(core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }), 404);
   await ignoreStatus(core.deleteNamespace({ name: namespace }), 404);
+  const deadline = Date.now() + timeoutMs;
+  let left = await remaining();
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(250);
+    left = await remaining();
+  }
+  return left;
 }
