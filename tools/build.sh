@@ -55,6 +55,7 @@ node_tools=(
 )
 optional=(
   "promtool|promtool|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus"
+  "gatekeeper|gatekeeper|github.com/open-policy-agent/gatekeeper/v3|github.com/open-policy-agent/gatekeeper/v3"
 )
 
 module_version() { # folder module
