@@ -188,8 +188,14 @@ describe('argo controller config and Workflow guard', () => {
   test('the CRDs come from the module zip at run time (skipped when the module is not downloaded)', async (t) => {
     const dir = await crdDir().catch(() => '');
     if (dir === '' || !existsSync(dir)) return t.skip('argo-workflows/v4 module not in the Go module cache');
-    const names = (await readCrds(dir)).map((c) => c.metadata?.name);
+    const crds = await readCrds(dir);
+    const names = crds.map((c) => c.metadata?.name);
     assert.ok(names.includes('workflows.argoproj.io'));
     assert.ok(names.includes('workflowtaskresults.argoproj.io'));
+    // Regression (first live run): a plain YAML parse lost x-kubernetes-preserve-unknown-fields in
+    // client-node's serialiser, and the API server pruned every Workflow's spec to {}.
+    const wf = crds.find((c) => c.metadata?.name === 'workflows.argoproj.io');
+    const spec = wf?.spec.versions[0]?.schema?.openAPIV3Schema?.properties?.['spec'];
+    assert.equal(spec?.x_kubernetes_preserve_unknown_fields, true);
   });
 });

@@ -15,8 +15,12 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { ApiextensionsV1Api, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { parse } from 'yaml';
+import {
+  ApiextensionsV1Api,
+  loadYaml,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
 import { ARGO_VERSION } from './manifest.ts';
 
 /** The controller's fixed health port (not configurable in v4.0.5). */
@@ -28,10 +32,17 @@ export async function crdDir(): Promise<string> {
   return join(stdout.trim(), `github.com/argoproj/argo-workflows/v4@${ARGO_VERSION}`, 'manifests/base/crds/minimal');
 }
 
-/** The CRDs of the module zip (every argoproj.io_*.yaml), parsed. */
+/**
+ * The CRDs of the module zip (every argoproj.io_*.yaml), as client-node models. Deserialised, not
+ * just parsed: client-node serialises a request body by its model's attribute names, so a plain
+ * parse would lose every key whose JSON name differs (`x-kubernetes-preserve-unknown-fields`), and
+ * the API server would then prune each Workflow's spec to `{}`.
+ */
 export async function readCrds(dir: string): Promise<V1CustomResourceDefinition[]> {
   const files = (await readdir(dir)).filter((f) => f.startsWith('argoproj.io_') && f.endsWith('.yaml')).sort();
-  return Promise.all(files.map(async (f) => parse(await readFile(join(dir, f), 'utf8')) as V1CustomResourceDefinition));
+  return Promise.all(
+    files.map(async (f) => loadYaml<V1CustomResourceDefinition>(await readFile(join(dir, f), 'utf8'))),
+  );
 }
 
 const established = (crd: V1CustomResourceDefinition): boolean =>
