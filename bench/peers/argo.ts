@@ -97,9 +97,10 @@ class Terminal {
 
 interface Running {
   readonly env: PeerEnv;
-  readonly proc: Started;
-  readonly stopWatch: () => void;
   readonly guard: ReturnType<typeof workflowGuard>;
+  /** Set once spawned / watching; stop() undoes whatever start() got to. */
+  proc?: Started;
+  stopWatch?: () => void;
 }
 
 /** Path of the built controller (tools/build.sh links it into .tools/bin). */
@@ -131,12 +132,22 @@ class ArgoRow implements PeerRow {
     }
   }
 
+  /** Shared CRDs, this row's guard and ConfigMap, the controller, its Workflow watch, then a warm-up. On failure stop() undoes what was done. */
   async start(env: PeerEnv): Promise<void> {
-    const { kubeConfig: kc, namespace } = env;
-    await acquireShared(kc);
+    await acquireShared(env.kubeConfig);
+    this.running = { env, guard: workflowGuard(env.namespace) };
+    try {
+      await this.launch(this.running);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async launch(r: Running): Promise<void> {
+    const { kubeConfig: kc, namespace } = r.env;
     const objects = kc.makeApiClient(KubernetesObjectApi);
-    const guard = workflowGuard(namespace);
-    for (const o of guard) await objects.create(o);
+    for (const o of r.guard) await objects.create(o);
     await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({
       namespace,
       body: { metadata: { name: CONFIGMAP_NAME }, data: controllerConfig() },
@@ -144,22 +155,23 @@ class ArgoRow implements PeerRow {
     const proc = startProcess(
       'workflow-controller',
       controllerBin(),
-      controllerArgs(this.profile, env.kubeconfigPath, namespace),
-      join(env.workDir, `workflow-controller-${this.profile.id}.log`),
+      controllerArgs(this.profile, r.env.kubeconfigPath, namespace),
+      join(r.env.workDir, `workflow-controller-${this.profile.id}.log`),
       false,
       { ...process.env, ...controllerEnv(this.profile) },
     );
+    r.proc = proc;
     const watch = await watchAll<WorkflowObj>(
       kc,
       `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/workflows`,
       `${BENCH_LABEL}=${this.label}`,
       (_type, obj) => this.terminal.onEvent(obj),
     );
-    this.running = { env, proc, stopWatch: watch.stop, guard };
-    env.log(`${this.name}: controller pid ${proc.pid}, ${controllerArgs(this.profile, '…', namespace).join(' ')}`);
+    r.stopWatch = watch.stop;
+    r.env.log(`${this.name}: controller pid ${proc.pid}, ${controllerArgs(this.profile, '…', namespace).join(' ')}`);
     const ms = await warmUp(kc, namespace, proc, (pod) => this.submitPod(pod));
     this.terminal.clear();
-    env.log(`${this.name}: warm-up Workflow Succeeded in ${ms} ms`);
+    r.env.log(`${this.name}: warm-up Workflow Succeeded in ${ms} ms`);
   }
 
   private async submitPod(pod: StepSpec['pod']): Promise<{ readonly podName: string }> {
@@ -201,15 +213,16 @@ class ArgoRow implements PeerRow {
   }
 
   pids(): readonly number[] {
-    return this.running === undefined ? [] : [this.running.proc.pid];
+    const pid = this.running?.proc?.pid;
+    return pid === undefined ? [] : [pid];
   }
 
   async stop(): Promise<void> {
     const r = this.running;
     if (r === undefined) return;
     this.running = undefined;
-    r.stopWatch();
-    await stopPid(r.proc.pid);
+    r.stopWatch?.();
+    if (r.proc !== undefined) await stopPid(r.proc.pid);
     const objects = r.env.kubeConfig.makeApiClient(KubernetesObjectApi);
     for (const o of [...r.guard].reverse()) await objects.delete(o).catch(() => undefined);
     await releaseShared(r.env.kubeConfig);

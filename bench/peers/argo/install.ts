@@ -48,25 +48,56 @@ export async function readCrds(dir: string): Promise<V1CustomResourceDefinition[
 const established = (crd: V1CustomResourceDefinition): boolean =>
   crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
 
+/** A CRD's state: absent, being deleted (by a row that stopped just before), or there. */
+async function crdState(api: ApiextensionsV1Api, name: string): Promise<'absent' | 'terminating' | 'present'> {
+  try {
+    const crd = await api.readCustomResourceDefinition({ name });
+    return crd.metadata?.deletionTimestamp !== undefined ? 'terminating' : 'present';
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return 'absent';
+    throw error;
+  }
+}
+
+/** Polls until `done`, every 100 ms, at most CRD_WAIT_MS; throws with `what` otherwise. */
+async function until(what: string, done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + CRD_WAIT_MS;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`argo: ${what} after ${CRD_WAIT_MS} ms`);
+    await sleep(100);
+  }
+}
+const CRD_WAIT_MS = 60_000;
+
+/**
+ * Creates each CRD and waits until it is Established. One still being deleted (the previous row's
+ * stop) is waited out first: creating over it answers 409, and the controller's informers would
+ * then never sync once the deletion completes. One left by a crashed run is reused.
+ */
 async function installCrds(kc: KubeConfig): Promise<string[]> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
-  const crds = await readCrds(await crdDir());
   const names: string[] = [];
-  for (const crd of crds) {
+  for (const crd of await readCrds(await crdDir())) {
+    const name = crd.metadata?.name ?? '';
+    await until(`CRD ${name} still terminating`, async () => (await crdState(api, name)) !== 'terminating');
     await api.createCustomResourceDefinition({ body: crd }).catch((error: unknown) => {
-      if ((error as { code?: number }).code !== 409) throw error; // left by an earlier run: reuse it
+      if ((error as { code?: number }).code !== 409) throw error;
     });
-    names.push(crd.metadata?.name ?? '');
+    names.push(name);
   }
-  for (const name of names) {
-    for (let i = 0; i < 200 && !established(await api.readCustomResourceDefinition({ name })); i++) await sleep(50);
-  }
+  for (const name of names)
+    await until(`CRD ${name} not Established`, async () =>
+      established(await api.readCustomResourceDefinition({ name })),
+    );
   return names;
 }
 
+/** Deletes the CRDs (and with them every Argo object left) and waits until they are gone. */
 async function deleteCrds(kc: KubeConfig, names: readonly string[]): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   for (const name of names) await api.deleteCustomResourceDefinition({ name }).catch(() => undefined);
+  for (const name of names)
+    await until(`CRD ${name} not deleted`, async () => (await crdState(api, name)) === 'absent');
 }
 
 function holdPort(port: number): Promise<Server | undefined> {
