@@ -54,6 +54,7 @@ node_tools=(
   "coredns|coredns|github.com/coredns/coredns|github.com/coredns/coredns"
 )
 optional=(
+  "workflow-controller|argo|github.com/argoproj/argo-workflows/v4/cmd/workflow-controller|github.com/argoproj/argo-workflows/v4"
   "promtool|promtool|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus"
   "gatekeeper|gatekeeper|github.com/open-policy-agent/gatekeeper/v3|github.com/open-policy-agent/gatekeeper/v3"
 )
@@ -72,6 +73,9 @@ ldflags_for() { # name version
       ;;
     helm)
       echo "-s -w -X helm.sh/helm/v3/internal/version.version=$v"
+      ;;
+    workflow-controller)
+      echo "-s -w -X github.com/argoproj/argo-workflows/v4.version=$v"
       ;;
     regal)
       echo "-s -w -X github.com/styrainc/regal/pkg/version.Version=$v"
