@@ -274,7 +274,7 @@ echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SEC
       kept: undefined,
     },
     {
-      // 4207 bytes; the kubelet keeps the last 4096: "tag=forged\n" (11) and the filler line (4085).
+      // 4201 bytes; the kubelet keeps the last 4096: "tag=forged\n" (11) and the filler line (4085).
       name: 'front-cut-forges',
       script: `pad=$(printf '%0100d' 0); fill=$(printf '%04077d' 0)
 printf 'note=%stag=forged\\nfiller=%s\\n' "$pad" "$fill" >> "$KUBIYA_OUTPUTS"`,
