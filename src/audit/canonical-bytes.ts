@@ -40,7 +40,8 @@ const FALSE = Buffer.from('false');
 const NULL = Buffer.from('null');
 
 // The scanner's state, module-level so the recursive steps share it without allocating.
-let buf: Buffer = Buffer.alloc(0);
+const NONE = Buffer.alloc(0);
+let buf: Buffer = NONE;
 let at = 0;
 let end = 0;
 let top: TopFields | undefined;
@@ -59,7 +60,7 @@ export function canonicalObjectBytes(bytes: Buffer, start: number, stop: number,
   try {
     return at < end && buf[at] === LBRACE && object(1) && at === end;
   } finally {
-    buf = Buffer.alloc(0);
+    buf = NONE; // the caller's buffer is not kept
     top = undefined;
   }
 }

@@ -26,6 +26,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { CHECKPOINTS_FILE, checkAuditDir, readTrusted, segmentName } from '../../src/adapters/audit-files.ts';
 import { canonicalObjectBytes, type TopFields } from '../../src/audit/canonical-bytes.ts';
 import { canonicalJson } from '../../src/audit/canonical.ts';
+import { AuditRecordInvalid, chainLine, GENESIS, LineBatch } from '../../src/audit/chain.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
@@ -307,5 +308,27 @@ describe('canonical-bytes: the canonical form, checked on bytes', () => {
   test('a top-level hash member is never in the hashed text', () => {
     assert.equal(accepts('{"a":1,"hash":"x"}'), false);
     assert.equal(accepts('{"a":{"hash":"x"}}'), true);
+  });
+});
+
+describe("LineBatch: the appender's bytes are chainLine's lines", () => {
+  test('same records, same bytes (non-ASCII, escapes, a buffer that grows), and a refused record adds nothing', () => {
+    const batch = new LineBatch();
+    for (const round of [1, 2]) {
+      batch.reset();
+      let prev = GENESIS;
+      const lines: string[] = [];
+      for (let i = 1; i <= 400; i++) {
+        const e = { ...entry(i), message: `${entry(i).message} ${'é\u{1F600}"\\'.repeat(i % 7)}`.repeat(round * 20) };
+        if (i % 50 === 0)
+          assert.throws(() => batch.add({ ...e, input: { bad: '\uD800' } }, i, prev), AuditRecordInvalid);
+        const record = batch.add(e, i, prev);
+        const expected = chainLine(e, i, prev);
+        assert.deepEqual(record, expected.record);
+        lines.push(expected.line);
+        prev = record.hash;
+      }
+      assert.equal(batch.bytes().toString('utf8'), `${lines.join('\n')}\n`);
+    }
   });
 });
