@@ -17,9 +17,9 @@ import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { auditBench } from './audit.ts';
 import { e2eBench, scaleBench } from './cluster.ts';
 import { decisionBench, FULL, QUICK, sidecarDecisions } from './decision.ts';
-import { FULL_PEERS, peersBench, type PeersResult } from './peers/harness.ts';
+import { peersBench, type PeersResult } from './peers/harness.ts';
 import { peersTables, runnerRatio } from './peers/report.ts';
-import { ROW_NAMES } from './peers/rows.ts';
+import { parsePeersArgs } from './peers/run.ts';
 import { policyBench } from './policy.ts';
 import { startReadyBench } from './start-ready.ts';
 import { atLeast, atMost, fmt, machineLine, spread, type Goal } from './stats.ts';
@@ -72,10 +72,11 @@ let peers: PeersResult | undefined;
 let peersLoad = '?';
 if (quick) log('peers: skipped in --quick (full bench only)');
 else {
+  const peersO = parsePeersArgs([]);
   log(
-    `peers: ${machineLine()}; ${FULL_PEERS.rounds} rounds of ${FULL_PEERS.steps} steps per row, ${FULL_PEERS.concurrency} in flight, rows ${ROW_NAMES.join(', ')}`,
+    `peers: ${machineLine()}; ${peersO.rounds} rounds of ${peersO.steps} steps per row, ${peersO.concurrency} in flight, rows ${peersO.rows.join(', ')}`,
   );
-  peers = await peersBench({ ...FULL_PEERS, rows: ROW_NAMES }, log);
+  peers = await peersBench(peersO, log);
   peersLoad = load1();
 }
 

@@ -25,8 +25,20 @@ const CHART_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=4';
 /** Set to a directory to have every serve process write a V8 CPU profile there (--cpu-prof). */
 export const PROFILE_DIR = process.env.KUBIYA_BENCH_PROFILE_DIR;
 
+/** A workflow as the bench signs it into an assignment (a type, not an interface: it is a claim record). */
+export type BenchWorkflow = {
+  readonly id: string;
+  readonly name: string;
+  readonly runId: string;
+  readonly steps: readonly Record<string, unknown>[];
+};
+
 /** The bench's one-step workflow (python:3.11-slim, resources R, `env` on the step; `step` adds fields). */
-export const workflowOf = (runId: string, env: Record<string, string>, step: Record<string, unknown> = {}) => ({
+export const workflowOf = (
+  runId: string,
+  env: Record<string, string>,
+  step: Record<string, unknown> = {},
+): BenchWorkflow => ({
   id: runId,
   name: 'bench',
   runId,

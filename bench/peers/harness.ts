@@ -261,7 +261,9 @@ export async function peersBench(o: PeersOptions, log: (s: string) => void): Pro
         rss.get(e.slug),
       ),
     );
-    return { options: o, loadBefore, loadAfter: loadavg(), idleCpuPerSecond, rows };
+    const { rows: names, steps, concurrency, rounds: n, parityWindowMs, idleSeconds, maxRoundSeconds } = o;
+    const options = { rows: names, steps, concurrency, rounds: n, parityWindowMs, idleSeconds, maxRoundSeconds };
+    return { options, loadBefore, loadAfter: loadavg(), idleCpuPerSecond, rows };
   } finally {
     for (const r of [...running].reverse()) {
       r.watch.stop();

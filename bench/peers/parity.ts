@@ -4,7 +4,7 @@
  * system before anything is measured; each must answer as the runner does, or the bench stops. An
  * admitted pod must also carry the restricted securityContext (the system's own mutation).
  */
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1PodSecurityContext } from '@kubernetes/client-node';
 import type { ParityVerdict } from './peer.ts';
 import { stepContainer } from './step.ts';
 
@@ -63,18 +63,31 @@ export function parityMismatches(reference: Verdicts, row: Verdicts): string[] {
  * ALL, not privileged.
  */
 export function restrictedGaps(pod: V1Pod): string[] {
-  const podSc = pod.spec?.securityContext;
-  const gaps: string[] = [];
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  for (const c of containers) {
-    const sc = c.securityContext;
-    if ((sc?.runAsNonRoot ?? podSc?.runAsNonRoot) !== true) gaps.push(`${c.name}: runAsNonRoot not true`);
-    const seccomp = sc?.seccompProfile?.type ?? podSc?.seccompProfile?.type;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
-      gaps.push(`${c.name}: seccompProfile ${seccomp ?? 'unset'}`);
-    if (sc?.allowPrivilegeEscalation !== false) gaps.push(`${c.name}: allowPrivilegeEscalation not false`);
-    if (!(sc?.capabilities?.drop ?? []).includes('ALL')) gaps.push(`${c.name}: capabilities do not drop ALL`);
-    if (sc?.privileged === true) gaps.push(`${c.name}: privileged`);
-  }
-  return gaps;
+  return containers.flatMap((c) => containerGaps(c, pod.spec?.securityContext));
+}
+
+/** The securityContext fields that decide the restricted profile, container level over pod level. */
+function effective(c: V1Container, podSc: V1PodSecurityContext | undefined) {
+  const sc = c.securityContext ?? {};
+  return {
+    runAsNonRoot: sc.runAsNonRoot ?? podSc?.runAsNonRoot,
+    seccomp: sc.seccompProfile?.type ?? podSc?.seccompProfile?.type,
+    allowPrivilegeEscalation: sc.allowPrivilegeEscalation,
+    drop: sc.capabilities?.drop ?? [],
+    privileged: sc.privileged,
+  };
+}
+
+/** The gaps of one container under the pod-level context `podSc`. */
+function containerGaps(c: V1Container, podSc: V1PodSecurityContext | undefined): string[] {
+  const e = effective(c, podSc);
+  const checks: [boolean, string][] = [
+    [e.runAsNonRoot !== true, 'runAsNonRoot not true'],
+    [e.seccomp !== 'RuntimeDefault' && e.seccomp !== 'Localhost', `seccompProfile ${e.seccomp ?? 'unset'}`],
+    [e.allowPrivilegeEscalation !== false, 'allowPrivilegeEscalation not false'],
+    [!e.drop.includes('ALL'), 'capabilities do not drop ALL'],
+    [e.privileged === true, 'privileged'],
+  ];
+  return checks.filter(([gap]) => gap).map(([, what]) => `${c.name}: ${what}`);
 }

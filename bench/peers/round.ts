@@ -82,7 +82,15 @@ export async function measureRound(
     const t0 = performance.now();
     const { podName } = await row.submit(step);
     podNames[i] = podName;
-    podMs.push((await watch.added(podName, 60_000)) - t0);
+    const added = await watch.added(podName, 60_000).catch((e: unknown) => {
+      throw new Error(
+        `${name}: ${e instanceof Error ? e.message : String(e)} (pod watch restarts: ${watch.restarts()})`,
+        {
+          cause: e,
+        },
+      );
+    });
+    podMs.push(added - t0);
   });
   if (loop.done < steps.length)
     throw new Error(

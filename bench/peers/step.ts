@@ -8,7 +8,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { mutate } from '../../src/mutate/restricted.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
-import { workflowOf } from '../runner-env.ts';
+import { workflowOf, type BenchWorkflow } from '../runner-env.ts';
 
 /** The step's command: explicit, short (kwok never runs it; it ends the pod after KWOK_RUN_DURATION). */
 export const STEP_COMMAND: readonly string[] = ['python3', '-c', 'print("step")'];
@@ -26,7 +26,7 @@ const HARDENING = {
 } as const;
 
 /** The bench workflow for `runId` as the runner receives it (what the runner row signs). */
-export const benchWorkflow = (runId: string): ReturnType<typeof workflowOf> =>
+export const benchWorkflow = (runId: string): BenchWorkflow =>
   workflowOf(runId, { KWOK_RUN_DURATION: STEP_RUN_DURATION }, { command: [...STEP_COMMAND] });
 
 /** The unhardened step pod of run `runId` in `namespace` (name = the name the runner would give it). */
