@@ -146,6 +146,18 @@ class ArgoRow implements PeerRow {
     return this.terminal.at(step.pod.metadata?.name ?? '');
   }
 
+  /** Argo's own record of a refusal after acceptance: the Workflow's status message (e.g. the pod's admission error). */
+  async denial(step: StepSpec): Promise<string | undefined> {
+    const { kubeConfig: kc, namespace } = this.need().env;
+    const name = step.pod.metadata?.name ?? '';
+    const wf = (await kc
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ ...GROUP, namespace, name })
+      .catch(() => undefined)) as { status?: { phase?: string; message?: string } } | undefined;
+    const message = wf?.status?.message;
+    return message === undefined || message === '' ? undefined : `${wf?.status?.phase ?? ''}: ${message}`;
+  }
+
   async reset(): Promise<void> {
     const { kubeConfig: kc, namespace } = this.need().env;
     await kc.makeApiClient(CustomObjectsApi).deleteCollectionNamespacedCustomObject({

@@ -38,6 +38,10 @@ export interface PeerRow {
    * step exists (Argo: Workflow phase Succeeded seen; runner: durable finish audit record); undefined
    * if the system keeps no terminal record (bare, gatekeeper, in-tree). Called after the pod Succeeded. */
   terminalRecordAt(step: StepSpec): Promise<number | undefined>;
+  /** Optional (added 05:10 UTC): for a submission the system accepted but whose pod never came,
+   * the system's own record of the denial (runner: its audit log's deny record; Argo: the
+   * Workflow's message), shown in the parity table; undefined when it has none. */
+  denial?(step: StepSpec): Promise<string | undefined>;
   /** Delete everything created by submit() in env.namespace (between rounds). */
   reset(): Promise<void>;
   /** PIDs of this system's own processes (for CPU-seconds and peak RSS); [] for none (bare, in-tree:
