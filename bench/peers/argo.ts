@@ -12,12 +12,13 @@
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from '@kubernetes/client-node';
 import { toolsDir } from '../../src/adapters/tools.ts';
 import { startProcess, stopPid, type Started } from '../../src/dev/processes.ts';
 import { watchAll } from '../../test/support/watch.ts';
 import { workflowGuard } from './argo/guard.ts';
 import { acquireShared, crdDir, releaseShared } from './argo/install.ts';
+import { submitError, WorkflowTerminal, type WorkflowObj } from './argo/outcome.ts';
 import {
   ARGO_VERSION,
   BENCH_LABEL,
@@ -46,55 +47,6 @@ export const ARGO_LACKS: readonly string[] = [
   'step pods mount a service-account token (its executor needs one)',
 ];
 
-/** A refused submission, with the API server's reason; the harness reads "denied". */
-function denial(name: string, error: unknown): Error {
-  const e = error as { code?: number; body?: unknown; message?: string };
-  let reason = e.message ?? String(error);
-  try {
-    reason = (JSON.parse(String(e.body)) as { message?: string }).message ?? reason;
-  } catch {
-    // not a Status body
-  }
-  if (e.code === 403 || e.code === 422) return new Error(`argo: workflow ${name} denied: ${reason}`);
-  return error instanceof Error ? error : new Error(reason);
-}
-
-type WorkflowObj = KubernetesObject & { status?: { phase?: string } };
-
-/** Workflow phase watch: the first time each Workflow is seen Succeeded (Date.now() ms). */
-class Terminal {
-  private readonly seen = new Map<string, number>();
-  private readonly waiting = new Map<string, (ms: number) => void>();
-  onEvent(obj: WorkflowObj): void {
-    const name = obj.metadata?.name ?? '';
-    if (obj.status?.phase !== 'Succeeded' || this.seen.has(name)) return;
-    const now = Date.now();
-    this.seen.set(name, now);
-    this.waiting.get(name)?.(now);
-    this.waiting.delete(name);
-  }
-  async at(name: string): Promise<number> {
-    const seen = this.seen.get(name);
-    if (seen !== undefined) return seen;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        this.waiting.set(name, resolve);
-        timer = setTimeout(
-          () => reject(new Error(`argo: workflow ${name} not Succeeded after ${TERMINAL_TIMEOUT_MS} ms`)),
-          TERMINAL_TIMEOUT_MS,
-        );
-      });
-    } finally {
-      clearTimeout(timer);
-      this.waiting.delete(name);
-    }
-  }
-  clear(): void {
-    this.seen.clear();
-  }
-}
-
 interface Running {
   readonly env: PeerEnv;
   readonly guard: ReturnType<typeof workflowGuard>;
@@ -112,7 +64,7 @@ class ArgoRow implements PeerRow {
   readonly name: string;
   readonly lacks = ARGO_LACKS;
   private running: Running | undefined;
-  private readonly terminal = new Terminal();
+  private readonly terminal = new WorkflowTerminal(TERMINAL_TIMEOUT_MS);
   private readonly profile: ArgoProfile;
   constructor(profile: ArgoProfile) {
     this.profile = profile;
@@ -165,7 +117,7 @@ class ArgoRow implements PeerRow {
       kc,
       `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/workflows`,
       `${BENCH_LABEL}=${this.label}`,
-      (_type, obj) => this.terminal.onEvent(obj),
+      (type, obj) => this.terminal.onEvent(type, obj),
     );
     r.stopWatch = watch.stop;
     r.env.log(`${this.name}: controller pid ${proc.pid}, ${controllerArgs(this.profile, '…', namespace).join(' ')}`);
@@ -181,7 +133,7 @@ class ArgoRow implements PeerRow {
     try {
       await api.createNamespacedCustomObject({ ...GROUP, namespace: r.env.namespace, body });
     } catch (error) {
-      throw denial(body.metadata.name, error);
+      throw submitError(body.metadata.name, error);
     }
     return { podName: body.metadata.name };
   }
@@ -192,6 +144,18 @@ class ArgoRow implements PeerRow {
 
   terminalRecordAt(step: StepSpec): Promise<number | undefined> {
     return this.terminal.at(step.pod.metadata?.name ?? '');
+  }
+
+  /** Argo's own record of a refusal after acceptance: the Workflow's status message (e.g. the pod's admission error). */
+  async denial(step: StepSpec): Promise<string | undefined> {
+    const { kubeConfig: kc, namespace } = this.need().env;
+    const name = step.pod.metadata?.name ?? '';
+    const wf = (await kc
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ ...GROUP, namespace, name })
+      .catch(() => undefined)) as { status?: { phase?: string; message?: string } } | undefined;
+    const message = wf?.status?.message;
+    return message === undefined || message === '' ? undefined : `${wf?.status?.phase ?? ''}: ${message}`;
   }
 
   async reset(): Promise<void> {
