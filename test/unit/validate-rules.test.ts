@@ -156,6 +156,7 @@ describe('textIssues: one message per rule', () => {
       [{ path: 'workflow.steps.0.env.A', message: RUN_BIDI }],
     ],
     ['a newline in a command is allowed', { steps: [{ command: ['sh', '-c', 'a\n\tb'] }] }, []],
+    ['null, numbers and booleans hold no text', { a: null, b: 1, c: [true, null] }, []],
   ];
   for (const [name, value, expected] of table) {
     test(name, () => assert.deepEqual(textIssues(value), expected));
@@ -217,4 +218,56 @@ describe('validate: the summary of each refusal', () => {
     assert.ok(r.ok);
     assert.deepEqual(r.value, workflow());
   });
+});
+
+describe('validate: the checks on the whole workflow', () => {
+  const refusal = (steps: Record<string, unknown>[]): string => {
+    const r = validate(workflow(steps));
+    return r.ok ? 'OK' : `${r.error.code}: ${r.error.message} ${JSON.stringify(r.error.details?.issues)}`;
+  };
+  test('a condition on a step it does not wait for: counted, first named, listed', () => {
+    const when = "steps.b.phase == 'Succeeded'";
+    assert.equal(
+      refusal([step('a'), step('b'), { ...step('c', ['a']), when }]),
+      'VALIDATE_SCHEMA: workflow claim is invalid: 1 issue(s), first at workflow.steps.2.when: steps.b is not a step that c waits for (dependsOn) ' +
+        JSON.stringify([
+          { path: 'workflow.steps.2.when', message: 'steps.b is not a step that c waits for (dependsOn)' },
+        ]),
+    );
+  });
+  test('at most 50 condition and reference issues are listed, conditions first', () => {
+    const when = "steps.s0.phase == 'Succeeded'";
+    const ref = '${steps.s0.outputs.x}';
+    const steps = [
+      step('s0'),
+      ...Array.from({ length: 55 }, (_, i) => ({ ...step(`s${i + 1}`, []), when, args: [ref] })),
+    ];
+    const r = validate(workflow(steps));
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.match(r.error.message, /^workflow claim is invalid: 50 issue\(s\), first at workflow\.steps\.1\.when: /);
+    assert.equal(r.error.details?.issues.length, 50);
+  });
+  test('a cycle that the first step does not reach is found', () => {
+    assert.match(refusal([step('a', []), step('b', ['c']), step('c', ['b'])]), /dependsOn cycle: b → c → b/);
+  });
+  test('the cycle starts where it closes, not where the walk began', () => {
+    assert.match(refusal([step('a', ['b']), step('b', ['c']), step('c', ['b'])]), /: dependsOn cycle: b → c → b /);
+  });
+  for (const reserved of ['/workspace', '/tmp']) {
+    test(`a mount at the runner's own ${reserved} is refused`, () => {
+      const r = validate({
+        ...workflow([{ ...step('a'), volumes: [{ name: 'm', mount: reserved, volume: 'v' }] }]),
+        volumes: [{ name: 'v', size: '1Gi' }],
+      });
+      assert.equal(r.ok, false);
+      if (!r.ok)
+        assert.deepEqual(r.error.details?.issues, [
+          {
+            path: 'workflow.steps.0.volumes.0.mount',
+            message: `must not be at, under or over the runner's own mount ${reserved}`,
+          },
+        ]);
+    });
+  }
 });

@@ -228,6 +228,44 @@ describe('verify: each refusal with its message', () => {
   });
 });
 
+describe('the claim strings, also past what jose checks', () => {
+  test('a sub of 256 characters is accepted, of 257 refused with its bound', async () => {
+    const at256 = 's'.repeat(256);
+    const at257 = 's'.repeat(257);
+    assert.equal(
+      await outcome(await signClaims(claimsAt({ sub: at256, workflow: { ...workflow(), id: at256 } }))),
+      'OK',
+    );
+    assert.equal(
+      await outcome(await signClaims(claimsAt({ sub: at257, workflow: { ...workflow(), id: at257 } }))),
+      'VERIFY_CLAIM_INVALID: claim "sub" must be at most 256 characters',
+    );
+  });
+  // jose compares iss with the configured issuer first, so only an issuer configured past the rule
+  // reaches this check: the run is still never named by such a string.
+  for (const [name, issuer, expected] of [
+    ['of 2048 characters', `https://${'i'.repeat(2040)}`, 'OK'],
+    ['of 2049 characters', `https://${'i'.repeat(2041)}`, 'claim "iss" must be at most 2048 characters'],
+    [
+      'with a right-to-left override',
+      'https://a\u202eb',
+      'claim "iss" must not contain control or bidirectional formatting characters',
+    ],
+  ] as const) {
+    test(`a configured issuer ${name}: ${expected}`, async () => {
+      const r = await verify(
+        await signClaims(claimsAt({ iss: issuer })),
+        { ...options, issuer },
+        { keys, now: () => NOW },
+      );
+      assert.equal(
+        r.ok ? 'OK' : `${r.error.code}: ${r.error.message}`,
+        expected === 'OK' ? 'OK' : `VERIFY_CLAIM_INVALID: ${expected}`,
+      );
+    });
+  }
+});
+
 describe('time claims at the edge of the tolerance (30 s) and the maximum age (600 s)', () => {
   // claimsAt: iat = nbf = NOW, exp = NOW + 300.
   const table: [string, Record<string, unknown>, number, string][] = [
