@@ -150,7 +150,11 @@ describe('file audit log', () => {
         buffered = parts.pop() ?? '';
         for (const p of parts) acked = Math.max(acked, Number(p));
       });
-      await new Promise((r) => setTimeout(r, 800));
+      // Kill while it is writing hard: once more than 100 records are acknowledged (bounded at 30 s, so
+      // a slow machine waits for the writer instead of failing), plus a moment so writes are in flight.
+      const until = Date.now() + 30_000;
+      while (acked <= 100 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
       writer.kill('SIGKILL');
       await new Promise((r) => writer.once('exit', r));
       assert.ok(acked > 100, `${acked} records acknowledged before the kill`);
