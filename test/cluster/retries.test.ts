@@ -17,6 +17,8 @@ import type { RunStatus } from '../../src/run/status.ts';
 import { clusterRunnerConfig, testCluster, type TestCluster } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import { join } from 'node:path';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 
 const ISSUER = 'https://control-plane.test';
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
@@ -63,6 +65,32 @@ describe('retries on kwok (real API server, PodSecurity restricted)', () => {
         labelSelector: `${LABELS.run}=${runId}`,
       })
     ).items;
+
+  test('examples/features/retries.yaml as written: the default policy admits its retries, attempt 1 succeeds, no further attempt', async () => {
+    const r = await runner('example-runner');
+    const workflow = await readWorkflowFile(join(REPO_ROOT, 'examples', 'features', 'retries.yaml'));
+    const report = await runAssignment(
+      { body: await token('example-runner', workflow), contentType: 'application/jwt' },
+      r.deps,
+      r.reconciler,
+      60_000,
+    );
+    assert.equal(report.phase, 'Succeeded');
+    const pods = (
+      await core.listNamespacedPod({
+        namespace: env.cluster.workflowsNamespace,
+        labelSelector: `${LABELS.workflow}=flaky-tests`,
+      })
+    ).items;
+    assert.equal(pods.length, 1, 'one attempt, one pod');
+    const runId = pods[0]?.metadata?.labels?.[LABELS.run] ?? '';
+    assert.equal(pods[0]?.metadata?.name, attemptPodName(runId, 'integration-tests', 1));
+    const records = (await readAuditLog(join(env.work, 'audit-example-runner'))).filter((x) => x.stage === 'evaluate');
+    assert.deepEqual(
+      records.map((x) => x.outcome),
+      ['allow'],
+    );
+  });
 
   test('a step that fails every attempt: one admitted pod per attempt, the attempts in the WorkflowRun status, one finish record each', async () => {
     const r = await runner('retry-runner');
