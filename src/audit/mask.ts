@@ -70,12 +70,17 @@ export function maskText(
   text: string,
   extra: MaskPatterns = FLOOR_ONLY,
 ): { readonly text: string; readonly hits: readonly string[] } {
+  // Records repeat the same names, images and keys: a text known to hold nothing is not looked at again.
+  if (cleanTexts.get(extra)?.has(text) === true) return { text, hits: NO_HITS };
   // Keywords are looked for in the original text: masking only removes text and inserts "***"
   // (no keyword holds "*"), so it creates no keyword that was not there.
   const folded = foldForKeywords(text);
   // Most strings (names, images, quantities) hold no keyword at all: one test skips every row.
   const gate = anyKeywordOf(extra);
-  if (gate !== undefined && !gate.test(folded)) return { text, hits: NO_HITS };
+  if (gate !== undefined && !gate.test(folded)) {
+    rememberClean(text, extra);
+    return { text, hits: NO_HITS };
+  }
   let out = text;
   const hits: string[] = [];
   for (const p of COMPILED) {
@@ -94,7 +99,26 @@ export function maskText(
     if (next !== out) hits.push(`settings:${p.id}`);
     out = next;
   }
+  if (hits.length === 0) rememberClean(text, extra);
   return { text: out, hits };
+}
+
+/**
+ * Texts maskText found nothing in, per pattern set (a set is frozen, so the answer cannot change):
+ * at most CLEAN_MAX texts of at most CLEAN_LENGTH UTF-16 units each (≤ 2 MiB per pattern set),
+ * emptied when full. Only texts with nothing to mask are kept, so no credential the patterns know
+ * outlives its record here.
+ */
+const cleanTexts = new WeakMap<MaskPatterns, Set<string>>();
+const CLEAN_MAX = 4096;
+const CLEAN_LENGTH = 256;
+
+function rememberClean(text: string, extra: MaskPatterns): void {
+  if (text.length > CLEAN_LENGTH) return;
+  let clean = cleanTexts.get(extra);
+  if (clean === undefined) cleanTexts.set(extra, (clean = new Set()));
+  else if (clean.size >= CLEAN_MAX) clean.clear();
+  clean.add(text);
 }
 
 /** A flag (`--db-pass`, `-token`) whose name says its value is a secret: the floor's names, or the bundle's env-name patterns. */

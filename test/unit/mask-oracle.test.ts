@@ -20,7 +20,7 @@ import type { PolicyInput } from '../../src/evaluate/evaluate.ts';
  * no command-line scan of objects without `command`/`args`, no array per clean string). What is
  * masked must not change: the class is "any value, any bundle pattern set → the same masked value,
  * the same `masked` pointers in the same order". The oracle below is the walk as it was before
- * (commit 86f0c40), with maskText (whose text is unchanged) shared.
+ * (commit 86f0c40), maskText included: the new one also remembers the texts it found nothing in.
  */
 const OLD_COMPILED = CREDENTIAL_PATTERNS.map((p) => ({
   ...p,
@@ -32,6 +32,65 @@ const OLD_SECRET_FLAG = new RegExp(
   `^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[A-Za-z0-9_.-]*[_.-])?(?:pass|pwd))$`,
   'i',
 );
+
+const oldGates = new WeakMap<MaskPatterns, RegExp | undefined>();
+const oldEscapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/**
+ * One regex for "the folded text holds a keyword of some row": the floor's and the bundle's value
+ * patterns' keywords. Undefined when a bundle pattern has no keywords (it must always run).
+ */
+function oldAnyKeywordOf(extra: MaskPatterns): RegExp | undefined {
+  if (oldGates.has(extra)) return oldGates.get(extra);
+  const words = new Set<string>();
+  let gate: RegExp | undefined;
+  if (extra.values.every((p) => p.keywords !== undefined)) {
+    for (const p of OLD_COMPILED) for (const w of p.keywords ?? []) words.add(w);
+    for (const p of extra.values) for (const w of p.keywords ?? []) words.add(w);
+    // A floor row without keywords (none today) must always run too.
+    gate = OLD_COMPILED.every((p) => p.keywords !== undefined)
+      ? new RegExp([...words].map(oldEscapeRegExp).join('|'))
+      : undefined;
+  }
+  oldGates.set(extra, gate);
+  return gate;
+}
+
+/**
+ * `text` with every credential the patterns find replaced by ***; the names of the patterns that
+ * hit. The floor first (it keeps readable prefixes such as `Bearer `), then `extra` (the bundle's
+ * value patterns, whole match masked, hit names prefixed `settings:`).
+ */
+function oldMaskText(
+  text: string,
+  extra: MaskPatterns = FLOOR_ONLY,
+): { readonly text: string; readonly hits: readonly string[] } {
+  // Keywords are looked for in the original text: masking only removes text and inserts "***"
+  // (no keyword holds "*"), so it creates no keyword that was not there.
+  const folded = foldForKeywords(text);
+  // Most strings (names, images, quantities) hold no keyword at all: one test skips every row.
+  const gate = oldAnyKeywordOf(extra);
+  if (gate !== undefined && !gate.test(folded)) return { text, hits: [] };
+  let out = text;
+  const hits: string[] = [];
+  for (const p of OLD_COMPILED) {
+    if (!mayMatch(p.keywords, folded)) continue;
+    const next = out.replace(p.re, (_match: string, ...rest: unknown[]) => {
+      const [prefix, suffix] = [p.groups >= 1 ? rest[0] : undefined, p.groups >= 2 ? rest[1] : undefined];
+      return `${typeof prefix === 'string' ? prefix : ''}${MASK}${typeof suffix === 'string' ? suffix : ''}`;
+    });
+    if (next !== out) hits.push(p.name);
+    out = next;
+  }
+  for (const p of extra.values) {
+    if (!mayMatch(p.keywords, folded)) continue;
+    // A bundle pattern may match *** itself (then there is nothing left to mask).
+    const next = out.replace(p.regex, (match: string) => (match === MASK ? match : MASK));
+    if (next !== out) hits.push(`settings:${p.id}`);
+    out = next;
+  }
+  return { text: out, hits };
+}
 
 function oldIsSecretFlag(word: string, extra: MaskPatterns): boolean {
   if (OLD_SECRET_FLAG.test(word)) return true;
@@ -83,7 +142,7 @@ const oldSegment = (k: string | number): string => String(k).replace(/~/g, '~0')
 function oldMaskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
   const walk = (v: unknown, path: string, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
-      const m = maskText(v, extra);
+      const m = oldMaskText(v, extra);
       if (m.text === v) return v;
       masked.push(path);
       return m.text;
@@ -96,7 +155,7 @@ function oldMaskValue(value: unknown, base: string, masked: string[], extra: Mas
           typeof x === 'string' &&
           x !== MASK &&
           ((typeof previous === 'string' && !/^[-$]/.test(x) && oldIsSecretFlag(previous, extra)) ||
-            (lineHits?.has(i) === true && maskText(x, extra).text === x))
+            (lineHits?.has(i) === true && oldMaskText(x, extra).text === x))
         ) {
           masked.push(`${path}/${i}`);
           return MASK;
@@ -108,7 +167,7 @@ function oldMaskValue(value: unknown, base: string, masked: string[], extra: Mas
       const out: Record<string, unknown> = {};
       const line = oldCommandLineHits(v as Record<string, unknown>);
       for (const [k, x] of Object.entries(v)) {
-        const maskedKey = maskText(k, extra).text;
+        const maskedKey = oldMaskText(k, extra).text;
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
@@ -277,5 +336,33 @@ test('the oracle is not trivially equal: it masks (the generators reach the rule
   const out = maskEntry(entry);
   same(out, oldMaskEntry(entry));
   assert.ok((out.masked ?? []).length >= 4, JSON.stringify(out.masked));
-  assert.equal(maskText('plain').hits.length, 0);
+  assert.equal(oldMaskText('plain').hits.length, 0);
+});
+
+/*
+ * maskText remembers the texts it found nothing in, per pattern set. Class: "a remembered answer
+ * differs from a fresh one". Variants: the same text asked twice (the second from memory), a text
+ * clean for the floor but masked by a bundle (memory is per pattern set), a credential asked
+ * twice (never remembered), more texts than the memory holds (it empties and starts again), and
+ * texts longer than what it keeps.
+ */
+test('maskText from memory: the same text and hits as the old maskText, first and later calls, any pattern set', () => {
+  fc.assert(
+    fc.property(fc.array(text, { minLength: 1, maxLength: 8 }), fc.constantFrom(...BUNDLES), (texts, extra) => {
+      for (const t of [...texts, ...texts]) assert.deepEqual(maskText(t, extra), oldMaskText(t, extra));
+    }),
+    { numRuns: 2000 },
+  );
+  const [floor, bundle] = BUNDLES as [MaskPatterns, MaskPatterns];
+  const acme = 'deploy ACME-12345678';
+  for (let i = 0; i < 2; i++) {
+    assert.equal(maskText(acme, floor).text, acme, 'the floor does not know this format');
+    assert.deepEqual(maskText(acme, bundle), { text: 'deploy ***', hits: ['settings:acme'] }, 'remembered per set');
+  }
+  const token = `token ghp_${'b'.repeat(36)}`;
+  for (let i = 0; i < 3; i++) assert.equal(maskText(token, floor).text, 'token ***');
+  for (let i = 0; i < 10_000; i++) assert.equal(maskText(`name-${i}`, floor).text, `name-${i}`);
+  for (let i = 0; i < 3; i++) assert.equal(maskText(token, floor).text, 'token ***', 'after the memory was emptied');
+  const long = `${'x'.repeat(300)} ghp_${'c'.repeat(36)}`;
+  assert.equal(maskText(long, floor).text, `${'x'.repeat(300)} ***`);
 });
