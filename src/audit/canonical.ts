@@ -14,6 +14,10 @@ import canonicalize from 'canonicalize';
  * arrays, and very deep nesting. The library then gives its own result or its own error.
  */
 export function canonicalJson(value: unknown): string | undefined {
+  // Only plain objects (prototype Object.prototype) are walked, so an inherited toJSON could only
+  // come from there: checked once per call, not per object. An own toJSON member that is a function
+  // is EXOTIC as any function; one that is not is plain data to both JSON.stringify and the library.
+  if ('toJSON' in Object.prototype) return canonicalize(value);
   const copy = sorted(value, 0);
   if (copy === EXOTIC) return canonicalize(value);
   const text = JSON.stringify(copy);
@@ -49,19 +53,22 @@ function sorted(value: unknown, depth: number): unknown {
 function sortedArray(value: readonly unknown[], depth: number): unknown {
   let out: unknown[] | undefined;
   for (let i = 0; i < value.length; i++) {
-    const v = sorted(value[i], depth + 1);
+    const raw = value[i];
+    if (typeof raw === 'string') continue; // the most common element, as it is (lone surrogates: see canonicalJson)
+    const v = sorted(raw, depth + 1);
     if (v === EXOTIC) return EXOTIC;
-    if (v !== value[i]) (out ??= value.slice())[i] = v;
+    if (v !== raw) (out ??= value.slice())[i] = v;
   }
   return out ?? value;
 }
 
 /**
  * A plain object with its members sorted and undefined members left out; the object itself when it
- * is already so. EXOTIC for a non-plain object, toJSON, a key starting with a digit or `__proto__`.
+ * is already so. EXOTIC for a non-plain object, a key starting with a digit or `__proto__`, or an
+ * EXOTIC member (a toJSON method among them). Strings, the most common members, are not dispatched.
  */
 function sortedObject(value: object, depth: number): unknown {
-  if (Object.getPrototypeOf(value) !== Object.prototype || 'toJSON' in value) return EXOTIC;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return EXOTIC;
   const source = value as Record<string, unknown>;
   const keys = Object.keys(source);
   // A copy only when needed: members out of order, an undefined member, or a changed child.
@@ -72,7 +79,7 @@ function sortedObject(value: object, depth: number): unknown {
     const first = key.charCodeAt(0);
     if ((first >= 0x30 && first <= 0x39) || key === '__proto__') return EXOTIC;
     const raw = source[key];
-    const v = raw === undefined ? undefined : sorted(raw, depth + 1);
+    const v = typeof raw === 'string' || raw === undefined ? raw : sorted(raw, depth + 1);
     if (v === EXOTIC) return EXOTIC;
     if (out === undefined && (v !== raw || raw === undefined)) out = copyOf(source, keys, i);
     if (out !== undefined && v !== undefined) out[key] = v;

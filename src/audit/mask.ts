@@ -37,6 +37,7 @@ const SECRET_FLAG = new RegExp(
 /** A flag name longer than this is not matched against the bundle's name patterns: it counts as secret-named (fail closed). */
 const MAX_FLAG_NAME = 256;
 
+const NO_HITS: readonly string[] = Object.freeze([]);
 const gates = new WeakMap<MaskPatterns, RegExp | undefined>();
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
@@ -69,12 +70,17 @@ export function maskText(
   text: string,
   extra: MaskPatterns = FLOOR_ONLY,
 ): { readonly text: string; readonly hits: readonly string[] } {
+  // Records repeat the same names, images and keys: a text known to hold nothing is not looked at again.
+  if (cleanTexts.get(extra)?.has(text) === true) return { text, hits: NO_HITS };
   // Keywords are looked for in the original text: masking only removes text and inserts "***"
   // (no keyword holds "*"), so it creates no keyword that was not there.
   const folded = foldForKeywords(text);
   // Most strings (names, images, quantities) hold no keyword at all: one test skips every row.
   const gate = anyKeywordOf(extra);
-  if (gate !== undefined && !gate.test(folded)) return { text, hits: [] };
+  if (gate !== undefined && !gate.test(folded)) {
+    rememberClean(text, extra);
+    return { text, hits: NO_HITS };
+  }
   let out = text;
   const hits: string[] = [];
   for (const p of COMPILED) {
@@ -93,7 +99,26 @@ export function maskText(
     if (next !== out) hits.push(`settings:${p.id}`);
     out = next;
   }
+  if (hits.length === 0) rememberClean(text, extra);
   return { text: out, hits };
+}
+
+/**
+ * Texts maskText found nothing in, per pattern set (a set is frozen, so the answer cannot change):
+ * at most CLEAN_MAX texts of at most CLEAN_LENGTH UTF-16 units each (≤ 2 MiB per pattern set),
+ * emptied when full. Only texts with nothing to mask are kept, so no credential the patterns know
+ * outlives its record here.
+ */
+const cleanTexts = new WeakMap<MaskPatterns, Set<string>>();
+const CLEAN_MAX = 4096;
+const CLEAN_LENGTH = 256;
+
+function rememberClean(text: string, extra: MaskPatterns): void {
+  if (text.length > CLEAN_LENGTH) return;
+  let clean = cleanTexts.get(extra);
+  if (clean === undefined) cleanTexts.set(extra, (clean = new Set()));
+  else if (clean.size >= CLEAN_MAX) clean.clear();
+  clean.add(text);
 }
 
 /** A flag (`--db-pass`, `-token`) whose name says its value is a secret: the floor's names, or the bundle's env-name patterns. */
@@ -152,7 +177,8 @@ function commandLineHits(v: Record<string, unknown>): { command: Set<number>; ar
 }
 
 /** RFC 6901 escaping of one pointer segment. */
-const segment = (k: string | number): string => String(k).replace(/~/g, '~0').replace(/\//g, '~1');
+const segment = (k: string): string =>
+  k.includes('~') || k.includes('/') ? k.replace(/~/g, '~0').replace(/\//g, '~1') : k;
 
 /**
  * `value` with credentials masked, every changed string's JSON pointer (from `base`) pushed onto
@@ -191,22 +217,28 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     if (typeof v === 'object' && v !== null) {
       const out: Record<string, unknown> = {};
-      const line = commandLineHits(v as Record<string, unknown>);
-      for (const [k, x] of Object.entries(v)) {
+      const record = v as Record<string, unknown>;
+      // Most objects have neither list: no line to scan.
+      const line = Array.isArray(record.command) || Array.isArray(record.args) ? commandLineHits(record) : undefined;
+      for (const k of Object.keys(v)) {
+        const x = record[k];
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
         const maskedKey = maskText(k, extra).text;
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
-          masked.push(`${path}/${segment(key)}`);
         }
+        const at = `${path}/${segment(key)}`;
+        if (maskedKey !== k) masked.push(at);
         const value =
           parentKey === 'env' && typeof x === 'string'
-            ? maskWhole(x, `${path}/${segment(key)}`)
-            : walk(x, `${path}/${segment(key)}`, k, k === 'command' || k === 'args' ? line[k] : undefined);
+            ? maskWhole(x, at)
+            : walk(x, at, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
-        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        if (key === '__proto__')
+          Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        else out[key] = value;
       }
       return out;
     }
