@@ -18,13 +18,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { auditor } from '../../src/pipeline/auditor.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { startOrSkip } from '../../src/reconcile/condition.ts';
 import { resolveOutputs } from '../../src/reconcile/outputs.ts';
 import type { AdmittedRun } from '../../src/run/admitted.ts';
 import { readOutputs } from '../../src/run/outputs.ts';
 import type { StepState } from '../../src/run/status.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
+import { testPipelineConfig } from '../support/config.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { NOW, testKeys } from '../support/tokens.ts';
 
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
@@ -177,5 +182,58 @@ describe('outputs text: property', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('outputs text: in the step’s turn (startOrSkip), against the in-memory twins', () => {
+  /** The consumer's turn after a producer whose stored status says its output is `value`. */
+  async function turnWith(value: string) {
+    let n = 0;
+    const cluster = memoryCluster();
+    let evaluations = 0;
+    const deps = {
+      config: testPipelineConfig(),
+      keys: (await testKeys()).keys,
+      policy: () => ({
+        ...engineReturning(() => [{ result: { allow: true, violations: [] } }]),
+        evaluate: () => {
+          evaluations++;
+          return [{ result: { allow: true, violations: [] } }];
+        },
+      }),
+      audit: new MemoryAudit(),
+      ...cluster,
+      runs: new MemoryRuns(() => NOW),
+      trust: new MemoryTrustedKeys(),
+      now: () => NOW,
+      newId: () => `id-${String(++n)}`,
+    } satisfies PipelineDeps;
+    const { run, consumer } = workflowUsing('arg');
+    const states: StepState[] = [{ name: 'a', phase: 'Succeeded', pod: 'p', outputs: { tag: value } }];
+    const state = await startOrSkip(run, consumer, states, deps, auditor(deps));
+    return { state, records: deps.audit.records, created: cluster.pods.created.length, evaluations: () => evaluations };
+  }
+
+  test('the reviewer’s value: Error STEP_OUTPUT_UNSAFE_TEXT, a finish failure record, no policy decision, no pod', async () => {
+    const { state, records, created, evaluations } = await turnWith('prod\u202e; rm -rf / #');
+    assert.deepEqual([state.phase, state.code], ['Error', 'STEP_OUTPUT_UNSAFE_TEXT']);
+    const finish = records.find((r) => r.stage === 'finish' && r.step === 'b');
+    assert.equal(finish?.outcome, 'failure');
+    assert.ok(finish !== undefined);
+    assert.equal(finish.code, 'STEP_OUTPUT_UNSAFE_TEXT');
+    assert.deepEqual(
+      records.map((r) => r.stage),
+      ['finish'],
+      'no evaluate, mutate or create record',
+    );
+    assert.equal(evaluations(), 0);
+    assert.equal(created, 0);
+    assert.ok(!JSON.stringify(records).includes('\u202e'), 'the character is not in the audit log');
+  });
+
+  test('the control: a clean value starts the step (a pod is created)', async () => {
+    const { state, created } = await turnWith('prod');
+    assert.notEqual(state.phase, 'Error', JSON.stringify(state));
+    assert.equal(created, 1);
   });
 });
