@@ -83,6 +83,7 @@ export const ERROR_CATALOGUE = {
   STEP_OUTPUT_UNRESOLVED: { status: 200, stage: 'watch' },
   STEP_OUTPUT_TOO_LARGE: { status: 200, stage: 'watch' },
   STEP_OUTPUT_INVALID: { status: 200, stage: 'watch' },
+  STEP_OUTPUT_UNSAFE_TEXT: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },

@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { outputsOf, secretOutputs, substitute } from '../run/outputs.ts';
+import { checkResolvedText } from '../run/outputs-text.ts';
 import type { StepState } from '../run/status.ts';
 import { referenceSites, refsIn, type OutputRef } from '../validate/output-refs.ts';
 import { stepSchema, type Step } from '../validate/schema.ts';
@@ -32,6 +33,8 @@ export async function resolveOutputs(
       'STEP_OUTPUT_UNRESOLVED',
       `step ${step.name}: output ${resolved.missing.key} of step ${resolved.missing.step} was not written`,
     );
+  const text = checkResolvedText(step, refs, lookup, resolved.step);
+  if (!text.ok) return text;
   const checked = stepSchema.safeParse(resolved.step);
   if (!checked.success)
     return fail(

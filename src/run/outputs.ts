@@ -4,19 +4,20 @@
  * A step with `outputs` finds the file to write in $KUBIYA_OUTPUTS (the container's termination
  * message file, /dev/termination-log, which the kubelet hands back in the pod's status as
  * Tekton's results are): one `name=value` line per output. Only declared names count; a value is
- * at most 1024 characters with no control character; the whole file must stay under what the
+ * at most 1024 characters with no hidden or control character (src/validate/output-text.ts); the whole file must stay under what the
  * kubelet keeps of it (`messageBudget`), or no output is taken. Later steps name an output as `${steps.<step>.outputs.<name>}` in an env value or an
  * argument; the runner substitutes it before the step's policy evaluation.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { fail, ok, type Result } from '../errors/result.ts';
 import { OUTPUT_REF, type OutputRef } from '../validate/output-refs.ts';
+import { hiddenIn, MAX_OUTPUT_VALUE } from '../validate/output-text.ts';
 import type { Step } from '../validate/schema.ts';
 
 /** The env var that names the outputs file, and the file (the kubelet's default termination message path). */
 export const OUTPUTS_ENV = 'KUBIYA_OUTPUTS';
 export const OUTPUTS_FILE = '/dev/termination-log';
-export const MAX_OUTPUT_VALUE = 1024;
+export { MAX_OUTPUT_VALUE };
 
 /**
  * What a real kubelet keeps of a termination message (k8s.io/kubernetes v1.37 pkg/kubelet): at most
@@ -47,12 +48,6 @@ export function messageBudget(pod: V1Pod | undefined): number {
 /** U+FFFD: what the API server's JSON shows for bytes that are not UTF-8 (the value is not what was written). */
 const REPLACEMENT = '\uFFFD';
 
-const printable = (text: string): boolean =>
-  [...text].every((ch) => {
-    const code = ch.codePointAt(0) ?? 0;
-    return (code >= 0x20 && code !== 0x7f) || ch === '\t';
-  });
-
 /** The step container's termination message as the kubelet reported it. */
 const messageOf = (pod: V1Pod | undefined): string =>
   pod?.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated?.message ?? '';
@@ -63,8 +58,9 @@ const messageOf = (pod: V1Pod | undefined): string =>
  * so that no value is ever taken in part or forged from a fragment:
  * - STEP_OUTPUT_TOO_LARGE: the message reached the kubelet's budget for this pod
  *   (`messageBudget`), so the kubelet may have cut it; or a declared value is over 1024 characters.
- * - STEP_OUTPUT_INVALID: a declared value holds a control character (a tab is allowed) or bytes
- *   that are not UTF-8.
+ * - STEP_OUTPUT_INVALID: a declared value holds a character src/validate/output-text.ts refuses
+ *   (controls C0 but the tab, DEL and C1; bidirectional, zero-width and other format characters;
+ *   U+2028, U+2029; lone surrogates) or bytes that are not UTF-8 (U+FFFD).
  */
 export function readOutputs(pod: V1Pod | undefined, step: Step | undefined): Result<Record<string, string>> {
   const declared = new Set((step?.outputs ?? []).map((o) => o.name));
@@ -88,10 +84,11 @@ export function readOutputs(pod: V1Pod | undefined, step: Step | undefined): Res
         'STEP_OUTPUT_TOO_LARGE',
         `step ${name}: output ${key} is ${String(value.length)} characters, over ${String(MAX_OUTPUT_VALUE)}`,
       );
-    if (!printable(value) || value.includes(REPLACEMENT))
+    const hidden = hiddenIn(value) ?? (value.includes(REPLACEMENT) ? 'bytes that are not UTF-8' : undefined);
+    if (hidden !== undefined)
       return fail(
         'STEP_OUTPUT_INVALID',
-        `step ${name}: output ${key} holds a control character or bytes that are not UTF-8`,
+        `step ${name}: output ${key} holds ${hidden}: an output is printable text (docs/workflows.md, Outputs)`,
       );
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
