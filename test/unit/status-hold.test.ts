@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 import { signAssignment } from '../../src/dev/sign.ts';
 import { attemptPodName } from '../../src/pod/names.ts';
 import { StatusHold } from '../../src/reconcile/hold.ts';
+import { Reconciler } from '../../src/reconcile/reconciler.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
 import { ISSUER, RUNNER, testKeys } from '../support/tokens.ts';
@@ -75,6 +76,30 @@ describe('a step pod deleted while its Running status is held: lost, never creat
     assert.equal(names.length, 2);
     assert.equal(code, 'STEP_POD_LOST');
   });
+});
+
+test('a crash inside the hold, the pod still there: the new process adopts it, one pod, one create', async () => {
+  const { key, keys } = await testKeys();
+  const m = await memoryRunner({ keys, now: () => new Date() });
+  m.deps.pods.outcomeFor = () => undefined; // keeps running
+  const workflow = {
+    id: 'crash',
+    name: 'crash',
+    runId: 'crash',
+    steps: [{ name: 'work', image: 'python:3.11-slim', resources: R }],
+  };
+  const body = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: 'crash' });
+  void m.run({ body }).catch(() => undefined);
+  for (let i = 0; i < 500 && m.deps.pods.created.length === 0; i++) await sleep(10);
+  await m.close(); // the process ends inside the hold: the held Running status is lost with it
+  assert.equal(m.deps.runs.list()[0]?.status, undefined, 'nothing written yet');
+  const restarted = new Reconciler(m.deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
+  restarted.start();
+  await sleep(2500);
+  await restarted.stop();
+  assert.equal(m.deps.pods.created.length, 1);
+  assert.equal(m.deps.audit.records.filter((r) => r.stage === 'create').length, 1);
+  assert.equal(m.deps.runs.list()[0]?.status?.steps[0]?.phase, 'Running');
 });
 
 describe('StatusHold.known: the held status while the API still has the one it was decided from', () => {
