@@ -14,10 +14,6 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
-import { SYSTEM_TIMERS } from './watchdog.ts';
-
-/** How long a confirmation of the runner's DNS policy is trusted before it is read again. */
-const DNS_RECONFIRM_MS = 60_000;
 
 const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
@@ -32,8 +28,6 @@ export class KubeStepObjects implements StepObjects {
   private readonly namespace: string;
   private readonly selector: string;
   private readonly egressMode: EgressMode;
-  /** When the runner's DNS policy was last confirmed (SYSTEM_TIMERS.now() ms); undefined: not yet. */
-  private dnsConfirmedAt: number | undefined;
 
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -124,9 +118,14 @@ export class KubeStepObjects implements StepObjects {
     }
   }
 
+  /**
+   * The runner's DNS policy read (one GET) every time, never trusted from an earlier read (red team 4
+   * finding 2: deleted, widened or replaced after a confirmation): as rendered, confirmed; ours but
+   * different (widened, narrowed, labels kept), deleted and created again; absent, created; another's
+   * by that name, EGRESS_BASELINE_UNCONFIRMED (left alone). A reconcile pass calls it just before it
+   * starts a step, so only a change between that read and the pod's create is not seen.
+   */
   async ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
-    const now = SYSTEM_TIMERS.now();
-    if (this.dnsConfirmedAt !== undefined && now - this.dnsConfirmedAt < DNS_RECONFIRM_MS) return ok(undefined);
     const name = policy.metadata?.name ?? '';
     const unconfirmed = (why: string): Result<void> =>
       fail('EGRESS_BASELINE_UNCONFIRMED', `the runner's DNS policy ${name} could not be confirmed: ${why}`);
@@ -140,10 +139,7 @@ export class KubeStepObjects implements StepObjects {
         // Between the delete and the create, the namespace's default-deny alone applies: no DNS, never more.
         const dropped = await this.deleteObjects([{ kind: 'NetworkPolicy', name }]);
         if (!dropped.ok) return unconfirmed(dropped.error.message);
-      } else {
-        this.dnsConfirmedAt = now;
-        return ok(undefined);
-      }
+      } else return ok(undefined);
     }
     const created = await this.createEgressOnce({
       apiVersion: 'networking.k8s.io/v1',
@@ -153,7 +149,6 @@ export class KubeStepObjects implements StepObjects {
     });
     // Made meanwhile by another replica of this runner: confirmed on the next call, by its read.
     if (!created.ok) return unconfirmed(created.error.message);
-    this.dnsConfirmedAt = now;
     return ok(undefined);
   }
 

@@ -14,8 +14,11 @@ import { stepDone, type RunStatus, type StepState } from '../run/status.ts';
 export class StatusHold {
   private readonly holdMs: number;
   private readonly now: () => number;
-  /** Run uid → when a change not yet written was first seen (ms of `now`), and the status held last. */
-  private readonly since = new Map<string, { readonly at: number; status: RunStatus }>();
+  /**
+   * Run uid → when a change not yet written was first seen (ms of `now`), the status held last, and
+   * the API server's status it was decided from (`base`, JSON; '' for none).
+   */
+  private readonly since = new Map<string, { readonly at: number; readonly base: string; status: RunStatus }>();
 
   constructor(holdMs: number, now: () => number = () => performance.now()) {
     this.holdMs = holdMs;
@@ -26,28 +29,41 @@ export class StatusHold {
    * How long the run's progress write of `status` must still wait (0: write it now). The first call
    * starts the hold; `status` is kept as the run's held status.
    */
-  wait(uid: string, status: RunStatus): number {
+  wait(uid: string, status: RunStatus, base?: RunStatus): number {
     const t = this.now();
-    const held = this.since.get(uid) ?? { at: t, status };
+    const held = this.since.get(uid) ?? { at: t, base: baseOf(base), status };
     held.status = status;
     this.since.set(uid, held);
     return Math.max(0, held.at + this.holdMs - t);
   }
 
   /**
-   * The run as this process knows it: with the status it holds when the API server has none yet
-   * (a held first write). Its token checks then see a run already past its first pass, and record
-   * their passes once, as for a written status (src/pipeline/verified.ts).
+   * The run as this process knows it: with the status it holds (newer than the API server's: a step
+   * it started, a waiting reason) while the API server still has the status that one was decided
+   * from. A pass decides from it, never from an older one (red team 4 finding 1: a step started
+   * inside the hold is Running, so its pod deleted meanwhile is STEP_POD_LOST, not created again);
+   * its token checks see a run already past its first pass, and record their passes once, as for a
+   * written status (src/pipeline/verified.ts). A status written by someone else (another leader)
+   * drops the held one.
    */
   known<T extends { readonly uid: string; readonly status?: RunStatus | undefined }>(obj: T): T {
-    const held = obj.status === undefined ? this.since.get(obj.uid) : undefined;
-    return held === undefined ? obj : { ...obj, status: held.status };
+    const held = this.since.get(obj.uid);
+    if (held === undefined) return obj;
+    if (held.base !== baseOf(obj.status)) {
+      this.since.delete(obj.uid);
+      return obj;
+    }
+    return { ...obj, status: held.status };
   }
 
   /** The run's status was written (or needs no write): the next change starts a new hold. */
   written(uid: string): void {
     this.since.delete(uid);
   }
+}
+
+function baseOf(status: RunStatus | undefined): string {
+  return status === undefined ? '' : JSON.stringify(status);
 }
 
 /** How long a progress status write is held: longer than a short step, short for a human watching. */

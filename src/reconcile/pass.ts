@@ -9,6 +9,11 @@ export interface PassContext {
   readonly obj: RunObject;
   /** The run's status as observed at the start of the pass (undefined on its first pass). */
   readonly previous: RunStatus | undefined;
+  /**
+   * The run's status as this process knows it: `previous`, or the newer one it holds unwritten
+   * (hold.ts `known`). Steps are decided from it; writes compare with `previous`.
+   */
+  readonly known?: RunStatus | undefined;
   readonly deps: PipelineDeps;
   readonly audit: Auditor;
   /** Holds progress (non-terminal) status writes; absent: every change is written at once. */
@@ -31,7 +36,7 @@ export async function writeStatus(pass: PassContext, status: RunStatus): Promise
   const { deps, previous, hold } = pass;
   const uid = pass.obj.uid;
   if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(status)) {
-    const held = mustWriteNow(previous, status) ? 0 : (hold?.wait(uid, status) ?? 0);
+    const held = mustWriteNow(previous, status) ? 0 : (hold?.wait(uid, status, previous) ?? 0);
     if (held > 0) return { requeueAfterMs: held };
     const written = await deps.runs.writeStatus(pass.obj.name, status);
     if (!written.ok) return { requeueAfterMs: 1000 };

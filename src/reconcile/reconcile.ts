@@ -21,7 +21,7 @@ import { pendingStatus, runDone, type StepState } from '../run/status.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { StatusHold } from './hold.ts';
 import { cleanUp, writeStatus, type Pass, type PassContext } from './pass.ts';
-import { observeSteps, skipBlockedSteps, startReadySteps, writeProgress } from './steps.ts';
+import { observeSteps, readySteps, skipBlockedSteps, startReadySteps, writeProgress } from './steps.ts';
 import { stop } from './stop.ts';
 import { createVolumes } from './volumes.ts';
 
@@ -43,7 +43,8 @@ export async function reconcileRun(
   hold?: StatusHold,
 ): Promise<Pass> {
   try {
-    return await reconcilePass({ obj, deps, audit: auditor(deps), previous: obj.status, hold }, mayStart);
+    const known = hold?.known(obj).status ?? obj.status;
+    return await reconcilePass({ obj, deps, audit: auditor(deps), previous: obj.status, known, hold }, mayStart);
   } catch (thrown) {
     // Nothing was authorised without a durable record: try again once the audit log is back.
     // A record with no canonical form fails the same way every time: retry slowly.
@@ -59,7 +60,7 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
   if (previous !== undefined && runDone(previous.phase)) return cleanUp(pass, previous);
   // The stored token, verified again as of the run's creation, with the keys this runner trusted
   // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
-  const run = await reverified(pass.hold?.known(obj) ?? obj, pass.deps, pass.audit);
+  const run = await reverified({ ...obj, status: pass.known }, pass.deps, pass.audit);
   if (!run.ok) return tokenRefused(pass, run.error);
   const steps = stepsOf(pass, run.value);
   if (obj.cancelRequested)
@@ -67,14 +68,17 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
   const observed = await observeSteps(pass, run.value, steps);
   // A run whose status is still Pending may already have pods (its first status write is held, or
   // a pass crashed): it started, its slot and volumes were taken then.
-  if ((previous?.phase ?? 'Pending') === 'Pending' && !observed.some((s) => s.phase !== 'Pending')) {
+  if ((pass.known?.phase ?? 'Pending') === 'Pending' && !observed.some((s) => s.phase !== 'Pending')) {
     if (!mayStart(obj)) return waitForSlot(pass, steps);
     const volumes = await createVolumes(run.value, pass.deps, pass.audit);
     if (!volumes.ok) return stop(pass, steps, volumesRefused(volumes.error), run.value);
   }
-  // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed.
-  const fenced = await confirmEgressBaseline(pass);
-  if (!fenced.ok) return writeProgress(pass, run.value, observed, BASELINE_RETRY_MS);
+  // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed, read
+  // again by this pass (one GET), never trusted from an earlier one: a pass that starts nothing reads nothing.
+  if (readySteps(pass, run.value, observed).length > 0) {
+    const fenced = await confirmEgressBaseline(pass);
+    if (!fenced.ok) return writeProgress(pass, run.value, observed, BASELINE_RETRY_MS);
+  }
   const started = await startReadySteps(pass, run.value, observed);
   const settled = await skipBlockedSteps(pass, run.value, observed, started);
   return writeProgress(pass, run.value, settled);
@@ -98,16 +102,20 @@ async function confirmEgressBaseline(pass: PassContext): Promise<Result<void>> {
 
 const CANCELLED: RunnerError = { code: 'STEP_CANCELLED', message: 'cancelled by the control plane' };
 
-/** The steps as the status has them, or all Pending on the run's first pass. */
+/**
+ * The steps as this process knows them (the held status when one is held: a step it started inside
+ * the hold is Running, so a pod deleted meanwhile is lost, never created again), or all Pending on
+ * the run's first pass.
+ */
 function stepsOf(pass: PassContext, run: AdmittedRun): StepState[] {
-  return [...(pass.previous?.steps ?? pendingStatus(run.workflow.steps.map((s) => s.name)).steps)];
+  return [...(pass.known?.steps ?? pendingStatus(run.workflow.steps.map((s) => s.name)).steps)];
 }
 
 /** A stored token that no longer verifies fails the run; trusted keys that cannot be read: try again in 5 s. */
 async function tokenRefused(pass: PassContext, error: RunnerError): Promise<Pass> {
   if (error.code === 'TRUSTED_KEYS_UNAVAILABLE') return { requeueAfterMs: 5000 };
   const summary = error.code === 'ASSIGNMENT_RUN_ID_REUSED' ? 'run id already used' : 'token rejected';
-  return stop(pass, pass.previous?.steps ?? [], { phase: 'Failed', summary, cause: error, stepError: error });
+  return stop(pass, pass.known?.steps ?? [], { phase: 'Failed', summary, cause: error, stepError: error });
 }
 
 /** workflow.maxConcurrent is reached: the run stays Pending, saying why. */

@@ -7,6 +7,7 @@ import { skipStep } from './finish.ts';
 import { observeStep } from './observe.ts';
 import { writeStatus, type Pass, type PassContext } from './pass.ts';
 import { startOrSkip } from './condition.ts';
+import type { Step } from '../validate/schema.ts';
 
 /** Every running step watched (and a pending one whose pod a crashed pass already created, adopted). */
 export function observeSteps(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Promise<StepState[]> {
@@ -27,11 +28,16 @@ export async function startReadySteps(
   run: AdmittedRun,
   steps: readonly StepState[],
 ): Promise<StepState[]> {
-  const now = pass.deps.now();
-  const state = (name: string): StepState | undefined => steps.find((s) => s.name === name);
-  const ready = plan(run.workflow, steps).start.filter((step) => due(state(step.name), now));
+  const ready = readySteps(pass, run, steps);
   const started = await Promise.all(ready.map((step) => startOrSkip(run, step, steps, pass.deps, pass.audit)));
   return started.reduce(replace, [...steps]);
+}
+
+/** The steps whose turn it is now (prerequisites done; a retried one, its backoff over). */
+export function readySteps(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): Step[] {
+  const now = pass.deps.now();
+  const state = (name: string): StepState | undefined => steps.find((s) => s.name === name);
+  return plan(run.workflow, steps).start.filter((step) => due(state(step.name), now));
 }
 
 /**
@@ -70,7 +76,7 @@ export async function writeProgress(
       : {}),
     summary: summary(steps),
     steps,
-    startedAt: pass.previous?.startedAt ?? now,
+    startedAt: pass.known?.startedAt ?? now,
     ...(runDone(phase) ? { finishedAt: now } : {}),
   };
   const written = await writeStatus(pass, status);

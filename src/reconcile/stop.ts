@@ -87,7 +87,7 @@ export async function stop(
   why: Stop,
   run?: AdmittedRun,
 ): Promise<Pass> {
-  const stopped = await stopRun(pass.obj, steps, why, pass.deps, pass.audit, pass.previous, run);
+  const stopped = await stopRun(pass.obj, steps, why, pass.deps, pass.audit, pass.known, run);
   return stopped === undefined ? { requeueAfterMs: 2000 } : writeStatus(pass, stopped);
 }
 
