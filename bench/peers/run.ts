@@ -10,6 +10,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { installFatalGuard } from './fatal.ts';
 import { FULL_PEERS, peersBench, QUICK_PEERS, type PeersOptions } from './harness.ts';
 import { intreeCheck } from './intree-check.ts';
 import { peersTables } from './report.ts';
@@ -54,6 +55,7 @@ export function parsePeersArgs(args: readonly string[]): PeersOptions & {
 if (import.meta.main) {
   const o = parsePeersArgs(process.argv.slice(2));
   const log = (s: string): void => console.error(s);
+  installFatalGuard(log);
   if (o.intreeCheck) {
     const failed = await intreeCheck(log);
     if (failed > 0) log(`${failed} image reference(s) answered differently`);
@@ -62,5 +64,8 @@ if (import.meta.main) {
     const result = await peersBench(o, log);
     console.log(peersTables(result).join('\n'));
     if (o.json !== undefined) await writeFile(o.json, JSON.stringify(result, null, 2) + '\n');
+    const failed = result.rows.filter((r) => r.failed !== undefined);
+    for (const r of failed) log(`${r.slug} FAILED in ${r.failed}`);
+    if (failed.length > 0) process.exitCode = 1;
   }
 }
