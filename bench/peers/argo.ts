@@ -15,7 +15,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from '@kubernetes/client-node';
 import { toolsDir } from '../../src/adapters/tools.ts';
 import { startProcess, stopPid, type Started } from '../../src/dev/processes.ts';
-import { watchAll } from '../../test/support/watch.ts';
 import { workflowGuard } from './argo/guard.ts';
 import { acquireShared, crdDir, releaseShared } from './argo/install.ts';
 import { submitError, WorkflowTerminal, type WorkflowObj } from './argo/outcome.ts';
@@ -32,7 +31,9 @@ import {
   type ArgoProfile,
 } from './argo/manifest.ts';
 import { warmUp } from './argo/warmup.ts';
+import { assertLoopbackOnly } from './listeners.ts';
 import type { PeerEnv, PeerRow, StepSpec } from './peer.ts';
+import { resilientWatch } from './watch.ts';
 
 const GROUP = { group: 'argoproj.io', version: 'v1alpha1', plural: 'workflows' } as const;
 /** How long terminalRecordAt waits for Succeeded after the pod Succeeded (the default requeue is 10 s). */
@@ -113,15 +114,18 @@ class ArgoRow implements PeerRow {
       { ...process.env, ...controllerEnv(this.profile) },
     );
     r.proc = proc;
-    const watch = await watchAll<WorkflowObj>(
+    // Not test/support/watch.ts's watchAll: it passes a 410 "too old" ERROR event on and resumes from
+    // the same version forever, so an idle row's watch went blind after another row's round.
+    const watch = await resilientWatch<WorkflowObj>(
       kc,
       `/apis/argoproj.io/v1alpha1/namespaces/${namespace}/workflows`,
-      `${BENCH_LABEL}=${this.label}`,
       (type, obj) => this.terminal.onEvent(type, obj),
+      `${BENCH_LABEL}=${this.label}`,
     );
     r.stopWatch = watch.stop;
     r.env.log(`${this.name}: controller pid ${proc.pid}, ${controllerArgs(this.profile, '…', namespace).join(' ')}`);
     const ms = await warmUp(kc, namespace, proc, (pod) => this.submitPod(pod));
+    await assertLoopbackOnly('workflow-controller', proc.pid);
     this.terminal.clear();
     r.env.log(`${this.name}: warm-up Workflow Succeeded in ${ms} ms`);
   }

@@ -17,6 +17,7 @@ import { AdmissionregistrationV1Api, ApiException, CoreV1Api } from '@kubernetes
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { freePort, startProcess, stopPid, waitUntil, type Started } from '../../src/dev/processes.ts';
 import { installCrds } from '../../src/dev/bootstrap.ts';
+import { assertLoopbackOnly } from './listeners.ts';
 import type { PeerEnv, PeerRow, StepSpec } from './peer.ts';
 import { selfSignedCert } from './gatekeeper/cert.ts';
 import {
@@ -69,6 +70,12 @@ export function gatekeeperArgs(o: { kubeconfig: string; certDir: string; port: n
     '--disable-cert-rotation',
     `--health-addr=127.0.0.1:${o.healthPort}`,
     '--metrics-addr=0',
+    // No metrics listener (red team 4, finding 4): the default backend, prometheus, binds ":8888" on
+    // every interface (pkg/metrics/exporters/prometheus, no host flag). The opentelemetry backend
+    // only pushes: to a closed loopback port, once a day.
+    '--metrics-backend=opentelemetry',
+    '--otlp-endpoint=127.0.0.1:9',
+    '--otlp-metric-interval=24h',
     '--operation=webhook',
     '--operation=mutation-webhook',
     '--operation=generate',
@@ -194,5 +201,9 @@ async function startGatekeeper(e: PeerEnv, namespace: string): Promise<Started &
     READY_MS,
     started,
   );
+  await assertLoopbackOnly('gatekeeper', started.pid).catch(async (error: unknown) => {
+    await stopPid(started.pid);
+    throw error;
+  });
   return { ...started, caPem: certPem, port };
 }

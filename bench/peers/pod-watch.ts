@@ -4,7 +4,8 @@
  * Succeeded (Date.now() ms: compared with the row's terminal record), and the pod as first seen
  * (for the parity check's securityContext). Every wait is bounded.
  */
-import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { resilientWatch } from './watch.ts';
 
 export interface PodWatch {
   /** performance.now() at the pod's first event; rejects after `timeoutMs`. */
@@ -47,57 +48,6 @@ function wake(waiters: Waiters, name: string, v: number | Error): void {
   waiters.delete(name);
 }
 
-/**
- * A watch of `path` that never gives up while not stopped: when it ends (the API server's timeout,
- * a dropped connection, an error under load) it is re-established from the last resourceVersion
- * after 100 ms … 2 s, and from a fresh list (ADDED for every pod) when that version is too old.
- */
-async function resilientWatch(
-  kc: KubeConfig,
-  path: string,
-  onEvent: (type: string, pod: V1Pod) => void,
-): Promise<{ stop: () => void; restarts: () => number }> {
-  let stopped = false;
-  let restarts = 0;
-  let failures = 0;
-  let rv: string | undefined;
-  let req: AbortController | undefined;
-  const open = async (): Promise<void> => {
-    req = await new Watch(kc).watch(
-      path,
-      { allowWatchBookmarks: true, ...(rv !== undefined ? { resourceVersion: rv } : {}) },
-      (type: string, pod: V1Pod) => {
-        failures = 0;
-        if (type === 'ERROR')
-          rv = undefined; // 410 Gone: too old, list again
-        else rv = pod.metadata?.resourceVersion ?? rv;
-        if (type !== 'BOOKMARK' && type !== 'ERROR') onEvent(type, pod);
-      },
-      () => void reopen(),
-    );
-  };
-  const reopen = async (): Promise<void> => {
-    while (!stopped) {
-      restarts++;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(failures++, 5))));
-      if (stopped) return;
-      try {
-        return await open();
-      } catch {
-        if (failures > 3) rv = undefined;
-      }
-    }
-  };
-  await open();
-  return {
-    stop: () => {
-      stopped = true;
-      req?.abort();
-    },
-    restarts: () => restarts,
-  };
-}
-
 /** Starts the watch of every pod in `namespace` and resolves once it is established. */
 export async function watchPods(kc: KubeConfig, namespace: string): Promise<PodWatch> {
   const added = new Map<string, number>();
@@ -105,7 +55,7 @@ export async function watchPods(kc: KubeConfig, namespace: string): Promise<PodW
   const first = new Map<string, V1Pod>();
   const addedWaiters: Waiters = new Map();
   const doneWaiters: Waiters = new Map();
-  const w = await resilientWatch(kc, `/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
+  const w = await resilientWatch<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
     const now = performance.now();
     const name = pod.metadata?.name ?? '';
     if (!added.has(name)) {

@@ -18,6 +18,7 @@ function cpuCells(r: RowResult): string[] {
 }
 
 function rowLine(p: PeersResult, r: RowResult): string {
+  if (r.failed !== undefined) return `| ${r.name} | FAILED in ${r.failed.replaceAll('|', '\\|')} |${' |'.repeat(16)}`;
   if (r.summary === undefined) return `| ${r.name} | skipped: ${r.skipped ?? 'not run'} |${' |'.repeat(16)}`;
   const s = r.summary;
   const t = s.terminalMs;

@@ -43,7 +43,11 @@ async function snapshot(kc: KubeConfig, procs: readonly Proc[]): Promise<Snapsho
 const cpuDelta = (a: Snapshot, b: Snapshot): Record<string, number> =>
   Object.fromEntries(Object.keys(b.cpu).map((k) => [k, (b.cpu[k] ?? 0) - (a.cpu[k] ?? 0)]));
 
-/** `count` jobs on `concurrency` workers, no new job after `maxSeconds`; wall seconds and jobs done. */
+/**
+ * `count` jobs on `concurrency` workers, no new job after `maxSeconds`; wall seconds and jobs done.
+ * The first failing job stops every worker from issuing more; closedLoop returns (throws that first
+ * error) only once every worker has ended, so no job of an abandoned round runs into the next one.
+ */
 export async function closedLoop(
   count: number,
   concurrency: number,
@@ -52,17 +56,31 @@ export async function closedLoop(
 ): Promise<{ readonly seconds: number; readonly done: number }> {
   let next = 0;
   let done = 0;
+  let failure: { readonly error: unknown } | undefined;
   const t0 = performance.now();
   const stopAt = t0 + maxSeconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count && performance.now() < stopAt) {
-        await job(next++);
-        done++;
+      while (failure === undefined && next < count && performance.now() < stopAt) {
+        try {
+          await job(next++);
+          done++;
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }),
   );
+  if (failure !== undefined) throw failure.error;
   return { seconds: (performance.now() - t0) / 1000, done };
+}
+
+/** Every promise settled, then the values; throws the first rejection (none is left pending or unobserved). */
+export async function allSettledOrThrow<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Measures one round of `row` over `steps` (already built); throws naming the row on any failure. */
@@ -96,8 +114,8 @@ export async function measureRound(
     throw new Error(
       `${name}: only ${loop.done} of ${steps.length} steps in ${s.maxSeconds} s (round ${steps[0]?.round})`,
     );
-  const succeeded = await Promise.all(podNames.map((p) => watch.succeeded(p, 180_000)));
-  const records = await Promise.all(steps.map((step) => row.terminalRecordAt(step)));
+  const succeeded = await allSettledOrThrow(podNames.map((p) => watch.succeeded(p, 180_000)));
+  const records = await allSettledOrThrow(steps.map((step) => row.terminalRecordAt(step)));
   const terminalMs = records.flatMap((t, i) => (t === undefined ? [] : [t - (succeeded[i] ?? t)]));
   const after = await snapshot(s.kc, procs);
   return {

@@ -110,10 +110,14 @@ test("gatekeeper runs as the chart's controller-manager: loopback, no cert rotat
     '--host=127.0.0.1',
     '--health-addr=127.0.0.1:2',
     '--metrics-addr=0',
+    // red team 4 finding 4: the default prometheus backend binds *:8888; this one only pushes, to loopback
+    '--metrics-backend=opentelemetry',
+    '--otlp-endpoint=127.0.0.1:9',
     '--disable-cert-rotation',
     '--shutdown-delay=0',
   ])
     assert.ok(args.includes(want), want);
+  assert.ok(!args.some((a) => a.startsWith('--prometheus-port') || a === '--enable-pprof'));
 });
 
 test('the serving certificate is for IP 127.0.0.1, serverAuth, short-lived, and matches its key', async () => {
