@@ -5,8 +5,9 @@
  * a stream after 30 s without data, so an idle row's watch keeps resuming from its last
  * resourceVersion; once another namespace's burst of the same resource pushed that version out of
  * the watch cache (older than its 75 s fresh window), the API server answers every resume with an
- * ERROR event "410 too old resource version". test/support/watch.ts's watchAll ignored that event
- * and resumed from the same version every 100 ms, blind for good; bench/peers/watch.ts lists again.
+ * ERROR event "410 too old resource version". test/support/watch.ts's watchAll then ignored that
+ * event and resumed from the same version every 100 ms, blind for good (fixed since: it starts over
+ * without a version on a 410); bench/peers/watch.ts lists again. Both must now see the object.
  * The check: both watches on an idle namespace, 80 s idle, 1,200 writes elsewhere, 35 s, then one
  * new object in the idle namespace, which the bench's watch must deliver. The old one is reported.
  */
