@@ -1,4 +1,4 @@
-import { stepDone, type RunStatus, type StepState } from '../run/status.ts';
+import { runDone, stepDone, type RunStatus, type StepState } from '../run/status.ts';
 
 /**
  * Progress status writes held back (issue 20 §2: API writes per one-step run ≤ 3). A run's status
@@ -71,7 +71,7 @@ export const STATUS_HOLD_MS = 2000;
 
 /** True when `status` must not be held: the run ended, or a step (or an attempt) ended since `previous`. */
 export function mustWriteNow(previous: RunStatus | undefined, status: RunStatus): boolean {
-  if (status.phase === 'Succeeded' || status.phase === 'Failed' || status.phase === 'Cancelled') return true;
+  if (runDone(status.phase)) return true;
   const before = new Map<string, StepState>((previous?.steps ?? []).map((s) => [s.name, s]));
   return status.steps.some((s) => {
     const old = before.get(s.name);
