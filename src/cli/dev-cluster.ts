@@ -7,6 +7,8 @@ import type { ClusterTools } from '../dev/cluster-components.ts';
 import { startRealNode } from '../dev/node/node.ts';
 import type { RealNodeState } from '../dev/node/state.ts';
 import { stopRealNodeState } from '../dev/node/node-down.ts';
+import { nodeLeft } from '../dev/node/owned.ts';
+import { runsAs } from '../dev/processes.ts';
 import { realNodeMissing, REAL_NODE_TOOLS } from '../dev/node/prerequisites.ts';
 import { CliError, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
@@ -61,7 +63,7 @@ export function clusterCommand(io: Io): Command {
 
 /** `up`: refuse a second one, check the tools, start the cluster (and the real node), record and print it. */
 async function clusterUp(io: Io, opts: UpOptions): Promise<void> {
-  const tools = await preflight(opts);
+  const tools = await preflight(io, opts);
   io.err('starting etcd, kube-apiserver, kube-scheduler, kube-controller-manager and kwok ...');
   await rm(opts.dir, { recursive: true, force: true });
   await mkdir(opts.dir, { recursive: true });
@@ -81,13 +83,32 @@ async function clusterUp(io: Io, opts: UpOptions): Promise<void> {
   io.out(opts.output === 'json' ? JSON.stringify(state) : upSummary(c, realNode));
 }
 
-/** Fails before anything starts: one already up, a missing pinned tool, or no real node possible here. */
-async function preflight(opts: UpOptions): Promise<ClusterTools> {
-  if ((await readState(opts.dir)) !== undefined)
+/**
+ * Whether anything of a recorded control plane still runs as its own: one of its processes (its
+ * directory on the command line, so a recycled PID does not count) or its real node (node/owned.ts).
+ */
+function stillUp(state: UpState): boolean {
+  return (
+    state.pids.some((p) => runsAs(p.pid, [state.dir])) || (state.realNode !== undefined && !nodeLeft(state.realNode))
+  );
+}
+
+/**
+ * Fails before anything starts: one already up, a missing pinned tool, or no real node possible here.
+ * A control plane left by a run that ended without `down` (killed, crashed, a stopped session:
+ * nothing of it runs) is cleared first, as `down` would, instead of blocking every later `up`.
+ */
+async function preflight(io: Io, opts: UpOptions): Promise<ClusterTools> {
+  const left = await readState(opts.dir);
+  if (left !== undefined && stillUp(left))
     throw new CliError(
       'CLUSTER_START_FAILED',
       'a local control plane is already up (run "kubiya-runner dev cluster down" first)',
     );
+  if (left !== undefined) {
+    io.err(`a local control plane left by a run that ended without "down" (${opts.dir}): clearing it first`);
+    await stopState(io, left);
+  }
   const tools = resolveTools(CLUSTER_TOOLS);
   if (!tools.ok) throw new CliError(tools.error.code, tools.error.message);
   const missing = opts.realNode === true ? realNodeMissing() : [];
@@ -138,12 +159,17 @@ async function clusterDown(io: Io, dir: string): Promise<void> {
     io.out('no local control plane is up');
     return;
   }
+  await stopState(io, state);
+  await rm(dir, { recursive: true, force: true });
+  io.out('local control plane stopped and removed');
+}
+
+/** Stops a recorded control plane: its real node first (reporting host differences on stderr), then its processes. */
+async function stopState(io: Io, state: UpState): Promise<void> {
   if (state.realNode !== undefined) {
     const left = await stopRealNodeState(state.realNode);
     for (const l of left) io.err(`real node: host differs from before: ${l}`);
-    io.out(left.length === 0 ? 'real node stopped; host restored' : 'real node stopped; see the differences above');
+    io.err(left.length === 0 ? 'real node stopped; host restored' : 'real node stopped; see the differences above');
   }
   await stopClusterState(state, false);
-  await rm(dir, { recursive: true, force: true });
-  io.out('local control plane stopped and removed');
 }

@@ -16,7 +16,7 @@ import {
 } from './cluster-components.ts';
 import { writeClusterCredentials, writeKubeconfig } from './cluster-files.ts';
 import { renderChart } from './manifest.ts';
-import { freePort, stopPid, type Started } from './processes.ts';
+import { freePort, runsAs, stopPid, type Started } from './processes.ts';
 
 export interface ClusterOptions {
   readonly tools: ClusterTools;
@@ -124,6 +124,7 @@ function killAll(started: readonly Started[], ownedDir: string | undefined): voi
 
 /** Stops a cluster started detached by another process (from its saved state). */
 export async function stopClusterState(state: ClusterState, removeDir: boolean): Promise<void> {
-  for (const p of [...state.pids].reverse()) await stopPid(p.pid, 5000, true);
+  // Only a PID that still runs as this cluster's (its directory on the command line): never a recycled one.
+  for (const p of [...state.pids].reverse()) if (runsAs(p.pid, [state.dir])) await stopPid(p.pid, 5000, true);
   if (removeDir) await rm(state.dir, { recursive: true, force: true });
 }

@@ -88,6 +88,31 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * The command line (argv) of a running process, from /proc/<pid>/cmdline (proc(5)); undefined when
+ * no such process runs (or it is a zombie, whose command line is empty).
+ */
+function commandLine(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8');
+    return raw === '' ? undefined : raw.split('\0').filter((a) => a !== '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `pid` runs a process of ours: one of its arguments names one of `marks` (a directory or
+ * file only our processes are given, e.g. a cluster's or a node's directory). A PID outlives its
+ * process — after kill -9, a crash or a stopped session the kernel may hand it to an unrelated
+ * process — and such a PID does not match, so it is never signalled. Empty marks are ignored.
+ */
+export function runsAs(pid: number, marks: readonly string[]): boolean {
+  const names = marks.filter((m) => m !== '');
+  const argv = commandLine(pid);
+  return argv !== undefined && names.length > 0 && argv.some((a) => names.some((m) => a.includes(m)));
+}
+
 /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
 export async function stopPid(pid: number, graceMs = 5000, group = false): Promise<void> {
   const target = group ? -pid : pid;

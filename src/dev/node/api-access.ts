@@ -66,7 +66,8 @@ export async function startApiAccess(
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error(`${o.kubeconfig}: no current cluster`);
   const api = new URL(cluster.server);
-  const args = [FORWARDER_FILE, API_ENDPOINT.host, String(API_ENDPOINT.port), api.hostname, api.port];
+  // The node's directory last: ignored by the forwarder, it marks the process as this node's (owned.ts).
+  const args = [FORWARDER_FILE, API_ENDPOINT.host, String(API_ENDPOINT.port), api.hostname, api.port, o.dir];
   const fwd = startProcess('api-forwarder', process.execPath, args, join(o.dir, 'api-forwarder.log'), o.detached);
   started.push(fwd);
   await waitUntil('api-forwarder', () => accepts(API_ENDPOINT), 20_000, fwd);

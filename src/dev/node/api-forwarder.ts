@@ -43,7 +43,9 @@ if (import.meta.main) {
   const [listenHost, listenPort, targetHost, targetPort] = process.argv.slice(2);
   const port = (s: string | undefined): number => Number.parseInt(s ?? '', 10);
   if (listenHost === undefined || targetHost === undefined || !(port(listenPort) > 0 && port(targetPort) > 0)) {
-    process.stderr.write('usage: api-forwarder.ts <listen host> <listen port> <target host> <target port>\n');
+    process.stderr.write(
+      'usage: api-forwarder.ts <listen host> <listen port> <target host> <target port> [node directory]\n',
+    );
     process.exit(2);
   }
   process.once('SIGTERM', () => process.exit(0));

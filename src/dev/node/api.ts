@@ -8,12 +8,23 @@ export function kubeClient(kubeconfig: string): { kc: KubeConfig; core: CoreV1Ap
   return { kc, core: kc.makeApiClient(CoreV1Api), objects: KubernetesObjectApi.makeApiClient(kc) };
 }
 
-/** Creates an object; an existing one (409) is left as it is. */
+/**
+ * Creates an object; an existing one is left as it is. "Exists" is 409, or any refusal while a read
+ * finds the object: the API server validates some fields before it looks at the name (a Service with a
+ * fixed clusterIP that is taken answers 422 "provided IP is already allocated"), as on a control plane
+ * a node was started on before (a node left by a dead run, then cleared). Throws the create's error
+ * otherwise.
+ */
 export async function ensure(objects: KubernetesObjectApi, body: object): Promise<void> {
   try {
     await objects.create(body);
   } catch (e) {
-    if (!(e instanceof ApiException && e.code === 409)) throw e;
+    if (e instanceof ApiException && e.code === 409) return;
+    const exists = await objects.read(body as Parameters<KubernetesObjectApi['read']>[0]).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) throw e;
   }
 }
 

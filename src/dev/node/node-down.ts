@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run } from './run.ts';
 import { removeApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
+import { ownedPids } from './owned.ts';
 
 const LOCK = '/run/kubiya-real-node.lock';
 
@@ -55,6 +56,15 @@ function ourShims(socket: string): number[] {
   return pids;
 }
 
+/** Deletes the Node object; a control plane (or kubeconfig) already gone is fine: nothing to delete. */
+async function deleteNodeObject(kubeconfig: string): Promise<void> {
+  try {
+    await kubeClient(kubeconfig).core.deleteNode({ name: NODE.name });
+  } catch {
+    // gone with its control plane
+  }
+}
+
 async function deleteLinks(): Promise<void> {
   const veths = (await run('ip', ['-o', 'link', 'show', 'master', NODE.bridge])).stdout
     .split('\n')
@@ -68,19 +78,21 @@ async function deleteLinks(): Promise<void> {
 /** Stops our processes by PID (network first, containerd last, then its shims). */
 async function stopProcesses(state: RealNodeState, socket: string): Promise<void> {
   const order = ['kube-router', 'kube-proxy', 'kubelet', 'canary', 'kube-controller-manager', 'api-forwarder'];
-  for (const name of order) for (const p of state.pids.filter((x) => x.name === name)) await stopPid(p.pid, 5000);
+  const owned = ownedPids(state); // never a recycled PID of a process that is not ours
+  for (const name of order) for (const p of owned.filter((x) => x.name === name)) await stopPid(p.pid, 5000);
   const tasks = await run(state.tools.ctr, ['--address', socket, '-n', 'k8s.io', 'tasks', 'ls', '-q']).catch(
     () => undefined,
   );
   for (const id of (tasks?.stdout ?? '').split('\n').filter(Boolean))
     await run(state.tools.ctr, ['--address', socket, '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id]);
-  for (const p of state.pids.filter((x) => x.name === 'containerd')) await stopPid(p.pid, 5000);
+  for (const p of owned.filter((x) => x.name === 'containerd')) await stopPid(p.pid, 5000);
   for (const pid of ourShims(socket)) await stopPid(pid, 2000);
 }
 
 /**
  * Tears the real node down and restores the host to the state recorded before `up`: pods drained,
- * our processes stopped by PID (and containerd's shims for our socket), kube-proxy's and kube-router's
+ * our processes stopped by PID — only a PID whose command line still names this node (owned.ts), never
+ * a recycled one — (and containerd's shims for our socket), kube-proxy's and kube-router's
  * own clean-up, cgroups, mounts, links, iptables/nft/ipset entries of ours, sysctls, the directories
  * written outside the node's own, the node's directory and the lock. Returns what still differs
  * from the recorded state (empty when the host is as before).
@@ -94,7 +106,7 @@ export async function stopRealNodeState(state: RealNodeState): Promise<string[]>
     return ['no recorded host state: nothing restored'];
   }
   await drain(state, p.socket);
-  await removeApiAccess(state.kubeconfig);
+  await removeApiAccess(state.kubeconfig).catch(() => undefined); // control plane or its kubeconfig gone
   await stopProcesses(state, p.socket);
   await run(state.tools['kube-proxy'], ['--cleanup', '--proxy-mode', 'nftables']).catch(() => undefined);
   await run(state.tools['kube-router'], ['--cleanup-config']).catch(() => undefined);
@@ -106,7 +118,6 @@ export async function stopRealNodeState(state: RealNodeState): Promise<string[]>
   await removeOutsidePaths(before.paths);
   await rm(state.dir, { recursive: true, force: true });
   await rm(LOCK, { force: true });
-  const { core } = kubeClient(state.kubeconfig);
-  await core.deleteNode({ name: NODE.name }).catch(() => undefined);
+  await deleteNodeObject(state.kubeconfig);
   return diffHostState(before, await readHostState());
 }

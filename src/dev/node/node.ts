@@ -24,6 +24,7 @@ import { daemon, type RealNodeOptions } from './daemon.ts';
 import { stopRealNodeState } from './node-down.ts';
 import { serviceReady, startApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
+import { nodeLeft, ownedPids, processStartTicks } from './owned.ts';
 
 /** A lock file (one real node per machine: fixed link, bridge and port names). */
 export const LOCK_FILE = '/run/kubiya-real-node.lock';
@@ -36,10 +37,41 @@ export interface RealNode extends RealNodeState {
 
 const BEFORE = 'host-before.json';
 
-/** A lock whose node directory is gone (a run killed before its down) is left over, not held: remove it. */
-async function takeStaleLock(): Promise<void> {
+/**
+ * Clears what a run that ended without `down` left behind (kill -9, a crash, a stopped session):
+ * a lock whose node directory is gone is removed; a node whose owner is gone or none of whose
+ * recorded processes still runs as its own (owned.ts: nodeLeft) is torn down — its surviving
+ * processes of its own stopped — from its recorded state — mounts, links, firewall entries,
+ * sysctls, cgroups — with today's tools, so the host is as before that run. A node with a live
+ * process of its own is left alone (the caller then refuses). Throws when the restore leaves the
+ * host different from that run's record: a new node must not record a half-restored host as its
+ * "before".
+ */
+async function clearLeftNode(tools: RealNodeOptions['tools'], say: (line: string) => void): Promise<void> {
   const holder = (await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim();
-  if (holder !== '' && !existsSync(join(holder, BEFORE))) await rm(LOCK_FILE, { force: true });
+  if (holder === '') return;
+  if (!existsSync(join(holder, BEFORE))) {
+    await rm(LOCK_FILE, { force: true });
+    return;
+  }
+  const recorded = await readFile(nodePaths(holder).state, 'utf8')
+    .then((t) => JSON.parse(t) as Partial<RealNodeState>)
+    .catch((): Partial<RealNodeState> => ({}));
+  const left: RealNodeState = {
+    dir: holder,
+    kubeconfig: recorded.kubeconfig ?? '',
+    tools,
+    pids: recorded.pids ?? [],
+    timings: {},
+    ...(recorded.owner !== undefined ? { owner: recorded.owner } : {}),
+  };
+  if (!nodeLeft(left)) return;
+  say(`a real node left by a run that ended without down (${holder}): restoring the host first ...`);
+  const differs = await stopRealNodeState({ ...left, pids: ownedPids(left) });
+  if (differs.length > 0)
+    throw new Error(
+      `a real node left by an ended run (${holder}) could not be cleared; the host still differs:\n${differs.join('\n')}`,
+    );
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
@@ -177,7 +209,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const p = nodePaths(o.dir);
   const say = o.say ?? (() => undefined);
   await mkdir(o.dir, { recursive: true });
-  await takeStaleLock();
+  await clearLeftNode(o.tools, say);
   await writeFile(LOCK_FILE, `${o.dir}\n`, { flag: 'wx' }).catch(async () => {
     throw new Error(
       `a real node is already up on this machine (${(await readFile(LOCK_FILE, 'utf8')).trim()}); stop it first`,
@@ -185,12 +217,15 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   });
   const started: Started[] = [];
   const timings: Record<string, number> = {};
+  const owner =
+    o.detached === true ? undefined : { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
   const state = (): RealNodeState => ({
     dir: o.dir,
     kubeconfig: o.kubeconfig,
     tools: o.tools,
     pids: started.map((s) => ({ name: s.name, pid: s.pid })),
     timings,
+    ...(owner !== undefined ? { owner } : {}),
   });
   const save = (): Promise<void> => writeFile(p.state, JSON.stringify(state(), null, 2));
   try {

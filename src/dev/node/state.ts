@@ -7,6 +7,12 @@ export interface RealNodeState {
   readonly kubeconfig: string;
   readonly tools: Readonly<Record<RealNodeToolName, string>>;
   readonly pids: readonly { readonly name: string; readonly pid: number }[];
+  /**
+   * The process that started the node and tears it down when it ends (a test run), identified by PID
+   * and its start time in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)); absent when the
+   * node is meant to outlive its starter (`dev cluster up --real-node`, torn down by `down`).
+   */
+  readonly owner?: { readonly pid: number; readonly startTicks: string };
   /** Seconds per phase (containerd, images, node Ready, network, DNS) and in all. */
   readonly timings: Readonly<Record<string, number>>;
 }

@@ -1,0 +1,44 @@
+// Which PIDs recorded in a real node's state still run a process of that node. A PID outlives its
+// process: after a kill -9, a crash or a session stop, the kernel may give it to an unrelated
+// process, which `down` must never signal.
+import { readFileSync } from 'node:fs';
+import { runsAs } from '../processes.ts';
+import type { RealNodeState } from './state.ts';
+
+/**
+ * Whether `pid` runs a process this node started: every process the node starts names its own
+ * directory or its kubeconfig on its command line (configs, the canary's root, the forwarder's tag),
+ * so a recycled PID does not match.
+ */
+export function ownedAlive(state: Pick<RealNodeState, 'dir' | 'kubeconfig'>, pid: number): boolean {
+  return runsAs(pid, [state.dir, state.kubeconfig]);
+}
+
+/**
+ * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)), or undefined
+ * when it does not run. With the PID it names one process for the whole uptime.
+ */
+export function processStartTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may itself hold ") ".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a node was left by a run that ended without `down`: its owner (the process that started it)
+ * no longer runs, or none of its recorded processes runs as its own. A node without an owner
+ * (`dev cluster up`) is left only in the second case.
+ */
+export function nodeLeft(state: Pick<RealNodeState, 'dir' | 'kubeconfig' | 'pids' | 'owner'>): boolean {
+  if (state.owner !== undefined && processStartTicks(state.owner.pid) !== state.owner.startTicks) return true;
+  return ownedPids(state).length === 0;
+}
+
+/** The recorded processes that still run as this node's (see ownedAlive); empty for a node left by a dead run. */
+export function ownedPids(state: Pick<RealNodeState, 'dir' | 'kubeconfig' | 'pids'>): RealNodeState['pids'][number][] {
+  return state.pids.filter((p) => ownedAlive(state, p.pid));
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { resolveTools } from '../../src/adapters/tools.ts';
+import { nodePaths } from '../../src/dev/node/configs.ts';
+import { diffHostState, readHostState, type HostState } from '../../src/dev/node/host-state.ts';
+import { LOCK_FILE, startRealNode } from '../../src/dev/node/node.ts';
+import { ownedPids } from '../../src/dev/node/owned.ts';
+import { REAL_NODE_TOOLS } from '../../src/dev/node/prerequisites.ts';
+import type { RealNodeState } from '../../src/dev/node/state.ts';
+import { realNodeSkip } from '../support/real-node.ts';
+import { testCluster, type TestCluster } from '../support/cluster.ts';
+import { REPO_ROOT } from '../../src/adapters/tools.ts';
+
+const skip = realNodeSkip();
+
+/** Starts a node in a child process and resolves with its directory once it is up. */
+async function nodeOwnedByChild(env: TestCluster): Promise<{ dir: string; kill: () => void }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-node-'));
+  const owner = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'test/support/real-node-owner.ts'), env.cluster.kubeconfig, dir, env.cluster.workflowsNamespace],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    owner.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('up')) resolve();
+    });
+    owner.on('exit', (code) => {
+      reject(new Error(`the owner exited (${String(code)}) before its node was up`));
+    });
+  });
+  return { dir, kill: () => owner.kill('SIGKILL') };
+}
+
+/** Every process in the kubelet's pod cgroups (what a stopped session kills with the rest). */
+function podProcesses(): number[] {
+  const pids = new Set<number>();
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name === 'cgroup.procs')
+        for (const l of readFileSync(join(d, e.name), 'utf8').split('\n')) if (l !== '') pids.add(Number(l));
+    }
+  };
+  for (const root of ['/sys/fs/cgroup/pids/kubepods', '/sys/fs/cgroup/memory/kubepods'])
+    if (existsSync(root)) walk(root);
+  return [...pids];
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids)
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+}
+
+/**
+ * A real node left by a run that ended without `down` does not block the next run, and is cleared
+ * without touching anything that is not its own. The class (found when a stopped session left a node
+ * up and the next CI run's whole real-node tier failed on "a real node is already up"): the owner
+ * killed alone (its node's processes live on), and the owner killed with every process of the node
+ * (containers included: only the host state is left — mounts, links, firewall, sysctls, cgroups).
+ * Both times the next start clears it, and after its `down` the host equals the state before the
+ * first node.
+ */
+describe('real node: a node left by a run that ended without down', { skip }, () => {
+  let env: TestCluster;
+  let host: HostState;
+  before(async () => {
+    host = await readHostState();
+    env = await testCluster();
+  });
+  after(async () => {
+    await env?.close();
+  });
+
+  const cases: [string, (left: RealNodeState, kill: () => void) => void][] = [
+    ['its owner killed alone, the node processes still running', (_left, kill) => kill()],
+    [
+      'its owner and every process of the node killed, containers too',
+      (left, kill) => {
+        kill();
+        killAll(ownedPids(left).map((p) => p.pid));
+        killAll(podProcesses());
+      },
+    ],
+  ];
+  for (const [what, leave] of cases)
+    test(`${what}: the next start clears it, and after down the host is as before`, async () => {
+      const first = await nodeOwnedByChild(env);
+      const left = JSON.parse(await readFile(nodePaths(first.dir).state, 'utf8')) as RealNodeState;
+      leave(left, first.kill);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await readFile(LOCK_FILE, 'utf8')).trim(), first.dir, 'the left node still holds the lock');
+      assert.notDeepEqual(diffHostState(host, await readHostState()), [], 'the left node changed the host');
+
+      const tools = resolveTools(REAL_NODE_TOOLS);
+      if (!tools.ok) throw new Error(tools.error.message);
+      const said: string[] = [];
+      const dir = await mkdtemp(join(tmpdir(), 'kubiya-node-'));
+      const next = await startRealNode({
+        kubeconfig: env.cluster.kubeconfig,
+        dir,
+        tools: tools.value,
+        namespaces: [env.cluster.workflowsNamespace],
+        say: (l) => said.push(l),
+      });
+      try {
+        assert.ok(
+          said.some((l) => l.includes(`left by a run that ended without down (${first.dir})`)),
+          said.join('\n'),
+        );
+        assert.equal(existsSync(first.dir), false, "the left node's directory is removed");
+        assert.deepEqual(ownedPids(left), [], 'no process of the left node runs');
+      } finally {
+        assert.deepEqual(await next.stop(), [], 'down restored the host recorded by the next node');
+        await rm(dir, { recursive: true, force: true });
+      }
+      assert.deepEqual(
+        diffHostState(host, await readHostState()),
+        [],
+        'the host equals the state before the first node',
+      );
+    });
+});
