@@ -25,6 +25,8 @@ export interface ComponentContext {
   readonly dir: string;
   readonly detached: boolean;
   readonly started: Started[];
+  /** Told synchronously after each spawn, with everything started so far (ClusterOptions.onStarted). */
+  readonly onStarted?: (started: readonly Started[]) => void;
 }
 
 /** The loopback TCP ports of one cluster: etcd client and peer, the API server, kwok's kubelet endpoint. */
@@ -53,6 +55,7 @@ const CONTROLLERS = [
 function start(ctx: ComponentContext, name: keyof ClusterTools, args: readonly string[]): Started {
   const p = startProcess(name, ctx.tools[name], args, join(ctx.dir, `${name}.log`), ctx.detached);
   ctx.started.push(p);
+  ctx.onStarted?.(ctx.started);
   return p;
 }
 

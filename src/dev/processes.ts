@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { isAbsolute, normalize } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,8 @@ export interface Started {
   readonly pid: number;
   readonly child: ChildProcess;
   readonly log: string;
+  /** Its start ticks (startTicksOf), read right after the spawn; '' when it was already gone. */
+  readonly startTicks: string;
 }
 
 /** A free loopback TCP port (bind to 0, read, close). */
@@ -27,8 +29,18 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * util-linux `setpriv`, to give an attached child a parent-death signal (prctl PR_SET_PDEATHSIG):
+ * it then dies with this process even when this process dies of SIGKILL, which no handler sees.
+ * Debian's util-linux (essential; .ci/run installs it when missing) ships it as /usr/bin/setpriv.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
+/**
  * Starts a tool with stdout/stderr in a log file. Detached children get their own process group so
- * `dev cluster down` can stop them from another process; attached ones die with the test run.
+ * `dev cluster down` can stop them from another process. Attached ones die with this process: they
+ * are started through `setpriv --pdeathsig KILL` (which then execs the tool under the same PID, so
+ * its command line is the tool's), and get SIGKILL when this process ends in any way, SIGKILL
+ * included; without setpriv only the callers' exit and signal handlers stop them.
  */
 export function startProcess(
   name: string,
@@ -39,11 +51,13 @@ export function startProcess(
   env?: NodeJS.ProcessEnv,
 ): Started {
   const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
+  const [file, argv] =
+    detached || SETPRIV === undefined ? [bin, args] : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   if (detached) child.unref();
-  return { name, pid: child.pid, child, log };
+  return { name, pid: child.pid, child, log, startTicks: startTicksOf(child.pid) ?? '' };
 }
 
 /** Polls `probe` until it returns true, the process exits, or the timeout passes. */
@@ -205,4 +219,21 @@ async function gone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (alive(pid) && Date.now() < deadline) await sleep(20);
   return !alive(pid);
+}
+
+/**
+ * The command lines (argv) of every running process this one may read, from a scan of /proc
+ * (zombies and unreadable ones skipped).
+ */
+export function runningCommandLines(): string[][] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .map((e) => commandLine(Number(e)))
+    .filter((argv) => argv !== undefined);
 }
