@@ -53,7 +53,8 @@ const CONTROLLERS = [
 ].join(',');
 
 function start(ctx: ComponentContext, name: keyof ClusterTools, args: readonly string[]): Started {
-  const p = startProcess(name, ctx.tools[name], args, join(ctx.dir, `${name}.log`), ctx.detached);
+  // An attached cluster's processes die with this process, even on SIGKILL (red team 5, finding 6).
+  const p = startProcess(name, ctx.tools[name], args, join(ctx.dir, `${name}.log`), ctx.detached, undefined, true);
   ctx.started.push(p);
   ctx.onStarted?.(ctx.started);
   return p;

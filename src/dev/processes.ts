@@ -37,10 +37,11 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
 
 /**
  * Starts a tool with stdout/stderr in a log file. Detached children get their own process group so
- * `dev cluster down` can stop them from another process. Attached ones die with this process: they
- * are started through `setpriv --pdeathsig KILL` (which then execs the tool under the same PID, so
- * its command line is the tool's), and get SIGKILL when this process ends in any way, SIGKILL
- * included; without setpriv only the callers' exit and signal handlers stop them.
+ * `dev cluster down` can stop them from another process. Attached ones are stopped by their callers
+ * (exit and signal handlers: exit-cleanup.ts); with `diesWithParent` they are also started through
+ * `setpriv --pdeathsig KILL` (which then execs the tool under the same PID, so its command line is
+ * the tool's) and get SIGKILL when this process ends in any way, SIGKILL included. Without setpriv
+ * on the machine only the handlers remain.
  */
 export function startProcess(
   name: string,
@@ -49,10 +50,13 @@ export function startProcess(
   log: string,
   detached: boolean,
   env?: NodeJS.ProcessEnv,
+  diesWithParent = false,
 ): Started {
   const fd = openSync(log, 'a');
   const [file, argv] =
-    detached || SETPRIV === undefined ? [bin, args] : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
+    detached || !diesWithParent || SETPRIV === undefined
+      ? [bin, args]
+      : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
   const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name} did not start`);

@@ -13,7 +13,7 @@ import { requireTools } from './cluster.ts';
 
 function holdProcesses(dir: string): { dir: string; pids: number[] } {
   const started = ['a', 'b'].map((n) =>
-    startProcess(n, 'sh', ['-c', 'sleep 120; true', 'sh', join(dir, n)], join(dir, `${n}.log`), false),
+    startProcess(n, 'sh', ['-c', 'sleep 120; true', 'sh', join(dir, n)], join(dir, `${n}.log`), false, undefined, true),
   );
   whenThisProcessEnds(() => {
     for (const p of started) p.child.kill('SIGKILL');
