@@ -2,10 +2,10 @@ import { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../adapters/tools.ts';
-import { loadOrCreateKey } from '../dev/key-file.ts';
+import { DevKeyError, loadOrCreateKey, type LoadedKey } from '../dev/key-file.ts';
 import { signAssignment } from '../dev/sign.ts';
 import { readWorkflowArg } from './dev-workflow.ts';
-import type { Io } from './io.ts';
+import { CliError, type Io } from './io.ts';
 import { examples } from './options.ts';
 
 interface SignOptions {
@@ -43,8 +43,10 @@ export function signCommand(io: Io): Command {
 async function sign(io: Io, workflowFile: string, opts: SignOptions): Promise<void> {
   const workflow = await readWorkflowArg(workflowFile);
   await mkdir(dirname(opts.key), { recursive: true });
-  const { key, created, jwksFile } = await loadOrCreateKey(opts.key);
+  const { key, created, jwksRewritten, jwksFile } = await keyOrCliError(opts.key);
   if (created) io.err(`created signing key ${opts.key}; runners trust ${jwksFile}`);
+  if (jwksRewritten)
+    io.err(`${jwksFile} was missing or did not hold the key ${key.kid}: written again from ${opts.key}`);
   io.out(
     await signAssignment(key, {
       issuer: opts.issuer,
@@ -54,4 +56,13 @@ async function sign(io: Io, workflowFile: string, opts: SignOptions): Promise<vo
       ...(opts.jti !== undefined ? { jti: opts.jti } : {}),
     }),
   );
+}
+
+/** loadOrCreateKey, a key file that is not ours reported as DEV_KEY_INVALID (exit 1). */
+async function keyOrCliError(file: string): Promise<LoadedKey> {
+  try {
+    return await loadOrCreateKey(file);
+  } catch (e) {
+    throw e instanceof DevKeyError ? new CliError(e.code, e.message, 1) : e;
+  }
 }

@@ -25,6 +25,8 @@ export interface ComponentContext {
   readonly dir: string;
   readonly detached: boolean;
   readonly started: Started[];
+  /** Told synchronously after each spawn, with everything started so far (ClusterOptions.onStarted). */
+  readonly onStarted?: (started: readonly Started[]) => void;
 }
 
 /** The loopback TCP ports of one cluster: etcd client and peer, the API server, kwok's kubelet endpoint. */
@@ -51,8 +53,10 @@ const CONTROLLERS = [
 ].join(',');
 
 function start(ctx: ComponentContext, name: keyof ClusterTools, args: readonly string[]): Started {
-  const p = startProcess(name, ctx.tools[name], args, join(ctx.dir, `${name}.log`), ctx.detached);
+  // An attached cluster's processes die with this process, even on SIGKILL (red team 5, finding 6).
+  const p = startProcess(name, ctx.tools[name], args, join(ctx.dir, `${name}.log`), ctx.detached, undefined, true);
   ctx.started.push(p);
+  ctx.onStarted?.(ctx.started);
   return p;
 }
 

@@ -15,8 +15,10 @@ import {
   type ComponentContext,
 } from './cluster-components.ts';
 import { writeClusterCredentials, writeKubeconfig } from './cluster-files.ts';
+import { whenThisProcessEnds } from './exit-cleanup.ts';
+import { clearLeftClusterDirs, CLUSTER_TEMP_PREFIX } from './left-dirs.ts';
 import { renderChart } from './manifest.ts';
-import { freePort, runsAs, stopPid, type Started } from './processes.ts';
+import { freePort, runsAs, signallable, stopPid, type Started } from './processes.ts';
 
 export interface ClusterOptions {
   readonly tools: ClusterTools;
@@ -30,6 +32,12 @@ export interface ClusterOptions {
   readonly nodes?: number;
   /** Install the WorkflowRun CRD (default true; the Helm test installs it through the chart). */
   readonly crds?: boolean;
+  /**
+   * Called synchronously right after each process is spawned, with every process started so far
+   * (`dev cluster up` records them before anything else happens, so a kill at any point leaves a
+   * record of what runs).
+   */
+  readonly onStarted?: (started: readonly Started[]) => void;
 }
 
 export interface ClusterState {
@@ -38,7 +46,8 @@ export interface ClusterState {
   readonly server: string;
   readonly workflowsNamespace: string;
   readonly runnerNamespace: string;
-  readonly pids: readonly { readonly name: string; readonly pid: number }[];
+  /** Each process with its start ticks (/proc/<pid>/stat field 22; absent in states written before they were recorded). */
+  readonly pids: readonly { readonly name: string; readonly pid: number; readonly startTicks?: string }[];
   readonly startedMs: number;
 }
 
@@ -55,8 +64,15 @@ export interface Cluster extends ClusterState {
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const t0 = Date.now();
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'kubiya-cluster-')));
-  const ctx: ComponentContext = { tools: options.tools, dir, detached: options.detached ?? false, started: [] };
+  if (options.dir === undefined) clearLeftClusterDirs();
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), CLUSTER_TEMP_PREFIX)));
+  const ctx: ComponentContext = {
+    tools: options.tools,
+    dir,
+    detached: options.detached ?? false,
+    started: [],
+    ...(options.onStarted !== undefined ? { onStarted: options.onStarted } : {}),
+  };
   const stop = stopper(ctx, options.dir === undefined);
   try {
     const state = await startComponents(ctx, options);
@@ -92,20 +108,22 @@ async function startComponents(
   const workflowsNamespace = options.workflowsNamespace ?? 'kubiya-workflows';
   const runnerNamespace = options.runnerNamespace ?? 'kubiya';
   await bootstrapCluster(kubeconfig, { workflowsNamespace, runnerNamespace, nodes: options.nodes ?? 2 });
-  const pids = ctx.started.map((p) => ({ name: p.name, pid: p.pid }));
+  const pids = ctx.started.map((p) => ({ name: p.name, pid: p.pid, startTicks: p.startTicks }));
   return { dir: ctx.dir, kubeconfig, server, workflowsNamespace, runnerNamespace, pids };
 }
 
 /**
  * The cluster's stop: its processes in reverse start order, then an owned directory. An attached
- * cluster never outlives its process: if the process exits without stop(), its children are killed
- * and an owned directory removed synchronously.
+ * cluster never outlives its process: if the process ends without stop() (exit, or SIGTERM, SIGINT,
+ * SIGHUP nobody else handles: exit-cleanup.ts), its children are killed and an owned directory
+ * removed synchronously; on SIGKILL its children die by their parent-death signal (startProcess).
  */
 function stopper(ctx: ComponentContext, ownsDir: boolean): () => Promise<void> {
-  const onExit = (): void => killAll(ctx.started, ownsDir ? ctx.dir : undefined);
-  if (!ctx.detached) process.once('exit', onExit);
+  const forget = ctx.detached
+    ? () => undefined
+    : whenThisProcessEnds(() => killAll(ctx.started, ownsDir ? ctx.dir : undefined));
   return async () => {
-    process.removeListener('exit', onExit);
+    forget();
     for (const p of [...ctx.started].reverse()) await stopPid(p.pid, 5000, ctx.detached);
     if (ownsDir) await rm(ctx.dir, { recursive: true, force: true });
   };
@@ -113,6 +131,7 @@ function stopper(ctx: ComponentContext, ownsDir: boolean): () => Promise<void> {
 
 function killAll(started: readonly Started[], ownedDir: string | undefined): void {
   for (const p of started) {
+    if (!signallable(p.pid)) continue;
     try {
       process.kill(p.pid, 'SIGKILL');
     } catch {
@@ -122,9 +141,19 @@ function killAll(started: readonly Started[], ownedDir: string | undefined): voi
   if (ownedDir !== undefined) rmSync(ownedDir, { recursive: true, force: true });
 }
 
-/** Stops a cluster started detached by another process (from its saved state). */
-export async function stopClusterState(state: ClusterState, removeDir: boolean): Promise<void> {
-  // Only a PID that still runs as this cluster's (its directory on the command line): never a recycled one.
-  for (const p of [...state.pids].reverse()) if (runsAs(p.pid, [state.dir])) await stopPid(p.pid, 5000, true);
+/**
+ * Stops a cluster started detached by another process (from its saved state): only a PID that still
+ * runs as this cluster's (its directory on the command line on a path boundary, and its recorded
+ * start ticks), never a recycled one. Returns the names and PIDs of processes that would not die.
+ */
+export async function stopClusterState(
+  state: Pick<ClusterState, 'dir' | 'pids'>,
+  removeDir: boolean,
+): Promise<string[]> {
+  const stuck: string[] = [];
+  for (const p of [...state.pids].reverse())
+    if (runsAs(p.pid, [state.dir], p.startTicks) && !(await stopPid(p.pid, 5000, true)))
+      stuck.push(`${p.name} (PID ${String(p.pid)})`);
   if (removeDir) await rm(state.dir, { recursive: true, force: true });
+  return stuck;
 }

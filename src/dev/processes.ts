@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { isAbsolute, normalize } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Started {
@@ -8,6 +9,8 @@ export interface Started {
   readonly pid: number;
   readonly child: ChildProcess;
   readonly log: string;
+  /** Its start ticks (startTicksOf), read right after the spawn; '' when it was already gone. */
+  readonly startTicks: string;
 }
 
 /** A free loopback TCP port (bind to 0, read, close). */
@@ -26,8 +29,19 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * util-linux `setpriv`, to give an attached child a parent-death signal (prctl PR_SET_PDEATHSIG):
+ * it then dies with this process even when this process dies of SIGKILL, which no handler sees.
+ * Debian's util-linux (essential; .ci/run installs it when missing) ships it as /usr/bin/setpriv.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
+
+/**
  * Starts a tool with stdout/stderr in a log file. Detached children get their own process group so
- * `dev cluster down` can stop them from another process; attached ones die with the test run.
+ * `dev cluster down` can stop them from another process. Attached ones are stopped by their callers
+ * (exit and signal handlers: exit-cleanup.ts); with `diesWithParent` they are also started through
+ * `setpriv --pdeathsig KILL` (which then execs the tool under the same PID, so its command line is
+ * the tool's) and get SIGKILL when this process ends in any way, SIGKILL included. Without setpriv
+ * on the machine only the handlers remain.
  */
 export function startProcess(
   name: string,
@@ -36,13 +50,18 @@ export function startProcess(
   log: string,
   detached: boolean,
   env?: NodeJS.ProcessEnv,
+  diesWithParent = false,
 ): Started {
   const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
+  const [file, argv] =
+    detached || !diesWithParent || SETPRIV === undefined
+      ? [bin, args]
+      : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   if (detached) child.unref();
-  return { name, pid: child.pid, child, log };
+  return { name, pid: child.pid, child, log, startTicks: startTicksOf(child.pid) ?? '' };
 }
 
 /** Polls `probe` until it returns true, the process exits, or the timeout passes. */
@@ -102,33 +121,123 @@ function commandLine(pid: number): string[] | undefined {
 }
 
 /**
- * Whether `pid` runs a process of ours: one of its arguments names one of `marks` (a directory or
- * file only our processes are given, e.g. a cluster's or a node's directory). A PID outlives its
- * process — after kill -9, a crash or a stopped session the kernel may hand it to an unrelated
- * process — and such a PID does not match, so it is never signalled. Empty marks are ignored.
+ * The fields of /proc/<pid>/stat after the command name (proc(5)): index 0 is field 3 (state),
+ * index 2 field 5 (process group), index 19 field 22 (start time). The command name is in
+ * parentheses and may itself hold ") ", so the split is after the LAST ")". Undefined when no such
+ * process runs.
  */
-export function runsAs(pid: number, marks: readonly string[]): boolean {
-  const names = marks.filter((m) => m !== '');
-  const argv = commandLine(pid);
-  return argv !== undefined && names.length > 0 && argv.some((a) => names.some((m) => a.includes(m)));
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
 }
 
-/** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
-export async function stopPid(pid: number, graceMs = 5000, group = false): Promise<void> {
-  const target = group ? -pid : pid;
+/**
+ * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22), or undefined when it
+ * does not run. With the PID it names one process for the whole uptime: a recycled PID has others.
+ */
+export function startTicksOf(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The process group of `pid` (/proc/<pid>/stat field 5), or undefined when it does not run. */
+export function processGroupOf(pid: number): number | undefined {
+  const group = statFields(pid)?.[2];
+  return group === undefined ? undefined : Number(group);
+}
+
+/**
+ * A mark as compared: absolute and normalised, without a trailing slash; undefined (never matches)
+ * for an empty, relative or root mark — a relative one names another path from every other working
+ * directory, and "/" is a prefix of every path.
+ */
+function markPath(mark: string): string | undefined {
+  if (mark === '' || !isAbsolute(mark)) return undefined;
+  const m = normalize(mark).replace(/\/+$/, '');
+  return m === '' ? undefined : m;
+}
+
+/**
+ * Whether one argument names `mark` (an absolute, normalised path) on a path boundary: the argument
+ * is the mark or a path under it (`mark/…`), or its part after the first `=` is (`--flag=mark/…`,
+ * `name=mark`). A mere prefix (`/tmp/c` in `/tmp/c2`) or substring does not name it.
+ */
+export function argNames(arg: string, mark: string): boolean {
+  const eq = arg.indexOf('=');
+  const values = eq < 0 ? [arg] : [arg, arg.slice(eq + 1)];
+  return values.some((v) => v === mark || v.startsWith(`${mark}/`));
+}
+
+/**
+ * Whether `pid` runs a process of ours: one of its arguments names one of `marks` on a path
+ * boundary (argNames; absolute paths only our processes are given, e.g. a cluster's or a node's
+ * directory or kubeconfig; empty, relative and root marks are ignored), and, when `startTicks` is
+ * given (recorded at start, startTicksOf), the process still has those start ticks. A PID outlives
+ * its process — after kill -9, a crash or a stopped session the kernel may hand it to an unrelated
+ * process — and such a PID does not match, so it is never signalled.
+ */
+export function runsAs(pid: number, marks: readonly string[], startTicks?: string): boolean {
+  const names = marks.map(markPath).filter((m) => m !== undefined);
+  if (names.length === 0) return false;
+  if (startTicks !== undefined && startTicksOf(pid) !== startTicks) return false;
+  const argv = commandLine(pid);
+  return argv !== undefined && argv.some((a) => names.some((m) => argNames(a, m)));
+}
+
+/**
+ * Whether `pid` may be signalled at all: an integer above 1 that is neither this process nor its
+ * parent. kill(2) with 0, -1 or a negated PID means a process group or every process; PID 1 is init.
+ */
+export function signallable(pid: number): boolean {
+  return Number.isSafeInteger(pid) && pid > 1 && pid !== process.pid && pid !== process.ppid;
+}
+
+/**
+ * SIGTERM, then SIGKILL after graceMs; resolves true when the process is gone, false when it still
+ * runs killWaitMs after SIGKILL (a process in D state, a zombie nobody reaps). With `group`, the
+ * signals go to its process group, but only when `pid` leads one (its group id is its PID); otherwise
+ * to `pid` alone. Throws (signals nothing) for a PID that is not signallable.
+ */
+export async function stopPid(pid: number, graceMs = 5000, group = false, killWaitMs = 5000): Promise<boolean> {
+  if (!signallable(pid)) throw new RangeError(`refusing to signal PID ${String(pid)}`);
+  const target = group && processGroupOf(pid) === pid ? -pid : pid;
   try {
     process.kill(target, 'SIGTERM');
   } catch {
-    return;
+    return !alive(pid);
   }
-  const deadline = Date.now() + graceMs;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    while (alive(pid)) await sleep(20);
+  if (await gone(pid, graceMs)) return true;
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    // already gone
   }
+  return gone(pid, killWaitMs);
+}
+
+/** Waits up to `ms` for `pid` to be gone; true when it is. */
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid) && Date.now() < deadline) await sleep(20);
+  return !alive(pid);
+}
+
+/**
+ * The command lines (argv) of every running process this one may read, from a scan of /proc
+ * (zombies and unreadable ones skipped).
+ */
+export function runningCommandLines(): string[][] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => /^\d+$/.test(e))
+    .map((e) => commandLine(Number(e)))
+    .filter((argv) => argv !== undefined);
 }

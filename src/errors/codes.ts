@@ -109,6 +109,11 @@ export const ERROR_CATALOGUE = {
   AUDIT_QUERY_INVALID: { status: 400, stage: 'cli' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
+  CLUSTER_STATE_INVALID: { status: 500, stage: 'dev' },
+  CLUSTER_DIR_NOT_OURS: { status: 500, stage: 'dev' },
+  CLUSTER_BUSY: { status: 500, stage: 'dev' },
+  CLUSTER_STOP_FAILED: { status: 500, stage: 'dev' },
+  DEV_KEY_INVALID: { status: 500, stage: 'dev' },
   REAL_NODE_UNAVAILABLE: { status: 500, stage: 'dev' },
   INTERNAL: { status: 500, stage: 'internal' },
 } as const satisfies Record<string, { status: number; stage: string }>;

@@ -81,7 +81,7 @@ test('"up" clears a control plane left by a killed run; a recorded PID now held 
   requireTools();
   const base = await mkdtemp(join(tmpdir(), 'kubiya-devcluster-'));
   const dir = join(base, 'cluster');
-  const stranger = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+  const stranger = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' }); // outlives the test under load
   try {
     const first = JSON.parse(
       (

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../../src/adapters/t
 import type { Config } from '../../src/config/schema.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
+import { whenThisProcessEnds } from '../../src/dev/exit-cleanup.ts';
 import { localRunnerConfig } from '../../src/dev/local-config.ts';
 import { jwks, type SigningKey } from '../../src/dev/sign.ts';
 import { testConfig, type ConfigOverrides } from './config.ts';
@@ -26,10 +28,15 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** A real local control plane plus a freshly built policy bundle, for one test file. */
+/**
+ * A real local control plane plus a freshly built policy bundle, for one test file. Its work dir is
+ * removed by close(), or when the test process ends without it (exit, SIGTERM/SIGINT/SIGHUP from a
+ * cancelled run: exit-cleanup.ts), as the cluster's own processes and dir are.
+ */
 export async function testCluster(options: { crds?: boolean } = {}): Promise<TestCluster> {
   const tools = requireTools();
   const work = await mkdtemp(join(tmpdir(), 'kubiya-test-'));
+  const forget = whenThisProcessEnds(() => rmSync(work, { recursive: true, force: true }));
   const { file: bundle } = await buildBundle(tools.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'));
   const cluster = await startCluster({ tools, ...options });
   const kc = new KubeConfig();
@@ -40,6 +47,7 @@ export async function testCluster(options: { crds?: boolean } = {}): Promise<Tes
     bundle,
     work,
     close: async () => {
+      forget();
       await cluster.stop();
       await rm(work, { recursive: true, force: true });
     },
