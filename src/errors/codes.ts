@@ -110,6 +110,7 @@ export const ERROR_CATALOGUE = {
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
   REAL_NODE_UNAVAILABLE: { status: 500, stage: 'dev' },
+  REAL_NODE_LOCKED: { status: 500, stage: 'dev' },
   INTERNAL: { status: 500, stage: 'internal' },
 } as const satisfies Record<string, { status: number; stage: string }>;
 

@@ -65,7 +65,12 @@ describe('real node: owned processes and left nodes', () => {
     assert.notEqual(processStartTicks(process.pid), undefined);
   });
 
-  test('a node is left when its owner is gone (or is another process under the same PID), or none of its processes runs', () => {
+  /**
+   * Red-team round 5, finding 4: a live owner is never left, whatever its processes — it may be
+   * starting them (its first save records none). Only a node without an owner (dev cluster up) is
+   * judged by its processes. The reported example: owner alive, no process of its own runs.
+   */
+  test('a node is left when its owner is gone (or is another process under the same PID); without an owner, when none of its processes runs', () => {
     const pids = [{ name: 'kubelet', pid: ours }];
     const self = { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
     const cases: [string, Parameters<typeof nodeLeft>[0], boolean][] = [
@@ -74,8 +79,19 @@ describe('real node: owned processes and left nodes', () => {
       ['owner gone', { dir, kubeconfig, pids, owner: { pid: gone, startTicks: '1' } }, true],
       ['owner PID recycled (other start time)', { dir, kubeconfig, pids, owner: { ...self, startTicks: '0' } }, true],
       [
-        'owner alive, no process of its own runs',
+        'owner alive, no process of its own runs (a recycled PID recorded)',
         { dir, kubeconfig, pids: [{ name: 'kubelet', pid: stranger }], owner: self },
+        false,
+      ],
+      ['owner alive, still starting: nothing recorded yet', { dir, kubeconfig, pids: [], owner: self }, false],
+      [
+        'owner gone, a process of its own still runs',
+        { dir, kubeconfig, pids, owner: { pid: gone, startTicks: '1' } },
+        true,
+      ],
+      [
+        'owner recorded without start ticks (unreadable)',
+        { dir, kubeconfig, pids, owner: { ...self, startTicks: '' } },
         true,
       ],
       ['no owner, nothing recorded runs', { dir, kubeconfig, pids: [{ name: 'kubelet', pid: gone }] }, true],

@@ -28,13 +28,27 @@ export function processStartTicks(pid: number): string | undefined {
   }
 }
 
+/** A process named for the whole uptime: its PID and its start ticks (processStartTicks). */
+export interface Owner {
+  readonly pid: number;
+  readonly startTicks: string;
+}
+
+/** Whether `owner` still runs (the same PID with the same start ticks: not a recycled PID). */
+export function ownerAlive(owner: Owner): boolean {
+  return owner.startTicks !== '' && processStartTicks(owner.pid) === owner.startTicks;
+}
+
 /**
- * Whether a node was left by a run that ended without `down`: its owner (the process that started it)
- * no longer runs, or none of its recorded processes runs as its own. A node without an owner
- * (`dev cluster up`) is left only in the second case.
+ * Whether a node was left by a run that ended without `down`. A node with a recorded owner (the
+ * process that starts, holds, stops or clears it) is left exactly when that owner no longer runs:
+ * a live owner is never left, whatever its processes — it may be starting them (red-team round 5,
+ * finding 4: a node mid-start was judged left and torn down by a concurrent start). A node without
+ * an owner (`dev cluster up --real-node`, once up) is left when none of its recorded processes runs
+ * as its own.
  */
 export function nodeLeft(state: Pick<RealNodeState, 'dir' | 'kubeconfig' | 'pids' | 'owner'>): boolean {
-  if (state.owner !== undefined && processStartTicks(state.owner.pid) !== state.owner.startTicks) return true;
+  if (state.owner !== undefined) return !ownerAlive(state.owner);
   return ownedPids(state).length === 0;
 }
 
