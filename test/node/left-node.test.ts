@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import { REPO_ROOT } from '../../src/adapters/tools.ts';
 const skip = realNodeSkip();
 
 /** Starts a node in a child process (in `dir`, default a new temporary one) and resolves with its directory once it is up. */
-async function nodeOwnedByChild(env: TestCluster, at?: string): Promise<{ dir: string; kill: () => void }> {
+async function nodeOwnedByChild(env: TestCluster, at?: string): Promise<{ dir: string; kill: () => Promise<void> }> {
   const dir = at ?? (await mkdtemp(join(tmpdir(), 'kubiya-node-')));
   const owner = spawn(
     process.execPath,
@@ -34,7 +35,14 @@ async function nodeOwnedByChild(env: TestCluster, at?: string): Promise<{ dir: s
       reject(new Error(`the owner exited (${String(code)}) before its node was up`));
     });
   });
-  return { dir, kill: () => owner.kill('SIGKILL') };
+  return {
+    dir,
+    kill: async () => {
+      const exited = once(owner, 'exit');
+      owner.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /** Every process in the kubelet's pod cgroups (what a stopped session kills with the rest). */
@@ -81,12 +89,12 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
     await env?.close();
   });
 
-  const cases: [string, (left: NodeRecord, kill: () => void) => void][] = [
+  const cases: [string, (left: NodeRecord, kill: () => Promise<void>) => Promise<void>][] = [
     ['its owner killed alone, the node processes still running', (_left, kill) => kill()],
     [
       'its owner and every process of the node killed, containers too',
-      (left, kill) => {
-        kill();
+      async (left, kill) => {
+        await kill();
         killAll(ownedPids(left).map((p) => p.pid));
         killAll(podProcesses());
       },
@@ -96,7 +104,7 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
     test(`${what}: the next start clears it, and after down the host is as before`, async () => {
       const first = await nodeOwnedByChild(env);
       const left = JSON.parse(await readFile(LOCK_FILE, 'utf8')) as NodeRecord;
-      leave(left, first.kill);
+      await leave(left, first.kill);
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(left.dir, first.dir, 'the left node still holds the lock, its record in it');
       assert.notDeepEqual(diffHostState(host, await readHostState()), [], 'the left node changed the host');
@@ -140,8 +148,7 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
   test("a demo's node left by a killed demo: cleared before the demo removes its work dir", async () => {
     const workDir = await mkdtemp(join(tmpdir(), 'kubiya-demo-'));
     const first = await nodeOwnedByChild(env, join(workDir, 'node'));
-    first.kill();
-    await new Promise((r) => setTimeout(r, 500));
+    await first.kill();
     const tools = resolveTools(REAL_NODE_TOOLS);
     if (!tools.ok) throw new Error(tools.error.message);
     const said: string[] = [];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { nodeLeft, ownedAlive, ownedPids, processStartTicks } from '../../src/dev/node/owned.ts';
 
@@ -63,6 +64,25 @@ describe('real node: owned processes and left nodes', () => {
     assert.equal(processStartTicks(ours), t);
     assert.equal(processStartTicks(gone), undefined);
     assert.notEqual(processStartTicks(process.pid), undefined);
+  });
+
+  test('a killed owner not yet reaped by its parent (a zombie) counts as gone', async () => {
+    // `sleep 0.5` becomes a zombie when it ends: its parent shell execs into `sleep 5`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    spawned.push(parent);
+    const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    const owner = { pid: zombie, startTicks: processStartTicks(zombie) ?? '' };
+    assert.match(owner.startTicks, /^\d+$/, 'recorded while it ran');
+    let state = '';
+    for (let i = 0; i < 200 && state !== 'Z'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const stat = readFileSync(`/proc/${String(zombie)}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+    }
+    assert.equal(state, 'Z', 'the child is a zombie');
+    assert.equal(processStartTicks(zombie), undefined);
+    assert.equal(nodeLeft({ dir, kubeconfig, pids: [], owner }), true);
   });
 
   /**

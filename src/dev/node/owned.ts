@@ -16,13 +16,16 @@ export function ownedAlive(state: Pick<RealNodeState, 'dir' | 'kubeconfig'>, pid
 
 /**
  * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)), or undefined
- * when it does not run. With the PID it names one process for the whole uptime.
+ * when it does not run: gone, or dead and not yet reaped by its parent (a zombie, state Z or X: a
+ * killed owner's PID stays in /proc until then). With the PID it names one process for the whole
+ * uptime.
  */
 export function processStartTicks(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may itself hold ") ".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
