@@ -170,9 +170,9 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   const o = withAbsoluteDir(options);
   const p = nodePaths(o.dir);
   const say = o.say ?? (() => undefined);
-  await mkdir(o.dir, { recursive: true });
-  const live = await clearLeftRealNode(o.tools, say);
+  const live = await clearLeftRealNode(o.tools, say); // may remove a left node's directory, even this one
   if (live !== undefined) throw alreadyUp(live);
+  await mkdir(o.dir, { recursive: true });
   const started: Started[] = [];
   const timings: Record<string, number> = {};
   // The starter owns the node while it starts, also a node meant to outlive it (detached).
