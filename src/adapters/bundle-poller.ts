@@ -1,14 +1,21 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** What a poll did: a new bundle taken, nothing new (304 / same revision), or why it failed. */
+/**
+ * What a poll did: a new bundle taken, nothing new (304 / same revision), or why it failed or was
+ * refused (a refusal's reason is the store's: its code first, e.g. POLICY_BUNDLE_UNSIGNED).
+ */
 export type PollResult =
   { readonly kind: 'swapped' | 'unchanged' } | { readonly kind: 'rejected' | 'failed'; readonly reason: string };
 
 export interface BundlePollerOptions {
   /** The bundle's URL on the bundle service. */
   readonly url: string;
-  /** The local file the PolicyStore reads (written atomically: a temporary file, then rename). */
+  /**
+   * The local file the PolicyStore reads. A download is written beside it (`<target>.download`),
+   * checked there, and renamed over it only once accepted: the file is the last good bundle at
+   * every instant.
+   */
   readonly target: string;
   /** Between polls after a success, in ms. */
   readonly intervalMs: number;
@@ -29,9 +36,16 @@ export interface BundlePollerOptions {
   readonly bearerTokenFile?: string;
 }
 
-/** The policy store's reload: every check of a candidate (signature, settings, fixtures) is there. */
+/**
+ * The policy store's adoption of a candidate file (PolicyStore.adopt): every check of a candidate
+ * (signature, settings, fixtures, canary) is there, and `commit` (the rename onto the target) runs
+ * only for a good one, before it is swapped in.
+ */
 export interface Reloadable {
-  reload(): Promise<'swapped' | 'unchanged' | 'rejected'>;
+  adopt(
+    candidatePath: string,
+    commit: () => Promise<void>,
+  ): Promise<{ readonly kind: 'swapped' | 'unchanged' } | { readonly kind: 'rejected'; readonly reason: string }>;
 }
 
 export interface BundlePollerHooks {
@@ -42,10 +56,12 @@ const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
 /**
  * Polls an HTTP bundle service the way OPA's bundle plugin does: GET with `If-None-Match` (the
- * last ETag), 304 is "nothing new"; a 200 body is written atomically to the file the PolicyStore
- * watches and the store reloads it — so a downloaded bundle passes exactly the checks a file or
- * ConfigMap bundle does (signature with verification keys, settings schema, fixtures, canary),
- * and a bad one never replaces the running one (last-known-good). After a failure (network,
+ * last ETag), 304 is "nothing new"; a 200 body is written beside the file the PolicyStore watches,
+ * checked there by the store — exactly the checks a file or ConfigMap bundle gets (signature with
+ * verification keys, settings schema, fixtures, canary) — and renamed over that file only once
+ * accepted. A bad one never replaces the running one (last-known-good), neither in memory nor on
+ * disk: a runner killed at any point (the WASM compile is its memory peak) restarts from the last
+ * good file, never from a refused one (red-team round 5, finding 10). After a failure (network,
  * status, size, a refused bundle) the next poll waits twice as long, up to maxBackoffMs, with
  * ±20 % jitter; a success resets it. The ETag of a refused bundle is kept, so it is not fetched
  * again until the service publishes another.
@@ -139,18 +155,12 @@ export class BundlePoller {
     if (body === undefined) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
     const target = this.options.target;
     await mkdir(dirname(target), { recursive: true });
-    const previous = await readFile(target).catch(() => undefined);
-    await writeFile(`${target}.download`, body);
-    await rename(`${target}.download`, target);
+    const download = `${target}.download`;
+    await writeFile(download, body);
     this.etag = res.headers.get('etag') ?? undefined;
-    const outcome = await this.store.reload();
-    if (outcome !== 'rejected') return { kind: outcome };
-    // Put the last good bundle back, so a restart starts from it rather than from the refused one.
-    if (previous !== undefined) {
-      await writeFile(`${target}.download`, previous);
-      await rename(`${target}.download`, target);
-    }
-    return { kind: 'rejected', reason: 'the downloaded bundle was refused (see POLICY_RELOAD_REJECTED)' };
+    const outcome = await this.store.adopt(download, () => rename(download, target));
+    if (outcome.kind === 'rejected') await rm(download, { force: true });
+    return outcome;
   }
 }
 

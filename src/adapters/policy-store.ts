@@ -70,6 +70,10 @@ function wellFormed(result: unknown): boolean {
   );
 }
 
+/** What adopting a candidate did: swapped in, the same revision, or refused (why: its code first). */
+export type Adopted =
+  { readonly kind: 'swapped' | 'unchanged' } | { readonly kind: 'rejected'; readonly reason: string };
+
 /**
  * The current policy, reloaded when its bundle changes (a tar.gz file, or a directory such as a
  * ConfigMap mount whose files are swapped through a symlink). A candidate is loaded and checked
@@ -128,25 +132,62 @@ export class PolicyStore {
 
   /** Re-reads the bundle if it changed; swaps only a good one. */
   reload(): Promise<'swapped' | 'unchanged' | 'rejected'> {
-    const next = this.reloading.then(async () => {
+    return this.serially(async () => {
       const fingerprint = await this.fingerprintNow().catch(() => 'missing');
       if (fingerprint === this.fingerprint) return 'unchanged' as const;
-      try {
-        const { engine, settings } = await this.candidate();
-        this.fingerprint = fingerprint;
-        if (engine.revision === this.engine?.revision) return 'unchanged' as const;
-        this.engine = engine;
-        this.settings = settings;
-        this.hooks.loaded(engine.revision);
-        return 'swapped' as const;
-      } catch (e) {
-        this.fingerprint = fingerprint;
-        this.hooks.rejected(e instanceof Error ? e.message : String(e));
-        return 'rejected' as const;
-      }
+      this.fingerprint = fingerprint;
+      const next = await this.checked(this.path);
+      return next === undefined ? ('rejected' as const) : this.swapIn(next);
     });
+  }
+
+  /**
+   * Takes a candidate bundle that is not yet the bundle file (a download at `candidatePath`): it
+   * gets every check a reload makes (signature, settings, fixtures, canary); only a good one is
+   * committed — `commit()` (the caller's atomic rename onto this store's path) runs, then the engine
+   * is swapped. A refused one is reported (hooks.rejected) and the bundle file is never touched, so
+   * the file on disk is the last good bundle at every instant, whenever the process is killed.
+   * A failing commit throws (nothing swapped).
+   */
+  adopt(candidatePath: string, commit: () => Promise<void>): Promise<Adopted> {
+    return this.serially(async (): Promise<Adopted> => {
+      let next: { engine: PolicyEngine; settings: unknown };
+      try {
+        next = await this.candidate(candidatePath);
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        this.hooks.rejected(reason);
+        return { kind: 'rejected', reason };
+      }
+      await commit();
+      this.fingerprint = await this.fingerprintNow().catch(() => 'missing');
+      return { kind: this.swapIn(next) };
+    });
+  }
+
+  /** Runs `f` after every reload or adoption already under way (one at a time). */
+  private serially<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.reloading.then(f);
     this.reloading = next.catch(() => undefined);
     return next;
+  }
+
+  /** The candidate at `path`, or undefined when it is refused (reported through hooks.rejected). */
+  private async checked(path: string): Promise<{ engine: PolicyEngine; settings: unknown } | undefined> {
+    try {
+      return await this.candidate(path);
+    } catch (e) {
+      this.hooks.rejected(e instanceof Error ? e.message : String(e));
+      return undefined;
+    }
+  }
+
+  private swapIn(next: { engine: PolicyEngine; settings: unknown }): 'swapped' | 'unchanged' {
+    if (next.engine.revision === this.engine?.revision) return 'unchanged';
+    this.engine = next.engine;
+    this.settings = next.settings;
+    this.hooks.loaded(next.engine.revision);
+    return 'swapped';
   }
 
   /** Watches the bundle (fs events, plus a poll as a fallback for filesystems without them). */
@@ -183,14 +224,14 @@ export class PolicyStore {
    * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
    * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
    */
-  private async candidate(): Promise<{ engine: PolicyEngine; settings: unknown }> {
-    const files = await readBundleFiles(this.path);
+  private async candidate(path = this.path): Promise<{ engine: PolicyEngine; settings: unknown }> {
+    const files = await readBundleFiles(path);
     // The signature first: nothing of an unverified bundle is parsed or run.
     if (this.verificationKeys.length > 0) {
       const verified = await verifyBundleFiles(files, this.verificationKeys);
       if (!verified.ok) throw new Error(`${verified.error.code}: ${verified.error.message}`);
     }
-    const bundle = bundleOf(files, this.path);
+    const bundle = bundleOf(files, path);
     const fragments = fragmentsOf(bundle.settingsSchema);
     const overlay = this.dataPath === undefined ? undefined : await this.overlay(this.dataPath);
     let engine: PolicyEngine;

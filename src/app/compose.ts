@@ -5,6 +5,7 @@
  * run store, and the pipeline's deps over them. `serve` (server.ts) and the in-process runner of the
  * demo and the cluster tests (runner.ts) both start from here, so they are wired the same way.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -16,7 +17,7 @@ import { KubePods } from '../adapters/kube-pods.ts';
 import { KubeStepObjects } from '../adapters/kube-step-objects.ts';
 import { KubeRunStore } from '../adapters/kube-runs.ts';
 import { loadKubeConfig } from '../adapters/kubeconfig.ts';
-import { BundlePoller } from '../adapters/bundle-poller.ts';
+import { BundlePoller, type PollResult } from '../adapters/bundle-poller.ts';
 import { policyVerificationKeys } from '../adapters/policy-keys.ts';
 import { PolicyStore } from '../adapters/policy-store.ts';
 import { ConfigMapTrustedKeys, trustedKeysName } from '../adapters/trusted-keys-configmap.ts';
@@ -109,8 +110,12 @@ async function openPolicy(
   undo: (() => unknown)[],
 ): Promise<PolicyStore> {
   const policies = await policyStore(config, log, metrics);
-  await pollBundleService(config, log, metrics, policies, undo);
-  await policies.load();
+  const first = await pollBundleService(config, log, metrics, policies, undo);
+  await policies.load().catch((e: unknown) => {
+    // No bundle on disk and the service's refused (a refused one is never written there): say why.
+    if (first?.kind === 'rejected' && !existsSync(config.policy.bundle)) throw new Error(first.reason);
+    throw e;
+  });
   undo.push(() => policies.close());
   return policies;
 }
@@ -161,9 +166,9 @@ async function pollBundleService(
   metrics: Metrics,
   policies: PolicyStore,
   undo: (() => unknown)[],
-): Promise<void> {
+): Promise<PollResult | undefined> {
   const service = config.policy.service;
-  if (service === undefined) return;
+  if (service === undefined) return undefined;
   const poller = new BundlePoller(
     {
       url: service.url,
@@ -181,9 +186,10 @@ async function pollBundleService(
       },
     },
   );
-  await poller.pollOnce();
+  const first = await poller.pollOnce();
   poller.start();
   undo.push(() => poller.stop());
+  return first;
 }
 
 /** The write-ahead audit log, checkpointed when a signing key is configured (else a warning says so). */

@@ -29,8 +29,10 @@ export function demoCommand(io: Io, setCode: (c: number) => void): Command {
           opts.realNode === true,
         );
       } catch (e) {
+        // A real node's lock that must stay (src/dev/node/left.ts RealNodeLocked) keeps its own code.
+        const locked = e instanceof Error && 'code' in e && e.code === 'REAL_NODE_LOCKED';
         throw new CliError(
-          e instanceof CliError ? e.code : 'CLUSTER_START_FAILED',
+          e instanceof CliError ? e.code : locked ? 'REAL_NODE_LOCKED' : 'CLUSTER_START_FAILED',
           e instanceof Error ? e.message : String(e),
         );
       }

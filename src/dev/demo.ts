@@ -10,8 +10,8 @@ import { startCluster, type Cluster } from './cluster.ts';
 import type { ClusterTools } from './cluster-components.ts';
 import { demoCases, runCase, type CaseResult, type Paint, type Say } from './demo-cases.ts';
 import { demoConfig, writeDemoKeys } from './demo-setup.ts';
-import { startDemoNode } from './node/demo-real.ts';
-import type { RealNode } from './node/node.ts';
+import { clearBeforeDemo, demoNodeTools, startDemoNode } from './node/demo-real.ts';
+import type { RealNode, RealNodeOptions } from './node/node.ts';
 
 export interface DemoResult {
   readonly ok: boolean;
@@ -34,13 +34,16 @@ export async function runDemo(
 ): Promise<DemoResult> {
   const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
+  const nodeTools = realNode ? demoNodeTools(say) : undefined;
+  // A real node left in the work dir is cleared (or refused) before the dir is removed: finding 3.
+  await clearBeforeDemo(workDir, nodeTools, say);
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
   say('building the policy bundle (opa build -t wasm) ...');
   const bundle = await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(workDir, 'bundle.tar.gz'));
   say(`  revision ${bundle.revision}`);
   const cluster = await startDemoCluster(tools.value, say);
-  const node = realNode ? await startNodeOrStop(cluster, workDir, say) : undefined;
+  const node = nodeTools !== undefined ? await startNodeOrStop(cluster, workDir, nodeTools, say) : undefined;
   const keys = await writeDemoKeys(workDir);
   const runner = await startRunner(demoConfig(cluster, keys, bundle.file, node !== undefined));
   let closed = false;
@@ -67,9 +70,14 @@ async function startDemoCluster(tools: ClusterTools, say: Say): Promise<Cluster>
 }
 
 /** The real node for the demo; when it cannot start, the cluster is stopped before the error is thrown. */
-async function startNodeOrStop(cluster: Cluster, workDir: string, say: Say): Promise<RealNode> {
+async function startNodeOrStop(
+  cluster: Cluster,
+  workDir: string,
+  tools: RealNodeOptions['tools'],
+  say: Say,
+): Promise<RealNode> {
   try {
-    return await startDemoNode(cluster, workDir, say);
+    return await startDemoNode(cluster, workDir, tools, say);
   } catch (e) {
     await cluster.stop();
     throw e;

@@ -115,6 +115,7 @@ export const ERROR_CATALOGUE = {
   CLUSTER_STOP_FAILED: { status: 500, stage: 'dev' },
   DEV_KEY_INVALID: { status: 500, stage: 'dev' },
   REAL_NODE_UNAVAILABLE: { status: 500, stage: 'dev' },
+  REAL_NODE_LOCKED: { status: 500, stage: 'dev' },
   INTERNAL: { status: 500, stage: 'internal' },
 } as const satisfies Record<string, { status: number; stage: string }>;
 

@@ -1,26 +1,27 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveTools } from '../../src/adapters/tools.ts';
-import { nodePaths } from '../../src/dev/node/configs.ts';
+import { clearBeforeDemo } from '../../src/dev/node/demo-real.ts';
 import { diffHostState, readHostState, type HostState } from '../../src/dev/node/host-state.ts';
 import { LOCK_FILE, startRealNode } from '../../src/dev/node/node.ts';
 import { ownedPids } from '../../src/dev/node/owned.ts';
 import { REAL_NODE_TOOLS } from '../../src/dev/node/prerequisites.ts';
-import type { RealNodeState } from '../../src/dev/node/state.ts';
+import type { NodeRecord } from '../../src/dev/node/lock.ts';
 import { realNodeSkip } from '../support/real-node.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 
 const skip = realNodeSkip();
 
-/** Starts a node in a child process and resolves with its directory once it is up. */
-async function nodeOwnedByChild(env: TestCluster): Promise<{ dir: string; kill: () => void }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kubiya-node-'));
+/** Starts a node in a child process (in `dir`, default a new temporary one) and resolves with its directory once it is up. */
+async function nodeOwnedByChild(env: TestCluster, at?: string): Promise<{ dir: string; kill: () => Promise<void> }> {
+  const dir = at ?? (await mkdtemp(join(tmpdir(), 'kubiya-node-')));
   const owner = spawn(
     process.execPath,
     [join(REPO_ROOT, 'test/support/real-node-owner.ts'), env.cluster.kubeconfig, dir, env.cluster.workflowsNamespace],
@@ -34,7 +35,14 @@ async function nodeOwnedByChild(env: TestCluster): Promise<{ dir: string; kill: 
       reject(new Error(`the owner exited (${String(code)}) before its node was up`));
     });
   });
-  return { dir, kill: () => owner.kill('SIGKILL') };
+  return {
+    dir,
+    kill: async () => {
+      const exited = once(owner, 'exit');
+      owner.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 /** Every process in the kubelet's pod cgroups (what a stopped session kills with the rest). */
@@ -81,12 +89,12 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
     await env?.close();
   });
 
-  const cases: [string, (left: RealNodeState, kill: () => void) => void][] = [
+  const cases: [string, (left: NodeRecord, kill: () => Promise<void>) => Promise<void>][] = [
     ['its owner killed alone, the node processes still running', (_left, kill) => kill()],
     [
       'its owner and every process of the node killed, containers too',
-      (left, kill) => {
-        kill();
+      async (left, kill) => {
+        await kill();
         killAll(ownedPids(left).map((p) => p.pid));
         killAll(podProcesses());
       },
@@ -95,10 +103,10 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
   for (const [what, leave] of cases)
     test(`${what}: the next start clears it, and after down the host is as before`, async () => {
       const first = await nodeOwnedByChild(env);
-      const left = JSON.parse(await readFile(nodePaths(first.dir).state, 'utf8')) as RealNodeState;
-      leave(left, first.kill);
+      const left = JSON.parse(await readFile(LOCK_FILE, 'utf8')) as NodeRecord;
+      await leave(left, first.kill);
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal((await readFile(LOCK_FILE, 'utf8')).trim(), first.dir, 'the left node still holds the lock');
+      assert.equal(left.dir, first.dir, 'the left node still holds the lock, its record in it');
       assert.notDeepEqual(diffHostState(host, await readHostState()), [], 'the left node changed the host');
 
       const tools = resolveTools(REAL_NODE_TOOLS);
@@ -129,4 +137,28 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
         'the host equals the state before the first node',
       );
     });
+
+  /**
+   * Red-team round 5, finding 3: `demo --real-node` interrupted (its owner killed, the node's
+   * processes and mounts left), then rerun. The rerun removes its work directory, where the node
+   * lived (and where its record used to be); the left node must be cleared from the lock's record
+   * first, so the removal neither deletes the record nor descends into the node's mounts, and the
+   * host is as before the first node when the new one would record its "before".
+   */
+  test("a demo's node left by a killed demo: cleared before the demo removes its work dir", async () => {
+    const workDir = await mkdtemp(join(tmpdir(), 'kubiya-demo-'));
+    const first = await nodeOwnedByChild(env, join(workDir, 'node'));
+    await first.kill();
+    const tools = resolveTools(REAL_NODE_TOOLS);
+    if (!tools.ok) throw new Error(tools.error.message);
+    const said: string[] = [];
+    await clearBeforeDemo(workDir, tools.value, (l) => said.push(l));
+    await rm(workDir, { recursive: true, force: true }); // what runDemo does next
+    assert.ok(
+      said.some((l) => l.includes(`without down (${first.dir})`)),
+      said.join('\n'),
+    );
+    assert.equal(existsSync(LOCK_FILE), false, 'the lock is released');
+    assert.deepEqual(diffHostState(host, await readHostState()), [], 'the host equals the state before the first node');
+  });
 });

@@ -219,7 +219,13 @@ test('a download over maxBytes is refused as it streams, not after it is buffere
   const port = (server.address() as { port: number }).port;
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-poller-size-'));
   let reloads = 0;
-  const store = { reload: () => Promise.resolve((reloads++, 'swapped' as const)) };
+  const store = {
+    adopt: async (_candidate: string, commit: () => Promise<void>) => {
+      reloads++;
+      await commit();
+      return { kind: 'swapped' as const };
+    },
+  };
   const poll = (path: string) =>
     new BundlePoller(
       {

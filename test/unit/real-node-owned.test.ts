@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { nodeLeft, ownedAlive, ownedPids, processStartTicks } from '../../src/dev/node/owned.ts';
 
@@ -65,7 +66,31 @@ describe('real node: owned processes and left nodes', () => {
     assert.notEqual(processStartTicks(process.pid), undefined);
   });
 
-  test('a node is left when its owner is gone (or is another process under the same PID), or none of its processes runs', () => {
+  test('a killed owner not yet reaped by its parent (a zombie) counts as gone', async () => {
+    // `sleep 0.5` becomes a zombie when it ends: its parent shell execs into `sleep 5`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    spawned.push(parent);
+    const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    const owner = { pid: zombie, startTicks: processStartTicks(zombie) ?? '' };
+    assert.match(owner.startTicks, /^\d+$/, 'recorded while it ran');
+    let state = '';
+    for (let i = 0; i < 200 && state !== 'Z'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const stat = readFileSync(`/proc/${String(zombie)}/stat`, 'utf8');
+      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+    }
+    assert.equal(state, 'Z', 'the child is a zombie');
+    assert.equal(processStartTicks(zombie), undefined);
+    assert.equal(nodeLeft({ dir, kubeconfig, pids: [], owner }), true);
+  });
+
+  /**
+   * Red-team round 5, finding 4: a live owner is never left, whatever its processes — it may be
+   * starting them (its first save records none). Only a node without an owner (dev cluster up) is
+   * judged by its processes. The reported example: owner alive, no process of its own runs.
+   */
+  test('a node is left when its owner is gone (or is another process under the same PID); without an owner, when none of its processes runs', () => {
     const pids = [{ name: 'kubelet', pid: ours }];
     const self = { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
     const cases: [string, Parameters<typeof nodeLeft>[0], boolean][] = [
@@ -74,8 +99,19 @@ describe('real node: owned processes and left nodes', () => {
       ['owner gone', { dir, kubeconfig, pids, owner: { pid: gone, startTicks: '1' } }, true],
       ['owner PID recycled (other start time)', { dir, kubeconfig, pids, owner: { ...self, startTicks: '0' } }, true],
       [
-        'owner alive, no process of its own runs',
+        'owner alive, no process of its own runs (a recycled PID recorded)',
         { dir, kubeconfig, pids: [{ name: 'kubelet', pid: stranger }], owner: self },
+        false,
+      ],
+      ['owner alive, still starting: nothing recorded yet', { dir, kubeconfig, pids: [], owner: self }, false],
+      [
+        'owner gone, a process of its own still runs',
+        { dir, kubeconfig, pids, owner: { pid: gone, startTicks: '1' } },
+        true,
+      ],
+      [
+        'owner recorded without start ticks (unreadable)',
+        { dir, kubeconfig, pids, owner: { ...self, startTicks: '' } },
         true,
       ],
       ['no owner, nothing recorded runs', { dir, kubeconfig, pids: [{ name: 'kubelet', pid: gone }] }, true],

@@ -2,14 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { REPO_ROOT, resolveTools } from '../../adapters/tools.ts';
 import type { Cluster } from '../cluster.ts';
 import { STEP_IMAGE } from './catalogue.ts';
-import { startRealNode, type RealNode } from './node.ts';
+import { startRealNode, type RealNode, type RealNodeOptions } from './node.ts';
+import { clearLeftRealNode, RealNodeLocked } from './left.ts';
+import { LOCK_FILE, parseRecord, readLock } from './lock.ts';
 import { realNodeMissing, REAL_NODE_TOOLS } from './prerequisites.ts';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { ConfigInput } from '../../config/schema.ts';
 import { REAL_STORAGE_CLASS } from './objects.ts';
 
-/** Starts the demo's real node for the cluster's workflows namespace, or throws why it cannot. */
-export async function startDemoNode(cluster: Cluster, workDir: string, say: (l: string) => void): Promise<RealNode> {
+/** The real node's tools, built once when missing, or throws why a real node cannot run here. */
+export function demoNodeTools(say: (l: string) => void): RealNodeTools {
   const host = realNodeMissing().filter((why) => !why.startsWith('missing tools'));
   if (host.length > 0) throw new Error(`--real-node cannot run here:\n  ${host.join('\n  ')}`);
   if (!resolveTools(REAL_NODE_TOOLS).ok) {
@@ -20,17 +22,64 @@ export async function startDemoNode(cluster: Cluster, workDir: string, say: (l: 
   }
   const tools = resolveTools(REAL_NODE_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
+  return tools.value;
+}
+
+/** Whether `dir` is `root` or lies under it (both resolved; path boundaries, not a prefix). */
+function inside(root: string, dir: string): boolean {
+  const r = relative(resolve(root), resolve(dir));
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * Before the demo removes its work directory (red-team round 5, finding 3: the demo's `rm` ran
+ * before the node start could clear a node left in it, and descended into its mounts). With
+ * `tools` (--real-node): a left node is cleared first, wherever it lives, and a live one refused —
+ * the node start would refuse it anyway, after the work dir was gone. Without: a node whose lock
+ * names a directory in the work dir is refused (this demo cannot clear it, and must not delete it).
+ */
+export async function clearBeforeDemo(
+  workDir: string,
+  tools: RealNodeTools | undefined,
+  say: (l: string) => void,
+  path = LOCK_FILE,
+): Promise<void> {
+  if (tools !== undefined) {
+    const live = await clearLeftRealNode(tools, say, path);
+    if (live !== undefined)
+      throw new RealNodeLocked(`a real node is already up on this machine (${live.dir}); stop it first`);
+    return;
+  }
+  const text = await readLock(path);
+  if (text === undefined) return;
+  const record = parseRecord(text);
+  const dir = typeof record === 'object' ? record.dir : text.trim();
+  if (inside(workDir, dir))
+    throw new RealNodeLocked(
+      `a real node recorded in ${path} lives in the demo's directory (${dir}): rerun with --real-node (as root) to clear it first, or stop it`,
+    );
+}
+
+/** Starts the demo's real node for the cluster's workflows namespace, or throws why it cannot. */
+export async function startDemoNode(
+  cluster: Cluster,
+  workDir: string,
+  tools: RealNodeTools,
+  say: (l: string) => void,
+): Promise<RealNode> {
   say('starting a real node (containerd, kubelet, kube-proxy, kube-router, CoreDNS) ...');
   const node = await startRealNode({
     kubeconfig: cluster.kubeconfig,
     dir: join(workDir, 'node'),
-    tools: tools.value,
+    tools,
     namespaces: [cluster.workflowsNamespace],
     say: (l) => say(`  ${l}`),
   });
   say(`  real node ready in ${String(node.timings.total)} s; steps run for real`);
   return node;
 }
+
+type RealNodeTools = RealNodeOptions['tools'];
 
 /** The demo's extra real-node case: a step that prints what the kernel says about its own process. */
 export function selfReportWorkflow(): { id: string } & Record<string, unknown> {

@@ -1,19 +1,28 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stopPid } from '../processes.ts';
 import { kubeClient } from './api.ts';
 import { NODE, nodePaths } from './configs.ts';
-import { diffHostState, readHostState, type HostState } from './host-state.ts';
+import { diffHostState, readHostState } from './host-state.ts';
 import { removeCgroups, removeOutsidePaths, restoreFirewall, restoreSysctls, unmountNew } from './host-restore.ts';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { run } from './run.ts';
 import { removeApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
 import { ownedPids } from './owned.ts';
-
-const LOCK = '/run/kubiya-real-node.lock';
+import {
+  LOCK_FILE,
+  legacyRecord,
+  newToken,
+  parseRecord,
+  readLock,
+  releaseLock,
+  replaceLock,
+  takeOverLock,
+  thisOwner,
+  type NodeRecord,
+} from './lock.ts';
 
 /** Deletes the pods bound to the real node (grace 0) and waits up to 15 s for containerd to have no task left. */
 async function drain(state: RealNodeState, socket: string): Promise<void> {
@@ -90,34 +99,78 @@ async function stopProcesses(state: RealNodeState, socket: string): Promise<void
 }
 
 /**
- * Tears the real node down and restores the host to the state recorded before `up`: pods drained,
- * our processes stopped by PID — only a PID whose command line still names this node (owned.ts), never
- * a recycled one — (and containerd's shims for our socket), kube-proxy's and kube-router's
- * own clean-up, cgroups, mounts, links, iptables/nft/ipset entries of ours, sysctls, the directories
- * written outside the node's own, the node's directory and the lock. Returns what still differs
- * from the recorded state (empty when the host is as before).
+ * The node's record from the lock, held by this process: as it is when this process owns it (the
+ * test run that started it, or a start clearing a left node), else claimed — its owner set to this
+ * process, compare-and-swap on the content read — so a concurrent start sees a live owner and does
+ * not clear it too (`dev cluster down` of a node that outlived its starter). A reason when the lock
+ * is gone, is no record, or names another node: nothing of the host is then touched.
  */
-export async function stopRealNodeState(state: RealNodeState): Promise<string[]> {
-  const p = nodePaths(state.dir);
-  let before: HostState;
-  try {
-    before = JSON.parse(await readFile(join(state.dir, 'host-before.json'), 'utf8')) as HostState;
-  } catch {
-    return ['no recorded host state: nothing restored'];
+async function holdForStop(dir: string, path: string): Promise<NodeRecord | string> {
+  const text = await readLock(path);
+  if (text === undefined) return `no recorded host state (${path} is gone): nothing restored`;
+  const r = text.trimStart().startsWith('{') ? parseRecord(text) : await legacyRecord(text);
+  if (typeof r === 'string') return `no recorded host state (${path}: ${r}): nothing restored`;
+  if (r.dir !== dir) return `no recorded host state (${path} names another node, ${r.dir}): nothing restored`;
+  const me = thisOwner();
+  if (r.owner?.pid === me.pid && r.owner.startTicks === me.startTicks && r.token !== 'legacy') return r;
+  const claimed: NodeRecord = { ...r, owner: me, token: newToken() };
+  if (!(await takeOverLock(text, claimed, path)))
+    return `no recorded host state (${path} changed while down claimed it): nothing restored`;
+  return claimed;
+}
+
+/**
+ * After a restore: the lock (the record) removed when the host is as recorded; kept, with what
+ * still differs and no owner, when it is not — every later start then refuses with that list until
+ * an operator acts (red-team round 5, finding 8: the record used to be deleted before the check, so
+ * only the first start refused). Only the holder's own copy is touched (its token).
+ */
+export async function settleLock(held: NodeRecord, differs: readonly string[], path = LOCK_FILE): Promise<void> {
+  if (differs.length === 0) {
+    await releaseLock(held.token, path);
+    return;
   }
-  await drain(state, p.socket);
-  await removeApiAccess(state.kubeconfig).catch(() => undefined); // control plane or its kubeconfig gone
-  await stopProcesses(state, p.socket);
-  await run(state.tools['kube-proxy'], ['--cleanup', '--proxy-mode', 'nftables']).catch(() => undefined);
-  await run(state.tools['kube-router'], ['--cleanup-config']).catch(() => undefined);
+  const { owner: _gone, ...rest } = held;
+  await replaceLock({ ...rest, differs }, path);
+}
+
+/**
+ * Tears the real node down and restores the host to the state recorded before `up` (in the lock,
+ * lock.ts), holding the lock all along: pods drained, our processes stopped by PID — only a PID
+ * whose command line still names this node (owned.ts), never a recycled one — (and containerd's
+ * shims for our socket), kube-proxy's and kube-router's own clean-up, cgroups, mounts, links,
+ * iptables/nft/ipset entries of ours, sysctls, the directories written outside the node's own and
+ * the node's directory. Returns what still differs from the recorded state (empty when the host is
+ * as before); the lock is removed only then, else kept with that list (settleLock).
+ */
+export async function stopRealNodeState(state: RealNodeState, path = LOCK_FILE): Promise<string[]> {
+  const dir = resolve(state.dir);
+  const held = await holdForStop(dir, path);
+  if (typeof held === 'string') return [held];
+  const before = held.before;
+  if (before === undefined) {
+    // Recorded before anything on the host changed: nothing to restore, nothing started.
+    await rm(dir, { recursive: true, force: true });
+    await releaseLock(held.token, path);
+    return [];
+  }
+  const pids = [...new Map([...state.pids, ...held.pids].map((x) => [x.pid, x])).values()];
+  const node: RealNodeState = { ...state, dir, pids };
+  const p = nodePaths(dir);
+  await drain(node, p.socket);
+  await removeApiAccess(node.kubeconfig).catch(() => undefined); // control plane or its kubeconfig gone
+  await stopProcesses(node, p.socket);
+  await run(node.tools['kube-proxy'], ['--cleanup', '--proxy-mode', 'nftables']).catch(() => undefined);
+  await run(node.tools['kube-router'], ['--cleanup-config']).catch(() => undefined);
   await removeCgroups(before.cgroups);
-  await unmountNew(before.mounts, [state.dir, '/run/netns', '/var/lib/kubelet', '/run/containerd']);
+  await unmountNew(before.mounts, [dir, '/run/netns', '/var/lib/kubelet', '/run/containerd']);
   await deleteLinks();
   await restoreFirewall(before);
   restoreSysctls(before.sysctls, (await readHostState()).sysctls);
   await removeOutsidePaths(before.paths);
-  await rm(state.dir, { recursive: true, force: true });
-  await rm(LOCK, { force: true });
-  await deleteNodeObject(state.kubeconfig);
-  return diffHostState(before, await readHostState());
+  await rm(dir, { recursive: true, force: true });
+  await deleteNodeObject(node.kubeconfig);
+  const differs = diffHostState(before, await readHostState());
+  await settleLock(held, differs, path);
+  return differs;
 }

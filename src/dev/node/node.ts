@@ -1,7 +1,6 @@
 import { PatchStrategy } from '@kubernetes/client-node';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { startProcess, waitUntil, type Started } from '../processes.ts';
 import { REPO_ROOT } from '../../adapters/tools.ts';
 import {
@@ -24,54 +23,16 @@ import { daemon, type RealNodeOptions } from './daemon.ts';
 import { stopRealNodeState } from './node-down.ts';
 import { serviceReady, startApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
-import { nodeLeft, ownedPids, processStartTicks } from './owned.ts';
+import { clearLeftRealNode, RealNodeLocked } from './left.ts';
+import { LOCK_FILE, newToken, publishLock, readLock, replaceLock, thisOwner, type NodeRecord } from './lock.ts';
+import type { HostState } from './host-state.ts';
 
-/** A lock file (one real node per machine: fixed link, bridge and port names). */
-export const LOCK_FILE = '/run/kubiya-real-node.lock';
+export { LOCK_FILE } from './lock.ts';
 
 export type { RealNodeOptions } from './daemon.ts';
 
 export interface RealNode extends RealNodeState {
   stop(): Promise<string[]>;
-}
-
-const BEFORE = 'host-before.json';
-
-/**
- * Clears what a run that ended without `down` left behind (kill -9, a crash, a stopped session):
- * a lock whose node directory is gone is removed; a node whose owner is gone or none of whose
- * recorded processes still runs as its own (owned.ts: nodeLeft) is torn down — its surviving
- * processes of its own stopped — from its recorded state — mounts, links, firewall entries,
- * sysctls, cgroups — with today's tools, so the host is as before that run. A node with a live
- * process of its own is left alone (the caller then refuses). Throws when the restore leaves the
- * host different from that run's record: a new node must not record a half-restored host as its
- * "before".
- */
-async function clearLeftNode(tools: RealNodeOptions['tools'], say: (line: string) => void): Promise<void> {
-  const holder = (await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim();
-  if (holder === '') return;
-  if (!existsSync(join(holder, BEFORE))) {
-    await rm(LOCK_FILE, { force: true });
-    return;
-  }
-  const recorded = await readFile(nodePaths(holder).state, 'utf8')
-    .then((t) => JSON.parse(t) as Partial<RealNodeState>)
-    .catch((): Partial<RealNodeState> => ({}));
-  const left: RealNodeState = {
-    dir: holder,
-    kubeconfig: recorded.kubeconfig ?? '',
-    tools,
-    pids: recorded.pids ?? [],
-    timings: {},
-    ...(recorded.owner !== undefined ? { owner: recorded.owner } : {}),
-  };
-  if (!nodeLeft(left)) return;
-  say(`a real node left by a run that ended without down (${holder}): restoring the host first ...`);
-  const differs = await stopRealNodeState({ ...left, pids: ownedPids(left) });
-  if (differs.length > 0)
-    throw new Error(
-      `a real node left by an ended run (${holder}) could not be cleared; the host still differs:\n${differs.join('\n')}`,
-    );
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
@@ -204,21 +165,20 @@ async function clusterObjects(o: RealNodeOptions, p: NodePaths): Promise<void> {
  * kube-router (firewall only, NetworkPolicy), CoreDNS, local PVs and the egress gate. Records the host state first; on failure undoes
  * everything it did. Root only; one per machine.
  */
-export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
+export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
   const t0 = Date.now();
+  const o = withAbsoluteDir(options);
   const p = nodePaths(o.dir);
   const say = o.say ?? (() => undefined);
+  const live = await clearLeftRealNode(o.tools, say); // may remove a left node's directory, even this one
+  if (live !== undefined) throw alreadyUp(live);
   await mkdir(o.dir, { recursive: true });
-  await clearLeftNode(o.tools, say);
-  await writeFile(LOCK_FILE, `${o.dir}\n`, { flag: 'wx' }).catch(async () => {
-    throw new Error(
-      `a real node is already up on this machine (${(await readFile(LOCK_FILE, 'utf8')).trim()}); stop it first`,
-    );
-  });
   const started: Started[] = [];
   const timings: Record<string, number> = {};
-  const owner =
-    o.detached === true ? undefined : { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
+  // The starter owns the node while it starts, also a node meant to outlive it (detached).
+  let owner: RealNodeState['owner'] = thisOwner();
+  let before: HostState | undefined;
+  const token = newToken();
   const state = (): RealNodeState => ({
     dir: o.dir,
     kubeconfig: o.kubeconfig,
@@ -227,9 +187,16 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     timings,
     ...(owner !== undefined ? { owner } : {}),
   });
-  const save = (): Promise<void> => writeFile(p.state, JSON.stringify(state(), null, 2));
+  const record = (): NodeRecord => {
+    const { dir, kubeconfig, pids } = state();
+    return { dir, kubeconfig, pids, token, ...(owner !== undefined ? { owner } : {}), ...(before ? { before } : {}) };
+  };
+  if (!(await publishLock(record()))) throw alreadyUp(undefined, await readLock().catch(() => undefined));
+  const save = async (): Promise<void> => {
+    if (!(await replaceLock(record()))) throw new RealNodeLocked(`${LOCK_FILE} is no longer this node's lock`);
+  };
   try {
-    await writeFile(join(o.dir, BEFORE), JSON.stringify(await readHostState()));
+    before = await readHostState(); // before the first change to the host
     await save();
     await hostNetwork();
     await writeConfigs(p);
@@ -261,6 +228,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     say('cluster DNS, local volumes, egress gate ...');
     await timed(timings, 'objects', () => clusterObjects(o, p));
     timings.total = (Date.now() - t0) / 1000;
+    if (o.detached === true) owner = undefined; // up: it outlives its starter, judged by its processes
     await save();
   } catch (error) {
     await save().catch(() => undefined);
@@ -268,4 +236,22 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     throw error;
   }
   return { ...state(), stop: () => stopRealNodeState(state()) };
+}
+
+/**
+ * The options with the node's directory absolute and normalised, before anything uses it: the lock
+ * names the node for starts from any other cwd (red-team round 5, finding 9: a relative directory
+ * read from another cwd named nothing, and a live node's lock was dropped as stale).
+ */
+export function withAbsoluteDir(o: RealNodeOptions): RealNodeOptions {
+  return { ...o, dir: resolve(o.dir) };
+}
+
+/** The refusal when a live node holds the lock: which node, and whose. */
+function alreadyUp(live: NodeRecord | undefined, text?: string): RealNodeLocked {
+  const who =
+    live !== undefined
+      ? `${live.dir}${live.owner !== undefined ? `, held by PID ${String(live.owner.pid)}` : ''}`
+      : (text ?? '').trim().slice(0, 300);
+  return new RealNodeLocked(`a real node is already up on this machine (${who}); stop it first`);
 }

@@ -16,25 +16,42 @@ export function ownedAlive(state: Pick<RealNodeState, 'dir' | 'kubeconfig'>, pid
 
 /**
  * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)), or undefined
- * when it does not run. With the PID it names one process for the whole uptime.
+ * when it does not run: gone, or dead and not yet reaped by its parent (a zombie, state Z or X: a
+ * killed owner's PID stays in /proc until then). With the PID it names one process for the whole
+ * uptime.
  */
 export function processStartTicks(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may itself hold ") ".
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
 }
 
+/** A process named for the whole uptime: its PID and its start ticks (processStartTicks). */
+export interface Owner {
+  readonly pid: number;
+  readonly startTicks: string;
+}
+
+/** Whether `owner` still runs (the same PID with the same start ticks: not a recycled PID). */
+export function ownerAlive(owner: Owner): boolean {
+  return owner.startTicks !== '' && processStartTicks(owner.pid) === owner.startTicks;
+}
+
 /**
- * Whether a node was left by a run that ended without `down`: its owner (the process that started it)
- * no longer runs, or none of its recorded processes runs as its own. A node without an owner
- * (`dev cluster up`) is left only in the second case.
+ * Whether a node was left by a run that ended without `down`. A node with a recorded owner (the
+ * process that starts, holds, stops or clears it) is left exactly when that owner no longer runs:
+ * a live owner is never left, whatever its processes — it may be starting them (red-team round 5,
+ * finding 4: a node mid-start was judged left and torn down by a concurrent start). A node without
+ * an owner (`dev cluster up --real-node`, once up) is left when none of its recorded processes runs
+ * as its own.
  */
 export function nodeLeft(state: Pick<RealNodeState, 'dir' | 'kubeconfig' | 'pids' | 'owner'>): boolean {
-  if (state.owner !== undefined && processStartTicks(state.owner.pid) !== state.owner.startTicks) return true;
+  if (state.owner !== undefined) return !ownerAlive(state.owner);
   return ownedPids(state).length === 0;
 }
 
