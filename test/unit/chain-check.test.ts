@@ -16,7 +16,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ChainChecker, type ChainReport } from '../../src/audit/chain-check.ts';
-import { chainLine, GENESIS } from '../../src/audit/chain.ts';
+import { canonicalJson } from '../../src/audit/canonical.ts';
+import { chainLine, GENESIS, lineOf, sha256Hex } from '../../src/audit/chain.ts';
 import { signCheckpoint, type Checkpoint } from '../../src/audit/checkpoint.ts';
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
@@ -128,6 +129,60 @@ const broken = (
 
 const RECHAINED = rechained(3);
 
+/**
+ * A line whose hash an attacker recomputed over `body` (a JSON text of record `seq` with the right
+ * seq and prev) that is not the appender's spelling: the hash matches the bytes, so only the
+ * canonical-form check can refuse it.
+ */
+const rehashed = (body: string): string => lineOf(body, sha256Hex(body));
+const reorder = (o: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).reverse());
+const unhashed = (seq: number): Record<string, unknown> =>
+  JSON.parse(canonicalJson({ ...entry(seq), seq, prev: H[seq - 1] }) as string) as Record<string, unknown>;
+const NOT_CANONICAL = `${REWRITTEN} (a duplicated or reordered member, whitespace, another escape or a CR): it was altered`;
+/** Re-hashed spellings of record 3 the appender never writes: each must be refused as not canonical. */
+const RESPELLED: [string, string][] = [
+  ['its members in reverse order', rehashed(JSON.stringify(reorder(unhashed(3))))],
+  [
+    'a nested object in reverse order',
+    rehashed(JSON.stringify({ ...unhashed(3), input: reorder(unhashed(3).input as Record<string, unknown>) })),
+  ],
+  [
+    'an object inside an array in reverse order',
+    rehashed(JSON.stringify({ ...unhashed(3), input: { list: [1, { c: 1, b: 2 }], n: 3 } })),
+  ],
+  [
+    'an object two arrays deep in reverse order',
+    rehashed(JSON.stringify({ ...unhashed(3), input: { list: [[{ c: 1, b: 2 }]], n: 3 } })),
+  ],
+  [
+    'the hash member first',
+    ((body: string) => `{"hash":"${sha256Hex(body)}",${body.slice(1)}`)(canonicalJson(unhashed(3)) as string),
+  ],
+  [
+    'the hash member in the middle',
+    ((body: string) => body.replace('"input"', `"hash":"${sha256Hex(body)}","input"`) + '')(
+      canonicalJson(unhashed(3)) as string,
+    ),
+  ],
+  ['a lone surrogate (\\ud800) in a member', rehashed(JSON.stringify({ ...unhashed(3), message: '\ud800' }))],
+  ['a lone surrogate in a key', rehashed(JSON.stringify({ ...unhashed(3), input: { '\udfff': 1 } }))],
+  [
+    'a hash of 65 characters',
+    ((body: string) => `${body.slice(0, -1)},"hash":"0${sha256Hex(body)}"}`)(canonicalJson(unhashed(3)) as string),
+  ],
+  [
+    'a hash of 63 characters',
+    ((body: string) => `${body.slice(0, -1)},"hash":"${sha256Hex(body).slice(1)}"}`)(
+      canonicalJson(unhashed(3)) as string,
+    ),
+  ],
+  [
+    'a hash that is not a string',
+    ((body: string) => `${body.slice(0, -1)},"hash":1}`)(canonicalJson(unhashed(3)) as string),
+  ],
+];
+
 const LINE_ROWS: Row[] = [
   {
     name: 'the intact log, no checkpoint: every record uncovered',
@@ -234,6 +289,30 @@ const LINE_ROWS: Row[] = [
       reason:
         "record 1's prev is not the hash of record 0: record 1 was replaced (rewritten and re-hashed) or the link was altered",
       where: 'seg:1',
+    }),
+  },
+  ...RESPELLED.map(([what, line]): Row => ({
+    name: `re-hashed, ${what}`,
+    lines: LINES.map((l, i) => (i === 2 ? line : l)),
+    want: broken(2, { seq: 3, reason: NOT_CANONICAL, where: 'seg:3' }),
+  })),
+  {
+    name: 'a record with the next seq skipped but the right prev (re-hashed)',
+    lines: LINES.map((l, i) => (i === 2 ? chainLine(entry(3), 4, H[2] as string).line : l)),
+    want: broken(2, {
+      seq: 3,
+      reason: 'expected seq 3, found 4 (a record is missing, duplicated or out of order)',
+      where: 'seg:3',
+    }),
+  },
+  {
+    name: 'a record with the right seq linked to another hash (re-hashed)',
+    lines: LINES.map((l, i) => (i === 2 ? chainLine(entry(3), 3, 'e'.repeat(64)).line : l)),
+    want: broken(2, {
+      seq: 2,
+      reason:
+        "record 3's prev is not the hash of record 2: record 2 was replaced (rewritten and re-hashed) or the link was altered",
+      where: 'seg:2, whose successor is at seg:3',
     }),
   },
   {
