@@ -46,6 +46,8 @@ const many = (n: number): Record<string, number> =>
 
 const ROWS: [string, () => unknown][] = [
   ['integer-like keys "9" and "10"', () => ({ a: 1, 9: 'nine', 10: 'ten' })],
+  ['only integer-like keys "9" and "10"', () => ({ 9: 'nine', 10: 'ten' })],
+  ['only integer-like keys, nested in an array', () => [{ 2: 'b', 10: 'a' }]],
   ['one integer-like key among others', () => ({ b: 1, 10: 2, a: 3 })],
   ['integer-like keys nested', () => ({ x: { 2: 'b', 10: 'a' } })],
   ['a key starting with a digit, not integer-like', () => ({ b: 1, '1a': 2, '0': 3 })],
@@ -56,7 +58,13 @@ const ROWS: [string, () => unknown][] = [
     'an own __proto__ member, nested and sorted after others',
     () => JSON.parse('{"a":{"_":1,"__proto__":{"z":1,"y":2}}}') as unknown,
   ],
+  [
+    'an own __proto__ member alone, with a child out of order',
+    () => JSON.parse('{"__proto__":{"b":1,"a":2}}') as unknown,
+  ],
   ['a Date', () => new Date(0)],
+  ['a class instance with toJSON, alone', () => new WithToJSON()],
+  ['a class instance with toJSON, in an array', () => [new WithToJSON()]],
   ['a Date member', () => ({ b: new Date(0), a: 1 })],
   ['a Date element', () => [1, new Date(0)]],
   ['a class instance with toJSON', () => ({ v: new WithToJSON() })],
