@@ -86,7 +86,7 @@ describe('chain: a record, its hash and its line', () => {
 
   test("LineBatch writes chainLine's lines, each with a newline; reset starts over; a big record grows the buffer", () => {
     const batch = new LineBatch();
-    const big = { ...entry, message: `${'x'.repeat(200_000)}é${'\u{1F600}'.repeat(40_000)}` };
+    const big = { ...entry, message: `${'x'.repeat(600_000)}é${'\u{1F600}'.repeat(40_000)}` };
     const entries = [entry, big, entry, { ...entry, message: '' }];
     let prev = GENESIS;
     let want = '';
