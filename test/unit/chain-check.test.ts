@@ -509,6 +509,45 @@ const CHECKPOINT_ROWS: Row[] = [
   },
 ];
 
+CHECKPOINT_ROWS.push(
+  {
+    name: 'a checkpoint at seq 1 is a checkpoint',
+    lines: LINES,
+    checkpoints: [cp(1), cp(N)],
+    ...KEY_FOR_ROWS,
+    want: {
+      ok: true,
+      records: N,
+      lastSeq: N,
+      head: H[N] as string,
+      checkpoints: { total: 2, verified: 2, lastSeq: N, uncovered: null },
+    },
+  },
+  {
+    name: 'a malformed checkpoint after one at the head: the first record not vouched for is one past the end',
+    lines: LINES,
+    checkpoints: [cp(N), { ...cp(N), seq: 0 }],
+    ...KEY_FOR_ROWS,
+    want: report0(2, { seq: N + 1, reason: NOT_A_CHECKPOINT, where: 'checkpoints.jsonl line 2' }, 1, N),
+  },
+  {
+    name: 'a forged checkpoint after one at the head: the first record not vouched for is one past the end',
+    lines: LINES,
+    checkpoints: [cp(N), cp(N, H[N], other.privateKey, KID)],
+    ...KEY_FOR_ROWS,
+    want: report0(
+      2,
+      {
+        seq: N + 1,
+        reason: `checkpoint for seq ${N} has an invalid signature for kid ${KID} (replaced or forged)`,
+        where: 'checkpoints.jsonl line 2',
+      },
+      1,
+      N,
+    ),
+  },
+);
+
 /** Checkpoint lines that are not checkpoints (each as the second, after a good one at 2; and as the first). */
 const MALFORMED: [string, unknown][] = [
   ['null', null],
@@ -608,6 +647,14 @@ describe('ChainChecker: records and lines', () => {
       );
       assert.equal(bad2.firstBad?.where, 'seg:2, whose successor is at seg:3', mode);
     }
+  });
+
+  test('a relink on the text path without places says "?"', () => {
+    const checker = new ChainChecker();
+    checker.line(LINES[0] as string);
+    checker.line(replaced(2)[1] as string);
+    checker.line(LINES[2] as string);
+    assert.equal(checker.finish([], undefined).firstBad?.where, '?, whose successor is at ?');
   });
 
   test('a relink right after a line taken on bytes names that line by file and number', () => {
