@@ -304,6 +304,12 @@ describe('assessChains: rolled back, against what an earlier verification saw', 
     ['--expect-head found', [a], { expectHeads: ['h10'] }, []],
     ['--expect-head found in the second chain', [a, b], { expectHeads: ['h3', 'h9'] }, []],
     [
+      '--expect-head found in the second chain only',
+      [a, chain({ dir: '/log/b', genesis: 'g-b', report: intact(3, 3), found: new Map([['only-b', 3]]) })],
+      { expectHeads: ['only-b'] },
+      [],
+    ],
+    [
       '--expect-head in no chain',
       [a, b],
       { expectHeads: ['h10', 'nope'] },
