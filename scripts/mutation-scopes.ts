@@ -48,10 +48,12 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
       'test/unit/canonical-bytes.test.ts',
       'test/unit/assess.test.ts',
       'test/unit/mask.test.ts',
+      'test/unit/mask-walk.test.ts',
       'test/unit/credentials.test.ts',
       'test/unit/mask-url-userinfo.test.ts',
       'test/unit/mask-keywords.test.ts',
       'test/unit/query.test.ts',
+      'test/unit/audit-fields.test.ts',
     ],
   },
 };
