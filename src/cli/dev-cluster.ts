@@ -15,6 +15,8 @@ import {
   type UpState,
 } from '../dev/cluster-state.ts';
 import { startRealNode } from '../dev/node/node.ts';
+import { clearNodeBeforeRemoving } from '../dev/node/demo-real.ts';
+import { RealNodeLocked } from '../dev/node/left.ts';
 import type { RealNodeState } from '../dev/node/state.ts';
 import { stopRealNodeState } from '../dev/node/node-down.ts';
 import { nodeLeft } from '../dev/node/owned.ts';
@@ -87,6 +89,7 @@ async function clusterUp(io: Io, opts: UpOptions): Promise<void> {
     owner: { pid: process.pid, startTicks: startTicksOf(process.pid) ?? '' },
     pids: [],
   };
+  await clearNodeIn(io, opts);
   try {
     claimClusterDir(base, recorded, (d) => rmSync(d, { recursive: true, force: true }));
   } catch (e) {
@@ -100,6 +103,22 @@ async function clusterUp(io: Io, opts: UpOptions): Promise<void> {
   const { owner: _, ...state } = { ...started, phase: 'up' as const, ...(realNode !== undefined ? { realNode } : {}) };
   writeClusterState(state);
   io.out(opts.output === 'json' ? JSON.stringify(state) : upSummary(c, realNode));
+}
+
+/**
+ * Before the directory is claimed (removed): a real node whose lock names a directory inside it —
+ * an `up --real-node` killed while its node started, so no cluster record names the node — is
+ * cleared with `--real-node`, refused without (red-team round 5, finding 3: the `rm` would remove
+ * the node's files and descend into its mounts). REAL_NODE_LOCKED when it must stay.
+ */
+async function clearNodeIn(io: Io, opts: UpOptions): Promise<void> {
+  const nodeTools = opts.realNode === true ? resolveTools(REAL_NODE_TOOLS) : undefined;
+  if (nodeTools !== undefined && !nodeTools.ok) throw new CliError(nodeTools.error.code, nodeTools.error.message);
+  try {
+    await clearNodeBeforeRemoving(opts.dir, nodeTools?.value, (l) => io.err(l));
+  } catch (e) {
+    throw new CliError(e instanceof RealNodeLocked ? 'REAL_NODE_LOCKED' : 'REAL_NODE_UNAVAILABLE', message(e));
+  }
 }
 
 function clusterFields(c: Cluster): Omit<UpState, 'phase' | 'owner'> {

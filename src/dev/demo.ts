@@ -10,7 +10,7 @@ import { startCluster, type Cluster } from './cluster.ts';
 import type { ClusterTools } from './cluster-components.ts';
 import { demoCases, runCase, type CaseResult, type Paint, type Say } from './demo-cases.ts';
 import { demoConfig, writeDemoKeys } from './demo-setup.ts';
-import { clearBeforeDemo, demoNodeTools, startDemoNode } from './node/demo-real.ts';
+import { clearNodeBeforeRemoving, demoNodeTools, startDemoNode } from './node/demo-real.ts';
 import type { RealNode, RealNodeOptions } from './node/node.ts';
 
 export interface DemoResult {
@@ -36,7 +36,7 @@ export async function runDemo(
   if (!tools.ok) throw new Error(tools.error.message);
   const nodeTools = realNode ? demoNodeTools(say) : undefined;
   // A real node left in the work dir is cleared (or refused) before the dir is removed: finding 3.
-  await clearBeforeDemo(workDir, nodeTools, say);
+  await clearNodeBeforeRemoving(workDir, nodeTools, say);
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
   say('building the policy bundle (opa build -t wasm) ...');

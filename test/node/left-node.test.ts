@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveTools } from '../../src/adapters/tools.ts';
-import { clearBeforeDemo } from '../../src/dev/node/demo-real.ts';
+import { clearNodeBeforeRemoving } from '../../src/dev/node/demo-real.ts';
 import { diffHostState, readHostState, type HostState } from '../../src/dev/node/host-state.ts';
 import { LOCK_FILE, startRealNode } from '../../src/dev/node/node.ts';
 import { ownedPids } from '../../src/dev/node/owned.ts';
@@ -152,7 +152,7 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
     const tools = resolveTools(REAL_NODE_TOOLS);
     if (!tools.ok) throw new Error(tools.error.message);
     const said: string[] = [];
-    await clearBeforeDemo(workDir, tools.value, (l) => said.push(l));
+    await clearNodeBeforeRemoving(workDir, tools.value, (l) => said.push(l));
     await rm(workDir, { recursive: true, force: true }); // what runDemo does next
     assert.ok(
       said.some((l) => l.includes(`without down (${first.dir})`)),

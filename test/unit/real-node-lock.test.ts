@@ -21,7 +21,7 @@ import {
 } from '../../src/dev/node/lock.ts';
 import { settleLock } from '../../src/dev/node/node-down.ts';
 import { withAbsoluteDir } from '../../src/dev/node/node.ts';
-import { clearBeforeDemo } from '../../src/dev/node/demo-real.ts';
+import { clearNodeBeforeRemoving } from '../../src/dev/node/demo-real.ts';
 import { processStartTicks, type Owner } from '../../src/dev/node/owned.ts';
 import type { RealNodeOptions } from '../../src/dev/node/daemon.ts';
 
@@ -249,17 +249,17 @@ describe('clearing before a start', () => {
     const demo = join(work, 'demo');
     await publishLock({ ...savePoints(dead)[1]![1], dir: join(demo, 'node'), token: newToken() }, path);
     await assert.rejects(
-      clearBeforeDemo(demo, undefined, () => undefined, path),
+      clearNodeBeforeRemoving(demo, undefined, () => undefined, path),
       RealNodeLocked,
     );
     await assert.rejects(
-      clearBeforeDemo(`${demo}/`, undefined, () => undefined, path),
+      clearNodeBeforeRemoving(`${demo}/`, undefined, () => undefined, path),
       RealNodeLocked,
     );
-    await clearBeforeDemo(`${demo}2`, undefined, () => undefined, path); // a prefix is not inside
+    await clearNodeBeforeRemoving(`${demo}2`, undefined, () => undefined, path); // a prefix is not inside
     await writeFile(path, `${join(demo, 'node')}\n`); // an old lock, its record gone
     await assert.rejects(
-      clearBeforeDemo(demo, undefined, () => undefined, path),
+      clearNodeBeforeRemoving(demo, undefined, () => undefined, path),
       RealNodeLocked,
     );
     assert.ok(existsSync(path));

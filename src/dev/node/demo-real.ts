@@ -32,13 +32,13 @@ function inside(root: string, dir: string): boolean {
 }
 
 /**
- * Before the demo removes its work directory (red-team round 5, finding 3: the demo's `rm` ran
+ * Before a work directory is removed (the demo's, `dev cluster up`'s) (red-team round 5, finding 3: the demo's `rm` ran
  * before the node start could clear a node left in it, and descended into its mounts). With
  * `tools` (--real-node): a left node is cleared first, wherever it lives, and a live one refused —
  * the node start would refuse it anyway, after the work dir was gone. Without: a node whose lock
  * names a directory in the work dir is refused (this demo cannot clear it, and must not delete it).
  */
-export async function clearBeforeDemo(
+export async function clearNodeBeforeRemoving(
   workDir: string,
   tools: RealNodeTools | undefined,
   say: (l: string) => void,
