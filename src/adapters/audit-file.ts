@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditRecordInvalid, GENESIS, LineBatch } from '../audit/chain.ts';
+import { GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
+import { ChainedBatch, CommitPacer, type Pacer, type Pending } from './audit-batch.ts';
 import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
@@ -12,17 +13,13 @@ import { repairTail } from './audit-tail.ts';
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
 
-interface Pending {
-  readonly entry: AuditEntry;
-  readonly resolve: (r: AuditRecord) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 export interface AuditLogOptions {
   /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
   readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
   /** File operations (default: the real file system); tests inject one to observe syncs. */
   readonly fs?: AuditFs | undefined;
+  /** When to split a group commit in two (default: measured, see CommitPacer); tests inject one. */
+  readonly pacer?: Pacer | undefined;
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
   /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
@@ -55,8 +52,11 @@ export class FileAuditLog implements AuditSink {
   private readonly checkpointing: AuditLogOptions['checkpoint'];
   private checkpointed: number;
   private timer: NodeJS.Timeout | undefined;
-  /** The bytes of the batch being written (one buffer, reused batch after batch). */
-  private readonly lines = new LineBatch();
+  /** Two batches, reused: the one being written and the next, encoded meanwhile. */
+  private readonly batches: readonly [ChainedBatch, ChainedBatch] = [new ChainedBatch(), new ChainedBatch()];
+  /** Appends chained after the batch being written (encoded while it is written), not yet written. */
+  private next: ChainedBatch | undefined;
+  private readonly pacer: Pacer;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
@@ -82,6 +82,7 @@ export class FileAuditLog implements AuditSink {
     this.size = size;
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
+    this.pacer = options.pacer ?? new CommitPacer();
     this.checkpointed = checkpointed;
   }
 
@@ -158,64 +159,91 @@ export class FileAuditLog implements AuditSink {
     });
   }
 
+  /**
+   * The group-commit loop. Each batch is chained after the durable head (or after the batch being
+   * written), lock-checked, written, fdatasynced, and only then acknowledged and made the head.
+   * Appends that arrive while a batch is written are chained and encoded meanwhile, into the next
+   * batch; when the disk is faster than that encoding (CommitPacer), a queue found idle is split in
+   * two so that one half is encoded while the other is written.
+   */
   private async flush(): Promise<void> {
     this.flushing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      const startSeq = this.seq;
-      const startPrev = this.prev;
-      // A record that cannot be canonicalised fails alone (AUDIT_RECORD_INVALID), before anything
-      // is written: it takes no seq, and the rest of its batch is written as if it had not come.
-      this.lines.reset();
-      const accepted: { pending: Pending; record: AuditRecord }[] = [];
-      for (const p of batch) {
-        let record: AuditRecord;
-        try {
-          record = this.lines.add(p.entry, this.seq + 1, this.prev);
-        } catch (error) {
-          p.reject(
-            error instanceof AuditRecordInvalid
-              ? error
-              : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'),
-          );
-          continue;
-        }
-        this.seq = record.seq;
-        this.prev = record.hash;
-        accepted.push({ pending: p, record });
+    while (this.queue.length > 0 || this.next !== undefined) {
+      const current = this.next ?? this.batchAt(0).reset(this.seq, this.prev);
+      this.next = undefined;
+      this.fill(current);
+      if (current.size === 0) continue;
+      const io = this.commit(current);
+      if (this.queue.length > 0) {
+        this.next = this.batchAt(this.batches[0] === current ? 1 : 0).reset(current.seq, current.prev);
+        this.encode(this.next, this.queue.length);
       }
-      if (accepted.length === 0) continue;
-      // One writer per chain: the lock must still be ours right before the write (see
-      // AuditDirLock.check), or the batch is refused and nothing is written.
-      if (this.lock !== undefined && !(await this.lock.check())) {
+      const failure = await io;
+      if (failure !== undefined) {
         this.healthy = false;
-        this.seq = startSeq;
-        this.prev = startPrev;
-        for (const a of accepted) a.pending.reject(lostLock());
+        for (const a of current.accepted) a.pending.reject(failure.error);
+        // Chained after the failed batch: chained again after the durable head, before what came later.
+        if (this.next !== undefined) this.queue = [...this.next.pendings(), ...this.queue];
+        this.next = undefined;
         continue;
       }
-      try {
-        const t0 = process.hrtime.bigint();
-        const bytes = this.lines.bytes();
-        await writeAll(this.file, bytes);
-        await this.file.datasync();
-        this.size += bytes.byteLength;
-        this.healthy = this.lock?.lost !== true;
-        this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
-        for (const a of accepted) a.pending.resolve(a.record);
-      } catch (error) {
-        this.healthy = false;
-        this.seq = startSeq;
-        this.prev = startPrev;
-        // Never leave a partial batch behind a later one: cut the file back to its last whole record.
-        await this.file.truncate(this.size).catch(() => undefined);
-        for (const a of accepted) a.pending.reject(error);
-        continue;
-      }
+      this.seq = current.seq;
+      this.prev = current.prev;
+      for (const a of current.accepted) a.pending.resolve(a.record);
       await this.afterBatch().catch(() => undefined);
     }
     this.flushing = false;
+  }
+
+  private batchAt(i: 0 | 1): ChainedBatch {
+    return this.batches[i];
+  }
+
+  /**
+   * Puts the queue's appends into `current`: all of them, or (when CommitPacer says so) the first
+   * half of a queue found idle, or none when `current` was encoded ahead and the rest is better
+   * encoded while it is written.
+   */
+  private fill(current: ChainedBatch): void {
+    const queued = this.queue.length;
+    if (queued === 0) return;
+    if (current.size === 0) this.encode(current, this.pacer.split(queued) ? Math.ceil(queued / 2) : queued);
+    else if (!this.pacer.split(current.size + queued)) this.encode(current, queued);
+  }
+
+  /** Chains and encodes the first `n` queued appends into `batch`. */
+  private encode(batch: ChainedBatch, n: number): void {
+    const taken = this.queue.slice(0, n);
+    this.queue = this.queue.slice(n);
+    const before = batch.size;
+    const seconds = batch.addAll(taken);
+    this.pacer.encoded(batch.size - before, seconds);
+  }
+
+  /**
+   * Writes one batch durably: the directory lock must still be ours right before the write (see
+   * AuditDirLock.check), or the batch is refused and nothing is written; then one write and one
+   * fdatasync. A failed write or sync is cut back off the file (never a partial batch behind a later
+   * one). Resolves with the failure, or undefined once the batch is durable; never rejects.
+   */
+  private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
+    const t0 = process.hrtime.bigint();
+    if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
+    try {
+      const t1 = process.hrtime.bigint();
+      const bytes = batch.lines.bytes();
+      await writeAll(this.file, bytes);
+      await this.file.datasync();
+      this.size += bytes.byteLength;
+      this.healthy = this.lock?.lost !== true;
+      const done = process.hrtime.bigint();
+      this.pacer.io(Number(done - t0) / 1e9);
+      this.onBatch?.(Number(done - t1) / 1e9, this.queue.length + (this.next?.size ?? 0));
+      return undefined;
+    } catch (error) {
+      await this.file.truncate(this.size).catch(() => undefined);
+      return { error };
+    }
   }
 
   private async afterBatch(): Promise<void> {
