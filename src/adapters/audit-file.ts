@@ -163,40 +163,61 @@ export class FileAuditLog implements AuditSink {
    * The group-commit loop. Each batch is chained after the durable head (or after the batch being
    * written), lock-checked, written, fdatasynced, and only then acknowledged and made the head.
    * Appends that arrive while a batch is written are chained and encoded meanwhile, into the next
-   * batch; when the disk is faster than that encoding (CommitPacer), a queue found idle is split in
-   * two so that one half is encoded while the other is written.
+   * batch, whose write starts as soon as the one before is durable (before that one's appends are
+   * acknowledged); when the disk is faster than the encoding (CommitPacer), a queue found idle is
+   * split in two so that one half is encoded while the other is written.
    */
   private async flush(): Promise<void> {
     this.flushing = true;
-    while (this.queue.length > 0 || this.next !== undefined) {
-      const current = this.next ?? this.batchAt(0).reset(this.seq, this.prev);
-      this.next = undefined;
-      this.fill(current);
-      if (current.size === 0) continue;
-      const io = this.commit(current);
-      if (this.queue.length > 0) {
-        this.next = this.batchAt(this.batches[0] === current ? 1 : 0).reset(current.seq, current.prev);
-        this.encode(this.next, this.queue.length);
-      }
+    let inFlight = this.startNext();
+    while (inFlight !== undefined) {
+      const { batch, io } = inFlight;
+      // Appends released by the batch before (and any that came meanwhile) reach the queue first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.queue.length > 0) this.encode((this.next = this.other(batch).reset(batch.seq, batch.prev)), Infinity);
       const failure = await io;
+      const accepted = batch.accepted;
       if (failure !== undefined) {
         this.healthy = false;
-        for (const a of current.accepted) a.pending.reject(failure.error);
+        for (const a of accepted) a.pending.reject(failure.error);
         // Chained after the failed batch: chained again after the durable head, before what came later.
         if (this.next !== undefined) this.queue = [...this.next.pendings(), ...this.queue];
         this.next = undefined;
+        inFlight = this.startNext(batch);
         continue;
       }
-      this.seq = current.seq;
-      this.prev = current.prev;
-      for (const a of current.accepted) a.pending.resolve(a.record);
-      await this.afterBatch().catch(() => undefined);
+      this.seq = batch.seq;
+      this.prev = batch.prev;
+      if (this.afterBatchDue()) {
+        for (const a of accepted) a.pending.resolve(a.record);
+        await this.afterBatch().catch(() => undefined);
+        inFlight = this.startNext(batch);
+      } else {
+        inFlight = this.startNext(batch);
+        for (const a of accepted) a.pending.resolve(a.record);
+      }
     }
     this.flushing = false;
   }
 
-  private batchAt(i: 0 | 1): ChainedBatch {
-    return this.batches[i];
+  /**
+   * Starts writing the next batch: the one encoded ahead (with what came since, see fill) or a new
+   * one chained after the durable head (in the batch object `done` does not use). Undefined when
+   * there is nothing to write.
+   */
+  private startNext(done?: ChainedBatch): { batch: ChainedBatch; io: ReturnType<FileAuditLog['commit']> } | undefined {
+    while (this.queue.length > 0 || this.next !== undefined) {
+      const batch = this.next ?? this.other(done).reset(this.seq, this.prev);
+      this.next = undefined;
+      this.fill(batch);
+      if (batch.size > 0) return { batch, io: this.commit(batch) };
+    }
+    return undefined;
+  }
+
+  /** The batch object that is not `batch` (both are reused, one written while the other is encoded). */
+  private other(batch: ChainedBatch | undefined): ChainedBatch {
+    return this.batches[0] === batch ? this.batches[1] : this.batches[0];
   }
 
   /**
@@ -211,10 +232,11 @@ export class FileAuditLog implements AuditSink {
     else if (!this.pacer.split(current.size + queued)) this.encode(current, queued);
   }
 
-  /** Chains and encodes the first `n` queued appends into `batch`. */
+  /** Chains and encodes the first `n` queued appends (all of them when `n` is at least as many) into `batch`. */
   private encode(batch: ChainedBatch, n: number): void {
-    const taken = this.queue.slice(0, n);
-    this.queue = this.queue.slice(n);
+    const all = n >= this.queue.length;
+    const taken = all ? this.queue : this.queue.slice(0, n);
+    this.queue = all ? [] : this.queue.slice(n);
     const before = batch.size;
     const seconds = batch.addAll(taken);
     this.pacer.encoded(batch.size - before, seconds);
@@ -244,6 +266,14 @@ export class FileAuditLog implements AuditSink {
       await this.file.truncate(this.size).catch(() => undefined);
       return { error };
     }
+  }
+
+  /** Is a checkpoint or a new segment due after the batch just made durable? */
+  private afterBatchDue(): boolean {
+    return (
+      (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every) ||
+      this.size >= this.segmentBytes
+    );
   }
 
   private async afterBatch(): Promise<void> {
