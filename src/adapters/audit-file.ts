@@ -188,13 +188,14 @@ export class FileAuditLog implements AuditSink {
       }
       this.seq = batch.seq;
       this.prev = batch.prev;
-      if (this.afterBatchDue()) {
-        for (const a of accepted) a.pending.resolve(a.record);
-        await this.afterBatch().catch(() => undefined);
+      if (this.startEarly(accepted.length)) {
         inFlight = this.startNext(batch);
+        for (const a of accepted) a.pending.resolve(a.record);
       } else {
-        inFlight = this.startNext(batch);
         for (const a of accepted) a.pending.resolve(a.record);
+        if (this.afterBatchDue()) await this.afterBatch().catch(() => undefined);
+        await new Promise<void>((resolve) => setImmediate(resolve)); // their producers' next appends join
+        inFlight = this.startNext(batch);
       }
     }
     this.flushing = false;
@@ -221,15 +222,27 @@ export class FileAuditLog implements AuditSink {
   }
 
   /**
-   * Puts the queue's appends into `current`: all of them, or (when CommitPacer says so) the first
-   * half of a queue found idle, or none when `current` was encoded ahead and the rest is better
-   * encoded while it is written.
+   * Should the batch encoded ahead be written at once, before the appends of the batch just made
+   * durable are acknowledged (so that their producers' work overlaps its I/O)? Only when splitting
+   * pays (CommitPacer) and it is at least as large as that batch: otherwise those producers' next
+   * appends are let in first, to balance the two batches or to merge them into one.
+   */
+  private startEarly(acknowledged: number): boolean {
+    const next = this.next;
+    if (next === undefined || this.afterBatchDue()) return false;
+    return next.size >= acknowledged && this.pacer.split(next.size + acknowledged);
+  }
+
+  /**
+   * Puts the queue's appends into `current` (new, or encoded ahead): all of them, or, when
+   * CommitPacer says splitting pays, as many as make `current` half of what is at hand; the rest
+   * is encoded while `current` is written.
    */
   private fill(current: ChainedBatch): void {
     const queued = this.queue.length;
     if (queued === 0) return;
-    if (current.size === 0) this.encode(current, this.pacer.split(queued) ? Math.ceil(queued / 2) : queued);
-    else if (!this.pacer.split(current.size + queued)) this.encode(current, queued);
+    const total = current.size + queued;
+    this.encode(current, this.pacer.split(total) ? Math.max(0, Math.ceil(total / 2) - current.size) : queued);
   }
 
   /** Chains and encodes the first `n` queued appends (all of them when `n` is at least as many) into `batch`. */
