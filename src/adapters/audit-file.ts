@@ -57,6 +57,7 @@ export class FileAuditLog implements AuditSink {
   /** Appends chained after the batch being written (encoded while it is written), not yet written. */
   private next: ChainedBatch | undefined;
   private readonly pacer: Pacer;
+  private early = true;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
@@ -173,7 +174,7 @@ export class FileAuditLog implements AuditSink {
     while (inFlight !== undefined) {
       const { batch, io } = inFlight;
       // Appends released by the batch before (and any that came meanwhile) reach the queue first.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.early) await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.queue.length > 0) this.encode((this.next = this.other(batch).reset(batch.seq, batch.prev)), Infinity);
       const failure = await io;
       const accepted = batch.accepted;
@@ -188,7 +189,8 @@ export class FileAuditLog implements AuditSink {
       }
       this.seq = batch.seq;
       this.prev = batch.prev;
-      if (this.startEarly(accepted.length)) {
+      this.early = this.startEarly(accepted.length);
+      if (this.early) {
         inFlight = this.startNext(batch);
         for (const a of accepted) a.pending.resolve(a.record);
       } else {
@@ -203,12 +205,12 @@ export class FileAuditLog implements AuditSink {
 
   /**
    * Starts writing the next batch: the one encoded ahead (with what came since, see fill) or a new
-   * one chained after the durable head (in the batch object `done` does not use). Undefined when
-   * there is nothing to write.
+   * one chained after the durable head (in the object of `done`, the batch just finished, whose
+   * appends are answered already: one buffer stays warm). Undefined when there is nothing to write.
    */
   private startNext(done?: ChainedBatch): { batch: ChainedBatch; io: ReturnType<FileAuditLog['commit']> } | undefined {
     while (this.queue.length > 0 || this.next !== undefined) {
-      const batch = this.next ?? this.other(done).reset(this.seq, this.prev);
+      const batch = this.next ?? (done ?? this.batches[0]).reset(this.seq, this.prev);
       this.next = undefined;
       this.fill(batch);
       if (batch.size > 0) return { batch, io: this.commit(batch) };
