@@ -35,9 +35,8 @@ export class ChainedBatch {
     return this.accepted.length;
   }
 
-  /** Chains and encodes each pending entry in order; returns the CPU-bound seconds it took. */
-  addAll(pendings: readonly Pending[]): number {
-    const t0 = process.hrtime.bigint();
+  /** Chains and encodes each pending entry in order. */
+  addAll(pendings: readonly Pending[]): void {
     for (const p of pendings) {
       let record: AuditRecord;
       try {
@@ -54,7 +53,6 @@ export class ChainedBatch {
       this.prev = record.hash;
       this.accepted.push({ pending: p, record });
     }
-    return Number(process.hrtime.bigint() - t0) / 1e9;
   }
 
   /** The pending appends of the batch, in order (to chain them again after a failed batch before it). */
@@ -67,38 +65,39 @@ export class ChainedBatch {
 export interface Pacer {
   /** The wall time of one batch's lock check, write and fdatasync. */
   io(seconds: number): void;
-  /** The time spent chaining and encoding `records` records. */
-  encoded(records: number, seconds: number): void;
+  /** The main thread's CPU time over the last `records` records (encoding, and the producers' work). */
+  cpu(records: number, seconds: number): void;
   /** Should `records` records be written as two batches, the second encoded during the first's I/O? */
   split(records: number): boolean;
 }
 
 /**
  * When to split a group commit in two: the second half is chained and encoded while the first is
- * being written and synced, so the disk and the CPU work at once. That pays only while one batch's
- * I/O (lock check, write, fdatasync) takes less time than encoding the records at hand; on a slower
- * disk the records stay in one batch (one fdatasync for all, as without pipelining). Both times are
- * measured (moving averages); until both are known, nothing is split.
+ * being written and synced, and once the first is durable the second is written while the
+ * first's producers build their next records, so the disk and the CPU work at once. That pays
+ * only while one batch's I/O (lock check, write, fdatasync) takes less time than the main thread's
+ * CPU work for the records at hand; on a slower disk they stay in one batch (one fdatasync for
+ * all, as without pipelining). Both are measured (moving averages); until both are known, nothing
+ * is split.
  */
 export class CommitPacer implements Pacer {
   private ioSeconds = Number.POSITIVE_INFINITY;
-  private encodeSecondsPerRecord = 0;
+  private cpuSecondsPerRecord = 0;
 
   /** Records the wall time of one batch's lock check, write and sync. */
   io(seconds: number): void {
     this.ioSeconds = Number.isFinite(this.ioSeconds) ? 0.8 * this.ioSeconds + 0.2 * seconds : seconds;
   }
 
-  /** Records the time spent chaining and encoding `records` records. */
-  encoded(records: number, seconds: number): void {
+  /** Records the main thread's CPU time over `records` records. */
+  cpu(records: number, seconds: number): void {
     if (records === 0) return;
     const per = seconds / records;
-    this.encodeSecondsPerRecord =
-      this.encodeSecondsPerRecord === 0 ? per : 0.8 * this.encodeSecondsPerRecord + 0.2 * per;
+    this.cpuSecondsPerRecord = this.cpuSecondsPerRecord === 0 ? per : 0.8 * this.cpuSecondsPerRecord + 0.2 * per;
   }
 
   /** Is writing `records` records as two batches (the second encoded during the first's I/O) faster? */
   split(records: number): boolean {
-    return records >= 2 && this.ioSeconds < records * this.encodeSecondsPerRecord;
+    return records >= 2 && this.ioSeconds < records * this.cpuSecondsPerRecord;
   }
 }

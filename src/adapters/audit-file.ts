@@ -58,6 +58,8 @@ export class FileAuditLog implements AuditSink {
   private next: ChainedBatch | undefined;
   private readonly pacer: Pacer;
   private early = true;
+  /** The main thread's CPU microseconds when the last batch was made durable (see measureCpu). */
+  private cpuMark = 0;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
@@ -84,6 +86,8 @@ export class FileAuditLog implements AuditSink {
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
     this.pacer = options.pacer ?? new CommitPacer();
+    const cpu = process.threadCpuUsage();
+    this.cpuMark = cpu.user + cpu.system;
     this.checkpointed = checkpointed;
   }
 
@@ -189,6 +193,7 @@ export class FileAuditLog implements AuditSink {
       }
       this.seq = batch.seq;
       this.prev = batch.prev;
+      this.measureCpu(accepted.length);
       this.early = this.startEarly(accepted.length);
       if (this.early) {
         inFlight = this.startNext(batch);
@@ -216,6 +221,14 @@ export class FileAuditLog implements AuditSink {
       if (batch.size > 0) return { batch, io: this.commit(batch) };
     }
     return undefined;
+  }
+
+  /** Tells the pacer the main thread's CPU time since the last durable batch, over its records. */
+  private measureCpu(records: number): void {
+    const now = process.threadCpuUsage();
+    const micros = now.user + now.system;
+    this.pacer.cpu(records, (micros - this.cpuMark) / 1e6);
+    this.cpuMark = micros;
   }
 
   /** The batch object that is not `batch` (both are reused, one written while the other is encoded). */
@@ -252,9 +265,7 @@ export class FileAuditLog implements AuditSink {
     const all = n >= this.queue.length;
     const taken = all ? this.queue : this.queue.slice(0, n);
     this.queue = all ? [] : this.queue.slice(n);
-    const before = batch.size;
-    const seconds = batch.addAll(taken);
-    this.pacer.encoded(batch.size - before, seconds);
+    batch.addAll(taken);
   }
 
   /**

@@ -1,16 +1,16 @@
 /**
  * The pipelined group commit (issue 20 §2, audit append ≥ 100,000 records/s). Appends that arrive
  * while a batch is written are chained after it and encoded meanwhile; when the disk is faster
- * than that encoding, a queue found idle is split in two (CommitPacer). The class of faults: an
+ * than the CPU work for them, a queue found idle is split in two (CommitPacer). The class of faults: an
  * acknowledgement, a seq or a hash that rests on a batch that is not durable. Its variants:
  *
  * | variant                                                         | expected                                                         |
  * |-----------------------------------------------------------------|------------------------------------------------------------------|
  * | the batch in flight fails, the next one was chained on it       | the next one is chained again after the durable head, then written |
- * | the batch in flight is refused (lock lost), the next one waits  | both refused with AUDIT_LOCKED, nothing written                   |
+ * | the lock is lost while a batch is in flight, one chained on it   | the chained one refused with AUDIT_LOCKED, nothing more written    |
  * | any split decision × any sync outcome × bursts of appends (fc)  | acked ⇔ in the file, seqs contiguous in arrival order, verifies   |
  * | a checkpoint while a batch is in flight                         | it signs the durable head, never an unsynced one                  |
- * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than encoding them all |
+ * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than the CPU for them all |
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -28,7 +28,7 @@ import { auditEntry, tempDirs } from '../support/audit-entries.ts';
 const fresh = tempDirs('kubiya-pipeline-');
 
 /** A pacer that always gives the same answer (the measured one is tested on its own below). */
-const always = (split: boolean): Pacer => ({ io: () => undefined, encoded: () => undefined, split: () => split });
+const always = (split: boolean): Pacer => ({ io: () => undefined, cpu: () => undefined, split: () => split });
 
 /** A file port over the real files whose every fdatasync waits for the test's verdict; it logs the calls. */
 class ScriptedFs implements AuditFs {
@@ -162,7 +162,7 @@ describe('pipelined group commit', () => {
           let s = 0;
           const pacer: Pacer = {
             io: () => undefined,
-            encoded: () => undefined,
+            cpu: () => undefined,
             split: () => splits[s++ % splits.length] ?? false,
           };
           const log = await FileAuditLog.open(dir, { fs, pacer });
@@ -233,17 +233,17 @@ describe('pipelined group commit', () => {
   });
 });
 
-describe('CommitPacer: split only when one batch’s I/O is shorter than encoding the records', () => {
+describe('CommitPacer: split only when one batch’s I/O is shorter than the CPU work for the records', () => {
   // [what was measured, records at hand, split?]
   const table: [string, (p: CommitPacer) => void, number, boolean][] = [
     ['nothing measured', () => undefined, 256, false],
-    ['only the encoding measured', (p) => p.encoded(100, 0.001), 256, false],
+    ['only the CPU measured', (p) => p.cpu(100, 0.001), 256, false],
     ['only the I/O measured', (p) => p.io(0.0001), 256, false],
-    ['fast disk: 0.5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.0005), p.encoded(100, 0.001)), 256, true],
-    ['the same, 40 records (0.4 ms of encoding)', (p) => (p.io(0.0005), p.encoded(100, 0.001)), 40, false],
-    ['slow disk: 5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.005), p.encoded(100, 0.001)), 256, false],
-    ['one record never splits', (p) => (p.io(0), p.encoded(1, 1)), 1, false],
-    ['an empty encoding is not a measure', (p) => (p.io(0.0001), p.encoded(0, 0)), 256, false],
+    ['fast disk: 0.5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.0005), p.cpu(100, 0.001)), 256, true],
+    ['the same, 40 records (0.4 ms of CPU)', (p) => (p.io(0.0005), p.cpu(100, 0.001)), 40, false],
+    ['slow disk: 5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.005), p.cpu(100, 0.001)), 256, false],
+    ['one record never splits', (p) => (p.io(0), p.cpu(1, 1)), 1, false],
+    ['a CPU time over no records is not a measure', (p) => (p.io(0.0001), p.cpu(0, 0)), 256, false],
   ];
   for (const [name, measure, records, expected] of table)
     test(name, () => {
@@ -254,7 +254,7 @@ describe('CommitPacer: split only when one batch’s I/O is shorter than encodin
 
   test('a disk that slows down stops the splitting (moving average)', () => {
     const p = new CommitPacer();
-    p.encoded(100, 0.001);
+    p.cpu(100, 0.001);
     p.io(0.0005);
     assert.equal(p.split(256), true);
     for (let i = 0; i < 10; i++) p.io(0.01);
