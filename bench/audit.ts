@@ -48,6 +48,8 @@ export interface AuditBenchResult {
     readonly seconds: number;
     /** Records per CPU second of this process (user + system; the disk's waits left out). */
     readonly perCpuSecond: number;
+    /** Group commits (write + fdatasync each): fewer than records / producers means batches were merged, more means split. */
+    readonly batches: number;
   };
   readonly verify: {
     readonly records: number;
@@ -74,6 +76,8 @@ export async function auditBench(
     // Append: `producers` concurrent callers, each awaiting its own record (as pipeline stages do).
     const producers = 256;
     const appender = await FileAuditLog.open(join(dir, 'append'));
+    let batches = 0;
+    appender.onBatch = () => void batches++;
     let next = 0;
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -85,7 +89,7 @@ export async function auditBench(
     const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const appendCpu = cpuSeconds(c0);
     await appender.close();
-    log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s`);
+    log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s, ${batches} group commits`);
 
     // Verify: a log of `verifyRecords` chained records, written directly (the appender's speed is measured above).
     const vdir = join(dir, 'verify');
@@ -120,6 +124,7 @@ export async function auditBench(
         perSecond: appendRecords / appendSeconds,
         seconds: appendSeconds,
         perCpuSecond: appendRecords / appendCpu,
+        batches,
       },
       verify: {
         records: verifyRecords,

@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuditRecordInvalid, GENESIS, LineBatch } from '../audit/chain.ts';
+import { GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
+import { ChainedBatch, CommitPacer, type Pacer, type Pending } from './audit-batch.ts';
 import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
@@ -12,17 +13,13 @@ import { repairTail } from './audit-tail.ts';
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
 
-interface Pending {
-  readonly entry: AuditEntry;
-  readonly resolve: (r: AuditRecord) => void;
-  readonly reject: (e: unknown) => void;
-}
-
 export interface AuditLogOptions {
   /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
   readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
   /** File operations (default: the real file system); tests inject one to observe syncs. */
   readonly fs?: AuditFs | undefined;
+  /** When to split a group commit in two (default: measured, see CommitPacer); tests inject one. */
+  readonly pacer?: Pacer | undefined;
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
   /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
@@ -55,8 +52,14 @@ export class FileAuditLog implements AuditSink {
   private readonly checkpointing: AuditLogOptions['checkpoint'];
   private checkpointed: number;
   private timer: NodeJS.Timeout | undefined;
-  /** The bytes of the batch being written (one buffer, reused batch after batch). */
-  private readonly lines = new LineBatch();
+  /** Two batches, reused: the one being written and the next, encoded meanwhile. */
+  private readonly batches: readonly [ChainedBatch, ChainedBatch] = [new ChainedBatch(), new ChainedBatch()];
+  /** Appends chained after the batch being written (encoded while it is written), not yet written. */
+  private next: ChainedBatch | undefined;
+  private readonly pacer: Pacer;
+  private early = true;
+  /** The main thread's CPU microseconds when the last batch was made durable (see measureCpu). */
+  private cpuMark = 0;
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
@@ -82,6 +85,9 @@ export class FileAuditLog implements AuditSink {
     this.size = size;
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
+    this.pacer = options.pacer ?? new CommitPacer();
+    const cpu = process.threadCpuUsage();
+    this.cpuMark = cpu.user + cpu.system;
     this.checkpointed = checkpointed;
   }
 
@@ -158,64 +164,142 @@ export class FileAuditLog implements AuditSink {
     });
   }
 
+  /**
+   * The group-commit loop. Each batch is chained after the durable head (or after the batch being
+   * written), lock-checked, written, fdatasynced, and only then acknowledged and made the head.
+   * Appends that arrive while a batch is written are chained and encoded meanwhile, into the next
+   * batch, whose write starts as soon as the one before is durable (before that one's appends are
+   * acknowledged); when the disk is faster than the encoding (CommitPacer), a queue found idle is
+   * split in two so that one half is encoded while the other is written.
+   */
   private async flush(): Promise<void> {
     this.flushing = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      const startSeq = this.seq;
-      const startPrev = this.prev;
-      // A record that cannot be canonicalised fails alone (AUDIT_RECORD_INVALID), before anything
-      // is written: it takes no seq, and the rest of its batch is written as if it had not come.
-      this.lines.reset();
-      const accepted: { pending: Pending; record: AuditRecord }[] = [];
-      for (const p of batch) {
-        let record: AuditRecord;
-        try {
-          record = this.lines.add(p.entry, this.seq + 1, this.prev);
-        } catch (error) {
-          p.reject(
-            error instanceof AuditRecordInvalid
-              ? error
-              : new AuditRecordInvalid(error instanceof Error ? error.message : 'not serialisable'),
-          );
-          continue;
-        }
-        this.seq = record.seq;
-        this.prev = record.hash;
-        accepted.push({ pending: p, record });
-      }
-      if (accepted.length === 0) continue;
-      // One writer per chain: the lock must still be ours right before the write (see
-      // AuditDirLock.check), or the batch is refused and nothing is written.
-      if (this.lock !== undefined && !(await this.lock.check())) {
+    let inFlight = this.startNext();
+    while (inFlight !== undefined) {
+      const { batch, io } = inFlight;
+      // Appends released by the batch before (and any that came meanwhile) reach the queue first.
+      if (this.early) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.queue.length > 0) this.encode((this.next = this.other(batch).reset(batch.seq, batch.prev)), Infinity);
+      const failure = await io;
+      const accepted = batch.accepted;
+      if (failure !== undefined) {
         this.healthy = false;
-        this.seq = startSeq;
-        this.prev = startPrev;
-        for (const a of accepted) a.pending.reject(lostLock());
+        for (const a of accepted) a.pending.reject(failure.error);
+        // Chained after the failed batch: chained again after the durable head, before what came later.
+        if (this.next !== undefined) this.queue = [...this.next.pendings(), ...this.queue];
+        this.next = undefined;
+        inFlight = this.startNext(batch);
         continue;
       }
-      try {
-        const t0 = process.hrtime.bigint();
-        const bytes = this.lines.bytes();
-        await writeAll(this.file, bytes);
-        await this.file.datasync();
-        this.size += bytes.byteLength;
-        this.healthy = this.lock?.lost !== true;
-        this.onBatch?.(Number(process.hrtime.bigint() - t0) / 1e9, this.queue.length);
+      this.seq = batch.seq;
+      this.prev = batch.prev;
+      this.measureCpu(accepted.length);
+      this.early = this.startEarly(accepted.length);
+      if (this.early) {
+        inFlight = this.startNext(batch);
         for (const a of accepted) a.pending.resolve(a.record);
-      } catch (error) {
-        this.healthy = false;
-        this.seq = startSeq;
-        this.prev = startPrev;
-        // Never leave a partial batch behind a later one: cut the file back to its last whole record.
-        await this.file.truncate(this.size).catch(() => undefined);
-        for (const a of accepted) a.pending.reject(error);
-        continue;
+      } else {
+        for (const a of accepted) a.pending.resolve(a.record);
+        if (this.afterBatchDue()) await this.afterBatch().catch(() => undefined);
+        await new Promise<void>((resolve) => setImmediate(resolve)); // their producers' next appends join
+        inFlight = this.startNext(batch);
       }
-      await this.afterBatch().catch(() => undefined);
     }
     this.flushing = false;
+  }
+
+  /**
+   * Starts writing the next batch: the one encoded ahead (with what came since, see fill) or a new
+   * one chained after the durable head (in the object of `done`, the batch just finished, whose
+   * appends are answered already: one buffer stays warm). Undefined when there is nothing to write.
+   */
+  private startNext(done?: ChainedBatch): { batch: ChainedBatch; io: ReturnType<FileAuditLog['commit']> } | undefined {
+    while (this.queue.length > 0 || this.next !== undefined) {
+      const batch = this.next ?? (done ?? this.batches[0]).reset(this.seq, this.prev);
+      this.next = undefined;
+      this.fill(batch);
+      if (batch.size > 0) return { batch, io: this.commit(batch) };
+    }
+    return undefined;
+  }
+
+  /** Tells the pacer the main thread's CPU time since the last durable batch, over its records. */
+  private measureCpu(records: number): void {
+    const now = process.threadCpuUsage();
+    const micros = now.user + now.system;
+    this.pacer.cpu(records, (micros - this.cpuMark) / 1e6);
+    this.cpuMark = micros;
+  }
+
+  /** The batch object that is not `batch` (both are reused, one written while the other is encoded). */
+  private other(batch: ChainedBatch | undefined): ChainedBatch {
+    return this.batches[0] === batch ? this.batches[1] : this.batches[0];
+  }
+
+  /**
+   * Should the batch encoded ahead be written at once, before the appends of the batch just made
+   * durable are acknowledged (so that their producers' work overlaps its I/O)? Only when splitting
+   * pays (CommitPacer) and it is at least as large as that batch: otherwise those producers' next
+   * appends are let in first, to balance the two batches or to merge them into one.
+   */
+  private startEarly(acknowledged: number): boolean {
+    const next = this.next;
+    if (next === undefined || this.afterBatchDue()) return false;
+    return next.size >= acknowledged && this.pacer.split(next.size + acknowledged);
+  }
+
+  /**
+   * Puts the queue's appends into `current` (new, or encoded ahead): all of them, or, when
+   * CommitPacer says splitting pays, as many as make `current` half of what is at hand; the rest
+   * is encoded while `current` is written.
+   */
+  private fill(current: ChainedBatch): void {
+    const queued = this.queue.length;
+    if (queued === 0) return;
+    const total = current.size + queued;
+    this.encode(current, this.pacer.split(total) ? Math.max(0, Math.ceil(total / 2) - current.size) : queued);
+  }
+
+  /** Chains and encodes the first `n` queued appends (all of them when `n` is at least as many) into `batch`. */
+  private encode(batch: ChainedBatch, n: number): void {
+    const all = n >= this.queue.length;
+    const taken = all ? this.queue : this.queue.slice(0, n);
+    this.queue = all ? [] : this.queue.slice(n);
+    batch.addAll(taken);
+  }
+
+  /**
+   * Writes one batch durably: the directory lock must still be ours right before the write (see
+   * AuditDirLock.check), or the batch is refused and nothing is written; then one write and one
+   * fdatasync. A failed write or sync is cut back off the file (never a partial batch behind a later
+   * one). Resolves with the failure, or undefined once the batch is durable; never rejects.
+   */
+  private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
+    const t0 = process.hrtime.bigint();
+    if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
+    try {
+      const t1 = process.hrtime.bigint();
+      const bytes = batch.lines.bytes();
+      await writeAll(this.file, bytes);
+      await this.file.datasync();
+      this.size += bytes.byteLength;
+      this.healthy = this.lock?.lost !== true;
+      const done = process.hrtime.bigint();
+      this.pacer.io(Number(done - t0) / 1e9);
+      this.onBatch?.(Number(done - t1) / 1e9, this.queue.length + (this.next?.size ?? 0));
+      return undefined;
+    } catch (error) {
+      await this.file.truncate(this.size).catch(() => undefined);
+      return { error };
+    }
+  }
+
+  /** Is a checkpoint or a new segment due after the batch just made durable? */
+  private afterBatchDue(): boolean {
+    return (
+      (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every) ||
+      this.size >= this.segmentBytes
+    );
   }
 
   private async afterBatch(): Promise<void> {

@@ -127,10 +127,11 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     for (let round = 0; round < 5; round++)
       await Promise.all(Array.from({ length: 1 + round }, (_, i) => log.append(entry(round * 10 + i))));
     await log.close();
-    // Between two acks of different batches there is a write and then a sync-done.
+    // Between two acks of different batches there is a write and then a sync-done. (A round's first
+    // append may be written alone, the rest of the round in the next batch: at least one batch a round.)
     const seg = segmentName(1);
     const relevant = fs.calls.filter((c) => c === `write ${seg}` || c === `sync-done ${seg}`);
-    assert.equal(relevant.length, 10, relevant.join(', '));
+    assert.ok(relevant.length >= 10 && relevant.length % 2 === 0, relevant.join(', '));
     for (let i = 0; i < relevant.length; i += 2)
       assert.deepEqual(relevant.slice(i, i + 2), [`write ${seg}`, `sync-done ${seg}`]);
   });

@@ -1,0 +1,263 @@
+/**
+ * The pipelined group commit (issue 20 §2, audit append ≥ 100,000 records/s). Appends that arrive
+ * while a batch is written are chained after it and encoded meanwhile; when the disk is faster
+ * than the CPU work for them, a queue found idle is split in two (CommitPacer). The class of faults: an
+ * acknowledgement, a seq or a hash that rests on a batch that is not durable. Its variants:
+ *
+ * | variant                                                         | expected                                                         |
+ * |-----------------------------------------------------------------|------------------------------------------------------------------|
+ * | the batch in flight fails, the next one was chained on it       | the next one is chained again after the durable head, then written |
+ * | the lock is lost while a batch is in flight, one chained on it   | the chained one refused with AUDIT_LOCKED, nothing more written    |
+ * | any split decision × any sync outcome × bursts of appends (fc)  | acked ⇔ in the file, seqs contiguous in arrival order, verifies   |
+ * | a checkpoint while a batch is in flight                         | it signs the durable head, never an unsynced one                  |
+ * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than the CPU for them all |
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFile, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { CommitPacer, type Pacer } from '../../src/adapters/audit-batch.ts';
+import { FileAuditLog } from '../../src/adapters/audit-file.ts';
+import { nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-fs.ts';
+import { checkAuditDir, readAuditLog, readCheckpoints, segmentName } from '../../src/adapters/audit-files.ts';
+import type { AuditRecord } from '../../src/audit/record.ts';
+import { auditEntry, tempDirs } from '../support/audit-entries.ts';
+
+const fresh = tempDirs('kubiya-pipeline-');
+
+/** A pacer that always gives the same answer (the measured one is tested on its own below). */
+const always = (split: boolean): Pacer => ({ io: () => undefined, cpu: () => undefined, split: () => split });
+
+/** A file port over the real files whose every fdatasync waits for the test's verdict; it logs the calls. */
+class ScriptedFs implements AuditFs {
+  readonly calls: string[] = [];
+  readonly syncs: { readonly ok: () => void; readonly fail: () => void }[] = [];
+
+  async openAppend(path: string): Promise<AuditFile> {
+    const real = await nodeAuditFs.openAppend(path);
+    return {
+      write: async (bytes, offset, length) => {
+        this.calls.push('write');
+        return real.write(bytes, offset, length);
+      },
+      datasync: async () => {
+        this.calls.push('sync-start');
+        const verdict = await new Promise<boolean>((r) => this.syncs.push({ ok: () => r(true), fail: () => r(false) }));
+        if (!verdict) {
+          this.calls.push('sync-failed');
+          throw new Error('EIO: i/o error');
+        }
+        await real.datasync();
+        this.calls.push('sync-done');
+      },
+      truncate: async (length) => {
+        this.calls.push(`truncate ${length}`);
+        return real.truncate(length);
+      },
+      close: () => real.close(),
+    };
+  }
+
+  syncDir(path: string): Promise<void> {
+    return nodeAuditFs.syncDir(path);
+  }
+
+  /** The `n`th fdatasync (1-based), once it has been called. */
+  async sync(n: number): Promise<{ ok: () => void; fail: () => void }> {
+    for (let i = 0; i < 400 && this.syncs.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+    const s = this.syncs[n - 1];
+    assert.ok(s !== undefined, `fdatasync #${n} was never called: ${this.calls.join(', ')}`);
+    return s;
+  }
+}
+
+const settle = <T>(p: Promise<T>, log: string[], name: string): Promise<PromiseSettledResult<T>> =>
+  p.then(
+    (value) => {
+      log.push(`ack ${name}`);
+      return { status: 'fulfilled', value } as const;
+    },
+    (reason: unknown) => {
+      log.push(`nack ${name}`);
+      return { status: 'rejected', reason } as const;
+    },
+  );
+
+describe('pipelined group commit', () => {
+  test('the batch in flight fails: the batch chained on it is chained again after the durable head and written', async () => {
+    const dir = await fresh();
+    const fs = new ScriptedFs();
+    const log = await FileAuditLog.open(dir, { fs, pacer: always(true) });
+    const e0 = settle(log.append(auditEntry(0)), fs.calls, 'e0');
+    (await fs.sync(1)).ok();
+    assert.equal((await e0).status, 'fulfilled');
+    const all = [1, 2, 3, 4, 5].map((i) => settle(log.append(auditEntry(i)), fs.calls, `e${i}`));
+    // The first of these batches fails; what was chained after it meanwhile is chained again after seq 1.
+    (await fs.sync(2)).fail();
+    for (let n = 3; n <= 4; n++) (await fs.sync(n)).ok();
+    const results = await Promise.all(all);
+    const failed = results.findIndex((r) => r.status === 'fulfilled');
+    assert.ok(failed >= 1 && failed < 5, 'a prefix failed, the rest was written');
+    assert.ok(results.slice(0, failed).every((r) => r.status === 'rejected'));
+    const rest = results.slice(failed) as PromiseFulfilledResult<AuditRecord>[];
+    assert.deepEqual(
+      rest.map((r) => r.value.seq),
+      rest.map((_, i) => 2 + i),
+      'chained again after seq 1, not after the failed batch',
+    );
+    await log.close();
+    const records = await readAuditLog(dir);
+    assert.deepEqual(
+      records.map((r) => [r.seq, r.decision_id, r.hash]),
+      [[1, 'd-0', records[0]?.hash], ...rest.map((r) => [r.value.seq, r.value.decision_id, r.value.hash])],
+      'on disk: exactly the acknowledged records',
+    );
+    const report = await checkAuditDir(dir, undefined);
+    assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+    // Every acknowledgement comes after a sync-done that follows the last write before it.
+    let synced = false;
+    for (const c of fs.calls) {
+      if (c === 'write') synced = false;
+      if (c === 'sync-done') synced = true;
+      if (c.startsWith('ack ')) assert.ok(synced, fs.calls.join(', '));
+    }
+  });
+
+  test('the lock is lost while a batch is in flight: the batch chained on it is refused, nothing more is written', async () => {
+    const dir = await fresh();
+    const fs = new ScriptedFs();
+    const log = await FileAuditLog.open(dir, { fs, pacer: always(true) });
+    const first = log.append(auditEntry(1));
+    const rest = [2, 3, 4, 5].map((i) =>
+      log.append(auditEntry(i)).then(
+        () => 'ack',
+        (e: unknown) => (e as { code?: string }).code,
+      ),
+    );
+    const sync = await fs.sync(1); // e1's lock check passed and it is written; e2..e5 are chained after it
+    await unlink(join(dir, 'audit.lock'));
+    sync.ok();
+    assert.equal((await first).seq, 1);
+    assert.deepEqual(await Promise.all(rest), ['AUDIT_LOCKED', 'AUDIT_LOCKED', 'AUDIT_LOCKED', 'AUDIT_LOCKED']);
+    assert.deepEqual(
+      (await readAuditLog(dir)).map((r) => r.seq),
+      [1],
+    );
+    assert.equal(log.healthy, false);
+    assert.equal(log.head().seq, 1);
+    await log.abandon();
+  });
+
+  test('any split decisions, sync outcomes and bursts: an append is acknowledged iff its record is on disk; seqs contiguous in arrival order (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }),
+        async (bursts, splits, syncOk) => {
+          const dir = await fresh();
+          const fs = new ScriptedFs();
+          let s = 0;
+          const pacer: Pacer = {
+            io: () => undefined,
+            cpu: () => undefined,
+            split: () => splits[s++ % splits.length] ?? false,
+          };
+          const log = await FileAuditLog.open(dir, { fs, pacer });
+          let answered = 0;
+          const answer = setInterval(() => {
+            for (; answered < fs.syncs.length; answered++) {
+              const sync = fs.syncs[answered];
+              if (syncOk[answered % syncOk.length] === true) sync?.ok();
+              else sync?.fail();
+            }
+          }, 1);
+          const results: PromiseSettledResult<AuditRecord>[] = [];
+          let n = 0;
+          try {
+            for (const size of bursts) {
+              const burst = Array.from({ length: size }, () => log.append(auditEntry(n++)));
+              results.push(...(await Promise.allSettled(burst)));
+            }
+          } finally {
+            clearInterval(answer);
+            while (answered < fs.syncs.length) fs.syncs[answered++]?.ok();
+          }
+          await log.close();
+          const acked = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+          assert.deepEqual(
+            acked.map((r) => r.seq),
+            acked.map((_, i) => i + 1),
+            'contiguous seqs in arrival order',
+          );
+          const onDisk = await readAuditLog(dir);
+          assert.deepEqual(
+            onDisk.map((r) => [r.seq, r.decision_id, r.hash]),
+            acked.map((r) => [r.seq, r.decision_id, r.hash]),
+          );
+          assert.equal((await checkAuditDir(dir, undefined)).ok, true);
+          await rm(dir, { recursive: true, force: true });
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  test('a checkpoint taken while a batch is in flight signs the durable head', async () => {
+    const dir = await fresh();
+    const fs = new ScriptedFs();
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const checkpoint = { key: privateKey, kid: 'k', every: 1_000_000, intervalMs: 3_600_000 };
+    const log = await FileAuditLog.open(dir, { fs, pacer: always(true), checkpoint });
+    const first = log.append(auditEntry(1));
+    (await fs.sync(1)).ok();
+    const durable = await first;
+    const inFlight = log.append(auditEntry(2));
+    await fs.sync(2); // written, not yet synced
+    assert.deepEqual(log.head(), { seq: 1, hash: durable.hash });
+    const signing = log.checkpointNow();
+    (await fs.sync(3)).ok(); // the checkpoint file's own fdatasync
+    await signing;
+    (await fs.sync(2)).ok();
+    await inFlight;
+    const closing = log.close(); // signs seq 2 now that it is durable
+    (await fs.sync(4)).ok();
+    await closing;
+    const checkpoints = await readCheckpoints(dir);
+    assert.equal(checkpoints[0]?.seq, 1);
+    assert.equal(checkpoints[0]?.head, durable.hash);
+    assert.equal(checkpoints[1]?.seq, 2);
+    assert.ok((await readFile(join(dir, segmentName(1)), 'utf8')).includes('"seq":2'));
+  });
+});
+
+describe('CommitPacer: split only when one batch’s I/O is shorter than the CPU work for the records', () => {
+  // [what was measured, records at hand, split?]
+  const table: [string, (p: CommitPacer) => void, number, boolean][] = [
+    ['nothing measured', () => undefined, 256, false],
+    ['only the CPU measured', (p) => p.cpu(100, 0.001), 256, false],
+    ['only the I/O measured', (p) => p.io(0.0001), 256, false],
+    ['fast disk: 0.5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.0005), p.cpu(100, 0.001)), 256, true],
+    ['the same, 40 records (0.4 ms of CPU)', (p) => (p.io(0.0005), p.cpu(100, 0.001)), 40, false],
+    ['slow disk: 5 ms I/O, 10 µs a record, 256 records', (p) => (p.io(0.005), p.cpu(100, 0.001)), 256, false],
+    ['one record never splits', (p) => (p.io(0), p.cpu(1, 1)), 1, false],
+    ['a CPU time over no records is not a measure', (p) => (p.io(0.0001), p.cpu(0, 0)), 256, false],
+  ];
+  for (const [name, measure, records, expected] of table)
+    test(name, () => {
+      const p = new CommitPacer();
+      measure(p);
+      assert.equal(p.split(records), expected);
+    });
+
+  test('a disk that slows down stops the splitting (moving average)', () => {
+    const p = new CommitPacer();
+    p.cpu(100, 0.001);
+    p.io(0.0005);
+    assert.equal(p.split(256), true);
+    for (let i = 0; i < 10; i++) p.io(0.01);
+    assert.equal(p.split(256), false);
+  });
+});
