@@ -4,20 +4,31 @@
  * first 200 from GET /ready (API server reachable, keys and policy loaded, audit writable).
  * Also the CPU time the serve process had used when it was first ready (/proc/<pid>/stat, 10 ms
  * ticks): on this shared machine it moves far less with the load than the wall time.
- *   node bench/start-ready.ts [--runs N] [--compile-cache] [--trace]
+ *   node bench/start-ready.ts [--runs N] [--compile-cache] [--trace] [--bin FILE | --image ROOTFS]...
  * --compile-cache: NODE_COMPILE_CACHE (V8's code cache, as the chart sets it) in one directory for
  * every run, so run 1 is cold and the others warm; they are reported apart.
  * --trace: each run's log lines with their time since spawn (where start-up spends its time).
+ * --bin: an entry point to start (default this checkout's bin/kubiya-runner.js).
+ * --image: an unpacked image (`npm run image`, then its layers extracted into ROOTFS): its
+ * /app/bin/kubiya-runner.js with the compile cache built into it (scripts/image/compile-cache.ts),
+ * read as the image's environment says (portable). The cache's directory is named after uid 65532;
+ * a copy named after this process's uid is put next to it (ROOTFS/app/compile-cache.bench, removed
+ * afterwards) so that the same relative paths find the same entries.
+ * Several --bin/--image: the runs alternate between them (run 1 of each, then run 2 of each, …) so
+ * that before and after see the same load, each reported apart (the result's `bins`; the first is
+ * also the top level).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { COMPILE_CACHE_DIR } from '../scripts/image/compile-cache.ts';
+import { RUNNER_UID } from '../scripts/image/rootfs.ts';
 import { buildBundle } from '../src/adapters/opa-cli.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
-import { startCluster } from '../src/dev/cluster.ts';
+import { startCluster, type Cluster } from '../src/dev/cluster.ts';
 import { freePort } from '../src/dev/processes.ts';
 import { jwks, newSigningKey } from '../src/dev/sign.ts';
 import { machineLine, spread, type Spread } from './stats.ts';
@@ -30,8 +41,22 @@ export interface StartReadyResult {
   readonly cpuSamples: readonly number[];
   /** With --compile-cache: run 1 filled the cache (cold), the others read it (warm). */
   readonly compileCache: boolean;
+  /** The entry point started; with several (--bin), each one's own figures, interleaved runs. */
+  readonly bin: string;
+  readonly bins?: readonly BinResult[];
   /** How often /ready was polled while waiting. */
   readonly pollMs: number;
+}
+
+/** One entry point's figures when several are compared in one run. */
+export interface BinResult {
+  readonly bin: string;
+  /** Started with the compile cache of its image (--image). */
+  readonly imageCache: boolean;
+  readonly seconds: Spread;
+  readonly samples: readonly number[];
+  readonly cpuSeconds: Spread;
+  readonly cpuSamples: readonly number[];
 }
 
 const POLL_MS = 5;
@@ -56,23 +81,27 @@ async function cpuOf(pid: number): Promise<number> {
 interface Options {
   /** NODE_COMPILE_CACHE for the serve process, if any. */
   readonly compileCache?: string | undefined;
+  /** NODE_COMPILE_CACHE_PORTABLE=1 (the image's cache). */
+  readonly portable?: boolean;
   /** Print each log line of serve with its time since spawn. */
   readonly trace?: ((line: string) => void) | undefined;
 }
 
 /** One spawn → first 200 from /ready, in seconds, and the CPU seconds used by then; stopped (SIGTERM) afterwards. */
 async function once(
+  bin: string,
   config: string,
   port: number,
   timeoutMs: number,
   o: Options,
 ): Promise<{ seconds: number; cpu: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', config], {
+  const child = spawn(process.execPath, [bin, 'serve', '--config', config], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       ...(o.compileCache !== undefined ? { NODE_COMPILE_CACHE: o.compileCache } : {}),
+      ...(o.portable === true ? { NODE_COMPILE_CACHE_PORTABLE: '1' } : {}),
     },
     stdio: ['ignore', o.trace !== undefined ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -104,14 +133,87 @@ async function once(
   }
 }
 
+/** An entry point to start, with the compile cache of its image (under `<app>/compile-cache`) or none. */
+export interface StartBin {
+  readonly file: string;
+  readonly imageCache?: boolean;
+}
+
+/** What startReadyBench may be asked to do beyond plain starts (see the header). */
+export interface StartReadyOptions {
+  readonly compileCache?: boolean;
+  readonly trace?: boolean;
+  /** Entry points to compare, interleaved; default this checkout's bin/kubiya-runner.js. */
+  readonly bins?: readonly StartBin[];
+}
+
+/** The runner's config for one start, written to `<work>/<name>.yaml`; its path. */
+async function writeConfig(
+  work: string,
+  name: string,
+  port: number,
+  bundle: string,
+  cluster: Cluster,
+): Promise<string> {
+  const config = join(work, `${name}.yaml`);
+  await writeFile(
+    config,
+    stringify({
+      runner: { name, workflow: { namespace: cluster.workflowsNamespace } },
+      controlPlane: { issuer: 'https://control-plane.bench', jwksFile: join(work, 'jwks.json') },
+      policy: { bundle },
+      audit: { dir: join(work, `audit-${name}`) },
+      server: { host: '127.0.0.1', port },
+      kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
+    }),
+  );
+  return config;
+}
+
+/**
+ * Each entry point's start options. With its image's cache: a copy of it named after this process's
+ * uid, next to the original (ROOTFS/app/compile-cache.bench), so that entries keyed by their path
+ * relative to the cache directory are found; returned with the copies to remove.
+ */
+async function optionsPerBin(
+  work: string,
+  bins: readonly StartBin[],
+  o: StartReadyOptions,
+  log: (s: string) => void,
+): Promise<{ options: Options[]; copies: string[] }> {
+  const trace = o.trace === true ? log : undefined;
+  const copies: string[] = [];
+  const options: Options[] = [];
+  for (const [i, bin] of bins.entries()) {
+    if (bin.imageCache !== true) {
+      options.push({ compileCache: o.compileCache === true ? join(work, `compile-cache-${i}`) : undefined, trace });
+      continue;
+    }
+    const image = join(dirname(dirname(bin.file)), basename(COMPILE_CACHE_DIR));
+    const [tag] = (await readdir(image)).filter((t) => t.endsWith(`-${RUNNER_UID}`));
+    if (tag === undefined) throw new Error(`${image}: no compile cache for uid ${RUNNER_UID}`);
+    const copy = `${image}.bench`;
+    await rm(copy, { recursive: true, force: true });
+    await cp(join(image, tag), join(copy, tag.slice(0, -String(RUNNER_UID).length) + String(process.getuid?.() ?? 0)), {
+      recursive: true,
+    });
+    copies.push(copy);
+    log(`  ${bin.file}: its image's compile cache (${(await readdir(join(image, tag))).length} entries)`);
+    options.push({ compileCache: copy, portable: true, trace });
+  }
+  return { options, copies };
+}
+
 export async function startReadyBench(
   runs: number,
   log: (s: string) => void,
-  options: { compileCache?: boolean; trace?: boolean } = {},
+  options: StartReadyOptions = {},
 ): Promise<StartReadyResult> {
   const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
+  const bins = options.bins?.length ? options.bins : [{ file: join(REPO_ROOT, 'bin', 'kubiya-runner.js') }];
   const work = await mkdtemp(join(tmpdir(), 'kubiya-start-bench-'));
+  const cleanup: string[] = [];
   const c0 = performance.now();
   const cluster = await startCluster({ tools: tools.value });
   log(`  local control plane up in ${((performance.now() - c0) / 1000).toFixed(1)} s`);
@@ -121,57 +223,74 @@ export async function startReadyBench(
       join(REPO_ROOT, 'policies'),
       join(work, 'bundle.tar.gz'),
     );
-    const issuer = 'https://control-plane.bench';
     await writeFile(join(work, 'jwks.json'), JSON.stringify(jwks([await newSigningKey()])));
-    const samples: number[] = [];
-    const cpuSamples: number[] = [];
-    const o: Options = {
-      compileCache: options.compileCache === true ? join(work, 'compile-cache') : undefined,
-      trace: options.trace === true ? log : undefined,
-    };
+    const { options: perBin, copies } = await optionsPerBin(work, bins, options, log);
+    cleanup.push(...copies);
+    const results = bins.map(() => ({ samples: [] as number[], cpuSamples: [] as number[] }));
     for (let r = 0; r < runs; r++) {
-      const port = await freePort();
-      const name = `bench-start-${r}`;
-      const config = join(work, `${name}.yaml`);
-      await writeFile(
-        config,
-        stringify({
-          runner: { name, workflow: { namespace: cluster.workflowsNamespace } },
-          controlPlane: { issuer, jwksFile: join(work, 'jwks.json') },
-          policy: { bundle },
-          audit: { dir: join(work, `audit-${name}`) },
-          server: { host: '127.0.0.1', port },
-          kubernetes: { kubeconfig: cluster.kubeconfig, namespace: cluster.runnerNamespace },
-        }),
-      );
-      const { seconds, cpu } = await once(config, port, 30_000, o);
-      samples.push(seconds);
-      cpuSamples.push(cpu);
-      const cache = o.compileCache === undefined ? '' : r === 0 ? ', compile cache cold' : ', compile cache warm';
-      log(
-        `  start to ready run ${r + 1}/${runs}: ${seconds.toFixed(3)} s, ${cpu.toFixed(2)} s CPU${cache} (${machineLine()})`,
-      );
+      for (const [b, bin] of bins.entries()) {
+        const name = `bench-start-${r}-${b}`;
+        const port = await freePort();
+        const o = perBin[b]!;
+        const { seconds, cpu } = await once(
+          bin.file,
+          await writeConfig(work, name, port, bundle, cluster),
+          port,
+          30_000,
+          o,
+        );
+        results[b]!.samples.push(seconds);
+        results[b]!.cpuSamples.push(cpu);
+        const cache =
+          bin.imageCache === true
+            ? ', image compile cache'
+            : o.compileCache === undefined
+              ? ''
+              : r === 0
+                ? ', compile cache cold'
+                : ', compile cache warm';
+        const which = bins.length > 1 ? ` [${bin.file}]` : '';
+        log(
+          `  start to ready run ${r + 1}/${runs}${which}: ${seconds.toFixed(3)} s, ${cpu.toFixed(2)} s CPU${cache} (${machineLine()})`,
+        );
+      }
     }
+    const byBin: BinResult[] = results.map((x, b) => ({
+      bin: bins[b]!.file,
+      imageCache: bins[b]!.imageCache === true,
+      seconds: spread(x.samples),
+      samples: x.samples,
+      cpuSeconds: spread(x.cpuSamples),
+      cpuSamples: x.cpuSamples,
+    }));
     return {
-      seconds: spread(samples),
-      samples,
-      cpuSeconds: spread(cpuSamples),
-      cpuSamples,
-      compileCache: o.compileCache !== undefined,
+      ...byBin[0]!,
+      compileCache: options.compileCache === true,
       pollMs: POLL_MS,
+      ...(bins.length > 1 ? { bins: byBin } : {}),
     };
   } finally {
     const s0 = performance.now();
     await cluster.stop();
     log(`  local control plane stopped in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
-    await rm(work, { recursive: true, force: true });
+    for (const dir of [work, ...cleanup]) await rm(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.main) {
-  const i = process.argv.indexOf('--runs');
-  const options = { compileCache: process.argv.includes('--compile-cache'), trace: process.argv.includes('--trace') };
-  console.log(
-    JSON.stringify(await startReadyBench(i > 0 ? Number(process.argv[i + 1]) : 5, console.error, options), null, 2),
-  );
+  const argv = process.argv;
+  const i = argv.indexOf('--runs');
+  const bins = argv.flatMap((a, k): StartBin[] => {
+    const next = argv[k + 1];
+    if (next === undefined) return [];
+    if (a === '--bin') return [{ file: resolve(next) }];
+    if (a === '--image') return [{ file: resolve(next, 'app', 'bin', 'kubiya-runner.js'), imageCache: true }];
+    return [];
+  });
+  const options: StartReadyOptions = {
+    compileCache: argv.includes('--compile-cache'),
+    trace: argv.includes('--trace'),
+    bins,
+  };
+  console.log(JSON.stringify(await startReadyBench(i > 0 ? Number(argv[i + 1]) : 5, console.error, options), null, 2));
 }

@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { writeLayer } from './blobs.ts';
+import { COMPILE_CACHE_DIR, COMPILE_CACHE_ENV, writeCompileCache } from './compile-cache.ts';
 import { caBundle, osRelease, sharedLibraries, statusStanza, type DebianPackage } from './debian.ts';
 import { writeArchive, writeImage, writeIndex, type RuntimeConfig } from './oci.ts';
 import {
@@ -98,7 +99,7 @@ async function baseInputs(repo: string): Promise<{ inputs: BaseInputs; debian: D
 function runtimeConfig(labels: Record<string, string>): RuntimeConfig {
   return {
     User: `${RUNNER_UID}:${RUNNER_UID}`,
-    Env: ['PATH=/usr/local/bin', 'NODE_ENV=production', `SSL_CERT_FILE=${CA_FILE}`],
+    Env: ['PATH=/usr/local/bin', 'NODE_ENV=production', `SSL_CERT_FILE=${CA_FILE}`, ...COMPILE_CACHE_ENV],
     Entrypoint: [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`],
     Cmd: ['serve', '--config', '/etc/kubiya/runner.yaml'],
     WorkingDir: APP_DIR,
@@ -123,6 +124,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const staged = await stage(repo, commit, work, log);
   const version = (JSON.parse(await readFile(join(staged.app, 'package.json'), 'utf8')) as { version: string }).version;
   const base = await baseInputs(repo);
+  const cache = await writeCompileCache({
+    node: base.inputs.node.file,
+    app: staged.app,
+    cacheDir: relative(APP_DIR, COMPILE_CACHE_DIR),
+    uid: RUNNER_UID,
+  });
+  log(`compile cache ${COMPILE_CACHE_DIR}/${cache.tag}: ${cache.entries} modules`);
   log('layer 1/2: node, libraries, CA certificates, users');
   const baseLayer = await writeLayer(layout, tarStream(baseEntries(base.inputs), mtime));
   log('layer 2/2: app, production node_modules, policy bundle');

@@ -1,10 +1,36 @@
 import { Command, CommanderError } from 'commander';
-import { auditCommands } from './audit.ts';
-import { demoCommand } from './demo.ts';
-import { devCommands } from './dev.ts';
 import { CliError, EXIT, type Io } from './io.ts';
-import { policyCommands } from './policy.ts';
-import { serveCommand, type Env } from './serve.ts';
+import type { Env } from './serve.ts';
+
+/** What a command's module needs to build it: the CLI's io, the exit-code setter and the environment. */
+interface CommandContext {
+  readonly io: Io;
+  readonly setCode: (c: number) => void;
+  readonly env: Env;
+}
+
+/**
+ * Each top-level command, built from its own module, imported only when needed: `serve` must not
+ * pay for the module graphs of the demo, the dev tools, the policy tools and the audit reports
+ * (start to ready, issue #20). The order is the order of `--help`.
+ */
+const COMMANDS: Readonly<Record<string, (c: CommandContext) => Promise<Command>>> = {
+  serve: async ({ io, setCode, env }) => (await import('./serve.ts')).serveCommand(io, setCode, env),
+  demo: async ({ io, setCode }) => (await import('./demo.ts')).demoCommand(io, setCode),
+  dev: async ({ io }) => (await import('./dev.ts')).devCommands(io),
+  policy: async ({ io, setCode, env }) => (await import('./policy.ts')).policyCommands(io, setCode, env),
+  audit: async ({ io, setCode }) => (await import('./audit.ts')).auditCommands(io, setCode),
+};
+
+/**
+ * The commands to build for `argv`: only the named one when the first argument names a command
+ * (its own options, help and errors are all in its module), else every one (`--help`, no command,
+ * an unknown command: the top-level help and commander's suggestions list them all).
+ */
+export function commandsFor(argv: readonly string[]): readonly string[] {
+  const first = argv[0];
+  return first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+}
 
 /**
  * kubiya-runner CLI. Exit codes: 0 ok, 1 the check failed (demo mismatch, broken chain),
@@ -24,11 +50,13 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
       'after',
       '\nStart with:\n  $ kubiya-runner demo\n  $ kubiya-runner serve --config runner.yaml\n\nExit codes: 0 ok, 1 the check failed, 2 usage or environment error (see docs/cli.md).',
     );
-  program.addCommand(serveCommand(io, setCode, env));
-  program.addCommand(demoCommand(io, setCode));
-  program.addCommand(devCommands(io));
-  program.addCommand(policyCommands(io, setCode, env));
-  program.addCommand(auditCommands(io, setCode));
+  const context: CommandContext = { io, setCode, env };
+  const building: Promise<Command>[] = [];
+  for (const name of commandsFor(argv)) {
+    const build = COMMANDS[name];
+    if (build !== undefined) building.push(build(context));
+  }
+  for (const command of await Promise.all(building)) program.addCommand(command);
   // addCommand() does not pass settings down: every command must throw instead of exiting.
   const configure = (c: Command): void => {
     c.exitOverride()

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { COMPILE_CACHE_DIR, COMPILE_CACHE_ENV } from '../../scripts/image/compile-cache.ts';
 import { OUTPUT } from '../../scripts/image/image.ts';
 import { APP_DIR, AUDIT_DIR, BUNDLE_PATH, NODE_PATH, RUNNER_UID } from '../../scripts/image/rootfs.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
@@ -19,7 +20,8 @@ import { blob, buildInto, layerEntries, unpack, type BuiltImage, type LayerEntry
  * of a directory listing, owner of the checkout); an image that is not the chart's runner (user,
  * arguments, bundle path, writable audit directory); an image that carries more than it must (a
  * shell, a package manager, files the runner could rewrite); and an image that does not start
- * from its own files. Two builds take about two and a half minutes on the CI machine.
+ * from its own files; and a compile cache the runtime does not read (another path, another uid, a
+ * cache made by another Node) or that makes two builds differ. Two builds take about two and a half minutes on the CI machine.
  */
 const run = promisify(execFile);
 /** The parts of the chart's rendered objects the tests read. */
@@ -101,6 +103,7 @@ describe('the image config', () => {
     assert.deepEqual(c.Entrypoint, [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`]);
     assert.equal(c.WorkingDir, APP_DIR);
     assert.ok(c.Env.includes('PATH=/usr/local/bin'));
+    for (const e of COMPILE_CACHE_ENV) assert.ok(c.Env.includes(e), `${e} in the image's environment`);
     assert.equal(a.config.os, 'linux');
     assert.equal(a.config.architecture, 'amd64');
     assert.equal(a.config.rootfs.diff_ids.length, a.manifest.layers.length);
@@ -190,7 +193,11 @@ describe('runs from its own files', () => {
   if (why !== undefined) console.log(`# skipped: ${why}`);
 
   /** `argv` inside the unpacked image: own mount namespace, read-only root, tmpfs /tmp, uid 65532, empty env. */
-  function inImage(root: string, argv: string[]): { code: number; stdout: string; stderr: string } {
+  function inImage(
+    root: string,
+    argv: string[],
+    env: Readonly<Record<string, string>> = {},
+  ): { code: number; stdout: string; stderr: string } {
     const script = [
       'set -e',
       `mount --bind "$R" "$R"`,
@@ -200,9 +207,10 @@ describe('runs from its own files', () => {
       `exec chroot --userspec=${RUNNER_UID}:${RUNNER_UID} "$R" "$@"`,
     ].join('\n');
     const r = spawnSync('unshare', ['--mount', '--fork', 'sh', '-c', script, 'sh', ...argv], {
-      env: { R: root, W: join(work, 'steps') },
+      env: { ...env, R: root, W: join(work, 'steps') },
       encoding: 'utf8',
       timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
@@ -232,6 +240,56 @@ console.log(process.getuid(),process.getgid(),w,typeof process.env.PATH)`;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /serve \[options\]/);
   });
+
+  test(
+    'serve starts from the compile cache built into the image, which is root-owned and read-only',
+    { skip: why },
+    async () => {
+      // The image's environment but its PATH: sh, unshare and chroot outside the image are the host's.
+      const env = Object.fromEntries(
+        a.config.config.Env.filter((e) => !e.startsWith('PATH=')).map((e) => [
+          e.slice(0, e.indexOf('=')),
+          e.slice(e.indexOf('=') + 1),
+        ]),
+      );
+      // serve --help imports serve's whole module graph (the one start-up pays for) and stops there.
+      const argv = [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`, 'serve', '--help'];
+      const r = inImage(root, argv, { ...env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+      assert.equal(r.code, 0, String(r.stderr).slice(-2000));
+      assert.match(r.stdout, /kubiya-runner serve/);
+      const lines = r.stderr.split('\n');
+      const tag = `${COMPILE_CACHE_DIR}/v${process.versions.node}-x64-`;
+      assert.ok(
+        lines.some((l) => l.includes(`-> ${tag}`) && l.endsWith(`-${RUNNER_UID}`)),
+        'the runtime resolved the image cache',
+      );
+      const accepted = lines.filter((l) =>
+        /V8 code cache for \S+ \S*\/app\/(src|node_modules)\/\S+ was accepted/.test(l),
+      );
+      assert.ok(accepted.length > 1000, `${accepted.length} modules read from the cache`);
+      const stripped = lines.filter((l) =>
+        /retrieving transpile cache for StrippedTypeScript \S+\/app\/src\/\S+\.\.\.success/.test(l),
+      );
+      assert.ok(stripped.length > 100, `${stripped.length} TypeScript modules not stripped again`);
+      const missed = lines.filter(
+        (l) => /\/app\/(src|node_modules)\//.test(l) && /(rejected|mismatch|not initialized|failed)/.test(l),
+      );
+      assert.deepEqual(missed.slice(0, 5), [], 'modules of the app compiled at start instead of read from the cache');
+      for (const e of entries.filter((e) => e.path.startsWith(COMPILE_CACHE_DIR.slice(1))))
+        assert.ok(
+          e.uid === 0 && e.gid === 0 && (e.mode & 0o022) === 0,
+          `${e.path} must be root's and read-only for the runner`,
+        );
+      // A cached module's text names where it was made (its sourceURL): that must be /app, never the build's directory.
+      const cacheDir = join(root, COMPILE_CACHE_DIR);
+      for (const name of await readdir(cacheDir, { recursive: true })) {
+        const bytes = await readFile(join(cacheDir, name)).catch(() => Buffer.alloc(0));
+        const urls = bytes.toString('latin1').match(/sourceURL=file:\/\/\/\S*/g) ?? [];
+        for (const url of urls) assert.match(url, /^sourceURL=file:\/\/\/app\/src\//, `${name}: ${url}`);
+        assert.ok(!bytes.includes(work), `${name} names the build directory ${work}`);
+      }
+    },
+  );
 
   test('the default bundle evaluates in the image: an allowed step and a denied one', { skip: why }, () => {
     const cli = [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`, 'policy', 'eval', '--bundle', BUNDLE_PATH];
