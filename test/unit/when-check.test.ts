@@ -137,8 +137,14 @@ describe('referenceIssues: every issue with its path and message', () => {
         name: 'b',
         image: 'x:1',
         env: { X: 'a ${steps.a.outputs.nope} b', Y: '${steps.c.outputs.k}' },
-        args: ['ok', '${steps.a.outputs.token}', '${steps.a.outputs}', '${steps.A.outputs.k}${steps.a.outputs.result}'],
-        when: "steps.a.outputs.token == 'x' || steps.a.outputs.result == 'y' || steps.a.phase == 'Failed'",
+        args: [
+          'ok',
+          '${steps.a.outputs.token}',
+          '${steps.a.outputs}',
+          '${steps.A.outputs.k}${steps.a.outputs.result}',
+          '${steps.zz.outputs.k}',
+        ],
+        when: "steps.a.outputs.token == 'x' || steps.a.outputs.result == 'y' || steps.a.phase == 'Failed' || steps.zz.outputs.k == 'q'",
       },
       { name: 'c', image: 'x:1', outputs: [{ name: 'k' }] },
     ]);
@@ -148,8 +154,15 @@ describe('referenceIssues: every issue with its path and message', () => {
       { path: 'workflow.steps.1.args.1', message: 'output a.token is secret: use it in an env value only' },
       { path: 'workflow.steps.1.args.2', message: 'a reference must be ${steps.<step>.outputs.<name>}' },
       { path: 'workflow.steps.1.args.3', message: 'a reference must be ${steps.<step>.outputs.<name>}' },
+      { path: 'workflow.steps.1.args.4', message: 'steps.zz is not a step that b waits for (dependsOn)' },
       { path: 'workflow.steps.1.when', message: 'output a.token is secret: not in a condition' },
     ]);
+  });
+
+  test('a condition that does not parse (only reachable past the schema) holds no reference', () => {
+    const w = wf([producer]);
+    const steps = [...w.steps, { name: 'b', image: 'x:1', when: 'steps.a.outputs.token' }] as Step[];
+    assert.deepEqual(referenceIssues({ ...w, steps }), []);
   });
 
   test('a secret output of a step that is not a prerequisite, in an argument: the first problem only', () => {

@@ -198,6 +198,9 @@ describe('when grammar: each refusal says what and where', () => {
     ["true 'x'", 'unexpected "a string" at 5'],
     ['true && ', 'expected steps.<name>.phase, steps.<name>.outputs.<key> or a quoted string at the end'],
     ['process.exit(1)', 'unexpected input at 0: "process.exit(1)"'],
+    // A keyword or a ref is read only where the token starts, not found further on.
+    ['true && 1true', 'unexpected input at 8: "1true"'],
+    ["1steps.a.phase == 'x'", 'unexpected input at 0: "1steps.a.phase ="'],
     ['true && process.exit(1) || true', 'unexpected input at 8: "process.exit(1) "'],
     ['true && `${x}`', 'unexpected input at 8: "`${x}`"'],
     ['true && éèêëēėęě€ok', 'unexpected input at 8: "éèêëēėęě€ok"'],
