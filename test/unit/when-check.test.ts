@@ -48,6 +48,18 @@ describe('conditionIssues: every issue with its path and message', () => {
     assert.deepEqual(conditionIssues(w), []);
   });
 
+  test('a ladder of 64 steps, each waiting for the two before it: every step is an ancestor of the last, found at once', () => {
+    // Without the memo the walk is exponential (Fibonacci in the depth): this test would not end.
+    const steps = Array.from({ length: 64 }, (_, i) => ({
+      name: `s${i}`,
+      image: 'x:1',
+      dependsOn: i === 0 ? [] : i === 1 ? ['s0'] : [`s${i - 1}`, `s${i - 2}`],
+      ...(i === 63 ? { when: "steps.s0.phase == 'Succeeded' && steps.s31.phase != 'Failed'" } : {}),
+    }));
+    assert.deepEqual(conditionIssues(wf(steps)), []);
+    assert.deepEqual(referenceIssues(wf(steps)), []);
+  });
+
   test('each wrong ref and phase is one issue, in order, at its step', () => {
     const w = wf([
       producer,
