@@ -200,6 +200,7 @@ describe('when grammar: each refusal says what and where', () => {
     ['process.exit(1)', 'unexpected input at 0: "process.exit(1)"'],
     // A keyword or a ref is read only where the token starts, not found further on.
     ['true && 1true', 'unexpected input at 8: "1true"'],
+    ['true && null', 'unexpected input at 8: "null"'],
     ["1steps.a.phase == 'x'", 'unexpected input at 0: "1steps.a.phase ="'],
     ['true && process.exit(1) || true', 'unexpected input at 8: "process.exit(1) "'],
     ['true && `${x}`', 'unexpected input at 8: "`${x}`"'],
