@@ -106,3 +106,50 @@ describe('outputs: at most 16, each a unique C identifier of 1 to 63 characters'
     refusedAt({ outputs: [{ name: 'a', value: 'x' }] }, `${STEP}.outputs.0`);
   });
 });
+
+describe('the rules that span a step’s fields: each issue at the field it is about', () => {
+  const R = { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } };
+  test('a request above its limit, on the step and on each kind of container, at that container’s path', () => {
+    const message = 'the memory request is above its limit (1Gi)';
+    refusedAt({ resources: R }, `${STEP}.resources.requests.memory`, message);
+    refusedAt(
+      { initContainers: [{ name: 'i', image: 'x:1', resources: R }] },
+      `${STEP}.initContainers.0.resources.requests.memory`,
+      message,
+    );
+    refusedAt(
+      {
+        sidecars: [
+          { name: 'a', image: 'x:1' },
+          { name: 'b', image: 'x:1', resources: R },
+        ],
+      },
+      `${STEP}.sidecars.1.resources.requests.memory`,
+      message,
+    );
+  });
+
+  test('a mount at the same path as the first one: named, at the second', () => {
+    const wf = {
+      id: 'w',
+      name: 'w',
+      runId: 'r1',
+      volumes: [{ name: 'data', size: '1Gi' }],
+      steps: [
+        {
+          name: 's',
+          image: 'x:1',
+          volumes: [
+            { name: 'a', mount: '/data', volume: 'data' },
+            { name: 'b', mount: '/data/', volume: 'data' },
+          ],
+        },
+      ],
+    };
+    const r = validate(wf);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.error.details?.issues, [
+      { path: `${STEP}.volumes.1.mount`, message: 'the same path as the mount of volumes[0]' },
+    ]);
+  });
+});
