@@ -129,6 +129,18 @@ describe('the rules that span a step’s fields: each issue at the field it is a
     );
   });
 
+  test('a request at or below its limit, or with no limit, or a limit of zero (none), is accepted', () => {
+    for (const resources of [
+      { requests: { memory: '1Gi', cpu: '100m' }, limits: { memory: '1Gi', cpu: '1' } },
+      { requests: { memory: '512Mi' }, limits: { memory: '1Gi' } },
+      { requests: { memory: '2Gi' }, limits: { cpu: '1' } },
+      { requests: { memory: '2Gi' }, limits: { memory: '0' } },
+    ]) {
+      accepted({ resources });
+      accepted({ sidecars: [{ name: 'a', image: 'x:1', resources }] });
+    }
+  });
+
   test('a mount at the same path as the first one: named, at the second', () => {
     const wf = {
       id: 'w',
