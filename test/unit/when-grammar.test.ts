@@ -148,7 +148,10 @@ describe('when grammar: where a ref and a keyword end', () => {
     'steps.a.phase==steps.b.phase',
     "(steps.a.phase=='x')",
   ];
-  for (const text of accepted) test(`accepts ${text.slice(0, 60)}`, () => tree(text));
+  for (const text of accepted)
+    test(`accepts ${text.slice(0, 60)}`, () => {
+      tree(text);
+    });
 
   const refused: [string, string][] = [
     [`steps.${name63}d.phase == 'x'`, 'a step name of 64 characters'],
@@ -171,7 +174,10 @@ describe('when grammar: where a ref and a keyword end', () => {
     ["steps.a.phase in1 ['x']", 'a digit after in'],
     ['null', 'a word that is not a keyword'],
   ];
-  for (const [text, what] of refused) test(`refuses ${what}`, () => refusal(text));
+  for (const [text, what] of refused)
+    test(`refuses ${what}`, () => {
+      refusal(text);
+    });
 });
 
 describe('when grammar: each refusal says what and where', () => {
