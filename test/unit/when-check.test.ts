@@ -156,7 +156,7 @@ describe('referenceIssues: every issue with its path and message', () => {
           '${steps.A.outputs.k}${steps.a.outputs.result}',
           '${steps.zz.outputs.k}',
         ],
-        when: "steps.a.outputs.token == 'x' || steps.a.outputs.result == 'y' || steps.a.phase == 'Failed' || steps.zz.outputs.k == 'q'",
+        when: "steps.a.outputs.token == 'x' || steps.a.outputs.result == 'y' || steps.a.phase == 'Failed' || steps.zz.outputs.k == 'q' || steps.a.outputs.nope == 'z'",
       },
       { name: 'c', image: 'x:1', outputs: [{ name: 'k' }] },
     ]);

@@ -114,6 +114,19 @@ describe('when grammar: the tree of each rule', () => {
     assert.deepEqual(phaseLiterals(parsed.condition), ['Failed', 'x']);
   });
 
+  test('refs of each comparison kind, left side first', () => {
+    for (const op of ['==', '!=']) {
+      const parsed = parseCondition(`steps.a.phase ${op} steps.b.outputs.k`);
+      assert.ok(parsed.ok);
+      assert.deepEqual(parsed.refs, [phase('a'), output('b', 'k')]);
+    }
+    for (const op of ['in', 'notin']) {
+      const parsed = parseCondition(`steps.a.outputs.k ${op} ['x', steps.b.phase, steps.c.outputs.j]`);
+      assert.ok(parsed.ok);
+      assert.deepEqual(parsed.refs, [output('a', 'k'), phase('b'), output('c', 'j')]);
+    }
+  });
+
   const literals: [string, string[]][] = [
     ['true', []],
     ["'Failed' == 'Failed'", []],
