@@ -11,11 +11,15 @@
  *          with the runner), and completion-seen latency (API server announces the pod Succeeded
  *          → the runner's durable finish record).
  *
- *   node bench/cluster.ts [--quick]
+ *   node bench/cluster.ts [--quick] [--only e2e|scale] [--pods N] [--run-seconds N] [--concurrency N]
+ *
+ * --only runs one of the two; --pods, --run-seconds and --concurrency override the scale run's counts.
  */
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../src/adapters/audit-file.ts';
 import { signAssignment, type SigningKey } from '../src/dev/sign.ts';
@@ -27,6 +31,7 @@ import { requireTools } from '../test/support/cluster.ts';
 import type { ServeProcess } from '../test/support/serve-process.ts';
 import { watchAll } from '../test/support/watch.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
+import { onFatalCleanup } from './fatal.ts';
 import { ISSUER, PROFILE_DIR, runnerKit, startBenchServe, workflowOf } from './runner-env.ts';
 
 export interface Stats {
@@ -54,6 +59,10 @@ export interface ScaleResult {
   readonly watches: Readonly<Record<string, number>>;
   readonly completionSeenMs: Stats;
   readonly seconds: number;
+  /** CPU-seconds (user + system) the runner process used from start to the end of the run. */
+  readonly runnerCpuSeconds: number;
+  /** The runner's finished runs at the end (its kubiya_workflows_completed); below `pods` when time ran out. */
+  readonly finished: number;
 }
 
 export function stats(values: readonly number[]): Stats {
@@ -81,6 +90,14 @@ async function environment(log: (s: string) => void): Promise<Env> {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const children: ServeProcess[] = [];
+  const close = async (): Promise<void> => {
+    // SIGTERM: a profiled process writes its profile on a clean exit.
+    for (const c of children) c.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
+    await Promise.all(children.map((c) => Promise.race([c.exited, sleep(30_000)])));
+    await cluster.stop();
+  };
+  // An error nobody caught (bench/fatal.ts) stops the serve processes and the control plane too.
+  const unguard = onFatalCleanup(close);
   return {
     cluster,
     kc,
@@ -93,10 +110,8 @@ async function environment(log: (s: string) => void): Promise<Env> {
       return s;
     },
     close: async () => {
-      // SIGTERM: a profiled process writes its profile on a clean exit.
-      for (const c of children) c.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
-      await Promise.all(children.map((c) => Promise.race([c.exited, sleep(30_000)])));
-      await cluster.stop();
+      unguard();
+      await close();
     },
   };
 }
@@ -290,6 +305,13 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** CPU-seconds (utime + stime) of a process so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export async function scaleBench(
   o: { pods: number; concurrency: number; runSeconds: number },
   log: (s: string) => void = () => undefined,
@@ -340,6 +362,7 @@ export async function scaleBench(
     }
     const seconds = (performance.now() - t0) / 1000;
     const rss = await peakRss(serve.child.pid ?? 0);
+    const runnerCpuSeconds = await cpuSeconds(serve.child.pid ?? 0);
     watch.stop();
     // The runner's watches: the API server's open WATCH requests with the runner, minus without it.
     const during = await watchCounts(env);
@@ -358,33 +381,60 @@ export async function scaleBench(
       if (announced !== undefined) seen.push(new Date(r.timestamp).getTime() - announced);
     }
     if (finished < o.pods) log(`  only ${finished} of ${o.pods} finished in time`);
-    return { pods: o.pods, peakRssBytes: rss, watches, completionSeenMs: stats(seen), seconds };
+    return {
+      pods: o.pods,
+      peakRssBytes: rss,
+      watches,
+      completionSeenMs: stats(seen),
+      seconds,
+      runnerCpuSeconds,
+      finished,
+    };
   } finally {
     await env.close();
   }
 }
 
 if (import.meta.main) {
-  const quick = process.argv.includes('--quick');
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      pods: { type: 'string' },
+      'run-seconds': { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  });
+  const quick = values.quick;
   const say = (s: string): void => console.error(s);
-  console.log(
-    JSON.stringify(
-      await e2eBench(
-        quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 },
-        say,
+  const count = (v: string | undefined, fallback: number): number => {
+    const n = v === undefined ? fallback : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 20_000) throw new Error(`expected an integer 1..20000, got "${v}"`);
+    return n;
+  };
+  if (values.only !== undefined && values.only !== 'e2e' && values.only !== 'scale')
+    throw new Error(`--only takes e2e or scale, got "${values.only}"`);
+  if (values.only !== 'scale')
+    console.log(
+      JSON.stringify(
+        await e2eBench(
+          quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 },
+          say,
+        ),
+        null,
+        2,
       ),
-      null,
-      2,
-    ),
-  );
-  console.log(
-    JSON.stringify(
-      await scaleBench(
-        quick ? { pods: 100, concurrency: 16, runSeconds: 10 } : { pods: 5000, concurrency: 32, runSeconds: 120 },
-        say,
-      ),
-      null,
-      2,
-    ),
-  );
+    );
+  if (values.only !== 'e2e') {
+    const base = quick
+      ? { pods: 100, concurrency: 16, runSeconds: 10 }
+      : { pods: 5000, concurrency: 32, runSeconds: 120 };
+    const o = {
+      pods: count(values.pods, base.pods),
+      concurrency: count(values.concurrency, base.concurrency),
+      runSeconds: count(values['run-seconds'], base.runSeconds),
+    };
+    say(`scale: ${o.pods} pods, ${o.concurrency} submitters, ${o.runSeconds} s each; load ${loadavg().join(' ')}`);
+    console.log(JSON.stringify({ ...(await scaleBench(o, say)), loadAfter: loadavg() }, null, 2));
+  }
 }
