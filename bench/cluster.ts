@@ -63,6 +63,8 @@ export interface ScaleResult {
   readonly runnerCpuSeconds: number;
   /** The runner's finished runs at the end (its kubiya_workflows_completed); below `pods` when time ran out. */
   readonly finished: number;
+  /** Assignments delivered again after a 5xx answer (bench/cluster.ts `deliver`). */
+  readonly intakeRetries: number;
 }
 
 export function stats(values: readonly number[]): Stats {
@@ -312,6 +314,30 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Deliveries of one assignment at most (the first and the redeliveries). */
+const DELIVERIES = 6;
+
+/**
+ * POSTs one assignment as a control plane delivers it: a 5xx answer (intake could not reach the API
+ * server in time, the machine being loaded) is delivered again after a pause, at most DELIVERIES
+ * times; a redelivery answered ASSIGNMENT_REPLAYED (the first delivery did create the run) is
+ * accepted. Returns the number of redeliveries; throws on any other answer.
+ */
+async function deliver(base: string, token: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${base}/v1/assignments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jwt' },
+      body: token,
+    });
+    const text = await res.text();
+    if (res.status === 202 || (attempt > 0 && res.status === 409 && text.includes('ASSIGNMENT_REPLAYED')))
+      return attempt;
+    if (res.status < 500 || attempt + 1 >= DELIVERIES) throw new Error(`intake answered ${res.status}: ${text}`);
+    await sleep(1000 * (attempt + 1));
+  }
+}
+
 export async function scaleBench(
   o: { pods: number; concurrency: number; runSeconds: number },
   log: (s: string) => void = () => undefined,
@@ -332,16 +358,12 @@ export async function scaleBench(
         }),
       ),
     );
+    let intakeRetries = 0;
     await closedLoop(o.pods, o.concurrency, async (i) => {
-      const res = await fetch(`${serve.base}/v1/assignments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/jwt' },
-        body: tokens[i] ?? '',
-      });
-      if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+      intakeRetries += await deliver(serve.base, tokens[i] ?? '');
     });
     log(
-      `  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every pod to finish ...`,
+      `  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${intakeRetries} redeliveries); waiting for every pod to finish ...`,
     );
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
@@ -389,6 +411,7 @@ export async function scaleBench(
       seconds,
       runnerCpuSeconds,
       finished,
+      intakeRetries,
     };
   } finally {
     await env.close();
