@@ -12,8 +12,10 @@
  *          → the runner's durable finish record).
  *
  *   node bench/cluster.ts [--quick] [--only e2e|scale] [--pods N] [--run-seconds N] [--concurrency N]
+ *                        [--submit-seconds N]
  *
- * --only runs one of the two; --pods, --run-seconds and --concurrency override the scale run's counts.
+ * --only runs one of the two; --pods, --run-seconds and --concurrency override the scale run's counts;
+ * --submit-seconds stops submitting after that long (the run then measures the runs accepted by then).
  */
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -54,6 +56,7 @@ export interface E2eResult {
   readonly ratio: number;
 }
 export interface ScaleResult {
+  /** Runs accepted (all asked for, unless submitSeconds ran out first). */
   readonly pods: number;
   readonly peakRssBytes: number;
   readonly watches: Readonly<Record<string, number>>;
@@ -157,12 +160,17 @@ async function podWatch(
 }
 
 /** Runs `count` jobs with `concurrency` workers; each job is timed by the caller. */
-async function closedLoop(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+async function closedLoop(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<void>,
+  stopAt = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count) await job(next++);
+      while (next < count && performance.now() < stopAt) await job(next++);
     }),
   );
   return (performance.now() - t0) / 1000;
@@ -319,8 +327,8 @@ const DELIVERIES = 6;
 
 /**
  * POSTs one assignment as a control plane delivers it: a 5xx answer (intake could not reach the API
- * server in time, the machine being loaded) is delivered again after a pause, at most DELIVERIES
- * times; a redelivery answered ASSIGNMENT_REPLAYED (the first delivery did create the run) is
+ * server in time, the machine being loaded) or a connection error is delivered again after a pause,
+ * at most DELIVERIES times; a redelivery answered ASSIGNMENT_REPLAYED (the first delivery did create the run) is
  * accepted. Returns the number of redeliveries; throws on any other answer.
  */
 async function deliver(base: string, token: string): Promise<number> {
@@ -329,7 +337,15 @@ async function deliver(base: string, token: string): Promise<number> {
       method: 'POST',
       headers: { 'content-type': 'application/jwt' },
       body: token,
+    }).catch((e: unknown) => {
+      // A connection reset or refused on the loaded machine: delivered again, like a 5xx.
+      if (attempt + 1 >= DELIVERIES) throw e;
+      return undefined;
     });
+    if (res === undefined) {
+      await sleep(1000 * (attempt + 1));
+      continue;
+    }
     const text = await res.text();
     if (res.status === 202 || (attempt > 0 && res.status === 409 && text.includes('ASSIGNMENT_REPLAYED')))
       return attempt;
@@ -339,7 +355,7 @@ async function deliver(base: string, token: string): Promise<number> {
 }
 
 export async function scaleBench(
-  o: { pods: number; concurrency: number; runSeconds: number },
+  o: { pods: number; concurrency: number; runSeconds: number; submitSeconds?: number | undefined },
   log: (s: string) => void = () => undefined,
 ): Promise<ScaleResult> {
   const env = await environment(log);
@@ -359,11 +375,19 @@ export async function scaleBench(
       ),
     );
     let intakeRetries = 0;
-    await closedLoop(o.pods, o.concurrency, async (i) => {
-      intakeRetries += await deliver(serve.base, tokens[i] ?? '');
-    });
+    let accepted = 0;
+    const submitUntil = o.submitSeconds !== undefined ? performance.now() + o.submitSeconds * 1000 : undefined;
+    await closedLoop(
+      o.pods,
+      o.concurrency,
+      async (i) => {
+        intakeRetries += await deliver(serve.base, tokens[i] ?? '');
+        accepted++;
+      },
+      submitUntil,
+    );
     log(
-      `  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${intakeRetries} redeliveries); waiting for every pod to finish ...`,
+      `  ${accepted} of ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${intakeRetries} redeliveries); waiting for every pod to finish ...`,
     );
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
@@ -379,7 +403,7 @@ export async function scaleBench(
         .split('\n')
         .filter((l) => l.startsWith('kubiya_workflows_completed{'))
         .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-      if (finished >= o.pods) break;
+      if (finished >= accepted) break;
       await sleep(2000);
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -402,9 +426,9 @@ export async function scaleBench(
       const announced = watch.succeeded.get(r.pod.name);
       if (announced !== undefined) seen.push(new Date(r.timestamp).getTime() - announced);
     }
-    if (finished < o.pods) log(`  only ${finished} of ${o.pods} finished in time`);
+    if (finished < accepted) log(`  only ${finished} of ${accepted} finished in time`);
     return {
-      pods: o.pods,
+      pods: accepted,
       peakRssBytes: rss,
       watches,
       completionSeenMs: stats(seen),
@@ -426,6 +450,7 @@ if (import.meta.main) {
       pods: { type: 'string' },
       'run-seconds': { type: 'string' },
       concurrency: { type: 'string' },
+      'submit-seconds': { type: 'string' },
     },
   });
   const quick = values.quick;
@@ -456,6 +481,7 @@ if (import.meta.main) {
       pods: count(values.pods, base.pods),
       concurrency: count(values.concurrency, base.concurrency),
       runSeconds: count(values['run-seconds'], base.runSeconds),
+      submitSeconds: values['submit-seconds'] !== undefined ? count(values['submit-seconds'], 1) : undefined,
     };
     say(`scale: ${o.pods} pods, ${o.concurrency} submitters, ${o.runSeconds} s each; load ${loadavg().join(' ')}`);
     console.log(JSON.stringify({ ...(await scaleBench(o, say)), loadAfter: loadavg() }, null, 2));
