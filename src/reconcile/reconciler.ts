@@ -7,6 +7,8 @@ import { runDone } from '../run/status.ts';
 
 /** When passes of both queues wait, every RESYNC_SHARE-th pass started is a resync one (never starved). */
 const RESYNC_SHARE = 8;
+/** Resync passes in flight at once, at most: the other workers (and the CPU) stay for the changes. */
+const RESYNC_AT_ONCE = 8;
 
 export interface ReconcilerOptions {
   /** Only the Lease holder reconciles; the others keep their caches warm and wait. */
@@ -25,8 +27,10 @@ export interface ReconcilerOptions {
  *
  * The periodic resync (the level-based safety net) queues apart, behind the changes: with
  * thousands of runs it would otherwise put thousands of passes in front of a pod's end (issue 20
- * §2, completion seen p99). It skips a run that had a pass within the last resync period, and takes
- * one start in RESYNC_SHARE while changes wait, so a missed event is still seen within two periods.
+ * §2, completion seen p99). It skips a run that had a pass within the last resync period, takes
+ * one start in RESYNC_SHARE while changes wait (so a missed event is still seen within two
+ * periods), and has at most RESYNC_AT_ONCE passes in flight: passes that find nothing new still
+ * cost CPU (the token's re-verification), which a pod's end would otherwise share with all of them.
  */
 export class Reconciler {
   private readonly deps: PipelineDeps;
@@ -35,6 +39,8 @@ export class Reconciler {
   private readonly ready = new Set<string>();
   /** Runs queued by the resync only: started after `ready`'s (see RESYNC_SHARE). */
   private readonly resyncing = new Set<string>();
+  /** Resync passes in flight (at most RESYNC_AT_ONCE). */
+  private readonly resyncBusy = new Set<string>();
   /** When each run's last pass started (Date.now() ms): the resync skips runs looked at within its period. */
   private readonly lastPass = new Map<string, number>();
   /** Passes started, for RESYNC_SHARE. */
@@ -238,10 +244,11 @@ export class Reconciler {
     if (this.stopped) return;
     const leader = this.o.isLeader();
     while (this.busy.size < this.o.workers) {
-      const name = this.next();
+      const { name, resync } = this.next();
       if (name === undefined) break;
       // A resync entry whose run a change pass took meanwhile: that pass looks at it.
       if (this.busy.has(name)) continue;
+      if (resync && leader) this.resyncBusy.add(name);
       if (!leader) {
         // Not ours to act on; look again later in case we become the leader.
         this.enqueue(name, 1000);
@@ -251,15 +258,19 @@ export class Reconciler {
     }
   }
 
-  /** The next run to pass: a change's first, but one in RESYNC_SHARE from the resync queue when both wait. */
-  private next(): string | undefined {
-    const resync = this.resyncing.size > 0 && (this.ready.size === 0 || (this.started + 1) % RESYNC_SHARE === 0);
+  /**
+   * The next run to pass: a change's first, but one in RESYNC_SHARE from the resync queue when both
+   * wait; a resync one only while fewer than RESYNC_AT_ONCE are in flight.
+   */
+  private next(): { readonly name: string | undefined; readonly resync: boolean } {
+    const open = this.resyncing.size > 0 && this.resyncBusy.size < RESYNC_AT_ONCE;
+    const resync = open && (this.ready.size === 0 || (this.started + 1) % RESYNC_SHARE === 0);
     const queue = resync ? this.resyncing : this.ready;
     const name = queue.values().next().value;
-    if (name === undefined) return undefined;
+    if (name === undefined) return { name: undefined, resync };
     queue.delete(name);
     this.started++;
-    return name;
+    return { name, resync };
   }
 
   private process(name: string): void {
@@ -274,6 +285,7 @@ export class Reconciler {
       .catch((e: unknown) => this.deps.observer?.internalError(e))
       .finally(() => {
         this.busy.delete(name);
+        this.resyncBusy.delete(name);
         this.inflight.delete(pass);
         this.deps.observer?.workflowsRunning(this.running());
         if (this.again.delete(name)) this.enqueue(name);

@@ -8,7 +8,9 @@
  *   - changes never starve the resync: while changes keep coming, one start in RESYNC_SHARE
  *     is a resync one;
  *   - a run that had a pass within the resync period is not queued by that resync; it is by the
- *     next (a missed event is still seen within two periods).
+ *     next (a missed event is still seen within two periods);
+ *   - passes that find nothing still cost CPU: at most RESYNC_AT_ONCE resync passes are in flight
+ *     however many workers there are, and a change starts beside them at once.
  */
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
@@ -116,4 +118,64 @@ test('a run passed within the resync period waits for the next resync', async (t
   await h.idle();
   assert.deepEqual(h.passes.sort(), ['r0', 'r1', 'r2', 'r3', 'r4'], 'the next resync takes r2 too');
   await h.reconciler.stop();
+});
+
+test('at most RESYNC_AT_ONCE resync passes are in flight; a change starts beside them at once', async (t) => {
+  mock.timers.enable({ apis: ['setInterval', 'Date'], now: Date.parse('2026-11-30T09:00:00Z') });
+  t.after(() => mock.timers.reset());
+  // Finished runs past their TTL: each pass waits in objects.owned() until released.
+  const run = (name: string) => ({
+    name,
+    uid: `uid-${name}`,
+    createdAt: new Date('2000-01-01T00:00:00Z'),
+    workflowId: 'w',
+    runId: name,
+    token: '',
+    cancelRequested: false,
+    status: { phase: 'Succeeded', finishedAt: '2000-01-01T00:00:00Z', steps: [] },
+  });
+  const names = Array.from({ length: 100 }, (_, i) => `r${i}`);
+  let blocking = false;
+  const held: (() => void)[] = [];
+  let runListener: (name: string) => void = () => undefined;
+  const deps = {
+    config: { maxConcurrent: 10_000, ttlAfterFinishedSeconds: 3600 },
+    now: () => new Date(),
+    runs: {
+      list: () => names.map(run),
+      get: run,
+      onChange: (l: (name: string) => void) => (runListener = l),
+      writeStatus: () => Promise.resolve({ ok: true, value: undefined }),
+    },
+    pods: { onChange: () => undefined },
+    objects: {
+      // A run's pass asks for its run id's objects; the orphan collection (no run id) is not held.
+      owned: (runId?: string) =>
+        blocking && runId !== undefined
+          ? new Promise((resolve) => held.push(() => resolve({ ok: true, value: [] })))
+          : Promise.resolve({ ok: true, value: [] }),
+      deleteObjects: () => Promise.resolve({ ok: true, value: 0 }),
+    },
+  } as unknown as PipelineDeps;
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: RESYNC_MS });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 200; i++) await tick();
+  };
+  reconciler.start();
+  await settle();
+  assert.ok(reconciler.idle(), 'the first passes ended');
+  blocking = true;
+  mock.timers.tick(RESYNC_MS + 1);
+  await settle();
+  assert.equal(held.length, 8, 'resync passes in flight, of 100 queued and 64 workers');
+  runListener('pod-ended');
+  await settle();
+  assert.equal(held.length, 9, "the change's pass started beside them");
+  blocking = false;
+  while (held.length > 0) {
+    for (const release of held.splice(0)) release();
+    await settle();
+  }
+  assert.ok(reconciler.idle(), 'every resync pass ran in the end');
+  await reconciler.stop();
 });
