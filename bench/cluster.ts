@@ -11,11 +11,17 @@
  *          with the runner), and completion-seen latency (API server announces the pod Succeeded
  *          → the runner's durable finish record).
  *
- *   node bench/cluster.ts [--quick]
+ *   node bench/cluster.ts [--quick] [--only e2e|scale] [--pods N] [--run-seconds N] [--concurrency N]
+ *                        [--submit-seconds N]
+ *
+ * --only runs one of the two; --pods, --run-seconds and --concurrency override the scale run's counts;
+ * --submit-seconds stops submitting after that long (the run then measures the runs accepted by then).
  */
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { readAuditLog } from '../src/adapters/audit-file.ts';
 import { signAssignment, type SigningKey } from '../src/dev/sign.ts';
@@ -27,6 +33,7 @@ import { requireTools } from '../test/support/cluster.ts';
 import type { ServeProcess } from '../test/support/serve-process.ts';
 import { watchAll } from '../test/support/watch.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
+import { onFatalCleanup } from './fatal.ts';
 import { ISSUER, PROFILE_DIR, runnerKit, startBenchServe, workflowOf } from './runner-env.ts';
 
 export interface Stats {
@@ -49,11 +56,18 @@ export interface E2eResult {
   readonly ratio: number;
 }
 export interface ScaleResult {
+  /** Runs accepted (all asked for, unless submitSeconds ran out first). */
   readonly pods: number;
   readonly peakRssBytes: number;
   readonly watches: Readonly<Record<string, number>>;
   readonly completionSeenMs: Stats;
   readonly seconds: number;
+  /** CPU-seconds (user + system) the runner process used from start to the end of the run. */
+  readonly runnerCpuSeconds: number;
+  /** The runner's finished runs at the end (its kubiya_workflows_completed); below `pods` when time ran out. */
+  readonly finished: number;
+  /** Assignments delivered again after a 5xx answer (bench/cluster.ts `deliver`). */
+  readonly intakeRetries: number;
 }
 
 export function stats(values: readonly number[]): Stats {
@@ -81,6 +95,14 @@ async function environment(log: (s: string) => void): Promise<Env> {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const children: ServeProcess[] = [];
+  const close = async (): Promise<void> => {
+    // SIGTERM: a profiled process writes its profile on a clean exit.
+    for (const c of children) c.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
+    await Promise.all(children.map((c) => Promise.race([c.exited, sleep(30_000)])));
+    await cluster.stop();
+  };
+  // An error nobody caught (bench/fatal.ts) stops the serve processes and the control plane too.
+  const unguard = onFatalCleanup(close);
   return {
     cluster,
     kc,
@@ -93,10 +115,8 @@ async function environment(log: (s: string) => void): Promise<Env> {
       return s;
     },
     close: async () => {
-      // SIGTERM: a profiled process writes its profile on a clean exit.
-      for (const c of children) c.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
-      await Promise.all(children.map((c) => Promise.race([c.exited, sleep(30_000)])));
-      await cluster.stop();
+      unguard();
+      await close();
     },
   };
 }
@@ -140,12 +160,17 @@ async function podWatch(
 }
 
 /** Runs `count` jobs with `concurrency` workers; each job is timed by the caller. */
-async function closedLoop(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+async function closedLoop(
+  count: number,
+  concurrency: number,
+  job: (i: number) => Promise<void>,
+  stopAt = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count) await job(next++);
+      while (next < count && performance.now() < stopAt) await job(next++);
     }),
   );
   return (performance.now() - t0) / 1000;
@@ -290,8 +315,47 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** CPU-seconds (utime + stime) of a process so far, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Deliveries of one assignment at most (the first and the redeliveries). */
+const DELIVERIES = 6;
+
+/**
+ * POSTs one assignment as a control plane delivers it: a 5xx answer (intake could not reach the API
+ * server in time, the machine being loaded) or a connection error is delivered again after a pause,
+ * at most DELIVERIES times; a redelivery answered ASSIGNMENT_REPLAYED (the first delivery did create the run) is
+ * accepted. Returns the number of redeliveries; throws on any other answer.
+ */
+async function deliver(base: string, token: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${base}/v1/assignments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/jwt' },
+      body: token,
+    }).catch((e: unknown) => {
+      // A connection reset or refused on the loaded machine: delivered again, like a 5xx.
+      if (attempt + 1 >= DELIVERIES) throw e;
+      return undefined;
+    });
+    if (res === undefined) {
+      await sleep(1000 * (attempt + 1));
+      continue;
+    }
+    const text = await res.text();
+    if (res.status === 202 || (attempt > 0 && res.status === 409 && text.includes('ASSIGNMENT_REPLAYED')))
+      return attempt;
+    if (res.status < 500 || attempt + 1 >= DELIVERIES) throw new Error(`intake answered ${res.status}: ${text}`);
+    await sleep(1000 * (attempt + 1));
+  }
+}
+
 export async function scaleBench(
-  o: { pods: number; concurrency: number; runSeconds: number },
+  o: { pods: number; concurrency: number; runSeconds: number; submitSeconds?: number | undefined },
   log: (s: string) => void = () => undefined,
 ): Promise<ScaleResult> {
   const env = await environment(log);
@@ -310,16 +374,20 @@ export async function scaleBench(
         }),
       ),
     );
-    await closedLoop(o.pods, o.concurrency, async (i) => {
-      const res = await fetch(`${serve.base}/v1/assignments`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/jwt' },
-        body: tokens[i] ?? '',
-      });
-      if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
-    });
+    let intakeRetries = 0;
+    let accepted = 0;
+    const submitUntil = o.submitSeconds !== undefined ? performance.now() + o.submitSeconds * 1000 : undefined;
+    await closedLoop(
+      o.pods,
+      o.concurrency,
+      async (i) => {
+        intakeRetries += await deliver(serve.base, tokens[i] ?? '');
+        accepted++;
+      },
+      submitUntil,
+    );
     log(
-      `  ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for every pod to finish ...`,
+      `  ${accepted} of ${o.pods} assignments accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s (${intakeRetries} redeliveries); waiting for every pod to finish ...`,
     );
     const deadline = Date.now() + (o.runSeconds + 600) * 1000;
     let finished = 0;
@@ -335,11 +403,12 @@ export async function scaleBench(
         .split('\n')
         .filter((l) => l.startsWith('kubiya_workflows_completed{'))
         .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-      if (finished >= o.pods) break;
+      if (finished >= accepted) break;
       await sleep(2000);
     }
     const seconds = (performance.now() - t0) / 1000;
     const rss = await peakRss(serve.child.pid ?? 0);
+    const runnerCpuSeconds = await cpuSeconds(serve.child.pid ?? 0);
     watch.stop();
     // The runner's watches: the API server's open WATCH requests with the runner, minus without it.
     const during = await watchCounts(env);
@@ -357,34 +426,64 @@ export async function scaleBench(
       const announced = watch.succeeded.get(r.pod.name);
       if (announced !== undefined) seen.push(new Date(r.timestamp).getTime() - announced);
     }
-    if (finished < o.pods) log(`  only ${finished} of ${o.pods} finished in time`);
-    return { pods: o.pods, peakRssBytes: rss, watches, completionSeenMs: stats(seen), seconds };
+    if (finished < accepted) log(`  only ${finished} of ${accepted} finished in time`);
+    return {
+      pods: accepted,
+      peakRssBytes: rss,
+      watches,
+      completionSeenMs: stats(seen),
+      seconds,
+      runnerCpuSeconds,
+      finished,
+      intakeRetries,
+    };
   } finally {
     await env.close();
   }
 }
 
 if (import.meta.main) {
-  const quick = process.argv.includes('--quick');
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      pods: { type: 'string' },
+      'run-seconds': { type: 'string' },
+      concurrency: { type: 'string' },
+      'submit-seconds': { type: 'string' },
+    },
+  });
+  const quick = values.quick;
   const say = (s: string): void => console.error(s);
-  console.log(
-    JSON.stringify(
-      await e2eBench(
-        quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 },
-        say,
+  const count = (v: string | undefined, fallback: number): number => {
+    const n = v === undefined ? fallback : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 20_000) throw new Error(`expected an integer 1..20000, got "${v}"`);
+    return n;
+  };
+  if (values.only !== undefined && values.only !== 'e2e' && values.only !== 'scale')
+    throw new Error(`--only takes e2e or scale, got "${values.only}"`);
+  if (values.only !== 'scale')
+    console.log(
+      JSON.stringify(
+        await e2eBench(
+          quick ? { steps: 30, concurrency: 8, rounds: 1 } : { steps: 300, concurrency: 16, rounds: 3 },
+          say,
+        ),
+        null,
+        2,
       ),
-      null,
-      2,
-    ),
-  );
-  console.log(
-    JSON.stringify(
-      await scaleBench(
-        quick ? { pods: 100, concurrency: 16, runSeconds: 10 } : { pods: 5000, concurrency: 32, runSeconds: 120 },
-        say,
-      ),
-      null,
-      2,
-    ),
-  );
+    );
+  if (values.only !== 'e2e') {
+    const base = quick
+      ? { pods: 100, concurrency: 16, runSeconds: 10 }
+      : { pods: 5000, concurrency: 32, runSeconds: 120 };
+    const o = {
+      pods: count(values.pods, base.pods),
+      concurrency: count(values.concurrency, base.concurrency),
+      runSeconds: count(values['run-seconds'], base.runSeconds),
+      submitSeconds: values['submit-seconds'] !== undefined ? count(values['submit-seconds'], 1) : undefined,
+    };
+    say(`scale: ${o.pods} pods, ${o.concurrency} submitters, ${o.runSeconds} s each; load ${loadavg().join(' ')}`);
+    console.log(JSON.stringify({ ...(await scaleBench(o, say)), loadAfter: loadavg() }, null, 2));
+  }
 }

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runnerKit } from '../runner-env.ts';
 import { rowEnv, startControlPlane, waitNoPods, type ControlPlane } from './control-plane.ts';
 import { admissionError } from './bare-row.ts';
-import { onFatalCleanup } from './fatal.ts';
+import { onFatalCleanup } from '../fatal.ts';
 import { cpuSeconds, peakRss, settle } from './metrics.ts';
 import type { ParityVerdict, PeerEnv, PeerRow, StepSpec } from './peer.ts';
 import { FIXTURES, parityMismatches, parityPods, restrictedGaps, type FixtureName, type Verdicts } from './parity.ts';

@@ -11,7 +11,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { installFatalGuard } from './fatal.ts';
+import { installFatalGuard } from '../fatal.ts';
 import { FULL_PEERS, peersBench, QUICK_PEERS, type PeersOptions } from './harness.ts';
 import { intreeCheck } from './intree-check.ts';
 import { peersTables } from './report.ts';
@@ -60,7 +60,7 @@ export function parsePeersArgs(args: readonly string[]): PeersOptions & {
 if (import.meta.main) {
   const o = parsePeersArgs(process.argv.slice(2));
   const log = (s: string): void => console.error(s);
-  installFatalGuard(log);
+  installFatalGuard(log, 'peers');
   if (o.intreeCheck) {
     const failed = await intreeCheck(log);
     if (failed > 0) log(`${failed} image reference(s) answered differently`);

@@ -1,4 +1,12 @@
-import { ApiException, CoreV1Api, type KubeConfig, type V1ObjectMeta, type V1Pod } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  type V1ContainerStatus,
+  type V1ObjectMeta,
+  type V1Pod,
+  type V1PodStatus,
+} from '@kubernetes/client-node';
 import { fail, ok, type Result } from '../errors/result.ts';
 import { DECISION_ANNOTATION, LABELS } from '../pod/names.ts';
 import type { CreatedPod, Pods } from '../ports/pods.ts';
@@ -82,19 +90,53 @@ export class KubePods extends Followed<V1Pod> implements Pods {
 
 /**
  * What the cache keeps of a pod: the reconciler reads its metadata (name, owner, creation time,
- * the decision annotation) and status only. The spec, managedFields and other annotations are most
- * of a pod's bytes; with thousands of step pods cached they would be most of the runner's memory.
- * Done in place (the informer caches this very object); returns it.
+ * labels, the decision annotation) and the parts of its status that judge it and carry its
+ * outputs (src/watch/outcome.ts, src/run/outputs.ts): phase, reason, message, the PodScheduled
+ * condition, and each container status's name and state (every container status is kept: their
+ * count bounds the termination message). The spec, managedFields, other annotations, the other
+ * conditions, IPs, times and each container's image, resources and mounts are most of a pod's
+ * bytes; with thousands of step pods cached they would be most of the runner's memory (issue 20
+ * §2, peak RSS). Done in place (the informer caches this very object); returns it.
  */
-function slim(pod: V1Pod): V1Pod {
+export function slim(pod: V1Pod): V1Pod {
   if (pod.metadata !== undefined) {
     delete pod.metadata.managedFields;
+    delete pod.metadata.generation;
     const decision = pod.metadata.annotations?.[DECISION_ANNOTATION];
     pod.metadata.annotations = decision === undefined ? undefined : { [DECISION_ANNOTATION]: decision };
     if (decision === undefined) delete pod.metadata.annotations;
   }
   delete pod.spec;
+  if (pod.status !== undefined) pod.status = slimStatus(pod.status);
   return pod;
+}
+
+/** A pod status with only what is read (see slim); keys absent from `s` stay absent. */
+function slimStatus(s: V1PodStatus): V1PodStatus {
+  const out: V1PodStatus = {};
+  if (s.phase !== undefined) out.phase = s.phase;
+  if (s.reason !== undefined) out.reason = s.reason;
+  if (s.message !== undefined) out.message = s.message;
+  const scheduled = s.conditions?.filter((c) => c.type === 'PodScheduled');
+  if (scheduled !== undefined && scheduled.length > 0) out.conditions = scheduled;
+  if (s.containerStatuses !== undefined) out.containerStatuses = s.containerStatuses.map(slimContainer);
+  if (s.initContainerStatuses !== undefined) out.initContainerStatuses = s.initContainerStatuses.map(slimContainer);
+  if (s.ephemeralContainerStatuses !== undefined)
+    out.ephemeralContainerStatuses = s.ephemeralContainerStatuses.map(slimContainer);
+  return out;
+}
+
+/** A container status's name and state, and the fields the type requires (image, ready, restarts). */
+function slimContainer(c: V1ContainerStatus): V1ContainerStatus {
+  const out: V1ContainerStatus = {
+    name: c.name,
+    image: c.image,
+    imageID: c.imageID,
+    ready: c.ready,
+    restartCount: c.restartCount,
+  };
+  if (c.state !== undefined) out.state = c.state;
+  return out;
 }
 
 /** The WorkflowRun that owns an object, by its ownerReference. */

@@ -5,6 +5,11 @@ import { STATUS_HOLD_MS, StatusHold } from './hold.ts';
 import { orphans } from './orphans.ts';
 import { runDone } from '../run/status.ts';
 
+/** When passes of both queues wait, every RESYNC_SHARE-th pass started is a resync one (never starved). */
+const RESYNC_SHARE = 8;
+/** Resync passes in flight at once, at most: the other workers (and the CPU) stay for the changes. */
+const RESYNC_AT_ONCE = 8;
+
 export interface ReconcilerOptions {
   /** Only the Lease holder reconciles; the others keep their caches warm and wait. */
   readonly isLeader: () => boolean;
@@ -19,12 +24,27 @@ export interface ReconcilerOptions {
  * their pods (one watch per kind, in the adapters) and by the requeue each pass asks for. A run
  * is never reconciled by two passes at once; a change during a pass queues one more pass.
  * Enqueueing is O(1): thousands of runs do not make every change cost a scan.
+ *
+ * The periodic resync (the level-based safety net) queues apart, behind the changes: with
+ * thousands of runs it would otherwise put thousands of passes in front of a pod's end (issue 20
+ * §2, completion seen p99). It skips a run that had a pass within the last resync period, takes
+ * one start in RESYNC_SHARE while changes wait (so a missed event is still seen within two
+ * periods), and has at most RESYNC_AT_ONCE passes in flight: passes that find nothing new still
+ * cost CPU (the token's re-verification), which a pod's end would otherwise share with all of them.
  */
 export class Reconciler {
   private readonly deps: PipelineDeps;
   private readonly o: ReconcilerOptions;
   /** Runs to reconcile now, in arrival order (a Set: a run waits at most once). */
   private readonly ready = new Set<string>();
+  /** Runs queued by the resync only: started after `ready`'s (see RESYNC_SHARE). */
+  private readonly resyncing = new Set<string>();
+  /** Resync passes in flight (at most RESYNC_AT_ONCE). */
+  private readonly resyncBusy = new Set<string>();
+  /** When each run's last pass started (Date.now() ms): the resync skips runs looked at within its period. */
+  private readonly lastPass = new Map<string, number>();
+  /** Passes started, for RESYNC_SHARE. */
+  private started = 0;
   /** Runs to reconcile later: one timer each, the earliest wins. */
   private readonly later = new Map<string, { readonly at: number; readonly timer: NodeJS.Timeout }>();
   private readonly busy = new Set<string>();
@@ -57,7 +77,7 @@ export class Reconciler {
       this.enqueue(run.name);
     }
     this.resync = setInterval(() => {
-      for (const run of this.deps.runs.list()) this.enqueue(run.name);
+      this.resyncAll();
       void this.collectOrphans();
     }, this.o.resyncMs);
     this.resync.unref();
@@ -122,14 +142,26 @@ export class Reconciler {
       this.again.add(name);
       return;
     }
+    this.resyncing.delete(name);
     this.ready.add(name);
     this.kick();
+  }
+
+  /** Queues, behind the changes, every run no pass has looked at within the resync period. */
+  private resyncAll(): void {
+    if (this.stopped) return;
+    const since = Date.now() - this.o.resyncMs;
+    for (const { name } of this.deps.runs.list()) {
+      if ((this.lastPass.get(name) ?? 0) > since || this.ready.has(name) || this.busy.has(name)) continue;
+      this.resyncing.add(name);
+    }
+    if (this.resyncing.size > 0) this.kick();
   }
 
   /** The running count: what is Running in the API server plus what this process just let start. */
   /** True when no pass is running or queued to run now (timers for later passes may be set). */
   idle(): boolean {
-    return this.busy.size === 0 && this.ready.size === 0 && this.again.size === 0;
+    return this.busy.size === 0 && this.ready.size === 0 && this.resyncing.size === 0 && this.again.size === 0;
   }
 
   running(): number {
@@ -159,6 +191,7 @@ export class Reconciler {
     } else if (run?.status?.phase === 'Running' || run === undefined) {
       this.starting.delete(name);
     }
+    if (run === undefined) this.lastPass.delete(name);
     this.enqueue(name);
   }
 
@@ -210,9 +243,12 @@ export class Reconciler {
   private drain(): void {
     if (this.stopped) return;
     const leader = this.o.isLeader();
-    for (const name of this.ready) {
-      if (this.busy.size >= this.o.workers) break;
-      this.ready.delete(name);
+    while (this.busy.size < this.o.workers) {
+      const { name, resync } = this.next();
+      if (name === undefined) break;
+      // A resync entry whose run a change pass took meanwhile: that pass looks at it.
+      if (this.busy.has(name)) continue;
+      if (resync && leader) this.resyncBusy.add(name);
       if (!leader) {
         // Not ours to act on; look again later in case we become the leader.
         this.enqueue(name, 1000);
@@ -222,8 +258,24 @@ export class Reconciler {
     }
   }
 
+  /**
+   * The next run to pass: a change's first, but one in RESYNC_SHARE from the resync queue when both
+   * wait; a resync one only while fewer than RESYNC_AT_ONCE are in flight.
+   */
+  private next(): { readonly name: string | undefined; readonly resync: boolean } {
+    const open = this.resyncing.size > 0 && this.resyncBusy.size < RESYNC_AT_ONCE;
+    const resync = open && (this.ready.size === 0 || (this.started + 1) % RESYNC_SHARE === 0);
+    const queue = resync ? this.resyncing : this.ready;
+    const name = queue.values().next().value;
+    if (name === undefined) return { name: undefined, resync };
+    queue.delete(name);
+    this.started++;
+    return { name, resync };
+  }
+
   private process(name: string): void {
     this.busy.add(name);
+    this.lastPass.set(name, Date.now());
     const pass = (async () => {
       const run = this.deps.runs.get(name);
       if (run === undefined) return;
@@ -233,6 +285,7 @@ export class Reconciler {
       .catch((e: unknown) => this.deps.observer?.internalError(e))
       .finally(() => {
         this.busy.delete(name);
+        this.resyncBusy.delete(name);
         this.inflight.delete(pass);
         this.deps.observer?.workflowsRunning(this.running());
         if (this.again.delete(name)) this.enqueue(name);

@@ -75,12 +75,12 @@ test('allSettledOrThrow waits for every promise, then throws the first rejection
 const child = async (body: string): Promise<{ status: number | null; stderr: string; dir: string }> => {
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-fatal-'));
   try {
-    const fatal = resolve('bench/peers/fatal.ts');
+    const fatal = resolve('bench/fatal.ts');
     const file = join(dir, 'child.ts');
     await writeFile(
       file,
       `import { installFatalGuard, onFatalCleanup } from ${JSON.stringify(fatal)};\n` +
-        `installFatalGuard((s) => console.error(s));\n` +
+        `installFatalGuard((s) => console.error(s), 'peers');\n` +
         `onFatalCleanup(async () => { await new Promise((r) => setTimeout(r, 50)); console.error('CLEANUP rows'); });\n` +
         `onFatalCleanup(async () => { throw new Error('stop failed'); });\n` +
         body,

@@ -1,9 +1,10 @@
 /**
- * The peers bench's last line of defence (red team 4 follow-up): a rejection nobody observed or an
- * exception nobody caught must not end the process while rows and the control plane still run
- * (kube-apiserver, etcd, kwok, Gatekeeper, workflow-controllers left behind, ports held). The guard
- * reports the cause, runs every registered cleanup (newest first, each bounded), then exits 1.
- * Rows and the harness are written so this never fires; it is there for the fault not yet seen.
+ * A bench's last line of defence (red team 4 follow-up, first for the peers bench; the full
+ * `npm run bench` installs it too, issue 20): a rejection nobody observed or an exception nobody
+ * caught must not end the process while rows and control planes still run (kube-apiserver, etcd,
+ * kwok, `serve`, Gatekeeper, workflow-controllers left behind, ports held). The guard reports the
+ * cause, runs every registered cleanup (newest first, each bounded), then exits 1. Benches are
+ * written so this never fires; it is there for the fault not yet seen.
  */
 
 type Cleanup = () => Promise<void>;
@@ -33,10 +34,12 @@ export async function runCleanups(log: (s: string) => void, eachMs = 60_000): Pr
 
 /**
  * Installs process-level handlers for 'unhandledRejection' and 'uncaughtException': the first one
- * logs the cause (with its stack), runs every cleanup, then calls `exit(1)`; later ones are logged only.
+ * logs the cause (with its stack, each line starting with `label:`), runs every cleanup, then calls
+ * `exit(1)`; later ones are logged only.
  */
 export function installFatalGuard(
   log: (s: string) => void,
+  label = 'bench',
   exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   let handling = false;
@@ -44,9 +47,9 @@ export function installFatalGuard(
     (what: string) =>
     (reason: unknown): void => {
       const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
-      if (handling) return log(`peers: another ${what} while stopping: ${text}`);
+      if (handling) return log(`${label}: another ${what} while stopping: ${text}`);
       handling = true;
-      log(`peers: ${what}: ${text}\npeers: stopping every row and the control plane, then exiting 1`);
+      log(`${label}: ${what}: ${text}\n${label}: stopping every row and the control plane, then exiting 1`);
       void runCleanups(log).finally(() => exit(1));
     };
   process.on('unhandledRejection', handler('unhandled rejection'));
