@@ -148,7 +148,7 @@ official(_, path) := path if contains(path, "/")
 parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
 	is_string(e)
 	count(e) <= 255
-	regex.match(image_entry_pattern, e)
+	entry_grammar(e)
 	not contains(e, "/")
 	is_registry_component(e)
 	port_ok(lower(e))
@@ -162,12 +162,21 @@ parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
 parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
 	is_string(e)
 	count(e) <= 255
-	regex.match(image_entry_pattern, e)
+	entry_grammar(e)
 	not lower(e) in docker_hub_library
 	not image_host_only(e)
 	named := image_split(e)
 	port_ok(named.registry)
 }
+
+# entry_grammar(e): e is in the grammar of image_entry_pattern (a registry host with an optional
+# port and path, or a path), checked with image_reference_pattern, which every evaluation compiles
+# anyway for the step's images (WASM compiles each distinct pattern once per evaluation, issue
+# #20). e + "/x" is a reference NAME (group 1; no tag or digest can end in "/x") exactly when e is
+# an entry: the name is [domain[:port]/]component(/component)*, so e is either domain[:port] (the
+# last component is the "x") or [domain[:port]/]component(/component)*. Checked against
+# image_entry_pattern itself in image_test.rego and test/policies/rego-rewrites.test.ts.
+entry_grammar(e) if regex.match(image_reference_pattern, concat("", [e, "/x"]))
 
 image_host_only(e) if {
 	not contains(e, "/")

@@ -77,3 +77,25 @@ test_docker_hub_alias_entries if {
 		lib.parse_image_entry(e) == {"registry": "docker.io", "path": "library"}
 	}
 }
+
+# entry_grammar (image_reference_pattern on e + "/x", issue #20) accepts exactly what
+# image_entry_pattern accepts.
+test_entry_grammar_is_entry_pattern if {
+	every e in [
+		"ghcr.io", "GHCR.IO", "ghcr.io:5000", "localhost", "localhost:5000", "localhost:5000/a", "ghcr.io/acme",
+		"ghcr.io/acme/tool", "ghcr.io/Acme", "ghcr.io/acme/", "ghcr.io//acme", "/acme", "acme", "acme/tool", "a__b",
+		"a___b", "a--b", "a.b_c", "a-", "-a", "a:1", "a:1/b", "ghcr.io/acme:1", "ghcr.io/acme@sha256:ab", "a@b",
+		"ghcr.io:/a", "ghcr.io:x/a", "Acme", "ACME/tool", "a..b", "a.b.", ".a", "", "x", "a/x", "é", "a b", "a\n",
+		"ghcr.io/acme/x/y/z", "1.2.3.4:5/a", "[::1]:5000/a",
+	] {
+		entry(e) == entry_pattern_accepts(e)
+	}
+}
+
+default entry(_) := false
+
+entry(e) if lib.entry_grammar(e)
+
+default entry_pattern_accepts(_) := false
+
+entry_pattern_accepts(e) if regex.match(lib.image_entry_pattern, e)
