@@ -18,7 +18,12 @@
  * - allowed-host globs matched with string tests instead of glob.match: every valid pattern
  *   against hosts with 0, 1 and 2 extra labels, empty labels, stars, other suffixes;
  * - quantities parsed by one suffix lookup instead of trying each suffix: every suffix, none, two,
- *   numbers with 0/1/2 dots, empty parts, signs, exponents, numbers (not strings).
+ *   numbers with 0/1/2 dots, empty parts, signs, exponents, numbers (not strings);
+ * - image references split with string tests instead of the reference pattern (groups compared
+ *   with the pattern's own): every separator run in a component (".", "..", "._", "__", "___",
+ *   "-_", "--"...) first, inner and last, upper case, domain labels with edge hyphens, ports with
+ *   and without digits, tags starting with ".", "-", "_", two ":" and two "@", digests of every
+ *   algorithm and none, non-ASCII, whitespace, empty parts.
  * test/policies/rego-before-rewrite/ holds the library files as they were before the rewrite
  * (package `original`, unchanged otherwise); a probe bundle evaluates both on the same generated
  * strings through the compiled WASM.
@@ -56,6 +61,8 @@ const PROBE = [
   'covers_now := {[p, h] | some p in input.patterns; some h in input.strings; lib.host_covers(lower(p), lower(h))}',
   'covers_was := {[p, h] | some p in input.patterns; some h in input.strings; glob.match(lower(p), ["."], lower(h))}',
   // Numbers as text (json.marshal keeps a number's spelling, and "01" is not JSON for the SDK to parse).
+  'parts_now := {x: p | some x in input.strings; p := lib.reference_parts(x)}',
+  'parts_was := {x: p | some x in input.strings; p := regex.find_all_string_submatch_n(lib.image_reference_pattern, x, 1)[0]}',
   'quantities_now := {json.marshal(q): json.marshal(n) | some q in input.values; n := lib.quantity(q)}',
   'quantities_was := {json.marshal(q): json.marshal(n) | some q in input.values; n := original.quantity(q)}',
   '',
@@ -142,7 +149,7 @@ describe('Rego rewritten for speed decides as the Rego it replaced (compiled WAS
     for (const f of await readdir(original)) await writeFile(join(dir, 'probe', f), await readFile(join(original, f)));
     const caps = await wasmCapabilities(opa, join(work, 'caps.json'));
     const out = join(work, 'probe.tar.gz');
-    const entrypoints = ['refs', 'entries', 'hosts', 'cidrs', 'covers', 'quantities'].flatMap((e) => [
+    const entrypoints = ['refs', 'entries', 'hosts', 'cidrs', 'covers', 'quantities', 'parts'].flatMap((e) => [
       `${e}_now`,
       `${e}_was`,
     ]);
@@ -330,5 +337,73 @@ describe('Rego rewritten for speed decides as the Rego it replaced (compiled WAS
     assert.deepEqual(now, was);
     const parsed = Object.keys(was).length;
     assert.ok(parsed > 50 && parsed < unique.length - 50, `${parsed} of ${unique.length} quantities parsed`);
+  });
+
+  test('image references, string split: the same [ref, name, tag, digest] as the pattern, or none', () => {
+    const component = mostly(
+      ['acme', 'tool', 'a.b', 'a_b', 'a__b', 'a-b', 'a--b'],
+      [
+        'a',
+        'A',
+        'a..b',
+        'a._b',
+        'a_.b',
+        'a___b',
+        'a-_b',
+        'a_-b',
+        'a.-b',
+        'a-.b',
+        '-a',
+        'a-',
+        '_a',
+        'a_',
+        '.a',
+        'a.',
+        '',
+        'é',
+        'a b',
+        '1',
+      ],
+    );
+    const refs = [
+      ...new Set(
+        fc.sample(
+          fc
+            .tuple(
+              mostly(
+                ['', 'ghcr.io/', 'localhost:5000/'],
+                ['', 'GHCR.io/', '-a.b/', 'a-.b/', 'a..b/', 'a:/', 'a:x/', 'a.b:1/', 'é.com/'],
+              ),
+              fc.array(component, { minLength: 1, maxLength: 3 }),
+              mostly(['', ':1.2', ':latest'], ['', ':.x', ':-x', ':_x', ':x:y', ':', ':X', ':é', ':a/b']),
+              mostly(
+                ['', `@sha256:${hex(4)}`],
+                [
+                  '',
+                  '@sha1:ab',
+                  '@sha384:ab',
+                  '@sha512:ab',
+                  '@sha256:',
+                  '@sha256:AB',
+                  '@',
+                  '@sha256:ab@sha256:ab',
+                  '@sha256:a:b',
+                ],
+              ),
+            )
+            .map(([r, cs, t, d]) => `${r}${cs.join('/')}${t}${d}`),
+          { numRuns: 2500, seed: 28 },
+        ),
+      ),
+    ];
+    let parsed = 0;
+    for (let i = 0; i < refs.length; i += 500) {
+      const chunk = refs.slice(i, i + 500);
+      const now = result<Record<string, unknown>>('parts_now', chunk);
+      const was = result<Record<string, unknown>>('parts_was', chunk);
+      for (const ref of chunk) assert.deepEqual(now[ref], was[ref], JSON.stringify(ref));
+      parsed += Object.keys(was).length;
+    }
+    assert.ok(parsed > 200 && parsed < refs.length - 200, `${parsed} of ${refs.length} split`);
   });
 });

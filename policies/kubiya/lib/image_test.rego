@@ -99,3 +99,24 @@ entry(e) if lib.entry_grammar(e)
 default entry_pattern_accepts(_) := false
 
 entry_pattern_accepts(e) if regex.match(lib.image_entry_pattern, e)
+
+# reference_parts (string tests, issue #20) splits exactly as image_reference_pattern's groups.
+test_reference_parts_is_reference_pattern if {
+	every ref in [
+		"alpine", "alpine:3", "alpine:3@sha256:ab", "alpine@sha256:ab", "ghcr.io/acme/tool:1.2", "ghcr.io:5000/a/b:c",
+		"localhost:5000", "localhost:5000/a", "GHCR.IO/acme", "ghcr.io/Acme", "a..b", "a._b", "a_.b", "a__b", "a___b",
+		"a-_b", "a_-b", "a.-b", "a-.b", "a--b", "-a", "a-", "_a", "a_", ".a", "a.", "a:", "a:.x", "a:-x", "a:_x", "a:x:y",
+		"a@", "a@sha1:ab", "a@sha256:", "a@sha256:AB", "a@sha256:ab@sha256:ab", "a/b:c/d", "a:5/b", "a:b/c:d", "a:/b",
+		"-a.b/c", "a-.b/c", "a.b:x/c", "/a", "a/", "a//b", "", "é", "a b", "a\n", "a/b/c/d:e@sha512:ff", "1.2.3.4:80/x",
+	] {
+		parts(ref) == pattern_parts(ref)
+	}
+}
+
+default parts(_) := "none"
+
+parts(ref) := lib.reference_parts(ref)
+
+default pattern_parts(_) := "none"
+
+pattern_parts(ref) := regex.find_all_string_submatch_n(lib.image_reference_pattern, ref, 1)[0]
