@@ -17,12 +17,15 @@
  *   verified it (a key dropped from the JWKS, or any refresh of it, is a miss: the full path
  *   decides, DESIGN §2b);
  * - the verify options are the ones it was verified with.
+ * A hit also hands back intake's validation of the same (frozen) claims, as a fresh copy: validate
+ * is a pure function of the workflow claim, so the pass need not run the schema again.
  * The cache is bounded: at most MAX_ENTRIES bound and MAX_PENDING unbound entries, least recently
  * used first out, each for at most TTL_MS and never past the token's `exp`.
  */
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { RunObject } from '../ports/runs.ts';
+import type { Workflow } from '../validate/schema.ts';
 import { covering, type TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { AssignmentClaims, VerifiedAssignment, VerifyOptions } from '../verify/verify.ts';
 
@@ -39,6 +42,8 @@ interface Entry {
   /** The key object the JWKS resolved for the token at intake (compared by identity). */
   readonly resolved: unknown;
   readonly options: VerifyOptions;
+  /** validate(claims.workflow) as intake got it: a private frozen copy (undefined: validate again). */
+  readonly workflow?: Workflow | undefined;
   /** Epoch ms: min(stored + TTL_MS, exp). */
   readonly until: number;
 }
@@ -50,6 +55,8 @@ export interface IntakeVerification {
   readonly thumbprint: string;
   readonly resolved: unknown;
   readonly options: VerifyOptions;
+  /** The workflow intake's validate() returned for these claims (copied: the caller keeps its own). */
+  readonly workflow?: Workflow | undefined;
 }
 
 /** The SHA-256 of the exact token bytes (base64url). */
@@ -89,6 +96,8 @@ class Lru<V> {
 export class VerifiedRuns {
   private readonly pending = new Lru<Entry>(MAX_PENDING);
   private readonly bound = new Lru<Entry>(MAX_ENTRIES);
+  /** Verification (frozen, as cached) → its validated workflow; dropped with the verification. */
+  private readonly validated = new WeakMap<VerifiedAssignment, Workflow>();
 
   /** Sizes, for tests and metrics. */
   get sizes(): { readonly pending: number; readonly bound: number } {
@@ -100,7 +109,19 @@ export class VerifiedRuns {
     const until = Math.min(now.getTime() + TTL_MS, v.verification.claims.exp * 1000);
     if (!(until > now.getTime())) return;
     deepFreeze(v.verification);
-    this.pending.set(tokenHash(token), { ...v, until });
+    const workflow = v.workflow === undefined ? undefined : structuredClone(v.workflow);
+    deepFreeze(workflow);
+    this.pending.set(tokenHash(token), { ...v, workflow, until });
+    if (workflow !== undefined) this.validated.set(v.verification, workflow);
+  }
+
+  /**
+   * Intake's validation of a verification `recall` returned: a fresh, mutable copy of
+   * validate(claims.workflow) (what the full path would compute again), or undefined.
+   */
+  workflowOf(verification: VerifiedAssignment): Workflow | undefined {
+    const workflow = this.validated.get(verification);
+    return workflow === undefined ? undefined : structuredClone(workflow);
   }
 
   /** Intake created the token's WorkflowRun with this UID: the verification is now the run's. */

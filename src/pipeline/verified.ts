@@ -7,6 +7,7 @@ import { decodeJwt, type JWTVerifyGetKey } from 'jose';
 import { ok, type Result, type RunnerError } from '../errors/result.ts';
 import type { RunObject } from '../ports/runs.ts';
 import { dnsSafeName, runName } from '../pod/names.ts';
+import type { Workflow } from '../validate/schema.ts';
 import { validate } from '../validate/validate.ts';
 import { thumbprintOf } from '../verify/trusted-keys.ts';
 import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verify/verify.ts';
@@ -75,7 +76,7 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
   // The reconcile pass may reuse this verification once the run's UID is known (src/admission/admit.ts).
   verifiedRuns(deps.trust).admitted(
     token,
-    { verification: verified.value, thumbprint, resolved, options: deps.config.verify },
+    { verification: verified.value, thumbprint, resolved, options: deps.config.verify, workflow: run.value.workflow },
     deps.now(),
   );
   return run;
@@ -94,14 +95,19 @@ function signedRunId(claims: AssignmentClaims): string | undefined {
   return typeof runId === 'string' && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(runId) ? runId : undefined;
 }
 
-/** validate the verified workflow claim; `passed` are the records to await with the validate pass (none on re-verification). */
+/**
+ * validate the verified workflow claim; `passed` are the records to await with the validate pass
+ * (none on re-verification). `known`: validate(claims.workflow) already computed in this process
+ * for these very (frozen) claims (src/pipeline/verified-cache.ts), used instead of validating again.
+ */
 async function validated(
   claims: AssignmentClaims,
   audit: Auditor,
   ref: { id: string; runId: string; jti?: string },
   passed?: Promise<unknown>[],
+  known?: Workflow,
 ): Promise<Result<AdmittedRun>> {
-  const workflow = validate(claims.workflow);
+  const workflow = known !== undefined ? ok(known) : validate(claims.workflow);
   if (!workflow.ok) {
     const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
     await Promise.all([...(passed ?? []), denied]);
@@ -147,7 +153,8 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
   };
   // Intake's verification of this very token for this very run, in this process, when every check
   // but the signature still holds (src/pipeline/verified-cache.ts); else the full verification.
-  const reused = await verifiedRuns(deps.trust).recall(obj, deps, deps.config.verify);
+  const cache = verifiedRuns(deps.trust);
+  const reused = await cache.recall(obj, deps, deps.config.verify);
   let verified = reused !== undefined ? ok(reused) : await against(false);
   // Another replica may have admitted it with a key this process has not read yet.
   if (!verified.ok && verified.error.code === 'VERIFY_KEY_NOT_TRUSTED') verified = await against(true);
@@ -165,7 +172,7 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
         }),
       ]
     : undefined;
-  const run = await validated(claims, audit, ref, passed);
+  const run = await validated(claims, audit, ref, passed, reused !== undefined ? cache.workflowOf(reused) : undefined);
   if (!run.ok) return run;
   const named = run.value.name === obj.name || (!first && legacyRunNameOf(claims.jti) === obj.name);
   if (!named || run.value.ref.id !== obj.workflowId || run.value.workflow.runId !== obj.runId) {

@@ -56,9 +56,42 @@ export function publicJwk(jwk: JWK): JWK {
   return out;
 }
 
-/** RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
-export function thumbprintOf(jwk: JWK): Promise<string> {
-  return calculateJwkThumbprint(jwk, 'sha256');
+/**
+ * The members any RFC 7638 thumbprint can read (jose's calculateJwkThumbprint: kty and, per kty,
+ * crv/x/y, e/n, k, alg/pub): two JWKs equal on these have the same thumbprint.
+ */
+const THUMBPRINT_MEMBERS = ['kty', 'crv', 'x', 'y', 'e', 'n', 'k', 'alg', 'pub'] as const;
+/** Thumbprints computed in this process, by their members' text; emptied when full. */
+const thumbprints = new Map<string, string>();
+const MAX_THUMBPRINTS = 256;
+
+/** The memo key of a JWK: its thumbprint members as JSON, or undefined when one is not a string (not memoised). */
+function thumbprintKey(jwk: JWK): string | undefined {
+  const members: (string | null)[] = [];
+  for (const m of THUMBPRINT_MEMBERS) {
+    const v: unknown = (jwk as Record<string, unknown>)[m];
+    if (v !== undefined && typeof v !== 'string') return undefined;
+    members.push(v ?? null);
+  }
+  return JSON.stringify(members);
+}
+
+/**
+ * RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. Intake computes it for every
+ * admission (the verify record, the trusted-key merge) of the same few keys: a thumbprint already
+ * computed for the same members is returned without hashing again (WebCrypto's digest dispatch
+ * was 17 % of intake's CPU, issue #20). Failures are not remembered (the same error each time).
+ */
+export async function thumbprintOf(jwk: JWK): Promise<string> {
+  const key = thumbprintKey(jwk);
+  const known = key === undefined ? undefined : thumbprints.get(key);
+  if (known !== undefined) return known;
+  const thumbprint = await calculateJwkThumbprint(jwk, 'sha256');
+  if (key !== undefined) {
+    if (thumbprints.size >= MAX_THUMBPRINTS) thumbprints.clear();
+    thumbprints.set(key, thumbprint);
+  }
+  return thumbprint;
 }
 
 /**

@@ -74,6 +74,7 @@ const NOT_FROM_SETTINGS: ReadonlySet<string> = new Set([
   'rules/secrets/secrets.rego: prefilter["values"]', // constant keys, exclusive conditions
   'rules/secrets/secrets.rego: prefilter["names"]',
   'lib/lib.rego: {k: e |', // lib.keyed itself: leaves duplicated keys out
+  'rules/resources/resources.rego: cap_quantity[key]', // keyed by the constant `caps` values (maxCpu...), one each
 ]);
 
 async function regoFiles(dir: string): Promise<string[]> {

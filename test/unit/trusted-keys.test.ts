@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { exportJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import {
   covering,
@@ -41,6 +41,74 @@ async function trusted(
 ): Promise<TrustedKey> {
   return { thumbprint: await thumbprintOf(jwk), jwk, firstSeen: iso(firstMs), lastSeen: iso(lastMs) };
 }
+
+/**
+ * thumbprintOf remembers thumbprints (issue #20: one WebCrypto digest per key, not per admission).
+ * The class: a remembered thumbprint that is not the one jose computes for the JWK asked about.
+ * Variants: the same key under another kid/alg/use (same thumbprint), a key differing in one
+ * member (x, y, crv, kty, n/e, k), members that are not strings or missing (jose's error, never a
+ * remembered value), keys of every kty, asked in any order and again; and the memo's size bound.
+ */
+describe('thumbprintOf: a remembered thumbprint is always the one jose computes', () => {
+  const computed = (jwk: JWK): Promise<string> =>
+    calculateJwkThumbprint(jwk, 'sha256').then(
+      (t) => `ok:${t}`,
+      (e: unknown) => `error:${(e as Error).name}:${(e as Error).message}`,
+    );
+  const viaMemo = (jwk: JWK): Promise<string> =>
+    thumbprintOf(jwk).then(
+      (t) => `ok:${t}`,
+      (e: unknown) => `error:${(e as Error).name}:${(e as Error).message}`,
+    );
+  test('property: any sequence of keys and their one-member variants, asked repeatedly', async () => {
+    const ed = (await newSigningKey('EdDSA', 'k1')).publicJwk;
+    const ec = (await newSigningKey('ES256', 'k2')).publicJwk;
+    const bases: JWK[] = [
+      ed,
+      ec,
+      { kty: 'RSA', n: 'sXch', e: 'AQAB' },
+      { kty: 'oct', k: 'c2VjcmV0' },
+      { kty: 'AKP', alg: 'ML-DSA-44', pub: 'cHVi' },
+    ];
+    const members = ['kty', 'crv', 'x', 'y', 'n', 'e', 'k', 'alg', 'pub', 'kid', 'use'] as const;
+    const value = fc.oneof(
+      fc.constantFrom('OKP', 'EC', 'RSA', 'oct', 'AKP', 'Ed25519', 'P-256', '', 'AQAB'),
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom(undefined, null, 1, ['x'], { x: 'y' }),
+    );
+    const variant = fc.tuple(
+      fc.nat({ max: bases.length - 1 }),
+      fc.option(fc.tuple(fc.constantFrom(...members), value)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(variant, { minLength: 1, maxLength: 12 }), async (asks) => {
+        for (const [i, change] of [...asks, ...asks]) {
+          const jwk: JWK = { ...(bases[i] as JWK) };
+          if (change !== null) (jwk as Record<string, unknown>)[change[0]] = change[1];
+          assert.equal(await viaMemo(jwk), await computed(jwk), JSON.stringify(jwk));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+  test('the same key under another kid, alg or use has its thumbprint; another x has another', async () => {
+    const k = (await newSigningKey('EdDSA', 'k1')).publicJwk;
+    const t = await thumbprintOf(k);
+    assert.equal(await thumbprintOf({ ...k, kid: 'other', alg: 'ES256', use: 'enc' }), t);
+    const x = k.x ?? assert.fail('x');
+    const flipped = { ...k, x: `${x.slice(0, -1)}${x.endsWith('A') ? 'B' : 'A'}` };
+    assert.notEqual(await thumbprintOf(flipped), t);
+    assert.equal(await thumbprintOf(flipped), await calculateJwkThumbprint(flipped, 'sha256'));
+  });
+  test('more keys than the memo holds: every one still gets its own thumbprint', async () => {
+    for (let i = 0; i < 600; i++) {
+      const jwk: JWK = { kty: 'oct', k: `key-${i}` };
+      assert.equal(await thumbprintOf(jwk), await calculateJwkThumbprint(jwk, 'sha256'));
+    }
+    const again: JWK = { kty: 'oct', k: 'key-3' };
+    assert.equal(await thumbprintOf(again), await calculateJwkThumbprint(again, 'sha256'));
+  });
+});
 
 describe('merge: what observing keys does to the store', () => {
   test('a new key gets firstSeen = lastSeen = now; within the resolution nothing is written; after it lastSeen moves', async () => {

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { createLocalJWKSet } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { admit } from '../../src/admission/admit.ts';
 import { jwks, newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { auditor } from '../../src/pipeline/auditor.ts';
@@ -35,11 +35,11 @@ import { Clock, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from
 import { claimsAt, ISSUER, NOW, RUNNER, signBytes, verifyOptions, workflow } from '../support/tokens.ts';
 
 let jti = 0;
-const signWith = (key: SigningKey, at: Date, ttlSeconds = 300) =>
+const signWith = (key: SigningKey, at: Date, ttlSeconds = 300, wf = workflow()) =>
   signAssignment(key, {
     issuer: ISSUER,
     audience: RUNNER,
-    workflow: workflow(),
+    workflow: wf,
     now: at,
     jti: `vc-${++jti}`,
     ttlSeconds,
@@ -92,6 +92,59 @@ describe('a reused verification is exactly one the full re-verification would gi
     const hit = (await s.recall(obj)) ?? assert.fail('a hit');
     assert.throws(() => ((hit.claims as { jti: string }).jti = 'other'));
     assert.throws(() => ((hit.claims.workflow as { id: string }).id = 'other'));
+  });
+
+  /*
+   * Intake's validation is reused too (validate is a pure function of the frozen claims). The class:
+   * a reused workflow that differs from what validate() would return now. Variants: a pass that
+   * changed the copy it was given (the next pass must not see it), two runs (each its own
+   * workflow), an entry stored without a workflow (validated again), a miss (the full path).
+   */
+  test("the pass reuses intake's validation as a fresh copy each time: equal to a full re-verification's", async () => {
+    const s = await setup();
+    const obj = await s.admitted(await signWith(s.key, s.clock.at));
+    const otherWorkflow = { ...workflow([{ name: 'other', image: 'ghcr.io/acme/tool:1.2' }]), runId: 'run-2' };
+    const other = await s.admitted(await signWith(s.key, s.clock.at, 300, otherWorkflow));
+    const hit = (await s.recall(obj)) ?? assert.fail('a hit');
+    assert.ok(s.cache.workflowOf(hit), "intake's validation is kept with the verification");
+    const restarted = { ...s.deps, trust: Object.assign(new MemoryTrustedKeys(), { keys: s.deps.trust.keys }) };
+    const full = await reverified(obj, restarted, auditor(restarted));
+    const first = await reverified(obj, s.deps, auditor(s.deps));
+    assert.deepEqual(first, full);
+    assert.ok(first.ok && full.ok);
+    const step = first.value.workflow.steps[0] ?? assert.fail('a step');
+    (step as { name: string }).name = 'changed-by-a-pass';
+    (first.value.workflow.steps as unknown[]).push({});
+    const second = await reverified(obj, s.deps, auditor(s.deps));
+    assert.deepEqual(second, full, "a change to one pass's copy is not seen by the next");
+    assert.notEqual(second.ok && second.value.workflow, first.value.workflow);
+    const otherFull = await reverified(other, restarted, auditor(restarted));
+    assert.deepEqual(await reverified(other, s.deps, auditor(s.deps)), otherFull);
+    assert.notDeepEqual(otherFull, full);
+  });
+
+  test('an entry kept without a workflow: the pass validates again and decides as the full path', async () => {
+    const s = await setup();
+    const token = await signWith(s.key, s.clock.at);
+    const obj = await s.admitted(token);
+    const v = (await s.recall(obj)) ?? assert.fail('a hit');
+    const bare = { ...v, claims: structuredClone(v.claims) };
+    const [protectedHeader = '', payload = '', signature = ''] = token.split('.');
+    const resolved = await s.deps.keys(decodeProtectedHeader(token), {
+      protected: protectedHeader,
+      payload,
+      signature,
+    });
+    const thumbprint = s.deps.trust.keys[0]?.thumbprint ?? assert.fail('a trusted key');
+    s.cache.admitted(token, { verification: bare, thumbprint, resolved, options: s.deps.config.verify }, s.clock.at);
+    s.cache.bind(token, obj.uid);
+    assert.equal(await s.recall(obj), bare, 'the new entry is the one recalled');
+    assert.equal(s.cache.workflowOf(bare), undefined);
+    const restarted = { ...s.deps, trust: Object.assign(new MemoryTrustedKeys(), { keys: s.deps.trust.keys }) };
+    assert.deepEqual(
+      await reverified(obj, s.deps, auditor(s.deps)),
+      await reverified(obj, restarted, auditor(restarted)),
+    );
   });
 
   const misses: [

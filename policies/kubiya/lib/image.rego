@@ -21,7 +21,7 @@ image_entry_pattern := `^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(
 parse_image(ref) := r if {
 	is_string(ref)
 	count(ref) <= 1024
-	m := regex.find_all_string_submatch_n(image_reference_pattern, ref, 1)[0]
+	m := reference_parts(ref)
 	count(m[1]) <= 255
 	count(m[2]) <= 128
 	digest_ok(m[3])
@@ -35,6 +35,96 @@ parse_image(ref) := r if {
 		"tag": m[2],
 		"digest": m[3],
 		"canonical": canonical(named, m[2], m[3]),
+	}
+}
+
+# reference_parts(ref) is [ref, name, tag, digest] ("" for no tag, no digest) when ref is in
+# image_reference_pattern's grammar: what regex.find_all_string_submatch_n(image_reference_pattern,
+# ref, 1)[0] gives, with string tests (issue #20: WASM compiled the pattern on every evaluation,
+# 13 % of it). A digest follows the only "@"; a tag follows the only ":" of the last "/"-separated
+# part (a port's ":" is never in the last part, names and tags hold no ":" or "@"); the name is
+# components, or a domain with an optional port and at least one component. image_test.rego and
+# test/policies/rego-rewrites.test.ts compare it with the pattern.
+reference_parts(ref) := [ref, name, tag, digest] if {
+	at := split(ref, "@")
+	count(at) <= 2
+	digest := digest_part(at)
+	[name, tag] := name_and_tag(at[0])
+	valid_name(name)
+}
+
+digest_part(at) := "" if count(at) == 1
+
+digest_part(at) := at[1] if {
+	count(at) == 2
+	parts := split(at[1], ":")
+	count(parts) == 2
+	parts[0] in {"sha256", "sha384", "sha512"}
+	parts[1] != ""
+	trim_left(parts[1], "0123456789abcdef") == ""
+}
+
+name_and_tag(s) := [s, ""] if not contains(last_part(s), ":")
+
+name_and_tag(s) := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
+	parts := split(last_part(s), ":")
+	count(parts) == 2
+	tag := parts[1]
+	tag != ""
+	trim_left(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == ""
+	not startswith(tag, ".")
+	not startswith(tag, "-")
+}
+
+last_part(s) := parts[count(parts) - 1] if parts := split(s, "/")
+
+# valid_name(name): components ("/"-separated), or a domain (with an optional port) and components.
+valid_name(name) if {
+	every c in split(name, "/") {
+		valid_component(c)
+	}
+}
+
+valid_name(name) if {
+	parts := split(name, "/")
+	count(parts) >= 2
+	valid_domain(parts[0])
+	every c in array.slice(parts, 1, count(parts)) {
+		valid_component(c)
+	}
+}
+
+# valid_domain(d): dot-separated labels of letters, digits and inner hyphens, then ":" and digits or nothing.
+valid_domain(d) if {
+	host_port := split(d, ":")
+	count(host_port) <= 2
+	port_digits(host_port)
+	every l in split(host_port[0], ".") {
+		l != ""
+		trim_left(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == ""
+		not startswith(l, "-")
+		not endswith(l, "-")
+	}
+}
+
+port_digits(host_port) if count(host_port) == 1
+
+port_digits(host_port) if {
+	count(host_port) == 2
+	host_port[1] != ""
+	trim_left(host_port[1], "0123456789") == ""
+}
+
+# valid_component(c): runs of [a-z0-9] joined by ".", "_", "__" or one or more "-". Any other
+# separator run holds one of the pairs excluded below (two dots, a dot beside "_" or "-", "_"
+# beside "-", three "_"), so excluding those, and a separator first or last, is the grammar exactly.
+valid_component(c) if {
+	c != ""
+	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789._-") == ""
+	not substring(c, 0, 1) in {".", "_", "-"}
+	not substring(c, count(c) - 1, 1) in {".", "_", "-"}
+	every bad in ["..", "._", "_.", ".-", "-.", "_-", "-_", "___"] {
+		not contains(c, bad)
 	}
 }
 
@@ -148,7 +238,7 @@ official(_, path) := path if contains(path, "/")
 parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
 	is_string(e)
 	count(e) <= 255
-	regex.match(image_entry_pattern, e)
+	entry_grammar(e)
 	not contains(e, "/")
 	is_registry_component(e)
 	port_ok(lower(e))
@@ -162,12 +252,20 @@ parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
 parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
 	is_string(e)
 	count(e) <= 255
-	regex.match(image_entry_pattern, e)
+	entry_grammar(e)
 	not lower(e) in docker_hub_library
 	not image_host_only(e)
 	named := image_split(e)
 	port_ok(named.registry)
 }
+
+# entry_grammar(e): e is in the grammar of image_entry_pattern (a registry host with an optional
+# port and path, or a path), checked as a reference name (valid_name, string tests: issue #20,
+# WASM compiled the pattern on every evaluation). e + "/x" is a name exactly when e is an entry:
+# a name is [domain[:port]/]component(/component)*, so e is either domain[:port] (the last
+# component is the "x") or [domain[:port]/]component(/component)*. Checked against
+# image_entry_pattern itself in image_test.rego and test/policies/rego-rewrites.test.ts.
+entry_grammar(e) if valid_name(concat("", [e, "/x"]))
 
 image_host_only(e) if {
 	not contains(e, "/")

@@ -77,3 +77,46 @@ test_docker_hub_alias_entries if {
 		lib.parse_image_entry(e) == {"registry": "docker.io", "path": "library"}
 	}
 }
+
+# entry_grammar (image_reference_pattern on e + "/x", issue #20) accepts exactly what
+# image_entry_pattern accepts.
+test_entry_grammar_is_entry_pattern if {
+	every e in [
+		"ghcr.io", "GHCR.IO", "ghcr.io:5000", "localhost", "localhost:5000", "localhost:5000/a", "ghcr.io/acme",
+		"ghcr.io/acme/tool", "ghcr.io/Acme", "ghcr.io/acme/", "ghcr.io//acme", "/acme", "acme", "acme/tool", "a__b",
+		"a___b", "a--b", "a.b_c", "a-", "-a", "a:1", "a:1/b", "ghcr.io/acme:1", "ghcr.io/acme@sha256:ab", "a@b",
+		"ghcr.io:/a", "ghcr.io:x/a", "Acme", "ACME/tool", "a..b", "a.b.", ".a", "", "x", "a/x", "é", "a b", "a\n",
+		"ghcr.io/acme/x/y/z", "1.2.3.4:5/a", "[::1]:5000/a",
+	] {
+		entry(e) == entry_pattern_accepts(e)
+	}
+}
+
+default entry(_) := false
+
+entry(e) if lib.entry_grammar(e)
+
+default entry_pattern_accepts(_) := false
+
+entry_pattern_accepts(e) if regex.match(lib.image_entry_pattern, e)
+
+# reference_parts (string tests, issue #20) splits exactly as image_reference_pattern's groups.
+test_reference_parts_is_reference_pattern if {
+	every ref in [
+		"alpine", "alpine:3", "alpine:3@sha256:ab", "alpine@sha256:ab", "ghcr.io/acme/tool:1.2", "ghcr.io:5000/a/b:c",
+		"localhost:5000", "localhost:5000/a", "GHCR.IO/acme", "ghcr.io/Acme", "a..b", "a._b", "a_.b", "a__b", "a___b",
+		"a-_b", "a_-b", "a.-b", "a-.b", "a--b", "-a", "a-", "_a", "a_", ".a", "a.", "a:", "a:.x", "a:-x", "a:_x", "a:x:y",
+		"a@", "a@sha1:ab", "a@sha256:", "a@sha256:AB", "a@sha256:ab@sha256:ab", "a/b:c/d", "a:5/b", "a:b/c:d", "a:/b",
+		"-a.b/c", "a-.b/c", "a.b:x/c", "/a", "a/", "a//b", "", "é", "a b", "a\n", "a/b/c/d:e@sha512:ff", "1.2.3.4:80/x",
+	] {
+		parts(ref) == pattern_parts(ref)
+	}
+}
+
+default parts(_) := "none"
+
+parts(ref) := lib.reference_parts(ref)
+
+default pattern_parts(_) := "none"
+
+pattern_parts(ref) := regex.find_all_string_submatch_n(lib.image_reference_pattern, ref, 1)[0]

@@ -98,29 +98,19 @@ decimal_suffixes := {"k": 1000, "M": 1000000, "G": 1000000000, "T": 100000000000
 # tests are much cheaper in WASM than a regex.)
 quantity(q) := q if is_number(q)
 
-quantity(q) := to_number(q) if {
-	is_string(q)
-	decimal(q)
-}
+# A string is a decimal number followed by its suffix: no suffix holds a digit or a dot, so the
+# suffix is what is left once the leading digits and dots are trimmed, and one lookup finds its
+# factor (issue #20: trying each of the 13 suffixes in turn was 9 % of an evaluation).
+quantity(q) := quantity_of(trim_left(q, "0123456789."), q) if is_string(q)
 
-quantity(q) := n if {
-	is_string(q)
-	some suffix, factor in binary_suffixes
-	endswith(q, suffix)
-	n := number_part(trim_suffix(q, suffix)) * factor
-}
+# quantity_of(suffix, q): the string q, whose suffix (trimmed of leading digits and dots) is `suffix`.
+quantity_of("", q) := number_part(q)
 
-quantity(q) := number_part(trim_suffix(q, "m")) / 1000 if {
-	is_string(q)
-	endswith(q, "m")
-}
+quantity_of("m", q) := number_part(trim_suffix(q, "m")) / 1000
 
-quantity(q) := n if {
-	is_string(q)
-	some suffix, factor in decimal_suffixes
-	endswith(q, suffix)
-	n := number_part(trim_suffix(q, suffix)) * factor
-}
+quantity_of(suffix, q) := number_part(trim_suffix(q, suffix)) * binary_suffixes[suffix]
+
+quantity_of(suffix, q) := number_part(trim_suffix(q, suffix)) * decimal_suffixes[suffix]
 
 number_part(s) := to_number(s) if decimal(s)
 

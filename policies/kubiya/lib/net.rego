@@ -69,13 +69,40 @@ hex_value(p) := sum([v | some i in numbers.range(0, count(p) - 1); v := indexof(
 
 # valid_host(h): h is a DNS name of at most 253 characters, optionally "*." and a DNS name
 # ("api.github.com", "*.amazonaws.com"; not "...", "*.*.com", "*", "a_b.com" or "10.0.0.1").
+# host_pattern's grammar, checked with string tests (every evaluation checks the settings' hosts,
+# and WASM would compile the pattern each time, issue #20); image_test.rego and
+# test/policies/rego-rewrites.test.ts check it against host_pattern.
 valid_host(h) if {
 	is_string(h)
 	count(h) <= 253
-	regex.match(host_pattern, h)
-	labels := split(h, ".")
+	labels := split(trim_prefix(h, "*."), ".")
 	trim_left(labels[count(labels) - 1], "0123456789") != ""
 	every label in labels {
-		count(label) <= 63
+		dns_label(label)
 	}
+}
+
+# dns_label(l): 1 to 63 letters, digits and hyphens, neither first nor last a hyphen.
+dns_label(l) if {
+	l != ""
+	count(l) <= 63
+	trim_left(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == ""
+	not startswith(l, "-")
+	not endswith(l, "-")
+}
+
+# host_covers(pattern, host): what glob.match(pattern, ["."], host) answers for a pattern
+# valid_host accepts (a name, or "*." and a name: "*" is the only glob character it can hold, and
+# it stands for one label, possibly empty), with string tests: WASM compiles a glob to a regex
+# on every evaluation. test/policies/rego-rewrites.test.ts compares the two on generated pairs.
+host_covers(pattern, host) if {
+	not startswith(pattern, "*.")
+	pattern == host
+}
+
+host_covers(pattern, host) if {
+	startswith(pattern, "*.")
+	suffix := substring(pattern, 1, -1)
+	endswith(host, suffix)
+	not contains(substring(host, 0, count(host) - count(suffix)), ".")
 }

@@ -38,3 +38,51 @@ test_invalid_hosts if {
 		not lib.valid_host(h)
 	}
 }
+
+# valid_host's string tests (issue #20) accept exactly what host_pattern and the label bounds accept.
+test_valid_host_is_host_pattern if {
+	every h in [
+		"api.github.com", "*.amazonaws.com", "db", "A-1.example.COM", "*.com", "x.y1", "...", "*.*.com", "*", "*.", "a..b",
+		".a", "a.", "-a.com", "a-.com", "a_b.com", "a.*.com", "**.com", "*a.com", "10.0.0.1", "a.123", "*.123", "a b.com",
+		"a/b", "a.com\n", "é.com", "a--b.com", "1a.com", "a.b-c", "*.-a", "", "*.a.b.c",
+	] {
+		valid_host(h) == host_pattern_accepts(h)
+	}
+}
+
+default host_pattern_accepts(_) := false
+
+host_pattern_accepts(h) if {
+	count(h) <= 253
+	regex.match(lib.host_pattern, h)
+	labels := split(h, ".")
+	trim_left(labels[count(labels) - 1], "0123456789") != ""
+	every label in labels {
+		count(label) <= 63
+	}
+}
+
+# host_covers answers as glob.match(pattern, ["."], host) for every pattern valid_host accepts.
+test_host_covers_is_glob_match if {
+	every pattern in ["api.github.com", "*.amazonaws.com", "*.com", "db", "*.a.b"] {
+		every host in [
+			"api.github.com", "x.api.github.com", "s3.amazonaws.com", "a.s3.amazonaws.com", ".amazonaws.com",
+			"amazonaws.com", "*.amazonaws.com", "**.amazonaws.com", "x.com", "com", ".com", "db", "db.", "x.db", "*.a.b",
+			"q.a.b", "q.r.a.b", "", "é.a.b", "a b.com",
+		] {
+			covers(pattern, host) == glob_covers(pattern, host)
+		}
+	}
+}
+
+default glob_covers(_, _) := false
+
+glob_covers(pattern, host) if glob.match(pattern, ["."], host)
+
+default covers(_, _) := false
+
+covers(pattern, host) if lib.host_covers(pattern, host)
+
+default valid_host(_) := false
+
+valid_host(h) if lib.valid_host(h)

@@ -40,7 +40,7 @@ host_allowed(host, ports) if {
 	lib.valid_host(host)
 	some a in allowed
 	is_string(a.host)
-	glob.match(lower(a.host), ["."], lower(host))
+	lib.host_covers(lower(a.host), lower(host))
 	ports_covered(ports, a.ports)
 }
 
@@ -109,6 +109,6 @@ destination(e) := {"host": e.host, "ports": e.ports, "cidrs": pinned(e.host)} if
 pinned(host) := [c |
 	some a in allowed
 	is_string(a.host)
-	glob.match(lower(a.host), ["."], lower(host))
+	lib.host_covers(lower(a.host), lower(host))
 	some c in lib.list(a, "cidrs")
 ]

@@ -52,6 +52,17 @@ amount(c, kind, r) := q if {
 
 zero(q) if lib.quantity(q) == 0
 
+# The caps in base units, each parsed once per evaluation (not once per container and kind); a
+# cap that does not parse has no entry, so nothing is within it (lib.within's fail-closed rule).
+cap_quantity[key] := q if {
+	some key in caps
+	lib.has_key(settings, key)
+	q := lib.quantity(settings[key])
+}
+
+# within_cap(asked, key): lib.within(asked, settings[key]), with the cap parsed once.
+within_cap(asked, key) if lib.quantity(asked) <= cap_quantity[key]
+
 # The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
 total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
 
@@ -80,7 +91,7 @@ violations contains v if {
 	cap := settings[key]
 	asked := container_resources(c)[kind][r]
 	not zero(asked)
-	not lib.within(asked, cap)
+	not within_cap(asked, key)
 	v := lib.violation("resources", codes[r], sprintf("%s.resources.%s.%s", [c.path, kind, r]), sprintf("%s: %s %s of %v is above the cap of %v", [name(c), r, kind, asked, cap]))
 }
 
@@ -91,7 +102,7 @@ violations contains v if {
 	lib.has_key(settings, key)
 	cap := settings[key]
 	t := total(kind, r)
-	not lib.within(t, cap)
+	not within_cap(t, key)
 	v := lib.violation("resources", codes[r], "pod.spec", sprintf("the pod's total %s %s (all its containers) of %v is above the cap of %v", [r, kind, t, cap]))
 }
 
