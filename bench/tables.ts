@@ -323,7 +323,12 @@ export function auditRows(audit: AuditBenchResult, auditLoad: string): string[][
   ];
 }
 
-/** The goals of issue 9 each section's result is judged against. */
+/**
+ * The goals each section's result is judged against: issue 20 §2's targets where it sets one
+ * (sidecar ≥ 3×, floor ≥ 0.35× with 0.5× as the stretch, end-to-end ≥ 0.6× bare, peak RSS ≤ 256 MiB,
+ * completion seen p99 ≤ 2 s, start to ready ≤ 0.5 s, append ≥ 100,000/s, verify ≥ 250,000/s), issue 9's
+ * otherwise (decision p99 ≤ 1 ms at 50 % load, one watch per kind).
+ */
 export function sectionGoals(r: {
   readonly decision: CompleteDecision | undefined;
   readonly e2e: E2eResult | undefined;
@@ -336,7 +341,13 @@ export function sectionGoals(r: {
   if (decision !== undefined)
     goals.push(
       atLeast('decisions/s vs OPA sidecar (median of the rounds)', '≥ 3×', decision.ratios.vsSidecar.median, 3),
-      atLeast('decisions/s vs crypto floor (median of the rounds)', '≥ 0.5×', decision.ratios.vsFloor.median, 0.5),
+      atLeast('decisions/s vs crypto floor (median of the rounds)', '≥ 0.35×', decision.ratios.vsFloor.median, 0.35),
+      atLeast(
+        'decisions/s vs crypto floor, stretch (median of the rounds)',
+        '≥ 0.5×',
+        decision.ratios.vsFloor.median,
+        0.5,
+      ),
       atMost(
         'decision p99 at 50 % load',
         '≤ 1 ms',
@@ -346,22 +357,22 @@ export function sectionGoals(r: {
       ),
     );
   if (e2e !== undefined)
-    goals.push(atLeast('end-to-end admission vs bare client-node (median of rounds)', '≥ 0.9×', e2e.ratio, 0.9));
+    goals.push(atLeast('end-to-end admission vs bare client-node (median of rounds)', '≥ 0.6×', e2e.ratio, 0.6));
   if (scale !== undefined) goals.push(...scaleGoals(scale));
   if (start !== undefined)
     goals.push(
       atMost(
         'start to ready (median of runs)',
-        '≤ 1.5 s',
+        '≤ 0.5 s',
         start.seconds.median,
-        1.5,
+        0.5,
         (v) => `${(v * 1000).toFixed(0)} ms`,
       ),
     );
   if (audit !== undefined)
     goals.push(
-      atLeast('audit append', '≥ 20,000 records/s', audit.append.perSecond, 20_000),
-      atLeast('audit verify', '≥ 100,000 records/s', audit.verify.perSecond, 100_000),
+      atLeast('audit append', '≥ 100,000 records/s', audit.append.perSecond, 100_000),
+      atLeast('audit verify', '≥ 250,000 records/s', audit.verify.perSecond, 250_000),
     );
   return goals;
 }
@@ -376,6 +387,6 @@ function scaleGoals(scale: ScaleResult): Goal[] {
       (v) => `${v.toFixed(0)} MiB`,
     ),
     atMost('watch connections per kind', '1', Math.max(...Object.values(scale.watches)), 1, (v) => v.toFixed(0)),
-    atMost('completion seen p99', '≤ 1 s', scale.completionSeenMs.p99 / 1000, 1, (v) => `${(v * 1000).toFixed(0)} ms`),
+    atMost('completion seen p99', '≤ 2 s', scale.completionSeenMs.p99 / 1000, 2, (v) => `${(v * 1000).toFixed(0)} ms`),
   ];
 }
