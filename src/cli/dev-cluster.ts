@@ -15,7 +15,7 @@ import {
   type UpState,
 } from '../dev/cluster-state.ts';
 import { startRealNode } from '../dev/node/node.ts';
-import { clearNodeBeforeRemoving } from '../dev/node/demo-real.ts';
+import { clearNodeBeforeRemoving } from '../dev/node/left.ts';
 import { RealNodeLocked } from '../dev/node/left.ts';
 import type { RealNodeState } from '../dev/node/state.ts';
 import { stopRealNodeState } from '../dev/node/node-down.ts';

@@ -10,7 +10,8 @@ import { startCluster, type Cluster } from './cluster.ts';
 import type { ClusterTools } from './cluster-components.ts';
 import { demoCases, runCase, type CaseResult, type Paint, type Say } from './demo-cases.ts';
 import { demoConfig, writeDemoKeys } from './demo-setup.ts';
-import { clearNodeBeforeRemoving, demoNodeTools, startDemoNode } from './node/demo-real.ts';
+import { demoNodeTools, startDemoNode } from './node/demo-real.ts';
+import { clearNodeBeforeRemoving } from './node/left.ts';
 import type { RealNode, RealNodeOptions } from './node/node.ts';
 
 export interface DemoResult {

@@ -136,11 +136,14 @@ function statFields(pid: number): string[] | undefined {
 }
 
 /**
- * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22), or undefined when it
- * does not run. With the PID it names one process for the whole uptime: a recycled PID has others.
+ * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)), or undefined
+ * when it does not run: gone, or dead and not yet reaped by its parent (a zombie, state Z or X: a
+ * killed owner's PID stays in /proc until then, and counts as gone). With the PID it names one
+ * process for the whole uptime: a recycled PID has other start ticks.
  */
 export function startTicksOf(pid: number): string | undefined {
-  return statFields(pid)?.[19];
+  const fields = statFields(pid);
+  return fields === undefined || fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
 }
 
 /** The process group of `pid` (/proc/<pid>/stat field 5), or undefined when it does not run. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveTools } from '../../src/adapters/tools.ts';
-import { clearNodeBeforeRemoving } from '../../src/dev/node/demo-real.ts';
+import { clearNodeBeforeRemoving } from '../../src/dev/node/left.ts';
 import { diffHostState, readHostState, type HostState } from '../../src/dev/node/host-state.ts';
 import { LOCK_FILE, startRealNode } from '../../src/dev/node/node.ts';
 import { ownedPids } from '../../src/dev/node/owned.ts';

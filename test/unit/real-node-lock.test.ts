@@ -21,8 +21,9 @@ import {
 } from '../../src/dev/node/lock.ts';
 import { settleLock } from '../../src/dev/node/node-down.ts';
 import { withAbsoluteDir } from '../../src/dev/node/node.ts';
-import { clearNodeBeforeRemoving } from '../../src/dev/node/demo-real.ts';
-import { processStartTicks, type Owner } from '../../src/dev/node/owned.ts';
+import { clearNodeBeforeRemoving } from '../../src/dev/node/left.ts';
+import { startTicksOf } from '../../src/dev/processes.ts';
+import type { Owner } from '../../src/dev/node/owned.ts';
 import type { RealNodeOptions } from '../../src/dev/node/daemon.ts';
 
 /**
@@ -63,7 +64,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'kubiya-node-lock-'));
   const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
   await once(gone, 'spawn');
-  dead = { pid: gone.pid ?? -1, startTicks: processStartTicks(gone.pid ?? -1) ?? '1' };
+  dead = { pid: gone.pid ?? -1, startTicks: startTicksOf(gone.pid ?? -1) ?? '1' };
   await once(gone, 'exit');
   // A process of the node's own (its command line names the node's directory), as a kubelet is.
   detachedProcess = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', '--', `${nodeDir()}/kubelet.yaml`], {

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { nodeLeft, ownedAlive, ownedPids, processStartTicks } from '../../src/dev/node/owned.ts';
+import { nodeLeft, ownedAlive, ownedPids } from '../../src/dev/node/owned.ts';
+import { startTicksOf } from '../../src/dev/processes.ts';
 
 /**
  * Which recorded PIDs `down` (and the clearing of a node left by a dead run) may signal. The class:
@@ -59,11 +60,11 @@ describe('real node: owned processes and left nodes', () => {
   });
 
   test('start ticks name one process: stable while it runs, undefined once it is gone', () => {
-    const t = processStartTicks(ours);
+    const t = startTicksOf(ours);
     assert.match(t ?? '', /^\d+$/);
-    assert.equal(processStartTicks(ours), t);
-    assert.equal(processStartTicks(gone), undefined);
-    assert.notEqual(processStartTicks(process.pid), undefined);
+    assert.equal(startTicksOf(ours), t);
+    assert.equal(startTicksOf(gone), undefined);
+    assert.notEqual(startTicksOf(process.pid), undefined);
   });
 
   test('a killed owner not yet reaped by its parent (a zombie) counts as gone', async () => {
@@ -72,7 +73,7 @@ describe('real node: owned processes and left nodes', () => {
     spawned.push(parent);
     const [line] = (await once(parent.stdout, 'data')) as [Buffer];
     const zombie = Number(line.toString().trim());
-    const owner = { pid: zombie, startTicks: processStartTicks(zombie) ?? '' };
+    const owner = { pid: zombie, startTicks: startTicksOf(zombie) ?? '' };
     assert.match(owner.startTicks, /^\d+$/, 'recorded while it ran');
     let state = '';
     for (let i = 0; i < 200 && state !== 'Z'; i++) {
@@ -81,7 +82,7 @@ describe('real node: owned processes and left nodes', () => {
       state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
     }
     assert.equal(state, 'Z', 'the child is a zombie');
-    assert.equal(processStartTicks(zombie), undefined);
+    assert.equal(startTicksOf(zombie), undefined);
     assert.equal(nodeLeft({ dir, kubeconfig, pids: [], owner }), true);
   });
 
@@ -92,7 +93,7 @@ describe('real node: owned processes and left nodes', () => {
    */
   test('a node is left when its owner is gone (or is another process under the same PID); without an owner, when none of its processes runs', () => {
     const pids = [{ name: 'kubelet', pid: ours }];
-    const self = { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
+    const self = { pid: process.pid, startTicks: startTicksOf(process.pid) ?? '' };
     const cases: [string, Parameters<typeof nodeLeft>[0], boolean][] = [
       ['owner alive, a process of its own runs', { dir, kubeconfig, pids, owner: self }, false],
       ['no owner (dev cluster up), a process runs', { dir, kubeconfig, pids }, false],

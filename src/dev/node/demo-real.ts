@@ -3,10 +3,8 @@ import { REPO_ROOT, resolveTools } from '../../adapters/tools.ts';
 import type { Cluster } from '../cluster.ts';
 import { STEP_IMAGE } from './catalogue.ts';
 import { startRealNode, type RealNode, type RealNodeOptions } from './node.ts';
-import { clearLeftRealNode, RealNodeLocked } from './left.ts';
-import { LOCK_FILE, parseRecord, readLock } from './lock.ts';
 import { realNodeMissing, REAL_NODE_TOOLS } from './prerequisites.ts';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ConfigInput } from '../../config/schema.ts';
 import { REAL_STORAGE_CLASS } from './objects.ts';
 
@@ -23,41 +21,6 @@ export function demoNodeTools(say: (l: string) => void): RealNodeTools {
   const tools = resolveTools(REAL_NODE_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
   return tools.value;
-}
-
-/** Whether `dir` is `root` or lies under it (both resolved; path boundaries, not a prefix). */
-function inside(root: string, dir: string): boolean {
-  const r = relative(resolve(root), resolve(dir));
-  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
-}
-
-/**
- * Before a work directory is removed (the demo's, `dev cluster up`'s) (red-team round 5, finding 3: the demo's `rm` ran
- * before the node start could clear a node left in it, and descended into its mounts). With
- * `tools` (--real-node): a left node is cleared first, wherever it lives, and a live one refused —
- * the node start would refuse it anyway, after the work dir was gone. Without: a node whose lock
- * names a directory in the work dir is refused (this demo cannot clear it, and must not delete it).
- */
-export async function clearNodeBeforeRemoving(
-  workDir: string,
-  tools: RealNodeTools | undefined,
-  say: (l: string) => void,
-  path = LOCK_FILE,
-): Promise<void> {
-  if (tools !== undefined) {
-    const live = await clearLeftRealNode(tools, say, path);
-    if (live !== undefined)
-      throw new RealNodeLocked(`a real node is already up on this machine (${live.dir}); stop it first`);
-    return;
-  }
-  const text = await readLock(path);
-  if (text === undefined) return;
-  const record = parseRecord(text);
-  const dir = typeof record === 'object' ? record.dir : text.trim();
-  if (inside(workDir, dir))
-    throw new RealNodeLocked(
-      `a real node recorded in ${path} lives in the demo's directory (${dir}): rerun with --real-node (as root) to clear it first, or stop it`,
-    );
 }
 
 /** Starts the demo's real node for the cluster's workflows namespace, or throws why it cannot. */

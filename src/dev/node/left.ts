@@ -1,6 +1,16 @@
 // Clearing a real node left by a run that ended without `down`, holding its lock (lock.ts).
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { RealNodeToolName } from '../../adapters/tools.ts';
-import { LOCK_FILE, judgeLock, newToken, readLock, takeOverLock, thisOwner, type NodeRecord } from './lock.ts';
+import {
+  LOCK_FILE,
+  judgeLock,
+  newToken,
+  parseRecord,
+  readLock,
+  takeOverLock,
+  thisOwner,
+  type NodeRecord,
+} from './lock.ts';
 import { stopRealNodeState } from './node-down.ts';
 
 /**
@@ -52,4 +62,39 @@ export async function clearLeftRealNode(
       );
   }
   throw new RealNodeLocked(`${path} kept changing while this start judged it; try again`);
+}
+
+/** Whether `dir` is `root` or lies under it (both resolved; path boundaries, not a prefix). */
+function inside(root: string, dir: string): boolean {
+  const r = relative(resolve(root), resolve(dir));
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * Before a work directory is removed (the demo's, `dev cluster up`'s) (red-team round 5, finding 3: the demo's `rm` ran
+ * before the node start could clear a node left in it, and descended into its mounts). With
+ * `tools` (--real-node): a left node is cleared first, wherever it lives, and a live one refused —
+ * the node start would refuse it anyway, after the work dir was gone. Without: a node whose lock
+ * names a directory in the work dir is refused (this demo cannot clear it, and must not delete it).
+ */
+export async function clearNodeBeforeRemoving(
+  workDir: string,
+  tools: Readonly<Record<RealNodeToolName, string>> | undefined,
+  say: (l: string) => void,
+  path = LOCK_FILE,
+): Promise<void> {
+  if (tools !== undefined) {
+    const live = await clearLeftRealNode(tools, say, path);
+    if (live !== undefined)
+      throw new RealNodeLocked(`a real node is already up on this machine (${live.dir}); stop it first`);
+    return;
+  }
+  const text = await readLock(path);
+  if (text === undefined) return;
+  const record = parseRecord(text);
+  const dir = typeof record === 'object' ? record.dir : text.trim();
+  if (inside(workDir, dir))
+    throw new RealNodeLocked(
+      `a real node recorded in ${path} lives in the demo's directory (${dir}): rerun with --real-node (as root) to clear it first, or stop it`,
+    );
 }

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { HostState } from './host-state.ts';
-import { nodeLeft, processStartTicks, type Owner } from './owned.ts';
+import { startTicksOf } from '../processes.ts';
+import { nodeLeft, type Owner } from './owned.ts';
 
 /** The lock and record (one real node per machine: fixed link, bridge and port names). */
 export const LOCK_FILE = '/run/kubiya-real-node.lock';
@@ -48,7 +49,7 @@ export function newToken(): string {
 
 /** This process as an owner (PID and start ticks). */
 export function thisOwner(): Owner {
-  return { pid: process.pid, startTicks: processStartTicks(process.pid) ?? '' };
+  return { pid: process.pid, startTicks: startTicksOf(process.pid) ?? '' };
 }
 
 const howToClear = (path: string): string =>

@@ -1,8 +1,7 @@
 // Which PIDs recorded in a real node's state still run a process of that node. A PID outlives its
 // process: after a kill -9, a crash or a session stop, the kernel may give it to an unrelated
 // process, which `down` must never signal.
-import { readFileSync } from 'node:fs';
-import { runsAs } from '../processes.ts';
+import { runsAs, startTicksOf } from '../processes.ts';
 import type { RealNodeState } from './state.ts';
 
 /**
@@ -14,24 +13,7 @@ export function ownedAlive(state: Pick<RealNodeState, 'dir' | 'kubeconfig'>, pid
   return runsAs(pid, [state.dir, state.kubeconfig]);
 }
 
-/**
- * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22, proc(5)), or undefined
- * when it does not run: gone, or dead and not yet reaped by its parent (a zombie, state Z or X: a
- * killed owner's PID stays in /proc until then). With the PID it names one process for the whole
- * uptime.
- */
-export function processStartTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may itself hold ") ".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process named for the whole uptime: its PID and its start ticks (processStartTicks). */
+/** A process named for the whole uptime: its PID and its start ticks (startTicksOf, processes.ts). */
 export interface Owner {
   readonly pid: number;
   readonly startTicks: string;
@@ -39,7 +21,7 @@ export interface Owner {
 
 /** Whether `owner` still runs (the same PID with the same start ticks: not a recycled PID). */
 export function ownerAlive(owner: Owner): boolean {
-  return owner.startTicks !== '' && processStartTicks(owner.pid) === owner.startTicks;
+  return owner.startTicks !== '' && startTicksOf(owner.pid) === owner.startTicks;
 }
 
 /**
