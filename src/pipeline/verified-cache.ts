@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { RunObject } from '../ports/runs.ts';
 import type { Workflow } from '../validate/schema.ts';
-import { covering, type TrustedKeyStore } from '../verify/trusted-keys.ts';
+import { covering, thumbprintOf, type TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { AssignmentClaims, VerifiedAssignment, VerifyOptions } from '../verify/verify.ts';
 
 /** Bound entries kept (runs admitted and not yet past their pods' creation, in practice). */
@@ -173,12 +173,17 @@ async function stillTrusted(
 ): Promise<boolean> {
   const trusted = await trust.list(false);
   if (!trusted.ok) return false;
-  return covering(trusted.value, at, options.clockToleranceSeconds).some(
+  const named = covering(trusted.value, at, options.clockToleranceSeconds).filter(
     (k) =>
       k.thumbprint === entry.thumbprint &&
       (header.kid === undefined || k.jwk.kid === undefined || k.jwk.kid === header.kid) &&
       (k.jwk.alg === undefined || k.jwk.alg === header.alg),
   );
+  // The entry's name is only a label: the full path verifies with the stored JWK, so the cache trusts
+  // an entry only when the stored JWK itself still has the thumbprint that verified (red team round 6,
+  // finding 3: a JWK replaced under the same name was a hit here and a refusal for a fresh process).
+  for (const k of named) if ((await thumbprintOf(k.jwk).catch(() => undefined)) === entry.thumbprint) return true;
+  return false;
 }
 
 /** The JWKS resolves the token's header to the key object that verified it at intake. */
