@@ -1,5 +1,5 @@
 /**
- * Red team round 6 (docs/reviews/2026-11-30-red-team-6.md), finding 2: signed checkpoints are
+ * Red team round 6 (docs/reviews/2026-11-30-red-team-6.md), finding 1: signed checkpoints are
  * written by three callers that nothing serialises — the interval timer (`checkpoint.intervalMs`),
  * the group-commit loop after a batch (`checkpoint.every`) and close() — and each reads the head
  * (seq, hash) before its own open/write of checkpoints.jsonl. When an earlier one is slower to
@@ -22,7 +22,8 @@ import { nodeAuditFs, type AuditFs } from '../../src/adapters/audit-fs.ts';
 import { auditEntry, tempDirs } from '../support/audit-entries.ts';
 
 const fresh = tempDirs('kubiya-rt6-checkpoints-');
-const TODO = 'REDTEAM-6 finding 2 (open): concurrent checkpoint writers can write a lower seq after a higher one';
+const TODO2 = 'REDTEAM-6 finding 2 (open): a failed truncate leaves a refused batch in the segment';
+const TODO = 'REDTEAM-6 finding 1 (open): concurrent checkpoint writers can write a lower seq after a higher one';
 
 /** The real file system, with the FIRST write to checkpoints.jsonl held until `release()` (a slow disk). */
 function slowFirstCheckpoint(): { readonly fs: AuditFs; readonly release: () => void } {
@@ -50,7 +51,7 @@ function slowFirstCheckpoint(): { readonly fs: AuditFs; readonly release: () => 
   return { fs, release: () => release() };
 }
 
-describe('REDTEAM-6 #2: checkpoints are written in the order of the heads they sign', () => {
+describe('REDTEAM-6 #1: checkpoints are written in the order of the heads they sign', () => {
   test('a slow checkpoint write overtaken by a later one: the log still verifies', { todo: TODO }, async () => {
     const dir = await fresh();
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -69,4 +70,58 @@ describe('REDTEAM-6 #2: checkpoints are written in the order of the heads they s
     const report = await checkAuditDir(dir, publicKey);
     assert.equal(report.ok, true, `checkpoints ${JSON.stringify(seqs)}: ${JSON.stringify(report.firstBad)}`);
   });
+});
+
+/*
+ * Finding 2: a failed batch is cut back off the segment with truncate(size); when that truncate
+ * fails too (its error is swallowed), the failed batch's bytes stay, the appender goes on at the
+ * durable head, and the next batch is appended after them (the segment is opened for appending):
+ * the callers of the failed batch were told it failed, yet its records are in the log, and the
+ * chain on disk holds a seq twice. Variants: a failed write (part written) or a failed fdatasync,
+ * each with truncate failing.
+ */
+function failingOnce(mode: 'write' | 'sync'): AuditFs {
+  let armed = true;
+  return {
+    syncDir: (p) => nodeAuditFs.syncDir(p),
+    openAppend: async (path) => {
+      const real = await nodeAuditFs.openAppend(path);
+      if (path.endsWith('checkpoints.jsonl')) return real;
+      return {
+        write: async (b, o, l) => {
+          if (armed && mode === 'write') {
+            await real.write(b, o, Math.max(1, Math.floor(l / 2)));
+            armed = false;
+            throw new Error('ENOSPC: no space left on device');
+          }
+          return real.write(b, o, l);
+        },
+        datasync: async () => {
+          if (armed && mode === 'sync') {
+            armed = false;
+            throw new Error('EIO: i/o error');
+          }
+          return real.datasync();
+        },
+        truncate: () => Promise.reject(new Error('EIO: truncate failed')),
+        close: () => real.close(),
+      };
+    },
+  };
+}
+
+describe('REDTEAM-6 #2: a failed batch whose truncate fails too', () => {
+  for (const mode of ['write', 'sync'] as const)
+    test(`the ${mode} fails, then truncate: no refused record on disk, the chain intact`, { todo: TODO2 }, async () => {
+      const dir = await fresh();
+      const log = await FileAuditLog.open(dir, { fs: failingOnce(mode) });
+      await log.append(auditEntry(1)).then(
+        () => assert.fail('the first append fails'),
+        () => undefined,
+      );
+      await log.append(auditEntry(2));
+      await log.close();
+      const report = await checkAuditDir(dir, undefined);
+      assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+    });
 });

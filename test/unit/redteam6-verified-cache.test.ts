@@ -1,5 +1,5 @@
 /**
- * Red team round 6 (docs/reviews/2026-11-30-red-team-6.md), finding 1: the verified cache
+ * Red team round 6 (docs/reviews/2026-11-30-red-team-6.md), finding 3: the verified cache
  * (src/pipeline/verified-cache.ts) trusts a key by the NAME of its trusted-key store entry (the
  * ConfigMap data key, `TrustedKey.thumbprint`, never recomputed by parseTrustedKey), while the full
  * re-verification verifies the signature with the entry's stored JWK. An entry whose JWK was
@@ -28,7 +28,7 @@ import { testPipelineConfig } from '../support/config.ts';
 import { Clock, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
 import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
 
-const TODO = 'REDTEAM-6 finding 1 (open): the cache trusts the store entry by name, the full path by its JWK';
+const TODO = 'REDTEAM-6 finding 3 (open): the cache trusts the store entry by name, the full path by its JWK';
 
 async function setup() {
   const key = await newSigningKey('EdDSA', 'k1');
@@ -74,7 +74,7 @@ const swaps: [string, () => Promise<JWK>][] = [
   ],
 ];
 
-describe('REDTEAM-6 #1: a trusted-key entry whose JWK changed under the same name', () => {
+describe('REDTEAM-6 #3: a trusted-key entry whose JWK changed under the same name', () => {
   for (const [name, jwk] of swaps)
     test(`${name}: the pass decides as a fresh process (full re-verification) would`, { todo: TODO }, async () => {
       const { deps, obj } = await setup();
