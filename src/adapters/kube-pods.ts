@@ -13,6 +13,11 @@ import type { CreatedPod, Pods } from '../ports/pods.ts';
 import { Followed } from './followed.ts';
 import { apiCause, refused } from './kube-errors.ts';
 
+/** How long (ms) a created pod the informer has not delivered is trusted without an API read. */
+const CONFIRM_AFTER_MS = 10_000;
+/** How long (ms) at most such an entry is kept at all (far above any informer delay that is not a loss). */
+const KEEP_AT_MOST_MS = 600_000;
+
 /**
  * Step pods through @kubernetes/client-node. All of this runner's pods are followed by ONE
  * informer (list + watch) filtered by the kubiya.ai/runner label — never a watch per pod; a change
@@ -21,10 +26,22 @@ import { apiCause, refused } from './kube-errors.ts';
 export class KubePods extends Followed<V1Pod> implements Pods {
   private readonly core: CoreV1Api;
   private readonly namespace: string;
-  /** Pods this process created that the informer has not delivered yet (dropped at its first event for the name). */
-  private readonly createdHere = new Map<string, V1Pod>();
+  /**
+   * Pods this process created that the informer has not delivered yet, with when they were kept
+   * (ms since the epoch): dropped at the informer's first event for the name, by `get` once the API
+   * server no longer has the pod, and by age. An event may never come — a pod deleted before its
+   * create answered, or during a watch's relist gap (red team round 6) — and a kept entry would
+   * then stand for the pod until the step's deadline.
+   */
+  private readonly createdHere = new Map<string, { readonly pod: V1Pod; readonly at: number }>();
+  /** After how long (ms) a kept entry is confirmed by an API read in `get` instead of trusted. */
+  private readonly confirmAfterMs: number;
 
-  constructor(kc: KubeConfig, namespace: string, runner: string) {
+  /**
+   * `options.confirmAfterMs` (default 10,000): how long a pod this process created is taken as
+   * created without the informer having delivered it; after that `get` reads the API server.
+   */
+  constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly confirmAfterMs?: number } = {}) {
     const core = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${LABELS.runner}=${runner}`;
     super(kc, {
@@ -35,6 +52,7 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     });
     this.core = core;
     this.namespace = namespace;
+    this.confirmAfterMs = options.confirmAfterMs ?? CONFIRM_AFTER_MS;
     const onPod = (pod: V1Pod): void => {
       slim(pod);
       this.createdHere.delete(pod.metadata?.name ?? '');
@@ -52,16 +70,29 @@ export class KubePods extends Followed<V1Pod> implements Pods {
    * finds the pod and adopts it, never creates it (and records its decision) a second time.
    */
   cached(name: string): V1Pod | undefined {
-    return this.informer.get(name, this.namespace) ?? this.createdHere.get(name);
+    return this.informer.get(name, this.namespace) ?? this.createdHere.get(name)?.pod;
   }
 
+  /**
+   * The pod by its name: the informer's copy; a pod this process created less than
+   * `confirmAfterMs` ago that the informer has not delivered; otherwise the API server's answer
+   * (undefined on 404, which also drops a kept entry: the pod is gone and the step's pod is lost).
+   * Throws the client's error on any other failure.
+   */
   async get(name: string): Promise<V1Pod | undefined> {
-    const cached = this.cached(name);
-    if (cached !== undefined) return cached;
+    const informed = this.informer.get(name, this.namespace);
+    if (informed !== undefined) return informed;
+    const kept = this.createdHere.get(name);
+    if (kept !== undefined && Date.now() - kept.at < this.confirmAfterMs) return kept.pod;
     try {
-      return await this.core.readNamespacedPod({ name, namespace: this.namespace });
+      const pod = await this.core.readNamespacedPod({ name, namespace: this.namespace });
+      if (kept !== undefined) this.createdHere.set(name, { pod: slim(pod), at: Date.now() });
+      return pod;
     } catch (e) {
-      if (e instanceof ApiException && e.code === 404) return undefined;
+      if (e instanceof ApiException && e.code === 404) {
+        this.createdHere.delete(name);
+        return undefined;
+      }
       throw e;
     }
   }
@@ -70,11 +101,19 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     try {
       const created = await this.core.createNamespacedPod({ namespace: this.namespace, body: pod });
       const name = created.metadata?.name ?? '';
-      if (this.informer.get(name, this.namespace) === undefined) this.createdHere.set(name, slim(created));
+      this.forgetOld();
+      if (this.informer.get(name, this.namespace) === undefined)
+        this.createdHere.set(name, { pod: slim(created), at: Date.now() });
       return ok({ name: created.metadata?.name ?? '', namespace: this.namespace, uid: created.metadata?.uid ?? '' });
     } catch (thrown) {
       return refused(thrown, 'the pod');
     }
+  }
+
+  /** Drops kept entries older than KEEP_AT_MOST_MS: one that no event and no `get` cleared is a leak. */
+  private forgetOld(): void {
+    const oldest = Date.now() - KEEP_AT_MOST_MS;
+    for (const [name, kept] of this.createdHere) if (kept.at < oldest) this.createdHere.delete(name);
   }
 
   async delete(name: string): Promise<Result<void>> {

@@ -9,6 +9,9 @@ import { checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runAssignment } from '../../src/app/assignment.ts';
 import { buildPod } from '../../src/pod/build.ts';
+import { mutate } from '../../src/mutate/restricted.ts';
+import { testPipelineConfig } from '../support/config.ts';
+import { waitFor } from '../support/wait.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { clusterRunnerConfig, testCluster, type TestCluster } from '../support/cluster.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
@@ -302,6 +305,49 @@ describe('pipeline against the local control plane (real kube-apiserver, PodSecu
     if (!created.ok) {
       assert.equal(created.error.code, 'CREATE_REJECTED');
       assert.match(created.error.message, /PodSecurity "restricted/);
+    }
+  });
+
+  // Red team round 6 (reasoned): a pod created here and deleted before the informer delivered it
+  // (or lost in a relist gap) stayed in KubePods' created-here cache for ever, so the step was judged
+  // on its frozen Pending copy until its deadline instead of ending at once as lost. The class: an
+  // entry cleared only by an event that may never come. Here the informer is never started, so no
+  // event ever comes: within confirmAfterMs the kept copy stands; after it, the API server decides.
+  test('a created pod the informer never delivered is read from the API server once kept too long; gone = lost', async () => {
+    const wf = validate({ id: 'kept', name: 'k', runId: 'kept1', steps: [{ name: 's', image: 'python:3.11' }] });
+    assert.ok(wf.ok);
+    const built = buildPod(wf.value, wf.value.steps[0]!, {
+      runner: RUNNER,
+      namespace: env.cluster.workflowsNamespace,
+      serviceAccount: 'kubiya-workflow',
+      defaultTimeoutSeconds: 60,
+    });
+    const pod = mutate(built, testPipelineConfig().profile).pod;
+    const cases: [string, number, boolean][] = [
+      ['inside the window (120 s here): the kept copy stands', 120_000, true],
+      ['confirmed at once (confirmAfterMs 0): the API server says it is gone', 0, false],
+    ];
+    for (const [label, confirmAfterMs, stillSeen] of cases) {
+      const pods = new KubePods(env.kc, env.cluster.workflowsNamespace, RUNNER, { confirmAfterMs });
+      const created = await pods.create(structuredClone(pod));
+      assert.ok(created.ok, label);
+      assert.ok((await pods.get(created.value.name)) !== undefined, `${label}: found while it exists`);
+      await core.deleteNamespacedPod({
+        name: created.value.name,
+        namespace: env.cluster.workflowsNamespace,
+        gracePeriodSeconds: 0,
+      });
+      await waitFor(
+        `${label}: the pod gone from the API server`,
+        () =>
+          core.readNamespacedPod({ name: created.value.name, namespace: env.cluster.workflowsNamespace }).then(
+            () => false,
+            () => true,
+          ),
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+      assert.equal((await pods.get(created.value.name)) !== undefined, stillSeen, label);
+      assert.equal(pods.cached(created.value.name) !== undefined, stillSeen, `${label}: the cache agrees`);
     }
   });
 
