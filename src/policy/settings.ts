@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { quantityText } from '../units/units.ts';
 import { ENTRY_PATTERN, parseImageEntry } from '../oci/image-ref.ts';
 import { linearTimeProblem } from '../credentials/linear-time.ts';
 import { WORKLOAD_SETTINGS } from './settings-workload.ts';
@@ -16,13 +17,7 @@ import { cidr, host, ports } from './settings-network.ts';
  * the choice of zod (already a dependency) over a separate JSON Schema validator.
  */
 
-const quantity = z
-  .string()
-  .max(32)
-  .regex(
-    /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/,
-    'must be a Kubernetes quantity string such as "500m", "8Gi" or "4"',
-  );
+const quantity = quantityText;
 
 const imageEntry = z
   .string()

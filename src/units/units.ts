@@ -118,5 +118,17 @@ export function isZeroQuantity(q: string | number): boolean {
   return typeof q === 'number' ? q === 0 : quantityValue(q) === 0;
 }
 
+/**
+ * What a refused quantity is told: the subset of the Kubernetes quantity grammar
+ * (k8s.io/apimachinery/pkg/api/resource, `<quantity> ::= <signedNumber><suffix>`) this runner reads.
+ * Kubernetes also accepts a sign, a leading dot and a decimal exponent (`+1`, `.5`, `1e3`): refused
+ * here, fail closed (red team round 6: the old text called them "not a Kubernetes quantity").
+ */
+export const QUANTITY_MESSAGE =
+  'must be a Kubernetes quantity in the form this runner reads: digits, an optional fraction and an optional suffix (m, k, M…E, Ki…Ei), such as 100m, 256Mi or 1 (no sign, leading dot or exponent)';
+
+/** A quantity's text as this runner reads it (QUANTITY_MESSAGE): at most 32 characters. */
+export const quantityText = z.string().max(32).regex(QUANTITY, QUANTITY_MESSAGE);
+
 /** A quantity kept as written (the chart and the API server take it as a string). */
-export const quantityField = z.string().regex(QUANTITY, 'must be a Kubernetes quantity such as 10Gi, 500m or 1');
+export const quantityField = z.string().regex(QUANTITY, QUANTITY_MESSAGE);

@@ -2,7 +2,7 @@
 // mounts and egress, with their bounds (LIMITS). The step and workflow rules that combine them are
 // in schema.ts.
 import { z } from 'zod';
-import { quantityValue } from '../units/units.ts';
+import { quantityText, quantityValue } from '../units/units.ts';
 import { ports, readinessProbe } from './workload.ts';
 
 /**
@@ -39,13 +39,7 @@ const envName = z
   .max(256)
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a C identifier');
 
-export const quantity = z
-  .string()
-  .max(32)
-  .regex(
-    /^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P|E|Ei)?$/,
-    'must be a Kubernetes quantity such as 100m, 256Mi or 1',
-  );
+export const quantity = quantityText;
 
 export const argv = z.array(z.string().max(LIMITS.argLength)).max(LIMITS.argv);
 
