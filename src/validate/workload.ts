@@ -32,15 +32,23 @@ const PREFIX_PART = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 
 /** Why `key` is not a Kubernetes label key ([prefix/]name), or undefined. */
 export function labelKeyProblem(key: string): string | undefined {
-  const parts = key.split('/');
-  if (parts.length > 2) return 'must be [prefix/]name with at most one "/"';
-  const name = parts.at(-1) ?? '';
-  const prefix = parts.length === 2 ? parts[0]! : undefined;
-  if (name.length === 0 || name.length > 63 || !NAME_PART.test(name))
+  const slash = key.indexOf('/'); // -1: no prefix
+  if (slash !== key.lastIndexOf('/')) return 'must be [prefix/]name with at most one "/"';
+  // The patterns need a character, so an empty name or prefix fails them.
+  const name = key.slice(slash + 1);
+  if (name.length > 63 || !NAME_PART.test(name))
     return 'the name part must be 1-63 letters, digits, "-", "_" or ".", starting and ending alphanumeric';
-  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !PREFIX_PART.test(prefix)))
+  if (slash >= 0 && (slash > 253 || !PREFIX_PART.test(key.slice(0, slash))))
     return 'the prefix must be a DNS subdomain';
   return undefined;
+}
+
+/**
+ * Reports a refusal of a rule that spans fields at `path` (relative to the value refined). The
+ * zod issue code is not part of validate's result (it keeps each issue's path and message).
+ */
+function refuse(ctx: z.RefinementCtx, path: (string | number)[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
 }
 
 const labelKey = z
@@ -49,7 +57,7 @@ const labelKey = z
   .max(317)
   .superRefine((k, ctx) => {
     const problem = labelKeyProblem(k);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem !== undefined) refuse(ctx, [], problem);
   });
 
 const labelValue = z
@@ -91,9 +99,9 @@ const toleration = z
   })
   .superRefine((t, ctx) => {
     if (t.operator === 'Exists' && t.value !== undefined && t.value !== '')
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'operator Exists takes no value' });
+      refuse(ctx, ['value'], 'operator Exists takes no value');
     if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute')
-      ctx.addIssue({ code: 'custom', path: ['tolerationSeconds'], message: 'only with effect NoExecute' });
+      refuse(ctx, ['tolerationSeconds'], 'only with effect NoExecute');
   });
 
 export const tolerations = z.array(toleration).min(1).max(WORKLOAD_LIMITS.tolerations);
@@ -155,11 +163,12 @@ export const ports = z
     const names = new Set<string>();
     const numbers = new Set<string>();
     list.forEach((p, i) => {
-      if (p.name !== undefined && names.has(p.name))
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate port name "${p.name}"` });
-      if (p.name !== undefined) names.add(p.name);
+      if (p.name !== undefined) {
+        if (names.has(p.name)) refuse(ctx, [i, 'name'], `duplicate port name "${p.name}"`);
+        names.add(p.name);
+      }
       const key = `${p.port}/${p.protocol ?? 'TCP'}`;
-      if (numbers.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'port'], message: `duplicate port ${key}` });
+      if (numbers.has(key)) refuse(ctx, [i, 'port'], `duplicate port ${key}`);
       numbers.add(key);
     });
   });
@@ -198,15 +207,14 @@ export function probePortIssues(
   const probe = sidecar.readinessProbe;
   if (probe === undefined || !('tcpSocket' in probe)) return;
   const wanted = probe.tcpSocket.port;
-  const declared = (sidecar.ports ?? []).some((p) =>
-    typeof wanted === 'number' ? p.port === wanted : p.name === wanted,
-  );
+  const declared =
+    sidecar.ports?.some((p) => (typeof wanted === 'number' ? p.port === wanted : p.name === wanted)) ?? false;
   if (!declared)
-    ctx.addIssue({
-      code: 'custom',
-      path: [...path, 'readinessProbe', 'tcpSocket', 'port'],
-      message: `port ${String(wanted)} is not one of the sidecar's ports`,
-    });
+    refuse(
+      ctx,
+      [...path, 'readinessProbe', 'tcpSocket', 'port'],
+      `port ${String(wanted)} is not one of the sidecar's ports`,
+    );
 }
 
 /** Where the step's own container finds a projected service account token (pod/workload.ts mounts it). */
@@ -225,20 +233,17 @@ export function tokenMountIssues(
   ctx: z.RefinementCtx,
 ): void {
   const sa = step.serviceAccount;
-  if (sa === undefined || typeof sa === 'string' || sa.token === undefined) return;
+  // Neither absent (undefined) nor a bare name (a string): `{name, token?}`.
+  if (typeof sa !== 'object' || sa.token === undefined) return;
   const name = sa.token.env;
   if (name !== undefined && step.env !== undefined && Object.hasOwn(step.env, name))
-    ctx.addIssue({
-      code: 'custom',
-      path: ['serviceAccount', 'token', 'env'],
-      message: `env variable "${name}" is already set by the step's env`,
-    });
+    refuse(ctx, ['serviceAccount', 'token', 'env'], `env variable "${name}" is already set by the step's env`);
   (step.volumes ?? []).forEach((m, i) => {
     if (mountConflicts(m.mount, SERVICE_ACCOUNT_TOKEN_DIR))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['volumes', i, 'mount'],
-        message: `must not be at, under or over the service account token's directory ${SERVICE_ACCOUNT_TOKEN_DIR}`,
-      });
+      refuse(
+        ctx,
+        ['volumes', i, 'mount'],
+        `must not be at, under or over the service account token's directory ${SERVICE_ACCOUNT_TOKEN_DIR}`,
+      );
   });
 }
