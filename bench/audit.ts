@@ -11,8 +11,13 @@ import { chainLine, GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry } from '../src/audit/record.ts';
 import { machineLine } from './stats.ts';
 
-/** A realistic evaluate record (policy input and decision included), ~1.3 KB as JSON. */
-const sample = (i: number): AuditEntry => ({
+/**
+ * A realistic evaluate record (policy input and decision included), ~0.9 KB as a line. Its objects
+ * have their members in the order the runner's producers build them: the workflow reference
+ * (src/pipeline/verified.ts), the policy input (policyInput) and the decision (evaluate) in
+ * code-unit order; the step as the workflow gives it.
+ */
+export const sample = (i: number): AuditEntry => ({
   decision_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
   timestamp: new Date(1_790_000_000_000 + i).toISOString(),
   stage: 'evaluate',
@@ -20,12 +25,11 @@ const sample = (i: number): AuditEntry => ({
   message: 'step allowed by policy',
   runner: 'bench',
   labels: { runner: 'bench' },
-  workflow: { id: `wf-${i % 100}`, runId: `run-${i}`, jti: `jti-${i}` },
+  workflow: { id: `wf-${i % 100}`, jti: `jti-${i}`, runId: `run-${i}` },
   step: 'build',
   path: 'kubiya/main/decision',
   input: {
     runner: 'bench',
-    workflow: { id: `wf-${i % 100}`, name: 'build', runId: `run-${i}`, volumes: [] },
     step: {
       name: 'build',
       image: 'node:18-alpine',
@@ -33,9 +37,10 @@ const sample = (i: number): AuditEntry => ({
       resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
       env: { MODE: '***' },
     },
+    workflow: { id: `wf-${i % 100}`, name: 'build', runId: `run-${i}`, volumes: [] },
   },
   masked: ['/input/step/env/MODE'],
-  result: { allow: true, violations: [], revision: 'sha256-0123456789abcdef' },
+  result: { allow: true, revision: 'sha256-0123456789abcdef', violations: [] },
   bundles: { kubiya: { revision: 'sha256-0123456789abcdef' } },
   metrics: { timer_rego_query_eval_ns: 141000 },
 });

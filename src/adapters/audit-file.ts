@@ -1,31 +1,15 @@
-import type { KeyObject } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GENESIS } from '../audit/chain.ts';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
-import { ChainedBatch, CommitPacer, type Pacer, type Pending } from './audit-batch.ts';
-import { AuditDirLock, AuditLocked, type LockOptions } from './audit-file-lock.ts';
+import { ChainedBatch, CommitPacer, ThreadCpu, type Pacer, type Pending } from './audit-batch.ts';
+import { AuditDirLock } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
-import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
-import { repairTail } from './audit-tail.ts';
+import { segmentName } from './audit-files.ts';
+import { appendCheckpoint, lostLock, resumeLog, type AuditLogOptions, type Resumed } from './audit-log-files.ts';
 
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
-
-export interface AuditLogOptions {
-  /** The directory lock's timing (see AuditDirLock); the lock itself is always taken. */
-  readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
-  /** File operations (default: the real file system); tests inject one to observe syncs. */
-  readonly fs?: AuditFs | undefined;
-  /** When to split a group commit in two (default: measured, see CommitPacer); tests inject one. */
-  readonly pacer?: Pacer | undefined;
-  /** Start a new segment file once the current one passes this size. */
-  readonly segmentBytes?: number;
-  /** Signed checkpoints: every `every` records or `intervalMs`, whichever comes first. */
-  readonly checkpoint?:
-    { readonly key: KeyObject; readonly kid: string; readonly every: number; readonly intervalMs: number } | undefined;
-}
 
 /**
  * Write-ahead audit log: JSON lines in size-rotated segments, hash-chained across segments,
@@ -58,37 +42,26 @@ export class FileAuditLog implements AuditSink {
   private next: ChainedBatch | undefined;
   private readonly pacer: Pacer;
   private early = true;
-  /** The main thread's CPU microseconds when the last batch was made durable (see measureCpu). */
-  private cpuMark = 0;
+  /** The main thread's CPU time, read when each batch is made durable (for the pacer). */
+  private readonly cpu = new ThreadCpu();
   /** Called after each durable batch with its write+sync seconds and what is queued behind it. */
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
   private lock: AuditDirLock | undefined;
 
-  private constructor(
-    dir: string,
-    file: AuditFile,
-    segment: number,
-    seq: number,
-    prev: string,
-    size: number,
-    options: AuditLogOptions,
-    checkpointed: number,
-  ) {
+  private constructor(dir: string, resumed: Resumed, options: AuditLogOptions) {
     this.dir = dir;
-    this.file = file;
+    this.file = resumed.file;
     this.fs = options.fs ?? nodeAuditFs;
-    this.segment = segment;
-    this.seq = seq;
-    this.prev = prev;
-    this.size = size;
+    this.segment = resumed.segment;
+    this.seq = resumed.seq;
+    this.prev = resumed.prev;
+    this.size = resumed.size;
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
     this.pacer = options.pacer ?? new CommitPacer();
-    const cpu = process.threadCpuUsage();
-    this.cpuMark = cpu.user + cpu.system;
-    this.checkpointed = checkpointed;
+    this.checkpointed = resumed.checkpointed;
   }
 
   /** The periodic checkpoint starts with the first append: opening a log writes nothing. */
@@ -108,36 +81,13 @@ export class FileAuditLog implements AuditSink {
     let log: FileAuditLog | undefined;
     const lock = await AuditDirLock.acquire(dir, { ...options.lock, onLost: () => log?.lockLost() });
     try {
-      log = await FileAuditLog.openLocked(dir, options);
+      log = new FileAuditLog(dir, await resumeLog(dir, options.fs), options);
       log.lock = lock;
       return log;
     } catch (e) {
       await lock.release();
       throw e;
     }
-  }
-
-  private static async openLocked(dir: string, options: AuditLogOptions): Promise<FileAuditLog> {
-    const segments = await listSegments(dir);
-    const last = segments.at(-1);
-    let link = { seq: 0, prev: GENESIS, size: 0 };
-    if (last !== undefined) {
-      link = await repairTail(last);
-      if (link.seq === 0 && segments.length > 1) {
-        const before = await repairTail(segments[segments.length - 2] as string);
-        link = { ...before, size: 0 };
-      }
-    }
-    const segment = last === undefined ? 1 : segmentNumber(last);
-    const file = await (options.fs ?? nodeAuditFs).openAppend(join(dir, segmentName(segment)));
-    const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
-    const lastCheckpoint = checkpoints
-      .trimEnd()
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .at(-1);
-    const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
-    return new FileAuditLog(dir, file, segment, link.seq, link.prev, link.size, options, checkpointed);
   }
 
   /** True while this log still holds its directory's lock. */
@@ -193,7 +143,7 @@ export class FileAuditLog implements AuditSink {
       }
       this.seq = batch.seq;
       this.prev = batch.prev;
-      this.measureCpu(accepted.length);
+      this.pacer.cpu(accepted.length, this.cpu.lap()); // the main thread's CPU since the last durable batch
       this.early = this.startEarly(accepted.length);
       if (this.early) {
         inFlight = this.startNext(batch);
@@ -221,14 +171,6 @@ export class FileAuditLog implements AuditSink {
       if (batch.size > 0) return { batch, io: this.commit(batch) };
     }
     return undefined;
-  }
-
-  /** Tells the pacer the main thread's CPU time since the last durable batch, over its records. */
-  private measureCpu(records: number): void {
-    const now = process.threadCpuUsage();
-    const micros = now.user + now.system;
-    this.pacer.cpu(records, (micros - this.cpuMark) / 1e6);
-    this.cpuMark = micros;
   }
 
   /** The batch object that is not `batch` (both are reused, one written while the other is encoded). */
@@ -322,13 +264,7 @@ export class FileAuditLog implements AuditSink {
     if (this.lock !== undefined && !(await this.lock.check())) return;
     const seq = this.seq;
     const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
-    const fh = await this.fs.openAppend(join(this.dir, CHECKPOINTS_FILE));
-    try {
-      await writeAll(fh, Buffer.from(JSON.stringify(checkpoint) + '\n'));
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await appendCheckpoint(this.fs, this.dir, checkpoint);
     this.checkpointed = seq;
   }
 
@@ -337,25 +273,20 @@ export class FileAuditLog implements AuditSink {
    * failed before anything was appended.
    */
   async abandon(): Promise<void> {
-    this.closed = true;
-    while (this.flushing) await new Promise((r) => setTimeout(r, 1));
-    if (this.timer !== undefined) clearInterval(this.timer);
-    await this.file.close();
-    await this.lock?.release();
+    await this.shutdown(false);
   }
 
+  /** Waits for the batches in flight, writes a last checkpoint (unless the lock is lost), closes and releases the lock. */
   async close(): Promise<void> {
+    await this.shutdown(this.lock?.lost !== true);
+  }
+
+  private async shutdown(checkpoint: boolean): Promise<void> {
     this.closed = true;
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
     if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.lock?.lost !== true) await this.checkpointNow().catch(() => undefined);
+    if (checkpoint) await this.checkpointNow().catch(() => undefined);
     await this.file.close();
     await this.lock?.release();
   }
 }
-
-/** The refusal of an append once the directory lock is no longer ours (code AUDIT_LOCKED). */
-const lostLock = (): AuditLocked =>
-  new AuditLocked(
-    'this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written',
-  );

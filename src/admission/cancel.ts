@@ -29,7 +29,7 @@ export async function cancelRun(raw: RawAssignment, deps: PipelineDeps): Promise
     }
     const { found, name: run } = target;
     const ref =
-      found === undefined ? undefined : { id: found.workflowId, runId: found.runId, jti: claims.value.cancel };
+      found === undefined ? undefined : { id: found.workflowId, jti: claims.value.cancel, runId: found.runId };
     // Durable first: the record of the request authorises the change.
     await audit.passed('cancel', `cancellation of run ${run} verified`, ref === undefined ? {} : { workflow: ref });
     const marked = await deps.runs.requestCancel(run);

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import type { z } from 'zod';
 import { describeThrown, type RunnerError } from '../errors/result.ts';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { decisionSchema, type Decision } from './decision.ts';
@@ -23,12 +24,14 @@ export interface PolicyInput {
 }
 
 export function policyInput(runner: string, workflow: Workflow, step: Step, pod: V1Pod, attempt = 1): PolicyInput {
+  // Members in code-unit order: the evaluate record carries the input, and canonical JSON (RFC 8785)
+  // copies every object whose members are not in that order before hashing it.
   return {
-    runner,
-    workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] },
-    step,
-    pod,
     attempt,
+    pod,
+    runner,
+    step,
+    workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] },
   };
 }
 
@@ -96,7 +99,7 @@ export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): 
       engine.revision,
     );
   }
-  const decision: Decision = { ...parsed.data, revision: engine.revision };
+  const decision = decisionOf(parsed.data, engine.revision);
   if (decision.allow !== (decision.violations.filter((v) => v.action === 'deny').length === 0)) {
     return error(
       {
@@ -107,6 +110,22 @@ export function evaluate(input: PolicyInput, engine: PolicyEngine | undefined): 
     );
   }
   return { kind: decision.allow ? 'allow' : 'deny', decision };
+}
+
+/**
+ * The decision with the bundle's revision, its members in code-unit order (allow, egress, patches,
+ * revision, violations): the evaluate record carries it, and canonical JSON (RFC 8785) copies every
+ * object whose members are not in that order before hashing it. Absent optional members stay absent.
+ */
+function decisionOf(d: z.infer<typeof decisionSchema>, revision: string): Decision {
+  if (d.egress === undefined && d.patches === undefined) return { allow: d.allow, revision, violations: d.violations };
+  return {
+    allow: d.allow,
+    ...(d.egress !== undefined ? { egress: d.egress } : {}),
+    ...(d.patches !== undefined ? { patches: d.patches } : {}),
+    revision,
+    violations: d.violations,
+  };
 }
 
 /** A deny as the step's error (POLICY_DENIED, 403): its deny codes in the message. */

@@ -62,7 +62,8 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
   const verified = await verifyAssignment(token, deps.config.verify, { keys, now: deps.now });
   if (!verified.ok) return rejected(await audit.denied('verify', verified.error), verified.error);
   const { claims, key } = verified.value;
-  const ref = { id: claims.sub, runId: signedRunId(claims) ?? claims.jti, jti: claims.jti };
+  // Members in code-unit order (as every object an audit record carries): canonicalisation copies nothing.
+  const ref = { id: claims.sub, jti: claims.jti, runId: signedRunId(claims) ?? claims.jti };
   const thumbprint = await thumbprintOf(key);
   // The two records go into one group commit; both are durable before anything depends on them.
   const passed: Promise<unknown>[] = [audit.passed('verify', `token verified (key ${thumbprint})`, { workflow: ref })];
@@ -113,7 +114,7 @@ async function validated(
     await Promise.all([...(passed ?? []), denied]);
     return rejected(undefined, workflow.error);
   }
-  const run = { id: workflow.value.id, runId: workflow.value.runId, jti: claims.jti };
+  const run = { id: workflow.value.id, jti: claims.jti, runId: workflow.value.runId };
   if (passed !== undefined) {
     passed.push(
       audit.passed('validate', `workflow ${workflow.value.id} is valid (${workflow.value.steps.length} steps)`, {
@@ -163,7 +164,7 @@ export async function reverified(obj: RunObject, deps: PipelineDeps, audit: Audi
     return rejected(await audit.denied('verify', verified.error, { workflow: labelled }), verified.error);
   const { claims, key } = verified.value;
   const first = obj.status === undefined;
-  const ref = { ...labelled, jti: claims.jti };
+  const ref = { id: labelled.id, jti: claims.jti, runId: labelled.runId }; // in code-unit order, as `ref` above
   // Passes are recorded on the first pass only: later, the evaluate record of each step follows it.
   const passed = first
     ? [

@@ -96,11 +96,12 @@ export async function finishStep(
 
 /** The pod of the finish record: its name, namespace and how it ended. */
 function endedPod(run: AdmittedRun, s: StepState, end: StepEnd, deps: PipelineDeps): NonNullable<Fields['pod']> {
+  // Members in code-unit order: canonical JSON copies an audit record's objects that are not.
   return {
+    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
     name: s.pod ?? attemptPodName(run.workflow.runId, s.name, attemptOf(s)),
     namespace: deps.config.namespace,
     phase: end.phase,
-    ...(end.exitCode !== undefined ? { exitCode: end.exitCode } : {}),
     ...(end.reason !== undefined ? { reason: end.reason } : {}),
   };
 }
