@@ -6,7 +6,15 @@ import { ChainedBatch, CommitPacer, ThreadCpu, type Pacer, type Pending } from '
 import { AuditDirLock } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { segmentName } from './audit-files.ts';
-import { appendCheckpoint, lostLock, resumeLog, type AuditLogOptions, type Resumed } from './audit-log-files.ts';
+import {
+  appendCheckpoint,
+  brokenTail,
+  lostLock,
+  resumeLog,
+  type AuditLogBroken,
+  type AuditLogOptions,
+  type Resumed,
+} from './audit-log-files.ts';
 
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
@@ -49,6 +57,10 @@ export class FileAuditLog implements AuditSink {
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
   private lock: AuditDirLock | undefined;
+  /** Set once a failed batch could not be cut back off the segment: every later append is refused. */
+  private broken: AuditLogBroken | undefined;
+  /** The checkpoint being written: checkpoints are written one at a time, in the order of their heads. */
+  private checkpointWrite: Promise<void> = Promise.resolve();
 
   private constructor(dir: string, resumed: Resumed, options: AuditLogOptions) {
     this.dir = dir;
@@ -107,6 +119,7 @@ export class FileAuditLog implements AuditSink {
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     if (this.lock?.lost === true) return Promise.reject(lostLock());
+    if (this.broken !== undefined) return Promise.reject(this.broken);
     this.startTimer();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
@@ -218,6 +231,7 @@ export class FileAuditLog implements AuditSink {
    */
   private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
     const t0 = process.hrtime.bigint();
+    if (this.broken !== undefined) return { error: this.broken };
     if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
     try {
       const t1 = process.hrtime.bigint();
@@ -231,9 +245,28 @@ export class FileAuditLog implements AuditSink {
       this.onBatch?.(Number(done - t1) / 1e9, this.queue.length + (this.next?.size ?? 0));
       return undefined;
     } catch (error) {
-      await this.file.truncate(this.size).catch(() => undefined);
+      await this.cutBack();
       return { error };
     }
+  }
+
+  /**
+   * Cuts a failed batch back off the segment (to the bytes of its durable records), trying twice;
+   * when both fail the log is broken (brokenTail): the refused records may stay on disk, and no
+   * later batch may follow them (red team round 6, finding 2: the next batch was appended after
+   * them, a seq twice in the chain, and records on disk whose appends were refused).
+   */
+  private async cutBack(): Promise<void> {
+    let cause: unknown;
+    for (let attempt = 0; attempt < 2; attempt++)
+      try {
+        await this.file.truncate(this.size);
+        return;
+      } catch (e) {
+        cause = e;
+      }
+    this.broken = brokenTail(segmentName(this.segment), cause);
+    this.healthy = false;
   }
 
   /** Is a checkpoint or a new segment due after the batch just made durable? */
@@ -257,13 +290,25 @@ export class FileAuditLog implements AuditSink {
     }
   }
 
-  /** Writes a signed checkpoint of the current head (if anything was appended since the last). */
-  async checkpointNow(): Promise<void> {
+  /**
+   * Writes a signed checkpoint of the current head (if anything was appended since the last).
+   * Its three callers (the interval timer, the batch loop's `every`, close) are serialised: each
+   * reads the head only when the one before it is written, so checkpoints.jsonl never holds a lower
+   * seq after a higher one (red team round 6, finding 1: a slow write overtaken by a later one made
+   * `audit verify` report an intact log as broken). Rejects with the write's error.
+   */
+  checkpointNow(): Promise<void> {
+    const write = this.checkpointWrite.catch(() => undefined).then(() => this.writeCheckpoint());
+    this.checkpointWrite = write;
+    return write;
+  }
+
+  private async writeCheckpoint(): Promise<void> {
     const c = this.checkpointing;
-    if (c === undefined || this.seq === this.checkpointed || this.lock?.lost === true) return;
+    if (c === undefined || this.seq <= this.checkpointed || this.lock?.lost === true) return;
     if (this.lock !== undefined && !(await this.lock.check())) return;
-    const seq = this.seq;
-    const checkpoint = signCheckpoint({ seq, head: this.prev, time: new Date().toISOString(), kid: c.kid }, c.key);
+    const { seq, prev } = this;
+    const checkpoint = signCheckpoint({ seq, head: prev, time: new Date().toISOString(), kid: c.kid }, c.key);
     await appendCheckpoint(this.fs, this.dir, checkpoint);
     this.checkpointed = seq;
   }

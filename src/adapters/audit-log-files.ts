@@ -84,3 +84,21 @@ export const lostLock = (): AuditLocked =>
   new AuditLocked(
     'this runner lost the audit directory lock (it was removed, taken by another writer or overwritten): no further records are written',
   );
+
+/**
+ * The appender can no longer write safely: a failed batch could not be cut back off its segment
+ * (truncate failed twice), so its refused records may be on disk, and a later batch appended after
+ * them would put a seq in the chain twice. Code AUDIT_UNAVAILABLE: every later append is refused
+ * (fail closed: no side effect without a durable record); a restart repairs the segment's tail
+ * (repairTail) and continues the chain after its last whole record.
+ */
+export class AuditLogBroken extends Error {
+  override readonly name = 'AuditLogBroken';
+  readonly code = 'AUDIT_UNAVAILABLE' as const;
+}
+
+/** The AuditLogBroken of a segment whose failed batch could not be cut off (`cause`: the truncate's error). */
+export const brokenTail = (segment: string, cause: unknown): AuditLogBroken =>
+  new AuditLogBroken(
+    `a failed batch could not be cut back off ${segment} (${cause instanceof Error ? cause.message : 'truncate failed'}): no further records are written until the runner restarts`,
+  );

@@ -10,8 +10,8 @@
  * The class: concurrent writers of one append-only file whose order must follow the order of what
  * they read. Variants: timer vs. the batch's `every`, timer vs. close(), two direct calls.
  *
- * The case FAILS today: marked `todo` (node:test runs it and reports the failure without failing
- * the tier) until the lead assigns the fix; remove the `todo` with the fix.
+ * Fixed in src/adapters/audit-file.ts (checkpointNow serialised; cutBack). Each case failed on the
+ * code before the fix.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -22,8 +22,6 @@ import { nodeAuditFs, type AuditFs } from '../../src/adapters/audit-fs.ts';
 import { auditEntry, tempDirs } from '../support/audit-entries.ts';
 
 const fresh = tempDirs('kubiya-rt6-checkpoints-');
-const TODO2 = 'REDTEAM-6 finding 2 (open): a failed truncate leaves a refused batch in the segment';
-const TODO = 'REDTEAM-6 finding 1 (open): concurrent checkpoint writers can write a lower seq after a higher one';
 
 /** The real file system, with the FIRST write to checkpoints.jsonl held until `release()` (a slow disk). */
 function slowFirstCheckpoint(): { readonly fs: AuditFs; readonly release: () => void } {
@@ -52,7 +50,7 @@ function slowFirstCheckpoint(): { readonly fs: AuditFs; readonly release: () => 
 }
 
 describe('REDTEAM-6 #1: checkpoints are written in the order of the heads they sign', () => {
-  test('a slow checkpoint write overtaken by a later one: the log still verifies', { todo: TODO }, async () => {
+  test('a slow checkpoint write and a later one: written in order, the log verifies', async () => {
     const dir = await fresh();
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const { fs, release } = slowFirstCheckpoint();
@@ -62,11 +60,14 @@ describe('REDTEAM-6 #1: checkpoints are written in the order of the heads they s
     const slow = log.checkpointNow(); // e.g. the interval timer: signs seq 3, its write is slow
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 4; i <= 6; i++) await log.append(auditEntry(i));
-    await log.checkpointNow(); // e.g. the batch's `every`, or close(): signs seq 6, written first
+    const later = log.checkpointNow(); // e.g. the batch's `every`, or close(): signs seq 6
+    await new Promise((r) => setTimeout(r, 20));
     release();
     await slow;
+    await later;
     await log.close();
     const seqs = (await readCheckpoints(dir)).map((c) => c?.seq);
+    assert.deepEqual(seqs, [3, 6], 'one checkpoint per head, in order; close() finds nothing new');
     const report = await checkAuditDir(dir, publicKey);
     assert.equal(report.ok, true, `checkpoints ${JSON.stringify(seqs)}: ${JSON.stringify(report.firstBad)}`);
   });
@@ -74,14 +75,16 @@ describe('REDTEAM-6 #1: checkpoints are written in the order of the heads they s
 
 /*
  * Finding 2: a failed batch is cut back off the segment with truncate(size); when that truncate
- * fails too (its error is swallowed), the failed batch's bytes stay, the appender goes on at the
- * durable head, and the next batch is appended after them (the segment is opened for appending):
- * the callers of the failed batch were told it failed, yet its records are in the log, and the
- * chain on disk holds a seq twice. Variants: a failed write (part written) or a failed fdatasync,
- * each with truncate failing.
+ * failed too (its error was swallowed), the failed batch's bytes stayed, the appender went on at the
+ * durable head, and the next batch was appended after them: callers told "failed" had records in
+ * the log, and the chain on disk held a seq twice. Now the cut is tried twice; when both fail the
+ * log refuses every later append (AUDIT_UNAVAILABLE) and a restart repairs the tail. Variants: a
+ * failed write (part of the batch written) or a failed fdatasync (all of it written) × a truncate
+ * failing once (the log goes on) or always (the log refuses, the restart continues the chain).
  */
-function failingOnce(mode: 'write' | 'sync'): AuditFs {
+function failingOnce(mode: 'write' | 'sync', truncateFailures: number): AuditFs {
   let armed = true;
+  let truncates = 0;
   return {
     syncDir: (p) => nodeAuditFs.syncDir(p),
     openAppend: async (path) => {
@@ -103,25 +106,52 @@ function failingOnce(mode: 'write' | 'sync'): AuditFs {
           }
           return real.datasync();
         },
-        truncate: () => Promise.reject(new Error('EIO: truncate failed')),
+        truncate: (n) =>
+          truncates++ < truncateFailures ? Promise.reject(new Error('EIO: truncate failed')) : real.truncate(n),
         close: () => real.close(),
       };
     },
   };
 }
 
+const refusedFirst = async (log: FileAuditLog): Promise<void> => {
+  await log.append(auditEntry(1)).then(
+    () => assert.fail('the first append fails'),
+    () => undefined,
+  );
+};
+
 describe('REDTEAM-6 #2: a failed batch whose truncate fails too', () => {
-  for (const mode of ['write', 'sync'] as const)
-    test(`the ${mode} fails, then truncate: no refused record on disk, the chain intact`, { todo: TODO2 }, async () => {
+  for (const mode of ['write', 'sync'] as const) {
+    test(`the ${mode} fails, the cut fails once: the retry cuts it, the log goes on, the chain intact`, async () => {
       const dir = await fresh();
-      const log = await FileAuditLog.open(dir, { fs: failingOnce(mode) });
-      await log.append(auditEntry(1)).then(
-        () => assert.fail('the first append fails'),
-        () => undefined,
-      );
-      await log.append(auditEntry(2));
+      const log = await FileAuditLog.open(dir, { fs: failingOnce(mode, 1) });
+      await refusedFirst(log);
+      const second = await log.append(auditEntry(2));
+      assert.equal(second.seq, 1, 'the refused record is not in the chain');
       await log.close();
       const report = await checkAuditDir(dir, undefined);
       assert.equal(report.ok, true, JSON.stringify(report.firstBad));
     });
+
+    test(`the ${mode} fails, the cut always fails: every later append refused (AUDIT_UNAVAILABLE); a restart continues the chain`, async () => {
+      const dir = await fresh();
+      const log = await FileAuditLog.open(dir, { fs: failingOnce(mode, Infinity) });
+      await refusedFirst(log);
+      await assert.rejects(log.append(auditEntry(2)), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'AUDIT_UNAVAILABLE');
+        assert.match(e.message, /could not be cut back off segment-00000001\.jsonl/);
+        return true;
+      });
+      assert.equal(log.healthy, false);
+      await log.close();
+      const again = await FileAuditLog.open(dir);
+      const next = await again.append(auditEntry(3));
+      await again.close();
+      // A partial write is a torn line the restart cuts off; a batch written whole but not synced stays.
+      assert.equal(next.seq, mode === 'write' ? 1 : 2);
+      const report = await checkAuditDir(dir, undefined);
+      assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+    });
+  }
 });
