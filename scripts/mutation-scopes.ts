@@ -43,6 +43,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
     tests: [
       'test/unit/chain-check.test.ts',
       'test/unit/chain-parts.test.ts',
+      'test/unit/audit-fast-paths.test.ts',
       'test/unit/canonical.test.ts',
       'test/unit/canonical-cases.test.ts',
       'test/unit/canonical-bytes.test.ts',
