@@ -50,6 +50,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
       'test/unit/assess.test.ts',
       'test/unit/mask.test.ts',
       'test/unit/mask-walk.test.ts',
+      'test/unit/mask-lines.test.ts',
       'test/unit/credentials.test.ts',
       'test/unit/mask-url-userinfo.test.ts',
       'test/unit/mask-keywords.test.ts',
