@@ -31,7 +31,7 @@ import { EXOTIC, plainCanonical, sorted } from '../../src/audit/canonical.ts';
 import { plainInteger, wideKey } from '../../src/audit/canonical-bytes.ts';
 import { ChainChecker } from '../../src/audit/chain-check.ts';
 import { chainLine, GENESIS, lineOf, sha256Hex } from '../../src/audit/chain.ts';
-import { fastCanonical } from '../../src/audit/line-canonical.ts';
+import { fastCanonical, trustedCanonical } from '../../src/audit/line-canonical.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
 /** `depth` arrays around `inner`: nest(0, x) is x. */
@@ -253,6 +253,43 @@ describe('line-canonical.ts fastCanonical: the appender lines taken, every other
     ['the hash not last', `{"a":1,"hash":"${'a'.repeat(64)}","z":1}`],
   ];
   for (const [name, line] of GIVEN_UP) test(`given up: ${name}`, () => assert.equal(take(line), undefined));
+
+  test('taken: an object or array at depth 100 (the bound), arrays of more than 10 elements', () => {
+    const deep = `{"a":${'['.repeat(100)}${']'.repeat(100)}}`;
+    assert.equal(take(hashed(deep)), deep);
+    const long = '{"a":[0,1,2,3,4,5,6,7,8,9,10,11]}';
+    assert.equal(take(hashed(long)), long);
+  });
+
+  test('given up: objects nested past depth 100', () => {
+    const text = `${'{"a":'.repeat(102)}1${'}'.repeat(102)}`;
+    assert.equal(take(hashed(text)), undefined);
+  });
+
+  test('trustedCanonical: what the appender writes and fastCanonical gives up on is shown by the full canonicaliser', () => {
+    // fastCanonical gives up on a text showing \ud, integer-like keys and deep nesting; the line is
+    // still the appender's, and trustedCanonical must say so with its canonical text.
+    const rows: AuditEntry[] = [
+      entry(1, { message: 'C:\\udir' }),
+      entry(1, { input: { '10': 'a', '9': 'b' } }),
+      entry(1, { input: { deep: nestObj(101, 1) } }),
+    ];
+    for (const e of rows) {
+      const { record, line } = chainLine(e, 1, GENESIS);
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(take(line), undefined);
+      const { hash: _h, ...rest } = record;
+      assert.equal(trustedCanonical(line, parsed, record.hash), canonicalize(rest));
+    }
+  });
+
+  test('trustedCanonical: a hash that is not a string of 64 lower-case hex is refused, whatever the line', () => {
+    const hex = 'a'.repeat(64);
+    for (const hash of [[hex], hex.toUpperCase(), `${hex}0`, hex.slice(1), 1]) {
+      const text = `{"a":1,"hash":${JSON.stringify(hash)}}`;
+      assert.equal(trustedCanonical(text, JSON.parse(text) as Record<string, unknown>, hash), undefined);
+    }
+  });
 
   test('taken: nesting of 100 below the top member; the top-level order is strict', () => {
     assert.equal(take(hashed(`{"a":${'['.repeat(99)}${']'.repeat(99)}}`)), `{"a":${'['.repeat(99)}${']'.repeat(99)}}`);
