@@ -409,6 +409,10 @@ describe('canonical-bytes.ts plainInteger and wideKey', () => {
     ':',
   ];
   for (const t of TAKEN) test(`plainInteger takes ${JSON.stringify(t)}`, () => assert.equal(int(t), true));
+  test('plainInteger reads its span only (the byte after it is no digit)', () => {
+    assert.equal(plainInteger(Buffer.from('12x'), 0, 2), true);
+    assert.equal(plainInteger(Buffer.from('x-7,'), 1, 3), true);
+  });
   for (const t of GIVEN_UP) test(`plainInteger gives up on ${JSON.stringify(t)}`, () => assert.equal(int(t), false));
 
   const wide = (inner: string, quote = '"'): boolean => {
@@ -425,6 +429,9 @@ describe('canonical-bytes.ts plainInteger and wideKey', () => {
     assert.equal(wide('é'), true);
     assert.equal(wide('aé'), true);
     assert.equal(wide('\u0080'), true);
+    // Every byte from 0x80 up is wide, 0x80 itself included (a continuation byte alone).
+    assert.equal(wideKey(Buffer.from([0x22, 0x80, 0x22]), 0, 3), true);
+    assert.equal(wideKey(Buffer.from([0x22, 0x7f, 0x22]), 0, 3), false);
     assert.equal(wide('a\u{1F600}b'), true);
     // The span's first and last bytes are its quotes: never looked at.
     assert.equal(wide('abc', 'é'), false);
