@@ -108,10 +108,13 @@ function str(): boolean {
   }
 }
 
-/** The quoted key span has an escape or a non-ASCII byte (then its byte order is not its UTF-16 order). */
-function wideKey(start: number, stop: number): boolean {
+/**
+ * The quoted key span `b[start, stop)` has an escape or a non-ASCII byte (then its byte order is not
+ * its UTF-16 order). Exported for test/unit/audit-fast-paths.test.ts.
+ */
+export function wideKey(b: Buffer, start: number, stop: number): boolean {
   for (let k = start + 1; k < stop - 1; k++) {
-    const c = buf[k] as number;
+    const c = b[k] as number;
     if (c >= 0x80 || c === BACKSLASH) return true;
   }
   return false;
@@ -150,25 +153,25 @@ function num(): boolean {
   const s = at;
   while (at < end && NUMERIC[buf[at] as number] === 1) at++;
   if (at === s) return false;
-  if (plainInteger(s, at)) return true;
+  if (plainInteger(buf, s, at)) return true;
   const text = buf.toString('latin1', s, at);
   const n = Number(text);
   return Number.isFinite(n) && String(n) === text;
 }
 
 /**
- * `[-]digits`, 1 to 15 digits, no leading zero unless it is "0" itself (so not "-0"): its own
- * spelling, with no string made.
+ * `b[s, e)` is `[-]digits`, 1 to 15 digits, no leading zero unless it is "0" itself (so not "-0"):
+ * its own spelling, with no string made. Exported for test/unit/audit-fast-paths.test.ts.
  */
-function plainInteger(s: number, e: number): boolean {
-  const from = buf[s] === 0x2d ? s + 1 : s;
+export function plainInteger(b: Buffer, s: number, e: number): boolean {
+  const from = b[s] === 0x2d ? s + 1 : s;
   const digits = e - from;
   if (digits < 1 || digits > 15) return false;
   for (let k = from; k < e; k++) {
-    const c = buf[k] as number;
+    const c = b[k] as number;
     if (c < 0x30 || c > 0x39) return false;
   }
-  return buf[from] !== 0x30 || (digits === 1 && from === s);
+  return b[from] !== 0x30 || (digits === 1 && from === s);
 }
 
 /** The byte at `at`, or -1 past the end of the span (never a byte of the next line). */
@@ -203,7 +206,7 @@ function object(depth: number): boolean {
     const keyStart = at;
     if (!str()) return false;
     const keyEnd = at;
-    const keyWide = wideKey(keyStart, keyEnd);
+    const keyWide = wideKey(buf, keyStart, keyEnd);
     if (prevStart >= 0 && !ascending(prevStart, prevEnd, prevWide, keyStart, keyEnd, keyWide)) return false;
     if (peek() !== COLON) return false;
     at++;

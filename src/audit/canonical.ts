@@ -14,23 +14,37 @@ import canonicalize from 'canonicalize';
  * arrays, and very deep nesting. The library then gives its own result or its own error.
  */
 export function canonicalJson(value: unknown): string | undefined {
+  return plainCanonical(value) ?? canonicalize(value);
+}
+
+/**
+ * canonicalJson's fast path: the canonical text of plain data (JSON.stringify of a sorted copy), or
+ * undefined for anything it does not show plain ("give it to the library"). Exported for
+ * test/unit/audit-fast-paths.test.ts, which pins which values it takes and which it gives up on.
+ */
+export function plainCanonical(value: unknown): string | undefined {
   // Only plain objects (prototype Object.prototype) are walked, so an inherited toJSON could only
   // come from there: checked once per call, not per object. An own toJSON member that is a function
   // is EXOTIC as any function; one that is not is plain data to both JSON.stringify and the library.
-  if ('toJSON' in Object.prototype) return canonicalize(value);
+  if ('toJSON' in Object.prototype) return undefined;
   const copy = sorted(value, 0);
-  if (copy === EXOTIC) return canonicalize(value);
+  if (copy === EXOTIC) return undefined;
   const text = JSON.stringify(copy);
   // JSON.stringify writes a lone surrogate as "\udXXX" where the library throws; a well-formed
   // string can only show that text after an escaped backslash. Either way, the library decides.
-  return text.includes('\\ud') ? canonicalize(value) : text;
+  return text.includes('\\ud') ? undefined : text;
 }
 
-const EXOTIC = Symbol('exotic');
+/** What `sorted` returns for a value the fast path does not take. */
+export const EXOTIC = Symbol('exotic');
 const MAX_DEPTH = 100;
 
-/** A plain-data copy of `value` with members in canonical order, the value itself when already so, or EXOTIC. */
-function sorted(value: unknown, depth: number): unknown {
+/**
+ * A plain-data copy of `value` with members in canonical order, the value itself when already so, or
+ * EXOTIC. `depth`: the nesting level of `value` (0 at the top). Exported for tests (it must not copy
+ * what needs no copy).
+ */
+export function sorted(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':

@@ -144,9 +144,11 @@ export class ChainChecker {
    * Takes the line if it is provably trusted: `,"hash":"<hash>"}` ends it, the text before it closed
    * with `}` is canonical with top-level `seq` the expected number and `prev` the previous hash, and
    * its SHA-256 is `<hash>`. The comma before `"hash"` is turned into `}` for the hash and the
-   * check, then put back (the buffer is the reader's own).
+   * check, then put back (the buffer is the reader's own). False leaves the checker as it was.
+   * Public for test/unit/audit-fast-paths.test.ts (the lines it must take, and the ones it must
+   * leave to line()); callers use lineBytes.
    */
-  private fastLine(bytes: Buffer, start: number, end: number): boolean {
+  fastLine(bytes: Buffer, start: number, end: number): boolean {
     const cut = end - HASH_SUFFIX;
     if (cut <= start || bytes[cut] !== 0x2c || bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x22) return false;
     if (bytes.toString('latin1', cut, cut + 9) !== ',"hash":"') return false;

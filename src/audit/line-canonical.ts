@@ -27,9 +27,10 @@ function sortedDeep(value: unknown, depth: number): boolean {
  * parsed value gives back exactly its text (so no duplicate, whitespace, escape or number
  * re-spelling). RFC 8785 serialises plain data exactly as JSON.stringify does in that order (see
  * canonical.ts). Undefined means "not shown here": the caller decides with the full canonicaliser
- * (lone-surrogate escapes and integer-like keys always go there).
+ * (lone-surrogate escapes and integer-like keys always go there). Exported for
+ * test/unit/audit-fast-paths.test.ts (the lines it must take, and the ones it must give up on).
  */
-function fastCanonical(text: string, parsed: Record<string, unknown>): string | undefined {
+export function fastCanonical(text: string, parsed: Record<string, unknown>): string | undefined {
   if (text.includes('\\ud')) return undefined;
   let last: string | undefined;
   let hashSeen = false;

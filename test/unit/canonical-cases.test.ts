@@ -12,26 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import canonicalize from 'canonicalize';
 import { canonicalJson } from '../../src/audit/canonical.ts';
-
-/** Same text, or the same error, as the library. */
-function sameAsLibrary(value: unknown, name: string): void {
-  let expected: string | undefined;
-  let expectedError: unknown;
-  try {
-    expected = canonicalize(value);
-  } catch (e) {
-    expectedError = e;
-  }
-  if (expectedError !== undefined) {
-    assert.throws(
-      () => canonicalJson(value),
-      (e: unknown) => e instanceof Error && e.message === (expectedError as Error).message,
-      name,
-    );
-    return;
-  }
-  assert.equal(canonicalJson(value), expected, name);
-}
+import { sameAsLibrary } from '../support/canonical-library.ts';
 
 class WithToJSON {
   b = 1;

@@ -6,7 +6,7 @@
  * the checkpoint keys (keys.ts: the key id, other key types refused with their type named).
  */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { createHash, createSecretKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { describe, test } from 'node:test';
 import canonicalize from 'canonicalize';
 import { AuditRecordInvalid, chain, chainLine, GENESIS, LineBatch, lineOf, sha256Hex } from '../../src/audit/chain.ts';
@@ -137,6 +137,13 @@ describe('checkpoints: what the signature covers', () => {
     assert.equal(checkpointValid({ ...c, extra: 1 } as Checkpoint, publicKey), true);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     assert.equal(checkpointValid(c, ec.publicKey), false);
+  });
+
+  test('what node:crypto throws on is "not valid", not a throw: a non-string sig, a secret key, a BigInt seq', () => {
+    // checkpoints.jsonl is read as JSON: a checkpoint of the wrong shape must not stop `audit verify`.
+    assert.equal(checkpointValid({ ...c, sig: 5 } as unknown as Checkpoint, publicKey), false);
+    assert.equal(checkpointValid(c, createSecretKey(Buffer.alloc(32))), false);
+    assert.equal(checkpointValid({ ...c, seq: 5n } as unknown as Checkpoint, publicKey), false);
   });
 });
 

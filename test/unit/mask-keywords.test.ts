@@ -90,3 +90,18 @@ test('the default bundle patterns carry their keywords, and their matches are st
     'x hooks.slack.com/services/T000/B000 y',
   );
 });
+
+test("the gate holds the bundle's own keywords: a default pattern whose keyword is no floor keyword still runs", () => {
+  // mask-text.ts's gate is the union of the floor's and the bundle's keywords. `pat` is a keyword of
+  // a default env-name pattern only (no floor row has it): without the bundle's keywords in the gate,
+  // a text holding only `pat` would skip the pattern and keep its credential.
+  const extra = maskPatternsOf({
+    secrets: {
+      credentials: { values: [{ id: 'pat', pattern: '(?i:(token|bearer)([0-9]*$|_)|(^|_)pat([0-9]*$|_))' }] },
+    },
+  });
+  assert.deepEqual(extra.values[0]?.keywords, ['token', 'bearer', 'pat']);
+  assert.ok(!Object.values(FLOOR_KEYWORDS).some((words) => words.some((w) => 'pat1'.includes(w))));
+  assert.deepEqual(maskText('pat1', extra), { text: '***', hits: ['settings:pat'] });
+  assert.deepEqual(maskText('pat_x', extra), { text: '***x', hits: ['settings:pat'] });
+});
