@@ -83,9 +83,7 @@ valid_name(name) if {
 	every c in split(name, "/") {
 		valid_component(c)
 	}
-}
-
-valid_name(name) if {
+} else if {
 	parts := split(name, "/")
 	count(parts) >= 2
 	valid_domain(parts[0])
@@ -119,6 +117,9 @@ port_digits(host_port) if {
 # separator run holds one of the pairs excluded below (two dots, a dot beside "_" or "-", "_"
 # beside "-", three "_"), so excluding those, and a separator first or last, is the grammar exactly.
 valid_component(c) if {
+	c != ""
+	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+} else if {
 	c != ""
 	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789._-") == ""
 	not substring(c, 0, 1) in {".", "_", "-"}
@@ -179,11 +180,11 @@ hex64(s) if {
 
 is_registry_component(first) if contains(first, ".")
 
-is_registry_component(first) if contains(first, ":")
+else if contains(first, ":")
 
-is_registry_component("localhost")
+else if first == "localhost"
 
-is_registry_component(first) if lower(first) != first
+else if lower(first) != first
 
 # Host names of Docker Hub (DOCKER_HUB_ALIASES in src/oci/image-ref.ts): the same repositories as docker.io.
 docker_hub_aliases := {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -211,12 +212,10 @@ port_ok(registry) if {
 # image_split(name) is the registry and repository of a name without tag or digest.
 image_split(name) := {"registry": "docker.io", "repository": concat("/", ["library", name])} if not contains(name, "/")
 
-image_split(name) := {"registry": "docker.io", "repository": name} if {
+else := {"registry": "docker.io", "repository": name} if {
 	contains(name, "/")
 	not is_registry_component(split(name, "/")[0])
-}
-
-image_split(name) := {"registry": registry, "repository": official(registry, path)} if {
+} else := {"registry": registry, "repository": official(registry, path)} if {
 	contains(name, "/")
 	first := split(name, "/")[0]
 	is_registry_component(first)
@@ -235,25 +234,25 @@ official(_, path) := path if contains(path, "/")
 
 # parse_image_entry(e) is {registry, path} ("" path: the whole registry); undefined when e is not
 # an entry (tags, digests, globs, upper-case paths and non-strings are not entries).
-parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
-	is_string(e)
-	count(e) <= 255
-	entry_grammar(e)
-	not contains(e, "/")
-	is_registry_component(e)
-	port_ok(lower(e))
-}
-
+# The functions here with more than one body are `else` chains (issue #20 §2): compiled to WASM,
+# every body of a function is evaluated on each call, whichever holds; the bodies of each chain
+# are mutually exclusive or give the same value, so the first that holds is the value they had.
+# test/policies/rego-rewrites.test.ts compares them with the library as it was
+# (test/policies/rego-before-rewrite/image.rego).
 parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
 	is_string(e)
 	lower(e) in docker_hub_library
-}
-
-parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
+} else := entry if {
 	is_string(e)
 	count(e) <= 255
 	entry_grammar(e)
-	not lower(e) in docker_hub_library
+	entry := entry_of(e)
+}
+
+entry_of(e) := {"registry": dealias(lower(e)), "path": ""} if {
+	image_host_only(e)
+	port_ok(lower(e))
+} else := {"registry": named.registry, "path": named.repository} if {
 	not image_host_only(e)
 	named := image_split(e)
 	port_ok(named.registry)
