@@ -11,7 +11,11 @@
  * variants: quantities of every kind (zero spellings, suffixes, numbers, garbage, null, objects,
  * huge counts), resources that are not objects, restartPolicy values, caps of every type,
  * requirement lists with numbers and unknown names; image references and allow/deny entries with
- * registries, ports, case, separators, docker.io aliases and non-ASCII.
+ * registries, ports, case, separators, docker.io aliases and non-ASCII; egress destinations and
+ * allowed entries (hosts, globs, CIDRs of both families, ports, malformed entries); env values,
+ * names and command words with and without credentials (the secrets prefilter's keywords, their
+ * folded spellings, split over two words), with the default patterns, an operator's pattern, an
+ * anchored one and an invalid one.
  *
  * The oracle: test/policies/rego-before-rewrite/h-rego/ holds the files as they were at 9fd7f51
  * (same paths as under policies/); the test builds policies/ once as it is and once with those
@@ -28,6 +32,7 @@ import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { DECISION_ENTRYPOINT } from '../../src/evaluate/policy-engine.ts';
+import { AWS_KEY_ID, GITHUB_TOKEN, JWT, PEM, SLACK } from '../support/credentials.ts';
 
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
@@ -101,6 +106,47 @@ const ENTRIES: readonly unknown[] = [
   null,
 ];
 
+const VALUES = [
+  'up',
+  'https://user:hunter2@example.com/x',
+  'https://example.com/x',
+  `Authorization: Bearer ${'a'.repeat(20)}`,
+  AWS_KEY_ID,
+  GITHUB_TOKEN,
+  JWT,
+  SLACK,
+  PEM,
+  'password=hunter2',
+  'PASSWORD',
+  '--password',
+  'hunter2',
+  'mysql',
+  '-phunter2',
+  'ſecret=x',
+  'TOKEN',
+  '',
+];
+const ENV_NAMES = ['MODE', 'DB_PASSWORD', 'GH_TOKEN', 'API_KEY', 'KEYBOARD', 'ſECRET', 'pat', 'SESSION_COOKIE'];
+const env = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  {
+    weight: 1,
+    arbitrary: fc.dictionary(
+      pick(ENV_NAMES),
+      fc.oneof(
+        pick<unknown>(VALUES),
+        pick([{ secretRef: { secret: 'aws-credentials', key: 'k' } }, { secretRef: { secret: 'other', key: 'k' } }]),
+      ),
+      { maxKeys: 3 },
+    ),
+  },
+);
+// Mostly clean (an allowed decision is reachable), sometimes a credential.
+const words = fc.oneof(
+  { weight: 3, arbitrary: pick([[], ['up'], ['migrate', 'up']]) },
+  { weight: 1, arbitrary: fc.array(pick(VALUES), { maxLength: 3 }) },
+);
+
 const container = (name: string) =>
   fc.record(
     {
@@ -108,9 +154,57 @@ const container = (name: string) =>
       image: pick(IMAGES),
       restartPolicy: pick<unknown>(['Always', 'Never', 'always', null]),
       resources,
+      env,
+      command: words,
+      args: words,
     },
     { requiredKeys: ['name', 'image'] },
   );
+
+const HOSTS = [
+  'api.github.com',
+  'API.GitHub.com',
+  's3.amazonaws.com',
+  'a.b.amazonaws.com',
+  'amazonaws.com',
+  '*.amazonaws.com',
+  'evil.com',
+  'a_b.com',
+  '10.0.0.1',
+];
+const CIDRS = [
+  '10.0.0.0/8',
+  '10.0.0.1/8',
+  '0.0.0.0/0',
+  '::/0',
+  'fd00::/8',
+  'fd00::1/8',
+  '010.0.0.0/8',
+  '2001:db8::/32',
+];
+const destination = fc.oneof(
+  fc.record({ host: pick(HOSTS), ports: fc.array(pick([443, 80, 5432]), { maxLength: 2 }) }),
+  fc.record({ cidr: pick(CIDRS), ports: fc.array(pick([443, 80, 5432]), { maxLength: 2 }) }),
+);
+const ALLOWED: readonly unknown[] = [
+  { host: 'api.github.com', ports: [443] },
+  { host: '*.amazonaws.com', ports: [443] },
+  { host: '*.amazonaws.com', ports: [443, 80], cidrs: ['10.0.0.0/8'] },
+  { host: 'API.GITHUB.COM', ports: [443] },
+  { cidr: '10.0.0.0/8', ports: [443, 5432] },
+  { cidr: 'fd00::/8', ports: [443] },
+  { cidr: '10.0.0.1/8', ports: [443] },
+  { host: 'a_b.com', ports: [443] },
+  { host: 'x.com', cidr: '10.0.0.0/8', ports: [443] },
+  { host: 'x.com', ports: [443], cidrs: ['fd00::1/8'] },
+  'api.github.com',
+];
+const VALUE_PATTERNS: readonly unknown[] = [
+  { id: 'mine', pattern: 'hunter[0-9]' },
+  { id: 'anchored', pattern: '\\Ahunter' },
+  { id: 'broken', pattern: '(' },
+  { id: 7, pattern: 'x' },
+];
 
 const input = fc
   .tuple(
@@ -118,11 +212,25 @@ const input = fc
     fc.array(container('side'), { maxLength: 2 }),
     fc.array(container('init'), { maxLength: 2 }),
     fc.array(container('extra'), { maxLength: 1 }),
+    fc.oneof(
+      { weight: 2, arbitrary: fc.constant([]) },
+      { weight: 1, arbitrary: fc.array(destination, { maxLength: 3 }) },
+    ),
   )
-  .map(([m, sides, inits, extra]) => ({
+  .map(([m, sides, inits, extra, egress]) => ({
     runner: 'r',
     workflow: { id: 'w', name: 'w', runId: 'run', volumes: [] },
-    step: { name: 's', image: m.image, resources: m.resources, sidecars: sides, initContainers: inits },
+    step: {
+      name: 's',
+      image: m.image,
+      resources: m.resources,
+      env: m.env,
+      command: m.command,
+      args: m.args,
+      sidecars: sides,
+      initContainers: inits,
+      egress,
+    },
     pod: { spec: { containers: [m, ...extra], initContainers: [...inits, ...sides] } },
     attempt: 1,
   }));
@@ -138,6 +246,15 @@ const settingsOf = fc
     maxEphemeralStorage: cap('20Gi'),
     allowed: fc.array(pick(ENTRIES), { maxLength: 5 }),
     denied: fc.array(pick(ENTRIES), { maxLength: 2 }),
+    egress: fc.oneof(
+      { weight: 1, arbitrary: fc.constant(ALLOWED.slice(0, 2)) },
+      { weight: 2, arbitrary: fc.array(pick(ALLOWED), { maxLength: 4 }) },
+    ),
+    patterns: fc.oneof(
+      { weight: 3, arbitrary: fc.constant([]) },
+      { weight: 1, arbitrary: fc.array(pick(VALUE_PATTERNS), { maxLength: 2 }) },
+    ),
+    anyDestination: fc.boolean(),
   })
   .map((s) => ({
     resources: Object.fromEntries(
@@ -151,7 +268,19 @@ const settingsOf = fc
       }).filter(([, v]) => v !== undefined),
     ),
     images: { allowedRegistries: s.allowed, deniedImages: s.denied, requireDigest: false },
+    egress: { allowed: s.egress, allowAnyDestination: s.anyDestination, allowWildcardHosts: false },
+    patterns: s.patterns,
   }));
+
+const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+const MAIN = { name: 'main', image: 'python:3.11-slim', resources: R, env: {}, command: ['up'], args: [] };
+const CLEAN = {
+  runner: 'r',
+  workflow: { id: 'w', name: 'w', runId: 'run', volumes: [] },
+  step: { ...MAIN, name: 's', sidecars: [], initContainers: [], egress: [] },
+  pod: { spec: { containers: [MAIN], initContainers: [] } },
+  attempt: 1,
+};
 
 /**
  * A decision with its violations in one order (a set's order is the engine's), or the error the
@@ -204,17 +333,23 @@ describe('Rego rewritten in h-rego decides as the Rego it replaced (whole decisi
   });
 
   test('generated pods and settings: the same decision, message for message', () => {
-    const settings = fc.sample(settingsOf, { numRuns: 60, seed: 2020 });
-    const inputs = fc.sample(input, { numRuns: 3000, seed: 2021 });
+    // The bundle's own settings first, with a step they allow among its inputs: an allow is compared too.
+    const settings = [undefined, ...fc.sample(settingsOf, { numRuns: 39, seed: 2020 })];
+    const inputs = [CLEAN, ...fc.sample(input, { numRuns: 1199, seed: 2021 })];
     const seen = new Set<string>();
     let allowed = 0;
     let errors = 0;
     for (const [i, s] of settings.entries()) {
       const kubiya = data['kubiya'] as { settings: Record<string, unknown> };
-      const d = { kubiya: { ...kubiya, settings: { ...kubiya.settings, ...s } } };
+      const { patterns, ...sections } = s ?? { patterns: [] };
+      const secrets = kubiya.settings['secrets'] as { credentials: { envNames: unknown[]; values: unknown[] } };
+      const credentials = { ...secrets.credentials, values: [...secrets.credentials.values, ...patterns] };
+      const d = {
+        kubiya: { ...kubiya, settings: { ...kubiya.settings, ...sections, secrets: { ...secrets, credentials } } },
+      };
       now.setData(d);
       was.setData(d);
-      for (const x of inputs.slice(i * 50, i * 50 + 50)) {
+      for (const x of inputs.slice(i * 30, i * 30 + 30)) {
         const a = outcome(now, x);
         assert.deepEqual(a, outcome(was, x), JSON.stringify({ settings: s, input: x }));
         const r = a as { allow?: boolean; violations?: string[] };
@@ -236,6 +371,11 @@ describe('Rego rewritten in h-rego decides as the Rego it replaced (whole decisi
       'IMAGE_REFERENCE_INVALID',
       'IMAGE_DENIED',
       'POLICY_SETTINGS_INVALID',
+      'EGRESS_NOT_ALLOWED',
+      'EGRESS_ANY_DESTINATION',
+      'EGRESS_WILDCARD_HOST',
+      'SECRET_LITERAL',
+      'SECRET_NOT_ALLOWED',
     ])
       assert.ok(seen.has(code), `no decision had ${code}: ${[...seen].join(', ')}`);
   });

@@ -55,7 +55,7 @@ reference_parts(ref) := [ref, name, tag, digest] if {
 
 digest_part(at) := "" if count(at) == 1
 
-digest_part(at) := at[1] if {
+else := at[1] if {
 	count(at) == 2
 	parts := split(at[1], ":")
 	count(parts) == 2
@@ -66,7 +66,7 @@ digest_part(at) := at[1] if {
 
 name_and_tag(s) := [s, ""] if not contains(last_part(s), ":")
 
-name_and_tag(s) := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
+else := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
 	parts := split(last_part(s), ":")
 	count(parts) == 2
 	tag := parts[1]
@@ -107,7 +107,7 @@ valid_domain(d) if {
 
 port_digits(host_port) if count(host_port) == 1
 
-port_digits(host_port) if {
+else if {
 	count(host_port) == 2
 	host_port[1] != ""
 	trim_left(host_port[1], "0123456789") == ""
@@ -132,28 +132,22 @@ valid_component(c) if {
 canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag]) if {
 	tag != ""
 	digest == ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":latest"]) if {
+} else := concat("", [named.registry, "/", named.repository, ":latest"]) if {
 	tag == ""
 	digest == ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, "@", digest]) if {
+} else := concat("", [named.registry, "/", named.repository, "@", digest]) if {
 	tag == ""
 	digest != ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag, "@", digest]) if {
+} else := concat("", [named.registry, "/", named.repository, ":", tag, "@", digest]) if {
 	tag != ""
 	digest != ""
 }
 
 # digest_ok(d): no digest, or the algorithm's exact number of hex digits (the pattern checked the
 # algorithm and that the rest is lower-case hex).
-digest_ok("")
+digest_ok(d) if d == ""
 
-digest_ok(d) if count(d) == count("sha256:") + digest_hex_length[substring(d, 0, 6)]
+else if count(d) == count("sha256:") + digest_hex_length[substring(d, 0, 6)]
 
 digest_hex_length := {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -193,13 +187,13 @@ docker_hub_library := {concat("", [h, "/library"]) | some h in docker_hub_aliase
 
 dealias(host) := "docker.io" if host in docker_hub_aliases
 
-dealias(host) := host if not host in docker_hub_aliases
+else := host if not host in docker_hub_aliases
 
 # port_ok(registry): no port, or a port 1..65535 without leading zeros that is not the default
 # :443 (which names the same registry as no port, so a deny entry would not see it: refused).
 port_ok(registry) if not contains(registry, ":")
 
-port_ok(registry) if {
+else if {
 	port := split(registry, ":")[1]
 	count(port) <= 5
 	trim_left(port, "0123456789") == ""
@@ -226,11 +220,9 @@ else := {"registry": "docker.io", "repository": name} if {
 official(registry, path) := concat("/", ["library", path]) if {
 	registry == "docker.io"
 	not contains(path, "/")
-}
+} else := path if registry != "docker.io"
 
-official(registry, path) := path if registry != "docker.io"
-
-official(_, path) := path if contains(path, "/")
+else := path if contains(path, "/")
 
 # parse_image_entry(e) is {registry, path} ("" path: the whole registry); undefined when e is not
 # an entry (tags, digests, globs, upper-case paths and non-strings are not entries).
@@ -276,14 +268,10 @@ image_host_only(e) if {
 image_entry_matches(entry, ref) if {
 	entry.registry == ref.registry
 	entry.path == ""
-}
-
-image_entry_matches(entry, ref) if {
+} else if {
 	entry.registry == ref.registry
 	entry.path == ref.repository
-}
-
-image_entry_matches(entry, ref) if {
+} else if {
 	entry.registry == ref.registry
 	entry.path != ""
 	startswith(ref.repository, concat("", [entry.path, "/"]))
