@@ -55,7 +55,7 @@ reference_parts(ref) := [ref, name, tag, digest] if {
 
 digest_part(at) := "" if count(at) == 1
 
-digest_part(at) := at[1] if {
+else := at[1] if {
 	count(at) == 2
 	parts := split(at[1], ":")
 	count(parts) == 2
@@ -66,7 +66,7 @@ digest_part(at) := at[1] if {
 
 name_and_tag(s) := [s, ""] if not contains(last_part(s), ":")
 
-name_and_tag(s) := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
+else := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
 	parts := split(last_part(s), ":")
 	count(parts) == 2
 	tag := parts[1]
@@ -83,9 +83,7 @@ valid_name(name) if {
 	every c in split(name, "/") {
 		valid_component(c)
 	}
-}
-
-valid_name(name) if {
+} else if {
 	parts := split(name, "/")
 	count(parts) >= 2
 	valid_domain(parts[0])
@@ -109,7 +107,7 @@ valid_domain(d) if {
 
 port_digits(host_port) if count(host_port) == 1
 
-port_digits(host_port) if {
+else if {
 	count(host_port) == 2
 	host_port[1] != ""
 	trim_left(host_port[1], "0123456789") == ""
@@ -119,6 +117,9 @@ port_digits(host_port) if {
 # separator run holds one of the pairs excluded below (two dots, a dot beside "_" or "-", "_"
 # beside "-", three "_"), so excluding those, and a separator first or last, is the grammar exactly.
 valid_component(c) if {
+	c != ""
+	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+} else if {
 	c != ""
 	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789._-") == ""
 	not substring(c, 0, 1) in {".", "_", "-"}
@@ -131,28 +132,22 @@ valid_component(c) if {
 canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag]) if {
 	tag != ""
 	digest == ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":latest"]) if {
+} else := concat("", [named.registry, "/", named.repository, ":latest"]) if {
 	tag == ""
 	digest == ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, "@", digest]) if {
+} else := concat("", [named.registry, "/", named.repository, "@", digest]) if {
 	tag == ""
 	digest != ""
-}
-
-canonical(named, tag, digest) := concat("", [named.registry, "/", named.repository, ":", tag, "@", digest]) if {
+} else := concat("", [named.registry, "/", named.repository, ":", tag, "@", digest]) if {
 	tag != ""
 	digest != ""
 }
 
 # digest_ok(d): no digest, or the algorithm's exact number of hex digits (the pattern checked the
 # algorithm and that the rest is lower-case hex).
-digest_ok("")
+digest_ok(d) if d == ""
 
-digest_ok(d) if count(d) == count("sha256:") + digest_hex_length[substring(d, 0, 6)]
+else if count(d) == count("sha256:") + digest_hex_length[substring(d, 0, 6)]
 
 digest_hex_length := {"sha256": 64, "sha384": 96, "sha512": 128}
 
@@ -179,11 +174,11 @@ hex64(s) if {
 
 is_registry_component(first) if contains(first, ".")
 
-is_registry_component(first) if contains(first, ":")
+else if contains(first, ":")
 
-is_registry_component("localhost")
+else if first == "localhost"
 
-is_registry_component(first) if lower(first) != first
+else if lower(first) != first
 
 # Host names of Docker Hub (DOCKER_HUB_ALIASES in src/oci/image-ref.ts): the same repositories as docker.io.
 docker_hub_aliases := {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -192,13 +187,13 @@ docker_hub_library := {concat("", [h, "/library"]) | some h in docker_hub_aliase
 
 dealias(host) := "docker.io" if host in docker_hub_aliases
 
-dealias(host) := host if not host in docker_hub_aliases
+else := host if not host in docker_hub_aliases
 
 # port_ok(registry): no port, or a port 1..65535 without leading zeros that is not the default
 # :443 (which names the same registry as no port, so a deny entry would not see it: refused).
 port_ok(registry) if not contains(registry, ":")
 
-port_ok(registry) if {
+else if {
 	port := split(registry, ":")[1]
 	count(port) <= 5
 	trim_left(port, "0123456789") == ""
@@ -211,12 +206,10 @@ port_ok(registry) if {
 # image_split(name) is the registry and repository of a name without tag or digest.
 image_split(name) := {"registry": "docker.io", "repository": concat("/", ["library", name])} if not contains(name, "/")
 
-image_split(name) := {"registry": "docker.io", "repository": name} if {
+else := {"registry": "docker.io", "repository": name} if {
 	contains(name, "/")
 	not is_registry_component(split(name, "/")[0])
-}
-
-image_split(name) := {"registry": registry, "repository": official(registry, path)} if {
+} else := {"registry": registry, "repository": official(registry, path)} if {
 	contains(name, "/")
 	first := split(name, "/")[0]
 	is_registry_component(first)
@@ -227,33 +220,31 @@ image_split(name) := {"registry": registry, "repository": official(registry, pat
 official(registry, path) := concat("/", ["library", path]) if {
 	registry == "docker.io"
 	not contains(path, "/")
-}
+} else := path if registry != "docker.io"
 
-official(registry, path) := path if registry != "docker.io"
-
-official(_, path) := path if contains(path, "/")
+else := path if contains(path, "/")
 
 # parse_image_entry(e) is {registry, path} ("" path: the whole registry); undefined when e is not
 # an entry (tags, digests, globs, upper-case paths and non-strings are not entries).
-parse_image_entry(e) := {"registry": dealias(lower(e)), "path": ""} if {
-	is_string(e)
-	count(e) <= 255
-	entry_grammar(e)
-	not contains(e, "/")
-	is_registry_component(e)
-	port_ok(lower(e))
-}
-
+# The functions here with more than one body are `else` chains (issue #20 §2): compiled to WASM,
+# every body of a function is evaluated on each call, whichever holds; the bodies of each chain
+# are mutually exclusive or give the same value, so the first that holds is the value they had.
+# test/policies/rego-rewrites.test.ts compares them with the library as it was
+# (test/policies/rego-before-rewrite/image.rego).
 parse_image_entry(e) := {"registry": "docker.io", "path": "library"} if {
 	is_string(e)
 	lower(e) in docker_hub_library
-}
-
-parse_image_entry(e) := {"registry": named.registry, "path": named.repository} if {
+} else := entry if {
 	is_string(e)
 	count(e) <= 255
 	entry_grammar(e)
-	not lower(e) in docker_hub_library
+	entry := entry_of(e)
+}
+
+entry_of(e) := {"registry": dealias(lower(e)), "path": ""} if {
+	image_host_only(e)
+	port_ok(lower(e))
+} else := {"registry": named.registry, "path": named.repository} if {
 	not image_host_only(e)
 	named := image_split(e)
 	port_ok(named.registry)
@@ -277,14 +268,10 @@ image_host_only(e) if {
 image_entry_matches(entry, ref) if {
 	entry.registry == ref.registry
 	entry.path == ""
-}
-
-image_entry_matches(entry, ref) if {
+} else if {
 	entry.registry == ref.registry
 	entry.path == ref.repository
-}
-
-image_entry_matches(entry, ref) if {
+} else if {
 	entry.registry == ref.registry
 	entry.path != ""
 	startswith(ref.repository, concat("", [entry.path, "/"]))

@@ -27,9 +27,7 @@ valid_cidr(c) if {
 	}
 	address := (((((octets[0] * 256) + octets[1]) * 256) + octets[2]) * 256) + octets[3]
 	address % bits.lsh(1, 32 - to_number(m[5])) == 0
-}
-
-valid_cidr(c) if {
+} else if {
 	is_string(c)
 	m := regex.find_all_string_submatch_n(ipv6_cidr_pattern, c, 1)[0]
 	groups := ipv6_groups(m[1])
@@ -98,9 +96,7 @@ dns_label(l) if {
 host_covers(pattern, host) if {
 	not startswith(pattern, "*.")
 	pattern == host
-}
-
-host_covers(pattern, host) if {
+} else if {
 	startswith(pattern, "*.")
 	suffix := substring(pattern, 1, -1)
 	endswith(host, suffix)

@@ -23,9 +23,7 @@ valid_entry(a) if {
 	every c in object.get(a, "cidrs", []) {
 		lib.valid_cidr(c)
 	}
-}
-
-valid_entry(a) if {
+} else if {
 	lib.valid_cidr(a.cidr)
 	not lib.has_key(a, "host")
 	not lib.has_key(a, "cidrs")

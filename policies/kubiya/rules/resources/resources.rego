@@ -25,32 +25,41 @@ container_resources(c) := r if {
 
 # The pod's containers as the scheduler sees them: init containers run one after another before
 # the main container; sidecars (native: init containers with restartPolicy Always) run beside
-# everything after them (counted beside every init container here: an upper bound).
-sidecars contains c if {
+# everything after them (counted beside every init container here: an upper bound). Sets of the
+# containers' paths (unique per container), so membership compares strings, not whole containers.
+sidecars contains c.path if {
 	some c in lib.pod_containers
 	c.container.restartPolicy == "Always"
 }
 
-inits contains c if {
+inits contains c.path if {
 	some c in lib.pod_containers
 	startswith(c.path, "pod.spec.initContainers")
 	not c.container.restartPolicy == "Always"
 }
 
-main_and_sidecars contains c if {
+main_and_sidecars contains c.path if {
 	some c in lib.pod_containers
-	not c in inits
+	not c.path in inits
+}
+
+# quantities[path][kind][r] is lib.quantity(container_resources(c)[kind][r]) of the pod container
+# at path, for each kind ("requests", "limits") and each r it lists; absent when it does not parse.
+# Parsed once per evaluation (issue #20 §2: every rule and each of the pod's totals parsed them
+# again, ~80 parses of the bench step). test/policies/rego-rewrites.test.ts compares the decisions
+# with the rules as they were (test/policies/rego-before-rewrite/h-rego/resources.rego).
+quantities[c.path] := {kind: {r: n | some r, q in res[kind]; n := lib.quantity(q)} | some kind in ["requests", "limits"]} if {
+	some c in lib.pod_containers
+	res := container_resources(c)
 }
 
 # declared(c, kind, r): the container declares a positive quantity of r (zero is not declared).
-declared(c, kind, r) if lib.positive(container_resources(c)[kind][r])
+declared(c, kind, r) if quantities[c.path][kind][r] > 0
 
-# amount(c, kind, r) is the container's quantity in base units; 0 when absent or zero.
-amount(c, kind, r) := q if {
-	q := lib.quantity(container_resources(c)[kind][r])
+# amount(path, kind, r) is the quantity of the container at path in base units; 0 when absent or zero.
+amount(path, kind, r) := q if {
+	q := quantities[path][kind][r]
 } else := 0
-
-zero(q) if lib.quantity(q) == 0
 
 # The caps in base units, each parsed once per evaluation (not once per container and kind); a
 # cap that does not parse has no entry, so nothing is within it (lib.within's fail-closed rule).
@@ -60,8 +69,22 @@ cap_quantity[key] := q if {
 	q := lib.quantity(settings[key])
 }
 
-# within_cap(asked, key): lib.within(asked, settings[key]), with the cap parsed once.
-within_cap(asked, key) if lib.quantity(asked) <= cap_quantity[key]
+# capped[r] is the settings key of each resource r the settings cap (parsed or not).
+capped[r] := key if {
+	some r, key in caps
+	lib.has_key(settings, key)
+}
+
+# within_cap(n, key): a quantity n in base units is not above the cap (lib.within with both parsed
+# once); false when the cap does not parse.
+within_cap(n, key) if n <= cap_quantity[key]
+
+# asked_within(path, kind, r, key): the container's parsed quantity is within the cap; false when
+# either does not parse. (Not `within_cap(quantities[path][kind][r], key)` under `not`: a ref
+# argument is evaluated outside the negation, so an unparseable quantity would make the rule fail.)
+asked_within(path, kind, r, key) if quantities[path][kind][r] <= cap_quantity[key]
+
+asked_zero(path, kind, r) if quantities[path][kind][r] == 0
 
 # The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
 total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
@@ -86,20 +109,18 @@ violations contains v if {
 violations contains v if {
 	some c in lib.pod_containers
 	some kind in ["requests", "limits"]
-	some r, key in caps
-	lib.has_key(settings, key)
+	some r, key in capped
 	cap := settings[key]
 	asked := container_resources(c)[kind][r]
-	not zero(asked)
-	not within_cap(asked, key)
+	not asked_zero(c.path, kind, r)
+	not asked_within(c.path, kind, r, key)
 	v := lib.violation("resources", codes[r], sprintf("%s.resources.%s.%s", [c.path, kind, r]), sprintf("%s: %s %s of %v is above the cap of %v", [name(c), r, kind, asked, cap]))
 }
 
 violations contains v if {
 	count(lib.pod_containers) > 1
 	some kind in ["requests", "limits"]
-	some r, key in caps
-	lib.has_key(settings, key)
+	some r, key in capped
 	cap := settings[key]
 	t := total(kind, r)
 	not within_cap(t, key)
