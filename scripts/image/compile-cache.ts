@@ -98,7 +98,8 @@ async function make(node: string, app: string, cacheDir: string, entries: readon
  * Fills `<options.app>/<options.cacheDir>` (emptied first) with the compile cache of
  * CACHED_ENTRIES and of every production dependency (package.json \`dependencies\`), imported (never
  * run) by `options.node` with the app at /app. The making script's own entries (\`[eval]\`, found by
- * making the cache of nothing) are left out. Returns the cache subdirectory's name and its number of
+ * making the cache of nothing) are left out, and so are the entries a second making does not give
+ * byte for byte alike (reproducibility). Returns the cache subdirectory's name and its number of
  * entries. Throws when `unshare` or an import fails, or Node wrote no single subdirectory ending in
  * the namespace's uid (0).
  */
@@ -113,11 +114,24 @@ export async function writeCompileCache(options: CompileCacheOptions): Promise<{
     throw new Error(`compile cache: expected one directory ending in ${own}, found ${JSON.stringify(made)}`);
   const dir = join(app, cacheDir);
   const script = `${cacheDir}.script`;
+  const again = `${cacheDir}.again`;
   try {
     await make(node, app, script, []);
     for (const name of await readdir(join(app, script, made[0]!))) await rm(join(dir, made[0]!, name), { force: true });
+    // Made a second time, and only the entries equal byte for byte in both are kept: an entry can
+    // still differ between two makes of the same files (seen 2026-11-30: 5 bytes of one of 1,732
+    // entries, undici's socks5-client.js, between two builds; V8 state that depends on when the
+    // collector ran), and the image must be reproducible (test/image). A dropped entry is compiled
+    // at start, as without a cache.
+    await make(node, app, again, [...CACHED_ENTRIES, ...Object.keys(pkg.dependencies ?? {})]);
+    for (const name of await readdir(join(dir, made[0]!))) {
+      const second = await readFile(join(app, again, made[0]!, name)).catch(() => undefined);
+      if (second === undefined || !second.equals(await readFile(join(dir, made[0]!, name))))
+        await rm(join(dir, made[0]!, name), { force: true });
+    }
   } finally {
     await rm(join(app, script), { recursive: true, force: true });
+    await rm(join(app, again), { recursive: true, force: true });
   }
   const tag = made[0]!.slice(0, -own.length) + `-${uid}`;
   if (tag !== made[0]) await rename(join(dir, made[0]!), join(dir, tag));
