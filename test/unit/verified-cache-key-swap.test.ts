@@ -16,33 +16,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createLocalJWKSet, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { admit } from '../../src/admission/admit.ts';
-import { jwks, newSigningKey, signAssignment } from '../../src/dev/sign.ts';
+import { newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { auditor } from '../../src/pipeline/auditor.ts';
-import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { verifiedRuns } from '../../src/pipeline/verified-cache.ts';
 import { reverified } from '../../src/pipeline/verified.ts';
 import { publicJwk } from '../../src/verify/trusted-keys.ts';
-import { testPipelineConfig } from '../support/config.ts';
-import { Clock, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
-import { ISSUER, NOW, RUNNER, workflow } from '../support/tokens.ts';
+import { memoryAdmissionDeps } from '../support/admission-deps.ts';
+import { MemoryTrustedKeys } from '../support/memory.ts';
+import { ISSUER, RUNNER, workflow } from '../support/tokens.ts';
 
 async function setup() {
-  const key = await newSigningKey('EdDSA', 'k1');
-  const clock = new Clock(NOW);
-  const runs = new MemoryRuns(clock.now);
-  const deps = {
-    config: testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: ISSUER } }),
-    keys: createLocalJWKSet(jwks([key])),
-    policy: () => undefined,
-    audit: new MemoryAudit(),
-    ...memoryCluster(),
-    runs,
-    trust: new MemoryTrustedKeys(),
-    now: clock.now,
-    newId: () => 'id',
-  } as PipelineDeps & { runs: MemoryRuns; trust: MemoryTrustedKeys };
+  const { key, clock, runs, deps } = await memoryAdmissionDeps();
   const token = await signAssignment(key, {
     issuer: ISSUER,
     audience: RUNNER,

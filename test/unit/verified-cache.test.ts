@@ -30,8 +30,8 @@ import {
 import { reverified } from '../../src/pipeline/verified.ts';
 import type { RunObject } from '../../src/ports/runs.ts';
 import { verifyAssignment, type AssignmentClaims } from '../../src/verify/verify.ts';
-import { testPipelineConfig } from '../support/config.ts';
-import { Clock, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { memoryAdmissionDeps } from '../support/admission-deps.ts';
+import { MemoryAudit, MemoryTrustedKeys } from '../support/memory.ts';
 import { claimsAt, ISSUER, NOW, RUNNER, signBytes, verifyOptions, workflow } from '../support/tokens.ts';
 
 let jti = 0;
@@ -46,20 +46,7 @@ const signWith = (key: SigningKey, at: Date, ttlSeconds = 300, wf = workflow()) 
   });
 
 async function setup() {
-  const key = await newSigningKey('EdDSA', 'k1');
-  const clock = new Clock(NOW);
-  const runs = new MemoryRuns(clock.now);
-  const deps = {
-    config: testPipelineConfig({ runner: { name: RUNNER }, controlPlane: { issuer: ISSUER } }),
-    keys: createLocalJWKSet(jwks([key])),
-    policy: () => undefined,
-    audit: new MemoryAudit(),
-    ...memoryCluster(),
-    runs,
-    trust: new MemoryTrustedKeys(),
-    now: clock.now,
-    newId: () => 'id',
-  } as PipelineDeps & { runs: MemoryRuns; trust: MemoryTrustedKeys; keys: ReturnType<typeof createLocalJWKSet> };
+  const { key, clock, runs, deps } = await memoryAdmissionDeps();
   /** Admits a token (intake: verify, validate, trust, create the run) and returns its WorkflowRun. */
   const admitted = async (token: string): Promise<RunObject> => {
     const r = await admit({ body: token }, deps);
