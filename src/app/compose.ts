@@ -28,6 +28,7 @@ import type { PipelineDeps } from '../pipeline/deps.ts';
 import { pipelineObserver } from './observer.ts';
 import { pipelineConfigOf } from './pipeline-config.ts';
 import { apiOptions, loadKeys, timed } from './parts.ts';
+import { markStartup } from './startup-marks.ts';
 
 /** What a runner is made of; `undo` (given to openParts) closes each part opened so far. */
 export interface RunnerParts {
@@ -61,6 +62,7 @@ export async function openParts(
   undo: (() => unknown)[],
 ): Promise<RunnerParts> {
   const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
+  markStartup('kubeconfig');
   const leaseName = config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`;
   const trust = new ConfigMapTrustedKeys(kc, {
     name: trustedKeysName(leaseName),
@@ -70,15 +72,16 @@ export async function openParts(
   const undoPolicy: (() => unknown)[] = [];
   const undoAudit: (() => unknown)[] = [];
   const opened = await Promise.allSettled([
-    loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), k)),
-    openPolicy(config, log, metrics, undoPolicy),
-    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), a)),
+    loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), markStartup('keys'), k)),
+    openPolicy(config, log, metrics, undoPolicy).then((p) => (markStartup('policy'), p)),
+    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), markStartup('audit'), a)),
   ]);
   undo.push(...undoKeys, ...undoPolicy, ...undoAudit);
   const [keyed, policed, audited] = opened;
   if (keyed.status === 'rejected') throw keyed.reason;
   if (policed.status === 'rejected') throw policed.reason;
   if (audited.status === 'rejected') throw audited.reason;
+  markStartup('parts');
   const { keys, loaded: keysLoaded, stop: stopKeys } = keyed.value;
   const policies = policed.value;
   const audit = audited.value;
