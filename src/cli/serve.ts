@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { flushCompileCacheSoon, type EntryFacts } from './compile-cache.ts';
-import { EXIT, type Io } from './io.ts';
+import { EXIT, takeOverStopSignals, type Io } from './io.ts';
 import { examples } from './options.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -71,20 +71,16 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env, ent
         process.exit(EXIT.usage);
       }
       if (cache !== undefined) flushCompileCacheSoon(cache);
-      // Graceful shutdown replaces the CLI's default "exit on signal".
-      process.removeAllListeners('SIGTERM');
-      process.removeAllListeners('SIGINT');
+      // Graceful shutdown replaces the CLI's default "exit on signal" (without a moment with no handler).
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => () => {
+        takeOverStopSignals((signal) => {
           void server.shutdown(signal).then(({ unfinished }) => {
             setCode(unfinished === 0 ? EXIT.ok : EXIT.failed);
             // Keep-alive sockets of the Kubernetes client would hold the event loop open: exit once the logs are out.
             log.flush(() => process.exit(unfinished === 0 ? EXIT.ok : EXIT.failed));
             resolve();
           });
-        };
-        process.once('SIGTERM', stop('SIGTERM'));
-        process.once('SIGINT', stop('SIGINT'));
+        });
       });
     });
 }
