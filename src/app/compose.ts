@@ -51,9 +51,12 @@ export interface RunnerParts {
  * Opens every part that can fail, pushing on `undo` how to close each one opened: the kubeconfig,
  * then at once (they are independent, and start-up waits on the slowest, not on their sum) the
  * control plane's keys, the policy bundle (downloaded, verified, its WASM compiled) and the audit
- * directory (its lock: one writer per chain, else AUDIT_LOCKED). Nothing acts yet: no watch, no
- * reconcile, no shipping. When any fails, what the others opened is on `undo` too, in the order
- * keys, policy, audit, and the first failure in that order is thrown (the caller runs `undo`).
+ * directory (its lock: one writer per chain, else AUDIT_LOCKED). The first lists of pods and runs
+ * are asked for first of all, so that the API server answers while the others open (reads only;
+ * the caller awaits them: `pods.start()`, `runs.start()` return the same promise). Nothing acts
+ * yet: no reconcile, no Lease, no shipping. When any fails, what the others opened is on `undo`
+ * too, in the order lists, keys, policy, audit, and the first failure of keys, policy, audit in
+ * that order is thrown (the caller runs `undo`).
  */
 export async function openParts(
   config: Config,
@@ -68,6 +71,15 @@ export async function openParts(
     name: trustedKeysName(leaseName),
     namespace: config.kubernetes.namespace,
   });
+  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
+  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
+  undo.push(
+    () => pods.stop(),
+    () => runs.stop(),
+  );
+  // Handled here so that a failure elsewhere first is not an unhandled rejection; the caller's
+  // await of start() still sees it.
+  for (const listing of [pods.start(), runs.start()]) listing.catch(() => undefined);
   const undoKeys: (() => unknown)[] = [];
   const undoPolicy: (() => unknown)[] = [];
   const undoAudit: (() => unknown)[] = [];
@@ -86,8 +98,6 @@ export async function openParts(
   const policies = policed.value;
   const audit = audited.value;
   const shipper = auditShipper(config, log);
-  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
-  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const deps: PipelineDeps = {
     config: pipelineConfigOf(config),
     keys,

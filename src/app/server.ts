@@ -130,11 +130,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   );
   const port = await listen(server, config, undo);
   markStartup('listen');
-  // The first list of runs and pods (read only); an API server that cannot be listed fails start-up.
-  undo.push(
-    () => parts.pods.stop(),
-    () => parts.runs.stop(),
-  );
+  // The first list of runs and pods (read only; asked for by openParts, whose undo stops them).
   await Promise.all([parts.pods.start(), parts.runs.start()]);
   markStartup('synced');
 
