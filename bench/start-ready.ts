@@ -124,7 +124,8 @@ async function once(
   if (trace !== undefined)
     child.stdout?.on('data', (d: Buffer) => {
       const at = ((performance.now() - t0) / 1000).toFixed(3);
-      for (const l of d.toString().split('\n')) if (l.length > 0) trace(`    +${at} s ${l.slice(0, 200)}`);
+      for (const l of d.toString().split('\n'))
+        if (l.length > 0) trace(`    +${at} s ${l.includes('"runner ready"') ? l : l.slice(0, 200)}`);
     });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -18,7 +18,7 @@ import { controlPlaneClient, forwardingObserver, runnerToken, type ControlPlaneL
 import { Intake } from './intake.ts';
 import { pipelineObserver } from './observer.ts';
 import { readiness, type ServerState } from './readiness.ts';
-import { clearStartupMarks, markStartup, startupMarks } from './startup-marks.ts';
+import { clearStartupMarks, cpuMs, markStartup, startupMarks } from './startup-marks.ts';
 
 export interface ServerContext {
   readonly config: Config;
@@ -171,7 +171,8 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
 
 /**
  * The readiness report, logging `runner ready` once, at the first report that is ready: ms since
- * the process started (`ready_ms`) and when each start-up step ended (`startup_ms`, startup-marks.ts).
+ * the process started (`ready_ms`), its CPU ms by then (`ready_cpu_ms`), and when each start-up
+ * step ended (`startup_ms`, `startup_cpu_ms`: startup-marks.ts).
  */
 function firstReadyLogged(ready: () => Promise<ReadyReport>, log: Logger): () => Promise<ReadyReport> {
   let logged = false;
@@ -179,7 +180,16 @@ function firstReadyLogged(ready: () => Promise<ReadyReport>, log: Logger): () =>
     const report = await ready();
     if (report.ready && !logged) {
       logged = true;
-      log.info({ ready_ms: Math.round(performance.now()), startup_ms: startupMarks() }, 'runner ready');
+      const marks = startupMarks();
+      log.info(
+        {
+          ready_ms: Math.round(performance.now()),
+          ready_cpu_ms: cpuMs(),
+          startup_ms: marks.wall,
+          startup_cpu_ms: marks.cpu,
+        },
+        'runner ready',
+      );
       clearStartupMarks();
     }
     return report;

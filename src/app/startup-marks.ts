@@ -1,7 +1,8 @@
 /**
  * Where a start of `serve` spends its time (issue #20, start → ready): each step marks the moment
  * it ended, in ms since the process started (`performance.now()`, whose origin is the process's
- * start), and the first ready report logs them all (`runner ready`, `startup_ms`).
+ * start), with the process's CPU time by then (user + system, all threads), and the first ready
+ * report logs them all (`runner ready`: `startup_ms`, `startup_cpu_ms`).
  */
 
 const PREFIX = 'kubiya:start:';
@@ -21,15 +22,26 @@ export type StartupStep =
 
 /** Marks the end of `step` now. */
 export function markStartup(step: StartupStep): void {
-  performance.mark(PREFIX + step);
+  performance.mark(PREFIX + step, { detail: cpuMs() });
 }
 
-/** Every step marked so far: step → ms since the process started, rounded. */
-export function startupMarks(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of performance.getEntriesByType('mark'))
-    if (m.name.startsWith(PREFIX)) out[m.name.slice(PREFIX.length)] = Math.round(m.startTime);
-  return out;
+/** The process's CPU time so far (user + system), ms. */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return Math.round((user + system) / 1000);
+}
+
+/** Every step marked so far: step → ms since the process started (`wall`) and CPU ms by then (`cpu`). */
+export function startupMarks(): { wall: Record<string, number>; cpu: Record<string, number> } {
+  const wall: Record<string, number> = {};
+  const cpu: Record<string, number> = {};
+  for (const m of performance.getEntriesByType('mark')) {
+    if (!m.name.startsWith(PREFIX)) continue;
+    const step = m.name.slice(PREFIX.length);
+    wall[step] = Math.round(m.startTime);
+    cpu[step] = Number((m as { detail?: unknown }).detail);
+  }
+  return { wall, cpu };
 }
 
 /** Forgets the marks (after they were logged; a later start in the same process marks afresh). */
