@@ -4,9 +4,14 @@
  * first 200 from GET /ready (API server reachable, keys and policy loaded, audit writable).
  * Also the CPU time the serve process had used when it was first ready (/proc/<pid>/stat, 10 ms
  * ticks): on this shared machine it moves far less with the load than the wall time.
- *   node bench/start-ready.ts [--runs N] [--compile-cache] [--trace] [--bin FILE | --image ROOTFS]...
+ *   node bench/start-ready.ts [--runs N] [--compile-cache | --no-compile-cache] [--trace] [--bin FILE | --image ROOTFS]...
+ * A checkout's entry point keeps V8's compile cache under the temp directory by itself
+ * (src/cli/compile-cache.ts): each entry point gets a fresh TMPDIR of its own here, so its run 1 is
+ * cold and the others warm (`warm`: the figures without run 1).
  * --compile-cache: NODE_COMPILE_CACHE (V8's code cache, as the chart sets it) in one directory for
- * every run, so run 1 is cold and the others warm; they are reported apart.
+ * every run instead, likewise cold then warm.
+ * --no-compile-cache: NODE_DISABLE_COMPILE_CACHE=1, every run compiles everything (the start
+ * before the entry point had a cache).
  * --trace: each run's log lines with their time since spawn (where start-up spends its time).
  * --bin: an entry point to start (default this checkout's bin/kubiya-runner.js).
  * --image: an unpacked image (`npm run image`, then its layers extracted into ROOTFS): its
@@ -19,7 +24,7 @@
  * also the top level).
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,6 +46,8 @@ export interface StartReadyResult {
   readonly cpuSamples: readonly number[];
   /** With --compile-cache: run 1 filled the cache (cold), the others read it (warm). */
   readonly compileCache: boolean;
+  /** With --no-compile-cache: no run had a compile cache. */
+  readonly noCompileCache: boolean;
   /** The entry point started; with several (--bin), each one's own figures, interleaved runs. */
   readonly bin: string;
   readonly bins?: readonly BinResult[];
@@ -57,6 +64,8 @@ export interface BinResult {
   readonly samples: readonly number[];
   readonly cpuSeconds: Spread;
   readonly cpuSamples: readonly number[];
+  /** The runs after the first (a compile cache filled by run 1 is warm), when there are any. */
+  readonly warm?: { readonly seconds: Spread; readonly cpuSeconds: Spread };
 }
 
 const POLL_MS = 5;
@@ -83,6 +92,10 @@ interface Options {
   readonly compileCache?: string | undefined;
   /** NODE_COMPILE_CACHE_PORTABLE=1 (the image's cache). */
   readonly portable?: boolean;
+  /** TMPDIR for the serve process (where a checkout keeps its own compile cache). */
+  readonly tmpdir?: string;
+  /** NODE_DISABLE_COMPILE_CACHE=1. */
+  readonly disableCache?: boolean;
   /** Print each log line of serve with its time since spawn. */
   readonly trace?: ((line: string) => void) | undefined;
 }
@@ -102,6 +115,8 @@ async function once(
       HOME: process.env.HOME ?? '',
       ...(o.compileCache !== undefined ? { NODE_COMPILE_CACHE: o.compileCache } : {}),
       ...(o.portable === true ? { NODE_COMPILE_CACHE_PORTABLE: '1' } : {}),
+      ...(o.tmpdir !== undefined ? { TMPDIR: o.tmpdir } : {}),
+      ...(o.disableCache === true ? { NODE_DISABLE_COMPILE_CACHE: '1' } : {}),
     },
     stdio: ['ignore', o.trace !== undefined ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -109,7 +124,8 @@ async function once(
   if (trace !== undefined)
     child.stdout?.on('data', (d: Buffer) => {
       const at = ((performance.now() - t0) / 1000).toFixed(3);
-      for (const l of d.toString().split('\n')) if (l.length > 0) trace(`    +${at} s ${l.slice(0, 200)}`);
+      for (const l of d.toString().split('\n'))
+        if (l.length > 0) trace(`    +${at} s ${l.includes('"runner ready"') ? l : l.slice(0, 200)}`);
     });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -142,6 +158,7 @@ export interface StartBin {
 /** What startReadyBench may be asked to do beyond plain starts (see the header). */
 export interface StartReadyOptions {
   readonly compileCache?: boolean;
+  readonly noCompileCache?: boolean;
   readonly trace?: boolean;
   /** Entry points to compare, interleaved; default this checkout's bin/kubiya-runner.js. */
   readonly bins?: readonly StartBin[];
@@ -186,7 +203,14 @@ async function optionsPerBin(
   const options: Options[] = [];
   for (const [i, bin] of bins.entries()) {
     if (bin.imageCache !== true) {
-      options.push({ compileCache: o.compileCache === true ? join(work, `compile-cache-${i}`) : undefined, trace });
+      const tmp = join(work, `tmp-${i}`);
+      await mkdir(tmp, { mode: 0o700 });
+      options.push({
+        compileCache: o.compileCache === true ? join(work, `compile-cache-${i}`) : undefined,
+        tmpdir: tmp,
+        disableCache: o.noCompileCache === true,
+        trace,
+      });
       continue;
     }
     const image = join(dirname(dirname(bin.file)), basename(COMPILE_CACHE_DIR));
@@ -244,11 +268,11 @@ export async function startReadyBench(
         const cache =
           bin.imageCache === true
             ? ', image compile cache'
-            : o.compileCache === undefined
-              ? ''
+            : o.disableCache === true
+              ? ', no compile cache'
               : r === 0
-                ? ', compile cache cold'
-                : ', compile cache warm';
+                ? ', compile cache cold (if the entry point has one)'
+                : ', compile cache warm (if the entry point has one)';
         const which = bins.length > 1 ? ` [${bin.file}]` : '';
         log(
           `  start to ready run ${r + 1}/${runs}${which}: ${seconds.toFixed(3)} s, ${cpu.toFixed(2)} s CPU${cache} (${machineLine()})`,
@@ -262,10 +286,14 @@ export async function startReadyBench(
       samples: x.samples,
       cpuSeconds: spread(x.cpuSamples),
       cpuSamples: x.cpuSamples,
+      ...(x.samples.length > 1
+        ? { warm: { seconds: spread(x.samples.slice(1)), cpuSeconds: spread(x.cpuSamples.slice(1)) } }
+        : {}),
     }));
     return {
       ...byBin[0]!,
       compileCache: options.compileCache === true,
+      noCompileCache: options.noCompileCache === true,
       pollMs: POLL_MS,
       ...(bins.length > 1 ? { bins: byBin } : {}),
     };
@@ -289,6 +317,7 @@ if (import.meta.main) {
   });
   const options: StartReadyOptions = {
     compileCache: argv.includes('--compile-cache'),
+    noCompileCache: argv.includes('--no-compile-cache'),
     trace: argv.includes('--trace'),
     bins,
   };

@@ -28,6 +28,7 @@ import type { PipelineDeps } from '../pipeline/deps.ts';
 import { pipelineObserver } from './observer.ts';
 import { pipelineConfigOf } from './pipeline-config.ts';
 import { apiOptions, loadKeys, timed } from './parts.ts';
+import { markStartup } from './startup-marks.ts';
 
 /** What a runner is made of; `undo` (given to openParts) closes each part opened so far. */
 export interface RunnerParts {
@@ -50,9 +51,12 @@ export interface RunnerParts {
  * Opens every part that can fail, pushing on `undo` how to close each one opened: the kubeconfig,
  * then at once (they are independent, and start-up waits on the slowest, not on their sum) the
  * control plane's keys, the policy bundle (downloaded, verified, its WASM compiled) and the audit
- * directory (its lock: one writer per chain, else AUDIT_LOCKED). Nothing acts yet: no watch, no
- * reconcile, no shipping. When any fails, what the others opened is on `undo` too, in the order
- * keys, policy, audit, and the first failure in that order is thrown (the caller runs `undo`).
+ * directory (its lock: one writer per chain, else AUDIT_LOCKED). The first lists of pods and runs
+ * are asked for first of all, so that the API server answers while the others open (reads only;
+ * the caller awaits them: `pods.start()`, `runs.start()` return the same promise). Nothing acts
+ * yet: no reconcile, no Lease, no shipping. When any fails, what the others opened is on `undo`
+ * too, in the order lists, keys, policy, audit, and the first failure of keys, policy, audit in
+ * that order is thrown (the caller runs `undo`).
  */
 export async function openParts(
   config: Config,
@@ -61,30 +65,39 @@ export async function openParts(
   undo: (() => unknown)[],
 ): Promise<RunnerParts> {
   const kc = loadKubeConfig(config.kubernetes.kubeconfig, apiOptions(config, log, metrics));
+  markStartup('kubeconfig');
   const leaseName = config.kubernetes.leaseName ?? `kubiya-runner-${config.runner.name}`;
   const trust = new ConfigMapTrustedKeys(kc, {
     name: trustedKeysName(leaseName),
     namespace: config.kubernetes.namespace,
   });
+  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
+  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
+  undo.push(
+    () => pods.stop(),
+    () => runs.stop(),
+  );
+  // Handled here so that a failure elsewhere first is not an unhandled rejection; the caller's
+  // await of start() still sees it.
+  for (const listing of [pods.start(), runs.start()]) listing.catch(() => undefined);
   const undoKeys: (() => unknown)[] = [];
   const undoPolicy: (() => unknown)[] = [];
   const undoAudit: (() => unknown)[] = [];
   const opened = await Promise.allSettled([
-    loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), k)),
-    openPolicy(config, log, metrics, undoPolicy),
-    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), a)),
+    loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), markStartup('keys'), k)),
+    openPolicy(config, log, metrics, undoPolicy).then((p) => (markStartup('policy'), p)),
+    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), markStartup('audit'), a)),
   ]);
   undo.push(...undoKeys, ...undoPolicy, ...undoAudit);
   const [keyed, policed, audited] = opened;
   if (keyed.status === 'rejected') throw keyed.reason;
   if (policed.status === 'rejected') throw policed.reason;
   if (audited.status === 'rejected') throw audited.reason;
+  markStartup('parts');
   const { keys, loaded: keysLoaded, stop: stopKeys } = keyed.value;
   const policies = policed.value;
   const audit = audited.value;
   const shipper = auditShipper(config, log);
-  const pods = new KubePods(kc, config.runner.workflow.namespace, config.runner.name);
-  const runs = new KubeRunStore(kc, config.runner.workflow.namespace, config.runner.name);
   const deps: PipelineDeps = {
     config: pipelineConfigOf(config),
     keys,

@@ -33,10 +33,6 @@ export async function startRunner(config: Config, observers: RunnerObservers = {
   const undo: (() => unknown)[] = [];
   try {
     const parts = await openParts(config, log, metrics, undo);
-    undo.push(
-      () => parts.pods.stop(),
-      () => parts.runs.stop(),
-    );
     await Promise.all([parts.pods.start(), parts.runs.start()]);
     const reconciler = new Reconciler(parts.deps, { isLeader: () => true, workers: 64, resyncMs: 30_000 });
     reconciler.start();

@@ -18,6 +18,7 @@ import { controlPlaneClient, forwardingObserver, runnerToken, type ControlPlaneL
 import { Intake } from './intake.ts';
 import { pipelineObserver } from './observer.ts';
 import { readiness, type ServerState } from './readiness.ts';
+import { clearStartupMarks, cpuMs, markStartup, startupMarks } from './startup-marks.ts';
 
 export interface ServerContext {
   readonly config: Config;
@@ -121,14 +122,17 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     resyncMs: 30_000,
   });
   const intake = new Intake(deps, reconciler, state, link, log);
-  const server = httpServer(ctx, intake, readiness(parts, config.audit.dir, lease, state), state);
-  const port = await listen(server, config, undo);
-  // The first list of runs and pods (read only); an API server that cannot be listed fails start-up.
-  undo.push(
-    () => parts.pods.stop(),
-    () => parts.runs.stop(),
+  const server = httpServer(
+    ctx,
+    intake,
+    firstReadyLogged(readiness(parts, config.audit.dir, lease, state), log),
+    state,
   );
+  const port = await listen(server, config, undo);
+  markStartup('listen');
+  // The first list of runs and pods (read only; asked for by openParts, whose undo stops them).
   await Promise.all([parts.pods.start(), parts.runs.start()]);
+  markStartup('synced');
 
   // Phase 2: start what acts.
   parts.policies.watch();
@@ -136,6 +140,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   lease.start();
   reconciler.start();
   state.started = true;
+  markStartup('started');
   if (config.controlPlane.url !== undefined && token !== undefined) {
     link.client = controlPlaneClient(
       config,
@@ -162,6 +167,33 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   );
   const running: Running = { ctx, parts, state, server, intake, reconciler, lease, link };
   return { port, shutdown: (reason) => shutdown(running, reason) };
+}
+
+/**
+ * The readiness report, logging `runner ready` once, at the first report that is ready: ms since
+ * the process started (`ready_ms`), its CPU ms by then (`ready_cpu_ms`), and when each start-up
+ * step ended (`startup_ms`, `startup_cpu_ms`: startup-marks.ts).
+ */
+function firstReadyLogged(ready: () => Promise<ReadyReport>, log: Logger): () => Promise<ReadyReport> {
+  let logged = false;
+  return async () => {
+    const report = await ready();
+    if (report.ready && !logged) {
+      logged = true;
+      const marks = startupMarks();
+      log.info(
+        {
+          ready_ms: Math.round(performance.now()),
+          ready_cpu_ms: cpuMs(),
+          startup_ms: marks.wall,
+          startup_cpu_ms: marks.cpu,
+        },
+        'runner ready',
+      );
+      clearStartupMarks();
+    }
+    return report;
+  };
 }
 
 /** The HTTP intake, probes and /metrics. */

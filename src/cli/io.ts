@@ -26,15 +26,34 @@ export class CliError extends Error {
   }
 }
 
+/** The signals that stop a long-running command. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Makes `onSignal` the only handler of SIGINT and SIGTERM (called once, with the signal's name; a
+ * second stop signal ends the process), in place of the entry point's "exit on signal". Ours are added before the others are removed: the
+ * count never drops to zero, so a signal Node has already caught but not yet dispatched reaches
+ * `onSignal` (removing every listener first stops Node's signal watcher, and such a signal was
+ * lost: the runner kept running after SIGTERM).
+ */
+export function takeOverStopSignals(onSignal: (signal: 'SIGINT' | 'SIGTERM') => void): void {
+  const ours = new Map<string, () => void>();
+  for (const signal of STOP_SIGNALS) {
+    const handler = (): void => {
+      // Once: a second stop signal gets Node's default (the process ends at once), as before.
+      for (const [s, h] of ours) process.removeListener(s, h);
+      onSignal(signal);
+    };
+    ours.set(signal, handler);
+    process.on(signal, handler);
+    for (const other of process.listeners(signal)) if (other !== handler) process.removeListener(signal, other);
+  }
+}
+
 /**
  * Resolves on the first SIGINT or SIGTERM, for the long-running dev commands; earlier listeners of
- * both signals are removed first, so the signal stops the command instead of the process.
+ * both signals are replaced (takeOverStopSignals), so the signal stops the command instead of the process.
  */
 export function untilStopSignal(): Promise<void> {
-  process.removeAllListeners('SIGINT');
-  process.removeAllListeners('SIGTERM');
-  return new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  return new Promise<void>((resolve) => takeOverStopSignals(() => resolve()));
 }

@@ -1,12 +1,14 @@
 import { Command, CommanderError } from 'commander';
+import type { EntryFacts } from './compile-cache.ts';
 import { CliError, EXIT, type Io } from './io.ts';
 import type { Env } from './serve.ts';
 
-/** What a command's module needs to build it: the CLI's io, the exit-code setter and the environment. */
+/** What a command's module needs to build it: the CLI's io, the exit-code setter, the environment, the entry's facts. */
 interface CommandContext {
   readonly io: Io;
   readonly setCode: (c: number) => void;
   readonly env: Env;
+  readonly entry: EntryFacts;
 }
 
 /**
@@ -15,7 +17,7 @@ interface CommandContext {
  * (start to ready, issue #20). The order is the order of `--help`.
  */
 const COMMANDS: Readonly<Record<string, (c: CommandContext) => Promise<Command>>> = {
-  serve: async ({ io, setCode, env }) => (await import('./serve.ts')).serveCommand(io, setCode, env),
+  serve: async ({ io, setCode, env, entry }) => (await import('./serve.ts')).serveCommand(io, setCode, env, entry),
   demo: async ({ io, setCode }) => (await import('./demo.ts')).demoCommand(io, setCode),
   dev: async ({ io }) => (await import('./dev.ts')).devCommands(io),
   policy: async ({ io, setCode, env }) => (await import('./policy.ts')).policyCommands(io, setCode, env),
@@ -36,7 +38,7 @@ export function commandsFor(argv: readonly string[]): readonly string[] {
  * kubiya-runner CLI. Exit codes: 0 ok, 1 the check failed (demo mismatch, broken chain),
  * 2 usage or environment error. Errors go to stderr as "<CODE>: <message>".
  */
-export async function main(argv: readonly string[], io: Io, env: Env): Promise<number> {
+export async function main(argv: readonly string[], io: Io, env: Env, entry: EntryFacts = {}): Promise<number> {
   let code: number = EXIT.ok;
   const setCode = (c: number): void => {
     code = c;
@@ -50,7 +52,7 @@ export async function main(argv: readonly string[], io: Io, env: Env): Promise<n
       'after',
       '\nStart with:\n  $ kubiya-runner demo\n  $ kubiya-runner serve --config runner.yaml\n\nExit codes: 0 ok, 1 the check failed, 2 usage or environment error (see docs/cli.md).',
     );
-  const context: CommandContext = { io, setCode, env };
+  const context: CommandContext = { io, setCode, env, entry };
   const building: Promise<Command>[] = [];
   for (const name of commandsFor(argv)) {
     const build = COMMANDS[name];

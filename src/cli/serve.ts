@@ -2,15 +2,17 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { startServer, StartupError } from '../app/server.ts';
+import { markStartup } from '../app/startup-marks.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import { EXIT, type Io } from './io.ts';
+import { flushCompileCacheSoon, type EntryFacts } from './compile-cache.ts';
+import { EXIT, takeOverStopSignals, type Io } from './io.ts';
 import { examples } from './options.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Command {
+export function serveCommand(io: Io, setCode: (c: number) => void, env: Env, entry: EntryFacts = {}): Command {
   return new Command('serve')
     .description('run the runner: HTTP intake on :8080, /healthz, /ready, /metrics')
     .option('--config <file>', 'YAML configuration (see docs/configuration.md); environment overrides apply on top')
@@ -23,6 +25,7 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
         '\nserve: 0 stopped cleanly after SIGTERM, 1 stopped with work unfinished after the grace period, 2 bad configuration or startup failure (nothing was started).',
     )
     .action(async (opts: { config?: string }) => {
+      markStartup('modules');
       let text: string | undefined;
       if (opts.config !== undefined) {
         try {
@@ -39,7 +42,14 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
         setCode(EXIT.usage);
         return;
       }
+      markStartup('config');
       const log = createLogger(config.value.runner.name, config.value.log.level);
+      const cache = entry.compileCache;
+      if (cache?.state === 'off')
+        log.warn(
+          { code: 'COMPILE_CACHE_OFF', directory: cache.directory, reason: cache.reason },
+          'V8 compile cache not used: every start compiles all modules again',
+        );
       const metrics = createMetrics(config.value.runner.name);
       let server;
       try {
@@ -60,20 +70,17 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env): Co
         await new Promise<void>((resolve) => log.flush(() => resolve()));
         process.exit(EXIT.usage);
       }
-      // Graceful shutdown replaces the CLI's default "exit on signal".
-      process.removeAllListeners('SIGTERM');
-      process.removeAllListeners('SIGINT');
+      if (cache !== undefined) flushCompileCacheSoon(cache);
+      // Graceful shutdown replaces the CLI's default "exit on signal" (without a moment with no handler).
       await new Promise<void>((resolve) => {
-        const stop = (signal: string) => () => {
+        takeOverStopSignals((signal) => {
           void server.shutdown(signal).then(({ unfinished }) => {
             setCode(unfinished === 0 ? EXIT.ok : EXIT.failed);
             // Keep-alive sockets of the Kubernetes client would hold the event loop open: exit once the logs are out.
             log.flush(() => process.exit(unfinished === 0 ? EXIT.ok : EXIT.failed));
             resolve();
           });
-        };
-        process.once('SIGTERM', stop('SIGTERM'));
-        process.once('SIGINT', stop('SIGINT'));
+        });
       });
     });
 }

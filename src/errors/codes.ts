@@ -95,6 +95,7 @@ export const ERROR_CATALOGUE = {
 
   CONFIG_INVALID: { status: 500, stage: 'config' },
   STARTUP_FAILED: { status: 500, stage: 'config' },
+  COMPILE_CACHE_OFF: { status: 500, stage: 'config' },
   POLICY_BUILD_FAILED: { status: 500, stage: 'cli' },
   POLICY_SETTINGS_INVALID: { status: 500, stage: 'config' },
   POLICY_SETTINGS_UNSIGNED: { status: 500, stage: 'config' },
