@@ -8,8 +8,10 @@
  *   and nothing here changes it.
  * - Otherwise the cache lives in `<os.tmpdir()>/kubiya-runner-compile-cache-<uid>`, created 0700.
  *   Node runs the code it finds there, so the directory is used only when it is a real directory
- *   (not a symlink), owned by this uid and writable by no one else: on a shared machine another
- *   user could otherwise plant compiled code in it.
+ *   (not a symlink), owned by this uid and writable by no one else, and when no directory above it
+ *   lets another user rename it away (each owned by root or this uid; group/other-writable only
+ *   with the sticky bit): on a shared machine another user could otherwise plant compiled code in
+ *   it, or swap it for a symlink to theirs between our check and Node's use.
  * - Any failure (not creatable, someone else's, a failed enable) leaves the cache off: the start
  *   goes on, compiling as without a cache, and `serve` logs COMPILE_CACHE_OFF with the reason.
  *   A damaged entry is Node's to refuse (each entry carries checksums of its source and of
@@ -17,10 +19,10 @@
  *
  * Imports only Node's own modules: it runs before the app's graph is loaded.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** What the entry point did about the compile cache; `serve` logs `off` as COMPILE_CACHE_OFF. */
 export type CompileCacheOutcome =
@@ -38,8 +40,35 @@ export function defaultCompileCacheDir(uid: number, tmp: string = tmpdir()): str
   return join(tmp, `kubiya-runner-compile-cache-${uid}`);
 }
 
+/**
+ * Why another user could swap `dir` for a directory of their own after our check (red team 7,
+ * finding 3), or undefined when no one can: every directory from `dir`'s parent up to `/` (the
+ * parent's real path) must be owned by root or `uid` and, when group or others may write it, carry
+ * the sticky bit (then they cannot rename or remove our entry; POSIX `S_ISVTX`, as `/tmp` has it).
+ * A parent that cannot be resolved is left to `mkdir` to report.
+ */
+function unsafeAncestor(dir: string, uid: number): string | undefined {
+  let at: string;
+  try {
+    at = realpathSync(dirname(dir));
+  } catch {
+    return undefined;
+  }
+  for (;;) {
+    const st = statSync(at);
+    if (st.uid !== 0 && st.uid !== uid) return `its parent ${at} belongs to uid ${st.uid}`;
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)
+      return `its parent ${at} is writable by group or others without the sticky bit (mode ${(st.mode & 0o777).toString(8)})`;
+    const up = dirname(at);
+    if (up === at) return undefined;
+    at = up;
+  }
+}
+
 /** Why `dir` must not hold code this process runs, or undefined when it may. */
 function unsafeBecause(dir: string, uid: number): string | undefined {
+  const ancestor = unsafeAncestor(dir, uid);
+  if (ancestor !== undefined) return ancestor;
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {

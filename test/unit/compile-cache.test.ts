@@ -5,7 +5,10 @@
  * was — never written, never a crash. Variants: the path under a file, under a missing parent; a
  * file; a symlink (to a directory of ours); group- or world-writable; someone else's (as root).
  * And the environment decides whenever it speaks (the image's NODE_COMPILE_CACHE, a
- * NODE_DISABLE_COMPILE_CACHE): no directory of ours is made then. The on-path (a real process,
+ * NODE_DISABLE_COMPILE_CACHE): no directory of ours is made then. Red team 7, finding 3: a parent
+ * (or any ancestor) others could write without the sticky bit, or another user's, lets them swap the
+ * checked directory for a symlink after the check: refused too; a sticky world-writable parent (as
+ * /tmp) is not. The on-path (a real process,
  * a damaged cache) is in test/http/serve-compile-cache.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -77,6 +80,36 @@ test('a directory that cannot hold a cache, or that others could write, is refus
       /writable by group or others \(mode 770\)/,
     ],
   ];
+  for (const mode of [0o777, 0o775, 0o757])
+    cases.push([
+      `under a parent of mode ${mode.toString(8)} without the sticky bit`,
+      async () => {
+        const parent = join(work, `open-parent-${mode.toString(8)}`);
+        await mkdir(parent);
+        await chmod(parent, mode);
+        return join(parent, 'cache');
+      },
+      new RegExp(`writable by group or others without the sticky bit \\(mode ${mode.toString(8)}\\)`),
+    ]);
+  cases.push([
+    'under a grandparent of mode 777 without the sticky bit',
+    async () => {
+      await mkdir(join(work, 'open-grand', 'safe'), { recursive: true, mode: 0o700 });
+      await chmod(join(work, 'open-grand'), 0o777);
+      return join(work, 'open-grand', 'safe', 'cache');
+    },
+    /open-grand is writable by group or others without the sticky bit \(mode 777\)/,
+  ]);
+  if (uid === 0)
+    cases.push([
+      "under another user's parent",
+      async () => {
+        await mkdir(join(work, 'their-parent'), { mode: 0o755 });
+        await chown(join(work, 'their-parent'), 65534, 65534);
+        return join(work, 'their-parent', 'cache');
+      },
+      /their-parent belongs to uid 65534/,
+    ]);
   if (uid === 0)
     cases.push([
       "another user's",
@@ -95,6 +128,15 @@ test('a directory that cannot hold a cache, or that others could write, is refus
     assert.match(outcome.state === 'off' ? outcome.reason : '', reason, name);
     if (before !== undefined) assert.deepEqual(await readdir(dir), before, `${name}: nothing written into it`);
   }
+});
+
+test('a parent others may write but with the sticky bit (as /tmp) is accepted', async () => {
+  const parent = join(work, 'sticky');
+  await mkdir(parent);
+  await chmod(parent, 0o1777);
+  const outcome = enableCompileCache({}, join(parent, 'cache'));
+  // `env` when Node's cache was already on in this process: then it was not refused either.
+  assert.notEqual(outcome.state, 'off', outcome.state === 'off' ? outcome.reason : '');
 });
 
 test('the environment decides when it names a cache or disables it: no directory of ours is made', () => {
