@@ -3,11 +3,11 @@
  * and `audit verify` throughput over a large log.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditLog } from '../src/adapters/audit-file.ts';
-import { segmentName, checkAuditDir } from '../src/adapters/audit-files.ts';
+import { segmentName, checkAuditDir, type CheckOptions } from '../src/adapters/audit-files.ts';
 import { chainLine, GENESIS } from '../src/audit/chain.ts';
 import type { AuditEntry } from '../src/audit/record.ts';
 import { machineLine } from './stats.ts';
@@ -163,6 +163,17 @@ export interface VerifyPass {
   /** Share of the segment files' pages in the page cache before the pass (fincore), or null if unknown. */
   readonly cachedBefore: number | null;
   readonly load1: number;
+  /**
+   * The machine during the pass (all cores, /proc/stat): shares of its CPU time that were idle,
+   * waiting for I/O, stolen by the hypervisor, and busy (user + nice + system + irq, every process).
+   * Wall above this process's CPU with `busy` near 1 means the cores were shared; with `iowait`, the disk.
+   */
+  readonly machine: {
+    readonly idle: number;
+    readonly iowait: number;
+    readonly steal: number;
+    readonly busy: number;
+  } | null;
   /** Peak resident set of the process so far (ru_maxrss), MiB. */
   readonly maxRssMiB: number;
 }
@@ -183,18 +194,41 @@ function cachedShare(files: readonly string[]): number | null {
   return size > 0 ? res / size : null;
 }
 
+/** The `cpu` line of /proc/stat (jiffies: user nice system idle iowait irq softirq steal), or null. */
+async function cpuTimes(): Promise<number[] | null> {
+  const text = await readFile('/proc/stat', 'utf8').catch(() => '');
+  const line = text.split('\n')[0] ?? '';
+  return line.startsWith('cpu ') ? line.trim().split(/\s+/).slice(1, 9).map(Number) : null;
+}
+
+/** Shares of the machine's CPU time between two /proc/stat readings. */
+function machineShares(a: number[] | null, b: number[] | null): VerifyPass['machine'] {
+  if (a === null || b === null) return null;
+  const d = b.map((v, i) => v - (a[i] ?? 0));
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = d;
+  const total = d.reduce((x, y) => x + y, 0) || 1;
+  return {
+    idle: idle / total,
+    iowait: iowait / total,
+    steal: steal / total,
+    busy: (user + nice + system + irq + softirq) / total,
+  };
+}
+
 /** Verifies the log in `dir` once; throws unless it is intact with exactly `records` records. */
-export async function verifyPass(dir: string, records: number): Promise<VerifyPass> {
+export async function verifyPass(dir: string, records: number, options: CheckOptions = {}): Promise<VerifyPass> {
   const files = (await readdir(dir)).filter((n) => n.startsWith('segment-')).map((n) => join(dir, n));
   const cachedBefore = cachedShare(files);
   const load1 = loadavg()[0] ?? 0;
+  const s0 = await cpuTimes();
   const c0 = process.cpuUsage();
   const m0 = process.threadCpuUsage();
   const t0 = process.hrtime.bigint();
-  const report = await checkAuditDir(dir, undefined);
+  const report = await checkAuditDir(dir, undefined, undefined, options);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(c0);
   const m = process.threadCpuUsage(m0);
+  const machine = machineShares(s0, await cpuTimes());
   if (!report.ok || report.records !== records) throw new Error(`verify failed: ${JSON.stringify(report.firstBad)}`);
   return {
     records,
@@ -205,6 +239,7 @@ export async function verifyPass(dir: string, records: number): Promise<VerifyPa
     mainThreadCpuSeconds: (m.user + m.system) / 1e6,
     cachedBefore,
     load1,
+    machine,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -219,12 +254,14 @@ const flag = (name: string): string | undefined => {
  * `node bench/audit.ts --only verify [--records N] [--passes P] [--dir DIR]`: writes a log of N
  * records (default 1,000,000; or reuses DIR's log when it holds one, so several trees can verify
  * the same file), then verifies it P times (default 2: the second pass is warm), one JSON line
- * per pass.
+ * per pass. `--parallel on|off` forces the second thread on or off (default: checkAuditDir's 'auto').
  */
 async function verifyOnly(): Promise<void> {
   const records = Number(flag('--records') ?? 1_000_000);
   const passes = Number(flag('--passes') ?? 2);
   const given = flag('--dir');
+  const p = flag('--parallel');
+  const options: CheckOptions = p === undefined ? {} : { parallel: p === 'on' };
   const dir = given ?? (await mkdtemp(join(tmpdir(), 'kubiya-verify-bench-')));
   try {
     const existing = await stat(join(dir, segmentName(1))).catch(() => undefined);
@@ -232,9 +269,9 @@ async function verifyOnly(): Promise<void> {
       const bytes = await writeVerifyLog(dir, records);
       console.error(`  wrote ${records} records (${(bytes / 2 ** 20).toFixed(1)} MiB) to ${dir}`);
     } else console.error(`  reusing ${dir} (${(existing.size / 2 ** 20).toFixed(1)} MiB)`);
-    for (let p = 1; p <= passes; p++) {
-      const r = await verifyPass(dir, records);
-      console.log(JSON.stringify({ pass: p, ...r }));
+    for (let pass = 1; pass <= passes; pass++) {
+      const r = await verifyPass(dir, records, options);
+      console.log(JSON.stringify({ pass, parallel: p ?? 'auto', ...r }));
     }
   } finally {
     if (given === undefined) await rm(dir, { recursive: true, force: true });

@@ -52,6 +52,17 @@ function isDecimal(b: Buffer, s: number, e: number, n: number): boolean {
 /** SHA-256 of bytes, lower-case hex. */
 const sha256Bytes = (bytes: Buffer): string => oneShot('sha256', bytes, 'hex');
 
+/**
+ * Lines a checker trusted on bytes alone, taken up at `from` (chain-run.ts): `taken` lines, the
+ * last one's hash `head`, and the hashes of the checkpoint seqs among them.
+ */
+export interface TrustedRun {
+  readonly from: { readonly seq: number; readonly prev: string };
+  readonly taken: number;
+  readonly head: string;
+  readonly heads: readonly (readonly [number, string])[];
+}
+
 export interface ChainProblem {
   /** The first sequence number that cannot be trusted. */
   readonly seq: number;
@@ -100,9 +111,44 @@ export class ChainChecker {
   private readonly heads = new Map<number, string>();
   private readonly wanted: Set<number>;
 
-  /** `checkpointSeqs`: sequence numbers whose hashes the checkpoints will be compared with. */
-  constructor(checkpointSeqs: Iterable<number> = []) {
+  /**
+   * `checkpointSeqs`: sequence numbers whose hashes the checkpoints will be compared with. `from`:
+   * where the chain is taken up (the expected seq and the previous hash; default seq 1 after
+   * GENESIS), for a run of lines checked apart from the rest (chain-run.ts).
+   */
+  constructor(checkpointSeqs: Iterable<number> = [], from?: { readonly seq: number; readonly prev: string }) {
     this.wanted = new Set(checkpointSeqs);
+    if (from !== undefined) {
+      this.expected = from.seq;
+      this.prev = from.prev;
+    }
+  }
+
+  /** Where the chain stands: the next expected seq, the last trusted hash, the heads kept for checkpoints. */
+  get state(): {
+    readonly expected: number;
+    readonly prev: string;
+    readonly count: number;
+    readonly heads: ReadonlyMap<number, string>;
+  } {
+    return { expected: this.expected, prev: this.prev, count: this.count, heads: this.heads };
+  }
+
+  /**
+   * Takes a run of lines another checker trusted on bytes (chain-run.ts) as if fastLine had taken
+   * each here: only when the run starts where this chain stands (its first seq is the expected one
+   * and its first prev the last trusted hash); false leaves the checker as it was. `file:lastLine`
+   * names the run's last line.
+   */
+  adopt(run: TrustedRun, file: string, lastLine: number): boolean {
+    if (this.problem !== undefined || run.from.seq !== this.expected || run.from.prev !== this.prev) return false;
+    for (const [seq, hash] of run.heads) if (this.wanted.has(seq)) this.heads.set(seq, hash);
+    this.expected += run.taken;
+    this.count += run.taken;
+    this.prev = run.head;
+    this.lastFile = file;
+    this.lastLine = lastLine;
+    return true;
   }
 
   get failed(): boolean {
