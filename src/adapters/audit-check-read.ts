@@ -33,9 +33,18 @@ export class RunWorker {
   private failure: Error | undefined;
   /** Lines whose runs were adopted (checked on the worker only): how much of the work it took. */
   adopted = 0;
+  /** Chunks still to be read on one thread before the worker is tried again (adaptive only). */
+  rest = 0;
+  readonly adaptive: boolean;
 
-  /** `wanted`: the checkpoint seqs whose hashes the runs keep. */
-  constructor(wanted: readonly number[]) {
+  /**
+   * `wanted`: the checkpoint seqs whose hashes the runs keep. `adaptive`: after a chunk on which
+   * the main thread waited for the worker longer than it took for its own half (no core to spare:
+   * the two halves ran one after the other, plus the hand-overs), the next REST chunks are read on
+   * one thread; then the worker is tried again.
+   */
+  constructor(wanted: readonly number[], adaptive = false) {
+    this.adaptive = adaptive;
     this.worker = new Worker(new URL('./audit-check-worker.ts', import.meta.url), { workerData: { wanted } });
     this.worker.on('message', (run: TrustedRun | null) => this.settle(run));
     // A worker that fails or exits answers null from then on: the lines are checked on this thread.
@@ -62,6 +71,9 @@ export class RunWorker {
     await this.worker.terminate();
   }
 }
+
+/** Chunks read on one thread after the worker did not pay (RunWorker.adaptive). */
+const REST = 8;
 
 /** How a segment is read: the chunk size, and the worker for the second half of each chunk (none: one thread). */
 export interface ReadOptions {
@@ -107,11 +119,15 @@ async function feedChunk(
   at: { name: string; n: number; allUtf8: boolean },
   worker: RunWorker | undefined,
 ): Promise<number> {
-  const mid = worker !== undefined && at.allUtf8 ? view.indexOf(0x0a, whole >> 1) + 1 : 0;
+  const resting = worker !== undefined && worker.rest > 0 && worker.rest-- > 0;
+  const mid = worker !== undefined && !resting && at.allUtf8 ? view.indexOf(0x0a, whole >> 1) + 1 : 0;
   if (worker === undefined || mid <= 0 || mid >= whole) return feedLines(checker, view, 0, whole, at);
+  const t0 = performance.now();
   const pending = worker.run(view.buffer as SharedArrayBuffer, mid, whole);
   const n = feedLines(checker, view, 0, mid, at);
+  const t1 = performance.now();
   const run = await pending;
+  if (worker.adaptive && performance.now() - t1 > t1 - t0) worker.rest = REST;
   if (checker.failed) return n;
   // A run is returned only when every line of it was taken, so it is `taken` lines long.
   if (run !== null && checker.adopt(run, at.name, n + run.taken)) {

@@ -135,8 +135,12 @@ export async function checkAuditDir(
     if (onProgress !== undefined && Math.floor(total / 100_000) > Math.floor(before / 100_000))
       onProgress(total - (total % 100_000));
   };
-  const worker = (await useWorker(segments, options.parallel ?? 'auto'))
-    ? new RunWorker(wanted.filter((s) => typeof s === 'number'))
+  const parallel = options.parallel ?? 'auto';
+  const worker = (await useWorker(segments, parallel))
+    ? new RunWorker(
+        wanted.filter((s) => typeof s === 'number'),
+        parallel === 'auto',
+      )
     : undefined;
   try {
     for (const file of segments) {
@@ -152,7 +156,8 @@ export async function checkAuditDir(
 /**
  * How checkAuditDir reads: `chunk` bytes a read (default 4 MiB); `parallel` a second thread
  * (audit-check-read.ts): always, never, or 'auto' (the default: with more than one core and at
- * least PARALLEL_FROM bytes of segments, where the thread's start-up is paid back).
+ * least PARALLEL_FROM bytes of segments, where the thread's start-up is paid back; and adaptive:
+ * a few chunks on one thread whenever the worker did not pay, see RunWorker).
  */
 export interface CheckOptions {
   readonly chunk?: number;
