@@ -18,8 +18,50 @@ function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
 /** `,"hash":"<64 hex>"}` */
 const HASH_SUFFIX = 9 + 64 + 2;
 
+/** The bytes a trusted line's hash member starts with: `,"hash":"`. */
+const HASH_FRAME = Buffer.from(',"hash":"', 'latin1');
+
+/** `b[at, at + word.length)` is `word`. */
+function sameBytes(b: Buffer, at: number, word: Buffer): boolean {
+  for (let k = 0; k < word.length; k++) if (b[at + k] !== word[k]) return false;
+  return true;
+}
+
+/** `b[at, at + text.length)` is the ASCII `text` (a hex hash), compared without making a string of the bytes. */
+function sameText(b: Buffer, at: number, text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (b[at + k] !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * `b[s, e)` (a number token the canonical check took: its own ECMAScript spelling) is the decimal
+ * `n`: 1 to 15 digits only (no sign, fraction or exponent; a canonical integer has no leading zero)
+ * whose value is `n`. Anything else is false (line() then says why).
+ */
+function isDecimal(b: Buffer, s: number, e: number, n: number): boolean {
+  if (s < 0 || e - s < 1 || e - s > 15) return false;
+  let v = 0;
+  for (let k = s; k < e; k++) {
+    const d = (b[k] as number) - 0x30;
+    if (d < 0 || d > 9) return false;
+    v = v * 10 + d;
+  }
+  return v === n;
+}
+
 /** SHA-256 of bytes, lower-case hex. */
 const sha256Bytes = (bytes: Buffer): string => oneShot('sha256', bytes, 'hex');
+
+/**
+ * Lines a checker trusted on bytes alone, taken up at `from` (chain-run.ts): `taken` lines, the
+ * last one's hash `head`, and the hashes of the checkpoint seqs among them.
+ */
+export interface TrustedRun {
+  readonly from: { readonly seq: number; readonly prev: string };
+  readonly taken: number;
+  readonly head: string;
+  readonly heads: readonly (readonly [number, string])[];
+}
 
 export interface ChainProblem {
   /** The first sequence number that cannot be trusted. */
@@ -69,9 +111,44 @@ export class ChainChecker {
   private readonly heads = new Map<number, string>();
   private readonly wanted: Set<number>;
 
-  /** `checkpointSeqs`: sequence numbers whose hashes the checkpoints will be compared with. */
-  constructor(checkpointSeqs: Iterable<number> = []) {
+  /**
+   * `checkpointSeqs`: sequence numbers whose hashes the checkpoints will be compared with. `from`:
+   * where the chain is taken up (the expected seq and the previous hash; default seq 1 after
+   * GENESIS), for a run of lines checked apart from the rest (chain-run.ts).
+   */
+  constructor(checkpointSeqs: Iterable<number> = [], from?: { readonly seq: number; readonly prev: string }) {
     this.wanted = new Set(checkpointSeqs);
+    if (from !== undefined) {
+      this.expected = from.seq;
+      this.prev = from.prev;
+    }
+  }
+
+  /** Where the chain stands: the next expected seq, the last trusted hash, the heads kept for checkpoints. */
+  get state(): {
+    readonly expected: number;
+    readonly prev: string;
+    readonly count: number;
+    readonly heads: ReadonlyMap<number, string>;
+  } {
+    return { expected: this.expected, prev: this.prev, count: this.count, heads: this.heads };
+  }
+
+  /**
+   * Takes a run of lines another checker trusted on bytes (chain-run.ts) as if fastLine had taken
+   * each here: only when the run starts where this chain stands (its first seq is the expected one
+   * and its first prev the last trusted hash); false leaves the checker as it was. `file:lastLine`
+   * names the run's last line.
+   */
+  adopt(run: TrustedRun, file: string, lastLine: number): boolean {
+    if (this.problem !== undefined || run.from.seq !== this.expected || run.from.prev !== this.prev) return false;
+    for (const [seq, hash] of run.heads) if (this.wanted.has(seq)) this.heads.set(seq, hash);
+    this.expected += run.taken;
+    this.count += run.taken;
+    this.prev = run.head;
+    this.lastFile = file;
+    this.lastLine = lastLine;
+    return true;
   }
 
   get failed(): boolean {
@@ -150,17 +227,16 @@ export class ChainChecker {
    */
   fastLine(bytes: Buffer, start: number, end: number): boolean {
     const cut = end - HASH_SUFFIX;
-    if (cut <= start || bytes[cut] !== 0x2c || bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x22) return false;
-    if (bytes.toString('latin1', cut, cut + 9) !== ',"hash":"') return false;
+    if (cut <= start || bytes[end - 1] !== 0x7d || bytes[end - 2] !== 0x22 || !sameBytes(bytes, cut, HASH_FRAME))
+      return false;
     const f = this.fields;
     bytes[cut] = 0x7d;
     try {
       if (!canonicalObjectBytes(bytes, start, cut + 1, f)) return false;
-      if (f.seqStart < 0 || bytes.toString('latin1', f.seqStart, f.seqEnd) !== String(this.expected)) return false;
-      if (f.prevEnd - f.prevStart !== 66 || bytes.toString('latin1', f.prevStart + 1, f.prevEnd - 1) !== this.prev)
-        return false;
+      if (!isDecimal(bytes, f.seqStart, f.seqEnd, this.expected)) return false;
+      if (f.prevEnd - f.prevStart !== 66 || !sameText(bytes, f.prevStart + 1, this.prev)) return false;
       const hash = sha256Bytes(bytes.subarray(start, cut + 1));
-      if (bytes.toString('latin1', cut + 9, end - 2) !== hash) return false;
+      if (!sameText(bytes, cut + 9, hash)) return false;
       if (this.wanted.has(this.expected)) this.heads.set(this.expected, hash);
       this.prev = hash;
       this.expected++;

@@ -20,15 +20,16 @@
  * - chain-check.ts `ChainChecker.fastLine`: each appender line taken (and the buffer left as it
  *   was); each byte of the `,"hash":"…"}` frame, the seq, the prev and the hash wrong, a body that is
  *   not canonical, a line too short: given up, the checker unchanged (then line() decides).
- * - canonical-bytes.ts `plainInteger` / `wideKey`: the integers of up to 15 digits taken, every other
- *   number spelling given up; a key with an escape or a non-ASCII byte is wide, its quotes are not
- *   looked at.
+ * - canonical-bytes.ts `plainInteger` / `narrowKeyEnd`: the integers of up to 15 digits taken, every
+ *   other number spelling given up; a key of printable ASCII without escapes taken (its end), a key
+ *   with an escape, a non-ASCII byte or a control, or without its closing quote in the span, given up
+ *   (then it is read as a string and ordered on its decoded text).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import canonicalize from 'canonicalize';
 import { EXOTIC, plainCanonical, sorted } from '../../src/audit/canonical.ts';
-import { plainInteger, wideKey } from '../../src/audit/canonical-bytes.ts';
+import { narrowKeyEnd, plainInteger } from '../../src/audit/canonical-bytes.ts';
 import { ChainChecker } from '../../src/audit/chain-check.ts';
 import { chainLine, GENESIS, lineOf, sha256Hex } from '../../src/audit/chain.ts';
 import { fastCanonical, trustedCanonical } from '../../src/audit/line-canonical.ts';
@@ -358,6 +359,16 @@ describe('chain-check.ts fastLine: each appender line taken, any other line left
     ['a prev that is not a string', Buffer.from(hashed(`{"prev":[${'1,'.repeat(31)}1],"seq":1}`))],
     ['another seq', Buffer.from(L1seq2)],
     ['a seq spelt 1.0', Buffer.from(hashed(`{"prev":"${GENESIS}","seq":1.0}`))],
+    // The seq is compared on its digits (no string made): every other token with the value 1, or
+    // with the digit 1 in it, is given up (line() then names the seq it found).
+    ...['"1"', '-1', '10', '0', '1e0', '1.5', 'true', '[1]', '1000000000000001', '000000000000001'].map(
+      (seq): [string, Buffer] => [`a seq of ${seq}`, Buffer.from(hashed(`{"prev":"${GENESIS}","seq":${seq}}`))],
+    ),
+    ['a prev with an upper-case letter', Buffer.from(hashed(`{"prev":"${GENESIS.slice(1)}O","seq":1}`))],
+    [
+      'a prev of 64 characters, the last one escaped (67 bytes)',
+      Buffer.from(hashed(`{"prev":"${GENESIS.slice(0, 63)}\\","seq":1}`)),
+    ],
     ['another prev', Buffer.from(L1prev)],
     ['a line shorter than the hash member', Buffer.from('{"a":1}')],
     ['a hash member alone', Buffer.from(short.slice(short.length - 76))],
@@ -382,7 +393,7 @@ describe('chain-check.ts fastLine: each appender line taken, any other line left
   });
 });
 
-describe('canonical-bytes.ts plainInteger and wideKey', () => {
+describe('canonical-bytes.ts plainInteger and narrowKeyEnd', () => {
   const int = (text: string): boolean => {
     // Inside other bytes, so that the span's own edges are what is read.
     const b = Buffer.from(`9${text}9`, 'latin1');
@@ -415,26 +426,28 @@ describe('canonical-bytes.ts plainInteger and wideKey', () => {
   });
   for (const t of GIVEN_UP) test(`plainInteger gives up on ${JSON.stringify(t)}`, () => assert.equal(int(t), false));
 
-  const wide = (inner: string, quote = '"'): boolean => {
-    // latin1 for a one-byte non-ASCII quote stand-in; UTF-8 otherwise.
-    const b = Buffer.from(`${quote}${inner}${quote}`, quote === '"' ? 'utf8' : 'latin1');
-    return wideKey(b, 0, b.length);
+  /** The end narrowKeyEnd gives for the key `"inner"` followed by `after`, or -1. */
+  const narrow = (inner: string, after = ':1'): number => {
+    const b = Buffer.from(`"${inner}"${after}`);
+    return narrowKeyEnd(b, 0, b.length);
   };
-  test('wideKey: ASCII without escapes is narrow, an escape or a non-ASCII byte anywhere is wide', () => {
-    assert.equal(wide('abc'), false);
-    assert.equal(wide(''), false);
-    assert.equal(wide('\u007f~ '), false);
-    assert.equal(wide('\\"'), true);
-    assert.equal(wide('a\\n'), true);
-    assert.equal(wide('é'), true);
-    assert.equal(wide('aé'), true);
-    assert.equal(wide('\u0080'), true);
-    // Every byte from 0x80 up is wide, 0x80 itself included (a continuation byte alone).
-    assert.equal(wideKey(Buffer.from([0x22, 0x80, 0x22]), 0, 3), true);
-    assert.equal(wideKey(Buffer.from([0x22, 0x7f, 0x22]), 0, 3), false);
-    assert.equal(wide('a\u{1F600}b'), true);
-    // The span's first and last bytes are its quotes: never looked at.
-    assert.equal(wide('abc', 'é'), false);
-    assert.equal(wide('abc', '\\'), false);
+  test('narrowKeyEnd: printable ASCII without escapes is taken, with the index past its closing quote', () => {
+    assert.equal(narrow('abc'), 5);
+    assert.equal(narrow(''), 2);
+    assert.equal(narrow('\u007f~ !'), 6, 'DEL, the tilde, a space and "!" (the byte below the quote) are narrow');
+    assert.equal(narrow('a#'), 4, 'the byte above the quote');
+  });
+  test('narrowKeyEnd: an escape, a non-ASCII byte or a control anywhere gives up', () => {
+    for (const inner of ['\\"', 'a\\n', 'é', 'aé', '\u0080', 'a\u{1F600}b', 'a\tb', '\u0000', 'a\u001f'])
+      assert.equal(narrow(inner), -1, JSON.stringify(inner));
+    // Every byte from 0x80 up gives up, 0x80 itself included (a continuation byte alone); 0x7f does not.
+    assert.equal(narrowKeyEnd(Buffer.from([0x22, 0x80, 0x22]), 0, 3), -1);
+    assert.equal(narrowKeyEnd(Buffer.from([0x22, 0x7f, 0x22]), 0, 3), 3);
+  });
+  test('narrowKeyEnd: the closing quote must be inside the span', () => {
+    const b = Buffer.from('"abc":1');
+    assert.equal(narrowKeyEnd(b, 0, 5), 5);
+    assert.equal(narrowKeyEnd(b, 0, 4), -1, 'the quote at the span end is not read as its own');
+    assert.equal(narrowKeyEnd(Buffer.from('"abc'), 0, 4), -1, 'no closing quote at all');
   });
 });

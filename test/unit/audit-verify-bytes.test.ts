@@ -13,7 +13,8 @@
  * last, upper-case hex, CRLF, a BOM, an empty line, invalid UTF-8). Each must give the text
  * path's report exactly, and not `ok`. Then, generated: canonical-bytes accepts the canonical
  * text of any object (so the fast path is taken), and any edit of such a text that it accepts is
- * still canonical (canonicalJson of its parse is the same text).
+ * still canonical (canonicalJson of its parse is the same text). Every report is also taken on two
+ * threads in small chunks (audit-check-read.ts) and must be the one-thread report.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -126,14 +127,21 @@ describe('audit verify on bytes: the same verdict as the text path', () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  /** Both reports of the directory as written by `edit` (the raw segment bytes when given). */
+  /**
+   * Both reports of the directory as written by `edit` (the raw segment bytes when given). The
+   * byte path is also run on two threads in 1 KiB chunks (each chunk's second half checked by the
+   * worker, audit-check-read.ts), which must give the one-thread report exactly.
+   */
   async function both(edit: Edit, raw?: Buffer): Promise<[unknown, unknown]> {
     const ls = [...original];
     const cs = [...checkpoints];
     edit(ls, cs);
     await writeFile(seg(), raw ?? `${ls.join('\n')}\n`);
     await writeFile(join(dir, CHECKPOINTS_FILE), `${cs.join('\n')}\n`);
-    return [await checkAuditDir(dir, publicKey), (await readTrusted(dir, publicKey)).report];
+    const bytes = await checkAuditDir(dir, publicKey);
+    const twoThreads = await checkAuditDir(dir, publicKey, undefined, { parallel: true, chunk: 1024 });
+    assert.deepEqual(twoThreads, bytes, 'two threads, 1 KiB chunks');
+    return [bytes, (await readTrusted(dir, publicKey)).report];
   }
 
   test('an intact log: ok on both paths, same report', async () => {
