@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { fstatSync, readSync, statSync } from 'node:fs';
 import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -164,26 +163,6 @@ export class AuditDirLock {
     }
   }
 
-  /**
-   * stillOurs without leaving the thread: fstat, stat and a pread of a few hundred bytes of a file
-   * the heartbeat rewrites every few seconds (metadata and the page cache: microseconds), for the
-   * check before each group commit. Three thread-pool round trips per batch cost more main-thread
-   * CPU than the calls themselves, and on a loaded machine each wake-up of the main thread waits for
-   * a CPU (BENCHMARKS.md, branch h-append-2).
-   */
-  private stillOursNow(): boolean {
-    try {
-      const buf = Buffer.alloc(this.size + 1);
-      const mine = fstatSync(this.fh.fd);
-      const there = statSync(this.path);
-      if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
-      const read = readSync(this.fh.fd, buf, 0, buf.byteLength, 0);
-      return parseHolder(buf.subarray(0, read).toString('utf8'))?.token === this.holder.token;
-    } catch {
-      return false; // removed (ENOENT), or the file cannot be read: not provably ours
-    }
-  }
-
   private markLost(): void {
     if (this.lostIt) return;
     this.lostIt = true;
@@ -212,13 +191,6 @@ export class AuditDirLock {
   async check(): Promise<boolean> {
     if (this.lostIt) return false;
     if (!(await this.stillOurs())) this.markLost();
-    return !this.lostIt;
-  }
-
-  /** check() done synchronously on the calling thread (see stillOursNow): before each group commit. */
-  checkNow(): boolean {
-    if (this.lostIt) return false;
-    if (!this.stillOursNow()) this.markLost();
     return !this.lostIt;
   }
 

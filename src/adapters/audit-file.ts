@@ -232,7 +232,7 @@ export class FileAuditLog implements AuditSink {
   private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
     const t0 = process.hrtime.bigint();
     if (this.broken !== undefined) return { error: this.broken };
-    if (this.lock !== undefined && !this.lock.checkNow()) return { error: lostLock() };
+    if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
     try {
       const t1 = process.hrtime.bigint();
       const bytes = batch.lines.bytes();

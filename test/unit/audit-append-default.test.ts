@@ -1,8 +1,7 @@
 /**
  * The appender's default group commit (branch h-append-2, issue 20 §2): every append at hand goes
- * into one batch (oneBatch: no split), the directory lock is checked on the calling thread
- * (AuditDirLock.checkNow) right before the batch's one write, and the batch is acknowledged only
- * after its fdatasync. The class of faults, one row each below:
+ * into one batch (oneBatch: no split), the directory lock is checked right before the batch's one
+ * write, and the batch is acknowledged only after its fdatasync. The class of faults, one row each below:
  *
  * | fault in the batch's I/O                       | what every producer waiting on that batch sees | the file |
  * |------------------------------------------------|-----------------------------------------------|----------|
@@ -12,16 +11,13 @@
  * | fdatasync fails                                | rejected                                       | cut back to the last durable record |
  * | the lock is lost before the write              | rejected with AUDIT_LOCKED                     | unchanged, nothing written |
  * | a crash mid-write (a prefix of the batch on disk) | (the process is gone)                       | on restart: only whole lines kept, the chain verifies and continues |
- *
- * and the lock check on the calling thread gives the same verdict as the asynchronous one, for an
- * intact lock and for each way of losing it.
  */
 import assert from 'node:assert/strict';
-import { open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FileAuditLog, readAuditLog } from '../../src/adapters/audit-file.ts';
-import { AuditDirLock, LOCK_FILE } from '../../src/adapters/audit-file-lock.ts';
+import { LOCK_FILE } from '../../src/adapters/audit-file-lock.ts';
 import { nodeAuditFs, type AuditFile, type AuditFs } from '../../src/adapters/audit-fs.ts';
 import { checkAuditDir, segmentName } from '../../src/adapters/audit-files.ts';
 import { auditEntry, tempDirs } from '../support/audit-entries.ts';
@@ -154,49 +150,4 @@ describe('the default group commit: all appends at hand in one batch', () => {
       assert.equal(report.ok, true, `cut at ${cut}: ${JSON.stringify(report.firstBad)}`);
     }
   });
-});
-
-describe('AuditDirLock.checkNow (on the calling thread) agrees with check()', () => {
-  const ways: { name: string; lose: (dir: string) => Promise<void> }[] = [
-    { name: 'intact', lose: () => Promise.resolve() },
-    { name: 'removed', lose: (dir) => rm(join(dir, LOCK_FILE)) },
-    {
-      name: 'replaced by another file',
-      lose: async (dir) => {
-        await writeFile(
-          join(dir, 'other'),
-          (await readFile(join(dir, LOCK_FILE), 'utf8')).replace(/"token":"/, '"token":"x'),
-        );
-        await rename(join(dir, 'other'), join(dir, LOCK_FILE));
-      },
-    },
-    {
-      name: 'the same file, another token (same inode)',
-      lose: async (dir) => {
-        const fh = await open(join(dir, LOCK_FILE), 'r+');
-        const text = await fh.readFile('utf8');
-        await fh.write(
-          text.replace(/"token":"[0-9a-f]/, (m) => `${m.slice(0, -1)}${m.endsWith('0') ? '1' : '0'}`),
-          0,
-        );
-        await fh.close();
-      },
-    },
-    { name: 'emptied', lose: (dir) => truncate(join(dir, LOCK_FILE), 0) },
-  ];
-  for (const way of ways)
-    test(way.name, async () => {
-      const verdicts: boolean[] = [];
-      for (const sync of [false, true]) {
-        const dir = await fresh();
-        const lock = await AuditDirLock.acquire(dir, { refreshMs: 60_000 });
-        await way.lose(dir);
-        verdicts.push(sync ? lock.checkNow() : await lock.check());
-        assert.equal(lock.lost, !verdicts.at(-1), 'a failed check marks the lock lost');
-        if (lock.lost) assert.equal(lock.checkNow(), false, 'lost for good');
-        await lock.release();
-      }
-      assert.equal(verdicts[0], verdicts[1]);
-      assert.equal(verdicts[1], way.name === 'intact');
-    });
 });
