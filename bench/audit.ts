@@ -46,17 +46,21 @@ export const sample = (i: number): AuditEntry => ({
   metrics: { timer_rego_query_eval_ns: 141000 },
 });
 
+export interface AppendBenchResult {
+  readonly records: number;
+  readonly producers: number;
+  readonly perSecond: number;
+  readonly seconds: number;
+  /** Records per CPU second of this process (user + system; the disk's waits left out). */
+  readonly perCpuSecond: number;
+  /** Records per CPU second of the main (JS) thread alone (process.threadCpuUsage). */
+  readonly perMainCpuSecond: number;
+  /** Group commits (write + fdatasync each): fewer than records / producers means batches were merged, more means split. */
+  readonly batches: number;
+}
+
 export interface AuditBenchResult {
-  readonly append: {
-    readonly records: number;
-    readonly producers: number;
-    readonly perSecond: number;
-    readonly seconds: number;
-    /** Records per CPU second of this process (user + system; the disk's waits left out). */
-    readonly perCpuSecond: number;
-    /** Group commits (write + fdatasync each): fewer than records / producers means batches were merged, more means split. */
-    readonly batches: number;
-  };
+  readonly append: AppendBenchResult;
   readonly verify: {
     readonly records: number;
     readonly perSecond: number;
@@ -72,6 +76,38 @@ const cpuSeconds = (from: NodeJS.CpuUsage): number => {
   return (u.user + u.system) / 1e6;
 };
 
+/**
+ * Appends `records` records to a new log in `dir` from 256 concurrent producers, each awaiting its
+ * own record (as pipeline stages do): wall rate, records per CPU-second (process and main thread).
+ */
+export async function appendBench(
+  records: number,
+  dir: string,
+  log: (s: string) => void = () => undefined,
+): Promise<AppendBenchResult> {
+  const producers = 256;
+  const appender = await FileAuditLog.open(dir);
+  let batches = 0;
+  appender.onBatch = () => void batches++;
+  let next = 0;
+  const c0 = process.cpuUsage();
+  const m0 = process.threadCpuUsage();
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (next < records) await appender.append(sample(next++));
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds(c0);
+  const m = process.threadCpuUsage(m0);
+  await appender.close();
+  log(`  append: ${records} records in ${seconds.toFixed(2)} s, ${batches} group commits`);
+  const perCpuSecond = records / cpu;
+  const perMainCpuSecond = records / ((m.user + m.system) / 1e6);
+  return { records, producers, perSecond: records / seconds, seconds, perCpuSecond, perMainCpuSecond, batches };
+}
+
 export async function auditBench(
   appendRecords: number,
   verifyRecords: number,
@@ -79,23 +115,7 @@ export async function auditBench(
 ): Promise<AuditBenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-audit-bench-'));
   try {
-    // Append: `producers` concurrent callers, each awaiting its own record (as pipeline stages do).
-    const producers = 256;
-    const appender = await FileAuditLog.open(join(dir, 'append'));
-    let batches = 0;
-    appender.onBatch = () => void batches++;
-    let next = 0;
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: producers }, async () => {
-        while (next < appendRecords) await appender.append(sample(next++));
-      }),
-    );
-    const appendSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const appendCpu = cpuSeconds(c0);
-    await appender.close();
-    log(`  append: ${appendRecords} records in ${appendSeconds.toFixed(2)} s, ${batches} group commits`);
+    const append = await appendBench(appendRecords, join(dir, 'append'), log);
 
     // Verify: a log of `verifyRecords` chained records, written directly (the appender's speed is measured above).
     const vdir = join(dir, 'verify');
@@ -103,14 +123,7 @@ export async function auditBench(
     log(`  verify: wrote ${verifyRecords} records (${(bytes / 2 ** 20).toFixed(0)} MiB); verifying ...`);
     const pass = await verifyPass(vdir, verifyRecords);
     return {
-      append: {
-        records: appendRecords,
-        producers,
-        perSecond: appendRecords / appendSeconds,
-        seconds: appendSeconds,
-        perCpuSecond: appendRecords / appendCpu,
-        batches,
-      },
+      append,
       verify: {
         records: verifyRecords,
         perSecond: pass.perSecond,
@@ -279,11 +292,18 @@ async function verifyOnly(): Promise<void> {
 }
 
 if (import.meta.main) {
+  // --only append: the append half alone; --records N: how many records it appends.
   const quick = process.argv.includes('--quick');
+  const records = Number(flag('--records') ?? (quick ? 20_000 : 200_000));
+  if (!Number.isSafeInteger(records) || records <= 0) throw new Error('--records must be a positive integer');
   console.error(`  ${machineLine()}`);
   if (flag('--only') === 'verify') await verifyOnly();
-  else
-    console.log(
-      JSON.stringify(await auditBench(quick ? 20_000 : 200_000, quick ? 50_000 : 1_000_000, console.error), null, 2),
-    );
+  else if (flag('--only') === 'append') {
+    const dir = await mkdtemp(join(tmpdir(), 'kubiya-audit-bench-'));
+    try {
+      console.log(JSON.stringify({ append: await appendBench(records, join(dir, 'append'), console.error) }, null, 2));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } else console.log(JSON.stringify(await auditBench(records, quick ? 50_000 : 1_000_000, console.error), null, 2));
 }

@@ -72,7 +72,17 @@ export interface Pacer {
 }
 
 /**
- * When to split a group commit in two: the second half is chained and encoded while the first is
+ * The appender's default: never split; every group commit takes all the appends at hand (one
+ * write and one fdatasync for them). Appends that arrive while a batch is written are still
+ * chained and encoded meanwhile. Splitting (CommitPacer) was measured slower on this project's
+ * machines, in wall rate and in CPU per record (BENCHMARKS.md, "The append regression"): it
+ * doubles the lock checks, writes and fdatasyncs per record, and on two shared cores the CPU it
+ * hopes to overlap with the disk is rarely idle.
+ */
+export const oneBatch: Pacer = { io: () => undefined, cpu: () => undefined, split: () => false };
+
+/**
+ * When to split a group commit in two (opt-in, AuditLogOptions.pacer): the second half is chained and encoded while the first is
  * being written and synced, and once the first is durable the second is written while the
  * first's producers build their next records, so the disk and the CPU work at once. That pays
  * only while one batch's I/O (lock check, write, fdatasync) takes less time than the main thread's

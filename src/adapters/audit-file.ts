@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
-import { ChainedBatch, CommitPacer, ThreadCpu, type Pacer, type Pending } from './audit-batch.ts';
+import { ChainedBatch, oneBatch, ThreadCpu, type Pacer, type Pending } from './audit-batch.ts';
 import { AuditDirLock } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { segmentName } from './audit-files.ts';
@@ -72,7 +72,7 @@ export class FileAuditLog implements AuditSink {
     this.size = resumed.size;
     this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.checkpointing = options.checkpoint;
-    this.pacer = options.pacer ?? new CommitPacer();
+    this.pacer = options.pacer ?? oneBatch;
     this.checkpointed = resumed.checkpointed;
   }
 

@@ -19,7 +19,7 @@ export interface AuditLogOptions {
   readonly lock?: Omit<LockOptions, 'onLost'> | undefined;
   /** File operations (default: the real file system); tests inject one to observe syncs. */
   readonly fs?: AuditFs | undefined;
-  /** When to split a group commit in two (default: measured, see CommitPacer); tests inject one. */
+  /** When to split a group commit in two (default: never, see oneBatch; CommitPacer measures); tests inject one. */
   readonly pacer?: Pacer | undefined;
   /** Start a new segment file once the current one passes this size. */
   readonly segmentBytes?: number;
