@@ -30,6 +30,9 @@ export function plainCanonical(value: unknown): string | undefined {
   const copy = sorted(value, 0);
   if (copy === EXOTIC) return undefined;
   const text = JSON.stringify(copy);
+  // A getter met by the walk or by JSON.stringify may have polluted Object.prototype meanwhile (red
+  // team 7, finding 4): checked again after, and then the library decides, as it would have.
+  if ('toJSON' in Object.prototype || inheritsEnumerable()) return undefined;
   // JSON.stringify writes a lone surrogate as "\udXXX" where the library throws; a well-formed
   // string can only show that text after an escaped backslash. Either way, the library decides.
   return text.includes('\\ud') ? undefined : text;
