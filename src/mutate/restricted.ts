@@ -4,6 +4,7 @@ import type { Operation } from 'fast-json-patch';
 import { hardenContainer, TMP_VOLUME } from './container.ts';
 import { SAFE_SYSCTLS, safeAnnotations, safeAppArmor, safeSeLinux } from './contexts.ts';
 import { safeTokenVolume } from './identity.ts';
+import { plainCopy } from '../validate/plain-copy.ts';
 
 /** Settings of the restricted hardening, from config (`security.*`) and policy. */
 export interface RestrictedProfile {
@@ -67,7 +68,7 @@ function hardenPodContext(input: V1PodSecurityContext | undefined, profile: Rest
  * keeps an audience and a bounded lifetime (identity.ts); probes carry no host (container.ts).
  */
 export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
-  const pod = structuredClone(input);
+  const pod = plainCopy(input);
   const spec = pod.spec ?? { containers: [] };
   pod.spec = spec;
 

@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { RunObject } from '../ports/runs.ts';
+import { plainCopy } from '../validate/plain-copy.ts';
 import type { Workflow } from '../validate/schema.ts';
 import { covering, thumbprintOf, type TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { AssignmentClaims, VerifiedAssignment, VerifyOptions } from '../verify/verify.ts';
@@ -109,7 +110,7 @@ export class VerifiedRuns {
     const until = Math.min(now.getTime() + TTL_MS, v.verification.claims.exp * 1000);
     if (!(until > now.getTime())) return;
     deepFreeze(v.verification);
-    const workflow = v.workflow === undefined ? undefined : structuredClone(v.workflow);
+    const workflow = v.workflow === undefined ? undefined : plainCopy(v.workflow);
     deepFreeze(workflow);
     this.pending.set(tokenHash(token), { ...v, workflow, until });
     if (workflow !== undefined) this.validated.set(v.verification, workflow);
@@ -121,7 +122,7 @@ export class VerifiedRuns {
    */
   workflowOf(verification: VerifiedAssignment): Workflow | undefined {
     const workflow = this.validated.get(verification);
-    return workflow === undefined ? undefined : structuredClone(workflow);
+    return workflow === undefined ? undefined : plainCopy(workflow);
   }
 
   /** Intake created the token's WorkflowRun with this UID: the verification is now the run's. */

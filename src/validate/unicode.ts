@@ -64,9 +64,9 @@ function problem(s: string): string | undefined {
  */
 export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): TextIssue[] {
   const out: TextIssue[] = [];
-  const walk = (v: unknown, path: string[]): void => {
+  // `at`: the dotted path from `workflow` (keys escaped by `printable`, which leaves a key with no problem as it is).
+  const walk = (v: unknown, at: string): void => {
     if (out.length >= MAX_ISSUES) return;
-    const at = ['workflow', ...path].join('.');
     if (typeof v === 'string') {
       const p =
         problem(v) ??
@@ -78,16 +78,17 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
           : undefined);
       if (p !== undefined) out.push({ path: at, message: p });
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, [...path, String(i)]));
+      v.forEach((x, i) => walk(x, `${at}.${i}`));
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         const p = problem(k);
-        if (p !== undefined) out.push({ path: [at, printable(k)].join('.'), message: `key ${p}` });
-        walk(x, [...path, printable(k)]);
+        const key = p === undefined ? k : printable(k);
+        if (p !== undefined) out.push({ path: `${at}.${key}`, message: `key ${p}` });
+        walk(x, `${at}.${key}`);
       }
     }
   };
-  walk(value, []);
+  walk(value, 'workflow');
   return out.slice(0, MAX_ISSUES);
 }
 

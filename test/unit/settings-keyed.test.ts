@@ -71,6 +71,7 @@ test('the chart schema (generated, and up to date) marks every keyed list unique
 /** Objects the Rego builds keyed by data that is not from the settings (reviewed): file → head. */
 const NOT_FROM_SETTINGS: ReadonlySet<string> = new Set([
   'rules/images/images.rego: parsed[c.path]', // keyed by container path (lib.step_containers)
+  'rules/images/images.rego: refs[c.path]', // keyed by container path (lib.step_containers: one each), as parsed
   'rules/secrets/secrets.rego: prefilter["values"]', // constant keys, exclusive conditions
   'rules/secrets/secrets.rego: prefilter["names"]',
   'lib/lib.rego: {k: e |', // lib.keyed itself: leaves duplicated keys out

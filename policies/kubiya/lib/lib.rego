@@ -146,25 +146,21 @@ word(x) := x if is_string(x)
 
 else := format_int(x, 10) if is_number(x)
 
-# pod_containers lists every container of the pod under review with its path.
-pod_containers contains {"container": c, "path": indexed("pod.spec.containers", i)} if {
-	some i, c in input.pod.spec.containers
-}
+# pod_containers lists every container of the pod under review with its path. An array, not a
+# set: a set of objects is hashed whole on every step of every iteration over it (issue 20 §2).
+pod_containers := array.concat(
+	[{"container": c, "path": indexed("pod.spec.containers", i)} | some i, c in input.pod.spec.containers],
+	[{"container": c, "path": indexed("pod.spec.initContainers", i)} | some i, c in input.pod.spec.initContainers],
+)
 
-pod_containers contains {"container": c, "path": indexed("pod.spec.initContainers", i)} if {
-	some i, c in input.pod.spec.initContainers
-}
-
-# step_containers lists the step's own container specs (main, sidecars, init) with their paths.
-step_containers contains {"container": input.step, "path": "step"}
-
-step_containers contains {"container": c, "path": indexed("step.sidecars", i)} if {
-	some i, c in input.step.sidecars
-}
-
-step_containers contains {"container": c, "path": indexed("step.initContainers", i)} if {
-	some i, c in input.step.initContainers
-}
+# step_containers lists the step's own container specs (main, sidecars, init) with their paths (an array, as above).
+step_containers := array.concat(
+	array.concat(
+		[{"container": s, "path": "step"} | s := input.step],
+		[{"container": c, "path": indexed("step.sidecars", i)} | some i, c in input.step.sidecars],
+	),
+	[{"container": c, "path": indexed("step.initContainers", i)} | some i, c in input.step.initContainers],
+)
 
 # keyed(l, key): the objects of list l that have a string `key`, as an object by that key, leaving
 # out every key that more than one entry has. An allowlist keyed by name (pullSecrets.allowed,

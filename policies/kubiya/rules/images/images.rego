@@ -30,7 +30,9 @@ parsed[c.path] := lib.parse_image(object.get(c.container, "image", null)) if {
 	some c in lib.step_containers
 }
 
-refs contains {"image": c.container.image, "path": concat("", [c.path, ".image"]), "ref": parsed[c.path]} if {
+# refs: each container's image and its parsed reference, by the container's path (an object, not a
+# set of objects: iterating a set hashes each element whole; `some r in refs` reads the values).
+refs[c.path] := {"image": c.container.image, "path": concat("", [c.path, ".image"]), "ref": parsed[c.path]} if {
 	some c in lib.step_containers
 }
 

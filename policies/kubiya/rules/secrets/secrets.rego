@@ -55,9 +55,12 @@ value_patterns := patterns("values")
 # readinessProbe.exec.command is rendered as its readinessProbe AND startupProbe; lifecycle hooks or
 # any other exec field tomorrow): every `exec: {command: [...]}` object anywhere in a container.
 # Walking the built pod rather than naming the step's fields means a new exec field is covered the
-# day the pod builder renders it (REDTEAM-3 finding 1).
+# day the pod builder renders it (REDTEAM-3 finding 1). A container whose JSON text holds no "exec"
+# (with its quotes: what a key named exec always serializes to) has no such object: it is not walked
+# (issue 20 §2: the walk builds a path for every node of every container).
 exec_commands contains {"path": concat("", [c.path, ".", dotted(p), ".command"]), "words": cmd} if {
 	some c in lib.pod_containers
+	contains(json.marshal(c.container), `"exec"`)
 	walk(c.container, [p, node])
 	count(p) > 0
 	p[count(p) - 1] == "exec"
