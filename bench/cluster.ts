@@ -412,8 +412,9 @@ export async function scaleBench(
     watch.stop();
     // The runner's watches: the API server's open WATCH requests with the runner, minus without it.
     const during = await watchCounts(env);
-    serve.child.kill('SIGKILL');
-    await serve.exited;
+    // SIGTERM when profiling: a profiled process writes its profile on a clean exit.
+    serve.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
+    await Promise.race([serve.exited, sleep(30_000)]);
     await sleep(2000);
     const after = await watchCounts(env);
     const watches: Record<string, number> = {};

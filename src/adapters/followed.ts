@@ -26,7 +26,7 @@ const LAST_PAUSE_MS = 30_000;
  */
 export abstract class Followed<T extends KubernetesObject> {
   protected readonly informer: ListWatch<T>;
-  protected readonly listeners: ((name: string) => void)[] = [];
+  protected readonly listeners: ((name: string, ended?: boolean) => void)[] = [];
   private started: Promise<void> | undefined;
   private stopped = false;
   private listedAt = SYSTEM_TIMERS.now();
@@ -69,8 +69,8 @@ export abstract class Followed<T extends KubernetesObject> {
     await this.informer.stop();
   }
 
-  /** Called with a run's name whenever something about it changes. */
-  onChange(listener: (name: string) => void): void {
+  /** Called with a run's name whenever something about it changes (`ended`: see Pods.onChange). */
+  onChange(listener: (name: string, ended?: boolean) => void): void {
     this.listeners.push(listener);
   }
 }

@@ -53,15 +53,16 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     this.core = core;
     this.namespace = namespace;
     this.confirmAfterMs = options.confirmAfterMs ?? CONFIRM_AFTER_MS;
-    const onPod = (pod: V1Pod): void => {
+    const onPod = (pod: V1Pod, deleted = false): void => {
       slim(pod);
       this.createdHere.delete(pod.metadata?.name ?? '');
       const run = runOf(pod.metadata);
-      if (run !== undefined) for (const l of this.listeners) l(run);
+      const ended = deleted || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+      if (run !== undefined) for (const l of this.listeners) l(run, ended);
     };
-    this.informer.on('add', onPod);
-    this.informer.on('update', onPod);
-    this.informer.on('delete', onPod);
+    this.informer.on('add', (pod) => onPod(pod));
+    this.informer.on('update', (pod) => onPod(pod));
+    this.informer.on('delete', (pod) => onPod(pod, true));
   }
 
   /**
