@@ -40,14 +40,22 @@ export class KubePods extends Followed<V1Pod> implements Pods {
   /**
    * `options.confirmAfterMs` (default 10,000): how long a pod this process created is taken as
    * created without the informer having delivered it; after that `get` reads the API server.
+   * `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts).
    */
-  constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly confirmAfterMs?: number } = {}) {
+  constructor(
+    kc: KubeConfig,
+    namespace: string,
+    runner: string,
+    options: { readonly confirmAfterMs?: number; readonly pageItems?: number } = {},
+  ) {
     const core = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${LABELS.runner}=${runner}`;
     super(kc, {
       kind: 'pods',
       path: `/api/v1/namespaces/${namespace}/pods`,
-      list: () => core.listNamespacedPod({ namespace, labelSelector }),
+      list: ({ limit, continue: from }) => core.listNamespacedPod({ namespace, labelSelector, limit, _continue: from }),
+      slim,
+      pageItems: options.pageItems,
       labelSelector,
     });
     this.core = core;

@@ -51,18 +51,30 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   /** `current`'s values as an array, until the next change (undefined: changed since). */
   private listed: readonly RunObject[] | undefined;
 
-  constructor(kc: KubeConfig, namespace: string, runner: string) {
+  /** `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts). */
+  constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly pageItems?: number } = {}) {
     const api = kc.makeApiClient(CustomObjectsApi);
     const labelSelector = `${LABELS.runner}=${runner}`;
     const { group, version, plural } = WORKFLOWRUN;
     super(kc, {
       kind: plural,
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      list: () =>
-        api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<
-          KubernetesListObject<WorkflowRunResource>
-        >,
+      list: ({ limit, continue: from }) =>
+        api.listNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural,
+          labelSelector,
+          limit,
+          _continue: from,
+        }) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
+      slim: (run) => {
+        // The cache keeps this very object: managedFields are bytes nothing here reads.
+        if (run.metadata !== undefined) delete run.metadata.managedFields;
+      },
+      pageItems: options.pageItems,
     });
     this.api = api;
     this.namespace = namespace;
