@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { KubePods } from '../../src/adapters/kube-pods.ts';
 import { KubeRunStore, WORKFLOWRUN } from '../../src/adapters/kube-runs.ts';
+import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { LABELS } from '../../src/pod/names.ts';
 import { testCluster, type TestCluster } from '../support/cluster.ts';
 
@@ -85,4 +86,17 @@ test('WorkflowRuns listed in pages of 2: every run of this runner', async () => 
   } finally {
     await runs.stop();
   }
+});
+
+test("the orphan sweep's list (paged, reduced to names and owners): every pod of this runner", async () => {
+  const objects = new KubeStepObjects(env.kc, env.cluster.workflowsNamespace, RUNNER);
+  const owned = await objects.owned();
+  assert.ok(owned.ok);
+  assert.deepEqual(
+    owned.value
+      .filter((o) => o.kind === 'Pod')
+      .map((o) => `${o.name}:${String(o.owner)}`)
+      .sort(),
+    Array.from({ length: COUNT }, (_, i) => `pg-${i}:undefined`).sort(),
+  );
 });
