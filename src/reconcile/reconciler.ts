@@ -9,13 +9,6 @@ import { runDone } from '../run/status.ts';
 const RESYNC_SHARE = 8;
 /** Resync passes in flight at once, at most: the other workers (and the CPU) stay for the changes. */
 const RESYNC_AT_ONCE = 8;
-/**
- * The orphan sweep runs on every ORPHAN_SWEEP_EVERY-th resync (5 min at the default 30 s): it lists
- * every pod, claim and egress policy of the runner (thousands at scale, issue 20 §2), while the
- * garbage collector normally removes what it would find; a sweep every resync cost the API server a
- * full list of the runner's pods every 30 s, and the runner their parsing.
- */
-export const ORPHAN_SWEEP_EVERY = 10;
 /** Passes for a pod's end that may start beyond `workers` (all of them busy with starts): an end is short. */
 export const ENDS_BEYOND_WORKERS = 16;
 
@@ -72,8 +65,6 @@ export class Reconciler {
   private readonly runningNames = new Set<string>();
   private readonly pendingNames = new Set<string>();
   private kicked = false;
-  /** Resyncs since start (ORPHAN_SWEEP_EVERY). */
-  private resyncs = 0;
   private resync: NodeJS.Timeout | undefined;
   private stopped = true;
 
@@ -93,7 +84,7 @@ export class Reconciler {
     }
     this.resync = setInterval(() => {
       this.resyncAll();
-      if (++this.resyncs % ORPHAN_SWEEP_EVERY === 0) void this.collectOrphans();
+      void this.collectOrphans();
     }, this.o.resyncMs);
     this.resync.unref();
   }

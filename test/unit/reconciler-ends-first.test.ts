@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
-import { ENDS_BEYOND_WORKERS, ORPHAN_SWEEP_EVERY, Reconciler } from '../../src/reconcile/reconciler.ts';
+import { ENDS_BEYOND_WORKERS, Reconciler } from '../../src/reconcile/reconciler.ts';
 
 /**
  * A reconciler over ports where every run has finished and is due for its clean-up: each pass logs
@@ -150,39 +150,4 @@ test('a run waiting as a change that then ends moves up, and is passed once', as
   for (let i = 0; i < 10 && !h.reconciler.idle(); i++) await h.open();
   assert.deepEqual(h.passes, ['busy', 'r', 'a']);
   await h.reconciler.stop();
-});
-
-/**
- * Class (issue 20 §2, peak RSS and stalls at 5,000 pods): "the orphan sweep lists every object of
- * the runner on every resync". It now runs on every ORPHAN_SWEEP_EVERY-th resync only, never on the
- * others; the first comes ORPHAN_SWEEP_EVERY resync periods after start.
- */
-test('the orphan sweep runs on every ORPHAN_SWEEP_EVERY-th resync, not on each', async (t) => {
-  const { mock } = await import('node:test');
-  mock.timers.enable({ apis: ['setInterval'] });
-  t.after(() => mock.timers.reset());
-  let sweeps = 0;
-  const deps = {
-    config: { maxConcurrent: 10 },
-    runs: { list: () => [], get: () => undefined, onChange: () => undefined },
-    pods: { onChange: () => undefined },
-    objects: {
-      owned: () => {
-        sweeps++;
-        return Promise.resolve({ ok: true, value: [] });
-      },
-    },
-  } as unknown as PipelineDeps;
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 1, resyncMs: 1000 });
-  reconciler.start();
-  const seen: number[] = [];
-  for (let i = 1; i <= 3 * ORPHAN_SWEEP_EVERY; i++) {
-    mock.timers.tick(1000);
-    await tick();
-    seen.push(sweeps);
-  }
-  assert.equal(seen[ORPHAN_SWEEP_EVERY - 2], 0, 'no sweep before the ORPHAN_SWEEP_EVERY-th resync');
-  assert.equal(seen[ORPHAN_SWEEP_EVERY - 1], 1);
-  assert.equal(sweeps, 3, 'one sweep per ORPHAN_SWEEP_EVERY resyncs');
-  await reconciler.stop();
 });
