@@ -68,6 +68,10 @@ export interface ScaleResult {
   readonly finished: number;
   /** Assignments delivered again after a 5xx answer (bench/cluster.ts `deliver`). */
   readonly intakeRetries: number;
+  /** Completion seen by the minute its pod was announced Succeeded (minutes since submission began). */
+  readonly completionSeenByMinute: readonly (Stats & { readonly minute: number })[];
+  /** The runner's log lines above info, counted by message (what slowed an end, when one did). */
+  readonly warnings: Readonly<Record<string, number>>;
 }
 
 export function stats(values: readonly number[]): Stats {
@@ -412,8 +416,9 @@ export async function scaleBench(
     watch.stop();
     // The runner's watches: the API server's open WATCH requests with the runner, minus without it.
     const during = await watchCounts(env);
-    serve.child.kill('SIGKILL');
-    await serve.exited;
+    // SIGTERM when profiling: a profiled process writes its profile on a clean exit.
+    serve.child.kill(PROFILE_DIR !== undefined ? 'SIGTERM' : 'SIGKILL');
+    await Promise.race([serve.exited, sleep(30_000)]);
     await sleep(2000);
     const after = await watchCounts(env);
     const watches: Record<string, number> = {};
@@ -421,11 +426,23 @@ export async function scaleBench(
       if ((during[k] ?? 0) !== (after[k] ?? 0)) watches[k] = (during[k] ?? 0) - (after[k] ?? 0);
     const records = await readAuditLog(join(env.work, `audit-${name}`));
     const seen: number[] = [];
+    const byMinute = new Map<number, number[]>();
+    const startedAt = Date.now() - seconds * 1000;
     for (const r of records) {
       if (r.stage !== 'finish' || r.pod === undefined) continue;
       const announced = watch.succeeded.get(r.pod.name);
-      if (announced !== undefined) seen.push(new Date(r.timestamp).getTime() - announced);
+      if (announced === undefined) continue;
+      const ms = new Date(r.timestamp).getTime() - announced;
+      seen.push(ms);
+      const minute = Math.floor((announced - startedAt) / 60_000);
+      byMinute.set(minute, [...(byMinute.get(minute) ?? []), ms]);
     }
+    const warnings: Record<string, number> = {};
+    for (const l of serve.lines)
+      if (l.level !== 'info' && l.level !== 'debug' && l.level !== 'trace') {
+        const key = `${String(l.level)}: ${String(l.message)}${l.code !== undefined ? ` (${JSON.stringify(l.code)})` : ''}`;
+        warnings[key] = (warnings[key] ?? 0) + 1;
+      }
     if (finished < accepted) log(`  only ${finished} of ${accepted} finished in time`);
     return {
       pods: accepted,
@@ -436,6 +453,8 @@ export async function scaleBench(
       runnerCpuSeconds,
       finished,
       intakeRetries,
+      completionSeenByMinute: [...byMinute].sort(([a], [b]) => a - b).map(([minute, ms]) => ({ minute, ...stats(ms) })),
+      warnings,
     };
   } finally {
     await env.close();

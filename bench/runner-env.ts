@@ -98,6 +98,10 @@ export async function startBenchServe(
     work,
     {
       HOSTNAME: `${o.name}-0`,
+      // The chart's env (templates/statefulset.yaml); KUBIYA_BENCH_MALLOC_ARENA_MAX='' leaves glibc's default.
+      ...(process.env.KUBIYA_BENCH_MALLOC_ARENA_MAX === ''
+        ? {}
+        : { MALLOC_ARENA_MAX: process.env.KUBIYA_BENCH_MALLOC_ARENA_MAX ?? '2' }),
       NODE_OPTIONS: `${process.env.KUBIYA_BENCH_NODE_OPTIONS ?? CHART_NODE_OPTIONS}${PROFILE_DIR !== undefined ? ` --cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''}`,
     },
   );

@@ -10,8 +10,56 @@ export interface FollowedKind<T extends KubernetesObject> {
   readonly kind: string;
   /** The collection's API path, e.g. `/api/v1/namespaces/ns/pods`. */
   readonly path: string;
-  readonly list: () => Promise<KubernetesListObject<T>>;
+  /** One page of the list: at most `limit` items, from `continue` (the previous page's token) when given. */
+  readonly list: (page: ListPage) => Promise<KubernetesListObject<T>>;
   readonly labelSelector: string;
+  /** Drops, in place, what the cache does not keep of an item (run on each page as it arrives). */
+  readonly slim?: (item: T) => void;
+  /** Items per page of the list (default LIST_PAGE_ITEMS). */
+  readonly pageItems?: number | undefined;
+}
+
+/** Which page of a list to ask for (the API server's `limit` and `continue`). */
+export interface ListPage {
+  readonly limit: number;
+  readonly continue?: string | undefined;
+}
+
+/**
+ * Items per page of an informer's list. A relist of thousands of pods in one response held the raw
+ * body, its parse and its full objects at once (the runner's peak RSS at 5,000 runs, issue 20 §2);
+ * paged, only one page's raw body and parse are transient, and each page is slimmed as it arrives.
+ */
+export const LIST_PAGE_ITEMS = 250;
+
+/**
+ * Every page of a list, concatenated, each page's items slimmed as it arrives: the result has the
+ * first page's metadata (its resourceVersion is the list's snapshot, which every page shares).
+ */
+export async function listAllPages<T extends KubernetesObject>(
+  list: FollowedKind<T>['list'],
+  slim: (item: T) => void = () => undefined,
+  limit = LIST_PAGE_ITEMS,
+): Promise<KubernetesListObject<T>> {
+  const first = await list({ limit });
+  const items = [...first.items];
+  items.forEach(slim);
+  let token = continueOf(first);
+  while (token !== undefined && token !== '') {
+    const page = await list({ limit, continue: token });
+    for (const item of page.items) {
+      slim(item);
+      items.push(item);
+    }
+    token = continueOf(page);
+  }
+  return { ...first, metadata: { resourceVersion: first.metadata?.resourceVersion }, items };
+}
+
+/** A page's continue token: `_continue` in client-node's typed lists, `continue` in a custom resource's raw JSON. */
+function continueOf(list: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta: { readonly _continue?: string; readonly continue?: string } | undefined = list.metadata;
+  return meta?._continue ?? meta?.continue;
 }
 
 const FIRST_PAUSE_MS = 500;
@@ -26,7 +74,7 @@ const LAST_PAUSE_MS = 30_000;
  */
 export abstract class Followed<T extends KubernetesObject> {
   protected readonly informer: ListWatch<T>;
-  protected readonly listeners: ((name: string) => void)[] = [];
+  protected readonly listeners: ((name: string, ended?: boolean) => void)[] = [];
   private started: Promise<void> | undefined;
   private stopped = false;
   private listedAt = SYSTEM_TIMERS.now();
@@ -35,7 +83,7 @@ export abstract class Followed<T extends KubernetesObject> {
   protected constructor(kc: KubeConfig, followed: FollowedKind<T>) {
     const api = apiOptionsOf(kc);
     const list = async (): Promise<KubernetesListObject<T>> => {
-      const listed = await followed.list();
+      const listed = await listAllPages(followed.list, followed.slim, followed.pageItems);
       this.listedAt = SYSTEM_TIMERS.now();
       this.pauseMs = FIRST_PAUSE_MS;
       return listed;
@@ -69,8 +117,8 @@ export abstract class Followed<T extends KubernetesObject> {
     await this.informer.stop();
   }
 
-  /** Called with a run's name whenever something about it changes. */
-  onChange(listener: (name: string) => void): void {
+  /** Called with a run's name whenever something about it changes (`ended`: see Pods.onChange). */
+  onChange(listener: (name: string, ended?: boolean) => void): void {
     this.listeners.push(listener);
   }
 }

@@ -40,28 +40,37 @@ export class KubePods extends Followed<V1Pod> implements Pods {
   /**
    * `options.confirmAfterMs` (default 10,000): how long a pod this process created is taken as
    * created without the informer having delivered it; after that `get` reads the API server.
+   * `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts).
    */
-  constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly confirmAfterMs?: number } = {}) {
+  constructor(
+    kc: KubeConfig,
+    namespace: string,
+    runner: string,
+    options: { readonly confirmAfterMs?: number; readonly pageItems?: number } = {},
+  ) {
     const core = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${LABELS.runner}=${runner}`;
     super(kc, {
       kind: 'pods',
       path: `/api/v1/namespaces/${namespace}/pods`,
-      list: () => core.listNamespacedPod({ namespace, labelSelector }),
+      list: ({ limit, continue: from }) => core.listNamespacedPod({ namespace, labelSelector, limit, _continue: from }),
+      slim,
+      pageItems: options.pageItems,
       labelSelector,
     });
     this.core = core;
     this.namespace = namespace;
     this.confirmAfterMs = options.confirmAfterMs ?? CONFIRM_AFTER_MS;
-    const onPod = (pod: V1Pod): void => {
+    const onPod = (pod: V1Pod, deleted = false): void => {
       slim(pod);
       this.createdHere.delete(pod.metadata?.name ?? '');
       const run = runOf(pod.metadata);
-      if (run !== undefined) for (const l of this.listeners) l(run);
+      const ended = deleted || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+      if (run !== undefined) for (const l of this.listeners) l(run, ended);
     };
-    this.informer.on('add', onPod);
-    this.informer.on('update', onPod);
-    this.informer.on('delete', onPod);
+    this.informer.on('add', (pod) => onPod(pod));
+    this.informer.on('update', (pod) => onPod(pod));
+    this.informer.on('delete', (pod) => onPod(pod, true));
   }
 
   /**

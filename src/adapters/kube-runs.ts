@@ -41,19 +41,40 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   private readonly runner: string;
   private readonly written = new Map<string, WorkflowRunResource>();
   private readonly views = new Map<string, { readonly source: WorkflowRunResource; readonly view: RunObject }>();
+  /**
+   * Every run's current view (what `get` answers), kept from the informer's events and this
+   * process's writes, so that `list()` costs no scan of the cache (issue 20 §2: intake's capacity
+   * check and a first pass's run-id check list the runs; at 5,000 runs, a scan each was the
+   * runner's largest per-run cost that grew with the number of runs).
+   */
+  private readonly current = new Map<string, RunObject>();
+  /** `current`'s values as an array, until the next change (undefined: changed since). */
+  private listed: readonly RunObject[] | undefined;
 
-  constructor(kc: KubeConfig, namespace: string, runner: string) {
+  /** `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts). */
+  constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly pageItems?: number } = {}) {
     const api = kc.makeApiClient(CustomObjectsApi);
     const labelSelector = `${LABELS.runner}=${runner}`;
     const { group, version, plural } = WORKFLOWRUN;
     super(kc, {
       kind: plural,
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      list: () =>
-        api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector }) as Promise<
-          KubernetesListObject<WorkflowRunResource>
-        >,
+      list: ({ limit, continue: from }) =>
+        api.listNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural,
+          labelSelector,
+          limit,
+          _continue: from,
+        }) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
+      slim: (run) => {
+        // The cache keeps this very object: managedFields are bytes nothing here reads.
+        if (run.metadata !== undefined) delete run.metadata.managedFields;
+      },
+      pageItems: options.pageItems,
     });
     this.api = api;
     this.namespace = namespace;
@@ -65,6 +86,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       if (name === undefined) return;
       const mine = this.written.get(name);
       if (mine !== undefined && !newer(mine, run)) this.written.delete(name);
+      this.refresh(name);
       for (const l of this.listeners) l(name);
     };
     this.informer.on('add', onRun);
@@ -99,7 +121,11 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         body,
       })) as WorkflowRunResource;
       // Known here at once: the reconciler need not wait for the watch to bring it.
-      if (this.informer.get(run.name, this.namespace) === undefined) this.written.set(run.name, created);
+      if (this.informer.get(run.name, this.namespace) === undefined) {
+        if (created.metadata !== undefined) delete created.metadata.managedFields;
+        this.written.set(run.name, created);
+        this.refresh(run.name);
+      }
       return ok({ name: run.name, uid: created.metadata?.uid ?? '' });
     } catch (e) {
       if (e instanceof ApiException && e.code === 409)
@@ -151,14 +177,13 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     }
   }
 
+  /**
+   * Every run: the informer's, and those this process created that it has not delivered yet, each
+   * as `get` answers. O(1) while nothing changed; one copy of the kept views after a change.
+   */
   list(): readonly RunObject[] {
-    const cached = this.informer.list(this.namespace);
-    const known = new Set(cached.map((r) => r.metadata?.name));
-    const claimedHere = [...this.written.values()].filter((r) => !known.has(r.metadata?.name));
-    return [...cached, ...claimedHere].flatMap((r) => {
-      const run = this.view(r);
-      return run === undefined ? [] : [run];
-    });
+    this.listed ??= Object.freeze([...this.current.values()]);
+    return this.listed;
   }
 
   get(name: string): RunObject | undefined {
@@ -182,7 +207,11 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         JSON_PATCH,
       )) as WorkflowRunResource;
       const cached = this.informer.get(name, this.namespace);
-      if (cached === undefined || newer(updated, cached)) this.written.set(name, updated);
+      if (cached === undefined || newer(updated, cached)) {
+        if (updated.metadata !== undefined) delete updated.metadata.managedFields;
+        this.written.set(name, updated);
+        this.refresh(name);
+      }
       return ok(undefined);
     } catch (e) {
       return fail(
@@ -207,6 +236,17 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         `could not cancel ${name}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
       );
     }
+  }
+
+  /** The run's entry in `current` made again from the informer's cache and this process's writes. */
+  private refresh(name: string): void {
+    const known = this.informer.get(name, this.namespace) ?? this.written.get(name);
+    const view = known === undefined ? undefined : this.view(known);
+    if (view === undefined) {
+      this.current.delete(name);
+      this.views.delete(name);
+    } else this.current.set(name, view);
+    this.listed = undefined;
   }
 
   /** The cached object, or what this process wrote if the informer has not caught up yet. */

@@ -4,6 +4,7 @@ import {
   CustomObjectsApi,
   NetworkingV1Api,
   type KubeConfig,
+  type KubernetesObject,
   type V1NetworkPolicy,
   type V1ObjectMeta,
   type V1PersistentVolumeClaim,
@@ -14,6 +15,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
+import { listAllPages, type ListPage } from './followed.ts';
 
 const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
@@ -155,28 +157,23 @@ export class KubeStepObjects implements StepObjects {
   async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {
     const namespace = this.namespace;
     const labelSelector = runId === undefined ? this.selector : `${this.selector},${LABELS.run}=${runId}`;
+    // Paged, each page reduced to names and owners as it arrives: the orphan sweep lists every pod of
+    // the runner, and at 5,000 pods one response held ~100 MiB of full pod objects at once (issue 20 §2).
+    const paged = (kind: OwnedObject['kind'], list: (page: ListPage) => Promise<{ items: Listed[] }>) =>
+      listAllPages(list, slimOwned).then((l) => l.items.map((i) => ownedOf(kind, i)));
+    const page = (p: ListPage) => ({ namespace, labelSelector, limit: p.limit, _continue: p.continue });
     try {
-      const [pods, claims, policies] = await Promise.all([
-        this.core.listNamespacedPod({ namespace, labelSelector }),
-        this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+      const parts = await Promise.all([
+        paged('Pod', (p) => this.core.listNamespacedPod(page(p))),
+        paged('PersistentVolumeClaim', (p) => this.core.listNamespacedPersistentVolumeClaim(page(p))),
         this.egressMode === 'networkpolicy'
-          ? this.networking.listNamespacedNetworkPolicy({ namespace, labelSelector })
-          : (this.custom.listNamespacedCustomObject({ ...CILIUM, namespace, labelSelector }) as Promise<{
-              items: { metadata?: V1ObjectMeta }[];
-            }>),
+          ? paged('NetworkPolicy', (p) => this.networking.listNamespacedNetworkPolicy(page(p)))
+          : paged(
+              'CiliumNetworkPolicy',
+              (p) => this.custom.listNamespacedCustomObject({ ...CILIUM, ...page(p) }) as Promise<{ items: Listed[] }>,
+            ),
       ]);
-      const policyKind = this.egressMode === 'networkpolicy' ? 'NetworkPolicy' : 'CiliumNetworkPolicy';
-      const of = (kind: OwnedObject['kind'], items: readonly { metadata?: V1ObjectMeta }[]): OwnedObject[] =>
-        items.map((i) => ({
-          kind,
-          name: i.metadata?.name ?? '',
-          owner: i.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid,
-        }));
-      return ok([
-        ...of('Pod', pods.items),
-        ...of('PersistentVolumeClaim', claims.items),
-        ...of(policyKind, policies.items),
-      ]);
+      return ok(parts.flat());
     } catch (thrown) {
       return fail('LIST_FAILED', `could not list the runner's objects: ${apiCause(thrown)}`);
     }
@@ -200,4 +197,21 @@ export class KubeStepObjects implements StepObjects {
     }
     return ok(deleted);
   }
+}
+
+type Listed = KubernetesObject;
+
+/** What the sweep keeps of a listed object until the list is complete: its name and owner references. */
+function slimOwned(item: Listed): void {
+  const meta = item.metadata;
+  for (const key of Object.keys(item)) if (key !== 'metadata') delete (item as Record<string, unknown>)[key];
+  if (meta !== undefined) item.metadata = { name: meta.name, ownerReferences: meta.ownerReferences };
+}
+
+function ownedOf(kind: OwnedObject['kind'], item: Listed): OwnedObject {
+  return {
+    kind,
+    name: item.metadata?.name ?? '',
+    owner: item.metadata?.ownerReferences?.find((o) => o.kind === 'WorkflowRun')?.uid,
+  };
 }

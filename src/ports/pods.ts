@@ -26,6 +26,9 @@ export interface Pods {
   cached(name: string): V1Pod | undefined;
   /** Deletes a pod (gone already is fine). Returns a Result (DELETE_FAILED), never throws. */
   delete(name: string): Promise<Result<void>>;
-  /** Called with the owning run's name whenever one of its pods changes. */
-  onChange(listener: (run: string) => void): void;
+  /**
+   * Called with the owning run's name whenever one of its pods changes; `ended` is true when the
+   * pod has just been seen Succeeded, Failed or deleted (the reconciler passes such a run first).
+   */
+  onChange(listener: (run: string, ended?: boolean) => void): void;
 }

@@ -9,6 +9,8 @@ import { runDone } from '../run/status.ts';
 const RESYNC_SHARE = 8;
 /** Resync passes in flight at once, at most: the other workers (and the CPU) stay for the changes. */
 const RESYNC_AT_ONCE = 8;
+/** Passes for a pod's end that may start beyond `workers` (all of them busy with starts): an end is short. */
+export const ENDS_BEYOND_WORKERS = 16;
 
 export interface ReconcilerOptions {
   /** Only the Lease holder reconciles; the others keep their caches warm and wait. */
@@ -35,6 +37,8 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private readonly deps: PipelineDeps;
   private readonly o: ReconcilerOptions;
+  /** Runs whose pod ended, to reconcile before `ready`'s: the end is recorded first (completion seen). */
+  private readonly ending = new Set<string>();
   /** Runs to reconcile now, in arrival order (a Set: a run waits at most once). */
   private readonly ready = new Set<string>();
   /** Runs queued by the resync only: started after `ready`'s (see RESYNC_SHARE). */
@@ -49,6 +53,8 @@ export class Reconciler {
   private readonly later = new Map<string, { readonly at: number; readonly timer: NodeJS.Timeout }>();
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
+  /** Runs in `again` whose next pass is for a pod's end (queued in `ending`). */
+  private readonly againEnding = new Set<string>();
   /** Runs this process let start and has not yet seen Running (a slot is theirs). */
   private readonly starting = new Set<string>();
   private readonly waiters = new Map<string, Set<(run: RunObject) => void>>();
@@ -66,7 +72,7 @@ export class Reconciler {
     this.deps = deps;
     this.o = o;
     deps.runs.onChange((name) => this.changed(name));
-    deps.pods.onChange((name) => this.enqueue(name));
+    deps.pods.onChange((name, ended) => this.enqueue(name, 0, ended === true));
   }
 
   start(): void {
@@ -123,7 +129,12 @@ export class Reconciler {
     });
   }
 
-  enqueue(name: string, afterMs = 0): void {
+  /**
+   * Queues a pass for the run: now, or after `afterMs` (the earliest asked wins). `ended`: one of
+   * its pods has just ended, so its pass goes before every other waiting one (ending-first: the
+   * end is what a user waits on, and its pass frees the run's memory; a start can wait).
+   */
+  enqueue(name: string, afterMs = 0, ended = false): void {
     if (this.stopped) return;
     if (afterMs > 0) {
       const at = Date.now() + afterMs;
@@ -140,10 +151,14 @@ export class Reconciler {
     }
     if (this.busy.has(name)) {
       this.again.add(name);
+      if (ended) this.againEnding.add(name);
       return;
     }
     this.resyncing.delete(name);
-    this.ready.add(name);
+    if (ended || this.ending.has(name)) {
+      this.ready.delete(name);
+      this.ending.add(name);
+    } else this.ready.add(name);
     this.kick();
   }
 
@@ -152,18 +167,24 @@ export class Reconciler {
     if (this.stopped) return;
     const since = Date.now() - this.o.resyncMs;
     for (const { name } of this.deps.runs.list()) {
-      if ((this.lastPass.get(name) ?? 0) > since || this.ready.has(name) || this.busy.has(name)) continue;
+      if ((this.lastPass.get(name) ?? 0) > since || this.queued(name)) continue;
       this.resyncing.add(name);
     }
     if (this.resyncing.size > 0) this.kick();
   }
 
-  /** The running count: what is Running in the API server plus what this process just let start. */
-  /** True when no pass is running or queued to run now (timers for later passes may be set). */
-  idle(): boolean {
-    return this.busy.size === 0 && this.ready.size === 0 && this.resyncing.size === 0 && this.again.size === 0;
+  /** True when the run has a pass running or queued as a change's. */
+  private queued(name: string): boolean {
+    return this.ready.has(name) || this.ending.has(name) || this.busy.has(name);
   }
 
+  /** True when no pass is running or queued to run now (timers for later passes may be set). */
+  idle(): boolean {
+    const waiting = this.ready.size + this.ending.size + this.resyncing.size + this.again.size;
+    return this.busy.size === 0 && waiting === 0;
+  }
+
+  /** The running count: what is Running in the API server plus what this process just let start. */
   running(): number {
     let n = this.runningNames.size;
     for (const name of this.starting) if (!this.runningNames.has(name)) n++;
@@ -243,7 +264,7 @@ export class Reconciler {
   private drain(): void {
     if (this.stopped) return;
     const leader = this.o.isLeader();
-    while (this.busy.size < this.o.workers) {
+    while (this.busy.size < this.o.workers + (this.ending.size > 0 ? ENDS_BEYOND_WORKERS : 0)) {
       const { name, resync } = this.next();
       if (name === undefined) break;
       // A resync entry whose run a change pass took meanwhile: that pass looks at it.
@@ -259,13 +280,19 @@ export class Reconciler {
   }
 
   /**
-   * The next run to pass: a change's first, but one in RESYNC_SHARE from the resync queue when both
-   * wait; a resync one only while fewer than RESYNC_AT_ONCE are in flight.
+   * The next run to pass: a pod's end first, then a change's, but one in RESYNC_SHARE from the
+   * resync queue when both wait; a resync one only while fewer than RESYNC_AT_ONCE are in flight.
+   * Past `workers` busy (ENDS_BEYOND_WORKERS), only ends start.
    */
   private next(): { readonly name: string | undefined; readonly resync: boolean } {
+    if (this.busy.size >= this.o.workers) return this.take(this.ending, false);
     const open = this.resyncing.size > 0 && this.resyncBusy.size < RESYNC_AT_ONCE;
-    const resync = open && (this.ready.size === 0 || (this.started + 1) % RESYNC_SHARE === 0);
-    const queue = resync ? this.resyncing : this.ready;
+    const changes = this.ending.size + this.ready.size;
+    const resync = open && (changes === 0 || (this.started + 1) % RESYNC_SHARE === 0);
+    return this.take(resync ? this.resyncing : this.ending.size > 0 ? this.ending : this.ready, resync);
+  }
+
+  private take(queue: Set<string>, resync: boolean): { readonly name: string | undefined; readonly resync: boolean } {
     const name = queue.values().next().value;
     if (name === undefined) return { name: undefined, resync };
     queue.delete(name);
@@ -288,7 +315,7 @@ export class Reconciler {
         this.resyncBusy.delete(name);
         this.inflight.delete(pass);
         this.deps.observer?.workflowsRunning(this.running());
-        if (this.again.delete(name)) this.enqueue(name);
+        if (this.again.delete(name)) this.enqueue(name, 0, this.againEnding.delete(name));
         this.kick();
       });
     this.inflight.add(pass);

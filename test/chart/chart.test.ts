@@ -121,6 +121,8 @@ describe('Helm chart', () => {
       sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'NODE_OPTIONS')!.value,
       '--max-old-space-size=192 --max-semi-space-size=4',
     );
+    // glibc's malloc arenas bounded (issue 20 §2, peak RSS): the bench's serve runs with the same.
+    assert.equal(sts.spec.template.spec!.containers[0]!.env!.find((e) => e.name === 'MALLOC_ARENA_MAX')!.value, '2');
   });
 
   test('replicas, ServiceMonitor on, Cilium egress mode, retained audit volumes', async () => {

@@ -65,7 +65,7 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
   readonly egress: EgressObject[] = [];
   readonly claims: V1PersistentVolumeClaim[] = [];
   outcomeFor: (pod: V1Pod) => PodOutcome | undefined = () => ({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
-  private readonly listeners: ((run: string) => void)[] = [];
+  private readonly listeners: ((run: string, ended?: boolean) => void)[] = [];
   private uid = 0;
 
   create(pod: V1Pod): Promise<Result<CreatedPod>> {
@@ -111,7 +111,7 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
     const pod = this.pods.get(name);
     this.pods.delete(name);
     this.deleted.push(name);
-    if (pod !== undefined) setImmediate(() => this.notify(pod));
+    if (pod !== undefined) setImmediate(() => this.notify(pod, true));
     return Promise.resolve(ok(undefined));
   }
   createVolumeClaims(claims: readonly V1PersistentVolumeClaim[]): Promise<Result<readonly string[]>> {
@@ -176,12 +176,13 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
     }
     return Promise.resolve(ok(objects.length));
   }
-  onChange(listener: (run: string) => void): void {
+  onChange(listener: (run: string, ended?: boolean) => void): void {
     this.listeners.push(listener);
   }
-  private notify(pod: V1Pod): void {
+  private notify(pod: V1Pod, deleted = false): void {
     const run = pod.metadata?.ownerReferences?.[0]?.name;
-    if (run !== undefined) for (const l of this.listeners) l(run);
+    const ended = deleted || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+    if (run !== undefined) for (const l of this.listeners) l(run, ended);
   }
 }
 
