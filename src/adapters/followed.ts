@@ -77,15 +77,35 @@ export abstract class Followed<T extends KubernetesObject> {
   protected readonly listeners: ((name: string, ended?: boolean) => void)[] = [];
   private started: Promise<void> | undefined;
   private stopped = false;
+  /** Settled once: resolved after the first complete list is in the cache, rejected by stop() before. */
+  private readonly firstList: Promise<void>;
+  private firstListed: (() => void) | undefined;
+  private firstListStopped: ((e: Error) => void) | undefined;
+  /** One complete, fresh list of this kind (every page), each item slimmed by `slim` as it arrives. */
+  protected readonly listFresh: (slim?: (item: T) => void) => Promise<KubernetesListObject<T>>;
   private listedAt = SYSTEM_TIMERS.now();
+  private readonly kindName: string;
   private pauseMs = FIRST_PAUSE_MS;
 
   protected constructor(kc: KubeConfig, followed: FollowedKind<T>) {
     const api = apiOptionsOf(kc);
+    this.firstList = new Promise<void>((resolve, reject) => {
+      this.firstListed = resolve;
+      this.firstListStopped = reject;
+    });
+    // Nobody may be waiting when stop() rejects it: that is no error of its own.
+    this.firstList.catch(() => undefined);
+    this.kindName = followed.kind;
+    this.listFresh = (slim) => listAllPages(followed.list, slim, followed.pageItems);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const listed = await listAllPages(followed.list, followed.slim, followed.pageItems);
       this.listedAt = SYSTEM_TIMERS.now();
       this.pauseMs = FIRST_PAUSE_MS;
+      // ListWatch puts the items into its cache synchronously once this returns: a macrotask later
+      // they are all there, so start() never resolves on a cache still empty.
+      const first = this.firstListed;
+      this.firstListed = undefined;
+      if (first !== undefined) setImmediate(first);
       return listed;
     };
     const watch = new StallWatch(
@@ -107,13 +127,24 @@ export abstract class Followed<T extends KubernetesObject> {
     });
   }
 
+  /**
+   * Starts the informer. Resolves once its first COMPLETE list (every page) is in the cache, however
+   * many failed tries that takes (they are retried with the pause above); rejects only when stop()
+   * comes first. Red team 7, finding 1: client-node's ListWatch.start() resolves even when its list
+   * fails, and a runner that went on with an empty run cache took every live run's objects for
+   * orphans. Callers that must not wait (serve's /ready stays up meanwhile) need not await it.
+   */
   start(): Promise<void> {
-    this.started ??= this.informer.start();
+    this.started ??= (() => {
+      void this.informer.start().catch(() => undefined);
+      return this.firstList;
+    })();
     return this.started;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.firstListStopped?.(new Error(`stopped before the first list of ${this.kindName} was complete`));
     await this.informer.stop();
   }
 

@@ -181,6 +181,24 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
    * Every run: the informer's, and those this process created that it has not delivered yet, each
    * as `get` answers. O(1) while nothing changed; one copy of the kept views after a change.
    */
+  async liveUids(): Promise<Result<ReadonlySet<string>>> {
+    try {
+      const uids = new Set<string>();
+      // Each page reduced to its uids as it arrives: the tokens are never held for the whole list.
+      await this.listFresh((run) => {
+        if (run.metadata?.uid !== undefined) uids.add(run.metadata.uid);
+        delete (run as { spec?: unknown }).spec;
+        delete (run as { status?: unknown }).status;
+      });
+      return ok(uids);
+    } catch (e) {
+      return fail(
+        'LIST_FAILED',
+        `could not list the runner's WorkflowRuns: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
+      );
+    }
+  }
+
   list(): readonly RunObject[] {
     this.listed ??= Object.freeze([...this.current.values()]);
     return this.listed;

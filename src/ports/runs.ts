@@ -37,6 +37,13 @@ export interface RunStore {
   create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>>;
   /** Every WorkflowRun of this runner as last observed (the cache; no API call). Never throws. */
   list(): readonly RunObject[];
+  /**
+   * The uids of this runner's WorkflowRuns as the API server has them NOW: a fresh, complete list
+   * (every page), not the cache. For decisions that destroy (the orphan sweep): a cache can be
+   * incomplete (a first list that failed, a page whose continue token expired, a broken watch), a
+   * fresh list either is complete or fails. Returns a Result (LIST_FAILED), never throws.
+   */
+  liveUids(): Promise<Result<ReadonlySet<string>>>;
   /** One WorkflowRun as last observed (the cache); undefined when unknown. Never throws. */
   get(name: string): RunObject | undefined;
   /** Replaces the run's status (the status subresource). Returns a Result (RUN_UPDATE_FAILED), never throws. */

@@ -3,6 +3,7 @@ import { reconcileRun } from './reconcile.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { STATUS_HOLD_MS, StatusHold } from './hold.ts';
 import { orphans } from './orphans.ts';
+import { stepDnsPolicyName } from '../egress/network-policy.ts';
 import { runDone } from '../run/status.ts';
 
 /** When passes of both queues wait, every RESYNC_SHARE-th pass started is a resync one (never starved). */
@@ -98,13 +99,26 @@ export class Reconciler {
     await Promise.allSettled([...this.inflight]);
   }
 
-  /** Deletes what no live run owns (leader only). Returns how many objects were deleted. */
+  /**
+   * Deletes what no live run owns (leader only). Returns how many objects were deleted. The live
+   * runs are a fresh complete list from the API server (RunStore.liveUids) joined with the cache,
+   * read after the objects, so a run created in between is known; when that list fails nothing is
+   * deleted (red team 7, finding 1: an incomplete cache took every live run's objects for orphans).
+   * The runner's own DNS policy is never swept.
+   */
   async collectOrphans(): Promise<number> {
     if (!this.o.isLeader() || this.stopped) return 0;
     const owned = await this.deps.objects.owned();
     if (!owned.ok) return 0;
-    // Read the runs after the objects: a run created in between is then known, never mistaken for gone.
-    const lost = orphans(owned.value, this.deps.runs.list());
+    const fresh = await this.deps.runs.liveUids();
+    if (!fresh.ok) {
+      this.deps.observer?.problem?.(fresh.error);
+      return 0;
+    }
+    const live = new Set(fresh.value);
+    for (const run of this.deps.runs.list()) live.add(run.uid);
+    const keep = new Set([`NetworkPolicy/${stepDnsPolicyName(this.deps.config.runner)}`]);
+    const lost = orphans(owned.value, live, keep);
     if (lost.length === 0) return 0;
     const deleted = await this.deps.objects.deleteObjects(lost);
     return deleted.ok ? deleted.value : 0;

@@ -10,7 +10,7 @@ import { runAssignment } from '../../src/app/assignment.ts';
 import { startRunner, type RunningRunner } from '../../src/app/runner.ts';
 import { newSigningKey, signAssignment, type SigningKey } from '../../src/dev/sign.ts';
 import { runName } from '../../src/pod/names.ts';
-import { egressObject, stepDnsPolicyName } from '../../src/egress/network-policy.ts';
+import { egressObject, stepDnsPolicy, stepDnsPolicyName } from '../../src/egress/network-policy.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { clusterRunnerConfig, installCiliumCrd, testCluster, type TestCluster } from '../support/cluster.ts';
 import type { ConfigOverrides } from '../support/config.ts';
@@ -355,6 +355,9 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
       timeoutMs: 5000,
       intervalMs: 250,
     });
+    // The runner's DNS policy carries the runner label and no owner: it is never an orphan.
+    const dns = stepDnsPolicy({ runner: 'orphan-runner', namespace: ns, dnsNamespace: 'kube-system' });
+    assert.ok((await r.deps.objects.ensureStepDns(dns)).ok);
     assert.equal(await r.reconciler.collectOrphans(), 1);
     await waitFor(
       'the stray pod gone',
@@ -362,6 +365,13 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
         (await core.listNamespacedPod({ namespace: ns, labelSelector: 'kubiya.ai/runner=orphan-runner' })).items
           .length === 0,
       { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const policies = await env.kc
+      .makeApiClient(NetworkingV1Api)
+      .listNamespacedNetworkPolicy({ namespace: ns, labelSelector: 'kubiya.ai/runner=orphan-runner' });
+    assert.deepEqual(
+      policies.items.map((x) => x.metadata?.name),
+      [stepDnsPolicyName('orphan-runner')],
     );
   });
 
@@ -422,7 +432,9 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
               .makeApiClient(NetworkingV1Api)
               .listNamespacedNetworkPolicy({ namespace: ns, labelSelector: `kubiya.ai/runner=${name}` }),
           ]);
-          return p.items.length === 0 && c.items.length === 0 && n.items.length === 0;
+          // The runner's DNS policy (the default deny of its step pods) outlives every run.
+          const policies = n.items.map((x) => x.metadata?.name);
+          return p.items.length === 0 && c.items.length === 0 && policies.join() === stepDnsPolicyName(name);
         },
         { timeoutMs: 120_000, intervalMs: 250 },
       );

@@ -235,6 +235,12 @@ export class MemoryRuns implements RunStore {
   list(): readonly RunObject[] {
     return [...this.runs.values()];
   }
+  /** Set to make liveUids fail (LIST_FAILED), as an API server that cannot be listed. */
+  listFails = false;
+  liveUids(): Promise<Result<ReadonlySet<string>>> {
+    if (this.listFails) return Promise.resolve(fail('LIST_FAILED', 'could not list the runs'));
+    return Promise.resolve(ok(new Set([...this.runs.values()].map((r) => r.uid))));
+  }
   get(name: string): RunObject | undefined {
     return this.runs.get(name);
   }

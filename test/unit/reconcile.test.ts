@@ -244,17 +244,15 @@ describe('egressObject: default deny, DNS, and what the decision allowed', () =>
   });
 });
 
-test('orphans: what no live run owns', () => {
-  const runs = [
-    { name: 'a', uid: 'u1', createdAt: new Date(), workflowId: 'w', runId: 'r', token: '', cancelRequested: false },
-  ];
+test('orphans: what no live run owns, never what is kept', () => {
   const owned = [
     { kind: 'Pod' as const, name: 'p1', owner: 'u1' },
     { kind: 'Pod' as const, name: 'p2', owner: 'gone' },
     { kind: 'NetworkPolicy' as const, name: 'n', owner: undefined },
+    { kind: 'NetworkPolicy' as const, name: 'kubiya-step-dns-x', owner: undefined },
   ];
   assert.deepEqual(
-    orphans(owned, runs).map((o) => o.name),
+    orphans(owned, new Set(['u1']), new Set(['NetworkPolicy/kubiya-step-dns-x'])).map((o) => o.name),
     ['p2', 'n'],
   );
 });
