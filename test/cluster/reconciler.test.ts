@@ -375,7 +375,7 @@ describe('reconciler against the local control plane (real kube-apiserver, PodSe
     );
   });
 
-  test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left', async () => {
+  test('soak: 1,000 steps (100 runs of 10, some with a volume) end Succeeded; no duplicate pod ever existed; after the TTL nothing is left but the runner DNS policy', async () => {
     const name = 'soak-runner';
     const r = await runner(name, { runner: { workflow: { maxConcurrent: 100, ttlAfterFinished: 3 } } });
     const ns = env.cluster.workflowsNamespace;

@@ -159,7 +159,6 @@ function oracleAccepts(line: Buffer, seq: number, prev: string): boolean {
  * poisoning key may come from any earlier parse in the process), so line() may refuse it although
  * it is intact. Only line()'s refusals are excused by this, never an acceptance.
  */
-const v8KeyBug = (line: Buffer): boolean => line.includes(0x5c);
 
 /** What fastLine and line() say about one line, each on a fresh checker at (seq 1, GENESIS). */
 function verdicts(line: Buffer): { fast: boolean; slow: boolean; oracle: boolean; bufferKept: boolean } {
@@ -340,10 +339,11 @@ function check(line: Buffer): void {
   const shown = JSON.stringify(line.toString('latin1'));
   assert.ok(v.bufferKept, `fastLine changed the reader's buffer: ${shown}`);
   assert.ok(!v.fast || v.oracle, `fastLine trusted a line the oracle refuses: ${shown}`);
-  // line() may refuse an intact line by V8's misread key (v8KeyBug); the oracle above has no such excuse.
-  assert.ok(!v.fast || v.slow || v8KeyBug(line), `fastLine trusted a line line() refuses: ${shown}`);
+  // Node 24.21.0's V8 misread escaped keys (nodejs/node#63785) and line() refused such intact lines;
+  // the pinned 24.22.3 does not (json-parse-escaped-keys.test.ts), so no line is excused.
+  assert.ok(!v.fast || v.slow, `fastLine trusted a line line() refuses: ${shown}`);
   assert.ok(!v.slow || v.oracle, `line() trusted a line the oracle refuses: ${shown}`);
-  if (!v8KeyBug(line)) assert.equal(v.slow, v.oracle, `line() and the oracle disagree on ${shown}`);
+  assert.equal(v.slow, v.oracle, `line() and the oracle disagree on ${shown}`);
 }
 
 describe('red team 7: audit verify fast path vs line() vs oracle', () => {
@@ -355,7 +355,7 @@ describe('red team 7: audit verify fast path vs line() vs oracle', () => {
         const line = rehashed(body);
         const v = verdicts(line);
         assert.ok(v.oracle, `the oracle refuses an appender line: ${line.toString('utf8')}`);
-        assert.ok(v.slow || v8KeyBug(line), `line() refuses an appender line: ${line.toString('utf8')}`);
+        assert.ok(v.slow, `line() refuses an appender line: ${line.toString('utf8')}`);
       }),
       { numRuns: 1000, seed: 7 },
     );
