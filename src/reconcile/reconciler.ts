@@ -109,7 +109,7 @@ export class Reconciler {
   async collectOrphans(): Promise<number> {
     if (!this.o.isLeader() || this.stopped) return 0;
     const owned = await this.deps.objects.owned();
-    if (!owned.ok) return 0;
+    if (!owned.ok || owned.value.length === 0) return 0;
     const fresh = await this.deps.runs.liveUids();
     if (!fresh.ok) {
       this.deps.observer?.problem?.(fresh.error);

@@ -139,10 +139,11 @@ test('at most RESYNC_AT_ONCE resync passes are in flight; a change starts beside
   const held: (() => void)[] = [];
   let runListener: (name: string) => void = () => undefined;
   const deps = {
-    config: { maxConcurrent: 10_000, ttlAfterFinishedSeconds: 3600 },
+    config: { runner: 'r', maxConcurrent: 10_000, ttlAfterFinishedSeconds: 3600 },
     now: () => new Date(),
     runs: {
       list: () => names.map(run),
+      liveUids: () => Promise.resolve({ ok: true, value: new Set() }),
       get: run,
       onChange: (l: (name: string) => void) => (runListener = l),
       writeStatus: () => Promise.resolve({ ok: true, value: undefined }),
