@@ -4,11 +4,13 @@
  * starts as it would without a cache — an unusable directory only costs time and says so
  * (COMPILE_CACHE_OFF with the reason), a damaged entry is compiled again. Variants of damage, one
  * per entry in turn: cut in half, emptied, overwritten with random bytes of the same length, one
- * bit flipped. The API server is not reachable (not fatal: the runner starts and reports not
- * ready), so the test needs no control plane.
+ * bit flipped. The API server is a loopback stand-in that answers every list with no items and
+ * holds every watch open (serve's first lists must be complete before it has started, red team 7
+ * finding 1), so the test needs no control plane.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +25,25 @@ if (!tools.ok) throw new Error(tools.error.message);
 let work: string;
 let config: Record<string, unknown>;
 let n = 0;
+let api: Server;
+
+/** Lists: empty (one resourceVersion); watches: held open, quiet; anything else: 404. */
+function apiStandIn(): Server {
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    res.setHeader('content-type', 'application/json');
+    if (req.method !== 'GET') {
+      res.writeHead(404);
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 }));
+    } else if (url.searchParams.get('watch') === 'true') res.writeHead(200);
+    else res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '1' }, items: [] }));
+  });
+}
 
 before(async () => {
+  api = apiStandIn();
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const { port } = api.address() as { port: number };
   work = await mkdtemp(join(tmpdir(), 'kubiya-serve-cache-'));
   const bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
   await writeFile(
@@ -35,7 +54,7 @@ before(async () => {
   );
   await writeFile(
     join(work, 'kubeconfig'),
-    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
   );
   config = {
     runner: { name: 'r' },
@@ -46,6 +65,8 @@ before(async () => {
   };
 });
 after(async () => {
+  api.closeAllConnections();
+  api.close();
   await rm(work, { recursive: true, force: true });
 });
 
