@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
 import { startServe } from '../support/serve-process.ts';
 
 const tools = resolveTools(['opa']);
@@ -25,25 +25,10 @@ if (!tools.ok) throw new Error(tools.error.message);
 let work: string;
 let config: Record<string, unknown>;
 let n = 0;
-let api: Server;
-
-/** Lists: empty (one resourceVersion); watches: held open, quiet; anything else: 404. */
-function apiStandIn(): Server {
-  return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    res.setHeader('content-type', 'application/json');
-    if (req.method !== 'GET') {
-      res.writeHead(404);
-      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 }));
-    } else if (url.searchParams.get('watch') === 'true') res.writeHead(200);
-    else res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '1' }, items: [] }));
-  });
-}
+let api: ApiStandIn;
 
 before(async () => {
-  api = apiStandIn();
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  const { port } = api.address() as { port: number };
+  api = await apiStandIn();
   work = await mkdtemp(join(tmpdir(), 'kubiya-serve-cache-'));
   const bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
   await writeFile(
@@ -52,10 +37,7 @@ before(async () => {
       keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
     }),
   );
-  await writeFile(
-    join(work, 'kubeconfig'),
-    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
-  );
+  await writeFile(join(work, 'kubeconfig'), api.kubeconfig);
   config = {
     runner: { name: 'r' },
     controlPlane: { issuer: 'x', jwksFile: join(work, 'jwks.json') },
@@ -65,7 +47,6 @@ before(async () => {
   };
 });
 after(async () => {
-  api.closeAllConnections();
   api.close();
   await rm(work, { recursive: true, force: true });
 });

@@ -11,6 +11,11 @@ import { readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { startBundleServer, type BundleServer } from '../../src/dev/bundle-server.ts';
+import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
+/** serve's API server: a loopback stand-in (empty lists, quiet watches), started on first use. */
+let api: ApiStandIn | undefined;
+const standInKubeconfig = async (): Promise<string> => (api ??= await apiStandIn()).kubeconfig;
+after(() => api?.close());
 
 /**
  * Issue 18 §7, bundles from a server. The class: what the runner takes from a bundle service
@@ -151,10 +156,7 @@ test('serve with policy.service: the first bundle comes from the service, checke
     }),
   );
   await writeFile(join(dir, 'verify.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
-  await writeFile(
-    join(dir, 'kubeconfig'),
-    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
-  );
+  await writeFile(join(dir, 'kubeconfig'), await standInKubeconfig());
   const serve = async (name: string) => {
     const target = join(dir, name, 'bundle.tar.gz');
     const file = join(dir, `${name}.yaml`);

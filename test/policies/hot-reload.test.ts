@@ -11,6 +11,11 @@ import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { waitFor } from '../support/wait.ts';
+import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
+/** serve's API server: a loopback stand-in (empty lists, quiet watches), started on first use. */
+let api: ApiStandIn | undefined;
+const standInKubeconfig = async (): Promise<string> => (api ??= await apiStandIn()).kubeconfig;
+after(() => api?.close());
 
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
@@ -198,10 +203,7 @@ test('serve whose policy settings break the schema exits 2 with STARTUP_FAILED n
       keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
     }),
   );
-  await writeFile(
-    join(dir, 'kubeconfig'),
-    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
-  );
+  await writeFile(join(dir, 'kubeconfig'), await standInKubeconfig());
   const file = join(dir, 'runner.yaml');
   await writeFile(
     file,

@@ -16,6 +16,11 @@ import { startServe } from '../support/serve-process.ts';
 import { main } from '../../src/cli/main.ts';
 import { ENV_OVERRIDES } from '../../src/config/load.ts';
 import { verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
+import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
+/** serve's API server: a loopback stand-in (empty lists, quiet watches), started on first use. */
+let api: ApiStandIn | undefined;
+const standInKubeconfig = async (): Promise<string> => (api ??= await apiStandIn()).kubeconfig;
+after(() => api?.close());
 
 /**
  * Red-team 2026-11-30, finding 1. The class: **a setting that changes a decision but is not
@@ -154,10 +159,7 @@ async function serve(
       keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
     }),
   );
-  await writeFile(
-    join(dir, 'kubeconfig'),
-    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
-  );
+  await writeFile(join(dir, 'kubeconfig'), await standInKubeconfig());
   const file = join(dir, 'runner.yaml');
   await writeFile(
     file,
@@ -191,10 +193,7 @@ test('serve logs the ids of the keys that verified its bundle at every load (red
       keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
     }),
   );
-  await writeFile(
-    join(dir, 'kubeconfig'),
-    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
-  );
+  await writeFile(join(dir, 'kubeconfig'), await standInKubeconfig());
   const runner = await startServe(
     {
       runner: { name: 'r' },
