@@ -20,13 +20,20 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { admit } from '../../src/admission/admit.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { reconcileRun } from '../../src/reconcile/reconcile.ts';
 import { resolveOutputs } from '../../src/reconcile/outputs.ts';
 import type { AdmittedRun } from '../../src/run/admitted.ts';
 import type { StepState } from '../../src/run/status.ts';
 import { decideWhen } from '../../src/run/when.ts';
 import { validate } from '../../src/validate/validate.ts';
+import { testPipelineConfig } from '../support/config.ts';
+import { engineReturning, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
 
+const { key: signingKey, keys } = await testKeys();
 const R = { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } };
 
 /** Every name an empty object answers through its prototype that a workflow may declare as an output. */
@@ -104,4 +111,82 @@ describe('red team 8 finding 1: an unwritten output named like an Object.prototy
       }
     },
   );
+
+  test(
+    'through the reconcile pass: the run fails with STEP_OUTPUT_UNRESOLVED and records it',
+    { todo: 'red team 8 finding 1' },
+    async () => {
+      const r = await reconcileToEnd('constructor');
+      // Today: every pass throws inside resolveOutputs (internalError "value is not iterable"),
+      // reconcileRun asks again in 30 s, and after 10 passes the run is Running with b Pending.
+      assert.deepEqual(r.internal, [], 'no pass ends in an internal error');
+      assert.equal(r.phase, 'Failed');
+      assert.deepEqual(r.b, ['Error', 'STEP_OUTPUT_UNRESOLVED']);
+    },
+  );
+
+  test('control, through the reconcile pass: a plain name that was not written fails the run as documented', async () => {
+    const r = await reconcileToEnd('version');
+    assert.deepEqual(r.internal, []);
+    assert.equal(r.phase, 'Failed');
+    assert.deepEqual(r.b, ['Error', 'STEP_OUTPUT_UNRESOLVED']);
+  });
 });
+
+/** Step a declares output `name` and writes another; step b references `name`. The pass driven until the run ends (at most 10 passes). */
+async function reconcileToEnd(name: string): Promise<{ phase: string | undefined; b: unknown[]; internal: string[] }> {
+  let n = 0;
+  const internal: string[] = [];
+  const cluster = memoryCluster();
+  const runs = new MemoryRuns(() => NOW);
+  const deps = {
+    config: testPipelineConfig(),
+    keys,
+    policy: () => engineReturning(() => [{ result: { allow: true, violations: [] } }]),
+    audit: new MemoryAudit(),
+    ...cluster,
+    runs,
+    trust: new MemoryTrustedKeys(),
+    now: () => NOW,
+    newId: () => `id-${++n}`,
+    observer: {
+      recorded: () => undefined,
+      workflowsRunning: () => undefined,
+      workflowFinished: () => undefined,
+      stepFinished: () => undefined,
+      internalError: (e: unknown) => void internal.push(String(e)),
+    },
+  } satisfies PipelineDeps;
+  const create = cluster.pods.create.bind(cluster.pods);
+  cluster.pods.create = async (pod) => {
+    const created = await create(pod);
+    const podName = pod.metadata?.name ?? '';
+    setImmediate(() => {
+      const term = cluster.pods.pods.get(podName)?.status?.containerStatuses?.[0]?.state?.terminated;
+      if (term !== undefined) term.message = 'other=1\n';
+    });
+    return created;
+  };
+  const body = await signAssignment(signingKey, {
+    issuer: ISSUER,
+    audience: RUNNER,
+    workflow: workflow([
+      { name: 'a', image: 'python:3.11', outputs: [{ name }] },
+      { name: 'b', image: 'python:3.11', args: [`\${steps.a.outputs.${name}}`] },
+    ]),
+    now: NOW,
+    jti: `rt8-${name}`,
+  });
+  const admitted = await admit({ body, contentType: 'application/jwt' }, deps);
+  assert.ok(admitted.ok);
+  for (let i = 0; i < 10; i++) {
+    const obj = runs.get(admitted.value.name);
+    assert.ok(obj !== undefined);
+    if (['Succeeded', 'Failed'].includes(obj.status?.phase ?? '')) break;
+    await reconcileRun(obj, deps, () => true);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+  }
+  const status = runs.get(admitted.value.name)?.status;
+  return { phase: status?.phase, b: [status?.steps[1]?.phase, status?.steps[1]?.code], internal };
+}
