@@ -81,49 +81,37 @@ describe('red team 8 finding 1: an unwritten output named like an Object.prototy
     }
   });
 
-  test(
-    'a reference to it is STEP_OUTPUT_UNRESOLVED, never the text of an inherited member',
-    { todo: 'red team 8 finding 1' },
-    async () => {
-      for (const key of INHERITED) {
-        const run = runFor(key);
-        // Today this throws (TypeError "value is not iterable" in hiddenIn, handed a function): the
-        // reconcile pass ends in observer.internalError, with no record and no status; the run hangs.
-        let got: string;
-        try {
-          const r = await resolveOutputs(run, run.workflow.steps[1]!, statesOf({}), deps);
-          got = r.ok ? `resolved to ${JSON.stringify(r.value.args)}` : r.error.code;
-        } catch (e) {
-          got = `threw ${String(e)}`;
-        }
-        assert.equal(got, 'STEP_OUTPUT_UNRESOLVED', key);
+  test('a reference to it is STEP_OUTPUT_UNRESOLVED, never the text of an inherited member', async () => {
+    for (const key of INHERITED) {
+      const run = runFor(key);
+      // Today this throws (TypeError "value is not iterable" in hiddenIn, handed a function): the
+      // reconcile pass ends in observer.internalError, with no record and no status; the run hangs.
+      let got: string;
+      try {
+        const r = await resolveOutputs(run, run.workflow.steps[1]!, statesOf({}), deps);
+        got = r.ok ? `resolved to ${JSON.stringify(r.value.args)}` : r.error.code;
+      } catch (e) {
+        got = `threw ${String(e)}`;
       }
-    },
-  );
+      assert.equal(got, 'STEP_OUTPUT_UNRESOLVED', key);
+    }
+  });
 
-  test(
-    'a condition on it cannot be decided (STEP_CONDITION_ERROR), it does not run the step',
-    { todo: 'red team 8 finding 1' },
-    () => {
-      for (const key of INHERITED) {
-        const run = runFor(key);
-        assert.equal(decideWhen(run.workflow.steps[1]!, statesOf({})).kind, 'error', key);
-      }
-    },
-  );
+  test('a condition on it cannot be decided (STEP_CONDITION_ERROR), it does not run the step', () => {
+    for (const key of INHERITED) {
+      const run = runFor(key);
+      assert.equal(decideWhen(run.workflow.steps[1]!, statesOf({})).kind, 'error', key);
+    }
+  });
 
-  test(
-    'through the reconcile pass: the run fails with STEP_OUTPUT_UNRESOLVED and records it',
-    { todo: 'red team 8 finding 1' },
-    async () => {
-      const r = await reconcileToEnd('constructor');
-      // Today: every pass throws inside resolveOutputs (internalError "value is not iterable"),
-      // reconcileRun asks again in 30 s, and after 10 passes the run is Running with b Pending.
-      assert.deepEqual(r.internal, [], 'no pass ends in an internal error');
-      assert.equal(r.phase, 'Failed');
-      assert.deepEqual(r.b, ['Error', 'STEP_OUTPUT_UNRESOLVED']);
-    },
-  );
+  test('through the reconcile pass: the run fails with STEP_OUTPUT_UNRESOLVED and records it', async () => {
+    const r = await reconcileToEnd('constructor');
+    // Today: every pass throws inside resolveOutputs (internalError "value is not iterable"),
+    // reconcileRun asks again in 30 s, and after 10 passes the run is Running with b Pending.
+    assert.deepEqual(r.internal, [], 'no pass ends in an internal error');
+    assert.equal(r.phase, 'Failed');
+    assert.deepEqual(r.b, ['Error', 'STEP_OUTPUT_UNRESOLVED']);
+  });
 
   test('control, through the reconcile pass: a plain name that was not written fails the run as documented', async () => {
     const r = await reconcileToEnd('version');
@@ -190,3 +178,45 @@ async function reconcileToEnd(name: string): Promise<{ phase: string | undefined
   const status = runs.get(admitted.value.name)?.status;
   return { phase: status?.phase, b: [status?.steps[1]?.phase, status?.steps[1]?.code], internal };
 }
+
+/**
+ * Siblings of finding 1: the status is editable by whoever may patch the WorkflowRun, so what it
+ * holds under `outputs` is read as data, never trusted for more. A value that is not a string is
+ * no value; a secret output is never in status (only its pod holds it), so one found there is not
+ * used.
+ */
+describe('red team 8 finding 1, siblings: outputs in an edited status', () => {
+  const secretRun = (): AdmittedRun => {
+    const checked = validate({
+      id: 'w',
+      name: 'w',
+      runId: 'r',
+      steps: [
+        { name: 'a', image: 'alpine:3.19.1', resources: R, outputs: [{ name: 'tok', secret: true }, { name: 'v' }] },
+        { name: 'b', image: 'alpine:3.19.1', resources: R, dependsOn: ['a'], env: { T: '${steps.a.outputs.tok}' } },
+        { name: 'c', image: 'alpine:3.19.1', resources: R, dependsOn: ['a'], args: ['${steps.a.outputs.v}'] },
+      ],
+    });
+    assert.ok(checked.ok, checked.ok ? '' : checked.error.message);
+    return { name: 'run', ref: { id: 'w', runId: 'r' }, workflow: checked.value };
+  };
+
+  test('a secret output planted in status (no pod) is not used: STEP_OUTPUT_UNRESOLVED', async () => {
+    const run = secretRun();
+    const r = await resolveOutputs(run, run.workflow.steps[1]!, statesOf({ tok: 'planted' }), deps);
+    assert.equal(r.ok ? 'resolved' : r.error.code, 'STEP_OUTPUT_UNRESOLVED');
+  });
+
+  test('a value that is not a string is no value, in a reference and in a condition', async () => {
+    const run = secretRun();
+    for (const planted of [1, true, null, ['x'], { toString: 'x' }]) {
+      const states = JSON.parse(
+        JSON.stringify([{ name: 'a', phase: 'Succeeded', outputs: { v: planted } }]),
+      ) as StepState[];
+      const r = await resolveOutputs(run, run.workflow.steps[2]!, states, deps);
+      assert.equal(r.ok ? 'resolved' : r.error.code, 'STEP_OUTPUT_UNRESOLVED', JSON.stringify(planted));
+      const when = decideWhen({ ...run.workflow.steps[2]!, when: "steps.a.outputs.v != 'x'" }, states);
+      assert.equal(when.kind, 'error', JSON.stringify(planted));
+    }
+  });
+});

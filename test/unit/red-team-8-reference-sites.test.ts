@@ -53,17 +53,13 @@ describe('red team 8 finding 3: output references where none is substituted', ()
     }
   });
 
-  test(
-    'every other site refuses a reference (it would reach the container as literal text)',
-    { todo: 'red team 8 finding 3' },
-    () => {
-      const accepted: string[] = [];
-      for (const [site, at] of Object.entries(UNREAD))
-        for (const [kind, ref] of Object.entries(REFS)) {
-          const r = check(at(ref));
-          if (r.ok || r.error.code !== 'VALIDATE_SCHEMA') accepted.push(`${site}: ${kind}`);
-        }
-      assert.deepEqual(accepted, []);
-    },
-  );
+  test('every other site refuses a reference (it would reach the container as literal text)', () => {
+    const accepted: string[] = [];
+    for (const [site, at] of Object.entries(UNREAD))
+      for (const [kind, ref] of Object.entries(REFS)) {
+        const r = check(at(ref));
+        if (r.ok || r.error.code !== 'VALIDATE_SCHEMA') accepted.push(`${site}: ${kind}`);
+      }
+    assert.deepEqual(accepted, []);
+  });
 });
