@@ -20,6 +20,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import type { V1Container } from '@kubernetes/client-node';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { buildPod } from '../../src/pod/build.ts';
@@ -150,4 +151,15 @@ describe('red team 8 finding 2: output values are expanded again by the kubelet'
       }
     },
   );
+
+  test('property: any printable value reaches the process as written', { todo: 'red team 8 finding 2' }, async () => {
+    const piece = fc.constantFrom('$', '$$', '(', ')', 'GH_TOKEN', 'MODE', 'MSG', ' ', 'x', '$(', ')$');
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 12 }), async (parts) => {
+        const { got, meant } = await seen(parts.join(''));
+        assert.deepEqual(got, meant);
+      }),
+      { numRuns: 300, seed: 8 },
+    );
+  });
 });
