@@ -113,7 +113,8 @@ describe('red team 8 finding 4: a ServiceAccount’s pull secrets reach the pod 
         labelSelector: `kubiya.ai/workflow=${id}`,
       })
     ).items[0];
-  const pullSecrets = (pod: V1Pod | undefined): string[] => (pod?.spec?.imagePullSecrets ?? []).map((s) => s.name);
+  const pullSecrets = (pod: V1Pod | undefined): string[] =>
+    (pod?.spec?.imagePullSecrets ?? []).map((s) => s.name ?? '');
   /** The pull secrets of the pod the policy decided on (the evaluate record's input). */
   const decidedOn = async (id: string): Promise<string[]> => {
     const record = (await readAuditLog(auditDir)).find((r) => r.workflow?.id === id && r.stage === 'evaluate');
