@@ -9,7 +9,7 @@
  * the pod has none.
  *
  * Variants: a step's own allowed account, and the runner's configured account (no
- * `serviceAccount` on the step). Control: a step that names an allowed pull secret itself keeps
+ * `serviceAccount` on the step). Fixed: such a pod is deleted and the step fails STEP_POD_ALTERED. Control: a step that names an allowed pull secret itself keeps
  * exactly that one (the account's are not added when the pod names any).
  */
 import assert from 'node:assert/strict';
@@ -133,14 +133,17 @@ describe('red team 8 finding 4: a ServiceAccount’s pull secrets reach the pod 
     ['its own allowed account', 'rt8-own', { serviceAccount: 'builder' }],
     ['the runner’s configured account', 'rt8-default', {}],
   ] as const)
-    test(
-      `a step running as ${what} gets no pull secret the policy did not decide on`,
-      { todo: 'red team 8 finding 4' },
-      async () => {
-        const report = await submit(id, step);
-        assert.equal(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
-        assert.deepEqual(await decidedOn(id), [], 'the policy saw no pull secret');
-        assert.deepEqual(pullSecrets(await podOf(id)), [], 'and the pod has none');
-      },
-    );
+    test(`a step running as ${what} is not run with a pull secret the policy did not decide on`, async () => {
+      const report = await submit(id, step);
+      // Fixed: the created pod is compared with the decided one (src/create/admitted.ts): it is
+      // deleted and the step fails STEP_POD_ALTERED, recorded by the create stage.
+      assert.notEqual(report.steps[0]?.status, 'succeeded', JSON.stringify(report));
+      assert.equal(report.steps[0]?.code, 'STEP_POD_ALTERED', JSON.stringify(report));
+      assert.match(report.steps[0]?.message ?? '', /spec\.imagePullSecrets/);
+      assert.deepEqual(await decidedOn(id), [], 'the policy saw no pull secret');
+      const pod = await podOf(id);
+      assert.ok(pod === undefined || pod.metadata?.deletionTimestamp !== undefined, 'the pod is deleted');
+      const created = (await readAuditLog(auditDir)).find((r) => r.workflow?.id === id && r.stage === 'create');
+      assert.equal(created?.code, 'STEP_POD_ALTERED', JSON.stringify(created));
+    });
 });

@@ -3,7 +3,7 @@
  * test/unit/red-team-8-output-expansion.test.ts). An output value holding `$(NAME)` is substituted
  * into a later step's args before the policy decides, and the kubelet then expands it from that
  * step's environment: the process gets the Secret behind NAME, the policy and the audit log saw
- * `$(NAME)`.
+ * `$(NAME)`. Fixed: the runner doubles every `$` of a substituted value (src/run/outputs.ts).
  *
  * One run: `title` writes `text=fix $(GH_TOKEN) typo` and `plain=1.4.2`; `consume` has GH_TOKEN from
  * a Secret and prints its args. Control: the plain value arrives as written (passes today).
@@ -76,10 +76,11 @@ describe('red team 8 finding 2 on a real kubelet: $(VAR) in an output value', { 
       (r) => r.stage === 'evaluate' && r.step === 'consume',
     );
     const input = evaluated?.input as { step?: { args?: string[] } } | undefined;
-    assert.deepEqual(input?.step?.args, ['title=fix $(GH_TOKEN) typo', '1.4.2']);
+    // The pod spec's text: each `$` of a value doubled, the kubelet's escape (docs/workflows.md, Outputs).
+    assert.deepEqual(input?.step?.args, ['title=fix $$(GH_TOKEN) typo', '1.4.2']);
   });
 
-  test('the process gets the value the policy decided on, not the Secret', { todo: 'red team 8 finding 2' }, () => {
+  test('the process gets the value the policy decided on, not the Secret', () => {
     const log = stepLog(events, 'consume');
     assert.ok(!log.includes(SECRET), `the consuming step printed the Secret: ${log}`);
     assert.match(log, /^got=title=fix \$\(GH_TOKEN\) typo plain=1\.4\.2$/m);
