@@ -2,42 +2,22 @@
  * What the API server's admission did to a step pod after the policy decided on it (red team 8,
  * finding 4; issue 19: "no field reaches a pod without a decision"). Admission may change a pod on
  * its way in: the ServiceAccount plugin copies the account's `imagePullSecrets` into a pod that
- * names none, a mutating webhook may add a container, a toleration, a volume or pin an image.
- * The created pod (the API server's answer) is compared with the decided one on every field the
- * policy and the restricted mutation decide on, modulo what the API server only defaults.
- * Pure.
+ * names none; a mutating webhook may pin or swap an image, add env or a volume, loosen a security
+ * context. The created pod (the API server's answer) is compared with the decided one on what the
+ * pod is granted and what it runs: its identity and registry credentials, its host namespaces and
+ * security contexts, its volumes, and each container the policy decided on (found by name).
+ *
+ * Not compared, by design, because platform teams own them and the runner's own real node uses
+ * them: placement added by admission (PodNodeSelector, PodTolerationRestriction, a webhook's
+ * affinity) and containers that admission adds beside the decided ones (a platform's injected
+ * init container or sidecar; the workflows namespace's PodSecurity `restricted` still applies to
+ * them). Pure.
  */
-import type { V1Container, V1Pod, V1PodSpec, V1Toleration, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import { canonicalJson } from '../audit/canonical.ts';
-
-/**
- * The tolerations the API server adds to pods on its own (Kubernetes docs, "Taints and
- * Tolerations"): DefaultTolerationSeconds' NoExecute ones for not-ready and unreachable nodes (they
- * only bound how long a pod stays on such a node), and the NoSchedule one for memory pressure that
- * every pod but a BestEffort one gets ("Taint Nodes by Condition"). Keyed `key/effect`.
- */
-const DEFAULT_TOLERATIONS = new Set([
-  'node.kubernetes.io/not-ready/NoExecute',
-  'node.kubernetes.io/unreachable/NoExecute',
-  'node.kubernetes.io/memory-pressure/NoSchedule',
-]);
 
 /** The API server's default lifetime of a projected serviceAccountToken (seconds). */
 const DEFAULT_TOKEN_SECONDS = 3600;
-
-const sortedEntries = (m: Readonly<Record<string, string>> | undefined): string[][] =>
-  Object.entries(m ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-
-const toleration = (t: V1Toleration): unknown => [
-  t.key ?? '',
-  t.operator ?? 'Equal',
-  t.value ?? '',
-  t.effect ?? '',
-  t.tolerationSeconds ?? null,
-];
-
-const placedBy = (t: V1Toleration): boolean =>
-  !(t.operator === 'Exists' && DEFAULT_TOLERATIONS.has(`${t.key ?? ''}/${t.effect ?? ''}`));
 
 /** A volume by what it exposes: its name, its source's kind and what that source names. */
 function volume(v: V1Volume): unknown {
@@ -85,10 +65,19 @@ function container(c: V1Container): unknown {
   };
 }
 
-/** Each decided field of a pod spec, by its path, as a comparable value. */
-function decidedFields(pod: V1Pod): Record<string, unknown> {
+/**
+ * Each compared field of a pod spec, by its path, as a comparable value; containers only those
+ * named in `names` (by kind), in their order, when given.
+ */
+function comparedFields(pod: V1Pod, names?: ContainerNames): Record<string, unknown> {
   const spec: V1PodSpec = pod.spec ?? { containers: [] };
-  return { ...identity(spec), ...placement(spec), ...isolation(spec), ...workload(spec) };
+  return { ...identity(spec), ...isolation(spec), ...workload(spec, names) };
+}
+
+interface ContainerNames {
+  readonly containers: ReadonlySet<string>;
+  readonly initContainers: ReadonlySet<string>;
+  readonly ephemeralContainers: ReadonlySet<string>;
 }
 
 /** Who the pod runs as, and with which registry credentials. */
@@ -98,41 +87,48 @@ const identity = (spec: V1PodSpec): Record<string, unknown> => ({
   'spec.imagePullSecrets': (spec.imagePullSecrets ?? []).map((s) => s.name ?? ''),
 });
 
-/** Where the pod may run. */
-const placement = (spec: V1PodSpec): Record<string, unknown> => ({
-  'spec.nodeSelector': sortedEntries(spec.nodeSelector),
-  'spec.tolerations': (spec.tolerations ?? []).filter(placedBy).map(toleration),
-  'spec.affinity': spec.affinity ?? null,
-  'spec.runtimeClassName': spec.runtimeClassName ?? null,
-});
-
-/** What the pod shares with its node and its containers, and as whom they run. */
+/** What the pod shares with its node and its containers, and as whom and how they run. */
 const isolation = (spec: V1PodSpec): Record<string, unknown> => ({
   'spec.hostNetwork': spec.hostNetwork === true,
   'spec.hostPID': spec.hostPID === true,
   'spec.hostIPC': spec.hostIPC === true,
   'spec.shareProcessNamespace': spec.shareProcessNamespace === true,
   'spec.securityContext': spec.securityContext ?? {},
+  'spec.runtimeClassName': spec.runtimeClassName ?? null,
 });
 
+/** The containers of one kind (the decided ones by name when `names` is given), compared. */
+function some(list: readonly V1Container[] | undefined, names: ReadonlySet<string> | undefined): unknown[] {
+  // A list is required by the type for `containers`, not by whatever answered: never trusted to be there.
+  const all: readonly V1Container[] = Array.isArray(list) ? list : [];
+  return (names === undefined ? all : all.filter((c) => names.has(c.name))).map(container);
+}
+
 /** What runs, and what it mounts. */
-const workload = (spec: V1PodSpec): Record<string, unknown> => ({
+const workload = (spec: V1PodSpec, names?: ContainerNames): Record<string, unknown> => ({
   'spec.volumes': (spec.volumes ?? []).map(volume),
-  // `containers` is required by the type, not by whatever answered: never trusted to be there.
-  'spec.containers': Array.isArray(spec.containers) ? spec.containers.map(container) : [],
-  'spec.initContainers': (spec.initContainers ?? []).map(container),
-  'spec.ephemeralContainers': (spec.ephemeralContainers ?? []).map((c) => container(c as V1Container)),
+  'spec.containers': some(spec.containers, names?.containers),
+  'spec.initContainers': some(spec.initContainers, names?.initContainers),
+  'spec.ephemeralContainers': some(spec.ephemeralContainers, names?.ephemeralContainers),
 });
+
+const namesOf = (list: readonly { name: string }[] | undefined): ReadonlySet<string> =>
+  new Set((list ?? []).map((c) => c.name));
 
 /**
  * The paths of the fields (`spec.imagePullSecrets`, `spec.containers`, ...) on which `admitted`
  * (the pod the API server created or holds) differs from `decided` (the hardened pod the policy
- * allowed and the audit log recorded); empty when none does. A pod the API server did not return
- * differs in every field the decision has.
+ * allowed and the audit log recorded); empty when none does. A container admission added beside
+ * the decided ones is not a difference; a decided one changed or gone is. A pod the API server
+ * did not return differs in every field the decision has.
  */
 export function alteredFields(decided: V1Pod, admitted: V1Pod | undefined): string[] {
-  const want = decidedFields(decided);
-  const got = decidedFields(admitted ?? {});
+  const want = comparedFields(decided);
+  const got = comparedFields(admitted ?? {}, {
+    containers: namesOf(decided.spec?.containers),
+    initContainers: namesOf(decided.spec?.initContainers),
+    ephemeralContainers: namesOf(decided.spec?.ephemeralContainers),
+  });
   // Canonical JSON (members sorted): the API server answers with its own member order.
   return Object.keys(want).filter((path) => canonicalJson(want[path]) !== canonicalJson(got[path]));
 }
