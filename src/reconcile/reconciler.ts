@@ -71,7 +71,6 @@ export class Reconciler {
     this.deps = deps;
     this.o = o;
     this.slots = new Slots(
-      (name) => deps.runs.get(name),
       () => deps.config.maxConcurrent,
       (name) => this.enqueue(name),
     );
