@@ -45,16 +45,11 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     super(kc, {
       kind: plural,
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      list: ({ limit, continue: from }) =>
-        api.listNamespacedCustomObject({
-          group,
-          version,
-          namespace,
-          plural,
-          labelSelector,
-          limit,
-          _continue: from,
-        }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+      list: ({ limit, continue: from }, options) =>
+        api.listNamespacedCustomObject(
+          { group, version, namespace, plural, labelSelector, limit, _continue: from },
+          options,
+        ) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
       slim: (run) => {
         // The cache keeps this very object: managedFields are bytes nothing here reads.
@@ -153,8 +148,9 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   async liveUids(): Promise<Result<ReadonlySet<string>>> {
     try {
       const uids = new Set<string>();
-      // Each page reduced to its uids as it arrives: the tokens are never held for the whole list.
-      await this.listFresh((run) => {
+      // Metadata only (no tokens, no status), each page reduced to its uids as it arrives (an API
+      // server that sends full objects anyway: the tokens are never held for the whole list).
+      await this.listMetadata((run) => {
         if (run.metadata?.uid !== undefined) uids.add(run.metadata.uid);
         delete (run as { spec?: unknown }).spec;
         delete (run as { status?: unknown }).status;

@@ -15,7 +15,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
-import { listAllPages, type ListPage } from './followed.ts';
+import { listAllPages, METADATA_ONLY, type ListPage } from './followed.ts';
 
 const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
@@ -157,20 +157,24 @@ export class KubeStepObjects implements StepObjects {
   async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {
     const namespace = this.namespace;
     const labelSelector = runId === undefined ? this.selector : `${this.selector},${LABELS.run}=${runId}`;
-    // Paged, each page reduced to names and owners as it arrives: the orphan sweep lists every pod of
-    // the runner, and at 5,000 pods one response held ~100 MiB of full pod objects at once (issue 20 §2).
+    // Metadata only (METADATA_ONLY), paged, each page reduced to names and owners as it arrives: the
+    // orphan sweep lists every pod of the runner, and at 5,000 pods one response held ~100 MiB of
+    // full pod objects at once, which the typed client then deserialized (issue 20 §2).
     const paged = (kind: OwnedObject['kind'], list: (page: ListPage) => Promise<{ items: Listed[] }>) =>
       listAllPages(list, slimOwned).then((l) => l.items.map((i) => ownedOf(kind, i)));
     const page = (p: ListPage) => ({ namespace, labelSelector, limit: p.limit, _continue: p.continue });
     try {
       const parts = await Promise.all([
-        paged('Pod', (p) => this.core.listNamespacedPod(page(p))),
-        paged('PersistentVolumeClaim', (p) => this.core.listNamespacedPersistentVolumeClaim(page(p))),
+        paged('Pod', (p) => this.core.listNamespacedPod(page(p), METADATA_ONLY)),
+        paged('PersistentVolumeClaim', (p) => this.core.listNamespacedPersistentVolumeClaim(page(p), METADATA_ONLY)),
         this.egressMode === 'networkpolicy'
-          ? paged('NetworkPolicy', (p) => this.networking.listNamespacedNetworkPolicy(page(p)))
+          ? paged('NetworkPolicy', (p) => this.networking.listNamespacedNetworkPolicy(page(p), METADATA_ONLY))
           : paged(
               'CiliumNetworkPolicy',
-              (p) => this.custom.listNamespacedCustomObject({ ...CILIUM, ...page(p) }) as Promise<{ items: Listed[] }>,
+              (p) =>
+                this.custom.listNamespacedCustomObject({ ...CILIUM, ...page(p) }, METADATA_ONLY) as Promise<{
+                  items: Listed[];
+                }>,
             ),
       ]);
       return ok(parts.flat());

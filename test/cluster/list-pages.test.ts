@@ -4,7 +4,9 @@
  * over 7 pods and 7 WorkflowRuns of this runner (and 3 of another runner, left out by the label
  * selector): every object of this runner is cached, the pods slimmed (no spec), the runs without
  * managedFields; so the continue token is read in both spellings the API answers (a typed pod
- * list and a custom resource's raw JSON).
+ * list and a custom resource's raw JSON). The sweep's lists (owned objects, live run uids) ask for
+ * metadata only (PartialObjectMetadataList), whose empty list has `items: null` (no volume claims,
+ * no egress policies here).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -83,6 +85,16 @@ test('WorkflowRuns listed in pages of 2: every run of this runner', async () => 
         .sort(),
       Array.from({ length: COUNT }, (_, i) => `wr-pg-${i}`).sort(),
     );
+    // The sweep's fresh list of live runs: metadata only, in pages of 2, the same uids.
+    const live = await runs.liveUids();
+    assert.ok(live.ok, live.ok ? '' : live.error.message);
+    assert.deepEqual(
+      [...live.value].sort(),
+      runs
+        .list()
+        .map((r) => r.uid)
+        .sort(),
+    );
   } finally {
     await runs.stop();
   }
@@ -91,7 +103,7 @@ test('WorkflowRuns listed in pages of 2: every run of this runner', async () => 
 test("the orphan sweep's list (paged, reduced to names and owners): every pod of this runner", async () => {
   const objects = new KubeStepObjects(env.kc, env.cluster.workflowsNamespace, RUNNER);
   const owned = await objects.owned();
-  assert.ok(owned.ok);
+  assert.ok(owned.ok, owned.ok ? '' : owned.error.message);
   assert.deepEqual(
     owned.value
       .filter((o) => o.kind === 'Pod')
