@@ -6,6 +6,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { StallWatch } from './api-watch.ts';
+import { keyOf, missedChanges } from './relist.ts';
 import { apiOptionsOf } from './kubeconfig.ts';
 import { SYSTEM_TIMERS } from './watchdog.ts';
 import { describeThrown } from '../errors/result.ts';
@@ -111,6 +112,12 @@ export abstract class Followed<T extends KubernetesObject> {
   private listedAt = SYSTEM_TIMERS.now();
   private readonly kindName: string;
   private pauseMs = FIRST_PAUSE_MS;
+  private readonly watch: StallWatch;
+  /** One complete, fresh list of full objects (every page, slimmed as the informer's). */
+  private readonly listFull: () => Promise<KubernetesListObject<T>>;
+  /** Objects the watch deleted while a relist behind it was reading (`namespace/name`); undefined: none reading. */
+  private deletedDuring: Set<string> | undefined;
+  private readonly behind: NodeJS.Timeout;
 
   protected constructor(kc: KubeConfig, followed: FollowedKind<T>) {
     const api = apiOptionsOf(kc);
@@ -133,6 +140,7 @@ export abstract class Followed<T extends KubernetesObject> {
       if (first !== undefined) setImmediate(first);
       return listed;
     };
+    this.listFull = () => listAllPages(followed.list, followed.slim, followed.pageItems);
     const watch = new StallWatch(
       kc,
       followed.kind,
@@ -140,7 +148,12 @@ export abstract class Followed<T extends KubernetesObject> {
       () => this.listedAt,
       () => (this.pauseMs = FIRST_PAUSE_MS),
     );
+    this.watch = watch;
     this.informer = new ListWatch<T>(followed.path, watch, list, false, followed.labelSelector);
+    this.informer.on('delete', (o) => this.deletedDuring?.add(keyOf(o)));
+    // The periodic relist, behind the watch (relist.ts): due at half the period, looked at every eighth.
+    this.behind = setInterval(() => void this.relistBehind(api.relistMs / 2), Math.max(250, api.relistMs / 8));
+    this.behind.unref();
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;
       api.observer.watchRestarted(followed.kind, 'error', describeThrown(err));
@@ -169,8 +182,34 @@ export abstract class Followed<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.behind);
     this.firstListStopped?.(new Error(`stopped before the first list of ${this.kindName} was complete`));
     await this.informer.stop();
+  }
+
+  /**
+   * The periodic relist without stopping the watch: a complete list read while the watch runs, and
+   * what the cache missed handed to the informer as watch events (relist.ts). The informer's own
+   * relist (the watch ended, everything listed again, no event seen meanwhile) stays for errors,
+   * for a watch that stalls, and for relist periods these fail to cover (StallWatch, `relistMs`).
+   * A list that fails, or a watch that ends meanwhile, leaves `listedAt` as it was.
+   */
+  private async relistBehind(dueMs: number): Promise<void> {
+    const listing = this.started !== undefined && this.firstListed === undefined && !this.stopped;
+    if (!listing || this.deletedDuring !== undefined || SYSTEM_TIMERS.now() - this.listedAt < dueMs) return;
+    const deleted = new Set<string>();
+    this.deletedDuring = deleted;
+    try {
+      const listed = await this.listFull();
+      const at = SYSTEM_TIMERS.now();
+      if (this.stopped) return;
+      const all = missedChanges(this.informer, listed, deleted).every((m) => this.watch.deliver(m.phase, m.object));
+      if (all) this.listedAt = at;
+    } catch {
+      // Left to the informer's own relist once the period is over.
+    } finally {
+      this.deletedDuring = undefined;
+    }
   }
 
   /** Called with a run's name whenever something about it changes (`ended`: see Pods.onChange). */

@@ -11,7 +11,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KubePods } from '../../src/adapters/kube-pods.ts';
+import { DEFAULT_API_OPTIONS, PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
 import { KubeRunStore, WORKFLOWRUN } from '../../src/adapters/kube-runs.ts';
 import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { LABELS } from '../../src/pod/names.ts';
@@ -111,4 +113,45 @@ test("the orphan sweep's list (paged, reduced to names and owners): every pod of
       .sort(),
     Array.from({ length: COUNT }, (_, i) => `pg-${i}:undefined`).sort(),
   );
+});
+
+test('the periodic relist runs behind the watch: in 9 s of a 4 s relist period, no watch ended for it, changes still seen', async () => {
+  const restarts: string[] = [];
+  const kc = new PooledKubeConfig({
+    ...DEFAULT_API_OPTIONS,
+    relistMs: 4000,
+    observer: { requestTimedOut: () => undefined, watchRestarted: (kind, why) => restarts.push(`${kind} ${why}`) },
+  });
+  kc.loadFromFile(env.cluster.kubeconfig);
+  const ns = env.cluster.workflowsNamespace;
+  const pods = new KubePods(kc, ns, RUNNER, { pageItems: 2 });
+  await pods.start();
+  try {
+    await sleep(9000);
+    const core = env.kc.makeApiClient(CoreV1Api);
+    const pod: V1Pod = {
+      metadata: { name: 'pg-late', labels: { [LABELS.runner]: RUNNER } },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'step',
+            image: 'busybox:1.36',
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    };
+    await core.createNamespacedPod({ namespace: ns, body: pod });
+    for (let i = 0; i < 50 && pods.cached('pg-late') === undefined; i++) await sleep(100);
+    assert.equal(pods.cached('pg-late')?.metadata?.name, 'pg-late');
+    assert.deepEqual(
+      restarts.filter((r) => r.includes('relist')),
+      [],
+      'the watch was ended for a relist',
+    );
+    for (let i = 0; i < COUNT; i++) assert.equal(pods.cached(`pg-${i}`)?.metadata?.name, `pg-${i}`);
+  } finally {
+    await pods.stop();
+  }
 });
