@@ -124,10 +124,11 @@ export class KubeStepObjects implements StepObjects {
    * The runner's DNS policy read (one GET) every time, never trusted from an earlier read (red team 4
    * finding 2: deleted, widened or replaced after a confirmation): as rendered, confirmed; ours but
    * different (widened, narrowed, labels kept), deleted and created again; absent, created; another's
-   * by that name, EGRESS_BASELINE_UNCONFIRMED (left alone). A reconcile pass calls it just before it
-   * starts a step, so only a change between that read and the pod's create is not seen.
+   * by that name, EGRESS_BASELINE_UNCONFIRMED (left alone). Created by someone else between the read
+   * and the create (AlreadyExists): read and judged once more (`again`). A reconcile pass calls it
+   * just before it starts a step, so only a change between that read and the pod's create is not seen.
    */
-  async ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
+  async ensureStepDns(policy: V1NetworkPolicy, again = true): Promise<Result<void>> {
     const name = policy.metadata?.name ?? '';
     const unconfirmed = (why: string): Result<void> =>
       fail('EGRESS_BASELINE_UNCONFIRMED', `the runner's DNS policy ${name} could not be confirmed: ${why}`);
@@ -149,7 +150,9 @@ export class KubeStepObjects implements StepObjects {
       metadata: policy.metadata,
       spec: policy.spec,
     });
-    // Made meanwhile by another replica of this runner: confirmed on the next call, by its read.
+    // Made meanwhile (another pass of this process starting a step at the same time, another
+    // replica): read again, once, and judged as above.
+    if (!created.ok && created.error.code === 'CREATE_EXISTS' && again) return this.ensureStepDns(policy, false);
     if (!created.ok) return unconfirmed(created.error.message);
     return ok(undefined);
   }
