@@ -1,5 +1,5 @@
 /**
- * `serve` from a checkout with V8's compile cache (src/cli/compile-cache.ts, issue #20 start →
+ * `serve` from a checkout with V8's compile cache (bin/compile-cache.js, issue #20 start →
  * ready), as a real process. The class: whatever state the cache directory is in, the runner
  * starts as it would without a cache — an unusable directory only costs time and says so
  * (COMPILE_CACHE_OFF with the reason), a damaged entry is compiled again. Variants of damage, one
