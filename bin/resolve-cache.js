@@ -170,7 +170,9 @@ export function startResolutionCache(dir, root) {
   });
   const save = () => {
     if (learnt.size === 0) return;
-    const entries = [...known, ...learnt].slice(0, MAX_ENTRIES).map(([k, [url, format]]) => [k, url, format ?? null]);
+    // A record that would grow past its bound starts again from what this process resolved.
+    const kept = known.size + learnt.size > MAX_ENTRIES ? [...learnt] : [...known, ...learnt];
+    const entries = kept.slice(0, MAX_ENTRIES).map(([k, [url, format]]) => [k, url, format ?? null]);
     const temporary = `${file}.${process.pid}.tmp`;
     try {
       writeFileSync(temporary, JSON.stringify({ fingerprint: print, entries }), { mode: 0o600, flag: 'wx' });
