@@ -20,9 +20,12 @@
  *   architecture, the app's root, and the identity (inode, size, mtime) of `package.json`,
  *   `package-lock.json` and `node_modules/.package-lock.json` (npm rewrites the last on every
  *   install): any change there and the record is dropped and made again;
- * - anything unreadable, malformed or from another fingerprint is ignored (Node's resolver
- *   answers), and a record that cannot be written only means the next start resolves again.
+ * - the record carries the SHA-256 of its entries: a damaged one (cut, emptied, a bit flipped in
+ *   an answer) is ignored like an unreadable, malformed one or one of another fingerprint, and
+ *   Node's resolver answers; a record that cannot be written only means the next start resolves
+ *   again.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
 import { join } from 'node:path';
@@ -102,8 +105,44 @@ function keyOf(specifier, context) {
 }
 
 /**
+ * The record's text: a header line (the fingerprint, and the SHA-256 of the rest) and the entries.
+ * @param {string} print
+ * @param {unknown[]} entries
+ * @returns {string}
+ */
+export function recordText(print, entries) {
+  const body = JSON.stringify(entries);
+  return `${JSON.stringify({ fingerprint: print, sha256: createHash('sha256').update(body).digest('hex') })}\n${body}`;
+}
+
+/**
+ * The entries of the record in `file` when it was written for this fingerprint and is whole (its
+ * checksum matches: a damaged record, a bit flipped in an answer, is not followed); else none.
+ * @param {string} file
+ * @param {string} print
+ * @returns {unknown[]}
+ */
+function recordEntries(file, print) {
+  try {
+    const text = readFileSync(file, 'utf8');
+    const nl = text.indexOf('\n');
+    /** @type {unknown} */
+    const header = JSON.parse(text.slice(0, Math.max(nl, 0)));
+    if (typeof header !== 'object' || header === null) return [];
+    const { fingerprint: theirs, sha256 } = /** @type {{ fingerprint?: unknown; sha256?: unknown }} */ (header);
+    const body = text.slice(nl + 1);
+    if (theirs !== print || sha256 !== createHash('sha256').update(body).digest('hex')) return [];
+    /** @type {unknown} */
+    const entries = JSON.parse(body);
+    return Array.isArray(entries) ? entries : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
  * The answers recorded in `file` for this fingerprint, each still within `allowed`; none when the
- * file is absent, malformed or from another fingerprint.
+ * file is absent, damaged, malformed or from another fingerprint.
  * @param {string} file
  * @param {string} print
  * @param {readonly string[]} allowed
@@ -112,17 +151,8 @@ function keyOf(specifier, context) {
 function readRecord(file, print, allowed) {
   /** @type {Map<string, Answer>} */
   const known = new Map();
-  /** @type {unknown} */
-  let saved;
-  try {
-    saved = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return known;
-  }
-  if (typeof saved !== 'object' || saved === null) return known;
-  const { fingerprint: theirs, entries } = /** @type {{ fingerprint?: unknown; entries?: unknown }} */ (saved);
-  if (theirs !== print || !Array.isArray(entries)) return known;
-  for (const entry of /** @type {unknown[]} */ (entries).slice(0, MAX_ENTRIES)) {
+  const entries = recordEntries(file, print);
+  for (const entry of entries.slice(0, MAX_ENTRIES)) {
     if (!Array.isArray(entry) || entry.length !== 3) continue;
     /** @type {unknown[]} */
     const fields = entry;
@@ -175,7 +205,7 @@ export function startResolutionCache(dir, root) {
     const entries = kept.slice(0, MAX_ENTRIES).map(([k, [url, format]]) => [k, url, format ?? null]);
     const temporary = `${file}.${process.pid}.tmp`;
     try {
-      writeFileSync(temporary, JSON.stringify({ fingerprint: print, entries }), { mode: 0o600, flag: 'wx' });
+      writeFileSync(temporary, recordText(print, entries), { mode: 0o600, flag: 'wx' });
       renameSync(temporary, file);
       for (const [k, v] of learnt) known.set(k, v);
       learnt.clear();

@@ -3,7 +3,8 @@
  * a record in the compile cache's directory answers package resolutions at the next start. A
  * record decides which file runs, so the class is: every record that is not this install's own
  * answer must be ignored, never followed — another fingerprint (Node, root, package.json, the
- * lockfiles changed), a malformed file, an entry that is not [key, url, format], an answer outside
+ * lockfiles changed), a damaged record (cut; an answer changed after its checksum was written,
+ * which would otherwise send a start to a file that is not there), a malformed file, an entry that is not [key, url, format], an answer outside
  * the app's root and its node_modules (a planted module elsewhere), a format Node does not load
  * modules with. And what is cached at all: package specifiers and anything asked from inside
  * node_modules; never a relative import of our own sources (they change in a checkout), never a
@@ -12,13 +13,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { cacheable, fingerprint, RESOLUTIONS_FILE } from '../../bin/resolve-cache.js';
+import { cacheable, fingerprint, recordText, RESOLUTIONS_FILE } from '../../bin/resolve-cache.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const SRC = pathToFileURL(join(REPO, 'src', 'cli', 'serve.ts')).href;
@@ -93,8 +94,9 @@ test('a second start answers from the record, with what Node itself answered', a
   assert.equal(first.stats.known, 0);
   assert.ok(first.stats.learnt > 0, 'the first start learnt the package resolutions');
   assert.equal(first.yaml, 'yaml');
-  const record = JSON.parse(await readFile(join(dir, RESOLUTIONS_FILE), 'utf8')) as { entries: unknown[] };
-  assert.equal(record.entries.length, first.stats.learnt);
+  const text = await readFile(join(dir, RESOLUTIONS_FILE), 'utf8');
+  assert.equal((JSON.parse(text.slice(text.indexOf('\n') + 1)) as unknown[]).length, first.stats.learnt);
+  assert.equal((await stat(join(dir, RESOLUTIONS_FILE))).mode & 0o777, 0o600);
   const second = await child(dir);
   assert.equal(second.stats.known, first.stats.learnt);
   assert.equal(second.stats.hits, first.stats.learnt, 'every resolution answered from the record');
@@ -107,45 +109,41 @@ test('a record that is not this install’s own answer is ignored: the real pack
   await mkdir(dir, { mode: 0o700 });
   await child(dir);
   const file = join(dir, RESOLUTIONS_FILE);
-  const good = JSON.parse(await readFile(file, 'utf8')) as {
-    fingerprint: string;
-    entries: [string, string, unknown][];
-  };
-  const yamlKey = good.entries.find(([k]) => k.split('\0')[1] === 'yaml');
+  const text = await readFile(file, 'utf8');
+  const print = (JSON.parse(text.slice(0, text.indexOf('\n'))) as { fingerprint: string }).fingerprint;
+  const entries = JSON.parse(text.slice(text.indexOf('\n') + 1)) as [string, string, unknown][];
+  const yamlKey = entries.find(([k]) => k.split('\0')[1] === 'yaml');
   assert.ok(yamlKey !== undefined, 'the record holds the import of yaml');
   const planted = join(work, 'planted.mjs');
   await writeFile(planted, 'export const parse = () => "planted";\n');
   const plantedUrl = pathToFileURL(planted).href;
   // A module within the allowed places that is not yaml: the positive control.
   const commander = pathToFileURL(join(REPO, 'node_modules', 'commander', 'esm.mjs')).href;
-  const swap = (url: string, format: unknown = 'module'): [string, string, unknown][] =>
-    good.entries.map(([k, u, f]) => (k === yamlKey[0] ? [k, url, format] : [k, u, f]));
+  const swap = (url: string, format: unknown = 'module'): unknown[] =>
+    entries.map(([k, u, f]) => (k === yamlKey[0] ? [k, url, format] : [k, u, f]));
+  const missing = pathToFileURL(join(REPO, 'node_modules', 'yaml', 'dist', 'no-such-file.js')).href;
+  const damaged = recordText(print, swap(commander)).replace(commander, missing);
   const cases: [string, string, string][] = [
-    ['another fingerprint', JSON.stringify({ fingerprint: `${good.fingerprint}x`, entries: swap(commander) }), 'yaml'],
+    ['another fingerprint', recordText(`${print}x`, swap(commander)), 'yaml'],
+    ['damaged: an answer changed after it was written (the checksum no longer matches)', damaged, 'yaml'],
+    ['cut in half', recordText(print, swap(commander)).slice(0, text.length >> 1), 'yaml'],
+    ['no header line', JSON.stringify(swap(commander)), 'yaml'],
     ['malformed JSON', '{"fingerprint":', 'yaml'],
-    ['not an object', '[]', 'yaml'],
-    ['entries not a list', JSON.stringify({ fingerprint: good.fingerprint, entries: {} }), 'yaml'],
-    [
-      'an answer outside the root',
-      JSON.stringify({ fingerprint: good.fingerprint, entries: swap(plantedUrl) }),
-      'yaml',
-    ],
-    ['a data: URL', JSON.stringify({ fingerprint: good.fingerprint, entries: swap('data:text/javascript,1') }), 'yaml'],
-    ['an unknown format', JSON.stringify({ fingerprint: good.fingerprint, entries: swap(commander, 'addon') }), 'yaml'],
-    [
-      'a format of the wrong type',
-      JSON.stringify({ fingerprint: good.fingerprint, entries: swap(commander, 1) }),
-      'yaml',
-    ],
+    ['not an object', '[]\n[]', 'yaml'],
+    ['entries not a list', recordText(print, {} as unknown as unknown[]), 'yaml'],
+    ['an answer outside the root', recordText(print, swap(plantedUrl)), 'yaml'],
+    ['a data: URL', recordText(print, swap('data:text/javascript,1')), 'yaml'],
+    ['an unknown format', recordText(print, swap(commander, 'addon')), 'yaml'],
+    ['a format of the wrong type', recordText(print, swap(commander, 1)), 'yaml'],
     [
       'an entry of the wrong shape',
-      JSON.stringify({
-        fingerprint: good.fingerprint,
-        entries: good.entries.map((e) => (e[0] === yamlKey[0] ? [e[0], commander] : e)),
-      }),
+      recordText(
+        print,
+        entries.map((e) => (e[0] === yamlKey[0] ? [e[0], commander] : e)),
+      ),
       'yaml',
     ],
-    ['positive control', JSON.stringify({ fingerprint: good.fingerprint, entries: swap(commander) }), 'commander'],
+    ['positive control', recordText(print, swap(commander)), 'commander'],
   ];
   for (const [name, text, expected] of cases) {
     await writeFile(file, text, { mode: 0o600 });
