@@ -18,21 +18,30 @@
  *   already change the compiled code Node runs from the same place;
  * - the record is keyed by a fingerprint of what decides a resolution: Node's version and
  *   architecture, the app's root, and the identity (inode, size, mtime) of `package.json`,
- *   `package-lock.json` and `node_modules/.package-lock.json` (npm rewrites the last on every
- *   install): any change there and the record is dropped and made again;
+ *   `package-lock.json`, `node_modules/.package-lock.json` (npm rewrites it on every install) and
+ *   `node_modules` itself: any change there and the record is dropped and made again; a file it
+ *   names that has gone all the same (removed by hand) fails that one start, and the record is
+ *   removed with it;
  * - the record carries the SHA-256 of its entries: a damaged one (cut, emptied, a bit flipped in
  *   an answer) is ignored like an unreadable, malformed one or one of another fingerprint, and
  *   Node's resolver answers; a record that cannot be written only means the next start resolves
  *   again.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** The record's file name in the cache directory (its format's version in the name). */
-export const RESOLUTIONS_FILE = 'kubiya-resolutions-v1.json';
+/**
+ * The record's file name in the cache directory: its format's version, and the app's root hashed,
+ * so that the checkouts one user runs (all sharing the per-uid directory) keep one record each.
+ * @param {string} root
+ * @returns {string}
+ */
+export function resolutionsFile(root) {
+  return `kubiya-resolutions-v1-${createHash('sha256').update(resolve(root)).digest('hex').slice(0, 16)}.json`;
+}
 
 /** The most answers a record holds (a start of `serve` makes ~3,600 cacheable resolutions). */
 const MAX_ENTRIES = 20_000;
@@ -46,8 +55,14 @@ const FORMATS = new Set(['module', 'commonjs', 'json', 'wasm', 'module-typescrip
  * @returns {string}
  */
 export function fingerprint(root) {
-  const parts = [process.version, process.arch, root];
-  for (const file of ['package.json', 'package-lock.json', join('node_modules', '.package-lock.json')]) {
+  const parts = [process.version, process.arch, resolve(root)];
+  // node_modules itself: its mtime moves when a package directory is added or removed by hand.
+  for (const file of [
+    'package.json',
+    'package-lock.json',
+    join('node_modules', '.package-lock.json'),
+    'node_modules',
+  ]) {
     try {
       const st = statSync(join(root, file));
       parts.push(`${file}:${st.ino}:${st.size}:${st.mtimeMs}`);
@@ -173,13 +188,15 @@ function readRecord(file, print, allowed) {
  * @returns {{ save: () => void; readonly stats: { known: number; hits: number; learnt: number } }}
  */
 export function startResolutionCache(dir, root) {
-  const file = join(dir, RESOLUTIONS_FILE);
+  const file = join(dir, resolutionsFile(root));
   const print = fingerprint(root);
   const allowed = allowedPrefixes(root);
   const known = readRecord(file, print, allowed);
   /** @type {Map<string, Answer>} */
   const learnt = new Map();
   const stats = { known: known.size, hits: 0, learnt: 0 };
+  /** @type {Set<string>} */
+  const answered = new Set();
   module.registerHooks({
     resolve(specifier, context, next) {
       if (!cacheable(specifier, context.parentURL)) return next(specifier, context);
@@ -187,6 +204,7 @@ export function startResolutionCache(dir, root) {
       const hit = known.get(key);
       if (hit !== undefined) {
         stats.hits++;
+        answered.add(hit[0]);
         return { url: hit[0], format: hit[1], shortCircuit: true };
       }
       const answer = next(specifier, context);
@@ -196,6 +214,16 @@ export function startResolutionCache(dir, root) {
         stats.learnt = learnt.size;
       }
       return answer;
+    },
+    // A file the record named that cannot be loaded (gone since, by a change the fingerprint does
+    // not see): the record goes, so that this failure is the only one; the next start resolves.
+    load(url, context, next) {
+      try {
+        return next(url, context);
+      } catch (e) {
+        if (answered.has(url)) rmSync(file, { force: true });
+        throw e;
+      }
     },
   });
   const save = () => {

@@ -18,7 +18,7 @@ import { after, before, test } from 'node:test';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
-import { RESOLUTIONS_FILE } from '../../bin/resolve-cache.js';
+import { resolutionsFile } from '../../bin/resolve-cache.js';
 import { startServe } from '../support/serve-process.ts';
 
 const tools = resolveTools(['opa']);
@@ -88,7 +88,7 @@ test('a fresh cache is filled (0700, per uid); every entry damaged: serve still 
   const entries = await filesUnder(dir);
   assert.ok(entries.length > 500, `the modules of serve cached: ${entries.length} entries`);
   // The resolution record (bin/resolve-cache.js) sits beside them and is damaged like them below.
-  assert.ok(entries.includes(join(dir, RESOLUTIONS_FILE)), 'the package resolutions recorded');
+  assert.ok(entries.includes(join(dir, resolutionsFile(REPO_ROOT))), 'the package resolutions recorded');
 
   const damage: ((file: string) => Promise<void>)[] = [
     async (f) => truncate(f, Math.floor((await stat(f)).size / 2)),

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { cacheable, fingerprint, recordText, RESOLUTIONS_FILE } from '../../bin/resolve-cache.js';
+import { cacheable, fingerprint, recordText, resolutionsFile } from '../../bin/resolve-cache.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const SRC = pathToFileURL(join(REPO, 'src', 'cli', 'serve.ts')).href;
@@ -55,7 +55,7 @@ test('what is cached: packages and resolutions from inside node_modules; never o
     assert.equal(cacheable(specifier, parent), expected, `${specifier} from ${parent ?? '(entry)'}`);
 });
 
-test('the fingerprint changes with Node, the root, package.json and either lockfile', async () => {
+test('the fingerprint changes with Node, the root, package.json, either lockfile and node_modules itself', async () => {
   const root = join(work, 'root');
   await mkdir(join(root, 'node_modules'), { recursive: true });
   const base = fingerprint(root);
@@ -71,7 +71,16 @@ test('the fingerprint changes with Node, the root, package.json and either lockf
     assert.ok(!seen.has(changed), `${file} rewritten: a new fingerprint`);
     seen.add(changed);
   }
+  await mkdir(join(root, 'node_modules', 'a-package-put-there-by-hand'));
+  assert.ok(!seen.has(fingerprint(root)), 'a package directory added by hand: a new fingerprint');
   assert.notEqual(fingerprint(join(work, 'another-root')), fingerprint(root));
+  assert.equal(fingerprint(`${root}/`), fingerprint(root), 'the same root however it is spelled');
+});
+
+test('each root has a record of its own (the checkouts of one user share the per-uid directory)', () => {
+  assert.match(resolutionsFile('/a/checkout'), /^kubiya-resolutions-v1-[0-9a-f]{16}\.json$/);
+  assert.notEqual(resolutionsFile('/a/checkout'), resolutionsFile('/another/checkout'));
+  assert.equal(resolutionsFile('/a/checkout/'), resolutionsFile('/a/checkout'));
 });
 
 /** A child process that starts the cache in `dir`, imports `yaml`, saves, and reports. */
@@ -94,9 +103,9 @@ test('a second start answers from the record, with what Node itself answered', a
   assert.equal(first.stats.known, 0);
   assert.ok(first.stats.learnt > 0, 'the first start learnt the package resolutions');
   assert.equal(first.yaml, 'yaml');
-  const text = await readFile(join(dir, RESOLUTIONS_FILE), 'utf8');
+  const text = await readFile(join(dir, resolutionsFile(REPO)), 'utf8');
   assert.equal((JSON.parse(text.slice(text.indexOf('\n') + 1)) as unknown[]).length, first.stats.learnt);
-  assert.equal((await stat(join(dir, RESOLUTIONS_FILE))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(dir, resolutionsFile(REPO)))).mode & 0o777, 0o600);
   const second = await child(dir);
   assert.equal(second.stats.known, first.stats.learnt);
   assert.equal(second.stats.hits, first.stats.learnt, 'every resolution answered from the record');
@@ -108,7 +117,7 @@ test('a record that is not this install’s own answer is ignored: the real pack
   const dir = join(work, 'planted');
   await mkdir(dir, { mode: 0o700 });
   await child(dir);
-  const file = join(dir, RESOLUTIONS_FILE);
+  const file = join(dir, resolutionsFile(REPO));
   const text = await readFile(file, 'utf8');
   const print = (JSON.parse(text.slice(0, text.indexOf('\n'))) as { fingerprint: string }).fingerprint;
   const entries = JSON.parse(text.slice(text.indexOf('\n') + 1)) as [string, string, unknown][];
@@ -150,4 +159,25 @@ test('a record that is not this install’s own answer is ignored: the real pack
     const r = await child(dir);
     assert.equal(r.yaml, expected, name);
   }
+});
+
+test('a file the record names that is gone (removed by hand) fails one start, and the record goes with it', async () => {
+  const dir = join(work, 'stale');
+  await mkdir(dir, { mode: 0o700 });
+  await child(dir);
+  const file = join(dir, resolutionsFile(REPO));
+  const text = await readFile(file, 'utf8');
+  const print = (JSON.parse(text.slice(0, text.indexOf('\n'))) as { fingerprint: string }).fingerprint;
+  const entries = JSON.parse(text.slice(text.indexOf('\n') + 1)) as [string, string, unknown][];
+  const gone = pathToFileURL(join(REPO, 'node_modules', 'yaml', 'dist', 'removed-by-hand.js')).href;
+  await writeFile(
+    file,
+    recordText(
+      print,
+      entries.map(([k, u, f]) => (k.split('\0')[1] === 'yaml' ? [k, gone, f] : [k, u, f])),
+    ),
+  );
+  await assert.rejects(child(dir), /removed-by-hand/);
+  await assert.rejects(stat(file), { code: 'ENOENT' }, 'the record is removed');
+  assert.equal((await child(dir)).yaml, 'yaml', 'the next start resolves again');
 });
