@@ -9,7 +9,8 @@
  * many small ones); a truncated gzip; bytes that are not gzip; gzip of bytes that are not tar.
  * Regression (h-start-3): a bundle expanding past 32 MiB threw an uncaught TypeError from the
  * stream pipeline (`dest.destroy is not a function`) and killed the runner, a running one too on
- * hot reload. Each case runs in a child process, so that a crash is seen as one.
+ * hot reload (the last case: a running store, in this process). Each read case runs in a child
+ * process, so that a crash is seen as one.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -20,6 +21,9 @@ import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { PolicyStore } from '../../src/adapters/policy-store.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 
 const OPA_WASM = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'adapters', 'opa-wasm.ts')).href;
 const MiB = 1024 * 1024;
@@ -111,4 +115,18 @@ test('gzip of bytes that are not a tar holds no files (bundleOf then refuses: no
   const r = await readInChild('not-tar.tar.gz', gzipSync(Buffer.alloc(4096, 7)));
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /^(read$|refused )/);
+});
+
+test('a running policy store given a gzip bomb on reload refuses it and keeps deciding with the last good bundle', async () => {
+  const tools = resolveTools(['opa']);
+  if (!tools.ok) throw new Error(tools.error.message);
+  const live = join(work, 'live.tar.gz');
+  await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), live);
+  const rejected: string[] = [];
+  const store = new PolicyStore(live, { loaded: () => undefined, rejected: (why) => rejected.push(why) });
+  const good = (await store.load()).revision;
+  await writeFile(live, gzipSync(tar(entry('policy.wasm', 33 * MiB)), { level: 9 }));
+  assert.equal(await store.reload(), 'rejected');
+  assert.match(rejected.join('\n'), /expands beyond/);
+  assert.equal(store.current()?.revision, good, 'the last good bundle stays');
 });
