@@ -98,6 +98,14 @@ export function maskText(
 }
 
 /**
+ * maskText's text alone: a text known to hold nothing is answered without building a result (the
+ * walk over a record asks for every key and string, and most are known).
+ */
+export function maskedText(text: string, extra: MaskPatterns = FLOOR_ONLY): string {
+  return cleanTexts.get(extra)?.has(text) === true ? text : maskText(text, extra).text;
+}
+
+/**
  * Texts maskText found nothing in, per pattern set (a set is frozen, so the answer cannot change):
  * at most CLEAN_MAX texts of at most CLEAN_LENGTH UTF-16 units each (≤ 2 MiB per pattern set),
  * emptied when full. Only texts with nothing to mask are kept, so no credential the patterns know
