@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { create } from 'tar';
 import type { ErrorCode } from '../errors/codes.ts';
-import { DECISION_ENTRYPOINT } from '../evaluate/policy-engine.ts';
+import { DECISION_ENTRYPOINT, DERIVED_ENTRYPOINT } from '../evaluate/policy-engine.ts';
 import {
   BUNDLE_SCHEMA_FILE,
   checkPolicyData,
@@ -62,6 +62,20 @@ async function sourceFiles(dir: string): Promise<string[]> {
       out.push(join(entry.parentPath, entry.name));
   }
   return out.sort();
+}
+
+/**
+ * Whether a policy directory defines the derived-settings rule (DERIVED_ENTRYPOINT, a rule
+ * `derived` in package kubiya.main outside the tests): built as a second entrypoint when it does.
+ * A directory from before it (an operator's copy) builds as it did and decides the same.
+ */
+async function hasDerivedRule(dir: string): Promise<boolean> {
+  for (const file of await sourceFiles(dir)) {
+    if (!file.endsWith('.rego') || file.endsWith('_test.rego')) continue;
+    const text = await readFile(file, 'utf8');
+    if (/^package kubiya\.main\s*$/m.test(text) && /^derived\s*:=/m.test(text)) return true;
+  }
+  return false;
 }
 
 /** Revision = content hash of the Rego sources and data: same inputs, same revision. */
@@ -244,6 +258,7 @@ export async function buildBundle(
       'wasm',
       '-e',
       DECISION_ENTRYPOINT,
+      ...((await hasDerivedRule(policyDir)) ? ['-e', DERIVED_ENTRYPOINT] : []),
       '--capabilities',
       capabilities,
       '--revision',

@@ -2,9 +2,9 @@ import { gunzip } from 'node:zlib';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { Parser, type ReadEntry } from 'tar';
-import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { DERIVED_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
 import { BUNDLE_FIXTURES_FILE } from '../policy/candidate.ts';
 import { BUNDLE_SCHEMA_FILE } from '../policy/settings-schema.ts';
 
@@ -173,10 +173,43 @@ function deepFreezeCopy(value: unknown): unknown {
   return copy;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Gives a loaded policy its data, with data.kubiya.derived: the policy's own DERIVED_ENTRYPOINT
+ * evaluated over that very data (the values its packages compute from the settings alone), so an
+ * evaluation reads them instead of computing them again (issue 20 §2). Whatever `data` carries at
+ * kubiya.derived is dropped first: only the policy's own result is ever there. Without the
+ * entrypoint, when data.kubiya is not an object, or when the evaluation throws or is undefined,
+ * the data is set as given without it, and the packages compute the values on each evaluation
+ * (the same decision, at the old cost). Returns whether the derived values were set.
+ */
+export function setPolicyData(policy: LoadedPolicy, data: unknown): boolean {
+  const kubiya = isRecord(data) ? data['kubiya'] : undefined;
+  if (!isRecord(data) || !isRecord(kubiya)) {
+    policy.setData(data as object);
+    return false;
+  }
+  const { derived: _dropped, ...own } = kubiya;
+  const base = { ...data, kubiya: own };
+  policy.setData(base);
+  if (!Object.hasOwn(policy.entrypoints as object, DERIVED_ENTRYPOINT)) return false;
+  let derived: unknown;
+  try {
+    const resultSet: unknown = policy.evaluate({}, DERIVED_ENTRYPOINT);
+    derived = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined)?.result : undefined;
+  } catch {
+    return false;
+  }
+  if (!isRecord(derived)) return false;
+  policy.setData({ ...base, kubiya: { ...own, derived } });
+  return true;
+}
+
 /** Instantiates the WASM module with its data and exposes it as a PolicyEngine (its settings included). */
 export async function loadEngine(bundle: BundleFiles): Promise<PolicyEngine & { memoryBytes(): number }> {
   const policy = await loadPolicy(bundle.wasm, { ...WASM_MEMORY });
-  policy.setData(bundle.data as object);
+  setPolicyData(policy, bundle.data);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
   const kubiya =
     typeof bundle.data === 'object' && bundle.data !== null ? (bundle.data as { kubiya?: unknown }).kubiya : undefined;

@@ -1,6 +1,6 @@
 import { foldForKeywords, mayMatch } from '../credentials/keywords.ts';
 import { SECRET_NAME, type MaskPatterns } from './credential-patterns.ts';
-import { COMPILED, MASK } from './mask-text.ts';
+import { COMPILED, FLOOR_GATE, MASK } from './mask-text.ts';
 
 /**
  * The command-line rules of audit masking (mask.ts): which flag names say that the next word is a
@@ -39,7 +39,7 @@ export function isSecretFlag(word: string, extra: MaskPatterns): boolean {
 export function commandLineHits(v: Record<string, unknown>): { command: Set<number>; args: Set<number> } {
   const out = { command: new Set<number>(), args: new Set<number>() };
   const fields = (['command', 'args'] as const).filter((f) => Array.isArray(v[f]));
-  const words: { field: 'command' | 'args'; index: number; start: number; end: number }[] = [];
+  const words: Word[] = [];
   let line = '';
   for (const field of fields) {
     const list = v[field] as unknown[];
@@ -52,7 +52,17 @@ export function commandLineHits(v: Record<string, unknown>): { command: Set<numb
     }
   }
   if (words.length < 2) return out;
+  markHits(line, words, out);
+  return out;
+}
+
+type Word = { field: 'command' | 'args'; index: number; start: number; end: number };
+
+/** Adds to `out` the words of `line` that the masked part of a floor row's match touches. */
+function markHits(line: string, words: readonly Word[], out: { command: Set<number>; args: Set<number> }): void {
   const folded = foldForKeywords(line);
+  // Most command lines hold no floor keyword: one test skips every row (each would be skipped alone).
+  if (FLOOR_GATE !== undefined && !FLOOR_GATE.test(folded)) return;
   for (const p of COMPILED) {
     if (!mayMatch(p.keywords, folded)) continue;
     for (const m of line.matchAll(p.re)) {
@@ -67,5 +77,4 @@ export function commandLineHits(v: Record<string, unknown>): { command: Set<numb
       for (const w of words) if (w.start < to && w.end > from) out[w.field].add(w.index);
     }
   }
-  return out;
 }

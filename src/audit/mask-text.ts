@@ -24,6 +24,18 @@ const gates = new WeakMap<MaskPatterns, RegExp | undefined>();
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
 /**
+ * One regex for "the folded text holds a keyword of some floor row" (undefined when a row has no
+ * keywords: it must always run). A text it does not match is skipped by every floor row.
+ */
+export const FLOOR_GATE: RegExp | undefined = COMPILED.every((p) => p.keywords !== undefined)
+  ? new RegExp(
+      COMPILED.flatMap((p) => p.keywords ?? [])
+        .map(escapeRegExp)
+        .join('|'),
+    )
+  : undefined;
+
+/**
  * One regex for "the folded text holds a keyword of some row": the floor's and the bundle's value
  * patterns' keywords. Undefined when a bundle pattern has no keywords (it must always run).
  */
@@ -83,6 +95,14 @@ export function maskText(
   }
   if (hits.length === 0) rememberClean(text, extra);
   return { text: out, hits };
+}
+
+/**
+ * maskText's text alone: a text known to hold nothing is answered without building a result (the
+ * walk over a record asks for every key and string, and most are known).
+ */
+export function maskedText(text: string, extra: MaskPatterns = FLOOR_ONLY): string {
+  return cleanTexts.get(extra)?.has(text) === true ? text : maskText(text, extra).text;
 }
 
 /**

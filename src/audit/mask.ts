@@ -2,7 +2,7 @@ import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
 import { FLOOR_ONLY, type MaskPatterns } from './credential-patterns.ts';
 import { commandLineHits, isSecretFlag } from './mask-command.ts';
-import { MASK, maskText } from './mask-text.ts';
+import { MASK, maskedText } from './mask-text.ts';
 
 // The pattern tables live in credential-patterns.ts, the text masking in mask-text.ts, the
 // command-line rules in mask-command.ts; re-exported so callers keep one import.
@@ -32,10 +32,10 @@ const segment = (k: string): string =>
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
   const walk = (v: unknown, path: string, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
-      const m = maskText(v, extra);
-      if (m.text === v) return v;
+      const m = maskedText(v, extra);
+      if (m === v) return v;
       masked.push(path);
-      return m.text;
+      return m;
     }
     if (Array.isArray(v)) {
       if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
@@ -46,7 +46,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           typeof x === 'string' &&
           x !== MASK &&
           ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
-            (lineHits?.has(i) === true && maskText(x, extra).text === x))
+            (lineHits?.has(i) === true && maskedText(x, extra) === x))
         ) {
           masked.push(`${path}/${i}`);
           return MASK;
@@ -62,7 +62,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       for (const k of Object.keys(v)) {
         const x = record[k];
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
-        const maskedKey = maskText(k, extra).text;
+        const maskedKey = maskedText(k, extra);
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;

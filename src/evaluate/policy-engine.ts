@@ -18,3 +18,10 @@ export interface PolicyEngine {
 }
 
 export const DECISION_ENTRYPOINT = 'kubiya/main/decision';
+
+/**
+ * The values the policy computes from its settings alone (policies/kubiya/main/derived.rego),
+ * evaluated once per loaded data by the WASM adapter and put at data.kubiya.derived (issue 20 §2).
+ * Optional: a bundle without it computes them on every evaluation, and decides the same.
+ */
+export const DERIVED_ENTRYPOINT = 'kubiya/main/derived';

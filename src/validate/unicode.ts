@@ -58,6 +58,14 @@ function problem(s: string): string | undefined {
   return undefined;
 }
 
+/** The problem of a string holding a control or bidi character at `at`: display names and what runs are held to more. */
+function placeProblem(v: string, at: string, shown: ReadonlySet<string>): string | undefined {
+  if (shown.has(at)) return 'must not contain control or bidirectional formatting characters';
+  if (runsText(at) && BIDI.test(v))
+    return 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs';
+  return undefined;
+}
+
 /**
  * Every ill-formed string of `value` (keys and values, nested), with its path; at most 50. `shown`
  * names the dotted paths of display names, which are held to the stricter rule above.
@@ -68,14 +76,9 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
   const walk = (v: unknown, at: string): void => {
     if (out.length >= MAX_ISSUES) return;
     if (typeof v === 'string') {
-      const p =
-        problem(v) ??
-        (shown.has(at) && CONTROL_OR_BIDI.test(v)
-          ? 'must not contain control or bidirectional formatting characters'
-          : undefined) ??
-        (runsText(at) && BIDI.test(v)
-          ? 'must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): the command would read differently from what runs'
-          : undefined);
+      // The text first, the path only for text with a control or bidi character (BIDI is a subset
+      // of CONTROL_OR_BIDI): most strings have none, and testing a path costs more than a string.
+      const p = problem(v) ?? (CONTROL_OR_BIDI.test(v) ? placeProblem(v, at, shown) : undefined);
       if (p !== undefined) out.push({ path: at, message: p });
     } else if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, `${at}.${i}`));

@@ -22,7 +22,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FLOOR_ONLY, maskPatternsOf } from '../../src/audit/credential-patterns.ts';
 import { commandLineHits, isSecretFlag } from '../../src/audit/mask-command.ts';
-import { maskText } from '../../src/audit/mask-text.ts';
+import { COMPILED, FLOOR_GATE, maskText } from '../../src/audit/mask-text.ts';
+import { foldForKeywords, mayMatch } from '../../src/credentials/keywords.ts';
+import fc from 'fast-check';
 
 describe('commandLineHits: the words a credential split over words touches', () => {
   const ROWS: [string, Record<string, unknown>, number[], number[]][] = [
@@ -57,6 +59,27 @@ describe('commandLineHits: the words a credential split over words touches', () 
       const hits = commandLineHits(v);
       assert.deepEqual({ command: [...hits.command], args: [...hits.args] }, { command, args });
     });
+
+  // The line's gate (h-floor-3): it may skip the rows only where each row would skip itself.
+  test('FLOOR_GATE matches a folded line exactly when some floor row may match it', () => {
+    assert.ok(FLOOR_GATE !== undefined, 'every floor row has keywords');
+    const words = [...new Set(COMPILED.flatMap((p) => p.keywords ?? []))];
+    const pieces = fc.oneof(
+      fc.constantFrom(...words, ...words.map((w) => w.slice(0, -1)), ...words.map((w) => w.slice(1))),
+      fc.constantFrom(' ', '-', ':', '/', 'x', '\u017f', '\u212a', 'A', '.'),
+    );
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 6 }), (ps) => {
+        const folded = foldForKeywords(ps.join(''));
+        assert.equal(
+          FLOOR_GATE?.test(folded),
+          COMPILED.some((p) => mayMatch(p.keywords, folded)),
+          folded,
+        );
+      }),
+      { numRuns: 3000, seed: 7 },
+    );
+  });
 });
 
 describe('isSecretFlag: the floor names and the bundle names', () => {

@@ -1,6 +1,7 @@
 /**
  * textIssues builds its dotted paths incrementally (issue 20 §2: the walk was ~55 µs of each
- * decision). The class of fault: a path, a message or an issue count that differs from the
+ * decision), and tests a string's path only when the string holds a control or bidi character
+ * (h-floor-3: the path test was most of the walk's cost). The class of fault: a path, a message or an issue count that differs from the
  * definition ("workflow" and every segment, keys escaped by `printable`, joined by dots). The
  * oracle below is that definition, written as the walk was before; variants: any JSON with keys
  * and values holding lone surrogates, NUL, bidi and control characters, under the paths that run

@@ -14,7 +14,10 @@ settings := lib.section("egress")
 # Only entries the grammar accepts (lib.valid_host, lib.valid_cidr) allow anything; any other entry
 # denies every step with POLICY_SETTINGS_INVALID (below), so unchecked data can never put a
 # malformed or "/0" CIDR into a NetworkPolicy, nor a glob that is not a DNS name into a match.
-allowed := [a | some a in lib.list(settings, "allowed"); valid_entry(a)]
+# Derived once per loaded data where the runner did so (data.kubiya.derived, main/derived.rego).
+allowed := d if d := data.kubiya.derived.egress.allowed
+
+else := [a | some a in lib.list(settings, "allowed"); valid_entry(a)]
 
 valid_entry(a) if {
 	lib.valid_host(a.host)

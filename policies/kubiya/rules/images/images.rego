@@ -14,9 +14,15 @@ import data.kubiya.lib
 
 settings := lib.section("images")
 
-allowed := [e | some a in lib.list(settings, "allowedRegistries"); e := lib.parse_image_entry(a)]
+# The allow and deny entries parsed: once per loaded data where the runner derived them
+# (data.kubiya.derived, main/derived.rego), else on each evaluation.
+allowed := d if d := data.kubiya.derived.images.allowed
 
-denied := [e | some d in lib.list(settings, "deniedImages"); e := lib.parse_image_entry(d)]
+else := [e | some a in lib.list(settings, "allowedRegistries"); e := lib.parse_image_entry(a)]
+
+denied := d if d := data.kubiya.derived.images.denied
+
+else := [e | some d in lib.list(settings, "deniedImages"); e := lib.parse_image_entry(d)]
 
 allowed_ref(ref) if {
 	some e in allowed

@@ -138,11 +138,18 @@ name_candidates := candidates(name_patterns, name_text)
 candidates(ps, text) := [p | some p in ps; candidate(p, folded)] if folded := fold(text)
 
 candidate(p, folded) if {
-	some k in keywords[p.pattern]
+	some k in pattern_keywords[p.pattern]
 	contains(folded, k)
 } else if {
-	not keywords[p.pattern]
+	not pattern_keywords[p.pattern]
 }
+
+# The keywords of the patterns in use (keywords holds those of the default patterns only): derived
+# once per loaded data where the runner did so (data.kubiya.derived, main/derived.rego), else
+# built on each evaluation. A lookup of a pattern in use finds the same keywords either way.
+pattern_keywords := d if d := data.kubiya.derived.secrets.keywords
+
+else := {p.pattern: ks | some p in array.concat(value_patterns, name_patterns); ks := keywords[p.pattern]}
 
 prefilter["values"] := regex.match(any_pattern(value_candidates), value_text) if count(value_candidates) > 0
 
@@ -159,7 +166,17 @@ suspect if true in prefilter
 # One test of all the patterns' text joined (issue #20 §2: a test per pattern and anchor was ~10 %
 # of an evaluation). The newline joining them makes no anchor that no pattern holds, and a pattern
 # holding one holds it in the joined text; suspect only gates the exact per-literal check (hits).
-suspect if {
+suspect if anchored
+
+# anchored: some pattern holds \A or \z (settings only: derived once per loaded data where the
+# runner did so, data.kubiya.derived, main/derived.rego).
+anchored := d if d := data.kubiya.derived.secrets.anchored
+
+else := holds_anchor
+
+default holds_anchor := false
+
+holds_anchor if {
 	text := concat("\n", [p.pattern | some p in array.concat(value_patterns, name_patterns)])
 	some anchor in [`\A`, `\z`]
 	contains(text, anchor)
