@@ -57,6 +57,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
       'test/unit/mask-url-userinfo.test.ts',
       'test/unit/mask-keywords.test.ts',
       'test/unit/mask-case.test.ts',
+      'test/unit/mask-bundle-list.test.ts',
       'test/unit/query.test.ts',
       'test/unit/audit-fields.test.ts',
     ],
