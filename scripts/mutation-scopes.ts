@@ -36,7 +36,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   audit: {
     // The pure files of src/audit/ except the report-*.ts HTML renderers (not measured yet).
     mutate: [
-      'src/audit/{canonical,canonical-bytes,line-canonical,chain,chain-check,checkpoint,keys,assess}.ts',
+      'src/audit/{canonical,canonical-bytes,line-canonical,line-bytes,chain,chain-check,chain-report,checkpoint,keys,assess}.ts',
       'src/audit/{mask,mask-text,mask-command,credential-patterns}.ts',
       'src/audit/{fields,query,image-filter}.ts',
     ],
