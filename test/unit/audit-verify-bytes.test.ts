@@ -30,26 +30,14 @@ import { canonicalObjectBytes, type TopFields } from '../../src/audit/canonical-
 import { canonicalJson } from '../../src/audit/canonical.ts';
 import { AuditRecordInvalid, chainLine, GENESIS, LineBatch } from '../../src/audit/chain.ts';
 import { keyId } from '../../src/audit/keys.ts';
-import type { AuditEntry } from '../../src/audit/record.ts';
+import { variedAuditEntry } from '../support/audit-entries.ts';
 import { NON_CANONICAL, SPELLING_TOKENS } from '../support/non-canonical.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
 const N = 30;
 
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: `2026-06-01T12:00:${String(i % 60).padStart(2, '0')}.000Z`,
-  stage: 'evaluate',
-  outcome: i % 3 === 0 ? 'deny' : 'allow',
-  ...(i % 3 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
-  message: i % 5 === 0 ? `étape ${i} \u{1F600} "q" a\\b\n` : `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
-  workflow: { id: `wf-${i % 4}`, runId: `run-${i}` },
-  step: 'build',
-  input: { step: { image: 'ghcr.io/acme/tool:1.0', args: ['--n', String(i)], cpu: 0.5, n: i, ok: true, no: null } },
-});
+const entry = variedAuditEntry;
 
 type Edit = (lines: string[], checkpoints: string[]) => void;
 const at =
