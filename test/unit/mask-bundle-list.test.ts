@@ -59,3 +59,36 @@ for (const list of ['values', 'envNames'] as const) {
     });
   }
 }
+
+// The settings around the lists, and the compiled lists' own guards (docs/mutation.md, the
+// credential-patterns.ts survivors in maskPatternsOf and compileList).
+const NOT_SETTINGS: readonly (readonly [string, unknown])[] = [
+  ['no secrets', {}],
+  ['secrets null', { secrets: null }],
+  ['secrets a number', { secrets: 5 }],
+  ['no credentials', { secrets: {} }],
+  ['credentials null', { secrets: { credentials: null } }],
+  ['credentials a string', { secrets: { credentials: 'acme_[0-9]{8}' } }],
+];
+for (const [why, settings] of NOT_SETTINGS)
+  test(`settings with ${why}: nothing compiled, nothing thrown, the floor masks`, () => {
+    const p = maskPatternsOf(settings);
+    assert.equal(p.values.length + p.names.length, 0);
+    assert.equal(maskText('PASSWORD=hunter2', p).text, 'PASSWORD=***');
+  });
+
+test('a pattern that matches the empty string contributes nothing (it would mask between every character)', () => {
+  for (const pattern of ['x*', '^$', '(?:)', 'a?'])
+    assert.equal(maskPatternsOf(settingsWith('values', [{ id: 'empty', pattern }, GOOD])).values.length, 1, pattern);
+});
+
+test('a bundle pattern masks every match in a text, not only the first', () => {
+  const p = maskPatternsOf(settingsWith('values', [GOOD]));
+  assert.equal(maskText('acme_12345678 then acme_87654321', p).text, '*** then ***');
+});
+
+test('compiled once per settings object: the same object gives the same lists', () => {
+  const settings = settingsWith('values', [GOOD]);
+  assert.equal(maskPatternsOf(settings), maskPatternsOf(settings));
+  assert.notEqual(maskPatternsOf(settingsWith('values', [GOOD])), maskPatternsOf(settings), 'another object');
+});
