@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FLOOR_ONLY } from '../../src/audit/credential-patterns.ts';
 import { maskPatternsOf, maskText } from '../../src/audit/mask.ts';
 
 const GOOD = { id: 'acme', pattern: 'acme_[0-9]{8}' };
@@ -91,4 +92,10 @@ test('compiled once per settings object: the same object gives the same lists', 
   const settings = settingsWith('values', [GOOD]);
   assert.equal(maskPatternsOf(settings), maskPatternsOf(settings));
   assert.notEqual(maskPatternsOf(settingsWith('values', [GOOD])), maskPatternsOf(settings), 'another object');
+});
+
+test('no settings object at all (undefined, null, a primitive): the floor alone, which adds no pattern', () => {
+  assert.deepEqual(FLOOR_ONLY, { values: [], names: [] });
+  assert.ok(Object.isFrozen(FLOOR_ONLY) && Object.isFrozen(FLOOR_ONLY.values) && Object.isFrozen(FLOOR_ONLY.names));
+  for (const settings of [undefined, null, 5, 'kubiya', true]) assert.equal(maskPatternsOf(settings), FLOOR_ONLY);
 });
