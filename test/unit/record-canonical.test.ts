@@ -18,6 +18,7 @@ import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { canonicalJson } from '../../src/audit/canonical.ts';
 import { plainRecord, recordCanonical } from '../../src/audit/record-canonical.ts';
+import type { AuditEntry } from '../../src/audit/record.ts';
 import { auditEntry, variedAuditEntry } from '../support/audit-entries.ts';
 
 const P = 'a'.repeat(64);
@@ -29,30 +30,31 @@ const rec = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
 });
 const library = (v: unknown): string | undefined => canonicalize(v);
 
-/** Every member of an AuditRecord without hash, in canonical order. */
-const MEMBERS = [
-  'bundles',
-  'code',
-  'decision_id',
-  'erased',
-  'input',
-  'labels',
-  'masked',
-  'message',
-  'metrics',
-  'outcome',
-  'patch',
-  'path',
-  'pod',
-  'prev',
-  'result',
-  'runner',
-  'seq',
-  'stage',
-  'step',
-  'timestamp',
-  'workflow',
-];
+/**
+ * A record with every member an AuditRecord has but `hash`, each out of order inside where it can
+ * be. Typed Required<AuditEntry>: a field added to AuditEntry does not compile until it is here,
+ * and then the rows below check that plainRecord takes it.
+ */
+const FULL: Required<AuditEntry> & { readonly seq: number; readonly prev: string } = {
+  ...auditEntry(1),
+  outcome: 'deny',
+  code: 'POLICY_DENIED',
+  labels: { z: '1', a: '2' },
+  workflow: { runId: 'r', id: 'w', jti: 'j' },
+  step: 's',
+  path: 'kubiya/main/decision',
+  input: { z: 1, a: [{ y: 2, b: null }] },
+  result: { violations: [], allow: false },
+  bundles: { kubiya: { revision: 'x' } },
+  patch: [{ op: 'add', path: '/a', value: 1 }],
+  pod: { phase: 'Running', name: 'p', namespace: 'n', exitCode: 0, reason: 'r' },
+  erased: ['/b'],
+  masked: ['/a'],
+  metrics: { z: 1, a: 2.5 },
+  seq: 1,
+  prev: P,
+};
+const MEMBERS = Object.keys(FULL);
 
 describe('plainRecord: the records the appender writes are taken, with the library text', () => {
   const TAKEN: [string, Record<string, unknown>][] = [
@@ -70,8 +72,10 @@ describe('plainRecord: the records the appender writes are taken, with the libra
         pod: { phase: 'Running', name: 'p', namespace: 'n' },
       }),
     ],
+    ['every member, typed (FULL)', { ...FULL }],
+    ['every member, in reverse order', Object.fromEntries(Object.entries(FULL).reverse())],
     [
-      'every member',
+      'every member, each an object',
       Object.fromEntries(MEMBERS.map((k, i) => [k, k === 'seq' ? 3 : { [`k${i}`]: [i, `v${i}`, true, null] }])),
     ],
     [
