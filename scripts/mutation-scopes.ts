@@ -36,7 +36,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
   audit: {
     // The pure files of src/audit/ except the report-*.ts HTML renderers (not measured yet).
     mutate: [
-      'src/audit/{canonical,canonical-bytes,line-canonical,chain,chain-check,checkpoint,keys,assess}.ts',
+      'src/audit/{canonical,record-canonical,canonical-bytes,line-canonical,line-bytes,chain,chain-check,chain-report,checkpoint,keys,assess}.ts',
       'src/audit/{mask,mask-text,mask-command,credential-patterns}.ts',
       'src/audit/{fields,query,image-filter}.ts',
     ],
@@ -49,6 +49,7 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
       'test/unit/canonical.test.ts',
       'test/unit/canonical-cases.test.ts',
       'test/unit/canonical-bytes.test.ts',
+      'test/unit/record-canonical.test.ts',
       'test/unit/assess.test.ts',
       'test/unit/mask.test.ts',
       'test/unit/mask-walk.test.ts',
@@ -56,6 +57,8 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
       'test/unit/credentials.test.ts',
       'test/unit/mask-url-userinfo.test.ts',
       'test/unit/mask-keywords.test.ts',
+      'test/unit/mask-case.test.ts',
+      'test/unit/mask-bundle-list.test.ts',
       'test/unit/query.test.ts',
       'test/unit/audit-fields.test.ts',
     ],

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import type { ChainChecker, TrustedRun } from '../audit/chain-check.ts';
+import type { ChainChecker } from '../audit/chain-check.ts';
+import type { TrustedRun } from '../audit/chain-report.ts';
 
 /**
  * The byte reader of `audit verify` (checkAuditDir): each segment is read in chunks into one

@@ -1,20 +1,11 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { signCheckpoint } from '../audit/checkpoint.ts';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { ChainedBatch, oneBatch, ThreadCpu, type Pacer, type Pending } from './audit-batch.ts';
+import { AuditCheckpointer } from './audit-checkpointer.ts';
 import { AuditDirLock } from './audit-file-lock.ts';
-import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
-import { segmentName } from './audit-files.ts';
-import {
-  appendCheckpoint,
-  brokenTail,
-  lostLock,
-  resumeLog,
-  type AuditLogBroken,
-  type AuditLogOptions,
-  type Resumed,
-} from './audit-log-files.ts';
+import { nodeAuditFs } from './audit-fs.ts';
+import { lostLock, resumeLog, type AuditLogOptions, type Resumed } from './audit-log-files.ts';
+import { AuditSegment } from './audit-segment.ts';
 
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
@@ -32,18 +23,13 @@ export class FileAuditLog implements AuditSink {
   private queue: Pending[] = [];
   private flushing = false;
   private closed = false;
-  private readonly dir: string;
-  private file: AuditFile;
-  private readonly fs: AuditFs;
-  private segment: number;
+  /** seq and hash of the last durable record. */
   private seq: number;
   private prev: string;
-  /** Bytes of whole, durable records in the current segment. */
-  private size: number;
-  private readonly segmentBytes: number;
-  private readonly checkpointing: AuditLogOptions['checkpoint'];
-  private checkpointed: number;
-  private timer: NodeJS.Timeout | undefined;
+  /** The current segment file: a batch's write and sync, its cut-back, the next segment. */
+  private readonly segment: AuditSegment;
+  /** The signed checkpoints, when configured. */
+  private readonly checkpoints: AuditCheckpointer | undefined;
   /** Two batches, reused: the one being written and the next, encoded meanwhile. */
   private readonly batches: readonly [ChainedBatch, ChainedBatch] = [new ChainedBatch(), new ChainedBatch()];
   /** Appends chained after the batch being written (encoded while it is written), not yet written. */
@@ -57,30 +43,31 @@ export class FileAuditLog implements AuditSink {
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
   private lock: AuditDirLock | undefined;
-  /** Set once a failed batch could not be cut back off the segment: every later append is refused. */
-  private broken: AuditLogBroken | undefined;
-  /** The checkpoint being written: checkpoints are written one at a time, in the order of their heads. */
-  private checkpointWrite: Promise<void> = Promise.resolve();
 
   private constructor(dir: string, resumed: Resumed, options: AuditLogOptions) {
-    this.dir = dir;
-    this.file = resumed.file;
-    this.fs = options.fs ?? nodeAuditFs;
-    this.segment = resumed.segment;
+    const fs = options.fs ?? nodeAuditFs;
     this.seq = resumed.seq;
     this.prev = resumed.prev;
-    this.size = resumed.size;
-    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
-    this.checkpointing = options.checkpoint;
+    this.segment = new AuditSegment(dir, fs, resumed, options.segmentBytes ?? 64 * 1024 * 1024);
     this.pacer = options.pacer ?? oneBatch;
-    this.checkpointed = resumed.checkpointed;
+    const c = options.checkpoint;
+    this.checkpoints =
+      c === undefined
+        ? undefined
+        : new AuditCheckpointer(
+            dir,
+            fs,
+            c,
+            resumed.checkpointed,
+            () => this.head(),
+            () => this.mayWrite(),
+          );
   }
 
-  /** The periodic checkpoint starts with the first append: opening a log writes nothing. */
-  private startTimer(): void {
-    if (this.checkpointing === undefined || this.timer !== undefined) return;
-    this.timer = setInterval(() => void this.checkpointNow().catch(() => undefined), this.checkpointing.intervalMs);
-    this.timer.unref();
+  /** The directory lock is still ours: false once it is lost, else the lock's check (see AuditDirLock.check). */
+  private mayWrite(): boolean | Promise<boolean> {
+    if (this.lock === undefined) return true;
+    return !this.lock.lost && this.lock.check();
   }
 
   /**
@@ -119,8 +106,10 @@ export class FileAuditLog implements AuditSink {
   append(entry: AuditEntry): Promise<AuditRecord> {
     if (this.closed) return Promise.reject(new Error('audit log is closed'));
     if (this.lock?.lost === true) return Promise.reject(lostLock());
-    if (this.broken !== undefined) return Promise.reject(this.broken);
-    this.startTimer();
+    const broken = this.segment.broken;
+    if (broken !== undefined) return Promise.reject(broken);
+    // The periodic checkpoint starts with the first append: opening a log writes nothing.
+    this.checkpoints?.start();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -231,86 +220,42 @@ export class FileAuditLog implements AuditSink {
    */
   private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
     const t0 = process.hrtime.bigint();
-    if (this.broken !== undefined) return { error: this.broken };
+    const broken = this.segment.broken;
+    if (broken !== undefined) return { error: broken };
     if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
     try {
       const t1 = process.hrtime.bigint();
-      const bytes = batch.lines.bytes();
-      await writeAll(this.file, bytes);
-      await this.file.datasync();
-      this.size += bytes.byteLength;
+      await this.segment.write(batch.lines.bytes());
       this.healthy = this.lock?.lost !== true;
       const done = process.hrtime.bigint();
       this.pacer.io(Number(done - t0) / 1e9);
       this.onBatch?.(Number(done - t1) / 1e9, this.queue.length + (this.next?.size ?? 0));
       return undefined;
     } catch (error) {
-      await this.cutBack();
+      // Cut back off the file already (AuditSegment.write); a log that could not be is broken.
+      if (this.segment.broken !== undefined) this.healthy = false;
       return { error };
     }
   }
 
-  /**
-   * Cuts a failed batch back off the segment (to the bytes of its durable records), trying twice;
-   * when both fail the log is broken (brokenTail): the refused records may stay on disk, and no
-   * later batch may follow them (red team round 6, finding 2: the next batch was appended after
-   * them, a seq twice in the chain, and records on disk whose appends were refused).
-   */
-  private async cutBack(): Promise<void> {
-    let cause: unknown;
-    for (let attempt = 0; attempt < 2; attempt++)
-      try {
-        await this.file.truncate(this.size);
-        return;
-      } catch (e) {
-        cause = e;
-      }
-    this.broken = brokenTail(segmentName(this.segment), cause);
-    this.healthy = false;
-  }
-
   /** Is a checkpoint or a new segment due after the batch just made durable? */
   private afterBatchDue(): boolean {
-    return (
-      (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every) ||
-      this.size >= this.segmentBytes
-    );
+    return this.checkpoints?.due(this.seq) === true || this.segment.full;
   }
 
+  /** The checkpoint (every `every` records), then the next segment, when due. */
   private async afterBatch(): Promise<void> {
-    if (this.checkpointing !== undefined && this.seq - this.checkpointed >= this.checkpointing.every)
-      await this.checkpointNow();
-    if (this.size >= this.segmentBytes) {
-      // The chain continues in the next file: its first record's prev is this file's last hash.
-      await this.file.close();
-      this.segment++;
-      this.file = await this.fs.openAppend(join(this.dir, segmentName(this.segment)));
-      this.size = 0;
-      await this.fs.syncDir(this.dir);
-    }
+    if (this.checkpoints?.due(this.seq) === true) await this.checkpointNow();
+    if (this.segment.full) await this.segment.next();
   }
 
   /**
-   * Writes a signed checkpoint of the current head (if anything was appended since the last).
-   * Its three callers (the interval timer, the batch loop's `every`, close) are serialised: each
-   * reads the head only when the one before it is written, so checkpoints.jsonl never holds a lower
-   * seq after a higher one (red team round 6, finding 1: a slow write overtaken by a later one made
-   * `audit verify` report an intact log as broken). Rejects with the write's error.
+   * Writes a signed checkpoint of the current head, if checkpoints are configured and anything was
+   * appended since the last (AuditCheckpointer.now: serialised with the timer's and close's).
+   * Rejects with the write's error.
    */
   checkpointNow(): Promise<void> {
-    const write = this.checkpointWrite.catch(() => undefined).then(() => this.writeCheckpoint());
-    this.checkpointWrite = write;
-    return write;
-  }
-
-  private async writeCheckpoint(): Promise<void> {
-    const c = this.checkpointing;
-    if (c === undefined || this.seq <= this.checkpointed || this.lock?.lost === true) return;
-    if (this.lock !== undefined && !(await this.lock.check())) return;
-    const { seq, prev } = this;
-    const checkpoint = signCheckpoint({ seq, head: prev, time: new Date().toISOString(), kid: c.kid }, c.key);
-    await appendCheckpoint(this.fs, this.dir, checkpoint);
-    this.checkpointed = seq;
+    return this.checkpoints?.now() ?? Promise.resolve();
   }
 
   /**
@@ -329,9 +274,9 @@ export class FileAuditLog implements AuditSink {
   private async shutdown(checkpoint: boolean): Promise<void> {
     this.closed = true;
     while (this.flushing) await new Promise((r) => setTimeout(r, 1));
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.checkpoints?.stop();
     if (checkpoint) await this.checkpointNow().catch(() => undefined);
-    await this.file.close();
+    await this.segment.close();
     await this.lock?.release();
   }
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { ChainChecker, type ChainReport } from '../audit/chain-check.ts';
+import { ChainChecker } from '../audit/chain-check.ts';
+import type { ChainReport } from '../audit/chain-report.ts';
 import { checkSegmentBytes, EMPTY_LINE, NO_NEWLINE, NOT_UTF8, RunWorker, VERIFY_CHUNK } from './audit-check-read.ts';
 
 /** Layout of an audit directory: segment-00000001.jsonl, segment-00000002.jsonl, ..., checkpoints.jsonl */

@@ -1,15 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
-import { verifyBundleFiles } from '../policy/bundle-signature.ts';
-import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
-import { effectiveData, overlayRevision, settingsOf, unsignedOverlayProblem } from '../policy/overlay.ts';
-import type { ErrorCode } from '../errors/codes.ts';
-import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
-import { bundleDirFiles, bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
+import type { PolicyEngine } from '../evaluate/policy-engine.ts';
+import { bundleDirFiles } from './opa-wasm.ts';
+import { loadCandidate, type Candidate } from './policy-candidate.ts';
 
+/** How a PolicyStore checks its candidates. */
 export interface PolicyStoreOptions {
   /**
    * Public keys a bundle must be signed with (OPA's .signatures.json). Non-empty: an unsigned or
@@ -19,55 +16,10 @@ export interface PolicyStoreOptions {
   readonly verificationKeys?: readonly KeyObject[];
 }
 
-/**
- * A refused candidate with its catalogue code; its message starts with the code, as the reason a
- * reload rejection logs. At start, `serve` exits with the code (src/app/server.ts StartupError).
- */
-export class PolicyCandidateError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.code = code;
-  }
-}
-
+/** What the store tells its owner: a revision now decides, or a candidate was refused (its code first). */
 export interface PolicyStoreHooks {
   loaded(revision: string): void;
   rejected(reason: string): void;
-}
-
-/** A canary the candidate must answer with a well-formed decision before it may replace the current one. */
-const CANARY = {
-  runner: 'canary',
-  workflow: { id: 'canary', name: 'canary', runId: 'canary', volumes: [] },
-  step: { name: 'canary', image: 'canary.invalid/canary:1' },
-  pod: { spec: { containers: [{ name: 'step', image: 'canary.invalid/canary:1' }] } },
-};
-
-function settingsOrThrow(data: unknown, fragments: Readonly<Record<string, unknown>>, source: string): void {
-  const checked = checkPolicyData(data, fragments);
-  if (!checked.ok) throw new Error(`${checked.error.code}: ${source}: ${checked.error.message}`);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-function wellFormed(result: unknown): boolean {
-  const first: unknown = Array.isArray(result) ? result[0] : undefined;
-  const doc = typeof first === 'object' && first !== null && 'result' in first ? first.result : undefined;
-  return (
-    typeof doc === 'object' &&
-    doc !== null &&
-    'allow' in doc &&
-    typeof doc.allow === 'boolean' &&
-    'violations' in doc &&
-    Array.isArray(doc.violations)
-  );
 }
 
 /** What adopting a candidate did: swapped in, the same revision, or refused (why: its code first). */
@@ -105,6 +57,7 @@ export class PolicyStore {
     this.verificationKeys = options.verificationKeys ?? [];
   }
 
+  /** The engine deciding now; undefined before load(). */
   current(): PolicyEngine | undefined {
     return this.engine;
   }
@@ -151,7 +104,7 @@ export class PolicyStore {
    */
   adopt(candidatePath: string, commit: () => Promise<void>): Promise<Adopted> {
     return this.serially(async (): Promise<Adopted> => {
-      let next: { engine: PolicyEngine; settings: unknown };
+      let next: Candidate;
       try {
         next = await this.candidate(candidatePath);
       } catch (e) {
@@ -173,7 +126,7 @@ export class PolicyStore {
   }
 
   /** The candidate at `path`, or undefined when it is refused (reported through hooks.rejected). */
-  private async checked(path: string): Promise<{ engine: PolicyEngine; settings: unknown } | undefined> {
+  private async checked(path: string): Promise<Candidate | undefined> {
     try {
       return await this.candidate(path);
     } catch (e) {
@@ -182,7 +135,8 @@ export class PolicyStore {
     }
   }
 
-  private swapIn(next: { engine: PolicyEngine; settings: unknown }): 'swapped' | 'unchanged' {
+  /** Makes `next` current unless it is the revision deciding now; tells hooks.loaded. */
+  private swapIn(next: Candidate): 'swapped' | 'unchanged' {
     if (next.engine.revision === this.engine?.revision) return 'unchanged';
     this.engine = next.engine;
     this.settings = next.settings;
@@ -211,6 +165,7 @@ export class PolicyStore {
     this.poller.unref();
   }
 
+  /** Stops watching and polling (a reload under way still finishes). */
   close(): void {
     this.watcher?.close();
     this.dataWatcher?.close();
@@ -218,72 +173,12 @@ export class PolicyStore {
     if (this.debounce !== undefined) clearTimeout(this.debounce);
   }
 
-  /**
-   * Loads and checks a candidate: the settings it would decide with (the bundle's data, with the
-   * data file's settings laid over them) must pass the settings schema — the core schema plus the
-   * fragments the bundle carries — or the candidate is refused (POLICY_SETTINGS_INVALID in the
-   * message: STARTUP_FAILED at start, POLICY_RELOAD_REJECTED on reload).
-   */
-  private async candidate(path = this.path): Promise<{ engine: PolicyEngine; settings: unknown }> {
-    const files = await readBundleFiles(path);
-    // The signature first: nothing of an unverified bundle is parsed or run.
-    if (this.verificationKeys.length > 0) {
-      const verified = await verifyBundleFiles(files, this.verificationKeys);
-      if (!verified.ok) throw new Error(`${verified.error.code}: ${verified.error.message}`);
-    }
-    const bundle = bundleOf(files, path);
-    const fragments = fragmentsOf(bundle.settingsSchema);
-    const overlay = this.dataPath === undefined ? undefined : await this.overlay(this.dataPath);
-    let engine: PolicyEngine;
-    let settings: unknown = settingsOf(bundle.data);
-    if (overlay === undefined) {
-      settingsOrThrow(bundle.data, fragments, `bundle ${bundle.revision}`);
-      engine = await loadEngine(bundle);
-    } else {
-      const data = effectiveData(bundle.data, overlay.doc);
-      settingsOrThrow(data, fragments, `${this.dataPath} over bundle ${bundle.revision}`);
-      settings = settingsOf(data);
-      // The revision names both: the same bundle with other settings decides differently.
-      const revision = overlayRevision(bundle.revision, overlay.text);
-      engine = await loadEngine({ ...bundle, data, revision });
-    }
-    if (!engine.entrypoints.includes(DECISION_ENTRYPOINT))
-      throw new Error(`bundle ${engine.revision} has no entrypoint ${DECISION_ENTRYPOINT}`);
-    // The canary and every fixture input policy build evaluated, again, with the settings this
-    // runner decides with; and the Rego the bundle carries, scanned for what the WASM host lacks.
-    const fixtures = [{ name: 'canary', input: CANARY as never }, ...bundleFixtures(bundle.fixtures)];
-    const problems = candidateProblems(engine, fixtures, bundle.sources ?? []);
-    if (problems.length > 0)
-      throw new Error(`bundle ${engine.revision}: the compiled WASM cannot decide:\n  ${problems.join('\n  ')}`);
-    if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
-      throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
-    return { engine, settings: deepFreeze(structuredClone(settings)) };
+  /** The candidate at `path` (default: the store's bundle) with the store's settings file and keys (policy-candidate.ts). */
+  private candidate(path = this.path): Promise<Candidate> {
+    return loadCandidate({ path, dataPath: this.dataPath, verificationKeys: this.verificationKeys });
   }
 
-  /**
-   * The settings file's document, or undefined when nothing is to be laid over the bundle. With
-   * verification keys only the empty overlay is accepted, and it changes nothing (the bundle's
-   * own revision): POLICY_SETTINGS_UNSIGNED otherwise (src/policy/overlay.ts unsignedOverlayProblem).
-   */
-  private async overlay(dataPath: string): Promise<{ doc: unknown; text: string } | undefined> {
-    const text = await readFile(dataPath, 'utf8');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw new PolicyCandidateError('POLICY_SETTINGS_INVALID', `${dataPath} is not JSON`);
-    }
-    if (this.verificationKeys.length > 0) {
-      const problem = unsignedOverlayProblem(doc, dataPath);
-      if (problem !== undefined) throw new PolicyCandidateError(problem.code, problem.message);
-      return undefined;
-    }
-    const settings = settingsOf(doc);
-    if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
-      throw new PolicyCandidateError('POLICY_SETTINGS_INVALID', `${dataPath} has no kubiya.settings object`);
-    return { doc, text };
-  }
-
+  /** A string that changes whenever the bundle (any file of a directory bundle) or the settings file changes. */
   private async fingerprintNow(): Promise<string> {
     const data =
       this.dataPath === undefined
@@ -295,6 +190,7 @@ export class PolicyStore {
     return `${await this.bundleFingerprint()}${data}`;
   }
 
+  /** mtime, size and inode of the bundle file, or of every file of a directory bundle. */
   private async bundleFingerprint(): Promise<string> {
     const info = await stat(this.path);
     if (!info.isDirectory()) return `${info.mtimeMs}:${info.size}:${info.ino}`;

@@ -1,5 +1,5 @@
 import type { Checkpoint } from './checkpoint.ts';
-import type { ChainReport } from './chain-check.ts';
+import type { ChainReport } from './chain-report.ts';
 
 /**
  * What `audit verify` demands beyond an intact chain, named so an auditor can tell the faults

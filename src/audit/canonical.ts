@@ -39,7 +39,7 @@ export function plainCanonical(value: unknown): string | undefined {
 }
 
 /** Does Object.prototype have an enumerable member (for…in in sortedObject would list it)? */
-function inheritsEnumerable(): boolean {
+export function inheritsEnumerable(): boolean {
   for (const _ in Object.prototype) return true;
   return false;
 }
@@ -148,7 +148,10 @@ function sortedCopy(source: Record<string, unknown>, depth: number): unknown {
  * strings, by identity) costs a few nanoseconds a key where ordering it costs a string comparison
  * per step (~1.3 µs for a record's 17 top-level keys, micro-bench, load ~20). At most MEMO lists.
  */
-const memo: { readonly from: readonly string[]; readonly to: readonly string[] }[] = [];
+const memo: {
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+}[] = [];
 const MEMO = 8;
 
 /** `keys` in canonical order, from the memo when the same list was ordered lately. */
@@ -163,7 +166,8 @@ function sortedKeys(keys: string[]): readonly string[] {
   return to;
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
+/** Same strings at the same places (compared by value; interned keys compare fast). */
+export function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

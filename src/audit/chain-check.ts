@@ -1,94 +1,11 @@
-import { hash as oneShot, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { canonicalObjectBytes, type TopFields } from './canonical-bytes.ts';
 import { GENESIS, sha256Hex } from './chain.ts';
-import { checkpointValid, type Checkpoint } from './checkpoint.ts';
-import { keyId } from './keys.ts';
+import { checkCheckpoints, type ChainProblem, type ChainReport, type TrustedRun } from './chain-report.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import { HASH_FRAME, HASH_SUFFIX, isDecimal, sameBytes, sameText, sha256Bytes } from './line-bytes.ts';
 import { trustedCanonical } from './line-canonical.ts';
 import type { AuditRecord } from './record.ts';
-
-/** Why a checkpoint's signature fails: another key (its kid differs from the given key's) or a forgery. */
-function signatureReason(c: Checkpoint, publicKey: KeyObject): string {
-  const given = keyId(publicKey);
-  const kid = typeof c.kid === 'string' ? c.kid.slice(0, 64) : '?';
-  return kid !== given
-    ? `checkpoint for seq ${c.seq} is signed by kid ${kid}, key given is kid ${given} (another key, or a forged checkpoint)`
-    : `checkpoint for seq ${c.seq} has an invalid signature for kid ${given} (replaced or forged)`;
-}
-
-/** `,"hash":"<64 hex>"}` */
-const HASH_SUFFIX = 9 + 64 + 2;
-
-/** The bytes a trusted line's hash member starts with: `,"hash":"`. */
-const HASH_FRAME = Buffer.from(',"hash":"', 'latin1');
-
-/** `b[at, at + word.length)` is `word`. */
-function sameBytes(b: Buffer, at: number, word: Buffer): boolean {
-  for (let k = 0; k < word.length; k++) if (b[at + k] !== word[k]) return false;
-  return true;
-}
-
-/** `b[at, at + text.length)` is the ASCII `text` (a hex hash), compared without making a string of the bytes. */
-function sameText(b: Buffer, at: number, text: string): boolean {
-  for (let k = 0; k < text.length; k++) if (b[at + k] !== text.charCodeAt(k)) return false;
-  return true;
-}
-
-/**
- * `b[s, e)` (a number token the canonical check took: its own ECMAScript spelling) is the decimal
- * `n`: 1 to 15 digits only (no sign, fraction or exponent; a canonical integer has no leading zero)
- * whose value is `n`. Anything else is false (line() then says why).
- */
-function isDecimal(b: Buffer, s: number, e: number, n: number): boolean {
-  if (s < 0 || e - s < 1 || e - s > 15) return false;
-  let v = 0;
-  for (let k = s; k < e; k++) {
-    const d = (b[k] as number) - 0x30;
-    if (d < 0 || d > 9) return false;
-    v = v * 10 + d;
-  }
-  return v === n;
-}
-
-/** SHA-256 of bytes, lower-case hex. */
-const sha256Bytes = (bytes: Buffer): string => oneShot('sha256', bytes, 'hex');
-
-/**
- * Lines a checker trusted on bytes alone, taken up at `from` (chain-run.ts): `taken` lines, the
- * last one's hash `head`, and the hashes of the checkpoint seqs among them.
- */
-export interface TrustedRun {
-  readonly from: { readonly seq: number; readonly prev: string };
-  readonly taken: number;
-  readonly head: string;
-  readonly heads: readonly (readonly [number, string])[];
-}
-
-export interface ChainProblem {
-  /** The first sequence number that cannot be trusted. */
-  readonly seq: number;
-  readonly reason: string;
-  readonly where?: string | undefined;
-}
-
-export interface ChainReport {
-  readonly ok: boolean;
-  readonly records: number;
-  readonly lastSeq: number;
-  readonly head: string;
-  /**
-   * `lastSeq`: the last record a checkpoint vouches for (its head matched; its signature too when a
-   * key was given). `uncovered`: the records after it, which no checkpoint vouches for (a record
-   * appended there with a correct seq, prev and hash verifies): `{ from, to }` seq range, or null
-   * when every record is covered or the log is broken.
-   */
-  readonly checkpoints: {
-    readonly total: number;
-    readonly verified: number;
-    readonly lastSeq: number;
-    readonly uncovered: { readonly from: number; readonly to: number } | null;
-  };
-  readonly firstBad?: ChainProblem | undefined;
-}
 
 /**
  * The audit chain check, streaming (the `audit verify` command; "verify" in code is the token check
@@ -151,6 +68,7 @@ export class ChainChecker {
     return true;
   }
 
+  /** True once a line, a stray or a checkpoint could not be trusted (nothing after it is taken). */
   get failed(): boolean {
     return this.problem !== undefined;
   }
@@ -269,65 +187,20 @@ export class ChainChecker {
     if (this.problem === undefined) this.problem = { seq: this.expected, reason, where };
   }
 
+  /**
+   * The verdict, after the last line: the checkpoints (checkCheckpoints, chain-report.ts) are
+   * compared with the chain only when every line was trusted.
+   */
   finish(checkpoints: readonly Checkpoint[], publicKey: KeyObject | undefined): ChainReport {
+    const lastSeq = this.expected - 1;
     let verified = 0;
     let lastCheckpoint = 0;
-    const lastSeq = this.expected - 1;
     if (this.problem === undefined) {
-      for (const [i, c] of checkpoints.entries()) {
-        const at = `checkpoints.jsonl line ${i + 1}`;
-        if (
-          typeof c !== 'object' ||
-          c === null ||
-          !Number.isSafeInteger(c.seq) ||
-          c.seq < 1 ||
-          typeof c.head !== 'string' ||
-          typeof c.sig !== 'string'
-        ) {
-          this.problem = {
-            seq: Math.min(lastCheckpoint + 1, lastSeq + 1),
-            reason: 'a line of the checkpoints file is not a checkpoint (altered)',
-            where: at,
-          };
-          break;
-        }
-        if (publicKey !== undefined && !checkpointValid(c, publicKey)) {
-          // A forged checkpoint may stand in for one that would have caught a rewrite: nothing after the last good one is vouched for.
-          this.problem = {
-            seq: Math.min(lastCheckpoint + 1, lastSeq + 1),
-            reason: signatureReason(c, publicKey),
-            where: at,
-          };
-          break;
-        }
-        if (c.seq < lastCheckpoint) {
-          this.problem = {
-            seq: c.seq,
-            reason: `checkpoints go backwards (${c.seq} after ${lastCheckpoint})`,
-            where: at,
-          };
-          break;
-        }
-        if (c.seq > lastSeq) {
-          this.problem = {
-            seq: lastSeq + 1,
-            reason: `the log ends at seq ${lastSeq} but a checkpoint vouches for seq ${c.seq}: records were cut off the end`,
-            where: at,
-          };
-          break;
-        }
-        if (this.heads.get(c.seq) !== c.head) {
-          // The chain is whole, so the rewrite spans from somewhere after the last good checkpoint: from there nothing is trusted.
-          this.problem = {
-            seq: lastCheckpoint + 1,
-            reason: `record ${c.seq} does not match the head hash of its checkpoint: history after seq ${lastCheckpoint} was rewritten (and re-chained)`,
-            where: at,
-          };
-          break;
-        }
-        if (publicKey !== undefined) verified++;
-        lastCheckpoint = c.seq;
-      }
+      ({
+        verified,
+        lastCheckpoint,
+        problem: this.problem,
+      } = checkCheckpoints(checkpoints, { lastSeq, heads: this.heads }, publicKey));
     }
     return {
       ok: this.problem === undefined,

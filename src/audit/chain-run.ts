@@ -1,5 +1,7 @@
 import { canonicalObjectBytes, type TopFields } from './canonical-bytes.ts';
-import { ChainChecker, type TrustedRun } from './chain-check.ts';
+import { ChainChecker } from './chain-check.ts';
+import type { TrustedRun } from './chain-report.ts';
+import { HASH_SUFFIX } from './line-bytes.ts';
 
 /**
  * A run of whole lines checked apart from the rest of the log, for `audit verify` on two cores
@@ -9,9 +11,6 @@ import { ChainChecker, type TrustedRun } from './chain-check.ts';
  * or when this gives up, the caller checks the same lines itself, so the verdict and the problem
  * reported are always those of the sequential check.
  */
-
-/** `,"hash":"<64 hex>"}` */
-const HASH_SUFFIX = 9 + 64 + 2;
 
 /**
  * The seq and prev a line claims, read on its bytes `b[start, end)` (its body shown canonical, the

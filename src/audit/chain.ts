@@ -1,5 +1,5 @@
 import { hash as oneShot } from 'node:crypto';
-import { canonicalJson } from './canonical.ts';
+import { recordCanonical } from './record-canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
 
 /**
@@ -38,7 +38,7 @@ export function chainLine(entry: AuditEntry, seq: number, prev: string): { recor
 function canonicalOf(unhashed: object): string {
   let canonical: string | undefined;
   try {
-    canonical = canonicalJson(unhashed);
+    canonical = recordCanonical(unhashed);
   } catch (e) {
     throw new AuditRecordInvalid(e instanceof Error ? e.message : 'not serialisable');
   }

@@ -1,5 +1,6 @@
 import { canonicalJson } from './canonical.ts';
 import { lineOf } from './chain.ts';
+import { HASH_SUFFIX } from './line-bytes.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -47,9 +48,6 @@ export function fastCanonical(text: string, parsed: Record<string, unknown>): st
   if (!hashSeen || JSON.stringify(parsed) !== text) return undefined;
   return `${text.slice(0, text.length - HASH_SUFFIX)}}`;
 }
-
-/** `,"hash":"<64 hex>"}` */
-const HASH_SUFFIX = 9 + 64 + 2;
 
 /** The canonical text of a parsed record without its hash, or undefined if it has none. */
 function canonicalWithoutHash(record: Record<string, unknown>): string | undefined {

@@ -2,7 +2,7 @@ import type { Finding } from './assess.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { imagesOf, isRefusal, reasonsOf, revisionOf, violationsOf } from './fields.ts';
 import type { AuditRecord } from './record.ts';
-import type { ChainReport } from './chain-check.ts';
+import type { ChainReport } from './chain-report.ts';
 
 /** One chain (one replica's directory) as the report shows it: only its trusted records are in `records`. */
 export interface ReportChain {

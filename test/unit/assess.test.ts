@@ -19,7 +19,7 @@ import {
   type Finding,
   type VerifyRules,
 } from '../../src/audit/assess.ts';
-import type { ChainReport } from '../../src/audit/chain-check.ts';
+import type { ChainReport } from '../../src/audit/chain-report.ts';
 import type { Checkpoint } from '../../src/audit/checkpoint.ts';
 
 const T0 = '2026-06-01T12:00:00.000Z';

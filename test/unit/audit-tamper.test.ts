@@ -28,27 +28,14 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { CHECKPOINTS_FILE, readTrusted, segmentName, checkAuditDir } from '../../src/adapters/audit-files.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { keyId } from '../../src/audit/keys.ts';
-import type { AuditEntry } from '../../src/audit/record.ts';
+import { variedAuditEntry } from '../support/audit-entries.ts';
 
 const run = promisify(execFile);
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const checkpoint = { key: privateKey, kid: keyId(publicKey), every: 10, intervalMs: 60_000 };
 const N = 40;
 
-/** Every third record a deny with a code, some with non-ASCII text and nested input. */
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: `2026-06-01T12:00:${String(i % 60).padStart(2, '0')}.000Z`,
-  stage: 'evaluate',
-  outcome: i % 3 === 0 ? 'deny' : 'allow',
-  ...(i % 3 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
-  message: i % 5 === 0 ? `étape ${i} \u{1F600} a/b` : `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
-  workflow: { id: `wf-${i % 4}`, runId: `run-${i}` },
-  step: 'build',
-  input: { step: { image: 'ghcr.io/acme/tool:1.0', args: ['--n', String(i)], cpu: 0.5, n: i } },
-});
+const entry = variedAuditEntry;
 
 describe('audit verify hashes the bytes as written', () => {
   let dir: string;

@@ -8,9 +8,10 @@
  * Variants, table-driven against one log written by the appender (with signed checkpoints):
  * a flipped byte (in a key, a string value, a number, seq, prev, the hash, a brace), reordered
  * lines, a truncated last line, a duplicated line (duplicate seq), a removed line, forged or
- * altered checkpoints (another key, a changed head, a changed signature), and the non-canonical
- * spellings (whitespace, an escaped letter, `\/`, `1.0`, `1e1`, a duplicated member, the hash not
- * last, upper-case hex, CRLF, a BOM, an empty line, invalid UTF-8). Each must give the text
+ * altered checkpoints (another key, a changed head, a changed signature), the non-canonical
+ * spellings of a record (test/support/non-canonical.ts NON_CANONICAL: whitespace, escapes, number
+ * forms, a duplicated or misplaced member, a BOM, a CR…), an upper-case hash, CRLF, an empty line
+ * and invalid UTF-8. Each must give the text
  * path's report exactly, and not `ok`. Then, generated: canonical-bytes accepts the canonical
  * text of any object (so the fast path is taken), and any edit of such a text that it accepts is
  * still canonical (canonicalJson of its parse is the same text). Every report is also taken on two
@@ -29,25 +30,14 @@ import { canonicalObjectBytes, type TopFields } from '../../src/audit/canonical-
 import { canonicalJson } from '../../src/audit/canonical.ts';
 import { AuditRecordInvalid, chainLine, GENESIS, LineBatch } from '../../src/audit/chain.ts';
 import { keyId } from '../../src/audit/keys.ts';
-import type { AuditEntry } from '../../src/audit/record.ts';
+import { variedAuditEntry } from '../support/audit-entries.ts';
+import { NON_CANONICAL, SPELLING_TOKENS } from '../support/non-canonical.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
 const N = 30;
 
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: `2026-06-01T12:00:${String(i % 60).padStart(2, '0')}.000Z`,
-  stage: 'evaluate',
-  outcome: i % 3 === 0 ? 'deny' : 'allow',
-  ...(i % 3 === 0 ? { code: 'POLICY_DENIED' as const } : {}),
-  message: i % 5 === 0 ? `étape ${i} \u{1F600} "q" a\\b\n` : `m${i}`,
-  runner: 'r',
-  labels: { runner: 'r' },
-  workflow: { id: `wf-${i % 4}`, runId: `run-${i}` },
-  step: 'build',
-  input: { step: { image: 'ghcr.io/acme/tool:1.0', args: ['--n', String(i)], cpu: 0.5, n: i, ok: true, no: null } },
-});
+const entry = variedAuditEntry;
 
 type Edit = (lines: string[], checkpoints: string[]) => void;
 const at =
@@ -60,10 +50,6 @@ const flip = (seq: number, find: string): Edit =>
     assert.ok(i >= 0, `${find} in line ${seq}`);
     return l.slice(0, i) + String.fromCharCode(l.charCodeAt(i) ^ 1) + l.slice(i + 1);
   });
-const swap =
-  (a: string, b: string): ((l: string) => string) =>
-  (l) =>
-    l.replace(a, b);
 
 /** name → edit of the lines (without newlines) and checkpoint lines; the text written is lines joined with \n plus \n. */
 const TAMPERING: [string, Edit][] = [
@@ -79,19 +65,8 @@ const TAMPERING: [string, Edit][] = [
   ['a duplicated line (duplicate seq)', (ls) => void ls.splice(14, 0, ls[13] as string)],
   ['a removed line', (ls) => void ls.splice(14, 1)],
   ['the last line removed (cut off the end)', (ls) => void ls.pop()],
-  ['a whitespace', at(3, swap('","', '", "'))],
-  ['an escaped letter', at(3, swap('"build"', '"b\\u0075ild"'))],
-  ['an escaped slash', at(5, swap('io/acme', 'io\\/acme'))],
-  ['an upper-case \\u escape', at(5, swap('\\n', '\\u000A'))],
-  ['another spelling of a number (1.0)', at(4, swap('"n":4', '"n":4.0'))],
-  ['another spelling of a number (1e1)', at(10, swap('"n":10', '"n":1e1'))],
-  ['a negative zero', at(4, swap('"n":4', '"n":-0'))],
-  ['a duplicated member', at(6, (l) => `{"outcome":"allow",${l.slice(1)}`)],
-  ['reordered members', at(6, swap('"decision_id":"d-6","input"', '"input"'))],
-  ['the hash not last', at(6, (l) => `{"hash":"${'0'.repeat(64)}",${l.slice(1)}`)],
   ['an upper-case hash', at(6, (l) => l.slice(0, -66) + l.slice(-66).toUpperCase())],
   ['a CR before the newline', at(6, (l) => `${l}\r`)],
-  ['a BOM', at(1, (l) => `\uFEFF${l}`)],
   ['an empty line', (ls) => void ls.splice(3, 0, '')],
   ['a forged checkpoint (another key)', (_, cs) => void (cs[0] = forged(cs[0] as string))],
   ['a checkpoint with a changed head', (_, cs) => void (cs[1] = (cs[1] as string).replace(/"head":"./, '"head":"f'))],
@@ -100,6 +75,11 @@ const TAMPERING: [string, Edit][] = [
     (_, cs) => void (cs[1] = (cs[1] as string).replace(/"sig":"./, '"sig":"A')),
   ],
   ['a checkpoint that is not JSON', (_, cs) => void (cs[0] = '{')],
+  // The other spellings of a record (shared with red-team-7-verify-differential.test.ts), on the
+  // first line (prev GENESIS) and on one after a checkpointed stretch.
+  ...[1, 6].flatMap((seq) =>
+    NON_CANONICAL.map(([name, spell]): [string, Edit] => [`${name} (line ${seq})`, at(seq, spell)]),
+  ),
 ];
 
 /** A checkpoint line re-signed with another key (same fields). */
@@ -211,40 +191,7 @@ describe('canonical-bytes: the canonical form, checked on bytes', () => {
   });
 
   test('an edit it accepts is canonical (never trusts another spelling)', () => {
-    const alphabet = [
-      ' ',
-      '\\',
-      '"',
-      'u',
-      '0',
-      '1',
-      'e',
-      'E',
-      '.',
-      '-',
-      '+',
-      ',',
-      ':',
-      '{',
-      '}',
-      '[',
-      ']',
-      '\t',
-      '\u0001',
-      'é',
-      '\u{1F600}',
-      'a',
-      '/',
-      'n',
-      't',
-      'f',
-      'l',
-      '\uFEFF',
-      '\\u0000',
-      '\\n',
-      '\\u001f',
-      '\\ud800',
-    ];
+    const alphabet = SPELLING_TOKENS;
     fc.assert(
       fc.property(
         objects,

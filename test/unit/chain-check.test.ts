@@ -15,7 +15,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ChainChecker, type ChainReport } from '../../src/audit/chain-check.ts';
+import { ChainChecker } from '../../src/audit/chain-check.ts';
+import type { ChainReport } from '../../src/audit/chain-report.ts';
 import { canonicalJson } from '../../src/audit/canonical.ts';
 import { chainLine, GENESIS, lineOf, sha256Hex } from '../../src/audit/chain.ts';
 import { signCheckpoint, type Checkpoint } from '../../src/audit/checkpoint.ts';
