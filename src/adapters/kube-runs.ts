@@ -8,6 +8,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
+import { kubeJson, segment } from './kube-json.ts';
 import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -22,7 +23,6 @@ export const WORKFLOWRUN = Object.freeze({
 });
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 interface WorkflowRunResource extends KubernetesObject {
   spec?: { token?: string; workflowId?: string; runner?: string; cancel?: boolean };
@@ -37,6 +37,9 @@ interface WorkflowRunResource extends KubernetesObject {
  */
 export class KubeRunStore extends Followed<WorkflowRunResource> implements RunStore {
   private readonly api: CustomObjectsApi;
+  private readonly kc: KubeConfig;
+  /** The namespace's WorkflowRuns collection path (segments encoded). */
+  private readonly path: string;
   private readonly namespace: string;
   private readonly runner: string;
   private readonly written = new Map<string, WorkflowRunResource>();
@@ -77,6 +80,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       pageItems: options.pageItems,
     });
     this.api = api;
+    this.kc = kc;
+    this.path = `/apis/${group}/${version}/namespaces/${segment(namespace)}/${plural}`;
     this.namespace = namespace;
     this.runner = runner;
     const onRun = (run: WorkflowRunResource): void => {
@@ -113,13 +118,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       spec: { token, workflowId: run.ref.id, runner: this.runner },
     };
     try {
-      const created = (await this.api.createNamespacedCustomObject({
-        group: WORKFLOWRUN.group,
-        version: WORKFLOWRUN.version,
-        namespace: this.namespace,
-        plural: WORKFLOWRUN.plural,
-        body,
-      })) as WorkflowRunResource;
+      // Plain JSON, not client-node's fetch + ObjectSerializer: ~0.5 ms less CPU per request (kube-json.ts).
+      const created = await kubeJson<WorkflowRunResource>(this.kc, { method: 'POST', path: this.path, body });
       // Known here at once: the reconciler need not wait for the watch to bring it.
       if (this.informer.get(run.name, this.namespace) === undefined) {
         if (created.metadata !== undefined) delete created.metadata.managedFields;
@@ -146,16 +146,12 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
    * names, and the second to create one fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
    */
   private async runIdTaken(run: AdmittedRun): Promise<Result<void>> {
-    const { group, version, plural } = WORKFLOWRUN;
     const runId = run.workflow.runId;
     try {
-      const found = (await this.api.listNamespacedCustomObject({
-        group,
-        version,
-        namespace: this.namespace,
-        plural,
-        labelSelector: `${LABELS.run}=${runId}`,
-      })) as KubernetesListObject<WorkflowRunResource>;
+      const found = await kubeJson<KubernetesListObject<WorkflowRunResource>>(this.kc, {
+        method: 'GET',
+        path: `${this.path}?labelSelector=${segment(`${LABELS.run}=${runId}`)}`,
+      });
       const others = found.items.map((r) => r.metadata?.name ?? '');
       if (others.includes(run.name))
         return fail(
@@ -210,20 +206,14 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   }
 
   async writeStatus(name: string, status: RunStatus): Promise<Result<void>> {
-    const { group, version, plural } = WORKFLOWRUN;
     try {
-      const updated = (await this.api.patchNamespacedCustomObjectStatus(
+      const updated = await kubeJson<WorkflowRunResource>(this.kc, {
+        method: 'PATCH',
+        path: `${this.path}/${segment(name)}/status`,
         // The whole status, replaced (a merge patch would keep fields the new status dropped).
-        {
-          group,
-          version,
-          namespace: this.namespace,
-          plural,
-          name,
-          body: [{ op: 'add', path: '/status', value: status }],
-        },
-        JSON_PATCH,
-      )) as WorkflowRunResource;
+        body: [{ op: 'add', path: '/status', value: status }],
+        patchType: 'application/json-patch+json',
+      });
       const cached = this.informer.get(name, this.namespace);
       if (cached === undefined || newer(updated, cached)) {
         if (updated.metadata !== undefined) delete updated.metadata.managedFields;
