@@ -9,7 +9,12 @@
  *   node bench/peers/profile-split.ts <file.cpuprofile>... [--steps N] [--other N]
  *
  * Prints one Markdown table: bucket, CPU ms, share, and µs per step when --steps is given; --other N
- * lists the N heaviest unmatched leaf frames (to refine the rules).
+ * lists the N heaviest unmatched leaf frames (to refine the rules). Then the split into admission
+ * and the rest: "admission:" buckets count for admission, "rest:" ones for the rest, the shared
+ * ones by a key (ADMISSION_SHARE: audit by records, 3 of 9 per one-step run; API requests by their
+ * measured client CPU, --admission-requests, default 0.31 = run-id LIST + WorkflowRun POST of the
+ * six requests at 8bf9ea8, bench/peers/request-cost.ts), and GC, "(program)" and unmatched samples
+ * in proportion to the rest.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -94,6 +99,38 @@ export const RULES: readonly Rule[] = [
   { bucket: 'other src', match: inFile('/src/') },
 ];
 
+/** The admission's part of each shared bucket (see the module comment); "requests" is replaced by --admission-requests. */
+const ADMISSION_SHARE: Readonly<Record<string, number | 'requests'>> = {
+  'audit (append, hash, sign, canonical JSON, mask)': 3 / 9,
+  'HTTP client (node:http, undici, sockets, TLS)': 'requests',
+  'client-node (other: request, serialise, parse)': 'requests',
+  'logging (pino)': 4 / 10,
+  'metrics (prom-client)': 4 / 10,
+  'pipeline (verified, auditor, cache)': 1 / 2,
+  'other src': 1 / 3,
+};
+
+/** Admission's and the rest's CPU (µs) from the buckets; GC, "(program)" and unmatched in proportion. */
+export function admissionSplit(
+  buckets: ReadonlyMap<string, number>,
+  requests: number,
+): { readonly admission: number; readonly rest: number } {
+  let admission = 0;
+  let rest = 0;
+  let shared = 0;
+  for (const [b, us] of buckets) {
+    const key = ADMISSION_SHARE[b];
+    const part = b.startsWith('admission:') ? 1 : b.startsWith('rest:') ? 0 : key === 'requests' ? requests : key;
+    if (part === undefined) shared += us;
+    else {
+      admission += us * part;
+      rest += us * (1 - part);
+    }
+  }
+  const f = admission / (admission + rest);
+  return { admission: admission + shared * f, rest: rest + shared * (1 - f) };
+}
+
 /** CPU microseconds per bucket (idle and "(program)" counted apart), over every given profile. */
 export function split(profiles: readonly Profile[]): {
   readonly buckets: Map<string, number>;
@@ -135,7 +172,7 @@ export function split(profiles: readonly Profile[]): {
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { steps: { type: 'string' }, other: { type: 'string' } },
+    options: { steps: { type: 'string' }, other: { type: 'string' }, 'admission-requests': { type: 'string' } },
   });
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   const profiles = await Promise.all(positionals.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Profile));
@@ -149,6 +186,10 @@ if (import.meta.main) {
     );
   console.log(
     `| total (not idle) | ${(total / 1000).toFixed(0)} | 100 % |${steps !== undefined ? ` ${(total / steps).toFixed(0)} |` : ''}`,
+  );
+  const split2 = admissionSplit(buckets, Number(values['admission-requests'] ?? 0.31));
+  console.log(
+    `\nadmission ${((split2.admission / total) * 100).toFixed(0)} %, the rest ${((split2.rest / total) * 100).toFixed(0)} %`,
   );
   const n = Number(values.other ?? 0);
   for (const [k, us] of [...other].sort((x, y) => y[1] - x[1]).slice(0, n))
