@@ -56,6 +56,20 @@ module.exports = {
       from: { path: '^src/', pathNot: alt(ALL) },
       to: {},
     },
+    {
+      name: 'unlayered-imported',
+      comment: 'nothing imports a module outside every layer (a leaf that itself imports nothing, red team 8)',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/', pathNot: alt(ALL) },
+    },
+    {
+      name: 'unlayered-orphan',
+      comment: 'no module outside every layer, even one that imports nothing and nothing imports',
+      severity: 'error',
+      from: { orphan: true, path: '^src/', pathNot: alt(ALL) },
+      to: {},
+    },
     ...layerRules,
   ],
   options: {

@@ -20,7 +20,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'bin/*.js', 'scripts/*.js', 'charts/*/files/*.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', '*.mjs', 'bin/kubiya-runner.js', 'scripts/*.js', 'charts/*/files/*.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
       globals: {

@@ -6,7 +6,7 @@
  * ticks): on this shared machine it moves far less with the load than the wall time.
  *   node bench/start-ready.ts [--runs N] [--compile-cache | --no-compile-cache] [--trace] [--bin FILE | --image ROOTFS]...
  * A checkout's entry point keeps V8's compile cache under the temp directory by itself
- * (src/cli/compile-cache.ts): each entry point gets a fresh TMPDIR of its own here, so its run 1 is
+ * (bin/compile-cache.js): each entry point gets a fresh TMPDIR of its own here, so its run 1 is
  * cold and the others warm (`warm`: the figures without run 1).
  * --compile-cache: NODE_COMPILE_CACHE (V8's code cache, as the chart sets it) in one directory for
  * every run instead, likewise cold then warm.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the kubiya-runner CLI. The sources are TypeScript run directly by Node 24's
 // type stripping (erasable syntax only), so there is no build step between a checkout and a run.
+import { fileURLToPath } from 'node:url';
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   process.stderr.write(
@@ -11,11 +12,20 @@ if (major < 24) {
 // Turn signals into a normal exit so cleanup hooks (local control plane, audit flush) run.
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
-// V8's compile cache before the CLI's ~1,700 modules are loaded (src/cli/compile-cache.ts): a
-// start from a checkout reads what the one before compiled; the image's own cache (its Env) is
-// left as it is.
-const { enableCompileCache } = await import('../src/cli/compile-cache.ts');
+// V8's compile cache before the CLI's ~1,700 modules are loaded (./compile-cache.js, plain
+// JavaScript so that nothing is type-stripped before it is on): a start from a checkout reads what
+// the one before compiled; the image's own cache (its Env) is left as it is. In our own cache's
+// directory, the answers of the package resolutions too (./resolve-cache.js).
+const { enableCompileCache, flushCompileCacheSoon } = await import('./compile-cache.js');
 const compileCache = enableCompileCache(process.env);
+const resolutions =
+  compileCache.state === 'on'
+    ? (await import('./resolve-cache.js')).startResolutionCache(
+        compileCache.directory,
+        fileURLToPath(new URL('..', import.meta.url)),
+      )
+    : undefined;
+if (resolutions !== undefined) process.once('exit', () => resolutions.save());
 const { main } = await import('../src/cli/main.ts');
 // A reader that goes away (`audit query | head`, a closed terminal) is not an error of the
 // command: its output stops, the command finishes and exits with its own code. Any other write
@@ -37,4 +47,7 @@ const io = {
   color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
 };
 // The one place that reads process.env (above, and here): it is handed to the CLI, which hands it to config loading.
-process.exitCode = await main(process.argv.slice(2), io, process.env, { compileCache });
+process.exitCode = await main(process.argv.slice(2), io, process.env, {
+  compileCache,
+  flushCaches: () => flushCompileCacheSoon(compileCache, 2000, () => resolutions?.save()),
+});

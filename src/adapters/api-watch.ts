@@ -30,6 +30,8 @@ export class StallWatch extends Watch {
   private readonly listedAt: () => number;
   private readonly delivered: () => void;
   private readonly timers: Timers;
+  /** The informer's callback of the watch running now (undefined between watches). */
+  private active: WatchArgs[2] | undefined;
 
   /**
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
@@ -85,6 +87,7 @@ export class StallWatch extends Watch {
     const finish = (err: unknown): void => {
       if (finished) return;
       finished = true;
+      if (this.active === callback) this.active = undefined;
       dog.stop();
       done(verdict !== undefined ? endedAs(verdict) : err);
     };
@@ -105,7 +108,19 @@ export class StallWatch extends Watch {
       throw e;
     }
     if (verdict !== undefined) controller.abort();
+    else if (!finished) this.active = callback;
     return controller;
+  }
+
+  /**
+   * Hands the informer an event as the running watch would (a change a relist behind the watch
+   * found missed, relist.ts). False when no watch is running: the informer lists again anyway.
+   */
+  deliver(phase: 'ADDED' | 'MODIFIED' | 'DELETED', object: object): boolean {
+    const active = this.active;
+    if (active === undefined) return false;
+    active(phase, object, { type: phase, object });
+    return true;
   }
 
   private ended(verdict: Exclude<WatchVerdict, { kind: 'wait' }>, startedAt: number): void {

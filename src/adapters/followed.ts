@@ -1,5 +1,12 @@
-import { ListWatch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ListWatch,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { StallWatch } from './api-watch.ts';
+import { keyOf, missedChanges } from './relist.ts';
 import { apiOptionsOf } from './kubeconfig.ts';
 import { SYSTEM_TIMERS } from './watchdog.ts';
 import { describeThrown } from '../errors/result.ts';
@@ -10,14 +17,29 @@ export interface FollowedKind<T extends KubernetesObject> {
   readonly kind: string;
   /** The collection's API path, e.g. `/api/v1/namespaces/ns/pods`. */
   readonly path: string;
-  /** One page of the list: at most `limit` items, from `continue` (the previous page's token) when given. */
-  readonly list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  /**
+   * One page of the list: at most `limit` items, from `continue` (the previous page's token) when
+   * given; `options` (METADATA_ONLY) are the client's request options.
+   */
+  readonly list: (page: ListPage, options?: typeof METADATA_ONLY) => Promise<KubernetesListObject<T>>;
   readonly labelSelector: string;
   /** Drops, in place, what the cache does not keep of an item (run on each page as it arrives). */
   readonly slim?: (item: T) => void;
   /** Items per page of the list (default LIST_PAGE_ITEMS). */
   readonly pageItems?: number | undefined;
 }
+
+/**
+ * Request options that ask the API server for a list of metadata only (PartialObjectMetadataList,
+ * `metadata.k8s.io`), full objects when it cannot: for lists that read names, uids and owners only
+ * (the orphan sweep, the sweep's fresh list of live runs). At 5,000 step pods a full list every
+ * resync was ~2 s of the runner's CPU in client-node's typed deserializer and most of the API
+ * server's work for it (issue 20 §2); metadata is a few hundred bytes an item.
+ */
+export const METADATA_ONLY = setHeaderOptions(
+  'Accept',
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;q=0.9',
+);
 
 /** Which page of a list to ask for (the API server's `limit` and `continue`). */
 export interface ListPage {
@@ -42,12 +64,13 @@ export async function listAllPages<T extends KubernetesObject>(
   limit = LIST_PAGE_ITEMS,
 ): Promise<KubernetesListObject<T>> {
   const first = await list({ limit });
-  const items = [...first.items];
+  // A metadata-only list (METADATA_ONLY) of nothing has `items: null`.
+  const items = [...(first.items ?? [])];
   items.forEach(slim);
   let token = continueOf(first);
   while (token !== undefined && token !== '') {
     const page = await list({ limit, continue: token });
-    for (const item of page.items) {
+    for (const item of page.items ?? []) {
       slim(item);
       items.push(item);
     }
@@ -81,11 +104,20 @@ export abstract class Followed<T extends KubernetesObject> {
   private readonly firstList: Promise<void>;
   private firstListed: (() => void) | undefined;
   private firstListStopped: ((e: Error) => void) | undefined;
-  /** One complete, fresh list of this kind (every page), each item slimmed by `slim` as it arrives. */
-  protected readonly listFresh: (slim?: (item: T) => void) => Promise<KubernetesListObject<T>>;
+  /**
+   * One complete, fresh list of this kind (every page), of metadata only (METADATA_ONLY: the items
+   * have `metadata` and nothing else), each item slimmed by `slim` as it arrives.
+   */
+  protected readonly listMetadata: (slim?: (item: T) => void) => Promise<KubernetesListObject<T>>;
   private listedAt = SYSTEM_TIMERS.now();
   private readonly kindName: string;
   private pauseMs = FIRST_PAUSE_MS;
+  private readonly watch: StallWatch;
+  /** One complete, fresh list of full objects (every page, slimmed as the informer's). */
+  private readonly listFull: () => Promise<KubernetesListObject<T>>;
+  /** Objects the watch deleted while a relist behind it was reading (`namespace/name`); undefined: none reading. */
+  private deletedDuring: Set<string> | undefined;
+  private readonly behind: NodeJS.Timeout;
 
   protected constructor(kc: KubeConfig, followed: FollowedKind<T>) {
     const api = apiOptionsOf(kc);
@@ -96,7 +128,7 @@ export abstract class Followed<T extends KubernetesObject> {
     // Nobody may be waiting when stop() rejects it: that is no error of its own.
     this.firstList.catch(() => undefined);
     this.kindName = followed.kind;
-    this.listFresh = (slim) => listAllPages(followed.list, slim, followed.pageItems);
+    this.listMetadata = (slim) => listAllPages((p) => followed.list(p, METADATA_ONLY), slim, followed.pageItems);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const listed = await listAllPages(followed.list, followed.slim, followed.pageItems);
       this.listedAt = SYSTEM_TIMERS.now();
@@ -108,6 +140,7 @@ export abstract class Followed<T extends KubernetesObject> {
       if (first !== undefined) setImmediate(first);
       return listed;
     };
+    this.listFull = () => listAllPages(followed.list, followed.slim, followed.pageItems);
     const watch = new StallWatch(
       kc,
       followed.kind,
@@ -115,7 +148,12 @@ export abstract class Followed<T extends KubernetesObject> {
       () => this.listedAt,
       () => (this.pauseMs = FIRST_PAUSE_MS),
     );
+    this.watch = watch;
     this.informer = new ListWatch<T>(followed.path, watch, list, false, followed.labelSelector);
+    this.informer.on('delete', (o) => this.deletedDuring?.add(keyOf(o)));
+    // The periodic relist, behind the watch (relist.ts): due at half the period, looked at every eighth.
+    this.behind = setInterval(() => void this.relistBehind(api.relistMs / 2), Math.max(250, api.relistMs / 8));
+    this.behind.unref();
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;
       api.observer.watchRestarted(followed.kind, 'error', describeThrown(err));
@@ -144,8 +182,34 @@ export abstract class Followed<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.behind);
     this.firstListStopped?.(new Error(`stopped before the first list of ${this.kindName} was complete`));
     await this.informer.stop();
+  }
+
+  /**
+   * The periodic relist without stopping the watch: a complete list read while the watch runs, and
+   * what the cache missed handed to the informer as watch events (relist.ts). The informer's own
+   * relist (the watch ended, everything listed again, no event seen meanwhile) stays for errors,
+   * for a watch that stalls, and for relist periods these fail to cover (StallWatch, `relistMs`).
+   * A list that fails, or a watch that ends meanwhile, leaves `listedAt` as it was.
+   */
+  private async relistBehind(dueMs: number): Promise<void> {
+    const listing = this.started !== undefined && this.firstListed === undefined && !this.stopped;
+    if (!listing || this.deletedDuring !== undefined || SYSTEM_TIMERS.now() - this.listedAt < dueMs) return;
+    const deleted = new Set<string>();
+    this.deletedDuring = deleted;
+    try {
+      const listed = await this.listFull();
+      const at = SYSTEM_TIMERS.now();
+      if (this.stopped) return;
+      const all = missedChanges(this.informer, listed, deleted).every((m) => this.watch.deliver(m.phase, m.object));
+      if (all) this.listedAt = at;
+    } catch {
+      // Left to the informer's own relist once the period is over.
+    } finally {
+      this.deletedDuring = undefined;
+    }
   }
 
   /** Called with a run's name whenever something about it changes (`ended`: see Pods.onChange). */

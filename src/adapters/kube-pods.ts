@@ -106,14 +106,33 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     }
   }
 
+  /**
+   * The pod as the API server holds it now, whole (spec included; the caches keep pods slimmed),
+   * or undefined on 404. Returns a Result, never throws: any other failure is CREATE_FAILED.
+   */
+  async getWhole(name: string): Promise<Result<V1Pod | undefined>> {
+    try {
+      return ok(await this.core.readNamespacedPod({ name, namespace: this.namespace }));
+    } catch (e) {
+      if (e instanceof ApiException && e.code === 404) return ok(undefined);
+      return fail('CREATE_FAILED', `could not read Pod ${name}: ${apiCause(e)}`);
+    }
+  }
+
   async create(pod: V1Pod): Promise<Result<CreatedPod>> {
     try {
       const created = await this.core.createNamespacedPod({ namespace: this.namespace, body: pod });
       const name = created.metadata?.name ?? '';
       this.forgetOld();
+      // slim() strips in place: the kept copy is a shallow one, `admitted` stays whole.
       if (this.informer.get(name, this.namespace) === undefined)
-        this.createdHere.set(name, { pod: slim(created), at: Date.now() });
-      return ok({ name: created.metadata?.name ?? '', namespace: this.namespace, uid: created.metadata?.uid ?? '' });
+        this.createdHere.set(name, { pod: slim({ ...created, metadata: { ...created.metadata } }), at: Date.now() });
+      return ok({
+        name: created.metadata?.name ?? '',
+        namespace: this.namespace,
+        uid: created.metadata?.uid ?? '',
+        admitted: created,
+      });
     } catch (thrown) {
       return refused(thrown, 'the pod');
     }

@@ -5,7 +5,6 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type KubernetesListObject,
-  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import { kubeJson, segment } from './kube-json.ts';
@@ -14,6 +13,7 @@ import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { LABELS } from '../pod/names.ts';
 import type { RunStatus } from '../run/status.ts';
+import { RunViews, type WorkflowRunResource } from './run-views.ts';
 
 export const WORKFLOWRUN = Object.freeze({
   group: 'kubiya.ai',
@@ -23,11 +23,6 @@ export const WORKFLOWRUN = Object.freeze({
 });
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-interface WorkflowRunResource extends KubernetesObject {
-  spec?: { token?: string; workflowId?: string; runner?: string; cancel?: boolean };
-  status?: RunStatus;
-}
 
 /**
  * WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates),
@@ -42,17 +37,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   private readonly path: string;
   private readonly namespace: string;
   private readonly runner: string;
-  private readonly written = new Map<string, WorkflowRunResource>();
-  private readonly views = new Map<string, { readonly source: WorkflowRunResource; readonly view: RunObject }>();
-  /**
-   * Every run's current view (what `get` answers), kept from the informer's events and this
-   * process's writes, so that `list()` costs no scan of the cache (issue 20 §2: intake's capacity
-   * check and a first pass's run-id check list the runs; at 5,000 runs, a scan each was the
-   * runner's largest per-run cost that grew with the number of runs).
-   */
-  private readonly current = new Map<string, RunObject>();
-  /** `current`'s values as an array, until the next change (undefined: changed since). */
-  private listed: readonly RunObject[] | undefined;
+  /** The runs as `get` and `list` answer them: the informer's cache and this process's writes (run-views.ts). */
+  private readonly views: RunViews;
 
   /** `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts). */
   constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly pageItems?: number } = {}) {
@@ -62,16 +48,11 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     super(kc, {
       kind: plural,
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
-      list: ({ limit, continue: from }) =>
-        api.listNamespacedCustomObject({
-          group,
-          version,
-          namespace,
-          plural,
-          labelSelector,
-          limit,
-          _continue: from,
-        }) as Promise<KubernetesListObject<WorkflowRunResource>>,
+      list: ({ limit, continue: from }, options) =>
+        api.listNamespacedCustomObject(
+          { group, version, namespace, plural, labelSelector, limit, _continue: from },
+          options,
+        ) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
       slim: (run) => {
         // The cache keeps this very object: managedFields are bytes nothing here reads.
@@ -84,25 +65,15 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     this.path = `/apis/${group}/${version}/namespaces/${segment(namespace)}/${plural}`;
     this.namespace = namespace;
     this.runner = runner;
-    const onRun = (run: WorkflowRunResource): void => {
-      // The cache keeps this very object: managedFields are bytes nothing here reads.
-      if (run.metadata !== undefined) delete run.metadata.managedFields;
+    this.views = new RunViews((name) => this.informer.get(name, namespace));
+    const onRun = (run: WorkflowRunResource, deleted = false): void => {
+      this.views.seen(run, deleted);
       const name = run.metadata?.name;
-      if (name === undefined) return;
-      const mine = this.written.get(name);
-      if (mine !== undefined && !newer(mine, run)) this.written.delete(name);
-      this.refresh(name);
-      for (const l of this.listeners) l(name);
+      if (name !== undefined) for (const l of this.listeners) l(name);
     };
-    this.informer.on('add', onRun);
-    this.informer.on('update', onRun);
-    this.informer.on('delete', (run) => {
-      if (run.metadata?.name !== undefined) {
-        this.written.delete(run.metadata.name);
-        this.views.delete(run.metadata.name);
-      }
-      onRun(run);
-    });
+    this.informer.on('add', (run) => onRun(run));
+    this.informer.on('update', (run) => onRun(run));
+    this.informer.on('delete', (run) => onRun(run, true));
   }
 
   async create(run: AdmittedRun, token: string): Promise<Result<CreatedRun>> {
@@ -121,11 +92,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       // Plain JSON, not client-node's fetch + ObjectSerializer: ~0.5 ms less CPU per request (kube-json.ts).
       const created = await kubeJson<WorkflowRunResource>(this.kc, { method: 'POST', path: this.path, body });
       // Known here at once: the reconciler need not wait for the watch to bring it.
-      if (this.informer.get(run.name, this.namespace) === undefined) {
-        if (created.metadata !== undefined) delete created.metadata.managedFields;
-        this.written.set(run.name, created);
-        this.refresh(run.name);
-      }
+      this.views.wrote(run.name, created, true);
       return ok({ name: run.name, uid: created.metadata?.uid ?? '' });
     } catch (e) {
       if (e instanceof ApiException && e.code === 409)
@@ -173,15 +140,13 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     }
   }
 
-  /**
-   * Every run: the informer's, and those this process created that it has not delivered yet, each
-   * as `get` answers. O(1) while nothing changed; one copy of the kept views after a change.
-   */
+  /** The uids of a fresh, complete list (RunStore.liveUids), read page by page. */
   async liveUids(): Promise<Result<ReadonlySet<string>>> {
     try {
       const uids = new Set<string>();
-      // Each page reduced to its uids as it arrives: the tokens are never held for the whole list.
-      await this.listFresh((run) => {
+      // Metadata only (no tokens, no status), each page reduced to its uids as it arrives (an API
+      // server that sends full objects anyway: the tokens are never held for the whole list).
+      await this.listMetadata((run) => {
         if (run.metadata?.uid !== undefined) uids.add(run.metadata.uid);
         delete (run as { spec?: unknown }).spec;
         delete (run as { status?: unknown }).status;
@@ -195,14 +160,13 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     }
   }
 
+  /** Every run as `get` answers it, with no scan (run-views.ts). */
   list(): readonly RunObject[] {
-    this.listed ??= Object.freeze([...this.current.values()]);
-    return this.listed;
+    return this.views.list();
   }
 
   get(name: string): RunObject | undefined {
-    const cached = this.informer.get(name, this.namespace) ?? this.written.get(name);
-    return cached === undefined ? undefined : this.view(cached);
+    return this.views.get(name);
   }
 
   async writeStatus(name: string, status: RunStatus): Promise<Result<void>> {
@@ -214,12 +178,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         body: [{ op: 'add', path: '/status', value: status }],
         patchType: 'application/json-patch+json',
       });
-      const cached = this.informer.get(name, this.namespace);
-      if (cached === undefined || newer(updated, cached)) {
-        if (updated.metadata !== undefined) delete updated.metadata.managedFields;
-        this.written.set(name, updated);
-        this.refresh(name);
-      }
+      this.views.wrote(name, updated);
       return ok(undefined);
     } catch (e) {
       return fail(
@@ -245,49 +204,4 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       );
     }
   }
-
-  /** The run's entry in `current` made again from the informer's cache and this process's writes. */
-  private refresh(name: string): void {
-    const known = this.informer.get(name, this.namespace) ?? this.written.get(name);
-    const view = known === undefined ? undefined : this.view(known);
-    if (view === undefined) {
-      this.current.delete(name);
-      this.views.delete(name);
-    } else this.current.set(name, view);
-    this.listed = undefined;
-  }
-
-  /** The cached object, or what this process wrote if the informer has not caught up yet. */
-  private view(cached: WorkflowRunResource): RunObject | undefined {
-    const name = cached.metadata?.name;
-    if (name === undefined) return undefined;
-    const mine = this.written.get(name);
-    const r = mine !== undefined && mine.metadata?.uid === cached.metadata?.uid && newer(mine, cached) ? mine : cached;
-    // Views are made once per object version: list() over thousands of runs allocates nothing new.
-    const memo = this.views.get(name);
-    if (memo?.source === r) return memo.view;
-    const view = this.toView(name, r);
-    this.views.set(name, { source: r, view });
-    return view;
-  }
-
-  private toView(name: string, r: WorkflowRunResource): RunObject {
-    return {
-      name,
-      uid: r.metadata?.uid ?? '',
-      createdAt: new Date(r.metadata?.creationTimestamp ?? 0),
-      workflowId: r.metadata?.labels?.[LABELS.workflow] ?? '',
-      runId: r.metadata?.labels?.[LABELS.run] ?? '',
-      token: r.spec?.token ?? '',
-      cancelRequested: r.spec?.cancel === true,
-      status: r.status,
-    };
-  }
-}
-
-/** resourceVersions are opaque, but etcd's are increasing integers; compare them as such. */
-function newer(a: KubernetesObject, b: KubernetesObject): boolean {
-  const x = Number(a.metadata?.resourceVersion ?? 0);
-  const y = Number(b.metadata?.resourceVersion ?? 0);
-  return Number.isFinite(x) && Number.isFinite(y) && x > y;
 }

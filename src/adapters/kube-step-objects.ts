@@ -15,7 +15,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
-import { listAllPages, type ListPage } from './followed.ts';
+import { listAllPages, METADATA_ONLY, type ListPage } from './followed.ts';
 
 const CILIUM = Object.freeze({ group: 'cilium.io', version: 'v2', plural: 'ciliumnetworkpolicies' });
 
@@ -124,10 +124,11 @@ export class KubeStepObjects implements StepObjects {
    * The runner's DNS policy read (one GET) every time, never trusted from an earlier read (red team 4
    * finding 2: deleted, widened or replaced after a confirmation): as rendered, confirmed; ours but
    * different (widened, narrowed, labels kept), deleted and created again; absent, created; another's
-   * by that name, EGRESS_BASELINE_UNCONFIRMED (left alone). A reconcile pass calls it just before it
-   * starts a step, so only a change between that read and the pod's create is not seen.
+   * by that name, EGRESS_BASELINE_UNCONFIRMED (left alone). Created by someone else between the read
+   * and the create (AlreadyExists): read and judged once more (`again`). A reconcile pass calls it
+   * just before it starts a step, so only a change between that read and the pod's create is not seen.
    */
-  async ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
+  async ensureStepDns(policy: V1NetworkPolicy, again = true): Promise<Result<void>> {
     const name = policy.metadata?.name ?? '';
     const unconfirmed = (why: string): Result<void> =>
       fail('EGRESS_BASELINE_UNCONFIRMED', `the runner's DNS policy ${name} could not be confirmed: ${why}`);
@@ -149,7 +150,9 @@ export class KubeStepObjects implements StepObjects {
       metadata: policy.metadata,
       spec: policy.spec,
     });
-    // Made meanwhile by another replica of this runner: confirmed on the next call, by its read.
+    // Made meanwhile (another pass of this process starting a step at the same time, another
+    // replica): read again, once, and judged as above.
+    if (!created.ok && created.error.code === 'CREATE_EXISTS' && again) return this.ensureStepDns(policy, false);
     if (!created.ok) return unconfirmed(created.error.message);
     return ok(undefined);
   }
@@ -157,20 +160,24 @@ export class KubeStepObjects implements StepObjects {
   async owned(runId?: string): Promise<Result<readonly OwnedObject[]>> {
     const namespace = this.namespace;
     const labelSelector = runId === undefined ? this.selector : `${this.selector},${LABELS.run}=${runId}`;
-    // Paged, each page reduced to names and owners as it arrives: the orphan sweep lists every pod of
-    // the runner, and at 5,000 pods one response held ~100 MiB of full pod objects at once (issue 20 §2).
+    // Metadata only (METADATA_ONLY), paged, each page reduced to names and owners as it arrives: the
+    // orphan sweep lists every pod of the runner, and at 5,000 pods one response held ~100 MiB of
+    // full pod objects at once, which the typed client then deserialized (issue 20 §2).
     const paged = (kind: OwnedObject['kind'], list: (page: ListPage) => Promise<{ items: Listed[] }>) =>
       listAllPages(list, slimOwned).then((l) => l.items.map((i) => ownedOf(kind, i)));
     const page = (p: ListPage) => ({ namespace, labelSelector, limit: p.limit, _continue: p.continue });
     try {
       const parts = await Promise.all([
-        paged('Pod', (p) => this.core.listNamespacedPod(page(p))),
-        paged('PersistentVolumeClaim', (p) => this.core.listNamespacedPersistentVolumeClaim(page(p))),
+        paged('Pod', (p) => this.core.listNamespacedPod(page(p), METADATA_ONLY)),
+        paged('PersistentVolumeClaim', (p) => this.core.listNamespacedPersistentVolumeClaim(page(p), METADATA_ONLY)),
         this.egressMode === 'networkpolicy'
-          ? paged('NetworkPolicy', (p) => this.networking.listNamespacedNetworkPolicy(page(p)))
+          ? paged('NetworkPolicy', (p) => this.networking.listNamespacedNetworkPolicy(page(p), METADATA_ONLY))
           : paged(
               'CiliumNetworkPolicy',
-              (p) => this.custom.listNamespacedCustomObject({ ...CILIUM, ...page(p) }) as Promise<{ items: Listed[] }>,
+              (p) =>
+                this.custom.listNamespacedCustomObject({ ...CILIUM, ...page(p) }, METADATA_ONLY) as Promise<{
+                  items: Listed[];
+                }>,
             ),
       ]);
       return ok(parts.flat());

@@ -1,8 +1,7 @@
-import { createGunzip } from 'node:zlib';
+import { gunzip } from 'node:zlib';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Parser, type ReadEntry } from 'tar';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
@@ -24,6 +23,7 @@ export interface BundleFiles {
 }
 
 const MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
+const gunzipBounded = promisify(gunzip);
 
 /** Reads an OPA bundle (tar.gz from `opa build -t wasm`, or a directory holding the same files). */
 export async function readBundle(path: string): Promise<BundleFiles> {
@@ -116,26 +116,43 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
   return files;
 }
 
-/** Every file of a tar.gz bundle by its path (leading "./" and "/" removed), bounded in size. */
+/**
+ * Every file of a tar.gz bundle by its path (leading "./" and "/" removed), bounded in size: the
+ * compressed file and what it expands to are each at most MAX_BUNDLE_BYTES (zlib stops at the
+ * bound, on the thread pool: a gzip bomb costs no more than a bundle of the largest size). Throws
+ * an Error for a file that is too large or not gzip; never throws from an event (before
+ * h-start-3 an expansion past the bound crashed the process through the stream pipeline).
+ */
 export async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
   const compressed = await readFile(file);
   if (compressed.byteLength > MAX_BUNDLE_BYTES)
     throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
-  const files = new Map<string, Uint8Array<ArrayBuffer>>();
-  let total = 0;
-  const parser = new Parser({
-    onReadEntry: (entry: ReadEntry) => {
-      const chunks: Buffer[] = [];
-      entry.on('data', (c: Buffer) => {
-        total += c.byteLength;
-        if (total > MAX_BUNDLE_BYTES) entry.destroy(new Error('bundle expands beyond the size limit'));
-        chunks.push(c);
-      });
-      entry.on('end', () => files.set(entry.path.replace(/^\.\//, '/').replace(/^\/+/, ''), Buffer.concat(chunks)));
-    },
+  let raw: Buffer;
+  try {
+    raw = await gunzipBounded(compressed, { maxOutputLength: MAX_BUNDLE_BYTES });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new Error(`bundle ${file} expands beyond ${MAX_BUNDLE_BYTES} bytes`, { cause: e });
+    throw new Error(`bundle ${file} is not a gzip file: ${(e as Error).message}`, { cause: e });
+  }
+  return untar(raw);
+}
+
+/** The entries of an uncompressed tar (already bounded in size by its caller), by path. */
+function untar(raw: Buffer): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
+  return new Promise((resolve, reject) => {
+    const files = new Map<string, Uint8Array<ArrayBuffer>>();
+    const parser = new Parser({
+      onReadEntry: (entry: ReadEntry) => {
+        const chunks: Buffer[] = [];
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () => files.set(entry.path.replace(/^\.\//, '/').replace(/^\/+/, ''), Buffer.concat(chunks)));
+      },
+    });
+    parser.on('error', reject);
+    parser.on('end', () => resolve(files));
+    parser.end(raw);
   });
-  await pipeline(Readable.from([compressed]), createGunzip(), parser);
-  return files;
 }
 
 /**

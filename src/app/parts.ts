@@ -26,6 +26,7 @@ export function timed(pods: KubePods, metrics: Metrics): Pods {
       }
     },
     get: (name) => pods.get(name),
+    getWhole: (name) => pods.getWhole(name),
     cached: (name) => pods.cached(name),
     delete: (name) => pods.delete(name),
     onChange: (listener) => pods.onChange(listener),

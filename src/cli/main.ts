@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import type { EntryFacts } from './compile-cache.ts';
 import { CliError, EXIT, type Io } from './io.ts';
-import type { Env } from './serve.ts';
+import type { EntryFacts, Env } from './serve.ts';
 
 /** What a command's module needs to build it: the CLI's io, the exit-code setter, the environment, the entry's facts. */
 interface CommandContext {

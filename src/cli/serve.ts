@@ -6,11 +6,25 @@ import { markStartup } from '../app/startup-marks.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import { flushCompileCacheSoon, type EntryFacts } from './compile-cache.ts';
 import { EXIT, takeOverStopSignals, type Io } from './io.ts';
 import { examples } from './options.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/** What the entry point did before the CLI was loaded (bin/kubiya-runner.js); `serve` reports it. */
+export interface EntryFacts {
+  /**
+   * V8's compile cache (bin/compile-cache.js): `env` when the environment decided, `on` in our own
+   * checked directory, `off` with the reason (logged as COMPILE_CACHE_OFF).
+   */
+  readonly compileCache?: {
+    readonly state: 'env' | 'on' | 'off';
+    readonly directory: string | undefined;
+    readonly reason?: string;
+  };
+  /** Writes what this start compiled and resolved into our own cache, soon (never on the path to /ready). */
+  readonly flushCaches?: () => void;
+}
 
 export function serveCommand(io: Io, setCode: (c: number) => void, env: Env, entry: EntryFacts = {}): Command {
   return new Command('serve')
@@ -70,7 +84,7 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env, ent
         await new Promise<void>((resolve) => log.flush(() => resolve()));
         process.exit(EXIT.usage);
       }
-      if (cache !== undefined) flushCompileCacheSoon(cache);
+      entry.flushCaches?.();
       // Graceful shutdown replaces the CLI's default "exit on signal" (without a moment with no handler).
       await new Promise<void>((resolve) => {
         takeOverStopSignals((signal) => {

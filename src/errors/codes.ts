@@ -58,6 +58,7 @@ export const ERROR_CATALOGUE = {
   EGRESS_HOST_UNPINNED: { status: 422, stage: 'create' },
   EGRESS_BASELINE_UNCONFIRMED: { status: 503, stage: 'create' },
   STEP_OBJECT_CONFLICT: { status: 409, stage: 'create' },
+  STEP_POD_ALTERED: { status: 409, stage: 'create' },
 
   RUN_UPDATE_FAILED: { status: 502, stage: 'reconcile' },
   LIST_FAILED: { status: 502, stage: 'reconcile' },

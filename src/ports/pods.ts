@@ -5,6 +5,8 @@ export interface CreatedPod {
   readonly name: string;
   readonly namespace: string;
   readonly uid: string;
+  /** The pod as the API server created it: after its admission (defaults, plugins, webhooks). */
+  readonly admitted: V1Pod;
 }
 
 /**
@@ -22,6 +24,11 @@ export interface Pods {
    * Throws when the API server cannot be read (the reconcile pass is retried).
    */
   get(name: string): Promise<V1Pod | undefined>;
+  /**
+   * The pod as the API server holds it now, whole (never from a cache: cached pods may be kept
+   * without their spec); undefined when it does not exist. Returns a Result (CREATE_FAILED), never throws.
+   */
+  getWhole(name: string): Promise<Result<V1Pod | undefined>>;
   /** The pod as last observed, from the cache only (no API call). Never throws. */
   cached(name: string): V1Pod | undefined;
   /** Deletes a pod (gone already is fine). Returns a Result (DELETE_FAILED), never throws. */

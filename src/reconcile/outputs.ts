@@ -8,7 +8,7 @@
 import { fail, ok, type Result } from '../errors/result.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
-import { outputsOf, secretOutputs, substitute } from '../run/outputs.ts';
+import { outputsOf, outputValue, secretOutputs, substitute } from '../run/outputs.ts';
 import { checkResolvedText } from '../run/outputs-text.ts';
 import type { StepState } from '../run/status.ts';
 import { referenceSites, refsIn, type OutputRef } from '../validate/output-refs.ts';
@@ -25,8 +25,12 @@ export async function resolveOutputs(
   const refs = [...env.map(([, v]) => v), ...args].flatMap((t) => refsIn(t).refs);
   if (refs.length === 0) return ok(step);
   const secrets = await secretValues(run, refs, states, deps);
+  // A secret output is read from its pod only: status never holds one, so a value found there was
+  // written by someone else.
   const lookup = ({ step: name, key }: OutputRef): string | undefined =>
-    secrets.get(name)?.[key] ?? states.find((s) => s.name === name)?.outputs?.[key];
+    secretOutputs(run.workflow.steps.find((s) => s.name === name)).has(key)
+      ? outputValue(secrets.get(name), key)
+      : outputValue(states.find((s) => s.name === name)?.outputs, key);
   const resolved = substitute(step, lookup);
   if ('missing' in resolved)
     return fail(

@@ -2,8 +2,9 @@ import type { RunObject } from '../ports/runs.ts';
 import { reconcileRun } from './reconcile.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { STATUS_HOLD_MS, StatusHold } from './hold.ts';
-import { orphans } from './orphans.ts';
-import { stepDnsPolicyName } from '../egress/network-policy.ts';
+import { collectOrphans } from './orphans.ts';
+import { Slots } from './slots.ts';
+import { DoneWaiters } from './waiters.ts';
 import { runDone } from '../run/status.ts';
 
 /** When passes of both queues wait, every RESYNC_SHARE-th pass started is a resync one (never starved). */
@@ -56,15 +57,12 @@ export class Reconciler {
   private readonly again = new Set<string>();
   /** Runs in `again` whose next pass is for a pod's end (queued in `ending`). */
   private readonly againEnding = new Set<string>();
-  /** Runs this process let start and has not yet seen Running (a slot is theirs). */
-  private readonly starting = new Set<string>();
-  private readonly waiters = new Map<string, Set<(run: RunObject) => void>>();
+  private readonly waiters = new DoneWaiters();
   private readonly inflight = new Set<Promise<void>>();
   /** Progress status writes held (hold.ts); terminal ones are never held. */
   private readonly hold = new StatusHold(STATUS_HOLD_MS);
-  /** Runs whose status says Running, and runs not started yet: kept from change events, never by a scan. */
-  private readonly runningNames = new Set<string>();
-  private readonly pendingNames = new Set<string>();
+  /** workflow.maxConcurrent: running, waiting and starting runs (slots.ts). */
+  private readonly slots: Slots;
   private kicked = false;
   private resync: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -72,6 +70,10 @@ export class Reconciler {
   constructor(deps: PipelineDeps, o: ReconcilerOptions) {
     this.deps = deps;
     this.o = o;
+    this.slots = new Slots(
+      () => deps.config.maxConcurrent,
+      (name) => this.enqueue(name),
+    );
     deps.runs.onChange((name) => this.changed(name));
     deps.pods.onChange((name, ended) => this.enqueue(name, 0, ended === true));
   }
@@ -80,7 +82,7 @@ export class Reconciler {
     if (!this.stopped) return;
     this.stopped = false;
     for (const run of this.deps.runs.list()) {
-      this.track(run.name, run);
+      this.slots.track(run.name, run);
       this.enqueue(run.name);
     }
     this.resync = setInterval(() => {
@@ -99,48 +101,17 @@ export class Reconciler {
     await Promise.allSettled([...this.inflight]);
   }
 
-  /**
-   * Deletes what no live run owns (leader only). Returns how many objects were deleted. The live
-   * runs are a fresh complete list from the API server (RunStore.liveUids) joined with the cache,
-   * read after the objects, so a run created in between is known; when that list fails nothing is
-   * deleted (red team 7, finding 1: an incomplete cache took every live run's objects for orphans).
-   * The runner's own DNS policy is never swept.
-   */
+  /** The orphan sweep (orphans.ts), by the leader only: how many objects were deleted. */
   async collectOrphans(): Promise<number> {
     if (!this.o.isLeader() || this.stopped) return 0;
-    const owned = await this.deps.objects.owned();
-    if (!owned.ok || owned.value.length === 0) return 0;
-    const fresh = await this.deps.runs.liveUids();
-    if (!fresh.ok) {
-      this.deps.observer?.problem?.(fresh.error);
-      return 0;
-    }
-    const live = new Set(fresh.value);
-    for (const run of this.deps.runs.list()) live.add(run.uid);
-    const keep = new Set([`NetworkPolicy/${stepDnsPolicyName(this.deps.config.runner)}`]);
-    const lost = orphans(owned.value, live, keep);
-    if (lost.length === 0) return 0;
-    const deleted = await this.deps.objects.deleteObjects(lost);
-    return deleted.ok ? deleted.value : 0;
+    return collectOrphans(this.deps);
   }
 
   /** Resolves with the run once it has finished (or undefined after timeoutMs). */
   whenDone(name: string, timeoutMs: number): Promise<RunObject | undefined> {
     const done = this.deps.runs.get(name);
     if (done?.status !== undefined && runDone(done.status.phase)) return Promise.resolve(done);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters.get(name)?.delete(waiter);
-        resolve(undefined);
-      }, timeoutMs);
-      const waiter = (run: RunObject): void => {
-        clearTimeout(timer);
-        resolve(run);
-      };
-      const set = this.waiters.get(name) ?? new Set();
-      set.add(waiter);
-      this.waiters.set(name, set);
-    });
+    return this.waiters.wait(name, timeoutMs);
   }
 
   /**
@@ -200,71 +171,16 @@ export class Reconciler {
 
   /** The running count: what is Running in the API server plus what this process just let start. */
   running(): number {
-    let n = this.runningNames.size;
-    for (const name of this.starting) if (!this.runningNames.has(name)) n++;
-    return n;
-  }
-
-  private track(name: string, run: RunObject | undefined): void {
-    const phase = run === undefined ? undefined : (run.status?.phase ?? 'Pending');
-    if (phase === 'Running') this.runningNames.add(name);
-    else this.runningNames.delete(name);
-    if (phase === 'Pending') this.pendingNames.add(name);
-    else this.pendingNames.delete(name);
+    return this.slots.running();
   }
 
   private changed(name: string): void {
     const run = this.deps.runs.get(name);
-    this.track(name, run);
-    if (run?.status !== undefined && runDone(run.status.phase)) {
-      this.starting.delete(name);
-      const waiting = this.waiters.get(name);
-      this.waiters.delete(name);
-      for (const w of waiting ?? []) w(run);
-      // A slot may have freed: the oldest waiting run gets its look now, not at its next resync.
-      this.wakeOldestPending();
-    } else if (run?.status?.phase === 'Running' || run === undefined) {
-      this.starting.delete(name);
-    }
+    this.slots.seen(name, run);
+    if (run?.status !== undefined && runDone(run.status.phase)) this.waiters.ended(run);
     if (run === undefined) this.lastPass.delete(name);
     this.enqueue(name);
   }
-
-  private waiting(): RunObject[] {
-    const runs: RunObject[] = [];
-    for (const name of this.pendingNames) {
-      const r = this.deps.runs.get(name);
-      if (r !== undefined && !this.starting.has(name) && !r.cancelRequested) runs.push(r);
-    }
-    return runs;
-  }
-
-  private wakeOldestPending(): void {
-    let oldest: RunObject | undefined;
-    for (const r of this.waiting()) if (oldest === undefined || before(r, oldest)) oldest = r;
-    if (oldest !== undefined) this.enqueue(oldest.name);
-  }
-
-  /**
-   * workflow.maxConcurrent, oldest Pending run first: a run may start when the slots left after
-   * the running runs and every older waiting run still leave one for it. Decided synchronously,
-   * so two passes never race for a slot.
-   */
-  private mayStart = (run: RunObject): boolean => {
-    if (this.starting.has(run.name)) return true;
-    let taken = this.running();
-    if (taken >= this.deps.config.maxConcurrent) return false;
-    for (const r of this.waiting()) {
-      if (r.name === run.name || !before(r, run)) continue;
-      if (++taken >= this.deps.config.maxConcurrent) {
-        // The free slots belong to older runs: they go first (and are looked at now).
-        this.wakeOldestPending();
-        return false;
-      }
-    }
-    this.starting.add(run.name);
-    return true;
-  };
 
   private kick(): void {
     if (this.kicked || this.stopped) return;
@@ -320,7 +236,7 @@ export class Reconciler {
     const pass = (async () => {
       const run = this.deps.runs.get(name);
       if (run === undefined) return;
-      const result = await reconcileRun(run, this.deps, this.mayStart, this.hold);
+      const result = await reconcileRun(run, this.deps, this.slots.mayStart, this.hold);
       if (result.requeueAfterMs !== undefined) this.enqueue(name, result.requeueAfterMs);
     })()
       .catch((e: unknown) => this.deps.observer?.internalError(e))
@@ -334,10 +250,4 @@ export class Reconciler {
       });
     this.inflight.add(pass);
   }
-}
-
-/** Older first; the name breaks ties (creation timestamps have one-second resolution). */
-function before(a: RunObject, b: RunObject): boolean {
-  const d = a.createdAt.getTime() - b.createdAt.getTime();
-  return d < 0 || (d === 0 && a.name < b.name);
 }

@@ -101,6 +101,29 @@ export function outputsOf(pod: V1Pod | undefined, step: Step | undefined): Recor
   return read.ok ? read.value : {};
 }
 
+/**
+ * The value of output `key` in `outputs` (a step's outputs from the run's status or from its pod:
+ * plain JSON that whoever may patch the status can also write), or undefined when it holds none.
+ * Own string properties only: an output named like an Object.prototype member (`constructor`,
+ * `toString`, `__proto__`, ...; every one a valid output name) is never read through the
+ * prototype, and a value that is not a string is no value (red team 8, finding 1).
+ */
+export function outputValue(outputs: unknown, key: string): string | undefined {
+  if (typeof outputs !== 'object' || outputs === null || !Object.hasOwn(outputs, key)) return undefined;
+  const value: unknown = (outputs as Record<string, unknown>)[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * `value` as the text of a container's `command`, `args` or `env[].value` that the kubelet hands
+ * to the process unchanged: every `$` doubled. The kubelet expands `$(NAME)` there from the
+ * container's own variables and turns `$$` into `$` (Kubernetes docs, "Define a command and
+ * arguments for a container"; k8s.io/kubernetes third_party/forked/golang/expansion), so an output
+ * value pasted as is would let the text a producing step wrote pull the consuming step's variables
+ * (its secrets included) into its argv (red team 8, finding 2).
+ */
+export const literalForKubelet = (value: string): string => value.replaceAll('$', () => '$$');
+
 /** The names of a step's outputs marked secret. */
 export const secretOutputs = (step: Step | undefined): ReadonlySet<string> =>
   new Set((step?.outputs ?? []).filter((o) => o.secret === true).map((o) => o.name));
@@ -115,8 +138,10 @@ export function publicOutputs(
 }
 
 /**
- * The step with every reference replaced by its value (`lookup` returns undefined for an output
- * that was not written: the first such reference is returned as `missing`).
+ * The step with every reference replaced by its value, escaped for the kubelet
+ * (`literalForKubelet`: the process gets the value as written, and the policy decides on the text
+ * the pod spec holds). `lookup` returns undefined for an output that was not written: the first
+ * such reference is returned as `missing`.
  */
 export function substitute(
   step: Step,
@@ -127,7 +152,7 @@ export function substitute(
     text.replace(OUTPUT_REF, (whole, s: string, k: string) => {
       const v = lookup({ step: s, key: k });
       if (v === undefined) missing ??= { step: s, key: k };
-      return v ?? whole;
+      return v === undefined ? whole : literalForKubelet(v);
     });
   const env =
     step.env === undefined

@@ -7,6 +7,7 @@
 import { parseCondition, type Condition, type ConditionValue } from '../validate/condition.ts';
 import type { Step } from '../validate/schema.ts';
 import type { StepState } from './status.ts';
+import { outputValue } from './outputs.ts';
 
 /** What a step's condition says now: run it, skip it (false), or it cannot be decided (an output is missing). */
 export type WhenOutcome =
@@ -65,7 +66,7 @@ function value(v: ConditionValue, states: ReadonlyMap<string, StepState>): strin
   const state = states.get(v.step);
   if (state === undefined) throw new Unresolved(`no step ${v.step}`);
   if (v.kind === 'phase') return state.phase;
-  const out = state.outputs?.[v.key];
+  const out = outputValue(state.outputs, v.key);
   if (out === undefined) throw new Unresolved(`step ${v.step} has no output "${v.key}" (it did not write it)`);
   return out;
 }

@@ -6,7 +6,7 @@
  */
 import { CONDITION_PHASES, parseCondition, phaseLiterals, revealCondition } from './condition.ts';
 import { prerequisites } from './graph.ts';
-import { referenceSites, refsIn } from './output-refs.ts';
+import { referenceSites, refsIn, strayReferences } from './output-refs.ts';
 import type { Workflow } from './schema.ts';
 
 /** One problem with a step's condition, with its path under `workflow`. */
@@ -89,6 +89,12 @@ export function referenceIssues(workflow: Workflow): ConditionIssue[] {
           issues.push({ path, message: `output ${ref.step}.${ref.key} is secret: use it in an env value only` });
       }
     }
+    for (const at of strayReferences(step))
+      issues.push({
+        path: `workflow.steps.${i}.${at}`,
+        message:
+          'an output reference stands only in a plain env value or an argument of the step (it is substituted nowhere else)',
+      });
     if (step.when !== undefined) {
       const parsed = parseCondition(step.when);
       for (const ref of parsed.ok ? parsed.refs : [])

@@ -30,3 +30,28 @@ export function referenceSites(step: Step): { env: [string, string][]; args: str
   );
   return { env, args: [...(step.args ?? [])] };
 }
+
+/**
+ * The paths (relative to the step, e.g. `command.1`, `sidecars.0.readinessProbe.exec.command.2`)
+ * of every string of `step` that starts a reference outside `referenceSites`: the runner
+ * substitutes nowhere else, so such text would reach the container literally (red team 8,
+ * finding 3). Every string is walked (the main container's command, sidecars, init containers,
+ * probes, volumes, names), so a field added later is covered; `when` is not a site of `${…}`
+ * references (a condition names an output as `steps.<step>.outputs.<name>`, without `${`).
+ */
+export function strayReferences(step: Step): string[] {
+  const out: string[] = [];
+  const walk = (value: unknown, path: readonly string[]): void => {
+    if (typeof value === 'string') {
+      if (value.includes('${steps.') && !isReferenceSite(path)) out.push(path.join('.'));
+    } else if (Array.isArray(value)) value.forEach((v, j) => walk(v, [...path, String(j)]));
+    else if (typeof value === 'object' && value !== null)
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+  };
+  walk(step, []);
+  return out;
+}
+
+/** `env.<name>` (a plain value) and `args.<n>` of the step itself: where references are substituted. */
+const isReferenceSite = (path: readonly string[]): boolean =>
+  path.length === 2 && (path[0] === 'env' || path[0] === 'args');

@@ -241,6 +241,21 @@ describe('egress isolation against the local control plane (real kube-apiserver,
     await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
   });
 
+  test("passes racing to create the runner's DNS policy: every one confirmed (a create that finds it made meanwhile reads it again)", async () => {
+    // The scale bench's first seconds: dozens of first passes find no DNS policy and create it at
+    // once; those that lost the race waited 5 s as EGRESS_BASELINE_UNCONFIRMED (9-31 per run).
+    const name = 'racing-runner';
+    const wanted = stepDnsPolicy({ runner: name, namespace: ns, dnsNamespace: 'kube-system' });
+    const objects = new KubeStepObjects(env.kc, ns, name);
+    const results = await Promise.all(Array.from({ length: 8 }, () => objects.ensureStepDns(wanted)));
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    const now = await net.readNamespacedNetworkPolicy({ name: stepDnsPolicyName(name), namespace: ns });
+    assert.deepEqual(plain(now.spec), plain(wanted.spec));
+  });
+
   test("a foreign NetworkPolicy under the step's policy name: STEP_OBJECT_CONFLICT, no pod, the foreign policy untouched, audited", async () => {
     const name = egressPolicyName('np-taken', 'work');
     const theirs = await net.createNamespacedNetworkPolicy({

@@ -14,7 +14,8 @@ import { waitFor } from '../support/wait.ts';
  *  - a request waiting for its answer on the silent connection (request timeout),
  *  - the request after it (must not land on the silent pool again),
  *  - the informer's watch (idle detection; resumes from its resourceVersion, loses no change),
- *  - a change no watch ever delivers (a lost event: the periodic relist repairs the cache).
+ *  - a change no watch ever delivers (a lost event: the periodic relist repairs the cache, read
+ *    behind the running watch, which is not ended for it: src/adapters/relist.ts).
  * Real sockets on loopback: a plain-HTTP stand-in for the API server behind a freezing TCP proxy.
  */
 
@@ -164,6 +165,7 @@ describe('a silent API connection is noticed', () => {
     await pods.start();
     assert.equal(pods.cached('p-lost')?.status?.phase, 'Running');
     const lists = api.lists();
+    const restartsBefore = restarts.length;
     api.put(pod('p-lost', 'run-lost', 'Succeeded'), { silently: true });
     api.remove('p-a', { silently: true });
     await waitFor(
@@ -172,7 +174,11 @@ describe('a silent API connection is noticed', () => {
       5000,
     );
     assert.ok(api.lists() > lists, 'by a new list');
-    assert.ok(restarts.some((r) => r.kind === 'pods' && r.reason === 'relist'));
+    assert.deepEqual(
+      restarts.slice(restartsBefore).filter((r) => r.kind === 'pods' && r.reason === 'relist'),
+      [],
+      'the watch was ended for the relist',
+    );
   });
 
   test('a list that fails is retried, and the failure counted', async () => {

@@ -1,12 +1,13 @@
 /**
- * `serve` from a checkout with V8's compile cache (src/cli/compile-cache.ts, issue #20 start →
+ * `serve` from a checkout with V8's compile cache (bin/compile-cache.js, issue #20 start →
  * ready), as a real process. The class: whatever state the cache directory is in, the runner
  * starts as it would without a cache — an unusable directory only costs time and says so
- * (COMPILE_CACHE_OFF with the reason), a damaged entry is compiled again. Variants of damage, one
- * per entry in turn: cut in half, emptied, overwritten with random bytes of the same length, one
- * bit flipped. The API server is a loopback stand-in that answers every list with no items and
- * holds every watch open (serve's first lists must be complete before it has started, red team 7
- * finding 1), so the test needs no control plane.
+ * (COMPILE_CACHE_OFF with the reason), a damaged entry is compiled again, a damaged resolution
+ * record (bin/resolve-cache.js) is ignored. Variants of damage, one per entry in turn: cut in
+ * half, emptied, overwritten with random bytes of the same length, one bit flipped. The API
+ * server is a loopback stand-in that answers every list with no items and holds every watch open
+ * (serve's first lists must be complete before it has started, red team 7 finding 1), so the test
+ * needs no control plane.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { after, before, test } from 'node:test';
 import { buildBundle } from '../../src/adapters/opa-cli.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
+import { resolutionsFile } from '../../bin/resolve-cache.js';
 import { startServe } from '../support/serve-process.ts';
 
 const tools = resolveTools(['opa']);
@@ -85,6 +87,8 @@ test('a fresh cache is filled (0700, per uid); every entry damaged: serve still 
   assert.equal((await stat(dir)).mode & 0o777, 0o700);
   const entries = await filesUnder(dir);
   assert.ok(entries.length > 500, `the modules of serve cached: ${entries.length} entries`);
+  // The resolution record (bin/resolve-cache.js) sits beside them and is damaged like them below.
+  assert.ok(entries.includes(join(dir, resolutionsFile(REPO_ROOT))), 'the package resolutions recorded');
 
   const damage: ((file: string) => Promise<void>)[] = [
     async (f) => truncate(f, Math.floor((await stat(f)).size / 2)),

@@ -217,18 +217,29 @@ describe('real node: sidecar readiness, outputs, conditions, retries (issue 19)'
   test('outputs through /dev/termination-log: args, env, status, audit (secret masked), UTF-8, `when` on a value', async () => {
     const id = 'outputs';
     const write = `echo "tag=1.4.2" >> "$KUBIYA_OUTPUTS"; echo "channel=release" >> "$KUBIYA_OUTPUTS"
-echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SECRET)}' | tr 'A-Za-z' 'N-ZA-Mn-za-m')" >> "$KUBIYA_OUTPUTS"; echo written`;
+echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; printf 'title=fix \\044(USE_IDENT) \\044\\044 typo\\n' >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SECRET)}' | tr 'A-Za-z' 'N-ZA-Mn-za-m')" >> "$KUBIYA_OUTPUTS"; echo written`;
     await runner.run(
       {
         id,
         steps: [
           step('produce', write, {
-            outputs: [{ name: 'tag' }, { name: 'channel' }, { name: 'greeting' }, { name: 'ident', secret: true }],
+            outputs: [
+              { name: 'tag' },
+              { name: 'channel' },
+              { name: 'greeting' },
+              { name: 'title' },
+              { name: 'ident', secret: true },
+            ],
           }),
           {
             ...step('consume', 'echo "arg=$1 greeting=$2 ident=$USE_IDENT"'),
-            command: ['sh', '-c', 'echo "arg=$1 greeting=$2 ident=$USE_IDENT"', 'consume'],
-            args: ['--tag=${steps.produce.outputs.tag}', '${steps.produce.outputs.greeting}'],
+            command: ['sh', '-c', 'echo "arg=$1 greeting=$2 ident=$USE_IDENT"; echo "title=$3"', 'consume'],
+            // The title holds `$(USE_IDENT)`: the kubelet must not expand it (red team 8, finding 2).
+            args: [
+              '--tag=${steps.produce.outputs.tag}',
+              '${steps.produce.outputs.greeting}',
+              '${steps.produce.outputs.title}',
+            ],
             env: { USE_IDENT: '${steps.produce.outputs.ident}' },
           },
           step('publish', 'echo publishing', { when: "steps.produce.outputs.channel == 'release'" }),
@@ -247,15 +258,24 @@ echo "greeting=${UNICODE}" >> "$KUBIYA_OUTPUTS"; echo "ident=$(echo '${rot13(SEC
       stepLog(events, 'consume'),
       new RegExp(`^arg=--tag=1\\.4\\.2 greeting=${UNICODE} ident=${SECRET}$`, 'm'),
     );
+    assert.ok(
+      stepLog(events, 'consume').split('\n').includes('title=fix $(USE_IDENT) $$ typo'),
+      stepLog(events, 'consume'),
+    );
     const status = await statusOf(id);
     const byName = new Map((status?.steps ?? []).map((s) => [s.name, s]));
-    assert.deepEqual(byName.get('produce')?.outputs, { tag: '1.4.2', channel: 'release', greeting: UNICODE });
+    assert.deepEqual(byName.get('produce')?.outputs, {
+      tag: '1.4.2',
+      channel: 'release',
+      greeting: UNICODE,
+      title: 'fix $(USE_IDENT) $$ typo',
+    });
     assert.equal(byName.get('prerelease')?.code, 'STEP_CONDITION_FALSE');
     assert.ok(!JSON.stringify(status).includes(SECRET), 'no secret output in status');
     const records = await audit();
     const produced = records.find((r) => r.stage === 'finish' && r.step === 'produce');
     assert.deepEqual(produced?.result, {
-      outputs: { tag: '1.4.2', channel: 'release', greeting: UNICODE, ident: '***' },
+      outputs: { tag: '1.4.2', channel: 'release', greeting: UNICODE, title: 'fix $(USE_IDENT) $$ typo', ident: '***' },
     });
     assert.deepEqual(produced?.masked, ['/result/outputs/ident']);
     assert.ok(!JSON.stringify(records).includes(SECRET), 'no secret output anywhere in the audit log');

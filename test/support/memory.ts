@@ -65,10 +65,13 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
   readonly egress: EgressObject[] = [];
   readonly claims: V1PersistentVolumeClaim[] = [];
   outcomeFor: (pod: V1Pod) => PodOutcome | undefined = () => ({ phase: 'Succeeded', exitCode: 0, reason: 'Completed' });
+  /** What the API server's admission does to a pod on create (tests set it; default: nothing). */
+  admission: (pod: V1Pod) => V1Pod = (pod) => pod;
   private readonly listeners: ((run: string, ended?: boolean) => void)[] = [];
   private uid = 0;
 
-  create(pod: V1Pod): Promise<Result<CreatedPod>> {
+  create(given: V1Pod): Promise<Result<CreatedPod>> {
+    const pod = this.admission(structuredClone(given));
     const name = pod.metadata?.name ?? '';
     if (this.pods.has(name)) return Promise.resolve(fail('CREATE_EXISTS', `pod ${name} already exists`));
     const stored: V1Pod = {
@@ -87,13 +90,18 @@ export class MemoryPods implements Pods, StepObjects, PodLogs {
       }
       this.notify(stored);
     });
-    return Promise.resolve(ok({ name, namespace: pod.metadata?.namespace ?? '', uid: stored.metadata?.uid ?? '' }));
+    return Promise.resolve(
+      ok({ name, namespace: pod.metadata?.namespace ?? '', uid: stored.metadata?.uid ?? '', admitted: stored }),
+    );
   }
   get(name: string): Promise<V1Pod | undefined> {
     return Promise.resolve(this.pods.get(name));
   }
   cached(name: string): V1Pod | undefined {
     return this.pods.get(name);
+  }
+  getWhole(name: string): Promise<Result<V1Pod | undefined>> {
+    return Promise.resolve(ok(this.pods.get(name)));
   }
   /** What each pod "logged" (tests set it); a pod without an entry has an empty log. */
   readonly logText = new Map<string, string>();

@@ -1,5 +1,5 @@
 /**
- * V8's compile cache of a start from a checkout (src/cli/compile-cache.ts, issue #20). Node runs
+ * V8's compile cache of a start from a checkout (bin/compile-cache.js, issue #20). Node runs
  * the code it finds in that directory, so the class is: every directory another user could have
  * put code into, or that cannot hold a cache, is refused (`off`, with the reason) and left as it
  * was — never written, never a crash. Variants: the path under a file, under a missing parent; a
@@ -17,7 +17,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { defaultCompileCacheDir, enableCompileCache, flushCompileCacheSoon } from '../../src/cli/compile-cache.ts';
+import { defaultCompileCacheDir, enableCompileCache, flushCompileCacheSoon } from '../../bin/compile-cache.js';
 
 let work: string;
 before(async () => {

@@ -83,3 +83,14 @@ test('a page that fails fails the whole list (the informer lists again from the 
   const s = server(30, 'continue', 20);
   await assert.rejects(listAllPages(s.list, slim, 10), /410 Gone/);
 });
+
+test('a metadata-only list of nothing (`items: null`, PartialObjectMetadataList) is an empty list, not an error', async () => {
+  const list = (): Promise<KubernetesListObject<KubernetesObject>> =>
+    Promise.resolve({
+      metadata: { resourceVersion: '7' },
+      items: null,
+    } as unknown as KubernetesListObject<KubernetesObject>);
+  const listed = await listAllPages(list);
+  assert.deepEqual(listed.items, []);
+  assert.equal(listed.metadata?.resourceVersion, '7');
+});

@@ -38,7 +38,7 @@ async function sweep(w: World): Promise<{ deleted: string[]; problems: RunnerErr
   const problems: RunnerError[] = [];
   const runs = {
     onChange: () => undefined,
-    list: () => w.cached.map((uid) => ({ name: uid, uid })),
+    list: () => w.cached.map((uid) => ({ name: uid, uid, createdAt: new Date(0) })),
     liveUids: (): Promise<Result<ReadonlySet<string>>> =>
       Promise.resolve(w.fresh === undefined ? fail('LIST_FAILED', 'list failed') : ok(new Set(w.fresh))),
   };

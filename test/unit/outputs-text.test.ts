@@ -23,7 +23,7 @@ import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { startOrSkip } from '../../src/reconcile/condition.ts';
 import { resolveOutputs } from '../../src/reconcile/outputs.ts';
 import type { AdmittedRun } from '../../src/run/admitted.ts';
-import { readOutputs } from '../../src/run/outputs.ts';
+import { literalForKubelet, readOutputs } from '../../src/run/outputs.ts';
 import type { StepState } from '../../src/run/status.ts';
 import type { Step } from '../../src/validate/schema.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -134,12 +134,13 @@ describe('outputs text: every hidden or control character class × site × sourc
 });
 
 describe('outputs text: the control (ordinary text passes unchanged)', () => {
+  // As written for the process: each `$` doubled, the kubelet's escape (literalForKubelet).
   for (const value of ['v1.2.3', 'a\tb', 'é日本🚀', '$(id); `x` | & > <', ' spaced ', ''])
     test(`${JSON.stringify(value)} reaches the step as written`, async () => {
       const arg = await resolveWith('arg', value);
-      assert.deepEqual(arg.ok ? arg.value.args : arg.error, [value]);
+      assert.deepEqual(arg.ok ? arg.value.args : arg.error, [literalForKubelet(value)]);
       const env = await resolveWith('env', value);
-      assert.deepEqual(env.ok ? env.value.env : env.error, { TAG: `v=${value}` });
+      assert.deepEqual(env.ok ? env.value.env : env.error, { TAG: `v=${literalForKubelet(value)}` });
       const read = readOutputs(podWith(`tag=${value}\n`), { name: 'a', image: 'x:1', outputs: [{ name: 'tag' }] });
       assert.deepEqual(read.ok ? read.value : read.error, { tag: value });
     });
@@ -178,7 +179,7 @@ describe('outputs text: property', () => {
     await fc.assert(
       fc.asyncProperty(printable, async (value) => {
         const r = await resolveWith('arg', value);
-        assert.deepEqual(r.ok ? r.value.args : r.error, [value]);
+        assert.deepEqual(r.ok ? r.value.args : r.error, [literalForKubelet(value)]);
       }),
       { numRuns: 200 },
     );

@@ -37,7 +37,7 @@ function harness(count: number): {
   const deps = {
     config: { maxConcurrent: 10_000 },
     runs: {
-      list: () => names.map((name) => ({ name })),
+      list: () => names.map((name) => ({ name, createdAt: new Date(0) })),
       // Called by a pass first (logged), and by a change event (not logged: see change()).
       get: (name: string) => {
         if (inPass) passes.push(name);

@@ -124,7 +124,7 @@ describe('conditionIssues: every issue with its path and message', () => {
 });
 
 describe('referenceIssues: every issue with its path and message', () => {
-  test('env values and args of a prerequisite’s declared outputs; a secret in env; a Secret reference is no text', () => {
+  test('env values and args of a prerequisite’s declared outputs; a secret in env; a Secret reference is no site', () => {
     const w = wf([
       producer,
       {
@@ -139,7 +139,14 @@ describe('referenceIssues: every issue with its path and message', () => {
         when: "steps.a.outputs.result == 'x'",
       },
     ]);
-    assert.deepEqual(referenceIssues(w), []);
+    // A Secret reference is not substituted: a reference there is refused (red team 8, finding 3).
+    assert.deepEqual(referenceIssues(w), [
+      {
+        path: 'workflow.steps.1.env.S.secretRef.key',
+        message:
+          'an output reference stands only in a plain env value or an argument of the step (it is substituted nowhere else)',
+      },
+    ]);
   });
 
   test('each wrong reference is one issue at its env variable or argument, in order', () => {

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * V8's compile cache for a start from a checkout (issue #20, start → ready): the entry point turns
  * it on before it imports the CLI, so a second start reads the compiled code and the stripped
@@ -17,26 +18,29 @@
  *   A damaged entry is Node's to refuse (each entry carries checksums of its source and of
  *   itself): that module is compiled again.
  *
- * Imports only Node's own modules: it runs before the app's graph is loaded.
+ * Plain JavaScript, importing only Node's own modules: it runs before anything else is loaded, so
+ * that no TypeScript module is stripped before the cache is on (the first one loads Node's type
+ * stripper, ~50 ms of CPU, which a cached module never needs: h-start-3).
  */
 import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** What the entry point did about the compile cache; `serve` logs `off` as COMPILE_CACHE_OFF. */
-export type CompileCacheOutcome =
-  | { readonly state: 'env'; readonly directory: string | undefined }
-  | { readonly state: 'on'; readonly directory: string }
-  | { readonly state: 'off'; readonly directory: string; readonly reason: string };
+/**
+ * What the entry point did about the compile cache; `serve` logs `off` as COMPILE_CACHE_OFF.
+ * @typedef {{ readonly state: 'env'; readonly directory: string | undefined }
+ *   | { readonly state: 'on'; readonly directory: string }
+ *   | { readonly state: 'off'; readonly directory: string; readonly reason: string }} CompileCacheOutcome
+ */
 
-/** What the entry point did before the CLI was loaded (bin/kubiya-runner.js); `serve` reports it. */
-export interface EntryFacts {
-  readonly compileCache?: CompileCacheOutcome;
-}
-
-/** The cache directory of a start from a checkout: `<tmpdir>/kubiya-runner-compile-cache-<uid>`. */
-export function defaultCompileCacheDir(uid: number, tmp: string = tmpdir()): string {
+/**
+ * The cache directory of a start from a checkout: `<tmpdir>/kubiya-runner-compile-cache-<uid>`.
+ * @param {number} uid
+ * @param {string} [tmp]
+ * @returns {string}
+ */
+export function defaultCompileCacheDir(uid, tmp = tmpdir()) {
   return join(tmp, `kubiya-runner-compile-cache-${uid}`);
 }
 
@@ -46,9 +50,12 @@ export function defaultCompileCacheDir(uid: number, tmp: string = tmpdir()): str
  * parent's real path) must be owned by root or `uid` and, when group or others may write it, carry
  * the sticky bit (then they cannot rename or remove our entry; POSIX `S_ISVTX`, as `/tmp` has it).
  * A parent that cannot be resolved is left to `mkdir` to report.
+ * @param {string} dir
+ * @param {number} uid
+ * @returns {string | undefined}
  */
-function unsafeAncestor(dir: string, uid: number): string | undefined {
-  let at: string;
+function unsafeAncestor(dir, uid) {
+  let at;
   try {
     at = realpathSync(dirname(dir));
   } catch {
@@ -65,20 +72,26 @@ function unsafeAncestor(dir: string, uid: number): string | undefined {
   }
 }
 
-/** Why `dir` must not hold code this process runs, or undefined when it may. */
-function unsafeBecause(dir: string, uid: number): string | undefined {
+/**
+ * Why `dir` must not hold code this process runs, or undefined when it may.
+ * @param {string} dir
+ * @param {number} uid
+ * @returns {string | undefined}
+ */
+function unsafeBecause(dir, uid) {
   const ancestor = unsafeAncestor(dir, uid);
   if (ancestor !== undefined) return ancestor;
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return `cannot create it: ${(e as Error).message}`;
+    if (/** @type {NodeJS.ErrnoException} */ (e).code !== 'EEXIST')
+      return `cannot create it: ${/** @type {Error} */ (e).message}`;
   }
   let st;
   try {
     st = lstatSync(dir);
   } catch (e) {
-    return `cannot stat it: ${(e as Error).message}`;
+    return `cannot stat it: ${/** @type {Error} */ (e).message}`;
   }
   if (!st.isDirectory()) return 'it is not a directory (a symlink or a file)';
   if (st.uid !== uid) return `it belongs to uid ${st.uid}, not ${uid}`;
@@ -89,11 +102,11 @@ function unsafeBecause(dir: string, uid: number): string | undefined {
 /**
  * Turns V8's compile cache on for this process (see the module's header), unless the environment
  * already decided. Never throws: a cache that cannot be used is `off`, with the reason.
+ * @param {Readonly<Record<string, string | undefined>>} env
+ * @param {string} [dir]
+ * @returns {CompileCacheOutcome}
  */
-export function enableCompileCache(
-  env: Readonly<Record<string, string | undefined>>,
-  dir: string = defaultCompileCacheDir(process.getuid?.() ?? 0),
-): CompileCacheOutcome {
+export function enableCompileCache(env, dir = defaultCompileCacheDir(process.getuid?.() ?? 0)) {
   if (env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined)
     return { state: 'env', directory: module.getCompileCacheDir() };
   const unsafe = unsafeBecause(dir, process.getuid?.() ?? 0);
@@ -113,9 +126,14 @@ export function enableCompileCache(
  * Writes what this process compiled into the cache `afterMs` from now (unref'd: it never keeps the
  * process alive), so a runner that is later killed (SIGKILL, OOM) still leaves a warm cache; an
  * orderly exit writes it anyway. Only for a cache of our own (`on`): the image's is read-only.
- * Called once `serve` has started, off the path to the first /ready.
+ * `also` runs at the same moment (the entry point's resolution cache). Called once `serve` has
+ * started, off the path to the first /ready.
+ * @param {CompileCacheOutcome} outcome
+ * @param {number} [afterMs]
+ * @param {() => void} [also]
+ * @returns {void}
  */
-export function flushCompileCacheSoon(outcome: CompileCacheOutcome, afterMs = 2000): void {
+export function flushCompileCacheSoon(outcome, afterMs = 2000, also = () => undefined) {
   if (outcome.state !== 'on') return;
   setTimeout(() => {
     try {
@@ -123,5 +141,6 @@ export function flushCompileCacheSoon(outcome: CompileCacheOutcome, afterMs = 20
     } catch {
       // a cache that cannot be written only means the next start compiles again
     }
+    also();
   }, afterMs).unref();
 }

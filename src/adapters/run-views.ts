@@ -1,0 +1,113 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { LABELS } from '../pod/names.ts';
+import type { RunObject } from '../ports/runs.ts';
+import type { RunStatus } from '../run/status.ts';
+
+/** A WorkflowRun as the API server sends it (the fields the runner reads). */
+export interface WorkflowRunResource extends KubernetesObject {
+  spec?: { token?: string; workflowId?: string; runner?: string; cancel?: boolean };
+  status?: RunStatus;
+}
+
+/**
+ * What KubeRunStore answers from: the informer's cache (`cached`), and what this process wrote (a
+ * create, a status) until the informer catches up, so a pass never decides from a status older than
+ * its own. Every run's current view is kept from the informer's events and this process's writes,
+ * so that `list()` costs no scan of the cache (issue 20 §2: intake's capacity check and a first
+ * pass's run-id check list the runs; at 5,000 runs, a scan each was the runner's largest per-run
+ * cost that grew with the number of runs). Every method is O(1) but `list()` after a change (one
+ * copy of the kept views).
+ */
+export class RunViews {
+  private readonly cached: (name: string) => WorkflowRunResource | undefined;
+  private readonly written = new Map<string, WorkflowRunResource>();
+  private readonly views = new Map<string, { readonly source: WorkflowRunResource; readonly view: RunObject }>();
+  private readonly current = new Map<string, RunObject>();
+  /** `current`'s values as an array, until the next change (undefined: changed since). */
+  private listed: readonly RunObject[] | undefined;
+
+  /** `cached(name)`: the informer's copy of the run, undefined when it has none. */
+  constructor(cached: (name: string) => WorkflowRunResource | undefined) {
+    this.cached = cached;
+  }
+
+  /** Every run, each as `get` answers: O(1) while nothing changed; one copy of the kept views after a change. */
+  list(): readonly RunObject[] {
+    this.listed ??= Object.freeze([...this.current.values()]);
+    return this.listed;
+  }
+
+  /** The run as the informer has it, or as this process last wrote it when that is newer. */
+  get(name: string): RunObject | undefined {
+    const known = this.cached(name) ?? this.written.get(name);
+    return known === undefined ? undefined : this.view(known);
+  }
+
+  /** An informer event for `run` (already in the informer's cache, or just deleted from it). */
+  seen(run: WorkflowRunResource, deleted = false): void {
+    // The cache keeps this very object: managedFields are bytes nothing here reads.
+    if (run.metadata !== undefined) delete run.metadata.managedFields;
+    const name = run.metadata?.name;
+    if (name === undefined) return;
+    const mine = this.written.get(name);
+    if (deleted || (mine !== undefined && !newer(mine, run))) this.written.delete(name);
+    if (deleted) this.views.delete(name);
+    this.refresh(name);
+  }
+
+  /**
+   * What this process wrote (`obj`, the API server's answer): kept when the informer has no newer
+   * copy (`onlyUnknown`: only when it has none at all, for a create).
+   */
+  wrote(name: string, obj: WorkflowRunResource, onlyUnknown = false): void {
+    const cached = this.cached(name);
+    if (onlyUnknown ? cached !== undefined : cached !== undefined && !newer(obj, cached)) return;
+    if (obj.metadata !== undefined) delete obj.metadata.managedFields;
+    this.written.set(name, obj);
+    this.refresh(name);
+  }
+
+  /** The run's entry in `current` made again from the informer's cache and this process's writes. */
+  private refresh(name: string): void {
+    const view = this.get(name);
+    if (view === undefined) {
+      this.current.delete(name);
+      this.views.delete(name);
+    } else this.current.set(name, view);
+    this.listed = undefined;
+  }
+
+  /** The cached object, or what this process wrote if the informer has not caught up yet. */
+  private view(cached: WorkflowRunResource): RunObject | undefined {
+    const name = cached.metadata?.name;
+    if (name === undefined) return undefined;
+    const mine = this.written.get(name);
+    const r = mine !== undefined && mine.metadata?.uid === cached.metadata?.uid && newer(mine, cached) ? mine : cached;
+    // Views are made once per object version: list() over thousands of runs allocates nothing new.
+    const memo = this.views.get(name);
+    if (memo?.source === r) return memo.view;
+    const view = toView(name, r);
+    this.views.set(name, { source: r, view });
+    return view;
+  }
+}
+
+function toView(name: string, r: WorkflowRunResource): RunObject {
+  return {
+    name,
+    uid: r.metadata?.uid ?? '',
+    createdAt: new Date(r.metadata?.creationTimestamp ?? 0),
+    workflowId: r.metadata?.labels?.[LABELS.workflow] ?? '',
+    runId: r.metadata?.labels?.[LABELS.run] ?? '',
+    token: r.spec?.token ?? '',
+    cancelRequested: r.spec?.cancel === true,
+    status: r.status,
+  };
+}
+
+/** resourceVersions are opaque, but etcd's are increasing integers; compare them as such. */
+export function newer(a: KubernetesObject, b: KubernetesObject): boolean {
+  const x = Number(a.metadata?.resourceVersion ?? 0);
+  const y = Number(b.metadata?.resourceVersion ?? 0);
+  return Number.isFinite(x) && Number.isFinite(y) && x > y;
+}

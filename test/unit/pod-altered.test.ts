@@ -1,0 +1,217 @@
+/**
+ * A step pod that the API server's admission changed after the policy decided on it (red team 8,
+ * finding 4; src/create/admitted.ts, src/create/step.ts). The class: what a pod is granted or runs
+ * that reaches it some other way than the decision — the ServiceAccount plugin's
+ * imagePullSecrets, a webhook's image pin, env, volume, hostPort, a host namespace, a looser
+ * security context, a decided container changed or gone. Each such change is found (table, and a
+ * property over hardened pods with one change applied); what the API server only defaults is not
+ * (member order, defaulted fields), nor what platform teams own (placement, added containers). Through the create stage: the pod is
+ * deleted, its egress policy with it, and the step gets STEP_POD_ALTERED; an adopted pod (a pass
+ * that crashed after its create) is checked the same way.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import fc from 'fast-check';
+import { alteredFields } from '../../src/create/admitted.ts';
+import { createStepObjects } from '../../src/create/step.ts';
+import { mutate, type RestrictedProfile } from '../../src/mutate/restricted.ts';
+import { arbitraryPod } from '../support/pod-arbitrary.ts';
+import { MemoryPods } from '../support/memory.ts';
+
+const profile: RestrictedProfile = {
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  fsGroup: 65532,
+  allowNetBindService: false,
+  readOnlyRootFilesystem: true,
+};
+
+const decided: V1Pod = mutate(
+  {
+    metadata: {
+      name: 'p',
+      namespace: 'wf',
+      labels: { 'kubiya.ai/run': 'r', 'kubiya.ai/step': 's' },
+      ownerReferences: [{ apiVersion: 'kubiya.ai/v1', kind: 'WorkflowRun', name: 'r', uid: 'run-uid' }],
+    },
+    spec: {
+      serviceAccountName: 'kubiya-workflow',
+      automountServiceAccountToken: false,
+      imagePullSecrets: [{ name: 'acme' }],
+      nodeSelector: { pool: 'gpu' },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+      volumes: [
+        { name: 'workspace', emptyDir: {} },
+        {
+          name: 'token',
+          projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', path: 'token' } }] },
+        },
+      ],
+      containers: [
+        {
+          name: 'step',
+          image: 'alpine:3.19.1',
+          command: ['sh', '-c', 'echo'],
+          env: [{ name: 'A', value: '1' }],
+          volumeMounts: [{ name: 'workspace', mountPath: '/workspace' }],
+        },
+      ],
+    },
+  },
+  profile,
+).pod;
+
+type Change = [string, string, (p: V1Pod) => void];
+/** One admission change per row: its name, the field it must be reported under, the change. */
+const CHANGES: Change[] = [
+  ['ServiceAccount pull secrets', 'spec.imagePullSecrets', (p) => p.spec!.imagePullSecrets!.push({ name: 'prod' })],
+  ['another account', 'spec.serviceAccountName', (p) => (p.spec!.serviceAccountName = 'default')],
+  ['token automount', 'spec.automountServiceAccountToken', (p) => (p.spec!.automountServiceAccountToken = true)],
+  ['host network', 'spec.hostNetwork', (p) => (p.spec!.hostNetwork = true)],
+  ['host PID', 'spec.hostPID', (p) => (p.spec!.hostPID = true)],
+  ['pod runAsUser 0', 'spec.securityContext', (p) => (p.spec!.securityContext!.runAsUser = 0)],
+  ['runtime class', 'spec.runtimeClassName', (p) => (p.spec!.runtimeClassName = 'unconfined')],
+  ['hostPath volume', 'spec.volumes', (p) => p.spec!.volumes!.push({ name: 'h', hostPath: { path: '/' } })],
+  [
+    'token audience',
+    'spec.volumes',
+    (p) => {
+      const token = p.spec!.volumes!.find((v) => v.name === 'token')!;
+      token.projected!.sources![0]!.serviceAccountToken!.audience = 'kubernetes';
+    },
+  ],
+  ['pinned image', 'spec.containers', (p) => (p.spec!.containers[0]!.image = 'alpine@sha256:' + 'a'.repeat(64))],
+  ['env added', 'spec.containers', (p) => p.spec!.containers[0]!.env!.push({ name: 'AWS_ROLE_ARN', value: 'x' })],
+  [
+    'privilege escalation',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.securityContext!.allowPrivilegeEscalation = true),
+  ],
+  ['hostPort', 'spec.containers', (p) => (p.spec!.containers[0]!.ports = [{ containerPort: 80, hostPort: 80 }])],
+  [
+    'mount made writable elsewhere',
+    'spec.containers',
+    (p) => p.spec!.containers[0]!.volumeMounts!.push({ name: 'workspace', mountPath: '/etc' }),
+  ],
+];
+
+/**
+ * Not compared, by design (src/create/admitted.ts): placement a platform's admission adds, and
+ * containers it adds beside the decided ones (the real node's egress gate is one).
+ */
+const NOT_COMPARED: [string, (p: V1Pod) => void][] = [
+  ['PodNodeSelector', (p) => (p.spec!.nodeSelector = { ...p.spec!.nodeSelector, pool: 'system' })],
+  ['PodTolerationRestriction', (p) => p.spec!.tolerations!.push({ key: 'dedicated', operator: 'Exists' })],
+  ['affinity', (p) => (p.spec!.affinity = { podAffinity: {} })],
+  ['an injected init container', (p) => (p.spec!.initContainers = [{ name: 'gate', image: 'busybox:1' }])],
+  ['an injected sidecar', (p) => p.spec!.containers.push({ name: 'mesh', image: 'envoy:1' })],
+];
+
+/** What the API server only defaults or reorders: none of it is a change of a decided field. */
+function defaulted(pod: V1Pod): V1Pod {
+  const p = structuredClone(pod);
+  const spec = p.spec!;
+  spec.tolerations = [
+    ...(spec.tolerations ?? []).map((t) => ({ effect: t.effect, operator: t.operator, key: t.key })),
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  ];
+  Object.assign(spec, { dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', priority: 0 });
+  spec.enableServiceLinks ??= true;
+  spec.terminationGracePeriodSeconds ??= 30;
+  for (const c of spec.containers) {
+    c.terminationMessagePath ??= '/dev/termination-log';
+    c.imagePullPolicy ??= 'IfNotPresent';
+    for (const m of c.volumeMounts ?? []) m.readOnly ??= false;
+    c.securityContext = Object.fromEntries(Object.entries(c.securityContext ?? {}).reverse());
+  }
+  for (const v of spec.volumes ?? [])
+    for (const s of v.projected?.sources ?? [])
+      if (s.serviceAccountToken) s.serviceAccountToken.expirationSeconds ??= 3600;
+  p.metadata = { ...p.metadata, uid: 'u', resourceVersion: '1', creationTimestamp: new Date() };
+  p.status = { phase: 'Pending' };
+  return p;
+}
+
+describe('alteredFields', () => {
+  test('the decided pod as the API server defaults it: nothing altered', () => {
+    assert.deepEqual(alteredFields(decided, defaulted(decided)), []);
+  });
+
+  for (const [what, field, change] of CHANGES)
+    test(`${what}: reported as ${field}`, () => {
+      const admitted = defaulted(decided);
+      change(admitted);
+      assert.deepEqual(alteredFields(decided, admitted), [field]);
+    });
+
+  for (const [what, change] of NOT_COMPARED)
+    test(`${what}: not compared (platform-owned)`, () => {
+      const admitted = defaulted(decided);
+      change(admitted);
+      assert.deepEqual(alteredFields(decided, admitted), []);
+    });
+
+  test('a decided container gone, or renamed: spec.containers', () => {
+    const admitted = defaulted(decided);
+    admitted.spec!.containers[0]!.name = 'other';
+    assert.deepEqual(alteredFields(decided, admitted), ['spec.containers']);
+  });
+
+  test('no pod back (or one without its spec): every decided field is altered', () => {
+    assert.ok(alteredFields(decided, undefined).includes('spec.containers'));
+    assert.ok(alteredFields(decided, { metadata: decided.metadata }).includes('spec.securityContext'));
+  });
+
+  test('property: any hardened pod, defaulted, is not altered; with one table change it is', () => {
+    fc.assert(
+      fc.property(arbitraryPod, fc.constantFrom(...CHANGES), (pod, [, field, change]) => {
+        const hardened = mutate(pod, profile).pod;
+        hardened.spec!.imagePullSecrets ??= [];
+        hardened.spec!.tolerations ??= [];
+        hardened.spec!.volumes = [...(hardened.spec!.volumes ?? []), ...structuredClone(decided.spec!.volumes!)];
+        hardened.spec!.containers[0]!.env ??= [];
+        hardened.spec!.containers[0]!.volumeMounts ??= [];
+        hardened.spec!.securityContext ??= {};
+        hardened.spec!.containers[0]!.securityContext ??= {};
+        assert.deepEqual(alteredFields(hardened, defaulted(hardened)), []);
+        const admitted = defaulted(hardened);
+        change(admitted);
+        assert.ok(alteredFields(hardened, admitted).includes(field));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('the create stage with an admission that changes the pod', () => {
+  const egress = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'e' }, spec: {} };
+  test('created then altered: deleted with its egress policy, STEP_POD_ALTERED naming the field', async () => {
+    const pods = new MemoryPods();
+    pods.admission = (p) => ({ ...p, spec: { ...p.spec!, imagePullSecrets: [{ name: 'prod' }] } });
+    const r = await createStepObjects(egress as never, structuredClone(decided), { pods, objects: pods });
+    assert.equal(r.ok ? 'created' : r.error.code, 'STEP_POD_ALTERED');
+    assert.match(r.ok ? '' : r.error.message, /spec\.imagePullSecrets/);
+    assert.deepEqual(pods.deleted, ['p']);
+    assert.deepEqual(pods.egress, [], 'the egress policy made for it is deleted again');
+  });
+
+  test('control: an admission that only defaults keeps the pod', async () => {
+    const pods = new MemoryPods();
+    pods.admission = defaulted;
+    const r = await createStepObjects(undefined, structuredClone(decided), { pods, objects: pods });
+    assert.ok(r.ok);
+    assert.deepEqual(pods.deleted, []);
+  });
+
+  test('adopting the pod a crashed pass created: checked the same way, against the whole pod', async () => {
+    const pods = new MemoryPods();
+    pods.admission = (p) => ({ ...p, spec: { ...p.spec!, hostPID: true } });
+    await pods.create(structuredClone(decided));
+    const r = await createStepObjects(undefined, structuredClone(decided), { pods, objects: pods });
+    assert.equal(r.ok ? 'adopted' : r.error.code, 'STEP_POD_ALTERED');
+    assert.match(r.ok ? '' : r.error.message, /spec\.hostPID/);
+  });
+});
