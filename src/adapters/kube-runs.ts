@@ -7,6 +7,7 @@ import {
   type KubernetesListObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
+import { kubeJson, segment } from './kube-json.ts';
 import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -22,7 +23,6 @@ export const WORKFLOWRUN = Object.freeze({
 });
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /**
  * WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates),
@@ -32,6 +32,9 @@ const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
  */
 export class KubeRunStore extends Followed<WorkflowRunResource> implements RunStore {
   private readonly api: CustomObjectsApi;
+  private readonly kc: KubeConfig;
+  /** The namespace's WorkflowRuns collection path (segments encoded). */
+  private readonly path: string;
   private readonly namespace: string;
   private readonly runner: string;
   /** The runs as `get` and `list` answer them: the informer's cache and this process's writes (run-views.ts). */
@@ -58,6 +61,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       pageItems: options.pageItems,
     });
     this.api = api;
+    this.kc = kc;
+    this.path = `/apis/${group}/${version}/namespaces/${segment(namespace)}/${plural}`;
     this.namespace = namespace;
     this.runner = runner;
     this.views = new RunViews((name) => this.informer.get(name, namespace));
@@ -84,13 +89,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
       spec: { token, workflowId: run.ref.id, runner: this.runner },
     };
     try {
-      const created = (await this.api.createNamespacedCustomObject({
-        group: WORKFLOWRUN.group,
-        version: WORKFLOWRUN.version,
-        namespace: this.namespace,
-        plural: WORKFLOWRUN.plural,
-        body,
-      })) as WorkflowRunResource;
+      // Plain JSON, not client-node's fetch + ObjectSerializer: ~0.5 ms less CPU per request (kube-json.ts).
+      const created = await kubeJson<WorkflowRunResource>(this.kc, { method: 'POST', path: this.path, body });
       // Known here at once: the reconciler need not wait for the watch to bring it.
       this.views.wrote(run.name, created, true);
       return ok({ name: run.name, uid: created.metadata?.uid ?? '' });
@@ -113,16 +113,12 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
    * names, and the second to create one fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
    */
   private async runIdTaken(run: AdmittedRun): Promise<Result<void>> {
-    const { group, version, plural } = WORKFLOWRUN;
     const runId = run.workflow.runId;
     try {
-      const found = (await this.api.listNamespacedCustomObject({
-        group,
-        version,
-        namespace: this.namespace,
-        plural,
-        labelSelector: `${LABELS.run}=${runId}`,
-      })) as KubernetesListObject<WorkflowRunResource>;
+      const found = await kubeJson<KubernetesListObject<WorkflowRunResource>>(this.kc, {
+        method: 'GET',
+        path: `${this.path}?labelSelector=${segment(`${LABELS.run}=${runId}`)}`,
+      });
       const others = found.items.map((r) => r.metadata?.name ?? '');
       if (others.includes(run.name))
         return fail(
@@ -174,20 +170,14 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   }
 
   async writeStatus(name: string, status: RunStatus): Promise<Result<void>> {
-    const { group, version, plural } = WORKFLOWRUN;
     try {
-      const updated = (await this.api.patchNamespacedCustomObjectStatus(
+      const updated = await kubeJson<WorkflowRunResource>(this.kc, {
+        method: 'PATCH',
+        path: `${this.path}/${segment(name)}/status`,
         // The whole status, replaced (a merge patch would keep fields the new status dropped).
-        {
-          group,
-          version,
-          namespace: this.namespace,
-          plural,
-          name,
-          body: [{ op: 'add', path: '/status', value: status }],
-        },
-        JSON_PATCH,
-      )) as WorkflowRunResource;
+        body: [{ op: 'add', path: '/status', value: status }],
+        patchType: 'application/json-patch+json',
+      });
       this.views.wrote(name, updated);
       return ok(undefined);
     } catch (e) {

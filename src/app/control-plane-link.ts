@@ -41,15 +41,30 @@ export async function runnerToken(config: Config): Promise<string | undefined> {
   return token;
 }
 
-/** `base` plus forwarding: each audit record's event and each step log chunk go to the control plane's queue. */
+/**
+ * `base` plus forwarding: each audit record's event and each step log chunk go to the control
+ * plane's queue. `stepLog` is there only while a client is (pull mode, from phase 2 on): without
+ * one (push mode) the pipeline reads no step's log at all (src/reconcile/logs.ts asks for
+ * `stepLog` before each read) instead of one API GET per step thrown away (issue 20 §2).
+ */
 export function forwardingObserver(
   base: PipelineObserver,
   link: ControlPlaneLink,
   runner: string,
   log: Logger,
 ): PipelineObserver {
+  const stepLog = (l: StepLog): void => {
+    if (link.client?.enqueue(logEvent(l, runner)) === false)
+      log.error(
+        { code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step },
+        'control-plane event queue is full; a log chunk was not queued',
+      );
+  };
   return {
     ...base,
+    get stepLog() {
+      return link.client === undefined ? undefined : stepLog;
+    },
     recorded: (record, context) => {
       base.recorded(record, context);
       const event = link.client === undefined ? undefined : eventOf(record, runner);
@@ -57,13 +72,6 @@ export function forwardingObserver(
         log.error(
           { code: 'CONTROL_PLANE_EVENTS_FULL', decision_id: record.decision_id },
           'control-plane event queue is full; intake pauses until events are acknowledged',
-        );
-    },
-    stepLog: (l) => {
-      if (link.client?.enqueue(logEvent(l, runner)) === false)
-        log.error(
-          { code: 'CONTROL_PLANE_EVENTS_FULL', workflow_id: l.workflow.id, step_name: l.step },
-          'control-plane event queue is full; a log chunk was not queued',
         );
     },
   };
