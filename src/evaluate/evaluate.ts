@@ -4,6 +4,7 @@ import { describeThrown, type RunnerError } from '../errors/result.ts';
 import type { Step, Workflow } from '../validate/schema.ts';
 import { decisionSchema, type Decision } from './decision.ts';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from './policy-engine.ts';
+import { kubeletView } from './kubelet-view.ts';
 
 /**
  * What a policy sees: the step as signed, the workflow's identity and volumes, and the pod as the
@@ -30,7 +31,8 @@ export function policyInput(runner: string, workflow: Workflow, step: Step, pod:
     attempt,
     pod,
     runner,
-    step,
+    // What the processes will get: the kubelet's $(VAR) expansion of command, args and env.
+    step: kubeletView(step),
     workflow: { id: workflow.id, name: workflow.name, runId: workflow.runId, volumes: workflow.volumes ?? [] },
   };
 }

@@ -76,8 +76,9 @@ describe('red team 8 finding 2 on a real kubelet: $(VAR) in an output value', { 
       (r) => r.stage === 'evaluate' && r.step === 'consume',
     );
     const input = evaluated?.input as { step?: { args?: string[] } } | undefined;
-    // The pod spec's text: each `$` of a value doubled, the kubelet's escape (docs/workflows.md, Outputs).
-    assert.deepEqual(input?.step?.args, ['title=fix $$(GH_TOKEN) typo', '1.4.2']);
+    // The policy's view is the process's (src/evaluate/kubelet-view.ts): the value as written, while
+    // the pod spec holds it with each `$` doubled, the kubelet's escape (docs/workflows.md, Outputs).
+    assert.deepEqual(input?.step?.args, ['title=fix $(GH_TOKEN) typo', '1.4.2']);
   });
 
   test('the process gets the value the policy decided on, not the Secret', () => {

@@ -29,33 +29,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { resolveOutputs } from '../../src/reconcile/outputs.ts';
 import type { StepState } from '../../src/run/status.ts';
 import { validate } from '../../src/validate/validate.ts';
-
-/** The kubelet's variable expansion of one string (see the header), `defined` the container's variables. */
-function kubeletExpand(input: string, defined: ReadonlyMap<string, string>): string {
-  let out = '';
-  let checkpoint = 0;
-  for (let cursor = 0; cursor < input.length; cursor++) {
-    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
-    out += input.slice(checkpoint, cursor);
-    const rest = input.slice(cursor + 1);
-    let read: string;
-    let advance = 1;
-    if (rest[0] === '$') read = '$';
-    else if (rest[0] === '(') {
-      const close = rest.indexOf(')', 1);
-      if (close < 0) read = '$(';
-      else {
-        const name = rest.slice(1, close);
-        read = defined.get(name) ?? `$(${name})`;
-        advance = close + 1;
-      }
-    } else read = `$${rest[0] ?? ''}`;
-    out += read;
-    cursor += advance;
-    checkpoint = cursor + 1;
-  }
-  return out + input.slice(checkpoint);
-}
+import { kubeletExpand } from '../support/kubelet-expansion.ts';
 
 /** What a container's variables hold at run time: a Secret's key stands as `<secret name/key>`. */
 function variables(c: V1Container): Map<string, string> {
