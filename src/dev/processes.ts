@@ -13,18 +13,55 @@ export interface Started {
   readonly startTicks: string;
 }
 
-/** A free loopback TCP port (bind to 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free loopback TCP port for a server a child process will bind (etcd, the API server, kwok, a
+ * bench's OPA): picked at random BELOW the kernel's ephemeral range (/proc/sys/net/ipv4/
+ * ip_local_port_range, by default 32768–60999), checked free by a bind, never handed out twice by
+ * this process.
+ *
+ * Why not bind to 0: the kernel then picks from the ephemeral range, the same range every outgoing
+ * connection on the machine takes its source port from. Between this close and the child's bind, a
+ * client connection (the API server dialling etcd, another test's watch) could take the port, and
+ * etcd failed with "address already in use" (a cluster-tier flake, 30 November). Outgoing
+ * connections never take a port outside that range, so only another server picking the same port
+ * in the same instant can still collide. Throws when no free port is found in 200 tries.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = belowEphemeral();
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port in ${String(low)}-${String(high)} after 200 tries`);
+}
+
+const handedOut = new Set<number>();
+
+/** The port range freePort picks from: 10000 up to just below the ephemeral range's start (at least 1024 wide). */
+function belowEphemeral(): [number, number] {
+  let start = 32768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 0) start = first;
+  } catch {
+    // not Linux, or no /proc: the kernel's default
+  }
+  const high = start - 1;
+  const low = Math.min(10000, high - 1024);
+  return low >= 1024 ? [low, high] : [49152, 65535];
+}
+
+/** True when a listener can bind 127.0.0.1:port right now (it is closed again at once). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 

@@ -143,7 +143,7 @@ test('the periodic relist runs behind the watch: in 9 s of a 4 s relist period, 
       },
     };
     await core.createNamespacedPod({ namespace: ns, body: pod });
-    for (let i = 0; i < 50 && pods.cached('pg-late') === undefined; i++) await sleep(100);
+    for (let i = 0; i < 300 && pods.cached('pg-late') === undefined; i++) await sleep(100);
     assert.equal(pods.cached('pg-late')?.metadata?.name, 'pg-late');
     assert.deepEqual(
       restarts.filter((r) => r.includes('relist')),

@@ -47,7 +47,31 @@ const entry = (i: number, extra: Record<string, unknown> = {}): AuditEntry => ({
 class GatedFs implements AuditFs {
   readonly calls: string[] = [];
   private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private waiters: { call: string; count: number; done: () => void }[] = [];
   failNextSync = false;
+
+  /** Logs a call and wakes whoever waits for it. */
+  private log(call: string): void {
+    this.calls.push(call);
+    this.waiters = this.waiters.filter((w) => {
+      if (this.count(w.call) < w.count) return true;
+      w.done();
+      return false;
+    });
+  }
+
+  private count(call: string): number {
+    return this.calls.filter((c) => c === call).length;
+  }
+
+  /**
+   * Resolves once `call` has been logged `count` times in all. An event, not a poll with a time
+   * bound: a loaded machine only makes it later (the test runner's timeout bounds it).
+   */
+  reached(call: string, count: number): Promise<void> {
+    if (this.count(call) >= count) return Promise.resolve();
+    return new Promise((done) => this.waiters.push({ call, count, done }));
+  }
 
   hold(): void {
     let open = (): void => undefined;
@@ -65,22 +89,22 @@ class GatedFs implements AuditFs {
     const name = path.split('/').pop() ?? path;
     return {
       write: async (bytes, offset, length) => {
-        this.calls.push(`write ${name}`);
+        this.log(`write ${name}`);
         return real.write(bytes, offset, length);
       },
       datasync: async () => {
-        this.calls.push(`sync-start ${name}`);
+        this.log(`sync-start ${name}`);
         await this.gate?.promise;
         if (this.failNextSync) {
           this.failNextSync = false;
-          this.calls.push(`sync-failed ${name}`);
+          this.log(`sync-failed ${name}`);
           throw new Error('EIO: i/o error');
         }
         await real.datasync();
-        this.calls.push(`sync-done ${name}`);
+        this.log(`sync-done ${name}`);
       },
       truncate: async (length) => {
-        this.calls.push(`truncate ${name} ${length}`);
+        this.log(`truncate ${name} ${length}`);
         return real.truncate(length);
       },
       close: () => real.close(),
@@ -88,7 +112,7 @@ class GatedFs implements AuditFs {
   }
 
   syncDir(path: string): Promise<void> {
-    this.calls.push('syncdir');
+    this.log('syncdir');
     return nodeAuditFs.syncDir(path);
   }
 }
@@ -107,8 +131,7 @@ describe('appends are acknowledged only after fdatasync returned', () => {
         return r;
       }),
     );
-    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++)
-      await new Promise((r) => setTimeout(r, 5));
+    await fs.reached(`sync-start ${segmentName(1)}`, 1);
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(acked, [], 'nothing is acknowledged while its fdatasync has not returned');
     assert.ok(fs.calls.includes(`write ${segmentName(1)}`), 'the bytes were written');
@@ -144,10 +167,10 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     const sizeBefore = (await readFile(join(dir, segmentName(1)))).length;
     fs.failNextSync = true;
     fs.hold();
+    const syncsBefore = fs.calls.filter((c) => c === `sync-start ${segmentName(1)}`).length;
     const failing = log.append(entry(2));
-    for (let i = 0; i < 20 && !fs.calls.includes(`sync-start ${segmentName(1)}`); i++)
-      await new Promise((r) => setTimeout(r, 5));
-    assert.ok(fs.calls.includes(`sync-start ${segmentName(1)}`));
+    // The second batch's own sync, not the first's (the first's sync-start is already logged).
+    await fs.reached(`sync-start ${segmentName(1)}`, syncsBefore + 1);
     const sizeWritten = (await readFile(join(dir, segmentName(1)))).length;
     assert.ok(sizeWritten > sizeBefore, 'written, not yet synced');
     fs.release();
@@ -266,8 +289,10 @@ describe('a record that cannot be canonicalised fails alone', () => {
       // record that holds the argument (evaluate's input) is refused: AUDIT_RECORD_INVALID, no pod.
       if (!evil.ok) assert.match(evil.error.code, /^(AUDIT_RECORD_INVALID|VALIDATE_[A-Z_]+)$/);
       else r.reconciler.enqueue(evil.value.name);
-      for (let i = 0; i < 200 && r.deps.pods.created.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
-      await new Promise((res) => setTimeout(res, 200));
+      // Until both runs had their passes (bounded in count, not in wall time: a loaded machine is slower).
+      for (let i = 0; i < 3000 && !(r.deps.pods.created.length > 0 && r.reconciler.idle()); i++)
+        await new Promise((res) => setTimeout(res, 10));
+      assert.ok(r.reconciler.idle(), 'the reconciler has no pass running or queued');
       assert.equal(r.deps.pods.created.length, 1, "exactly one pod: the good run's");
       assert.ok(!JSON.stringify(r.deps.pods.created).includes('\\udbff'), 'the evil argument is in no pod');
       assert.equal(audit.healthy, true, 'readiness is not touched');

@@ -76,7 +76,7 @@ describe('real node: owned processes and left nodes', () => {
     const owner = { pid: zombie, startTicks: startTicksOf(zombie) ?? '' };
     assert.match(owner.startTicks, /^\d+$/, 'recorded while it ran');
     let state = '';
-    for (let i = 0; i < 200 && state !== 'Z'; i++) {
+    for (let i = 0; i < 1500 && state !== 'Z'; i++) {
       await new Promise((r) => setTimeout(r, 20));
       const stat = readFileSync(`/proc/${String(zombie)}/stat`, 'utf8');
       state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';

@@ -43,11 +43,11 @@ async function deletedPod(delayMs: number, retried = false): Promise<{ names: st
   const body = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: runId });
   void m.run({ body }).catch(() => undefined);
   const target = attemptPodName(runId, 'work', retried ? 2 : 1);
-  for (let i = 0; i < 500 && !m.deps.pods.pods.has(target); i++) await sleep(10);
+  for (let i = 0; i < 3000 && !m.deps.pods.pods.has(target); i++) await sleep(10);
   assert.ok(m.deps.pods.pods.has(target), `${target} created`);
   await sleep(delayMs);
   await m.deps.pods.delete(target);
-  for (let i = 0; i < 300 && !['Failed', 'Succeeded'].includes(m.deps.runs.list()[0]?.status?.phase ?? ''); i++)
+  for (let i = 0; i < 3000 && !['Failed', 'Succeeded'].includes(m.deps.runs.list()[0]?.status?.phase ?? ''); i++)
     await sleep(10);
   await sleep(300); // a pass that would create it again has had its chance
   await m.close();
@@ -90,7 +90,7 @@ test('a crash inside the hold, the pod still there: the new process adopts it, o
   };
   const body = await signAssignment(key, { issuer: ISSUER, audience: RUNNER, workflow, jti: 'crash' });
   void m.run({ body }).catch(() => undefined);
-  for (let i = 0; i < 500 && m.deps.pods.created.length === 0; i++) await sleep(10);
+  for (let i = 0; i < 3000 && m.deps.pods.created.length === 0; i++) await sleep(10);
   await m.close(); // the process ends inside the hold: the held Running status is lost with it
   assert.equal(m.deps.runs.list()[0]?.status, undefined, 'nothing written yet');
   const restarted = new Reconciler(m.deps, { isLeader: () => true, workers: 4, resyncMs: 60_000 });
