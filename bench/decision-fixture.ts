@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import { createLocalJWKSet } from 'jose';
 import { FileAuditLog } from '../src/adapters/audit-file.ts';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { testPipelineConfig } from '../test/support/config.ts';

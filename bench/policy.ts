@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { evaluate, policyInput } from '../src/evaluate/evaluate.ts';

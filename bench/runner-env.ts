@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 import type { Cluster } from '../src/dev/cluster.ts';
 import { jwks, newSigningKey, type SigningKey } from '../src/dev/sign.ts';

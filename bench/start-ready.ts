@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { COMPILE_CACHE_DIR } from '../scripts/image/compile-cache.ts';
 import { RUNNER_UID } from '../scripts/image/rootfs.ts';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
 import { freePort } from '../src/dev/processes.ts';

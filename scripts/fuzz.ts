@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet } from 'jose';
-import { buildBundle } from '../src/adapters/opa-cli.ts';
+import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';

@@ -6,7 +6,7 @@
 // test/unit/settings-schema.test.ts runs the check.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSettingsFragments } from '../src/adapters/opa-cli.ts';
+import { readSettingsFragments } from '../src/adapters/policy-sources.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { settingsJsonSchema } from '../src/policy/settings-schema.ts';
 

@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ChartRenderError, renderBakedSettings } from '../adapters/chart-settings.ts';
-import { buildBundle } from '../adapters/opa-cli.ts';
+import { buildBundle } from '../adapters/bundle-build.ts';
 import type { BakedSettings } from '../policy/bake.ts';
 import { denial, evaluate, policyInput } from '../evaluate/evaluate.ts';
 import { algorithmOf, signingKeyFromPem } from '../policy/bundle-signature.ts';

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { readAuditLog, checkAuditDir } from '../adapters/audit-files.ts';
-import { buildBundle } from '../adapters/opa-cli.ts';
+import { buildBundle } from '../adapters/bundle-build.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../adapters/tools.ts';
 import { startRunner } from '../app/runner.ts';
 import type { AssignmentReport } from '../run/report.ts';

@@ -6,7 +6,7 @@ import { CORE_KEYS, coreSettingsSchema } from './settings.ts';
  * The one settings schema of a policy set: the core schema (src/policy/settings.ts) plus the JSON
  * Schema fragments its rule packages bring (`policies/.../<package>/settings.schema.json`, keyed
  * by the package's folder name). Pure: the adapters read the fragments from a policy directory
- * (src/adapters/opa-cli.ts) or from a bundle (src/adapters/opa-wasm.ts).
+ * (src/adapters/bundle-build.ts) or from a bundle (src/adapters/opa-wasm.ts).
  */
 export type Fragments = Readonly<Record<string, unknown>>;
 

@@ -27,7 +27,7 @@ import {
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { DEFAULT_DENY_EGRESS } from '../../src/dev/bootstrap.ts';
 import type { ClusterState } from '../../src/dev/cluster.ts';

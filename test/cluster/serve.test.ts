@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir } from '../../src/adapters/audit-files.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { LOCAL_STORAGE_CLASS } from '../../src/dev/bootstrap.ts';
 import { KWOK_STEP_LOG } from '../../src/dev/kwok-config.ts';
 import { startControlPlane } from '../../src/dev/control-plane.ts';

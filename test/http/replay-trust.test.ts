@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { segmentName } from '../../src/adapters/audit-files.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { chainLine } from '../../src/audit/chain.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';

@@ -15,7 +15,7 @@ import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
 import { resolutionsFile } from '../../bin/resolve-cache.js';

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 
 const tools = resolveTools(['opa']);
@@ -32,12 +32,10 @@ interface Outcome {
   code: number | null;
   stdout: string;
   stderr: string;
-  ms: number;
 }
 
 /** Runs `serve --config <file>` to its end (killed after 30 s: a runner that stays up fails the test). */
 function serve(configFile: string): Promise<Outcome> {
-  const t0 = Date.now();
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', configFile], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,7 +48,7 @@ function serve(configFile: string): Promise<Outcome> {
   return new Promise((resolve) =>
     child.once('exit', (code) => {
       clearTimeout(killer);
-      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+      resolve({ code, stdout, stderr });
     }),
   );
 }
@@ -253,7 +251,7 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
       const out = await serve(file);
       assert.equal(out.code, 2, out.stderr);
       assert.match(out.stderr, /^AUDIT_LOCKED: .*live writer \(PID \d+/m);
-      assert.ok(out.ms < 15_000, `refused in ${out.ms} ms`);
+      // Refused, not waited for: a serve that waited on the lock would be killed at 30 s (code null, not 2).
       assert.equal(holder.locked, true, 'the holder still holds its lock');
       assert.equal(
         (

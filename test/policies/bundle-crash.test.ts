@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BundlePoller, type Reloadable } from '../../src/adapters/bundle-poller.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 

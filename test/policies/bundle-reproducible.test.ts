@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 

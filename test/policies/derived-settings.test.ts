@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import fc from 'fast-check';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle, setPolicyData, type BundleFiles } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { DECISION_ENTRYPOINT, DERIVED_ENTRYPOINT } from '../../src/evaluate/policy-engine.ts';

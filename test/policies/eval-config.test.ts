@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { main } from '../../src/cli/main.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { loadEngine } from '../../src/adapters/opa-wasm.ts';
 import { maskValue } from '../../src/audit/mask.ts';
 import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { ARGV_CASES, GITHUB_TOKEN, VALUE_CASES } from '../support/credentials.ts';
+import { shippedBundle } from '../support/shipped-bundle.ts';
 
 /**
  * REDTEAM-3 finding 1, as a class: every string a container executes — command, args, plain env
@@ -22,9 +18,6 @@ import { ARGV_CASES, GITHUB_TOKEN, VALUE_CASES } from '../support/credentials.ts
  * the compiled WASM. The exec handlers are checked on the BUILT pod, so the last test plants exec
  * fields the builder does not render today and expects them denied too.
  */
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
-const opa = tools.value.opa;
 const ctx = {
   runner: 'r',
   namespace: 'kubiya-workflows',
@@ -33,15 +26,10 @@ const ctx = {
 };
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
-let work: string;
 let engine: PolicyEngine;
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'kubiya-exec-literals-'));
-  engine = await loadEngine(
-    await readBundle((await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'b.tar.gz'))).file),
-  );
+  engine = await loadEngine(await shippedBundle());
 });
-after(() => rm(work, { recursive: true, force: true }));
 
 function decide(
   step: Record<string, unknown>,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { loadEngine, readBundle, type BundleFiles } from '../../src/adapters/opa-wasm.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { before, test } from 'node:test';
+import { loadEngine, type BundleFiles } from '../../src/adapters/opa-wasm.ts';
 import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { KEYED_LISTS, settingsWith } from '../support/keyed-settings.ts';
+import { shippedBundle } from '../support/shipped-bundle.ts';
 
 /**
  * REDTEAM-3 finding 7 through the compiled WASM: settings with a repeated key in a keyed list,
@@ -17,9 +13,6 @@ import { KEYED_LISTS, settingsWith } from '../support/keyed-settings.ts';
  * still a decision for every step — never POLICY_EVAL_ERROR ("object insert conflict" before) —
  * and a list the Rego keys denies with POLICY_SETTINGS_INVALID naming the settings key.
  */
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
-const opa = tools.value.opa;
 const ctx = {
   runner: 'r',
   namespace: 'kubiya-workflows',
@@ -28,13 +21,10 @@ const ctx = {
 };
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
-let work: string;
 let bundle: BundleFiles;
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'kubiya-keyed-'));
-  bundle = await readBundle((await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'b.tar.gz'))).file);
+  bundle = await shippedBundle();
 });
-after(() => rm(work, { recursive: true, force: true }));
 
 const STEPS: readonly Record<string, unknown>[] = [
   { name: 's', image: 'python:3.11', resources: R },

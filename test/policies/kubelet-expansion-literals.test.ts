@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
-import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { before, test } from 'node:test';
+import { loadEngine } from '../../src/adapters/opa-wasm.ts';
 import { evaluate, policyInput } from '../../src/evaluate/evaluate.ts';
 import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { VALUE_CASES } from '../support/credentials.ts';
+import { shippedBundle } from '../support/shipped-bundle.ts';
 
 /**
  * A credential split across variables and joined by the kubelet's `$(NAME)` expansion (the sibling
@@ -21,9 +17,6 @@ import { VALUE_CASES } from '../support/credentials.ts';
  * table is SECRET_LITERAL as the whole literal is, through the compiled WASM; a composition of
  * harmless values (`$(BASE)/bin`) stays allowed.
  */
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
-const opa = tools.value.opa;
 const ctx = {
   runner: 'r',
   namespace: 'kubiya-workflows',
@@ -32,15 +25,10 @@ const ctx = {
 };
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
-let work: string;
 let engine: PolicyEngine;
 before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'kubiya-kubelet-view-'));
-  engine = await loadEngine(
-    await readBundle((await buildBundle(opa, join(REPO_ROOT, 'policies'), join(work, 'b.tar.gz'))).file),
-  );
+  engine = await loadEngine(await shippedBundle());
 });
-after(() => rm(work, { recursive: true, force: true }));
 
 function codes(step: Record<string, unknown>): string[] {
   const wf = validate({

@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../../src/evaluate/policy-engine.ts';

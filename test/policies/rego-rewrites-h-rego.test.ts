@@ -29,7 +29,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import fc from 'fast-check';
 import { CLEAN, dataOf, input, outcome, settingsOf } from './decision-generators.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 

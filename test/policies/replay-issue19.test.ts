@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chain, GENESIS } from '../../src/audit/chain.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { policyInput } from '../../src/evaluate/evaluate.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readWorkflowFile } from '../../src/dev/workflow-file.ts';
 import { renderChartSettings } from '../../src/adapters/chart-settings.ts';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { main } from '../../src/cli/main.ts';

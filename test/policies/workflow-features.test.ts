@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { loadEngine, readBundle } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';

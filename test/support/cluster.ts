@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import type { Config } from '../../src/config/schema.ts';
 import type { RunStatus } from '../../src/run/status.ts';

@@ -21,7 +21,7 @@ import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { buildBundle } from '../../src/adapters/opa-cli.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 

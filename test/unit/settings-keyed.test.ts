@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
+import { readSettingsFragments } from '../../src/adapters/policy-sources.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { checkPolicyData, checkSettings, settingsJsonSchema } from '../../src/policy/settings-schema.ts';
 import { CHART_SCHEMA, renderChartSchema } from '../../scripts/settings-schema.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { readSettingsFragments } from '../../src/adapters/opa-cli.ts';
+import { readSettingsFragments } from '../../src/adapters/policy-sources.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { DOCKER_HUB_ALIASES, ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
 import { LOCKED_CODES } from '../../src/policy/settings.ts';

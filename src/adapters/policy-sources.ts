@@ -1,0 +1,84 @@
+/**
+ * A policy directory as `opa build` and the runner read it: its source files, its revision (a
+ * content hash), whether it defines the derived-settings entrypoint, and its settings schema
+ * fragments. Read-only; build failures are PolicyBuildError values with catalogue codes.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import type { ErrorCode } from '../errors/codes.ts';
+import { FRAGMENT_FILE, type Fragments } from '../policy/settings-schema.ts';
+
+/** The files of a policy directory that make a bundle (*.rego, data.json, settings fragments), sorted by path. */
+async function sourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    if (entry.name.endsWith('.rego') || entry.name === 'data.json' || entry.name === FRAGMENT_FILE)
+      out.push(join(entry.parentPath, entry.name));
+  }
+  return out.sort();
+}
+
+/**
+ * Whether a policy directory defines the derived-settings rule (DERIVED_ENTRYPOINT, a rule
+ * `derived` in package kubiya.main outside the tests): built as a second entrypoint when it does.
+ * A directory from before it (an operator's copy) builds as it did and decides the same.
+ */
+export async function hasDerivedRule(dir: string): Promise<boolean> {
+  for (const file of await sourceFiles(dir)) {
+    if (!file.endsWith('.rego') || file.endsWith('_test.rego')) continue;
+    const text = await readFile(file, 'utf8');
+    if (/^package kubiya\.main\s*$/m.test(text) && /^derived\s*:=/m.test(text)) return true;
+  }
+  return false;
+}
+
+/** Revision = content hash of the Rego sources and data: same inputs, same revision. */
+export async function policyRevision(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of await sourceFiles(dir)) {
+    hash
+      .update(relative(dir, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
+  }
+  return `sha256-${hash.digest('hex').slice(0, 16)}`;
+}
+
+/** A build failure with its catalogue code (POLICY_BUILD_FAILED, or POLICY_SETTINGS_INVALID). */
+export class PolicyBuildError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * The settings schema fragments of a policy directory: every `settings.schema.json`, keyed by the
+ * name of the folder it is in (the rule package's name, which is its key under kubiya.settings).
+ */
+export async function readSettingsFragments(policyDir: string): Promise<Fragments> {
+  const out: Record<string, unknown> = {};
+  for (const entry of await readdir(policyDir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || entry.name !== FRAGMENT_FILE) continue;
+    const key = basename(entry.parentPath);
+    const file = join(entry.parentPath, entry.name);
+    if (key in out)
+      throw new PolicyBuildError(
+        'POLICY_SETTINGS_INVALID',
+        `two settings fragments for "${key}" (${relative(policyDir, file)})`,
+      );
+    try {
+      out[key] = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      throw new PolicyBuildError(
+        'POLICY_SETTINGS_INVALID',
+        `${relative(policyDir, file)} is not JSON: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+  return out;
+}
