@@ -41,6 +41,7 @@ export interface CompileCacheOptions {
 
 /** The modules whose graphs are cached besides every dependency: the CLI and its commands (`dev` is not in images). */
 export const CACHED_ENTRIES = [
+  '/app/dist/cli.js',
   '/app/src/cli/main.ts',
   '/app/src/cli/serve.ts',
   '/app/src/cli/policy.ts',

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { writeLayer } from './blobs.ts';
+import { BUNDLED_ENTRY, writeCliBundle } from './bundle.ts';
 import { COMPILE_CACHE_DIR, COMPILE_CACHE_ENV, writeCompileCache } from './compile-cache.ts';
 import { caBundle, osRelease, sharedLibraries, statusStanza, type DebianPackage } from './debian.ts';
 import { writeArchive, writeImage, writeIndex, type RuntimeConfig } from './oci.ts';
@@ -100,7 +101,7 @@ function runtimeConfig(labels: Record<string, string>): RuntimeConfig {
   return {
     User: `${RUNNER_UID}:${RUNNER_UID}`,
     Env: ['PATH=/usr/local/bin', 'NODE_ENV=production', `SSL_CERT_FILE=${CA_FILE}`, ...COMPILE_CACHE_ENV],
-    Entrypoint: [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`],
+    Entrypoint: [NODE_PATH, BUNDLED_ENTRY],
     Cmd: ['serve', '--config', '/etc/kubiya/runner.yaml'],
     WorkingDir: APP_DIR,
     ExposedPorts: { '8080/tcp': {} },
@@ -124,6 +125,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const staged = await stage(repo, commit, work, log);
   const version = (JSON.parse(await readFile(join(staged.app, 'package.json'), 'utf8')) as { version: string }).version;
   const base = await baseInputs(repo);
+  await writeCliBundle(staged.app);
+  log(`CLI bundled: ${BUNDLED_ENTRY}`);
   const cache = await writeCompileCache({
     node: base.inputs.node.file,
     app: staged.app,
