@@ -14,8 +14,9 @@
  * before the entry point had a cache).
  * --trace: each run's log lines with their time since spawn (where start-up spends its time).
  * --bin: an entry point to start (default this checkout's bin/kubiya-runner.js).
- * --image: an unpacked image (`npm run image`, then its layers extracted into ROOTFS): its
- * /app/bin/kubiya-runner.js with the compile cache built into it (scripts/image/compile-cache.ts),
+ * --image: an unpacked image (`npm run image`, then its layers extracted into ROOTFS): its entry
+ * point (/app/dist/kubiya-runner.js, the bundled CLI of scripts/image/bundle.ts; /app/bin/kubiya-runner.js
+ * in an image from before the bundle) with the compile cache built into it (scripts/image/compile-cache.ts),
  * read as the image's environment says (portable). The cache's directory is named after uid 65532;
  * a copy named after this process's uid is put next to it (ROOTFS/app/compile-cache.bench, removed
  * afterwards) so that the same relative paths find the same entries.
@@ -24,6 +25,7 @@
  * also the top level).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -312,7 +314,10 @@ if (import.meta.main) {
     const next = argv[k + 1];
     if (next === undefined) return [];
     if (a === '--bin') return [{ file: resolve(next) }];
-    if (a === '--image') return [{ file: resolve(next, 'app', 'bin', 'kubiya-runner.js'), imageCache: true }];
+    if (a === '--image') {
+      const bundled = resolve(next, 'app', 'dist', 'kubiya-runner.js');
+      return [{ file: existsSync(bundled) ? bundled : resolve(next, 'app', 'bin', 'kubiya-runner.js'), imageCache: true }];
+    }
     return [];
   });
   const options: StartReadyOptions = {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { BUNDLED_CLI, BUNDLED_ENTRY } from '../../scripts/image/bundle.ts';
 import { COMPILE_CACHE_DIR, COMPILE_CACHE_ENV } from '../../scripts/image/compile-cache.ts';
 import { OUTPUT } from '../../scripts/image/image.ts';
 import { APP_DIR, AUDIT_DIR, BUNDLE_PATH, NODE_PATH, RUNNER_UID } from '../../scripts/image/rootfs.ts';
@@ -97,10 +98,10 @@ describe('reproducible', () => {
 });
 
 describe('the image config', () => {
-  test('runs node on the CLI as the fixed non-root user, from /app, with no host PATH', () => {
+  test('runs node on the bundled CLI as the fixed non-root user, from /app, with no host PATH', () => {
     const c = a.config.config;
     assert.equal(c.User, `${RUNNER_UID}:${RUNNER_UID}`);
-    assert.deepEqual(c.Entrypoint, [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`]);
+    assert.deepEqual(c.Entrypoint, [NODE_PATH, BUNDLED_ENTRY]);
     assert.equal(c.WorkingDir, APP_DIR);
     assert.ok(c.Env.includes('PATH=/usr/local/bin'));
     for (const e of COMPILE_CACHE_ENV) assert.ok(c.Env.includes(e), `${e} in the image's environment`);
@@ -153,6 +154,8 @@ describe('the layers', () => {
       [NODE_PATH, 0o755],
       [BUNDLE_PATH, 0o644],
       [`${APP_DIR}/bin/kubiya-runner.js`, 0o755],
+      [BUNDLED_ENTRY, 0o755],
+      [BUNDLED_CLI, 0o644],
       [`${APP_DIR}/src/cli/main.ts`, 0o644],
       [`${APP_DIR}/node_modules/@open-policy-agent/opa-wasm/package.json`, 0o644],
       ['/etc/ssl/certs/ca-certificates.crt', 0o644],
@@ -235,10 +238,37 @@ console.log(process.getuid(),process.getgid(),w,typeof process.env.PATH)`;
     assert.equal(p.stdout.trim(), `${RUNNER_UID} ${RUNNER_UID} EROFS undefined`);
   });
 
-  test('kubiya-runner --help', { skip: why }, () => {
-    const r = inImage(root, [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`, '--help']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /serve \[options\]/);
+  test('kubiya-runner --help, from the bundle and from the sources', { skip: why }, () => {
+    for (const entry of [BUNDLED_ENTRY, `${APP_DIR}/bin/kubiya-runner.js`]) {
+      const r = inImage(root, [NODE_PATH, entry, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /serve \[options\]/);
+    }
+  });
+
+  test('the bundled CLI starts from the compile cache built into the image, as one module', { skip: why }, () => {
+    const env = Object.fromEntries(
+      a.config.config.Env.filter((e) => !e.startsWith('PATH=')).map((e) => [
+        e.slice(0, e.indexOf('=')),
+        e.slice(e.indexOf('=') + 1),
+      ]),
+    );
+    const r = inImage(root, [...a.config.config.Entrypoint, 'serve', '--help'], {
+      ...env,
+      NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+    });
+    assert.equal(r.code, 0, String(r.stderr).slice(-2000));
+    assert.match(r.stdout, /kubiya-runner serve/);
+    const lines = r.stderr.split('\n');
+    assert.ok(
+      lines.some((l) => new RegExp(`V8 code cache for \\S+ \\S*${BUNDLED_CLI} was accepted`).test(l)),
+      `${BUNDLED_CLI} read from the cache`,
+    );
+    // One module for the CLI and its dependencies: none of the sources' or node_modules' files is loaded.
+    const loaded = lines.filter((l) => /\/app\/(src|node_modules)\//.test(l));
+    assert.deepEqual(loaded.slice(0, 5), [], 'modules loaded beside the bundle');
+    const refused = lines.filter((l) => /\/app\//.test(l) && /(rejected|mismatch)/.test(l));
+    assert.deepEqual(refused.slice(0, 5), [], 'cache entries of the app refused at start');
   });
 
   test(
@@ -298,8 +328,8 @@ console.log(process.getuid(),process.getgid(),w,typeof process.env.PATH)`;
     },
   );
 
-  test('the default bundle evaluates in the image: an allowed step and a denied one', { skip: why }, () => {
-    const cli = [NODE_PATH, `${APP_DIR}/bin/kubiya-runner.js`, 'policy', 'eval', '--bundle', BUNDLE_PATH];
+  test('the default bundle evaluates in the image (the bundled CLI): an allowed step and a denied one', { skip: why }, () => {
+    const cli = [...a.config.config.Entrypoint, 'policy', 'eval', '--bundle', BUNDLE_PATH];
     const ok = inImage(root, [...cli, '/tmp/allowed.yaml']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /step build: allowed/);
