@@ -14,11 +14,13 @@
 // - CommonJS dependencies' `require` of Node's builtins goes through a real `require`;
 // - the build fails on any esbuild warning or error (an import it could not resolve, a
 //   `require` it cannot see, a `__dirname` it could not replace): nothing half-bundled ships;
+// - Node's builtins are `require`d, not imported (see builtinsRequired);
 // - the output depends only on the staged files (no absolute build paths, no time stamps), so the
 //   image stays reproducible (test/image).
 // The sources and node_modules stay in the image beside it (the audit check's Worker script is read
 // from src/, and a dependency may read its own files).
 import { readFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { extname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -72,6 +74,27 @@ function atItsPlacePlugin(app: string, root: string): Plugin {
   };
 }
 
+/**
+ * Node's builtins as CommonJS `require`s, not ES imports: an ES import of a builtin makes Node build
+ * its ES facade, which reads every export, getters included, and `node:http`'s getters load Node's
+ * own undici (`fetch`, WebSocket): ~45 ms of CPU at every start for nothing the runner uses. A
+ * `require` returns the same module object, whose properties are read where they are used.
+ */
+const builtinsRequired: Plugin = {
+  name: 'builtins-required',
+  setup(b) {
+    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind === 'import-statement' && isBuiltin(args.path)
+        ? { path: args.path, namespace: 'builtin-required' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-required' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** In the entry point, the CLI's import (`../src/cli/main.ts`) names the bundled CLI beside it, left as an import. */
 const cliExternal: Plugin = {
   name: 'cli-external',
@@ -97,6 +120,13 @@ export async function writeCliBundle(app: string, root: string = APP_DIR): Promi
     legalComments: 'inline',
     charset: 'utf8',
     write: true,
+    // Whitespace and syntax only (the names stay, for stack traces): an 11 MiB text becomes 5.5 MiB,
+    // ~20 ms less CPU at every start to read and check it. The source map beside it is not read at
+    // run time; `NODE_OPTIONS=--enable-source-maps` maps a stack trace back to the TypeScript.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
   } as const;
   const results = [
     await build({
@@ -104,7 +134,7 @@ export async function writeCliBundle(app: string, root: string = APP_DIR): Promi
       entryPoints: [join(app, 'src', 'cli', 'main.ts')],
       outfile: join(out, 'cli.js'),
       banner: { js: REQUIRE_BANNER },
-      plugins: [atItsPlacePlugin(app, root)],
+      plugins: [builtinsRequired, atItsPlacePlugin(app, root)],
     }),
     await build({
       ...common,

@@ -12,7 +12,8 @@ import { atItsPlace, writeCliBundle } from '../../scripts/image/bundle.ts';
  * The image's bundled CLI (scripts/image/bundle.ts, ADR 0006). The class: a bundled file that no
  * longer finds what lies beside it (a Worker script, a data file) because `import.meta.url`,
  * `__dirname` or `__filename` now name the bundle; a file that believes it is the entry point
- * (`import.meta.main`); a CommonJS dependency whose `require` of a builtin fails in an ES module;
+ * (`import.meta.main`); a CommonJS dependency whose `require` of a builtin fails in an ES module; a
+ * builtin imported as an ES module (its facade's getters load what the runner never uses);
  * and a bundle that ships although esbuild could not resolve an import.
  */
 const run = promisify(execFile);
@@ -53,10 +54,12 @@ test('the bundled CLI runs, and its files still find what lies beside their own 
     join(app, 'src', 'cli', 'main.ts'),
     [
       "import { readFileSync } from 'node:fs';",
+      "import { STATUS_CODES } from 'node:http';",
       "import dep from 'dep';",
       'export async function main(): Promise<unknown> {',
       "  const beside: string = readFileSync(new URL('./beside.txt', import.meta.url), 'utf8');",
-      '  return { beside, dep: dep(), main: import.meta.main };',
+      "  const undici = process.moduleLoadList.some((m) => m.includes('deps/undici'));",
+      '  return { beside, dep: dep(), main: import.meta.main, ok: STATUS_CODES[200], undici };',
       '}',
     ].join('\n'),
   );
@@ -71,7 +74,14 @@ test('the bundled CLI runs, and its files still find what lies beside their own 
   // The sources are gone from the bundle's view only: removing main.ts proves it is not imported.
   await rm(join(app, 'src', 'cli', 'main.ts'));
   const { stdout } = await run(process.execPath, [entry]);
-  assert.deepEqual(JSON.parse(stdout), { beside: 'the sources’ file', dep: 'the dependency’s file', main: false });
+  // undici: an ES import of node:http would have loaded Node's own (its ES facade reads every getter).
+  assert.deepEqual(JSON.parse(stdout), {
+    beside: 'the sources’ file',
+    dep: 'the dependency’s file',
+    main: false,
+    ok: 'OK',
+    undici: false,
+  });
   assert.ok(cli.endsWith(join('dist', 'cli.js')));
   assert.ok(pathToFileURL(entry).href.endsWith('/dist/kubiya-runner.js'));
 });
