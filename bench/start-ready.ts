@@ -316,7 +316,9 @@ if (import.meta.main) {
     if (a === '--bin') return [{ file: resolve(next) }];
     if (a === '--image') {
       const bundled = resolve(next, 'app', 'dist', 'kubiya-runner.js');
-      return [{ file: existsSync(bundled) ? bundled : resolve(next, 'app', 'bin', 'kubiya-runner.js'), imageCache: true }];
+      return [
+        { file: existsSync(bundled) ? bundled : resolve(next, 'app', 'bin', 'kubiya-runner.js'), imageCache: true },
+      ];
     }
     return [];
   });

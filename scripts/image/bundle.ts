@@ -35,7 +35,13 @@ export const BUNDLED_CLI = `${APP_DIR}/${BUNDLE_DIR}/cli.js`;
 const REQUIRE_BANNER =
   "import { createRequire as __kubiyaCreateRequire } from 'node:module';\nconst require = __kubiyaCreateRequire(import.meta.url);";
 
-const LOADERS: Readonly<Record<string, 'ts' | 'js'>> = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js' };
+const LOADERS: Readonly<Record<string, 'ts' | 'js'>> = {
+  '.ts': 'ts',
+  '.mts': 'ts',
+  '.js': 'js',
+  '.mjs': 'js',
+  '.cjs': 'js',
+};
 
 /**
  * The text of `file` (under `app`) with the references to its own place replaced by the place it
@@ -54,7 +60,9 @@ export function atItsPlace(text: string, file: string, app: string, root: string
   if (/\b__(dirname|filename)\b/.test(out)) {
     if (/\b(var|let|const|function)\s+__(dirname|filename)\b/.test(out))
       throw new Error(`${file} declares __dirname or __filename itself: cannot bundle it at its place`);
-    out = out.replace(/(?<![.\w$])__dirname\b/g, JSON.stringify(dir)).replace(/(?<![.\w$])__filename\b/g, JSON.stringify(at));
+    out = out
+      .replace(/(?<![.\w$])__dirname\b/g, JSON.stringify(dir))
+      .replace(/(?<![.\w$])__filename\b/g, JSON.stringify(at));
   }
   return out;
 }

@@ -328,15 +328,19 @@ console.log(process.getuid(),process.getgid(),w,typeof process.env.PATH)`;
     },
   );
 
-  test('the default bundle evaluates in the image (the bundled CLI): an allowed step and a denied one', { skip: why }, () => {
-    const cli = [...a.config.config.Entrypoint, 'policy', 'eval', '--bundle', BUNDLE_PATH];
-    const ok = inImage(root, [...cli, '/tmp/allowed.yaml']);
-    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /step build: allowed/);
-    const denied = inImage(root, [...cli, '/tmp/denied.yaml']);
-    assert.equal(denied.code, 1, denied.stdout + denied.stderr);
-    assert.match(denied.stdout, /IMAGE_TAG_NOT_PINNED/);
-  });
+  test(
+    'the default bundle evaluates in the image (the bundled CLI): an allowed step and a denied one',
+    { skip: why },
+    () => {
+      const cli = [...a.config.config.Entrypoint, 'policy', 'eval', '--bundle', BUNDLE_PATH];
+      const ok = inImage(root, [...cli, '/tmp/allowed.yaml']);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /step build: allowed/);
+      const denied = inImage(root, [...cli, '/tmp/denied.yaml']);
+      assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+      assert.match(denied.stdout, /IMAGE_TAG_NOT_PINNED/);
+    },
+  );
 });
 
 describe('read by another OCI implementation (umoci, Debian)', () => {

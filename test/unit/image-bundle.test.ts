@@ -30,7 +30,11 @@ test('each reference to its own place becomes the place the file has in the imag
     ['import.meta.filename', '/build/app/src/x.ts', '"/app/src/x.ts"'],
     ['import.meta.dirname', '/build/app/src/x.ts', '"/app/src"'],
     ['if (import.meta.main) run()', '/build/app/src/x.ts', 'if (false) run()'],
-    ['join(__dirname, "worker.js")', '/build/app/node_modules/p/lib/i.js', 'join("/app/node_modules/p/lib", "worker.js")'],
+    [
+      'join(__dirname, "worker.js")',
+      '/build/app/node_modules/p/lib/i.js',
+      'join("/app/node_modules/p/lib", "worker.js")',
+    ],
     ['typeof __filename', '/build/app/node_modules/p/i.js', 'typeof "/app/node_modules/p/i.js"'],
     // a property of that name is not the variable
     ['o.__dirname + x__dirname', '/build/app/node_modules/p/i.js', 'o.__dirname + x__dirname'],
