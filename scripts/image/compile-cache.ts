@@ -39,7 +39,11 @@ export interface CompileCacheOptions {
   readonly uid: number;
 }
 
-/** The modules whose graphs are cached besides every dependency: the CLI and its commands (`dev` is not in images). */
+/**
+ * The modules whose graphs are cached besides every dependency: the bundled CLI (what the image's
+ * entry point imports: bundle.ts), and the CLI and its commands from the sources (`node
+ * /app/bin/kubiya-runner.js`, the audit check's Worker; `dev` is not in images).
+ */
 export const CACHED_ENTRIES = [
   '/app/dist/cli.js',
   '/app/src/cli/main.ts',
