@@ -12,11 +12,12 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { apiCause } from '../../src/adapters/kube-errors.ts';
 import { KubeRunStore } from '../../src/adapters/kube-runs.ts';
 import type { AdmittedRun } from '../../src/run/admitted.ts';
+import { loopbackKubeConfig } from '../support/api-stand-in.ts';
 
 const TOKEN = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNlY3JldA';
 const api = (code: number, body: unknown): ApiException<unknown> => new ApiException(code, `HTTP ${code}`, body, {});
@@ -139,13 +140,7 @@ test("the intake's CREATE_FAILED for a refused WorkflowRun says why, and never t
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const { port } = server.address() as { port: number };
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = loopbackKubeConfig(port);
     const runs = new KubeRunStore(kc, 'ns', 'r');
     const run = { name: 'run-1', ref: { id: 'wf', jti: 'j1' }, workflow: { runId: 'run-1' } } as unknown as AdmittedRun;
     const created = await runs.create(run, TOKEN);
