@@ -8,6 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import { kubeJson, segment } from './kube-json.ts';
+import { apiCause } from './kube-errors.ts';
 import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -23,6 +24,17 @@ export const WORKFLOWRUN = Object.freeze({
 });
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** The fields of the WorkflowRun the runner creates, named in a refusal's causes (apiCause). */
+const RUN_FIELDS: ReadonlySet<string> = new Set([
+  'metadata.name',
+  'metadata.labels',
+  ...Object.values(LABELS).map((key) => `metadata.labels[${key}]`),
+  'spec',
+  'spec.token',
+  'spec.workflowId',
+  'spec.runner',
+]);
 
 /**
  * WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates),
@@ -100,7 +112,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
           'ASSIGNMENT_REPLAYED',
           `assignment ${run.ref.jti} was already accepted (WorkflowRun ${run.name} exists)`,
         );
-      if (e instanceof ApiException) return fail('CREATE_FAILED', `could not record the run (${e.code})`);
+      if (e instanceof ApiException)
+        return fail('CREATE_FAILED', `could not record the run: ${apiCause(e, RUN_FIELDS)}`);
       return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(e)}`);
     }
   }
@@ -133,10 +146,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         );
       return ok(undefined);
     } catch (e) {
-      return fail(
-        'CREATE_FAILED',
-        `could not check run id ${runId}: ${e instanceof ApiException ? String(e.code) : describeThrown(e)}`,
-      );
+      return fail('CREATE_FAILED', `could not check run id ${runId}: ${apiCause(e)}`);
     }
   }
 

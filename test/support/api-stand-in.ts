@@ -5,6 +5,7 @@
  * finding 1), so an unreachable API server would keep it from ever starting.
  */
 import { createServer, type Server } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /** The stand-in, listening on 127.0.0.1, and a kubeconfig (YAML text) that points at it. */
 export interface ApiStandIn {
@@ -39,4 +40,16 @@ export async function apiStandIn(): Promise<ApiStandIn> {
       server.close();
     },
   };
+}
+
+/** A KubeConfig for an API server twin on 127.0.0.1:`port` over plain HTTP, with no credentials. */
+export function loopbackKubeConfig(port: number): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
 }

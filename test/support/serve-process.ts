@@ -12,7 +12,11 @@ export interface ServeProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `kubiya-runner serve` as a real process and resolves once it listens. */
+/**
+ * Starts `kubiya-runner serve` as a real process and resolves once it listens (its "runner
+ * listening" log line). Rejects when it exits first, or after 30 s — then it is killed first, so a
+ * failed start leaves no process behind. Each stdout line is kept parsed (`{ unparsed }` if not JSON).
+ */
 export async function startServe(
   config: Record<string, unknown>,
   work: string,
@@ -35,14 +39,23 @@ export async function startServe(
       buffered = parts.pop() ?? '';
       for (const p of parts) {
         if (p.trim() === '') continue;
-        const line = JSON.parse(p) as Record<string, unknown>;
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(p) as Record<string, unknown>;
+        } catch {
+          line = { unparsed: p }; // a line that is not JSON is kept, not thrown from the stream handler
+        }
         lines.push(line);
         if (line.message === 'runner listening') resolve(Number(line.port));
       }
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     void exited.then((code) => reject(new Error(`serve exited with ${String(code)} before listening: ${err}`)));
-    setTimeout(() => reject(new Error(`serve did not listen within 30 s: ${err}`)), 30_000).unref();
+    setTimeout(() => {
+      // Not left running behind a failed test: the child is killed before the start is refused.
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not listen within 30 s: ${err}`));
+    }, 30_000).unref();
   });
   return { child, base: `http://127.0.0.1:${port}`, lines, stderr: () => err, exited };
 }

@@ -14,9 +14,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import type * as KubeRuns from '../../src/adapters/kube-runs.ts';
 import type * as Reconcile from '../../src/reconcile/reconciler.ts';
+import { loopbackKubeConfig } from '../support/api-stand-in.ts';
 
 const SRC = process.env.RT7_SRC ?? new URL('../../src', import.meta.url).pathname;
 const { KubeRunStore } = (await import(`${SRC}/adapters/kube-runs.ts`)) as typeof KubeRuns;
@@ -64,13 +64,7 @@ after(() => {
 
 test('a list cut by an expired continue token: no live run is taken as gone, nothing of it deleted', async () => {
   const { port } = server.address() as { port: number };
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  const kc = loopbackKubeConfig(port);
   const runs = new (KubeRunStore as unknown as new (...a: unknown[]) => KubeRuns.KubeRunStore)(kc, 'ns', 'r', {
     pageItems: 1,
   });
