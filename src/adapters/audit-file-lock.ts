@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { fstatSync, readSync, statSync, type Stats } from 'node:fs';
 import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,12 +31,9 @@ import { alive, describe, me, parseHolder, render, sameNamespace, type LockHolde
  * the path must name the same file (dev/ino) and the file must still hold the holder's token (one
  * pread). A lock removed by hand, taken over by a contender, or overwritten fails the check: the
  * loss is reported and the appender refuses that batch and every further append, writing nothing
- * (fail closed). The heartbeat runs the same check. check() makes its three calls synchronously
- * (microseconds on a local disk; a few per group commit): the appender starts the batch's write in
- * the same turn of the event loop, so no other callback and no thread-pool round trip lies between
- * the check and the write (issue 20, BENCHMARKS.md "Issue 20: audit append, the lock check").
- * What remains is that gap (microseconds, unless the process is paused exactly there): a lock file
- * is advisory and never to be removed by hand (docs/operations.md).
+ * (fail closed). The heartbeat runs the same check. What remains is the gap between the check and
+ * the write (microseconds, unless the process is paused exactly there): a lock file is advisory
+ * and never to be removed by hand (docs/operations.md).
  */
 export const LOCK_FILE = 'audit.lock';
 
@@ -70,8 +66,6 @@ export class AuditDirLock {
   private readonly fh: FileHandle;
   private readonly onLost: (() => void) | undefined;
   private readonly size: number;
-  /** Reused by check(): the lock file's bytes, one more than ours (a longer file is not ours). */
-  private readonly buf: Buffer;
   private timer: NodeJS.Timeout | undefined;
   private lostIt = false;
   private beats = 0;
@@ -88,7 +82,6 @@ export class AuditDirLock {
     this.holder = holder;
     this.fh = fh;
     this.size = size;
-    this.buf = Buffer.alloc(size + 1);
     this.onLost = onLost;
     this.timer = setInterval(() => void this.heartbeat(), refreshMs);
     this.timer.unref();
@@ -163,32 +156,11 @@ export class AuditDirLock {
         stat(this.path),
         this.fh.read(buf, 0, buf.byteLength, 0),
       ]);
-      return this.ours(mine, there, buf.subarray(0, read.bytesRead));
+      if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
+      return parseHolder(buf.subarray(0, read.bytesRead).toString('utf8'))?.token === this.holder.token;
     } catch {
       return false; // removed (ENOENT), or the file cannot be read: not provably ours
     }
-  }
-
-  /**
-   * stillOurs() with synchronous calls (fstat + stat + pread on the held descriptor and the path),
-   * for check(): no thread-pool round trip, and nothing else runs between it and its caller's next
-   * step.
-   */
-  private stillOursNow(): boolean {
-    try {
-      const mine = fstatSync(this.fh.fd);
-      const there = statSync(this.path);
-      const read = readSync(this.fh.fd, this.buf, 0, this.buf.byteLength, 0);
-      return this.ours(mine, there, this.buf.subarray(0, read));
-    } catch {
-      return false; // removed (ENOENT), or the file cannot be read: not provably ours
-    }
-  }
-
-  /** The descriptor's file is the one at the path (dev/ino), and `bytes` (its content) hold our token. */
-  private ours(mine: Stats, there: Stats, bytes: Buffer): boolean {
-    if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
-    return parseHolder(bytes.toString('utf8'))?.token === this.holder.token;
   }
 
   private markLost(): void {
@@ -213,13 +185,12 @@ export class AuditDirLock {
   }
 
   /**
-   * Checks now, synchronously, that the lock is still ours (the same file at the path, with our
-   * token): called right before every write to the chain, which its caller starts in the same turn
-   * of the event loop. False (and the loss reported, for good) when it is not.
+   * Checks now that the lock is still ours (the same file at the path, with our token): called
+   * before every write to the chain. False (and the loss reported, for good) when it is not.
    */
-  check(): boolean {
+  async check(): Promise<boolean> {
     if (this.lostIt) return false;
-    if (!this.stillOursNow()) this.markLost();
+    if (!(await this.stillOurs())) this.markLost();
     return !this.lostIt;
   }
 

@@ -65,7 +65,7 @@ export class FileAuditLog implements AuditSink {
   }
 
   /** The directory lock is still ours: false once it is lost, else the lock's check (see AuditDirLock.check). */
-  private mayWrite(): boolean {
+  private mayWrite(): boolean | Promise<boolean> {
     if (this.lock === undefined) return true;
     return !this.lock.lost && this.lock.check();
   }
@@ -222,8 +222,7 @@ export class FileAuditLog implements AuditSink {
     const t0 = process.hrtime.bigint();
     const broken = this.segment.broken;
     if (broken !== undefined) return { error: broken };
-    // Checked synchronously: the write below is started in this same turn, right after it.
-    if (this.lock !== undefined && !this.lock.check()) return { error: lostLock() };
+    if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
     try {
       const t1 = process.hrtime.bigint();
       await this.segment.write(batch.lines.bytes());
