@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CommitPacer } from '../src/adapters/audit-batch.ts';
 import { FileAuditLog } from '../src/adapters/audit-file.ts';
 import { segmentName, checkAuditDir, type CheckOptions } from '../src/adapters/audit-files.ts';
 import { chainLine, GENESIS } from '../src/audit/chain.ts';
@@ -79,14 +80,17 @@ const cpuSeconds = (from: NodeJS.CpuUsage): number => {
 /**
  * Appends `records` records to a new log in `dir` from 256 concurrent producers, each awaiting its
  * own record (as pipeline stages do): wall rate, records per CPU-second (process and main thread).
+ * `split`: the group commit split in two when CommitPacer says it pays (opt-in in the runner; the
+ * default, false, is the runner's: one batch for all the appends at hand).
  */
 export async function appendBench(
   records: number,
   dir: string,
   log: (s: string) => void = () => undefined,
+  split = false,
 ): Promise<AppendBenchResult> {
   const producers = 256;
-  const appender = await FileAuditLog.open(dir);
+  const appender = await FileAuditLog.open(dir, split ? { pacer: new CommitPacer() } : {});
   let batches = 0;
   appender.onBatch = () => void batches++;
   let next = 0;
@@ -292,7 +296,8 @@ async function verifyOnly(): Promise<void> {
 }
 
 if (import.meta.main) {
-  // --only append: the append half alone; --records N: how many records it appends.
+  // --only append: the append half alone; --records N: how many records it appends;
+  // --pacer split: the group commit split by CommitPacer (default: one batch, as the runner).
   const quick = process.argv.includes('--quick');
   const records = Number(flag('--records') ?? (quick ? 20_000 : 200_000));
   if (!Number.isSafeInteger(records) || records <= 0) throw new Error('--records must be a positive integer');
@@ -301,7 +306,9 @@ if (import.meta.main) {
   else if (flag('--only') === 'append') {
     const dir = await mkdtemp(join(tmpdir(), 'kubiya-audit-bench-'));
     try {
-      console.log(JSON.stringify({ append: await appendBench(records, join(dir, 'append'), console.error) }, null, 2));
+      const split = flag('--pacer') === 'split';
+      const append = await appendBench(records, join(dir, 'append'), console.error, split);
+      console.log(JSON.stringify({ append: { ...append, pacer: split ? 'split' : 'one' } }, null, 2));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

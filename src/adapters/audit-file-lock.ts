@@ -27,11 +27,12 @@ import { alive, describe, me, parseHolder, render, sameNamespace, type LockHolde
  * A takeover renames the stale file aside and checks it was the one judged stale (else puts it
  * back), so two contenders cannot both win.
  * The holder keeps a descriptor open on its lock file. Before every write to the chain (each
- * group commit, each checkpoint) the appender calls check(): fstat of that descriptor and stat of
- * the path must name the same file (dev/ino) and the file must still hold the holder's token (one
- * pread). A lock removed by hand, taken over by a contender, or overwritten fails the check: the
- * loss is reported and the appender refuses that batch and every further append, writing nothing
- * (fail closed). The heartbeat runs the same check. What remains is the gap between the check and
+ * group commit, each checkpoint) the appender calls check(): stat of the path must name the file
+ * of that descriptor (its dev/ino, from one fstat when the lock was taken: an open descriptor's
+ * file never changes, so fstat-ing it again at every check, as before issue 20, told nothing new)
+ * and the file must still hold the holder's token (one pread). A lock removed by hand, taken over
+ * by a contender, or overwritten fails the check: the loss is reported and the appender refuses
+ * that batch and every further append, writing nothing (fail closed). The heartbeat runs the same check. What remains is the gap between the check and
  * the write (microseconds, unless the process is paused exactly there): a lock file is advisory
  * and never to be removed by hand (docs/operations.md).
  */
@@ -66,6 +67,8 @@ export class AuditDirLock {
   private readonly fh: FileHandle;
   private readonly onLost: (() => void) | undefined;
   private readonly size: number;
+  /** dev and ino of the descriptor's file (fstat once, when the lock was taken). */
+  private readonly id: { readonly dev: number; readonly ino: number };
   private timer: NodeJS.Timeout | undefined;
   private lostIt = false;
   private beats = 0;
@@ -75,6 +78,7 @@ export class AuditDirLock {
     holder: LockHolder,
     fh: FileHandle,
     size: number,
+    id: { readonly dev: number; readonly ino: number },
     refreshMs: number,
     onLost: (() => void) | undefined,
   ) {
@@ -82,6 +86,7 @@ export class AuditDirLock {
     this.holder = holder;
     this.fh = fh;
     this.size = size;
+    this.id = id;
     this.onLost = onLost;
     this.timer = setInterval(() => void this.heartbeat(), refreshMs);
     this.timer.unref();
@@ -106,8 +111,9 @@ export class AuditDirLock {
     let seen: { content: string; since: number } | undefined;
     // Bounded: each turn either takes the lock, refuses, waits a heartbeat, or removes a stale file.
     for (let attempt = 0; attempt < 1000; attempt++) {
-      const fh = await linkNew(path, `${path}.${token}`, text);
-      if (fh !== undefined) return new AuditDirLock(path, holder, fh, text.byteLength, refreshMs, options.onLost);
+      const linked = await linkNew(path, `${path}.${token}`, text);
+      if (linked !== undefined)
+        return new AuditDirLock(path, holder, linked.fh, text.byteLength, linked.id, refreshMs, options.onLost);
       let current: string;
       let mtime: number;
       try {
@@ -147,16 +153,12 @@ export class AuditDirLock {
     throw new AuditLocked(`could not take the lock of ${dir}`);
   }
 
-  /** Is the file at the path still the one this holder created, holding its token? (fstat + stat + pread) */
+  /** Is the file at the path still the one this holder created, holding its token? (stat + pread) */
   private async stillOurs(): Promise<boolean> {
     try {
       const buf = Buffer.alloc(this.size + 1);
-      const [mine, there, read] = await Promise.all([
-        this.fh.stat(),
-        stat(this.path),
-        this.fh.read(buf, 0, buf.byteLength, 0),
-      ]);
-      if (mine.ino !== there.ino || mine.dev !== there.dev) return false;
+      const [there, read] = await Promise.all([stat(this.path), this.fh.read(buf, 0, buf.byteLength, 0)]);
+      if (there.ino !== this.id.ino || there.dev !== this.id.dev) return false;
       return parseHolder(buf.subarray(0, read.bytesRead).toString('utf8'))?.token === this.holder.token;
     } catch {
       return false; // removed (ENOENT), or the file cannot be read: not provably ours
@@ -206,16 +208,21 @@ export class AuditDirLock {
 
 /**
  * Writes `text` to a private temporary file and links it to `path`: a descriptor open on the
- * linked file (read and write, for the holder's checks and heartbeats), or undefined if `path`
- * exists.
+ * linked file (read and write, for the holder's checks and heartbeats) with its file's dev and ino
+ * (the link's too), or undefined if `path` exists.
  */
-async function linkNew(path: string, tmp: string, text: Buffer): Promise<FileHandle | undefined> {
+async function linkNew(
+  path: string,
+  tmp: string,
+  text: Buffer,
+): Promise<{ fh: FileHandle; id: { dev: number; ino: number } } | undefined> {
   const fh = await open(tmp, 'wx+', 0o600);
   try {
     await fh.writeFile(text);
     await fh.datasync();
+    const { dev, ino } = await fh.stat();
     await link(tmp, path);
-    return fh;
+    return { fh, id: { dev, ino } };
   } catch (e) {
     await fh.close();
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
