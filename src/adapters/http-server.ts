@@ -6,7 +6,10 @@ import type { RawAssignment } from '../receive/receive.ts';
 
 export interface ReadyReport {
   readonly ready: boolean;
-  readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
+  /** Each check; `policy` also names the key that verified the bundle (`keyid`), when one did. */
+  readonly checks: Readonly<
+    Record<string, { readonly ok: boolean; readonly detail?: string; readonly keyid?: string }>
+  >;
 }
 
 /** What the HTTP adapter needs from the application; it knows nothing else. */

@@ -1,3 +1,4 @@
+import { keyId } from '../audit/keys.ts';
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
@@ -90,9 +91,11 @@ export async function loadCandidate(source: CandidateSource): Promise<Candidate>
   const { path, dataPath, verificationKeys } = source;
   const files = await readBundleFiles(path);
   // The signature first: nothing of an unverified bundle is parsed or run.
+  let keyid: string | undefined;
   if (verificationKeys.length > 0) {
     const verified = await verifyBundleFiles(files, verificationKeys);
     if (!verified.ok) throw new Error(`${verified.error.code}: ${verified.error.message}`);
+    keyid = keyId(verified.value.key);
   }
   const bundle = bundleOf(files, path);
   const fragments = fragmentsOf(bundle.settingsSchema);
@@ -120,7 +123,11 @@ export async function loadCandidate(source: CandidateSource): Promise<Candidate>
     throw new Error(`bundle ${engine.revision}: the compiled WASM cannot decide:\n  ${problems.join('\n  ')}`);
   if (!wellFormed(engine.evaluate(CANARY, DECISION_ENTRYPOINT)))
     throw new Error(`bundle ${engine.revision} does not return a well-formed decision`);
-  return { engine, settings: deepFreeze(structuredClone(settings)) };
+  // Which key verified it: named in every evaluate and mutate record and in /ready (PolicyEngine.keyid).
+  return {
+    engine: keyid === undefined ? engine : { ...engine, keyid },
+    settings: deepFreeze(structuredClone(settings)),
+  };
 }
 
 /**

@@ -18,7 +18,8 @@ export interface PolicyStoreOptions {
 
 /** What the store tells its owner: a revision now decides, or a candidate was refused (its code first). */
 export interface PolicyStoreHooks {
-  loaded(revision: string): void;
+  /** A bundle is in force: its revision, and the key id that verified it (PolicyEngine.keyid) when one did. */
+  loaded(revision: string, keyid: string | undefined): void;
   rejected(reason: string): void;
 }
 
@@ -79,7 +80,7 @@ export class PolicyStore {
     this.engine = engine;
     this.settings = settings;
     this.fingerprint = fingerprint;
-    this.hooks.loaded(engine.revision);
+    this.hooks.loaded(engine.revision, engine.keyid);
     return engine;
   }
 
@@ -135,12 +136,16 @@ export class PolicyStore {
     }
   }
 
-  /** Makes `next` current unless it is the revision deciding now; tells hooks.loaded. */
+  /**
+   * Makes `next` current unless it is the revision deciding now, verified by the same key (the
+   * same policies re-signed by another trusted key are swapped in, so records and /ready name the
+   * key that verified what is in force); tells hooks.loaded.
+   */
   private swapIn(next: Candidate): 'swapped' | 'unchanged' {
-    if (next.engine.revision === this.engine?.revision) return 'unchanged';
+    if (next.engine.revision === this.engine?.revision && next.engine.keyid === this.engine.keyid) return 'unchanged';
     this.engine = next.engine;
     this.settings = next.settings;
-    this.hooks.loaded(next.engine.revision);
+    this.hooks.loaded(next.engine.revision, next.engine.keyid);
     return 'swapped';
   }
 

@@ -145,10 +145,10 @@ async function policyStore(config: Config, log: Logger, metrics: Metrics): Promi
   const policies: PolicyStore = new PolicyStore(
     config.policy.bundle,
     {
-      loaded: (revision) => {
+      loaded: (revision, keyid) => {
         metrics.policyLoaded(revision);
         log.info(
-          { revision, verificationKeyIds: keyIds },
+          { revision, ...(keyid !== undefined ? { keyid } : {}), verificationKeyIds: keyIds },
           keyIds.length > 0
             ? 'policy bundle loaded, signature verified'
             : 'policy bundle loaded (unsigned: no verificationKeys)',

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { VersionApi } from '@kubernetes/client-node';
 import type { ReadyReport } from '../adapters/http-server.ts';
 import type { LeaseElector } from '../adapters/lease.ts';
+import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RunnerParts } from './compose.ts';
 
 /** `serve`'s lifecycle as /ready and intake see it. */
@@ -19,6 +20,14 @@ export interface ServerState {
 }
 
 type Check = { ok: boolean; detail?: string };
+
+/** The bundle in force: its revision, and the key id that verified it (PolicyEngine.keyid) when one did. */
+function policyCheck(engine: PolicyEngine | undefined): Check & { keyid?: string } {
+  if (engine === undefined) return { ok: false, detail: 'none' };
+  return engine.keyid === undefined
+    ? { ok: true, detail: engine.revision }
+    : { ok: true, detail: engine.revision, keyid: engine.keyid };
+}
 
 /** The API server's /version within 2 s, asked at most once a second (probes come often). */
 function apiServerCheck(parts: RunnerParts): () => Promise<Check> {
@@ -56,7 +65,7 @@ export function readiness(
     const checks = {
       apiServer: await apiServer(),
       keys: { ok: parts.keysLoaded() },
-      policy: { ok: policies.current() !== undefined, detail: policies.current()?.revision ?? 'none' },
+      policy: policyCheck(policies.current()),
       audit: {
         ok: writable && audit.healthy && audit.locked,
         ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }),

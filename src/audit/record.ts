@@ -23,7 +23,8 @@ export interface AuditEntry {
   readonly path?: string | undefined;
   readonly input?: unknown;
   readonly result?: unknown;
-  readonly bundles?: Readonly<Record<string, { readonly revision: string }>> | undefined;
+  /** OPA's bundles member: each bundle's revision; ours also names the verification key that verified it (`keyid`), when one did. */
+  readonly bundles?: Readonly<Record<string, { readonly revision: string; readonly keyid?: string }>> | undefined;
   readonly patch?: unknown;
   readonly pod?:
     | {

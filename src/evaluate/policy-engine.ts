@@ -5,6 +5,14 @@
 export interface PolicyEngine {
   /** Bundle revision from its .manifest; goes into every decision and audit record. */
   readonly revision: string;
+  /**
+   * The key id (src/audit/keys.ts keyId: the first 16 hex digits of SHA-256 over the SPKI DER, as
+   * the runner's startup log prints it for `verificationKeyIds`) of the
+   * verification key that verified this bundle's signature; absent for a bundle loaded without
+   * verification keys. Every evaluate and mutate record names it beside the revision
+   * (`bundles.kubiya.keyid`), so a verification key swapped between two starts shows in the log.
+   */
+  readonly keyid?: string | undefined;
   /** Entrypoints the loaded module exports. */
   readonly entrypoints: readonly string[];
   /**

@@ -72,11 +72,15 @@ export async function signBundleFiles(files: ReadonlyMap<string, Uint8Array>, ke
   return `${JSON.stringify({ signatures: [jws] }, null, 1)}\n`;
 }
 
-async function verifiedPayload(jws: string, keys: readonly KeyObject[]): Promise<unknown> {
+/** The signed payload and the key that verified it (the first of `keys` that does), or undefined. */
+async function verifiedPayload(
+  jws: string,
+  keys: readonly KeyObject[],
+): Promise<{ readonly payload: unknown; readonly key: KeyObject } | undefined> {
   for (const key of keys) {
     try {
       const { payload } = await compactVerify(jws, key, { algorithms: [algorithmOf(key)] });
-      return JSON.parse(Buffer.from(payload).toString('utf8'));
+      return { payload: JSON.parse(Buffer.from(payload).toString('utf8')) as unknown, key };
     } catch {
       // the next key may verify it
     }
@@ -85,7 +89,8 @@ async function verifiedPayload(jws: string, keys: readonly KeyObject[]): Promise
 }
 
 /**
- * Checks a bundle's signature against the verification keys. POLICY_BUNDLE_UNSIGNED when it has
+ * Checks a bundle's signature against the verification keys; on success, the number of files
+ * signed and the key that verified the signature. POLICY_BUNDLE_UNSIGNED when it has
  * no `.signatures.json`; POLICY_BUNDLE_SIGNATURE_INVALID when the signature does not verify with
  * any key, or the signed file list and the bundle's files differ (a file added, removed or
  * changed), naming the file.
@@ -93,7 +98,7 @@ async function verifiedPayload(jws: string, keys: readonly KeyObject[]): Promise
 export async function verifyBundleFiles(
   files: ReadonlyMap<string, Uint8Array>,
   keys: readonly KeyObject[],
-): Promise<Result<{ readonly files: number }>> {
+): Promise<Result<{ readonly files: number; readonly key: KeyObject }>> {
   const raw = files.get(SIGNATURES_FILE);
   if (raw === undefined)
     return fail('POLICY_BUNDLE_UNSIGNED', `the bundle has no ${SIGNATURES_FILE}, and verification keys are set`);
@@ -106,9 +111,9 @@ export async function verifyBundleFiles(
   }
   if (!Array.isArray(signatures) || signatures.length !== 1 || typeof signatures[0] !== 'string')
     return invalid(`${SIGNATURES_FILE} must hold exactly one signature`);
-  const payload = await verifiedPayload(signatures[0], keys);
-  if (payload === undefined) return invalid('it does not verify with any of the verification keys');
-  const listed = (payload as { files?: unknown }).files;
+  const verified = await verifiedPayload(signatures[0], keys);
+  if (verified === undefined) return invalid('it does not verify with any of the verification keys');
+  const listed = (verified.payload as { files?: unknown }).files;
   if (!Array.isArray(listed)) return invalid('the signed payload lists no files');
   const signed = new Map<string, string>();
   for (const f of listed as Partial<SignedFile>[]) {
@@ -130,5 +135,5 @@ export async function verifyBundleFiles(
   }
   const missing = [...signed.keys()].filter((n) => !names.includes(n));
   if (missing.length > 0) return invalid(`${missing.join(', ')} signed but not in the bundle`);
-  return ok({ files: names.length });
+  return ok({ files: names.length, key: verified.key });
 }

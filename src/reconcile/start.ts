@@ -67,7 +67,7 @@ async function startAttempt(
     await Promise.all([allowed.recorded, audit.errored('create', egress.error, { ...at, pod: podRef })]);
     return refusedStep(step, egress.error, deps, allowed.decision);
   }
-  await Promise.all([allowed.recorded, recordMutate(allowed.decision, hardened, { ...at, pod: podRef }, audit)]);
+  await Promise.all([allowed.recorded, recordMutate(allowed, hardened, { ...at, pod: podRef }, audit)]);
   const created = await createStepObjects(egress.value, hardened.pod, deps);
   if (!created.ok) {
     await audit.errored('create', created.error, { ...at, pod: podRef });
@@ -117,6 +117,8 @@ function withOutputsFile(pod: V1Pod, step: Step): void {
 /** An allowed step: its decision, and its evaluate record (appended, not awaited: it is made durable with mutate's). */
 interface Allowed {
   readonly decision: Decision;
+  /** The bundle that decided (revision, and the key that verified it): the mutate record names it too. */
+  readonly bundles: Bundles;
   readonly recorded: Promise<unknown>;
 }
 
@@ -131,7 +133,8 @@ type Decided =
  */
 async function decide(input: PolicyInput, deps: PipelineDeps, audit: Auditor, at: Fields): Promise<Decided> {
   const t0 = process.hrtime.bigint();
-  const evaluated = evaluate(input, deps.policy());
+  const engine = deps.policy();
+  const evaluated = evaluate(input, engine);
   // OPA's decision-log metric name, so existing tooling reads it.
   const metrics = { timer_rego_query_eval_ns: Number(process.hrtime.bigint() - t0) };
   const fields: Fields = { ...at, path: DECISION_PATH, input, metrics };
@@ -142,29 +145,35 @@ async function decide(input: PolicyInput, deps: PipelineDeps, audit: Auditor, at
       await audit.errored(
         'evaluate',
         evaluated.error,
-        revision === undefined ? fields : { ...fields, bundles: { kubiya: { revision } } },
+        revision === undefined ? fields : { ...fields, bundles: bundlesOf(revision, engine?.keyid) },
       );
       return { ok: false, error: evaluated.error };
     }
     case 'deny': {
       const { decision } = evaluated;
       const error = denial(decision);
-      await audit.denied('evaluate', error, { ...fields, result: decision, bundles: bundlesOf(decision) });
+      await audit.denied('evaluate', error, {
+        ...fields,
+        result: decision,
+        bundles: bundlesOf(decision.revision, engine?.keyid),
+      });
       return { ok: false, error, decision };
     }
     case 'allow': {
       const { decision } = evaluated;
-      const recorded = audit.passed('evaluate', 'step allowed by policy', {
-        ...fields,
-        result: decision,
-        bundles: bundlesOf(decision),
-      });
-      return { ok: true, value: { decision, recorded } };
+      const bundles = bundlesOf(decision.revision, engine?.keyid);
+      const recorded = audit.passed('evaluate', 'step allowed by policy', { ...fields, result: decision, bundles });
+      return { ok: true, value: { decision, bundles, recorded } };
     }
   }
 }
 
-const bundlesOf = (d: Decision): { kubiya: { revision: string } } => ({ kubiya: { revision: d.revision } });
+/** OPA's decision-log `bundles` member, with the key that verified the bundle when one did. */
+type Bundles = { readonly kubiya: { readonly revision: string; readonly keyid?: string } };
+
+const bundlesOf = (revision: string, keyid: string | undefined): Bundles => ({
+  kubiya: keyid === undefined ? { revision } : { revision, keyid },
+});
 
 /**
  * What the pod carries of its decision, set before it is created (no write after): the decision
@@ -213,12 +222,13 @@ function stepEgress(
 }
 
 /** Write-ahead: the mutate record (its patch, the egress it grants) authorises the creates. */
-function recordMutate(decision: Decision, hardened: Mutation, at: Fields, audit: Auditor): Promise<unknown> {
+function recordMutate(allowed: Allowed, hardened: Mutation, at: Fields, audit: Auditor): Promise<unknown> {
+  const { decision, bundles } = allowed;
   const egress = (decision.egress ?? []).map((d) => `, ${d.host ?? d.cidr ?? ''}:${d.ports.join('/')}`).join('');
   return audit.passed('mutate', `pod hardened to restricted; egress: DNS${egress}`, {
     ...at,
     patch: hardened.patch,
-    bundles: bundlesOf(decision),
+    bundles,
   });
 }
 

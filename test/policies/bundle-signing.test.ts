@@ -10,6 +10,7 @@ import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { writeTarGz } from '../../src/adapters/bundle-tar.ts';
 import { readTarGz } from '../../src/adapters/opa-wasm.ts';
 import { PolicyStore } from '../../src/adapters/policy-store.ts';
+import { keyId } from '../../src/audit/keys.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { main } from '../../src/cli/main.ts';
 import { SIGNATURES_FILE, signBundleFiles, verifyBundleFiles } from '../../src/policy/bundle-signature.ts';
@@ -248,4 +249,38 @@ test('a signed bundle unpacked into a directory verifies, nested files included;
   await unpack(dir, files);
   assert.notEqual(await store.reload(), 'rejected', 'the signed directory is taken again');
   store.close();
+});
+
+test('the engine names the key that verified its bundle (red team 3, finding 4): the signer among several keys, a re-signed bundle on reload, none unsigned', async () => {
+  const hooks = { loaded: () => undefined, rejected: () => undefined };
+  const third = keys();
+  // The verifier reports the key that verified, not the first configured.
+  for (const order of [
+    [other.publicKey, pair.publicKey, third.publicKey],
+    [pair.publicKey, other.publicKey],
+    [third.publicKey, other.publicKey, pair.publicKey],
+  ]) {
+    const verified = await verifyBundleFiles(files, order);
+    assert.ok(verified.ok);
+    assert.equal(keyId(verified.value.key), keyId(pair.publicKey));
+  }
+  const live = join(work, 'rotate.tar.gz');
+  await cp(signed, live);
+  const store = new PolicyStore(live, hooks, undefined, { verificationKeys: [other.publicKey, pair.publicKey] });
+  await store.load();
+  assert.equal(store.current()?.keyid, keyId(pair.publicKey));
+  // The same policies signed by the other trusted key (a rotation): the reload names the new signer.
+  await writeFile(join(work, 'other-signing.pem'), pem(other.privateKey, 'pkcs8'));
+  const resigned = await cli(
+    ...['policy', 'build', '--policies', join(REPO_ROOT, 'policies'), '--out', `${live}.new`],
+    ...['--signing-key', join(work, 'other-signing.pem')],
+  );
+  assert.equal(resigned.code, 0, resigned.err);
+  await rename(`${live}.new`, live);
+  assert.notEqual(await store.reload(), 'rejected');
+  assert.equal(store.current()?.keyid, keyId(other.publicKey));
+  // Without verification keys nothing verified it: no key id.
+  const open = new PolicyStore(unsigned, hooks);
+  await open.load();
+  assert.equal(open.current()?.keyid, undefined);
 });

@@ -185,7 +185,7 @@ test('serve with verification keys and a settings overlay exits 2 with POLICY_SE
   assert.doesNotMatch(result.stderr, /POLICY_SETTINGS_UNSIGNED: POLICY_SETTINGS_UNSIGNED/);
 });
 
-test('serve logs the ids of the keys that verified its bundle at every load (red-team round 3, finding 4)', async () => {
+test('serve names the key that verified its bundle: in the load log line and in /ready, among several trusted keys (red-team round 3, finding 4)', async () => {
   const dir = join(work, 'serve-kid');
   await mkdir(dir, { recursive: true });
   await writeFile(
@@ -195,11 +195,14 @@ test('serve logs the ids of the keys that verified its bundle at every load (red
     }),
   );
   await writeFile(join(dir, 'kubeconfig'), await standInKubeconfig());
+  // A second trusted key, listed first, that did not sign the bundle.
+  const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+  await writeFile(join(dir, 'other.pem'), other.export({ type: 'spki', format: 'pem' }));
   const runner = await startServe(
     {
       runner: { name: 'r' },
       controlPlane: { issuer: 'x', jwksFile: join(dir, 'jwks.json') },
-      policy: { bundle: signed, verificationKeys: [join(work, 'public.pem')] },
+      policy: { bundle: signed, verificationKeys: [join(dir, 'other.pem'), join(work, 'public.pem')] },
       audit: { dir: join(dir, 'audit') },
       kubernetes: { kubeconfig: join(dir, 'kubeconfig') },
       server: { port: 0, host: '127.0.0.1' },
@@ -209,8 +212,15 @@ test('serve logs the ids of the keys that verified its bundle at every load (red
   try {
     const loaded = runner.lines.find((l) => String(l.message).startsWith('policy bundle loaded'));
     assert.ok(loaded, JSON.stringify(runner.lines));
-    assert.deepEqual(loaded.verificationKeyIds, [keyId(pair.publicKey)]);
+    assert.deepEqual(loaded.verificationKeyIds, [keyId(other), keyId(pair.publicKey)]);
+    assert.equal(loaded.keyid, keyId(pair.publicKey), 'the key that verified it, not the first trusted one');
     assert.equal(loaded.message, 'policy bundle loaded, signature verified');
+    const ready = (await (await fetch(`${runner.base}/ready`)).json()) as {
+      checks: { policy: { ok: boolean; detail: string; keyid?: string } };
+    };
+    assert.equal(ready.checks.policy.ok, true);
+    assert.equal(ready.checks.policy.detail, loaded.revision);
+    assert.equal(ready.checks.policy.keyid, keyId(pair.publicKey));
   } finally {
     runner.child.kill('SIGTERM');
     await runner.exited;
