@@ -32,10 +32,13 @@ export class StallWatch extends Watch {
   private readonly timers: Timers;
   /** The informer's callback of the watch running now (undefined between watches). */
   private active: WatchArgs[2] | undefined;
+  /** What the informer's cache keeps of a watched object (FollowedKind.slim): applied before the cache sees it. */
+  private readonly slim: (object: object) => object;
 
   /**
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
-   * clock); `delivered` is called on every event or bookmark.
+   * clock); `delivered` is called on every event or bookmark; `slim` makes what the informer's
+   * cache keeps of each added, modified or deleted object (FollowedKind.slim; default: the object).
    */
   constructor(
     kc: KubeConfig,
@@ -44,6 +47,7 @@ export class StallWatch extends Watch {
     listedAt: () => number,
     delivered: () => void = () => undefined,
     timers: Timers = SYSTEM_TIMERS,
+    slim: (object: object) => object = (o) => o,
   ) {
     super(kc);
     this.kc = kc;
@@ -52,6 +56,7 @@ export class StallWatch extends Watch {
     this.listedAt = listedAt;
     this.delivered = delivered;
     this.timers = timers;
+    this.slim = slim;
     // client-node's own inactivity abort (30 s, private) would end quiet watches before ours: it stays
     // as a backstop only, after our idle bound.
     Reflect.set(this, 'requestTimeoutMs', api.watchIdleMs + 10_000);
@@ -99,7 +104,12 @@ export class StallWatch extends Watch {
         (phase, object, raw) => {
           dog.seen();
           this.delivered();
-          callback(phase, object, raw);
+          const changed = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+          callback(
+            phase,
+            changed && typeof object === 'object' && object !== null ? this.slim(object as object) : object,
+            raw,
+          );
         },
         finish,
       );

@@ -6,7 +6,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { StallWatch } from './api-watch.ts';
-import { keyOf, missedChanges } from './relist.ts';
+import { keyOf, ListedBehind } from './relist.ts';
 import { apiOptionsOf } from './kubeconfig.ts';
 import { SYSTEM_TIMERS } from './watchdog.ts';
 import { describeThrown } from '../errors/result.ts';
@@ -23,8 +23,13 @@ export interface FollowedKind<T extends KubernetesObject> {
    */
   readonly list: (page: ListPage, options?: typeof METADATA_ONLY) => Promise<KubernetesListObject<T>>;
   readonly labelSelector: string;
-  /** Drops, in place, what the cache does not keep of an item (run on each page as it arrives). */
-  readonly slim?: (item: T) => void;
+  /**
+   * What the cache keeps of an item, run on each listed item and each watched object as it arrives:
+   * a fresh object with only the fields read (undefined: `item` itself, stripped in place). A fresh
+   * object keeps V8's fast layout; one stripped with `delete` turns into a dictionary, 2–4 times
+   * larger (issue 20 §2: ~1 KB more per cached pod at 5,000 pods).
+   */
+  readonly slim?: (item: T) => T | void;
   /** Items per page of the list (default LIST_PAGE_ITEMS). */
   readonly pageItems?: number | undefined;
 }
@@ -55,28 +60,40 @@ export interface ListPage {
 export const LIST_PAGE_ITEMS = 250;
 
 /**
- * Every page of a list, concatenated, each page's items slimmed as it arrives: the result has the
- * first page's metadata (its resourceVersion is the list's snapshot, which every page shares).
+ * Every page of a list, concatenated, each page's items slimmed as it arrives (`slim`'s answer is
+ * kept; undefined keeps the item as `slim` left it): the result has the first page's metadata (its
+ * resourceVersion is the list's snapshot, which every page shares).
  */
 export async function listAllPages<T extends KubernetesObject>(
   list: FollowedKind<T>['list'],
-  slim: (item: T) => void = () => undefined,
+  slim: (item: T) => T | void = () => undefined,
+  limit = LIST_PAGE_ITEMS,
+): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  const first = await readAllPages(list, (item) => items.push(slim(item) ?? item), limit);
+  return { ...first, metadata: { resourceVersion: first.metadata?.resourceVersion }, items };
+}
+
+/**
+ * Every page of a list, each item handed to `each` as its page arrives and kept by nobody here:
+ * only one page is held at a time. Returns the first page (its metadata's resourceVersion is the
+ * list's snapshot; its items are the first page's only). Throws what `list` throws.
+ */
+export async function readAllPages<T extends KubernetesObject>(
+  list: FollowedKind<T>['list'],
+  each: (item: T) => void,
   limit = LIST_PAGE_ITEMS,
 ): Promise<KubernetesListObject<T>> {
   const first = await list({ limit });
   // A metadata-only list (METADATA_ONLY) of nothing has `items: null`.
-  const items = [...(first.items ?? [])];
-  items.forEach(slim);
+  for (const item of first.items ?? []) each(item);
   let token = continueOf(first);
   while (token !== undefined && token !== '') {
     const page = await list({ limit, continue: token });
-    for (const item of page.items ?? []) {
-      slim(item);
-      items.push(item);
-    }
+    for (const item of page.items ?? []) each(item);
     token = continueOf(page);
   }
-  return { ...first, metadata: { resourceVersion: first.metadata?.resourceVersion }, items };
+  return first;
 }
 
 /** A page's continue token: `_continue` in client-node's typed lists, `continue` in a custom resource's raw JSON. */
@@ -108,13 +125,16 @@ export abstract class Followed<T extends KubernetesObject> {
    * One complete, fresh list of this kind (every page), of metadata only (METADATA_ONLY: the items
    * have `metadata` and nothing else), each item slimmed by `slim` as it arrives.
    */
-  protected readonly listMetadata: (slim?: (item: T) => void) => Promise<KubernetesListObject<T>>;
+  protected readonly listMetadata: (slim?: (item: T) => T | void) => Promise<KubernetesListObject<T>>;
   private listedAt = SYSTEM_TIMERS.now();
   private readonly kindName: string;
   private pauseMs = FIRST_PAUSE_MS;
   private readonly watch: StallWatch;
-  /** One complete, fresh list of full objects (every page, slimmed as the informer's). */
-  private readonly listFull: () => Promise<KubernetesListObject<T>>;
+  /**
+   * One complete, fresh list of full objects read page by page, each item slimmed as the informer's
+   * and handed to `each` (nothing keeps the whole list); resolves to the list's snapshot resourceVersion.
+   */
+  private readonly readFull: (each: (item: T) => void) => Promise<string | undefined>;
   /** Objects the watch deleted while a relist behind it was reading (`namespace/name`); undefined: none reading. */
   private deletedDuring: Set<string> | undefined;
   private readonly behind: NodeJS.Timeout;
@@ -140,13 +160,19 @@ export abstract class Followed<T extends KubernetesObject> {
       if (first !== undefined) setImmediate(first);
       return listed;
     };
-    this.listFull = () => listAllPages(followed.list, followed.slim, followed.pageItems);
+    const slim = followed.slim;
+    this.readFull = async (each) => {
+      const first = await readAllPages(followed.list, (item) => each(slim?.(item) ?? item), followed.pageItems);
+      return first.metadata?.resourceVersion;
+    };
     const watch = new StallWatch(
       kc,
       followed.kind,
       api,
       () => this.listedAt,
       () => (this.pauseMs = FIRST_PAUSE_MS),
+      SYSTEM_TIMERS,
+      slim === undefined ? undefined : (o) => slim(o as T) ?? o,
     );
     this.watch = watch;
     this.informer = new ListWatch<T>(followed.path, watch, list, false, followed.labelSelector);
@@ -200,10 +226,13 @@ export abstract class Followed<T extends KubernetesObject> {
     const deleted = new Set<string>();
     this.deletedDuring = deleted;
     try {
-      const listed = await this.listFull();
+      // Page by page: the listed keys are kept, and only the items the cache may still miss at the
+      // end (issue 20 §2: not a second copy of every cached object at the peak).
+      const behind = new ListedBehind(this.informer);
+      const snapshot = await this.readFull((item) => behind.add(item));
       const at = SYSTEM_TIMERS.now();
       if (this.stopped) return;
-      const all = missedChanges(this.informer, listed, deleted).every((m) => this.watch.deliver(m.phase, m.object));
+      const all = behind.missed(snapshot, deleted).every((m) => this.watch.deliver(m.phase, m.object));
       if (all) this.listedAt = at;
     } catch {
       // Left to the informer's own relist once the period is over.

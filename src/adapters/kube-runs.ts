@@ -14,7 +14,7 @@ import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { LABELS } from '../pod/names.ts';
 import type { RunStatus } from '../run/status.ts';
-import { RunViews, type WorkflowRunResource } from './run-views.ts';
+import { RunViews, withoutManagedFields, type WorkflowRunResource } from './run-views.ts';
 
 export const WORKFLOWRUN = Object.freeze({
   group: 'kubiya.ai',
@@ -35,6 +35,9 @@ const RUN_FIELDS: ReadonlySet<string> = new Set([
   'spec.workflowId',
   'spec.runner',
 ]);
+
+/** What a list that reads each item as it arrives (liveUids) keeps of it. */
+const NOTHING_KEPT: WorkflowRunResource = Object.freeze({});
 
 /**
  * WorkflowRuns in the workflows namespace, through the API server (which arbitrates duplicates),
@@ -66,10 +69,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
           options,
         ) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
-      slim: (run) => {
-        // The cache keeps this very object: managedFields are bytes nothing here reads.
-        if (run.metadata !== undefined) delete run.metadata.managedFields;
-      },
+      slim: withoutManagedFields,
       pageItems: options.pageItems,
     });
     this.api = api;
@@ -154,12 +154,12 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   async liveUids(): Promise<Result<ReadonlySet<string>>> {
     try {
       const uids = new Set<string>();
-      // Metadata only (no tokens, no status), each page reduced to its uids as it arrives (an API
-      // server that sends full objects anyway: the tokens are never held for the whole list).
+      // Metadata only (no tokens, no status), each page reduced to its uids as it arrives: what the
+      // list keeps of an item is one empty object (an API server that sends full objects anyway:
+      // the tokens are never held for the whole list; neither are the items' managedFields).
       await this.listMetadata((run) => {
         if (run.metadata?.uid !== undefined) uids.add(run.metadata.uid);
-        delete (run as { spec?: unknown }).spec;
-        delete (run as { status?: unknown }).status;
+        return NOTHING_KEPT;
       });
       return ok(uids);
     } catch (e) {

@@ -29,23 +29,57 @@ export function missedChanges<T extends KubernetesObject>(
   listed: KubernetesListObject<T>,
   deletedSince: ReadonlySet<string>,
 ): Missed<T>[] {
-  const out: Missed<T>[] = [];
-  const snapshot = rv(listed.metadata?.resourceVersion);
-  const seen = new Set<string>();
-  for (const object of listed.items) {
-    const key = keyOf(object);
-    seen.add(key);
-    const cached = cache.get(object.metadata?.name ?? '', object.metadata?.namespace);
-    if (cached === undefined) {
-      if (!deletedSince.has(key)) out.push({ phase: 'ADDED', object });
-    } else if (rv(object.metadata?.resourceVersion) > rv(cached.metadata?.resourceVersion))
-      out.push({ phase: 'MODIFIED', object });
+  const behind = new ListedBehind(cache);
+  for (const object of listed.items) behind.add(object);
+  return behind.missed(listed.metadata?.resourceVersion, deletedSince);
+}
+
+/**
+ * missedChanges fed page by page while the list is read (issue 20 §2: a relist behind the watch
+ * held a second copy of every cached object at 5,000 pods, at the peak): `add` each listed item as
+ * it arrives, then `missed` once the list is complete. It keeps every listed key, and a listed
+ * object only while the cache may still miss it: one the cache already has at the same or a newer
+ * version is never delivered at the end either — the watch only moves a cached object forward, and
+ * an object deleted meanwhile is in `deletedSince` (never re-added) — so its object is dropped at
+ * once. What `missed` answers is what missedChanges answers for the whole list against the cache
+ * at that moment.
+ */
+export class ListedBehind<T extends KubernetesObject> {
+  private readonly cache: CacheView<T>;
+  private readonly seen = new Set<string>();
+  /** Listed objects the cache did not have at this version or newer when they arrived, in list order. */
+  private readonly candidates: T[] = [];
+
+  constructor(cache: CacheView<T>) {
+    this.cache = cache;
   }
-  for (const cached of cache.list()) {
-    if (seen.has(keyOf(cached))) continue;
-    if (rv(cached.metadata?.resourceVersion) <= snapshot) out.push({ phase: 'DELETED', object: cached });
+
+  /** One listed item, in list order. */
+  add(object: T): void {
+    this.seen.add(keyOf(object));
+    const cached = this.cache.get(object.metadata?.name ?? '', object.metadata?.namespace);
+    // Versions that do not compare (NaN) are never delivered: dropped as well.
+    if (cached !== undefined && !(rv(object.metadata?.resourceVersion) > rv(cached.metadata?.resourceVersion))) return;
+    this.candidates.push(object);
   }
-  return out;
+
+  /** What the cache missed, decided now (missedChanges' rules) for a list whose snapshot is `resourceVersion`. */
+  missed(resourceVersion: string | undefined, deletedSince: ReadonlySet<string>): Missed<T>[] {
+    const out: Missed<T>[] = [];
+    const snapshot = rv(resourceVersion);
+    for (const object of this.candidates) {
+      const cached = this.cache.get(object.metadata?.name ?? '', object.metadata?.namespace);
+      if (cached === undefined) {
+        if (!deletedSince.has(keyOf(object))) out.push({ phase: 'ADDED', object });
+      } else if (rv(object.metadata?.resourceVersion) > rv(cached.metadata?.resourceVersion))
+        out.push({ phase: 'MODIFIED', object });
+    }
+    for (const cached of this.cache.list()) {
+      if (this.seen.has(keyOf(cached))) continue;
+      if (rv(cached.metadata?.resourceVersion) <= snapshot) out.push({ phase: 'DELETED', object: cached });
+    }
+    return out;
+  }
 }
 
 /** `namespace/name`: what identifies an object in the informer's cache. */

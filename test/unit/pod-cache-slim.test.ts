@@ -221,3 +221,15 @@ test('what the trim removes is gone: spec, managedFields, IPs, times, other cond
     'state',
   ]);
 });
+
+test('slim makes a copy and leaves the pod as the API server sent it (the informer keeps the copy; `admitted` stays whole)', () => {
+  for (const [, p] of CASES) {
+    const sent = structuredClone(p);
+    const cached = slim(sent);
+    assert.deepEqual(sent, p, 'the pod given is not changed');
+    assert.notEqual(cached, sent);
+    assert.notEqual(cached.metadata, sent.metadata);
+    assert.equal(slim(cached).metadata?.name, p.metadata?.name, 'a cached pod slims again to the same');
+    assert.deepEqual(slim(cached), cached);
+  }
+});

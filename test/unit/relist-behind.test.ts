@@ -13,7 +13,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { keyOf, missedChanges } from '../../src/adapters/relist.ts';
+import fc from 'fast-check';
+import { keyOf, ListedBehind, missedChanges } from '../../src/adapters/relist.ts';
 
 const obj = (name: string, rv: string, namespace = 'ns'): KubernetesObject => ({
   metadata: { name, namespace, resourceVersion: rv },
@@ -68,3 +69,65 @@ for (const [name, cache, listed, deleted, expected] of ROWS) {
     );
   });
 }
+
+/**
+ * The relist reads its list page by page and keeps a listed object only while the cache may still
+ * miss it (ListedBehind; issue 20 §2, not a second copy of the cache at 5,000 pods). Class: "an
+ * object dropped at its page would have been delivered at the end". While the list is read, the
+ * watch moves the cache forward between any two items — an update to a newer version, a delete
+ * (recorded, as the informer records it), an object made after the snapshot — and what ListedBehind
+ * answers at the end must be what missedChanges answers for the whole list against the cache then.
+ */
+test('relist behind the watch: read page by page, it delivers what the whole list would (fast-check)', () => {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const change = fc.record({
+    after: fc.nat({ max: 6 }),
+    name: fc.constantFrom(...names),
+    kind: fc.constantFrom('update', 'delete', 'make'),
+  });
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.record({ name: fc.constantFrom(...names), rv: fc.integer({ min: 1, max: 9 }) }), {
+        selector: (o) => o.name,
+      }),
+      fc.uniqueArray(fc.record({ name: fc.constantFrom(...names), rv: fc.integer({ min: 1, max: 10 }) }), {
+        selector: (o) => o.name,
+      }),
+      fc.array(change, { maxLength: 8 }),
+      (cached, listed, changes) => {
+        const byKey = new Map(cached.map((o) => [`ns/${o.name}`, obj(o.name, String(o.rv))]));
+        const cache = {
+          get: (name: string, namespace?: string) => byKey.get(`${namespace ?? ''}/${name}`),
+          list: () => [...byKey.values()],
+        };
+        const deleted = new Set<string>();
+        let rv = 10;
+        const watch = (at: number): void => {
+          for (const c of changes.filter((x) => x.after === at)) {
+            const key = `ns/${c.name}`;
+            rv++;
+            if (c.kind === 'delete') {
+              if (byKey.delete(key)) deleted.add(key);
+            } else if (c.kind === 'update') {
+              if (byKey.has(key)) byKey.set(key, obj(c.name, String(rv)));
+            } else if (!byKey.has(key)) byKey.set(key, obj(c.name, String(rv)));
+          }
+        };
+        const items = listed.map((o) => obj(o.name, String(o.rv)));
+        const behind = new ListedBehind(cache);
+        items.forEach((item, i) => {
+          watch(i);
+          behind.add(item);
+        });
+        for (let i = items.length; i <= 6; i++) watch(i);
+        const show = (m: { phase: string; object: KubernetesObject }) =>
+          `${m.phase} ${keyOf(m.object)}@${m.object.metadata?.resourceVersion ?? ''}`;
+        assert.deepEqual(
+          behind.missed('10', deleted).map(show),
+          missedChanges(cache, listOf('10', items), deleted).map(show),
+        );
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
