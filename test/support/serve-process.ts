@@ -32,7 +32,16 @@ export async function startServe(
   let err = '';
   let buffered = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let listening = false;
   const port = await new Promise<number>((resolve, reject) => {
+    // Not left running behind a failed start: killed when it does not listen within 30 s. Only
+    // while it has not listened (a started serve outlives 30 s in most tests).
+    const tooLong = setTimeout(() => {
+      if (listening) return;
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not listen within 30 s: ${err}`));
+    }, 30_000);
+    tooLong.unref();
     child.stdout.on('data', (d: Buffer) => {
       buffered += d.toString();
       const parts = buffered.split('\n');
@@ -46,16 +55,18 @@ export async function startServe(
           line = { unparsed: p }; // a line that is not JSON is kept, not thrown from the stream handler
         }
         lines.push(line);
-        if (line.message === 'runner listening') resolve(Number(line.port));
+        if (line.message === 'runner listening' && !listening) {
+          listening = true;
+          clearTimeout(tooLong);
+          resolve(Number(line.port));
+        }
       }
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    void exited.then((code) => reject(new Error(`serve exited with ${String(code)} before listening: ${err}`)));
-    setTimeout(() => {
-      // Not left running behind a failed test: the child is killed before the start is refused.
-      child.kill('SIGKILL');
-      reject(new Error(`serve did not listen within 30 s: ${err}`));
-    }, 30_000).unref();
+    void exited.then((code) => {
+      clearTimeout(tooLong);
+      reject(new Error(`serve exited with ${String(code)} before listening: ${err}`));
+    });
   });
   return { child, base: `http://127.0.0.1:${port}`, lines, stderr: () => err, exited };
 }
