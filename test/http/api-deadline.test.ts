@@ -17,6 +17,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { PooledKubeConfig, type ApiOptions } from '../../src/adapters/kubeconfig.ts';
+import { loopbackKubeConfig } from '../support/api-stand-in.ts';
 
 const POD = JSON.stringify({
   apiVersion: 'v1',
@@ -112,13 +113,7 @@ describe('a total deadline on every non-watch API request', () => {
       observer: { requestTimedOut: (p) => timeouts.push(p), watchRestarted: () => undefined },
     });
     const { port } = server.address() as { port: number };
-    kc.loadFromOptions({
-      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
-      currentContext: 'c',
-    });
-    return kc;
+    return loopbackKubeConfig(port, kc);
   };
 
   before(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));

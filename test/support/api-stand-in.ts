@@ -42,14 +42,17 @@ export async function apiStandIn(): Promise<ApiStandIn> {
   };
 }
 
-/** A KubeConfig for an API server twin on 127.0.0.1:`port` over plain HTTP, with no credentials. */
-export function loopbackKubeConfig(port: number): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
+/**
+ * A KubeConfig for an API server twin on 127.0.0.1:`port` over plain HTTP, with no credentials:
+ * `kc` (a subclass such as PooledKubeConfig) loaded with it, or a new KubeConfig.
+ */
+export function loopbackKubeConfig<K extends KubeConfig = KubeConfig>(port: number, kc?: K): K {
+  const loaded = kc ?? (new KubeConfig() as K);
+  loaded.loadFromOptions({
     clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
     users: [{ name: 'u' }],
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return kc;
+  return loaded;
 }
