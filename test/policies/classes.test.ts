@@ -21,6 +21,7 @@ import { ARGV_CASES, NAME_CASES, VALUE_CASES } from '../support/credentials.ts';
 import { ENTRY_CASES, REF_CASES } from '../support/image-refs.ts';
 import { CIDR_CASES, HOST_CASES, WRONG_SETTINGS } from '../support/settings-variants.ts';
 import { LOCKED_CODES } from '../../src/policy/settings.ts';
+import { STEP_RESOURCES as R, TEST_POD_CONTEXT as ctx } from '../support/pod-context.ts';
 
 /**
  * Issue 14's classes through the compiled WASM (what the runner evaluates), beside the unit tests
@@ -31,13 +32,6 @@ const run = promisify(execFile);
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
 const opa = tools.value.opa;
-const ctx = {
-  runner: 'r',
-  namespace: 'kubiya-workflows',
-  serviceAccount: 'kubiya-workflow',
-  defaultTimeoutSeconds: 1800,
-};
-const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
 function decide(
   engine: PolicyEngine,

@@ -9,6 +9,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { ARGV_CASES, GITHUB_TOKEN, VALUE_CASES } from '../support/credentials.ts';
 import { shippedBundle } from '../support/shipped-bundle.ts';
+import { STEP_RESOURCES as R, TEST_POD_CONTEXT as ctx } from '../support/pod-context.ts';
 
 /**
  * REDTEAM-3 finding 1, as a class: every string a container executes — command, args, plain env
@@ -18,13 +19,6 @@ import { shippedBundle } from '../support/shipped-bundle.ts';
  * the compiled WASM. The exec handlers are checked on the BUILT pod, so the last test plants exec
  * fields the builder does not render today and expects them denied too.
  */
-const ctx = {
-  runner: 'r',
-  namespace: 'kubiya-workflows',
-  serviceAccount: 'kubiya-workflow',
-  defaultTimeoutSeconds: 1800,
-};
-const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
 let engine: PolicyEngine;
 before(async () => {

@@ -6,6 +6,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { KEYED_LISTS, settingsWith } from '../support/keyed-settings.ts';
 import { shippedBundle } from '../support/shipped-bundle.ts';
+import { STEP_RESOURCES as R, TEST_POD_CONTEXT as ctx } from '../support/pod-context.ts';
 
 /**
  * REDTEAM-3 finding 7 through the compiled WASM: settings with a repeated key in a keyed list,
@@ -13,13 +14,6 @@ import { shippedBundle } from '../support/shipped-bundle.ts';
  * still a decision for every step — never POLICY_EVAL_ERROR ("object insert conflict" before) —
  * and a list the Rego keys denies with POLICY_SETTINGS_INVALID naming the settings key.
  */
-const ctx = {
-  runner: 'r',
-  namespace: 'kubiya-workflows',
-  serviceAccount: 'kubiya-workflow',
-  defaultTimeoutSeconds: 1800,
-};
-const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
 let bundle: BundleFiles;
 before(async () => {

@@ -7,6 +7,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { VALUE_CASES } from '../support/credentials.ts';
 import { shippedBundle } from '../support/shipped-bundle.ts';
+import { STEP_RESOURCES as R, TEST_POD_CONTEXT as ctx } from '../support/pod-context.ts';
 
 /**
  * A credential split across variables and joined by the kubelet's `$(NAME)` expansion (the sibling
@@ -17,13 +18,6 @@ import { shippedBundle } from '../support/shipped-bundle.ts';
  * table is SECRET_LITERAL as the whole literal is, through the compiled WASM; a composition of
  * harmless values (`$(BASE)/bin`) stays allowed.
  */
-const ctx = {
-  runner: 'r',
-  namespace: 'kubiya-workflows',
-  serviceAccount: 'kubiya-workflow',
-  defaultTimeoutSeconds: 1800,
-};
-const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 
 let engine: PolicyEngine;
 before(async () => {

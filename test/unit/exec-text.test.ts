@@ -6,6 +6,7 @@ import { buildPod } from '../../src/pod/build.ts';
 import { runsText } from '../../src/validate/unicode.ts';
 import { validate } from '../../src/validate/validate.ts';
 import { execStrings } from '../support/exec-strings.ts';
+import { STEP_RESOURCES as R, TEST_POD_CONTEXT as ctx } from '../support/pod-context.ts';
 
 /**
  * REDTEAM-3 finding 1, as a class: every string that a container executes — command, args, plain
@@ -15,13 +16,6 @@ import { execStrings } from '../support/exec-strings.ts';
  * The last test works from the BUILT pod: every exec string in it must come from a place the
  * validator checks, so a field the pod builder starts rendering cannot slip past.
  */
-const ctx = {
-  runner: 'r',
-  namespace: 'kubiya-workflows',
-  serviceAccount: 'kubiya-workflow',
-  defaultTimeoutSeconds: 1800,
-};
-const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 const BIDI = [
   '\u202a',
   '\u202b',
