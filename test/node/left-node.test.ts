@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,54 @@ describe('real node: a node left by a run that ended without down', { skip }, ()
       said.join('\n'),
     );
     assert.equal(existsSync(LOCK_FILE), false, 'the lock is released');
+    assert.deepEqual(diffHostState(host, await readHostState()), [], 'the host equals the state before the first node');
+  });
+
+  /**
+   * Red-team round 5, finding 8 (the open half): a node left by an ended run is cleared
+   * unattended by the next start, from a record of any age. A sysctl the node set and someone else
+   * changed since is not written back: the start refuses (REAL_NODE_LOCKED), names it, and leaves
+   * the other actor's value; everything else of the node is undone. The operator then restores it
+   * and removes the lock (docs/real-node.md), and the host is as before the first node.
+   */
+  test('a sysctl changed by another actor after the node was left is not written back; the start refuses', async () => {
+    const first = await nodeOwnedByChild(env);
+    await first.kill();
+    const left = JSON.parse(await readFile(LOCK_FILE, 'utf8')) as NodeRecord;
+    const key = 'kernel.panic'; // the kubelet sets it (10): any integer is a valid value
+    const set = left.applied?.sysctls[key];
+    assert.ok(set !== undefined, `the record names the sysctls the node set: ${JSON.stringify(left.applied)}`);
+    const file = join('/proc/sys', ...key.split('.'));
+    const other = `${String(Number(set.trim()) + 7)}\n`;
+    writeFileSync(file, other); // another actor, after the node was left
+    const tools = resolveTools(REAL_NODE_TOOLS);
+    if (!tools.ok) throw new Error(tools.error.message);
+    const dir = await mkdtemp(join(tmpdir(), 'kubiya-node-'));
+    try {
+      await assert.rejects(
+        startRealNode({
+          kubeconfig: env.cluster.kubeconfig,
+          dir,
+          tools: tools.value,
+          namespaces: [env.cluster.workflowsNamespace],
+          say: () => undefined,
+        }),
+        (e: Error & { code?: string }) =>
+          e.code === 'REAL_NODE_LOCKED' && e.message.includes(`sysctl ${key}: ${other.trim()} was changed since`),
+      );
+      assert.equal(readFileSync(file, 'utf8'), other, "the other actor's value is left");
+      assert.deepEqual(
+        diffHostState(host, await readHostState()).filter((d) => !d.startsWith(`sysctl ${key}:`)),
+        [],
+        'everything else of the left node is undone',
+      );
+    } finally {
+      // The operator: restores the sysctl by hand and removes the lock (docs/real-node.md).
+      const before = host.sysctls[key];
+      if (before !== undefined) writeFileSync(file, before);
+      await rm(LOCK_FILE, { force: true });
+      await rm(dir, { recursive: true, force: true });
+    }
     assert.deepEqual(diffHostState(host, await readHostState()), [], 'the host equals the state before the first node');
   });
 });

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSy
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kubeletCgroups, OUTSIDE_PATHS, readHostState, type HostState } from './host-state.ts';
+import { kubeletCgroups, OUTSIDE_PATHS, readHostState, type AppliedChanges, type HostState } from './host-state.ts';
 import { run } from './run.ts';
 
 /** Chains, sets and tables of ours: the kubelet's, kube-proxy's, kube-router's and the CNI plugins'. */
@@ -17,19 +17,41 @@ export function splitRule(line: string): string[] {
   return out;
 }
 
-/** Writes back every sysctl whose value differs from `before` (those that did not exist before are left). */
-export function restoreSysctls(before: HostState['sysctls'], now: HostState['sysctls']): string[] {
+/**
+ * Writes back the sysctls whose value differs from `before`; those that did not exist before are
+ * left. With `applied` (an unattended clear of a node left by an ended run): only a sysctl the node
+ * set and that still holds the value it set — one changed since by anyone else is left as it is,
+ * and named in `left`. Without (the owner's own `down`, or an operator's): every difference.
+ * `root` is the sysctl tree (`/proc/sys`; a directory of files in tests).
+ */
+export function restoreSysctls(
+  before: HostState['sysctls'],
+  now: HostState['sysctls'],
+  applied?: AppliedChanges,
+  root = '/proc/sys',
+): { readonly restored: string[]; readonly left: string[] } {
   const restored: string[] = [];
+  const left: string[] = [];
   for (const [key, value] of Object.entries(before)) {
-    if (now[key] === undefined || now[key] === value) continue;
+    const current = now[key];
+    if (current === undefined || current === value) continue;
+    if (applied !== undefined && applied.sysctls[key] !== current) {
+      const set = applied.sysctls[key];
+      left.push(
+        set === undefined
+          ? `sysctl ${key}: ${current.trim()} was not set by the node (recorded ${value.trim()}): left as it is`
+          : `sysctl ${key}: ${current.trim()} was changed since the node set ${set.trim()} (recorded ${value.trim()}): left as it is`,
+      );
+      continue;
+    }
     try {
-      writeFileSync(join('/proc/sys', key.replaceAll('.', '/')), value);
+      writeFileSync(join(root, key.replaceAll('.', '/')), value);
       restored.push(`${key}=${value.trim()}`);
     } catch {
       // read-only: cannot have been changed by us
     }
   }
-  return restored;
+  return { restored, left };
 }
 
 /** Unmounts, deepest first, every mount point that appeared since `before` under one of `roots`. */
@@ -127,7 +149,25 @@ export async function removeCgroups(before: readonly string[]): Promise<void> {
   }
 }
 
-/** Removes the directories written outside the node's own that did not exist before. */
-export async function removeOutsidePaths(before: readonly string[]): Promise<void> {
-  for (const p of OUTSIDE_PATHS) if (!before.includes(p)) await rm(p, { recursive: true, force: true });
+/**
+ * Removes the directories written outside the node's own that did not exist before. With `applied`
+ * (an unattended clear): only those the node was recorded creating — one that appeared after its
+ * last record may be another runtime's, and is left and named in the answer. `paths` is the list
+ * to consider (OUTSIDE_PATHS; others in tests).
+ */
+export async function removeOutsidePaths(
+  before: readonly string[],
+  applied?: AppliedChanges,
+  paths: readonly string[] = OUTSIDE_PATHS,
+): Promise<string[]> {
+  const left: string[] = [];
+  for (const p of paths) {
+    if (before.includes(p) || !existsSync(p)) continue;
+    if (applied !== undefined && !applied.paths.includes(p)) {
+      left.push(`path ${p}: not recorded as created by the node: left as it is`);
+      continue;
+    }
+    await rm(p, { recursive: true, force: true });
+  }
+  return left;
 }

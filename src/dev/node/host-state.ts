@@ -130,6 +130,33 @@ export async function readHostState(): Promise<HostState> {
   };
 }
 
+/**
+ * What the real node itself changed on the host, recorded in its lock at each step of `up`: each
+ * sysctl it set, with the value it set (read after the step), and the directories outside its own
+ * that it created. An unattended clear of a left node undoes only these, and only where they still
+ * hold what the node left (red-team round 5, finding 8: a restore from an old snapshot wrote back
+ * sysctls another actor had changed since, and removed directories another runtime had created).
+ */
+export interface AppliedChanges {
+  readonly sysctls: Readonly<Record<string, string>>;
+  readonly paths: readonly string[];
+}
+
+/**
+ * The changes of the node from `before` to `now`: the sysctls that differ (their value now), and
+ * the outside directories that appeared, kept from `earlier` too (a directory the node created
+ * stays its own).
+ */
+export function appliedChanges(before: HostState, now: HostState, earlier?: AppliedChanges): AppliedChanges {
+  const sysctls: Record<string, string> = {};
+  for (const [key, value] of Object.entries(before.sysctls)) {
+    const current = now.sysctls[key];
+    if (current !== undefined && current !== value) sysctls[key] = current;
+  }
+  const created = now.paths.filter((p) => !before.paths.includes(p));
+  return { sysctls, paths: [...new Set([...(earlier?.paths ?? []), ...created])].sort() };
+}
+
 /** One difference between two host states, in words ("sysctl kernel.panic: 1 -> 10"). */
 export function diffHostState(before: HostState, after: HostState): string[] {
   const out: string[] = [];

@@ -31,7 +31,9 @@ export class RealNodeLocked extends Error {
  * as its own (owned.ts nodeLeft). It is cleared while this process holds its lock: taken over with
  * rename-aside (lock.ts takeOverLock, compare-and-swap on the content judged, so two starts never
  * both clear it), then torn down from the record in the lock — its surviving processes of its own
- * stopped, mounts, links, firewall entries, sysctls, cgroups restored — with today's tools.
+ * stopped, mounts, links, firewall entries, cgroups restored — with today's tools; sysctls and the
+ * directories outside its own only where the record says the node changed them and they still
+ * hold what it left (an old record must not undo what others changed since).
  * Returns undefined when no node holds the lock any more, or the record of the live node that does
  * (the caller refuses). Throws RealNodeLocked when the lock must stay: not a record, or a restore
  * that leaves the host different (the lock then keeps the record and that list: every later start
@@ -55,6 +57,7 @@ export async function clearLeftRealNode(
     const differs = await stopRealNodeState(
       { dir: mine.dir, kubeconfig: mine.kubeconfig, tools, pids: mine.pids, timings: {} },
       path,
+      true,
     );
     if (differs.length > 0)
       throw new RealNodeLocked(

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import type { HostState } from './host-state.ts';
+import type { AppliedChanges, HostState } from './host-state.ts';
 import { startTicksOf } from '../processes.ts';
 import { nodeLeft, type Owner } from './owned.ts';
 
@@ -29,6 +29,8 @@ export interface NodeRecord {
   readonly owner?: Owner;
   /** The host before the node changed anything; absent only while nothing was changed yet. */
   readonly before?: HostState;
+  /** What the node itself changed, as of its last recorded step (host-state.ts AppliedChanges). */
+  readonly applied?: AppliedChanges;
   /** What still differed after a restore: set, every start refuses until an operator acts. */
   readonly differs?: readonly string[];
   /** Names this holder's copy: released or replaced only by whoever wrote it. */

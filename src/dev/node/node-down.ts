@@ -142,8 +142,11 @@ export async function settleLock(held: NodeRecord, differs: readonly string[], p
  * iptables/nft/ipset entries of ours, sysctls, the directories written outside the node's own and
  * the node's directory. Returns what still differs from the recorded state (empty when the host is
  * as before); the lock is removed only then, else kept with that list (settleLock).
+ * `unattended` (clearing a node left by an ended run, left.ts): sysctls and outside directories
+ * are undone only where the record says the node changed them and they still hold what it left
+ * (host-restore.ts); anything else that differs is left and keeps the lock for an operator.
  */
-export async function stopRealNodeState(state: RealNodeState, path = LOCK_FILE): Promise<string[]> {
+export async function stopRealNodeState(state: RealNodeState, path = LOCK_FILE, unattended = false): Promise<string[]> {
   const dir = resolve(state.dir);
   const held = await holdForStop(dir, path);
   if (typeof held === 'string') return [held];
@@ -166,11 +169,13 @@ export async function stopRealNodeState(state: RealNodeState, path = LOCK_FILE):
   await unmountNew(before.mounts, [dir, '/run/netns', '/var/lib/kubelet', '/run/containerd']);
   await deleteLinks();
   await restoreFirewall(before);
-  restoreSysctls(before.sysctls, (await readHostState()).sysctls);
-  await removeOutsidePaths(before.paths);
+  const applied = unattended ? (held.applied ?? { sysctls: {}, paths: [] }) : undefined;
+  const sysctls = restoreSysctls(before.sysctls, (await readHostState()).sysctls, applied);
+  const paths = await removeOutsidePaths(before.paths, applied);
   await rm(dir, { recursive: true, force: true });
   await deleteNodeObject(node.kubeconfig);
-  const differs = diffHostState(before, await readHostState());
+  const diff = diffHostState(before, await readHostState());
+  const differs = diff.length === 0 ? [] : [...sysctls.left, ...paths, ...diff];
   await settleLock(held, differs, path);
   return differs;
 }

@@ -13,7 +13,7 @@ import {
 } from './objects.ts';
 import { catalogue, CANARY } from './catalogue.ts';
 import { cniConfig, containerdConfig, kubeletConfig, NODE, nodePaths, type NodePaths } from './configs.ts';
-import { readHostState } from './host-state.ts';
+import { appliedChanges, readHostState, type AppliedChanges, type HostState } from './host-state.ts';
 import { cachedImage, importImage } from './images.ts';
 import { ensure, kubeClient } from './api.ts';
 import { HOST_PROGRAMS } from './prerequisites.ts';
@@ -25,7 +25,6 @@ import { serviceReady, startApiAccess } from './api-access.ts';
 import type { RealNodeState } from './state.ts';
 import { clearLeftRealNode, RealNodeLocked } from './left.ts';
 import { LOCK_FILE, newToken, publishLock, readLock, replaceLock, thisOwner, type NodeRecord } from './lock.ts';
-import type { HostState } from './host-state.ts';
 
 export { LOCK_FILE } from './lock.ts';
 
@@ -178,6 +177,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   // The starter owns the node while it starts, also a node meant to outlive it (detached).
   let owner: RealNodeState['owner'] = thisOwner();
   let before: HostState | undefined;
+  let applied: AppliedChanges | undefined;
   const token = newToken();
   const state = (): RealNodeState => ({
     dir: o.dir,
@@ -189,10 +189,12 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   });
   const record = (): NodeRecord => {
     const { dir, kubeconfig, pids } = state();
-    return { dir, kubeconfig, pids, token, ...(owner !== undefined ? { owner } : {}), ...(before ? { before } : {}) };
+    const host = { ...(before ? { before } : {}), ...(applied ? { applied } : {}) };
+    return { dir, kubeconfig, pids, token, ...(owner !== undefined ? { owner } : {}), ...host };
   };
   if (!(await publishLock(record()))) throw alreadyUp(undefined, await readLock().catch(() => undefined));
   const save = async (): Promise<void> => {
+    if (before !== undefined) applied = appliedChanges(before, await readHostState(), applied); // undone unattended
     if (!(await replaceLock(record()))) throw new RealNodeLocked(`${LOCK_FILE} is no longer this node's lock`);
   };
   try {
