@@ -37,7 +37,7 @@ export class StallWatch extends Watch {
 
   /**
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
-   * clock); `delivered` is called on every event or bookmark; `slim` makes what the informer's
+   * clock); `delivered` is called on every event or bookmark and when the API server ends a watch without an error; `slim` makes what the informer's
    * cache keeps of each added, modified or deleted object (FollowedKind.slim; default: the object).
    */
   constructor(
@@ -94,6 +94,8 @@ export class StallWatch extends Watch {
       finished = true;
       if (this.active === callback) this.active = undefined;
       dog.stop();
+      // Ended by the API server at timeoutSeconds, without an error: the kind was followed all along.
+      if (verdict === undefined && (err === null || err === undefined)) this.delivered();
       done(verdict !== undefined ? endedAs(verdict) : err);
     };
     const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.api.watchTimeoutSeconds };

@@ -129,6 +129,10 @@ export abstract class Followed<T extends KubernetesObject> {
   private listedAt = SYSTEM_TIMERS.now();
   private readonly kindName: string;
   private pauseMs = FIRST_PAUSE_MS;
+  /** When the kind was last heard of (ms, SYSTEM_TIMERS clock): a complete list, or a watch event or bookmark. */
+  private heardAt = SYSTEM_TIMERS.now();
+  /** How long without hearing of the kind means it is no longer followed (ms; see health()). */
+  private readonly deafAfterMs: number;
   private readonly watch: StallWatch;
   /**
    * One complete, fresh list of full objects read page by page, each item slimmed as the informer's
@@ -148,11 +152,13 @@ export abstract class Followed<T extends KubernetesObject> {
     // Nobody may be waiting when stop() rejects it: that is no error of its own.
     this.firstList.catch(() => undefined);
     this.kindName = followed.kind;
+    this.deafAfterMs = api.watchIdleMs + api.watchTimeoutSeconds * 1000;
     this.listMetadata = (slim) => listAllPages((p) => followed.list(p, METADATA_ONLY), slim, followed.pageItems);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const listed = await listAllPages(followed.list, followed.slim, followed.pageItems);
       this.listedAt = SYSTEM_TIMERS.now();
       this.pauseMs = FIRST_PAUSE_MS;
+      this.heardAt = this.listedAt;
       // ListWatch puts the items into its cache synchronously once this returns: a macrotask later
       // they are all there, so start() never resolves on a cache still empty.
       const first = this.firstListed;
@@ -170,7 +176,10 @@ export abstract class Followed<T extends KubernetesObject> {
       followed.kind,
       api,
       () => this.listedAt,
-      () => (this.pauseMs = FIRST_PAUSE_MS),
+      () => {
+        this.pauseMs = FIRST_PAUSE_MS;
+        this.heardAt = SYSTEM_TIMERS.now();
+      },
       SYSTEM_TIMERS,
       slim === undefined ? undefined : (o) => slim(o as T) ?? o,
     );
@@ -239,6 +248,24 @@ export abstract class Followed<T extends KubernetesObject> {
     } finally {
       this.deletedDuring = undefined;
     }
+  }
+
+  /**
+   * Whether this kind is being followed, for `/ready`'s `watches` check: its first complete list is
+   * in the cache, and it was heard of (a complete list, a watch event or bookmark, a watch the API
+   * server ended without an error at its `timeoutSeconds`) within `watchIdle` + `watchTimeout`
+   * (config `kubernetes.api`). A healthy watch, however quiet, is heard of at least every
+   * `watchTimeout`, and one silent for `watchIdle` is ended as stalled and resumed; so the bound is
+   * passed only when lists and watches keep failing (RBAC or credentials revoked, the CRD removed, a
+   * proxy answering
+   * something else). The detail names the kind and how long (never an error's text: the log has it).
+   */
+  health(): { readonly ok: boolean; readonly detail?: string } {
+    if (this.firstListed !== undefined) return { ok: false, detail: `${this.kindName}: not listed yet` };
+    const ms = SYSTEM_TIMERS.now() - this.heardAt;
+    return ms <= this.deafAfterMs
+      ? { ok: true }
+      : { ok: false, detail: `${this.kindName}: no list nor watch event for ${(ms / 1000).toFixed(1)} s` };
   }
 
   /** Called with a run's name whenever something about it changes (`ended`: see Pods.onChange). */

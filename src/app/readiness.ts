@@ -1,5 +1,6 @@
 /**
- * `/ready` for `serve`: the API server answers, the keys and the policy are loaded, the audit
+ * `/ready` for `serve`: the API server answers, the pods and WorkflowRuns are followed (listed, their
+ * watches not failing), the keys and the policy are loaded, the audit
  * directory is writable and its lock held, the Lease role is known, and the runner has started
  * and is not draining.
  */
@@ -27,6 +28,12 @@ function policyCheck(engine: PolicyEngine | undefined): Check & { keyid?: string
   return engine.keyid === undefined
     ? { ok: true, detail: engine.revision }
     : { ok: true, detail: engine.revision, keyid: engine.keyid };
+}
+
+/** Both followed kinds (pods, WorkflowRuns) listed and not failing past `watchIdle` (Followed.health). */
+function watchesCheck(parts: RunnerParts): Check {
+  const failing = [parts.pods.health(), parts.runs.health()].filter((h) => !h.ok);
+  return failing.length === 0 ? { ok: true } : { ok: false, detail: failing.map((h) => h.detail).join('; ') };
 }
 
 /** The API server's /version within 2 s, asked at most once a second (probes come often). */
@@ -64,6 +71,7 @@ export function readiness(
     const role = lease.role();
     const checks = {
       apiServer: await apiServer(),
+      watches: watchesCheck(parts),
       keys: { ok: parts.keysLoaded() },
       policy: policyCheck(policies.current()),
       audit: {

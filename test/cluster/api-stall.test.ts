@@ -83,8 +83,12 @@ describe('a silent API connection is noticed (serve behind a freezing proxy)', (
       intervalMs: 250,
     });
     // A healthy quiet watch is never taken for stalled: nothing happens for longer than watchIdle
-    // (the server ends each watch after watchTimeout, with a bookmark, and it is resumed).
-    await sleep((API.watchIdle + 3) * 1000);
+    // (the server ends each watch after watchTimeout, with a bookmark, and it is resumed). Nor for
+    // longer than watchIdle + watchTimeout, the bound of /ready's watches check: the bookmarks keep
+    // both kinds followed.
+    await sleep((API.watchIdle + API.watchTimeout + 3) * 1000);
+    const quiet = (await (await fetch(`${base}/ready`)).json()) as { checks: { watches: unknown } };
+    assert.deepEqual(quiet.checks.watches, { ok: true }, 'a quiet, healthy watch keeps /ready ready');
     assert.deepEqual(
       serve.lines.filter((l) => l.code === 'KUBE_API_WATCH_STALLED' || l.code === 'KUBE_API_TIMEOUT'),
       [],
