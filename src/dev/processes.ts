@@ -16,8 +16,8 @@ export interface Started {
 /**
  * A free loopback TCP port for a server a child process will bind (etcd, the API server, kwok, a
  * bench's OPA): picked at random BELOW the kernel's ephemeral range (/proc/sys/net/ipv4/
- * ip_local_port_range, by default 32768–60999), checked free by a bind, never handed out twice by
- * this process.
+ * ip_local_port_range, by default 32768–60999; above it when there is more room there, portRangeOf),
+ * checked free by a bind, never handed out twice by this process.
  *
  * Why not bind to 0: the kernel then picks from the ephemeral range, the same range every outgoing
  * connection on the machine takes its source port from. Between this close and the child's bind, a
@@ -41,18 +41,41 @@ export async function freePort(): Promise<number> {
 
 const handedOut = new Set<number>();
 
-/** The port range freePort picks from: 10000 up to just below the ephemeral range's start (at least 1024 wide). */
-function belowEphemeral(): [number, number] {
-  let start = 32768;
+/** The port range freePort picks from: portRangeOf the kernel's ephemeral range. */
+function belowEphemeral(): readonly [number, number] {
+  let text: string | undefined;
   try {
-    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (Number.isInteger(first) && first > 0) start = first;
+    text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
   } catch {
     // not Linux, or no /proc: the kernel's default
   }
-  const high = start - 1;
+  return portRangeOf(text);
+}
+
+/** Ports outside the ephemeral range narrower than this are not used when a wider choice exists. */
+const MIN_WIDTH = 256;
+
+/**
+ * The ports (inclusive) freePort picks from, given the text of /proc/sys/net/ipv4/ip_local_port_range
+ * ("<first> <last>"; undefined or unreadable: Linux's default 32768 60999): 10000 (or 1024 more
+ * below its start) up to just below the ephemeral range when that is at least 1024 ports above
+ * 1023; else the wider of the gaps below it (from 1024) and above it (to 65535), when one is at
+ * least MIN_WIDTH wide; else (the ephemeral range covers almost every port) 1024–65535, the only
+ * choice left. Never a range inside the ephemeral one while a port outside it exists: a tuned
+ * range such as "1024 65000" made the old fallback (49152–65535) lie inside it (red team 9).
+ */
+export function portRangeOf(text: string | undefined): readonly [number, number] {
+  const [a, b] = (text ?? '').trim().split(/\s+/).map(Number);
+  const valid = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n > 0 && n <= 65535;
+  const [first, last] = valid(a) && valid(b) && a <= b ? [a, b] : [32768, 60999];
+  const high = first - 1;
   const low = Math.min(10000, high - 1024);
-  return low >= 1024 ? [low, high] : [49152, 65535];
+  if (low >= 1024) return [low, high];
+  const below: readonly [number, number] = [1024, first - 1];
+  const above: readonly [number, number] = [Math.max(1024, last + 1), 65535];
+  const width = ([lo, hi]: readonly [number, number]): number => hi - lo + 1;
+  const wider = width(below) >= width(above) ? below : above;
+  return width(wider) >= MIN_WIDTH ? wider : [1024, 65535];
 }
 
 /** True when a listener can bind 127.0.0.1:port right now (it is closed again at once). */

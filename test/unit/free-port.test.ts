@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { freePort } from '../../src/dev/processes.ts';
+import fc from 'fast-check';
+import { freePort, portRangeOf } from '../../src/dev/processes.ts';
 
 /**
  * The class (a cluster-tier flake, 30 November): a port picked free for a child server (etcd, the
@@ -81,4 +82,40 @@ test('a port some listener holds is never handed out', async () => {
   } finally {
     for (const s of held) s.close();
   }
+});
+
+/**
+ * Red team 9, finding 3: the range is read from the kernel's, and a tuned ephemeral range (ports
+ * from 1024 or 2000 up, as some hosts set for many outgoing connections) made the fallback
+ * (49152–65535) lie inside it, where an outgoing connection can take the port again. The class:
+ * every ephemeral range the kernel accepts, the range chosen is outside it whenever a port outside
+ * it exists.
+ */
+test('portRangeOf: outside the ephemeral range for every range the kernel accepts', () => {
+  const table: [string | undefined, readonly [number, number]][] = [
+    ['32768\t60999\n', [10000, 32767]], // Linux's default
+    [undefined, [10000, 32767]], // no /proc
+    ['garbage', [10000, 32767]],
+    ['40000 60999', [10000, 39999]],
+    ['11000 60999', [9975, 10999]],
+    ['1024 65000', [65001, 65535]], // was [49152, 65535]: inside the range
+    ['2000 65535', [1024, 1999]], // was [49152, 65535]: inside the range
+    ['1024 65535', [1024, 65535]], // no port outside it: any
+    ['5000 5100', [3975, 4999]],
+  ];
+  for (const [text, expected] of table) assert.deepEqual(portRangeOf(text), expected, String(text));
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1024, max: 65535 }).chain((a) => fc.tuple(fc.constant(a), fc.integer({ min: a, max: 65535 }))),
+      fc.constantFrom(' ', '\t', '   '),
+      ([first, last], sep) => {
+        const [lo, hi] = portRangeOf(`${String(first)}${sep}${String(last)}\n`);
+        assert.ok(lo >= 1024 && lo <= hi && hi <= 65535, `${String(lo)}-${String(hi)}`);
+        const outside = Math.max(first - 1024, 65535 - last); // the wider gap outside it
+        if (outside >= 256)
+          assert.ok(hi < first || lo > last, `${String(lo)}-${String(hi)} meets ${String(first)}-${String(last)}`);
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });

@@ -45,6 +45,27 @@ test('each reference to its own place becomes the place the file has in the imag
     assert.throws(() => atItsPlace(decl, '/build/app/node_modules/p/i.js', app, '/app'), /declares __dirname/);
 });
 
+// Red team 9, finding 2: every other form of import.meta was left to esbuild, which keeps it as the
+// bundle's own (file:///app/dist/cli.js): the file's place silently became the bundle's. Each form
+// now stops the build, naming the file; no file the image bundles today uses one (scanned).
+test('an import.meta the rewrite cannot place stops the build', () => {
+  const forms = [
+    'const m = import.meta; const u = m.url;',
+    "const u = import.meta['url'];",
+    'const { url } = import.meta;',
+    'const u = import.meta?.url;',
+    'const u = import.meta /* x */ .url;',
+    "const r = import.meta.resolve('./x.js');",
+    'console.log(import.meta)',
+  ];
+  for (const text of forms)
+    assert.throws(
+      () => atItsPlace(text, '/build/app/src/x.ts', '/build/app', '/app'),
+      /src\/x\.ts: import\.meta used in a form the bundle cannot place/,
+      text,
+    );
+});
+
 test('the bundled CLI runs, and its files still find what lies beside their own place', async () => {
   const app = join(dir, 'app');
   await mkdir(join(app, 'bin'), { recursive: true });
