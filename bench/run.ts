@@ -3,7 +3,9 @@
  * Markdown table of results and one of goals (met or missed, with the margin).
  * `npm run bench -- --quick` (`npm run test:bench`) is a smoke run: small counts, every scenario
  * exercised, no goal judged.
- * Scenarios: decision path vs crypto floor vs OPA sidecar (#9.1), start to ready (#9.5), policy
+ * Scenarios: decision path vs crypto floor vs OPA sidecar (#9.1), start to ready (#9.5: the shipped CLI,
+ * the image's esbuild bundle made from this checkout, judged; the checkout's entry point beside it,
+ * not judged: bench/start-ready.ts `--shipped`), policy
  * evaluation and memory (#4, #9.6), audit append and verify (#6), end-to-end admission through
  * `serve` vs bare client-node (#9.2) and scale with thousands of step pods (#9.3) on the local
  * control plane (bench/cluster.ts); and, in the full run only, the peers of issue 20 §1 (the runner
@@ -66,8 +68,10 @@ const decisionLoad = load1();
 
 const startRuns = quick ? 2 : 7;
 const start = await sections.run('start', () => {
-  log(`start to ready: ${machineLine()}; ${startRuns} runs of serve against the local control plane`);
-  return startReadyBench(startRuns, log);
+  log(
+    `start to ready: ${machineLine()}; ${startRuns} runs each of serve against the local control plane, interleaved: the shipped CLI (judged) and the checkout (not judged)`,
+  );
+  return startReadyBench(startRuns, log, { shipped: true });
 });
 const startLoad = load1();
 

@@ -4,7 +4,7 @@
  * first 200 from GET /ready (API server reachable, keys and policy loaded, audit writable).
  * Also the CPU time the serve process had used when it was first ready (/proc/<pid>/stat, 10 ms
  * ticks): on this shared machine it moves far less with the load than the wall time.
- *   node bench/start-ready.ts [--runs N] [--compile-cache | --no-compile-cache] [--trace] [--bin FILE | --image ROOTFS]...
+ *   node bench/start-ready.ts [--runs N] [--compile-cache | --no-compile-cache] [--trace] [--shipped] [--bin FILE | --image ROOTFS]...
  * A checkout's entry point keeps V8's compile cache under the temp directory by itself
  * (bin/compile-cache.js): each entry point gets a fresh TMPDIR of its own here, so its run 1 is
  * cold and the others warm (`warm`: the figures without run 1).
@@ -20,18 +20,28 @@
  * read as the image's environment says (portable). The cache's directory is named after uid 65532;
  * a copy named after this process's uid is put next to it (ROOTFS/app/compile-cache.bench, removed
  * afterwards) so that the same relative paths find the same entries.
+ * --shipped: first (and judged by `npm run bench`, bench/run.ts), the CLI as the image ships it: the
+ * esbuild bundle of scripts/image/bundle.ts (ADR 0006) built from this checkout's files into a
+ * temporary directory (`dist/cli.js` and `dist/kubiya-runner.js`, every bundled file's own place
+ * being its place in this checkout, as in the image it is its place under /app), started with the
+ * image's environment (NODE_ENV=production, a portable NODE_COMPILE_CACHE made before the runs the
+ * way the image's is made: a process importing the bundle, the CLI's command modules and every
+ * production dependency, scripts/image/compile-cache.ts). The same serve, config and /ready as every
+ * other entry point; then the other entry points (default: this checkout's bin/kubiya-runner.js).
  * Several --bin/--image: the runs alternate between them (run 1 of each, then run 2 of each, …) so
  * that before and after see the same load, each reported apart (the result's `bins`; the first is
  * also the top level).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { COMPILE_CACHE_DIR } from '../scripts/image/compile-cache.ts';
+import { writeCliBundle } from '../scripts/image/bundle.ts';
+import { CACHED_ENTRIES, COMPILE_CACHE_DIR } from '../scripts/image/compile-cache.ts';
 import { RUNNER_UID } from '../scripts/image/rootfs.ts';
 import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
@@ -52,6 +62,8 @@ export interface StartReadyResult {
   readonly noCompileCache: boolean;
   /** The entry point started; with several (--bin), each one's own figures, interleaved runs. */
   readonly bin: string;
+  /** What the first entry point is (BinResult's `kind`): `shipped` in `npm run bench`. */
+  readonly kind: BinKind;
   readonly bins?: readonly BinResult[];
   /** How often /ready was polled while waiting. */
   readonly pollMs: number;
@@ -60,6 +72,8 @@ export interface StartReadyResult {
 /** One entry point's figures when several are compared in one run. */
 export interface BinResult {
   readonly bin: string;
+  /** What it is: `shipped` (the bundled CLI, --shipped), `image` (--image) or `entry point` (--bin, the checkout). */
+  readonly kind: BinKind;
   /** Started with the compile cache of its image (--image). */
   readonly imageCache: boolean;
   readonly seconds: Spread;
@@ -98,6 +112,8 @@ interface Options {
   readonly tmpdir?: string;
   /** NODE_DISABLE_COMPILE_CACHE=1. */
   readonly disableCache?: boolean;
+  /** NODE_ENV for the serve process (the image's environment sets `production`). */
+  readonly nodeEnv?: string;
   /** Print each log line of serve with its time since spawn. */
   readonly trace?: ((line: string) => void) | undefined;
 }
@@ -119,6 +135,7 @@ async function once(
       ...(o.portable === true ? { NODE_COMPILE_CACHE_PORTABLE: '1' } : {}),
       ...(o.tmpdir !== undefined ? { TMPDIR: o.tmpdir } : {}),
       ...(o.disableCache === true ? { NODE_DISABLE_COMPILE_CACHE: '1' } : {}),
+      ...(o.nodeEnv !== undefined ? { NODE_ENV: o.nodeEnv } : {}),
     },
     stdio: ['ignore', o.trace !== undefined ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -151,10 +168,18 @@ async function once(
   }
 }
 
-/** An entry point to start, with the compile cache of its image (under `<app>/compile-cache`) or none. */
+/** What an entry point is, as the tables name it. */
+export type BinKind = 'shipped' | 'image' | 'entry point';
+
+/**
+ * An entry point to start: with the compile cache of its image (under `<app>/compile-cache`), or
+ * with a portable compile cache already made for this uid (`compileCacheDir`, the shipped CLI's,
+ * started with the image's NODE_ENV), or with none (a checkout's: its own cache under its TMPDIR).
+ */
 export interface StartBin {
   readonly file: string;
   readonly imageCache?: boolean;
+  readonly compileCacheDir?: string;
 }
 
 /** What startReadyBench may be asked to do beyond plain starts (see the header). */
@@ -162,8 +187,58 @@ export interface StartReadyOptions {
   readonly compileCache?: boolean;
   readonly noCompileCache?: boolean;
   readonly trace?: boolean;
+  /** First, the CLI as the image ships it, bundled from this checkout (see the header). */
+  readonly shipped?: boolean;
   /** Entry points to compare, interleaved; default this checkout's bin/kubiya-runner.js. */
   readonly bins?: readonly StartBin[];
+}
+
+/**
+ * The CLI as the image ships it, made from this checkout under `work` (see the header): the
+ * bundle in `<work>/shipped/dist`, and its compile cache in `<work>/shipped/compile-cache` made by
+ * a process of this uid importing what the image's making imports (CACHED_ENTRIES, at their places
+ * in this checkout, and every production dependency), never running them. Throws when esbuild
+ * reports any warning or error, or an import fails.
+ */
+export async function shippedBin(work: string, log: (s: string) => void): Promise<StartBin> {
+  const t0 = performance.now();
+  const dir = join(work, 'shipped');
+  const { entry, cli } = await writeCliBundle(REPO_ROOT, REPO_ROOT, join(dir, 'dist'));
+  const cache = join(dir, 'compile-cache');
+  await mkdir(cache, { mode: 0o700 });
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  const entries = [
+    ...CACHED_ENTRIES.map((e) => (e === '/app/dist/cli.js' ? cli : join(REPO_ROOT, e.slice('/app/'.length)))),
+    ...Object.keys(pkg.dependencies ?? {}),
+  ];
+  await promisify(execFile)(
+    process.execPath,
+    ['-e', 'void (async () => { for (const m of JSON.parse(process.env.ENTRIES)) await import(m); })()'],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        NODE_ENV: 'production',
+        NODE_COMPILE_CACHE: cache,
+        NODE_COMPILE_CACHE_PORTABLE: '1',
+        ENTRIES: JSON.stringify(entries),
+      },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  log(
+    `  shipped CLI: ${relative(work, entry)} bundled from this checkout, its compile cache made, in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return { file: entry, compileCacheDir: cache };
+}
+
+/** What `bin` is (BinResult's `kind`). */
+function kindOf(bin: StartBin): BinKind {
+  if (bin.compileCacheDir !== undefined) return 'shipped';
+  return bin.imageCache === true ? 'image' : 'entry point';
 }
 
 /** The runner's config for one start, written to `<work>/<name>.yaml`; its path. */
@@ -204,6 +279,10 @@ async function optionsPerBin(
   const copies: string[] = [];
   const options: Options[] = [];
   for (const [i, bin] of bins.entries()) {
+    if (bin.compileCacheDir !== undefined) {
+      options.push({ compileCache: bin.compileCacheDir, portable: true, nodeEnv: 'production', trace });
+      continue;
+    }
     if (bin.imageCache !== true) {
       const tmp = join(work, `tmp-${i}`);
       await mkdir(tmp, { mode: 0o700 });
@@ -237,11 +316,23 @@ export async function startReadyBench(
 ): Promise<StartReadyResult> {
   const tools = resolveTools(LOCAL_STACK_TOOLS);
   if (!tools.ok) throw new Error(tools.error.message);
-  const bins = options.bins?.length ? options.bins : [{ file: join(REPO_ROOT, 'bin', 'kubiya-runner.js') }];
+  const others = options.bins?.length ? options.bins : [{ file: join(REPO_ROOT, 'bin', 'kubiya-runner.js') }];
   const work = await mkdtemp(join(tmpdir(), 'kubiya-start-bench-'));
   const cleanup: string[] = [];
   const c0 = performance.now();
-  const cluster = await startCluster({ tools: tools.value });
+  // The shipped CLI is bundled, and its cache made, while the control plane starts (7–13 s at
+  // load 11–17, h-start-5); --compile-cache and --no-compile-cache do not apply to it.
+  const [up, made] = await Promise.allSettled([
+    startCluster({ tools: tools.value }),
+    options.shipped === true ? shippedBin(work, log) : Promise.resolve(undefined),
+  ]);
+  if (up.status === 'rejected' || made.status === 'rejected') {
+    if (up.status === 'fulfilled') await up.value.stop();
+    await rm(work, { recursive: true, force: true });
+    throw up.status === 'rejected' ? up.reason : (made as PromiseRejectedResult).reason;
+  }
+  const cluster = up.value;
+  const bins = made.value !== undefined ? [made.value, ...others] : others;
   log(`  local control plane up in ${((performance.now() - c0) / 1000).toFixed(1)} s`);
   try {
     const { file: bundle } = await buildBundle(
@@ -268,13 +359,15 @@ export async function startReadyBench(
         results[b]!.samples.push(seconds);
         results[b]!.cpuSamples.push(cpu);
         const cache =
-          bin.imageCache === true
-            ? ', image compile cache'
-            : o.disableCache === true
-              ? ', no compile cache'
-              : r === 0
-                ? ', compile cache cold (if the entry point has one)'
-                : ', compile cache warm (if the entry point has one)';
+          bin.compileCacheDir !== undefined
+            ? ', shipped CLI, its compile cache'
+            : bin.imageCache === true
+              ? ', image compile cache'
+              : o.disableCache === true
+                ? ', no compile cache'
+                : r === 0
+                  ? ', compile cache cold (if the entry point has one)'
+                  : ', compile cache warm (if the entry point has one)';
         const which = bins.length > 1 ? ` [${bin.file}]` : '';
         log(
           `  start to ready run ${r + 1}/${runs}${which}: ${seconds.toFixed(3)} s, ${cpu.toFixed(2)} s CPU${cache} (${machineLine()})`,
@@ -283,6 +376,7 @@ export async function startReadyBench(
     }
     const byBin: BinResult[] = results.map((x, b) => ({
       bin: bins[b]!.file,
+      kind: kindOf(bins[b]!),
       imageCache: bins[b]!.imageCache === true,
       seconds: spread(x.samples),
       samples: x.samples,
@@ -326,6 +420,7 @@ if (import.meta.main) {
     compileCache: argv.includes('--compile-cache'),
     noCompileCache: argv.includes('--no-compile-cache'),
     trace: argv.includes('--trace'),
+    shipped: argv.includes('--shipped'),
     bins,
   };
   console.log(JSON.stringify(await startReadyBench(i > 0 ? Number(argv[i + 1]) : 5, console.error, options), null, 2));

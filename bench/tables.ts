@@ -241,19 +241,31 @@ export function scaleRows(scale: ScaleResult, scaleLoad: string): string[][] {
   ];
 }
 
-/** Scenario 5's rows. */
+/**
+ * Scenario 5's rows: one per entry point started. With the shipped CLI (`--shipped`, what `npm run
+ * bench` runs) it comes first and is the one judged (sectionGoals reads the top level); the others
+ * (the checkout's bin/kubiya-runner.js) are reported, not judged. Each with the CPU the serve
+ * process had used by its first ready.
+ */
 export function startRows(start: StartReadyResult, startLoad: string): string[][] {
-  return [
-    [
-      '5 start to ready',
-      `spawn \`serve --config\` → first 200 from /ready (polled every ${start.pollMs} ms)`,
-      `${start.seconds.runs}`,
-      fmt.spread(start.seconds, ms),
-      '—',
-      '—',
-      startLoad,
-    ],
-  ];
+  const what = `spawn \`serve --config\` → first 200 from /ready (polled every ${start.pollMs} ms)`;
+  const cpu = (c: StartReadyResult['cpuSeconds']): string => `CPU at ready, median ${ms(c.median)}`;
+  const bins = start.bins ?? [start];
+  return bins.map((b, i) => [
+    '5 start to ready',
+    `${what}: ${
+      b.kind === 'shipped'
+        ? "the shipped CLI (the image's esbuild bundle, built from this checkout; judged)"
+        : b.kind === 'image'
+          ? `the image at ${b.bin}${i === 0 ? ' (judged)' : ' (not judged)'}`
+          : `the checkout's bin/kubiya-runner.js${i === 0 ? ' (judged)' : ' (not judged)'}`
+    }; ${cpu(b.cpuSeconds)}`,
+    `${b.seconds.runs}`,
+    fmt.spread(b.seconds, ms),
+    '—',
+    '—',
+    startLoad,
+  ]);
 }
 
 /** Scenario 6's rows. */
@@ -362,7 +374,7 @@ export function sectionGoals(r: {
   if (start !== undefined)
     goals.push(
       atMost(
-        'start to ready (median of runs)',
+        `start to ready${start.kind === 'shipped' ? ', the shipped CLI' : ''} (median of runs)`,
         '≤ 0.5 s',
         start.seconds.median,
         0.5,

@@ -124,12 +124,17 @@ const cliExternal: Plugin = {
 };
 
 /**
- * Writes `<app>/dist/cli.js` and `<app>/dist/kubiya-runner.js` from the staged app `app` (its
- * sources and production node_modules), for the app at `root` at run time (default /app). Returns
- * the two files' paths. Throws when esbuild reports any warning or error.
+ * Writes `<out>/cli.js` and `<out>/kubiya-runner.js` (default out: `<app>/dist`, where the image has
+ * them) from the staged app `app` (its sources and production node_modules), for the app at `root`
+ * at run time (default /app). Returns the two files' paths. Throws when esbuild reports any warning
+ * or error. The bench (bench/start-ready.ts, `--shipped`) bundles a checkout in place (`app` and
+ * `root` the checkout) into a temporary `out`, so that nothing is written into the checkout.
  */
-export async function writeCliBundle(app: string, root: string = APP_DIR): Promise<{ entry: string; cli: string }> {
-  const out = join(app, BUNDLE_DIR);
+export async function writeCliBundle(
+  app: string,
+  root: string = APP_DIR,
+  out: string = join(app, BUNDLE_DIR),
+): Promise<{ entry: string; cli: string }> {
   const common = {
     absWorkingDir: app,
     bundle: true,
