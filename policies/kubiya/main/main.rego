@@ -16,7 +16,7 @@ import data.kubiya.lib
 # on each evaluation (the secrets prefilter's 28-entry keywords object, the anchor test and the
 # image entries among them, though derived once per loaded data), ~20 % of an evaluation. The same
 # packages are gathered, a package added under data.kubiya.rules included
-# (test/policies/main-violations.test.ts compares the decisions with the form it replaced).
+# (test/policies/rego-rewrites-h-floor-5.test.ts compares the decisions with the form it replaced).
 violations contains v if {
 	some name
 	found := data.kubiya.rules[name].violations

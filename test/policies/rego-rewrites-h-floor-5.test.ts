@@ -14,8 +14,11 @@
  * ones. One difference is intended and asserted: data at a shipped package's path replaced that
  * package's violations in the old form (data could clear a deny); it changes nothing now.
  *
- * The oracle: test/policies/rego-before-rewrite/h-floor-5/ holds main.rego as it was at 6f4c0d4;
- * the test builds policies/ once as it is and once with that file in place, and compares the two
+ * lib.has_key is one lookup instead of a scan of every key (the same answer for any value: a false
+ * or null one included; policies/kubiya/lib/lib_test.rego compares it with the scan on a table).
+ *
+ * The oracle: test/policies/rego-before-rewrite/h-floor-5/ holds main.rego and lib.rego as they
+ * were at 6f4c0d4; the test builds policies/ once as it is and once with those files in place, and compares the two
  * bundles' decisions (allow, every violation's code, path, message and action, egress, or the
  * same thrown error).
  */
@@ -34,8 +37,9 @@ import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
 const opa = tools.value.opa;
-const ORACLE = join(REPO_ROOT, 'test', 'policies', 'rego-before-rewrite', 'h-floor-5', 'kubiya', 'main', 'main.rego');
-const MAIN = join('kubiya', 'main', 'main.rego');
+const ORACLE = join(REPO_ROOT, 'test', 'policies', 'rego-before-rewrite', 'h-floor-5');
+/** The files the oracle holds as they were (same paths as under policies/). */
+const REPLACED = [join('kubiya', 'main', 'main.rego'), join('kubiya', 'lib', 'lib.rego')];
 
 /** A violation written as data, not computed by any rule. */
 const FORGED = { code: 'DATA_VIOLATION', action: 'deny', path: '', message: 'from data', policy: 'data' };
@@ -64,7 +68,7 @@ violations contains lib.violation("extra", "EXTRA_WARN", "step", "extra warn") i
 }
 `;
 
-/** Two compiled bundles of one policy directory: main.rego as it is, and as it was. */
+/** Two compiled bundles of one policy directory: main.rego and lib.rego as they are, and as they were. */
 async function pair(
   work: string,
   dir: string,
@@ -72,7 +76,7 @@ async function pair(
 ): Promise<{ now: LoadedPolicy; was: LoadedPolicy; data: Record<string, unknown> }> {
   const old = join(work, `${name}-old`);
   await cp(dir, old, { recursive: true });
-  await cp(ORACLE, join(old, MAIN));
+  for (const f of REPLACED) await cp(join(ORACLE, f), join(old, f));
   const bundleNow = await readBundle((await buildBundle(opa, dir, join(work, `${name}-now.tar.gz`))).file);
   const bundleWas = await readBundle((await buildBundle(opa, old, join(work, `${name}-was.tar.gz`))).file);
   return {
@@ -82,7 +86,7 @@ async function pair(
   };
 }
 
-describe('main gathers each package violations document: the same decisions as the whole documents', () => {
+describe('Rego rewritten in h-floor-5 (main gathers each package violations document, has_key looks up) decides as before', () => {
   let work: string;
   let shipped: Awaited<ReturnType<typeof pair>>;
   before(async () => {
