@@ -90,6 +90,33 @@ test_typed_getters if {
 	not lib.has_key({}, "k")
 }
 
+# has_key is one lookup (issue 20 §2); it answers as the scan of every key it replaced, for every
+# kind of value (false, null, zero, empty ones), container (object, array, set, string, number)
+# and key (present, absent, another type, an index).
+has_key_scan(obj, key) if {
+	some k, _ in obj
+	k == key
+}
+
+test_has_key_answers_as_the_scan if {
+	values := [false, null, 0, "", [], {}, set(), true, 1, "v", ["x"], {"a": 1}]
+	objects := array.concat(
+		[{"k": v} | some v in values],
+		[{}, {"other": 1}, {"k": false, "j": null}, ["k"], [0, 1], {"k"}, {1, 2}, set(), [], "k", 1, null, false],
+	)
+	keys := ["k", "j", "other", 0, 1, 2, "0", false, null, "a"]
+	answers := [[i, key, lib.has_key(o, key)] |
+		some i, o in objects
+		some key in keys
+	]
+	scanned := [[i, key, has_key_scan(o, key)] |
+		some i, o in objects
+		some key in keys
+	]
+	answers == scanned
+	count([1 | some a in answers; a[2]]) >= 15
+}
+
 test_containers if {
 	count(lib.pod_containers) == 3 with input as {"pod": {"spec": {"containers": [{}, {}], "initContainers": [{}]}}}
 	count(lib.step_containers) == 3 with input as {"step": {"sidecars": [{}], "initContainers": [{}]}}

@@ -11,9 +11,16 @@ package kubiya.main
 
 import data.kubiya.lib
 
+# Each package's violations document alone (issue 20 §2): iterating data.kubiya.rules itself
+# (`some rules in data.kubiya.rules`) made the compiled WASM evaluate EVERY rule of every package
+# on each evaluation (the secrets prefilter's 28-entry keywords object, the anchor test and the
+# image entries among them, though derived once per loaded data), ~20 % of an evaluation. The same
+# packages are gathered, a package added under data.kubiya.rules included
+# (test/policies/rego-rewrites-h-floor-5.test.ts compares the decisions with the form it replaced).
 violations contains v if {
-	some rules in data.kubiya.rules
-	some v in rules.violations
+	some name
+	found := data.kubiya.rules[name].violations
+	some v in found
 }
 
 # A bundle without settings must not decide: deny, whatever else the packages say.
