@@ -9,7 +9,7 @@ import { StallWatch } from './api-watch.ts';
 import { keyOf, ListedBehind } from './relist.ts';
 import { apiOptionsOf } from './kubeconfig.ts';
 import { SYSTEM_TIMERS } from './watchdog.ts';
-import { describeThrown } from '../errors/result.ts';
+import { apiCause } from './kube-errors.ts';
 
 /** What one followed kind is: its name in metrics, its collection path, its list call and selector. */
 export interface FollowedKind<T extends KubernetesObject> {
@@ -102,6 +102,18 @@ function continueOf(list: KubernetesListObject<KubernetesObject>): string | unde
   return meta?._continue ?? meta?.continue;
 }
 
+/**
+ * What a failed list or watch is logged with (KUBE_API_WATCH_FAILED's reason): apiCause's status,
+ * reasons and causes — never the answer's body or message, which may be a proxy's page of any size
+ * (red team 9, finding 5: a 200 KB body made a 200,579-character log line at every retry) — with
+ * control and format characters (bidi, zero-width) replaced and at most 300 characters.
+ */
+export function watchFailure(thrown: unknown): string {
+  return apiCause(thrown)
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, '?')
+    .slice(0, 300);
+}
+
 const FIRST_PAUSE_MS = 500;
 const LAST_PAUSE_MS = 30_000;
 
@@ -191,7 +203,7 @@ export abstract class Followed<T extends KubernetesObject> {
     this.behind.unref();
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;
-      api.observer.watchRestarted(followed.kind, 'error', describeThrown(err));
+      api.observer.watchRestarted(followed.kind, 'error', watchFailure(err));
       const pause = this.pauseMs;
       this.pauseMs = Math.min(LAST_PAUSE_MS, pause * 2);
       setTimeout(() => {
