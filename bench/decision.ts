@@ -7,7 +7,12 @@
  * The three are measured in interleaved rounds (WASM, floor, sidecar; WASM, floor, sidecar; ...)
  * and each ratio is taken within a round, so a load change on the machine hits both sides of it.
  *   node --expose-gc bench/decision.ts [--quick] [--only wasm] [--decisions N]
+ *   node --expose-gc bench/decision.ts --paced RATE [--seconds S]
  * `--only wasm` runs just the in-process path (for `node --cpu-prof`, see BENCHMARKS.md).
+ * `--paced RATE` runs only the latency part at a given rate (decisions/s): a warm-up, then the
+ * paced open loop with the audit log on the disk and on tmpfs, without the closed-loop rounds
+ * that set the rate otherwise; for many short runs interleaved with another tree's (the A/B of a
+ * latency change, BENCHMARKS.md "decision latency").
  */
 import { existsSync } from 'node:fs';
 import type { FileAuditLog } from '../src/adapters/audit-file.ts';
@@ -211,7 +216,40 @@ export async function decisionBench(
   }
 }
 
-if (import.meta.main) {
+/**
+ * The latency part alone, at `rate` decisions/s for `seconds` (see `--paced` above): the WASM
+ * path's paced open loop with the audit log on the disk, then on tmpfs (when there is one).
+ */
+export async function pacedOnly(
+  rate: number,
+  seconds: number,
+  log: (s: string) => void,
+): Promise<{ readonly disk: Paced; readonly tmpfs?: Paced | undefined }> {
+  const f = await decisionFixture(2000);
+  try {
+    const op = pathOp(f, f.wasm);
+    await throughput(f, op, 500, QUICK); // warm-up (JIT), not measured
+    const disk = await pacedRun(op, rate, seconds, f.work, log, 'WASM');
+    const tmpfs = existsSync('/dev/shm')
+      ? await pacedRun(op, rate, seconds, '/dev/shm', log, 'WASM, audit on tmpfs')
+      : undefined;
+    return { disk, tmpfs };
+  } finally {
+    await f.close();
+  }
+}
+
+const flag = (name: string): number | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : undefined;
+};
+
+if (import.meta.main && flag('--paced') !== undefined) {
+  const rate = flag('--paced') as number;
+  const seconds = flag('--seconds') ?? FULL.latencySeconds;
+  if (!(rate > 0 && seconds > 0)) throw new Error('--paced RATE [--seconds S]: both positive numbers');
+  console.log(JSON.stringify(await pacedOnly(rate, seconds, console.error), null, 2));
+} else if (import.meta.main) {
   const quick = process.argv.includes('--quick');
   const only = process.argv.includes('--only') ? 'wasm' : undefined;
   const n = process.argv.indexOf('--decisions');

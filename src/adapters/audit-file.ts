@@ -146,7 +146,7 @@ export class FileAuditLog implements AuditSink {
       this.seq = batch.seq;
       this.prev = batch.prev;
       this.pacer.cpu(accepted.length, this.cpu.lap()); // the main thread's CPU since the last durable batch
-      this.early = this.startEarly(accepted.length);
+      this.early = this.startEarly();
       if (this.early) {
         inFlight = this.startNext(batch);
         for (const a of accepted) a.pending.resolve(a.record);
@@ -181,15 +181,19 @@ export class FileAuditLog implements AuditSink {
   }
 
   /**
-   * Should the batch encoded ahead be written at once, before the appends of the batch just made
-   * durable are acknowledged (so that their producers' work overlaps its I/O)? Only when splitting
-   * pays (CommitPacer) and it is at least as large as that batch: otherwise those producers' next
-   * appends are let in first, to balance the two batches or to merge them into one.
+   * Should the next batch be written at once, before the appends of the batch just made durable
+   * are acknowledged (so that their producers' work overlaps its I/O)? Yes whenever any append
+   * came during that commit (encoded ahead, or still queued) and no checkpoint or new segment is
+   * due first: those appends have waited a whole commit already, and holding them back until the
+   * acknowledged producers had run (their next stage's CPU, then one turn) made each of them wait
+   * that CPU too, on every commit (issue 20, decision latency at 50 % load). The acknowledged
+   * producers' next appends are chained and encoded meanwhile, into the batch after. The cost is
+   * more, smaller batches when producers are staggered (the append bench's 200,000 records: 1,049
+   * group commits instead of 783, BENCHMARKS.md "decision latency under load"); when nothing came
+   * during the commit, nothing changes.
    */
-  private startEarly(acknowledged: number): boolean {
-    const next = this.next;
-    if (next === undefined || this.afterBatchDue()) return false;
-    return next.size >= acknowledged && this.pacer.split(next.size + acknowledged);
+  private startEarly(): boolean {
+    return ((this.next?.size ?? 0) > 0 || this.queue.length > 0) && !this.afterBatchDue();
   }
 
   /**

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -10,6 +11,14 @@ export interface AuditFile {
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * True when every successful write is already durable when it returns (the file is open with
+   * O_DSYNC: write(2) returns after what fdatasync(2) would have flushed), so the appender need
+   * not call datasync after it: one thread-pool call per group commit instead of two, and one
+   * turn of the main thread less between the write and the acknowledgement (issue 20, decision
+   * latency). Absent or false: the appender calls datasync after each batch's write.
+   */
+  readonly syncedWrites?: boolean;
 }
 
 export interface AuditFs {
@@ -19,9 +28,21 @@ export interface AuditFs {
   syncDir(path: string): Promise<void>;
 }
 
-/** The real file system. */
+/** O_APPEND, created 0600, and O_DSYNC: each write(2) returns once its bytes are on stable storage. */
+const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
+
+/** The real file system: files for appending open with O_DSYNC (see AuditFile.syncedWrites). */
 export const nodeAuditFs: AuditFs = {
-  openAppend: (path) => open(path, 'a', 0o600),
+  openAppend: async (path) => {
+    const fh = await open(path, APPEND_DSYNC, 0o600);
+    return {
+      write: (bytes, offset, length) => fh.write(bytes, offset, length),
+      datasync: () => fh.datasync(),
+      truncate: (length) => fh.truncate(length),
+      close: () => fh.close(),
+      syncedWrites: true,
+    };
+  },
   syncDir: async (path) => {
     const dir = await open(path, 'r');
     await dir.sync().finally(() => dir.close());

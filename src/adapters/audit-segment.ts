@@ -48,14 +48,15 @@ export class AuditSegment {
   }
 
   /**
-   * Writes `bytes` (whole records) and fdatasyncs: resolves once they are durable. A failed write
-   * or sync is cut back off the file (cutBack) and rejects with the write's or sync's error, so
-   * a partial batch never stays behind a later one.
+   * Writes `bytes` (whole records) and fdatasyncs (unless the file's writes are durable already,
+   * AuditFile.syncedWrites: O_DSYNC): resolves once they are durable. A failed write or sync is
+   * cut back off the file (cutBack) and rejects with the write's or sync's error, so a partial
+   * batch never stays behind a later one.
    */
   async write(bytes: Buffer): Promise<void> {
     try {
       await writeAll(this.file, bytes);
-      await this.file.datasync();
+      if (this.file.syncedWrites !== true) await this.file.datasync();
       this.size += bytes.byteLength;
     } catch (error) {
       await this.cutBack();

@@ -13,7 +13,7 @@
  *    the chain verifies. Reported example (issue 14 §5): a lone `\udbff` in a step argument.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -181,6 +181,67 @@ describe('appends are acknowledged only after fdatasync returned', () => {
     assert.equal(log.healthy, true);
     await log.close();
     assert.equal((await checkAuditDir(dir, undefined)).ok, true);
+  });
+});
+
+describe('the real file port: a write is durable when it returns (O_DSYNC), so no fdatasync follows it', () => {
+  // fdinfo's flags are octal; O_DSYNC (and O_APPEND) as Linux numbers them.
+  const O_DSYNC = 0o10000;
+  const O_APPEND = 0o2000;
+  const fdFlags = async (path: string): Promise<number[]> => {
+    const flags: number[] = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target !== path) continue;
+      const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+      const m = /^flags:\s*([0-7]+)$/m.exec(info);
+      if (m?.[1] !== undefined) flags.push(Number.parseInt(m[1], 8));
+    }
+    return flags;
+  };
+
+  test('the segment file is open for appending with O_DSYNC, and the port says so', async () => {
+    const dir = await fresh();
+    const port = await nodeAuditFs.openAppend(join(dir, 'probe'));
+    assert.equal(port.syncedWrites, true);
+    await port.close();
+    const log = await FileAuditLog.open(dir);
+    await log.append(entry(0));
+    const segment = (await readdir(dir)).find((n) => n.endsWith('.jsonl') && n.startsWith('segment-'));
+    assert.ok(segment !== undefined);
+    const flags = await fdFlags(join(dir, segment));
+    assert.ok(flags.length > 0, 'the segment is open');
+    for (const f of flags) {
+      assert.equal(f & O_DSYNC, O_DSYNC, `O_DSYNC in ${f.toString(8)}`);
+      assert.equal(f & O_APPEND, O_APPEND, `O_APPEND in ${f.toString(8)}`);
+    }
+    await log.close();
+  });
+
+  test('a port whose writes are synced is never asked for fdatasync; one that is not, after every batch', async () => {
+    for (const syncedWrites of [true, false]) {
+      const dir = await fresh();
+      let syncs = 0;
+      const fs: AuditFs = {
+        openAppend: async (path) => {
+          const real = await nodeAuditFs.openAppend(path);
+          return {
+            write: (b, o, l) => real.write(b, o, l),
+            datasync: () => (syncs++, real.datasync()),
+            truncate: (l) => real.truncate(l),
+            close: () => real.close(),
+            syncedWrites,
+          };
+        },
+        syncDir: (path) => nodeAuditFs.syncDir(path),
+      };
+      const log = await FileAuditLog.open(dir, { fs });
+      for (let i = 0; i < 3; i++) await log.append(entry(i));
+      await log.close();
+      assert.equal(syncs, syncedWrites ? 0 : 3, `syncedWrites ${syncedWrites}`);
+      const report = await checkAuditDir(dir, undefined);
+      assert.equal(report.ok, true);
+    }
   });
 });
 

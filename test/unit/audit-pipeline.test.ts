@@ -10,6 +10,7 @@
  * | the lock is lost while a batch is in flight, one chained on it   | the chained one refused with AUDIT_LOCKED, nothing more written    |
  * | any split decision × any sync outcome × bursts of appends (fc)  | acked ⇔ in the file, seqs contiguous in arrival order, verifies   |
  * | a checkpoint while a batch is in flight                         | it signs the durable head, never an unsynced one                  |
+ * | a batch chained during a commit, the acked producer appends again | that batch is written at once (not merged with the new append)  |
  * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than the CPU for them all |
  */
 import assert from 'node:assert/strict';
@@ -219,6 +220,31 @@ describe('pipelined group commit', () => {
       ),
       { numRuns: 30 },
     );
+  });
+
+  test('a batch chained during a commit is written as soon as that commit is durable, before the answered producers append again', async () => {
+    // Decision latency (issue 20): the batch waiting behind a commit used to be held until the
+    // producers just answered had run and appended again (one batch with theirs); its appends then
+    // waited for that CPU too. Now it is written at once and the new append goes to the batch after.
+    const dir = await fresh();
+    const fs = new ScriptedFs(); // the default pacer (oneBatch)
+    const log = await FileAuditLog.open(dir, { fs });
+    const e0 = log.append(auditEntry(0)).then(() => log.append(auditEntry(2)));
+    await fs.sync(1); // e0's batch is being synced
+    const e1 = log.append(auditEntry(1)); // chained and encoded meanwhile
+    (await fs.sync(1)).ok();
+    (await fs.sync(2)).ok();
+    (await fs.sync(3)).ok();
+    const [r2, r1] = await Promise.all([e0, e1]);
+    assert.deepEqual(
+      fs.calls.filter((c) => c.startsWith('write ')),
+      ['write d-0', 'write d-1', 'write d-2'],
+      fs.calls.join(', '),
+    );
+    assert.deepEqual([r1.seq, r2.seq], [2, 3]);
+    await log.close();
+    const report = await checkAuditDir(dir, undefined);
+    assert.equal(report.ok, true, JSON.stringify(report.firstBad));
   });
 
   test('a checkpoint taken while a batch is in flight signs the durable head', async () => {
