@@ -22,9 +22,9 @@ const CONFIRM_AFTER_MS = 10_000;
 const KEEP_AT_MOST_MS = 600_000;
 
 /**
- * Step pods through @kubernetes/client-node. All of this runner's pods are followed by ONE
- * informer (list + watch) filtered by the kubiya.ai/runner label — never a watch per pod; a change
- * is reported as the name of the run that owns the pod.
+ * Step pods through @kubernetes/client-node (the create as plain JSON, kube-json.ts). All of this
+ * runner's pods are followed by ONE informer (list + watch) filtered by the kubiya.ai/runner label —
+ * never a watch per pod; a change is reported as the name of the run that owns the pod.
  */
 export class KubePods extends Followed<V1Pod> implements Pods {
   private readonly core: CoreV1Api;
