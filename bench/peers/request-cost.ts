@@ -2,16 +2,30 @@
  * Client CPU per Kubernetes API request: client-node's generated API (undici fetch +
  * ObjectSerializer) against a plain JSON request through the same pooled KubeConfig
  * (src/adapters/kube-json.ts), for the requests the runner makes per step (issue 20 §2): the
- * admission's run-id LIST and WorkflowRun create, the step pod's create and the run's status merge
- * patch. Interleaved rounds on one local control plane; CPU of this process (user + system, every
- * thread) per request, median of the rounds.
+ * admission's run-id LIST and WorkflowRun create, the step pod's create, the run's status merge
+ * patch, and the read of the runner's DNS policy before each step. The pod create and the DNS read
+ * go through the runner's adapters as shipped (KubePods.create, KubeStepObjects.ensureStepDns: plain
+ * JSON, the compared parts reduced to the model's fields) against what they were (client-node's call,
+ * the pod slimmed for the cache; the policy read and compared). Interleaved rounds on one local
+ * control plane; CPU of this process (user + system, every thread) per request, median of the rounds.
  *
  *   node bench/peers/request-cost.ts [--requests N] [--rounds N] [--concurrency N]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { kubeJson, segment } from '../../src/adapters/kube-json.ts';
+import { KubePods, slim } from '../../src/adapters/kube-pods.ts';
+import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
+import { sameSpec } from '../../src/create/adopt.ts';
+import { stepDnsPolicy } from '../../src/egress/network-policy.ts';
 import { loadKubeConfig } from '../../src/adapters/kubeconfig.ts';
 import { WORKFLOWRUN } from '../../src/adapters/kube-runs.ts';
 import { startCluster } from '../../src/dev/cluster.ts';
@@ -21,7 +35,7 @@ import { hardened, stepPod } from './step.ts';
 
 const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
-type Kind = 'list' | 'create' | 'pod' | 'status';
+type Kind = 'list' | 'create' | 'pod' | 'status' | 'dns';
 type Via = 'client-node' | 'json';
 
 const { values } = parseArgs({
@@ -41,6 +55,13 @@ try {
   const ns = cluster.workflowsNamespace;
   const objects = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
+  const networking = kc.makeApiClient(NetworkingV1Api);
+  const pods = new KubePods(kc, ns, 'bench');
+  const stepObjects = new KubeStepObjects(kc, ns, 'bench');
+  const dns = stepDnsPolicy({ runner: 'bench', namespace: ns, dnsNamespace: 'kube-system' });
+  const dnsName = dns.metadata?.name ?? '';
+  const made = await stepObjects.ensureStepDns(dns);
+  if (!made.ok) throw new Error(made.error.message);
   const { group, version, plural } = WORKFLOWRUN;
   const runsPath = `/apis/${group}/${version}/namespaces/${segment(ns)}/${plural}`;
   const run = (name: string) => ({
@@ -89,9 +110,21 @@ try {
         }),
     },
     pod: {
-      'client-node': (name) => core.createNamespacedPod({ namespace: ns, body: podOf(name) }),
+      'client-node': (name) => core.createNamespacedPod({ namespace: ns, body: podOf(name) }).then(slim),
       json: (name) =>
-        kubeJson(kc, { method: 'POST', path: `/api/v1/namespaces/${segment(ns)}/pods`, body: podOf(name) }),
+        pods.create(podOf(name)).then((r) => {
+          if (!r.ok) throw new Error(r.error.message);
+        }),
+    },
+    dns: {
+      'client-node': () =>
+        networking.readNamespacedNetworkPolicy({ name: dnsName, namespace: ns }).then((p) => {
+          if (!sameSpec(p.spec, dns.spec)) throw new Error('the DNS policy differs');
+        }),
+      json: () =>
+        stepObjects.ensureStepDns(dns).then((r) => {
+          if (!r.ok) throw new Error(r.error.message);
+        }),
     },
   };
   const cpu: Record<string, number[]> = {};
@@ -99,7 +132,7 @@ try {
     const order: Via[] = round % 2 === 0 ? ['client-node', 'json'] : ['json', 'client-node'];
     for (const via of order) {
       const prefix = `r${round}-${via === 'json' ? 'j' : 'c'}`;
-      for (const kind of ['create', 'list', 'status', 'pod'] as const) {
+      for (const kind of ['create', 'list', 'status', 'pod', 'dns'] as const) {
         const job = jobs[kind][via];
         const c0 = process.cpuUsage();
         await closedLoop(N, C, 120, (i) => job(`${prefix}-${i}`).then(() => undefined));
@@ -116,7 +149,7 @@ try {
     `| request | client-node µs CPU | plain JSON µs CPU | saved |  (${N} requests × ${ROUNDS} rounds, ${C} in flight, load ${loadavg()[0]?.toFixed(2)})`,
   );
   console.log('|---|---:|---:|---:|');
-  for (const kind of ['list', 'create', 'status', 'pod'] as const) {
+  for (const kind of ['list', 'create', 'status', 'pod', 'dns'] as const) {
     const a = median(cpu[`${kind} client-node`] ?? []);
     const b = median(cpu[`${kind} json`] ?? []);
     console.log(

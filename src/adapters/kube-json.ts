@@ -11,6 +11,7 @@
  * response parsed once with `JSON.parse`. Credentials are still applied per request by the
  * KubeConfig (a rotated token or an exec plugin's is picked up exactly as for client-node calls).
  */
+import * as k8s from '@kubernetes/client-node';
 import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
@@ -78,6 +79,45 @@ export async function kubeJson<T = unknown>(kc: KubeConfig, req: KubeJsonRequest
  */
 export const segment = (s: string): string =>
   s === '.' || s === '..' ? s.replaceAll('.', '%2E') : encodeURIComponent(s);
+
+/** One attribute of a client-node model class, as its generated `getAttributeTypeMap()` lists it. */
+interface ModelAttribute {
+  readonly name: string;
+  readonly baseName: string;
+  readonly type: string;
+}
+
+/** The model classes client-node exports, by name (V1SecurityContext, V1NetworkPolicySpec, ...). */
+const MODELS = k8s as unknown as Readonly<Record<string, { getAttributeTypeMap?: () => readonly ModelAttribute[] }>>;
+
+/**
+ * `data` (a plain JSON value as the API server sent it) with only the fields client-node's model of
+ * `type` knows (a model name such as `V1SecurityContext`, `Array<V1Volume>`, or a map type): what
+ * client-node's ObjectSerializer would have kept of it, so that a comparison that read a typed
+ * answer before reads the same fields of a plain JSON one (a field a newer API server defaults,
+ * unknown to the model, is left out as it was). Dates, primitives, enums and unknown types are kept
+ * as given (the compared parts, security contexts and policy specs, have no dates). Pure; returns
+ * new objects for model types.
+ */
+export function knownFields(data: unknown, type: string): unknown {
+  if (data === null || typeof data !== 'object') return data;
+  if (type.startsWith('Array<') && Array.isArray(data))
+    return data.map((d: unknown) => knownFields(d, type.slice(6, -1)));
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(data)) out[k] = knownFields(v, map[1] ?? '');
+    return out;
+  }
+  const attributes = Object.hasOwn(MODELS, type) ? MODELS[type]?.getAttributeTypeMap?.() : undefined;
+  if (attributes === undefined || Array.isArray(data)) return data;
+  const out: Record<string, unknown> = {};
+  for (const a of attributes) {
+    const v = knownFields((data as Record<string, unknown>)[a.baseName], a.type);
+    if (v !== undefined) out[a.name] = v;
+  }
+  return out;
+}
 
 function parsedOrText(text: string): unknown {
   try {
