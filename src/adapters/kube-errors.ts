@@ -1,5 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describeThrown, fail, type Result } from '../errors/result.ts';
+import { KubeAnswerNotJson } from './kube-json.ts';
 
 /**
  * An API server's answer to a create, as a code: 409 CREATE_EXISTS, 400/403/404/422 CREATE_REJECTED,
@@ -17,7 +18,15 @@ export function refused(thrown: unknown, what: string): Result<never> {
       return fail('CREATE_REJECTED', `API server rejected ${what}: ${cause}`);
     return fail('CREATE_FAILED', `API server error on ${what}: ${cause}`);
   }
-  return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(thrown)}`);
+  return fail('CREATE_FAILED', notAnswered(thrown));
+}
+
+/**
+ * Why a request got no API answer, in words: a 2xx body that is not JSON as kube-json says it
+ * (the server was reached), anything else (refused, reset, timed out) as unreachable.
+ */
+export function notAnswered(thrown: unknown): string {
+  return thrown instanceof KubeAnswerNotJson ? thrown.message : `API server unreachable: ${describeThrown(thrown)}`;
 }
 
 function safeJson(text: string): unknown {

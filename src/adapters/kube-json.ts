@@ -70,7 +70,25 @@ export async function kubeJson<T = unknown>(kc: KubeConfig, req: KubeJsonRequest
   if (res.statusCode < 200 || res.statusCode > 299) {
     throw new ApiException<unknown>(res.statusCode, `HTTP ${res.statusCode}`, parsedOrText(text), flat(res.headers));
   }
-  return JSON.parse(text) as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new KubeAnswerNotJson(res.statusCode, Buffer.byteLength(text));
+  }
+}
+
+/**
+ * A 2xx answer whose body is not JSON (a proxy's page, a broken API server): the API server was
+ * reached, so it is no "unreachable" (red team 9, finding 6). The message gives the status and the
+ * body's size, never the body (JSON.parse's own message quotes its first characters).
+ */
+export class KubeAnswerNotJson extends Error {
+  override readonly name = 'KubeAnswerNotJson';
+  readonly status: number;
+  constructor(status: number, bytes: number) {
+    super(`the API server answered HTTP ${String(status)} with a body that is not JSON (${String(bytes)} bytes)`);
+    this.status = status;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
 import { kubeJson, segment } from './kube-json.ts';
-import { apiCause } from './kube-errors.ts';
+import { apiCause, notAnswered } from './kube-errors.ts';
 import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
 import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -114,7 +114,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
         );
       if (e instanceof ApiException)
         return fail('CREATE_FAILED', `could not record the run: ${apiCause(e, RUN_FIELDS)}`);
-      return fail('CREATE_FAILED', `API server unreachable: ${describeThrown(e)}`);
+      return fail('CREATE_FAILED', notAnswered(e));
     }
   }
 

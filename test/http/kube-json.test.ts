@@ -16,7 +16,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
-import { kubeJson, segment } from '../../src/adapters/kube-json.ts';
+import { KubeAnswerNotJson, kubeJson, segment } from '../../src/adapters/kube-json.ts';
+import { notAnswered } from '../../src/adapters/kube-errors.ts';
 import { PooledKubeConfig, type ApiOptions } from '../../src/adapters/kubeconfig.ts';
 
 interface Seen {
@@ -26,7 +27,7 @@ interface Seen {
   readonly body: string;
 }
 
-type Answer = 'ok' | 'conflict' | 'invalid' | 'error' | 'text' | 'hang' | 'trickle';
+type Answer = 'ok' | 'conflict' | 'invalid' | 'error' | 'text' | 'hang' | 'trickle' | 'page' | 'empty' | 'truncated';
 
 describe('kubeJson: a plain JSON API request through the pooled KubeConfig', () => {
   let answer: Answer = 'ok';
@@ -48,6 +49,9 @@ describe('kubeJson: a plain JSON API request through the pooled KubeConfig', () 
       else if (answer === 'invalid') res.writeHead(422, json).end(status(422, 'Invalid'));
       else if (answer === 'error') res.writeHead(500, json).end(status(500, 'InternalError'));
       else if (answer === 'text') res.writeHead(503, { 'content-type': 'text/plain' }).end('not json');
+      else if (answer === 'page') res.writeHead(200, json).end('<html>eyJhbGciOiJFZERTQSJ9 proxy page</html>');
+      else if (answer === 'empty') res.writeHead(200, json).end('');
+      else if (answer === 'truncated') res.writeHead(201, json).end('{"kind":"X","token":"eyJhbGciOiJFZERTQSJ9');
       else if (answer === 'trickle') {
         const full = JSON.stringify({ kind: 'X', pad: 'y'.repeat(40) });
         res.writeHead(200, { ...json, 'content-length': String(full.length) });
@@ -132,6 +136,29 @@ describe('kubeJson: a plain JSON API request through the pooled KubeConfig', () 
       });
       assert.equal(seen[0]?.headers['content-type'], p.want);
       kc.renewConnections();
+    });
+
+  // Red team 9, finding 6: a 2xx answer that is not JSON was reported as "API server unreachable"
+  // with JSON.parse's message, which quotes the body's first characters.
+  for (const bad of ['page', 'empty', 'truncated'] as const)
+    test(`a 2xx answer that is not JSON (${bad}) throws KubeAnswerNotJson: the status and size, never the body`, async () => {
+      const kc = kubeconfig();
+      answer = bad;
+      try {
+        const thrown = await kubeJson(kc, { method: 'GET', path: '/api/v1/namespaces/wf/pods' }).then(
+          () => assert.fail('resolved'),
+          (e: unknown) => e,
+        );
+        assert.ok(thrown instanceof KubeAnswerNotJson, String(thrown));
+        assert.match(
+          thrown.message,
+          /^the API server answered HTTP 20[01] with a body that is not JSON \(\d+ bytes\)$/,
+        );
+        assert.doesNotMatch(notAnswered(thrown), /unreachable|eyJ|html/);
+      } finally {
+        answer = 'ok';
+        kc.renewConnections();
+      }
     });
 
   test('a GET sends no body and no content type; the query goes as given', async () => {
