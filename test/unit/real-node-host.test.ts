@@ -4,17 +4,7 @@ import { diffHostState, normaliseIptables, type HostState } from '../../src/dev/
 import { splitRule } from '../../src/dev/node/host-restore.ts';
 import { egressGatePolicy, GATE_CONTAINER } from '../../src/dev/node/objects.ts';
 import { NODE } from '../../src/dev/node/configs.ts';
-
-const empty: HostState = {
-  sysctls: {},
-  mounts: [],
-  links: [],
-  iptables: { ip: '', ip6: '' },
-  nftTables: [],
-  ipsets: [],
-  cgroups: [],
-  paths: [],
-};
+import { EMPTY_HOST } from '../support/host-state.ts';
 
 describe('real node host state (pure parts)', () => {
   test('iptables-save rules split into the arguments iptables -D takes, quoted comments kept whole', () => {
@@ -55,7 +45,7 @@ describe('real node host state (pure parts)', () => {
   });
 
   test('every kind of difference is named; a sysctl that only appeared later (module loaded) is not one', () => {
-    const before: HostState = { ...empty, sysctls: { 'kernel.panic': '1\n' }, mounts: ['/ ext4 /dev/vda'] };
+    const before: HostState = { ...EMPTY_HOST, sysctls: { 'kernel.panic': '1\n' }, mounts: ['/ ext4 /dev/vda'] };
     const after: HostState = {
       sysctls: { 'kernel.panic': '10\n', 'net.bridge.bridge-nf-call-iptables': '1\n' },
       mounts: ['/ ext4 /dev/vda', '/x/kubelet/root ext4 /dev/vda'],

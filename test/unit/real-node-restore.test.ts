@@ -7,17 +7,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { appliedChanges, type AppliedChanges, type HostState } from '../../src/dev/node/host-state.ts';
 import { removeOutsidePaths, restoreSysctls } from '../../src/dev/node/host-restore.ts';
-
-const empty: HostState = {
-  sysctls: {},
-  mounts: [],
-  links: [],
-  iptables: { ip: '', ip6: '' },
-  nftTables: [],
-  ipsets: [],
-  cgroups: [],
-  paths: [],
-};
+import { EMPTY_HOST } from '../support/host-state.ts';
 
 /** A sysctl tree in a temporary directory (`net.ipv4.ip_forward` → `<root>/net/ipv4/ip_forward`). */
 function sysctlTree(root: string, values: Readonly<Record<string, string>>): void {
@@ -137,7 +127,7 @@ describe('real node restore: an old record undoes only what the node changed', (
   });
 
   test('appliedChanges: the values the node set now, and every directory it created (kept from earlier records)', () => {
-    const before: HostState = { ...empty, sysctls: { a: '0\n', b: '1\n', c: '2\n' }, paths: ['/p0'] };
+    const before: HostState = { ...EMPTY_HOST, sysctls: { a: '0\n', b: '1\n', c: '2\n' }, paths: ['/p0'] };
     const first = appliedChanges(before, {
       ...before,
       sysctls: { a: '1\n', b: '1\n', c: '2\n' },

@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { ApiException, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
+import { statusHolding } from '../support/hostile-status.ts';
 import { apiCause, refused } from '../../src/adapters/kube-errors.ts';
 import { KubePods } from '../../src/adapters/kube-pods.ts';
 import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
@@ -130,20 +131,11 @@ test('property: an arbitrary Status answer gives a clean, short message without 
     fc.string({ minLength: 4, unit: 'binary' }).filter((s) => !/^[A-Za-z0-9 .:(),[\]/_"-]*$/.test(s)),
   );
   const anywhere = (s: string) =>
-    fc.record({
+    statusHolding(s, {
       reason: fc.oneof(fc.constant(s), fc.constantFrom(...KNOWN)),
       message: fc.string().map((t) => `${t}${s}`),
-      details: fc.record({
-        name: fc.constant(s),
-        causes: fc.array(
-          fc.record({
-            field: fc.oneof(fc.constant(s), fc.constant('spec')),
-            reason: fc.oneof(fc.constant(s), fc.constantFrom(...KNOWN)),
-            message: fc.constant(s),
-          }),
-          { maxLength: 8 },
-        ),
-      }),
+      causeField: fc.oneof(fc.constant(s), fc.constant('spec')),
+      causeReason: fc.oneof(fc.constant(s), fc.constantFrom(...KNOWN)),
     });
   fc.assert(
     fc.property(
