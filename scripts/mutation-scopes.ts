@@ -29,6 +29,17 @@ export const SCOPES: Readonly<Record<string, { mutate: string[]; tests: string[]
     mutate: ['src/mutate/**/*.ts'],
     tests: ['test/unit/mutate*.test.ts', 'test/unit/pod.test.ts', 'test/unit/workload.test.ts'],
   },
+  'kube-errors': {
+    // What a refused or failed API request says (apiCause, refused, notAnswered): the secret-free
+    // wording of every CREATE_* and intake error (red team 9, findings 1, 5, 6).
+    mutate: ['src/adapters/kube-errors.ts'],
+    tests: [
+      'test/unit/api-cause.test.ts',
+      'test/unit/api-cause-table.test.ts',
+      'test/unit/red-team-9-refused.test.ts',
+      'test/unit/red-team-9-watch-error.test.ts',
+    ],
+  },
   evaluate: {
     mutate: ['src/evaluate/**/*.ts'],
     tests: ['test/unit/evaluate*.test.ts'],
