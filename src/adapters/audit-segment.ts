@@ -65,16 +65,21 @@ export class AuditSegment {
   }
 
   /**
-   * Cuts a failed batch back off the segment (to the bytes of its durable records), trying twice;
-   * when both fail the log is broken (brokenTail): the refused records may stay on disk, and no
-   * later batch may follow them (red team round 6, finding 2: the next batch was appended after
-   * them, a seq twice in the chain, and records on disk whose appends were refused).
+   * Cuts a failed batch back off the segment (to the bytes of its durable records) and makes the
+   * cut durable (fdatasync after the truncate), trying twice; when both fail the log is broken
+   * (brokenTail): the refused records may stay on disk, and no later batch may follow them (red
+   * team round 6, finding 2: the next batch was appended after them, a seq twice in the chain, and
+   * records on disk whose appends were refused). The sync matters most with O_DSYNC
+   * (syncedWrites): the part of the failed batch written before the failure is on stable storage
+   * already, and ftruncate(2) alone is not, so a crash before the next batch brought the refused
+   * records back (red team 10, finding 1).
    */
   private async cutBack(): Promise<void> {
     let cause: unknown;
     for (let attempt = 0; attempt < 2; attempt++)
       try {
         await this.file.truncate(this.size);
+        await this.file.datasync();
         return;
       } catch (e) {
         cause = e;
