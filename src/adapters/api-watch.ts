@@ -37,7 +37,7 @@ export class StallWatch extends Watch {
 
   /**
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
-   * clock); `delivered` is called on every event or bookmark and when the API server ends a watch without an error; `slim` makes what the informer's
+   * clock); `delivered` is called on every event or bookmark (not an ERROR event) and when the API server ends a watch without an error (and without an ERROR event in it); `slim` makes what the informer's
    * cache keeps of each added, modified or deleted object (FollowedKind.slim; default: the object).
    */
   constructor(
@@ -89,13 +89,18 @@ export class StallWatch extends Watch {
       this.timers,
     );
     let finished = false;
+    // An ERROR event (a Status in the stream: a 500, a CRD's conversion failing, a 410) is no sign
+    // of being followed, nor the clean end that follows it: client-node watches again from the
+    // same resourceVersion, without an 'error' and without a list, so counting either kept /ready's
+    // `watches` check green while no watch worked (red team 10, finding 3).
+    let failedInStream = false;
     const finish = (err: unknown): void => {
       if (finished) return;
       finished = true;
       if (this.active === callback) this.active = undefined;
       dog.stop();
       // Ended by the API server at timeoutSeconds, without an error: the kind was followed all along.
-      if (verdict === undefined && (err === null || err === undefined)) this.delivered();
+      if (verdict === undefined && !failedInStream && (err === null || err === undefined)) this.delivered();
       done(verdict !== undefined ? endedAs(verdict) : err);
     };
     const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.api.watchTimeoutSeconds };
@@ -105,7 +110,8 @@ export class StallWatch extends Watch {
         params,
         (phase, object, raw) => {
           dog.seen();
-          this.delivered();
+          if (phase === 'ERROR') failedInStream = true;
+          else this.delivered();
           const changed = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
           callback(
             phase,

