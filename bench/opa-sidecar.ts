@@ -7,7 +7,8 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { evaluate, type Evaluation, type PolicyInput } from '../src/evaluate/evaluate.ts';
 import { DECISION_ENTRYPOINT } from '../src/evaluate/policy-engine.ts';
-import { freePort, startProcess, stopPid, waitUntil } from '../src/dev/processes.ts';
+import { freePort } from '../src/dev/ports.ts';
+import { startProcess, stopPid, waitUntil } from '../src/dev/processes.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 
 export interface Sidecar {

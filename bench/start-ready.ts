@@ -46,7 +46,7 @@ import { RUNNER_UID } from '../scripts/image/rootfs.ts';
 import { buildBundle } from '../src/adapters/bundle-build.ts';
 import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tools.ts';
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
-import { freePort } from '../src/dev/processes.ts';
+import { freePort } from '../src/dev/ports.ts';
 import { jwks, newSigningKey } from '../src/dev/sign.ts';
 import { machineLine, spread, type Spread } from './stats.ts';
 

@@ -18,7 +18,8 @@ import { writeClusterCredentials, writeKubeconfig } from './cluster-files.ts';
 import { whenThisProcessEnds } from './exit-cleanup.ts';
 import { clearLeftClusterDirs, CLUSTER_TEMP_PREFIX } from './left-dirs.ts';
 import { renderChart } from './manifest.ts';
-import { freePort, runsAs, signallable, stopPid, type Started } from './processes.ts';
+import { freePort } from './ports.ts';
+import { runsAs, signallable, stopPid, type Started } from './processes.ts';
 
 export interface ClusterOptions {
   readonly tools: ClusterTools;

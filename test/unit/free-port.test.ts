@@ -4,7 +4,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { freePort, portRangeOf } from '../../src/dev/processes.ts';
+import { freePort, portRangeOf } from '../../src/dev/ports.ts';
 
 /**
  * The class (a cluster-tier flake, 30 November): a port picked free for a child server (etcd, the
