@@ -72,9 +72,15 @@ export function referenceIssues(workflow: Workflow): ConditionIssue[] {
   const issues: ConditionIssue[] = [];
   workflow.steps.forEach((step, i) => {
     const { env, args } = referenceSites(step);
+    // Only texts that hold `${steps.` can have a reference or a malformed one (refsIn): the others
+    // need no site and no path (issue 20: most texts have none).
     const sites = [
-      ...env.map(([k, v]) => ({ path: `workflow.steps.${i}.env.${k}`, text: v, inEnv: true })),
-      ...args.map((v, j) => ({ path: `workflow.steps.${i}.args.${j}`, text: v, inEnv: false })),
+      ...env.flatMap(([k, v]) =>
+        v.includes('${steps.') ? [{ path: `workflow.steps.${i}.env.${k}`, text: v, inEnv: true }] : [],
+      ),
+      ...args.flatMap((v, j) =>
+        v.includes('${steps.') ? [{ path: `workflow.steps.${i}.args.${j}`, text: v, inEnv: false }] : [],
+      ),
     ];
     for (const { path, text, inEnv } of sites) {
       const { refs, malformed } = refsIn(text);

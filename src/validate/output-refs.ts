@@ -18,6 +18,8 @@ export interface OutputRef {
 
 /** The references in a text, in order; `malformed` when a `${steps.` does not open a well-formed one. */
 export function refsIn(text: string): { refs: OutputRef[]; malformed: boolean } {
+  // Both patterns start with `${steps.`: a text without it has neither (most texts; issue 20).
+  if (!text.includes('${steps.')) return { refs: [], malformed: false };
   const refs = [...text.matchAll(OUTPUT_REF)].map((m) => ({ step: m[1] ?? '', key: m[2] ?? '' }));
   const starts = [...text.matchAll(REF_START)].length;
   return { refs, malformed: starts !== refs.length };
@@ -41,14 +43,30 @@ export function referenceSites(step: Step): { env: [string, string][]; args: str
  */
 export function strayReferences(step: Step): string[] {
   const out: string[] = [];
-  const walk = (value: unknown, path: readonly string[]): void => {
+  // The path as segments, joined only for a string that starts a reference (issue 20: a new array
+  // per value was most of validate's allocation).
+  const path: string[] = [];
+  const walk = (value: unknown): void => {
     if (typeof value === 'string') {
       if (value.includes('${steps.') && !isReferenceSite(path)) out.push(path.join('.'));
-    } else if (Array.isArray(value)) value.forEach((v, j) => walk(v, [...path, String(j)]));
-    else if (typeof value === 'object' && value !== null)
-      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    } else if (Array.isArray(value)) {
+      // As forEach: indices present only, up to the length at the start.
+      for (let j = 0, n = value.length; j < n; j++) {
+        if (!(j in value)) continue;
+        path.push(String(j));
+        walk(value[j]);
+        path.pop();
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      const record = value as Record<string, unknown>;
+      for (const k of Object.keys(record)) {
+        path.push(k);
+        walk(record[k]);
+        path.pop();
+      }
+    }
   };
-  walk(step, []);
+  walk(step);
   return out;
 }
 

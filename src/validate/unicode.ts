@@ -72,26 +72,38 @@ function placeProblem(v: string, at: string, shown: ReadonlySet<string>): string
  */
 export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): TextIssue[] {
   const out: TextIssue[] = [];
-  // `at`: the dotted path from `workflow` (keys escaped by `printable`, which leaves a key with no problem as it is).
-  const walk = (v: unknown, at: string): void => {
+  // The dotted path from `workflow` as segments (keys escaped by `printable`, which leaves a key with
+  // no problem as it is), joined only when a string needs its path: most strings need none, and a
+  // path string per value was most of this walk's allocation (issue 20).
+  const path: string[] = ['workflow'];
+  const at = (): string => path.join('.');
+  const walk = (v: unknown): void => {
     if (out.length >= MAX_ISSUES) return;
     if (typeof v === 'string') {
       // The text first, the path only for text with a control or bidi character (BIDI is a subset
       // of CONTROL_OR_BIDI): most strings have none, and testing a path costs more than a string.
-      const p = problem(v) ?? (CONTROL_OR_BIDI.test(v) ? placeProblem(v, at, shown) : undefined);
-      if (p !== undefined) out.push({ path: at, message: p });
+      const p = problem(v) ?? (CONTROL_OR_BIDI.test(v) ? placeProblem(v, at(), shown) : undefined);
+      if (p !== undefined) out.push({ path: at(), message: p });
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, `${at}.${i}`));
+      // As forEach: indices present only (a hole is skipped), up to the length at the start.
+      for (let i = 0, n = v.length; i < n; i++) {
+        if (!(i in v)) continue;
+        path.push(String(i));
+        walk(v[i]);
+        path.pop();
+      }
     } else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
+      const record = v as Record<string, unknown>;
+      for (const k of Object.keys(record)) {
         const p = problem(k);
-        const key = p === undefined ? k : printable(k);
-        if (p !== undefined) out.push({ path: `${at}.${key}`, message: `key ${p}` });
-        walk(x, `${at}.${key}`);
+        path.push(p === undefined ? k : printable(k));
+        if (p !== undefined) out.push({ path: at(), message: `key ${p}` });
+        walk(record[k]);
+        path.pop();
       }
     }
   };
-  walk(value, 'workflow');
+  walk(value);
   return out.slice(0, MAX_ISSUES);
 }
 
