@@ -30,15 +30,26 @@ const segment = (k: string): string =>
  * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
-  const walk = (v: unknown, path: string, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
+  // The pointer of the value being walked, as segments (already escaped) after `base`; joined
+  // only when something is masked there (issue 20: a pointer string per value was most of the
+  // walk's allocation, and almost nothing is masked).
+  const segments: string[] = [base];
+  const here = (): string => segments.join('/');
+  const walk = (v: unknown, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
       const m = maskedText(v, extra);
       if (m === v) return v;
-      masked.push(path);
+      masked.push(here());
       return m;
     }
     if (Array.isArray(v)) {
-      if (parentKey === 'env') return v.map((e: unknown, i) => maskEnvEntry(e, `${path}/${i}`));
+      if (parentKey === 'env')
+        return v.map((e: unknown, i) => {
+          segments.push(String(i));
+          const r = maskEnvEntry(e);
+          segments.pop();
+          return r;
+        });
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
         // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
@@ -48,10 +59,13 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
             (lineHits?.has(i) === true && maskedText(x, extra) === x))
         ) {
-          masked.push(`${path}/${i}`);
+          masked.push(`${here()}/${i}`);
           return MASK;
         }
-        return walk(x, `${path}/${i}`, undefined);
+        segments.push(String(i));
+        const r = walk(x, undefined);
+        segments.pop();
+        return r;
       });
     }
     if (typeof v === 'object' && v !== null) {
@@ -68,12 +82,13 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           key = maskedKey;
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
         }
-        const at = `${path}/${segment(key)}`;
-        if (maskedKey !== k) masked.push(at);
+        segments.push(segment(key));
+        if (maskedKey !== k) masked.push(here());
         const value =
           parentKey === 'env' && typeof x === 'string'
-            ? maskWhole(x, at)
-            : walk(x, at, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+            ? maskWhole(x)
+            : walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+        segments.pop();
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         if (key === '__proto__')
           Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -83,19 +98,29 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     return v;
   };
-  const maskWhole = (x: string, path: string): string => {
-    if (x !== MASK) masked.push(path);
+  /** `body` with `segment` (escaped) appended to the pointer. */
+  const under = <T>(segment: string, body: () => T): T => {
+    segments.push(segment);
+    const r = body();
+    segments.pop();
+    return r;
+  };
+  const maskWhole = (x: string): string => {
+    if (x !== MASK) masked.push(here());
     return MASK;
   };
-  const maskEnvEntry = (e: unknown, path: string): unknown => {
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) return walk(e, path, undefined);
+  const maskEnvEntry = (e: unknown): unknown => {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) return walk(e, undefined);
     const { value: plain, ...rest } = e as Record<string, unknown>;
-    const restMasked = walk(rest, path, undefined) as Record<string, unknown>;
+    const restMasked = walk(rest, undefined) as Record<string, unknown>;
     return typeof plain === 'string'
-      ? { ...restMasked, value: maskWhole(plain, `${path}/value`) }
-      : { ...restMasked, ...(plain !== undefined ? { value: walk(plain, `${path}/value`, undefined) } : {}) };
+      ? { ...restMasked, value: under('value', () => maskWhole(plain)) }
+      : {
+          ...restMasked,
+          ...(plain !== undefined ? { value: under('value', () => walk(plain, undefined)) } : {}),
+        };
   };
-  return walk(value, base, undefined);
+  return walk(value, undefined);
 }
 
 /** Fields of an audit entry that are ours, never user text, and not masked. */
