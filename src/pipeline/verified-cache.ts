@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { RunObject } from '../ports/runs.ts';
-import { plainCopy } from '../validate/plain-copy.ts';
+import { deepFreeze, frozenCopy, plainCopy } from '../validate/plain-copy.ts';
 import type { Workflow } from '../validate/schema.ts';
 import { covering, thumbprintOf, type TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { AssignmentClaims, VerifiedAssignment, VerifyOptions } from '../verify/verify.ts';
@@ -110,8 +110,7 @@ export class VerifiedRuns {
     const until = Math.min(now.getTime() + TTL_MS, v.verification.claims.exp * 1000);
     if (!(until > now.getTime())) return;
     deepFreeze(v.verification);
-    const workflow = v.workflow === undefined ? undefined : plainCopy(v.workflow);
-    deepFreeze(workflow);
+    const workflow = v.workflow === undefined ? undefined : frozenCopy(v.workflow);
     this.pending.set(tokenHash(token), { ...v, workflow, until });
     if (workflow !== undefined) this.validated.set(v.verification, workflow);
   }
@@ -215,12 +214,6 @@ export function timesHold(claims: AssignmentClaims, at: Date, options: VerifyOpt
   if (claims.exp <= now - tolerance) return false;
   const age = now - claims.iat;
   return !(age - tolerance > options.maxTokenAgeSeconds) && !(age < -tolerance);
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const v of Object.values(value)) deepFreeze(v);
 }
 
 const perStore = new WeakMap<TrustedKeyStore, VerifiedRuns>();

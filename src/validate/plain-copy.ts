@@ -11,11 +11,38 @@
  */
 export function plainCopy<T>(value: T): T {
   try {
-    return copy(value, 0) as T;
+    return copy(value, 0, false) as T;
   } catch (e) {
     if (e instanceof TooDeep) return structuredClone(value);
     throw e;
   }
+}
+
+/**
+ * `plainCopy(value)` deeply frozen, in one walk (issue 20: the verification cache copied, then
+ * walked the copy again to freeze it). Each plain object and array is frozen as it is copied; a
+ * part handed to `structuredClone` (and the whole, past MAX_DEPTH) is frozen by `deepFreeze`
+ * after. Throws what `plainCopy` throws.
+ */
+export function frozenCopy<T>(value: T): T {
+  try {
+    return copy(value, 0, true) as T;
+  } catch (e) {
+    if (e instanceof TooDeep) return deepFreeze(structuredClone(value));
+    throw e;
+  }
+}
+
+/**
+ * `value` with every object reachable from it frozen (own enumerable string-keyed members, as
+ * Object.values reads them); an object already frozen is taken as done (not walked). Returns `value`.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  const record = value as Record<string, unknown>;
+  for (const k of Object.keys(record)) deepFreeze(record[k]);
+  return value;
 }
 
 /** Nesting deeper than this is copied by structuredClone (which also handles cycles). */
@@ -24,26 +51,30 @@ export const MAX_DEPTH = 256;
 /** Thrown inside the copy only, caught by plainCopy. */
 class TooDeep extends Error {}
 
-function copy(v: unknown, depth: number): unknown {
+function copy(v: unknown, depth: number, freeze: boolean): unknown {
   if (typeof v !== 'object' || v === null) {
     if (typeof v === 'function' || typeof v === 'symbol') return structuredClone(v); // throws DataCloneError
     return v;
   }
   if (depth > MAX_DEPTH) throw new TooDeep();
   if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) return structuredClone(v);
-    return v.map((x: unknown) => copy(x, depth + 1));
+    if (Object.getPrototypeOf(v) !== Array.prototype) return cloned(v, freeze);
+    const out = v.map((x: unknown) => copy(x, depth + 1, freeze));
+    return freeze ? Object.freeze(out) : out;
   }
   const proto: unknown = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  if (proto !== Object.prototype && proto !== null) return cloned(v, freeze);
   const out: Record<string, unknown> = {};
   const record = v as Record<string, unknown>;
   for (const k of Object.keys(record)) {
-    const x = copy(record[k], depth + 1);
+    const x = copy(record[k], depth + 1, freeze);
     // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
     if (k === '__proto__')
       Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
     else out[k] = x;
   }
-  return out;
+  return freeze ? Object.freeze(out) : out;
 }
+
+/** A value that is not plain data, copied by structuredClone (frozen deeply when asked). */
+const cloned = (v: unknown, freeze: boolean): unknown => (freeze ? deepFreeze(structuredClone(v)) : structuredClone(v));

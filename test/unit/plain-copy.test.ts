@@ -6,11 +6,13 @@
  * value (fast-check, with "__proto__" keys, undefined members, holes), non-plain values inside
  * (Date, Map, typed arrays, class instances: copied as structuredClone copies them), cycles and
  * deep nesting (structuredClone's answer), and values structuredClone refuses (the same error).
+ * frozenCopy (the cache's copy, issue 20) is plainCopy deeply frozen in one walk: the same value on
+ * every variant, every object and array reachable from it frozen, the source left unfrozen.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { MAX_DEPTH, plainCopy } from '../../src/validate/plain-copy.ts';
+import { deepFreeze, frozenCopy, MAX_DEPTH, plainCopy } from '../../src/validate/plain-copy.ts';
 
 /** Every object and array reachable from `v`. */
 function containers(v: unknown, out: Set<object> = new Set()): Set<object> {
@@ -89,4 +91,58 @@ test('plainCopy: what structuredClone refuses, refused the same way', () => {
       () => plainCopy(bad),
       (e: unknown) => e instanceof DOMException && e.name === 'DataCloneError',
     );
+});
+
+/** Every object reachable from `v` is frozen (own enumerable members, as deepFreeze walks). */
+function allFrozen(v: unknown): boolean {
+  return [...containers(v)].every((o) => Object.isFrozen(o));
+}
+
+test('frozenCopy: plainCopy deeply frozen, the source untouched, on every variant above', () => {
+  fc.assert(
+    fc.property(json, (v) => {
+      const copy = frozenCopy(v);
+      assert.deepStrictEqual(copy, plainCopy(v));
+      assert.equal(allFrozen(copy), true);
+      for (const o of containers(v)) assert.equal(Object.isFrozen(o), false);
+      const mine = containers(copy);
+      for (const o of containers(v)) assert.equal(mine.has(o), false);
+    }),
+    { numRuns: 1000 },
+  );
+  class Thing {
+    x = 1;
+  }
+  // eslint-disable-next-line no-sparse-arrays
+  const odd = { d: new Date(5), m: new Map([[1, { y: 2 }]]), c: new Thing(), h: [1, , { z: 3 }], u: undefined };
+  assert.deepStrictEqual(frozenCopy(odd), plainCopy(odd));
+  assert.equal(allFrozen(frozenCopy(odd)), true);
+  const proto = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+  assert.deepEqual(Object.keys(frozenCopy(proto)), ['__proto__']);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  const cyclic: Record<string, unknown> = { a: { b: 1 } };
+  cyclic.self = cyclic;
+  const c = frozenCopy(cyclic);
+  assert.equal(c.self, c);
+  assert.equal(allFrozen(c), true);
+  let deep: unknown = { leaf: [1] };
+  for (let i = 0; i < MAX_DEPTH * 2; i++) deep = [deep];
+  assert.deepStrictEqual(frozenCopy(deep), structuredClone(deep));
+  assert.equal(allFrozen(frozenCopy(deep)), true);
+  assert.throws(
+    () => frozenCopy({ f: () => 1 }),
+    (e: unknown) => e instanceof DOMException && e.name === 'DataCloneError',
+  );
+});
+
+test('deepFreeze: every reachable object frozen, cycles end, a frozen object is not walked', () => {
+  const v: Record<string, unknown> = { a: [{ b: 1 }, 'x'], c: { d: { e: null } } };
+  v.self = v;
+  assert.equal(deepFreeze(v), v);
+  assert.equal(allFrozen(v), true);
+  const inner = { open: { x: 1 } };
+  const outer = Object.freeze({ inner });
+  deepFreeze(outer);
+  assert.equal(Object.isFrozen(inner), false);
+  assert.equal(deepFreeze('s'), 's');
 });
