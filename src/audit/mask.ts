@@ -30,12 +30,10 @@ const segment = (k: string): string =>
  * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
-  // The pointer of the value being walked, as segments (already escaped) after `base`; joined
-  // only when something is masked there (issue 20: a pointer string per value was most of the
-  // walk's allocation, and almost nothing is masked).
+  // The walked value's pointer as escaped segments, joined only for what is masked (issue 20).
   const segments: string[] = [base];
   const here = (): string => segments.join('/');
-  const walk = (v: unknown, parentKey: string | undefined, lineHits?: ReadonlySet<number>): unknown => {
+  const walk = (v: unknown, parentKey?: string, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
       const m = maskedText(v, extra);
       if (m === v) return v;
@@ -43,13 +41,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       return m;
     }
     if (Array.isArray(v)) {
-      if (parentKey === 'env')
-        return v.map((e: unknown, i) => {
-          segments.push(String(i));
-          const r = maskEnvEntry(e);
-          segments.pop();
-          return r;
-        });
+      if (parentKey === 'env') return v.map((e: unknown, i) => under(String(i), maskEnvEntry, e));
       return v.map((x: unknown, i) => {
         const previous: unknown = v[i - 1];
         // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
@@ -62,10 +54,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           masked.push(`${here()}/${i}`);
           return MASK;
         }
-        segments.push(String(i));
-        const r = walk(x, undefined);
-        segments.pop();
-        return r;
+        return under(String(i), walk, x);
       });
     }
     if (typeof v === 'object' && v !== null) {
@@ -98,10 +87,10 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     return v;
   };
-  /** `body` with `segment` (escaped) appended to the pointer. */
-  const under = <T>(segment: string, body: () => T): T => {
+  /** `body(x)` with `segment` (escaped) appended to the pointer. */
+  const under = <X, T>(segment: string, body: (x: X) => T, x: X): T => {
     segments.push(segment);
-    const r = body();
+    const r = body(x);
     segments.pop();
     return r;
   };
@@ -114,11 +103,8 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     const { value: plain, ...rest } = e as Record<string, unknown>;
     const restMasked = walk(rest, undefined) as Record<string, unknown>;
     return typeof plain === 'string'
-      ? { ...restMasked, value: under('value', () => maskWhole(plain)) }
-      : {
-          ...restMasked,
-          ...(plain !== undefined ? { value: under('value', () => walk(plain, undefined)) } : {}),
-        };
+      ? { ...restMasked, value: under('value', maskWhole, plain) }
+      : { ...restMasked, ...(plain !== undefined ? { value: under('value', walk, plain) } : {}) };
   };
   return walk(value, undefined);
 }
