@@ -16,9 +16,14 @@ derived := {
 		"allowed": data.kubiya.rules.images.allowed,
 		"denied": data.kubiya.rules.images.denied,
 	},
-	"egress": {"allowed": data.kubiya.rules.egress.allowed},
+	"egress": {
+		"allowed": data.kubiya.rules.egress.allowed,
+		"invalid": data.kubiya.rules.egress.invalid,
+	},
 	"secrets": {
 		"anchored": data.kubiya.rules.secrets.anchored,
-		"keywords": data.kubiya.rules.secrets.pattern_keywords,
+		"name_patterns": data.kubiya.rules.secrets.name_patterns,
+		"value_patterns": data.kubiya.rules.secrets.value_patterns,
+		"ill_typed": data.kubiya.rules.secrets.ill_typed,
 	},
 }

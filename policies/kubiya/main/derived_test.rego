@@ -19,8 +19,21 @@ test_derived_settings_are_the_computed_values if {
 	d.images.allowed == [{"registry": "docker.io", "path": ""}, {"registry": "ghcr.io", "path": "x"}]
 	d.images.denied == [{"registry": "ghcr.io", "path": "x/y"}]
 	d.egress.allowed == [{"host": "api.github.com", "ports": [443]}, {"host": "*.x.com", "ports": [443], "cidrs": ["10.0.0.0/8"]}]
+	d.egress.invalid == [2]
 	d.secrets.anchored == true
-	d.secrets.keywords == {"(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*": ["bearer"]}
+	d.secrets.name_patterns == [{"id": "password", "pattern": "(?i:passw(or)?d)", "keywords": null}]
+	d.secrets.value_patterns == [
+		{"id": "mine", "pattern": "\\Ahunter", "keywords": null},
+		{"id": "bearer-token", "pattern": "(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*", "keywords": ["bearer"]},
+	]
+	d.secrets.ill_typed == []
+}
+
+test_derived_ill_typed_patterns if {
+	bad := {"secrets": {"credentials": {"envNames": [{"id": 1, "pattern": "x"}, "y"], "values": [{"id": "v", "pattern": "z"}, null]}}}
+	d := main.derived with data.kubiya.settings as bad
+	d.secrets.ill_typed == [["envNames", 0], ["envNames", 1], ["values", 1]]
+	d.secrets.value_patterns == [{"id": "v", "pattern": "z", "keywords": null}]
 }
 
 test_derived_settings_of_the_default_data if {
