@@ -82,13 +82,14 @@ asked_within(e, kind, r, key) if e.q[kind][r] <= cap_quantity[key]
 
 asked_zero(e, kind, r) if e.q[kind][r] == 0
 
-# The pod's total: the main containers plus sidecars, or the largest init container plus sidecars
-# (the sidecars' sum computed once, not once per init container).
-total(kind, r) := max(array.concat(
-	[sum([amount(e, kind, r) | some e in sized; e.role != "init"])],
-	[t | some e in sized; e.role == "init"; t := amount(e, kind, r) + side],
+# total(es, kind, r): the pod's total over its containers es (sized): the main containers plus
+# sidecars, or the largest init container plus sidecars (the sidecars' sum computed once, not once
+# per init container).
+total(es, kind, r) := max(array.concat(
+	[sum([amount(e, kind, r) | some e in es; e.role != "init"])],
+	[t | some e in es; e.role == "init"; t := amount(e, kind, r) + side],
 )) if {
-	side := sum([amount(e, kind, r) | some e in sized; e.role == "sidecar"])
+	side := sum([amount(e, kind, r) | some e in es; e.role == "sidecar"])
 }
 
 violations contains v if {
@@ -126,7 +127,7 @@ violations contains v if {
 	some kind in ["requests", "limits"]
 	some r, key in capped
 	cap := settings[key]
-	t := total(kind, r)
+	t := total(sized, kind, r)
 	not within_cap(t, key)
 	v := lib.violation("resources", codes[r], "pod.spec", sprintf("the pod's total %s %s (all its containers) of %v is above the cap of %v", [r, kind, t, cap]))
 }
