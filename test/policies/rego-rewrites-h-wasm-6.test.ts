@@ -1,6 +1,6 @@
 /**
  * The Rego rewritten in h-wasm-6 (issue 20 §2: the policy evaluation's CPU) decides exactly as
- * before. Three rewrites, none moving a check out of Rego or dropping one:
+ * before. The rewrites, none moving a check out of Rego or dropping one:
  * - secrets: the patterns in use carry their prefilter keywords ({id, pattern, keywords}, null for
  *   a pattern without), derived once per loaded data with the [kind, index] of each ill-typed
  *   pattern, instead of a lookup by each pattern's text (a hash of the text) on every evaluation
@@ -8,8 +8,10 @@
  * - egress: the index of each invalid egress.allowed entry, derived once per loaded data, instead
  *   of valid_entry of every entry on every evaluation;
  * - resources: each pod container's role, resources and parsed quantities in one array built once
- *   per evaluation (no lookups by path), the sidecars' sum computed once per total, and each
- *   listed quantity looked up among the caps (not each cap looked up in each container).
+ *   per evaluation (no lookups by path), the sidecars' sum computed once per total, each listed
+ *   quantity looked up among the caps (not each cap looked up in each container), and the caps
+ *   that JSON carries exactly (integers up to 2^53) parsed once per loaded data;
+ * - lib/image.rego: name_and_tag splits the reference's last part once, not once per body.
  *
  * The class: a derived value that differs from the one computed (a pattern's keywords lost or
  * given to another pattern, an ill-typed pattern or invalid entry counted differently), a
@@ -21,7 +23,7 @@
  * credential lists with ill-typed entries of both kinds and a default pattern edited.
  *
  * The oracle: test/policies/rego-before-rewrite/h-wasm-6/ holds secrets.rego, resources.rego,
- * egress.rego and main/derived.rego as they were at 7ff4be7; the test builds policies/ once as it
+ * egress.rego, main/derived.rego and lib/image.rego as they were at 7ff4be7; the test builds policies/ once as it
  * is and once with those files in place and compares the two bundles' decisions (allow, every
  * violation's code, path, message and action, egress, or the same thrown error).
  */
@@ -47,6 +49,26 @@ const REPLACED = [
   join('kubiya', 'rules', 'resources', 'resources.rego'),
   join('kubiya', 'rules', 'egress', 'egress.rego'),
   join('kubiya', 'main', 'derived.rego'),
+  join('kubiya', 'lib', 'image.rego'),
+];
+
+/** Caps at and around what a JSON number in JavaScript holds exactly (2^53), fractions, huge, garbage. */
+const CAPS: readonly unknown[] = [
+  '4',
+  '500m',
+  '1.5',
+  '8Gi',
+  '9Ei',
+  '8Ei',
+  '9007199254740992',
+  '9007199254740993',
+  9007199254740993,
+  1e30,
+  4.5,
+  0,
+  '0',
+  'lots',
+  null,
 ];
 
 /** Credential lists with ill-typed entries (both kinds), an operator's pattern and a default edited. */
@@ -128,6 +150,26 @@ describe('Rego rewritten in h-wasm-6 (secrets keywords with the patterns, egress
       assert.ok(seen.has(code), `no decision had ${code}: ${[...seen].join(', ')}`);
   });
 
+  test('caps exact in JSON and not (fractions, beyond 2^53, huge), derived and computed: the same decision', () => {
+    const { data } = shipped;
+    const kubiya = data['kubiya'] as { settings: Record<string, unknown> };
+    const resources = kubiya.settings['resources'] as Record<string, unknown>;
+    const inputs = [CLEAN, ...fc.sample(input, { numRuns: 40, seed: 2063 })];
+    const caps = fc.sample(fc.tuple(fc.constantFrom(...CAPS), fc.constantFrom(...CAPS), fc.constantFrom(...CAPS)), {
+      numRuns: 20,
+      seed: 2064,
+    });
+    for (const [maxCpu, maxMemory, maxEphemeralStorage] of caps) {
+      const r = { ...resources, maxCpu, maxMemory, maxEphemeralStorage };
+      const d = { kubiya: { ...kubiya, settings: { ...kubiya.settings, resources: r } } };
+      for (const derive of [true, false]) {
+        setBoth(shipped, d, derive);
+        for (const x of inputs)
+          assert.deepEqual(outcome(shipped.now, x), outcome(shipped.was, x), JSON.stringify({ derive, r, input: x }));
+      }
+    }
+  });
+
   test('credential lists with ill-typed entries, an operator pattern and an edited default: the same decision', () => {
     const { data } = shipped;
     const kubiya = data['kubiya'] as { settings: Record<string, unknown> };
@@ -140,8 +182,8 @@ describe('Rego rewritten in h-wasm-6 (secrets keywords with the patterns, egress
         for (const x of inputs) {
           const a = outcome(shipped.now, x);
           assert.deepEqual(a, outcome(shipped.was, x), JSON.stringify({ derive, credentials, input: x }));
-          invalid += (a as { violations?: string[] }).violations?.filter((v) => v.includes('secrets.credentials'))
-            .length ?? 0;
+          invalid +=
+            (a as { violations?: string[] }).violations?.filter((v) => v.includes('secrets.credentials')).length ?? 0;
         }
       }
     }

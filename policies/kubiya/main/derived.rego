@@ -20,6 +20,7 @@ derived := {
 		"allowed": data.kubiya.rules.egress.allowed,
 		"invalid": data.kubiya.rules.egress.invalid,
 	},
+	"resources": {"caps": data.kubiya.rules.resources.exact_caps},
 	"secrets": {
 		"anchored": data.kubiya.rules.secrets.anchored,
 		"name_patterns": data.kubiya.rules.secrets.name_patterns,

@@ -36,8 +36,20 @@ test_derived_ill_typed_patterns if {
 	d.secrets.value_patterns == [{"id": "v", "pattern": "z", "keywords": null}]
 }
 
+# Caps are derived only when JSON carries them exactly: integers of magnitude at most 2^53.
+test_derived_caps_are_the_exact_ones if {
+	r := {"maxCpu": "500m", "maxMemory": "8Gi", "maxEphemeralStorage": "9Ei"}
+	d := main.derived with data.kubiya.settings as {"resources": r}
+	d.resources.caps == {"maxMemory": 8589934592}
+	e := main.derived with data.kubiya.settings as {"resources": {"maxCpu": 4, "maxMemory": "8192", "maxEphemeralStorage": "lots"}}
+	e.resources.caps == {"maxCpu": 4, "maxMemory": 8192}
+	f := main.derived with data.kubiya.settings as {"resources": {"maxCpu": 9007199254740993, "maxMemory": 4.5}}
+	f.resources.caps == {}
+}
+
 test_derived_settings_of_the_default_data if {
 	d := main.derived
+	d.resources.caps == {"maxCpu": 4, "maxMemory": 8589934592, "maxEphemeralStorage": 21474836480}
 	d.secrets.anchored == false
 	count(d.images.allowed) == count(data.kubiya.settings.images.allowedRegistries)
 	count(d.egress.allowed) == count(data.kubiya.settings.egress.allowed)

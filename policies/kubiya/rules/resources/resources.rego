@@ -62,7 +62,24 @@ amount(e, kind, r) := object.get(e.q[kind], r, 0)
 cap_quantity[key] := q if {
 	some key in caps
 	lib.has_key(settings, key)
+	q := cap_value(key)
+}
+
+# cap_value(key) is the cap settings[key] parsed: derived once per loaded data where the runner did
+# so (data.kubiya.derived, main/derived.rego; exact caps only), else parsed on each evaluation.
+cap_value(key) := q if {
+	q := data.kubiya.derived.resources.caps[key]
+} else := lib.quantity(settings[key])
+
+# exact_caps[key]: the caps (parsed) that are integers of magnitude at most 2^53, which a trip
+# through JSON in JavaScript (the derived document's) keeps exactly; a fraction or a larger number
+# could change on the way, so such a cap is parsed on each evaluation instead. Settings only.
+exact_caps[key] := q if {
+	some key in caps
+	lib.has_key(settings, key)
 	q := lib.quantity(settings[key])
+	abs(q) <= 9007199254740992
+	floor(q) == q
 }
 
 # capped[r] is the settings key of each resource r the settings cap (parsed or not).
