@@ -11,6 +11,7 @@
  *   per evaluation (no lookups by path), the sidecars' sum computed once per total, each listed
  *   quantity looked up among the caps (not each cap looked up in each container), and the caps
  *   that JSON carries exactly (integers up to 2^53) parsed once per loaded data;
+ * - volumes: the maxSize cap, when JSON carries it exactly, parsed once per loaded data;
  * - lib/image.rego: name_and_tag splits the reference's last part once, not once per body.
  *
  * The class: a derived value that differs from the one computed (a pattern's keywords lost or
@@ -23,7 +24,7 @@
  * credential lists with ill-typed entries of both kinds and a default pattern edited.
  *
  * The oracle: test/policies/rego-before-rewrite/h-wasm-6/ holds secrets.rego, resources.rego,
- * egress.rego, main/derived.rego and lib/image.rego as they were at 7ff4be7; the test builds policies/ once as it
+ * egress.rego, volumes.rego, main/derived.rego and lib/image.rego as they were at 7ff4be7; the test builds policies/ once as it
  * is and once with those files in place and compares the two bundles' decisions (allow, every
  * violation's code, path, message and action, egress, or the same thrown error).
  */
@@ -50,6 +51,7 @@ const REPLACED = [
   join('kubiya', 'rules', 'egress', 'egress.rego'),
   join('kubiya', 'main', 'derived.rego'),
   join('kubiya', 'lib', 'image.rego'),
+  join('kubiya', 'rules', 'volumes', 'volumes.rego'),
 ];
 
 /** Caps at and around what a JSON number in JavaScript holds exactly (2^53), fractions, huge, garbage. */
@@ -168,6 +170,34 @@ describe('Rego rewritten in h-wasm-6 (secrets keywords with the patterns, egress
           assert.deepEqual(outcome(shipped.now, x), outcome(shipped.was, x), JSON.stringify({ derive, r, input: x }));
       }
     }
+  });
+
+  test('workflow volumes of every size under caps exact in JSON and not, derived and computed: the same decision', () => {
+    const { data } = shipped;
+    const kubiya = data['kubiya'] as { settings: Record<string, unknown> };
+    const volumes = kubiya.settings['volumes'] as Record<string, unknown>;
+    const sizes = fc.sample(
+      fc.array(
+        fc.record({ name: fc.constantFrom('a', 'b'), size: fc.constantFrom<unknown>(...CAPS, '50Gi', '51Gi', '1Ti') }),
+        { maxLength: 3 },
+      ),
+      { numRuns: 40, seed: 2065 },
+    );
+    let tooLarge = 0;
+    for (const maxSize of [...CAPS, '50Gi']) {
+      const d = { kubiya: { ...kubiya, settings: { ...kubiya.settings, volumes: { ...volumes, maxSize } } } };
+      for (const derive of [true, false]) {
+        setBoth(shipped, d, derive);
+        for (const v of sizes) {
+          const x = { ...CLEAN, workflow: { ...CLEAN.workflow, volumes: v } };
+          const a = outcome(shipped.now, x);
+          assert.deepEqual(a, outcome(shipped.was, x), JSON.stringify({ derive, maxSize, input: x }));
+          tooLarge +=
+            (a as { violations?: string[] }).violations?.filter((s) => s.includes('VOLUME_TOO_LARGE')).length ?? 0;
+        }
+      }
+    }
+    assert.ok(tooLarge > 0, 'no volume was too large');
   });
 
   test('credential lists with ill-typed entries, an operator pattern and an edited default: the same decision', () => {

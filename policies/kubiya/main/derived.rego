@@ -21,6 +21,7 @@ derived := {
 		"invalid": data.kubiya.rules.egress.invalid,
 	},
 	"resources": {"caps": data.kubiya.rules.resources.exact_caps},
+	"volumes": {"caps": data.kubiya.rules.volumes.exact_caps},
 	"secrets": {
 		"anchored": data.kubiya.rules.secrets.anchored,
 		"name_patterns": data.kubiya.rules.secrets.name_patterns,

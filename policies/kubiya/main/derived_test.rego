@@ -45,11 +45,16 @@ test_derived_caps_are_the_exact_ones if {
 	e.resources.caps == {"maxCpu": 4, "maxMemory": 8192}
 	f := main.derived with data.kubiya.settings as {"resources": {"maxCpu": 9007199254740993, "maxMemory": 4.5}}
 	f.resources.caps == {}
+	g := main.derived with data.kubiya.settings as {"volumes": {"maxSize": "9Ei"}}
+	g.volumes.caps == {}
+	h := main.derived with data.kubiya.settings as {"volumes": {"maxSize": "1Gi"}}
+	h.volumes.caps == {"maxSize": 1073741824}
 }
 
 test_derived_settings_of_the_default_data if {
 	d := main.derived
 	d.resources.caps == {"maxCpu": 4, "maxMemory": 8589934592, "maxEphemeralStorage": 21474836480}
+	d.volumes.caps == {"maxSize": 53687091200}
 	d.secrets.anchored == false
 	count(d.images.allowed) == count(data.kubiya.settings.images.allowedRegistries)
 	count(d.egress.allowed) == count(data.kubiya.settings.egress.allowed)
