@@ -64,10 +64,14 @@ else := at[1] if {
 	trim_left(parts[1], "0123456789abcdef") == ""
 }
 
-name_and_tag(s) := [s, ""] if not contains(last_part(s), ":")
+# name_and_tag(s): [name, tag] of s ("" when untagged), its last "/"-part split once (not once per
+# body of the else chain below: issue 20 §2).
+name_and_tag(s) := name_and_tag_of(s, last_part(s))
+
+name_and_tag_of(s, last) := [s, ""] if not contains(last, ":")
 
 else := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
-	parts := split(last_part(s), ":")
+	parts := split(last, ":")
 	count(parts) == 2
 	tag := parts[1]
 	tag != ""

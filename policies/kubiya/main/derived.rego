@@ -16,9 +16,16 @@ derived := {
 		"allowed": data.kubiya.rules.images.allowed,
 		"denied": data.kubiya.rules.images.denied,
 	},
-	"egress": {"allowed": data.kubiya.rules.egress.allowed},
+	"egress": {
+		"allowed": data.kubiya.rules.egress.allowed,
+		"invalid": data.kubiya.rules.egress.invalid,
+	},
+	"resources": {"caps": data.kubiya.rules.resources.exact_caps},
+	"volumes": {"caps": data.kubiya.rules.volumes.exact_caps},
 	"secrets": {
 		"anchored": data.kubiya.rules.secrets.anchored,
-		"keywords": data.kubiya.rules.secrets.pattern_keywords,
+		"name_patterns": data.kubiya.rules.secrets.name_patterns,
+		"value_patterns": data.kubiya.rules.secrets.value_patterns,
+		"ill_typed": data.kubiya.rules.secrets.ill_typed,
 	},
 }

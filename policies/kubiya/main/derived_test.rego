@@ -19,12 +19,42 @@ test_derived_settings_are_the_computed_values if {
 	d.images.allowed == [{"registry": "docker.io", "path": ""}, {"registry": "ghcr.io", "path": "x"}]
 	d.images.denied == [{"registry": "ghcr.io", "path": "x/y"}]
 	d.egress.allowed == [{"host": "api.github.com", "ports": [443]}, {"host": "*.x.com", "ports": [443], "cidrs": ["10.0.0.0/8"]}]
+	d.egress.invalid == [2]
 	d.secrets.anchored == true
-	d.secrets.keywords == {"(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*": ["bearer"]}
+	d.secrets.name_patterns == [{"id": "password", "pattern": "(?i:passw(or)?d)", "keywords": null}]
+	d.secrets.value_patterns == [
+		{"id": "mine", "pattern": "\\Ahunter", "keywords": null},
+		{"id": "bearer-token", "pattern": "(?i:bearer)[ \\t]+[A-Za-z0-9._~+/-]{16,}=*", "keywords": ["bearer"]},
+	]
+	d.secrets.ill_typed == []
+}
+
+test_derived_ill_typed_patterns if {
+	bad := {"secrets": {"credentials": {"envNames": [{"id": 1, "pattern": "x"}, "y"], "values": [{"id": "v", "pattern": "z"}, null]}}}
+	d := main.derived with data.kubiya.settings as bad
+	d.secrets.ill_typed == [["envNames", 0], ["envNames", 1], ["values", 1]]
+	d.secrets.value_patterns == [{"id": "v", "pattern": "z", "keywords": null}]
+}
+
+# Caps are derived only when JSON carries them exactly: integers of magnitude at most 2^53.
+test_derived_caps_are_the_exact_ones if {
+	r := {"maxCpu": "500m", "maxMemory": "8Gi", "maxEphemeralStorage": "9Ei"}
+	d := main.derived with data.kubiya.settings as {"resources": r}
+	d.resources.caps == {"maxMemory": 8589934592}
+	e := main.derived with data.kubiya.settings as {"resources": {"maxCpu": 4, "maxMemory": "8192", "maxEphemeralStorage": "lots"}}
+	e.resources.caps == {"maxCpu": 4, "maxMemory": 8192}
+	f := main.derived with data.kubiya.settings as {"resources": {"maxCpu": 9007199254740993, "maxMemory": 4.5}}
+	f.resources.caps == {}
+	g := main.derived with data.kubiya.settings as {"volumes": {"maxSize": "9Ei"}}
+	g.volumes.caps == {}
+	h := main.derived with data.kubiya.settings as {"volumes": {"maxSize": "1Gi"}}
+	h.volumes.caps == {"maxSize": 1073741824}
 }
 
 test_derived_settings_of_the_default_data if {
 	d := main.derived
+	d.resources.caps == {"maxCpu": 4, "maxMemory": 8589934592, "maxEphemeralStorage": 21474836480}
+	d.volumes.caps == {"maxSize": 53687091200}
 	d.secrets.anchored == false
 	count(d.images.allowed) == count(data.kubiya.settings.images.allowedRegistries)
 	count(d.egress.allowed) == count(data.kubiya.settings.egress.allowed)

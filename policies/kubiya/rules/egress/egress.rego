@@ -58,6 +58,13 @@ ports_covered(asked, permitted) if {
 	}
 }
 
+# invalid: the index of each egress.allowed entry that is not valid_entry (settings only: derived
+# once per loaded data where the runner did so, data.kubiya.derived, main/derived.rego; else
+# computed on each evaluation).
+invalid := d if d := data.kubiya.derived.egress.invalid
+
+else := [i | some i, a in lib.list(settings, "allowed"); not valid_entry(a)]
+
 violations contains v if {
 	not lib.enabled(settings, "allowAnyDestination")
 	some i, d in input.step.egress
@@ -89,8 +96,7 @@ violations contains v if {
 
 # An entry of egress.allowed the grammar refuses denies every step (see allowed above).
 violations contains v if {
-	some i, a in lib.list(settings, "allowed")
-	not valid_entry(a)
+	some i in invalid
 	msg := sprintf("egress.allowed[%d] is not {host, ports, cidrs?} with a DNS name and CIDRs, or {cidr, ports} with a CIDR (prefix above 0, host bits zero)", [i])
 	v := lib.violation("egress", "POLICY_SETTINGS_INVALID", "", msg)
 }

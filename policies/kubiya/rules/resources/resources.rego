@@ -25,23 +25,19 @@ container_resources(c) := r if {
 
 # The pod's containers as the scheduler sees them: init containers run one after another before
 # the main container; sidecars (native: init containers with restartPolicy Always) run beside
-# everything after them (counted beside every init container here: an upper bound). Sets of the
-# containers' paths (unique per container), so membership compares strings, not whole containers.
-sidecars contains c.path if {
-	some c in lib.pod_containers
+# everything after them (counted beside every init container here: an upper bound). role(c) is
+# "sidecar" for a container with restartPolicy Always (wherever it is), else "init" for an init
+# container, else "main".
+role(c) := "sidecar" if {
 	c.container.restartPolicy == "Always"
-}
-
-inits contains c.path if {
-	some c in lib.pod_containers
+} else := "init" if {
 	startswith(c.path, "pod.spec.initContainers")
-	not c.container.restartPolicy == "Always"
-}
+} else := "main"
 
-main_and_sidecars contains c.path if {
-	some c in lib.pod_containers
-	not c.path in inits
-}
+# sized: each pod container (c, as in lib.pod_containers) with its role, its resources (res,
+# container_resources(c)) and its parsed quantities (q, quantities[c.path]), in order: built once per evaluation, so the rules below iterate it
+# instead of looking each container up by its path (issue 20 §2).
+sized := [{"c": c, "role": role(c), "res": container_resources(c), "q": quantities[c.path]} | some c in lib.pod_containers]
 
 # quantities[path][kind][r] is lib.quantity(container_resources(c)[kind][r]) of the pod container
 # at path, for each kind ("requests", "limits") and each r it lists; absent when it does not parse.
@@ -53,20 +49,37 @@ quantities[c.path] := {kind: {r: n | some r, q in res[kind]; n := lib.quantity(q
 	res := container_resources(c)
 }
 
-# declared(c, kind, r): the container declares a positive quantity of r (zero is not declared).
-declared(c, kind, r) if quantities[c.path][kind][r] > 0
+# declared(e, kind, r): the container (an entry of sized) declares a positive quantity of r (zero
+# is not declared).
+declared(e, kind, r) if e.q[kind][r] > 0
 
-# amount(path, kind, r) is the quantity of the container at path in base units; 0 when absent or zero.
-amount(path, kind, r) := q if {
-	q := quantities[path][kind][r]
-} else := 0
+# amount(e, kind, r) is the quantity of the container (an entry of sized) in base units; 0 when
+# absent or zero.
+amount(e, kind, r) := object.get(e.q[kind], r, 0)
 
 # The caps in base units, each parsed once per evaluation (not once per container and kind); a
 # cap that does not parse has no entry, so nothing is within it (lib.within's fail-closed rule).
 cap_quantity[key] := q if {
 	some key in caps
 	lib.has_key(settings, key)
+	q := cap_value(key)
+}
+
+# cap_value(key) is the cap settings[key] parsed: derived once per loaded data where the runner did
+# so (data.kubiya.derived, main/derived.rego; exact caps only), else parsed on each evaluation.
+cap_value(key) := q if {
+	q := data.kubiya.derived.resources.caps[key]
+} else := lib.quantity(settings[key])
+
+# exact_caps[key]: the caps (parsed) that are integers of magnitude at most 2^53, which a trip
+# through JSON in JavaScript (the derived document's) keeps exactly; a fraction or a larger number
+# could change on the way, so such a cap is parsed on each evaluation instead. Settings only.
+exact_caps[key] := q if {
+	some key in caps
+	lib.has_key(settings, key)
 	q := lib.quantity(settings[key])
+	abs(q) <= 9007199254740992
+	floor(q) == q
 }
 
 # capped[r] is the settings key of each resource r the settings cap (parsed or not).
@@ -79,41 +92,50 @@ capped[r] := key if {
 # once); false when the cap does not parse.
 within_cap(n, key) if n <= cap_quantity[key]
 
-# asked_within(path, kind, r, key): the container's parsed quantity is within the cap; false when
-# either does not parse. (Not `within_cap(quantities[path][kind][r], key)` under `not`: a ref
+# asked_within(e, kind, r, key): the container's (an entry of sized) parsed quantity is within the
+# cap; false when either does not parse. (Not `within_cap(e.q[kind][r], key)` under `not`: a ref
 # argument is evaluated outside the negation, so an unparseable quantity would make the rule fail.)
-asked_within(path, kind, r, key) if quantities[path][kind][r] <= cap_quantity[key]
+asked_within(e, kind, r, key) if e.q[kind][r] <= cap_quantity[key]
 
-asked_zero(path, kind, r) if quantities[path][kind][r] == 0
+asked_zero(e, kind, r) if e.q[kind][r] == 0
 
-# The pod's total: the main container plus sidecars, or the largest init container plus sidecars.
-total(kind, r) := max(array.concat([sum([amount(c, kind, r) | some c in main_and_sidecars])], [t | some i in inits; t := beside_sidecars(i, kind, r)]))
-
-beside_sidecars(i, kind, r) := amount(i, kind, r) + sum([amount(s, kind, r) | some s in sidecars])
+# total(es, kind, r): the pod's total over its containers es (sized): the main containers plus
+# sidecars, or the largest init container plus sidecars (the sidecars' sum computed once, not once
+# per init container).
+total(es, kind, r) := max(array.concat(
+	[sum([amount(e, kind, r) | some e in es; e.role != "init"])],
+	[t | some e in es; e.role == "init"; t := amount(e, kind, r) + side],
+)) if {
+	side := sum([amount(e, kind, r) | some e in es; e.role == "sidecar"])
+}
 
 violations contains v if {
-	some c in lib.pod_containers
+	some e in sized
 	some r in lib.list(settings, "requireRequests")
-	not declared(c, "requests", r)
+	not declared(e, "requests", r)
+	c := e.c
 	v := lib.violation("resources", "RESOURCES_REQUEST_MISSING", sprintf("%s.resources.requests.%s", [c.path, r]), sprintf("%s must request %s (a request of zero is none)", [name(c), r]))
 }
 
 violations contains v if {
-	some c in lib.pod_containers
+	some e in sized
 	some r in lib.list(settings, "requireLimits")
-	not declared(c, "limits", r)
+	not declared(e, "limits", r)
+	c := e.c
 	v := lib.violation("resources", "RESOURCES_LIMIT_MISSING", sprintf("%s.resources.limits.%s", [c.path, r]), sprintf("%s must set a %s limit (a limit of zero is none)", [name(c), r]))
 }
 
-# Per container: a positive quantity above the cap (or one that does not parse) is over it.
+# Per container: a positive quantity above the cap (or one that does not parse) is over it. Each
+# quantity the container lists, looked up among the caps (not each cap looked up in each container).
 violations contains v if {
-	some c in lib.pod_containers
+	some e in sized
 	some kind in ["requests", "limits"]
-	some r, key in capped
+	some r, asked in e.res[kind]
+	key := capped[r]
 	cap := settings[key]
-	asked := container_resources(c)[kind][r]
-	not asked_zero(c.path, kind, r)
-	not asked_within(c.path, kind, r, key)
+	not asked_zero(e, kind, r)
+	not asked_within(e, kind, r, key)
+	c := e.c
 	v := lib.violation("resources", codes[r], sprintf("%s.resources.%s.%s", [c.path, kind, r]), sprintf("%s: %s %s of %v is above the cap of %v", [name(c), r, kind, asked, cap]))
 }
 
@@ -122,7 +144,7 @@ violations contains v if {
 	some kind in ["requests", "limits"]
 	some r, key in capped
 	cap := settings[key]
-	t := total(kind, r)
+	t := total(sized, kind, r)
 	not within_cap(t, key)
 	v := lib.violation("resources", codes[r], "pod.spec", sprintf("the pod's total %s %s (all its containers) of %v is above the cap of %v", [r, kind, t, cap]))
 }

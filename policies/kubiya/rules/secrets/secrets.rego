@@ -47,9 +47,33 @@ well_typed(p) if {
 	is_string(p.pattern)
 }
 
-name_patterns := patterns("envNames")
+# The well-typed patterns of each kind as {id, pattern, keywords}: keywords are the prefilter's
+# (prefilter_keywords.rego) for a default pattern, null for any other. Settings only: derived once
+# per loaded data where the runner did so (data.kubiya.derived, main/derived.rego), else built on
+# each evaluation. The keywords ride with each pattern, so the prefilter looks nothing up by the
+# pattern's text on an evaluation (issue 20 §2: hashing each pattern's text was ~7 % of one).
+name_patterns := d if d := data.kubiya.derived.secrets.name_patterns
 
-value_patterns := patterns("values")
+else := with_keywords(patterns("envNames"))
+
+value_patterns := d if d := data.kubiya.derived.secrets.value_patterns
+
+else := with_keywords(patterns("values"))
+
+with_keywords(ps) := [{"id": p.id, "pattern": p.pattern, "keywords": object.get(keywords, p.pattern, null)} | some p in ps]
+
+# ill_typed: [kind, index] of each pattern that is not an {id, pattern} object with string fields
+# (settings only: derived once per loaded data like the patterns).
+ill_typed := d if d := data.kubiya.derived.secrets.ill_typed
+
+else := [[kind, i] |
+	some kind in ["envNames", "values"]
+	some i, p in lib.list(credentials, kind)
+	not well_typed(p)
+]
+
+# The patterns in use by the kind's settings key.
+in_use := {"envNames": name_patterns, "values": value_patterns}
 
 # Every exec handler of every container of the POD the runner built (probes today: a sidecar's
 # readinessProbe.exec.command is rendered as its readinessProbe AND startupProbe; lifecycle hooks or
@@ -137,19 +161,14 @@ name_candidates := candidates(name_patterns, name_text)
 
 candidates(ps, text) := [p | some p in ps; candidate(p, folded)] if folded := fold(text)
 
+# candidate(p, folded): one of p's keywords is in the folded text, or p has none (null: not a
+# default pattern, always a candidate).
 candidate(p, folded) if {
-	some k in pattern_keywords[p.pattern]
+	some k in p.keywords
 	contains(folded, k)
 } else if {
-	not pattern_keywords[p.pattern]
+	p.keywords == null
 }
-
-# The keywords of the patterns in use (keywords holds those of the default patterns only): derived
-# once per loaded data where the runner did so (data.kubiya.derived, main/derived.rego), else
-# built on each evaluation. A lookup of a pattern in use finds the same keywords either way.
-pattern_keywords := d if d := data.kubiya.derived.secrets.keywords
-
-else := {p.pattern: ks | some p in array.concat(value_patterns, name_patterns); ks := keywords[p.pattern]}
 
 prefilter["values"] := regex.match(any_pattern(value_candidates), value_text) if count(value_candidates) > 0
 
@@ -229,15 +248,14 @@ violations contains v if {
 
 # A pattern that is not an {id, pattern} object, or not a valid regex, would match nothing: deny.
 violations contains v if {
-	some kind in ["envNames", "values"]
-	some i, p in lib.list(credentials, kind)
-	not well_typed(p)
+	some pair in ill_typed
+	[kind, i] := pair
 	v := lib.violation("secrets", "POLICY_SETTINGS_INVALID", "", sprintf("secrets.credentials.%s[%d] is not an {id, pattern} object", [kind, i]))
 }
 
 violations contains v if {
 	some kind, key in {"envNames": "names", "values": "values"}
-	count(patterns(kind)) > 0
+	count(in_use[kind]) > 0
 	not decided(key)
 	v := lib.violation("secrets", "POLICY_SETTINGS_INVALID", "", sprintf("secrets.credentials.%s holds a pattern that is not a valid regular expression", [kind]))
 }
