@@ -63,13 +63,16 @@ function comparedFields(spec: Record<string, unknown>): Map<string, string> {
   return out;
 }
 
+/** A container's name ("" when it has none, as the API server omits an empty one). */
+const nameOf = (c: unknown): string => (isRecord(c) && typeof c.name === 'string' ? c.name : '');
+
 /** The admitted spec with, of each container list, only the containers the decision named (in their order). */
 function decidedContainersOnly(admitted: Record<string, unknown>, decided: Record<string, unknown>): void {
   for (const list of CONTAINER_LISTS) {
-    const names = new Set((Array.isArray(decided[list]) ? decided[list] : []).map((c) => (isRecord(c) ? c.name : undefined)));
+    const names = new Set((Array.isArray(decided[list]) ? decided[list] : []).map(nameOf));
     const got = admitted[list];
     // A list is required by the type for `containers`, not by whatever answered: never trusted to be there.
-    if (Array.isArray(got)) admitted[list] = got.filter((c) => isRecord(c) && names.has(c.name));
+    if (Array.isArray(got)) admitted[list] = got.filter((c) => isRecord(c) && names.has(nameOf(c)));
   }
 }
 

@@ -61,7 +61,8 @@ const records = (list: unknown): Obj[] => (Array.isArray(list) ? list.filter(isR
  * digest (SetDefaults_Container; parsers.ParseImageName: no tag and no digest means `latest`).
  */
 export function defaultPullPolicy(image: unknown): string {
-  if (typeof image !== 'string') return 'IfNotPresent';
+  // An image that does not parse (none, "") has no tag to ParseImageName: IfNotPresent.
+  if (typeof image !== 'string' || image === '') return 'IfNotPresent';
   const at = image.indexOf('@');
   const name = at === -1 ? image : image.slice(0, at);
   const lastSlash = name.lastIndexOf('/');
