@@ -22,7 +22,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { canonicalJson } from '../audit/canonical.ts';
-import { canonical } from './pod-canonical.ts';
+import { absentValue, canonical } from './pod-canonical.ts';
 import { apiDefaulted } from './pod-defaults.ts';
 import { isRecord, modelFields } from './pod-model.ts';
 
@@ -56,8 +56,10 @@ function comparedFields(spec: Record<string, unknown>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [name, value] of Object.entries(spec)) {
     if (PLACEMENT.has(name)) continue;
-    // A field the model does not know: compared as sent (absent when empty: pod-canonical.ts).
-    const c = canonical(value, SPEC_TYPES.get(name) ?? 'unknown', `V1PodSpec.${name}`);
+    const type = SPEC_TYPES.get(name);
+    // A field the model does not know: compared as sent, unless empty (pod-canonical.ts).
+    if (type === undefined && absentValue(value)) continue;
+    const c = canonical(value, type ?? 'unknown', `V1PodSpec.${name}`);
     if (c !== undefined) out.set(name, canonicalJson(c) ?? '');
   }
   return out;

@@ -5,7 +5,7 @@
  * the volume sources, SetDefaults_HTTPGetAction, SetDefaults_ObjectFieldSelector,
  * SetDefaults_ServiceAccountTokenProjection, SetDefaults_PersistentVolumeClaimSpec) and
  * zz_generated.defaults.go (ContainerPort.protocol "TCP"), v1.37; and conversion.go's copy of
- * serviceAccountName into its deprecated alias serviceAccount. Each default is applied only where
+ * serviceAccountName into its deprecated alias serviceAccount (dropped when it is that copy). Each default is applied only where
  * the field is absent, so a value a webhook set stays as set.
  *
  * admitted.ts applies these to both the decided pod and the admitted one before it compares them:
@@ -123,8 +123,9 @@ function volume(v: Obj): void {
 export function apiDefaulted(spec: unknown): Obj {
   const s: Obj = isRecord(spec) ? (structuredClone(spec) as Obj) : {};
   fill(s, { ...POD_SPEC, securityContext: {} });
-  // The deprecated alias, written from serviceAccountName in conversion (pkg/apis/core/v1/conversion.go).
-  if (typeof s.serviceAccountName === 'string') fill(s, { serviceAccount: s.serviceAccountName });
+  // The deprecated alias, written from serviceAccountName in conversion (pkg/apis/core/v1/conversion.go):
+  // the same account twice, compared once (as serviceAccountName).
+  if (s.serviceAccount === s.serviceAccountName) delete s.serviceAccount;
   for (const c of records(s.containers)) container(c, true);
   for (const c of records(s.initContainers)) container(c, true);
   for (const c of records(s.ephemeralContainers)) container(c, false);

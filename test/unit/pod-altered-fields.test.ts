@@ -80,7 +80,6 @@ const DEFAULTS: Readonly<Record<string, unknown>> = {
   'V1PodSpec.schedulerName': 'default-scheduler',
   'V1PodSpec.terminationGracePeriodSeconds': 30,
   'V1PodSpec.enableServiceLinks': true,
-  'V1PodSpec.serviceAccount': 'kubiya-workflow',
   'V1Container.imagePullPolicy': 'IfNotPresent',
   'V1Container.terminationMessagePath': '/dev/termination-log',
   'V1Container.terminationMessagePolicy': 'File',
@@ -201,9 +200,7 @@ function podWith(f: FieldPath, value: unknown): V1Pod {
 /** What alteredFields must report for a change at `f`: its top-level field, or nothing for placement. */
 const expected = (f: FieldPath): string[] => {
   const top = f.path[0] ?? '';
-  if (PLACEMENT.has(top)) return [];
-  // The API server writes serviceAccountName into its deprecated alias: a change shows in both.
-  return top === 'serviceAccountName' ? ['spec.serviceAccount', 'spec.serviceAccountName'] : [`spec.${top}`];
+  return PLACEMENT.has(top) ? [] : [`spec.${top}`];
 };
 
 const ALL = leaves('V1PodSpec');
