@@ -121,7 +121,7 @@ function volume(v: Obj): void {
  * API server's defaults filled in where absent. A spec that is not an object gives `{}` defaulted.
  */
 export function apiDefaulted(spec: unknown): Obj {
-  const s: Obj = isRecord(spec) ? (structuredClone(spec) as Obj) : {};
+  const s: Obj = isRecord(spec) ? structuredClone(spec) : {};
   fill(s, { ...POD_SPEC, securityContext: {} });
   // The deprecated alias, written from serviceAccountName in conversion (pkg/apis/core/v1/conversion.go):
   // the same account twice, compared once (as serviceAccountName).
