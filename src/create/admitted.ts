@@ -21,8 +21,7 @@
  * `restricted` still applies to them). Pure.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { canonicalJson } from '../audit/canonical.ts';
-import { absentValue, canonical } from './pod-canonical.ts';
+import { absentValue, canonical, sameValue } from './pod-canonical.ts';
 import { apiDefaulted } from './pod-defaults.ts';
 import { isRecord, modelFields } from './pod-model.ts';
 
@@ -51,16 +50,16 @@ const SPEC_TYPES: ReadonlyMap<string, string> = new Map(
   (modelFields('V1PodSpec') ?? []).map((f) => [f.baseName, f.type]),
 );
 
-/** Each compared field of a (defaulted) pod spec, by its JSON name, as canonical JSON text. */
-function comparedFields(spec: Record<string, unknown>): Map<string, string> {
-  const out = new Map<string, string>();
+/** Each compared field of a (defaulted) pod spec, by its JSON name, in canonical form. */
+function comparedFields(spec: Record<string, unknown>): Map<string, unknown> {
+  const out = new Map<string, unknown>();
   for (const [name, value] of Object.entries(spec)) {
     if (PLACEMENT.has(name)) continue;
     const type = SPEC_TYPES.get(name);
     // A field the model does not know: compared as sent, unless empty (pod-canonical.ts).
     if (type === undefined && absentValue(value)) continue;
     const c = canonical(value, type ?? 'unknown', `V1PodSpec.${name}`);
-    if (c !== undefined) out.set(name, canonicalJson(c) ?? '');
+    if (c !== undefined) out.set(name, c);
   }
   return out;
 }
@@ -94,7 +93,7 @@ export function alteredFields(decided: V1Pod, admitted: V1Pod | undefined): stri
   const got = comparedFields(admittedSpec);
   const names = new Set([...want.keys(), ...got.keys()]);
   return [...names]
-    .filter((name) => want.get(name) !== got.get(name))
+    .filter((name) => !sameValue(want.get(name), got.get(name)))
     .sort()
     .map((name) => `spec.${name}`);
 }

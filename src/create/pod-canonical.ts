@@ -63,48 +63,113 @@ export function absentValue(v: unknown): boolean {
   return isRecord(v) && Object.keys(v).length === 0;
 }
 
+/** How a type is walked, parsed once per type name. */
+type Shape =
+  | { readonly kind: 'list'; readonly item: string }
+  | { readonly kind: 'map' }
+  | { readonly kind: 'model'; readonly fields: ReadonlyMap<string, { readonly type: string; readonly key: string }> }
+  | { readonly kind: 'scalar' };
+
+const SHAPES = new Map<string, Shape>();
+
+/** The shape of `type` (cached: the comparison runs once per step pod created). */
+function shapeOf(type: string): Shape {
+  let shape = SHAPES.get(type);
+  if (shape !== undefined) return shape;
+  const item = itemType(type);
+  const fields = modelFields(type);
+  shape =
+    item !== undefined
+      ? { kind: 'list', item }
+      : mapValueType(type) !== undefined
+        ? { kind: 'map' }
+        : fields !== undefined
+          ? {
+              kind: 'model',
+              fields: new Map(fields.map((f) => [f.baseName, { type: f.type, key: `${type}.${f.baseName}` }])),
+            }
+          : { kind: 'scalar' };
+  SHAPES.set(type, shape);
+  return shape;
+}
+
 /**
  * `value` of type `type` (a client-node type name) in canonical form, or undefined when it means
  * absent. `field` is the `Type.field` it is the value of ('' for list items and the root).
  */
 export function canonical(value: unknown, type: string, field = ''): unknown {
   if (value === undefined || value === null) return undefined;
-  const item = itemType(type);
-  if (item !== undefined) {
-    if (!Array.isArray(value)) return value;
-    // A list keeps its length: an item that is all defaults is still an item.
-    return value.length === 0 ? undefined : value.map((v) => canonical(v, item) ?? null);
+  const shape = shapeOf(type);
+  switch (shape.kind) {
+    case 'list':
+      if (!Array.isArray(value)) return value;
+      // A list keeps its length: an item that is all defaults is still an item.
+      return value.length === 0 ? undefined : value.map((v) => canonical(v, shape.item) ?? null);
+    case 'map':
+      return isRecord(value) ? map(value, QUANTITY_MAPS.has(field)) : value;
+    case 'model':
+      return isRecord(value) ? struct(value, shape.fields) : value;
+    case 'scalar':
+      if (value instanceof Date) return value.toISOString();
+      if (value === false && !ABSENT_IS_NOT_FALSE.has(field)) return undefined;
+      if (value === '' && !ABSENT_IS_NOT_EMPTY.has(field)) return undefined;
+      return value;
   }
-  const valueType = mapValueType(type);
-  if (valueType !== undefined) {
-    if (!isRecord(value)) return value;
-    const out: Record<string, unknown> = {};
-    // Map values are data (a label value "" is a value): kept, quantities by their value.
-    for (const [k, v] of Object.entries(value))
-      if (v !== undefined) out[k] = QUANTITY_MAPS.has(field) ? quantity(v) : v;
-    return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** A map: its values kept as data (a label value "" is a value), quantities by their value; undefined when empty. */
+function map(value: Record<string, unknown>, quantities: boolean): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  let any = false;
+  for (const k in value) {
+    const v = value[k];
+    if (v === undefined || !Object.hasOwn(value, k)) continue;
+    put(out, k, quantities ? quantity(v) : v);
+    any = true;
   }
-  const fields = modelFields(type);
-  if (fields !== undefined) return isRecord(value) ? struct(value, type, fields) : value;
-  if (value instanceof Date) return value.toISOString();
-  if (value === false && !ABSENT_IS_NOT_FALSE.has(field)) return undefined;
-  if (value === '' && !ABSENT_IS_NOT_EMPTY.has(field)) return undefined;
-  return value;
+  return any ? out : undefined;
+}
+
+/**
+ * `o[k] = v` as an own member, also for `__proto__` (a plain assignment would set the prototype,
+ * and the member would vanish from the comparison).
+ */
+export function put(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__')
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** A model object: its known fields canonical, its unknown ones kept unless absent. */
 function struct(
   value: Record<string, unknown>,
-  type: string,
-  fields: readonly { readonly baseName: string; readonly type: string }[],
+  fields: ReadonlyMap<string, { readonly type: string; readonly key: string }>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const known = new Set<string>();
-  for (const f of fields) {
-    known.add(f.baseName);
-    const v = canonical(value[f.baseName], f.type, `${type}.${f.baseName}`);
-    if (v !== undefined) out[f.baseName] = v;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    const f = fields.get(k);
+    const v = f === undefined ? (absentValue(value[k]) ? undefined : value[k]) : canonical(value[k], f.type, f.key);
+    if (v !== undefined) put(out, k, v);
   }
-  for (const [k, v] of Object.entries(value)) if (!known.has(k) && !absentValue(v)) out[k] = v;
   return out;
+}
+
+/**
+ * Whether two canonical values are the same: JSON data compared deeply, members in any order,
+ * lists in order. (Not canonicalJson text: this runs once per step pod created, and a walk
+ * costs less than two canonical serialisations.)
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameValue(v, b[i]));
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const keys = Object.keys(ra);
+  if (keys.length !== Object.keys(rb).length) return false;
+  return keys.every((k) => Object.hasOwn(rb, k) && sameValue(ra[k], rb[k]));
 }

@@ -297,6 +297,11 @@ describe('alteredFields', () => {
       assert.deepEqual(alteredFields(decided, admitted), ['spec.futureField'], JSON.stringify(set));
     }
     delete admitted.spec.futureField;
+    // Parsed JSON can hold a `__proto__` member: it is a member like any other, never a prototype.
+    const proto = JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>;
+    assert.deepEqual(alteredFields(decided, { ...admitted, spec: Object.assign(proto, admitted.spec) }), [
+      'spec.__proto__',
+    ]);
     (admitted.spec.containers as unknown as Record<string, unknown>[])[0]!.futureField = 'x';
     assert.deepEqual(alteredFields(decided, admitted), ['spec.containers']);
   });
