@@ -3,7 +3,9 @@
  * finding 4; src/create/admitted.ts, src/create/step.ts). The class: what a pod is granted or runs
  * that reaches it some other way than the decision — the ServiceAccount plugin's
  * imagePullSecrets, a webhook's image pin, env, volume, hostPort, a host namespace, a looser
- * security context, a decided container changed or gone. Each such change is found (table, and a
+ * security context, a decided container changed or gone; and since issue 19's class was closed, any
+ * other field (working directory, TTY, DNS, host aliases, host users, resources, volume sources,
+ * ...; test/unit/pod-altered-fields.test.ts walks every field of the model). Each such change is found (table, and a
  * property over hardened pods with one change applied); what the API server only defaults is not
  * (member order, defaulted fields), nor what platform teams own (placement, added containers). Through the create stage: the pod is
  * deleted, its egress policy with it, and the step gets STEP_POD_ALTERED; an adopted pod (a pass
@@ -117,6 +119,84 @@ const CHANGES: Change[] = [
     'spec.containers',
     (p) => (p.spec!.containers[0]!.startupProbe = { tcpSocket: { host: '10.0.0.1', port: 22 } }),
   ],
+  // Issue 19's class (red team 8 finding 4, red team 10 finding 2): fields the old allow-list did not compare.
+  ['working directory', 'spec.containers', (p) => (p.spec!.containers[0]!.workingDir = '/etc')],
+  ['stdin and a TTY', 'spec.containers', (p) => Object.assign(p.spec!.containers[0]!, { stdin: true, tty: true })],
+  ['DNS servers', 'spec.dnsConfig', (p) => (p.spec!.dnsConfig = { nameservers: ['203.0.113.9'] })],
+  ['DNS policy', 'spec.dnsPolicy', (p) => (p.spec!.dnsPolicy = 'Default')],
+  [
+    'a registry name pointed elsewhere',
+    'spec.hostAliases',
+    (p) => (p.spec!.hostAliases = [{ ip: '203.0.113.9', hostnames: ['ghcr.io', 'kubernetes.default.svc'] }]),
+  ],
+  ['host user namespace', 'spec.hostUsers', (p) => (p.spec!.hostUsers = false)],
+  ['hostname', 'spec.hostname', (p) => (p.spec!.hostname = 'db')],
+  ['subdomain', 'spec.subdomain', (p) => (p.spec!.subdomain = 'svc')],
+  ['hostname as FQDN', 'spec.setHostnameAsFQDN', (p) => (p.spec!.setHostnameAsFQDN = true)],
+  [
+    'service links on (the hardened pod has them off)',
+    'spec.enableServiceLinks',
+    (p) => (p.spec!.enableServiceLinks = true),
+  ],
+  ['OS', 'spec.os', (p) => (p.spec!.os = { name: 'windows' })],
+  ['a resource claim', 'spec.resourceClaims', (p) => (p.spec!.resourceClaims = [{ name: 'gpu' }])],
+  [
+    'resources raised',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.resources = { limits: { cpu: '64', memory: '256Gi' } }),
+  ],
+  [
+    'resize policy',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.resizePolicy = [{ resourceName: 'memory', restartPolicy: 'NotRequired' }]),
+  ],
+  ['termination message path', 'spec.containers', (p) => (p.spec!.containers[0]!.terminationMessagePath = '/etc/x')],
+  ['image pull policy', 'spec.containers', (p) => (p.spec!.containers[0]!.imagePullPolicy = 'Never')],
+  [
+    'env from a resource field',
+    'spec.containers',
+    (p) =>
+      p.spec!.containers[0]!.env!.push({ name: 'M', valueFrom: { resourceFieldRef: { resource: 'limits.memory' } } }),
+  ],
+  [
+    'env from a file key',
+    'spec.containers',
+    (p) =>
+      p.spec!.containers[0]!.env!.push({
+        name: 'K',
+        valueFrom: { fileKeyRef: { volumeName: 'workspace', path: 'k', key: 'k' } },
+      }),
+  ],
+  [
+    'a block device',
+    'spec.containers',
+    (p) => (p.spec!.containers[0]!.volumeDevices = [{ name: 'workspace', devicePath: '/dev/xvda' }]),
+  ],
+  [
+    'a CSI volume',
+    'spec.volumes',
+    (p) => p.spec!.volumes!.push({ name: 'c', csi: { driver: 'secrets-store.csi.k8s.io' } }),
+  ],
+  [
+    'an NFS volume',
+    'spec.volumes',
+    (p) => p.spec!.volumes!.push({ name: 'n', nfs: { server: '10.0.0.1', path: '/' } }),
+  ],
+  [
+    'an image volume',
+    'spec.volumes',
+    (p) => p.spec!.volumes!.push({ name: 'i', image: { reference: 'attacker/tools:1' } }),
+  ],
+  [
+    'the workspace made a node-shared volume',
+    'spec.volumes',
+    (p) => (p.spec!.volumes![0] = { name: 'workspace', iscsi: { targetPortal: '10.0.0.1', iqn: 'i', lun: 0 } }),
+  ],
+  [
+    'a secret volume made world-readable',
+    'spec.volumes',
+    (p) => p.spec!.volumes!.push({ name: 's', secret: { secretName: 's', defaultMode: 0o777 } }),
+  ],
 ];
 
 /**
@@ -129,6 +209,18 @@ const NOT_COMPARED: [string, (p: V1Pod) => void][] = [
   ['affinity', (p) => (p.spec!.affinity = { podAffinity: {} })],
   ['an injected init container', (p) => (p.spec!.initContainers = [{ name: 'gate', image: 'busybox:1' }])],
   ['an injected sidecar', (p) => p.spec!.containers.push({ name: 'mesh', image: 'envoy:1' })],
+  ['bound to a node', (p) => (p.spec!.nodeName = 'node-1')],
+  [
+    'topology spread',
+    (p) =>
+      (p.spec!.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'DoNotSchedule' }]),
+  ],
+  ['scheduling gates', (p) => (p.spec!.schedulingGates = [{ name: 'kueue.x-k8s.io/admission' }])],
+  [
+    'priority class',
+    (p) => Object.assign(p.spec!, { priorityClassName: 'batch', priority: 1000, preemptionPolicy: 'Never' }),
+  ],
+  ['RuntimeClass overhead', (p) => (p.spec!.overhead = { cpu: '250m', memory: '120Mi' })],
 ];
 
 /** What the API server only defaults or reorders: none of it is a change of a decided field. */
@@ -144,15 +236,24 @@ function defaulted(pod: V1Pod): V1Pod {
   Object.assign(spec, { dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', priority: 0 });
   spec.enableServiceLinks ??= true;
   spec.terminationGracePeriodSeconds ??= 30;
+  spec.restartPolicy ??= 'Always';
+  spec.securityContext ??= {};
   for (const c of spec.containers) {
     c.terminationMessagePath ??= '/dev/termination-log';
-    c.imagePullPolicy ??= 'IfNotPresent';
+    c.terminationMessagePolicy ??= 'File';
+    // The tag rule: `latest`, or neither a tag nor a digest, pulls Always.
+    const tag = /:([^/:@]+)(@|$)/.exec(c.image ?? '')?.[1];
+    c.imagePullPolicy ??=
+      tag === 'latest' || (tag === undefined && !(c.image ?? '').includes('@')) ? 'Always' : 'IfNotPresent';
+    for (const p of c.ports ?? []) p.protocol ??= 'TCP';
     for (const m of c.volumeMounts ?? []) m.readOnly ??= false;
     c.securityContext = Object.fromEntries(Object.entries(c.securityContext ?? {}).reverse());
   }
-  for (const v of spec.volumes ?? [])
+  for (const v of spec.volumes ?? []) {
+    if (v.projected) v.projected.defaultMode ??= 420;
     for (const s of v.projected?.sources ?? [])
       if (s.serviceAccountToken) s.serviceAccountToken.expirationSeconds ??= 3600;
+  }
   p.metadata = { ...p.metadata, uid: 'u', resourceVersion: '1', creationTimestamp: new Date() };
   p.status = { phase: 'Pending' };
   return p;
@@ -176,6 +277,34 @@ describe('alteredFields', () => {
       change(admitted);
       assert.deepEqual(alteredFields(decided, admitted), []);
     });
+
+  test('the deprecated serviceAccount alias the API server writes: not altered; another account in it is', () => {
+    const admitted = defaulted(decided);
+    admitted.spec!.serviceAccount = admitted.spec!.serviceAccountName;
+    assert.deepEqual(alteredFields(decided, admitted), []);
+    admitted.spec!.serviceAccount = 'default';
+    assert.deepEqual(alteredFields(decided, admitted), ['spec.serviceAccount']);
+  });
+
+  test('an unknown field (a newer API server’s): altered unless empty', () => {
+    const admitted = defaulted(decided) as V1Pod & { spec: Record<string, unknown> };
+    for (const empty of [null, false, '', [], {}]) {
+      admitted.spec.futureField = empty;
+      assert.deepEqual(alteredFields(decided, admitted), [], JSON.stringify(empty));
+    }
+    for (const set of [true, 0, 'x', ['x'], { a: 1 }]) {
+      admitted.spec.futureField = set;
+      assert.deepEqual(alteredFields(decided, admitted), ['spec.futureField'], JSON.stringify(set));
+    }
+    delete admitted.spec.futureField;
+    // Parsed JSON can hold a `__proto__` member: it is a member like any other, never a prototype.
+    const proto = JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>;
+    assert.deepEqual(alteredFields(decided, { ...admitted, spec: Object.assign(proto, admitted.spec) }), [
+      'spec.__proto__',
+    ]);
+    (admitted.spec.containers as unknown as Record<string, unknown>[])[0]!.futureField = 'x';
+    assert.deepEqual(alteredFields(decided, admitted), ['spec.containers']);
+  });
 
   test('a decided container gone, or renamed: spec.containers', () => {
     const admitted = defaulted(decided);
