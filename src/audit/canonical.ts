@@ -155,7 +155,7 @@ const memo: {
 const MEMO = 8;
 
 /** `keys` in canonical order, from the memo when the same list was ordered lately. */
-function sortedKeys(keys: string[]): readonly string[] {
+export function sortedKeys(keys: string[]): readonly string[] {
   for (let m = 0; m < memo.length; m++) {
     const seen = memo[m] as (typeof memo)[number];
     if (sameList(seen.from, keys)) return seen.to;

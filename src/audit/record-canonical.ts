@@ -44,7 +44,7 @@ const RECORD_KEYS: ReadonlySet<string> = new Set([
 const recordLists: (readonly string[])[] = [];
 
 /** Are all of `value`'s own enumerable keys RECORD_KEYS? (The last few lists are remembered: a list seen before costs one comparison a key.) */
-function onlyRecordKeys(value: object): boolean {
+export function onlyRecordKeys(value: object): boolean {
   const keys = Object.keys(value);
   for (let m = 0; m < recordLists.length; m++) if (sameList(recordLists[m] as readonly string[], keys)) return true;
   for (const key of keys) if (!RECORD_KEYS.has(key)) return false;
