@@ -52,6 +52,24 @@ function canonicalOf(unhashed: object): string {
   return canonical;
 }
 
+/** The bytes of `,"hash":"` (latin1). */
+const HASH_HEAD: readonly number[] = [...Buffer.from(',"hash":"', 'latin1')];
+
+/**
+ * Writes `,"hash":"<hash>"}` and a newline at `at` (over the canonical text's closing `}`), byte by
+ * byte (`hash` is 64 lower-case hex characters; no string is made); returns the end. The caller
+ * has reserved HASH_ROOM bytes after the text.
+ */
+function hashMember(buf: Buffer, at: number, hash: string): number {
+  let p = at;
+  for (let i = 0; i < HASH_HEAD.length; i++) buf[p++] = HASH_HEAD[i] as number;
+  for (let i = 0; i < hash.length; i++) buf[p++] = hash.charCodeAt(i);
+  buf[p++] = 0x22;
+  buf[p++] = 0x7d;
+  buf[p++] = 0x0a;
+  return p;
+}
+
 /** encodeRecord, or GIVE_UP when a getter of the record threw (the string path then decides, and says why). */
 function walk(buf: Buffer, at: number, end: number, unhashed: object): number {
   try {
@@ -97,7 +115,7 @@ export class LineBatch {
       end = start + this.buf.write(canonical, start, 'utf8');
     }
     const hash = oneShot('sha256', this.buf.subarray(start, end), 'hex');
-    this.used = end - 1 + this.buf.write(`,"hash":"${hash}"}\n`, end - 1, 'latin1');
+    this.used = hashMember(this.buf, end - 1, hash);
     unhashed.hash = hash;
     return unhashed as unknown as AuditRecord;
   }
