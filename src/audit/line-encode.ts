@@ -25,7 +25,8 @@ const MAX_DEPTH = 100;
 /**
  * AuditRecord's members without `hash` (record.ts: AuditEntry's, `seq`, `prev`), in canonical order,
  * with their `"key":` bytes (the keys are plain ASCII: no escape). The same set as
- * record-canonical.ts RECORD_KEYS.
+ * record-canonical.ts RECORD_KEYS, which onlyRecordKeys checks the record against: a member there
+ * and not here would be left out of the text (test/unit/line-encode.test.ts, FULL, fails then).
  */
 const TOP_KEYS = [
   'bundles',
