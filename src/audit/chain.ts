@@ -90,6 +90,14 @@ function walk(buf: Buffer, at: number, end: number, unhashed: object): number {
 export class LineBatch {
   private buf = Buffer.allocUnsafe(256 * 1024);
   private used = 0;
+  /** A walk of this batch's (line-encode.ts) is under way: a getter of its record is running. */
+  private walking = false;
+  /**
+   * Lines added during that walk (a getter of the record appending to this same batch: never done
+   * by the appender, whose getters can only queue), copied, so that they can be put back over what
+   * the walk, writing from the same offset, wrote over them.
+   */
+  private madeInWalk: { readonly at: number; readonly bytes: Buffer }[] = [];
 
   /** Starts a new batch (the buffer shrinks back after an unusually large one). */
   reset(): void {
@@ -103,19 +111,38 @@ export class LineBatch {
    */
   add(entry: AuditEntry, seq: number, prev: string): AuditRecord {
     const unhashed: Record<string, unknown> = { ...entry, seq, prev };
-    const start = this.used;
     // The walk writes at most up to FAST_ROOM bytes before the hash member's room (a longer record
     // takes the string path, which reserves what it needs).
     this.reserve(FAST_ROOM + HASH_ROOM);
-    let end = walk(this.buf, start, this.buf.length - HASH_ROOM, unhashed);
+    let start = this.used;
+    const buf = this.buf;
+    let end = GIVE_UP;
+    if (!this.walking) {
+      this.walking = true;
+      try {
+        end = walk(buf, start, buf.length - HASH_ROOM, unhashed);
+      } finally {
+        this.walking = false;
+      }
+      // A getter of the record added lines to this batch meanwhile (see madeInWalk): the walk may
+      // have written over them; they are put back, and this record's line goes after them through
+      // the string path, as before the walk existed.
+      if (this.madeInWalk.length > 0 || this.used !== start || this.buf !== buf) {
+        for (const line of this.madeInWalk) line.bytes.copy(this.buf, line.at);
+        this.madeInWalk = [];
+        end = GIVE_UP;
+      }
+    }
     if (end === GIVE_UP) {
       const canonical = canonicalOf(unhashed);
       // UTF-8 takes at most 3 bytes per UTF-16 code unit; the hash member and newline HASH_ROOM more.
       this.reserve(canonical.length * 3 + HASH_ROOM);
+      start = this.used;
       end = start + this.buf.write(canonical, start, 'utf8');
     }
     const hash = oneShot('sha256', this.buf.subarray(start, end), 'hex');
     this.used = hashMember(this.buf, end - 1, hash);
+    if (this.walking) this.madeInWalk.push({ at: start, bytes: Buffer.from(this.buf.subarray(start, this.used)) });
     unhashed.hash = hash;
     return unhashed as unknown as AuditRecord;
   }

@@ -336,6 +336,25 @@ describe('GIVEN UP: each reason, with the string path writing the same line (or 
     assert.equal(walked(rec()), library(rec()), 'the next walk is taken');
   });
 
+  test('a getter that adds a line to the same batch during the walk: both lines whole, in the order they were made, as before the walk', () => {
+    const batch = new LineBatch();
+    const inner = auditEntry(2);
+    const input = {};
+    let innerHash = '';
+    Object.defineProperty(input, 'a', {
+      enumerable: true,
+      get: () => {
+        if (innerHash === '') innerHash = batch.add(inner, 2, P).hash;
+        return 1;
+      },
+    });
+    const outer = rec({ input });
+    const record = batch.add(outer as unknown as AuditEntry, 1, P);
+    const innerLine = chainLine(inner, 2, P).line;
+    const outerText = library({ ...outer, input: { a: 1 } }) ?? '';
+    assert.equal(batch.bytes().toString('utf8'), `${innerLine}\n${outerText.slice(0, -1)},"hash":"${record.hash}"}\n`);
+  });
+
   test('given up when the room is too small; LineBatch then writes a long record through the string path', () => {
     const r = rec({ message: 'x'.repeat(1000) });
     assert.equal(walked(r, 500), GIVE_UP);
