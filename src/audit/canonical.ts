@@ -154,8 +154,8 @@ const memo: {
 }[] = [];
 const MEMO = 8;
 
-/** `keys` in canonical order, from the memo when the same list was ordered lately. */
-function sortedKeys(keys: string[]): readonly string[] {
+/** `keys` in canonical order, from the memo when the same list was ordered lately (also line-encode.ts's). The result is shared: never modify it. */
+export function sortedKeys(keys: string[]): readonly string[] {
   for (let m = 0; m < memo.length; m++) {
     const seen = memo[m] as (typeof memo)[number];
     if (sameList(seen.from, keys)) return seen.to;

@@ -1,4 +1,5 @@
 import { hash as oneShot } from 'node:crypto';
+import { encodeRecord, GIVE_UP } from './line-encode.ts';
 import { recordCanonical } from './record-canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
 
@@ -16,6 +17,11 @@ export class AuditRecordInvalid extends Error {
 }
 
 export const GENESIS = '0'.repeat(64);
+
+/** Bytes a line takes after its canonical text's closing `}`: `,"hash":"` + 64 hex + `"}` + newline, less the `}`. */
+const HASH_ROOM = 9 + 64 + 3;
+/** Room LineBatch.add leaves for line-encode.ts's walk (a record's text is ~1 KB; a longer one is still written, by the string path). */
+const FAST_ROOM = 64 * 1024;
 
 export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord {
   return chainLine(entry, seq, prev).record;
@@ -46,15 +52,52 @@ function canonicalOf(unhashed: object): string {
   return canonical;
 }
 
+/** The bytes of `,"hash":"` (latin1). */
+const HASH_HEAD: readonly number[] = [...Buffer.from(',"hash":"', 'latin1')];
+
+/**
+ * Writes `,"hash":"<hash>"}` and a newline at `at` (over the canonical text's closing `}`), byte by
+ * byte (`hash` is 64 lower-case hex characters; no string is made); returns the end. The caller
+ * has reserved HASH_ROOM bytes after the text.
+ */
+function hashMember(buf: Buffer, at: number, hash: string): number {
+  let p = at;
+  for (let i = 0; i < HASH_HEAD.length; i++) buf[p++] = HASH_HEAD[i] as number;
+  for (let i = 0; i < hash.length; i++) buf[p++] = hash.charCodeAt(i);
+  buf[p++] = 0x22;
+  buf[p++] = 0x7d;
+  buf[p++] = 0x0a;
+  return p;
+}
+
+/** encodeRecord, or GIVE_UP when a getter of the record threw (the string path then decides, and says why). */
+function walk(buf: Buffer, at: number, end: number, unhashed: object): number {
+  try {
+    return encodeRecord(buf, at, end, unhashed);
+  } catch {
+    return GIVE_UP;
+  }
+}
+
 /**
  * The lines of one batch, encoded straight into one reused buffer: each record's canonical text
  * is written as UTF-8 once, hashed in place, and its closing `}` replaced by `,"hash":"<hash>"}`
  * and a newline. The bytes are exactly chainLine's lines, each followed by "\n" (no string per
- * line, no join, no second encoding). `bytes()` is valid until the next `reset()`.
+ * line, no join, no second encoding). The canonical text is written by line-encode.ts's walk
+ * straight into the buffer when it takes the record, else through recordCanonical's string (the
+ * same bytes). `bytes()` is valid until the next `reset()`.
  */
 export class LineBatch {
   private buf = Buffer.allocUnsafe(256 * 1024);
   private used = 0;
+  /** A walk of this batch's (line-encode.ts) is under way: a getter of its record is running. */
+  private walking = false;
+  /**
+   * Lines added during that walk (a getter of the record appending to this same batch: never done
+   * by the appender, whose getters can only queue), copied, so that they can be put back over what
+   * the walk, writing from the same offset, wrote over them.
+   */
+  private madeInWalk: { readonly at: number; readonly bytes: Buffer }[] = [];
 
   /** Starts a new batch (the buffer shrinks back after an unusually large one). */
   reset(): void {
@@ -68,13 +111,38 @@ export class LineBatch {
    */
   add(entry: AuditEntry, seq: number, prev: string): AuditRecord {
     const unhashed: Record<string, unknown> = { ...entry, seq, prev };
-    const canonical = canonicalOf(unhashed);
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit; the hash member and newline 76 more.
-    this.reserve(canonical.length * 3 + 9 + 64 + 3);
-    const start = this.used;
-    const end = start + this.buf.write(canonical, start, 'utf8');
+    // The walk writes at most up to FAST_ROOM bytes before the hash member's room (a longer record
+    // takes the string path, which reserves what it needs).
+    this.reserve(FAST_ROOM + HASH_ROOM);
+    let start = this.used;
+    const buf = this.buf;
+    let end = GIVE_UP;
+    if (!this.walking) {
+      this.walking = true;
+      try {
+        end = walk(buf, start, buf.length - HASH_ROOM, unhashed);
+      } finally {
+        this.walking = false;
+      }
+      // A getter of the record added lines to this batch meanwhile (see madeInWalk): the walk may
+      // have written over them; they are put back, and this record's line goes after them through
+      // the string path, as before the walk existed.
+      if (this.madeInWalk.length > 0 || this.used !== start || this.buf !== buf) {
+        for (const line of this.madeInWalk) line.bytes.copy(this.buf, line.at);
+        this.madeInWalk = [];
+        end = GIVE_UP;
+      }
+    }
+    if (end === GIVE_UP) {
+      const canonical = canonicalOf(unhashed);
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit; the hash member and newline HASH_ROOM more.
+      this.reserve(canonical.length * 3 + HASH_ROOM);
+      start = this.used;
+      end = start + this.buf.write(canonical, start, 'utf8');
+    }
     const hash = oneShot('sha256', this.buf.subarray(start, end), 'hex');
-    this.used = end - 1 + this.buf.write(`,"hash":"${hash}"}\n`, end - 1, 'latin1');
+    this.used = hashMember(this.buf, end - 1, hash);
+    if (this.walking) this.madeInWalk.push({ at: start, bytes: Buffer.from(this.buf.subarray(start, this.used)) });
     unhashed.hash = hash;
     return unhashed as unknown as AuditRecord;
   }

@@ -1,8 +1,9 @@
 import { canonicalJson, EXOTIC, inheritsEnumerable, sameList, sorted } from './canonical.ts';
 
 /**
- * The canonical text of an audit record without its hash (chain.ts hashes it on every append):
- * canonicalJson's text, built faster for the records the appender writes. Their members are
+ * The canonical text of an audit record without its hash (chainLine hashes it; LineBatch, the
+ * appender, when line-encode.ts's walk gives the record up): canonicalJson's text, built faster
+ * for the records the appender writes. Their members are
  * AuditRecord's (record.ts), a fixed set, so a copy in canonical order is one object literal (one
  * hidden class, members in-object) instead of sortedObject's member-by-member copy, and
  * JSON.stringify walks it faster too (0.3–0.6 µs of 8–10 µs of main-thread CPU per append,
@@ -43,8 +44,8 @@ const RECORD_KEYS: ReadonlySet<string> = new Set([
 /** Key lists (as Object.keys gave them) lately seen to hold RECORD_KEYS only: at most MEMO. */
 const recordLists: (readonly string[])[] = [];
 
-/** Are all of `value`'s own enumerable keys RECORD_KEYS? (The last few lists are remembered: a list seen before costs one comparison a key.) */
-function onlyRecordKeys(value: object): boolean {
+/** Are all of `value`'s own enumerable keys RECORD_KEYS (line-encode.ts's TOP_KEYS too: test/unit/line-encode.test.ts, FULL)? (The last few lists are remembered: a list seen before costs one comparison a key.) */
+export function onlyRecordKeys(value: object): boolean {
   const keys = Object.keys(value);
   for (let m = 0; m < recordLists.length; m++) if (sameList(recordLists[m] as readonly string[], keys)) return true;
   for (const key of keys) if (!RECORD_KEYS.has(key)) return false;

@@ -1,0 +1,330 @@
+import { inheritsEnumerable, sortedKeys } from './canonical.ts';
+import { onlyRecordKeys } from './record-canonical.ts';
+
+/**
+ * The appender's fastest path for a record's canonical text (chain.ts LineBatch.add): the UTF-8
+ * bytes of recordCanonical's text written straight into the batch buffer by one walk of the record
+ * (no sorted copy, no JSON.stringify string, no second UTF-8 encoding, no scan for `\ud`). What it
+ * writes is byte for byte the UTF-8 of recordCanonical(record) (RFC 8785: members in UTF-16 code
+ * unit order at every depth; strings escaped as ECMAScript's JSON.stringify escapes them; numbers
+ * as Number#toString spells them, which is JSON.stringify's spelling of a finite number). It gives
+ * up (returns GIVE_UP, and the caller takes recordCanonical's path) on everything that path does
+ * not take as plain data, and on more: a member other than AuditRecord's, a non-plain object, a key
+ * starting with a digit or `__proto__`, a non-finite number, a function, symbol or BigInt, undefined
+ * in an array, a lone surrogate, nesting deeper than 100, a toJSON anywhere it could be called
+ * (Object.prototype, Array.prototype), an enumerable member of Object.prototype (checked before and
+ * after the walk: a getter may add one), and a call made while another is under way (a getter that
+ * appends). Pinned by test/unit/line-encode.test.ts against recordCanonical and the library.
+ *
+ * Why not the `canonicalize` library (which stays the oracle and the last resort): it returns a
+ * string, built with one JSON.stringify per string, about twice as slow as canonical.ts's copy +
+ * JSON.stringify, which in turn is a copy, a string, a scan and a UTF-8 encoding more than this
+ * walk (−0.2 to −0.5 µs and −1.5 KB of allocation per record, BENCHMARKS.md, h-append-6).
+ */
+
+/** encodeRecord's answer when it does not take the record: nothing it wrote counts. */
+export const GIVE_UP = -1;
+
+const MAX_DEPTH = 100;
+
+/**
+ * AuditRecord's members without `hash` (record.ts: AuditEntry's, `seq`, `prev`), in canonical order,
+ * with their `"key":` bytes (the keys are plain ASCII: no escape). The same set as
+ * record-canonical.ts RECORD_KEYS, which onlyRecordKeys checks the record against: a member there
+ * and not here would be left out of the text (test/unit/line-encode.test.ts, FULL, fails then).
+ */
+const TOP_KEYS = [
+  'bundles',
+  'code',
+  'decision_id',
+  'erased',
+  'input',
+  'labels',
+  'masked',
+  'message',
+  'metrics',
+  'outcome',
+  'patch',
+  'path',
+  'pod',
+  'prev',
+  'result',
+  'runner',
+  'seq',
+  'stage',
+  'step',
+  'timestamp',
+  'workflow',
+] as const;
+const TOP_BYTES: readonly Uint8Array[] = TOP_KEYS.map((k) => Buffer.from(`"${k}":`, 'latin1'));
+
+/** JSON.stringify's short escapes for the control characters that have one (else `\u00xx`). */
+const SHORT_ESCAPE: Readonly<Record<number, number>> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72 };
+const HEX = '0123456789abcdef';
+
+// The buffer being written and where the walk must stop (exclusive): one walk at a time (see
+// busy). A const holder, so the hot functions load two monomorphic fields; positions are passed
+// and returned (GIVE_UP to give up), never stored.
+const st: { out: Uint8Array; limit: number } = { out: new Uint8Array(0), limit: 0 };
+let busy = false;
+
+/**
+ * Writes the canonical text of `record` (an object whose members are AuditRecord's without `hash`)
+ * as UTF-8 into `buf` from `at` (never at or past `end`), and returns the offset after it; GIVE_UP
+ * when it does not take the record (see the file's comment) or when `buf[at, end)` is too small
+ * (the caller then takes the other path). Only `buf[at, returned)` is written on success; on
+ * GIVE_UP, bytes from `at` on may have been overwritten and mean nothing. May throw what a getter
+ * of the record throws.
+ */
+export function encodeRecord(buf: Uint8Array, at: number, end: number, record: object): number {
+  if (busy) return GIVE_UP;
+  if (Object.getPrototypeOf(record) !== Object.prototype || !guardsHold()) return GIVE_UP;
+  busy = true;
+  st.out = buf;
+  st.limit = Math.min(end, buf.length);
+  let written: number;
+  try {
+    written = topLevel(record as Record<string, unknown>, at);
+  } finally {
+    busy = false;
+    st.out = EMPTY;
+  }
+  // A getter met by the walk may have polluted a prototype: then the other path decides.
+  return written !== GIVE_UP && guardsHold() ? written : GIVE_UP;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** No toJSON that JSON.stringify could call on a plain object or array, and nothing for…in would inherit. */
+function guardsHold(): boolean {
+  return !('toJSON' in Object.prototype) && !('toJSON' in Array.prototype) && !inheritsEnumerable();
+}
+
+/**
+ * The record's members, all AuditRecord's, in canonical order, from `p`; the end, or GIVE_UP. Each
+ * member is read by its name (a monomorphic load), not through a key list (a megamorphic keyed
+ * load each).
+ */
+function topLevel(r: Record<string, unknown>, at: number): number {
+  if (!onlyRecordKeys(r) || at >= st.limit) return GIVE_UP;
+  st.out[at] = 0x7b;
+  let p = at + 1;
+  p = top(p, 0, r.bundles, at);
+  p = top(p, 1, r.code, at);
+  p = top(p, 2, r.decision_id, at);
+  p = top(p, 3, r.erased, at);
+  p = top(p, 4, r.input, at);
+  p = top(p, 5, r.labels, at);
+  p = top(p, 6, r.masked, at);
+  p = top(p, 7, r.message, at);
+  p = top(p, 8, r.metrics, at);
+  p = top(p, 9, r.outcome, at);
+  p = top(p, 10, r.patch, at);
+  p = top(p, 11, r.path, at);
+  p = top(p, 12, r.pod, at);
+  p = top(p, 13, r.prev, at);
+  p = top(p, 14, r.result, at);
+  p = top(p, 15, r.runner, at);
+  p = top(p, 16, r.seq, at);
+  p = top(p, 17, r.stage, at);
+  p = top(p, 18, r.step, at);
+  p = top(p, 19, r.timestamp, at);
+  p = top(p, 20, r.workflow, at);
+  return byte(p, 0x7d);
+}
+
+/**
+ * Top-level member `i` of TOP_KEYS with value `v` at `p` (nothing when undefined; a comma first
+ * unless `p` is just after the record's `{` at `open`); the end, or GIVE_UP (also when `p` is).
+ */
+function top(p: number, i: number, v: unknown, open: number): number {
+  if (p === GIVE_UP || v === undefined) return p;
+  if (p !== open + 1) p = byte(p, 0x2c);
+  return value(raw(p, TOP_BYTES[i] as Uint8Array), v, 1);
+}
+
+/** One value at nesting level `depth`, from `p`; the end, or GIVE_UP (also when `p` is). */
+function value(p: number, v: unknown, depth: number): number {
+  if (p === GIVE_UP) return p;
+  switch (typeof v) {
+    case 'string':
+      return string(p, v);
+    case 'number':
+      return number(p, v);
+    case 'boolean':
+      return ascii(p, v ? 'true' : 'false');
+    case 'object':
+      if (v === null) return ascii(p, 'null');
+      if (depth > MAX_DEPTH) return GIVE_UP;
+      return Array.isArray(v) ? array(p, v, depth) : object(p, v, depth);
+    case 'undefined': // left out by the callers where it is a member
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      return GIVE_UP;
+  }
+}
+
+function array(at: number, a: readonly unknown[], depth: number): number {
+  let p = byte(at, 0x5b);
+  for (let i = 0; i < a.length && p !== GIVE_UP; i++) {
+    if (i > 0) p = byte(p, 0x2c);
+    const v = a[i];
+    p = v === undefined ? GIVE_UP : value(p, v, depth + 1);
+  }
+  return byte(p, 0x5d);
+}
+
+/**
+ * A plain object's members from `at`, in canonical order; undefined ones left out. Written as
+ * for…in lists them; when a key comes out of order, what was written of the object is dropped
+ * and it is written again in sorted order (sortedMembers).
+ */
+function object(at: number, o: object, depth: number): number {
+  if (Object.getPrototypeOf(o) !== Object.prototype) return GIVE_UP;
+  const source = o as Record<string, unknown>;
+  let p = byte(at, 0x7b);
+  let last: string | undefined;
+  for (const key in source) {
+    if (p === GIVE_UP) return p;
+    if (last !== undefined && !(last < key)) return sortedMembers(at, source, depth);
+    last = key;
+    p = member(p, key, source[key], at, depth);
+  }
+  return byte(p, 0x7d);
+}
+
+/** An object whose members came out of order, from `at`: its members in sorted order (the memo's). */
+function sortedMembers(at: number, source: Record<string, unknown>, depth: number): number {
+  const keys = sortedKeys(Object.keys(source));
+  let p = byte(at, 0x7b);
+  for (let i = 0; i < keys.length && p !== GIVE_UP; i++) {
+    const key = keys[i] as string;
+    p = member(p, key, source[key], at, depth);
+  }
+  return byte(p, 0x7d);
+}
+
+/**
+ * `,"key":value` at `p` (no comma right after the object's `{` at `open`); nothing for an undefined
+ * value (its key is still checked); the end, or GIVE_UP.
+ */
+function member(p: number, key: string, v: unknown, open: number, depth: number): number {
+  const c = key.charCodeAt(0);
+  if ((c >= 0x30 && c <= 0x39) || key === '__proto__') return GIVE_UP;
+  if (v === undefined) return p;
+  if (p !== open + 1) p = byte(p, 0x2c);
+  return value(byte(string(p, key), 0x3a), v, depth + 1);
+}
+
+/** One byte at `p`; the end, or GIVE_UP (also when `p` is, or the buffer is full). */
+function byte(p: number, b: number): number {
+  if (p === GIVE_UP || p >= st.limit) return GIVE_UP;
+  st.out[p] = b;
+  return p + 1;
+}
+
+/** Bytes at `at`; the end, or GIVE_UP. */
+function raw(at: number, bytes: Uint8Array): number {
+  if (at === GIVE_UP || at + bytes.length > st.limit) return GIVE_UP;
+  const b = st.out;
+  let p = at;
+  for (let i = 0; i < bytes.length; i++) b[p++] = bytes[i] as number;
+  return p;
+}
+
+/**
+ * A finite number as Number#toString (JSON.stringify) spells it, at `at`: a non-negative integer
+ * below 2^53 digit by digit (no string made), anything else through String; the end, or GIVE_UP
+ * (not finite, or the buffer full).
+ */
+function number(at: number, v: number): number {
+  if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)))
+    return Number.isFinite(v) ? ascii(at, String(v)) : GIVE_UP;
+  let digits = 1;
+  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+  if (at + digits > st.limit) return GIVE_UP;
+  const b = st.out;
+  let t = v;
+  for (let p = at + digits - 1; p >= at; p--) {
+    b[p] = 0x30 + (t % 10);
+    t = Math.floor(t / 10);
+  }
+  return at + digits;
+}
+
+/** An ASCII text that needs no escape (a number's or a literal's spelling) at `at`; the end, or GIVE_UP. */
+function ascii(at: number, s: string): number {
+  if (at + s.length > st.limit) return GIVE_UP;
+  const b = st.out;
+  let p = at;
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  return p;
+}
+
+/**
+ * A string as JSON.stringify writes it, in UTF-8, at `at`: `"` and `\\` escaped, control characters
+ * as `\\b \\t \\n \\f \\r` or `\\u00xx`, everything else as is (a surrogate pair as its 4 UTF-8 bytes).
+ * The end, or GIVE_UP for a lone surrogate (the library refuses it), a full buffer, or `at` GIVE_UP.
+ */
+function string(at: number, s: string): number {
+  const n = s.length;
+  // At most 6 bytes per code unit (`\\u00xx`), plus the quotes.
+  if (at === GIVE_UP || at + n * 6 + 2 > st.limit) return GIVE_UP;
+  const b = st.out;
+  let p = at;
+  b[p++] = 0x22;
+  // The common case: printable ASCII without `"` or `\\`, byte for byte.
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) break;
+    b[p++] = c;
+  }
+  if (i < n) p = careful(b, p, s, i);
+  if (p === GIVE_UP) return p;
+  b[p++] = 0x22;
+  return p;
+}
+
+/** string's rest, from code unit `from`, at `at`: escaped and encoded as JSON.stringify and UTF-8 do; the end, or GIVE_UP. */
+function careful(b: Uint8Array, at: number, s: string, from: number): number {
+  const n = s.length;
+  let p = at;
+  for (let i = from; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c < 0x80) {
+      if (c === 0x22 || c === 0x5c) b[p++] = 0x5c;
+      b[p++] = c;
+    } else if (c < 0x20) {
+      b[p++] = 0x5c;
+      const short = SHORT_ESCAPE[c];
+      if (short !== undefined) b[p++] = short;
+      else {
+        b[p++] = 0x75;
+        b[p++] = 0x30;
+        b[p++] = 0x30;
+        b[p++] = HEX.charCodeAt(c >> 4);
+        b[p++] = HEX.charCodeAt(c & 15);
+      }
+    } else if (c < 0x800) {
+      b[p++] = 0xc0 | (c >> 6);
+      b[p++] = 0x80 | (c & 63);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      b[p++] = 0xe0 | (c >> 12);
+      b[p++] = 0x80 | ((c >> 6) & 63);
+      b[p++] = 0x80 | (c & 63);
+    } else {
+      // A surrogate: only a high one followed by a low one is a character (4 bytes); else give up.
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) return GIVE_UP;
+      const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+      b[p++] = 0xf0 | (cp >> 18);
+      b[p++] = 0x80 | ((cp >> 12) & 63);
+      b[p++] = 0x80 | ((cp >> 6) & 63);
+      b[p++] = 0x80 | (cp & 63);
+      i++;
+    }
+  }
+  return p;
+}
