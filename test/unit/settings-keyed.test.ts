@@ -79,6 +79,8 @@ const NOT_FROM_SETTINGS: ReadonlySet<string> = new Set([
   'rules/resources/resources.rego: quantities[c.path]', // keyed by container path (lib.pod_containers), one each
   'rules/resources/resources.rego: {r: n |', // keyed by a container's resource names (an object's keys: unique)
   'rules/resources/resources.rego: capped[r]', // keyed by the constant `caps` object's keys (cpu, memory, ...), one each
+  'rules/resources/resources.rego: exact_caps[key]', // keyed by the constant `caps` values (maxCpu...), one each
+  'rules/volumes/volumes.rego: exact_caps[key]', // keyed by the one settings key "maxSize" (an object's key: unique)
 ]);
 
 async function regoFiles(dir: string): Promise<string[]> {
