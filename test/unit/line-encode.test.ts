@@ -228,6 +228,20 @@ test('every AuditRecord member is taken and written (FULL, and each member alone
   }
 });
 
+/** An Array subclass that JSON.stringify serialises through its toJSON. */
+class ToJsonArray extends Array<unknown> {
+  toJSON(): string {
+    return 'sub';
+  }
+}
+
+/** `target` behind a Proxy whose get trap answers a toJSON (has and ownKeys untouched). */
+function trapped<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get: (t, k, r) => (k === 'toJSON' ? () => 'trap' : Reflect.get(t, k, r)),
+  });
+}
+
 describe('GIVEN UP: each reason, with the string path writing the same line (or refusing) as before', () => {
   class Thing {
     a = 1;
@@ -253,6 +267,16 @@ describe('GIVEN UP: each reason, with the string path writing the same line (or 
     ['undefined in an array', rec({ erased: ['/a', undefined] })],
     ['a hole in an array', rec({ erased: Object.assign(['/a'], { 2: '/b' }) })],
     ['a toJSON method', rec({ input: { toJSON: () => 'x' } })],
+    // Red team 11: a toJSON that for…in does not list, which JSON.stringify (the string path) calls.
+    ['a non-enumerable own toJSON', rec({ input: Object.defineProperty({ a: 1 }, 'toJSON', { value: () => 'x' }) })],
+    ['an own toJSON on an array', rec({ erased: Object.assign(['/a'], { toJSON: () => 'x' }) })],
+    ['an Array subclass with toJSON', rec({ erased: ToJsonArray.from(['/a']) })],
+    ['a Proxy whose get trap gives a toJSON', rec({ input: trapped({ a: 1 }) })],
+    ['a Proxy of an array whose get trap gives a toJSON', rec({ masked: trapped(['/a']) })],
+    [
+      'a non-enumerable toJSON nested in an array',
+      rec({ patch: [Object.defineProperty({ op: 'add' }, 'toJSON', { value: () => 1 })] }),
+    ],
     ['a lone surrogate in a key', rec({ input: { '\uD800': 1 } })],
     ['nesting deeper than 100', rec({ input: deep })],
   ];
