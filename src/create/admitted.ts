@@ -18,12 +18,19 @@
  * policy the Priority plugin copies from it), and the overhead the RuntimeClass plugin copies from
  * the (compared) runtimeClassName; and containers that admission adds beside the decided ones (a
  * platform's injected init container or sidecar; the workflows namespace's PodSecurity
- * `restricted` still applies to them). Pure.
+ * `restricted` still applies to them).
+ *
+ * Of the metadata (red team 11): the labels, whole (a label selects the pod into a NetworkPolicy:
+ * one admission adds or changes can grant egress no decision granted, e.g. another step's policy
+ * selecting it by run and step), and the annotations that are security settings (AppArmor's and
+ * seccomp's legacy ones), added, changed or gone. Other annotations pass (platforms annotate pods
+ * freely, and nothing reads them as a grant). Pure.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { absentValue, canonical, sameValue } from './pod-canonical.ts';
+import { absentValue, canonical, put, sameValue } from './pod-canonical.ts';
 import { apiDefaulted } from './pod-defaults.ts';
 import { isRecord, modelFields } from './pod-model.ts';
+import { APPARMOR_ANNOTATION } from '../mutate/contexts.ts';
 
 /**
  * Pod spec fields owned by the platform, never compared: placement, priority, and the overhead
@@ -78,22 +85,54 @@ function decidedContainersOnly(admitted: Record<string, unknown>, decided: Recor
 }
 
 /**
- * The paths of the fields (`spec.imagePullSecrets`, `spec.containers`, ...) on which `admitted`
+ * Annotation prefixes read as a security setting: AppArmor's legacy per-container annotation (the
+ * API server copies it into the container's appArmorProfile since v1.30, the kubelet honours it)
+ * and seccomp's legacy pod and per-container ones. A closed list.
+ */
+export const SECURITY_ANNOTATIONS: readonly string[] = [
+  APPARMOR_ANNOTATION,
+  'seccomp.security.alpha.kubernetes.io/',
+  'container.seccomp.security.alpha.kubernetes.io/',
+];
+
+/** A metadata map's own members (labels or annotations; `{}` for none), those `keep` keeps. */
+function ownMembers(m: unknown, keep: (key: string) => boolean = () => true): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!isRecord(m)) return out;
+  for (const k of Object.keys(m)) if (m[k] !== undefined && m[k] !== null && keep(k)) put(out, k, m[k]);
+  return out;
+}
+
+/** `metadata.labels` and `metadata.annotations` when admission changed them (see the file's comment). */
+function alteredMetadata(decided: V1Pod, admitted: V1Pod | undefined): string[] {
+  const out: string[] = [];
+  if (!sameValue(ownMembers(decided.metadata?.labels), ownMembers(admitted?.metadata?.labels)))
+    out.push('metadata.labels');
+  const security = (k: string): boolean => SECURITY_ANNOTATIONS.some((p) => k.startsWith(p));
+  const want = ownMembers(decided.metadata?.annotations, security);
+  if (!sameValue(want, ownMembers(admitted?.metadata?.annotations, security))) out.push('metadata.annotations');
+  return out;
+}
+
+/**
+ * The paths of the fields (`metadata.labels`, `spec.imagePullSecrets`, `spec.containers`, ...) on which `admitted`
  * (the pod the API server created or holds) differs from `decided` (the hardened pod the policy
  * allowed and the audit log recorded); empty when none does. A container admission added beside
  * the decided ones is not a difference; a decided one changed or gone is. A pod the API server
  * did not return, or returned without its spec, differs in every field the decision has.
  */
 export function alteredFields(decided: V1Pod, admitted: V1Pod | undefined): string[] {
+  const metadata = alteredMetadata(decided, admitted);
   const decidedSpec = apiDefaulted(decided.spec);
   const want = comparedFields(decidedSpec);
-  if (!isRecord(admitted?.spec)) return [...want.keys()].sort().map((k) => `spec.${k}`);
+  if (!isRecord(admitted?.spec)) return [...metadata, ...[...want.keys()].sort().map((k) => `spec.${k}`)];
   const admittedSpec = apiDefaulted(admitted.spec);
   decidedContainersOnly(admittedSpec, decidedSpec);
   const got = comparedFields(admittedSpec);
   const names = new Set([...want.keys(), ...got.keys()]);
-  return [...names]
+  const spec = [...names]
     .filter((name) => !sameValue(want.get(name), got.get(name)))
     .sort()
     .map((name) => `spec.${name}`);
+  return [...metadata, ...spec];
 }

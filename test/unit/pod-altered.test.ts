@@ -7,7 +7,8 @@
  * other field (working directory, TTY, DNS, host aliases, host users, resources, volume sources,
  * ...; test/unit/pod-altered-fields.test.ts walks every field of the model). Each such change is found (table, and a
  * property over hardened pods with one change applied); what the API server only defaults is not
- * (member order, defaulted fields), nor what platform teams own (placement, added containers). Through the create stage: the pod is
+ * (member order, defaulted fields), nor what platform teams own (placement, added containers,
+ * annotations that are no security setting); labels and security annotations are (red team 11). Through the create stage: the pod is
  * deleted, its egress policy with it, and the step gets STEP_POD_ALTERED; an adopted pod (a pass
  * that crashed after its create) is checked the same way.
  */
@@ -197,6 +198,44 @@ const CHANGES: Change[] = [
     'spec.volumes',
     (p) => p.spec!.volumes!.push({ name: 's', secret: { secretName: 's', defaultMode: 0o777 } }),
   ],
+  // Red team 11: metadata. A label selects the pod into a NetworkPolicy (egress is additive); the
+  // legacy AppArmor and seccomp annotations are security settings.
+  ['an egress grant label added', 'metadata.labels', (p) => (p.metadata!.labels!['kubiya.ai/egress'] = 'e-other')],
+  [
+    "another step's label (its egress policy selects the pod)",
+    'metadata.labels',
+    (p) => (p.metadata!.labels!['kubiya.ai/step'] = 'deploy'),
+  ],
+  ['a label a platform NetworkPolicy selects', 'metadata.labels', (p) => (p.metadata!.labels!.role = 'db-client')],
+  ['a decided label removed', 'metadata.labels', (p) => delete p.metadata!.labels!['kubiya.ai/run']],
+  ['the labels removed', 'metadata.labels', (p) => delete p.metadata!.labels],
+  [
+    'AppArmor unconfined by annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'container.apparmor.security.beta.kubernetes.io/step': 'unconfined',
+      }),
+  ],
+  [
+    'seccomp unconfined by the pod annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'seccomp.security.alpha.kubernetes.io/pod': 'unconfined',
+      }),
+  ],
+  [
+    'seccomp unconfined by a container annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'container.seccomp.security.alpha.kubernetes.io/step': 'unconfined',
+      }),
+  ],
 ];
 
 /**
@@ -221,6 +260,10 @@ const NOT_COMPARED: [string, (p: V1Pod) => void][] = [
     (p) => Object.assign(p.spec!, { priorityClassName: 'batch', priority: 1000, preemptionPolicy: 'Never' }),
   ],
   ['RuntimeClass overhead', (p) => (p.spec!.overhead = { cpu: '250m', memory: '120Mi' })],
+  [
+    'an annotation that is no security setting',
+    (p) => (p.metadata!.annotations = { ...p.metadata!.annotations, 'openshift.io/scc': 'restricted-v2' }),
+  ],
 ];
 
 /** What the API server only defaults or reorders: none of it is a change of a decided field. */
@@ -306,6 +349,20 @@ describe('alteredFields', () => {
     assert.deepEqual(alteredFields(decided, admitted), ['spec.containers']);
   });
 
+  test('a decided AppArmor annotation changed or gone: metadata.annotations; the same, kept: not altered', () => {
+    const key = 'container.apparmor.security.beta.kubernetes.io/step';
+    const annotated: V1Pod = {
+      ...decided,
+      metadata: { ...decided.metadata, annotations: { [key]: 'runtime/default' } },
+    };
+    const admitted = defaulted(annotated);
+    assert.deepEqual(alteredFields(annotated, admitted), []);
+    admitted.metadata!.annotations![key] = 'unconfined';
+    assert.deepEqual(alteredFields(annotated, admitted), ['metadata.annotations']);
+    delete admitted.metadata!.annotations![key];
+    assert.deepEqual(alteredFields(annotated, admitted), ['metadata.annotations']);
+  });
+
   test('a decided container gone, or renamed: spec.containers', () => {
     const admitted = defaulted(decided);
     admitted.spec!.containers[0]!.name = 'other';
@@ -321,6 +378,10 @@ describe('alteredFields', () => {
     fc.assert(
       fc.property(arbitraryPod, fc.constantFrom(...CHANGES), (pod, [, field, change]) => {
         const hardened = mutate(pod, profile).pod;
+        hardened.metadata = {
+          ...hardened.metadata,
+          labels: { ...hardened.metadata?.labels, ...decided.metadata!.labels },
+        };
         hardened.spec!.imagePullSecrets ??= [];
         hardened.spec!.tolerations ??= [];
         hardened.spec!.volumes = [...(hardened.spec!.volumes ?? []), ...structuredClone(decided.spec!.volumes!)];
