@@ -18,7 +18,9 @@
  * policy the Priority plugin copies from it), and the overhead the RuntimeClass plugin copies from
  * the (compared) runtimeClassName; and containers that admission adds beside the decided ones (a
  * platform's injected init container or sidecar; the workflows namespace's PodSecurity
- * `restricted` still applies to them).
+ * `restricted` still applies to them), unless one asks for a privilege the restricted standard
+ * forbids in its own fields (`escalates`): that is reported whatever the namespace's PodSecurity
+ * label (red team 11: the runner does not check it, and an existing namespace need not have it).
  *
  * Of the metadata (red team 11): the labels, whole (a label selects the pod into a NetworkPolicy:
  * one admission adds or changes can grant egress no decision granted, e.g. another step's policy
@@ -30,7 +32,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { absentValue, canonical, put, sameValue } from './pod-canonical.ts';
 import { apiDefaulted } from './pod-defaults.ts';
 import { isRecord, modelFields } from './pod-model.ts';
-import { APPARMOR_ANNOTATION } from '../mutate/contexts.ts';
+import { APPARMOR_ANNOTATION, safeSeLinuxType } from '../mutate/contexts.ts';
 
 /**
  * Pod spec fields owned by the platform, never compared: placement, priority, and the overhead
@@ -74,14 +76,64 @@ function comparedFields(spec: Record<string, unknown>): Map<string, unknown> {
 /** A container's name ("" when it has none, as the API server omits an empty one). */
 const nameOf = (c: unknown): string => (isRecord(c) && typeof c.name === 'string' ? c.name : '');
 
-/** The admitted spec with, of each container list, only the containers the decision named (in their order). */
-function decidedContainersOnly(admitted: Record<string, unknown>, decided: Record<string, unknown>): void {
+/**
+ * The admitted spec with, of each container list, only the containers the decision named (in their
+ * order); returns the lists (`spec.initContainers`, ...) where a container admission added
+ * `escalates`.
+ */
+function decidedContainersOnly(admitted: Record<string, unknown>, decided: Record<string, unknown>): string[] {
+  const escalating: string[] = [];
   for (const list of CONTAINER_LISTS) {
     const names = new Set((Array.isArray(decided[list]) ? decided[list] : []).map(nameOf));
     const got = admitted[list];
     // A list is required by the type for `containers`, not by whatever answered: never trusted to be there.
-    if (Array.isArray(got)) admitted[list] = got.filter((c) => isRecord(c) && names.has(nameOf(c)));
+    if (!Array.isArray(got)) continue;
+    if (got.some((c) => isRecord(c) && !names.has(nameOf(c)) && escalates(c))) escalating.push(`spec.${list}`);
+    admitted[list] = got.filter((c) => isRecord(c) && names.has(nameOf(c)));
   }
+  return escalating;
+}
+
+/**
+ * Whether a container asks, in its own fields, for a privilege the restricted Pod Security
+ * Standard forbids: privileged, privilege escalation allowed, root (`runAsUser: 0`,
+ * `runAsNonRoot: false`), a capability added other than NET_BIND_SERVICE, seccomp or AppArmor
+ * `Unconfined`, an unmasked /proc, a Windows host process, an SELinux user, role or type baseline
+ * does not allow, or a host port. (What it leaves unset it inherits from the decided pod's
+ * security context, which is compared.)
+ */
+export function escalates(c: Record<string, unknown>): boolean {
+  const ports = Array.isArray(c.ports) ? c.ports : [];
+  return (
+    (isRecord(c.securityContext) && contextEscalates(c.securityContext)) ||
+    ports.some((p) => isRecord(p) && typeof p.hostPort === 'number' && p.hostPort !== 0)
+  );
+}
+
+/** escalates' test of a container's security context. */
+function contextEscalates(sc: Record<string, unknown>): boolean {
+  const added = isRecord(sc.capabilities) && Array.isArray(sc.capabilities.add) ? sc.capabilities.add : [];
+  const type = (p: unknown): unknown => (isRecord(p) ? p.type : undefined);
+  const windows = isRecord(sc.windowsOptions) ? sc.windowsOptions : {};
+  return (
+    sc.privileged === true ||
+    sc.allowPrivilegeEscalation === true ||
+    sc.runAsUser === 0 ||
+    sc.runAsNonRoot === false ||
+    added.some((cap) => cap !== 'NET_BIND_SERVICE') ||
+    type(sc.seccompProfile) === 'Unconfined' ||
+    type(sc.appArmorProfile) === 'Unconfined' ||
+    sc.procMount === 'Unmasked' ||
+    windows.hostProcess === true ||
+    seLinuxEscalates(sc.seLinuxOptions)
+  );
+}
+
+/** SELinux options with a user or role, or a type baseline does not allow. */
+function seLinuxEscalates(se: unknown): boolean {
+  if (!isRecord(se)) return false;
+  const given = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+  return given(se.user) || given(se.role) || (given(se.type) && !safeSeLinuxType(se.type));
 }
 
 /**
@@ -127,12 +179,9 @@ export function alteredFields(decided: V1Pod, admitted: V1Pod | undefined): stri
   const want = comparedFields(decidedSpec);
   if (!isRecord(admitted?.spec)) return [...metadata, ...[...want.keys()].sort().map((k) => `spec.${k}`)];
   const admittedSpec = apiDefaulted(admitted.spec);
-  decidedContainersOnly(admittedSpec, decidedSpec);
+  const escalating = decidedContainersOnly(admittedSpec, decidedSpec);
   const got = comparedFields(admittedSpec);
   const names = new Set([...want.keys(), ...got.keys()]);
-  const spec = [...names]
-    .filter((name) => !sameValue(want.get(name), got.get(name)))
-    .sort()
-    .map((name) => `spec.${name}`);
-  return [...metadata, ...spec];
+  const spec = [...names].filter((name) => !sameValue(want.get(name), got.get(name))).map((name) => `spec.${name}`);
+  return [...metadata, ...[...new Set([...spec, ...escalating])].sort()];
 }

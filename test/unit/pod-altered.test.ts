@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { alteredFields } from '../../src/create/admitted.ts';
 import { createStepObjects } from '../../src/create/step.ts';
@@ -261,9 +261,57 @@ const NOT_COMPARED: [string, (p: V1Pod) => void][] = [
   ],
   ['RuntimeClass overhead', (p) => (p.spec!.overhead = { cpu: '250m', memory: '120Mi' })],
   [
+    "the real node's egress gate (src/dev/node/objects.ts)",
+    (p) =>
+      (p.spec!.initContainers = [
+        {
+          name: 'egress-gate',
+          image: 'localhost/kubiya/egress-gate:1',
+          imagePullPolicy: 'IfNotPresent',
+          args: ['10.0.0.2', '9', '60'],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ]),
+  ],
+  [
+    'an injected sidecar with NET_BIND_SERVICE and a container port',
+    (p) =>
+      p.spec!.containers.push({
+        name: 'mesh',
+        image: 'envoy:1',
+        ports: [{ containerPort: 80 }],
+        securityContext: { capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, runAsNonRoot: true },
+      }),
+  ],
+  [
     'an annotation that is no security setting',
     (p) => (p.metadata!.annotations = { ...p.metadata!.annotations, 'openshift.io/scc': 'restricted-v2' }),
   ],
+];
+
+/**
+ * Red team 11: a container admission adds that asks, in its own fields, for a privilege the
+ * restricted standard forbids; reported under its list whatever the namespace's PodSecurity label.
+ */
+const ESCALATING: [string, V1SecurityContext | undefined, V1ContainerPort[] | undefined][] = [
+  ['privileged', { privileged: true }, undefined],
+  ['privilege escalation', { allowPrivilegeEscalation: true }, undefined],
+  ['root', { runAsUser: 0 }, undefined],
+  ['runAsNonRoot false', { runAsNonRoot: false }, undefined],
+  ['SYS_ADMIN', { capabilities: { add: ['SYS_ADMIN'] } }, undefined],
+  ['NET_RAW beside NET_BIND_SERVICE', { capabilities: { add: ['NET_BIND_SERVICE', 'NET_RAW'] } }, undefined],
+  ['seccomp Unconfined', { seccompProfile: { type: 'Unconfined' } }, undefined],
+  ['AppArmor Unconfined', { appArmorProfile: { type: 'Unconfined' } }, undefined],
+  ['unmasked /proc', { procMount: 'Unmasked' }, undefined],
+  ['Windows host process', { windowsOptions: { hostProcess: true } }, undefined],
+  ['SELinux user', { seLinuxOptions: { user: 'system_u' } }, undefined],
+  ['SELinux role', { seLinuxOptions: { role: 'system_r' } }, undefined],
+  ['SELinux type spc_t', { seLinuxOptions: { type: 'spc_t' } }, undefined],
+  ['a host port', undefined, [{ containerPort: 22, hostPort: 22 }]],
 ];
 
 /** What the API server only defaults or reorders: none of it is a change of a decided field. */
@@ -319,6 +367,18 @@ describe('alteredFields', () => {
       const admitted = defaulted(decided);
       change(admitted);
       assert.deepEqual(alteredFields(decided, admitted), []);
+    });
+
+  for (const [what, securityContext, ports] of ESCALATING)
+    test(`an injected container asking for ${what}: reported under its list`, () => {
+      for (const list of ['containers', 'initContainers'] as const) {
+        const admitted = defaulted(decided);
+        const injected: V1Container = { name: 'injected', image: 'busybox:1' };
+        if (securityContext !== undefined) injected.securityContext = securityContext;
+        if (ports !== undefined) injected.ports = ports;
+        admitted.spec![list] = [...(admitted.spec![list] ?? []), injected];
+        assert.deepEqual(alteredFields(decided, admitted), [`spec.${list}`], list);
+      }
     });
 
   test('the deprecated serviceAccount alias the API server writes: not altered; another account in it is', () => {
