@@ -40,8 +40,14 @@ export function chainLine(entry: AuditEntry, seq: number, prev: string): { recor
   return { record: { ...unhashed, hash }, line: lineOf(canonical, hash) };
 }
 
-/** The canonical text of a record without hash; AuditRecordInvalid when it has none. */
+/**
+ * The canonical text of a record without hash; AuditRecordInvalid when it has none, or when the
+ * entry carries a `hash` member of its own: its line would hold two (the verifier, reading the
+ * last, could never accept it, and the chain would break there; red team 11). line-encode.ts's
+ * walk gives such a record up (not an AuditRecord member), so it always comes here.
+ */
 function canonicalOf(unhashed: object): string {
+  if (Object.hasOwn(unhashed, 'hash')) throw new AuditRecordInvalid('the entry has a hash member of its own');
   let canonical: string | undefined;
   try {
     canonical = recordCanonical(unhashed);

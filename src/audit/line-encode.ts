@@ -12,7 +12,7 @@ import { onlyRecordKeys } from './record-canonical.ts';
  * not take as plain data, and on more: a member other than AuditRecord's, a non-plain object, a key
  * starting with a digit or `__proto__`, a non-finite number, a function, symbol or BigInt, undefined
  * in an array, a lone surrogate, nesting deeper than 100, a toJSON anywhere it could be called
- * (Object.prototype, Array.prototype), an enumerable member of Object.prototype (checked before and
+ * (Object.prototype, Array.prototype, or on the object or array itself, enumerable or not), an enumerable member of Object.prototype (checked before and
  * after the walk: a getter may add one), and a call made while another is under way (a getter that
  * appends). Pinned by test/unit/line-encode.test.ts against recordCanonical and the library.
  *
@@ -156,6 +156,9 @@ function value(p: number, v: unknown, depth: number): number {
     case 'object':
       if (v === null) return ascii(p, 'null');
       if (depth > MAX_DEPTH) return GIVE_UP;
+      // A toJSON that JSON.stringify would call: own and not enumerable (for…in skips it), on an
+      // array or an Array subclass, or a Proxy's get trap (red team 11): the string path decides.
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return GIVE_UP;
       return Array.isArray(v) ? array(p, v, depth) : object(p, v, depth);
     case 'undefined': // left out by the callers where it is a member
     case 'bigint':

@@ -22,10 +22,13 @@ export const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
 /** SELinux types the baseline standard allows (user and role must be unset). */
 const SAFE_SELINUX_TYPES = new Set(['container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
 /** The AppArmor annotation of one container (deprecated since 1.30, still enforced by PodSecurity). */
-const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+export const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
 
 type SeLinux = NonNullable<V1SecurityContext['seLinuxOptions']>;
 type AppArmor = NonNullable<V1SecurityContext['appArmorProfile']>;
+
+/** An SELinux type the baseline standard allows. */
+export const safeSeLinuxType = (t: unknown): boolean => typeof t === 'string' && SAFE_SELINUX_TYPES.has(t);
 
 /** SELinux options without user and role, and with a type baseline allows (else container_t). */
 export function safeSeLinux(o: SeLinux): SeLinux {

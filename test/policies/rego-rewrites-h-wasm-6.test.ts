@@ -71,6 +71,18 @@ const CAPS: readonly unknown[] = [
   '0',
   'lots',
   null,
+  // Red team 11: negative, exponent spellings, a fraction written as an integer, a tiny fraction.
+  '-1',
+  -1,
+  '-9007199254740992',
+  -(2 ** 53) - 2,
+  '1e3',
+  '1E3',
+  '2.000',
+  0.001,
+  true,
+  [4],
+  { n: 4 },
 ];
 
 /** Credential lists with ill-typed entries (both kinds), an operator's pattern and a default edited. */

@@ -21,7 +21,8 @@ import { auditEntry, tempDirs } from '../support/audit-entries.ts';
  * node:crypto. The class of inputs (what a producer may hand the appender):
  *   - members in any order, at any depth, or already in code-unit order (the producers' order);
  *   - `seq`, `prev` or `hash` members in the entry itself (the appender's own win: seq/prev
- *     replaced, an entry's hash is hashed as any member);
+ *     replaced; an entry with a hash of its own is refused with AUDIT_RECORD_INVALID, no seq: its
+ *     line would hold two hash members, which `audit verify` never accepts; red team 11);
  *   - undefined members (left out), arrays, nested objects, non-ASCII and escaped text,
  *     numbers of every spelling (-0, exponents, fractions);
  *   - keys that are integer-like or `__proto__` (JSON.parse makes it an own member), which plain
@@ -42,7 +43,7 @@ function expectedLines(entries: readonly AuditEntry[]): { text: string; valid: b
   for (const entry of entries) {
     let canonical: string | undefined;
     try {
-      canonical = canonicalize({ ...entry, seq: seq + 1, prev });
+      canonical = Object.hasOwn(entry, 'hash') ? undefined : canonicalize({ ...entry, seq: seq + 1, prev });
     } catch {
       canonical = undefined;
     }
@@ -141,11 +142,12 @@ describe('audit append: the bytes written are the contract (canonical JSON, hash
   });
 
   // The reported shapes, kept as examples: records whose members are in the producers' order, an
-  // entry that carries seq/prev/hash, a JSON.parse'd `__proto__` member, integer-like keys, a lone surrogate.
+  // entry that carries seq/prev (or a hash: refused), a JSON.parse'd `__proto__` member, integer-like keys, a lone surrogate.
   const examples: readonly [string, AuditEntry][] = [
     ['members in code-unit order', { ...auditEntry(1), bundles: { k: { revision: 'r' } } }],
     ['members in reverse order', Object.fromEntries(Object.entries(auditEntry(2)).reverse()) as unknown as AuditEntry],
-    ['seq, prev and hash in the entry', { ...auditEntry(3), seq: 99, prev: 'x', hash: 'y' } as AuditEntry],
+    ['seq and prev in the entry', { ...auditEntry(3), seq: 99, prev: 'x' } as AuditEntry],
+    ['a hash in the entry (refused)', { ...auditEntry(3), seq: 99, prev: 'x', hash: 'y' } as AuditEntry],
     ['an own __proto__ member', { ...auditEntry(4), input: JSON.parse('{"__proto__":{"a":1},"b":2}') as unknown }],
     ['integer-like keys', { ...auditEntry(5), input: { 10: 'a', 9: 'b', a: 'c' } }],
     ['undefined members', { ...auditEntry(6), step: undefined, input: { a: undefined, b: [1] } }],

@@ -228,6 +228,20 @@ test('every AuditRecord member is taken and written (FULL, and each member alone
   }
 });
 
+/** An Array subclass that JSON.stringify serialises through its toJSON. */
+class ToJsonArray extends Array<unknown> {
+  toJSON(): string {
+    return 'sub';
+  }
+}
+
+/** `target` behind a Proxy whose get trap answers a toJSON (has and ownKeys untouched). */
+function trapped<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get: (t, k, r) => (k === 'toJSON' ? () => 'trap' : Reflect.get(t, k, r)),
+  });
+}
+
 describe('GIVEN UP: each reason, with the string path writing the same line (or refusing) as before', () => {
   class Thing {
     a = 1;
@@ -237,7 +251,6 @@ describe('GIVEN UP: each reason, with the string path writing the same line (or 
   for (let i = 0; i < 120; i++) at = at.n = {};
   const GIVEN_UP: [string, Record<string, unknown>][] = [
     ['a member that is not an AuditRecord member', rec({ extra: 1 })],
-    ['a hash member in the entry', rec({ hash: P })],
     ['a Date', rec({ input: { at: new Date(0) } })],
     ['a Map', rec({ input: new Map() })],
     ['a class instance', rec({ result: new Thing() })],
@@ -253,6 +266,16 @@ describe('GIVEN UP: each reason, with the string path writing the same line (or 
     ['undefined in an array', rec({ erased: ['/a', undefined] })],
     ['a hole in an array', rec({ erased: Object.assign(['/a'], { 2: '/b' }) })],
     ['a toJSON method', rec({ input: { toJSON: () => 'x' } })],
+    // Red team 11: a toJSON that for…in does not list, which JSON.stringify (the string path) calls.
+    ['a non-enumerable own toJSON', rec({ input: Object.defineProperty({ a: 1 }, 'toJSON', { value: () => 'x' }) })],
+    ['an own toJSON on an array', rec({ erased: Object.assign(['/a'], { toJSON: () => 'x' }) })],
+    ['an Array subclass with toJSON', rec({ erased: ToJsonArray.from(['/a']) })],
+    ['a Proxy whose get trap gives a toJSON', rec({ input: trapped({ a: 1 }) })],
+    ['a Proxy of an array whose get trap gives a toJSON', rec({ masked: trapped(['/a']) })],
+    [
+      'a non-enumerable toJSON nested in an array',
+      rec({ patch: [Object.defineProperty({ op: 'add' }, 'toJSON', { value: () => 1 })] }),
+    ],
     ['a lone surrogate in a key', rec({ input: { '\uD800': 1 } })],
     ['nesting deeper than 100', rec({ input: deep })],
   ];
@@ -272,6 +295,16 @@ describe('GIVEN UP: each reason, with the string path writing the same line (or 
         assert.equal(batch.bytes().toString('utf8'), `${expected.slice(0, -1)},"hash":"${record.hash}"}\n`);
       } else assert.throws(() => batch.add(r as unknown as AuditEntry, 1, P), AuditRecordInvalid);
     });
+
+  test('a hash member in the entry: refused with AUDIT_RECORD_INVALID, nothing written (its line would hold two, which verify never accepts; red team 11)', () => {
+    for (const hash of [P, 'zz', '']) {
+      const batch = new LineBatch();
+      assert.equal(walked(rec({ hash })), GIVE_UP);
+      assert.throws(() => batch.add(rec({ hash }) as unknown as AuditEntry, 1, P), AuditRecordInvalid);
+      assert.throws(() => chainLine(rec({ hash }) as unknown as AuditEntry, 1, P), AuditRecordInvalid);
+      assert.equal(batch.bytes().length, 0);
+    }
+  });
 
   test('given up: a polluted Object.prototype or Array.prototype (toJSON, an enumerable member), taken again once clean', () => {
     const r = rec({ erased: ['/a'] });

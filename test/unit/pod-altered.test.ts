@@ -7,13 +7,14 @@
  * other field (working directory, TTY, DNS, host aliases, host users, resources, volume sources,
  * ...; test/unit/pod-altered-fields.test.ts walks every field of the model). Each such change is found (table, and a
  * property over hardened pods with one change applied); what the API server only defaults is not
- * (member order, defaulted fields), nor what platform teams own (placement, added containers). Through the create stage: the pod is
+ * (member order, defaulted fields), nor what platform teams own (placement, added containers,
+ * annotations that are no security setting); labels and security annotations are (red team 11). Through the create stage: the pod is
  * deleted, its egress policy with it, and the step gets STEP_POD_ALTERED; an adopted pod (a pass
  * that crashed after its create) is checked the same way.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1Pod, V1SecurityContext } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { alteredFields } from '../../src/create/admitted.ts';
 import { createStepObjects } from '../../src/create/step.ts';
@@ -197,6 +198,44 @@ const CHANGES: Change[] = [
     'spec.volumes',
     (p) => p.spec!.volumes!.push({ name: 's', secret: { secretName: 's', defaultMode: 0o777 } }),
   ],
+  // Red team 11: metadata. A label selects the pod into a NetworkPolicy (egress is additive); the
+  // legacy AppArmor and seccomp annotations are security settings.
+  ['an egress grant label added', 'metadata.labels', (p) => (p.metadata!.labels!['kubiya.ai/egress'] = 'e-other')],
+  [
+    "another step's label (its egress policy selects the pod)",
+    'metadata.labels',
+    (p) => (p.metadata!.labels!['kubiya.ai/step'] = 'deploy'),
+  ],
+  ['a label a platform NetworkPolicy selects', 'metadata.labels', (p) => (p.metadata!.labels!.role = 'db-client')],
+  ['a decided label removed', 'metadata.labels', (p) => delete p.metadata!.labels!['kubiya.ai/run']],
+  ['the labels removed', 'metadata.labels', (p) => delete p.metadata!.labels],
+  [
+    'AppArmor unconfined by annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'container.apparmor.security.beta.kubernetes.io/step': 'unconfined',
+      }),
+  ],
+  [
+    'seccomp unconfined by the pod annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'seccomp.security.alpha.kubernetes.io/pod': 'unconfined',
+      }),
+  ],
+  [
+    'seccomp unconfined by a container annotation',
+    'metadata.annotations',
+    (p) =>
+      (p.metadata!.annotations = {
+        ...p.metadata!.annotations,
+        'container.seccomp.security.alpha.kubernetes.io/step': 'unconfined',
+      }),
+  ],
 ];
 
 /**
@@ -221,6 +260,58 @@ const NOT_COMPARED: [string, (p: V1Pod) => void][] = [
     (p) => Object.assign(p.spec!, { priorityClassName: 'batch', priority: 1000, preemptionPolicy: 'Never' }),
   ],
   ['RuntimeClass overhead', (p) => (p.spec!.overhead = { cpu: '250m', memory: '120Mi' })],
+  [
+    "the real node's egress gate (src/dev/node/objects.ts)",
+    (p) =>
+      (p.spec!.initContainers = [
+        {
+          name: 'egress-gate',
+          image: 'localhost/kubiya/egress-gate:1',
+          imagePullPolicy: 'IfNotPresent',
+          args: ['10.0.0.2', '9', '60'],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ]),
+  ],
+  [
+    'an injected sidecar with NET_BIND_SERVICE and a container port',
+    (p) =>
+      p.spec!.containers.push({
+        name: 'mesh',
+        image: 'envoy:1',
+        ports: [{ containerPort: 80 }],
+        securityContext: { capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, runAsNonRoot: true },
+      }),
+  ],
+  [
+    'an annotation that is no security setting',
+    (p) => (p.metadata!.annotations = { ...p.metadata!.annotations, 'openshift.io/scc': 'restricted-v2' }),
+  ],
+];
+
+/**
+ * Red team 11: a container admission adds that asks, in its own fields, for a privilege the
+ * restricted standard forbids; reported under its list whatever the namespace's PodSecurity label.
+ */
+const ESCALATING: [string, V1SecurityContext | undefined, V1ContainerPort[] | undefined][] = [
+  ['privileged', { privileged: true }, undefined],
+  ['privilege escalation', { allowPrivilegeEscalation: true }, undefined],
+  ['root', { runAsUser: 0 }, undefined],
+  ['runAsNonRoot false', { runAsNonRoot: false }, undefined],
+  ['SYS_ADMIN', { capabilities: { add: ['SYS_ADMIN'] } }, undefined],
+  ['NET_RAW beside NET_BIND_SERVICE', { capabilities: { add: ['NET_BIND_SERVICE', 'NET_RAW'] } }, undefined],
+  ['seccomp Unconfined', { seccompProfile: { type: 'Unconfined' } }, undefined],
+  ['AppArmor Unconfined', { appArmorProfile: { type: 'Unconfined' } }, undefined],
+  ['unmasked /proc', { procMount: 'Unmasked' }, undefined],
+  ['Windows host process', { windowsOptions: { hostProcess: true } }, undefined],
+  ['SELinux user', { seLinuxOptions: { user: 'system_u' } }, undefined],
+  ['SELinux role', { seLinuxOptions: { role: 'system_r' } }, undefined],
+  ['SELinux type spc_t', { seLinuxOptions: { type: 'spc_t' } }, undefined],
+  ['a host port', undefined, [{ containerPort: 22, hostPort: 22 }]],
 ];
 
 /** What the API server only defaults or reorders: none of it is a change of a decided field. */
@@ -278,6 +369,18 @@ describe('alteredFields', () => {
       assert.deepEqual(alteredFields(decided, admitted), []);
     });
 
+  for (const [what, securityContext, ports] of ESCALATING)
+    test(`an injected container asking for ${what}: reported under its list`, () => {
+      for (const list of ['containers', 'initContainers'] as const) {
+        const admitted = defaulted(decided);
+        const injected: V1Container = { name: 'injected', image: 'busybox:1' };
+        if (securityContext !== undefined) injected.securityContext = securityContext;
+        if (ports !== undefined) injected.ports = ports;
+        admitted.spec![list] = [...(admitted.spec![list] ?? []), injected];
+        assert.deepEqual(alteredFields(decided, admitted), [`spec.${list}`], list);
+      }
+    });
+
   test('the deprecated serviceAccount alias the API server writes: not altered; another account in it is', () => {
     const admitted = defaulted(decided);
     admitted.spec!.serviceAccount = admitted.spec!.serviceAccountName;
@@ -306,6 +409,20 @@ describe('alteredFields', () => {
     assert.deepEqual(alteredFields(decided, admitted), ['spec.containers']);
   });
 
+  test('a decided AppArmor annotation changed or gone: metadata.annotations; the same, kept: not altered', () => {
+    const key = 'container.apparmor.security.beta.kubernetes.io/step';
+    const annotated: V1Pod = {
+      ...decided,
+      metadata: { ...decided.metadata, annotations: { [key]: 'runtime/default' } },
+    };
+    const admitted = defaulted(annotated);
+    assert.deepEqual(alteredFields(annotated, admitted), []);
+    admitted.metadata!.annotations![key] = 'unconfined';
+    assert.deepEqual(alteredFields(annotated, admitted), ['metadata.annotations']);
+    delete admitted.metadata!.annotations![key];
+    assert.deepEqual(alteredFields(annotated, admitted), ['metadata.annotations']);
+  });
+
   test('a decided container gone, or renamed: spec.containers', () => {
     const admitted = defaulted(decided);
     admitted.spec!.containers[0]!.name = 'other';
@@ -321,6 +438,10 @@ describe('alteredFields', () => {
     fc.assert(
       fc.property(arbitraryPod, fc.constantFrom(...CHANGES), (pod, [, field, change]) => {
         const hardened = mutate(pod, profile).pod;
+        hardened.metadata = {
+          ...hardened.metadata,
+          labels: { ...hardened.metadata?.labels, ...decided.metadata!.labels },
+        };
         hardened.spec!.imagePullSecrets ??= [];
         hardened.spec!.tolerations ??= [];
         hardened.spec!.volumes = [...(hardened.spec!.volumes ?? []), ...structuredClone(decided.spec!.volumes!)];

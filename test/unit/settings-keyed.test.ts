@@ -79,8 +79,9 @@ const NOT_FROM_SETTINGS: ReadonlySet<string> = new Set([
   'rules/resources/resources.rego: quantities[c.path]', // keyed by container path (lib.pod_containers), one each
   'rules/resources/resources.rego: {r: n |', // keyed by a container's resource names (an object's keys: unique)
   'rules/resources/resources.rego: capped[r]', // keyed by the constant `caps` object's keys (cpu, memory, ...), one each
-  'rules/resources/resources.rego: exact_caps[key]', // keyed by the constant `caps` values (maxCpu...), one each
-  'rules/volumes/volumes.rego: exact_caps[key]', // keyed by the one settings key "maxSize" (an object's key: unique)
+  // Red team 11 (reviewed; added in 051a522/f9a409c without an entry, which failed this test):
+  'rules/resources/resources.rego: exact_caps[key]', // keyed by the constant `caps` values (maxCpu...), one each, as cap_quantity
+  'rules/volumes/volumes.rego: exact_caps[key]', // keyed by the settings object's key "maxSize" only (an object's keys: unique)
 ]);
 
 async function regoFiles(dir: string): Promise<string[]> {
