@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { FreshReads } from '../../src/adapters/kube-fresh.ts';
+import { FreshBatches, FreshReads } from '../../src/adapters/kube-fresh.ts';
 
 /** Lets every queued microtask (and the ones they queue) run. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -112,4 +112,68 @@ test('a read that throws synchronously rejects its callers, and the next call re
   });
   await assert.rejects(fresh.fresh(), /boom/);
   assert.equal(await fresh.fresh(), 2);
+});
+
+test('FreshBatches: every caller is answered for its key by a read that started after its call and asked for that key; one read in flight; at most maxKeys per read', async () => {
+  const schedule = fc.array(
+    fc.oneof(
+      fc.integer({ min: 0, max: 5 }).map((key) => ({ kind: 'call' as const, key })),
+      fc.boolean().map((fails) => ({ kind: 'end' as const, fails })),
+    ),
+    { minLength: 1, maxLength: 40 },
+  );
+  await fc.assert(
+    fc.asyncProperty(schedule, fc.integer({ min: 1, max: 4 }), async (steps, maxKeys) => {
+      let clock = 0;
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const reads: { startedAt: number; keys: readonly number[]; end: (fails: boolean) => void }[] = [];
+      const batches = new FreshBatches<number, string>(
+        (keys) =>
+          new Promise((resolve, reject) => {
+            const startedAt = ++clock;
+            inFlight++;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            reads.push({
+              startedAt,
+              keys,
+              end: (fails) => {
+                inFlight--;
+                if (fails) reject(new Error(`read ${startedAt} failed`));
+                else resolve(new Map(keys.map((k) => [k, `${k}@${startedAt}`])));
+              },
+            });
+          }),
+        maxKeys,
+      );
+      const answers: { key: number; calledAt: number; answer?: string; failed?: string }[] = [];
+      let ended = 0;
+      for (const step of [...steps, ...Array.from({ length: 80 }, () => ({ kind: 'end' as const, fails: false }))]) {
+        if (step.kind === 'call') {
+          const entry: (typeof answers)[number] = { key: step.key, calledAt: ++clock };
+          answers.push(entry);
+          batches.fresh(step.key).then(
+            (a) => (entry.answer = a),
+            (e: unknown) => (entry.failed = String(e)),
+          );
+        } else if (ended < reads.length) reads[ended++]?.end(step.fails);
+        await settle();
+      }
+      assert.ok(maxInFlight <= 1, `${maxInFlight} reads in flight at once`);
+      for (const r of reads)
+        assert.ok(r.keys.length >= 1 && r.keys.length <= maxKeys, `a read of ${r.keys.length} keys`);
+      for (const a of answers) {
+        const by =
+          a.answer !== undefined
+            ? Number(a.answer.split('@')[1])
+            : Number(/read (\d+) failed/.exec(a.failed ?? '')?.[1]);
+        assert.ok(Number.isFinite(by), `the caller of ${a.calledAt} (key ${a.key}) was never answered`);
+        assert.ok(by > a.calledAt, `the caller of ${a.calledAt} was answered by read ${by}, started before it asked`);
+        const read = reads.find((r) => r.startedAt === by);
+        assert.ok(read?.keys.includes(a.key), `read ${by} did not ask for key ${a.key}`);
+        if (a.answer !== undefined) assert.equal(a.answer, `${a.key}@${by}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
