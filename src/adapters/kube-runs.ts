@@ -7,6 +7,7 @@ import {
   type KubernetesListObject,
 } from '@kubernetes/client-node';
 import { Followed } from './followed.ts';
+import { FreshBatches } from './kube-fresh.ts';
 import { kubeJson, segment } from './kube-json.ts';
 import { apiCause, notAnswered } from './kube-errors.ts';
 import type { CreatedRun, RunObject, RunStore } from '../ports/runs.ts';
@@ -36,6 +37,12 @@ const RUN_FIELDS: ReadonlySet<string> = new Set([
   'spec.runner',
 ]);
 
+/** Run ids per shared run-id LIST at most (its selector stays ~3.2 KB: 50 label values of ≤ 63 characters). */
+const RUN_IDS_PER_LIST = 50;
+
+/** A label value the API server takes (and a run id that may share a LIST): ≤ 63 characters, alphanumeric at both ends, non-empty. */
+const LABEL_VALUE = /^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
 /** What a list that reads each item as it arrives (liveUids) keeps of it. */
 const NOTHING_KEPT: WorkflowRunResource = Object.freeze({});
 
@@ -54,6 +61,8 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   private readonly runner: string;
   /** The runs as `get` and `list` answer them: the informer's cache and this process's writes (run-views.ts). */
   private readonly views: RunViews;
+  /** The run-id checks of admissions asking at the same time, one LIST between them (runIdTaken). */
+  private readonly runIds: FreshBatches<string, readonly string[]>;
 
   /** `options.pageItems`: items per page of the informer's list (default LIST_PAGE_ITEMS, followed.ts). */
   constructor(kc: KubeConfig, namespace: string, runner: string, options: { readonly pageItems?: number } = {}) {
@@ -78,6 +87,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     this.namespace = namespace;
     this.runner = runner;
     this.views = new RunViews((name) => this.informer.get(name, namespace));
+    this.runIds = new FreshBatches((ids) => this.runsWithRunIds(ids), RUN_IDS_PER_LIST);
     const onRun = (run: WorkflowRunResource, deleted = false): void => {
       this.views.seen(run, deleted);
       const name = run.metadata?.name;
@@ -121,18 +131,18 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
   /**
    * Refuses a run id that another WorkflowRun in the namespace (of any runner, live or finished)
    * already has: ASSIGNMENT_RUN_ID_REUSED; the same WorkflowRun is ASSIGNMENT_REPLAYED. Read from
-   * the API server (a quorum read, not the cache, which holds this runner's runs only). Two claims
-   * of one run id racing on two replicas may both pass this check; their step objects still share
-   * names, and the second to create one fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
+   * the API server (a quorum read, not the cache, which holds this runner's runs only), by a LIST
+   * that starts after this call: admissions asking while one such LIST is in flight share the next
+   * one (`labelSelector=kubiya.ai/run in (…)`, each given the runs whose label is exactly its run
+   * id; FreshBatches, kube-fresh.ts; issue 20, h-steps-6); a run id that is not a label value is
+   * listed alone, as before (the API server refuses its selector: CREATE_FAILED for it only). Two
+   * claims of one run id racing on two replicas may both pass this check; their step objects still
+   * share names, and the second to create one fails with STEP_OBJECT_CONFLICT (src/create/adopt.ts).
    */
   private async runIdTaken(run: AdmittedRun): Promise<Result<void>> {
     const runId = run.workflow.runId;
     try {
-      const found = await kubeJson<KubernetesListObject<WorkflowRunResource>>(this.kc, {
-        method: 'GET',
-        path: `${this.path}?labelSelector=${segment(`${LABELS.run}=${runId}`)}`,
-      });
-      const others = found.items.map((r) => r.metadata?.name ?? '');
+      const others = LABEL_VALUE.test(runId) ? await this.runIds.fresh(runId) : await this.runsWithRunId([runId]);
       if (others.includes(run.name))
         return fail(
           'ASSIGNMENT_REPLAYED',
@@ -148,6 +158,31 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     } catch (e) {
       return fail('CREATE_FAILED', `could not check run id ${runId}: ${apiCause(e)}`);
     }
+  }
+
+  /**
+   * The names of the namespace's WorkflowRuns labelled with one of `runIds` (one LIST, a quorum
+   * read), by run id: `kubiya.ai/run=<id>` for one, `kubiya.ai/run in (<ids>)` for several.
+   */
+  private async runsWithRunIds(runIds: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>> {
+    const selector =
+      runIds.length === 1 ? `${LABELS.run}=${runIds[0] ?? ''}` : `${LABELS.run} in (${runIds.join(',')})`;
+    const found = await kubeJson<KubernetesListObject<WorkflowRunResource>>(this.kc, {
+      method: 'GET',
+      path: `${this.path}?labelSelector=${segment(selector)}`,
+    });
+    const byRunId = new Map<string, string[]>(runIds.map((id) => [id, []]));
+    for (const r of found.items) {
+      const names = byRunId.get(r.metadata?.labels?.[LABELS.run] ?? '');
+      // Only an item whose label is exactly a run id asked (a server that answered more is not believed for it).
+      if (names !== undefined) names.push(r.metadata?.name ?? '');
+    }
+    return byRunId;
+  }
+
+  /** The names for one run id, listed alone. */
+  private async runsWithRunId(runIds: readonly [string]): Promise<readonly string[]> {
+    return (await this.runsWithRunIds(runIds)).get(runIds[0]) ?? [];
   }
 
   /** The uids of a fresh, complete list (RunStore.liveUids), read page by page. */

@@ -15,6 +15,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { LABELS } from '../pod/names.ts';
 import type { OwnedObject, StepObjects } from '../ports/step-objects.ts';
 import { apiCause, refused } from './kube-errors.ts';
+import { FreshReads } from './kube-fresh.ts';
 import { kubeJson, knownFields, segment } from './kube-json.ts';
 import { listAllPages, METADATA_ONLY, type ListPage } from './followed.ts';
 
@@ -32,6 +33,8 @@ export class KubeStepObjects implements StepObjects {
   private readonly namespace: string;
   private readonly selector: string;
   private readonly egressMode: EgressMode;
+  /** One FreshReads per DNS policy asked for (in practice one: the runner's), keyed by its name, labels and spec. */
+  private readonly dnsReads = new Map<string, FreshReads<Result<void>>>();
 
   constructor(kc: KubeConfig, namespace: string, runner: string, egressMode: EgressMode = 'networkpolicy') {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -135,6 +138,24 @@ export class KubeStepObjects implements StepObjects {
   }
 
   /**
+   * The runner's DNS policy confirmed by a read that starts after this call (never an earlier
+   * read's answer: red team 4 finding 2), and made as rendered when it is not (`confirmStepDns`).
+   * Calls that wait at the same time share one confirmation (FreshReads, kube-fresh.ts): a call made
+   * while one is in flight waits for the next, which starts when that one ends and answers every
+   * call made meanwhile; so passes starting steps on several workers at once cost one GET, not one
+   * each (issue 20, h-steps-6). Calls for another policy (name, labels or spec) never share.
+   */
+  ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>> {
+    const key = JSON.stringify([policy.metadata?.name, policy.metadata?.labels, policy.spec]);
+    let reads = this.dnsReads.get(key);
+    if (reads === undefined) {
+      reads = new FreshReads(() => this.confirmStepDns(policy));
+      this.dnsReads.set(key, reads);
+    }
+    return reads.fresh();
+  }
+
+  /**
    * The runner's DNS policy read (one GET) every time, never trusted from an earlier read (red team 4
    * finding 2: deleted, widened or replaced after a confirmation): as rendered, confirmed; ours but
    * different (widened, narrowed, labels kept), deleted and created again; absent, created; another's
@@ -142,7 +163,7 @@ export class KubeStepObjects implements StepObjects {
    * and the create (AlreadyExists): read and judged once more (`again`). A reconcile pass calls it
    * just before it starts a step, so only a change between that read and the pod's create is not seen.
    */
-  async ensureStepDns(policy: V1NetworkPolicy, again = true): Promise<Result<void>> {
+  private async confirmStepDns(policy: V1NetworkPolicy, again = true): Promise<Result<void>> {
     const name = policy.metadata?.name ?? '';
     const unconfirmed = (why: string): Result<void> =>
       fail('EGRESS_BASELINE_UNCONFIRMED', `the runner's DNS policy ${name} could not be confirmed: ${why}`);
@@ -166,7 +187,7 @@ export class KubeStepObjects implements StepObjects {
     });
     // Made meanwhile (another pass of this process starting a step at the same time, another
     // replica): read again, once, and judged as above.
-    if (!created.ok && created.error.code === 'CREATE_EXISTS' && again) return this.ensureStepDns(policy, false);
+    if (!created.ok && created.error.code === 'CREATE_EXISTS' && again) return this.confirmStepDns(policy, false);
     if (!created.ok) return unconfirmed(created.error.message);
     return ok(undefined);
   }

@@ -73,8 +73,9 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
     const volumes = await createVolumes(run.value, pass.deps, pass.audit);
     if (!volumes.ok) return stop(pass, steps, volumesRefused(volumes.error), run.value);
   }
-  // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed, read
-  // again by this pass (one GET), never trusted from an earlier one: a pass that starts nothing reads nothing.
+  // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed by a
+  // read that began after this pass asked, never trusted from an earlier one (passes asking at the
+  // same time share such a read, kube-step-objects.ts): a pass that starts nothing reads nothing.
   if (readySteps(pass, run.value, observed).length > 0) {
     const fenced = await confirmEgressBaseline(pass);
     if (!fenced.ok) return writeProgress(pass, run.value, observed, BASELINE_RETRY_MS);
