@@ -32,8 +32,8 @@ export interface StepObjects {
   /**
    * Makes the runner's namespace-wide DNS policy (src/egress/network-policy.ts, stepDnsPolicy)
    * exist exactly as given: read, created when missing, replaced (delete, create) when ours with
-   * another spec. A confirmation is trusted for a while (the adapter re-reads it after that), so
-   * most calls cost nothing. EGRESS_BASELINE_UNCONFIRMED when it cannot be confirmed (the API server
+   * another spec. Every call is answered by a read begun after it was made; calls made at the same
+   * time share one such read (src/adapters/kube-fresh.ts). EGRESS_BASELINE_UNCONFIRMED when it cannot be confirmed (the API server
    * unreachable, RBAC, an object by its name that is not the runner's): no step may start then.
    */
   ensureStepDns(policy: V1NetworkPolicy): Promise<Result<void>>;
