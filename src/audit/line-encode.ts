@@ -1,5 +1,5 @@
 import { inheritsEnumerable, sortedKeys } from './canonical.ts';
-import { onlyRecordKeys } from './record-canonical.ts';
+import { onlyRecordKeys, RECORD_KEY_ORDER } from './record-canonical.ts';
 
 /**
  * The appender's fastest path for a record's canonical text (chain.ts LineBatch.add): the UTF-8
@@ -28,34 +28,11 @@ export const GIVE_UP = -1;
 const MAX_DEPTH = 100;
 
 /**
- * AuditRecord's members without `hash` (record.ts: AuditEntry's, `seq`, `prev`), in canonical order,
- * with their `"key":` bytes (the keys are plain ASCII: no escape). The same set as
- * record-canonical.ts RECORD_KEYS, which onlyRecordKeys checks the record against: a member there
- * and not here would be left out of the text (test/unit/line-encode.test.ts, FULL, fails then).
+ * AuditRecord's members without `hash`, in canonical order (record-canonical.ts RECORD_KEY_ORDER,
+ * the set onlyRecordKeys checks a record against), with their `"key":` bytes (plain ASCII: no
+ * escape).
  */
-const TOP_KEYS = [
-  'bundles',
-  'code',
-  'decision_id',
-  'erased',
-  'input',
-  'labels',
-  'masked',
-  'message',
-  'metrics',
-  'outcome',
-  'patch',
-  'path',
-  'pod',
-  'prev',
-  'result',
-  'runner',
-  'seq',
-  'stage',
-  'step',
-  'timestamp',
-  'workflow',
-] as const;
+const TOP_KEYS = RECORD_KEY_ORDER;
 const TOP_BYTES: readonly Uint8Array[] = TOP_KEYS.map((k) => Buffer.from(`"${k}":`, 'latin1'));
 
 /** JSON.stringify's short escapes for the control characters that have one (else `\u00xx`). */

@@ -15,9 +15,11 @@ const MEMO = 8;
 
 /**
  * AuditRecord's members without `hash` (record.ts: AuditEntry's, then `seq` and `prev`), in
- * canonical order. plainRecord writes a record with these members through one object literal.
+ * canonical order (sorted by UTF-16 code units, RFC 8785 §3.2.3; all plain ASCII). plainRecord
+ * writes a record with these members through one object literal; line-encode.ts writes them in
+ * this order.
  */
-const RECORD_KEYS: ReadonlySet<string> = new Set([
+export const RECORD_KEY_ORDER = [
   'bundles',
   'code',
   'decision_id',
@@ -39,7 +41,9 @@ const RECORD_KEYS: ReadonlySet<string> = new Set([
   'step',
   'timestamp',
   'workflow',
-]);
+] as const;
+
+const RECORD_KEYS: ReadonlySet<string> = new Set(RECORD_KEY_ORDER);
 
 /** Key lists (as Object.keys gave them) lately seen to hold RECORD_KEYS only: at most MEMO. */
 const recordLists: (readonly string[])[] = [];
