@@ -12,8 +12,9 @@ import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
-import { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
+import type { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
 import { stepDnsPolicy } from '../../src/egress/network-policy.ts';
+import { pooledKubeConfigAt } from '../support/pooled-stand-in.ts';
 
 const NS = 'wf';
 const RUNNER = 'fresh-runner';
@@ -66,20 +67,8 @@ describe('ensureStepDns: waiting calls share a read, never one older than their 
 
   before(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    kc = new PooledKubeConfig({
-      requestTimeoutMs: 5000,
-      watchTimeoutSeconds: 1,
-      watchIdleMs: 1500,
-      relistMs: 60_000,
-      observer: { requestTimedOut: () => undefined, watchRestarted: () => undefined },
-    });
     const { port } = server.address() as { port: number };
-    kc.loadFromOptions({
-      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
-      currentContext: 'c',
-    });
+    kc = pooledKubeConfigAt(port, 5000);
   });
   after(async () => {
     for (const s of sockets) s.destroy();

@@ -24,10 +24,11 @@ import { CoreV1Api, NetworkingV1Api, type V1NetworkPolicy, type V1Pod } from '@k
 import { KubePods } from '../../src/adapters/kube-pods.ts';
 import { knownFields } from '../../src/adapters/kube-json.ts';
 import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
-import { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
+import type { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
 import { alteredFields } from '../../src/create/admitted.ts';
 import { sameSpec } from '../../src/create/adopt.ts';
 import { stepDnsPolicy } from '../../src/egress/network-policy.ts';
+import { pooledKubeConfigAt } from '../support/pooled-stand-in.ts';
 
 const NS = 'wf';
 const RUNNER = 'plain-runner';
@@ -235,20 +236,8 @@ describe('plain JSON answers are judged as the typed client judged them', () => 
 
   before(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    kc = new PooledKubeConfig({
-      requestTimeoutMs: 2000,
-      watchTimeoutSeconds: 1,
-      watchIdleMs: 1500,
-      relistMs: 60_000,
-      observer: { requestTimedOut: () => undefined, watchRestarted: () => undefined },
-    });
     const { port } = server.address() as { port: number };
-    kc.loadFromOptions({
-      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
-      currentContext: 'c',
-    });
+    kc = pooledKubeConfigAt(port, 2000);
   });
   afterEach(() => {
     answers.clear();
@@ -306,19 +295,7 @@ describe('plain JSON answers are judged as the typed client judged them', () => 
     });
 
   test('a pod create with the API server unreachable is CREATE_FAILED', async () => {
-    const gone = new PooledKubeConfig({
-      requestTimeoutMs: 2000,
-      watchTimeoutSeconds: 1,
-      watchIdleMs: 1500,
-      relistMs: 60_000,
-      observer: { requestTimedOut: () => undefined, watchRestarted: () => undefined },
-    });
-    gone.loadFromOptions({
-      clusters: [{ name: 'f', server: 'http://127.0.0.1:1', skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
-      currentContext: 'c',
-    });
+    const gone = pooledKubeConfigAt(1, 2000); // port 1: nothing listens
     const created = await new KubePods(gone, NS, RUNNER).create(decided);
     assert.equal(created.ok, false);
     if (!created.ok) assert.equal(created.error.code, 'CREATE_FAILED');

@@ -14,8 +14,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KubeRunStore } from '../../src/adapters/kube-runs.ts';
-import { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
+import type { PooledKubeConfig } from '../../src/adapters/kubeconfig.ts';
 import type { AdmittedRun } from '../../src/run/admitted.ts';
+import { pooledKubeConfigAt } from '../support/pooled-stand-in.ts';
 
 const NS = 'wf';
 const RUNNER = 'ids-runner';
@@ -72,20 +73,8 @@ describe('run-id checks asked at the same time share a LIST, each judged as by a
 
   before(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    kc = new PooledKubeConfig({
-      requestTimeoutMs: 5000,
-      watchTimeoutSeconds: 1,
-      watchIdleMs: 1500,
-      relistMs: 60_000,
-      observer: { requestTimedOut: () => undefined, watchRestarted: () => undefined },
-    });
     const { port } = server.address() as { port: number };
-    kc.loadFromOptions({
-      clusters: [{ name: 'f', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'f', user: 'u' }],
-      currentContext: 'c',
-    });
+    kc = pooledKubeConfigAt(port, 5000);
   });
   after(async () => {
     for (const s of sockets) s.destroy();
