@@ -69,10 +69,17 @@ const TAMPERING: [string, Edit][] = [
   ['a CR before the newline', at(6, (l) => `${l}\r`)],
   ['an empty line', (ls) => void ls.splice(3, 0, '')],
   ['a forged checkpoint (another key)', (_, cs) => void (cs[0] = forged(cs[0] as string))],
-  ['a checkpoint with a changed head', (_, cs) => void (cs[1] = (cs[1] as string).replace(/"head":"./, '"head":"f'))],
+  [
+    'a checkpoint with a changed head',
+    // Its first hex digit made another (a head starting with "f" stayed unchanged 1 time in 16).
+    (_, cs) =>
+      void (cs[1] = (cs[1] as string).replace(/"head":"(.)/, (_m, c: string) => `"head":"${c === 'f' ? '0' : 'f'}`)),
+  ],
   [
     'a checkpoint with a changed signature',
-    (_, cs) => void (cs[1] = (cs[1] as string).replace(/"sig":"./, '"sig":"A')),
+    // Its first character made another (a signature starting with "A" stayed unchanged 1 time in 64).
+    (_, cs) =>
+      void (cs[1] = (cs[1] as string).replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`)),
   ],
   ['a checkpoint that is not JSON', (_, cs) => void (cs[0] = '{')],
   // The other spellings of a record (shared with red-team-7-verify-differential.test.ts), on the
