@@ -58,6 +58,14 @@ export interface AppendBenchResult {
   readonly perMainCpuSecond: number;
   /** Group commits (write + fdatasync each): fewer than records / producers means batches were merged, more means split. */
   readonly batches: number;
+  /**
+   * Share of the wall the main thread was on a CPU (its CPU seconds / wall seconds, 0..1): near 1,
+   * the encoding and the producers limit the rate; well below, the thread waits (for the commits'
+   * I/O, the thread pool, or a core).
+   */
+  readonly mainBusy: number;
+  /** Seconds of the commits' durable writes, summed (each batch's write + sync, onBatch; the lock check not included). */
+  readonly writeSeconds: number;
 }
 
 export interface AuditBenchResult {
@@ -92,7 +100,11 @@ export async function appendBench(
   const producers = 256;
   const appender = await FileAuditLog.open(dir, split ? { pacer: new CommitPacer() } : {});
   let batches = 0;
-  appender.onBatch = () => void batches++;
+  let writeSeconds = 0;
+  appender.onBatch = (seconds) => {
+    batches++;
+    writeSeconds += seconds;
+  };
   let next = 0;
   const c0 = process.cpuUsage();
   const m0 = process.threadCpuUsage();
@@ -106,10 +118,22 @@ export async function appendBench(
   const cpu = cpuSeconds(c0);
   const m = process.threadCpuUsage(m0);
   await appender.close();
-  log(`  append: ${records} records in ${seconds.toFixed(2)} s, ${batches} group commits`);
-  const perCpuSecond = records / cpu;
-  const perMainCpuSecond = records / ((m.user + m.system) / 1e6);
-  return { records, producers, perSecond: records / seconds, seconds, perCpuSecond, perMainCpuSecond, batches };
+  const mainSeconds = (m.user + m.system) / 1e6;
+  log(
+    `  append: ${records} records in ${seconds.toFixed(2)} s, ${batches} group commits; main thread busy ` +
+      `${((100 * mainSeconds) / seconds).toFixed(0)} %, durable writes ${writeSeconds.toFixed(2)} s`,
+  );
+  return {
+    records,
+    producers,
+    perSecond: records / seconds,
+    seconds,
+    perCpuSecond: records / cpu,
+    perMainCpuSecond: records / mainSeconds,
+    batches,
+    mainBusy: mainSeconds / seconds,
+    writeSeconds,
+  };
 }
 
 export async function auditBench(
