@@ -477,3 +477,70 @@ test('GENERATED: any members, any JSON values, strings of any UTF-16 code units:
   assert.ok(taken >= 1000, `${taken} of 3000 taken`);
   console.log(`# taken: ${taken} of 3000`);
 });
+
+/**
+ * REMEMBERED KEYS (member's KEY_BYTES): a nested key's `"key":` bytes are copied from what was
+ * written when the key was first met. The class of fault: a remembered key whose bytes change
+ * afterwards (kept as a view of the batch buffer, which reset() reuses and the next lines
+ * overwrite), or remembered with another key's or a wrong escape. Checked here: the same keys in
+ * line after line, through one LineBatch reset between batches, against chainLine's string path.
+ */
+describe('REMEMBERED KEYS: keys met before are written as they were the first time', () => {
+  test('the pinned lines, three batches over one reused buffer', () => {
+    const batch = new LineBatch();
+    for (let round = 0; round < 3; round++) {
+      batch.reset();
+      let prev = GENESIS;
+      ROWS.forEach(([, r], i) => {
+        prev = batch.add(r as unknown as AuditEntry, i + 1, prev).hash;
+      });
+      assert.equal(batch.bytes().toString('utf8'), LINES.map((l) => `${l}\n`).join(''), `round ${round}`);
+    }
+  });
+
+  test('generated: records sharing keys (escapes, unicode, long keys), batch after batch, are chainLine lines', () => {
+    const key = fc.constantFrom(
+      'a',
+      'b',
+      'name',
+      'k"ey',
+      'back\\slash',
+      'tab\tkey',
+      '\u0000',
+      'clé',
+      '中文',
+      '\u2028',
+      'emoji\u{1f680}',
+      ' ',
+      '',
+      'x'.repeat(64),
+      'y'.repeat(65),
+      '0lead',
+      '__proto__',
+    );
+    const obj = fc.dictionary(key, fc.oneof(fc.string({ maxLength: 3 }), fc.integer(), fc.constant(null)), {
+      maxKeys: 6,
+    });
+    const entry = fc
+      .record({ input: fc.dictionary(key, fc.oneof(obj, fc.string({ maxLength: 3 })), { maxKeys: 5 }), labels: obj })
+      .map((over) => JSON.parse(JSON.stringify(auditEntry(1, over as Partial<AuditEntry>))) as AuditEntry);
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 12 }), (entries) => {
+        const batch = new LineBatch();
+        let prev = GENESIS;
+        let expected = '';
+        entries.forEach((e, i) => {
+          if (i % 3 === 0) {
+            batch.reset();
+            expected = '';
+          }
+          const { line } = chainLine(e, i + 1, prev);
+          prev = batch.add(e, i + 1, prev).hash;
+          expected += `${line}\n`;
+          assert.equal(batch.bytes().toString('utf8'), expected);
+        });
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
