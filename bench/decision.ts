@@ -7,19 +7,22 @@
  * The three are measured in interleaved rounds (WASM, floor, sidecar; WASM, floor, sidecar; ...)
  * and each ratio is taken within a round, so a load change on the machine hits both sides of it.
  *   node --expose-gc bench/decision.ts [--quick] [--only wasm] [--decisions N]
- *   node --expose-gc bench/decision.ts --paced RATE [--seconds S]
+ *   node --expose-gc bench/decision.ts --paced RATE [--seconds S] [--spin]
  * `--only wasm` runs just the in-process path (for `node --cpu-prof`, see BENCHMARKS.md).
  * `--paced RATE` runs only the latency part at a given rate (decisions/s): a warm-up, then the
  * paced open loop with the audit log on the disk and on tmpfs, without the closed-loop rounds
  * that set the rate otherwise; for many short runs interleaved with another tree's (the A/B of a
- * latency change, BENCHMARKS.md "decision latency").
+ * latency change, BENCHMARKS.md "decision latency"). The arrivals are clocked by a worker thread,
+ * the main thread sleeping between them as a server does (bench/load.ts ArrivalClock); `--spin`
+ * clocks them as before issue 20's latency work (the main thread polling with setImmediate), for
+ * an A/B of the pacer itself.
  */
 import { existsSync } from 'node:fs';
 import type { FileAuditLog } from '../src/adapters/audit-file.ts';
 import { decide, type Evaluator } from './decision-path.ts';
 import { decisionFixture, withAudit, type Fixture } from './decision-fixture.ts';
 import { diskProbe, type DiskProbe } from './disk.ts';
-import { closedLoop, openLoop, type ClosedLoopResult } from './load.ts';
+import { closedLoop, openLoop, type ArrivalClock, type ClosedLoopResult } from './load.ts';
 import { startSidecar, type Sidecar } from './opa-sidecar.ts';
 import { machineLine, quantile, spread, type Spread } from './stats.ts';
 
@@ -104,9 +107,10 @@ async function pacedRun(
   base: string,
   log: (s: string) => void,
   label: string,
+  clock: ArrivalClock = 'worker',
 ): Promise<Paced> {
   global.gc?.();
-  const latencies = await withAudit(base, async (audit) => openLoop(op(audit), rate, seconds));
+  const latencies = await withAudit(base, async (audit) => openLoop(op(audit), rate, seconds, clock));
   const paced = {
     rate,
     arrivals: latencies.length,
@@ -115,7 +119,7 @@ async function pacedRun(
     maxMicros: quantile(latencies, 1),
   };
   log(
-    `  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs (${machineLine()})`,
+    `  ${label} at 50 % (${rate.toFixed(0)}/s, ${paced.arrivals} arrivals, ${clock} clock): p50 ${paced.p50Micros.toFixed(0)} µs, p99 ${paced.p99Micros.toFixed(0)} µs, max ${paced.maxMicros.toFixed(0)} µs (${machineLine()})`,
   );
   return paced;
 }
@@ -224,14 +228,15 @@ export async function pacedOnly(
   rate: number,
   seconds: number,
   log: (s: string) => void,
+  clock: ArrivalClock = 'worker',
 ): Promise<{ readonly disk: Paced; readonly tmpfs?: Paced | undefined }> {
   const f = await decisionFixture(2000);
   try {
     const op = pathOp(f, f.wasm);
     await throughput(f, op, 500, QUICK); // warm-up (JIT), not measured
-    const disk = await pacedRun(op, rate, seconds, f.work, log, 'WASM');
+    const disk = await pacedRun(op, rate, seconds, f.work, log, 'WASM', clock);
     const tmpfs = existsSync('/dev/shm')
-      ? await pacedRun(op, rate, seconds, '/dev/shm', log, 'WASM, audit on tmpfs')
+      ? await pacedRun(op, rate, seconds, '/dev/shm', log, 'WASM, audit on tmpfs', clock)
       : undefined;
     return { disk, tmpfs };
   } finally {
@@ -248,7 +253,8 @@ if (import.meta.main && flag('--paced') !== undefined) {
   const rate = flag('--paced') as number;
   const seconds = flag('--seconds') ?? FULL.latencySeconds;
   if (!(rate > 0 && seconds > 0)) throw new Error('--paced RATE [--seconds S]: both positive numbers');
-  console.log(JSON.stringify(await pacedOnly(rate, seconds, console.error), null, 2));
+  const clock = process.argv.includes('--spin') ? 'spin' : 'worker';
+  console.log(JSON.stringify(await pacedOnly(rate, seconds, console.error, clock), null, 2));
 } else if (import.meta.main) {
   const quick = process.argv.includes('--quick');
   const only = process.argv.includes('--only') ? 'wasm' : undefined;

@@ -4,6 +4,7 @@
  * each arrival's scheduled time, so a stall delays every arrival behind it) for latency under load.
  */
 import { setImmediate as tick } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 
 export interface ClosedLoopResult {
   readonly done: number;
@@ -43,40 +44,102 @@ export async function closedLoop(
 }
 
 /**
+ * How the open loop's arrivals are clocked. `worker` (the default): a worker thread sleeps until
+ * each arrival's time (Atomics.wait, sub-millisecond) and posts it to the main thread, which
+ * sleeps in its event loop between arrivals like a server blocked in epoll for its next request.
+ * `spin`: the main thread polls the clock with setImmediate (the pacer before issue 20's latency
+ * work): it never sleeps, so its CPU is ~100 % whatever the rate, competing on a small machine
+ * with the thread pool (fdatasync, WebCrypto), the GC's helper threads and other processes.
+ */
+export type ArrivalClock = 'worker' | 'spin';
+
+/**
  * Arrivals every 1/rate seconds for `seconds`; returns each one's latency in µs from its scheduled
- * time. Pacing polls with setImmediate (timers are 1 ms coarse), which costs idle CPU only.
+ * time, so a late launch (a busy or descheduled main thread) counts in the latency: no
+ * coordinated omission. Rejects with the first operation's failure, or when operations are still
+ * running 30 s after the last arrival.
  */
 export async function openLoop(
   op: (i: number) => Promise<unknown>,
   rate: number,
   seconds: number,
+  clock: ArrivalClock = 'worker',
 ): Promise<Float64Array> {
   const total = Math.max(1, Math.floor(rate * seconds));
   const latencies = new Float64Array(total);
   const interval = 1000 / rate;
   const t0 = performance.now();
-  const giveUpAt = t0 + (seconds + 30) * 1000;
   let launched = 0;
   let done = 0;
   let failed: unknown;
+  let settle: (() => void) | undefined;
   const finish = (i: number) => () => {
     latencies[i] = (performance.now() - t0 - i * interval) * 1000;
-    done++;
+    if (++done === total) settle?.();
   };
-  while (launched < total) {
-    const now = performance.now() - t0;
-    while (launched < total && launched * interval <= now) {
+  const launchUpTo = (n: number) => {
+    while (launched < n) {
       const i = launched++;
-      op(i).then(finish(i), (e: unknown) => (failed ??= e));
+      op(i).then(finish(i), (e: unknown) => {
+        failed ??= e;
+        settle?.();
+      });
     }
-    await tick();
+  };
+  const allDone = new Promise<void>((resolve) => (settle = resolve));
+  if (clock === 'spin') {
+    while (launched < total) {
+      launchUpTo(Math.min(total, Math.floor((performance.now() - t0) / interval) + 1));
+      await tick();
+    }
+  } else {
+    await workerClock(performance.timeOrigin + t0, interval, total, launchUpTo);
   }
-  while (done < total && failed === undefined) {
-    if (performance.now() > giveUpAt)
-      throw new Error(`open loop: ${total - done} operations still running after ${seconds + 30} s`);
-    await tick();
-  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 30_000)));
+  const outcome = done === total || failed !== undefined ? 'done' : await Promise.race([allDone, late]);
+  clearTimeout(timer);
   if (failed !== undefined)
     throw failed instanceof Error ? failed : new Error('open loop: an operation failed', { cause: failed });
+  if (outcome === 'late')
+    throw new Error(`open loop: ${total - done} operations still running 30 s after the last arrival`);
   return latencies;
+}
+
+/**
+ * The worker that clocks the arrivals (see ArrivalClock): it sleeps until arrival i's time
+ * (`start` + i × `interval`, ms since the epoch as performance.timeOrigin counts) and posts how
+ * many arrivals are due by then; it never waits for the main thread, so a stalled main thread
+ * gets all the arrivals due meanwhile at once, each still timed from its own schedule.
+ */
+const CLOCK = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { start, interval, total } = workerData;
+const origin = start - performance.timeOrigin;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+let sent = 0;
+while (sent < total) {
+  const wait = origin + sent * interval - performance.now();
+  if (wait > 0) Atomics.wait(nap, 0, 0, wait);
+  const due = Math.min(total, Math.floor((performance.now() - origin) / interval) + 1);
+  if (due > sent) parentPort.postMessage((sent = due));
+}
+`;
+
+/** Runs the arrival clock; `launchUpTo(n)` on the main thread each time arrivals up to n are due; resolves after the last. */
+async function workerClock(start: number, interval: number, total: number, launchUpTo: (n: number) => void) {
+  const worker = new Worker(CLOCK, { eval: true, workerData: { start, interval, total } });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (n: number) => {
+        launchUpTo(n);
+        if (n >= total) resolve();
+      });
+      worker.on('error', reject);
+      // Its last message is delivered before its exit (the port drains first): resolved already then.
+      worker.on('exit', (code) => reject(new Error(`open loop: the arrival clock exited (${code}) early`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }

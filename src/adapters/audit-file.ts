@@ -10,6 +10,13 @@ import { AuditSegment } from './audit-segment.ts';
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
 
+/** A batch being committed: its commit's outcome (`io`), and `issued`, settled once its write is under way (or it ended without one). */
+interface InFlight {
+  readonly batch: ChainedBatch;
+  readonly io: Promise<{ error: unknown } | undefined>;
+  readonly issued: Promise<void>;
+}
+
 /**
  * Write-ahead audit log: JSON lines in size-rotated segments, hash-chained across segments,
  * group-committed, with signed checkpoints beside them. Appends that arrive while a batch is being
@@ -149,6 +156,10 @@ export class FileAuditLog implements AuditSink {
       this.early = this.startEarly();
       if (this.early) {
         inFlight = this.startNext(batch);
+        // The next batch's write is issued (its lock check answered) before the appends just made
+        // durable are: their producers' next stages then run while it is written, not before it
+        // can start (the check's answer waited for all of them; issue 20, decision latency).
+        await inFlight?.issued;
         for (const a of accepted) a.pending.resolve(a.record);
       } else {
         for (const a of accepted) a.pending.resolve(a.record);
@@ -165,12 +176,17 @@ export class FileAuditLog implements AuditSink {
    * one chained after the durable head (in the object of `done`, the batch just finished, whose
    * appends are answered already: one buffer stays warm). Undefined when there is nothing to write.
    */
-  private startNext(done?: ChainedBatch): { batch: ChainedBatch; io: ReturnType<FileAuditLog['commit']> } | undefined {
+  private startNext(done?: ChainedBatch): InFlight | undefined {
     while (this.queue.length > 0 || this.next !== undefined) {
       const batch = this.next ?? (done ?? this.batches[0]).reset(this.seq, this.prev);
       this.next = undefined;
       this.fill(batch);
-      if (batch.size > 0) return { batch, io: this.commit(batch) };
+      if (batch.size === 0) continue;
+      let issue = () => {};
+      const issued = new Promise<void>((resolve) => (issue = resolve));
+      const io = this.commit(batch, issue);
+      void io.then(issue); // a commit that ended without a write (refused, failed); io never rejects
+      return { batch, io, issued };
     }
     return undefined;
   }
@@ -221,15 +237,18 @@ export class FileAuditLog implements AuditSink {
    * AuditDirLock.check), or the batch is refused and nothing is written; then one write and one
    * fdatasync. A failed write or sync is cut back off the file (never a partial batch behind a later
    * one). Resolves with the failure, or undefined once the batch is durable; never rejects.
+   * `issued` is called once the write is under way (right after the lock check): see flush.
    */
-  private async commit(batch: ChainedBatch): Promise<{ error: unknown } | undefined> {
+  private async commit(batch: ChainedBatch, issued: () => void): Promise<{ error: unknown } | undefined> {
     const t0 = process.hrtime.bigint();
     const broken = this.segment.broken;
     if (broken !== undefined) return { error: broken };
     if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
     try {
       const t1 = process.hrtime.bigint();
-      await this.segment.write(batch.lines.bytes());
+      const written = this.segment.write(batch.lines.bytes());
+      issued();
+      await written;
       this.healthy = this.lock?.lost !== true;
       const done = process.hrtime.bigint();
       this.pacer.io(Number(done - t0) / 1e9);

@@ -11,6 +11,7 @@
  * | any split decision × any sync outcome × bursts of appends (fc)  | acked ⇔ in the file, seqs contiguous in arrival order, verifies   |
  * | a checkpoint while a batch is in flight                         | it signs the durable head, never an unsynced one                  |
  * | a batch chained during a commit, the acked producer appends again | that batch is written at once (not merged with the new append)  |
+ * | a batch chained during a commit, when the one before is durable  | its write is under way before that one's appends are answered    |
  * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than the CPU for them all |
  */
 import assert from 'node:assert/strict';
@@ -248,6 +249,27 @@ describe('pipelined group commit', () => {
       fs.calls.join(', '),
     );
     assert.deepEqual([r1.seq, r2.seq], [2, 3]);
+    await log.close();
+    const report = await checkAuditDir(dir, undefined);
+    assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+  });
+
+  test("a batch chained during a commit has its write under way before the durable batch's appends are answered", async () => {
+    // Decision latency (issue 20): the chained batch's lock check was answered only after the
+    // producers just answered had run their next stages (one main thread), so its write waited for
+    // their CPU. Now its write is issued first, and their CPU runs while it is written.
+    const dir = await fresh();
+    const fs = new ScriptedFs();
+    const log = await FileAuditLog.open(dir, { fs });
+    let writesAtAck: string[] = [];
+    const e0 = log.append(auditEntry(0)).then(() => (writesAtAck = fs.calls.filter((c) => c.startsWith('write '))));
+    await fs.sync(1); // e0's batch is being synced
+    const e1 = log.append(auditEntry(1)); // chained and encoded meanwhile
+    (await fs.sync(1)).ok();
+    (await fs.sync(2)).ok();
+    const [, r1] = await Promise.all([e0, e1]);
+    assert.deepEqual(writesAtAck, ['write d-0', 'write d-1'], fs.calls.join(', '));
+    assert.equal(r1.seq, 2);
     await log.close();
     const report = await checkAuditDir(dir, undefined);
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
