@@ -2,7 +2,7 @@ import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
 import { FLOOR_ONLY, type MaskPatterns } from './credential-patterns.ts';
 import { commandLineHits, isSecretFlag } from './mask-command.ts';
-import { MASK, maskedText } from './mask-text.ts';
+import { cleanTextsOf, MASK, maskedText } from './mask-text.ts';
 
 // The pattern tables live in credential-patterns.ts, the text masking in mask-text.ts, the
 // command-line rules in mask-command.ts; re-exported so callers keep one import.
@@ -30,12 +30,20 @@ const segment = (k: string): string =>
  * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
-  // The walked value's pointer as escaped segments, joined only for what is masked (issue 20).
-  const segments: string[] = [base];
-  const here = (): string => segments.join('/');
+  // The walked value's pointer as raw segments after `base`, escaped and joined only for what is
+  // masked (issue 20: escaping every key of every record cost more than the rare pointer).
+  const segments: string[] = [];
+  const here = (): string => {
+    let p = base;
+    for (const s of segments) p += `/${segment(s)}`;
+    return p;
+  };
+  // Looked up once per walk: most keys and strings are known clean (maskedText's own first test).
+  const clean = cleanTextsOf(extra);
+  const text = (t: string): string => (clean.has(t) ? t : maskedText(t, extra));
   const walk = (v: unknown, parentKey?: string, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
-      const m = maskedText(v, extra);
+      const m = text(v);
       if (m === v) return v;
       masked.push(here());
       return m;
@@ -49,7 +57,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
           typeof x === 'string' &&
           x !== MASK &&
           ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
-            (lineHits?.has(i) === true && maskedText(x, extra) === x))
+            (lineHits?.has(i) === true && text(x) === x))
         ) {
           masked.push(`${here()}/${i}`);
           return MASK;
@@ -65,13 +73,13 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       for (const k of Object.keys(v)) {
         const x = record[k];
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
-        const maskedKey = maskedText(k, extra);
+        const maskedKey = text(k);
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
         }
-        segments.push(segment(key));
+        segments.push(key);
         if (maskedKey !== k) masked.push(here());
         const value =
           parentKey === 'env' && typeof x === 'string'
@@ -87,9 +95,9 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     return v;
   };
-  /** `body(x)` with `segment` (escaped) appended to the pointer. */
-  const under = <X, T>(segment: string, body: (x: X) => T, x: X): T => {
-    segments.push(segment);
+  /** `body(x)` with `key` (raw) appended to the pointer. */
+  const under = <X, T>(key: string, body: (x: X) => T, x: X): T => {
+    segments.push(key);
     const r = body(x);
     segments.pop();
     return r;
