@@ -15,6 +15,12 @@ export { MASK, maskText } from './mask-text.ts';
  * decision-log convention). The patterns: credential-patterns.ts.
  */
 
+/** `-` or `$` first: another option or a shell reference, never a secret flag's value (as `/^[-$]/.test`). */
+const startsOption = (x: string): boolean => {
+  const c = x.charCodeAt(0);
+  return c === 0x2d || c === 0x24;
+};
+
 /** RFC 6901 escaping of one pointer segment. */
 const segment = (k: string): string =>
   k.includes('~') || k.includes('/') ? k.replace(/~/g, '~0').replace(/\//g, '~1') : k;
@@ -51,18 +57,21 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     if (Array.isArray(v)) {
       if (parentKey === 'env') return v.map((e: unknown, i) => under(String(i), maskEnvEntry, e));
       return v.map((x: unknown, i) => {
+        if (typeof x !== 'string') return under(String(i), walk, x);
         const previous: unknown = v[i - 1];
         // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
         if (
-          typeof x === 'string' &&
           x !== MASK &&
-          ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
+          ((typeof previous === 'string' && !startsOption(x) && isSecretFlag(previous, extra)) ||
             (lineHits?.has(i) === true && text(x) === x))
         ) {
           masked.push(`${here()}/${i}`);
           return MASK;
         }
-        return under(String(i), walk, x);
+        // A string as `walk` takes it, without the call (issue 20: most elements are clean strings).
+        const m = text(x);
+        if (m !== x) masked.push(`${here()}/${i}`);
+        return m;
       });
     }
     if (typeof v === 'object' && v !== null) {
@@ -81,10 +90,14 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
         }
         segments.push(key);
         if (maskedKey !== k) masked.push(here());
-        const value =
-          parentKey === 'env' && typeof x === 'string'
-            ? maskWhole(x)
-            : walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+        let value: unknown;
+        if (typeof x !== 'string') value = walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+        else if (parentKey === 'env') value = maskWhole(x);
+        else {
+          // A string as `walk` takes it, without the call (issue 20: most members are clean strings).
+          value = text(x);
+          if (value !== x) masked.push(here());
+        }
         segments.pop();
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         if (key === '__proto__')
