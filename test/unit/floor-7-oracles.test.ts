@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { maskPatternsOf, SECRET_NAME, type MaskPatterns } from '../../src/audit/credential-patterns.ts';
+import { isSecretFlag } from '../../src/audit/mask-command.ts';
 import { tokenHash } from '../../src/pipeline/verified-cache.ts';
 import { attemptPodName, dnsSafeName, identityName, podName, runName, volumeClaimName } from '../../src/pod/names.ts';
 import { containerResources, type ResourceDefaults, type ResourceSpec } from '../../src/pod/resources.ts';
@@ -13,7 +15,9 @@ import { isZeroQuantity, quantityValue } from '../../src/units/units.ts';
  *  - identityName: the clean-name fast path (a regex test instead of lower-case + three replaces)
  *    and the one-shot `crypto.hash` instead of a Hash object;
  *  - tokenHash: the one-shot `crypto.hash` (lone surrogates included: both encode as UTF-8 with U+FFFD);
- *  - containerResources: `present` as one loop, zero tests of a quantity's text remembered.
+ *  - containerResources: `present` as one loop, zero tests of a quantity's text remembered;
+ *  - isSecretFlag: false at once for a word whose first character is not `-`.
+ * The masking walk's own changes are checked by mask-oracle.test.ts (the walk as it was).
  */
 
 const oldClean = (raw: string): string =>
@@ -179,4 +183,49 @@ test('the remembered zero test holds after many distinct quantities (the memory 
       oldContainerResources({ limits: { memory: q } }, undefined),
     );
   }
+});
+
+const OLD_SECRET_FLAG = new RegExp(
+  `^--?(?:[A-Za-z0-9_.-]*${SECRET_NAME.source}|(?:[A-Za-z0-9_.-]*[_.-])?(?:pass|pwd))$`,
+  'i',
+);
+function oldIsSecretFlag(word: string, extra: MaskPatterns): boolean {
+  if (OLD_SECRET_FLAG.test(word)) return true;
+  const flag = /^--?([A-Za-z0-9_.-]+)$/.exec(word);
+  if (flag === null || extra.names.length === 0) return false;
+  if (flag[1]!.length > 256) return true;
+  const asEnvName = flag[1]!.replace(/[-.]/g, '_');
+  return extra.names.some((p) => {
+    p.regex.lastIndex = 0;
+    return p.regex.test(asEnvName);
+  });
+}
+
+test('isSecretFlag equals the old code on generated words, with the floor and with a bundle’s name patterns', () => {
+  const bundle = maskPatternsOf({
+    secrets: {
+      credentials: {
+        envNames: [
+          { id: 'db', pattern: '^DB_' },
+          { id: 'pin', pattern: 'PIN$' },
+        ],
+        values: [],
+      },
+    },
+  });
+  const flagish = fc
+    .tuple(
+      fc.constantFrom('', '-', '--', '---', ' -', '\u2010', '\n-', '+', '$'),
+      fc.constantFrom('password', 'db-pass', 'token', 'pin', 'db.host', 'x', 'PWD', 'secret', ''),
+      fc.string({ maxLength: 4 }),
+    )
+    .map(([a, b, c]) => `${a}${b}${c}`);
+  assert.equal(bundle.names.length, 2);
+  fc.assert(
+    fc.property(fc.oneof(flagish, fc.string({ maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 8 })), (w) => {
+      for (const extra of [maskPatternsOf(undefined), bundle])
+        assert.equal(isSecretFlag(w, extra), oldIsSecretFlag(w, extra));
+    }),
+    { numRuns: 3000 },
+  );
 });
