@@ -39,11 +39,7 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
   // The walked value's pointer as raw segments after `base`, escaped and joined only for what is
   // masked (issue 20: escaping every key of every record cost more than the rare pointer).
   const segments: string[] = [];
-  const here = (): string => {
-    let p = base;
-    for (const s of segments) p += `/${segment(s)}`;
-    return p;
-  };
+  const here = (): string => segments.reduce((p, s) => `${p}/${segment(s)}`, base);
   // Looked up once per walk: most keys and strings are known clean (maskedText's own first test).
   const clean = cleanTextsOf(extra);
   const text = (t: string): string => (clean.has(t) ? t : maskedText(t, extra));
@@ -93,11 +89,8 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
         let value: unknown;
         if (typeof x !== 'string') value = walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
         else if (parentKey === 'env') value = maskWhole(x);
-        else {
-          // A string as `walk` takes it, without the call (issue 20: most members are clean strings).
-          value = text(x);
-          if (value !== x) masked.push(here());
-        }
+        // A string as `walk` takes it, without the call (issue 20: most members are clean strings).
+        else if ((value = text(x)) !== x) masked.push(here());
         segments.pop();
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         if (key === '__proto__')
