@@ -17,6 +17,8 @@ const MAX_FLAG_NAME = 256;
 
 /** A flag (`--db-pass`, `-token`) whose name says its value is a secret: the floor's names, or the bundle's env-name patterns. */
 export function isSecretFlag(word: string, extra: MaskPatterns): boolean {
+  // Both patterns below begin `^-`: a word that does not is no flag (issue 20: asked of every word of every list).
+  if (word.charCodeAt(0) !== 0x2d) return false;
   if (SECRET_FLAG.test(word)) return true;
   const flag = /^--?([A-Za-z0-9_.-]+)$/.exec(word);
   if (flag === null || extra.names.length === 0) return false;

@@ -106,6 +106,17 @@ export function maskedText(text: string, extra: MaskPatterns = FLOOR_ONLY): stri
 }
 
 /**
+ * The texts known to hold nothing for `extra` (the set maskedText looks in, made when missing): a
+ * walk over a record looks it up once instead of once per key and string (issue 20). Read-only to
+ * callers: `has(text)` true means maskText(text, extra) is `{ text, hits: [] }`.
+ */
+export function cleanTextsOf(extra: MaskPatterns): ReadonlySet<string> {
+  let clean = cleanTexts.get(extra);
+  if (clean === undefined) cleanTexts.set(extra, (clean = new Set()));
+  return clean;
+}
+
+/**
  * Texts maskText found nothing in, per pattern set (a set is frozen, so the answer cannot change):
  * at most CLEAN_MAX texts of at most CLEAN_LENGTH UTF-16 units each (≤ 2 MiB per pattern set),
  * emptied when full. Only texts with nothing to mask are kept, so no credential the patterns know

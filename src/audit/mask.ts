@@ -2,7 +2,7 @@ import type { AuditEntry } from './record.ts';
 import type { PolicyInput } from '../evaluate/evaluate.ts';
 import { FLOOR_ONLY, type MaskPatterns } from './credential-patterns.ts';
 import { commandLineHits, isSecretFlag } from './mask-command.ts';
-import { MASK, maskedText } from './mask-text.ts';
+import { cleanTextsOf, MASK, maskedText } from './mask-text.ts';
 
 // The pattern tables live in credential-patterns.ts, the text masking in mask-text.ts, the
 // command-line rules in mask-command.ts; re-exported so callers keep one import.
@@ -14,6 +14,12 @@ export { MASK, maskText } from './mask-text.ts';
  * it is hashed, with the JSON pointers of what was masked in its `masked` array (OPA's
  * decision-log convention). The patterns: credential-patterns.ts.
  */
+
+/** `-` or `$` first: another option or a shell reference, never a secret flag's value (as `/^[-$]/.test`). */
+const startsOption = (x: string): boolean => {
+  const c = x.charCodeAt(0);
+  return c === 0x2d || c === 0x24;
+};
 
 /** RFC 6901 escaping of one pointer segment. */
 const segment = (k: string): string =>
@@ -30,12 +36,16 @@ const segment = (k: string): string =>
  * `extra` (the running bundle's patterns, maskPatternsOf) widens the last two rules.
  */
 export function maskValue(value: unknown, base: string, masked: string[], extra: MaskPatterns = FLOOR_ONLY): unknown {
-  // The walked value's pointer as escaped segments, joined only for what is masked (issue 20).
-  const segments: string[] = [base];
-  const here = (): string => segments.join('/');
+  // The walked value's pointer as raw segments after `base`, escaped and joined only for what is
+  // masked (issue 20: escaping every key of every record cost more than the rare pointer).
+  const segments: string[] = [];
+  const here = (): string => segments.reduce((p, s) => `${p}/${segment(s)}`, base);
+  // Looked up once per walk: most keys and strings are known clean (maskedText's own first test).
+  const clean = cleanTextsOf(extra);
+  const text = (t: string): string => (clean.has(t) ? t : maskedText(t, extra));
   const walk = (v: unknown, parentKey?: string, lineHits?: ReadonlySet<number>): unknown => {
     if (typeof v === 'string') {
-      const m = maskedText(v, extra);
+      const m = text(v);
       if (m === v) return v;
       masked.push(here());
       return m;
@@ -43,18 +53,21 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     if (Array.isArray(v)) {
       if (parentKey === 'env') return v.map((e: unknown, i) => under(String(i), maskEnvEntry, e));
       return v.map((x: unknown, i) => {
+        if (typeof x !== 'string') return under(String(i), walk, x);
         const previous: unknown = v[i - 1];
         // The word after a secret-named flag, unless it is another option or a shell reference (as secret-flag-value).
         if (
-          typeof x === 'string' &&
           x !== MASK &&
-          ((typeof previous === 'string' && !/^[-$]/.test(x) && isSecretFlag(previous, extra)) ||
-            (lineHits?.has(i) === true && maskedText(x, extra) === x))
+          ((typeof previous === 'string' && !startsOption(x) && isSecretFlag(previous, extra)) ||
+            (lineHits?.has(i) === true && text(x) === x))
         ) {
           masked.push(`${here()}/${i}`);
           return MASK;
         }
-        return under(String(i), walk, x);
+        // A string as `walk` takes it, without the call (issue 20: most elements are clean strings).
+        const m = text(x);
+        if (m !== x) masked.push(`${here()}/${i}`);
+        return m;
       });
     }
     if (typeof v === 'object' && v !== null) {
@@ -65,18 +78,19 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
       for (const k of Object.keys(v)) {
         const x = record[k];
         // A key can carry a credential too (an env name is any C identifier: ghp_... is one).
-        const maskedKey = maskedText(k, extra);
+        const maskedKey = text(k);
         let key = k;
         if (maskedKey !== k) {
           key = maskedKey;
           for (let n = 2; Object.hasOwn(out, key); n++) key = `${maskedKey}-${n}`;
         }
-        segments.push(segment(key));
+        segments.push(key);
         if (maskedKey !== k) masked.push(here());
-        const value =
-          parentKey === 'env' && typeof x === 'string'
-            ? maskWhole(x)
-            : walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+        let value: unknown;
+        if (typeof x !== 'string') value = walk(x, k, k === 'command' || k === 'args' ? line?.[k] : undefined);
+        else if (parentKey === 'env') value = maskWhole(x);
+        // A string as `walk` takes it, without the call (issue 20: most members are clean strings).
+        else if ((value = text(x)) !== x) masked.push(here());
         segments.pop();
         // defineProperty: a "__proto__" key (JSON.parse makes it an own property) stays a key.
         if (key === '__proto__')
@@ -87,9 +101,9 @@ export function maskValue(value: unknown, base: string, masked: string[], extra:
     }
     return v;
   };
-  /** `body(x)` with `segment` (escaped) appended to the pointer. */
-  const under = <X, T>(segment: string, body: (x: X) => T, x: X): T => {
-    segments.push(segment);
+  /** `body(x)` with `key` (raw) appended to the pointer. */
+  const under = <X, T>(key: string, body: (x: X) => T, x: X): T => {
+    segments.push(key);
     const r = body(x);
     segments.pop();
     return r;

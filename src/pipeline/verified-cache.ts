@@ -22,7 +22,7 @@
  * The cache is bounded: at most MAX_ENTRIES bound and MAX_PENDING unbound entries, least recently
  * used first out, each for at most TTL_MS and never past the token's `exp`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeProtectedHeader, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { RunObject } from '../ports/runs.ts';
 import { deepFreeze, frozenCopy, plainCopy } from '../validate/plain-copy.ts';
@@ -61,7 +61,7 @@ export interface IntakeVerification {
 }
 
 /** The SHA-256 of the exact token bytes (base64url). */
-export const tokenHash = (token: string): string => createHash('sha256').update(token, 'utf8').digest('base64url');
+export const tokenHash = (token: string): string => hash('sha256', token, 'base64url'); // a string is hashed as UTF-8
 
 /** Maps with a size bound, the least recently used entry evicted first. */
 class Lru<V> {

@@ -1,15 +1,21 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as digestOf } from 'node:crypto';
 
 const MAX_NAME = 63;
 /** Hex characters of the identity hash in step object names: 40 bits. */
 const ID_HASH_HEX = 10;
 
+/** Already what `clean` makes of it: lower-case alphanumeric runs joined by single dashes. */
+const CLEAN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
 const clean = (raw: string): string =>
-  raw
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-+|-+$/g, '');
+  // Most names are clean already (issue 20: three replaces per pod and run name); the same text.
+  CLEAN.test(raw)
+    ? raw
+    : raw
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/-+/g, '-')
+        .replace(/^-+|-+$/g, '');
 
 /**
  * DNS-safe object name: lower-cased, runs of other characters become "-", trimmed; when longer
@@ -35,7 +41,8 @@ export function dnsSafeName(raw: string, max = MAX_NAME): string {
  * A DNS label: [a-z0-9-], at most `max` (63) characters, alphanumeric at both ends.
  */
 export function identityName(readable: string, parts: readonly string[], max = MAX_NAME): string {
-  const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, ID_HASH_HEX);
+  // One-shot SHA-256 (hex), as createHash().update().digest('hex') gives it, without the Hash object.
+  const hash = digestOf('sha256', JSON.stringify(parts), 'hex').slice(0, ID_HASH_HEX);
   const head = clean(readable)
     .slice(0, max - ID_HASH_HEX - 1)
     .replace(/-+$/, '');

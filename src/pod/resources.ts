@@ -26,11 +26,41 @@ export const DEFAULT_RESOURCES: ResourceDefaults = Object.freeze({
   limits: Object.freeze({ memory: '512Mi' }),
 });
 
-/** Non-zero entries only: a zero request or limit means none, to the runtime and to us. */
+/**
+ * isZeroQuantity of a quantity's text, remembered (issue 20: every container's every request and
+ * limit, the defaults included, was parsed by a regex on every pod built; the same few texts
+ * repeat). A pure function of the string: at most ZERO_MAX texts of at most 32 UTF-16 units (the
+ * longest quantity read), emptied when full.
+ */
+const zeroTexts = new Map<string, boolean>();
+const ZERO_MAX = 1024;
+function isZero(q: string): boolean {
+  if (typeof q !== 'string' || q.length > 32) return isZeroQuantity(q);
+  let zero = zeroTexts.get(q);
+  if (zero === undefined) {
+    zero = isZeroQuantity(q);
+    if (zeroTexts.size >= ZERO_MAX) zeroTexts.clear();
+    zeroTexts.set(q, zero);
+  }
+  return zero;
+}
+
+/**
+ * Non-zero entries only: a zero request or limit means none, to the runtime and to us. As
+ * `Object.fromEntries(Object.entries(list).filter(...))` did, in one loop: own enumerable string
+ * keys in their order, a `__proto__` key kept as a key.
+ */
 function present(list: ResourceList | undefined): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(list ?? {}).filter((e): e is [string, string] => e[1] !== undefined && !isZeroQuantity(e[1])),
-  );
+  const out: Record<string, string> = {};
+  if (list === undefined || list === null) return out;
+  for (const k of Object.keys(list)) {
+    const v = list[k];
+    if (v === undefined || isZero(v)) continue;
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
 }
 
 const above = (a: string, b: string): boolean => (quantityValue(a) ?? 0) > (quantityValue(b) ?? 0);
