@@ -13,6 +13,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import clientNode from '@kubernetes/client-node/package.json' with { type: 'json' };
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -25,6 +26,14 @@ export interface KubeJsonRequest {
   /** Content type of a PATCH body (merge patch by default). */
   readonly patchType?: 'application/merge-patch+json' | 'application/json-patch+json';
 }
+
+/**
+ * The User-Agent client-node's generated API sends (its `getUserAgent`, config.js), sent here too:
+ * the API server names the field manager of every write after it (`metadata.managedFields[].manager`,
+ * "unknown" without one) and records it in its audit log, so the runner's plain JSON writes (pod,
+ * WorkflowRun, status) are attributed as its typed calls (a cancel, the lease) are (h-steps-7).
+ */
+const USER_AGENT = `kubernetes-client-javascript/${clientNode.version}`;
 
 const METHODS: Readonly<Record<KubeJsonRequest['method'], HttpMethod>> = {
   GET: HttpMethod.GET,
@@ -52,7 +61,11 @@ export async function kubeJson<T = unknown>(kc: KubeConfig, req: KubeJsonRequest
   await kc.applySecurityAuthentication(context);
   const dispatcher: Dispatcher | undefined = context.getDispatcher();
   if (dispatcher === undefined) throw new Error('the kubeconfig gave no dispatcher');
-  const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
+  const headers: Record<string, string> = {
+    ...context.getHeaders(),
+    accept: 'application/json',
+    'user-agent': USER_AGENT,
+  };
   let body: string | undefined;
   if (req.body !== undefined) {
     body = JSON.stringify(req.body);

@@ -4,6 +4,8 @@
  * client-node's API layer loses something client-node's path had". Variants, each against a real
  * loopback stand-in for the API server:
  *  - credentials: the kubeconfig's bearer token on every request (read per request: a rotated token is used at once);
+ *  - identity: the User-Agent client-node's typed call sends, on every method (the API server names
+ *    the field manager of a write after it, "unknown" without one, and audits it);
  *  - body: sent as JSON with its content type (POST json, PATCH merge or JSON patch), nothing on a GET;
  *  - answers: 2xx parsed; 409 / 422 / 500 as ApiException with the status code and the parsed Status (callers map codes on it);
  *    a body that is not JSON kept as text;
@@ -15,7 +17,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { KubeAnswerNotJson, kubeJson, segment } from '../../src/adapters/kube-json.ts';
 import { notAnswered } from '../../src/adapters/kube-errors.ts';
 import { PooledKubeConfig, type ApiOptions } from '../../src/adapters/kubeconfig.ts';
@@ -120,6 +122,22 @@ describe('kubeJson: a plain JSON API request through the pooled KubeConfig', () 
     assert.deepEqual(JSON.parse(r?.body ?? ''), body);
     kc.renewConnections();
   });
+
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const)
+    test(`a ${method} sends the User-Agent the typed client sends (the field manager of a write)`, async () => {
+      const kc = kubeconfig();
+      await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'wf' });
+      const typed = seen[0]?.headers['user-agent'];
+      assert.match(typed ?? '', /^kubernetes-client-javascript\/\d/);
+      await kubeJson(kc, {
+        method,
+        path: '/apis/kubiya.ai/v1alpha1/namespaces/wf/workflowruns/wr-a',
+        ...(method === 'POST' || method === 'PUT' || method === 'PATCH' ? { body: { spec: { n: 1 } } } : {}),
+      });
+      assert.equal(seen[1]?.method, method);
+      assert.equal(seen[1]?.headers['user-agent'], typed);
+      kc.renewConnections();
+    });
 
   const patches: { patchType?: 'application/merge-patch+json' | 'application/json-patch+json'; want: string }[] = [
     { want: 'application/merge-patch+json' },
