@@ -41,7 +41,8 @@ export type PodSecurityVerdict =
   | { readonly kind: 'unknown'; readonly detail: string };
 
 /** What the probe got: the parsed 2xx body, or what was thrown (client-node's ApiException, or a network error). */
-export type ProbeAnswer = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly thrown: unknown };
+export type ProbeAnswer =
+  { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly thrown: unknown };
 
 /** Where the probe is sent and as what: the workflows namespace, the runner's name, the step pods' service account. */
 export interface ProbeTarget {
@@ -57,7 +58,8 @@ export interface ProbeTarget {
  * webhook or ValidatingAdmissionPolicy can write (theirs begin `admission webhook "…" denied` or
  * `… is forbidden: ValidatingAdmissionPolicy …`). Group 1: the level; group 2: the version.
  */
-const PODSECURITY_REFUSAL = /^pods "[a-z0-9.-]{0,253}" is forbidden: violates PodSecurity "([a-z]{1,20}):(latest|v[0-9]{1,2}\.[0-9]{1,3})": /;
+const PODSECURITY_REFUSAL =
+  /^pods "[a-z0-9.-]{0,253}" is forbidden: violates PodSecurity "([a-z]{1,20}):(latest|v[0-9]{1,2}\.[0-9]{1,3})": /;
 
 /** The probe pod: what `restricted` forbids at every version, otherwise like a step pod to admission. */
 export function probePod(target: ProbeTarget): V1Pod {
@@ -97,26 +99,33 @@ export function probePod(target: ProbeTarget): V1Pod {
  * PodSecurity's refusal at another level; unknown otherwise.
  */
 export function classifyProbe(answer: ProbeAnswer): PodSecurityVerdict {
-  if (answer.ok) {
-    const body = record(answer.body);
-    return body?.kind === 'Pod'
-      ? { kind: 'not-enforced', detail: 'a probe pod that restricted forbids was admitted (dry run): PodSecurity restricted is not enforced' }
-      : { kind: 'unknown', detail: 'the API server answered the probe with a body that is not a Pod' };
-  }
+  if (answer.ok) return admittedVerdict(answer.body);
   const { thrown } = answer;
   if (!(thrown instanceof ApiException)) return { kind: 'unknown', detail: notAnswered(thrown) };
   const code = typeof thrown.code === 'number' ? thrown.code : 0;
-  const status = record(typeof thrown.body === 'string' ? parsed(thrown.body) : thrown.body);
-  const message = typeof status?.message === 'string' ? status.message : undefined;
+  const status = record(typeof thrown.body === 'string' ? parsed(thrown.body) : thrown.body) ?? {};
+  const message = typeof status.message === 'string' ? status.message : undefined;
   const said = message === undefined ? '' : `: ${printable(message)}`;
-  if (code !== 403 || status?.kind !== 'Status' || status.reason !== 'Forbidden' || message === undefined)
-    return { kind: 'unknown', detail: `the probe got ${code} ${typeof status?.reason === 'string' ? printable(status.reason) : ''}${said}`.replace('  ', ' ') };
+  if (code !== 403 || status.kind !== 'Status' || status.reason !== 'Forbidden' || message === undefined) {
+    const reason = typeof status.reason === 'string' ? ` ${printable(status.reason)}` : '';
+    return { kind: 'unknown', detail: `the probe got ${code}${reason}${said}` };
+  }
   const m = PODSECURITY_REFUSAL.exec(message);
   if (m === null) return { kind: 'unknown', detail: `the probe was refused, not by PodSecurity: 403${said}` };
   const level = `${m[1] ?? ''}:${m[2] ?? ''}`;
   return m[1] === 'restricted'
     ? { kind: 'enforced', level }
     : { kind: 'not-enforced', detail: `PodSecurity enforces "${level}", not restricted` };
+}
+
+/** A 2xx: admitted when its body is the (dry-run) Pod; unknown when it is anything else. */
+function admittedVerdict(body: unknown): PodSecurityVerdict {
+  return record(body)?.kind === 'Pod'
+    ? {
+        kind: 'not-enforced',
+        detail: 'a probe pod that restricted forbids was admitted (dry run): PodSecurity restricted is not enforced',
+      }
+    : { kind: 'unknown', detail: 'the API server answered the probe with a body that is not a Pod' };
 }
 
 /**

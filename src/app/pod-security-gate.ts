@@ -32,6 +32,8 @@ export interface PodSecurityGate {
   gated(deps: PipelineDeps): PipelineDeps;
   /** The first probe (awaited; never rejects), then the periodic ones. */
   start(deps: PipelineDeps): Promise<void>;
+  /** Probes now, outside the timer (what the timer does; for tests and a future admin call). Never rejects. */
+  refresh(): Promise<void>;
   stop(): void;
 }
 
@@ -85,6 +87,7 @@ export function podSecurityGate(config: Config, kc: KubeConfig, log: Logger): Po
       if (first.kind === 'enforced')
         log.info({ namespace, level: first.level }, 'the workflows namespace enforces PodSecurity restricted');
     },
+    refresh: () => watch.probeOnce().then(() => undefined),
     stop: () => watch.stop(),
   };
 }
@@ -102,6 +105,7 @@ function offGate(log: Logger): PodSecurityGate {
       );
       return Promise.resolve();
     },
+    refresh: () => Promise.resolve(),
     stop: () => undefined,
   };
 }

@@ -19,10 +19,7 @@ import type { ErrorCode } from '../errors/codes.ts';
 import type { RunnerError } from '../errors/result.ts';
 
 /** The state a verdict puts the gate in: its kind, and for `enforced` the level the API server named. */
-export type PodSecurityState =
-  | { readonly kind: 'unprobed' }
-  | { readonly kind: 'off' }
-  | PodSecurityVerdict;
+export type PodSecurityState = { readonly kind: 'unprobed' } | { readonly kind: 'off' } | PodSecurityVerdict;
 
 /** How often the namespace is probed (ms). */
 export interface PodSecurityTiming {
@@ -90,12 +87,10 @@ export class PodSecurityWatch {
 
   /** Probes once and takes its verdict (reporting a change of kind); resolves with it. Never rejects. */
   async probeOnce(): Promise<PodSecurityState> {
-    const verdict = await this.probe().catch(
-      (e: unknown): PodSecurityVerdict => ({
-        kind: 'unknown',
-        detail: `the probe failed: ${e instanceof Error ? e.message : String(e)}`,
-      }),
-    );
+    const verdict = await this.probe().catch((e: unknown): PodSecurityVerdict => ({
+      kind: 'unknown',
+      detail: `the probe failed: ${e instanceof Error ? e.message : String(e)}`,
+    }));
     if (this.stopped) return verdict;
     const previous = this.current;
     this.current = verdict;
