@@ -23,7 +23,7 @@ import { kubeJson, segment } from './kube-json.ts';
 import { notAnswered } from './kube-errors.ts';
 
 /** The label that marks the probe (it is never stored, so nothing selects it). */
-export const PROBE_LABEL = 'kubiya.ai/probe';
+const PROBE_LABEL = 'kubiya.ai/probe';
 
 /**
  * What the API server's answer to the probe says:
