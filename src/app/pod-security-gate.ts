@@ -1,11 +1,10 @@
 /**
  * The PodSecurity check wired into `serve` (pod-security.ts is the watch; the probe is
  * src/adapters/kube-pod-security.ts): /ready's `podSecurity` check, the gate on step pods, and the
- * report of each change of state — one audit record (stage `create`: it gates pod creation; its
- * log line is the observer's, at error level for a refusal) and, when that record cannot be
- * written, an error log line of its own. With `runner.security.podSecurityCheck.enabled: false`
- * nothing is probed: the check passes with a detail saying it is off, and a POD_SECURITY_CHECK_OFF
- * warning is logged at start.
+ * report of each change of state — one log line (error for a refusal, info for the recovery) and
+ * one audit record (stage `create`: it gates pod creation; its code is the refusal's). With
+ * `runner.security.podSecurityCheck.enabled: false` nothing is probed: the check passes with a
+ * detail saying it is off, and a POD_SECURITY_CHECK_OFF warning is logged at start.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -45,25 +44,20 @@ export function podSecurityGate(config: Config, kc: KubeConfig, log: Logger): Po
   let audited: PipelineDeps | undefined;
   const report = (previous: PodSecurityState, next: PodSecurityState): void => {
     const refusal = refusalOf(next, namespace);
+    const level = 'level' in next ? next.level : 'restricted';
+    const recovered = `the workflows namespace ${namespace} enforces PodSecurity ${level} again: step pods are created`;
+    if (refusal === undefined) log.info({ namespace, level, previous: previous.kind }, recovered);
+    else log.error({ code: refusal.code, namespace, previous: previous.kind }, refusal.message);
     const deps = audited;
     if (deps === undefined) return;
-    const audit = auditor(deps);
-    const written =
-      refusal === undefined
-        ? audit.passed(
-            'create',
-            `the workflows namespace ${namespace} enforces PodSecurity ${'level' in next ? next.level : 'restricted'} again: step pods are created`,
-          )
-        : audit.errored('create', refusal);
+    // Recorded without the observer: its line for a `create` record reads "Starting step
+    // execution", and this change has its line above.
+    const audit = auditor({ ...deps, observer: undefined });
+    const written = refusal === undefined ? audit.passed('create', recovered) : audit.errored('create', refusal);
     written.catch((e: unknown) =>
       log.error(
-        {
-          code: refusal?.code,
-          namespace,
-          previous: previous.kind,
-          audit_error: e instanceof Error ? e.message : String(e),
-        },
-        refusal?.message ?? `the workflows namespace ${namespace} enforces PodSecurity restricted again`,
+        { code: 'AUDIT_UNAVAILABLE', namespace, reason: e instanceof Error ? e.message : String(e) },
+        'the PodSecurity change of state above could not be recorded in the audit log',
       ),
     );
   };
