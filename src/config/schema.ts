@@ -39,7 +39,7 @@ const httpUrl = (): z.ZodURL =>
     });
 
 /** runner.security.podSecurityCheck.interval: 5 s to 1 h (a label removed is noticed within it). */
-const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
+export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
 
 /** controlPlane.jwksStaleIfError: 0 to 24 h. */
 const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
