@@ -46,7 +46,7 @@ export function podSecurityGate(config: Config, kc: KubeConfig, log: Logger): Po
     const refusal = refusalOf(next, namespace);
     const level = 'level' in next ? next.level : 'restricted';
     const recovered = `the workflows namespace ${namespace} enforces PodSecurity ${level} again: step pods are created`;
-    if (refusal === undefined) log.info({ namespace, level, previous: previous.kind }, recovered);
+    if (refusal === undefined) log.info({ namespace, pod_security: level, previous: previous.kind }, recovered);
     else log.error({ code: refusal.code, namespace, previous: previous.kind }, refusal.message);
     const deps = audited;
     if (deps === undefined) return;
@@ -79,7 +79,7 @@ export function podSecurityGate(config: Config, kc: KubeConfig, log: Logger): Po
       audited = deps;
       const first = await watch.start().then(() => watch.state());
       if (first.kind === 'enforced')
-        log.info({ namespace, level: first.level }, 'the workflows namespace enforces PodSecurity restricted');
+        log.info({ namespace, pod_security: first.level }, 'the workflows namespace enforces PodSecurity restricted');
     },
     refresh: () => watch.probeOnce().then(() => undefined),
     stop: () => watch.stop(),

@@ -16,6 +16,7 @@ import { admit } from '../../src/admission/admit.ts';
 import { podSecurityGate, quietGateProblems } from '../../src/app/pod-security-gate.ts';
 import { PodSecurityWatch, refusalCode, type PodSecurityState } from '../../src/app/pod-security.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
+import { createLogger } from '../../src/observe/logger.ts';
 import type { PipelineDeps, PipelineObserver } from '../../src/pipeline/deps.ts';
 import { testConfig } from '../support/config.ts';
 import { MemoryPods, memoryCluster } from '../support/memory.ts';
@@ -251,4 +252,35 @@ test('quietGateProblems: the gate codes are not repeated each pass; other proble
   quiet.problem?.({ code: 'POD_SECURITY_UNKNOWN', message: 'x' });
   quiet.problem?.({ code: 'EGRESS_BASELINE_UNCONFIRMED', message: 'x' });
   assert.deepEqual(seen, ['EGRESS_BASELINE_UNCONFIRMED']);
+});
+
+test("the gate's log lines, as serve's logger writes them: one JSON object each, no field named like the logger's own (level, timestamp, runner, message), the code on a refusal", async () => {
+  const lines: string[] = [];
+  const log = createLogger('r1', 'info', { write: (s: string) => void lines.push(s) });
+  const gate = podSecurityGate(testConfig(), pooledKubeConfigAt((server.address() as AddressInfo).port, 2000), log);
+  const cluster = new MemoryPods();
+  const r = await memoryRunner({ pods: cluster, objects: cluster, logs: cluster });
+  try {
+    answer = { status: 403, body: REFUSED_RESTRICTED };
+    await gate.start(r.deps);
+    answer = { status: 201, body: ADMITTED };
+    await gate.refresh();
+    answer = { status: 403, body: REFUSED_RESTRICTED };
+    await gate.refresh();
+  } finally {
+    gate.stop();
+    await r.close();
+  }
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    parsed.map((l) => [l.level, l.code]),
+    [
+      ['info', undefined],
+      ['error', 'POD_SECURITY_NOT_ENFORCED'],
+      ['info', undefined],
+    ],
+  );
+  for (const line of lines)
+    for (const key of ['level', 'timestamp', 'runner', 'message'])
+      assert.equal(line.split(`"${key}":`).length, 2, `one "${key}" in ${line}`);
 });
