@@ -1,8 +1,9 @@
 /**
  * `/ready` for `serve`: the API server answers, the pods and WorkflowRuns are followed (listed, their
  * watches not failing), the keys and the policy are loaded, the audit
- * directory is writable and its lock held, the Lease role is known, and the runner has started
- * and is not draining.
+ * directory is writable and its lock held, the Lease role is known, the workflows namespace
+ * enforces PodSecurity restricted (pod-security-gate.ts; POD_SECURITY_NOT_ENFORCED or
+ * POD_SECURITY_UNKNOWN in its detail otherwise), and the runner has started and is not draining.
  */
 import { access, constants } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +12,7 @@ import type { ReadyReport } from '../adapters/http-server.ts';
 import type { LeaseElector } from '../adapters/lease.ts';
 import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RunnerParts } from './compose.ts';
+import type { PodSecurityGate } from './pod-security-gate.ts';
 
 /** `serve`'s lifecycle as /ready and intake see it. */
 export interface ServerState {
@@ -60,6 +62,7 @@ export function readiness(
   auditDir: string,
   lease: LeaseElector,
   state: Readonly<ServerState>,
+  podSecurity: Pick<PodSecurityGate, 'check'>,
 ): () => Promise<ReadyReport> {
   const apiServer = apiServerCheck(parts);
   const { audit, policies } = parts;
@@ -79,6 +82,7 @@ export function readiness(
         ...(audit.locked ? {} : { detail: 'AUDIT_LOCKED: this runner no longer holds the audit directory lock' }),
       },
       lease: { ok: role !== 'unknown', detail: role },
+      podSecurity: podSecurity.check(),
       draining: { ok: !state.draining },
       started: { ok: state.started },
     };

@@ -17,6 +17,7 @@ import { openParts, type RunnerParts } from './compose.ts';
 import { controlPlaneClient, forwardingObserver, runnerToken, type ControlPlaneLink } from './control-plane-link.ts';
 import { Intake } from './intake.ts';
 import { pipelineObserver } from './observer.ts';
+import { podSecurityGate, quietGateProblems, type PodSecurityGate } from './pod-security-gate.ts';
 import { readiness, type ServerState } from './readiness.ts';
 import { clearStartupMarks, cpuMs, markStartup, startupMarks } from './startup-marks.ts';
 
@@ -95,6 +96,7 @@ interface Running {
   readonly reconciler: Reconciler;
   readonly lease: LeaseElector;
   readonly link: ControlPlaneLink;
+  readonly podSecurity: PodSecurityGate;
 }
 
 async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<RunningServer> {
@@ -111,10 +113,14 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   });
   const state: ServerState = { started: false, draining: false };
   const link: ControlPlaneLink = {};
-  const deps: PipelineDeps = {
+  // The workflows namespace must enforce PodSecurity restricted: probed before ready and then
+  // periodically; step pods are gated on it (pod-security-gate.ts).
+  const podSecurity = podSecurityGate(config, parts.kc, log);
+  undo.push(() => podSecurity.stop());
+  const deps: PipelineDeps = podSecurity.gated({
     ...parts.deps,
-    observer: forwardingObserver(pipelineObserver(log, metrics), link, config.runner.name, log),
-  };
+    observer: forwardingObserver(quietGateProblems(pipelineObserver(log, metrics)), link, config.runner.name, log),
+  });
   // Every replica admits; only the Lease holder reconciles (DESIGN §1).
   const reconciler = new Reconciler(deps, {
     isLeader: () => lease.role() === 'leader' && !state.draining,
@@ -125,13 +131,14 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   const server = httpServer(
     ctx,
     intake,
-    firstReadyLogged(readiness(parts, config.audit.dir, lease, state), log),
+    firstReadyLogged(readiness(parts, config.audit.dir, lease, state, podSecurity), log),
     state,
   );
   const port = await listen(server, config, undo);
   markStartup('listen');
-  // The first list of runs and pods (read only; asked for by openParts, whose undo stops them).
-  await Promise.all([parts.pods.start(), parts.runs.start()]);
+  // The first list of runs and pods (read only; asked for by openParts, whose undo stops them),
+  // and the first PodSecurity probe (a dry run: nothing is stored) at the same time.
+  await Promise.all([parts.pods.start(), parts.runs.start(), podSecurity.start(deps)]);
   markStartup('synced');
 
   // Phase 2: start what acts.
@@ -149,7 +156,8 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
       {
         intake: (a) => intake.pulled(a),
         cancel: (c) => intake.pulledCancel(c),
-        canAccept: () => !state.draining && intake.hasCapacity(),
+        // No new work pulled while step pods could not be created (the PodSecurity gate).
+        canAccept: () => !state.draining && intake.hasCapacity() && podSecurity.check().ok,
       },
       log,
       metrics,
@@ -165,7 +173,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     },
     'runner listening',
   );
-  const running: Running = { ctx, parts, state, server, intake, reconciler, lease, link };
+  const running: Running = { ctx, parts, state, server, intake, reconciler, lease, link, podSecurity };
   return { port, shutdown: (reason) => shutdown(running, reason) };
 }
 
@@ -262,6 +270,7 @@ async function shutdown(r: Running, reason: string): Promise<{ unfinished: numbe
     log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
   server.closeAllConnections();
   await closed;
+  r.podSecurity.stop();
   parts.policies.close();
   parts.stopKeys();
   await r.lease.release();

@@ -38,6 +38,9 @@ const httpUrl = (): z.ZodURL =>
       message: 'no user:password@ in a URL (it would sit in a ConfigMap and in logs); use a token file',
     });
 
+/** runner.security.podSecurityCheck.interval: 5 s to 1 h (a label removed is noticed within it). */
+export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
+
 /** controlPlane.jwksStaleIfError: 0 to 24 h. */
 const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
 
@@ -102,6 +105,19 @@ export const configSchema = z.strictObject({
           .default(65532),
         readOnlyRootFilesystem: z.boolean().default(false),
         allowNetBindService: z.boolean().default(false),
+        /**
+         * The runner's run-time check that the API server enforces PodSecurity `restricted` on the
+         * workflows namespace (src/adapters/kube-pod-security.ts): a dry-run create of a pod
+         * `restricted` forbids, at start and every `interval`. While it is not enforced (or cannot be
+         * told) /ready fails and no step pod is created. `enabled: false` only for clusters that
+         * enforce restricted by other means (docs/configuration.md, with its risk).
+         */
+        podSecurityCheck: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            interval: durationField(POD_SECURITY_CHECK_BOUNDS).default(60),
+          })
+          .prefault({}),
       })
       .prefault({}),
     network: z

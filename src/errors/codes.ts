@@ -59,6 +59,8 @@ export const ERROR_CATALOGUE = {
   EGRESS_BASELINE_UNCONFIRMED: { status: 503, stage: 'create' },
   STEP_OBJECT_CONFLICT: { status: 409, stage: 'create' },
   STEP_POD_ALTERED: { status: 409, stage: 'create' },
+  POD_SECURITY_NOT_ENFORCED: { status: 503, stage: 'create' },
+  POD_SECURITY_UNKNOWN: { status: 503, stage: 'create' },
 
   RUN_UPDATE_FAILED: { status: 502, stage: 'reconcile' },
   LIST_FAILED: { status: 502, stage: 'reconcile' },
@@ -97,6 +99,7 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: { status: 500, stage: 'config' },
   STARTUP_FAILED: { status: 500, stage: 'config' },
   COMPILE_CACHE_OFF: { status: 500, stage: 'config' },
+  POD_SECURITY_CHECK_OFF: { status: 500, stage: 'config' },
   POLICY_BUILD_FAILED: { status: 500, stage: 'cli' },
   POLICY_SETTINGS_INVALID: { status: 500, stage: 'config' },
   POLICY_SETTINGS_UNSIGNED: { status: 500, stage: 'config' },

@@ -110,6 +110,16 @@ const FIELDS: { values: string[]; config: string[]; candidates: unknown[]; base?
   { values: ['egress', 'dnsNamespace'], config: ['egress', 'dnsNamespace'], candidates: ['kube-system', ...INJECT] },
   { values: ['egress', 'mode'], config: ['egress', 'mode'], candidates: ['cilium', 'calico', 'networkpolicy # x'] },
   { values: ['logLevel'], config: ['log', 'level'], candidates: ['debug', 'verbose', 'info\n    x: 1'] },
+  {
+    values: ['runner', 'security', 'podSecurityCheck', 'enabled'],
+    config: ['runner', 'security', 'podSecurityCheck', 'enabled'],
+    candidates: [true, false, 'false', 0],
+  },
+  {
+    values: ['runner', 'security', 'podSecurityCheck', 'interval'],
+    config: ['runner', 'security', 'podSecurityCheck', 'interval'],
+    candidates: ['5s', 5, '4s', 4, '1h', 3600, '1h0m1s', 3601, '60s', '1m', 'soon', -5, 1.5],
+  },
 ];
 
 /** Scalars of the rendered config the chart fixes (or derives), not taken from a value as given. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
+import { POD_SECURITY_CHECK_BOUNDS } from '../../src/config/schema.ts';
 import { configRenderer } from '../support/render-config.ts';
 import {
   ANY_DURATION,
@@ -47,6 +48,11 @@ const FIELDS: {
     read: (c) => c.value.runner.workflow.failFastGrace,
   },
   { path: ['controlPlane', 'maxTokenAge'], bounds: POSITIVE_DURATION, read: (c) => c.value.controlPlane.maxTokenAge },
+  {
+    path: ['runner', 'security', 'podSecurityCheck', 'interval'],
+    bounds: POD_SECURITY_CHECK_BOUNDS,
+    read: (c) => c.value.runner.security.podSecurityCheck.interval,
+  },
 ];
 
 const SPELLINGS: unknown[] = [

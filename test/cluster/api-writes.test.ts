@@ -65,7 +65,11 @@ async function writeCounts(env: TestCluster): Promise<Counts> {
     const label = (k: string): string => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? '';
     if (!WRITE_VERBS.has(label('verb'))) continue;
     const sub = label('subresource');
-    const key = `${label('verb')} ${label('resource')}${sub === '' ? '' : `/${sub}`}`;
+    // A dry run (dryRun=All) stores nothing: the PodSecurity probe (src/adapters/kube-pod-security.ts,
+    // a dry-run POST pods every runner.security.podSecurityCheck.interval) is a per-replica cost on
+    // a timer, not a write per run, and is kept apart ("dry-run POST pods", not a runner resource).
+    const dry = label('dry_run') === '' ? '' : 'dry-run ';
+    const key = `${dry}${label('verb')} ${label('resource')}${sub === '' ? '' : `/${sub}`}`;
     counts.set(key, (counts.get(key) ?? 0) + Number(line.split(' ').at(-1)));
   }
   return counts;

@@ -69,6 +69,9 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- include "kubiya-runner.checkDuration" (list "policy.service.pollInterval" .Values.policy.service.pollInterval 1 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.maxBackoff" .Values.policy.service.maxBackoff 1 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "audit.checkpoint.interval" .Values.audit.checkpoint.interval 1 $any) -}}
+{{- with .Values.runner.security.podSecurityCheck -}}
+{{- include "kubiya-runner.checkDuration" (list "runner.security.podSecurityCheck.interval" .interval 5 3600) -}}
+{{- end -}}
 {{- end -}}
 
 {{- /*
