@@ -75,7 +75,7 @@ else := [substring(s, 0, (count(s) - count(tag)) - 1), tag] if {
 	count(parts) == 2
 	tag := parts[1]
 	tag != ""
-	trim_left(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == ""
+	trim_left(tag, "0123456789.etaoinsrlcdmupghbfykvwxzjq-_ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 	not startswith(tag, ".")
 	not startswith(tag, "-")
 }
@@ -103,7 +103,7 @@ valid_domain(d) if {
 	port_digits(host_port)
 	every l in split(host_port[0], ".") {
 		l != ""
-		trim_left(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == ""
+		trim_left(l, "etaoinsrlcdmupghbfykvwxzjq0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 		not startswith(l, "-")
 		not endswith(l, "-")
 	}
@@ -122,10 +122,10 @@ else if {
 # beside "-", three "_"), so excluding those, and a separator first or last, is the grammar exactly.
 valid_component(c) if {
 	c != ""
-	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+	trim_left(c, "etaoinsrlcdmupghbfykvwxzjq0123456789") == ""
 } else if {
 	c != ""
-	trim_left(c, "abcdefghijklmnopqrstuvwxyz0123456789._-") == ""
+	trim_left(c, "etaoinsrlcdmupghbfykvwxzjq-0123456789._") == ""
 	not substring(c, 0, 1) in {".", "_", "-"}
 	not substring(c, count(c) - 1, 1) in {".", "_", "-"}
 	every bad in ["..", "._", "_.", ".-", "-.", "_-", "-_", "___"] {

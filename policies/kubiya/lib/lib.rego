@@ -117,7 +117,12 @@ number_part(s) := to_number(s) if decimal(s)
 
 # decimal(s): s is digits, optionally "." and more digits ("1", "0.5"; not "", ".5", "1.", "1e3", "-1").
 # String tests, not a regex: quantities are read many times per decision and regex.match is slow in WASM.
+# An else chain: digits alone (most quantities) need no split (issue 20 §2); the second body is the
+# whole test, so the chain holds exactly when it does.
 decimal(s) if {
+	s != ""
+	trim_left(s, "0123456789") == ""
+} else if {
 	parts := split(s, ".")
 	count(parts) <= 2
 	every p in parts {

@@ -84,7 +84,7 @@ valid_host(h) if {
 dns_label(l) if {
 	l != ""
 	count(l) <= 63
-	trim_left(l, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == ""
+	trim_left(l, "etaoinsrlcdmupghbfykvwxzjq0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 	not startswith(l, "-")
 	not endswith(l, "-")
 }

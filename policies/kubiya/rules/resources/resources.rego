@@ -35,19 +35,19 @@ role(c) := "sidecar" if {
 } else := "main"
 
 # sized: each pod container (c, as in lib.pod_containers) with its role, its resources (res,
-# container_resources(c)) and its parsed quantities (q, quantities[c.path]), in order: built once per evaluation, so the rules below iterate it
-# instead of looking each container up by its path (issue 20 §2).
-sized := [{"c": c, "role": role(c), "res": container_resources(c), "q": quantities[c.path]} | some c in lib.pod_containers]
-
-# quantities[path][kind][r] is lib.quantity(container_resources(c)[kind][r]) of the pod container
-# at path, for each kind ("requests", "limits") and each r it lists; absent when it does not parse.
-# Parsed once per evaluation (issue #20 §2: every rule and each of the pod's totals parsed them
-# again, ~80 parses of the bench step). test/policies/rego-rewrites.test.ts compares the decisions
-# with the rules as they were (test/policies/rego-before-rewrite/h-rego/resources.rego).
-quantities[c.path] := {kind: {r: n | some r, q in res[kind]; n := lib.quantity(q)} | some kind in ["requests", "limits"]} if {
+# container_resources(c)) and its parsed quantities (q, quantities(res)), in order: built once per
+# evaluation, so the rules below iterate it instead of looking each container up by its path
+# (issue 20 §2; the quantities are parsed here, not kept in an object keyed by each path).
+sized := [{"c": c, "role": role(c), "res": res, "q": quantities(res)} |
 	some c in lib.pod_containers
 	res := container_resources(c)
-}
+]
+
+# quantities(res)[kind][r] is lib.quantity(res[kind][r]) for each kind ("requests", "limits") and
+# each r it lists; absent when it does not parse. Parsed once per evaluation (issue #20 §2: every
+# rule and each of the pod's totals parsed them again, ~80 parses of the bench step).
+# test/policies/rego-rewrites-h-wasm-7.test.ts compares the decisions with the rules as they were.
+quantities(res) := {kind: {r: n | some r, q in res[kind]; n := lib.quantity(q)} | some kind in ["requests", "limits"]}
 
 # declared(e, kind, r): the container (an entry of sized) declares a positive quantity of r (zero
 # is not declared).
@@ -102,11 +102,21 @@ asked_zero(e, kind, r) if e.q[kind][r] == 0
 # total(es, kind, r): the pod's total over its containers es (sized): the main containers plus
 # sidecars, or the largest init container plus sidecars (the sidecars' sum computed once, not once
 # per init container).
-total(es, kind, r) := max(array.concat(
+# When no container has a parsed quantity of r, every amount is 0 and so is the total: no sums
+# (issue 20 §2: a resource no container lists, such as ephemeral-storage, was summed per kind).
+total(es, kind, r) := 0 if {
+	not listed(es, kind, r)
+} else := max(array.concat(
 	[sum([amount(e, kind, r) | some e in es; e.role != "init"])],
 	[t | some e in es; e.role == "init"; t := amount(e, kind, r) + side],
 )) if {
 	side := sum([amount(e, kind, r) | some e in es; e.role == "sidecar"])
+}
+
+# listed(es, kind, r): some container of es has a parsed quantity of r (zero included).
+listed(es, kind, r) if {
+	some e in es
+	e.q[kind][r] == e.q[kind][r]
 }
 
 violations contains v if {
