@@ -119,7 +119,13 @@ export class FileAuditLog implements AuditSink {
     this.checkpoints?.start();
     return new Promise<AuditRecord>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) {
+        // The flush starts after the code that appended has run to its next await: the records one
+        // step appends together (verify and validate, evaluate and mutate) then share one group
+        // commit, where a flush started here would commit the first alone and the rest after it.
+        this.flushing = true;
+        queueMicrotask(() => void this.flush());
+      }
     });
   }
 

@@ -12,6 +12,7 @@
  * | a checkpoint while a batch is in flight                         | it signs the durable head, never an unsynced one                  |
  * | a batch chained during a commit, the acked producer appends again | that batch is written at once (not merged with the new append)  |
  * | a batch chained during a commit, when the one before is durable  | its write is under way before that one's appends are answered    |
+ * | records appended in one synchronous run, idle log (1, 2, 3, 9)   | one write, one fdatasync for them all                             |
  * | the pacer: unmeasured, a slow disk, a fast disk, one record      | split only when one batch's I/O is shorter than the CPU for them all |
  */
 import assert from 'node:assert/strict';
@@ -154,6 +155,7 @@ describe('pipelined group commit', () => {
     const fs = new ScriptedFs();
     const log = await FileAuditLog.open(dir, { fs, pacer: always(true) });
     const first = log.append(auditEntry(1));
+    await null; // the flush starts (a microtask after the append) with e1 alone; the rest chain on it
     const rest = [2, 3, 4, 5].map((i) =>
       log.append(auditEntry(i)).then(
         () => 'ack',
@@ -273,6 +275,37 @@ describe('pipelined group commit', () => {
     await log.close();
     const report = await checkAuditDir(dir, undefined);
     assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+  });
+
+  test('records appended in one synchronous run share one group commit (1, 2, 3 and 9 records, idle log)', async () => {
+    // Decision latency (issue 20): a step appends its records together (verify and validate,
+    // evaluate and mutate) and awaits them all. The flush used to start inside the first append, so
+    // that record was committed alone and the others waited for a second write and fdatasync in
+    // series. The flush now starts a microtask later, once the appending code has run to its await.
+    for (const n of [1, 2, 3, 9]) {
+      const dir = await fresh();
+      const fs = new ScriptedFs(); // the default pacer (oneBatch)
+      const log = await FileAuditLog.open(dir, { fs });
+      const all = Promise.all(Array.from({ length: n }, (_, i) => log.append(auditEntry(i))));
+      (await fs.sync(1)).ok();
+      // A second fdatasync would mean a second commit: answered (so the test ends), and reported.
+      const second = fs.sync(2).then((s) => (s.ok(), 'a second commit'));
+      assert.equal(await Promise.race([all.then(() => 'one commit'), second]), 'one commit', fs.calls.join(', '));
+      const records = await all;
+      const ids = Array.from({ length: n }, (_, i) => `d-${i}`).join(' ');
+      assert.deepEqual(
+        fs.calls.filter((c) => c.startsWith('write ')),
+        [`write ${ids}`],
+        fs.calls.join(', '),
+      );
+      assert.deepEqual(
+        records.map((r) => r.seq),
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      await log.close();
+      const report = await checkAuditDir(dir, undefined);
+      assert.equal(report.ok, true, JSON.stringify(report.firstBad));
+    }
   });
 
   test('a checkpoint taken while a batch is in flight signs the durable head', async () => {
