@@ -12,7 +12,7 @@
  * too. Through the compiled WASM bundle.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +21,7 @@ import fc from 'fast-check';
 import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { readBundle, setPolicyData, type BundleFiles } from '../../src/adapters/opa-wasm.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { PATTERN_KEYWORDS } from '../../src/credentials/keywords.ts';
 import { coreSettingsSchema } from '../../src/policy/settings.ts';
 import { CLEAN, dataOf, outcome } from './decision-generators.ts';
 
@@ -99,4 +100,16 @@ test('every flag group with a negated m, before either anchor, at any position: 
     ),
     { numRuns: 60, seed: 1212 },
   );
+});
+
+test('no default pattern turns multi-line mode off (the policy looks for that in keyword-less patterns only)', async () => {
+  const data = JSON.parse(await readFile(join(REPO_ROOT, 'policies', 'data.json'), 'utf8')) as {
+    kubiya: { settings: { secrets: { credentials: Record<string, { pattern: string }[]> } } };
+  };
+  const all = Object.values(data.kubiya.settings.secrets.credentials).flat();
+  assert.ok(all.length > 10);
+  // Every pattern that has keywords (the policy's keyword table, which prefilter-keywords.test.ts
+  // pins to src/credentials/keywords.ts), default or not.
+  for (const pattern of [...all.map((p) => p.pattern), ...Object.keys(PATTERN_KEYWORDS)])
+    assert.doesNotMatch(pattern, /\(\?[imsU]*-[imsU]*m/, pattern);
 });
