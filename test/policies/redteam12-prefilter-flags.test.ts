@@ -49,7 +49,11 @@ function stepWith(others: readonly string[], at: number): unknown {
   const values = [...others.slice(0, at), SECRET, ...others.slice(at)];
   const env = Object.fromEntries(values.map((v, i) => [`E${String(i)}`, v]));
   const main = { ...CLEAN.step, env, command: ['run', 'it'], args: [] };
-  return { ...CLEAN, step: main, pod: { spec: { containers: [{ ...CLEAN.pod.spec.containers[0], env }], initContainers: [] } } };
+  return {
+    ...CLEAN,
+    step: main,
+    pod: { spec: { containers: [{ ...CLEAN.pod.spec.containers[0], env }], initContainers: [] } },
+  };
 }
 
 const denied = (policy: LoadedPolicy, x: unknown): boolean =>
@@ -94,7 +98,11 @@ test('every flag group with a negated m, before either anchor, at any position: 
         const alone = denied(computed, stepWith([], 0));
         const at = Math.min(pos, others.length);
         for (const policy of [derived, computed])
-          assert.equal(denied(policy, stepWith(others, at)), alone, `${pattern} at ${String(at)} of ${JSON.stringify(others)}`);
+          assert.equal(
+            denied(policy, stepWith(others, at)),
+            alone,
+            `${pattern} at ${String(at)} of ${JSON.stringify(others)}`,
+          );
         return alone;
       },
     ),

@@ -333,7 +333,10 @@ test('classifyProbe: a thrown value that is not an API answer, and a non-numeric
 
 test('every pinned version: enforced only from v1.25 (restricted complete) or latest; older is not enforced (red team 12)', () => {
   const forbidden = (level: string) =>
-    classifyProbe({ ok: false, thrown: new ApiException(403, 'HTTP 403', JSON.parse(status(403, 'Forbidden', PSA(level))), {}) });
+    classifyProbe({
+      ok: false,
+      thrown: new ApiException(403, 'HTTP 403', JSON.parse(status(403, 'Forbidden', PSA(level))), {}),
+    });
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 99 }), fc.integer({ min: 0, max: 999 }), (major, minor) => {
       const level = `restricted:v${major}.${minor}`;
