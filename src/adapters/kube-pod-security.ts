@@ -113,9 +113,35 @@ export function classifyProbe(answer: ProbeAnswer): PodSecurityVerdict {
   const m = PODSECURITY_REFUSAL.exec(message);
   if (m === null) return { kind: 'unknown', detail: `the probe was refused, not by PodSecurity: 403${said}` };
   const level = `${m[1] ?? ''}:${m[2] ?? ''}`;
-  return m[1] === 'restricted'
-    ? { kind: 'enforced', level }
-    : { kind: 'not-enforced', detail: `PodSecurity enforces "${level}", not restricted` };
+  if (m[1] !== 'restricted') return { kind: 'not-enforced', detail: `PodSecurity enforces "${level}", not restricted` };
+  if (!currentEnough(m[2] ?? ''))
+    return {
+      kind: 'not-enforced',
+      detail: `PodSecurity enforces "${level}": a version before ${MIN_RESTRICTED_VERSION} lacks checks of restricted (seccomp, capabilities dropped, non-root uid); pin ${MIN_RESTRICTED_VERSION} or later, or latest`,
+    };
+  return { kind: 'enforced', level };
+}
+
+/**
+ * The oldest `enforce-version` taken as enforcing restricted (red team 12, finding 1): restricted
+ * requires a seccomp profile from v1.19, `capabilities.drop: [ALL]` from v1.22 and a non-zero
+ * `runAsUser` from v1.23 (k8s.io/pod-security-admission/policy, check_*.go). The probe is refused
+ * at every version, so a namespace pinned older (`pod-security.kubernetes.io/enforce-version: v1.0`,
+ * a change as quiet as removing the label and not otherwise seen) would read as enforced while a
+ * container admission adds to a step pod could run without a seccomp profile or with the runtime's
+ * default capabilities. v1.25 (PodSecurity's GA; test/cluster/pod-security.test.ts pins it): every
+ * Linux requirement of restricted as it stands. Checks that later versions add to baseline
+ * (which restricted includes) are still missing under a pin: docs/configuration.md says so.
+ */
+const MIN_RESTRICTED_VERSION = 'v1.25';
+
+/** `latest`, or `v<major>.<minor>` at least MIN_RESTRICTED_VERSION (compared as numbers: v1.9 < v1.25). */
+function currentEnough(version: string): boolean {
+  if (version === 'latest') return true;
+  const v = /^v([0-9]+)\.([0-9]+)$/.exec(version);
+  if (v === null) return false;
+  const major = Number(v[1]);
+  return major > 1 || (major === 1 && Number(v[2]) >= 25);
 }
 
 /** A 2xx: admitted when its body is the (dry-run) Pod; unknown when it is anything else. */

@@ -64,6 +64,9 @@ export class PodSecurityWatch {
   private current: PodSecurityState = { kind: 'unprobed' };
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Probes started, and the number of the latest one whose verdict was taken (red team 12, finding 4). */
+  private started = 0;
+  private taken = 0;
 
   private readonly probe: () => Promise<PodSecurityVerdict>;
   private readonly timing: PodSecurityTiming;
@@ -85,13 +88,21 @@ export class PodSecurityWatch {
     return this.current;
   }
 
-  /** Probes once and takes its verdict (reporting a change of kind); resolves with it. Never rejects. */
+  /**
+   * Probes once and takes its verdict (reporting a change of kind); resolves with it. Never rejects.
+   * Probes that overlap (the timer's and a refresh) are taken in the order they were started: a
+   * verdict that settles after a later-started probe's was taken is dropped (it describes the
+   * namespace as it was before), and the state is what the later one said.
+   */
   async probeOnce(): Promise<PodSecurityState> {
+    const number = ++this.started;
     const verdict = await this.probe().catch((e: unknown): PodSecurityVerdict => ({
       kind: 'unknown',
       detail: `the probe failed: ${e instanceof Error ? e.message : String(e)}`,
     }));
     if (this.stopped) return verdict;
+    if (number < this.taken) return this.current;
+    this.taken = number;
     const previous = this.current;
     this.current = verdict;
     const first = previous.kind === 'unprobed';

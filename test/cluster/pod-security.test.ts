@@ -32,6 +32,9 @@ const NAMESPACES: readonly (readonly [string, Record<string, string>, PodSecurit
     'enforced',
     'restricted:v1.25',
   ],
+  // Red team 12, finding 1: restricted pinned before v1.25 lacks seccomp (v1.19), drop ALL (v1.22),
+  // non-root uid (v1.23): the real API server refuses the probe at restricted:v1.22, and that is not enforcement.
+  ['pss-restricted-pinned-old', { [ENFORCE]: 'restricted', [`${ENFORCE}-version`]: 'v1.22' }, 'not-enforced'],
   ['pss-baseline', { [ENFORCE]: 'baseline' }, 'not-enforced'],
   ['pss-privileged', { [ENFORCE]: 'privileged' }, 'not-enforced'],
   ['pss-unlabelled', {}, 'not-enforced'],

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import pino from 'pino';
 import type { PodSecurityVerdict } from '../../src/adapters/kube-pod-security.ts';
 import { admit } from '../../src/admission/admit.ts';
@@ -72,6 +73,50 @@ describe('PodSecurityWatch: one report per change of state, not per probe', () =
       assert.deepEqual(reports, expected);
     });
   }
+  // Red team 12, finding 4: overlapping probes (the timer's and a refresh) settling out of order.
+  // Every order of settling of up to four overlapping probes: the state is the verdict of the
+  // latest-started probe among those settled, never an older one's.
+  test('overlapping probes: the latest-started settled verdict wins, whatever order they settle in', async () => {
+    const verdictOf = [ENFORCED, NOT, UNKNOWN, ENFORCED, NOT];
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .integer({ min: 2, max: 4 })
+          .chain((n) =>
+            fc.tuple(
+              fc.constant(n),
+              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+              fc.nat(4),
+            ),
+          ),
+        async ([n, order, shift]) => {
+          const settle: ((v: PodSecurityVerdict) => void)[] = [];
+          const reports: string[] = [];
+          const watch = new PodSecurityWatch(
+            () => new Promise<PodSecurityVerdict>((resolve) => settle.push(resolve)),
+            { intervalMs: 60_000, retryMs: 5000 },
+            (previous: PodSecurityState, next: PodSecurityState) => reports.push(`${previous.kind}→${next.kind}`),
+          );
+          const probes = Array.from({ length: n }, () => watch.probeOnce());
+          let latest = -1;
+          for (const i of order) {
+            settle[i]?.(verdictOf[(i + shift) % verdictOf.length]!);
+            await probes[i];
+            latest = Math.max(latest, i);
+            assert.equal(
+              watch.state(),
+              verdictOf[(latest + shift) % verdictOf.length],
+              `settled ${JSON.stringify(order)}`,
+            );
+          }
+          watch.stop();
+          // Each report is a real change between consecutive taken states.
+          for (const r of reports) assert.notEqual(r.split('→')[0], r.split('→')[1]);
+        },
+      ),
+      { numRuns: 300, seed: 1212 },
+    );
+  });
   test('the code each state refuses step pods with', () => {
     assert.equal(refusalCode({ kind: 'unprobed' }), 'POD_SECURITY_UNKNOWN');
     assert.equal(refusalCode(UNKNOWN), 'POD_SECURITY_UNKNOWN');

@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { ApiException } from '@kubernetes/client-node';
+import fc from 'fast-check';
 import {
   classifyProbe,
   probePod,
@@ -147,6 +149,32 @@ const ROWS: readonly (readonly [string, Answer, Kind])[] = [
     { status: 403, body: status(403, 'Invalid', PSA('restricted:latest')) },
     'unknown',
   ],
+  // A pinned version older than v1.25 lacks restricted's later checks (red team 12, finding 1).
+  [
+    '403 PodSecurity restricted:v1.0 (pinned before seccomp, drop ALL, non-root uid)',
+    { status: 403, body: status(403, 'Forbidden', PSA('restricted:v1.0')) },
+    'not-enforced',
+  ],
+  [
+    '403 PodSecurity restricted:v1.22 (pinned before the non-root uid check)',
+    { status: 403, body: status(403, 'Forbidden', PSA('restricted:v1.22')) },
+    'not-enforced',
+  ],
+  [
+    '403 PodSecurity restricted:v1.24',
+    { status: 403, body: status(403, 'Forbidden', PSA('restricted:v1.24')) },
+    'not-enforced',
+  ],
+  [
+    '403 PodSecurity restricted:v1.9 (a minor read as a number, not as text)',
+    { status: 403, body: status(403, 'Forbidden', PSA('restricted:v1.9')) },
+    'not-enforced',
+  ],
+  [
+    '403 PodSecurity restricted:v1.37',
+    { status: 403, body: status(403, 'Forbidden', PSA('restricted:v1.37')) },
+    'enforced',
+  ],
   [
     '403 PodSecurity text, not a Status',
     { status: 403, body: JSON.stringify({ kind: 'Pod', reason: 'Forbidden', message: PSA('restricted:latest') }) },
@@ -246,7 +274,7 @@ describe('the probe over real HTTP: each answer and its verdict', () => {
       const kc = pooledKubeConfigAt((server.address() as AddressInfo).port, 300);
       const verdict = await probePodSecurity(kc, TARGET);
       assert.equal(verdict.kind, expected, JSON.stringify(verdict));
-      if (verdict.kind === 'enforced') assert.match(verdict.level, /^restricted:(latest|v1\.25)$/);
+      if (verdict.kind === 'enforced') assert.match(verdict.level, /^restricted:(latest|v1\.25|v1\.37)$/);
       else assert.ok(verdict.detail.length > 0 && verdict.detail.length < 400, verdict.detail);
       // eslint-disable-next-line no-control-regex -- a detail is one log line
       if (verdict.kind !== 'enforced') assert.doesNotMatch(verdict.detail, /[\u0000-\u001f]/);
@@ -301,4 +329,24 @@ test('classifyProbe: a thrown value that is not an API answer, and a non-numeric
   assert.equal(classifyProbe({ ok: false, thrown: new Error('ECONNRESET') }).kind, 'unknown');
   assert.equal(classifyProbe({ ok: false, thrown: 'string' }).kind, 'unknown');
   assert.equal(classifyProbe({ ok: true, body: undefined }).kind, 'unknown');
+});
+
+test('every pinned version: enforced only from v1.25 (restricted complete) or latest; older is not enforced (red team 12)', () => {
+  const forbidden = (level: string) =>
+    classifyProbe({
+      ok: false,
+      thrown: new ApiException(403, 'HTTP 403', JSON.parse(status(403, 'Forbidden', PSA(level))), {}),
+    });
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 99 }), fc.integer({ min: 0, max: 999 }), (major, minor) => {
+      const level = `restricted:v${major}.${minor}`;
+      const verdict = forbidden(level);
+      const expected = major > 1 || minor >= 25 ? 'enforced' : 'not-enforced';
+      assert.equal(verdict.kind, expected, `${level}: ${JSON.stringify(verdict)}`);
+      if (verdict.kind === 'not-enforced') assert.match(verdict.detail, /v1\.25/);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(forbidden('restricted:latest').kind, 'enforced');
+  assert.equal(forbidden('baseline:latest').kind, 'not-enforced');
 });

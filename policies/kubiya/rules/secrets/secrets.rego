@@ -225,12 +225,14 @@ suspect if true in prefilter
 
 # \A and \z anchor to the whole text, which the joined literals are not: no prefilter for those.
 # (The settings schema refuses them — JavaScript has neither — so only unchecked data gets here.)
+# Nor for a pattern that turns multi-line mode off, whose ^ and $ then do the same (the schema
+# accepts that: see holds_anchor).
 # One test of all the patterns' text joined (issue #20 §2: a test per pattern and anchor was ~10 %
 # of an evaluation). The newline joining them makes no anchor that no pattern holds, and a pattern
 # holding one holds it in the joined text; suspect only gates the exact per-literal check (hits).
 suspect if anchored
 
-# anchored: some pattern holds \A or \z (settings only: derived once per loaded data where the
+# anchored: some pattern holds \A or \z, or turns multi-line mode off (settings only: derived once per loaded data where the
 # runner did so, data.kubiya.derived, main/derived.rego).
 anchored := d if d := data.kubiya.derived.secrets.anchored
 
@@ -239,10 +241,29 @@ else := holds_anchor
 default holds_anchor := false
 
 holds_anchor if {
-	text := concat("\n", [p.pattern | some p in array.concat(value_patterns, name_patterns)])
 	some anchor in [`\A`, `\z`]
-	contains(text, anchor)
+	contains(pattern_text, anchor)
 }
+
+# A flag group that turns multi-line mode off ("(?-m:^x$)", "(?i-m:", "(?-sm)"): inside it ^ and $
+# anchor to the whole text again, which the joined literals are not, so a literal matched alone
+# would be missed by the prefilter whenever another literal comes before it (red team 12, finding
+# 2: the settings schema accepts "(?-m:...)", JavaScript's regex modifiers). String tests, no regex:
+# the flags are the run of [imsU-] after each "(?"; multi-line is off when an m follows its "-".
+# Only patterns without keywords (an operator's, or an edited default): no default pattern turns
+# it off (test/policies/redteam12-prefilter-flags.test.ts checks data.json), and skipping them
+# keeps this off an evaluation without the derived document (BENCHMARKS.md, red team 12).
+holds_anchor if {
+	some p in array.concat(value_patterns, name_patterns)
+	p.keywords == null
+	some piece in array.slice(split(p.pattern, "(?"), 1, count(p.pattern) + 1)
+	flags := substring(piece, 0, count(piece) - count(trim_left(piece, "imsU-")))
+	dash := indexof(flags, "-")
+	dash >= 0
+	contains(substring(flags, dash, -1), "m")
+}
+
+pattern_text := concat("\n", [p.pattern | some p in array.concat(value_patterns, name_patterns)])
 
 decided(kind) if prefilter[kind] in {true, false}
 
