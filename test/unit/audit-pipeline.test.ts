@@ -155,7 +155,7 @@ describe('pipelined group commit', () => {
     const fs = new ScriptedFs();
     const log = await FileAuditLog.open(dir, { fs, pacer: always(true) });
     const first = log.append(auditEntry(1));
-    await null; // the flush starts (a microtask after the append) with e1 alone; the rest chain on it
+    await Promise.resolve(); // the flush starts (a microtask after the append) with e1 alone; the rest chain on it
     const rest = [2, 3, 4, 5].map((i) =>
       log.append(auditEntry(i)).then(
         () => 'ack',
