@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AuditEntry, AuditRecord, AuditSink } from '../audit/record.ts';
 import { ChainedBatch, oneBatch, ThreadCpu, type Pacer, type Pending } from './audit-batch.ts';
 import { AuditCheckpointer } from './audit-checkpointer.ts';
+import { startCommit, type CommitTarget, type InFlight } from './audit-commit.ts';
 import { AuditDirLock } from './audit-file-lock.ts';
 import { nodeAuditFs } from './audit-fs.ts';
 import { lostLock, resumeLog, type AuditLogOptions, type Resumed } from './audit-log-files.ts';
@@ -9,13 +10,6 @@ import { AuditSegment } from './audit-segment.ts';
 
 export { readAuditLog } from './audit-files.ts';
 export { repairTail } from './audit-tail.ts';
-
-/** A batch being committed: its commit's outcome (`io`), and `issued`, settled once its write is under way (or it ended without one). */
-interface InFlight {
-  readonly batch: ChainedBatch;
-  readonly io: Promise<{ error: unknown } | undefined>;
-  readonly issued: Promise<void>;
-}
 
 /**
  * Write-ahead audit log: JSON lines in size-rotated segments, hash-chained across segments,
@@ -49,14 +43,18 @@ export class FileAuditLog implements AuditSink {
   onBatch: ((seconds: number, queued: number) => void) | undefined;
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
-  private lock: AuditDirLock | undefined;
+  private readonly lock: AuditDirLock | undefined;
+  /** What each batch's commit needs (audit-commit.ts). */
+  private readonly target: CommitTarget;
 
-  private constructor(dir: string, resumed: Resumed, options: AuditLogOptions) {
+  private constructor(dir: string, resumed: Resumed, options: AuditLogOptions, lock: AuditDirLock | undefined) {
     const fs = options.fs ?? nodeAuditFs;
     this.seq = resumed.seq;
     this.prev = resumed.prev;
+    this.lock = lock;
     this.segment = new AuditSegment(dir, fs, resumed, options.segmentBytes ?? 64 * 1024 * 1024);
     this.pacer = options.pacer ?? oneBatch;
+    this.target = { segment: this.segment, lock, durable: (io, write) => this.durable(io, write) };
     const c = options.checkpoint;
     this.checkpoints =
       c === undefined
@@ -87,8 +85,7 @@ export class FileAuditLog implements AuditSink {
     let log: FileAuditLog | undefined;
     const lock = await AuditDirLock.acquire(dir, { ...options.lock, onLost: () => log?.lockLost() });
     try {
-      log = new FileAuditLog(dir, await resumeLog(dir, options.fs), options);
-      log.lock = lock;
+      log = new FileAuditLog(dir, await resumeLog(dir, options.fs), options, lock);
       return log;
     } catch (e) {
       await lock.release();
@@ -188,11 +185,7 @@ export class FileAuditLog implements AuditSink {
       this.next = undefined;
       this.fill(batch);
       if (batch.size === 0) continue;
-      let issue = () => {};
-      const issued = new Promise<void>((resolve) => (issue = resolve));
-      const io = this.commit(batch, issue);
-      void io.then(issue); // a commit that ended without a write (refused, failed); io never rejects
-      return { batch, io, issued };
+      return startCommit(batch, this.target);
     }
     return undefined;
   }
@@ -238,33 +231,11 @@ export class FileAuditLog implements AuditSink {
     batch.addAll(taken);
   }
 
-  /**
-   * Writes one batch durably: the directory lock must still be ours right before the write (see
-   * AuditDirLock.check), or the batch is refused and nothing is written; then one write and one
-   * fdatasync. A failed write or sync is cut back off the file (never a partial batch behind a later
-   * one). Resolves with the failure, or undefined once the batch is durable; never rejects.
-   * `issued` is called once the write is under way (right after the lock check): see flush.
-   */
-  private async commit(batch: ChainedBatch, issued: () => void): Promise<{ error: unknown } | undefined> {
-    const t0 = process.hrtime.bigint();
-    const broken = this.segment.broken;
-    if (broken !== undefined) return { error: broken };
-    if (this.lock !== undefined && !(await this.lock.check())) return { error: lostLock() };
-    try {
-      const t1 = process.hrtime.bigint();
-      const written = this.segment.write(batch.lines.bytes());
-      issued();
-      await written;
-      this.healthy = this.lock?.lost !== true;
-      const done = process.hrtime.bigint();
-      this.pacer.io(Number(done - t0) / 1e9);
-      this.onBatch?.(Number(done - t1) / 1e9, this.queue.length + (this.next?.size ?? 0));
-      return undefined;
-    } catch (error) {
-      // Cut back off the file already (AuditSegment.write); a log that could not be is broken.
-      if (this.segment.broken !== undefined) this.healthy = false;
-      return { error };
-    }
+  /** A batch is durable (startCommit): its seconds feed the pacer and onBatch. */
+  private durable(ioSeconds: number, writeSeconds: number): void {
+    this.healthy = this.lock?.lost !== true;
+    this.pacer.io(ioSeconds);
+    this.onBatch?.(writeSeconds, this.queue.length + (this.next?.size ?? 0));
   }
 
   /** Is a checkpoint or a new segment due after the batch just made durable? */

@@ -1,60 +1,13 @@
 import { z } from 'zod';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
-import {
-  durationField,
-  isZeroQuantity,
-  POSITIVE_DURATION,
-  quantityField,
-  STEP_TIMEOUT_BOUNDS,
-} from '../units/units.ts';
-
-const dnsLabel = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label');
-const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
-const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zero: a zero request or limit means none');
-const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
-
-/**
- * An http(s) URL as a person writes it in a config file: at most 2048 characters, no white space,
- * backslash (WHATWG reads `\` as `/` in http URLs, other parsers do not) or control character anywhere (the WHATWG parser would percent-encode or drop them, so the
- * runner would call another URL than the one reviewed), and no userinfo (`user:password@`): a
- * credential in a URL lands in a ConfigMap, in logs and in error messages (red-team 2026-11-30,
- * finding 7); the bundle service takes a bearer token from a file instead
- * (policy.service.bearerTokenFile).
- */
-const httpUrl = (): z.ZodURL =>
-  z
-    .url({ protocol: /^https?$/ })
-    .max(2048)
-    .regex(
-      // eslint-disable-next-line no-control-regex -- the point is to refuse control characters
-      /^[^\s\\\u0000-\u001f\u007f-\u009f]*$/,
-      'must not contain white space, a backslash (URL parsers disagree on it) or control characters',
-    )
-    .refine((u) => URL.canParse(u) && new URL(u).username === '' && new URL(u).password === '', {
-      message: 'no user:password@ in a URL (it would sit in a ConfigMap and in logs); use a token file',
-    });
+import { durationField, POSITIVE_DURATION, quantityField, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { defaultList, dnsLabel, httpUrl, isSecureTransport, resourceList } from './schema-fields.ts';
 
 /** runner.security.podSecurityCheck.interval: 5 s to 1 h (a label removed is noticed within it). */
 export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
 
 /** controlPlane.jwksStaleIfError: 0 to 24 h. */
 const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
-
-/**
- * True for an https URL (or one that does not parse: its field reports that), and for an http URL whose host is loopback (`localhost`, 127.0.0.0/8,
- * `[::1]`): traffic that never leaves the machine. The WHATWG URL parser has normalised the host
- * (`127.1` is `127.0.0.1`, `LOCALHOST` is `localhost`, `0x7f.1` is `127.0.0.1`).
- */
-function isSecureTransport(url: string): boolean {
-  // URL.parse, not new URL: zod runs this refinement even when the field's own check failed.
-  const u = URL.parse(url);
-  if (u === null || u.protocol === 'https:') return true;
-  return u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname);
-}
 
 /**
  * The runner's configuration. `runner.*` is keyed exactly as the seed's values.yaml (the Helm
