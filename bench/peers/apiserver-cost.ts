@@ -155,8 +155,8 @@ try {
   await installCrds(
     cluster.kubeconfig,
     Object.entries(VARIANTS).map(([v, schema]) => ({
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
+      apiVersion: 'apiextensions.k8s.io/v1' as const,
+      kind: 'CustomResourceDefinition' as const,
       metadata: { name: `${variantPlural(v)}.${group}` },
       spec: {
         ...(crd.spec as object),
@@ -170,7 +170,7 @@ try {
           ...ver,
           schema: { openAPIV3Schema: schema(ver.schema.openAPIV3Schema) },
         })),
-      } as never,
+      },
     })),
   );
   const variantRuns = (v: string) => `/apis/${group}/${version}/namespaces/${ns}/${variantPlural(v)}`;

@@ -1,15 +1,15 @@
 import {
   ApiException,
-  ApiextensionsV1Api,
   CoreV1Api,
   KubeConfig,
   NetworkingV1Api,
   StorageV1Api,
-  type V1CustomResourceDefinition,
   type V1Namespace,
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
+import { kubeJson, segment } from '../adapters/kube-json.ts';
 
 /** The storage class of the local control plane's pre-provisioned volumes. */
 export const LOCAL_STORAGE_CLASS = 'kubiya-local';
@@ -138,18 +138,65 @@ export async function bootstrapCluster(
   throw new Error('kwok nodes did not become Ready within 30 s (see kwok.log)');
 }
 
-/** Installs CRDs (from the Helm chart, rendered by the caller) and waits until they are established. */
-export async function installCrds(kubeconfig: string, crds: readonly V1CustomResourceDefinition[]): Promise<void> {
+/**
+ * A CustomResourceDefinition as its manifest says it: the API's JSON field names (`enum`, `default`,
+ * `x-kubernetes-preserve-unknown-fields`), as parsed from YAML or built by hand — never a client-node
+ * model object (whose property names differ for those keys: `_enum`, `_default`,
+ * `x_kubernetes_preserve_unknown_fields`).
+ */
+export interface CrdManifest {
+  readonly apiVersion: 'apiextensions.k8s.io/v1';
+  readonly kind: 'CustomResourceDefinition';
+  readonly metadata: { readonly name: string };
+  readonly spec: object;
+}
+
+/**
+ * The CustomResourceDefinitions of a YAML stream (one or more documents), as their manifests say
+ * them (plain YAML parse: JSON field names kept). Other kinds and empty documents are skipped.
+ *
+ * @throws Error (naming `source`) when a document does not parse.
+ */
+export function crdManifests(yamlText: string, source: string): CrdManifest[] {
+  const crds: CrdManifest[] = [];
+  for (const doc of parseAllDocuments(yamlText)) {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]?.message ?? 'YAML error'}`);
+    const o = doc.toJS() as Partial<CrdManifest> | null;
+    if (o?.kind === 'CustomResourceDefinition' && typeof o.metadata?.name === 'string') crds.push(o as CrdManifest);
+  }
+  return crds;
+}
+
+const CRDS = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+
+/**
+ * Installs CRDs (from the Helm chart, rendered by the caller, or a peer's) exactly as their manifests
+ * say, and waits until each is established (30 s in all).
+ *
+ * The manifests go to the API server as plain JSON (src/adapters/kube-json.ts), not through
+ * client-node's typed `createCustomResourceDefinition`: that serialises its body by the model's
+ * property names, so a manifest's keys whose JSON names differ (`enum`, `default`, every
+ * `x-kubernetes-*` of JSONSchemaProps) were silently dropped — the local control plane's WorkflowRun
+ * CRD had no phase `enum` while Helm's had. A CRD that already exists is left as it is (409).
+ *
+ * @throws client-node's ApiException for a refused manifest; Error for an empty list (a caller
+ *   that found no CRD where it expected some) or a CRD not established in time.
+ */
+export async function installCrds(kubeconfig: string, crds: readonly CrdManifest[]): Promise<void> {
+  if (crds.length === 0) throw new Error('installCrds: no CustomResourceDefinition to install');
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  for (const body of crds) await ignoreExists(api.createCustomResourceDefinition({ body }));
+  for (const body of crds) await ignoreExists(kubeJson(kc, { method: 'POST', path: CRDS, body }));
   const deadline = Date.now() + 30_000;
   for (const crd of crds) {
-    const name = crd.metadata?.name ?? '';
-    while (Date.now() < deadline) {
-      const got = await api.readCustomResourceDefinition({ name });
+    const path = `${CRDS}/${segment(crd.metadata.name)}`;
+    for (;;) {
+      const got = await kubeJson<{ status?: { conditions?: { type: string; status: string }[] } }>(kc, {
+        method: 'GET',
+        path,
+      });
       if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() >= deadline) throw new Error(`CRD ${crd.metadata.name} was not established within 30 s`);
       await sleep(100);
     }
   }

@@ -2,9 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { bootstrapCluster, installCrds } from './bootstrap.ts';
+import { bootstrapCluster, crdManifests, installCrds } from './bootstrap.ts';
 import {
   startApiServer,
   startControllers,
@@ -102,7 +100,7 @@ async function startComponents(
   // CRDs first: the controller-manager's garbage collector then knows WorkflowRuns from its start.
   if (options.crds ?? true) {
     const crd = await renderChart(options.tools.helm, ['--show-only', 'templates/crd-workflowrun.yaml']);
-    await installCrds(kubeconfig, [parse(crd) as V1CustomResourceDefinition]);
+    await installCrds(kubeconfig, crdManifests(crd, 'templates/crd-workflowrun.yaml'));
   }
   startControllers(ctx, kubeconfig);
   await startKwok(ctx, kubeconfig, ports.kwok);

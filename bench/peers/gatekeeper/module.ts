@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../../src/adapters/tools.ts';
+import { crdManifests, type CrdManifest } from '../../../src/dev/bootstrap.ts';
 
 const run = promisify(execFile);
 
@@ -30,7 +30,7 @@ export async function gatekeeperVersion(): Promise<string> {
  * its directory, downloading it when the cache lacks it): nothing of Gatekeeper is copied into this
  * repository.
  */
-export async function gatekeeperCrds(): Promise<V1CustomResourceDefinition[]> {
+export async function gatekeeperCrds(): Promise<CrdManifest[]> {
   const version = await gatekeeperVersion();
   const { stdout } = await run('go', ['mod', 'download', '-json', `${MODULE}@${version}`], {
     cwd: GATEKEEPER_TOOL_DIR,
@@ -40,13 +40,8 @@ export async function gatekeeperCrds(): Promise<V1CustomResourceDefinition[]> {
   if (dir === undefined) throw new Error(`go mod download ${MODULE}@${version} gave no directory`);
   const crdDir = join(dir, 'charts', 'gatekeeper', 'crds');
   const files = (await readdir(crdDir)).filter((f) => f.endsWith('.yaml')).sort();
-  const crds: V1CustomResourceDefinition[] = [];
-  for (const f of files) {
-    // Deserialised into the client's model (loadAllYaml), not plain YAML: the client serialises a
-    // plain object by its model's property names and would drop x-kubernetes-preserve-unknown-fields.
-    for (const o of loadAllYaml(await readFile(join(crdDir, f), 'utf8')) as (V1CustomResourceDefinition | null)[])
-      if (o?.kind === 'CustomResourceDefinition') crds.push(o);
-  }
-  if (crds.length === 0) throw new Error(`no CRDs in ${crdDir}`);
+  const crds: CrdManifest[] = [];
+  // As the manifests say them (installCrds posts plain JSON: no client-node model drops a key).
+  for (const f of files) crds.push(...crdManifests(await readFile(join(crdDir, f), 'utf8'), f));
   return crds;
 }
