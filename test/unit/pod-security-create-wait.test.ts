@@ -1,0 +1,185 @@
+/**
+ * Red team 12, finding 3: a create-time PodSecurity refusal must not end the step.
+ *
+ * The class: a refusal that describes the cluster's state now (retryable), at the create stage,
+ * taken as a terminal verdict on the step. Its members here are the gate's codes
+ * (POD_SECURITY_NOT_ENFORCED, POD_SECURITY_UNKNOWN; src/create/waits.ts), which the gate returns
+ * before any API call. The gate is asked twice per step start: at the pass's precondition
+ * (`ensureStepDns`) and at `pods.create`; its state may change between the two and between passes.
+ * Variants (fast-check): sequences of gate answers, one per question, over workflows of 1–3 steps
+ * (parallel or chained, granted egress or DNS only, retried after a failed first attempt or not).
+ * The real reconcile pass and the real `gatedDeps` over the in-memory twins of the ports.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { admit } from '../../src/admission/admit.ts';
+import { gatedDeps } from '../../src/app/pod-security-gate.ts';
+import type { RunnerError } from '../../src/errors/result.ts';
+import { signAssignment } from '../../src/dev/sign.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { ATTEMPT_ANNOTATION, LABELS } from '../../src/pod/names.ts';
+import type { PolicyEngine } from '../../src/ports/policy.ts';
+import { reconcileRun } from '../../src/reconcile/reconcile.ts';
+import { runDone, stepDone, type RunStatus } from '../../src/run/status.ts';
+import { testPipelineConfig } from '../support/config.ts';
+import { Clock, MemoryAudit, MemoryRuns, MemoryTrustedKeys, memoryCluster } from '../support/memory.ts';
+import { ISSUER, NOW, RUNNER, testKeys, workflow } from '../support/tokens.ts';
+
+const { key, keys } = await testKeys();
+
+type Gate = 'open' | 'not-enforced' | 'unknown';
+const REFUSAL: Record<Exclude<Gate, 'open'>, RunnerError> = {
+  'not-enforced': { code: 'POD_SECURITY_NOT_ENFORCED', message: 'the workflows namespace does not enforce restricted' },
+  unknown: { code: 'POD_SECURITY_UNKNOWN', message: 'whether the workflows namespace enforces restricted cannot be told' },
+};
+const GATE_CODE = /^POD_SECURITY_/;
+
+/** A policy engine allowing every step, granting egress to the steps named in `granted`. */
+const allowing = (granted: ReadonlySet<string>): PolicyEngine => ({
+  revision: 'test-rev',
+  entrypoints: ['kubiya/main/decision'],
+  evaluate: (input) => {
+    const name = (input as { step?: { name?: string } }).step?.name ?? '';
+    const egress = granted.has(name) ? { egress: [{ cidr: '10.0.0.0/24', ports: [443] }] } : {};
+    return [{ result: { allow: true, violations: [], ...egress } }];
+  },
+});
+
+/**
+ * The reconcile pass over the in-memory cluster behind the real gate, whose answers come from
+ * `answers` (one per question, then open for good). Counts what reached the cluster and when.
+ */
+function setup(answers: readonly Gate[], granted: ReadonlySet<string> = new Set(), failFirst = new Set<string>()) {
+  const clock = new Clock(NOW);
+  const cluster = memoryCluster();
+  const queue = [...answers];
+  let last: Gate = 'open';
+  const asked = { precondition: 0, create: 0 };
+  const refusal = (): RunnerError | undefined => {
+    last = queue.shift() ?? 'open';
+    return last === 'open' ? undefined : REFUSAL[last];
+  };
+  let n = 0;
+  const plain = {
+    config: testPipelineConfig(),
+    keys,
+    policy: () => allowing(granted),
+    audit: new MemoryAudit(),
+    ...cluster,
+    runs: new MemoryRuns(clock.now),
+    trust: new MemoryTrustedKeys(),
+    now: clock.now,
+    newId: () => `id-${++n}`,
+  } satisfies PipelineDeps;
+  const created: { pod: string; gate: Gate }[] = [];
+  const inner = cluster.pods.create.bind(cluster.pods);
+  cluster.pods.create = (pod) => {
+    created.push({ pod: pod.metadata?.name ?? '', gate: last });
+    return inner(pod);
+  };
+  cluster.pods.outcomeFor = (pod) => {
+    const step = pod.metadata?.labels?.[LABELS.step] ?? '';
+    const attempt = Number(pod.metadata?.annotations?.[ATTEMPT_ANNOTATION] ?? '1');
+    return failFirst.has(step) && attempt === 1
+      ? { phase: 'Failed', exitCode: 1, reason: 'Error' }
+      : { phase: 'Succeeded', exitCode: 0, reason: 'Completed' };
+  };
+  const gated = gatedDeps(plain, refusal);
+  const deps: PipelineDeps = {
+    ...gated,
+    objects: {
+      ...gated.objects,
+      ensureStepDns: (p) => (asked.precondition++, gated.objects.ensureStepDns(p)),
+    },
+    pods: { ...gated.pods, create: (p) => (asked.create++, gated.pods.create(p)) },
+  };
+  /** More answers, after those not asked yet. */
+  const answer = (...more: Gate[]): void => void queue.push(...more);
+  return { clock, deps, cluster: cluster.pods, created, asked, answer };
+}
+
+let jti = 0;
+async function admitted(deps: PipelineDeps, steps: Record<string, unknown>[]): Promise<string> {
+  const body = await signAssignment(key, {
+    issuer: ISSUER,
+    audience: RUNNER,
+    workflow: { ...workflow(steps), runId: `gate-${++jti}` },
+    now: NOW,
+    jti: `gate-${jti}`,
+  });
+  const run = await admit({ body, contentType: 'application/jwt' }, deps);
+  assert.ok(run.ok, JSON.stringify(run));
+  return run.value.name;
+}
+
+/** One pass (a fresh one each time: nothing is kept between passes but the cluster and the status), then one turn. */
+async function pass(deps: PipelineDeps, name: string): Promise<{ status: RunStatus | undefined; requeue?: number }> {
+  const obj = (deps.runs as MemoryRuns).get(name);
+  assert.ok(obj !== undefined);
+  const done = await reconcileRun(obj, deps, () => true);
+  await new Promise((r) => setImmediate(r));
+  return { status: (deps.runs as MemoryRuns).get(name)?.status, requeue: done.requeueAfterMs };
+}
+
+const createRecords = (deps: PipelineDeps) =>
+  (deps.audit as MemoryAudit).records.filter((r) => r.stage === 'create' && r.step !== undefined);
+
+describe('a PodSecurity refusal at create: the step waits, it does not end', () => {
+  test('regression: open at the precondition, unknown at the create → Pending, no pod, one create record, requeue 5 s; then it runs', async () => {
+    const { deps, cluster, asked } = setup(['open', 'unknown']);
+    const name = await admitted(deps, [{ name: 'analyze', image: 'python:3.11-slim' }]);
+    const first = await pass(deps, name);
+    assert.deepEqual(asked, { precondition: 1, create: 1 });
+    const step = first.status?.steps[0];
+    assert.equal(step?.phase, 'Pending', JSON.stringify(first.status));
+    assert.equal(step?.code, undefined);
+    assert.equal(step?.attempt, undefined);
+    assert.match(step?.message ?? '', /^waiting to start \(POD_SECURITY_UNKNOWN\): /);
+    assert.notEqual(first.status?.phase, 'Failed');
+    assert.equal(first.requeue, 5000);
+    assert.equal(cluster.created.length, 0, 'no pod while the gate is closed');
+    const records = createRecords(deps);
+    assert.deepEqual(
+      records.map((r) => [r.outcome, r.code]),
+      [['error', 'POD_SECURITY_UNKNOWN']],
+    );
+    assert.match(records[0]?.message ?? '', /was not created, the step waits$/);
+    // The next pass (gate open) decides it again and starts it; the one after sees it end.
+    const second = await pass(deps, name);
+    assert.equal(second.status?.steps[0]?.phase, 'Running');
+    const third = await pass(deps, name);
+    assert.equal(third.status?.phase, 'Succeeded', JSON.stringify(third.status));
+    assert.equal(cluster.created.length, 1);
+    assert.deepEqual(
+      createRecords(deps).map((r) => [r.outcome, r.code]),
+      [
+        ['error', 'POD_SECURITY_UNKNOWN'],
+        ['allow', undefined],
+      ],
+    );
+    const decided = (deps.audit as MemoryAudit).records.filter((r) => r.stage === 'evaluate' && r.step === 'analyze');
+    assert.equal(decided.length, 2, 'decided again on the pass that created the pod');
+  });
+
+  test('a retried step refused at create keeps its attempt and ended attempts, without its past retryAt', async () => {
+    const { clock, deps, cluster, answer } = setup([], new Set(), new Set(['flaky']));
+    const name = await admitted(deps, [{ name: 'flaky', image: 'x:1', retries: { limit: 1, backoff: '5s' } }]);
+    await pass(deps, name); // attempt 1 created
+    const failed = await pass(deps, name); // attempt 1 failed: attempt 2 waits 5 s
+    assert.equal(failed.status?.steps[0]?.attempt, 2);
+    clock.advance(6);
+    answer('open', 'not-enforced');
+    const waiting = await pass(deps, name);
+    const step = waiting.status?.steps[0];
+    assert.equal(step?.phase, 'Pending');
+    assert.equal(step?.attempt, 2);
+    assert.equal(step?.attempts?.length, 1);
+    assert.equal(step?.retryAt, undefined);
+    assert.equal(waiting.requeue, 5000, 'not at once (a past retryAt would requeue in 50 ms)');
+    assert.equal(cluster.created.length, 1, 'attempt 2 not created');
+    const done = await pass(deps, name);
+    assert.equal(done.status?.steps[0]?.phase, 'Running');
+    assert.equal((await pass(deps, name)).status?.phase, 'Succeeded');
+  });
+});
