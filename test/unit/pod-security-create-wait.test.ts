@@ -183,3 +183,71 @@ describe('a PodSecurity refusal at create: the step waits, it does not end', () 
     assert.equal((await pass(deps, name)).status?.phase, 'Succeeded');
   });
 });
+
+describe('property: whatever the gate answers, and when', () => {
+  const gate = fc.constantFrom<Gate>('open', 'not-enforced', 'unknown');
+  const shape = fc.record({
+    steps: fc.integer({ min: 1, max: 3 }),
+    chained: fc.boolean(),
+    granted: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    retried: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+    answers: fc.array(gate, { maxLength: 24 }),
+  });
+  test('no pod while closed; no step ends with a gate code; every step runs once it stays open; one create record per create', async () => {
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ steps, chained, granted, retried, answers }) => {
+        const names = ['a', 'b', 'c'].slice(0, steps);
+        const { clock, deps, cluster, created, asked } = setup(
+          answers,
+          new Set(names.filter((_, i) => granted[i])),
+          new Set(names.filter((_, i) => retried[i])),
+        );
+        const wf = names.map((n, i) => ({
+          name: n,
+          image: 'x:1',
+          ...(chained ? {} : { dependsOn: [] }),
+          ...(retried[i] ? { retries: { limit: 1, backoff: '1s' } } : {}),
+          ...(i > 0 && chained ? { dependsOn: [names[i - 1]] } : {}),
+        }));
+        const name = await admitted(deps, wf);
+        let status: RunStatus | undefined;
+        // Bounded: every answer closes at most one question; each step needs at most 2 attempts × 2 passes.
+        for (let i = 0; i < answers.length + 8 * steps + 4 && !(status !== undefined && runDone(status.phase)); i++) {
+          ({ status } = await pass(deps, name));
+          for (const s of status?.steps ?? []) {
+            assert.doesNotMatch(s.code ?? '', GATE_CODE, `step ${s.name} carries a gate code`);
+            if (s.phase === 'Pending')
+              assert.ok(
+                ![...cluster.pods.values()].some(
+                  (p) =>
+                    p.metadata?.labels?.[LABELS.step] === s.name &&
+                    Number(p.metadata.annotations?.[ATTEMPT_ANNOTATION] ?? '1') === (s.attempt ?? 1),
+                ),
+                `step ${s.name} Pending while its attempt's pod exists`,
+              );
+            if (s.phase === 'Pending' && (s.attempt ?? 1) === 1)
+              assert.ok(
+                !cluster.egress.some((e) => e.metadata?.labels?.[LABELS.step] === s.name),
+                `step ${s.name} not started, its egress policy left behind`,
+              );
+            if (stepDone(s)) assert.ok(s.phase === 'Succeeded' || s.phase === 'Skipped' || s.code !== undefined);
+          }
+          clock.advance(2);
+        }
+        assert.equal(status?.phase, 'Succeeded', JSON.stringify(status));
+        assert.doesNotMatch(status?.code ?? '', GATE_CODE);
+        for (const c of created) assert.equal(c.gate, 'open', `pod ${c.pod} created while the gate said ${c.gate}`);
+        assert.equal(cluster.egress.length, names.filter((_, i) => granted[i]).length, 'one egress policy per granted step');
+        const attempts = names.reduce((sum, _, i) => sum + (retried[i] ? 2 : 1), 0);
+        assert.equal(cluster.created.length, attempts, 'one pod per attempt');
+        const records = createRecords(deps);
+        assert.equal(records.length, asked.create, 'one create record per create');
+        assert.equal(records.filter((r) => r.outcome === 'allow').length, attempts);
+        for (const r of records.filter((x) => x.outcome !== 'allow')) assert.match(r.code ?? '', GATE_CODE);
+        const mutates = (deps.audit as MemoryAudit).records.filter((r) => r.stage === 'mutate');
+        assert.equal(mutates.length, asked.create, 'each create decided and recorded once before it');
+      }),
+      { numRuns: 150, seed: 1203 },
+    );
+  });
+});
