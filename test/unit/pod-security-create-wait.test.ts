@@ -14,12 +14,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { admit } from '../../src/admission/admit.ts';
+import { eventOf } from '../../src/adapters/control-plane-client.ts';
 import { gatedDeps } from '../../src/app/pod-security-gate.ts';
+import { WAIT_AT_CREATE, waitsAtCreate } from '../../src/create/waits.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { ATTEMPT_ANNOTATION, LABELS } from '../../src/pod/names.ts';
-import type { PolicyEngine } from '../../src/ports/policy.ts';
+import type { PolicyEngine } from '../../src/evaluate/policy-engine.ts';
 import { reconcileRun } from '../../src/reconcile/reconcile.ts';
 import { runDone, stepDone, type RunStatus } from '../../src/run/status.ts';
 import { testPipelineConfig } from '../support/config.ts';
@@ -31,7 +33,10 @@ const { key, keys } = await testKeys();
 type Gate = 'open' | 'not-enforced' | 'unknown';
 const REFUSAL: Record<Exclude<Gate, 'open'>, RunnerError> = {
   'not-enforced': { code: 'POD_SECURITY_NOT_ENFORCED', message: 'the workflows namespace does not enforce restricted' },
-  unknown: { code: 'POD_SECURITY_UNKNOWN', message: 'whether the workflows namespace enforces restricted cannot be told' },
+  unknown: {
+    code: 'POD_SECURITY_UNKNOWN',
+    message: 'whether the workflows namespace enforces restricted cannot be told',
+  },
 };
 const GATE_CODE = /^POD_SECURITY_/;
 
@@ -237,7 +242,11 @@ describe('property: whatever the gate answers, and when', () => {
         assert.equal(status?.phase, 'Succeeded', JSON.stringify(status));
         assert.doesNotMatch(status?.code ?? '', GATE_CODE);
         for (const c of created) assert.equal(c.gate, 'open', `pod ${c.pod} created while the gate said ${c.gate}`);
-        assert.equal(cluster.egress.length, names.filter((_, i) => granted[i]).length, 'one egress policy per granted step');
+        assert.equal(
+          cluster.egress.length,
+          names.filter((_, i) => granted[i]).length,
+          'one egress policy per granted step',
+        );
         const attempts = names.reduce((sum, _, i) => sum + (retried[i] ? 2 : 1), 0);
         assert.equal(cluster.created.length, attempts, 'one pod per attempt');
         const records = createRecords(deps);
@@ -249,5 +258,38 @@ describe('property: whatever the gate answers, and when', () => {
       }),
       { numRuns: 150, seed: 1203 },
     );
+  });
+});
+
+describe('the siblings: which create-stage codes wait (docs/operations.md, "Create-stage refusals")', () => {
+  // Every code the create stage can end a step with (createStepObjects, the gated ports, the egress render).
+  const ENDS = [
+    'CREATE_REJECTED',
+    'CREATE_FAILED',
+    'CREATE_EXISTS',
+    'STEP_OBJECT_CONFLICT',
+    'STEP_POD_ALTERED',
+    'DELETE_FAILED',
+    'EGRESS_HOST_UNPINNED',
+  ] as const;
+  const WAITS = ['POD_SECURITY_NOT_ENFORCED', 'POD_SECURITY_UNKNOWN'] as const;
+  test('the gate codes wait; every other create-stage code ends the step', () => {
+    for (const code of WAITS) assert.equal(waitsAtCreate(code), true, code);
+    for (const code of ENDS) assert.equal(waitsAtCreate(code), false, code);
+    assert.deepEqual([...WAIT_AT_CREATE].sort(), [...WAITS].sort());
+    assert.equal(waitsAtCreate(undefined), false);
+  });
+  test('the control plane hears Error for a step that ended at create, nothing for one that waits', () => {
+    const record = (code: string) => ({
+      decision_id: 'd',
+      stage: 'create',
+      outcome: 'error',
+      code,
+      workflow: { id: 'wf-1', runId: 'run-1' },
+      step: 'a',
+      timestamp: NOW.toISOString(),
+    });
+    for (const code of WAITS) assert.equal(eventOf(record(code), RUNNER), undefined, code);
+    for (const code of ENDS) assert.equal(eventOf(record(code), RUNNER)?.phase, 'Error', code);
   });
 });
