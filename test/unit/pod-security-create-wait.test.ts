@@ -17,9 +17,13 @@ import { eventOf } from '../../src/adapters/control-plane-client.ts';
 import { WAIT_AT_CREATE, waitsAtCreate } from '../../src/create/waits.ts';
 import { ATTEMPT_ANNOTATION, LABELS } from '../../src/pod/names.ts';
 import { runDone, stepDone, type RunStatus } from '../../src/run/status.ts';
+import { admit } from '../../src/admission/admit.ts';
+import { gatedDeps } from '../../src/app/pod-security-gate.ts';
+import type { PipelineDeps } from '../../src/pipeline/deps.ts';
+import { memoryRunner } from '../support/memory-runner.ts';
 import { admitted, createRecords, GATE_CODE, pass, setup, type Gate } from '../support/gate-pass.ts';
-import type { MemoryAudit } from '../support/memory.ts';
-import { NOW, RUNNER } from '../support/tokens.ts';
+import { MemoryPods, memoryCluster, type MemoryAudit } from '../support/memory.ts';
+import { NOW, RUNNER, sign, testKeys } from '../support/tokens.ts';
 
 describe('a PodSecurity refusal at create: the step waits, it does not end', () => {
   test('regression: open at the precondition, unknown at the create → Pending, no pod, one create record, requeue 5 s; then it runs', async () => {
@@ -78,6 +82,34 @@ describe('a PodSecurity refusal at create: the step waits, it does not end', () 
     assert.equal(done.status?.steps[0]?.phase, 'Running');
     assert.equal((await pass(deps, name)).status?.phase, 'Succeeded');
   });
+});
+
+test('through the Reconciler (its status hold, real timers): the run waits, then succeeds with one pod', async () => {
+  const answers: Gate[] = ['open', 'unknown'];
+  const cluster = new MemoryPods();
+  const gated = gatedDeps({ ...memoryCluster(cluster) } as unknown as PipelineDeps, () => {
+    const next = answers.shift() ?? 'open';
+    return next === 'open' ? undefined : { code: 'POD_SECURITY_UNKNOWN', message: 'cannot be told (test)' };
+  });
+  const { key, keys } = await testKeys();
+  const r = await memoryRunner({ keys, pods: gated.pods, objects: gated.objects, logs: cluster });
+  try {
+    const run = await admit({ body: await sign(key), contentType: 'application/jwt' }, r.deps);
+    assert.ok(run.ok);
+    r.reconciler.enqueue(run.value.name);
+    const done = await r.reconciler.whenDone(run.value.name, 30_000);
+    assert.equal(done?.status?.phase, 'Succeeded', JSON.stringify(done?.status));
+    assert.equal(cluster.created.length, 1);
+    assert.deepEqual(
+      createRecords(r.deps).map((x) => [x.outcome, x.code]),
+      [
+        ['error', 'POD_SECURITY_UNKNOWN'],
+        ['allow', undefined],
+      ],
+    );
+  } finally {
+    await r.close();
+  }
 });
 
 describe('property: whatever the gate answers, and when', () => {
