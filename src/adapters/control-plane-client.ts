@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitsAtCreate } from '../create/waits.ts';
 
 export interface ControlPlaneEvent {
   readonly id: string;
@@ -282,6 +283,8 @@ export function eventOf(
   if (record.stage === 'finish')
     return { ...base, phase: finishPhase(record), exitCode: record.pod?.exitCode, reason: record.pod?.reason };
   if (record.stage === 'cancel') return undefined;
+  // A step that waits at create (src/create/waits.ts) has not ended: its Running event comes later.
+  if (record.stage === 'create' && waitsAtCreate(record.code)) return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;
 }

@@ -25,8 +25,9 @@ export interface PodSecurityGate {
   /**
    * `deps` with step pods gated: the precondition every step start passes (`objects.ensureStepDns`,
    * src/reconcile/reconcile.ts: a refusal there makes the runs wait, looked at again every 5 s) and
-   * `pods.create` itself (a step that passed the precondition just before the state changed fails
-   * with the code) refuse while the state is not enforced.
+   * `pods.create` itself refuse while the state is not enforced, before any API call. A step that
+   * passed the precondition just before the state changed waits too: its create is refused with
+   * the code, which src/create/waits.ts lists, so it stays Pending and a later pass starts it.
    */
   gated(deps: PipelineDeps): PipelineDeps;
   /** The first probe (awaited; never rejects), then the periodic ones. */
@@ -106,8 +107,12 @@ function offGate(log: Logger): PodSecurityGate {
 
 const GATE_CODES: ReadonlySet<string> = new Set(['POD_SECURITY_NOT_ENFORCED', 'POD_SECURITY_UNKNOWN']);
 
-/** `deps` whose step-pod precondition and pod creation refuse while `refusal()` says so. */
-function gatedDeps(deps: PipelineDeps, refusal: () => ReturnType<typeof refusalOf>): PipelineDeps {
+/**
+ * `deps` whose step-pod precondition (`objects.ensureStepDns`) and pod creation (`pods.create`)
+ * refuse with `refusal()`'s code and message, before any API call, whenever it returns one (asked
+ * at each call); every other port is passed through. Exported for tests, which script `refusal`.
+ */
+export function gatedDeps(deps: PipelineDeps, refusal: () => ReturnType<typeof refusalOf>): PipelineDeps {
   const { objects, pods } = deps;
   return {
     ...deps,

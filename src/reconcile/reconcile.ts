@@ -6,7 +6,8 @@
  *   finish) → (not started yet: a slot, its volumes) → the runner's DNS policy confirmed → for each
  *   step whose turn it is: evaluate (current policy) → mutate → audit (durable) → its own egress
  *   policy (granted more than DNS only) → create pod → status (a terminal one at once; progress
- *   held briefly, so that a short run writes its status once)
+ *   held briefly, so that a short run writes its status once); a create the PodSecurity gate
+ *   refused leaves its step Pending and the run is looked at again in 5 s (src/create/waits.ts)
  *
  * Every outcome is one audit record; the record that authorises a side effect is durable before
  * the side effect. The queue that runs passes is src/reconcile/reconciler.ts.
@@ -76,16 +77,20 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
   // No step pod before the runner's DNS policy (every step pod isolated, DNS only) is confirmed by a
   // read that began after this pass asked, never trusted from an earlier one (passes asking at the
   // same time share such a read, kube-step-objects.ts): a pass that starts nothing reads nothing.
-  if (readySteps(pass, run.value, observed).length > 0) {
+  const ready = readySteps(pass, run.value, observed);
+  if (ready.length > 0) {
     const fenced = await confirmEgressBaseline(pass);
     if (!fenced.ok) return writeProgress(pass, run.value, observed, BASELINE_RETRY_MS);
   }
   const started = await startReadySteps(pass, run.value, observed);
   const settled = await skipBlockedSteps(pass, run.value, observed, started);
-  return writeProgress(pass, run.value, settled);
+  // A step whose turn it was and that is still Pending waits at create (src/create/waits.ts, the
+  // PodSecurity gate closed after the check above): looked at again as the precondition's wait is.
+  const waiting = ready.some((step) => settled.find((s) => s.name === step.name)?.phase === 'Pending');
+  return writeProgress(pass, run.value, settled, waiting ? BASELINE_RETRY_MS : Infinity);
 }
 
-/** How soon a pass that could not confirm the runner's DNS policy looks again. */
+/** How soon a pass that could not confirm the runner's DNS policy, or whose step waits at create, looks again. */
 const BASELINE_RETRY_MS = 5000;
 
 /** The runner's namespace-wide DNS policy, ensured (src/egress/network-policy.ts); logged when it cannot be. */

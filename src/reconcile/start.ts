@@ -6,10 +6,14 @@
  *   then the pod → record create
  *
  * Every outcome is recorded; a refusal leaves nothing behind (src/create/step.ts). A refused step
- * is not retried (retries are for pods that failed): its run fails.
+ * is not retried (retries are for pods that failed): its run fails — except a create refusal
+ * that says the cluster cannot take the pod now and came before any API call for it
+ * (src/create/waits.ts: the PodSecurity gate): the step stays Pending on the same attempt, and a
+ * later pass decides it again with the policy of then (red team 12, finding 3).
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { createStepObjects } from '../create/step.ts';
+import { waitsAtCreate } from '../create/waits.ts';
 import { EGRESS_LABEL, egressLabel, egressObject, type EgressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { denial, evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
@@ -32,7 +36,10 @@ const DECISION_PATH = 'kubiya/main/decision';
 /**
  * evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its pod.
  * `prior` is the step's state before (a retried step's: its attempt number and ended attempts,
- * which the new state keeps); each attempt is its own pod, decision and records.
+ * which the new state keeps); each attempt is its own pod, decision and records. A step whose
+ * create was refused with a wait code (src/create/waits.ts) comes back Pending, on the same
+ * attempt, with a `message` saying why and no `code` (it has not ended); its `retryAt`, already
+ * due, is dropped, so the pass requeues it after the wait (5 s) and not at once.
  */
 export async function startStep(
   run: AdmittedRun,
@@ -69,6 +76,10 @@ async function startAttempt(
   }
   await Promise.all([allowed.recorded, recordMutate(allowed, hardened, { ...at, pod: podRef }, audit)]);
   const created = await createStepObjects(egress.value, hardened.pod, deps);
+  if (!created.ok && waitsAtCreate(created.error.code)) {
+    await audit.errored('create', notCreated(created.error, podRef.name), { ...at, pod: podRef });
+    return waitingStep(step, created.error);
+  }
   if (!created.ok) {
     await audit.errored('create', created.error, { ...at, pod: podRef });
     return refusedStep(step, created.error, deps, allowed.decision);
@@ -248,6 +259,16 @@ function refusedStep(step: Step, error: RunnerError, deps: PipelineDeps, decisio
     ...(decision !== undefined ? { decision: decisionSummary(decision) } : {}),
     finishedAt: deps.now().toISOString(),
   };
+}
+
+/** The create record of a step that waits: the refusal's code, and that no pod was created. */
+function notCreated(error: RunnerError, pod: string): RunnerError {
+  return { code: error.code, message: `${error.message}; pod ${pod} was not created, the step waits` };
+}
+
+/** A step that waits at create (src/create/waits.ts): Pending, not started, saying why. */
+function waitingStep(step: Step, error: RunnerError): StepState {
+  return { name: step.name, phase: 'Pending', message: `waiting to start (${error.code}): ${error.message}` };
 }
 
 function runningStep(step: Step, pod: string, decision: Decision, deps: PipelineDeps): StepState {

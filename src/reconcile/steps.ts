@@ -58,7 +58,8 @@ export async function skipBlockedSteps(
 
 /**
  * The run's status from its steps, written; and when to look again (the next deadline or grace
- * period, or `soonMs` when the pass had to leave something undone).
+ * period, or `soonMs` when the pass had to leave something undone: a finite `soonMs` also stands
+ * for a retry already due, which the pass could not start — its wait, not at once).
  */
 export async function writeProgress(
   pass: PassContext,
@@ -81,11 +82,16 @@ export async function writeProgress(
   };
   const written = await writeStatus(pass, status);
   if (runDone(phase)) return written;
-  return { requeueAfterMs: Math.min(written.requeueAfterMs ?? Infinity, soonMs, nextCheckMs(pass, run, steps)) };
+  const next = nextCheckMs(pass, run, steps, soonMs !== Infinity);
+  return { requeueAfterMs: Math.min(written.requeueAfterMs ?? Infinity, soonMs, next) };
 }
 
-/** The soonest moment something changes without an event: a deadline or a fail-fast grace period. */
-function nextCheckMs(pass: PassContext, run: AdmittedRun, steps: readonly StepState[]): number {
+/**
+ * The soonest moment something changes without an event: a deadline, a fail-fast grace period, a
+ * retry's backoff ending. A retry already due counts as now (it became due during the pass), unless
+ * `waiting`: the pass left it waiting (its precondition refused), and the wait decides when.
+ */
+function nextCheckMs(pass: PassContext, run: AdmittedRun, steps: readonly StepState[], waiting: boolean): number {
   const { config } = pass.deps;
   const now = pass.deps.now().getTime();
   const waits = steps
@@ -97,9 +103,9 @@ function nextCheckMs(pass: PassContext, run: AdmittedRun, steps: readonly StepSt
       return [started + config.failFastGraceSeconds * 1000 - now, started + timeout * 1000 - now];
     })
     .filter((ms) => ms > 0);
-  const retries = steps.flatMap((s) =>
-    s.phase === 'Pending' && s.retryAt !== undefined ? [new Date(s.retryAt).getTime() - now] : [],
-  );
+  const retries = steps
+    .flatMap((s) => (s.phase === 'Pending' && s.retryAt !== undefined ? [new Date(s.retryAt).getTime() - now] : []))
+    .filter((ms) => !waiting || ms > 0);
   return Math.min(30_000, ...[...waits, ...retries.map((ms) => Math.max(0, ms))].map((ms) => ms + 50));
 }
 
