@@ -31,8 +31,7 @@ export interface CommitTarget {
 
 /**
  * Starts committing `batch`: the directory lock must still be ours right before the write (see
- * AuditDirLock.check: synchronous, so the write is issued in the same turn as the check), or the
- * batch is refused with AUDIT_LOCKED and nothing is written; then one
+ * AuditDirLock.check), or the batch is refused with AUDIT_LOCKED and nothing is written; then one
  * write and one fdatasync (AuditSegment.write, which cuts a failed write back off the file: never a
  * partial batch behind a later one). A log whose segment is broken refuses every batch.
  */
@@ -49,7 +48,7 @@ async function commit(batch: ChainedBatch, target: CommitTarget, issued: () => v
   const { segment, lock } = target;
   const broken = segment.broken;
   if (broken !== undefined) return { error: broken };
-  if (lock !== undefined && !lock.check()) return { error: lostLock() };
+  if (lock !== undefined && !(await lock.check())) return { error: lostLock() };
   try {
     const t1 = process.hrtime.bigint();
     const written = segment.write(batch.lines.bytes());

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readSync, statSync } from 'node:fs';
 import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,8 +30,7 @@ import { alive, describe, me, parseHolder, render, sameNamespace, type LockHolde
  * group commit, each checkpoint) the appender calls check(): stat of the path must name the file
  * of that descriptor (its dev/ino, from one fstat when the lock was taken: an open descriptor's
  * file never changes, so fstat-ing it again at every check, as before issue 20, told nothing new)
- * and the file must still hold the holder's token (one pread; both made synchronously, see
- * stillOurs). A lock removed by hand, taken over
+ * and the file must still hold the holder's token (one pread). A lock removed by hand, taken over
  * by a contender, or overwritten fails the check: the loss is reported and the appender refuses
  * that batch and every further append, writing nothing (fail closed). The heartbeat runs the same check. What remains is the gap between the check and
  * the write (microseconds, unless the process is paused exactly there): a lock file is advisory
@@ -155,25 +153,13 @@ export class AuditDirLock {
     throw new AuditLocked(`could not take the lock of ${dir}`);
   }
 
-  /**
-   * Is the file at the path still the one this holder created, holding its token? One stat(2) of
-   * the path (its dev/ino must be the descriptor's) and one pread(2) of the descriptor (the token),
-   * made on the calling thread, synchronously: a ~200-byte file in the page cache, two system
-   * calls of microseconds, where the thread pool cost two hand-offs and two wake-ups of the main
-   * thread per group commit (issue 20: −7 to −10 % of the append's main-thread CPU per record,
-   * BENCHMARKS.md "the lock check without the thread pool"). Nothing else runs between them and
-   * the caller's next step (the write is issued in the same turn), so no other code of this
-   * process sees or changes the file meanwhile. The cost: while the audit volume does not answer
-   * (a network volume whose server is gone), the event loop waits in the stat, where it waited
-   * for the batch's write anyway. False on any error: removed (ENOENT), or not readable.
-   */
-  private stillOurs(): boolean {
+  /** Is the file at the path still the one this holder created, holding its token? (stat + pread) */
+  private async stillOurs(): Promise<boolean> {
     try {
-      const there = statSync(this.path);
-      if (there.ino !== this.id.ino || there.dev !== this.id.dev) return false;
       const buf = Buffer.alloc(this.size + 1);
-      const bytesRead = readSync(this.fh.fd, buf, 0, buf.byteLength, 0);
-      return parseHolder(buf.subarray(0, bytesRead).toString('utf8'))?.token === this.holder.token;
+      const [there, read] = await Promise.all([stat(this.path), this.fh.read(buf, 0, buf.byteLength, 0)]);
+      if (there.ino !== this.id.ino || there.dev !== this.id.dev) return false;
+      return parseHolder(buf.subarray(0, read.bytesRead).toString('utf8'))?.token === this.holder.token;
     } catch {
       return false; // removed (ENOENT), or the file cannot be read: not provably ours
     }
@@ -189,7 +175,7 @@ export class AuditDirLock {
 
   private async heartbeat(): Promise<void> {
     if (this.lostIt) return;
-    if (!this.stillOurs()) {
+    if (!(await this.stillOurs())) {
       this.markLost();
       return;
     }
@@ -201,13 +187,12 @@ export class AuditDirLock {
   }
 
   /**
-   * Checks now that the lock is still ours (the same file at the path, with our token; see
-   * stillOurs: synchronous, on every call, never remembered): called right before every write to
-   * the chain. False (and the loss reported, for good) when it is not.
+   * Checks now that the lock is still ours (the same file at the path, with our token): called
+   * before every write to the chain. False (and the loss reported, for good) when it is not.
    */
-  check(): boolean {
+  async check(): Promise<boolean> {
     if (this.lostIt) return false;
-    if (!this.stillOurs()) this.markLost();
+    if (!(await this.stillOurs())) this.markLost();
     return !this.lostIt;
   }
 
@@ -215,7 +200,7 @@ export class AuditDirLock {
   async release(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    if (!this.lostIt && this.stillOurs()) await unlink(this.path).catch(() => undefined);
+    if (!this.lostIt && (await this.stillOurs())) await unlink(this.path).catch(() => undefined);
     this.lostIt = true;
     await this.fh.close().catch(() => undefined);
   }
