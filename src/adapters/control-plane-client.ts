@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitsAtCreate } from '../create/waits.ts';
+import { isWaitRecord } from '../create/waits.ts';
 
 export interface ControlPlaneEvent {
   readonly id: string;
@@ -284,7 +284,7 @@ export function eventOf(
     return { ...base, phase: finishPhase(record), exitCode: record.pod?.exitCode, reason: record.pod?.reason };
   if (record.stage === 'cancel') return undefined;
   // A step that waits at create (src/create/waits.ts) has not ended: its Running event comes later.
-  if (record.stage === 'create' && waitsAtCreate(record.code)) return undefined;
+  if (isWaitRecord(record)) return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;
 }

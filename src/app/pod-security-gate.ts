@@ -10,6 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { probePodSecurity } from '../adapters/kube-pod-security.ts';
 import type { Config } from '../config/schema.ts';
+import { POD_SECURITY_REFUSALS } from '../create/waits.ts';
 import { fail } from '../errors/result.ts';
 import { auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps, PipelineObserver } from '../pipeline/deps.ts';
@@ -105,7 +106,8 @@ function offGate(log: Logger): PodSecurityGate {
   };
 }
 
-const GATE_CODES: ReadonlySet<string> = new Set(['POD_SECURITY_NOT_ENFORCED', 'POD_SECURITY_UNKNOWN']);
+/** The gate's codes: the one list (src/create/waits.ts), which `refusalCode`'s type is bound to. */
+const GATE_CODES: ReadonlySet<string> = new Set<string>(POD_SECURITY_REFUSALS);
 
 /**
  * `deps` whose step-pod precondition (`objects.ensureStepDns`) and pod creation (`pods.create`)

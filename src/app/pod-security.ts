@@ -15,7 +15,7 @@
  * reported once (`changed`: an error log line and one audit record), never each probe.
  */
 import type { PodSecurityVerdict } from '../adapters/kube-pod-security.ts';
-import type { ErrorCode } from '../errors/codes.ts';
+import type { PodSecurityRefusal } from '../create/waits.ts';
 import type { RunnerError } from '../errors/result.ts';
 
 /** The state a verdict puts the gate in: its kind, and for `enforced` the level the API server named. */
@@ -30,7 +30,7 @@ export interface PodSecurityTiming {
 }
 
 /** The code a state refuses step pods with; undefined for a state that does not refuse them. */
-export function refusalCode(state: PodSecurityState): ErrorCode | undefined {
+export function refusalCode(state: PodSecurityState): PodSecurityRefusal | undefined {
   switch (state.kind) {
     case 'enforced':
     case 'off':

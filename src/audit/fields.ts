@@ -1,3 +1,4 @@
+import { isWaitRecord } from '../create/waits.ts';
 import type { AuditRecord } from './record.ts';
 
 /**
@@ -69,6 +70,16 @@ export function violationTexts(r: AuditRecord): string[] {
   if (vs.length > 0) return vs.map((v) => `${v.code}: ${v.message}`);
   return r.code !== undefined ? [`${r.code}: ${r.message}`] : [];
 }
+
+/**
+ * True for a record that reports a refusal or a failure which ends neither its step nor its run: a
+ * step's `create` refused with a wait code (src/create/waits.ts `isWaitRecord`: the step stays
+ * Pending), and the `finish` of an attempt that will be tried again (STEP_ATTEMPT_FAILED,
+ * src/reconcile/finish.ts). A reader that turns records into a run's outcome skips them (red team
+ * 13, finding 2); they are still refusals and failures for the tables that list every one.
+ */
+export const isInterim = (r: AuditRecord): boolean =>
+  isWaitRecord(r) || (r.stage === 'finish' && r.code === 'STEP_ATTEMPT_FAILED');
 
 /** True for the records an auditor lists as refusals: a deny or an error (a step's failure is not one). */
 export const isRefusal = (r: AuditRecord): boolean => r.outcome === 'deny' || r.outcome === 'error';

@@ -1,4 +1,5 @@
-import { revisionOf, violationsOf } from './fields.ts';
+import { isWaitRecord } from '../create/waits.ts';
+import { isInterim, revisionOf, violationsOf } from './fields.ts';
 import { esc } from './report-html.ts';
 import type { RunView } from './report-model.ts';
 import type { AuditRecord } from './record.ts';
@@ -55,12 +56,23 @@ function item(r: AuditRecord, chain: string, many: boolean): string {
   return `<li class="outcome-${esc(r.outcome)}"><b>${esc(r.stage)}</b> <span class="${r.outcome === 'allow' || r.outcome === 'success' ? 'ok' : 'bad'}">${esc(r.outcome)}</span>${code} ${esc(r.timestamp)}${r.step !== undefined ? ` step ${esc(r.step)}` : ''}${many ? ` [${esc(chain)} seq ${r.seq}]` : ` [seq ${r.seq}]`}: ${esc(r.message)}${stageDetail(r)}</li>`;
 }
 
-/** One summary word for a run: denied, error, failed, succeeded, or in progress. */
-function verdict(run: RunView): string {
-  const outcomes = new Set(run.records.map((e) => e.record.outcome));
+/**
+ * One summary word for a run: denied, error, failed, succeeded, waiting, or in progress. Records
+ * that end nothing (src/audit/fields.ts `isInterim`: a create that waits, an attempt that is retried)
+ * are not taken for the run's outcome (red team 13, finding 2: a run that waited once, or whose
+ * first attempt failed, and then succeeded read "error" or "failed"); a run with a step whose latest
+ * create record is a wait (src/create/waits.ts `isWaitRecord`), and nothing refused, is waiting.
+ */
+export function verdict(run: RunView): string {
+  const ending = run.records.filter((e) => !isInterim(e.record));
+  const outcomes = new Set(ending.map((e) => e.record.outcome));
   if (outcomes.has('deny')) return 'denied';
   if (outcomes.has('error')) return 'error';
   if (outcomes.has('failure')) return 'failed';
+  const lastCreate = new Map<string, AuditRecord>();
+  for (const { record } of run.records)
+    if (record.stage === 'create' && record.step !== undefined) lastCreate.set(record.step, record);
+  if ([...lastCreate.values()].some(isWaitRecord)) return 'waiting';
   return run.records.some((e) => e.record.stage === 'finish') ? 'succeeded' : 'in progress';
 }
 
@@ -72,7 +84,7 @@ export function runs(list: readonly RunView[], many: boolean): string {
     .map((run, i) => {
       const first = run.records[0]?.record;
       const v = verdict(run);
-      return `<details id="run-${i}" class="run"><summary><b>${esc(run.workflow)}</b> / ${esc(run.runId)} — <span class="${v === 'succeeded' ? 'ok' : v === 'in progress' ? 'note' : 'bad'}">${v}</span>, ${run.records.length} record(s) from ${esc(first?.timestamp ?? '')} (${esc(first?.runner ?? '')})</summary><ol class="steps">${run.records.map((e) => item(e.record, e.chain, many)).join('')}</ol></details>`;
+      return `<details id="run-${i}" class="run"><summary><b>${esc(run.workflow)}</b> / ${esc(run.runId)} — <span class="${v === 'succeeded' ? 'ok' : v === 'in progress' || v === 'waiting' ? 'note' : 'bad'}">${v}</span>, ${run.records.length} record(s) from ${esc(first?.timestamp ?? '')} (${esc(first?.runner ?? '')})</summary><ol class="steps">${run.records.map((e) => item(e.record, e.chain, many)).join('')}</ol></details>`;
     })
     .join('\n');
   const more =

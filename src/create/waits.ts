@@ -13,15 +13,34 @@
 import type { ErrorCode } from '../errors/codes.ts';
 
 /**
+ * The PodSecurity gate's refusal codes (src/app/pod-security.ts `refusalCode`, whose return type is
+ * this list's: the gate cannot refuse with a code not listed here). The one list of them: the gate's
+ * log filter (`quietGateProblems`) and the wait below both read it (red team 13, finding 1).
+ */
+export const POD_SECURITY_REFUSALS = [
+  'POD_SECURITY_NOT_ENFORCED',
+  'POD_SECURITY_UNKNOWN',
+] as const satisfies readonly ErrorCode[];
+
+/** A code the PodSecurity gate refuses step pods with. */
+export type PodSecurityRefusal = (typeof POD_SECURITY_REFUSALS)[number];
+
+/**
  * The codes that make a step wait at create: the PodSecurity gate's (src/app/pod-security-gate.ts
  * `gatedDeps` refuses `pods.create` before calling the API server while the workflows namespace
  * is not known to enforce restricted).
  */
-export const WAIT_AT_CREATE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'POD_SECURITY_NOT_ENFORCED',
-  'POD_SECURITY_UNKNOWN',
-]);
+export const WAIT_AT_CREATE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(POD_SECURITY_REFUSALS);
 
 /** True when a create-stage refusal with `code` leaves the step Pending, to be started by a later pass. */
 export const waitsAtCreate = (code: string | undefined): boolean =>
   code !== undefined && (WAIT_AT_CREATE as ReadonlySet<string>).has(code);
+
+/**
+ * True for an audit record that says a step waits (its `create` refused with a wait code): an
+ * `error` record that does not end the step or the run. Every reader of the log that turns records
+ * into a step's or a run's end (the control plane's events, src/adapters/control-plane-client.ts
+ * `eventOf`; the HTML report's run verdict, src/audit/report-runs.ts) skips it (red team 13, finding 2).
+ */
+export const isWaitRecord = (record: { readonly stage: string; readonly code?: string | undefined }): boolean =>
+  record.stage === 'create' && waitsAtCreate(record.code);

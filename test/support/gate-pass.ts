@@ -101,12 +101,16 @@ export function setup(
 }
 
 let jti = 0;
-/** A run of `steps` admitted (a new run id each time); its WorkflowRun's name. */
-export async function admitted(deps: PipelineDeps, steps: Record<string, unknown>[]): Promise<string> {
+/** A run of `steps` admitted (a new run id each time; `extra`: more workflow fields, e.g. `volumes`); its WorkflowRun's name. */
+export async function admitted(
+  deps: PipelineDeps,
+  steps: Record<string, unknown>[],
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const body = await signAssignment(key, {
     issuer: ISSUER,
     audience: RUNNER,
-    workflow: { ...workflow(steps), runId: `gate-${++jti}` },
+    workflow: { ...workflow(steps), ...extra, runId: `gate-${++jti}` },
     now: NOW,
     jti: `gate-${jti}`,
   });
