@@ -6,6 +6,10 @@ import {
   StorageV1Api,
   type V1Namespace,
   type V1NetworkPolicy,
+  type V1Node,
+  type V1PersistentVolume,
+  type V1ServiceAccount,
+  type V1StorageClass,
 } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
@@ -49,83 +53,92 @@ async function ignoreExists<T>(p: Promise<T>): Promise<void> {
   }
 }
 
+/** Where the local control plane's objects go and how many fake nodes it has. */
+export interface BootstrapOptions {
+  readonly workflowsNamespace: string;
+  readonly runnerNamespace: string;
+  readonly nodes: number;
+}
+
 /**
- * Creates what the seed expects in a cluster: the runner namespace (labelled name=<ns> for the
- * seed's NetworkPolicy), the workflows namespace with the restricted Pod Security labels and the
- * chart's default-deny egress NetworkPolicy (so tests exercise it), the workflow service account,
- * and fake kwok nodes; waits until a node is Ready.
+ * Every object `bootstrapCluster` creates, as client-node models (property names = JSON names for
+ * each of these kinds: none of them has a key the model renames; test/cluster/typed-bodies.test.ts
+ * reads each back from the API server and compares).
  */
-export async function bootstrapCluster(
-  kubeconfig: string,
-  o: { workflowsNamespace: string; runnerNamespace: string; nodes: number },
-): Promise<void> {
+export function bootstrapObjects(o: BootstrapOptions): {
+  namespaces: V1Namespace[];
+  defaultDeny: V1NetworkPolicy;
+  serviceAccount: V1ServiceAccount;
+  nodes: V1Node[];
+  storageClass: V1StorageClass;
+  volumes: V1PersistentVolume[];
+} {
+  const node = (name: string): V1Node => ({
+    metadata: {
+      name,
+      labels: {
+        type: 'kwok',
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+      },
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+    },
+  });
+  // Pre-provisioned volumes for workflow PVCs (kwok has no storage driver): a storage class with no
+  // provisioner, and PVs the controller-manager's binder hands to claims of that class.
+  const volume = (i: number): V1PersistentVolume => ({
+    metadata: { name: `kubiya-local-pv-${i}` },
+    spec: {
+      storageClassName: LOCAL_STORAGE_CLASS,
+      capacity: { storage: '50Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Delete',
+      hostPath: { path: `/tmp/kubiya-local-pv-${i}` },
+    },
+  });
+  return {
+    namespaces: [
+      { metadata: { name: o.runnerNamespace, labels: { name: o.runnerNamespace } } },
+      { metadata: { name: o.workflowsNamespace, labels: { name: o.workflowsNamespace, ...RESTRICTED_LABELS } } },
+    ],
+    defaultDeny: defaultDenyEgress(o.workflowsNamespace),
+    serviceAccount: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false },
+    nodes: Array.from({ length: o.nodes }, (_, i) => node(`kwok-node-${i}`)),
+    storageClass: {
+      metadata: { name: LOCAL_STORAGE_CLASS },
+      provisioner: 'kubernetes.io/no-provisioner',
+      volumeBindingMode: 'Immediate',
+    },
+    volumes: Array.from({ length: 32 }, (_, i) => volume(i)),
+  };
+}
+
+/**
+ * Creates what the seed expects in a cluster (`bootstrapObjects`): the runner namespace (labelled
+ * name=<ns> for the seed's NetworkPolicy), the workflows namespace with the restricted Pod Security
+ * labels and the chart's default-deny egress NetworkPolicy (so tests exercise it), the workflow
+ * service account, fake kwok nodes and pre-provisioned volumes; waits until a node is Ready.
+ */
+export async function bootstrapCluster(kubeconfig: string, o: BootstrapOptions): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  const namespaces: V1Namespace[] = [
-    { metadata: { name: o.runnerNamespace, labels: { name: o.runnerNamespace } } },
-    { metadata: { name: o.workflowsNamespace, labels: { name: o.workflowsNamespace, ...RESTRICTED_LABELS } } },
-  ];
-  for (const body of namespaces) await ignoreExists(core.createNamespace({ body }));
+  const objects = bootstrapObjects(o);
+  for (const body of objects.namespaces) await ignoreExists(core.createNamespace({ body }));
   await ignoreExists(
     kc.makeApiClient(NetworkingV1Api).createNamespacedNetworkPolicy({
       namespace: o.workflowsNamespace,
-      body: defaultDenyEgress(o.workflowsNamespace),
+      body: objects.defaultDeny,
     }),
   );
   await ignoreExists(
-    core.createNamespacedServiceAccount({
-      namespace: o.workflowsNamespace,
-      body: { metadata: { name: 'kubiya-workflow' }, automountServiceAccountToken: false },
-    }),
+    core.createNamespacedServiceAccount({ namespace: o.workflowsNamespace, body: objects.serviceAccount }),
   );
-  for (let i = 0; i < o.nodes; i++) {
-    const name = `kwok-node-${i}`;
-    await ignoreExists(
-      core.createNode({
-        body: {
-          metadata: {
-            name,
-            labels: {
-              type: 'kwok',
-              'kubernetes.io/hostname': name,
-              'kubernetes.io/os': 'linux',
-              'kubernetes.io/arch': 'amd64',
-            },
-            annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          },
-        },
-      }),
-    );
-  }
-  // Pre-provisioned volumes for workflow PVCs (kwok has no storage driver): a storage class with no
-  // provisioner, and PVs the controller-manager's binder hands to claims of that class.
+  for (const body of objects.nodes) await ignoreExists(core.createNode({ body }));
   const storage = kc.makeApiClient(StorageV1Api);
-  await ignoreExists(
-    storage.createStorageClass({
-      body: {
-        metadata: { name: LOCAL_STORAGE_CLASS },
-        provisioner: 'kubernetes.io/no-provisioner',
-        volumeBindingMode: 'Immediate',
-      },
-    }),
-  );
-  for (let i = 0; i < 32; i++) {
-    await ignoreExists(
-      core.createPersistentVolume({
-        body: {
-          metadata: { name: `kubiya-local-pv-${i}` },
-          spec: {
-            storageClassName: LOCAL_STORAGE_CLASS,
-            capacity: { storage: '50Gi' },
-            accessModes: ['ReadWriteOnce'],
-            persistentVolumeReclaimPolicy: 'Delete',
-            hostPath: { path: `/tmp/kubiya-local-pv-${i}` },
-          },
-        },
-      }),
-    );
-  }
+  await ignoreExists(storage.createStorageClass({ body: objects.storageClass }));
+  for (const body of objects.volumes) await ignoreExists(core.createPersistentVolume({ body }));
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const nodes = await core.listNode({ labelSelector: 'type=kwok' });
