@@ -153,3 +153,40 @@ describe('finding 2: a waited create is not read as an end', () => {
     );
   });
 });
+
+describe('attack: how long a step waits, and what ends it', () => {
+  test('closed for an hour: still waiting, no pod, no record per pass; cancel ends it, recorded, and the control plane hears Cancelled', async () => {
+    // Open at the first precondition, closed at that create and at every precondition after (720 passes, 5 s apart).
+    const { clock, deps, cluster, asked } = setup(['open', 'not-enforced', ...Array<Gate>(720).fill('not-enforced')]);
+    const name = await admitted(deps, [{ name: 'a', image: 'x:1', timeout: '60s' }]);
+    const audit = deps.audit as MemoryAudit;
+    let last: { status: RunStatus | undefined; requeue?: number } = { status: undefined };
+    let afterFirst = 0;
+    for (let i = 0; i < 720; i++) {
+      last = await pass(deps, name);
+      if (i === 0) afterFirst = audit.records.length;
+      clock.advance(5);
+    }
+    assert.equal(audit.records.length, afterFirst, 'the wait adds no record per pass');
+    assert.equal(asked.create, 1, 'the precondition held every later pass back');
+    assert.equal(last.status?.phase, 'Running', 'no deadline ends it: the step timeout counts from its pod');
+    assert.equal(last.status?.steps[0]?.phase, 'Pending');
+    assert.equal(last.requeue, 5000);
+    assert.equal(cluster.created.length, 0);
+    const before = audit.records.length;
+    await (deps.runs as unknown as { requestCancel(n: string): Promise<unknown> }).requestCancel(name);
+    const cancelled = await pass(deps, name);
+    assert.equal(cancelled.status?.phase, 'Cancelled', JSON.stringify(cancelled.status));
+    const added = audit.records.slice(before);
+    assert.ok(
+      added.some((r) => r.stage === 'finish' && r.step === 'a' && r.code === 'STEP_CANCELLED'),
+      JSON.stringify(added.map((r) => [r.stage, r.step, r.code])),
+    );
+    const events = audit.records.map((r) => eventOf(r, RUNNER)).filter((e) => e !== undefined);
+    assert.equal(events.at(-1)?.phase, 'Cancelled');
+    assert.deepEqual(
+      events.filter((e) => e.phase === 'Error'),
+      [],
+    );
+  });
+});
