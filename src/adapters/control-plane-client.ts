@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isWaitRecord } from '../create/waits.ts';
+import { isWaitRecord } from '../errors/waits.ts';
 
 export interface ControlPlaneEvent {
   readonly id: string;
@@ -283,7 +283,7 @@ export function eventOf(
   if (record.stage === 'finish')
     return { ...base, phase: finishPhase(record), exitCode: record.pod?.exitCode, reason: record.pod?.reason };
   if (record.stage === 'cancel') return undefined;
-  // A step that waits at create (src/create/waits.ts) has not ended: its Running event comes later.
+  // A step that waits at create (src/errors/waits.ts) has not ended: its Running event comes later.
   if (isWaitRecord(record)) return undefined;
   if (record.outcome === 'error') return { ...base, phase: 'Error' };
   return undefined;

@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { probePodSecurity } from '../adapters/kube-pod-security.ts';
 import type { Config } from '../config/schema.ts';
-import { POD_SECURITY_REFUSALS } from '../create/waits.ts';
+import { POD_SECURITY_REFUSALS } from '../errors/waits.ts';
 import { fail } from '../errors/result.ts';
 import { auditor } from '../pipeline/auditor.ts';
 import type { PipelineDeps, PipelineObserver } from '../pipeline/deps.ts';
@@ -28,7 +28,7 @@ export interface PodSecurityGate {
    * src/reconcile/reconcile.ts: a refusal there makes the runs wait, looked at again every 5 s) and
    * `pods.create` itself refuse while the state is not enforced, before any API call. A step that
    * passed the precondition just before the state changed waits too: its create is refused with
-   * the code, which src/create/waits.ts lists, so it stays Pending and a later pass starts it.
+   * the code, which src/errors/waits.ts lists, so it stays Pending and a later pass starts it.
    */
   gated(deps: PipelineDeps): PipelineDeps;
   /** The first probe (awaited; never rejects), then the periodic ones. */
@@ -106,7 +106,7 @@ function offGate(log: Logger): PodSecurityGate {
   };
 }
 
-/** The gate's codes: the one list (src/create/waits.ts), which `refusalCode`'s type is bound to. */
+/** The gate's codes: the one list (src/errors/waits.ts), which `refusalCode`'s type is bound to. */
 const GATE_CODES: ReadonlySet<string> = new Set<string>(POD_SECURITY_REFUSALS);
 
 /**

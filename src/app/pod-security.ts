@@ -15,7 +15,7 @@
  * reported once (`changed`: an error log line and one audit record), never each probe.
  */
 import type { PodSecurityVerdict } from '../adapters/kube-pod-security.ts';
-import type { PodSecurityRefusal } from '../create/waits.ts';
+import type { PodSecurityRefusal } from '../errors/waits.ts';
 import type { RunnerError } from '../errors/result.ts';
 
 /** The state a verdict puts the gate in: its kind, and for `enforced` the level the API server named. */

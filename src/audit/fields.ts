@@ -1,4 +1,4 @@
-import { isWaitRecord } from '../create/waits.ts';
+import { isWaitRecord } from '../errors/waits.ts';
 import type { AuditRecord } from './record.ts';
 
 /**
@@ -73,7 +73,7 @@ export function violationTexts(r: AuditRecord): string[] {
 
 /**
  * True for a record that reports a refusal or a failure which ends neither its step nor its run: a
- * step's `create` refused with a wait code (src/create/waits.ts `isWaitRecord`: the step stays
+ * step's `create` refused with a wait code (src/errors/waits.ts `isWaitRecord`: the step stays
  * Pending), and the `finish` of an attempt that will be tried again (STEP_ATTEMPT_FAILED,
  * src/reconcile/finish.ts). A reader that turns records into a run's outcome skips them (red team
  * 13, finding 2); they are still refusals and failures for the tables that list every one.

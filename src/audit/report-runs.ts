@@ -1,4 +1,4 @@
-import { isWaitRecord } from '../create/waits.ts';
+import { isWaitRecord } from '../errors/waits.ts';
 import { isInterim, revisionOf, violationsOf } from './fields.ts';
 import { esc } from './report-html.ts';
 import type { RunView } from './report-model.ts';
@@ -61,7 +61,7 @@ function item(r: AuditRecord, chain: string, many: boolean): string {
  * that end nothing (src/audit/fields.ts `isInterim`: a create that waits, an attempt that is retried)
  * are not taken for the run's outcome (red team 13, finding 2: a run that waited once, or whose
  * first attempt failed, and then succeeded read "error" or "failed"); a run with a step whose latest
- * create record is a wait (src/create/waits.ts `isWaitRecord`), and nothing refused, is waiting.
+ * create record is a wait (src/errors/waits.ts `isWaitRecord`), and nothing refused, is waiting.
  */
 export function verdict(run: RunView): string {
   const ending = run.records.filter((e) => !isInterim(e.record));

@@ -7,7 +7,7 @@
  *   step whose turn it is: evaluate (current policy) → mutate → audit (durable) → its own egress
  *   policy (granted more than DNS only) → create pod → status (a terminal one at once; progress
  *   held briefly, so that a short run writes its status once); a create the PodSecurity gate
- *   refused leaves its step Pending and the run is looked at again in 5 s (src/create/waits.ts)
+ *   refused leaves its step Pending and the run is looked at again in 5 s (src/errors/waits.ts)
  *
  * Every outcome is one audit record; the record that authorises a side effect is durable before
  * the side effect. The queue that runs passes is src/reconcile/reconciler.ts.
@@ -84,7 +84,7 @@ async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pas
   }
   const started = await startReadySteps(pass, run.value, observed);
   const settled = await skipBlockedSteps(pass, run.value, observed, started);
-  // A step whose turn it was and that is still Pending waits at create (src/create/waits.ts, the
+  // A step whose turn it was and that is still Pending waits at create (src/errors/waits.ts, the
   // PodSecurity gate closed after the check above): looked at again as the precondition's wait is.
   const waiting = ready.some((step) => settled.find((s) => s.name === step.name)?.phase === 'Pending');
   return writeProgress(pass, run.value, settled, waiting ? BASELINE_RETRY_MS : Infinity);

@@ -8,12 +8,12 @@
  * Every outcome is recorded; a refusal leaves nothing behind (src/create/step.ts). A refused step
  * is not retried (retries are for pods that failed): its run fails — except a create refusal
  * that says the cluster cannot take the pod now and came before any API call for it
- * (src/create/waits.ts: the PodSecurity gate): the step stays Pending on the same attempt, and a
+ * (src/errors/waits.ts: the PodSecurity gate): the step stays Pending on the same attempt, and a
  * later pass decides it again with the policy of then (red team 12, finding 3).
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { createStepObjects } from '../create/step.ts';
-import { waitsAtCreate } from '../create/waits.ts';
+import { waitsAtCreate } from '../errors/waits.ts';
 import { EGRESS_LABEL, egressLabel, egressObject, type EgressObject } from '../egress/network-policy.ts';
 import type { Decision } from '../evaluate/decision.ts';
 import { denial, evaluate, policyInput, type PolicyInput } from '../evaluate/evaluate.ts';
@@ -37,7 +37,7 @@ const DECISION_PATH = 'kubiya/main/decision';
  * evaluate → mutate → (audit, durable) → egress policy → create: one step from its turn to its pod.
  * `prior` is the step's state before (a retried step's: its attempt number and ended attempts,
  * which the new state keeps); each attempt is its own pod, decision and records. A step whose
- * create was refused with a wait code (src/create/waits.ts) comes back Pending, on the same
+ * create was refused with a wait code (src/errors/waits.ts) comes back Pending, on the same
  * attempt, with a `message` saying why and no `code` (it has not ended); its `retryAt`, already
  * due, is dropped, so the pass requeues it after the wait (5 s) and not at once.
  */
@@ -266,7 +266,7 @@ function notCreated(error: RunnerError, pod: string): RunnerError {
   return { code: error.code, message: `${error.message}; pod ${pod} was not created, the step waits` };
 }
 
-/** A step that waits at create (src/create/waits.ts): Pending, not started, saying why. */
+/** A step that waits at create (src/errors/waits.ts): Pending, not started, saying why. */
 function waitingStep(step: Step, error: RunnerError): StepState {
   return { name: step.name, phase: 'Pending', message: `waiting to start (${error.code}): ${error.message}` };
 }

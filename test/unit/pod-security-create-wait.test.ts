@@ -3,7 +3,7 @@
  *
  * The class: a refusal that describes the cluster's state now (retryable), at the create stage,
  * taken as a terminal verdict on the step. Its members here are the gate's codes
- * (POD_SECURITY_NOT_ENFORCED, POD_SECURITY_UNKNOWN; src/create/waits.ts), which the gate returns
+ * (POD_SECURITY_NOT_ENFORCED, POD_SECURITY_UNKNOWN; src/errors/waits.ts), which the gate returns
  * before any API call. The gate is asked twice per step start: at the pass's precondition
  * (`ensureStepDns`) and at `pods.create`; its state may change between the two and between passes.
  * Variants (fast-check): sequences of gate answers, one per question, over workflows of 1–3 steps
@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { eventOf } from '../../src/adapters/control-plane-client.ts';
-import { WAIT_AT_CREATE, waitsAtCreate } from '../../src/create/waits.ts';
+import { WAIT_AT_CREATE, waitsAtCreate } from '../../src/errors/waits.ts';
 import { ATTEMPT_ANNOTATION, LABELS } from '../../src/pod/names.ts';
 import { runDone, stepDone, type RunStatus } from '../../src/run/status.ts';
 import { admit } from '../../src/admission/admit.ts';

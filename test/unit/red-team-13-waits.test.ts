@@ -2,7 +2,7 @@
  * Red team 13 on the create-time wait (red team 12, finding 3; docs/reviews/2026-12-02-red-team-13.md).
  *
  * Finding 1, the class: one rule kept in two lists. The gate's codes were written twice
- * (`GATE_CODES` in src/app/pod-security-gate.ts, `WAIT_AT_CREATE` in src/create/waits.ts); now one
+ * (`GATE_CODES` in src/app/pod-security-gate.ts, `WAIT_AT_CREATE` in src/errors/waits.ts); now one
  * list (`POD_SECURITY_REFUSALS`), to which `refusalCode`'s return type is bound. Variants: every
  * state kind of the gate, every code of the catalogue through `quietGateProblems`.
  *
@@ -21,7 +21,7 @@ import { refusalCode, type PodSecurityState } from '../../src/app/pod-security.t
 import { runsOf } from '../../src/audit/report-model.ts';
 import { verdict } from '../../src/audit/report-runs.ts';
 import { renderReport } from '../../src/audit/report.ts';
-import { POD_SECURITY_REFUSALS, WAIT_AT_CREATE } from '../../src/create/waits.ts';
+import { POD_SECURITY_REFUSALS, WAIT_AT_CREATE } from '../../src/errors/waits.ts';
 import { ERROR_CODES } from '../../src/errors/codes.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
 import { runDone, type RunStatus } from '../../src/run/status.ts';

@@ -10,7 +10,7 @@
  * answer after which the pod may exist (CREATE_FAILED, e.g. a timeout: not retried here). The
  * table of each code and why is docs/operations.md, "Create-stage refusals".
  */
-import type { ErrorCode } from '../errors/codes.ts';
+import type { ErrorCode } from './codes.ts';
 
 /**
  * The PodSecurity gate's refusal codes (src/app/pod-security.ts `refusalCode`, whose return type is
