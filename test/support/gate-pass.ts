@@ -1,10 +1,12 @@
 /**
  * The reconcile pass behind the real PodSecurity gate (`gatedDeps`), whose answers a test scripts,
- * over the in-memory twins of the ports: what test/unit/pod-security-create-wait.test.ts and
- * test/unit/precondition-wait-retry.test.ts drive. Each `pass` is a fresh reconcile pass (nothing
+ * over the in-memory twins of the ports: what test/unit/pod-security-create-wait.test.ts,
+ * test/unit/precondition-wait-retry.test.ts and test/unit/red-team-13-waits.test.ts drive (the first and
+ * the last draw their runs from `gateShape`). Each `pass` is a fresh reconcile pass (nothing
  * is kept between passes but the cluster and the run's status: as after a restart).
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { admit } from '../../src/admission/admit.ts';
 import { gatedDeps } from '../../src/app/pod-security-gate.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
@@ -134,3 +136,38 @@ export async function pass(
 /** The `create` records of steps (not the gate's own change-of-state records). */
 export const createRecords = (deps: PipelineDeps) =>
   (deps.audit as MemoryAudit).records.filter((r) => r.stage === 'create' && r.step !== undefined);
+
+/** A drawn run for the gate properties: 1–3 steps, chained or parallel, which steps are granted egress and which retried once, and up to 24 gate answers. */
+export const gateShape = fc.record({
+  steps: fc.integer({ min: 1, max: 3 }),
+  chained: fc.boolean(),
+  granted: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+  retried: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+  answers: fc.array(fc.constantFrom<Gate>('open', 'not-enforced', 'unknown'), { maxLength: 24 }),
+});
+/** The drawn run as `gateShape` gives it. */
+export type GateShape = typeof gateShape extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * The drawn run's steps (`a`, `b`, `c`, image `x:1`; one retry after 1 s where drawn; each after the
+ * previous one when chained, else none waits) and its names, the granted and the retried steps.
+ */
+export function shapeSteps({ steps, chained, granted, retried }: GateShape): {
+  names: string[];
+  steps: Record<string, unknown>[];
+  granted: Set<string>;
+  retried: Set<string>;
+} {
+  const names = ['a', 'b', 'c'].slice(0, steps);
+  return {
+    names,
+    granted: new Set(names.filter((_, i) => granted[i])),
+    retried: new Set(names.filter((_, i) => retried[i])),
+    steps: names.map((n, i) => ({
+      name: n,
+      image: 'x:1',
+      ...(retried[i] ? { retries: { limit: 1, backoff: '1s' } } : {}),
+      dependsOn: i > 0 && chained ? [names[i - 1]] : [],
+    })),
+  };
+}

@@ -21,7 +21,16 @@ import { admit } from '../../src/admission/admit.ts';
 import { gatedDeps } from '../../src/app/pod-security-gate.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
 import { memoryRunner } from '../support/memory-runner.ts';
-import { admitted, createRecords, GATE_CODE, pass, setup, type Gate } from '../support/gate-pass.ts';
+import {
+  admitted,
+  createRecords,
+  GATE_CODE,
+  gateShape,
+  pass,
+  setup,
+  shapeSteps,
+  type Gate,
+} from '../support/gate-pass.ts';
 import { MemoryPods, memoryCluster, type MemoryAudit } from '../support/memory.ts';
 import { NOW, RUNNER, sign, testKeys } from '../support/tokens.ts';
 
@@ -113,30 +122,12 @@ test('through the Reconciler (its status hold, real timers): the run waits, then
 });
 
 describe('property: whatever the gate answers, and when', () => {
-  const gate = fc.constantFrom<Gate>('open', 'not-enforced', 'unknown');
-  const shape = fc.record({
-    steps: fc.integer({ min: 1, max: 3 }),
-    chained: fc.boolean(),
-    granted: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-    retried: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-    answers: fc.array(gate, { maxLength: 24 }),
-  });
   test('no pod while closed; no step ends with a gate code; every step runs once it stays open; one create record per create', async () => {
     await fc.assert(
-      fc.asyncProperty(shape, async ({ steps, chained, granted, retried, answers }) => {
-        const names = ['a', 'b', 'c'].slice(0, steps);
-        const { clock, deps, cluster, created, asked } = setup(
-          answers,
-          new Set(names.filter((_, i) => granted[i])),
-          new Set(names.filter((_, i) => retried[i])),
-        );
-        const wf = names.map((n, i) => ({
-          name: n,
-          image: 'x:1',
-          ...(chained ? {} : { dependsOn: [] }),
-          ...(retried[i] ? { retries: { limit: 1, backoff: '1s' } } : {}),
-          ...(i > 0 && chained ? { dependsOn: [names[i - 1]] } : {}),
-        }));
+      fc.asyncProperty(gateShape, async (shape) => {
+        const { answers, steps } = shape;
+        const { names, granted, retried, steps: wf } = shapeSteps(shape);
+        const { clock, deps, cluster, created, asked } = setup(answers, granted, retried);
         const name = await admitted(deps, wf);
         let status: RunStatus | undefined;
         // Bounded: every answer closes at most one question; each step needs at most 2 attempts × 2 passes.
@@ -165,12 +156,8 @@ describe('property: whatever the gate answers, and when', () => {
         assert.equal(status?.phase, 'Succeeded', JSON.stringify(status));
         assert.doesNotMatch(status?.code ?? '', GATE_CODE);
         for (const c of created) assert.equal(c.gate, 'open', `pod ${c.pod} created while the gate said ${c.gate}`);
-        assert.equal(
-          cluster.egress.length,
-          names.filter((_, i) => granted[i]).length,
-          'one egress policy per granted step',
-        );
-        const attempts = names.reduce((sum, _, i) => sum + (retried[i] ? 2 : 1), 0);
+        assert.equal(cluster.egress.length, granted.size, 'one egress policy per granted step');
+        const attempts = names.length + retried.size;
         assert.equal(cluster.created.length, attempts, 'one pod per attempt');
         const records = createRecords(deps);
         assert.equal(records.length, asked.create, 'one create record per create');

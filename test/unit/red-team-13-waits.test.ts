@@ -25,7 +25,7 @@ import { POD_SECURITY_REFUSALS, WAIT_AT_CREATE } from '../../src/errors/waits.ts
 import { ERROR_CODES } from '../../src/errors/codes.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
 import { runDone, type RunStatus } from '../../src/run/status.ts';
-import { admitted, pass, setup, type Gate } from '../support/gate-pass.ts';
+import { admitted, gateShape, pass, setup, shapeSteps, type Gate } from '../support/gate-pass.ts';
 import type { MemoryAudit } from '../support/memory.ts';
 import { NOW, RUNNER } from '../support/tokens.ts';
 
@@ -95,29 +95,12 @@ describe('finding 2: a waited create is not read as an end', () => {
     assert.equal(verdict(run), 'succeeded');
   });
 
-  const gate = fc.constantFrom<Gate>('open', 'not-enforced', 'unknown');
-  const shape = fc.record({
-    steps: fc.integer({ min: 1, max: 3 }),
-    chained: fc.boolean(),
-    granted: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-    retried: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-    answers: fc.array(gate, { maxLength: 24 }),
-  });
   test('property: after every pass, verdict is waiting iff a step waits; no Error event; one Running event per pod', async () => {
     await fc.assert(
-      fc.asyncProperty(shape, async ({ steps, chained, granted, retried, answers }) => {
-        const names = ['a', 'b', 'c'].slice(0, steps);
-        const { clock, deps, cluster } = setup(
-          answers,
-          new Set(names.filter((_, i) => granted[i])),
-          new Set(names.filter((_, i) => retried[i])),
-        );
-        const wf = names.map((n, i) => ({
-          name: n,
-          image: 'x:1',
-          ...(retried[i] ? { retries: { limit: 1, backoff: '1s' } } : {}),
-          ...(i > 0 && chained ? { dependsOn: [names[i - 1]] } : {}),
-        }));
+      fc.asyncProperty(gateShape, async (shape) => {
+        const { answers, steps } = shape;
+        const { granted, retried, steps: wf } = shapeSteps(shape);
+        const { clock, deps, cluster } = setup(answers, granted, retried);
         const name = await admitted(deps, wf);
         const audit = deps.audit as MemoryAudit;
         let status: RunStatus | undefined;
