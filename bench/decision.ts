@@ -257,7 +257,10 @@ if (import.meta.main && flag('--paced') !== undefined) {
   console.log(JSON.stringify(await pacedOnly(rate, seconds, console.error, clock), null, 2));
 } else if (import.meta.main) {
   const quick = process.argv.includes('--quick');
-  const only = process.argv.includes('--only') ? 'wasm' : undefined;
+  const o = process.argv.indexOf('--only');
+  if (o > 0 && process.argv[o + 1] !== 'wasm')
+    throw new Error('--only takes one value: wasm (the in-process path alone)');
+  const only = o > 0 ? 'wasm' : undefined;
   const n = process.argv.indexOf('--decisions');
   const counts = { ...(quick ? QUICK : FULL), ...(n > 0 ? { decisions: Number(process.argv[n + 1]) } : {}) };
   console.log(JSON.stringify(await decisionBench(counts, console.error, only), null, 2));

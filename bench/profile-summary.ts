@@ -1,7 +1,8 @@
 /**
- * Top self-time functions of a V8 CPU profile (`node --cpu-prof`), as a Markdown table; shares
- * are of the busy time (idle samples left out).
- *   node bench/profile-summary.ts <file.cpuprofile> [--top N]
+ * Top self-time functions of one or more V8 CPU profiles (`node --cpu-prof`), as a Markdown
+ * table; shares are of the busy time (idle samples left out). Several files (one per serve process
+ * or worker thread, as `--cpu-prof-dir` writes them) are summed function by function.
+ *   node bench/profile-summary.ts <file.cpuprofile>... [--top N]
  */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
@@ -17,28 +18,38 @@ interface Profile {
   readonly timeDeltas: readonly number[];
 }
 
-export function selfTimes(profile: Profile): { name: string; ms: number; share: number }[] {
-  const frameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+/**
+ * Self time per function (name, file and line) summed over `profiles`, largest first: `ms` in
+ * milliseconds, `share` of all the profiles' busy time (0..1; `(idle)` samples left out).
+ */
+export function selfTimes(...profiles: readonly Profile[]): { name: string; ms: number; share: number }[] {
   const byName = new Map<string, number>();
   let total = 0;
-  profile.samples.forEach((id, i) => {
-    const dt = profile.timeDeltas[i] ?? 0;
-    const f = frameOf.get(id);
-    const where = f?.url ? ` (${relative(REPO_ROOT, new URL(f.url, 'file:///').pathname)}:${f.lineNumber + 1})` : '';
-    const name = `${f?.functionName || '(anonymous)'}${where}`;
-    byName.set(name, (byName.get(name) ?? 0) + dt);
-    if (name !== '(idle)') total += dt;
-  });
+  for (const profile of profiles) {
+    const frameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+    profile.samples.forEach((id, i) => {
+      const dt = profile.timeDeltas[i] ?? 0;
+      const f = frameOf.get(id);
+      const where = f?.url ? ` (${relative(REPO_ROOT, new URL(f.url, 'file:///').pathname)}:${f.lineNumber + 1})` : '';
+      const name = `${f?.functionName || '(anonymous)'}${where}`;
+      byName.set(name, (byName.get(name) ?? 0) + dt);
+      if (name !== '(idle)') total += dt;
+    });
+  }
   byName.delete('(idle)');
   return [...byName].map(([name, us]) => ({ name, ms: us / 1000, share: us / total })).sort((a, b) => b.ms - a.ms);
 }
 
 if (import.meta.main) {
-  const file = process.argv[2];
-  if (file === undefined) throw new Error('usage: node bench/profile-summary.ts <file.cpuprofile> [--top N]');
-  const t = process.argv.indexOf('--top');
-  const top = t > 0 ? Number(process.argv[t + 1]) : 20;
-  const rows = selfTimes(JSON.parse(await readFile(file, 'utf8')) as Profile);
+  const args = process.argv.slice(2);
+  const t = args.indexOf('--top');
+  const top = t >= 0 ? Number(args[t + 1]) : 20;
+  const files = args.filter((_, i) => t < 0 || (i !== t && i !== t + 1));
+  if (files.length === 0 || !(top > 0))
+    throw new Error('usage: node bench/profile-summary.ts <file.cpuprofile>... [--top N]');
+  const profiles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Profile));
+  if (files.length > 1) console.log(`${files.length} profiles, summed\n`);
+  const rows = selfTimes(...profiles);
   console.log('| self time | share | function |\n|---:|---:|---|');
   for (const r of rows.slice(0, top))
     console.log(`| ${r.ms.toFixed(0)} ms | ${(r.share * 100).toFixed(1)} % | \`${r.name}\` |`);

@@ -14,7 +14,7 @@
  *
  *   node --expose-gc bench/run.ts [--quick] [--only decision,start,policy,audit,e2e,scale,peers] [--json FILE]
  *
- * --json writes the results there instead of bench/results.json.
+ * --json writes the results there instead of bench/results.json (bench/results-quick.json with --quick).
  *
  * A section that fails is reported and the others go on (bench/sections.ts); an error nobody caught
  * tears every control plane and process down (bench/fatal.ts, as the peers bench does). The exit
@@ -198,7 +198,8 @@ const results = {
   goals: quick ? [] : goals,
   failures: sections.failures,
 };
-const resultsFile = args.json ?? join(REPO_ROOT, 'bench', 'results.json');
+// A quick run (npm test's last step) keeps its own file, so it never replaces a full run's results.
+const resultsFile = args.json ?? join(REPO_ROOT, 'bench', quick ? 'results-quick.json' : 'results.json');
 await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
 log(`wrote ${resultsFile} (${results.seconds.toFixed(0)} s)`);
 process.exitCode = sections.report();
