@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 
 interface ProfileNode {
@@ -41,10 +42,8 @@ export function selfTimes(...profiles: readonly Profile[]): { name: string; ms: 
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const t = args.indexOf('--top');
-  const top = t >= 0 ? Number(args[t + 1]) : 20;
-  const files = args.filter((_, i) => t < 0 || (i !== t && i !== t + 1));
+  const { values, positionals: files } = parseArgs({ options: { top: { type: 'string' } }, allowPositionals: true });
+  const top = values.top === undefined ? 20 : Number(values.top);
   if (files.length === 0 || !(top > 0))
     throw new Error('usage: node bench/profile-summary.ts <file.cpuprofile>... [--top N]');
   const profiles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Profile));
