@@ -68,7 +68,11 @@ export async function openLoop(
   const total = Math.max(1, Math.floor(rate * seconds));
   const latencies = new Float64Array(total);
   const interval = 1000 / rate;
-  const t0 = performance.now();
+  // Arrival i is due at t0 + i × interval. With the worker clock, t0 is set once the worker runs:
+  // set before it (as until 2 December), the worker's start-up (tens of ms, a new isolate) fell
+  // inside the schedule, and its first message delivered every arrival due meanwhile at once, each
+  // timed from a schedule the system under test was never offered (BENCHMARKS.md, "the clock's start").
+  let t0 = performance.now();
   let launched = 0;
   let done = 0;
   let failed: unknown;
@@ -93,7 +97,7 @@ export async function openLoop(
       await tick();
     }
   } else {
-    await workerClock(performance.timeOrigin + t0, interval, total, launchUpTo);
+    await workerClock(interval, total, launchUpTo, (start) => (t0 = start));
   }
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 30_000)));
@@ -107,31 +111,50 @@ export async function openLoop(
 }
 
 /**
- * The worker that clocks the arrivals (see ArrivalClock): it sleeps until arrival i's time
- * (`start` + i × `interval`, ms since the epoch as performance.timeOrigin counts) and posts how
- * many arrivals are due by then; it never waits for the main thread, so a stalled main thread
- * gets all the arrivals due meanwhile at once, each still timed from its own schedule.
+ * The worker that clocks the arrivals (see ArrivalClock). It says `ready` once it runs, then takes
+ * the schedule's start (ms since the epoch, as performance.timeOrigin counts) from the main thread;
+ * it sleeps until arrival i's time (`start` + i × `interval`) and posts how many arrivals are due
+ * by then; it never waits for the main thread, so a stalled main thread gets all the arrivals due
+ * meanwhile at once, each still timed from its own schedule.
  */
 const CLOCK = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { start, interval, total } = workerData;
-const origin = start - performance.timeOrigin;
-const nap = new Int32Array(new SharedArrayBuffer(4));
-let sent = 0;
-while (sent < total) {
-  const wait = origin + sent * interval - performance.now();
-  if (wait > 0) Atomics.wait(nap, 0, 0, wait);
-  const due = Math.min(total, Math.floor((performance.now() - origin) / interval) + 1);
-  if (due > sent) parentPort.postMessage((sent = due));
-}
+const { interval, total } = workerData;
+parentPort.once('message', (start) => {
+  const origin = start - performance.timeOrigin;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  let sent = 0;
+  while (sent < total) {
+    const wait = origin + sent * interval - performance.now();
+    if (wait > 0) Atomics.wait(nap, 0, 0, wait);
+    const due = Math.min(total, Math.floor((performance.now() - origin) / interval) + 1);
+    if (due > sent) parentPort.postMessage((sent = due));
+  }
+});
+parentPort.postMessage('ready');
 `;
 
-/** Runs the arrival clock; `launchUpTo(n)` on the main thread each time arrivals up to n are due; resolves after the last. */
-async function workerClock(start: number, interval: number, total: number, launchUpTo: (n: number) => void) {
-  const worker = new Worker(CLOCK, { eval: true, workerData: { start, interval, total } });
+/**
+ * Runs the arrival clock: once the worker is running, `started(t0)` with the schedule's start
+ * (performance.now() of this thread, one interval ahead, so arrival 0 is not already late), then
+ * `launchUpTo(n)` on the main thread each time arrivals up to n are due; resolves after the last.
+ */
+async function workerClock(
+  interval: number,
+  total: number,
+  launchUpTo: (n: number) => void,
+  started: (t0: number) => void,
+): Promise<void> {
+  const worker = new Worker(CLOCK, { eval: true, workerData: { interval, total } });
   try {
     await new Promise<void>((resolve, reject) => {
-      worker.on('message', (n: number) => {
+      worker.on('message', (n: number | 'ready') => {
+        if (n === 'ready') {
+          const t0 = performance.now() + interval;
+          started(t0);
+          worker.postMessage(performance.timeOrigin + t0);
+          return;
+        }
         launchUpTo(n);
         if (n >= total) resolve();
       });
