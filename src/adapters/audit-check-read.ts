@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { open } from 'node:fs/promises';
+import { openAuditFile } from './audit-open.ts';
 import { Worker } from 'node:worker_threads';
 import type { ChainChecker } from '../audit/chain-check.ts';
 import type { TrustedRun } from '../audit/chain-report.ts';
@@ -149,7 +149,7 @@ export async function checkSegmentBytes(
   options: ReadOptions = { chunk: VERIFY_CHUNK },
 ): Promise<void> {
   const name = file.split('/').pop() ?? file;
-  const fh = await open(file, 'r');
+  const fh = await openAuditFile(file);
   try {
     let buf = sharedBuffer(options.chunk);
     let have = 0;

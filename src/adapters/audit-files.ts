@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -8,6 +7,7 @@ import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { ChainChecker } from '../audit/chain-check.ts';
 import type { ChainReport } from '../audit/chain-report.ts';
+import { openAuditFile } from './audit-open.ts';
 import { checkSegmentBytes, EMPTY_LINE, NO_NEWLINE, NOT_UTF8, RunWorker, VERIFY_CHUNK } from './audit-check-read.ts';
 
 /** Layout of an audit directory: segment-00000001.jsonl, segment-00000002.jsonl, ..., checkpoints.jsonl */
@@ -45,7 +45,8 @@ export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
     const name = file.split('/').pop() ?? file;
     let n = 0;
     let carry: Buffer = Buffer.alloc(0);
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    const fh = await openAuditFile(file);
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024 })) {
       const buf: Buffer = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
       let start = 0;
       for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
@@ -79,9 +80,16 @@ export async function readAuditLog(dir: string): Promise<AuditRecord[]> {
 export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
   let text: string;
   try {
-    text = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8');
-  } catch {
-    return [];
+    const fh = await openAuditFile(join(dir, CHECKPOINTS_FILE));
+    try {
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    // No checkpoints file: no checkpoints. One that is there but not a regular file is an error.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
   }
   // A line that does not parse stays in place as a non-checkpoint: the checker names it.
   return text

@@ -45,8 +45,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Parses the YAML text of the config file, applies environment overrides (values read as YAML
- * scalars, so "10" is a number), validates the whole against the strict schema and freezes it.
+ * Parses the YAML text of the config file, applies environment overrides (text as written, the two
+ * integer settings from decimal digits; an empty variable counts as unset), validates the whole against the strict schema and freezes it.
  * Every problem is reported with its path; nothing is partially applied.
  */
 export function loadConfig(
@@ -71,13 +71,42 @@ export function loadConfig(
     });
   }
   const merged = structuredClone(doc) as Record<string, unknown>;
+  const issues: ConfigIssue[] = [];
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    // The token is secret text, never parsed; other values are YAML scalars.
-    setPath(merged, path, name === 'RUNNER_TOKEN' ? raw : (parse(raw) as unknown));
+    const value = overrideValue(name, raw);
+    if (typeof value === 'object') issues.push({ path: path.join('.'), message: `${name} ${value.refused}` });
+    else setPath(merged, path, value);
   }
+  if (issues.length > 0)
+    return fail(
+      'CONFIG_INVALID',
+      `environment overrides are invalid (${issues.length}):\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+      { issues },
+    );
   return parseConfig(merged);
+}
+
+/** The overrides whose setting is an integer; every other one is text. */
+const INTEGER_OVERRIDES: ReadonlySet<string> = new Set(['KUBIYA_WORKFLOW_MAX_CONCURRENT', 'KUBIYA_SERVER_PORT']);
+
+// C0 and C1 controls and DEL: never part of a path, a URL, a name or a token.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * An override as its setting takes it (red team 14, finding 1): text exactly as written (never
+ * read as YAML, so ` #…` is no comment, quotes stay, `12` stays text), an integer from decimal
+ * digits only. Refused, never trimmed: white space at either end and control characters (a value
+ * read from a file or a Secret with its newline). The reason never quotes the value.
+ */
+function overrideValue(name: string, raw: string): string | number | { refused: string } {
+  if (INTEGER_OVERRIDES.has(name))
+    return /^[0-9]{1,9}$/.test(raw) ? Number(raw) : { refused: 'must be a decimal integer (digits 0-9 only)' };
+  if (CONTROL.test(raw)) return { refused: 'must not contain a control character (a newline, CR, NUL, ...)' };
+  if (raw.trim() !== raw) return { refused: 'must not begin or end with white space (it is not trimmed)' };
+  return raw;
 }
 
 /**

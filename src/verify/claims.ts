@@ -56,3 +56,19 @@ export function quoted(value: string, max = 128): string {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }
+
+/** The largest NumericDate accepted: 9999-12-31T23:59:59Z (red team 14, finding 3). */
+export const MAX_NUMERIC_DATE = 253_402_300_799;
+
+/**
+ * Why a time claim (`exp`, `iat`, `nbf`) is not an acceptable NumericDate; undefined when it is
+ * absent or acceptable. JSON.parse reads `1e400` as Infinity (Go's encoding/json refuses it), so
+ * "never expires" could be signed; a NumericDate here is a finite number from 0 to the year 9999
+ * (fractions allowed, RFC 7519 §2).
+ */
+export function timeClaimProblem(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_NUMERIC_DATE)
+    return `claim "${name}" must be a NumericDate from 0 to ${MAX_NUMERIC_DATE} (9999-12-31T23:59:59Z)`;
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { checkClaim } from './claims.ts';
+import { checkClaim, timeClaimProblem } from './claims.ts';
 import { hasDuplicateKeys } from './duplicate-keys.ts';
 import { mapJoseError } from './jose-errors.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
@@ -219,6 +219,8 @@ async function verifyToken(
     if (hasDuplicateKeys(payloadBytes.toString('utf8'))) {
       return fail('VERIFY_MALFORMED', 'token payload has an object with a duplicate key');
     }
+    const badTime = ['exp', 'iat', 'nbf'].map((c) => timeClaimProblem(c, payload[c])).find((p) => p !== undefined);
+    if (badTime !== undefined) return fail('VERIFY_CLAIM_INVALID', badTime);
     // The strings that name the run in records and messages, before anything is built from them.
     const jti = checkClaim('jti', payload.jti, { max: 128, jti: true });
     if (!jti.ok) return jti;

@@ -62,7 +62,7 @@ test('defaults fill what the file leaves out, and the result is frozen', () => {
   }, TypeError);
 });
 
-test('environment overrides apply (RUNNER_TOKEN as text, others as YAML scalars)', () => {
+test('environment overrides apply (text as written, the port and maxConcurrent as decimal integers)', () => {
   const r = loadConfig(minimal, { RUNNER_TOKEN: '0123', KUBIYA_SERVER_PORT: '9090', KUBIYA_LOG_LEVEL: 'debug' });
   assert.ok(r.ok);
   assert.equal(r.value.runner.token, '0123');
