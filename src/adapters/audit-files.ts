@@ -7,6 +7,7 @@ import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { ChainChecker } from '../audit/chain-check.ts';
 import type { ChainReport } from '../audit/chain-report.ts';
+import { LineSplitter } from '../audit/line-split.ts';
 import { openAuditFile } from './audit-open.ts';
 import { checkSegmentBytes, EMPTY_LINE, NO_NEWLINE, NOT_UTF8, RunWorker, VERIFY_CHUNK } from './audit-check-read.ts';
 
@@ -37,32 +38,25 @@ export interface AuditLine {
 
 /**
  * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
- * memory; splitting buffers on "\n" is several times cheaper than readline here). Empty lines are
- * yielded too: the appender never writes one, so the checker must see them.
+ * memory; splitting buffers on "\n" is several times cheaper than readline here), in time linear
+ * in the bytes whatever the lines' lengths (LineSplitter). Empty lines are yielded too: the
+ * appender never writes one, so the checker must see them.
  */
 export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
   for (const file of await listSegments(dir)) {
     const name = file.split('/').pop() ?? file;
     let n = 0;
-    let carry: Buffer = Buffer.alloc(0);
+    const lines = new LineSplitter();
     const fh = await openAuditFile(file);
     for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024 })) {
-      const buf: Buffer = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-      let start = 0;
-      for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+      for (const bytes of lines.push(chunk as Buffer)) {
         n++;
-        yield {
-          line: buf.toString('utf8', start, nl),
-          where: `${name}:${n}`,
-          terminated: true,
-          utf8: isUtf8(buf.subarray(start, nl)),
-        };
-        start = nl + 1;
+        yield { line: bytes.toString('utf8'), where: `${name}:${n}`, terminated: true, utf8: isUtf8(bytes) };
       }
-      carry = buf.subarray(start);
     }
-    if (carry.length > 0)
-      yield { line: carry.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(carry) };
+    const rest = lines.rest();
+    if (rest !== undefined)
+      yield { line: rest.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(rest) };
   }
 }
 
