@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { alive, describe, me, parseHolder, render, sameNamespace, type LockHolder } from './audit-lock-holder.ts';
+import { readAuditText } from './audit-open.ts';
 
 /**
  * One writer per audit chain: an exclusive lock on an audit directory.
@@ -117,7 +118,8 @@ export class AuditDirLock {
       let current: string;
       let mtime: number;
       try {
-        current = await readFile(path, 'utf8');
+        // Not a regular file (a FIFO would block here for ever, a device never ends): thrown, not read.
+        current = await readAuditText(path);
         mtime = (await stat(path)).mtimeMs;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
@@ -243,7 +245,7 @@ export async function takeOver(path: string, aside: string, judged: string): Pro
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it first
     throw e;
   }
-  const moved = await readFile(aside, 'utf8').catch(() => judged);
+  const moved = await readAuditText(aside).catch(() => judged);
   if (moved !== judged) await link(aside, path).catch(() => undefined); // not the stale one: put it back
   await unlink(aside).catch(() => undefined);
 }

@@ -22,19 +22,38 @@ export interface AuditFile {
 }
 
 export interface AuditFs {
-  /** Opens (creating with mode 0600) a file for appending. */
+  /**
+   * Opens (creating with mode 0600) a file for appending; rejects when the path is not a regular
+   * file (a FIFO, a device, a directory, or a symlink to one), so no record is ever acknowledged
+   * as durable that went to /dev/null or waits for a FIFO's reader.
+   */
   openAppend(path: string): Promise<AuditFile>;
   /** fsync(2) of a directory, after a new file appeared in it. */
   syncDir(path: string): Promise<void>;
 }
 
-/** O_APPEND, created 0600, and O_DSYNC: each write(2) returns once its bytes are on stable storage. */
-const APPEND_DSYNC = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
+/**
+ * O_APPEND, created 0600, and O_DSYNC: each write(2) returns once its bytes are on stable storage.
+ * O_NONBLOCK: opening a FIFO for writing fails at once (ENXIO: no reader) instead of waiting for
+ * one; it changes nothing for a regular file.
+ */
+const APPEND_DSYNC =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC | constants.O_NONBLOCK;
 
 /** The real file system: files for appending open with O_DSYNC (see AuditFile.syncedWrites). */
 export const nodeAuditFs: AuditFs = {
   openAppend: async (path) => {
     const fh = await open(path, APPEND_DSYNC, 0o600);
+    // Red team 14, "seen and left alone": the appender's own directory may hold what it did not
+    // make there (a restored backup, a hand-made link); only a regular file takes records.
+    const st = await fh.stat().catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
+    if (!st.isFile()) {
+      await fh.close();
+      throw new Error(`${path} is not a regular file: the audit log appends only to regular files`);
+    }
     return {
       write: (bytes, offset, length) => fh.write(bytes, offset, length),
       datasync: () => fh.datasync(),

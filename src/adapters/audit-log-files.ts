@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS } from '../audit/chain.ts';
 import type { Checkpoint } from '../audit/checkpoint.ts';
@@ -7,6 +6,7 @@ import type { Pacer } from './audit-batch.ts';
 import { AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
+import { readAuditText } from './audit-open.ts';
 import { repairTail } from './audit-tail.ts';
 
 /**
@@ -58,7 +58,7 @@ export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs): Promise
   }
   const segment = last === undefined ? 1 : segmentNumber(last);
   const file = await fs.openAppend(join(dir, segmentName(segment)));
-  const checkpoints = await readFile(join(dir, CHECKPOINTS_FILE), 'utf8').catch(() => '');
+  const checkpoints = await readIfPresent(join(dir, CHECKPOINTS_FILE));
   const lastCheckpoint = checkpoints
     .trimEnd()
     .split('\n')
@@ -66,6 +66,20 @@ export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs): Promise
     .at(-1);
   const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
   return { file, segment, seq: link.seq, prev: link.prev, size: link.size, checkpointed };
+}
+
+/**
+ * A file of the log's own directory as text, '' when there is none (ENOENT). Anything else that
+ * cannot be read — not a regular file (readAuditText), no permission — is thrown: the log does not
+ * open (serve: STARTUP_FAILED) rather than take an unreadable checkpoints file for none.
+ */
+async function readIfPresent(path: string): Promise<string> {
+  try {
+    return await readAuditText(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
 }
 
 /** Appends one signed checkpoint as a line of the directory's checkpoints file, durably (write + fdatasync). */

@@ -1,14 +1,18 @@
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { GENESIS } from '../audit/chain.ts';
 import type { AuditRecord } from '../audit/record.ts';
+import { openAuditFile } from './audit-open.ts';
 
 /**
  * Finds the last whole record of a segment and cuts anything after it (a line torn by a crash in
  * the middle of a batch write). Only unacknowledged records can be torn: a batch is acknowledged
- * after its fdatasync, so every acknowledged record is whole and stays.
+ * after its fdatasync, so every acknowledged record is whole and stays. Throws, reading nothing,
+ * when the segment is not a regular file (openAuditFile: a FIFO would block for ever, a device
+ * never ends).
  */
 export async function repairTail(file: string): Promise<{ seq: number; prev: string; size: number }> {
-  const buf = await readFile(file);
+  const segment = await openAuditFile(file);
+  const buf = await segment.readFile().finally(() => segment.close());
   let end = buf.length;
   let last: AuditRecord | undefined;
   while (end > 0) {
