@@ -1,9 +1,10 @@
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { listSegments, segmentNumber } from './audit-files.ts';
+import { openAuditFile, readAuditText } from './audit-open.ts';
 
 const gz = promisify(gzip);
 
@@ -55,7 +56,7 @@ export class AuditShipper {
 
   private async cursor(): Promise<Cursor> {
     try {
-      return JSON.parse(await readFile(join(this.dir, SHIP_CURSOR), 'utf8')) as Cursor;
+      return JSON.parse(await readAuditText(join(this.dir, SHIP_CURSOR))) as Cursor;
     } catch {
       return { seq: 0, segment: 1, offset: 0 };
     }
@@ -77,7 +78,9 @@ export class AuditShipper {
       const segment = segmentNumber(file);
       if (segment < cursor.segment) continue;
       const offset = segment === cursor.segment ? cursor.offset : 0;
-      const fh = await open(file, 'r');
+      // Not a regular file (a FIFO would block a thread-pool thread for ever, a device never ends):
+      // an error, reported and retried like a failed upload (red team 14's class, on the shipper).
+      const fh = await openAuditFile(file);
       try {
         const { size } = await fh.stat();
         if (size <= offset) {

@@ -5,7 +5,7 @@
 // directory as the checkpoints file counted as "no checkpoints"; and a segment that was a symlink
 // to /dev/null TOOK records: each append was acknowledged as durable and nothing was kept. Now
 // every open of the appender refuses anything but a regular file, at once, and no record is
-// acknowledged that is not in a regular file.
+// acknowledged that is not in a regular file. The same for the shipper, which reads the segments.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { LOCK_FILE } from '../../src/adapters/audit-file-lock.ts';
+import { AuditShipper } from '../../src/adapters/audit-ship.ts';
 import { CHECKPOINTS_FILE, segmentName } from '../../src/adapters/audit-files.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 
@@ -109,3 +110,24 @@ test('the regression: a segment linked to /dev/null acknowledged records it neve
     assert.fail(`opened, and the append was ${r.ok ? `acknowledged as seq ${r.value.seq}` : 'refused'}`);
   }
 });
+
+for (const kind of ['fifo', 'dev-zero', 'directory'] as const)
+  test(`the shipper reading a segment that is ${kind}: an error reported, never stuck`, async () => {
+    const dir = await mkdtemp(join(root, `ship-${kind}-`));
+    await place(kind, join(dir, segmentName(1)));
+    const errors: string[] = [];
+    // The sink is never reached: the segment is refused before any upload.
+    const shipper = new AuditShipper(dir, {
+      url: 'http://127.0.0.1:9/',
+      batch: 10,
+      pollMs: 10,
+      backoff: { initialMs: 10, maxMs: 20 },
+      timeoutMs: 1000,
+      onError: (m) => errors.push(m),
+    });
+    shipper.start();
+    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const stopped = await within(shipper.stop(), 3000).catch((e: unknown) => ({ ok: false, error: e }));
+    assert.match(errors[0] ?? '(no error reported in 2 s)', /not a regular file/);
+    assert.equal(stopped.ok, true, 'the shipper did not stop');
+  });
