@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { httpStatusOf, type ErrorCode } from '../errors/codes.ts';
 import type { Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -229,6 +230,36 @@ async function handle(
 }
 
 /**
+ * What Node's parser refuses (a malformed or ambiguous request: Content-Length with
+ * Transfer-Encoding, two lengths, obs-fold; headers over 16 KiB; the headers timeout) is answered
+ * like every other error, `{code, message}` from the catalogue, counted as route `unknown`, and
+ * the connection closed.
+ */
+function refuseUnparsed(app: HttpApp, e: NodeJS.ErrnoException, socket: Duplex): void {
+  // A request already handed over (its response object attached) is answered and counted by its
+  // handler (a body cut short: 499); a connection that ended mid-message is gone.
+  const attached = (socket as { _httpMessage?: unknown })._httpMessage;
+  const handled = attached !== undefined && attached !== null;
+  if (e.code === 'ECONNRESET' || e.code === 'HPE_INVALID_EOF_STATE' || !socket.writable || handled) {
+    socket.destroy();
+    return;
+  }
+  const [code, message]: [ErrorCode, string] =
+    e.code === 'HPE_HEADER_OVERFLOW'
+      ? ['HTTP_HEADERS_TOO_LARGE', 'the request headers are too large']
+      : e.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['HTTP_TIMEOUT', 'the request did not arrive in time']
+        : ['HTTP_BAD_REQUEST', 'the request is not well-formed HTTP/1.1'];
+  const status = httpStatusOf(code);
+  const text = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${text}`,
+  );
+  app.observed('unknown', status);
+}
+
+/**
  * The runner's HTTP surface on one port: /healthz, /ready, /metrics, POST /v1/assignments,
  * POST /v1/cancellations.
  * Errors are `{code, message}` from the catalogue; no stack trace or internal detail leaves.
@@ -255,6 +286,7 @@ export function createHttpServer(app: HttpApp): Server {
   // Expect: 100-continue: the 100 is sent only once the body will be read (bodyOf), so a request
   // refused before (draining, capacity, a Content-Length over the limit) is never invited to send it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
+  server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => refuseUnparsed(app, e, socket));
   server.requestTimeout = app.requestTimeoutMs + 1000;
   server.headersTimeout = headersTimeout;
   server.keepAliveTimeout = 5000;

@@ -4,7 +4,9 @@
 //   1. the headers timeout enforced only at Node's 30 s connection sweep,
 //   2. a body over the limit read to its end (or the timeout) before it is refused,
 //   3. a client that goes away mid-body counted as a 500 (INTERNAL, "a bug"),
-//   4. a content coding ignored: the bytes are judged as if no coding had been applied.
+//   4. a content coding ignored: the bytes are judged as if no coding had been applied,
+//   5. a request Node's parser refuses answered outside the catalogue (no {code, message}) and
+//      never counted in kubiya_http_requests_total.
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -228,4 +230,75 @@ describe('red team 15: the HTTP intake against clients off the happy path (raw s
       assert.equal(codeOf(a.text), code);
     });
   }
+
+  // Class 5. What Node's parser refuses (smuggling shapes, oversized headers, the headers
+  // timeout) is answered like every other error: {code, message} from the catalogue, counted.
+  const malformed: [string, string, number, string][] = [
+    [
+      'Content-Length and Transfer-Encoding',
+      head('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n') + '0\r\n\r\n',
+      400,
+      'HTTP_BAD_REQUEST',
+    ],
+    [
+      'two different Content-Lengths',
+      head('Content-Length: 3\r\nContent-Length: 4\r\n') + 'abcd',
+      400,
+      'HTTP_BAD_REQUEST',
+    ],
+    [
+      'Transfer-Encoding: chunked, identity',
+      head('Transfer-Encoding: chunked, identity\r\n') + '0\r\n\r\n',
+      400,
+      'HTTP_BAD_REQUEST',
+    ],
+    [
+      'a space before the colon',
+      'POST /v1/assignments HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\nabc',
+      400,
+      'HTTP_BAD_REQUEST',
+    ],
+    ['obs-fold', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n', 400, 'HTTP_BAD_REQUEST'],
+    ['a lower-case method', 'get /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'HTTP_BAD_REQUEST'],
+    ['an HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 400, 'HTTP_BAD_REQUEST'],
+    [
+      '17 KB of headers',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ${'a'.repeat(17_000)}\r\n\r\n`,
+      431,
+      'HTTP_HEADERS_TOO_LARGE',
+    ],
+  ];
+  for (const [name, request, status, code] of malformed) {
+    test(`refused by the parser: ${name} → ${status} ${code} as JSON, counted, connection closed`, async () => {
+      const before = statuses.length;
+      const a = await exchange(port, (s) => s.write(request), 3000);
+      assert.match(a.text, new RegExp(`^HTTP/1\\.1 ${status} `), a.text.slice(0, 120));
+      assert.match(a.text, /\r\ncontent-type: application\/json\r\n/i);
+      const body = JSON.parse(a.text.slice(a.text.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'message']);
+      assert.equal(body.code, code);
+      assert.ok(a.closed);
+      assert.deepEqual(statuses.slice(before), [status]);
+    });
+  }
+
+  test('a malformed request after a kept-alive one on the same connection is still answered 400 as JSON', async () => {
+    const a = await exchange(
+      port,
+      (s) => {
+        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        s.once('data', () => s.write(head('Content-Length: 3\r\nContent-Length: 4\r\n') + 'abcd'));
+      },
+      3000,
+    );
+    assert.match(a.text, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 400 [\s\S]*"code":"HTTP_BAD_REQUEST"/);
+  });
+
+  test('the headers timeout is answered 408 HTTP_TIMEOUT as JSON and counted', async () => {
+    const before = statuses.length;
+    const a = await exchange(port, (s) => s.write('GET /hea'), 8000);
+    assert.match(a.text, /^HTTP\/1\.1 408 /);
+    assert.match(a.text, /"code":"HTTP_TIMEOUT"/);
+    assert.deepEqual(statuses.slice(before), [408]);
+  });
 });
