@@ -152,3 +152,12 @@ test('the concrete case: an audit storage class with a newline no longer adds a 
   const r = await render({ audit: { storage: { storageClass: HOSTILE[0] } } });
   assert.equal(r.ok, false);
 });
+
+test('runner.workflow.namespace equal to the release namespace is refused (step pods beside the runner, its Role over its own Secrets)', async () => {
+  // render() installs into the release namespace "default".
+  const same = await render({ runner: { workflow: { namespace: 'default' } } });
+  assert.equal(same.ok, false);
+  assert.match(same.ok ? '' : same.err, /runner\.workflow\.namespace must not be the release namespace \(default\)/);
+  const other = await render({ runner: { workflow: { namespace: 'steps' } } });
+  assert.ok(other.ok);
+});
