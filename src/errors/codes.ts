@@ -89,9 +89,11 @@ export const ERROR_CATALOGUE = {
   STEP_OUTPUT_UNSAFE_TEXT: { status: 200, stage: 'watch' },
   RUN_NOT_FOUND: { status: 404, stage: 'http' },
 
+  HTTP_BAD_REQUEST: { status: 400, stage: 'http' },
   HTTP_NOT_FOUND: { status: 404, stage: 'http' },
   HTTP_METHOD_NOT_ALLOWED: { status: 405, stage: 'http' },
   HTTP_TIMEOUT: { status: 408, stage: 'http' },
+  HTTP_HEADERS_TOO_LARGE: { status: 431, stage: 'http' },
   CAPACITY_EXCEEDED: { status: 429, stage: 'http' },
   SHUTTING_DOWN: { status: 503, stage: 'http' },
   NOT_READY: { status: 503, stage: 'http' },

@@ -45,3 +45,41 @@ test('receive never throws and only passes three base64url parts (property)', ()
     { numRuns: 500 },
   );
 });
+
+// Red team 15 (docs/reviews/2026-12-02-red-team-15.md): a content coding and a body the HTTP
+// reader stopped reading over the limit.
+test('receive refuses any Content-Encoding but identity, whatever the body (property)', () => {
+  fc.assert(
+    fc.property(fc.string(), (coding) => {
+      const r = receive(
+        { body: 'aGVhZA.cGF5bG9hZA.c2ln', contentType: 'application/jwt', contentEncoding: coding },
+        limits,
+      );
+      const identity = coding.trim().toLowerCase() === 'identity';
+      assert.equal(r.ok ? 'ok' : r.error.code, identity ? 'ok' : 'RECEIVE_UNSUPPORTED_MEDIA_TYPE');
+    }),
+    { numRuns: 500 },
+  );
+  for (const coding of ['gzip', 'br', 'deflate, gzip', '']) {
+    const r = receive(
+      { body: 'aGVhZA.cGF5bG9hZA.c2ln', contentType: 'application/jwt', contentEncoding: coding },
+      limits,
+    );
+    assert.equal(r.ok ? 'ok' : r.error.code, 'RECEIVE_UNSUPPORTED_MEDIA_TYPE', coding);
+  }
+});
+
+test('receive: a body not read whole (over) is RECEIVE_TOO_LARGE naming what is known of its size', () => {
+  const cases = [
+    [
+      { body: new Uint8Array(0), over: { declared: 10_000_000_000 } },
+      'assignment is 10000000000 bytes (Content-Length); the limit is 1024',
+    ],
+    [{ body: new Uint8Array(1025), over: {} }, 'assignment is more than 1024 bytes; the limit is 1024'],
+    [{ body: 'a'.repeat(2000) }, 'assignment is 2000 bytes; the limit is 1024'],
+  ] as const;
+  for (const [raw, message] of cases) {
+    const r = receive({ ...raw, contentType: 'application/jwt' }, limits);
+    assert.deepEqual(r.ok ? 'ok' : [r.error.code, r.error.message], ['RECEIVE_TOO_LARGE', message]);
+  }
+});
