@@ -17,7 +17,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { LOCK_FILE } from '../../src/adapters/audit-file-lock.ts';
 import { AuditShipper } from '../../src/adapters/audit-ship.ts';
 import { CHECKPOINTS_FILE, segmentName } from '../../src/adapters/audit-files.ts';
-import type { AuditEntry } from '../../src/audit/record.ts';
+import { auditEntry as entry } from '../support/audit-entries.ts';
 
 let root = '';
 before(async () => {
@@ -25,16 +25,6 @@ before(async () => {
 });
 after(async () => {
   await rm(root, { recursive: true, force: true });
-});
-
-const entry = (i: number): AuditEntry => ({
-  decision_id: `d-${i}`,
-  timestamp: new Date().toISOString(),
-  stage: 'evaluate',
-  outcome: 'allow',
-  message: 'm',
-  runner: 'r',
-  labels: { runner: 'r' },
 });
 
 /** `p` settled within `ms`, or a failure that says it hung (so a regression fails, never hangs the suite). */

@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir, readCheckpoints, readTrusted, segmentName } from '../../src/adapters/audit-files.ts';
 import { readChains } from '../../src/adapters/audit-chains.ts';
+import { auditEntry } from '../support/audit-entries.ts';
 
 let root = '';
 let good = '';
@@ -24,16 +25,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'kubiya-rt14-audit-'));
   good = join(root, 'good');
   const log = await FileAuditLog.open(good);
-  for (let i = 0; i < 3; i++)
-    await log.append({
-      decision_id: `d-${i}`,
-      timestamp: new Date().toISOString(),
-      stage: 'evaluate',
-      outcome: 'allow',
-      message: 'm',
-      runner: 'r',
-      labels: { runner: 'r' },
-    });
+  for (let i = 0; i < 3; i++) await log.append(auditEntry(i));
   await log.close();
 });
 
