@@ -84,9 +84,23 @@ describe('Helm chart', () => {
       [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [trustName], verbs: ['get', 'update'] }],
     );
     const np = find(objs, 'NetworkPolicy', 'kubiya-runner-policy')[0] as unknown as {
-      spec: { podSelector: { matchLabels: Record<string, string> } };
+      metadata: { namespace: string };
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        ingress: { from?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[] }[];
+        egress: { to?: { namespaceSelector?: { matchLabels?: Record<string, string> } }[] }[];
+      };
     };
     assert.deepEqual(np.spec.podSelector.matchLabels, { app: 'kubiya-runner' });
+    // Every namespace the chart selects by the product page's `name` label (which anyone allowed to
+    // label a namespace can copy) is also selected by kubernetes.io/metadata.name, the API server's
+    // own, immutable: only the runner's namespace matches (red team 15, seen and left; fixed).
+    const selectors = [...np.spec.ingress.flatMap((r) => r.from ?? []), ...np.spec.egress.flatMap((r) => r.to ?? [])]
+      .map((peer) => peer.namespaceSelector?.matchLabels)
+      .filter((m): m is Record<string, string> => m !== undefined && 'name' in m);
+    assert.equal(selectors.length, 2);
+    for (const m of selectors)
+      assert.deepEqual(m, { name: np.metadata.namespace, 'kubernetes.io/metadata.name': np.metadata.namespace });
     // The workflows namespace's default deny (issue 13): every pod there, Egress, no rule.
     const deny = find(objs, 'NetworkPolicy', 'kubiya-runner-default-deny-egress')[0] as unknown as {
       metadata: { namespace: string };
