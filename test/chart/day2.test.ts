@@ -236,6 +236,40 @@ describe('metrics scraping and the runner NetworkPolicy', () => {
       assert.ok(r.stderr.includes(path), `${set}: ${r.stderr}`);
     }
   });
+  // Red team 15 (seen and left; now refused): Kubernetes reads an empty selector as "every
+  // namespace / pod" and a rule with neither peers nor ports as "allow everything". The chart
+  // documents {} (both selectors empty) as "no rule", so an empty matchLabels or matchExpressions,
+  // a rule with an empty or no from/to and no ports, or an empty peer, is refused naming its path.
+  test('selectors and rules that Kubernetes reads as "everything" are refused; what selects something renders', async () => {
+    const template = (json: string) =>
+      run(helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set-json', json]).then(
+        () => ({ stderr: '' }),
+        (e: { stderr: string }) => e,
+      );
+    for (const [json, path] of [
+      [
+        'networkPolicy.metricsFrom.namespaceSelector={"matchLabels":{}}',
+        '/networkPolicy/metricsFrom/namespaceSelector/matchLabels',
+      ],
+      [
+        'networkPolicy.metricsFrom.podSelector={"matchExpressions":[]}',
+        '/networkPolicy/metricsFrom/podSelector/matchExpressions',
+      ],
+      ['networkPolicy.extraIngress=[{}]', '/networkPolicy/extraIngress/0'],
+      ['networkPolicy.extraIngress=[{"from":[]}]', '/networkPolicy/extraIngress/0'],
+      ['networkPolicy.extraIngress=[{"from":[{}]}]', '/networkPolicy/extraIngress/0/from/0'],
+      ['networkPolicy.extraEgress=[{"to":[]}]', '/networkPolicy/extraEgress/0'],
+      ['networkPolicy.extraEgress=[{"ports":[]}]', '/networkPolicy/extraEgress/0'],
+    ] as const)
+      assert.ok((await template(json)).stderr.includes(path), `${json} was not refused at ${path}`);
+    for (const json of [
+      'networkPolicy.metricsFrom.namespaceSelector={}',
+      'networkPolicy.metricsFrom.namespaceSelector={"matchExpressions":[{"key":"team","operator":"Exists"}]}',
+      'networkPolicy.extraIngress=[{"ports":[{"port":9100}]}]',
+      'networkPolicy.extraEgress=[{"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}]}]',
+    ])
+      assert.equal((await template(json)).stderr, '', json);
+  });
 });
 
 describe('values.yaml and values.schema.json', () => {
