@@ -36,9 +36,14 @@ function pod(name: string, run: string, phase = 'Running'): V1Pod {
 describe('a silent API connection is noticed', () => {
   let api: FakeKubeApi;
   let proxy: FreezeProxy;
-  const restarts: { kind: string; reason: WatchRestartReason }[] = [];
+  // Each kubeconfig's own watch restarts: a watch of an earlier test's gateway still ending while
+  // the next test runs (the proxy freezes every open connection) is never counted as this one's
+  // (CI saw a second 'idle' entry in the frozen-watch test, once).
+  type Restart = { kind: string; reason: WatchRestartReason };
+  const restartLog = new WeakMap<PooledKubeConfig, Restart[]>();
+  const restarts = (kc: PooledKubeConfig): Restart[] => restartLog.get(kc) ?? [];
   const timeouts: string[] = [];
-  const options = (o: Partial<Omit<ApiOptions, 'observer'>> = {}): ApiOptions => ({
+  const options = (o: Partial<Omit<ApiOptions, 'observer'>>, own: Restart[]): ApiOptions => ({
     requestTimeoutMs: 500,
     watchTimeoutSeconds: 1,
     watchIdleMs: 1500,
@@ -46,11 +51,13 @@ describe('a silent API connection is noticed', () => {
     ...o,
     observer: {
       requestTimedOut: (phase) => timeouts.push(phase),
-      watchRestarted: (kind, reason) => restarts.push({ kind, reason }),
+      watchRestarted: (kind, reason) => own.push({ kind, reason }),
     },
   });
   const kubeconfig = (o?: Partial<Omit<ApiOptions, 'observer'>>): PooledKubeConfig => {
-    const kc = new PooledKubeConfig(options(o));
+    const own: Restart[] = [];
+    const kc = new PooledKubeConfig(options(o ?? {}, own));
+    restartLog.set(kc, own);
     kc.loadFromOptions({
       clusters: [{ name: 'fake', server: `http://127.0.0.1:${proxy.port}`, skipTLSVerify: true }],
       users: [{ name: 'u', token: 'not-a-secret' }],
@@ -67,7 +74,6 @@ describe('a silent API connection is noticed', () => {
   });
   afterEach(async () => {
     for (const g of gateways.splice(0)) await g.stop();
-    restarts.length = 0;
     timeouts.length = 0;
   });
   after(async () => {
@@ -126,7 +132,7 @@ describe('a silent API connection is noticed', () => {
       assert.equal(q.get('timeoutSeconds'), '1');
       assert.equal(q.get('labelSelector'), `kubiya.ai/runner=${RUNNER}`);
     }
-    assert.deepEqual(restarts, [], 'a watch the server ends is not a stall');
+    assert.deepEqual(restarts(kc), [], 'a watch the server ends is not a stall');
   });
 
   test('a frozen watch is noticed within the idle bound and resumed on a new connection; no change is lost', async () => {
@@ -151,7 +157,7 @@ describe('a silent API connection is noticed', () => {
     const total = performance.now() - t0;
     assert.ok(total <= 1500 + 1000, `noticed after ${Math.round(elapsedMs)} ms (idle bound 1500 ms)`);
     assert.deepEqual(
-      restarts.filter((r) => r.reason === 'idle'),
+      restarts(kc).filter((r) => r.reason === 'idle'),
       [{ kind: 'pods', reason: 'idle' }],
     );
     assert.ok(proxy.accepted() > acceptedBefore, 'the watch resumed on a new connection');
@@ -165,7 +171,7 @@ describe('a silent API connection is noticed', () => {
     await pods.start();
     assert.equal(pods.cached('p-lost')?.status?.phase, 'Running');
     const lists = api.lists();
-    const restartsBefore = restarts.length;
+    const restartsBefore = restarts(kc).length;
     api.put(pod('p-lost', 'run-lost', 'Succeeded'), { silently: true });
     api.remove('p-a', { silently: true });
     await waitFor(
@@ -175,7 +181,9 @@ describe('a silent API connection is noticed', () => {
     );
     assert.ok(api.lists() > lists, 'by a new list');
     assert.deepEqual(
-      restarts.slice(restartsBefore).filter((r) => r.kind === 'pods' && r.reason === 'relist'),
+      restarts(kc)
+        .slice(restartsBefore)
+        .filter((r) => r.kind === 'pods' && r.reason === 'relist'),
       [],
       'the watch was ended for the relist',
     );
@@ -194,10 +202,10 @@ describe('a silent API connection is noticed', () => {
     );
     await waitFor(
       'two error restarts',
-      () => restarts.filter((r) => r.reason === 'error').length >= 2 || undefined,
+      () => restarts(kc).filter((r) => r.reason === 'error').length >= 2 || undefined,
       5000,
     );
-    assert.ok(restarts.every((r) => r.kind === 'pods'));
+    assert.ok(restarts(kc).every((r) => r.kind === 'pods'));
     assert.equal(started, false, 'start() resolved although no list succeeded');
   });
 
