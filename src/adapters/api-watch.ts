@@ -34,6 +34,10 @@ export class StallWatch extends Watch {
   private active: WatchArgs[2] | undefined;
   /** What the informer's cache keeps of a watched object (FollowedKind.slim): applied before the cache sees it. */
   private readonly slim: (object: object) => object;
+  /** Set by close(): the informer is stopped, so no watch may run from then on. */
+  private closed = false;
+  /** The controller of the watch running now (undefined between watches). */
+  private controller: AbortController | undefined;
 
   /**
    * `kind` labels metrics and logs; `listedAt` is when the informer last listed (on `timers`'
@@ -68,6 +72,10 @@ export class StallWatch extends Watch {
     callback: WatchArgs[2],
     done: WatchArgs[3],
   ): Promise<AbortController> {
+    // The informer was stopped while it listed or connected again (client-node's ListWatch checks
+    // `stopped` before those awaits, not after): no watch starts, and `done` is not called (a
+    // stopped ListWatch would do nothing with it).
+    if (this.closed) return new AbortController();
     const bounds = { idleMs: this.api.watchIdleMs, relistMs: this.api.relistMs };
     const startedAt = this.timers.now();
     if (startedAt - this.listedAt() >= bounds.relistMs) {
@@ -97,7 +105,10 @@ export class StallWatch extends Watch {
     const finish = (err: unknown): void => {
       if (finished) return;
       finished = true;
-      if (this.active === callback) this.active = undefined;
+      if (this.active === callback) {
+        this.active = undefined;
+        this.controller = undefined;
+      }
       dog.stop();
       // Ended by the API server at timeoutSeconds, without an error: the kind was followed all along.
       if (verdict === undefined && !failedInStream && (err === null || err === undefined)) this.delivered();
@@ -125,9 +136,23 @@ export class StallWatch extends Watch {
       dog.stop();
       throw e;
     }
-    if (verdict !== undefined) controller.abort();
-    else if (!finished) this.active = callback;
+    // Stopped while this watch connected: ended as it arrives (the informer is told, and stays stopped).
+    if (verdict !== undefined || this.closed) controller.abort();
+    else if (!finished) {
+      this.active = callback;
+      this.controller = controller;
+    }
     return controller;
+  }
+
+  /**
+   * The informer is stopping: the watch running now is ended, and none starts from now on, not
+   * even one its ListWatch is already connecting (it is aborted as it arrives).
+   */
+  close(): void {
+    this.closed = true;
+    this.controller?.abort();
+    this.controller = undefined;
   }
 
   /**

@@ -229,6 +229,7 @@ export abstract class Followed<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.watch.close();
     clearInterval(this.behind);
     this.firstListStopped?.(new Error(`stopped before the first list of ${this.kindName} was complete`));
     await this.informer.stop();

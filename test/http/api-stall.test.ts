@@ -54,12 +54,13 @@ describe('a silent API connection is noticed', () => {
       watchRestarted: (kind, reason) => own.push({ kind, reason }),
     },
   });
-  const kubeconfig = (o?: Partial<Omit<ApiOptions, 'observer'>>): PooledKubeConfig => {
+  /** A kubeconfig to `port` (default: through the freeze proxy to the stand-in). */
+  const kubeconfig = (o?: Partial<Omit<ApiOptions, 'observer'>>, port?: number): PooledKubeConfig => {
     const own: Restart[] = [];
     const kc = new PooledKubeConfig(options(o ?? {}, own));
     restartLog.set(kc, own);
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${proxy.port}`, skipTLSVerify: true }],
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${port ?? proxy.port}`, skipTLSVerify: true }],
       users: [{ name: 'u', token: 'not-a-secret' }],
       contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
       currentContext: 'c',
@@ -161,6 +162,32 @@ describe('a silent API connection is noticed', () => {
       [{ kind: 'pods', reason: 'idle' }],
     );
     assert.ok(proxy.accepted() > acceptedBefore, 'the watch resumed on a new connection');
+  });
+
+  // client-node's ListWatch checks `stopped` before it lists and connects again, not after: a stop()
+  // while the next watch is connecting left that watch running, following the kind for a stopped
+  // informer until the server ended it (and counted as the next test's restart here, once in CI).
+  test('a watch still connecting when the informer stops is ended as it arrives: nothing is followed after stop()', async () => {
+    // A stand-in of its own: the watches the proxy froze in earlier tests stay open at the shared one.
+    const fake = await startFakeKubeApi(NS);
+    try {
+      const pods = new KubePods(kubeconfig({ watchTimeoutSeconds: 1 }, fake.port), NS, RUNNER);
+      const changed: string[] = [];
+      pods.onChange((run) => changed.push(run));
+      await pods.start();
+      await waitFor('the first watch', () => fake.liveWatches() >= 1 || undefined, 3000);
+      fake.holdWatches(500);
+      // The stand-in ends the watch at 1 s; the informer asks again at once, and that answer is held.
+      await waitFor('the next watch asked', () => fake.watches.length >= 2 || undefined, 4000);
+      await pods.stop();
+      await new Promise((r) => setTimeout(r, 800)); // the held answer arrives meanwhile
+      assert.equal(fake.liveWatches(), 0, 'a watch is still open after stop()');
+      fake.put(pod('p-late', 'run-late'));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(changed, [], 'a change reached the stopped informer');
+    } finally {
+      await fake.close();
+    }
   });
 
   test('a change no watch delivered (a lost event) is repaired by the periodic relist', async () => {

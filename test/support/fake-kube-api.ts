@@ -17,6 +17,10 @@ export interface FakeKubeApi {
   delay(ms: number): void;
   /** GET /version and pod reads received so far. */
   reads(): number;
+  /** Holds the response (headers included) of every later watch request this long (ms); 0 answers at once. */
+  holdWatches(ms: number): void;
+  /** Watch responses open now (answered and not yet ended or closed by either side). */
+  liveWatches(): number;
   /** The query of every watch request so far, and how many list requests. */
   readonly watches: URLSearchParams[];
   lists(): number;
@@ -37,6 +41,7 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
   const watches: URLSearchParams[] = [];
   let lists = 0;
   let delayMs = 0;
+  let holdMs = 0;
   let reads = 0;
   const send = (res: ServerResponse, e: Event): void => {
     res.write(`${JSON.stringify({ type: e.type, object: e.pod })}\n`);
@@ -93,31 +98,36 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
       return;
     }
     watches.push(url.searchParams);
-    const from = Number(url.searchParams.get('resourceVersion') ?? '0');
-    res.writeHead(200, { 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    const w = { res, from };
-    live.add(w);
-    for (const e of history) if (e.rv > from) send(res, e);
-    const seconds = Number(url.searchParams.get('timeoutSeconds') ?? '0');
-    if (seconds > 0) {
-      const bookmark =
-        url.searchParams.get('allowWatchBookmarks') === 'true'
-          ? setTimeout(
-              () =>
-                res.write(
-                  `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`,
-                ),
-              seconds * 1000 - 200,
-            )
-          : undefined;
-      const end = setTimeout(() => res.end(), seconds * 1000);
-      res.on('close', () => {
-        clearTimeout(bookmark);
-        clearTimeout(end);
-      });
-    }
-    res.on('close', () => live.delete(w));
+    const answer = (): void => {
+      if (req.destroyed) return;
+      const from = Number(url.searchParams.get('resourceVersion') ?? '0');
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      res.flushHeaders();
+      const w = { res, from };
+      live.add(w);
+      for (const e of history) if (e.rv > from) send(res, e);
+      const seconds = Number(url.searchParams.get('timeoutSeconds') ?? '0');
+      if (seconds > 0) {
+        const bookmark =
+          url.searchParams.get('allowWatchBookmarks') === 'true'
+            ? setTimeout(
+                () =>
+                  res.write(
+                    `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(rv) } } })}\n`,
+                  ),
+                seconds * 1000 - 200,
+              )
+            : undefined;
+        const end = setTimeout(() => res.end(), seconds * 1000);
+        res.on('close', () => {
+          clearTimeout(bookmark);
+          clearTimeout(end);
+        });
+      }
+      res.on('close', () => live.delete(w));
+    };
+    if (holdMs === 0) answer();
+    else setTimeout(answer, holdMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
@@ -127,6 +137,8 @@ export async function startFakeKubeApi(namespace: string): Promise<FakeKubeApi> 
     watches,
     lists: () => lists,
     delay: (ms) => (delayMs = ms),
+    holdWatches: (ms) => (holdMs = ms),
+    liveWatches: () => live.size,
     reads: () => reads,
     put: (pod, options) => {
       rv++;
