@@ -56,3 +56,16 @@ export function testConfig(...overrides: readonly ConfigOverrides[]): Config {
 export function testPipelineConfig(overrides: ConfigOverrides = {}): PipelineConfig {
   return pipelineConfigOf(testConfig(overrides));
 }
+
+/** The smallest config file `loadConfig` accepts: the four required settings, nothing else (YAML text). */
+export const MINIMAL_CONFIG_YAML = `
+runner:
+  name: production-runner
+controlPlane:
+  issuer: https://control-plane.kubiya.ai
+  jwksFile: /etc/kubiya/jwks.json
+policy:
+  bundle: /etc/kubiya/policy/bundle.tar.gz
+audit:
+  dir: /var/lib/kubiya/audit
+`;

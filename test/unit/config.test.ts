@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
+import { MINIMAL_CONFIG_YAML } from '../support/config.ts';
 
-const minimal = `
-runner:
-  name: production-runner
-controlPlane:
-  issuer: https://control-plane.kubiya.ai
-  jwksFile: /etc/kubiya/jwks.json
-policy:
-  bundle: /etc/kubiya/policy/bundle.tar.gz
-audit:
-  dir: /var/lib/kubiya/audit
-`;
+const minimal = MINIMAL_CONFIG_YAML;
 
 const seedValues = `
 runner:

@@ -10,18 +10,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ENV_OVERRIDES, loadConfig } from '../../src/config/load.ts';
+import { MINIMAL_CONFIG_YAML } from '../support/config.ts';
 
-const minimal = `
-runner:
-  name: production-runner
-controlPlane:
-  issuer: https://control-plane.kubiya.ai
-  jwksFile: /etc/kubiya/jwks.json
-policy:
-  bundle: /etc/kubiya/policy/bundle.tar.gz
-audit:
-  dir: /var/lib/kubiya/audit
-`;
+const minimal = MINIMAL_CONFIG_YAML;
 
 /** Text settings the schema takes as any non-empty string: an override must land there verbatim. */
 const FREE_TEXT: Readonly<Record<string, (c: ReturnType<typeof parsed>) => unknown>> = {
