@@ -205,7 +205,7 @@ async function oneRound(
   r.rounds.push(m);
   const p = summarize([m]).podMs;
   log(
-    `  round ${round + 1} ${r.entry.slug}: ${(m.steps / m.seconds).toFixed(1)} steps/s, pod p50 ${p.p50.toFixed(0)} ms p99 ${p.p99.toFixed(0)} ms, ${(m.writes.total / m.steps).toFixed(2)} writes/step, load ${m.load1.toFixed(2)}`,
+    `  round ${round + 1} ${r.entry.slug}: ${(m.steps / m.seconds).toFixed(1)} steps/s (${(m.steps / m.completedSeconds).toFixed(1)} completed/s), pod p50 ${p.p50.toFixed(0)} ms p99 ${p.p99.toFixed(0)} ms, ${(m.writes.total / m.steps).toFixed(2)} writes/step, load ${m.load1.toFixed(2)}`,
   );
   await resetRow(cp, r, log);
 }

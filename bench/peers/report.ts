@@ -58,6 +58,43 @@ export function runnerRatio(p: PeersResult, r: RowResult): number | undefined {
   return runner === undefined || row === undefined ? undefined : runner / row;
 }
 
+const totalCpuPer1000 = (r: RowResult): number | undefined => {
+  const c = r.summary?.cpuSecondsPer1000;
+  return c === undefined ? undefined : Object.values(c).reduce((a, b) => a + b, 0);
+};
+
+/**
+ * The sustained view (diagnostic, not judged): a row's median steps/s to pod ADDED (the judged
+ * figure), its median steps completed/s (first submit → the round's last pod Succeeded, so its
+ * completion work falls inside the window), and every process's CPU-s per 1,000 steps (admission
+ * and completion); with the runner's ratio on each. The ADDED rate lets a row that creates pods
+ * faster than the fake kubelet completes them defer part of its per-step cost (its pods' status
+ * writes) past the loop; the CPU ratio is what a CPU-bound control plane sustains.
+ */
+export function sustainedLines(p: PeersResult): string[] {
+  const runner = p.rows.find((x) => x.slug === 'runner')?.summary;
+  const runnerCpu = p.rows.find((x) => x.slug === 'runner');
+  const ratio = (mine: number | undefined, theirs: number | undefined): string =>
+    mine === undefined || theirs === undefined ? '—' : `${(mine / theirs).toFixed(2)}×`;
+  const lines = p.rows.flatMap((r) => {
+    const s = r.summary;
+    if (s === undefined) return [];
+    const cpu = totalCpuPer1000(r);
+    const mineCpu = runnerCpu === undefined ? undefined : totalCpuPer1000(runnerCpu);
+    return [
+      `| ${r.name} | ${f1(s.perSecond.median)} | ${f1(s.completedPerSecond.median)} | ${f1(cpu)} | ${ratio(runner?.perSecond.median, s.perSecond.median)} | ${ratio(runner?.completedPerSecond.median, s.completedPerSecond.median)} | ${ratio(cpu, mineCpu)} |`,
+    ];
+  });
+  return [
+    '',
+    "Sustained view (diagnostic, not judged): steps/s to pod ADDED (judged above), steps completed/s (first submit → last pod Succeeded), all processes' CPU-s per 1,000 steps",
+    '',
+    '| row | steps/s to ADDED (median) | steps completed/s (median) | CPU-s per 1,000 steps, total | runner ÷ row: ADDED | completed | by CPU per step (row ÷ runner) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...lines,
+  ];
+}
+
 /** The results table (one line per row) and the parity table, as Markdown lines. */
 export function peersTables(p: PeersResult): string[] {
   const o = p.options;
@@ -88,6 +125,7 @@ export function peersTables(p: PeersResult): string[] {
   return [
     ...head,
     ...p.rows.map((r) => rowLine(p, r)),
+    ...sustainedLines(p),
     ...parity,
     ...lacks,
     '',

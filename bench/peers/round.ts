@@ -95,6 +95,7 @@ export async function measureRound(
   const podNames: string[] = [];
   const podMs: number[] = [];
   const before = await snapshot(s.kc, procs);
+  const startedAt = Date.now();
   const loop = await closedLoop(steps.length, s.concurrency, s.maxSeconds, async (i) => {
     const step = steps[i] as StepSpec;
     const t0 = performance.now();
@@ -115,6 +116,7 @@ export async function measureRound(
       `${name}: only ${loop.done} of ${steps.length} steps in ${s.maxSeconds} s (round ${steps[0]?.round})`,
     );
   const succeeded = await allSettledOrThrow(podNames.map((p) => watch.succeeded(p, 180_000)));
+  const lastSucceeded = succeeded.reduce((a, b) => Math.max(a, b), startedAt);
   const records = await allSettledOrThrow(steps.map((step) => row.terminalRecordAt(step)));
   const terminalMs = records.flatMap((t, i) => (t === undefined ? [] : [t - (succeeded[i] ?? t)]));
   const after = await snapshot(s.kc, procs);
@@ -122,6 +124,7 @@ export async function measureRound(
     round: steps[0]?.round ?? 0,
     steps: steps.length,
     seconds: loop.seconds,
+    completedSeconds: (lastSucceeded - startedAt) / 1000,
     podMs,
     terminalMs,
     writes: writesDelta(before.writes, after.writes),

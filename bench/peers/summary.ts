@@ -25,6 +25,12 @@ export interface RoundMeasure {
   readonly steps: number;
   /** Wall seconds of the closed loop (first submit → last pod announced). */
   readonly seconds: number;
+  /**
+   * Wall seconds from the first submit to the last of the round's pods seen Succeeded on the
+   * harness's watch (Date.now() clock): the window in which every step was also completed, so a
+   * row pays its completion work (kwok's status writes, its own terminal writes) inside it.
+   */
+  readonly completedSeconds: number;
   /** submit → pod ADDED on the harness's watch, ms, one per step. */
   readonly podMs: readonly number[];
   /** pod Succeeded → the row's terminal record, ms, one per step (empty: the row keeps none). */
@@ -42,6 +48,8 @@ export interface RowSummary {
   readonly rounds: number;
   readonly steps: number;
   readonly perSecond: Spread;
+  /** Steps completed per second: steps ÷ completedSeconds, over the rounds. */
+  readonly completedPerSecond: Spread;
   readonly podMs: Percentiles;
   readonly terminalMs: Percentiles | undefined;
   readonly writesPerStep: number;
@@ -69,6 +77,7 @@ export function summarize(rounds: readonly RoundMeasure[]): RowSummary {
     rounds: rounds.length,
     steps,
     perSecond: spread(rounds.map((r) => r.steps / r.seconds)),
+    completedPerSecond: spread(rounds.map((r) => r.steps / r.completedSeconds)),
     podMs: percentiles(rounds.flatMap((r) => r.podMs)),
     terminalMs: terminal.length > 0 ? percentiles(terminal) : undefined,
     writesPerStep: perStep(

@@ -18,6 +18,8 @@ import { parseStatTicks, parseVmHwm, parseWrites, sampleLabels, writesDelta } fr
 import { FIXTURES, parityMismatches, parityPods, restrictedGaps } from '../../bench/peers/parity.ts';
 import { hardened, stepContainer, stepPod } from '../../bench/peers/step.ts';
 import { percentiles, summarize, type RoundMeasure } from '../../bench/peers/summary.ts';
+import { sustainedLines } from '../../bench/peers/report.ts';
+import type { PeersResult } from '../../bench/peers/harness.ts';
 import { workflowOfPod } from '../../bench/peers/runner-row.ts';
 
 const METRICS = `# HELP apiserver_request_total [STABLE] Counter of apiserver requests
@@ -96,6 +98,7 @@ describe('percentiles and summaries', () => {
       round: r,
       steps: 100,
       seconds,
+      completedSeconds: seconds * 2,
       podMs: [r + 1, r + 2],
       terminalMs: [],
       writes: { total: 500, byKey: { 'POST /pods': 100, 'PATCH /pods/status': 400 } },
@@ -104,6 +107,7 @@ describe('percentiles and summaries', () => {
     });
     const s = summarize([round(0, 2, 3), round(1, 4, 5), round(2, 1, 4)]);
     assert.deepEqual(s.perSecond, { runs: 3, min: 25, median: 50, max: 100 });
+    assert.deepEqual(s.completedPerSecond, { runs: 3, min: 12.5, median: 25, max: 50 });
     assert.equal(s.steps, 300);
     assert.equal(s.podMs.n, 6);
     assert.equal(s.terminalMs, undefined);
@@ -111,6 +115,44 @@ describe('percentiles and summaries', () => {
     assert.deepEqual(s.writesPerStepByKey, { 'POST /pods': 1, 'PATCH /pods/status': 4 });
     assert.deepEqual(s.cpuSecondsPer1000, { 'kube-apiserver': 40, row: 10 });
     assert.throws(() => summarize([]));
+  });
+  it('the sustained view: ADDED and completed rates and the CPU per step, each as the runner ÷ the row', () => {
+    const round = (seconds: number, completedSeconds: number, cpu: number): RoundMeasure => ({
+      round: 0,
+      steps: 100,
+      seconds,
+      completedSeconds,
+      podMs: [1],
+      terminalMs: [],
+      writes: { total: 0, byKey: {} },
+      cpuSeconds: { 'kube-apiserver': cpu, harness: 1 },
+      load1: 1,
+    });
+    const row = (slug: 'runner' | 'bare', r: RoundMeasure) => ({
+      slug,
+      name: slug,
+      lacks: [],
+      summary: summarize([r]),
+    });
+    const p: PeersResult = {
+      options: {
+        rows: ['runner', 'bare'],
+        steps: 100,
+        concurrency: 1,
+        rounds: 1,
+        parityWindowMs: 1,
+        idleSeconds: 1,
+        maxRoundSeconds: 1,
+      },
+      loadBefore: [1, 1, 1],
+      loadAfter: [1, 1, 1],
+      idleCpuPerSecond: {},
+      // runner: 50 steps/s to ADDED, 40 completed/s, 4 CPU-s per 100 steps; bare: 100, 50, 3
+      rows: [row('runner', round(2, 2.5, 3)), row('bare', round(1, 2, 2))],
+    };
+    const lines = sustainedLines(p);
+    assert.ok(lines.includes('| runner | 50.0 | 40.0 | 40.0 | 1.00× | 1.00× | 1.00× |'), lines.join('\n'));
+    assert.ok(lines.includes('| bare | 100.0 | 50.0 | 30.0 | 0.50× | 0.80× | 0.75× |'), lines.join('\n'));
   });
 });
 
