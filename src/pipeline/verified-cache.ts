@@ -28,6 +28,7 @@ import type { RunObject } from '../ports/runs.ts';
 import { deepFreeze, frozenCopy, plainCopy } from '../validate/plain-copy.ts';
 import type { Workflow } from '../validate/schema.ts';
 import { covering, thumbprintOf, type TrustedKeyStore } from '../verify/trusted-keys.ts';
+import { timeOrderProblem } from '../verify/claims.ts';
 import type { AssignmentClaims, VerifiedAssignment, VerifyOptions } from '../verify/verify.ts';
 
 /** Bound entries kept (runs admitted and not yet past their pods' creation, in practice). */
@@ -205,9 +206,11 @@ async function stillPublished(
 /**
  * The time claims at `at`, exactly as jose's jwtVerify judges them with `currentDate: at` (its
  * validateClaimsSet): times in whole seconds, the clock tolerance on each side, the maximum age
- * from `iat`. The claims were checked to be numbers when the token was verified.
+ * from `iat`; and, as verifyToken, `exp` after `iat` and `nbf` (timeOrderProblem). The claims
+ * were checked to be numbers when the token was verified.
  */
 export function timesHold(claims: AssignmentClaims, at: Date, options: VerifyOptions): boolean {
+  if (timeOrderProblem(claims) !== undefined) return false;
   const now = Math.floor(at.getTime() / 1000);
   const tolerance = options.clockToleranceSeconds;
   if (typeof claims.nbf === 'number' && claims.nbf > now + tolerance) return false;

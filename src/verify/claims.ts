@@ -72,3 +72,20 @@ export function timeClaimProblem(name: string, value: unknown): string | undefin
     return `claim "${name}" must be a NumericDate from 0 to ${MAX_NUMERIC_DATE} (9999-12-31T23:59:59Z)`;
   return undefined;
 }
+
+/**
+ * Why a token's time claims contradict one another; undefined when they do not (or a claim is
+ * absent). Called after timeClaimProblem, so each present claim is a finite NumericDate. RFC 7519
+ * §4.1.4–4.1.6 set no order between `exp`, `nbf` and `iat`, but a token whose `exp` is not after
+ * its `iat` expired when (or before) it was issued, and one whose `exp` is not after its `nbf` is
+ * valid at no instant; the clock tolerance would otherwise admit either for up to its width.
+ */
+export function timeOrderProblem(claims: { readonly [claim: string]: unknown }): string | undefined {
+  const { exp, iat, nbf } = claims;
+  if (typeof exp !== 'number') return undefined;
+  if (typeof iat === 'number' && exp <= iat)
+    return 'claim "exp" must be after claim "iat" (the token expired when it was issued)';
+  if (typeof nbf === 'number' && exp <= nbf)
+    return 'claim "exp" must be after claim "nbf" (the token is valid at no instant)';
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { checkClaim, timeClaimProblem } from './claims.ts';
+import { checkClaim, timeClaimProblem, timeOrderProblem } from './claims.ts';
 import { hasDuplicateKeys } from './duplicate-keys.ts';
 import { mapJoseError } from './jose-errors.ts';
 import { fail, ok, type Result } from '../errors/result.ts';
@@ -221,6 +221,8 @@ async function verifyToken(
     }
     const badTime = ['exp', 'iat', 'nbf'].map((c) => timeClaimProblem(c, payload[c])).find((p) => p !== undefined);
     if (badTime !== undefined) return fail('VERIFY_CLAIM_INVALID', badTime);
+    const badOrder = timeOrderProblem(payload);
+    if (badOrder !== undefined) return fail('VERIFY_CLAIM_INVALID', badOrder);
     // The strings that name the run in records and messages, before anything is built from them.
     const jti = checkClaim('jti', payload.jti, { max: 128, jti: true });
     if (!jti.ok) return jti;
