@@ -1,5 +1,5 @@
 import { open, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -26,6 +26,9 @@ interface Cursor {
 }
 
 export const SHIP_CURSOR = 'ship-cursor.json';
+
+/** The longest record (line, without its newline) the shipper reads: 8 MiB, bytes. */
+export const MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
 /**
  * Ships the audit log to an HTTP sink, at least once, in order, resuming from a cursor kept beside
@@ -70,11 +73,18 @@ export class AuditShipper {
     await rename(tmp, join(this.dir, SHIP_CURSOR));
   }
 
-  /** Up to `batch` whole records after the cursor, and the cursor after them. */
+  /**
+   * Up to `batch` whole records after the cursor, and the cursor after them. A partial line at the
+   * end of the last segment is left for the writer to finish. Throws (reported by run() through
+   * onError, retried with backoff, nothing after it shipped — at-least-once, in order) when the
+   * next record can never be read whole: a line longer than MAX_RECORD_BYTES, or a segment that is
+   * not the last ending inside a record (the writer never returns to a segment it left).
+   */
   private async next(from: Cursor): Promise<{ events: unknown[]; cursor: Cursor }> {
     const events: unknown[] = [];
     let cursor = from;
-    for (const file of await listSegments(this.dir)) {
+    const files = await listSegments(this.dir);
+    for (const [i, file] of files.entries()) {
       const segment = segmentNumber(file);
       if (segment < cursor.segment) continue;
       const offset = segment === cursor.segment ? cursor.offset : 0;
@@ -87,7 +97,7 @@ export class AuditShipper {
           cursor = { ...cursor, segment, offset };
           continue;
         }
-        const buf = Buffer.alloc(Math.min(size - offset, 8 * 1024 * 1024));
+        const buf = Buffer.alloc(Math.min(size - offset, MAX_RECORD_BYTES + 1)); // a record and its newline
         const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
         let pos = 0;
         while (events.length < this.o.batch) {
@@ -99,7 +109,19 @@ export class AuditShipper {
           cursor = { seq: event.seq, segment, offset: offset + pos };
         }
         if (events.length >= this.o.batch) break;
-        if (offset + pos < size) break; // a partial line at the end: wait for the writer
+        if (offset + pos < size) {
+          // Records read before it are shipped first; the next call starts at the unreadable one.
+          if (events.length > 0) break;
+          if (bytesRead === MAX_RECORD_BYTES + 1)
+            throw new Error(
+              `the record at byte ${offset} of ${basename(file)} is longer than ${MAX_RECORD_BYTES} bytes: it is not shipped, nor any record after it`,
+            );
+          if (i < files.length - 1 && offset + bytesRead >= size)
+            throw new Error(
+              `${basename(file)} ends inside a record (byte ${offset} of ${size}) although a later segment exists: the record is not shipped, nor any record after it`,
+            );
+          break; // a partial line at the end of the last segment: wait for the writer
+        }
       } finally {
         await fh.close();
       }
