@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { openAuditFile } from './audit-open.ts';
+import { MAX_RECORD_BYTES, TOO_LONG } from '../audit/limits.ts';
 import { Worker } from 'node:worker_threads';
 import type { ChainChecker } from '../audit/chain-check.ts';
 import type { TrustedRun } from '../audit/chain-report.ts';
@@ -9,7 +10,8 @@ import type { TrustedRun } from '../audit/chain-report.ts';
  * buffer and its lines are fed to the checker as bytes (ChainChecker.lineBytes), with no string,
  * parse or record per trusted line. Memory is bounded whatever the log's size: the buffer holds one
  * chunk plus the partial line carried over (it grows only to hold a line longer than itself), and
- * the checker keeps the hashes of the checkpoint seqs only.
+ * the checker keeps the hashes of the checkpoint seqs only. A line longer than MAX_RECORD_BYTES is
+ * reported (TOO_LONG) once that many of its bytes are held, and not read further.
  *
  * On two cores (`RunWorker`), each chunk's whole lines are split in two: a worker thread checks the
  * second half on bytes (chain-run.ts) while this thread checks the first; the worker's run is
@@ -87,7 +89,8 @@ const sharedBuffer = (size: number): Buffer => Buffer.from(new SharedArrayBuffer
 
 /**
  * Feeds the lines of `view[from, to)` (`to` just past a newline, or the view's end) to the checker:
- * invalid UTF-8 (unless `allUtf8`), an empty line, or the line itself. `n`: lines before `from`.
+ * one longer than MAX_RECORD_BYTES, invalid UTF-8 (unless `allUtf8`), an empty line, or the line
+ * itself. `n`: lines before `from`.
  * Returns the new line count.
  */
 function feedLines(
@@ -101,7 +104,8 @@ function feedLines(
   let start = from;
   for (let nl = view.indexOf(0x0a, start); nl >= 0 && nl < to && !checker.failed; nl = view.indexOf(0x0a, start)) {
     n++;
-    if (!at.allUtf8 && !isUtf8(view.subarray(start, nl))) checker.stray(NOT_UTF8, `${at.name}:${n}`);
+    if (nl - start > MAX_RECORD_BYTES) checker.stray(TOO_LONG, `${at.name}:${n}`);
+    else if (!at.allUtf8 && !isUtf8(view.subarray(start, nl))) checker.stray(NOT_UTF8, `${at.name}:${n}`);
     else if (nl === start) checker.stray(EMPTY_LINE, `${at.name}:${n}`);
     else checker.lineBytes(view, start, nl, at.name, n);
     start = nl + 1;
@@ -165,6 +169,12 @@ export async function checkSegmentBytes(
       have += bytesRead;
       const view = buf.subarray(0, have);
       const whole = view.lastIndexOf(0x0a) + 1;
+      // No newline in more than a record's bytes: a line the appender never writes. Reported, and
+      // not read further (the buffer would grow to hold all of it; the checker has failed anyway).
+      if (whole === 0 && have > MAX_RECORD_BYTES) {
+        checker.stray(TOO_LONG, `${name}:${n + 1}`);
+        break;
+      }
       const before = n;
       n = await feedChunk(checker, view, whole, { name, n, allUtf8: isUtf8(view.subarray(0, whole)) }, options.worker);
       counted(n - before);

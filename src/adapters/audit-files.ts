@@ -7,7 +7,8 @@ import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { ChainChecker } from '../audit/chain-check.ts';
 import type { ChainReport } from '../audit/chain-report.ts';
-import { LineSplitter } from '../audit/line-split.ts';
+import { LineSplitter, OVERLONG } from '../audit/line-split.ts';
+import { MAX_RECORD_BYTES, TOO_LONG } from '../audit/limits.ts';
 import { openAuditFile } from './audit-open.ts';
 import { checkSegmentBytes, EMPTY_LINE, NO_NEWLINE, NOT_UTF8, RunWorker, VERIFY_CHUNK } from './audit-check-read.ts';
 
@@ -34,6 +35,8 @@ export interface AuditLine {
   readonly terminated: boolean;
   /** False when the line's bytes are not valid UTF-8: decoding would replace them, so the text is not the bytes. */
   readonly utf8: boolean;
+  /** True for a line longer than MAX_RECORD_BYTES: its bytes were not kept (`line` is empty). */
+  readonly overlong?: boolean;
 }
 
 /**
@@ -46,16 +49,19 @@ export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
   for (const file of await listSegments(dir)) {
     const name = file.split('/').pop() ?? file;
     let n = 0;
-    const lines = new LineSplitter();
+    const lines = new LineSplitter(MAX_RECORD_BYTES);
     const fh = await openAuditFile(file);
     for await (const chunk of fh.createReadStream({ highWaterMark: 1024 * 1024 })) {
       for (const bytes of lines.push(chunk as Buffer)) {
         n++;
-        yield { line: bytes.toString('utf8'), where: `${name}:${n}`, terminated: true, utf8: isUtf8(bytes) };
+        yield bytes === OVERLONG
+          ? { line: '', where: `${name}:${n}`, terminated: true, utf8: true, overlong: true }
+          : { line: bytes.toString('utf8'), where: `${name}:${n}`, terminated: true, utf8: isUtf8(bytes) };
       }
     }
     const rest = lines.rest();
-    if (rest !== undefined)
+    if (rest === OVERLONG) yield { line: '', where: `${name}:${n + 1}`, terminated: false, utf8: true, overlong: true };
+    else if (rest !== undefined)
       yield { line: rest.toString('utf8'), where: `${name}:${n + 1}`, terminated: false, utf8: isUtf8(rest) };
   }
 }
@@ -67,7 +73,10 @@ export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
  */
 export async function readAuditLog(dir: string): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
-  for await (const { line } of auditLines(dir)) if (line.length > 0) out.push(JSON.parse(line) as AuditRecord);
+  for await (const { line, where, overlong } of auditLines(dir)) {
+    if (overlong === true) throw new Error(`${where}: ${TOO_LONG}`);
+    if (line.length > 0) out.push(JSON.parse(line) as AuditRecord);
+  }
   return out;
 }
 
@@ -99,7 +108,11 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
 }
 
 /** Feeds one line to the checker, naming lines the appender never writes. */
-function check(checker: ChainChecker, { line, where, terminated, utf8 }: AuditLine): AuditRecord | undefined {
+function check(checker: ChainChecker, { line, where, terminated, utf8, overlong }: AuditLine): AuditRecord | undefined {
+  if (overlong === true) {
+    checker.stray(TOO_LONG, where);
+    return undefined;
+  }
   if (!utf8) {
     checker.stray(NOT_UTF8, where);
     return undefined;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { listSegments, segmentNumber } from './audit-files.ts';
 import { openAuditFile, readAuditText } from './audit-open.ts';
+import { MAX_RECORD_BYTES } from '../audit/limits.ts';
 
 const gz = promisify(gzip);
 
@@ -26,9 +27,6 @@ interface Cursor {
 }
 
 export const SHIP_CURSOR = 'ship-cursor.json';
-
-/** The longest record (line, without its newline) the shipper reads: 8 MiB, bytes. */
-export const MAX_RECORD_BYTES = 8 * 1024 * 1024;
 
 /**
  * Ships the audit log to an HTTP sink, at least once, in order, resuming from a cursor kept beside

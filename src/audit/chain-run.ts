@@ -2,6 +2,7 @@ import { canonicalObjectBytes, type TopFields } from './canonical-bytes.ts';
 import { ChainChecker } from './chain-check.ts';
 import type { TrustedRun } from './chain-report.ts';
 import { HASH_SUFFIX } from './line-bytes.ts';
+import { MAX_RECORD_BYTES } from './limits.ts';
 
 /**
  * A run of whole lines checked apart from the rest of the log, for `audit verify` on two cores
@@ -36,7 +37,8 @@ export function claimedLink(b: Buffer, start: number, end: number): { seq: numbe
 /**
  * Checks the whole lines of `b[from, to)` (`to` just past a newline) on bytes, taken up where the
  * first one claims; `wanted`: the checkpoint seqs whose hashes to keep. Undefined when any line is
- * not trusted that way (an empty line included): the caller then checks them itself.
+ * not trusted that way (an empty line, or one longer than MAX_RECORD_BYTES, included): the caller
+ * then checks them itself.
  */
 export function checkRun(b: Buffer, from: number, to: number, wanted: Iterable<number>): TrustedRun | undefined {
   const first = b.indexOf(0x0a, from);
@@ -45,7 +47,7 @@ export function checkRun(b: Buffer, from: number, to: number, wanted: Iterable<n
   if (link === undefined) return undefined;
   const checker = new ChainChecker(wanted, link);
   for (let start = from, nl = first; nl >= 0 && nl < to; start = nl + 1, nl = b.indexOf(0x0a, start))
-    if (!checker.fastLine(b, start, nl)) return undefined;
+    if (nl - start > MAX_RECORD_BYTES || !checker.fastLine(b, start, nl)) return undefined;
   const { count, prev, heads } = checker.state;
   return { from: link, taken: count, head: prev, heads: [...heads] };
 }

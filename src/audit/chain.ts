@@ -2,6 +2,7 @@ import { hash as oneShot } from 'node:crypto';
 import { encodeRecord, GIVE_UP } from './line-encode.ts';
 import { recordCanonical } from './record-canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
+import { MAX_RECORD_BYTES } from './limits.ts';
 
 /**
  * An audit entry that cannot be canonicalised (RFC 8785 refuses it). Only that entry's append
@@ -11,9 +12,18 @@ import type { AuditEntry, AuditRecord } from './record.ts';
 export class AuditRecordInvalid extends Error {
   override readonly name = 'AuditRecordInvalid';
   readonly code = 'AUDIT_RECORD_INVALID' as const;
-  constructor(reason: string) {
-    super(`audit record cannot be canonicalised (RFC 8785): ${reason}`);
+  /** `reason`: why RFC 8785 refuses it; `message`, when given, the whole message instead. */
+  constructor(reason: string, message?: string) {
+    super(message ?? `audit record cannot be canonicalised (RFC 8785): ${reason}`);
   }
+}
+
+/** The record's line would be longer than MAX_RECORD_BYTES (`bytes` without its newline): never written. */
+function tooLong(bytes: number): AuditRecordInvalid {
+  return new AuditRecordInvalid(
+    'too long',
+    `audit record is ${bytes} bytes; a record is at most ${MAX_RECORD_BYTES} bytes (readers and the shipper hold no more)`,
+  );
 }
 
 export const GENESIS = '0'.repeat(64);
@@ -31,13 +41,17 @@ export function chain(entry: AuditEntry, seq: number, prev: string): AuditRecord
  * The record and its line as written: the canonical JSON that was hashed, with `"hash"` appended
  * as the last member (see lineOf). The verifier accepts exactly these bytes and nothing else.
  * Throws AuditRecordInvalid when the record has no RFC 8785 form (a lone UTF-16 surrogate, NaN or
- * Infinity, a cycle, a BigInt): such a record cannot be hashed, so it is never written.
+ * Infinity, a cycle, a BigInt): such a record cannot be hashed, so it is never written; and when
+ * its line would be longer than MAX_RECORD_BYTES (src/audit/limits.ts).
  */
 export function chainLine(entry: AuditEntry, seq: number, prev: string): { record: AuditRecord; line: string } {
   const unhashed = { ...entry, seq, prev };
   const canonical = canonicalOf(unhashed);
   const hash = sha256Hex(canonical);
-  return { record: { ...unhashed, hash }, line: lineOf(canonical, hash) };
+  const line = lineOf(canonical, hash);
+  const bytes = Buffer.byteLength(line); // lineOf gives the line without its newline
+  if (bytes > MAX_RECORD_BYTES) throw tooLong(bytes);
+  return { record: { ...unhashed, hash }, line };
 }
 
 /**
@@ -113,7 +127,8 @@ export class LineBatch {
 
   /**
    * Chains `entry` as record `seq` after `prev` and appends its line. Throws AuditRecordInvalid
-   * (and appends nothing) when the record has no canonical form, as chainLine.
+   * (and appends nothing) when the record has no canonical form or its line would be longer than
+   * MAX_RECORD_BYTES, as chainLine.
    */
   add(entry: AuditEntry, seq: number, prev: string): AuditRecord {
     const unhashed: Record<string, unknown> = { ...entry, seq, prev };
@@ -145,6 +160,9 @@ export class LineBatch {
       this.reserve(canonical.length * 3 + HASH_ROOM);
       start = this.used;
       end = start + this.buf.write(canonical, start, 'utf8');
+      // The line: the text less its `}`, then `,"hash":"<64 hex>"}` (HASH_ROOM less `}` and newline).
+      const bytes = end - start + HASH_ROOM - 2;
+      if (bytes > MAX_RECORD_BYTES) throw tooLong(bytes);
     }
     const hash = oneShot('sha256', this.buf.subarray(start, end), 'hex');
     this.used = hashMember(this.buf, end - 1, hash);

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { segmentName } from '../../src/adapters/audit-files.ts';
-import { AuditShipper, MAX_RECORD_BYTES } from '../../src/adapters/audit-ship.ts';
+import { AuditShipper } from '../../src/adapters/audit-ship.ts';
+import { MAX_RECORD_BYTES } from '../../src/audit/limits.ts';
 
 let root = '';
 let server: Server;
