@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { allSettledOrThrow, closedLoop } from '../../bench/peers/round.ts';
 import { peersTables } from '../../bench/peers/report.ts';
-import type { PeersResult } from '../../bench/peers/harness.ts';
+import { peersResult } from '../support/peers-result.ts';
 
 test('closedLoop: the first failure stops new jobs, in-flight ones finish, then it throws that failure', async () => {
   const started: number[] = [];
@@ -114,29 +114,15 @@ for (const [what, body] of [
   });
 
 test('a failed row is a table line with its cause; the other rows keep theirs', () => {
-  const p: PeersResult = {
-    options: {
-      rows: ['bare', 'argo-tuned'],
-      steps: 1,
-      concurrency: 1,
-      rounds: 1,
-      parityWindowMs: 1,
-      idleSeconds: 1,
-      maxRoundSeconds: 1,
+  const p = peersResult([
+    {
+      slug: 'argo-tuned',
+      name: 'argo v4.0.5 (tuned)',
+      lacks: [],
+      rounds: [],
+      failed: 'round 1: argo: workflow w | x not Succeeded',
     },
-    loadBefore: [1, 1, 1],
-    loadAfter: [1, 1, 1],
-    idleCpuPerSecond: {},
-    rows: [
-      {
-        slug: 'argo-tuned',
-        name: 'argo v4.0.5 (tuned)',
-        lacks: [],
-        rounds: [],
-        failed: 'round 1: argo: workflow w | x not Succeeded',
-      },
-    ],
-  };
+  ]);
   const line = peersTables(p).find((l) => l.startsWith('| argo v4.0.5 (tuned)'));
   assert.ok(line?.includes('FAILED in round 1: argo: workflow w \\| x not Succeeded'), line);
 });

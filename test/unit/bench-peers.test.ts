@@ -19,7 +19,7 @@ import { FIXTURES, parityMismatches, parityPods, restrictedGaps } from '../../be
 import { hardened, stepContainer, stepPod } from '../../bench/peers/step.ts';
 import { percentiles, summarize, type RoundMeasure } from '../../bench/peers/summary.ts';
 import { sustainedLines } from '../../bench/peers/report.ts';
-import type { PeersResult } from '../../bench/peers/harness.ts';
+import { peersResult } from '../support/peers-result.ts';
 import { workflowOfPod } from '../../bench/peers/runner-row.ts';
 
 const METRICS = `# HELP apiserver_request_total [STABLE] Counter of apiserver requests
@@ -134,22 +134,8 @@ describe('percentiles and summaries', () => {
       lacks: [],
       summary: summarize([r]),
     });
-    const p: PeersResult = {
-      options: {
-        rows: ['runner', 'bare'],
-        steps: 100,
-        concurrency: 1,
-        rounds: 1,
-        parityWindowMs: 1,
-        idleSeconds: 1,
-        maxRoundSeconds: 1,
-      },
-      loadBefore: [1, 1, 1],
-      loadAfter: [1, 1, 1],
-      idleCpuPerSecond: {},
-      // runner: 50 steps/s to ADDED, 40 completed/s, 4 CPU-s per 100 steps; bare: 100, 50, 3
-      rows: [row('runner', round(2, 2.5, 3)), row('bare', round(1, 2, 2))],
-    };
+    // runner: 50 steps/s to ADDED, 40 completed/s, 4 CPU-s per 100 steps; bare: 100, 50, 3
+    const p = peersResult([row('runner', round(2, 2.5, 3)), row('bare', round(1, 2, 2))], 100);
     const lines = sustainedLines(p);
     assert.ok(lines.includes('| runner | 50.0 | 40.0 | 40.0 | 1.00× | 1.00× | 1.00× |'), lines.join('\n'));
     assert.ok(lines.includes('| bare | 100.0 | 50.0 | 30.0 | 0.50× | 0.80× | 0.75× |'), lines.join('\n'));
