@@ -1,6 +1,6 @@
 // Reading a built image back: the layout's index, manifest and config, each layer's entries, and
 // the root file system the layers unpack to (as a runtime unpacks them: in order, owners kept).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,4 +94,20 @@ export async function unpack(image: BuiltImage, dir: string): Promise<string> {
     await extract({ file: blob(image.layout, layer.digest), cwd: dir, preserveOwner: true });
   }
   return dir;
+}
+
+/**
+ * Runs `work` while `loops` child processes (this Node, each a busy loop bounded to 10 minutes)
+ * compete for the CPU, and stops them, by PID, when it settles. A build whose bytes depend on
+ * timing (the order asynchronous reads complete in, when a thread runs) shows it more often on a
+ * busy machine, which is how CI first saw the compile cache differ.
+ */
+export async function whileBusy<T>(loops: number, work: () => Promise<T>): Promise<T> {
+  const script = 'const end = Date.now() + 600_000; while (Date.now() < end);';
+  const children = Array.from({ length: loops }, () => spawn(process.execPath, ['-e', script], { stdio: 'ignore' }));
+  try {
+    return await work();
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+  }
 }
