@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from './operator-file.ts';
 
 /**
  * What a poll did: a new bundle taken, nothing new (304 / same revision), or why it failed or was
@@ -119,7 +120,7 @@ export class BundlePoller {
   private async authorization(): Promise<{ header?: string; reason?: string }> {
     const file = this.options.bearerTokenFile;
     if (file === undefined) return {};
-    const token = await readFile(file, 'utf8').then(
+    const token = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.secret).then(
       (t) => t.trim(),
       () => undefined,
     );

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { REPO_ROOT } from './tools.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, readOperatorText, whyUnreadable } from './operator-file.ts';
 
 const run = promisify(execFile);
 
@@ -75,7 +76,13 @@ export async function renderChartSettings(
 ): Promise<ChartSettings> {
   // The kube version the chart is tested against (src/dev/manifest.ts KUBE_VERSION); helm's own default is too old.
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
-  for (const f of valuesFiles) args.push('--values', f);
+  for (const f of valuesFiles) {
+    // helm would wait on a FIFO for ever and read a device without end: each is a bounded regular file first
+    await readOperatorFile(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
+      throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
+    });
+    args.push('--values', f);
+  }
   const stdout = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {
@@ -133,7 +140,7 @@ export async function privateKeyInValues(valuesFiles: readonly string[]): Promis
   for (const file of valuesFiles) {
     let doc: unknown;
     try {
-      doc = parse(await readFile(file, 'utf8'), { maxAliasCount: 0 });
+      doc = parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config), { maxAliasCount: 0 });
     } catch {
       continue; // helm reports a values file it cannot read or parse
     }

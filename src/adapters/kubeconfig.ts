@@ -1,5 +1,7 @@
+import { dirname } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { KubeConfig, type Cluster, type DispatcherOptions, type RequestContext } from '@kubernetes/client-node';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorFileSync } from './operator-file.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 type Dispatch = Dispatcher['dispatch'];
@@ -258,7 +260,10 @@ function bounded(
 /** A pooled KubeConfig from a file, or from the pod's service account when no file is given. */
 export function loadKubeConfig(file?: string, api: ApiOptions = DEFAULT_API_OPTIONS): PooledKubeConfig {
   const kc = new PooledKubeConfig(api);
-  if (file !== undefined) kc.loadFromFile(file);
-  else kc.loadFromCluster();
+  if (file !== undefined) {
+    // client-node's loadFromFile, with the file opened as every file an operator names (operator-file.ts)
+    kc.loadFromString(readOperatorFileSync(file, OPERATOR_FILE_MAX_BYTES.config).toString('utf8'));
+    kc.makePathsAbsolute(dirname(file));
+  } else kc.loadFromCluster();
   return kc;
 }

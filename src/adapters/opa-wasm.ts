@@ -1,5 +1,5 @@
 import { gunzip } from 'node:zlib';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
@@ -7,6 +7,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { DERIVED_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
 import { BUNDLE_FIXTURES_FILE } from '../policy/candidate.ts';
 import { BUNDLE_SCHEMA_FILE } from '../policy/settings-schema.ts';
+import { OperatorFileRefused, readOperatorFile } from './operator-file.ts';
 
 export interface BundleFiles {
   readonly wasm: Uint8Array<ArrayBuffer>;
@@ -107,10 +108,15 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
   let total = 0;
   for (const [name, path] of await bundleDirFiles(dir)) {
     // gone since it was listed (a ConfigMap mount mid-swap): absent, as the signature check and bundleOf report
-    const bytes = await readFile(path).catch(() => undefined);
+    // read as a regular file, never past the bundle's bound (replaced by a FIFO or grown since it was listed: refused)
+    const bytes = await readOperatorFile(path, MAX_BUNDLE_BYTES - total).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (e instanceof OperatorFileRefused && e.reason === 'too-large')
+        throw new Error(`bundle ${dir} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+      throw e;
+    });
     if (bytes === undefined) continue;
     total += bytes.byteLength;
-    if (total > MAX_BUNDLE_BYTES) throw new Error(`bundle ${dir} is larger than ${MAX_BUNDLE_BYTES} bytes`);
     files.set(name, bytes);
   }
   return files;
@@ -124,9 +130,11 @@ async function readDir(dir: string): Promise<Map<string, Uint8Array<ArrayBuffer>
  * h-start-3 an expansion past the bound crashed the process through the stream pipeline).
  */
 export async function readTarGz(file: string): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
-  const compressed = await readFile(file);
-  if (compressed.byteLength > MAX_BUNDLE_BYTES)
-    throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+  const compressed = await readOperatorFile(file, MAX_BUNDLE_BYTES).catch((e: unknown) => {
+    if (e instanceof OperatorFileRefused && e.reason === 'too-large')
+      throw new Error(`bundle ${file} is larger than ${MAX_BUNDLE_BYTES} bytes`);
+    throw e;
+  });
   let raw: Buffer;
   try {
     raw = await gunzipBounded(compressed, { maxOutputLength: MAX_BUNDLE_BYTES });

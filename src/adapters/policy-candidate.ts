@@ -1,6 +1,5 @@
 import { keyId } from '../audit/keys.ts';
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { DECISION_ENTRYPOINT, type PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { ErrorCode } from '../errors/codes.ts';
 import { verifyBundleFiles } from '../policy/bundle-signature.ts';
@@ -8,6 +7,7 @@ import { bundleFixtures, candidateProblems } from '../policy/candidate.ts';
 import { effectiveData, overlayRevision, settingsOf, unsignedOverlayProblem } from '../policy/overlay.ts';
 import { checkPolicyData, fragmentsOf } from '../policy/settings-schema.ts';
 import { bundleOf, loadEngine, readBundleFiles } from './opa-wasm.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from './operator-file.ts';
 
 /**
  * Loading and checking one candidate policy bundle (for policy-store.ts PolicyStore, at start, on
@@ -139,7 +139,7 @@ async function readOverlay(
   dataPath: string,
   verificationKeys: readonly KeyObject[],
 ): Promise<{ doc: unknown; text: string } | undefined> {
-  const text = await readFile(dataPath, 'utf8');
+  const text = await readOperatorText(dataPath, OPERATOR_FILE_MAX_BYTES.policy);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

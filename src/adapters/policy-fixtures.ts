@@ -1,7 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { FixtureError } from '../policy/fixtures.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from './operator-file.ts';
 
 /**
  * Where a policy directory's fixture suites are by default: `policy-fixtures` beside it
@@ -31,7 +32,10 @@ export async function readFixtureDocs(dir: string): Promise<{ file: string; doc:
   for (const path of files) {
     const file = relative(dir, path);
     try {
-      out.push({ file, doc: parse(await readFile(path, 'utf8'), { maxAliasCount: 0 }) as unknown });
+      out.push({
+        file,
+        doc: parse(await readOperatorText(path, OPERATOR_FILE_MAX_BYTES.policy), { maxAliasCount: 0 }) as unknown,
+      });
     } catch (e) {
       throw new FixtureError(`${file}: not YAML: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -1,8 +1,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { ErrorCode } from '../errors/codes.ts';
 import { verificationKeyFromPem } from '../policy/bundle-signature.ts';
 import { holdsPrivateKey } from '../policy/key-material.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from './operator-file.ts';
 
 /** A verification key file refused, with its code (POLICY_KEY_PRIVATE, CONFIG_INVALID); the message never quotes the file. */
 export class VerificationKeyError extends Error {
@@ -59,9 +59,9 @@ export async function policyVerificationKeys(files: readonly string[] | undefine
   for (const file of files ?? []) {
     let pem: string;
     try {
-      pem = await readFile(file, 'utf8');
-    } catch {
-      throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: cannot read ${file}`);
+      pem = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.secret);
+    } catch (e) {
+      throw new VerificationKeyError('CONFIG_INVALID', `policy.verificationKeys: ${whyUnreadable(file, e)}`);
     }
     keys.push(verificationKeyOf(pem, file));
   }

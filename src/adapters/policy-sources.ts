@@ -4,10 +4,11 @@
  * fragments. Read-only; build failures are PolicyBuildError values with catalogue codes.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { ErrorCode } from '../errors/codes.ts';
 import { FRAGMENT_FILE, type Fragments } from '../policy/settings-schema.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, readOperatorText } from './operator-file.ts';
 
 /** The files of a policy directory that make a bundle (*.rego, data.json, settings fragments), sorted by path. */
 async function sourceFiles(dir: string): Promise<string[]> {
@@ -28,7 +29,7 @@ async function sourceFiles(dir: string): Promise<string[]> {
 export async function hasDerivedRule(dir: string): Promise<boolean> {
   for (const file of await sourceFiles(dir)) {
     if (!file.endsWith('.rego') || file.endsWith('_test.rego')) continue;
-    const text = await readFile(file, 'utf8');
+    const text = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.policy);
     if (/^package kubiya\.main\s*$/m.test(text) && /^derived\s*:=/m.test(text)) return true;
   }
   return false;
@@ -41,7 +42,7 @@ export async function policyRevision(dir: string): Promise<string> {
     hash
       .update(relative(dir, file))
       .update('\0')
-      .update(await readFile(file))
+      .update(await readOperatorFile(file, OPERATOR_FILE_MAX_BYTES.policy))
       .update('\0');
   }
   return `sha256-${hash.digest('hex').slice(0, 16)}`;
@@ -72,7 +73,7 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
         `two settings fragments for "${key}" (${relative(policyDir, file)})`,
       );
     try {
-      out[key] = JSON.parse(await readFile(file, 'utf8'));
+      out[key] = JSON.parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.policy));
     } catch (e) {
       throw new PolicyBuildError(
         'POLICY_SETTINGS_INVALID',

@@ -6,7 +6,6 @@
  * demo and the cluster tests (runner.ts) both start from here, so they are wired the same way.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -29,6 +28,7 @@ import { pipelineObserver } from './observer.ts';
 import { pipelineConfigOf } from './pipeline-config.ts';
 import { apiOptions, loadKeys, timed } from './parts.ts';
 import { markStartup } from './startup-marks.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 /** What a runner is made of; `undo` (given to openParts) closes each part opened so far. */
 export interface RunnerParts {
@@ -210,7 +210,7 @@ async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise
   const { checkpoint } = config.audit;
   const signing =
     checkpoint.signingKeyFile !== undefined
-      ? checkpointSigningKey(await readFile(checkpoint.signingKeyFile, 'utf8'))
+      ? checkpointSigningKey(await readOperatorText(checkpoint.signingKeyFile, OPERATOR_FILE_MAX_BYTES.secret))
       : undefined;
   if (signing === undefined)
     log.warn(

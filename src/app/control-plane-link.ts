@@ -3,7 +3,6 @@
  * heartbeats, long-polls and posts events, and the observer that turns audit records and step logs
  * into those events. Without `controlPlane.url` there is no client (push mode only).
  */
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
   ControlPlaneClient,
@@ -15,6 +14,7 @@ import {
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PipelineObserver } from '../pipeline/deps.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 type StepLog = Parameters<NonNullable<PipelineObserver['stepLog']>>[0];
 
@@ -33,7 +33,9 @@ export interface ControlPlaneLink {
 export async function runnerToken(config: Config): Promise<string | undefined> {
   const token =
     config.runner.token ??
-    (config.runner.tokenFile !== undefined ? (await readFile(config.runner.tokenFile, 'utf8')).trim() : undefined);
+    (config.runner.tokenFile !== undefined
+      ? (await readOperatorText(config.runner.tokenFile, OPERATOR_FILE_MAX_BYTES.secret)).trim()
+      : undefined);
   if (config.controlPlane.url !== undefined && token === undefined)
     throw new Error(
       'controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)',

@@ -2,7 +2,6 @@
  * The parts `serve` assembles that need more than a constructor call: the pods port with its API
  * latency measured, the API connection bounds from config, and the control plane's keys.
  */
-import { readFile } from 'node:fs/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
@@ -13,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import type { Pods } from '../ports/pods.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 /** The pods port with the API latency of pod creation measured (kubiya_kube_api_request_duration_seconds). */
 export function timed(pods: KubePods, metrics: Metrics): Pods {
@@ -79,7 +79,7 @@ export async function loadKeys(
 ): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
-    const jwks = JSON.parse(await readFile(cp.jwksFile, 'utf8')) as JSONWebKeySet;
+    const jwks = JSON.parse(await readOperatorText(cp.jwksFile, OPERATOR_FILE_MAX_BYTES.secret)) as JSONWebKeySet;
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error(`${cp.jwksFile} holds no keys`);
     return { keys: createLocalJWKSet(jwks), loaded: () => true, stop: () => undefined };
   }

@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { readChains, type ChainRead } from '../adapters/audit-chains.ts';
 import type { TrustedLog } from '../adapters/audit-files.ts';
@@ -13,12 +13,13 @@ import { checkpointPublicKey, keyId } from '../audit/keys.ts';
 import { printable } from '../audit/query.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { CliError, EXIT } from './io.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 /** The checkpoint signer's public key from a PEM file (undefined without one); a bad key is AUDIT_READ_FAILED. */
 export async function publicKey(file: string | undefined): Promise<KeyObject | undefined> {
   if (file === undefined) return undefined;
   try {
-    return checkpointPublicKey(await readFile(file, 'utf8'));
+    return checkpointPublicKey(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.secret));
   } catch (e) {
     throw new CliError(
       'AUDIT_READ_FAILED',
@@ -157,7 +158,7 @@ function anchorOf(c: unknown): Anchor | undefined {
 export async function readAnchors(file: string): Promise<Anchor[]> {
   let body: unknown;
   try {
-    body = JSON.parse(await readFile(file, 'utf8'));
+    body = JSON.parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config));
   } catch (e) {
     throw new CliError('AUDIT_QUERY_INVALID', `--against ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }

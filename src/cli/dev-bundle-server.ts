@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { startBundleServer } from '../dev/bundle-server.ts';
 import { untilStopSignal, type Io } from './io.ts';
 import { examples } from './options.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 /** `dev bundle-server <dir>`: the loopback bundle service of src/dev/bundle-server.ts, until SIGINT/SIGTERM. */
 export function bundleServerCommand(io: Io): Command {
@@ -20,7 +20,9 @@ export function bundleServerCommand(io: Io): Command {
     )
     .action(async (dir: string, opts: { port: number; bearerTokenFile?: string }) => {
       const token =
-        opts.bearerTokenFile === undefined ? undefined : (await readFile(opts.bearerTokenFile, 'utf8')).trim();
+        opts.bearerTokenFile === undefined
+          ? undefined
+          : (await readOperatorText(opts.bearerTokenFile, OPERATOR_FILE_MAX_BYTES.secret)).trim();
       const server = await startBundleServer(dir, opts.port, token === undefined ? {} : { bearerToken: token });
       io.out(`bundle server on ${server.url}: ${server.url}/<file> serves ${dir}/<file>`);
       await untilStopSignal();

@@ -1,5 +1,5 @@
 import { Option } from 'commander';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -21,6 +21,7 @@ import type { Workflow } from '../validate/schema.ts';
 import { validate } from '../validate/validate.ts';
 import { CliError } from './io.ts';
 import type { Env } from './serve.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from '../adapters/operator-file.ts';
 
 /** Policies are read from ./policies of the working directory unless --policies says otherwise. */
 export const DEFAULT_POLICIES = 'policies';
@@ -91,8 +92,9 @@ export async function settingsSource(opts: SourceOptions): Promise<SettingsSourc
     return { label: `chart values ${opts.values.join(', ')}`, ...rendered };
   }
   if (opts.data !== undefined) {
-    const dataText = await readFile(opts.data, 'utf8').catch(() => {
-      throw new CliError('CONFIG_INVALID', `cannot read ${opts.data}`);
+    const file = opts.data;
+    const dataText = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.policy).catch((e: unknown) => {
+      throw new CliError('CONFIG_INVALID', whyUnreadable(file, e));
     });
     return { label: opts.data, dataText };
   }
@@ -241,9 +243,9 @@ export async function runnerConfig(file: string | undefined, env: Env, source?: 
   let text: string;
   if (file !== undefined) {
     try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+      text = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config);
+    } catch (e) {
+      throw new CliError('CONFIG_INVALID', whyUnreadable(file, e));
     }
   } else text = source!.runnerYaml!;
   const config = loadConfig(text, file !== undefined ? env : {});
@@ -255,7 +257,7 @@ export async function runnerConfig(file: string | undefined, env: Env, source?: 
 export async function workflowFrom(file: string): Promise<Workflow> {
   let doc: unknown;
   try {
-    doc = parse(await readFile(file, 'utf8'), { maxAliasCount: 0 });
+    doc = parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config), { maxAliasCount: 0 });
   } catch (e) {
     throw new CliError('VALIDATE_SCHEMA', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }

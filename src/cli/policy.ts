@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ChartRenderError, renderBakedSettings } from '../adapters/chart-settings.ts';
 import { buildBundle } from '../adapters/bundle-build.ts';
@@ -25,11 +24,12 @@ import {
 } from './policy-source.ts';
 import { testCommand } from './policy-test.ts';
 import type { Env } from './serve.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from '../adapters/operator-file.ts';
 
 /** The PEM private key of --signing-key. */
 async function signingKey(file: string): Promise<KeyObject> {
-  const pem = await readFile(file, 'utf8').catch(() => {
-    throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+  const pem = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.secret).catch((e: unknown) => {
+    throw new CliError('CONFIG_INVALID', whyUnreadable(file, e));
   });
   try {
     const key = signingKeyFromPem(pem);
@@ -72,8 +72,8 @@ async function bakedSettings(opts: BuildCliOptions): Promise<BakedSettings | und
   }
   if (opts.data === undefined) return undefined;
   const file = opts.data;
-  const dataText = await readFile(file, 'utf8').catch(() => {
-    throw new CliError('CONFIG_INVALID', `cannot read ${file}`);
+  const dataText = await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.policy).catch((e: unknown) => {
+    throw new CliError('CONFIG_INVALID', whyUnreadable(file, e));
   });
   return { label: file, dataText };
 }

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { startServer, StartupError } from '../app/server.ts';
 import { markStartup } from '../app/startup-marks.ts';
@@ -8,6 +7,7 @@ import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
 import { EXIT, takeOverStopSignals, type Io } from './io.ts';
 import { examples } from './options.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from '../adapters/operator-file.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -43,9 +43,9 @@ export function serveCommand(io: Io, setCode: (c: number) => void, env: Env, ent
       let text: string | undefined;
       if (opts.config !== undefined) {
         try {
-          text = await readFile(opts.config, 'utf8');
-        } catch {
-          io.err(`CONFIG_INVALID: cannot read ${opts.config}`);
+          text = await readOperatorText(opts.config, OPERATOR_FILE_MAX_BYTES.config);
+        } catch (e) {
+          io.err(`CONFIG_INVALID: ${whyUnreadable(opts.config, e)}`);
           setCode(EXIT.usage);
           return;
         }

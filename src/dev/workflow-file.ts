@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
 
 /** Reads a workflow YAML (as in examples/) and gives it a fresh runId when it has none. */
 export async function readWorkflowFile(path: string): Promise<{ id: string } & Record<string, unknown>> {
-  const doc: unknown = parse(await readFile(path, 'utf8'), { maxAliasCount: 0 });
+  const doc: unknown = parse(await readOperatorText(path, OPERATOR_FILE_MAX_BYTES.config), { maxAliasCount: 0 });
   if (
     typeof doc !== 'object' ||
     doc === null ||

@@ -1,0 +1,213 @@
+/**
+ * Every command and setting that takes a file's path, given one that is not a regular file (the
+ * class of test/unit/operator-file.test.ts; reported example, red team 16: `audit verify
+ * --public-key <FIFO>` waited for ever and SIGTERM did not end it). Each row runs the real CLI
+ * process with a FIFO where a file belongs — the one kind a plain read(2) never returns from —
+ * and must end within 15 s with exit 2, its stable code and a reason naming the path; a few rows
+ * also with a symlink to /dev/zero (a read without end) and a sparse file of 8 GiB (a bound).
+ * `serve`'s rows change one path of a configuration that otherwise starts (STARTUP_FAILED before
+ * anything starts, as test/http/serve-startup.test.ts checks for missing files).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { FileAuditLog } from '../../src/adapters/audit-file.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { auditEntry } from '../support/audit-entries.ts';
+
+const tools = resolveTools(['opa']);
+if (!tools.ok) throw new Error(tools.error.message);
+
+const CLI = join(REPO_ROOT, 'bin', 'kubiya-runner.js');
+const STEP = join(REPO_ROOT, 'examples', 'node-build.yaml');
+let work = '';
+let fifo = '';
+let zero = '';
+let sparse = '';
+let bundle = '';
+let auditDir = '';
+const files: Record<string, string> = {};
+let configs = 0;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'kubiya-operator-files-'));
+  fifo = join(work, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  zero = join(work, 'zero');
+  await symlink('/dev/zero', zero);
+  sparse = join(work, 'sparse');
+  await writeFile(sparse, '');
+  await truncate(sparse, 8 * 1024 * 1024 * 1024);
+  bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
+  auditDir = join(work, 'audit');
+  const log = await FileAuditLog.open(auditDir);
+  await log.append(auditEntry(0));
+  await log.close();
+  files.jwks = join(work, 'jwks.json');
+  await writeFile(
+    files.jwks,
+    JSON.stringify({
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
+    }),
+  );
+  files.kubeconfig = join(work, 'kubeconfig');
+  await writeFile(
+    files.kubeconfig,
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+  );
+  files.signingKey = join(work, 'signing.pem');
+  await writeFile(
+    files.signingKey,
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  );
+});
+after(async () => rm(work, { recursive: true, force: true }));
+
+/** Unblocks a process stuck in open(2) of the FIFO (so a failing row ends instead of hanging). */
+function release(): void {
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // ENXIO: no reader waits on it.
+  }
+}
+
+/** Runs the CLI with `args` to its end; after 15 s it is released, then killed, and reported as hung. */
+function cli(args: string[]): Promise<{ code: number | null; stderr: string; hung: boolean }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: work,
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let hung = false;
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => {
+    hung = true;
+    release();
+    child.kill('SIGKILL');
+  }, 15_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, hung });
+    }),
+  );
+}
+
+/** A `serve` configuration that starts (as far as these tests go) with `over` applied; written to a file. */
+async function serveConfig(name: string, over: (c: Record<string, Record<string, unknown>>) => void): Promise<string> {
+  const c: Record<string, Record<string, unknown>> = {
+    runner: { name: 'r' },
+    controlPlane: { issuer: 'x', jwksFile: files.jwks },
+    policy: { bundle },
+    audit: {
+      dir: join(work, `audit-${name}-${configs}`),
+      checkpoint: { signingKeyFile: files.signingKey, interval: 1 },
+    },
+    kubernetes: { kubeconfig: files.kubeconfig },
+    server: { port: 0, host: '127.0.0.1' },
+  };
+  over(c);
+  const file = join(work, `runner-${name}-${++configs}.yaml`);
+  await writeFile(file, stringify(c));
+  return file;
+}
+
+type Row = [name: string, args: (path: string) => string[] | Promise<string[]>, code: string];
+
+const ROWS: Row[] = [
+  ['serve --config', (p) => ['serve', '--config', p], 'CONFIG_INVALID'],
+  ['audit verify --public-key', (p) => ['audit', 'verify', auditDir, '--public-key', p], 'AUDIT_READ_FAILED'],
+  ['audit verify --against', (p) => ['audit', 'verify', auditDir, '--against', p], 'AUDIT_QUERY_INVALID'],
+  [
+    'policy replay --public-key',
+    (p) => ['policy', 'replay', '--audit', auditDir, '--bundle', bundle, '--public-key', p],
+    'AUDIT_READ_FAILED',
+  ],
+  [
+    'policy build --signing-key',
+    (p) => ['policy', 'build', '--signing-key', p, '--out', join(work, 'b.tgz')],
+    'CONFIG_INVALID',
+  ],
+  ['policy build --data', (p) => ['policy', 'build', '--data', p, '--out', join(work, 'b.tgz')], 'CONFIG_INVALID'],
+  ['policy build --values', (p) => ['policy', 'build', '--values', p, '--out', join(work, 'b.tgz')], 'CONFIG_INVALID'],
+  ['policy eval <file>', (p) => ['policy', 'eval', p, '--bundle', bundle], 'VALIDATE_SCHEMA'],
+  ['policy eval --bundle', (p) => ['policy', 'eval', STEP, '--bundle', p], 'POLICY_NOT_LOADED'],
+  ['policy eval --data', (p) => ['policy', 'eval', STEP, '--bundle', bundle, '--data', p], 'CONFIG_INVALID'],
+  ['policy eval --config', (p) => ['policy', 'eval', STEP, '--bundle', bundle, '--config', p], 'CONFIG_INVALID'],
+  ['policy eval --values', (p) => ['policy', 'eval', STEP, '--bundle', bundle, '--values', p], 'CONFIG_INVALID'],
+  [
+    'policy eval --verification-key',
+    (p) => ['policy', 'eval', STEP, '--bundle', bundle, '--verification-key', p],
+    'CONFIG_INVALID',
+  ],
+  [
+    'serve: controlPlane.jwksFile',
+    async (p) => ['serve', '--config', await serveConfig('jwks', (c) => (c.controlPlane!.jwksFile = p))],
+    'STARTUP_FAILED',
+  ],
+  [
+    'serve: runner.tokenFile',
+    async (p) => ['serve', '--config', await serveConfig('token', (c) => (c.runner!.tokenFile = p))],
+    'STARTUP_FAILED',
+  ],
+  [
+    'serve: audit.checkpoint.signingKeyFile',
+    async (p) => [
+      'serve',
+      '--config',
+      await serveConfig('checkpoint', (c) => (c.audit!.checkpoint = { signingKeyFile: p, interval: 1 })),
+    ],
+    'STARTUP_FAILED',
+  ],
+  [
+    'serve: policy.bundle',
+    async (p) => ['serve', '--config', await serveConfig('bundle', (c) => (c.policy!.bundle = p))],
+    'STARTUP_FAILED',
+  ],
+  [
+    'serve: policy.verificationKeys',
+    async (p) => ['serve', '--config', await serveConfig('keys', (c) => (c.policy!.verificationKeys = [p]))],
+    'STARTUP_FAILED',
+  ],
+  [
+    'serve: kubernetes.kubeconfig',
+    async (p) => ['serve', '--config', await serveConfig('kubeconfig', (c) => (c.kubernetes!.kubeconfig = p))],
+    'STARTUP_FAILED',
+  ],
+];
+
+/** The rows also run with a device and with a file over its bound (the others share their reader). */
+const ALSO: Record<string, 'zero' | 'sparse'> = {
+  'serve --config': 'zero',
+  'audit verify --public-key': 'sparse',
+  'policy eval --bundle': 'sparse',
+  'serve: kubernetes.kubeconfig': 'zero',
+  'policy eval --values': 'sparse',
+};
+
+describe('a path that is not a regular file ends the command at once with its code', { concurrency: 2 }, () => {
+  for (const [name, args, code] of ROWS) {
+    const kinds: ['fifo' | 'zero' | 'sparse', RegExp][] = [['fifo', /is not a regular file \(a FIFO\)/]];
+    if (ALSO[name] === 'zero') kinds.push(['zero', /is not a regular file \(a device\)/]);
+    if (ALSO[name] === 'sparse') kinds.push(['sparse', /is larger than \d+ bytes/]);
+    for (const [kind, reason] of kinds)
+      test(`${name} <${kind}> → exit 2, ${code}`, async () => {
+        const path = { fifo, zero, sparse }[kind];
+        const r = await cli(await args(path));
+        assert.equal(r.hung, false, `hung on the ${kind}: ${r.stderr.slice(0, 300)}`);
+        assert.equal(r.code, 2, r.stderr.slice(0, 500));
+        assert.match(r.stderr, new RegExp(code));
+        assert.match(r.stderr, reason);
+        assert.ok(r.stderr.includes(path), 'the reason names the path');
+      });
+  }
+});
