@@ -7,7 +7,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { REPO_ROOT } from './tools.ts';
-import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, readOperatorText, whyUnreadable } from './operator-file.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, regularWithin, whyUnreadable } from './operator-file.ts';
 
 const run = promisify(execFile);
 
@@ -77,8 +77,9 @@ export async function renderChartSettings(
   // The kube version the chart is tested against (src/dev/manifest.ts KUBE_VERSION); helm's own default is too old.
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
   for (const f of valuesFiles) {
-    // helm would wait on a FIFO for ever and read a device without end: each is a bounded regular file first
-    await readOperatorFile(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
+    // helm would wait on a FIFO for ever and read a device without end, and a pipe is read once
+    // (the private-key check reads each file too): each must be a regular file within its bound
+    await regularWithin(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
       throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
     });
     args.push('--values', f);

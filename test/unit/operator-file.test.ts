@@ -1,12 +1,14 @@
 // The class: a file an operator names — a CLI flag's path or a path in the runner's configuration —
 // that is not a regular file, or is far larger than what it should hold. Reported example (red
-// team 16): `audit verify --public-key` on a FIFO waited in open(2) for ever, and SIGTERM did not
-// end it. Its siblings: a symlink to /dev/zero (read without end), a directory, a socket, a sparse
-// file of gigabytes, a /proc file whose size says 0. Every such path is opened without blocking,
-// refused unless it is a regular file, and read to a bound (src/adapters/operator-file.ts); this
-// file tests the adapter, test/http/operator-files.test.ts every command and setting that takes one.
+// team 14, finding 5): `audit verify --public-key` on a FIFO with no writer waited in open(2) for
+// ever, and SIGTERM did not end it. Its siblings: a FIFO whose writer never closes it, a symlink to
+// /dev/zero (read without end), a directory, a socket, a sparse file of gigabytes, a /proc file
+// whose size says 0. And what must keep working: a pipe with a writer (`<(cat key.pem)`,
+// `/dev/stdin` fed by a pipe, a FIFO written to late). Every such path is opened without blocking,
+// read to a bound, a pipe to a deadline (src/adapters/operator-file.ts); this file tests the
+// adapter, test/http/operator-files.test.ts every command and setting that takes one.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -81,10 +83,13 @@ async function settled<T>(p: Promise<T>, ms = 2000): Promise<PromiseSettledResul
   return first;
 }
 
-type Expect = { refused: 'not-regular' | 'too-large'; kind?: string } | { code: string } | { bytes: number };
+type Expect =
+  { refused: 'not-regular' | 'too-large' | 'pipe-timeout'; kind?: string } | { code: string } | { bytes: number };
+
+const DEADLINE = 300;
 
 const KINDS: [name: string, expect: Expect][] = [
-  ['fifo', { refused: 'not-regular', kind: 'a FIFO' }],
+  ['fifo', { refused: 'pipe-timeout' }],
   ['zero', { refused: 'not-regular', kind: 'a device' }],
   ['directory', { refused: 'not-regular', kind: 'a directory' }],
   ['socket', { code: 'ENXIO' }],
@@ -97,8 +102,8 @@ const KINDS: [name: string, expect: Expect][] = [
 ];
 
 const READERS: Record<string, (path: string) => Promise<unknown>> = {
-  readOperatorFile: (path) => readOperatorFile(path, BOUND),
-  readOperatorFileSync: (path) => Promise.resolve().then(() => readOperatorFileSync(path, BOUND)),
+  readOperatorFile: (path) => readOperatorFile(path, BOUND, DEADLINE),
+  readOperatorFileSync: (path) => Promise.resolve().then(() => readOperatorFileSync(path, BOUND, DEADLINE)),
   openRegularFile: async (path) => {
     const fh = await openRegularFile(path);
     const { size } = await fh.stat();
@@ -109,9 +114,11 @@ const READERS: Record<string, (path: string) => Promise<unknown>> = {
 
 describe('a named file is opened without blocking, kept only if regular, read to its bound', () => {
   for (const [reader, read] of Object.entries(READERS))
-    for (const [kind, expect] of KINDS) {
-      // openRegularFile has no bound: a regular file of any size is opened.
-      const bounded = reader !== 'openRegularFile' || !('refused' in expect) || expect.refused !== 'too-large';
+    for (const [kind, given] of KINDS) {
+      // openRegularFile has no bound (a regular file of any size is opened) and takes no pipe.
+      const strict = reader === 'openRegularFile';
+      const expect: Expect = strict && kind === 'fifo' ? { refused: 'not-regular', kind: 'a FIFO' } : given;
+      const bounded = !strict || !('refused' in expect) || expect.refused !== 'too-large';
       test(`${reader}: ${kind}`, async () => {
         const path = paths[kind] ?? join(root, 'no-such-file');
         const r = await settled(read(path));
@@ -154,5 +161,80 @@ describe('a named file is opened without blocking, kept only if regular, read to
     assert.match(why, new RegExp(`larger than ${BOUND} bytes`));
     assert.doesNotMatch(why, /SECRET/);
     assert.equal(whyUnreadable('/x', Object.assign(new Error('boom'), { code: 'EACCES' })), 'cannot read /x (EACCES)');
+  });
+});
+
+/** A process that opens the FIFO for writing (its open waits for a reader), then runs `script` on it as fd 1. */
+function writer(fifo: string, script: string): ChildProcess {
+  return spawn('sh', ['-c', `exec > "$1"; ${script}`, 'sh', fifo], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+describe('a pipe with a writer is read to its end, within its bound and deadline', () => {
+  const readers: Record<string, (path: string, max: number, ms: number) => Promise<Buffer>> = {
+    readOperatorFile: (path, max, ms) => readOperatorFile(path, max, ms),
+    readOperatorFileSync: (path, max, ms) => Promise.resolve().then(() => readOperatorFileSync(path, max, ms)),
+  };
+  let n = 0;
+  const fresh = (): string => {
+    const path = join(root, `pipe-${++n}`);
+    execFileSync('mkfifo', [path]);
+    return path;
+  };
+  const writers: ChildProcess[] = [];
+  after(() => {
+    for (const w of writers) w.kill('SIGKILL');
+  });
+
+  for (const [name, read] of Object.entries(readers)) {
+    test(`${name}: a writer that writes and closes (a FIFO, as <(cat key.pem) is a pipe)`, async () => {
+      const path = fresh();
+      writers.push(writer(path, "printf 'key material'"));
+      const r = await settled(read(path, BOUND, 5000), 6000);
+      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+      assert.equal(r.value.toString(), 'key material');
+    });
+
+    test(`${name}: a writer that comes late and writes in pieces`, async () => {
+      const path = fresh();
+      writers.push(
+        spawn('sh', ['-c', `sleep 0.2; exec > "$1"; printf 'a'; sleep 0.2; printf 'b'`, 'sh', path], {
+          stdio: 'ignore',
+        }),
+      );
+      const r = await settled(read(path, BOUND, 5000), 6000);
+      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+      assert.equal(r.value.toString(), 'ab');
+    });
+
+    test(`${name}: a writer that holds the FIFO open and never closes it → pipe-timeout`, async () => {
+      const path = fresh();
+      writers.push(writer(path, "printf 'x'; sleep 30"));
+      const r = await settled(read(path, BOUND, DEADLINE), 3000);
+      assert.equal(r.status, 'rejected');
+      assert.equal((r.reason as OperatorFileRefused).reason, 'pipe-timeout');
+      assert.match((r.reason as Error).message, new RegExp(`no end within ${DEADLINE} ms`));
+    });
+
+    test(`${name}: a writer that sends more than the bound → too-large, without reading it all`, async () => {
+      const path = fresh();
+      writers.push(writer(path, 'head -c 100000000 /dev/zero'));
+      const r = await settled(read(path, BOUND, 5000), 6000);
+      assert.equal(r.status, 'rejected');
+      assert.equal((r.reason as OperatorFileRefused).reason, 'too-large');
+    });
+  }
+
+  test('/dev/stdin fed by a pipe is read (the anonymous pipe of `cmd < <(...)` or `cat key | cmd`)', async () => {
+    const script = `import(${JSON.stringify(join(import.meta.dirname, '../../src/adapters/operator-file.ts'))})
+      .then((m) => m.readOperatorFile('/dev/stdin', 4096)).then((b) => process.stdout.write(b))`;
+    // a shell pipeline: a real pipe (Node's own stdio 'pipe' is a socket pair, which open(2) refuses)
+    const child = spawn('sh', ['-c', '(sleep 0.1; printf "from a pipe") | "$0" -e "$1"', process.execPath, script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0);
+    assert.equal(out, 'from a pipe');
   });
 });
