@@ -15,6 +15,8 @@
  *   refuses it too) and no IPv4-mapped IPv6 (`::ffff:a00:0/104`, `::ffff:0:0/96`);
  * - nothing around it: white space, a trailing newline (Go's `$`, which helm's schema and
  *   `regexMatch` use, does not match before one), a second prefix, a list in one string.
+ * - an `ipBlock.except[]` lies strictly inside its `cidr` (same family, longer prefix), as the
+ *   API server requires.
  * The schema's `#/definitions/cidr` pattern refuses the shapes (controlPlane and the ipBlocks); the
  * templates' `kubiya-runner.checkCidr` repeats it for policy.settings (whose schema is generated from
  * the runner's) and adds the host-bit and IPv4-mapped checks a pattern cannot make.
@@ -266,4 +268,42 @@ test('a peer without an ipBlock passes as given, and an ipBlock takes only cidr 
   assert.equal(extra.ok, false);
   const none = await render({ networkPolicy: { extraEgress: [{ to: [{ ipBlock: { except: ['10.1.0.0/16'] } }] }] } });
   assert.equal(none.ok, false);
+});
+
+/**
+ * The same install-time refusal for an except: the API server takes `ipBlock.except[]` only
+ * strictly inside its `cidr` (same family, longer prefix, within the range).
+ */
+test('an ipBlock except outside its cidr, equal to it, wider, or of the other family is refused naming both', async () => {
+  const block = (cidr: string, except: string) => ({
+    networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr, except: [except] } }] }] },
+  });
+  const wrong: string[] = [];
+  for (const [cidr, except] of [
+    ['10.0.0.0/8', '11.0.0.0/16'],
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    ['10.0.0.0/16', '10.0.0.0/8'],
+    ['10.0.0.0/8', 'fd00::/8'],
+    ['::/0', '10.0.0.0/8'],
+    ['2001:db8::/32', '2001:db9::/48'],
+    ['2001:db8::/32', '2001:db8::/32'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+  ]) {
+    const r = await render(block(cidr!, except!));
+    const expected = `ipBlock.except[0]: "${except}" is not strictly inside networkPolicy.extraEgress[0].to[0].ipBlock.cidr "${cidr}"`;
+    if (r.ok || !r.err.includes(expected))
+      wrong.push(`${cidr} except ${except}: ${r.ok ? 'rendered' : r.err.slice(0, 200)}`);
+  }
+  assert.deepEqual(wrong, []);
+  for (const [cidr, except] of [
+    ['10.0.0.0/8', '10.1.0.0/16'],
+    ['10.0.0.0/8', '10.255.255.255/32'],
+    ['0.0.0.0/0', '0.0.0.0/1'],
+    ['0.0.0.0/0', '169.254.169.254/32'],
+    ['2001:db8::/32', '2001:db8:1::/48'],
+    ['::/0', 'fd00::/8'],
+  ]) {
+    const r = await render(block(cidr!, except!));
+    assert.ok(r.ok, `${cidr} except ${except}: ${r.ok ? '' : r.err}`);
+  }
 });

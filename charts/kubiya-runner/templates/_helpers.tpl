@@ -158,13 +158,15 @@ helm test pod, so a digest-pinned install tests the image it runs.
 
 {{- /*
 kubiya-runner.checkCidr (list PATH VALUE): VALUE is a CIDR the API server takes in a NetworkPolicy
-ipBlock, read one way only (red team 15, seen and left). The schema's #/definitions/cidr pattern is repeated here
-for the keys it cannot reach (policy.settings, whose schema is generated from the runner's):
-IPv4 as four decimal octets 0-255 without leading zeros, IPv6 as hex groups with at most one "::"
-(no embedded IPv4, no zone), a prefix without leading zeros. Beyond a pattern: no host bits set
-past the prefix (10.0.0.1/8 — the /8 or the one address?) and no IPv4-mapped IPv6 (::ffff:0:0/96),
-as Kubernetes' strict IP/CIDR validation (KEP-4858) refuses them. Go's `$` does not match before
-a trailing newline, so "10.0.0.0/8\n" is refused too.
+ipBlock, read one way only (red team 15, seen and left). The schema's #/definitions/cidr pattern is
+repeated here for the keys it cannot reach (policy.settings, whose schema is generated from the
+runner's): IPv4 as four decimal octets 0-255 without leading zeros, IPv6 as hex groups with at most
+one "::" (no embedded IPv4, no zone), a prefix without leading zeros. Beyond a pattern: no host
+bits set past the prefix (10.0.0.1/8 — the /8 or the one address?) and no IPv4-mapped IPv6
+(::ffff:0:0/96), as Kubernetes' strict IP/CIDR validation (KEP-4858) refuses them. Go's `$` does
+not match before a trailing newline, so "10.0.0.0/8\n" is refused too.
+Writes the address as bits (32 or 128 characters of 0 and 1), "/" and the prefix, for
+kubiya-runner.checkCidrs to compare an except with its cidr; callers that only check discard it.
 */}}
 {{- define "kubiya-runner.checkCidr" -}}
 {{- $path := index . 0 -}}
@@ -178,11 +180,9 @@ a trailing newline, so "10.0.0.0/8\n" is refused too.
 {{- if not (regexMatch (printf "^(?:%s|%s)$" $v4 $v6) $v) -}}
 {{- fail (printf "%s, not %q" $usage $v) -}}
 {{- end -}}
-{{- $pow := list 1 -}}
-{{- range until 32 -}}{{- $pow = append $pow (mul (last $pow) 2) -}}{{- end -}}
 {{- $addr := first (splitList "/" $v) -}}
 {{- $prefix := atoi (last (splitList "/" $v)) -}}
-{{- $hostBits := printf "%s: %q has host bits set past the prefix: write the network address (the /%d it starts), or a /%s for the one address" $path $v $prefix (ternary "128" "32" (contains ":" $addr)) -}}
+{{- $bits := "" -}}
 {{- if contains ":" $addr -}}
   {{- $groups := list -}}
   {{- if contains "::" $addr -}}
@@ -196,31 +196,29 @@ a trailing newline, so "10.0.0.0/8\n" is refused too.
   {{- else -}}
     {{- $groups = splitList ":" $addr -}}
   {{- end -}}
-  {{- $n := list -}}
-  {{- range $groups -}}{{- $n = append $n (int64 (printf "0x%s" .)) -}}{{- end -}}
-  {{- if and (eq (index $n 0) 0) (eq (index $n 1) 0) (eq (index $n 2) 0) (eq (index $n 3) 0) (eq (index $n 4) 0) (eq (index $n 5) 65535) -}}
+  {{- range $groups -}}{{- $bits = printf "%s%016b" $bits (int64 (printf "0x%s" .)) -}}{{- end -}}
+  {{- if hasPrefix (printf "%s%s" (repeat 80 "0") (repeat 16 "1")) $bits -}}
     {{- fail (printf "%s: %q is an IPv4-mapped IPv6 CIDR (::ffff:0:0/96), which Kubernetes refuses: write the IPv4 CIDR" $path $v) -}}
   {{- end -}}
-  {{- range $i, $g := $n -}}
-    {{- $net := min 16 (max 0 (sub $prefix (mul 16 $i))) -}}
-    {{- if ne (mod $g (index $pow (int (sub 16 $net)))) 0 -}}{{- fail $hostBits -}}{{- end -}}
-  {{- end -}}
 {{- else -}}
-  {{- $a := 0 -}}
-  {{- range splitList "." $addr -}}{{- $a = add (mul $a 256) (atoi .) -}}{{- end -}}
-  {{- if ne (mod $a (index $pow (int (sub 32 $prefix)))) 0 -}}{{- fail $hostBits -}}{{- end -}}
+  {{- range splitList "." $addr -}}{{- $bits = printf "%s%08b" $bits (atoi .) -}}{{- end -}}
 {{- end -}}
+{{- if contains "1" (substr $prefix (len $bits) $bits) -}}
+  {{- fail (printf "%s: %q has host bits set past the prefix: write the network address (the /%d it starts), or a /%d for the one address" $path $v $prefix (len $bits)) -}}
+{{- end -}}
+{{- printf "%s/%d" $bits $prefix -}}
 {{- end -}}
 
 {{- /*
 kubiya-runner.checkCidrs: every CIDR the chart writes or passes on — networkPolicy.controlPlane.cidrs,
 the ipBlock cidr and except of networkPolicy.extraEgress/extraIngress, and the egress.allowed
-cidr/cidrs of policy.settings (the runner writes those into each step's NetworkPolicy).
+cidr/cidrs of policy.settings (the runner writes those into each step's NetworkPolicy). An except
+must lie strictly inside its ipBlock's cidr (same family, longer prefix), as the API server requires.
 */}}
 {{- define "kubiya-runner.checkCidrs" -}}
 {{- $np := .Values.networkPolicy -}}
 {{- range $i, $c := $np.controlPlane.cidrs -}}
-{{- include "kubiya-runner.checkCidr" (list (printf "networkPolicy.controlPlane.cidrs[%d]" $i) $c) -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "networkPolicy.controlPlane.cidrs[%d]" $i) $c) -}}
 {{- end -}}
 {{- range $rules := list (list "extraEgress" "to") (list "extraIngress" "from") -}}
 {{- $key := index $rules 0 -}}{{- $side := index $rules 1 -}}
@@ -228,9 +226,14 @@ cidr/cidrs of policy.settings (the runner writes those into each step's NetworkP
 {{- range $j, $peer := (get $rule $side | default list) -}}
 {{- with (get $peer "ipBlock") -}}
 {{- $at := printf "networkPolicy.%s[%d].%s[%d].ipBlock" $key $i $side $j -}}
-{{- include "kubiya-runner.checkCidr" (list (printf "%s.cidr" $at) .cidr) -}}
+{{- $cidr := splitList "/" (include "kubiya-runner.checkCidr" (list (printf "%s.cidr" $at) .cidr)) -}}
+{{- $cidrBits := first $cidr -}}{{- $cidrPrefix := atoi (last $cidr) -}}
 {{- range $k, $e := (.except | default list) -}}
-{{- include "kubiya-runner.checkCidr" (list (printf "%s.except[%d]" $at $k) $e) -}}
+{{- $ex := splitList "/" (include "kubiya-runner.checkCidr" (list (printf "%s.except[%d]" $at $k) $e)) -}}
+{{- $exBits := first $ex -}}
+{{- if or (ne (len $exBits) (len $cidrBits)) (le (atoi (last $ex)) $cidrPrefix) (ne (substr 0 $cidrPrefix $exBits) (substr 0 $cidrPrefix $cidrBits)) -}}
+{{- fail (printf "%s.except[%d]: %q is not strictly inside %s.cidr %q, which the API server refuses: an except is a smaller block of the same family within the cidr" $at $k $e $at (get $peer "ipBlock").cidr) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -239,10 +242,10 @@ cidr/cidrs of policy.settings (the runner writes those into each step's NetworkP
 {{- $egress := get (.Values.policy.settings | default dict) "egress" | default dict -}}
 {{- range $i, $entry := (get $egress "allowed" | default list) -}}
 {{- if hasKey $entry "cidr" -}}
-{{- include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidr" $i) $entry.cidr) -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidr" $i) $entry.cidr) -}}
 {{- end -}}
 {{- range $k, $c := (get $entry "cidrs" | default list) -}}
-{{- include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidrs[%d]" $i $k) $c) -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidrs[%d]" $i $k) $c) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
