@@ -155,3 +155,97 @@ helm test pod, so a digest-pinned install tests the image it runs.
 {{- define "kubiya-runner.image" -}}
 {{ .Values.image.repository }}{{ with .Values.image.digest }}@{{ . }}{{ else }}:{{ default .Chart.AppVersion .Values.image.tag }}{{ end }}
 {{- end }}
+
+{{- /*
+kubiya-runner.checkCidr (list PATH VALUE): VALUE is a CIDR the API server takes in a NetworkPolicy
+ipBlock, read one way only (red team 15, seen and left). The schema's #/definitions/cidr pattern is
+repeated here for the keys it cannot reach (policy.settings, whose schema is generated from the
+runner's): IPv4 as four decimal octets 0-255 without leading zeros, IPv6 as hex groups with at most
+one "::" (no embedded IPv4, no zone), a prefix without leading zeros. Beyond a pattern: no host
+bits set past the prefix (10.0.0.1/8 — the /8 or the one address?) and no IPv4-mapped IPv6
+(::ffff:0:0/96), as Kubernetes' strict IP/CIDR validation (KEP-4858) refuses them. Go's `$` does
+not match before a trailing newline, so "10.0.0.0/8\n" is refused too.
+Writes the address as bits (32 or 128 characters of 0 and 1), "/" and the prefix, for
+kubiya-runner.checkCidrs to compare an except with its cidr; callers that only check discard it.
+*/}}
+{{- define "kubiya-runner.checkCidr" -}}
+{{- $path := index . 0 -}}
+{{- $v := index . 1 -}}
+{{- $o := "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])" -}}
+{{- $h := "[0-9A-Fa-f]{1,4}" -}}
+{{- $v4 := printf "%s\\.%s\\.%s\\.%s/(?:3[0-2]|[12]?[0-9])" $o $o $o $o -}}
+{{- $v6 := printf "(?:(?:%[1]s:){7}%[1]s|(?:%[1]s:){1,7}:|(?:%[1]s:){1,6}:%[1]s|(?:%[1]s:){1,5}(?::%[1]s){1,2}|(?:%[1]s:){1,4}(?::%[1]s){1,3}|(?:%[1]s:){1,3}(?::%[1]s){1,4}|(?:%[1]s:){1,2}(?::%[1]s){1,5}|(?:%[1]s:){1,1}(?::%[1]s){1,6}|:(?:(?::%[1]s){1,7}|:))/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])" $h -}}
+{{- $usage := printf "%s must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32 (IPv4: four octets 0-255 without leading zeros, prefix 0-32; IPv6: hex groups with at most one \"::\", no embedded IPv4, prefix 0-128)" $path -}}
+{{- if not (kindIs "string" $v) -}}{{- fail $usage -}}{{- end -}}
+{{- if not (regexMatch (printf "^(?:%s|%s)$" $v4 $v6) $v) -}}
+{{- fail (printf "%s, not %q" $usage $v) -}}
+{{- end -}}
+{{- $addr := first (splitList "/" $v) -}}
+{{- $prefix := atoi (last (splitList "/" $v)) -}}
+{{- $bits := "" -}}
+{{- if contains ":" $addr -}}
+  {{- $groups := list -}}
+  {{- if contains "::" $addr -}}
+    {{- $halves := splitList "::" $addr -}}
+    {{- $head := list -}}{{- $tail := list -}}
+    {{- if ne (index $halves 0) "" -}}{{- $head = splitList ":" (index $halves 0) -}}{{- end -}}
+    {{- if ne (index $halves 1) "" -}}{{- $tail = splitList ":" (index $halves 1) -}}{{- end -}}
+    {{- $groups = $head -}}
+    {{- range until (int (sub 8 (add (len $head) (len $tail)))) -}}{{- $groups = append $groups "0" -}}{{- end -}}
+    {{- $groups = concat $groups $tail -}}
+  {{- else -}}
+    {{- $groups = splitList ":" $addr -}}
+  {{- end -}}
+  {{- range $groups -}}{{- $bits = printf "%s%016b" $bits (int64 (printf "0x%s" .)) -}}{{- end -}}
+  {{- if hasPrefix (printf "%s%s" (repeat 80 "0") (repeat 16 "1")) $bits -}}
+    {{- fail (printf "%s: %q is an IPv4-mapped IPv6 CIDR (::ffff:0:0/96), which Kubernetes refuses: write the IPv4 CIDR" $path $v) -}}
+  {{- end -}}
+{{- else -}}
+  {{- range splitList "." $addr -}}{{- $bits = printf "%s%08b" $bits (atoi .) -}}{{- end -}}
+{{- end -}}
+{{- if contains "1" (substr $prefix (len $bits) $bits) -}}
+  {{- fail (printf "%s: %q has host bits set past the prefix: write the network address (the /%d it starts), or a /%d for the one address" $path $v $prefix (len $bits)) -}}
+{{- end -}}
+{{- printf "%s/%d" $bits $prefix -}}
+{{- end -}}
+
+{{- /*
+kubiya-runner.checkCidrs: every CIDR the chart writes or passes on — networkPolicy.controlPlane.cidrs,
+the ipBlock cidr and except of networkPolicy.extraEgress/extraIngress, and the egress.allowed
+cidr/cidrs of policy.settings (the runner writes those into each step's NetworkPolicy). An except
+must lie strictly inside its ipBlock's cidr (same family, longer prefix), as the API server requires.
+*/}}
+{{- define "kubiya-runner.checkCidrs" -}}
+{{- $np := .Values.networkPolicy -}}
+{{- range $i, $c := $np.controlPlane.cidrs -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "networkPolicy.controlPlane.cidrs[%d]" $i) $c) -}}
+{{- end -}}
+{{- range $rules := list (list "extraEgress" "to") (list "extraIngress" "from") -}}
+{{- $key := index $rules 0 -}}{{- $side := index $rules 1 -}}
+{{- range $i, $rule := (get $np $key | default list) -}}
+{{- range $j, $peer := (get $rule $side | default list) -}}
+{{- with (get $peer "ipBlock") -}}
+{{- $at := printf "networkPolicy.%s[%d].%s[%d].ipBlock" $key $i $side $j -}}
+{{- $cidr := splitList "/" (include "kubiya-runner.checkCidr" (list (printf "%s.cidr" $at) .cidr)) -}}
+{{- $cidrBits := first $cidr -}}{{- $cidrPrefix := atoi (last $cidr) -}}
+{{- range $k, $e := (.except | default list) -}}
+{{- $ex := splitList "/" (include "kubiya-runner.checkCidr" (list (printf "%s.except[%d]" $at $k) $e)) -}}
+{{- $exBits := first $ex -}}
+{{- if or (ne (len $exBits) (len $cidrBits)) (le (atoi (last $ex)) $cidrPrefix) (ne (substr 0 $cidrPrefix $exBits) (substr 0 $cidrPrefix $cidrBits)) -}}
+{{- fail (printf "%s.except[%d]: %q is not strictly inside %s.cidr %q, which the API server refuses: an except is a smaller block of the same family within the cidr" $at $k $e $at (get $peer "ipBlock").cidr) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $egress := get (.Values.policy.settings | default dict) "egress" | default dict -}}
+{{- range $i, $entry := (get $egress "allowed" | default list) -}}
+{{- if hasKey $entry "cidr" -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidr" $i) $entry.cidr) -}}
+{{- end -}}
+{{- range $k, $c := (get $entry "cidrs" | default list) -}}
+{{- $_ := include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidrs[%d]" $i $k) $c) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,153 @@
+/**
+ * Red team 15 (seen and left): `podDisruptionBudget.minAvailable: 100` with 2 replicas rendered a
+ * PodDisruptionBudget that never allows a voluntary eviction, so `kubectl drain` of a runner's node
+ * waits for ever. The class: a PodDisruptionBudget the chart renders always allows one eviction.
+ * - minAvailable at or above replicaCount fails `helm template|install|upgrade` naming both keys
+ *   (no opt-in: a budget that blocks every drain is never what a platform team wants);
+ * - a single replica gets no PodDisruptionBudget (on one replica any budget either blocks every
+ *   drain or protects nothing), so the defaults (minAvailable 1) also hold at replicaCount 1;
+ * - the schema takes minAvailable only as a whole number from 0: no percentages ("100%" keeps every
+ *   replica), no negative, fractional, string or boolean values, no maxUnavailable (0 would block
+ *   every drain the same way).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import { resolveTools } from '../../src/adapters/tools.ts';
+import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
+
+const run = promisify(execFile);
+const tools = resolveTools(['helm']);
+if (!tools.ok) throw new Error(tools.error.message);
+const helm = tools.value.helm;
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-pdb-'));
+});
+after(async () => rm(dir, { recursive: true, force: true }));
+
+type Doc = { kind?: string; spec?: { minAvailable?: unknown; replicas?: number } };
+let files = 0;
+/** `helm template` with `values` as a values file (so strings, numbers and null arrive as written). */
+async function render(
+  values: Record<string, unknown>,
+): Promise<{ ok: true; docs: Doc[] } | { ok: false; err: string }> {
+  const file = join(dir, `v${++files}.yaml`);
+  await writeFile(file, stringify(values, { version: '1.1' }));
+  try {
+    const { stdout } = await run(helm, ['template', 'r', CHART, '--kube-version', KUBE_VERSION, '-f', file], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { ok: true, docs: parseAllDocuments(stdout).map((d) => d.toJS() as Doc) };
+  } catch (e) {
+    return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
+  }
+}
+const values = (replicaCount: number, pdb: Record<string, unknown>) => ({ replicaCount, podDisruptionBudget: pdb });
+const pdbs = (docs: Doc[]) => docs.filter((d) => d?.kind === 'PodDisruptionBudget');
+
+/** [replicaCount, minAvailable]: a budget that keeps every replica. */
+const BLOCKING: [number, number][] = [
+  [2, 100], // the red team's example
+  [2, 2],
+  [2, 3],
+  [3, 3],
+  [5, 5],
+  [20, 20],
+  [20, 21],
+];
+
+test('minAvailable at or above replicaCount is refused naming both keys and the bound', async () => {
+  const wrong: string[] = [];
+  for (const [replicas, min] of BLOCKING) {
+    const r = await render(values(replicas, { enabled: true, minAvailable: min }));
+    const expected = `podDisruptionBudget.minAvailable (${min}) must be below replicaCount (${replicas})`;
+    if (r.ok || !r.err.includes(expected) || !r.err.includes(`Use at most ${replicas - 1}`))
+      wrong.push(`${replicas}/${min}: ${r.ok ? 'rendered' : r.err.slice(0, 200)}`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+/** minAvailable values the schema refuses, each with why. */
+const GARBAGE: [unknown, string][] = [
+  ['100%', 'a percentage keeping every replica'],
+  ['50%', 'a percentage (not taken: the bound is checked on whole numbers)'],
+  ['0%', 'a percentage'],
+  [-1, 'negative'],
+  [1.5, 'fractional'],
+  ['1', 'a string'],
+  ['', 'empty'],
+  ['one', 'garbage'],
+  [true, 'a boolean'],
+  [null, 'null (helm drops the key)'],
+  [[1], 'a list'],
+];
+
+test('minAvailable that is not a whole number from 0 is refused by the schema naming the key', async () => {
+  const wrong: string[] = [];
+  for (const [v, why] of GARBAGE) {
+    const r = await render(values(2, { enabled: true, minAvailable: v }));
+    if (r.ok || !r.err.includes('minAvailable'))
+      wrong.push(`${JSON.stringify(v)} (${why}): ${r.ok ? 'rendered' : r.err.slice(0, 200)}`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test('maxUnavailable is not a key of the chart (0 or "0%" would block every drain)', async () => {
+  for (const v of [0, '0%', 1]) {
+    const r = await render(values(2, { enabled: true, minAvailable: 1, maxUnavailable: v }));
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.err, /maxUnavailable/);
+  }
+});
+
+test('a budget that allows an eviction renders with the minAvailable given', async () => {
+  for (const [replicas, min] of [
+    [2, 1],
+    [2, 0],
+    [3, 1],
+    [3, 2],
+    [20, 19],
+  ] as const) {
+    const r = await render(values(replicas, { enabled: true, minAvailable: min }));
+    assert.ok(r.ok, `${replicas}/${min}: ${r.ok ? '' : r.err}`);
+    const [pdb, ...more] = pdbs(r.docs);
+    assert.deepEqual(more, []);
+    assert.equal(pdb?.spec?.minAvailable, min, `${replicas}/${min}`);
+  }
+});
+
+test('a single replica gets no PodDisruptionBudget, whatever minAvailable (the defaults hold at replicaCount 1)', async () => {
+  for (const min of [0, 1, 100]) {
+    const r = await render(values(1, { enabled: true, minAvailable: min }));
+    assert.ok(r.ok, r.ok ? '' : r.err);
+    assert.deepEqual(pdbs(r.docs), []);
+    assert.equal(r.docs.find((d) => d?.kind === 'StatefulSet')?.spec?.replicas, 1);
+  }
+  const defaults = await render({ replicaCount: 1 });
+  assert.ok(defaults.ok && pdbs(defaults.docs).length === 0);
+});
+
+test('podDisruptionBudget.enabled false renders none, and the bound is not checked', async () => {
+  const r = await render(values(2, { enabled: false, minAvailable: 5 }));
+  assert.ok(r.ok, r.ok ? '' : r.err);
+  assert.deepEqual(pdbs(r.docs), []);
+});
+
+test('the concrete case: minAvailable 100 with 2 replicas no longer renders', async () => {
+  const r = await render(values(2, { enabled: true, minAvailable: 100 }));
+  assert.equal(r.ok, false);
+  const def = await render({});
+  assert.ok(def.ok);
+  assert.deepEqual(
+    pdbs(def.docs).map((p) => p.spec?.minAvailable),
+    [1],
+    'the defaults (2 replicas, minAvailable 1) still render',
+  );
+});
