@@ -41,7 +41,8 @@ function ipv6Groups(a: string): number[] | undefined {
 /**
  * Why `text` is not a CIDR of policy data, or undefined when it is one: IPv4 (four decimal octets
  * of at most 255, no leading zeros) or IPv6 (RFC 4291 hex groups with at most one "::"; embedded
- * IPv4 and zones refused), a prefix from 1 to 32 / 128 without leading zeros, and the host bits
+ * IPv4, zones and IPv4-mapped addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2, refused by Kubernetes'
+ * NetworkPolicy validation, KEP-4858), refused), a prefix from 1 to 32 / 128 without leading zeros, and the host bits
  * zero ("10.0.0.1/8" is refused: did the author mean the /8 or the one address?). A prefix of 0
  * ("0.0.0.0/0", "::/0") is refused: anywhere is `egress.allowAnyDestination`, never a data entry.
  */
@@ -59,6 +60,8 @@ export function cidrProblem(text: string): string | undefined {
   if (v6 !== null) {
     const groups = ipv6Groups(v6[1]!);
     if (groups === undefined) return 'not an IPv6 address (hex groups, at most one "::", no embedded IPv4 or zone)';
+    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
+      return 'an IPv4-mapped IPv6 address (::ffff:…): write the IPv4 CIDR (Kubernetes refuses mapped addresses)';
     const prefix = Number(v6[2]);
     return groups.every((g, i) => g % 2 ** (16 - Math.max(0, Math.min(16, prefix - 16 * i))) === 0)
       ? undefined

@@ -5,7 +5,7 @@ import { BAD_ENTRIES } from './image-refs.ts';
  * (test/unit/settings.test.ts) and the Rego through the compiled WASM (test/policies/classes.test.ts).
  * Decisions: prefix 1..32 / 1..128 (a /0 is egress.allowAnyDestination, never an entry), octets at
  * most 255 and without leading zeros, host bits zero, IPv6 as hex groups with at most one "::" (no
- * embedded IPv4, no zone); hosts are DNS names with an optional leading "*." label, last label not
+ * embedded IPv4, no zone, not IPv4-mapped); hosts are DNS names with an optional leading "*." label, last label not
  * all digits.
  */
 export const CIDR_CASES: readonly { cidr: string; valid: boolean }[] = [
@@ -28,10 +28,12 @@ export const CIDR_CASES: readonly { cidr: string; valid: boolean }[] = [
     '1::/16',
     '1:2:3:4:5:6:7:8/128',
     '1:2:3:4:5:6:7::/112',
-    '::ffff:0:0/96',
     '2001:db8:0:0:0:0:0:0/64',
     '8000::/1',
     'fe80::/10',
+    // neighbours of IPv4-mapped space that are not it
+    'ffff::/16',
+    '::1:ffff:0:0/96',
     '2001:db8:abcd:12::/64',
   ].map((cidr) => ({ cidr, valid: true })),
   ...[
@@ -72,6 +74,11 @@ export const CIDR_CASES: readonly { cidr: string; valid: boolean }[] = [
     '12345::/16',
     'g::/16',
     '::ffff:1.2.3.4/128',
+    // IPv4 space written as IPv6 (IPv4-mapped, ::ffff:0:0/96): the IPv4 CIDR is written instead
+    '::ffff:a00:0/104',
+    '::ffff:0:0/96',
+    '0:0:0:0:0:ffff:c0a8:100/120',
+    '::FFFF:a00:0/104',
     'fe80::1%eth0/128',
     ':1::/16',
     '1:/16',

@@ -8,7 +8,7 @@ package kubiya.lib
 # IPv4: four decimal octets without leading zeros, prefix 1..32 (/0 is egress.allowAnyDestination's).
 ipv4_cidr_pattern := `^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})/([1-9]|[12][0-9]|3[0-2])$`
 
-# IPv6: hex groups and at most one "::" (no embedded IPv4, no zone), prefix 1..128.
+# IPv6: hex groups and at most one "::" (no embedded IPv4, no zone, not IPv4-mapped), prefix 1..128.
 ipv6_cidr_pattern := `^([0-9A-Fa-f:]{2,39})/([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$`
 
 # A DNS name: labels of letters, digits and inner hyphens (at most 63: checked in valid_host, not
@@ -32,10 +32,20 @@ valid_cidr(c) if {
 	m := regex.find_all_string_submatch_n(ipv6_cidr_pattern, c, 1)[0]
 	groups := ipv6_groups(m[1])
 	count(groups) == 8
+	not ipv4_mapped(groups)
 	prefix := to_number(m[2])
 	every i, g in groups {
 		g % bits.lsh(1, 16 - max([0, min([16, prefix - (16 * i)])])) == 0
 	}
+}
+
+# ipv4_mapped(groups): an IPv4-mapped IPv6 address (::ffff:0:0/96, RFC 4291 §2.5.5.2), IPv4 space
+# written as IPv6, which Kubernetes' NetworkPolicy validation refuses (KEP-4858): write the IPv4 CIDR.
+ipv4_mapped(groups) if {
+	every i in numbers.range(0, 4) {
+		groups[i] == 0
+	}
+	groups[5] == 65535
 }
 
 # ipv6_groups(a) is the eight 16-bit groups of an IPv6 address as numbers; undefined when a is not one.
