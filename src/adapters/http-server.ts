@@ -4,6 +4,7 @@ import { httpStatusOf, type ErrorCode } from '../errors/codes.ts';
 import type { Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { RawAssignment } from '../receive/receive.ts';
+import { routeOf, type Route } from './http-route.ts';
 
 export interface ReadyReport {
   readonly ready: boolean;
@@ -30,8 +31,6 @@ export interface HttpApp {
   readonly maxBodyBytes: number;
   readonly requestTimeoutMs: number;
 }
-
-type Route = 'healthz' | 'ready' | 'metrics' | 'assignments' | 'cancellations' | 'unknown';
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -120,24 +119,6 @@ async function bodyOf(
   if (body === 'timeout' || body === 'gone') return body;
   const over = body.over ? { over: {} } : {};
   return { raw: { body: body.bytes, contentType, contentEncoding, ...over }, close: body.over };
-}
-
-function routeOf(url: string | undefined): Route {
-  const path = (url ?? '/').split('?')[0] ?? '/';
-  switch (path) {
-    case '/healthz':
-      return 'healthz';
-    case '/ready':
-      return 'ready';
-    case '/metrics':
-      return 'metrics';
-    case '/v1/assignments':
-      return 'assignments';
-    case '/v1/cancellations':
-      return 'cancellations';
-    default:
-      return 'unknown';
-  }
 }
 
 /**
