@@ -6,8 +6,8 @@ import type { Pacer } from './audit-batch.ts';
 import { AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
-import { readAuditText } from './audit-open.ts';
-import { repairTail } from './audit-tail.ts';
+import { openAuditFile } from './audit-open.ts';
+import { lastBytes, repairTail } from './audit-tail.ts';
 
 /**
  * The appender's (FileAuditLog, audit-file.ts) file operations besides a batch's write: where a log
@@ -58,29 +58,35 @@ export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs): Promise
   }
   const segment = last === undefined ? 1 : segmentNumber(last);
   const file = await fs.openAppend(join(dir, segmentName(segment)));
-  const checkpoints = await readIfPresent(join(dir, CHECKPOINTS_FILE));
-  const lastCheckpoint = checkpoints
-    .trimEnd()
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .at(-1);
+  const lastCheckpoint = await lastLineIfPresent(join(dir, CHECKPOINTS_FILE));
   const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
   return { file, segment, seq: link.seq, prev: link.prev, size: link.size, checkpointed };
 }
 
 /**
- * A file of the log's own directory as text, '' when there is none (ENOENT). Anything else that
- * cannot be read — not a regular file (readAuditText), no permission — is thrown: the log does not
- * open (serve: STARTUP_FAILED) rather than take an unreadable checkpoints file for none.
+ * The last non-empty line of a file of the directory (the checkpoints file), read from its last
+ * CHECKPOINT_TAIL_BYTES only (the file grows by a line per checkpoint for the log's life; resuming
+ * needs its last line), or undefined when the file is absent or holds none. Throws what
+ * openAuditFile throws (a FIFO or a device: refused), and when the last line is longer than the
+ * window.
  */
-async function readIfPresent(path: string): Promise<string> {
+async function lastLineIfPresent(path: string): Promise<string | undefined> {
+  let fh;
   try {
-    return await readAuditText(path);
+    fh = await openAuditFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  const { buf, offset } = await lastBytes(fh, CHECKPOINT_TAIL_BYTES).finally(() => fh.close());
+  const lines = buf.toString('utf8').trimEnd().split('\n');
+  if (offset > 0 && lines.length < 2)
+    throw new Error(`${path}: its last line is longer than ${CHECKPOINT_TAIL_BYTES} bytes`);
+  return lines.filter((l) => l.length > 0).at(-1);
 }
+
+/** The bytes read from the end of the checkpoints file to find its last line (a checkpoint is < 1 KiB). */
+const CHECKPOINT_TAIL_BYTES = 64 * 1024;
 
 /** Appends one signed checkpoint as a line of the directory's checkpoints file, durably (write + fdatasync). */
 export async function appendCheckpoint(fs: AuditFs, dir: string, checkpoint: Checkpoint): Promise<void> {
