@@ -96,35 +96,17 @@ export async function readOperatorFile(
 ): Promise<Buffer<ArrayBuffer>> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const st = await fh.stat();
-    const pipe = readable(path, st, maxBytes);
-    const deadline = Date.now() + pipeDeadlineMs;
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const want = Math.min(maxBytes + 1 - total, 1024 * 1024);
-      const chunk = Buffer.alloc(want);
-      let bytesRead: number;
-      try {
-        bytesRead = (await fh.read(chunk, 0, want, null)).bytesRead;
-      } catch (e) {
-        if (!pipe || (e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
-        await new Promise((resolve) => setTimeout(resolve, 10));
+    const plan = reading(path, readable(path, await fh.stat(), maxBytes), maxBytes, pipeDeadlineMs);
+    for (let step = plan.next(); ;) {
+      if (step.done === true) return step.value;
+      if ('wait' in step.value) {
+        await new Promise((resolve) => setTimeout(resolve, WAIT_MS));
+        step = plan.next(undefined);
         continue;
       }
-      if (bytesRead === 0) {
-        if (!pipe || total > 0) break;
-        // Nothing yet: no writer has opened the FIFO (a read then says 0), or the writer is slow.
-        if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        continue;
-      }
-      chunks.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw tooLarge(path, maxBytes);
+      const { chunk } = step.value;
+      step = plan.next(await fh.read(chunk, 0, chunk.length, null).then((r) => r.bytesRead, eagainOrThrow));
     }
-    return joined(chunks, total);
   } finally {
     await fh.close();
   }
@@ -133,7 +115,7 @@ export async function readOperatorFile(
 /**
  * readOperatorFile, synchronously, for the few readers that must stay synchronous (client-node's
  * KubeConfig is loaded in a constructor path). The same open, checks, bound and pipe deadline
- * (waiting 10 ms at a time between reads of a pipe); throws what readOperatorFile throws.
+ * (the thread sleeps between reads of a pipe); throws what readOperatorFile throws.
  */
 export function readOperatorFileSync(
   path: string,
@@ -142,35 +124,65 @@ export function readOperatorFileSync(
 ): Buffer<ArrayBuffer> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const pipe = readable(path, fstatSync(fd), maxBytes);
-    const deadline = Date.now() + pipeDeadlineMs;
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const want = Math.min(maxBytes + 1 - total, 1024 * 1024);
-      const chunk = Buffer.alloc(want);
-      let bytesRead: number;
+    const plan = reading(path, readable(path, fstatSync(fd), maxBytes), maxBytes, pipeDeadlineMs);
+    for (let step = plan.next(); ;) {
+      if (step.done === true) return step.value;
+      if ('wait' in step.value) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, WAIT_MS);
+        step = plan.next(undefined);
+        continue;
+      }
+      const { chunk } = step.value;
+      let got: number | 'again';
       try {
-        bytesRead = readSync(fd, chunk, 0, want, null);
+        got = readSync(fd, chunk, 0, chunk.length, null);
       } catch (e) {
-        if (!pipe || (e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-        continue;
+        got = eagainOrThrow(e);
       }
-      if (bytesRead === 0) {
-        if (!pipe || total > 0) break;
-        if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-        continue;
-      }
-      chunks.push(chunk.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > maxBytes) throw tooLarge(path, maxBytes);
+      step = plan.next(got);
     }
-    return joined(chunks, total);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The pause between two reads of a pipe that had nothing (ms). */
+const WAIT_MS = 10;
+
+/** A read's outcome when it threw: 'again' for EAGAIN (a pipe with nothing yet), else the error is thrown. */
+function eagainOrThrow(e: unknown): 'again' {
+  if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 'again';
+  throw e;
+}
+
+/**
+ * The reading of one file, apart from its I/O: yields a chunk to read into (and is given the bytes
+ * read, or 'again') or a pause, and returns the bytes once the file ends — a regular file at its
+ * first empty read; a pipe at an empty read after some bytes (before any, no writer has come yet).
+ * Throws OperatorFileRefused past the bound, or when a pipe has not ended by the deadline.
+ */
+function* reading(
+  path: string,
+  pipe: boolean,
+  maxBytes: number,
+  pipeDeadlineMs: number,
+): Generator<{ chunk: Buffer } | { wait: true }, Buffer<ArrayBuffer>, number | 'again' | undefined> {
+  const deadline = Date.now() + pipeDeadlineMs;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(Math.min(maxBytes + 1 - total, 1024 * 1024));
+    const got = yield { chunk };
+    if (got === 'again' && !pipe) throw new Error(`${path}: EAGAIN from a regular file`);
+    if (got === 'again' || (got === 0 && pipe && total === 0)) {
+      if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
+      yield { wait: true };
+      continue;
+    }
+    if (got === 0 || got === undefined) return joined(chunks, total);
+    chunks.push(chunk.subarray(0, got));
+    total += got;
+    if (total > maxBytes) throw tooLarge(path, maxBytes);
   }
 }
 

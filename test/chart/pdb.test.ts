@@ -11,44 +11,11 @@
  *   every drain the same way).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
-import { resolveTools } from '../../src/adapters/tools.ts';
-import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
-
-const run = promisify(execFile);
-const tools = resolveTools(['helm']);
-if (!tools.ok) throw new Error(tools.error.message);
-const helm = tools.value.helm;
-
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-pdb-'));
-});
-after(async () => rm(dir, { recursive: true, force: true }));
+import { test } from 'node:test';
+import { chartWithValues } from '../support/chart-values.ts';
 
 type Doc = { kind?: string; spec?: { minAvailable?: unknown; replicas?: number } };
-let files = 0;
-/** `helm template` with `values` as a values file (so strings, numbers and null arrive as written). */
-async function render(
-  values: Record<string, unknown>,
-): Promise<{ ok: true; docs: Doc[] } | { ok: false; err: string }> {
-  const file = join(dir, `v${++files}.yaml`);
-  await writeFile(file, stringify(values, { version: '1.1' }));
-  try {
-    const { stdout } = await run(helm, ['template', 'r', CHART, '--kube-version', KUBE_VERSION, '-f', file], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { ok: true, docs: parseAllDocuments(stdout).map((d) => d.toJS() as Doc) };
-  } catch (e) {
-    return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
-  }
-}
+const render = chartWithValues<Doc>('kubiya-chart-pdb-');
 const values = (replicaCount: number, pdb: Record<string, unknown>) => ({ replicaCount, podDisruptionBudget: pdb });
 const pdbs = (docs: Doc[]) => docs.filter((d) => d?.kind === 'PodDisruptionBudget');
 

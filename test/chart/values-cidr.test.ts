@@ -24,26 +24,8 @@
  * on it in these legacy fields.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
-import { resolveTools } from '../../src/adapters/tools.ts';
-import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
-
-const run = promisify(execFile);
-const tools = resolveTools(['helm']);
-if (!tools.ok) throw new Error(tools.error.message);
-const helm = tools.value.helm;
-
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-cidr-'));
-});
-after(async () => rm(dir, { recursive: true, force: true }));
+import { test } from 'node:test';
+import { chartWithValues } from '../support/chart-values.ts';
 
 type Doc = {
   kind?: string;
@@ -51,22 +33,7 @@ type Doc = {
   spec?: Record<string, unknown>;
   data?: Record<string, string>;
 };
-let files = 0;
-/** `helm template` with `values` as a values file (so white space and newlines arrive as written). */
-async function render(
-  values: Record<string, unknown>,
-): Promise<{ ok: true; docs: Doc[] } | { ok: false; err: string }> {
-  const file = join(dir, `v${++files}.yaml`);
-  await writeFile(file, stringify(values, { version: '1.1' }));
-  try {
-    const { stdout } = await run(helm, ['template', 'r', CHART, '--kube-version', KUBE_VERSION, '-f', file], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { ok: true, docs: parseAllDocuments(stdout).map((d) => d.toJS() as Doc) };
-  } catch (e) {
-    return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
-  }
-}
+const render = chartWithValues<Doc>('kubiya-chart-cidr-');
 
 type Peer = { ipBlock?: { cidr: string; except?: string[] } };
 type Rule = { to?: Peer[]; from?: Peer[] };

@@ -10,46 +10,12 @@
  * means unset) and is written quoted, so what renders is exactly the value given.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseAllDocuments, stringify } from 'yaml';
-import { resolveTools } from '../../src/adapters/tools.ts';
-import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
-
-const run = promisify(execFile);
-const tools = resolveTools(['helm']);
-if (!tools.ok) throw new Error(tools.error.message);
-const helm = tools.value.helm;
-
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kubiya-chart-names-'));
-});
-after(async () => rm(dir, { recursive: true, force: true }));
+import { chartWithValues } from '../support/chart-values.ts';
 
 type Doc = { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> };
-let files = 0;
-/** `helm template` with `values` as a values file (so newlines and quotes arrive as written). */
-async function render(
-  values: Record<string, unknown>,
-): Promise<{ ok: true; docs: Doc[] } | { ok: false; err: string }> {
-  const file = join(dir, `v${++files}.yaml`);
-  // YAML 1.1, as Helm reads it (`no` unquoted would be false).
-  await writeFile(file, stringify(values, { version: '1.1' }));
-  try {
-    const { stdout } = await run(helm, ['template', 'r', CHART, '--kube-version', KUBE_VERSION, '-f', file], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { ok: true, docs: parseAllDocuments(stdout).map((d) => d.toJS() as Doc) };
-  } catch (e) {
-    return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
-  }
-}
+const render = chartWithValues<Doc>('kubiya-chart-names-');
 
 type Volume = { name: string; configMap?: Record<string, unknown>; secret?: Record<string, unknown> };
 const statefulSet = (docs: Doc[]) =>

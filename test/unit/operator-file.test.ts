@@ -22,6 +22,7 @@ import {
   readOperatorFileSync,
   whyUnreadable,
 } from '../../src/adapters/operator-file.ts';
+import { settlesWithin } from '../support/settles.ts';
 
 const BOUND = 4096;
 let root = '';
@@ -67,21 +68,8 @@ function release(): void {
 }
 
 /** `p` settled within `ms`, else the test fails (after releasing the FIFO). */
-async function settled<T>(p: Promise<T>, ms = 2000): Promise<PromiseSettledResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
-  const result = p.then(
-    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
-    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-  );
-  const first = await Promise.race([result, hung]);
-  clearTimeout(timer);
-  if (first === 'hung') {
-    release();
-    assert.fail(`did not settle within ${ms} ms`);
-  }
-  return first;
-}
+const settled = <T>(p: Promise<T>, ms = 2000): Promise<PromiseSettledResult<T>> =>
+  settlesWithin(p, ms, 'the read', release);
 
 type Expect =
   { refused: 'not-regular' | 'too-large' | 'pipe-timeout'; kind?: string } | { code: string } | { bytes: number };

@@ -17,6 +17,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir, readCheckpoints, readTrusted, segmentName } from '../../src/adapters/audit-files.ts';
 import { readChains } from '../../src/adapters/audit-chains.ts';
 import { auditEntry } from '../support/audit-entries.ts';
+import { settlesWithin } from '../support/settles.ts';
 
 let root = '';
 let good = '';
@@ -56,22 +57,6 @@ function release(path: string): void {
   }
 }
 
-async function settlesWithin<T>(p: Promise<T>, ms: number, path: string): Promise<PromiseSettledResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
-  const settled = p.then(
-    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
-    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-  );
-  const first = await Promise.race([settled, timeout]);
-  clearTimeout(timer);
-  if (first === 'hung') {
-    release(path);
-    assert.fail(`the reader did not settle within ${ms} ms on ${path}`);
-  }
-  return first;
-}
-
 const READERS: Record<string, (dir: string) => Promise<unknown>> = {
   checkAuditDir: (dir) => checkAuditDir(dir, undefined, undefined, { parallel: false }),
   readTrusted: (dir) => readTrusted(dir, undefined),
@@ -85,7 +70,7 @@ for (const which of ['segment', 'checkpoints'] as const)
       if (reader === 'readCheckpoints' && which === 'segment') continue;
       test(`${reader}: a ${which} that is a ${kind} is refused at once, not read`, async () => {
         const { dir, path } = await hostile(kind, which);
-        const result = await settlesWithin(read(dir), 5000, path);
+        const result = await settlesWithin(read(dir), 5000, `the reader on ${path}`, () => release(path));
         assert.equal(result.status, 'rejected', `${reader} read a ${kind} ${which}`);
         assert.match(String(result.reason), /not a regular file/);
       });
