@@ -13,7 +13,13 @@ import { writeTarGz } from './bundle-tar.ts';
 import { opaBuildWasm } from './opa-cli.ts';
 import { loadEngine, readTarGz } from './opa-wasm.ts';
 import { fixturesDirOf, readFixtureDocs } from './policy-fixtures.ts';
-import { hasDerivedRule, policyRevision, PolicyBuildError, readSettingsFragments } from './policy-sources.ts';
+import {
+  checkPolicyTree,
+  hasDerivedRule,
+  policyRevision,
+  PolicyBuildError,
+  readSettingsFragments,
+} from './policy-sources.ts';
 
 /**
  * Evaluates the freshly built module against the fixture suites (by default `policy-fixtures`
@@ -99,6 +105,7 @@ export async function buildBundle(
   outPath: string,
   options: BuildOptions = {},
 ): Promise<{ file: string; revision: string }> {
+  await checkPolicyTree(policyDir);
   const fragments = await readSettingsFragments(policyDir);
   const schema = settingsSchema(fragments);
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);

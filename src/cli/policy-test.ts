@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
+import { checkPolicyTree, PolicyBuildError } from '../adapters/policy-sources.ts';
 import { describeOutcome, fixtureCases, FixtureError, runFixtures, type CaseResult } from '../policy/fixtures.ts';
 import { junitXml, type JUnitCase } from '../policy/junit.ts';
 import { podContextOf } from '../policy/pod-context.ts';
@@ -145,6 +146,9 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
     .action(async (opts: TestOptions) => {
       const opa = toolPath('opa');
       const dir = resolve(opts.policies);
+      await checkPolicyTree(dir).catch((e: unknown) => {
+        throw e instanceof PolicyBuildError ? new CliError(e.code, e.message) : e;
+      });
       const unit = await regoTests(opa, dir);
       if ('error' in unit) {
         io.err(`POLICY_BUILD_FAILED: opa test could not load ${opts.policies}:\n${unit.error}`);

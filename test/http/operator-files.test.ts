@@ -6,6 +6,9 @@
  * read: each row failed so on the code before) and must end with exit 2, its stable code and a
  * reason naming the path; a few rows also with a FIFO no one writes to (ends after the 10 s pipe
  * deadline) and with a sparse file of 8 GiB (over every bound). A key given as a pipe still works.
+ * And the sibling for directories opa reads itself (`--policies`): a FIFO, a symlink to /dev/zero
+ * or a 100 MiB sparse file among the policies is refused before opa runs (a FIFO or /dev/zero held
+ * `policy build` past a 20 s timeout on the code before).
  * `serve`'s rows change one path of a configuration that otherwise starts (STARTUP_FAILED before
  * anything starts, as test/http/serve-startup.test.ts checks for missing files).
  */
@@ -227,3 +230,43 @@ describe('a path that is not a regular file or a pipe ends the command with its 
     assert.equal(code, 0, stderr);
   });
 });
+
+describe(
+  'a policy directory holding what opa would read without end is refused before opa runs',
+  { concurrency: 2 },
+  () => {
+    const kinds: [kind: string, plant: (file: string) => Promise<void> | void, reason: RegExp][] = [
+      ['a FIFO', (file) => void execFileSync('mkfifo', [file]), /is not a regular file or a directory/],
+      ['a symlink to /dev/zero', (file) => symlink('/dev/zero', file), /is not a regular file or a directory/],
+      [
+        'a sparse file of 100 MiB',
+        async (file) => {
+          await writeFile(file, '');
+          await truncate(file, 100 * 1024 * 1024);
+        },
+        /is larger than \d+ bytes/,
+      ],
+    ];
+    const commands: [name: string, args: (dir: string) => string[]][] = [
+      ['policy build --policies', (dir) => ['policy', 'build', '--policies', dir, '--out', join(dir, '..', 'out.tgz')]],
+      ['policy test --policies', (dir) => ['policy', 'test', '--policies', dir]],
+      ['policy eval --policies', (dir) => ['policy', 'eval', STEP, '--policies', dir]],
+    ];
+    let n = 0;
+    for (const [kind, plant, reason] of kinds)
+      for (const [name, args] of commands)
+        test(`${name} with ${kind} among the policies → exit 2, POLICY_BUILD_FAILED`, async () => {
+          const dir = join(work, `policies-${++n}`, 'policies');
+          execFileSync('mkdir', ['-p', join(dir, '..')]);
+          execFileSync('cp', ['-r', join(REPO_ROOT, 'policies'), dir]);
+          const planted = join(dir, 'kubiya', 'planted.rego');
+          await plant(planted);
+          const r = await cli(args(dir));
+          assert.equal(r.hung, false, `hung: ${r.stderr.slice(0, 300)}`);
+          assert.equal(r.code, 2, r.stderr.slice(0, 500));
+          assert.match(r.stderr, /POLICY_BUILD_FAILED/);
+          assert.match(r.stderr, reason);
+          assert.ok(r.stderr.includes(planted), 'the reason names the path');
+        });
+  },
+);
