@@ -42,10 +42,10 @@ valid_cidr(c) if {
 # ipv4_mapped(groups): an IPv4-mapped IPv6 address (::ffff:0:0/96, RFC 4291 §2.5.5.2), IPv4 space
 # written as IPv6, which Kubernetes' NetworkPolicy validation refuses (KEP-4858): write the IPv4 CIDR.
 ipv4_mapped(groups) if {
+	groups[5] == 65535
 	every i in numbers.range(0, 4) {
 		groups[i] == 0
 	}
-	groups[5] == 65535
 }
 
 # ipv6_groups(a) is the eight 16-bit groups of an IPv6 address as numbers; undefined when a is not one.
