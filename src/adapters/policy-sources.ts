@@ -9,17 +9,27 @@ import { basename, join, relative } from 'node:path';
 import type { ErrorCode } from '../errors/codes.ts';
 import { FRAGMENT_FILE, type Fragments } from '../policy/settings-schema.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, readOperatorText } from './operator-file.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
-/** The files of a policy directory that make a bundle (*.rego, data.json, settings fragments), sorted by path. */
+/** The files of a policy directory that make a bundle (OPA_LOADS: Rego, JSON and YAML; a symlink to a file too), sorted by path. */
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    if (entry.name.endsWith('.rego') || entry.name === 'data.json' || entry.name === FRAGMENT_FILE)
-      out.push(join(entry.parentPath, entry.name));
+    if (!OPA_LOADS.test(entry.name)) continue;
+    const path = join(entry.parentPath, entry.name);
+    // a symlink to a file is compiled by opa build like the file itself (red team 16, finding 1)
+    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile() === true))
+      out.push(path);
   }
   return out.sort();
 }
+
+/**
+ * The files `opa build` loads from a policy directory: Rego modules, and JSON and YAML documents as
+ * data under their directory's path (not only data.json: red team 16, finding 1 — an extra.json
+ * changed the compiled policy and not the revision). The revision covers all of them.
+ */
+const OPA_LOADS = /\.(rego|json|ya?ml)$/;
 
 /**
  * Whether a policy directory defines the derived-settings rule (DERIVED_ENTRYPOINT, a rule
@@ -75,10 +85,7 @@ export async function readSettingsFragments(policyDir: string): Promise<Fragment
     try {
       out[key] = JSON.parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.policy));
     } catch (e) {
-      throw new PolicyBuildError(
-        'POLICY_SETTINGS_INVALID',
-        `${relative(policyDir, file)} is not JSON: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      throw new PolicyBuildError('POLICY_SETTINGS_INVALID', `${relative(policyDir, file)}: ${parseProblem(e)}`);
     }
   }
   return out;

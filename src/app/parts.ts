@@ -13,6 +13,7 @@ import type { Pods } from '../ports/pods.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
 /** The pods port with the API latency of pod creation measured (kubiya_kube_api_request_duration_seconds). */
 export function timed(pods: KubePods, metrics: Metrics): Pods {
@@ -79,7 +80,14 @@ export async function loadKeys(
 ): Promise<{ keys: JWTVerifyGetKey; loaded: () => boolean; stop: () => void }> {
   const cp = config.controlPlane;
   if (cp.jwksFile !== undefined) {
-    const jwks = JSON.parse(await readOperatorText(cp.jwksFile, OPERATOR_FILE_MAX_BYTES.secret)) as JSONWebKeySet;
+    const text = await readOperatorText(cp.jwksFile, OPERATOR_FILE_MAX_BYTES.secret);
+    let jwks: JSONWebKeySet;
+    try {
+      jwks = JSON.parse(text) as JSONWebKeySet;
+    } catch (e) {
+      // eslint-disable-next-line preserve-caught-error -- the parser's error quotes the file's bytes
+      throw new Error(`${cp.jwksFile}: ${parseProblem(e)}`);
+    }
     if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error(`${cp.jwksFile} holds no keys`);
     return { keys: createLocalJWKSet(jwks), loaded: () => true, stop: () => undefined };
   }

@@ -14,6 +14,7 @@ import { printable } from '../audit/query.ts';
 import type { AuditRecord } from '../audit/record.ts';
 import { CliError, EXIT } from './io.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
 /** The checkpoint signer's public key from a PEM file (undefined without one); a bad key is AUDIT_READ_FAILED. */
 export async function publicKey(file: string | undefined): Promise<KeyObject | undefined> {
@@ -160,7 +161,7 @@ export async function readAnchors(file: string): Promise<Anchor[]> {
   try {
     body = JSON.parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config));
   } catch (e) {
-    throw new CliError('AUDIT_QUERY_INVALID', `--against ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError('AUDIT_QUERY_INVALID', `--against ${file}: ${parseProblem(e)}`);
   }
   const list = (body as { chains?: unknown } | null)?.chains;
   const entries = Array.isArray(list) ? list : [body];

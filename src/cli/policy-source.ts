@@ -22,6 +22,7 @@ import { validate } from '../validate/validate.ts';
 import { CliError } from './io.ts';
 import type { Env } from './serve.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from '../adapters/operator-file.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
 /** Policies are read from ./policies of the working directory unless --policies says otherwise. */
 export const DEFAULT_POLICIES = 'policies';
@@ -123,7 +124,7 @@ function withSettings(
   try {
     overlay = JSON.parse(source.dataText);
   } catch (e) {
-    throw new CliError('POLICY_SETTINGS_INVALID', `${source.label}: not JSON: ${(e as Error).message}`);
+    throw new CliError('POLICY_SETTINGS_INVALID', `${source.label}: ${parseProblem(e)}`);
   }
   if (signed) {
     const problem = unsignedOverlayProblem(overlay, source.label);
@@ -259,7 +260,7 @@ export async function workflowFrom(file: string): Promise<Workflow> {
   try {
     doc = parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config), { maxAliasCount: 0 });
   } catch (e) {
-    throw new CliError('VALIDATE_SCHEMA', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CliError('VALIDATE_SCHEMA', `cannot read ${file}: ${parseProblem(e)}`);
   }
   const isWorkflow = typeof doc === 'object' && doc !== null && 'steps' in doc;
   // A fixture file is a workflow with an "expect" map: evaluate its workflow.

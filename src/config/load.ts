@@ -1,6 +1,7 @@
 import { parse } from 'yaml';
 import { fail, ok, type Result } from '../errors/result.ts';
 import { configSchema, type Config } from './schema.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
 /** Environment overrides, and the config path each sets. Documented in docs/configuration.md. */
 export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = Object.freeze({
@@ -58,11 +59,9 @@ export function loadConfig(
     try {
       doc = parse(yamlText, { maxAliasCount: 0, uniqueKeys: true }) ?? {};
     } catch (e) {
-      return fail(
-        'CONFIG_INVALID',
-        `config file is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : ''}`,
-        { issues: [{ path: '', message: 'not valid YAML' }] },
-      );
+      return fail('CONFIG_INVALID', `config file: ${parseProblem(e)}`, {
+        issues: [{ path: '', message: 'not valid YAML' }],
+      });
     }
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {

@@ -1,4 +1,5 @@
 import { effectiveData, overlayRevision, settingsOf } from './overlay.ts';
+import { parseProblem } from '../errors/parse-problem.ts';
 
 /** Settings to bake into a bundle: the data file's exact text (rendered by the chart from values, or given). */
 export interface BakedSettings {
@@ -30,7 +31,7 @@ export function bakeSettings(
   try {
     overlay = JSON.parse(settings.dataText);
   } catch (e) {
-    throw new BakeError(`${settings.label}: not JSON: ${(e as Error).message}`);
+    throw new BakeError(`${settings.label}: ${parseProblem(e)}`);
   }
   const own = settingsOf(overlay);
   if (typeof own !== 'object' || own === null || Array.isArray(own))

@@ -274,3 +274,19 @@ test('an ipBlock except outside its cidr, equal to it, wider, or of the other fa
     assert.ok(r.ok, `${cidr} except ${except}: ${r.ok ? '' : r.err}`);
   }
 });
+
+// Red team 16, finding 8: the CIDR checks read extraEgress[].to and extraIngress[].from, while the
+// schema took both sides in every rule, so `from` in an egress rule (or `to` in an ingress one)
+// carried an unchecked ipBlock (10.0.0.1/8 rendered). A rule takes its own side only.
+for (const [key, side] of [
+  ['extraEgress', 'from'],
+  ['extraIngress', 'to'],
+] as const)
+  test(`networkPolicy.${key}[0].${side}: the other side's peers are refused naming the rule`, async () => {
+    const r = await render({
+      runner: { token: 't' },
+      networkPolicy: { [key]: [{ [side]: [{ ipBlock: { cidr: '10.0.0.1/8' } }] }] },
+    });
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.err, new RegExp(`/networkPolicy/${key}/0`));
+  });

@@ -24,7 +24,11 @@ describe('the path of a request target', () => {
     ['http://runner', '/'],
     ['http://runner?x=1', '/'],
     ['http://runner/ready?x=/healthz', '/ready'],
-    ['http://user@runner/healthz', '/healthz'],
+    ['http://user@runner/healthz', undefined], // userinfo: an error (RFC 9110 §4.2.4)
+    ['http:///metrics', undefined], // an empty host (RFC 9110 §4.2.1)
+    ['http://runner:bad/healthz', undefined],
+    ['/healthz#f', undefined], // a request carries no fragment
+    ['http://runner/healthz#f', undefined],
     ['http://[::1]:8080/healthz', '/healthz'],
     ['http://runner/x/../healthz', '/x/../healthz'],
     ['http://runner/%68ealthz', '/%68ealthz'],
