@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { KubeConfig, type Cluster, type DispatcherOptions, type RequestContext } from '@kubernetes/client-node';
-import { OPERATOR_FILE_MAX_BYTES, readOperatorFileSync } from './operator-file.ts';
+import { assertRegularFileSync, OPERATOR_FILE_MAX_BYTES, readOperatorFileSync } from './operator-file.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 type Dispatch = Dispatcher['dispatch'];
@@ -264,6 +264,9 @@ export function loadKubeConfig(file?: string, api: ApiOptions = DEFAULT_API_OPTI
     // client-node's loadFromFile, with the file opened as every file an operator names (operator-file.ts)
     kc.loadFromString(readOperatorFileSync(file, OPERATOR_FILE_MAX_BYTES.config).toString('utf8'));
     kc.makePathsAbsolute(dirname(file));
+    // the files it names are read later by client-node, blocking: each must be a bounded regular file
+    for (const named of [...kc.clusters.map((c) => c.caFile), ...kc.users.flatMap((u) => [u.certFile, u.keyFile])])
+      if (named !== undefined) assertRegularFileSync(named, OPERATOR_FILE_MAX_BYTES.secret);
   } else kc.loadFromCluster();
   return kc;
 }

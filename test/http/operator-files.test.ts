@@ -270,3 +270,37 @@ describe(
         });
   },
 );
+
+// Red team 16, finding 5: client-node reads the files a kubeconfig names (certificate-authority,
+// client-certificate, client-key) with a blocking read: a FIFO there held `serve` beyond SIGTERM.
+// They are checked when the kubeconfig is loaded: a bounded regular file each.
+describe('a file a kubeconfig names that is not a regular file ends serve at start', { concurrency: 2 }, () => {
+  for (const [field, key] of [
+    ['certificate-authority', 'cluster'],
+    ['client-key', 'user'],
+  ] as const)
+    for (const kind of ['fifo', 'zero'] as const)
+      test(`${field} <${kind}> → exit 2, STARTUP_FAILED, at once`, async () => {
+        const path = { fifo, zero }[kind];
+        const kubeconfig = join(work, `kubeconfig-${field}-${kind}`);
+        const cluster =
+          key === 'cluster' ? `server: "https://127.0.0.1:1", ${field}: ${path}` : 'server: "https://127.0.0.1:1"';
+        const user = key === 'user' ? `client-certificate: ${files.signingKey}, ${field}: ${path}` : 'token: t';
+        await writeFile(
+          kubeconfig,
+          `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {${cluster}}}]\nusers: [{name: u, user: {${user}}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
+        );
+        const r = await cli([
+          'serve',
+          '--config',
+          await serveConfig(`kc-${field}-${kind}`, (c) => (c.kubernetes!.kubeconfig = kubeconfig)),
+        ]);
+        assert.equal(r.hung, false, `hung: ${r.stderr.slice(0, 300)}`);
+        assert.equal(r.code, 2, r.stderr.slice(0, 500));
+        assert.match(r.stderr, /STARTUP_FAILED/);
+        assert.match(
+          r.stderr,
+          kind === 'fifo' ? /is not a regular file \(a FIFO\)/ : /is not a regular file \(a device\)/,
+        );
+      });
+});

@@ -1,4 +1,5 @@
-// Resuming an audit log reads a bounded window from the end of its files. The class: what the
+// Resuming an audit log reads a bounded window from the end of its files, and verifying it reads
+// its checkpoints a bounded line at a time. The class: what the
 // appender reads at start grows with a file it does not bound — the last segment (repairTail read
 // it whole: a tampered segment with 3 GiB of zeros after its records ended start-up with
 // ERR_FS_FILE_TOO_LARGE, one with 1 GiB was read into memory and then cut, deleting 1 GiB the
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FileAuditLog, repairTail } from '../../src/adapters/audit-file.ts';
-import { CHECKPOINTS_FILE, checkAuditDir, segmentName } from '../../src/adapters/audit-files.ts';
+import { CHECKPOINTS_FILE, checkAuditDir, readCheckpoints, segmentName } from '../../src/adapters/audit-files.ts';
 import { resumeLog } from '../../src/adapters/audit-log-files.ts';
 import { TAIL_WINDOW_BYTES } from '../../src/adapters/audit-tail.ts';
 import { MAX_RECORD_BYTES } from '../../src/audit/limits.ts';
@@ -128,5 +129,31 @@ describe("resuming reads the checkpoints file's last line only", () => {
     await second.file.close();
     assert.equal(second.checkpointed, 0);
     assert.equal((await readFile(join(dir, CHECKPOINTS_FILE), 'utf8')).length, 0);
+  });
+});
+
+// Red team 16, finding 6: `audit verify` read checkpoints.jsonl whole (a 300 MiB sparse file: 694 MB
+// RSS). It is read in chunks, a line at most 64 KiB; a longer line is a non-checkpoint in its place.
+describe('audit verify reads checkpoints.jsonl a bounded line at a time', () => {
+  test('300 MiB of zeros with no newline: one non-checkpoint, memory bounded', async () => {
+    const { dir } = await logOf(2);
+    const file = join(dir, CHECKPOINTS_FILE);
+    await writeFile(file, '');
+    await truncate(file, 300 * 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    const checkpoints = await readCheckpoints(dir);
+    assert.deepEqual(checkpoints, [null]);
+    assert.ok(process.memoryUsage().rss - before < 128 * 1024 * 1024, 'a line is not held past its bound');
+  });
+
+  test('lines in order: a checkpoint, an overlong line, a torn one, a checkpoint without its newline', async () => {
+    const { dir } = await logOf(2);
+    const cp = (seq: number) => JSON.stringify({ seq, head: 'h' });
+    await writeFile(join(dir, CHECKPOINTS_FILE), `${cp(1)}\n${'x'.repeat(70_000)}\n{"seq":\n\n${cp(2)}`);
+    const checkpoints = await readCheckpoints(dir);
+    assert.deepEqual(
+      checkpoints.map((c) => (c === null ? null : c.seq)),
+      [1, null, null, 2],
+    );
   });
 });
