@@ -24,6 +24,7 @@ import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { runCli, type CliEnd } from '../support/cli-run.ts';
 import { auditEntry } from '../support/audit-entries.ts';
 
 const tools = resolveTools(['opa']);
@@ -84,27 +85,7 @@ function release(): void {
 }
 
 /** Runs the CLI with `args` to its end; after 15 s it is released, then killed, and reported as hung. */
-function cli(args: string[]): Promise<{ code: number | null; stderr: string; hung: boolean }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: work,
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  let hung = false;
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => {
-    hung = true;
-    release();
-    child.kill('SIGKILL');
-  }, 15_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, hung });
-    }),
-  );
-}
+const cli = (args: string[]): Promise<CliEnd> => runCli(args, { cwd: work, hungAfterMs: 15_000, onHung: release });
 
 /** A `serve` configuration that starts (as far as these tests go) with `over` applied; written to a file. */
 async function serveConfig(name: string, over: (c: Record<string, Record<string, unknown>>) => void): Promise<string> {

@@ -7,14 +7,14 @@
  *    bytes (the YAML parser's code frame: the whole offending line; JSON.parse: the first 10 bytes).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { runCli, type CliEnd } from '../support/cli-run.ts';
 
-const CLI = join(REPO_ROOT, 'bin', 'kubiya-runner.js');
 const STEP = join(REPO_ROOT, 'examples', 'node-build.yaml');
 let work = '';
 before(async () => {
@@ -23,26 +23,7 @@ before(async () => {
 after(async () => rm(work, { recursive: true, force: true }));
 
 /** Runs the CLI to its end; after 20 s it is killed (SIGKILL: the process may sit in open(2)) and reported as hung. */
-function cli(args: string[]): Promise<{ code: number | null; stderr: string; hung: boolean }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  let hung = false;
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => {
-    hung = true;
-    child.kill('SIGKILL');
-  }, 20_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr, hung });
-    }),
-  );
-}
+const cli = (args: string[]): Promise<CliEnd> => runCli(args, { cwd: REPO_ROOT, hungAfterMs: 20_000 });
 
 test('finding 2: policy build --policies with a FIFO named evil.rego ends (exit 2) instead of waiting in opa for ever', async () => {
   const dir = join(work, 'f2', 'policies');
