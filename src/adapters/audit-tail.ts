@@ -51,7 +51,7 @@ export async function repairTail(file: string): Promise<{ seq: number; prev: str
     throw new Error(
       `${file}: no whole record in its last ${TAIL_WINDOW_BYTES} bytes (a crash tears at most one record): not cut automatically; inspect the segment (audit verify)`,
     );
-  if (offset + end < offset + buf.length) {
+  if (end < buf.length) {
     const fh = await open(file, 'r+');
     try {
       await fh.truncate(offset + end);

@@ -52,12 +52,7 @@ export async function openRegularFile(path: string): Promise<FileHandle> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    if (!st.isFile())
-      throw new OperatorFileRefused(
-        path,
-        'not-regular',
-        `${path} is not a regular file (${kindOf(st)}): refused, not read`,
-      );
+    if (!st.isFile()) throw notRegular(path, st);
     return fh;
   } catch (e) {
     await fh.close();
@@ -197,12 +192,7 @@ export function assertRegularFileSync(path: string, maxBytes: number): void {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile())
-      throw new OperatorFileRefused(
-        path,
-        'not-regular',
-        `${path} is not a regular file (${kindOf(st)}): refused, not read`,
-      );
+    if (!st.isFile()) throw notRegular(path, st);
     if (st.size > maxBytes) throw tooLarge(path, maxBytes);
   } finally {
     closeSync(fd);
@@ -235,14 +225,18 @@ function joined(chunks: readonly Buffer[], total: number): Buffer<ArrayBuffer> {
  */
 function readable(path: string, st: Stats, maxBytes: number): boolean {
   if (st.isFIFO()) return true;
-  if (!st.isFile())
-    throw new OperatorFileRefused(
-      path,
-      'not-regular',
-      `${path} is not a regular file or a pipe (${kindOf(st)}): refused, not read`,
-    );
+  if (!st.isFile()) throw notRegular(path, st, ' or a pipe');
   if (st.size > maxBytes) throw tooLarge(path, maxBytes);
   return false;
+}
+
+/** The refusal of what is not a regular file (`also`: what else was acceptable, ' or a pipe'). */
+function notRegular(path: string, st: Stats, also = ''): OperatorFileRefused {
+  return new OperatorFileRefused(
+    path,
+    'not-regular',
+    `${path} is not a regular file${also} (${kindOf(st)}): refused, not read`,
+  );
 }
 
 function pipeTimeout(path: string, ms: number): OperatorFileRefused {
