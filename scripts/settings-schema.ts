@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSettingsFragments } from '../src/adapters/policy-sources.ts';
+import { readPolicyTree } from '../src/adapters/policy-snapshot.ts';
 import { REPO_ROOT } from '../src/adapters/tools.ts';
 import { settingsJsonSchema } from '../src/policy/settings-schema.ts';
 
@@ -34,7 +35,9 @@ export function settingsSpan(text: string): [number, number] {
 
 /** The chart schema's text with policy.settings replaced by the generated schema (other text untouched). */
 export async function renderChartSchema(text: string): Promise<string> {
-  const schema = settingsJsonSchema(await readSettingsFragments(join(REPO_ROOT, 'policies')));
+  const schema = settingsJsonSchema(
+    readSettingsFragments({ files: await readPolicyTree(join(REPO_ROOT, 'policies')) }),
+  );
   const [start, end] = settingsSpan(text);
   const lineStart = text.lastIndexOf('\n', start) + 1;
   const indent = /^ */.exec(text.slice(lineStart))?.[0] ?? '';

@@ -13,13 +13,8 @@ import { writeTarGz } from './bundle-tar.ts';
 import { opaBuildWasm } from './opa-cli.ts';
 import { loadEngine, readTarGz } from './opa-wasm.ts';
 import { fixturesDirOf, readFixtureDocs } from './policy-fixtures.ts';
-import {
-  checkPolicyTree,
-  hasDerivedRule,
-  policyRevision,
-  PolicyBuildError,
-  readSettingsFragments,
-} from './policy-sources.ts';
+import { hasDerivedRule, PolicyBuildError, readSettingsFragments, snapshotRevision } from './policy-sources.ts';
+import { inSource, withPolicySnapshot, type PolicySnapshot } from './policy-snapshot.ts';
 
 /**
  * Evaluates the freshly built module against the fixture suites (by default `policy-fixtures`
@@ -105,16 +100,29 @@ export async function buildBundle(
   outPath: string,
   options: BuildOptions = {},
 ): Promise<{ file: string; revision: string }> {
-  await checkPolicyTree(policyDir);
-  const fragments = await readSettingsFragments(policyDir);
+  // read once: opa compiles the copy, so what is hashed and checked here is what it compiles
+  return withPolicySnapshot(policyDir, (snapshot) => buildFrom(opa, snapshot, outPath, options));
+}
+
+/** buildBundle from a snapshot of the policy directory (opa reads `snapshot.root`). */
+async function buildFrom(
+  opa: string,
+  snapshot: PolicySnapshot,
+  outPath: string,
+  options: BuildOptions,
+): Promise<{ file: string; revision: string }> {
+  const policyDir = snapshot.source;
+  const fragments = readSettingsFragments(snapshot);
   const schema = settingsSchema(fragments);
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);
-  const sourceRevision = await policyRevision(policyDir);
+  const sourceRevision = snapshotRevision(snapshot);
   const outFile = resolve(outPath);
   await mkdir(dirname(outFile), { recursive: true });
-  await opaBuildWasm(opa, policyDir, outFile, {
-    entrypoints: [DECISION_ENTRYPOINT, ...((await hasDerivedRule(policyDir)) ? [DERIVED_ENTRYPOINT] : [])],
+  await opaBuildWasm(opa, snapshot.root, outFile, {
+    entrypoints: [DECISION_ENTRYPOINT, ...(hasDerivedRule(snapshot) ? [DERIVED_ENTRYPOINT] : [])],
     revision: sourceRevision,
+  }).catch((e: unknown) => {
+    throw e instanceof PolicyBuildError ? new PolicyBuildError(e.code, inSource(snapshot, e.message)) : e;
   });
   const files = await readTarGz(outFile);
   const dataRaw = files.get('data.json');

@@ -91,19 +91,46 @@ export async function readOperatorFile(
 ): Promise<Buffer<ArrayBuffer>> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const plan = reading(path, readable(path, await fh.stat(), maxBytes), maxBytes, pipeDeadlineMs);
-    for (let step = plan.next(); ;) {
-      if (step.done === true) return step.value;
-      if ('wait' in step.value) {
-        await new Promise((resolve) => setTimeout(resolve, WAIT_MS));
-        step = plan.next(undefined);
-        continue;
-      }
-      const { chunk } = step.value;
-      step = plan.next(await fh.read(chunk, 0, chunk.length, null).then((r) => r.bytesRead, eagainOrThrow));
-    }
+    return await readAll(fh, path, readable(path, await fh.stat(), maxBytes), maxBytes, pipeDeadlineMs);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The bytes of the regular file at `path`, at most `maxBytes` of them: readOperatorFile without
+ * the pipe case, for a file that must be a regular file (each source of a policy directory, read
+ * once into the copy opa builds from: src/adapters/policy-snapshot.ts). Throws
+ * OperatorFileRefused ('not-regular', 'too-large'), or what open(2) or read(2) throws.
+ */
+export async function readRegularFile(path: string, maxBytes: number): Promise<Buffer<ArrayBuffer>> {
+  const fh = await openRegularFile(path);
+  try {
+    if ((await fh.stat()).size > maxBytes) throw tooLarge(path, maxBytes);
+    return await readAll(fh, path, false, maxBytes, PIPE_DEADLINE_MS);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Runs `reading` on an open file (a pipe when `pipe`); returns the bytes or throws what it throws. */
+async function readAll(
+  fh: FileHandle,
+  path: string,
+  pipe: boolean,
+  maxBytes: number,
+  pipeDeadlineMs: number,
+): Promise<Buffer<ArrayBuffer>> {
+  const plan = reading(path, pipe, maxBytes, pipeDeadlineMs);
+  for (let step = plan.next(); ;) {
+    if (step.done === true) return step.value;
+    if ('wait' in step.value) {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_MS));
+      step = plan.next(undefined);
+      continue;
+    }
+    const { chunk } = step.value;
+    step = plan.next(await fh.read(chunk, 0, chunk.length, null).then((r) => r.bytesRead, eagainOrThrow));
   }
 }
 

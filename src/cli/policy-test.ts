@@ -4,7 +4,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
-import { checkPolicyTree, PolicyBuildError } from '../adapters/policy-sources.ts';
+import { PolicyBuildError } from '../adapters/policy-sources.ts';
+import { inSource, withPolicySnapshot } from '../adapters/policy-snapshot.ts';
 import { describeOutcome, fixtureCases, FixtureError, runFixtures, type CaseResult } from '../policy/fixtures.ts';
 import { junitXml, type JUnitCase } from '../policy/junit.ts';
 import { podContextOf } from '../policy/pod-context.ts';
@@ -92,6 +93,29 @@ async function coverage(opa: string, dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * The Rego unit tests and the coverage of the policy directory `dir`: opa runs on the copy read once
+ * (src/adapters/policy-snapshot.ts), and its messages name the files in `dir`. Throws CliError
+ * (POLICY_BUILD_FAILED) for a directory opa could not read.
+ */
+async function unitTests(
+  opa: string,
+  dir: string,
+): Promise<readonly [{ cases: JUnitCase[] } | { error: string }, string[]]> {
+  return withPolicySnapshot(dir, async (snapshot) => {
+    const tested = await regoTests(opa, snapshot.root);
+    const relabel = (text: string): string => inSource(snapshot, text);
+    return [
+      'error' in tested
+        ? { error: relabel(tested.error) }
+        : { cases: tested.cases.map((c) => (c.failure === undefined ? c : { ...c, failure: relabel(c.failure) })) },
+      (await coverage(opa, snapshot.root)).map(relabel),
+    ] as const;
+  }).catch((e: unknown) => {
+    throw e instanceof PolicyBuildError ? new CliError(e.code, e.message) : e;
+  });
+}
+
 interface TestOptions extends SourceOptions {
   policies: string;
   fixtures?: string;
@@ -146,10 +170,7 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
     .action(async (opts: TestOptions) => {
       const opa = toolPath('opa');
       const dir = resolve(opts.policies);
-      await checkPolicyTree(dir).catch((e: unknown) => {
-        throw e instanceof PolicyBuildError ? new CliError(e.code, e.message) : e;
-      });
-      const unit = await regoTests(opa, dir);
+      const [unit, covered] = await unitTests(opa, dir);
       if ('error' in unit) {
         io.err(`POLICY_BUILD_FAILED: opa test could not load ${opts.policies}:\n${unit.error}`);
         setCode(EXIT.failed);
@@ -159,7 +180,7 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
         io.out(`${paint('red', 'FAIL')} ${c.classname}.${c.name}\n  ${c.failure!.replace(/\n/g, '\n  ')}`);
       const unitFailed = unit.cases.filter((c) => c.failure !== undefined).length;
       io.out(`rego unit tests: ${unit.cases.length - unitFailed}/${unit.cases.length} passed`);
-      for (const line of await coverage(opa, dir)) io.out(line);
+      for (const line of covered) io.out(line);
 
       const { results, dir: fixturesDir } = await fixtureResults(opts, env);
       printFixtures(io, results, fixturesDir);

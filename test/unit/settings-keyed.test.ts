@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { readSettingsFragments } from '../../src/adapters/policy-sources.ts';
+import { readPolicyTree } from '../../src/adapters/policy-snapshot.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { checkPolicyData, checkSettings, settingsJsonSchema } from '../../src/policy/settings-schema.ts';
 import { CHART_SCHEMA, renderChartSchema } from '../../scripts/settings-schema.ts';
@@ -58,7 +59,7 @@ test(`every keyed list (${KEYED_LISTS.length}) refuses a repeated key, identical
 });
 
 test('the chart schema (generated, and up to date) marks every keyed list uniqueItems', async () => {
-  const fragments = await readSettingsFragments(join(REPO_ROOT, 'policies'));
+  const fragments = readSettingsFragments({ files: await readPolicyTree(join(REPO_ROOT, 'policies')) });
   const schema = settingsJsonSchema(fragments) as {
     properties: Record<string, { properties: Record<string, unknown> }>;
   };

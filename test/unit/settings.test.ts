@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { readSettingsFragments } from '../../src/adapters/policy-sources.ts';
+import { readPolicyTree } from '../../src/adapters/policy-snapshot.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { DOCKER_HUB_ALIASES, ENTRY_PATTERN, REFERENCE_PATTERN } from '../../src/oci/image-ref.ts';
 import { LOCKED_CODES } from '../../src/policy/settings.ts';
@@ -134,7 +135,7 @@ test("the chart's values schema carries the generated settings schema (node scri
   const chart = JSON.parse(text) as { properties: { policy: { properties: { settings: unknown } } } };
   assert.deepEqual(
     chart.properties.policy.properties.settings,
-    settingsJsonSchema(await readSettingsFragments(join(REPO_ROOT, 'policies'))),
+    settingsJsonSchema(readSettingsFragments({ files: await readPolicyTree(join(REPO_ROOT, 'policies')) })),
   );
 });
 
