@@ -7,7 +7,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { REPO_ROOT } from './tools.ts';
-import { OPERATOR_FILE_MAX_BYTES, readOperatorText, regularWithin, whyUnreadable } from './operator-file.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from './operator-file.ts';
 
 const run = promisify(execFile);
 
@@ -62,32 +62,81 @@ interface ConfigMapDoc {
 export const BAKE_OVERRIDES =
   'policy:\n  verificationKeys: []\n  bundleConfigMap: ""\n  service:\n    url: ""\n    bearerTokenSecret:\n      name: ""\n';
 
+/** A values file read once (its text), and the private copy of it that helm reads. */
+interface ValuesCopy {
+  /** The path the user gave. */
+  readonly source: string;
+  /** The copy helm is given (mode 0600 in a 0700 directory). */
+  readonly path: string;
+  /** The text read, which the copy holds. */
+  readonly text: string;
+}
+
+/**
+ * Reads each values file once (a regular file or a pipe — `--values <(sops -d values.yaml)` — at
+ * most OPERATOR_FILE_MAX_BYTES.config), writes what was read to a private copy, runs `use` on the
+ * copies and removes them whatever `use` does: helm reads the copies, so what the runner checks
+ * (a private key in `policy.verificationKeys`) is what helm renders, and a file changed or swapped
+ * after the check cannot reach helm (before, helm read the user's path again after our check).
+ * Throws ChartRenderError('CONFIG_INVALID') naming a file that cannot be read, and what `use` throws.
+ */
+async function withValuesCopies<T>(
+  valuesFiles: readonly string[],
+  use: (copies: readonly ValuesCopy[], dir: string) => Promise<T>,
+): Promise<T> {
+  const texts: string[] = [];
+  for (const f of valuesFiles)
+    texts.push(
+      await readOperatorText(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
+        throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
+      }),
+    );
+  const dir = await mkdtemp(join(tmpdir(), 'kubiya-values-'));
+  try {
+    const copies = await Promise.all(
+      texts.map(async (text, i) => {
+        const path = join(dir, `values-${i}.yaml`);
+        await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+        return { source: valuesFiles[i]!, path, text };
+      }),
+    );
+    return await use(copies, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * `helm template` of the chart with the values files given (the pinned helm, as `helm install -f`
  * would render them), and the two files the runner reads from it: the policy data and runner.yaml.
- * Throws ChartRenderError with helm's stderr when the values do not render (a schema failure
- * names the value's path), key material masked (helm echoes a refused value whole: a private key
- * pasted into `policy.verificationKeys` must not reach a terminal or a CI log).
+ * Each values file is read once and helm reads that copy (withValuesCopies). Throws
+ * ChartRenderError with helm's stderr when the values do not render (a schema failure names the
+ * value's path; a file is named by the path given, never the copy), key material masked (helm
+ * echoes a refused value whole: a private key pasted into `policy.verificationKeys` must not
+ * reach a terminal or a CI log).
  */
 export async function renderChartSettings(
   helm: string,
   valuesFiles: readonly string[],
   chart = RUNNER_CHART,
 ): Promise<ChartSettings> {
+  return withValuesCopies(valuesFiles, (copies) => renderCopies(helm, copies, chart));
+}
+
+/** renderChartSettings of values already copied (helm reads `copies[i].path`, in order). */
+async function renderCopies(
+  helm: string,
+  copies: readonly Pick<ValuesCopy, 'source' | 'path'>[],
+  chart = RUNNER_CHART,
+): Promise<ChartSettings> {
   // The kube version the chart is tested against (src/dev/manifest.ts KUBE_VERSION); helm's own default is too old.
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
-  for (const f of valuesFiles) {
-    // helm would wait on a FIFO for ever and read a device without end, and a pipe is read once
-    // (the private-key check reads each file too): each must be a regular file within its bound
-    await regularWithin(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
-      throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
-    });
-    args.push('--values', f);
-  }
+  for (const c of copies) args.push('--values', c.path);
+  const inSource = (text: string): string => copies.reduce((t, c) => t.split(c.path).join(c.source), text);
   const stdout = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {
-      const said = maskKeyMaterial((e.stderr ?? e.message ?? '').trim());
+      const said = maskKeyMaterial(inSource((e.stderr ?? e.message ?? '').trim()));
       throw new ChartRenderError(
         `helm template failed: ${said}`,
         CHART_PRIVATE_KEY.test(said) ? 'POLICY_KEY_PRIVATE' : 'CONFIG_INVALID',
@@ -110,45 +159,44 @@ export async function renderChartSettings(
 /**
  * The policy data file the chart renders from these values, to be baked into a bundle by
  * `policy build --values` before it is signed: the user's values with BAKE_OVERRIDES after them.
- * Throws ChartRenderError as renderChartSettings does, and POLICY_KEY_PRIVATE when a values file
+ * Each values file is read once: the private-key check and helm see the same bytes. Throws
+ * ChartRenderError as renderChartSettings does, and POLICY_KEY_PRIVATE when a values file
  * holds a private key in `policy.verificationKeys` (the overrides would hide it from the chart's
  * own check: red-team round 3, finding 10).
  */
 export async function renderBakedSettings(helm: string, valuesFiles: readonly string[]): Promise<string> {
-  const leaked = await privateKeyInValues(valuesFiles);
-  if (leaked !== undefined)
-    throw new ChartRenderError(
-      `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
-      'POLICY_KEY_PRIVATE',
-    );
-  const dir = await mkdtemp(join(tmpdir(), 'kubiya-bake-'));
-  try {
-    await writeFile(join(dir, 'bake.yaml'), BAKE_OVERRIDES);
-    const { dataText } = await renderChartSettings(helm, [...valuesFiles, join(dir, 'bake.yaml')]);
+  return withValuesCopies(valuesFiles, async (copies, dir) => {
+    const leaked = privateKeyInValues(copies);
+    if (leaked !== undefined)
+      throw new ChartRenderError(
+        `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
+        'POLICY_KEY_PRIVATE',
+      );
+    const bake = join(dir, 'bake.yaml');
+    await writeFile(bake, BAKE_OVERRIDES, { mode: 0o600, flag: 'wx' });
+    const { dataText } = await renderCopies(helm, [...copies, { source: bake, path: bake }]);
     if (dataText === undefined) throw new ChartRenderError('the chart rendered no ConfigMap *-policy-data');
     return dataText;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
- * Where the values files put private key material in `policy.verificationKeys`
+ * Where the values put private key material in `policy.verificationKeys`
  * (`<file>: policy.verificationKeys[<i>]`, never the key), or undefined. Every file is checked, not
  * only the one whose list helm would keep: a private key in any values file is exposed.
  */
-export async function privateKeyInValues(valuesFiles: readonly string[]): Promise<string | undefined> {
-  for (const file of valuesFiles) {
+function privateKeyInValues(copies: readonly Pick<ValuesCopy, 'source' | 'text'>[]): string | undefined {
+  for (const { source, text } of copies) {
     let doc: unknown;
     try {
-      doc = parse(await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.config), { maxAliasCount: 0 });
+      doc = parse(text, { maxAliasCount: 0 });
     } catch {
-      continue; // helm reports a values file it cannot read or parse
+      continue; // helm reports a values file it cannot parse
     }
     const keys = (doc as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys;
     if (!Array.isArray(keys)) continue;
     const i = keys.findIndex((k) => typeof k === 'string' && holdsPrivateKey(k));
-    if (i >= 0) return `${file}: policy.verificationKeys[${i}]`;
+    if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
   }
   return undefined;
 }

@@ -61,20 +61,6 @@ export async function openRegularFile(path: string): Promise<FileHandle> {
 }
 
 /**
- * Checks that `path` is a regular file of at most `maxBytes` without reading it, for a file another
- * program reads after us (helm's `--values`), where a pipe would be read empty the second time.
- * Throws OperatorFileRefused ('not-regular', 'too-large'), or what open(2) throws.
- */
-export async function regularWithin(path: string, maxBytes: number): Promise<void> {
-  const fh = await openRegularFile(path);
-  try {
-    if ((await fh.stat()).size > maxBytes) throw tooLarge(path, maxBytes);
-  } finally {
-    await fh.close();
-  }
-}
-
-/**
  * The bytes of the file at `path`, at most `maxBytes` of them (OPERATOR_FILE_MAX_BYTES): a regular
  * file, or a pipe — `<(cat key.pem)`, `/dev/stdin` fed by a pipe, a FIFO (red team 14, finding 5:
  * these must keep working). Opened without blocking, so a FIFO no writer opens never holds the
