@@ -181,6 +181,8 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
       const unitFailed = unit.cases.filter((c) => c.failure !== undefined).length;
       io.out(`rego unit tests: ${unit.cases.length - unitFailed}/${unit.cases.length} passed`);
       for (const line of covered) io.out(line);
+      if (covered.length === 0 && unitFailed > 0)
+        io.out('coverage: not reported (opa reports it only when every unit test passes)');
 
       const { results, dir: fixturesDir } = await fixtureResults(opts, env);
       printFixtures(io, results, fixturesDir);

@@ -106,6 +106,8 @@ test('policy test: a failing Rego test in a symlinked directory is reported at i
   assert.equal(r.code, 1, r.stderr);
   assert.ok(r.stdout.includes(`${join(dir, 'kubiya', 'linked', 'x_test.rego')}:3: test failed`), r.stdout);
   assert.doesNotMatch(`${r.stdout}${r.stderr}`, /kubiya-policy-/, 'the private copy is never named');
+  // opa gives no coverage when a test fails: the command says so instead of leaving it out silently
+  assert.match(r.stdout, /coverage: not reported \(opa reports it only when every unit test passes\)/);
 });
 
 test('policy test: coverage lines name the files in the directory given', async () => {
