@@ -1,7 +1,7 @@
 /** A policy bundle built, checked and (optionally) signed: the one `policy build` writes and the runner loads. */
 import type { KeyObject } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { DECISION_ENTRYPOINT, DERIVED_ENTRYPOINT } from '../evaluate/policy-engine.ts';
 import { BUNDLE_SCHEMA_FILE, checkPolicyData, settingsJsonSchema, settingsSchema } from '../policy/settings-schema.ts';
 import { bakeSettings, type BakedSettings } from '../policy/bake.ts';
@@ -92,7 +92,9 @@ export interface BuildOptions {
  * The bundle's data is checked against the settings schema (core + the directory's fragments)
  * first — a wrong type never reaches a running runner — and the merged schema is added to the
  * bundle as settings.schema.json, so the runner checks settings from Helm values against the
- * same schema at start and on reload. Throws PolicyBuildError.
+ * same schema at start and on reload. The directory is read once and opa compiles that copy
+ * (withPolicySnapshot); only a bundle that passed every check is written to `outPath`, atomically
+ * (writeTarGz): a failed or killed build leaves `outPath` as it was. Throws PolicyBuildError.
  */
 export async function buildBundle(
   opa: string,
@@ -118,26 +120,20 @@ async function buildFrom(
   const sourceRevision = snapshotRevision(snapshot);
   const outFile = resolve(outPath);
   await mkdir(dirname(outFile), { recursive: true });
-  await opaBuildWasm(opa, snapshot.root, outFile, {
+  // opa's bundle is not the one built here: it stays private; outFile is written once, checked and whole
+  const opaOut = join(snapshot.scratch, 'opa-bundle.tar.gz');
+  await opaBuildWasm(opa, snapshot.root, opaOut, {
     entrypoints: [DECISION_ENTRYPOINT, ...(hasDerivedRule(snapshot) ? [DERIVED_ENTRYPOINT] : [])],
     revision: sourceRevision,
   }).catch((e: unknown) => {
     throw e instanceof PolicyBuildError ? new PolicyBuildError(e.code, inSource(snapshot, e.message)) : e;
   });
-  const files = await readTarGz(outFile);
+  const files = await readTarGz(opaOut);
   const dataRaw = files.get('data.json');
   const built: unknown = dataRaw === undefined ? {} : JSON.parse(Buffer.from(dataRaw).toString('utf8'));
-  const { data, revision } = await Promise.resolve()
-    .then(() => bake(files, built, sourceRevision, options.settings))
-    .catch(async (e: unknown) => {
-      await rm(outFile, { force: true });
-      throw e;
-    });
+  const { data, revision } = bake(files, built, sourceRevision, options.settings);
   const checked = checkPolicyData(data, fragments);
-  if (!checked.ok) {
-    await rm(outFile, { force: true });
-    throw new PolicyBuildError(checked.error.code, checked.error.message);
-  }
+  if (!checked.ok) throw new PolicyBuildError(checked.error.code, checked.error.message);
   files.set(BUNDLE_SCHEMA_FILE, Buffer.from(`${JSON.stringify(settingsJsonSchema(fragments), null, 2)}\n`));
   const fixturesDir = options.fixtures ?? fixturesDirOf(policyDir);
   const fixtures = await checkAgainstFixtures(
@@ -147,10 +143,7 @@ async function buildFrom(
     data,
     revision,
     options.checkFixtures ?? true,
-  ).catch(async (e: unknown) => {
-    await rm(outFile, { force: true });
-    throw e;
-  });
+  );
   files.set(BUNDLE_FIXTURES_FILE, Buffer.from(`${JSON.stringify(fixtures)}\n`));
   if (options.signingKey !== undefined)
     files.set(SIGNATURES_FILE, Buffer.from(await signBundleFiles(files, options.signingKey)));

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
+import { execFileOwned, withTempDir } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from './operator-file.ts';
-
-const run = promisify(execFile);
 
 /** The chart whose rendering `policy eval|replay|test --values` reads. */
 export const RUNNER_CHART = join(REPO_ROOT, 'charts', 'kubiya-runner');
@@ -91,8 +87,7 @@ async function withValuesCopies<T>(
         throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
       }),
     );
-  const dir = await mkdtemp(join(tmpdir(), 'kubiya-values-'));
-  try {
+  return withTempDir('kubiya-values-', async (dir) => {
     const copies = await Promise.all(
       texts.map(async (text, i) => {
         const path = join(dir, `values-${i}.yaml`);
@@ -100,10 +95,8 @@ async function withValuesCopies<T>(
         return { source: valuesFiles[i]!, path, text };
       }),
     );
-    return await use(copies, dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return use(copies, dir);
+  });
 }
 
 /**
@@ -133,7 +126,7 @@ async function renderCopies(
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
   for (const c of copies) args.push('--values', c.path);
   const inSource = (text: string): string => copies.reduce((t, c) => t.split(c.path).join(c.source), text);
-  const stdout = await run(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
+  const stdout = await execFileOwned(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {
       const said = maskKeyMaterial(inSource((e.stderr ?? e.message ?? '').trim()));

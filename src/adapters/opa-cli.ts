@@ -1,13 +1,10 @@
 /** The opa command line: the capabilities the WASM SDK supports, and `opa build -t wasm` under them. */
-import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { maskKeyMaterial } from '../policy/key-material.ts';
 import { PolicyBuildError } from './policy-sources.ts';
+import { execFileOwned } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
-
-const run = promisify(execFile);
 
 /** The builtins the JS WASM SDK (and the WASM module itself) implement, as the SDK ships them. */
 export const SDK_CAPABILITIES = join(REPO_ROOT, 'node_modules', '@open-policy-agent', 'opa-wasm', 'capabilities.json');
@@ -24,7 +21,7 @@ interface Capabilities {
  */
 export async function wasmCapabilities(opa: string, outFile: string): Promise<string> {
   const current = JSON.parse(
-    (await run(opa, ['capabilities', '--current'], { maxBuffer: 16 * 1024 * 1024 })).stdout,
+    (await execFileOwned(opa, ['capabilities', '--current'], { maxBuffer: 16 * 1024 * 1024 })).stdout,
   ) as Capabilities;
   const sdk = JSON.parse(await readFile(SDK_CAPABILITIES, 'utf8')) as Capabilities;
   const allowed = new Set(sdk.builtins.map((b) => b.name));
@@ -60,7 +57,7 @@ export async function opaBuildWasm(
   options: OpaBuildOptions,
 ): Promise<void> {
   const capabilities = await wasmCapabilities(opa, `${outFile}.capabilities.json`);
-  await run(
+  await execFileOwned(
     opa,
     [
       'build',

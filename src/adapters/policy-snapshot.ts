@@ -12,9 +12,9 @@
  * The copy holds only regular files opa loads (OPA_LOADS), at the paths opa gives them (through
  * symlinked directories), in a directory only this process's user can read; opa sees nothing else.
  */
-import { mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { withTempDir } from './exit-cleanup.ts';
 import { PolicyBuildError } from './policy-build-error.ts';
 import { OPERATOR_FILE_MAX_BYTES, readRegularFile } from './operator-file.ts';
 
@@ -38,6 +38,8 @@ export interface PolicySnapshot {
   readonly source: string;
   /** The private copy (mode 0700 under the system's temporary directory), for opa to read. */
   readonly root: string;
+  /** A private directory beside the copy for what is made from it (opa's output), removed with it. */
+  readonly scratch: string;
   /** Each file of the copy: its path relative to the root (`/`-separated, through symlinked directories), sorted. */
   readonly files: ReadonlyMap<string, Uint8Array>;
 }
@@ -106,21 +108,22 @@ export async function readPolicyTree(dir: string): Promise<Map<string, Uint8Arra
 
 /**
  * Reads `dir` once (readPolicyTree), writes the copy, runs `use` on it and removes the copy
- * whatever `use` does. Throws what readPolicyTree throws, and what `use` throws.
+ * whatever `use` does, or when this process ends first (withTempDir). Throws what readPolicyTree throws, and what `use` throws.
  */
 export async function withPolicySnapshot<T>(dir: string, use: (snapshot: PolicySnapshot) => Promise<T>): Promise<T> {
   const files = await readPolicyTree(dir);
-  const root = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
-  try {
+  return withTempDir('kubiya-policy-', async (base) => {
+    const root = join(base, 'policies');
+    const scratch = join(base, 'scratch');
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(scratch, { mode: 0o700 });
     for (const [rel, content] of files) {
       const path = join(root, rel);
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       await writeFile(path, content, { mode: 0o600, flag: 'wx' });
     }
-    return await use({ source: dir, root, files });
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
+    return use({ source: dir, root, scratch, files });
+  });
 }
 
 /** `text` (opa's output about the copy) with the copy's path replaced by the directory it was read from. */

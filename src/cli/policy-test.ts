@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { execFileOwned } from '../adapters/exit-cleanup.ts';
 import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
 import { PolicyBuildError } from '../adapters/policy-sources.ts';
 import { inSource, withPolicySnapshot } from '../adapters/policy-snapshot.ts';
@@ -23,8 +22,6 @@ import {
 } from './policy-source.ts';
 import type { Env } from './serve.ts';
 
-const run = promisify(execFile);
-
 interface OpaResult {
   location?: { file: string; row: number };
   package: string;
@@ -44,7 +41,7 @@ const opaOutput = (e: { stdout?: string; stderr?: string }): string =>
  * reason they could not run (opa's message, with file:line, for a file that does not load).
  */
 async function regoTests(opa: string, dir: string): Promise<{ cases: JUnitCase[] } | { error: string }> {
-  const out = await run(opa, ['test', dir, '--format', 'json'], {
+  const out = await execFileOwned(opa, ['test', dir, '--format', 'json'], {
     maxBuffer: 64 * 1024 * 1024,
   }).then(
     (r) => r.stdout,
@@ -77,7 +74,7 @@ async function regoTests(opa: string, dir: string): Promise<{ cases: JUnitCase[]
 
 /** Per-file coverage of the non-test Rego, from `opa test --coverage`. */
 async function coverage(opa: string, dir: string): Promise<string[]> {
-  const out = await run(opa, ['test', dir, '--coverage', '--format', 'json'], {
+  const out = await execFileOwned(opa, ['test', dir, '--coverage', '--format', 'json'], {
     maxBuffer: 64 * 1024 * 1024,
   }).then(
     (r) => r.stdout,

@@ -13,7 +13,7 @@ import {
   type ComponentContext,
 } from './cluster-components.ts';
 import { writeClusterCredentials, writeKubeconfig } from './cluster-files.ts';
-import { whenThisProcessEnds } from './exit-cleanup.ts';
+import { whenThisProcessEnds } from '../adapters/exit-cleanup.ts';
 import { clearLeftClusterDirs, CLUSTER_TEMP_PREFIX } from './left-dirs.ts';
 import { renderChart } from './manifest.ts';
 import { freePort } from './ports.ts';

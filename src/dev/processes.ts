@@ -22,7 +22,7 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => existsSync(f));
 /**
  * Starts a tool with stdout/stderr in a log file. Detached children get their own process group so
  * `dev cluster down` can stop them from another process. Attached ones are stopped by their callers
- * (exit and signal handlers: exit-cleanup.ts); with `diesWithParent` they are also started through
+ * (exit and signal handlers: src/adapters/exit-cleanup.ts); with `diesWithParent` they are also started through
  * `setpriv --pdeathsig KILL` (which then execs the tool under the same PID, so its command line is
  * the tool's) and get SIGKILL when this process ends in any way, SIGKILL included. Without setpriv
  * on the machine only the handlers remain.

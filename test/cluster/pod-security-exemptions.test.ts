@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { probePodSecurity, type PodSecurityVerdict } from '../../src/adapters/kube-pod-security.ts';
-import { whenThisProcessEnds } from '../../src/dev/exit-cleanup.ts';
+import { whenThisProcessEnds } from '../../src/adapters/exit-cleanup.ts';
 import { freePort } from '../../src/dev/ports.ts';
 import { requireTools, testCluster, type TestCluster } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';

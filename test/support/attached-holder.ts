@@ -6,7 +6,7 @@
 // prints one JSON line {dir, pids} once everything runs.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { whenThisProcessEnds } from '../../src/dev/exit-cleanup.ts';
+import { whenThisProcessEnds } from '../../src/adapters/exit-cleanup.ts';
 import { startProcess } from '../../src/dev/processes.ts';
 import { startCluster } from '../../src/dev/cluster.ts';
 import { requireTools } from './cluster.ts';

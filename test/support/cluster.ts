@@ -8,7 +8,7 @@ import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../../src/adapters/t
 import type { Config } from '../../src/config/schema.ts';
 import type { RunStatus } from '../../src/run/status.ts';
 import { startCluster, type Cluster } from '../../src/dev/cluster.ts';
-import { whenThisProcessEnds } from '../../src/dev/exit-cleanup.ts';
+import { whenThisProcessEnds } from '../../src/adapters/exit-cleanup.ts';
 import { localRunnerConfig } from '../../src/dev/local-config.ts';
 import { jwks, type SigningKey } from '../../src/dev/sign.ts';
 import { testConfig, type ConfigOverrides } from './config.ts';

@@ -1,3 +1,10 @@
+import { execFile, type ExecFileOptions } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
 // What this process must undo however it ends: the attached processes it started (a test file's or
 // the demo's control plane) and the temp directories they write. Node runs no 'exit' handler when the
 // process dies of a signal it does not handle (SIGTERM from a cancelled test run or CI job, SIGINT,
@@ -57,4 +64,41 @@ export function whenThisProcessEnds(cleanup: () => void): () => void {
     cleanups.delete(cleanup);
     if (cleanups.size === 0) uninstall();
   };
+}
+
+/**
+ * `execFile` as a promise (util.promisify's: resolves `{ stdout, stderr }` as UTF-8; rejects with
+ * the error carrying `code`, `stdout` and `stderr`), whose child is killed (SIGKILL) if this
+ * process ends before the child does: a command stopped by SIGTERM or Ctrl-C while `opa` or `helm`
+ * runs leaves neither behind (the bin's handlers turn those signals into an exit, which runs this).
+ */
+export async function execFileOwned(
+  file: string,
+  args: readonly string[],
+  options: ExecFileOptions = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const running = promisify(execFile)(file, args, { ...options, encoding: 'utf8' });
+  const forget = whenThisProcessEnds(() => void running.child.kill('SIGKILL'));
+  try {
+    return await running;
+  } finally {
+    forget();
+  }
+}
+
+/**
+ * A temporary directory made by mkdtemp(`<tmpdir>/<prefix>XXXXXX`, mode 0700), given to `use`, and
+ * removed after it whatever `use` does — also when this process ends first (an exit, SIGTERM,
+ * SIGINT, SIGHUP: a private copy of policy sources or values is not left in /tmp). Throws what
+ * `use` throws, and what mkdtemp throws.
+ */
+export async function withTempDir<T>(prefix: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const forget = whenThisProcessEnds(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    return await use(dir);
+  } finally {
+    forget();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
