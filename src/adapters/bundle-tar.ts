@@ -1,25 +1,22 @@
 /** A policy bundle's tar.gz, written reproducibly (its reader, readTarGz, is in opa-wasm.ts). */
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { create } from 'tar';
-import { whenThisProcessEnds, withTempDir } from './exit-cleanup.ts';
+import { replaceWhole } from './atomic-file.ts';
+import { withTempDir } from './exit-cleanup.ts';
 
 /**
  * Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers), each
  * under "/" as `opa build` names them (OPA's bundle loader finds the module by that name).
- * Atomic: the archive is made in a hidden file beside `outFile` and renamed over it, so a reader
+ * Atomic (replaceWhole): the archive is made in a hidden file beside `outFile` and renamed over it, so a reader
  * (a bundle service, `serve` reloading a bundle file) never sees part of one, and a process killed
  * midway leaves `outFile` as it was. The files are staged in a private temporary directory.
  * Throws what the file system throws; nothing is left behind but `outFile` (the hidden file and
  * the staging directory are removed on an exit or a stop signal too: exit-cleanup.ts).
  */
 export async function writeTarGz(outFile: string, files: Map<string, Uint8Array>): Promise<void> {
-  const partial = join(dirname(outFile), `.${basename(outFile)}.${randomUUID()}.partial`);
-  const forget = whenThisProcessEnds(() => rmSync(partial, { force: true }));
-  try {
-    await withTempDir('kubiya-bundle-', async (dir) => {
+  await replaceWhole(outFile, (partial) =>
+    withTempDir('kubiya-bundle-', async (dir) => {
       const names = [...files.keys()].filter((n) => n !== '' && !n.endsWith('/')).sort();
       for (const name of names) {
         await mkdir(dirname(join(dir, name)), { recursive: true });
@@ -38,10 +35,6 @@ export async function writeTarGz(outFile: string, files: Map<string, Uint8Array>
         },
         names,
       );
-    });
-    await rename(partial, outFile);
-  } finally {
-    forget();
-    await rm(partial, { force: true });
-  }
+    }),
+  );
 }

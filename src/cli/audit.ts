@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { writeFileWhole } from '../adapters/atomic-file.ts';
 import { timeline } from '../adapters/audit-chains.ts';
 import { printable } from '../audit/query.ts';
 import { renderReport } from '../audit/report.ts';
@@ -34,7 +34,7 @@ function reportCommand(io: Io, setCode: (c: number) => void): Command {
       const key = await publicKey(opts.publicKey);
       const chains = await loadChains(dirs, key);
       const findings = readerFindings(chains, key);
-      await writeFile(
+      await writeFileWhole(
         opts.out,
         renderReport({
           title: opts.title,

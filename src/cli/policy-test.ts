@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { writeFileWhole } from '../adapters/atomic-file.ts';
 import { resolve } from 'node:path';
 import { execFileOwned } from '../adapters/exit-cleanup.ts';
 import { fixturesDirOf, readFixtureDocs } from '../adapters/policy-fixtures.ts';
@@ -189,7 +189,7 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
         ...(r.ok ? {} : { failure: `expected ${describeOutcome(r.expected, true)}, got ${describeActual(r)}` }),
       }));
       if (opts.junit !== undefined)
-        await writeFile(
+        await writeFileWhole(
           opts.junit,
           junitXml([
             { name: 'rego unit tests', cases: unit.cases },
