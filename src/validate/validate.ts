@@ -2,6 +2,7 @@ import { fail, ok, type Result } from '../errors/result.ts';
 import { parseImageRef } from '../oci/image-ref.ts';
 import { conditionIssues, referenceIssues } from './condition-check.ts';
 import { findCycle } from './graph.ts';
+import { prototypeKeyIssues } from './prototype-keys.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
 import { printable, textIssues } from './unicode.ts';
 
@@ -34,7 +35,8 @@ function imageIssues(workflow: Workflow): SchemaIssue[] {
  * validate: the verified `workflow` claim → a typed, bounded Workflow, or every issue with its path.
  * First the text itself (VALIDATE_UNICODE: ill-formed Unicode or NUL anywhere, control/bidi
  * characters in display names), so that nothing after this point — schema messages, audit records,
- * the WorkflowRun — ever holds a string that cannot be encoded; then the schema (VALIDATE_SCHEMA);
+ * the WorkflowRun — ever holds a string that cannot be encoded; then a `__proto__` key anywhere
+ * (VALIDATE_SCHEMA: readers drop it, prototype-keys.ts); then the schema (VALIDATE_SCHEMA);
  * then every image reference (VALIDATE_IMAGE_REFERENCE), so an invalid one never becomes a
  * WorkflowRun. Issue paths and messages never repeat an ill-formed string (keys in paths are escaped).
  */
@@ -47,6 +49,13 @@ export function validate(claim: unknown): Result<Workflow> {
       { issues: text },
     );
   }
+  const dropped = prototypeKeyIssues(claim, 'workflow').map((i) => ({ path: printable(i.path), message: i.message }));
+  if (dropped.length > 0)
+    return fail(
+      'VALIDATE_SCHEMA',
+      `workflow claim is invalid: ${dropped.length} issue(s), first at ${dropped[0]?.path ?? 'workflow'}: ${dropped[0]?.message ?? ''}`,
+      { issues: dropped },
+    );
   const parsed = workflowSchema.safeParse(claim);
   if (parsed.success) return checked(parsed.data);
   const issues: SchemaIssue[] = parsed.error.issues.slice(0, 50).map((i) => ({
