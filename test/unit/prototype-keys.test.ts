@@ -77,7 +77,7 @@ describe('a "__proto__" key anywhere in the workflow claim → VALIDATE_SCHEMA a
           assert.equal(r.ok, false);
           if (r.ok) return;
           assert.equal(r.error.code, 'VALIDATE_SCHEMA');
-          const issues = (r.error.details as { issues: { path: string }[] }).issues;
+          const issues = (r.error.details as { readonly issues: readonly { readonly path: string }[] }).issues;
           assert.ok(
             issues.some((i) => i.path === `${path}.__proto__`),
             JSON.stringify(issues),
