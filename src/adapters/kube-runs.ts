@@ -15,7 +15,7 @@ import { describeThrown, fail, ok, type Result } from '../errors/result.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { LABELS } from '../pod/names.ts';
 import type { RunStatus } from '../run/status.ts';
-import { RunViews, withoutManagedFields, type WorkflowRunResource } from './run-views.ts';
+import { RunViews, slimRun, type WorkflowRunResource } from './run-views.ts';
 
 export const WORKFLOWRUN = Object.freeze({
   group: 'kubiya.ai',
@@ -78,7 +78,7 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
           options,
         ) as Promise<KubernetesListObject<WorkflowRunResource>>,
       labelSelector,
-      slim: withoutManagedFields,
+      slim: slimRun,
       pageItems: options.pageItems,
     });
     this.api = api;

@@ -45,7 +45,7 @@ export class RunViews {
 
   /**
    * An informer event for `run` (already in the informer's cache, or just deleted from it); the
-   * informer's objects come without managedFields (withoutManagedFields, the informer's slim).
+   * informer's objects come slimmed (slimRun, the informer's slim: no managedFields, a cleaned run's token a stub).
    */
   seen(run: WorkflowRunResource, deleted = false): void {
     const name = run.metadata?.name;
@@ -63,7 +63,7 @@ export class RunViews {
   wrote(name: string, obj: WorkflowRunResource, onlyUnknown = false): void {
     const cached = this.cached(name);
     if (onlyUnknown ? cached !== undefined : cached !== undefined && !newer(obj, cached)) return;
-    this.written.set(name, withoutManagedFields(obj));
+    this.written.set(name, slimRun(obj));
     this.refresh(name);
   }
 
@@ -115,6 +115,42 @@ export function withoutManagedFields(run: WorkflowRunResource): WorkflowRunResou
   if (meta === undefined || !('managedFields' in meta)) return run;
   const { managedFields: _dropped, ...kept } = meta;
   return { ...run, metadata: kept };
+}
+
+/** The protected header of a stub token: no algorithm a verifier accepts (controlPlane.algorithms pins EdDSA/ES256). */
+const STUB_HEADER = Buffer.from(JSON.stringify({ alg: 'none', typ: 'kubiya-cleaned-run' })).toString('base64url');
+
+/**
+ * A stand-in for a cleaned run's stored token: `<header>.<payload {jti}>.` with no signature, so
+ * `decodeJwt` still gives the jti a cancellation is matched with (cancelTarget) and any
+ * verification fails closed (VERIFY_*). A token whose payload cannot be read keeps no jti.
+ */
+export function tokenStub(token: string): string {
+  let jti: unknown;
+  try {
+    jti = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown }).jti;
+  } catch {
+    jti = undefined;
+  }
+  const payload = Buffer.from(JSON.stringify(typeof jti === 'string' ? { jti } : {})).toString('base64url');
+  return `${STUB_HEADER}.${payload}.`;
+}
+
+/**
+ * The run as the runner keeps it in its cache and its own writes: without managedFields
+ * (withoutManagedFields), and, once the run is finished and its objects are cleaned up
+ * (`status.cleanedAt`), with `spec.token` replaced by tokenStub. A token is up to
+ * `controlPlane.maxTokenBytes` (64 KiB by default), and WorkflowRuns stay as the record: kept
+ * whole, every finished run held its token in the runner's heap for ever (red team 17, finding 3:
+ * fewer than 4,000 runs with 54 KB tokens exhausted the chart's 192 MiB heap). Nothing reads a
+ * cleaned run's token again but a cancellation's jti check: its passes end at cleanUp
+ * (src/reconcile/pass.ts). The WorkflowRun in the API server keeps its token.
+ */
+export function slimRun(run: WorkflowRunResource): WorkflowRunResource {
+  const slim = withoutManagedFields(run);
+  const token = slim.spec?.token;
+  if (slim.status?.cleanedAt === undefined || token === undefined || token.startsWith(`${STUB_HEADER}.`)) return slim;
+  return { ...slim, spec: { ...slim.spec, token: tokenStub(token) } };
 }
 
 /** resourceVersions are opaque, but etcd's are increasing integers; compare them as such. */
