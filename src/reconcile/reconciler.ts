@@ -6,6 +6,7 @@ import { collectOrphans } from './orphans.ts';
 import { Slots } from './slots.ts';
 import { DoneWaiters } from './waiters.ts';
 import { runDone } from '../run/status.ts';
+import { timerDelay } from '../units/units.ts';
 
 /** When passes of both queues wait, every RESYNC_SHARE-th pass started is a resync one (never starved). */
 const RESYNC_SHARE = 8;
@@ -115,12 +116,16 @@ export class Reconciler {
   }
 
   /**
-   * Queues a pass for the run: now, or after `afterMs` (the earliest asked wins). `ended`: one of
+   * Queues a pass for the run: now, or after `asked` ms (the earliest asked wins; at most
+   * MAX_TIMER_MS, units.ts). `ended`: one of
    * its pods has just ended, so its pass goes before every other waiting one (ending-first: the
    * end is what a user waits on, and its pass frees the run's memory; a start can wait).
    */
-  enqueue(name: string, afterMs = 0, ended = false): void {
+  enqueue(name: string, asked = 0, ended = false): void {
     if (this.stopped) return;
+    // A wait derived from a status (an edited finishedAt far ahead) may exceed what a timer can
+    // wait; clamped, the pass comes early and asks again (each pass recomputes its wait).
+    const afterMs = timerDelay(asked);
     if (afterMs > 0) {
       const at = Date.now() + afterMs;
       const current = this.later.get(name);

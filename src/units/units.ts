@@ -18,11 +18,27 @@ export const MAX_DURATION_SECONDS = 2 ** 31 - 1;
 /** A step's timeout: at least one second, at most seven days (the numeric and string forms alike). */
 export const STEP_TIMEOUT_BOUNDS: DurationBounds = Object.freeze({ min: 1, max: 7 * 24 * 3600 });
 
+/**
+ * The longest a Node.js timer waits, in milliseconds (2^31 − 1, ~24.8 days): a longer delay is
+ * replaced by 1 ms with a TimeoutOverflowWarning (https://nodejs.org/api/timers.html#settimeoutcallback-delay-args),
+ * so a timer set from a longer duration fires at once, again and again (red team 17: `jwksRefresh:
+ * 720h` made 1,825 JWKS fetches in 3 s).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The longest configured duration, in whole seconds (2,147,483 s = 24 d 20 h 31 m 23 s): every one sets a timer. */
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
 /** Durations that must be positive (intervals, timeouts): zero would mean "never" or a busy loop. */
-export const POSITIVE_DURATION: DurationBounds = Object.freeze({ min: 1, max: MAX_DURATION_SECONDS });
+export const POSITIVE_DURATION: DurationBounds = Object.freeze({ min: 1, max: MAX_TIMER_SECONDS });
 
 /** Durations where zero is meaningful (a tolerance, a grace period). */
-export const ANY_DURATION: DurationBounds = Object.freeze({ min: 0, max: MAX_DURATION_SECONDS });
+export const ANY_DURATION: DurationBounds = Object.freeze({ min: 0, max: MAX_TIMER_SECONDS });
+
+/** `ms` as a timer may wait it: within 0 … MAX_TIMER_MS (a NaN is 0). A timer woken early recomputes its wait. */
+export function timerDelay(ms: number): number {
+  return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
+}
 
 /**
  * The one duration grammar: `<h>h<m>m<s>s` with each part optional but at least one present, in

@@ -60,7 +60,7 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 
 {{- /* Every duration the chart passes to the runner, with the runner's bounds for it (src/config/schema.ts). */}}
 {{- define "kubiya-runner.checkDurations" -}}
-{{- $any := 2147483647 -}}
+{{- $any := 2147483 -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.defaultTimeout" .Values.runner.workflow.defaultTimeout 1 604800) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.failFastGrace" .Values.runner.workflow.failFastGrace 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.ttlAfterFinished" .Values.runner.workflow.ttlAfterFinished 0 $any) -}}

@@ -1,0 +1,120 @@
+// The class (red team 17, finding 5): a configured duration longer than a Node.js timer can wait
+// (2^31 − 1 ms, ~24.8 days). Node replaces such a delay by 1 ms, so `jwksRefresh: 720h` fetched the
+// JWKS 1,825 times in 3 s, `server.requestTimeout: 720h` answered 408 at once, and
+// `audit.checkpoint.interval: 720h` signed a checkpoint per record. Every configured duration sets
+// a timer, so every one is bounded by MAX_TIMER_SECONDS (src/units/units.ts); a wait the reconciler
+// derives from a status (an edited finishedAt far ahead) is clamped (timerDelay).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { parse, stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.ts';
+import {
+  MAX_TIMER_MS,
+  MAX_TIMER_SECONDS,
+  parseDuration,
+  POSITIVE_DURATION,
+  timerDelay,
+} from '../../src/units/units.ts';
+import { MINIMAL_CONFIG_YAML } from '../support/config.ts';
+
+/** Every configured duration (dotted path) and the settings it needs besides (a URL its section requires). */
+const DURATIONS: [path: string, needs?: Record<string, unknown>][] = [
+  ['runner.workflow.failFastGrace'],
+  ['runner.workflow.ttlAfterFinished'],
+  ['controlPlane.jwksRefresh'],
+  ['controlPlane.maxTokenAge'],
+  ['controlPlane.clockTolerance'],
+  ['policy.service.pollInterval', { 'policy.service.url': 'https://bundles.example/b.tar.gz' }],
+  ['policy.service.maxBackoff', { 'policy.service.url': 'https://bundles.example/b.tar.gz' }],
+  ['audit.checkpoint.interval'],
+  ['audit.ship.interval', { 'audit.ship.url': 'https://collector.example/logs' }],
+  ['server.requestTimeout'],
+  ['server.shutdownGrace'],
+  ['kubernetes.leaseDuration'],
+  ['kubernetes.api.requestTimeout'],
+  ['kubernetes.api.watchTimeout'],
+  ['kubernetes.api.watchIdle'],
+  ['kubernetes.api.relist'],
+];
+
+/** The minimal configuration with `values` set at their dotted paths. */
+function config(values: Record<string, unknown>): ReturnType<typeof loadConfig> {
+  const doc = parse(MINIMAL_CONFIG_YAML) as Record<string, unknown>;
+  for (const [path, value] of Object.entries(values)) {
+    const keys = path.split('.');
+    let node = doc;
+    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    node[keys.at(-1)!] = value;
+  }
+  return loadConfig(stringify(doc), {});
+}
+
+describe('every configured duration is at most what a timer can wait', () => {
+  test('the bound: 2,147,483 s (24 d 20 h 31 m 23 s), every second of it a whole timer', () => {
+    assert.equal(MAX_TIMER_SECONDS, 2_147_483);
+    assert.ok(MAX_TIMER_SECONDS * 1000 <= MAX_TIMER_MS && (MAX_TIMER_SECONDS + 1) * 1000 > MAX_TIMER_MS);
+  });
+
+  for (const [path, needs = {}] of DURATIONS)
+    test(`${path}: 720h (the reported spelling), ${MAX_TIMER_SECONDS + 1} and 596h31m24s are refused, naming the key`, () => {
+      for (const v of ['720h', MAX_TIMER_SECONDS + 1, '596h31m24s', 2 ** 31 - 1]) {
+        const r = config({ ...needs, [path]: v });
+        assert.equal(r.ok, false, `${path}=${v}`);
+        if (r.ok) continue;
+        assert.equal(r.error.code, 'CONFIG_INVALID');
+        assert.ok(r.error.message.includes(path), r.error.message);
+      }
+    });
+
+  test('the reported example: jwksRefresh 720h refused; 24h, and the bound itself spelled 596h31m23s, accepted', () => {
+    assert.equal(config({ 'controlPlane.jwksRefresh': '720h' }).ok, false);
+    assert.ok(config({ 'controlPlane.jwksRefresh': '24h' }).ok);
+    assert.ok(config({ 'runner.workflow.ttlAfterFinished': '596h31m23s' }).ok);
+    assert.ok(config({ 'controlPlane.jwksRefresh': MAX_TIMER_SECONDS }).ok);
+  });
+
+  test('any duration the grammar accepts, in seconds × 1000, is a delay a timer keeps (property)', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 1000 }), fc.nat({ max: 59 }), fc.nat({ max: 59 }), (h, m, s) => {
+        const parsed = parseDuration(`${h}h${m}m${s}s`, POSITIVE_DURATION);
+        if (parsed.ok) assert.ok(parsed.seconds * 1000 <= MAX_TIMER_MS);
+        else assert.ok(h * 3600 + m * 60 + s > MAX_TIMER_SECONDS || h * 3600 + m * 60 + s === 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('timerDelay: a derived wait a timer can keep', () => {
+  test('clamped to 0 … MAX_TIMER_MS; NaN, negatives and Infinity handled', () => {
+    for (const [ms, want] of [
+      [0, 0],
+      [-5, 0],
+      [Number.NaN, 0],
+      [1500, 1500],
+      [MAX_TIMER_MS, MAX_TIMER_MS],
+      [MAX_TIMER_MS + 1, MAX_TIMER_MS],
+      [1e15, MAX_TIMER_MS],
+      [Infinity, MAX_TIMER_MS],
+    ] as const)
+      assert.equal(timerDelay(ms), want, String(ms));
+  });
+
+  test('Node fires an overflowing delay at once; the clamped one waits', async () => {
+    const fired = (ms: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => resolve(true), ms);
+        setTimeout(() => {
+          clearTimeout(t);
+          resolve(false);
+        }, 100);
+      });
+    // Node prints a TimeoutOverflowWarning for the unclamped one: expected here
+    const quiet = (w: Error): void => void w;
+    process.on('warning', quiet);
+    assert.equal(await fired(1e15), true, 'unclamped: fires within 100 ms');
+    process.off('warning', quiet);
+    assert.equal(await fired(timerDelay(1e15)), false, 'clamped: still waiting after 100 ms');
+  });
+});
