@@ -42,6 +42,7 @@ const ALERTS = [
   'KubiyaStepFailureRatioHigh',
   'KubiyaRunQueueSaturated',
   'KubiyaIntakeCapacityExceeded',
+  'KubiyaHttpConnectionsRefused',
 ];
 /** The names Prometheus' naming lint refuses that the seed's contract fixes (DESIGN §2): kept as written. */
 const SEED_LINT_EXCEPTIONS = ['kubiya_workflows_completed counter metrics should have "_total" suffix'];
