@@ -48,6 +48,7 @@ import { LOCAL_STACK_TOOLS, REPO_ROOT, resolveTools } from '../src/adapters/tool
 import { startCluster, type Cluster } from '../src/dev/cluster.ts';
 import { freePort } from '../src/dev/ports.ts';
 import { jwks, newSigningKey } from '../src/dev/sign.ts';
+import { childEnd } from '../test/support/child-end.ts';
 import { machineLine, spread, type Spread } from './stats.ts';
 
 export interface StartReadyResult {
@@ -148,7 +149,8 @@ async function once(
     });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Its end once stderr is read to the end ('close', not 'exit'), so the message below has all of it.
+  const exited = childEnd(child).then(() => undefined);
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
   try {

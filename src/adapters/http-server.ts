@@ -30,6 +30,10 @@ export interface HttpApp {
   /** Bytes read from a body at most (the receive stage judges the size; one more byte proves "too large"). */
   readonly maxBodyBytes: number;
   readonly requestTimeoutMs: number;
+  /** Connections open at once (server.maxConnections); one more is closed when accepted, unread. */
+  readonly maxConnections: number;
+  /** A connection was closed unread because maxConnections were open. */
+  connectionRefused(): void;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -268,6 +272,10 @@ export function createHttpServer(app: HttpApp): Server {
   // refused before (draining, capacity, a Content-Length over the limit) is never invited to send it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
   server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => refuseUnparsed(app, e, socket));
+  // A connection past maxConnections is closed by Node as it is accepted (no parser, no timer, no
+  // fd kept); 'drop' reports it. Its client sees the connection closed with no answer, and retries.
+  server.maxConnections = app.maxConnections;
+  server.on('drop', () => app.connectionRefused());
   server.requestTimeout = app.requestTimeoutMs + 1000;
   server.headersTimeout = headersTimeout;
   server.keepAliveTimeout = 5000;

@@ -227,6 +227,8 @@ function httpServer(
     observed: (route, status) => metrics.httpRequest(route, status),
     maxBodyBytes: config.controlPlane.maxTokenBytes,
     requestTimeoutMs: config.server.requestTimeout * 1000,
+    maxConnections: config.server.maxConnections,
+    connectionRefused: () => metrics.httpConnectionRefused(),
   });
 }
 

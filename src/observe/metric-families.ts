@@ -109,6 +109,11 @@ function peerFamilies(registry: Registry) {
       labelNames: ['route', 'status'],
       registers,
     }),
+    httpRefused: new Counter({
+      name: METRIC_NAMES.httpConnectionsRefused,
+      help: 'HTTP connections closed as they were accepted, unread, because server.maxConnections were open',
+      registers,
+    }),
     kubeTimeouts: new Counter({
       name: METRIC_NAMES.kubeApiTimeouts,
       help: 'Kubernetes API requests that timed out, by phase: headers or body (kubernetes.api.requestTimeout), total (the deadline of a non-watch request, 4 request timeouts)',

@@ -18,6 +18,7 @@ export const METRIC_NAMES = Object.freeze({
   kubeApi: 'kubiya_kube_api_request_duration_seconds',
   controlPlaneErrors: 'kubiya_control_plane_errors_total',
   httpRequests: 'kubiya_http_requests_total',
+  httpConnectionsRefused: 'kubiya_http_connections_refused_total',
   kubeApiTimeouts: 'kubiya_kube_api_request_timeouts_total',
   kubeApiWatchRestarts: 'kubiya_kube_api_watch_restarts_total',
   stepExecution: 'kubiya_step_execution_seconds',

@@ -18,6 +18,8 @@ export interface Metrics {
   kubeApi(verb: string, seconds: number): void;
   controlPlaneError(operation: string): void;
   httpRequest(route: string, status: number): void;
+  /** A connection closed unread at server.maxConnections. */
+  httpConnectionRefused(): void;
   /** An API request timed out waiting for its headers, within its body, or past its total deadline. */
   kubeApiTimeout(phase: 'headers' | 'body' | 'total'): void;
   /** A watch of `kind` (pods, workflowruns) was ended and started again: idle (stalled), error or relist. */
@@ -58,6 +60,7 @@ export function createMetrics(runner: string): Metrics {
     kubeApi: (verb, seconds) => m.kube.observe({ verb }, seconds),
     controlPlaneError: (operation) => m.cpErrors.inc({ operation }),
     httpRequest: (route, status) => m.http.inc({ route, status: String(status) }),
+    httpConnectionRefused: () => m.httpRefused.inc(),
     kubeApiTimeout: (phase) => m.kubeTimeouts.inc({ phase }),
     kubeApiWatchRestart: (kind, reason) => m.watchRestarts.inc({ kind, reason }),
     sampleProcess: processSampler(m.cpu, m.memory),

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { childEnd } from '../support/child-end.ts';
 import { renderChart } from '../../src/dev/manifest.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
 
@@ -41,6 +42,7 @@ const ALERTS = [
   'KubiyaStepFailureRatioHigh',
   'KubiyaRunQueueSaturated',
   'KubiyaIntakeCapacityExceeded',
+  'KubiyaHttpConnectionsRefused',
 ];
 /** The names Prometheus' naming lint refuses that the seed's contract fixes (DESIGN §2): kept as written. */
 const SEED_LINT_EXCEPTIONS = ['kubiya_workflows_completed counter metrics should have "_total" suffix'];
@@ -191,7 +193,7 @@ describe('the runner metrics', () => {
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.stdin?.end(text);
-    await new Promise((resolve) => child.once('exit', resolve));
+    await childEnd(child);
     const problems = out
       .split('\n')
       .map((l) => l.trim())

@@ -67,6 +67,8 @@ test('audit volume full: intake answers 503 AUDIT_UNAVAILABLE, no pod is created
       observed: () => undefined,
       maxBodyBytes: 65536,
       requestTimeoutMs: 2000,
+      maxConnections: 256,
+      connectionRefused: () => undefined,
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

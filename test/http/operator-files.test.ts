@@ -25,6 +25,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { runCli, type CliEnd } from '../support/cli-run.ts';
+import { childEnd } from '../support/child-end.ts';
 import { auditEntry } from '../support/audit-entries.ts';
 
 const tools = resolveTools(['opa']);
@@ -207,7 +208,7 @@ describe('a path that is not a regular file or a pipe ends the command with its 
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code } = await childEnd(child);
     assert.equal(code, 0, stderr);
   });
 });

@@ -98,6 +98,8 @@ describe('red team 15: the HTTP intake against clients off the happy path (raw s
       observed: (_route, status) => statuses.push(status),
       maxBodyBytes: LIMIT,
       requestTimeoutMs: TIMEOUT_MS,
+      maxConnections: 256,
+      connectionRefused: () => undefined,
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;

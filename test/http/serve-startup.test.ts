@@ -24,6 +24,7 @@ import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/bundle-build.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
+import { childEnd } from '../support/child-end.ts';
 
 const tools = resolveTools(['opa']);
 if (!tools.ok) throw new Error(tools.error.message);
@@ -34,8 +35,8 @@ interface Outcome {
   stderr: string;
 }
 
-/** Runs `serve --config <file>` to its end (killed after 30 s: a runner that stays up fails the test). */
-function serve(configFile: string): Promise<Outcome> {
+/** Runs `serve --config <file>` to its end, its output read to the end (killed after 30 s: a runner that stays up fails the test). */
+async function serve(configFile: string): Promise<Outcome> {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', configFile], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,13 +45,8 @@ function serve(configFile: string): Promise<Outcome> {
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+  const { code } = await childEnd(child, { killAfterMs: 30_000 });
+  return { code, stdout, stderr };
 }
 
 describe('serve: every fatal start-up error exits 2 before anything starts', () => {

@@ -86,6 +86,8 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       observed: (route, status) => metrics.httpRequest(route, status),
       maxBodyBytes: 64 * 1024,
       requestTimeoutMs: 300,
+      maxConnections: 256,
+      connectionRefused: () => metrics.httpConnectionRefused(),
     };
     server = createHttpServer(app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -351,6 +353,7 @@ describe('HTTP surface, whole pipeline in-process (real HTTP, real WASM policy, 
       [METRIC_NAMES.kubeApi]: 'histogram',
       [METRIC_NAMES.controlPlaneErrors]: 'counter',
       [METRIC_NAMES.httpRequests]: 'counter',
+      [METRIC_NAMES.httpConnectionsRefused]: 'counter',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(families.get(name)?.type, type, name);
     assert.deepEqual(families.get('kubiya_runner_up')?.samples, [

@@ -64,6 +64,8 @@ export async function openDoor(step: Record<string, unknown>): Promise<Door> {
     observed: () => undefined,
     maxBodyBytes: 65536,
     requestTimeoutMs: 5000,
+    maxConnections: 256,
+    connectionRefused: () => undefined,
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { childEnd } from './child-end.ts';
 
 export interface ServeProcess {
   readonly child: ChildProcess;
@@ -31,7 +32,8 @@ export async function startServe(
   const lines: Record<string, unknown>[] = [];
   let err = '';
   let buffered = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Its end once its stdout and stderr are read to the end ('close'), so `lines` and `stderr()` are whole then.
+  const exited = childEnd(child).then((end) => end.code);
   let listening = false;
   const port = await new Promise<number>((resolve, reject) => {
     // Not left running behind a failed start: killed when it does not listen within 30 s. Only

@@ -10,6 +10,7 @@ import { CHECKPOINTS_FILE, readAuditLog, segmentName, checkAuditDir } from '../.
 import { keyId } from '../../src/audit/keys.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
 import { auditEntry } from '../support/audit-entries.ts';
+import { childEnd } from '../support/child-end.ts';
 
 const entry = (i: number): AuditEntry => auditEntry(i, { message: `m${i}` });
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -156,7 +157,7 @@ describe('file audit log', () => {
       while (acked <= 100 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 100));
       writer.kill('SIGKILL');
-      await new Promise((r) => writer.once('exit', r));
+      await childEnd(writer); // every acknowledgement it wrote is read
       assert.ok(acked > 100, `${acked} records acknowledged before the kill`);
       const log = await FileAuditLog.open(d);
       const { seq } = log.head();

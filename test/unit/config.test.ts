@@ -200,3 +200,30 @@ test('controlPlane.jwksStaleIfError: 0 to 24h', () => {
   for (const v of ['0', '0s', '1h', '24h', '86400', '1440m']) assert.ok(stale(v).ok, v);
   for (const v of ['24h0m1s', '86401', '25h', '2147483647']) assert.equal(stale(v).ok, false, v);
 });
+
+/** server.maxConnections as written → the value taken, or refused (its message). */
+const MAX_CONNECTIONS: [written: string | undefined, taken: number | RegExp][] = [
+  [undefined, 256],
+  ['8', 8],
+  ['1024', 1024],
+  ['65536', 65536],
+  ['7', /server\.maxConnections: .*>=8/],
+  ['0', /server\.maxConnections: .*>=8/],
+  ['-1', /server\.maxConnections: .*>=8/],
+  ['65537', /server\.maxConnections: .*<=65536/],
+  ['1.5', /server\.maxConnections: .*int/],
+  ['"256"', /server\.maxConnections: .*number/],
+  ['null', /server\.maxConnections: /],
+];
+
+test('server.maxConnections: a whole number from 8 to 65536, 256 by default', () => {
+  const wrong: string[] = [];
+  for (const [written, taken] of MAX_CONNECTIONS) {
+    const yaml = written === undefined ? minimal : `${minimal}\nserver: { maxConnections: ${written} }\n`;
+    const r = loadConfig(yaml, {});
+    const got = r.ok ? r.value.server.maxConnections : r.error.message;
+    if (typeof taken === 'number' ? got !== taken : typeof got !== 'string' || !taken.test(got))
+      wrong.push(`${String(written)}: ${String(got)}`);
+  }
+  assert.deepEqual(wrong, []);
+});

@@ -23,6 +23,7 @@ import {
   whyUnreadable,
 } from '../../src/adapters/operator-file.ts';
 import { settlesWithin } from '../support/settles.ts';
+import { childEnd } from '../support/child-end.ts';
 
 const BOUND = 4096;
 let root = '';
@@ -221,7 +222,7 @@ describe('a pipe with a writer is read to its end, within its bound and deadline
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code } = await childEnd(child);
     assert.equal(code, 0);
     assert.equal(out, 'from a pipe');
   });

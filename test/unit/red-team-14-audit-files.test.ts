@@ -17,6 +17,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { checkAuditDir, readCheckpoints, readTrusted, segmentName } from '../../src/adapters/audit-files.ts';
 import { readChains } from '../../src/adapters/audit-chains.ts';
 import { auditEntry } from '../support/audit-entries.ts';
+import { childEnd } from '../support/child-end.ts';
 import { settlesWithin } from '../support/settles.ts';
 
 let root = '';
@@ -94,16 +95,7 @@ test('regression: `audit verify` and `audit query` of a directory whose segment 
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        release(path);
-      }, 20_000);
-      child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code } = await childEnd(child, { killAfterMs: 20_000, onKill: () => release(path) });
     assert.equal(code, 2, `audit ${command}: exit ${code}, ${stderr}`);
     assert.match(stderr, /^AUDIT_READ_FAILED: .*not a regular file/m);
   }
