@@ -13,6 +13,14 @@ export const dnsLabel = z
 export const resourceList = z.strictObject({ memory: quantityField.optional(), cpu: quantityField.optional() });
 /** A quantity that is not zero (zero would mean none). */
 const nonZero = quantityField.refine((q) => !isZeroQuantity(q), 'must not be zero: a zero request or limit means none');
+/**
+ * A size limit that is not zero: an emptyDir `sizeLimit` of zero means no limit at all to the
+ * kubelet (red team 17: `runner.storage.workspaceSize: "0"` gave every step an unbounded /workspace).
+ */
+export const sizeLimit = quantityField.refine(
+  (q) => !isZeroQuantity(q),
+  'must not be zero: a zero size limit means no limit at all',
+);
 /** runner.workflow.defaultResources' requests or limits: non-zero quantities. */
 export const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
-import { durationField, POSITIVE_DURATION, quantityField, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
-import { defaultList, dnsLabel, httpUrl, isSecureTransport, resourceList } from './schema-fields.ts';
+import { durationField, POSITIVE_DURATION, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { defaultList, dnsLabel, httpUrl, isSecureTransport, resourceList, sizeLimit } from './schema-fields.ts';
 
 /** runner.security.podSecurityCheck.interval: 5 s to 1 h (a label removed is noticed within it). */
 export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
@@ -83,7 +83,7 @@ export const configSchema = z.strictObject({
       .prefault({}),
     storage: z
       .strictObject({
-        workspaceSize: quantityField.default('10Gi'),
+        workspaceSize: sizeLimit.default('10Gi'),
         storageClass: z.string().min(1).max(253).optional(),
       })
       .prefault({}),

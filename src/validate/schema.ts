@@ -1,7 +1,7 @@
 // The workflow claim (DESIGN §2): one step's fields and the rules that span them, and the workflow with
 // its steps and volumes. The field schemas and their bounds are in schema-fields.ts.
 import { z } from 'zod';
-import { durationText, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
+import { durationText, isZeroQuantity, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
 import { CONDITION_LIMITS, parseCondition } from './condition.ts';
 import { MAIN_CONTAINER, mountConflicts, RESERVED_MOUNTS, samePath } from './layout.ts';
 import {
@@ -154,6 +154,9 @@ export const stepSchema = stepFields.superRefine((step, ctx) => {
   });
 });
 
+/** A workflow volume's size: a PVC's storage request, never zero (the API server refuses a zero one at create). */
+const volumeSize = quantity.refine((q) => !isZeroQuantity(q), 'must not be zero: a volume needs a size');
+
 export const workflowSchema = z
   .strictObject({
     id: dnsLabel,
@@ -161,7 +164,7 @@ export const workflowSchema = z
     runId: dnsLabel,
     steps: z.array(stepSchema).min(1).max(LIMITS.steps),
     volumes: z
-      .array(z.strictObject({ name: dnsLabel, size: quantity }))
+      .array(z.strictObject({ name: dnsLabel, size: volumeSize }))
       .max(LIMITS.volumes)
       .optional(),
   })

@@ -104,7 +104,12 @@ const FIELDS: { values: string[]; config: string[]; candidates: unknown[]; base?
   {
     values: ['audit', 'checkpoint', 'interval'],
     config: ['audit', 'checkpoint', 'interval'],
-    candidates: ['0s', 1, '10s', 2 ** 31],
+    candidates: ['0s', 1, '10s', 2 ** 31, '720h', 2_147_483, 2_147_484, '596h31m23s', '596h31m24s'],
+  },
+  {
+    values: ['runner', 'storage', 'workspaceSize'],
+    config: ['runner', 'storage', 'workspaceSize'],
+    candidates: ['10Gi', '1Mi', '0', '0Gi', '0.0', '00m', 0, '1e3'],
   },
   { values: ['audit', 'ship', 'url'], config: ['audit', 'ship', 'url'], candidates: URLS },
   { values: ['egress', 'dnsNamespace'], config: ['egress', 'dnsNamespace'], candidates: ['kube-system', ...INJECT] },

@@ -74,6 +74,14 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- end -}}
 {{- end -}}
 
+{{- /* Size limits that must not be zero: an emptyDir sizeLimit of zero means no limit at all (src/config/schema-fields.ts sizeLimit). */}}
+{{- define "kubiya-runner.checkSizes" -}}
+{{- $w := .Values.runner.storage.workspaceSize -}}
+{{- if and (not (kindIs "invalid" $w)) (regexMatch "^0*(\\.0*)?[A-Za-z]*$" (toString $w)) -}}
+{{- fail "runner.storage.workspaceSize must not be zero: a zero size limit means no limit at all" -}}
+{{- end -}}
+{{- end -}}
+
 {{- /*
 Values that may hold a secret (URLs, where a user:password@ may be pasted; verification keys, where
 a PRIVATE key may be pasted) are checked here, not by a pattern in values.schema.json: helm prints
