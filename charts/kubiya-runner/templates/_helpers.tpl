@@ -64,7 +64,7 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.defaultTimeout" .Values.runner.workflow.defaultTimeout 1 604800) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.failFastGrace" .Values.runner.workflow.failFastGrace 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.ttlAfterFinished" .Values.runner.workflow.ttlAfterFinished 0 $any) -}}
-{{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 $any) -}}
+{{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.pollInterval" .Values.policy.service.pollInterval 1 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.maxBackoff" .Values.policy.service.maxBackoff 1 $any) -}}
