@@ -92,7 +92,18 @@ export const configSchema = z.strictObject({
       .prefault({}),
     network: z
       .strictObject({
-        dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
+        /**
+         * Written into every step pod (src/mutate/restricted.ts). Only ClusterFirst: `Default` sends
+         * DNS to the node's resolver, which the DNS-only egress policy does not allow; `None` needs
+         * a dnsConfig the runner never writes; ClusterFirstWithHostNet is for hostNetwork pods,
+         * which steps never are (red team 17: the key was accepted and nothing read it).
+         */
+        dnsPolicy: z
+          .literal('ClusterFirst', {
+            error:
+              'only "ClusterFirst" is supported: step pods resolve through the cluster DNS, the only resolver their egress policy allows',
+          })
+          .default('ClusterFirst'),
         enableServiceLinks: z
           .literal(false, { error: 'service links are always disabled; enableServiceLinks must be false' })
           .default(false),
