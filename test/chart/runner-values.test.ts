@@ -6,12 +6,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { POD_SECURITY_CHECK_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../../src/config/schema.ts';
 import { configRenderer } from '../support/render-config.ts';
-import {
-  ANY_DURATION,
-  parseDuration,
-  STEP_TIMEOUT_BOUNDS,
-  type DurationBounds,
-} from '../../src/units/units.ts';
+import { ANY_DURATION, parseDuration, STEP_TIMEOUT_BOUNDS, type DurationBounds } from '../../src/units/units.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /**
