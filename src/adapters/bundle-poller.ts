@@ -1,5 +1,6 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { readAtMost } from './bounded-body.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from './operator-file.ts';
 
 /**
@@ -148,12 +149,9 @@ export class BundlePoller {
       return { kind: 'failed', reason: `bundle service answered ${res.status}` };
     }
     const max = this.options.maxBytes ?? DEFAULT_MAX_BYTES;
-    if (Number(res.headers.get('content-length') ?? 0) > max) {
-      await res.body?.cancel();
-      return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
-    }
-    const body = await readAtMost(res, max);
-    if (body === undefined) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
+    const read = await readAtMost(res, max, 'the bundle');
+    if (!read.ok) return { kind: 'failed', reason: `bundle larger than ${max} bytes` };
+    const body = read.bytes;
     const target = this.options.target;
     await mkdir(dirname(target), { recursive: true });
     const download = `${target}.download`;
@@ -163,27 +161,4 @@ export class BundlePoller {
     if (outcome.kind === 'rejected') await rm(download, { force: true });
     return outcome;
   }
-}
-
-/**
- * The response body, read chunk by chunk and abandoned as soon as it passes `max` bytes (a chunked
- * response has no Content-Length to refuse up front): a hostile or broken server cannot make the
- * runner buffer more than `max` + one chunk. Undefined when the body is larger than `max`.
- */
-async function readAtMost(res: Response, max: number): Promise<Uint8Array | undefined> {
-  if (res.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }

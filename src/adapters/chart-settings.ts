@@ -123,7 +123,12 @@ async function renderCopies(
   chart = RUNNER_CHART,
 ): Promise<ChartSettings> {
   // The kube version the chart is tested against (src/dev/manifest.ts KUBE_VERSION); helm's own default is too old.
+  // A stand-in runner token: the chart refuses to render without one (or runner.existingSecret),
+  // and values files that hold policy settings rarely hold the token (it is given at install, often
+  // with --set). It reaches only the chart's Secret, which is not read here; a --set outranks the
+  // files, so a token they hold is neither used nor checked.
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
+  args.push('--set-string', 'runner.token=settings-render');
   for (const c of copies) args.push('--values', c.path);
   const inSource = (text: string): string => copies.reduce((t, c) => t.split(c.path).join(c.source), text);
   const stdout = await execFileOwned(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(

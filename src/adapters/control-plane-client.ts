@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isWaitRecord } from '../errors/waits.ts';
+import { discardBody } from './bounded-body.ts';
+import { readEventsAnswer, readPollAnswer } from './control-plane-answers.ts';
 
 export interface ControlPlaneEvent {
   readonly id: string;
@@ -43,6 +45,8 @@ export interface ControlPlaneClientOptions {
   readonly requestTimeoutMs: number;
   readonly eventBatch: number;
   readonly eventQueueMax: number;
+  /** `controlPlane.maxTokenBytes`: bounds what a poll answer may hold (pollAnswerMaxBytes). */
+  readonly maxTokenBytes: number;
   readonly onError?: (operation: string, message: string) => void;
 }
 
@@ -133,7 +137,7 @@ export class ControlPlaneClient {
       signal: AbortSignal.timeout(timeoutMs),
     });
     if (res.status >= 400) {
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       throw new Error(`${operation}: control plane answered ${res.status}`);
     }
     return res;
@@ -151,11 +155,12 @@ export class ControlPlaneClient {
       const backoff = new Backoff(this.o.backoff);
       while (this.running && !this.registeredOnce) {
         try {
-          await this.call('register', 'POST', `${base}/register`, {
+          const res = await this.call('register', 'POST', `${base}/register`, {
             name: this.o.runner,
             version: this.o.version,
             capabilities: this.o.capabilities,
           });
+          await discardBody(res);
           this.registeredOnce = true;
         } catch (e) {
           this.fail('register', e);
@@ -167,9 +172,9 @@ export class ControlPlaneClient {
       while (this.running) {
         await sleep(this.o.heartbeatMs);
         if (!this.registeredOnce || !this.running) continue;
-        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length }).catch(
-          (e: unknown) => this.fail('heartbeat', e),
-        );
+        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length })
+          .then(discardBody)
+          .catch((e: unknown) => this.fail('heartbeat', e));
       }
     };
     const poll = async () => {
@@ -191,21 +196,10 @@ export class ControlPlaneClient {
             backoff.reset();
             continue;
           }
-          const doc = await res.json();
-          const list = (key: string): unknown[] | undefined =>
-            (typeof doc === 'object' && doc !== null && key in doc ? (doc as Record<string, unknown>)[key] : []) as
-              unknown[] | undefined;
-          const tokens = list('assignments');
-          const cancellations = list('cancellations');
-          if (
-            !Array.isArray(tokens) ||
-            !Array.isArray(cancellations) ||
-            ![...tokens, ...cancellations].every((t) => typeof t === 'string')
-          )
-            throw new Error('poll: malformed answer');
+          const { assignments, cancellations } = await readPollAnswer(res, this.o.maxTokenBytes);
           backoff.reset();
-          for (const token of cancellations as string[]) await this.cancel(token);
-          for (const token of tokens as string[]) await this.intake(token);
+          for (const token of cancellations) await this.cancel(token);
+          for (const token of assignments) await this.intake(token);
         } catch (e) {
           this.fail('poll', e);
           await backoff.wait();
@@ -226,9 +220,7 @@ export class ControlPlaneClient {
       const batch = this.queue.slice(0, this.o.eventBatch);
       try {
         const res = await this.call('events', 'POST', path, { events: batch });
-        const doc = (await res.json()) as { acked?: unknown };
-        if (!Array.isArray(doc.acked)) throw new Error('events: malformed answer');
-        const acked = new Set(doc.acked as string[]);
+        const acked = await readEventsAnswer(res);
         for (let i = this.queue.length - 1; i >= 0; i--)
           if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
         backoff.reset();

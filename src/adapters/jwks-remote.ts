@@ -1,4 +1,6 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { discardBody, jsonAtMost } from './bounded-body.ts';
+import { OPERATOR_FILE_MAX_BYTES } from './operator-file.ts';
 
 export interface RemoteJwksOptions {
   readonly url: string;
@@ -10,10 +12,14 @@ export interface RemoteJwksOptions {
   readonly minRefetchMs: number;
   readonly timeoutMs: number;
   readonly now?: () => number;
+  /** Told why a fetch failed (an answer over JWKS_ANSWER_MAX_BYTES: the message starts NETWORK_ANSWER_TOO_LARGE). */
   readonly onError?: (message: string) => void;
   /** Told the keys of every successful fetch (the runner records them as trusted: DESIGN §2b). */
   readonly onKeys?: (keys: readonly JWK[]) => void;
 }
+
+/** The largest JWKS answer read, decoded: 1 MiB, as for a JWKS file (OPERATOR_FILE_MAX_BYTES.secret). */
+export const JWKS_ANSWER_MAX_BYTES = OPERATOR_FILE_MAX_BYTES.secret;
 
 /**
  * The control plane's JWKS from its URL: cached, refreshed, refetched when a token names a kid
@@ -45,8 +51,11 @@ export class RemoteJwks {
           signal: AbortSignal.timeout(this.o.timeoutMs),
           headers: { accept: 'application/json' },
         });
-        if (!res.ok) throw new Error(`JWKS URL answered ${res.status}`);
-        const jwks = (await res.json()) as JSONWebKeySet;
+        if (!res.ok) {
+          await discardBody(res);
+          throw new Error(`JWKS URL answered ${res.status}`);
+        }
+        const jwks = (await jsonAtMost(res, JWKS_ANSWER_MAX_BYTES, 'the JWKS answer')) as JSONWebKeySet;
         if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('JWKS has no keys');
         this.keys = {
           set: createLocalJWKSet(jwks),

@@ -130,6 +130,7 @@ export function controlPlaneClient(
       requestTimeoutMs: 10_000,
       eventBatch: 100,
       eventQueueMax: 10_000,
+      maxTokenBytes: config.controlPlane.maxTokenBytes,
       onError: (operation, message) => {
         metrics.controlPlaneError(operation);
         log.warn(

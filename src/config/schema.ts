@@ -10,6 +10,23 @@ export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
 const JWKS_STALE_BOUNDS = Object.freeze({ min: 0, max: 24 * 3600 });
 
 /**
+ * controlPlane.clockTolerance: 0 to 5 min. It widens `exp`, `nbf`, the maximum age and, at
+ * re-verification, every trusted key's period, on both sides: a large value switches token expiry
+ * and key retirement off (red team 17, finding 4: at 596523h a token expired a year ago verified).
+ * Clocks kept by NTP differ by far less; a skew of minutes is a clock to fix, not to tolerate.
+ */
+export const CLOCK_TOLERANCE_BOUNDS = Object.freeze({ min: 0, max: 300 });
+
+/**
+ * controlPlane.maxTokenAge and controlPlane.jwksRefresh: 1 s to 24 h. The first is the runner's
+ * own ceiling on a token's life at admission, whatever `exp` the signer chose (assignments arrive
+ * within seconds; a run that waits is re-verified at its creation, not now). The second is how long
+ * a key removed from the JWKS keeps verifying while the URL answers (a known `kid` triggers no
+ * refetch): capped as jwksStaleIfError is, for the same reason.
+ */
+export const VERIFY_WINDOW_BOUNDS = Object.freeze({ min: 1, max: 24 * 3600 });
+
+/**
  * The runner's configuration. `runner.*` is keyed exactly as the seed's values.yaml (the Helm
  * chart passes that section through); the other sections are ours. Strict: unknown keys fail.
  */
@@ -75,7 +92,18 @@ export const configSchema = z.strictObject({
       .prefault({}),
     network: z
       .strictObject({
-        dnsPolicy: z.enum(['ClusterFirst', 'Default', 'None', 'ClusterFirstWithHostNet']).default('ClusterFirst'),
+        /**
+         * Written into every step pod (src/mutate/restricted.ts). Only ClusterFirst: `Default` sends
+         * DNS to the node's resolver, which the DNS-only egress policy does not allow; `None` needs
+         * a dnsConfig the runner never writes; ClusterFirstWithHostNet is for hostNetwork pods,
+         * which steps never are (red team 17: the key was accepted and nothing read it).
+         */
+        dnsPolicy: z
+          .literal('ClusterFirst', {
+            error:
+              'only "ClusterFirst" is supported: step pods resolve through the cluster DNS, the only resolver their egress policy allows',
+          })
+          .default('ClusterFirst'),
         enableServiceLinks: z
           .literal(false, { error: 'service links are always disabled; enableServiceLinks must be false' })
           .default(false),
@@ -102,8 +130,8 @@ export const configSchema = z.strictObject({
        * token. For test rigs whose control plane has no TLS (docs/real-node.md).
        */
       insecureHttp: z.boolean().default(false),
-      /** How often the JWKS URL is refetched; a token with an unknown kid refetches sooner (rotation). */
-      jwksRefresh: durationField(POSITIVE_DURATION).default(300),
+      /** How often the JWKS URL is refetched, at most every 24 h; a token with an unknown kid refetches sooner (rotation). */
+      jwksRefresh: durationField(VERIFY_WINDOW_BOUNDS).default(300),
       /**
        * How long the last good JWKS stays in use while the URL fails; then no token verifies. At most
        * 24 h: a key the control plane has revoked stays trusted this long while the URL is down.
@@ -113,8 +141,10 @@ export const configSchema = z.strictObject({
         .array(z.enum(['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256']))
         .min(1)
         .default(['EdDSA', 'ES256']),
-      maxTokenAge: durationField(POSITIVE_DURATION).default(600),
-      clockTolerance: durationField().default(30),
+      /** Refuse tokens whose `iat` is older; at most 24 h (VERIFY_WINDOW_BOUNDS). */
+      maxTokenAge: durationField(VERIFY_WINDOW_BOUNDS).default(600),
+      /** Allowed clock skew; at most 5 min (CLOCK_TOLERANCE_BOUNDS). */
+      clockTolerance: durationField(CLOCK_TOLERANCE_BOUNDS).default(30),
       maxTokenBytes: z
         .int()
         .min(1024)

@@ -15,7 +15,7 @@ import {
 import { writeClusterCredentials, writeKubeconfig } from './cluster-files.ts';
 import { whenThisProcessEnds } from '../adapters/exit-cleanup.ts';
 import { clearLeftClusterDirs, CLUSTER_TEMP_PREFIX } from './left-dirs.ts';
-import { renderChart } from './manifest.ts';
+import { CRD_ONLY_ARGS, renderChart } from './manifest.ts';
 import { freePort } from './ports.ts';
 import { runsAs, signallable, stopPid, type Started } from './processes.ts';
 
@@ -99,7 +99,7 @@ async function startComponents(
   const kubeconfig = await writeKubeconfig(ctx.dir, server, ca, token);
   // CRDs first: the controller-manager's garbage collector then knows WorkflowRuns from its start.
   if (options.crds ?? true) {
-    const crd = await renderChart(options.tools.helm, ['--show-only', 'templates/crd-workflowrun.yaml']);
+    const crd = await renderChart(options.tools.helm, CRD_ONLY_ARGS);
     await installCrds(kubeconfig, crdManifests(crd, 'templates/crd-workflowrun.yaml'));
   }
   startControllers(ctx, kubeconfig);

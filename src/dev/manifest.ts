@@ -21,6 +21,17 @@ export async function renderChart(helm: string, args: readonly string[] = [], na
 }
 
 /**
+ * The arguments that render only the WorkflowRun CRD. It needs no token, but the chart refuses to
+ * render at all without one or runner.existingSecret (red team 17): a Secret name stands in.
+ */
+export const CRD_ONLY_ARGS: readonly string[] = [
+  '--set',
+  'runner.existingSecret=crd-only',
+  '--show-only',
+  'templates/crd-workflowrun.yaml',
+];
+
+/**
  * deploy/kubiya-runner.yaml: the chart with default values, for the product page's kubectl path.
  * The Secrets are created by hand, as the page shows for the token: the runner token
  * "kubiya-runner-token" and the checkpoint signing key "kubiya-runner-audit-signing-key" (the chart

@@ -51,6 +51,7 @@ export const ERROR_CATALOGUE = {
   JWKS_FETCH_FAILED: { status: 502, stage: 'verify' },
   CONTROL_PLANE_UNAVAILABLE: { status: 502, stage: 'intake' },
   CONTROL_PLANE_EVENTS_FULL: { status: 503, stage: 'intake' },
+  NETWORK_ANSWER_TOO_LARGE: { status: 502, stage: 'intake' },
 
   CREATE_REJECTED: { status: 422, stage: 'create' },
   CREATE_FAILED: { status: 502, stage: 'create' },

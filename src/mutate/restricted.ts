@@ -87,6 +87,11 @@ export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   if (spec.hostUsers !== undefined && spec.hostUsers) delete spec.hostUsers;
   spec.automountServiceAccountToken = false;
   spec.enableServiceLinks = false;
+  // runner.network.dnsPolicy (ClusterFirst only): the cluster DNS is the one resolver the step's
+  // egress policy allows, so the pod says so itself rather than leave it to the API server's
+  // default; a dnsConfig (extra nameservers, searches) is never the runner's and is dropped.
+  spec.dnsPolicy = 'ClusterFirst';
+  delete spec.dnsConfig;
 
   spec.securityContext = hardenPodContext(spec.securityContext, profile);
   const annotations = safeAnnotations(pod.metadata?.annotations);

@@ -25,6 +25,7 @@ import { resolveTools } from '../../src/adapters/tools.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { CHART, KUBE_VERSION, renderChart } from '../../src/dev/manifest.ts';
 import { restrictedViolations } from '../support/restricted-check.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['helm']);
@@ -229,7 +230,16 @@ describe('metrics scraping and the runner NetworkPolicy', () => {
       ['metrics.prometheusRule.runbookUrl=docs/operations.md', '/metrics/prometheusRule/runbookUrl'],
       ['metrics.prometheusRule.thresholds.stepFailureRatio=2', '/metrics/prometheusRule/thresholds/stepFailureRatio'],
     ] as const) {
-      const r = await run(helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set', set]).then(
+      const r = await run(helm, [
+        'template',
+        'x',
+        CHART,
+        '--kube-version',
+        KUBE_VERSION,
+        ...CHART_TEST_TOKEN,
+        '--set',
+        set,
+      ]).then(
         () => ({ stderr: '' }),
         (e: { stderr: string }) => e,
       );
@@ -242,7 +252,7 @@ describe('metrics scraping and the runner NetworkPolicy', () => {
   // a rule with an empty or no from/to and no ports, or an empty peer, is refused naming its path.
   test('selectors and rules that Kubernetes reads as "everything" are refused; what selects something renders', async () => {
     const template = (json: string) =>
-      run(helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--set-json', json]).then(
+      run(helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, ...CHART_TEST_TOKEN, '--set-json', json]).then(
         () => ({ stderr: '' }),
         (e: { stderr: string }) => e,
       );

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { CHART } from '../../src/dev/manifest.ts';
 import { KEYED_LISTS, settingsWith } from '../support/keyed-settings.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 /**
  * REDTEAM-3 finding 7 in the chart: every keyed settings list is `uniqueItems` in the values schema,
@@ -30,7 +31,16 @@ test(`helm refuses an identical entry twice in each keyed settings list (${KEYED
       ] as const) {
         const file = join(dir, 'v.json');
         await writeFile(file, JSON.stringify({ policy: { settings: settingsWith(k, entries) } }));
-        const r = await run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', '-f', file]).then(
+        const r = await run(helm, [
+          'template',
+          'x',
+          CHART,
+          '--kube-version',
+          '1.37.2',
+          ...CHART_TEST_TOKEN,
+          '-f',
+          file,
+        ]).then(
           () => ({ ok: true, stderr: '' }),
           (e: { stderr: string }) => ({ ok: false, stderr: e.stderr }),
         );

@@ -20,6 +20,7 @@ import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { childEnd } from '../support/child-end.ts';
 import { renderChart } from '../../src/dev/manifest.ts';
 import { createMetrics, METRIC_NAMES } from '../../src/observe/metrics.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['helm', 'promtool']);
@@ -54,12 +55,7 @@ before(async () => {
 after(async () => rm(dir, { recursive: true, force: true }));
 
 const render = async (...sets: string[]): Promise<Obj[]> =>
-  parseAllDocuments(
-    await renderChart(
-      helm,
-      sets.flatMap((s) => ['--set', s]),
-    ),
-  )
+  parseAllDocuments(await renderChart(helm, [...CHART_TEST_TOKEN, ...sets.flatMap((s) => ['--set', s])]))
     .map((d) => d.toJS() as Obj)
     .filter((o) => o !== null);
 const rules = async (): Promise<{ groups: { name: string; rules: Rule[] }[] }> => {

@@ -174,11 +174,13 @@ test('NOTES says whether a PodDisruptionBudget was rendered, and why not when no
   assert.deepEqual(wrong, []);
 });
 
-test('NOTES of the defaults (2 replicas, minAvailable 1): the budget, between the token warning and the policy', async () => {
+// The token warning that came before it is gone: a release without a token no longer renders
+// (red team 17; test/chart/runner-token.test.ts).
+test('NOTES of the defaults (2 replicas, minAvailable 1): the budget, between the workflow pods and the policy', async () => {
   const n = await notes({});
   assert.ok(n.ok, n.ok ? '' : n.err);
   assert.match(
     n.notes,
-    /control plane\.\n\nPodDisruptionBudget: node drains keep at least 1 of the 2 replicas up \(podDisruptionBudget\.minAvailable\)\.\n\nPolicy: /,
+    /kubiya\.ai\/runner=production-runner\n\nPodDisruptionBudget: node drains keep at least 1 of the 2 replicas up \(podDisruptionBudget\.minAvailable\)\.\n\nPolicy: /,
   );
 });

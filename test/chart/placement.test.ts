@@ -32,7 +32,7 @@ after(async () => rm(dir, { recursive: true, force: true }));
 
 async function statefulSet(values: Record<string, unknown>): Promise<V1StatefulSet> {
   const file = join(dir, `v-${Math.random().toString(36).slice(2)}.yaml`);
-  await writeFile(file, stringify({ runner: { token: 't0ken' }, ...values }));
+  await writeFile(file, stringify({ ...values, runner: { token: 't0ken', ...(values.runner as object | undefined) } }));
   const docs = parseAllDocuments(await renderChart(helm, ['--values', file])).map((d) => d.toJS() as V1StatefulSet);
   const sts = docs.find((o) => o?.kind === 'StatefulSet');
   assert.ok(sts, 'a StatefulSet is rendered');
@@ -99,7 +99,10 @@ test('the values schema refuses malformed placement values, naming the path', as
   ];
   for (const [values, path] of rows) {
     const file = join(dir, 'bad.yaml');
-    await writeFile(file, stringify({ runner: { token: 't0ken' }, ...values }));
+    await writeFile(
+      file,
+      stringify({ ...values, runner: { token: 't0ken', ...(values.runner as object | undefined) } }),
+    );
     const r = await run(helm, ['template', 'x', CHART, '--kube-version', KUBE_VERSION, '--values', file]).then(
       () => ({ stderr: '' }),
       (e: { stderr: string }) => e,

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { CHART } from '../../src/dev/manifest.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 /**
  * Issue 14 §1: Helm refuses wrongly typed policy settings first, with the path, because the
@@ -16,7 +17,7 @@ if (!tools.ok) throw new Error(tools.error.message);
 const helm = tools.value.helm;
 
 const template = (...args: string[]) =>
-  run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', ...args]).then(
+  run(helm, ['template', 'x', CHART, '--kube-version', '1.37.2', ...CHART_TEST_TOKEN, ...args]).then(
     () => ({ ok: true, stderr: '' }),
     (e: { stderr: string }) => ({ ok: false, stderr: e.stderr }),
   );

@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { renderChart } from '../../src/dev/manifest.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 /**
  * Red-team 2026-11-30, findings 1, 5 and 7, under Helm.
@@ -56,7 +57,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 async function rendered(args: string[]) {
   // YAML 1.1, as the API server's parser reads it (defaultMode: 0400 is octal)
-  const docs = parseAllDocuments(await renderChart(helm, args), { version: '1.1' })
+  const docs = parseAllDocuments(await renderChart(helm, [...CHART_TEST_TOKEN, ...args]), { version: '1.1' })
     .map((d) => d.toJS() as Doc | null)
     .filter((d): d is Doc => d !== null);
   const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
@@ -73,10 +74,19 @@ const SOURCES: readonly { name: string; args: string[] }[] = [
 
 test('finding 5: verification keys without a signed bundle source fail at render; with one they render', async () => {
   // the reported example: `helm upgrade --set-file policy.verificationKeys[0]=…` on a default install
-  await assert.rejects(renderChart(helm, keyArgs), /needs a signed bundle source.*bundleConfigMap/s);
+  await assert.rejects(
+    renderChart(helm, [...CHART_TEST_TOKEN, ...keyArgs]),
+    /needs a signed bundle source.*bundleConfigMap/s,
+  );
   await writeFile(join(dir, 'values.yaml'), `policy:\n  bundleConfigMap: ""\n  verificationKeys: []\n`);
   await assert.rejects(
-    renderChart(helm, ['-f', join(dir, 'values.yaml'), ...keyArgs, ...keyArgs.map((a) => a.replace('[0]', '[1]'))]),
+    renderChart(helm, [
+      ...CHART_TEST_TOKEN,
+      '-f',
+      join(dir, 'values.yaml'),
+      ...keyArgs,
+      ...keyArgs.map((a) => a.replace('[0]', '[1]')),
+    ]),
     /needs a signed bundle source/,
   );
   for (const source of SOURCES) {
@@ -98,7 +108,7 @@ test('finding 1: policy.settings beside verification keys fail at render, naming
   for (const source of SOURCES)
     for (const s of settings)
       await assert.rejects(
-        renderChart(helm, [...keyArgs, ...source.args, ...s]),
+        renderChart(helm, [...CHART_TEST_TOKEN, ...keyArgs, ...source.args, ...s]),
         /policy\.settings cannot be used with policy\.verificationKeys.*policy build --values/s,
         `${source.name} ${s.join(' ')}`,
       );
@@ -130,12 +140,12 @@ test('finding 7: userinfo in policy.service.url and audit.ship.url is refused by
   const accepted = ['https://bundles.example.com/team@x/b.tar.gz', 'https://bundles.example.com:8443/b.tar.gz?u=a@b'];
   for (const url of refused) {
     await assert.rejects(
-      renderChart(helm, [...keyArgs, '--set', `policy.service.url=${url}`]),
+      renderChart(helm, [...CHART_TEST_TOKEN, ...keyArgs, '--set', `policy.service.url=${url}`]),
       /policy\.service\.url has user:password@/,
       url,
     );
     await assert.rejects(
-      renderChart(helm, ['--set', `audit.ship.url=${url}`]),
+      renderChart(helm, [...CHART_TEST_TOKEN, '--set', `audit.ship.url=${url}`]),
       /audit\.ship\.url has user:password@/,
       url,
     );
@@ -165,11 +175,17 @@ test('finding 7: the bundle service token comes from an existing Secret, mounted
     assert.equal(config.policy.service?.bearerTokenFile, `${mount?.mountPath}/${key ?? 'token'}`);
   }
   await assert.rejects(
-    renderChart(helm, ['--set', 'policy.service.bearerTokenSecret.name=bundle-token']),
+    renderChart(helm, [...CHART_TEST_TOKEN, '--set', 'policy.service.bearerTokenSecret.name=bundle-token']),
     /bearerTokenSecret.*needs policy\.service\.url/,
   );
   await assert.rejects(
-    renderChart(helm, [...keyArgs, ...service, '--set', 'policy.service.bearerTokenSecret.name=Bad_Name']),
+    renderChart(helm, [
+      ...CHART_TEST_TOKEN,
+      ...keyArgs,
+      ...service,
+      '--set',
+      'policy.service.bearerTokenSecret.name=Bad_Name',
+    ]),
     /bearerTokenSecret\/name/,
   );
 });

@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { renderChart } from '../../src/dev/manifest.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 /**
  * Issue 18 §6: the chart turns bundle verification on when keys are given. Variants: no keys
@@ -41,7 +42,9 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
         await writeFile(join(dir, `k${i}.pem`), k);
         args.push('--set-file', `policy.verificationKeys[${i}]=${join(dir, `k${i}.pem`)}`);
       }
-      const docs = parseAllDocuments(await renderChart(helm, args)).map((d) => d.toJS() as Doc);
+      const docs = parseAllDocuments(await renderChart(helm, [...CHART_TEST_TOKEN, ...args])).map(
+        (d) => d.toJS() as Doc,
+      );
       const keyMap = docs.find((d) => d.kind === 'ConfigMap' && d.metadata?.name?.endsWith('-policy-keys'));
       const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
       const config = loadConfig(runnerYaml, {});
@@ -70,6 +73,7 @@ test('policy.verificationKeys: rendered, mounted and configured when given; noth
       await writeFile(join(dir, 'bad.pem'), bad);
       await assert.rejects(
         renderChart(helm, [
+          ...CHART_TEST_TOKEN,
           ...['--set', 'policy.bundleConfigMap=signed-bundle'],
           ...['--set-file', `policy.verificationKeys[0]=${join(dir, 'bad.pem')}`],
         ]),
@@ -126,9 +130,9 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
   await writeFile(join(dir, 'k.pem'), pem());
   const withKey = ['--set-file', `policy.verificationKeys[0]=${join(dir, 'k.pem')}`];
   for (const c of cases) {
-    const docs = parseAllDocuments(await renderChart(helm, [...c.args, ...(c.url !== undefined ? withKey : [])])).map(
-      (d) => d.toJS() as Omit<Doc, 'spec'> & Mounted,
-    );
+    const docs = parseAllDocuments(
+      await renderChart(helm, [...CHART_TEST_TOKEN, ...c.args, ...(c.url !== undefined ? withKey : [])]),
+    ).map((d) => d.toJS() as Omit<Doc, 'spec'> & Mounted);
     const runnerYaml = docs.find((d) => d.metadata?.name?.endsWith('-config'))?.data?.['runner.yaml'] ?? '';
     const config = loadConfig(runnerYaml, {});
     assert.ok(config.ok, JSON.stringify(!config.ok && config.error));
@@ -149,6 +153,7 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
   }
   await assert.rejects(
     renderChart(helm, [
+      ...CHART_TEST_TOKEN,
       ...withKey,
       ...['--set', 'policy.service.url=https://b.example/x', '--set', 'policy.bundleConfigMap=my-bundle'],
     ]),
@@ -157,11 +162,14 @@ test('policy.service: polled into a writable emptyDir when a URL is given; nothi
   // A fail-open class refused at render: an unsigned bundle from a server (http or https); the
   // runner's config schema refuses it too.
   for (const url of ['http://b.example/x.tar.gz', 'https://b.example/x.tar.gz'])
-    await assert.rejects(renderChart(helm, ['--set', `policy.service.url=${url}`]), /needs policy.verificationKeys/);
+    await assert.rejects(
+      renderChart(helm, [...CHART_TEST_TOKEN, '--set', `policy.service.url=${url}`]),
+      /needs policy.verificationKeys/,
+    );
   await rm(dir, { recursive: true, force: true });
   for (const bad of ['ftp://b.example/x', 'file:///etc/passwd', 'https://b.example/a b', 'bundles.example.com']) {
     await assert.rejects(
-      renderChart(helm, ['--set', `policy.service.url=${bad}`]),
+      renderChart(helm, [...CHART_TEST_TOKEN, '--set', `policy.service.url=${bad}`]),
       /policy\/service\/url|service\.url/,
     );
   }

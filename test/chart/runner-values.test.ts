@@ -4,15 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { POD_SECURITY_CHECK_BOUNDS } from '../../src/config/schema.ts';
+import { POD_SECURITY_CHECK_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../../src/config/schema.ts';
 import { configRenderer } from '../support/render-config.ts';
-import {
-  ANY_DURATION,
-  parseDuration,
-  POSITIVE_DURATION,
-  STEP_TIMEOUT_BOUNDS,
-  type DurationBounds,
-} from '../../src/units/units.ts';
+import { ANY_DURATION, parseDuration, STEP_TIMEOUT_BOUNDS, type DurationBounds } from '../../src/units/units.ts';
 import { DEFAULT_RESOURCES } from '../../src/pod/resources.ts';
 
 /**
@@ -47,7 +41,11 @@ const FIELDS: {
     bounds: ANY_DURATION,
     read: (c) => c.value.runner.workflow.failFastGrace,
   },
-  { path: ['controlPlane', 'maxTokenAge'], bounds: POSITIVE_DURATION, read: (c) => c.value.controlPlane.maxTokenAge },
+  {
+    path: ['controlPlane', 'maxTokenAge'],
+    bounds: VERIFY_WINDOW_BOUNDS,
+    read: (c) => c.value.controlPlane.maxTokenAge,
+  },
   {
     path: ['runner', 'security', 'podSecurityCheck', 'interval'],
     bounds: POD_SECURITY_CHECK_BOUNDS,

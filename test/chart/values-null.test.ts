@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
+import { CHART_TEST_TOKEN } from '../support/chart-values.ts';
 
 const run = promisify(execFile);
 const tools = resolveTools(['helm']);
@@ -67,9 +68,13 @@ test('the schema requires every key values.yaml sets, except the documented null
 
 const template = async (args: string[]): Promise<{ ok: boolean; out: string }> => {
   try {
-    const { stdout } = await run(helm, ['template', 'r', CHART, '--kube-version', KUBE_VERSION, ...args], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const { stdout } = await run(
+      helm,
+      ['template', 'r', CHART, '--kube-version', KUBE_VERSION, ...CHART_TEST_TOKEN, ...args],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     return { ok: true, out: stdout };
   } catch (e) {
     return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };

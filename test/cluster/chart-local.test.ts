@@ -246,6 +246,7 @@ describe("the chart README's install on `dev cluster up`'s control plane, as wri
       ...releaseArgs('install', 'second', CHART_DIR, NS, [
         'namespace.create=false',
         'crds.install=false',
+        'runner.token=t',
         'runner.workflow.namespace=unrestricted-wf',
       ]),
     ).then(

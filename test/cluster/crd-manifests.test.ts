@@ -17,7 +17,7 @@ import { after, before, test } from 'node:test';
 import { V1JSONSchemaProps } from '@kubernetes/client-node';
 import { kubeJson } from '../../src/adapters/kube-json.ts';
 import { crdManifests, installCrds, type CrdManifest } from '../../src/dev/bootstrap.ts';
-import { renderChart } from '../../src/dev/manifest.ts';
+import { CRD_ONLY_ARGS, renderChart } from '../../src/dev/manifest.ts';
 import { requireTools, testCluster, type TestCluster } from '../support/cluster.ts';
 
 type Schema = Record<string, unknown>;
@@ -128,10 +128,7 @@ test('a renamed key the API server forbids is refused, not dropped into an accep
 });
 
 test("regression: the local control plane's WorkflowRun CRD is the chart's, enum and format included", async () => {
-  const [chart] = crdManifests(
-    await renderChart(requireTools().helm, ['--show-only', 'templates/crd-workflowrun.yaml']),
-    'chart',
-  );
+  const [chart] = crdManifests(await renderChart(requireTools().helm, CRD_ONLY_ARGS), 'chart');
   assert.ok(chart !== undefined);
   const got = await stored(env, chart.metadata.name);
   const want = chart.spec as StoredCrd['spec'];

@@ -23,7 +23,7 @@ import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { kubeJson, segment } from '../../src/adapters/kube-json.ts';
 import { KubeStepObjects } from '../../src/adapters/kube-step-objects.ts';
 import { bootstrapObjects, crdManifests } from '../../src/dev/bootstrap.ts';
-import { renderChart } from '../../src/dev/manifest.ts';
+import { CRD_ONLY_ARGS, renderChart } from '../../src/dev/manifest.ts';
 import { egressObject, stepDnsPolicy, type EgressObject } from '../../src/egress/network-policy.ts';
 import { buildVolumeClaims } from '../../src/pod/volumes.ts';
 import type { Workflow } from '../../src/validate/schema.ts';
@@ -284,10 +284,7 @@ describe('test support and the bench', () => {
 });
 
 test("negative control: the chart's WorkflowRun CRD through the typed create (before 8788a5a) is caught", async () => {
-  const [chart] = crdManifests(
-    await renderChart(requireTools().helm, ['--show-only', 'templates/crd-workflowrun.yaml']),
-    'chart',
-  );
+  const [chart] = crdManifests(await renderChart(requireTools().helm, CRD_ONLY_ARGS), 'chart');
   assert.ok(chart !== undefined);
   const spec = chart.spec as { group: string; names: Record<string, string> };
   const group = 'typed-control.kubiya.ai';

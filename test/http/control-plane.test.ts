@@ -57,6 +57,7 @@ async function harness(fault?: (cp: Awaited<ReturnType<typeof startControlPlane>
       requestTimeoutMs: 1000,
       eventBatch: 5,
       eventQueueMax: 1000,
+      maxTokenBytes: 64 * 1024,
       onError: (op, m) => errors.push(`${op}: ${m}`),
     },
     async (token) => {
@@ -162,6 +163,7 @@ test('a full event queue stops polling (intake pushes back) instead of dropping 
       requestTimeoutMs: 1000,
       eventBatch: 10,
       eventQueueMax: 2,
+      maxTokenBytes: 64 * 1024,
     },
     (token) => {
       taken.push(token);

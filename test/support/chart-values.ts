@@ -8,6 +8,20 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { resolveTools } from '../../src/adapters/tools.ts';
 import { CHART, KUBE_VERSION } from '../../src/dev/manifest.ts';
 
+/**
+ * A runner token for renders whose subject is something else: the chart refuses to render without
+ * one (or runner.existingSecret) when controlPlane.url is set, which it always is (red team 17;
+ * test/chart/runner-token.test.ts). Put it before a test's own --set: a later one wins.
+ */
+export const CHART_TEST_TOKEN = ['--set', 'runner.token=chart-test-token'] as const;
+
+/** `values` with a runner token when they name neither runner.token nor runner.existingSecret (CHART_TEST_TOKEN). */
+function withTestToken(values: Record<string, unknown>): Record<string, unknown> {
+  const runner = (values.runner ?? {}) as Record<string, unknown>;
+  if (typeof runner !== 'object' || 'token' in runner || 'existingSecret' in runner) return values;
+  return { ...values, runner: { token: 'chart-test-token', ...runner } };
+}
+
 /** What `helm template` gave: the rendered objects, or helm's stderr. */
 export type Rendered<D> = { ok: true; docs: D[] } | { ok: false; err: string };
 
@@ -21,6 +35,7 @@ function helmTemplate<D>(
   prefix: string,
   chart: (dir: string) => Promise<string>,
   more: readonly string[],
+  asGiven = false,
 ): (values: Record<string, unknown>) => Promise<Rendered<D>> {
   const tools = resolveTools(['helm']);
   if (!tools.ok) throw new Error(tools.error.message);
@@ -32,7 +47,7 @@ function helmTemplate<D>(
   let files = 0;
   return async (values) => {
     const file = join(await dir, `v${++files}.yaml`);
-    await writeFile(file, stringify(values, { version: '1.1' }));
+    await writeFile(file, stringify(asGiven ? values : withTestToken(values), { version: '1.1' }));
     const args = ['template', 'r', await chartDir, '--kube-version', KUBE_VERSION, '-f', file, ...more];
     try {
       const { stdout } = await run(helm, args, { maxBuffer: 64 * 1024 * 1024 });
@@ -43,9 +58,15 @@ function helmTemplate<D>(
   };
 }
 
-/** A renderer of the chart with the pinned helm: each call renders it with `values` (helmTemplate). */
-export function chartWithValues<D>(prefix: string): (values: Record<string, unknown>) => Promise<Rendered<D>> {
-  return helmTemplate<D>(prefix, () => Promise.resolve(CHART), []);
+/**
+ * A renderer of the chart with the pinned helm: each call renders it with `values` (helmTemplate),
+ * given a runner token when they name none (CHART_TEST_TOKEN) unless `asGiven`.
+ */
+export function chartWithValues<D>(
+  prefix: string,
+  options: { readonly asGiven?: boolean } = {},
+): (values: Record<string, unknown>) => Promise<Rendered<D>> {
+  return helmTemplate<D>(prefix, () => Promise.resolve(CHART), [], options.asGiven ?? false);
 }
 
 /** The chart's NOTES.txt as `helm install` prints it with some values, or helm's stderr. */

@@ -64,7 +64,7 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.defaultTimeout" .Values.runner.workflow.defaultTimeout 1 604800) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.failFastGrace" .Values.runner.workflow.failFastGrace 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.ttlAfterFinished" .Values.runner.workflow.ttlAfterFinished 0 $any) -}}
-{{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 $any) -}}
+{{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.pollInterval" .Values.policy.service.pollInterval 1 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.maxBackoff" .Values.policy.service.maxBackoff 1 $any) -}}
@@ -254,6 +254,30 @@ must lie strictly inside its ipBlock's cidr (same family, longer prefix), as the
 {{- end -}}
 {{- range $k, $c := (get $entry "cidrs" | default list) -}}
 {{- $_ := include "kubiya-runner.checkCidr" (list (printf "policy.settings.egress.allowed[%d].cidrs[%d]" $i $k) $c) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+kubiya-runner.checkToken: the runner token the chart puts in its Secret (runner.token, when
+runner.existingSecret is empty) reaches the runner as RUNNER_TOKEN, which the runner takes as
+written (src/config/load.ts): an empty one counts as unset, so with controlPlane.url set the runner
+stops at start (STARTUP_FAILED: no runner token) and the pod crash-loops after a successful
+install (red team 17: `--set runner.token=${RUNNER_TOKEN}` with the variable unset); one with a
+control character (a trailing newline from a file or `$'…\n'`) or white space at either end is
+refused at start, whatever the mode. Both are refused here, at render, naming the key; the value
+is never printed.
+*/}}
+{{- define "kubiya-runner.checkToken" -}}
+{{- if not .Values.runner.existingSecret -}}
+{{- $t := .Values.runner.token | default "" | toString -}}
+{{- $ws := `[\t\n\x0B\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}]` -}}
+{{- if regexMatch `[\x00-\x1F\x7F-\x{9F}]` $t -}}
+{{- fail "runner.token holds a control character (a trailing newline?): the runner refuses it at start. Give the token exactly, e.g. --set-string runner.token=\"$(tr -d '\\n' < token)\", or use runner.existingSecret" -}}
+{{- else if regexMatch (printf "^%s|%s$" $ws $ws) $t -}}
+{{- fail "runner.token begins or ends with white space: the runner refuses it at start (it is not trimmed). Give the token exactly, or use runner.existingSecret" -}}
+{{- else if and (not $t) .Values.controlPlane.url -}}
+{{- fail "runner.token is empty, and controlPlane.url is set with no runner.existingSecret: the runner could not register and would crash-loop (STARTUP_FAILED). Set runner.token (is RUNNER_TOKEN set in this shell?), or runner.existingSecret (a Secret with key \"token\")" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
