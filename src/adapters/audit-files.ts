@@ -43,10 +43,11 @@ export interface AuditLine {
  * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
  * memory; splitting buffers on "\n" is several times cheaper than readline here), in time linear
  * in the bytes whatever the lines' lengths (LineSplitter). Empty lines are yielded too: the
- * appender never writes one, so the checker must see them.
+ * appender never writes one, so the checker must see them. `files`: only these segments (paths,
+ * in order; default every segment of `dir`).
  */
-export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
-  for (const file of await listSegments(dir)) {
+export async function* auditLines(dir: string, files?: readonly string[]): AsyncGenerator<AuditLine> {
+  for (const file of files ?? (await listSegments(dir))) {
     const name = file.split('/').pop() ?? file;
     let n = 0;
     const lines = new LineSplitter(MAX_RECORD_BYTES);
@@ -115,8 +116,8 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
 /** The longest line of checkpoints.jsonl read as a checkpoint (a signed checkpoint is under 1 KiB). */
 const CHECKPOINT_LINE_BYTES = 64 * 1024;
 
-/** Feeds one line to the checker, naming lines the appender never writes. */
-function check(checker: ChainChecker, { line, where, terminated, utf8, overlong }: AuditLine): AuditRecord | undefined {
+/** Feeds one line to the checker, naming lines the appender never writes; its record when trusted. */
+export function checkLine(checker: ChainChecker, { line, where, terminated, utf8, overlong }: AuditLine): AuditRecord | undefined {
   if (overlong === true) {
     checker.stray(TOO_LONG, where);
     return undefined;
@@ -140,7 +141,7 @@ function check(checker: ChainChecker, { line, where, terminated, utf8, overlong 
  * The audit chain check of a directory (`audit verify`): the chain through every segment, then the
  * checkpoints. A broken log is a report (`ok: false`, the first bad seq), not a throw; a segment
  * that cannot be read throws (the CLI answers AUDIT_READ_FAILED). Reads bytes (checkSegmentBytes):
- * the verdict is the same as reading the lines through check().
+ * the verdict is the same as reading the lines through checkLine().
  */
 export async function checkAuditDir(
   dir: string,
@@ -228,7 +229,7 @@ export async function readTrusted(
   let lines = 0;
   for await (const l of auditLines(dir)) {
     lines++;
-    const record = check(checker, l);
+    const record = checkLine(checker, l);
     if (record !== undefined && keep(record)) kept.push(record);
   }
   const report = { ...checker.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };

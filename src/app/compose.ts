@@ -225,6 +225,14 @@ async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise
         : { ...signing, every: checkpoint.every, intervalMs: checkpoint.interval * 1000 },
   });
   audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
+  const { adopted, cut } = audit.resumed;
+  if (adopted !== undefined || cut > 0)
+    log.warn(
+      { code: 'AUDIT_RECORDS_ADOPTED', adopted: adopted ?? null, checkpointBytesCut: cut },
+      adopted !== undefined
+        ? `records ${adopted.from}..${adopted.to} were on disk after the last checkpoint this runner signed: hash-chain checked and adopted, not witnessed; the next checkpoint names them (audit verify reports them as adopted, not attested)`
+        : `a torn last line of checkpoints.jsonl (${cut} bytes, a crash while it was written) was cut`,
+    );
   return audit;
 }
 

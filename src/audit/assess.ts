@@ -12,12 +12,20 @@ import type { ChainReport } from './chain-report.ts';
  * | a key was given and the log has no checkpoint at all | AUDIT_UNCHECKPOINTED |
  * | the last checkpoint is far behind the head (more than N records or T seconds) | AUDIT_TAIL_UNCOVERED |
  * | the log ends before, or no longer holds, what an earlier verification saw (`--min-seq`, `--expect-head`) | AUDIT_ROLLED_BACK |
+ * | a runner adopted records at restart that it did not witness (a checkpoint's `adopted`) | AUDIT_RECORDS_ADOPTED |
  *
+ * An adopted range is always stated; it fails, like an uncovered tail, when longer than
+ * `--max-uncovered-records` (a crash leaves at most `checkpoint.every` records to adopt).
  * The two coverage faults can be accepted with `--allow-uncovered-tail` (they are then stated,
  * not failed); the others cannot.
  */
 export type FindingCode =
-  'AUDIT_TAMPERED' | 'AUDIT_KEY_MISMATCH' | 'AUDIT_UNCHECKPOINTED' | 'AUDIT_TAIL_UNCOVERED' | 'AUDIT_ROLLED_BACK';
+  | 'AUDIT_TAMPERED'
+  | 'AUDIT_KEY_MISMATCH'
+  | 'AUDIT_UNCHECKPOINTED'
+  | 'AUDIT_TAIL_UNCOVERED'
+  | 'AUDIT_ROLLED_BACK'
+  | 'AUDIT_RECORDS_ADOPTED';
 
 export interface Finding {
   readonly code: FindingCode;
@@ -120,6 +128,21 @@ function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
   ];
 }
 
+/** Each range a runner adopted at restart (red team 17, finding 2): stated; failing when longer than maxUncoveredRecords. */
+function adoptedFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
+  const r = c.log.report;
+  if (!r.ok) return [];
+  return r.checkpoints.adopted.map((a) => {
+    const count = a.to - a.from + 1;
+    return {
+      code: 'AUDIT_RECORDS_ADOPTED' as const,
+      message: `${c.dir}: records ${a.from}..${a.to} were adopted at restart, not attested: a runner found them after its last own checkpoint when it started and checked only their hash chain (${count} record(s); a crash leaves at most checkpoint.every)`,
+      fails: count > rules.maxUncoveredRecords && !rules.allowUncoveredTail,
+      dir: c.dir,
+    };
+  });
+}
+
 function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[]): Finding[] {
   const out: Finding[] = [];
   const rolled = (message: string, dir?: string): void =>
@@ -194,7 +217,7 @@ export function assessChains(chains: readonly ChainFacts[], rules: VerifyRules):
         fails: true,
         dir: c.dir,
       });
-    out.push(...coverageFindings(c, rules));
+    out.push(...coverageFindings(c, rules), ...adoptedFindings(c, rules));
   }
   out.push(...rollbackFindings(chains, rules));
   return out;

@@ -195,10 +195,12 @@ export class ChainChecker {
     const lastSeq = this.expected - 1;
     let verified = 0;
     let lastCheckpoint = 0;
+    let adopted: ChainReport['checkpoints']['adopted'] = [];
     if (this.problem === undefined) {
       ({
         verified,
         lastCheckpoint,
+        adopted,
         problem: this.problem,
       } = checkCheckpoints(checkpoints, { lastSeq, heads: this.heads }, publicKey));
     }
@@ -213,6 +215,7 @@ export class ChainChecker {
         lastSeq: lastCheckpoint,
         uncovered:
           this.problem === undefined && lastSeq > lastCheckpoint ? { from: lastCheckpoint + 1, to: lastSeq } : null,
+        adopted: this.problem === undefined ? adopted : [],
       },
       ...(this.problem !== undefined ? { firstBad: this.problem } : {}),
     };
