@@ -24,6 +24,21 @@ export async function listSegments(dir: string): Promise<string[]> {
   return names.map((n) => join(dir, n));
 }
 
+/** A name a reader could take for a segment: `segment-`, digits, `.jsonl`, in any case (finding 16 of red team 17). */
+const SEGMENT_LIKE = /^segment-\d+\.jsonl$/i;
+
+/**
+ * Entries of an audit directory that are not read as segments though their names say they are
+ * (red team 17, finding 16: `segment-2.jsonl`, a 9-digit number, an upper-case name were skipped
+ * without a word): `lookalike` matches `segment-<digits>.jsonl` in any case but is not the 8-digit
+ * name the appender writes; `other` is any other name starting `segment-` (a `.bak` or `~` copy).
+ * Sorted names, not paths.
+ */
+export async function straySegments(dir: string): Promise<{ lookalike: string[]; other: string[] }> {
+  const names = (await readdir(dir)).filter((n) => n.toLowerCase().startsWith('segment-') && !SEGMENT.test(n)).sort();
+  return { lookalike: names.filter((n) => SEGMENT_LIKE.test(n)), other: names.filter((n) => !SEGMENT_LIKE.test(n)) };
+}
+
 export function segmentNumber(path: string): number {
   return Number(SEGMENT.exec(path.split('/').pop() ?? '')?.[1] ?? '0');
 }
@@ -117,7 +132,10 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
 const CHECKPOINT_LINE_BYTES = 64 * 1024;
 
 /** Feeds one line to the checker, naming lines the appender never writes; its record when trusted. */
-export function checkLine(checker: ChainChecker, { line, where, terminated, utf8, overlong }: AuditLine): AuditRecord | undefined {
+export function checkLine(
+  checker: ChainChecker,
+  { line, where, terminated, utf8, overlong }: AuditLine,
+): AuditRecord | undefined {
   if (overlong === true) {
     checker.stray(TOO_LONG, where);
     return undefined;

@@ -113,6 +113,7 @@ export const ERROR_CATALOGUE = {
   AUDIT_KEY_MISMATCH: { status: 500, stage: 'cli' },
   AUDIT_UNCHECKPOINTED: { status: 500, stage: 'cli' },
   AUDIT_TAIL_UNCOVERED: { status: 500, stage: 'cli' },
+  AUDIT_STRAY_SEGMENT: { status: 500, stage: 'cli' },
   AUDIT_ROLLED_BACK: { status: 500, stage: 'cli' },
   AUDIT_CHAIN_DUPLICATE: { status: 500, stage: 'cli' },
   AUDIT_QUERY_INVALID: { status: 400, stage: 'cli' },
