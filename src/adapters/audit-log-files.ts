@@ -51,11 +51,7 @@ export interface Resumed {
  * checkpoint `signer`, the last checkpoint and the records after it are checked (checkResume:
  * AuditResumeRefused, code AUDIT_RESUME_REFUSED, on a mismatch) and the records after it adopted.
  */
-export async function resumeLog(
-  dir: string,
-  fs: AuditFs = nodeAuditFs,
-  signer?: CheckpointSigner,
-): Promise<Resumed> {
+export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs, signer?: CheckpointSigner): Promise<Resumed> {
   const segments = await listSegments(dir);
   const last = segments.at(-1);
   let link = { seq: 0, prev: GENESIS, size: 0 };
