@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { readCheckpoints, readTrusted, type TrustedLog } from './audit-files.ts';
+import { readCheckpoints, readTrusted, straySegments, type TrustedLog } from './audit-files.ts';
 
 /**
  * One audit chain (one replica's directory) read through the verifier, with what the auditors'
@@ -21,6 +21,8 @@ export interface ChainRead {
   readonly lastTime: string;
   /** Hash → seq of the trusted records whose hash was asked about. */
   readonly found: ReadonlyMap<string, number>;
+  /** Entries named like segments that were not read (straySegments). */
+  readonly strays: { readonly lookalike: readonly string[]; readonly other: readonly string[] };
 }
 
 /**
@@ -62,6 +64,7 @@ async function readChain(
     genesis: bad > 1 ? genesis : '',
     lastTime: log.report.ok ? last : '',
     found,
+    strays: await straySegments(dir),
   };
 }
 

@@ -1,4 +1,4 @@
-import { signCheckpoint } from '../audit/checkpoint.ts';
+import { signCheckpoint, type Adopted } from '../audit/checkpoint.ts';
 import type { AuditFs } from './audit-fs.ts';
 import { appendCheckpoint, type AuditLogOptions } from './audit-log-files.ts';
 
@@ -18,6 +18,8 @@ export class AuditCheckpointer {
   private checkpointed: number;
   private readonly head: () => { readonly seq: number; readonly hash: string };
   private readonly mayWrite: () => boolean | Promise<boolean>;
+  /** Records adopted at start (resumeLog): named, signed, by the next checkpoint written, then cleared. */
+  private adopted: Adopted | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The checkpoint being written: checkpoints are written one at a time, in the order of their heads. */
   private writing: Promise<void> = Promise.resolve();
@@ -25,7 +27,7 @@ export class AuditCheckpointer {
   /**
    * `checkpointed`: the seq of the last checkpoint written (0 for none); `head`: the seq and hash
    * of the last durable record; `mayWrite`: false when the directory lock is no longer ours (then
-   * nothing is written).
+   * nothing is written); `adopted`: the records found after the last own checkpoint at start.
    */
   constructor(
     dir: string,
@@ -34,7 +36,9 @@ export class AuditCheckpointer {
     checkpointed: number,
     head: () => { readonly seq: number; readonly hash: string },
     mayWrite: () => boolean | Promise<boolean>,
+    adopted?: Adopted,
   ) {
+    this.adopted = adopted;
     this.dir = dir;
     this.fs = fs;
     this.settings = settings;
@@ -80,8 +84,14 @@ export class AuditCheckpointer {
     // The head as it stands after the lock check.
     const { seq, hash } = this.head();
     const { key, kid } = this.settings;
-    const checkpoint = signCheckpoint({ seq, head: hash, time: new Date().toISOString(), kid }, key);
+    const adopted = this.adopted;
+    const time = new Date().toISOString();
+    const checkpoint = signCheckpoint(
+      { seq, head: hash, time, kid, ...(adopted !== undefined ? { adopted } : {}) },
+      key,
+    );
     await appendCheckpoint(this.fs, this.dir, checkpoint);
     this.checkpointed = seq;
+    if (this.adopted === adopted) this.adopted = undefined;
   }
 }

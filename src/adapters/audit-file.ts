@@ -44,6 +44,8 @@ export class FileAuditLog implements AuditSink {
   /** False after a failed batch until the next one succeeds (for /ready); false for good once the lock is lost. */
   healthy = true;
   private readonly lock: AuditDirLock | undefined;
+  /** What opening found (resumeLog): the records adopted unwitnessed, the bytes of a torn checkpoint line cut. */
+  readonly resumed: Pick<Resumed, 'adopted' | 'cut'>;
   /** What each batch's commit needs (audit-commit.ts). */
   private readonly target: CommitTarget;
 
@@ -66,7 +68,9 @@ export class FileAuditLog implements AuditSink {
             resumed.checkpointed,
             () => this.head(),
             () => this.mayWrite(),
+            resumed.adopted,
           );
+    this.resumed = { adopted: resumed.adopted, cut: resumed.cut };
   }
 
   /** The directory lock is still ours: false once it is lost, else the lock's check (see AuditDirLock.check). */
@@ -78,14 +82,18 @@ export class FileAuditLog implements AuditSink {
   /**
    * Opens (or creates) an audit directory: takes its exclusive lock (AuditLocked, code
    * AUDIT_LOCKED, when another live writer holds it), then repairs a torn last line (see
-   * repairTail) and continues the chain.
+   * repairTail) and continues the chain. With checkpoints, the last checkpoint must be this key's
+   * and match the chain, and the records after it are adopted, not witnessed (checkResume;
+   * AuditResumeRefused, code AUDIT_RESUME_REFUSED, otherwise).
    */
   static async open(dir: string, options: AuditLogOptions = {}): Promise<FileAuditLog> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let log: FileAuditLog | undefined;
     const lock = await AuditDirLock.acquire(dir, { ...options.lock, onLost: () => log?.lockLost() });
     try {
-      log = new FileAuditLog(dir, await resumeLog(dir, options.fs), options, lock);
+      const c = options.checkpoint;
+      const signer = c === undefined ? undefined : { key: c.key, kid: c.kid };
+      log = new FileAuditLog(dir, await resumeLog(dir, options.fs, signer), options, lock);
       return log;
     } catch (e) {
       await lock.release();

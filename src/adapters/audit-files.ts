@@ -24,6 +24,21 @@ export async function listSegments(dir: string): Promise<string[]> {
   return names.map((n) => join(dir, n));
 }
 
+/** A name a reader could take for a segment: `segment-`, digits, `.jsonl`, in any case (finding 16 of red team 17). */
+const SEGMENT_LIKE = /^segment-\d+\.jsonl$/i;
+
+/**
+ * Entries of an audit directory that are not read as segments though their names say they are
+ * (red team 17, finding 16: `segment-2.jsonl`, a 9-digit number, an upper-case name were skipped
+ * without a word): `lookalike` matches `segment-<digits>.jsonl` in any case but is not the 8-digit
+ * name the appender writes; `other` is any other name starting `segment-` (a `.bak` or `~` copy).
+ * Sorted names, not paths.
+ */
+export async function straySegments(dir: string): Promise<{ lookalike: string[]; other: string[] }> {
+  const names = (await readdir(dir)).filter((n) => n.toLowerCase().startsWith('segment-') && !SEGMENT.test(n)).sort();
+  return { lookalike: names.filter((n) => SEGMENT_LIKE.test(n)), other: names.filter((n) => !SEGMENT_LIKE.test(n)) };
+}
+
 export function segmentNumber(path: string): number {
   return Number(SEGMENT.exec(path.split('/').pop() ?? '')?.[1] ?? '0');
 }
@@ -43,10 +58,11 @@ export interface AuditLine {
  * Every line of every segment, in order, streamed in 1 MiB chunks (logs may be larger than
  * memory; splitting buffers on "\n" is several times cheaper than readline here), in time linear
  * in the bytes whatever the lines' lengths (LineSplitter). Empty lines are yielded too: the
- * appender never writes one, so the checker must see them.
+ * appender never writes one, so the checker must see them. `files`: only these segments (paths,
+ * in order; default every segment of `dir`).
  */
-export async function* auditLines(dir: string): AsyncGenerator<AuditLine> {
-  for (const file of await listSegments(dir)) {
+export async function* auditLines(dir: string, files?: readonly string[]): AsyncGenerator<AuditLine> {
+  for (const file of files ?? (await listSegments(dir))) {
     const name = file.split('/').pop() ?? file;
     let n = 0;
     const lines = new LineSplitter(MAX_RECORD_BYTES);
@@ -115,8 +131,11 @@ export async function readCheckpoints(dir: string): Promise<Checkpoint[]> {
 /** The longest line of checkpoints.jsonl read as a checkpoint (a signed checkpoint is under 1 KiB). */
 const CHECKPOINT_LINE_BYTES = 64 * 1024;
 
-/** Feeds one line to the checker, naming lines the appender never writes. */
-function check(checker: ChainChecker, { line, where, terminated, utf8, overlong }: AuditLine): AuditRecord | undefined {
+/** Feeds one line to the checker, naming lines the appender never writes; its record when trusted. */
+export function checkLine(
+  checker: ChainChecker,
+  { line, where, terminated, utf8, overlong }: AuditLine,
+): AuditRecord | undefined {
   if (overlong === true) {
     checker.stray(TOO_LONG, where);
     return undefined;
@@ -140,7 +159,7 @@ function check(checker: ChainChecker, { line, where, terminated, utf8, overlong 
  * The audit chain check of a directory (`audit verify`): the chain through every segment, then the
  * checkpoints. A broken log is a report (`ok: false`, the first bad seq), not a throw; a segment
  * that cannot be read throws (the CLI answers AUDIT_READ_FAILED). Reads bytes (checkSegmentBytes):
- * the verdict is the same as reading the lines through check().
+ * the verdict is the same as reading the lines through checkLine().
  */
 export async function checkAuditDir(
   dir: string,
@@ -228,7 +247,7 @@ export async function readTrusted(
   let lines = 0;
   for await (const l of auditLines(dir)) {
     lines++;
-    const record = check(checker, l);
+    const record = checkLine(checker, l);
     if (record !== undefined && keep(record)) kept.push(record);
   }
   const report = { ...checker.finish(checkpoints, publicKey), segments: (await listSegments(dir)).length };

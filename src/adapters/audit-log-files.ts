@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { GENESIS } from '../audit/chain.ts';
-import type { Checkpoint } from '../audit/checkpoint.ts';
+import type { Adopted, Checkpoint } from '../audit/checkpoint.ts';
 import type { Pacer } from './audit-batch.ts';
 import { AuditLocked, type LockOptions } from './audit-file-lock.ts';
 import { nodeAuditFs, writeAll, type AuditFile, type AuditFs } from './audit-fs.ts';
 import { CHECKPOINTS_FILE, listSegments, segmentName, segmentNumber } from './audit-files.ts';
-import { openAuditFile } from './audit-open.ts';
-import { lastBytes, repairTail } from './audit-tail.ts';
+import { checkResume, type CheckpointSigner } from './audit-resume.ts';
+import { repairTail } from './audit-tail.ts';
 
 /**
  * The appender's (FileAuditLog, audit-file.ts) file operations besides a batch's write: where a log
@@ -37,15 +37,21 @@ export interface Resumed {
   readonly prev: string;
   /** Bytes of whole records in the last segment (a torn last line is cut off first, see repairTail). */
   readonly size: number;
-  /** seq of the last checkpoint written (0 when none). */
+  /** seq of the last checkpoint this runner's key signed and the chain matches (0 when none, or without a key). */
   readonly checkpointed: number;
+  /** Records found after it, chain-checked, not witnessed: the next checkpoint names them (`adopted`). */
+  readonly adopted: Adopted | undefined;
+  /** Bytes of a torn last checkpoint line cut at start (0 for none). */
+  readonly cut: number;
 }
 
 /**
  * Opens the last segment of a locked audit directory for appending, after repairing a torn last
- * line; a new segment that holds no record yet continues the chain of the one before.
+ * line; a new segment that holds no record yet continues the chain of the one before. With the
+ * checkpoint `signer`, the last checkpoint and the records after it are checked (checkResume:
+ * AuditResumeRefused, code AUDIT_RESUME_REFUSED, on a mismatch) and the records after it adopted.
  */
-export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs): Promise<Resumed> {
+export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs, signer?: CheckpointSigner): Promise<Resumed> {
   const segments = await listSegments(dir);
   const last = segments.at(-1);
   let link = { seq: 0, prev: GENESIS, size: 0 };
@@ -58,35 +64,17 @@ export async function resumeLog(dir: string, fs: AuditFs = nodeAuditFs): Promise
   }
   const segment = last === undefined ? 1 : segmentNumber(last);
   const file = await fs.openAppend(join(dir, segmentName(segment)));
-  const lastCheckpoint = await lastLineIfPresent(join(dir, CHECKPOINTS_FILE));
-  const checkpointed = lastCheckpoint !== undefined ? (JSON.parse(lastCheckpoint) as { seq: number }).seq : 0;
-  return { file, segment, seq: link.seq, prev: link.prev, size: link.size, checkpointed };
+  // Without a signing key nothing is checkpointed: the checkpoints file is not read (its last line
+  // steers nothing). With one, its last line is trusted only as checkResume allows.
+  const trust =
+    signer === undefined
+      ? { checkpointed: 0, adopted: undefined, cut: 0 }
+      : await checkResume(dir, segments, link, signer).catch(async (e: unknown) => {
+          await file.close();
+          throw e;
+        });
+  return { file, segment, seq: link.seq, prev: link.prev, size: link.size, ...trust };
 }
-
-/**
- * The last non-empty line of a file of the directory (the checkpoints file), read from its last
- * CHECKPOINT_TAIL_BYTES only (the file grows by a line per checkpoint for the log's life; resuming
- * needs its last line), or undefined when the file is absent or holds none. Throws what
- * openAuditFile throws (a FIFO or a device: refused), and when the last line is longer than the
- * window.
- */
-async function lastLineIfPresent(path: string): Promise<string | undefined> {
-  let fh;
-  try {
-    fh = await openAuditFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const { buf, offset } = await lastBytes(fh, CHECKPOINT_TAIL_BYTES).finally(() => fh.close());
-  const lines = buf.toString('utf8').trimEnd().split('\n');
-  if (offset > 0 && lines.length < 2)
-    throw new Error(`${path}: its last line is longer than ${CHECKPOINT_TAIL_BYTES} bytes`);
-  return lines.filter((l) => l.length > 0).at(-1);
-}
-
-/** The bytes read from the end of the checkpoints file to find its last line (a checkpoint is < 1 KiB). */
-const CHECKPOINT_TAIL_BYTES = 64 * 1024;
 
 /** Appends one signed checkpoint as a line of the directory's checkpoints file, durably (write + fdatasync). */
 export async function appendCheckpoint(fs: AuditFs, dir: string, checkpoint: Checkpoint): Promise<void> {

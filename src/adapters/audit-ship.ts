@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { discardBody } from './bounded-body.ts';
 import { listSegments, segmentNumber } from './audit-files.ts';
-import { openAuditFile, readAuditText } from './audit-open.ts';
+import { openAuditFile } from './audit-open.ts';
+import { loadCursor, SHIP_CURSOR, type Cursor } from './audit-ship-cursor.ts';
 import { MAX_RECORD_BYTES } from '../audit/limits.ts';
 
 const gz = promisify(gzip);
@@ -18,21 +19,26 @@ export interface ShipOptions {
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly timeoutMs: number;
   readonly onError?: (message: string) => void;
+  /** Called after each upload the sink accepted, with the last seq shipped (for a metric of shipping progress). */
+  readonly onShipped?: (seq: number) => void;
 }
 
-/** Where shipping has got to: the last shipped seq and the byte just after it. */
-interface Cursor {
-  readonly seq: number;
-  readonly segment: number;
-  readonly offset: number;
-}
+export { SHIP_CURSOR } from './audit-ship-cursor.ts';
 
-export const SHIP_CURSOR = 'ship-cursor.json';
+/** The error of a record (at `where`) that does not continue the shipped seqs: reported and retried, nothing after it shipped. */
+const gap = (where: string, seq: unknown, shipped: number): Error =>
+  new Error(
+    `the record at ${where} is seq ${String(seq)}, but seq ${shipped} was shipped last: records are missing or out of order; nothing after seq ${shipped} is shipped (run audit verify)`,
+  );
 
 /**
  * Ships the audit log to an HTTP sink, at least once, in order, resuming from a cursor kept beside
  * the log. It only reads the segments: a sink that is down or slow never blocks or changes the
- * write-ahead file. Failed uploads are retried with exponential backoff and jitter.
+ * write-ahead file. Failed uploads are retried with exponential backoff and jitter. The cursor
+ * file is read once, at start, and checked (audit-ship-cursor.ts loadCursor: one that is not a
+ * position the shipper saved restarts shipping from the first record, reported through
+ * onError); then the position is kept in memory, and every batch must continue the seqs shipped
+ * (a gap is reported and retried, never skipped: red team 17, finding 7).
  */
 export class AuditShipper {
   private readonly dir: string;
@@ -56,14 +62,6 @@ export class AuditShipper {
     await this.loop;
   }
 
-  private async cursor(): Promise<Cursor> {
-    try {
-      return JSON.parse(await readAuditText(join(this.dir, SHIP_CURSOR))) as Cursor;
-    } catch {
-      return { seq: 0, segment: 1, offset: 0 };
-    }
-  }
-
   private async saveCursor(c: Cursor): Promise<void> {
     const tmp = join(this.dir, `${SHIP_CURSOR}.tmp`);
     await writeFile(tmp, JSON.stringify(c));
@@ -77,7 +75,9 @@ export class AuditShipper {
    * end of the last segment is left for the writer to finish. Throws (reported by run() through
    * onError, retried with backoff, nothing after it shipped — at-least-once, in order) when the
    * next record can never be read whole: a line longer than MAX_RECORD_BYTES, or a segment that is
-   * not the last ending inside a record (the writer never returns to a segment it left).
+   * not the last ending inside a record (the writer never returns to a segment it left), and when
+   * a record's seq is not the one after the last shipped (records missing or out of order: a
+   * segment removed or edited).
    */
   private async next(from: Cursor): Promise<{ events: unknown[]; cursor: Cursor }> {
     const events: unknown[] = [];
@@ -103,6 +103,10 @@ export class AuditShipper {
           const nl = buf.indexOf(0x0a, pos);
           if (nl < 0 || nl >= bytesRead) break; // only whole lines
           const event = JSON.parse(buf.subarray(pos, nl).toString('utf8')) as { seq: number };
+          // What continues the shipped seqs is shipped first; the next call starts at the gap.
+          if (event.seq !== cursor.seq + 1 && events.length > 0) break;
+          if (event.seq !== cursor.seq + 1)
+            throw gap(`byte ${offset + pos} of ${basename(file)}`, event.seq, cursor.seq);
           events.push(event);
           pos = nl + 1;
           cursor = { seq: event.seq, segment, offset: offset + pos };
@@ -144,14 +148,22 @@ export class AuditShipper {
 
   private async run(): Promise<void> {
     let delay = this.o.backoff.initialMs;
+    let at: Cursor | undefined; // in memory once loaded: the file is not read again while shipping runs
     while (this.running) {
       try {
-        const { events, cursor } = await this.next(await this.cursor());
+        if (at === undefined) {
+          const { cursor, problem } = await loadCursor(this.dir);
+          if (problem !== undefined) this.o.onError?.(problem);
+          at = cursor;
+        }
+        const { events, cursor } = await this.next(at);
         if (events.length === 0) {
           await sleep(this.o.pollMs);
           continue;
         }
         await this.upload(events);
+        at = cursor;
+        this.o.onShipped?.(cursor.seq);
         await this.saveCursor(cursor);
         delay = this.o.backoff.initialMs;
       } catch (e) {

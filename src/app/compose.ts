@@ -97,7 +97,7 @@ export async function openParts(
   const { keys, loaded: keysLoaded, stop: stopKeys } = keyed.value;
   const policies = policed.value;
   const audit = audited.value;
-  const shipper = auditShipper(config, log);
+  const shipper = auditShipper(config, log, metrics);
   const deps: PipelineDeps = {
     config: pipelineConfigOf(config),
     keys,
@@ -224,12 +224,24 @@ async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise
         ? undefined
         : { ...signing, every: checkpoint.every, intervalMs: checkpoint.interval * 1000 },
   });
-  audit.onBatch = (seconds, queued) => metrics.auditBatch(seconds, queued);
+  audit.onBatch = (seconds, queued) => {
+    metrics.auditBatch(seconds, queued);
+    metrics.auditHead(audit.head().seq);
+  };
+  metrics.auditHead(audit.head().seq);
+  const { adopted, cut } = audit.resumed;
+  if (adopted !== undefined || cut > 0)
+    log.warn(
+      { code: 'AUDIT_RECORDS_ADOPTED', adopted: adopted ?? null, checkpointBytesCut: cut },
+      adopted !== undefined
+        ? `records ${adopted.from}..${adopted.to} were on disk after the last checkpoint this runner signed: hash-chain checked and adopted, not witnessed; the next checkpoint names them (audit verify reports them as adopted, not attested)`
+        : `a torn last line of checkpoints.jsonl (${cut} bytes, a crash while it was written) was cut`,
+    );
   return audit;
 }
 
 /** Shipping to the decision-log sink of `audit.ship.url` (none without one); started in phase 2. */
-function auditShipper(config: Config, log: Logger): AuditShipper | undefined {
+function auditShipper(config: Config, log: Logger, metrics: Metrics): AuditShipper | undefined {
   const { ship } = config.audit;
   if (ship.url === undefined) return undefined;
   return new AuditShipper(config.audit.dir, {
@@ -243,5 +255,6 @@ function auditShipper(config: Config, log: Logger): AuditShipper | undefined {
         { code: 'AUDIT_SHIP_FAILED', reason: message },
         'audit shipping failed; retrying (the write-ahead log is not affected)',
       ),
+    onShipped: (seq) => metrics.auditShipped(seq),
   });
 }

@@ -37,12 +37,15 @@ export interface RunningServer {
 
 /**
  * The codes `serve` exits with at start: STARTUP_FAILED, or a more precise one a part threw
- * (AUDIT_LOCKED: another writer holds the audit directory; POLICY_SETTINGS_UNSIGNED: a settings
+ * (AUDIT_LOCKED: another writer holds the audit directory; AUDIT_RESUME_REFUSED: its last
+ * checkpoint or the records after it cannot be vouched for; POLICY_SETTINGS_UNSIGNED: a settings
  * overlay beside verification keys; POLICY_KEY_PRIVATE: a private key among the verification keys).
  */
-export type StartupCode = 'STARTUP_FAILED' | 'AUDIT_LOCKED' | 'POLICY_SETTINGS_UNSIGNED' | 'POLICY_KEY_PRIVATE';
+export type StartupCode =
+  'STARTUP_FAILED' | 'AUDIT_LOCKED' | 'AUDIT_RESUME_REFUSED' | 'POLICY_SETTINGS_UNSIGNED' | 'POLICY_KEY_PRIVATE';
 const PRECISE_STARTUP_CODES: ReadonlySet<unknown> = new Set([
   'AUDIT_LOCKED',
+  'AUDIT_RESUME_REFUSED',
   'POLICY_SETTINGS_UNSIGNED',
   'POLICY_KEY_PRIVATE',
 ]);

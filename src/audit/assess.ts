@@ -12,12 +12,22 @@ import type { ChainReport } from './chain-report.ts';
  * | a key was given and the log has no checkpoint at all | AUDIT_UNCHECKPOINTED |
  * | the last checkpoint is far behind the head (more than N records or T seconds) | AUDIT_TAIL_UNCOVERED |
  * | the log ends before, or no longer holds, what an earlier verification saw (`--min-seq`, `--expect-head`) | AUDIT_ROLLED_BACK |
+ * | a runner adopted records at restart that it did not witness (a checkpoint's `adopted`) | AUDIT_RECORDS_ADOPTED |
+ * | a file named like a segment (`segment-<digits>.jsonl`) that is not one the appender writes, so not read | AUDIT_STRAY_SEGMENT |
  *
+ * An adopted range is always stated; it fails, like an uncovered tail, when longer than
+ * `--max-uncovered-records` (a crash leaves at most `checkpoint.every` records to adopt).
  * The two coverage faults can be accepted with `--allow-uncovered-tail` (they are then stated,
  * not failed); the others cannot.
  */
 export type FindingCode =
-  'AUDIT_TAMPERED' | 'AUDIT_KEY_MISMATCH' | 'AUDIT_UNCHECKPOINTED' | 'AUDIT_TAIL_UNCOVERED' | 'AUDIT_ROLLED_BACK';
+  | 'AUDIT_TAMPERED'
+  | 'AUDIT_KEY_MISMATCH'
+  | 'AUDIT_UNCHECKPOINTED'
+  | 'AUDIT_TAIL_UNCOVERED'
+  | 'AUDIT_ROLLED_BACK'
+  | 'AUDIT_RECORDS_ADOPTED'
+  | 'AUDIT_STRAY_SEGMENT';
 
 export interface Finding {
   readonly code: FindingCode;
@@ -37,6 +47,8 @@ export interface ChainFacts {
   /** Hash of the chain's first record: which chain a saved verification was of. */
   readonly genesis: string;
   readonly found: ReadonlyMap<string, number>;
+  /** Entries named like segments that were not read: `lookalike` (`segment-<digits>.jsonl`, not 8 digits) and `other` `segment-*` names. */
+  readonly strays?: { readonly lookalike: readonly string[]; readonly other: readonly string[] } | undefined;
 }
 
 /** What an earlier verification saved of one chain (`save` in `audit verify --output json`). */
@@ -120,6 +132,49 @@ function coverageFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
   ];
 }
 
+/** Each range a runner adopted at restart (red team 17, finding 2): stated; failing when longer than maxUncoveredRecords. */
+function adoptedFindings(c: ChainFacts, rules: VerifyRules): Finding[] {
+  const r = c.log.report;
+  if (!r.ok) return [];
+  return r.checkpoints.adopted.map((a) => {
+    const count = a.to - a.from + 1;
+    return {
+      code: 'AUDIT_RECORDS_ADOPTED' as const,
+      message: `${c.dir}: records ${a.from}..${a.to} were adopted at restart, not attested: a runner found them after its last own checkpoint when it started and checked only their hash chain (${count} record(s); a crash leaves at most checkpoint.every)`,
+      fails: count > rules.maxUncoveredRecords && !rules.allowUncoveredTail,
+      dir: c.dir,
+    };
+  });
+}
+
+/**
+ * Files of the directory named like segments that were not read (red team 17, finding 16): a
+ * `segment-<digits>.jsonl` the appender would not name so fails (its records, if any, are not
+ * part of what was verified: a renamed segment is a deleted one); another `segment-*` name (a
+ * `.bak` copy) is stated.
+ */
+function strayFindings(c: ChainFacts): Finding[] {
+  const list = (names: readonly string[]): string =>
+    names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+  const out: Finding[] = [];
+  const { lookalike = [], other = [] } = c.strays ?? {};
+  if (lookalike.length > 0)
+    out.push({
+      code: 'AUDIT_STRAY_SEGMENT',
+      message: `${c.dir}: ${list(lookalike)}: named like a segment but not as the appender names one (segment-<8 digits>.jsonl), so NOT read or verified; a renamed segment is a deleted one: move it out after inspecting it`,
+      fails: true,
+      dir: c.dir,
+    });
+  if (other.length > 0)
+    out.push({
+      code: 'AUDIT_STRAY_SEGMENT',
+      message: `${c.dir}: ${list(other)}: not segments (copies?), not read`,
+      fails: false,
+      dir: c.dir,
+    });
+  return out;
+}
+
 function anchorFindings(chains: readonly ChainFacts[], anchors: readonly Anchor[]): Finding[] {
   const out: Finding[] = [];
   const rolled = (message: string, dir?: string): void =>
@@ -194,7 +249,7 @@ export function assessChains(chains: readonly ChainFacts[], rules: VerifyRules):
         fails: true,
         dir: c.dir,
       });
-    out.push(...coverageFindings(c, rules));
+    out.push(...coverageFindings(c, rules), ...adoptedFindings(c, rules), ...strayFindings(c));
   }
   out.push(...rollbackFindings(chains, rules));
   return out;

@@ -5,6 +5,8 @@ import { checkCheckpoints, type ChainProblem, type ChainReport, type TrustedRun 
 import type { Checkpoint } from './checkpoint.ts';
 import { HASH_FRAME, HASH_SUFFIX, isDecimal, sameBytes, sameText, sha256Bytes } from './line-bytes.ts';
 import { trustedCanonical } from './line-canonical.ts';
+import { MAX_RECORD_DEPTH, TOO_DEEP } from './limits.ts';
+import { nestsDeeperThan } from './nesting.ts';
 import type { AuditRecord } from './record.ts';
 
 /**
@@ -87,6 +89,9 @@ export class ChainChecker {
       this.problem = { seq: this.expected, reason, where };
       return undefined;
     };
+    // Before the parse: a record nested deeper than the appender writes would verify, then crash a
+    // reader's JSON.stringify (red team 17, finding 9). The fast path takes at most 64 levels.
+    if (nestsDeeperThan(text, MAX_RECORD_DEPTH)) return bad(TOO_DEEP);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -195,10 +200,12 @@ export class ChainChecker {
     const lastSeq = this.expected - 1;
     let verified = 0;
     let lastCheckpoint = 0;
+    let adopted: ChainReport['checkpoints']['adopted'] = [];
     if (this.problem === undefined) {
       ({
         verified,
         lastCheckpoint,
+        adopted,
         problem: this.problem,
       } = checkCheckpoints(checkpoints, { lastSeq, heads: this.heads }, publicKey));
     }
@@ -213,6 +220,7 @@ export class ChainChecker {
         lastSeq: lastCheckpoint,
         uncovered:
           this.problem === undefined && lastSeq > lastCheckpoint ? { from: lastCheckpoint + 1, to: lastSeq } : null,
+        adopted: this.problem === undefined ? adopted : [],
       },
       ...(this.problem !== undefined ? { firstBad: this.problem } : {}),
     };

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { checkpointValid, type Checkpoint } from './checkpoint.ts';
+import { adoptedWellFormed, checkpointValid, type Adopted, type Checkpoint } from './checkpoint.ts';
 import { keyId } from './keys.ts';
 
 /**
@@ -46,6 +46,12 @@ export interface ChainReport {
     readonly verified: number;
     readonly lastSeq: number;
     readonly uncovered: { readonly from: number; readonly to: number } | null;
+    /**
+     * Ranges a runner adopted at restart (a checkpoint's signed `adopted`, red team 17 finding 2):
+     * records it found after its last own checkpoint and did not witness, less any part an earlier
+     * good checkpoint covers. Covered by a checkpoint, but not attested: "adopted at restart".
+     */
+    readonly adopted: readonly Adopted[];
   };
   readonly firstBad?: ChainProblem | undefined;
 }
@@ -75,7 +81,8 @@ function checkpointProblem(
     !Number.isSafeInteger(c.seq) ||
     c.seq < 1 ||
     typeof c.head !== 'string' ||
-    typeof c.sig !== 'string'
+    typeof c.sig !== 'string' ||
+    !adoptedWellFormed(c)
   ) {
     const reason = 'a line of the checkpoints file is not a checkpoint (altered)';
     return { seq: Math.min(lastCheckpoint + 1, lastSeq + 1), reason, where };
@@ -102,20 +109,30 @@ function checkpointProblem(
  * hashes of the checkpointed seqs): each must be a checkpoint, signed by `publicKey` when one is
  * given, not behind the one before, within the log and equal to its record's hash. Stops at the
  * first problem. `verified`: checkpoints whose signature was checked (0 without a key);
- * `lastCheckpoint`: the seq of the last good one (0 for none).
+ * `lastCheckpoint`: the seq of the last good one (0 for none); `adopted`: the ranges good
+ * checkpoints name as adopted, each less what the good checkpoints before it covered.
  */
 export function checkCheckpoints(
   checkpoints: readonly Checkpoint[],
   chain: { readonly lastSeq: number; readonly heads: ReadonlyMap<number, string> },
   publicKey: KeyObject | undefined,
-): { readonly verified: number; readonly lastCheckpoint: number; readonly problem: ChainProblem | undefined } {
+): {
+  readonly verified: number;
+  readonly lastCheckpoint: number;
+  readonly adopted: readonly Adopted[];
+  readonly problem: ChainProblem | undefined;
+} {
   let verified = 0;
   let lastCheckpoint = 0;
+  const adopted: Adopted[] = [];
   for (const [i, c] of checkpoints.entries()) {
     const problem = checkpointProblem(c, i, chain, lastCheckpoint, publicKey);
-    if (problem !== undefined) return { verified, lastCheckpoint, problem };
+    if (problem !== undefined) return { verified, lastCheckpoint, adopted, problem };
     if (publicKey !== undefined) verified++;
+    const a = c.adopted;
+    if (a !== undefined && a.to > lastCheckpoint)
+      adopted.push({ from: Math.max(a.from, lastCheckpoint + 1), to: a.to });
     lastCheckpoint = c.seq;
   }
-  return { verified, lastCheckpoint, problem: undefined };
+  return { verified, lastCheckpoint, adopted, problem: undefined };
 }

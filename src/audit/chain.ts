@@ -2,7 +2,8 @@ import { hash as oneShot } from 'node:crypto';
 import { encodeRecord, GIVE_UP } from './line-encode.ts';
 import { recordCanonical } from './record-canonical.ts';
 import type { AuditEntry, AuditRecord } from './record.ts';
-import { MAX_RECORD_BYTES } from './limits.ts';
+import { MAX_RECORD_BYTES, MAX_RECORD_DEPTH } from './limits.ts';
+import { nestsDeeperThan } from './nesting.ts';
 
 /**
  * An audit entry that cannot be canonicalised (RFC 8785 refuses it). Only that entry's append
@@ -69,6 +70,12 @@ function canonicalOf(unhashed: object): string {
     throw new AuditRecordInvalid(e instanceof Error ? e.message : 'not serialisable');
   }
   if (canonical === undefined) throw new AuditRecordInvalid('not serialisable');
+  // Only records the fast walk gave up on come here, the deep ones among them (line-encode.ts: past 100).
+  if (nestsDeeperThan(canonical, MAX_RECORD_DEPTH))
+    throw new AuditRecordInvalid(
+      `objects and arrays nested more than ${MAX_RECORD_DEPTH} deep`,
+      `audit record is nested more than ${MAX_RECORD_DEPTH} deep; a record is at most that deep (readers print it with JSON.stringify)`,
+    );
   return canonical;
 }
 

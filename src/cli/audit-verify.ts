@@ -82,6 +82,10 @@ function chainText(
     lines.push(
       `records ${u.from}..${u.to} are not covered by a ${key === undefined ? 'checkpoint (and no signature was checked)' : 'signed checkpoint'}: records appended there with a correct seq, prev and hash would verify`,
     );
+  for (const a of r.checkpoints.adopted)
+    lines.push(
+      `records ${a.from}..${a.to} were adopted at restart, not attested: covered by a checkpoint whose signer found them on disk when it started (hash chain checked only)`,
+    );
   return lines;
 }
 

@@ -83,6 +83,16 @@ function pipelineFamilies(registry: Registry) {
       help: 'Audit records waiting for the next group commit',
       registers,
     }),
+    auditHead: new Gauge({
+      name: METRIC_NAMES.auditHeadSeq,
+      help: 'seq of the last durable audit record',
+      registers,
+    }),
+    auditShipped: new Gauge({
+      name: METRIC_NAMES.auditShippedSeq,
+      help: 'seq of the last audit record the decision-log sink accepted (head minus this is the shipping lag)',
+      registers,
+    }),
   };
 }
 

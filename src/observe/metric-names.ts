@@ -15,6 +15,8 @@ export const METRIC_NAMES = Object.freeze({
   policyDownloads: 'kubiya_policy_bundle_downloads_total',
   auditFsync: 'kubiya_audit_fsync_seconds',
   auditQueue: 'kubiya_audit_queue_depth',
+  auditHeadSeq: 'kubiya_audit_head_seq',
+  auditShippedSeq: 'kubiya_audit_shipped_seq',
   kubeApi: 'kubiya_kube_api_request_duration_seconds',
   controlPlaneErrors: 'kubiya_control_plane_errors_total',
   httpRequests: 'kubiya_http_requests_total',

@@ -15,6 +15,10 @@ export interface Metrics {
   /** A poll of the bundle service: swapped, unchanged, rejected or failed. */
   policyDownload(result: string): void;
   auditBatch(seconds: number, queueDepth: number): void;
+  /** The seq of the last durable audit record (kubiya_audit_head_seq). */
+  auditHead(seq: number): void;
+  /** The seq of the last record the decision-log sink accepted (kubiya_audit_shipped_seq). */
+  auditShipped(seq: number): void;
   kubeApi(verb: string, seconds: number): void;
   controlPlaneError(operation: string): void;
   httpRequest(route: string, status: number): void;
@@ -57,6 +61,8 @@ export function createMetrics(runner: string): Metrics {
       m.fsync.observe(seconds);
       m.queue.set(depth);
     },
+    auditHead: (seq) => m.auditHead.set(seq),
+    auditShipped: (seq) => m.auditShipped.set(seq),
     kubeApi: (verb, seconds) => m.kube.observe({ verb }, seconds),
     controlPlaneError: (operation) => m.cpErrors.inc({ operation }),
     httpRequest: (route, status) => m.http.inc({ route, status: String(status) }),

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { buildBundle } from '../../src/adapters/bundle-build.ts';
+import { checkpointSigningKey } from '../../src/audit/keys.ts';
 import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { childEnd } from '../support/child-end.ts';
 
@@ -229,6 +230,32 @@ describe('serve: every fatal start-up error exits 2 before anything starts', () 
       await untouched(audit);
     });
   }
+
+  // Red team 17, finding 8: an unsigned checkpoint line with this key's kid stopped checkpointing in
+  // silence (and a torn one gave `STARTUP_FAILED: Unterminated string in JSON`, naming no file).
+  test('a last checkpoint line this key did not sign → exit 2, AUDIT_RESUME_REFUSED naming checkpoints.jsonl', async () => {
+    const { file, audit } = await configWith(() => undefined);
+    const log = await FileAuditLog.open(audit);
+    await log.append({
+      decision_id: 'd',
+      timestamp: new Date().toISOString(),
+      stage: 'verify',
+      outcome: 'allow',
+      message: 'm',
+      runner: 'r',
+      labels: { runner: 'r' },
+    });
+    await log.close();
+    const { kid } = checkpointSigningKey(await readFile(signingKey, 'utf8'));
+    const forged = { seq: 999999999, head: '0'.repeat(64), time: '2026-12-03T10:00:00.000Z', kid, sig: 'AAAA' };
+    await writeFile(join(audit, 'checkpoints.jsonl'), `${JSON.stringify(forged)}\n`);
+    const out = await serve(file);
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(
+      out.stderr,
+      /^AUDIT_RESUME_REFUSED: .*checkpoints\.jsonl: its last line \(checkpoint for seq 999999999\)/m,
+    );
+  });
 
   test('audit directory locked by a live writer → exit 2, AUDIT_LOCKED, at once; the holder keeps its lock and its log', async () => {
     const { file, audit } = await configWith(() => undefined);

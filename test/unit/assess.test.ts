@@ -37,6 +37,7 @@ const intact = (lastSeq: number, covered: number, total = covered > 0 ? 1 : 0): 
     verified: total,
     lastSeq: covered,
     uncovered: lastSeq > covered ? { from: covered + 1, to: lastSeq } : null,
+    adopted: [],
   },
 });
 
@@ -62,7 +63,7 @@ const RULES: VerifyRules = {
 const broken: ChainReport = {
   ...intact(4, 0),
   ok: false,
-  checkpoints: { total: 1, verified: 0, lastSeq: 0, uncovered: null },
+  checkpoints: { total: 1, verified: 0, lastSeq: 0, uncovered: null, adopted: [] },
   firstBad: { seq: 3, reason: 'hash does not match the record (it was altered)', where: 'seg:3' },
 };
 const TAIL = (why: string, from: number, to: number, covered: number, fails = true): Finding => ({

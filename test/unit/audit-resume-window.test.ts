@@ -8,16 +8,31 @@
 // checkpoints file's last 64 KiB are read; a tail with no whole record in the window is refused,
 // cut by nothing. Crash tears (one torn record at most) are repaired as before.
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FileAuditLog, repairTail } from '../../src/adapters/audit-file.ts';
-import { CHECKPOINTS_FILE, checkAuditDir, readCheckpoints, segmentName } from '../../src/adapters/audit-files.ts';
+import {
+  CHECKPOINTS_FILE,
+  checkAuditDir,
+  readAuditLog,
+  readCheckpoints,
+  segmentName,
+} from '../../src/adapters/audit-files.ts';
+import { signCheckpoint } from '../../src/audit/checkpoint.ts';
+import { keyId } from '../../src/audit/keys.ts';
 import { resumeLog } from '../../src/adapters/audit-log-files.ts';
 import { TAIL_WINDOW_BYTES } from '../../src/adapters/audit-tail.ts';
 import { MAX_RECORD_BYTES } from '../../src/audit/limits.ts';
 import { auditEntry } from '../support/audit-entries.ts';
+
+/** The checkpoint signer: resumeLog reads checkpoints.jsonl only with one (red team 17, finding 8). */
+const SIGNER = (() => {
+  const key = generateKeyPairSync('ed25519').privateKey;
+  return { key, kid: keyId(createPublicKey(key)) };
+})();
 
 let root = '';
 let n = 0;
@@ -104,11 +119,13 @@ describe('repairTail reads two records of the end, whatever the segment', () => 
 describe("resuming reads the checkpoints file's last line only", () => {
   test('100,000 checkpoint lines: the last one is taken', async () => {
     const { dir } = await logOf(3);
-    const lines = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ seq: i + 1, pad: 'p'.repeat(80) }));
-    await writeFile(join(dir, CHECKPOINTS_FILE), `${lines.join('\n')}\n`);
-    const resumed = await resumeLog(dir);
+    const head = (await readAuditLog(dir)).at(-1)?.hash ?? '';
+    const last = signCheckpoint({ seq: 3, head, time: 't', kid: SIGNER.kid }, SIGNER.key);
+    const lines = Array.from({ length: 99_999 }, (_, i) => JSON.stringify({ seq: i + 1, pad: 'p'.repeat(80) }));
+    await writeFile(join(dir, CHECKPOINTS_FILE), `${[...lines, JSON.stringify(last)].join('\n')}\n`);
+    const resumed = await resumeLog(dir, undefined, SIGNER);
     await resumed.file.close();
-    assert.equal(resumed.checkpointed, 100_000);
+    assert.equal(resumed.checkpointed, 3);
   });
 
   test('a checkpoints file of 1 GiB with no newline is refused, not read', async () => {
@@ -116,16 +133,16 @@ describe("resuming reads the checkpoints file's last line only", () => {
     const file = join(dir, CHECKPOINTS_FILE);
     await writeFile(file, '');
     await truncate(file, 1024 * 1024 * 1024);
-    await assert.rejects(resumeLog(dir), /last line is longer than 65536 bytes/);
+    await assert.rejects(resumeLog(dir, undefined, SIGNER), /no line ends in its last 65536 bytes/);
   });
 
   test('no checkpoints file, or an empty one: none', async () => {
     const { dir } = await logOf(2);
-    const first = await resumeLog(dir);
+    const first = await resumeLog(dir, undefined, SIGNER);
     await first.file.close();
     assert.equal(first.checkpointed, 0);
     await writeFile(join(dir, CHECKPOINTS_FILE), '');
-    const second = await resumeLog(dir);
+    const second = await resumeLog(dir, undefined, SIGNER);
     await second.file.close();
     assert.equal(second.checkpointed, 0);
     assert.equal((await readFile(join(dir, CHECKPOINTS_FILE), 'utf8')).length, 0);

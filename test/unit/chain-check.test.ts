@@ -124,7 +124,7 @@ const broken = (
   records: trusted,
   lastSeq: trusted,
   head,
-  checkpoints: { total: checkpoints, verified: 0, lastSeq: 0, uncovered: null },
+  checkpoints: { total: checkpoints, verified: 0, lastSeq: 0, uncovered: null, adopted: [] },
   firstBad,
 });
 
@@ -193,7 +193,7 @@ const LINE_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: { from: 1, to: N } },
+      checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: { from: 1, to: N }, adopted: [] },
     },
   },
   {
@@ -204,7 +204,7 @@ const LINE_ROWS: Row[] = [
       records: 0,
       lastSeq: 0,
       head: GENESIS,
-      checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: null },
+      checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: null, adopted: [] },
     },
   },
   {
@@ -342,7 +342,7 @@ const report0 = (
   records: N,
   lastSeq: N,
   head: H[N] as string,
-  checkpoints: { total, verified, lastSeq: lastCp, uncovered: null },
+  checkpoints: { total, verified, lastSeq: lastCp, uncovered: null, adopted: [] },
   firstBad,
 });
 const NOT_A_CHECKPOINT = 'a line of the checkpoints file is not a checkpoint (altered)';
@@ -358,7 +358,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 2, verified: 2, lastSeq: 4, uncovered: { from: 5, to: N } },
+      checkpoints: { total: 2, verified: 2, lastSeq: 4, uncovered: { from: 5, to: N }, adopted: [] },
     },
   },
   {
@@ -371,7 +371,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 2, verified: 2, lastSeq: N, uncovered: null },
+      checkpoints: { total: 2, verified: 2, lastSeq: N, uncovered: null, adopted: [] },
     },
   },
   {
@@ -384,7 +384,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 2, verified: 2, lastSeq: 4, uncovered: { from: 5, to: N } },
+      checkpoints: { total: 2, verified: 2, lastSeq: 4, uncovered: { from: 5, to: N }, adopted: [] },
     },
   },
   {
@@ -396,7 +396,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 2, verified: 0, lastSeq: 4, uncovered: { from: 5, to: N } },
+      checkpoints: { total: 2, verified: 0, lastSeq: 4, uncovered: { from: 5, to: N }, adopted: [] },
     },
   },
   {
@@ -474,7 +474,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: 4,
       lastSeq: 4,
       head: H[4] as string,
-      checkpoints: { total: 2, verified: 1, lastSeq: 2, uncovered: null },
+      checkpoints: { total: 2, verified: 1, lastSeq: 2, uncovered: null, adopted: [] },
       firstBad: {
         seq: 5,
         reason: 'the log ends at seq 4 but a checkpoint vouches for seq 5: records were cut off the end',
@@ -492,7 +492,7 @@ const CHECKPOINT_ROWS: Row[] = [
       records: N,
       lastSeq: N,
       head: RECHAINED.head,
-      checkpoints: { total: 2, verified: 1, lastSeq: 2, uncovered: null },
+      checkpoints: { total: 2, verified: 1, lastSeq: 2, uncovered: null, adopted: [] },
       firstBad: {
         seq: 3,
         reason:
@@ -521,7 +521,7 @@ CHECKPOINT_ROWS.push(
       records: N,
       lastSeq: N,
       head: H[N] as string,
-      checkpoints: { total: 2, verified: 2, lastSeq: N, uncovered: null },
+      checkpoints: { total: 2, verified: 2, lastSeq: N, uncovered: null, adopted: [] },
     },
   },
   {
@@ -628,7 +628,11 @@ describe('ChainChecker: records and lines', () => {
     }
     for (const mode of ['text', 'bytes'] as const) {
       const ok = report(mode, lines, [cp(2, hashes[2])], publicKey);
-      assert.deepEqual(ok.checkpoints, { total: 1, verified: 1, lastSeq: 2, uncovered: { from: 3, to: N } }, mode);
+      assert.deepEqual(
+        ok.checkpoints,
+        { total: 1, verified: 1, lastSeq: 2, uncovered: { from: 3, to: N }, adopted: [] },
+        mode,
+      );
       // Record 3 replaced: the relink at record 4 names record 3 by where it was read.
       const third = chainLine(entry(3, 'rewritten'), 3, hashes[2] as string).line;
       const bad = report(

@@ -118,7 +118,7 @@ function input(records: AuditRecord[]): Parameters<typeof renderReport>[0] {
             lastSeq: records.length,
             head: 'f'.repeat(64),
             segments: 1,
-            checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: null },
+            checkpoints: { total: 0, verified: 0, lastSeq: 0, uncovered: null, adopted: [] },
           },
         },
         checkpoints: [],

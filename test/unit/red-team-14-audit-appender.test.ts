@@ -8,6 +8,7 @@
 // acknowledged that is not in a regular file. The same for the shipper, which reads the segments.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { LOCK_FILE } from '../../src/adapters/audit-file-lock.ts';
 import { AuditShipper } from '../../src/adapters/audit-ship.ts';
 import { CHECKPOINTS_FILE, segmentName } from '../../src/adapters/audit-files.ts';
+import { keyId } from '../../src/audit/keys.ts';
 import { auditEntry as entry } from '../support/audit-entries.ts';
 
 let root = '';
@@ -43,6 +45,11 @@ async function within<T>(p: Promise<T>, ms = 5000): Promise<{ ok: true; value: T
   }
 }
 
+const SIGNER = (() => {
+  const key = generateKeyPairSync('ed25519').privateKey;
+  return { key, kid: keyId(createPublicKey(key)) };
+})();
+
 type Kind = 'fifo' | 'dev-null' | 'dev-zero' | 'directory';
 const KINDS: readonly Kind[] = ['fifo', 'dev-null', 'dev-zero', 'directory'];
 
@@ -59,7 +66,11 @@ for (const which of ['segment', 'checkpoints', 'lock'] as const)
       const dir = await mkdtemp(join(root, `${which}-${kind}-`));
       const name = { segment: segmentName(1), checkpoints: CHECKPOINTS_FILE, lock: LOCK_FILE }[which];
       await place(kind, join(dir, name));
-      const opened = await within(FileAuditLog.open(dir, { lock: { staleMs: 200, refreshMs: 50, waitMs: 500 } }));
+      // The checkpoints file is read at start only with a signing key (red team 17, finding 8).
+      const checkpoint = which === 'checkpoints' ? { ...SIGNER, every: 1000, intervalMs: 60_000 } : undefined;
+      const opened = await within(
+        FileAuditLog.open(dir, { lock: { staleMs: 200, refreshMs: 50, waitMs: 500 }, checkpoint }),
+      );
       if (opened.ok) await opened.value.close();
       assert.equal(opened.ok, false, 'the log opened over a file that is not a regular file');
       const message = opened.ok ? '' : String((opened.error as Error).message);

@@ -91,7 +91,7 @@ test('report: hostile strings in every rendered field never become markup (fast-
                 lastSeq: 3,
                 head: s[1] ?? '',
                 segments: 1,
-                checkpoints: { total: 1, verified: 0, lastSeq: 0, uncovered: null },
+                checkpoints: { total: 1, verified: 0, lastSeq: 0, uncovered: null, adopted: [] },
                 firstBad: { seq: 4, reason: s[2] ?? '', where: s[3] },
               },
             },
