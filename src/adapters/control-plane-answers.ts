@@ -39,7 +39,8 @@ export interface PollAnswer {
  * token in it longer than `maxTokenBytes` is still handed to intake, which refuses it unparsed
  * (`RECEIVE_TOO_LARGE`), as a pushed one. Throws AnswerTooLarge (NETWORK_ANSWER_TOO_LARGE) over
  * the bound, `poll: malformed answer` for what is not `{assignments?: string[], cancellations?:
- * string[]}`, or what the read rejects with (timeout, network).
+ * string[]}` or holds more than POLL_MAX_ITEMS of either, or what the read rejects with (timeout,
+ * network).
  */
 export async function readPollAnswer(res: Response, maxTokenBytes: number): Promise<PollAnswer> {
   const doc = await jsonAtMost(res, pollAnswerMaxBytes(maxTokenBytes), 'the poll answer');
@@ -48,6 +49,11 @@ export async function readPollAnswer(res: Response, maxTokenBytes: number): Prom
   const assignments = list('assignments');
   const cancellations = list('cancellations');
   if (!isStrings(assignments) || !isStrings(cancellations)) throw new Error('poll: malformed answer');
+  // More than the protocol allows is refused whole (the control plane offers them again), not cut.
+  if (assignments.length > POLL_MAX_ITEMS || cancellations.length > POLL_MAX_ITEMS)
+    throw new Error(
+      `poll: malformed answer: ${assignments.length} assignments and ${cancellations.length} cancellations, at most ${POLL_MAX_ITEMS} of each allowed`,
+    );
   return { assignments, cancellations };
 }
 

@@ -50,6 +50,15 @@ export interface ControlPlaneClientOptions {
   readonly onError?: (operation: string, message: string) => void;
 }
 
+/**
+ * The shortest time, in ms, from the start of a poll that delivered nothing (a `204`, or a `200`
+ * without assignments or cancellations) to the start of the next. A long-poll answers nothing only
+ * after holding the request for `wait` seconds (docs/control-plane.md); a control plane, or a proxy
+ * in front of it, that answers nothing at once would otherwise be asked again at once, as fast as
+ * the network allows (a loop that goes round again when the peer's answer made no progress).
+ */
+export const EMPTY_POLL_INTERVAL_MS = 1000;
+
 /** What the client hands an assignment to (the same path as push intake). */
 export type Intake = (token: string) => Promise<void>;
 /** What the client hands a cancellation to (the same path as POST /v1/cancellations). */
@@ -184,6 +193,7 @@ export class ControlPlaneClient {
           await sleep(200);
           continue;
         }
+        const started = Date.now();
         try {
           const res = await this.call(
             'poll',
@@ -194,10 +204,12 @@ export class ControlPlaneClient {
           );
           if (res.status === 204) {
             backoff.reset();
+            await emptyPollPause(started);
             continue;
           }
           const { assignments, cancellations } = await readPollAnswer(res, this.o.maxTokenBytes);
           backoff.reset();
+          if (assignments.length === 0 && cancellations.length === 0) await emptyPollPause(started);
           for (const token of cancellations) await this.cancel(token);
           for (const token of assignments) await this.intake(token);
         } catch (e) {
@@ -221,8 +233,13 @@ export class ControlPlaneClient {
       try {
         const res = await this.call('events', 'POST', path, { events: batch });
         const acked = await readEventsAnswer(res);
+        const queued = this.queue.length;
         for (let i = this.queue.length - 1; i >= 0; i--)
           if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
+        // An answer that acknowledges none of them is no progress: retried with backoff, as a failed
+        // call (posting the same batch again at once would loop as fast as the control plane answers).
+        if (this.queue.length === queued)
+          throw new Error(`the control plane acknowledged none of the ${batch.length} events sent`);
         backoff.reset();
       } catch (e) {
         this.fail('events', e);
@@ -242,6 +259,10 @@ export class ControlPlaneClient {
     return this.queue.length;
   }
 }
+
+/** Waits until EMPTY_POLL_INTERVAL_MS have passed since `started` (a Date.now() value). */
+const emptyPollPause = (started: number): Promise<unknown> =>
+  sleep(Math.max(0, EMPTY_POLL_INTERVAL_MS - (Date.now() - started)));
 
 /** Maps an audit record to the control-plane event it implies (undefined: nothing to tell). */
 export function eventOf(
