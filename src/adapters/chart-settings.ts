@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
-import { execFileOwned, withTempDir } from './exit-cleanup.ts';
+import { execFileOwned, namingSources, withTempDir } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from './operator-file.ts';
 
@@ -130,7 +130,11 @@ async function renderCopies(
   const args = ['template', 'kubiya-runner', chart, '--namespace', 'kubiya', '--kube-version', '1.37.2'];
   args.push('--set-string', 'runner.token=settings-render');
   for (const c of copies) args.push('--values', c.path);
-  const inSource = (text: string): string => copies.reduce((t, c) => t.split(c.path).join(c.source), text);
+  const inSource = (text: string): string =>
+    namingSources(
+      text,
+      copies.map((c) => ({ copy: c.path, source: c.source })),
+    );
   const stdout = await execFileOwned(helm, args, { maxBuffer: 16 * 1024 * 1024 }).then(
     (r) => r.stdout,
     (e: { stderr?: string; message?: string }) => {

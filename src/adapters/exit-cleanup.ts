@@ -102,3 +102,16 @@ export async function withTempDir<T>(prefix: string, use: (dir: string) => Promi
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * `text` (a tool's output about private copies) with each copy's path replaced by the path it was
+ * copied from, so messages name the user's files: `copies` as `{ copy, source }` pairs, replaced in
+ * order, every occurrence. Used for the policy-directory copy (policy-snapshot.ts) and the values
+ * copies (chart-settings.ts).
+ */
+export function namingSources(
+  text: string,
+  copies: readonly { readonly copy: string; readonly source: string }[],
+): string {
+  return copies.reduce((t, c) => t.split(c.copy).join(c.source), text);
+}

@@ -14,7 +14,7 @@
  */
 import { mkdir, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { withTempDir } from './exit-cleanup.ts';
+import { namingSources, withTempDir } from './exit-cleanup.ts';
 import { PolicyBuildError } from './policy-build-error.ts';
 import { OPERATOR_FILE_MAX_BYTES, readRegularFile } from './operator-file.ts';
 
@@ -128,5 +128,5 @@ export async function withPolicySnapshot<T>(dir: string, use: (snapshot: PolicyS
 
 /** `text` (opa's output about the copy) with the copy's path replaced by the directory it was read from. */
 export function inSource(snapshot: PolicySnapshot, text: string): string {
-  return text.split(snapshot.root).join(snapshot.source);
+  return namingSources(text, [{ copy: snapshot.root, source: snapshot.source }]);
 }
