@@ -155,6 +155,9 @@ export class AuditShipper {
           const { cursor, problem } = await loadCursor(this.dir);
           if (problem !== undefined) this.o.onError?.(problem);
           at = cursor;
+          // What a previous run shipped counts as shipped: the lag gauge does not read as the
+          // whole log behind after every restart (0 when the cursor is new or was refused).
+          this.o.onShipped?.(cursor.seq);
         }
         const { events, cursor } = await this.next(at);
         if (events.length === 0) {

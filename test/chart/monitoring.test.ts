@@ -44,6 +44,7 @@ const ALERTS = [
   'KubiyaRunQueueSaturated',
   'KubiyaIntakeCapacityExceeded',
   'KubiyaHttpConnectionsRefused',
+  'KubiyaAuditShippingBehind',
 ];
 /** The names Prometheus' naming lint refuses that the seed's contract fixes (DESIGN §2): kept as written. */
 const SEED_LINT_EXCEPTIONS = ['kubiya_workflows_completed counter metrics should have "_total" suffix'];
@@ -58,8 +59,10 @@ const render = async (...sets: string[]): Promise<Obj[]> =>
   parseAllDocuments(await renderChart(helm, [...CHART_TEST_TOKEN, ...sets.flatMap((s) => ['--set', s])]))
     .map((d) => d.toJS() as Obj)
     .filter((o) => o !== null);
-const rules = async (): Promise<{ groups: { name: string; rules: Rule[] }[] }> => {
-  const rule = (await render('metrics.prometheusRule.enabled=true')).find((o) => o.kind === 'PrometheusRule');
+/** The rules as rendered with every optional alert on (audit.ship.url set), or with `sets` as given. */
+const rules = async (...sets: string[]): Promise<{ groups: { name: string; rules: Rule[] }[] }> => {
+  const given = sets.length > 0 ? sets : ['audit.ship.url=https://collector.example/logs'];
+  const rule = (await render('metrics.prometheusRule.enabled=true', ...given)).find((o) => o.kind === 'PrometheusRule');
   assert.ok(rule !== undefined);
   return rule.spec as { groups: { name: string; rules: Rule[] }[] };
 };
@@ -81,6 +84,19 @@ const checkRules = async (groups: unknown): Promise<[number, string]> => {
     (e: { code: number; stdout: string; stderr: string }) => [e.code, e.stdout + e.stderr] as [number, string],
   );
 };
+
+/** The annotations alert `name` would carry for `pod` with lag `value`, its templates filled as Prometheus does. */
+function ruleAnnotations(
+  spec: { groups: { rules: Rule[] }[] },
+  name: string,
+  pod: string,
+  value: number,
+): Record<string, string> {
+  const rule = spec.groups.flatMap((g) => g.rules).find((r) => r.alert === name);
+  assert.ok(rule?.annotations !== undefined);
+  const fill = (t: string) => t.replaceAll('{{ $labels.pod }}', pod).replaceAll('{{ $value }}', String(value));
+  return Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, fill(v)]));
+}
 
 /** Every kubiya_* series an expression reads, as the family name the runner registers. */
 function families(expr: string): string[] {
@@ -110,6 +126,66 @@ describe('PrometheusRule', () => {
       );
       assert.ok(anchors.has(a.alert!.toLowerCase()), `docs/operations.md has no section "${a.alert}"`);
     }
+  });
+
+  test('KubiyaAuditShippingBehind is rendered only when audit.ship.url is set (nothing to lag behind otherwise)', async () => {
+    const without = (await rules('audit.ship.url=')).groups.flatMap((g) => g.rules).map((r) => r.alert);
+    assert.deepEqual(
+      without,
+      ALERTS.filter((a) => a !== 'KubiyaAuditShippingBehind'),
+    );
+  });
+
+  test('KubiyaAuditShippingBehind fires when records wait and none is accepted for 15 min, not otherwise (promtool test rules)', async () => {
+    const spec = await rules();
+    const file = join(dir, 'shipping-rules.yaml');
+    await writeFile(file, stringify(spec));
+    const job = 'namespace="kubiya", job="kubiya-runner", pod="kubiya-runner-0"';
+    // 1-minute samples over 40 minutes; each case its own pod label.
+    const series = (metric: string, pod: string, values: string) => ({
+      series: `${metric}{${job.replace('kubiya-runner-0', pod)}}`,
+      values,
+    });
+    const tests = {
+      rule_files: [file],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            // stuck: head grows, shipped flat at 10 → fires once 15 min flat + 5 min "for".
+            series('kubiya_audit_head_seq', 'stuck', '10+1x40'),
+            series('kubiya_audit_shipped_seq', 'stuck', '10x40'),
+            // keeping up: shipped follows head a minute behind → never fires.
+            series('kubiya_audit_head_seq', 'keeping-up', '10+5x40'),
+            series('kubiya_audit_shipped_seq', 'keeping-up', '5+5x40'),
+            // quiet: nothing new to ship (head = shipped, both flat) → never fires.
+            series('kubiya_audit_head_seq', 'quiet', '7x40'),
+            series('kubiya_audit_shipped_seq', 'quiet', '7x40'),
+          ],
+          alert_rule_test: [
+            { eval_time: '10m', alertname: 'KubiyaAuditShippingBehind', exp_alerts: [] },
+            {
+              eval_time: '30m',
+              alertname: 'KubiyaAuditShippingBehind',
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning', namespace: 'kubiya', pod: 'stuck' },
+                  exp_annotations: ruleAnnotations(spec, 'KubiyaAuditShippingBehind', 'stuck', 30),
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const testFile = join(dir, 'shipping-tests.yaml');
+    await writeFile(testFile, stringify(tests));
+    const out = await run(promtool, ['test', 'rules', testFile]).then(
+      (r) => [0, r.stdout + r.stderr] as const,
+      (e: { code?: number; stdout?: string; stderr?: string }) => [e.code ?? 1, `${e.stdout}${e.stderr}`] as const,
+    );
+    assert.equal(out[0], 0, out[1]);
   });
 
   test('promtool check rules accepts them (and refuses a broken one: the checker is live)', async () => {

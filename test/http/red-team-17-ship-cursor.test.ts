@@ -183,3 +183,41 @@ test('a segment removed after the cursor: the gap is reported on every try and n
   assert.deepEqual(received.get(dir2) ?? [], []);
   for (const e of errors2) assert.match(e, new RegExp(`but seq ${last1.seq} was shipped last: records are missing`));
 });
+
+test('after a restart the shipped seq is the saved cursor at once (not 0: the lag does not read as the whole log)', async () => {
+  const dir = await logWith(6);
+  const first: number[] = [];
+  const s1 = shipper(dir, [], first);
+  s1.start();
+  await waitFor('1..6 shipped', () => (received.get(dir) ?? []).includes(6), 10_000);
+  await s1.stop();
+  // Started again with nothing new: the first report is the saved seq, before any upload.
+  const errors: string[] = [];
+  const again: number[] = [];
+  const s2 = shipper(dir, errors, again);
+  s2.start();
+  try {
+    await waitFor('the first report', () => again.length > 0, 10_000);
+  } finally {
+    await s2.stop();
+  }
+  assert.equal(first.at(-1), 6);
+  assert.equal(again[0], 6);
+  assert.deepEqual(received.get(dir), all(6), 'nothing shipped twice');
+  assert.deepEqual(errors, []);
+});
+
+test('a refused cursor reports 0 at start: everything is owed again', async () => {
+  const dir = await logWith(4);
+  await writeFile(join(dir, SHIP_CURSOR), JSON.stringify({ seq: 4, segment: 99999999, offset: 0 }));
+  const reported: number[] = [];
+  const s = shipper(dir, [], reported);
+  s.start();
+  try {
+    await waitFor('1..4 shipped', () => (received.get(dir) ?? []).includes(4), 10_000);
+  } finally {
+    await s.stop();
+  }
+  assert.equal(reported[0], 0);
+  assert.equal(reported.at(-1), 4);
+});
