@@ -1,37 +1,135 @@
 /**
- * Output files written whole or not at all: a command's `--out` (a policy bundle, an audit
- * report), a JUnit file, a key set. The bytes go to a hidden file beside the target
- * (`.<name>.<uuid>.partial`, same directory, so rename(2) is atomic on one file system), which is
- * renamed over the target once complete. A reader never sees part of a file; a command that
- * fails, is stopped (the hidden file is removed on exit and stop signals: exit-cleanup.ts) or is
- * killed leaves the target as it was.
+ * Output files of the CLI (a command's `--out`: a policy bundle, an audit report; a `--junit`
+ * file): written whole or not at all where a file system can promise it, and written THROUGH the
+ * path where it cannot (red team 18, finding 1: renaming over whatever the path named replaced a
+ * symlink, a FIFO, and — as root — the system's `/dev/stdout` link; it changed an existing file's
+ * mode and owner, and failed on `>(…)`). What the path names decides (outputTarget):
+ *
+ * - nothing yet, or a regular file (through any symlinks: the file they lead to, never the link):
+ *   the bytes go to a hidden file in the target's directory (`.kubiya-<uuid>.partial`, whatever
+ *   the target's name's length), which is given the existing file's mode (and owner, as root) and
+ *   renamed over the target once complete: a reader never sees part of a file; a command that
+ *   fails, is stopped (the hidden file is removed on exit and stop signals: exit-cleanup.ts) or is
+ *   killed leaves the target as it was. Where that cannot hold — the directory is not writable, or
+ *   the file belongs to another user whose ownership this process cannot give back — the file is
+ *   truncated and written in place, as `>` would.
+ * - a FIFO, a character device, a socket, `/dev/stdout`, `/dev/fd/N` (a pipe of `>(…)`), or a
+ *   dangling symlink: opened and written through, as a shell redirection would; not atomic (a
+ *   stream has no "before").
+ * - a directory: refused (OUTPUT_WRITE_FAILED).
+ *
+ * Every failure is an OutputWriteFailed naming the path and the system's reason.
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { chmod, chown, lstat, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { whenThisProcessEnds } from './exit-cleanup.ts';
 
+/** An output could not be written (code OUTPUT_WRITE_FAILED); the message names the path and why. */
+export class OutputWriteFailed extends Error {
+  override readonly name = 'OutputWriteFailed';
+  readonly code = 'OUTPUT_WRITE_FAILED' as const;
+}
+
+/** How an output path is written (see the module's comment). */
+export type OutputTarget =
+  | { readonly kind: 'replace'; readonly file: string; readonly keep?: { mode: number; uid: number; gid: number } }
+  | { readonly kind: 'through'; readonly file: string };
+
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+
 /**
- * Runs `write(partial)`, which must create the file `partial` and write all of it, then renames it
- * over `file`. Throws what `write` or rename(2) throws; the partial file is removed then, and
- * `file` is untouched.
+ * What `path` names and so how it is written: `replace` (atomically; `file` the real path of an
+ * existing regular file, symlinks resolved, with the mode and owner to keep, or the path itself
+ * when nothing is there) or `through` (a stream, a device, a dangling symlink). Throws
+ * OutputWriteFailed for a directory, or when the path cannot be looked at (EACCES, ELOOP...).
  */
-export async function replaceWhole(file: string, write: (partial: string) => Promise<void>): Promise<void> {
-  const partial = join(dirname(file), `.${basename(file)}.${randomUUID()}.partial`);
+export async function outputTarget(path: string): Promise<OutputTarget> {
+  let st;
+  try {
+    st = await stat(path); // follows symlinks: what a write through the path would reach
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw failed(path, e);
+    // Nothing at the path, or a symlink to nothing: a new file — through the link if it is one.
+    const link = await lstat(path).catch((le: unknown) => {
+      if (errno(le) === 'ENOENT') return undefined;
+      throw failed(path, le);
+    });
+    return link?.isSymbolicLink() === true ? { kind: 'through', file: path } : { kind: 'replace', file: path };
+  }
+  if (st.isDirectory()) throw new OutputWriteFailed(`${path} is a directory; give a file name`);
+  if (!st.isFile()) return { kind: 'through', file: path };
+  const file = await realpath(path).catch((e: unknown) => {
+    throw failed(path, e);
+  });
+  return { kind: 'replace', file, keep: { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } };
+}
+
+function failed(path: string, e: unknown): OutputWriteFailed {
+  const why = errno(e) ?? (e instanceof Error ? e.message : String(e));
+  return new OutputWriteFailed(`cannot write ${path}: ${why}`);
+}
+
+/** May this process give a new file the owner `uid`? (itself, or root) */
+const canOwnAs = (uid: number): boolean => process.getuid?.() === 0 || process.getuid?.() === uid;
+
+/**
+ * Runs `write(at)`, which must create the file `at` (it does not exist) and write all of it, so
+ * that `path` ends up holding it: for a `replace` target `at` is a hidden file beside the target,
+ * renamed over it once written; for a `through` target `at` is the path itself (opened for
+ * writing, truncating, as `>`). Throws OutputWriteFailed (the path and the reason) for what the
+ * file system refuses, and what `write` throws otherwise; the hidden file is removed then and
+ * the target is untouched.
+ */
+export async function replaceWhole(path: string, write: (at: string) => Promise<void>): Promise<void> {
+  const target = await outputTarget(path);
+  if (target.kind === 'through' || (target.keep !== undefined && !canOwnAs(target.keep.uid)))
+    return writeThrough(path, write);
+  const partial = join(dirname(target.file), `.kubiya-${randomUUID()}.partial`);
   const forget = whenThisProcessEnds(() => rmSync(partial, { force: true }));
   try {
-    await write(partial);
-    await rename(partial, file);
+    try {
+      await write(partial);
+    } catch (e) {
+      // A directory this process may not create files in: the file itself may still be writable.
+      if ((errno(e) === 'EACCES' || errno(e) === 'EPERM' || errno(e) === 'EROFS') && target.keep !== undefined)
+        return await writeThrough(path, write);
+      throw errno(e) !== undefined ? failed(path, e) : e;
+    }
+    try {
+      if (target.keep !== undefined) {
+        await chmod(partial, target.keep.mode);
+        if (process.getuid?.() === 0) await chown(partial, target.keep.uid, target.keep.gid);
+      }
+      await rename(partial, target.file);
+    } catch (e) {
+      throw failed(path, e);
+    }
   } finally {
     forget();
     await rm(partial, { force: true });
   }
 }
 
-/** `data` written to `file` whole or not at all (replaceWhole); `mode` for a new file (default 0o666 less the umask). */
-export async function writeFileWhole(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  await replaceWhole(file, (partial) =>
-    writeFile(partial, data, { flag: 'wx', ...(mode === undefined ? {} : { mode }) }),
+async function writeThrough(path: string, write: (at: string) => Promise<void>): Promise<void> {
+  try {
+    await write(path);
+  } catch (e) {
+    throw errno(e) !== undefined ? failed(path, e) : e;
+  }
+}
+
+/**
+ * `data` written to `path` (replaceWhole: whole or not at all where that can hold, else through
+ * the path); `mode` for a new file (default 0o666 less the umask; an existing file keeps its own).
+ */
+export async function writeFileWhole(path: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  await replaceWhole(path, (at) =>
+    writeFile(at, data, {
+      // A hidden file is new ('wx': never an existing one); the path itself is truncated ('w').
+      flag: at === path ? 'w' : 'wx',
+      ...(mode === undefined ? {} : { mode }),
+    }),
   );
 }

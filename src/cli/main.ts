@@ -74,6 +74,11 @@ export async function main(argv: readonly string[], io: Io, env: Env, entry: Ent
       io.err(`${e.code}: ${e.message}`);
       return e.exitCode;
     }
+    // atomic-file.ts OutputWriteFailed, known by its code: main imports no command's modules.
+    if (e instanceof Error && (e as { code?: unknown }).code === 'OUTPUT_WRITE_FAILED') {
+      io.err(`OUTPUT_WRITE_FAILED: ${e.message}`);
+      return EXIT.usage;
+    }
     io.err(`INTERNAL: ${e instanceof Error ? e.message : String(e)}`);
     return EXIT.usage;
   }

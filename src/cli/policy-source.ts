@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { ChartRenderError, renderChartSettings } from '../adapters/chart-settings.ts';
 import type { KeyObject } from 'node:crypto';
 import { buildBundle, type BuildOptions } from '../adapters/bundle-build.ts';
+import { OutputWriteFailed } from '../adapters/atomic-file.ts';
 import { PolicyBuildError } from '../adapters/policy-sources.ts';
 import { policyVerificationKeys, VerificationKeyError, verificationKeyOf } from '../adapters/policy-keys.ts';
 import { verifyBundleFiles } from '../policy/bundle-signature.ts';
@@ -34,10 +35,13 @@ export function toolPath(name: ToolName): string {
   return tools.value[name];
 }
 
-/** A build failure as a CLI error with its code (POLICY_SETTINGS_INVALID for settings, else POLICY_BUILD_FAILED). */
+/**
+ * A build failure as a CLI error with its code (POLICY_SETTINGS_INVALID for settings,
+ * OUTPUT_WRITE_FAILED for the `--out` path, else POLICY_BUILD_FAILED).
+ */
 export function buildFailure(e: unknown): never {
   throw new CliError(
-    e instanceof PolicyBuildError ? e.code : 'POLICY_BUILD_FAILED',
+    e instanceof PolicyBuildError || e instanceof OutputWriteFailed ? e.code : 'POLICY_BUILD_FAILED',
     e instanceof Error ? e.message : String(e),
   );
 }

@@ -118,6 +118,7 @@ export const ERROR_CATALOGUE = {
   AUDIT_ROLLED_BACK: { status: 500, stage: 'cli' },
   AUDIT_CHAIN_DUPLICATE: { status: 500, stage: 'cli' },
   AUDIT_QUERY_INVALID: { status: 400, stage: 'cli' },
+  OUTPUT_WRITE_FAILED: { status: 500, stage: 'cli' },
   TOOLS_MISSING: { status: 500, stage: 'dev' },
   CLUSTER_START_FAILED: { status: 500, stage: 'dev' },
   CLUSTER_STATE_INVALID: { status: 500, stage: 'dev' },

@@ -1,9 +1,26 @@
 // The class: an output file a command writes (a policy bundle at --out, an audit report, a JUnit
 // file) seen or left half-written — by a reader while it is written, after a write error, after a
 // stop signal. src/adapters/atomic-file.ts writes a hidden file beside it and renames it over.
+// And its sibling (red team 18, finding 1): a rename over whatever the path names — a symlink, a
+// FIFO, /dev/stdout, a pipe of >(…) replaced or refused, an existing file's mode and owner lost.
+// The second describe block is a table of what a path can name, each written as `>` would.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -80,7 +97,10 @@ describe('writeFileWhole / replaceWhole', () => {
 
   test('a directory that does not exist: throws, nothing made', async () => {
     const d = await dir();
-    await assert.rejects(writeFileWhole(join(d, 'nope', 'f'), 'x'), { code: 'ENOENT' });
+    await assert.rejects(writeFileWhole(join(d, 'nope', 'f'), 'x'), {
+      code: 'OUTPUT_WRITE_FAILED',
+      message: /ENOENT/,
+    });
     assert.deepEqual(await readdir(d), []);
   });
 
@@ -111,4 +131,135 @@ describe('writeFileWhole / replaceWhole', () => {
       assert.equal(await readFile(f, 'utf8'), 'old');
       assert.deepEqual(await readdir(d), ['out.tgz']);
     });
+});
+
+const isRoot = process.getuid?.() === 0;
+
+/** Runs writeFileWhole(path, text) in a child whose fd 1 (or 3) is a pipe; what came through the pipe. */
+function throughChild(path: string, text: string, opts: { fd3?: boolean; uid?: number } = {}): string {
+  const mod = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'adapters', 'atomic-file.ts')).href;
+  const script = `
+    ${opts.uid !== undefined ? `process.setgid(${opts.uid}); process.setuid(${opts.uid});` : ''}
+    const { writeFileWhole } = await import(${JSON.stringify(mod)});
+    await writeFileWhole(${JSON.stringify(path)}, ${JSON.stringify(text)});`;
+  // Through bash, so the child's fd is a pipe (Node's own stdio "pipes" are sockets, which
+  // /dev/fd/N cannot open: ENXIO, for a shell's `>` too); fd 3 as bash's >(…) gives one.
+  const redirect = opts.fd3 === true ? '3>&1 1>/dev/null' : '';
+  return execFileSync('bash', ['-c', `"$0" --input-type=module -e "$1" ${redirect} | cat`, process.execPath, script], {
+    encoding: 'utf8',
+  });
+}
+
+describe('what the path names: written as `>` would, atomically where that can hold (red team 18, finding 1)', () => {
+  test('a symlink to a file: the file is replaced, the link stays a link', async () => {
+    const d = await dir();
+    await mkdir(join(d, 'real'));
+    await writeFile(join(d, 'real', 'target.tgz'), 'old', { mode: 0o640 });
+    await chmod(join(d, 'real', 'target.tgz'), 0o640);
+    await symlink(join('real', 'target.tgz'), join(d, 'link.tgz'));
+    await writeFileWhole(join(d, 'link.tgz'), 'new');
+    assert.ok((await lstat(join(d, 'link.tgz'))).isSymbolicLink());
+    assert.equal(await readlink(join(d, 'link.tgz')), join('real', 'target.tgz'));
+    assert.equal(await readFile(join(d, 'real', 'target.tgz'), 'utf8'), 'new');
+    assert.equal((await stat(join(d, 'real', 'target.tgz'))).mode & 0o777, 0o640, 'the mode is kept');
+    assert.deepEqual((await readdir(join(d, 'real'))).sort(), ['target.tgz'], 'no hidden file left');
+  });
+
+  test('a chain of symlinks: the last file is replaced, every link stays', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'f'), 'old');
+    await symlink('f', join(d, 'l1'));
+    await symlink('l1', join(d, 'l2'));
+    await writeFileWhole(join(d, 'l2'), 'new');
+    assert.ok((await lstat(join(d, 'l1'))).isSymbolicLink() && (await lstat(join(d, 'l2'))).isSymbolicLink());
+    assert.equal(await readFile(join(d, 'f'), 'utf8'), 'new');
+  });
+
+  test('a dangling symlink: written through (the file it names is made), the link stays', async () => {
+    const d = await dir();
+    await symlink('made-by-write', join(d, 'dangling'));
+    await writeFileWhole(join(d, 'dangling'), 'new');
+    assert.ok((await lstat(join(d, 'dangling'))).isSymbolicLink());
+    assert.equal(await readFile(join(d, 'made-by-write'), 'utf8'), 'new');
+  });
+
+  test('a FIFO with a reader: the reader gets the bytes, the FIFO stays a FIFO', async () => {
+    const d = await dir();
+    const fifo = join(d, 'f.tgz');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const got: Buffer[] = [];
+    reader.stdout.on('data', (c: Buffer) => got.push(c));
+    const done = new Promise((r) => reader.once('close', r));
+    await writeFileWhole(fifo, 'through the fifo');
+    await done;
+    assert.equal(Buffer.concat(got).toString(), 'through the fifo');
+    assert.ok((await lstat(fifo)).isFIFO());
+  });
+
+  test('/dev/fd/1 (stdout a pipe): the bytes go down the pipe', () => {
+    assert.equal(throughChild('/dev/fd/1', 'to stdout'), 'to stdout');
+  });
+
+  test('/dev/fd/3, as a process substitution >(…) gives it: the bytes go down the pipe', () => {
+    assert.equal(throughChild('/dev/fd/3', 'to fd 3', { fd3: true }), 'to fd 3');
+  });
+
+  test('a directory: OUTPUT_WRITE_FAILED naming it, nothing made in it', async () => {
+    const d = await dir();
+    await assert.rejects(writeFileWhole(d, 'x'), { code: 'OUTPUT_WRITE_FAILED', message: /is a directory/ });
+    assert.deepEqual(await readdir(d), []);
+  });
+
+  test('a 250-character name (the hidden file keeps within NAME_MAX)', async () => {
+    const d = await dir();
+    const name = `${'x'.repeat(243)}.tar.gz`;
+    await writeFileWhole(join(d, name), 'long');
+    assert.equal(await readFile(join(d, name), 'utf8'), 'long');
+  });
+
+  for (const mode of [0o600, 0o640, 0o444, 0o755])
+    test(`an existing file of mode ${mode.toString(8)} keeps its mode`, async () => {
+      const d = await dir();
+      const f = join(d, 'out');
+      await writeFile(f, 'old');
+      await chmod(f, mode);
+      await writeFileWhole(f, 'new');
+      assert.equal(await readFile(f, 'utf8'), 'new');
+      assert.equal((await stat(f)).mode & 0o7777, mode);
+    });
+
+  test(
+    'as root: an existing file owned by another user keeps its owner',
+    { skip: !isRoot && 'needs root' },
+    async () => {
+      const d = await dir();
+      const f = join(d, 'priv.tgz');
+      await writeFile(f, 'old', { mode: 0o600 });
+      await chown(f, 1234, 1234);
+      await writeFileWhole(f, 'new');
+      const st = await stat(f);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [1234, 1234, 0o600]);
+      assert.equal(await readFile(f, 'utf8'), 'new');
+    },
+  );
+
+  test(
+    'not root: a writable file of another user in a directory it may not write: written in place, owner kept',
+    { skip: !isRoot && 'needs root to set the scene' },
+    async () => {
+      const d = await dir();
+      await chmod(work, 0o755); // mkdtemp's 0700 would keep the other user out of the path
+      await chmod(d, 0o755);
+      const f = join(d, 'shared.html');
+      await writeFile(f, 'old', { mode: 0o666 });
+      await chmod(f, 0o666);
+      await chown(f, 1234, 1234);
+      assert.equal(throughChild(f, 'by nobody', { uid: 65534 }), '');
+      const st = await stat(f);
+      assert.equal(await readFile(f, 'utf8'), 'by nobody');
+      assert.deepEqual([st.uid, st.mode & 0o777], [1234, 0o666]);
+      assert.deepEqual(await readdir(d), ['shared.html']);
+    },
+  );
 });
