@@ -1,4 +1,5 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { timerDelay } from '../units/units.ts';
 import { PooledKubeConfig, type ApiOptions } from './kubeconfig.ts';
 import { SYSTEM_TIMERS, Watchdog, type Timers, type WatchVerdict } from './watchdog.ts';
 
@@ -63,7 +64,8 @@ export class StallWatch extends Watch {
     this.slim = slim;
     // client-node's own inactivity abort (30 s, private) would end quiet watches before ours: it stays
     // as a backstop only, after our idle bound.
-    Reflect.set(this, 'requestTimeoutMs', api.watchIdleMs + 10_000);
+    // (a timer: at most MAX_TIMER_MS, or Node fires it at once — red team 18, finding 3's class)
+    Reflect.set(this, 'requestTimeoutMs', timerDelay(api.watchIdleMs + 10_000));
   }
 
   override async watch(

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { KubeConfig, type Cluster, type DispatcherOptions, type RequestContext } from '@kubernetes/client-node';
+import { timerDelay } from '../units/units.ts';
 import { assertRegularFileSync, OPERATOR_FILE_MAX_BYTES, readOperatorFileSync } from './operator-file.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
@@ -47,9 +48,13 @@ export interface ApiOptions {
 /** A non-watch request's total deadline is this many request timeouts (unless given). */
 export const REQUEST_DEADLINE_FACTOR = 4;
 
-/** The total deadline (ms) of a non-watch request under `api`. */
+/**
+ * The total deadline (ms) of a non-watch request under `api`, at most MAX_TIMER_MS: a multiple of
+ * a configured duration can pass what a Node timer keeps, which fires such a delay at once (red
+ * team 18, finding 3: `requestTimeout` over 536,870 s aborted every request in 1 ms).
+ */
 export const requestDeadlineOf = (api: ApiOptions): number =>
-  api.requestDeadlineMs ?? REQUEST_DEADLINE_FACTOR * api.requestTimeoutMs;
+  timerDelay(api.requestDeadlineMs ?? REQUEST_DEADLINE_FACTOR * api.requestTimeoutMs);
 
 /** The error a request is aborted with when its total deadline passes. */
 export class ApiRequestDeadline extends Error {
@@ -180,7 +185,7 @@ export class PooledKubeConfig extends KubeConfig {
 
 /** Closes a dispatcher gracefully, and destroys it if that takes longer than two request timeouts. */
 function retire(dispatcher: Dispatcher, timeoutMs: number): void {
-  const force = setTimeout(() => void dispatcher.destroy().catch(() => undefined), 2 * timeoutMs).unref();
+  const force = setTimeout(() => void dispatcher.destroy().catch(() => undefined), timerDelay(2 * timeoutMs)).unref();
   dispatcher.close().then(
     () => clearTimeout(force),
     () => undefined,

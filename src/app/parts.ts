@@ -6,7 +6,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { RemoteJwks } from '../adapters/jwks-remote.ts';
-import { REQUEST_DEADLINE_FACTOR, type ApiOptions } from '../adapters/kubeconfig.ts';
+import { requestDeadlineOf, type ApiOptions } from '../adapters/kubeconfig.ts';
 import type { KubePods } from '../adapters/kube-pods.ts';
 import type { Config } from '../config/schema.ts';
 import type { Pods } from '../ports/pods.ts';
@@ -37,7 +37,7 @@ export function timed(pods: KubePods, metrics: Metrics): Pods {
 /** The API connection bounds from config (seconds → ms), reporting timeouts and watch restarts. */
 export function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOptions {
   const a = config.kubernetes.api;
-  return {
+  const options: ApiOptions = {
     requestTimeoutMs: a.requestTimeout * 1000,
     watchTimeoutSeconds: a.watchTimeout,
     watchIdleMs: a.watchIdle * 1000,
@@ -49,7 +49,7 @@ export function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOp
           {
             code: 'KUBE_API_TIMEOUT',
             phase,
-            timeout_s: phase === 'total' ? a.requestTimeout * REQUEST_DEADLINE_FACTOR : a.requestTimeout,
+            timeout_s: phase === 'total' ? requestDeadlineOf(options) / 1000 : a.requestTimeout,
           },
           'Kubernetes API request timed out; its connection pool is replaced',
         );
@@ -70,6 +70,7 @@ export function apiOptions(config: Config, log: Logger, metrics: Metrics): ApiOp
       },
     },
   };
+  return options;
 }
 
 /** The control plane's keys: a JWKS file, or the JWKS URL fetched and refreshed (published keys recorded as trusted). Throws when the file holds no keys. */

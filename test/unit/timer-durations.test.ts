@@ -4,9 +4,22 @@
 // `audit.checkpoint.interval: 720h` signed a checkpoint per record. Every configured duration sets
 // a timer, so every one is bounded by MAX_TIMER_SECONDS (src/units/units.ts); a wait the reconciler
 // derives from a status (an edited finishedAt far ahead) is clamped (timerDelay).
+// Its sibling (red team 18, finding 3): a timer armed with a MULTIPLE of a configured duration —
+// the Kubernetes request deadline (4 × requestTimeout), a retired pool's force-close (2 ×), a
+// watch's backstop (watchIdle + 10 s) — passed the bound although each duration was within it:
+// `requestTimeout` over 536,870 s aborted every API request in 1 ms. The last block drives the
+// real API adapters built from a config at each bound, and fails on any TimeoutOverflowWarning.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
+import { CoreV1Api } from '@kubernetes/client-node';
 import fc from 'fast-check';
+import pino from 'pino';
+import { StallWatch } from '../../src/adapters/api-watch.ts';
+import { PooledKubeConfig, requestDeadlineOf } from '../../src/adapters/kubeconfig.ts';
+import { apiOptions } from '../../src/app/parts.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import {
@@ -117,4 +130,99 @@ describe('timerDelay: a derived wait a timer can keep', () => {
     process.off('warning', quiet);
     assert.equal(await fired(timerDelay(1e15)), false, 'clamped: still waiting after 100 ms');
   });
+});
+
+describe('timers derived from configured durations (red team 18, finding 3)', () => {
+  /** A stand-in API server on loopback: namespaces answer after 50 ms; a pod watch stays open, silent. */
+  async function apiServer(): Promise<{ url: string; close: () => Promise<void> }> {
+    const server = createServer((req, res) => {
+      if (req.url?.includes('watch=true')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+        return; // open and silent until closed
+      }
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'kubiya' } }));
+      }, 50);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      },
+    };
+  }
+
+  const API_AT_BOUND: [name: string, values: Record<string, unknown>][] = [
+    [
+      'requestTimeout at the bound (the reported 536,871 s and more)',
+      { 'kubernetes.api.requestTimeout': MAX_TIMER_SECONDS },
+    ],
+    ['requestTimeout 536,871 s (the reported example)', { 'kubernetes.api.requestTimeout': 536_871 }],
+    ['requestTimeout 1,073,742 s (2× over the bound)', { 'kubernetes.api.requestTimeout': 1_073_742 }],
+    [
+      'watchIdle at the bound (its backstop is 10 s more)',
+      { 'kubernetes.api.watchIdle': MAX_TIMER_SECONDS, 'kubernetes.api.watchTimeout': 60 },
+    ],
+    ['relist at the bound', { 'kubernetes.api.relist': MAX_TIMER_SECONDS }],
+    [
+      'every kubernetes.api duration at the bound',
+      {
+        'kubernetes.api.requestTimeout': MAX_TIMER_SECONDS,
+        'kubernetes.api.watchTimeout': MAX_TIMER_SECONDS - 1,
+        'kubernetes.api.watchIdle': MAX_TIMER_SECONDS,
+        'kubernetes.api.relist': MAX_TIMER_SECONDS,
+      },
+    ],
+  ];
+
+  for (const [name, values] of API_AT_BOUND)
+    test(`${name}: requests succeed, a watch and a pool retirement arm no overflowing timer`, async () => {
+      const loaded = config(values);
+      assert.ok(loaded.ok, loaded.ok ? '' : loaded.error.message);
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => {
+        if (w.name === 'TimeoutOverflowWarning') warnings.push(w.message);
+      };
+      process.on('warning', onWarning);
+      const server = await apiServer();
+      const timedOut: string[] = [];
+      const api = apiOptions(loaded.value, pino({ level: 'silent' }), createMetrics('t'));
+      const kc = new PooledKubeConfig({
+        ...api,
+        observer: { ...api.observer, requestTimedOut: (p) => timedOut.push(p) },
+      });
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: server.url, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 't' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      try {
+        assert.ok(requestDeadlineOf(kc.api) <= MAX_TIMER_MS);
+        const core = kc.makeApiClient(CoreV1Api);
+        for (let i = 0; i < 3; i++)
+          assert.equal((await core.readNamespace({ name: 'kubiya' })).metadata?.name, 'kubiya');
+        const watch = new StallWatch(kc, 'pods', kc.api, () => performance.now());
+        const controller = await watch.watch(
+          '/api/v1/namespaces/kubiya/pods',
+          {},
+          () => undefined,
+          () => undefined,
+        );
+        await new Promise((r) => setTimeout(r, 50));
+        controller.abort();
+        watch.close?.();
+        assert.ok(kc.renewConnections() >= 1, 'a pool was retired (its force-close timer armed)');
+        await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+        assert.deepEqual(timedOut, []);
+        assert.deepEqual(warnings, []);
+      } finally {
+        process.off('warning', onWarning);
+        await server.close();
+      }
+    });
 });
