@@ -1,6 +1,6 @@
 /** A policy bundle built, checked and (optionally) signed: the one `policy build` writes and the runner loads. */
 import type { KeyObject } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { DECISION_ENTRYPOINT, DERIVED_ENTRYPOINT } from '../evaluate/policy-engine.ts';
 import { BUNDLE_SCHEMA_FILE, checkPolicyData, settingsJsonSchema, settingsSchema } from '../policy/settings-schema.ts';
@@ -119,7 +119,17 @@ async function buildFrom(
   if (!schema.ok) throw new PolicyBuildError(schema.error.code, schema.error.message);
   const sourceRevision = snapshotRevision(snapshot);
   const outFile = resolve(outPath);
-  await mkdir(dirname(outFile), { recursive: true });
+  // The directory of --out is made when missing (a user's path). One that exists (a temporary
+  // directory of engineFor's) is not asked for again: a recursive mkdir in flight when the process
+  // is stopped would make a removed temporary directory again (red team 18, finding 4).
+  const parent = dirname(outFile);
+  if (
+    !(await stat(parent).then(
+      (st) => st.isDirectory(),
+      () => false,
+    ))
+  )
+    await mkdir(parent, { recursive: true });
   // opa's bundle is not the one built here: it stays private; outFile is written once, checked and whole
   const opaOut = join(snapshot.scratch, 'opa-bundle.tar.gz');
   await opaBuildWasm(opa, snapshot.root, opaOut, {

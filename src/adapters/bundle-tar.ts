@@ -1,9 +1,9 @@
 /** A policy bundle's tar.gz, written reproducibly (its reader, readTarGz, is in opa-wasm.ts). */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { create } from 'tar';
 import { replaceWhole } from './atomic-file.ts';
-import { withTempDir } from './exit-cleanup.ts';
+import { mkdirWithin, withTempDir } from './exit-cleanup.ts';
 
 /**
  * Writes files (path → bytes) as a reproducible tar.gz (fixed mtime, portable headers), each
@@ -19,7 +19,7 @@ export async function writeTarGz(outFile: string, files: Map<string, Uint8Array>
     withTempDir('kubiya-bundle-', async (dir) => {
       const names = [...files.keys()].filter((n) => n !== '' && !n.endsWith('/')).sort();
       for (const name of names) {
-        await mkdir(dirname(join(dir, name)), { recursive: true });
+        await mkdirWithin(dir, dirname(join(dir, name)));
         await writeFile(join(dir, name), files.get(name)!);
       }
       await create(

@@ -1,8 +1,8 @@
 import { execFile, type ExecFileOptions } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 
 // What this process must undo however it ends: the attached processes it started (a test file's or
@@ -91,10 +91,16 @@ export async function execFileOwned(
  * removed after it whatever `use` does — also when this process ends first (an exit, SIGTERM,
  * SIGINT, SIGHUP: a private copy of policy sources or values is not left in /tmp). Throws what
  * `use` throws, and what mkdtemp throws.
+ *
+ * The directory is made synchronously and its removal registered in the same turn, so no signal
+ * falls between the two (red team 18, finding 4: an asynchronous mkdtemp left a window in which a
+ * stopped command left a values copy holding the runner token). Directories inside it must be made
+ * with mkdirWithin, never a recursive mkdir: a recursive mkdir still queued when the process ends
+ * would make the removed directory again.
  */
 export async function withTempDir<T>(prefix: string, use: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const forget = whenThisProcessEnds(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const forget = whenThisProcessEnds(() => rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 5 }));
   try {
     return await use(dir);
   } finally {
@@ -114,4 +120,24 @@ export function namingSources(
   copies: readonly { readonly copy: string; readonly source: string }[],
 ): string {
   return copies.reduce((t, c) => t.split(c.copy).join(c.source), text);
+}
+
+/**
+ * Makes `dir` and the directories between `root` and it, one level at a time, each with `mode`
+ * (an existing one is kept): like `mkdir -p` below `root`, but never `root` itself or anything
+ * above it, so a call still in flight when `root` is removed (withTempDir's cleanup at a stop
+ * signal) fails with ENOENT instead of making the removed directory again. Throws for a `dir` not
+ * below `root`, and what mkdir throws but EEXIST.
+ */
+export async function mkdirWithin(root: string, dir: string, mode = 0o700): Promise<void> {
+  const rel = relative(root, dir);
+  if (rel === '') return;
+  if (rel.startsWith('..') || rel.startsWith(sep)) throw new Error(`${dir} is not below ${root}`);
+  let at = root;
+  for (const part of rel.split(sep)) {
+    at = join(at, part);
+    await mkdir(at, { mode }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
 }

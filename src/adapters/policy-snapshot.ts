@@ -14,7 +14,7 @@
  */
 import { mkdir, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { namingSources, withTempDir } from './exit-cleanup.ts';
+import { mkdirWithin, namingSources, withTempDir } from './exit-cleanup.ts';
 import { PolicyBuildError } from './policy-build-error.ts';
 import { OPERATOR_FILE_MAX_BYTES, readRegularFile } from './operator-file.ts';
 
@@ -119,7 +119,7 @@ export async function withPolicySnapshot<T>(dir: string, use: (snapshot: PolicyS
     await mkdir(scratch, { mode: 0o700 });
     for (const [rel, content] of files) {
       const path = join(root, rel);
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await mkdirWithin(root, dirname(path));
       await writeFile(path, content, { mode: 0o600, flag: 'wx' });
     }
     return use({ source: dir, root, scratch, files });

@@ -1,11 +1,10 @@
 import { Option } from 'commander';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ChartRenderError, renderChartSettings } from '../adapters/chart-settings.ts';
 import type { KeyObject } from 'node:crypto';
 import { buildBundle, type BuildOptions } from '../adapters/bundle-build.ts';
+import { withTempDir } from '../adapters/exit-cleanup.ts';
 import { OutputWriteFailed } from '../adapters/atomic-file.ts';
 import { PolicyBuildError } from '../adapters/policy-sources.ts';
 import { policyVerificationKeys, VerificationKeyError, verificationKeyOf } from '../adapters/policy-keys.ts';
@@ -226,15 +225,13 @@ export async function engineFor(
     })();
     return loadEngine(withSettings(files, source, `bundle ${bundle}`, keys.length > 0)).catch(notLoaded);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'kubiya-policy-'));
-  try {
+  // Removed however the command ends, a stop signal included (red team 18, finding 4).
+  return withTempDir('kubiya-policy-', async (dir) => {
     const built = await buildBundle(toolPath('opa'), resolve(policies), join(dir, 'bundle.tar.gz'), build).catch(
       buildFailure,
     );
-    return await loadEngine(withSettings(await readBundle(built.file), source, `policies ${policies}`));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return loadEngine(withSettings(await readBundle(built.file), source, `policies ${policies}`));
+  });
 }
 
 /**

@@ -144,3 +144,49 @@ describe('stopped while opa or helm runs: the child ends with it, the copies are
     assert.deepEqual(await readdir(join(dir, '..')), ['policies'], 'nothing beside --out (partial, capabilities)');
   });
 });
+
+/**
+ * Red team 18, finding 4: a stopped command still left temporary directories — `policy eval`'s
+ * bundle directory (a bare mkdtemp, never registered), and now and then a registered one (made
+ * asynchronously: a signal between the directory and its registration; or made again by a
+ * recursive mkdir still in flight), once a values copy holding the runner token. The class: any
+ * private file left behind by a command stopped at ANY moment. Each run gets its own TMPDIR,
+ * is stopped after a delay from a fixed spread over the command's life (bounded: 3 signals × 6
+ * delays per command), and must leave nothing in its TMPDIR but the CLI's compile cache.
+ */
+describe('stopped at any moment, a policy command leaves nothing in TMPDIR', () => {
+  const TOKEN = 'SECRET-RUNNER-TOKEN-rt18';
+  const COMMANDS: [name: string, args: string[]][] = [
+    ['policy eval (builds the policies in a temporary directory)', ['policy', 'eval', STEP]],
+    ['policy eval --values (a values copy holding the runner token)', ['policy', 'eval', STEP, '--values', 'VALUES']],
+  ];
+  const DELAYS_MS = [150, 250, 400, 600, 900, 1300];
+  for (const [name, template] of COMMANDS)
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+      test(`${name}, ${signal} after ${DELAYS_MS.join('/')} ms`, async () => {
+        const values = join(work, 'values-token.yaml');
+        await writeFile(values, `runner:\n  token: ${TOKEN}\n`, { mode: 0o600 });
+        const args = template.map((a) => (a === 'VALUES' ? values : a));
+        const left: string[] = [];
+        for (const delay of DELAYS_MS) {
+          const tmp = join(work, `tmp-${++n}`);
+          await mkdir(tmp);
+          const child = spawn(process.execPath, [CLI, ...args], {
+            cwd: REPO_ROOT,
+            env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+            stdio: ['ignore', 'ignore', 'ignore'],
+          });
+          const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+          await sleep(delay);
+          child.kill(signal);
+          await closed;
+          await sleep(50); // anything the process's last writes could still make
+          // The checkout's bin keeps its V8 compile cache in TMPDIR on purpose (a cache, shared by runs).
+          const there = (await readdir(tmp, { recursive: true })).filter(
+            (p) => !p.startsWith('kubiya-runner-compile-cache-'),
+          );
+          if (there.length > 0) left.push(`${delay} ms: ${there.slice(0, 8).join(', ')}`);
+        }
+        assert.deepEqual(left, [], 'nothing is left in TMPDIR');
+      });
+});
