@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { isMap, isNode, isScalar, parseAllDocuments, parseDocument, type Document, type YAMLMap } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { execFileOwned, namingSources, withTempDir } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
-import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from './operator-file.ts';
+import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, whyUnreadable } from './operator-file.ts';
 
 /** The chart whose rendering `policy eval|replay|test --values` reads. */
 export const RUNNER_CHART = join(REPO_ROOT, 'charts', 'kubiya-runner');
@@ -80,18 +80,19 @@ async function withValuesCopies<T>(
   valuesFiles: readonly string[],
   use: (copies: readonly ValuesCopy[], dir: string) => Promise<T>,
 ): Promise<T> {
-  const texts: string[] = [];
-  for (const f of valuesFiles)
-    texts.push(
-      await readOperatorText(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
-        throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
-      }),
-    );
+  const read: { bytes: Uint8Array; text: string }[] = [];
+  for (const f of valuesFiles) {
+    const bytes = await readOperatorFile(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
+      throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
+    });
+    read.push({ bytes, text: utf8Of(f, bytes) });
+  }
   return withTempDir('kubiya-values-', async (dir) => {
     const copies = await Promise.all(
-      texts.map(async (text, i) => {
+      read.map(async ({ bytes, text }, i) => {
         const path = join(dir, `values-${i}.yaml`);
-        await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+        // The bytes read, not a decoding of them (red team 18, finding 10): helm reads what was checked.
+        await writeFile(path, bytes, { mode: 0o600, flag: 'wx' });
         return { source: valuesFiles[i]!, path, text };
       }),
     );
@@ -183,22 +184,87 @@ export async function renderBakedSettings(helm: string, valuesFiles: readonly st
 }
 
 /**
+ * The text of values file `file` (its `bytes`), which must be UTF-8 as YAML 1.2 and helm require:
+ * ill-formed bytes are refused here, not read as U+FFFD (red team 18, finding 10: the check read
+ * a file helm refuses). Throws ChartRenderError('CONFIG_INVALID') naming the file and the byte.
+ */
+function utf8Of(file: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new ChartRenderError(
+      `--values ${file} is not UTF-8 (byte ${at}); helm refuses it too: save it as UTF-8`,
+      'CONFIG_INVALID',
+    );
+  }
+}
+
+/**
+ * The offset of the first byte that does not decode as UTF-8 (bytes.length when all do): where the
+ * lenient decoding first holds a U+FFFD that the bytes do not spell (EF BF BD). Before it every
+ * character re-encodes to the bytes it came from, so its offset is the prefix's encoded length.
+ */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const lenient = new TextDecoder('utf-8').decode(bytes);
+  for (let i = lenient.indexOf('\uFFFD'); i >= 0; i = lenient.indexOf('\uFFFD', i + 1)) {
+    const at = Buffer.byteLength(lenient.slice(0, i));
+    if (!(bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd)) return at;
+  }
+  return bytes.length;
+}
+
+/** A pair's key is the plain scalar `name`. */
+const named = (key: unknown, name: string): boolean => isScalar(key) && key.value === name;
+
+/**
+ * Every `policy.verificationKeys` list written in `doc`, as values: one per pair, duplicates of
+ * either key included (helm keeps the last; each one is in the file).
+ */
+function everyVerificationKeysList(doc: Document): unknown[] {
+  const tops = isMap(doc.contents) ? doc.contents.items : [];
+  const policies = tops.filter((p) => named(p.key, 'policy') && isMap(p.value)).map((p) => p.value as YAMLMap);
+  return policies
+    .flatMap((m) => m.items.filter((p) => named(p.key, 'verificationKeys')))
+    .map((p): unknown => (isNode(p.value) ? (p.value.toJS(doc, { maxAliasCount: 100 }) as unknown) : p.value));
+}
+
+/**
  * Where the values put private key material in `policy.verificationKeys`
  * (`<file>: policy.verificationKeys[<i>]`, never the key), or undefined. Every file is checked, not
- * only the one whose list helm would keep: a private key in any values file is exposed.
+ * only the one whose list helm would keep: a private key in any values file is exposed. Read as
+ * helm reads it (red team 18, finding 9: a duplicate key made the check skip the file while helm
+ * took the last one): duplicate keys allowed, and EVERY `policy` mapping of the document checked,
+ * not only the one kept; aliases resolved (up to 100, as the yaml library bounds them). A file the
+ * check cannot parse is refused (ChartRenderError CONFIG_INVALID, naming it and the reason), never
+ * taken as holding nothing.
  */
 function privateKeyInValues(copies: readonly Pick<ValuesCopy, 'source' | 'text'>[]): string | undefined {
   for (const { source, text } of copies) {
-    let doc: unknown;
+    const doc = parseDocument(text, { uniqueKeys: false });
+    if (doc.errors.length > 0)
+      throw new ChartRenderError(
+        `--values ${source} cannot be read as YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
+        'CONFIG_INVALID',
+      );
+    let whole: unknown;
     try {
-      doc = parse(text, { maxAliasCount: 0 });
-    } catch {
-      continue; // helm reports a values file it cannot parse
+      whole = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new ChartRenderError(
+        `--values ${source} cannot be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
+        'CONFIG_INVALID',
+      );
     }
-    const keys = (doc as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys;
-    if (!Array.isArray(keys)) continue;
-    const i = keys.findIndex((k) => typeof k === 'string' && holdsPrivateKey(k));
-    if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
+    // Every `policy.verificationKeys` list of the document: each one a duplicate key makes at
+    // either level (helm keeps the last; every one is in the file), and the list as resolved.
+    const lists: unknown[] = [(whole as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys];
+    lists.push(...everyVerificationKeysList(doc));
+    for (const keys of lists) {
+      if (!Array.isArray(keys)) continue;
+      const i = keys.findIndex((k) => typeof k === 'string' && holdsPrivateKey(k));
+      if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
+    }
   }
   return undefined;
 }

@@ -74,3 +74,84 @@ test("helm's message names the values file given, never the private copy", async
   assert.ok(r.out.includes(values), r.out);
   assert.doesNotMatch(r.out, /kubiya-values-|values-0\.yaml/);
 });
+
+/**
+ * Red team 18, findings 9 and 10. Class: a check that reads a values file differently from helm,
+ * and takes "cannot read" as "nothing to check". A duplicate key (helm keeps the last) made the
+ * private-key check skip the whole file; an alias was refused by the check's parser (so skipped);
+ * ill-formed UTF-8 was read as U+FFFD while helm refuses the file. Now every `policy` and
+ * `verificationKeys` pair of the document is checked, aliases resolved, the copy holds the bytes
+ * read, and a file the check cannot read is CONFIG_INVALID. Refusals come before opa runs.
+ */
+const PRIVATE_VALUES: [name: string, values: (pem: string) => string][] = [
+  [
+    'a duplicate `policy` key, the key in the last (helm renders it)',
+    (pem) => `policy:\n  verificationKeys: []\npolicy:\n  verificationKeys:\n    - |\n${pem}`,
+  ],
+  [
+    'a duplicate `policy` key, the key in the first (helm drops it; the file still holds it)',
+    (pem) => `policy:\n  verificationKeys:\n    - |\n${pem}policy:\n  verificationKeys: []\n`,
+  ],
+  [
+    'a duplicate `verificationKeys` key, the key in the first',
+    (pem) => `policy:\n  verificationKeys:\n    - |\n${pem}  verificationKeys: []\n`,
+  ],
+  [
+    'the key through an alias',
+    (pem) => `runner:\n  name: r\npolicy:\n  verificationKeys:\n    - &k |\n${pem}    - *k\n`,
+  ],
+  ['flow style', (pem) => `policy: {verificationKeys: [${JSON.stringify(pem.replace(/^ {6}/gm, ''))}]}\n`],
+];
+
+for (const [name, values] of PRIVATE_VALUES)
+  test(`policy build --values: ${name} → POLICY_KEY_PRIVATE, the key never shown`, async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const file = join(work, `leaky-${name.length}.yaml`);
+    await writeFile(file, values(pem.replace(/^/gm, '      ')));
+    const r = await withPipe(`policy build --values "$2" --out ${join(work, 'never.tgz')}`, file);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /^POLICY_KEY_PRIVATE: .*: policy\.verificationKeys\[\d\] holds a PRIVATE key/m);
+    assert.ok(!r.out.includes(pem.split('\n')[1]!), 'no key bytes in the output');
+  });
+
+const UNREADABLE_VALUES: [name: string, bytes: Buffer, said: RegExp][] = [
+  [
+    'a Latin-1 byte',
+    Buffer.from('# caf\xe9 settings\npolicy:\n  verificationKeys: []\n', 'latin1'),
+    /is not UTF-8 \(byte 5\)/,
+  ],
+  [
+    'a lone continuation byte after a U+FFFD spelled in UTF-8',
+    Buffer.concat([Buffer.from('# \uFFFD ok\n#'), Buffer.from([0x80]), Buffer.from('\n')]),
+    /is not UTF-8 \(byte 10\)/,
+  ],
+  ['YAML that does not parse', Buffer.from('policy:\n  verificationKeys: [\n'), /cannot be read as YAML/],
+  [
+    'an alias bomb',
+    Buffer.from(
+      `a: &a ["x","x","x","x","x","x","x","x","x"]\n${Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`).join('\n')}\n`,
+    ),
+    /cannot be read as YAML/,
+  ],
+];
+
+for (const [name, bytes, said] of UNREADABLE_VALUES)
+  test(`policy build --values: ${name} → CONFIG_INVALID naming the file, nothing built`, async () => {
+    const file = join(work, `unreadable-${name.length}.yaml`);
+    await writeFile(file, bytes);
+    const out = join(work, `unreadable-${name.length}.tgz`);
+    const r = await withPipe(`policy build --values "$2" --out ${out}`, file);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, new RegExp(`^CONFIG_INVALID: --values ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `, 'm'));
+    assert.match(r.out, said);
+  });
+
+test('policy build --values: what helm accepts still builds (a duplicate key without a private key, UTF-8 text with é)', async () => {
+  const file = join(work, 'dup-ok.yaml');
+  await writeFile(file, '# café settings\npolicy:\n  verificationKeys: []\npolicy:\n  verificationKeys: []\n');
+  const out = join(work, 'dup-ok.tgz');
+  const r = await withPipe(`policy build --values "$2" --out ${out}`, file);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /^built /m);
+});
