@@ -5,7 +5,8 @@
  * once the same log holds 4N; it must succeed both times, and its peak RSS (getrusage ru_maxrss)
  * may not grow by more than GROWTH_KB (32 MiB for 60,000 more records, ~34 MB more log). Before docs/adr/0007, `audit query --output json|ndjson|csv`
  * and `audit report` held every record: under the cap they ran out of heap at 4N (exit 134),
- * and uncapped the ndjson export grew by ~1.3 kB a record.
+ * and uncapped the ndjson export grew by ~1.3 kB a record. `policy replay --audit` held every
+ * evaluate record; it keeps one small entry per changed decision (its output), not records.
  *
  * What does grow, and is not a leak: V8 lets garbage (1 MiB read buffers, decoded lines) pile up
  * between collections, so the peak moves by a few MiB from one run to the next; the report's list
@@ -17,7 +18,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { buildBundle } from '../../src/adapters/bundle-build.ts';
+import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
 import { writeBulk } from '../support/audit-bulk.ts';
 import { childEnd } from '../support/child-end.ts';
 
@@ -42,6 +44,9 @@ test('red team 17 finding 15: every audit reader runs in the same memory over N 
   const dir = await mkdtemp(join(tmpdir(), 'kubiya-reader-memory-'));
   try {
     const log = join(dir, 'audit');
+    const tools = resolveTools(['opa']);
+    if (!tools.ok) throw new Error(tools.error.message);
+    const bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(dir, 'bundle.tar.gz'))).file;
     const readers = (): string[][] => [
       ['audit', 'verify', log],
       ['audit', 'query', log, '--outcome', 'allow'],
@@ -50,6 +55,7 @@ test('red team 17 finding 15: every audit reader runs in the same memory over N 
       ['audit', 'query', log, '--output', 'csv'],
       ['audit', 'query', log],
       ['audit', 'report', log, '--out', join(dir, 'report.html')],
+      ['policy', 'replay', '--audit', log, '--bundle', bundle, '--output', 'json'],
     ];
     const next = await writeBulk(log, N, { segmentBytes: 4 * 1024 * 1024 });
     const small: number[] = [];
@@ -64,7 +70,7 @@ test('red team 17 finding 15: every audit reader runs in the same memory over N 
       const r = await peak(args);
       assert.equal(r.code, 0, `${args.join(' ')} over ${4 * N} records: exit ${r.code}\n${r.stderr}`);
       const before = small[i] ?? 0;
-      rows.push(`${args.slice(0, 2).join(' ')} ${args.slice(3).join(' ')}: ${before} kB -> ${r.kb} kB`);
+      rows.push(`${args.filter((a) => !a.startsWith('/')).join(' ')}: ${before} kB -> ${r.kb} kB`);
       assert.ok(
         r.kb - before < GROWTH_KB,
         `${args.join(' ')}: peak RSS ${before} kB over ${N} records, ${r.kb} kB over ${4 * N}: it grows with the log\n${rows.join('\n')}`,
