@@ -79,7 +79,7 @@ export function queryCommand(io: Io, setCode: (c: number) => void): Command {
 
 /**
  * Writes the trusted records that match, in timeline order, as they are read (one record held
- * per chain, whatever the log's size: docs/adr/0031-bounded-audit-readers.md); answers how many.
+ * per chain, whatever the log's size: docs/adr/0007-bounded-audit-readers.md); answers how many.
  * The bytes are those of the earlier in-memory output: CSV rows end in CRLF but the last (its
  * line is written when the next row, or the end, is known).
  */
@@ -98,7 +98,9 @@ async function streamRecords(
   if (opts.output === 'table') io.out(tableLine(undefined, cols));
   try {
     for await (const f of timelineOf(chains, match)) {
-      if (opts.limit !== undefined && n >= opts.limit) break;
+      // Past --limit the log is still read to its end: the second reading is bound to the first
+      // only there (trustedRecords), and what was written must be what was verified.
+      if (opts.limit !== undefined && n >= opts.limit) continue;
       n++;
       if (opts.output === 'json') io.out(JSON.stringify(f.record));
       else if (opts.output === 'ndjson') io.out(JSON.stringify(decisionLogEvent(f.record, label(f.chain))));
