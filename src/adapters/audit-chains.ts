@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Checkpoint } from '../audit/checkpoint.ts';
 import type { AuditRecord } from '../audit/record.ts';
-import { readCheckpoints, readTrusted, straySegments, type TrustedLog } from './audit-files.ts';
+import { ChainChecker } from '../audit/chain-check.ts';
+import { auditLines, checkLine, readCheckpoints, readTrusted, straySegments, type TrustedLog } from './audit-files.ts';
 
 /**
  * One audit chain (one replica's directory) read through the verifier, with what the auditors'
@@ -68,14 +69,72 @@ async function readChain(
   };
 }
 
-/** Records of several chains as one timeline: by timestamp, then chain order, then seq. */
-export function timeline(chains: readonly ChainRead[]): { record: AuditRecord; chain: string }[] {
-  const all = chains.flatMap((c, i) => c.log.records.map((record) => ({ record, chain: c.dir, i })));
-  all.sort(
-    (a, b) =>
-      (a.record.timestamp < b.record.timestamp ? -1 : a.record.timestamp > b.record.timestamp ? 1 : 0) ||
-      a.i - b.i ||
-      a.record.seq - b.record.seq,
-  );
-  return all.map(({ record, chain }) => ({ record, chain }));
+/**
+ * The trusted records of a chain read by readChains, read again from its segments one by one (the
+ * readers' second pass: the first, readChains with `keep` false, held no record). Every line is
+ * checked again (ChainChecker), only records before the first pass's first bad seq are yielded,
+ * and the chain must reach the record the first pass ended on with the same hash: by the hash
+ * chain, every record yielded is then the one the first pass verified. A log changed between the
+ * passes throws ChainChanged (what was yielded before is the caller's to retract: readers exit 1).
+ * Memory: one line at a time (auditLines), whatever the log's size. Records written after the
+ * first pass are not read.
+ */
+export async function* trustedRecords(
+  chain: Pick<ChainRead, 'dir' | 'log'>,
+  keep: (r: AuditRecord) => boolean = () => true,
+): AsyncGenerator<AuditRecord> {
+  const report = chain.log.report;
+  const end = report.lastSeq;
+  const limit = report.firstBad !== undefined ? report.firstBad.seq - 1 : end;
+  if (limit < 1) return;
+  const checker = new ChainChecker();
+  for await (const l of auditLines(chain.dir)) {
+    const record = checkLine(checker, l);
+    if (record === undefined) break;
+    if (record.seq <= limit && keep(record)) yield record;
+    if (record.seq >= end) break;
+  }
+  const { expected, prev } = checker.state;
+  if (expected - 1 !== end || prev !== report.head)
+    throw new ChainChanged(
+      `${chain.dir}: the log changed while it was read: the first reading verified records 1..${end} (head ${report.head.slice(0, 16)}…), the second ${checker.failed ? `found a bad line at seq ${expected}` : `ended at seq ${expected - 1} with head ${prev.slice(0, 16)}…`}; discard this output and read it again`,
+    );
+}
+
+/** The next record of a stream, or undefined at its end. */
+async function nextOf(it: AsyncGenerator<AuditRecord>): Promise<AuditRecord | undefined> {
+  const n = await it.next();
+  return n.done === true ? undefined : n.value;
+}
+
+/** A log that changed between a reader's two passes (trustedRecords): the output is not to be used. */
+export class ChainChanged extends Error {}
+
+/**
+ * The trusted records of several chains as one timeline, streamed: each chain in its own order
+ * (seq), the chains merged by timestamp (ties by the order the chains were given). Each chain's
+ * records are in time order as the runner writes them, so this is the order of a sort by
+ * (timestamp, chain, seq); where a chain's own timestamps go back (a clock stepped back), its
+ * records stay in chain order. One record per chain is held.
+ */
+export async function* timelineOf(
+  chains: readonly Pick<ChainRead, 'dir' | 'log'>[],
+  keep: (r: AuditRecord) => boolean = () => true,
+): AsyncGenerator<{ record: AuditRecord; chain: string }> {
+  const its = chains.map((c) => trustedRecords(c, keep));
+  try {
+    const heads: (AuditRecord | undefined)[] = [];
+    for (const it of its) heads.push(await nextOf(it));
+    for (;;) {
+      let at = -1;
+      for (const [i, h] of heads.entries())
+        if (h !== undefined && (at < 0 || h.timestamp < (heads[at] as AuditRecord).timestamp)) at = i;
+      if (at < 0) return;
+      const record = heads[at] as AuditRecord;
+      yield { record, chain: (chains[at] as ChainRead).dir };
+      heads[at] = await nextOf(its[at] as AsyncGenerator<AuditRecord>);
+    }
+  } finally {
+    for (const it of its) await it.return(undefined);
+  }
 }

@@ -211,11 +211,14 @@ const FORMULA = /^(?:[\t\r\n]|[\s\u0000-\u001f]*[=+\-@\uff1d\uff0b\uff0d\uff20])
  * signed-but-untrusted workflows.
  */
 export function toCsv(rows: readonly Record<string, string>[], columns: readonly string[]): string {
+  return [csvLine(columns, columns), ...rows.map((r) => csvLine(r, columns))].join('\r\n') + '\r\n';
+}
+
+/** One CSV line of toCsv (without its CRLF): `r`'s cells in `columns` order (a list: the header). */
+export function csvLine(r: Readonly<Record<string, string>> | readonly string[], columns: readonly string[]): string {
   const cell = (v: string): string => `"${(FORMULA.test(v) ? `'${v}` : v).replaceAll('"', '""')}"`;
-  return (
-    [columns.map(cell).join(','), ...rows.map((r) => columns.map((c) => cell(r[c] ?? '')).join(','))].join('\r\n') +
-    '\r\n'
-  );
+  if (Array.isArray(r)) return (r as readonly string[]).map(cell).join(',');
+  return columns.map((c) => cell((r as Readonly<Record<string, string>>)[c] ?? '')).join(',');
 }
 
 /**
@@ -230,7 +233,12 @@ export function printable(v: string): string {
 
 /** Tab-separated table lines (header first) with every cell made printable. */
 export function toTable(rows: readonly Record<string, string>[], columns: readonly string[]): string[] {
-  return [columns.join('\t'), ...rows.map((r) => columns.map((c) => printable(r[c] ?? '')).join('\t'))];
+  return [tableLine(undefined, columns), ...rows.map((r) => tableLine(r, columns))];
+}
+
+/** One line of toTable: the header (no row), or `r`'s cells made printable. */
+export function tableLine(r: Readonly<Record<string, string>> | undefined, columns: readonly string[]): string {
+  return r === undefined ? columns.join('\t') : columns.map((c) => printable(r[c] ?? '')).join('\t');
 }
 
 /**

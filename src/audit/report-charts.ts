@@ -1,5 +1,5 @@
 import { esc } from './report-html.ts';
-import type { AuditRecord } from './record.ts';
+import type { TimelineBuckets } from './report-tally.ts';
 
 /**
  * The report's charts, inline SVG drawn from trusted records only (the caller passes nothing
@@ -36,25 +36,11 @@ const OUTCOME_COLOURS: Record<string, string> = {
   error: '#6a1b9a',
 };
 
-function buckets(records: readonly AuditRecord[], from: number, span: number, n: number): Map<string, number>[] {
-  const counts = Array.from({ length: n }, () => new Map<string, number>());
-  for (const r of records) {
-    const t = Date.parse(r.timestamp);
-    if (!Number.isFinite(t)) continue;
-    const m = counts[Math.min(n - 1, Math.floor(((t - from) / span) * n))] as Map<string, number>;
-    m.set(r.outcome, (m.get(r.outcome) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** Decisions over time: stacked columns per time bucket, one colour per outcome. */
-export function timelineChart(records: readonly AuditRecord[]): string {
-  const times = records.map((r) => Date.parse(r.timestamp)).filter((t) => Number.isFinite(t));
-  if (times.length === 0)
+/** Decisions over time: stacked columns per time bucket (counted by a pass of their own), one colour per outcome. */
+export function timelineChart(buckets: TimelineBuckets | undefined): string {
+  if (buckets === undefined)
     return '<section><h2>Decisions over time</h2><p class="empty" id="timeline-empty">none</p></section>';
-  const from = times.reduce((a, b) => Math.min(a, b));
-  const to = times.reduce((a, b) => Math.max(a, b));
-  const counts = buckets(records, from, Math.max(1, to - from), 24);
+  const { from, to, counts } = buckets;
   const max = Math.max(1, ...counts.map((m) => [...m.values()].reduce((a, b) => a + b, 0)));
   const W = 640;
   const H = 200;

@@ -1,27 +1,35 @@
 import type { Finding } from './assess.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { imagesOf, isRefusal, reasonsOf, revisionOf, violationsOf } from './fields.ts';
 import type { AuditRecord } from './record.ts';
 import type { ChainReport } from './chain-report.ts';
 
-/** One chain (one replica's directory) as the report shows it: only its trusted records are in `records`. */
+/**
+ * One chain (one replica's directory) as the report shows it: its verification (the records it
+ * counts are the timeline's whose `chain` is its `dir`).
+ */
 export interface ReportChain {
   readonly dir: string;
   readonly log: {
-    readonly records: readonly AuditRecord[];
+    readonly records?: readonly AuditRecord[] | undefined;
     readonly report: ChainReport & { readonly segments: number };
     readonly untrusted: number;
   };
   readonly checkpoints: readonly Checkpoint[];
 }
 
-/** Everything the page is drawn from. `records` is the timeline of every chain's trusted records. */
-export interface ReportInput {
+/** The report's facts that are not counted from records: its title, the chains, their findings, the range asked for. */
+export interface ReportMeta {
   readonly title: string;
   readonly chains: readonly ReportChain[];
-  readonly records: readonly { readonly record: AuditRecord; readonly chain: string }[];
   readonly findings: readonly Finding[];
   readonly generatedAt: string;
+  /** `--since` / `--until` as given: only records in this range are counted. */
+  readonly range?: { readonly since?: string | undefined; readonly until?: string | undefined } | undefined;
+}
+
+/** Everything the page is drawn from, held in memory. `records` is the timeline of every chain's trusted records. */
+export interface ReportInput extends ReportMeta {
+  readonly records: readonly { readonly record: AuditRecord; readonly chain: string }[];
 }
 
 /** A policy revision and the span over which it decided. */
@@ -34,81 +42,8 @@ export interface RevisionSpan {
   readonly denials: number;
 }
 
-/** Revisions in the order they first decided, with their first and last decision. */
-export function revisionSpans(records: readonly AuditRecord[]): RevisionSpan[] {
-  const spans = new Map<
-    string,
-    { from: string; to: string; runners: Set<string>; decisions: number; denials: number }
-  >();
-  for (const r of records) {
-    if (r.stage !== 'evaluate') continue;
-    const rev = revisionOf(r) || '(none recorded)';
-    const s = spans.get(rev) ?? { from: r.timestamp, to: r.timestamp, runners: new Set(), decisions: 0, denials: 0 };
-    if (r.timestamp < s.from) s.from = r.timestamp;
-    if (r.timestamp > s.to) s.to = r.timestamp;
-    s.runners.add(r.runner);
-    s.decisions++;
-    if (r.outcome === 'deny') s.denials++;
-    spans.set(rev, s);
-  }
-  return [...spans.entries()]
-    .map(([revision, s]) => ({ revision, ...s, runners: [...s.runners].sort() }))
-    .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
-}
-
 /** Reason code → how many refusals it caused and one message that explains it. */
 export type ReasonCounts = Map<string, { count: number; message: string }>;
-
-/**
- * Top reasons per policy, each refusal counted once per reason (a POLICY_DENIED record counts its
- * deny violations, not POLICY_DENIED as well). Refusals no policy made (a bad signature, a schema
- * error) are grouped by their stage.
- */
-export function reasonsByPolicy(records: readonly AuditRecord[]): Map<string, ReasonCounts> {
-  const out = new Map<string, ReasonCounts>();
-  for (const r of records) {
-    if (!isRefusal(r)) continue;
-    const denies = violationsOf(r).filter((v) => v.action === 'deny');
-    const items =
-      denies.length > 0
-        ? denies.map((v) => ({ group: v.policy || '(no policy named)', code: v.code, message: v.message }))
-        : reasonsOf(r).map((code) => ({ group: `stage ${r.stage}`, code, message: r.message }));
-    const seen = new Set<string>();
-    for (const it of items) {
-      if (seen.has(`${it.group}\u0000${it.code}`)) continue;
-      seen.add(`${it.group}\u0000${it.code}`);
-      const group = out.get(it.group) ?? new Map<string, { count: number; message: string }>();
-      const c = group.get(it.code) ?? { count: 0, message: it.message };
-      c.count++;
-      group.set(it.code, c);
-      out.set(it.group, group);
-    }
-  }
-  return out;
-}
-
-/** Counts for the charts: each refusal's reasons once; images evaluated; policies with a deny. */
-export function chartCounts(records: readonly AuditRecord[]): {
-  reasons: Map<string, number>;
-  images: Map<string, number>;
-  policies: Map<string, number>;
-  outcomes: Map<string, number>;
-} {
-  const bump = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
-  const reasons = new Map<string, number>();
-  const images = new Map<string, number>();
-  const policies = new Map<string, number>();
-  const outcomes = new Map<string, number>();
-  for (const r of records) {
-    bump(outcomes, r.outcome);
-    if (isRefusal(r)) for (const c of reasonsOf(r)) bump(reasons, c);
-    if (r.stage !== 'evaluate') continue;
-    for (const i of new Set(imagesOf(r))) bump(images, i);
-    const denies = violationsOf(r).filter((v) => v.action === 'deny');
-    for (const p of new Set(denies.map((v) => v.policy))) bump(policies, p);
-  }
-  return { reasons, images, policies, outcomes };
-}
 
 /** A run: its workflow, run id and records in time order (records before verification have no run). */
 export interface RunView {
@@ -124,10 +59,13 @@ export function runsOf(records: readonly { readonly record: AuditRecord; readonl
   for (const e of records) {
     const w = e.record.workflow;
     if (w === undefined) continue;
-    const key = JSON.stringify([w.id, w.runId]);
+    const key = runKey(w);
     const run = runs.get(key) ?? { key, workflow: w.id, runId: w.runId, records: [] };
     run.records.push(e);
     runs.set(key, run);
   }
   return [...runs.values()];
 }
+
+/** The key of a run: its workflow id and run id. */
+export const runKey = (w: { readonly id: string; readonly runId: string }): string => JSON.stringify([w.id, w.runId]);

@@ -1,10 +1,6 @@
-import { imagesOf, isRefusal, revisionOf, violationsOf } from './fields.ts';
-import { esc, sortableTable } from './report-html.ts';
-import type { ReasonCounts, ReportChain, ReportInput, RevisionSpan } from './report-model.ts';
-import type { AuditRecord } from './record.ts';
-
-/** At most this many rows in the denials-and-errors table; the page says when there are more. */
-export const MAX_REFUSALS = 20_000;
+import { esc } from './report-html.ts';
+import type { ReasonCounts, ReportChain, ReportMeta, RevisionSpan } from './report-model.ts';
+import type { ReportTally } from './report-tally.ts';
 
 /** The verification sentence of one chain: intact with its checkpoint coverage, or where it broke. */
 function chainStatus(c: ReportChain): string {
@@ -37,7 +33,7 @@ export interface ReportVerdict {
  * names what is not vouched for — a log rewritten and re-chained past its checkpoints reads intact.
  * A broken chain (or a key mix-up) is `bad`. `used`: the records counted.
  */
-export function reportVerdict(input: Pick<ReportInput, 'chains' | 'findings'>, used: number): ReportVerdict {
+export function reportVerdict(input: Pick<ReportMeta, 'chains' | 'findings'>, used: number): ReportVerdict {
   const broken = input.chains.filter((c) => !c.log.report.ok);
   if (broken.length > 0)
     return {
@@ -70,17 +66,24 @@ export function reportVerdict(input: Pick<ReportInput, 'chains' | 'findings'>, u
   };
 }
 
-function periodOf(input: ReportInput): string {
-  const first = input.records[0]?.record.timestamp;
-  const last = input.records.at(-1)?.record.timestamp;
+function periodOf(tally: ReportTally): string {
+  const { first, last } = tally;
   return first === undefined ? 'no records' : `${esc(first)} — ${esc(last ?? first)}`;
 }
 
+/** The range asked for (`--since`, `--until`), as a summary row; none when none was. */
+function rangeRow(range: ReportMeta['range']): string {
+  if (range === undefined || (range.since === undefined && range.until === undefined)) return '';
+  const text = `${range.since !== undefined ? `since ${range.since}` : ''}${range.since !== undefined && range.until !== undefined ? ', ' : ''}${range.until !== undefined ? `until ${range.until}` : ''}`;
+  return `<tr><th>Range</th><td id="range">${esc(text)} (records outside it are verified, not counted)</td></tr>`;
+}
+
 /** The page head: period, runners, record count, each chain's verification and coverage, the findings, a banner for a break. */
-export function header(input: ReportInput): string {
+export function header(input: ReportMeta, tally: ReportTally): string {
   const broken = input.chains.filter((c) => !c.log.report.ok);
-  const used = input.records.length;
-  const runners = [...new Set(input.records.map((e) => e.record.runner))].sort();
+  const used = tally.used;
+  const usedOf = (c: ReportChain): number => tally.usedBy.get(c.dir) ?? 0;
+  const runners = [...tally.runners.map.keys()].sort();
   const verdict = reportVerdict(input, used);
   const status = `<p class="${verdict.level}" id="verification-status">${esc(verdict.text)}</p>`;
   const banner = broken
@@ -88,24 +91,29 @@ export function header(input: ReportInput): string {
       const bad = c.log.report.firstBad;
       if (input.findings.some((f) => f.code === 'AUDIT_KEY_MISMATCH' && f.dir === c.dir))
         return `<div class="banner bad" id="broken-${input.chains.indexOf(c)}">${esc(c.dir)} is NOT VERIFIED: the key given did not sign its checkpoints (AUDIT_KEY_MISMATCH, below). No record of it is counted or shown; give the public key of the signing Secret that wrote them.</div>`;
-      return `<div class="banner bad" id="broken-${input.chains.indexOf(c)}">${esc(c.dir)} is BROKEN at seq ${bad?.seq ?? '?'}: ${esc(bad?.reason ?? '')}. Everything on this page counts only the ${c.log.records.length} record(s) before the break; the ${c.log.untrusted} line(s) from seq ${bad?.seq ?? '?'} on are not trusted and not counted or shown.</div>`;
+      return `<div class="banner bad" id="broken-${input.chains.indexOf(c)}">${esc(c.dir)} is BROKEN at seq ${bad?.seq ?? '?'}: ${esc(bad?.reason ?? '')}. Everything on this page counts only the ${usedOf(c)} record(s) before the break; the ${c.log.untrusted} line(s) from seq ${bad?.seq ?? '?'} on are not trusted and not counted or shown.</div>`;
     })
     .join('\n');
   const chainRows = input.chains
     .map(
       (c, i) =>
-        `<tr id="chain-${i}"><td>${esc(c.dir)}</td><td>${chainStatus(c)}</td><td>${c.log.records.length}</td><td>${c.log.untrusted}</td><td>${esc([...new Set(c.checkpoints.map((p) => String(p?.kid)))].join(', '))}</td><td><code>${esc(c.log.report.head)}</code></td></tr>`,
+        `<tr id="chain-${i}"><td>${esc(c.dir)}</td><td>${chainStatus(c)}</td><td>${usedOf(c)}</td><td>${c.log.untrusted}</td><td>${esc([...new Set(c.checkpoints.map((p) => String(p?.kid)))].join(', '))}</td><td><code>${esc(c.log.report.head)}</code></td></tr>`,
     )
     .join('');
   const findings = input.findings
     .map((f) => `<li class="${f.fails ? 'bad' : 'warn'}"><code>${esc(f.code)}</code> ${esc(f.message)}</li>`)
     .join('');
+  const capped = tally.capped();
+  const cappedList =
+    capped.length > 0
+      ? `<div class="banner" id="capped"><p class="warn">This page's lists and tables were capped (its memory is bounded whatever the log's size; <code>audit query</code> exports every record, and <code>--since</code>/<code>--until</code> narrow the report):</p><ul>${capped.map((c) => `<li>${esc(c)}</li>`).join('')}</ul></div>`
+      : '';
   return `<h1>${esc(input.title)}</h1>
 ${banner}
 <section><h2>Summary</h2>${status}
-<table id="summary"><tr><th>Period</th><td>${periodOf(input)}</td></tr><tr><th>Runners</th><td>${esc(runners.join(', ') || 'none')}</td></tr><tr><th>Records</th><td>${used}</td></tr></table>
+<table id="summary"><tr><th>Period</th><td>${periodOf(tally)}</td></tr>${rangeRow(input.range)}<tr><th>Runners</th><td>${esc(runners.join(', ') || 'none')}</td></tr><tr><th>Records</th><td>${used}</td></tr></table>
 <h3>Chains</h3><table id="chains"><thead><tr><th>chain</th><th>verification and checkpoint coverage</th><th>records used</th><th>untrusted lines</th><th>checkpoint key ids</th><th>head</th></tr></thead><tbody>${chainRows}</tbody></table>
-${findings !== '' ? `<ul id="findings">${findings}</ul>` : ''}</section>`;
+${findings !== '' ? `<ul id="findings">${findings}</ul>` : ''}${cappedList}</section>`;
 }
 
 /** The policy revisions in force over time. */
@@ -119,46 +127,6 @@ export function revisions(spans: readonly RevisionSpan[]): string {
     )
     .join('');
   return `<section><h2>Policy revisions in force</h2><table id="revisions"><thead><tr><th>revision</th><th>first decision</th><th>last decision</th><th>runners</th><th>decisions</th><th>denials</th></tr></thead><tbody>${rows}</tbody></table></section>`;
-}
-
-/** Codes and messages of a refusal: its own code, then each violation with its policy and action. */
-function reasonsCell(r: AuditRecord): string {
-  const own = r.code !== undefined ? [`<li><code>${esc(r.code)}</code> ${esc(r.message)}</li>`] : [];
-  const vs = violationsOf(r).map(
-    (v) => `<li><code>${esc(v.code)}</code> (${esc(v.policy)}, ${esc(v.action)}) ${esc(v.message)}</li>`,
-  );
-  return `<ul>${[...own, ...vs].join('')}</ul>`;
-}
-
-/** Every denial and error, one row each (a denial is one row, with its violations inside it). */
-export function refusals(input: ReportInput, runIndex: ReadonlyMap<string, number>): string {
-  const many = input.chains.length > 1;
-  const all = input.records.filter((e) => isRefusal(e.record));
-  const rows = all.slice(0, MAX_REFUSALS).map(({ record: r, chain }) => {
-    const w = r.workflow;
-    const run = w !== undefined ? runIndex.get(JSON.stringify([w.id, w.runId])) : undefined;
-    const wf = w === undefined ? '<span class="note">(before verification)</span>' : esc(`${w.id} / ${w.runId}`);
-    return `<tr class="outcome-${esc(r.outcome)}"><td data-sort="${esc(r.timestamp)}">${esc(r.timestamp)}</td>${many ? `<td>${esc(chain)}</td>` : ''}<td>${esc(r.runner)}</td><td>${esc(r.outcome)}</td><td>${run !== undefined ? `<a href="#run-${run}">${wf}</a>` : wf}</td><td>${esc(r.stage)}${r.step !== undefined ? ` / ${esc(r.step)}` : ''}</td><td>${esc(imagesOf(r).join(' '))}</td><td>${reasonsCell(r)}</td><td><code>${esc(revisionOf(r))}</code></td><td><code>${esc(r.decision_id)}</code></td></tr>`;
-  });
-  const head = [
-    'time',
-    ...(many ? ['chain'] : []),
-    'runner',
-    'outcome',
-    'workflow / run',
-    'stage / step',
-    'image',
-    'codes and messages',
-    'revision',
-    'decision id',
-  ];
-  if (rows.length === 0)
-    return '<section><h2>Denials and errors</h2><p class="empty" id="refusals-empty">none</p></section>';
-  const cut =
-    all.length > rows.length
-      ? `<p class="bad" id="refusals-cut">The first ${rows.length} of ${all.length} denials and errors are listed (the page stays usable): <code>audit query --outcome deny</code> and <code>--outcome error</code> export every one.</p>`
-      : '';
-  return `<section><h2>Denials and errors (${all.length})</h2>${cut}${sortableTable('refusals', 'denials and errors', head, rows)}</section>`;
 }
 
 /** Top reasons per policy (each refusal once per reason). */

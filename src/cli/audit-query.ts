@@ -1,15 +1,17 @@
 import { Command, Option } from 'commander';
-import { timeline } from '../adapters/audit-chains.ts';
+import { ChainChanged, timelineOf, type ChainRead } from '../adapters/audit-chains.ts';
 import {
+  csvLine,
   decisionLogEvent,
+  printable,
   QUERY_COLUMNS,
   queryPredicate,
   row,
   TABLE_COLUMNS,
-  toCsv,
-  toTable,
+  tableLine,
   type AuditFilter,
 } from '../audit/query.ts';
+import type { AuditRecord } from '../audit/record.ts';
 import { findingLines, loadChains, publicKey, readerFindings } from './audit-read.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
@@ -65,31 +67,53 @@ export function queryCommand(io: Io, setCode: (c: number) => void): Command {
       const predicate = queryPredicate(opts);
       if (!predicate.ok) throw new CliError('AUDIT_QUERY_INVALID', predicate.reason);
       const key = await publicKey(opts.publicKey);
-      const chains = await loadChains(dirs, key, predicate.match);
-      const all = timeline(chains);
-      const found = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
-      const label = (chain: string): string => (dirs.length > 1 ? chain : '');
-      if (opts.output === 'json') for (const f of found) io.out(JSON.stringify(f.record));
-      else if (opts.output === 'ndjson')
-        for (const f of found) io.out(JSON.stringify(decisionLogEvent(f.record, label(f.chain))));
-      else if (opts.output === 'csv')
-        io.out(
-          toCsv(
-            found.map((f) => row(f.record, label(f.chain))),
-            QUERY_COLUMNS,
-          ).trimEnd(),
-        );
-      else {
-        const cols = dirs.length > 1 ? ['chain' as const, ...TABLE_COLUMNS] : TABLE_COLUMNS;
-        for (const l of toTable(
-          found.map((f) => row(f.record, label(f.chain))),
-          cols,
-        ))
-          io.out(l);
-        io.err(`${found.length} record(s)`);
-      }
+      // First pass: every chain verified, no record held; second: the trusted records streamed.
+      const chains = await loadChains(dirs, key, () => false);
+      const found = await streamRecords(io, chains, predicate.match, opts, dirs.length > 1);
+      if (opts.output === 'table') io.err(`${found} record(s)`);
       const findings = readerFindings(chains, key);
       for (const l of findingLines(chains, findings)) io.err(paint('red', l));
       setCode(findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok);
     });
+}
+
+/**
+ * Writes the trusted records that match, in timeline order, as they are read (one record held
+ * per chain, whatever the log's size: docs/adr/0007-bounded-audit-readers.md); answers how many.
+ * The bytes are those of the earlier in-memory output: CSV rows end in CRLF but the last (its
+ * line is written when the next row, or the end, is known).
+ */
+async function streamRecords(
+  io: Io,
+  chains: readonly ChainRead[],
+  match: (r: AuditRecord) => boolean,
+  opts: QueryOptions,
+  many: boolean,
+): Promise<number> {
+  const label = (chain: string): string => (many ? chain : '');
+  const cols = many ? ['chain' as const, ...TABLE_COLUMNS] : TABLE_COLUMNS;
+  let n = 0;
+  let pending: string | undefined;
+  if (opts.output === 'csv') pending = csvLine(QUERY_COLUMNS, QUERY_COLUMNS);
+  if (opts.output === 'table') io.out(tableLine(undefined, cols));
+  try {
+    for await (const f of timelineOf(chains, match)) {
+      // Past --limit the log is still read to its end: the second reading is bound to the first
+      // only there (trustedRecords), and what was written must be what was verified.
+      if (opts.limit !== undefined && n >= opts.limit) continue;
+      n++;
+      if (opts.output === 'json') io.out(JSON.stringify(f.record));
+      else if (opts.output === 'ndjson') io.out(JSON.stringify(decisionLogEvent(f.record, label(f.chain))));
+      else if (opts.output === 'csv') {
+        io.out(`${pending ?? ''}\r`);
+        pending = csvLine(row(f.record, label(f.chain)), QUERY_COLUMNS);
+      } else io.out(tableLine(row(f.record, label(f.chain)), cols));
+    }
+  } catch (e) {
+    if (e instanceof ChainChanged) throw new CliError('AUDIT_TAMPERED', printable(e.message), EXIT.failed);
+    throw e;
+  } finally {
+    if (pending !== undefined) io.out(pending);
+  }
+  return n;
 }

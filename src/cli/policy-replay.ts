@@ -1,6 +1,15 @@
 import { Command, Option } from 'commander';
+import { ChainChanged, trustedRecords } from '../adapters/audit-chains.ts';
 import { readTrusted } from '../adapters/audit-files.ts';
-import { FAIL_ON, replay, trippedGates, type ActionCounts, type FailOn, type ReplayReport } from '../policy/replay.ts';
+import {
+  FAIL_ON,
+  replayStream,
+  trippedGates,
+  type ActionCounts,
+  type FailOn,
+  type ReplayReport,
+} from '../policy/replay.ts';
+import { printable } from '../audit/query.ts';
 import { breakNotice, publicKey } from './audit.ts';
 import { CliError, EXIT, painter, type Colour, type Io } from './io.ts';
 import { examples, outputOption } from './options.ts';
@@ -104,7 +113,8 @@ export function replayCommand(io: Io, setCode: (c: number) => void): Command {
     .action(async (opts: ReplayOptions) => {
       // Only records before the first break of the chain are replayed (the log is verified first).
       const key = await publicKey(opts.publicKey);
-      const log = await readTrusted(opts.audit, key, (r) => r.stage === 'evaluate').catch((e: unknown) => {
+      // First pass: the chain verified, no record held; then its trusted evaluate records streamed.
+      const log = await readTrusted(opts.audit, key, () => false).catch((e: unknown) => {
         throw new CliError(
           'AUDIT_READ_FAILED',
           `cannot read the audit log in ${opts.audit}: ${e instanceof Error ? e.message : String(e)}`,
@@ -112,7 +122,14 @@ export function replayCommand(io: Io, setCode: (c: number) => void): Command {
       });
       const notice = breakNotice(log);
       const engine = await engineFor(opts.bundle, opts.policies, await settingsSource(opts), {}, opts);
-      const report = replay(log.records, engine, io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined);
+      const report = await replayStream(
+        trustedRecords({ dir: opts.audit, log }, (r) => r.stage === 'evaluate'),
+        engine,
+        io.color ? (n) => io.err(`replayed ${n} decisions ...`) : undefined,
+      ).catch((e: unknown) => {
+        if (e instanceof ChainChanged) throw new CliError('AUDIT_TAMPERED', printable(e.message), EXIT.failed);
+        throw e;
+      });
       const gates: FailOn[] = [
         ...(opts.failOn ?? []),
         ...(opts.failOnNewDenies === true ? ['newly-denied' as const] : []),

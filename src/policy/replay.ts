@@ -87,13 +87,34 @@ export function replay(
   engine: PolicyEngine,
   onProgress?: (done: number) => void,
 ): ReplayReport {
+  const r = replayer(engine, onProgress);
+  for (const record of records) r.add(record);
+  return r.report();
+}
+
+/** replay() over records read one by one (`policy replay --audit` streams them from the log). */
+export async function replayStream(
+  records: AsyncIterable<AuditRecord>,
+  engine: PolicyEngine,
+  onProgress?: (done: number) => void,
+): Promise<ReplayReport> {
+  const r = replayer(engine, onProgress);
+  for await (const record of records) r.add(record);
+  return r.report();
+}
+
+/** replay() a record at a time: only counts and the changes are kept, never the records. */
+function replayer(
+  engine: PolicyEngine,
+  onProgress: ((done: number) => void) | undefined,
+): { add: (r: AuditRecord) => void; report: () => ReplayReport } {
   let replayed = 0;
   let unchanged = 0;
   const lists: Lists = { newlyDenied: [], newlyAllowed: [], newlyWarned: [], noLongerWarned: [], errors: [] };
   const byCode: Tally = {};
   const byPolicy: Tally = {};
-  for (const r of records) {
-    if (r.stage !== 'evaluate' || r.input === undefined || (r.outcome !== 'allow' && r.outcome !== 'deny')) continue;
+  const add = (r: AuditRecord): void => {
+    if (r.stage !== 'evaluate' || r.input === undefined || (r.outcome !== 'allow' && r.outcome !== 'deny')) return;
     replayed++;
     if (onProgress !== undefined && replayed % 10_000 === 0) onProgress(replayed);
     const recorded = r.result as Decision | undefined;
@@ -106,10 +127,13 @@ export function replay(
       tally(byPolicy, d, key, 'policy');
     }
     if (!classify(r, recorded, now, lists)) unchanged++;
-  }
-  const codes: Record<string, { before: number; after: number }> = {};
-  for (const [c, n] of Object.entries(byCode)) if (n.deny.before + n.deny.after > 0) codes[c] = n.deny;
-  return { candidate: engine.revision, replayed, unchanged, ...lists, codes, byCode, byPolicy };
+  };
+  const report = (): ReplayReport => {
+    const codes: Record<string, { before: number; after: number }> = {};
+    for (const [c, n] of Object.entries(byCode)) if (n.deny.before + n.deny.after > 0) codes[c] = n.deny;
+    return { candidate: engine.revision, replayed, unchanged, ...lists, codes, byCode, byPolicy };
+  };
+  return { add, report };
 }
 
 type Lists = Record<'newlyDenied' | 'newlyAllowed' | 'newlyWarned' | 'noLongerWarned' | 'errors', ReplayChange[]>;
