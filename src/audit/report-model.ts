@@ -1,6 +1,6 @@
 import type { Finding } from './assess.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { imagesOf, isRefusal, reasonsOf, revisionOf, violationsOf } from './fields.ts';
+import { imagesOf, isRefusal, refusalsOf, revisionOf, violationsOf } from './fields.ts';
 import type { AuditRecord } from './record.ts';
 import type { ChainReport } from './chain-report.ts';
 
@@ -62,7 +62,8 @@ export type ReasonCounts = Map<string, { count: number; message: string }>;
 /**
  * Top reasons per policy, each refusal counted once per reason (a POLICY_DENIED record counts its
  * deny violations, not POLICY_DENIED as well). Refusals no policy made (a bad signature, a schema
- * error) are grouped by their stage.
+ * error) are grouped by their stage; a summary of refusals not recorded one by one
+ * (AUDIT_REFUSALS_AGGREGATED) adds its counts to their codes (fields.ts, refusalsOf).
  */
 export function reasonsByPolicy(records: readonly AuditRecord[]): Map<string, ReasonCounts> {
   const out = new Map<string, ReasonCounts>();
@@ -71,15 +72,15 @@ export function reasonsByPolicy(records: readonly AuditRecord[]): Map<string, Re
     const denies = violationsOf(r).filter((v) => v.action === 'deny');
     const items =
       denies.length > 0
-        ? denies.map((v) => ({ group: v.policy || '(no policy named)', code: v.code, message: v.message }))
-        : reasonsOf(r).map((code) => ({ group: `stage ${r.stage}`, code, message: r.message }));
+        ? denies.map((v) => ({ group: v.policy || '(no policy named)', code: v.code, message: v.message, n: 1 }))
+        : refusalsOf(r).map(([code, n]) => ({ group: `stage ${r.stage}`, code, message: r.message, n }));
     const seen = new Set<string>();
     for (const it of items) {
       if (seen.has(`${it.group}\u0000${it.code}`)) continue;
       seen.add(`${it.group}\u0000${it.code}`);
       const group = out.get(it.group) ?? new Map<string, { count: number; message: string }>();
       const c = group.get(it.code) ?? { count: 0, message: it.message };
-      c.count++;
+      c.count += it.n;
       group.set(it.code, c);
       out.set(it.group, group);
     }
@@ -87,21 +88,25 @@ export function reasonsByPolicy(records: readonly AuditRecord[]): Map<string, Re
   return out;
 }
 
-/** Counts for the charts: each refusal's reasons once; images evaluated; policies with a deny. */
+/**
+ * Counts for the charts: each refusal's reasons once (a summary of refusals not recorded one by
+ * one: each of them, and each as one deny); images evaluated; policies with a deny.
+ */
 export function chartCounts(records: readonly AuditRecord[]): {
   reasons: Map<string, number>;
   images: Map<string, number>;
   policies: Map<string, number>;
   outcomes: Map<string, number>;
 } {
-  const bump = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
+  const bump = (m: Map<string, number>, k: string, n = 1): void => void m.set(k, (m.get(k) ?? 0) + n);
   const reasons = new Map<string, number>();
   const images = new Map<string, number>();
   const policies = new Map<string, number>();
   const outcomes = new Map<string, number>();
   for (const r of records) {
-    bump(outcomes, r.outcome);
-    if (isRefusal(r)) for (const c of reasonsOf(r)) bump(reasons, c);
+    const summed = r.code === 'AUDIT_REFUSALS_AGGREGATED' ? refusalsOf(r) : undefined;
+    bump(outcomes, r.outcome, summed === undefined ? 1 : summed.reduce((t, [, n]) => t + n, 0));
+    if (isRefusal(r)) for (const [c, n] of refusalsOf(r)) bump(reasons, c, n);
     if (r.stage !== 'evaluate') continue;
     for (const i of new Set(imagesOf(r))) bump(images, i);
     const denies = violationsOf(r).filter((v) => v.action === 'deny');

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { admit } from '../../src/admission/admit.ts';
 import { cancelRun } from '../../src/admission/cancel.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
+import { chartCounts, reasonsByPolicy } from '../../src/audit/report-model.ts';
 import { newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors/codes.ts';
 import { auditor } from '../../src/pipeline/auditor.ts';
@@ -338,4 +339,20 @@ describe('audit.refusals in the config: parsed once, bounded', () => {
     test(`refused: ${JSON.stringify(refusals)}`, () => {
       assert.throws(() => testConfig({ audit: { refusals } }), /audit\.refusals/);
     });
+});
+
+describe('the HTML report counts the refusals a summary stands for', () => {
+  test('2 recorded + a summary of 5 = 7 VERIFY_MALFORMED, 7 denials; a hostile count is ignored', async () => {
+    const { deps, audit } = depsWith({ perCode: 2 });
+    for (let i = 0; i < 7; i++) await admit({ body: 'abc.def.ghi' }, deps, 'budgeted');
+    await refusalsOf(deps).flush(deps, true);
+    assert.equal(audit.records.length, 3);
+    const counts = chartCounts(audit.records);
+    assert.equal(counts.reasons.get('VERIFY_MALFORMED'), 7);
+    assert.equal(counts.reasons.get('AUDIT_REFUSALS_AGGREGATED'), undefined);
+    assert.equal(counts.outcomes.get('deny'), 7);
+    assert.equal(reasonsByPolicy(audit.records).get('stage verify')?.get('VERIFY_MALFORMED')?.count, 7);
+    const hostile = { ...audit.records[2]!, result: { unrecorded: { VERIFY_MALFORMED: -3, X: 1.5, Y: '9' } } };
+    assert.equal(chartCounts([hostile]).reasons.size, 0);
+  });
 });
