@@ -48,8 +48,8 @@ export class Intake {
   /**
    * Admits an assignment (NOT_READY before phase 2). `from`: `push` (HTTP: an unauthenticated
    * peer, whose refusals before verification are recorded within the refusal budget,
-   * docs/adr/0007) or `pull` (the control plane, authenticated by TLS: every refusal recorded and
-   * reported as its event).
+   * docs/adr/0007) or `pull` (the control plane the runner polls over https with its token, at
+   * the poll's rate: every refusal recorded one by one).
    */
   admit(raw: RawAssignment, from: 'push' | 'pull'): Promise<Result<AdmittedRun>> {
     return this.state.started
