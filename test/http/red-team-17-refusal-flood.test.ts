@@ -19,6 +19,7 @@ import { createHttpServer } from '../../src/adapters/http-server.ts';
 import { Intake } from '../../src/app/intake.ts';
 import { pipelineObserver } from '../../src/app/observer.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.ts';
 import { newSigningKey, signAssignment } from '../../src/dev/sign.ts';
 import { createMetrics, type Metrics } from '../../src/observe/metrics.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';
@@ -286,6 +287,20 @@ describe('red team 17 finding 6: refusals before verification are bounded in the
     }
     assert.equal(records.length, sent.size * PER_CODE + summaries.length);
     await auditVerifies(r.dir);
+    // The sibling: nothing a request sends becomes a label value (catalogue codes, fixed routes, statuses).
+    const decided = (await r.metrics.registry.getSingleMetric('kubiya_decisions_total')?.get())?.values ?? [];
+    assert.ok(
+      decided.every((v) => ERROR_CODES.includes(v.labels.code as ErrorCode)),
+      'decision codes from the catalogue',
+    );
+    const http = (await r.metrics.registry.getSingleMetric('kubiya_http_requests_total')?.get())?.values ?? [];
+    assert.deepEqual([...new Set(http.map((v) => `${v.labels.route} ${v.labels.status}`))].sort(), [
+      'assignments 400',
+      'assignments 401',
+      'assignments 413',
+      'assignments 415',
+      'cancellations 401',
+    ]);
   });
 
   test('verified assignments are still recorded one by one: a replay and a valid one after the flood', async () => {
