@@ -8,7 +8,7 @@
  * makes the pods.
  */
 import type { Result } from '../errors/result.ts';
-import { auditor, type Auditor } from '../pipeline/auditor.ts';
+import { auditor, type Auditor, type RefusalRecording } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { rejected, verified } from '../pipeline/verified.ts';
 import { verifiedRuns } from '../pipeline/verified-cache.ts';
@@ -16,12 +16,21 @@ import { receive, type RawAssignment } from '../receive/receive.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import { guarded } from './guarded.ts';
 
-/** receive → verify → validate → create the run; each outcome audited. Never throws (src/admission/guarded.ts). */
-export async function admit(raw: RawAssignment, deps: PipelineDeps): Promise<Result<AdmittedRun>> {
-  const audit = auditor(deps);
+/**
+ * receive → verify → validate → create the run; each outcome audited. Never throws
+ * (src/admission/guarded.ts). `refusals`: how the refusals before verification (receive, verify)
+ * are recorded — `budgeted` for HTTP intake, whose peers are unauthenticated (docs/adr/0008);
+ * everything after verification is recorded one by one either way.
+ */
+export async function admit(
+  raw: RawAssignment,
+  deps: PipelineDeps,
+  refusals: RefusalRecording = 'each',
+): Promise<Result<AdmittedRun>> {
+  const audit = auditor(deps, refusals);
   return guarded(deps, async () => {
     const token = receive(raw, deps.config.receive);
-    if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
+    if (!token.ok) return rejected(await audit.refused('receive', token.error), token.error);
     const run = await verified(token.value, deps, audit);
     if (!run.ok) return run;
     return createRun(run.value, token.value, deps, audit);

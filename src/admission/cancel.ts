@@ -1,5 +1,5 @@
 import { ok, type Result, type RunnerError } from '../errors/result.ts';
-import { auditor } from '../pipeline/auditor.ts';
+import { auditor, type RefusalRecording } from '../pipeline/auditor.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { cancelTarget, rejected } from '../pipeline/verified.ts';
 import { receive, type RawAssignment } from '../receive/receive.ts';
@@ -10,15 +10,21 @@ import { guarded } from './guarded.ts';
 /**
  * A cancellation from the control plane: receive → verify (its own token type, same keys) →
  * find the run → record the request (durable) → mark the run. The leader's reconcile pass deletes
- * its running pods and records each step. Never throws (src/admission/guarded.ts).
+ * its running pods and records each step. Never throws (src/admission/guarded.ts). `refusals`: as
+ * admit's (src/admission/admit.ts) — the refusals before verification within the refusal budget
+ * for HTTP intake.
  */
-export async function cancelRun(raw: RawAssignment, deps: PipelineDeps): Promise<Result<{ readonly run: string }>> {
-  const audit = auditor(deps);
+export async function cancelRun(
+  raw: RawAssignment,
+  deps: PipelineDeps,
+  refusals: RefusalRecording = 'each',
+): Promise<Result<{ readonly run: string }>> {
+  const audit = auditor(deps, refusals);
   return guarded(deps, async () => {
     const token = receive(raw, deps.config.receive);
-    if (!token.ok) return rejected(await audit.denied('receive', token.error), token.error);
+    if (!token.ok) return rejected(await audit.refused('receive', token.error), token.error);
     const claims = await verifyCancellation(token.value, deps.config.verify, { keys: deps.keys, now: deps.now });
-    if (!claims.ok) return rejected(await audit.denied('cancel', claims.error), claims.error);
+    if (!claims.ok) return rejected(await audit.refused('cancel', claims.error), claims.error);
     const target = cancelTarget(claims.value.cancel, deps);
     if (target === undefined) {
       const error: RunnerError = {

@@ -8,6 +8,7 @@ import { fail, type Result } from '../errors/result.ts';
 import { admit } from '../admission/admit.ts';
 import { cancelRun } from '../admission/cancel.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
+import { refusalsOf } from '../pipeline/refusals.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { RawAssignment } from '../receive/receive.ts';
 import type { Reconciler } from '../reconcile/reconciler.ts';
@@ -44,18 +45,31 @@ export class Intake {
     return p;
   }
 
-  /** Admits an assignment (NOT_READY before phase 2). */
-  admit(raw: RawAssignment): Promise<Result<AdmittedRun>> {
+  /**
+   * Admits an assignment (NOT_READY before phase 2). `from`: `push` (HTTP: an unauthenticated
+   * peer, whose refusals before verification are recorded within the refusal budget,
+   * docs/adr/0008) or `pull` (the control plane the runner polls over https with its token, at
+   * the poll's rate: every refusal recorded one by one).
+   */
+  admit(raw: RawAssignment, from: 'push' | 'pull'): Promise<Result<AdmittedRun>> {
     return this.state.started
-      ? this.track(admit(raw, this.deps))
+      ? this.track(admit(raw, this.deps, from === 'push' ? 'budgeted' : 'each'))
       : Promise.resolve(fail('NOT_READY', 'the runner is starting'));
   }
 
-  /** Applies a signed cancellation (NOT_READY before phase 2). */
-  cancel(raw: RawAssignment): Promise<Result<{ readonly run: string }>> {
+  /** Applies a signed cancellation (NOT_READY before phase 2); `from` as admit's. */
+  cancel(raw: RawAssignment, from: 'push' | 'pull'): Promise<Result<{ readonly run: string }>> {
     return this.state.started
-      ? this.track(cancelRun(raw, this.deps))
+      ? this.track(cancelRun(raw, this.deps, from === 'push' ? 'budgeted' : 'each'))
       : Promise.resolve(fail('NOT_READY', 'the runner is starting'));
+  }
+
+  /**
+   * Writes the summaries of the refusal budget's window once it has ended (`force`: now, at
+   * shutdown), so every refusal counted but not recorded one by one is in a durable record.
+   */
+  flushRefusals(force = false): Promise<void> {
+    return refusalsOf(this.deps).flush(this.deps, force);
   }
 
   /** An admitted run goes to the reconciler's queue (the leader's reconciler executes it). */
@@ -77,13 +91,13 @@ export class Intake {
 
   /** Pull mode: an assignment from the control plane, admitted and started like a pushed one. */
   async pulled(assignment: string): Promise<void> {
-    const run = await this.admit({ body: assignment, contentType: 'application/jwt' });
+    const run = await this.admit({ body: assignment, contentType: 'application/jwt' }, 'pull');
     if (run.ok) this.start(run.value);
   }
 
   /** Pull mode: a cancellation from the control plane. */
   async pulledCancel(cancellation: string): Promise<void> {
-    const cancelled = await this.cancel({ body: cancellation, contentType: 'application/jwt' });
+    const cancelled = await this.cancel({ body: cancellation, contentType: 'application/jwt' }, 'pull');
     if (cancelled.ok) this.log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
   }
 }

@@ -26,6 +26,7 @@ export function pipelineObserver(log: Logger, metrics: Metrics): PipelineObserve
       else if (record.outcome === 'deny' || record.outcome === 'failure') log.warn(fields, message);
       else log.info(fields, message);
     },
+    unrecorded: (stage, outcome, code) => metrics.decision(stage, outcome, code),
     workflowsRunning: (count) => metrics.workflowsRunning(count),
     workflowFinished: (status) => metrics.workflowFinished(status),
     stepFinished: (step, seconds) => metrics.stepFinished(step, seconds),

@@ -8,7 +8,7 @@ import type { PipelineConfig } from '../pipeline/deps.ts';
  * defaults and none has defaults of its own.
  */
 export function pipelineConfigOf(config: Config): PipelineConfig {
-  const { runner, controlPlane, egress } = config;
+  const { runner, controlPlane, egress, audit } = config;
   const { workflow, security, storage } = runner;
   return Object.freeze({
     runner: runner.name,
@@ -31,6 +31,7 @@ export function pipelineConfigOf(config: Config): PipelineConfig {
       maxTokenAgeSeconds: controlPlane.maxTokenAge,
       clockToleranceSeconds: controlPlane.clockTolerance,
     },
+    refusals: { perCode: audit.refusals.perCode, windowSeconds: audit.refusals.window },
     profile: {
       runAsUser: security.runAsUser,
       runAsGroup: security.runAsUser,

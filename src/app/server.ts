@@ -100,7 +100,12 @@ interface Running {
   readonly lease: LeaseElector;
   readonly link: ControlPlaneLink;
   readonly podSecurity: PodSecurityGate;
+  /** The timer that writes the refusal budget's summaries (Intake.flushRefusals). */
+  readonly refusalSummaries: NodeJS.Timeout;
 }
+
+/** How often `serve` looks whether the refusal budget's window has ended (ms); windows are 10 s or more. */
+const REFUSAL_FLUSH_MS = 2000;
 
 async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<RunningServer> {
   const { config, log, metrics } = ctx;
@@ -149,6 +154,7 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
   parts.shipper?.start();
   lease.start();
   reconciler.start();
+  const refusalSummaries = refusalSummaryTimer(intake);
   state.started = true;
   markStartup('started');
   if (config.controlPlane.url !== undefined && token !== undefined) {
@@ -176,8 +182,26 @@ async function start(ctx: ServerContext, undo: (() => unknown)[]): Promise<Runni
     },
     'runner listening',
   );
-  const running: Running = { ctx, parts, state, server, intake, reconciler, lease, link, podSecurity };
+  const running: Running = {
+    ctx,
+    parts,
+    state,
+    server,
+    intake,
+    reconciler,
+    lease,
+    link,
+    podSecurity,
+    refusalSummaries,
+  };
   return { port, shutdown: (reason) => shutdown(running, reason) };
+}
+
+/** The refusal budget's summaries, written once their window ends even when no refusal follows (unref'd). */
+function refusalSummaryTimer(intake: Intake): NodeJS.Timeout {
+  const timer = setInterval(() => void intake.flushRefusals(), REFUSAL_FLUSH_MS);
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -216,8 +240,8 @@ function httpServer(
 ): Server {
   const { config, metrics } = ctx;
   return createHttpServer({
-    admit: (raw) => intake.admit(raw),
-    cancel: (raw) => intake.cancel(raw),
+    admit: (raw) => intake.admit(raw, 'push'),
+    cancel: (raw) => intake.cancel(raw, 'push'),
     start: (run) => intake.start(run),
     hasCapacity: () => intake.hasCapacity(),
     draining: () => state.draining,
@@ -275,6 +299,9 @@ async function shutdown(r: Running, reason: string): Promise<{ unfinished: numbe
     log.warn({ unfinished }, 'grace period over with work still running; its pods keep running in the cluster');
   server.closeAllConnections();
   await closed;
+  // Every refusal counted but not recorded one by one goes into a durable summary before the log closes.
+  clearInterval(r.refusalSummaries);
+  await intake.flushRefusals(true);
   r.podSecurity.stop();
   parts.policies.close();
   parts.stopKeys();

@@ -81,5 +81,20 @@ export function violationTexts(r: AuditRecord): string[] {
 export const isInterim = (r: AuditRecord): boolean =>
   isWaitRecord(r) || (r.stage === 'finish' && r.code === 'STEP_ATTEMPT_FAILED');
 
+/**
+ * The refusals a record stands for, by reason code: one per reason (reasonsOf), or for an
+ * `AUDIT_REFUSALS_AGGREGATED` summary (docs/adr/0008) the counts of `result.unrecorded` — the
+ * refusals it sums that have no record of their own. Counts that are not whole numbers ≥ 0 are
+ * left out.
+ */
+export function refusalsOf(r: AuditRecord): [code: string, count: number][] {
+  if (r.code !== 'AUDIT_REFUSALS_AGGREGATED') return reasonsOf(r).map((c) => [c, 1]);
+  const unrecorded = (r.result as { unrecorded?: unknown } | undefined)?.unrecorded;
+  if (typeof unrecorded !== 'object' || unrecorded === null) return [];
+  return Object.entries(unrecorded).filter(
+    (e): e is [string, number] => typeof e[1] === 'number' && Number.isSafeInteger(e[1]) && e[1] >= 0,
+  );
+}
+
 /** True for the records an auditor lists as refusals: a deny or an error (a step's failure is not one). */
 export const isRefusal = (r: AuditRecord): boolean => r.outcome === 'deny' || r.outcome === 'error';

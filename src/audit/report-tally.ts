@@ -1,4 +1,4 @@
-import { imagesOf, isRefusal, reasonsOf, revisionOf, violationsOf } from './fields.ts';
+import { imagesOf, isRefusal, refusalsOf, revisionOf, violationsOf } from './fields.ts';
 import type { AuditRecord } from './record.ts';
 import { MAX_KEYS } from './report-limits.ts';
 import type { ReasonCounts, RevisionSpan } from './report-model.ts';
@@ -21,13 +21,13 @@ export class CappedCounts {
   constructor(cap = MAX_KEYS) {
     this.cap = cap;
   }
-  /** Counts one more of `k`; false when `k` is beyond the cap (counted as untallied). */
-  bump(k: string): boolean {
+  /** Counts `by` (1) more of `k`; false when `k` is beyond the cap (counted as untallied). */
+  bump(k: string, by = 1): boolean {
     const n = this.map.get(k);
-    if (n !== undefined) this.map.set(k, n + 1);
-    else if (this.map.size < this.cap) this.map.set(k, 1);
+    if (n !== undefined) this.map.set(k, n + by);
+    else if (this.map.size < this.cap) this.map.set(k, by);
     else {
-      this.untallied++;
+      this.untallied += by;
       return false;
     }
     return true;
@@ -58,7 +58,9 @@ export class TimelineBuckets {
     const n = this.counts.length;
     const span = Math.max(1, this.to - this.from);
     const m = this.counts[Math.min(n - 1, Math.floor(((t - this.from) / span) * n))] as Map<string, number>;
-    m.set(r.outcome, (m.get(r.outcome) ?? 0) + 1);
+    // A summary of refusals not recorded one by one stands for each of them (fields.ts, refusalsOf).
+    const by = r.code === 'AUDIT_REFUSALS_AGGREGATED' ? refusalsOf(r).reduce((t2, [, k]) => t2 + k, 0) : 1;
+    m.set(r.outcome, (m.get(r.outcome) ?? 0) + by);
   }
 }
 
@@ -175,15 +177,16 @@ export class ReportTally {
   /**
    * Top reasons per policy, each refusal counted once per reason (a POLICY_DENIED record counts its
    * deny violations, not POLICY_DENIED as well). Refusals no policy made (a bad signature, a schema
-   * error) are grouped by their stage.
+   * error) are grouped by their stage; a summary of refusals not recorded one by one
+   * (AUDIT_REFUSALS_AGGREGATED) adds its counts to their codes (fields.ts, refusalsOf).
    */
   private reasonsOf(r: AuditRecord): void {
     if (!isRefusal(r)) return;
     const denies = violationsOf(r).filter((v) => v.action === 'deny');
     const items =
       denies.length > 0
-        ? denies.map((v) => ({ group: v.policy || '(no policy named)', code: v.code, message: v.message }))
-        : reasonsOf(r).map((code) => ({ group: `stage ${r.stage}`, code, message: r.message }));
+        ? denies.map((v) => ({ group: v.policy || '(no policy named)', code: v.code, message: v.message, n: 1 }))
+        : refusalsOf(r).map(([code, n]) => ({ group: `stage ${r.stage}`, code, message: r.message, n }));
     const seen = new Set<string>();
     for (const it of items) {
       if (seen.has(`${it.group}\u0000${it.code}`)) continue;
@@ -191,24 +194,28 @@ export class ReportTally {
       const group = this.byPolicy.get(it.group);
       const c = group?.get(it.code);
       if (c !== undefined) {
-        c.count++;
+        c.count += it.n;
         continue;
       }
       if (this.reasonPairs >= MAX_KEYS) {
-        this.reasonsUntallied++;
+        this.reasonsUntallied += it.n;
         continue;
       }
       this.reasonPairs++;
       const g = group ?? new Map<string, { count: number; message: string }>();
-      g.set(it.code, { count: 1, message: it.message });
+      g.set(it.code, { count: it.n, message: it.message });
       this.byPolicy.set(it.group, g);
     }
   }
 
-  /** Counts for the charts: each refusal's reasons once; images evaluated; policies with a deny. */
+  /**
+   * Counts for the charts: each refusal's reasons once (a summary of refusals not recorded one by
+   * one: each of them, and each as one of its outcome); images evaluated; policies with a deny.
+   */
   private charts(r: AuditRecord): void {
-    this.outcomes.bump(r.outcome);
-    if (isRefusal(r)) for (const c of reasonsOf(r)) this.reasons.bump(c);
+    const summed = r.code === 'AUDIT_REFUSALS_AGGREGATED' ? refusalsOf(r) : undefined;
+    this.outcomes.bump(r.outcome, summed === undefined ? 1 : summed.reduce((t, [, n]) => t + n, 0));
+    if (isRefusal(r)) for (const [c, n] of refusalsOf(r)) this.reasons.bump(c, n);
     if (r.stage !== 'evaluate') return;
     for (const i of new Set(imagesOf(r))) this.images.bump(i);
     const denies = violationsOf(r).filter((v) => v.action === 'deny');

@@ -226,6 +226,21 @@ export const configSchema = z.strictObject({
         interval: durationField(POSITIVE_DURATION).default(10),
       })
       .prefault({}),
+    /**
+     * The audit budget of refusals before a token is verified at HTTP intake (docs/adr/0008): the
+     * first `perCode` of each code per `window` are recorded one by one, the rest counted in one
+     * summary record per stage and window. Bounded both ways: at least one record of each code per
+     * window (an auditor sees an example), at most 100 per 10 s (an unauthenticated flood cannot
+     * write at disk speed).
+     */
+    refusals: z
+      .strictObject({
+        perCode: z.int().min(1).max(100).default(10),
+        window: durationField(POSITIVE_DURATION)
+          .default(60)
+          .refine((s) => s >= 10 && s <= 3600, 'must be between 10 and 3600 seconds'),
+      })
+      .prefault({}),
     /** Optional shipping to a decision-log sink (OPA's upload format); off without a url. */
     ship: z
       .strictObject({

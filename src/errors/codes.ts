@@ -50,6 +50,7 @@ export const ERROR_CATALOGUE = {
   AUDIT_LOCKED: { status: 503, stage: 'audit' },
   AUDIT_RESUME_REFUSED: { status: 503, stage: 'audit' },
   AUDIT_RECORDS_ADOPTED: { status: 500, stage: 'audit' },
+  AUDIT_REFUSALS_AGGREGATED: { status: 429, stage: 'audit' },
   JWKS_FETCH_FAILED: { status: 502, stage: 'verify' },
   CONTROL_PLANE_UNAVAILABLE: { status: 502, stage: 'intake' },
   CONTROL_PLANE_EVENTS_FULL: { status: 503, stage: 'intake' },

@@ -1,6 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { RunnerError } from '../errors/result.ts';
-import type { AuditRecord, AuditSink } from '../audit/record.ts';
+import type { AuditOutcome, AuditRecord, AuditSink, AuditStage } from '../audit/record.ts';
+import type { ErrorCode } from '../errors/codes.ts';
 import type { PodLogs } from '../ports/pod-logs.ts';
 import type { Pods } from '../ports/pods.ts';
 import type { StepObjects } from '../ports/step-objects.ts';
@@ -10,6 +11,7 @@ import type { PolicyEngine } from '../evaluate/policy-engine.ts';
 import type { RestrictedProfile } from '../mutate/restricted.ts';
 import type { ResourceDefaults } from '../pod/resources.ts';
 import type { ReceiveLimits } from '../receive/receive.ts';
+import type { RefusalLimits } from './refusal-budget.ts';
 import type { TrustedKeyStore } from '../verify/trusted-keys.ts';
 import type { VerifyOptions } from '../verify/verify.ts';
 
@@ -37,11 +39,18 @@ export interface PipelineConfig {
   readonly receive: ReceiveLimits;
   readonly verify: VerifyOptions;
   readonly profile: RestrictedProfile;
+  /** The audit budget of refusals before verification at HTTP intake (audit.refusals; docs/adr/0008). */
+  readonly refusals: RefusalLimits;
 }
 
 /** What the pipeline tells the outside (metrics, logs) besides the audit log; all optional. */
 export interface PipelineObserver {
   recorded(record: AuditRecord, context: { readonly image?: string | undefined; readonly namespace: string }): void;
+  /**
+   * A refusal before verification that the audit log's refusal budget leaves out of the log one by
+   * one (src/pipeline/refusals.ts): counted as `recorded` would count it, never logged one by one.
+   */
+  unrecorded?(stage: AuditStage, outcome: AuditOutcome, code: ErrorCode): void;
   /** The number of runs executing now (set after every reconcile pass). */
   workflowsRunning(count: number): void;
   workflowFinished(status: 'success' | 'failed'): void;

@@ -60,7 +60,8 @@ export async function verified(token: string, deps: PipelineDeps, audit: Auditor
   let resolved: unknown;
   const keys: JWTVerifyGetKey = async (header, input) => (resolved = await deps.keys(header, input));
   const verified = await verifyAssignment(token, deps.config.verify, { keys, now: deps.now });
-  if (!verified.ok) return rejected(await audit.denied('verify', verified.error), verified.error);
+  // Before verification: a refusal within the audit log's refusal budget when the auditor is budgeted.
+  if (!verified.ok) return rejected(await audit.refused('verify', verified.error), verified.error);
   const { claims, key } = verified.value;
   // Members in code-unit order (as every object an audit record carries): canonicalisation copies nothing.
   const ref = { id: claims.sub, jti: claims.jti, runId: signedRunId(claims) ?? claims.jti };
