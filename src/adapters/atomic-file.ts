@@ -107,8 +107,8 @@ export async function replaceWhole(path: string, write: (at: string) => Promise<
       throw failed(path, e);
     }
   } finally {
+    await rm(partial, { force: true }); // before unregistering: a stop signal meanwhile still removes it
     forget();
-    await rm(partial, { force: true });
   }
 }
 

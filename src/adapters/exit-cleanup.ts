@@ -96,16 +96,22 @@ export async function execFileOwned(
  * falls between the two (red team 18, finding 4: an asynchronous mkdtemp left a window in which a
  * stopped command left a values copy holding the runner token). Directories inside it must be made
  * with mkdirWithin, never a recursive mkdir: a recursive mkdir still queued when the process ends
- * would make the removed directory again.
+ * would make the removed directory again. The removal at exit retries (up to 10 times, 20 ms more
+ * each time) while writes already handed to the thread pool land in the tree being removed (no
+ * new one can start: the main thread is in the removal); seen leaving a half-removed policy copy.
  */
 export async function withTempDir<T>(prefix: string, use: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const forget = whenThisProcessEnds(() => rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 5 }));
+  const forget = whenThisProcessEnds(() =>
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }),
+  );
   try {
     return await use(dir);
   } finally {
-    forget();
+    // Removed, then unregistered: a stop signal during the removal still removes it (the other
+    // order left a window in which a stopped command left a values copy behind).
     await rm(dir, { recursive: true, force: true });
+    forget();
   }
 }
 
