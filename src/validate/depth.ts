@@ -7,18 +7,8 @@
  * bounded first, by this walk (an explicit stack: it never throws, whatever the depth), and every
  * recursive reader after it gets at most MAX_CLAIM_DEPTH levels.
  */
-import { MAX_RECORD_DEPTH } from '../audit/limits.ts';
+import { MAX_CLAIM_DEPTH, TOO_DEEP } from './claim-limits.ts';
 import { printable } from './unicode.ts';
-
-/**
- * The deepest nesting of objects and arrays in an assignment's claims, counted as an audit record's
- * (src/audit/limits.ts MAX_RECORD_DEPTH): the claims set (the token's payload) is level 1, a claim
- * that is an object or array (`workflow`) level 2. 256: the workflow schema needs about 10.
- */
-export const MAX_CLAIM_DEPTH = MAX_RECORD_DEPTH;
-
-/** The words of a refusal (VALIDATE_SCHEMA) at the first container past MAX_CLAIM_DEPTH. */
-export const TOO_DEEP = `nested more than ${MAX_CLAIM_DEPTH} levels deep (objects and arrays; the token's claims set is level 1): a signed claim nests at most that deep`;
 
 /** Where a claim nests too deep: the dotted path of its first container past the bound, and why. */
 export interface DepthIssue {

@@ -8,7 +8,7 @@
  * Refused instead, wherever it is (`constructor` and `prototype` are ordinary own keys and stay
  * allowed: every reader keeps them).
  */
-import { MAX_CLAIM_DEPTH, TOO_DEEP } from './depth.ts';
+import { MAX_CLAIM_DEPTH, TOO_DEEP } from './claim-limits.ts';
 
 /** The one key refused. */
 export const DROPPED_KEY = '__proto__';

@@ -10,9 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { admit } from '../../src/admission/admit.ts';
+import { MAX_RECORD_DEPTH } from '../../src/audit/limits.ts';
 import { auditor } from '../../src/pipeline/auditor.ts';
 import { reverified } from '../../src/pipeline/verified.ts';
-import { depthIssue, MAX_CLAIM_DEPTH, TOO_DEEP } from '../../src/validate/depth.ts';
+import { MAX_CLAIM_DEPTH, TOO_DEEP } from '../../src/validate/claim-limits.ts';
+import { depthIssue } from '../../src/validate/depth.ts';
 import { prototypeKeyIssues } from '../../src/validate/prototype-keys.ts';
 import { textIssues } from '../../src/validate/unicode.ts';
 import { validate } from '../../src/validate/validate.ts';
@@ -113,6 +115,7 @@ const stages = (records: readonly object[]): string[] =>
 describe('a signed claim nested past MAX_CLAIM_DEPTH → VALIDATE_SCHEMA with a validate record, never INTERNAL', () => {
   test("the bound is the audit records' 256 levels", () => {
     assert.equal(MAX_CLAIM_DEPTH, 256);
+    assert.equal(MAX_CLAIM_DEPTH, MAX_RECORD_DEPTH);
   });
 
   const DEPTHS = [255, 256, 257, 5000, 10_000] as const;
