@@ -112,6 +112,11 @@ export const configSchema = z.strictObject({
     storage: z
       .strictObject({
         workspaceSize: sizeLimit.default('10Gi'),
+        /**
+         * The `sizeLimit` of each step's writable /tmp emptyDir under readOnlyRootFilesystem (and of
+         * any other emptyDir of a step pod without one): never zero (red team 18, finding 7).
+         */
+        tmpSize: sizeLimit.default('1Gi'),
         storageClass: z.string().min(1).max(253).optional(),
       })
       .prefault({}),

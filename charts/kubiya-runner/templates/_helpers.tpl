@@ -76,9 +76,11 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 
 {{- /* Size limits that must not be zero: an emptyDir sizeLimit of zero means no limit at all (src/config/schema-fields.ts sizeLimit). */}}
 {{- define "kubiya-runner.checkSizes" -}}
-{{- $w := .Values.runner.storage.workspaceSize -}}
+{{- range $key := list "workspaceSize" "tmpSize" -}}
+{{- $w := get $.Values.runner.storage $key -}}
 {{- if and (not (kindIs "invalid" $w)) (regexMatch "^0*(\\.0*)?[A-Za-z]*$" (toString $w)) -}}
-{{- fail "runner.storage.workspaceSize must not be zero: a zero size limit means no limit at all" -}}
+{{- fail (printf "runner.storage.%s must not be zero: a zero size limit means no limit at all" $key) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
