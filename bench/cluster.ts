@@ -245,6 +245,7 @@ export async function e2eBench(
               fsGroup: 65532,
               allowNetBindService: false,
               readOnlyRootFilesystem: false,
+              tmpSize: '1Gi',
             },
           ).pod;
           pod.metadata = { ...pod.metadata, labels: { ...pod.metadata?.labels, bench: 'bare' } };

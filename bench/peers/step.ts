@@ -23,6 +23,7 @@ const HARDENING = {
   fsGroup: 65532,
   allowNetBindService: false,
   readOnlyRootFilesystem: false,
+  tmpSize: '1Gi',
 } as const;
 
 /** The bench workflow for `runId` as the runner receives it (what the runner row signs). */

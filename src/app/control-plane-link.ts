@@ -12,6 +12,7 @@ import {
   type Intake,
 } from '../adapters/control-plane-client.ts';
 import type { Config } from '../config/schema.ts';
+import { HEADER_TOKEN, HEADER_TOKEN_RULE } from '../config/schema-fields.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PipelineObserver } from '../pipeline/deps.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText } from '../adapters/operator-file.ts';
@@ -27,15 +28,19 @@ export interface ControlPlaneLink {
 }
 
 /**
- * The runner token: `runner.token`, else the trimmed content of `runner.tokenFile`. Throws when
- * `controlPlane.url` is set and there is none (a start-up error: pull mode cannot register).
+ * The runner token: `runner.token` (RUNNER_TOKEN; the config schema has checked it), else the
+ * trimmed content of `runner.tokenFile`, which must be a token an HTTP header can carry
+ * (HEADER_TOKEN: visible ASCII, not empty; red team 18, finding 8). Throws, naming the key and
+ * the file but never the token, when the file's content is not one, and when `controlPlane.url`
+ * is set and there is no token (start-up errors, STARTUP_FAILED: pull mode cannot register).
  */
 export async function runnerToken(config: Config): Promise<string | undefined> {
+  const file = config.runner.tokenFile;
   const token =
     config.runner.token ??
-    (config.runner.tokenFile !== undefined
-      ? (await readOperatorText(config.runner.tokenFile, OPERATOR_FILE_MAX_BYTES.secret)).trim()
-      : undefined);
+    (file !== undefined ? (await readOperatorText(file, OPERATOR_FILE_MAX_BYTES.secret)).trim() : undefined);
+  if (token !== undefined && config.runner.token === undefined && !HEADER_TOKEN.test(token))
+    throw new Error(`runner.tokenFile ${file ?? ''}: the token in it ${token === '' ? 'is empty' : HEADER_TOKEN_RULE}`);
   if (config.controlPlane.url !== undefined && token === undefined)
     throw new Error(
       'controlPlane.url is set but there is no runner token (runner.token, runner.tokenFile or RUNNER_TOKEN)',

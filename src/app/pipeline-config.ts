@@ -38,6 +38,7 @@ export function pipelineConfigOf(config: Config): PipelineConfig {
       fsGroup: security.runAsUser,
       allowNetBindService: security.allowNetBindService,
       readOnlyRootFilesystem: security.readOnlyRootFilesystem,
+      tmpSize: storage.tmpSize,
     },
   });
 }

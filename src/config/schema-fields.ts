@@ -21,6 +21,23 @@ export const sizeLimit = quantityField.refine(
   (q) => !isZeroQuantity(q),
   'must not be zero: a zero size limit means no limit at all',
 );
+/**
+ * A bearer token as an HTTP header carries it (red team 18, finding 8): visible ASCII only,
+ * U+0021 to U+007E. `fetch` refuses a header value with a character above U+00FF ("Cannot convert
+ * argument to a ByteString"), so a runner token `tok€n` loaded, and then every control-plane
+ * request failed while the pod looked Ready; Latin-1 letters, spaces and controls are no token
+ * either (RFC 6750's b64token, `[A-Za-z0-9._~+/-]+=*`, is a subset; the bundle service's token
+ * file is held to the same, src/adapters/bundle-poller.ts). Checked where the token is loaded,
+ * never echoed: runner.token and RUNNER_TOKEN by the config schema, runner.tokenFile's content by
+ * runnerToken (src/app/control-plane-link.ts); the chart's checkToken refuses the same at render.
+ */
+export const HEADER_TOKEN = /^[\x21-\x7e]+$/;
+/** What a refused token is told (never the token). */
+export const HEADER_TOKEN_RULE =
+  'must be visible ASCII only (letters, digits and the marks ! to ~: no space, control character or non-ASCII character such as é or €): it is sent in the Authorization header, which carries nothing else';
+/** runner.token: a token an HTTP header can carry (HEADER_TOKEN). */
+export const headerToken = z.string().min(1).regex(HEADER_TOKEN, HEADER_TOKEN_RULE);
+
 /** runner.workflow.defaultResources' requests or limits: non-zero quantities. */
 export const defaultList = z.strictObject({ memory: nonZero.optional(), cpu: nonZero.optional() });
 

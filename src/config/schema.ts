@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { DEFAULT_RESOURCES } from '../pod/resources.ts';
 import { durationField, POSITIVE_DURATION, STEP_TIMEOUT_BOUNDS } from '../units/units.ts';
-import { defaultList, dnsLabel, httpUrl, isSecureTransport, resourceList, sizeLimit } from './schema-fields.ts';
+import {
+  defaultList,
+  dnsLabel,
+  headerToken,
+  httpUrl,
+  isSecureTransport,
+  resourceList,
+  sizeLimit,
+} from './schema-fields.ts';
 
 /** runner.security.podSecurityCheck.interval: 5 s to 1 h (a label removed is noticed within it). */
 export const POD_SECURITY_CHECK_BOUNDS = Object.freeze({ min: 5, max: 3600 });
@@ -34,7 +42,7 @@ export const configSchema = z.strictObject({
   runner: z.strictObject({
     name: dnsLabel,
     /** The runner token for the control plane; prefer tokenFile (a mounted Secret). */
-    token: z.string().min(1).optional(),
+    token: headerToken.optional(),
     tokenFile: z.string().min(1).optional(),
     /** The runner pod's own resources: used by the Helm chart, accepted here so one file serves both. */
     resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
@@ -112,6 +120,11 @@ export const configSchema = z.strictObject({
     storage: z
       .strictObject({
         workspaceSize: sizeLimit.default('10Gi'),
+        /**
+         * The `sizeLimit` of each step's writable /tmp emptyDir under readOnlyRootFilesystem (and of
+         * any other emptyDir of a step pod without one): never zero (red team 18, finding 7).
+         */
+        tmpSize: sizeLimit.default('1Gi'),
         storageClass: z.string().min(1).max(253).optional(),
       })
       .prefault({}),

@@ -5,6 +5,7 @@ import { hardenContainer, TMP_VOLUME } from './container.ts';
 import { SAFE_SYSCTLS, safeAnnotations, safeAppArmor, safeSeLinux } from './contexts.ts';
 import { safeTokenVolume } from './identity.ts';
 import { plainCopy } from '../validate/plain-copy.ts';
+import { quantityValue } from '../units/units.ts';
 
 /** Settings of the restricted hardening, from config (`security.*`) and policy. */
 export interface RestrictedProfile {
@@ -16,6 +17,11 @@ export interface RestrictedProfile {
   readonly allowNetBindService: boolean;
   /** Make root filesystems read-only and mount a writable emptyDir at /tmp. */
   readonly readOnlyRootFilesystem: boolean;
+  /**
+   * The `sizeLimit` of the /tmp emptyDir (a Kubernetes quantity, not zero: runner.storage.tmpSize),
+   * and of any other emptyDir of the pod that comes without a positive one (see boundedVolume).
+   */
+  readonly tmpSize: string;
 }
 
 export interface Mutation {
@@ -39,6 +45,26 @@ function isAllowedVolume(v: V1Volume): boolean {
   return Object.entries(v).every(
     ([key, value]) => key === 'name' || value === undefined || ALLOWED_VOLUME_KEYS.has(key),
   );
+}
+
+/** The volume sources a V1Volume may name (every key but `name`). */
+const hasSource = (v: V1Volume): boolean =>
+  Object.entries(v).some(([key, value]) => key !== 'name' && value !== undefined);
+
+/**
+ * A volume the kubelet bounds (red team 18, finding 7): an emptyDir whose `sizeLimit` is absent,
+ * zero or negative — the kubelet puts no limit on it (zero means none) and it fills the node's
+ * disk — gets `size`; so does a volume with no source at all, which the API server makes an
+ * `emptyDir: {}` (SetDefaults_Volume). Every other volume, and an emptyDir with a positive limit
+ * (or one this runner cannot read, which the API server judges), is returned as it is.
+ */
+function boundedVolume(v: V1Volume, size: string): V1Volume {
+  if (!hasSource(v)) return { ...v, emptyDir: { sizeLimit: size } };
+  if (v.emptyDir === undefined) return v;
+  const limit = v.emptyDir.sizeLimit;
+  const value = typeof limit === 'string' ? quantityValue(limit) : undefined;
+  if (limit !== undefined && (value === undefined || value > 0)) return v;
+  return { ...v, emptyDir: { ...v.emptyDir, sizeLimit: size } };
 }
 
 /** The pod's security context as restricted requires it. */
@@ -66,6 +92,8 @@ function hardenPodContext(input: V1PodSecurityContext | undefined, profile: Rest
  * annotation: no Unconfined), windowsOptions.hostProcess, and ephemeral containers (removed).
  * Identity (issue 19): the legacy service account token is never mounted, and a projected token
  * keeps an audience and a bounded lifetime (identity.ts); probes carry no host (container.ts).
+ * Storage: every emptyDir of the result has a positive `sizeLimit` (`/tmp` and any unbounded one
+ * get `profile.tmpSize`, boundedVolume), so no volume the kubelet leaves unbounded reaches a node.
  */
 export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   const pod = plainCopy(input);
@@ -75,9 +103,10 @@ export function mutate(input: V1Pod, profile: RestrictedProfile): Mutation {
   const volumes = (spec.volumes ?? [])
     .filter(isAllowedVolume)
     .map(safeTokenVolume)
-    .filter((v) => v !== undefined);
+    .filter((v) => v !== undefined)
+    .map((v) => boundedVolume(v, profile.tmpSize));
   if (profile.readOnlyRootFilesystem && !volumes.some((v) => v.name === TMP_VOLUME))
-    volumes.push({ name: TMP_VOLUME, emptyDir: {} });
+    volumes.push({ name: TMP_VOLUME, emptyDir: { sizeLimit: profile.tmpSize } });
   if (volumes.length > 0 || spec.volumes !== undefined) spec.volumes = volumes;
   const allowedVolumes = new Set(volumes.map((v) => v.name));
 

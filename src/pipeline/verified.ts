@@ -4,10 +4,11 @@
  * the keys trusted at the run's creation (DESIGN §2b). Every outcome is audited through `audit`.
  */
 import { decodeJwt, type JWTVerifyGetKey } from 'jose';
-import { ok, type Result, type RunnerError } from '../errors/result.ts';
+import { fail, ok, type Result, type RunnerError } from '../errors/result.ts';
 import type { RunObject } from '../ports/runs.ts';
 import { dnsSafeName, runName } from '../pod/names.ts';
 import type { Workflow } from '../validate/schema.ts';
+import { depthIssue } from '../validate/depth.ts';
 import { validate } from '../validate/validate.ts';
 import { thumbprintOf } from '../verify/trusted-keys.ts';
 import { verifyAssignment, verifyTrusted, type AssignmentClaims } from '../verify/verify.ts';
@@ -109,7 +110,7 @@ async function validated(
   passed?: Promise<unknown>[],
   known?: Workflow,
 ): Promise<Result<AdmittedRun>> {
-  const workflow = known !== undefined ? ok(known) : validate(claims.workflow);
+  const workflow = known !== undefined ? ok(known) : (otherClaimsTooDeep(claims) ?? validate(claims.workflow));
   if (!workflow.ok) {
     const denied = audit.denied('validate', workflow.error, { workflow: ref, result: workflow.error.details });
     await Promise.all([...(passed ?? []), denied]);
@@ -125,6 +126,23 @@ async function validated(
     await Promise.all(passed);
   }
   return ok({ name: runNameOf(claims.jti), ref: run, workflow: workflow.value });
+}
+
+/**
+ * VALIDATE_SCHEMA when a claim other than `workflow` (validate bounds that one) nests more than
+ * MAX_CLAIM_DEPTH levels (src/validate/depth.ts): nothing reads them, but the verification cache
+ * freezes every claim, recursively (red team 18, finding 6). Undefined when none does.
+ */
+function otherClaimsTooDeep(claims: AssignmentClaims): Result<never> | undefined {
+  for (const name of Object.keys(claims)) {
+    if (name === 'workflow') continue;
+    const deep = depthIssue(claims[name], name);
+    if (deep !== undefined)
+      return fail('VALIDATE_SCHEMA', `token claims are invalid: 1 issue(s), first at ${deep.path}: ${deep.message}`, {
+        issues: [deep],
+      });
+  }
+  return undefined;
 }
 
 /**

@@ -8,6 +8,7 @@
  * Refused instead, wherever it is (`constructor` and `prototype` are ordinary own keys and stay
  * allowed: every reader keeps them).
  */
+import { MAX_CLAIM_DEPTH, TOO_DEEP } from './claim-limits.ts';
 
 /** The one key refused. */
 export const DROPPED_KEY = '__proto__';
@@ -19,8 +20,10 @@ export interface PrototypeKeyIssue {
 }
 
 /**
- * Every own `__proto__` key in `value` (plain JSON: objects and arrays, at any depth), with its
- * path from `root`; at most `max`. Pure; never throws.
+ * Every own `__proto__` key in `value` (plain JSON: objects and arrays), with its path from `root`;
+ * at most `max`. The walk recurses, so it does not go below MAX_CLAIM_DEPTH levels of `value`: a
+ * deeper container is an issue itself (validate refuses such a claim before, depth.ts). Pure;
+ * never throws.
  */
 export function prototypeKeyIssues(value: unknown, root: string, max = 50): PrototypeKeyIssue[] {
   const out: PrototypeKeyIssue[] = [];
@@ -28,6 +31,10 @@ export function prototypeKeyIssues(value: unknown, root: string, max = 50): Prot
   const path: string[] = [root];
   const walk = (v: unknown): void => {
     if (out.length >= max || typeof v !== 'object' || v === null) return;
+    if (path.length > MAX_CLAIM_DEPTH) {
+      out.push({ path: path.join('.'), message: TOO_DEEP });
+      return;
+    }
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         path.push(String(i));

@@ -16,6 +16,8 @@
  * Every other name is a DNS label or a C identifier already; other strings may hold any other text.
  */
 
+import { MAX_CLAIM_DEPTH, TOO_DEEP } from './claim-limits.ts';
+
 export interface TextIssue {
   /** Dotted path from `workflow`, as the schema issues have it (keys escaped, see `printable`). */
   readonly path: string;
@@ -68,7 +70,9 @@ function placeProblem(v: string, at: string, shown: ReadonlySet<string>): string
 
 /**
  * Every ill-formed string of `value` (keys and values, nested), with its path; at most 50. `shown`
- * names the dotted paths of display names, which are held to the stricter rule above.
+ * names the dotted paths of display names, which are held to the stricter rule above. The walk
+ * recurses, so it does not go below MAX_CLAIM_DEPTH levels of `value`: a deeper container is an
+ * issue itself (never a stack overflow; validate refuses such a claim before, src/validate/depth.ts).
  */
 export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): TextIssue[] {
   const out: TextIssue[] = [];
@@ -84,6 +88,8 @@ export function textIssues(value: unknown, shown: ReadonlySet<string> = SHOWN): 
       // of CONTROL_OR_BIDI): most strings have none, and testing a path costs more than a string.
       const p = problem(v) ?? (CONTROL_OR_BIDI.test(v) ? placeProblem(v, at(), shown) : undefined);
       if (p !== undefined) out.push({ path: at(), message: p });
+    } else if (typeof v === 'object' && v !== null && path.length > MAX_CLAIM_DEPTH) {
+      out.push({ path: at(), message: TOO_DEEP });
     } else if (Array.isArray(v)) {
       // As forEach: indices present only (a hole is skipped), up to the length at the start.
       for (let i = 0, n = v.length; i < n; i++) {

@@ -1,6 +1,7 @@
 import { fail, ok, type Result } from '../errors/result.ts';
 import { parseImageRef } from '../oci/image-ref.ts';
 import { conditionIssues, referenceIssues } from './condition-check.ts';
+import { depthIssue } from './depth.ts';
 import { findCycle } from './graph.ts';
 import { prototypeKeyIssues } from './prototype-keys.ts';
 import { workflowSchema, type Workflow } from './schema.ts';
@@ -33,7 +34,8 @@ function imageIssues(workflow: Workflow): SchemaIssue[] {
 
 /**
  * validate: the verified `workflow` claim → a typed, bounded Workflow, or every issue with its path.
- * First the text itself (VALIDATE_UNICODE: ill-formed Unicode or NUL anywhere, control/bidi
+ * First its depth (VALIDATE_SCHEMA: nested more than MAX_CLAIM_DEPTH levels, found without
+ * recursion, src/validate/depth.ts), so that no walk after it can overflow the stack; then the text itself (VALIDATE_UNICODE: ill-formed Unicode or NUL anywhere, control/bidi
  * characters in display names), so that nothing after this point — schema messages, audit records,
  * the WorkflowRun — ever holds a string that cannot be encoded; then a `__proto__` key anywhere
  * (VALIDATE_SCHEMA: readers drop it, prototype-keys.ts); then the schema (VALIDATE_SCHEMA);
@@ -41,6 +43,11 @@ function imageIssues(workflow: Workflow): SchemaIssue[] {
  * WorkflowRun. Issue paths and messages never repeat an ill-formed string (keys in paths are escaped).
  */
 export function validate(claim: unknown): Result<Workflow> {
+  const deep = depthIssue(claim, 'workflow');
+  if (deep !== undefined)
+    return fail('VALIDATE_SCHEMA', `workflow claim is invalid: 1 issue(s), first at ${deep.path}: ${deep.message}`, {
+      issues: [deep],
+    });
   const text = textIssues(claim);
   if (text.length > 0) {
     return fail(

@@ -111,6 +111,11 @@ const FIELDS: { values: string[]; config: string[]; candidates: unknown[]; base?
     config: ['runner', 'storage', 'workspaceSize'],
     candidates: ['10Gi', '1Mi', '0', '0Gi', '0.0', '00m', 0, '1e3'],
   },
+  {
+    values: ['runner', 'storage', 'tmpSize'],
+    config: ['runner', 'storage', 'tmpSize'],
+    candidates: ['1Gi', '64Mi', '0', '0Gi', '0.0', '00m', 0, '1e3'],
+  },
   { values: ['audit', 'ship', 'url'], config: ['audit', 'ship', 'url'], candidates: URLS },
   { values: ['egress', 'dnsNamespace'], config: ['egress', 'dnsNamespace'], candidates: ['kube-system', ...INJECT] },
   { values: ['egress', 'mode'], config: ['egress', 'mode'], candidates: ['cilium', 'calico', 'networkpolicy # x'] },

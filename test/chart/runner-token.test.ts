@@ -5,7 +5,9 @@
 // refuses, at render and naming the key, every token the runner would refuse at start when the
 // chart's own Secret carries it (no runner.existingSecret): the table below, and a property that
 // the chart's verdict equals the runner's (loadConfig with RUNNER_TOKEN, then runnerToken) for
-// tokens made of letters, white space and control characters.
+// tokens made of letters, white space, control and non-ASCII characters. Red team 18 (finding 8):
+// a token with a character outside visible ASCII (`tok€n`, a space inside) rendered and loaded,
+// and then every control-plane request failed; refused at render and at start now.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -65,6 +67,7 @@ async function runnerStarts(token: string): Promise<boolean> {
 const EMPTY = /runner\.token is empty, and controlPlane\.url is set with no runner\.existingSecret/;
 const CONTROL = /runner\.token holds a control character/;
 const SPACE = /runner\.token begins or ends with white space/;
+const ASCII = /runner\.token holds a character outside visible ASCII/;
 
 describe('runner.token: refused at render exactly when the runner would refuse it at start', () => {
   const SCHEMA = /missing property 'token'/;
@@ -91,7 +94,16 @@ describe('runner.token: refused at render exactly when the runner would refuse i
     ['a BOM before', '\ufeffabc', undefined, SPACE],
     ['a line separator after', 'abc\u2028', undefined, SPACE],
     ['a token', 'kr_live_0123456789abcdef', undefined, 'renders'],
-    ['a space inside (taken as written by the runner)', 'a b', undefined, 'renders'],
+    // red team 18, finding 8: the token goes into the Authorization header (visible ASCII only)
+    ['the reported tok€n (above U+00FF)', 'tok€n', undefined, ASCII],
+    ['a CJK character', 'tok\u4e2dn', undefined, ASCII],
+    ['an emoji', 'tok\u{1F600}n', undefined, ASCII],
+    ['Latin-1 é', 'café-token', undefined, ASCII],
+    ['NBSP inside', 'tok\u00a0n', undefined, ASCII],
+    ['a space inside', 'a b', undefined, ASCII],
+    ['an ideographic space inside', 'a\u3000b', undefined, ASCII],
+    ['visible ASCII marks', "a!#$%&'*+-.^_`|~=", undefined, 'renders'],
+    ['existingSecret, an unused token tok€n', 'tok€n', 'kubiya-runner-token', 'renders'],
     ['existingSecret, no token', undefined, 'kubiya-runner-token', 'renders'],
     ['existingSecret, an unused token with a newline', 'abc\n', 'kubiya-runner-token', 'renders'],
   ];
@@ -129,6 +141,8 @@ describe('runner.token: refused at render exactly when the runner would refuse i
       '\u00a0',
       '\u2003',
       '\u3000',
+      '\u20ac',
+      '\u00e9',
       '\ufeff',
     ];
     await fc.assert(

@@ -24,6 +24,7 @@ test('the real PodSecurity admission (enforce=restricted) admits 100 % of 250 ge
       fsGroup: 65532,
       allowNetBindService: i % 2 === 0,
       readOnlyRootFilesystem: i % 3 === 0,
+      tmpSize: '1Gi',
     });
     pod.metadata = { ...pod.metadata, name: `oracle-${i}` };
     pod.spec = { ...pod.spec!, serviceAccountName: 'kubiya-workflow' };
@@ -85,6 +86,7 @@ test('the real PodSecurity admission (enforce=restricted) admits 100 % of 250 ge
       fsGroup: 65532,
       allowNetBindService: false,
       readOnlyRootFilesystem: false,
+      tmpSize: '1Gi',
     });
     pod.metadata = {
       name: `broken-${i}`,

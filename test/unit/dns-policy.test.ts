@@ -25,6 +25,7 @@ const profile: RestrictedProfile = {
   fsGroup: 65532,
   allowNetBindService: false,
   readOnlyRootFilesystem: false,
+  tmpSize: '1Gi',
 };
 
 /** The test config with runner.network.dnsPolicy = value (undefined: left out), through the real schema. */

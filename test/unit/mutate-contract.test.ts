@@ -17,6 +17,7 @@ const profile: RestrictedProfile = {
   fsGroup: 65534,
   allowNetBindService: false,
   readOnlyRootFilesystem: false,
+  tmpSize: '1Gi',
 };
 const readOnly: RestrictedProfile = { ...profile, readOnlyRootFilesystem: true };
 
@@ -38,7 +39,8 @@ const ALLOWED_VOLUMES: [string, V1Volume][] = [
   ['configMap', { name: 'v', configMap: { name: 'cm' } }],
   ['csi', { name: 'v', csi: { driver: 'secrets-store.csi.k8s.io' } }],
   ['downwardAPI', { name: 'v', downwardAPI: { items: [] } }],
-  ['emptyDir', { name: 'v', emptyDir: {} }],
+  ['emptyDir', { name: 'v', emptyDir: { sizeLimit: '2Gi' } }],
+  ['emptyDir in memory', { name: 'v', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } }],
   ['ephemeral', { name: 'v', ephemeral: { volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'] } } } }],
   ['persistentVolumeClaim', { name: 'v', persistentVolumeClaim: { claimName: 'data' } }],
   ['projected', { name: 'v', projected: { sources: [] } }],
@@ -64,7 +66,7 @@ for (const [type, volume] of ALLOWED_VOLUMES) {
 }
 for (const [type, fields] of FORBIDDEN_VOLUMES) {
   test(`volume type ${type} is forbidden: the volume and every mount of it are removed, other volumes stay`, () => {
-    const keep: V1Volume = { name: 'keep', emptyDir: {} };
+    const keep: V1Volume = { name: 'keep', emptyDir: { sizeLimit: '2Gi' } };
     const input = podWith(
       { volumes: [{ name: 'v', ...fields }, keep], initContainers: [{ name: 'i', image: 'i', volumeMounts: [mount] }] },
       { volumeMounts: [mount, { name: 'keep', mountPath: '/keep' }] },
@@ -88,7 +90,7 @@ test('a pod whose only volume is forbidden ends with no volume and no mount of i
 });
 
 test('a volume key present with the value undefined is no volume type (client objects carry such keys)', () => {
-  const volume = { name: 'v', emptyDir: {}, hostPath: undefined } as V1Volume;
+  const volume = { name: 'v', emptyDir: { sizeLimit: '2Gi' }, hostPath: undefined } as V1Volume;
   const { pod } = mutate(podWith({ volumes: [volume] }, { volumeMounts: [mount] }), profile);
   assert.equal(pod.spec?.volumes?.length, 1);
   assert.deepEqual(pod.spec?.containers[0]?.volumeMounts, [mount]);
@@ -266,7 +268,7 @@ test('readOnlyRootFilesystem on: read-only roots and one writable /tmp emptyDir 
   assert.equal(volumes.length, 1);
   const tmp = volumes[0];
   assert.match(tmp?.name ?? '', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a valid volume name');
-  assert.deepEqual(tmp?.emptyDir, {});
+  assert.deepEqual(tmp?.emptyDir, { sizeLimit: readOnly.tmpSize }, 'bounded by runner.storage.tmpSize');
   for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true, c.name);
     assert.deepEqual(c.volumeMounts, [{ name: tmp?.name, mountPath: '/tmp' }], c.name);
@@ -276,16 +278,22 @@ test('readOnlyRootFilesystem on: read-only roots and one writable /tmp emptyDir 
 });
 test('readOnlyRootFilesystem on: a pod with volumes and mounts of its own still gets the /tmp volume and mount', () => {
   const data = { name: 'data', mountPath: '/data' };
-  const { pod } = mutate(podWith({ volumes: [{ name: 'data', emptyDir: {} }] }, { volumeMounts: [data] }), readOnly);
+  const { pod } = mutate(
+    podWith({ volumes: [{ name: 'data', emptyDir: { sizeLimit: '2Gi' } }] }, { volumeMounts: [data] }),
+    readOnly,
+  );
   const volumes = pod.spec?.volumes ?? [];
   assert.equal(volumes.length, 2, 'its own volume and the /tmp emptyDir');
   const tmp = volumes.find((v) => v.name !== 'data');
-  assert.deepEqual(tmp?.emptyDir, {});
+  assert.deepEqual(tmp?.emptyDir, { sizeLimit: readOnly.tmpSize }, 'bounded by runner.storage.tmpSize');
   assert.deepEqual(pod.spec?.containers[0]?.volumeMounts, [data, { name: tmp?.name, mountPath: '/tmp' }]);
 });
 test('readOnlyRootFilesystem on: a container that mounts its own volume at /tmp gets no second /tmp', () => {
   const own = { name: 'scratch', mountPath: '/tmp' };
-  const { pod } = mutate(podWith({ volumes: [{ name: 'scratch', emptyDir: {} }] }, { volumeMounts: [own] }), readOnly);
+  const { pod } = mutate(
+    podWith({ volumes: [{ name: 'scratch', emptyDir: { sizeLimit: '2Gi' } }] }, { volumeMounts: [own] }),
+    readOnly,
+  );
   assert.deepEqual(pod.spec?.containers[0]?.volumeMounts, [own]);
 });
 test('readOnlyRootFilesystem off: the container keeps its own setting and no /tmp volume is added', () => {

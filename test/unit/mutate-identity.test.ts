@@ -22,6 +22,7 @@ const profile: RestrictedProfile = {
   fsGroup: 1000,
   allowNetBindService: false,
   readOnlyRootFilesystem: false,
+  tmpSize: '1Gi',
 };
 const pod = (volumes: V1Volume[], container: Partial<V1Container> = {}): V1Pod => ({
   metadata: { name: 'p' },
@@ -76,7 +77,10 @@ describe('a projected service account token: an audience and a bounded lifetime'
   ];
   for (const [name, sources, expected] of table) {
     test(name, () => {
-      const { pod: out, patch } = mutate(pod([projected(...sources), { name: 'data', emptyDir: {} }]), profile);
+      const { pod: out, patch } = mutate(
+        pod([projected(...sources), { name: 'data', emptyDir: { sizeLimit: '1Gi' } }]),
+        profile,
+      );
       const sa = out.spec?.volumes?.find((v) => v.name === 'sa');
       assert.deepEqual(sa?.projected?.sources, expected);
       assert.deepEqual(

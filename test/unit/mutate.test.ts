@@ -11,6 +11,7 @@ const profile: RestrictedProfile = {
   fsGroup: 65532,
   allowNetBindService: false,
   readOnlyRootFilesystem: false,
+  tmpSize: '1Gi',
 };
 const profiles = fc.record({
   runAsUser: fc.constantFrom(1000, 65532),
@@ -18,6 +19,7 @@ const profiles = fc.record({
   fsGroup: fc.constant(1000),
   allowNetBindService: fc.boolean(),
   readOnlyRootFilesystem: fc.boolean(),
+  tmpSize: fc.constantFrom('1Gi', '64Mi', '500M'),
 });
 
 test('mutate: any pod comes out restricted (independent checker)', () => {

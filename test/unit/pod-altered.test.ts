@@ -28,6 +28,7 @@ const profile: RestrictedProfile = {
   fsGroup: 65532,
   allowNetBindService: false,
   readOnlyRootFilesystem: true,
+  tmpSize: '1Gi',
 };
 
 const decided: V1Pod = mutate(

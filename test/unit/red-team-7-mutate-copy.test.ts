@@ -26,6 +26,7 @@ const profile: Restricted.RestrictedProfile = {
   fsGroup: 65532,
   allowNetBindService: false,
   readOnlyRootFilesystem: true,
+  tmpSize: '1Gi',
 };
 
 /** Every object reachable from `v`. */

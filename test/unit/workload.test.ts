@@ -23,6 +23,7 @@ const profile = {
   fsGroup: 1000,
   allowNetBindService: false,
   readOnlyRootFilesystem: true,
+  tmpSize: '1Gi',
 };
 const R = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 

@@ -14,26 +14,27 @@ const ZEROS = ['0', '0Gi', '0Mi', '0.0', '00', '0m', '0.000Ki', '0E', 0];
 const SIZES = ['1', '1Gi', '10Gi', '0.5Gi', '100Mi', '1m'];
 
 describe('a size of zero is refused where it would mean no limit or nothing', () => {
-  const config = (workspaceSize: unknown) => {
-    const doc = parse(MINIMAL_CONFIG_YAML) as { runner: Record<string, unknown> };
-    doc.runner.storage = { workspaceSize };
-    return loadConfig(stringify(doc), {});
-  };
-  for (const z of ZEROS)
-    test(`runner.storage.workspaceSize ${JSON.stringify(z)} → CONFIG_INVALID naming the key`, () => {
-      const r = config(z);
-      assert.equal(r.ok, false);
-      if (!r.ok)
-        assert.match(
-          r.error.message,
-          typeof z === 'number'
-            ? /runner\.storage\.workspaceSize: /
-            : /runner\.storage\.workspaceSize: must not be zero/,
-        );
+  // runner.storage.tmpSize (red team 18, finding 7): the /tmp emptyDir under readOnlyRootFilesystem
+  for (const key of ['workspaceSize', 'tmpSize'] as const) {
+    const config = (size: unknown) => {
+      const doc = parse(MINIMAL_CONFIG_YAML) as { runner: Record<string, unknown> };
+      doc.runner.storage = { [key]: size };
+      return loadConfig(stringify(doc), {});
+    };
+    for (const z of ZEROS)
+      test(`runner.storage.${key} ${JSON.stringify(z)} → CONFIG_INVALID naming the key`, () => {
+        const r = config(z);
+        assert.equal(r.ok, false);
+        if (!r.ok)
+          assert.match(
+            r.error.message,
+            new RegExp(`runner\\.storage\\.${key}: ${typeof z === 'number' ? '' : 'must not be zero'}`),
+          );
+      });
+    test(`non-zero runner.storage.${key} sizes are accepted`, () => {
+      for (const s of SIZES) assert.ok(config(s).ok, s);
     });
-  test('non-zero workspace sizes are accepted', () => {
-    for (const s of SIZES) assert.ok(config(s).ok, s);
-  });
+  }
 
   const workflow = (size: unknown) =>
     validate({

@@ -76,9 +76,11 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 
 {{- /* Size limits that must not be zero: an emptyDir sizeLimit of zero means no limit at all (src/config/schema-fields.ts sizeLimit). */}}
 {{- define "kubiya-runner.checkSizes" -}}
-{{- $w := .Values.runner.storage.workspaceSize -}}
+{{- range $key := list "workspaceSize" "tmpSize" -}}
+{{- $w := get $.Values.runner.storage $key -}}
 {{- if and (not (kindIs "invalid" $w)) (regexMatch "^0*(\\.0*)?[A-Za-z]*$" (toString $w)) -}}
-{{- fail "runner.storage.workspaceSize must not be zero: a zero size limit means no limit at all" -}}
+{{- fail (printf "runner.storage.%s must not be zero: a zero size limit means no limit at all" $key) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -265,8 +267,11 @@ written (src/config/load.ts): an empty one counts as unset, so with controlPlane
 stops at start (STARTUP_FAILED: no runner token) and the pod crash-loops after a successful
 install (red team 17: `--set runner.token=${RUNNER_TOKEN}` with the variable unset); one with a
 control character (a trailing newline from a file or `$'…\n'`) or white space at either end is
-refused at start, whatever the mode. Both are refused here, at render, naming the key; the value
-is never printed.
+refused at start, whatever the mode, and so is any character outside visible ASCII (`!` to `~`: a
+space inside, `é`, `€`; red team 18, finding 8: the token is sent as `Authorization: Bearer`, and a
+character above U+00FF made every request fail while the pod looked Ready;
+src/config/schema-fields.ts HEADER_TOKEN). All are refused here, at render, naming the key; the
+value is never printed.
 */}}
 {{- define "kubiya-runner.checkToken" -}}
 {{- if not .Values.runner.existingSecret -}}
@@ -276,6 +281,8 @@ is never printed.
 {{- fail "runner.token holds a control character (a trailing newline?): the runner refuses it at start. Give the token exactly, e.g. --set-string runner.token=\"$(tr -d '\\n' < token)\", or use runner.existingSecret" -}}
 {{- else if regexMatch (printf "^%s|%s$" $ws $ws) $t -}}
 {{- fail "runner.token begins or ends with white space: the runner refuses it at start (it is not trimmed). Give the token exactly, or use runner.existingSecret" -}}
+{{- else if not (regexMatch "^[!-~]*$" $t) -}}
+{{- fail "runner.token holds a character outside visible ASCII (a space inside, or a non-ASCII character such as é or €): it is sent in the Authorization header, which carries only letters, digits and the marks ! to ~, so the runner refuses it at start. Give the token exactly, or use runner.existingSecret" -}}
 {{- else if and (not $t) .Values.controlPlane.url -}}
 {{- fail "runner.token is empty, and controlPlane.url is set with no runner.existingSecret: the runner could not register and would crash-loop (STARTUP_FAILED). Set runner.token (is RUNNER_TOKEN set in this shell?), or runner.existingSecret (a Secret with key \"token\")" -}}
 {{- end -}}
