@@ -1,5 +1,5 @@
 /**
- * The end of a finished WorkflowRun (docs/adr/0007-finished-run-retention.md): once its pods,
+ * The end of a finished WorkflowRun (docs/adr/0009-finished-run-retention.md): once its pods,
  * egress policies and volumes are cleaned up (`status.cleanedAt`, pass.ts cleanUp), the run itself
  * is deleted `workflow.retainFinished` after it finished, and never while its token could still
  * verify. Its create conflict in the API server is what refuses a replay of that token
