@@ -233,6 +233,26 @@ export class KubeRunStore extends Followed<WorkflowRunResource> implements RunSt
     }
   }
 
+  /**
+   * DELETE with `preconditions.uid` (RunStore.delete): the API server refuses a run of that name
+   * with another uid (409), a run re-created since. 404 and 409: the run this uid named is gone,
+   * done. Other failures: DELETE_FAILED. The informer's delete event then drops it from the cache
+   * (run-views.ts `seen`).
+   */
+  async delete(name: string, uid: string): Promise<Result<void>> {
+    try {
+      await kubeJson(this.kc, {
+        method: 'DELETE',
+        path: `${this.path}/${segment(name)}`,
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } },
+      });
+      return ok(undefined);
+    } catch (e) {
+      if (e instanceof ApiException && (e.code === 404 || e.code === 409)) return ok(undefined);
+      return fail('DELETE_FAILED', `could not delete WorkflowRun ${name}: ${apiCause(e)}`);
+    }
+  }
+
   async requestCancel(name: string): Promise<Result<void>> {
     const { group, version, plural } = WORKFLOWRUN;
     try {

@@ -121,18 +121,27 @@ export function withoutManagedFields(run: WorkflowRunResource): WorkflowRunResou
 const STUB_HEADER = Buffer.from(JSON.stringify({ alg: 'none', typ: 'kubiya-cleaned-run' })).toString('base64url');
 
 /**
- * A stand-in for a cleaned run's stored token: `<header>.<payload {jti}>.` with no signature, so
- * `decodeJwt` still gives the jti a cancellation is matched with (cancelTarget) and any
- * verification fails closed (VERIFY_*). A token whose payload cannot be read keeps no jti.
+ * A stand-in for a cleaned run's stored token: `<header>.<payload {jti, iat, exp}>.` with no
+ * signature, so `decodeJwt` still gives the jti a cancellation is matched with (cancelTarget) and
+ * the time claims the run's deletion waits for (src/reconcile/expire.ts replayBoundMs), and any
+ * verification fails closed (VERIFY_*). A claim that cannot be read (not a string jti, not a
+ * finite number iat/exp) is left out: a token whose payload cannot be read keeps none.
  */
 export function tokenStub(token: string): string {
-  let jti: unknown;
+  let claims: { jti?: unknown; iat?: unknown; exp?: unknown } = {};
   try {
-    jti = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { jti?: unknown }).jti;
+    const parsed: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null) claims = parsed;
   } catch {
-    jti = undefined;
+    claims = {};
   }
-  const payload = Buffer.from(JSON.stringify(typeof jti === 'string' ? { jti } : {})).toString('base64url');
+  const { jti, iat, exp } = claims;
+  const kept = {
+    ...(typeof jti === 'string' ? { jti } : {}),
+    ...(typeof iat === 'number' && Number.isFinite(iat) ? { iat } : {}),
+    ...(typeof exp === 'number' && Number.isFinite(exp) ? { exp } : {}),
+  };
+  const payload = Buffer.from(JSON.stringify(kept)).toString('base64url');
   return `${STUB_HEADER}.${payload}.`;
 }
 
@@ -140,11 +149,12 @@ export function tokenStub(token: string): string {
  * The run as the runner keeps it in its cache and its own writes: without managedFields
  * (withoutManagedFields), and, once the run is finished and its objects are cleaned up
  * (`status.cleanedAt`), with `spec.token` replaced by tokenStub. A token is up to
- * `controlPlane.maxTokenBytes` (64 KiB by default), and WorkflowRuns stay as the record: kept
- * whole, every finished run held its token in the runner's heap for ever (red team 17, finding 3:
- * fewer than 4,000 runs with 54 KB tokens exhausted the chart's 192 MiB heap). Nothing reads a
- * cleaned run's token again but a cancellation's jti check: its passes end at cleanUp
- * (src/reconcile/pass.ts). The WorkflowRun in the API server keeps its token.
+ * `controlPlane.maxTokenBytes` (64 KiB by default), and a finished WorkflowRun stays until
+ * `workflow.retainFinished` (7 days by default) is over: kept whole, every finished run held its
+ * token in the runner's heap until then (red team 17, finding 3: fewer than 4,000 runs with 54 KB
+ * tokens exhausted the chart's 192 MiB heap). Nothing reads a cleaned run's token again but a
+ * cancellation's jti check and the deletion's wait for its iat/exp (src/reconcile/expire.ts). The
+ * WorkflowRun in the API server keeps its token until it is deleted.
  */
 export function slimRun(run: WorkflowRunResource): WorkflowRunResource {
   const slim = withoutManagedFields(run);

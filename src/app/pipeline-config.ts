@@ -18,6 +18,7 @@ export function pipelineConfigOf(config: Config): PipelineConfig {
     maxConcurrent: workflow.maxConcurrent,
     failFastGraceSeconds: workflow.failFastGrace,
     ttlAfterFinishedSeconds: workflow.ttlAfterFinished,
+    retainFinishedSeconds: workflow.retainFinished,
     egressMode: egress.mode,
     dnsNamespace: egress.dnsNamespace,
     storageClass: storage.storageClass,

@@ -17,10 +17,15 @@ export interface RunningRunner {
   close(): Promise<void>;
 }
 
-/** Where the runner's log lines and metrics go: nowhere (a silent logger, a private registry) unless given. */
+/** Where the runner's log lines and metrics go: nowhere (a silent logger, a private registry) unless given; and its clock. */
 export interface RunnerObservers {
   readonly log?: Logger | undefined;
   readonly metrics?: Metrics | undefined;
+  /**
+   * The pipeline's clock (default the system's): a test moves it past a token's life (a WorkflowRun
+   * is deleted only once its token can no longer verify, hours after it was issued; src/reconcile/expire.ts).
+   */
+  readonly now?: (() => Date) | undefined;
 }
 
 /**
@@ -34,10 +39,11 @@ export async function startRunner(config: Config, observers: RunnerObservers = {
   try {
     const parts = await openParts(config, log, metrics, undo);
     await Promise.all([parts.pods.start(), parts.runs.start()]);
-    const reconciler = new Reconciler(parts.deps, { isLeader: () => true, workers: 64, resyncMs: 30_000 });
+    const deps = observers.now === undefined ? parts.deps : { ...parts.deps, now: observers.now };
+    const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: 30_000 });
     reconciler.start();
     return {
-      deps: parts.deps,
+      deps,
       reconciler,
       close: async () => {
         await reconciler.stop();

@@ -57,12 +57,22 @@ export const configSchema = z.strictObject({
         /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
         ttlAfterFinished: durationField().default(3600),
         /**
+         * A finished run's WorkflowRun is deleted this long after it finished, and never before its
+         * token can no longer verify (src/reconcile/expire.ts); at least ttlAfterFinished, never zero.
+         */
+        retainFinished: durationField(POSITIVE_DURATION).default(168 * 3600),
+        /**
          * Requests and limits given to every container of a step (main, init, sidecar) for each
          * resource its spec leaves out or sets to zero. `{}` gives none: policy then decides.
          */
         defaultResources: z
           .strictObject({ requests: defaultList.optional(), limits: defaultList.optional() })
           .default({ requests: { ...DEFAULT_RESOURCES.requests }, limits: { ...DEFAULT_RESOURCES.limits } }),
+      })
+      .refine((w) => w.retainFinished >= w.ttlAfterFinished, {
+        message:
+          'must be at least runner.workflow.ttlAfterFinished (a run is deleted only after its pods, NetworkPolicies and PVCs)',
+        path: ['retainFinished'],
       })
       .prefault({}),
     security: z

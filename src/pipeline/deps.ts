@@ -32,6 +32,11 @@ export interface PipelineConfig {
   readonly failFastGraceSeconds: number;
   /** Finished runs keep their pods (for kubectl logs), NetworkPolicies and PVCs this long. */
   readonly ttlAfterFinishedSeconds: number;
+  /**
+   * A finished run's WorkflowRun is deleted this long after it finished (at least the TTL), and not
+   * before its token can no longer verify (src/reconcile/expire.ts). Seconds.
+   */
+  readonly retainFinishedSeconds: number;
   /** networkpolicy: ipBlock rules (hosts need pinned CIDRs); cilium: CiliumNetworkPolicy toFQDNs. */
   readonly egressMode: EgressMode;
   /** The namespace of the cluster DNS pods: a step's policy allows DNS to k8s-app=kube-dns there only. */

@@ -29,7 +29,9 @@ export interface RunObject {
  * replica — fails with ASSIGNMENT_REPLAYED, decided by the API server. A different assignment
  * whose run id a WorkflowRun in the namespace already has (live or finished) fails with
  * ASSIGNMENT_RUN_ID_REUSED: a run id names one run (its pods, egress policies, events), so a second
- * run under it is refused rather than mixed with the first. The rest is what the
+ * run under it is refused rather than mixed with the first. Only existing WorkflowRuns count: a
+ * finished run deleted after workflow.retainFinished (src/reconcile/expire.ts) no longer holds its
+ * run id, nor its jti (its token can no longer verify by then). The rest is what the
  * reconciler needs: the runs as last observed, their status, cancellation, change notifications.
  */
 export interface RunStore {
@@ -50,6 +52,13 @@ export interface RunStore {
   writeStatus(name: string, status: RunStatus): Promise<Result<void>>;
   /** Marks the run cancelled. Returns a Result (RUN_NOT_FOUND, RUN_UPDATE_FAILED), never throws. */
   requestCancel(name: string): Promise<Result<void>>;
+  /**
+   * Deletes the WorkflowRun `name` if it is still the one with `uid` (a precondition the API server
+   * checks: a run re-created under the same name is never deleted). Gone already, or replaced by
+   * another uid: done. Its cache entry goes with the delete event. Returns a Result
+   * (DELETE_FAILED), never throws.
+   */
+  delete(name: string, uid: string): Promise<Result<void>>;
   /** Called with a run's name whenever it is added, changed or deleted. */
   onChange(listener: (name: string) => void): void;
 }

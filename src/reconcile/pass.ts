@@ -52,7 +52,10 @@ export async function writeStatus(pass: PassContext, status: RunStatus): Promise
       : {};
 }
 
-/** After the TTL, a finished run's pods, egress policies and volumes are deleted (the run stays). */
+/**
+ * After the TTL, a finished run's pods, egress policies and volumes are deleted (`status.cleanedAt`);
+ * the WorkflowRun stays until its `expire` step (expire.ts, workflow.retainFinished).
+ */
 export async function cleanUp(pass: PassContext, status: RunStatus): Promise<Pass> {
   const { obj, deps } = pass;
   if (status.cleanedAt !== undefined) return {};

@@ -2,6 +2,9 @@
  * The reconcile pass (the Lease holder only), for each WorkflowRun, level-based, as often as it
  * changes (docs/architecture.md):
  *
+ *   finished: after the TTL its pods, egress policies and volumes deleted (cleanUp) → after
+ *   workflow.retainFinished, once its token can no longer verify, the WorkflowRun deleted (expire)
+ *
  *   verify its stored token again → watch each running step (finished, stuck, over its deadline →
  *   finish) → (not started yet: a slot, its volumes) → the runner's DNS policy confirmed → for each
  *   step whose turn it is: evaluate (current policy) → mutate → audit (durable) → its own egress
@@ -21,6 +24,7 @@ import type { RunObject } from '../ports/runs.ts';
 import { pendingStatus, runDone, type StepState } from '../run/status.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
 import type { StatusHold } from './hold.ts';
+import { expire } from './expire.ts';
 import { cleanUp, writeStatus, type Pass, type PassContext } from './pass.ts';
 import { observeSteps, readySteps, skipBlockedSteps, startReadySteps, writeProgress } from './steps.ts';
 import { stop } from './stop.ts';
@@ -58,7 +62,10 @@ export async function reconcileRun(
 
 async function reconcilePass(pass: PassContext, mayStart: MayStart): Promise<Pass> {
   const { obj, previous } = pass;
-  if (previous !== undefined && runDone(previous.phase)) return cleanUp(pass, previous);
+  // A finished run: its pods, egress policies and volumes deleted after the TTL (cleanUp), then,
+  // cleaned, the WorkflowRun itself after workflow.retainFinished once its token is dead (expire).
+  if (previous !== undefined && runDone(previous.phase))
+    return previous.cleanedAt === undefined ? cleanUp(pass, previous) : expire(pass, previous);
   // The stored token, verified again as of the run's creation, with the keys this runner trusted
   // then (DESIGN §2b): JWKS outages and rotations never touch an admitted run; a hand-made one gets nowhere.
   const run = await reverified({ ...obj, status: pass.known }, pass.deps, pass.audit);

@@ -116,6 +116,19 @@ const FIELDS: { values: string[]; config: string[]; candidates: unknown[]; base?
     config: ['runner', 'storage', 'tmpSize'],
     candidates: ['1Gi', '64Mi', '0', '0Gi', '0.0', '00m', 0, '1e3'],
   },
+  {
+    // At least ttlAfterFinished (1h by default), not zero: refused by both (a value Helm takes and
+    // the runner refuses would crash-loop every replica).
+    values: ['runner', 'workflow', 'retainFinished'],
+    config: ['runner', 'workflow', 'retainFinished'],
+    candidates: ['168h', '1h', 3600, '59m59s', 3599, '0s', 0, '596h31m23s', '596h31m24s', '1h0m1s', 'soon'],
+  },
+  {
+    values: ['runner', 'workflow', 'retainFinished'],
+    config: ['runner', 'workflow', 'retainFinished'],
+    base: { runner: { workflow: { ttlAfterFinished: '2h' } } },
+    candidates: ['2h', 7200, '1h59m59s', 7199, '120m', '7200s', '7199s'],
+  },
   { values: ['audit', 'ship', 'url'], config: ['audit', 'ship', 'url'], candidates: URLS },
   { values: ['egress', 'dnsNamespace'], config: ['egress', 'dnsNamespace'], candidates: ['kube-system', ...INJECT] },
   { values: ['egress', 'mode'], config: ['egress', 'mode'], candidates: ['cilium', 'calico', 'networkpolicy # x'] },

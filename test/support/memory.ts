@@ -264,6 +264,22 @@ export class MemoryRuns implements RunStore {
     this.put({ ...run, cancelRequested: true });
     return Promise.resolve(ok(undefined));
   }
+  /** Set to make delete fail (DELETE_FAILED), as an API server that refuses it. */
+  deleteFails = false;
+  /** The names deleted, in order (RunStore.delete that removed a run). */
+  readonly deleted: string[] = [];
+  delete(name: string, uid: string): Promise<Result<void>> {
+    if (this.deleteFails) return Promise.resolve(fail('DELETE_FAILED', `could not delete WorkflowRun ${name}`));
+    const run = this.runs.get(name);
+    // Gone, or another run under the name (the uid precondition): nothing of this one left to delete.
+    if (run === undefined || run.uid !== uid) return Promise.resolve(ok(undefined));
+    this.runs.delete(name);
+    this.deleted.push(name);
+    setImmediate(() => {
+      for (const l of this.listeners) l(name);
+    });
+    return Promise.resolve(ok(undefined));
+  }
   /** Adds or replaces a run as if someone wrote it to the API server (a hand-made run, an edit). */
   put(run: RunObject): void {
     this.runs.set(run.name, run);

@@ -2,7 +2,8 @@
 // WorkflowRuns stay as the record, and the runs informer caches every one of them; each held its
 // stored token (up to controlPlane.maxTokenBytes, 64 KiB by default) for ever: fewer than 4,000 runs
 // with 54 KB tokens exhausted the chart's 192 MiB heap. A cleaned run is now kept with a stub in
-// place of its token (src/adapters/run-views.ts slimRun): its jti only, never verifiable.
+// place of its token (src/adapters/run-views.ts slimRun): its jti, iat and exp only, never
+// verifiable; and the run is deleted after workflow.retainFinished (test/unit/run-expire.test.ts).
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -45,12 +46,15 @@ async function signed(jti: string, pad = 0): Promise<string> {
 }
 
 describe('slimRun: a cleaned run is cached without its token', () => {
-  test('the token of a cleaned run becomes a stub: its jti only, a few dozen bytes, never verifiable', async () => {
+  test('the token of a cleaned run becomes a stub: its jti, iat and exp only, a few dozen bytes, never verifiable', async () => {
     const token = await signed('jti-clean', 4000);
     const slim = slimRun(resource('r1', token, CLEANED));
     const stub = slim.spec?.token ?? '';
     assert.notEqual(stub, token);
-    assert.ok(stub.length < 120, `stub of ${stub.length} characters`);
+    assert.ok(stub.length < 160, `stub of ${stub.length} characters`);
+    const { jti, iat, exp } = decodeJwt(token);
+    // iat and exp: what the WorkflowRun's deletion waits for (src/reconcile/expire.ts replayBoundMs).
+    assert.deepEqual(decodeJwt(stub), { jti, iat, exp });
     assert.equal(decodeJwt(stub).jti, 'jti-clean');
     const verified = await verifyAssignment(stub, verifyOptions(), { keys, now: () => NOW });
     assert.equal(verified.ok, false, 'a stub never verifies');
@@ -72,6 +76,12 @@ describe('slimRun: a cleaned run is cached without its token', () => {
   test('a stored token that cannot be read gives a stub with no jti', () => {
     for (const bad of ['', 'not-a-jwt', 'a.!!!.c', `x.${Buffer.from('[1]').toString('base64url')}.y`])
       assert.equal(decodeJwt(tokenStub(bad)).jti, undefined, bad);
+  });
+
+  test('claims of the wrong type are left out of the stub (a string exp, an infinite iat)', () => {
+    // 1e999 in the payload's JSON text parses to Infinity.
+    const odd = `x.${Buffer.from('{"jti":7,"iat":"1","exp":1e999}').toString('base64url')}.y`;
+    assert.deepEqual(decodeJwt(tokenStub(odd)), {});
   });
 
   test("a cancellation still finds a cleaned run by its jti, and not by another's", async () => {

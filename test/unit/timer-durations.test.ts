@@ -35,6 +35,7 @@ import { MINIMAL_CONFIG_YAML } from '../support/config.ts';
 const DURATIONS: [path: string, needs?: Record<string, unknown>][] = [
   ['runner.workflow.failFastGrace'],
   ['runner.workflow.ttlAfterFinished'],
+  ['runner.workflow.retainFinished'],
   ['controlPlane.jwksRefresh'],
   ['controlPlane.maxTokenAge'],
   ['controlPlane.clockTolerance'],
@@ -83,7 +84,10 @@ describe('every configured duration is at most what a timer can wait', () => {
   test('the reported example: jwksRefresh 720h refused; 24h, and the bound itself spelled 596h31m23s, accepted', () => {
     assert.equal(config({ 'controlPlane.jwksRefresh': '720h' }).ok, false);
     assert.ok(config({ 'controlPlane.jwksRefresh': '24h' }).ok);
-    assert.ok(config({ 'runner.workflow.ttlAfterFinished': '596h31m23s' }).ok);
+    // retainFinished must be at least ttlAfterFinished (config-retain.test.ts).
+    assert.ok(
+      config({ 'runner.workflow.ttlAfterFinished': '596h31m23s', 'runner.workflow.retainFinished': '596h31m23s' }).ok,
+    );
     assert.ok(config({ 'audit.checkpoint.interval': MAX_TIMER_SECONDS }).ok); // jwksRefresh: at most 24 h (verify-windows.test.ts)
   });
 

@@ -58,12 +58,39 @@ leading zeros and bounded in length before atoi (which would read an overflow as
 {{- end -}}
 {{- end -}}
 
+{{- /*
+kubiya-runner.durationSeconds VALUE: the whole seconds of a duration checkDuration has accepted
+(a string of the grammar, or a number), as text; 0 for an absent value. For comparisons between
+keys (runner.workflow.retainFinished ≥ ttlAfterFinished, as src/config/schema.ts refines).
+*/}}
+{{- define "kubiya-runner.durationSeconds" -}}
+{{- $grammar := "^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$" -}}
+{{- if kindIs "string" . -}}
+  {{- $seconds := int64 0 -}}
+  {{- range $i, $unit := list 3600 60 1 -}}
+    {{- $digits := regexReplaceAll "^0+" (regexReplaceAll $grammar $ (printf "${%d}" (add1 $i))) "" -}}
+    {{- $seconds = add $seconds (mul (atoi (default "0" $digits)) $unit) -}}
+  {{- end -}}
+  {{- $seconds -}}
+{{- else if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}
+  {{- int64 . -}}
+{{- else -}}
+  {{- 0 -}}
+{{- end -}}
+{{- end -}}
+
 {{- /* Every duration the chart passes to the runner, with the runner's bounds for it (src/config/schema.ts). */}}
 {{- define "kubiya-runner.checkDurations" -}}
 {{- $any := 2147483 -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.defaultTimeout" .Values.runner.workflow.defaultTimeout 1 604800) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.failFastGrace" .Values.runner.workflow.failFastGrace 0 $any) -}}
 {{- include "kubiya-runner.checkDuration" (list "runner.workflow.ttlAfterFinished" .Values.runner.workflow.ttlAfterFinished 0 $any) -}}
+{{- include "kubiya-runner.checkDuration" (list "runner.workflow.retainFinished" .Values.runner.workflow.retainFinished 1 $any) -}}
+{{- with .Values.runner.workflow -}}
+{{- if lt (int64 (include "kubiya-runner.durationSeconds" .retainFinished)) (int64 (include "kubiya-runner.durationSeconds" .ttlAfterFinished)) -}}
+{{- fail "runner.workflow.retainFinished: must be at least runner.workflow.ttlAfterFinished (a run is deleted only after its pods, NetworkPolicies and PVCs)" -}}
+{{- end -}}
+{{- end -}}
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.maxTokenAge" .Values.controlPlane.maxTokenAge 1 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "controlPlane.jwksStaleIfError" .Values.controlPlane.jwksStaleIfError 0 86400) -}}
 {{- include "kubiya-runner.checkDuration" (list "policy.service.pollInterval" .Values.policy.service.pollInterval 1 $any) -}}
