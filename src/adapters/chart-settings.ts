@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isScalar, parseAllDocuments, parseDocument, type Document, type YAMLMap } from 'yaml';
+import { isMap, isNode, isScalar, parseAllDocuments, type Document, type YAMLMap } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
 import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
 import { execFileOwned, namingSources, withTempDir } from './exit-cleanup.ts';
@@ -175,6 +175,10 @@ export async function renderBakedSettings(helm: string, valuesFiles: readonly st
         `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
         'POLICY_KEY_PRIVATE',
       );
+    // helm's own reading, as an install would render these values: the chart refuses a private key
+    // wherever helm's parser finds one (YAML 1.1 merge keys, !!binary...: red team 19, finding 1).
+    // The overrides below would hide it, so this render comes first, without them.
+    await renderCopies(helm, copies);
     const bake = join(dir, 'bake.yaml');
     await writeFile(bake, BAKE_OVERRIDES, { mode: 0o600, flag: 'wx' });
     const { dataText } = await renderCopies(helm, [...copies, { source: bake, path: bake }]);
@@ -241,30 +245,41 @@ function everyVerificationKeysList(doc: Document): unknown[] {
  */
 function privateKeyInValues(copies: readonly Pick<ValuesCopy, 'source' | 'text'>[]): string | undefined {
   for (const { source, text } of copies) {
-    const doc = parseDocument(text, { uniqueKeys: false });
-    if (doc.errors.length > 0)
-      throw new ChartRenderError(
-        `--values ${source} cannot be read as YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
-        'CONFIG_INVALID',
-      );
-    let whole: unknown;
-    try {
-      whole = doc.toJS({ maxAliasCount: 100 });
-    } catch (e) {
-      throw new ChartRenderError(
-        `--values ${source} cannot be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
-        'CONFIG_INVALID',
-      );
-    }
-    // Every `policy.verificationKeys` list of the document: each one a duplicate key makes at
-    // either level (helm keeps the last; every one is in the file), and the list as resolved.
-    const lists: unknown[] = [(whole as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys];
-    lists.push(...everyVerificationKeysList(doc));
-    for (const keys of lists) {
-      if (!Array.isArray(keys)) continue;
-      const i = keys.findIndex((k) => typeof k === 'string' && holdsPrivateKey(k));
-      if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
+    // YAML 1.1, as helm's go-yaml reads values: `<<` merge keys and `!!binary` (red team 19,
+    // finding 1); every document of the file (helm reads the first; a key in any is exposed), and a
+    // trailing `---` or a comment-only document is no error (finding 6).
+    const docs = parseAllDocuments(text, { uniqueKeys: false, version: '1.1', merge: true });
+    for (const doc of docs) {
+      if (doc.errors.length > 0)
+        throw new ChartRenderError(
+          `--values ${source} cannot be read as YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
+          'CONFIG_INVALID',
+        );
+      let whole: unknown;
+      try {
+        whole = doc.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        throw new ChartRenderError(
+          `--values ${source} cannot be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
+          'CONFIG_INVALID',
+        );
+      }
+      // Every `policy.verificationKeys` list of the document: each one a duplicate key makes at
+      // either level (helm keeps the last; every one is in the file), and the list as resolved.
+      const lists: unknown[] = [
+        (whole as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys,
+      ];
+      lists.push(...everyVerificationKeysList(doc));
+      for (const keys of lists) {
+        if (!Array.isArray(keys)) continue;
+        const i = keys.findIndex((k) => holdsPrivateKey(keyText(k)));
+        if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
+      }
     }
   }
   return undefined;
 }
+
+/** A list item as text: a string, or the bytes of a `!!binary` scalar as UTF-8; '' for anything else. */
+const keyText = (k: unknown): string =>
+  typeof k === 'string' ? k : k instanceof Uint8Array ? Buffer.from(k).toString('utf8') : '';

@@ -155,3 +155,39 @@ test('policy build --values: what helm accepts still builds (a duplicate key wit
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /^built /m);
 });
+
+/**
+ * Red team 19, findings 1 and 6: helm reads values as YAML 1.1 — a `<<` merge key and `!!binary`
+ * put a private key into `policy.verificationKeys` that the check (YAML 1.2) did not see — and
+ * takes a file with a trailing `---` or a comment-only second document, which the check refused.
+ * Now the check reads YAML 1.1 over every document, and helm's own reading of the values (a
+ * render without the bake overrides, where the chart refuses a private key) comes first.
+ */
+const YAML11_PRIVATE: [name: string, values: (pemLine: string, pem: string) => string][] = [
+  ['a merge key inside `policy`', (line) => `policy:\n  <<: {verificationKeys: [${line}]}\n`],
+  ['a merge key at the top', (line) => `<<: {policy: {verificationKeys: [${line}]}}\n`],
+  ['`!!binary`', (_l, pem) => `policy:\n  verificationKeys: [!!binary ${Buffer.from(pem).toString('base64')}]\n`],
+  ['in a second document', (line) => `policy:\n  verificationKeys: []\n---\npolicy:\n  verificationKeys: [${line}]\n`],
+];
+for (const [name, values] of YAML11_PRIVATE)
+  test(`policy build --values: a private key through ${name} → POLICY_KEY_PRIVATE, the key never shown`, async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const file = join(work, `yaml11-${name.length}.yaml`);
+    await writeFile(file, values(JSON.stringify(pem), pem));
+    const r = await withPipe(`policy build --values "$2" --out ${join(work, 'never11.tgz')}`, file);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /^POLICY_KEY_PRIVATE: /m);
+    assert.ok(!r.out.includes(pem.split('\n')[1]!), 'no key bytes in the output');
+  });
+
+for (const [name, text] of [
+  ['a trailing `---`', 'policy:\n  verificationKeys: []\n---\n'],
+  ['a second document holding only a comment', 'policy:\n  verificationKeys: []\n---\n# nothing here\n'],
+] as const)
+  test(`policy build --values: ${name}, which helm takes, builds`, async () => {
+    const file = join(work, `multi-${name.length}.yaml`);
+    await writeFile(file, text);
+    const r = await withPipe(`policy build --values "$2" --out ${join(work, `multi-${name.length}.tgz`)}`, file);
+    assert.equal(r.code, 0, r.out);
+  });
