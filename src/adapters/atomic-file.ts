@@ -13,18 +13,23 @@
  *   killed leaves the target as it was. Where that cannot hold — the directory is not writable, or
  *   the file belongs to another user whose ownership this process cannot give back — the file is
  *   truncated and written in place, as `>` would.
- * - a FIFO, a character device, a socket, `/dev/stdout`, `/dev/fd/N` (a pipe of `>(…)`), or a
- *   dangling symlink: opened and written through, as a shell redirection would; not atomic (a
- *   stream has no "before").
+ * - one of this process's descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`,
+ *   or a symlink leading to one): the bytes are made in a private temporary file, then written to
+ *   that descriptor itself, never by opening the path again (red team 19, finding 2: with stdout
+ *   redirected to a file — `>> log`, `exec >>build.log` — the file was taken as the output and
+ *   replaced; opening the path again would truncate it). Not atomic: a stream has no "before".
+ * - a FIFO, a character device, a socket or a dangling symlink: opened and written through, as a
+ *   shell redirection would; not atomic.
  * - a directory: refused (OUTPUT_WRITE_FAILED).
  *
  * Every failure is an OutputWriteFailed naming the path and the system's reason.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { chmod, chown, lstat, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { whenThisProcessEnds } from './exit-cleanup.ts';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { chmod, chown, lstat, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { whenThisProcessEnds, withTempDir } from './exit-cleanup.ts';
 
 /** An output could not be written (code OUTPUT_WRITE_FAILED); the message names the path and why. */
 export class OutputWriteFailed extends Error {
@@ -35,7 +40,32 @@ export class OutputWriteFailed extends Error {
 /** How an output path is written (see the module's comment). */
 export type OutputTarget =
   | { readonly kind: 'replace'; readonly file: string; readonly keep?: { mode: number; uid: number; gid: number } }
-  | { readonly kind: 'through'; readonly file: string };
+  | { readonly kind: 'through'; readonly file: string }
+  | { readonly kind: 'descriptor'; readonly fd: number };
+
+/** A path that names a descriptor of a process: /proc/<pid|self|thread-self>/fd/<n>. */
+const FD_PATH = /^\/proc\/(self|thread-self|\d+)\/fd\/(\d+)$/;
+
+/**
+ * The descriptor of this process that `path` names, following its symlinks one at a time (the
+ * directories on the way resolved: `/dev/fd` is a link to `/proc/self/fd`): `/dev/stdout` is 1,
+ * `/dev/fd/3` is 3. undefined for any other path, and for another process's descriptors.
+ */
+async function descriptorOf(path: string): Promise<number | undefined> {
+  let at = resolve(path);
+  for (let hop = 0; hop < 40; hop++) {
+    const dir = await realpath(dirname(at)).catch(() => undefined);
+    if (dir === undefined) return undefined;
+    const full = join(dir, basename(at));
+    const m = FD_PATH.exec(full);
+    if (m !== null)
+      return m[1] === 'self' || m[1] === 'thread-self' || Number(m[1]) === process.pid ? Number(m[2]) : undefined;
+    const link = await readlink(full).catch(() => undefined);
+    if (link === undefined) return undefined; // not a symlink: not a descriptor
+    at = resolve(dir, link);
+  }
+  return undefined;
+}
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 
@@ -46,6 +76,8 @@ const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | 
  * OutputWriteFailed for a directory, or when the path cannot be looked at (EACCES, ELOOP...).
  */
 export async function outputTarget(path: string): Promise<OutputTarget> {
+  const fd = await descriptorOf(path);
+  if (fd !== undefined) return { kind: 'descriptor', fd };
   let st;
   try {
     st = await stat(path); // follows symlinks: what a write through the path would reach
@@ -84,6 +116,7 @@ const canOwnAs = (uid: number): boolean => process.getuid?.() === 0 || process.g
  */
 export async function replaceWhole(path: string, write: (at: string) => Promise<void>): Promise<void> {
   const target = await outputTarget(path);
+  if (target.kind === 'descriptor') return toDescriptor(path, target.fd, write);
   if (target.kind === 'through' || (target.keep !== undefined && !canOwnAs(target.keep.uid)))
     return writeThrough(path, write);
   const partial = join(dirname(target.file), `.kubiya-${randomUUID()}.partial`);
@@ -99,8 +132,9 @@ export async function replaceWhole(path: string, write: (at: string) => Promise<
     }
     try {
       if (target.keep !== undefined) {
-        await chmod(partial, target.keep.mode);
+        // chown first: it clears the set-id bits, which the chmod after it gives back (red team 19, finding 7)
         if (process.getuid?.() === 0) await chown(partial, target.keep.uid, target.keep.gid);
+        await chmod(partial, target.keep.mode);
       }
       await rename(partial, target.file);
     } catch (e) {
@@ -110,6 +144,29 @@ export async function replaceWhole(path: string, write: (at: string) => Promise<
     await rm(partial, { force: true }); // before unregistering: a stop signal meanwhile still removes it
     forget();
   }
+}
+
+/**
+ * `write` into a private temporary file, then its bytes to descriptor `fd` (stdout and stderr
+ * through their streams, which wait when a pipe is full; others through a stream on the
+ * descriptor, left open).
+ */
+async function toDescriptor(path: string, fd: number, write: (at: string) => Promise<void>): Promise<void> {
+  await withTempDir('kubiya-out-', async (dir) => {
+    const at = join(dir, 'output');
+    await write(at);
+    const sink =
+      fd === 1
+        ? process.stdout
+        : fd === 2
+          ? process.stderr
+          : createWriteStream('', { fd, autoClose: false, flush: false });
+    try {
+      await pipeline(createReadStream(at), sink, { end: fd !== 1 && fd !== 2 });
+    } catch (e) {
+      throw errno(e) !== undefined ? failed(path, e) : e;
+    }
+  });
 }
 
 async function writeThrough(path: string, write: (at: string) => Promise<void>): Promise<void> {

@@ -78,3 +78,14 @@ test('--out in a directory that does not exist: OUTPUT_WRITE_FAILED (not INTERNA
   assert.match(r.stderr, /^OUTPUT_WRITE_FAILED: cannot write .*missing\/r\.html: ENOENT/m);
   assert.doesNotMatch(r.stderr, /INTERNAL/);
 });
+
+test('--out /dev/stdout with stdout appended to a log (red team 19, finding 2): the log keeps what it held', async () => {
+  const logFile = join(work, 'ci.log');
+  await writeFile(logFile, 'earlier CI output\n');
+  const r = report('/dev/stdout', `>> "${logFile}"`);
+  assert.equal(r.code, 0, r.stderr);
+  const text = await readFile(logFile, 'utf8');
+  assert.ok(text.startsWith('earlier CI output\n'), text.slice(0, 80));
+  assert.match(text, /<html/i);
+  assert.match(text, /^wrote \/dev\/stdout: /m);
+});

@@ -263,3 +263,55 @@ describe('what the path names: written as `>` would, atomically where that can h
     },
   );
 });
+
+/** Runs writeFileWhole(path, text) in a child under bash with `redirect` (e.g. `>> log`); bash's exit code. */
+function inShell(path: string, text: string, redirect: string): number {
+  const mod = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'adapters', 'atomic-file.ts')).href;
+  const script = `
+    const { writeFileWhole } = await import(${JSON.stringify(mod)});
+    await writeFileWhole(${JSON.stringify(path)}, ${JSON.stringify(text)});`;
+  try {
+    execFileSync('bash', ['-c', `"$0" --input-type=module -e "$1" ${redirect}`, process.execPath, script]);
+    return 0;
+  } catch (e) {
+    return (e as { status?: number }).status ?? -1;
+  }
+}
+
+describe("this process's descriptors are written, never replaced (red team 19, finding 2)", () => {
+  const CASES: [name: string, path: (d: string) => string, redirect: (log: string) => string][] = [
+    ['/dev/stdout, stdout appended to a file (>> log)', () => '/dev/stdout', (log) => `>> "${log}"`],
+    ['/proc/self/fd/1, stdout a file opened for append', () => '/proc/self/fd/1', (log) => `>> "${log}"`],
+    ['/dev/fd/1, stdout a file opened for append', () => '/dev/fd/1', (log) => `>> "${log}"`],
+    ['/dev/stderr, stderr appended to a file', () => '/dev/stderr', (log) => `2>> "${log}"`],
+    ['/dev/fd/3, fd 3 appended to a file', () => '/dev/fd/3', (log) => `3>> "${log}"`],
+    ['a symlink of ours to /dev/stdout', (d) => join(d, 'to-stdout'), (log) => `>> "${log}"`],
+  ];
+  for (const [name, pathOf, redirect] of CASES)
+    test(`${name}: the file keeps what it held and its inode, the output is appended`, async () => {
+      const d = await dir();
+      await symlink('/dev/stdout', join(d, 'to-stdout'));
+      const log = join(d, 'build.log');
+      await writeFile(log, 'earlier output\n');
+      const inode = (await stat(log)).ino;
+      assert.equal(inShell(pathOf(d), 'the report\n', redirect(log)), 0);
+      assert.equal(await readFile(log, 'utf8'), 'earlier output\nthe report\n');
+      assert.equal((await stat(log)).ino, inode, 'the same file, not a new one');
+      assert.deepEqual((await readdir(d)).sort(), ['build.log', 'to-stdout']);
+    });
+});
+
+test(
+  'as root: the set-id bits of an existing file are kept (chown clears them; chmod comes after)',
+  { skip: !isRoot && 'needs root' },
+  async () => {
+    const d = await dir();
+    const f = join(d, 'tool');
+    await writeFile(f, 'old');
+    await chown(f, 1234, 1234);
+    await chmod(f, 0o6755);
+    await writeFileWhole(f, 'new');
+    const st = await stat(f);
+    assert.deepEqual([st.uid, st.mode & 0o7777], [1234, 0o6755]);
+  },
+);
