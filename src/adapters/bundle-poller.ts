@@ -1,3 +1,4 @@
+import { timerDelay } from '../units/units.ts';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { readAtMost } from './bounded-body.ts';
@@ -94,10 +95,14 @@ export class BundlePoller {
     return result;
   }
 
-  /** The wait before the next poll, in ms (interval, or the backoff after failures). */
+  /**
+   * The wait before the next poll, in ms (interval, or the backoff after failures), with ±20 %
+   * jitter, at most MAX_TIMER_MS: the jitter's 1.2 × a configured duration can pass what a timer
+   * keeps, which Node fires at once (red team 19, finding 4).
+   */
   nextDelay(random: () => number = Math.random): number {
     const base = Math.min(this.options.maxBackoffMs, this.options.intervalMs * 2 ** Math.min(this.failures, 30));
-    return Math.round(base * (0.8 + 0.4 * random()));
+    return timerDelay(Math.round(base * (0.8 + 0.4 * random())));
   }
 
   /** Polls until stop(), the first poll after `firstDelayMs`. */
@@ -106,7 +111,7 @@ export class BundlePoller {
       if (this.stopped) return;
       this.timer = setTimeout(() => {
         void this.pollOnce().then(() => loop(this.nextDelay()));
-      }, delay);
+      }, timerDelay(delay));
       this.timer.unref();
     };
     loop(firstDelayMs);

@@ -17,6 +17,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import pino from 'pino';
 import { StallWatch } from '../../src/adapters/api-watch.ts';
+import { BundlePoller } from '../../src/adapters/bundle-poller.ts';
 import { PooledKubeConfig, requestDeadlineOf } from '../../src/adapters/kubeconfig.ts';
 import { apiOptions } from '../../src/app/parts.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
@@ -229,4 +230,41 @@ describe('timers derived from configured durations (red team 18, finding 3)', ()
         await server.close();
       }
     });
+});
+
+test('the bundle poller: its jitter (×0.8–1.2) of any configured interval or backoff keeps within a timer (red team 19, finding 4)', () => {
+  const MAX_MS = MAX_TIMER_SECONDS * 1000;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1000, max: MAX_MS }),
+      fc.integer({ min: 1000, max: MAX_MS }),
+      fc.nat({ max: 40 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (intervalMs, maxBackoffMs, failures, r) => {
+        const poller = new BundlePoller(
+          { url: 'https://b.example/b.tgz', target: '/nonexistent', intervalMs, maxBackoffMs },
+          {} as never,
+          {
+            polled: () => undefined,
+          },
+        );
+        Reflect.set(poller, 'failures', failures);
+        const delay = poller.nextDelay(() => r);
+        assert.ok(delay >= 0 && delay <= MAX_TIMER_MS, `${delay}`);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // The reported example: a pollInterval over 1,789,569 s, jitter at its top.
+  const p = new BundlePoller(
+    { url: 'https://b.example/b.tgz', target: '/nonexistent', intervalMs: 1_789_570_000, maxBackoffMs: 1_789_570_000 },
+    {} as never,
+    {
+      polled: () => undefined,
+    },
+  );
+  assert.equal(
+    p.nextDelay(() => 1),
+    MAX_TIMER_MS,
+  );
 });
