@@ -89,15 +89,17 @@ export class Intake {
     return backlog < this.deps.config.maxConcurrent * 10 && (this.link.client?.hasRoom() ?? true);
   }
 
-  /** Pull mode: an assignment from the control plane, admitted and started like a pushed one. */
-  async pulled(assignment: string): Promise<void> {
+  /** Pull mode: an assignment from the control plane, admitted and started like a pushed one; whether it was (the client paces refused answers). */
+  async pulled(assignment: string): Promise<boolean> {
     const run = await this.admit({ body: assignment, contentType: 'application/jwt' }, 'pull');
     if (run.ok) this.start(run.value);
+    return run.ok;
   }
 
-  /** Pull mode: a cancellation from the control plane. */
-  async pulledCancel(cancellation: string): Promise<void> {
+  /** Pull mode: a cancellation from the control plane; whether it was applied. */
+  async pulledCancel(cancellation: string): Promise<boolean> {
     const cancelled = await this.cancel({ body: cancellation, contentType: 'application/jwt' }, 'pull');
     if (cancelled.ok) this.log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
+    return cancelled.ok;
   }
 }

@@ -40,6 +40,8 @@ async function drive(o: {
   readonly events?: (ids: string[]) => unknown;
   readonly queued?: number;
   readonly accepting?: boolean;
+  /** What intake makes of each assignment (taken by default). */
+  readonly taken?: (token: string) => boolean;
 }): Promise<Seen> {
   const seen: Seen = { polls: 0, posts: 0, handed: 0, errors: [], pending: 0 };
   const cp = await loopback((req, res, body) => {
@@ -75,9 +77,9 @@ async function drive(o: {
       maxTokenBytes: 64 * 1024,
       onError: (op, m) => seen.errors.push(`${op}: ${m}`),
     },
-    () => {
+    (token) => {
       seen.handed++;
-      return Promise.resolve();
+      return Promise.resolve(o.taken?.(token) ?? true);
     },
     () => o.accepting ?? true,
   );
@@ -180,6 +182,32 @@ suite('the client against answers that move nothing, and that do', { concurrency
     assert.equal(seen.pending, 0);
     assert.equal(seen.posts, 5);
     assert.deepEqual(seen.errors, []);
+  });
+});
+
+/**
+ * Red team 19, finding 3: an answer whose every item intake refused (the same assignment again: a
+ * replay; malformed tokens) is no progress either — with backoff — while one taken item is.
+ */
+suite('answers whose every item is refused back off; one taken item is progress', { concurrency: true }, () => {
+  const REFUSED: [name: string, body: unknown][] = [
+    ['the same assignment every time (a replay)', { assignments: ['a.b.same'] }],
+    ['only malformed tokens', { assignments: ['abc.def.ghi', 'x'] }],
+    ['ten assignments, all refused', { assignments: tokens(10) }],
+  ];
+  for (const [name, body] of REFUSED)
+    test(`${name}: polls back off`, async () => {
+      const seen = await drive({ poll: () => ({ status: 200, body }), taken: () => false });
+      assert.ok(seen.polls >= 2, `${seen.polls} polls`);
+      assert.ok(seen.polls <= 30, `${seen.polls} polls in ${WINDOW_MS} ms`);
+      assert.deepEqual(seen.errors, []);
+    });
+  test('one of ten taken: progress, polled at once', async () => {
+    const seen = await drive({
+      poll: () => ({ status: 200, body: { assignments: tokens(10) } }),
+      taken: (t) => t.endsWith('.0'),
+    });
+    assert.ok(seen.polls > 60, `only ${seen.polls} polls in ${WINDOW_MS} ms`);
   });
 });
 
