@@ -65,9 +65,14 @@ export class RefusalBudget {
     return false;
   }
 
-  /** True once the window that opened at `from` is `windowSeconds` old at `now`. */
+  /**
+   * True once the window that opened at `from` is `windowSeconds` old at `now` — or when `now` is
+   * before `from`: the wall clock stepped back, and the window ends now rather than stay open (and
+   * its only-counted refusals unwritten) until the clock catches up (red team 19, finding 5).
+   */
   due(now: Date): boolean {
-    return now.getTime() - this.from.getTime() >= this.limits.windowSeconds * 1000;
+    const age = now.getTime() - this.from.getTime();
+    return age < 0 || age >= this.limits.windowSeconds * 1000;
   }
 
   /** True when some refusal of the open window was only counted. */
@@ -78,9 +83,11 @@ export class RefusalBudget {
 
   /**
    * Ends the open window at `now` and opens the next: the summaries of the window that ended, one
-   * per stage with a refusal only counted (none when every refusal was recorded one by one).
+   * per stage with a refusal only counted (none when every refusal was recorded one by one). A
+   * window never ends before it opened: after the clock stepped back its `to` is its `from`.
    */
   close(now: Date): RefusalSummary[] {
+    const to = now.getTime() < this.from.getTime() ? this.from : now;
     const out: RefusalSummary[] = [];
     for (const [stage, codes] of this.counts) {
       const recorded: Record<string, number> = {};
@@ -91,7 +98,7 @@ export class RefusalBudget {
         if (c.recorded > 0) recorded[code] = c.recorded;
         if (c.unrecorded > 0) unrecorded[code] = c.unrecorded;
       }
-      if (Object.keys(unrecorded).length > 0) out.push({ stage, from: this.from, to: now, recorded, unrecorded });
+      if (Object.keys(unrecorded).length > 0) out.push({ stage, from: this.from, to, recorded, unrecorded });
     }
     this.counts.clear();
     this.from = now;

@@ -235,6 +235,19 @@ describe('refusals before verification, budgeted (HTTP intake)', () => {
     assert.equal(audit.records[2]!.timestamp, new Date(NOW.getTime() + 10_000).toISOString());
   });
 
+  for (const back of [1, 3600, 86_400])
+    test(`the wall clock steps back ${back} s: the window ends at the next refusal, its summary never ends before it began (red team 19, finding 5)`, async () => {
+      const { deps, audit, clock } = depsWith({ perCode: 2, window: 60 });
+      for (let i = 0; i < 5; i++) await admit({ body: 'abc.def.ghi' }, deps, 'budgeted');
+      clock.advance(-back);
+      await admit({ body: 'abc.def.ghi' }, deps, 'budgeted');
+      const summary = audit.records.find((r) => r.code === 'AUDIT_REFUSALS_AGGREGATED');
+      assert.ok(summary !== undefined, 'the window ended at once, not after the clock caught up');
+      const { from, to, unrecorded } = summary.result as { from: string; to: string; unrecorded: unknown };
+      assert.deepEqual(unrecorded, { VERIFY_MALFORMED: 3 });
+      assert.ok(Date.parse(from) <= Date.parse(to), `${from} .. ${to}`);
+    });
+
   test('a summary the log cannot take is kept and written with the next one, merged: nothing is lost', async () => {
     const { deps, audit, clock } = depsWith({ perCode: 1, window: 10 });
     const problems: string[] = [];
