@@ -50,6 +50,12 @@ interface ConfigMapDoc {
 }
 
 /**
+ * Values laid over the user's for the render that only checks `policy.verificationKeys` as helm
+ * reads them (renderBakedSettings): the settings removed (helm deletes a key set to null).
+ */
+const KEY_CHECK_OVERRIDES = 'policy:\n  settings: null\n';
+
+/**
  * Values laid over the user's when the settings are rendered to be baked into a bundle
  * (`policy build --values`): the settings render exactly as the chart renders them, whatever the
  * values say about where the bundle comes from and how it is verified (a values file that sets
@@ -175,10 +181,16 @@ export async function renderBakedSettings(helm: string, valuesFiles: readonly st
         `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
         'POLICY_KEY_PRIVATE',
       );
-    // helm's own reading, as an install would render these values: the chart refuses a private key
-    // wherever helm's parser finds one (YAML 1.1 merge keys, !!binary...: red team 19, finding 1).
-    // The overrides below would hide it, so this render comes first, without them.
-    await renderCopies(helm, copies);
+    // helm's own reading of the keys: the chart refuses a private key wherever helm's parser finds
+    // one (YAML 1.1 merge keys, !!binary...: red team 19, finding 1). The bake overrides below would
+    // hide it, so this render comes first, without them and without the settings (which the chart
+    // refuses beside verification keys: baking them is what this command is for). Only its
+    // private-key refusal counts; the render with the overrides decides everything else.
+    const check = join(dir, 'key-check.yaml');
+    await writeFile(check, KEY_CHECK_OVERRIDES, { mode: 0o600, flag: 'wx' });
+    await renderCopies(helm, [...copies, { source: check, path: check }]).catch((e: unknown) => {
+      if (e instanceof ChartRenderError && e.code === 'POLICY_KEY_PRIVATE') throw e;
+    });
     const bake = join(dir, 'bake.yaml');
     await writeFile(bake, BAKE_OVERRIDES, { mode: 0o600, flag: 'wx' });
     const { dataText } = await renderCopies(helm, [...copies, { source: bake, path: bake }]);

@@ -166,6 +166,10 @@ test('policy build --values: what helm accepts still builds (a duplicate key wit
 const YAML11_PRIVATE: [name: string, values: (pemLine: string, pem: string) => string][] = [
   ['a merge key inside `policy`', (line) => `policy:\n  <<: {verificationKeys: [${line}]}\n`],
   ['a merge key at the top', (line) => `<<: {policy: {verificationKeys: [${line}]}}\n`],
+  [
+    'a merge key beside settings to bake (which the chart refuses beside keys)',
+    (line) => `policy:\n  <<: {verificationKeys: [${line}]}\n  settings:\n    images:\n      deniedImages: [x]\n`,
+  ],
   ['`!!binary`', (_l, pem) => `policy:\n  verificationKeys: [!!binary ${Buffer.from(pem).toString('base64')}]\n`],
   ['in a second document', (line) => `policy:\n  verificationKeys: []\n---\npolicy:\n  verificationKeys: [${line}]\n`],
 ];
