@@ -55,15 +55,17 @@ const hasSource = (v: V1Volume): boolean =>
  * A volume the kubelet bounds (red team 18, finding 7): an emptyDir whose `sizeLimit` is absent,
  * zero or negative — the kubelet puts no limit on it (zero means none) and it fills the node's
  * disk — gets `size`; so does a volume with no source at all, which the API server makes an
- * `emptyDir: {}` (SetDefaults_Volume). Every other volume, and an emptyDir with a positive limit
- * (or one this runner cannot read, which the API server judges), is returned as it is.
+ * `emptyDir: {}` (SetDefaults_Volume). Fail closed: a limit this runner cannot read (units.ts reads
+ * a subset of the Kubernetes quantity grammar) gets `size` too — `+0`, `0e3`, `.0` and `0n` are
+ * zero to the API server. Every other volume, and an emptyDir with a limit read as positive, is
+ * returned as it is.
  */
 function boundedVolume(v: V1Volume, size: string): V1Volume {
   if (!hasSource(v)) return { ...v, emptyDir: { sizeLimit: size } };
   if (v.emptyDir === undefined) return v;
   const limit = v.emptyDir.sizeLimit;
   const value = typeof limit === 'string' ? quantityValue(limit) : undefined;
-  if (limit !== undefined && (value === undefined || value > 0)) return v;
+  if (value !== undefined && value > 0) return v;
   return { ...v, emptyDir: { ...v.emptyDir, sizeLimit: size } };
 }
 

@@ -83,6 +83,15 @@ describe('every emptyDir of a mutated pod has a positive sizeLimit', () => {
       { name: 'a', emptyDir: { sizeLimit: '0.0' } },
       { name: 'a', emptyDir: { sizeLimit: 'TMP' } },
     ],
+    // Kubernetes spellings of zero and below that units.ts does not read: zero (no limit) or
+    // negative to the API server, so never trusted (fail closed, found 3 December, evening).
+    ...['+0', '-0', '0e3', '0E3', '.0', '0.', '+.0', '0n', '-1Gi', '1e3', ' 1Gi', ''].map(
+      (limit): [string, V1Volume, V1Volume] => [
+        `emptyDir sizeLimit ${JSON.stringify(limit)} (not read: replaced)`,
+        { name: 'a', emptyDir: { sizeLimit: limit } },
+        { name: 'a', emptyDir: { sizeLimit: 'TMP' } },
+      ],
+    ),
     [
       'emptyDir in memory, no limit',
       { name: 'a', emptyDir: { medium: 'Memory' } },
