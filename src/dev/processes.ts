@@ -37,15 +37,22 @@ export function startProcess(
   diesWithParent = false,
 ): Started {
   const fd = openSync(log, 'a');
-  const [file, argv] =
-    detached || !diesWithParent || SETPRIV === undefined
-      ? [bin, args]
-      : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
+  const [file, argv] = detached || !diesWithParent ? [bin, args] : dyingWithParent(bin, args);
   const child = spawn(file, argv, { stdio: ['ignore', fd, fd], detached, ...(env !== undefined ? { env } : {}) });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   if (detached) child.unref();
   return { name, pid: child.pid, child, log, startTicks: startTicksOf(child.pid) ?? '' };
+}
+
+/**
+ * The command line that runs `bin args` with a parent-death signal: `[setpriv, ['--pdeathsig',
+ * 'KILL', '--', bin, ...args]]` (setpriv then execs `bin` under the same PID), so the child gets
+ * SIGKILL when the process that spawned it ends in any way, SIGKILL included. `[bin, args]` when
+ * the machine has no setpriv. Spawn it from the main thread: the signal follows the spawning thread.
+ */
+export function dyingWithParent(bin: string, args: readonly string[]): [string, readonly string[]] {
+  return SETPRIV === undefined ? [bin, args] : [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...args]];
 }
 
 /** Polls `probe` until it returns true, the process exits, or the timeout passes. */

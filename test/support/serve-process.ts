@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
+import { dyingWithParent } from '../../src/dev/processes.ts';
 import { childEnd } from './child-end.ts';
 
 export interface ServeProcess {
@@ -17,6 +18,7 @@ export interface ServeProcess {
  * Starts `kubiya-runner serve` as a real process and resolves once it listens (its "runner
  * listening" log line). Rejects when it exits first, or after 30 s — then it is killed first, so a
  * failed start leaves no process behind. Each stdout line is kept parsed (`{ unparsed }` if not JSON).
+ * The serve gets SIGKILL when the calling process ends, however it ends (`dyingWithParent`).
  */
 export async function startServe(
   config: Record<string, unknown>,
@@ -25,7 +27,15 @@ export async function startServe(
 ): Promise<ServeProcess> {
   const file = join(work, `runner-${Date.now()}.yaml`);
   await writeFile(file, stringify(config));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'kubiya-runner.js'), 'serve', '--config', file], {
+  // It dies with the process that started it, however that ends (a test file killed on timeout, a
+  // bench or a script that forgot to stop it): a serve left running holds ports, files and CPU.
+  const [bin, argv] = dyingWithParent(process.execPath, [
+    join(REPO_ROOT, 'bin', 'kubiya-runner.js'),
+    'serve',
+    '--config',
+    file,
+  ]);
+  const child = spawn(bin, argv, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
