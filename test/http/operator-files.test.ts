@@ -85,8 +85,13 @@ function release(): void {
   }
 }
 
-/** Runs the CLI with `args` to its end; after 15 s it is released, then killed, and reported as hung. */
-const cli = (args: string[]): Promise<CliEnd> => runCli(args, { cwd: work, hungAfterMs: 15_000, onHung: release });
+/**
+ * Runs the CLI with `args` to its end; after `hungAfterMs` (15 s) it is released, then killed, and
+ * reported as hung. A FIFO row's correct end comes only after the 10 s pipe deadline, on top of the
+ * command's start: its bound is 25 s (15 s left a loaded machine ~5 s to start `serve`, seen missed once).
+ */
+const cli = (args: string[], hungAfterMs = 15_000): Promise<CliEnd> =>
+  runCli(args, { cwd: work, hungAfterMs, onHung: release });
 
 /** A `serve` configuration that starts (as far as these tests go) with `over` applied; written to a file. */
 async function serveConfig(name: string, over: (c: Record<string, Record<string, unknown>>) => void): Promise<string> {
@@ -190,7 +195,7 @@ describe('a path that is not a regular file or a pipe ends the command with its 
     for (const kind of ['zero', ...(ALSO[name] ?? [])] as ('zero' | 'fifo' | 'sparse')[])
       test(`${name} <${kind}> → exit 2, ${code}`, async () => {
         const path = { fifo, zero, sparse }[kind];
-        const r = await cli(await args(path));
+        const r = await cli(await args(path), kind === 'fifo' ? 25_000 : 15_000);
         assert.equal(r.hung, false, `hung on the ${kind}: ${r.stderr.slice(0, 300)}`);
         assert.equal(r.code, 2, r.stderr.slice(0, 500));
         assert.match(r.stderr, new RegExp(code));
