@@ -6,58 +6,28 @@
  * descriptors it had. The API server is the loopback stand-in (test/support/api-stand-in.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildBundle } from '../../src/adapters/bundle-build.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
 import { getAlone, openConnection, type Held } from '../support/connections.ts';
 import { startServe } from '../support/serve-process.ts';
+import { serveWork, type ServeWork } from '../support/serve-work.ts';
 import { waitFor } from '../support/wait.ts';
-
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
 
 const CAP = 8;
 const REFUSED = 50;
 /** Descriptors the process may open or close meanwhile on its own (a watch resumed, a log file). */
 const SLACK = 3;
 
-let work: string;
-let api: ApiStandIn;
+let w: ServeWork;
 
 before(async () => {
-  api = await apiStandIn();
-  work = await mkdtemp(join(tmpdir(), 'kubiya-serve-cap-'));
-  await writeFile(join(work, 'kubeconfig'), api.kubeconfig);
-  await writeFile(
-    join(work, 'jwks.json'),
-    JSON.stringify({
-      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
-    }),
-  );
+  w = await serveWork('kubiya-serve-cap-');
 });
-after(async () => {
-  api.close();
-  await rm(work, { recursive: true, force: true });
-});
+after(() => w.close());
 
 test(`serve with server.maxConnections ${CAP}: the excess is refused, no descriptor is kept, /healthz answers again`, async () => {
-  const bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
-  const s = await startServe(
-    {
-      runner: { name: 'r' },
-      controlPlane: { issuer: 'x', jwksFile: join(work, 'jwks.json') },
-      policy: { bundle },
-      audit: { dir: join(work, 'audit') },
-      kubernetes: { kubeconfig: join(work, 'kubeconfig') },
-      server: { port: 0, host: '127.0.0.1', maxConnections: CAP },
-    },
-    work,
-  );
+  const s = await startServe(w.config({ server: { maxConnections: CAP } }), w.dir);
   const held: Held[] = [];
   try {
     const port = Number(new URL(s.base).port);

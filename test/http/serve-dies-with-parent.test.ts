@@ -9,47 +9,28 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildBundle } from '../../src/adapters/bundle-build.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
 import { anyProcessNames, noneNamesWithin } from '../support/process-scan.ts';
+import { serveWork, writeServeFiles, type ServeWork } from '../support/serve-work.ts';
 
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
 const holder = join(import.meta.dirname, '..', 'support', 'attached-holder.ts');
 
-let api: ApiStandIn;
-let bundle: string;
-let base: string;
+let w: ServeWork;
 
 before(async () => {
-  api = await apiStandIn();
-  base = await mkdtemp(join(tmpdir(), 'kubiya-serve-parent-'));
-  bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(base, 'bundle.tar.gz'))).file;
+  w = await serveWork('kubiya-serve-parent-');
 });
-after(async () => {
-  api.close();
-  await rm(base, { recursive: true, force: true });
-});
+after(() => w.close());
 
 describe('a serve started by test support dies with the process that started it', () => {
   for (const signal of ['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     test(`${signal} to the starting process: no serve left`, async () => {
-      const dir = await mkdtemp(join(base, `${signal}-`));
+      const dir = await mkdtemp(join(w.dir, `${signal}-`));
       let pids: number[] = [];
       try {
-        await writeFile(join(dir, 'kubeconfig'), api.kubeconfig);
-        await copyFile(bundle, join(dir, 'bundle.tar.gz'));
-        await writeFile(
-          join(dir, 'jwks.json'),
-          JSON.stringify({
-            keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
-          }),
-        );
+        await writeServeFiles(dir, w.api.kubeconfig, join(w.dir, 'bundle.tar.gz'));
         const p = spawn(process.execPath, [holder, 'serve', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
         const [line] = (await once(p.stdout, 'data')) as [Buffer];
         pids = (JSON.parse(line.toString()) as { pids: number[] }).pids;
@@ -60,12 +41,14 @@ describe('a serve started by test support dies with the process that started it'
         assert.equal(by, signal, 'the starting process ends by the signal');
         assert.equal(await noneNamesWithin(dir, 3000), true, 'no serve left');
       } finally {
-        for (const pid of pids)
-          try {
-            process.kill(pid, 'SIGKILL'); // only when the assertion above failed: not left for the next test
-          } catch {
-            // gone, as it should be
-          }
+        // Only when the assertion above failed (a process still names `dir`): not left for the next test.
+        if (anyProcessNames(dir))
+          for (const pid of pids)
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone meanwhile
+            }
         await rm(dir, { recursive: true, force: true });
       }
     });

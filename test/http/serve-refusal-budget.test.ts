@@ -7,20 +7,13 @@
  * The API server is the loopback stand-in (test/support/api-stand-in.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readAuditLog } from '../../src/adapters/audit-files.ts';
-import { buildBundle } from '../../src/adapters/bundle-build.ts';
-import { REPO_ROOT, resolveTools } from '../../src/adapters/tools.ts';
-import { apiStandIn, type ApiStandIn } from '../support/api-stand-in.ts';
 import { runCli } from '../support/cli-run.ts';
 import { startServe } from '../support/serve-process.ts';
+import { serveWork, type ServeWork } from '../support/serve-work.ts';
 import { waitFor } from '../support/wait.ts';
-
-const tools = resolveTools(['opa']);
-if (!tools.ok) throw new Error(tools.error.message);
 
 const PER_CODE = 3;
 const SENT = 40;
@@ -28,39 +21,16 @@ const SENT = 40;
 const THEN = 5;
 const WINDOW_S = 10;
 
-let work: string;
-let api: ApiStandIn;
+let w: ServeWork;
 
 before(async () => {
-  api = await apiStandIn();
-  work = await mkdtemp(join(tmpdir(), 'kubiya-serve-refusals-'));
-  await writeFile(join(work, 'kubeconfig'), api.kubeconfig);
-  await writeFile(
-    join(work, 'jwks.json'),
-    JSON.stringify({
-      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k' }],
-    }),
-  );
+  w = await serveWork('kubiya-serve-refusals-');
 });
-after(async () => {
-  api.close();
-  await rm(work, { recursive: true, force: true });
-});
+after(() => w.close());
 
 test(`serve with audit.refusals ${PER_CODE} per ${WINDOW_S} s: ${SENT} bad tokens, then ${THEN} → ${2 * PER_CODE} records + 2 summaries (timer, SIGTERM), all counted`, async () => {
-  const bundle = (await buildBundle(tools.value.opa, join(REPO_ROOT, 'policies'), join(work, 'bundle.tar.gz'))).file;
-  const dir = join(work, 'audit');
-  const s = await startServe(
-    {
-      runner: { name: 'r' },
-      controlPlane: { issuer: 'x', jwksFile: join(work, 'jwks.json') },
-      policy: { bundle },
-      audit: { dir, refusals: { perCode: PER_CODE, window: WINDOW_S } },
-      kubernetes: { kubeconfig: join(work, 'kubeconfig') },
-      server: { port: 0, host: '127.0.0.1' },
-    },
-    work,
-  );
+  const dir = join(w.dir, 'audit');
+  const s = await startServe(w.config({ audit: { refusals: { perCode: PER_CODE, window: WINDOW_S } } }), w.dir);
   let exited = false;
   const refuse = async (n: number) => {
     for (let i = 0; i < n; i++) {
@@ -99,7 +69,7 @@ test(`serve with audit.refusals ${PER_CODE} per ${WINDOW_S} s: ${SENT} bad token
     const logged = s.lines.filter((l) => l.code === 'VERIFY_MALFORMED');
     assert.equal(logged.length, 2 * PER_CODE, 'beyond the budget, no log line per refusal');
     assert.equal(s.lines.filter((l) => l.code === 'AUDIT_REFUSALS_AGGREGATED').length, 2, 'each summary logged once');
-    const verify = await runCli(['audit', 'verify', dir], { cwd: work, hungAfterMs: 60_000 });
+    const verify = await runCli(['audit', 'verify', dir], { cwd: w.dir, hungAfterMs: 60_000 });
     assert.equal(verify.code, 0, verify.stderr);
   } finally {
     if (!exited) {

@@ -3,8 +3,8 @@
 // does. Run by test/unit/attached-children.test.ts and test/cluster/attached-cluster.test.ts:
 //   node attached-holder.ts process <dir>   two `sh` children naming <dir>, cleaned up as startCluster does
 //   node attached-holder.ts cluster         a real attached control plane (startCluster without dir)
-//   node attached-holder.ts serve <dir>     a `kubiya-runner serve` (startServe) from <dir>'s kubeconfig,
-//                                           jwks.json and bundle.tar.gz, its config file in <dir>
+//   node attached-holder.ts serve <dir>     a `kubiya-runner serve` (startServe) from <dir>'s files
+//                                           (serve-work.ts writeServeFiles), its config file in <dir>
 // prints one JSON line {dir, pids} once everything runs.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { startProcess } from '../../src/dev/processes.ts';
 import { startCluster } from '../../src/dev/cluster.ts';
 import { requireTools } from './cluster.ts';
 import { startServe } from './serve-process.ts';
+import { serveConfigOf } from './serve-work.ts';
 
 function holdProcesses(dir: string): { dir: string; pids: number[] } {
   const started = ['a', 'b'].map((n) =>
@@ -31,17 +32,7 @@ async function holdCluster(): Promise<{ dir: string; pids: number[] }> {
 }
 
 async function holdServe(dir: string): Promise<{ dir: string; pids: number[] }> {
-  const s = await startServe(
-    {
-      runner: { name: 'r' },
-      controlPlane: { issuer: 'x', jwksFile: join(dir, 'jwks.json') },
-      policy: { bundle: join(dir, 'bundle.tar.gz') },
-      audit: { dir: join(dir, 'audit') },
-      kubernetes: { kubeconfig: join(dir, 'kubeconfig') },
-      server: { port: 0, host: '127.0.0.1' },
-    },
-    dir,
-  );
+  const s = await startServe(serveConfigOf(dir), dir);
   return { dir, pids: s.child.pid === undefined ? [] : [s.child.pid] };
 }
 
