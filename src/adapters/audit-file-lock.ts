@@ -107,7 +107,7 @@ export class AuditDirLock {
     const token = randomBytes(12).toString('hex');
     const holder = await me(token);
     const text = render(holder, 0);
-    const deadline = Date.now() + waitMs;
+    const deadline = performance.now() + waitMs; // monotonic: a clock step changes no deadline
     // A foreign holder's content as last seen, and since when (this process's monotonic clock).
     let seen: { content: string; since: number } | undefined;
     // Bounded: each turn either takes the lock, refuses, waits a heartbeat, or removes a stale file.
@@ -137,16 +137,18 @@ export class AuditDirLock {
       } else {
         if (seen?.content !== current) seen = { content: current, since: performance.now() };
         const unchangedMs = performance.now() - seen.since;
+        // The file's mtime is a wall-clock time: compared with the wall clock (the heartbeat's content
+        // change above, on the monotonic clock, is what a beating holder is judged by).
         const mtimeStale = Date.now() - mtime > staleMs;
         // A holder that beats changes the content every refreshMs, whatever its clock says.
         stale = other?.beat === undefined ? mtimeStale : unchangedMs >= (mtimeStale ? 2 * refreshMs : staleMs);
         if (!stale) {
-          if (Date.now() >= deadline)
+          if (performance.now() >= deadline)
             throw new AuditLocked(
               `the audit directory ${dir} is locked by ${describe(other)}, which is not in this PID namespace and kept its lock alive for ${Math.round(waitMs / 1000)} s: one writer per audit chain`,
               other,
             );
-          await sleep(Math.min(refreshMs, Math.max(1, deadline - Date.now())));
+          await sleep(Math.min(refreshMs, Math.max(1, deadline - performance.now())));
           continue;
         }
       }

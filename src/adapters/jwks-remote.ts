@@ -11,6 +11,7 @@ export interface RemoteJwksOptions {
   /** A token with an unknown kid triggers a refetch at most this often (rotation without hammering). */
   readonly minRefetchMs: number;
   readonly timeoutMs: number;
+  /** The clock of the cache's ages, in ms: monotonic (`performance.now()`) unless a test gives one. */
   readonly now?: () => number;
   /** Told why a fetch failed (an answer over JWKS_ANSWER_MAX_BYTES: the message starts NETWORK_ANSWER_TOO_LARGE). */
   readonly onError?: (message: string) => void;
@@ -30,7 +31,7 @@ export const JWKS_ANSWER_MAX_BYTES = OPERATOR_FILE_MAX_BYTES.secret;
 export class RemoteJwks {
   private readonly o: RemoteJwksOptions;
   private keys: { set: JWTVerifyGetKey; kids: Set<string>; fetchedAt: number } | undefined;
-  private lastAttempt = 0;
+  private lastAttempt = -Infinity;
   private inflight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -39,7 +40,7 @@ export class RemoteJwks {
   }
 
   private now(): number {
-    return this.o.now?.() ?? Date.now();
+    return this.o.now?.() ?? performance.now();
   }
 
   /** Fetches now (once at a time); keeps the old keys when it fails. */

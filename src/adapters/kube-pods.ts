@@ -97,12 +97,12 @@ export class KubePods extends Followed<V1Pod> implements Pods {
     const informed = this.informer.get(name, this.namespace);
     if (informed !== undefined) return informed;
     const kept = this.createdHere.get(name);
-    if (kept !== undefined && Date.now() - kept.at < this.confirmAfterMs) return kept.pod;
+    if (kept !== undefined && performance.now() - kept.at < this.confirmAfterMs) return kept.pod;
     try {
       const pod = await this.core.readNamespacedPod({ name, namespace: this.namespace });
       if (kept === undefined) return pod;
       const slimmed = slim(pod);
-      this.createdHere.set(name, { pod: slimmed, at: Date.now() });
+      this.createdHere.set(name, { pod: slimmed, at: performance.now() });
       return slimmed;
     } catch (e) {
       if (e instanceof ApiException && e.code === 404) {
@@ -140,7 +140,7 @@ export class KubePods extends Followed<V1Pod> implements Pods {
       this.forgetOld();
       // slim() makes a copy: `admitted` stays whole.
       if (this.informer.get(name, this.namespace) === undefined)
-        this.createdHere.set(name, { pod: slim(created), at: Date.now() });
+        this.createdHere.set(name, { pod: slim(created), at: performance.now() });
       return ok({
         name: created.metadata?.name ?? '',
         namespace: this.namespace,
@@ -159,7 +159,7 @@ export class KubePods extends Followed<V1Pod> implements Pods {
 
   /** Drops kept entries older than KEEP_AT_MOST_MS: one that no event and no `get` cleared is a leak. */
   private forgetOld(): void {
-    const oldest = Date.now() - KEEP_AT_MOST_MS;
+    const oldest = performance.now() - KEEP_AT_MOST_MS;
     for (const [name, kept] of this.createdHere) if (kept.at < oldest) this.createdHere.delete(name);
   }
 

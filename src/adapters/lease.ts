@@ -31,12 +31,22 @@ export class LeaseElector {
   readonly holder: string;
   private current: LeaseRole = 'unknown';
   /**
-   * Epoch ms after which this process no longer counts itself leader unless a renewal succeeded
-   * since: the start of the last successful acquire/renew + 2/3 of the lease duration (client-go's
-   * renewDeadline < leaseDuration). Other replicas take the Lease only after the full duration, so a
-   * renewal that hangs (a silent API connection) can never leave two leaders.
+   * When this process stops counting itself leader unless a renewal succeeded since, in
+   * performance.now() ms: the start of the last successful acquire/renew + 2/3 of the lease duration
+   * (client-go's renewDeadline < leaseDuration). Other replicas take the Lease only after the full
+   * duration, so a renewal that hangs (a silent API connection) can never leave two leaders.
+   * Monotonic: on the wall clock, a step back kept a holder whose renewals failed "leader" for as
+   * long as the step (red team 20, finding 4's class).
    */
-  private leaderUntil = 0;
+  private leaderUntil = -Infinity;
+  /**
+   * The Lease's record as last read (resourceVersion, holder, renewTime, duration) and when this
+   * process first saw it so, in performance.now() ms: client-go's observedRecord/observedTime. The
+   * Lease of another holder is expired when its record has not changed for its duration *as this
+   * process observed it* — never by comparing the holder's renewTime (its wall clock) with ours, so
+   * neither clock skew between replicas nor a step of either clock lets a replica take a Lease early.
+   */
+  private observed: { readonly record: string; readonly at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -47,7 +57,7 @@ export class LeaseElector {
   }
 
   /** This process's role now; `leader` lapses on its own once the renew deadline passes (see leaderUntil). */
-  role(now = Date.now()): LeaseRole {
+  role(now = performance.now()): LeaseRole {
     if (this.current === 'leader' && now >= this.leaderUntil) return 'unknown';
     return this.current;
   }
@@ -55,8 +65,8 @@ export class LeaseElector {
   start(): void {
     const tick = (): void => {
       if (this.stopped) return;
-      const attempt = Date.now();
-      this.tryAcquireOrRenew(new Date(attempt))
+      const attempt = performance.now();
+      this.tryAcquireOrRenew(new Date())
         .then((role) => {
           this.current = role;
           if (role === 'leader') this.leaderUntil = attempt + (this.o.durationSeconds * 1000 * 2) / 3;
@@ -98,8 +108,7 @@ export class LeaseElector {
       }
     }
     const spec = lease.spec ?? {};
-    const renewed = spec.renewTime !== undefined ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? 0) * 1000 < now.getTime();
+    const expired = this.unchangedFor(lease) > (spec.leaseDurationSeconds ?? 0) * 1000;
     const mine = spec.holderIdentity === this.holder;
     const free = spec.holderIdentity === undefined || spec.holderIdentity === '';
     if (!mine && !free && !expired) return 'follower';
@@ -114,6 +123,25 @@ export class LeaseElector {
       if (e instanceof ApiException && e.code === 409) return 'follower';
       throw e;
     }
+  }
+
+  /**
+   * How long the Lease's record has been as `lease` shows it, in ms, as this process observed it
+   * (0 when it changed since the last read, or on the first read: a new process waits a whole
+   * duration before it takes a Lease another holder left, as client-go does).
+   */
+  private unchangedFor(lease: V1Lease): number {
+    const spec = lease.spec ?? {};
+    const renew = spec.renewTime === undefined ? '' : new Date(spec.renewTime).toISOString();
+    const record = JSON.stringify([
+      lease.metadata?.resourceVersion ?? '',
+      spec.holderIdentity ?? '',
+      renew,
+      spec.leaseDurationSeconds ?? 0,
+    ]);
+    const at = performance.now();
+    if (this.observed?.record !== record) this.observed = { record, at };
+    return at - this.observed.at;
   }
 
   /** Stops renewing and, if we hold the Lease, hands it over. */

@@ -175,7 +175,7 @@ function* reading(
   maxBytes: number,
   pipeDeadlineMs: number,
 ): Generator<{ chunk: Buffer } | { wait: true }, Buffer<ArrayBuffer>, number | 'again' | undefined> {
-  const deadline = Date.now() + pipeDeadlineMs;
+  const deadline = performance.now() + pipeDeadlineMs; // monotonic: a clock step changes no deadline
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -183,7 +183,7 @@ function* reading(
     const got = yield { chunk };
     if (got === 'again' && !pipe) throw new Error(`${path}: EAGAIN from a regular file`);
     if (got === 'again' || (got === 0 && pipe && total === 0)) {
-      if (Date.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
+      if (performance.now() >= deadline) throw pipeTimeout(path, pipeDeadlineMs);
       yield { wait: true };
       continue;
     }

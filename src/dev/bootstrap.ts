@@ -139,8 +139,8 @@ export async function bootstrapCluster(kubeconfig: string, o: BootstrapOptions):
   const storage = kc.makeApiClient(StorageV1Api);
   await ignoreExists(storage.createStorageClass({ body: objects.storageClass }));
   for (const body of objects.volumes) await ignoreExists(core.createPersistentVolume({ body }));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
     const nodes = await core.listNode({ labelSelector: 'type=kwok' });
     const ready = nodes.items.filter((n) =>
       n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -200,7 +200,7 @@ export async function installCrds(kubeconfig: string, crds: readonly CrdManifest
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   for (const body of crds) await ignoreExists(kubeJson(kc, { method: 'POST', path: CRDS, body }));
-  const deadline = Date.now() + 30_000;
+  const deadline = performance.now() + 30_000;
   for (const crd of crds) {
     const path = `${CRDS}/${segment(crd.metadata.name)}`;
     for (;;) {
@@ -209,7 +209,7 @@ export async function installCrds(kubeconfig: string, crds: readonly CrdManifest
         path,
       });
       if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() >= deadline) throw new Error(`CRD ${crd.metadata.name} was not established within 30 s`);
+      if (performance.now() >= deadline) throw new Error(`CRD ${crd.metadata.name} was not established within 30 s`);
       await sleep(100);
     }
   }

@@ -62,7 +62,7 @@ export interface Cluster extends ClusterState {
  * On any failure what was started is stopped again (and an owned directory removed) before it throws.
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   if (options.dir === undefined) clearLeftClusterDirs();
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), CLUSTER_TEMP_PREFIX)));
   const ctx: ComponentContext = {
@@ -75,7 +75,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const stop = stopper(ctx, options.dir === undefined);
   try {
     const state = await startComponents(ctx, options);
-    return { ...state, startedMs: Date.now() - t0, stop };
+    return { ...state, startedMs: performance.now() - t0, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -62,10 +62,10 @@ export async function waitUntil(
   timeoutMs: number,
   proc?: Started,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let exited: number | null = null;
   proc?.child.once('exit', (code) => (exited = code ?? -1));
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     if (exited !== null)
       throw new Error(
         `${what}: process exited with code ${String(exited)}; last lines of its log:\n${tail(proc?.log)}`,
@@ -214,8 +214,8 @@ export async function stopPid(pid: number, graceMs = 5000, group = false, killWa
 
 /** Waits up to `ms` for `pid` to be gone; true when it is. */
 async function gone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (alive(pid) && Date.now() < deadline) await sleep(20);
+  const deadline = performance.now() + ms;
+  while (alive(pid) && performance.now() < deadline) await sleep(20);
   return !alive(pid);
 }
 

@@ -22,6 +22,11 @@ export interface ReconcilerOptions {
   readonly workers: number;
   /** Every run is looked at again this often even without a change (level-based safety net). */
   readonly resyncMs: number;
+  /**
+   * The clock of the resync's ages and of requeue times, in ms: monotonic, `performance.now()`
+   * unless a test gives its own. Never the wall clock (Date.now()), which can be stepped.
+   */
+  readonly now?: () => number;
 }
 
 /**
@@ -40,6 +45,7 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private readonly deps: PipelineDeps;
   private readonly o: ReconcilerOptions;
+  private readonly now: () => number;
   /** Runs whose pod ended, to reconcile before `ready`'s: the end is recorded first (completion seen). */
   private readonly ending = new Set<string>();
   /** Runs to reconcile now, in arrival order (a Set: a run waits at most once). */
@@ -48,7 +54,7 @@ export class Reconciler {
   private readonly resyncing = new Set<string>();
   /** Resync passes in flight (at most RESYNC_AT_ONCE). */
   private readonly resyncBusy = new Set<string>();
-  /** When each run's last pass started (Date.now() ms): the resync skips runs looked at within its period. */
+  /** When each run's last pass started (performance.now() ms): the resync skips runs looked at within its period. */
   private readonly lastPass = new Map<string, number>();
   /** Passes started, for RESYNC_SHARE. */
   private started = 0;
@@ -71,6 +77,7 @@ export class Reconciler {
   constructor(deps: PipelineDeps, o: ReconcilerOptions) {
     this.deps = deps;
     this.o = o;
+    this.now = o.now ?? (() => performance.now());
     this.slots = new Slots(
       () => deps.config.maxConcurrent,
       (name) => this.enqueue(name),
@@ -127,7 +134,7 @@ export class Reconciler {
     // wait; clamped, the pass comes early and asks again (each pass recomputes its wait).
     const afterMs = timerDelay(asked);
     if (afterMs > 0) {
-      const at = Date.now() + afterMs;
+      const at = this.now() + afterMs;
       const current = this.later.get(name);
       if (current !== undefined && current.at <= at) return;
       if (current !== undefined) clearTimeout(current.timer);
@@ -155,9 +162,9 @@ export class Reconciler {
   /** Queues, behind the changes, every run no pass has looked at within the resync period. */
   private resyncAll(): void {
     if (this.stopped) return;
-    const since = Date.now() - this.o.resyncMs;
+    const since = this.now() - this.o.resyncMs;
     for (const { name } of this.deps.runs.list()) {
-      if ((this.lastPass.get(name) ?? 0) > since || this.queued(name)) continue;
+      if ((this.lastPass.get(name) ?? -Infinity) > since || this.queued(name)) continue;
       this.resyncing.add(name);
     }
     if (this.resyncing.size > 0) this.kick();
@@ -237,7 +244,7 @@ export class Reconciler {
 
   private process(name: string): void {
     this.busy.add(name);
-    this.lastPass.set(name, Date.now());
+    this.lastPass.set(name, this.now());
     const pass = (async () => {
       const run = this.deps.runs.get(name);
       if (run === undefined) return;

@@ -2,7 +2,7 @@
  * Class (issue 20 §2, completion seen p99 12 s at 5,000 pods): "the level-based resync puts a pass
  * for every run in front of the changes", so a pod's end waits behind thousands of passes that
  * find nothing new. Variants pinned here (the order passes start in, with the interval and the
- * clock mocked, passes that end at once):
+ * clock mocked — the reconciler is given the mocked Date.now as its monotonic clock —, passes that end at once):
  *   - a change queued while a resync's passes wait starts within the first RESYNC_SHARE passes,
  *     not behind them (the reported case: a pod's end during a resync);
  *   - changes never starve the resync: while changes keep coming, one start in RESYNC_SHARE
@@ -48,7 +48,7 @@ function harness(count: number): {
     pods: { onChange: () => undefined },
     objects: { owned: () => Promise.resolve({ ok: false }) },
   } as unknown as PipelineDeps;
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 1, resyncMs: RESYNC_MS });
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 1, resyncMs: RESYNC_MS, now: () => Date.now() });
   return {
     reconciler,
     passes,
@@ -158,7 +158,7 @@ test('at most RESYNC_AT_ONCE resync passes are in flight; a change starts beside
       deleteObjects: () => Promise.resolve({ ok: true, value: 0 }),
     },
   } as unknown as PipelineDeps;
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: RESYNC_MS });
+  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: RESYNC_MS, now: () => Date.now() });
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 200; i++) await tick();
   };

@@ -30,9 +30,9 @@ export async function ensure(objects: KubernetesObjectApi, body: object): Promis
 
 /** Polls until `probe` gives a value (not undefined), or throws `what` after timeoutMs. */
 export async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     try {
       const v = await probe();
       if (v !== undefined) return v;

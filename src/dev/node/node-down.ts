@@ -40,8 +40,8 @@ async function drain(state: RealNodeState, socket: string): Promise<void> {
   } catch {
     return; // control plane already gone: the hard path below does it
   }
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + 15_000;
+  while (performance.now() < deadline) {
     const r = await run(state.tools.ctr, ['--address', socket, '-n', 'k8s.io', 'tasks', 'ls', '-q']).catch(
       () => undefined,
     );

@@ -35,9 +35,9 @@ export interface RealNode extends RealNodeState {
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, f: () => Promise<T>): Promise<T> {
-  const t = Date.now();
+  const t = performance.now();
   const v = await f();
-  timings[name] = (Date.now() - t) / 1000;
+  timings[name] = (performance.now() - t) / 1000;
   return v;
 }
 
@@ -165,7 +165,7 @@ async function clusterObjects(o: RealNodeOptions, p: NodePaths): Promise<void> {
  * everything it did. Root only; one per machine.
  */
 export async function startRealNode(options: RealNodeOptions): Promise<RealNode> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   const o = withAbsoluteDir(options);
   const p = nodePaths(o.dir);
   const say = o.say ?? (() => undefined);
@@ -229,7 +229,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     await save();
     say('cluster DNS, local volumes, egress gate ...');
     await timed(timings, 'objects', () => clusterObjects(o, p));
-    timings.total = (Date.now() - t0) / 1000;
+    timings.total = (performance.now() - t0) / 1000;
     if (o.detached === true) owner = undefined; // up: it outlives its starter, judged by its processes
     await save();
   } catch (error) {
