@@ -48,7 +48,12 @@ function harness(count: number): {
     pods: { onChange: () => undefined },
     objects: { owned: () => Promise.resolve({ ok: false }) },
   } as unknown as PipelineDeps;
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 1, resyncMs: RESYNC_MS, now: () => Date.now() });
+  const reconciler = new Reconciler(deps, {
+    isLeader: () => true,
+    workers: 1,
+    resyncMs: RESYNC_MS,
+    now: () => Date.now(),
+  });
   return {
     reconciler,
     passes,
@@ -158,7 +163,12 @@ test('at most RESYNC_AT_ONCE resync passes are in flight; a change starts beside
       deleteObjects: () => Promise.resolve({ ok: true, value: 0 }),
     },
   } as unknown as PipelineDeps;
-  const reconciler = new Reconciler(deps, { isLeader: () => true, workers: 64, resyncMs: RESYNC_MS, now: () => Date.now() });
+  const reconciler = new Reconciler(deps, {
+    isLeader: () => true,
+    workers: 64,
+    resyncMs: RESYNC_MS,
+    now: () => Date.now(),
+  });
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 200; i++) await tick();
   };
