@@ -4,13 +4,9 @@
  * into those events. Without `controlPlane.url` there is no client (push mode only).
  */
 import type { Logger } from 'pino';
-import {
-  ControlPlaneClient,
-  eventOf,
-  type Cancel,
-  type ControlPlaneEvent,
-  type Intake,
-} from '../adapters/control-plane-client.ts';
+import { ControlPlaneClient } from '../adapters/control-plane-client.ts';
+import { eventOf, type ControlPlaneEvent } from '../adapters/control-plane-event.ts';
+import type { Cancel, Intake } from '../adapters/control-plane-poll.ts';
 import type { Config } from '../config/schema.ts';
 import { HEADER_TOKEN, HEADER_TOKEN_RULE } from '../config/schema-fields.ts';
 import type { Metrics } from '../observe/metrics.ts';
