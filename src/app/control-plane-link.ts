@@ -145,3 +145,21 @@ export function controlPlaneClient(
     handlers.cancel,
   );
 }
+
+/**
+ * Pull mode, in phase 2: with `controlPlane.url` and a runner token, the client for them is made,
+ * linked (`link.client`: events are forwarded from now on) and started; without either, nothing
+ * (push mode only).
+ */
+export function startPulling(
+  link: ControlPlaneLink,
+  config: Config,
+  token: string | undefined,
+  handlers: ControlPlaneIntake,
+  log: Logger,
+  metrics: Metrics,
+): void {
+  if (config.controlPlane.url === undefined || token === undefined) return;
+  link.client = controlPlaneClient(config, token, config.controlPlane.url, handlers, log, metrics);
+  link.client.start();
+}
