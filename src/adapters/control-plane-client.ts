@@ -1,39 +1,19 @@
+/**
+ * The control-plane client with its register and heartbeat loops and its event queue; the poll
+ * loop (control-plane-poll.ts), the events loop (control-plane-delivery.ts) and their pacing
+ * (control-plane-pacing.ts) are modules of their own.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isWaitRecord } from '../errors/waits.ts';
 import { discardBody } from './bounded-body.ts';
-import { readEventsAnswer, readPollAnswer } from './control-plane-answers.ts';
+import { controlPlaneCall, type ControlPlaneCall } from './control-plane-call.ts';
+import { deliverEvents } from './control-plane-delivery.ts';
+import type { ControlPlaneEvent } from './control-plane-event.ts';
+import { Backoff, type BackoffBounds } from './control-plane-pacing.ts';
+import { pollLoop, type Cancel, type Intake } from './control-plane-poll.ts';
 
-export interface ControlPlaneEvent {
-  readonly id: string;
-  readonly runner: string;
-  readonly workflow: string;
-  readonly runId: string;
-  readonly step?: string | undefined;
-  readonly phase:
-    | 'Accepted'
-    | 'Rejected'
-    | 'Denied'
-    | 'Running'
-    | 'Succeeded'
-    | 'Failed'
-    | 'Cancelled'
-    | 'Error'
-    | 'Log'
-    // issue 19 §5: an attempt of a step with retries failed; the step runs again.
-    | 'Retrying'
-    // issue 19 §6: the step's `when` condition was false.
-    | 'Skipped';
-  readonly code?: string | undefined;
-  readonly exitCode?: number | undefined;
-  readonly reason?: string | undefined;
-  /** Log events: a chunk of the step container's log, its place, and whether the log was cut. */
-  readonly log?: string | undefined;
-  readonly chunk?: number | undefined;
-  readonly truncated?: boolean | undefined;
-  readonly time: string;
-}
-
+/** The client's settings; times in ms unless the name says seconds. */
 export interface ControlPlaneClientOptions {
+  /** The control plane's base URL. */
   readonly url: string;
   readonly runner: string;
   readonly token: string;
@@ -41,48 +21,13 @@ export interface ControlPlaneClientOptions {
   readonly capabilities: Readonly<Record<string, unknown>>;
   readonly pollWaitSeconds: number;
   readonly heartbeatMs: number;
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly backoff: BackoffBounds;
   readonly requestTimeoutMs: number;
   readonly eventBatch: number;
   readonly eventQueueMax: number;
   /** `controlPlane.maxTokenBytes`: bounds what a poll answer may hold (pollAnswerMaxBytes). */
   readonly maxTokenBytes: number;
   readonly onError?: (operation: string, message: string) => void;
-}
-
-/**
- * The shortest time, in ms, from the start of a poll that delivered nothing (a `204`, or a `200`
- * without assignments or cancellations) to the start of the next. A long-poll answers nothing only
- * after holding the request for `wait` seconds (docs/control-plane.md); a control plane, or a proxy
- * in front of it, that answers nothing at once would otherwise be asked again at once, as fast as
- * the network allows (a loop that goes round again when the peer's answer made no progress).
- */
-export const EMPTY_POLL_INTERVAL_MS = 1000;
-
-/**
- * What the client hands an assignment to (the same path as push intake): resolves `false` when it
- * was refused (nothing admitted), anything else when it was taken. An answer whose every item was
- * refused is no progress: the next poll waits with backoff (red team 19, finding 3: a control plane
- * re-delivering a refused assignment at once drew 1,629 polls and 4,887 audit records in 2 s).
- */
-export type Intake = (token: string) => Promise<boolean | void>;
-/** What the client hands a cancellation to (the same path as POST /v1/cancellations); `false` as Intake's. */
-export type Cancel = (token: string) => Promise<boolean | void>;
-
-class Backoff {
-  private attempt = 0;
-  private readonly o: ControlPlaneClientOptions['backoff'];
-  constructor(o: ControlPlaneClientOptions['backoff']) {
-    this.o = o;
-  }
-  reset(): void {
-    this.attempt = 0;
-  }
-  /** Full jitter: a random wait up to the exponential bound. */
-  async wait(): Promise<void> {
-    const bound = Math.min(this.o.maxMs, this.o.initialMs * 2 ** this.attempt++);
-    await sleep(Math.random() * bound);
-  }
 }
 
 /**
@@ -97,9 +42,11 @@ export class ControlPlaneClient {
   private readonly intake: Intake;
   private readonly canAccept: () => boolean;
   private readonly queue: ControlPlaneEvent[] = [];
+  private readonly call: ControlPlaneCall;
   private running = false;
   private loops: Promise<unknown>[] = [];
   private registeredOnce = false;
+  private stopDeadline: number | undefined;
 
   private readonly cancel: Cancel;
 
@@ -113,12 +60,15 @@ export class ControlPlaneClient {
     this.intake = intake;
     this.canAccept = canAccept;
     this.cancel = cancel;
+    this.call = controlPlaneCall(options);
   }
 
+  /** Whether a register call has succeeded. */
   get registered(): boolean {
     return this.registeredOnce;
   }
 
+  /** Events queued and not yet acknowledged. */
   get pendingEvents(): number {
     return this.queue.length;
   }
@@ -130,135 +80,78 @@ export class ControlPlaneClient {
     return true;
   }
 
+  /** Whether the queue has room for another event (the client polls only while it has). */
   hasRoom(): boolean {
     return this.queue.length < this.o.eventQueueMax;
-  }
-
-  private async call(
-    operation: string,
-    method: string,
-    path: string,
-    body?: unknown,
-    timeoutMs = this.o.requestTimeoutMs,
-  ): Promise<Response> {
-    const res = await fetch(`${this.o.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.o.token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.status >= 400) {
-      await discardBody(res);
-      throw new Error(`${operation}: control plane answered ${res.status}`);
-    }
-    return res;
   }
 
   private fail(operation: string, e: unknown): void {
     this.o.onError?.(operation, e instanceof Error ? e.message : String(e));
   }
 
+  /** Starts the register, heartbeat, poll and events loops; a call while they run does nothing. */
   start(): void {
     if (this.running) return;
     this.running = true;
     const base = `/v1/runners/${encodeURIComponent(this.o.runner)}`;
-    const register = async () => {
-      const backoff = new Backoff(this.o.backoff);
-      while (this.running && !this.registeredOnce) {
-        try {
-          const res = await this.call('register', 'POST', `${base}/register`, {
-            name: this.o.runner,
-            version: this.o.version,
-            capabilities: this.o.capabilities,
-          });
-          await discardBody(res);
-          this.registeredOnce = true;
-        } catch (e) {
-          this.fail('register', e);
-          await backoff.wait();
-        }
-      }
-    };
-    const heartbeat = async () => {
-      while (this.running) {
-        await sleep(this.o.heartbeatMs);
-        if (!this.registeredOnce || !this.running) continue;
-        await this.call('heartbeat', 'POST', `${base}/heartbeat`, { pendingEvents: this.queue.length })
-          .then(discardBody)
-          .catch((e: unknown) => this.fail('heartbeat', e));
-      }
-    };
-    const poll = async () => {
-      const backoff = new Backoff(this.o.backoff);
-      const refusedAll = new Backoff(this.o.backoff);
-      while (this.running) {
-        if (!this.registeredOnce || !this.canAccept() || !this.hasRoom()) {
-          await sleep(200);
-          continue;
-        }
-        const started = Date.now();
-        try {
-          const res = await this.call(
-            'poll',
-            'GET',
-            `${base}/assignments?wait=${this.o.pollWaitSeconds}`,
-            undefined,
-            (this.o.pollWaitSeconds + 10) * 1000,
-          );
-          if (res.status === 204) {
-            backoff.reset();
-            await emptyPollPause(started);
-            continue;
-          }
-          const { assignments, cancellations } = await readPollAnswer(res, this.o.maxTokenBytes);
-          backoff.reset();
-          if (assignments.length === 0 && cancellations.length === 0) await emptyPollPause(started);
-          let taken = 0;
-          for (const token of cancellations) if ((await this.cancel(token)) !== false) taken++;
-          for (const token of assignments) if ((await this.intake(token)) !== false) taken++;
-          if (taken > 0) refusedAll.reset();
-          else if (assignments.length + cancellations.length > 0) await refusedAll.wait();
-        } catch (e) {
-          this.fail('poll', e);
-          await backoff.wait();
-        }
-      }
-    };
-    this.loops = [register(), heartbeat(), poll(), this.flushLoop(() => this.running)];
+    const fail = (operation: string, e: unknown): void => this.fail(operation, e);
+    this.loops = [
+      this.register(`${base}/register`),
+      this.heartbeat(`${base}/heartbeat`),
+      pollLoop({
+        path: `${base}/assignments?wait=${this.o.pollWaitSeconds}`,
+        waitSeconds: this.o.pollWaitSeconds,
+        maxTokenBytes: this.o.maxTokenBytes,
+        backoff: this.o.backoff,
+        call: this.call,
+        intake: this.intake,
+        cancel: this.cancel,
+        fail,
+        running: () => this.running,
+        ready: () => this.registeredOnce && this.canAccept() && this.hasRoom(),
+      }),
+      deliverEvents({
+        path: `${base}/events`,
+        queue: this.queue,
+        batch: this.o.eventBatch,
+        backoff: this.o.backoff,
+        call: this.call,
+        fail,
+        keepGoing: () => this.running,
+        stopDeadline: () => this.stopDeadline,
+      }),
+    ];
   }
 
-  private async flushLoop(keepGoing: () => boolean): Promise<void> {
+  /** Registers, retrying with backoff until it succeeds or the client stops. */
+  private async register(path: string): Promise<void> {
     const backoff = new Backoff(this.o.backoff);
-    const path = `/v1/runners/${encodeURIComponent(this.o.runner)}/events`;
-    while (keepGoing() || this.queue.length > 0) {
-      if (this.queue.length === 0) {
-        await sleep(100);
-        continue;
-      }
-      const batch = this.queue.slice(0, this.o.eventBatch);
+    while (this.running && !this.registeredOnce) {
       try {
-        const res = await this.call('events', 'POST', path, { events: batch });
-        const acked = await readEventsAnswer(res);
-        const queued = this.queue.length;
-        for (let i = this.queue.length - 1; i >= 0; i--)
-          if (acked.has((this.queue[i] as ControlPlaneEvent).id)) this.queue.splice(i, 1);
-        // An answer that acknowledges none of them is no progress: retried with backoff, as a failed
-        // call (posting the same batch again at once would loop as fast as the control plane answers).
-        if (this.queue.length === queued)
-          throw new Error(`the control plane acknowledged none of the ${batch.length} events sent`);
-        backoff.reset();
+        const res = await this.call('register', 'POST', path, {
+          name: this.o.runner,
+          version: this.o.version,
+          capabilities: this.o.capabilities,
+        });
+        await discardBody(res);
+        this.registeredOnce = true;
       } catch (e) {
-        this.fail('events', e);
-        if (!keepGoing() && this.stopDeadline !== undefined && Date.now() > this.stopDeadline) return;
+        this.fail('register', e);
         await backoff.wait();
       }
     }
   }
 
-  private stopDeadline: number | undefined;
+  /** Every heartbeatMs once registered, until the client stops; a failed one is reported, not retried. */
+  private async heartbeat(path: string): Promise<void> {
+    while (this.running) {
+      await sleep(this.o.heartbeatMs);
+      if (!this.registeredOnce || !this.running) continue;
+      await this.call('heartbeat', 'POST', path, { pendingEvents: this.queue.length })
+        .then(discardBody)
+        .catch((e: unknown) => this.fail('heartbeat', e));
+    }
+  }
 
   /** Stops polling; keeps delivering queued events for up to `flushMs`. Returns how many were left. */
   async stop(flushMs: number): Promise<number> {
@@ -267,55 +160,4 @@ export class ControlPlaneClient {
     await Promise.race([Promise.allSettled(this.loops), sleep(flushMs + 1000)]);
     return this.queue.length;
   }
-}
-
-/** Waits until EMPTY_POLL_INTERVAL_MS have passed since `started` (a Date.now() value). */
-const emptyPollPause = (started: number): Promise<unknown> =>
-  sleep(Math.max(0, EMPTY_POLL_INTERVAL_MS - (Date.now() - started)));
-
-/** Maps an audit record to the control-plane event it implies (undefined: nothing to tell). */
-export function eventOf(
-  record: {
-    decision_id: string;
-    stage: string;
-    outcome: string;
-    code?: string | undefined;
-    workflow?: { id: string; runId: string } | undefined;
-    step?: string | undefined;
-    pod?: { exitCode?: number; reason?: string } | undefined;
-    timestamp: string;
-  },
-  runner: string,
-): ControlPlaneEvent | undefined {
-  if (record.workflow === undefined) return undefined;
-  const base = {
-    id: record.decision_id,
-    runner,
-    workflow: record.workflow.id,
-    runId: record.workflow.runId,
-    step: record.step,
-    time: record.timestamp,
-    code: record.code,
-  };
-  if (record.stage === 'claim') return { ...base, phase: record.outcome === 'allow' ? 'Accepted' : 'Rejected' };
-  if (record.stage === 'validate' && record.outcome !== 'allow') return { ...base, phase: 'Rejected' };
-  if (record.stage === 'evaluate' && record.outcome === 'deny') return { ...base, phase: 'Denied' };
-  if (record.stage === 'create' && record.outcome === 'allow')
-    return record.step === undefined ? undefined : { ...base, phase: 'Running' };
-  if (record.stage === 'finish')
-    return { ...base, phase: finishPhase(record), exitCode: record.pod?.exitCode, reason: record.pod?.reason };
-  if (record.stage === 'cancel') return undefined;
-  // A step that waits at create (src/errors/waits.ts) has not ended: its Running event comes later.
-  if (isWaitRecord(record)) return undefined;
-  if (record.outcome === 'error') return { ...base, phase: 'Error' };
-  return undefined;
-}
-
-/** The event phase of a step's `finish` record. */
-function finishPhase(record: { outcome: string; code?: string | undefined }): ControlPlaneEvent['phase'] {
-  if (record.code === 'STEP_CONDITION_FALSE') return 'Skipped';
-  if (record.outcome === 'success') return 'Succeeded';
-  if (record.code === 'STEP_CANCELLED') return 'Cancelled';
-  if (record.code === 'STEP_ATTEMPT_FAILED') return 'Retrying';
-  return record.outcome === 'failure' ? 'Failed' : 'Error';
 }

@@ -4,13 +4,9 @@
  * into those events. Without `controlPlane.url` there is no client (push mode only).
  */
 import type { Logger } from 'pino';
-import {
-  ControlPlaneClient,
-  eventOf,
-  type Cancel,
-  type ControlPlaneEvent,
-  type Intake,
-} from '../adapters/control-plane-client.ts';
+import { ControlPlaneClient } from '../adapters/control-plane-client.ts';
+import { eventOf, type ControlPlaneEvent } from '../adapters/control-plane-event.ts';
+import type { Cancel, Intake } from '../adapters/control-plane-poll.ts';
 import type { Config } from '../config/schema.ts';
 import { HEADER_TOKEN, HEADER_TOKEN_RULE } from '../config/schema-fields.ts';
 import type { Metrics } from '../observe/metrics.ts';
@@ -148,4 +144,22 @@ export function controlPlaneClient(
     handlers.canAccept,
     handlers.cancel,
   );
+}
+
+/**
+ * Pull mode, in phase 2: with `controlPlane.url` and a runner token, the client for them is made,
+ * linked (`link.client`: events are forwarded from now on) and started; without either, nothing
+ * (push mode only).
+ */
+export function startPulling(
+  link: ControlPlaneLink,
+  config: Config,
+  token: string | undefined,
+  handlers: ControlPlaneIntake,
+  log: Logger,
+  metrics: Metrics,
+): void {
+  if (config.controlPlane.url === undefined || token === undefined) return;
+  link.client = controlPlaneClient(config, token, config.controlPlane.url, handlers, log, metrics);
+  link.client.start();
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { hostname } from 'node:os';
-import { startServer, StartupError } from '../app/server.ts';
+import { startServer } from '../app/server.ts';
+import { StartupError } from '../app/startup-error.ts';
 import { markStartup } from '../app/startup-marks.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observe/logger.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isZeroQuantity, quantityField } from '../units/units.ts';
 
-/** Field types the configuration schema (schema.ts) shares between its sections. */
+/** Field types the configuration schema's sections (schema-<section>.ts, composed in schema.ts) share. */
 
 /** A DNS label (RFC 1123): 1-63 lowercase alphanumerics or '-', alphanumeric at both ends. */
 export const dnsLabel = z

@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { ControlPlaneEvent } from '../adapters/control-plane-client.ts';
+import type { ControlPlaneEvent } from '../adapters/control-plane-event.ts';
 import { jwks, type SigningKey } from './sign.ts';
 
 /** Fault injection for tests: refuse connections, answer 503, hang 3 s, send garbage, or 503 on events only. */

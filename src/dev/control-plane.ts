@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ControlPlaneEvent } from '../adapters/control-plane-client.ts';
+import type { ControlPlaneEvent } from '../adapters/control-plane-event.ts';
 import { controlPlaneHandler, type ControlPlaneFault, type ControlPlaneState } from './control-plane-routes.ts';
 import { newSigningKey, signAssignment, signCancellation, type SigningKey } from './sign.ts';
 
-/** The events a runner posts: the protocol's own type (src/adapters/control-plane-client.ts). */
+/** The events a runner posts: the protocol's own type (src/adapters/control-plane-event.ts). */
 export type StepEvent = ControlPlaneEvent;
 
 export interface ReferenceControlPlane {

@@ -39,7 +39,7 @@ export const waitsAtCreate = (code: string | undefined): boolean =>
 /**
  * True for an audit record that says a step waits (its `create` refused with a wait code): an
  * `error` record that does not end the step or the run. Every reader of the log that turns records
- * into a step's or a run's end (the control plane's events, src/adapters/control-plane-client.ts
+ * into a step's or a run's end (the control plane's events, src/adapters/control-plane-event.ts
  * `eventOf`; the HTML report's run verdict, src/audit/report-runs.ts) skips it (red team 13, finding 2).
  */
 export const isWaitRecord = (record: { readonly stage: string; readonly code?: string | undefined }): boolean =>

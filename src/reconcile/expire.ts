@@ -6,7 +6,7 @@
  * (ASSIGNMENT_REPLAYED): deleted earlier, a replay would run the workflow a second time.
  */
 import { decodeJwt } from 'jose';
-import { CLOCK_TOLERANCE_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../config/schema.ts';
+import { CLOCK_TOLERANCE_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../config/schema-control-plane.ts';
 import type { RunObject } from '../ports/runs.ts';
 import type { RunStatus } from '../run/status.ts';
 import type { Pass, PassContext } from './pass.ts';

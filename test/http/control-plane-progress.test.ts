@@ -14,11 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { suite, test } from 'node:test';
 import fc from 'fast-check';
 import { readPollAnswer } from '../../src/adapters/control-plane-answers.ts';
-import {
-  ControlPlaneClient,
-  EMPTY_POLL_INTERVAL_MS,
-  type ControlPlaneEvent,
-} from '../../src/adapters/control-plane-client.ts';
+import { ControlPlaneClient } from '../../src/adapters/control-plane-client.ts';
+import type { ControlPlaneEvent } from '../../src/adapters/control-plane-event.ts';
+import { EMPTY_POLL_INTERVAL_MS } from '../../src/adapters/control-plane-pacing.ts';
 import { loopback } from '../support/hostile-answers.ts';
 
 const WINDOW_MS = 2000;

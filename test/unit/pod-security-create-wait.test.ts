@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { eventOf } from '../../src/adapters/control-plane-client.ts';
+import { eventOf } from '../../src/adapters/control-plane-event.ts';
 import { WAIT_AT_CREATE, waitsAtCreate } from '../../src/errors/waits.ts';
 import { ATTEMPT_ANNOTATION, LABELS } from '../../src/pod/names.ts';
 import { runDone, stepDone, type RunStatus } from '../../src/run/status.ts';

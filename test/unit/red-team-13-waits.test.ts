@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { eventOf } from '../../src/adapters/control-plane-client.ts';
+import { eventOf } from '../../src/adapters/control-plane-event.ts';
 import { quietGateProblems } from '../../src/app/pod-security-gate.ts';
 import { refusalCode, type PodSecurityState } from '../../src/app/pod-security.ts';
 import { runsOf } from '../../src/audit/report-model.ts';

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { decodeJwt } from 'jose';
 import { KubeRunStore } from '../../src/adapters/kube-runs.ts';
 import { RunViews, tokenStub, type WorkflowRunResource } from '../../src/adapters/run-views.ts';
-import { CLOCK_TOLERANCE_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../../src/config/schema.ts';
+import { CLOCK_TOLERANCE_BOUNDS, VERIFY_WINDOW_BOUNDS } from '../../src/config/schema-control-plane.ts';
 import { signAssignment } from '../../src/dev/sign.ts';
 import type { RunnerError } from '../../src/errors/result.ts';
 import type { PipelineDeps } from '../../src/pipeline/deps.ts';

@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import type { ControlPlaneClient, ControlPlaneEvent } from '../../src/adapters/control-plane-client.ts';
+import type { ControlPlaneClient } from '../../src/adapters/control-plane-client.ts';
+import type { ControlPlaneEvent } from '../../src/adapters/control-plane-event.ts';
 import { forwardingObserver, type ControlPlaneLink } from '../../src/app/control-plane-link.ts';
 import { ok } from '../../src/errors/result.ts';
 import type { PipelineDeps, PipelineObserver } from '../../src/pipeline/deps.ts';
