@@ -155,7 +155,7 @@ export class ControlPlaneClient {
 
   /** Stops polling; keeps delivering queued events for up to `flushMs`. Returns how many were left. */
   async stop(flushMs: number): Promise<number> {
-    this.stopDeadline = Date.now() + flushMs;
+    this.stopDeadline = performance.now() + flushMs;
     this.running = false;
     await Promise.race([Promise.allSettled(this.loops), sleep(flushMs + 1000)]);
     return this.queue.length;

@@ -22,7 +22,7 @@ export interface EventDelivery {
   readonly fail: (operation: string, e: unknown) => void;
   /** False once the client stops: the loop then ends when the queue is empty, or at `stopDeadline`. */
   readonly keepGoing: () => boolean;
-  /** A Date.now() value past which, once stopped, a failed post is not retried; undefined until the client stops. */
+  /** A performance.now() value past which, once stopped, a failed post is not retried; undefined until the client stops. */
   readonly stopDeadline: () => number | undefined;
 }
 
@@ -53,7 +53,7 @@ export async function deliverEvents(d: EventDelivery): Promise<void> {
     } catch (e) {
       d.fail('events', e);
       const deadline = d.stopDeadline();
-      if (!d.keepGoing() && deadline !== undefined && Date.now() > deadline) return;
+      if (!d.keepGoing() && deadline !== undefined && performance.now() > deadline) return;
       await backoff.wait();
     }
   }

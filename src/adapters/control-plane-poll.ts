@@ -52,7 +52,7 @@ export async function pollLoop(p: PollLoop): Promise<void> {
       await sleep(200);
       continue;
     }
-    const started = Date.now();
+    const started = performance.now();
     try {
       const res = await p.call('poll', 'GET', p.path, undefined, (p.waitSeconds + 10) * 1000);
       if (res.status === 204) {

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { fail, type Result } from '../errors/result.ts';
 import { admit } from '../admission/admit.ts';
-import { cancelRun } from '../admission/cancel.ts';
+import { cancelRun, type Cancelled } from '../admission/cancel.ts';
 import type { PipelineDeps } from '../pipeline/deps.ts';
 import { refusalsOf } from '../pipeline/refusals.ts';
 import type { AdmittedRun } from '../run/admitted.ts';
@@ -58,7 +58,7 @@ export class Intake {
   }
 
   /** Applies a signed cancellation (NOT_READY before phase 2); `from` as admit's. */
-  cancel(raw: RawAssignment, from: 'push' | 'pull'): Promise<Result<{ readonly run: string }>> {
+  cancel(raw: RawAssignment, from: 'push' | 'pull'): Promise<Result<Cancelled>> {
     return this.state.started
       ? this.track(cancelRun(raw, this.deps, from === 'push' ? 'budgeted' : 'each'))
       : Promise.resolve(fail('NOT_READY', 'the runner is starting'));
@@ -99,7 +99,9 @@ export class Intake {
   /** Pull mode: a cancellation from the control plane; whether it was applied. */
   async pulledCancel(cancellation: string): Promise<boolean> {
     const cancelled = await this.cancel({ body: cancellation, contentType: 'application/jwt' }, 'pull');
-    if (cancelled.ok) this.log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
-    return cancelled.ok;
+    if (cancelled.ok && cancelled.value.changed)
+      this.log.info({ run: cancelled.value.run }, 'Run cancelled by the control plane');
+    // Progress only when it changed something: the same cancellation again is paced like a refusal.
+    return cancelled.ok && cancelled.value.changed;
   }
 }

@@ -15,9 +15,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlPlaneClient } from '../../src/adapters/control-plane-client.ts';
+import { EMPTY_POLL_INTERVAL_MS } from '../../src/adapters/control-plane-pacing.ts';
 import { LeaseElector } from '../../src/adapters/lease.ts';
 import { apiServerCheck } from '../../src/app/readiness.ts';
 import { loopbackKubeConfig } from '../support/api-stand-in.ts';
+import { loopback } from '../support/hostile-answers.ts';
 import { leaseApi, type LeaseApi } from '../support/lease-api.ts';
 
 const HOUR = 3_600_000;
@@ -154,5 +157,46 @@ describe('the Lease, whatever the wall clocks of its holder and of this process 
       }
       await e.release();
       api.close();
+    });
+});
+
+describe('the control-plane poll pause is one second, whatever the wall clock does', () => {
+  for (const step of [-HOUR, -5_000, HOUR])
+    test(`clock stepped ${step / 1000} s while polls are answered with nothing at once`, async (t) => {
+      let polls = 0;
+      const cp = await loopback((req, res) => {
+        if (req.url?.includes('/assignments')) polls++;
+        if (polls === 2) stepClock(t, step); // during the second poll
+        res
+          .writeHead(req.url?.includes('/assignments') ? 204 : 200)
+          .end(req.url?.includes('/assignments') ? undefined : '{}');
+      });
+      const client = new ControlPlaneClient(
+        {
+          url: cp.url,
+          runner: 'clock',
+          token: 't',
+          version: '0',
+          capabilities: {},
+          pollWaitSeconds: 20,
+          heartbeatMs: 300,
+          backoff: { initialMs: 100, maxMs: 400 },
+          requestTimeoutMs: 1000,
+          eventBatch: 100,
+          eventQueueMax: 1000,
+          maxTokenBytes: 64 * 1024,
+        },
+        () => Promise.resolve(true),
+        () => true,
+      );
+      try {
+        client.start();
+        await sleep(5 * EMPTY_POLL_INTERVAL_MS + 500);
+      } finally {
+        await client.stop(0);
+        await cp.close();
+      }
+      // One at the start and one a second after: 5 or 6 in 5.5 s (4 allows a loaded machine's start).
+      assert.ok(polls >= 4 && polls <= 7, `${polls} polls in 5.5 s: one a second expected`);
     });
 });
