@@ -14,7 +14,7 @@ import {
 } from '../audit/ship-cursor.ts';
 import { checkSegmentBytes } from './audit-check-read.ts';
 import { listSegments, segmentName, segmentNumber } from './audit-files.ts';
-import { openAuditFile, readAuditText } from './audit-open.ts';
+import { openAuditFile } from './audit-open.ts';
 import type { CheckpointSigner } from './audit-resume.ts';
 
 /**
@@ -62,7 +62,7 @@ async function positionProblem(dir: string, c: ShipPosition): Promise<string | u
       seq = undefined;
     }
     if (seq !== c.seq)
-      return `the record ending at byte ${c.offset} of ${basename(file)} is seq ${String(seq)}, not the cursor's seq ${c.seq}`;
+      return `the record ending at byte ${c.offset} of ${basename(file)} is ${typeof seq === 'number' ? `seq ${seq}` : 'not a record'}, not the cursor's seq ${c.seq}`;
     if (!lineHasHash(line, c.hash))
       return `the record ending at byte ${c.offset} of ${basename(file)} is not the seq ${c.seq} the cursor was saved for (its bytes do not hash to the cursor's hash: another chain, or a rewritten record)`;
     return undefined;
@@ -124,6 +124,29 @@ async function provedPosition(dir: string, text: string, signer: CheckpointSigne
 }
 
 /**
+ * The text of the cursor file at `path` (undefined when there is none), or why it is not taken: not
+ * a regular file (openAuditFile), or longer than CURSOR_MAX_BYTES (not read further: a sparse
+ * file of gigabytes costs nothing). The error's message names the path, never the content.
+ */
+async function cursorText(path: string): Promise<string | { problem: string } | undefined> {
+  try {
+    const fh = await openAuditFile(path);
+    try {
+      const buf = Buffer.alloc(CURSOR_MAX_BYTES + 1);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      if (bytesRead > CURSOR_MAX_BYTES)
+        return { problem: `is longer than any cursor (over ${CURSOR_MAX_BYTES} bytes)` };
+      return buf.toString('utf8', 0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { problem: `cannot be read (${e instanceof Error ? e.message : String(e)})` };
+  }
+}
+
+/**
  * The position to start shipping from: the saved cursor when it is proved (provedPosition), else
  * START with `problem` saying why (for AUDIT_SHIP_FAILED). No file is START with no problem; a file
  * that is not a regular file, not JSON, not a signed cursor of this key, or not a record end of
@@ -135,16 +158,15 @@ export async function loadCursor(
   dir: string,
   signer: CheckpointSigner,
 ): Promise<{ cursor: ShipPosition; problem?: string }> {
-  let text: string;
-  try {
-    text = await readAuditText(join(dir, SHIP_CURSOR));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { cursor: START };
-    return { cursor: START, problem: restart(`cannot be read (${e instanceof Error ? e.message : String(e)})`) };
-  }
-  const proved = await provedPosition(dir, text, signer);
+  const read = await cursorText(join(dir, SHIP_CURSOR));
+  if (read === undefined) return { cursor: START };
+  if (typeof read !== 'string') return { cursor: START, problem: restart(read.problem) };
+  const proved = await provedPosition(dir, read, signer);
   return typeof proved === 'string' ? { cursor: START, problem: restart(proved) } : { cursor: proved };
 }
+
+/** The most of `ship-cursor.json` read (a cursor is about 250 bytes; a larger file is refused unread). */
+const CURSOR_MAX_BYTES = 4096;
 
 const restart = (why: string): string =>
   `${SHIP_CURSOR} ${why}: shipping starts again from the first record (at least once: records already shipped are sent again with the same decision_id), nothing is skipped`;

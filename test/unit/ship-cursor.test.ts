@@ -280,6 +280,14 @@ describe('the cursor the shipper starts from', () => {
     }
   });
 
+  test('a cursor file of 8 GiB (sparse) is refused unread: START with the reason', async () => {
+    const dir = await asLeft();
+    await truncate(join(dir, SHIP_CURSOR), 8 * 1024 ** 3);
+    const r = await loadCursor(dir, runner);
+    assert.deepEqual(r.cursor, START);
+    assert.match(r.problem ?? '', /is longer than any cursor/);
+  });
+
   test('no file: START, nothing to report', async () => {
     const dir = await asLeft();
     await rm(join(dir, SHIP_CURSOR));
