@@ -82,6 +82,8 @@ const REST = 8;
 export interface ReadOptions {
   readonly chunk: number;
   readonly worker?: RunWorker | undefined;
+  /** Read only the segment's first `end` bytes (the shipper's proof of its cursor: audit-ship-cursor.ts); default all. */
+  readonly end?: number | undefined;
 }
 
 /** A buffer of `size` bytes on shared memory (the worker reads it in place). */
@@ -158,15 +160,17 @@ export async function checkSegmentBytes(
     let buf = sharedBuffer(options.chunk);
     let have = 0;
     let n = 0;
+    let left = options.end ?? Infinity;
     for (let eof = false; !eof && !checker.failed;) {
       if (have === buf.length) {
         const grown = sharedBuffer(buf.length * 2);
         buf.copy(grown, 0, 0, have);
         buf = grown;
       }
-      const { bytesRead } = await fh.read(buf, have, buf.length - have, null);
+      const { bytesRead } = await fh.read(buf, have, Math.min(buf.length - have, left), null);
       eof = bytesRead === 0;
       have += bytesRead;
+      left -= bytesRead;
       const view = buf.subarray(0, have);
       const whole = view.lastIndexOf(0x0a) + 1;
       // No newline in more than a record's bytes: a line the appender never writes. Reported, and

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { FileAuditLog } from '../adapters/audit-file.ts';
+import type { CheckpointSigner } from '../adapters/audit-resume.ts';
 import { AuditShipper } from '../adapters/audit-ship.ts';
 import { KubePodLogs } from '../adapters/kube-pod-logs.ts';
 import { KubePods } from '../adapters/kube-pods.ts';
@@ -86,7 +87,7 @@ export async function openParts(
   const opened = await Promise.allSettled([
     loadKeys(config, log, trust).then((k) => (undoKeys.push(k.stop), markStartup('keys'), k)),
     openPolicy(config, log, metrics, undoPolicy).then((p) => (markStartup('policy'), p)),
-    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.abandon()), markStartup('audit'), a)),
+    openAudit(config, log, metrics).then((a) => (undoAudit.push(() => a.audit.abandon()), markStartup('audit'), a)),
   ]);
   undo.push(...undoKeys, ...undoPolicy, ...undoAudit);
   const [keyed, policed, audited] = opened;
@@ -96,8 +97,8 @@ export async function openParts(
   markStartup('parts');
   const { keys, loaded: keysLoaded, stop: stopKeys } = keyed.value;
   const policies = policed.value;
-  const audit = audited.value;
-  const shipper = auditShipper(config, log, metrics);
+  const { audit, signing } = audited.value;
+  const shipper = auditShipper(config, log, metrics, signing);
   const deps: PipelineDeps = {
     config: pipelineConfigOf(config),
     keys,
@@ -205,8 +206,15 @@ async function pollBundleService(
   return first;
 }
 
-/** The write-ahead audit log, checkpointed when a signing key is configured (else a warning says so). */
-async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise<FileAuditLog> {
+/**
+ * The write-ahead audit log, checkpointed when a signing key is configured (else a warning says so),
+ * and that key (the shipper signs its cursor with it: ADR 0010).
+ */
+async function openAudit(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+): Promise<{ audit: FileAuditLog; signing: CheckpointSigner | undefined }> {
   const { checkpoint } = config.audit;
   const signing =
     checkpoint.signingKeyFile !== undefined
@@ -215,7 +223,7 @@ async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise
   if (signing === undefined)
     log.warn(
       { code: 'AUDIT_CHECKPOINTS_OFF' },
-      'no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)',
+      `no audit.checkpoint.signingKeyFile: the audit log is hash-chained but not checkpointed (truncation of its tail is not detectable)${config.audit.ship.url !== undefined ? '; the decision-log shipper keeps no cursor it could not sign, so every start ships the log again from seq 1' : ''}`,
     );
   const audit = await FileAuditLog.open(config.audit.dir, {
     segmentBytes: config.audit.segmentBytes,
@@ -237,11 +245,19 @@ async function openAudit(config: Config, log: Logger, metrics: Metrics): Promise
         ? `records ${adopted.from}..${adopted.to} were on disk after the last checkpoint this runner signed: hash-chain checked and adopted, not witnessed; the next checkpoint names them (audit verify reports them as adopted, not attested)`
         : `a torn last line of checkpoints.jsonl (${cut} bytes, a crash while it was written) was cut`,
     );
-  return audit;
+  return { audit, signing };
 }
 
-/** Shipping to the decision-log sink of `audit.ship.url` (none without one); started in phase 2. */
-function auditShipper(config: Config, log: Logger, metrics: Metrics): AuditShipper | undefined {
+/**
+ * Shipping to the decision-log sink of `audit.ship.url` (none without one); started in phase 2. Its
+ * cursor is signed with the checkpoint key `signing` (without one it keeps none: ADR 0010).
+ */
+function auditShipper(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  signing: CheckpointSigner | undefined,
+): AuditShipper | undefined {
   const { ship } = config.audit;
   if (ship.url === undefined) return undefined;
   return new AuditShipper(config.audit.dir, {
@@ -256,5 +272,6 @@ function auditShipper(config: Config, log: Logger, metrics: Metrics): AuditShipp
         'audit shipping failed; retrying (the write-ahead log is not affected)',
       ),
     onShipped: (seq) => metrics.auditShipped(seq),
+    signer: signing,
   });
 }

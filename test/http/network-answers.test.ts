@@ -29,6 +29,7 @@ import {
   type Answered,
   type Hostile,
 } from '../support/hostile-answers.ts';
+import { newSigner } from '../support/audit-signer.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RSS_BOUND_MIB = 64;
@@ -163,7 +164,7 @@ async function ship(
     });
   await log.close();
   const errors: string[] = [];
-  const shipper = new AuditShipper(audit, { url, ...options, onError: (m) => errors.push(m) });
+  const shipper = new AuditShipper(audit, { url, ...options, onError: (m) => errors.push(m), signer: newSigner() });
   shipper.start();
   try {
     const cursor = () =>

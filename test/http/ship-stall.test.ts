@@ -43,10 +43,13 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** One record line (with its newline) of exactly `bytes` bytes before the newline. */
+/** A stand-in for record `seq`'s hash (64 hex digits; GENESIS for 0): the shipper checks links, not hashes. */
+const h = (seq: number): string => seq.toString(16).padStart(64, '0');
+
+/** One record line (with its newline) of exactly `bytes` bytes before the newline, linked to the one before. */
 function line(seq: number, bytes = 0): string {
-  const bare = JSON.stringify({ seq, pad: '' });
-  return `${JSON.stringify({ seq, pad: 'x'.repeat(Math.max(0, bytes - bare.length)) })}\n`;
+  const bare = JSON.stringify({ seq, prev: h(seq - 1), pad: '', hash: h(seq) });
+  return `${JSON.stringify({ seq, prev: h(seq - 1), pad: 'x'.repeat(Math.max(0, bytes - bare.length)), hash: h(seq) })}\n`;
 }
 
 /**

@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { AuditShipper, SHIP_CURSOR } from '../../src/adapters/audit-ship.ts';
 import type { AuditEntry } from '../../src/audit/record.ts';
+import { newSigner } from '../support/audit-signer.ts';
 import { waitFor } from '../support/wait.ts';
 
 const entry = (i: number): AuditEntry => ({
@@ -47,6 +48,7 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
     const port = (server.address() as AddressInfo).port;
     const url = `http://127.0.0.1:${mode === 'down' ? 1 : port}/logs`;
     const errors: string[] = [];
+    const signer = newSigner();
     const ship = (u: string) =>
       new AuditShipper(join(dir, 'audit'), {
         url: u,
@@ -55,6 +57,7 @@ test('shipping: OPA upload format, survives a sink that is down then failing, ne
         timeoutMs: 2000,
         backoff: { initialMs: 20, maxMs: 200 },
         onError: (m) => errors.push(m),
+        signer,
       });
 
     const log = await FileAuditLog.open(join(dir, 'audit'), { segmentBytes: 64 * 1024 });
