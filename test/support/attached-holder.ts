@@ -39,11 +39,7 @@ async function holdServe(dir: string): Promise<{ dir: string; pids: number[] }> 
 if (import.meta.main) {
   const [mode, dir] = process.argv.slice(2);
   const held =
-    mode === 'cluster'
-      ? await holdCluster()
-      : mode === 'serve'
-        ? await holdServe(dir ?? '')
-        : holdProcesses(dir ?? '');
+    mode === 'cluster' ? await holdCluster() : mode === 'serve' ? await holdServe(dir ?? '') : holdProcesses(dir ?? '');
   process.stdout.write(`${JSON.stringify(held)}\n`);
   setInterval(() => undefined, 60_000);
 }
