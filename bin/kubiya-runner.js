@@ -18,6 +18,9 @@ process.once('SIGTERM', () => process.exit(143));
 // directory, the answers of the package resolutions too (./resolve-cache.js).
 const { enableCompileCache, flushCompileCacheSoon } = await import('./compile-cache.js');
 const compileCache = enableCompileCache(process.env);
+// Which descriptors the parent gave (an output may be written to /dev/fd/N only if N is one):
+// noted before anything of the command opens one of its own.
+await import('../src/adapters/given-descriptors.ts');
 const resolutions =
   compileCache.state === 'on'
     ? (await import('./resolve-cache.js')).startResolutionCache(

@@ -10,6 +10,7 @@ import { queryCommand } from './audit-query.ts';
 import { verifyCommand } from './audit-verify.ts';
 import { CliError, EXIT, painter, type Io } from './io.ts';
 import { examples } from './options.ts';
+import { statusLines } from './status-lines.ts';
 
 export { breakNotice, publicKey } from './audit-read.ts';
 
@@ -66,6 +67,7 @@ function reportCommand(io: Io, setCode: (c: number) => void): Command {
     .action(async (dirs: string[], opts: ReportOptions) => {
       const range = queryPredicate({ since: opts.since, until: opts.until });
       if (!range.ok) throw new CliError('AUDIT_QUERY_INVALID', range.reason);
+      const say = await statusLines(io, [opts.out]);
       const key = await publicKey(opts.publicKey);
       // First pass: every chain verified, no record held; then the trusted records streamed and counted.
       const chains = await loadChains(dirs, key, () => false);
@@ -80,7 +82,7 @@ function reportCommand(io: Io, setCode: (c: number) => void): Command {
       };
       await writeFileWhole(opts.out, renderTally(meta, tally, buckets));
       // The page's headline, word for word: the summary line says no more than the page does.
-      io.out(printable(`wrote ${opts.out}: ${reportVerdict({ chains, findings }, tally.used).text}`));
+      say.out(printable(`wrote ${opts.out}: ${reportVerdict({ chains, findings }, tally.used).text}`));
       for (const l of findingLines(chains, findings)) io.err(paint('red', l));
       setCode(findings.some((f) => f.fails) ? EXIT.failed : EXIT.ok);
     });

@@ -21,6 +21,7 @@ import {
   type SourceOptions,
 } from './policy-source.ts';
 import type { Env } from './serve.ts';
+import { statusLines } from './status-lines.ts';
 
 interface OpaResult {
   location?: { file: string; row: number };
@@ -165,6 +166,7 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
         "\ntest: 0 every unit test and fixture passed, 1 one failed or the policies do not load (opa's message shows where).",
     )
     .action(async (opts: TestOptions) => {
+      const say = await statusLines(io, [opts.junit]);
       const opa = toolPath('opa');
       const dir = resolve(opts.policies);
       const [unit, covered] = await unitTests(opa, dir);
@@ -174,15 +176,15 @@ export function testCommand(io: Io, setCode: (c: number) => void, env: Env): Com
         return;
       }
       for (const c of unit.cases.filter((x) => x.failure !== undefined))
-        io.out(`${paint('red', 'FAIL')} ${c.classname}.${c.name}\n  ${c.failure!.replace(/\n/g, '\n  ')}`);
+        say.out(`${paint('red', 'FAIL')} ${c.classname}.${c.name}\n  ${c.failure!.replace(/\n/g, '\n  ')}`);
       const unitFailed = unit.cases.filter((c) => c.failure !== undefined).length;
-      io.out(`rego unit tests: ${unit.cases.length - unitFailed}/${unit.cases.length} passed`);
-      for (const line of covered) io.out(line);
+      say.out(`rego unit tests: ${unit.cases.length - unitFailed}/${unit.cases.length} passed`);
+      for (const line of covered) say.out(line);
       if (covered.length === 0 && unitFailed > 0)
-        io.out('coverage: not reported (opa reports it only when every unit test passes)');
+        say.out('coverage: not reported (opa reports it only when every unit test passes)');
 
       const { results, dir: fixturesDir } = await fixtureResults(opts, env);
-      printFixtures(io, results, fixturesDir);
+      printFixtures(say, results, fixturesDir);
       const fixtureCases = results.map((r) => ({
         classname: r.file,
         name: r.step,

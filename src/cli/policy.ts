@@ -24,6 +24,7 @@ import {
 } from './policy-source.ts';
 import { testCommand } from './policy-test.ts';
 import type { Env } from './serve.ts';
+import { statusLines } from './status-lines.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorText, whyUnreadable } from '../adapters/operator-file.ts';
 
 /** The PEM private key of --signing-key. */
@@ -105,6 +106,7 @@ function buildCommand(io: Io): Command {
         "\nA runner with policy.verificationKeys decides with the signed bundle's settings only: bake them in with --values (or --data).",
     )
     .action(async (opts: BuildCliOptions) => {
+      const say = await statusLines(io, [opts.out]);
       const settings = await bakedSettings(opts);
       const options = {
         ...(opts.fixtures !== undefined ? { fixtures: resolve(opts.fixtures) } : {}),
@@ -114,7 +116,7 @@ function buildCommand(io: Io): Command {
       const built = await buildBundle(toolPath('opa'), resolve(opts.policies), resolve(opts.out), options).catch(
         buildFailure,
       );
-      io.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
+      say.out(opts.output === 'json' ? JSON.stringify(built) : `built ${built.file} (revision ${built.revision})`);
     });
 }
 

@@ -7,11 +7,12 @@
  * /dev/fd/1 of a pipe (a regression then fails on /proc, never touches /dev).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { FileAuditLog } from '../../src/adapters/audit-file.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { auditEntry } from '../support/audit-entries.ts';
@@ -87,5 +88,138 @@ test('--out /dev/stdout with stdout appended to a log (red team 19, finding 2): 
   const text = await readFile(logFile, 'utf8');
   assert.ok(text.startsWith('earlier CI output\n'), text.slice(0, 80));
   assert.match(text, /<html/i);
-  assert.match(text, /^wrote \/dev\/stdout: /m);
+  assert.doesNotMatch(text, /^wrote /m, 'the status line is not in the output (red team 20, finding 7)');
+  assert.match(r.stderr, /^wrote \/dev\/stdout: /m);
+});
+
+/** A bash script line run from the worktree (`$CLI` and `$LOG` set), asynchronously; its status and streams. */
+function sh(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CLI: `${process.execPath} ${CLI}`, LOG: log, ...env },
+      timeout: 120_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** `items` through `run`, at most `width` at a time (the machine has few cores). */
+async function inBatches<T, R>(items: readonly T[], width: number, run: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(run))));
+  return out;
+}
+
+// Red team 20, findings 2 and 7: every spelling of this command's stdout (/proc/thread-self/fd/1
+// was renamed over the file) under every way a shell gives stdout (`>`, `>>`, a pipe, `exec >>`
+// in a CI script): the file keeps its inode and what it held, holds the report alone (the command's
+// `wrote …` line goes to stderr), and a script's later lines come after it.
+const SPELLINGS = [
+  '/dev/stdout',
+  '/proc/self/fd/1',
+  '/proc/thread-self/fd/1',
+  '//dev//stdout',
+  '/proc/thread-self/fd/../fd/1',
+  '{work}/to-thread-self-fd1',
+];
+const REDIRECTIONS: [name: string, line: (out: string, file: string) => string][] = [
+  ['> file', (out, f) => `$CLI audit report "$LOG" --out "${out}" > "${f}"`],
+  ['>> file', (out, f) => `$CLI audit report "$LOG" --out "${out}" >> "${f}"`],
+  ['| cat > file', (out, f) => `$CLI audit report "$LOG" --out "${out}" | cat > "${f}"`],
+  [
+    'exec >> file in a script',
+    (out, f) => `exec >> "${f}"; echo step 1; $CLI audit report "$LOG" --out "${out}"; echo "step 3 rc=$?"`,
+  ],
+];
+
+test(`--out naming stdout: ${SPELLINGS.length} spellings × ${REDIRECTIONS.length} redirections, the file kept, the report alone in it`, async () => {
+  const d = join(work, 'matrix');
+  await mkdir(d);
+  await symlink('/proc/thread-self/fd/1', join(work, 'to-thread-self-fd1'));
+  const rows = SPELLINGS.flatMap((s, i) => REDIRECTIONS.map(([name, line], j) => ({ s, i, j, name, line })));
+  const wrong = await inBatches(rows, 3, async ({ s, i, j, name, line }) => {
+    const f = join(d, `out-${i}-${j}`);
+    await writeFile(f, 'earlier output\n');
+    const inode = (await stat(f)).ino;
+    const r = await sh(line(s.replace('{work}', work), f));
+    const text = await readFile(f, 'utf8');
+    const html = /<!doctype html>[\s\S]*<\/html>\n?/i.exec(text)?.[0] ?? '';
+    const want =
+      name === '> file' || name === '| cat > file'
+        ? html
+        : name === '>> file'
+          ? `earlier output\n${html}`
+          : `earlier output\nstep 1\n${html}step 3 rc=0\n`;
+    const problems = [
+      r.code !== 0 && `exit ${r.code}: ${r.stderr}`,
+      name !== '| cat > file' && (await stat(f)).ino !== inode && 'a new inode: renamed over',
+      html === '' && 'no report',
+      text !== want &&
+        `the file is not ${name === '>> file' ? 'the earlier output, then' : ''} the report alone: ${JSON.stringify(text.replace(html, '<report>'))}`,
+      name !== 'exec >> file in a script' && !/^wrote /m.test(r.stderr) && `no "wrote" line on stderr: ${r.stderr}`,
+    ].filter((p) => p !== false);
+    return problems.length === 0 ? [] : [`${s} with ${name}: ${problems.join('; ')}`];
+  });
+  assert.deepEqual(wrong.flat(), []);
+});
+
+test("--out /proc/$$/fd/1, the script's own stdout (exec >> log): OUTPUT_WRITE_FAILED, the log kept and never renamed", async () => {
+  const f = join(work, 'ci-shell.log');
+  await writeFile(f, 'earlier CI output\n');
+  const inode = (await stat(f)).ino;
+  const r = await sh(
+    `exec >> "${f}" 2>&1; echo step 1; $CLI audit report "$LOG" --out "/proc/$$/fd/1"; echo "step 3 rc=$?"`,
+  );
+  assert.equal(r.code, 0);
+  assert.equal((await stat(f)).ino, inode);
+  assert.match(
+    await readFile(f, 'utf8'),
+    /^earlier CI output\nstep 1\nOUTPUT_WRITE_FAILED: cannot write \/proc\/\d+\/fd\/1: it is descriptor 1 of another process \(\d+\).*\nstep 3 rc=2\n$/,
+  );
+});
+
+// Red team 20, finding 5: with TMPDIR missing, `--out /dev/stdout` and `>(…)` were INTERNAL (mkdtemp).
+for (const [name, line] of [
+  ['--out /dev/stdout | cat', `$CLI audit report "$LOG" --out /dev/stdout | cat`],
+  ['--out >(cat)', `$CLI audit report "$LOG" --out >(cat) > /dev/null; wait`],
+] as const)
+  test(`TMPDIR missing, ${name}: the whole report, exit 0`, async () => {
+    const r = await sh(line, { TMPDIR: join(work, 'no-such-tmp') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^<!doctype html>[\s\S]*<\/html>\n?$/i);
+    assert.doesNotMatch(r.stderr, /INTERNAL/);
+  });
+
+test('--out /dev/fd/3 given read-only (3< file): OUTPUT_WRITE_FAILED at once, exit 2', async () => {
+  const ro = join(work, 'ro.txt');
+  await writeFile(ro, 'read only\n');
+  const r = await sh(`timeout -k 2 30 $CLI audit report "$LOG" --out /dev/fd/3 3< "${ro}" > /dev/null`);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^OUTPUT_WRITE_FAILED: cannot write \/dev\/fd\/3: descriptor 3 is not open for writing/m);
+  assert.equal(await readFile(ro, 'utf8'), 'read only\n');
+});
+
+// Red team 20, finding 7, for each command with an output option: with the output on stdout, stdout
+// holds it alone and the command's own lines go to stderr.
+test('policy build --out /dev/stdout > file: a clean gzip bundle, the "built" line on stderr', async () => {
+  const b = join(work, 'b-stdout.tar.gz');
+  const r = await sh(`$CLI policy build --out /dev/stdout > "${b}"`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^built \/dev\/stdout \(revision /m);
+  gunzipSync(await readFile(b)); // throws on trailing bytes ("built …" at the end)
+  const e = await sh(`$CLI policy eval examples/python-analyze.yaml --bundle "${b}"`);
+  assert.equal(e.code, 0, e.stderr);
+});
+
+test('policy test --junit /dev/stdout > file: the file is the JUnit XML alone, the results on stderr', async () => {
+  const x = join(work, 'junit.xml');
+  const r = await sh(`$CLI policy test --junit /dev/stdout > "${x}"`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await readFile(x, 'utf8'), /^<\?xml [^]*<\/testsuites>\n?$/);
+  assert.match(r.stderr, /^rego unit tests: \d+\/\d+ passed$/m);
 });

@@ -5,8 +5,7 @@
 // FIFO, /dev/stdout, a pipe of >(…) replaced or refused, an existing file's mode and owner lost.
 // The second describe block is a table of what a path can name, each written as `>` would.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmod,
   chown,
@@ -264,19 +263,33 @@ describe('what the path names: written as `>` would, atomically where that can h
   );
 });
 
-/** Runs writeFileWhole(path, text) in a child under bash with `redirect` (e.g. `>> log`); bash's exit code. */
-function inShell(path: string, text: string, redirect: string): number {
+/**
+ * Runs `body` (ES module code with the module imported as `m`) in a child under bash, as
+ * `shell(node)` puts it (redirections, a group, a pipe: pipefail); bash's status, stdout and stderr.
+ */
+function inChild(
+  body: string,
+  shell: (node: string) => string,
+  env: NodeJS.ProcessEnv = process.env,
+): { status: number; stdout: string; stderr: string } {
   const mod = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'adapters', 'atomic-file.ts')).href;
-  const script = `
-    const { writeFileWhole } = await import(${JSON.stringify(mod)});
-    await writeFileWhole(${JSON.stringify(path)}, ${JSON.stringify(text)});`;
-  try {
-    execFileSync('bash', ['-c', `"$0" --input-type=module -e "$1" ${redirect}`, process.execPath, script]);
-    return 0;
-  } catch (e) {
-    return (e as { status?: number }).status ?? -1;
-  }
+  const script = `const m = await import(${JSON.stringify(mod)});\n${body}`;
+  const r = spawnSync(
+    'bash',
+    ['-o', 'pipefail', '-c', shell('"$0" --input-type=module -e "$1"'), process.execPath, script],
+    {
+      encoding: 'utf8',
+      env,
+      timeout: 30_000,
+    },
+  );
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Runs writeFileWhole(path, text) in a child under bash with `redirect` (e.g. `>> log`); bash's exit code. */
+const inShell = (path: string, text: string, redirect: string): number =>
+  inChild(`await m.writeFileWhole(${JSON.stringify(path)}, ${JSON.stringify(text)});`, (node) => `${node} ${redirect}`)
+    .status;
 
 describe("this process's descriptors are written, never replaced (red team 19, finding 2)", () => {
   const CASES: [name: string, path: (d: string) => string, redirect: (log: string) => string][] = [
@@ -315,3 +328,114 @@ test(
     assert.deepEqual([st.uid, st.mode & 0o7777], [1234, 0o6755]);
   },
 );
+
+// Red team 20, findings 5 and 6: a descriptor output needed TMPDIR (INTERNAL without one), and
+// `/dev/fd/N` naming one of the runtime's own descriptors crashed or hung the process; a failed
+// write closed the descriptor. Each child's stdin, stdout and stderr are files or pipes here.
+describe('descriptor outputs: from memory, only to a descriptor given as an output, never closed (red team 20)', () => {
+  test("/dev/fd/N of the runtime's own (epoll, io_uring, eventfd, libuv's pipes, /dev/null): refused at once, each left open", async () => {
+    const d = await dir();
+    await writeFile(join(d, 'in'), '');
+    // The child lists its own descriptors above 2 that its parent did not give (fd 3 is the pipe back).
+    const r = inChild(
+      `import { readdirSync, readlinkSync, fstatSync, writeSync } from 'node:fs';
+      const own = readdirSync('/proc/self/fd').map(Number).filter((n) => n > 3);
+      const rows = [];
+      for (const n of own) {
+        let what; try { what = readlinkSync('/proc/self/fd/' + n); } catch { continue; }
+        const t0 = performance.now();
+        const outcome = await m.writeFileWhole('/dev/fd/' + n, 'not for the runtime').then(() => 'written', (e) => e.code + ': ' + e.message);
+        let open = true; try { fstatSync(n); } catch { open = false; }
+        rows.push({ n, what, outcome, open, ms: Math.round(performance.now() - t0) });
+      }
+      writeSync(3, JSON.stringify(rows));`,
+      // Descriptors this test process inherited and passes on (a CI runner's) are closed first:
+      // above 3, the child holds only what its runtime opened.
+      (node) =>
+        `for f in /proc/$$/fd/*; do n=\${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; ` +
+        `timeout -k 2 20 ${node} 3>&1 <"${d}/in" >>"${d}/out" 2>>"${d}/err" | cat`,
+    );
+    assert.equal(r.status, 0, `the child ended by itself: ${r.stderr}`);
+    const rows = JSON.parse(r.stdout) as { n: number; what: string; outcome: string; open: boolean; ms: number }[];
+    assert.ok(rows.some((x) => x.what.startsWith('anon_inode:')) && rows.some((x) => x.what.startsWith('pipe:')));
+    for (const x of rows) {
+      assert.match(x.outcome, /^OUTPUT_WRITE_FAILED: cannot write \/dev\/fd\/\d+: /, JSON.stringify(x));
+      assert.ok(x.open, `descriptor ${x.n} (${x.what}) left open`);
+      assert.ok(x.ms < 5000, `bounded: ${JSON.stringify(x)}`);
+    }
+  });
+
+  test('a descriptor the process opened itself: refused, and still open afterwards', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'ro.txt'), 'read only');
+    const { openSync, fstatSync, closeSync } = await import('node:fs');
+    const fd = openSync(join(d, 'ro.txt'), 'r');
+    try {
+      await assert.rejects(writeFileWhole(`/dev/fd/${fd}`, 'x'), {
+        code: 'OUTPUT_WRITE_FAILED',
+        message: /was not open when the command started/,
+      });
+      assert.ok(fstatSync(fd).isFile(), 'not closed');
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(await readFile(join(d, 'ro.txt'), 'utf8'), 'read only');
+  });
+
+  test('a descriptor given read-only (3< file): refused as not open for writing, still open', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'ro.txt'), 'read only');
+    const r = inChild(
+      `import { fstatSync } from 'node:fs';
+      await m.writeFileWhole('/dev/fd/3', 'x').catch((e) => console.error(e.code + ': ' + e.message));
+      fstatSync(3); console.log('fd 3 still open');`,
+      (node) => `${node} 3<"${d}/ro.txt"`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^OUTPUT_WRITE_FAILED: cannot write \/dev\/fd\/3: descriptor 3 is not open for writing/m);
+    assert.equal(r.stdout, 'fd 3 still open\n');
+  });
+
+  test('fd 3 given by `3>log`: written at its offset, between what the shell wrote before and after', async () => {
+    const d = await dir();
+    const r = inChild(
+      `await m.writeFileWhole('/dev/fd/3', 'the report\\n');`,
+      (node) => `{ echo before >&3; ${node}; echo after >&3; } 3>"${d}/log"`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(await readFile(join(d, 'log'), 'utf8'), 'before\nthe report\nafter\n');
+  });
+
+  test('1 MiB to /dev/fd/3, a pipe (as >(…) gives it): all of it, in order', () => {
+    const big = 'x'.repeat(1023) + '\n';
+    const r = inChild(
+      `await m.writeFileWhole('/dev/fd/3', ${JSON.stringify(big)}.repeat(1024));`,
+      (node) => `${node} 3>&1 1>/dev/null | wc -c`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), String(1024 * 1024));
+  });
+
+  for (const [name, path, redirect] of [
+    ['/dev/stdout, stdout a pipe', '/dev/stdout', '| cat'],
+    ['/dev/stdout, stdout appended to a file', '/dev/stdout', '>> "{d}/log"'],
+    ['/dev/fd/3, fd 3 a pipe', '/dev/fd/3', '3>&1 1>/dev/null | cat'],
+  ] as const)
+    test(`TMPDIR missing, ${name}: written from memory (writeFileWhole); replaceWhole says OUTPUT_WRITE_FAILED, not INTERNAL`, async () => {
+      const d = await dir();
+      const env = { ...process.env, TMPDIR: join(d, 'no-such-tmp') };
+      const shell = (node: string): string => `${node} ${redirect.replace('{d}', d)}`;
+      const w = inChild(`await m.writeFileWhole(${JSON.stringify(path)}, 'the report\\n');`, shell, env);
+      assert.equal(w.status, 0, w.stderr);
+      const got = redirect.includes('log') ? await readFile(join(d, 'log'), 'utf8') : w.stdout;
+      assert.equal(got, 'the report\n');
+      const r = inChild(
+        `await m.replaceWhole(${JSON.stringify(path)}, (at) => import('node:fs/promises').then((f) => f.writeFile(at, 'x')))
+          .catch((e) => { console.error(e.code + ': ' + e.message); process.exitCode = 2; });`,
+        shell,
+        env,
+      );
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /^OUTPUT_WRITE_FAILED: cannot write .*: staging it in a temporary file: ENOENT/m);
+    });
+});
