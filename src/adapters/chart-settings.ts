@@ -5,7 +5,7 @@ import type { ErrorCode } from '../errors/codes.ts';
 import { maskKeyMaterial } from '../policy/key-material.ts';
 import { execFileOwned, namingSources, withTempDir } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
-import { helmReading, privateKeyEntry, privateKeyInText } from './values-keys.ts';
+import { expandedSize, helmReading, privateKeyEntry, privateKeyInText } from './values-keys.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, whyUnreadable } from './operator-file.ts';
 
 /** The chart whose rendering `policy eval|replay|test --values` reads. */
@@ -82,6 +82,7 @@ interface ValuesCopy {
  * copies and removes them whatever `use` does: helm reads the copies, so what the runner checks
  * (a private key in `policy.verificationKeys`) is what helm renders, and a file changed or swapped
  * after the check cannot reach helm (before, helm read the user's path again after our check).
+ * A file whose aliases expand it past that size is refused before helm reads it (expandedSize).
  * Throws ChartRenderError('CONFIG_INVALID') naming a file that cannot be read, and what `use` throws.
  */
 async function withValuesCopies<T>(
@@ -93,7 +94,13 @@ async function withValuesCopies<T>(
     const bytes = await readOperatorFile(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
       throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
     });
-    read.push({ bytes, text: utf8Of(f, bytes) });
+    const text = utf8Of(f, bytes);
+    if (expandedSize(text, OPERATOR_FILE_MAX_BYTES.config) > OPERATOR_FILE_MAX_BYTES.config)
+      throw new ChartRenderError(
+        `--values ${f} cannot be read as YAML: its aliases expand it past ${OPERATOR_FILE_MAX_BYTES.config / 1024 / 1024} MiB, the most a values file may hold`,
+        'CONFIG_INVALID',
+      );
+    read.push({ bytes, text });
   }
   return withTempDir('kubiya-values-', async (dir) => {
     const copies = await Promise.all(
