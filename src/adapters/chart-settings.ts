@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isScalar, parseAllDocuments, type Document, type YAMLMap } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { ErrorCode } from '../errors/codes.ts';
-import { holdsPrivateKey, maskKeyMaterial } from '../policy/key-material.ts';
+import { maskKeyMaterial } from '../policy/key-material.ts';
 import { execFileOwned, namingSources, withTempDir } from './exit-cleanup.ts';
 import { REPO_ROOT } from './tools.ts';
+import { expandedSize, helmReading, privateKeyEntry, privateKeyInText } from './values-keys.ts';
 import { OPERATOR_FILE_MAX_BYTES, readOperatorFile, whyUnreadable } from './operator-file.ts';
 
 /** The chart whose rendering `policy eval|replay|test --values` reads. */
@@ -50,8 +51,9 @@ interface ConfigMapDoc {
 }
 
 /**
- * Values laid over the user's for the render that only checks `policy.verificationKeys` as helm
- * reads them (renderBakedSettings): the settings removed (helm deletes a key set to null).
+ * Values laid over the user's for the render that checks, as the chart checks them, the values
+ * BAKE_OVERRIDES replace (renderBakedSettings): the settings removed (helm deletes a key set to
+ * null), which the chart refuses beside verification keys and which this command exists to bake.
  */
 const KEY_CHECK_OVERRIDES = 'policy:\n  settings: null\n';
 
@@ -80,6 +82,7 @@ interface ValuesCopy {
  * copies and removes them whatever `use` does: helm reads the copies, so what the runner checks
  * (a private key in `policy.verificationKeys`) is what helm renders, and a file changed or swapped
  * after the check cannot reach helm (before, helm read the user's path again after our check).
+ * A file whose aliases expand it past that size is refused before helm reads it (expandedSize).
  * Throws ChartRenderError('CONFIG_INVALID') naming a file that cannot be read, and what `use` throws.
  */
 async function withValuesCopies<T>(
@@ -91,7 +94,13 @@ async function withValuesCopies<T>(
     const bytes = await readOperatorFile(f, OPERATOR_FILE_MAX_BYTES.config).catch((e: unknown) => {
       throw new ChartRenderError(`--values ${whyUnreadable(f, e)}`, 'CONFIG_INVALID');
     });
-    read.push({ bytes, text: utf8Of(f, bytes) });
+    const text = utf8Of(f, bytes);
+    if (expandedSize(text, OPERATOR_FILE_MAX_BYTES.config) > OPERATOR_FILE_MAX_BYTES.config)
+      throw new ChartRenderError(
+        `--values ${f} cannot be read as YAML: its aliases expand it past ${OPERATOR_FILE_MAX_BYTES.config / 1024 / 1024} MiB, the most a values file may hold`,
+        'CONFIG_INVALID',
+      );
+    read.push({ bytes, text });
   }
   return withTempDir('kubiya-values-', async (dir) => {
     const copies = await Promise.all(
@@ -166,30 +175,40 @@ async function renderCopies(
 }
 
 /**
+ * The chart's refusal of verification keys without a signed bundle source: the one refusal of the
+ * key check render that a file fit for `policy build --values` may meet (the bundle source is
+ * given at install; the bundle being built is what it will serve).
+ */
+const NEEDS_SIGNED_SOURCE = /policy\.verificationKeys needs a signed bundle source/;
+
+/**
  * The policy data file the chart renders from these values, to be baked into a bundle by
  * `policy build --values` before it is signed: the user's values with BAKE_OVERRIDES after them.
- * Each values file is read once: the private-key check and helm see the same bytes. Throws
- * ChartRenderError as renderChartSettings does, and POLICY_KEY_PRIVATE when a values file
- * holds a private key in `policy.verificationKeys` (the overrides would hide it from the chart's
- * own check: red-team round 3, finding 10).
+ * Each values file is read once: every check and helm see the same bytes. The overrides would hide
+ * the chart's own checks of the values they replace (red-team round 3, finding 10; red team 20,
+ * finding 1), so first, for each file: helm's own reading of it (helmReading) — a file helm cannot
+ * read is CONFIG_INVALID, and private key material in any entry of `policy.verificationKeys`, in
+ * any form (PEM, JWK string or mapping, base64...), is POLICY_KEY_PRIVATE, as is one the file
+ * spells where helm does not read it (privateKeyInText); then the chart render without the
+ * overrides and without the settings, every refusal of which counts but NEEDS_SIGNED_SOURCE.
  */
 export async function renderBakedSettings(helm: string, valuesFiles: readonly string[]): Promise<string> {
   return withValuesCopies(valuesFiles, async (copies, dir) => {
-    const leaked = privateKeyInValues(copies);
-    if (leaked !== undefined)
-      throw new ChartRenderError(
-        `${leaked} holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
-        'POLICY_KEY_PRIVATE',
-      );
-    // helm's own reading of the keys: the chart refuses a private key wherever helm's parser finds
-    // one (YAML 1.1 merge keys, !!binary...: red team 19, finding 1). The bake overrides below would
-    // hide it, so this render comes first, without them and without the settings (which the chart
-    // refuses beside verification keys: baking them is what this command is for). Only its
-    // private-key refusal counts; the render with the overrides decides everything else.
+    for (const copy of copies) {
+      const read = await helmReading(helm, copy, dir);
+      if (!read.ok) throw new ChartRenderError(`--values ${copy.source} cannot be read as YAML: ${read.why}`);
+      const helmSees = privateKeyEntry(read.values);
+      const i = helmSees >= 0 ? helmSees : privateKeyInText(copy.text);
+      if (i >= 0)
+        throw new ChartRenderError(
+          `${copy.source}: policy.verificationKeys[${i}] holds a PRIVATE key: put only the public key there (openssl pkey -pubout), and rotate that key pair: the private key has been in a values file`,
+          'POLICY_KEY_PRIVATE',
+        );
+    }
     const check = join(dir, 'key-check.yaml');
     await writeFile(check, KEY_CHECK_OVERRIDES, { mode: 0o600, flag: 'wx' });
     await renderCopies(helm, [...copies, { source: check, path: check }]).catch((e: unknown) => {
-      if (e instanceof ChartRenderError && e.code === 'POLICY_KEY_PRIVATE') throw e;
+      if (!(e instanceof ChartRenderError && NEEDS_SIGNED_SOURCE.test(e.message))) throw e;
     });
     const bake = join(dir, 'bake.yaml');
     await writeFile(bake, BAKE_OVERRIDES, { mode: 0o600, flag: 'wx' });
@@ -229,69 +248,3 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   }
   return bytes.length;
 }
-
-/** A pair's key is the plain scalar `name`. */
-const named = (key: unknown, name: string): boolean => isScalar(key) && key.value === name;
-
-/**
- * Every `policy.verificationKeys` list written in `doc`, as values: one per pair, duplicates of
- * either key included (helm keeps the last; each one is in the file).
- */
-function everyVerificationKeysList(doc: Document): unknown[] {
-  const tops = isMap(doc.contents) ? doc.contents.items : [];
-  const policies = tops.filter((p) => named(p.key, 'policy') && isMap(p.value)).map((p) => p.value as YAMLMap);
-  return policies
-    .flatMap((m) => m.items.filter((p) => named(p.key, 'verificationKeys')))
-    .map((p): unknown => (isNode(p.value) ? (p.value.toJS(doc, { maxAliasCount: 100 }) as unknown) : p.value));
-}
-
-/**
- * Where the values put private key material in `policy.verificationKeys`
- * (`<file>: policy.verificationKeys[<i>]`, never the key), or undefined. Every file is checked, not
- * only the one whose list helm would keep: a private key in any values file is exposed. Read as
- * helm reads it (red team 18, finding 9: a duplicate key made the check skip the file while helm
- * took the last one): duplicate keys allowed, and EVERY `policy` mapping of the document checked,
- * not only the one kept; aliases resolved (up to 100, as the yaml library bounds them). A file the
- * check cannot parse is refused (ChartRenderError CONFIG_INVALID, naming it and the reason), never
- * taken as holding nothing.
- */
-function privateKeyInValues(copies: readonly Pick<ValuesCopy, 'source' | 'text'>[]): string | undefined {
-  for (const { source, text } of copies) {
-    // YAML 1.1, as helm's go-yaml reads values: `<<` merge keys and `!!binary` (red team 19,
-    // finding 1); every document of the file (helm reads the first; a key in any is exposed), and a
-    // trailing `---` or a comment-only document is no error (finding 6).
-    const docs = parseAllDocuments(text, { uniqueKeys: false, version: '1.1', merge: true });
-    for (const doc of docs) {
-      if (doc.errors.length > 0)
-        throw new ChartRenderError(
-          `--values ${source} cannot be read as YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
-          'CONFIG_INVALID',
-        );
-      let whole: unknown;
-      try {
-        whole = doc.toJS({ maxAliasCount: 100 });
-      } catch (e) {
-        throw new ChartRenderError(
-          `--values ${source} cannot be read as YAML: ${e instanceof Error ? e.message : String(e)}`,
-          'CONFIG_INVALID',
-        );
-      }
-      // Every `policy.verificationKeys` list of the document: each one a duplicate key makes at
-      // either level (helm keeps the last; every one is in the file), and the list as resolved.
-      const lists: unknown[] = [
-        (whole as { policy?: { verificationKeys?: unknown } } | null)?.policy?.verificationKeys,
-      ];
-      lists.push(...everyVerificationKeysList(doc));
-      for (const keys of lists) {
-        if (!Array.isArray(keys)) continue;
-        const i = keys.findIndex((k) => holdsPrivateKey(keyText(k)));
-        if (i >= 0) return `${source}: policy.verificationKeys[${i}]`;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** A list item as text: a string, or the bytes of a `!!binary` scalar as UTF-8; '' for anything else. */
-const keyText = (k: unknown): string =>
-  typeof k === 'string' ? k : k instanceof Uint8Array ? Buffer.from(k).toString('utf8') : '';

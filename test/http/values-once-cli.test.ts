@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +163,9 @@ test('policy build --values: what helm accepts still builds (a duplicate key wit
  * Now the check reads YAML 1.1 over every document, and helm's own reading of the values (a
  * render without the bake overrides, where the chart refuses a private key) comes first.
  */
+const jwkOf = (pem: string): Record<string, string> =>
+  createPrivateKey(pem).export({ format: 'jwk' }) as Record<string, string>;
+const publicOf = (pem: string): string => createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
 const YAML11_PRIVATE: [name: string, values: (pemLine: string, pem: string) => string][] = [
   ['a merge key inside `policy`', (line) => `policy:\n  <<: {verificationKeys: [${line}]}\n`],
   ['a merge key at the top', (line) => `<<: {policy: {verificationKeys: [${line}]}}\n`],
@@ -172,6 +175,21 @@ const YAML11_PRIVATE: [name: string, values: (pemLine: string, pem: string) => s
   ],
   ['`!!binary`', (_l, pem) => `policy:\n  verificationKeys: [!!binary ${Buffer.from(pem).toString('base64')}]\n`],
   ['in a second document', (line) => `policy:\n  verificationKeys: []\n---\npolicy:\n  verificationKeys: [${line}]\n`],
+  // Red team 20, finding 1: a JWK pasted as a mapping (the check skipped non-strings), and go-yaml's
+  // merge order (the `<<` after the public list wins in helm) beside a URL the chart refuses first.
+  ['a JWK as a flow mapping', (_l, pem) => `policy:\n  verificationKeys: [${JSON.stringify(jwkOf(pem))}]\n`],
+  [
+    'a JWK as a block mapping',
+    (_l, pem) =>
+      `policy:\n  verificationKeys:\n    -${Object.entries(jwkOf(pem))
+        .map(([k, v]) => ` ${k}: ${v}\n`)
+        .join('     ')}`,
+  ],
+  [
+    'a merge key after a public list, beside policy.service.url with user:password@',
+    (line, pem) =>
+      `policy:\n  verificationKeys: [${JSON.stringify(publicOf(pem))}]\n  <<: {verificationKeys: [${line}]}\n  service:\n    url: "https://user:pw@bundles.example"\n`,
+  ],
 ];
 for (const [name, values] of YAML11_PRIVATE)
   test(`policy build --values: a private key through ${name} → POLICY_KEY_PRIVATE, the key never shown`, async () => {
@@ -195,3 +213,14 @@ for (const [name, text] of [
     const r = await withPipe(`policy build --values "$2" --out ${join(work, `multi-${name.length}.tgz`)}`, file);
     assert.equal(r.code, 0, r.out);
   });
+
+test('policy build --values: 120 aliases of one anchor, which helm reads, build (red team 20, finding 8)', async () => {
+  const file = join(work, 'aliases.yaml');
+  await writeFile(
+    file,
+    `policy:\n  settings:\n    images:\n      deniedImages: [&r docker.io/library/evil]\n    privilege:\n      allowedSysctls:\n${'        - *r\n'.repeat(120)}`,
+  );
+  const r = await withPipe(`policy build --values "$2" --out ${join(work, 'aliases.tgz')}`, file);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /^built /m);
+});

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { policyVerificationKeys } from '../../src/adapters/policy-keys.ts';
 import { REPO_ROOT } from '../../src/adapters/tools.ts';
 import { main } from '../../src/cli/main.ts';
-import { holdsPrivateKey, maskKeyMaterial } from '../../src/policy/key-material.ts';
+import { holdsPrivateKey, maskKeyMaterial, valueHoldsPrivateKey } from '../../src/policy/key-material.ts';
 
 /**
  * Red-team 2026-11-30, finding 6. The class: **private key material where a public key belongs,
@@ -173,4 +173,41 @@ test('maskKeyMaterial keeps what a user needs: file paths with line numbers, lab
     maskKeyMaterial('-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----'),
     /^-----BEGIN PUBLIC KEY----- \[masked\] -----END PUBLIC KEY-----$/,
   );
+});
+
+/**
+ * Red team 20, finding 1: a `policy.verificationKeys` entry as helm reads it may be any JSON value
+ * (a JWK pasted as a mapping), and the chart takes forms holdsPrivateKey alone misses. Each
+ * private variant is found as a string, as base64 of it, inside a mapping or list, and (JWKs) as
+ * the mapping itself; a PKCS#8 body under `BEGIN PUBLIC KEY` (which the chart's pattern takes) is
+ * found; no public variant, in any of these shapes, is.
+ */
+test('valueHoldsPrivateKey: every private variant in every shape an entry takes; no public one', () => {
+  const shapes = (text: string): unknown[] => {
+    const out: unknown[] = [text, Buffer.from(text).toString('base64'), { note: text }, [1, [text]]];
+    try {
+      out.push(JSON.parse(text) as unknown);
+    } catch {
+      // not JSON: a PEM text
+    }
+    return out;
+  };
+  for (const v of privateVariants())
+    for (const [i, shape] of shapes(v.text).entries())
+      assert.equal(valueHoldsPrivateKey(shape), true, `${v.name} #${i}`);
+  for (const v of publicVariants())
+    for (const [i, shape] of shapes(v.text).entries())
+      assert.equal(valueHoldsPrivateKey(shape), false, `${v.name} #${i}`);
+  const pkcs8 = privateVariants()[0]!.text;
+  assert.equal(
+    valueHoldsPrivateKey(pkcs8.replaceAll('PRIVATE', 'PUBLIC')),
+    true,
+    'a PKCS#8 body under BEGIN PUBLIC KEY',
+  );
+  assert.equal(valueHoldsPrivateKey({ '"d": "x"': 1 }), true, 'a mapping key the chart pattern matches');
+  for (const harmless of [null, 3, true, {}, [], 'ssh-ed25519 AAAA', 'aGVsbG8gd29ybGQgaGVsbG8='])
+    assert.equal(valueHoldsPrivateKey(harmless), false, JSON.stringify(harmless));
+  let deep: unknown = 'x';
+  for (let i = 0; i < 200_000; i++) deep = [deep];
+  assert.equal(valueHoldsPrivateKey(deep), false, 'deep nesting costs no stack');
 });
